@@ -1,0 +1,45 @@
+# custodia: the two commands a newcomer needs are `make run` and `make test`.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+DATA_DIR ?= ./var
+MASTER_KEY ?= ./custodia-master.key
+
+.PHONY: all deps build run test test-release test-asan clean format
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+build/Makefile: CMakeLists.txt
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+
+build: deps build/Makefile
+	@cmake --build build -j $(JOBS)
+
+# First run: initialise ./var (master key ./custodia-master.key, outside the data dir) and
+# print the operator's one-time password; every run then serves https://127.0.0.1:8443.
+run: build
+	@if [ ! -f $(DATA_DIR)/system.db ]; then \
+	    ./build/custodia init --data-dir $(DATA_DIR) --master-key-file $(MASTER_KEY) || exit 1; \
+	else \
+	    echo "custodia: using existing data dir $(DATA_DIR) (remove it and $(MASTER_KEY) to start over)"; \
+	fi
+	@exec ./build/custodia serve --data-dir $(DATA_DIR) --master-key-file $(MASTER_KEY)
+
+test: deps test-release test-asan
+
+test-release: build
+	cd build && ctest --output-on-failure -j $(JOBS)
+
+# The same suite in an ASan+UBSan build (clang), which also builds and runs the fuzz targets.
+test-asan: deps
+	CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCUSTODIA_SANITIZE=ON
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,67 @@
+/* api.h: the HTTP API: the route table, request dispatch and one handler per route. */
+#ifndef CST_API_H
+#define CST_API_H
+
+#include <stddef.h>
+
+#include "http/json.h"
+#include "http/request.h"
+#include "node/node.h"
+
+extern const cst_route cst_api_routes[];
+extern const size_t cst_api_route_count;
+
+/* Server hooks (see server.h); app is the cst_node. */
+cst_err cst_api_on_headers(void *app, cst_request *req, const char *url);
+cst_err cst_api_on_complete(void *app, cst_request *req);
+
+/* Parses a JSON body into an object and checks its members against allowed. */
+CST_MUST_USE cst_err cst_api_body(cst_request *req, const char *const *allowed, json_t **out);
+/* The open tenant of the calling principal. */
+CST_MUST_USE cst_err cst_api_tenant(cst_node *n, cst_request *req, cst_tenant_ctx **out);
+/* Validates a resource name: [a-z0-9_-]{1,64} (bucket names), or with first/last alnum. */
+CST_MUST_USE cst_err cst_api_check_name(const char *what, const char *name);
+
+/* Parsed records:batch operation (the parser is separate so that it can be fuzzed). */
+typedef struct cst_batch_op {
+    bool is_delete;
+    const char *key; /* borrowed from the JSON document */
+    size_t key_len;
+    const char *content_type;
+    uint8_t *value; /* decoded (malloc) */
+    size_t value_len;
+    int64_t if_match; /* 0: none, -1: if_none_match "*" */
+} cst_batch_op;
+
+#define CST_BATCH_MAX 1000
+/* Parses {"operations":[...]} into ops (caller frees with cst_batch_free). */
+CST_MUST_USE cst_err cst_batch_parse(const json_t *doc, size_t max_value, cst_batch_op **ops,
+                                     size_t *n);
+void cst_batch_free(cst_batch_op *ops, size_t n);
+/* Validates a record key: 1-1024 bytes of UTF-8 without control characters. */
+CST_MUST_USE cst_err cst_record_key_check(const char *key, size_t len);
+
+/* handlers */
+cst_err cst_api_health(cst_node *n, cst_request *req);
+cst_err cst_api_login(cst_node *n, cst_request *req);
+cst_err cst_api_logout(cst_node *n, cst_request *req);
+cst_err cst_api_password(cst_node *n, cst_request *req);
+cst_err cst_api_tenant_get(cst_node *n, cst_request *req);
+cst_err cst_api_sys_tenant_create(cst_node *n, cst_request *req);
+cst_err cst_api_sys_tenant_list(cst_node *n, cst_request *req);
+cst_err cst_api_sys_tenant_get(cst_node *n, cst_request *req);
+cst_err cst_api_token_create(cst_node *n, cst_request *req);
+cst_err cst_api_token_list(cst_node *n, cst_request *req);
+cst_err cst_api_token_delete(cst_node *n, cst_request *req);
+cst_err cst_api_bucket_create(cst_node *n, cst_request *req);
+cst_err cst_api_bucket_list(cst_node *n, cst_request *req);
+cst_err cst_api_bucket_get(cst_node *n, cst_request *req);
+cst_err cst_api_bucket_patch(cst_node *n, cst_request *req);
+cst_err cst_api_bucket_delete(cst_node *n, cst_request *req);
+cst_err cst_api_record_put(cst_node *n, cst_request *req);
+cst_err cst_api_record_get(cst_node *n, cst_request *req);
+cst_err cst_api_record_delete(cst_node *n, cst_request *req);
+cst_err cst_api_record_list(cst_node *n, cst_request *req);
+cst_err cst_api_record_batch(cst_node *n, cst_request *req);
+
+#endif

@@ -1,0 +1,185 @@
+/* dispatch.c: from request headers to a handler: route, limits, content type, authentication
+ * and authorization, all decided before any body byte is read. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api.h"
+#include "api/roles.h"
+#include "crypto/secrets.h"
+#include "http/router.h"
+#include "util/util.h"
+
+/* A session's last use is written back at most this often, so reads do not each cost a
+ * durable write; the idle timeout is enforced to this granularity. */
+#define TOUCH_INTERVAL_US (30 * 1000000LL)
+
+static size_t body_limit(const cst_node *n, cst_body_kind kind)
+{
+    switch (kind) {
+    case CST_BODY_JSON:
+        return n->cfg.max_json_bytes;
+    case CST_BODY_RECORD:
+        return n->cfg.max_record_bytes;
+    case CST_BODY_BATCH:
+        return n->cfg.max_batch_bytes;
+    case CST_BODY_NONE:
+    default:
+        return 0;
+    }
+}
+
+static cst_err check_length(cst_request *req)
+{
+    const char *cl = cst_req_header(req, "Content-Length");
+    if (!cl)
+        return CST_OK;
+    char *end = NULL;
+    unsigned long long v = strtoull(cl, &end, 10);
+    ENSURE(end != cl && *end == '\0' && cl[0] != '-', CST_ERR_INVALID, "malformed Content-Length");
+    ENSURE(v <= req->body_limit, CST_ERR_TOO_LARGE,
+           "the request body has %llu bytes; this route accepts at most %zu", v, req->body_limit);
+    return CST_OK;
+}
+
+static bool has_body(cst_request *req)
+{
+    const char *cl = cst_req_header(req, "Content-Length");
+    return (cl && strcmp(cl, "0") != 0) || cst_req_header(req, "Transfer-Encoding");
+}
+
+static cst_err check_json_type(cst_request *req)
+{
+    if (!has_body(req))
+        return CST_OK;
+    const char *ct = cst_req_header(req, "Content-Type");
+    ENSURE(ct && strncasecmp(ct, "application/json", 16) == 0 &&
+               (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' '),
+           CST_ERR_UNSUPPORTED_MEDIA, "this route takes Content-Type: application/json");
+    return CST_OK;
+}
+
+static cst_err load_principal(cst_node *n, const cst_token_row *tok, cst_principal *who)
+{
+    cst_err e = cst_store_user_get(n->store, tok->user_id, &who->user);
+    ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
+    TRY(e);
+    /* IAM-5: a disabled user's credentials stop working on the very next request. */
+    ENSURE(!who->user.disabled, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
+    who->is_operator = strcmp(who->user.tenant_id, CST_SYS_TENANT) == 0;
+    if (!who->is_operator) {
+        e = cst_store_tenant_get(n->store, who->user.tenant_id, &who->tenant);
+        ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
+        TRY(e);
+    }
+    uint32_t perms = cst_roles_perms(who->user.roles);
+    /* IAM-4: an API token holds at most its creator's current rights. */
+    who->perms = tok->session ? perms : (perms & tok->perms);
+    who->token = *tok;
+    who->authenticated = true;
+    return CST_OK;
+}
+
+static cst_err authenticate(cst_node *n, cst_request *req)
+{
+    const char *auth = cst_req_header(req, "Authorization");
+    ENSURE(auth, CST_ERR_UNAUTHENTICATED, "missing Authorization: Bearer <token>");
+    ENSURE(strncasecmp(auth, "Bearer ", 7) == 0, CST_ERR_UNAUTHENTICATED,
+           "the Authorization header must be: Bearer <token>");
+    char id[CST_TOKEN_ID_LEN];
+    uint8_t hash[CST_HASH_LEN];
+    TRY(cst_token_parse(auth + 7, id, hash));
+    cst_token_row tok;
+    cst_err e = cst_store_token_get(n->store, id, &tok);
+    ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
+    TRY(e);
+    ENSURE(cst_hash_equal(tok.hash, hash), CST_ERR_UNAUTHENTICATED, "invalid or expired token");
+    int64_t now = cst_now_us();
+    ENSURE(!tok.expires_at || now < tok.expires_at, CST_ERR_UNAUTHENTICATED,
+           "invalid or expired token");
+    if (tok.session) {
+        /* IAM-9: idle and absolute session timeouts. */
+        ENSURE(now - tok.last_used_at < (int64_t)n->cfg.session_idle_seconds * 1000000,
+               CST_ERR_UNAUTHENTICATED, "the session expired after %d idle seconds",
+               n->cfg.session_idle_seconds);
+        ENSURE(now - tok.created_at < (int64_t)n->cfg.session_max_seconds * 1000000,
+               CST_ERR_UNAUTHENTICATED, "the session reached its maximum age");
+    }
+    TRY(load_principal(n, &tok, &req->who));
+    if (now - tok.last_used_at >= TOUCH_INTERVAL_US)
+        TRY(cst_store_token_touch(n->store, tok.id, now));
+    return CST_OK;
+}
+
+static bool is_sys_perm(cst_perm p)
+{
+    return p == CST_PERM_SYS_TENANTS;
+}
+
+static cst_err authorize(const cst_request *req)
+{
+    const cst_route *r = req->route;
+    const cst_principal *who = &req->who;
+    /* SPEC §9: a one-time password allows nothing but changing it (and logging out). */
+    ENSURE(!who->user.must_change_password || r->handler == cst_api_password ||
+               r->handler == cst_api_logout,
+           CST_ERR_PASSWORD_CHANGE_REQUIRED,
+           "this account has a one-time password: change it with POST /v1/auth/password");
+    if (r->perm == CST_PERM_SELF)
+        return CST_OK;
+    /* IAM-8: operators hold no tenant-data rights; tenant users no operator rights. */
+    ENSURE(who->is_operator == is_sys_perm(r->perm), CST_ERR_FORBIDDEN,
+           who->is_operator ? "operators have no access to tenant routes"
+                            : "tenant credentials cannot use operator routes");
+    ENSURE(who->perms & CST_PERM_BIT(r->perm), CST_ERR_FORBIDDEN,
+           "the credential lacks the permission for this route");
+    return CST_OK;
+}
+
+cst_err cst_api_on_headers(void *app, cst_request *req, const char *url)
+{
+    cst_node *n = app;
+    TRY(cst_route_match(cst_api_routes, cst_api_route_count, req->method, url, &req->route,
+                        req->params, req->param_len));
+    req->body_limit = body_limit(n, req->route->body);
+    TRY(check_length(req));
+    if (req->route->body == CST_BODY_JSON || req->route->body == CST_BODY_BATCH)
+        TRY(check_json_type(req));
+    if (req->route->perm == CST_PERM_PUBLIC)
+        return CST_OK;
+    TRY(authenticate(n, req));
+    return authorize(req);
+}
+
+cst_err cst_api_on_complete(void *app, cst_request *req)
+{
+    return req->route->handler(app, req);
+}
+
+cst_err cst_api_body(cst_request *req, const char *const *allowed, json_t **out)
+{
+    TRY(cst_json_object(&req->body, false, out));
+    cst_err e = cst_json_only(*out, allowed);
+    if (e != CST_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return e;
+}
+
+cst_err cst_api_tenant(cst_node *n, cst_request *req, cst_tenant_ctx **out)
+{
+    ENSURE(!req->who.is_operator && req->who.tenant.id[0], CST_ERR_FORBIDDEN,
+           "operators have no access to tenant data");
+    return cst_node_tenant(n, req->who.tenant.id, out);
+}
+
+cst_err cst_api_check_name(const char *what, const char *name)
+{
+    size_t len = strlen(name);
+    bool ok = len >= 1 && len <= 64;
+    for (const char *c = name; ok && *c; c++)
+        ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-';
+    ENSURE(ok, CST_ERR_INVALID, "%s must match [a-z0-9_-]{1,64}", what);
+    return CST_OK;
+}

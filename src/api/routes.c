@@ -1,0 +1,36 @@
+/* routes.c: the route table. Every route declares its permission; the server refuses to start
+ * with one that does not (cst_routes_check). Tenant routes take the tenant from the
+ * credential (ISO-1): no tenant id appears in them. */
+#include "api/api.h"
+
+#define R(m, p, h, perm, body)                                                                     \
+    {                                                                                              \
+        m, p, h, CST_PERM_##perm, CST_BODY_##body                                                  \
+    }
+
+const cst_route cst_api_routes[] = {
+    R("GET", "/v1/sys/health", cst_api_health, PUBLIC, NONE),
+    R("POST", "/v1/auth/login", cst_api_login, PUBLIC, JSON),
+    R("POST", "/v1/auth/logout", cst_api_logout, SELF, NONE),
+    R("POST", "/v1/auth/password", cst_api_password, SELF, JSON),
+    R("GET", "/v1/tenant", cst_api_tenant_get, TENANT_READ, NONE),
+    R("GET", "/v1/tokens", cst_api_token_list, SELF, NONE),
+    R("POST", "/v1/tokens", cst_api_token_create, SELF, JSON),
+    R("DELETE", "/v1/tokens/{id}", cst_api_token_delete, SELF, NONE),
+    R("GET", "/v1/buckets", cst_api_bucket_list, BUCKETS_ADMIN, NONE),
+    R("POST", "/v1/buckets", cst_api_bucket_create, BUCKETS_ADMIN, JSON),
+    R("GET", "/v1/buckets/{name}", cst_api_bucket_get, BUCKETS_ADMIN, NONE),
+    R("PATCH", "/v1/buckets/{name}", cst_api_bucket_patch, BUCKETS_ADMIN, JSON),
+    R("DELETE", "/v1/buckets/{name}", cst_api_bucket_delete, BUCKETS_ADMIN, NONE),
+    R("GET", "/v1/buckets/{name}/records", cst_api_record_list, RECORDS_READ, NONE),
+    R("POST", "/v1/buckets/{name}/records:batch", cst_api_record_batch, RECORDS_WRITE, BATCH),
+    R("PUT", "/v1/buckets/{name}/records/{key}", cst_api_record_put, RECORDS_WRITE, RECORD),
+    R("GET", "/v1/buckets/{name}/records/{key}", cst_api_record_get, RECORDS_READ, NONE),
+    R("HEAD", "/v1/buckets/{name}/records/{key}", cst_api_record_get, RECORDS_READ, NONE),
+    R("DELETE", "/v1/buckets/{name}/records/{key}", cst_api_record_delete, RECORDS_WRITE, NONE),
+    R("GET", "/v1/sys/tenants", cst_api_sys_tenant_list, SYS_TENANTS, NONE),
+    R("POST", "/v1/sys/tenants", cst_api_sys_tenant_create, SYS_TENANTS, JSON),
+    R("GET", "/v1/sys/tenants/{id}", cst_api_sys_tenant_get, SYS_TENANTS, NONE),
+};
+
+const size_t cst_api_route_count = sizeof(cst_api_routes) / sizeof(cst_api_routes[0]);

@@ -1,0 +1,161 @@
+/* tenants.c: operator routes that create and list tenants (/v1/sys/tenants). */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "api/roles.h"
+#include "crypto/secrets.h"
+#include "util/util.h"
+
+static json_t *tenant_json(const cst_tenant_row *t)
+{
+    char created[32];
+    cst_time_format(t->created_at, created);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id", t->id, "name", t->name, "region", t->region,
+                     "plan", t->plan, "state", t->state, "created_at", created);
+}
+
+static cst_err check_username(const char *u)
+{
+    size_t len = strlen(u);
+    bool ok = len >= 1 && len <= 64;
+    for (const char *c = u; ok && *c; c++)
+        ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+             *c == '.' || *c == '_' || *c == '-' || *c == '@';
+    ENSURE(ok, CST_ERR_INVALID, "username must be 1-64 characters of A-Z a-z 0-9 . _ - @");
+    return CST_OK;
+}
+
+static cst_err parse_create(cst_node *n, json_t *body, cst_tenant_row *t, const char **username)
+{
+    static const char *const owner_fields[] = {"username", NULL};
+    const char *name, *region, *plan;
+    json_t *owner;
+    TRY(cst_json_str(body, "name", true, &name));
+    TRY(cst_json_str(body, "region", false, &region));
+    TRY(cst_json_str(body, "plan", false, &plan));
+    TRY(cst_json_obj(body, "owner", true, &owner));
+    TRY(cst_json_only(owner, owner_fields));
+    TRY(cst_json_str(owner, "username", true, username));
+    TRY(check_username(*username));
+    TRY(cst_api_check_name("tenant name", name));
+    ENSURE(name[0] != '_' && name[0] != '-', CST_ERR_INVALID,
+           "tenant name must start with a letter or digit");
+    /* RES-1: a tenant is pinned to the node's region at creation. */
+    ENSURE(!region || strcmp(region, n->region) == 0, CST_ERR_REGION_MISMATCH,
+           "this node serves region %s; create the tenant on a node of region %s", n->region,
+           region);
+    plan = plan ? plan : "paid";
+    ENSURE(!strcmp(plan, "trial") || !strcmp(plan, "free") || !strcmp(plan, "paid"),
+           CST_ERR_INVALID, "plan must be trial, free or paid");
+    memset(t, 0, sizeof(*t));
+    cst_random_id("tn", t->id);
+    strcpy(t->name, name);
+    strcpy(t->region, n->region);
+    strcpy(t->plan, plan);
+    strcpy(t->state, "active");
+    t->created_at = cst_now_us();
+    return CST_OK;
+}
+
+static cst_err make_owner(const cst_tenant_row *t, const char *username, cst_user_row *u,
+                          char password[32])
+{
+    memset(u, 0, sizeof(*u));
+    cst_random_id("us", u->id);
+    strcpy(u->tenant_id, t->id);
+    strcpy(u->username, username);
+    u->roles = CST_ROLE_BIT(CST_ROLE_OWNER);
+    u->must_change_password = true;
+    u->created_at = t->created_at;
+    TRY(cst_password_generate(password));
+    return cst_password_hash(password, u->pw_hash);
+}
+
+cst_err cst_api_sys_tenant_create(cst_node *n, cst_request *req)
+{
+    static const char *const fields[] = {"name", "region", "plan", "owner", NULL};
+    json_t *body = NULL;
+    const char *username = NULL;
+    cst_tenant_row t;
+    cst_user_row owner;
+    char password[32] = "";
+    cst_buf dek, idx;
+    cst_buf_init(&dek, 256);
+    cst_buf_init(&idx, 256);
+    TRY(cst_api_body(req, fields, &body));
+    cst_err e = parse_create(n, body, &t, &username);
+    if (e == CST_OK)
+        e = make_owner(&t, username, &owner, password);
+    json_decref(body);
+    if (e == CST_OK)
+        e = cst_wrap_new_key(&n->kek, t.id, "dek", 1, &dek);
+    if (e == CST_OK)
+        e = cst_wrap_new_key(&n->kek, t.id, "idx", 1, &idx);
+    if (e == CST_OK)
+        e = cst_store_tenant_create(n->store, &t, &dek, &idx, &owner);
+    cst_tenant_ctx *ctx;
+    if (e == CST_OK)
+        e = cst_node_tenant(n, t.id, &ctx); /* creates tenants/<id>.db */
+    if (e == CST_OK) {
+        json_t *o = tenant_json(&t);
+        json_object_set_new(o, "owner",
+                            json_pack("{s:s,s:s,s:s}", "id", owner.id, "username", owner.username,
+                                      "password", password));
+        e = cst_resp_json(req, 201, o);
+    }
+    sodium_memzero(password, sizeof(password));
+    sodium_memzero(owner.pw_hash, sizeof(owner.pw_hash));
+    cst_buf_free(&dek);
+    cst_buf_free(&idx);
+    return e;
+}
+
+static void list_one(const cst_tenant_row *t, void *ctx)
+{
+    json_array_append_new(ctx, tenant_json(t));
+}
+
+cst_err cst_api_sys_tenant_list(cst_node *n, cst_request *req)
+{
+    char after[CST_ID_MAX], limit_s[16];
+    bool has_after, has_limit;
+    TRY(cst_req_query(req, "after", after, sizeof(after), &has_after));
+    TRY(cst_req_query(req, "limit", limit_s, sizeof(limit_s), &has_limit));
+    int limit = 100;
+    if (has_limit) {
+        char *end;
+        long v = strtol(limit_s, &end, 10);
+        ENSURE(*limit_s && !*end && v >= 1 && v <= 1000, CST_ERR_INVALID,
+               "limit must be an integer from 1 to 1000");
+        limit = (int)v;
+    }
+    json_t *arr = json_array();
+    cst_err e = cst_store_tenant_list(n->store, has_after ? after : NULL, limit, list_one, arr);
+    if (e != CST_OK) {
+        json_decref(arr);
+        return e;
+    }
+    size_t count = json_array_size(arr);
+    json_t *next = count == (size_t)limit
+                       ? json_incref(json_object_get(json_array_get(arr, count - 1), "id"))
+                       : json_null();
+    return cst_resp_json(req, 200, json_pack("{s:o,s:o}", "tenants", arr, "next", next));
+}
+
+cst_err cst_api_sys_tenant_get(cst_node *n, cst_request *req)
+{
+    cst_tenant_row t;
+    ENSURE(cst_id_valid(req->params[0], "tn"), CST_ERR_NOT_FOUND, "no such tenant");
+    cst_err e = cst_store_tenant_get(n->store, req->params[0], &t);
+    ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_NOT_FOUND, "no such tenant");
+    TRY(e);
+    return cst_resp_json(req, 200, tenant_json(&t));
+}
+
+cst_err cst_api_tenant_get(cst_node *n, cst_request *req)
+{
+    return cst_resp_json(req, 200, tenant_json(&req->who.tenant));
+}

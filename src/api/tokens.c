@@ -1,0 +1,118 @@
+/* tokens.c: API tokens (IAM-4, IAM-5): at most the creator's rights, nothing by default,
+ * shown once, stored as a hash, revoked on the next request. */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "api/roles.h"
+#include "crypto/secrets.h"
+#include "util/util.h"
+
+static json_t *time_or_null(int64_t us)
+{
+    char t[32];
+    if (!us)
+        return json_null();
+    cst_time_format(us, t);
+    return json_string(t);
+}
+
+static json_t *token_json(const cst_token_row *t)
+{
+    return json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "id", t->id, "name", t->name, "user_id",
+                     t->user_id, "kind", t->session ? "session" : "api", "permissions",
+                     cst_perms_json(t->perms), "created_at", time_or_null(t->created_at),
+                     "expires_at", time_or_null(t->expires_at), "last_used_at",
+                     time_or_null(t->last_used_at));
+}
+
+static cst_err parse_token_request(cst_request *req, json_t *body, cst_token_row *tok)
+{
+    const char *name, *expires;
+    TRY(cst_json_str(body, "name", true, &name));
+    size_t len = strlen(name);
+    ENSURE(len >= 1 && len <= CST_NAME_MAX && cst_utf8_valid((const uint8_t *)name, len) &&
+               !cst_has_control((const uint8_t *)name, len),
+           CST_ERR_INVALID, "name must be 1-64 bytes of text without control characters");
+    strcpy(tok->name, name);
+    json_t *perms = json_object_get(body, "permissions");
+    tok->perms = 0; /* IAM-4: nothing by default */
+    if (perms)
+        TRY(cst_perms_parse(perms, &tok->perms));
+    uint32_t wider = tok->perms & ~req->who.perms;
+    if (wider) {
+        json_t *names = cst_perms_json(wider);
+        char *text = json_dumps(names, JSON_COMPACT);
+        json_decref(names);
+        cst_err e = cst_fail(CST_ERR_FORBIDDEN, "a token cannot hold rights its creator lacks: %s",
+                             text ? text : "?");
+        free(text);
+        return e;
+    }
+    TRY(cst_json_str(body, "expires_at", false, &expires));
+    if (expires) {
+        ENSURE(cst_time_parse(expires, &tok->expires_at), CST_ERR_INVALID,
+               "expires_at must be an RFC 3339 UTC time such as 2027-01-01T00:00:00Z");
+        ENSURE(tok->expires_at > cst_now_us(), CST_ERR_INVALID, "expires_at is in the past");
+    }
+    return CST_OK;
+}
+
+cst_err cst_api_token_create(cst_node *n, cst_request *req)
+{
+    static const char *const fields[] = {"name", "permissions", "expires_at", NULL};
+    ENSURE(req->who.token.session, CST_ERR_FORBIDDEN,
+           "API tokens are created from a login session, not from another token");
+    json_t *body = NULL;
+    cst_token_row tok;
+    memset(&tok, 0, sizeof(tok));
+    TRY(cst_api_body(req, fields, &body));
+    cst_err e = parse_token_request(req, body, &tok);
+    json_decref(body);
+    TRY(e);
+    char token[CST_TOKEN_LEN + 1];
+    TRY(cst_token_generate(token, tok.id, tok.hash));
+    strcpy(tok.tenant_id, req->who.user.tenant_id);
+    strcpy(tok.user_id, req->who.user.id);
+    tok.created_at = cst_now_us();
+    e = cst_store_token_create(n->store, &tok);
+    if (e == CST_OK) {
+        json_t *o = token_json(&tok);
+        json_object_set_new(o, "token", json_string(token));
+        e = cst_resp_json(req, 201, o);
+    }
+    sodium_memzero(token, sizeof(token));
+    return e;
+}
+
+static void list_one(const cst_token_row *t, void *ctx)
+{
+    json_array_append_new(ctx, token_json(t));
+}
+
+/* Admins see and revoke every token of the tenant; others only their own. */
+static const char *scope_user(const cst_request *req)
+{
+    return (req->who.perms & CST_PERM_BIT(CST_PERM_TENANT_ADMIN)) ? NULL : req->who.user.id;
+}
+
+cst_err cst_api_token_list(cst_node *n, cst_request *req)
+{
+    json_t *arr = json_array();
+    cst_err e =
+        cst_store_token_list(n->store, req->who.user.tenant_id, scope_user(req), list_one, arr);
+    if (e != CST_OK) {
+        json_decref(arr);
+        return e;
+    }
+    return cst_resp_json(req, 200, json_pack("{s:o}", "tokens", arr));
+}
+
+cst_err cst_api_token_delete(cst_node *n, cst_request *req)
+{
+    ENSURE(cst_id_valid(req->params[0], "tk"), CST_ERR_NOT_FOUND, "no such token");
+    TRY(cst_store_token_delete(n->store, req->who.user.tenant_id, scope_user(req), req->params[0]));
+    cst_resp_empty(req, 204);
+    return CST_OK;
+}

@@ -1,0 +1,127 @@
+/* crypto.c: GnuTLS and libsodium behind custodia's own types. */
+#include "crypto/crypto.h"
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <sodium.h>
+#include <string.h>
+
+cst_err cst_crypto_init(void)
+{
+    ENSURE(sodium_init() >= 0, CST_ERR_INTERNAL, "libsodium failed to initialise");
+    ENSURE(gnutls_global_init() == GNUTLS_E_SUCCESS, CST_ERR_INTERNAL,
+           "GnuTLS failed to initialise");
+    return CST_OK;
+}
+
+cst_err cst_key_alloc(cst_key *key)
+{
+    key->k = sodium_malloc(CST_KEY_LEN);
+    ENSURE(key->k != NULL, CST_ERR_INTERNAL, "cannot allocate locked memory for a key");
+    return CST_OK;
+}
+
+cst_err cst_key_random(cst_key *key)
+{
+    TRY(cst_key_alloc(key));
+    cst_err e = cst_random(key->k, CST_KEY_LEN);
+    if (e != CST_OK)
+        cst_key_free(key);
+    return e;
+}
+
+void cst_key_free(cst_key *key)
+{
+    if (key->k)
+        sodium_free(key->k); /* sodium_free wipes before unmapping */
+    key->k = NULL;
+}
+
+cst_err cst_random(void *p, size_t n)
+{
+    ENSURE(gnutls_rnd(GNUTLS_RND_KEY, p, n) == 0, CST_ERR_INTERNAL, "random generator failed");
+    return CST_OK;
+}
+
+static cst_err aead_handle(const uint8_t key[CST_KEY_LEN], gnutls_aead_cipher_hd_t *h)
+{
+    gnutls_datum_t k = {(unsigned char *)key, CST_KEY_LEN};
+    ENSURE(gnutls_aead_cipher_init(h, GNUTLS_CIPHER_AES_256_GCM, &k) == 0, CST_ERR_INTERNAL,
+           "AES-256-GCM unavailable");
+    return CST_OK;
+}
+
+cst_err cst_aead_seal(const uint8_t key[CST_KEY_LEN], const uint8_t nonce[CST_NONCE_LEN],
+                      const uint8_t *aad, size_t aadlen, const uint8_t *pt, size_t ptlen,
+                      uint8_t *out)
+{
+    gnutls_aead_cipher_hd_t h;
+    TRY(aead_handle(key, &h));
+    size_t outlen = ptlen + CST_TAG_LEN;
+    int rc = gnutls_aead_cipher_encrypt(h, nonce, CST_NONCE_LEN, aad, aadlen, CST_TAG_LEN, pt,
+                                        ptlen, out, &outlen);
+    gnutls_aead_cipher_deinit(h);
+    ENSURE(rc == 0 && outlen == ptlen + CST_TAG_LEN, CST_ERR_INTERNAL, "encryption failed");
+    return CST_OK;
+}
+
+cst_err cst_aead_open(const uint8_t key[CST_KEY_LEN], const uint8_t nonce[CST_NONCE_LEN],
+                      const uint8_t *aad, size_t aadlen, const uint8_t *ct, size_t ctlen,
+                      uint8_t *out)
+{
+    ENSURE(ctlen >= CST_TAG_LEN, CST_ERR_INTEGRITY, "ciphertext too short");
+    gnutls_aead_cipher_hd_t h;
+    TRY(aead_handle(key, &h));
+    size_t outlen = ctlen - CST_TAG_LEN;
+    int rc = gnutls_aead_cipher_decrypt(h, nonce, CST_NONCE_LEN, aad, aadlen, CST_TAG_LEN, ct,
+                                        ctlen, out, &outlen);
+    gnutls_aead_cipher_deinit(h);
+    if (rc != 0) {
+        sodium_memzero(out, ctlen - CST_TAG_LEN);
+        return cst_fail(CST_ERR_INTEGRITY, "stored data failed authentication");
+    }
+    return CST_OK;
+}
+
+void cst_sha256(const void *p, size_t n, uint8_t out[CST_HASH_LEN])
+{
+    (void)gnutls_hash_fast(GNUTLS_DIG_SHA256, p, n, out);
+}
+
+void cst_hmac_sha256(const uint8_t *key, size_t keylen, const void *p, size_t n,
+                     uint8_t out[CST_HASH_LEN])
+{
+    (void)gnutls_hmac_fast(GNUTLS_MAC_SHA256, key, keylen, p, n, out);
+}
+
+void cst_hmac_sha256_2(const uint8_t *key, size_t keylen, const void *a, size_t alen, const void *b,
+                       size_t blen, uint8_t out[CST_HASH_LEN])
+{
+    gnutls_hmac_hd_t h;
+    if (gnutls_hmac_init(&h, GNUTLS_MAC_SHA256, key, keylen) != 0) {
+        /* Only on allocation failure; a value no lookup can match fails safe. */
+        memset(out, 0xff, CST_HASH_LEN);
+        return;
+    }
+    (void)gnutls_hmac(h, a, alen);
+    (void)gnutls_hmac(h, b, blen);
+    gnutls_hmac_deinit(h, out);
+}
+
+cst_err cst_hkdf_sha256(const uint8_t *ikm, size_t ikmlen, const char *info, uint8_t *out,
+                        size_t outlen)
+{
+    uint8_t prk[CST_HASH_LEN];
+    static const uint8_t salt[CST_HASH_LEN]; /* RFC 5869: absent salt is HashLen zeros */
+    gnutls_datum_t k = {(unsigned char *)ikm, (unsigned)ikmlen};
+    gnutls_datum_t s = {(unsigned char *)salt, sizeof(salt)};
+    int rc = gnutls_hkdf_extract(GNUTLS_MAC_SHA256, &k, &s, prk);
+    if (rc == 0) {
+        gnutls_datum_t p = {prk, sizeof(prk)};
+        gnutls_datum_t i = {(unsigned char *)info, (unsigned)strlen(info)};
+        rc = gnutls_hkdf_expand(GNUTLS_MAC_SHA256, &p, &i, out, outlen);
+    }
+    sodium_memzero(prk, sizeof(prk));
+    ENSURE(rc == 0, CST_ERR_INTERNAL, "HKDF failed");
+    return CST_OK;
+}

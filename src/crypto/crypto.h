@@ -1,0 +1,49 @@
+/* crypto.h: the thin adapter over GnuTLS (AES-256-GCM, SHA-256, HMAC, HKDF, random) and
+ * libsodium (locked key memory, wiping). Nothing else in custodia calls those libraries'
+ * symmetric primitives directly. */
+#ifndef CST_CRYPTO_H
+#define CST_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+#define CST_KEY_LEN 32
+#define CST_NONCE_LEN 12
+#define CST_TAG_LEN 16
+#define CST_HASH_LEN 32
+
+/* A 256-bit secret in locked, guarded memory (sodium_malloc). Wiped and released by
+ * cst_key_free; a zeroed struct is "no key" and safe to free. */
+typedef struct cst_key {
+    uint8_t *k;
+} cst_key;
+
+CST_MUST_USE cst_err cst_crypto_init(void);
+CST_MUST_USE cst_err cst_key_alloc(cst_key *key);
+CST_MUST_USE cst_err cst_key_random(cst_key *key);
+void cst_key_free(cst_key *key);
+
+CST_MUST_USE cst_err cst_random(void *p, size_t n);
+
+/* AES-256-GCM. out receives ptlen + CST_TAG_LEN bytes (ciphertext || tag). */
+CST_MUST_USE cst_err cst_aead_seal(const uint8_t key[CST_KEY_LEN],
+                                   const uint8_t nonce[CST_NONCE_LEN], const uint8_t *aad,
+                                   size_t aadlen, const uint8_t *pt, size_t ptlen, uint8_t *out);
+/* Fails with CST_ERR_INTEGRITY when the tag does not verify; out receives ctlen - 16 bytes. */
+CST_MUST_USE cst_err cst_aead_open(const uint8_t key[CST_KEY_LEN],
+                                   const uint8_t nonce[CST_NONCE_LEN], const uint8_t *aad,
+                                   size_t aadlen, const uint8_t *ct, size_t ctlen, uint8_t *out);
+
+void cst_sha256(const void *p, size_t n, uint8_t out[CST_HASH_LEN]);
+void cst_hmac_sha256(const uint8_t *key, size_t keylen, const void *p, size_t n,
+                     uint8_t out[CST_HASH_LEN]);
+/* HMAC-SHA256 over the concatenation a || b. */
+void cst_hmac_sha256_2(const uint8_t *key, size_t keylen, const void *a, size_t alen, const void *b,
+                       size_t blen, uint8_t out[CST_HASH_LEN]);
+/* HKDF-SHA256 (RFC 5869) extract-then-expand. */
+CST_MUST_USE cst_err cst_hkdf_sha256(const uint8_t *ikm, size_t ikmlen, const char *info,
+                                     uint8_t *out, size_t outlen);
+
+#endif

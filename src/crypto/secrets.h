@@ -1,0 +1,42 @@
+/* secrets.h: passwords (Argon2id), bearer tokens and one-time passwords. */
+#ifndef CST_SECRETS_H
+#define CST_SECRETS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/crypto.h"
+#include "util/err.h"
+
+#define CST_PWHASH_LEN 128 /* crypto_pwhash_STRBYTES */
+#define CST_PW_MIN 14
+#define CST_PW_MAX 128
+
+/* IAM-2 (basic rules; the full policy adds the common-password list and history): 14-128
+ * characters, at least one letter and one digit, not containing the username or the tenant
+ * name (case-insensitive). Fails with CST_ERR_INVALID and a message naming the rule. */
+CST_MUST_USE cst_err cst_password_check(const char *pw, const char *username,
+                                        const char *tenant_name);
+/* Argon2id, 3 passes, 64 MiB (SPEC §9). out is a NUL-terminated encoded string. */
+CST_MUST_USE cst_err cst_password_hash(const char *pw, char out[CST_PWHASH_LEN]);
+/* True when pw matches hash. With hash == NULL it spends the same work and returns false, so
+ * an unknown user costs what a known one does. */
+bool cst_password_verify(const char *pw, const char *hash);
+/* A random one-time password that passes cst_password_check: 24 characters. */
+CST_MUST_USE cst_err cst_password_generate(char out[32]);
+
+/* Bearer tokens: "cst_<20 hex id>_<43 base64url secret>" (256-bit secret). Only the token id
+ * and SHA-256 of the secret are stored. */
+#define CST_TOKEN_LEN 68
+#define CST_TOKEN_ID_LEN 24 /* "tk_" + 20 hex + NUL */
+CST_MUST_USE cst_err cst_token_generate(char token[CST_TOKEN_LEN + 1], char id[CST_TOKEN_ID_LEN],
+                                        uint8_t hash[CST_HASH_LEN]);
+/* Splits a presented token into its id and the hash of its secret; CST_ERR_UNAUTHENTICATED
+ * when it is malformed. */
+CST_MUST_USE cst_err cst_token_parse(const char *token, char id[CST_TOKEN_ID_LEN],
+                                     uint8_t hash[CST_HASH_LEN]);
+/* Constant-time equality of two hashes. */
+bool cst_hash_equal(const uint8_t a[CST_HASH_LEN], const uint8_t b[CST_HASH_LEN]);
+
+#endif

@@ -1,0 +1,104 @@
+/* request.h: one HTTP request as the API layer sees it, and its response. The libmicrohttpd
+ * adapter (server.c) fills the request and sends the response; nothing else touches MHD. */
+#ifndef CST_REQUEST_H
+#define CST_REQUEST_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+#define CST_MAX_PARAMS 2
+#define CST_PARAM_MAX 1024 /* a decoded path parameter: record keys are at most 1024 bytes */
+#define CST_MAX_RESP_HEADERS 6
+
+/* Permissions. A route declares one; CST_PERM_UNSET cannot be registered. Tokens carry a bit
+ * set of the grantable ones (1u << perm). */
+typedef enum cst_perm {
+    CST_PERM_UNSET = 0,
+    CST_PERM_PUBLIC,       /* no credential */
+    CST_PERM_SELF,         /* any signed-in principal, acting on itself */
+    CST_PERM_TENANT_READ,  /* read tenant settings */
+    CST_PERM_TENANT_ADMIN, /* change tenant settings, manage users and all tokens */
+    CST_PERM_BUCKETS_ADMIN,
+    CST_PERM_RECORDS_READ,
+    CST_PERM_RECORDS_WRITE,
+    CST_PERM_SYS_TENANTS, /* operators: create and list tenants */
+    CST_PERM__COUNT
+} cst_perm;
+
+#define CST_PERM_BIT(p) (1u << (p))
+
+typedef enum cst_body_kind {
+    CST_BODY_NONE,
+    CST_BODY_JSON,
+    CST_BODY_RECORD,
+    CST_BODY_BATCH
+} cst_body_kind;
+
+struct cst_request;
+struct cst_node;
+typedef cst_err (*cst_handler)(struct cst_node *node, struct cst_request *req);
+
+typedef struct cst_route {
+    const char *method;
+    const char *pattern; /* "/v1/buckets/{name}/records/{key}" */
+    cst_handler handler;
+    cst_perm perm;
+    cst_body_kind body;
+} cst_route;
+
+/* Who is calling. Filled by authentication. */
+typedef struct cst_principal {
+    bool authenticated;
+    bool is_operator;
+    cst_user_row user;
+    cst_token_row token;
+    cst_tenant_row tenant; /* empty for operators */
+    uint32_t perms;        /* effective: token's permissions within the user's current roles */
+} cst_principal;
+
+typedef struct cst_request {
+    void *conn; /* the adapter's connection (opaque) */
+    const char *method;
+    char request_id[33];
+    char source_ip[64];
+    const cst_route *route;
+    char params[CST_MAX_PARAMS][CST_PARAM_MAX + 1];
+    size_t param_len[CST_MAX_PARAMS];
+    cst_buf body;
+    size_t body_limit;
+    bool body_too_large;
+    cst_principal who;
+
+    /* response */
+    int status;
+    cst_buf resp;
+    char resp_type[128];
+    struct {
+        char name[32];
+        char value[160];
+    } resp_headers[CST_MAX_RESP_HEADERS];
+    int resp_header_count;
+} cst_request;
+
+/* Request accessors implemented by the adapter. */
+const char *cst_req_header(cst_request *req, const char *name);
+/* Query parameter, percent-decoded into out; false when absent. Fails on bad encoding or a value
+ * longer than n-1 bytes. */
+CST_MUST_USE cst_err cst_req_query(cst_request *req, const char *name, char *out, size_t n,
+                                   bool *present);
+
+/* Response builders. */
+CST_MUST_USE cst_err cst_resp_json(cst_request *req, int status, json_t *body); /* steals body */
+CST_MUST_USE cst_err cst_resp_bytes(cst_request *req, int status, const char *type, const void *p,
+                                    size_t n);
+void cst_resp_empty(cst_request *req, int status);
+void cst_resp_header(cst_request *req, const char *name, const char *value);
+/* The JSON error body for e with the thread's message. */
+void cst_resp_error(cst_request *req, cst_err e);
+
+#endif

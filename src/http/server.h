@@ -1,0 +1,37 @@
+/* server.h: the HTTPS server: libmicrohttpd with GnuTLS, a thread pool sized to the cores. */
+#ifndef CST_SERVER_H
+#define CST_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "http/request.h"
+
+typedef struct cst_server cst_server;
+
+typedef struct cst_server_opts {
+    const char *host;
+    int port; /* 0: pick a free port (see cst_server_port) */
+    int threads;
+    bool tls;
+    const char *cert_pem; /* NUL-terminated PEM, required when tls */
+    const char *key_pem;
+    const char *priorities;
+    size_t max_header_bytes;
+} cst_server_opts;
+
+/* The application side. on_headers runs once the request line and headers are in: it routes,
+ * authenticates and sets req->body_limit; an error is answered at once, before any body is
+ * read. on_complete runs with the whole body and fills the response. */
+typedef struct cst_server_hooks {
+    void *app;
+    cst_err (*on_headers)(void *app, cst_request *req, const char *url);
+    cst_err (*on_complete)(void *app, cst_request *req);
+} cst_server_hooks;
+
+CST_MUST_USE cst_err cst_server_start(const cst_server_opts *opts, const cst_server_hooks *hooks,
+                                      cst_server **out);
+int cst_server_port(const cst_server *srv);
+void cst_server_stop(cst_server *srv);
+
+#endif

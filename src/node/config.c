@@ -1,0 +1,211 @@
+/* config.c: INI configuration with safe defaults and strict validation. */
+#include "node/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ini.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/util.h"
+
+void cst_config_defaults(cst_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    strcpy(c->data_dir, "./var");
+    strcpy(c->listen_host, "127.0.0.1");
+    c->listen_port = 8443;
+    strcpy(c->tls_priorities, CST_DEFAULT_TLS_PRIORITIES);
+    c->max_header_bytes = 16 * 1024;
+    c->max_json_bytes = 64 * 1024;
+    c->max_record_bytes = 1024 * 1024;
+    c->max_batch_bytes = 8 * 1024 * 1024;
+    c->session_idle_seconds = 15 * 60;
+    c->session_max_seconds = 12 * 3600;
+}
+
+static cst_err parse_long(const char *key, const char *v, long min, long max, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    ENSURE(errno == 0 && end != v && *end == '\0' && n >= min && n <= max, CST_ERR_INVALID,
+           "%s must be an integer from %ld to %ld, not \"%s\"", key, min, max, v);
+    *out = n;
+    return CST_OK;
+}
+
+static cst_err parse_bool(const char *key, const char *v, bool *out)
+{
+    if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1")) {
+        *out = true;
+        return CST_OK;
+    }
+    if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0")) {
+        *out = false;
+        return CST_OK;
+    }
+    return cst_fail(CST_ERR_INVALID, "%s must be true or false, not \"%s\"", key, v);
+}
+
+static cst_err set_str(char *dst, size_t n, const char *key, const char *v)
+{
+    ENSURE(strlen(v) < n, CST_ERR_INVALID, "%s is too long", key);
+    strcpy(dst, v);
+    return CST_OK;
+}
+
+cst_err cst_config_set_listen(cst_config *c, const char *addr)
+{
+    char host[64];
+    const char *colon = strrchr(addr, ':');
+    ENSURE(colon && colon != addr, CST_ERR_INVALID, "listen must be HOST:PORT, not \"%s\"", addr);
+    size_t hl = (size_t)(colon - addr);
+    const char *h = addr;
+    if (addr[0] == '[' && colon[-1] == ']') {
+        h = addr + 1;
+        hl -= 2;
+    }
+    ENSURE(hl < sizeof(host), CST_ERR_INVALID, "listen host is too long");
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    unsigned char tmp[16];
+    ENSURE(inet_pton(AF_INET, host, tmp) == 1 || inet_pton(AF_INET6, host, tmp) == 1,
+           CST_ERR_INVALID, "listen host must be an IPv4 or IPv6 address, not \"%s\"", host);
+    long port;
+    TRY(parse_long("listen port", colon + 1, 0, 65535, &port));
+    strcpy(c->listen_host, host);
+    c->listen_port = (int)port;
+    return CST_OK;
+}
+
+static cst_err set_size(size_t *dst, const char *key, const char *v, long min, long max)
+{
+    long n;
+    TRY(parse_long(key, v, min, max, &n));
+    *dst = (size_t)n;
+    return CST_OK;
+}
+
+cst_err cst_config_set(cst_config *c, const char *section, const char *key, const char *v)
+{
+    long n;
+    char full[128];
+    TRY(cst_fmt(full, sizeof(full), "%s.%s", section, key));
+    if (!strcmp(full, "node.data_dir"))
+        return set_str(c->data_dir, sizeof(c->data_dir), full, v);
+    if (!strcmp(full, "node.master_key_file"))
+        return set_str(c->master_key_file, sizeof(c->master_key_file), full, v);
+    if (!strcmp(full, "node.region"))
+        return set_str(c->region, sizeof(c->region), full, v);
+    if (!strcmp(full, "http.listen"))
+        return cst_config_set_listen(c, v);
+    if (!strcmp(full, "http.threads")) {
+        TRY(parse_long(full, v, 0, 256, &n));
+        c->threads = (int)n;
+        return CST_OK;
+    }
+    if (!strcmp(full, "http.allow_plaintext_loopback"))
+        return parse_bool(full, v, &c->allow_plaintext_loopback);
+    if (!strcmp(full, "http.max_header_bytes"))
+        return set_size(&c->max_header_bytes, full, v, 4096, 1024 * 1024);
+    if (!strcmp(full, "http.max_json_bytes"))
+        return set_size(&c->max_json_bytes, full, v, 1024, 16 * 1024 * 1024);
+    if (!strcmp(full, "http.max_record_bytes"))
+        return set_size(&c->max_record_bytes, full, v, 0, 256L * 1024 * 1024);
+    if (!strcmp(full, "http.max_batch_bytes"))
+        return set_size(&c->max_batch_bytes, full, v, 1024, 256L * 1024 * 1024);
+    if (!strcmp(full, "tls.cert_file"))
+        return set_str(c->tls_cert_file, sizeof(c->tls_cert_file), full, v);
+    if (!strcmp(full, "tls.key_file"))
+        return set_str(c->tls_key_file, sizeof(c->tls_key_file), full, v);
+    if (!strcmp(full, "tls.priorities"))
+        return set_str(c->tls_priorities, sizeof(c->tls_priorities), full, v);
+    if (!strcmp(full, "auth.session_idle_seconds")) {
+        TRY(parse_long(full, v, 60, 24 * 3600, &n));
+        c->session_idle_seconds = (int)n;
+        return CST_OK;
+    }
+    if (!strcmp(full, "auth.session_max_seconds")) {
+        TRY(parse_long(full, v, 300, 7 * 24 * 3600, &n));
+        c->session_max_seconds = (int)n;
+        return CST_OK;
+    }
+    return cst_fail(CST_ERR_INVALID, "unknown configuration key %s", full);
+}
+
+struct load_ctx {
+    cst_config *c;
+    cst_err err;
+    char msg[256];
+};
+
+static int on_ini_line(void *user, const char *section, const char *name, const char *value)
+{
+    struct load_ctx *lc = user;
+    cst_err e = cst_config_set(lc->c, section, name, value);
+    if (e != CST_OK) {
+        lc->err = e;
+        (void)snprintf(lc->msg, sizeof(lc->msg), "%s", cst_err_message(e));
+        return 0;
+    }
+    return 1;
+}
+
+cst_err cst_config_load(cst_config *c, const char *path)
+{
+    cst_buf text;
+    TRY(cst_file_read(path, 1024 * 1024, &text));
+    TRY(cst_buf_append_u8(&text, 0));
+    struct load_ctx lc = {.c = c};
+    int line = ini_parse_string((const char *)text.data, on_ini_line, &lc);
+    cst_buf_free(&text);
+    if (lc.err != CST_OK)
+        return cst_fail(CST_ERR_INVALID, "%s line %d: %s", path, line, lc.msg);
+    ENSURE(line == 0, CST_ERR_INVALID, "%s line %d: not a valid INI line", path, line);
+    return CST_OK;
+}
+
+cst_err cst_config_default_key_path(const char *data_dir, const char *file, char *out, size_t n)
+{
+    char copy[PATH_MAX];
+    TRY(cst_fmt(copy, sizeof(copy), "%s", data_dir));
+    /* strip trailing slashes so dirname names the parent */
+    for (size_t l = strlen(copy); l > 1 && copy[l - 1] == '/'; l--)
+        copy[l - 1] = '\0';
+    return cst_fmt(out, n, "%s/%s", dirname(copy), file);
+}
+
+static bool is_loopback(const char *host)
+{
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
+}
+
+cst_err cst_config_finish(cst_config *c)
+{
+    if (!c->master_key_file[0])
+        TRY(cst_config_default_key_path(c->data_dir, "custodia-master.key", c->master_key_file,
+                                        sizeof(c->master_key_file)));
+    ENSURE(!!c->tls_cert_file[0] == !!c->tls_key_file[0], CST_ERR_INVALID,
+           "tls.cert_file and tls.key_file must be set together");
+    /* ENC-3: a plaintext listener exists only on loopback, and only when asked for. */
+    ENSURE(!c->allow_plaintext_loopback || is_loopback(c->listen_host), CST_ERR_INVALID,
+           "http.allow_plaintext_loopback needs a loopback listen address, not %s", c->listen_host);
+    if (c->allow_plaintext_loopback)
+        cst_warn("WEAKER THAN DEFAULT: http.allow_plaintext_loopback = true: serving plaintext "
+                 "HTTP on %s (development only)",
+                 c->listen_host);
+    if (strcmp(c->tls_priorities, CST_DEFAULT_TLS_PRIORITIES) != 0)
+        cst_warn("WEAKER THAN DEFAULT (possibly): tls.priorities overrides the TLS 1.2/1.3 "
+                 "forward-secret AEAD profile: %s",
+                 c->tls_priorities);
+    if (c->session_idle_seconds > 15 * 60)
+        cst_warn("WEAKER THAN DEFAULT: auth.session_idle_seconds = %d (default 900)",
+                 c->session_idle_seconds);
+    if (c->session_max_seconds > 12 * 3600)
+        cst_warn("WEAKER THAN DEFAULT: auth.session_max_seconds = %d (default 43200)",
+                 c->session_max_seconds);
+    return CST_OK;
+}

@@ -1,0 +1,52 @@
+/* config.h: the node's configuration: INI file (inih), then command-line flags. Every key has a
+ * safe default; a key that relaxes a default is accepted with a loud warning (CHG-2). */
+#ifndef CST_CONFIG_H
+#define CST_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/err.h"
+
+#define CST_DEFAULT_TLS_PRIORITIES                                                                 \
+    "NONE:+VERS-TLS1.3:+VERS-TLS1.2:+ECDHE-ECDSA:+ECDHE-RSA:+AES-256-GCM:+AES-128-GCM:"            \
+    "+CHACHA20-POLY1305:+AEAD:+SIGN-ALL:+GROUP-SECP256R1:+GROUP-X25519:+GROUP-SECP384R1:"          \
+    "+COMP-NULL:+CTYPE-X509:%SERVER_PRECEDENCE"
+
+typedef struct cst_config {
+    char data_dir[PATH_MAX];
+    char master_key_file[PATH_MAX]; /* empty: <parent of data_dir>/custodia-master.key */
+    char region[65];                /* empty: the region the data dir was initialised with */
+    char listen_host[64];
+    int listen_port;
+    int threads; /* 0: one per core */
+    bool allow_plaintext_loopback;
+    char tls_cert_file[PATH_MAX]; /* empty: <data_dir>/tls/cert.pem (self-signed) */
+    char tls_key_file[PATH_MAX];
+    char tls_priorities[512];
+    size_t max_header_bytes;
+    size_t max_json_bytes;
+    size_t max_record_bytes;
+    size_t max_batch_bytes;
+    int session_idle_seconds;
+    int session_max_seconds;
+} cst_config;
+
+void cst_config_defaults(cst_config *c);
+/* Reads an INI file over the defaults; an unknown section or key, or a bad value, fails with
+ * the file, line and key named. */
+CST_MUST_USE cst_err cst_config_load(cst_config *c, const char *path);
+/* Applies one setting by section and key (the file parser and flags both use it). */
+CST_MUST_USE cst_err cst_config_set(cst_config *c, const char *section, const char *key,
+                                    const char *value);
+/* Parses "host:port" ("[v6]:port" for IPv6) into listen_host and listen_port. */
+CST_MUST_USE cst_err cst_config_set_listen(cst_config *c, const char *addr);
+/* Fills derived defaults (master key path) and checks cross-key rules. Prints a warning line
+ * for every setting that is weaker than the default. */
+CST_MUST_USE cst_err cst_config_finish(cst_config *c);
+/* The default master key path for a data dir: <parent>/custodia-master.key. */
+CST_MUST_USE cst_err cst_config_default_key_path(const char *data_dir, const char *file, char *out,
+                                                 size_t n);
+
+#endif

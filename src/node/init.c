@@ -1,0 +1,203 @@
+/* init.c: custodia init: a new data dir, its keys, certificate and first operator. */
+#include <errno.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "api/roles.h"
+#include "crypto/secrets.h"
+#include "crypto/tlscert.h"
+#include "node/node.h"
+#include "util/util.h"
+
+static cst_err make_dir(const char *path)
+{
+    ENSURE(mkdir(path, 0700) == 0, CST_ERR_INVALID, "cannot create %s: %s", path, strerror(errno));
+    return CST_OK;
+}
+
+static cst_err sub_dir(const char *data_dir, const char *name)
+{
+    char p[PATH_MAX];
+    TRY(cst_fmt(p, sizeof(p), "%s/%s", data_dir, name));
+    return make_dir(p);
+}
+
+static bool region_valid(const char *r)
+{
+    size_t n = strlen(r);
+    if (n == 0 || n > 64)
+        return false;
+    for (const char *c = r; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-'))
+            return false;
+    return true;
+}
+
+/* The node's Ed25519 signing key: the secret half sealed under the KEK, the public half in
+ * the clear for anyone who verifies a certificate the node signed. */
+static cst_err make_signing_key(const char *data_dir, const cst_key *kek, char pk_hex[65])
+{
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES];
+    uint8_t *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+    ENSURE(sk != NULL, CST_ERR_INTERNAL, "cannot allocate locked memory");
+    crypto_sign_keypair(pk, sk);
+    cst_buf aad, blob;
+    cst_buf_init(&aad, 64);
+    cst_buf_init(&blob, 256);
+    char path[PATH_MAX];
+    cst_err e = cst_buf_append(&aad, "cst:node-sign:v1", 16);
+    if (e == CST_OK)
+        e = cst_seal(kek, &aad, sk, crypto_sign_SECRETKEYBYTES, &blob);
+    sodium_free(sk);
+    if (e == CST_OK)
+        e = cst_fmt(path, sizeof(path), "%s/node-signing.key", data_dir);
+    if (e == CST_OK)
+        e = cst_file_create(path, blob.data, blob.len, 0600);
+    cst_hex(pk, sizeof(pk), pk_hex);
+    if (e == CST_OK)
+        e = cst_fmt(path, sizeof(path), "%s/node-signing.pub", data_dir);
+    if (e == CST_OK) {
+        char line[80];
+        int n = snprintf(line, sizeof(line), "%s\n", pk_hex);
+        e = cst_file_create(path, line, (size_t)n, 0644);
+    }
+    cst_buf_free(&aad);
+    cst_buf_free(&blob);
+    return e;
+}
+
+/* LOG-2: the audit seal key K0, written once outside the data dir for the operator to move
+ * offline; the node keeps its own copy (sealed under the KEK) to evolve forward. */
+static cst_err make_seal_key(const char *data_dir, const cst_key *kek, const char *k0_path)
+{
+    cst_key k0 = {0};
+    TRY(cst_key_random(&k0));
+    cst_buf aad, blob;
+    cst_buf_init(&aad, 64);
+    cst_buf_init(&blob, 256);
+    char path[PATH_MAX];
+    cst_err e = cst_file_create(k0_path, k0.k, CST_KEY_LEN, 0600);
+    if (e == CST_OK)
+        e = cst_buf_append(&aad, "cst:audit-epoch:v1", 18);
+    if (e == CST_OK)
+        e = cst_buf_append_u64be(&aad, 0);
+    if (e == CST_OK)
+        e = cst_seal(kek, &aad, k0.k, CST_KEY_LEN, &blob);
+    if (e == CST_OK)
+        e = cst_fmt(path, sizeof(path), "%s/audit/epoch.key", data_dir);
+    if (e == CST_OK)
+        e = cst_file_create(path, blob.data, blob.len, 0600);
+    cst_key_free(&k0);
+    cst_buf_free(&aad);
+    cst_buf_free(&blob);
+    return e;
+}
+
+static cst_err make_operator(cst_store *st, char password[32])
+{
+    char hash[CST_PWHASH_LEN];
+    cst_user_row u;
+    memset(&u, 0, sizeof(u));
+    TRY(cst_password_generate(password));
+    TRY(cst_password_hash(password, hash));
+    cst_random_id("us", u.id);
+    strcpy(u.tenant_id, CST_SYS_TENANT);
+    strcpy(u.username, "admin");
+    strcpy(u.pw_hash, hash);
+    u.roles = CST_ROLE_BIT(CST_ROLE_SYS_ADMIN);
+    u.must_change_password = true;
+    u.created_at = cst_now_us();
+    sodium_memzero(hash, sizeof(hash));
+    return cst_store_user_create(st, &u);
+}
+
+static cst_err init_store(const char *data_dir, const cst_key *kek, const char *region,
+                          char password[32])
+{
+    cst_store *st = NULL;
+    char node_id[CST_ID_MAX], kek_id[CST_KEK_ID_LEN + 1], now[32];
+    TRY(cst_store_open(data_dir, true, &st));
+    cst_random_id("nd", node_id);
+    cst_kek_id(kek, kek_id);
+    cst_time_format(cst_now_us(), now);
+    cst_err e = cst_store_meta_set(st, "node_id", node_id);
+    if (e == CST_OK)
+        e = cst_store_meta_set(st, "region", region);
+    if (e == CST_OK)
+        e = cst_store_meta_set(st, "kek_id", kek_id);
+    if (e == CST_OK)
+        e = cst_store_meta_set(st, "created_at", now);
+    if (e == CST_OK)
+        e = cst_store_meta_set(st, "schema_version", "1");
+    if (e == CST_OK)
+        e = make_operator(st, password);
+    cst_store_close(st);
+    return e;
+}
+
+cst_err cst_node_init(const char *data_dir, const char *master_key_file, const char *region,
+                      bool json)
+{
+    ENSURE(region_valid(region), CST_ERR_INVALID,
+           "region must be 1-64 characters of a-z, 0-9 and '-', not \"%s\"", region);
+    struct stat st;
+    ENSURE(lstat(data_dir, &st) != 0, CST_ERR_CONFLICT,
+           "%s already exists; custodia init makes a new data dir and never reuses one", data_dir);
+    TRY(make_dir(data_dir));
+    bool new_key = !cst_path_exists(master_key_file);
+    if (new_key)
+        TRY(cst_kek_create(master_key_file, data_dir));
+    cst_key kek = {0};
+    TRY(cst_kek_load(master_key_file, data_dir, &kek));
+
+    char k0_path[PATH_MAX], pk_hex[65], password[32], cert[PATH_MAX], key[PATH_MAX];
+    cst_err e =
+        cst_config_default_key_path(data_dir, "custodia-audit-k0.key", k0_path, sizeof(k0_path));
+    const char *subdirs[] = {"tenants", "audit", "tls", "backups"};
+    for (size_t i = 0; e == CST_OK && i < sizeof(subdirs) / sizeof(*subdirs); i++)
+        e = sub_dir(data_dir, subdirs[i]);
+    if (e == CST_OK)
+        e = make_signing_key(data_dir, &kek, pk_hex);
+    if (e == CST_OK)
+        e = make_seal_key(data_dir, &kek, k0_path);
+    if (e == CST_OK)
+        e = cst_fmt(cert, sizeof(cert), "%s/tls/cert.pem", data_dir);
+    if (e == CST_OK)
+        e = cst_fmt(key, sizeof(key), "%s/tls/key.pem", data_dir);
+    if (e == CST_OK)
+        e = cst_tls_selfsigned(cert, key, NULL);
+    if (e == CST_OK)
+        e = init_store(data_dir, &kek, region, password);
+    cst_key_free(&kek);
+    TRY(e);
+
+    if (json) {
+        json_t *o =
+            json_pack("{s:{s:s,s:s},s:s,s:s,s:s,s:s,s:s}", "operator", "username", "admin",
+                      "password", password, "seal_key_file", k0_path, "public_key", pk_hex,
+                      "data_dir", data_dir, "master_key_file", master_key_file, "region", region);
+        char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        if (text)
+            printf("%s\n", text);
+        free(text);
+        json_decref(o);
+    } else {
+        printf("custodia: initialised %s (region %s)\n", data_dir, region);
+        printf("  master key:      %s%s (keep it outside the data dir; back it up separately)\n",
+               master_key_file, new_key ? " (new)" : "");
+        printf("  audit seal key:  %s\n", k0_path);
+        printf("                   MOVE THIS FILE OFFLINE NOW. It is the only way to prove that\n"
+               "                   the audit log was not rewritten; the node never needs it.\n");
+        printf("  TLS certificate: %s (self-signed)\n", cert);
+        printf("  node public key: %s\n", pk_hex);
+        printf("\n  operator login:  tenant \"_sys\", username \"admin\", one-time password:\n"
+               "                   %s\n"
+               "  It is shown once and must be changed at first login.\n",
+               password);
+    }
+    sodium_memzero(password, sizeof(password));
+    return CST_OK;
+}

@@ -1,0 +1,229 @@
+/* db.c: SQLite adapter: durable connections, prepared statements, error mapping. */
+#include "store/db.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/util.h"
+
+struct cst_db {
+    sqlite3 *h;
+    pthread_mutex_t mu;
+};
+
+static cst_err map_rc(cst_db *db, int rc, const char *what)
+{
+    const char *msg = db && db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc);
+    switch (rc & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        cst_error("storage: %s: %s", what, msg);
+        return cst_fail(CST_ERR_UNAVAILABLE, "storage could not complete the request");
+    case SQLITE_CONSTRAINT:
+        return cst_fail(CST_ERR_CONFLICT, "the resource already exists");
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        cst_error("storage: %s: %s", what, msg);
+        return cst_fail(CST_ERR_INTEGRITY, "stored data is damaged");
+    default:
+        cst_error("storage: %s: %s", what, msg);
+        return cst_fail(CST_ERR_INTERNAL, "storage error");
+    }
+}
+
+cst_err cst_db_open(const char *path, int create, const char *schema, cst_db **out)
+{
+    static const char pragmas[] = "PRAGMA journal_mode=WAL;"
+                                  "PRAGMA synchronous=FULL;"
+                                  "PRAGMA foreign_keys=ON;"
+                                  "PRAGMA secure_delete=ON;"
+                                  "PRAGMA cache_size=-8192;";
+    cst_db *db = calloc(1, sizeof(*db));
+    ENSURE(db != NULL, CST_ERR_INTERNAL, "out of memory");
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&db->mu, &attr);
+    pthread_mutexattr_destroy(&attr);
+
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW |
+                (create ? SQLITE_OPEN_CREATE : 0);
+    int rc = sqlite3_open_v2(path, &db->h, flags, NULL);
+    cst_err e = CST_OK;
+    if (rc != SQLITE_OK)
+        e = map_rc(db, rc, path);
+    if (e == CST_OK)
+        sqlite3_busy_timeout(db->h, 5000);
+    if (e == CST_OK && (rc = sqlite3_exec(db->h, pragmas, NULL, NULL, NULL)) != SQLITE_OK)
+        e = map_rc(db, rc, "pragmas");
+    if (e == CST_OK && schema && (rc = sqlite3_exec(db->h, schema, NULL, NULL, NULL)) != SQLITE_OK)
+        e = map_rc(db, rc, "schema");
+    if (e != CST_OK) {
+        cst_db_close(db);
+        return e;
+    }
+    *out = db;
+    return CST_OK;
+}
+
+void cst_db_checkpoint(cst_db *db)
+{
+    cst_db_lock(db);
+    (void)sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    cst_db_unlock(db);
+}
+
+void cst_db_close(cst_db *db)
+{
+    if (!db)
+        return;
+    if (db->h)
+        sqlite3_close_v2(db->h);
+    pthread_mutex_destroy(&db->mu);
+    free(db);
+}
+
+void cst_db_lock(cst_db *db)
+{
+    pthread_mutex_lock(&db->mu);
+}
+
+void cst_db_unlock(cst_db *db)
+{
+    pthread_mutex_unlock(&db->mu);
+}
+
+cst_err cst_db_begin(cst_db *db)
+{
+    cst_db_lock(db);
+    int rc = sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        cst_err e = map_rc(db, rc, "begin");
+        cst_db_unlock(db);
+        return e;
+    }
+    return CST_OK;
+}
+
+cst_err cst_db_commit(cst_db *db)
+{
+    int rc = sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
+    cst_err e = CST_OK;
+    if (rc != SQLITE_OK) {
+        e = map_rc(db, rc, "commit");
+        if (!sqlite3_get_autocommit(db->h))
+            (void)sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+    }
+    cst_db_unlock(db);
+    return e;
+}
+
+void cst_db_rollback(cst_db *db)
+{
+    if (!sqlite3_get_autocommit(db->h))
+        (void)sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+    cst_db_unlock(db);
+}
+
+static cst_err bind_args(cst_db *db, sqlite3_stmt *st, const char *fmt, va_list ap)
+{
+    int idx = 1;
+    for (const char *f = fmt; f && *f; f++, idx++) {
+        int rc;
+        switch (*f) {
+        case 's': {
+            const char *s = va_arg(ap, const char *);
+            rc = s ? sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT)
+                   : sqlite3_bind_null(st, idx);
+            break;
+        }
+        case 'i':
+            rc = sqlite3_bind_int64(st, idx, va_arg(ap, int64_t));
+            break;
+        case 'b': {
+            const void *p = va_arg(ap, const void *);
+            size_t n = va_arg(ap, size_t);
+            rc = sqlite3_bind_blob64(st, idx, p ? p : "", n, SQLITE_TRANSIENT);
+            break;
+        }
+        default:
+            return cst_fail(CST_ERR_INTERNAL, "bad bind format '%c'", *f);
+        }
+        if (rc != SQLITE_OK)
+            return map_rc(db, rc, "bind");
+    }
+    return CST_OK;
+}
+
+static cst_err stmt_v(cst_db *db, sqlite3_stmt **st, const char *sql, const char *fmt, va_list ap)
+{
+    int rc = sqlite3_prepare_v2(db->h, sql, -1, st, NULL);
+    if (rc != SQLITE_OK)
+        return map_rc(db, rc, "prepare");
+    cst_err e = bind_args(db, *st, fmt, ap);
+    if (e != CST_OK) {
+        sqlite3_finalize(*st);
+        *st = NULL;
+    }
+    return e;
+}
+
+cst_err cst_db_stmt(cst_db *db, sqlite3_stmt **st, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cst_err e = stmt_v(db, st, sql, fmt, ap);
+    va_end(ap);
+    return e;
+}
+
+cst_err cst_db_step(cst_db *db, sqlite3_stmt *st, int *row)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *row = 1;
+        return CST_OK;
+    }
+    *row = 0;
+    if (rc == SQLITE_DONE)
+        return CST_OK;
+    return map_rc(db, rc, "step");
+}
+
+cst_err cst_db_run(cst_db *db, int *changes, const char *sql, const char *fmt, ...)
+{
+    sqlite3_stmt *st = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    cst_db_lock(db);
+    cst_err e = stmt_v(db, &st, sql, fmt, ap);
+    va_end(ap);
+    int row = 0;
+    if (e == CST_OK)
+        e = cst_db_step(db, st, &row);
+    if (e == CST_OK && changes)
+        *changes = sqlite3_changes(db->h);
+    sqlite3_finalize(st);
+    cst_db_unlock(db);
+    return e;
+}
+
+void cst_db_col_text(sqlite3_stmt *st, int i, char *out, size_t n)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    if (!t) {
+        out[0] = '\0';
+        return;
+    }
+    size_t len = (size_t)sqlite3_column_bytes(st, i);
+    if (len >= n)
+        len = n - 1;
+    memcpy(out, t, len);
+    out[len] = '\0';
+}

@@ -1,0 +1,43 @@
+/* db.h: the thin adapter over SQLite. Every statement is prepared and bound; the only SQL run
+ * without binding is constant text (schema, BEGIN/COMMIT). */
+#ifndef CST_DB_H
+#define CST_DB_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+typedef struct cst_db cst_db;
+
+/* Opens (creating when create != 0) a database in WAL mode with synchronous=FULL,
+ * foreign keys and secure_delete on, then runs schema (idempotent DDL). */
+CST_MUST_USE cst_err cst_db_open(const char *path, int create, const char *schema, cst_db **out);
+void cst_db_close(cst_db *db);
+/* Checkpoints and truncates the WAL (used on clean shutdown). */
+void cst_db_checkpoint(cst_db *db);
+
+/* Transactions hold the handle's (recursive) lock from begin to commit or rollback, so one
+ * thread's transaction never interleaves with another's statements. begin uses BEGIN
+ * IMMEDIATE; commit returns only once the WAL is synced (synchronous=FULL). */
+CST_MUST_USE cst_err cst_db_begin(cst_db *db);
+CST_MUST_USE cst_err cst_db_commit(cst_db *db);
+void cst_db_rollback(cst_db *db);
+void cst_db_lock(cst_db *db);
+void cst_db_unlock(cst_db *db);
+
+/* Prepares sql and binds arguments described by fmt: 's' const char * (NULL binds NULL),
+ * 'i' int64_t, 'b' const void * then size_t. The caller holds the lock (or a transaction). */
+CST_MUST_USE cst_err cst_db_stmt(cst_db *db, sqlite3_stmt **st, const char *sql, const char *fmt,
+                                 ...);
+/* Steps a statement; returns 1 for a row, 0 when done, or an error mapped from SQLite
+ * (SQLITE_FULL/IOERR -> CST_ERR_UNAVAILABLE, constraint -> CST_ERR_CONFLICT). */
+CST_MUST_USE cst_err cst_db_step(cst_db *db, sqlite3_stmt *st, int *row);
+/* Runs a statement that returns no rows, under the lock; *changes (optional) receives the
+ * number of rows changed. */
+CST_MUST_USE cst_err cst_db_run(cst_db *db, int *changes, const char *sql, const char *fmt, ...);
+/* Copies column i as text into out (size n); empty string for NULL. */
+void cst_db_col_text(sqlite3_stmt *st, int i, char *out, size_t n);
+
+#endif

@@ -1,0 +1,158 @@
+/* store.h: custodia's storage interface. The system store holds tenants, principals, wrapped
+ * keys and tokens (system.db); a tenant store holds one tenant's buckets and records
+ * (tenants/<tenant-id>.db). The store sees only ciphertext and blind indexes: encryption
+ * happens above it. This SQLite implementation is the first driver; a PostgreSQL driver
+ * implements the same functions (SPEC §8). */
+#ifndef CST_STORE_H
+#define CST_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "crypto/crypto.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+typedef struct cst_store cst_store;
+typedef struct cst_tstore cst_tstore;
+
+#define CST_NAME_MAX 64
+#define CST_ID_MAX 32
+
+typedef struct cst_tenant_row {
+    char id[CST_ID_MAX];
+    char name[CST_NAME_MAX + 1];
+    char region[CST_NAME_MAX + 1];
+    char plan[16];
+    char state[16];
+    int64_t created_at;
+} cst_tenant_row;
+
+typedef struct cst_user_row {
+    char id[CST_ID_MAX];
+    char tenant_id[CST_ID_MAX];
+    char username[CST_NAME_MAX + 1];
+    char pw_hash[128];
+    uint32_t roles; /* bit set of cst_role */
+    bool must_change_password;
+    bool disabled;
+    int64_t created_at;
+} cst_user_row;
+
+typedef struct cst_token_row {
+    char id[CST_ID_MAX];
+    char tenant_id[CST_ID_MAX];
+    char user_id[CST_ID_MAX];
+    uint8_t hash[CST_HASH_LEN];
+    char name[CST_NAME_MAX + 1];
+    bool session;   /* login session (idle/absolute timeouts) rather than an API token */
+    uint32_t perms; /* bit set of cst_perm */
+    int64_t created_at;
+    int64_t expires_at; /* 0: no expiry */
+    int64_t last_used_at;
+} cst_token_row;
+
+/* ---- system store ---- */
+CST_MUST_USE cst_err cst_store_open(const char *data_dir, bool create, cst_store **out);
+void cst_store_close(cst_store *st);
+const char *cst_store_data_dir(const cst_store *st);
+
+CST_MUST_USE cst_err cst_store_meta_get(cst_store *st, const char *k, char *out, size_t n);
+CST_MUST_USE cst_err cst_store_meta_set(cst_store *st, const char *k, const char *v);
+
+/* Creates the tenant row, its wrapped keys (version 1 of "dek" and "idx") and its owner in one
+ * transaction. CST_ERR_CONFLICT when the name is taken. */
+CST_MUST_USE cst_err cst_store_tenant_create(cst_store *st, const cst_tenant_row *t,
+                                             const cst_buf *wrapped_dek, const cst_buf *wrapped_idx,
+                                             const cst_user_row *owner);
+CST_MUST_USE cst_err cst_store_tenant_get(cst_store *st, const char *id, cst_tenant_row *out);
+CST_MUST_USE cst_err cst_store_tenant_by_name(cst_store *st, const char *name, cst_tenant_row *out);
+/* Calls fn for each tenant in id order after `after` (NULL: from the start), at most limit. */
+CST_MUST_USE cst_err cst_store_tenant_list(cst_store *st, const char *after, int limit,
+                                           void (*fn)(const cst_tenant_row *, void *), void *ctx);
+/* The newest version of a tenant's wrapped key of a purpose ("dek" or "idx"). */
+CST_MUST_USE cst_err cst_store_key_latest(cst_store *st, const char *tenant_id, const char *purpose,
+                                          uint32_t *version, cst_buf *blob);
+
+CST_MUST_USE cst_err cst_store_user_create(cst_store *st, const cst_user_row *u);
+CST_MUST_USE cst_err cst_store_user_get(cst_store *st, const char *id, cst_user_row *out);
+CST_MUST_USE cst_err cst_store_user_by_name(cst_store *st, const char *tenant_id,
+                                            const char *username, cst_user_row *out);
+CST_MUST_USE cst_err cst_store_user_set_password(cst_store *st, const char *user_id,
+                                                 const char *pw_hash, bool must_change);
+
+CST_MUST_USE cst_err cst_store_token_create(cst_store *st, const cst_token_row *t);
+CST_MUST_USE cst_err cst_store_token_get(cst_store *st, const char *id, cst_token_row *out);
+CST_MUST_USE cst_err cst_store_token_touch(cst_store *st, const char *id, int64_t now);
+/* Deletes a token of the tenant; CST_ERR_NOT_FOUND when there is none (or it is another
+ * user's and user_id is given). */
+CST_MUST_USE cst_err cst_store_token_delete(cst_store *st, const char *tenant_id,
+                                            const char *user_id, const char *id);
+/* Lists a tenant's tokens (a user's only, when user_id is given). */
+CST_MUST_USE cst_err cst_store_token_list(cst_store *st, const char *tenant_id, const char *user_id,
+                                          void (*fn)(const cst_token_row *, void *), void *ctx);
+/* Ends every login session of a user but keep_id (after a password change). */
+CST_MUST_USE cst_err cst_store_sessions_end(cst_store *st, const char *user_id,
+                                            const char *keep_id);
+
+/* ---- tenant store ---- */
+typedef struct cst_bucket_row {
+    char name[CST_NAME_MAX + 1];
+    int64_t retention_seconds;
+    char cls[16];
+    int64_t created_at;
+    int64_t updated_at;
+    int64_t record_count;
+} cst_bucket_row;
+
+typedef struct cst_record_row {
+    uint8_t bidx[CST_HASH_LEN];
+    uint64_t version;
+    uint32_t dek_version;
+    int64_t size;
+    int64_t created_at;
+    int64_t updated_at;
+    cst_buf meta;  /* sealed key and content type */
+    cst_buf value; /* sealed value (not filled by listings) */
+} cst_record_row;
+
+void cst_record_row_init(cst_record_row *r);
+void cst_record_row_free(cst_record_row *r);
+
+CST_MUST_USE cst_err cst_tstore_open(const char *path, bool create, cst_tstore **out);
+void cst_tstore_close(cst_tstore *ts);
+
+/* A transaction spans several calls; every other call made by the same thread in between
+ * joins it. Calls outside a transaction are atomic on their own. */
+CST_MUST_USE cst_err cst_tstore_begin(cst_tstore *ts);
+CST_MUST_USE cst_err cst_tstore_commit(cst_tstore *ts);
+void cst_tstore_rollback(cst_tstore *ts);
+
+CST_MUST_USE cst_err cst_tstore_bucket_create(cst_tstore *ts, const cst_bucket_row *b);
+CST_MUST_USE cst_err cst_tstore_bucket_get(cst_tstore *ts, const char *name, cst_bucket_row *out);
+CST_MUST_USE cst_err cst_tstore_bucket_list(cst_tstore *ts,
+                                            void (*fn)(const cst_bucket_row *, void *), void *ctx);
+CST_MUST_USE cst_err cst_tstore_bucket_update(cst_tstore *ts, const cst_bucket_row *b);
+/* Deletes an empty bucket; CST_ERR_CONFLICT when it still holds records. */
+CST_MUST_USE cst_err cst_tstore_bucket_delete(cst_tstore *ts, const char *name);
+
+/* Allocates the next record version of the tenant (inside a transaction). */
+CST_MUST_USE cst_err cst_tstore_next_version(cst_tstore *ts, uint64_t *version);
+/* Fills out (meta and, when with_value, value); CST_ERR_NOT_FOUND when absent. */
+CST_MUST_USE cst_err cst_tstore_record_get(cst_tstore *ts, const char *bucket,
+                                           const uint8_t bidx[CST_HASH_LEN], bool with_value,
+                                           cst_record_row *out);
+/* Inserts or replaces a record (keeping its created_at). */
+CST_MUST_USE cst_err cst_tstore_record_write(cst_tstore *ts, const char *bucket,
+                                             const cst_record_row *r);
+CST_MUST_USE cst_err cst_tstore_record_delete(cst_tstore *ts, const char *bucket,
+                                              const uint8_t bidx[CST_HASH_LEN]);
+/* Calls fn for the bucket's records in blind-index order after `after` (NULL: from the start)
+ * until fn returns false. Rows carry meta but no value. */
+CST_MUST_USE cst_err cst_tstore_record_scan(cst_tstore *ts, const char *bucket,
+                                            const uint8_t *after,
+                                            bool (*fn)(const cst_record_row *, void *), void *ctx);
+/* Checkpoints the WAL into the database file. */
+void cst_tstore_checkpoint(cst_tstore *ts);
+
+#endif

@@ -1,0 +1,339 @@
+/* system.c: the system store (system.db) on SQLite: tenants, wrapped keys, users, tokens. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/db.h"
+#include "store/store.h"
+#include "util/util.h"
+
+struct cst_store {
+    cst_db *db;
+    char data_dir[PATH_MAX];
+};
+
+static const char system_schema[] =
+    "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS tenants("
+    "  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, region TEXT NOT NULL,"
+    "  plan TEXT NOT NULL, state TEXT NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS tenant_keys("
+    "  tenant_id TEXT NOT NULL REFERENCES tenants(id), purpose TEXT NOT NULL,"
+    "  version INTEGER NOT NULL, wrapped BLOB NOT NULL, created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY(tenant_id, purpose, version));"
+    "CREATE TABLE IF NOT EXISTS users("
+    "  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, username TEXT NOT NULL,"
+    "  pw_hash TEXT NOT NULL, roles INTEGER NOT NULL, must_change_password INTEGER NOT NULL,"
+    "  disabled INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
+    "  UNIQUE(tenant_id, username));"
+    "CREATE TABLE IF NOT EXISTS tokens("
+    "  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, user_id TEXT NOT NULL REFERENCES users(id),"
+    "  hash BLOB NOT NULL, name TEXT NOT NULL, session INTEGER NOT NULL,"
+    "  perms INTEGER NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+    "  last_used_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS tokens_user ON tokens(user_id);";
+
+cst_err cst_store_open(const char *data_dir, bool create, cst_store **out)
+{
+    cst_store *st = calloc(1, sizeof(*st));
+    ENSURE(st != NULL, CST_ERR_INTERNAL, "out of memory");
+    char path[PATH_MAX];
+    cst_err e = cst_fmt(st->data_dir, sizeof(st->data_dir), "%s", data_dir);
+    if (e == CST_OK)
+        e = cst_fmt(path, sizeof(path), "%s/system.db", data_dir);
+    if (e == CST_OK)
+        e = cst_db_open(path, create, system_schema, &st->db);
+    if (e != CST_OK) {
+        free(st);
+        return e;
+    }
+    *out = st;
+    return CST_OK;
+}
+
+void cst_store_close(cst_store *st)
+{
+    if (!st)
+        return;
+    cst_db_checkpoint(st->db);
+    cst_db_close(st->db);
+    free(st);
+}
+
+const char *cst_store_data_dir(const cst_store *st)
+{
+    return st->data_dir;
+}
+
+/* Runs a single-row query under the lock; fn copies the row out. CST_ERR_NOT_FOUND when no row
+ * matched. */
+static cst_err query_one(cst_store *st, void (*fn)(sqlite3_stmt *, void *), void *out,
+                         const char *sql, const char *a, const char *b)
+{
+    sqlite3_stmt *q = NULL;
+    cst_db_lock(st->db);
+    cst_err e = b ? cst_db_stmt(st->db, &q, sql, "ss", a, b) : cst_db_stmt(st->db, &q, sql, "s", a);
+    int row = 0;
+    if (e == CST_OK)
+        e = cst_db_step(st->db, q, &row);
+    if (e == CST_OK && row)
+        fn(q, out);
+    sqlite3_finalize(q);
+    cst_db_unlock(st->db);
+    TRY(e);
+    ENSURE(row, CST_ERR_NOT_FOUND, "no such resource");
+    return CST_OK;
+}
+
+static void meta_row(sqlite3_stmt *q, void *out)
+{
+    struct {
+        char *p;
+        size_t n;
+    } *dst = out;
+    cst_db_col_text(q, 0, dst->p, dst->n);
+}
+
+cst_err cst_store_meta_get(cst_store *st, const char *k, char *out, size_t n)
+{
+    struct {
+        char *p;
+        size_t n;
+    } dst = {out, n};
+    return query_one(st, meta_row, &dst, "SELECT v FROM meta WHERE k = ?", k, NULL);
+}
+
+cst_err cst_store_meta_set(cst_store *st, const char *k, const char *v)
+{
+    return cst_db_run(st->db, NULL,
+                      "INSERT INTO meta(k, v) VALUES(?, ?) ON CONFLICT(k) DO UPDATE SET v = "
+                      "excluded.v",
+                      "ss", k, v);
+}
+
+#define TENANT_COLS "id, name, region, plan, state, created_at"
+
+static void tenant_row(sqlite3_stmt *q, void *out)
+{
+    cst_tenant_row *t = out;
+    cst_db_col_text(q, 0, t->id, sizeof(t->id));
+    cst_db_col_text(q, 1, t->name, sizeof(t->name));
+    cst_db_col_text(q, 2, t->region, sizeof(t->region));
+    cst_db_col_text(q, 3, t->plan, sizeof(t->plan));
+    cst_db_col_text(q, 4, t->state, sizeof(t->state));
+    t->created_at = sqlite3_column_int64(q, 5);
+}
+
+static cst_err insert_key(cst_store *st, const char *tenant_id, const char *purpose,
+                          const cst_buf *blob, int64_t now)
+{
+    return cst_db_run(st->db, NULL,
+                      "INSERT INTO tenant_keys(tenant_id, purpose, version, wrapped, created_at) "
+                      "VALUES(?, ?, 1, ?, ?)",
+                      "ssbi", tenant_id, purpose, blob->data, blob->len, now);
+}
+
+cst_err cst_store_tenant_create(cst_store *st, const cst_tenant_row *t, const cst_buf *dek,
+                                const cst_buf *idx, const cst_user_row *owner)
+{
+    TRY(cst_db_begin(st->db));
+    cst_err e =
+        cst_db_run(st->db, NULL, "INSERT INTO tenants(" TENANT_COLS ") VALUES(?, ?, ?, ?, ?, ?)",
+                   "sssssi", t->id, t->name, t->region, t->plan, t->state, t->created_at);
+    if (e == CST_ERR_CONFLICT)
+        e = cst_fail(CST_ERR_CONFLICT, "a tenant with that name exists");
+    if (e == CST_OK)
+        e = insert_key(st, t->id, "dek", dek, t->created_at);
+    if (e == CST_OK)
+        e = insert_key(st, t->id, "idx", idx, t->created_at);
+    if (e == CST_OK)
+        e = cst_store_user_create(st, owner);
+    if (e != CST_OK) {
+        cst_db_rollback(st->db);
+        return e;
+    }
+    return cst_db_commit(st->db);
+}
+
+cst_err cst_store_tenant_get(cst_store *st, const char *id, cst_tenant_row *out)
+{
+    return query_one(st, tenant_row, out, "SELECT " TENANT_COLS " FROM tenants WHERE id = ?", id,
+                     NULL);
+}
+
+cst_err cst_store_tenant_by_name(cst_store *st, const char *name, cst_tenant_row *out)
+{
+    return query_one(st, tenant_row, out, "SELECT " TENANT_COLS " FROM tenants WHERE name = ?",
+                     name, NULL);
+}
+
+cst_err cst_store_tenant_list(cst_store *st, const char *after, int limit,
+                              void (*fn)(const cst_tenant_row *, void *), void *ctx)
+{
+    sqlite3_stmt *q = NULL;
+    cst_db_lock(st->db);
+    cst_err e = cst_db_stmt(st->db, &q,
+                            "SELECT " TENANT_COLS " FROM tenants WHERE id > ? ORDER BY id LIMIT ?",
+                            "si", after ? after : "", (int64_t)limit);
+    int row = 1;
+    while (e == CST_OK && (e = cst_db_step(st->db, q, &row)) == CST_OK && row) {
+        cst_tenant_row t;
+        tenant_row(q, &t);
+        fn(&t, ctx);
+    }
+    sqlite3_finalize(q);
+    cst_db_unlock(st->db);
+    return e;
+}
+
+cst_err cst_store_key_latest(cst_store *st, const char *tenant_id, const char *purpose,
+                             uint32_t *version, cst_buf *blob)
+{
+    sqlite3_stmt *q = NULL;
+    cst_db_lock(st->db);
+    cst_err e = cst_db_stmt(st->db, &q,
+                            "SELECT version, wrapped FROM tenant_keys WHERE tenant_id = ? AND "
+                            "purpose = ? ORDER BY version DESC LIMIT 1",
+                            "ss", tenant_id, purpose);
+    int row = 0;
+    if (e == CST_OK)
+        e = cst_db_step(st->db, q, &row);
+    if (e == CST_OK && !row)
+        e = cst_fail(CST_ERR_INTEGRITY, "tenant %s has no %s key", tenant_id, purpose);
+    if (e == CST_OK) {
+        *version = (uint32_t)sqlite3_column_int64(q, 0);
+        e = cst_buf_append(blob, sqlite3_column_blob(q, 1), (size_t)sqlite3_column_bytes(q, 1));
+    }
+    sqlite3_finalize(q);
+    cst_db_unlock(st->db);
+    return e;
+}
+
+#define USER_COLS                                                                                  \
+    "id, tenant_id, username, pw_hash, roles, must_change_password, disabled, created_at"
+
+static void user_row(sqlite3_stmt *q, void *out)
+{
+    cst_user_row *u = out;
+    cst_db_col_text(q, 0, u->id, sizeof(u->id));
+    cst_db_col_text(q, 1, u->tenant_id, sizeof(u->tenant_id));
+    cst_db_col_text(q, 2, u->username, sizeof(u->username));
+    cst_db_col_text(q, 3, u->pw_hash, sizeof(u->pw_hash));
+    u->roles = (uint32_t)sqlite3_column_int64(q, 4);
+    u->must_change_password = sqlite3_column_int(q, 5) != 0;
+    u->disabled = sqlite3_column_int(q, 6) != 0;
+    u->created_at = sqlite3_column_int64(q, 7);
+}
+
+cst_err cst_store_user_create(cst_store *st, const cst_user_row *u)
+{
+    cst_err e =
+        cst_db_run(st->db, NULL, "INSERT INTO users(" USER_COLS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+                   "ssssiiii", u->id, u->tenant_id, u->username, u->pw_hash, (int64_t)u->roles,
+                   (int64_t)u->must_change_password, (int64_t)u->disabled, u->created_at);
+    ENSURE(e != CST_ERR_CONFLICT, CST_ERR_CONFLICT, "a user with that username exists");
+    return e;
+}
+
+cst_err cst_store_user_get(cst_store *st, const char *id, cst_user_row *out)
+{
+    return query_one(st, user_row, out, "SELECT " USER_COLS " FROM users WHERE id = ?", id, NULL);
+}
+
+cst_err cst_store_user_by_name(cst_store *st, const char *tenant_id, const char *username,
+                               cst_user_row *out)
+{
+    return query_one(st, user_row, out,
+                     "SELECT " USER_COLS " FROM users WHERE tenant_id = ? AND username = ?",
+                     tenant_id, username);
+}
+
+cst_err cst_store_user_set_password(cst_store *st, const char *user_id, const char *pw_hash,
+                                    bool must_change)
+{
+    int n = 0;
+    TRY(cst_db_run(st->db, &n,
+                   "UPDATE users SET pw_hash = ?, must_change_password = ? WHERE id = ?", "sis",
+                   pw_hash, (int64_t)must_change, user_id));
+    ENSURE(n == 1, CST_ERR_NOT_FOUND, "no such user");
+    return CST_OK;
+}
+
+#define TOKEN_COLS                                                                                 \
+    "id, tenant_id, user_id, hash, name, session, perms, created_at, expires_at, last_used_at"
+
+static void token_row(sqlite3_stmt *q, void *out)
+{
+    cst_token_row *t = out;
+    cst_db_col_text(q, 0, t->id, sizeof(t->id));
+    cst_db_col_text(q, 1, t->tenant_id, sizeof(t->tenant_id));
+    cst_db_col_text(q, 2, t->user_id, sizeof(t->user_id));
+    memset(t->hash, 0, sizeof(t->hash));
+    if (sqlite3_column_bytes(q, 3) == CST_HASH_LEN)
+        memcpy(t->hash, sqlite3_column_blob(q, 3), CST_HASH_LEN);
+    cst_db_col_text(q, 4, t->name, sizeof(t->name));
+    t->session = sqlite3_column_int(q, 5) != 0;
+    t->perms = (uint32_t)sqlite3_column_int64(q, 6);
+    t->created_at = sqlite3_column_int64(q, 7);
+    t->expires_at = sqlite3_column_int64(q, 8);
+    t->last_used_at = sqlite3_column_int64(q, 9);
+}
+
+cst_err cst_store_token_create(cst_store *st, const cst_token_row *t)
+{
+    return cst_db_run(
+        st->db, NULL, "INSERT INTO tokens(" TOKEN_COLS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "sssbsiiiii", t->id, t->tenant_id, t->user_id, t->hash, sizeof(t->hash), t->name,
+        (int64_t)t->session, (int64_t)t->perms, t->created_at, t->expires_at, t->last_used_at);
+}
+
+cst_err cst_store_token_get(cst_store *st, const char *id, cst_token_row *out)
+{
+    return query_one(st, token_row, out, "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?", id,
+                     NULL);
+}
+
+cst_err cst_store_token_touch(cst_store *st, const char *id, int64_t now)
+{
+    return cst_db_run(st->db, NULL, "UPDATE tokens SET last_used_at = ? WHERE id = ?", "is", now,
+                      id);
+}
+
+cst_err cst_store_token_delete(cst_store *st, const char *tenant_id, const char *user_id,
+                               const char *id)
+{
+    int n = 0;
+    TRY(cst_db_run(
+        st->db, &n,
+        "DELETE FROM tokens WHERE id = ? AND tenant_id = ? AND (? IS NULL OR user_id = ?)", "ssss",
+        id, tenant_id, user_id, user_id));
+    ENSURE(n == 1, CST_ERR_NOT_FOUND, "no such token");
+    return CST_OK;
+}
+
+cst_err cst_store_token_list(cst_store *st, const char *tenant_id, const char *user_id,
+                             void (*fn)(const cst_token_row *, void *), void *ctx)
+{
+    sqlite3_stmt *q = NULL;
+    cst_db_lock(st->db);
+    cst_err e = cst_db_stmt(st->db, &q,
+                            "SELECT " TOKEN_COLS " FROM tokens WHERE tenant_id = ? AND "
+                            "(? IS NULL OR user_id = ?) ORDER BY created_at, id",
+                            "sss", tenant_id, user_id, user_id);
+    int row = 1;
+    while (e == CST_OK && (e = cst_db_step(st->db, q, &row)) == CST_OK && row) {
+        cst_token_row t;
+        token_row(q, &t);
+        fn(&t, ctx);
+    }
+    sqlite3_finalize(q);
+    cst_db_unlock(st->db);
+    return e;
+}
+
+cst_err cst_store_sessions_end(cst_store *st, const char *user_id, const char *keep_id)
+{
+    return cst_db_run(st->db, NULL,
+                      "DELETE FROM tokens WHERE user_id = ? AND session = 1 AND id != ?", "ss",
+                      user_id, keep_id ? keep_id : "");
+}

@@ -1,0 +1,277 @@
+/* tenant.c: a tenant store (tenants/<tenant-id>.db) on SQLite: buckets and sealed records. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/db.h"
+#include "store/store.h"
+#include "util/util.h"
+
+struct cst_tstore {
+    cst_db *db;
+};
+
+static const char tenant_schema[] =
+    "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
+    "INSERT OR IGNORE INTO meta(k, v) VALUES('record_version', 0);"
+    "CREATE TABLE IF NOT EXISTS buckets("
+    "  name TEXT PRIMARY KEY, retention_seconds INTEGER NOT NULL, class TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS records("
+    "  bucket TEXT NOT NULL REFERENCES buckets(name), bidx BLOB NOT NULL,"
+    "  version INTEGER NOT NULL, dek_version INTEGER NOT NULL, size INTEGER NOT NULL,"
+    "  meta BLOB NOT NULL, value BLOB NOT NULL,"
+    "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+    "  PRIMARY KEY(bucket, bidx)) WITHOUT ROWID;";
+
+void cst_record_row_init(cst_record_row *r)
+{
+    memset(r, 0, sizeof(*r));
+    cst_buf_init(&r->meta, 1 << 16);
+    cst_buf_init(&r->value, SIZE_MAX);
+}
+
+void cst_record_row_free(cst_record_row *r)
+{
+    cst_buf_free(&r->meta);
+    cst_buf_free(&r->value);
+}
+
+cst_err cst_tstore_open(const char *path, bool create, cst_tstore **out)
+{
+    cst_tstore *ts = calloc(1, sizeof(*ts));
+    ENSURE(ts != NULL, CST_ERR_INTERNAL, "out of memory");
+    cst_err e = cst_db_open(path, create, tenant_schema, &ts->db);
+    if (e != CST_OK) {
+        free(ts);
+        return e;
+    }
+    *out = ts;
+    return CST_OK;
+}
+
+void cst_tstore_close(cst_tstore *ts)
+{
+    if (!ts)
+        return;
+    cst_db_checkpoint(ts->db);
+    cst_db_close(ts->db);
+    free(ts);
+}
+
+void cst_tstore_checkpoint(cst_tstore *ts)
+{
+    cst_db_checkpoint(ts->db);
+}
+
+cst_err cst_tstore_begin(cst_tstore *ts)
+{
+    return cst_db_begin(ts->db);
+}
+
+cst_err cst_tstore_commit(cst_tstore *ts)
+{
+    return cst_db_commit(ts->db);
+}
+
+void cst_tstore_rollback(cst_tstore *ts)
+{
+    cst_db_rollback(ts->db);
+}
+
+cst_err cst_tstore_bucket_create(cst_tstore *ts, const cst_bucket_row *b)
+{
+    cst_err e =
+        cst_db_run(ts->db, NULL,
+                   "INSERT INTO buckets(name, retention_seconds, class, created_at, "
+                   "updated_at) VALUES(?, ?, ?, ?, ?)",
+                   "sisii", b->name, b->retention_seconds, b->cls, b->created_at, b->updated_at);
+    ENSURE(e != CST_ERR_CONFLICT, CST_ERR_CONFLICT, "a bucket with that name exists");
+    return e;
+}
+
+#define BUCKET_SELECT                                                                              \
+    "SELECT name, retention_seconds, class, created_at, updated_at, "                              \
+    "(SELECT count(*) FROM records r WHERE r.bucket = b.name) FROM buckets b "
+
+static void bucket_row(sqlite3_stmt *q, cst_bucket_row *b)
+{
+    cst_db_col_text(q, 0, b->name, sizeof(b->name));
+    b->retention_seconds = sqlite3_column_int64(q, 1);
+    cst_db_col_text(q, 2, b->cls, sizeof(b->cls));
+    b->created_at = sqlite3_column_int64(q, 3);
+    b->updated_at = sqlite3_column_int64(q, 4);
+    b->record_count = sqlite3_column_int64(q, 5);
+}
+
+cst_err cst_tstore_bucket_get(cst_tstore *ts, const char *name, cst_bucket_row *out)
+{
+    sqlite3_stmt *q = NULL;
+    int row = 0;
+    cst_db_lock(ts->db);
+    cst_err e = cst_db_stmt(ts->db, &q, BUCKET_SELECT "WHERE name = ?", "s", name);
+    if (e == CST_OK)
+        e = cst_db_step(ts->db, q, &row);
+    if (e == CST_OK && row)
+        bucket_row(q, out);
+    sqlite3_finalize(q);
+    cst_db_unlock(ts->db);
+    TRY(e);
+    ENSURE(row, CST_ERR_NOT_FOUND, "no such bucket");
+    return CST_OK;
+}
+
+cst_err cst_tstore_bucket_list(cst_tstore *ts, void (*fn)(const cst_bucket_row *, void *),
+                               void *ctx)
+{
+    sqlite3_stmt *q = NULL;
+    int row = 1;
+    cst_db_lock(ts->db);
+    cst_err e = cst_db_stmt(ts->db, &q, BUCKET_SELECT "ORDER BY name", "");
+    while (e == CST_OK && (e = cst_db_step(ts->db, q, &row)) == CST_OK && row) {
+        cst_bucket_row b;
+        bucket_row(q, &b);
+        fn(&b, ctx);
+    }
+    sqlite3_finalize(q);
+    cst_db_unlock(ts->db);
+    return e;
+}
+
+cst_err cst_tstore_bucket_update(cst_tstore *ts, const cst_bucket_row *b)
+{
+    int n = 0;
+    TRY(cst_db_run(ts->db, &n,
+                   "UPDATE buckets SET retention_seconds = ?, class = ?, updated_at = ? WHERE "
+                   "name = ?",
+                   "isis", b->retention_seconds, b->cls, b->updated_at, b->name));
+    ENSURE(n == 1, CST_ERR_NOT_FOUND, "no such bucket");
+    return CST_OK;
+}
+
+cst_err cst_tstore_bucket_delete(cst_tstore *ts, const char *name)
+{
+    cst_bucket_row b;
+    TRY(cst_tstore_begin(ts));
+    cst_err e = cst_tstore_bucket_get(ts, name, &b);
+    if (e == CST_OK && b.record_count > 0)
+        e = cst_fail(CST_ERR_CONFLICT, "bucket %s still holds %lld records; delete them first",
+                     name, (long long)b.record_count);
+    if (e == CST_OK)
+        e = cst_db_run(ts->db, NULL, "DELETE FROM buckets WHERE name = ?", "s", name);
+    if (e != CST_OK) {
+        cst_tstore_rollback(ts);
+        return e;
+    }
+    return cst_tstore_commit(ts);
+}
+
+cst_err cst_tstore_next_version(cst_tstore *ts, uint64_t *version)
+{
+    sqlite3_stmt *q = NULL;
+    int row = 0;
+    cst_db_lock(ts->db);
+    cst_err e = cst_db_stmt(ts->db, &q,
+                            "UPDATE meta SET v = v + 1 WHERE k = 'record_version' RETURNING v", "");
+    if (e == CST_OK)
+        e = cst_db_step(ts->db, q, &row);
+    if (e == CST_OK && !row)
+        e = cst_fail(CST_ERR_INTEGRITY, "tenant store has no version counter");
+    if (e == CST_OK)
+        *version = (uint64_t)sqlite3_column_int64(q, 0);
+    if (e == CST_OK)
+        e = cst_db_step(ts->db, q, &row); /* finish the statement */
+    sqlite3_finalize(q);
+    cst_db_unlock(ts->db);
+    return e;
+}
+
+static cst_err record_cols(sqlite3_stmt *q, bool with_value, cst_record_row *r)
+{
+    ENSURE(sqlite3_column_bytes(q, 0) == CST_HASH_LEN, CST_ERR_INTEGRITY, "damaged record row");
+    memcpy(r->bidx, sqlite3_column_blob(q, 0), CST_HASH_LEN);
+    r->version = (uint64_t)sqlite3_column_int64(q, 1);
+    r->dek_version = (uint32_t)sqlite3_column_int64(q, 2);
+    r->size = sqlite3_column_int64(q, 3);
+    r->created_at = sqlite3_column_int64(q, 4);
+    r->updated_at = sqlite3_column_int64(q, 5);
+    r->meta.len = 0;
+    r->value.len = 0;
+    TRY(cst_buf_append(&r->meta, sqlite3_column_blob(q, 6), (size_t)sqlite3_column_bytes(q, 6)));
+    if (with_value)
+        TRY(cst_buf_append(&r->value, sqlite3_column_blob(q, 7),
+                           (size_t)sqlite3_column_bytes(q, 7)));
+    return CST_OK;
+}
+
+cst_err cst_tstore_record_get(cst_tstore *ts, const char *bucket, const uint8_t bidx[CST_HASH_LEN],
+                              bool with_value, cst_record_row *out)
+{
+    sqlite3_stmt *q = NULL;
+    int row = 0;
+    cst_db_lock(ts->db);
+    cst_err e = cst_db_stmt(ts->db, &q,
+                            with_value ? "SELECT bidx, version, dek_version, size, created_at, "
+                                         "updated_at, meta, value FROM records WHERE bucket = ? "
+                                         "AND bidx = ?"
+                                       : "SELECT bidx, version, dek_version, size, created_at, "
+                                         "updated_at, meta FROM records WHERE bucket = ? AND "
+                                         "bidx = ?",
+                            "sb", bucket, bidx, (size_t)CST_HASH_LEN);
+    if (e == CST_OK)
+        e = cst_db_step(ts->db, q, &row);
+    if (e == CST_OK && row)
+        e = record_cols(q, with_value, out);
+    sqlite3_finalize(q);
+    cst_db_unlock(ts->db);
+    TRY(e);
+    ENSURE(row, CST_ERR_NOT_FOUND, "no such record");
+    return CST_OK;
+}
+
+cst_err cst_tstore_record_write(cst_tstore *ts, const char *bucket, const cst_record_row *r)
+{
+    return cst_db_run(ts->db, NULL,
+                      "INSERT INTO records(bucket, bidx, version, dek_version, size, meta, value, "
+                      "created_at, updated_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                      "ON CONFLICT(bucket, bidx) DO UPDATE SET version = excluded.version, "
+                      "dek_version = excluded.dek_version, size = excluded.size, "
+                      "meta = excluded.meta, value = excluded.value, "
+                      "updated_at = excluded.updated_at",
+                      "sbiiibbii", bucket, r->bidx, (size_t)CST_HASH_LEN, (int64_t)r->version,
+                      (int64_t)r->dek_version, r->size, r->meta.data, r->meta.len, r->value.data,
+                      r->value.len, r->created_at, r->updated_at);
+}
+
+cst_err cst_tstore_record_delete(cst_tstore *ts, const char *bucket,
+                                 const uint8_t bidx[CST_HASH_LEN])
+{
+    int n = 0;
+    TRY(cst_db_run(ts->db, &n, "DELETE FROM records WHERE bucket = ? AND bidx = ?", "sb", bucket,
+                   bidx, (size_t)CST_HASH_LEN));
+    ENSURE(n == 1, CST_ERR_NOT_FOUND, "no such record");
+    return CST_OK;
+}
+
+cst_err cst_tstore_record_scan(cst_tstore *ts, const char *bucket, const uint8_t *after,
+                               bool (*fn)(const cst_record_row *, void *), void *ctx)
+{
+    static const uint8_t none[1];
+    sqlite3_stmt *q = NULL;
+    int row = 1;
+    cst_record_row r;
+    cst_record_row_init(&r);
+    cst_db_lock(ts->db);
+    cst_err e = cst_db_stmt(ts->db, &q,
+                            "SELECT bidx, version, dek_version, size, created_at, updated_at, "
+                            "meta FROM records WHERE bucket = ? AND bidx > ? ORDER BY bidx",
+                            "sb", bucket, after ? after : none, after ? (size_t)CST_HASH_LEN : 0);
+    while (e == CST_OK && (e = cst_db_step(ts->db, q, &row)) == CST_OK && row) {
+        e = record_cols(q, false, &r);
+        if (e == CST_OK && !fn(&r, ctx))
+            break;
+    }
+    sqlite3_finalize(q);
+    cst_db_unlock(ts->db);
+    cst_record_row_free(&r);
+    return e;
+}

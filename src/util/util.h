@@ -1,0 +1,56 @@
+/* util.h: small helpers shared by every layer: time, ids, encodings, files, logging. */
+#ifndef CST_UTIL_H
+#define CST_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+#include "util/err.h"
+
+/* Wall-clock microseconds since the epoch. Tests may inject a clock through
+ * CUSTODIA_TEST_CLOCK_OFFSET (seconds added to the real time) in builds that run tests. */
+int64_t cst_now_us(void);
+/* Formats microseconds since the epoch as RFC 3339 UTC with microseconds. */
+void cst_time_format(int64_t us, char out[32]);
+/* Parses RFC 3339 UTC ("2026-01-02T03:04:05Z", optional fraction); false when malformed. */
+bool cst_time_parse(const char *s, int64_t *us);
+
+/* A random identifier "<prefix>_<20 hex digits>" (80 bits). out must hold 32 bytes. */
+void cst_random_id(const char *prefix, char out[32]);
+/* True when s is an identifier as cst_random_id makes them, with that prefix. */
+bool cst_id_valid(const char *s, const char *prefix);
+
+void cst_hex(const uint8_t *p, size_t n, char *out); /* out holds 2n+1 */
+CST_MUST_USE cst_err cst_unhex(const char *s, uint8_t *out, size_t n);
+
+/* True when p[0..n) is well-formed UTF-8 (no overlongs, no surrogates). */
+bool cst_utf8_valid(const uint8_t *p, size_t n);
+/* True when p[0..n) contains a C0/C1 control character or DEL. Assumes valid UTF-8. */
+bool cst_has_control(const uint8_t *p, size_t n);
+
+/* Decodes %XX escapes strictly (a bad or truncated escape fails). out receives n+1 bytes at
+ * most; *out_len is the decoded length. A '+' stays a '+'. */
+CST_MUST_USE cst_err cst_percent_decode(const char *s, size_t n, char *out, size_t *out_len);
+
+/* snprintf that fails instead of truncating. */
+CST_MUST_USE cst_err cst_fmt(char *out, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Reads a whole regular file opened with O_NOFOLLOW, at most max bytes. */
+CST_MUST_USE cst_err cst_file_read(const char *path, size_t max, cst_buf *out);
+/* Writes a file atomically (temp file, fsync, rename, fsync of the directory) with mode. */
+CST_MUST_USE cst_err cst_file_write_atomic(const char *path, const void *p, size_t n, int mode);
+/* Creates a file that must not exist yet (O_EXCL|O_NOFOLLOW), writes it and syncs it. */
+CST_MUST_USE cst_err cst_file_create(const char *path, const void *p, size_t n, int mode);
+CST_MUST_USE cst_err cst_fsync_dir(const char *dir);
+bool cst_path_exists(const char *path);
+
+/* Logging to stderr with a UTC timestamp. Never pass secrets or customer data. */
+void cst_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define cst_info(...) cst_log("info", __VA_ARGS__)
+#define cst_warn(...) cst_log("warn", __VA_ARGS__)
+#define cst_error(...) cst_log("error", __VA_ARGS__)
+
+#endif
