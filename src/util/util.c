@@ -17,11 +17,7 @@ int64_t cst_now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-    const char *off = getenv("CUSTODIA_TEST_CLOCK_OFFSET");
-    if (off && *off)
-        us += strtoll(off, NULL, 10) * 1000000;
-    return us;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 void cst_time_format(int64_t us, char out[32])

@@ -9,8 +9,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 
-/* Wall-clock microseconds since the epoch. Tests may inject a clock through
- * CUSTODIA_TEST_CLOCK_OFFSET (seconds added to the real time) in builds that run tests. */
+/* Wall-clock microseconds since the epoch. */
 int64_t cst_now_us(void);
 /* Formats microseconds since the epoch as RFC 3339 UTC with microseconds. */
 void cst_time_format(int64_t us, char out[32]);

@@ -1,0 +1,337 @@
+/* harness.c: start/stop a real server and talk HTTPS to it. */
+#include "harness.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+static const char *bin(void)
+{
+    const char *b = getenv("CUSTODIA_BIN");
+    return b ? b : "./custodia";
+}
+
+int ts_sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+void ts_init(ts_server *s)
+{
+    memset(s, 0, sizeof(*s));
+    strcpy(s->root, "/tmp/cst-test-XXXXXX");
+    assert_non_null(mkdtemp(s->root));
+    snprintf(s->data_dir, sizeof(s->data_dir), "%s/var", s->root);
+    snprintf(s->key_file, sizeof(s->key_file), "%s/custodia-master.key", s->root);
+    snprintf(s->cacert, sizeof(s->cacert), "%s/tls/cert.pem", s->data_dir);
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "%s init --data-dir %s --json", bin(), s->data_dir);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char out[4096] = "";
+    size_t n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = '\0';
+    assert_int_equal(pclose(p), 0);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    const char *pw = json_string_value(json_object_get(json_object_get(j, "operator"), "password"));
+    assert_non_null(pw);
+    strcpy(s->op_password, pw);
+    json_decref(j);
+}
+
+bool ts_start(ts_server *s)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    char ini[400] = "";
+    if (s->extra_config[0]) {
+        snprintf(ini, sizeof(ini), "%s/custodia.ini", s->root);
+        FILE *f = fopen(ini, "w");
+        assert_non_null(f);
+        fputs(s->extra_config, f);
+        fclose(f);
+    }
+    char log[400];
+    snprintf(log, sizeof(log), "%s/serve.log", s->root);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        int lf = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (lf >= 0)
+            dup2(lf, 2);
+        close(fds[0]);
+        if (ini[0])
+            execl(bin(), "custodia", "serve", "--data-dir", s->data_dir, "--listen",
+                  "127.0.0.1:0", "--config", ini, (char *)NULL);
+        else
+            execl(bin(), "custodia", "serve", "--data-dir", s->data_dir, "--listen",
+                  "127.0.0.1:0", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    s->pid = pid;
+    char line[512];
+    size_t got = 0;
+    struct pollfd pfd = {fds[0], POLLIN, 0};
+    /* Wait up to 20 s for the "serving" line. */
+    while (got < sizeof(line) - 1 && poll(&pfd, 1, 20000) > 0) {
+        ssize_t r = read(fds[0], line + got, 1);
+        if (r <= 0)
+            break;
+        if (line[got++] == '\n')
+            break;
+    }
+    line[got] = '\0';
+    close(fds[0]);
+    char *colon = strstr(line, "127.0.0.1:");
+    if (!colon) {
+        int st;
+        waitpid(pid, &st, 0);
+        s->pid = 0;
+        return false;
+    }
+    s->port = atoi(colon + 10);
+    snprintf(s->base, sizeof(s->base), "https://127.0.0.1:%d", s->port);
+    return true;
+}
+
+int ts_stop(ts_server *s)
+{
+    if (!s->pid)
+        return -1;
+    kill(s->pid, SIGTERM);
+    int st = 0;
+    waitpid(s->pid, &st, 0);
+    s->pid = 0;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void ts_kill9(ts_server *s)
+{
+    if (!s->pid)
+        return;
+    kill(s->pid, SIGKILL);
+    int st;
+    waitpid(s->pid, &st, 0);
+    s->pid = 0;
+}
+
+void ts_cleanup(ts_server *s)
+{
+    if (s->pid)
+        ts_stop(s);
+    if (s->root[0])
+        ts_sh("rm -rf '%s'", s->root);
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    ts_resp *r = ud;
+    size_t len = size * n;
+    char *grown = realloc(r->body, r->len + len + 1);
+    if (!grown)
+        return 0;
+    r->body = grown;
+    memcpy(r->body + r->len, p, len);
+    r->len += len;
+    r->body[r->len] = '\0';
+    return len;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    ts_resp *r = ud;
+    size_t len = size * n, used = strlen(r->headers);
+    if (used + len < sizeof(r->headers)) {
+        memcpy(r->headers + used, p, len);
+        r->headers[used + len] = '\0';
+    }
+    return len;
+}
+
+void ts_request(ts_server *s, const char *method, const char *path, const char *token,
+                const char *ctype, const void *body, size_t len, const char *const *extra,
+                ts_resp *r)
+{
+    memset(r, 0, sizeof(*r));
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    char url[8192], h[8192];
+    snprintf(url, sizeof(url), "%s%s", s->base, path);
+    struct curl_slist *hl = NULL;
+    if (token) {
+        snprintf(h, sizeof(h), "Authorization: Bearer %s", token);
+        hl = curl_slist_append(hl, h);
+    }
+    if (ctype) {
+        snprintf(h, sizeof(h), "Content-Type: %s", ctype);
+        hl = curl_slist_append(hl, h);
+    } else {
+        hl = curl_slist_append(hl, "Content-Type:");
+    }
+    hl = curl_slist_append(hl, "Expect:");
+    for (const char *const *e = extra; e && *e; e++)
+        hl = curl_slist_append(hl, *e);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CAINFO, s->cacert);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    else
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body || strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    }
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    else
+        r->status = -(long)rc;
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+    if (r->body && r->len && r->body[0] == '{')
+        r->json = json_loadb(r->body, r->len, 0, NULL);
+}
+
+void ts_resp_free(ts_resp *r)
+{
+    free(r->body);
+    json_decref(r->json);
+    memset(r, 0, sizeof(*r));
+}
+
+void ts_json_req(ts_server *s, const char *method, const char *path, const char *token,
+                 const char *json, ts_resp *r)
+{
+    ts_request(s, method, path, token, "application/json", json, json ? strlen(json) : 0, NULL,
+               r);
+}
+
+bool ts_header(const ts_resp *r, const char *name, char *out, size_t n)
+{
+    size_t nl = strlen(name);
+    for (const char *line = r->headers; line && *line;) {
+        if (strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
+            const char *v = line + nl + 1;
+            while (*v == ' ')
+                v++;
+            size_t len = strcspn(v, "\r\n");
+            if (len >= n)
+                len = n - 1;
+            memcpy(out, v, len);
+            out[len] = '\0';
+            return true;
+        }
+        line = strchr(line, '\n');
+        if (line)
+            line++;
+    }
+    return false;
+}
+
+const char *ts_err(const ts_resp *r)
+{
+    const char *c = json_string_value(json_object_get(json_object_get(r->json, "error"), "code"));
+    return c ? c : "";
+}
+
+char *ts_login(ts_server *s, const char *tenant, const char *user, const char *pw)
+{
+    char body[512];
+    snprintf(body, sizeof(body), "{\"tenant\":\"%s\",\"username\":\"%s\",\"password\":\"%s\"}",
+             tenant, user, pw);
+    ts_resp r;
+    ts_json_req(s, "POST", "/v1/auth/login", NULL, body, &r);
+    char *tok = NULL;
+    if (r.status == 200)
+        tok = strdup(json_string_value(json_object_get(r.json, "token")));
+    ts_resp_free(&r);
+    return tok;
+}
+
+static void change_password(ts_server *s, const char *token, const char *old)
+{
+    char body[512];
+    snprintf(body, sizeof(body), "{\"current\":\"%s\",\"new\":\"%s\"}", old, TS_PASSWORD);
+    ts_resp r;
+    ts_json_req(s, "POST", "/v1/auth/password", token, body, &r);
+    assert_int_equal(r.status, 204);
+    ts_resp_free(&r);
+}
+
+char *ts_operator(ts_server *s)
+{
+    char *tok = ts_login(s, "_sys", "admin", s->op_password);
+    if (!tok)
+        tok = ts_login(s, "_sys", "admin", TS_PASSWORD);
+    else
+        change_password(s, tok, s->op_password);
+    assert_non_null(tok);
+    return tok;
+}
+
+char *ts_tenant(ts_server *s, const char *op_token, const char *name, char *tenant_id)
+{
+    char body[256];
+    snprintf(body, sizeof(body), "{\"name\":\"%s\",\"owner\":{\"username\":\"owner\"}}", name);
+    ts_resp r;
+    ts_json_req(s, "POST", "/v1/sys/tenants", op_token, body, &r);
+    assert_int_equal(r.status, 201);
+    char pw[64];
+    strcpy(pw, json_string_value(json_object_get(json_object_get(r.json, "owner"), "password")));
+    if (tenant_id)
+        strcpy(tenant_id, json_string_value(json_object_get(r.json, "id")));
+    ts_resp_free(&r);
+    char *tok = ts_login(s, name, "owner", pw);
+    assert_non_null(tok);
+    change_password(s, tok, pw);
+    return tok;
+}
+
+void ts_bucket(ts_server *s, const char *token, const char *name)
+{
+    char body[128];
+    snprintf(body, sizeof(body), "{\"name\":\"%s\"}", name);
+    ts_resp r;
+    ts_json_req(s, "POST", "/v1/buckets", token, body, &r);
+    assert_int_equal(r.status, 201);
+    ts_resp_free(&r);
+}
+
+long ts_put(ts_server *s, const char *token, const char *bucket, const char *enc_key,
+            const char *ctype, const void *val, size_t len)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "/v1/buckets/%s/records/%s", bucket, enc_key);
+    ts_resp r;
+    ts_request(s, "PUT", path, token, ctype, val, len, NULL, &r);
+    long st = r.status;
+    ts_resp_free(&r);
+    return st;
+}
