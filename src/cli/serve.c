@@ -60,6 +60,8 @@ int cst_cli_serve(const cst_config *cfg)
 
     cst_err e = cst_routes_check(cst_api_routes, cst_api_route_count);
     if (e == CST_OK)
+        e = cst_node_check_data_dir(cfg->data_dir);
+    if (e == CST_OK)
         e = cst_node_lock_data_dir(cfg->data_dir, &lock_fd);
     if (e == CST_OK)
         e = cst_node_open(&node, cfg);

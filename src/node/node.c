@@ -11,6 +11,16 @@
 
 #include "util/util.h"
 
+cst_err cst_node_check_data_dir(const char *data_dir)
+{
+    char path[PATH_MAX];
+    TRY(cst_fmt(path, sizeof(path), "%s/system.db", data_dir));
+    ENSURE(cst_path_exists(path), CST_ERR_INVALID,
+           "%s is not an initialised data dir (run: custodia init --data-dir %s)", data_dir,
+           data_dir);
+    return CST_OK;
+}
+
 cst_err cst_node_lock_data_dir(const char *data_dir, int *fd)
 {
     char path[PATH_MAX];
@@ -40,11 +50,7 @@ cst_err cst_node_open(cst_node *n, const cst_config *cfg)
     n->cfg = *cfg;
     pthread_mutex_init(&n->tenants_mu, NULL);
     n->started_at = cst_now_us();
-    char path[PATH_MAX];
-    TRY(cst_fmt(path, sizeof(path), "%s/system.db", cfg->data_dir));
-    ENSURE(cst_path_exists(path), CST_ERR_INVALID,
-           "%s is not an initialised data dir (run: custodia init --data-dir %s)", cfg->data_dir,
-           cfg->data_dir);
+    TRY(cst_node_check_data_dir(cfg->data_dir));
     TRY(cst_kek_load(cfg->master_key_file, cfg->data_dir, &n->kek));
     cst_kek_id(&n->kek, n->kek_id);
     TRY(cst_store_open(cfg->data_dir, false, &n->store));

@@ -44,6 +44,8 @@ CST_MUST_USE cst_err cst_node_tenant(cst_node *n, const char *tenant_id, cst_ten
 CST_MUST_USE cst_err cst_node_tenant_path(const cst_node *n, const char *tenant_id, char *out,
                                           size_t size);
 
+/* Fails with a clear message when data_dir holds no initialised node. */
+CST_MUST_USE cst_err cst_node_check_data_dir(const char *data_dir);
 /* Takes an exclusive lock on the data dir (custodia.lock) for the life of the process. */
 CST_MUST_USE cst_err cst_node_lock_data_dir(const char *data_dir, int *fd);
 
