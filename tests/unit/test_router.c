@@ -1,0 +1,128 @@
+/* test_router.c: path decoding and route matching; the route table declares a permission for
+ * every route, and a table that does not is refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "api/api.h"
+#include "http/router.h"
+
+static cst_err h(cst_node *n, cst_request *r)
+{
+    return CST_OK;
+}
+
+static const cst_route table[] = {
+    {"GET", "/v1/buckets", h, CST_PERM_BUCKETS_ADMIN, CST_BODY_NONE},
+    {"GET", "/v1/buckets/{name}", h, CST_PERM_BUCKETS_ADMIN, CST_BODY_NONE},
+    {"PUT", "/v1/buckets/{name}/records/{key}", h, CST_PERM_RECORDS_WRITE, CST_BODY_RECORD},
+    {"POST", "/v1/buckets/{name}/records:batch", h, CST_PERM_RECORDS_WRITE, CST_BODY_BATCH},
+};
+#define N (sizeof(table) / sizeof(*table))
+
+static char params[CST_MAX_PARAMS][CST_PARAM_MAX + 1];
+static size_t lens[CST_MAX_PARAMS];
+
+static cst_err match(const char *method, const char *path, const cst_route **r)
+{
+    return cst_route_match(table, N, method, path, r, params, lens);
+}
+
+static void test_match_literal_and_captures(void **state)
+{
+    const cst_route *r;
+    assert_int_equal(match("GET", "/v1/buckets", &r), CST_OK);
+    assert_ptr_equal(r, &table[0]);
+    assert_int_equal(match("GET", "/v1/buckets/abc", &r), CST_OK);
+    assert_string_equal(params[0], "abc");
+    assert_int_equal(match("PUT", "/v1/buckets/b/records/a%2Fb%20c", &r), CST_OK);
+    assert_ptr_equal(r, &table[2]);
+    assert_string_equal(params[1], "a/b c");
+    assert_int_equal(lens[1], 5);
+    assert_int_equal(match("POST", "/v1/buckets/b/records:batch", &r), CST_OK);
+    assert_ptr_equal(r, &table[3]);
+    /* '+' is a plus in paths */
+    assert_int_equal(match("PUT", "/v1/buckets/b/records/a+b", &r), CST_OK);
+    assert_string_equal(params[1], "a+b");
+}
+
+static void test_no_match_and_wrong_method(void **state)
+{
+    const cst_route *r;
+    assert_int_equal(match("GET", "/v1/buckets/", &r), CST_ERR_NOT_FOUND);
+    assert_int_equal(match("GET", "/v1//buckets", &r), CST_ERR_NOT_FOUND);
+    assert_int_equal(match("GET", "/v1/buckets/a/b", &r), CST_ERR_NOT_FOUND);
+    assert_int_equal(match("GET", "v1/buckets", &r), CST_ERR_NOT_FOUND);
+    assert_int_equal(match("GET", "", &r), CST_ERR_NOT_FOUND);
+    assert_int_equal(match("GET", "/", &r), CST_ERR_NOT_FOUND);
+    assert_int_equal(match("GET", "/v1/BUCKETS", &r), CST_ERR_NOT_FOUND);
+    assert_int_equal(match("DELETE", "/v1/buckets", &r), CST_ERR_METHOD_NOT_ALLOWED);
+    assert_int_equal(match("PUT", "/v1/buckets/b/records/", &r), CST_ERR_NOT_FOUND);
+}
+
+static void test_bad_encodings(void **state)
+{
+    const cst_route *r;
+    assert_int_equal(match("GET", "/v1/buckets/%zz", &r), CST_ERR_INVALID);
+    assert_int_equal(match("GET", "/v1/buckets/%4", &r), CST_ERR_INVALID);
+    assert_int_equal(match("GET", "/v1/buckets/%", &r), CST_ERR_INVALID);
+    assert_int_equal(match("GET", "/v1/buckets/a%00b", &r), CST_ERR_INVALID);
+    char path[4200];
+    strcpy(path, "/v1/buckets/b/records/");
+    memset(path + 22, 'k', 1025);
+    path[22 + 1025] = '\0';
+    assert_int_equal(match("PUT", path, &r), CST_ERR_INVALID);
+    path[22 + 1024] = '\0';
+    assert_int_equal(match("PUT", path, &r), CST_OK);
+    assert_int_equal(lens[1], 1024);
+    memset(path, 'a', sizeof(path) - 1);
+    path[sizeof(path) - 1] = '\0';
+    path[0] = '/';
+    assert_int_equal(match("GET", path, &r), CST_ERR_INVALID);
+}
+
+static void test_iam4_table_refuses_route_without_permission(void **state)
+{
+    const cst_route bad[] = {
+        {"GET", "/v1/x", h, CST_PERM_PUBLIC, CST_BODY_NONE},
+        {"GET", "/v1/y", h, CST_PERM_UNSET, CST_BODY_NONE},
+    };
+    assert_int_equal(cst_routes_check(bad, 2), CST_ERR_INTERNAL);
+    const cst_route dup[] = {
+        {"GET", "/v1/x", h, CST_PERM_PUBLIC, CST_BODY_NONE},
+        {"GET", "/v1/x", h, CST_PERM_SELF, CST_BODY_NONE},
+    };
+    assert_int_equal(cst_routes_check(dup, 2), CST_ERR_INTERNAL);
+    const cst_route nohandler[] = {{"GET", "/v1/x", NULL, CST_PERM_PUBLIC, CST_BODY_NONE}};
+    assert_int_equal(cst_routes_check(nohandler, 1), CST_ERR_INTERNAL);
+    /* the real table passes */
+    assert_int_equal(cst_routes_check(cst_api_routes, cst_api_route_count), CST_OK);
+}
+
+/* Only health and login are public; nothing else can be reached without a credential. */
+static void test_iam4_public_routes_are_exactly_health_and_login(void **state)
+{
+    for (size_t i = 0; i < cst_api_route_count; i++) {
+        const cst_route *r = &cst_api_routes[i];
+        bool public_ok = !strcmp(r->pattern, "/v1/sys/health") ||
+                         !strcmp(r->pattern, "/v1/auth/login");
+        assert_int_equal(r->perm == CST_PERM_PUBLIC, public_ok);
+        /* operator routes require an operator permission */
+        if (!strncmp(r->pattern, "/v1/sys/", 8) && !public_ok)
+            assert_int_equal(r->perm, CST_PERM_SYS_TENANTS);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_match_literal_and_captures),
+        cmocka_unit_test(test_no_match_and_wrong_method),
+        cmocka_unit_test(test_bad_encodings),
+        cmocka_unit_test(test_iam4_table_refuses_route_without_permission),
+        cmocka_unit_test(test_iam4_public_routes_are_exactly_health_and_login),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,79 @@
+/* test_secrets.c: password rules (IAM-2, basic), Argon2id hashing, bearer token format. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "crypto/secrets.h"
+#include "util/util.h"
+
+static void test_iam2_password_rules(void **state)
+{
+    assert_int_equal(cst_password_check("Sturdy-Vault-Passphrase-2026", "alice", "acme"), CST_OK);
+    assert_int_equal(cst_password_check("short-1", NULL, NULL), CST_ERR_INVALID);
+    assert_int_equal(cst_password_check("abcdefghijklmnop", NULL, NULL), CST_ERR_INVALID);
+    assert_int_equal(cst_password_check("1234567890123456", NULL, NULL), CST_ERR_INVALID);
+    assert_int_equal(cst_password_check("xx-ALICE-rules-2026", "alice", NULL), CST_ERR_INVALID);
+    assert_int_equal(cst_password_check("we-love-Acme-2026-x", "bob", "acme"), CST_ERR_INVALID);
+    assert_int_equal(cst_password_check("tab\tinside-password-1", NULL, NULL), CST_ERR_INVALID);
+    char longpw[200];
+    memset(longpw, 'a', 129);
+    longpw[0] = '1';
+    longpw[129] = '\0';
+    assert_int_equal(cst_password_check(longpw, NULL, NULL), CST_ERR_INVALID);
+    longpw[128] = '\0';
+    assert_int_equal(cst_password_check(longpw, NULL, NULL), CST_OK);
+}
+
+static void test_argon2id_hash_and_verify(void **state)
+{
+    char hash[CST_PWHASH_LEN], gen[32];
+    assert_int_equal(cst_password_generate(gen), CST_OK);
+    assert_int_equal(cst_password_check(gen, NULL, NULL), CST_OK);
+    assert_int_equal(cst_password_hash(gen, hash), CST_OK);
+    assert_non_null(strstr(hash, "$argon2id$"));
+    assert_non_null(strstr(hash, "m=65536,t=3"));
+    assert_true(cst_password_verify(gen, hash));
+    gen[0] ^= 1;
+    assert_false(cst_password_verify(gen, hash));
+    assert_false(cst_password_verify(gen, NULL));
+}
+
+static void test_token_format(void **state)
+{
+    char tok[CST_TOKEN_LEN + 1], id[CST_TOKEN_ID_LEN], id2[CST_TOKEN_ID_LEN];
+    uint8_t h[CST_HASH_LEN], h2[CST_HASH_LEN];
+    assert_int_equal(cst_token_generate(tok, id, h), CST_OK);
+    assert_int_equal(strlen(tok), CST_TOKEN_LEN);
+    assert_int_equal(cst_token_parse(tok, id2, h2), CST_OK);
+    assert_string_equal(id, id2);
+    assert_true(cst_hash_equal(h, h2));
+    char bad[CST_TOKEN_LEN + 2];
+    strcpy(bad, tok);
+    bad[30] = bad[30] == 'a' ? 'b' : 'a';
+    assert_int_equal(cst_token_parse(bad, id2, h2), CST_OK);
+    assert_false(cst_hash_equal(h, h2));
+    bad[30] = '!';
+    assert_int_equal(cst_token_parse(bad, id2, h2), CST_ERR_UNAUTHENTICATED);
+    strcpy(bad, tok);
+    bad[10] = 'z';
+    assert_int_equal(cst_token_parse(bad, id2, h2), CST_ERR_UNAUTHENTICATED);
+    assert_int_equal(cst_token_parse("", id2, h2), CST_ERR_UNAUTHENTICATED);
+    strcpy(bad, tok);
+    strcat(bad, "A");
+    assert_int_equal(cst_token_parse(bad, id2, h2), CST_ERR_UNAUTHENTICATED);
+    bad[CST_TOKEN_LEN - 1] = '\0';
+    assert_int_equal(cst_token_parse(bad, id2, h2), CST_ERR_UNAUTHENTICATED);
+}
+
+int main(void)
+{
+    assert_int_equal(cst_crypto_init(), CST_OK);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_iam2_password_rules),
+        cmocka_unit_test(test_argon2id_hash_and_verify),
+        cmocka_unit_test(test_token_format),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
