@@ -19,6 +19,10 @@ cst_err cst_api_on_complete(void *app, cst_request *req);
 CST_MUST_USE cst_err cst_api_body(cst_request *req, const char *const *allowed, json_t **out);
 /* The open tenant of the calling principal. */
 CST_MUST_USE cst_err cst_api_tenant(cst_node *n, cst_request *req, cst_tenant_ctx **out);
+#define CST_PAGE_DEFAULT 100
+#define CST_PAGE_MAX 1000
+/* The "limit" query parameter of a listing: 1..CST_PAGE_MAX, CST_PAGE_DEFAULT when absent. */
+CST_MUST_USE cst_err cst_api_query_limit(cst_request *req, int *limit);
 /* Validates a resource name: [a-z0-9_-]{1,64} (bucket names), or with first/last alnum. */
 CST_MUST_USE cst_err cst_api_check_name(const char *what, const char *name);
 

@@ -183,3 +183,19 @@ cst_err cst_api_check_name(const char *what, const char *name)
     ENSURE(ok, CST_ERR_INVALID, "%s must match [a-z0-9_-]{1,64}", what);
     return CST_OK;
 }
+
+cst_err cst_api_query_limit(cst_request *req, int *limit)
+{
+    char text[16];
+    bool present;
+    TRY(cst_req_query(req, "limit", text, sizeof(text), &present));
+    *limit = CST_PAGE_DEFAULT;
+    if (!present)
+        return CST_OK;
+    char *end;
+    long v = strtol(text, &end, 10);
+    ENSURE(*text && !*end && v >= 1 && v <= CST_PAGE_MAX, CST_ERR_INVALID,
+           "limit must be an integer from 1 to %d", CST_PAGE_MAX);
+    *limit = (int)v;
+    return CST_OK;
+}

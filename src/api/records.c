@@ -340,20 +340,13 @@ static bool list_one(const cst_record_row *r, void *p)
 cst_err cst_api_record_list(cst_node *n, cst_request *req)
 {
     cst_tenant_ctx *t;
-    char prefix[CST_PARAM_MAX + 1], after[CST_PARAM_MAX + 1], limit_s[16];
-    bool has_prefix, has_after, has_limit;
+    char prefix[CST_PARAM_MAX + 1], after[CST_PARAM_MAX + 1];
+    bool has_prefix, has_after;
+    int limit;
     TRY(record_target(n, req, false, &t));
     TRY(cst_req_query(req, "prefix", prefix, sizeof(prefix), &has_prefix));
     TRY(cst_req_query(req, "after", after, sizeof(after), &has_after));
-    TRY(cst_req_query(req, "limit", limit_s, sizeof(limit_s), &has_limit));
-    int limit = 100;
-    if (has_limit) {
-        char *end;
-        long v = strtol(limit_s, &end, 10);
-        ENSURE(*limit_s && !*end && v >= 1 && v <= 1000, CST_ERR_INVALID,
-               "limit must be an integer from 1 to 1000");
-        limit = (int)v;
-    }
+    TRY(cst_api_query_limit(req, &limit));
     uint8_t after_bidx[CST_HASH_LEN];
     if (has_after) {
         TRY(cst_record_key_check(after, strlen(after)));

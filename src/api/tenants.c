@@ -120,18 +120,11 @@ static void list_one(const cst_tenant_row *t, void *ctx)
 
 cst_err cst_api_sys_tenant_list(cst_node *n, cst_request *req)
 {
-    char after[CST_ID_MAX], limit_s[16];
-    bool has_after, has_limit;
+    char after[CST_ID_MAX];
+    bool has_after;
+    int limit;
     TRY(cst_req_query(req, "after", after, sizeof(after), &has_after));
-    TRY(cst_req_query(req, "limit", limit_s, sizeof(limit_s), &has_limit));
-    int limit = 100;
-    if (has_limit) {
-        char *end;
-        long v = strtol(limit_s, &end, 10);
-        ENSURE(*limit_s && !*end && v >= 1 && v <= 1000, CST_ERR_INVALID,
-               "limit must be an integer from 1 to 1000");
-        limit = (int)v;
-    }
+    TRY(cst_api_query_limit(req, &limit));
     json_t *arr = json_array();
     cst_err e = cst_store_tenant_list(n->store, has_after ? after : NULL, limit, list_one, arr);
     if (e != CST_OK) {
