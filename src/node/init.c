@@ -197,6 +197,12 @@ cst_err cst_node_init(const char *data_dir, const char *master_key_file, const c
                "                   %s\n"
                "  It is shown once and must be changed at first login.\n",
                password);
+        printf("\n  Next, once `custodia serve` listens on https://127.0.0.1:8443 (the default):\n"
+               "    curl --cacert %s https://127.0.0.1:8443/v1/auth/login \\\n"
+               "      -H 'Content-Type: application/json' \\\n"
+               "      -d '{\"tenant\":\"_sys\",\"username\":\"admin\",\"password\":\"%s\"}'\n"
+               "  then follow the quick start in README.md.\n",
+               cert, password);
     }
     sodium_memzero(password, sizeof(password));
     return CST_OK;
