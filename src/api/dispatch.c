@@ -106,8 +106,13 @@ static cst_err authenticate(cst_node *n, cst_request *req)
                CST_ERR_UNAUTHENTICATED, "the session reached its maximum age");
     }
     TRY(load_principal(n, &tok, &req->who));
-    if (now - tok.last_used_at >= TOUCH_INTERVAL_US)
-        TRY(cst_store_token_touch(n->store, tok.id, now));
+    /* A failed touch (disk full) must not refuse reads: a stale last_used_at only makes the
+     * session expire sooner, which is the safe direction. */
+    if (now - tok.last_used_at >= TOUCH_INTERVAL_US &&
+        cst_store_token_touch(n->store, tok.id, now) != CST_OK) {
+        cst_warn("could not record the last use of session %s", tok.id);
+        cst_err_clear();
+    }
     return CST_OK;
 }
 

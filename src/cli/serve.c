@@ -57,6 +57,8 @@ int cst_cli_serve(const cst_config *cfg)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* every thread inherits the mask */
     signal(SIGPIPE, SIG_IGN);
+    /* A file-size limit makes writes fail with EFBIG (answered 503) instead of killing us. */
+    signal(SIGXFSZ, SIG_IGN);
 
     cst_err e = cst_routes_check(cst_api_routes, cst_api_route_count);
     if (e == CST_OK)

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -33,11 +35,35 @@ int ts_sh(const char *fmt, ...)
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+static void init_in_root(ts_server *s);
+
 void ts_init(ts_server *s)
 {
     memset(s, 0, sizeof(*s));
     strcpy(s->root, "/tmp/cst-test-XXXXXX");
     assert_non_null(mkdtemp(s->root));
+    init_in_root(s);
+}
+
+const char *ts_init_small_disk(ts_server *s, unsigned long bytes)
+{
+    memset(s, 0, sizeof(*s));
+    strcpy(s->root, "/tmp/cst-test-XXXXXX");
+    assert_non_null(mkdtemp(s->root));
+    char opts[64];
+    snprintf(opts, sizeof(opts), "size=%lu,mode=0700", bytes);
+    if (!getenv("TS_NO_MOUNT") && mount("tmpfs", s->root, "tmpfs", 0, opts) == 0) {
+        s->mounted = true;
+        init_in_root(s);
+        return "tmpfs (ENOSPC)";
+    }
+    init_in_root(s);
+    s->fsize_limit = bytes;
+    return "RLIMIT_FSIZE (EFBIG)";
+}
+
+static void init_in_root(ts_server *s)
+{
     snprintf(s->data_dir, sizeof(s->data_dir), "%s/var", s->root);
     snprintf(s->key_file, sizeof(s->key_file), "%s/custodia-master.key", s->root);
     snprintf(s->cacert, sizeof(s->cacert), "%s/tls/cert.pem", s->data_dir);
@@ -79,12 +105,16 @@ bool ts_start(ts_server *s)
         if (lf >= 0)
             dup2(lf, 2);
         close(fds[0]);
+        if (s->fsize_limit) {
+            struct rlimit rl = {s->fsize_limit, s->fsize_limit};
+            setrlimit(RLIMIT_FSIZE, &rl);
+        }
         if (ini[0])
-            execl(bin(), "custodia", "serve", "--data-dir", s->data_dir, "--listen",
-                  "127.0.0.1:0", "--config", ini, (char *)NULL);
+            execl(bin(), "custodia", "serve", "--data-dir", s->data_dir, "--listen", "127.0.0.1:0",
+                  "--config", ini, (char *)NULL);
         else
-            execl(bin(), "custodia", "serve", "--data-dir", s->data_dir, "--listen",
-                  "127.0.0.1:0", (char *)NULL);
+            execl(bin(), "custodia", "serve", "--data-dir", s->data_dir, "--listen", "127.0.0.1:0",
+                  (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
@@ -139,6 +169,8 @@ void ts_cleanup(ts_server *s)
 {
     if (s->pid)
         ts_stop(s);
+    if (s->mounted)
+        umount2(s->root, MNT_DETACH);
     if (s->root[0])
         ts_sh("rm -rf '%s'", s->root);
 }
@@ -229,8 +261,7 @@ void ts_resp_free(ts_resp *r)
 void ts_json_req(ts_server *s, const char *method, const char *path, const char *token,
                  const char *json, ts_resp *r)
 {
-    ts_request(s, method, path, token, "application/json", json, json ? strlen(json) : 0, NULL,
-               r);
+    ts_request(s, method, path, token, "application/json", json, json ? strlen(json) : 0, NULL, r);
 }
 
 bool ts_header(const ts_resp *r, const char *name, char *out, size_t n)

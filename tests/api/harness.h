@@ -9,7 +9,7 @@
 #include <sys/types.h>
 
 typedef struct ts_server {
-    char root[256];     /* temp dir holding var/ and the key files */
+    char root[256]; /* temp dir holding var/ and the key files */
     char data_dir[300];
     char key_file[300];
     char cacert[320];
@@ -17,6 +17,8 @@ typedef struct ts_server {
     char extra_config[1024]; /* INI text written to root/custodia.ini when non-empty */
     int port;
     pid_t pid;
+    bool mounted;              /* root is a tmpfs mounted by ts_init_small_disk */
+    unsigned long fsize_limit; /* RLIMIT_FSIZE for the server when non-zero */
     char base[64];
 } ts_server;
 
@@ -30,6 +32,10 @@ typedef struct ts_resp {
 
 /* custodia init into a new temp dir (aborts the test on failure). */
 void ts_init(ts_server *s);
+/* ts_init on a small disk: the temp dir is a tmpfs of `bytes` when this process may mount one,
+ * else the server runs under RLIMIT_FSIZE = bytes (writes then fail with EFBIG instead of
+ * ENOSPC; set TS_NO_MOUNT to force this). Returns a word saying which. */
+const char *ts_init_small_disk(ts_server *s, unsigned long bytes);
 /* Starts serve and waits for it to listen; returns false when it exits instead (its stderr is
  * then in root/serve.log). */
 bool ts_start(ts_server *s);

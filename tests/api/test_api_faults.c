@@ -1,0 +1,106 @@
+/* test_api_faults.c: a full disk. Writes that cannot be made durable are answered 503
+ * unavailable and change nothing; reads keep working; every acknowledged record survives; once
+ * space returns, writes succeed again. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define VALUE_LEN (48 * 1024)
+
+static void fill(char *v, int i)
+{
+    memset(v, 'a' + i % 26, VALUE_LEN);
+    snprintf(v, 32, "record-%d-", i);
+}
+
+static void test_full_disk_refuses_writes_and_loses_nothing(void **state)
+{
+    ts_server srv;
+    const char *how = ts_init_small_disk(&srv, 2 * 1024 * 1024);
+    fprintf(stderr, "full disk simulated with %s\n", how);
+    assert_true(ts_start(&srv));
+    char *op = ts_operator(&srv);
+    char *owner = ts_tenant(&srv, op, "full-co", NULL);
+    ts_bucket(&srv, owner, "b");
+
+    char *v = malloc(VALUE_LEN);
+    int acked = 0, refused = 0;
+    char path[128];
+    for (int i = 0; i < 200 && refused < 3; i++) {
+        fill(v, i);
+        snprintf(path, sizeof(path), "r%d", i);
+        ts_resp r;
+        char full[160];
+        snprintf(full, sizeof(full), "/v1/buckets/b/records/%s", path);
+        ts_request(&srv, "PUT", full, owner, "application/octet-stream", v, VALUE_LEN, NULL, &r);
+        if (r.status == 201) {
+            assert_int_equal(refused, 0); /* no success after the first refusal */
+            acked++;
+        } else {
+            assert_int_equal(r.status, 503);
+            assert_string_equal(ts_err(&r), "unavailable");
+            refused++;
+            /* the refused record does not exist */
+            ts_resp g;
+            ts_request(&srv, "GET", full, owner, NULL, NULL, 0, NULL, &g);
+            assert_int_equal(g.status, 404);
+            ts_resp_free(&g);
+        }
+        ts_resp_free(&r);
+    }
+    assert_true(acked > 0);
+    assert_int_equal(refused, 3);
+
+    /* a refused overwrite leaves the old value */
+    ts_resp r;
+    fill(v, 999);
+    ts_request(&srv, "PUT", "/v1/buckets/b/records/r0", owner, "text/plain", v, VALUE_LEN, NULL,
+               &r);
+    assert_int_equal(r.status, 503);
+    ts_resp_free(&r);
+    /* reads still work while the disk is full */
+    for (int i = 0; i < acked; i++) {
+        snprintf(path, sizeof(path), "/v1/buckets/b/records/r%d", i);
+        fill(v, i);
+        ts_request(&srv, "GET", path, owner, NULL, NULL, 0, NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(r.len, VALUE_LEN);
+        assert_memory_equal(r.body, v, VALUE_LEN);
+        ts_resp_free(&r);
+    }
+    /* still alive and well after the errors; then space returns */
+    assert_int_equal(ts_stop(&srv), 0);
+    if (srv.mounted)
+        assert_int_equal(ts_sh("mount -o remount,size=64m %s", srv.root), 0);
+    srv.fsize_limit = 0;
+    assert_true(ts_start(&srv));
+    for (int i = 0; i < acked; i++) {
+        snprintf(path, sizeof(path), "/v1/buckets/b/records/r%d", i);
+        fill(v, i);
+        ts_request(&srv, "GET", path, owner, NULL, NULL, 0, NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_memory_equal(r.body, v, VALUE_LEN);
+        ts_resp_free(&r);
+    }
+    fill(v, 500);
+    assert_int_equal(ts_put(&srv, owner, "b", "after", "text/plain", v, VALUE_LEN), 201);
+    fprintf(stderr, "full disk: %d writes acknowledged, then 503 unavailable; all intact\n", acked);
+    free(v);
+    free(op);
+    free(owner);
+    ts_cleanup(&srv);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_full_disk_refuses_writes_and_loses_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
