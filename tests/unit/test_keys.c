@@ -97,6 +97,20 @@ static void test_record_aad_layout(void **state)
     cst_buf_free(&aad);
 }
 
+/* The key-wrap AAD layout, spelled out byte by byte. */
+static void test_wrap_aad_layout(void **state)
+{
+    cst_buf aad;
+    cst_buf_init(&aad, 256);
+    assert_int_equal(cst_aad_wrap(&aad, "tn_ab", "dek", 258), CST_OK);
+    static const uint8_t want[] = {'c', 's', 't', ':', 'w', 'r', 'a', 'p', ':', 'v', '1',
+                                   0,   5,   't', 'n', '_', 'a', 'b', 0,   3,   'd', 'e',
+                                   'k', 0,   0,   1,   2};
+    assert_int_equal(aad.len, sizeof(want));
+    assert_memory_equal(aad.data, want, sizeof(want));
+    cst_buf_free(&aad);
+}
+
 /* Pinned: a record value sealed with a fixed key and nonce. A change to the format, the AAD or
  * the cipher breaks this test; records on disk would stop decrypting. */
 static void test_sealed_record_format_pinned(void **state)
@@ -265,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_aes256gcm_published_vector),
         cmocka_unit_test(test_hmac_and_hkdf_published_vectors),
         cmocka_unit_test(test_record_aad_layout),
+        cmocka_unit_test(test_wrap_aad_layout),
         cmocka_unit_test(test_sealed_record_format_pinned),
         cmocka_unit_test(test_record_aad_binds_every_coordinate),
         cmocka_unit_test(test_wrapped_key_binds_tenant_purpose_version),
