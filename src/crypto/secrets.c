@@ -2,7 +2,10 @@
 #include "crypto/secrets.h"
 
 #include <ctype.h>
+#include <jansson.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -24,6 +27,60 @@ static bool contains_ci(const char *hay, const char *needle)
     return false;
 }
 
+/* The common-password list compiled into the binary (data/common-passwords.txt). */
+extern const unsigned char cst_common_passwords[];
+extern const size_t cst_common_passwords_len;
+
+static char **common;
+static size_t ncommon;
+static pthread_once_t common_once = PTHREAD_ONCE_INIT;
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void load_common(void)
+{
+    static char *text;
+    text = malloc(cst_common_passwords_len + 1);
+    if (!text)
+        return;
+    memcpy(text, cst_common_passwords, cst_common_passwords_len);
+    text[cst_common_passwords_len] = '\0';
+    size_t lines = 0;
+    for (size_t i = 0; i < cst_common_passwords_len; i++)
+        lines += text[i] == '\n';
+    common = calloc(lines + 1, sizeof(*common));
+    if (!common)
+        return;
+    for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        if (l[0] != '#')
+            common[ncommon++] = l;
+    qsort(common, ncommon, sizeof(*common), cmp_str);
+}
+
+size_t cst_password_common_count(void)
+{
+    pthread_once(&common_once, load_common);
+    return ncommon;
+}
+
+bool cst_password_is_common(const char *pw)
+{
+    char lower[CST_PW_MAX + 1];
+    size_t n = strlen(pw);
+    if (n > CST_PW_MAX)
+        return false;
+    for (size_t i = 0; i <= n; i++)
+        lower[i] = (char)tolower((unsigned char)pw[i]);
+    pthread_once(&common_once, load_common);
+    const char *key = lower;
+    bool found = ncommon && bsearch(&key, common, ncommon, sizeof(*common), cmp_str) != NULL;
+    sodium_memzero(lower, sizeof(lower));
+    return found;
+}
+
 cst_err cst_password_check(const char *pw, const char *username, const char *tenant_name)
 {
     size_t n = strlen(pw);
@@ -43,7 +100,46 @@ cst_err cst_password_check(const char *pw, const char *username, const char *ten
            "password must not contain the username");
     ENSURE(!tenant_name || !contains_ci(pw, tenant_name), CST_ERR_INVALID,
            "password must not contain the tenant name");
+    ENSURE(!cst_password_is_common(pw), CST_ERR_INVALID,
+           "password is on the list of the %zu most common passwords",
+           cst_password_common_count());
     return CST_OK;
+}
+
+cst_err cst_password_history_check(const char *pw, const char *history_json)
+{
+    json_t *h = json_loads(history_json ? history_json : "[]", 0, NULL);
+    size_t i;
+    json_t *v;
+    bool reused = false;
+    json_array_foreach(h, i, v)
+    {
+        if (json_is_string(v) && cst_password_verify(pw, json_string_value(v)))
+            reused = true;
+    }
+    json_decref(h);
+    ENSURE(!reused, CST_ERR_INVALID, "password must not be one of your last %d passwords",
+           CST_PW_HISTORY);
+    return CST_OK;
+}
+
+cst_err cst_password_history_push(const char *history_json, const char *hash, char *out,
+                                  size_t n)
+{
+    json_t *h = json_loads(history_json && *history_json ? history_json : "[]", 0, NULL);
+    if (!json_is_array(h)) {
+        json_decref(h);
+        h = json_array();
+    }
+    json_array_insert_new(h, 0, json_string(hash));
+    while (json_array_size(h) > CST_PW_HISTORY)
+        json_array_remove(h, json_array_size(h) - 1);
+    char *text = json_dumps(h, JSON_COMPACT);
+    json_decref(h);
+    ENSURE(text, CST_ERR_INTERNAL, "out of memory");
+    cst_err e = cst_fmt(out, n, "%s", text);
+    free(text);
+    return e;
 }
 
 cst_err cst_password_hash(const char *pw, char out[CST_PWHASH_LEN])

@@ -12,12 +12,22 @@
 #define CST_PWHASH_LEN 128 /* crypto_pwhash_STRBYTES */
 #define CST_PW_MIN 14
 #define CST_PW_MAX 128
+#define CST_PW_HISTORY 4 /* a new password may not be any of the last 4 (current included) */
+#define CST_PW_HISTORY_JSON 640
 
-/* IAM-2 (basic rules; the full policy adds the common-password list and history): 14-128
- * characters, at least one letter and one digit, not containing the username or the tenant
- * name (case-insensitive). Fails with CST_ERR_INVALID and a message naming the rule. */
+/* IAM-2: 14-128 characters, at least one letter and one digit, not containing the username or
+ * the tenant name, not on the bundled common-password list (all case-insensitive). Fails with
+ * CST_ERR_INVALID and a message naming the rule. */
 CST_MUST_USE cst_err cst_password_check(const char *pw, const char *username,
                                         const char *tenant_name);
+/* True when pw (case-insensitively) is on the bundled common-password list. */
+bool cst_password_is_common(const char *pw);
+size_t cst_password_common_count(void);
+/* Fails when pw matches one of the Argon2id hashes in history_json (a JSON array). */
+CST_MUST_USE cst_err cst_password_history_check(const char *pw, const char *history_json);
+/* history_json with hash added first, trimmed to CST_PW_HISTORY entries, into out. */
+CST_MUST_USE cst_err cst_password_history_push(const char *history_json, const char *hash,
+                                               char *out, size_t n);
 /* Argon2id, 3 passes, 64 MiB (SPEC §9). out is a NUL-terminated encoded string. */
 CST_MUST_USE cst_err cst_password_hash(const char *pw, char out[CST_PWHASH_LEN]);
 /* True when pw matches hash. With hash == NULL it spends the same work and returns false, so

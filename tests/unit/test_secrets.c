@@ -26,6 +26,42 @@ static void test_iam2_password_rules(void **state)
     assert_int_equal(cst_password_check(longpw, NULL, NULL), CST_OK);
 }
 
+static void test_iam2_common_password_list(void **state)
+{
+    assert_true(cst_password_common_count() >= 10000);
+    assert_true(cst_password_is_common("password"));
+    assert_true(cst_password_is_common("PassWord"));
+    assert_true(cst_password_is_common("qwerty"));
+    assert_false(cst_password_is_common("Sturdy-Vault-Passphrase-2026"));
+    /* a common password long enough for the other rules is still refused, by its own rule */
+    const char *longcommon = NULL;
+    static const char *candidates[] = {"1q2w3e4r5t6y7u8i", "qwertyuiop123456", "1qaz2wsx3edc4rfv",
+                                       "password12345678", "abcdefghijk12345"};
+    for (size_t i = 0; i < sizeof(candidates) / sizeof(*candidates) && !longcommon; i++)
+        if (cst_password_is_common(candidates[i]))
+            longcommon = candidates[i];
+    assert_non_null(longcommon);
+    assert_int_equal(cst_password_check(longcommon, NULL, NULL), CST_ERR_INVALID);
+    assert_non_null(strstr(cst_err_message(CST_ERR_INVALID), "most common passwords"));
+}
+
+static void test_iam2_history_of_four(void **state)
+{
+    char hist[CST_PW_HISTORY_JSON] = "[]", next[CST_PW_HISTORY_JSON], hash[CST_PWHASH_LEN];
+    const char *pws[] = {"First-pass-phrase-1", "Second-pass-phrase-2", "Third-pass-phrase-3",
+                         "Fourth-pass-phrase-4", "Fifth-pass-phrase-5"};
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(cst_password_history_check(pws[i], hist), CST_OK);
+        assert_int_equal(cst_password_hash(pws[i], hash), CST_OK);
+        assert_int_equal(cst_password_history_push(hist, hash, next, sizeof(next)), CST_OK);
+        strcpy(hist, next);
+    }
+    /* the last four are refused; the first has dropped out */
+    for (int i = 1; i < 5; i++)
+        assert_int_equal(cst_password_history_check(pws[i], hist), CST_ERR_INVALID);
+    assert_int_equal(cst_password_history_check(pws[0], hist), CST_OK);
+}
+
 static void test_argon2id_hash_and_verify(void **state)
 {
     char hash[CST_PWHASH_LEN], gen[32];
@@ -72,6 +108,8 @@ int main(void)
     assert_int_equal(cst_crypto_init(), CST_OK);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_iam2_password_rules),
+        cmocka_unit_test(test_iam2_common_password_list),
+        cmocka_unit_test(test_iam2_history_of_four),
         cmocka_unit_test(test_argon2id_hash_and_verify),
         cmocka_unit_test(test_token_format),
     };
