@@ -7,7 +7,7 @@ PACKAGES=(
     build-essential cmake pkg-config clang libclang-rt-14-dev
     libmicrohttpd-dev libgnutls28-dev libsodium-dev liboath-dev libsqlite3-dev
     libjansson-dev libinih-dev libcurl4-gnutls-dev libcmocka-dev
-    curl jq sqlite3 gnutls-bin
+    curl jq oathtool sqlite3 gnutls-bin
 )
 
 missing=()

@@ -15,6 +15,20 @@ extern const size_t cst_api_route_count;
 cst_err cst_api_on_headers(void *app, cst_request *req, const char *url);
 cst_err cst_api_on_complete(void *app, cst_request *req);
 
+#define CST_TOTP_NONE 0
+#define CST_TOTP_PENDING 1
+#define CST_TOTP_ACTIVE 2
+
+/* Tenant settings from their stored JSON (NULL: the node's defaults). */
+CST_MUST_USE cst_err cst_settings_load(const cst_node *n, const char *json,
+                                       cst_tenant_settings *out);
+json_t *cst_tenant_json(const cst_node *n, const cst_tenant_row *t, bool with_settings);
+/* IAM-3: whether this user must use two-factor authentication. */
+bool cst_mfa_required(const cst_user_row *u, const cst_tenant_settings *s);
+/* IAM-7: refuses a client outside the tenant's (or, for operators, the node's) allowlist. */
+CST_MUST_USE cst_err cst_api_check_ip(const cst_node *n, const cst_request *req, bool is_operator,
+                                      const cst_tenant_settings *s);
+
 /* Parses a JSON body into an object and checks its members against allowed. */
 CST_MUST_USE cst_err cst_api_body(cst_request *req, const char *const *allowed, json_t **out);
 /* The open tenant of the calling principal. */
@@ -23,6 +37,11 @@ CST_MUST_USE cst_err cst_api_tenant(cst_node *n, cst_request *req, cst_tenant_ct
 #define CST_PAGE_MAX 1000
 /* The "limit" query parameter of a listing: 1..CST_PAGE_MAX, CST_PAGE_DEFAULT when absent. */
 CST_MUST_USE cst_err cst_api_query_limit(cst_request *req, int *limit);
+/* Usernames: 1-64 characters of A-Z a-z 0-9 . _ - @. */
+CST_MUST_USE cst_err cst_api_check_username(const char *u);
+/* A one-time password, its Argon2id hash and a history holding that hash. */
+CST_MUST_USE cst_err cst_api_new_password(char password[32], char *hash, char *history,
+                                          size_t history_len);
 /* Validates a resource name: [a-z0-9_-]{1,64} (bucket names), or with first/last alnum. */
 CST_MUST_USE cst_err cst_api_check_name(const char *what, const char *name);
 
@@ -51,6 +70,17 @@ cst_err cst_api_login(cst_node *n, cst_request *req);
 cst_err cst_api_logout(cst_node *n, cst_request *req);
 cst_err cst_api_password(cst_node *n, cst_request *req);
 cst_err cst_api_tenant_get(cst_node *n, cst_request *req);
+cst_err cst_api_tenant_patch(cst_node *n, cst_request *req);
+cst_err cst_api_totp_enrol(cst_node *n, cst_request *req);
+cst_err cst_api_totp_confirm(cst_node *n, cst_request *req);
+cst_err cst_api_totp_disable(cst_node *n, cst_request *req);
+cst_err cst_api_session_list(cst_node *n, cst_request *req);
+cst_err cst_api_session_delete(cst_node *n, cst_request *req);
+cst_err cst_api_user_create(cst_node *n, cst_request *req);
+cst_err cst_api_user_list(cst_node *n, cst_request *req);
+cst_err cst_api_user_get(cst_node *n, cst_request *req);
+cst_err cst_api_user_patch(cst_node *n, cst_request *req);
+cst_err cst_api_user_delete(cst_node *n, cst_request *req);
 cst_err cst_api_sys_tenant_create(cst_node *n, cst_request *req);
 cst_err cst_api_sys_tenant_list(cst_node *n, cst_request *req);
 cst_err cst_api_sys_tenant_get(cst_node *n, cst_request *req);

@@ -1,77 +1,266 @@
-/* auth.c: login, logout and password change. */
+/* auth.c: login (IAM-2 lockout, IAM-3 two-factor, IAM-7 allowlist), logout, password change,
+ * TOTP enrolment, and the caller's sessions. */
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "api/roles.h"
 #include "crypto/secrets.h"
+#include "crypto/totp.h"
 #include "util/util.h"
 
-static cst_err find_user(cst_node *n, const char *tenant, const char *username, cst_user_row *user,
-                         cst_tenant_row *t)
+/* ---- TOTP secrets, sealed under the tenant's DEK (operators: a key derived from the KEK) ---- */
+
+typedef struct secret_key {
+    cst_key owned;
+    const cst_key *key;
+} secret_key;
+
+static cst_err secret_key_get(cst_node *n, const cst_user_row *u, secret_key *sk)
 {
-    cst_err e;
-    memset(t, 0, sizeof(*t));
-    if (strcmp(tenant, CST_SYS_TENANT) == 0) {
-        e = cst_store_user_by_name(n->store, CST_SYS_TENANT, username, user);
-    } else {
-        e = cst_id_valid(tenant, "tn") ? cst_store_tenant_get(n->store, tenant, t)
-                                       : cst_store_tenant_by_name(n->store, tenant, t);
-        if (e == CST_OK)
-            e = cst_store_user_by_name(n->store, t->id, username, user);
+    memset(sk, 0, sizeof(*sk));
+    if (strcmp(u->tenant_id, CST_SYS_TENANT) == 0) {
+        TRY(cst_key_alloc(&sk->owned));
+        cst_err e = cst_hkdf_sha256(n->kek.k, CST_KEY_LEN, "custodia operator secrets v1",
+                                    sk->owned.k, CST_KEY_LEN);
+        if (e != CST_OK) {
+            cst_key_free(&sk->owned);
+            return e;
+        }
+        sk->key = &sk->owned;
+        return CST_OK;
     }
+    cst_tenant_ctx *t;
+    TRY(cst_node_tenant(n, u->tenant_id, &t));
+    sk->key = &t->dek;
+    return CST_OK;
+}
+
+static cst_err totp_aad(cst_buf *aad, const cst_user_row *u)
+{
+    TRY(cst_buf_append(aad, "cst:totp:v1", 11));
+    TRY(cst_buf_append_lv16(aad, u->tenant_id, strlen(u->tenant_id)));
+    return cst_buf_append_lv16(aad, u->id, strlen(u->id));
+}
+
+/* Opens the user's TOTP secret into out (CST_TOTP_SECRET_LEN bytes; wipe it after use). */
+static cst_err totp_open(cst_node *n, const cst_user_row *u, uint8_t out[CST_TOTP_SECRET_LEN])
+{
+    secret_key sk;
+    cst_buf aad, pt;
+    cst_buf_init(&aad, 256);
+    cst_buf_init(&pt, 64);
+    TRY(secret_key_get(n, u, &sk));
+    cst_err e = totp_aad(&aad, u);
+    if (e == CST_OK)
+        e = cst_open(sk.key, &aad, u->totp_sealed, u->totp_sealed_len, &pt);
+    if (e == CST_OK && pt.len != CST_TOTP_SECRET_LEN)
+        e = cst_fail(CST_ERR_INTEGRITY, "damaged two-factor secret");
+    if (e == CST_OK)
+        memcpy(out, pt.data, CST_TOTP_SECRET_LEN);
+    cst_buf_wipe_free(&pt);
+    cst_buf_free(&aad);
+    cst_key_free(&sk.owned);
+    return e;
+}
+
+static cst_err totp_seal(cst_node *n, cst_user_row *u, const uint8_t secret[CST_TOTP_SECRET_LEN])
+{
+    secret_key sk;
+    cst_buf aad, blob;
+    cst_buf_init(&aad, 256);
+    cst_buf_init(&blob, sizeof(u->totp_sealed));
+    TRY(secret_key_get(n, u, &sk));
+    cst_err e = totp_aad(&aad, u);
+    if (e == CST_OK)
+        e = cst_seal(sk.key, &aad, secret, CST_TOTP_SECRET_LEN, &blob);
+    if (e == CST_OK) {
+        memcpy(u->totp_sealed, blob.data, blob.len);
+        u->totp_sealed_len = blob.len;
+    }
+    cst_buf_free(&blob);
+    cst_buf_free(&aad);
+    cst_key_free(&sk.owned);
+    return e;
+}
+
+/* Checks a TOTP code and records its step, so the same code never works twice (IAM-3). */
+static cst_err totp_check(cst_node *n, const cst_user_row *u, const char *code)
+{
+    uint8_t secret[CST_TOTP_SECRET_LEN];
+    int64_t step;
+    TRY(totp_open(n, u, secret));
+    cst_err e = cst_totp_verify(secret, sizeof(secret), code, cst_now_us() / 1000000,
+                                u->totp_last_step, &step);
+    sodium_memzero(secret, sizeof(secret));
+    if (e == CST_OK)
+        e = cst_store_totp_advance(n->store, u->id, step);
+    if (e != CST_OK && strstr(cst_err_message(e), "already used"))
+        cst_warn("auth: replayed two-factor code refused for user %s", u->id);
+    return e;
+}
+
+/* Consumes one recovery code (single use, even under concurrent logins). */
+static cst_err recovery_use(cst_node *n, const cst_user_row *u, const char *code)
+{
+    uint8_t h[CST_HASH_LEN];
+    char hex[2 * CST_HASH_LEN + 1];
+    cst_recovery_hash(code, h);
+    cst_hex(h, sizeof(h), hex);
+    json_t *codes = json_loads(u->recovery, 0, NULL);
+    size_t i, found = (size_t)-1;
+    json_t *v;
+    json_array_foreach(codes, i, v)
+    {
+        if (json_is_string(v) && sodium_memcmp(json_string_value(v), hex, sizeof(hex) - 1) == 0)
+            found = i;
+    }
+    cst_err e = CST_OK;
+    char *next = NULL;
+    if (found == (size_t)-1)
+        e = cst_fail(CST_ERR_UNAUTHENTICATED, "invalid or used recovery code");
+    else {
+        json_array_remove(codes, found);
+        next = json_dumps(codes, JSON_COMPACT);
+        e = next ? cst_store_recovery_swap(n->store, u->id, u->recovery, next)
+                 : cst_fail(CST_ERR_INTERNAL, "out of memory");
+    }
+    free(next);
+    json_decref(codes);
+    return e;
+}
+
+/* ---- login ---- */
+
+/* Counts a failed attempt; the account locks at the threshold (IAM-2). */
+static void record_failure(cst_node *n, const cst_user_row *u)
+{
+    int failed = 0;
+    int64_t until = 0;
+    if (cst_store_login_failed(n->store, u->id, cst_now_us(), n->cfg.lockout_threshold,
+                               (int64_t)n->cfg.lockout_seconds * 1000000, &failed,
+                               &until) != CST_OK) {
+        cst_error("auth: could not record a failed login for user %s", u->id);
+        return;
+    }
+    cst_warn("auth: login failure %d for user %s%s", failed, u->id,
+             failed >= n->cfg.lockout_threshold ? " (account locked)" : "");
+}
+
+typedef struct login_req {
+    const char *tenant, *username, *password, *totp, *recovery;
+} login_req;
+
+static cst_err parse_login(cst_request *req, json_t **body, login_req *l)
+{
+    static const char *const fields[] = {"tenant", "username",      "password",
+                                         "totp",   "recovery_code", NULL};
+    TRY(cst_api_body(req, fields, body));
+    TRY(cst_json_str(*body, "tenant", true, &l->tenant));
+    TRY(cst_json_str(*body, "username", true, &l->username));
+    TRY(cst_json_str(*body, "password", true, &l->password));
+    TRY(cst_json_str(*body, "totp", false, &l->totp));
+    TRY(cst_json_str(*body, "recovery_code", false, &l->recovery));
+    ENSURE(!(l->totp && l->recovery), CST_ERR_INVALID, "send totp or recovery_code, not both");
+    ENSURE(strlen(l->password) <= CST_PW_MAX, CST_ERR_UNAUTHENTICATED, "invalid credentials");
+    return CST_OK;
+}
+
+/* Finds the user; checks the allowlist before any password work (IAM-7). */
+static cst_err find_user(cst_node *n, cst_request *req, const login_req *l, cst_user_row *user,
+                         cst_tenant_settings *settings)
+{
+    cst_tenant_row t;
+    bool op = strcmp(l->tenant, CST_SYS_TENANT) == 0;
+    TRY(cst_settings_load(n, NULL, settings));
+    if (!op) {
+        cst_err e = cst_id_valid(l->tenant, "tn")
+                        ? cst_store_tenant_get(n->store, l->tenant, &t)
+                        : cst_store_tenant_by_name(n->store, l->tenant, &t);
+        TRY(e);
+        req->who.tenant = t;
+        TRY(cst_settings_load(n, t.settings, settings));
+    }
+    TRY(cst_api_check_ip(n, req, op, settings));
+    return cst_store_user_by_name(n->store, op ? CST_SYS_TENANT : t.id, l->username, user);
+}
+
+static cst_err check_password(cst_node *n, cst_request *req, const login_req *l,
+                              const cst_user_row *u, bool known)
+{
+    int64_t now = cst_now_us();
+    if (known && u->locked_until > now) {
+        /* IAM-2: a locked account refuses even the right password until the lock ends. */
+        req->retry_after = (int)((u->locked_until - now + 999999) / 1000000);
+        cst_warn("auth: login refused for locked user %s", u->id);
+        return cst_fail(CST_ERR_LOCKED,
+                        "too many failed logins: the account is locked for %d "
+                        "more seconds",
+                        req->retry_after);
+    }
+    /* The same Argon2id work whether or not the user exists. */
+    bool ok = cst_password_verify(l->password, known ? u->pw_hash : NULL);
+    if (known && !ok)
+        record_failure(n, u);
+    ENSURE(ok && !u->disabled, CST_ERR_UNAUTHENTICATED, "invalid credentials");
+    return CST_OK;
+}
+
+static cst_err check_second_factor(cst_node *n, const login_req *l, const cst_user_row *u)
+{
+    if (u->totp_state != CST_TOTP_ACTIVE)
+        return CST_OK;
+    ENSURE(l->totp || l->recovery, CST_ERR_MFA_REQUIRED,
+           "this account uses two-factor authentication: send totp or recovery_code");
+    cst_err e = l->totp ? totp_check(n, u, l->totp) : recovery_use(n, u, l->recovery);
+    if (e == CST_ERR_UNAUTHENTICATED)
+        record_failure(n, u);
     return e;
 }
 
 cst_err cst_api_login(cst_node *n, cst_request *req)
 {
-    static const char *const fields[] = {"tenant", "username", "password", NULL};
     json_t *body = NULL;
-    const char *tenant, *username, *password;
-    TRY(cst_api_body(req, fields, &body));
-    cst_err e = cst_json_str(body, "tenant", true, &tenant);
-    if (e == CST_OK)
-        e = cst_json_str(body, "username", true, &username);
-    if (e == CST_OK)
-        e = cst_json_str(body, "password", true, &password);
-    if (e == CST_OK && strlen(password) > CST_PW_MAX)
-        e = cst_fail(CST_ERR_UNAUTHENTICATED, "invalid credentials");
+    login_req l;
     cst_user_row user;
-    cst_tenant_row t;
+    cst_tenant_settings settings;
+    memset(&user, 0, sizeof(user));
+    cst_err e = parse_login(req, &body, &l);
     if (e == CST_OK) {
-        e = find_user(n, tenant, username, &user, &t);
+        e = find_user(n, req, &l, &user, &settings);
         bool known = e == CST_OK;
-        if (e == CST_ERR_NOT_FOUND || e == CST_OK) {
-            /* The same Argon2id work whether or not the user exists. */
-            bool ok = cst_password_verify(password, known ? user.pw_hash : NULL);
-            e = ok && !user.disabled ? CST_OK
-                                     : cst_fail(CST_ERR_UNAUTHENTICATED, "invalid credentials");
-        }
+        if (e == CST_OK || e == CST_ERR_NOT_FOUND)
+            e = check_password(n, req, &l, &user, known);
     }
+    if (e == CST_OK)
+        e = check_second_factor(n, &l, &user);
     json_decref(body);
     TRY(e);
+    int64_t now = cst_now_us();
+    TRY(cst_store_login_ok(n->store, user.id, now));
 
     cst_token_row tok;
     char token[CST_TOKEN_LEN + 1];
     memset(&tok, 0, sizeof(tok));
     TRY(cst_token_generate(token, tok.id, tok.hash));
-    int64_t now = cst_now_us();
     strcpy(tok.tenant_id, user.tenant_id);
     strcpy(tok.user_id, user.id);
     strcpy(tok.name, "login session");
     tok.session = true;
     tok.created_at = now;
     tok.last_used_at = now;
-    tok.expires_at = now + (int64_t)n->cfg.session_max_seconds * 1000000;
+    tok.expires_at = now + (int64_t)settings.session_max_seconds * 1000000;
     e = cst_store_token_create(n->store, &tok);
     char exp[32];
     cst_time_format(tok.expires_at, exp);
+    bool enrol = cst_mfa_required(&user, &settings) && user.totp_state != CST_TOTP_ACTIVE;
     if (e == CST_OK)
         e = cst_resp_json(req, 200,
-                          json_pack("{s:s,s:s,s:s,s:b,s:o}", "token", token, "token_id", tok.id,
+                          json_pack("{s:s,s:s,s:s,s:b,s:b,s:o}", "token", token, "token_id", tok.id,
                                     "expires_at", exp, "must_change_password",
-                                    user.must_change_password, "roles",
-                                    cst_roles_json(user.roles)));
+                                    user.must_change_password, "mfa_enrollment_required", enrol,
+                                    "roles", cst_roles_json(user.roles)));
     sodium_memzero(token, sizeof(token));
     return e;
 }
@@ -91,27 +280,184 @@ cst_err cst_api_password(cst_node *n, cst_request *req)
     static const char *const fields[] = {"current", "new", NULL};
     json_t *body = NULL;
     const char *cur, *next;
-    char hash[CST_PWHASH_LEN];
+    cst_user_row *u = &req->who.user;
+    char hash[CST_PWHASH_LEN], hist[CST_PW_HISTORY_JSON];
     TRY(cst_api_body(req, fields, &body));
     cst_err e = cst_json_str(body, "current", true, &cur);
     if (e == CST_OK)
         e = cst_json_str(body, "new", true, &next);
-    if (e == CST_OK && !cst_password_verify(cur, req->who.user.pw_hash))
+    if (e == CST_OK && !cst_password_verify(cur, u->pw_hash)) {
+        record_failure(n, u);
         e = cst_fail(CST_ERR_UNAUTHENTICATED, "the current password is wrong");
+    }
     if (e == CST_OK && strcmp(cur, next) == 0)
         e = cst_fail(CST_ERR_INVALID, "the new password must differ from the current one");
     if (e == CST_OK)
-        e = cst_password_check(next, req->who.user.username,
+        e = cst_password_check(next, u->username,
                                req->who.is_operator ? NULL : req->who.tenant.name);
+    if (e == CST_OK)
+        e = cst_password_history_check(next, u->pw_history);
     if (e == CST_OK)
         e = cst_password_hash(next, hash);
     json_decref(body);
     TRY(e);
-    e = cst_store_user_set_password(n->store, req->who.user.id, hash, false);
+    e = cst_password_history_push(u->pw_history, hash, hist, sizeof(hist));
+    if (e == CST_OK) {
+        strcpy(u->pw_hash, hash);
+        strcpy(u->pw_history, hist);
+        u->must_change_password = false;
+        e = cst_store_user_update(n->store, u);
+    }
     sodium_memzero(hash, sizeof(hash));
     TRY(e);
     /* SPEC §9: a password change ends the user's other sessions. */
-    TRY(cst_store_sessions_end(n->store, req->who.user.id, req->who.token.id));
+    TRY(cst_store_sessions_end(n->store, u->id, req->who.token.id));
+    cst_resp_empty(req, 204);
+    return CST_OK;
+}
+
+/* ---- two-factor enrolment (IAM-3) ---- */
+
+cst_err cst_api_totp_enrol(cst_node *n, cst_request *req)
+{
+    cst_user_row *u = &req->who.user;
+    ENSURE(u->totp_state != CST_TOTP_ACTIVE, CST_ERR_CONFLICT,
+           "two-factor is already enabled; disable it first with DELETE /v1/auth/totp");
+    uint8_t secret[CST_TOTP_SECRET_LEN];
+    char b32[64], uri[512], account[160];
+    char codes[CST_RECOVERY_CODES][CST_RECOVERY_CODE_LEN + 1];
+    json_t *hashes = json_array(), *plain = json_array();
+    cst_err e = cst_random(secret, sizeof(secret));
+    if (e == CST_OK)
+        e = cst_fmt(account, sizeof(account), "%s.%s",
+                    req->who.is_operator ? "_sys" : req->who.tenant.name, u->username);
+    if (e == CST_OK)
+        e = cst_totp_uri(secret, sizeof(secret), "custodia", account, b32, sizeof(b32), uri,
+                         sizeof(uri));
+    for (int i = 0; e == CST_OK && i < CST_RECOVERY_CODES; i++) {
+        uint8_t h[CST_HASH_LEN];
+        char hex[2 * CST_HASH_LEN + 1];
+        e = cst_recovery_code(codes[i]);
+        cst_recovery_hash(codes[i], h);
+        cst_hex(h, sizeof(h), hex);
+        json_array_append_new(hashes, json_string(hex));
+        json_array_append_new(plain, json_string(codes[i]));
+    }
+    char *hashes_text = json_dumps(hashes, JSON_COMPACT);
+    if (e == CST_OK && (!hashes_text || strlen(hashes_text) >= sizeof(u->recovery)))
+        e = cst_fail(CST_ERR_INTERNAL, "recovery codes do not fit");
+    if (e == CST_OK)
+        e = totp_seal(n, u, secret);
+    if (e == CST_OK) {
+        strcpy(u->recovery, hashes_text);
+        u->totp_state = CST_TOTP_PENDING;
+        u->totp_last_step = 0;
+        e = cst_store_user_update(n->store, u);
+    }
+    if (e == CST_OK)
+        e = cst_resp_json(
+            req, 201,
+            json_pack("{s:s,s:s,s:O}", "secret", b32, "otpauth_uri", uri, "recovery_codes", plain));
+    free(hashes_text);
+    json_decref(hashes);
+    json_decref(plain);
+    sodium_memzero(secret, sizeof(secret));
+    sodium_memzero(b32, sizeof(b32));
+    sodium_memzero(uri, sizeof(uri));
+    sodium_memzero(codes, sizeof(codes));
+    return e;
+}
+
+static cst_err code_from_body(cst_request *req, json_t **body, const char **code)
+{
+    static const char *const fields[] = {"code", NULL};
+    TRY(cst_api_body(req, fields, body));
+    return cst_json_str(*body, "code", true, code);
+}
+
+cst_err cst_api_totp_confirm(cst_node *n, cst_request *req)
+{
+    cst_user_row *u = &req->who.user;
+    ENSURE(u->totp_state == CST_TOTP_PENDING, CST_ERR_CONFLICT,
+           "no two-factor enrolment is pending: start one with POST /v1/auth/totp");
+    json_t *body = NULL;
+    const char *code;
+    cst_err e = code_from_body(req, &body, &code);
+    if (e == CST_OK && (e = totp_check(n, u, code)) == CST_ERR_UNAUTHENTICATED)
+        e = cst_fail(CST_ERR_INVALID, "invalid two-factor code: check the authenticator's clock");
+    json_decref(body);
+    TRY(e);
+    TRY(cst_store_user_get(n->store, u->id, u)); /* picks up the recorded step */
+    u->totp_state = CST_TOTP_ACTIVE;
+    TRY(cst_store_user_update(n->store, u));
+    return cst_resp_json(req, 200, json_pack("{s:b}", "mfa_enabled", 1));
+}
+
+cst_err cst_api_totp_disable(cst_node *n, cst_request *req)
+{
+    cst_user_row *u = &req->who.user;
+    ENSURE(!req->who.mfa_required, CST_ERR_FORBIDDEN,
+           "two-factor authentication is required for this account and cannot be disabled");
+    ENSURE(u->totp_state == CST_TOTP_ACTIVE, CST_ERR_CONFLICT, "two-factor is not enabled");
+    json_t *body = NULL;
+    const char *code;
+    cst_err e = code_from_body(req, &body, &code);
+    if (e == CST_OK && (e = totp_check(n, u, code)) == CST_ERR_UNAUTHENTICATED)
+        e = cst_fail(CST_ERR_INVALID, "invalid two-factor code");
+    json_decref(body);
+    TRY(e);
+    u->totp_state = CST_TOTP_NONE;
+    u->totp_sealed_len = 0;
+    u->totp_last_step = 0;
+    strcpy(u->recovery, "[]");
+    TRY(cst_store_user_update(n->store, u));
+    cst_resp_empty(req, 204);
+    return CST_OK;
+}
+
+/* ---- the caller's sessions (IAM-9) ---- */
+
+typedef struct sessions_ctx {
+    json_t *arr;
+    const char *current;
+} sessions_ctx;
+
+static void session_one(const cst_token_row *t, void *p)
+{
+    sessions_ctx *sc = p;
+    if (!t->session)
+        return;
+    char c[32], x[32], l[32];
+    cst_time_format(t->created_at, c);
+    cst_time_format(t->expires_at, x);
+    cst_time_format(t->last_used_at, l);
+    json_array_append_new(sc->arr, json_pack("{s:s,s:s,s:s,s:s,s:b}", "id", t->id, "created_at", c,
+                                             "expires_at", x, "last_used_at", l, "current",
+                                             strcmp(t->id, sc->current) == 0));
+}
+
+cst_err cst_api_session_list(cst_node *n, cst_request *req)
+{
+    sessions_ctx sc = {json_array(), req->who.token.id};
+    cst_err e =
+        cst_store_token_list(n->store, req->who.user.tenant_id, req->who.user.id, session_one, &sc);
+    if (e != CST_OK) {
+        json_decref(sc.arr);
+        return e;
+    }
+    return cst_resp_json(req, 200, json_pack("{s:o}", "sessions", sc.arr));
+}
+
+cst_err cst_api_session_delete(cst_node *n, cst_request *req)
+{
+    cst_token_row t;
+    ENSURE(cst_id_valid(req->params[0], "tk"), CST_ERR_NOT_FOUND, "no such session");
+    cst_err e = cst_store_token_get(n->store, req->params[0], &t);
+    ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_NOT_FOUND, "no such session");
+    TRY(e);
+    ENSURE(t.session && strcmp(t.user_id, req->who.user.id) == 0, CST_ERR_NOT_FOUND,
+           "no such session");
+    TRY(cst_store_token_delete(n->store, t.tenant_id, t.user_id, t.id));
     cst_resp_empty(req, 204);
     return CST_OK;
 }

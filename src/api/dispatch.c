@@ -10,6 +10,8 @@
 #include "http/router.h"
 #include "util/util.h"
 
+#include <jansson.h>
+
 /* A session's last use is written back at most this often, so reads do not each cost a
  * durable write; the idle timeout is enforced to this granularity. */
 #define TOUCH_INTERVAL_US (30 * 1000000LL)
@@ -67,17 +69,39 @@ static cst_err load_principal(cst_node *n, const cst_token_row *tok, cst_princip
     /* IAM-5: a disabled user's credentials stop working on the very next request. */
     ENSURE(!who->user.disabled, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
     who->is_operator = strcmp(who->user.tenant_id, CST_SYS_TENANT) == 0;
+    TRY(cst_settings_load(n, NULL, &who->settings));
     if (!who->is_operator) {
         e = cst_store_tenant_get(n->store, who->user.tenant_id, &who->tenant);
         ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
         TRY(e);
+        TRY(cst_settings_load(n, who->tenant.settings, &who->settings));
     }
     uint32_t perms = cst_roles_perms(who->user.roles);
     /* IAM-4: an API token holds at most its creator's current rights. */
     who->perms = tok->session ? perms : (perms & tok->perms);
     who->token = *tok;
+    who->mfa_required = cst_mfa_required(&who->user, &who->settings);
     who->authenticated = true;
     return CST_OK;
+}
+
+bool cst_mfa_required(const cst_user_row *u, const cst_tenant_settings *s)
+{
+    /* IAM-3: operators always; owners and admins always; everyone when the tenant says so. */
+    return strcmp(u->tenant_id, CST_SYS_TENANT) == 0 || (u->roles & CST_MFA_ROLES) || s->mfa_all;
+}
+
+cst_err cst_api_check_ip(const cst_node *n, const cst_request *req, bool is_operator,
+                         const cst_tenant_settings *s)
+{
+    /* IAM-7: the tenant's allowlist for its principals, the node's for operators. */
+    const cst_cidr_list *l = is_operator ? &n->cfg.operator_ip_allowlist : &s->ip_allowlist;
+    if (l->n == 0 || cst_cidr_list_match(l, req->client_ip))
+        return CST_OK;
+    cst_warn("ip_not_allowed: %s %s from %s", is_operator ? "operator" : "tenant",
+             is_operator ? "-" : req->who.tenant.id, req->client_ip);
+    return cst_fail(CST_ERR_IP_NOT_ALLOWED, "requests from %s are not allowed for this %s",
+                    req->client_ip, is_operator ? "operator" : "tenant");
 }
 
 static cst_err authenticate(cst_node *n, cst_request *req)
@@ -97,15 +121,17 @@ static cst_err authenticate(cst_node *n, cst_request *req)
     int64_t now = cst_now_us();
     ENSURE(!tok.expires_at || now < tok.expires_at, CST_ERR_UNAUTHENTICATED,
            "invalid or expired token");
+    cst_principal *who = &req->who;
+    TRY(load_principal(n, &tok, who));
+    TRY(cst_api_check_ip(n, req, who->is_operator, &who->settings));
     if (tok.session) {
-        /* IAM-9: idle and absolute session timeouts. */
-        ENSURE(now - tok.last_used_at < (int64_t)n->cfg.session_idle_seconds * 1000000,
+        /* IAM-9: idle and absolute session timeouts (the tenant may shorten them). */
+        ENSURE(now - tok.last_used_at < (int64_t)who->settings.session_idle_seconds * 1000000,
                CST_ERR_UNAUTHENTICATED, "the session expired after %d idle seconds",
-               n->cfg.session_idle_seconds);
-        ENSURE(now - tok.created_at < (int64_t)n->cfg.session_max_seconds * 1000000,
+               who->settings.session_idle_seconds);
+        ENSURE(now - tok.created_at < (int64_t)who->settings.session_max_seconds * 1000000,
                CST_ERR_UNAUTHENTICATED, "the session reached its maximum age");
     }
-    TRY(load_principal(n, &tok, &req->who));
     /* A failed touch (disk full) must not refuse reads: a stale last_used_at only makes the
      * session expire sooner, which is the safe direction. */
     if (now - tok.last_used_at >= TOUCH_INTERVAL_US &&
@@ -121,15 +147,47 @@ static bool is_sys_perm(cst_perm p)
     return p == CST_PERM_SYS_TENANTS;
 }
 
+/* Routes a session may use before its one-time password is changed or two-factor enrolled. */
+static bool is_setup_route(const cst_route *r)
+{
+    return r->handler == cst_api_password || r->handler == cst_api_logout ||
+           r->handler == cst_api_totp_enrol || r->handler == cst_api_totp_confirm;
+}
+
+/* IAM-4: writers and readers reach only the buckets they are granted ("*" for all). */
+static cst_err check_bucket_grant(const cst_request *req)
+{
+    const cst_principal *who = &req->who;
+    if (!strstr(req->route->pattern, "/records") || (who->user.roles & CST_ALL_BUCKET_ROLES))
+        return CST_OK;
+    json_t *grants = json_loads(who->user.grants, 0, NULL);
+    bool ok = false;
+    size_t i;
+    json_t *g;
+    json_array_foreach(grants, i, g)
+    {
+        const char *b = json_string_value(g);
+        ok |= b && (strcmp(b, "*") == 0 || strcmp(b, req->params[0]) == 0);
+    }
+    json_decref(grants);
+    ENSURE(ok, CST_ERR_FORBIDDEN, "no grant for bucket %s", req->params[0]);
+    return CST_OK;
+}
+
 static cst_err authorize(const cst_request *req)
 {
     const cst_route *r = req->route;
     const cst_principal *who = &req->who;
-    /* SPEC §9: a one-time password allows nothing but changing it (and logging out). */
-    ENSURE(!who->user.must_change_password || r->handler == cst_api_password ||
-               r->handler == cst_api_logout,
-           CST_ERR_PASSWORD_CHANGE_REQUIRED,
-           "this account has a one-time password: change it with POST /v1/auth/password");
+    if (who->token.session && !is_setup_route(r)) {
+        /* SPEC §9: a one-time password allows nothing but changing it (and two-factor set-up). */
+        ENSURE(!who->user.must_change_password, CST_ERR_PASSWORD_CHANGE_REQUIRED,
+               "this account has a one-time password: change it with POST /v1/auth/password");
+        /* IAM-3: who must have two-factor and has none may only enrol. */
+        ENSURE(!who->mfa_required || who->user.totp_state == CST_TOTP_ACTIVE,
+               CST_ERR_MFA_ENROLLMENT_REQUIRED,
+               "two-factor authentication is required: enrol with POST /v1/auth/totp and "
+               "confirm with POST /v1/auth/totp/confirm");
+    }
     if (r->perm == CST_PERM_SELF)
         return CST_OK;
     /* IAM-8: operators hold no tenant-data rights; tenant users no operator rights. */
@@ -138,12 +196,14 @@ static cst_err authorize(const cst_request *req)
                             : "tenant credentials cannot use operator routes");
     ENSURE(who->perms & CST_PERM_BIT(r->perm), CST_ERR_FORBIDDEN,
            "the credential lacks the permission for this route");
-    return CST_OK;
+    return check_bucket_grant(req);
 }
 
 cst_err cst_api_on_headers(void *app, cst_request *req, const char *url)
 {
     cst_node *n = app;
+    TRY(cst_client_ip(&n->cfg.trusted_proxies, req->source_ip,
+                      cst_req_header(req, "X-Forwarded-For"), req->client_ip));
     TRY(cst_route_match(cst_api_routes, cst_api_route_count, req->method, url, &req->route,
                         req->params, req->param_len));
     req->body_limit = body_limit(n, req->route->body);

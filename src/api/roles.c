@@ -9,10 +9,10 @@ static const struct {
     const char *name;
     uint32_t perms;
 } role_table[CST_ROLE__COUNT] = {
-    [CST_ROLE_OWNER] = {"owner", P(TENANT_READ) | P(TENANT_ADMIN) | P(BUCKETS_ADMIN) |
-                                     P(RECORDS_READ) | P(RECORDS_WRITE)},
-    [CST_ROLE_ADMIN] = {"admin", P(TENANT_READ) | P(TENANT_ADMIN) | P(BUCKETS_ADMIN) |
-                                     P(RECORDS_READ) | P(RECORDS_WRITE)},
+    [CST_ROLE_OWNER] = {"owner", P(TENANT_READ) | P(TENANT_ADMIN) | P(USERS_ADMIN) |
+                                     P(BUCKETS_ADMIN) | P(RECORDS_READ) | P(RECORDS_WRITE)},
+    [CST_ROLE_ADMIN] = {"admin", P(TENANT_READ) | P(TENANT_ADMIN) | P(USERS_ADMIN) |
+                                     P(BUCKETS_ADMIN) | P(RECORDS_READ) | P(RECORDS_WRITE)},
     [CST_ROLE_WRITER] = {"writer", P(TENANT_READ) | P(RECORDS_READ) | P(RECORDS_WRITE)},
     [CST_ROLE_READER] = {"reader", P(TENANT_READ) | P(RECORDS_READ)},
     [CST_ROLE_AUDITOR] = {"auditor", P(TENANT_READ)},
@@ -69,11 +69,35 @@ cst_err cst_perms_parse(const json_t *arr, uint32_t *out)
             if (perm_names[p] && strcmp(perm_names[p], json_string_value(v)) == 0)
                 found = p;
         ENSURE(found >= 0, CST_ERR_INVALID,
-               "unknown permission \"%.64s\" (known: tenant.read, tenant.admin, buckets.admin, "
-               "records.read, records.write, sys.tenants)",
+               "unknown permission \"%.64s\" (known: tenant.read, tenant.admin, users.admin, "
+               "buckets.admin, records.read, records.write, sys.tenants)",
                json_string_value(v));
         perms |= CST_PERM_BIT(found);
     }
     *out = perms;
+    return CST_OK;
+}
+
+cst_err cst_roles_parse(const json_t *arr, uint32_t allowed, uint32_t *out)
+{
+    ENSURE(json_is_array(arr) && json_array_size(arr) > 0, CST_ERR_INVALID,
+           "roles must be a non-empty array of role names");
+    uint32_t roles = 0;
+    size_t i;
+    const json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        ENSURE(json_is_string(v), CST_ERR_INVALID, "roles must be an array of role names");
+        int found = -1;
+        for (int r = 0; r < CST_ROLE__COUNT; r++)
+            if ((allowed & CST_ROLE_BIT(r)) &&
+                strcmp(role_table[r].name, json_string_value(v)) == 0)
+                found = r;
+        ENSURE(found >= 0, CST_ERR_INVALID,
+               "unknown role \"%.64s\" (roles: owner, admin, writer, reader, auditor)",
+               json_string_value(v));
+        roles |= CST_ROLE_BIT(found);
+    }
+    *out = roles;
     return CST_OK;
 }

@@ -9,25 +9,6 @@
 #include "crypto/secrets.h"
 #include "util/util.h"
 
-static json_t *tenant_json(const cst_tenant_row *t)
-{
-    char created[32];
-    cst_time_format(t->created_at, created);
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id", t->id, "name", t->name, "region", t->region,
-                     "plan", t->plan, "state", t->state, "created_at", created);
-}
-
-static cst_err check_username(const char *u)
-{
-    size_t len = strlen(u);
-    bool ok = len >= 1 && len <= 64;
-    for (const char *c = u; ok && *c; c++)
-        ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-             *c == '.' || *c == '_' || *c == '-' || *c == '@';
-    ENSURE(ok, CST_ERR_INVALID, "username must be 1-64 characters of A-Z a-z 0-9 . _ - @");
-    return CST_OK;
-}
-
 static cst_err parse_create(cst_node *n, json_t *body, cst_tenant_row *t, const char **username)
 {
     static const char *const owner_fields[] = {"username", NULL};
@@ -39,7 +20,7 @@ static cst_err parse_create(cst_node *n, json_t *body, cst_tenant_row *t, const 
     TRY(cst_json_obj(body, "owner", true, &owner));
     TRY(cst_json_only(owner, owner_fields));
     TRY(cst_json_str(owner, "username", true, username));
-    TRY(check_username(*username));
+    TRY(cst_api_check_username(*username));
     TRY(cst_api_check_name("tenant name", name));
     ENSURE(name[0] != '_' && name[0] != '-', CST_ERR_INVALID,
            "tenant name must start with a letter or digit");
@@ -67,11 +48,11 @@ static cst_err make_owner(const cst_tenant_row *t, const char *username, cst_use
     cst_random_id("us", u->id);
     strcpy(u->tenant_id, t->id);
     strcpy(u->username, username);
+    strcpy(u->grants, "[]");
     u->roles = CST_ROLE_BIT(CST_ROLE_OWNER);
     u->must_change_password = true;
     u->created_at = t->created_at;
-    TRY(cst_password_generate(password));
-    return cst_password_hash(password, u->pw_hash);
+    return cst_api_new_password(password, u->pw_hash, u->pw_history, sizeof(u->pw_history));
 }
 
 cst_err cst_api_sys_tenant_create(cst_node *n, cst_request *req)
@@ -100,7 +81,7 @@ cst_err cst_api_sys_tenant_create(cst_node *n, cst_request *req)
     if (e == CST_OK)
         e = cst_node_tenant(n, t.id, &ctx); /* creates tenants/<id>.db */
     if (e == CST_OK) {
-        json_t *o = tenant_json(&t);
+        json_t *o = cst_tenant_json(n, &t, false);
         json_object_set_new(o, "owner",
                             json_pack("{s:s,s:s,s:s}", "id", owner.id, "username", owner.username,
                                       "password", password));
@@ -113,9 +94,15 @@ cst_err cst_api_sys_tenant_create(cst_node *n, cst_request *req)
     return e;
 }
 
+struct list_ctx {
+    const cst_node *n;
+    json_t *arr;
+};
+
 static void list_one(const cst_tenant_row *t, void *ctx)
 {
-    json_array_append_new(ctx, tenant_json(t));
+    struct list_ctx *lc = ctx;
+    json_array_append_new(lc->arr, cst_tenant_json(lc->n, t, false));
 }
 
 cst_err cst_api_sys_tenant_list(cst_node *n, cst_request *req)
@@ -126,7 +113,8 @@ cst_err cst_api_sys_tenant_list(cst_node *n, cst_request *req)
     TRY(cst_req_query(req, "after", after, sizeof(after), &has_after));
     TRY(cst_api_query_limit(req, &limit));
     json_t *arr = json_array();
-    cst_err e = cst_store_tenant_list(n->store, has_after ? after : NULL, limit, list_one, arr);
+    struct list_ctx lc = {n, arr};
+    cst_err e = cst_store_tenant_list(n->store, has_after ? after : NULL, limit, list_one, &lc);
     if (e != CST_OK) {
         json_decref(arr);
         return e;
@@ -145,10 +133,5 @@ cst_err cst_api_sys_tenant_get(cst_node *n, cst_request *req)
     cst_err e = cst_store_tenant_get(n->store, req->params[0], &t);
     ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_NOT_FOUND, "no such tenant");
     TRY(e);
-    return cst_resp_json(req, 200, tenant_json(&t));
-}
-
-cst_err cst_api_tenant_get(cst_node *n, cst_request *req)
-{
-    return cst_resp_json(req, 200, tenant_json(&req->who.tenant));
+    return cst_resp_json(req, 200, cst_tenant_json(n, &t, true));
 }

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "crypto/crypto.h"
+#include "crypto/totp.h"
 #include "node/node.h"
 #include "util/util.h"
 
@@ -122,7 +123,7 @@ static int cmd_serve(int argc, char **argv)
 int main(int argc, char **argv)
 {
     cst_cli_harden_process();
-    if (cst_crypto_init() != CST_OK) {
+    if (cst_crypto_init() != CST_OK || cst_totp_init() != CST_OK) {
         fprintf(stderr, "custodia: cannot initialise cryptography\n");
         return 1;
     }

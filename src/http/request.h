@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "http/netacl.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -26,6 +27,7 @@ typedef enum cst_perm {
     CST_PERM_BUCKETS_ADMIN,
     CST_PERM_RECORDS_READ,
     CST_PERM_RECORDS_WRITE,
+    CST_PERM_USERS_ADMIN, /* manage the tenant's users */
     CST_PERM_SYS_TENANTS, /* operators: create and list tenants */
     CST_PERM__COUNT
 } cst_perm;
@@ -51,6 +53,14 @@ typedef struct cst_route {
     cst_body_kind body;
 } cst_route;
 
+/* A tenant's identity settings, with the node's policy applied. */
+typedef struct cst_tenant_settings {
+    bool mfa_all;               /* two-factor for every user, not only owners and admins */
+    cst_cidr_list ip_allowlist; /* IAM-7; empty allows all */
+    int session_idle_seconds;   /* effective: never longer than the node's */
+    int session_max_seconds;
+} cst_tenant_settings;
+
 /* Who is calling. Filled by authentication. */
 typedef struct cst_principal {
     bool authenticated;
@@ -59,13 +69,16 @@ typedef struct cst_principal {
     cst_token_row token;
     cst_tenant_row tenant; /* empty for operators */
     uint32_t perms;        /* effective: token's permissions within the user's current roles */
+    cst_tenant_settings settings; /* for tenant principals */
+    bool mfa_required;            /* this principal must have two-factor enrolled (IAM-3) */
 } cst_principal;
 
 typedef struct cst_request {
     void *conn; /* the adapter's connection (opaque) */
     const char *method;
     char request_id[33];
-    char source_ip[64];
+    char source_ip[64]; /* the TCP peer */
+    char client_ip[64]; /* the client: the peer, or from X-Forwarded-For of a trusted proxy */
     const cst_route *route;
     char params[CST_MAX_PARAMS][CST_PARAM_MAX + 1];
     size_t param_len[CST_MAX_PARAMS];
@@ -75,6 +88,7 @@ typedef struct cst_request {
     cst_principal who;
 
     /* response */
+    int retry_after; /* seconds; sent as Retry-After with an error when non-zero */
     int status;
     cst_buf resp;
     char resp_type[128];

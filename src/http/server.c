@@ -95,6 +95,11 @@ void cst_resp_error(cst_request *req, cst_err e)
     }
     if (e == CST_ERR_METHOD_NOT_ALLOWED)
         cst_resp_header(req, "Allow", "see docs/openapi.yaml");
+    if (req->retry_after > 0) {
+        char v[16];
+        (void)snprintf(v, sizeof(v), "%d", req->retry_after);
+        cst_resp_header(req, "Retry-After", v);
+    }
 }
 
 /* Response memory is wiped before it is freed: it may hold decrypted record values. */

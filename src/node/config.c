@@ -24,6 +24,8 @@ void cst_config_defaults(cst_config *c)
     c->max_batch_bytes = 8 * 1024 * 1024;
     c->session_idle_seconds = 15 * 60;
     c->session_max_seconds = 12 * 3600;
+    c->lockout_threshold = 6;
+    c->lockout_seconds = 30 * 60;
 }
 
 static cst_err parse_long(const char *key, const char *v, long min, long max, long *out)
@@ -89,6 +91,17 @@ static cst_err set_size(size_t *dst, const char *key, const char *v, long min, l
     return CST_OK;
 }
 
+static cst_err cst_config_cidrs(const char *key, const char *v, cst_cidr_list *out)
+{
+    cst_err e = cst_cidr_list_parse(v, out);
+    if (e != CST_OK) {
+        char why[256];
+        (void)snprintf(why, sizeof(why), "%s", cst_err_message(e));
+        return cst_fail(e, "%s: %s", key, why);
+    }
+    return CST_OK;
+}
+
 cst_err cst_config_set(cst_config *c, const char *section, const char *key, const char *v)
 {
     long n;
@@ -133,6 +146,20 @@ cst_err cst_config_set(cst_config *c, const char *section, const char *key, cons
         c->session_max_seconds = (int)n;
         return CST_OK;
     }
+    if (!strcmp(full, "auth.lockout_threshold")) {
+        TRY(parse_long(full, v, 1, 10, &n));
+        c->lockout_threshold = (int)n;
+        return CST_OK;
+    }
+    if (!strcmp(full, "auth.lockout_seconds")) {
+        TRY(parse_long(full, v, 60, 24 * 3600, &n));
+        c->lockout_seconds = (int)n;
+        return CST_OK;
+    }
+    if (!strcmp(full, "auth.operator_ip_allowlist"))
+        return cst_config_cidrs(full, v, &c->operator_ip_allowlist);
+    if (!strcmp(full, "http.trusted_proxies"))
+        return cst_config_cidrs(full, v, &c->trusted_proxies);
     return cst_fail(CST_ERR_INVALID, "unknown configuration key %s", full);
 }
 
@@ -204,6 +231,12 @@ cst_err cst_config_finish(cst_config *c)
     if (c->session_idle_seconds > 15 * 60)
         cst_warn("WEAKER THAN DEFAULT: auth.session_idle_seconds = %d (default 900)",
                  c->session_idle_seconds);
+    if (c->lockout_threshold > 6)
+        cst_warn("WEAKER THAN DEFAULT: auth.lockout_threshold = %d (default 6)",
+                 c->lockout_threshold);
+    if (c->lockout_seconds < 30 * 60)
+        cst_warn("WEAKER THAN DEFAULT: auth.lockout_seconds = %d (default 1800)",
+                 c->lockout_seconds);
     if (c->session_max_seconds > 12 * 3600)
         cst_warn("WEAKER THAN DEFAULT: auth.session_max_seconds = %d (default 43200)",
                  c->session_max_seconds);

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "http/netacl.h"
 #include "util/err.h"
 
 #define CST_DEFAULT_TLS_PRIORITIES                                                                 \
@@ -31,6 +32,10 @@ typedef struct cst_config {
     size_t max_batch_bytes;
     int session_idle_seconds;
     int session_max_seconds;
+    int lockout_threshold;               /* failures that lock an account (IAM-2) */
+    int lockout_seconds;                 /* how long it stays locked */
+    cst_cidr_list operator_ip_allowlist; /* IAM-7; empty allows all */
+    cst_cidr_list trusted_proxies;       /* peers whose X-Forwarded-For is believed */
 } cst_config;
 
 void cst_config_defaults(cst_config *c);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "api/api.h"
 #include "api/roles.h"
 #include "crypto/secrets.h"
 #include "crypto/tlscert.h"
@@ -98,19 +99,16 @@ static cst_err make_seal_key(const char *data_dir, const cst_key *kek, const cha
 
 static cst_err make_operator(cst_store *st, char password[32])
 {
-    char hash[CST_PWHASH_LEN];
     cst_user_row u;
     memset(&u, 0, sizeof(u));
-    TRY(cst_password_generate(password));
-    TRY(cst_password_hash(password, hash));
+    TRY(cst_api_new_password(password, u.pw_hash, u.pw_history, sizeof(u.pw_history)));
     cst_random_id("us", u.id);
     strcpy(u.tenant_id, CST_SYS_TENANT);
     strcpy(u.username, "admin");
-    strcpy(u.pw_hash, hash);
+    strcpy(u.grants, "[]");
     u.roles = CST_ROLE_BIT(CST_ROLE_SYS_ADMIN);
     u.must_change_password = true;
     u.created_at = cst_now_us();
-    sodium_memzero(hash, sizeof(hash));
     return cst_store_user_create(st, &u);
 }
 

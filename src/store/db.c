@@ -166,6 +166,14 @@ static cst_err stmt_v(cst_db *db, sqlite3_stmt **st, const char *sql, const char
     int rc = sqlite3_prepare_v2(db->h, sql, -1, st, NULL);
     if (rc != SQLITE_OK)
         return map_rc(db, rc, "prepare");
+    /* A format that does not match the statement would read arguments that are not there. */
+    if ((size_t)sqlite3_bind_parameter_count(*st) != strlen(fmt)) {
+        cst_error("storage: bind format \"%s\" does not match %d parameters of: %s", fmt,
+                  sqlite3_bind_parameter_count(*st), sql);
+        sqlite3_finalize(*st);
+        *st = NULL;
+        return cst_fail(CST_ERR_INTERNAL, "storage error");
+    }
     cst_err e = bind_args(db, *st, fmt, ap);
     if (e != CST_OK) {
         sqlite3_finalize(*st);

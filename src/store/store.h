@@ -18,6 +18,9 @@ typedef struct cst_tstore cst_tstore;
 
 #define CST_NAME_MAX 64
 #define CST_ID_MAX 32
+#define CST_GRANTS_JSON 2048
+#define CST_RECOVERY_JSON 800
+#define CST_SETTINGS_JSON 4096
 
 typedef struct cst_tenant_row {
     char id[CST_ID_MAX];
@@ -26,6 +29,7 @@ typedef struct cst_tenant_row {
     char plan[16];
     char state[16];
     int64_t created_at;
+    char settings[CST_SETTINGS_JSON]; /* JSON object: mfa_required, ip_allowlist, ... */
 } cst_tenant_row;
 
 typedef struct cst_user_row {
@@ -33,10 +37,20 @@ typedef struct cst_user_row {
     char tenant_id[CST_ID_MAX];
     char username[CST_NAME_MAX + 1];
     char pw_hash[128];
-    uint32_t roles; /* bit set of cst_role */
+    uint32_t roles;               /* bit set of cst_role */
+    char grants[CST_GRANTS_JSON]; /* JSON array of bucket names or "*" (writer/reader) */
+    char pw_history[640];         /* JSON array of the last Argon2id hashes, newest first */
     bool must_change_password;
     bool disabled;
+    int failed_logins;
+    int64_t locked_until;    /* 0: not locked */
+    int totp_state;          /* 0 none, 1 enrolment pending, 2 active */
+    uint8_t totp_sealed[96]; /* the TOTP secret, sealed (ENC-1) */
+    size_t totp_sealed_len;
+    int64_t totp_last_step;           /* the last accepted step: older codes are replays */
+    char recovery[CST_RECOVERY_JSON]; /* JSON array of hex SHA-256 of unused recovery codes */
     int64_t created_at;
+    int64_t last_login_at;
 } cst_user_row;
 
 typedef struct cst_token_row {
@@ -78,8 +92,31 @@ CST_MUST_USE cst_err cst_store_user_create(cst_store *st, const cst_user_row *u)
 CST_MUST_USE cst_err cst_store_user_get(cst_store *st, const char *id, cst_user_row *out);
 CST_MUST_USE cst_err cst_store_user_by_name(cst_store *st, const char *tenant_id,
                                             const char *username, cst_user_row *out);
-CST_MUST_USE cst_err cst_store_user_set_password(cst_store *st, const char *user_id,
-                                                 const char *pw_hash, bool must_change);
+/* Writes the user's mutable fields (roles, grants, disabled, password and history, TOTP and
+ * recovery codes); the login counters have their own atomic updates below. */
+CST_MUST_USE cst_err cst_store_user_update(cst_store *st, const cst_user_row *u);
+CST_MUST_USE cst_err cst_store_user_list(cst_store *st, const char *tenant_id,
+                                         void (*fn)(const cst_user_row *, void *), void *ctx);
+/* Deletes a user of the tenant and every token of theirs. */
+CST_MUST_USE cst_err cst_store_user_delete(cst_store *st, const char *tenant_id, const char *id);
+/* Enabled users of the tenant holding every role bit in role_mask. */
+CST_MUST_USE cst_err cst_store_user_count(cst_store *st, const char *tenant_id, uint32_t role_mask,
+                                          int *count);
+/* IAM-2: counts a failed login; at max failures the account locks until now + lock_us.
+ * Returns the new count and lock time. */
+CST_MUST_USE cst_err cst_store_login_failed(cst_store *st, const char *user_id, int64_t now,
+                                            int max, int64_t lock_us, int *failed,
+                                            int64_t *locked_until);
+CST_MUST_USE cst_err cst_store_login_ok(cst_store *st, const char *user_id, int64_t now);
+/* IAM-3: records step as the last accepted TOTP step only if it is newer than the stored one;
+ * CST_ERR_UNAUTHENTICATED otherwise (a concurrent replay lost the race). */
+CST_MUST_USE cst_err cst_store_totp_advance(cst_store *st, const char *user_id, int64_t step);
+/* Replaces the recovery codes only if they are still old_json (compare-and-swap), so a code
+ * is consumed once even by concurrent logins. */
+CST_MUST_USE cst_err cst_store_recovery_swap(cst_store *st, const char *user_id,
+                                             const char *old_json, const char *new_json);
+CST_MUST_USE cst_err cst_store_tenant_settings_set(cst_store *st, const char *tenant_id,
+                                                   const char *settings_json);
 
 CST_MUST_USE cst_err cst_store_token_create(cst_store *st, const cst_token_row *t);
 CST_MUST_USE cst_err cst_store_token_get(cst_store *st, const char *id, cst_token_row *out);

@@ -16,15 +16,21 @@ static const char system_schema[] =
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS tenants("
     "  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, region TEXT NOT NULL,"
-    "  plan TEXT NOT NULL, state TEXT NOT NULL, created_at INTEGER NOT NULL);"
+    "  plan TEXT NOT NULL, state TEXT NOT NULL, created_at INTEGER NOT NULL,"
+    "  settings TEXT NOT NULL DEFAULT '{}');"
     "CREATE TABLE IF NOT EXISTS tenant_keys("
     "  tenant_id TEXT NOT NULL REFERENCES tenants(id), purpose TEXT NOT NULL,"
     "  version INTEGER NOT NULL, wrapped BLOB NOT NULL, created_at INTEGER NOT NULL,"
     "  PRIMARY KEY(tenant_id, purpose, version));"
     "CREATE TABLE IF NOT EXISTS users("
     "  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, username TEXT NOT NULL,"
-    "  pw_hash TEXT NOT NULL, roles INTEGER NOT NULL, must_change_password INTEGER NOT NULL,"
-    "  disabled INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
+    "  pw_hash TEXT NOT NULL, roles INTEGER NOT NULL, grants TEXT NOT NULL DEFAULT '[]',"
+    "  pw_history TEXT NOT NULL DEFAULT '[]', must_change_password INTEGER NOT NULL,"
+    "  disabled INTEGER NOT NULL DEFAULT 0, failed_logins INTEGER NOT NULL DEFAULT 0,"
+    "  locked_until INTEGER NOT NULL DEFAULT 0, totp_state INTEGER NOT NULL DEFAULT 0,"
+    "  totp_sealed BLOB, totp_last_step INTEGER NOT NULL DEFAULT 0,"
+    "  recovery TEXT NOT NULL DEFAULT '[]', created_at INTEGER NOT NULL,"
+    "  last_login_at INTEGER NOT NULL DEFAULT 0,"
     "  UNIQUE(tenant_id, username));"
     "CREATE TABLE IF NOT EXISTS tokens("
     "  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, user_id TEXT NOT NULL REFERENCES users(id),"
@@ -111,7 +117,7 @@ cst_err cst_store_meta_set(cst_store *st, const char *k, const char *v)
                       "ss", k, v);
 }
 
-#define TENANT_COLS "id, name, region, plan, state, created_at"
+#define TENANT_COLS "id, name, region, plan, state, created_at, settings"
 
 static void tenant_row(sqlite3_stmt *q, void *out)
 {
@@ -122,6 +128,7 @@ static void tenant_row(sqlite3_stmt *q, void *out)
     cst_db_col_text(q, 3, t->plan, sizeof(t->plan));
     cst_db_col_text(q, 4, t->state, sizeof(t->state));
     t->created_at = sqlite3_column_int64(q, 5);
+    cst_db_col_text(q, 6, t->settings, sizeof(t->settings));
 }
 
 static cst_err insert_key(cst_store *st, const char *tenant_id, const char *purpose,
@@ -138,8 +145,9 @@ cst_err cst_store_tenant_create(cst_store *st, const cst_tenant_row *t, const cs
 {
     TRY(cst_db_begin(st->db));
     cst_err e =
-        cst_db_run(st->db, NULL, "INSERT INTO tenants(" TENANT_COLS ") VALUES(?, ?, ?, ?, ?, ?)",
-                   "sssssi", t->id, t->name, t->region, t->plan, t->state, t->created_at);
+        cst_db_run(st->db, NULL, "INSERT INTO tenants(" TENANT_COLS ") VALUES(?, ?, ?, ?, ?, ?, ?)",
+                   "sssssis", t->id, t->name, t->region, t->plan, t->state, t->created_at,
+                   t->settings[0] ? t->settings : "{}");
     if (e == CST_ERR_CONFLICT)
         e = cst_fail(CST_ERR_CONFLICT, "a tenant with that name exists");
     if (e == CST_OK)
@@ -210,27 +218,49 @@ cst_err cst_store_key_latest(cst_store *st, const char *tenant_id, const char *p
 }
 
 #define USER_COLS                                                                                  \
-    "id, tenant_id, username, pw_hash, roles, must_change_password, disabled, created_at"
+    "id, tenant_id, username, pw_hash, roles, grants, pw_history, must_change_password, "          \
+    "disabled, failed_logins, locked_until, totp_state, totp_sealed, totp_last_step, recovery, "   \
+    "created_at, last_login_at"
 
 static void user_row(sqlite3_stmt *q, void *out)
 {
     cst_user_row *u = out;
+    memset(u, 0, sizeof(*u));
     cst_db_col_text(q, 0, u->id, sizeof(u->id));
     cst_db_col_text(q, 1, u->tenant_id, sizeof(u->tenant_id));
     cst_db_col_text(q, 2, u->username, sizeof(u->username));
     cst_db_col_text(q, 3, u->pw_hash, sizeof(u->pw_hash));
     u->roles = (uint32_t)sqlite3_column_int64(q, 4);
-    u->must_change_password = sqlite3_column_int(q, 5) != 0;
-    u->disabled = sqlite3_column_int(q, 6) != 0;
-    u->created_at = sqlite3_column_int64(q, 7);
+    cst_db_col_text(q, 5, u->grants, sizeof(u->grants));
+    cst_db_col_text(q, 6, u->pw_history, sizeof(u->pw_history));
+    u->must_change_password = sqlite3_column_int(q, 7) != 0;
+    u->disabled = sqlite3_column_int(q, 8) != 0;
+    u->failed_logins = sqlite3_column_int(q, 9);
+    u->locked_until = sqlite3_column_int64(q, 10);
+    u->totp_state = sqlite3_column_int(q, 11);
+    size_t n = (size_t)sqlite3_column_bytes(q, 12);
+    if (n <= sizeof(u->totp_sealed)) {
+        if (n)
+            memcpy(u->totp_sealed, sqlite3_column_blob(q, 12), n);
+        u->totp_sealed_len = n;
+    }
+    u->totp_last_step = sqlite3_column_int64(q, 13);
+    cst_db_col_text(q, 14, u->recovery, sizeof(u->recovery));
+    u->created_at = sqlite3_column_int64(q, 15);
+    u->last_login_at = sqlite3_column_int64(q, 16);
 }
 
 cst_err cst_store_user_create(cst_store *st, const cst_user_row *u)
 {
     cst_err e =
-        cst_db_run(st->db, NULL, "INSERT INTO users(" USER_COLS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
-                   "ssssiiii", u->id, u->tenant_id, u->username, u->pw_hash, (int64_t)u->roles,
-                   (int64_t)u->must_change_password, (int64_t)u->disabled, u->created_at);
+        cst_db_run(st->db, NULL,
+                   "INSERT INTO users(" USER_COLS
+                   ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?, 0)",
+                   "ssssissiiibisi", u->id, u->tenant_id, u->username, u->pw_hash,
+                   (int64_t)u->roles, u->grants[0] ? u->grants : "[]",
+                   u->pw_history[0] ? u->pw_history : "[]", (int64_t)u->must_change_password,
+                   (int64_t)u->disabled, (int64_t)u->totp_state, u->totp_sealed, u->totp_sealed_len,
+                   u->totp_last_step, u->recovery[0] ? u->recovery : "[]", u->created_at);
     ENSURE(e != CST_ERR_CONFLICT, CST_ERR_CONFLICT, "a user with that username exists");
     return e;
 }
@@ -248,14 +278,134 @@ cst_err cst_store_user_by_name(cst_store *st, const char *tenant_id, const char 
                      tenant_id, username);
 }
 
-cst_err cst_store_user_set_password(cst_store *st, const char *user_id, const char *pw_hash,
-                                    bool must_change)
+cst_err cst_store_user_update(cst_store *st, const cst_user_row *u)
 {
     int n = 0;
     TRY(cst_db_run(st->db, &n,
-                   "UPDATE users SET pw_hash = ?, must_change_password = ? WHERE id = ?", "sis",
-                   pw_hash, (int64_t)must_change, user_id));
+                   "UPDATE users SET pw_hash = ?, roles = ?, grants = ?, pw_history = ?, "
+                   "must_change_password = ?, disabled = ?, totp_state = ?, totp_sealed = ?, "
+                   "totp_last_step = ?, recovery = ? WHERE id = ?",
+                   "sissiiibiss", u->pw_hash, (int64_t)u->roles, u->grants, u->pw_history,
+                   (int64_t)u->must_change_password, (int64_t)u->disabled, (int64_t)u->totp_state,
+                   u->totp_sealed, u->totp_sealed_len, u->totp_last_step, u->recovery, u->id));
     ENSURE(n == 1, CST_ERR_NOT_FOUND, "no such user");
+    return CST_OK;
+}
+
+cst_err cst_store_user_list(cst_store *st, const char *tenant_id,
+                            void (*fn)(const cst_user_row *, void *), void *ctx)
+{
+    sqlite3_stmt *q = NULL;
+    cst_db_lock(st->db);
+    cst_err e = cst_db_stmt(st->db, &q,
+                            "SELECT " USER_COLS " FROM users WHERE tenant_id = ? ORDER BY username",
+                            "s", tenant_id);
+    int row = 1;
+    while (e == CST_OK && (e = cst_db_step(st->db, q, &row)) == CST_OK && row) {
+        cst_user_row u;
+        user_row(q, &u);
+        fn(&u, ctx);
+    }
+    sqlite3_finalize(q);
+    cst_db_unlock(st->db);
+    return e;
+}
+
+cst_err cst_store_user_delete(cst_store *st, const char *tenant_id, const char *id)
+{
+    int n = 0;
+    TRY(cst_db_begin(st->db));
+    cst_err e = cst_db_run(st->db, NULL, "DELETE FROM tokens WHERE user_id = ? AND tenant_id = ?",
+                           "ss", id, tenant_id);
+    if (e == CST_OK)
+        e = cst_db_run(st->db, &n, "DELETE FROM users WHERE id = ? AND tenant_id = ?", "ss", id,
+                       tenant_id);
+    if (e == CST_OK && n != 1)
+        e = cst_fail(CST_ERR_NOT_FOUND, "no such user");
+    if (e != CST_OK) {
+        cst_db_rollback(st->db);
+        return e;
+    }
+    return cst_db_commit(st->db);
+}
+
+cst_err cst_store_user_count(cst_store *st, const char *tenant_id, uint32_t role_mask, int *count)
+{
+    sqlite3_stmt *q = NULL;
+    int row = 0;
+    cst_db_lock(st->db);
+    cst_err e = cst_db_stmt(st->db, &q,
+                            "SELECT count(*) FROM users WHERE tenant_id = ? AND (roles & ?) = ? "
+                            "AND disabled = 0",
+                            "sii", tenant_id, (int64_t)role_mask, (int64_t)role_mask);
+    if (e == CST_OK)
+        e = cst_db_step(st->db, q, &row);
+    *count = row ? sqlite3_column_int(q, 0) : 0;
+    sqlite3_finalize(q);
+    cst_db_unlock(st->db);
+    return e;
+}
+
+cst_err cst_store_login_failed(cst_store *st, const char *user_id, int64_t now, int max,
+                               int64_t lock_us, int *failed, int64_t *locked_until)
+{
+    sqlite3_stmt *q = NULL;
+    int row = 0;
+    cst_db_lock(st->db);
+    cst_err e =
+        cst_db_stmt(st->db, &q,
+                    "UPDATE users SET failed_logins = failed_logins + 1, locked_until = CASE WHEN "
+                    "failed_logins + 1 >= ? THEN ? ELSE locked_until END WHERE id = ? "
+                    "RETURNING failed_logins, locked_until",
+                    "iis", (int64_t)max, now + lock_us, user_id);
+    if (e == CST_OK)
+        e = cst_db_step(st->db, q, &row);
+    if (e == CST_OK && row) {
+        *failed = sqlite3_column_int(q, 0);
+        *locked_until = sqlite3_column_int64(q, 1);
+        e = cst_db_step(st->db, q, &row);
+    }
+    sqlite3_finalize(q);
+    cst_db_unlock(st->db);
+    return e;
+}
+
+cst_err cst_store_login_ok(cst_store *st, const char *user_id, int64_t now)
+{
+    return cst_db_run(st->db, NULL,
+                      "UPDATE users SET failed_logins = 0, locked_until = 0, last_login_at = ? "
+                      "WHERE id = ?",
+                      "is", now, user_id);
+}
+
+cst_err cst_store_totp_advance(cst_store *st, const char *user_id, int64_t step)
+{
+    int n = 0;
+    TRY(cst_db_run(st->db, &n,
+                   "UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?", "isi",
+                   step, user_id, step));
+    ENSURE(n == 1, CST_ERR_UNAUTHENTICATED,
+           "this two-factor code was already used; wait for the next one");
+    return CST_OK;
+}
+
+cst_err cst_store_recovery_swap(cst_store *st, const char *user_id, const char *old_json,
+                                const char *new_json)
+{
+    int n = 0;
+    TRY(cst_db_run(st->db, &n, "UPDATE users SET recovery = ? WHERE id = ? AND recovery = ?", "sss",
+                   new_json, user_id, old_json));
+    ENSURE(n == 1, CST_ERR_UNAUTHENTICATED, "this recovery code was already used");
+    return CST_OK;
+}
+
+cst_err cst_store_tenant_settings_set(cst_store *st, const char *tenant_id,
+                                      const char *settings_json)
+{
+    int n = 0;
+    TRY(cst_db_run(st->db, &n, "UPDATE tenants SET settings = ? WHERE id = ?", "ss", settings_json,
+                   tenant_id));
+    ENSURE(n == 1, CST_ERR_NOT_FOUND, "no such tenant");
     return CST_OK;
 }
 

@@ -2,6 +2,8 @@
 #include "harness.h"
 
 #include <curl/curl.h>
+#include <liboath/oath.h>
+#include <time.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -292,20 +294,6 @@ const char *ts_err(const ts_resp *r)
     return c ? c : "";
 }
 
-char *ts_login(ts_server *s, const char *tenant, const char *user, const char *pw)
-{
-    char body[512];
-    snprintf(body, sizeof(body), "{\"tenant\":\"%s\",\"username\":\"%s\",\"password\":\"%s\"}",
-             tenant, user, pw);
-    ts_resp r;
-    ts_json_req(s, "POST", "/v1/auth/login", NULL, body, &r);
-    char *tok = NULL;
-    if (r.status == 200)
-        tok = strdup(json_string_value(json_object_get(r.json, "token")));
-    ts_resp_free(&r);
-    return tok;
-}
-
 static void change_password(ts_server *s, const char *token, const char *old)
 {
     char body[512];
@@ -316,13 +304,114 @@ static void change_password(ts_server *s, const char *token, const char *old)
     ts_resp_free(&r);
 }
 
+ts_user *ts_user_find(ts_server *s, const char *tenant, const char *user)
+{
+    for (int i = 0; i < s->nusers; i++)
+        if (!strcmp(s->users[i].tenant, tenant) && !strcmp(s->users[i].username, user))
+            return &s->users[i];
+    return NULL;
+}
+
+static ts_user *user_record(ts_server *s, const char *tenant, const char *user)
+{
+    ts_user *u = ts_user_find(s, tenant, user);
+    if (!u) {
+        assert_true(s->nusers < 32);
+        u = &s->users[s->nusers++];
+        memset(u, 0, sizeof(*u));
+        snprintf(u->tenant, sizeof(u->tenant), "%s", tenant);
+        snprintf(u->username, sizeof(u->username), "%s", user);
+    }
+    return u;
+}
+
+bool ts_next_code(ts_user *u, char code[16])
+{
+    long long now = (long long)time(NULL) / 30;
+    long long step = u->last_step + 1 > now - 1 ? u->last_step + 1 : now - 1;
+    if (step > now + 1)
+        return false;
+    assert_int_equal(
+        oath_totp_generate2((const char *)u->secret, 20, (time_t)(step * 30), 30, 0, 6, 0, code),
+        OATH_OK);
+    u->last_step = step;
+    return true;
+}
+
+char *ts_login(ts_server *s, const char *tenant, const char *user, const char *pw)
+{
+    ts_user *u = ts_user_find(s, tenant, user);
+    char body[512], code[16];
+    if (u && u->has_totp && ts_next_code(u, code))
+        snprintf(body, sizeof(body),
+                 "{\"tenant\":\"%s\",\"username\":\"%s\",\"password\":\"%s\",\"totp\":\"%s\"}",
+                 tenant, user, pw, code);
+    else if (u && u->has_totp && u->next_recovery < 10)
+        snprintf(body, sizeof(body),
+                 "{\"tenant\":\"%s\",\"username\":\"%s\",\"password\":\"%s\","
+                 "\"recovery_code\":\"%s\"}",
+                 tenant, user, pw, u->recovery[u->next_recovery++]);
+    else
+        snprintf(body, sizeof(body), "{\"tenant\":\"%s\",\"username\":\"%s\",\"password\":\"%s\"}",
+                 tenant, user, pw);
+    ts_resp r;
+    ts_json_req(s, "POST", "/v1/auth/login", NULL, body, &r);
+    char *tok = NULL;
+    if (r.status == 200)
+        tok = strdup(json_string_value(json_object_get(r.json, "token")));
+    ts_resp_free(&r);
+    return tok;
+}
+
+void ts_enrol(ts_server *s, const char *token, const char *tenant, const char *user, const char *pw)
+{
+    ts_user *u = user_record(s, tenant, user);
+    snprintf(u->password, sizeof(u->password), "%s", pw);
+    ts_resp r;
+    ts_request(s, "POST", "/v1/auth/totp", token, NULL, NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 201);
+    const char *b32 = json_string_value(json_object_get(r.json, "secret"));
+    char *raw = NULL;
+    size_t rawlen = 0;
+    assert_int_equal(oath_base32_decode(b32, strlen(b32), &raw, &rawlen), OATH_OK);
+    assert_int_equal(rawlen, 20);
+    memcpy(u->secret, raw, 20);
+    free(raw);
+    json_t *codes = json_object_get(r.json, "recovery_codes");
+    assert_int_equal(json_array_size(codes), 10);
+    for (int i = 0; i < 10; i++)
+        snprintf(u->recovery[i], sizeof(u->recovery[i]), "%s",
+                 json_string_value(json_array_get(codes, (size_t)i)));
+    u->next_recovery = 0;
+    ts_resp_free(&r);
+    u->last_step = 0;
+    char code[16], body[64];
+    assert_true(ts_next_code(u, code));
+    snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
+    ts_json_req(s, "POST", "/v1/auth/totp/confirm", token, body, &r);
+    assert_int_equal(r.status, 200);
+    ts_resp_free(&r);
+    u->has_totp = true;
+}
+
+void ts_first_login(ts_server *s, const char *token, const char *tenant, const char *user,
+                    const char *otp, bool enrol)
+{
+    change_password(s, token, otp);
+    ts_user *u = user_record(s, tenant, user);
+    snprintf(u->password, sizeof(u->password), "%s", TS_PASSWORD);
+    if (enrol)
+        ts_enrol(s, token, tenant, user, TS_PASSWORD);
+}
+
 char *ts_operator(ts_server *s)
 {
     char *tok = ts_login(s, "_sys", "admin", s->op_password);
-    if (!tok)
-        tok = ts_login(s, "_sys", "admin", TS_PASSWORD);
-    else
-        change_password(s, tok, s->op_password);
+    if (tok) {
+        ts_first_login(s, tok, "_sys", "admin", s->op_password, true);
+        return tok;
+    }
+    tok = ts_login(s, "_sys", "admin", TS_PASSWORD);
     assert_non_null(tok);
     return tok;
 }
@@ -341,7 +430,30 @@ char *ts_tenant(ts_server *s, const char *op_token, const char *name, char *tena
     ts_resp_free(&r);
     char *tok = ts_login(s, name, "owner", pw);
     assert_non_null(tok);
-    change_password(s, tok, pw);
+    ts_first_login(s, tok, name, "owner", pw, true);
+    return tok;
+}
+
+char *ts_user_create(ts_server *s, const char *admin_token, const char *tenant,
+                     const char *username, const char *roles, const char *grants, bool enrol,
+                     char *user_id)
+{
+    char body[512];
+    snprintf(body, sizeof(body), "{\"username\":\"%s\",\"roles\":%s%s%s}", username, roles,
+             grants ? ",\"grants\":" : "", grants ? grants : "");
+    ts_resp r;
+    ts_json_req(s, "POST", "/v1/users", admin_token, body, &r);
+    if (r.status != 201)
+        fprintf(stderr, "create user %s: %ld %s\n", username, r.status, r.body ? r.body : "");
+    assert_int_equal(r.status, 201);
+    char pw[64];
+    strcpy(pw, json_string_value(json_object_get(r.json, "password")));
+    if (user_id)
+        strcpy(user_id, json_string_value(json_object_get(r.json, "id")));
+    ts_resp_free(&r);
+    char *tok = ts_login(s, tenant, username, pw);
+    assert_non_null(tok);
+    ts_first_login(s, tok, tenant, username, pw, enrol);
     return tok;
 }
 

@@ -8,6 +8,18 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* A user the harness knows the secrets of, so it can log in with two-factor codes. */
+typedef struct ts_user {
+    char tenant[72];
+    char username[72];
+    char password[72];
+    unsigned char secret[20];
+    bool has_totp;
+    long long last_step;
+    char recovery[10][32];
+    int next_recovery;
+} ts_user;
+
 typedef struct ts_server {
     char root[256]; /* temp dir holding var/ and the key files */
     char data_dir[300];
@@ -20,6 +32,8 @@ typedef struct ts_server {
     bool mounted;              /* root is a tmpfs mounted by ts_init_small_disk */
     unsigned long fsize_limit; /* RLIMIT_FSIZE for the server when non-zero */
     char base[64];
+    ts_user users[32];
+    int nusers;
 } ts_server;
 
 typedef struct ts_resp {
@@ -59,13 +73,30 @@ bool ts_header(const ts_resp *r, const char *name, char *out, size_t n);
 /* The error code of a JSON error response ("" when none). */
 const char *ts_err(const ts_resp *r);
 
-/* Logs in; returns a malloc'd token or NULL. */
+/* Logs in; returns a malloc'd token or NULL. For a user the harness has enrolled in two-factor
+ * it sends the next unused TOTP code (or a recovery code once the window is used up). */
 char *ts_login(ts_server *s, const char *tenant, const char *user, const char *pw);
-/* Operator login plus password change; returns the operator's token. */
+/* The harness's record of a user (NULL when unknown). */
+ts_user *ts_user_find(ts_server *s, const char *tenant, const char *user);
+/* A TOTP code for the user that the server has not seen yet (within the ±1 window). */
+bool ts_next_code(ts_user *u, char code[16]);
+/* Enrols the session's user in TOTP and confirms it; records the secret and codes. */
+void ts_enrol(ts_server *s, const char *token, const char *tenant, const char *user,
+              const char *pw);
+/* Completes a first login: changes the one-time password to TS_PASSWORD, enrols two-factor
+ * when enrol is true. */
+void ts_first_login(ts_server *s, const char *token, const char *tenant, const char *user,
+                    const char *otp, bool enrol);
+/* Operator login, password change and two-factor enrolment; returns the operator's token. */
 char *ts_operator(ts_server *s);
-/* Creates a tenant with owner "owner", logs the owner in, changes the one-time password.
- * Returns the owner's token; tenant_id (32 bytes) receives the id when non-NULL. */
+/* Creates a tenant with owner "owner", who logs in, changes the one-time password and enrols
+ * two-factor. Returns the owner's token; tenant_id (32 bytes) receives the id when non-NULL. */
 char *ts_tenant(ts_server *s, const char *op_token, const char *name, char *tenant_id);
+/* Creates a user with roles (JSON array text) and grants (JSON array text or NULL), who
+ * completes the first login (enrolling two-factor when enrol). Returns their token. */
+char *ts_user_create(ts_server *s, const char *admin_token, const char *tenant,
+                     const char *username, const char *roles, const char *grants, bool enrol,
+                     char *user_id);
 /* Creates a bucket (asserts 201). */
 void ts_bucket(ts_server *s, const char *token, const char *name);
 /* PUT a record; returns the status. */

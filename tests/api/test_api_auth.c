@@ -90,6 +90,12 @@ static void test_one_time_password_allows_only_password_change(void **state)
     ts_json_req(&srv, "POST", "/v1/auth/password", tok, body, &r);
     assert_int_equal(r.status, 204);
     ts_resp_free(&r);
+    /* IAM-3: an owner must enrol two-factor before anything else */
+    ts_request(&srv, "GET", "/v1/buckets", tok, NULL, NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 403);
+    assert_string_equal(ts_err(&r), "mfa_enrollment_required");
+    ts_resp_free(&r);
+    ts_enrol(&srv, tok, "otp-co", "bob", TS_PASSWORD);
     assert_int_equal(status_of("GET", "/v1/buckets", tok, NULL), 200);
     /* the one-time password no longer works */
     assert_null(ts_login(&srv, "otp-co", "bob", pw));
@@ -98,8 +104,9 @@ static void test_one_time_password_allows_only_password_change(void **state)
 
 static void test_password_change_ends_other_sessions(void **state)
 {
-    char *s1 = ts_login(&srv, "acme", "owner", TS_PASSWORD);
-    char *s2 = ts_login(&srv, "acme", "owner", TS_PASSWORD);
+    char *w = ts_user_create(&srv, owner, "acme", "pat", "[\"writer\"]", "[\"*\"]", false, NULL);
+    char *s1 = ts_login(&srv, "acme", "pat", TS_PASSWORD);
+    char *s2 = ts_login(&srv, "acme", "pat", TS_PASSWORD);
     assert_non_null(s1);
     assert_non_null(s2);
     ts_resp r;
@@ -109,16 +116,16 @@ static void test_password_change_ends_other_sessions(void **state)
     ts_resp_free(&r);
     assert_int_equal(status_of("GET", "/v1/tenant", s1, NULL), 200);
     assert_int_equal(status_of("GET", "/v1/tenant", s2, NULL), 401);
-    /* and back, so other tests keep the shared password */
+    assert_int_equal(status_of("GET", "/v1/tenant", w, NULL), 401);
+    /* IAM-2: the last four passwords cannot come back */
     ts_json_req(&srv, "POST", "/v1/auth/password", s1,
                 "{\"current\":\"Another-Strong-Phrase-77\",\"new\":\"" TS_PASSWORD "\"}", &r);
-    assert_int_equal(r.status, 204);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "last 4 passwords"));
     ts_resp_free(&r);
-    /* the shared owner session was one of the "other" sessions: it ended too */
-    assert_int_equal(status_of("GET", "/v1/tenant", owner, NULL), 401);
-    free(owner);
-    owner = s1;
+    free(s1);
     free(s2);
+    free(w);
 }
 
 static void test_iam4_token_holds_at_most_its_creators_rights(void **state)
@@ -209,8 +216,8 @@ static void test_sys_tenants(void **state)
     assert_int_equal(r.status, 403);
     assert_string_equal(ts_err(&r), "region_mismatch");
     ts_resp_free(&r);
-    ts_json_req(&srv, "POST", "/v1/sys/tenants", op, "{\"name\":\"_sys\",\"owner\":{\"username\":\"x\"}}",
-                &r);
+    ts_json_req(&srv, "POST", "/v1/sys/tenants", op,
+                "{\"name\":\"_sys\",\"owner\":{\"username\":\"x\"}}", &r);
     assert_int_equal(r.status, 400);
     ts_resp_free(&r);
     ts_request(&srv, "GET", "/v1/sys/tenants?limit=1", op, NULL, NULL, 0, NULL, &r);

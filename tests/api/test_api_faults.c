@@ -19,9 +19,16 @@ static void fill(char *v, int i)
     snprintf(v, 32, "record-%d-", i);
 }
 
+static ts_server srv;
+
+static int teardown(void **state)
+{
+    ts_cleanup(&srv); /* also unmounts the tmpfs when a test failed half-way */
+    return 0;
+}
+
 static void test_full_disk_refuses_writes_and_loses_nothing(void **state)
 {
-    ts_server srv;
     const char *how = ts_init_small_disk(&srv, 2 * 1024 * 1024);
     fprintf(stderr, "full disk simulated with %s\n", how);
     assert_true(ts_start(&srv));
@@ -94,7 +101,6 @@ static void test_full_disk_refuses_writes_and_loses_nothing(void **state)
     free(v);
     free(op);
     free(owner);
-    ts_cleanup(&srv);
 }
 
 int main(void)
@@ -102,5 +108,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_disk_refuses_writes_and_loses_nothing),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, NULL, teardown);
 }

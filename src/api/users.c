@@ -1,0 +1,244 @@
+/* users.c: the tenant's users (/v1/users): unique usernames (IAM-1), roles and bucket grants
+ * (IAM-4), disabling (IAM-5), admin password resets. Only owners create, change or remove
+ * owners; nobody edits their own roles; the last owner stays. */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "api/roles.h"
+#include "crypto/secrets.h"
+#include "util/util.h"
+
+#define OWNER CST_ROLE_BIT(CST_ROLE_OWNER)
+
+cst_err cst_api_check_username(const char *u)
+{
+    size_t len = strlen(u);
+    bool ok = len >= 1 && len <= 64;
+    for (const char *c = u; ok && *c; c++)
+        ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+             *c == '.' || *c == '_' || *c == '-' || *c == '@';
+    ENSURE(ok, CST_ERR_INVALID, "username must be 1-64 characters of A-Z a-z 0-9 . _ - @");
+    return CST_OK;
+}
+
+cst_err cst_api_new_password(char password[32], char *hash, char *history, size_t history_len)
+{
+    TRY(cst_password_generate(password));
+    TRY(cst_password_hash(password, hash));
+    return cst_password_history_push("[]", hash, history, history_len);
+}
+
+static json_t *user_json(const cst_user_row *u)
+{
+    char c[32], l[32];
+    cst_time_format(u->created_at, c);
+    cst_time_format(u->last_login_at, l);
+    json_t *grants = json_loads(u->grants, 0, NULL);
+    return json_pack("{s:s,s:s,s:o,s:o,s:b,s:b,s:b,s:b,s:s,s:s*}", "id", u->id, "username",
+                     u->username, "roles", cst_roles_json(u->roles), "grants",
+                     grants ? grants : json_array(), "disabled", u->disabled, "mfa_enabled",
+                     u->totp_state == CST_TOTP_ACTIVE, "must_change_password",
+                     u->must_change_password, "locked", u->locked_until > cst_now_us(),
+                     "created_at", c, "last_login_at", u->last_login_at ? l : NULL);
+}
+
+static cst_err parse_grants(const json_t *arr, char out[CST_GRANTS_JSON])
+{
+    ENSURE(json_is_array(arr) && json_array_size(arr) <= 64, CST_ERR_INVALID,
+           "grants must be an array of at most 64 bucket names, or [\"*\"]");
+    size_t i;
+    const json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        ENSURE(json_is_string(v), CST_ERR_INVALID, "grants must be an array of bucket names");
+        if (strcmp(json_string_value(v), "*") != 0)
+            TRY(cst_api_check_name("grant", json_string_value(v)));
+    }
+    char *text = json_dumps(arr, JSON_COMPACT);
+    ENSURE(text, CST_ERR_INTERNAL, "out of memory");
+    cst_err e = cst_fmt(out, CST_GRANTS_JSON, "%s", text);
+    free(text);
+    return e;
+}
+
+static bool caller_is_owner(const cst_request *req)
+{
+    return (req->who.user.roles & OWNER) != 0;
+}
+
+cst_err cst_api_user_create(cst_node *n, cst_request *req)
+{
+    static const char *const fields[] = {"username", "roles", "grants", NULL};
+    json_t *body = NULL;
+    const char *username;
+    cst_user_row u;
+    char password[32] = "";
+    memset(&u, 0, sizeof(u));
+    strcpy(u.grants, "[]");
+    TRY(cst_api_body(req, fields, &body));
+    cst_err e = cst_json_str(body, "username", true, &username);
+    if (e == CST_OK)
+        e = cst_api_check_username(username);
+    if (e == CST_OK)
+        e = cst_roles_parse(json_object_get(body, "roles"), CST_TENANT_ROLES, &u.roles);
+    if (e == CST_OK && (u.roles & OWNER) && !caller_is_owner(req))
+        e = cst_fail(CST_ERR_FORBIDDEN, "only an owner can make another owner");
+    if (e == CST_OK && json_object_get(body, "grants"))
+        e = parse_grants(json_object_get(body, "grants"), u.grants);
+    if (e == CST_OK) {
+        cst_random_id("us", u.id);
+        strcpy(u.tenant_id, req->who.tenant.id);
+        strcpy(u.username, username);
+        u.must_change_password = true;
+        u.created_at = cst_now_us();
+        e = cst_api_new_password(password, u.pw_hash, u.pw_history, sizeof(u.pw_history));
+    }
+    json_decref(body);
+    if (e == CST_OK)
+        e = cst_store_user_create(n->store, &u);
+    if (e == CST_OK) {
+        json_t *o = user_json(&u);
+        json_object_set_new(o, "password", json_string(password));
+        e = cst_resp_json(req, 201, o);
+    }
+    sodium_memzero(password, sizeof(password));
+    return e;
+}
+
+static void list_one(const cst_user_row *u, void *ctx)
+{
+    json_array_append_new(ctx, user_json(u));
+}
+
+cst_err cst_api_user_list(cst_node *n, cst_request *req)
+{
+    json_t *arr = json_array();
+    cst_err e = cst_store_user_list(n->store, req->who.tenant.id, list_one, arr);
+    if (e != CST_OK) {
+        json_decref(arr);
+        return e;
+    }
+    return cst_resp_json(req, 200, json_pack("{s:o}", "users", arr));
+}
+
+/* The target user, only from the caller's own tenant (ISO-1: another tenant's id is 404). */
+static cst_err target_user(cst_node *n, cst_request *req, cst_user_row *u)
+{
+    ENSURE(cst_id_valid(req->params[0], "us"), CST_ERR_NOT_FOUND, "no such user");
+    cst_err e = cst_store_user_get(n->store, req->params[0], u);
+    ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_NOT_FOUND, "no such user");
+    TRY(e);
+    ENSURE(strcmp(u->tenant_id, req->who.tenant.id) == 0, CST_ERR_NOT_FOUND, "no such user");
+    return CST_OK;
+}
+
+cst_err cst_api_user_get(cst_node *n, cst_request *req)
+{
+    cst_user_row u;
+    TRY(target_user(n, req, &u));
+    return cst_resp_json(req, 200, user_json(&u));
+}
+
+/* The tenant keeps at least one enabled owner. */
+static cst_err keep_an_owner(cst_node *n, const cst_user_row *before, const cst_user_row *after)
+{
+    bool was = (before->roles & OWNER) && !before->disabled;
+    bool is = after && (after->roles & OWNER) && !after->disabled;
+    if (!was || is)
+        return CST_OK;
+    int owners = 0;
+    TRY(cst_store_user_count(n->store, before->tenant_id, OWNER, &owners));
+    ENSURE(owners > 1, CST_ERR_CONFLICT,
+           "the tenant's last owner cannot be removed, disabled or demoted");
+    return CST_OK;
+}
+
+static cst_err apply_patch(cst_request *req, const json_t *body, cst_user_row *u, bool *reset)
+{
+    bool self = strcmp(u->id, req->who.user.id) == 0;
+    const json_t *roles = json_object_get(body, "roles");
+    const json_t *disabled = json_object_get(body, "disabled");
+    const json_t *rp = json_object_get(body, "reset_password");
+    /* owners are changed only by owners */
+    ENSURE(!(u->roles & OWNER) || caller_is_owner(req), CST_ERR_FORBIDDEN,
+           "only an owner can change an owner");
+    if (roles) {
+        ENSURE(!self, CST_ERR_FORBIDDEN, "you cannot change your own roles");
+        uint32_t next;
+        TRY(cst_roles_parse(roles, CST_TENANT_ROLES, &next));
+        ENSURE(!(next & OWNER) || caller_is_owner(req), CST_ERR_FORBIDDEN,
+               "only an owner can make another owner");
+        u->roles = next;
+    }
+    if (json_object_get(body, "grants"))
+        TRY(parse_grants(json_object_get(body, "grants"), u->grants));
+    if (disabled) {
+        ENSURE(json_is_boolean(disabled), CST_ERR_INVALID, "disabled must be true or false");
+        ENSURE(!self || !json_is_true(disabled), CST_ERR_FORBIDDEN, "you cannot disable yourself");
+        u->disabled = json_is_true(disabled);
+    }
+    *reset = false;
+    if (rp) {
+        ENSURE(json_is_boolean(rp), CST_ERR_INVALID, "reset_password must be true or false");
+        ENSURE(!self || !json_is_true(rp), CST_ERR_FORBIDDEN,
+               "change your own password with POST /v1/auth/password");
+        *reset = json_is_true(rp);
+    }
+    return CST_OK;
+}
+
+cst_err cst_api_user_patch(cst_node *n, cst_request *req)
+{
+    static const char *const fields[] = {"roles", "grants", "disabled", "reset_password", NULL};
+    cst_user_row before, u;
+    json_t *body = NULL;
+    bool reset = false;
+    char password[32] = "", hash[CST_PWHASH_LEN], hist[CST_PW_HISTORY_JSON];
+    TRY(target_user(n, req, &before));
+    TRY(cst_api_body(req, fields, &body));
+    u = before;
+    cst_err e = apply_patch(req, body, &u, &reset);
+    json_decref(body);
+    if (e == CST_OK)
+        e = keep_an_owner(n, &before, &u);
+    if (e == CST_OK && reset) {
+        /* an admin reset: a one-time password that must be changed at next login */
+        e = cst_password_generate(password);
+        if (e == CST_OK)
+            e = cst_password_hash(password, hash);
+        if (e == CST_OK)
+            e = cst_password_history_push(u.pw_history, hash, hist, sizeof(hist));
+        if (e == CST_OK) {
+            strcpy(u.pw_hash, hash);
+            strcpy(u.pw_history, hist);
+            u.must_change_password = true;
+        }
+    }
+    if (e == CST_OK)
+        e = cst_store_user_update(n->store, &u);
+    if (e == CST_OK && (reset || u.disabled))
+        e = cst_store_sessions_end(n->store, u.id, NULL);
+    if (e == CST_OK) {
+        json_t *o = user_json(&u);
+        if (reset)
+            json_object_set_new(o, "password", json_string(password));
+        e = cst_resp_json(req, 200, o);
+    }
+    sodium_memzero(password, sizeof(password));
+    return e;
+}
+
+cst_err cst_api_user_delete(cst_node *n, cst_request *req)
+{
+    cst_user_row u;
+    TRY(target_user(n, req, &u));
+    ENSURE(strcmp(u.id, req->who.user.id) != 0, CST_ERR_FORBIDDEN, "you cannot delete yourself");
+    ENSURE(!(u.roles & OWNER) || caller_is_owner(req), CST_ERR_FORBIDDEN,
+           "only an owner can remove an owner");
+    TRY(keep_an_owner(n, &u, NULL));
+    TRY(cst_store_user_delete(n->store, req->who.tenant.id, u.id));
+    cst_resp_empty(req, 204);
+    return CST_OK;
+}

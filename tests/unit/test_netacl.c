@@ -1,0 +1,71 @@
+/* test_netacl.c: IAM-7. CIDR parsing (malformed CIDRs refused), matching, and the client
+ * address behind trusted proxies (a forged X-Forwarded-For from an untrusted peer ignored). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "http/netacl.h"
+
+static void test_iam7_malformed_cidrs_refused(void **state)
+{
+    cst_cidr c;
+    const char *bad[] = {"",          "10.0.0.0/33", "10.0.0.1/8",    "10.0.0/8",
+                         "::1/129",   "fe80::1/10",  "10.0.0.0/",     "10.0.0.0/x",
+                         "localhost", "1.2.3.4/-1",  "2001:db8::1/32"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+        assert_int_equal(cst_cidr_parse(bad[i], &c), CST_ERR_INVALID);
+    assert_int_equal(cst_cidr_parse("10.0.0.0/8", &c), CST_OK);
+    assert_int_equal(cst_cidr_parse("2001:db8::/32", &c), CST_OK);
+    assert_int_equal(cst_cidr_parse("127.0.0.1", &c), CST_OK);
+    assert_int_equal(c.prefix, 32);
+    assert_int_equal(cst_cidr_parse("0.0.0.0/0", &c), CST_OK);
+}
+
+static void test_iam7_matching(void **state)
+{
+    cst_cidr_list l;
+    assert_int_equal(cst_cidr_list_parse("10.0.0.0/8, 192.168.1.0/24 2001:db8::/32 127.0.0.1", &l),
+                     CST_OK);
+    assert_int_equal(l.n, 4);
+    assert_true(cst_cidr_list_match(&l, "10.255.1.2"));
+    assert_true(cst_cidr_list_match(&l, "192.168.1.77"));
+    assert_false(cst_cidr_list_match(&l, "192.168.2.1"));
+    assert_true(cst_cidr_list_match(&l, "2001:db8:ffff::1"));
+    assert_false(cst_cidr_list_match(&l, "2001:db9::1"));
+    assert_true(cst_cidr_list_match(&l, "127.0.0.1"));
+    assert_false(cst_cidr_list_match(&l, "127.0.0.2"));
+    assert_true(cst_cidr_list_match(&l, "::ffff:10.1.1.1")); /* mapped v4 */
+    assert_false(cst_cidr_list_match(&l, "not-an-ip"));
+    assert_int_equal(cst_cidr_list_parse("10.0.0.0/8, bogus", &l), CST_ERR_INVALID);
+}
+
+static void test_iam7_forwarded_for_only_from_trusted_proxies(void **state)
+{
+    cst_cidr_list trusted;
+    char ip[64];
+    assert_int_equal(cst_cidr_list_parse("10.0.0.0/8", &trusted), CST_OK);
+    /* untrusted peer: its X-Forwarded-For is ignored */
+    assert_int_equal(cst_client_ip(&trusted, "203.0.113.9", "127.0.0.1", ip), CST_OK);
+    assert_string_equal(ip, "203.0.113.9");
+    /* trusted peer: the rightmost untrusted hop is the client */
+    assert_int_equal(cst_client_ip(&trusted, "10.0.0.5", "198.51.100.7", ip), CST_OK);
+    assert_string_equal(ip, "198.51.100.7");
+    assert_int_equal(cst_client_ip(&trusted, "10.0.0.5", "1.1.1.1, 198.51.100.7, 10.0.0.6", ip),
+                     CST_OK);
+    assert_string_equal(ip, "198.51.100.7"); /* a client-supplied 1.1.1.1 is not believed */
+    assert_int_equal(cst_client_ip(&trusted, "10.0.0.5", NULL, ip), CST_OK);
+    assert_string_equal(ip, "10.0.0.5");
+    assert_int_equal(cst_client_ip(&trusted, "10.0.0.5", "garbage", ip), CST_ERR_INVALID);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_iam7_malformed_cidrs_refused),
+        cmocka_unit_test(test_iam7_matching),
+        cmocka_unit_test(test_iam7_forwarded_for_only_from_trusted_proxies),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
