@@ -2,6 +2,7 @@
 #include "harness.h"
 
 #include <curl/curl.h>
+#include <unistd.h>
 #include <liboath/oath.h>
 #include <time.h>
 #include <errno.h>
@@ -234,6 +235,8 @@ void ts_request(ts_server *s, const char *method, const char *path, const char *
     curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+    if (s->source_ip[0])
+        curl_easy_setopt(c, CURLOPT_INTERFACE, s->source_ip);
     if (strcmp(method, "HEAD") == 0)
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     else
@@ -329,8 +332,14 @@ bool ts_next_code(ts_user *u, char code[16])
 {
     long long now = (long long)time(NULL) / 30;
     long long step = u->last_step + 1 > now - 1 ? u->last_step + 1 : now - 1;
-    if (step > now + 1)
-        return false;
+    if (step > now + 1) {
+        /* every code of the window is used: wait for the next step */
+        sleep((unsigned)(30 - time(NULL) % 30) + 1);
+        now = (long long)time(NULL) / 30;
+        step = u->last_step + 1 > now - 1 ? u->last_step + 1 : now - 1;
+        if (step > now + 1)
+            return false;
+    }
     assert_int_equal(
         oath_totp_generate2((const char *)u->secret, 20, (time_t)(step * 30), 30, 0, 6, 0, code),
         OATH_OK);

@@ -34,6 +34,7 @@ typedef struct ts_server {
     char base[64];
     ts_user users[32];
     int nusers;
+    char source_ip[64]; /* when set, requests leave from this local address (127.0.0.2) */
 } ts_server;
 
 typedef struct ts_resp {

@@ -1,0 +1,90 @@
+/* test_store.c: the system store's atomic identity updates with an injected clock: lockout
+ * counting (IAM-2), TOTP replay refusal (IAM-3) and single-use recovery codes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "store/store.h"
+
+static char dir[] = "/tmp/cst-store-XXXXXX";
+static cst_store *st;
+static cst_user_row u;
+
+#define MIN 60000000LL
+
+static int setup(void **state)
+{
+    if (!mkdtemp(dir) || cst_store_open(dir, true, &st) != CST_OK)
+        return -1;
+    memset(&u, 0, sizeof(u));
+    strcpy(u.id, "us_00000000000000000001");
+    strcpy(u.tenant_id, "_sys");
+    strcpy(u.username, "admin");
+    strcpy(u.pw_hash, "x");
+    strcpy(u.recovery, "[\"a\",\"b\"]");
+    return cst_store_user_create(st, &u) == CST_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    cst_store_close(st);
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_iam2_lockout_counts_with_injected_clock(void **state)
+{
+    int64_t t0 = 1700000000LL * 1000000, until = 0;
+    int failed = 0;
+    for (int i = 1; i <= 5; i++) {
+        assert_int_equal(cst_store_login_failed(st, u.id, t0 + i * MIN, 6, 30 * MIN, &failed,
+                                                &until),
+                         CST_OK);
+        assert_int_equal(failed, i);
+        assert_int_equal(until, 0); /* not locked yet */
+    }
+    assert_int_equal(cst_store_login_failed(st, u.id, t0 + 6 * MIN, 6, 30 * MIN, &failed, &until),
+                     CST_OK);
+    assert_int_equal(failed, 6);
+    assert_int_equal(until, t0 + 6 * MIN + 30 * MIN); /* locked for 30 minutes from the 6th */
+    cst_user_row got;
+    assert_int_equal(cst_store_user_get(st, u.id, &got), CST_OK);
+    assert_true(got.locked_until > t0 + 35 * MIN);  /* still locked 29 minutes later */
+    assert_false(got.locked_until > t0 + 36 * MIN); /* free at 30 */
+    /* a success clears the count and the lock */
+    assert_int_equal(cst_store_login_ok(st, u.id, t0 + 40 * MIN), CST_OK);
+    assert_int_equal(cst_store_user_get(st, u.id, &got), CST_OK);
+    assert_int_equal(got.failed_logins, 0);
+    assert_int_equal(got.locked_until, 0);
+}
+
+static void test_iam3_totp_step_only_moves_forward(void **state)
+{
+    assert_int_equal(cst_store_totp_advance(st, u.id, 100), CST_OK);
+    assert_int_equal(cst_store_totp_advance(st, u.id, 100), CST_ERR_UNAUTHENTICATED);
+    assert_int_equal(cst_store_totp_advance(st, u.id, 99), CST_ERR_UNAUTHENTICATED);
+    assert_int_equal(cst_store_totp_advance(st, u.id, 101), CST_OK);
+}
+
+static void test_iam3_recovery_code_swap_is_single_use(void **state)
+{
+    assert_int_equal(cst_store_recovery_swap(st, u.id, "[\"a\",\"b\"]", "[\"b\"]"), CST_OK);
+    /* a second, concurrent consumer still holding the old list loses */
+    assert_int_equal(cst_store_recovery_swap(st, u.id, "[\"a\",\"b\"]", "[\"b\"]"),
+                     CST_ERR_UNAUTHENTICATED);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_iam2_lockout_counts_with_injected_clock),
+        cmocka_unit_test(test_iam3_totp_step_only_moves_forward),
+        cmocka_unit_test(test_iam3_recovery_code_swap_is_single_use),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
