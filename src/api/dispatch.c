@@ -154,6 +154,15 @@ static bool is_setup_route(const cst_route *r)
            r->handler == cst_api_totp_enrol || r->handler == cst_api_totp_confirm;
 }
 
+/* Routes that act on the person, not on data: a login session only, never an API token. */
+static bool is_session_route(const cst_route *r)
+{
+    return r->handler == cst_api_password || r->handler == cst_api_totp_enrol ||
+           r->handler == cst_api_totp_confirm || r->handler == cst_api_totp_disable ||
+           r->handler == cst_api_session_list || r->handler == cst_api_session_delete ||
+           r->handler == cst_api_token_create;
+}
+
 /* IAM-4: writers and readers reach only the buckets they are granted ("*" for all). */
 static cst_err check_bucket_grant(const cst_request *req)
 {
@@ -188,6 +197,8 @@ static cst_err authorize(const cst_request *req)
                "two-factor authentication is required: enrol with POST /v1/auth/totp and "
                "confirm with POST /v1/auth/totp/confirm");
     }
+    ENSURE(who->token.session || !is_session_route(r), CST_ERR_FORBIDDEN,
+           "this route needs a login session, not an API token");
     if (r->perm == CST_PERM_SELF)
         return CST_OK;
     /* IAM-8: operators hold no tenant-data rights; tenant users no operator rights. */

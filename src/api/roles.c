@@ -24,6 +24,7 @@ static const struct {
 /* Names of the permissions a token may carry. PUBLIC and SELF are not grantable. */
 static const char *const perm_names[CST_PERM__COUNT] = {
     [CST_PERM_TENANT_READ] = "tenant.read",     [CST_PERM_TENANT_ADMIN] = "tenant.admin",
+    [CST_PERM_USERS_ADMIN] = "users.admin",
     [CST_PERM_BUCKETS_ADMIN] = "buckets.admin", [CST_PERM_RECORDS_READ] = "records.read",
     [CST_PERM_RECORDS_WRITE] = "records.write", [CST_PERM_SYS_TENANTS] = "sys.tenants",
 };
