@@ -144,7 +144,7 @@ static cst_err authenticate(cst_node *n, cst_request *req)
 
 static bool is_sys_perm(cst_perm p)
 {
-    return p == CST_PERM_SYS_TENANTS;
+    return p == CST_PERM_SYS_TENANTS || p == CST_PERM_SYS_OPERATORS;
 }
 
 /* Routes a session may use before its one-time password is changed or two-factor enrolled. */

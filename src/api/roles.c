@@ -16,17 +16,17 @@ static const struct {
     [CST_ROLE_WRITER] = {"writer", P(TENANT_READ) | P(RECORDS_READ) | P(RECORDS_WRITE)},
     [CST_ROLE_READER] = {"reader", P(TENANT_READ) | P(RECORDS_READ)},
     [CST_ROLE_AUDITOR] = {"auditor", P(TENANT_READ)},
-    [CST_ROLE_SYS_ADMIN] = {"sys-admin", P(SYS_TENANTS)},
+    [CST_ROLE_SYS_ADMIN] = {"sys-admin", P(SYS_TENANTS) | P(SYS_OPERATORS)},
     [CST_ROLE_SYS_SECURITY] = {"sys-security", 0},
     [CST_ROLE_SYS_SUPPORT] = {"sys-support", 0},
 };
 
 /* Names of the permissions a token may carry. PUBLIC and SELF are not grantable. */
 static const char *const perm_names[CST_PERM__COUNT] = {
-    [CST_PERM_TENANT_READ] = "tenant.read",     [CST_PERM_TENANT_ADMIN] = "tenant.admin",
-    [CST_PERM_USERS_ADMIN] = "users.admin",
-    [CST_PERM_BUCKETS_ADMIN] = "buckets.admin", [CST_PERM_RECORDS_READ] = "records.read",
-    [CST_PERM_RECORDS_WRITE] = "records.write", [CST_PERM_SYS_TENANTS] = "sys.tenants",
+    [CST_PERM_TENANT_READ] = "tenant.read",   [CST_PERM_TENANT_ADMIN] = "tenant.admin",
+    [CST_PERM_USERS_ADMIN] = "users.admin",   [CST_PERM_BUCKETS_ADMIN] = "buckets.admin",
+    [CST_PERM_RECORDS_READ] = "records.read", [CST_PERM_RECORDS_WRITE] = "records.write",
+    [CST_PERM_SYS_TENANTS] = "sys.tenants",   [CST_PERM_SYS_OPERATORS] = "sys.operators",
 };
 
 uint32_t cst_roles_perms(uint32_t roles)
@@ -71,7 +71,7 @@ cst_err cst_perms_parse(const json_t *arr, uint32_t *out)
                 found = p;
         ENSURE(found >= 0, CST_ERR_INVALID,
                "unknown permission \"%.64s\" (known: tenant.read, tenant.admin, users.admin, "
-               "buckets.admin, records.read, records.write, sys.tenants)",
+               "buckets.admin, records.read, records.write, sys.tenants, sys.operators)",
                json_string_value(v));
         perms |= CST_PERM_BIT(found);
     }
@@ -95,7 +95,8 @@ cst_err cst_roles_parse(const json_t *arr, uint32_t allowed, uint32_t *out)
                 strcmp(role_table[r].name, json_string_value(v)) == 0)
                 found = r;
         ENSURE(found >= 0, CST_ERR_INVALID,
-               "unknown role \"%.64s\" (roles: owner, admin, writer, reader, auditor)",
+               "unknown role \"%.64s\" (tenant roles: owner, admin, writer, reader, auditor; "
+               "operator roles: sys-admin, sys-security, sys-support)",
                json_string_value(v));
         roles |= CST_ROLE_BIT(found);
     }

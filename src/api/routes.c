@@ -42,6 +42,8 @@ const cst_route cst_api_routes[] = {
     R("GET", "/v1/sys/tenants", cst_api_sys_tenant_list, SYS_TENANTS, NONE),
     R("POST", "/v1/sys/tenants", cst_api_sys_tenant_create, SYS_TENANTS, JSON),
     R("GET", "/v1/sys/tenants/{id}", cst_api_sys_tenant_get, SYS_TENANTS, NONE),
+    R("GET", "/v1/sys/operators", cst_api_operator_list, SYS_OPERATORS, NONE),
+    R("POST", "/v1/sys/operators", cst_api_operator_create, SYS_OPERATORS, JSON),
 };
 
 const size_t cst_api_route_count = sizeof(cst_api_routes) / sizeof(cst_api_routes[0]);

@@ -27,8 +27,9 @@ typedef enum cst_perm {
     CST_PERM_BUCKETS_ADMIN,
     CST_PERM_RECORDS_READ,
     CST_PERM_RECORDS_WRITE,
-    CST_PERM_USERS_ADMIN, /* manage the tenant's users */
-    CST_PERM_SYS_TENANTS, /* operators: create and list tenants */
+    CST_PERM_USERS_ADMIN,   /* manage the tenant's users */
+    CST_PERM_SYS_TENANTS,   /* operators: create and list tenants */
+    CST_PERM_SYS_OPERATORS, /* operators: manage operator accounts */
     CST_PERM__COUNT
 } cst_perm;
 
