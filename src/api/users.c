@@ -157,6 +157,7 @@ static cst_err keep_an_owner(cst_node *n, const cst_user_row *before, const cst_
 
 static cst_err apply_patch(cst_request *req, const json_t *body, cst_user_row *u, bool *reset)
 {
+    const json_t *rm = json_object_get(body, "reset_mfa");
     bool self = strcmp(u->id, req->who.user.id) == 0;
     const json_t *roles = json_object_get(body, "roles");
     const json_t *disabled = json_object_get(body, "disabled");
@@ -179,6 +180,19 @@ static cst_err apply_patch(cst_request *req, const json_t *body, cst_user_row *u
         ENSURE(!self || !json_is_true(disabled), CST_ERR_FORBIDDEN, "you cannot disable yourself");
         u->disabled = json_is_true(disabled);
     }
+    if (rm) {
+        /* a lost authenticator: two-factor is cleared and, where required, re-enrolled at the
+         * next login; the user's sessions end */
+        ENSURE(json_is_boolean(rm), CST_ERR_INVALID, "reset_mfa must be true or false");
+        ENSURE(!self || !json_is_true(rm), CST_ERR_FORBIDDEN,
+               "you cannot reset your own two-factor authentication");
+        if (json_is_true(rm)) {
+            u->totp_state = CST_TOTP_NONE;
+            u->totp_sealed_len = 0;
+            u->totp_last_step = 0;
+            strcpy(u->recovery, "[]");
+        }
+    }
     *reset = false;
     if (rp) {
         ENSURE(json_is_boolean(rp), CST_ERR_INVALID, "reset_password must be true or false");
@@ -191,7 +205,8 @@ static cst_err apply_patch(cst_request *req, const json_t *body, cst_user_row *u
 
 cst_err cst_api_user_patch(cst_node *n, cst_request *req)
 {
-    static const char *const fields[] = {"roles", "grants", "disabled", "reset_password", NULL};
+    static const char *const fields[] = {"roles",          "grants",    "disabled",
+                                         "reset_password", "reset_mfa", NULL};
     cst_user_row before, u;
     json_t *body = NULL;
     bool reset = false;
@@ -218,7 +233,8 @@ cst_err cst_api_user_patch(cst_node *n, cst_request *req)
     }
     if (e == CST_OK)
         e = cst_store_user_update(n->store, &u);
-    if (e == CST_OK && (reset || u.disabled))
+    bool mfa_reset = before.totp_state != CST_TOTP_NONE && u.totp_state == CST_TOTP_NONE;
+    if (e == CST_OK && (reset || u.disabled || mfa_reset))
         e = cst_store_sessions_end(n->store, u.id, NULL);
     if (e == CST_OK) {
         json_t *o = user_json(&u);

@@ -339,6 +339,19 @@ static void test_iam5_disabled_user_and_reset(void **state)
     assert_string_equal(code, "password_change_required");
     free(s);
     free(d);
+    /* a lost authenticator: an admin clears two-factor; the user re-enrols where required */
+    char *ad = ts_user_create(&srv, owner, "acme", "alma", "[\"admin\"]", NULL, true, uid);
+    snprintf(path, sizeof(path), "/v1/users/%s", uid);
+    assert_int_equal(req("PATCH", path, ad, "{\"reset_mfa\":true}", code, sizeof(code)), 403);
+    assert_int_equal(req("PATCH", path, owner, "{\"reset_mfa\":true}", code, sizeof(code)), 200);
+    assert_int_equal(req("GET", "/v1/users", ad, NULL, code, sizeof(code)), 401); /* sessions ended */
+    ts_user_find(&srv, "acme", "alma")->has_totp = false;
+    char *again = ts_login(&srv, "acme", "alma", TS_PASSWORD);
+    assert_non_null(again);
+    assert_int_equal(req("GET", "/v1/users", again, NULL, code, sizeof(code)), 403);
+    assert_string_equal(code, "mfa_enrollment_required");
+    free(again);
+    free(ad);
 }
 
 static void test_iam9_sessions_listed_and_revoked(void **state)
