@@ -42,6 +42,11 @@ CST_MUST_USE cst_err cst_api_check_username(const char *u);
 /* A one-time password, its Argon2id hash and a history holding that hash. */
 CST_MUST_USE cst_err cst_api_new_password(char password[32], char *hash, char *history,
                                           size_t history_len);
+/* Creates an account in tenant_id (CST_SYS_TENANT for operators) from a {username, roles,
+ * grants?} body, with a one-time password returned once. */
+CST_MUST_USE cst_err cst_api_account_create(cst_node *n, cst_request *req, const char *tenant_id,
+                                            uint32_t allowed_roles,
+                                            json_t *(*to_json)(const cst_user_row *));
 /* Validates a resource name: [a-z0-9_-]{1,64} (bucket names), or with first/last alnum. */
 CST_MUST_USE cst_err cst_api_check_name(const char *what, const char *name);
 

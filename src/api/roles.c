@@ -56,50 +56,54 @@ json_t *cst_perms_json(uint32_t perms)
     return a;
 }
 
-cst_err cst_perms_parse(const json_t *arr, uint32_t *out)
+static const char *role_name(int i)
 {
-    ENSURE(json_is_array(arr), CST_ERR_INVALID, "permissions must be an array of names");
-    uint32_t perms = 0;
+    return role_table[i].name;
+}
+
+static const char *perm_name(int i)
+{
+    return perm_names[i];
+}
+
+/* Parses a JSON array of names into a bit set; a name that is unknown or outside allowed fails
+ * with the message "unknown <what> ... (<known>)". */
+static cst_err parse_names(const json_t *arr, const char *(*name_of)(int), int count,
+                           uint32_t allowed, const char *what, const char *known, uint32_t *out)
+{
+    ENSURE(json_is_array(arr), CST_ERR_INVALID, "%ss must be an array of names", what);
+    uint32_t bits = 0;
     size_t i;
     const json_t *v;
     json_array_foreach(arr, i, v)
     {
-        ENSURE(json_is_string(v), CST_ERR_INVALID, "permissions must be an array of names");
+        ENSURE(json_is_string(v), CST_ERR_INVALID, "%ss must be an array of names", what);
         int found = -1;
-        for (int p = 0; p < CST_PERM__COUNT; p++)
-            if (perm_names[p] && strcmp(perm_names[p], json_string_value(v)) == 0)
-                found = p;
-        ENSURE(found >= 0, CST_ERR_INVALID,
-               "unknown permission \"%.64s\" (known: tenant.read, tenant.admin, users.admin, "
-               "buckets.admin, records.read, records.write, sys.tenants, sys.operators)",
-               json_string_value(v));
-        perms |= CST_PERM_BIT(found);
+        for (int k = 0; k < count; k++)
+            if ((allowed & (1u << k)) && name_of(k) && !strcmp(name_of(k), json_string_value(v)))
+                found = k;
+        ENSURE(found >= 0, CST_ERR_INVALID, "unknown %s \"%.64s\" (%s)", what, json_string_value(v),
+               known);
+        bits |= 1u << found;
     }
-    *out = perms;
+    *out = bits;
     return CST_OK;
+}
+
+cst_err cst_perms_parse(const json_t *arr, uint32_t *out)
+{
+    return parse_names(arr, perm_name, CST_PERM__COUNT, UINT32_MAX, "permission",
+                       "known: tenant.read, tenant.admin, users.admin, buckets.admin, "
+                       "records.read, records.write, sys.tenants, sys.operators",
+                       out);
 }
 
 cst_err cst_roles_parse(const json_t *arr, uint32_t allowed, uint32_t *out)
 {
-    ENSURE(json_is_array(arr) && json_array_size(arr) > 0, CST_ERR_INVALID,
+    ENSURE(json_array_size(arr) > 0, CST_ERR_INVALID,
            "roles must be a non-empty array of role names");
-    uint32_t roles = 0;
-    size_t i;
-    const json_t *v;
-    json_array_foreach(arr, i, v)
-    {
-        ENSURE(json_is_string(v), CST_ERR_INVALID, "roles must be an array of role names");
-        int found = -1;
-        for (int r = 0; r < CST_ROLE__COUNT; r++)
-            if ((allowed & CST_ROLE_BIT(r)) &&
-                strcmp(role_table[r].name, json_string_value(v)) == 0)
-                found = r;
-        ENSURE(found >= 0, CST_ERR_INVALID,
-               "unknown role \"%.64s\" (tenant roles: owner, admin, writer, reader, auditor; "
-               "operator roles: sys-admin, sys-security, sys-support)",
-               json_string_value(v));
-        roles |= CST_ROLE_BIT(found);
-    }
-    *out = roles;
-    return CST_OK;
+    return parse_names(arr, role_name, CST_ROLE__COUNT, allowed, "role",
+                       "tenant roles: owner, admin, writer, reader, auditor; operator roles: "
+                       "sys-admin, sys-security, sys-support",
+                       out);
 }

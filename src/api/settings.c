@@ -45,9 +45,10 @@ static json_t *settings_json(const cst_node *n, const cst_tenant_row *t)
         return json_null();
     }
     json_t *allow = json_object_get(stored, "ip_allowlist");
-    json_t *o = json_pack("{s:s,s:O,s:i,s:i}", "mfa_required", s.mfa_all ? "all" : "admins",
-                          "ip_allowlist", allow ? allow : json_array(), "session_idle_seconds",
-                          s.session_idle_seconds, "session_max_seconds", s.session_max_seconds);
+    json_t *o =
+        json_pack("{s:s,s:o,s:i,s:i}", "mfa_required", s.mfa_all ? "all" : "admins", "ip_allowlist",
+                  allow ? json_incref(allow) : json_array(), "session_idle_seconds",
+                  s.session_idle_seconds, "session_max_seconds", s.session_max_seconds);
     json_decref(stored);
     return o;
 }

@@ -68,28 +68,31 @@ static bool caller_is_owner(const cst_request *req)
     return (req->who.user.roles & OWNER) != 0;
 }
 
-cst_err cst_api_user_create(cst_node *n, cst_request *req)
+cst_err cst_api_account_create(cst_node *n, cst_request *req, const char *tenant_id,
+                               uint32_t allowed_roles, json_t *(*to_json)(const cst_user_row *))
 {
     static const char *const fields[] = {"username", "roles", "grants", NULL};
+    static const char *const op_fields[] = {"username", "roles", NULL};
+    bool tenant = allowed_roles == CST_TENANT_ROLES;
     json_t *body = NULL;
     const char *username;
     cst_user_row u;
     char password[32] = "";
     memset(&u, 0, sizeof(u));
     strcpy(u.grants, "[]");
-    TRY(cst_api_body(req, fields, &body));
+    TRY(cst_api_body(req, tenant ? fields : op_fields, &body));
     cst_err e = cst_json_str(body, "username", true, &username);
     if (e == CST_OK)
         e = cst_api_check_username(username);
     if (e == CST_OK)
-        e = cst_roles_parse(json_object_get(body, "roles"), CST_TENANT_ROLES, &u.roles);
+        e = cst_roles_parse(json_object_get(body, "roles"), allowed_roles, &u.roles);
     if (e == CST_OK && (u.roles & OWNER) && !caller_is_owner(req))
         e = cst_fail(CST_ERR_FORBIDDEN, "only an owner can make another owner");
     if (e == CST_OK && json_object_get(body, "grants"))
         e = parse_grants(json_object_get(body, "grants"), u.grants);
     if (e == CST_OK) {
         cst_random_id("us", u.id);
-        strcpy(u.tenant_id, req->who.tenant.id);
+        strcpy(u.tenant_id, tenant_id);
         strcpy(u.username, username);
         u.must_change_password = true;
         u.created_at = cst_now_us();
@@ -99,12 +102,17 @@ cst_err cst_api_user_create(cst_node *n, cst_request *req)
     if (e == CST_OK)
         e = cst_store_user_create(n->store, &u);
     if (e == CST_OK) {
-        json_t *o = user_json(&u);
+        json_t *o = to_json(&u);
         json_object_set_new(o, "password", json_string(password));
         e = cst_resp_json(req, 201, o);
     }
     sodium_memzero(password, sizeof(password));
     return e;
+}
+
+cst_err cst_api_user_create(cst_node *n, cst_request *req)
+{
+    return cst_api_account_create(n, req, req->who.tenant.id, CST_TENANT_ROLES, user_json);
 }
 
 static void list_one(const cst_user_row *u, void *ctx)

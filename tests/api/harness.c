@@ -155,7 +155,12 @@ int ts_stop(ts_server *s)
     int st = 0;
     waitpid(s->pid, &st, 0);
     s->pid = 0;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (rc != 0) {
+        fprintf(stderr, "server exited with %d; its log:\n", rc);
+        ts_sh("tail -n 60 %s/serve.log >&2", s->root);
+    }
+    return rc;
 }
 
 void ts_kill9(ts_server *s)
@@ -336,8 +341,8 @@ static bool next_code(ts_user *u, char code[16], bool wait)
         long long now = (long long)time(NULL) / 30;
         long long step = u->last_step + 1 > now ? u->last_step + 1 : now;
         if (step <= now + 1) {
-            assert_int_equal(oath_totp_generate2((const char *)u->secret, 20,
-                                                 (time_t)(step * 30), 30, 0, 6, 0, code),
+            assert_int_equal(oath_totp_generate2((const char *)u->secret, 20, (time_t)(step * 30),
+                                                 30, 0, 6, 0, code),
                              OATH_OK);
             u->last_step = step;
             return true;
@@ -358,8 +363,9 @@ char *ts_login(ts_server *s, const char *tenant, const char *user, const char *p
 {
     ts_user *u = ts_user_find(s, tenant, user);
     char body[512], code[16];
-    bool use_code = u && u->has_totp &&
-                    (next_code(u, code, false) || (u->next_recovery >= 10 && ts_next_code(u, code)));
+    bool use_code =
+        u && u->has_totp &&
+        (next_code(u, code, false) || (u->next_recovery >= 10 && ts_next_code(u, code)));
     if (use_code)
         snprintf(body, sizeof(body),
                  "{\"tenant\":\"%s\",\"username\":\"%s\",\"password\":\"%s\",\"totp\":\"%s\"}",
