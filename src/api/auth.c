@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/json.h"
 #include "api/api.h"
 #include "api/roles.h"
 #include "crypto/secrets.h"
@@ -126,7 +127,7 @@ static cst_err recovery_use(cst_node *n, const cst_user_row *u, const char *code
         e = next ? cst_store_recovery_swap(n->store, u->id, u->recovery, next)
                  : cst_fail(CST_ERR_INTERNAL, "out of memory");
     }
-    free(next);
+    cst_json_free_text(next);
     json_decref(codes);
     return e;
 }
@@ -358,7 +359,7 @@ cst_err cst_api_totp_enrol(cst_node *n, cst_request *req)
         e = cst_resp_json(
             req, 201,
             json_pack("{s:s,s:s,s:O}", "secret", b32, "otpauth_uri", uri, "recovery_codes", plain));
-    free(hashes_text);
+    cst_json_free_text(hashes_text);
     json_decref(hashes);
     json_decref(plain);
     sodium_memzero(secret, sizeof(secret));

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/json.h"
 #include "api/api.h"
 #include "api/roles.h"
 #include "util/util.h"
@@ -135,7 +136,7 @@ cst_err cst_api_tenant_patch(cst_node *n, cst_request *req)
         strcpy(req->who.tenant.settings, text);
         e = cst_resp_json(req, 200, cst_tenant_json(n, &req->who.tenant, true));
     }
-    free(text);
+    cst_json_free_text(text);
     json_decref(stored);
     json_decref(body);
     return e;

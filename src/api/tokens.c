@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/json.h"
 #include "api/api.h"
 #include "api/roles.h"
 #include "crypto/secrets.h"
@@ -47,7 +48,7 @@ static cst_err parse_token_request(cst_request *req, json_t *body, cst_token_row
         json_decref(names);
         cst_err e = cst_fail(CST_ERR_FORBIDDEN, "a token cannot hold rights its creator lacks: %s",
                              text ? text : "?");
-        free(text);
+        cst_json_free_text(text);
         return e;
     }
     TRY(cst_json_str(body, "expires_at", false, &expires));

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/json.h"
 #include "api/api.h"
 #include "api/roles.h"
 #include "crypto/secrets.h"
@@ -59,7 +60,7 @@ static cst_err parse_grants(const json_t *arr, char out[CST_GRANTS_JSON])
     char *text = json_dumps(arr, JSON_COMPACT);
     ENSURE(text, CST_ERR_INTERNAL, "out of memory");
     cst_err e = cst_fmt(out, CST_GRANTS_JSON, "%s", text);
-    free(text);
+    cst_json_free_text(text);
     return e;
 }
 

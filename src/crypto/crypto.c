@@ -3,11 +3,42 @@
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <sodium.h>
 #include <string.h>
 
+/* jansson holds request bodies, passwords included: every JSON allocation is wiped when freed.
+ * The size lives in a header in front of the block. */
+typedef union json_block {
+    size_t size;
+    max_align_t align;
+} json_block;
+
+static void *json_alloc_wiped(size_t n)
+{
+    if (n > SIZE_MAX - sizeof(json_block))
+        return NULL;
+    json_block *b = malloc(sizeof(json_block) + n);
+    if (!b)
+        return NULL;
+    b->size = n;
+    return b + 1;
+}
+
+static void json_free_wiped(void *p)
+{
+    if (!p)
+        return;
+    json_block *b = (json_block *)p - 1;
+    sodium_memzero(p, b->size);
+    free(b);
+}
+
 cst_err cst_crypto_init(void)
 {
+    json_set_alloc_funcs(json_alloc_wiped, json_free_wiped);
     ENSURE(sodium_init() >= 0, CST_ERR_INTERNAL, "libsodium failed to initialise");
     ENSURE(gnutls_global_init() == GNUTLS_E_SUCCESS, CST_ERR_INTERNAL,
            "GnuTLS failed to initialise");

@@ -1,4 +1,5 @@
 /* secrets.c: password policy and hashing, bearer tokens. */
+#include "http/json.h"
 #include "crypto/secrets.h"
 
 #include <ctype.h>
@@ -101,8 +102,7 @@ cst_err cst_password_check(const char *pw, const char *username, const char *ten
     ENSURE(!tenant_name || !contains_ci(pw, tenant_name), CST_ERR_INVALID,
            "password must not contain the tenant name");
     ENSURE(!cst_password_is_common(pw), CST_ERR_INVALID,
-           "password is on the list of the %zu most common passwords",
-           cst_password_common_count());
+           "password is on the list of the %zu most common passwords", cst_password_common_count());
     return CST_OK;
 }
 
@@ -123,8 +123,7 @@ cst_err cst_password_history_check(const char *pw, const char *history_json)
     return CST_OK;
 }
 
-cst_err cst_password_history_push(const char *history_json, const char *hash, char *out,
-                                  size_t n)
+cst_err cst_password_history_push(const char *history_json, const char *hash, char *out, size_t n)
 {
     json_t *h = json_loads(history_json && *history_json ? history_json : "[]", 0, NULL);
     if (!json_is_array(h)) {
@@ -138,7 +137,7 @@ cst_err cst_password_history_push(const char *history_json, const char *hash, ch
     json_decref(h);
     ENSURE(text, CST_ERR_INTERNAL, "out of memory");
     cst_err e = cst_fmt(out, n, "%s", text);
-    free(text);
+    cst_json_free_text(text);
     return e;
 }
 

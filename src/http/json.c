@@ -3,6 +3,14 @@
 
 #include <string.h>
 
+void cst_json_free_text(char *text)
+{
+    json_free_t free_fn = NULL;
+    json_get_alloc_funcs(NULL, &free_fn);
+    if (text && free_fn)
+        free_fn(text);
+}
+
 cst_err cst_json_object(const cst_buf *body, bool allow_empty, json_t **out)
 {
     if (body->len == 0) {

@@ -9,6 +9,9 @@
 
 #include "util/buf.h"
 
+/* Frees a string from json_dumps (it comes from jansson's allocator, which wipes). */
+void cst_json_free_text(char *text);
+
 /* Parses body as one JSON object. An empty body parses as {} when allow_empty. */
 CST_MUST_USE cst_err cst_json_object(const cst_buf *body, bool allow_empty, json_t **out);
 /* Fails naming the first member of obj that is not in allowed (NULL-terminated). */

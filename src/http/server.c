@@ -1,6 +1,7 @@
 /* server.c: the libmicrohttpd adapter. It reads requests into cst_request, enforces the
  * header and body limits, calls the application hooks and sends responses with the security
  * headers every response carries (ENC-3). */
+#include "http/json.h"
 #include "http/server.h"
 
 #include <arpa/inet.h>
@@ -52,7 +53,7 @@ cst_err cst_resp_json(cst_request *req, int status, json_t *body)
     ENSURE(text != NULL, CST_ERR_INTERNAL, "cannot encode the response");
     req->resp.len = 0;
     cst_err e = cst_buf_append(&req->resp, text, strlen(text));
-    free(text);
+    cst_json_free_text(text);
     TRY(e);
     req->status = status;
     strcpy(req->resp_type, "application/json");

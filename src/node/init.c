@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "http/json.h"
 #include "api/api.h"
 #include "api/roles.h"
 #include "crypto/secrets.h"
@@ -180,7 +181,7 @@ cst_err cst_node_init(const char *data_dir, const char *master_key_file, const c
         char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
         if (text)
             printf("%s\n", text);
-        free(text);
+        cst_json_free_text(text);
         json_decref(o);
     } else {
         printf("custodia: initialised %s (region %s)\n", data_dir, region);
