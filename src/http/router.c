@@ -74,6 +74,7 @@ cst_err cst_route_match(const cst_route *table, size_t n, const char *method, co
 {
     ENSURE(strlen(path) < CST_PATH_MAX, CST_ERR_INVALID, "path too long");
     bool other_method = false;
+    char allow[64] = "";
     for (size_t i = 0; i < n; i++) {
         cst_err err = CST_OK;
         if (!match_pattern(table[i].pattern, path, params, param_len, &err)) {
@@ -86,8 +87,13 @@ cst_err cst_route_match(const cst_route *table, size_t n, const char *method, co
             return CST_OK;
         }
         other_method = true;
+        size_t used = strlen(allow);
+        (void)snprintf(allow + used, sizeof(allow) - used, "%s%s", used ? ", " : "",
+                       table[i].method);
     }
-    ENSURE(!other_method, CST_ERR_METHOD_NOT_ALLOWED, "method %s is not allowed on this path",
-           method);
+    ENSURE(!other_method, CST_ERR_METHOD_NOT_ALLOWED,
+           "method %s is not allowed on this path; "
+           "allowed: %s",
+           method, allow);
     return cst_fail(CST_ERR_NOT_FOUND, "no such route");
 }

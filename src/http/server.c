@@ -94,8 +94,9 @@ void cst_resp_error(cst_request *req, cst_err e)
         req->status = 500;
         req->resp.len = 0;
     }
-    if (e == CST_ERR_METHOD_NOT_ALLOWED)
-        cst_resp_header(req, "Allow", "see docs/openapi.yaml");
+    const char *allowed = strstr(cst_err_message(e), "allowed: ");
+    if (e == CST_ERR_METHOD_NOT_ALLOWED && allowed)
+        cst_resp_header(req, "Allow", allowed + 9);
     if (req->retry_after > 0) {
         char v[16];
         (void)snprintf(v, sizeof(v), "%d", req->retry_after);

@@ -16,8 +16,7 @@ static char *owner;
 static int setup(void **state)
 {
     ts_init(&srv);
-    snprintf(srv.extra_config, sizeof(srv.extra_config),
-             "[http]\nmax_record_bytes = 4096\n");
+    snprintf(srv.extra_config, sizeof(srv.extra_config), "[http]\nmax_record_bytes = 4096\n");
     if (!ts_start(&srv))
         return -1;
     char *op = ts_operator(&srv);
@@ -68,11 +67,16 @@ static void expect(const char *method, const char *path, const char *token, cons
 
 static void test_malformed_json(void **state)
 {
-    const char *bodies[] = {"{", "{\"name\":}", "[1,2]", "\"str\"", "{\"name\":\"x\"} trailing",
-                            "{\"name\":\"a\",\"name\":\"b\"}", "{\"name\":\"\xff\"}", ""};
+    const char *bodies[] = {"{",
+                            "{\"name\":}",
+                            "[1,2]",
+                            "\"str\"",
+                            "{\"name\":\"x\"} trailing",
+                            "{\"name\":\"a\",\"name\":\"b\"}",
+                            "{\"name\":\"\xff\"}",
+                            ""};
     for (size_t i = 0; i < sizeof(bodies) / sizeof(*bodies); i++)
-        expect("POST", "/v1/buckets", owner, "application/json", bodies[i], 400,
-               "invalid_request");
+        expect("POST", "/v1/buckets", owner, "application/json", bodies[i], 400, "invalid_request");
     assert_unchanged();
 }
 
@@ -84,8 +88,8 @@ static void test_wrong_types_and_unknown_fields(void **state)
            "{\"name\":\"x\",\"retention_seconds\":\"10\"}", 400, "invalid_request");
     expect("POST", "/v1/buckets", owner, "application/json",
            "{\"name\":\"x\",\"retention_seconds\":-1}", 400, "invalid_request");
-    expect("POST", "/v1/buckets", owner, "application/json", "{\"name\":\"x\",\"colour\":1}",
-           400, "invalid_request");
+    expect("POST", "/v1/buckets", owner, "application/json", "{\"name\":\"x\",\"colour\":1}", 400,
+           "invalid_request");
     expect("POST", "/v1/buckets", owner, "application/json", "{\"name\":\"UPPER\"}", 400,
            "invalid_request");
     expect("POST", "/v1/buckets", owner, "application/json",
@@ -98,8 +102,8 @@ static void test_wrong_types_and_unknown_fields(void **state)
            "invalid_request");
     expect("POST", "/v1/buckets/b/records:batch", owner, "application/json",
            "{\"operations\":[{\"op\":\"upsert\",\"key\":\"k\"}]}", 400, "invalid_request");
-    expect("POST", "/v1/buckets/b/records:batch", owner, "application/json",
-           "{\"operations\":[]}", 400, "invalid_request");
+    expect("POST", "/v1/buckets/b/records:batch", owner, "application/json", "{\"operations\":[]}",
+           400, "invalid_request");
     assert_unchanged();
 }
 
@@ -109,8 +113,7 @@ static void test_wrong_content_type(void **state)
            "unsupported_media_type");
     expect("POST", "/v1/buckets", owner, "application/jsonx", "{\"name\":\"x\"}", 415,
            "unsupported_media_type");
-    expect("POST", "/v1/buckets", owner, NULL, "{\"name\":\"x\"}", 415,
-           "unsupported_media_type");
+    expect("POST", "/v1/buckets", owner, NULL, "{\"name\":\"x\"}", 415, "unsupported_media_type");
     /* a record's content type must be printable ASCII */
     expect("PUT", "/v1/buckets/b/records/ct", owner, "text/\x01plain", "v", 400, NULL);
     assert_unchanged();
@@ -122,8 +125,7 @@ static void test_oversize_bodies_and_headers(void **state)
     char *big = malloc(70000);
     memset(big, 'a', 70000);
     big[69999] = '\0';
-    expect("PUT", "/v1/buckets/b/records/big", owner, "text/plain", big, 413,
-           "payload_too_large");
+    expect("PUT", "/v1/buckets/b/records/big", owner, "text/plain", big, 413, "payload_too_large");
     /* JSON body over 64 KiB: 413 */
     memcpy(big, "{\"name\":\"", 9);
     memcpy(big + 69997, "\"}", 3);
@@ -155,10 +157,10 @@ static void test_bad_keys_and_encodings(void **state)
 {
     /* invalid UTF-8, control characters, NUL, bad or truncated escapes, overlong keys */
     const char *paths[] = {
-        "/v1/buckets/b/records/%FF",          "/v1/buckets/b/records/%C0%AF",
-        "/v1/buckets/b/records/a%01b",        "/v1/buckets/b/records/a%7Fb",
-        "/v1/buckets/b/records/%00",          "/v1/buckets/b/records/%zz",
-        "/v1/buckets/b/records/abc%4",        "/v1/buckets/b/records/%C2%85",
+        "/v1/buckets/b/records/%FF",       "/v1/buckets/b/records/%C0%AF",
+        "/v1/buckets/b/records/a%01b",     "/v1/buckets/b/records/a%7Fb",
+        "/v1/buckets/b/records/%00",       "/v1/buckets/b/records/%zz",
+        "/v1/buckets/b/records/abc%4",     "/v1/buckets/b/records/%C2%85",
         "/v1/buckets/b/records/%ED%A0%80",
     };
     for (size_t i = 0; i < sizeof(paths) / sizeof(*paths); i++)
@@ -178,8 +180,7 @@ static void test_bad_keys_and_encodings(void **state)
     {
         ts_resp r;
         const char *bad[] = {"If-Match: 12", NULL};
-        ts_request(&srv, "PUT", "/v1/buckets/b/records/pre", owner, "text/plain", "w", 1, bad,
-                   &r);
+        ts_request(&srv, "PUT", "/v1/buckets/b/records/pre", owner, "text/plain", "w", 1, bad, &r);
         assert_int_equal(r.status, 400);
         ts_resp_free(&r);
     }
@@ -198,9 +199,14 @@ static void test_unknown_resources(void **state)
     expect("GET", "/v1/nothing", owner, NULL, NULL, 404, "not_found");
     expect("GET", "/v1/buckets/", owner, NULL, NULL, 404, "not_found");
     expect("GET", "/v1//buckets", owner, NULL, NULL, 404, "not_found");
-    expect("POST", "/v1/buckets/b/records/k", owner, "text/plain", "v", 405,
-           "method_not_allowed");
+    expect("POST", "/v1/buckets/b/records/k", owner, "text/plain", "v", 405, "method_not_allowed");
     expect("PATCH", "/v1/sys/health", NULL, NULL, NULL, 405, "method_not_allowed");
+    ts_resp r;
+    ts_request(&srv, "POST", "/v1/buckets/b/records/k", owner, "text/plain", "v", 1, NULL, &r);
+    char allow[64];
+    assert_true(ts_header(&r, "Allow", allow, sizeof(allow)));
+    assert_string_equal(allow, "PUT, GET, HEAD, DELETE");
+    ts_resp_free(&r);
     assert_unchanged();
 }
 
@@ -212,12 +218,13 @@ static void test_bad_credentials(void **state)
         {"Authorization: Basic dXNlcjpwYXNz", NULL},
         {"Authorization: Bearer", NULL},
         {"Authorization: Bearer nonsense", NULL},
-        {"Authorization: Bearer cst_0123456789abcdef0123_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        {"Authorization: Bearer "
+         "cst_0123456789abcdef0123_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
          NULL},
     };
     for (size_t i = 0; i < sizeof(auths) / sizeof(*auths); i++) {
-        ts_request(&srv, "PUT", "/v1/buckets/b/records/keep", NULL, "text/plain", "x", 1,
-                   auths[i], &r);
+        ts_request(&srv, "PUT", "/v1/buckets/b/records/keep", NULL, "text/plain", "x", 1, auths[i],
+                   &r);
         assert_int_equal(r.status, 401);
         assert_string_equal(ts_err(&r), "unauthenticated");
         ts_resp_free(&r);
