@@ -194,10 +194,7 @@ static cst_err record_target(cst_node *n, cst_request *req, bool has_key, cst_te
     TRY(cst_api_check_name("bucket name", req->params[0]));
     if (has_key)
         TRY(cst_record_key_check(req->params[1], req->param_len[1]));
-    cst_bucket_row b;
-    cst_err e = cst_tstore_bucket_get((*t)->ts, req->params[0], &b);
-    ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_NOT_FOUND, "no such bucket");
-    return e;
+    return cst_tstore_bucket_exists((*t)->ts, req->params[0]);
 }
 
 static json_t *record_json(const char *key, size_t key_len, const char *ctype,

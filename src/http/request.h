@@ -86,6 +86,8 @@ typedef struct cst_request {
     cst_buf body;
     size_t body_limit;
     bool body_too_large;
+    cst_err early; /* refused from the headers; answered once the (empty) request is complete */
+    char early_msg[256];
     cst_principal who;
 
     /* response */

@@ -162,6 +162,14 @@ static void client_address(struct MHD_Connection *conn, char out[64])
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, 64);
 }
 
+/* True when the request announces a body (a non-zero Content-Length, or chunked). */
+static bool has_body(struct MHD_Connection *conn)
+{
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    return (cl && strcmp(cl, "0") != 0) ||
+           MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
+}
+
 static cst_err start_request(cst_server *srv, struct MHD_Connection *conn, cst_request *req,
                              const char *url)
 {
@@ -193,11 +201,16 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         cst_buf_init(&req->resp, SIZE_MAX);
         cst_err_clear();
         cst_err e = start_request(srv, conn, req, url);
-        if (e != CST_OK) {
+        if (e != CST_OK && has_body(conn)) {
             /* Answered before the body is read; libmicrohttpd closes the connection. */
             cst_resp_error(req, e);
             return send_response(srv, conn, req);
         }
+        /* Without a body, the answer waits for the next call so the connection stays open
+         * (queueing on the first call would close it). */
+        req->early = e;
+        if (e != CST_OK)
+            (void)snprintf(req->early_msg, sizeof(req->early_msg), "%s", cst_err_message(e));
         req->body.cap = req->body_limit;
         return MHD_YES;
     }
@@ -208,10 +221,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
     cst_err_clear();
-    cst_err e =
-        req->body_too_large
-            ? cst_fail(CST_ERR_TOO_LARGE, "the request body exceeds %zu bytes", req->body_limit)
-            : srv->hooks.on_complete(srv->hooks.app, req);
+    cst_err e;
+    if (req->early != CST_OK)
+        e = cst_fail(req->early, "%s", req->early_msg);
+    else if (req->body_too_large)
+        e = cst_fail(CST_ERR_TOO_LARGE, "the request body exceeds %zu bytes", req->body_limit);
+    else
+        e = srv->hooks.on_complete(srv->hooks.app, req);
     if (e != CST_OK)
         cst_resp_error(req, e);
     return send_response(srv, conn, req);

@@ -167,6 +167,8 @@ void cst_tstore_rollback(cst_tstore *ts);
 
 CST_MUST_USE cst_err cst_tstore_bucket_create(cst_tstore *ts, const cst_bucket_row *b);
 CST_MUST_USE cst_err cst_tstore_bucket_get(cst_tstore *ts, const char *name, cst_bucket_row *out);
+/* CST_ERR_NOT_FOUND when the bucket does not exist (cheaper than bucket_get: no counting). */
+CST_MUST_USE cst_err cst_tstore_bucket_exists(cst_tstore *ts, const char *name);
 CST_MUST_USE cst_err cst_tstore_bucket_list(cst_tstore *ts,
                                             void (*fn)(const cst_bucket_row *, void *), void *ctx);
 CST_MUST_USE cst_err cst_tstore_bucket_update(cst_tstore *ts, const cst_bucket_row *b);

@@ -120,6 +120,21 @@ cst_err cst_tstore_bucket_get(cst_tstore *ts, const char *name, cst_bucket_row *
     return CST_OK;
 }
 
+cst_err cst_tstore_bucket_exists(cst_tstore *ts, const char *name)
+{
+    sqlite3_stmt *q = NULL;
+    int row = 0;
+    cst_db_lock(ts->db);
+    cst_err e = cst_db_stmt(ts->db, &q, "SELECT 1 FROM buckets WHERE name = ?", "s", name);
+    if (e == CST_OK)
+        e = cst_db_step(ts->db, q, &row);
+    sqlite3_finalize(q);
+    cst_db_unlock(ts->db);
+    TRY(e);
+    ENSURE(row, CST_ERR_NOT_FOUND, "no such bucket");
+    return CST_OK;
+}
+
 cst_err cst_tstore_bucket_list(cst_tstore *ts, void (*fn)(const cst_bucket_row *, void *),
                                void *ctx)
 {
