@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <curl/curl.h>
 
 #include "harness.h"
 
@@ -343,6 +344,36 @@ static void test_security_headers_on_every_response(void **state)
     }
 }
 
+static size_t discard(char *p, size_t s, size_t n, void *ud)
+{
+    return s * n;
+}
+
+/* A refusal of a bodiless request does not close the connection: the next request reuses it. */
+static void test_refusals_keep_the_connection(void **state)
+{
+    CURL *c = curl_easy_init();
+    char url[256], auth[256];
+    snprintf(url, sizeof(url), "%s/v1/buckets", srv.base);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CAINFO, srv.cacert);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    long status = 0, connects = -1;
+    assert_int_equal(curl_easy_perform(c), CURLE_OK); /* no credential: 401 */
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    assert_int_equal(status, 401);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", owner);
+    struct curl_slist *h = curl_slist_append(NULL, auth);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+    assert_int_equal(status, 200);
+    assert_int_equal(connects, 0); /* the same TLS connection */
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_batch_is_atomic),
         cmocka_unit_test(test_bucket_lifecycle),
         cmocka_unit_test(test_security_headers_on_every_response),
+        cmocka_unit_test(test_refusals_keep_the_connection),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
