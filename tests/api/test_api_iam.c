@@ -71,6 +71,23 @@ static long login_raw(const char *tenant, const char *user, const char *pw, cons
     return st;
 }
 
+/* The id of one of acme's users, looked up by username. */
+static void user_id_of(const char *username, char id[32])
+{
+    ts_resp r;
+    ts_request(&srv, "GET", "/v1/users", owner, NULL, NULL, 0, NULL, &r);
+    size_t i;
+    json_t *u;
+    id[0] = '\0';
+    json_array_foreach(json_object_get(r.json, "users"), i, u)
+    {
+        if (!strcmp(json_string_value(json_object_get(u, "username")), username))
+            strcpy(id, json_string_value(json_object_get(u, "id")));
+    }
+    ts_resp_free(&r);
+    assert_int_not_equal(id[0], '\0');
+}
+
 static void test_iam2_lockout_after_six_failures(void **state)
 {
     char uid[32], code[64];
@@ -136,9 +153,8 @@ static void test_iam3_two_factor_login(void **state)
     assert_int_equal(login_raw("acme", "owner", TS_PASSWORD, extra, code, NULL), 200);
     assert_int_equal(login_raw("acme", "owner", TS_PASSWORD, extra, code, NULL), 401);
     /* a wrong password is refused before any code is looked at */
-    assert_int_equal(login_raw("acme", "owner", "Wrong-password-2026", ",\"totp\":\"123456\"",
-                               code, NULL),
-                     401);
+    assert_int_equal(
+        login_raw("acme", "owner", "Wrong-password-2026", ",\"totp\":\"123456\"", code, NULL), 401);
     /* the secret is not stored in the clear */
     char b32[64];
     char *enc = NULL;
@@ -148,9 +164,8 @@ static void test_iam3_two_factor_login(void **state)
     free(enc);
     assert_int_not_equal(ts_sh("grep -rqa '%s' %s", b32, srv.data_dir), 0);
     /* owners cannot switch two-factor off (refused before the code is checked) */
-    assert_int_equal(req("DELETE", "/v1/auth/totp", owner, "{\"code\":\"123456\"}", code,
-                         sizeof(code)),
-                     403);
+    assert_int_equal(
+        req("DELETE", "/v1/auth/totp", owner, "{\"code\":\"123456\"}", code, sizeof(code)), 403);
 }
 
 static void test_iam3_tenant_can_require_mfa_for_all(void **state)
@@ -158,19 +173,17 @@ static void test_iam3_tenant_can_require_mfa_for_all(void **state)
     char code[64];
     char *r = ts_user_create(&srv, owner, "acme", "rita", "[\"reader\"]", "[\"*\"]", false, NULL);
     assert_int_equal(req("GET", "/v1/buckets/a/records", r, NULL, code, sizeof(code)), 200);
-    assert_int_equal(req("PATCH", "/v1/tenant", owner, "{\"mfa_required\":\"all\"}", code,
-                         sizeof(code)),
-                     200);
+    assert_int_equal(
+        req("PATCH", "/v1/tenant", owner, "{\"mfa_required\":\"all\"}", code, sizeof(code)), 200);
     assert_int_equal(req("GET", "/v1/buckets/a/records", r, NULL, code, sizeof(code)), 403);
     assert_string_equal(code, "mfa_enrollment_required");
     ts_enrol(&srv, r, "acme", "rita", TS_PASSWORD);
     assert_int_equal(req("GET", "/v1/buckets/a/records", r, NULL, code, sizeof(code)), 200);
-    assert_int_equal(req("PATCH", "/v1/tenant", owner, "{\"mfa_required\":\"none\"}", code,
-                         sizeof(code)),
-                     400);
-    assert_int_equal(req("PATCH", "/v1/tenant", owner, "{\"mfa_required\":\"admins\"}", code,
-                         sizeof(code)),
-                     200);
+    assert_int_equal(
+        req("PATCH", "/v1/tenant", owner, "{\"mfa_required\":\"none\"}", code, sizeof(code)), 400);
+    assert_int_equal(
+        req("PATCH", "/v1/tenant", owner, "{\"mfa_required\":\"admins\"}", code, sizeof(code)),
+        200);
     free(r);
 }
 
@@ -180,12 +193,12 @@ static void test_iam4_role_escalation_refused(void **state)
     char *adm = ts_user_create(&srv, owner, "acme", "adam", "[\"admin\"]", NULL, true, adm_id);
     char *w = ts_user_create(&srv, owner, "acme", "wes", "[\"writer\"]", "[\"a\"]", false, w_id);
     /* duplicate usernames (IAM-1) */
-    assert_int_equal(req("POST", "/v1/users", owner, "{\"username\":\"wes\",\"roles\":[\"reader\"]}",
-                         code, sizeof(code)),
+    assert_int_equal(req("POST", "/v1/users", owner,
+                         "{\"username\":\"wes\",\"roles\":[\"reader\"]}", code, sizeof(code)),
                      409);
     /* an admin cannot make owners, directly or by promotion */
-    assert_int_equal(req("POST", "/v1/users", adm,
-                         "{\"username\":\"evil\",\"roles\":[\"owner\"]}", code, sizeof(code)),
+    assert_int_equal(req("POST", "/v1/users", adm, "{\"username\":\"evil\",\"roles\":[\"owner\"]}",
+                         code, sizeof(code)),
                      403);
     snprintf(path, sizeof(path), "/v1/users/%s", w_id);
     assert_int_equal(req("PATCH", path, adm, "{\"roles\":[\"owner\"]}", code, sizeof(code)), 403);
@@ -195,19 +208,9 @@ static void test_iam4_role_escalation_refused(void **state)
     /* a writer cannot manage users at all */
     assert_int_equal(req("GET", "/v1/users", w, NULL, code, sizeof(code)), 403);
     /* an admin cannot touch an owner (no password reset takeover) */
-    ts_resp r;
-    ts_request(&srv, "GET", "/v1/users", owner, NULL, NULL, 0, NULL, &r);
-    size_t i;
-    json_t *u;
-    json_array_foreach(json_object_get(r.json, "users"), i, u)
-    {
-        if (!strcmp(json_string_value(json_object_get(u, "username")), "owner"))
-            strcpy(owner_id, json_string_value(json_object_get(u, "id")));
-    }
-    ts_resp_free(&r);
+    user_id_of("owner", owner_id);
     snprintf(path, sizeof(path), "/v1/users/%s", owner_id);
-    assert_int_equal(req("PATCH", path, adm, "{\"reset_password\":true}", code, sizeof(code)),
-                     403);
+    assert_int_equal(req("PATCH", path, adm, "{\"reset_password\":true}", code, sizeof(code)), 403);
     assert_int_equal(req("DELETE", path, adm, NULL, code, sizeof(code)), 403);
     /* the last owner cannot be demoted, disabled or removed, even by a second owner's hand */
     char o2_id[32];
@@ -246,16 +249,7 @@ static void test_iam4_role_escalation_refused(void **state)
 static void test_iam4_last_owner_stays(void **state)
 {
     char code[64], path[96], owner_id[32], o2_id[32];
-    ts_resp r;
-    ts_request(&srv, "GET", "/v1/users", owner, NULL, NULL, 0, NULL, &r);
-    size_t i;
-    json_t *u;
-    json_array_foreach(json_object_get(r.json, "users"), i, u)
-    {
-        if (!strcmp(json_string_value(json_object_get(u, "username")), "owner"))
-            strcpy(owner_id, json_string_value(json_object_get(u, "id")));
-    }
-    ts_resp_free(&r);
+    user_id_of("owner", owner_id);
     char *o2 = ts_user_create(&srv, owner, "acme", "otto", "[\"owner\"]", NULL, true, o2_id);
     /* with two owners, one may demote the other; then the remaining one cannot be demoted */
     snprintf(path, sizeof(path), "/v1/users/%s", o2_id);
@@ -284,8 +278,8 @@ static void test_iam4_bucket_grants(void **state)
     assert_int_equal(req("POST", "/v1/buckets", w, "{\"name\":\"c\"}", code, sizeof(code)), 403);
     /* a token of the writer narrows further, and follows the writer's grants */
     ts_resp r;
-    ts_json_req(&srv, "POST", "/v1/tokens", w, "{\"name\":\"ro\",\"permissions\":[\"records.read\"]}",
-                &r);
+    ts_json_req(&srv, "POST", "/v1/tokens", w,
+                "{\"name\":\"ro\",\"permissions\":[\"records.read\"]}", &r);
     assert_int_equal(r.status, 201);
     char tok[128];
     strcpy(tok, json_string_value(json_object_get(r.json, "token")));
@@ -301,9 +295,9 @@ static void test_iam4_bucket_grants(void **state)
     assert_int_equal(req("POST", "/v1/users", owner, "{\"username\":\"x2\",\"roles\":[\"root\"]}",
                          code, sizeof(code)),
                      400);
-    assert_int_equal(req("POST", "/v1/users", owner, "{\"username\":\"x3\",\"roles\":[]}", code,
-                         sizeof(code)),
-                     400);
+    assert_int_equal(
+        req("POST", "/v1/users", owner, "{\"username\":\"x3\",\"roles\":[]}", code, sizeof(code)),
+        400);
     free(w);
     free(rd);
 }
@@ -313,8 +307,8 @@ static void test_iam5_disabled_user_and_reset(void **state)
     char code[64], path[96], uid[32];
     char *d = ts_user_create(&srv, owner, "acme", "dora", "[\"reader\"]", "[\"*\"]", false, uid);
     ts_resp r;
-    ts_json_req(&srv, "POST", "/v1/tokens", d, "{\"name\":\"t\",\"permissions\":[\"records.read\"]}",
-                &r);
+    ts_json_req(&srv, "POST", "/v1/tokens", d,
+                "{\"name\":\"t\",\"permissions\":[\"records.read\"]}", &r);
     char tok[128];
     strcpy(tok, json_string_value(json_object_get(r.json, "token")));
     ts_resp_free(&r);
@@ -344,7 +338,8 @@ static void test_iam5_disabled_user_and_reset(void **state)
     snprintf(path, sizeof(path), "/v1/users/%s", uid);
     assert_int_equal(req("PATCH", path, ad, "{\"reset_mfa\":true}", code, sizeof(code)), 403);
     assert_int_equal(req("PATCH", path, owner, "{\"reset_mfa\":true}", code, sizeof(code)), 200);
-    assert_int_equal(req("GET", "/v1/users", ad, NULL, code, sizeof(code)), 401); /* sessions ended */
+    assert_int_equal(req("GET", "/v1/users", ad, NULL, code, sizeof(code)),
+                     401); /* sessions ended */
     ts_user_find(&srv, "acme", "alma")->has_totp = false;
     char *again = ts_login(&srv, "acme", "alma", TS_PASSWORD);
     assert_non_null(again);
@@ -385,12 +380,12 @@ static void test_iam9_sessions_listed_and_revoked(void **state)
     ts_resp_free(&r);
     assert_int_equal(req("DELETE", path, s1, NULL, code, sizeof(code)), 404);
     /* tenant timeouts may only be stricter than the node's */
-    assert_int_equal(req("PATCH", "/v1/tenant", owner, "{\"session_idle_seconds\":3600}", code,
-                         sizeof(code)),
-                     400);
-    assert_int_equal(req("PATCH", "/v1/tenant", owner, "{\"session_idle_seconds\":300}", code,
-                         sizeof(code)),
-                     200);
+    assert_int_equal(
+        req("PATCH", "/v1/tenant", owner, "{\"session_idle_seconds\":3600}", code, sizeof(code)),
+        400);
+    assert_int_equal(
+        req("PATCH", "/v1/tenant", owner, "{\"session_idle_seconds\":300}", code, sizeof(code)),
+        200);
     assert_int_equal(req("PATCH", "/v1/tenant", owner, "{\"colour\":\"red\"}", code, sizeof(code)),
                      400);
     free(s1);
@@ -406,9 +401,9 @@ static void test_iam7_allowlists_with_real_source_addresses(void **state)
     assert_int_equal(req("PATCH", "/v1/tenant", owner, "{\"ip_allowlist\":[\"10.0.0.1/8\"]}", code,
                          sizeof(code)),
                      400);
-    assert_int_equal(req("PATCH", "/v1/tenant", owner, "{\"ip_allowlist\":[\"nope\"]}", code,
-                         sizeof(code)),
-                     400);
+    assert_int_equal(
+        req("PATCH", "/v1/tenant", owner, "{\"ip_allowlist\":[\"nope\"]}", code, sizeof(code)),
+        400);
     /* a list that would lock out the admin making the change */
     assert_int_equal(req("PATCH", "/v1/tenant", owner, "{\"ip_allowlist\":[\"10.0.0.0/8\"]}", code,
                          sizeof(code)),
