@@ -369,11 +369,20 @@ cst_err cst_api_totp_enrol(cst_node *n, cst_request *req)
     return e;
 }
 
-static cst_err code_from_body(cst_request *req, json_t **body, const char **code)
+/* Reads {"code": "..."} and checks it as the user's current TOTP code (recording its step).
+ * A wrong code is bad input here (400), not a failed login. */
+static cst_err check_body_code(cst_node *n, cst_request *req, const cst_user_row *u)
 {
     static const char *const fields[] = {"code", NULL};
-    TRY(cst_api_body(req, fields, body));
-    return cst_json_str(*body, "code", true, code);
+    json_t *body = NULL;
+    const char *code;
+    cst_err e = cst_api_body(req, fields, &body);
+    if (e == CST_OK)
+        e = cst_json_str(body, "code", true, &code);
+    if (e == CST_OK && (e = totp_check(n, u, code)) == CST_ERR_UNAUTHENTICATED)
+        e = cst_fail(CST_ERR_INVALID, "invalid two-factor code: check the authenticator's clock");
+    json_decref(body);
+    return e;
 }
 
 cst_err cst_api_totp_confirm(cst_node *n, cst_request *req)
@@ -381,13 +390,7 @@ cst_err cst_api_totp_confirm(cst_node *n, cst_request *req)
     cst_user_row *u = &req->who.user;
     ENSURE(u->totp_state == CST_TOTP_PENDING, CST_ERR_CONFLICT,
            "no two-factor enrolment is pending: start one with POST /v1/auth/totp");
-    json_t *body = NULL;
-    const char *code;
-    cst_err e = code_from_body(req, &body, &code);
-    if (e == CST_OK && (e = totp_check(n, u, code)) == CST_ERR_UNAUTHENTICATED)
-        e = cst_fail(CST_ERR_INVALID, "invalid two-factor code: check the authenticator's clock");
-    json_decref(body);
-    TRY(e);
+    TRY(check_body_code(n, req, u));
     TRY(cst_store_user_get(n->store, u->id, u)); /* picks up the recorded step */
     u->totp_state = CST_TOTP_ACTIVE;
     TRY(cst_store_user_update(n->store, u));
@@ -400,13 +403,7 @@ cst_err cst_api_totp_disable(cst_node *n, cst_request *req)
     ENSURE(!req->who.mfa_required, CST_ERR_FORBIDDEN,
            "two-factor authentication is required for this account and cannot be disabled");
     ENSURE(u->totp_state == CST_TOTP_ACTIVE, CST_ERR_CONFLICT, "two-factor is not enabled");
-    json_t *body = NULL;
-    const char *code;
-    cst_err e = code_from_body(req, &body, &code);
-    if (e == CST_OK && (e = totp_check(n, u, code)) == CST_ERR_UNAUTHENTICATED)
-        e = cst_fail(CST_ERR_INVALID, "invalid two-factor code");
-    json_decref(body);
-    TRY(e);
+    TRY(check_body_code(n, req, u));
     u->totp_state = CST_TOTP_NONE;
     u->totp_sealed_len = 0;
     u->totp_last_step = 0;

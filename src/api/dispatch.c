@@ -69,8 +69,9 @@ static cst_err load_principal(cst_node *n, const cst_token_row *tok, cst_princip
     /* IAM-5: a disabled user's credentials stop working on the very next request. */
     ENSURE(!who->user.disabled, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
     who->is_operator = strcmp(who->user.tenant_id, CST_SYS_TENANT) == 0;
-    TRY(cst_settings_load(n, NULL, &who->settings));
-    if (!who->is_operator) {
+    if (who->is_operator) {
+        TRY(cst_settings_load(n, NULL, &who->settings));
+    } else {
         e = cst_store_tenant_get(n->store, who->user.tenant_id, &who->tenant);
         ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
         TRY(e);
