@@ -104,5 +104,17 @@ cst_err cst_api_record_get(cst_node *n, cst_request *req);
 cst_err cst_api_record_delete(cst_node *n, cst_request *req);
 cst_err cst_api_record_list(cst_node *n, cst_request *req);
 cst_err cst_api_record_batch(cst_node *n, cst_request *req);
+cst_err cst_api_audit_list(cst_node *n, cst_request *req);
+cst_err cst_api_sys_audit_list(cst_node *n, cst_request *req);
+cst_err cst_api_sys_audit_verify(cst_node *n, cst_request *req);
+
+/* LOG-1: writes the request's audit entry (once) and returns once it is durable. */
+CST_MUST_USE cst_err cst_api_audit_request(cst_node *n, cst_request *req);
+/* Server hook: audits a response that did not go through on_complete (refusals). */
+void cst_api_on_respond(void *app, cst_request *req);
+/* Adds a tenant-identifying detail (sealed in the entry) or a plain fact to the request's
+ * audit entry; the value is stolen. */
+void cst_audit_detail(cst_request *req, const char *key, json_t *value);
+void cst_audit_info(cst_request *req, const char *key, json_t *value);
 
 #endif

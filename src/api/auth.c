@@ -135,7 +135,7 @@ static cst_err recovery_use(cst_node *n, const cst_user_row *u, const char *code
 /* ---- login ---- */
 
 /* Counts a failed attempt; the account locks at the threshold (IAM-2). */
-static void record_failure(cst_node *n, const cst_user_row *u)
+static void record_failure(cst_node *n, cst_request *req, const cst_user_row *u)
 {
     int failed = 0;
     int64_t until = 0;
@@ -147,6 +147,12 @@ static void record_failure(cst_node *n, const cst_user_row *u)
     }
     cst_warn("auth: login failure %d for user %s%s", failed, u->id,
              failed >= n->cfg.lockout_threshold ? " (account locked)" : "");
+    cst_audit_info(req, "consecutive_failures", json_integer(failed));
+    if (failed >= n->cfg.lockout_threshold) {
+        char ts[32];
+        cst_time_format(until, ts);
+        cst_audit_info(req, "locked_until", json_string(ts));
+    }
 }
 
 typedef struct login_req {
@@ -175,16 +181,24 @@ static cst_err find_user(cst_node *n, cst_request *req, const login_req *l, cst_
     cst_tenant_row t;
     bool op = strcmp(l->tenant, CST_SYS_TENANT) == 0;
     TRY(cst_settings_load(n, NULL, settings));
+    cst_audit_detail(req, "username", json_string(l->username));
+    if (op)
+        strcpy(req->audit_tenant, CST_SYS_TENANT);
     if (!op) {
         cst_err e = cst_id_valid(l->tenant, "tn")
                         ? cst_store_tenant_get(n->store, l->tenant, &t)
                         : cst_store_tenant_by_name(n->store, l->tenant, &t);
+        if (e == CST_ERR_NOT_FOUND)
+            cst_audit_detail(req, "tenant", json_string(l->tenant));
         TRY(e);
         req->who.tenant = t;
+        strcpy(req->audit_tenant, t.id);
         TRY(cst_settings_load(n, t.settings, settings));
     }
     TRY(cst_api_check_ip(n, req, op, settings));
-    return cst_store_user_by_name(n->store, op ? CST_SYS_TENANT : t.id, l->username, user);
+    TRY(cst_store_user_by_name(n->store, op ? CST_SYS_TENANT : t.id, l->username, user));
+    strcpy(req->audit_actor, user->id);
+    return CST_OK;
 }
 
 static cst_err check_password(cst_node *n, cst_request *req, const login_req *l,
@@ -203,21 +217,43 @@ static cst_err check_password(cst_node *n, cst_request *req, const login_req *l,
     /* The same Argon2id work whether or not the user exists. */
     bool ok = cst_password_verify(l->password, known ? u->pw_hash : NULL);
     if (known && !ok)
-        record_failure(n, u);
+        record_failure(n, req, u);
     ENSURE(ok && !u->disabled, CST_ERR_UNAUTHENTICATED, "invalid credentials");
     return CST_OK;
 }
 
-static cst_err check_second_factor(cst_node *n, const login_req *l, const cst_user_row *u)
+static cst_err check_second_factor(cst_node *n, cst_request *req, const login_req *l,
+                                   const cst_user_row *u)
 {
     if (u->totp_state != CST_TOTP_ACTIVE)
         return CST_OK;
     ENSURE(l->totp || l->recovery, CST_ERR_MFA_REQUIRED,
            "this account uses two-factor authentication: send totp or recovery_code");
     cst_err e = l->totp ? totp_check(n, u, l->totp) : recovery_use(n, u, l->recovery);
-    if (e == CST_ERR_UNAUTHENTICATED)
-        record_failure(n, u);
+    if (e == CST_ERR_UNAUTHENTICATED) {
+        cst_audit_info(req, "mfa_failure", json_string(l->totp ? "totp" : "recovery_code"));
+        record_failure(n, req, u);
+    }
     return e;
+}
+
+/* LOG-1: the login's entry names the decision. */
+static void login_audit(cst_request *req, cst_err e)
+{
+    const char *a = "auth.login.failure";
+    if (e == CST_OK)
+        a = "auth.login.success";
+    else if (e == CST_ERR_LOCKED)
+        a = "auth.login.locked";
+    else if (e == CST_ERR_IP_NOT_ALLOWED)
+        a = "auth.login.ip_denied";
+    else if (e == CST_ERR_MFA_REQUIRED)
+        a = "auth.login.mfa_required";
+    else if (req->audit_info && json_object_get(req->audit_info, "mfa_failure"))
+        a = "auth.mfa.failure";
+    if (e != CST_OK && req->audit_info && json_object_get(req->audit_info, "locked_until"))
+        a = "auth.lockout";
+    req->audit_action = a;
 }
 
 cst_err cst_api_login(cst_node *n, cst_request *req)
@@ -235,8 +271,9 @@ cst_err cst_api_login(cst_node *n, cst_request *req)
             e = check_password(n, req, &l, &user, known);
     }
     if (e == CST_OK)
-        e = check_second_factor(n, &l, &user);
+        e = check_second_factor(n, req, &l, &user);
     json_decref(body);
+    login_audit(req, e);
     TRY(e);
     int64_t now = cst_now_us();
     TRY(cst_store_login_ok(n->store, user.id, now));
@@ -288,7 +325,7 @@ cst_err cst_api_password(cst_node *n, cst_request *req)
     if (e == CST_OK)
         e = cst_json_str(body, "new", true, &next);
     if (e == CST_OK && !cst_password_verify(cur, u->pw_hash)) {
-        record_failure(n, u);
+        record_failure(n, req, u);
         e = cst_fail(CST_ERR_UNAUTHENTICATED, "the current password is wrong");
     }
     if (e == CST_OK && strcmp(cur, next) == 0)

@@ -8,6 +8,7 @@
 #include "api/roles.h"
 #include "crypto/secrets.h"
 #include "http/router.h"
+#include "store/db.h"
 #include "util/util.h"
 
 #include <jansson.h>
@@ -145,7 +146,7 @@ static cst_err authenticate(cst_node *n, cst_request *req)
 
 static bool is_sys_perm(cst_perm p)
 {
-    return p == CST_PERM_SYS_TENANTS || p == CST_PERM_SYS_OPERATORS;
+    return p == CST_PERM_SYS_TENANTS || p == CST_PERM_SYS_OPERATORS || p == CST_PERM_SYS_SECURITY;
 }
 
 /* Routes a session may use before its one-time password is changed or two-factor enrolled. */
@@ -228,9 +229,37 @@ cst_err cst_api_on_headers(void *app, cst_request *req, const char *url)
     return authorize(req);
 }
 
+/* LOG-1: the handler's changes stay in an open transaction (the request scope) until the
+ * request's audit entry is durable; if it cannot be written they are rolled back and the
+ * client gets 503 audit_unavailable. */
 cst_err cst_api_on_complete(void *app, cst_request *req)
 {
-    return req->route->handler(app, req);
+    cst_node *n = app;
+    cst_db_scope_begin();
+    cst_err e = req->route->handler(app, req);
+    if (e != CST_OK)
+        cst_resp_error(req, e);
+    cst_err ae = cst_api_audit_request(n, req);
+    bool wrote = cst_db_scope_wrote();
+    cst_err ce = cst_db_scope_end(ae == CST_OK);
+    if (ae != CST_OK) {
+        cst_error("audit unavailable: request %s refused%s", req->request_id,
+                  wrote ? " and its changes rolled back" : "");
+        return cst_fail(CST_ERR_AUDIT_UNAVAILABLE, "%s", cst_err_message(ae));
+    }
+    if (ce != CST_OK) {
+        /* The entry says what was attempted; a second one says it did not take effect. */
+        char why[256];
+        (void)snprintf(why, sizeof(why), "%s", cst_err_message(ce));
+        cst_resp_error(req, ce);
+        req->audited = false;
+        req->audit_action = "request.rolled_back";
+        cst_audit_info(req, "reason", json_string("the change could not be committed"));
+        if (cst_api_audit_request(n, req) != CST_OK)
+            cst_error("audit: the roll-back of request %s could not be recorded", req->request_id);
+        return cst_fail(ce, "%s", why);
+    }
+    return CST_OK;
 }
 
 cst_err cst_api_body(cst_request *req, const char *const *allowed, json_t **out)

@@ -125,7 +125,11 @@ cst_err cst_api_tenant_patch(cst_node *n, cst_request *req)
     }
     char *text = NULL;
     if (e == CST_OK) {
+        /* CHG-1: the entry holds the settings before and after (sealed: they are the
+         * tenant's). */
+        cst_audit_detail(req, "old", json_deep_copy(stored));
         json_object_update(stored, body);
+        cst_audit_detail(req, "new", json_deep_copy(stored));
         text = json_dumps(stored, JSON_COMPACT | JSON_SORT_KEYS);
         if (!text || strlen(text) >= CST_SETTINGS_JSON)
             e = cst_fail(CST_ERR_INVALID, "settings too large");

@@ -70,6 +70,12 @@ cst_err cst_api_sys_tenant_create(cst_node *n, cst_request *req)
     cst_err e = parse_create(n, body, &t, &username);
     if (e == CST_OK)
         e = make_owner(&t, username, &owner, password);
+    if (e == CST_OK) {
+        /* LOG-4: the new tenant's trail starts with its creation. */
+        strcpy(req->audit_tenant, t.id);
+        cst_audit_detail(req, "name", json_string(t.name));
+        cst_audit_detail(req, "owner", json_string(owner.username));
+    }
     json_decref(body);
     if (e == CST_OK)
         e = cst_wrap_new_key(&n->kek, t.id, "dek", 1, &dek);

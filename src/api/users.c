@@ -99,6 +99,11 @@ cst_err cst_api_account_create(cst_node *n, cst_request *req, const char *tenant
         u.created_at = cst_now_us();
         e = cst_api_new_password(password, u.pw_hash, u.pw_history, sizeof(u.pw_history));
     }
+    if (e == CST_OK) {
+        cst_audit_detail(req, "username", json_string(u.username));
+        cst_audit_info(req, "user_id", json_string(u.id));
+        cst_audit_info(req, "roles", cst_roles_json(u.roles));
+    }
     json_decref(body);
     if (e == CST_OK)
         e = cst_store_user_create(n->store, &u);

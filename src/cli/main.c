@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "cli/cli.h"
+#include "http/json.h"
 #include "crypto/crypto.h"
 #include "crypto/totp.h"
 #include "node/node.h"
@@ -19,6 +21,10 @@ static void usage(FILE *f)
             "        create a data dir, its keys, TLS certificate and first operator\n"
             "  serve [--config FILE] [--data-dir DIR] [--listen ADDR:PORT] [--master-key-file F]\n"
             "        serve the HTTPS API (default https://127.0.0.1:8443)\n"
+            "  audit verify [--seal-key K0FILE] [--config FILE] [--data-dir DIR]\n"
+            "        [--master-key-file F] [--json]\n"
+            "        check the audit log's hash chain and, with K0, every seal (exit 1 when\n"
+            "        it fails, naming the first bad entry)\n"
             "  version\n"
             "\n"
             "Defaults: --data-dir ./var; --master-key-file <parent of data dir>/"
@@ -73,6 +79,24 @@ static int cmd_init(int argc, char **argv)
     return e == CST_OK ? 0 : fail("init", e);
 }
 
+/* Configuration from an optional file, then flags over it (serve and the offline commands). */
+static cst_err build_config(cst_config *cfg, const char *config, const char *data_dir,
+                            const char *key, const char *listen)
+{
+    cst_config_defaults(cfg);
+    cst_err e = config ? cst_config_load(cfg, config) : CST_OK;
+    /* flags override the file */
+    if (e == CST_OK && data_dir)
+        e = cst_config_set(cfg, "node", "data_dir", data_dir);
+    if (e == CST_OK && key)
+        e = cst_config_set(cfg, "node", "master_key_file", key);
+    if (e == CST_OK && listen)
+        e = cst_config_set_listen(cfg, listen);
+    if (e == CST_OK)
+        e = cst_config_finish(cfg);
+    return e;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -104,20 +128,115 @@ static int cmd_serve(int argc, char **argv)
         }
     }
     cst_config cfg;
-    cst_config_defaults(&cfg);
-    cst_err e = config ? cst_config_load(&cfg, config) : CST_OK;
-    /* flags override the file */
-    if (e == CST_OK && data_dir)
-        e = cst_config_set(&cfg, "node", "data_dir", data_dir);
-    if (e == CST_OK && key)
-        e = cst_config_set(&cfg, "node", "master_key_file", key);
-    if (e == CST_OK && listen)
-        e = cst_config_set_listen(&cfg, listen);
-    if (e == CST_OK)
-        e = cst_config_finish(&cfg);
+    cst_err e = build_config(&cfg, config, data_dir, key, listen);
     if (e != CST_OK)
         return fail("serve", e);
     return cst_cli_serve(&cfg);
+}
+
+static int cmd_audit(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                         {"data-dir", required_argument, 0, 'd'},
+                                         {"seal-key", required_argument, 0, 's'},
+                                         {"master-key-file", required_argument, 0, 'k'},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *config = NULL, *data_dir = NULL, *seal = NULL, *key = NULL;
+    bool json = false;
+    if (argc < 2 || strcmp(argv[1], "verify") != 0) {
+        usage(stderr);
+        return 2;
+    }
+    argv[1] = argv[0];
+    argc--;
+    argv++;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'd':
+            data_dir = optarg;
+            break;
+        case 's':
+            seal = optarg;
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    cst_config cfg;
+    cst_key k0 = {0}, kek = {0};
+    cst_buf raw;
+    cst_buf_init(&raw, 64);
+    char epoch_file[PATH_MAX];
+    cst_err e = build_config(&cfg, config, data_dir, key, NULL);
+    if (e == CST_OK)
+        e = cst_node_check_data_dir(cfg.data_dir);
+    if (e == CST_OK)
+        e = cst_fmt(epoch_file, sizeof(epoch_file), "%s/audit/epoch.key", cfg.data_dir);
+    if (e == CST_OK && seal) {
+        e = cst_file_read(seal, 64, &raw);
+        if (e == CST_OK && raw.len != CST_KEY_LEN)
+            e = cst_fail(CST_ERR_INVALID, "%s is not a seal key (K0 files hold 32 bytes)", seal);
+        if (e == CST_OK)
+            e = cst_key_alloc(&k0);
+        if (e == CST_OK)
+            memcpy(k0.k, raw.data, CST_KEY_LEN);
+    }
+    cst_buf_wipe_free(&raw);
+    /* With the master key too, the node's current seal key is checked against K0. */
+    bool have_kek = false;
+    if (e == CST_OK && seal && cst_path_exists(cfg.master_key_file)) {
+        have_kek = cst_kek_load(cfg.master_key_file, cfg.data_dir, &kek) == CST_OK;
+        cst_err_clear();
+    }
+    cst_audit_report r;
+    if (e == CST_OK)
+        e = cst_audit_verify(cfg.audit_dir, epoch_file, seal ? &k0 : NULL, have_kek ? &kek : NULL,
+                             true, &r);
+    cst_key_free(&k0);
+    cst_key_free(&kek);
+    if (e != CST_OK)
+        return fail("audit verify", e);
+    if (json) {
+        json_t *o = cst_audit_report_json(&r);
+        char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+        printf("%s\n", text ? text : "{}");
+        cst_json_free_text(text);
+        json_decref(o);
+    } else {
+        for (int i = 0; i < CST_AUDIT__STREAMS; i++)
+            printf("%-8s entries %llu..%llu, %llu seals, %llu unsealed\n",
+                   cst_audit_stream_names[i], (unsigned long long)r.first_seq[i],
+                   (unsigned long long)(r.first_seq[i] + r.entries[i] - (r.entries[i] > 0)),
+                   (unsigned long long)r.seals[i], (unsigned long long)r.unsealed[i]);
+        if (r.notes[0])
+            printf("note: %s\n", r.notes);
+        if (r.ok)
+            printf("OK: hash chains intact%s\n",
+                   r.seals_checked ? (have_kek ? "; every seal verified with K0; the node's seal "
+                                                 "key descends from K0"
+                                               : "; every seal verified with K0")
+                                   : " (seals not checked: pass --seal-key K0FILE)");
+        else
+            printf("FAILED: %s stream, entry %llu: %s: %s\n", r.stream, (unsigned long long)r.seq,
+                   r.reason, r.message);
+    }
+    return r.ok ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -137,6 +256,8 @@ int main(int argc, char **argv)
         return cmd_init(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0)
         return cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "audit") == 0)
+        return cmd_audit(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("custodia %s\n", CUSTODIA_VERSION);
         return 0;

@@ -69,6 +69,8 @@ int cst_cli_serve(const cst_config *cfg)
         e = cst_node_open(&node, cfg);
     else
         memset(&node, 0, sizeof(node));
+    if (e == CST_OK)
+        e = cst_node_audit_open(&node);
     bool tls = !cfg->allow_plaintext_loopback;
     if (e == CST_OK && tls)
         e = load_tls(cfg, &cert, &key);
@@ -84,7 +86,8 @@ int cst_cli_serve(const cst_config *cfg)
             .priorities = cfg->tls_priorities,
             .max_header_bytes = cfg->max_header_bytes,
         };
-        cst_server_hooks hooks = {&node, cst_api_on_headers, cst_api_on_complete};
+        cst_server_hooks hooks = {&node, cst_api_on_headers, cst_api_on_complete,
+                                  cst_api_on_respond};
         e = cst_server_start(&opts, &hooks, &srv);
     }
     cst_buf_wipe_free(&key);

@@ -30,6 +30,8 @@ typedef enum cst_perm {
     CST_PERM_USERS_ADMIN,   /* manage the tenant's users */
     CST_PERM_SYS_TENANTS,   /* operators: create and list tenants */
     CST_PERM_SYS_OPERATORS, /* operators: manage operator accounts */
+    CST_PERM_AUDIT_READ,    /* read the tenant's own audit trail (LOG-4) */
+    CST_PERM_SYS_SECURITY,  /* operators: read and verify the node's audit log */
     CST_PERM__COUNT
 } cst_perm;
 
@@ -52,6 +54,7 @@ typedef struct cst_route {
     cst_handler handler;
     cst_perm perm;
     cst_body_kind body;
+    const char *action; /* audit action (LOG-1): "record.read"; required */
 } cst_route;
 
 /* A tenant's identity settings, with the node's policy applied. */
@@ -89,6 +92,14 @@ typedef struct cst_request {
     cst_err early; /* refused from the headers; answered once the (empty) request is complete */
     char early_msg[256];
     cst_principal who;
+
+    /* audit (LOG-1): what the handler adds to the request's entry */
+    const char *audit_action;      /* a refinement of the route's action */
+    char audit_tenant[CST_ID_MAX]; /* the tenant concerned, when not the caller's */
+    char audit_actor[CST_ID_MAX];  /* the account acted as, before authentication */
+    json_t *audit_detail;          /* tenant-identifying details: sealed in the entry */
+    json_t *audit_info;            /* plain, non-identifying facts */
+    bool audited;
 
     /* response */
     int retry_after; /* seconds; sent as Retry-After with an error when non-zero */

@@ -13,6 +13,9 @@ cst_err cst_routes_check(const cst_route *table, size_t n)
                i);
         ENSURE(r->perm > CST_PERM_UNSET && r->perm < CST_PERM__COUNT, CST_ERR_INTERNAL,
                "route %s %s declares no permission", r->method, r->pattern);
+        /* LOG-1: a route without an audit action cannot be registered. */
+        ENSURE(r->action && r->action[0], CST_ERR_INTERNAL, "route %s %s declares no audit action",
+               r->method, r->pattern);
         int captures = 0;
         for (const char *c = r->pattern; *c; c++)
             captures += *c == '{';

@@ -114,6 +114,8 @@ static void free_wiped(void *cls)
 
 static enum MHD_Result send_response(cst_server *srv, struct MHD_Connection *conn, cst_request *req)
 {
+    if (srv->hooks.on_respond)
+        srv->hooks.on_respond(srv->hooks.app, req);
     cst_buf *owned = malloc(sizeof(*owned));
     if (!owned)
         return MHD_NO;
@@ -242,6 +244,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     cst_buf_wipe_free(&req->body);
     cst_buf_wipe_free(&req->resp);
     sodium_memzero(req->params, sizeof(req->params));
+    json_decref(req->audit_detail);
+    json_decref(req->audit_info);
     free(req);
     *con_cls = NULL;
 }

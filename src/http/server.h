@@ -27,6 +27,8 @@ typedef struct cst_server_hooks {
     void *app;
     cst_err (*on_headers)(void *app, cst_request *req, const char *url);
     cst_err (*on_complete)(void *app, cst_request *req);
+    /* Runs before every response is queued, refusals included (auditing); may replace it. */
+    void (*on_respond)(void *app, cst_request *req);
 } cst_server_hooks;
 
 CST_MUST_USE cst_err cst_server_start(const cst_server_opts *opts, const cst_server_hooks *hooks,

@@ -11,6 +11,8 @@
 
 #include "util/util.h"
 
+#include <jansson.h>
+
 void cst_config_defaults(cst_config *c)
 {
     memset(c, 0, sizeof(*c));
@@ -26,6 +28,13 @@ void cst_config_defaults(cst_config *c)
     c->session_max_seconds = 12 * 3600;
     c->lockout_threshold = 6;
     c->lockout_seconds = 30 * 60;
+    c->audit_group_commit = true;
+    c->audit_seal_entries = 1000;
+    c->audit_seal_seconds = 10;
+    c->audit_segment_bytes = 64L * 1024 * 1024;
+    c->audit_segment_seconds = 86400;
+    c->audit_security_retention_days = 365;
+    c->audit_access_retention_days = 90;
 }
 
 static cst_err parse_long(const char *key, const char *v, long min, long max, long *out)
@@ -156,10 +165,45 @@ cst_err cst_config_set(cst_config *c, const char *section, const char *key, cons
         c->lockout_seconds = (int)n;
         return CST_OK;
     }
-    if (!strcmp(full, "auth.operator_ip_allowlist"))
+    if (!strcmp(full, "auth.operator_ip_allowlist")) {
+        TRY(set_str(c->operator_ip_allowlist_text, sizeof(c->operator_ip_allowlist_text), full, v));
         return cst_config_cidrs(full, v, &c->operator_ip_allowlist);
-    if (!strcmp(full, "http.trusted_proxies"))
+    }
+    if (!strcmp(full, "http.trusted_proxies")) {
+        TRY(set_str(c->trusted_proxies_text, sizeof(c->trusted_proxies_text), full, v));
         return cst_config_cidrs(full, v, &c->trusted_proxies);
+    }
+    if (!strcmp(full, "audit.dir"))
+        return set_str(c->audit_dir, sizeof(c->audit_dir), full, v);
+    if (!strcmp(full, "audit.group_commit"))
+        return parse_bool(full, v, &c->audit_group_commit);
+    if (!strcmp(full, "audit.seal_entries")) {
+        TRY(parse_long(full, v, 1, 1000000, &n));
+        c->audit_seal_entries = (int)n;
+        return CST_OK;
+    }
+    if (!strcmp(full, "audit.seal_seconds")) {
+        TRY(parse_long(full, v, 1, 3600, &n));
+        c->audit_seal_seconds = (int)n;
+        return CST_OK;
+    }
+    if (!strcmp(full, "audit.segment_bytes"))
+        return parse_long(full, v, 4096, 1L << 30, &c->audit_segment_bytes);
+    if (!strcmp(full, "audit.segment_seconds")) {
+        TRY(parse_long(full, v, 1, 30 * 86400, &n));
+        c->audit_segment_seconds = (int)n;
+        return CST_OK;
+    }
+    if (!strcmp(full, "audit.security_retention_days")) {
+        TRY(parse_long(full, v, 1, 36500, &n));
+        c->audit_security_retention_days = (int)n;
+        return CST_OK;
+    }
+    if (!strcmp(full, "audit.access_retention_days")) {
+        TRY(parse_long(full, v, 1, 36500, &n));
+        c->audit_access_retention_days = (int)n;
+        return CST_OK;
+    }
     return cst_fail(CST_ERR_INVALID, "unknown configuration key %s", full);
 }
 
@@ -237,8 +281,47 @@ cst_err cst_config_finish(cst_config *c)
     if (c->lockout_seconds < 30 * 60)
         cst_warn("WEAKER THAN DEFAULT: auth.lockout_seconds = %d (default 1800)",
                  c->lockout_seconds);
+    if (!c->audit_dir[0])
+        TRY(cst_fmt(c->audit_dir, sizeof(c->audit_dir), "%s/audit", c->data_dir));
+    if (c->audit_security_retention_days < 365)
+        cst_warn("WEAKER THAN DEFAULT: audit.security_retention_days = %d (default 365)",
+                 c->audit_security_retention_days);
+    if (c->audit_access_retention_days < 90)
+        cst_warn("WEAKER THAN DEFAULT: audit.access_retention_days = %d (default 90)",
+                 c->audit_access_retention_days);
+    if (c->audit_seal_seconds > 10 || c->audit_seal_entries > 1000)
+        cst_warn("WEAKER THAN DEFAULT: audit seals every %d entries / %d s (default 1000 / 10 s): "
+                 "more unsealed entries at risk",
+                 c->audit_seal_entries, c->audit_seal_seconds);
     if (c->session_max_seconds > 12 * 3600)
         cst_warn("WEAKER THAN DEFAULT: auth.session_max_seconds = %d (default 43200)",
                  c->session_max_seconds);
     return CST_OK;
+}
+
+json_t *cst_config_json(const cst_config *c)
+{
+    char listen[128];
+    (void)snprintf(listen, sizeof(listen), strchr(c->listen_host, ':') ? "[%s]:%d" : "%s:%d",
+                   c->listen_host, c->listen_port);
+    return json_pack(
+        "{s:s,s:s,s:s,s:s,s:I,s:b,s:I,s:I,s:I,s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:s,s:s,s:b,"
+        "s:I,s:I,s:I,s:I,s:I,s:I}",
+        "node.data_dir", c->data_dir, "node.master_key_file", c->master_key_file, "node.region",
+        c->region, "http.listen", listen, "http.threads", (json_int_t)c->threads,
+        "http.allow_plaintext_loopback", c->allow_plaintext_loopback, "http.max_header_bytes",
+        (json_int_t)c->max_header_bytes, "http.max_json_bytes", (json_int_t)c->max_json_bytes,
+        "http.max_record_bytes", (json_int_t)c->max_record_bytes, "http.max_batch_bytes",
+        (json_int_t)c->max_batch_bytes, "http.trusted_proxies", c->trusted_proxies_text,
+        "tls.cert_file", c->tls_cert_file, "tls.key_file", c->tls_key_file, "tls.priorities",
+        c->tls_priorities, "auth.session_idle_seconds", (json_int_t)c->session_idle_seconds,
+        "auth.session_max_seconds", (json_int_t)c->session_max_seconds, "auth.lockout_threshold",
+        (json_int_t)c->lockout_threshold, "auth.lockout_seconds", (json_int_t)c->lockout_seconds,
+        "auth.operator_ip_allowlist", c->operator_ip_allowlist_text, "audit.dir", c->audit_dir,
+        "audit.group_commit", c->audit_group_commit, "audit.seal_entries",
+        (json_int_t)c->audit_seal_entries, "audit.seal_seconds", (json_int_t)c->audit_seal_seconds,
+        "audit.segment_bytes", (json_int_t)c->audit_segment_bytes, "audit.segment_seconds",
+        (json_int_t)c->audit_segment_seconds, "audit.security_retention_days",
+        (json_int_t)c->audit_security_retention_days, "audit.access_retention_days",
+        (json_int_t)c->audit_access_retention_days);
 }

@@ -36,6 +36,17 @@ typedef struct cst_config {
     int lockout_seconds;                 /* how long it stays locked */
     cst_cidr_list operator_ip_allowlist; /* IAM-7; empty allows all */
     cst_cidr_list trusted_proxies;       /* peers whose X-Forwarded-For is believed */
+    char operator_ip_allowlist_text[1024];
+    char trusted_proxies_text[1024];
+    /* audit (LOG-1 to LOG-3) */
+    char audit_dir[PATH_MAX]; /* empty: <data_dir>/audit */
+    bool audit_group_commit;
+    int audit_seal_entries;
+    int audit_seal_seconds;
+    long audit_segment_bytes;
+    int audit_segment_seconds;
+    int audit_security_retention_days;
+    int audit_access_retention_days;
 } cst_config;
 
 void cst_config_defaults(cst_config *c);
@@ -50,6 +61,9 @@ CST_MUST_USE cst_err cst_config_set_listen(cst_config *c, const char *addr);
 /* Fills derived defaults (master key path) and checks cross-key rules. Prints a warning line
  * for every setting that is weaker than the default. */
 CST_MUST_USE cst_err cst_config_finish(cst_config *c);
+/* The effective configuration as a flat JSON object {"section.key": "value"} (CHG-1). */
+struct json_t;
+struct json_t *cst_config_json(const cst_config *c);
 /* The default master key path for a data dir: <parent>/custodia-master.key. */
 CST_MUST_USE cst_err cst_config_default_key_path(const char *data_dir, const char *file, char *out,
                                                  size_t n);

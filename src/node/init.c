@@ -9,6 +9,7 @@
 #include "http/json.h"
 #include "api/api.h"
 #include "api/roles.h"
+#include "audit/audit.h"
 #include "crypto/secrets.h"
 #include "crypto/tlscert.h"
 #include "node/node.h"
@@ -77,24 +78,15 @@ static cst_err make_seal_key(const char *data_dir, const cst_key *kek, const cha
 {
     cst_key k0 = {0};
     TRY(cst_key_random(&k0));
-    cst_buf aad, blob;
-    cst_buf_init(&aad, 64);
-    cst_buf_init(&blob, 256);
     char path[PATH_MAX];
     cst_err e = cst_file_create(k0_path, k0.k, CST_KEY_LEN, 0600);
     if (e == CST_OK)
-        e = cst_buf_append(&aad, "cst:audit-epoch:v1", 18);
-    if (e == CST_OK)
-        e = cst_buf_append_u64be(&aad, 0);
-    if (e == CST_OK)
-        e = cst_seal(kek, &aad, k0.k, CST_KEY_LEN, &blob);
-    if (e == CST_OK)
         e = cst_fmt(path, sizeof(path), "%s/audit/epoch.key", data_dir);
+    if (e == CST_OK && cst_path_exists(path))
+        e = cst_fail(CST_ERR_CONFLICT, "%s exists already", path);
     if (e == CST_OK)
-        e = cst_file_create(path, blob.data, blob.len, 0600);
+        e = cst_audit_epoch_store(path, kek, 0, &k0);
     cst_key_free(&k0);
-    cst_buf_free(&aad);
-    cst_buf_free(&blob);
     return e;
 }
 

@@ -1,6 +1,11 @@
 /* node.c: opening a node and its tenants. */
 #include "node/node.h"
 
+#include <jansson.h>
+
+#include "audit/audit.h"
+#include "http/json.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -61,6 +66,9 @@ cst_err cst_node_open(cst_node *n, const cst_config *cfg)
            "(key id %s)",
            cfg->master_key_file, n->kek_id, stored);
     TRY(cst_store_meta_get(n->store, "node_id", n->node_id, sizeof(n->node_id)));
+    TRY(cst_key_alloc(&n->audit_key));
+    TRY(cst_hkdf_sha256(n->kek.k, CST_KEY_LEN, "custodia audit details v1", n->audit_key.k,
+                        CST_KEY_LEN));
     TRY(cst_store_meta_get(n->store, "region", n->region, sizeof(n->region)));
     /* RES-1: a node serves the region its data dir belongs to, and no other. */
     ENSURE(!cfg->region[0] || strcmp(cfg->region, n->region) == 0, CST_ERR_REGION_MISMATCH,
@@ -80,6 +88,9 @@ static void tenant_ctx_free(cst_tenant_ctx *t)
 
 void cst_node_close(cst_node *n)
 {
+    cst_audit_close(n->audit);
+    n->audit = NULL;
+    cst_key_free(&n->audit_key);
     for (size_t i = 0; i < n->ntenants; i++)
         tenant_ctx_free(n->tenants[i]);
     free(n->tenants);
@@ -134,18 +145,31 @@ static cst_err tenant_open(cst_node *n, const char *tenant_id, cst_tenant_ctx **
     return CST_OK;
 }
 
+static cst_tenant_ctx *tenant_cached(cst_node *n, const char *tenant_id)
+{
+    for (size_t i = 0; i < n->ntenants; i++)
+        if (strcmp(n->tenants[i]->id, tenant_id) == 0)
+            return n->tenants[i];
+    return NULL;
+}
+
 cst_err cst_node_tenant(cst_node *n, const char *tenant_id, cst_tenant_ctx **out)
 {
+    pthread_mutex_lock(&n->tenants_mu);
+    *out = tenant_cached(n, tenant_id);
+    pthread_mutex_unlock(&n->tenants_mu);
+    if (*out)
+        return CST_OK;
+    /* Opened without tenants_mu held: opening reads system.db, and a thread holding
+     * system.db's lock (a request's transaction) may be waiting for tenants_mu. */
+    cst_tenant_ctx *t = NULL;
+    TRY(tenant_open(n, tenant_id, &t));
     cst_err e = CST_OK;
     pthread_mutex_lock(&n->tenants_mu);
-    for (size_t i = 0; i < n->ntenants; i++) {
-        if (strcmp(n->tenants[i]->id, tenant_id) == 0) {
-            *out = n->tenants[i];
-            pthread_mutex_unlock(&n->tenants_mu);
-            return CST_OK;
-        }
-    }
-    if (n->ntenants == n->cap) {
+    *out = tenant_cached(n, tenant_id);
+    if (*out) {
+        tenant_ctx_free(t); /* another thread opened it meanwhile */
+    } else if (n->ntenants == n->cap) {
         size_t cap = n->cap ? n->cap * 2 : 16;
         cst_tenant_ctx **grown = realloc(n->tenants, cap * sizeof(*grown));
         if (!grown)
@@ -155,13 +179,82 @@ cst_err cst_node_tenant(cst_node *n, const char *tenant_id, cst_tenant_ctx **out
             n->cap = cap;
         }
     }
-    cst_tenant_ctx *t = NULL;
-    if (e == CST_OK)
-        e = tenant_open(n, tenant_id, &t);
-    if (e == CST_OK) {
+    if (e == CST_OK && !*out) {
         n->tenants[n->ntenants++] = t;
         *out = t;
+    } else if (e != CST_OK) {
+        tenant_ctx_free(t);
     }
     pthread_mutex_unlock(&n->tenants_mu);
+    return e;
+}
+
+/* CHG-1: what changed in the effective configuration since the last start. */
+static json_t *config_changes(const json_t *old, const json_t *cur)
+{
+    json_t *changes = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)cur, k, v)
+    {
+        json_t *o = json_object_get(old, k);
+        if (!o || !json_equal(o, v))
+            json_object_set_new(changes, k,
+                                json_pack("{s:O?,s:O}", "old", o ? o : json_null(), "new", v));
+    }
+    json_object_foreach((json_t *)old, k, v)
+    {
+        if (!json_object_get(cur, k))
+            json_object_set_new(changes, k, json_pack("{s:O,s:n}", "old", v, "new"));
+    }
+    return changes;
+}
+
+cst_err cst_node_audit_open(cst_node *n)
+{
+    char epoch_file[PATH_MAX];
+    TRY(cst_fmt(epoch_file, sizeof(epoch_file), "%s/audit/epoch.key", n->cfg.data_dir));
+    cst_audit_opts o = {
+        .dir = n->cfg.audit_dir,
+        .epoch_file = epoch_file,
+        .kek = &n->kek,
+        .node_id = n->node_id,
+        .seal_entries = n->cfg.audit_seal_entries,
+        .seal_seconds = n->cfg.audit_seal_seconds,
+        .group_commit = n->cfg.audit_group_commit,
+        .segment_bytes = n->cfg.audit_segment_bytes,
+        .segment_seconds = n->cfg.audit_segment_seconds,
+        .retention_days = {n->cfg.audit_security_retention_days,
+                           n->cfg.audit_access_retention_days},
+    };
+    TRY(cst_audit_open(&o, &n->audit));
+    json_t *cur = cst_config_json(&n->cfg);
+    ENSURE(cur != NULL, CST_ERR_INTERNAL, "out of memory");
+    char *text = cst_audit_canonical(cur);
+    char last[16384] = "";
+    if (cst_store_meta_get(n->store, "last_config", last, sizeof(last)) != CST_OK)
+        cst_err_clear();
+    json_t *old = json_loads(last, 0, NULL);
+    uint8_t h[CST_HASH_LEN];
+    char hex[CST_HASH_LEN * 2 + 1];
+    cst_sha256(text, strlen(text), h);
+    cst_hex(h, sizeof(h), hex);
+    json_t *info =
+        json_pack("{s:s,s:s,s:o,s:b}", "version", CUSTODIA_VERSION, "config_sha256", hex, "changes",
+                  config_changes(old ? old : json_object(), cur), "first_start", old == NULL);
+    cst_audit_event ev = {.stream = CST_AUDIT_SECURITY,
+                          .actor_type = "node",
+                          .actor_id = n->node_id,
+                          .action = "node.start",
+                          .resource = n->node_id,
+                          .outcome = "success",
+                          .info = info};
+    cst_err e = cst_audit_append(n->audit, &ev);
+    if (e == CST_OK)
+        e = cst_store_meta_set(n->store, "last_config", text);
+    json_decref(info);
+    json_decref(old);
+    json_decref(cur);
+    cst_json_free_text(text);
     return e;
 }

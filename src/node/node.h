@@ -20,8 +20,12 @@ typedef struct cst_tenant_ctx {
     cst_key idx;
 } cst_tenant_ctx;
 
+struct cst_audit;
+
 typedef struct cst_node {
     cst_config cfg;
+    struct cst_audit *audit; /* open while serving */
+    cst_key audit_key;       /* seals audit details that belong to no tenant */
     cst_store *store;
     cst_key kek;
     char kek_id[CST_KEK_ID_LEN + 1];
@@ -37,6 +41,9 @@ typedef struct cst_node {
  * match what the data dir was initialised with. */
 CST_MUST_USE cst_err cst_node_open(cst_node *n, const cst_config *cfg);
 void cst_node_close(cst_node *n);
+/* Opens the audit log and records the start (CHG-1: a hash of the effective configuration
+ * and every key changed since the last start). */
+CST_MUST_USE cst_err cst_node_audit_open(cst_node *n);
 
 /* The open tenant context for an id, opening its store and unwrapping its keys on first use.
  * The context lives until cst_node_close. */

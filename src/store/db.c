@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,8 +100,83 @@ void cst_db_unlock(cst_db *db)
     pthread_mutex_unlock(&db->mu);
 }
 
+/* The request scope (LOG-1): while a thread has one open, the first write to each connection
+ * opens a transaction that only cst_db_scope_end commits or rolls back, so a request's changes
+ * become durable only after its audit entry is. */
+#define SCOPE_MAX 4
+static __thread struct {
+    bool active;
+    cst_db *dbs[SCOPE_MAX];
+    int n;
+} scope;
+
+static bool in_scope(const cst_db *db)
+{
+    for (int i = 0; i < scope.n; i++)
+        if (scope.dbs[i] == db)
+            return true;
+    return false;
+}
+
+/* Joins db to the open scope: locks it and begins the request's transaction. */
+static cst_err scope_join(cst_db *db)
+{
+    if (!scope.active || in_scope(db))
+        return CST_OK;
+    ENSURE(scope.n < SCOPE_MAX, CST_ERR_INTERNAL, "a request wrote to too many databases");
+    cst_db_lock(db);
+    int rc = sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        cst_err e = map_rc(db, rc, "begin");
+        cst_db_unlock(db);
+        return e;
+    }
+    scope.dbs[scope.n++] = db;
+    return CST_OK;
+}
+
+void cst_db_scope_begin(void)
+{
+    scope.active = true;
+    scope.n = 0;
+}
+
+cst_err cst_db_scope_end(bool commit)
+{
+    cst_err e = CST_OK;
+    for (int i = 0; i < scope.n; i++) {
+        cst_db *db = scope.dbs[i];
+        if (commit && e == CST_OK) {
+            int rc = sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
+            if (rc != SQLITE_OK)
+                e = map_rc(db, rc, "commit");
+        }
+        if (!sqlite3_get_autocommit(db->h))
+            (void)sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+        cst_db_unlock(db);
+    }
+    scope.active = false;
+    scope.n = 0;
+    return e;
+}
+
+bool cst_db_scope_wrote(void)
+{
+    return scope.n > 0;
+}
+
 cst_err cst_db_begin(cst_db *db)
 {
+    if (scope.active) {
+        TRY(scope_join(db));
+        cst_db_lock(db);
+        int rc = sqlite3_exec(db->h, "SAVEPOINT cst", NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            cst_db_unlock(db);
+            return map_rc(db, rc, "savepoint");
+        }
+        return CST_OK;
+    }
     cst_db_lock(db);
     int rc = sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
@@ -113,6 +189,14 @@ cst_err cst_db_begin(cst_db *db)
 
 cst_err cst_db_commit(cst_db *db)
 {
+    if (scope.active && in_scope(db)) {
+        int rc = sqlite3_exec(db->h, "RELEASE cst", NULL, NULL, NULL);
+        cst_err e = rc == SQLITE_OK ? CST_OK : map_rc(db, rc, "release");
+        if (e != CST_OK)
+            (void)sqlite3_exec(db->h, "ROLLBACK TO cst; RELEASE cst", NULL, NULL, NULL);
+        cst_db_unlock(db);
+        return e;
+    }
     int rc = sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
     cst_err e = CST_OK;
     if (rc != SQLITE_OK) {
@@ -126,6 +210,11 @@ cst_err cst_db_commit(cst_db *db)
 
 void cst_db_rollback(cst_db *db)
 {
+    if (scope.active && in_scope(db)) {
+        (void)sqlite3_exec(db->h, "ROLLBACK TO cst; RELEASE cst", NULL, NULL, NULL);
+        cst_db_unlock(db);
+        return;
+    }
     if (!sqlite3_get_autocommit(db->h))
         (void)sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
     cst_db_unlock(db);
@@ -166,6 +255,14 @@ static cst_err stmt_v(cst_db *db, sqlite3_stmt **st, const char *sql, const char
     int rc = sqlite3_prepare_v2(db->h, sql, -1, st, NULL);
     if (rc != SQLITE_OK)
         return map_rc(db, rc, "prepare");
+    if (scope.active && !sqlite3_stmt_readonly(*st)) {
+        cst_err je = scope_join(db);
+        if (je != CST_OK) {
+            sqlite3_finalize(*st);
+            *st = NULL;
+            return je;
+        }
+    }
     /* A format that does not match the statement would read arguments that are not there. */
     if ((size_t)sqlite3_bind_parameter_count(*st) != strlen(fmt)) {
         cst_error("storage: bind format \"%s\" does not match %d parameters of: %s", fmt,

@@ -4,6 +4,7 @@
 #define CST_DB_H
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,14 @@ CST_MUST_USE cst_err cst_db_begin(cst_db *db);
 CST_MUST_USE cst_err cst_db_commit(cst_db *db);
 void cst_db_rollback(cst_db *db);
 void cst_db_lock(cst_db *db);
+
+/* The request scope (LOG-1). Between scope_begin and scope_end, the first write a thread makes
+ * to each connection opens a transaction held until scope_end, which commits them all (commit)
+ * or rolls them back; begin/commit/rollback inside it become savepoints. A request's changes
+ * are thus made durable only after its audit entry, and dropped when that entry fails. */
+void cst_db_scope_begin(void);
+CST_MUST_USE cst_err cst_db_scope_end(bool commit);
+bool cst_db_scope_wrote(void);
 void cst_db_unlock(cst_db *db);
 
 /* Prepares sql and binds arguments described by fmt: 's' const char * (NULL binds NULL),

@@ -31,6 +31,8 @@ static const char *const names[] = {
     "t:sys.operators",
     "sys-security",
     "sys-support",
+    "t:audit.read",
+    "t:sys.security",
 };
 #define NP (sizeof(names) / sizeof(*names))
 
@@ -38,7 +40,7 @@ static const char *const names[] = {
 #define ALL_SESSIONS ALL_TENANT_SESSIONS " sys-admin sys-security sys-support"
 #define ALL_TOKENS                                                                                 \
     "t:tenant.read t:tenant.admin t:users.admin t:buckets.admin t:records.read t:records.write "   \
-    "t:sys.tenants t:sys.operators"
+    "t:sys.tenants t:sys.operators t:audit.read t:sys.security"
 
 /* Who gets past authorization (any status but 401/403) on each route. */
 static const struct cell {
@@ -98,6 +100,10 @@ static const struct cell {
     {"GET", "/v1/sys/operators", "/v1/sys/operators", NULL, "sys-admin t:sys.operators"},
     {"POST", "/v1/sys/operators", "/v1/sys/operators", "{\"username\":\"bad name\"}",
      "sys-admin t:sys.operators"},
+    {"GET", "/v1/audit", "/v1/audit?limit=1", NULL, "owner admin auditor t:audit.read"},
+    {"GET", "/v1/sys/audit", "/v1/sys/audit?limit=1", NULL, "sys-security t:sys.security"},
+    {"POST", "/v1/sys/audit/verify", "/v1/sys/audit/verify", "{\"seal_key\":1}",
+     "sys-security t:sys.security"},
     /* last: it ends the sessions. Tokens pass authorization and are told to use DELETE. */
     {"POST", "/v1/auth/logout", "/v1/auth/logout", NULL, ALL_SESSIONS " " ALL_TOKENS},
 };
@@ -168,6 +174,8 @@ static int setup(void **state)
     cred[14] = token_for(cred[6], "sys.operators");
     cred[15] = operator(cred[6], "sec1", "sys-security");
     cred[16] = operator(cred[6], "sup1", "sys-support");
+    cred[17] = token_for(cred[1], "audit.read");
+    cred[18] = token_for(cred[15], "sys.security");
     return 0;
 }
 

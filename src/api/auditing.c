@@ -1,0 +1,434 @@
+/* auditing.c: one audit entry per request (LOG-1), the tenant's view of its own trail (LOG-4),
+ * and the operators' view and verification (LOG-2). Tenant-identifying details (bucket names,
+ * record keys, usernames, setting values) are sealed under the tenant's DEK, so a crypto-erase
+ * of the tenant erases them from the log too while the chain still verifies. */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "audit/audit.h"
+#include "crypto/keys.h"
+#include "store/db.h"
+#include "util/util.h"
+
+void cst_audit_detail(cst_request *req, const char *key, json_t *value)
+{
+    if (!value)
+        return;
+    if (!req->audit_detail)
+        req->audit_detail = json_object();
+    json_object_set_new(req->audit_detail, key, value);
+}
+
+void cst_audit_info(cst_request *req, const char *key, json_t *value)
+{
+    if (!value)
+        return;
+    if (!req->audit_info)
+        req->audit_info = json_object();
+    json_object_set_new(req->audit_info, key, value);
+}
+
+static cst_err detail_aad(cst_buf *aad, const char *tenant, const char *request_id)
+{
+    TRY(cst_buf_append(aad, "cst:audit-detail:v1", 19));
+    TRY(cst_buf_append(aad, tenant ? tenant : "", tenant ? strlen(tenant) : 0));
+    TRY(cst_buf_append_u8(aad, 0));
+    return cst_buf_append(aad, request_id, strlen(request_id));
+}
+
+/* The key details of tenant are sealed under: its DEK, or the node's own audit key (version 0)
+ * for operators and for names that match no tenant. */
+static cst_err detail_key(cst_node *n, const char *tenant, uint32_t version, const cst_key **key,
+                          uint32_t *kv)
+{
+    cst_tenant_ctx *t = NULL;
+    if (tenant && version != 0 && cst_node_tenant(n, tenant, &t) == CST_OK) {
+        ENSURE(version == UINT32_MAX || version == t->dek_version, CST_ERR_INTEGRITY,
+               "the detail was sealed under a key version this node no longer holds");
+        *key = &t->dek;
+        *kv = t->dek_version;
+        return CST_OK;
+    }
+    cst_err_clear();
+    ENSURE(version == UINT32_MAX || version == 0, CST_ERR_INTEGRITY,
+           "the tenant's keys are gone (erased)");
+    *key = &n->audit_key;
+    *kv = 0;
+    return CST_OK;
+}
+
+static json_t *seal_detail(cst_node *n, const char *tenant, const char *request_id, json_t *d)
+{
+    const cst_key *key = NULL;
+    uint32_t kv;
+    if (detail_key(n, tenant, UINT32_MAX, &key, &kv) != CST_OK)
+        return NULL;
+    char *text = cst_audit_canonical(d);
+    if (!text)
+        return NULL;
+    cst_buf aad, ct;
+    cst_buf_init(&aad, 1024);
+    cst_buf_init(&ct, SIZE_MAX);
+    json_t *out = NULL;
+    if (detail_aad(&aad, tenant, request_id) == CST_OK &&
+        cst_seal(key, &aad, (const uint8_t *)text, strlen(text), &ct) == CST_OK) {
+        size_t b64len = sodium_base64_encoded_len(ct.len, sodium_base64_VARIANT_ORIGINAL);
+        char *b64 = malloc(b64len);
+        if (b64) {
+            sodium_bin2base64(b64, b64len, ct.data, ct.len, sodium_base64_VARIANT_ORIGINAL);
+            out = json_pack("{s:I,s:s}", "kv", (json_int_t)kv, "ct", b64);
+            free(b64);
+        }
+    }
+    cst_json_free_text(text);
+    cst_buf_free(&aad);
+    cst_buf_free(&ct);
+    return out;
+}
+
+/* The sealed detail of an entry, opened; NULL when its key is gone or it does not verify. */
+static json_t *open_detail(cst_node *n, const json_t *entry)
+{
+    const json_t *d = json_object_get(entry, "detail");
+    const char *b64 = json_string_value(json_object_get(d, "ct"));
+    const char *tenant = json_string_value(json_object_get(entry, "tenant"));
+    const char *rid = json_string_value(json_object_get(entry, "request_id"));
+    json_int_t kv = json_integer_value(json_object_get(d, "kv"));
+    const cst_key *key = NULL;
+    uint32_t kvo;
+    if (!b64 || !rid || kv < 0 || detail_key(n, tenant, (uint32_t)kv, &key, &kvo) != CST_OK) {
+        cst_err_clear();
+        return NULL;
+    }
+    size_t len = strlen(b64), binlen = 0;
+    uint8_t *bin = malloc(len + 1);
+    cst_buf aad, pt;
+    cst_buf_init(&aad, 1024);
+    cst_buf_init(&pt, SIZE_MAX);
+    json_t *out = NULL;
+    if (bin &&
+        sodium_base642bin(bin, len, b64, len, NULL, &binlen, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) == 0 &&
+        detail_aad(&aad, tenant, rid) == CST_OK && cst_open(key, &aad, bin, binlen, &pt) == CST_OK)
+        out = json_loadb((const char *)pt.data, pt.len, 0, NULL);
+    cst_err_clear();
+    free(bin);
+    cst_buf_free(&aad);
+    cst_buf_wipe_free(&pt);
+    return out;
+}
+
+static bool looks_like_id(const char *s)
+{
+    static const char *const prefixes[] = {"tn", "us", "tk", "nd"};
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+        if (cst_id_valid(s, prefixes[i]))
+            return true;
+    return false;
+}
+
+/* The route pattern with opaque ids filled in; any other parameter (bucket names, record keys,
+ * anything not shaped like an id) goes into the sealed detail under its placeholder's name. */
+static void resource_of(cst_request *req, char *out, size_t n)
+{
+    const cst_route *r = req->route;
+    size_t o = 0;
+    int pi = 0;
+    out[0] = '\0';
+    if (!r)
+        return;
+    for (const char *c = r->pattern; *c && o + 1 < n;) {
+        if (*c != '{') {
+            out[o++] = *c++;
+            continue;
+        }
+        const char *end = strchr(c, '}');
+        if (!end)
+            break;
+        char name[16];
+        size_t nl =
+            (size_t)(end - c - 1) < sizeof(name) - 1 ? (size_t)(end - c - 1) : sizeof(name) - 1;
+        memcpy(name, c + 1, nl);
+        name[nl] = '\0';
+        const char *v = pi < CST_MAX_PARAMS ? req->params[pi] : "";
+        const char *put = c;
+        size_t putlen = (size_t)(end - c + 1);
+        if (looks_like_id(v)) {
+            put = v;
+            putlen = strlen(v);
+        } else if (pi < CST_MAX_PARAMS && req->param_len[pi] > 0) {
+            cst_audit_detail(req, name, json_stringn(v, req->param_len[pi]));
+        }
+        if (o + putlen >= n)
+            break;
+        memcpy(out + o, put, putlen);
+        o += putlen;
+        pi++;
+        c = end + 1;
+    }
+    out[o] = '\0';
+}
+
+static const char *outcome_of(int status)
+{
+    if (status < 400)
+        return "success";
+    if (status == 401 || status == 403 || status == 423)
+        return "denied";
+    return "failure";
+}
+
+cst_err cst_api_audit_request(cst_node *n, cst_request *req)
+{
+    if (req->audited)
+        return CST_OK;
+    req->audited = true;
+    const cst_route *r = req->route;
+    if (r && r->handler == cst_api_health)
+        return CST_OK; /* the liveness probe touches nothing */
+    const cst_principal *who = &req->who;
+    char resource[512];
+    resource_of(req, resource, sizeof(resource));
+    const char *tenant = NULL;
+    if (req->audit_tenant[0])
+        tenant = req->audit_tenant;
+    else if (who->authenticated && !who->is_operator)
+        tenant = who->tenant.id;
+    else if (who->is_operator && r && strncmp(r->pattern, "/v1/sys/tenants/{id}", 20) == 0 &&
+             cst_id_valid(req->params[0], "tn"))
+        tenant = req->params[0]; /* LOG-4: the tenant sees operators' actions on it */
+    if (tenant && strcmp(tenant, CST_SYS_TENANT) == 0)
+        tenant = NULL;
+    const char *action = req->audit_action ? req->audit_action : r ? r->action : "request.unrouted";
+    cst_audit_event ev = {
+        .stream = strncmp(action, "record.", 7) == 0 ? CST_AUDIT_ACCESS : CST_AUDIT_SECURITY,
+        .tenant = tenant,
+        .source_ip = req->client_ip[0] ? req->client_ip : req->source_ip,
+        .action = action,
+        .resource = r ? resource : "",
+        .outcome = outcome_of(req->status),
+        .status = req->status,
+        .request_id = req->request_id,
+        .info = req->audit_info,
+    };
+    if (who->authenticated) {
+        ev.actor_type = who->is_operator ? "operator" : "user";
+        ev.actor_id = who->user.id;
+        ev.actor_token = who->token.id;
+    } else if (req->audit_actor[0]) {
+        ev.actor_type = strcmp(req->audit_tenant, CST_SYS_TENANT) == 0 ? "operator" : "user";
+        ev.actor_id = req->audit_actor;
+    }
+    json_t *sealed = NULL;
+    if (req->audit_detail) {
+        sealed = seal_detail(n, tenant, req->request_id, req->audit_detail);
+        ENSURE(sealed != NULL, CST_ERR_AUDIT_UNAVAILABLE, "the audit detail could not be sealed");
+        ev.detail = sealed;
+    }
+    cst_err e = cst_audit_append(n->audit, &ev);
+    json_decref(sealed);
+    return e;
+}
+
+void cst_api_on_respond(void *app, cst_request *req)
+{
+    if (req->audited)
+        return;
+    if (cst_api_audit_request(app, req) != CST_OK)
+        cst_resp_error(req, CST_ERR_AUDIT_UNAVAILABLE);
+}
+
+/* ---- reading ----------------------------------------------------------------------------------
+ */
+
+typedef struct pos {
+    int64_t t;
+    int s;
+    uint64_t q;
+} pos;
+
+static int pos_cmp(pos a, pos b)
+{
+    if (a.t != b.t)
+        return a.t < b.t ? -1 : 1;
+    if (a.s != b.s)
+        return a.s < b.s ? -1 : 1;
+    return a.q < b.q ? -1 : a.q > b.q;
+}
+
+static pos pos_of(cst_audit_stream s, const json_t *e)
+{
+    pos p = {0, (int)s, (uint64_t)json_integer_value(json_object_get(e, "seq"))};
+    const char *ts = json_string_value(json_object_get(e, "time"));
+    if (!ts || !cst_time_parse(ts, &p.t))
+        p.t = 0;
+    return p;
+}
+
+typedef struct query {
+    cst_node *n;
+    const char *tenant; /* NULL: all (operators) */
+    bool tenant_view;
+    pos after;
+    int limit;
+    json_t *found[CST_AUDIT__STREAMS]; /* arrays of {pos, entry} */
+} query;
+
+static bool collect(void *ctx, cst_audit_stream s, json_t *e)
+{
+    query *q = ctx;
+    const char *t = json_string_value(json_object_get(e, "tenant"));
+    if (q->tenant && (!t || strcmp(t, q->tenant) != 0))
+        return true;
+    if (pos_cmp(pos_of(s, e), q->after) <= 0)
+        return true;
+    json_array_append(q->found[s], e);
+    return json_array_size(q->found[s]) <= (size_t)q->limit;
+}
+
+static json_t *view_of(query *q, cst_audit_stream s, json_t *e)
+{
+    json_t *v = json_deep_copy(e);
+    json_object_del(v, "prev");
+    json_object_set_new(v, "stream", json_string(cst_audit_stream_names[s]));
+    if (json_object_get(e, "detail")) {
+        bool may_open = q->tenant_view || json_is_null(json_object_get(e, "tenant"));
+        json_t *d = may_open ? open_detail(q->n, e) : NULL;
+        json_object_del(v, "detail");
+        if (d)
+            json_object_set_new(v, "details", d);
+        else
+            json_object_set_new(v, "details_sealed", json_true());
+    }
+    return v;
+}
+
+static cst_err parse_time_param(cst_request *req, const char *name, int64_t *out)
+{
+    char text[64];
+    bool present;
+    TRY(cst_req_query(req, name, text, sizeof(text), &present));
+    if (!present)
+        return CST_OK;
+    ENSURE(cst_time_parse(text, out), CST_ERR_INVALID,
+           "%s must be an RFC 3339 UTC time such as 2026-01-02T03:04:05Z", name);
+    return CST_OK;
+}
+
+static cst_err audit_list(cst_node *n, cst_request *req, const char *tenant, bool tenant_view)
+{
+    int64_t since = 0, until = INT64_MAX;
+    TRY(parse_time_param(req, "since", &since));
+    TRY(parse_time_param(req, "until", &until));
+    query q = {.n = n, .tenant = tenant, .tenant_view = tenant_view, .after = {-1, 0, 0}};
+    TRY(cst_api_query_limit(req, &q.limit));
+    char after[96];
+    bool present;
+    TRY(cst_req_query(req, "after", after, sizeof(after), &present));
+    if (present) {
+        long long t;
+        int s;
+        unsigned long long seq;
+        char extra;
+        ENSURE(sscanf(after, "%lld-%d-%llu%c", &t, &s, &seq, &extra) == 3 && s >= 0 &&
+                   s < CST_AUDIT__STREAMS,
+               CST_ERR_INVALID, "after must be a cursor returned as \"next\"");
+        q.after = (pos){t, s, seq};
+    }
+    if (q.after.t > since)
+        since = q.after.t;
+    cst_err e = CST_OK;
+    for (int s = 0; s < CST_AUDIT__STREAMS; s++) {
+        q.found[s] = json_array();
+        if (e == CST_OK)
+            e = cst_audit_scan(n->cfg.audit_dir, (cst_audit_stream)s, since, until, collect, &q);
+    }
+    json_t *entries = json_array();
+    size_t idx[CST_AUDIT__STREAMS] = {0};
+    pos last = {0, 0, 0};
+    bool more = false;
+    while (e == CST_OK) {
+        int best = -1;
+        pos bp = {0, 0, 0};
+        for (int s = 0; s < CST_AUDIT__STREAMS; s++) {
+            json_t *c = json_array_get(q.found[s], idx[s]);
+            if (c && (best < 0 || pos_cmp(pos_of((cst_audit_stream)s, c), bp) < 0)) {
+                best = s;
+                bp = pos_of((cst_audit_stream)s, c);
+            }
+        }
+        if (best < 0)
+            break;
+        if (json_array_size(entries) == (size_t)q.limit) {
+            more = true;
+            break;
+        }
+        json_array_append_new(
+            entries, view_of(&q, (cst_audit_stream)best, json_array_get(q.found[best], idx[best])));
+        idx[best]++;
+        last = bp;
+    }
+    for (int s = 0; s < CST_AUDIT__STREAMS; s++)
+        json_decref(q.found[s]);
+    if (e != CST_OK) {
+        json_decref(entries);
+        return e;
+    }
+    char next[96];
+    (void)snprintf(next, sizeof(next), "%lld-%d-%llu", (long long)last.t, last.s,
+                   (unsigned long long)last.q);
+    return cst_resp_json(req, 200,
+                         json_pack("{s:o,s:s?}", "entries", entries, "next", more ? next : NULL));
+}
+
+cst_err cst_api_audit_list(cst_node *n, cst_request *req)
+{
+    ENSURE(!req->who.is_operator, CST_ERR_FORBIDDEN, "operators use GET /v1/sys/audit");
+    return audit_list(n, req, req->who.tenant.id, true);
+}
+
+cst_err cst_api_sys_audit_list(cst_node *n, cst_request *req)
+{
+    char tenant[CST_ID_MAX];
+    bool present;
+    TRY(cst_req_query(req, "tenant", tenant, sizeof(tenant), &present));
+    ENSURE(!present || cst_id_valid(tenant, "tn"), CST_ERR_INVALID, "tenant must be a tenant id");
+    return audit_list(n, req, present ? tenant : NULL, false);
+}
+
+cst_err cst_api_sys_audit_verify(cst_node *n, cst_request *req)
+{
+    static const char *const allowed[] = {"seal_key", NULL};
+    json_t *body = NULL;
+    if (req->body.len)
+        TRY(cst_api_body(req, allowed, &body));
+    const char *b64 = json_string_value(json_object_get(body, "seal_key"));
+    cst_key k0 = {0};
+    cst_err e = CST_OK;
+    if (json_object_get(body, "seal_key")) {
+        size_t len = 0;
+        e = b64 ? cst_key_alloc(&k0) : cst_fail(CST_ERR_INVALID, "seal_key must be a string");
+        if (e == CST_OK && (sodium_base642bin(k0.k, CST_KEY_LEN, b64, strlen(b64), NULL, &len, NULL,
+                                              sodium_base64_VARIANT_ORIGINAL) != 0 ||
+                            len != CST_KEY_LEN))
+            e = cst_fail(CST_ERR_INVALID, "seal_key must be the 32-byte K0 file in base64");
+    }
+    json_decref(body);
+    char epoch_file[PATH_MAX];
+    cst_audit_report r;
+    if (e == CST_OK)
+        e = cst_fmt(epoch_file, sizeof(epoch_file), "%s/audit/epoch.key", n->cfg.data_dir);
+    if (e == CST_OK)
+        e = cst_audit_verify(n->cfg.audit_dir, epoch_file, k0.k ? &k0 : NULL, &n->kek, true, &r);
+    cst_key_free(&k0);
+    TRY(e);
+    cst_audit_info(req, "ok", json_boolean(r.ok));
+    cst_audit_info(req, "seals_checked", json_boolean(r.seals_checked));
+    if (!r.ok) {
+        cst_audit_info(req, "reason", json_string(r.reason));
+        cst_audit_info(req, "seq", json_integer((json_int_t)r.seq));
+    }
+    return cst_resp_json(req, 200, cst_audit_report_json(&r));
+}
