@@ -1,0 +1,456 @@
+/* test_audit.c: LOG-1 to LOG-3 at the level of the log itself: a real log is written, copied,
+ * tampered with in each way the controls name, and verified. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit/audit.h"
+#include "crypto/crypto.h"
+#include "http/json.h"
+#include "util/util.h"
+
+static char root[256], dir[300];
+static cst_key kek, k0;
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+    char cmd[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+/* Each copy of the log carries its own epoch key file, as a data dir does. */
+static const char *epoch_of(const char *d)
+{
+    static __thread char path[512];
+    snprintf(path, sizeof(path), "%s/epoch.key", d);
+    return path;
+}
+
+static cst_audit_opts opts_for(const char *d)
+{
+    cst_audit_opts o = {.dir = d,
+                        .epoch_file = epoch_of(d),
+                        .kek = &kek,
+                        .node_id = "nd_00000000000000000001",
+                        .seal_entries = 10,
+                        .seal_seconds = 3600,
+                        .group_commit = true,
+                        .segment_bytes = 1L << 30,
+                        .segment_seconds = 30 * 86400,
+                        .retention_days = {365, 90}};
+    return o;
+}
+
+static void append(cst_audit *a, cst_audit_stream s, int i)
+{
+    char rid[40], res[64];
+    snprintf(rid, sizeof(rid), "req%d", i);
+    snprintf(res, sizeof(res), "/v1/users/us_%020d", i);
+    cst_audit_event ev = {.stream = s,
+                          .tenant = "tn_00000000000000000001",
+                          .actor_type = "user",
+                          .actor_id = "us_00000000000000000001",
+                          .source_ip = "127.0.0.1",
+                          .action = s == CST_AUDIT_ACCESS ? "record.read" : "user.read",
+                          .resource = res,
+                          .outcome = "success",
+                          .status = 200,
+                          .request_id = rid};
+    assert_int_equal(cst_audit_append(a, &ev), CST_OK);
+}
+
+/* A fresh log: 30 security entries (3 seal rounds), 15 access entries, then one more
+ * sealed round and 2 unsealed entries. */
+static int setup(void **state)
+{
+    strcpy(root, "/tmp/cst-audit-XXXXXX");
+    assert_non_null(mkdtemp(root));
+    snprintf(dir, sizeof(dir), "%s/audit", root);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_int_equal(cst_key_random(&kek), CST_OK);
+    assert_int_equal(cst_key_random(&k0), CST_OK);
+    assert_int_equal(cst_audit_epoch_store(epoch_of(dir), &kek, 0, &k0), CST_OK);
+    cst_audit_opts o = opts_for(dir);
+    cst_audit *a;
+    assert_int_equal(cst_audit_open(&o, &a), CST_OK);
+    for (int i = 1; i <= 30; i++) {
+        append(a, CST_AUDIT_SECURITY, i);
+        if (i % 2)
+            append(a, CST_AUDIT_ACCESS, i);
+    }
+    assert_int_equal(cst_audit_seal(a), CST_OK);
+    append(a, CST_AUDIT_SECURITY, 31);
+    append(a, CST_AUDIT_SECURITY, 32);
+    cst_audit_close(a); /* seals those two as well */
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    sh("rm -rf %s", root);
+    cst_key_free(&kek);
+    cst_key_free(&k0);
+    return 0;
+}
+
+/* A copy of the log to tamper with; returns its dir. */
+static const char *copy(void)
+{
+    static char c[400];
+    snprintf(c, sizeof(c), "%s/copy", root);
+    assert_int_equal(sh("rm -rf %s && cp -a %s %s", c, dir, c), 0);
+    return c;
+}
+
+static char *segment(const char *d, const char *stream)
+{
+    static char path[512];
+    char **paths;
+    size_t n;
+    assert_int_equal(cst_audit_segments(d, stream, &paths, &n), CST_OK);
+    assert_true(n >= 1);
+    snprintf(path, sizeof(path), "%s", paths[0]);
+    cst_audit_segments_free(paths, n);
+    return path;
+}
+
+/* The file's lines (malloc'd, without newlines). */
+static int read_lines(const char *path, char *lines[256])
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int n = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) > 0 && n < 256) {
+        line[len - 1] = '\0';
+        lines[n++] = strdup(line);
+    }
+    free(line);
+    fclose(f);
+    return n;
+}
+
+static void write_lines(const char *path, char *lines[256], int n)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < n; i++) {
+        if (lines[i])
+            fprintf(f, "%s\n", lines[i]);
+        free(lines[i]);
+    }
+    fclose(f);
+}
+
+/* The line index of the entry with this seq. */
+static int find_seq(char *lines[256], int n, int seq)
+{
+    char needle[32];
+    snprintf(needle, sizeof(needle), "\"seq\":%d,", seq);
+    for (int i = 0; i < n; i++)
+        if (strstr(lines[i], needle) && strstr(lines[i], "\"hash\""))
+            return i;
+    fail_msg("no entry %d", seq);
+    return -1;
+}
+
+static cst_audit_report verify(const char *d, bool with_k0)
+{
+    cst_audit_report r;
+    assert_int_equal(
+        cst_audit_verify(d, epoch_of(d), with_k0 ? &k0 : NULL, with_k0 ? &kek : NULL, false, &r),
+        CST_OK);
+    if (!r.ok)
+        fprintf(stderr, "  verify: %s %llu %s: %s\n", r.stream, (unsigned long long)r.seq, r.reason,
+                r.message);
+    return r;
+}
+
+static void expect_bad(const char *d, const char *stream, uint64_t seq, const char *reason)
+{
+    cst_audit_report r = verify(d, true);
+    assert_false(r.ok);
+    assert_string_equal(r.stream, stream);
+    assert_int_equal(r.seq, seq);
+    assert_string_equal(r.reason, reason);
+}
+
+static void test_log2_untouched_log_verifies(void **state)
+{
+    cst_audit_report r = verify(dir, true);
+    assert_true(r.ok);
+    assert_true(r.seals_checked);
+    assert_int_equal(r.entries[CST_AUDIT_SECURITY], 32);
+    assert_int_equal(r.entries[CST_AUDIT_ACCESS], 15);
+    assert_int_equal(r.unsealed[CST_AUDIT_SECURITY], 0);
+    assert_true(r.seals[CST_AUDIT_SECURITY] >= 4);
+    assert_true(verify(dir, false).ok);
+}
+
+static void test_log2_flipped_byte_names_the_entry(void **state)
+{
+    const char *d = copy();
+    char *lines[256];
+    const char *seg = segment(d, "security");
+    int n = read_lines(seg, lines);
+    int i = find_seq(lines, n, 5);
+    char *p = strstr(lines[i], "user.read");
+    p[0] = 'v'; /* "vser.read" */
+    write_lines(seg, lines, n);
+    expect_bad(d, "security", 5, "changed");
+}
+
+static void test_log2_deleted_entry_is_missing(void **state)
+{
+    const char *d = copy();
+    char *lines[256];
+    const char *seg = segment(d, "security");
+    int n = read_lines(seg, lines);
+    int i = find_seq(lines, n, 7);
+    free(lines[i]);
+    lines[i] = NULL;
+    write_lines(seg, lines, n);
+    expect_bad(d, "security", 7, "missing");
+}
+
+static void test_log2_swapped_entries_are_reordered(void **state)
+{
+    const char *d = copy();
+    char *lines[256];
+    const char *seg = segment(d, "access");
+    int n = read_lines(seg, lines);
+    int i = find_seq(lines, n, 3), j = find_seq(lines, n, 4);
+    char *t = lines[i];
+    lines[i] = lines[j];
+    lines[j] = t;
+    write_lines(seg, lines, n);
+    expect_bad(d, "access", 3, "reordered");
+}
+
+static void test_log2_truncated_sealed_entries_are_detected(void **state)
+{
+    const char *d = copy();
+    char *lines[256];
+    const char *seg = segment(d, "security");
+    int n = read_lines(seg, lines);
+    /* cut everything from entry 25 on: entries and the seals after them */
+    int i = find_seq(lines, n, 25);
+    for (int k = i; k < n; k++) {
+        free(lines[k]);
+        lines[k] = NULL;
+    }
+    write_lines(seg, lines, n);
+    expect_bad(d, "security", 25, "truncated");
+}
+
+static void test_log2_replaced_seal_is_detected(void **state)
+{
+    const char *d = copy();
+    char *lines[256];
+    const char *seg = segment(d, "security");
+    int n = read_lines(seg, lines);
+    for (int i = 0; i < n; i++) {
+        char *m = strstr(lines[i], "{\"seal\":");
+        if (m) {
+            char *mac = strstr(lines[i], "\"mac\":\"") + 7;
+            mac[0] = mac[0] == '0' ? '1' : '0';
+            break;
+        }
+    }
+    write_lines(seg, lines, n);
+    expect_bad(d, "security", 1, "bad_seal");
+    /* without K0 the chain alone cannot see a forged MAC: that is why K0 is kept offline */
+    assert_true(verify(d, false).ok);
+}
+
+/* LOG-2 forward security: a thief with root today has the KEK and so the current epoch key.
+ * They rewrite entry 5, recompute the whole chain after it and re-make every seal with the
+ * key they hold. Verification with K0 still catches it at the first seal. */
+static void test_log2_forward_security_current_key_cannot_forge_the_past(void **state)
+{
+    const char *d = copy();
+    uint64_t epoch;
+    cst_key cur = {0};
+    assert_int_equal(cst_audit_epoch_load(epoch_of(d), &kek, &epoch, &cur), CST_OK);
+    assert_true(epoch >= 4);
+    char *lines[256];
+    const char *seg = segment(d, "security");
+    int n = read_lines(seg, lines);
+    uint8_t head[CST_HASH_LEN] = {0};
+    for (int i = 0; i < n; i++) {
+        json_t *o = json_loads(lines[i], 0, NULL);
+        assert_non_null(o);
+        json_t *seal = json_object_get(o, "seal");
+        if (json_object_get(o, "hash")) {
+            if (json_integer_value(json_object_get(o, "seq")) == 5)
+                json_object_set_new(o, "resource", json_string("/v1/users/forged"));
+            char hex[65];
+            cst_hex(head, CST_HASH_LEN, hex);
+            json_object_set_new(o, "prev", json_string(hex));
+            assert_int_equal(cst_audit_entry_hash(o, head, head), CST_OK);
+            cst_hex(head, CST_HASH_LEN, hex);
+            json_object_set_new(o, "hash", json_string(hex));
+        } else if (seal) {
+            char hex[65];
+            uint8_t mac[CST_HASH_LEN];
+            cst_hex(head, CST_HASH_LEN, hex);
+            json_object_set_new(seal, "head", json_string(hex));
+            cst_audit_seal_mac(
+                &cur, "security", (uint64_t)json_integer_value(json_object_get(seal, "epoch")),
+                (uint64_t)json_integer_value(json_object_get(seal, "seq")), head, mac);
+            cst_hex(mac, CST_HASH_LEN, hex);
+            json_object_set_new(seal, "mac", json_string(hex));
+        }
+        free(lines[i]);
+        char *text = cst_audit_canonical(o);
+        lines[i] = strdup(text);
+        cst_json_free_text(text);
+        json_decref(o);
+    }
+    write_lines(seg, lines, n);
+    cst_key_free(&cur);
+    assert_true(verify(d, false).ok); /* a consistent chain: only the seals can tell */
+    expect_bad(d, "security", 1, "bad_seal");
+}
+
+/* LOG-1: a removed or replaced segment stops auditing instead of writing into the void. */
+static void test_log1_removed_or_replaced_segment_fails_closed(void **state)
+{
+    const char *d = copy();
+    cst_audit_opts o = opts_for(d);
+    cst_audit *a;
+    assert_int_equal(cst_audit_open(&o, &a), CST_OK);
+    append(a, CST_AUDIT_SECURITY, 100);
+    char seg[512];
+    snprintf(seg, sizeof(seg), "%s", segment(d, "security"));
+    assert_int_equal(sh("mv %s %s.moved && cp %s.moved %s", seg, seg, seg, seg), 0);
+    cst_audit_event ev = {
+        .stream = CST_AUDIT_SECURITY, .action = "user.read", .outcome = "success"};
+    assert_int_equal(cst_audit_append(a, &ev), CST_ERR_AUDIT_UNAVAILABLE);
+    assert_int_equal(sh("rm %s", seg), 0);
+    assert_int_equal(cst_audit_append(a, &ev), CST_ERR_AUDIT_UNAVAILABLE);
+    /* the access stream's file is intact and keeps working */
+    append(a, CST_AUDIT_ACCESS, 101);
+    cst_audit_close(a);
+}
+
+/* A crash mid-write leaves a torn last line: it was never acknowledged, and start-up cuts it. */
+static void test_log1_torn_last_line_is_cut_at_start(void **state)
+{
+    const char *d = copy();
+    const char *seg = segment(d, "access");
+    assert_int_equal(sh("printf '{\"action\":\"record.re' >> %s", seg), 0);
+    cst_audit_opts o = opts_for(d);
+    cst_audit *a;
+    assert_int_equal(cst_audit_open(&o, &a), CST_OK);
+    append(a, CST_AUDIT_ACCESS, 200);
+    cst_audit_close(a);
+    cst_audit_report r = verify(d, true);
+    assert_true(r.ok);
+    assert_int_equal(r.entries[CST_AUDIT_ACCESS], 16);
+}
+
+static void *writer(void *arg)
+{
+    cst_audit *a = arg;
+    for (int i = 0; i < 100; i++)
+        append(a, i % 3 ? CST_AUDIT_ACCESS : CST_AUDIT_SECURITY, i);
+    return NULL;
+}
+
+/* Group commit: concurrent appenders all get durable, chained, sealed entries. */
+static void test_log1_concurrent_appends_chain_and_seal(void **state)
+{
+    const char *d = copy();
+    cst_audit_opts o = opts_for(d);
+    cst_audit *a;
+    assert_int_equal(cst_audit_open(&o, &a), CST_OK);
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, writer, a), 0);
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    cst_audit_close(a);
+    cst_audit_report r = verify(d, true);
+    assert_true(r.ok);
+    assert_int_equal(r.entries[CST_AUDIT_SECURITY] + r.entries[CST_AUDIT_ACCESS], 32 + 15 + 800);
+}
+
+/* LOG-3: pruning removes whole expired segments, records it, and what remains verifies; a
+ * segment removed without that record is reported. */
+static void test_log3_prune_keeps_the_rest_verifiable(void **state)
+{
+    char d[400];
+    snprintf(d, sizeof(d), "%s/prune", root);
+    assert_int_equal(sh("rm -rf %s && cp -a %s %s", d, dir, d), 0);
+    cst_audit_opts o = opts_for(d);
+    o.segment_bytes = 4096; /* a new segment at nearly every seal */
+    cst_audit *a;
+    assert_int_equal(cst_audit_open(&o, &a), CST_OK);
+    for (int i = 0; i < 60; i++)
+        append(a, i % 2 ? CST_AUDIT_ACCESS : CST_AUDIT_SECURITY, i);
+    assert_int_equal(cst_audit_seal(a), CST_OK);
+    char **paths;
+    size_t before, after;
+    assert_int_equal(cst_audit_segments(d, "access", &paths, &before), CST_OK);
+    cst_audit_segments_free(paths, before);
+    assert_true(before >= 3);
+
+    /* a copy with the oldest access segment deleted by hand: not pruning */
+    char bad[420];
+    snprintf(bad, sizeof(bad), "%s-bad", d);
+    assert_int_equal(sh("rm -rf %s && cp -a %s %s", bad, d, bad), 0);
+    assert_int_equal(sh("rm %s", segment(bad, "access")), 0);
+    cst_audit_report r = verify(bad, true);
+    assert_false(r.ok);
+    assert_string_equal(r.reason, "missing");
+    assert_string_equal(r.stream, "access");
+
+    /* 100 days on: access entries (90 days) expire, security ones (365) do not */
+    int removed = 0;
+    assert_int_equal(cst_audit_prune(a, cst_now_us() + 100LL * 86400 * 1000000, &removed), CST_OK);
+    cst_audit_close(a);
+    assert_int_equal(removed, (int)before - 1);
+    assert_int_equal(cst_audit_segments(d, "access", &paths, &after), CST_OK);
+    cst_audit_segments_free(paths, after);
+    assert_int_equal(after, 1);
+    r = verify(d, true);
+    assert_true(r.ok);
+    assert_true(r.first_seq[CST_AUDIT_ACCESS] > 1);
+    assert_int_equal(r.first_seq[CST_AUDIT_SECURITY], 1);
+}
+
+int main(void)
+{
+    if (cst_crypto_init() != CST_OK)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_log2_untouched_log_verifies),
+        cmocka_unit_test(test_log2_flipped_byte_names_the_entry),
+        cmocka_unit_test(test_log2_deleted_entry_is_missing),
+        cmocka_unit_test(test_log2_swapped_entries_are_reordered),
+        cmocka_unit_test(test_log2_truncated_sealed_entries_are_detected),
+        cmocka_unit_test(test_log2_replaced_seal_is_detected),
+        cmocka_unit_test(test_log2_forward_security_current_key_cannot_forge_the_past),
+        cmocka_unit_test(test_log1_removed_or_replaced_segment_fails_closed),
+        cmocka_unit_test(test_log1_torn_last_line_is_cut_at_start),
+        cmocka_unit_test(test_log1_concurrent_appends_chain_and_seal),
+        cmocka_unit_test(test_log3_prune_keeps_the_rest_verifiable),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
