@@ -2,7 +2,8 @@
  * holds one connection and PUTs, then GETs, its own keys. Prints one JSON line per phase:
  * operations per second and latency percentiles.
  *
- * usage: bench_load BASE_URL CACERT TOKEN BUCKET THREADS OPS_PER_THREAD VALUE_BYTES */
+ * usage: bench_load BASE_URL CACERT TOKEN BUCKET THREADS OPS_PER_THREAD VALUE_BYTES [PUT]
+ * (with PUT, only the write phase runs) */
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -106,8 +107,8 @@ static void phase(const char *method)
 
 int main(int argc, char **argv)
 {
-    if (argc != 8) {
-        fprintf(stderr, "usage: %s BASE_URL CACERT TOKEN BUCKET THREADS OPS VALUE_BYTES\n",
+    if (argc != 8 && !(argc == 9 && strcmp(argv[8], "PUT") == 0)) {
+        fprintf(stderr, "usage: %s BASE_URL CACERT TOKEN BUCKET THREADS OPS VALUE_BYTES [PUT]\n",
                 argv[0]);
         return 2;
     }
@@ -122,7 +123,8 @@ int main(int argc, char **argv)
         return 2;
     curl_global_init(CURL_GLOBAL_ALL);
     phase("PUT");
-    phase("GET");
+    if (argc == 8)
+        phase("GET");
     curl_global_cleanup();
     return 0;
 }

@@ -235,13 +235,14 @@ cst_err cst_node_audit_open(cst_node *n)
     if (cst_store_meta_get(n->store, "last_config", last, sizeof(last)) != CST_OK)
         cst_err_clear();
     json_t *old = json_loads(last, 0, NULL);
+    json_t *none = old ? NULL : json_object();
     uint8_t h[CST_HASH_LEN];
     char hex[CST_HASH_LEN * 2 + 1];
     cst_sha256(text, strlen(text), h);
     cst_hex(h, sizeof(h), hex);
     json_t *info =
         json_pack("{s:s,s:s,s:o,s:b}", "version", CUSTODIA_VERSION, "config_sha256", hex, "changes",
-                  config_changes(old ? old : json_object(), cur), "first_start", old == NULL);
+                  config_changes(old ? old : none, cur), "first_start", old == NULL);
     cst_audit_event ev = {.stream = CST_AUDIT_SECURITY,
                           .actor_type = "node",
                           .actor_id = n->node_id,
@@ -254,6 +255,7 @@ cst_err cst_node_audit_open(cst_node *n)
         e = cst_store_meta_set(n->store, "last_config", text);
     json_decref(info);
     json_decref(old);
+    json_decref(none);
     json_decref(cur);
     cst_json_free_text(text);
     return e;
