@@ -852,7 +852,7 @@ void cst_audit_close(cst_audit *a)
  */
 
 /* The anchor object of a segment (its first line). */
-static cst_err read_anchor(const char *path, json_t **anchor)
+cst_err cst_audit_segment_anchor(const char *path, json_t **anchor)
 {
     FILE *f = fopen(path, "re");
     ENSURE(f != NULL, CST_ERR_UNAVAILABLE, "cannot open %s: %s", path, strerror(errno));
@@ -872,11 +872,6 @@ static cst_err read_anchor(const char *path, json_t **anchor)
     return CST_OK;
 }
 
-cst_err cst_audit_segment_anchor(const char *path, json_t **anchor)
-{
-    return read_anchor(path, anchor);
-}
-
 /* LOG-3: a segment goes when the whole of it is older than its stream's retention, i.e. when
  * the next segment began before the cut-off. The removal is recorded (stream, the sequence
  * number the stream now resumes from) before any file goes, so verification can tell pruning
@@ -893,7 +888,7 @@ cst_err cst_audit_prune(cst_audit *a, int64_t now_us, int *removed)
         cst_err e = CST_OK;
         while (e == CST_OK && k + 1 < n) {
             json_t *an = NULL;
-            e = read_anchor(paths[k + 1], &an);
+            e = cst_audit_segment_anchor(paths[k + 1], &an);
             int64_t t = 0;
             const char *ts = json_string_value(json_object_get(an, "time"));
             bool expired = e == CST_OK && ts && cst_time_parse(ts, &t) && t < cutoff;

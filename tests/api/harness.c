@@ -502,3 +502,19 @@ long ts_put(ts_server *s, const char *token, const char *bucket, const char *enc
     ts_resp_free(&r);
     return st;
 }
+
+char *ts_sys_operator(ts_server *s, const char *admin, const char *username, const char *role)
+{
+    char body[160];
+    snprintf(body, sizeof(body), "{\"username\":\"%s\",\"roles\":[\"%s\"]}", username, role);
+    ts_resp r;
+    ts_json_req(s, "POST", "/v1/sys/operators", admin, body, &r);
+    assert_int_equal(r.status, 201);
+    char pw[64];
+    strcpy(pw, json_string_value(json_object_get(r.json, "password")));
+    ts_resp_free(&r);
+    char *tok = ts_login(s, "_sys", username, pw);
+    assert_non_null(tok);
+    ts_first_login(s, tok, "_sys", username, pw, true);
+    return tok;
+}

@@ -90,6 +90,9 @@ void ts_first_login(ts_server *s, const char *token, const char *tenant, const c
                     const char *otp, bool enrol);
 /* Operator login, password change and two-factor enrolment; returns the operator's token. */
 char *ts_operator(ts_server *s);
+/* Creates an operator with role (by sys-admin session admin), who completes the first login
+ * and enrols two-factor. Returns their token. */
+char *ts_sys_operator(ts_server *s, const char *admin, const char *username, const char *role);
 /* Creates a tenant with owner "owner", who logs in, changes the one-time password and enrols
  * two-factor. Returns the owner's token; tenant_id (32 bytes) receives the id when non-NULL. */
 char *ts_tenant(ts_server *s, const char *op_token, const char *name, char *tenant_id);

@@ -75,22 +75,6 @@ static int count_for(const char *rid, char *action, size_t n)
     return count;
 }
 
-static char *sys_operator(const char *username, const char *role)
-{
-    char body[160];
-    snprintf(body, sizeof(body), "{\"username\":\"%s\",\"roles\":[\"%s\"]}", username, role);
-    ts_resp r;
-    ts_json_req(&srv, "POST", "/v1/sys/operators", op, body, &r);
-    assert_int_equal(r.status, 201);
-    char pw[64];
-    strcpy(pw, json_string_value(json_object_get(r.json, "password")));
-    ts_resp_free(&r);
-    char *tok = ts_login(&srv, "_sys", username, pw);
-    assert_non_null(tok);
-    ts_first_login(&srv, tok, "_sys", username, pw, true);
-    return tok;
-}
-
 static int setup(void **state)
 {
     ts_init(&srv);
@@ -98,7 +82,7 @@ static int setup(void **state)
     if (!ts_start(&srv))
         return -1;
     op = ts_operator(&srv);
-    sec = sys_operator("sec1", "sys-security");
+    sec = ts_sys_operator(&srv, op, "sec1", "sys-security");
     owner_a = ts_tenant(&srv, op, "alpha-co", tenant_a);
     owner_b = ts_tenant(&srv, op, "beta-co", tenant_b);
     ts_bucket(&srv, owner_a, "walk");

@@ -106,8 +106,8 @@ static void test_enc1_no_canary_under_data_dir(void **state)
         ts_resp_free(&r);
     }
     /* the data really is there and readable */
-    ts_request(&srv, "GET", "/v1/buckets/people/records/person-" CANARY "-50", owner, NULL, NULL,
-               0, NULL, &r);
+    ts_request(&srv, "GET", "/v1/buckets/people/records/person-" CANARY "-50", owner, NULL, NULL, 0,
+               NULL, &r);
     assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.body, CANARY));
     ts_resp_free(&r);

@@ -116,8 +116,8 @@ static void test_durability_sigkill_mid_stream_loses_nothing_acknowledged(void *
         ts_resp_free(&r);
     }
     assert_true(listed >= total && listed <= total + WRITERS);
-    fprintf(stderr, "durability: %d acknowledged records intact after SIGKILL (%d listed)\n",
-            total, listed);
+    fprintf(stderr, "durability: %d acknowledged records intact after SIGKILL (%d listed)\n", total,
+            listed);
     free(op);
     free(owner);
     ts_cleanup(&srv);

@@ -135,23 +135,6 @@ static char *token_for(const char *session, const char *perm)
     return t;
 }
 
-/* An operator of a role, through its first login and two-factor enrolment. */
-static char *operator(const char *admin, const char *username, const char *role)
-{
-    char body[160];
-    snprintf(body, sizeof(body), "{\"username\":\"%s\",\"roles\":[\"%s\"]}", username, role);
-    ts_resp r;
-    ts_json_req(&srv, "POST", "/v1/sys/operators", admin, body, &r);
-    assert_int_equal(r.status, 201);
-    char pw[64];
-    strcpy(pw, json_string_value(json_object_get(r.json, "password")));
-    ts_resp_free(&r);
-    char *tok = ts_login(&srv, "_sys", username, pw);
-    assert_non_null(tok);
-    ts_first_login(&srv, tok, "_sys", username, pw, true);
-    return tok;
-}
-
 static int setup(void **state)
 {
     ts_init(&srv);
@@ -172,8 +155,8 @@ static int setup(void **state)
         cred[i] = token_for(cred[1], names[i] + 2);
     cred[13] = token_for(cred[6], "sys.tenants");
     cred[14] = token_for(cred[6], "sys.operators");
-    cred[15] = operator(cred[6], "sec1", "sys-security");
-    cred[16] = operator(cred[6], "sup1", "sys-support");
+    cred[15] = ts_sys_operator(&srv, cred[6], "sec1", "sys-security");
+    cred[16] = ts_sys_operator(&srv, cred[6], "sup1", "sys-support");
     cred[17] = token_for(cred[1], "audit.read");
     cred[18] = token_for(cred[15], "sys.security");
     return 0;

@@ -70,8 +70,8 @@ static void test_record_put_get_head_delete(void **state)
     assert_string_not_equal(v, etag);
     ts_resp_free(&r);
 
-    ts_request(&srv, "DELETE", "/v1/buckets/customers/records/cust%2F1", owner, NULL, NULL, 0,
-               NULL, &r);
+    ts_request(&srv, "DELETE", "/v1/buckets/customers/records/cust%2F1", owner, NULL, NULL, 0, NULL,
+               &r);
     assert_int_equal(r.status, 204);
     ts_resp_free(&r);
     ts_request(&srv, "GET", "/v1/buckets/customers/records/cust%2F1", owner, NULL, NULL, 0, NULL,
@@ -86,9 +86,8 @@ static void test_record_binary_and_empty_values(void **state)
     unsigned char bin[300];
     for (size_t i = 0; i < sizeof(bin); i++)
         bin[i] = (unsigned char)i;
-    assert_int_equal(ts_put(&srv, owner, "customers", "bin", "application/octet-stream", bin,
-                            sizeof(bin)),
-                     201);
+    assert_int_equal(
+        ts_put(&srv, owner, "customers", "bin", "application/octet-stream", bin, sizeof(bin)), 201);
     ts_resp r;
     ts_request(&srv, "GET", "/v1/buckets/customers/records/bin", owner, NULL, NULL, 0, NULL, &r);
     assert_int_equal(r.status, 200);
@@ -101,8 +100,8 @@ static void test_record_binary_and_empty_values(void **state)
     assert_int_equal(r.len, 0);
     ts_resp_free(&r);
     /* a UTF-8 key with spaces and an encoded slash */
-    assert_int_equal(ts_put(&srv, owner, "customers", "%C3%A9t%C3%A9%20a%2Fb", "text/plain", "x", 1),
-                     201);
+    assert_int_equal(
+        ts_put(&srv, owner, "customers", "%C3%A9t%C3%A9%20a%2Fb", "text/plain", "x", 1), 201);
     ts_request(&srv, "GET", "/v1/buckets/customers/records/%C3%A9t%C3%A9%20a%2Fb", owner, NULL,
                NULL, 0, NULL, &r);
     assert_int_equal(r.status, 200);
@@ -131,8 +130,7 @@ static void test_record_preconditions(void **state)
                &r);
     assert_int_equal(r.status, 412);
     ts_resp_free(&r);
-    ts_request(&srv, "DELETE", "/v1/buckets/customers/records/pc", owner, NULL, NULL, 0, wrong,
-               &r);
+    ts_request(&srv, "DELETE", "/v1/buckets/customers/records/pc", owner, NULL, NULL, 0, wrong, &r);
     assert_int_equal(r.status, 412);
     ts_resp_free(&r);
     ts_request(&srv, "GET", "/v1/buckets/customers/records/pc", owner, NULL, NULL, 0, NULL, &r);
@@ -175,8 +173,8 @@ static void test_record_listing_pages(void **state)
     int pages = 0;
     for (;;) {
         if (after[0])
-            snprintf(path, sizeof(path),
-                     "/v1/buckets/listing/records?prefix=item&limit=7&after=%s", after);
+            snprintf(path, sizeof(path), "/v1/buckets/listing/records?prefix=item&limit=7&after=%s",
+                     after);
         else
             snprintf(path, sizeof(path), "/v1/buckets/listing/records?prefix=item&limit=7");
         ts_resp r;
@@ -233,10 +231,11 @@ static void test_batch_is_atomic(void **state)
 {
     ts_bucket(&srv, owner, "batch");
     ts_resp r;
-    ts_json_req(&srv, "POST", "/v1/buckets/batch/records:batch", owner,
-                "{\"operations\":[{\"op\":\"put\",\"key\":\"a\",\"value\":\"YQ==\"},"
-                "{\"op\":\"put\",\"key\":\"b\",\"value\":\"Yg==\",\"content_type\":\"text/plain\"}]}",
-                &r);
+    ts_json_req(
+        &srv, "POST", "/v1/buckets/batch/records:batch", owner,
+        "{\"operations\":[{\"op\":\"put\",\"key\":\"a\",\"value\":\"YQ==\"},"
+        "{\"op\":\"put\",\"key\":\"b\",\"value\":\"Yg==\",\"content_type\":\"text/plain\"}]}",
+        &r);
     assert_int_equal(r.status, 200);
     assert_int_equal(json_array_size(json_object_get(r.json, "results")), 2);
     ts_resp_free(&r);
@@ -335,8 +334,8 @@ static void test_security_headers_on_every_response(void **state)
         assert_true(ts_header(&r, "X-Request-Id", v, sizeof(v)));
         assert_int_equal(strlen(v), 32);
         if (r.status >= 400) {
-            const char *rid = json_string_value(
-                json_object_get(json_object_get(r.json, "error"), "request_id"));
+            const char *rid =
+                json_string_value(json_object_get(json_object_get(r.json, "error"), "request_id"));
             assert_non_null(rid);
             assert_string_equal(rid, v);
         }

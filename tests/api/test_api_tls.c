@@ -45,8 +45,10 @@ static void test_enc3_tls13_and_tls12_ecdhe_aead_accepted(void **state)
 
 static void test_enc3_old_protocols_refused(void **state)
 {
-    assert_int_not_equal(handshake("NORMAL:-VERS-ALL:+VERS-TLS1.1:%VERIFY_ALLOW_SIGN_WITH_SHA1"), 0);
-    assert_int_not_equal(handshake("NORMAL:-VERS-ALL:+VERS-TLS1.0:%VERIFY_ALLOW_SIGN_WITH_SHA1"), 0);
+    assert_int_not_equal(handshake("NORMAL:-VERS-ALL:+VERS-TLS1.1:%VERIFY_ALLOW_SIGN_WITH_SHA1"),
+                         0);
+    assert_int_not_equal(handshake("NORMAL:-VERS-ALL:+VERS-TLS1.0:%VERIFY_ALLOW_SIGN_WITH_SHA1"),
+                         0);
 }
 
 static void test_enc3_non_pfs_and_cbc_suites_refused(void **state)
@@ -90,9 +92,8 @@ static void test_enc3_plaintext_only_when_enabled_on_loopback(void **state)
     snprintf(srv.extra_config, sizeof(srv.extra_config),
              "[http]\nallow_plaintext_loopback = true\n");
     assert_true(ts_start(&srv));
-    assert_int_equal(ts_sh("curl -sf --max-time 5 http://127.0.0.1:%d/v1/sys/health >/dev/null",
-                           srv.port),
-                     0);
+    assert_int_equal(
+        ts_sh("curl -sf --max-time 5 http://127.0.0.1:%d/v1/sys/health >/dev/null", srv.port), 0);
     assert_int_equal(ts_sh("grep -q 'WEAKER THAN DEFAULT' %s/serve.log", srv.root), 0);
     assert_int_equal(ts_stop(&srv), 0);
 }

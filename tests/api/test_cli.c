@@ -52,9 +52,8 @@ static void test_init_modes(void **state)
     assert_int_equal(stat(k0, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
     /* init never reuses a data dir */
-    assert_int_equal(ts_sh("%s init --data-dir %s >/dev/null 2>&1", getenv("CUSTODIA_BIN"),
-                           srv.data_dir),
-                     1);
+    assert_int_equal(
+        ts_sh("%s init --data-dir %s >/dev/null 2>&1", getenv("CUSTODIA_BIN"), srv.data_dir), 1);
     /* nor takes a bad region */
     assert_int_equal(ts_sh("%s init --data-dir %s/other --region 'EU WEST' >/dev/null 2>&1",
                            getenv("CUSTODIA_BIN"), srv.root),
@@ -83,8 +82,7 @@ static void test_enc4_key_file_checks(void **state)
     snprintf(args, sizeof(args), "--master-key-file %s/link.key", srv.root);
     serve_refuses(args, "symbolic links are refused");
     /* another key entirely */
-    ts_sh("head -c 32 /dev/urandom > %s/other.key && chmod 600 %s/other.key", srv.root,
-          srv.root);
+    ts_sh("head -c 32 /dev/urandom > %s/other.key && chmod 600 %s/other.key", srv.root, srv.root);
     snprintf(args, sizeof(args), "--master-key-file %s/other.key", srv.root);
     serve_refuses(args, "is not the key this data dir was initialised with");
     /* missing */
