@@ -69,7 +69,16 @@ void cst_batch_free(cst_batch_op *ops, size_t n);
 /* Validates a record key: 1-1024 bytes of UTF-8 without control characters. */
 CST_MUST_USE cst_err cst_record_key_check(const char *key, size_t len);
 
+/* BAK-3: decrypts a record's key, content type and value (row read with its value), so that
+ * a drill proves every record of a restored node opens. Wipes what it decrypted. */
+CST_MUST_USE cst_err cst_record_check(const cst_tenant_ctx *t, const char *bucket,
+                                      const cst_record_row *r);
+
 /* handlers */
+cst_err cst_api_sys_backup_create(cst_node *n, cst_request *req);
+cst_err cst_api_sys_backup_list(cst_node *n, cst_request *req);
+cst_err cst_api_sys_backup_verify(cst_node *n, cst_request *req);
+cst_err cst_api_sys_backup_drill(cst_node *n, cst_request *req);
 cst_err cst_api_health(cst_node *n, cst_request *req);
 cst_err cst_api_login(cst_node *n, cst_request *req);
 cst_err cst_api_logout(cst_node *n, cst_request *req);

@@ -146,7 +146,8 @@ static cst_err authenticate(cst_node *n, cst_request *req)
 
 static bool is_sys_perm(cst_perm p)
 {
-    return p == CST_PERM_SYS_TENANTS || p == CST_PERM_SYS_OPERATORS || p == CST_PERM_SYS_SECURITY;
+    return p == CST_PERM_SYS_TENANTS || p == CST_PERM_SYS_OPERATORS || p == CST_PERM_SYS_SECURITY ||
+           p == CST_PERM_SYS_BACKUPS;
 }
 
 /* Routes a session may use before its one-time password is changed or two-factor enrolled. */

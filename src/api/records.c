@@ -147,6 +147,19 @@ static cst_err open_meta(const cst_tenant_ctx *t, const char *bucket, const cst_
     return e;
 }
 
+cst_err cst_record_check(const cst_tenant_ctx *t, const char *bucket, const cst_record_row *r)
+{
+    record_meta m;
+    cst_buf pt;
+    cst_buf_init(&pt, SIZE_MAX);
+    cst_err e = open_meta(t, bucket, r, &m);
+    if (e == CST_OK)
+        e = open_field(t, 'v', bucket, r, &r->value, &pt);
+    cst_buf_wipe_free(&pt);
+    sodium_memzero(&m, sizeof(m));
+    return e;
+}
+
 /* Seals and writes one record inside the caller's transaction: checks the precondition
  * against the current row, takes the next version, seals key, content type and value. */
 static cst_err write_record(cst_tenant_ctx *t, const char *bucket, const char *key, size_t key_len,

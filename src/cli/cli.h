@@ -6,5 +6,10 @@
 
 void cst_cli_harden_process(void);
 int cst_cli_serve(const cst_config *cfg);
+/* The configuration from an optional file with flags over it (NULL: not given). */
+CST_MUST_USE cst_err cst_cli_config(cst_config *cfg, const char *config, const char *data_dir,
+                                    const char *key, const char *listen);
+/* custodia backup create|list|verify|restore|drill */
+int cst_cli_backup(int argc, char **argv);
 
 #endif

@@ -25,6 +25,16 @@ static void usage(FILE *f)
             "        [--master-key-file F] [--json]\n"
             "        check the audit log's hash chain and, with K0, every seal (exit 1 when\n"
             "        it fails, naming the first bad entry)\n"
+            "  backup create [--to DIR]      take a backup now (node stopped; a serving node\n"
+            "                                takes them on its schedule or POST /v1/sys/backups)\n"
+            "  backup list [--dir DIR] [--json]\n"
+            "  backup verify PATH [--public-key FILE] [--scratch DIR] [--json]\n"
+            "  backup restore --from PATH --data-dir DIR [--tenant ID] [--seal-key-out FILE]\n"
+            "                 [--public-key FILE] [--region R]\n"
+            "        a whole node into a new data dir, or one tenant into a stopped node\n"
+            "  backup drill                  restore the newest backup into scratch space,\n"
+            "                                decrypt every record, record the result\n"
+            "        (every backup command also takes --config, --data-dir, --master-key-file)\n"
             "  version\n"
             "\n"
             "Defaults: --data-dir ./var; --master-key-file <parent of data dir>/"
@@ -80,8 +90,8 @@ static int cmd_init(int argc, char **argv)
 }
 
 /* Configuration from an optional file, then flags over it (serve and the offline commands). */
-static cst_err build_config(cst_config *cfg, const char *config, const char *data_dir,
-                            const char *key, const char *listen)
+cst_err cst_cli_config(cst_config *cfg, const char *config, const char *data_dir, const char *key,
+                       const char *listen)
 {
     cst_config_defaults(cfg);
     cst_err e = config ? cst_config_load(cfg, config) : CST_OK;
@@ -128,7 +138,7 @@ static int cmd_serve(int argc, char **argv)
         }
     }
     cst_config cfg;
-    cst_err e = build_config(&cfg, config, data_dir, key, listen);
+    cst_err e = cst_cli_config(&cfg, config, data_dir, key, listen);
     if (e != CST_OK)
         return fail("serve", e);
     return cst_cli_serve(&cfg);
@@ -183,7 +193,7 @@ static int cmd_audit(int argc, char **argv)
     cst_buf raw;
     cst_buf_init(&raw, 64);
     char epoch_file[PATH_MAX];
-    cst_err e = build_config(&cfg, config, data_dir, key, NULL);
+    cst_err e = cst_cli_config(&cfg, config, data_dir, key, NULL);
     if (e == CST_OK)
         e = cst_node_check_data_dir(cfg.data_dir);
     if (e == CST_OK)
@@ -258,6 +268,8 @@ int main(int argc, char **argv)
         return cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "audit") == 0)
         return cmd_audit(argc - 1, argv + 1);
+    if (strcmp(cmd, "backup") == 0)
+        return cst_cli_backup(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("custodia %s\n", CUSTODIA_VERSION);
         return 0;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "backup/backup.h"
 #include "cli/cli.h"
 #include "crypto/tlscert.h"
 #include "http/router.h"
@@ -90,10 +91,13 @@ int cst_cli_serve(const cst_config *cfg)
                                   cst_api_on_respond};
         e = cst_server_start(&opts, &hooks, &srv);
     }
+    if (e == CST_OK)
+        e = cst_backup_schedule_start(&node); /* BAK-1 */
     cst_buf_wipe_free(&key);
     cst_buf_free(&cert);
     if (e != CST_OK) {
         fprintf(stderr, "custodia serve: %s\n", cst_err_message(e));
+        cst_server_stop(srv);
         if (node.store)
             cst_node_close(&node);
         return 1;
@@ -108,6 +112,7 @@ int cst_cli_serve(const cst_config *cfg)
     while (sigwait(&sigs, &sig) != 0 && errno == EINTR)
         ;
     cst_info("signal %d: shutting down", sig);
+    cst_backup_schedule_stop(&node);
     cst_server_stop(srv);
     cst_node_close(&node);
     close(lock_fd);

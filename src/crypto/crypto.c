@@ -119,6 +119,34 @@ void cst_sha256(const void *p, size_t n, uint8_t out[CST_HASH_LEN])
     (void)gnutls_hash_fast(GNUTLS_DIG_SHA256, p, n, out);
 }
 
+cst_err cst_sha256_init(cst_sha256_ctx *c)
+{
+    gnutls_hash_hd_t h = NULL;
+    ENSURE(gnutls_hash_init(&h, GNUTLS_DIG_SHA256) == 0, CST_ERR_INTERNAL,
+           "cannot start a SHA-256 digest");
+    c->h = h;
+    return CST_OK;
+}
+
+void cst_sha256_update(cst_sha256_ctx *c, const void *p, size_t n)
+{
+    if (n)
+        (void)gnutls_hash((gnutls_hash_hd_t)c->h, p, n);
+}
+
+void cst_sha256_final(cst_sha256_ctx *c, uint8_t out[CST_HASH_LEN])
+{
+    gnutls_hash_deinit((gnutls_hash_hd_t)c->h, out);
+    c->h = NULL;
+}
+
+void cst_sha256_abort(cst_sha256_ctx *c)
+{
+    if (c->h)
+        gnutls_hash_deinit((gnutls_hash_hd_t)c->h, NULL);
+    c->h = NULL;
+}
+
 void cst_hmac_sha256(const uint8_t *key, size_t keylen, const void *p, size_t n,
                      uint8_t out[CST_HASH_LEN])
 {

@@ -37,6 +37,16 @@ CST_MUST_USE cst_err cst_aead_open(const uint8_t key[CST_KEY_LEN],
                                    size_t aadlen, const uint8_t *ct, size_t ctlen, uint8_t *out);
 
 void cst_sha256(const void *p, size_t n, uint8_t out[CST_HASH_LEN]);
+/* Incremental SHA-256 for data that streams (backups). */
+typedef struct cst_sha256_ctx {
+    void *h;
+} cst_sha256_ctx;
+CST_MUST_USE cst_err cst_sha256_init(cst_sha256_ctx *c);
+void cst_sha256_update(cst_sha256_ctx *c, const void *p, size_t n);
+/* Writes the digest and releases the context. */
+void cst_sha256_final(cst_sha256_ctx *c, uint8_t out[CST_HASH_LEN]);
+/* Releases a context without a digest (safe on a zeroed or finished one). */
+void cst_sha256_abort(cst_sha256_ctx *c);
 void cst_hmac_sha256(const uint8_t *key, size_t keylen, const void *p, size_t n,
                      uint8_t out[CST_HASH_LEN]);
 /* HMAC-SHA256 over the concatenation a || b. */

@@ -35,6 +35,45 @@ void cst_config_defaults(cst_config *c)
     c->audit_segment_seconds = 86400;
     c->audit_security_retention_days = 365;
     c->audit_access_retention_days = 90;
+    c->backup_command_timeout = 3600;
+    c->backup_interval = 86400;
+    c->backup_retention_days = 110;
+}
+
+/* A duration: seconds, or a number with s, m, h or d. */
+static cst_err parse_duration(const char *key, const char *v, long min, long max, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    long unit = 1;
+    if (end && *end && end[1] == '\0') {
+        switch (*end) {
+        case 's':
+            unit = 1;
+            break;
+        case 'm':
+            unit = 60;
+            break;
+        case 'h':
+            unit = 3600;
+            break;
+        case 'd':
+            unit = 86400;
+            break;
+        default:
+            unit = 0;
+        }
+        if (unit)
+            end++;
+    }
+    ENSURE(errno == 0 && end != v && *end == '\0' && unit && n >= 0 && n <= max / unit &&
+               n * unit >= min,
+           CST_ERR_INVALID,
+           "%s must be a duration from %ld to %ld seconds (e.g. 3600, 90m, 24h, 7d), not \"%s\"",
+           key, min, max, v);
+    *out = n * unit;
+    return CST_OK;
 }
 
 static cst_err parse_long(const char *key, const char *v, long min, long max, long *out)
@@ -204,6 +243,33 @@ cst_err cst_config_set(cst_config *c, const char *section, const char *key, cons
         c->audit_access_retention_days = (int)n;
         return CST_OK;
     }
+    if (!strcmp(full, "backup.dir"))
+        return set_str(c->backup_dir, sizeof(c->backup_dir), full, v);
+    if (!strcmp(full, "backup.command"))
+        return set_str(c->backup_command, sizeof(c->backup_command), full, v);
+    if (!strcmp(full, "backup.fetch_command"))
+        return set_str(c->backup_fetch_command, sizeof(c->backup_fetch_command), full, v);
+    if (!strcmp(full, "backup.prune_command"))
+        return set_str(c->backup_prune_command, sizeof(c->backup_prune_command), full, v);
+    if (!strcmp(full, "backup.command_timeout")) {
+        TRY(parse_duration(full, v, 1, 7 * 86400, &n));
+        c->backup_command_timeout = (int)n;
+        return CST_OK;
+    }
+    if (!strcmp(full, "backup.region"))
+        return set_str(c->backup_region, sizeof(c->backup_region), full, v);
+    if (!strcmp(full, "backup.interval")) {
+        TRY(parse_duration(full, v, 0, 366L * 86400, &n));
+        c->backup_interval = n;
+        return CST_OK;
+    }
+    if (!strcmp(full, "backup.retention_days")) {
+        TRY(parse_long(full, v, 1, 3650, &n));
+        c->backup_retention_days = (int)n;
+        return CST_OK;
+    }
+    if (!strcmp(full, "backup.scratch_dir"))
+        return set_str(c->backup_scratch_dir, sizeof(c->backup_scratch_dir), full, v);
     return cst_fail(CST_ERR_INVALID, "unknown configuration key %s", full);
 }
 
@@ -293,13 +359,29 @@ cst_err cst_config_finish(cst_config *c)
         cst_warn("WEAKER THAN DEFAULT: audit seals every %d entries / %d s (default 1000 / 10 s): "
                  "more unsealed entries at risk",
                  c->audit_seal_entries, c->audit_seal_seconds);
+    if (!c->backup_dir[0])
+        TRY(cst_fmt(c->backup_dir, sizeof(c->backup_dir), "%s/backups", c->data_dir));
+    if (!c->backup_scratch_dir[0])
+        TRY(cst_fmt(c->backup_scratch_dir, sizeof(c->backup_scratch_dir), "%s/tmp", c->data_dir));
+    ENSURE(!c->backup_command[0] || c->backup_prune_command[0], CST_ERR_INVALID,
+           "backup.command needs backup.prune_command: backups older than "
+           "backup.retention_days must be removable (BAK-4)");
+    if (c->backup_interval == 0)
+        cst_warn("WEAKER THAN DEFAULT: backup.interval = 0: no scheduled backups (BAK-1)");
+    else if (c->backup_interval > 86400)
+        cst_warn("WEAKER THAN DEFAULT: backup.interval = %ld s (default daily)",
+                 c->backup_interval);
+    if (c->backup_retention_days > 110)
+        cst_warn("WEAKER THAN DEFAULT: backup.retention_days = %d: backups are kept longer than "
+                 "110 days (BAK-4)",
+                 c->backup_retention_days);
     if (c->session_max_seconds > 12 * 3600)
         cst_warn("WEAKER THAN DEFAULT: auth.session_max_seconds = %d (default 43200)",
                  c->session_max_seconds);
     return CST_OK;
 }
 
-json_t *cst_config_json(const cst_config *c)
+static json_t *config_json_base(const cst_config *c)
 {
     char listen[128];
     (void)snprintf(listen, sizeof(listen), strchr(c->listen_host, ':') ? "[%s]:%d" : "%s:%d",
@@ -324,4 +406,21 @@ json_t *cst_config_json(const cst_config *c)
         (json_int_t)c->audit_segment_seconds, "audit.security_retention_days",
         (json_int_t)c->audit_security_retention_days, "audit.access_retention_days",
         (json_int_t)c->audit_access_retention_days);
+}
+
+json_t *cst_config_json(const cst_config *c)
+{
+    json_t *o = config_json_base(c);
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "backup.dir", json_string(c->backup_dir));
+    json_object_set_new(o, "backup.command", json_string(c->backup_command));
+    json_object_set_new(o, "backup.fetch_command", json_string(c->backup_fetch_command));
+    json_object_set_new(o, "backup.prune_command", json_string(c->backup_prune_command));
+    json_object_set_new(o, "backup.command_timeout", json_integer(c->backup_command_timeout));
+    json_object_set_new(o, "backup.region", json_string(c->backup_region));
+    json_object_set_new(o, "backup.interval", json_integer(c->backup_interval));
+    json_object_set_new(o, "backup.retention_days", json_integer(c->backup_retention_days));
+    json_object_set_new(o, "backup.scratch_dir", json_string(c->backup_scratch_dir));
+    return o;
 }

@@ -47,6 +47,16 @@ typedef struct cst_config {
     int audit_segment_seconds;
     int audit_security_retention_days;
     int audit_access_retention_days;
+    /* backups (BAK-1..4, RES-1) */
+    char backup_dir[PATH_MAX];         /* empty: <data_dir>/backups (development only) */
+    char backup_command[1024];         /* receives a backup on stdin instead of backup_dir */
+    char backup_fetch_command[1024];   /* writes a backup (CUSTODIA_BACKUP_ID) to stdout */
+    char backup_prune_command[1024];   /* removes an expired backup (CUSTODIA_BACKUP_ID) */
+    int backup_command_timeout;        /* seconds a command may run */
+    char backup_region[65];            /* the destination's region; empty: the node's */
+    long backup_interval;              /* seconds between scheduled backups; 0: none */
+    int backup_retention_days;         /* BAK-4 */
+    char backup_scratch_dir[PATH_MAX]; /* staging and drills; empty: <data_dir>/tmp */
 } cst_config;
 
 void cst_config_defaults(cst_config *c);

@@ -72,9 +72,58 @@ static cst_err make_signing_key(const char *data_dir, const cst_key *kek, char p
     return e;
 }
 
+cst_err cst_node_public_key(const char *data_dir, uint8_t pk[crypto_sign_PUBLICKEYBYTES])
+{
+    char path[PATH_MAX];
+    cst_buf text;
+    TRY(cst_fmt(path, sizeof(path), "%s/node-signing.pub", data_dir));
+    TRY(cst_file_read(path, 256, &text));
+    char hex[2 * crypto_sign_PUBLICKEYBYTES + 1] = "";
+    size_t n = text.len;
+    while (n > 0 && (text.data[n - 1] == '\n' || text.data[n - 1] == '\r'))
+        n--;
+    if (n == sizeof(hex) - 1)
+        memcpy(hex, text.data, n);
+    cst_buf_free(&text);
+    ENSURE(hex[0] && cst_unhex(hex, pk, crypto_sign_PUBLICKEYBYTES) == CST_OK, CST_ERR_INVALID,
+           "%s does not hold an Ed25519 public key (64 hex digits)", path);
+    return CST_OK;
+}
+
+cst_err cst_node_signing_key(const char *data_dir, const cst_key *kek, uint8_t **sk,
+                             uint8_t pk[crypto_sign_PUBLICKEYBYTES])
+{
+    char path[PATH_MAX];
+    cst_buf blob, aad, pt;
+    TRY(cst_node_public_key(data_dir, pk));
+    TRY(cst_fmt(path, sizeof(path), "%s/node-signing.key", data_dir));
+    TRY(cst_file_read(path, 4096, &blob));
+    cst_buf_init(&aad, 64);
+    cst_buf_init(&pt, 256);
+    cst_err e = cst_buf_append(&aad, "cst:node-sign:v1", 16);
+    if (e == CST_OK)
+        e = cst_open(kek, &aad, blob.data, blob.len, &pt);
+    if (e == CST_OK && pt.len != crypto_sign_SECRETKEYBYTES)
+        e = cst_fail(CST_ERR_INTEGRITY, "%s does not hold an Ed25519 key", path);
+    /* the secret key's second half is the public key: the pair must match */
+    if (e == CST_OK && sodium_memcmp(pt.data + 32, pk, crypto_sign_PUBLICKEYBYTES) != 0)
+        e = cst_fail(CST_ERR_INTEGRITY, "node-signing.key and node-signing.pub do not match");
+    if (e == CST_OK) {
+        *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
+        if (!*sk)
+            e = cst_fail(CST_ERR_INTERNAL, "cannot allocate locked memory");
+        else
+            memcpy(*sk, pt.data, crypto_sign_SECRETKEYBYTES);
+    }
+    cst_buf_wipe_free(&pt);
+    cst_buf_free(&aad);
+    cst_buf_free(&blob);
+    return e;
+}
+
 /* LOG-2: the audit seal key K0, written once outside the data dir for the operator to move
  * offline; the node keeps its own copy (sealed under the KEK) to evolve forward. */
-static cst_err make_seal_key(const char *data_dir, const cst_key *kek, const char *k0_path)
+cst_err cst_node_make_seal_key(const char *data_dir, const cst_key *kek, const char *k0_path)
 {
     cst_key k0 = {0};
     TRY(cst_key_random(&k0));
@@ -153,7 +202,7 @@ cst_err cst_node_init(const char *data_dir, const char *master_key_file, const c
     if (e == CST_OK)
         e = make_signing_key(data_dir, &kek, pk_hex);
     if (e == CST_OK)
-        e = make_seal_key(data_dir, &kek, k0_path);
+        e = cst_node_make_seal_key(data_dir, &kek, k0_path);
     if (e == CST_OK)
         e = cst_fmt(cert, sizeof(cert), "%s/tls/cert.pem", data_dir);
     if (e == CST_OK)

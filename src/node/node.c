@@ -19,6 +19,12 @@
 cst_err cst_node_check_data_dir(const char *data_dir)
 {
     char path[PATH_MAX];
+    /* BAK-2: a restore that did not finish leaves this marker; never serve half a node. */
+    TRY(cst_fmt(path, sizeof(path), "%s/RESTORE-INCOMPLETE", data_dir));
+    ENSURE(!cst_path_exists(path), CST_ERR_INVALID,
+           "%s holds an unfinished restore; run the restore again (custodia backup restore "
+           "--from BACKUP --data-dir %s)",
+           data_dir, data_dir);
     TRY(cst_fmt(path, sizeof(path), "%s/system.db", data_dir));
     ENSURE(cst_path_exists(path), CST_ERR_INVALID,
            "%s is not an initialised data dir (run: custodia init --data-dir %s)", data_dir,
@@ -54,6 +60,9 @@ cst_err cst_node_open(cst_node *n, const cst_config *cfg)
     memset(n, 0, sizeof(*n));
     n->cfg = *cfg;
     pthread_mutex_init(&n->tenants_mu, NULL);
+    pthread_mutex_init(&n->backup_mu, NULL);
+    pthread_mutex_init(&n->sched_mu, NULL);
+    pthread_cond_init(&n->sched_cv, NULL);
     n->started_at = cst_now_us();
     TRY(cst_node_check_data_dir(cfg->data_dir));
     TRY(cst_kek_load(cfg->master_key_file, cfg->data_dir, &n->kek));
@@ -100,6 +109,9 @@ void cst_node_close(cst_node *n)
     n->store = NULL;
     cst_key_free(&n->kek);
     pthread_mutex_destroy(&n->tenants_mu);
+    pthread_mutex_destroy(&n->backup_mu);
+    pthread_mutex_destroy(&n->sched_mu);
+    pthread_cond_destroy(&n->sched_cv);
 }
 
 cst_err cst_node_tenant_path(const cst_node *n, const char *tenant_id, char *out, size_t size)
@@ -210,7 +222,7 @@ static json_t *config_changes(const json_t *old, const json_t *cur)
     return changes;
 }
 
-cst_err cst_node_audit_open(cst_node *n)
+cst_err cst_node_audit_attach(cst_node *n)
 {
     char epoch_file[PATH_MAX];
     TRY(cst_fmt(epoch_file, sizeof(epoch_file), "%s/audit/epoch.key", n->cfg.data_dir));
@@ -227,7 +239,12 @@ cst_err cst_node_audit_open(cst_node *n)
         .retention_days = {n->cfg.audit_security_retention_days,
                            n->cfg.audit_access_retention_days},
     };
-    TRY(cst_audit_open(&o, &n->audit));
+    return cst_audit_open(&o, &n->audit);
+}
+
+cst_err cst_node_audit_open(cst_node *n)
+{
+    TRY(cst_node_audit_attach(n));
     json_t *cur = cst_config_json(&n->cfg);
     ENSURE(cur != NULL, CST_ERR_INTERNAL, "out of memory");
     char *text = cst_audit_canonical(cur);

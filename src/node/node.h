@@ -35,6 +35,12 @@ typedef struct cst_node {
     pthread_mutex_t tenants_mu;
     cst_tenant_ctx **tenants;
     size_t ntenants, cap;
+    /* backups (BAK-1..4): one backup or drill at a time; the schedule thread */
+    pthread_mutex_t backup_mu;
+    pthread_mutex_t sched_mu;
+    pthread_cond_t sched_cv;
+    pthread_t sched_thread;
+    bool sched_started, sched_stop;
 } cst_node;
 
 /* Loads the KEK (with its file checks), opens system.db and checks that the KEK and region
@@ -44,6 +50,8 @@ void cst_node_close(cst_node *n);
 /* Opens the audit log and records the start (CHG-1: a hash of the effective configuration
  * and every key changed since the last start). */
 CST_MUST_USE cst_err cst_node_audit_open(cst_node *n);
+/* Opens the audit log without a node.start entry (offline commands that write). */
+CST_MUST_USE cst_err cst_node_audit_attach(cst_node *n);
 
 /* The open tenant context for an id, opening its store and unwrapping its keys on first use.
  * The context lives until cst_node_close. */
@@ -55,6 +63,17 @@ CST_MUST_USE cst_err cst_node_tenant_path(const cst_node *n, const char *tenant_
 CST_MUST_USE cst_err cst_node_check_data_dir(const char *data_dir);
 /* Takes an exclusive lock on the data dir (custodia.lock) for the life of the process. */
 CST_MUST_USE cst_err cst_node_lock_data_dir(const char *data_dir, int *fd);
+
+/* The node's Ed25519 public key (<data-dir>/node-signing.pub). */
+CST_MUST_USE cst_err cst_node_public_key(const char *data_dir, uint8_t pk[32]);
+/* The node's Ed25519 key pair: *sk (64 bytes, sodium_malloc: release with sodium_free)
+ * unsealed from node-signing.key with the KEK, pk from node-signing.pub; they must match. */
+CST_MUST_USE cst_err cst_node_signing_key(const char *data_dir, const cst_key *kek, uint8_t **sk,
+                                          uint8_t pk[32]);
+/* LOG-2: writes a new audit seal key K0 to k0_path (which must not exist) and the node's
+ * epoch-0 key file <data-dir>/audit/epoch.key (init, and a whole-node restore). */
+CST_MUST_USE cst_err cst_node_make_seal_key(const char *data_dir, const cst_key *kek,
+                                            const char *k0_path);
 
 /* custodia init: see SPEC §4. Prints prose, or one JSON object when json is true. */
 CST_MUST_USE cst_err cst_node_init(const char *data_dir, const char *master_key_file,

@@ -132,6 +132,51 @@ CST_MUST_USE cst_err cst_store_token_list(cst_store *st, const char *tenant_id, 
 CST_MUST_USE cst_err cst_store_sessions_end(cst_store *st, const char *user_id,
                                             const char *keep_id);
 
+/* ---- backups (BAK-1..4), drills (BAK-3), tombstones of erased tenants (RET-4) ---- */
+typedef struct cst_backup_row {
+    char id[CST_ID_MAX];
+    int64_t created_at, finished_at;
+    char status[16]; /* ok | failed | pruned */
+    char origin[16]; /* api | schedule | cli */
+    char location[4096];
+    char region[CST_NAME_MAX + 1];
+    int64_t size;
+    char sha256[65];
+    int64_t tenants, records;
+    char error[512];
+} cst_backup_row;
+
+typedef struct cst_drill_row {
+    char id[CST_ID_MAX];
+    char backup_id[CST_ID_MAX];
+    int64_t started_at, duration_ms, tenants, records;
+    bool ok;
+    char error[512];
+} cst_drill_row;
+
+typedef struct cst_tombstone_row {
+    char tenant_id[CST_ID_MAX];
+    int64_t erased_at;
+    char certificate_id[CST_ID_MAX];
+} cst_tombstone_row;
+
+/* Inserts or replaces a backup's catalogue row. */
+CST_MUST_USE cst_err cst_store_backup_put(cst_store *st, const cst_backup_row *b);
+CST_MUST_USE cst_err cst_store_backup_get(cst_store *st, const char *id, cst_backup_row *out);
+/* Newest first. */
+CST_MUST_USE cst_err cst_store_backup_list(cst_store *st, int limit,
+                                           void (*fn)(const cst_backup_row *, void *), void *ctx);
+CST_MUST_USE cst_err cst_store_drill_add(cst_store *st, const cst_drill_row *d);
+/* Newest first. */
+CST_MUST_USE cst_err cst_store_drill_list(cst_store *st, int limit,
+                                          void (*fn)(const cst_drill_row *, void *), void *ctx);
+/* Records that a tenant was erased (idempotent). */
+CST_MUST_USE cst_err cst_store_tombstone_add(cst_store *st, const char *tenant_id,
+                                             int64_t erased_at, const char *certificate_id);
+CST_MUST_USE cst_err cst_store_tombstone_list(cst_store *st,
+                                              void (*fn)(const cst_tombstone_row *, void *),
+                                              void *ctx);
+
 /* ---- tenant store ---- */
 typedef struct cst_bucket_row {
     char name[CST_NAME_MAX + 1];

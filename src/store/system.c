@@ -37,7 +37,20 @@ static const char system_schema[] =
     "  hash BLOB NOT NULL, name TEXT NOT NULL, session INTEGER NOT NULL,"
     "  perms INTEGER NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
     "  last_used_at INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS tokens_user ON tokens(user_id);";
+    "CREATE INDEX IF NOT EXISTS tokens_user ON tokens(user_id);"
+    /* BAK-1..4, RET-4: the backup catalogue, drill evidence and erased tenants */
+    "CREATE TABLE IF NOT EXISTS tombstones("
+    "  tenant_id TEXT PRIMARY KEY, erased_at INTEGER NOT NULL,"
+    "  certificate_id TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE IF NOT EXISTS backups("
+    "  id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, finished_at INTEGER NOT NULL,"
+    "  status TEXT NOT NULL, origin TEXT NOT NULL, location TEXT NOT NULL, region TEXT NOT NULL,"
+    "  size INTEGER NOT NULL, sha256 TEXT NOT NULL, tenants INTEGER NOT NULL,"
+    "  records INTEGER NOT NULL, error TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE IF NOT EXISTS drills("
+    "  id TEXT PRIMARY KEY, backup_id TEXT NOT NULL, started_at INTEGER NOT NULL,"
+    "  duration_ms INTEGER NOT NULL, tenants INTEGER NOT NULL, records INTEGER NOT NULL,"
+    "  ok INTEGER NOT NULL, error TEXT NOT NULL DEFAULT '');";
 
 cst_err cst_store_open(const char *data_dir, bool create, cst_store **out)
 {
@@ -486,4 +499,158 @@ cst_err cst_store_sessions_end(cst_store *st, const char *user_id, const char *k
     return cst_db_run(st->db, NULL,
                       "DELETE FROM tokens WHERE user_id = ? AND session = 1 AND id != ?", "ss",
                       user_id, keep_id ? keep_id : "");
+}
+
+/* ---- backups, drills, tombstones ---- */
+
+#define BACKUP_COLS                                                                                \
+    "id, created_at, finished_at, status, origin, location, region, size, sha256, tenants, "       \
+    "records, error"
+
+static void backup_row(sqlite3_stmt *q, void *out)
+{
+    cst_backup_row *b = out;
+    cst_db_col_text(q, 0, b->id, sizeof(b->id));
+    b->created_at = sqlite3_column_int64(q, 1);
+    b->finished_at = sqlite3_column_int64(q, 2);
+    cst_db_col_text(q, 3, b->status, sizeof(b->status));
+    cst_db_col_text(q, 4, b->origin, sizeof(b->origin));
+    cst_db_col_text(q, 5, b->location, sizeof(b->location));
+    cst_db_col_text(q, 6, b->region, sizeof(b->region));
+    b->size = sqlite3_column_int64(q, 7);
+    cst_db_col_text(q, 8, b->sha256, sizeof(b->sha256));
+    b->tenants = sqlite3_column_int64(q, 9);
+    b->records = sqlite3_column_int64(q, 10);
+    cst_db_col_text(q, 11, b->error, sizeof(b->error));
+}
+
+cst_err cst_store_backup_put(cst_store *st, const cst_backup_row *b)
+{
+    return cst_db_run(st->db, NULL,
+                      "INSERT OR REPLACE INTO backups(" BACKUP_COLS
+                      ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      "siissssisiis", b->id, b->created_at, b->finished_at, b->status, b->origin,
+                      b->location, b->region, b->size, b->sha256, b->tenants, b->records, b->error);
+}
+
+cst_err cst_store_backup_get(cst_store *st, const char *id, cst_backup_row *out)
+{
+    return query_one(st, backup_row, out, "SELECT " BACKUP_COLS " FROM backups WHERE id = ?", id,
+                     NULL);
+}
+
+/* Runs a listing query (one bound parameter: the limit) under the lock, handing each row to
+ * visit. */
+static cst_err query_each(cst_store *st, const char *sql, int64_t limit,
+                          void (*visit)(sqlite3_stmt *, void *), void *ctx)
+{
+    sqlite3_stmt *q = NULL;
+    cst_db_lock(st->db);
+    cst_err e = cst_db_stmt(st->db, &q, sql, "i", limit);
+    int row = 1;
+    while (e == CST_OK && (e = cst_db_step(st->db, q, &row)) == CST_OK && row)
+        visit(q, ctx);
+    sqlite3_finalize(q);
+    cst_db_unlock(st->db);
+    return e;
+}
+
+struct backup_visit {
+    void (*fn)(const cst_backup_row *, void *);
+    void *ctx;
+};
+
+static void backup_visit(sqlite3_stmt *q, void *p)
+{
+    struct backup_visit *v = p;
+    cst_backup_row b;
+    backup_row(q, &b);
+    v->fn(&b, v->ctx);
+}
+
+cst_err cst_store_backup_list(cst_store *st, int limit, void (*fn)(const cst_backup_row *, void *),
+                              void *ctx)
+{
+    struct backup_visit v = {fn, ctx};
+    return query_each(st,
+                      "SELECT " BACKUP_COLS " FROM backups ORDER BY created_at DESC, id LIMIT ?",
+                      limit, backup_visit, &v);
+}
+
+#define DRILL_COLS "id, backup_id, started_at, duration_ms, tenants, records, ok, error"
+
+static void drill_row(sqlite3_stmt *q, void *out)
+{
+    cst_drill_row *d = out;
+    cst_db_col_text(q, 0, d->id, sizeof(d->id));
+    cst_db_col_text(q, 1, d->backup_id, sizeof(d->backup_id));
+    d->started_at = sqlite3_column_int64(q, 2);
+    d->duration_ms = sqlite3_column_int64(q, 3);
+    d->tenants = sqlite3_column_int64(q, 4);
+    d->records = sqlite3_column_int64(q, 5);
+    d->ok = sqlite3_column_int(q, 6) != 0;
+    cst_db_col_text(q, 7, d->error, sizeof(d->error));
+}
+
+cst_err cst_store_drill_add(cst_store *st, const cst_drill_row *d)
+{
+    return cst_db_run(st->db, NULL,
+                      "INSERT INTO drills(" DRILL_COLS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+                      "ssiiiiis", d->id, d->backup_id, d->started_at, d->duration_ms, d->tenants,
+                      d->records, (int64_t)d->ok, d->error);
+}
+
+struct drill_visit {
+    void (*fn)(const cst_drill_row *, void *);
+    void *ctx;
+};
+
+static void drill_visit(sqlite3_stmt *q, void *p)
+{
+    struct drill_visit *v = p;
+    cst_drill_row d;
+    drill_row(q, &d);
+    v->fn(&d, v->ctx);
+}
+
+cst_err cst_store_drill_list(cst_store *st, int limit, void (*fn)(const cst_drill_row *, void *),
+                             void *ctx)
+{
+    struct drill_visit v = {fn, ctx};
+    return query_each(st, "SELECT " DRILL_COLS " FROM drills ORDER BY started_at DESC LIMIT ?",
+                      limit, drill_visit, &v);
+}
+
+cst_err cst_store_tombstone_add(cst_store *st, const char *tenant_id, int64_t erased_at,
+                                const char *certificate_id)
+{
+    return cst_db_run(st->db, NULL,
+                      "INSERT OR IGNORE INTO tombstones(tenant_id, erased_at, certificate_id) "
+                      "VALUES(?, ?, ?)",
+                      "sis", tenant_id, erased_at, certificate_id ? certificate_id : "");
+}
+
+struct tombstone_visit {
+    void (*fn)(const cst_tombstone_row *, void *);
+    void *ctx;
+};
+
+static void tombstone_visit(sqlite3_stmt *q, void *p)
+{
+    struct tombstone_visit *v = p;
+    cst_tombstone_row t;
+    cst_db_col_text(q, 0, t.tenant_id, sizeof(t.tenant_id));
+    t.erased_at = sqlite3_column_int64(q, 1);
+    cst_db_col_text(q, 2, t.certificate_id, sizeof(t.certificate_id));
+    v->fn(&t, v->ctx);
+}
+
+cst_err cst_store_tombstone_list(cst_store *st, void (*fn)(const cst_tombstone_row *, void *),
+                                 void *ctx)
+{
+    struct tombstone_visit v = {fn, ctx};
+    return query_each(st,
+                      "SELECT tenant_id, erased_at, certificate_id FROM tombstones ORDER BY "
+                      "tenant_id LIMIT ?",
+                      INT64_MAX, tombstone_visit, &v);
 }

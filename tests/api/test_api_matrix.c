@@ -33,6 +33,7 @@ static const char *const names[] = {
     "sys-support",
     "t:audit.read",
     "t:sys.security",
+    "t:sys.backups",
 };
 #define NP (sizeof(names) / sizeof(*names))
 
@@ -40,7 +41,7 @@ static const char *const names[] = {
 #define ALL_SESSIONS ALL_TENANT_SESSIONS " sys-admin sys-security sys-support"
 #define ALL_TOKENS                                                                                 \
     "t:tenant.read t:tenant.admin t:users.admin t:buckets.admin t:records.read t:records.write "   \
-    "t:sys.tenants t:sys.operators t:audit.read t:sys.security"
+    "t:sys.tenants t:sys.operators t:audit.read t:sys.security t:sys.backups"
 
 /* Who gets past authorization (any status but 401/403) on each route. */
 static const struct cell {
@@ -104,6 +105,11 @@ static const struct cell {
     {"GET", "/v1/sys/audit", "/v1/sys/audit?limit=1", NULL, "sys-security t:sys.security"},
     {"POST", "/v1/sys/audit/verify", "/v1/sys/audit/verify", "{\"seal_key\":1}",
      "sys-security t:sys.security"},
+    {"GET", "/v1/sys/backups", "/v1/sys/backups?limit=5", NULL, "sys-admin t:sys.backups"},
+    {"POST", "/v1/sys/backups", "/v1/sys/backups", NULL, "sys-admin t:sys.backups"},
+    {"POST", "/v1/sys/backups/{id}/verify", "/v1/sys/backups/bk_00000000000000000000/verify", NULL,
+     "sys-admin t:sys.backups"},
+    {"POST", "/v1/sys/backups/drill", "/v1/sys/backups/drill", NULL, "sys-admin t:sys.backups"},
     /* last: it ends the sessions. Tokens pass authorization and are told to use DELETE. */
     {"POST", "/v1/auth/logout", "/v1/auth/logout", NULL, ALL_SESSIONS " " ALL_TOKENS},
 };
@@ -159,6 +165,7 @@ static int setup(void **state)
     cred[16] = ts_sys_operator(&srv, cred[6], "sup1", "sys-support");
     cred[17] = token_for(cred[1], "audit.read");
     cred[18] = token_for(cred[15], "sys.security");
+    cred[19] = token_for(cred[6], "sys.backups");
     return 0;
 }
 

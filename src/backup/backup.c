@@ -1,0 +1,899 @@
+/* backup.c: taking, checking and pruning backups; the schedule (BAK-1, BAK-4, ENC-2, RES-1).
+ * Restores and drills are in restore.c. */
+#include "backup/backup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit/audit.h"
+#include "backup/archive.h"
+#include "backup/internal.h"
+#include "http/json.h"
+#include "util/util.h"
+
+/* ---- snapshots (SQLite online backup API) ---- */
+
+cst_err cst_bk_snapshot(const char *src, const char *dst)
+{
+    sqlite3 *s = NULL, *d = NULL;
+    char why[256] = "";
+    int rc = sqlite3_open_v2(src, &s, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(s, 10000);
+        rc = sqlite3_open_v2(dst, &d, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    }
+    if (rc == SQLITE_OK) {
+        /* One step copies every page inside one read transaction: a point-in-time copy. In
+         * WAL mode writers go on meanwhile. */
+        sqlite3_backup *b = sqlite3_backup_init(d, "main", s, "main");
+        if (!b) {
+            rc = sqlite3_errcode(d);
+        } else {
+            rc = sqlite3_backup_step(b, -1);
+            int rc2 = sqlite3_backup_finish(b);
+            rc = rc == SQLITE_DONE ? rc2 : rc;
+        }
+    }
+    /* The copy is a self-contained file: no WAL beside it. */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(d, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        (void)snprintf(why, sizeof(why), "%s", d ? sqlite3_errmsg(d) : sqlite3_errstr(rc));
+    sqlite3_close(d);
+    sqlite3_close(s);
+    if (rc == SQLITE_FULL || rc == SQLITE_IOERR)
+        return cst_fail(CST_ERR_UNAVAILABLE, "cannot copy %s: %s", src, why);
+    ENSURE(rc == SQLITE_OK, CST_ERR_INTERNAL, "cannot copy %s: %s", src, why);
+    return CST_OK;
+}
+
+/* Runs one integer query on a database file opened read-only (a staged copy). */
+static cst_err count_query(sqlite3 *db, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    ENSURE(rc == SQLITE_ROW, CST_ERR_INTEGRITY, "database query failed: %s", sqlite3_errmsg(db));
+    return CST_OK;
+}
+
+cst_err cst_bk_db_check(const char *path, bool integrity, int64_t *records, int64_t *buckets)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    cst_err e = rc == SQLITE_OK
+                    ? CST_OK
+                    : cst_fail(CST_ERR_INTEGRITY, "cannot open %s: %s", path, sqlite3_errstr(rc));
+    if (e == CST_OK && integrity) {
+        sqlite3_stmt *q = NULL;
+        rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(q);
+        const unsigned char *r = rc == SQLITE_ROW ? sqlite3_column_text(q, 0) : NULL;
+        if (!r || strcmp((const char *)r, "ok") != 0)
+            e = cst_fail(CST_ERR_INTEGRITY, "%s fails PRAGMA integrity_check: %s", path,
+                         r ? (const char *)r : sqlite3_errmsg(db));
+        sqlite3_finalize(q);
+    }
+    if (e == CST_OK && records)
+        e = count_query(db, "SELECT count(*) FROM records", records);
+    if (e == CST_OK && buckets)
+        e = count_query(db, "SELECT count(*) FROM buckets", buckets);
+    sqlite3_close(db);
+    return e;
+}
+
+/* The tenants and tombstones of a staged system.db. */
+cst_err cst_bk_system_lists(const char *path, json_t **tenants, json_t **tombstones)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    *tenants = json_array();
+    *tombstones = json_array();
+    sqlite3_stmt *q = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "SELECT id FROM tenants ORDER BY id", -1, &q, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW)
+        rc = json_array_append_new(*tenants,
+                                   json_string((const char *)sqlite3_column_text(q, 0))) == 0
+                 ? SQLITE_OK
+                 : SQLITE_NOMEM;
+    sqlite3_finalize(q);
+    q = NULL;
+    if (rc == SQLITE_DONE)
+        rc = sqlite3_prepare_v2(
+            db, "SELECT tenant_id, erased_at FROM tombstones ORDER BY tenant_id", -1, &q, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW)
+        rc = json_array_append_new(*tombstones,
+                                   json_pack("{s:s,s:I}", "tenant",
+                                             (const char *)sqlite3_column_text(q, 0), "erased_at",
+                                             (json_int_t)sqlite3_column_int64(q, 1))) == 0
+                 ? SQLITE_OK
+                 : SQLITE_NOMEM;
+    sqlite3_finalize(q);
+    char why[200];
+    (void)snprintf(why, sizeof(why), "%s", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_close(db);
+    ENSURE(rc == SQLITE_DONE, CST_ERR_INTEGRITY, "cannot read the tenants of %s: %s", path, why);
+    return CST_OK;
+}
+
+/* ---- files and directories ---- */
+
+static int rm_one(const char *path, int depth)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : -1;
+    if (!S_ISDIR(st.st_mode))
+        return unlink(path);
+    if (depth > 8)
+        return -1;
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    struct dirent *de;
+    int rc = 0;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char sub[PATH_MAX];
+        if (snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >= (int)sizeof(sub))
+            rc = -1;
+        else
+            rc = rm_one(sub, depth + 1);
+    }
+    closedir(d);
+    return rc == 0 ? rmdir(path) : rc;
+}
+
+void cst_bk_rm_rf(const char *path)
+{
+    if (path && path[0] && rm_one(path, 0) != 0)
+        cst_warn("cannot remove %s: %s", path, strerror(errno));
+}
+
+cst_err cst_bk_mkdirs(const char *path)
+{
+    char p[PATH_MAX];
+    TRY(cst_fmt(p, sizeof(p), "%s", path));
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0700) != 0 && errno != EEXIST)
+            return cst_fail(CST_ERR_INVALID, "cannot create %s: %s", p, strerror(errno));
+        *s = '/';
+    }
+    ENSURE(mkdir(p, 0700) == 0 || errno == EEXIST, CST_ERR_INVALID, "cannot create %s: %s", p,
+           strerror(errno));
+    return CST_OK;
+}
+
+cst_err cst_bk_scratch(const char *base, const char *what, char *out, size_t n)
+{
+    TRY(cst_bk_mkdirs(base));
+    char id[CST_ID_MAX];
+    cst_random_id(what, id);
+    TRY(cst_fmt(out, n, "%s/%s", base, id));
+    ENSURE(mkdir(out, 0700) == 0, CST_ERR_UNAVAILABLE, "cannot create %s: %s", out,
+           strerror(errno));
+    return CST_OK;
+}
+
+/* Streams one file into the backup under name. */
+static cst_err add_file(cst_bk_writer *w, const char *path, const char *name)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    ENSURE(fd >= 0, CST_ERR_INTERNAL, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    cst_err e = fstat(fd, &st) == 0 ? CST_OK : cst_fail(CST_ERR_INTERNAL, "cannot stat %s", path);
+    uint8_t *buf = malloc(1 << 20);
+    if (e == CST_OK && !buf)
+        e = cst_fail(CST_ERR_INTERNAL, "out of memory");
+    if (e == CST_OK)
+        e = cst_bk_file_begin(w, name, (uint64_t)st.st_size);
+    while (e == CST_OK) {
+        ssize_t r = read(fd, buf, 1 << 20);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            e = cst_fail(CST_ERR_INTERNAL, "cannot read %s: %s", path, strerror(errno));
+        else if (r == 0)
+            break;
+        else
+            e = cst_bk_file_data(w, buf, (size_t)r);
+    }
+    if (e == CST_OK)
+        e = cst_bk_file_end(w);
+    free(buf);
+    close(fd);
+    return e;
+}
+
+/* ---- destinations ---- */
+
+/* RES-1: a directory destination carries its region in .custodia-region; the first backup
+ * tags an untagged one. */
+static cst_err dir_region_check(const char *dir, const char *region)
+{
+    char path[PATH_MAX];
+    TRY(cst_fmt(path, sizeof(path), "%s/.custodia-region", dir));
+    if (!cst_path_exists(path)) {
+        char line[80];
+        int len = snprintf(line, sizeof(line), "%s\n", region);
+        return cst_file_write_atomic(path, line, (size_t)len, 0600);
+    }
+    cst_buf text;
+    TRY(cst_file_read(path, 128, &text));
+    size_t len = text.len;
+    while (len && (text.data[len - 1] == '\n' || text.data[len - 1] == ' '))
+        len--;
+    bool same = len == strlen(region) && memcmp(text.data, region, len) == 0;
+    char tag[80];
+    (void)snprintf(tag, sizeof(tag), "%.*s", (int)(len < 64 ? len : 64), (const char *)text.data);
+    cst_buf_free(&text);
+    ENSURE(same, CST_ERR_REGION_MISMATCH,
+           "backup destination %s is tagged for region \"%s\"; this node serves region \"%s\"", dir,
+           tag, region);
+    return CST_OK;
+}
+
+cst_err cst_bk_dest_region_check(const cst_node *n, const char *dir)
+{
+    if (dir)
+        return dir_region_check(dir, n->region);
+    const char *tag = n->cfg.backup_region[0] ? n->cfg.backup_region : n->region;
+    ENSURE(strcmp(tag, n->region) == 0, CST_ERR_REGION_MISMATCH,
+           "backup.command's destination is tagged for region \"%s\" (backup.region); this node "
+           "serves region \"%s\"",
+           tag, n->region);
+    return CST_OK;
+}
+
+/* A configured directory must exist (an unmounted backup server must not turn into a local
+ * directory); the development default and an explicit --to are created. */
+static cst_err dest_dir(const cst_node *n, const char *to_dir, char *out, size_t size)
+{
+    if (to_dir) {
+        TRY(cst_fmt(out, size, "%s", to_dir));
+        return cst_bk_mkdirs(out);
+    }
+    TRY(cst_fmt(out, size, "%s", n->cfg.backup_dir));
+    char def[PATH_MAX];
+    TRY(cst_fmt(def, sizeof(def), "%s/backups", n->cfg.data_dir));
+    if (strcmp(out, def) == 0)
+        return cst_bk_mkdirs(out);
+    struct stat st;
+    ENSURE(stat(out, &st) == 0 && S_ISDIR(st.st_mode), CST_ERR_UNAVAILABLE,
+           "backup.dir %s does not exist or is not a directory (is the backup server mounted?)",
+           out);
+    return CST_OK;
+}
+
+/* ---- taking a backup ---- */
+
+typedef struct sink_ctx {
+    int fd;
+    cst_bk_cmd *cmd;
+} sink_ctx;
+
+static cst_err any_sink(void *ctx, const void *p, size_t n)
+{
+    sink_ctx *s = ctx;
+    return s->cmd ? cst_bk_cmd_write(s->cmd, p, n) : cst_bk_fd_sink(&s->fd, p, n);
+}
+
+static cst_err write_backup(cst_node *n, const char *id, int64_t created, const char *staging,
+                            cst_bk_sink sink, void *sctx, cst_backup_row *row)
+{
+    char path[PATH_MAX], name[PATH_MAX];
+    uint8_t *sk = NULL, pk[32];
+    json_t *tenants = NULL, *tombs = NULL, *header = NULL, *manifest = NULL, *mt = NULL;
+    cst_bk_writer *w = NULL;
+    char created_s[32];
+    cst_time_format(created, created_s);
+    /* system.db first: the tenant list comes from its snapshot. */
+    char sys_copy[PATH_MAX];
+    TRY(cst_fmt(path, sizeof(path), "%s/system.db", n->cfg.data_dir));
+    TRY(cst_fmt(sys_copy, sizeof(sys_copy), "%s/system.db", staging));
+    TRY(cst_bk_snapshot(path, sys_copy));
+    TRY(cst_bk_system_lists(sys_copy, &tenants, &tombs));
+    cst_err e = cst_node_signing_key(n->cfg.data_dir, &n->kek, &sk, pk);
+    if (e == CST_OK) {
+        header = json_pack("{s:s,s:s,s:s,s:s,s:s,s:O}", "backup_id", id, "node_id", n->node_id,
+                           "region", n->region, "created_at", created_s, "version",
+                           CUSTODIA_VERSION, "tombstones", tombs);
+        mt = json_array();
+        e = header && mt ? cst_bk_write_start(&n->kek, sk, header, sink, sctx, &w)
+                         : cst_fail(CST_ERR_INTERNAL, "out of memory");
+    }
+    if (e == CST_OK)
+        e = add_file(w, sys_copy, "system.db");
+    if (e == CST_OK && unlink(sys_copy) != 0)
+        cst_warn("cannot remove %s", sys_copy);
+    static const char *const node_files[] = {"node-signing.key", "node-signing.pub", "tls/cert.pem",
+                                             "tls/key.pem"};
+    for (size_t i = 0; e == CST_OK && i < sizeof(node_files) / sizeof(*node_files); i++) {
+        e = cst_fmt(path, sizeof(path), "%s/%s", n->cfg.data_dir, node_files[i]);
+        if (e == CST_OK && cst_path_exists(path))
+            e = add_file(w, path, node_files[i]);
+    }
+    int64_t total_records = 0;
+    size_t i;
+    json_t *t;
+    json_array_foreach(tenants, i, t)
+    {
+        if (e != CST_OK)
+            break;
+        const char *tid = json_string_value(t);
+        int64_t records = 0, buckets = 0;
+        char copy[PATH_MAX];
+        e = cst_fmt(path, sizeof(path), "%s/tenants/%s.db", n->cfg.data_dir, tid);
+        if (e == CST_OK && !cst_path_exists(path)) {
+            /* a tenant that never stored anything has no database yet */
+            json_array_append_new(mt, json_pack("{s:s,s:I,s:I,s:n}", "id", tid, "records",
+                                                (json_int_t)0, "buckets", (json_int_t)0, "db"));
+            continue;
+        }
+        if (e == CST_OK)
+            e = cst_fmt(copy, sizeof(copy), "%s/%s.db", staging, tid);
+        if (e == CST_OK)
+            e = cst_bk_snapshot(path, copy);
+        if (e == CST_OK)
+            e = cst_bk_db_check(copy, false, &records, &buckets);
+        if (e == CST_OK)
+            e = cst_fmt(name, sizeof(name), "tenants/%s.db", tid);
+        if (e == CST_OK)
+            e = add_file(w, copy, name);
+        if (unlink(copy) != 0 && errno != ENOENT)
+            cst_warn("cannot remove %s", copy);
+        if (e == CST_OK)
+            json_array_append_new(mt, json_pack("{s:s,s:I,s:I,s:s}", "id", tid, "records",
+                                                (json_int_t)records, "buckets", (json_int_t)buckets,
+                                                "db", name));
+        total_records += records;
+    }
+    char finished_s[32];
+    cst_time_format(cst_now_us(), finished_s);
+    if (e == CST_OK) {
+        manifest = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:O,s:I}", "backup_id", id, "node_id",
+                             n->node_id, "region", n->region, "created_at", created_s,
+                             "finished_at", finished_s, "version", CUSTODIA_VERSION, "tenants", mt,
+                             "tombstones", tombs, "records", (json_int_t)total_records);
+        e = manifest ? cst_bk_finish(w, manifest) : cst_fail(CST_ERR_INTERNAL, "out of memory");
+    }
+    if (e == CST_OK) {
+        row->size = (int64_t)cst_bk_written(w);
+        cst_bk_file_sha256(w, row->sha256);
+        row->tenants = (int64_t)json_array_size(mt);
+        row->records = total_records;
+    }
+    cst_bk_writer_free(w);
+    if (sk)
+        sodium_free(sk);
+    json_decref(header);
+    json_decref(manifest);
+    json_decref(mt);
+    json_decref(tenants);
+    json_decref(tombs);
+    return e;
+}
+
+/* Re-reads a written backup end to end before it gets its final name. */
+static cst_err verify_written(cst_node *n, const char *path)
+{
+    uint8_t pk[32];
+    TRY(cst_node_public_key(n->cfg.data_dir, pk));
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    ENSURE(fd >= 0, CST_ERR_INTERNAL, "cannot reopen %s: %s", path, strerror(errno));
+    cst_err e = cst_bk_read(cst_bk_fd_source, &fd, &n->kek, pk, NULL, NULL, NULL);
+    close(fd);
+    return e;
+}
+
+/* Removes this node's leftovers of interrupted backups (.tmp-<node>-<id>): no backup of this
+ * node runs while backup_mu is held, and other nodes' temporary files are left alone. */
+static cst_err sweep_tmp(const cst_node *n, const char *dir)
+{
+    char prefix[64];
+    TRY(cst_fmt(prefix, sizeof(prefix), ".tmp-%s-", n->node_id));
+    DIR *d = opendir(dir);
+    ENSURE(d != NULL, CST_ERR_UNAVAILABLE, "cannot open %s: %s", dir, strerror(errno));
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        char path[PATH_MAX];
+        if (strncmp(de->d_name, prefix, strlen(prefix)) != 0 ||
+            cst_fmt(path, sizeof(path), "%s/%s", dir, de->d_name) != CST_OK)
+            continue;
+        if (unlink(path) == 0)
+            cst_info("removed %s, left by an interrupted backup", path);
+    }
+    closedir(d);
+    return CST_OK;
+}
+
+static cst_err create_locked(cst_node *n, const char *to_dir, cst_backup_row *row)
+{
+    char dir[PATH_MAX] = "", tmp[PATH_MAX] = "", final[PATH_MAX] = "", staging[PATH_MAX] = "";
+    bool to_cmd = !to_dir && n->cfg.backup_command[0];
+    if (!to_cmd)
+        TRY(dest_dir(n, to_dir, dir, sizeof(dir)));
+    TRY(cst_bk_dest_region_check(n, to_cmd ? NULL : dir));
+    if (to_cmd) {
+        TRY(cst_fmt(row->location, sizeof(row->location), "command:%s", row->id));
+    } else {
+        TRY(sweep_tmp(n, dir));
+        TRY(cst_fmt(tmp, sizeof(tmp), "%s/.tmp-%s-%s", dir, n->node_id, row->id));
+        TRY(cst_fmt(final, sizeof(final), "%s/%s", dir, row->id));
+        TRY(cst_fmt(row->location, sizeof(row->location), "%s", final));
+    }
+    TRY(cst_bk_scratch(n->cfg.backup_scratch_dir, "bkstage", staging, sizeof(staging)));
+    sink_ctx s = {.fd = -1};
+    cst_bk_cmd cmd;
+    cst_err e = CST_OK;
+    if (to_cmd) {
+        e = cst_bk_cmd_start(&cmd, n->cfg.backup_command, true, row->id, n,
+                             n->cfg.backup_command_timeout);
+        if (e == CST_OK)
+            s.cmd = &cmd;
+    } else {
+        s.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (s.fd < 0)
+            e = cst_fail(CST_ERR_UNAVAILABLE, "cannot create %s: %s", tmp, strerror(errno));
+    }
+    if (e == CST_OK)
+        e = write_backup(n, row->id, row->created_at, staging, any_sink, &s, row);
+    if (s.cmd) {
+        if (e == CST_OK)
+            e = cst_bk_cmd_finish(&cmd);
+        else
+            cst_bk_cmd_kill(&cmd);
+    }
+    if (s.fd >= 0) {
+        if (e == CST_OK && fsync(s.fd) != 0)
+            e = cst_fail(CST_ERR_UNAVAILABLE, "cannot sync %s: %s", tmp, strerror(errno));
+        if (close(s.fd) != 0 && e == CST_OK)
+            e = cst_fail(CST_ERR_UNAVAILABLE, "cannot close %s: %s", tmp, strerror(errno));
+        if (e == CST_OK)
+            e = verify_written(n, tmp);
+        if (e == CST_OK && rename(tmp, final) != 0)
+            e = cst_fail(CST_ERR_UNAVAILABLE, "cannot rename %s: %s", tmp, strerror(errno));
+        if (e == CST_OK)
+            e = cst_fsync_dir(dir);
+        if (e != CST_OK)
+            (void)unlink(tmp);
+    }
+    cst_bk_rm_rf(staging);
+    return e;
+}
+
+cst_err cst_backup_create(cst_node *n, const char *origin, const char *to_dir, cst_backup_row *out)
+{
+    ENSURE(pthread_mutex_trylock(&n->backup_mu) == 0, CST_ERR_CONFLICT,
+           "a backup or drill is already running on this node");
+    memset(out, 0, sizeof(*out));
+    cst_random_id("bk", out->id);
+    out->created_at = cst_now_us();
+    (void)snprintf(out->origin, sizeof(out->origin), "%s", origin);
+    (void)snprintf(out->region, sizeof(out->region), "%s", n->region);
+    cst_err e = create_locked(n, to_dir, out);
+    out->finished_at = cst_now_us();
+    if (e == CST_OK) {
+        strcpy(out->status, "ok");
+        cst_info("backup %s: %lld tenants, %lld records, %lld bytes in %lld ms to %s", out->id,
+                 (long long)out->tenants, (long long)out->records, (long long)out->size,
+                 (long long)((out->finished_at - out->created_at) / 1000), out->location);
+    } else {
+        strcpy(out->status, "failed");
+        (void)snprintf(out->error, sizeof(out->error), "%s", cst_err_message(e));
+        cst_error("backup %s failed: %s", out->id, out->error);
+    }
+    /* The catalogue row is kept even when the backup failed: it is the failure's evidence. */
+    char saved[512];
+    (void)snprintf(saved, sizeof(saved), "%s", cst_err_message(e));
+    cst_err ce = cst_store_backup_put(n->store, out);
+    pthread_mutex_unlock(&n->backup_mu);
+    if (e != CST_OK)
+        return cst_fail(e, "%s", saved);
+    return ce;
+}
+
+/* ---- listing and pruning ---- */
+
+cst_err cst_bk_header_of(const char *path, json_t **header)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    ENSURE(fd >= 0, CST_ERR_NOT_FOUND, "cannot open %s: %s", path, strerror(errno));
+    cst_err e = cst_bk_read_header(cst_bk_fd_source, &fd, header);
+    close(fd);
+    return e;
+}
+
+static int by_created_desc(const void *a, const void *b)
+{
+    const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    const char *cx = json_string_value(json_object_get(x, "created_at"));
+    const char *cy = json_string_value(json_object_get(y, "created_at"));
+    return strcmp(cy ? cy : "", cx ? cx : "");
+}
+
+cst_err cst_backup_list_dir(const char *dir, json_t **list)
+{
+    DIR *d = opendir(dir);
+    ENSURE(d != NULL, CST_ERR_NOT_FOUND, "cannot open backup directory %s: %s", dir,
+           strerror(errno));
+    json_t *arr = json_array();
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (!cst_id_valid(de->d_name, "bk"))
+            continue;
+        char path[PATH_MAX];
+        json_t *h = NULL;
+        struct stat st;
+        if (cst_fmt(path, sizeof(path), "%s/%s", dir, de->d_name) != CST_OK ||
+            stat(path, &st) != 0) {
+            cst_err_clear();
+            continue;
+        }
+        if (cst_bk_header_of(path, &h) != CST_OK) {
+            json_array_append_new(arr,
+                                  json_pack("{s:s,s:s,s:s}", "backup_id", de->d_name, "path", path,
+                                            "error", cst_err_message(CST_ERR_INTEGRITY)));
+            cst_err_clear();
+            continue;
+        }
+        json_object_set_new(h, "path", json_string(path));
+        json_object_set_new(h, "size", json_integer((json_int_t)st.st_size));
+        json_object_del(h, "salt");
+        json_array_append_new(arr, h);
+    }
+    closedir(d);
+    size_t cnt = json_array_size(arr);
+    json_t **items = calloc(cnt ? cnt : 1, sizeof(*items));
+    ENSURE(items != NULL, CST_ERR_INTERNAL, "out of memory");
+    for (size_t i = 0; i < cnt; i++)
+        items[i] = json_incref(json_array_get(arr, i));
+    qsort(items, cnt, sizeof(*items), by_created_desc);
+    json_array_clear(arr);
+    for (size_t i = 0; i < cnt; i++)
+        json_array_append_new(arr, items[i]);
+    free(items);
+    *list = arr;
+    return CST_OK;
+}
+
+static void mark_pruned(cst_node *n, const char *id)
+{
+    cst_backup_row b;
+    if (cst_store_backup_get(n->store, id, &b) != CST_OK) {
+        cst_err_clear();
+        return;
+    }
+    strcpy(b.status, "pruned");
+    if (cst_store_backup_put(n->store, &b) != CST_OK) {
+        cst_warn("cannot mark backup %s pruned: %s", id, cst_err_message(CST_ERR_INTERNAL));
+        cst_err_clear();
+    }
+}
+
+struct prune_ctx {
+    int64_t cutoff;
+    json_t *ids;
+};
+
+static void collect_expired(const cst_backup_row *b, void *p)
+{
+    struct prune_ctx *c = p;
+    if (!strcmp(b->status, "ok") && b->created_at < c->cutoff &&
+        !strncmp(b->location, "command:", 8))
+        json_array_append_new(c->ids, json_string(b->id));
+}
+
+static cst_err prune_dir(cst_node *n, int64_t cutoff, json_t *removed)
+{
+    char dir[PATH_MAX];
+    TRY(cst_fmt(dir, sizeof(dir), "%s", n->cfg.backup_dir));
+    if (!cst_path_exists(dir))
+        return CST_OK;
+    TRY(sweep_tmp(n, dir));
+    json_t *list = NULL;
+    TRY(cst_backup_list_dir(dir, &list));
+    size_t i;
+    json_t *b;
+    cst_err e = CST_OK;
+    json_array_foreach(list, i, b)
+    {
+        int64_t created = 0;
+        const char *cs = json_string_value(json_object_get(b, "created_at"));
+        const char *path = json_string_value(json_object_get(b, "path"));
+        const char *id = json_string_value(json_object_get(b, "backup_id"));
+        if (!cs || !cst_time_parse(cs, &created) || created >= cutoff || !path || !id)
+            continue;
+        if (unlink(path) != 0) {
+            e = cst_fail(CST_ERR_UNAVAILABLE, "cannot remove expired backup %s: %s", path,
+                         strerror(errno));
+            break;
+        }
+        json_array_append_new(removed, json_string(id));
+        mark_pruned(n, id);
+    }
+    json_decref(list);
+    if (e == CST_OK)
+        e = cst_fsync_dir(dir);
+    return e;
+}
+
+static cst_err prune_cmd(cst_node *n, int64_t cutoff, json_t *removed)
+{
+    struct prune_ctx c = {cutoff, json_array()};
+    cst_err e = cst_store_backup_list(n->store, 100000, collect_expired, &c);
+    size_t i;
+    json_t *id;
+    json_array_foreach(c.ids, i, id)
+    {
+        if (e != CST_OK)
+            break;
+        cst_bk_cmd cmd;
+        e = cst_bk_cmd_start(&cmd, n->cfg.backup_prune_command, false, json_string_value(id), n,
+                             n->cfg.backup_command_timeout);
+        if (e == CST_OK)
+            e = cst_bk_cmd_finish(&cmd);
+        if (e == CST_OK) {
+            json_array_append(removed, id);
+            mark_pruned(n, json_string_value(id));
+        }
+    }
+    json_decref(c.ids);
+    return e;
+}
+
+static void newest_ok(const cst_backup_row *b, void *p)
+{
+    char *id = p;
+    if (!id[0] && !strcmp(b->status, "ok"))
+        (void)snprintf(id, CST_ID_MAX, "%s", b->id);
+}
+
+cst_err cst_bk_newest_ok(cst_node *n, char *id, size_t size)
+{
+    char found[CST_ID_MAX] = "";
+    TRY(cst_store_backup_list(n->store, 100000, newest_ok, found));
+    ENSURE(found[0], CST_ERR_NOT_FOUND, "the catalogue holds no good backup to drill with");
+    return cst_fmt(id, size, "%s", found);
+}
+
+cst_err cst_backup_prune(cst_node *n, int64_t now_us, int *removed)
+{
+    ENSURE(pthread_mutex_trylock(&n->backup_mu) == 0, CST_ERR_CONFLICT,
+           "a backup or drill is already running on this node");
+    int64_t cutoff = now_us - (int64_t)n->cfg.backup_retention_days * 86400 * 1000000;
+    json_t *ids = json_array();
+    cst_err e = n->cfg.backup_command[0] ? prune_cmd(n, cutoff, ids) : prune_dir(n, cutoff, ids);
+    pthread_mutex_unlock(&n->backup_mu);
+    *removed = (int)json_array_size(ids);
+    char saved[512];
+    (void)snprintf(saved, sizeof(saved), "%s", e == CST_OK ? "" : cst_err_message(e));
+    if (*removed > 0 || e != CST_OK) {
+        json_t *info =
+            json_pack("{s:O,s:i}", "removed", ids, "retention_days", n->cfg.backup_retention_days);
+        if (e != CST_OK)
+            json_object_set_new(info, "error", json_string(saved));
+        cst_bk_audit(n, "backup.prune", e == CST_OK ? "success" : "failure", NULL, info);
+        json_decref(info);
+    }
+    json_decref(ids);
+    return e == CST_OK ? CST_OK : cst_fail(e, "%s", saved);
+}
+
+/* ---- audit, views, health ---- */
+
+void cst_bk_audit(cst_node *n, const char *action, const char *outcome, const char *tenant,
+                  json_t *info)
+{
+    if (!n->audit)
+        return;
+    cst_audit_event ev = {.stream = CST_AUDIT_SECURITY,
+                          .tenant = tenant,
+                          .actor_type = "node",
+                          .actor_id = n->node_id,
+                          .action = action,
+                          .resource = "/v1/sys/backups",
+                          .outcome = outcome,
+                          .info = info};
+    if (cst_audit_append(n->audit, &ev) != CST_OK) {
+        cst_error("cannot audit %s: %s", action, cst_err_message(CST_ERR_AUDIT_UNAVAILABLE));
+        cst_err_clear();
+    }
+}
+
+static json_t *time_or_null(int64_t us)
+{
+    if (!us)
+        return json_null();
+    char s[32];
+    cst_time_format(us, s);
+    return json_string(s);
+}
+
+json_t *cst_backup_row_json(const cst_backup_row *b)
+{
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:I,s:I,s:I}", "id", b->id, "status",
+                          b->status, "origin", b->origin, "location", b->location, "region",
+                          b->region, "size", (json_int_t)b->size, "sha256", b->sha256, "tenants",
+                          (json_int_t)b->tenants, "records", (json_int_t)b->records, "duration_ms",
+                          (json_int_t)((b->finished_at - b->created_at) / 1000));
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "created_at", time_or_null(b->created_at));
+    json_object_set_new(o, "finished_at", time_or_null(b->finished_at));
+    if (b->error[0])
+        json_object_set_new(o, "error", json_string(b->error));
+    return o;
+}
+
+json_t *cst_drill_row_json(const cst_drill_row *d)
+{
+    json_t *o =
+        json_pack("{s:s,s:s,s:I,s:I,s:I,s:s}", "id", d->id, "backup_id", d->backup_id,
+                  "duration_ms", (json_int_t)d->duration_ms, "tenants", (json_int_t)d->tenants,
+                  "records", (json_int_t)d->records, "result", d->ok ? "pass" : "fail");
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "started_at", time_or_null(d->started_at));
+    if (d->error[0])
+        json_object_set_new(o, "error", json_string(d->error));
+    return o;
+}
+
+struct health_ctx {
+    int64_t last_ok, last_failed;
+    char last_error[512];
+    const cst_drill_row *drill;
+    cst_drill_row d;
+    bool have_drill;
+};
+
+static void health_backup(const cst_backup_row *b, void *p)
+{
+    struct health_ctx *h = p;
+    if ((!strcmp(b->status, "ok") || !strcmp(b->status, "pruned")) && !h->last_ok)
+        h->last_ok = b->finished_at;
+    if (!strcmp(b->status, "failed") && !h->last_failed) {
+        h->last_failed = b->finished_at;
+        (void)snprintf(h->last_error, sizeof(h->last_error), "%s", b->error);
+    }
+}
+
+static void health_drill(const cst_drill_row *d, void *p)
+{
+    struct health_ctx *h = p;
+    h->d = *d;
+    h->have_drill = true;
+}
+
+json_t *cst_backup_health(cst_node *n)
+{
+    struct health_ctx h;
+    memset(&h, 0, sizeof(h));
+    if (cst_store_backup_list(n->store, 50, health_backup, &h) != CST_OK ||
+        cst_store_drill_list(n->store, 1, health_drill, &h) != CST_OK)
+        cst_err_clear();
+    const char *status = !h.last_ok && !h.last_failed ? "none"
+                         : h.last_failed > h.last_ok  ? "failing"
+                                                      : "ok";
+    int64_t now = cst_now_us();
+    if (!strcmp(status, "ok") && n->cfg.backup_interval > 0 &&
+        now - h.last_ok > 2 * n->cfg.backup_interval * 1000000LL)
+        status = "overdue";
+    json_t *o = json_pack("{s:s}", "status", status);
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "last_success_at", time_or_null(h.last_ok));
+    json_object_set_new(o, "last_failure_at", time_or_null(h.last_failed));
+    json_object_set_new(o, "last_drill_at", time_or_null(h.have_drill ? h.d.started_at : 0));
+    json_object_set_new(o, "last_drill_result",
+                        h.have_drill ? json_string(h.d.ok ? "pass" : "fail") : json_null());
+    return o;
+}
+
+/* ---- the schedule ---- */
+
+static int64_t last_attempt(cst_node *n, bool *last_ok)
+{
+    struct health_ctx h;
+    memset(&h, 0, sizeof(h));
+    if (cst_store_backup_list(n->store, 50, health_backup, &h) != CST_OK)
+        cst_err_clear();
+    *last_ok = h.last_ok >= h.last_failed;
+    return h.last_ok > h.last_failed ? h.last_ok : h.last_failed;
+}
+
+static void scheduled_run(cst_node *n)
+{
+    cst_backup_row row;
+    cst_err e = cst_backup_create(n, "schedule", NULL, &row);
+    json_t *info = cst_backup_row_json(&row);
+    if (e == CST_ERR_CONFLICT) { /* an operator's backup is running: nothing to do */
+        json_decref(info);
+        cst_err_clear();
+        return;
+    }
+    cst_bk_audit(n, e == CST_OK ? "backup.create" : "backup.failed",
+                 e == CST_OK ? "success" : "failure", NULL, info);
+    json_decref(info);
+    cst_err_clear();
+    int removed = 0;
+    if (cst_backup_prune(n, cst_now_us(), &removed) != CST_OK)
+        cst_err_clear();
+}
+
+static void *sched_main(void *arg)
+{
+    cst_node *n = arg;
+    pthread_mutex_lock(&n->sched_mu);
+    while (!n->sched_stop) {
+        bool ok = true;
+        pthread_mutex_unlock(&n->sched_mu);
+        int64_t now = cst_now_us(), last = last_attempt(n, &ok);
+        /* after a failure, retry within the hour rather than a whole interval later */
+        int64_t every = n->cfg.backup_interval * 1000000LL;
+        if (!ok && every > 3600LL * 1000000)
+            every = 3600LL * 1000000;
+        int64_t due = last + every;
+        if (now >= due) {
+            scheduled_run(n);
+            due = cst_now_us() + every;
+        }
+        pthread_mutex_lock(&n->sched_mu);
+        int64_t wait = due - cst_now_us();
+        if (wait > 60LL * 1000000)
+            wait = 60LL * 1000000; /* re-read the catalogue now and then */
+        if (wait < 100000)
+            wait = 100000;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = (int64_t)ts.tv_nsec + (wait % 1000000) * 1000;
+        ts.tv_sec += (time_t)(wait / 1000000 + ns / 1000000000);
+        ts.tv_nsec = (long)(ns % 1000000000);
+        if (!n->sched_stop)
+            pthread_cond_timedwait(&n->sched_cv, &n->sched_mu, &ts);
+    }
+    pthread_mutex_unlock(&n->sched_mu);
+    return NULL;
+}
+
+cst_err cst_backup_schedule_start(cst_node *n)
+{
+    if (n->cfg.backup_interval <= 0)
+        return CST_OK;
+    n->sched_stop = false;
+    ENSURE(pthread_create(&n->sched_thread, NULL, sched_main, n) == 0, CST_ERR_INTERNAL,
+           "cannot start the backup schedule");
+    n->sched_started = true;
+    return CST_OK;
+}
+
+void cst_backup_schedule_stop(cst_node *n)
+{
+    if (!n->sched_started)
+        return;
+    pthread_mutex_lock(&n->sched_mu);
+    n->sched_stop = true;
+    pthread_cond_broadcast(&n->sched_cv);
+    pthread_mutex_unlock(&n->sched_mu);
+    pthread_join(n->sched_thread, NULL);
+    n->sched_started = false;
+}

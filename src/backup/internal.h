@@ -1,0 +1,55 @@
+/* internal.h: what the backup module's files share. */
+#ifndef CST_BACKUP_INTERNAL_H
+#define CST_BACKUP_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "node/node.h"
+
+/* A point-in-time copy of a live SQLite database (online backup API) as a single file. */
+CST_MUST_USE cst_err cst_bk_snapshot(const char *src, const char *dst);
+/* Opens a database copy read-only; with integrity, runs PRAGMA integrity_check; counts the
+ * records and buckets of a tenant database when asked. */
+CST_MUST_USE cst_err cst_bk_db_check(const char *path, bool integrity, int64_t *records,
+                                     int64_t *buckets);
+/* The tenant ids and tombstones ({tenant, erased_at}) of a system.db copy. */
+CST_MUST_USE cst_err cst_bk_system_lists(const char *path, json_t **tenants, json_t **tombstones);
+/* The signed header of a backup file. */
+CST_MUST_USE cst_err cst_bk_header_of(const char *path, json_t **header);
+/* RES-1: refuses a destination of another region (dir NULL: the command destination). */
+CST_MUST_USE cst_err cst_bk_dest_region_check(const cst_node *n, const char *dir);
+
+void cst_bk_rm_rf(const char *path);
+CST_MUST_USE cst_err cst_bk_mkdirs(const char *path);
+/* A fresh directory <base>/<what>_<random> (base is created when missing). */
+CST_MUST_USE cst_err cst_bk_scratch(const char *base, const char *what, char *out, size_t n);
+
+/* The id of the catalogue's newest good backup (CST_ERR_NOT_FOUND when there is none). */
+CST_MUST_USE cst_err cst_bk_newest_ok(cst_node *n, char *id, size_t size);
+
+/* An audit entry of the node itself (schedule, CLI). */
+void cst_bk_audit(cst_node *n, const char *action, const char *outcome, const char *tenant,
+                  json_t *info);
+
+/* A destination command (sh -c) with CUSTODIA_BACKUP_ID, CUSTODIA_NODE_ID and
+ * CUSTODIA_REGION in its environment, fed on stdin (to_stdin) or read from stdout, killed with
+ * its process group when it outlives its timeout. */
+typedef struct cst_bk_cmd {
+    pid_t pid;
+    int fd;
+    int64_t deadline_us;
+    int timeout_s;
+} cst_bk_cmd;
+
+CST_MUST_USE cst_err cst_bk_cmd_start(cst_bk_cmd *c, const char *command, bool to_stdin,
+                                      const char *backup_id, const cst_node *n, int timeout_s);
+CST_MUST_USE cst_err cst_bk_cmd_write(cst_bk_cmd *c, const void *p, size_t n);
+CST_MUST_USE cst_err cst_bk_cmd_read(void *ctx, void *p, size_t n, size_t *got);
+/* Closes the pipe and waits for a zero exit status before the deadline. */
+CST_MUST_USE cst_err cst_bk_cmd_finish(cst_bk_cmd *c);
+void cst_bk_cmd_kill(cst_bk_cmd *c);
+
+#endif

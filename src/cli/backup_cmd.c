@@ -1,0 +1,453 @@
+/* backup_cmd.c: custodia backup create|list|verify|restore|drill (SPEC §4; BAK-1..4). Commands
+ * that write (create, drill, a tenant restore) take the data dir's lock and refuse to run
+ * beside a serving node; list and verify only read. */
+#include <getopt.h>
+#include <pwd.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit/audit.h"
+#include "backup/backup.h"
+#include "backup/internal.h"
+#include "cli/cli.h"
+#include "http/json.h"
+#include "util/util.h"
+
+typedef struct bk_args {
+    const char *config, *data_dir, *key, *to, *dir, *from, *tenant, *seal_out, *pubkey, *region,
+        *scratch, *path;
+    bool json;
+} bk_args;
+
+static void usage_backup(FILE *f)
+{
+    fprintf(f, "usage: custodia backup create|list|verify|restore|drill [options]\n"
+               "       (see custodia help)\n");
+}
+
+static int fail(const char *what, cst_err e)
+{
+    fprintf(stderr, "custodia backup %s: %s\n", what, cst_err_message(e));
+    return 1;
+}
+
+static void print_json(json_t *o)
+{
+    char *text = o ? json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+    printf("%s\n", text ? text : "{}");
+    cst_json_free_text(text);
+}
+
+static int parse_args(int argc, char **argv, bk_args *a)
+{
+    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                         {"data-dir", required_argument, 0, 'd'},
+                                         {"master-key-file", required_argument, 0, 'k'},
+                                         {"to", required_argument, 0, 't'},
+                                         {"dir", required_argument, 0, 'D'},
+                                         {"from", required_argument, 0, 'f'},
+                                         {"tenant", required_argument, 0, 'T'},
+                                         {"seal-key-out", required_argument, 0, 's'},
+                                         {"public-key", required_argument, 0, 'p'},
+                                         {"region", required_argument, 0, 'r'},
+                                         {"scratch", required_argument, 0, 'S'},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    memset(a, 0, sizeof(*a));
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            a->config = optarg;
+            break;
+        case 'd':
+            a->data_dir = optarg;
+            break;
+        case 'k':
+            a->key = optarg;
+            break;
+        case 't':
+            a->to = optarg;
+            break;
+        case 'D':
+            a->dir = optarg;
+            break;
+        case 'f':
+            a->from = optarg;
+            break;
+        case 'T':
+            a->tenant = optarg;
+            break;
+        case 's':
+            a->seal_out = optarg;
+            break;
+        case 'p':
+            a->pubkey = optarg;
+            break;
+        case 'r':
+            a->region = optarg;
+            break;
+        case 'S':
+            a->scratch = optarg;
+            break;
+        case 'j':
+            a->json = true;
+            break;
+        case 'h':
+            usage_backup(stdout);
+            return 0;
+        default:
+            usage_backup(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc)
+        a->path = argv[optind++];
+    if (optind < argc) {
+        fprintf(stderr, "custodia backup: unexpected argument \"%s\"\n", argv[optind]);
+        return 2;
+    }
+    return -1;
+}
+
+/* A public key from a node-signing.pub file. */
+static cst_err load_pin(const char *file, uint8_t pk[32])
+{
+    cst_buf text;
+    TRY(cst_file_read(file, 256, &text));
+    char hex[65] = "";
+    size_t n = text.len;
+    while (n && (text.data[n - 1] == '\n' || text.data[n - 1] == '\r'))
+        n--;
+    if (n == 64)
+        memcpy(hex, text.data, 64);
+    cst_buf_free(&text);
+    ENSURE(hex[0] && cst_unhex(hex, pk, 32) == CST_OK, CST_ERR_INVALID,
+           "%s does not hold a node public key (64 hex digits)", file);
+    return CST_OK;
+}
+
+static void cli_actor(char *out, size_t n)
+{
+    struct passwd *pw = getpwuid(getuid());
+    (void)snprintf(out, n, "%s", pw ? pw->pw_name : "unknown");
+}
+
+/* Opens the stopped node with its lock and its audit log (no node.start entry). */
+static cst_err open_offline(const cst_config *cfg, cst_node *n, int *lock_fd)
+{
+    memset(n, 0, sizeof(*n));
+    TRY(cst_node_check_data_dir(cfg->data_dir));
+    cst_err e = cst_node_lock_data_dir(cfg->data_dir, lock_fd);
+    if (e == CST_ERR_CONFLICT)
+        return cst_fail(e,
+                        "a node is serving %s: it takes backups on its schedule; use POST "
+                        "/v1/sys/backups or POST /v1/sys/backups/drill, or stop it first",
+                        cfg->data_dir);
+    TRY(e);
+    TRY(cst_node_open(n, cfg));
+    return cst_node_audit_attach(n);
+}
+
+static void audit_cli(cst_node *n, const char *action, cst_err e, const char *tenant, json_t *info)
+{
+    char who[64];
+    cli_actor(who, sizeof(who));
+    json_object_set_new(info, "via", json_string("cli"));
+    json_object_set_new(info, "os_user", json_string(who));
+    if (e != CST_OK)
+        json_object_set_new(info, "error", json_string(cst_err_message(e)));
+    cst_bk_audit(n, action, e == CST_OK ? "success" : "failure", tenant, info);
+}
+
+static void close_offline(cst_node *n, int lock_fd)
+{
+    if (n->store)
+        cst_node_close(n);
+    if (lock_fd >= 0)
+        close(lock_fd);
+}
+
+static int do_create(const cst_config *cfg, const bk_args *a)
+{
+    cst_node n;
+    int lock_fd = -1;
+    cst_backup_row row;
+    memset(&row, 0, sizeof(row));
+    cst_err e = open_offline(cfg, &n, &lock_fd);
+    if (e == CST_OK) {
+        e = cst_backup_create(&n, "cli", a->to, &row);
+        char saved[512];
+        (void)snprintf(saved, sizeof(saved), "%s", cst_err_message(e));
+        json_t *info = cst_backup_row_json(&row);
+        audit_cli(&n, e == CST_OK ? "backup.create" : "backup.failed", e, NULL, info);
+        if (e == CST_OK && a->json)
+            print_json(info);
+        else if (e == CST_OK)
+            printf("backup %s: %lld tenants, %lld records, %lld bytes in %lld ms\n  %s\n", row.id,
+                   (long long)row.tenants, (long long)row.records, (long long)row.size,
+                   (long long)((row.finished_at - row.created_at) / 1000), row.location);
+        json_decref(info);
+        if (e != CST_OK)
+            e = cst_fail(e, "%s", saved);
+    }
+    int rc = e == CST_OK ? 0 : fail("create", e);
+    close_offline(&n, lock_fd);
+    return rc;
+}
+
+static int do_list(const cst_config *cfg, const bk_args *a)
+{
+    json_t *list = NULL;
+    cst_err e = cst_backup_list_dir(a->dir ? a->dir : cfg->backup_dir, &list);
+    if (e != CST_OK)
+        return fail("list", e);
+    if (a->json) {
+        print_json(list);
+    } else {
+        size_t i;
+        json_t *b;
+        printf("%-24s  %-27s  %-12s  %12s  %s\n", "BACKUP", "CREATED", "REGION", "BYTES", "NODE");
+        json_array_foreach(list, i, b)
+        {
+            const char *err = json_string_value(json_object_get(b, "error"));
+            printf("%-24s  %-27s  %-12s  %12lld  %s\n",
+                   json_string_value(json_object_get(b, "backup_id")),
+                   err ? "(unreadable header)"
+                       : json_string_value(json_object_get(b, "created_at")),
+                   err ? "-" : json_string_value(json_object_get(b, "region")),
+                   (long long)json_integer_value(json_object_get(b, "size")),
+                   err ? err : json_string_value(json_object_get(b, "node_id")));
+        }
+    }
+    json_decref(list);
+    return 0;
+}
+
+static int do_verify(const cst_config *cfg, const bk_args *a)
+{
+    if (!a->path) {
+        fprintf(stderr, "custodia backup verify: which backup? (custodia backup verify PATH)\n");
+        return 2;
+    }
+    cst_key kek = {0};
+    uint8_t pk[32];
+    bool pinned = false;
+    cst_err e = CST_OK;
+    if (a->pubkey) {
+        e = load_pin(a->pubkey, pk);
+        pinned = e == CST_OK;
+    } else if (cst_node_public_key(cfg->data_dir, pk) == CST_OK) {
+        pinned = true;
+    } else {
+        cst_err_clear();
+    }
+    if (e == CST_OK)
+        e = cst_kek_load(cfg->master_key_file, cfg->data_dir, &kek);
+    json_t *report = NULL;
+    if (e == CST_OK)
+        e = cst_backup_verify_file(a->path, &kek, pinned ? pk : NULL,
+                                   cfg->region[0] ? cfg->region : NULL,
+                                   a->scratch ? a->scratch : cfg->backup_scratch_dir, &report);
+    cst_key_free(&kek);
+    if (e != CST_OK) {
+        if (a->json)
+            printf("{\"result\": \"failed\", \"error\": \"see stderr\"}\n");
+        return fail("verify", e);
+    }
+    if (!pinned)
+        json_object_set_new(report, "note",
+                            json_string("signatures checked with the key the backup names "
+                                        "(authenticated by the master key); pass --public-key "
+                                        "to pin the node's key"));
+    if (a->json) {
+        print_json(report);
+    } else {
+        printf("OK: backup %s of node %s (region %s, %s): signatures, every frame and hash, "
+               "integrity_check of every database and %lld records in %lld tenants verified in "
+               "%lld ms\n",
+               json_string_value(json_object_get(report, "backup_id")),
+               json_string_value(json_object_get(report, "node_id")),
+               json_string_value(json_object_get(report, "region")),
+               json_string_value(json_object_get(report, "created_at")),
+               (long long)json_integer_value(json_object_get(report, "records")),
+               (long long)json_integer_value(json_object_get(report, "tenants")),
+               (long long)json_integer_value(json_object_get(report, "duration_ms")));
+        if (!pinned)
+            printf("note: %s\n", json_string_value(json_object_get(report, "note")));
+    }
+    json_decref(report);
+    return 0;
+}
+
+static cst_err restore_audit_new_node(const cst_config *cfg, json_t *report)
+{
+    cst_node n;
+    int lock_fd = -1;
+    cst_err e = open_offline(cfg, &n, &lock_fd);
+    if (e == CST_OK)
+        audit_cli(&n, "backup.restore", CST_OK, NULL, report);
+    close_offline(&n, lock_fd);
+    return e;
+}
+
+static int do_restore(const cst_config *cfg, const bk_args *a)
+{
+    if (!a->from || !a->data_dir) {
+        fprintf(stderr, "custodia backup restore: --from BACKUP and --data-dir DIR are required\n");
+        return 2;
+    }
+    cst_key kek = {0};
+    uint8_t pk[32];
+    char k0[PATH_MAX];
+    bool pinned = false;
+    cst_err e = CST_OK;
+    if (a->pubkey) {
+        e = load_pin(a->pubkey, pk);
+        pinned = e == CST_OK;
+    } else if (a->tenant) {
+        e = cst_node_public_key(cfg->data_dir, pk);
+        pinned = e == CST_OK;
+    }
+    if (e == CST_OK && !a->tenant)
+        e = a->seal_out ? cst_fmt(k0, sizeof(k0), "%s", a->seal_out)
+                        : cst_config_default_key_path(cfg->data_dir, "custodia-audit-k0.key", k0,
+                                                      sizeof(k0));
+    if (e == CST_OK)
+        e = cst_kek_load(cfg->master_key_file, a->tenant ? cfg->data_dir : NULL, &kek);
+    cst_restore_opts o = {.from = a->from,
+                          .data_dir = cfg->data_dir,
+                          .tenant = a->tenant,
+                          .kek = &kek,
+                          .pin = pinned ? pk : NULL,
+                          .region = a->region ? a->region : cfg->region,
+                          .k0_path = a->tenant ? NULL : k0};
+    json_t *report = NULL;
+    cst_node n;
+    int lock_fd = -1;
+    memset(&n, 0, sizeof(n));
+    if (e == CST_OK && a->tenant) {
+        /* a tenant goes into a stopped node: hold its lock throughout */
+        e = open_offline(cfg, &n, &lock_fd);
+        if (e == CST_OK)
+            e = cst_backup_restore(&o, &report);
+        json_t *info = report ? json_incref(report)
+                              : json_pack("{s:s,s:s}", "mode", "tenant", "from", a->from);
+        if (n.audit) {
+            char saved[512];
+            (void)snprintf(saved, sizeof(saved), "%s", cst_err_message(e));
+            audit_cli(&n, "backup.restore", e, a->tenant, info);
+            if (e != CST_OK)
+                e = cst_fail(e, "%s", saved);
+        }
+        json_decref(info);
+        close_offline(&n, lock_fd);
+    } else if (e == CST_OK) {
+        e = cst_backup_restore(&o, &report);
+        if (e == CST_OK) {
+            json_object_del(report, "manifest_tenants");
+            e = restore_audit_new_node(cfg, report);
+        }
+    }
+    cst_key_free(&kek);
+    if (e != CST_OK) {
+        json_decref(report);
+        return fail("restore", e);
+    }
+    json_object_del(report, "manifest_tenants");
+    json_object_del(report, "via");
+    json_object_del(report, "os_user");
+    if (a->json) {
+        print_json(report);
+    } else if (a->tenant) {
+        printf("restored tenant %s from backup %s (%lld records) in %lld ms\n", a->tenant,
+               json_string_value(json_object_get(report, "backup_id")),
+               (long long)json_integer_value(json_object_get(report, "records")),
+               (long long)json_integer_value(json_object_get(report, "duration_ms")));
+    } else {
+        printf("restored node %s from backup %s into %s: %lld tenants, %lld records in %lld ms\n",
+               json_string_value(json_object_get(report, "node_id")),
+               json_string_value(json_object_get(report, "backup_id")), cfg->data_dir,
+               (long long)json_integer_value(json_object_get(report, "tenants")),
+               (long long)json_integer_value(json_object_get(report, "records")),
+               (long long)json_integer_value(json_object_get(report, "duration_ms")));
+        size_t skipped = json_array_size(json_object_get(report, "skipped_erased"));
+        if (skipped)
+            printf("  %zu erased tenant(s) were not restored (tombstones)\n", skipped);
+        printf("  new audit seal key: %s\n"
+               "  MOVE THIS FILE OFFLINE NOW: the restored node starts a new audit log.\n",
+               k0);
+        if (!pinned)
+            printf("  note: signatures were checked with the key the backup names "
+                   "(authenticated by the master key); pass --public-key to pin it\n");
+    }
+    json_decref(report);
+    return 0;
+}
+
+static int do_drill(const cst_config *cfg, const bk_args *a)
+{
+    cst_node n;
+    int lock_fd = -1;
+    cst_drill_row d;
+    memset(&d, 0, sizeof(d));
+    cst_err e = open_offline(cfg, &n, &lock_fd);
+    if (e == CST_OK) {
+        e = cst_backup_drill(&n, &d);
+        char saved[512];
+        (void)snprintf(saved, sizeof(saved), "%s", cst_err_message(e));
+        json_t *info = cst_drill_row_json(&d);
+        audit_cli(&n, "backup.drill", e, NULL, info);
+        if (a->json)
+            print_json(info);
+        else
+            printf(
+                "drill %s of backup %s: %s: %lld tenants, %lld records decrypted in %lld ms%s%s\n",
+                d.id, d.backup_id[0] ? d.backup_id : "(none)", d.ok ? "PASS" : "FAIL",
+                (long long)d.tenants, (long long)d.records, (long long)d.duration_ms,
+                d.ok ? "" : ": ", d.ok ? "" : d.error);
+        json_decref(info);
+        if (e != CST_OK)
+            e = cst_fail(e, "%s", saved);
+    }
+    int rc = e == CST_OK ? 0 : fail("drill", e);
+    close_offline(&n, lock_fd);
+    return rc;
+}
+
+int cst_cli_backup(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage_backup(stderr);
+        return 2;
+    }
+    const char *sub = argv[1];
+    argv[1] = argv[0];
+    bk_args a;
+    int rc = parse_args(argc - 1, argv + 1, &a);
+    if (rc >= 0)
+        return rc;
+    cst_config cfg;
+    cst_err e = cst_cli_config(&cfg, a.config, a.data_dir, a.key, NULL);
+    if (e == CST_OK && a.region)
+        e = cst_config_set(&cfg, "node", "region", a.region);
+    if (e != CST_OK)
+        return fail(sub, e);
+    if (!strcmp(sub, "create"))
+        return do_create(&cfg, &a);
+    if (!strcmp(sub, "list"))
+        return do_list(&cfg, &a);
+    if (!strcmp(sub, "verify"))
+        return do_verify(&cfg, &a);
+    if (!strcmp(sub, "restore"))
+        return do_restore(&cfg, &a);
+    if (!strcmp(sub, "drill"))
+        return do_drill(&cfg, &a);
+    fprintf(stderr, "custodia backup: unknown command \"%s\"\n", sub);
+    usage_backup(stderr);
+    return 2;
+}
