@@ -12,7 +12,9 @@ TENANTS=${TENANTS:-1000}
 RECORDS=${RECORDS:-16}
 VALUE=${VALUE:-65536}
 root=$(cd "$(dirname "$0")/.." && pwd)
-command -v openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq openssl >/dev/null; }
+for p in openssl bc; do
+    command -v "$p" >/dev/null || { apt-get update -qq && apt-get install -y -qq "$p" >/dev/null; }
+done
 make -C "$root" build >/dev/null
 bin=$root/build/custodia
 fill=$root/build/bench_backup_fill
