@@ -502,12 +502,8 @@ cst_err cst_api_health(cst_node *n, cst_request *req)
 {
     char now[32];
     cst_time_format(cst_now_us(), now);
-    char pk[65] = "";
-    uint8_t raw[32];
-    if (cst_node_public_key(n->cfg.data_dir, raw) == CST_OK)
-        cst_hex(raw, sizeof(raw), pk);
-    else
-        cst_err_clear();
+    char pk[65];
+    cst_hex(n->public_key, sizeof(n->public_key), pk);
     return cst_resp_json(req, 200,
                          json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "status", "ok", "version",
                                    CUSTODIA_VERSION, "node_id", n->node_id, "region", n->region,

@@ -66,11 +66,9 @@ cst_err cst_api_sys_backup_verify(cst_node *n, cst_request *req)
            "backup %s went to backup.command; verify it where it is stored with custodia "
            "backup verify",
            id);
-    uint8_t pk[32];
-    TRY(cst_node_public_key(n->cfg.data_dir, pk));
     json_t *report = NULL;
-    e = cst_backup_verify_file(b.location, &n->kek, pk, n->region, n->cfg.backup_scratch_dir,
-                               &report);
+    e = cst_backup_verify_file(b.location, &n->kek, n->public_key, n->region,
+                               n->cfg.backup_scratch_dir, &report);
     if (e != CST_OK) {
         /* The request worked; the backup did not pass. */
         char msg[512];

@@ -398,11 +398,9 @@ static cst_err write_backup(cst_node *n, const char *id, int64_t created, const 
 /* Re-reads a written backup end to end before it gets its final name. */
 static cst_err verify_written(cst_node *n, const char *path)
 {
-    uint8_t pk[32];
-    TRY(cst_node_public_key(n->cfg.data_dir, pk));
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     ENSURE(fd >= 0, CST_ERR_INTERNAL, "cannot reopen %s: %s", path, strerror(errno));
-    cst_err e = cst_bk_read(cst_bk_fd_source, &fd, &n->kek, pk, NULL, NULL, NULL);
+    cst_err e = cst_bk_read(cst_bk_fd_source, &fd, &n->kek, n->public_key, NULL, NULL, NULL);
     close(fd);
     return e;
 }

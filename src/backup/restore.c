@@ -748,18 +748,18 @@ cst_err cst_backup_drill(cst_node *n, cst_drill_row *out)
     cst_random_id("dr", out->id);
     out->started_at = cst_now_us();
     char scratch[PATH_MAX] = "", from[PATH_MAX], target[PATH_MAX];
-    uint8_t pk[32];
     json_t *report = NULL;
     cst_err e = cst_bk_scratch(n->cfg.backup_scratch_dir, "drill", scratch, sizeof(scratch));
     if (e == CST_OK)
         e = newest_backup(n, scratch, from, sizeof(from), out->backup_id, sizeof(out->backup_id));
     if (e == CST_OK)
-        e = cst_node_public_key(n->cfg.data_dir, pk);
-    if (e == CST_OK)
         e = cst_fmt(target, sizeof(target), "%s/node", scratch);
     if (e == CST_OK) {
-        cst_restore_opts o = {
-            .from = from, .data_dir = target, .kek = &n->kek, .pin = pk, .region = n->region};
+        cst_restore_opts o = {.from = from,
+                              .data_dir = target,
+                              .kek = &n->kek,
+                              .pin = n->public_key,
+                              .region = n->region};
         e = cst_backup_restore(&o, &report);
     }
     if (e == CST_OK) {

@@ -114,23 +114,6 @@ static int parse_args(int argc, char **argv, bk_args *a)
     return -1;
 }
 
-/* A public key from a node-signing.pub file. */
-static cst_err load_pin(const char *file, uint8_t pk[32])
-{
-    cst_buf text;
-    TRY(cst_file_read(file, 256, &text));
-    char hex[65] = "";
-    size_t n = text.len;
-    while (n && (text.data[n - 1] == '\n' || text.data[n - 1] == '\r'))
-        n--;
-    if (n == 64)
-        memcpy(hex, text.data, 64);
-    cst_buf_free(&text);
-    ENSURE(hex[0] && cst_unhex(hex, pk, 32) == CST_OK, CST_ERR_INVALID,
-           "%s does not hold a node public key (64 hex digits)", file);
-    return CST_OK;
-}
-
 static void cli_actor(char *out, size_t n)
 {
     struct passwd *pw = getpwuid(getuid());
@@ -239,7 +222,7 @@ static int do_verify(const cst_config *cfg, const bk_args *a)
     bool pinned = false;
     cst_err e = CST_OK;
     if (a->pubkey) {
-        e = load_pin(a->pubkey, pk);
+        e = cst_node_public_key_file(a->pubkey, pk);
         pinned = e == CST_OK;
     } else if (cst_node_public_key(cfg->data_dir, pk) == CST_OK) {
         pinned = true;
@@ -307,7 +290,7 @@ static int do_restore(const cst_config *cfg, const bk_args *a)
     bool pinned = false;
     cst_err e = CST_OK;
     if (a->pubkey) {
-        e = load_pin(a->pubkey, pk);
+        e = cst_node_public_key_file(a->pubkey, pk);
         pinned = e == CST_OK;
     } else if (a->tenant) {
         e = cst_node_public_key(cfg->data_dir, pk);

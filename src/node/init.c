@@ -72,11 +72,9 @@ static cst_err make_signing_key(const char *data_dir, const cst_key *kek, char p
     return e;
 }
 
-cst_err cst_node_public_key(const char *data_dir, uint8_t pk[crypto_sign_PUBLICKEYBYTES])
+cst_err cst_node_public_key_file(const char *path, uint8_t pk[crypto_sign_PUBLICKEYBYTES])
 {
-    char path[PATH_MAX];
     cst_buf text;
-    TRY(cst_fmt(path, sizeof(path), "%s/node-signing.pub", data_dir));
     TRY(cst_file_read(path, 256, &text));
     char hex[2 * crypto_sign_PUBLICKEYBYTES + 1] = "";
     size_t n = text.len;
@@ -88,6 +86,13 @@ cst_err cst_node_public_key(const char *data_dir, uint8_t pk[crypto_sign_PUBLICK
     ENSURE(hex[0] && cst_unhex(hex, pk, crypto_sign_PUBLICKEYBYTES) == CST_OK, CST_ERR_INVALID,
            "%s does not hold an Ed25519 public key (64 hex digits)", path);
     return CST_OK;
+}
+
+cst_err cst_node_public_key(const char *data_dir, uint8_t pk[crypto_sign_PUBLICKEYBYTES])
+{
+    char path[PATH_MAX];
+    TRY(cst_fmt(path, sizeof(path), "%s/node-signing.pub", data_dir));
+    return cst_node_public_key_file(path, pk);
 }
 
 cst_err cst_node_signing_key(const char *data_dir, const cst_key *kek, uint8_t **sk,

@@ -75,6 +75,7 @@ cst_err cst_node_open(cst_node *n, const cst_config *cfg)
            "(key id %s)",
            cfg->master_key_file, n->kek_id, stored);
     TRY(cst_store_meta_get(n->store, "node_id", n->node_id, sizeof(n->node_id)));
+    TRY(cst_node_public_key(cfg->data_dir, n->public_key));
     TRY(cst_key_alloc(&n->audit_key));
     TRY(cst_hkdf_sha256(n->kek.k, CST_KEY_LEN, "custodia audit details v1", n->audit_key.k,
                         CST_KEY_LEN));

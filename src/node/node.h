@@ -31,6 +31,7 @@ typedef struct cst_node {
     char kek_id[CST_KEK_ID_LEN + 1];
     char node_id[CST_ID_MAX];
     char region[65];
+    uint8_t public_key[32]; /* Ed25519: verifies backups and what the node signs */
     int64_t started_at;
     pthread_mutex_t tenants_mu;
     cst_tenant_ctx **tenants;
@@ -64,8 +65,9 @@ CST_MUST_USE cst_err cst_node_check_data_dir(const char *data_dir);
 /* Takes an exclusive lock on the data dir (custodia.lock) for the life of the process. */
 CST_MUST_USE cst_err cst_node_lock_data_dir(const char *data_dir, int *fd);
 
-/* The node's Ed25519 public key (<data-dir>/node-signing.pub). */
+/* The node's Ed25519 public key (<data-dir>/node-signing.pub), or one from a .pub file. */
 CST_MUST_USE cst_err cst_node_public_key(const char *data_dir, uint8_t pk[32]);
+CST_MUST_USE cst_err cst_node_public_key_file(const char *path, uint8_t pk[32]);
 /* The node's Ed25519 key pair: *sk (64 bytes, sodium_malloc: release with sodium_free)
  * unsealed from node-signing.key with the KEK, pk from node-signing.pub; they must match. */
 CST_MUST_USE cst_err cst_node_signing_key(const char *data_dir, const cst_key *kek, uint8_t **sk,
