@@ -74,6 +74,18 @@ CST_MUST_USE cst_err cst_record_key_check(const char *key, size_t len);
 CST_MUST_USE cst_err cst_record_check(const cst_tenant_ctx *t, const char *bucket,
                                       const cst_record_row *r);
 
+/* Decrypts a record read with its value: key (CST_PARAM_MAX + 1 bytes), content type (128
+ * bytes) and value (wipe it). */
+CST_MUST_USE cst_err cst_record_open(const cst_tenant_ctx *t, const char *bucket,
+                                     const cst_record_row *r, char *key, size_t *key_len,
+                                     char *ctype, cst_buf *value);
+/* Seals and writes a record inside the caller's transaction. must_be_new: CST_ERR_CONFLICT
+ * when the key exists. Non-zero times replace the record's created_at/updated_at. */
+CST_MUST_USE cst_err cst_record_store(cst_tenant_ctx *t, const char *bucket, const char *key,
+                                      size_t key_len, const char *ctype, const uint8_t *value,
+                                      size_t value_len, bool must_be_new, int64_t created_at,
+                                      int64_t updated_at);
+
 /* handlers */
 cst_err cst_api_sys_backup_create(cst_node *n, cst_request *req);
 cst_err cst_api_sys_backup_list(cst_node *n, cst_request *req);
@@ -100,6 +112,11 @@ cst_err cst_api_operator_list(cst_node *n, cst_request *req);
 cst_err cst_api_sys_tenant_create(cst_node *n, cst_request *req);
 cst_err cst_api_sys_tenant_list(cst_node *n, cst_request *req);
 cst_err cst_api_sys_tenant_get(cst_node *n, cst_request *req);
+cst_err cst_api_sys_tenant_patch(cst_node *n, cst_request *req);
+cst_err cst_api_sys_tenant_erase(cst_node *n, cst_request *req);
+cst_err cst_api_sys_certificate_get(cst_node *n, cst_request *req);
+cst_err cst_api_export(cst_node *n, cst_request *req);
+cst_err cst_api_import(cst_node *n, cst_request *req);
 cst_err cst_api_token_create(cst_node *n, cst_request *req);
 cst_err cst_api_token_list(cst_node *n, cst_request *req);
 cst_err cst_api_token_delete(cst_node *n, cst_request *req);

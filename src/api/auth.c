@@ -194,6 +194,8 @@ static cst_err find_user(cst_node *n, cst_request *req, const login_req *l, cst_
         TRY(e);
         req->who.tenant = t;
         strcpy(req->audit_tenant, t.id);
+        ENSURE(strcmp(t.state, "pending_erase") != 0 && strcmp(t.state, "erased") != 0,
+               CST_ERR_FORBIDDEN, "the tenant is %s: sign-in is closed", t.state);
         TRY(cst_settings_load(n, t.settings, settings));
     }
     TRY(cst_api_check_ip(n, req, op, settings));

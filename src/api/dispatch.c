@@ -8,6 +8,7 @@
 #include "api/roles.h"
 #include "crypto/secrets.h"
 #include "http/router.h"
+#include "lifecycle/lifecycle.h"
 #include "store/db.h"
 #include "util/util.h"
 
@@ -16,6 +17,7 @@
 /* A session's last use is written back at most this often, so reads do not each cost a
  * durable write; the idle timeout is enforced to this granularity. */
 #define TOUCH_INTERVAL_US (30 * 1000000LL)
+#define ACTIVE_INTERVAL_US (3600 * 1000000LL)
 
 static size_t body_limit(const cst_node *n, cst_body_kind kind)
 {
@@ -26,6 +28,8 @@ static size_t body_limit(const cst_node *n, cst_body_kind kind)
         return n->cfg.max_record_bytes;
     case CST_BODY_BATCH:
         return n->cfg.max_batch_bytes;
+    case CST_BODY_IMPORT:
+        return n->cfg.max_import_bytes;
     case CST_BODY_NONE:
     default:
         return 0;
@@ -51,14 +55,14 @@ static bool has_body(cst_request *req)
     return (cl && strcmp(cl, "0") != 0) || cst_req_header(req, "Transfer-Encoding");
 }
 
-static cst_err check_json_type(cst_request *req)
+static cst_err check_type(cst_request *req, const char *want)
 {
     if (!has_body(req))
         return CST_OK;
     const char *ct = cst_req_header(req, "Content-Type");
-    ENSURE(ct && strncasecmp(ct, "application/json", 16) == 0 &&
-               (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' '),
-           CST_ERR_UNSUPPORTED_MEDIA, "this route takes Content-Type: application/json");
+    size_t n = strlen(want);
+    ENSURE(ct && strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' '),
+           CST_ERR_UNSUPPORTED_MEDIA, "this route takes Content-Type: %s", want);
     return CST_OK;
 }
 
@@ -134,6 +138,10 @@ static cst_err authenticate(cst_node *n, cst_request *req)
         ENSURE(now - tok.created_at < (int64_t)who->settings.session_max_seconds * 1000000,
                CST_ERR_UNAUTHENTICATED, "the session reached its maximum age");
     }
+    /* RET-2: a free plan's inactivity clock; written at most hourly, failures ignored. */
+    if (!who->is_operator && now - who->tenant.last_active_at >= ACTIVE_INTERVAL_US &&
+        cst_store_tenant_touch(n->store, who->tenant.id, now) != CST_OK)
+        cst_err_clear();
     /* A failed touch (disk full) must not refuse reads: a stale last_used_at only makes the
      * session expire sooner, which is the safe direction. */
     if (now - tok.last_used_at >= TOUCH_INTERVAL_US &&
@@ -213,6 +221,16 @@ static cst_err authorize(const cst_request *req)
     return check_bucket_grant(req);
 }
 
+/* RET-2, RET-3: what the tenant's lifecycle state still permits its principals. */
+static cst_err check_state(const cst_request *req)
+{
+    const cst_route *r = req->route;
+    if (req->who.is_operator || r->perm == CST_PERM_PUBLIC)
+        return CST_OK;
+    return cst_lifecycle_permits(&req->who.tenant, r->method, r->handler == cst_api_export,
+                                 r->perm == CST_PERM_SELF, r->handler == cst_api_tenant_get);
+}
+
 cst_err cst_api_on_headers(void *app, cst_request *req, const char *url)
 {
     cst_node *n = app;
@@ -223,21 +241,34 @@ cst_err cst_api_on_headers(void *app, cst_request *req, const char *url)
     req->body_limit = body_limit(n, req->route->body);
     TRY(check_length(req));
     if (req->route->body == CST_BODY_JSON || req->route->body == CST_BODY_BATCH)
-        TRY(check_json_type(req));
+        TRY(check_type(req, "application/json"));
+    if (req->route->body == CST_BODY_IMPORT)
+        TRY(check_type(req, "application/x-ndjson"));
     if (req->route->perm == CST_PERM_PUBLIC)
         return CST_OK;
     TRY(authenticate(n, req));
-    return authorize(req);
+    TRY(authorize(req));
+    return check_state(req);
 }
 
 /* LOG-1: the handler's changes stay in an open transaction (the request scope) until the
  * request's audit entry is durable; if it cannot be written they are rolled back and the
  * client gets 503 audit_unavailable. */
+static cst_err complete(cst_node *n, cst_request *req);
+
 cst_err cst_api_on_complete(void *app, cst_request *req)
 {
     cst_node *n = app;
+    cst_err e = complete(n, req);
+    cst_node_tenant_release(n, req->held_tenant);
+    req->held_tenant = NULL;
+    return e;
+}
+
+static cst_err complete(cst_node *n, cst_request *req)
+{
     cst_db_scope_begin();
-    cst_err e = req->route->handler(app, req);
+    cst_err e = req->route->handler(n, req);
     if (e != CST_OK)
         cst_resp_error(req, e);
     cst_err ae = cst_api_audit_request(n, req);
@@ -278,7 +309,14 @@ cst_err cst_api_tenant(cst_node *n, cst_request *req, cst_tenant_ctx **out)
 {
     ENSURE(!req->who.is_operator && req->who.tenant.id[0], CST_ERR_FORBIDDEN,
            "operators have no access to tenant data");
-    return cst_node_tenant(n, req->who.tenant.id, out);
+    if (!req->held_tenant) {
+        /* RET-4: held until the request ends, so an erase waits for it */
+        cst_tenant_ctx *t;
+        TRY(cst_node_tenant_acquire(n, req->who.tenant.id, &t));
+        req->held_tenant = t;
+    }
+    *out = req->held_tenant;
+    return CST_OK;
 }
 
 cst_err cst_api_check_name(const char *what, const char *name)

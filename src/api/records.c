@@ -164,7 +164,8 @@ cst_err cst_record_check(const cst_tenant_ctx *t, const char *bucket, const cst_
  * against the current row, takes the next version, seals key, content type and value. */
 static cst_err write_record(cst_tenant_ctx *t, const char *bucket, const char *key, size_t key_len,
                             const char *ctype, const uint8_t *value, size_t value_len,
-                            const precond *pc, cst_record_row *r, bool *created)
+                            const precond *pc, cst_record_row *r, bool *created, int64_t created_at,
+                            int64_t updated_at)
 {
     cst_record_row old;
     cst_record_row_init(&old);
@@ -186,8 +187,8 @@ static cst_err write_record(cst_tenant_ctx *t, const char *bucket, const char *k
     r->meta.len = r->value.len = 0;
     r->dek_version = t->dek_version;
     r->size = (int64_t)value_len;
-    r->updated_at = cst_now_us();
-    r->created_at = exists ? old.created_at : r->updated_at;
+    r->updated_at = updated_at ? updated_at : cst_now_us();
+    r->created_at = created_at ? created_at : exists ? old.created_at : r->updated_at;
     if (e == CST_OK)
         e = seal_field(t, 'm', bucket, r, meta.data, meta.len, &r->meta);
     if (e == CST_OK)
@@ -197,6 +198,42 @@ static cst_err write_record(cst_tenant_ctx *t, const char *bucket, const char *k
     cst_buf_wipe_free(&meta);
     cst_record_row_free(&old);
     *created = !exists;
+    return e;
+}
+
+cst_err cst_record_open(const cst_tenant_ctx *t, const char *bucket, const cst_record_row *r,
+                        char *key, size_t *key_len, char *ctype, cst_buf *value)
+{
+    record_meta m;
+    cst_err e = open_meta(t, bucket, r, &m);
+    if (e == CST_OK)
+        e = open_field(t, 'v', bucket, r, &r->value, value);
+    if (e == CST_OK) {
+        memcpy(key, m.key, m.key_len + 1);
+        *key_len = m.key_len;
+        memcpy(ctype, m.ctype, strlen(m.ctype) + 1);
+    }
+    sodium_memzero(&m, sizeof(m));
+    return e;
+}
+
+cst_err cst_record_store(cst_tenant_ctx *t, const char *bucket, const char *key, size_t key_len,
+                         const char *ctype, const uint8_t *value, size_t value_len,
+                         bool must_be_new, int64_t created_at, int64_t updated_at)
+{
+    TRY(cst_record_key_check(key, key_len));
+    TRY(ctype_check(ctype));
+    precond pc = {.if_match = must_be_new ? -1 : 0};
+    cst_record_row r;
+    cst_record_row_init(&r);
+    bool created = false;
+    /* an import or a copy keeps the original times, so retention counts from them */
+    cst_err e = write_record(t, bucket, key, key_len, ctype, value, value_len, &pc, &r, &created,
+                             created_at, updated_at);
+    if (e == CST_ERR_PRECONDITION)
+        e = cst_fail(CST_ERR_CONFLICT, "record %.*s already exists in bucket %s", (int)key_len, key,
+                     bucket);
+    cst_record_row_free(&r);
     return e;
 }
 
@@ -238,7 +275,7 @@ cst_err cst_api_record_put(cst_node *n, cst_request *req)
     cst_err e = cst_tstore_begin(t->ts);
     if (e == CST_OK) {
         e = write_record(t, req->params[0], req->params[1], req->param_len[1], ctype,
-                         req->body.data, req->body.len, &pc, &r, &created);
+                         req->body.data, req->body.len, &pc, &r, &created, 0, 0);
         if (e == CST_OK)
             e = cst_tstore_commit(t->ts); /* durable before we answer */
         else
@@ -363,8 +400,8 @@ cst_err cst_api_record_list(cst_node *n, cst_request *req)
         cst_blind_index(&t->idx, req->params[0], (const uint8_t *)after, strlen(after), after_bidx);
     }
     list_ctx lc = {t, req->params[0], prefix, strlen(prefix), limit, json_array(), CST_OK, NULL};
-    cst_err e =
-        cst_tstore_record_scan(t->ts, req->params[0], has_after ? after_bidx : NULL, list_one, &lc);
+    cst_err e = cst_tstore_record_scan(t->ts, req->params[0], has_after ? after_bidx : NULL, 0,
+                                       list_one, &lc);
     if (e == CST_OK)
         e = lc.err;
     if (e != CST_OK) {
@@ -484,7 +521,7 @@ static cst_err apply_op(cst_tenant_ctx *t, const char *bucket, const cst_batch_o
     } else {
         bool created;
         e = write_record(t, bucket, op->key, op->key_len, op->content_type, op->value,
-                         op->value_len, &pc, &r, &created);
+                         op->value_len, &pc, &r, &created, 0, 0);
         if (e == CST_ERR_PRECONDITION)
             e = cst_fail(CST_ERR_PRECONDITION, "operations[%zu]: %s", i,
                          cst_err_message(CST_ERR_PRECONDITION));

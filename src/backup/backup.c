@@ -704,20 +704,7 @@ cst_err cst_backup_prune(cst_node *n, int64_t now_us, int *removed)
 void cst_bk_audit(cst_node *n, const char *action, const char *outcome, const char *tenant,
                   json_t *info)
 {
-    if (!n->audit)
-        return;
-    cst_audit_event ev = {.stream = CST_AUDIT_SECURITY,
-                          .tenant = tenant,
-                          .actor_type = "node",
-                          .actor_id = n->node_id,
-                          .action = action,
-                          .resource = "/v1/sys/backups",
-                          .outcome = outcome,
-                          .info = info};
-    if (cst_audit_append(n->audit, &ev) != CST_OK) {
-        cst_error("cannot audit %s: %s", action, cst_err_message(CST_ERR_AUDIT_UNAVAILABLE));
-        cst_err_clear();
-    }
+    cst_node_audit_event(n, action, outcome, tenant, "/v1/sys/backups", info);
 }
 
 static json_t *time_or_null(int64_t us)

@@ -627,11 +627,7 @@ static void drill_bucket(const cst_bucket_row *b, void *p)
 static bool drill_record(const cst_record_row *r, void *p)
 {
     drill_walk *w = p;
-    cst_buf_free(&w->row.meta);
-    cst_buf_free(&w->row.value);
-    w->e = cst_tstore_record_get(w->t->ts, w->bucket, r->bidx, true, &w->row);
-    if (w->e == CST_OK)
-        w->e = cst_record_check(w->t, w->bucket, &w->row);
+    w->e = cst_record_check(w->t, w->bucket, r);
     if (w->e == CST_OK)
         w->records++;
     return w->e == CST_OK;
@@ -668,7 +664,8 @@ static cst_err drill_check_node(cst_node *n, const char *dir, const json_t *tena
             if (e != CST_OK)
                 break;
             w.bucket = json_string_value(b);
-            e = cst_tstore_record_scan(w.t->ts, w.bucket, NULL, drill_record, &w);
+            e = cst_tstore_record_scan(w.t->ts, w.bucket, NULL, CST_SCAN_EXPIRED | CST_SCAN_VALUES,
+                                       drill_record, &w);
             if (e == CST_OK)
                 e = w.e;
         }

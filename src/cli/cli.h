@@ -11,5 +11,6 @@ CST_MUST_USE cst_err cst_cli_config(cst_config *cfg, const char *config, const c
                                     const char *key, const char *listen);
 /* custodia backup create|list|verify|restore|drill */
 int cst_cli_backup(int argc, char **argv);
+int cst_cli_cert(int argc, char **argv);
 
 #endif

@@ -35,6 +35,9 @@ static void usage(FILE *f)
             "  backup drill                  restore the newest backup into scratch space,\n"
             "                                decrypt every record, record the result\n"
             "        (every backup command also takes --config, --data-dir, --master-key-file)\n"
+            "  cert verify FILE [--public-key FILE] [--data-dir DIR] [--json]\n"
+            "        check a certificate of deletion against the node's public key\n"
+            "        (default <data-dir>/node-signing.pub; exit 1 when it fails)\n"
             "  version\n"
             "\n"
             "Defaults: --data-dir ./var; --master-key-file <parent of data dir>/"
@@ -270,6 +273,8 @@ int main(int argc, char **argv)
         return cmd_audit(argc - 1, argv + 1);
     if (strcmp(cmd, "backup") == 0)
         return cst_cli_backup(argc - 1, argv + 1);
+    if (strcmp(cmd, "cert") == 0)
+        return cst_cli_cert(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("custodia %s\n", CUSTODIA_VERSION);
         return 0;

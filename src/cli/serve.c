@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "backup/backup.h"
+#include "lifecycle/lifecycle.h"
 #include "cli/cli.h"
 #include "crypto/tlscert.h"
 #include "http/router.h"
@@ -92,7 +93,9 @@ int cst_cli_serve(const cst_config *cfg)
         e = cst_server_start(&opts, &hooks, &srv);
     }
     if (e == CST_OK)
-        e = cst_backup_schedule_start(&node); /* BAK-1 */
+        e = cst_backup_schedule_start(&node);                      /* BAK-1 */
+    if (e == CST_OK && (e = cst_lifecycle_start(&node)) != CST_OK) /* RET-1..4 */
+        cst_backup_schedule_stop(&node);
     cst_buf_wipe_free(&key);
     cst_buf_free(&cert);
     if (e != CST_OK) {
@@ -112,6 +115,7 @@ int cst_cli_serve(const cst_config *cfg)
     while (sigwait(&sigs, &sig) != 0 && errno == EINTR)
         ;
     cst_info("signal %d: shutting down", sig);
+    cst_lifecycle_stop(&node);
     cst_backup_schedule_stop(&node);
     cst_server_stop(srv);
     cst_node_close(&node);

@@ -42,7 +42,8 @@ typedef enum cst_body_kind {
     CST_BODY_NONE,
     CST_BODY_JSON,
     CST_BODY_RECORD,
-    CST_BODY_BATCH
+    CST_BODY_BATCH,
+    CST_BODY_IMPORT /* application/x-ndjson, up to http.max_import_bytes */
 } cst_body_kind;
 
 struct cst_request;
@@ -93,6 +94,7 @@ typedef struct cst_request {
     cst_err early; /* refused from the headers; answered once the (empty) request is complete */
     char early_msg[256];
     cst_principal who;
+    void *held_tenant; /* the tenant context this request holds (released when it ends) */
 
     /* audit (LOG-1): what the handler adds to the request's entry */
     const char *audit_action;      /* a refinement of the route's action */
@@ -112,6 +114,11 @@ typedef struct cst_request {
         char value[160];
     } resp_headers[CST_MAX_RESP_HEADERS];
     int resp_header_count;
+    /* A streamed body (sent chunked, after the audit entry): fill appends the next part to out
+     * and sets *done after the last; an error cuts the stream short. free always runs. */
+    cst_err (*stream_fill)(void *ctx, cst_buf *out, bool *done);
+    void (*stream_free)(void *ctx);
+    void *stream_ctx;
 } cst_request;
 
 /* Request accessors implemented by the adapter. */
@@ -126,6 +133,10 @@ CST_MUST_USE cst_err cst_resp_json(cst_request *req, int status, json_t *body); 
 CST_MUST_USE cst_err cst_resp_bytes(cst_request *req, int status, const char *type, const void *p,
                                     size_t n);
 void cst_resp_empty(cst_request *req, int status);
+/* A 200 response whose body fill produces in parts (bounded memory at any size). */
+void cst_resp_stream(cst_request *req, const char *type,
+                     cst_err (*fill)(void *ctx, cst_buf *out, bool *done), void (*free_ctx)(void *),
+                     void *ctx);
 void cst_resp_header(cst_request *req, const char *name, const char *value);
 /* The JSON error body for e with the thread's message. */
 void cst_resp_error(cst_request *req, cst_err e);

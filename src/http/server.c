@@ -76,6 +76,27 @@ void cst_resp_empty(cst_request *req, int status)
     req->resp_type[0] = '\0';
 }
 
+void cst_resp_stream(cst_request *req, const char *type,
+                     cst_err (*fill)(void *ctx, cst_buf *out, bool *done), void (*free_ctx)(void *),
+                     void *ctx)
+{
+    req->resp.len = 0;
+    req->status = 200;
+    (void)snprintf(req->resp_type, sizeof(req->resp_type), "%s", type);
+    req->stream_fill = fill;
+    req->stream_free = free_ctx;
+    req->stream_ctx = ctx;
+}
+
+static void stream_drop(cst_request *req)
+{
+    if (req->stream_free)
+        req->stream_free(req->stream_ctx);
+    req->stream_fill = NULL;
+    req->stream_free = NULL;
+    req->stream_ctx = NULL;
+}
+
 void cst_resp_header(cst_request *req, const char *name, const char *value)
 {
     if (req->resp_header_count >= CST_MAX_RESP_HEADERS)
@@ -104,6 +125,47 @@ void cst_resp_error(cst_request *req, cst_err e)
     }
 }
 
+/* A streamed body in flight: the producer and the part not yet handed to libmicrohttpd. */
+typedef struct stream {
+    cst_err (*fill)(void *ctx, cst_buf *out, bool *done);
+    void (*free_ctx)(void *);
+    void *ctx;
+    cst_buf part;
+    size_t off;
+    bool done;
+} stream;
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    stream *s = cls;
+    while (s->off == s->part.len) {
+        if (s->done)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        if (s->part.data)
+            sodium_memzero(s->part.data, s->part.len);
+        s->part.len = 0;
+        s->off = 0;
+        cst_err_clear();
+        if (s->fill(s->ctx, &s->part, &s->done) != CST_OK) {
+            cst_error("streamed response cut short: %s", cst_err_message(CST_ERR_INTERNAL));
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+    }
+    size_t n = s->part.len - s->off < max ? s->part.len - s->off : max;
+    memcpy(buf, s->part.data + s->off, n);
+    s->off += n;
+    return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+    stream *s = cls;
+    if (s->free_ctx)
+        s->free_ctx(s->ctx);
+    cst_buf_wipe_free(&s->part);
+    free(s);
+}
+
 /* Response memory is wiped before it is freed: it may hold decrypted record values. */
 static void free_wiped(void *cls)
 {
@@ -116,16 +178,39 @@ static enum MHD_Result send_response(cst_server *srv, struct MHD_Connection *con
 {
     if (srv->hooks.on_respond)
         srv->hooks.on_respond(srv->hooks.app, req);
-    cst_buf *owned = malloc(sizeof(*owned));
-    if (!owned)
-        return MHD_NO;
-    *owned = req->resp;
-    cst_buf_init(&req->resp, req->resp.cap);
-    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
-        owned->len, owned->data ? (void *)owned->data : (void *)"", free_wiped, owned);
-    if (!r) {
-        free_wiped(owned);
-        return MHD_NO;
+    struct MHD_Response *r = NULL;
+    if (req->stream_fill && req->status == 200) {
+        stream *s = calloc(1, sizeof(*s));
+        if (!s) {
+            stream_drop(req);
+            return MHD_NO;
+        }
+        s->fill = req->stream_fill;
+        s->free_ctx = req->stream_free;
+        s->ctx = req->stream_ctx;
+        cst_buf_init(&s->part, SIZE_MAX);
+        req->stream_fill = NULL;
+        req->stream_free = NULL;
+        req->stream_ctx = NULL;
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, s,
+                                              stream_free);
+        if (!r) {
+            stream_free(s);
+            return MHD_NO;
+        }
+    } else {
+        stream_drop(req); /* an error replaced the stream */
+        cst_buf *owned = malloc(sizeof(*owned));
+        if (!owned)
+            return MHD_NO;
+        *owned = req->resp;
+        cst_buf_init(&req->resp, req->resp.cap);
+        r = MHD_create_response_from_buffer_with_free_callback_cls(
+            owned->len, owned->data ? (void *)owned->data : (void *)"", free_wiped, owned);
+        if (!r) {
+            free_wiped(owned);
+            return MHD_NO;
+        }
     }
     if (req->resp_type[0])
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, req->resp_type);
@@ -241,6 +326,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     cst_request *req = *con_cls;
     if (!req)
         return;
+    stream_drop(req);
     cst_buf_wipe_free(&req->body);
     cst_buf_wipe_free(&req->resp);
     sodium_memzero(req->params, sizeof(req->params));

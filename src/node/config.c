@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <ini.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -12,6 +13,40 @@
 #include "util/util.h"
 
 #include <jansson.h>
+
+const cst_lifecycle_policy cst_lifecycle_defaults = {
+    .trial_erase_days = 12,
+    .cancelled_erase_days = 90,
+    .payment_suspend_days = 15,
+    .payment_close_days = 90,
+    .closed_erase_days = 7,
+    .free_inactive_days = 60,
+    .terminated_access_days = 15,
+    .terminated_erase_days = 30,
+    .billing_retention_days = 2557,
+};
+
+/* The lifecycle keys, each a number of days (section "lifecycle"). */
+static const struct {
+    const char *key;
+    size_t off;
+} lifecycle_keys[] = {
+    {"trial_erase_days", offsetof(cst_lifecycle_policy, trial_erase_days)},
+    {"cancelled_erase_days", offsetof(cst_lifecycle_policy, cancelled_erase_days)},
+    {"payment_suspend_days", offsetof(cst_lifecycle_policy, payment_suspend_days)},
+    {"payment_close_days", offsetof(cst_lifecycle_policy, payment_close_days)},
+    {"closed_erase_days", offsetof(cst_lifecycle_policy, closed_erase_days)},
+    {"free_inactive_days", offsetof(cst_lifecycle_policy, free_inactive_days)},
+    {"terminated_access_days", offsetof(cst_lifecycle_policy, terminated_access_days)},
+    {"terminated_erase_days", offsetof(cst_lifecycle_policy, terminated_erase_days)},
+    {"billing_retention_days", offsetof(cst_lifecycle_policy, billing_retention_days)},
+};
+#define NLIFECYCLE (sizeof(lifecycle_keys) / sizeof(lifecycle_keys[0]))
+
+static int *lifecycle_field(cst_lifecycle_policy *p, size_t i)
+{
+    return (int *)((char *)p + lifecycle_keys[i].off);
+}
 
 void cst_config_defaults(cst_config *c)
 {
@@ -38,6 +73,10 @@ void cst_config_defaults(cst_config *c)
     c->backup_command_timeout = 3600;
     c->backup_interval = 86400;
     c->backup_retention_days = 110;
+    c->lifecycle = cst_lifecycle_defaults;
+    c->sweep_interval = 60;
+    c->sweep_batch = 500;
+    c->max_import_bytes = 256L * 1024 * 1024;
 }
 
 /* A duration: seconds, or a number with s, m, h or d. */
@@ -270,6 +309,22 @@ cst_err cst_config_set(cst_config *c, const char *section, const char *key, cons
     }
     if (!strcmp(full, "backup.scratch_dir"))
         return set_str(c->backup_scratch_dir, sizeof(c->backup_scratch_dir), full, v);
+    for (size_t i = 0; !strcmp(section, "lifecycle") && i < NLIFECYCLE; i++) {
+        if (strcmp(key, lifecycle_keys[i].key) != 0)
+            continue;
+        TRY(parse_long(full, v, 0, 36500, &n));
+        *lifecycle_field(&c->lifecycle, i) = (int)n;
+        return CST_OK;
+    }
+    if (!strcmp(full, "lifecycle.sweep_interval"))
+        return parse_duration(full, v, 1, 86400, &c->sweep_interval);
+    if (!strcmp(full, "lifecycle.sweep_batch")) {
+        TRY(parse_long(full, v, 1, 100000, &n));
+        c->sweep_batch = (int)n;
+        return CST_OK;
+    }
+    if (!strcmp(full, "http.max_import_bytes"))
+        return set_size(&c->max_import_bytes, full, v, 1024, 64L * 1024 * 1024 * 1024);
     return cst_fail(CST_ERR_INVALID, "unknown configuration key %s", full);
 }
 
@@ -371,6 +426,20 @@ cst_err cst_config_finish(cst_config *c)
     else if (c->backup_interval > 86400)
         cst_warn("WEAKER THAN DEFAULT: backup.interval = %ld s (default daily)",
                  c->backup_interval);
+    const cst_lifecycle_policy *lp = &c->lifecycle;
+    ENSURE(lp->payment_close_days >= lp->payment_suspend_days, CST_ERR_INVALID,
+           "lifecycle.payment_close_days must not be shorter than lifecycle.payment_suspend_days");
+    ENSURE(lp->terminated_erase_days >= lp->terminated_access_days, CST_ERR_INVALID,
+           "lifecycle.terminated_erase_days must not be shorter than "
+           "lifecycle.terminated_access_days (RET-3)");
+    for (size_t i = 0; i < NLIFECYCLE; i++) {
+        cst_lifecycle_policy d = cst_lifecycle_defaults;
+        int have = *lifecycle_field((cst_lifecycle_policy *)lp, i), want = *lifecycle_field(&d, i);
+        if (have != want)
+            cst_warn("WEAKER THAN DEFAULT: lifecycle.%s = %d days (default %d): the deletion "
+                     "schedule your customers were promised (RET-2, RET-3) no longer applies",
+                     lifecycle_keys[i].key, have, want);
+    }
     if (c->backup_retention_days > 110)
         cst_warn("WEAKER THAN DEFAULT: backup.retention_days = %d: backups are kept longer than "
                  "110 days (BAK-4)",
@@ -422,5 +491,14 @@ json_t *cst_config_json(const cst_config *c)
     json_object_set_new(o, "backup.interval", json_integer(c->backup_interval));
     json_object_set_new(o, "backup.retention_days", json_integer(c->backup_retention_days));
     json_object_set_new(o, "backup.scratch_dir", json_string(c->backup_scratch_dir));
+    for (size_t i = 0; i < NLIFECYCLE; i++) {
+        char k[64];
+        (void)snprintf(k, sizeof(k), "lifecycle.%s", lifecycle_keys[i].key);
+        json_object_set_new(
+            o, k, json_integer(*lifecycle_field((cst_lifecycle_policy *)&c->lifecycle, i)));
+    }
+    json_object_set_new(o, "lifecycle.sweep_interval", json_integer(c->sweep_interval));
+    json_object_set_new(o, "lifecycle.sweep_batch", json_integer(c->sweep_batch));
+    json_object_set_new(o, "http.max_import_bytes", json_integer((json_int_t)c->max_import_bytes));
     return o;
 }

@@ -15,6 +15,19 @@
     "+CHACHA20-POLY1305:+AEAD:+SIGN-ALL:+GROUP-SECP256R1:+GROUP-X25519:+GROUP-SECP384R1:"          \
     "+COMP-NULL:+CTYPE-X509:%SERVER_PRECEDENCE"
 
+/* RET-2, RET-3: the deletion schedule, in days (CONTROLS.md defaults). */
+typedef struct cst_lifecycle_policy {
+    int trial_erase_days;       /* trial ended -> erased (12) */
+    int cancelled_erase_days;   /* paid or free account cancelled -> erased (90) */
+    int payment_suspend_days;   /* payment failed -> suspended (15) */
+    int payment_close_days;     /* payment failed -> closed (90) */
+    int closed_erase_days;      /* closed after failed payment -> erased (7) */
+    int free_inactive_days;     /* free plan unused -> erased (60) */
+    int terminated_access_days; /* terminated: read and export for (15) */
+    int terminated_erase_days;  /* terminated -> erased (30) */
+    int billing_retention_days; /* billing-class buckets kept after erase (2557, 7 years) */
+} cst_lifecycle_policy;
+
 typedef struct cst_config {
     char data_dir[PATH_MAX];
     char master_key_file[PATH_MAX]; /* empty: <parent of data_dir>/custodia-master.key */
@@ -57,8 +70,14 @@ typedef struct cst_config {
     long backup_interval;              /* seconds between scheduled backups; 0: none */
     int backup_retention_days;         /* BAK-4 */
     char backup_scratch_dir[PATH_MAX]; /* staging and drills; empty: <data_dir>/tmp */
+    /* lifecycle (RET-1..4, POR-1) */
+    cst_lifecycle_policy lifecycle;
+    long sweep_interval;     /* seconds between retention and lifecycle sweeps */
+    int sweep_batch;         /* records deleted per transaction by the sweeper */
+    size_t max_import_bytes; /* POST /v1/import body limit */
 } cst_config;
 
+extern const cst_lifecycle_policy cst_lifecycle_defaults;
 void cst_config_defaults(cst_config *c);
 /* Reads an INI file over the defaults; an unknown section or key, or a bad value, fails with
  * the file, line and key named. */

@@ -7,6 +7,7 @@
 #include "http/json.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,10 @@ cst_err cst_node_open(cst_node *n, const cst_config *cfg)
     memset(n, 0, sizeof(*n));
     n->cfg = *cfg;
     pthread_mutex_init(&n->tenants_mu, NULL);
+    pthread_cond_init(&n->tenants_cv, NULL);
+    pthread_mutex_init(&n->erase_mu, NULL);
+    pthread_mutex_init(&n->sweep_mu, NULL);
+    pthread_cond_init(&n->sweep_cv, NULL);
     pthread_mutex_init(&n->backup_mu, NULL);
     pthread_mutex_init(&n->sched_mu, NULL);
     pthread_cond_init(&n->sched_cv, NULL);
@@ -110,6 +115,10 @@ void cst_node_close(cst_node *n)
     n->store = NULL;
     cst_key_free(&n->kek);
     pthread_mutex_destroy(&n->tenants_mu);
+    pthread_cond_destroy(&n->tenants_cv);
+    pthread_mutex_destroy(&n->erase_mu);
+    pthread_mutex_destroy(&n->sweep_mu);
+    pthread_cond_destroy(&n->sweep_cv);
     pthread_mutex_destroy(&n->backup_mu);
     pthread_mutex_destroy(&n->sched_mu);
     pthread_cond_destroy(&n->sched_cv);
@@ -166,22 +175,37 @@ static cst_tenant_ctx *tenant_cached(cst_node *n, const char *tenant_id)
     return NULL;
 }
 
-cst_err cst_node_tenant(cst_node *n, const char *tenant_id, cst_tenant_ctx **out)
+/* A cached context, or NULL; CST_ERR_NOT_FOUND once its erase has begun. Holds tenants_mu. */
+static cst_err tenant_lookup(cst_node *n, const char *tenant_id, bool hold, cst_tenant_ctx **out)
+{
+    *out = tenant_cached(n, tenant_id);
+    if (*out && (*out)->closing) {
+        *out = NULL;
+        return cst_fail(CST_ERR_NOT_FOUND, "the tenant has been erased");
+    }
+    if (*out && hold)
+        (*out)->users++;
+    return CST_OK;
+}
+
+static cst_err tenant_get(cst_node *n, const char *tenant_id, bool hold, cst_tenant_ctx **out)
 {
     pthread_mutex_lock(&n->tenants_mu);
-    *out = tenant_cached(n, tenant_id);
+    cst_err e = tenant_lookup(n, tenant_id, hold, out);
     pthread_mutex_unlock(&n->tenants_mu);
-    if (*out)
-        return CST_OK;
+    if (e != CST_OK || *out)
+        return e;
     /* Opened without tenants_mu held: opening reads system.db, and a thread holding
      * system.db's lock (a request's transaction) may be waiting for tenants_mu. */
     cst_tenant_ctx *t = NULL;
-    TRY(tenant_open(n, tenant_id, &t));
-    cst_err e = CST_OK;
+    e = tenant_open(n, tenant_id, &t);
+    if (e != CST_OK)
+        return e;
     pthread_mutex_lock(&n->tenants_mu);
-    *out = tenant_cached(n, tenant_id);
-    if (*out) {
-        tenant_ctx_free(t); /* another thread opened it meanwhile */
+    e = tenant_lookup(n, tenant_id, hold, out);
+    if (e != CST_OK || *out) {
+        tenant_ctx_free(t); /* another thread opened it meanwhile (or began erasing it) */
+        t = NULL;
     } else if (n->ntenants == n->cap) {
         size_t cap = n->cap ? n->cap * 2 : 16;
         cst_tenant_ctx **grown = realloc(n->tenants, cap * sizeof(*grown));
@@ -194,12 +218,73 @@ cst_err cst_node_tenant(cst_node *n, const char *tenant_id, cst_tenant_ctx **out
     }
     if (e == CST_OK && !*out) {
         n->tenants[n->ntenants++] = t;
+        t->users = hold ? 1 : 0;
         *out = t;
-    } else if (e != CST_OK) {
+    } else if (e != CST_OK && t) {
         tenant_ctx_free(t);
     }
     pthread_mutex_unlock(&n->tenants_mu);
     return e;
+}
+
+cst_err cst_node_tenant(cst_node *n, const char *tenant_id, cst_tenant_ctx **out)
+{
+    return tenant_get(n, tenant_id, false, out);
+}
+
+cst_err cst_node_tenant_acquire(cst_node *n, const char *tenant_id, cst_tenant_ctx **out)
+{
+    return tenant_get(n, tenant_id, true, out);
+}
+
+void cst_node_tenant_release(cst_node *n, cst_tenant_ctx *t)
+{
+    if (!t)
+        return;
+    pthread_mutex_lock(&n->tenants_mu);
+    if (--t->users == 0)
+        pthread_cond_broadcast(&n->tenants_cv);
+    pthread_mutex_unlock(&n->tenants_mu);
+}
+
+void cst_node_tenant_close(cst_node *n, const char *tenant_id)
+{
+    pthread_mutex_lock(&n->tenants_mu);
+    cst_tenant_ctx *t = tenant_cached(n, tenant_id);
+    if (!t || t->closed) {
+        pthread_mutex_unlock(&n->tenants_mu);
+        return;
+    }
+    t->closing = true;
+    while (t->users > 0)
+        pthread_cond_wait(&n->tenants_cv, &n->tenants_mu);
+    pthread_mutex_unlock(&n->tenants_mu);
+    /* No holder is left and none can come: the store and the keys can go. The context stays
+     * allocated (an uncounted reader may still hold its address) but holds nothing. */
+    cst_tstore_close(t->ts);
+    t->ts = NULL;
+    sodium_memzero(t->dek.k, CST_KEY_LEN);
+    sodium_memzero(t->idx.k, CST_KEY_LEN);
+    t->closed = true;
+}
+
+void cst_node_audit_event(cst_node *n, const char *action, const char *outcome, const char *tenant,
+                          const char *resource, json_t *info)
+{
+    if (!n->audit)
+        return;
+    cst_audit_event ev = {.stream = CST_AUDIT_SECURITY,
+                          .tenant = tenant,
+                          .actor_type = "node",
+                          .actor_id = n->node_id,
+                          .action = action,
+                          .resource = resource,
+                          .outcome = outcome,
+                          .info = info};
+    if (cst_audit_append(n->audit, &ev) != CST_OK) {
+        cst_error("cannot audit %s: %s", action, cst_err_message(CST_ERR_AUDIT_UNAVAILABLE));
+        cst_err_clear();
+    }
 }
 
 /* CHG-1: what changed in the effective configuration since the last start. */

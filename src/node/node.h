@@ -18,6 +18,10 @@ typedef struct cst_tenant_ctx {
     cst_key dek;
     uint32_t dek_version;
     cst_key idx;
+    /* RET-4: requests (and export streams) holding the context; an erase waits for them */
+    int users;
+    bool closing; /* an erase has begun: no new holders */
+    bool closed;  /* store closed, keys wiped: the context only stays allocated */
 } cst_tenant_ctx;
 
 struct cst_audit;
@@ -34,6 +38,7 @@ typedef struct cst_node {
     uint8_t public_key[32]; /* Ed25519: verifies backups and what the node signs */
     int64_t started_at;
     pthread_mutex_t tenants_mu;
+    pthread_cond_t tenants_cv; /* a tenant context's last holder let go */
     cst_tenant_ctx **tenants;
     size_t ntenants, cap;
     /* backups (BAK-1..4): one backup or drill at a time; the schedule thread */
@@ -42,6 +47,12 @@ typedef struct cst_node {
     pthread_cond_t sched_cv;
     pthread_t sched_thread;
     bool sched_started, sched_stop;
+    /* lifecycle (RET-1..4): the sweeper thread; one erase at a time */
+    pthread_mutex_t erase_mu;
+    pthread_mutex_t sweep_mu;
+    pthread_cond_t sweep_cv;
+    pthread_t sweep_thread;
+    bool sweep_started, sweep_stop;
 } cst_node;
 
 /* Loads the KEK (with its file checks), opens system.db and checks that the KEK and region
@@ -57,6 +68,19 @@ CST_MUST_USE cst_err cst_node_audit_attach(cst_node *n);
 /* The open tenant context for an id, opening its store and unwrapping its keys on first use.
  * The context lives until cst_node_close. */
 CST_MUST_USE cst_err cst_node_tenant(cst_node *n, const char *tenant_id, cst_tenant_ctx **out);
+/* The same, held until cst_node_tenant_release: an erase waits for every holder. Fails with
+ * CST_ERR_NOT_FOUND once the tenant's erase has begun. */
+CST_MUST_USE cst_err cst_node_tenant_acquire(cst_node *n, const char *tenant_id,
+                                             cst_tenant_ctx **out);
+void cst_node_tenant_release(cst_node *n, cst_tenant_ctx *t);
+/* RET-4: refuses new holders of the tenant's context, waits for the current ones, closes its
+ * store and wipes its keys from memory. Idempotent; a tenant never opened is fine. */
+void cst_node_tenant_close(cst_node *n, const char *tenant_id);
+/* Appends an entry by the node itself (schedules, sweeps) to the security stream; failures are
+ * logged (the caller's work is already done and cannot wait). */
+struct json_t;
+void cst_node_audit_event(cst_node *n, const char *action, const char *outcome, const char *tenant,
+                          const char *resource, struct json_t *info);
 CST_MUST_USE cst_err cst_node_tenant_path(const cst_node *n, const char *tenant_id, char *out,
                                           size_t size);
 

@@ -80,6 +80,19 @@ void cst_db_checkpoint(cst_db *db)
     cst_db_unlock(db);
 }
 
+cst_err cst_db_checkpoint_strict(cst_db *db)
+{
+    int log = -1, done = -1;
+    cst_db_lock(db);
+    int rc = sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+    cst_err e = rc == SQLITE_OK ? CST_OK : map_rc(db, rc, "checkpoint");
+    cst_db_unlock(db);
+    TRY(e);
+    ENSURE(log <= 0 && done <= 0, CST_ERR_UNAVAILABLE,
+           "the WAL could not be checkpointed (%d of %d frames): a reader holds it", done, log);
+    return CST_OK;
+}
+
 void cst_db_close(cst_db *db)
 {
     if (!db)
@@ -158,6 +171,20 @@ cst_err cst_db_scope_end(bool commit)
     scope.active = false;
     scope.n = 0;
     return e;
+}
+
+bool cst_db_scope_pause(void)
+{
+    bool was = scope.active && scope.n == 0;
+    if (was)
+        scope.active = false;
+    return was;
+}
+
+void cst_db_scope_resume(bool was)
+{
+    if (was)
+        scope.active = true;
 }
 
 bool cst_db_scope_wrote(void)

@@ -18,6 +18,8 @@ CST_MUST_USE cst_err cst_db_open(const char *path, int create, const char *schem
 void cst_db_close(cst_db *db);
 /* Checkpoints and truncates the WAL (used on clean shutdown). */
 void cst_db_checkpoint(cst_db *db);
+/* The same, failing when the WAL could not be emptied (a reader holds it). */
+CST_MUST_USE cst_err cst_db_checkpoint_strict(cst_db *db);
 
 /* Transactions hold the handle's (recursive) lock from begin to commit or rollback, so one
  * thread's transaction never interleaves with another's statements. begin uses BEGIN
@@ -32,6 +34,11 @@ void cst_db_lock(cst_db *db);
  * or rolls them back; begin/commit/rollback inside it become savepoints. A request's changes
  * are thus made durable only after its audit entry, and dropped when that entry fails. */
 void cst_db_scope_begin(void);
+/* Steps out of the thread's request scope before it has written anything, so that what
+ * follows commits at once (an erase cannot wait for, or be rolled back with, the request's
+ * audit entry). Returns whether a scope was paused; resume with that value. */
+bool cst_db_scope_pause(void);
+void cst_db_scope_resume(bool was);
 CST_MUST_USE cst_err cst_db_scope_end(bool commit);
 bool cst_db_scope_wrote(void);
 void cst_db_unlock(cst_db *db);

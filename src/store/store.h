@@ -30,6 +30,11 @@ typedef struct cst_tenant_row {
     char state[16];
     int64_t created_at;
     char settings[CST_SETTINGS_JSON]; /* JSON object: mfa_required, ip_allowlist, ... */
+    /* lifecycle (RET-2, RET-3): the event that set the current schedule and when */
+    char event[24];         /* "", trial_ended, cancelled, payment_failed, terminated, ... */
+    int64_t event_at;       /* 0: none */
+    int64_t state_since;    /* when the current state began */
+    int64_t last_active_at; /* the last authenticated request of any of its principals */
 } cst_tenant_row;
 
 typedef struct cst_user_row {
@@ -177,6 +182,48 @@ CST_MUST_USE cst_err cst_store_tombstone_list(cst_store *st,
                                               void (*fn)(const cst_tombstone_row *, void *),
                                               void *ctx);
 
+/* ---- lifecycle (RET-2, RET-3) and crypto-erase (RET-4) ---- */
+typedef struct cst_retained_row {
+    char tenant_id[CST_ID_MAX];
+    int64_t created_at, expires_at; /* billing records of an erased tenant, kept until */
+    int64_t buckets, records;
+} cst_retained_row;
+
+/* Writes a tenant's plan, state, event, event_at and state_since. */
+CST_MUST_USE cst_err cst_store_tenant_lifecycle_set(cst_store *st, const cst_tenant_row *t);
+CST_MUST_USE cst_err cst_store_tenant_touch(cst_store *st, const char *tenant_id, int64_t now);
+/* Calls fn for every wrapped key of the tenant. */
+CST_MUST_USE cst_err cst_store_tenant_keys(cst_store *st, const char *tenant_id,
+                                           void (*fn)(const char *purpose, uint32_t version,
+                                                      const uint8_t *blob, size_t len, void *ctx),
+                                           void *ctx);
+CST_MUST_USE cst_err cst_store_key_add(cst_store *st, const char *tenant_id, const char *purpose,
+                                       uint32_t version, const cst_buf *blob, int64_t now);
+/* Deletes (secure_delete zeroes the freed space) the tenant's keys of the NULL-terminated
+ * purposes, in one transaction. */
+CST_MUST_USE cst_err cst_store_keys_destroy(cst_store *st, const char *tenant_id,
+                                            const char *const *purposes);
+/* The end of an erase, in one transaction: the tenant's users and tokens deleted, its state
+ * "erased", its tombstone and its certificate written. */
+CST_MUST_USE cst_err cst_store_tenant_erased(cst_store *st, const char *tenant_id, int64_t now,
+                                             const char *cert_id, const char *document);
+CST_MUST_USE cst_err cst_store_certificate_add(cst_store *st, const char *id, const char *tenant_id,
+                                               int64_t issued_at, const char *document);
+CST_MUST_USE cst_err cst_store_certificate_get(cst_store *st, const char *id, cst_buf *document);
+/* The newest certificate issued for a tenant. */
+CST_MUST_USE cst_err cst_store_certificate_of(cst_store *st, const char *tenant_id,
+                                              char id[CST_ID_MAX]);
+CST_MUST_USE cst_err cst_store_retained_put(cst_store *st, const cst_retained_row *r);
+CST_MUST_USE cst_err cst_store_retained_get(cst_store *st, const char *tenant_id,
+                                            cst_retained_row *out);
+CST_MUST_USE cst_err cst_store_retained_delete(cst_store *st, const char *tenant_id);
+CST_MUST_USE cst_err cst_store_retained_list(cst_store *st,
+                                             void (*fn)(const cst_retained_row *, void *),
+                                             void *ctx);
+/* Checkpoints system.db and truncates its WAL, failing if any frame could not be copied back
+ * (so no old page image of a destroyed key survives in the WAL). */
+CST_MUST_USE cst_err cst_store_checkpoint(cst_store *st);
+
 /* ---- tenant store ---- */
 typedef struct cst_bucket_row {
     char name[CST_NAME_MAX + 1];
@@ -222,7 +269,8 @@ CST_MUST_USE cst_err cst_tstore_bucket_delete(cst_tstore *ts, const char *name);
 
 /* Allocates the next record version of the tenant (inside a transaction). */
 CST_MUST_USE cst_err cst_tstore_next_version(cst_tstore *ts, uint64_t *version);
-/* Fills out (meta and, when with_value, value); CST_ERR_NOT_FOUND when absent. */
+/* Fills out (meta and, when with_value, value); CST_ERR_NOT_FOUND when absent or expired
+ * (RET-1: older than its bucket's retention). */
 CST_MUST_USE cst_err cst_tstore_record_get(cst_tstore *ts, const char *bucket,
                                            const uint8_t bidx[CST_HASH_LEN], bool with_value,
                                            cst_record_row *out);
@@ -231,11 +279,20 @@ CST_MUST_USE cst_err cst_tstore_record_write(cst_tstore *ts, const char *bucket,
                                              const cst_record_row *r);
 CST_MUST_USE cst_err cst_tstore_record_delete(cst_tstore *ts, const char *bucket,
                                               const uint8_t bidx[CST_HASH_LEN]);
-/* Calls fn for the bucket's records in blind-index order after `after` (NULL: from the start)
- * until fn returns false. Rows carry meta but no value. */
+/* Calls fn for the bucket's live records in blind-index order after `after` (NULL: from the
+ * start) until fn returns false. Rows carry meta; flags add values and expired records. */
+#define CST_SCAN_VALUES 1u
+#define CST_SCAN_EXPIRED 2u /* include records past retention not yet swept (drills) */
 CST_MUST_USE cst_err cst_tstore_record_scan(cst_tstore *ts, const char *bucket,
-                                            const uint8_t *after,
+                                            const uint8_t *after, unsigned flags,
                                             bool (*fn)(const cst_record_row *, void *), void *ctx);
+/* RET-1: deletes at most batch records of the bucket last written at or before cutoff (one
+ * short transaction, so requests are never held up for long). */
+CST_MUST_USE cst_err cst_tstore_sweep(cst_tstore *ts, const char *bucket, int64_t cutoff, int batch,
+                                      int64_t *removed);
+CST_MUST_USE cst_err cst_tstore_checkpoint_strict(cst_tstore *ts);
+/* Every record row of the bucket, expired or not. */
+CST_MUST_USE cst_err cst_tstore_count(cst_tstore *ts, const char *bucket, int64_t *count);
 /* Checkpoints the WAL into the database file. */
 void cst_tstore_checkpoint(cst_tstore *ts);
 

@@ -1,5 +1,6 @@
 /* system.c: the system store (system.db) on SQLite: tenants, wrapped keys, users, tokens. */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +18,9 @@ static const char system_schema[] =
     "CREATE TABLE IF NOT EXISTS tenants("
     "  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, region TEXT NOT NULL,"
     "  plan TEXT NOT NULL, state TEXT NOT NULL, created_at INTEGER NOT NULL,"
-    "  settings TEXT NOT NULL DEFAULT '{}');"
+    "  settings TEXT NOT NULL DEFAULT '{}', event TEXT NOT NULL DEFAULT '',"
+    "  event_at INTEGER NOT NULL DEFAULT 0, state_since INTEGER NOT NULL DEFAULT 0,"
+    "  last_active_at INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS tenant_keys("
     "  tenant_id TEXT NOT NULL REFERENCES tenants(id), purpose TEXT NOT NULL,"
     "  version INTEGER NOT NULL, wrapped BLOB NOT NULL, created_at INTEGER NOT NULL,"
@@ -50,7 +53,38 @@ static const char system_schema[] =
     "CREATE TABLE IF NOT EXISTS drills("
     "  id TEXT PRIMARY KEY, backup_id TEXT NOT NULL, started_at INTEGER NOT NULL,"
     "  duration_ms INTEGER NOT NULL, tenants INTEGER NOT NULL, records INTEGER NOT NULL,"
-    "  ok INTEGER NOT NULL, error TEXT NOT NULL DEFAULT '');";
+    "  ok INTEGER NOT NULL, error TEXT NOT NULL DEFAULT '');"
+    /* RET-4: signed certificates of deletion; RET-2: billing records kept after an erase */
+    "CREATE TABLE IF NOT EXISTS certificates("
+    "  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, issued_at INTEGER NOT NULL,"
+    "  document TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS retained("
+    "  tenant_id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+    "  buckets INTEGER NOT NULL, records INTEGER NOT NULL);";
+
+/* Columns added after the first release, for data dirs made before them. */
+static const char *const migrations[][2] = {
+    {"tenants", "event TEXT NOT NULL DEFAULT ''"},
+    {"tenants", "event_at INTEGER NOT NULL DEFAULT 0"},
+    {"tenants", "state_since INTEGER NOT NULL DEFAULT 0"},
+    {"tenants", "last_active_at INTEGER NOT NULL DEFAULT 0"},
+};
+
+static cst_err migrate(cst_db *db)
+{
+    for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++) {
+        char col[64], probe[160], alter[256];
+        (void)sscanf(migrations[i][1], "%63s", col);
+        TRY(cst_fmt(probe, sizeof(probe), "SELECT %s FROM %s LIMIT 0", col, migrations[i][0]));
+        if (cst_db_run(db, NULL, probe, "") == CST_OK)
+            continue;
+        cst_err_clear();
+        TRY(cst_fmt(alter, sizeof(alter), "ALTER TABLE %s ADD COLUMN %s", migrations[i][0],
+                    migrations[i][1]));
+        TRY(cst_db_run(db, NULL, alter, ""));
+    }
+    return CST_OK;
+}
 
 cst_err cst_store_open(const char *data_dir, bool create, cst_store **out)
 {
@@ -62,6 +96,8 @@ cst_err cst_store_open(const char *data_dir, bool create, cst_store **out)
         e = cst_fmt(path, sizeof(path), "%s/system.db", data_dir);
     if (e == CST_OK)
         e = cst_db_open(path, create, system_schema, &st->db);
+    if (e == CST_OK && (e = migrate(st->db)) != CST_OK)
+        cst_db_close(st->db);
     if (e != CST_OK) {
         free(st);
         return e;
@@ -130,7 +166,9 @@ cst_err cst_store_meta_set(cst_store *st, const char *k, const char *v)
                       "ss", k, v);
 }
 
-#define TENANT_COLS "id, name, region, plan, state, created_at, settings"
+#define TENANT_COLS                                                                                \
+    "id, name, region, plan, state, created_at, settings, event, event_at, state_since, "          \
+    "last_active_at"
 
 static void tenant_row(sqlite3_stmt *q, void *out)
 {
@@ -142,6 +180,10 @@ static void tenant_row(sqlite3_stmt *q, void *out)
     cst_db_col_text(q, 4, t->state, sizeof(t->state));
     t->created_at = sqlite3_column_int64(q, 5);
     cst_db_col_text(q, 6, t->settings, sizeof(t->settings));
+    cst_db_col_text(q, 7, t->event, sizeof(t->event));
+    t->event_at = sqlite3_column_int64(q, 8);
+    t->state_since = sqlite3_column_int64(q, 9);
+    t->last_active_at = sqlite3_column_int64(q, 10);
 }
 
 static cst_err insert_key(cst_store *st, const char *tenant_id, const char *purpose,
@@ -158,9 +200,11 @@ cst_err cst_store_tenant_create(cst_store *st, const cst_tenant_row *t, const cs
 {
     TRY(cst_db_begin(st->db));
     cst_err e =
-        cst_db_run(st->db, NULL, "INSERT INTO tenants(" TENANT_COLS ") VALUES(?, ?, ?, ?, ?, ?, ?)",
-                   "sssssis", t->id, t->name, t->region, t->plan, t->state, t->created_at,
-                   t->settings[0] ? t->settings : "{}");
+        cst_db_run(st->db, NULL,
+                   "INSERT INTO tenants(" TENANT_COLS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   "sssssissiii", t->id, t->name, t->region, t->plan, t->state, t->created_at,
+                   t->settings[0] ? t->settings : "{}", t->event, t->event_at, t->state_since,
+                   t->last_active_at);
     if (e == CST_ERR_CONFLICT)
         e = cst_fail(CST_ERR_CONFLICT, "a tenant with that name exists");
     if (e == CST_OK)
@@ -653,4 +697,190 @@ cst_err cst_store_tombstone_list(cst_store *st, void (*fn)(const cst_tombstone_r
                       "SELECT tenant_id, erased_at, certificate_id FROM tombstones ORDER BY "
                       "tenant_id LIMIT ?",
                       INT64_MAX, tombstone_visit, &v);
+}
+
+/* ---- lifecycle (RET-2, RET-3), erase (RET-4) ---- */
+
+cst_err cst_store_tenant_lifecycle_set(cst_store *st, const cst_tenant_row *t)
+{
+    int n = 0;
+    TRY(cst_db_run(st->db, &n,
+                   "UPDATE tenants SET plan = ?, state = ?, event = ?, event_at = ?, "
+                   "state_since = ? WHERE id = ?",
+                   "sssiis", t->plan, t->state, t->event, t->event_at, t->state_since, t->id));
+    ENSURE(n == 1, CST_ERR_NOT_FOUND, "no such tenant");
+    return CST_OK;
+}
+
+cst_err cst_store_tenant_touch(cst_store *st, const char *tenant_id, int64_t now)
+{
+    return cst_db_run(st->db, NULL, "UPDATE tenants SET last_active_at = ? WHERE id = ?", "is", now,
+                      tenant_id);
+}
+
+cst_err cst_store_tenant_keys(cst_store *st, const char *tenant_id,
+                              void (*fn)(const char *purpose, uint32_t version, const uint8_t *blob,
+                                         size_t len, void *ctx),
+                              void *ctx)
+{
+    sqlite3_stmt *q = NULL;
+    int row = 1;
+    cst_db_lock(st->db);
+    cst_err e = cst_db_stmt(st->db, &q,
+                            "SELECT purpose, version, wrapped FROM tenant_keys WHERE tenant_id = ? "
+                            "ORDER BY purpose, version",
+                            "s", tenant_id);
+    while (e == CST_OK && (e = cst_db_step(st->db, q, &row)) == CST_OK && row) {
+        char purpose[32];
+        cst_db_col_text(q, 0, purpose, sizeof(purpose));
+        fn(purpose, (uint32_t)sqlite3_column_int64(q, 1), sqlite3_column_blob(q, 2),
+           (size_t)sqlite3_column_bytes(q, 2), ctx);
+    }
+    sqlite3_finalize(q);
+    cst_db_unlock(st->db);
+    return e;
+}
+
+cst_err cst_store_key_add(cst_store *st, const char *tenant_id, const char *purpose,
+                          uint32_t version, const cst_buf *blob, int64_t now)
+{
+    return cst_db_run(st->db, NULL,
+                      "INSERT INTO tenant_keys(tenant_id, purpose, version, wrapped, created_at) "
+                      "VALUES(?, ?, ?, ?, ?)",
+                      "ssibi", tenant_id, purpose, (int64_t)version, blob->data, blob->len, now);
+}
+
+cst_err cst_store_keys_destroy(cst_store *st, const char *tenant_id, const char *const *purposes)
+{
+    TRY(cst_db_begin(st->db));
+    cst_err e = CST_OK;
+    for (size_t i = 0; e == CST_OK && purposes[i]; i++)
+        e = cst_db_run(st->db, NULL, "DELETE FROM tenant_keys WHERE tenant_id = ? AND purpose = ?",
+                       "ss", tenant_id, purposes[i]);
+    if (e != CST_OK) {
+        cst_db_rollback(st->db);
+        return e;
+    }
+    return cst_db_commit(st->db);
+}
+
+cst_err cst_store_tenant_erased(cst_store *st, const char *tenant_id, int64_t now,
+                                const char *cert_id, const char *document)
+{
+    TRY(cst_db_begin(st->db));
+    cst_err e = cst_db_run(st->db, NULL, "DELETE FROM tokens WHERE tenant_id = ?", "s", tenant_id);
+    if (e == CST_OK)
+        e = cst_db_run(st->db, NULL, "DELETE FROM users WHERE tenant_id = ?", "s", tenant_id);
+    if (e == CST_OK)
+        e = cst_db_run(st->db, NULL,
+                       "UPDATE tenants SET state = 'erased', state_since = ?, settings = '{}' "
+                       "WHERE id = ?",
+                       "is", now, tenant_id);
+    if (e == CST_OK)
+        e = cst_db_run(st->db, NULL,
+                       "INSERT INTO tombstones(tenant_id, erased_at, certificate_id) VALUES(?, ?, "
+                       "?) ON CONFLICT(tenant_id) DO UPDATE SET certificate_id = "
+                       "excluded.certificate_id",
+                       "sis", tenant_id, now, cert_id);
+    if (e == CST_OK)
+        e = cst_store_certificate_add(st, cert_id, tenant_id, now, document);
+    if (e != CST_OK) {
+        cst_db_rollback(st->db);
+        return e;
+    }
+    return cst_db_commit(st->db);
+}
+
+cst_err cst_store_certificate_add(cst_store *st, const char *id, const char *tenant_id,
+                                  int64_t issued_at, const char *document)
+{
+    return cst_db_run(st->db, NULL,
+                      "INSERT INTO certificates(id, tenant_id, issued_at, document) VALUES(?, ?, "
+                      "?, ?)",
+                      "ssis", id, tenant_id, issued_at, document);
+}
+
+static void text_row(sqlite3_stmt *q, void *out)
+{
+    cst_buf *b = out;
+    b->len = 0;
+    if (cst_buf_append(b, sqlite3_column_text(q, 0), (size_t)sqlite3_column_bytes(q, 0)) != CST_OK)
+        b->len = 0;
+}
+
+cst_err cst_store_certificate_get(cst_store *st, const char *id, cst_buf *document)
+{
+    return query_one(st, text_row, document, "SELECT document FROM certificates WHERE id = ?", id,
+                     NULL);
+}
+
+cst_err cst_store_certificate_of(cst_store *st, const char *tenant_id, char id[CST_ID_MAX])
+{
+    struct {
+        char *p;
+        size_t n;
+    } dst = {id, CST_ID_MAX};
+    return query_one(st, meta_row, &dst,
+                     "SELECT id FROM certificates WHERE tenant_id = ? ORDER BY issued_at DESC "
+                     "LIMIT 1",
+                     tenant_id, NULL);
+}
+
+cst_err cst_store_retained_put(cst_store *st, const cst_retained_row *r)
+{
+    return cst_db_run(st->db, NULL,
+                      "INSERT OR REPLACE INTO retained(tenant_id, created_at, expires_at, buckets, "
+                      "records) VALUES(?, ?, ?, ?, ?)",
+                      "siiii", r->tenant_id, r->created_at, r->expires_at, r->buckets, r->records);
+}
+
+static void retained_row(sqlite3_stmt *q, void *out)
+{
+    cst_retained_row *r = out;
+    cst_db_col_text(q, 0, r->tenant_id, sizeof(r->tenant_id));
+    r->created_at = sqlite3_column_int64(q, 1);
+    r->expires_at = sqlite3_column_int64(q, 2);
+    r->buckets = sqlite3_column_int64(q, 3);
+    r->records = sqlite3_column_int64(q, 4);
+}
+
+cst_err cst_store_retained_get(cst_store *st, const char *tenant_id, cst_retained_row *out)
+{
+    return query_one(st, retained_row, out,
+                     "SELECT tenant_id, created_at, expires_at, buckets, records FROM retained "
+                     "WHERE tenant_id = ?",
+                     tenant_id, NULL);
+}
+
+cst_err cst_store_retained_delete(cst_store *st, const char *tenant_id)
+{
+    return cst_db_run(st->db, NULL, "DELETE FROM retained WHERE tenant_id = ?", "s", tenant_id);
+}
+
+struct retained_visit {
+    void (*fn)(const cst_retained_row *, void *);
+    void *ctx;
+};
+
+static void retained_visit(sqlite3_stmt *q, void *p)
+{
+    struct retained_visit *v = p;
+    cst_retained_row r;
+    retained_row(q, &r);
+    v->fn(&r, v->ctx);
+}
+
+cst_err cst_store_retained_list(cst_store *st, void (*fn)(const cst_retained_row *, void *),
+                                void *ctx)
+{
+    struct retained_visit v = {fn, ctx};
+    return query_each(st,
+                      "SELECT tenant_id, created_at, expires_at, buckets, records FROM retained "
+                      "ORDER BY expires_at LIMIT ?",
+                      INT64_MAX, retained_visit, &v);
+}
+
+cst_err cst_store_checkpoint(cst_store *st)
+{
+    return cst_db_checkpoint_strict(st->db);
 }

@@ -21,7 +21,16 @@ static const char tenant_schema[] =
     "  version INTEGER NOT NULL, dek_version INTEGER NOT NULL, size INTEGER NOT NULL,"
     "  meta BLOB NOT NULL, value BLOB NOT NULL,"
     "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
-    "  PRIMARY KEY(bucket, bidx)) WITHOUT ROWID;";
+    "  PRIMARY KEY(bucket, bidx)) WITHOUT ROWID;"
+    /* RET-1: the sweeper finds expired records of a bucket without a scan */
+    "CREATE INDEX IF NOT EXISTS records_age ON records(bucket, updated_at);";
+
+/* RET-1: a record is live while its bucket keeps records forever or it is younger than the
+ * bucket's retention. Every read carries this condition (bound to now), so an expired record
+ * is invisible at once, before the sweeper removes it. */
+#define LIVE                                                                                       \
+    " NOT EXISTS (SELECT 1 FROM buckets lb WHERE lb.name = records.bucket AND "                    \
+    "lb.retention_seconds > 0 AND records.updated_at <= ? - lb.retention_seconds * 1000000) "
 
 void cst_record_row_init(cst_record_row *r)
 {
@@ -91,7 +100,7 @@ cst_err cst_tstore_bucket_create(cst_tstore *ts, const cst_bucket_row *b)
 
 #define BUCKET_SELECT                                                                              \
     "SELECT name, retention_seconds, class, created_at, updated_at, "                              \
-    "(SELECT count(*) FROM records r WHERE r.bucket = b.name) FROM buckets b "
+    "(SELECT count(*) FROM records WHERE records.bucket = b.name AND" LIVE ") FROM buckets b "
 
 static void bucket_row(sqlite3_stmt *q, cst_bucket_row *b)
 {
@@ -108,7 +117,7 @@ cst_err cst_tstore_bucket_get(cst_tstore *ts, const char *name, cst_bucket_row *
     sqlite3_stmt *q = NULL;
     int row = 0;
     cst_db_lock(ts->db);
-    cst_err e = cst_db_stmt(ts->db, &q, BUCKET_SELECT "WHERE name = ?", "s", name);
+    cst_err e = cst_db_stmt(ts->db, &q, BUCKET_SELECT "WHERE name = ?", "is", cst_now_us(), name);
     if (e == CST_OK)
         e = cst_db_step(ts->db, q, &row);
     if (e == CST_OK && row)
@@ -141,7 +150,7 @@ cst_err cst_tstore_bucket_list(cst_tstore *ts, void (*fn)(const cst_bucket_row *
     sqlite3_stmt *q = NULL;
     int row = 1;
     cst_db_lock(ts->db);
-    cst_err e = cst_db_stmt(ts->db, &q, BUCKET_SELECT "ORDER BY name", "");
+    cst_err e = cst_db_stmt(ts->db, &q, BUCKET_SELECT "ORDER BY name", "i", cst_now_us());
     while (e == CST_OK && (e = cst_db_step(ts->db, q, &row)) == CST_OK && row) {
         cst_bucket_row b;
         bucket_row(q, &b);
@@ -227,11 +236,11 @@ cst_err cst_tstore_record_get(cst_tstore *ts, const char *bucket, const uint8_t 
     cst_err e = cst_db_stmt(ts->db, &q,
                             with_value ? "SELECT bidx, version, dek_version, size, created_at, "
                                          "updated_at, meta, value FROM records WHERE bucket = ? "
-                                         "AND bidx = ?"
+                                         "AND bidx = ? AND" LIVE
                                        : "SELECT bidx, version, dek_version, size, created_at, "
                                          "updated_at, meta FROM records WHERE bucket = ? AND "
-                                         "bidx = ?",
-                            "sb", bucket, bidx, (size_t)CST_HASH_LEN);
+                                         "bidx = ? AND" LIVE,
+                            "sbi", bucket, bidx, (size_t)CST_HASH_LEN, cst_now_us());
     if (e == CST_OK)
         e = cst_db_step(ts->db, q, &row);
     if (e == CST_OK && row)
@@ -268,25 +277,64 @@ cst_err cst_tstore_record_delete(cst_tstore *ts, const char *bucket,
 }
 
 cst_err cst_tstore_record_scan(cst_tstore *ts, const char *bucket, const uint8_t *after,
-                               bool (*fn)(const cst_record_row *, void *), void *ctx)
+                               unsigned flags, bool (*fn)(const cst_record_row *, void *),
+                               void *ctx)
 {
     static const uint8_t none[1];
     sqlite3_stmt *q = NULL;
     int row = 1;
+    bool with_value = flags & CST_SCAN_VALUES;
     cst_record_row r;
     cst_record_row_init(&r);
+    char sql[512];
     cst_db_lock(ts->db);
-    cst_err e = cst_db_stmt(ts->db, &q,
-                            "SELECT bidx, version, dek_version, size, created_at, updated_at, "
-                            "meta FROM records WHERE bucket = ? AND bidx > ? ORDER BY bidx",
-                            "sb", bucket, after ? after : none, after ? (size_t)CST_HASH_LEN : 0);
+    cst_err e = cst_fmt(sql, sizeof(sql),
+                        "SELECT bidx, version, dek_version, size, created_at, updated_at, meta%s "
+                        "FROM records WHERE bucket = ? AND bidx > ? AND (? OR %s) ORDER BY bidx",
+                        with_value ? ", value" : "", LIVE);
+    if (e == CST_OK)
+        e = cst_db_stmt(ts->db, &q, sql, "sbii", bucket, after ? after : none,
+                        after ? (size_t)CST_HASH_LEN : 0,
+                        (int64_t)((flags & CST_SCAN_EXPIRED) != 0), cst_now_us());
     while (e == CST_OK && (e = cst_db_step(ts->db, q, &row)) == CST_OK && row) {
-        e = record_cols(q, false, &r);
+        e = record_cols(q, with_value, &r);
         if (e == CST_OK && !fn(&r, ctx))
             break;
     }
     sqlite3_finalize(q);
     cst_db_unlock(ts->db);
     cst_record_row_free(&r);
+    return e;
+}
+
+cst_err cst_tstore_sweep(cst_tstore *ts, const char *bucket, int64_t cutoff, int batch,
+                         int64_t *removed)
+{
+    int n = 0;
+    TRY(cst_db_run(ts->db, &n,
+                   "DELETE FROM records WHERE (bucket, bidx) IN (SELECT bucket, bidx FROM records "
+                   "WHERE bucket = ? AND updated_at <= ? LIMIT ?)",
+                   "sii", bucket, cutoff, (int64_t)batch));
+    *removed = n;
+    return CST_OK;
+}
+
+cst_err cst_tstore_checkpoint_strict(cst_tstore *ts)
+{
+    return cst_db_checkpoint_strict(ts->db);
+}
+
+cst_err cst_tstore_count(cst_tstore *ts, const char *bucket, int64_t *count)
+{
+    sqlite3_stmt *q = NULL;
+    int row = 0;
+    cst_db_lock(ts->db);
+    cst_err e =
+        cst_db_stmt(ts->db, &q, "SELECT count(*) FROM records WHERE bucket = ?", "s", bucket);
+    if (e == CST_OK)
+        e = cst_db_step(ts->db, q, &row);
+    *count = row ? sqlite3_column_int64(q, 0) : 0;
+    sqlite3_finalize(q);
+    cst_db_unlock(ts->db);
     return e;
 }

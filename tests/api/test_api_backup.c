@@ -375,6 +375,8 @@ static void test_bak3_drill_is_recorded_as_evidence(void **state)
     ts_resp r;
     ts_request(&srv, "POST", "/v1/sys/backups/drill", op, NULL, NULL, 0, NULL, &r);
     assert_int_equal(r.status, 200);
+    if (strcmp(json_string_value(json_object_get(r.json, "result")), "pass") != 0)
+        fprintf(stderr, "drill: %s\n", r.body);
     assert_string_equal(json_string_value(json_object_get(r.json, "result")), "pass");
     assert_true(json_integer_value(json_object_get(r.json, "records")) > 0);
     char drill_id[64];

@@ -98,6 +98,14 @@ static const struct cell {
      "sys-admin t:sys.tenants"},
     {"GET", "/v1/sys/tenants/{id}", "/v1/sys/tenants/tn_00000000000000000000", NULL,
      "sys-admin t:sys.tenants"},
+    {"PATCH", "/v1/sys/tenants/{id}", "/v1/sys/tenants/tn_00000000000000000000", "{}",
+     "sys-admin t:sys.tenants"},
+    {"POST", "/v1/sys/tenants/{id}/erase", "/v1/sys/tenants/tn_00000000000000000000/erase", "{}",
+     "sys-admin t:sys.tenants"},
+    {"GET", "/v1/sys/certificates/{id}", "/v1/sys/certificates/ce_00000000000000000000", NULL,
+     "sys-admin t:sys.tenants"},
+    {"GET", "/v1/export", "/v1/export", NULL, "owner admin t:tenant.admin"},
+    {"POST", "/v1/import", "/v1/import", "x", "owner admin t:tenant.admin"},
     {"GET", "/v1/sys/operators", "/v1/sys/operators", NULL, "sys-admin t:sys.operators"},
     {"POST", "/v1/sys/operators", "/v1/sys/operators", "{\"username\":\"bad name\"}",
      "sys-admin t:sys.operators"},
@@ -200,6 +208,8 @@ static void test_iam4_role_route_matrix(void **state)
             ts_resp r;
             const char *ctype =
                 c->body ? (c->body[0] == '{' ? "application/json" : "text/plain") : NULL;
+            if (!strcmp(c->pattern, "/v1/import"))
+                ctype = "application/x-ndjson";
             ts_request(&srv, c->method, c->path, cred[p], ctype, c->body,
                        c->body ? strlen(c->body) : 0, NULL, &r);
             bool denied = r.status == 401 || r.status == 403;

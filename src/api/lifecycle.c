@@ -1,0 +1,109 @@
+/* lifecycle.c: the lifecycle routes: tenant events and plan (PATCH /v1/sys/tenants/{id}),
+ * crypto-erase and certificates (RET-2..4), export and import (POR-1). */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "lifecycle/lifecycle.h"
+#include "store/db.h"
+#include "util/util.h"
+
+static cst_err sys_tenant(cst_node *n, cst_request *req, cst_tenant_row *t)
+{
+    ENSURE(cst_id_valid(req->params[0], "tn"), CST_ERR_NOT_FOUND, "no such tenant");
+    cst_err e = cst_store_tenant_get(n->store, req->params[0], t);
+    ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_NOT_FOUND, "no such tenant");
+    TRY(e);
+    strcpy(req->audit_tenant, t->id);
+    return CST_OK;
+}
+
+cst_err cst_api_sys_tenant_patch(cst_node *n, cst_request *req)
+{
+    static const char *const fields[] = {"plan", "event", NULL};
+    cst_tenant_row t;
+    TRY(sys_tenant(n, req, &t));
+    json_t *body;
+    TRY(cst_api_body(req, fields, &body));
+    const char *plan = NULL, *event = NULL;
+    cst_err e = cst_json_str(body, "plan", false, &plan);
+    if (e == CST_OK)
+        e = cst_json_str(body, "event", false, &event);
+    if (e == CST_OK && !plan && !event)
+        e = cst_fail(CST_ERR_INVALID, "give a plan, an event, or both");
+    char from[16];
+    (void)snprintf(from, sizeof(from), "%s", t.state);
+    if (e == CST_OK)
+        e = cst_lifecycle_apply(&t, event, plan, cst_now_us());
+    if (e == CST_OK) {
+        cst_audit_info(req, "event", event ? json_string(event) : NULL);
+        cst_audit_info(req, "plan", plan ? json_string(plan) : NULL);
+        cst_audit_info(req, "from", json_string(from));
+        cst_audit_info(req, "to", json_string(t.state));
+        if (event)
+            req->audit_action = "sys.tenant.lifecycle";
+    }
+    json_decref(body);
+    TRY(e);
+    TRY(cst_store_tenant_lifecycle_set(n->store, &t));
+    return cst_resp_json(req, 200, cst_tenant_json(n, &t, true));
+}
+
+cst_err cst_api_sys_tenant_erase(cst_node *n, cst_request *req)
+{
+    static const char *const fields[] = {"requested_by", "confirm", NULL};
+    cst_tenant_row t;
+    TRY(sys_tenant(n, req, &t));
+    json_t *body;
+    TRY(cst_api_body(req, fields, &body));
+    const char *requested_by = NULL, *confirm = NULL;
+    cst_err e = cst_json_str(body, "requested_by", true, &requested_by);
+    if (e == CST_OK)
+        e = cst_json_str(body, "confirm", true, &confirm);
+    if (e == CST_OK && (strlen(requested_by) < 1 || strlen(requested_by) > 256))
+        e = cst_fail(CST_ERR_INVALID, "requested_by must be 1-256 characters: who asked for "
+                                      "the erase (the customer's request or ticket)");
+    if (e == CST_OK && strcmp(confirm, t.name) != 0)
+        e = cst_fail(CST_ERR_INVALID, "confirm must be the tenant's name");
+    if (e == CST_OK && !strcmp(t.state, "erased"))
+        e = cst_fail(CST_ERR_CONFLICT, "the tenant is already erased");
+    char requested[300], executed[160];
+    if (e == CST_OK) {
+        (void)snprintf(requested, sizeof(requested), "%s", requested_by);
+        (void)snprintf(executed, sizeof(executed), "operator %s (%s)", req->who.user.username,
+                       req->who.user.id);
+    }
+    json_decref(body);
+    TRY(e);
+    /* What follows cannot be undone, so it commits as it goes, outside the request's
+     * transaction; the node's own entries record each step, this request's entry the
+     * outcome. */
+    bool paused = cst_db_scope_pause();
+    char *doc = NULL;
+    e = cst_lifecycle_erase(n, t.id, requested, executed, cst_now_us(), &doc);
+    cst_db_scope_resume(paused);
+    TRY(e);
+    json_t *d = json_loads(doc, 0, NULL);
+    cst_audit_info(
+        req, "certificate_id",
+        json_incref(json_object_get(json_object_get(d, "certificate"), "certificate_id")));
+    json_decref(d);
+    e = cst_resp_bytes(req, 200, "application/json", doc, strlen(doc));
+    cst_json_free_text(doc);
+    return e;
+}
+
+cst_err cst_api_sys_certificate_get(cst_node *n, cst_request *req)
+{
+    ENSURE(cst_id_valid(req->params[0], "ce"), CST_ERR_NOT_FOUND, "no such certificate");
+    cst_buf doc;
+    cst_buf_init(&doc, SIZE_MAX);
+    cst_err e = cst_store_certificate_get(n->store, req->params[0], &doc);
+    if (e == CST_ERR_NOT_FOUND)
+        e = cst_fail(CST_ERR_NOT_FOUND, "no such certificate");
+    if (e == CST_OK)
+        e = cst_resp_bytes(req, 200, "application/json", doc.data, doc.len);
+    cst_buf_free(&doc);
+    return e;
+}

@@ -1,0 +1,620 @@
+/* erase.c: cryptographic erase of a tenant (RET-4, NIST SP 800-88 Rev. 1 "purge" by
+ * cryptographic erase), billing records kept under their own key (RET-2), and signed
+ * certificates of deletion (SPEC §9).
+ *
+ * An erase is restartable: its plan (what will be destroyed) is written first, the tenant is
+ * pending_erase from then on, and every step after is idempotent, so a crash or a full disk
+ * mid-way is finished by the next sweep. */
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "audit/audit.h"
+#include "lifecycle/lifecycle.h"
+#include "store/db.h"
+#include "util/util.h"
+
+#define METHOD "Cryptographic Erase, NIST SP 800-88 Rev. 1"
+
+static const char *const tenant_purposes[] = {"dek", "idx", NULL};
+static const char *const billing_purposes[] = {"billing-dek", "billing-idx", NULL};
+
+static json_t *time_json(int64_t us)
+{
+    char s[32];
+    cst_time_format(us, s);
+    return json_string(s);
+}
+
+/* ---- certificates ---- */
+
+static cst_err sign_certificate(cst_node *n, json_t *cert, char **doc)
+{
+    uint8_t *sk = NULL, pk[32];
+    TRY(cst_node_signing_key(n->cfg.data_dir, &n->kek, &sk, pk));
+    char *body = cst_audit_canonical(cert);
+    cst_err e = body ? CST_OK : cst_fail(CST_ERR_INTERNAL, "out of memory");
+    uint8_t sig[crypto_sign_BYTES];
+    if (e == CST_OK)
+        crypto_sign_detached(sig, NULL, (const uint8_t *)body, strlen(body), sk);
+    sodium_free(sk);
+    cst_json_free_text(body);
+    TRY(e);
+    char sig_hex[2 * crypto_sign_BYTES + 1], pk_hex[65];
+    cst_hex(sig, sizeof(sig), sig_hex);
+    cst_hex(pk, sizeof(pk), pk_hex);
+    json_t *d =
+        json_pack("{s:O,s:s,s:s}", "certificate", cert, "public_key", pk_hex, "signature", sig_hex);
+    *doc = d ? cst_audit_canonical(d) : NULL;
+    json_decref(d);
+    ENSURE(*doc != NULL, CST_ERR_INTERNAL, "out of memory");
+    return CST_OK;
+}
+
+cst_err cst_certificate_verify(const uint8_t *doc, size_t len, const uint8_t pk[32],
+                               json_t **certificate)
+{
+    if (len > 0 && doc[len - 1] == '\n')
+        len--;
+    json_error_t je;
+    json_t *d = json_loadb((const char *)doc, len, JSON_REJECT_DUPLICATES, &je);
+    ENSURE(d != NULL, CST_ERR_INTEGRITY, "not a certificate: %s", je.text);
+    char *canon = cst_audit_canonical(d);
+    bool exact = canon && strlen(canon) == len && memcmp(canon, doc, len) == 0;
+    cst_json_free_text(canon);
+    json_t *cert = json_object_get(d, "certificate");
+    const char *sig_hex = json_string_value(json_object_get(d, "signature"));
+    const char *pk_hex = json_string_value(json_object_get(d, "public_key"));
+    uint8_t sig[crypto_sign_BYTES], doc_pk[32];
+    cst_err e = CST_OK;
+    if (!exact || !json_is_object(cert) || json_object_size(d) != 3 || !sig_hex || !pk_hex)
+        e = cst_fail(CST_ERR_INTEGRITY, "the certificate is not in its signed form (altered)");
+    if (e == CST_OK && (strlen(sig_hex) != 2 * sizeof(sig) || strlen(pk_hex) != 64 ||
+                        cst_unhex(sig_hex, sig, sizeof(sig)) != CST_OK ||
+                        cst_unhex(pk_hex, doc_pk, sizeof(doc_pk)) != CST_OK))
+        e = cst_fail(CST_ERR_INTEGRITY, "the certificate's signature or key is malformed");
+    if (e == CST_OK && sodium_memcmp(doc_pk, pk, 32) != 0)
+        e = cst_fail(CST_ERR_INTEGRITY,
+                     "the certificate was signed by another key than the node's public key");
+    char *body = e == CST_OK ? cst_audit_canonical(cert) : NULL;
+    if (e == CST_OK &&
+        (!body || crypto_sign_verify_detached(sig, (const uint8_t *)body, strlen(body), pk) != 0))
+        e = cst_fail(CST_ERR_INTEGRITY, "the certificate's signature does not verify");
+    cst_json_free_text(body);
+    if (e == CST_OK && certificate)
+        *certificate = json_incref(cert);
+    json_decref(d);
+    return e;
+}
+
+/* ---- helpers ---- */
+
+static cst_err remove_db_files(const char *path, json_t *removed)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < 4; i++) {
+        char p[PATH_MAX];
+        TRY(cst_fmt(p, sizeof(p), "%s%s", path, suffixes[i]));
+        if (unlink(p) == 0) {
+            if (removed)
+                json_array_append_new(removed, json_string(strrchr(p, '/') + 1));
+        } else if (errno != ENOENT) {
+            return cst_fail(CST_ERR_UNAVAILABLE, "cannot remove %s: %s", p, strerror(errno));
+        }
+    }
+    char dir[PATH_MAX];
+    TRY(cst_fmt(dir, sizeof(dir), "%s", path));
+    *strrchr(dir, '/') = '\0';
+    return cst_fsync_dir(dir);
+}
+
+struct key_list {
+    const char *const *purposes;
+    json_t *keys;  /* for the certificate */
+    json_t *blobs; /* hex of each wrapped blob, to search for afterwards */
+};
+
+static void collect_key(const char *purpose, uint32_t version, const uint8_t *blob, size_t len,
+                        void *p)
+{
+    struct key_list *l = p;
+    bool match = false;
+    for (size_t i = 0; l->purposes[i]; i++)
+        match |= strcmp(purpose, l->purposes[i]) == 0;
+    if (!match)
+        return;
+    uint8_t h[CST_HASH_LEN];
+    char fp[33], *hex = malloc(2 * len + 1);
+    cst_sha256(blob, len, h);
+    cst_hex(h, 16, fp);
+    json_array_append_new(l->keys, json_pack("{s:s,s:I,s:s}", "purpose", purpose, "version",
+                                             (json_int_t)version, "fingerprint", fp));
+    if (hex) {
+        cst_hex(blob, len, hex);
+        json_array_append_new(l->blobs, json_string(hex));
+        free(hex);
+    }
+}
+
+/* Whether any of the (hex) blobs occurs in the file; streamed with an overlap. */
+static cst_err file_holds(const char *path, const json_t *blobs, bool *found)
+{
+    *found = false;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return errno == ENOENT
+                   ? CST_OK
+                   : cst_fail(CST_ERR_UNAVAILABLE, "cannot read %s: %s", path, strerror(errno));
+    enum { CHUNK = 1 << 20, OVERLAP = 4096 };
+    uint8_t *buf = malloc(CHUNK + OVERLAP);
+    size_t keep = 0, got;
+    cst_err e = buf ? CST_OK : cst_fail(CST_ERR_INTERNAL, "out of memory");
+    while (e == CST_OK && !*found && (got = fread(buf + keep, 1, CHUNK, f)) > 0) {
+        size_t have = keep + got, i;
+        json_t *b;
+        json_array_foreach(blobs, i, b)
+        {
+            uint8_t bin[OVERLAP / 2];
+            const char *hex = json_string_value(b);
+            size_t blen = strlen(hex) / 2;
+            if (blen == 0 || blen > sizeof(bin) || cst_unhex(hex, bin, blen) != CST_OK)
+                continue;
+            if (memmem(buf, have, bin, blen))
+                *found = true;
+        }
+        keep = have < OVERLAP ? have : OVERLAP;
+        memmove(buf, buf + have - keep, keep);
+    }
+    free(buf);
+    fclose(f);
+    return e;
+}
+
+static bool file_empty_or_absent(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) != 0 || st.st_size == 0;
+}
+
+/* Destroys the tenant's keys of some purposes and checks that nothing is left of them:
+ * no row, no WAL frame, no byte of any wrapped blob in system.db. */
+static cst_err destroy_keys(cst_node *n, const char *tenant_id, const char *const *purposes,
+                            const json_t *blobs, json_t *checks)
+{
+    TRY(cst_store_keys_destroy(n->store, tenant_id, purposes));
+    TRY(cst_store_checkpoint(n->store));
+    struct key_list left = {purposes, json_array(), json_array()};
+    cst_err e = cst_store_tenant_keys(n->store, tenant_id, collect_key, &left);
+    size_t remaining = json_array_size(left.keys);
+    json_decref(left.keys);
+    json_decref(left.blobs);
+    TRY(e);
+    ENSURE(remaining == 0, CST_ERR_INTEGRITY, "%zu keys of tenant %s survived their deletion",
+           remaining, tenant_id);
+    json_array_append_new(checks, json_string("no wrapped key of the erased purposes remains in "
+                                              "the key table"));
+    char sys[PATH_MAX], wal[PATH_MAX];
+    TRY(cst_fmt(sys, sizeof(sys), "%s/system.db", n->cfg.data_dir));
+    TRY(cst_fmt(wal, sizeof(wal), "%s/system.db-wal", n->cfg.data_dir));
+    ENSURE(file_empty_or_absent(wal), CST_ERR_INTEGRITY,
+           "system.db's WAL still holds frames after the checkpoint");
+    json_array_append_new(checks, json_string("system.db write-ahead log checkpointed and empty"));
+    bool found = false;
+    TRY(file_holds(sys, blobs, &found));
+    ENSURE(!found, CST_ERR_INTEGRITY,
+           "a destroyed wrapped key is still present in system.db (freed page not cleared)");
+    json_array_append_new(checks, json_string("byte search of system.db for every destroyed "
+                                              "wrapped key: not found (secure_delete)"));
+    return CST_OK;
+}
+
+struct backup_list {
+    int64_t since;
+    int retention_days;
+    json_t *arr;
+};
+
+static void collect_backup(const cst_backup_row *b, void *p)
+{
+    struct backup_list *l = p;
+    if (strcmp(b->status, "ok") != 0 || b->finished_at < l->since)
+        return;
+    json_array_append_new(
+        l->arr, json_pack("{s:s,s:s,s:o,s:o}", "id", b->id, "location", b->location, "created_at",
+                          time_json(b->created_at), "expires_at",
+                          time_json(b->created_at + (int64_t)l->retention_days * CST_DAY_US)));
+}
+
+/* Backups that may hold the tenant's ciphertext (and its wrapped keys), and when they go. */
+static json_t *backups_holding(cst_node *n, int64_t since)
+{
+    struct backup_list l = {since, n->cfg.backup_retention_days, json_array()};
+    if (cst_store_backup_list(n->store, 100000, collect_backup, &l) != CST_OK)
+        cst_err_clear();
+    return l.arr;
+}
+
+static cst_err issue(cst_node *n, const char *tenant_id, json_t *cert, int64_t now, char *id,
+                     char **doc)
+{
+    cst_random_id("ce", id);
+    json_object_set_new(cert, "certificate_id", json_string(id));
+    json_object_set_new(cert, "issued_at", time_json(now));
+    json_object_set_new(cert, "method", json_string(METHOD));
+    json_object_set_new(cert, "tool",
+                        json_pack("{s:s,s:s}", "name", "custodia", "version", CUSTODIA_VERSION));
+    char pk[65];
+    cst_hex(n->public_key, 32, pk);
+    json_object_set_new(
+        cert, "node",
+        json_pack("{s:s,s:s,s:s}", "id", n->node_id, "region", n->region, "public_key", pk));
+    return sign_certificate(n, cert, doc);
+}
+
+/* ---- billing records (RET-2: kept 7 years, beyond the tenant, under their own key) ---- */
+
+struct copy {
+    cst_tenant_ctx *from, *to;
+    const char *bucket;
+    int64_t records;
+    cst_err e;
+    cst_buf value;
+};
+
+static bool copy_record(const cst_record_row *r, void *p)
+{
+    struct copy *c = p;
+    char key[CST_PARAM_MAX + 1], ctype[128];
+    size_t klen;
+    c->value.len = 0;
+    c->e = cst_record_open(c->from, c->bucket, r, key, &klen, ctype, &c->value);
+    if (c->e == CST_OK)
+        c->e = cst_record_store(c->to, c->bucket, key, klen, ctype, c->value.data, c->value.len,
+                                false, r->created_at, r->updated_at);
+    sodium_memzero(key, sizeof(key));
+    if (c->e == CST_OK)
+        c->records++;
+    return c->e == CST_OK;
+}
+
+static cst_err billing_path(cst_node *n, const char *tenant_id, char *out, size_t size)
+{
+    return cst_fmt(out, size, "%s/retained/%s.db", n->cfg.data_dir, tenant_id);
+}
+
+static cst_err billing_keys(cst_node *n, const char *tenant_id, cst_tenant_ctx *b, int64_t now)
+{
+    cst_buf dek, idx;
+    cst_buf_init(&dek, 256);
+    cst_buf_init(&idx, 256);
+    cst_err e = cst_wrap_new_key(&n->kek, tenant_id, "billing-dek", 1, &dek);
+    if (e == CST_OK)
+        e = cst_wrap_new_key(&n->kek, tenant_id, "billing-idx", 1, &idx);
+    if (e == CST_OK)
+        e = cst_store_key_add(n->store, tenant_id, "billing-dek", 1, &dek, now);
+    if (e == CST_OK)
+        e = cst_store_key_add(n->store, tenant_id, "billing-idx", 1, &idx, now);
+    if (e == CST_OK)
+        e = cst_unwrap_key(&n->kek, tenant_id, "billing-dek", 1, dek.data, dek.len, &b->dek);
+    if (e == CST_OK)
+        e = cst_unwrap_key(&n->kek, tenant_id, "billing-idx", 1, idx.data, idx.len, &b->idx);
+    b->dek_version = 1;
+    cst_buf_free(&dek);
+    cst_buf_free(&idx);
+    return e;
+}
+
+/* Copies the billing-class buckets into retained/<tenant>.db under new billing keys. */
+static cst_err keep_billing(cst_node *n, cst_tenant_ctx *t, const json_t *buckets, int64_t now,
+                            json_t **kept)
+{
+    *kept = json_null();
+    json_t *names = json_array();
+    size_t i;
+    json_t *b;
+    json_array_foreach(buckets, i, b)
+    {
+        if (!strcmp(json_string_value(json_object_get(b, "class")), "billing"))
+            json_array_append(names, json_object_get(b, "name"));
+    }
+    cst_retained_row r;
+    cst_err e = CST_OK;
+    if (json_array_size(names) == 0 || cst_store_retained_get(n->store, t->id, &r) == CST_OK) {
+        cst_err_clear();
+        if (json_array_size(names) > 0)
+            *kept = json_pack("{s:I,s:o}", "records", (json_int_t)r.records, "until",
+                              time_json(r.expires_at));
+        json_decref(names);
+        return CST_OK;
+    }
+    cst_err_clear();
+    /* a copy a crash interrupted is thrown away and made again */
+    char path[PATH_MAX], dir[PATH_MAX];
+    TRY(billing_path(n, t->id, path, sizeof(path)));
+    TRY(cst_fmt(dir, sizeof(dir), "%s/retained", n->cfg.data_dir));
+    (void)mkdir(dir, 0700);
+    e = remove_db_files(path, NULL);
+    if (e == CST_OK)
+        e = cst_store_keys_destroy(n->store, t->id, billing_purposes);
+    cst_tenant_ctx bc = {.closed = false};
+    (void)snprintf(bc.id, sizeof(bc.id), "%s", t->id);
+    if (e == CST_OK)
+        e = billing_keys(n, t->id, &bc, now);
+    if (e == CST_OK)
+        e = cst_tstore_open(path, true, &bc.ts);
+    struct copy c = {.from = t, .to = &bc, .e = CST_OK};
+    cst_buf_init(&c.value, SIZE_MAX);
+    json_array_foreach(buckets, i, b)
+    {
+        if (e != CST_OK)
+            break;
+        if (strcmp(json_string_value(json_object_get(b, "class")), "billing") != 0)
+            continue;
+        c.bucket = json_string_value(json_object_get(b, "name"));
+        cst_bucket_row br = {.retention_seconds = 0, .created_at = now, .updated_at = now};
+        (void)snprintf(br.name, sizeof(br.name), "%s", c.bucket);
+        strcpy(br.cls, "billing");
+        e = cst_tstore_begin(bc.ts);
+        if (e == CST_OK)
+            e = cst_tstore_bucket_create(bc.ts, &br);
+        if (e == CST_OK)
+            e = cst_tstore_record_scan(t->ts, c.bucket, NULL, CST_SCAN_VALUES | CST_SCAN_EXPIRED,
+                                       copy_record, &c);
+        if (e == CST_OK)
+            e = c.e;
+        if (e == CST_OK)
+            e = cst_tstore_commit(bc.ts);
+        else if (bc.ts)
+            cst_tstore_rollback(bc.ts);
+    }
+    cst_buf_wipe_free(&c.value);
+    cst_tstore_close(bc.ts);
+    cst_key_free(&bc.dek);
+    cst_key_free(&bc.idx);
+    r = (cst_retained_row){.created_at = now,
+                           .expires_at = now + n->cfg.lifecycle.billing_retention_days * CST_DAY_US,
+                           .buckets = (int64_t)json_array_size(names),
+                           .records = c.records};
+    (void)snprintf(r.tenant_id, sizeof(r.tenant_id), "%s", t->id);
+    if (e == CST_OK)
+        e = cst_store_retained_put(n->store, &r);
+    if (e == CST_OK)
+        *kept = json_pack("{s:O,s:I,s:o,s:s}", "buckets", names, "records", (json_int_t)c.records,
+                          "until", time_json(r.expires_at), "key",
+                          "billing-dek v1 (its own key, destroyed on that date)");
+    json_decref(names);
+    return e;
+}
+
+/* ---- the erase ---- */
+
+struct bucket_plan {
+    cst_tenant_ctx *t;
+    json_t *buckets;
+    int64_t records;
+    cst_err e;
+};
+
+static void plan_bucket(const cst_bucket_row *b, void *p)
+{
+    struct bucket_plan *bp = p;
+    int64_t count = 0;
+    if (bp->e == CST_OK)
+        bp->e = cst_tstore_count(bp->t->ts, b->name, &count);
+    bp->records += count;
+    json_array_append_new(bp->buckets, json_pack("{s:s,s:s,s:I}", "name", b->name, "class", b->cls,
+                                                 "records", (json_int_t)count));
+}
+
+/* What the erase destroys, fixed before anything is destroyed (meta "erase_plan:<id>"). */
+static cst_err erase_plan(cst_node *n, const cst_tenant_row *row, const char *requested_by,
+                          const char *executed_by, int64_t now, json_t **plan)
+{
+    char key[64], text[65536];
+    TRY(cst_fmt(key, sizeof(key), "erase_plan:%s", row->id));
+    if (cst_store_meta_get(n->store, key, text, sizeof(text)) == CST_OK &&
+        (*plan = json_loads(text, 0, NULL)) != NULL)
+        return CST_OK;
+    cst_err_clear();
+    struct key_list kl = {tenant_purposes, json_array(), json_array()};
+    cst_err e = cst_store_tenant_keys(n->store, row->id, collect_key, &kl);
+    struct bucket_plan bp = {.buckets = json_array()};
+    if (e == CST_OK && json_array_size(kl.keys) > 0 &&
+        (e = cst_node_tenant_acquire(n, row->id, &bp.t)) == CST_OK) {
+        e = cst_tstore_bucket_list(bp.t->ts, plan_bucket, &bp);
+        if (e == CST_OK)
+            e = bp.e;
+        cst_node_tenant_release(n, bp.t);
+    }
+    *plan = json_pack("{s:o,s:I,s:o,s:o,s:s,s:s,s:o,s:o}", "buckets", bp.buckets, "records",
+                      (json_int_t)bp.records, "keys", kl.keys, "blobs", kl.blobs, "requested_by",
+                      requested_by, "executed_by", executed_by, "requested_at", time_json(now),
+                      "tenant_created_at", time_json(row->created_at));
+    char *s = e == CST_OK ? cst_audit_canonical(*plan) : NULL;
+    if (e == CST_OK && (!s || strlen(s) >= sizeof(text)))
+        e = cst_fail(CST_ERR_INTERNAL, "the erase plan of %s is too large", row->id);
+    if (e == CST_OK)
+        e = cst_store_meta_set(n->store, key, s);
+    cst_json_free_text(s);
+    if (e != CST_OK) {
+        json_decref(*plan);
+        *plan = NULL;
+    }
+    return e;
+}
+
+static cst_err erase_locked(cst_node *n, const char *tenant_id, const char *requested_by,
+                            const char *executed_by, int64_t now, char **doc)
+{
+    cst_tenant_row row;
+    cst_err e = cst_store_tenant_get(n->store, tenant_id, &row);
+    ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_NOT_FOUND, "no such tenant");
+    TRY(e);
+    ENSURE(strcmp(row.state, "erased") != 0, CST_ERR_CONFLICT, "tenant %s is already erased",
+           tenant_id);
+    if (strcmp(row.state, "pending_erase") != 0) {
+        strcpy(row.state, "pending_erase");
+        row.state_since = now;
+        TRY(cst_store_tenant_lifecycle_set(n->store, &row)); /* no access from here on */
+    }
+    json_t *plan = NULL;
+    TRY(erase_plan(n, &row, requested_by, executed_by, now, &plan));
+    int64_t started = cst_now_us();
+    json_t *checks = json_array(), *removed = json_array(), *kept = json_null();
+    const json_t *buckets = json_object_get(plan, "buckets");
+    char path[PATH_MAX];
+    e = cst_node_tenant_path(n, tenant_id, path, sizeof(path));
+    /* billing buckets first, while the tenant's keys still open them */
+    cst_tenant_ctx *t = NULL;
+    if (e == CST_OK && json_array_size(json_object_get(plan, "keys")) > 0 &&
+        cst_path_exists(path)) {
+        e = cst_node_tenant_acquire(n, tenant_id, &t);
+        if (e == CST_OK) {
+            json_decref(kept);
+            e = keep_billing(n, t, buckets, now, &kept);
+            cst_node_tenant_release(n, t);
+        }
+    }
+    if (e == CST_OK) {
+        cst_node_tenant_close(n, tenant_id); /* waits for every request still holding it */
+        e = destroy_keys(n, tenant_id, tenant_purposes, json_object_get(plan, "blobs"), checks);
+    }
+    if (e == CST_OK)
+        e = remove_db_files(path, removed);
+    if (e == CST_OK) {
+        ENSURE(!cst_path_exists(path), CST_ERR_INTEGRITY, "%s survived its removal", path);
+        json_array_append_new(checks, json_string("the tenant's database files are gone"));
+        /* the audit log's details of this tenant were sealed under the destroyed DEK */
+        cst_tenant_ctx *gone = NULL;
+        ENSURE(cst_node_tenant(n, tenant_id, &gone) != CST_OK, CST_ERR_INTEGRITY,
+               "the tenant's keys still open");
+        cst_err_clear();
+        json_array_append_new(checks, json_string("the tenant's keys no longer unwrap: records "
+                                                  "and sealed audit details cannot be decrypted"));
+    }
+    char id[CST_ID_MAX] = "";
+    json_t *cert = NULL;
+    if (e == CST_OK) {
+        const char *created = json_string_value(json_object_get(plan, "tenant_created_at"));
+        int64_t created_us = 0;
+        (void)cst_time_parse(created ? created : "", &created_us);
+        cert = json_pack(
+            "{s:{s:s,s:s,s:s,s:s},s:{s:O,s:O,s:O,s:o,s:O},s:{s:O,s:s},s:O,s:s,s:O,s:o,s:o,s:o,s:o}",
+            "tenant", "id", row.id, "name", row.name, "region", row.region, "plan", row.plan,
+            "erased", "buckets", buckets, "records", json_object_get(plan, "records"),
+            "keys_destroyed", json_object_get(plan, "keys"), "files_removed", removed,
+            "billing_retained", kept, "verification", "checks", checks, "result", "passed",
+            "requested_by", json_object_get(plan, "requested_by"), "executed_by", executed_by,
+            "requested_at", json_object_get(plan, "requested_at"), "started_at", time_json(started),
+            "completed_at", time_json(cst_now_us()), "backups", backups_holding(n, created_us),
+            "backups_note",
+            json_string("backups listed still hold the tenant's data encrypted under keys that "
+                        "are themselves inside those encrypted backups; restores never bring an "
+                        "erased tenant back (tombstone), and each backup is deleted on its "
+                        "expiry date"));
+        removed = checks = NULL;
+        e = cert ? issue(n, tenant_id, cert, now, id, doc)
+                 : cst_fail(CST_ERR_INTERNAL, "cannot build the certificate");
+    }
+    if (e == CST_OK)
+        e = cst_store_tenant_erased(n->store, tenant_id, now, id, *doc);
+    if (e == CST_OK) {
+        char key[64];
+        (void)snprintf(key, sizeof(key), "erase_plan:%s", tenant_id);
+        if (cst_store_meta_set(n->store, key, "") != CST_OK)
+            cst_err_clear();
+        if (cst_store_checkpoint(n->store) != CST_OK) /* users' password hashes, too */
+            cst_err_clear();
+        cst_node_audit_event(
+            n, "tenant.erase.completed", "success", tenant_id, "/v1/sys/tenants/{id}/erase",
+            json_pack("{s:s,s:O,s:O}", "certificate_id", id, "records",
+                      json_object_get(plan, "records"), "keys", json_object_get(plan, "keys")));
+    } else {
+        cst_node_audit_event(n, "tenant.erase.failed", "failure", tenant_id,
+                             "/v1/sys/tenants/{id}/erase",
+                             json_pack("{s:s}", "error", cst_err_message(e)));
+    }
+    json_decref(cert);
+    json_decref(checks);
+    json_decref(removed);
+    json_decref(plan);
+    if (cert == NULL)
+        json_decref(kept);
+    return e;
+}
+
+cst_err cst_lifecycle_erase(cst_node *n, const char *tenant_id, const char *requested_by,
+                            const char *executed_by, int64_t now, char **certificate)
+{
+    *certificate = NULL;
+    /* one erase at a time, and never while a backup snapshots the node */
+    pthread_mutex_lock(&n->erase_mu);
+    pthread_mutex_lock(&n->backup_mu);
+    cst_err e = erase_locked(n, tenant_id, requested_by, executed_by, now, certificate);
+    pthread_mutex_unlock(&n->backup_mu);
+    pthread_mutex_unlock(&n->erase_mu);
+    if (e != CST_OK) {
+        cst_json_free_text(*certificate);
+        *certificate = NULL;
+    }
+    return e;
+}
+
+cst_err cst_lifecycle_billing_erase(cst_node *n, const char *tenant_id, int64_t now)
+{
+    pthread_mutex_lock(&n->erase_mu);
+    pthread_mutex_lock(&n->backup_mu);
+    cst_retained_row r;
+    struct key_list kl = {billing_purposes, json_array(), json_array()};
+    json_t *checks = json_array(), *removed = json_array();
+    char path[PATH_MAX], id[CST_ID_MAX], *doc = NULL;
+    cst_tenant_row row;
+    cst_err e = cst_store_retained_get(n->store, tenant_id, &r);
+    if (e == CST_OK)
+        e = cst_store_tenant_get(n->store, tenant_id, &row);
+    if (e == CST_OK)
+        e = cst_store_tenant_keys(n->store, tenant_id, collect_key, &kl);
+    if (e == CST_OK)
+        e = destroy_keys(n, tenant_id, billing_purposes, kl.blobs, checks);
+    if (e == CST_OK)
+        e = billing_path(n, tenant_id, path, sizeof(path));
+    if (e == CST_OK)
+        e = remove_db_files(path, removed);
+    json_t *cert = NULL;
+    if (e == CST_OK) {
+        json_array_append_new(checks, json_string("the retained billing database is gone"));
+        cert = json_pack("{s:{s:s,s:s,s:s},s:{s:s,s:I,s:O,s:o},s:{s:o,s:s},s:s,s:s,s:o,s:o}",
+                         "tenant", "id", row.id, "name", row.name, "region", row.region, "erased",
+                         "what", "billing records retained after the tenant's erase", "records",
+                         (json_int_t)r.records, "keys_destroyed", kl.keys, "files_removed", removed,
+                         "verification", "checks", checks, "result", "passed", "requested_by",
+                         "lifecycle schedule: lifecycle.billing_retention_days", "executed_by",
+                         "custodia lifecycle sweeper", "retained_since", time_json(r.created_at),
+                         "completed_at", time_json(now));
+        removed = checks = NULL;
+        e = cert ? issue(n, tenant_id, cert, now, id, &doc)
+                 : cst_fail(CST_ERR_INTERNAL, "cannot build the certificate");
+    }
+    if (e == CST_OK)
+        e = cst_store_certificate_add(n->store, id, tenant_id, now, doc);
+    if (e == CST_OK)
+        e = cst_store_retained_delete(n->store, tenant_id);
+    if (e == CST_OK)
+        cst_node_audit_event(
+            n, "tenant.billing.erase", "success", tenant_id, "/v1/sys/tenants/{id}",
+            json_pack("{s:s,s:I}", "certificate_id", id, "records", (json_int_t)r.records));
+    json_decref(cert);
+    json_decref(checks);
+    json_decref(removed);
+    json_decref(kl.keys);
+    json_decref(kl.blobs);
+    cst_json_free_text(doc);
+    pthread_mutex_unlock(&n->backup_mu);
+    pthread_mutex_unlock(&n->erase_mu);
+    return e;
+}
