@@ -704,7 +704,7 @@ cst_err cst_backup_prune(cst_node *n, int64_t now_us, int *removed)
 void cst_bk_audit(cst_node *n, const char *action, const char *outcome, const char *tenant,
                   json_t *info)
 {
-    cst_node_audit_event(n, action, outcome, tenant, "/v1/sys/backups", info);
+    cst_node_audit_event(n, action, outcome, tenant, "/v1/sys/backups", json_incref(info));
 }
 
 static json_t *time_or_null(int64_t us)

@@ -504,7 +504,7 @@ static cst_err erase_locked(cst_node *n, const char *tenant_id, const char *requ
         int64_t created_us = 0;
         (void)cst_time_parse(created ? created : "", &created_us);
         cert = json_pack(
-            "{s:{s:s,s:s,s:s,s:s},s:{s:O,s:O,s:O,s:o,s:O},s:{s:O,s:s},s:O,s:s,s:O,s:o,s:o,s:o,s:o}",
+            "{s:{s:s,s:s,s:s,s:s},s:{s:O,s:O,s:O,s:o,s:o},s:{s:o,s:s},s:O,s:s,s:O,s:o,s:o,s:o,s:o}",
             "tenant", "id", row.id, "name", row.name, "region", row.region, "plan", row.plan,
             "erased", "buckets", buckets, "records", json_object_get(plan, "records"),
             "keys_destroyed", json_object_get(plan, "keys"), "files_removed", removed,
@@ -517,7 +517,7 @@ static cst_err erase_locked(cst_node *n, const char *tenant_id, const char *requ
                         "are themselves inside those encrypted backups; restores never bring an "
                         "erased tenant back (tombstone), and each backup is deleted on its "
                         "expiry date"));
-        removed = checks = NULL;
+        removed = checks = kept = NULL;
         e = cert ? issue(n, tenant_id, cert, now, id, doc)
                  : cst_fail(CST_ERR_INTERNAL, "cannot build the certificate");
     }
@@ -543,8 +543,7 @@ static cst_err erase_locked(cst_node *n, const char *tenant_id, const char *requ
     json_decref(checks);
     json_decref(removed);
     json_decref(plan);
-    if (cert == NULL)
-        json_decref(kept);
+    json_decref(kept);
     return e;
 }
 

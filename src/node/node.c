@@ -271,8 +271,10 @@ void cst_node_tenant_close(cst_node *n, const char *tenant_id)
 void cst_node_audit_event(cst_node *n, const char *action, const char *outcome, const char *tenant,
                           const char *resource, json_t *info)
 {
-    if (!n->audit)
+    if (!n->audit) {
+        json_decref(info);
         return;
+    }
     cst_audit_event ev = {.stream = CST_AUDIT_SECURITY,
                           .tenant = tenant,
                           .actor_type = "node",
@@ -285,6 +287,7 @@ void cst_node_audit_event(cst_node *n, const char *action, const char *outcome, 
         cst_error("cannot audit %s: %s", action, cst_err_message(CST_ERR_AUDIT_UNAVAILABLE));
         cst_err_clear();
     }
+    json_decref(info);
 }
 
 /* CHG-1: what changed in the effective configuration since the last start. */

@@ -77,7 +77,7 @@ void cst_node_tenant_release(cst_node *n, cst_tenant_ctx *t);
  * store and wipes its keys from memory. Idempotent; a tenant never opened is fine. */
 void cst_node_tenant_close(cst_node *n, const char *tenant_id);
 /* Appends an entry by the node itself (schedules, sweeps) to the security stream; failures are
- * logged (the caller's work is already done and cannot wait). */
+ * logged (the caller's work is already done and cannot wait). Takes info's reference. */
 struct json_t;
 void cst_node_audit_event(cst_node *n, const char *action, const char *outcome, const char *tenant,
                           const char *resource, struct json_t *info);
