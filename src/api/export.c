@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "http/json.h"
 #include "util/util.h"
 
 #define PART_BYTES (256 * 1024)
@@ -34,13 +35,6 @@ typedef struct export_state {
     cst_err e;
     bool finished;
 } export_state;
-
-static json_t *time_json(int64_t us)
-{
-    char s[32];
-    cst_time_format(us, s);
-    return json_string(s);
-}
 
 /* Appends one line (hashed unless it is the manifest) and wipes the text. */
 static cst_err emit(export_state *x, json_t *line, bool hashed)
@@ -64,9 +58,10 @@ static cst_err emit(export_state *x, json_t *line, bool hashed)
 
 static void collect_bucket(const cst_bucket_row *b, void *p)
 {
-    json_array_append_new(p, json_pack("{s:s,s:s,s:I,s:s,s:o}", "type", "bucket", "name", b->name,
-                                       "retention_seconds", (json_int_t)b->retention_seconds,
-                                       "class", b->cls, "created_at", time_json(b->created_at)));
+    json_array_append_new(p,
+                          json_pack("{s:s,s:s,s:I,s:s,s:o}", "type", "bucket", "name", b->name,
+                                    "retention_seconds", (json_int_t)b->retention_seconds, "class",
+                                    b->cls, "created_at", cst_json_time(b->created_at)));
 }
 
 static bool export_record(const cst_record_row *r, void *p)
@@ -90,7 +85,7 @@ static bool export_record(const cst_record_row *r, void *p)
     x->e = emit(x,
                 json_pack("{s:s,s:s,s:s%,s:s,s:s,s:o,s:o}", "type", "record", "bucket", bucket,
                           "key", key, klen, "content_type", ctype, "value", b64, "created_at",
-                          time_json(r->created_at), "updated_at", time_json(r->updated_at)),
+                          cst_json_time(r->created_at), "updated_at", cst_json_time(r->updated_at)),
                 true);
     x->records++;
     x->value_bytes += (int64_t)x->value.len;
@@ -111,7 +106,7 @@ static cst_err export_fill(void *ctx, cst_buf *out, bool *done)
                  json_pack("{s:s,s:s,s:i,s:{s:s,s:s,s:s,s:s},s:s,s:o}", "type", "header", "format",
                            FORMAT, "version", 1, "tenant", "id", x->tenant.id, "name",
                            x->tenant.name, "region", x->tenant.region, "plan", x->tenant.plan,
-                           "node", x->n->node_id, "exported_at", time_json(cst_now_us())),
+                           "node", x->n->node_id, "exported_at", cst_json_time(cst_now_us())),
                  true));
         size_t i;
         json_t *b;
@@ -195,10 +190,8 @@ cst_err cst_api_export(cst_node *n, cst_request *req)
         free(x);
         return e;
     }
-    x->finished = true; /* until the stream starts, export_free must not report a cut */
     cst_audit_info(req, "buckets", json_integer((json_int_t)json_array_size(x->buckets)));
     cst_resp_stream(req, "application/x-ndjson", export_fill, export_free, x);
-    x->finished = false;
     return CST_OK;
 }
 

@@ -63,7 +63,7 @@ json_t *cst_tenant_json(const cst_node *n, const cst_tenant_row *t, bool with_se
                           t->region, "plan", t->plan, "state", t->state, "created_at", created);
     if (with_settings)
         json_object_set_new(o, "settings", settings_json(n, t));
-    json_object_set_new(o, "lifecycle", cst_lifecycle_json((cst_node *)n, t, cst_now_us()));
+    json_object_set_new(o, "lifecycle", cst_lifecycle_json((cst_node *)n, t, cst_now_us(), with_settings));
     return o;
 }
 

@@ -10,22 +10,13 @@
 #include "crypto/secrets.h"
 #include "util/util.h"
 
-static json_t *time_or_null(int64_t us)
-{
-    char t[32];
-    if (!us)
-        return json_null();
-    cst_time_format(us, t);
-    return json_string(t);
-}
-
 static json_t *token_json(const cst_token_row *t)
 {
     return json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o}", "id", t->id, "name", t->name, "user_id",
                      t->user_id, "kind", t->session ? "session" : "api", "permissions",
-                     cst_perms_json(t->perms), "created_at", time_or_null(t->created_at),
-                     "expires_at", time_or_null(t->expires_at), "last_used_at",
-                     time_or_null(t->last_used_at));
+                     cst_perms_json(t->perms), "created_at", cst_json_time(t->created_at),
+                     "expires_at", cst_json_time(t->expires_at), "last_used_at",
+                     cst_json_time(t->last_used_at));
 }
 
 static cst_err parse_token_request(cst_request *req, json_t *body, cst_token_row *tok)

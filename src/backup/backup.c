@@ -707,15 +707,6 @@ void cst_bk_audit(cst_node *n, const char *action, const char *outcome, const ch
     cst_node_audit_event(n, action, outcome, tenant, "/v1/sys/backups", json_incref(info));
 }
 
-static json_t *time_or_null(int64_t us)
-{
-    if (!us)
-        return json_null();
-    char s[32];
-    cst_time_format(us, s);
-    return json_string(s);
-}
-
 json_t *cst_backup_row_json(const cst_backup_row *b)
 {
     json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:I,s:I,s:I}", "id", b->id, "status",
@@ -725,8 +716,8 @@ json_t *cst_backup_row_json(const cst_backup_row *b)
                           (json_int_t)((b->finished_at - b->created_at) / 1000));
     if (!o)
         return NULL;
-    json_object_set_new(o, "created_at", time_or_null(b->created_at));
-    json_object_set_new(o, "finished_at", time_or_null(b->finished_at));
+    json_object_set_new(o, "created_at", cst_json_time(b->created_at));
+    json_object_set_new(o, "finished_at", cst_json_time(b->finished_at));
     if (b->error[0])
         json_object_set_new(o, "error", json_string(b->error));
     return o;
@@ -740,7 +731,7 @@ json_t *cst_drill_row_json(const cst_drill_row *d)
                   "records", (json_int_t)d->records, "result", d->ok ? "pass" : "fail");
     if (!o)
         return NULL;
-    json_object_set_new(o, "started_at", time_or_null(d->started_at));
+    json_object_set_new(o, "started_at", cst_json_time(d->started_at));
     if (d->error[0])
         json_object_set_new(o, "error", json_string(d->error));
     return o;
@@ -789,9 +780,9 @@ json_t *cst_backup_health(cst_node *n)
     json_t *o = json_pack("{s:s}", "status", status);
     if (!o)
         return NULL;
-    json_object_set_new(o, "last_success_at", time_or_null(h.last_ok));
-    json_object_set_new(o, "last_failure_at", time_or_null(h.last_failed));
-    json_object_set_new(o, "last_drill_at", time_or_null(h.have_drill ? h.d.started_at : 0));
+    json_object_set_new(o, "last_success_at", cst_json_time(h.last_ok));
+    json_object_set_new(o, "last_failure_at", cst_json_time(h.last_failed));
+    json_object_set_new(o, "last_drill_at", cst_json_time(h.have_drill ? h.d.started_at : 0));
     json_object_set_new(o, "last_drill_result",
                         h.have_drill ? json_string(h.d.ok ? "pass" : "fail") : json_null());
     return o;

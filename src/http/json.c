@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "util/util.h"
+
 void cst_json_free_text(char *text)
 {
     json_free_t free_fn = NULL;
@@ -84,4 +86,13 @@ cst_err cst_json_obj(const json_t *obj, const char *key, bool required, json_t *
     ENSURE(json_is_object(v), CST_ERR_INVALID, "field \"%s\" must be an object", key);
     *out = v;
     return CST_OK;
+}
+
+json_t *cst_json_time(int64_t us)
+{
+    if (!us)
+        return json_null();
+    char t[32];
+    cst_time_format(us, t);
+    return json_string(t);
 }

@@ -11,6 +11,8 @@
 
 /* Frees a string from json_dumps (it comes from jansson's allocator, which wipes). */
 void cst_json_free_text(char *text);
+/* A time (microseconds since the epoch) as an RFC 3339 UTC string; null for 0 ("never"). */
+json_t *cst_json_time(int64_t us);
 
 /* Parses body as one JSON object. An empty body parses as {} when allow_empty. */
 CST_MUST_USE cst_err cst_json_object(const cst_buf *body, bool allow_empty, json_t **out);

@@ -17,19 +17,13 @@
 #include "audit/audit.h"
 #include "lifecycle/lifecycle.h"
 #include "store/db.h"
+#include "http/json.h"
 #include "util/util.h"
 
 #define METHOD "Cryptographic Erase, NIST SP 800-88 Rev. 1"
 
 static const char *const tenant_purposes[] = {"dek", "idx", NULL};
 static const char *const billing_purposes[] = {"billing-dek", "billing-idx", NULL};
-
-static json_t *time_json(int64_t us)
-{
-    char s[32];
-    cst_time_format(us, s);
-    return json_string(s);
-}
 
 /* ---- certificates ---- */
 
@@ -226,8 +220,8 @@ static void collect_backup(const cst_backup_row *b, void *p)
         return;
     json_array_append_new(
         l->arr, json_pack("{s:s,s:s,s:o,s:o}", "id", b->id, "location", b->location, "created_at",
-                          time_json(b->created_at), "expires_at",
-                          time_json(b->created_at + (int64_t)l->retention_days * CST_DAY_US)));
+                          cst_json_time(b->created_at), "expires_at",
+                          cst_json_time(b->created_at + (int64_t)l->retention_days * CST_DAY_US)));
 }
 
 /* Backups that may hold the tenant's ciphertext (and its wrapped keys), and when they go. */
@@ -244,7 +238,7 @@ static cst_err issue(cst_node *n, const char *tenant_id, json_t *cert, int64_t n
 {
     cst_random_id("ce", id);
     json_object_set_new(cert, "certificate_id", json_string(id));
-    json_object_set_new(cert, "issued_at", time_json(now));
+    json_object_set_new(cert, "issued_at", cst_json_time(now));
     json_object_set_new(cert, "method", json_string(METHOD));
     json_object_set_new(cert, "tool",
                         json_pack("{s:s,s:s}", "name", "custodia", "version", CUSTODIA_VERSION));
@@ -328,7 +322,7 @@ static cst_err keep_billing(cst_node *n, cst_tenant_ctx *t, const json_t *bucket
         cst_err_clear();
         if (json_array_size(names) > 0)
             *kept = json_pack("{s:I,s:o}", "records", (json_int_t)r.records, "until",
-                              time_json(r.expires_at));
+                              cst_json_time(r.expires_at));
         json_decref(names);
         return CST_OK;
     }
@@ -385,7 +379,7 @@ static cst_err keep_billing(cst_node *n, cst_tenant_ctx *t, const json_t *bucket
         e = cst_store_retained_put(n->store, &r);
     if (e == CST_OK)
         *kept = json_pack("{s:O,s:I,s:o,s:s}", "buckets", names, "records", (json_int_t)c.records,
-                          "until", time_json(r.expires_at), "key",
+                          "until", cst_json_time(r.expires_at), "key",
                           "billing-dek v1 (its own key, destroyed on that date)");
     json_decref(names);
     return e;
@@ -433,8 +427,8 @@ static cst_err erase_plan(cst_node *n, const cst_tenant_row *row, const char *re
     }
     *plan = json_pack("{s:o,s:I,s:o,s:o,s:s,s:s,s:o,s:o}", "buckets", bp.buckets, "records",
                       (json_int_t)bp.records, "keys", kl.keys, "blobs", kl.blobs, "requested_by",
-                      requested_by, "executed_by", executed_by, "requested_at", time_json(now),
-                      "tenant_created_at", time_json(row->created_at));
+                      requested_by, "executed_by", executed_by, "requested_at", cst_json_time(now),
+                      "tenant_created_at", cst_json_time(row->created_at));
     char *s = e == CST_OK ? cst_audit_canonical(*plan) : NULL;
     if (e == CST_OK && (!s || strlen(s) >= sizeof(text)))
         e = cst_fail(CST_ERR_INTERNAL, "the erase plan of %s is too large", row->id);
@@ -510,9 +504,9 @@ static cst_err erase_locked(cst_node *n, const char *tenant_id, const char *requ
             "keys_destroyed", json_object_get(plan, "keys"), "files_removed", removed,
             "billing_retained", kept, "verification", "checks", checks, "result", "passed",
             "requested_by", json_object_get(plan, "requested_by"), "executed_by", executed_by,
-            "requested_at", json_object_get(plan, "requested_at"), "started_at", time_json(started),
-            "completed_at", time_json(cst_now_us()), "backups", backups_holding(n, created_us),
-            "backups_note",
+            "requested_at", json_object_get(plan, "requested_at"), "started_at",
+            cst_json_time(started), "completed_at", cst_json_time(cst_now_us()), "backups",
+            backups_holding(n, created_us), "backups_note",
             json_string("backups listed still hold the tenant's data encrypted under keys that "
                         "are themselves inside those encrypted backups; restores never bring an "
                         "erased tenant back (tombstone), and each backup is deleted on its "
@@ -593,8 +587,8 @@ cst_err cst_lifecycle_billing_erase(cst_node *n, const char *tenant_id, int64_t 
                          (json_int_t)r.records, "keys_destroyed", kl.keys, "files_removed", removed,
                          "verification", "checks", checks, "result", "passed", "requested_by",
                          "lifecycle schedule: lifecycle.billing_retention_days", "executed_by",
-                         "custodia lifecycle sweeper", "retained_since", time_json(r.created_at),
-                         "completed_at", time_json(now));
+                         "custodia lifecycle sweeper", "retained_since",
+                         cst_json_time(r.created_at), "completed_at", cst_json_time(now));
         removed = checks = NULL;
         e = cert ? issue(n, tenant_id, cert, now, id, &doc)
                  : cst_fail(CST_ERR_INTERNAL, "cannot build the certificate");

@@ -162,27 +162,20 @@ cst_err cst_lifecycle_permits(const cst_tenant_row *t, const char *method, bool 
     return cst_fail(CST_ERR_FORBIDDEN, "the tenant is %s: it has no access", s);
 }
 
-static json_t *time_json(int64_t us)
-{
-    if (!us)
-        return json_null();
-    char s[32];
-    cst_time_format(us, s);
-    return json_string(s);
-}
-
-json_t *cst_lifecycle_json(cst_node *n, const cst_tenant_row *t, int64_t now)
+json_t *cst_lifecycle_json(cst_node *n, const cst_tenant_row *t, int64_t now, bool detailed)
 {
     cst_lifecycle_step st;
     cst_lifecycle_next(t, &n->cfg.lifecycle, &st);
     json_t *next = json_null();
     if (st.at)
-        next = json_pack("{s:s,s:o,s:s,s:b}", "state", st.state, "at", time_json(st.at), "rule",
+        next = json_pack("{s:s,s:o,s:s,s:b}", "state", st.state, "at", cst_json_time(st.at), "rule",
                          st.reason, "due", st.at <= now);
     json_t *o = json_pack("{s:s,s:o,s:s,s:o,s:o,s:o}", "state", t->state, "state_since",
-                          time_json(t->state_since ? t->state_since : t->created_at), "event",
-                          t->event, "event_at", time_json(t->event_at), "last_active_at",
-                          time_json(t->last_active_at), "next", next);
+                          cst_json_time(t->state_since ? t->state_since : t->created_at), "event",
+                          t->event, "event_at", cst_json_time(t->event_at), "last_active_at",
+                          cst_json_time(t->last_active_at), "next", next);
+    if (!detailed)
+        return o; /* listings skip the two lookups below */
     char cert[CST_ID_MAX];
     if (cst_store_certificate_of(n->store, t->id, cert) == CST_OK)
         json_object_set_new(o, "certificate_id", json_string(cert));
@@ -191,7 +184,7 @@ json_t *cst_lifecycle_json(cst_node *n, const cst_tenant_row *t, int64_t now)
     if (cst_store_retained_get(n->store, t->id, &r) == CST_OK)
         json_object_set_new(o, "billing_retained",
                             json_pack("{s:I,s:I,s:o}", "buckets", (json_int_t)r.buckets, "records",
-                                      (json_int_t)r.records, "until", time_json(r.expires_at)));
+                                      (json_int_t)r.records, "until", cst_json_time(r.expires_at)));
     cst_err_clear();
     return o;
 }
