@@ -91,6 +91,15 @@ typedef struct cst_request {
     cst_buf body;
     size_t body_limit;
     bool body_too_large;
+    /* Set by the on_headers hook: the handler is slow (password hashing) and runs on the
+     * server's bounded worker pool, with the connection suspended, so that the request
+     * threads keep serving everyone else (IAM-2, issue 12). */
+    bool offload;
+    /* Set by the on_headers hook: upload bytes go to sink instead of body (an import is
+     * spooled, not held in memory); free_sink runs when the request ends, whatever happened. */
+    cst_err (*body_sink)(void *ctx, const void *p, size_t n);
+    void (*body_sink_free)(void *ctx);
+    void *body_sink_ctx;
     cst_err early; /* refused from the headers; answered once the (empty) request is complete */
     char early_msg[256];
     cst_principal who;

@@ -43,6 +43,27 @@ static const struct {
 };
 #define NLIFECYCLE (sizeof(lifecycle_keys) / sizeof(lifecycle_keys[0]))
 
+/* Integer limits of issue 12 (connections, tenants, login throttling, hashing pool). */
+static const struct {
+    const char *key;
+    size_t off;
+    long min, max;
+} limit_keys[] = {
+    {"http.max_connections", offsetof(cst_config, max_connections), 0, 1000000},
+    {"http.max_connections_per_ip", offsetof(cst_config, max_connections_per_ip), 1, 100000},
+    {"store.max_open_tenants", offsetof(cst_config, max_open_tenants), 4, 100000},
+    {"auth.login_rate_per_ip", offsetof(cst_config, login_rate_per_ip), 1, 100000},
+    {"auth.login_rate_per_account", offsetof(cst_config, login_rate_per_account), 1, 10000},
+    {"auth.hash_workers", offsetof(cst_config, hash_workers), 0, 64},
+    {"auth.hash_queue", offsetof(cst_config, hash_queue), 1, 100000},
+};
+#define NLIMITS (sizeof(limit_keys) / sizeof(limit_keys[0]))
+
+static int *limit_field(cst_config *c, size_t i)
+{
+    return (int *)((char *)c + limit_keys[i].off);
+}
+
 static int *lifecycle_field(cst_lifecycle_policy *p, size_t i)
 {
     return (int *)((char *)p + lifecycle_keys[i].off);
@@ -77,6 +98,15 @@ void cst_config_defaults(cst_config *c)
     c->sweep_interval = 60;
     c->sweep_batch = 500;
     c->max_import_bytes = 256L * 1024 * 1024;
+    c->max_connections = 0;
+    c->max_connections_per_ip = 64;
+    c->header_timeout = 10;
+    c->max_inflight_body_bytes = 128L * 1024 * 1024;
+    c->max_open_tenants = 128;
+    c->login_rate_per_ip = 60;
+    c->login_rate_per_account = 10;
+    c->hash_workers = 0;
+    c->hash_queue = 64;
 }
 
 /* A duration: seconds, or a number with s, m, h or d. */
@@ -325,6 +355,21 @@ cst_err cst_config_set(cst_config *c, const char *section, const char *key, cons
     }
     if (!strcmp(full, "http.max_import_bytes"))
         return set_size(&c->max_import_bytes, full, v, 1024, 64L * 1024 * 1024 * 1024);
+    if (!strcmp(full, "http.max_inflight_body_bytes"))
+        return set_size(&c->max_inflight_body_bytes, full, v, 1024 * 1024,
+                        64L * 1024 * 1024 * 1024);
+    for (size_t i = 0; i < NLIMITS; i++) {
+        if (strcmp(full, limit_keys[i].key) != 0)
+            continue;
+        TRY(parse_long(full, v, limit_keys[i].min, limit_keys[i].max, &n));
+        *limit_field(c, i) = (int)n;
+        return CST_OK;
+    }
+    if (!strcmp(full, "http.header_timeout")) {
+        TRY(parse_duration(full, v, 1, 300, &n));
+        c->header_timeout = (int)n;
+        return CST_OK;
+    }
     return cst_fail(CST_ERR_INVALID, "unknown configuration key %s", full);
 }
 
@@ -444,6 +489,17 @@ cst_err cst_config_finish(cst_config *c)
         cst_warn("WEAKER THAN DEFAULT: backup.retention_days = %d: backups are kept longer than "
                  "110 days (BAK-4)",
                  c->backup_retention_days);
+    if (c->header_timeout > 10)
+        cst_warn("WEAKER THAN DEFAULT: http.header_timeout = %d s (default 10): slow clients hold "
+                 "connections longer",
+                 c->header_timeout);
+    if (c->max_connections_per_ip > 64)
+        cst_warn("WEAKER THAN DEFAULT: http.max_connections_per_ip = %d (default 64)",
+                 c->max_connections_per_ip);
+    if (c->login_rate_per_ip > 60 || c->login_rate_per_account > 10)
+        cst_warn("WEAKER THAN DEFAULT: login attempts per minute: %d per address, %d per account "
+                 "(default 60 / 10)",
+                 c->login_rate_per_ip, c->login_rate_per_account);
     if (c->session_max_seconds > 12 * 3600)
         cst_warn("WEAKER THAN DEFAULT: auth.session_max_seconds = %d (default 43200)",
                  c->session_max_seconds);
@@ -500,5 +556,10 @@ json_t *cst_config_json(const cst_config *c)
     json_object_set_new(o, "lifecycle.sweep_interval", json_integer(c->sweep_interval));
     json_object_set_new(o, "lifecycle.sweep_batch", json_integer(c->sweep_batch));
     json_object_set_new(o, "http.max_import_bytes", json_integer((json_int_t)c->max_import_bytes));
+    json_object_set_new(o, "http.max_inflight_body_bytes",
+                        json_integer((json_int_t)c->max_inflight_body_bytes));
+    json_object_set_new(o, "http.header_timeout", json_integer(c->header_timeout));
+    for (size_t i = 0; i < NLIMITS; i++)
+        json_object_set_new(o, limit_keys[i].key, json_integer(*limit_field((cst_config *)c, i)));
     return o;
 }

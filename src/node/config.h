@@ -75,6 +75,17 @@ typedef struct cst_config {
     long sweep_interval;     /* seconds between retention and lifecycle sweeps */
     int sweep_batch;         /* records deleted per transaction by the sweeper */
     size_t max_import_bytes; /* POST /v1/import body limit */
+    /* abuse limits (issue 12): connections, header deadline, bodies in flight */
+    int max_connections;            /* 0: sized from RLIMIT_NOFILE at start-up */
+    int max_connections_per_ip;     /* open connections from one source address */
+    int header_timeout;             /* seconds for the TLS handshake plus request headers */
+    size_t max_inflight_body_bytes; /* request bodies held in memory, node-wide */
+    int max_open_tenants;           /* open tenant stores (LRU beyond it) */
+    /* IAM-2: login throttling and the password-hashing pool */
+    int login_rate_per_ip;      /* login attempts per minute from one source address */
+    int login_rate_per_account; /* login attempts per minute for one account */
+    int hash_workers;           /* threads that run password-hashing requests; 0: auto */
+    int hash_queue;             /* such requests waiting for a worker before 503 */
 } cst_config;
 
 extern const cst_lifecycle_policy cst_lifecycle_defaults;
