@@ -100,7 +100,8 @@ typedef struct cst_request {
     cst_err (*body_sink)(void *ctx, const void *p, size_t n);
     void (*body_sink_free)(void *ctx);
     void *body_sink_ctx;
-    cst_err early; /* refused from the headers; answered once the (empty) request is complete */
+    cst_err sink_err; /* the sink's first error (its message is kept in early_msg) */
+    cst_err early;    /* refused from the headers; answered once the (empty) request is complete */
     char early_msg[256];
     cst_principal who;
     void *held_tenant; /* the tenant context this request holds (released when it ends) */

@@ -302,8 +302,20 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        if (!req->body_too_large && cst_buf_append(&req->body, upload_data, *upload_data_size))
+        if (req->body_sink) {
+            /* A spooled body (import): the sink counts its own limit and keeps the first
+             * error, which answers the request once the upload ends. */
+            if (req->sink_err == CST_OK) {
+                cst_err_clear();
+                req->sink_err = req->body_sink(req->body_sink_ctx, upload_data, *upload_data_size);
+                if (req->sink_err != CST_OK)
+                    (void)snprintf(req->early_msg, sizeof(req->early_msg), "%s",
+                                   cst_err_message(req->sink_err));
+            }
+        } else if (!req->body_too_large &&
+                   cst_buf_append(&req->body, upload_data, *upload_data_size)) {
             req->body_too_large = true;
+        }
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -311,6 +323,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     cst_err e;
     if (req->early != CST_OK)
         e = cst_fail(req->early, "%s", req->early_msg);
+    else if (req->sink_err != CST_OK)
+        e = cst_fail(req->sink_err, "%s", req->early_msg);
     else if (req->body_too_large)
         e = cst_fail(CST_ERR_TOO_LARGE, "the request body exceeds %zu bytes", req->body_limit);
     else
@@ -327,6 +341,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!req)
         return;
     stream_drop(req);
+    if (req->body_sink_free)
+        req->body_sink_free(req->body_sink_ctx);
     cst_buf_wipe_free(&req->body);
     cst_buf_wipe_free(&req->resp);
     sodium_memzero(req->params, sizeof(req->params));
