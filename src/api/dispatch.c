@@ -234,8 +234,13 @@ static cst_err check_state(const cst_request *req)
 cst_err cst_api_on_headers(void *app, cst_request *req, const char *url)
 {
     cst_node *n = app;
-    TRY(cst_client_ip(&n->cfg.trusted_proxies, req->source_ip,
-                      cst_req_header(req, "X-Forwarded-For"), req->client_ip));
+    /* IAM-7: every X-Forwarded-For line, joined in order, before walking from the right: a
+     * client's own line must not hide the one its proxy appended. */
+    char xff[2048];
+    bool has_xff;
+    TRY(cst_req_header_join(req, "X-Forwarded-For", xff, sizeof(xff), &has_xff));
+    TRY(cst_client_ip(&n->cfg.trusted_proxies, req->source_ip, has_xff ? xff : NULL,
+                      req->client_ip));
     TRY(cst_route_match(cst_api_routes, cst_api_route_count, req->method, url, &req->route,
                         req->params, req->param_len));
     req->body_limit = body_limit(n, req->route->body);

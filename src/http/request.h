@@ -133,6 +133,10 @@ typedef struct cst_request {
 
 /* Request accessors implemented by the adapter. */
 const char *cst_req_header(cst_request *req, const char *name);
+/* Every line of a repeated header joined in arrival order with ", " (RFC 9110 §5.3), so that
+ * a client cannot hide behind a proxy that appends its own line. Fails when they do not fit. */
+CST_MUST_USE cst_err cst_req_header_join(cst_request *req, const char *name, char *out, size_t n,
+                                         bool *present);
 /* Query parameter, percent-decoded into out; false when absent. Fails on bad encoding or a value
  * longer than n-1 bytes. */
 CST_MUST_USE cst_err cst_req_query(cst_request *req, const char *name, char *out, size_t n,

@@ -9,6 +9,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/util.h"
 
@@ -29,6 +30,42 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
 const char *cst_req_header(cst_request *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+struct join_ctx {
+    const char *name;
+    char *out;
+    size_t n, len;
+    bool overflow;
+};
+
+static enum MHD_Result join_one(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    struct join_ctx *j = cls;
+    if (strcasecmp(key, j->name) != 0)
+        return MHD_YES;
+    const char *sep = j->len ? ", " : "";
+    size_t add = strlen(sep) + (value ? strlen(value) : 0);
+    if (j->len + add >= j->n) {
+        j->overflow = true;
+        return MHD_NO;
+    }
+    (void)snprintf(j->out + j->len, j->n - j->len, "%s%s", sep, value ? value : "");
+    j->len += add;
+    return MHD_YES;
+}
+
+cst_err cst_req_header_join(cst_request *req, const char *name, char *out, size_t n, bool *present)
+{
+    struct join_ctx j = {name, out, n, 0, false};
+    out[0] = '\0';
+    *present = false;
+    /* libmicrohttpd keeps header lines in arrival order */
+    (void)MHD_get_connection_values(req->conn, MHD_HEADER_KIND, join_one, &j);
+    ENSURE(!j.overflow, CST_ERR_INVALID, "the %s header lines are too long", name);
+    *present = cst_req_header(req, name) != NULL;
+    return CST_OK;
 }
 
 cst_err cst_req_query(cst_request *req, const char *name, char *out, size_t n, bool *present)

@@ -442,6 +442,16 @@ static void test_iam7_allowlists_with_real_source_addresses(void **state)
     ts_request(&srv, "GET", "/v1/buckets/a/records", rd, NULL, NULL, 0, xff_out, &r);
     assert_int_equal(r.status, 403); /* the client appended a fake 127.0.0.1: not believed */
     ts_resp_free(&r);
+    /* the client sends its own X-Forwarded-For line and the proxy appends a second one: the
+     * lines are joined in order, so the proxy's (rightmost) address is the client */
+    const char *xff_two[] = {"X-Forwarded-For: 127.0.0.1", "X-Forwarded-For: 192.0.2.10", NULL};
+    ts_request(&srv, "GET", "/v1/buckets/a/records", rd, NULL, NULL, 0, xff_two, &r);
+    assert_int_equal(r.status, 403);
+    ts_resp_free(&r);
+    const char *xff_two_ok[] = {"X-Forwarded-For: 192.0.2.10", "X-Forwarded-For: 127.0.0.1", NULL};
+    ts_request(&srv, "GET", "/v1/buckets/a/records", rd, NULL, NULL, 0, xff_two_ok, &r);
+    assert_int_equal(r.status, 200); /* the proxy's line says 127.0.0.1 */
+    ts_resp_free(&r);
     const char *xff_bad[] = {"X-Forwarded-For: not-an-address", NULL};
     ts_request(&srv, "GET", "/v1/buckets/a/records", rd, NULL, NULL, 0, xff_bad, &r);
     assert_int_equal(r.status, 400);
