@@ -2,6 +2,7 @@
 #include "harness.h"
 
 #include <curl/curl.h>
+#include <dirent.h>
 #include <unistd.h>
 #include <liboath/oath.h>
 #include <time.h>
@@ -720,4 +721,39 @@ int ts_run_group_tests(const char *name, const struct CMUnitTest *tests, size_t 
     int rc = _cmocka_run_group_tests(name, copy, n, run_group_setup, run_group_teardown);
     free(copy);
     return rc;
+}
+
+int ts_group_alive(pid_t pgid)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return -1;
+    int alive = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        char *end;
+        long pid = strtol(de->d_name, &end, 10);
+        if (*end || pid <= 0)
+            continue;
+        char path[64], st[1024] = "";
+        snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t n = fread(st, 1, sizeof(st) - 1, f);
+        st[n] = '\0';
+        fclose(f);
+        /* "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses */
+        const char *p = strrchr(st, ')');
+        if (!p || p[1] != ' ')
+            continue;
+        char state = p[2];
+        char *q = NULL;
+        (void)strtol(p + 3, &q, 10); /* ppid */
+        long pgrp = q ? strtol(q, NULL, 10) : 0;
+        if (pgrp == (long)pgid && state != 'Z' && state != 'X')
+            alive++;
+    }
+    closedir(d);
+    return alive;
 }

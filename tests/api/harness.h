@@ -134,4 +134,8 @@ int ts_run_group_tests(const char *name, const struct CMUnitTest *tests, size_t 
 #define cmocka_run_group_tests(tests, setup, teardown)                                             \
     ts_run_group_tests(#tests, tests, sizeof(tests) / sizeof((tests)[0]), setup, teardown)
 
+/* Processes of process group pgid that are still running (zombies do not count; -1 when
+ * /proc cannot be read). Waits for nothing: poll it in a bounded loop. */
+int ts_group_alive(pid_t pgid);
+
 #endif

@@ -2,7 +2,6 @@
  * leaves no `custodia serve` and no temp dir behind, so the next tests do not fail with it.
  * The checks run this binary again as a child in its own process group, where tests fail on
  * purpose, and then look at what is left of that process group. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -130,37 +129,6 @@ static int child_main(const char *mode)
 
 static char self_exe[4096];
 
-/* Processes of process group pgid that are not zombies. */
-static int group_alive(pid_t pgid)
-{
-    DIR *d = opendir("/proc");
-    assert_non_null(d);
-    int alive = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        char *end;
-        long pid = strtol(de->d_name, &end, 10);
-        if (*end || pid <= 0)
-            continue;
-        char path[64], st[1024] = "";
-        snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        size_t n = fread(st, 1, sizeof(st) - 1, f);
-        st[n] = '\0';
-        fclose(f);
-        const char *p = strrchr(st, ')');
-        char state = 0;
-        long ppid = 0, pgrp = 0;
-        if (p && sscanf(p + 1, " %c %ld %ld", &state, &ppid, &pgrp) == 3 && pgrp == pgid &&
-            state != 'Z' && state != 'X')
-            alive++;
-    }
-    closedir(d);
-    return alive;
-}
-
 /* Runs this binary as `child MODE` in its own process group; returns the group id after the
  * child has ended (waited for at most 120 s). */
 static pid_t run_child(const char *mode, const char *dir, int *status)
@@ -253,7 +221,7 @@ static void test_harness_failed_test_leaves_no_server(void **state)
         assert_false(pid_alive(pids[i]));
         assert_false(exists(roots[i]));
     }
-    assert_int_equal(group_alive(pgid), 0);
+    assert_int_equal(ts_group_alive(pgid), 0);
     /* the harness said what it killed */
     assert_int_equal(
         ts_sh("grep -q 'harness: a test left server %d' %s/child.log", (int)pids[1], dir), 0);
@@ -272,10 +240,10 @@ static void test_harness_killed_test_process_leaves_no_server(void **state)
     char root[1][256];
     assert_int_equal(reported(dir, "killed", &pid, root, 1), 1);
     /* the server follows its parent (PR_SET_PDEATHSIG): bounded wait, 10 s */
-    for (int i = 0; i < 100 && group_alive(pgid) > 0; i++)
+    for (int i = 0; i < 100 && ts_group_alive(pgid) > 0; i++)
         usleep(100000);
     assert_false(pid_alive(pid));
-    assert_int_equal(group_alive(pgid), 0);
+    assert_int_equal(ts_group_alive(pgid), 0);
     /* a SIGKILLed test cannot remove its temp dir: this one does */
     ts_sh("rm -rf '%s' '%s'", root[0], dir);
 }
