@@ -19,9 +19,13 @@
 #define TOUCH_INTERVAL_US (30 * 1000000LL)
 #define ACTIVE_INTERVAL_US (3600 * 1000000LL)
 
-static size_t body_limit(const cst_node *n, cst_body_kind kind)
+/* A POST route that takes no body still accepts the empty JSON object many HTTP clients send
+ * ("{}", with JSON whitespace around it): at most this many bytes, checked by empty_body. */
+#define EMPTY_OBJECT_MAX 64
+
+static size_t body_limit(const cst_node *n, const cst_route *r)
 {
-    switch (kind) {
+    switch (r->body) {
     case CST_BODY_JSON:
         return n->cfg.max_json_bytes;
     case CST_BODY_RECORD:
@@ -31,9 +35,34 @@ static size_t body_limit(const cst_node *n, cst_body_kind kind)
     case CST_BODY_IMPORT:
         return n->cfg.max_import_bytes;
     case CST_BODY_NONE:
+        return strcmp(r->method, "POST") == 0 ? EMPTY_OBJECT_MAX : 0;
     default:
         return 0;
     }
+}
+
+static bool json_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* A route without a body: nothing, or an empty JSON object and nothing else. */
+static cst_err empty_body(const cst_request *req)
+{
+    if (req->route->body != CST_BODY_NONE || req->body.len == 0)
+        return CST_OK;
+    const char *p = (const char *)req->body.data, *end = p + req->body.len;
+    while (p < end && json_space(*p))
+        p++;
+    bool ok = p < end && *p++ == '{';
+    while (ok && p < end && json_space(*p))
+        p++;
+    ok = ok && p < end && *p++ == '}';
+    while (ok && p < end && json_space(*p))
+        p++;
+    ENSURE(ok && p == end, CST_ERR_INVALID,
+           "this route takes no body: send none, or an empty JSON object {}");
+    return CST_OK;
 }
 
 static cst_err check_length(cst_request *req)
@@ -44,6 +73,9 @@ static cst_err check_length(cst_request *req)
     char *end = NULL;
     unsigned long long v = strtoull(cl, &end, 10);
     ENSURE(end != cl && *end == '\0' && cl[0] != '-', CST_ERR_INVALID, "malformed Content-Length");
+    if (v > req->body_limit && req->route->body == CST_BODY_NONE)
+        return cst_fail(CST_ERR_TOO_LARGE, "this route takes no body%s",
+                        req->body_limit ? ": send none, or an empty JSON object {}" : "");
     ENSURE(v <= req->body_limit, CST_ERR_TOO_LARGE,
            "the request body has %llu bytes; this route accepts at most %zu", v, req->body_limit);
     return CST_OK;
@@ -243,9 +275,10 @@ cst_err cst_api_on_headers(void *app, cst_request *req, const char *url)
                       req->client_ip));
     TRY(cst_route_match(cst_api_routes, cst_api_route_count, req->method, url, &req->route,
                         req->params, req->param_len));
-    req->body_limit = body_limit(n, req->route->body);
+    req->body_limit = body_limit(n, req->route);
     TRY(check_length(req));
-    if (req->route->body == CST_BODY_JSON || req->route->body == CST_BODY_BATCH)
+    if (req->route->body == CST_BODY_JSON || req->route->body == CST_BODY_BATCH ||
+        req->route->body == CST_BODY_NONE)
         TRY(check_type(req, "application/json"));
     if (req->route->body == CST_BODY_IMPORT)
         TRY(check_type(req, "application/x-ndjson"));
@@ -273,7 +306,9 @@ cst_err cst_api_on_complete(void *app, cst_request *req)
 static cst_err complete(cst_node *n, cst_request *req)
 {
     cst_db_scope_begin();
-    cst_err e = req->route->handler(n, req);
+    cst_err e = empty_body(req);
+    if (e == CST_OK)
+        e = req->route->handler(n, req);
     if (e != CST_OK)
         cst_resp_error(req, e);
     cst_err ae = cst_api_audit_request(n, req);

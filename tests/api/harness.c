@@ -2,6 +2,7 @@
 #include "harness.h"
 
 #include <curl/curl.h>
+#include <dirent.h>
 #include <unistd.h>
 #include <liboath/oath.h>
 #include <time.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -39,20 +41,29 @@ int ts_sh(const char *fmt, ...)
 }
 
 static void init_in_root(ts_server *s);
+static void reg_add(const ts_server *s);
+static void reg_forget_stale(const ts_server *s);
+static void reg_set_pid(const ts_server *s, pid_t pid);
+static bool reg_owns(const ts_server *s);
+static void reg_remove(const ts_server *s);
 
 void ts_init(ts_server *s)
 {
+    reg_forget_stale(s);
     memset(s, 0, sizeof(*s));
     strcpy(s->root, "/tmp/cst-test-XXXXXX");
     assert_non_null(mkdtemp(s->root));
+    reg_add(s);
     init_in_root(s);
 }
 
 const char *ts_init_small_disk(ts_server *s, unsigned long bytes)
 {
+    reg_forget_stale(s);
     memset(s, 0, sizeof(*s));
     strcpy(s->root, "/tmp/cst-test-XXXXXX");
     assert_non_null(mkdtemp(s->root));
+    reg_add(s);
     char opts[64];
     snprintf(opts, sizeof(opts), "size=%lu,mode=0700", bytes);
     if (!getenv("TS_NO_MOUNT") && mount("tmpfs", s->root, "tmpfs", 0, opts) == 0) {
@@ -100,9 +111,14 @@ bool ts_start(ts_server *s)
     }
     char log[400];
     snprintf(log, sizeof(log), "%s/serve.log", s->root);
+    pid_t parent = getpid();
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        /* Should the test process die by a signal (a ctest timeout), its servers die too. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
         dup2(fds[1], 1);
         int lf = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (lf >= 0)
@@ -122,6 +138,7 @@ bool ts_start(ts_server *s)
     }
     close(fds[1]);
     s->pid = pid;
+    reg_set_pid(s, pid);
     char line[512];
     size_t got = 0;
     struct pollfd pfd = {fds[0], POLLIN, 0};
@@ -140,6 +157,7 @@ bool ts_start(ts_server *s)
         int st;
         waitpid(pid, &st, 0);
         s->pid = 0;
+        reg_set_pid(s, 0);
         return false;
     }
     s->port = atoi(colon + 10);
@@ -151,10 +169,15 @@ int ts_stop(ts_server *s)
 {
     if (!s->pid)
         return -1;
+    if (!reg_owns(s)) { /* already killed by ts_teardown after a failed test */
+        s->pid = 0;
+        return -1;
+    }
     kill(s->pid, SIGTERM);
     int st = 0;
     waitpid(s->pid, &st, 0);
     s->pid = 0;
+    reg_set_pid(s, 0);
     int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     if (rc != 0) {
         fprintf(stderr, "server exited with %d; its log:\n", rc);
@@ -167,10 +190,13 @@ void ts_kill9(ts_server *s)
 {
     if (!s->pid)
         return;
-    kill(s->pid, SIGKILL);
-    int st;
-    waitpid(s->pid, &st, 0);
+    if (reg_owns(s)) {
+        kill(s->pid, SIGKILL);
+        int st;
+        waitpid(s->pid, &st, 0);
+    }
     s->pid = 0;
+    reg_set_pid(s, 0);
 }
 
 void ts_cleanup(ts_server *s)
@@ -181,6 +207,7 @@ void ts_cleanup(ts_server *s)
         umount2(s->root, MNT_DETACH);
     if (s->root[0])
         ts_sh("rm -rf '%s'", s->root);
+    reg_remove(s);
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -517,4 +544,216 @@ char *ts_sys_operator(ts_server *s, const char *admin, const char *username, con
     assert_non_null(tok);
     ts_first_login(s, tok, "_sys", username, pw, true);
     return tok;
+}
+
+/* ---- Harness hygiene: a registry of the servers (and temp dirs) this process started ----
+ * A failing cmocka assertion longjmps out of a test past its ts_stop/ts_cleanup. Every
+ * ts_init registers its temp dir, ts_start its pid, ts_cleanup unregisters. ts_teardown
+ * (installed after every test by ts_run_group_tests, see harness.h) kills with SIGKILL what the
+ * test left, unmounts and removes its temp dirs; the group teardown and an atexit handler do
+ * the same for whatever remains. The registry holds copies, never pointers into a test's
+ * stack, which the longjmp has discarded. */
+
+#define TS_REG_MAX 64
+
+typedef struct ts_reg {
+    char root[256];
+    pid_t pid;
+    unsigned seq; /* order of registration: the servers a test started are after its mark */
+} ts_reg;
+
+static ts_reg reg[TS_REG_MAX];
+static unsigned reg_seq, reg_mark;
+static pid_t reg_owner; /* the test process: a fork()ed child must not reap its parent's */
+
+static ts_reg *reg_find(const char *root)
+{
+    for (int i = 0; root[0] && i < TS_REG_MAX; i++)
+        if (reg[i].seq && strcmp(reg[i].root, root) == 0)
+            return &reg[i];
+    return NULL;
+}
+
+static void reg_atexit(void)
+{
+    if (getpid() == reg_owner)
+        ts_reap_since(0);
+}
+
+static void reg_add(const ts_server *s)
+{
+    if (!reg_owner) {
+        reg_owner = getpid();
+        atexit(reg_atexit);
+    }
+    for (int i = 0; i < TS_REG_MAX; i++) {
+        if (!reg[i].seq) {
+            snprintf(reg[i].root, sizeof(reg[i].root), "%s", s->root);
+            reg[i].pid = 0;
+            reg[i].seq = ++reg_seq;
+            return;
+        }
+    }
+    fail_msg("the harness registry is full (%d servers alive)", TS_REG_MAX);
+}
+
+static void reg_set_pid(const ts_server *s, pid_t pid)
+{
+    ts_reg *e = reg_find(s->root);
+    if (e)
+        e->pid = pid;
+}
+
+/* s still names a live server of this process (ts_teardown may have killed it already). */
+static bool reg_owns(const ts_server *s)
+{
+    ts_reg *e = reg_find(s->root);
+    return e && e->pid == s->pid;
+}
+
+static void reg_remove(const ts_server *s)
+{
+    ts_reg *e = reg_find(s->root);
+    if (e)
+        memset(e, 0, sizeof(*e));
+}
+
+/* Unmounts whatever is mounted at or under root (the small-disk tmpfs, a test's own). */
+static void unmount_under(const char *root)
+{
+    size_t n = strlen(root);
+    for (int pass = 0; pass < 8; pass++) {
+        FILE *m = fopen("/proc/self/mounts", "r");
+        if (!m)
+            return;
+        char line[1024], last[512] = "";
+        while (fgets(line, sizeof(line), m)) {
+            char *dir = strchr(line, ' ');
+            if (!dir)
+                continue;
+            dir++;
+            size_t len = strcspn(dir, " ");
+            if (len < sizeof(last) && strncmp(dir, root, n) == 0 &&
+                (dir[n] == ' ' || dir[n] == '/'))
+                snprintf(last, sizeof(last), "%.*s", (int)len, dir);
+        }
+        fclose(m);
+        if (!last[0] || umount2(last, MNT_DETACH) != 0)
+            return; /* the last listed is the deepest: one per pass */
+    }
+}
+
+static void reg_reap(ts_reg *e)
+{
+    if (e->pid > 0) {
+        fprintf(stderr, "harness: a test left server %d (%s) running: killed; its log ends:\n",
+                (int)e->pid, e->root);
+        ts_sh("tail -n 20 '%s/serve.log' >&2", e->root);
+        kill(e->pid, SIGKILL);
+        int st;
+        waitpid(e->pid, &st, 0);
+    }
+    unmount_under(e->root);
+    ts_sh("rm -rf '%s'", e->root);
+    memset(e, 0, sizeof(*e));
+}
+
+void ts_reap_since(unsigned mark)
+{
+    if (reg_owner && getpid() != reg_owner)
+        return;
+    for (int i = TS_REG_MAX - 1; i >= 0; i--)
+        if (reg[i].seq > mark)
+            reg_reap(&reg[i]);
+}
+
+static void reg_forget_stale(const ts_server *s)
+{
+    /* ts_init on a struct whose server was never cleaned up (its test failed without
+     * ts_teardown): that server can no longer be reached through s, so it goes now. */
+    ts_reg *e = reg_find(s->root);
+    if (e)
+        reg_reap(e);
+}
+
+unsigned ts_mark(void)
+{
+    return reg_seq;
+}
+
+int ts_teardown(void **state)
+{
+    (void)state;
+    ts_reap_since(reg_mark);
+    reg_mark = reg_seq;
+    return 0;
+}
+
+static CMFixtureFunction group_setup, group_teardown;
+
+static int run_group_setup(void **state)
+{
+    int rc = group_setup ? group_setup(state) : 0;
+    reg_mark = reg_seq; /* the group's servers outlive each test */
+    return rc;
+}
+
+static int run_group_teardown(void **state)
+{
+    int rc = group_teardown ? group_teardown(state) : 0;
+    ts_reap_since(0);
+    return rc;
+}
+
+int ts_run_group_tests(const char *name, const struct CMUnitTest *tests, size_t n,
+                       CMFixtureFunction setup, CMFixtureFunction teardown)
+{
+    struct CMUnitTest *copy = calloc(n, sizeof(*copy));
+    if (!copy)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        copy[i] = tests[i];
+        if (!copy[i].teardown_func)
+            copy[i].teardown_func = ts_teardown; /* a test with its own calls ts_teardown */
+    }
+    group_setup = setup;
+    group_teardown = teardown;
+    int rc = _cmocka_run_group_tests(name, copy, n, run_group_setup, run_group_teardown);
+    free(copy);
+    return rc;
+}
+
+int ts_group_alive(pid_t pgid)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return -1;
+    int alive = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        char *end;
+        long pid = strtol(de->d_name, &end, 10);
+        if (*end || pid <= 0)
+            continue;
+        char path[64], st[1024] = "";
+        snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t n = fread(st, 1, sizeof(st) - 1, f);
+        st[n] = '\0';
+        fclose(f);
+        /* "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses */
+        const char *p = strrchr(st, ')');
+        if (!p || p[1] != ' ')
+            continue;
+        char state = p[2];
+        char *q = NULL;
+        (void)strtol(p + 3, &q, 10); /* ppid */
+        long pgrp = q ? strtol(q, NULL, 10) : 0;
+        if (pgrp == (long)pgid && state != 'Z' && state != 'X')
+            alive++;
+    }
+    closedir(d);
+    return alive;
 }

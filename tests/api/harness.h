@@ -112,4 +112,30 @@ int ts_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #define TS_PASSWORD "Sturdy-Vault-Passphrase-2026"
 
+/* Harness hygiene. Every server ts_init/ts_start creates is registered until ts_cleanup. When a
+ * test fails (a cmocka assertion longjmps past its clean-up), ts_teardown kills the servers
+ * that test started (SIGKILL by pid, wait), unmounts and removes their temp dirs; servers of
+ * the group setup live until the group teardown; an atexit handler takes what is left, and a
+ * server dies with the test process (PR_SET_PDEATHSIG) should that be killed.
+ * cmocka_run_group_tests is redefined below so that every test gets ts_teardown with no change
+ * in the test files; a test with its own teardown calls ts_teardown from it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <cmocka.h>
+
+int ts_teardown(void **state);
+/* Kills and removes every registered server registered after mark (0: all). */
+void ts_reap_since(unsigned mark);
+/* The registry's current mark (the registration count). */
+unsigned ts_mark(void);
+int ts_run_group_tests(const char *name, const struct CMUnitTest *tests, size_t n,
+                       CMFixtureFunction setup, CMFixtureFunction teardown);
+#undef cmocka_run_group_tests
+#define cmocka_run_group_tests(tests, setup, teardown)                                             \
+    ts_run_group_tests(#tests, tests, sizeof(tests) / sizeof((tests)[0]), setup, teardown)
+
+/* Processes of process group pgid that are still running (zombies do not count; -1 when
+ * /proc cannot be read). Waits for nothing: poll it in a bounded loop. */
+int ts_group_alive(pid_t pgid);
+
 #endif

@@ -700,8 +700,12 @@ static void test_bak1_command_destination(void **state)
     ts_resp_free(&r);
     ts_stop(&s2);
 
-    /* a failing command, and one that hangs past its timeout */
-    const char *bad[] = {"exit 3", "sleep 60"};
+    /* a failing command, and one that hangs past its timeout (it writes its process group,
+     * the shell's pid, so the test can check that group and nothing else on the machine) */
+    char pgid_file[400], hang[512];
+    snprintf(pgid_file, sizeof(pgid_file), "%s/cmd.pgid", s2.root);
+    snprintf(hang, sizeof(hang), "echo $$ > %s && sleep 60", pgid_file);
+    const char *bad[] = {"exit 3", hang};
     const char *expect[] = {"exit status 3", "did not finish within 2 s"};
     for (int i = 0; i < 2; i++) {
         snprintf(s2.extra_config, sizeof(s2.extra_config),
@@ -718,7 +722,18 @@ static void test_bak1_command_destination(void **state)
         ts_resp_free(&r);
         ts_stop(&s2);
     }
-    assert_int_equal(ts_sh("pgrep -f 'sleep 6[0]' >/dev/null"), 1); /* killed, not left behind */
+    /* the hanging command's process group was killed, not left behind */
+    FILE *pf = fopen(pgid_file, "r");
+    assert_non_null(pf);
+    long pgid = 0;
+    char line[32] = "";
+    if (fgets(line, sizeof(line), pf))
+        pgid = strtol(line, NULL, 10);
+    fclose(pf);
+    assert_true(pgid > 1);
+    for (int i = 0; i < 50 && ts_group_alive((pid_t)pgid) > 0; i++)
+        usleep(100000);
+    assert_int_equal(ts_group_alive((pid_t)pgid), 0);
     free(loc);
     free(o);
     free(w);

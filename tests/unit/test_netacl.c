@@ -60,12 +60,49 @@ static void test_iam7_forwarded_for_only_from_trusted_proxies(void **state)
     assert_int_equal(cst_client_ip(&trusted, "10.0.0.5", "garbage", ip), CST_ERR_INVALID);
 }
 
+/* IAM-7: a prefix that ends inside a byte admits exactly its range. For each CIDR: the first
+ * and last address inside, and the address one below the first and one above the last, which
+ * share every whole byte of the prefix but not its last bits (a matcher that compared only
+ * whole bytes, or masked one bit too many or too few, admits or refuses one of them). */
+static void test_iam7_prefix_ending_inside_a_byte(void **state)
+{
+    static const struct {
+        const char *cidr, *first, *last, *below, *above;
+    } cases[] = {
+        {"10.1.2.128/25", "10.1.2.128", "10.1.2.255", "10.1.2.127", "10.1.3.0"},
+        {"172.16.0.0/12", "172.16.0.0", "172.31.255.255", "172.15.255.255", "172.32.0.0"},
+        {"2001:db8:8000::/33", "2001:db8:8000::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff",
+         "2001:db8:7fff:ffff:ffff:ffff:ffff:ffff", "2001:db9::"},
+        /* one bit into the byte, and seven */
+        {"192.168.0.0/17", "192.168.0.0", "192.168.127.255", "192.167.255.255", "192.168.128.0"},
+        {"10.0.0.2/31", "10.0.0.2", "10.0.0.3", "10.0.0.1", "10.0.0.4"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        cst_cidr_list l;
+        assert_int_equal(cst_cidr_list_parse(cases[i].cidr, &l), CST_OK);
+        assert_int_equal(l.n, 1);
+        if (!cst_cidr_list_match(&l, cases[i].first) || !cst_cidr_list_match(&l, cases[i].last) ||
+            cst_cidr_list_match(&l, cases[i].below) || cst_cidr_list_match(&l, cases[i].above))
+            fail_msg("%s: first %s %d, last %s %d, below %s %d, above %s %d", cases[i].cidr,
+                     cases[i].first, cst_cidr_list_match(&l, cases[i].first), cases[i].last,
+                     cst_cidr_list_match(&l, cases[i].last), cases[i].below,
+                     cst_cidr_list_match(&l, cases[i].below), cases[i].above,
+                     cst_cidr_list_match(&l, cases[i].above));
+    }
+    /* the mapped IPv4 form is held to the same boundary */
+    cst_cidr_list l;
+    assert_int_equal(cst_cidr_list_parse("10.1.2.128/25", &l), CST_OK);
+    assert_true(cst_cidr_list_match(&l, "::ffff:10.1.2.200"));
+    assert_false(cst_cidr_list_match(&l, "::ffff:10.1.2.100"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_iam7_malformed_cidrs_refused),
         cmocka_unit_test(test_iam7_matching),
         cmocka_unit_test(test_iam7_forwarded_for_only_from_trusted_proxies),
+        cmocka_unit_test(test_iam7_prefix_ending_inside_a_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
