@@ -15,12 +15,12 @@ static cst_err h(cst_node *n, cst_request *r)
 }
 
 static const cst_route table[] = {
-    {"GET", "/v1/buckets", h, CST_PERM_BUCKETS_ADMIN, CST_BODY_NONE, "test.action"},
-    {"GET", "/v1/buckets/{name}", h, CST_PERM_BUCKETS_ADMIN, CST_BODY_NONE, "test.action"},
+    {"GET", "/v1/buckets", h, CST_PERM_BUCKETS_ADMIN, CST_BODY_NONE, "test.action", 0},
+    {"GET", "/v1/buckets/{name}", h, CST_PERM_BUCKETS_ADMIN, CST_BODY_NONE, "test.action", 0},
     {"PUT", "/v1/buckets/{name}/records/{key}", h, CST_PERM_RECORDS_WRITE, CST_BODY_RECORD,
-     "test.action"},
+     "test.action", 0},
     {"POST", "/v1/buckets/{name}/records:batch", h, CST_PERM_RECORDS_WRITE, CST_BODY_BATCH,
-     "test.action"},
+     "test.action", 0},
 };
 #define N (sizeof(table) / sizeof(*table))
 
@@ -88,22 +88,22 @@ static void test_bad_encodings(void **state)
 static void test_iam4_table_refuses_route_without_permission(void **state)
 {
     const cst_route bad[] = {
-        {"GET", "/v1/x", h, CST_PERM_PUBLIC, CST_BODY_NONE, "test.action"},
-        {"GET", "/v1/y", h, CST_PERM_UNSET, CST_BODY_NONE, "test.action"},
+        {"GET", "/v1/x", h, CST_PERM_PUBLIC, CST_BODY_NONE, "test.action", 0},
+        {"GET", "/v1/y", h, CST_PERM_UNSET, CST_BODY_NONE, "test.action", 0},
     };
     assert_int_equal(cst_routes_check(bad, 2), CST_ERR_INTERNAL);
     const cst_route dup[] = {
-        {"GET", "/v1/x", h, CST_PERM_PUBLIC, CST_BODY_NONE, "test.action"},
-        {"GET", "/v1/x", h, CST_PERM_SELF, CST_BODY_NONE, "test.action"},
+        {"GET", "/v1/x", h, CST_PERM_PUBLIC, CST_BODY_NONE, "test.action", 0},
+        {"GET", "/v1/x", h, CST_PERM_SELF, CST_BODY_NONE, "test.action", 0},
     };
     assert_int_equal(cst_routes_check(dup, 2), CST_ERR_INTERNAL);
     const cst_route nohandler[] = {
-        {"GET", "/v1/x", NULL, CST_PERM_PUBLIC, CST_BODY_NONE, "test.action"}};
+        {"GET", "/v1/x", NULL, CST_PERM_PUBLIC, CST_BODY_NONE, "test.action", 0}};
     assert_int_equal(cst_routes_check(nohandler, 1), CST_ERR_INTERNAL);
     /* LOG-1: nor one without an audit action */
-    const cst_route noaction[] = {{"GET", "/v1/x", h, CST_PERM_PUBLIC, CST_BODY_NONE, NULL}};
+    const cst_route noaction[] = {{"GET", "/v1/x", h, CST_PERM_PUBLIC, CST_BODY_NONE, NULL, 0}};
     assert_int_equal(cst_routes_check(noaction, 1), CST_ERR_INTERNAL);
-    const cst_route emptyaction[] = {{"GET", "/v1/x", h, CST_PERM_PUBLIC, CST_BODY_NONE, ""}};
+    const cst_route emptyaction[] = {{"GET", "/v1/x", h, CST_PERM_PUBLIC, CST_BODY_NONE, "", 0}};
     assert_int_equal(cst_routes_check(emptyaction, 1), CST_ERR_INTERNAL);
     /* the real table passes */
     assert_int_equal(cst_routes_check(cst_api_routes, cst_api_route_count), CST_OK);
