@@ -136,7 +136,13 @@ int cst_cli_serve(const cst_config *cfg)
     /* A file-size limit makes writes fail with EFBIG (answered 503) instead of killing us. */
     signal(SIGXFSZ, SIG_IGN);
 
+    /* Start-up failures are also told to the terminal, not only to node.log_file. */
+    int console = cfg->log_file[0] ? dup(STDERR_FILENO) : -1;
     cst_err e = open_log(cfg->log_file);
+    if (e != CST_OK && console >= 0) {
+        close(console); /* stderr is still the terminal */
+        console = -1;
+    }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int threads = cfg->threads ? cfg->threads : (int)(cores > 0 ? cores : 2);
     int max_connections = 0;
@@ -191,11 +197,18 @@ int cst_cli_serve(const cst_config *cfg)
     cst_buf_free(&cert);
     if (e != CST_OK) {
         fprintf(stderr, "custodia serve: %s\n", cst_err_message(e));
+        fflush(stderr);
+        if (console >= 0) {
+            dprintf(console, "custodia serve: %s\n", cst_err_message(e));
+            close(console);
+        }
         cst_server_stop(srv);
         if (node.store)
             cst_node_close(&node);
         return 1;
     }
+    if (console >= 0)
+        close(console);
     bool v6 = strchr(cfg->listen_host, ':') != NULL;
     printf("custodia: serving %s://%s%s%s:%d (node %s, region %s)\n", tls ? "https" : "http",
            v6 ? "[" : "", cfg->listen_host, v6 ? "]" : "", cst_server_port(srv), node.node_id,

@@ -20,14 +20,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util/util.h"
 
-#define REAP_INTERVAL_MS 250
+#define REAP_INTERVAL_MS 100
 #define BODY_STEP (64 * 1024) /* chunked bodies reserve the budget in steps of this */
 #define BUSY_RETRY_SECONDS 1
+#define WORKER_NICE 10
+/* A refused upload's connection lingers: its send side is shut (the client reads the answer
+ * and EOF) while what the client already sent is drained, briefly and up to a cap, instead of
+ * the reset that closing a socket with unread data sends, which makes clients fail with a
+ * send error before they read the answer. */
+#define LINGER_MAX 16
+#define LINGER_MS 1000
+#define LINGER_BYTES (1024 * 1024)
 
 /* One open connection, for the header deadline: the reaper shuts down connections that are
  * still awaiting a request's headers (or their TLS handshake) past their deadline. */
@@ -37,7 +47,14 @@ typedef struct conn_rec {
     int64_t deadline_us;
     bool awaiting;
     bool shut;
+    bool linger; /* a refused upload: linger when it closes */
 } conn_rec;
+
+typedef struct lingerer {
+    int fd;
+    int64_t until_us;
+    size_t drained;
+} lingerer;
 
 /* A request to run on the worker pool, and the pool itself. */
 typedef struct job {
@@ -72,6 +89,8 @@ struct cst_server {
     conn_rec *conns;
     pthread_t reaper;
     bool reaper_running, reaper_stop;
+    lingerer linger[LINGER_MAX];
+    int nlinger;
     /* bodies in flight */
     atomic_size_t inflight;
     pool work;
@@ -375,10 +394,13 @@ static bool write_all(struct MHD_Connection *conn, bool tls, const uint8_t *p, s
     return n == 0;
 }
 
+static void conn_linger(cst_server *srv, struct MHD_Connection *conn);
+
 static enum MHD_Result answer_and_close(cst_server *srv, struct MHD_Connection *conn, areq *a,
                                         cst_err e)
 {
     cst_request *req = &a->req;
+    conn_linger(srv, conn);
     cst_resp_error(req, e);
     if (srv->hooks.on_respond)
         srv->hooks.on_respond(srv->hooks.app, req);
@@ -521,6 +543,10 @@ static void *worker_main(void *arg)
 {
     cst_server *srv = arg;
     pool *p = &srv->work;
+    /* Slow work yields the CPU to the request threads: under contention a nice-10 thread gets
+     * about a tenth of a nice-0 one's share, so a flood of logins slows logins, not everyone.
+     * (Linux: nice is per thread.) */
+    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), WORKER_NICE);
     for (;;) {
         pthread_mutex_lock(&p->lock);
         while (p->count == 0 && !p->stopping)
@@ -656,6 +682,15 @@ static void conn_arm(cst_server *srv, struct MHD_Connection *conn, bool awaiting
     pthread_mutex_unlock(&srv->conns_lock);
 }
 
+static void conn_linger(cst_server *srv, struct MHD_Connection *conn)
+{
+    pthread_mutex_lock(&srv->conns_lock);
+    conn_rec *r = conn_record(conn);
+    if (r)
+        r->linger = true;
+    pthread_mutex_unlock(&srv->conns_lock);
+}
+
 static cst_err start_request(cst_server *srv, struct MHD_Connection *conn, areq *a, const char *url,
                              const char *version)
 {
@@ -696,6 +731,7 @@ static enum MHD_Result first_call(cst_server *srv, struct MHD_Connection *conn, 
     uint64_t len = announced_body(conn, &chunked);
     if (e != CST_OK && (len > 0 || chunked || a->close_after)) {
         /* Answered before the body is read; libmicrohttpd closes the connection. */
+        conn_linger(srv, conn);
         cst_resp_error(req, e);
         return send_response(srv, conn, a);
     }
@@ -842,6 +878,15 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
      * lock, the reaper cannot act on a reused descriptor. */
     pthread_mutex_lock(&srv->conns_lock);
     conn_rec *r = *socket_context;
+    if (r && r->linger && srv->nlinger < LINGER_MAX) {
+        /* Our duplicate keeps the socket open when libmicrohttpd closes its descriptor. */
+        int fd = dup(r->fd);
+        if (fd >= 0) {
+            (void)shutdown(fd, SHUT_WR);
+            srv->linger[srv->nlinger++] =
+                (lingerer){fd, cst_now_us() + (int64_t)LINGER_MS * 1000, 0};
+        }
+    }
     if (r) {
         if (r->prev)
             r->prev->next = r->next;
@@ -877,6 +922,22 @@ static void *reaper_main(void *arg)
                 (void)shutdown(r->fd, SHUT_RDWR);
                 r->shut = true;
                 reaped++;
+            }
+        }
+        for (int i = 0; i < srv->nlinger;) {
+            lingerer *l = &srv->linger[i];
+            char sink[16384];
+            ssize_t got = 1;
+            while (l->drained < LINGER_BYTES &&
+                   (got = recv(l->fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0)
+                l->drained += (size_t)got;
+            bool done = got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ||
+                        l->drained >= LINGER_BYTES || now >= l->until_us;
+            if (done) {
+                close(l->fd);
+                *l = srv->linger[--srv->nlinger];
+            } else {
+                i++;
             }
         }
         if (reaped)
@@ -982,7 +1043,7 @@ cst_err cst_server_start(const cst_server_opts *opts, const cst_server_hooks *ho
                         "tls.cert_file, tls.key_file and tls.priorities)",
                         opts->host, opts->port);
     }
-    if (opts->header_timeout > 0) {
+    {
         if (pthread_create(&srv->reaper, NULL, reaper_main, srv) != 0) {
             cst_server_stop(srv);
             return cst_fail(CST_ERR_INTERNAL, "cannot start the header-deadline thread");
@@ -1011,6 +1072,8 @@ void cst_server_stop(cst_server *srv)
         pthread_mutex_unlock(&srv->conns_lock);
         pthread_join(srv->reaper, NULL);
     }
+    for (int i = 0; i < srv->nlinger; i++)
+        close(srv->linger[i].fd);
     if (srv->d)
         MHD_stop_daemon(srv->d);
     pthread_mutex_destroy(&srv->conns_lock);
