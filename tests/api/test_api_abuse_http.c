@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/time.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -30,9 +32,35 @@
 
 #include "harness.h"
 
+/* Under AddressSanitizer freed memory is held in quarantine: peak memory says nothing there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TS_ASAN 1
+#endif
+#endif
+#ifndef TS_ASAN
+#define TS_ASAN 0
+#endif
+
 #define ATTACKER "127.0.0.1"
 #define HEALTHY "127.0.0.2"
 #define HEALTHY_REQUESTS 30
+
+/* The server a test starts; the teardown stops it and removes its files even when the test
+ * fails part-way. */
+static ts_server srv;
+static char *owner;
+
+static int teardown(void **state)
+{
+    free(owner);
+    owner = NULL;
+    ts_cleanup(&srv);
+    memset(&srv, 0, sizeof(srv));
+    return 0;
+}
 
 static int64_t now_ms(void)
 {
@@ -110,10 +138,10 @@ static int cmp_ll(const void *a, const void *b)
 
 /* The healthy client: HEALTHY_REQUESTS reads of GET /v1/tenant from 127.0.0.2, each on a new
  * TLS connection. Every one must succeed; returns the median in microseconds. */
-static long long healthy_median_us(ts_server *srv, const char *token)
+static long long healthy_median_us(ts_server *s, const char *token)
 {
     static ts_server healthy;
-    healthy = *srv;
+    healthy = *s;
     snprintf(healthy.source_ip, sizeof(healthy.source_ip), HEALTHY);
     long long us[HEALTHY_REQUESTS];
     for (int i = 0; i < HEALTHY_REQUESTS; i++) {
@@ -123,7 +151,9 @@ static long long healthy_median_us(ts_server *srv, const char *token)
         ts_request(&healthy, "GET", "/v1/tenant", token, NULL, NULL, 0, NULL, &r);
         clock_gettime(CLOCK_MONOTONIC, &b);
         if (r.status != 200)
-            fprintf(stderr, "healthy request %d: %ld %s\n", i, r.status, r.body ? r.body : "");
+            fprintf(stderr, "healthy request %d: %ld %s after %lld ms\n", i, r.status,
+                    r.body ? r.body : "",
+                    (long long)((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000));
         assert_int_equal(r.status, 200);
         ts_resp_free(&r);
         us[i] = (b.tv_sec - a.tv_sec) * 1000000LL + (b.tv_nsec - a.tv_nsec) / 1000;
@@ -203,17 +233,17 @@ static bool file_contains(const char *path, const char *needle)
 }
 
 /* A server with an operator session and a tenant whose owner is the healthy client. */
-static char *start_with_tenant(ts_server *srv, const char *config)
+static char *start_with_tenant(ts_server *s, const char *config)
 {
-    ts_init(srv);
-    snprintf(srv->extra_config, sizeof(srv->extra_config), "%s", config);
-    assert_true(ts_start(srv));
-    char *op = ts_operator(srv);
+    ts_init(s);
+    snprintf(s->extra_config, sizeof(s->extra_config), "%s", config);
+    assert_true(ts_start(s));
+    char *op = ts_operator(s);
     assert_non_null(op);
-    char *owner = ts_tenant(srv, op, "acme", NULL);
-    assert_non_null(owner);
+    char *tok = ts_tenant(s, op, "acme", NULL);
+    assert_non_null(tok);
     free(op);
-    return owner;
+    return tok;
 }
 
 /* ---- (a) connection floods and header dribblers --------------------------------------------- */
@@ -313,9 +343,7 @@ static void *attack(void *arg)
  * http.header_timeout (2 s) plus slack, the dribblers included. */
 static void test_connection_flood_and_dribblers_are_bounded(void **state)
 {
-    ts_server srv;
-    char *owner =
-        start_with_tenant(&srv, "[http]\nmax_connections_per_ip = 20\nheader_timeout = 2\n");
+    owner = start_with_tenant(&srv, "[http]\nmax_connections_per_ip = 20\nheader_timeout = 2\n");
     long long idle = healthy_median_us(&srv, owner);
 
     static flood f;
@@ -355,9 +383,7 @@ static void test_connection_flood_and_dribblers_are_bounded(void **state)
     }
     assert_int_equal(still_open, 0);
     close_all(f.fds, MAXOPEN);
-    free(owner);
     assert_int_equal(ts_stop(&srv), 0);
-    ts_cleanup(&srv);
 }
 
 /* ---- (b) IAM-2: concurrent logins do not stall the request threads -------------------------- */
@@ -369,19 +395,55 @@ typedef struct login_job {
     bool retry_after;
 } login_job;
 
+/* One login over a bare GnuTLS session (no certificate store to load: a light client, so that
+ * a hundred of them at once measure the server, not the test). status < 0: not connected. */
 static void *login_nonexistent(void *arg)
 {
     login_job *j = arg;
-    char body[256];
-    snprintf(body, sizeof(body),
-             "{\"tenant\":\"acme\",\"username\":\"nobody%d\",\"password\":\"Guess-%d-xyz\"}", j->i,
-             j->i);
-    ts_resp r;
-    ts_json_req(j->srv, "POST", "/v1/auth/login", NULL, body, &r);
-    j->status = r.status;
-    char v[16];
-    j->retry_after = ts_header(&r, "Retry-After", v, sizeof(v));
-    ts_resp_free(&r);
+    j->status = -1;
+    int fd = tcp_from(ATTACKER, j->srv->port);
+    if (fd < 0)
+        return NULL;
+    gnutls_certificate_credentials_t cred;
+    gnutls_session_t s;
+    gnutls_certificate_allocate_credentials(&cred);
+    gnutls_init(&s, GNUTLS_CLIENT);
+    gnutls_set_default_priority(s);
+    gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred);
+    gnutls_transport_set_int(s, fd);
+    gnutls_handshake_set_timeout(s, 30000);
+    struct timeval tv = {30, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    int r;
+    do
+        r = gnutls_handshake(s);
+    while (r < 0 && !gnutls_error_is_fatal(r));
+    if (r == 0) {
+        char body[256], req[512], resp[4096];
+        int bl = snprintf(body, sizeof(body),
+                          "{\"tenant\":\"acme\",\"username\":\"nobody%d\",\"password\":"
+                          "\"Guess-%d-xyz\"}",
+                          j->i, j->i);
+        int rl = snprintf(req, sizeof(req),
+                          "POST /v1/auth/login HTTP/1.1\r\nHost: custodia\r\nConnection: "
+                          "close\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+                          bl, body);
+        size_t got = 0;
+        if (gnutls_record_send(s, req, (size_t)rl) == rl) {
+            ssize_t n;
+            while (got < sizeof(resp) - 1 &&
+                   (n = gnutls_record_recv(s, resp + got, sizeof(resp) - 1 - got)) > 0)
+                got += (size_t)n;
+        }
+        resp[got] = '\0';
+        if (got > 12 && strncmp(resp, "HTTP/1.1 ", 9) == 0) {
+            j->status = strtol(resp + 9, NULL, 10);
+            j->retry_after = strcasestr(resp, "\r\nRetry-After:") != NULL;
+        }
+    }
+    gnutls_deinit(s);
+    gnutls_certificate_free_credentials(cred);
+    close(fd);
     return NULL;
 }
 
@@ -392,8 +454,7 @@ static void *login_nonexistent(void *arg)
  * (No login rate limit exists in this branch yet; with one, configure it high here.) */
 static void test_iam2_login_flood_does_not_stall_others(void **state)
 {
-    ts_server srv;
-    char *owner = start_with_tenant(&srv, "[auth]\nhash_queue = 16\n");
+    owner = start_with_tenant(&srv, "[auth]\nhash_queue = 16\n");
     long long idle = healthy_median_us(&srv, owner);
 
     enum { NLOGIN = 100 };
@@ -428,9 +489,7 @@ static void test_iam2_login_flood_does_not_stall_others(void **state)
     assert_true(failed > 0);
     assert_true(refused > 0);
     assert_true(unconnected <= NLOGIN - 64);
-    free(owner);
     assert_int_equal(ts_stop(&srv), 0);
-    ts_cleanup(&srv);
 }
 
 /* ---- (c) bodies in flight ------------------------------------------------------------------- */
@@ -501,8 +560,7 @@ static void *post_batch(void *arg)
  * nothing, and the server's peak memory stays within a bound derived from the budget. */
 static void test_inflight_bodies_stay_within_budget(void **state)
 {
-    ts_server srv;
-    char *owner = start_with_tenant(&srv, "[http]\nmax_inflight_body_bytes = 16777216\n");
+    owner = start_with_tenant(&srv, "[http]\nmax_inflight_body_bytes = 16777216\n");
     ts_bucket(&srv, owner, "b");
     reset_hwm(srv.pid); /* the peak so far is the 64 MiB of the logins' Argon2id */
     long hwm_before = vm_hwm_kib(srv.pid);
@@ -536,7 +594,10 @@ static void test_inflight_bodies_stay_within_budget(void **state)
             accepted, refused, hwm_before, hwm_after, bound_kib);
     assert_true(refused > 0);
     assert_true(accepted > 0);
-    assert_true(hwm_after <= bound_kib);
+    if (TS_ASAN)
+        fprintf(stderr, "peak memory not checked under AddressSanitizer\n");
+    else
+        assert_true(hwm_after <= bound_kib);
 
     unsigned char *want = malloc(BATCH_VALUE);
     for (int i = 0; i < NBATCH; i++) {
@@ -557,19 +618,16 @@ static void test_inflight_bodies_stay_within_budget(void **state)
         }
     }
     free(want);
-    free(owner);
     assert_int_equal(ts_stop(&srv), 0);
-    ts_cleanup(&srv);
 }
 
 /* ---- plaintext framing: (d) chunked flood, (e) smuggling ------------------------------------ */
 
-static void start_plain(ts_server *srv)
+static void start_plain(ts_server *s)
 {
-    ts_init(srv);
-    snprintf(srv->extra_config, sizeof(srv->extra_config),
-             "[http]\nallow_plaintext_loopback = true\n");
-    assert_true(ts_start(srv));
+    ts_init(s);
+    snprintf(s->extra_config, sizeof(s->extra_config), "[http]\nallow_plaintext_loopback = true\n");
+    assert_true(ts_start(s));
 }
 
 /* Reads until EOF or wait_ms; returns the bytes read (NUL-terminated) and whether EOF came. */
@@ -598,7 +656,6 @@ static size_t read_until_eof(int fd, char *buf, size_t cap, int wait_ms, bool *e
  * few MB at most, the size of the socket buffers). */
 static void test_chunked_flood_stops_at_limit(void **state)
 {
-    ts_server srv;
     start_plain(&srv);
     int fd = tcp_from(ATTACKER, srv.port);
     assert_true(fd >= 0);
@@ -646,7 +703,6 @@ static void test_chunked_flood_stops_at_limit(void **state)
     assert_non_null(strstr(buf, "payload_too_large"));
     assert_true(eof);
     assert_int_equal(ts_stop(&srv), 0);
-    ts_cleanup(&srv);
 }
 
 static int count_status_lines(const char *buf, size_t n)
@@ -688,7 +744,6 @@ static void expect_refused(int port, const char *name, const char *req, size_t l
  * other than chunked, a NUL in the path (it served health before). */
 static void test_smuggling_and_bad_framing_refused(void **state)
 {
-    ts_server srv;
     start_plain(&srv);
 #define CASE(name, text)                                                                           \
     expect_refused(srv.port, name, text, sizeof(text) - 1, "HTTP/1.1 400", true)
@@ -745,7 +800,6 @@ static void test_smuggling_and_bad_framing_refused(void **state)
     close(fd);
     assert_int_equal(count_status_lines(buf, n), 2);
     assert_int_equal(ts_stop(&srv), 0);
-    ts_cleanup(&srv);
 }
 
 /* ---- (f) SIGHUP, node.stop, the TLS key's mode ---------------------------------------------- */
@@ -754,7 +808,6 @@ static void test_smuggling_and_bad_framing_refused(void **state)
  * as node.stop; a TLS key readable by its group is refused at start with a clear message. */
 static void test_sighup_reopens_log_and_stop_is_audited(void **state)
 {
-    ts_server srv;
     ts_init(&srv);
     char log[400], rotated[420];
     snprintf(log, sizeof(log), "%s/node.log", srv.root);
@@ -817,7 +870,6 @@ static void test_sighup_reopens_log_and_stop_is_audited(void **state)
     free(op);
     free(sec);
     assert_int_equal(ts_stop(&srv), 0);
-    ts_cleanup(&srv);
 }
 
 /* ---- under ulimit -n 1024, with the total sized automatically ------------------------------- */
@@ -836,7 +888,6 @@ static void test_descriptor_limit_sizes_total(void **state)
     if (raised.rlim_max < 2048)
         skip(); /* this process needs ~1,400 descriptors of its own */
 
-    ts_server srv;
     ts_init(&srv);
     char wrapper[400], prev_bin[512];
     snprintf(prev_bin, sizeof(prev_bin), "%s",
@@ -856,7 +907,7 @@ static void test_descriptor_limit_sizes_total(void **state)
     setenv("CUSTODIA_BIN", prev_bin, 1);
     assert_true(started);
     char *op = ts_operator(&srv);
-    char *owner = ts_tenant(&srv, op, "acme", NULL);
+    owner = ts_tenant(&srv, op, "acme", NULL);
     free(op);
 
     char serve_log[400];
@@ -907,9 +958,7 @@ static void test_descriptor_limit_sizes_total(void **state)
     char log_path[400];
     snprintf(log_path, sizeof(log_path), "%s/serve.log", srv.root);
     assert_false(file_contains(log_path, "Too many open files"));
-    free(owner);
     assert_int_equal(ts_stop(&srv), 0);
-    ts_cleanup(&srv);
     (void)setrlimit(RLIMIT_NOFILE, &own);
 }
 
@@ -919,13 +968,13 @@ int main(void)
     if (getenv("TS_FILTER")) /* development: run one test */
         cmocka_set_test_filter(getenv("TS_FILTER"));
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_connection_flood_and_dribblers_are_bounded),
-        cmocka_unit_test(test_iam2_login_flood_does_not_stall_others),
-        cmocka_unit_test(test_inflight_bodies_stay_within_budget),
-        cmocka_unit_test(test_chunked_flood_stops_at_limit),
-        cmocka_unit_test(test_smuggling_and_bad_framing_refused),
-        cmocka_unit_test(test_sighup_reopens_log_and_stop_is_audited),
-        cmocka_unit_test(test_descriptor_limit_sizes_total),
+        cmocka_unit_test_teardown(test_connection_flood_and_dribblers_are_bounded, teardown),
+        cmocka_unit_test_teardown(test_iam2_login_flood_does_not_stall_others, teardown),
+        cmocka_unit_test_teardown(test_inflight_bodies_stay_within_budget, teardown),
+        cmocka_unit_test_teardown(test_chunked_flood_stops_at_limit, teardown),
+        cmocka_unit_test_teardown(test_smuggling_and_bad_framing_refused, teardown),
+        cmocka_unit_test_teardown(test_sighup_reopens_log_and_stop_is_audited, teardown),
+        cmocka_unit_test_teardown(test_descriptor_limit_sizes_total, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     gnutls_global_deinit();
