@@ -711,6 +711,55 @@ static void test_chunked_flood_stops_at_limit(void **state)
     assert_int_equal(ts_stop(&srv), 0);
 }
 
+/* The same over TLS, the way a real client meets it: the 413 is written into the TLS session
+ * part-way through the upload and arrives before the connection closes. */
+static void test_chunked_flood_stops_at_limit_tls(void **state)
+{
+    ts_init(&srv);
+    assert_true(ts_start(&srv));
+    dribbler d;
+    dribbler_open(&d, srv.port); /* sends a request line and Host */
+    const char *head = "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    assert_true(gnutls_record_send(d.s, head, strlen(head)) > 0);
+    struct timeval tv = {2, 0};
+    setsockopt(d.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    setsockopt(d.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    static char chunk[65536 + 16];
+    int hl = snprintf(chunk, sizeof(chunk), "10000\r\n");
+    memset(chunk + hl, 'A', 65536);
+    memcpy(chunk + hl + 65536, "\r\n", 2);
+    size_t chunk_len = (size_t)hl + 65536 + 2, sent = 0;
+    int64_t t0 = now_ms();
+    bool stopped = false;
+    while (sent < (1ULL << 30) && now_ms() - t0 < 20000) {
+        struct pollfd p = {d.fd, POLLIN, 0};
+        if (poll(&p, 1, 0) > 0) {
+            stopped = true; /* the answer (or the close) is there */
+            break;
+        }
+        ssize_t n = gnutls_record_send(d.s, chunk, chunk_len);
+        if (n < 0) {
+            stopped = true;
+            break;
+        }
+        sent += (size_t)n;
+    }
+    char buf[4096];
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof(buf) - 1 &&
+           (n = gnutls_record_recv(d.s, buf + got, sizeof(buf) - 1 - got)) > 0)
+        got += (size_t)n;
+    buf[got] = '\0';
+    fprintf(stderr, "chunked flood over TLS: %zu bytes sent; answer: %.40s\n", sent, buf);
+    dribbler_close(&d);
+    assert_true(stopped);
+    assert_true(sent < 16u * 1024 * 1024);
+    assert_non_null(strstr(buf, "HTTP/1.1 413"));
+    assert_non_null(strstr(buf, "payload_too_large"));
+    assert_int_equal(ts_stop(&srv), 0);
+}
+
 static int count_status_lines(const char *buf, size_t n)
 {
     int c = 0;
@@ -978,6 +1027,7 @@ int main(void)
         cmocka_unit_test_teardown(test_iam2_login_flood_does_not_stall_others, teardown),
         cmocka_unit_test_teardown(test_inflight_bodies_stay_within_budget, teardown),
         cmocka_unit_test_teardown(test_chunked_flood_stops_at_limit, teardown),
+        cmocka_unit_test_teardown(test_chunked_flood_stops_at_limit_tls, teardown),
         cmocka_unit_test_teardown(test_smuggling_and_bad_framing_refused, teardown),
         cmocka_unit_test_teardown(test_sighup_reopens_log_and_stop_is_audited, teardown),
         cmocka_unit_test_teardown(test_descriptor_limit_sizes_total, teardown),
