@@ -499,15 +499,18 @@ static void budget_release(cst_server *srv, areq *a)
     a->reserved = 0;
 }
 
-/* Makes the request's reservation cover want bytes of body. */
-static bool budget_cover(cst_server *srv, areq *a, size_t want)
+/* Makes the request's reservation cover want bytes of body: exactly for a declared length, in
+ * steps of BODY_STEP (never past the route's limit) for a chunked body as it grows. */
+static bool budget_cover(cst_server *srv, areq *a, size_t want, bool step)
 {
     if (want <= a->reserved)
         return true;
     size_t more = want - a->reserved;
-    more = (more + BODY_STEP - 1) / BODY_STEP * BODY_STEP;
-    if (a->req.body_limit > a->reserved && more > a->req.body_limit - a->reserved)
-        more = want - a->reserved; /* never reserve past what the route accepts */
+    if (step) {
+        more = (more + BODY_STEP - 1) / BODY_STEP * BODY_STEP;
+        if (a->req.body_limit > a->reserved && more > a->req.body_limit - a->reserved)
+            more = want - a->reserved;
+    }
     if (!budget_take(srv, more))
         return false;
     a->reserved += more;
@@ -708,7 +711,7 @@ static cst_err start_request(cst_server *srv, struct MHD_Connection *conn, areq 
     bool chunked;
     uint64_t len = announced_body(conn, &chunked);
     /* Spooled bodies (req->body_sink) are not held in memory: the sink bounds them. */
-    if (!req->body_sink && len > 0 && !budget_cover(srv, a, (size_t)len))
+    if (!req->body_sink && len > 0 && !budget_cover(srv, a, (size_t)len, false))
         return refuse_over_budget(srv, req, (size_t)len);
     return CST_OK;
 }
@@ -760,7 +763,7 @@ static enum MHD_Result upload(cst_server *srv, struct MHD_Connection *conn, areq
     } else if (req->body.len + n > req->body_limit || req->body.len + n < n) {
         /* Past the route's limit (a chunked body: a declared length was checked up front). */
         e = cst_fail(CST_ERR_TOO_LARGE, "the request body exceeds %zu bytes", req->body_limit);
-    } else if (!budget_cover(srv, a, req->body.len + n)) {
+    } else if (!budget_cover(srv, a, req->body.len + n, true)) {
         e = refuse_over_budget(srv, req, req->body.len + n);
     } else {
         e = cst_buf_append(&req->body, data, n);
