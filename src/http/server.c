@@ -36,8 +36,9 @@
  * the reset that closing a socket with unread data sends, which makes clients fail with a
  * send error before they read the answer. */
 #define LINGER_MAX 16
-#define LINGER_MS 1000
-#define LINGER_BYTES (1024 * 1024)
+#define LINGER_MS 2000
+#define LINGER_BYTES (8 * 1024 * 1024)
+#define LINGER_SLICE (256 * 1024) /* per connection per reaper tick (100 ms) */
 
 /* One open connection, for the header deadline: the reaper shuts down connections that are
  * still awaiting a request's headers (or their TLS handshake) past their deadline. */
@@ -89,6 +90,7 @@ struct cst_server {
     conn_rec *conns;
     pthread_t reaper;
     bool reaper_running, reaper_stop;
+    pthread_mutex_t linger_lock; /* after conns_lock when both are held */
     lingerer linger[LINGER_MAX];
     int nlinger;
     /* bodies in flight */
@@ -881,14 +883,16 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
      * lock, the reaper cannot act on a reused descriptor. */
     pthread_mutex_lock(&srv->conns_lock);
     conn_rec *r = *socket_context;
-    if (r && r->linger && srv->nlinger < LINGER_MAX) {
+    if (r && r->linger) {
+        pthread_mutex_lock(&srv->linger_lock);
         /* Our duplicate keeps the socket open when libmicrohttpd closes its descriptor. */
-        int fd = dup(r->fd);
+        int fd = srv->nlinger < LINGER_MAX ? dup(r->fd) : -1;
         if (fd >= 0) {
             (void)shutdown(fd, SHUT_WR);
             srv->linger[srv->nlinger++] =
                 (lingerer){fd, cst_now_us() + (int64_t)LINGER_MS * 1000, 0};
         }
+        pthread_mutex_unlock(&srv->linger_lock);
     }
     if (r) {
         if (r->prev)
@@ -901,6 +905,34 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         *socket_context = NULL;
     }
     pthread_mutex_unlock(&srv->conns_lock);
+}
+
+/* Reads and discards what lingering connections still send, a slice per tick (a client whose
+ * sends block meanwhile reads its answer), and closes them at EOF, the byte cap or the time
+ * limit. */
+static void linger_drain(cst_server *srv, int64_t now)
+{
+    pthread_mutex_lock(&srv->linger_lock);
+    for (int i = 0; i < srv->nlinger;) {
+        lingerer *l = &srv->linger[i];
+        char sink[16384];
+        ssize_t got = 1;
+        size_t slice = 0;
+        while (l->drained < LINGER_BYTES && slice < LINGER_SLICE &&
+               (got = recv(l->fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0) {
+            l->drained += (size_t)got;
+            slice += (size_t)got;
+        }
+        bool done = got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ||
+                    l->drained >= LINGER_BYTES || now >= l->until_us;
+        if (done) {
+            close(l->fd);
+            *l = srv->linger[--srv->nlinger];
+        } else {
+            i++;
+        }
+    }
+    pthread_mutex_unlock(&srv->linger_lock);
 }
 
 /* Shuts down connections past their deadline: libmicrohttpd then reads EOF and closes them
@@ -921,33 +953,22 @@ static void *reaper_main(void *arg)
         int64_t now = cst_now_us();
         int reaped = 0;
         for (conn_rec *r = srv->conns; r; r = r->next) {
-            if (r->awaiting && !r->shut && now >= r->deadline_us) {
+            if (srv->opts.header_timeout > 0 && r->awaiting && !r->shut && now >= r->deadline_us) {
                 (void)shutdown(r->fd, SHUT_RDWR);
                 r->shut = true;
                 reaped++;
             }
         }
-        for (int i = 0; i < srv->nlinger;) {
-            lingerer *l = &srv->linger[i];
-            char sink[16384];
-            ssize_t got = 1;
-            while (l->drained < LINGER_BYTES &&
-                   (got = recv(l->fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0)
-                l->drained += (size_t)got;
-            bool done = got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ||
-                        l->drained >= LINGER_BYTES || now >= l->until_us;
-            if (done) {
-                close(l->fd);
-                *l = srv->linger[--srv->nlinger];
-            } else {
-                i++;
-            }
-        }
+        /* Draining happens outside the connection table's lock (the request threads take it
+         * for every connection that opens or closes). */
+        pthread_mutex_unlock(&srv->conns_lock);
+        linger_drain(srv, now);
         if (reaped)
             gate_warn(&srv->reaped_log,
                       "http: closed %d connection(s) that sent no complete request headers "
                       "within %d s (http.header_timeout)",
                       reaped, srv->opts.header_timeout);
+        pthread_mutex_lock(&srv->conns_lock);
     }
     pthread_mutex_unlock(&srv->conns_lock);
     return NULL;
@@ -982,6 +1003,7 @@ cst_err cst_server_start(const cst_server_opts *opts, const cst_server_hooks *ho
     srv->opts = *opts;
     atomic_init(&srv->inflight, 0);
     if (pthread_mutex_init(&srv->conns_lock, NULL) != 0 ||
+        pthread_mutex_init(&srv->linger_lock, NULL) != 0 ||
         pthread_cond_init(&srv->reaper_wake, NULL) != 0) {
         free(srv);
         return cst_fail(CST_ERR_INTERNAL, "cannot create the connection table");
@@ -1080,6 +1102,7 @@ void cst_server_stop(cst_server *srv)
     if (srv->d)
         MHD_stop_daemon(srv->d);
     pthread_mutex_destroy(&srv->conns_lock);
+    pthread_mutex_destroy(&srv->linger_lock);
     pthread_cond_destroy(&srv->reaper_wake);
     free(srv);
 }
