@@ -2,7 +2,9 @@
  * every route, and a table that does not is refused. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -124,6 +126,29 @@ static void test_iam4_public_routes_are_exactly_health_and_login(void **state)
     }
 }
 
+/* IAM-2 (issue 12): every route whose handler may run Argon2id carries CST_ROUTE_HASHES, so
+ * it runs on the hashing pool and never stalls a request thread; no other route does. */
+static void test_iam2_hashing_routes_are_flagged(void **state)
+{
+    static const char *const hashing[][2] = {
+        {"POST", "/v1/auth/login"},  {"POST", "/v1/auth/password"}, {"POST", "/v1/users"},
+        {"PATCH", "/v1/users/{id}"}, {"POST", "/v1/sys/tenants"},   {"POST", "/v1/sys/operators"},
+    };
+    size_t n = sizeof(hashing) / sizeof(hashing[0]), flagged = 0;
+    for (size_t i = 0; i < cst_api_route_count; i++) {
+        const cst_route *r = &cst_api_routes[i];
+        bool want = false;
+        for (size_t j = 0; j < n; j++)
+            want |= strcmp(r->method, hashing[j][0]) == 0 && strcmp(r->pattern, hashing[j][1]) == 0;
+        if (want != ((r->flags & CST_ROUTE_HASHES) != 0))
+            fprintf(stderr, "%s %s: CST_ROUTE_HASHES should be %s\n", r->method, r->pattern,
+                    want ? "set" : "clear");
+        assert_int_equal(want, (r->flags & CST_ROUTE_HASHES) != 0);
+        flagged += want;
+    }
+    assert_int_equal(flagged, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -132,6 +157,7 @@ int main(void)
         cmocka_unit_test(test_bad_encodings),
         cmocka_unit_test(test_iam4_table_refuses_route_without_permission),
         cmocka_unit_test(test_iam4_public_routes_are_exactly_health_and_login),
+        cmocka_unit_test(test_iam2_hashing_routes_are_flagged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
