@@ -276,6 +276,8 @@ cst_err cst_api_on_headers(void *app, cst_request *req, const char *url)
     TRY(cst_route_match(cst_api_routes, cst_api_route_count, req->method, url, &req->route,
                         req->params, req->param_len));
     req->body_limit = body_limit(n, req->route);
+    /* IAM-2: Argon2id runs on the bounded hashing pool, never on a request thread. */
+    req->offload = (req->route->flags & CST_ROUTE_HASHES) != 0;
     TRY(check_length(req));
     if (req->route->body == CST_BODY_JSON || req->route->body == CST_BODY_BATCH ||
         req->route->body == CST_BODY_NONE)

@@ -3,16 +3,20 @@
  * credential (ISO-1): no tenant id appears in them. */
 #include "api/api.h"
 
-#define R(m, p, h, perm, body, action)                                                             \
+#define RF(m, p, h, perm, body, action, flags)                                                     \
     {                                                                                              \
-        m, p, h, CST_PERM_##perm, CST_BODY_##body, action                                          \
+        m, p, h, CST_PERM_##perm, CST_BODY_##body, action, flags                                   \
     }
+#define R(m, p, h, perm, body, action) RF(m, p, h, perm, body, action, 0)
+/* IAM-2: routes whose handler may run Argon2id (login, any new or changed password) run on
+ * the server's hashing pool, never on a request thread. */
+#define RH(m, p, h, perm, body, action) RF(m, p, h, perm, body, action, CST_ROUTE_HASHES)
 
 const cst_route cst_api_routes[] = {
     R("GET", "/v1/sys/health", cst_api_health, PUBLIC, NONE, "node.health"),
-    R("POST", "/v1/auth/login", cst_api_login, PUBLIC, JSON, "auth.login"),
+    RH("POST", "/v1/auth/login", cst_api_login, PUBLIC, JSON, "auth.login"),
     R("POST", "/v1/auth/logout", cst_api_logout, SELF, NONE, "auth.logout"),
-    R("POST", "/v1/auth/password", cst_api_password, SELF, JSON, "auth.password.change"),
+    RH("POST", "/v1/auth/password", cst_api_password, SELF, JSON, "auth.password.change"),
     R("POST", "/v1/auth/totp", cst_api_totp_enrol, SELF, NONE, "auth.totp.enrol"),
     R("POST", "/v1/auth/totp/confirm", cst_api_totp_confirm, SELF, JSON, "auth.totp.confirm"),
     R("DELETE", "/v1/auth/totp", cst_api_totp_disable, SELF, JSON, "auth.totp.disable"),
@@ -22,9 +26,9 @@ const cst_route cst_api_routes[] = {
     R("GET", "/v1/tenant", cst_api_tenant_get, TENANT_READ, NONE, "tenant.settings.read"),
     R("PATCH", "/v1/tenant", cst_api_tenant_patch, TENANT_ADMIN, JSON, "tenant.settings.change"),
     R("GET", "/v1/users", cst_api_user_list, USERS_ADMIN, NONE, "user.list"),
-    R("POST", "/v1/users", cst_api_user_create, USERS_ADMIN, JSON, "user.create"),
+    RH("POST", "/v1/users", cst_api_user_create, USERS_ADMIN, JSON, "user.create"),
     R("GET", "/v1/users/{id}", cst_api_user_get, USERS_ADMIN, NONE, "user.read"),
-    R("PATCH", "/v1/users/{id}", cst_api_user_patch, USERS_ADMIN, JSON, "user.change"),
+    RH("PATCH", "/v1/users/{id}", cst_api_user_patch, USERS_ADMIN, JSON, "user.change"),
     R("DELETE", "/v1/users/{id}", cst_api_user_delete, USERS_ADMIN, NONE, "user.delete"),
     R("GET", "/v1/tokens", cst_api_token_list, SELF, NONE, "token.list"),
     R("POST", "/v1/tokens", cst_api_token_create, SELF, JSON, "token.create"),
@@ -46,7 +50,8 @@ const cst_route cst_api_routes[] = {
     R("DELETE", "/v1/buckets/{name}/records/{key}", cst_api_record_delete, RECORDS_WRITE, NONE,
       "record.delete"),
     R("GET", "/v1/sys/tenants", cst_api_sys_tenant_list, SYS_TENANTS, NONE, "sys.tenant.list"),
-    R("POST", "/v1/sys/tenants", cst_api_sys_tenant_create, SYS_TENANTS, JSON, "sys.tenant.create"),
+    RH("POST", "/v1/sys/tenants", cst_api_sys_tenant_create, SYS_TENANTS, JSON,
+       "sys.tenant.create"),
     R("GET", "/v1/sys/tenants/{id}", cst_api_sys_tenant_get, SYS_TENANTS, NONE, "sys.tenant.read"),
     R("PATCH", "/v1/sys/tenants/{id}", cst_api_sys_tenant_patch, SYS_TENANTS, JSON,
       "sys.tenant.change"),
@@ -57,8 +62,8 @@ const cst_route cst_api_routes[] = {
     R("GET", "/v1/export", cst_api_export, TENANT_ADMIN, NONE, "tenant.export"),
     R("POST", "/v1/import", cst_api_import, TENANT_ADMIN, IMPORT, "tenant.import"),
     R("GET", "/v1/sys/operators", cst_api_operator_list, SYS_OPERATORS, NONE, "sys.operator.list"),
-    R("POST", "/v1/sys/operators", cst_api_operator_create, SYS_OPERATORS, JSON,
-      "sys.operator.create"),
+    RH("POST", "/v1/sys/operators", cst_api_operator_create, SYS_OPERATORS, JSON,
+       "sys.operator.create"),
     R("GET", "/v1/audit", cst_api_audit_list, AUDIT_READ, NONE, "audit.read"),
     R("GET", "/v1/sys/audit", cst_api_sys_audit_list, SYS_SECURITY, NONE, "sys.audit.read"),
     R("POST", "/v1/sys/audit/verify", cst_api_sys_audit_verify, SYS_SECURITY, JSON,

@@ -1,5 +1,6 @@
 /* serve.c: custodia serve: narrow the process, open the node, serve HTTPS until a signal. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +27,27 @@ void cst_cli_harden_process(void)
     umask(077);
 }
 
+/* A TLS private key readable by anyone but its owner is refused, as the master key is. */
+static cst_err check_key_file(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    ENSURE(fd >= 0, CST_ERR_INVALID, "TLS key file %s: %s%s", path, strerror(errno),
+           errno == ELOOP ? " (symbolic links are refused)" : "");
+    struct stat st;
+    bool ok = fstat(fd, &st) == 0;
+    close(fd);
+    ENSURE(ok && S_ISREG(st.st_mode), CST_ERR_INVALID, "TLS key file %s is not a regular file",
+           path);
+    ENSURE(!(st.st_mode & (S_IRWXG | S_IRWXO)), CST_ERR_INVALID,
+           "TLS key file %s has mode %03o: it must not be accessible to group or others "
+           "(chmod 600 %s)",
+           path, (unsigned)(st.st_mode & 0777), path);
+    ENSURE(st.st_uid == geteuid(), CST_ERR_INVALID,
+           "TLS key file %s belongs to uid %u, not to the user running custodia (uid %u)", path,
+           (unsigned)st.st_uid, (unsigned)geteuid());
+    return CST_OK;
+}
+
 static cst_err load_tls(const cst_config *cfg, cst_buf *cert, cst_buf *key)
 {
     char cert_path[PATH_MAX], key_path[PATH_MAX];
@@ -38,10 +60,61 @@ static cst_err load_tls(const cst_config *cfg, cst_buf *cert, cst_buf *key)
         if (!cst_path_exists(cert_path))
             TRY(cst_tls_selfsigned(cert_path, key_path, NULL));
     }
+    TRY(check_key_file(key_path));
     TRY(cst_file_read(cert_path, 1 << 20, cert));
     TRY(cst_buf_append_u8(cert, 0));
     TRY(cst_file_read(key_path, 1 << 20, key));
     return cst_buf_append_u8(key, 0);
+}
+
+/* The server log: stderr, or node.log_file dup'ed over it (SIGHUP reopens it, logrotate). */
+static cst_err open_log(const char *path)
+{
+    if (!path[0])
+        return CST_OK;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    ENSURE(fd >= 0, CST_ERR_INVALID, "node.log_file %s: %s%s", path, strerror(errno),
+           errno == ELOOP ? " (symbolic links are refused)" : "");
+    fflush(stderr);
+    int r = dup2(fd, STDERR_FILENO);
+    close(fd);
+    ENSURE(r >= 0, CST_ERR_INVALID, "node.log_file %s: %s", path, strerror(errno));
+    return CST_OK;
+}
+
+/* Descriptors kept back from connections: audit segments, backups and drills, system.db,
+ * the log, listening sockets and each server thread's epoll and wake-up descriptors. */
+#define FD_RESERVE 64
+#define FD_PER_TENANT 3 /* a tenant store: its database, journal and WAL index */
+
+/* Raises the descriptor limit to its hard limit and sizes the connection total from it when
+ * http.max_connections is 0, so that connections can never starve the stores of descriptors. */
+static cst_err size_connections(const cst_config *cfg, int threads, int *max_connections)
+{
+    struct rlimit rl;
+    ENSURE(getrlimit(RLIMIT_NOFILE, &rl) == 0, CST_ERR_INTERNAL, "getrlimit: %s", strerror(errno));
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            (void)getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    long long nofile = rl.rlim_cur == RLIM_INFINITY ? 1048576 : (long long)rl.rlim_cur;
+    long long room =
+        nofile - (long long)FD_PER_TENANT * cfg->max_open_tenants - FD_RESERVE - 4LL * threads;
+    if (cfg->max_connections > 0) {
+        *max_connections = cfg->max_connections;
+        if (cfg->max_connections > room)
+            cst_warn("http.max_connections = %d leaves too few of the %lld descriptors "
+                     "(RLIMIT_NOFILE) for %d open tenants: at most %lld fit",
+                     cfg->max_connections, nofile, cfg->max_open_tenants, room);
+        return CST_OK;
+    }
+    ENSURE(room >= 16, CST_ERR_INVALID,
+           "RLIMIT_NOFILE is %lld: too few descriptors for store.max_open_tenants = %d and "
+           "connections (raise ulimit -n, or lower store.max_open_tenants)",
+           nofile, cfg->max_open_tenants);
+    *max_connections = room > 1000000 ? 1000000 : (int)room;
+    return CST_OK;
 }
 
 int cst_cli_serve(const cst_config *cfg)
@@ -57,12 +130,26 @@ int cst_cli_serve(const cst_config *cfg)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);                /* reopens the log; never kills the node */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL); /* every thread inherits the mask */
     signal(SIGPIPE, SIG_IGN);
     /* A file-size limit makes writes fail with EFBIG (answered 503) instead of killing us. */
     signal(SIGXFSZ, SIG_IGN);
 
-    cst_err e = cst_routes_check(cst_api_routes, cst_api_route_count);
+    /* Start-up failures are also told to the terminal, not only to node.log_file. */
+    int console = cfg->log_file[0] ? dup(STDERR_FILENO) : -1;
+    cst_err e = open_log(cfg->log_file);
+    if (e != CST_OK && console >= 0) {
+        close(console); /* stderr is still the terminal */
+        console = -1;
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = cfg->threads ? cfg->threads : (int)(cores > 0 ? cores : 2);
+    int max_connections = 0;
+    if (e == CST_OK)
+        e = size_connections(cfg, threads, &max_connections);
+    if (e == CST_OK)
+        e = cst_routes_check(cst_api_routes, cst_api_route_count);
     if (e == CST_OK)
         e = cst_node_check_data_dir(cfg->data_dir);
     if (e == CST_OK)
@@ -77,17 +164,27 @@ int cst_cli_serve(const cst_config *cfg)
     if (e == CST_OK && tls)
         e = load_tls(cfg, &cert, &key);
     if (e == CST_OK) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        int hash_workers = cfg->hash_workers ? cfg->hash_workers : (int)(cores / 2);
         cst_server_opts opts = {
             .host = cfg->listen_host,
             .port = cfg->listen_port,
-            .threads = cfg->threads ? cfg->threads : (int)(cores > 0 ? cores : 2),
+            .threads = threads,
             .tls = tls,
             .cert_pem = (const char *)cert.data,
             .key_pem = (const char *)key.data,
             .priorities = cfg->tls_priorities,
             .max_header_bytes = cfg->max_header_bytes,
+            .max_connections = max_connections,
+            .max_connections_per_ip = cfg->max_connections_per_ip,
+            .header_timeout = cfg->header_timeout,
+            .max_inflight_body_bytes = cfg->max_inflight_body_bytes,
+            .offload_workers = hash_workers > 0 ? hash_workers : 1,
+            .offload_queue = cfg->hash_queue,
         };
+        cst_info("http: at most %d connections, %d per address; headers within %d s; %zu bytes "
+                 "of request bodies in flight; %d password-hashing worker(s), %d waiting",
+                 opts.max_connections, opts.max_connections_per_ip, opts.header_timeout,
+                 opts.max_inflight_body_bytes, opts.offload_workers, opts.offload_queue);
         cst_server_hooks hooks = {&node, cst_api_on_headers, cst_api_on_complete,
                                   cst_api_on_respond};
         e = cst_server_start(&opts, &hooks, &srv);
@@ -100,11 +197,18 @@ int cst_cli_serve(const cst_config *cfg)
     cst_buf_free(&cert);
     if (e != CST_OK) {
         fprintf(stderr, "custodia serve: %s\n", cst_err_message(e));
+        fflush(stderr);
+        if (console >= 0) {
+            dprintf(console, "custodia serve: %s\n", cst_err_message(e));
+            close(console);
+        }
         cst_server_stop(srv);
         if (node.store)
             cst_node_close(&node);
         return 1;
     }
+    if (console >= 0)
+        close(console);
     bool v6 = strchr(cfg->listen_host, ':') != NULL;
     printf("custodia: serving %s://%s%s%s:%d (node %s, region %s)\n", tls ? "https" : "http",
            v6 ? "[" : "", cfg->listen_host, v6 ? "]" : "", cst_server_port(srv), node.node_id,
@@ -112,12 +216,24 @@ int cst_cli_serve(const cst_config *cfg)
     fflush(stdout);
 
     int sig = 0;
-    while (sigwait(&sigs, &sig) != 0 && errno == EINTR)
-        ;
+    for (;;) {
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (sig != SIGHUP)
+            break;
+        /* logrotate: the renamed file keeps what was written; new lines go to a new one */
+        if (open_log(cfg->log_file) != CST_OK)
+            cst_error("SIGHUP: cannot reopen the log: %s", cst_err_message(CST_ERR_INVALID));
+        else
+            cst_info("SIGHUP: log reopened");
+    }
     cst_info("signal %d: shutting down", sig);
     cst_lifecycle_stop(&node);
     cst_backup_schedule_stop(&node);
     cst_server_stop(srv);
+    /* An auditor can tell a clean stop from a gap (a crash leaves no node.stop). */
+    cst_node_audit_event(&node, "node.stop", "success", NULL, node.node_id,
+                         json_pack("{s:s}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
     cst_node_close(&node);
     close(lock_fd);
     cst_info("stopped cleanly");

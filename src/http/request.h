@@ -50,6 +50,9 @@ struct cst_request;
 struct cst_node;
 typedef cst_err (*cst_handler)(struct cst_node *node, struct cst_request *req);
 
+/* Route flags. */
+#define CST_ROUTE_HASHES 0x1u /* the handler may run Argon2id: it runs on the worker pool */
+
 typedef struct cst_route {
     const char *method;
     const char *pattern; /* "/v1/buckets/{name}/records/{key}" */
@@ -57,6 +60,7 @@ typedef struct cst_route {
     cst_perm perm;
     cst_body_kind body;
     const char *action; /* audit action (LOG-1): "record.read"; required */
+    unsigned flags;     /* CST_ROUTE_* */
 } cst_route;
 
 /* A tenant's identity settings, with the node's policy applied. */

@@ -230,6 +230,8 @@ cst_err cst_config_set(cst_config *c, const char *section, const char *key, cons
         return set_str(c->master_key_file, sizeof(c->master_key_file), full, v);
     if (!strcmp(full, "node.region"))
         return set_str(c->region, sizeof(c->region), full, v);
+    if (!strcmp(full, "node.log_file"))
+        return set_str(c->log_file, sizeof(c->log_file), full, v);
     if (!strcmp(full, "http.listen"))
         return cst_config_set_listen(c, v);
     if (!strcmp(full, "http.threads")) {
@@ -559,6 +561,7 @@ json_t *cst_config_json(const cst_config *c)
     json_object_set_new(o, "http.max_inflight_body_bytes",
                         json_integer((json_int_t)c->max_inflight_body_bytes));
     json_object_set_new(o, "http.header_timeout", json_integer(c->header_timeout));
+    json_object_set_new(o, "node.log_file", json_string(c->log_file));
     for (size_t i = 0; i < NLIMITS; i++)
         json_object_set_new(o, limit_keys[i].key, json_integer(*limit_field((cst_config *)c, i)));
     return o;

@@ -86,6 +86,7 @@ typedef struct cst_config {
     int login_rate_per_account; /* login attempts per minute for one account */
     int hash_workers;           /* threads that run password-hashing requests; 0: auto */
     int hash_queue;             /* such requests waiting for a worker before 503 */
+    char log_file[PATH_MAX];    /* server log; empty: stderr. SIGHUP reopens it (logrotate) */
 } cst_config;
 
 extern const cst_lifecycle_policy cst_lifecycle_defaults;

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <jansson.h>
+
 #include "node/config.h"
 #include "util/err.h"
 
@@ -102,6 +104,24 @@ static void test_ini_file(void **state)
     assert_int_equal(cst_config_load(&c, "/nonexistent.ini"), CST_ERR_NOT_FOUND);
 }
 
+/* node.log_file (issue 12): empty means stderr; it is in the effective configuration. */
+static void test_log_file_key(void **state)
+{
+    cst_config c;
+    cst_config_defaults(&c);
+    assert_string_equal(c.log_file, "");
+    assert_int_equal(cst_config_set(&c, "node", "log_file", "/var/log/custodia/node.log"), CST_OK);
+    assert_string_equal(c.log_file, "/var/log/custodia/node.log");
+    char longpath[PATH_MAX + 8];
+    memset(longpath, 'a', sizeof(longpath) - 1);
+    longpath[sizeof(longpath) - 1] = '\0';
+    assert_int_equal(cst_config_set(&c, "node", "log_file", longpath), CST_ERR_INVALID);
+    json_t *j = cst_config_json(&c);
+    assert_string_equal(json_string_value(json_object_get(j, "node.log_file")),
+                        "/var/log/custodia/node.log");
+    json_decref(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -110,6 +130,7 @@ int main(void)
         cmocka_unit_test(test_values_validated),
         cmocka_unit_test(test_enc3_plaintext_only_on_loopback),
         cmocka_unit_test(test_ini_file),
+        cmocka_unit_test(test_log_file_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,9 @@
  * every route, and a table that does not is refused. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -15,12 +17,12 @@ static cst_err h(cst_node *n, cst_request *r)
 }
 
 static const cst_route table[] = {
-    {"GET", "/v1/buckets", h, CST_PERM_BUCKETS_ADMIN, CST_BODY_NONE, "test.action"},
-    {"GET", "/v1/buckets/{name}", h, CST_PERM_BUCKETS_ADMIN, CST_BODY_NONE, "test.action"},
+    {"GET", "/v1/buckets", h, CST_PERM_BUCKETS_ADMIN, CST_BODY_NONE, "test.action", 0},
+    {"GET", "/v1/buckets/{name}", h, CST_PERM_BUCKETS_ADMIN, CST_BODY_NONE, "test.action", 0},
     {"PUT", "/v1/buckets/{name}/records/{key}", h, CST_PERM_RECORDS_WRITE, CST_BODY_RECORD,
-     "test.action"},
+     "test.action", 0},
     {"POST", "/v1/buckets/{name}/records:batch", h, CST_PERM_RECORDS_WRITE, CST_BODY_BATCH,
-     "test.action"},
+     "test.action", 0},
 };
 #define N (sizeof(table) / sizeof(*table))
 
@@ -88,22 +90,22 @@ static void test_bad_encodings(void **state)
 static void test_iam4_table_refuses_route_without_permission(void **state)
 {
     const cst_route bad[] = {
-        {"GET", "/v1/x", h, CST_PERM_PUBLIC, CST_BODY_NONE, "test.action"},
-        {"GET", "/v1/y", h, CST_PERM_UNSET, CST_BODY_NONE, "test.action"},
+        {"GET", "/v1/x", h, CST_PERM_PUBLIC, CST_BODY_NONE, "test.action", 0},
+        {"GET", "/v1/y", h, CST_PERM_UNSET, CST_BODY_NONE, "test.action", 0},
     };
     assert_int_equal(cst_routes_check(bad, 2), CST_ERR_INTERNAL);
     const cst_route dup[] = {
-        {"GET", "/v1/x", h, CST_PERM_PUBLIC, CST_BODY_NONE, "test.action"},
-        {"GET", "/v1/x", h, CST_PERM_SELF, CST_BODY_NONE, "test.action"},
+        {"GET", "/v1/x", h, CST_PERM_PUBLIC, CST_BODY_NONE, "test.action", 0},
+        {"GET", "/v1/x", h, CST_PERM_SELF, CST_BODY_NONE, "test.action", 0},
     };
     assert_int_equal(cst_routes_check(dup, 2), CST_ERR_INTERNAL);
     const cst_route nohandler[] = {
-        {"GET", "/v1/x", NULL, CST_PERM_PUBLIC, CST_BODY_NONE, "test.action"}};
+        {"GET", "/v1/x", NULL, CST_PERM_PUBLIC, CST_BODY_NONE, "test.action", 0}};
     assert_int_equal(cst_routes_check(nohandler, 1), CST_ERR_INTERNAL);
     /* LOG-1: nor one without an audit action */
-    const cst_route noaction[] = {{"GET", "/v1/x", h, CST_PERM_PUBLIC, CST_BODY_NONE, NULL}};
+    const cst_route noaction[] = {{"GET", "/v1/x", h, CST_PERM_PUBLIC, CST_BODY_NONE, NULL, 0}};
     assert_int_equal(cst_routes_check(noaction, 1), CST_ERR_INTERNAL);
-    const cst_route emptyaction[] = {{"GET", "/v1/x", h, CST_PERM_PUBLIC, CST_BODY_NONE, ""}};
+    const cst_route emptyaction[] = {{"GET", "/v1/x", h, CST_PERM_PUBLIC, CST_BODY_NONE, "", 0}};
     assert_int_equal(cst_routes_check(emptyaction, 1), CST_ERR_INTERNAL);
     /* the real table passes */
     assert_int_equal(cst_routes_check(cst_api_routes, cst_api_route_count), CST_OK);
@@ -124,6 +126,29 @@ static void test_iam4_public_routes_are_exactly_health_and_login(void **state)
     }
 }
 
+/* IAM-2 (issue 12): every route whose handler may run Argon2id carries CST_ROUTE_HASHES, so
+ * it runs on the hashing pool and never stalls a request thread; no other route does. */
+static void test_iam2_hashing_routes_are_flagged(void **state)
+{
+    static const char *const hashing[][2] = {
+        {"POST", "/v1/auth/login"},  {"POST", "/v1/auth/password"}, {"POST", "/v1/users"},
+        {"PATCH", "/v1/users/{id}"}, {"POST", "/v1/sys/tenants"},   {"POST", "/v1/sys/operators"},
+    };
+    size_t n = sizeof(hashing) / sizeof(hashing[0]), flagged = 0;
+    for (size_t i = 0; i < cst_api_route_count; i++) {
+        const cst_route *r = &cst_api_routes[i];
+        bool want = false;
+        for (size_t j = 0; j < n; j++)
+            want |= strcmp(r->method, hashing[j][0]) == 0 && strcmp(r->pattern, hashing[j][1]) == 0;
+        if (want != ((r->flags & CST_ROUTE_HASHES) != 0))
+            fprintf(stderr, "%s %s: CST_ROUTE_HASHES should be %s\n", r->method, r->pattern,
+                    want ? "set" : "clear");
+        assert_int_equal(want, (r->flags & CST_ROUTE_HASHES) != 0);
+        flagged += want;
+    }
+    assert_int_equal(flagged, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -132,6 +157,7 @@ int main(void)
         cmocka_unit_test(test_bad_encodings),
         cmocka_unit_test(test_iam4_table_refuses_route_without_permission),
         cmocka_unit_test(test_iam4_public_routes_are_exactly_health_and_login),
+        cmocka_unit_test(test_iam2_hashing_routes_are_flagged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
