@@ -238,6 +238,10 @@ cst_err cst_api_on_headers(void *app, cst_request *req, const char *url)
                       cst_req_header(req, "X-Forwarded-For"), req->client_ip));
     TRY(cst_route_match(cst_api_routes, cst_api_route_count, req->method, url, &req->route,
                         req->params, req->param_len));
+    /* IAM-2: a throttled address is refused before its body is read or a password checked,
+     * so its attempts neither cost a hash nor count towards an account's lock */
+    if (req->route->handler == cst_api_login)
+        TRY(cst_api_login_throttle(n, req));
     req->body_limit = body_limit(n, req->route->body);
     TRY(check_length(req));
     if (req->route->body == CST_BODY_JSON || req->route->body == CST_BODY_BATCH)

@@ -209,13 +209,24 @@ cst_err cst_password_hash(const char *pw, char out[CST_PWHASH_LEN])
     return CST_OK;
 }
 
+/* IAM-2: the hash an unknown user's password is checked against, made once (under a once
+ * guard: concurrent first logins must neither race on it nor each pay for making it). */
+static char dummy[CST_PWHASH_LEN];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void make_dummy(void)
+{
+    if (crypto_pwhash_str(dummy, "custodia-dummy-password-0", 25, PWHASH_OPSLIMIT,
+                          PWHASH_MEMLIMIT) != 0)
+        dummy[0] = '\0';
+}
+
 bool cst_password_verify(const char *pw, const char *hash)
 {
-    static char dummy[CST_PWHASH_LEN];
     if (!hash) {
         /* Spend the same work on a hash nobody's password matches. */
-        if (!dummy[0] && crypto_pwhash_str(dummy, "custodia-dummy-password-0", 25, PWHASH_OPSLIMIT,
-                                           PWHASH_MEMLIMIT) != 0)
+        pthread_once(&dummy_once, make_dummy);
+        if (!dummy[0])
             return false;
         int discard = crypto_pwhash_str_verify(dummy, pw, strlen(pw));
         return discard != 0 && false;

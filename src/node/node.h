@@ -53,6 +53,10 @@ typedef struct cst_node {
     pthread_cond_t sweep_cv;
     pthread_t sweep_thread;
     bool sweep_started, sweep_stop;
+    /* IAM-2: login attempts per client address and per account (bounded tables), and the
+     * failure counts of accounts that do not exist (so they lock as real ones do) */
+    struct cst_throttle *login_ip, *login_account;
+    struct cst_failtable *login_phantoms;
 } cst_node;
 
 /* Loads the KEK (with its file checks), opens system.db and checks that the KEK and region
