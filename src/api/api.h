@@ -114,6 +114,7 @@ cst_err cst_api_user_patch(cst_node *n, cst_request *req);
 cst_err cst_api_user_delete(cst_node *n, cst_request *req);
 cst_err cst_api_operator_create(cst_node *n, cst_request *req);
 cst_err cst_api_operator_list(cst_node *n, cst_request *req);
+cst_err cst_api_operator_patch(cst_node *n, cst_request *req);
 cst_err cst_api_sys_tenant_create(cst_node *n, cst_request *req);
 cst_err cst_api_sys_tenant_list(cst_node *n, cst_request *req);
 cst_err cst_api_sys_tenant_get(cst_node *n, cst_request *req);

@@ -165,7 +165,11 @@ static bool is_setup_route(const cst_route *r)
            r->handler == cst_api_totp_enrol || r->handler == cst_api_totp_confirm;
 }
 
-/* Routes that act on the person, not on data: a login session only, never an API token. */
+/* Routes that act on the person, not on data: a login session only, never an API token.
+ * The rule for API tokens on the self-service (CST_PERM_SELF) routes: a token acts only on
+ * itself (GET /v1/tokens shows it alone, DELETE /v1/tokens/{id} revokes it alone, see
+ * tokens.c); anything beyond needs an explicit permission (tenant.admin); these routes it
+ * cannot use at all. */
 static bool is_session_route(const cst_route *r)
 {
     return r->handler == cst_api_password || r->handler == cst_api_totp_enrol ||
