@@ -105,8 +105,10 @@ CST_MUST_USE cst_err cst_node_signing_key(const char *data_dir, const cst_key *k
 CST_MUST_USE cst_err cst_node_make_seal_key(const char *data_dir, const cst_key *kek,
                                             const char *k0_path);
 
-/* custodia init: see SPEC §4. Prints prose, or one JSON object when json is true. */
+/* custodia init: see SPEC §4. The first operator (a sys-admin) is named operator_username
+ * (validated like every username; "admin" when not given, which everyone can guess: IAM-2).
+ * Prints prose, or one JSON object when json is true. */
 CST_MUST_USE cst_err cst_node_init(const char *data_dir, const char *master_key_file,
-                                   const char *region, bool json);
+                                   const char *region, const char *operator_username, bool json);
 
 #endif
