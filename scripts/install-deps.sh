@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
     build-essential cmake pkg-config clang libclang-rt-14-dev
     libmicrohttpd-dev libgnutls28-dev libsodium-dev liboath-dev libsqlite3-dev
-    libjansson-dev libinih-dev libcurl4-gnutls-dev libcmocka-dev
+    libjansson-dev libinih-dev libzxcvbn-dev libcurl4-gnutls-dev libcmocka-dev
     curl jq oathtool sqlite3 gnutls-bin
 )
 

@@ -29,6 +29,11 @@ bool cst_mfa_required(const cst_user_row *u, const cst_tenant_settings *s);
 CST_MUST_USE cst_err cst_api_check_ip(const cst_node *n, const cst_request *req, bool is_operator,
                                       const cst_tenant_settings *s);
 
+/* IAM-2: login throttling per client address, checked from the headers (before any body is
+ * read); 429 rate_limited with Retry-After when the address has no attempts left. */
+CST_MUST_USE cst_err cst_api_login_throttle(cst_node *n, cst_request *req);
+#define CST_LOGIN_NAME_MAX 128 /* a login's tenant and username, each */
+
 /* Parses a JSON body into an object and checks its members against allowed. */
 CST_MUST_USE cst_err cst_api_body(cst_request *req, const char *const *allowed, json_t **out);
 /* The open tenant of the calling principal. */
@@ -109,6 +114,7 @@ cst_err cst_api_user_patch(cst_node *n, cst_request *req);
 cst_err cst_api_user_delete(cst_node *n, cst_request *req);
 cst_err cst_api_operator_create(cst_node *n, cst_request *req);
 cst_err cst_api_operator_list(cst_node *n, cst_request *req);
+cst_err cst_api_operator_patch(cst_node *n, cst_request *req);
 cst_err cst_api_sys_tenant_create(cst_node *n, cst_request *req);
 cst_err cst_api_sys_tenant_list(cst_node *n, cst_request *req);
 cst_err cst_api_sys_tenant_get(cst_node *n, cst_request *req);

@@ -175,7 +175,7 @@ static const char *outcome_of(int status)
 {
     if (status < 400)
         return "success";
-    if (status == 401 || status == 403 || status == 423)
+    if (status == 401 || status == 403 || status == 423 || status == 429)
         return "denied";
     return "failure";
 }

@@ -10,6 +10,7 @@
 #include "api/roles.h"
 #include "crypto/secrets.h"
 #include "crypto/totp.h"
+#include "util/throttle.h"
 #include "util/util.h"
 
 /* ---- TOTP secrets, sealed under the tenant's DEK (operators: a key derived from the KEK) ---- */
@@ -135,18 +136,32 @@ static cst_err recovery_use(cst_node *n, const cst_user_row *u, const char *code
 
 /* ---- login ---- */
 
-/* Counts a failed attempt; the account locks at the threshold (IAM-2). */
-static void record_failure(cst_node *n, cst_request *req, const cst_user_row *u)
+typedef struct login_req {
+    const char *tenant, *username, *password, *totp, *recovery;
+    /* the account for the per-account tables: tenant id (or the tenant as sent, when no tenant
+     * has that name), a newline, the username */
+    char account[2 * CST_LOGIN_NAME_MAX + 2];
+} login_req;
+
+/* Counts a failed attempt; the account locks at the threshold (IAM-2). An account that does
+ * not exist (u == NULL) counts and locks the same way in the node's phantom table, so that a
+ * stranger cannot tell it from a real one by a 423 that only real accounts give. */
+static void record_failure(cst_node *n, cst_request *req, const login_req *l, const cst_user_row *u)
 {
     int failed = 0;
-    int64_t until = 0;
-    if (cst_store_login_failed(n->store, u->id, cst_now_us(), n->cfg.lockout_threshold,
-                               (int64_t)n->cfg.lockout_seconds * 1000000, &failed,
-                               &until) != CST_OK) {
+    int64_t until = 0, now = cst_now_us(), lock_us = (int64_t)n->cfg.lockout_seconds * 1000000;
+    if (!u)
+        cst_failtable_fail(n->login_phantoms, l->account, strlen(l->account), now,
+                           n->cfg.lockout_threshold, lock_us, &failed, &until);
+    else if (cst_store_login_failed(n->store, u->id, now, n->cfg.lockout_threshold, lock_us,
+                                    &failed, &until) != CST_OK) {
         cst_error("auth: could not record a failed login for user %s", u->id);
         return;
     }
-    cst_warn("auth: login failure %d for user %s%s", failed, u->id,
+    cst_warn("auth: login failure %d for %s %s%s", failed, u ? "user" : "unknown account in",
+             u                      ? u->id
+             : req->audit_tenant[0] ? req->audit_tenant
+                                    : "an unknown tenant",
              failed >= n->cfg.lockout_threshold ? " (account locked)" : "");
     cst_audit_info(req, "consecutive_failures", json_integer(failed));
     if (failed >= n->cfg.lockout_threshold) {
@@ -156,9 +171,34 @@ static void record_failure(cst_node *n, cst_request *req, const cst_user_row *u)
     }
 }
 
-typedef struct login_req {
-    const char *tenant, *username, *password, *totp, *recovery;
-} login_req;
+/* IAM-2: a throttled login: 429 with Retry-After, its own audit action, no password work. */
+static cst_err throttled(cst_request *req, int wait, const char *what)
+{
+    req->retry_after = wait;
+    req->audit_action = "auth.login.throttled";
+    cst_audit_info(req, "throttled", json_string(what));
+    cst_warn("auth: login throttled (per %s) from %s", what, req->client_ip);
+    return cst_fail(CST_ERR_RATE_LIMITED,
+                    "too many login attempts for this %s: try again in %d seconds", what, wait);
+}
+
+cst_err cst_api_login_throttle(cst_node *n, cst_request *req)
+{
+    int wait = 0;
+    if (cst_throttle_take(n->login_ip, req->client_ip, strlen(req->client_ip), cst_now_us(), &wait))
+        return CST_OK;
+    return throttled(req, wait, "address");
+}
+
+/* IAM-2: the per-account limit, whether or not the account exists, before any hashing. */
+static cst_err throttle_account(cst_node *n, cst_request *req, login_req *l, const char *tenant)
+{
+    TRY(cst_fmt(l->account, sizeof(l->account), "%s\n%s", tenant, l->username));
+    int wait = 0;
+    if (cst_throttle_take(n->login_account, l->account, strlen(l->account), cst_now_us(), &wait))
+        return CST_OK;
+    return throttled(req, wait, "account");
+}
 
 static cst_err parse_login(cst_request *req, json_t **body, login_req *l)
 {
@@ -171,12 +211,15 @@ static cst_err parse_login(cst_request *req, json_t **body, login_req *l)
     TRY(cst_json_str(*body, "totp", false, &l->totp));
     TRY(cst_json_str(*body, "recovery_code", false, &l->recovery));
     ENSURE(!(l->totp && l->recovery), CST_ERR_INVALID, "send totp or recovery_code, not both");
+    ENSURE(strlen(l->tenant) <= CST_LOGIN_NAME_MAX && strlen(l->username) <= CST_LOGIN_NAME_MAX,
+           CST_ERR_INVALID, "tenant and username have at most %d characters", CST_LOGIN_NAME_MAX);
     ENSURE(strlen(l->password) <= CST_PW_MAX, CST_ERR_UNAUTHENTICATED, "invalid credentials");
     return CST_OK;
 }
 
-/* Finds the user; checks the allowlist before any password work (IAM-7). */
-static cst_err find_user(cst_node *n, cst_request *req, const login_req *l, cst_user_row *user,
+/* Finds the user; checks the allowlist (IAM-7) and the per-account limit (IAM-2) before any
+ * password work. */
+static cst_err find_user(cst_node *n, cst_request *req, login_req *l, cst_user_row *user,
                          cst_tenant_settings *settings)
 {
     cst_tenant_row t;
@@ -189,8 +232,10 @@ static cst_err find_user(cst_node *n, cst_request *req, const login_req *l, cst_
         cst_err e = cst_id_valid(l->tenant, "tn")
                         ? cst_store_tenant_get(n->store, l->tenant, &t)
                         : cst_store_tenant_by_name(n->store, l->tenant, &t);
-        if (e == CST_ERR_NOT_FOUND)
+        if (e == CST_ERR_NOT_FOUND) {
             cst_audit_detail(req, "tenant", json_string(l->tenant));
+            TRY(throttle_account(n, req, l, l->tenant));
+        }
         TRY(e);
         req->who.tenant = t;
         strcpy(req->audit_tenant, t.id);
@@ -199,19 +244,25 @@ static cst_err find_user(cst_node *n, cst_request *req, const login_req *l, cst_
         TRY(cst_settings_load(n, t.settings, settings));
     }
     TRY(cst_api_check_ip(n, req, op, settings));
+    TRY(throttle_account(n, req, l, op ? CST_SYS_TENANT : t.id));
     TRY(cst_store_user_by_name(n->store, op ? CST_SYS_TENANT : t.id, l->username, user));
     strcpy(req->audit_actor, user->id);
     return CST_OK;
 }
 
+/* IAM-2: a locked account, and an unknown one locked in the phantom table, answer alike. */
 static cst_err check_password(cst_node *n, cst_request *req, const login_req *l,
                               const cst_user_row *u, bool known)
 {
     int64_t now = cst_now_us();
-    if (known && u->locked_until > now) {
+    int64_t locked_until =
+        known ? u->locked_until
+              : cst_failtable_locked_until(n->login_phantoms, l->account, strlen(l->account), now);
+    if (locked_until > now) {
         /* IAM-2: a locked account refuses even the right password until the lock ends. */
-        req->retry_after = (int)((u->locked_until - now + 999999) / 1000000);
-        cst_warn("auth: login refused for locked user %s", u->id);
+        req->retry_after = (int)((locked_until - now + 999999) / 1000000);
+        if (known)
+            cst_warn("auth: login refused for locked user %s", u->id);
         return cst_fail(CST_ERR_LOCKED,
                         "too many failed logins: the account is locked for %d "
                         "more seconds",
@@ -219,8 +270,8 @@ static cst_err check_password(cst_node *n, cst_request *req, const login_req *l,
     }
     /* The same Argon2id work whether or not the user exists. */
     bool ok = cst_password_verify(l->password, known ? u->pw_hash : NULL);
-    if (known && !ok)
-        record_failure(n, req, u);
+    if (!ok)
+        record_failure(n, req, l, known ? u : NULL);
     ENSURE(ok && !u->disabled, CST_ERR_UNAUTHENTICATED, "invalid credentials");
     return CST_OK;
 }
@@ -235,7 +286,7 @@ static cst_err check_second_factor(cst_node *n, cst_request *req, const login_re
     cst_err e = l->totp ? totp_check(n, u, l->totp) : recovery_use(n, u, l->recovery);
     if (e == CST_ERR_UNAUTHENTICATED) {
         cst_audit_info(req, "mfa_failure", json_string(l->totp ? "totp" : "recovery_code"));
-        record_failure(n, req, u);
+        record_failure(n, req, l, u);
     }
     return e;
 }
@@ -248,6 +299,8 @@ static void login_audit(cst_request *req, cst_err e)
         a = "auth.login.success";
     else if (e == CST_ERR_LOCKED)
         a = "auth.login.locked";
+    else if (e == CST_ERR_RATE_LIMITED)
+        a = "auth.login.throttled";
     else if (e == CST_ERR_IP_NOT_ALLOWED)
         a = "auth.login.ip_denied";
     else if (e == CST_ERR_MFA_REQUIRED)
@@ -263,6 +316,7 @@ cst_err cst_api_login(cst_node *n, cst_request *req)
 {
     json_t *body = NULL;
     login_req l;
+    memset(&l, 0, sizeof(l));
     cst_user_row user;
     cst_tenant_settings settings;
     memset(&user, 0, sizeof(user));
@@ -328,7 +382,7 @@ cst_err cst_api_password(cst_node *n, cst_request *req)
     if (e == CST_OK)
         e = cst_json_str(body, "new", true, &next);
     if (e == CST_OK && !cst_password_verify(cur, u->pw_hash)) {
-        record_failure(n, req, u);
+        record_failure(n, req, NULL, u);
         e = cst_fail(CST_ERR_UNAUTHENTICATED, "the current password is wrong");
     }
     if (e == CST_OK && strcmp(cur, next) == 0)

@@ -197,7 +197,11 @@ static bool is_setup_route(const cst_route *r)
            r->handler == cst_api_totp_enrol || r->handler == cst_api_totp_confirm;
 }
 
-/* Routes that act on the person, not on data: a login session only, never an API token. */
+/* Routes that act on the person, not on data: a login session only, never an API token.
+ * The rule for API tokens on the self-service (CST_PERM_SELF) routes: a token acts only on
+ * itself (GET /v1/tokens shows it alone, DELETE /v1/tokens/{id} revokes it alone, see
+ * tokens.c); anything beyond needs an explicit permission (tenant.admin); these routes it
+ * cannot use at all. */
 static bool is_session_route(const cst_route *r)
 {
     return r->handler == cst_api_password || r->handler == cst_api_totp_enrol ||
@@ -275,6 +279,10 @@ cst_err cst_api_on_headers(void *app, cst_request *req, const char *url)
                       req->client_ip));
     TRY(cst_route_match(cst_api_routes, cst_api_route_count, req->method, url, &req->route,
                         req->params, req->param_len));
+    /* IAM-2: a throttled address is refused before its body is read or a password checked,
+     * so its attempts neither cost a hash nor count towards an account's lock */
+    if (req->route->handler == cst_api_login)
+        TRY(cst_api_login_throttle(n, req));
     req->body_limit = body_limit(n, req->route);
     /* IAM-2: Argon2id runs on the bounded hashing pool, never on a request thread. */
     req->offload = (req->route->flags & CST_ROUTE_HASHES) != 0;

@@ -11,9 +11,10 @@ static json_t *operator_json(const cst_user_row *u)
 {
     char c[32];
     cst_time_format(u->created_at, c);
-    return json_pack("{s:s,s:s,s:o,s:b,s:b,s:s}", "id", u->id, "username", u->username, "roles",
+    return json_pack("{s:s,s:s,s:o,s:b,s:b,s:b,s:s}", "id", u->id, "username", u->username, "roles",
                      cst_roles_json(u->roles), "disabled", u->disabled, "mfa_enabled",
-                     u->totp_state == CST_TOTP_ACTIVE, "created_at", c);
+                     u->totp_state == CST_TOTP_ACTIVE, "locked", u->locked_until > cst_now_us(),
+                     "created_at", c);
 }
 
 cst_err cst_api_operator_create(cst_node *n, cst_request *req)
@@ -35,4 +36,33 @@ cst_err cst_api_operator_list(cst_node *n, cst_request *req)
         return e;
     }
     return cst_resp_json(req, 200, json_pack("{s:o}", "operators", arr));
+}
+
+/* IAM-2: a sys-admin ends an operator's lockout (PATCH /v1/sys/operators/{id} {"unlock": true}),
+ * so that a stranger's six guesses cannot keep the node's operators out. */
+cst_err cst_api_operator_patch(cst_node *n, cst_request *req)
+{
+    static const char *const fields[] = {"unlock", NULL};
+    cst_user_row u;
+    json_t *body = NULL;
+    ENSURE(cst_id_valid(req->params[0], "us"), CST_ERR_NOT_FOUND, "no such operator");
+    cst_err e = cst_store_user_get(n->store, req->params[0], &u);
+    ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_NOT_FOUND, "no such operator");
+    TRY(e);
+    ENSURE(strcmp(u.tenant_id, CST_SYS_TENANT) == 0, CST_ERR_NOT_FOUND, "no such operator");
+    TRY(cst_api_body(req, fields, &body));
+    const json_t *ul = json_object_get(body, "unlock");
+    e = json_is_boolean(ul) ? CST_OK
+                            : cst_fail(CST_ERR_INVALID, "send {\"unlock\": true} to end a lockout");
+    bool unlock = json_is_true(ul);
+    json_decref(body);
+    TRY(e);
+    if (unlock) {
+        TRY(cst_store_login_unlock(n->store, u.id));
+        cst_audit_info(req, "unlocked", json_boolean(u.locked_until > cst_now_us()));
+        cst_warn("auth: operator %s unlocked by %s", u.id, req->who.user.id);
+        u.locked_until = 0;
+        u.failed_logins = 0;
+    }
+    return cst_resp_json(req, 200, operator_json(&u));
 }

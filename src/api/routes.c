@@ -64,6 +64,8 @@ const cst_route cst_api_routes[] = {
     R("GET", "/v1/sys/operators", cst_api_operator_list, SYS_OPERATORS, NONE, "sys.operator.list"),
     RH("POST", "/v1/sys/operators", cst_api_operator_create, SYS_OPERATORS, JSON,
        "sys.operator.create"),
+    R("PATCH", "/v1/sys/operators/{id}", cst_api_operator_patch, SYS_OPERATORS, JSON,
+      "sys.operator.change"),
     R("GET", "/v1/audit", cst_api_audit_list, AUDIT_READ, NONE, "audit.read"),
     R("GET", "/v1/sys/audit", cst_api_sys_audit_list, SYS_SECURITY, NONE, "sys.audit.read"),
     R("POST", "/v1/sys/audit/verify", cst_api_sys_audit_verify, SYS_SECURITY, JSON,

@@ -76,33 +76,52 @@ cst_err cst_api_token_create(cst_node *n, cst_request *req)
     return e;
 }
 
-static void list_one(const cst_token_row *t, void *ctx)
+typedef struct list_ctx {
+    json_t *arr;
+    const char *only; /* an API token's own id: it sees itself only */
+} list_ctx;
+
+static void list_one(const cst_token_row *t, void *p)
 {
-    json_array_append_new(ctx, token_json(t));
+    list_ctx *lc = p;
+    if (!lc->only || strcmp(t->id, lc->only) == 0)
+        json_array_append_new(lc->arr, token_json(t));
 }
 
-/* Admins see and revoke every token of the tenant; others only their own. */
-static const char *scope_user(const cst_request *req)
+/* IAM-4, "a token holds nothing unless asked": whose tokens the caller sees and revokes.
+ * tenant.admin: every token and session of the tenant. A login session: its user's. An API
+ * token without tenant.admin: itself only (*only is set to its id), so that a token nobody
+ * gave a right cannot list or end its creator's sessions and tokens. */
+static const char *scope_user(const cst_request *req, const char **only)
 {
-    return (req->who.perms & CST_PERM_BIT(CST_PERM_TENANT_ADMIN)) ? NULL : req->who.user.id;
+    *only = NULL;
+    if (req->who.perms & CST_PERM_BIT(CST_PERM_TENANT_ADMIN))
+        return NULL;
+    if (!req->who.token.session)
+        *only = req->who.token.id;
+    return req->who.user.id;
 }
 
 cst_err cst_api_token_list(cst_node *n, cst_request *req)
 {
-    json_t *arr = json_array();
-    cst_err e =
-        cst_store_token_list(n->store, req->who.user.tenant_id, scope_user(req), list_one, arr);
+    list_ctx lc = {json_array(), NULL};
+    const char *user = scope_user(req, &lc.only);
+    cst_err e = cst_store_token_list(n->store, req->who.user.tenant_id, user, list_one, &lc);
     if (e != CST_OK) {
-        json_decref(arr);
+        json_decref(lc.arr);
         return e;
     }
-    return cst_resp_json(req, 200, json_pack("{s:o}", "tokens", arr));
+    return cst_resp_json(req, 200, json_pack("{s:o}", "tokens", lc.arr));
 }
 
 cst_err cst_api_token_delete(cst_node *n, cst_request *req)
 {
+    const char *only;
+    const char *user = scope_user(req, &only);
     ENSURE(cst_id_valid(req->params[0], "tk"), CST_ERR_NOT_FOUND, "no such token");
-    TRY(cst_store_token_delete(n->store, req->who.user.tenant_id, scope_user(req), req->params[0]));
+    /* another token, or a session, is out of an API token's sight: as if it were not there */
+    ENSURE(!only || strcmp(req->params[0], only) == 0, CST_ERR_NOT_FOUND, "no such token");
+    TRY(cst_store_token_delete(n->store, req->who.user.tenant_id, user, req->params[0]));
     cst_resp_empty(req, 204);
     return CST_OK;
 }

@@ -169,7 +169,8 @@ static cst_err keep_an_owner(cst_node *n, const cst_user_row *before, const cst_
     return CST_OK;
 }
 
-static cst_err apply_patch(cst_request *req, const json_t *body, cst_user_row *u, bool *reset)
+static cst_err apply_patch(cst_request *req, const json_t *body, cst_user_row *u, bool *reset,
+                           bool *unlock)
 {
     const json_t *rm = json_object_get(body, "reset_mfa");
     bool self = strcmp(u->id, req->who.user.id) == 0;
@@ -207,6 +208,10 @@ static cst_err apply_patch(cst_request *req, const json_t *body, cst_user_row *u
             strcpy(u->recovery, "[]");
         }
     }
+    /* IAM-2: an administrator ends a lockout at once (the failure count restarts) */
+    const json_t *ul = json_object_get(body, "unlock");
+    ENSURE(!ul || json_is_boolean(ul), CST_ERR_INVALID, "unlock must be true or false");
+    *unlock = json_is_true(ul);
     *reset = false;
     if (rp) {
         ENSURE(json_is_boolean(rp), CST_ERR_INVALID, "reset_password must be true or false");
@@ -219,16 +224,16 @@ static cst_err apply_patch(cst_request *req, const json_t *body, cst_user_row *u
 
 cst_err cst_api_user_patch(cst_node *n, cst_request *req)
 {
-    static const char *const fields[] = {"roles",          "grants",    "disabled",
-                                         "reset_password", "reset_mfa", NULL};
+    static const char *const fields[] = {"roles",     "grants", "disabled", "reset_password",
+                                         "reset_mfa", "unlock", NULL};
     cst_user_row before, u;
     json_t *body = NULL;
-    bool reset = false;
+    bool reset = false, unlock = false;
     char password[32] = "", hash[CST_PWHASH_LEN], hist[CST_PW_HISTORY_JSON];
     TRY(target_user(n, req, &before));
     TRY(cst_api_body(req, fields, &body));
     u = before;
-    cst_err e = apply_patch(req, body, &u, &reset);
+    cst_err e = apply_patch(req, body, &u, &reset, &unlock);
     json_decref(body);
     if (e == CST_OK)
         e = keep_an_owner(n, &before, &u);
@@ -247,6 +252,12 @@ cst_err cst_api_user_patch(cst_node *n, cst_request *req)
     }
     if (e == CST_OK)
         e = cst_store_user_update(n->store, &u);
+    if (e == CST_OK && unlock) {
+        e = cst_store_login_unlock(n->store, u.id);
+        cst_audit_info(req, "unlocked", json_boolean(u.locked_until > cst_now_us()));
+        u.failed_logins = 0;
+        u.locked_until = 0;
+    }
     bool mfa_reset = before.totp_state != CST_TOTP_NONE && u.totp_state == CST_TOTP_NONE;
     if (e == CST_OK && (reset || u.disabled || mfa_reset))
         e = cst_store_sessions_end(n->store, u.id, NULL);

@@ -12,5 +12,7 @@ CST_MUST_USE cst_err cst_cli_config(cst_config *cfg, const char *config, const c
 /* custodia backup create|list|verify|restore|drill */
 int cst_cli_backup(int argc, char **argv);
 int cst_cli_cert(int argc, char **argv);
+/* custodia operator unlock NAME (IAM-2, offline) */
+int cst_cli_operator(int argc, char **argv);
 
 #endif

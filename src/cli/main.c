@@ -17,8 +17,10 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: custodia <command> [options]\n"
             "\n"
-            "  init  --data-dir DIR [--region R] [--master-key-file F] [--json]\n"
-            "        create a data dir, its keys, TLS certificate and first operator\n"
+            "  init  --data-dir DIR [--region R] [--master-key-file F] [--operator-username NAME]\n"
+            "        [--json]\n"
+            "        create a data dir, its keys, TLS certificate and first operator (NAME,\n"
+            "        default admin)\n"
             "  serve [--config FILE] [--data-dir DIR] [--listen ADDR:PORT] [--master-key-file F]\n"
             "        serve the HTTPS API (default https://127.0.0.1:8443)\n"
             "  audit verify [--seal-key K0FILE] [--config FILE] [--data-dir DIR]\n"
@@ -38,6 +40,9 @@ static void usage(FILE *f)
             "  cert verify FILE [--public-key FILE] [--data-dir DIR] [--json]\n"
             "        check a certificate of deletion against the node's public key\n"
             "        (default <data-dir>/node-signing.pub; exit 1 when it fails)\n"
+            "  operator unlock NAME          end an operator's lockout (node stopped; a serving\n"
+            "                                node: PATCH /v1/sys/operators/{id} by a sys-admin)\n"
+            "        (also takes --config, --data-dir, --master-key-file, --json)\n"
             "  version\n"
             "\n"
             "Defaults: --data-dir ./var; --master-key-file <parent of data dir>/"
@@ -55,10 +60,11 @@ static int cmd_init(int argc, char **argv)
     static const struct option opts[] = {{"data-dir", required_argument, 0, 'd'},
                                          {"region", required_argument, 0, 'r'},
                                          {"master-key-file", required_argument, 0, 'k'},
+                                         {"operator-username", required_argument, 0, 'o'},
                                          {"json", no_argument, 0, 'j'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *data_dir = "./var", *region = "local", *key = NULL;
+    const char *data_dir = "./var", *region = "local", *key = NULL, *operator= "admin";
     bool json = false;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -71,6 +77,9 @@ static int cmd_init(int argc, char **argv)
             break;
         case 'k':
             key = optarg;
+            break;
+        case 'o':
+            operator= optarg;
             break;
         case 'j':
             json = true;
@@ -88,7 +97,7 @@ static int cmd_init(int argc, char **argv)
                     : cst_config_default_key_path(data_dir, "custodia-master.key", key_path,
                                                   sizeof(key_path));
     if (e == CST_OK)
-        e = cst_node_init(data_dir, key_path, region, json);
+        e = cst_node_init(data_dir, key_path, region, operator, json);
     return e == CST_OK ? 0 : fail("init", e);
 }
 
@@ -275,6 +284,8 @@ int main(int argc, char **argv)
         return cst_cli_backup(argc - 1, argv + 1);
     if (strcmp(cmd, "cert") == 0)
         return cst_cli_cert(argc - 1, argv + 1);
+    if (strcmp(cmd, "operator") == 0)
+        return cst_cli_operator(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("custodia %s\n", CUSTODIA_VERSION);
         return 0;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <zxcvbn.h>
 
 #include "util/util.h"
 
@@ -103,6 +104,66 @@ cst_err cst_password_check(const char *pw, const char *username, const char *ten
            "password must not contain the tenant name");
     ENSURE(!cst_password_is_common(pw), CST_ERR_INVALID,
            "password is on the list of the %zu most common passwords", cst_password_common_count());
+    return cst_password_strength(pw, username, tenant_name);
+}
+
+/* What a zxcvbn match type says about a password, in the words of the refusal. */
+static const char *match_reason(int type)
+{
+    switch (type & ~MULTIPLE_MATCH) {
+    case DICTIONARY_MATCH:
+        return "a dictionary word";
+    case DICT_LEET_MATCH:
+        return "a dictionary word with look-alike substitutions";
+    case USER_MATCH:
+    case USER_LEET_MATCH:
+        return "the username or tenant name";
+    case REPEATS_MATCH:
+        return "repeated characters";
+    case SEQUENCE_MATCH:
+        return "a sequence such as abc or 123";
+    case SPATIAL_MATCH:
+        return "a keyboard walk such as qwerty";
+    case DATE_MATCH:
+        return "a date";
+    case YEAR_MATCH:
+        return "a year";
+    default:
+        return NULL;
+    }
+}
+
+/* Appends "what" to the list in out unless it is already there. */
+static void reason_add(char *out, size_t n, const char *what)
+{
+    if (!what || strstr(out, what))
+        return;
+    size_t len = strlen(out);
+    (void)snprintf(out + len, n - len, "%s%s", len ? ", " : "", what);
+}
+
+cst_err cst_password_strength(const char *pw, const char *username, const char *tenant_name)
+{
+    const char *user_dict[3] = {NULL, NULL, NULL};
+    size_t k = 0;
+    if (username && *username)
+        user_dict[k++] = username;
+    if (tenant_name && *tenant_name)
+        user_dict[k++] = tenant_name;
+    ZxcMatch_t *info = NULL;
+    double bits = ZxcvbnMatch(pw, user_dict, &info);
+    char why[256] = "", repeated[256] = "";
+    for (ZxcMatch_t *m = info; m; m = m->Next) {
+        reason_add(why, sizeof(why), match_reason(m->Type));
+        if (m->Type & MULTIPLE_MATCH)
+            reason_add(repeated, sizeof(repeated), "a repeated part");
+    }
+    ZxcvbnFreeInfo(info);
+    reason_add(why, sizeof(why), repeated[0] ? repeated : NULL);
+    ENSURE(bits >= CST_PW_MIN_BITS, CST_ERR_INVALID,
+           "password is too easy to guess (about %.0f bits of %d needed): it is built from %s; "
+           "use several unrelated words or a generated password",
+           bits, CST_PW_MIN_BITS, why[0] ? why : "a predictable pattern");
     return CST_OK;
 }
 
@@ -148,13 +209,24 @@ cst_err cst_password_hash(const char *pw, char out[CST_PWHASH_LEN])
     return CST_OK;
 }
 
+/* IAM-2: the hash an unknown user's password is checked against, made once (under a once
+ * guard: concurrent first logins must neither race on it nor each pay for making it). */
+static char dummy[CST_PWHASH_LEN];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void make_dummy(void)
+{
+    if (crypto_pwhash_str(dummy, "custodia-dummy-password-0", 25, PWHASH_OPSLIMIT,
+                          PWHASH_MEMLIMIT) != 0)
+        dummy[0] = '\0';
+}
+
 bool cst_password_verify(const char *pw, const char *hash)
 {
-    static char dummy[CST_PWHASH_LEN];
     if (!hash) {
         /* Spend the same work on a hash nobody's password matches. */
-        if (!dummy[0] && crypto_pwhash_str(dummy, "custodia-dummy-password-0", 25, PWHASH_OPSLIMIT,
-                                           PWHASH_MEMLIMIT) != 0)
+        pthread_once(&dummy_once, make_dummy);
+        if (!dummy[0])
             return false;
         int discard = crypto_pwhash_str_verify(dummy, pw, strlen(pw));
         return discard != 0 && false;

@@ -16,10 +16,20 @@
 #define CST_PW_HISTORY_JSON 640
 
 /* IAM-2: 14-128 characters, at least one letter and one digit, not containing the username or
- * the tenant name, not on the bundled common-password list (all case-insensitive). Fails with
+ * the tenant name, not on the bundled common-password list (all case-insensitive), and not
+ * guessable by zxcvbn's estimate (cst_password_strength). Fails with
  * CST_ERR_INVALID and a message naming the rule. */
 CST_MUST_USE cst_err cst_password_check(const char *pw, const char *username,
                                         const char *tenant_name);
+/* IAM-2: the least estimated guessing entropy (zxcvbn, in bits) a new password needs. 50 bits
+ * is about 10^15 guesses: a walk, a date, a repeated or dictionary word with a year stays below
+ * it; three or four unrelated words, or a generated password, are above. */
+#define CST_PW_MIN_BITS 50
+/* Refuses a password zxcvbn estimates below CST_PW_MIN_BITS, with username and tenant_name
+ * (either may be NULL) as known words; the message names the patterns found. Part of
+ * cst_password_check. */
+CST_MUST_USE cst_err cst_password_strength(const char *pw, const char *username,
+                                           const char *tenant_name);
 /* True when pw (case-insensitively) is on the bundled common-password list. */
 bool cst_password_is_common(const char *pw);
 size_t cst_password_common_count(void);

@@ -144,14 +144,14 @@ cst_err cst_node_make_seal_key(const char *data_dir, const cst_key *kek, const c
     return e;
 }
 
-static cst_err make_operator(cst_store *st, char password[32])
+static cst_err make_operator(cst_store *st, const char *username, char password[32])
 {
     cst_user_row u;
     memset(&u, 0, sizeof(u));
     TRY(cst_api_new_password(password, u.pw_hash, u.pw_history, sizeof(u.pw_history)));
     cst_random_id("us", u.id);
     strcpy(u.tenant_id, CST_SYS_TENANT);
-    strcpy(u.username, "admin");
+    TRY(cst_fmt(u.username, sizeof(u.username), "%s", username));
     strcpy(u.grants, "[]");
     u.roles = CST_ROLE_BIT(CST_ROLE_SYS_ADMIN);
     u.must_change_password = true;
@@ -160,7 +160,7 @@ static cst_err make_operator(cst_store *st, char password[32])
 }
 
 static cst_err init_store(const char *data_dir, const cst_key *kek, const char *region,
-                          char password[32])
+                          const char *operator_username, char password[32])
 {
     cst_store *st = NULL;
     char node_id[CST_ID_MAX], kek_id[CST_KEK_ID_LEN + 1], now[32];
@@ -178,14 +178,15 @@ static cst_err init_store(const char *data_dir, const cst_key *kek, const char *
     if (e == CST_OK)
         e = cst_store_meta_set(st, "schema_version", "1");
     if (e == CST_OK)
-        e = make_operator(st, password);
+        e = make_operator(st, operator_username, password);
     cst_store_close(st);
     return e;
 }
 
 cst_err cst_node_init(const char *data_dir, const char *master_key_file, const char *region,
-                      bool json)
+                      const char *operator_username, bool json)
 {
+    TRY(cst_api_check_username(operator_username));
     ENSURE(region_valid(region), CST_ERR_INVALID,
            "region must be 1-64 characters of a-z, 0-9 and '-', not \"%s\"", region);
     struct stat st;
@@ -215,15 +216,15 @@ cst_err cst_node_init(const char *data_dir, const char *master_key_file, const c
     if (e == CST_OK)
         e = cst_tls_selfsigned(cert, key, NULL);
     if (e == CST_OK)
-        e = init_store(data_dir, &kek, region, password);
+        e = init_store(data_dir, &kek, region, operator_username, password);
     cst_key_free(&kek);
     TRY(e);
 
     if (json) {
-        json_t *o =
-            json_pack("{s:{s:s,s:s},s:s,s:s,s:s,s:s,s:s}", "operator", "username", "admin",
-                      "password", password, "seal_key_file", k0_path, "public_key", pk_hex,
-                      "data_dir", data_dir, "master_key_file", master_key_file, "region", region);
+        json_t *o = json_pack("{s:{s:s,s:s},s:s,s:s,s:s,s:s,s:s}", "operator", "username",
+                              operator_username, "password", password, "seal_key_file", k0_path,
+                              "public_key", pk_hex, "data_dir", data_dir, "master_key_file",
+                              master_key_file, "region", region);
         char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
         if (text)
             printf("%s\n", text);
@@ -238,16 +239,16 @@ cst_err cst_node_init(const char *data_dir, const char *master_key_file, const c
                "                   the audit log was not rewritten; the node never needs it.\n");
         printf("  TLS certificate: %s (self-signed)\n", cert);
         printf("  node public key: %s\n", pk_hex);
-        printf("\n  operator login:  tenant \"_sys\", username \"admin\", one-time password:\n"
+        printf("\n  operator login:  tenant \"_sys\", username \"%s\", one-time password:\n"
                "                   %s\n"
                "  It is shown once and must be changed at first login.\n",
-               password);
+               operator_username, password);
         printf("\n  Next, once `custodia serve` listens on https://127.0.0.1:8443 (the default):\n"
                "    curl --cacert %s https://127.0.0.1:8443/v1/auth/login \\\n"
                "      -H 'Content-Type: application/json' \\\n"
-               "      -d '{\"tenant\":\"_sys\",\"username\":\"admin\",\"password\":\"%s\"}'\n"
+               "      -d '{\"tenant\":\"_sys\",\"username\":\"%s\",\"password\":\"%s\"}'\n"
                "  then follow the quick start in README.md.\n",
-               cert, password);
+               cert, operator_username, password);
     }
     sodium_memzero(password, sizeof(password));
     return CST_OK;

@@ -15,7 +15,11 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "util/throttle.h"
 #include "util/util.h"
+
+/* Buckets per login throttle table (each ~24 bytes): 8,192 client addresses or accounts. */
+#define CST_LOGIN_THROTTLE_ENTRIES 8192
 
 cst_err cst_node_check_data_dir(const char *data_dir)
 {
@@ -88,6 +92,11 @@ cst_err cst_node_open(cst_node *n, const cst_config *cfg)
     /* RES-1: a node serves the region its data dir belongs to, and no other. */
     ENSURE(!cfg->region[0] || strcmp(cfg->region, n->region) == 0, CST_ERR_REGION_MISMATCH,
            "node.region = %s but this data dir belongs to region %s", cfg->region, n->region);
+    /* IAM-2: fixed-size tables, so that clients with many addresses cannot grow them */
+    TRY(cst_throttle_new(CST_LOGIN_THROTTLE_ENTRIES, cfg->login_rate_per_ip, &n->login_ip));
+    TRY(cst_throttle_new(CST_LOGIN_THROTTLE_ENTRIES, cfg->login_rate_per_account,
+                         &n->login_account));
+    TRY(cst_failtable_new(CST_LOGIN_THROTTLE_ENTRIES, &n->login_phantoms));
     return CST_OK;
 }
 
@@ -114,6 +123,12 @@ void cst_node_close(cst_node *n)
     cst_store_close(n->store);
     n->store = NULL;
     cst_key_free(&n->kek);
+    cst_throttle_free(n->login_ip);
+    cst_throttle_free(n->login_account);
+    cst_failtable_free(n->login_phantoms);
+    n->login_ip = NULL;
+    n->login_account = NULL;
+    n->login_phantoms = NULL;
     pthread_mutex_destroy(&n->tenants_mu);
     pthread_cond_destroy(&n->tenants_cv);
     pthread_mutex_destroy(&n->erase_mu);

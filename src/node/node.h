@@ -53,6 +53,10 @@ typedef struct cst_node {
     pthread_cond_t sweep_cv;
     pthread_t sweep_thread;
     bool sweep_started, sweep_stop;
+    /* IAM-2: login attempts per client address and per account (bounded tables), and the
+     * failure counts of accounts that do not exist (so they lock as real ones do) */
+    struct cst_throttle *login_ip, *login_account;
+    struct cst_failtable *login_phantoms;
 } cst_node;
 
 /* Loads the KEK (with its file checks), opens system.db and checks that the KEK and region
@@ -101,8 +105,10 @@ CST_MUST_USE cst_err cst_node_signing_key(const char *data_dir, const cst_key *k
 CST_MUST_USE cst_err cst_node_make_seal_key(const char *data_dir, const cst_key *kek,
                                             const char *k0_path);
 
-/* custodia init: see SPEC §4. Prints prose, or one JSON object when json is true. */
+/* custodia init: see SPEC §4. The first operator (a sys-admin) is named operator_username
+ * (validated like every username; "admin" when not given, which everyone can guess: IAM-2).
+ * Prints prose, or one JSON object when json is true. */
 CST_MUST_USE cst_err cst_node_init(const char *data_dir, const char *master_key_file,
-                                   const char *region, bool json);
+                                   const char *region, const char *operator_username, bool json);
 
 #endif

@@ -113,6 +113,8 @@ CST_MUST_USE cst_err cst_store_login_failed(cst_store *st, const char *user_id, 
                                             int max, int64_t lock_us, int *failed,
                                             int64_t *locked_until);
 CST_MUST_USE cst_err cst_store_login_ok(cst_store *st, const char *user_id, int64_t now);
+/* IAM-2: ends a lockout and clears the failure count (an administrator's unlock). */
+CST_MUST_USE cst_err cst_store_login_unlock(cst_store *st, const char *user_id);
 /* IAM-3: records step as the last accepted TOTP step only if it is newer than the stored one;
  * CST_ERR_UNAUTHENTICATED otherwise (a concurrent replay lost the race). */
 CST_MUST_USE cst_err cst_store_totp_advance(cst_store *st, const char *user_id, int64_t step);

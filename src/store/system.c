@@ -411,10 +411,14 @@ cst_err cst_store_login_failed(cst_store *st, const char *user_id, int64_t now, 
     cst_db_lock(st->db);
     cst_err e =
         cst_db_stmt(st->db, &q,
-                    "UPDATE users SET failed_logins = failed_logins + 1, locked_until = CASE WHEN "
-                    "failed_logins + 1 >= ? THEN ? ELSE locked_until END WHERE id = ? "
-                    "RETURNING failed_logins, locked_until",
-                    "iis", (int64_t)max, now + lock_us, user_id);
+                    /* IAM-2: a lock that has expired starts a new count (one failure after
+                     * it must not re-lock the account) */
+                    "UPDATE users SET failed_logins = CASE WHEN locked_until > 0 AND "
+                    "locked_until <= ?1 THEN 1 ELSE failed_logins + 1 END, locked_until = CASE "
+                    "WHEN (CASE WHEN locked_until > 0 AND locked_until <= ?1 THEN 1 ELSE "
+                    "failed_logins + 1 END) >= ?2 THEN ?3 WHEN locked_until <= ?1 THEN 0 ELSE "
+                    "locked_until END WHERE id = ?4 RETURNING failed_logins, locked_until",
+                    "iiis", now, (int64_t)max, now + lock_us, user_id);
     if (e == CST_OK)
         e = cst_db_step(st->db, q, &row);
     if (e == CST_OK && row) {
@@ -433,6 +437,15 @@ cst_err cst_store_login_ok(cst_store *st, const char *user_id, int64_t now)
                       "UPDATE users SET failed_logins = 0, locked_until = 0, last_login_at = ? "
                       "WHERE id = ?",
                       "is", now, user_id);
+}
+
+cst_err cst_store_login_unlock(cst_store *st, const char *user_id)
+{
+    int n = 0;
+    TRY(cst_db_run(st->db, &n, "UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = ?",
+                   "s", user_id));
+    ENSURE(n == 1, CST_ERR_NOT_FOUND, "no such user");
+    return CST_OK;
 }
 
 cst_err cst_store_totp_advance(cst_store *st, const char *user_id, int64_t step)

@@ -109,6 +109,8 @@ static const struct cell {
     {"GET", "/v1/sys/operators", "/v1/sys/operators", NULL, "sys-admin t:sys.operators"},
     {"POST", "/v1/sys/operators", "/v1/sys/operators", "{\"username\":\"bad name\"}",
      "sys-admin t:sys.operators"},
+    {"PATCH", "/v1/sys/operators/{id}", "/v1/sys/operators/us_00000000000000000000", "{}",
+     "sys-admin t:sys.operators"},
     {"GET", "/v1/audit", "/v1/audit?limit=1", NULL, "owner admin auditor t:audit.read"},
     {"GET", "/v1/sys/audit", "/v1/sys/audit?limit=1", NULL, "sys-security t:sys.security"},
     {"POST", "/v1/sys/audit/verify", "/v1/sys/audit/verify", "{\"seal_key\":1}",

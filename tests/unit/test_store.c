@@ -42,9 +42,8 @@ static void test_iam2_lockout_counts_with_injected_clock(void **state)
     int64_t t0 = 1700000000LL * 1000000, until = 0;
     int failed = 0;
     for (int i = 1; i <= 5; i++) {
-        assert_int_equal(cst_store_login_failed(st, u.id, t0 + i * MIN, 6, 30 * MIN, &failed,
-                                                &until),
-                         CST_OK);
+        assert_int_equal(
+            cst_store_login_failed(st, u.id, t0 + i * MIN, 6, 30 * MIN, &failed, &until), CST_OK);
         assert_int_equal(failed, i);
         assert_int_equal(until, 0); /* not locked yet */
     }
@@ -61,6 +60,37 @@ static void test_iam2_lockout_counts_with_injected_clock(void **state)
     assert_int_equal(cst_store_user_get(st, u.id, &got), CST_OK);
     assert_int_equal(got.failed_logins, 0);
     assert_int_equal(got.locked_until, 0);
+}
+
+/* IAM-2: the count restarts when a lock expires, so one wrong attempt after it does not
+ * re-lock; an administrator's unlock clears the lock at once. */
+static void test_iam2_lockout_restarts_after_expiry_and_unlocks(void **state)
+{
+    int64_t t0 = 1800000000LL * 1000000, until = 0;
+    int failed = 0;
+    for (int i = 1; i <= 6; i++)
+        assert_int_equal(cst_store_login_failed(st, u.id, t0 + i, 6, 30 * MIN, &failed, &until),
+                         CST_OK);
+    assert_int_equal(failed, 6);
+    assert_int_equal(until, t0 + 6 + 30 * MIN);
+    int64_t after = t0 + 6 + 30 * MIN + 1; /* the lock has expired */
+    assert_int_equal(cst_store_login_failed(st, u.id, after, 6, 30 * MIN, &failed, &until), CST_OK);
+    assert_int_equal(failed, 1); /* a new count */
+    assert_int_equal(until, 0);  /* and no lock */
+    for (int i = 2; i <= 5; i++)
+        assert_int_equal(cst_store_login_failed(st, u.id, after + i, 6, 30 * MIN, &failed, &until),
+                         CST_OK);
+    assert_int_equal(failed, 5);
+    assert_int_equal(until, 0);
+    assert_int_equal(cst_store_login_failed(st, u.id, after + 6, 6, 30 * MIN, &failed, &until),
+                     CST_OK);
+    assert_int_equal(until, after + 6 + 30 * MIN); /* six new failures lock again */
+    assert_int_equal(cst_store_login_unlock(st, u.id), CST_OK);
+    cst_user_row got;
+    assert_int_equal(cst_store_user_get(st, u.id, &got), CST_OK);
+    assert_int_equal(got.failed_logins, 0);
+    assert_int_equal(got.locked_until, 0);
+    assert_int_equal(cst_store_login_unlock(st, "us_99999999999999999999"), CST_ERR_NOT_FOUND);
 }
 
 static void test_iam3_totp_step_only_moves_forward(void **state)
@@ -83,6 +113,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_iam2_lockout_counts_with_injected_clock),
+        cmocka_unit_test(test_iam2_lockout_restarts_after_expiry_and_unlocks),
         cmocka_unit_test(test_iam3_totp_step_only_moves_forward),
         cmocka_unit_test(test_iam3_recovery_code_swap_is_single_use),
     };

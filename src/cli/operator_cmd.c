@@ -1,0 +1,133 @@
+/* operator_cmd.c: custodia operator unlock NAME: ends an operator's lockout (IAM-2) on a
+ * stopped node, for when no sys-admin can sign in to PATCH /v1/sys/operators/{id}. Takes the
+ * data dir's lock (refuses beside a serving node) and leaves an audit entry. */
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "cli/cli.h"
+#include "util/util.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: custodia operator unlock NAME [--config FILE] [--data-dir DIR]\n"
+               "                                     [--master-key-file F] [--json]\n");
+}
+
+/* Unlocks operator name in the stopped node's system store, with an audit entry either way. */
+static cst_err unlock(const cst_config *cfg, const char *name, cst_user_row *u, bool *was_locked)
+{
+    cst_node n;
+    int lock_fd = -1;
+    memset(&n, 0, sizeof(n));
+    TRY(cst_node_check_data_dir(cfg->data_dir));
+    cst_err e = cst_node_lock_data_dir(cfg->data_dir, &lock_fd);
+    if (e == CST_ERR_CONFLICT)
+        return cst_fail(e,
+                        "a node is serving %s: a sys-admin unlocks with PATCH "
+                        "/v1/sys/operators/{id} {\"unlock\": true}; or stop the node first",
+                        cfg->data_dir);
+    TRY(e);
+    e = cst_node_open(&n, cfg);
+    if (e == CST_OK)
+        e = cst_node_audit_attach(&n);
+    if (e == CST_OK) {
+        e = cst_store_user_by_name(n.store, CST_SYS_TENANT, name, u);
+        if (e == CST_ERR_NOT_FOUND)
+            e = cst_fail(e, "no operator is named \"%s\"", name);
+    }
+    if (e == CST_OK) {
+        *was_locked = u->locked_until > cst_now_us();
+        e = cst_store_login_unlock(n.store, u->id);
+    }
+    if (n.audit) {
+        char saved[512], resource[64] = "/v1/sys/operators";
+        (void)snprintf(saved, sizeof(saved), "%s", cst_err_message(e));
+        struct passwd *pw = getpwuid(getuid());
+        json_t *info =
+            json_pack("{s:s,s:s}", "via", "cli", "os_user", pw ? pw->pw_name : "unknown");
+        if (e == CST_OK) {
+            (void)snprintf(resource, sizeof(resource), "/v1/sys/operators/%s", u->id);
+            json_object_set_new(info, "was_locked", json_boolean(*was_locked));
+        } else
+            json_object_set_new(info, "error", json_string(saved));
+        cst_node_audit_event(&n, "sys.operator.unlock", e == CST_OK ? "success" : "failure", NULL,
+                             resource, info);
+        if (e != CST_OK)
+            e = cst_fail(e, "%s", saved);
+    }
+    if (n.store)
+        cst_node_close(&n);
+    close(lock_fd);
+    return e;
+}
+
+int cst_cli_operator(int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                         {"data-dir", required_argument, 0, 'd'},
+                                         {"master-key-file", required_argument, 0, 'k'},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *config = NULL, *data_dir = NULL, *key = NULL;
+    bool json = false;
+    if (argc < 2 || strcmp(argv[1], "unlock") != 0) {
+        usage(stderr);
+        return 2;
+    }
+    argv[1] = argv[0];
+    argc--;
+    argv++;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'd':
+            data_dir = optarg;
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        usage(stderr);
+        return 2;
+    }
+    const char *name = argv[optind];
+    cst_config cfg;
+    cst_user_row u;
+    bool was_locked = false;
+    cst_err e = cst_cli_config(&cfg, config, data_dir, key, NULL);
+    if (e == CST_OK)
+        e = cst_api_check_username(name);
+    if (e == CST_OK)
+        e = unlock(&cfg, name, &u, &was_locked);
+    if (e != CST_OK) {
+        fprintf(stderr, "custodia operator unlock: %s\n", cst_err_message(e));
+        return 1;
+    }
+    if (json)
+        printf("{\"id\":\"%s\",\"username\":\"%s\",\"was_locked\":%s}\n", u.id, u.username,
+               was_locked ? "true" : "false");
+    else
+        printf("operator %s (%s) unlocked%s; the failure count restarts\n", u.username, u.id,
+               was_locked ? "" : " (it was not locked)");
+    return 0;
+}
