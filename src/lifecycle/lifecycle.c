@@ -239,7 +239,7 @@ static cst_err sweep_retention(sweep *s, const char *tenant_id)
     if (!cst_path_exists(path))
         return CST_OK; /* never opened, or removed: nothing to sweep, nothing to create */
     cst_tenant_ctx *t;
-    cst_err e = cst_node_tenant_acquire(s->n, tenant_id, &t);
+    cst_err e = cst_node_tenant_acquire_cold(s->n, tenant_id, &t);
     if (e == CST_ERR_NOT_FOUND) {
         cst_err_clear();
         return CST_OK;

@@ -223,7 +223,8 @@ static cst_tenant_ctx *tenant_evict(cst_node *n)
 }
 
 /* A cached context, or NULL; CST_ERR_NOT_FOUND once its erase has begun. Holds tenants_mu. */
-static cst_err tenant_lookup(cst_node *n, const char *tenant_id, bool hold, cst_tenant_ctx **out)
+static cst_err tenant_lookup(cst_node *n, const char *tenant_id, bool hold, bool promote,
+                             cst_tenant_ctx **out)
 {
     *out = tenant_cached(n, tenant_id);
     if (*out && (*out)->closing) {
@@ -232,15 +233,18 @@ static cst_err tenant_lookup(cst_node *n, const char *tenant_id, bool hold, cst_
     }
     if (*out && hold)
         (*out)->users++;
-    if (*out)
+    if (*out && promote)
         (*out)->last_used = ++n->tick;
     return CST_OK;
 }
 
-static cst_err tenant_get(cst_node *n, const char *tenant_id, bool hold, cst_tenant_ctx **out)
+/* promote: the use counts for the LRU (a sweep over every tenant does not, so that it does not
+ * push out the tenants requests are using). */
+static cst_err tenant_get(cst_node *n, const char *tenant_id, bool hold, bool promote,
+                          cst_tenant_ctx **out)
 {
     pthread_mutex_lock(&n->tenants_mu);
-    cst_err e = tenant_lookup(n, tenant_id, hold, out);
+    cst_err e = tenant_lookup(n, tenant_id, hold, promote, out);
     pthread_mutex_unlock(&n->tenants_mu);
     if (e != CST_OK || *out)
         return e;
@@ -251,7 +255,7 @@ static cst_err tenant_get(cst_node *n, const char *tenant_id, bool hold, cst_ten
     if (e != CST_OK)
         return e;
     pthread_mutex_lock(&n->tenants_mu);
-    e = tenant_lookup(n, tenant_id, hold, out);
+    e = tenant_lookup(n, tenant_id, hold, promote, out);
     if (e != CST_OK || *out) {
         tenant_ctx_free(t); /* another thread opened it meanwhile (or began erasing it) */
         t = NULL;
@@ -264,7 +268,7 @@ static cst_err tenant_get(cst_node *n, const char *tenant_id, bool hold, cst_ten
         n->tenants[n->ntenants++] = t;
         n->nopen++;
         t->users = hold ? 1 : 0;
-        t->last_used = ++n->tick;
+        t->last_used = promote ? ++n->tick : 0; /* a sweep's: the first to go */
         *out = t;
     } else if (e != CST_OK && t) {
         tenant_ctx_free(t);
@@ -276,12 +280,17 @@ static cst_err tenant_get(cst_node *n, const char *tenant_id, bool hold, cst_ten
 
 cst_err cst_node_tenant(cst_node *n, const char *tenant_id, cst_tenant_ctx **out)
 {
-    return tenant_get(n, tenant_id, false, out);
+    return tenant_get(n, tenant_id, false, true, out);
 }
 
 cst_err cst_node_tenant_acquire(cst_node *n, const char *tenant_id, cst_tenant_ctx **out)
 {
-    return tenant_get(n, tenant_id, true, out);
+    return tenant_get(n, tenant_id, true, true, out);
+}
+
+cst_err cst_node_tenant_acquire_cold(cst_node *n, const char *tenant_id, cst_tenant_ctx **out)
+{
+    return tenant_get(n, tenant_id, true, false, out);
 }
 
 void cst_node_tenant_release(cst_node *n, cst_tenant_ctx *t)

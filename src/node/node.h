@@ -78,6 +78,10 @@ CST_MUST_USE cst_err cst_node_tenant(cst_node *n, const char *tenant_id, cst_ten
  * CST_ERR_NOT_FOUND once the tenant's erase has begun. */
 CST_MUST_USE cst_err cst_node_tenant_acquire(cst_node *n, const char *tenant_id,
                                              cst_tenant_ctx **out);
+/* The same for a pass over every tenant (the sweeper): the use does not count as recent, so
+ * the pass does not push the tenants requests use out of the LRU. */
+CST_MUST_USE cst_err cst_node_tenant_acquire_cold(cst_node *n, const char *tenant_id,
+                                                  cst_tenant_ctx **out);
 void cst_node_tenant_release(cst_node *n, cst_tenant_ctx *t);
 /* RET-4: refuses new holders of the tenant's context, waits for the current ones, closes its
  * store and wipes its keys from memory. Idempotent; a tenant never opened is fine. */
