@@ -74,6 +74,22 @@ void cst_batch_free(cst_batch_op *ops, size_t n);
 /* Validates a record key: 1-1024 bytes of UTF-8 without control characters. */
 CST_MUST_USE cst_err cst_record_key_check(const char *key, size_t len);
 
+/* RET-1: the longest retention a bucket may have (100 years), and how far ahead of the node's
+ * clock a record's times may be (clock skew between the exporting node and this one). */
+#define CST_RETENTION_MAX_SECONDS (100LL * 365 * 86400)
+#define CST_CLOCK_SKEW_US (300LL * 1000000)
+/* RET-1, POR-1: the one validation of a bucket, whoever makes it (the bucket routes, an
+ * import): name, class (standard or billing), retention from 0 (keep) to the maximum. */
+CST_MUST_USE cst_err cst_bucket_validate(const cst_bucket_row *b);
+/* RET-1, POR-1: the one validation of a record, whoever writes it (the record routes, an
+ * import, an erase's copy of billing records): key, content type, value size (at most
+ * max_value), and times: created_at <= updated_at, neither before 1970 nor later than now plus
+ * CST_CLOCK_SKEW_US (a record dated in the future would escape its retention). Times of 0 mean
+ * "now" (the API sets them). */
+CST_MUST_USE cst_err cst_record_validate(const char *key, size_t key_len, const char *ctype,
+                                         size_t value_len, size_t max_value, int64_t created_at,
+                                         int64_t updated_at, int64_t now);
+
 /* BAK-3: decrypts a record's key, content type and value (row read with its value), so that
  * a drill proves every record of a restored node opens. Wipes what it decrypted. */
 CST_MUST_USE cst_err cst_record_check(const cst_tenant_ctx *t, const char *bucket,
@@ -90,6 +106,29 @@ CST_MUST_USE cst_err cst_record_store(cst_tenant_ctx *t, const char *bucket, con
                                       size_t key_len, const char *ctype, const uint8_t *value,
                                       size_t value_len, bool must_be_new, int64_t created_at,
                                       int64_t updated_at);
+
+/* POR-1: an import's upload, spooled encrypted to an unnamed file under the scratch dir (see
+ * spool.c). cst_spool_write is the request's body sink; cst_spool_free_ctx its free. */
+#define CST_SPOOL_LAST_MAX 4096 /* the manifest line is far shorter */
+typedef struct cst_spool cst_spool;
+typedef struct cst_spool_summary {
+    size_t bytes;
+    const char *last; /* the last line (not NUL-terminated), or NULL when it is too long */
+    size_t last_len;
+    uint8_t sha256_before_last[32]; /* over every byte before the last line */
+} cst_spool_summary;
+/* Creates the spool in dir (mode 0700, created when missing); more than limit bytes fail with
+ * CST_ERR_TOO_LARGE, a full disk with CST_ERR_UNAVAILABLE. */
+CST_MUST_USE cst_err cst_spool_open(const char *dir, size_t limit, cst_spool **out);
+CST_MUST_USE cst_err cst_spool_write(void *spool, const void *data, size_t n);
+/* Ends the upload and rewinds for reading; out->last points into the spool. */
+CST_MUST_USE cst_err cst_spool_finish(cst_spool *sp, cst_spool_summary *out);
+/* The next line (without its newline) into line, refusing one longer than max; *eof once the
+ * spool is read to its end. */
+CST_MUST_USE cst_err cst_spool_line(cst_spool *sp, cst_buf *line, size_t max, bool *eof);
+/* Closes (and so removes) the file, wipes the key. */
+void cst_spool_free(cst_spool *sp);
+void cst_spool_free_ctx(void *spool);
 
 /* handlers */
 cst_err cst_api_sys_backup_create(cst_node *n, cst_request *req);

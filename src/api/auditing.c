@@ -41,10 +41,13 @@ static cst_err detail_aad(cst_buf *aad, const char *tenant, const char *request_
 /* The key details of tenant are sealed under: its DEK, or the node's own audit key (version 0)
  * for operators and for names that match no tenant. */
 static cst_err detail_key(cst_node *n, const char *tenant, uint32_t version, const cst_key **key,
-                          uint32_t *kv)
+                          uint32_t *kv, cst_tenant_ctx **held)
 {
     cst_tenant_ctx *t = NULL;
-    if (tenant && version != 0 && cst_node_tenant(n, tenant, &t) == CST_OK) {
+    *held = NULL;
+    /* held, so that the key is not wiped by the LRU of open tenants while it is in use */
+    if (tenant && version != 0 && cst_node_tenant_acquire(n, tenant, &t) == CST_OK) {
+        *held = t;
         ENSURE(version == UINT32_MAX || version == t->dek_version, CST_ERR_INTEGRITY,
                "the detail was sealed under a key version this node no longer holds");
         *key = &t->dek;
@@ -63,11 +66,13 @@ static json_t *seal_detail(cst_node *n, const char *tenant, const char *request_
 {
     const cst_key *key = NULL;
     uint32_t kv;
-    if (detail_key(n, tenant, UINT32_MAX, &key, &kv) != CST_OK)
+    cst_tenant_ctx *held = NULL;
+    char *text = NULL;
+    if (detail_key(n, tenant, UINT32_MAX, &key, &kv, &held) != CST_OK ||
+        !(text = cst_audit_canonical(d))) {
+        cst_node_tenant_release(n, held);
         return NULL;
-    char *text = cst_audit_canonical(d);
-    if (!text)
-        return NULL;
+    }
     cst_buf aad, ct;
     cst_buf_init(&aad, 1024);
     cst_buf_init(&ct, SIZE_MAX);
@@ -85,6 +90,7 @@ static json_t *seal_detail(cst_node *n, const char *tenant, const char *request_
     cst_json_free_text(text);
     cst_buf_free(&aad);
     cst_buf_free(&ct);
+    cst_node_tenant_release(n, held);
     return out;
 }
 
@@ -98,7 +104,10 @@ static json_t *open_detail(cst_node *n, const json_t *entry)
     json_int_t kv = json_integer_value(json_object_get(d, "kv"));
     const cst_key *key = NULL;
     uint32_t kvo;
-    if (!b64 || !rid || kv < 0 || detail_key(n, tenant, (uint32_t)kv, &key, &kvo) != CST_OK) {
+    cst_tenant_ctx *held = NULL;
+    if (!b64 || !rid || kv < 0 ||
+        detail_key(n, tenant, (uint32_t)kv, &key, &kvo, &held) != CST_OK) {
+        cst_node_tenant_release(n, held);
         cst_err_clear();
         return NULL;
     }
@@ -117,6 +126,7 @@ static json_t *open_detail(cst_node *n, const json_t *entry)
     free(bin);
     cst_buf_free(&aad);
     cst_buf_wipe_free(&pt);
+    cst_node_tenant_release(n, held);
     return out;
 }
 

@@ -10,6 +10,7 @@
 #include "api/roles.h"
 #include "crypto/secrets.h"
 #include "crypto/totp.h"
+#include "store/db.h"
 #include "util/throttle.h"
 #include "util/util.h"
 
@@ -18,10 +19,12 @@
 typedef struct secret_key {
     cst_key owned;
     const cst_key *key;
+    cst_tenant_ctx *held; /* the tenant context whose DEK key is, held until secret_key_put */
 } secret_key;
 
 static cst_err secret_key_get(cst_node *n, const cst_user_row *u, secret_key *sk)
 {
+    memset(sk, 0, sizeof(*sk));
     memset(sk, 0, sizeof(*sk));
     if (strcmp(u->tenant_id, CST_SYS_TENANT) == 0) {
         TRY(cst_key_alloc(&sk->owned));
@@ -34,10 +37,16 @@ static cst_err secret_key_get(cst_node *n, const cst_user_row *u, secret_key *sk
         sk->key = &sk->owned;
         return CST_OK;
     }
-    cst_tenant_ctx *t;
-    TRY(cst_node_tenant(n, u->tenant_id, &t));
-    sk->key = &t->dek;
+    TRY(cst_node_tenant_acquire(n, u->tenant_id, &sk->held));
+    sk->key = &sk->held->dek;
     return CST_OK;
+}
+
+static void secret_key_put(cst_node *n, secret_key *sk)
+{
+    cst_key_free(&sk->owned);
+    cst_node_tenant_release(n, sk->held);
+    sk->held = NULL;
 }
 
 static cst_err totp_aad(cst_buf *aad, const cst_user_row *u)
@@ -64,7 +73,7 @@ static cst_err totp_open(cst_node *n, const cst_user_row *u, uint8_t out[CST_TOT
         memcpy(out, pt.data, CST_TOTP_SECRET_LEN);
     cst_buf_wipe_free(&pt);
     cst_buf_free(&aad);
-    cst_key_free(&sk.owned);
+    secret_key_put(n, &sk);
     return e;
 }
 
@@ -84,7 +93,7 @@ static cst_err totp_seal(cst_node *n, cst_user_row *u, const uint8_t secret[CST_
     }
     cst_buf_free(&blob);
     cst_buf_free(&aad);
-    cst_key_free(&sk.owned);
+    secret_key_put(n, &sk);
     return e;
 }
 
@@ -150,11 +159,19 @@ static void record_failure(cst_node *n, cst_request *req, const login_req *l, co
 {
     int failed = 0;
     int64_t until = 0, now = cst_now_us(), lock_us = (int64_t)n->cfg.lockout_seconds * 1000000;
-    if (!u)
+    cst_err e = CST_OK;
+    if (!u) {
         cst_failtable_fail(n->login_phantoms, l->account, strlen(l->account), now,
                            n->cfg.lockout_threshold, lock_us, &failed, &until);
-    else if (cst_store_login_failed(n->store, u->id, now, n->cfg.lockout_threshold, lock_us,
-                                    &failed, &until) != CST_OK) {
+    } else {
+        /* The count must outlive the refusal it belongs to (a failed request's changes are
+         * rolled back), so it commits at once, outside the request's transaction. */
+        bool paused = cst_db_scope_pause();
+        e = cst_store_login_failed(n->store, u->id, now, n->cfg.lockout_threshold, lock_us, &failed,
+                                   &until);
+        cst_db_scope_resume(paused);
+    }
+    if (e != CST_OK) {
         cst_error("auth: could not record a failed login for user %s", u->id);
         return;
     }

@@ -4,12 +4,17 @@
 
 #include "api/api.h"
 #include "backup/backup.h"
+#include "store/db.h"
 #include "util/util.h"
 
 cst_err cst_api_sys_backup_create(cst_node *n, cst_request *req)
 {
     cst_backup_row row;
+    /* The catalogue row of a failed backup is its evidence: it commits at once rather than
+     * being rolled back with the failed request. */
+    bool paused = cst_db_scope_pause();
     cst_err e = cst_backup_create(n, "api", NULL, &row);
+    cst_db_scope_resume(paused);
     if (row.id[0])
         cst_audit_info(req, "backup_id", json_string(row.id));
     TRY(e);

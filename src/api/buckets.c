@@ -14,25 +14,32 @@ static json_t *bucket_json(const cst_bucket_row *b)
                      (json_int_t)b->record_count, "created_at", c, "updated_at", u);
 }
 
-/* Applies retention_seconds and class from body onto b. */
+cst_err cst_bucket_validate(const cst_bucket_row *b)
+{
+    TRY(cst_api_check_name("bucket name", b->name));
+    ENSURE(!strcmp(b->cls, "standard") || !strcmp(b->cls, "billing"), CST_ERR_INVALID,
+           "class must be standard or billing");
+    ENSURE(b->retention_seconds >= 0 && b->retention_seconds <= CST_RETENTION_MAX_SECONDS,
+           CST_ERR_INVALID, "retention_seconds must be from 0 (keep) to %lld",
+           (long long)CST_RETENTION_MAX_SECONDS);
+    return CST_OK;
+}
+
+/* Applies retention_seconds and class from body onto b (cst_bucket_validate checks them). */
 static cst_err apply_settings(const json_t *body, cst_bucket_row *b)
 {
     int64_t retention;
     bool has_retention;
     const char *cls;
     TRY(cst_json_int(body, "retention_seconds", false, &retention, &has_retention));
-    if (has_retention) {
-        ENSURE(retention >= 0 && retention <= 100LL * 365 * 86400, CST_ERR_INVALID,
-               "retention_seconds must be from 0 (keep) to 3153600000");
+    if (has_retention)
         b->retention_seconds = retention;
-    }
     TRY(cst_json_str(body, "class", false, &cls));
     if (cls) {
-        ENSURE(!strcmp(cls, "standard") || !strcmp(cls, "billing"), CST_ERR_INVALID,
-               "class must be standard or billing");
+        ENSURE(strlen(cls) < sizeof(b->cls), CST_ERR_INVALID, "class must be standard or billing");
         strcpy(b->cls, cls);
     }
-    return CST_OK;
+    return cst_bucket_validate(b);
 }
 
 cst_err cst_api_bucket_create(cst_node *n, cst_request *req)
@@ -48,7 +55,7 @@ cst_err cst_api_bucket_create(cst_node *n, cst_request *req)
     TRY(cst_api_body(req, fields, &body));
     cst_err e = cst_json_str(body, "name", true, &name);
     if (e == CST_OK)
-        e = cst_api_check_name("bucket name", name);
+        e = cst_api_check_name("bucket name", name); /* before it is copied */
     if (e == CST_OK) {
         strcpy(b.name, name);
         e = apply_settings(body, &b);

@@ -296,12 +296,24 @@ cst_err cst_api_on_headers(void *app, cst_request *req, const char *url)
         return CST_OK;
     TRY(authenticate(n, req));
     TRY(authorize(req));
-    return check_state(req);
+    TRY(check_state(req));
+    if (req->route->body == CST_BODY_IMPORT) {
+        /* POR-1: an import is spooled (encrypted) to disk, not held in memory; only once the
+         * caller may import at all */
+        cst_spool *sp;
+        TRY(cst_spool_open(n->cfg.backup_scratch_dir, req->body_limit, &sp));
+        req->body_sink = cst_spool_write;
+        req->body_sink_free = cst_spool_free_ctx;
+        req->body_sink_ctx = sp;
+    }
+    return CST_OK;
 }
 
 /* LOG-1: the handler's changes stay in an open transaction (the request scope) until the
  * request's audit entry is durable; if it cannot be written they are rolled back and the
- * client gets 503 audit_unavailable. */
+ * client gets 503 audit_unavailable. A request that fails changes nothing: whatever its
+ * handler wrote before the failure is rolled back too (files it made are removed by their
+ * scope hooks), and only the audit entry of the refusal remains. */
 static cst_err complete(cst_node *n, cst_request *req);
 
 cst_err cst_api_on_complete(void *app, cst_request *req)
@@ -323,7 +335,10 @@ static cst_err complete(cst_node *n, cst_request *req)
         cst_resp_error(req, e);
     cst_err ae = cst_api_audit_request(n, req);
     bool wrote = cst_db_scope_wrote();
-    cst_err ce = cst_db_scope_end(ae == CST_OK);
+    cst_err ce = cst_db_scope_end(ae == CST_OK && e == CST_OK);
+    if (e != CST_OK && wrote)
+        cst_info("request %s failed (%s): its changes were rolled back", req->request_id,
+                 cst_err_code(e));
     if (ae != CST_OK) {
         cst_error("audit unavailable: request %s refused%s", req->request_id,
                   wrote ? " and its changes rolled back" : "");

@@ -21,7 +21,7 @@
 
 typedef struct export_state {
     cst_node *n;
-    cst_tenant_ctx *t;
+    cst_tenant_ctx *t; /* held only while a part is being filled (see export_fill) */
     cst_tenant_row tenant;
     json_t *buckets; /* bucket rows as JSON */
     size_t bucket;   /* the bucket being exported */
@@ -97,9 +97,38 @@ static bool export_record(const cst_record_row *r, void *p)
     return x->e == CST_OK && x->out->len < PART_BYTES;
 }
 
+/* RET-4: the stream holds the tenant only while it fills a part, never while a client is slow
+ * to read one, so an erase never waits for a reader; once the tenant is pending_erase (or its
+ * erase has closed it) the next part fails and the stream is cut, without its manifest. */
+static cst_err export_hold(export_state *x)
+{
+    cst_tenant_row row;
+    cst_err e = cst_store_tenant_get(x->n->store, x->tenant.id, &row);
+    if (e == CST_OK && (!strcmp(row.state, "pending_erase") || !strcmp(row.state, "erased")))
+        e = cst_fail(CST_ERR_NOT_FOUND, "the tenant is being erased");
+    if (e == CST_OK)
+        e = cst_node_tenant_acquire(x->n, x->tenant.id, &x->t);
+    if (e != CST_OK) {
+        cst_warn("export of tenant %s cut short: %s", x->tenant.id, cst_err_message(e));
+        x->t = NULL;
+    }
+    return e;
+}
+
+static cst_err export_part(export_state *x, cst_buf *out, bool *done);
+
 static cst_err export_fill(void *ctx, cst_buf *out, bool *done)
 {
     export_state *x = ctx;
+    TRY(export_hold(x));
+    cst_err e = export_part(x, out, done);
+    cst_node_tenant_release(x->n, x->t);
+    x->t = NULL;
+    return e;
+}
+
+static cst_err export_part(export_state *x, cst_buf *out, bool *done)
+{
     x->out = out;
     if (x->phase == 0) {
         TRY(emit(x,
@@ -163,7 +192,6 @@ static void export_free(void *ctx)
                              "/v1/export",
                              json_pack("{s:I}", "records_sent", (json_int_t)x->records));
     }
-    cst_node_tenant_release(x->n, x->t);
     json_decref(x->buckets);
     cst_buf_wipe_free(&x->value);
     free(x);
@@ -177,14 +205,13 @@ cst_err cst_api_export(cst_node *n, cst_request *req)
     x->tenant = req->who.tenant;
     x->buckets = json_array();
     cst_buf_init(&x->value, SIZE_MAX);
-    cst_err e = cst_node_tenant_acquire(n, req->who.tenant.id, &x->t);
+    cst_tenant_ctx *t;
+    cst_err e = cst_api_tenant(n, req, &t);
     if (e == CST_OK)
-        e = cst_tstore_bucket_list(x->t->ts, collect_bucket, x->buckets);
+        e = cst_tstore_bucket_list(t->ts, collect_bucket, x->buckets);
     if (e == CST_OK)
         e = cst_sha256_init(&x->sha);
     if (e != CST_OK) {
-        if (x->t)
-            cst_node_tenant_release(n, x->t);
         json_decref(x->buckets);
         cst_buf_free(&x->value);
         free(x);
@@ -197,27 +224,10 @@ cst_err cst_api_export(cst_node *n, cst_request *req)
 
 /* ---- import ---- */
 
-typedef struct line {
-    const char *p;
-    size_t n;
-} line;
-
-static bool next_line(const cst_buf *b, size_t *off, line *l)
-{
-    if (*off >= b->len)
-        return false;
-    const char *s = (const char *)b->data + *off;
-    const char *nl = memchr(s, '\n', b->len - *off);
-    l->p = s;
-    l->n = nl ? (size_t)(nl - s) : b->len - *off;
-    *off += l->n + (nl ? 1 : 0);
-    return true;
-}
-
-static cst_err parse_line(const line *l, size_t no, json_t **out)
+static cst_err parse_line(const cst_buf *l, size_t no, json_t **out)
 {
     json_error_t je;
-    *out = json_loadb(l->p, l->n, JSON_REJECT_DUPLICATES, &je);
+    *out = json_loadb((const char *)l->data, l->len, JSON_REJECT_DUPLICATES, &je);
     ENSURE(*out && json_is_object(*out), CST_ERR_INVALID, "line %zu is not a JSON object: %s", no,
            *out ? "not an object" : je.text);
     return CST_OK;
@@ -229,90 +239,70 @@ static const char *type_of(const json_t *o)
     return t ? t : "";
 }
 
-/* Pass one: the manifest must be the last line and match the lines before it. */
-static cst_err check_manifest(const cst_buf *b, int64_t *buckets, int64_t *records)
+/* Before anything is written: the last line must be a manifest whose SHA-256 matches every
+ * byte before it (computed while the upload was spooled). */
+static cst_err check_manifest(const cst_spool_summary *sum, json_t **manifest)
 {
-    cst_sha256_ctx sha;
-    TRY(cst_sha256_init(&sha));
-    size_t off = 0, no = 0;
-    line l;
-    json_t *manifest = NULL;
-    cst_err e = CST_OK;
-    *buckets = *records = 0;
-    while (e == CST_OK && next_line(b, &off, &l)) {
-        no++;
-        ENSURE(!manifest, CST_ERR_INVALID, "line %zu follows the manifest", no);
-        json_t *o = NULL;
-        /* cheap type probe: only the manifest and the header are parsed in this pass */
-        bool is_manifest = memmem(l.p, l.n, "\"type\":\"manifest\"", 17) != NULL;
-        if (is_manifest) {
-            e = parse_line(&l, no, &o);
-            if (e == CST_OK && strcmp(type_of(o), "manifest") == 0)
-                manifest = o;
-            else
-                json_decref(o);
-            if (manifest)
-                continue;
-        }
-        if (no == 1) {
-            e = parse_line(&l, no, &o);
-            if (e == CST_OK &&
-                (strcmp(type_of(o), "header") != 0 ||
-                 strcmp(json_string_value(json_object_get(o, "format")) ?: "", FORMAT) != 0 ||
-                 json_integer_value(json_object_get(o, "version")) != 1))
-                e = cst_fail(CST_ERR_INVALID,
-                             "line 1 must be the header of a custodia-export version 1");
-            json_decref(o);
-        }
-        if (memmem(l.p, l.n, "\"type\":\"bucket\"", 15))
-            (*buckets)++;
-        else if (memmem(l.p, l.n, "\"type\":\"record\"", 15))
-            (*records)++;
-        cst_sha256_update(&sha, l.p, l.n);
-        cst_sha256_update(&sha, "\n", 1);
+    json_t *m =
+        sum->last ? json_loadb(sum->last, sum->last_len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    if (!m || strcmp(type_of(m), "manifest") != 0) {
+        json_decref(m);
+        return cst_fail(CST_ERR_INVALID,
+                        "the export has no manifest line: it is truncated or not an export");
     }
-    uint8_t h[CST_HASH_LEN];
     char hex[2 * CST_HASH_LEN + 1];
-    cst_sha256_final(&sha, h);
-    cst_hex(h, sizeof(h), hex);
-    if (e == CST_OK && !manifest)
-        e = cst_fail(CST_ERR_INVALID,
-                     "the export has no manifest line: it is truncated or not an export");
-    if (e == CST_OK &&
-        strcmp(json_string_value(json_object_get(manifest, "sha256")) ?: "", hex) != 0)
-        e = cst_fail(CST_ERR_INVALID,
-                     "the export's SHA-256 does not match its manifest: it was altered or cut");
-    if (e == CST_OK && (json_integer_value(json_object_get(manifest, "buckets")) != *buckets ||
-                        json_integer_value(json_object_get(manifest, "records")) != *records))
-        e = cst_fail(CST_ERR_INVALID,
-                     "the export holds %lld buckets and %lld records; its manifest says %lld "
-                     "and %lld",
-                     (long long)*buckets, (long long)*records,
-                     (long long)json_integer_value(json_object_get(manifest, "buckets")),
-                     (long long)json_integer_value(json_object_get(manifest, "records")));
-    json_decref(manifest);
-    return e;
+    cst_hex(sum->sha256_before_last, CST_HASH_LEN, hex);
+    if (strcmp(json_string_value(json_object_get(m, "sha256")) ?: "", hex) != 0) {
+        json_decref(m);
+        return cst_fail(CST_ERR_INVALID,
+                        "the export's SHA-256 does not match its manifest: it was altered or cut");
+    }
+    *manifest = m;
+    return CST_OK;
 }
 
-static cst_err import_bucket(cst_tenant_ctx *t, const json_t *o, int64_t now, int64_t *created)
+static cst_err check_header(const json_t *o)
+{
+    ENSURE(strcmp(type_of(o), "header") == 0 &&
+               strcmp(json_string_value(json_object_get(o, "format")) ?: "", FORMAT) == 0 &&
+               json_integer_value(json_object_get(o, "version")) == 1,
+           CST_ERR_INVALID, "line 1 must be the header of a custodia-export version 1");
+    return CST_OK;
+}
+
+/* The failure e, its message prefixed with the line it is about. */
+static cst_err at_line(cst_err e, size_t no)
+{
+    char why[300];
+    (void)snprintf(why, sizeof(why), "%s", cst_err_message(e));
+    return cst_fail(e, "line %zu: %s", no, why);
+}
+
+static cst_err import_bucket(cst_tenant_ctx *t, const json_t *o, int64_t now, size_t no,
+                             int64_t *created)
 {
     const char *name, *cls;
     int64_t retention;
     bool present;
     TRY(cst_json_str(o, "name", true, &name));
-    TRY(cst_api_check_name("bucket name", name));
     TRY(cst_json_str(o, "class", true, &cls));
-    ENSURE(!strcmp(cls, "standard") || !strcmp(cls, "billing"), CST_ERR_INVALID,
-           "bucket class must be standard or billing");
     TRY(cst_json_int(o, "retention_seconds", true, &retention, &present));
-    ENSURE(retention >= 0, CST_ERR_INVALID, "retention_seconds must not be negative");
-    cst_err e = cst_tstore_bucket_exists(t->ts, name);
-    if (e == CST_OK)
-        return CST_OK; /* an existing bucket keeps its settings */
-    cst_err_clear();
     cst_bucket_row b = {.retention_seconds = retention, .created_at = now, .updated_at = now};
+    ENSURE(strlen(name) < sizeof(b.name) && strlen(cls) < sizeof(b.cls), CST_ERR_INVALID,
+           "line %zu: bucket name must match [a-z0-9_-]{1,64}; class standard or billing", no);
     (void)snprintf(b.name, sizeof(b.name), "%s", name);
     (void)snprintf(b.cls, sizeof(b.cls), "%s", cls);
+    /* RET-1, POR-1: the bucket routes' own validation (a retention past the maximum would
+     * overflow the sweeper's cutoff) */
+    cst_err e = cst_bucket_validate(&b);
+    if (e != CST_OK)
+        return at_line(e, no);
+    e = cst_tstore_bucket_exists(t->ts, name);
+    if (e == CST_OK)
+        return CST_OK; /* an existing bucket keeps its settings */
+    if (e != CST_ERR_NOT_FOUND)
+        return e; /* storage failed (a full disk): not a missing bucket */
+    cst_err_clear();
     TRY(cst_tstore_bucket_create(t->ts, &b));
     (*created)++;
     return CST_OK;
@@ -330,8 +320,10 @@ static cst_err import_record(cst_tenant_ctx *t, const json_t *o, size_t max_valu
     int64_t created, updated;
     ENSURE(cst_time_parse(c, &created) && cst_time_parse(u, &updated), CST_ERR_INVALID,
            "line %zu: created_at and updated_at must be RFC 3339 times", no);
-    ENSURE(cst_tstore_bucket_exists(t->ts, bucket) == CST_OK, CST_ERR_INVALID,
+    cst_err be = cst_tstore_bucket_exists(t->ts, bucket);
+    ENSURE(be != CST_ERR_NOT_FOUND, CST_ERR_INVALID,
            "line %zu: record of a bucket the export does not declare", no);
+    TRY(be);
     size_t len = strlen(b64), vlen = 0;
     uint8_t *v = malloc(len + 1);
     ENSURE(v != NULL, CST_ERR_INTERNAL, "out of memory");
@@ -339,52 +331,101 @@ static cst_err import_record(cst_tenant_ctx *t, const json_t *o, size_t max_valu
                                   sodium_base64_VARIANT_ORIGINAL) == 0
                     ? CST_OK
                     : cst_fail(CST_ERR_INVALID, "line %zu: value is not base64", no);
-    if (e == CST_OK && vlen > max_value)
-        e = cst_fail(CST_ERR_TOO_LARGE, "line %zu: the value exceeds http.max_record_bytes", no);
+    size_t klen = json_string_length(json_object_get(o, "key"));
     if (e == CST_OK)
-        e = cst_record_store(t, bucket, key, json_string_length(json_object_get(o, "key")), ctype,
-                             v, vlen, true, created, updated);
+        e = cst_record_validate(key, klen, ctype, vlen, max_value, created, updated, cst_now_us());
+    if (e != CST_OK)
+        e = at_line(e, no);
+    if (e == CST_OK)
+        e = cst_record_store(t, bucket, key, klen, ctype, v, vlen, true, created, updated);
     sodium_memzero(v, len + 1);
     free(v);
     return e;
 }
 
+typedef struct import_run {
+    cst_tenant_ctx *t;
+    size_t max_value;
+    int64_t now;
+    int64_t buckets, records, created;
+    bool manifest_seen;
+} import_run;
+
+static cst_err import_line(import_run *run, const cst_buf *l, size_t no)
+{
+    ENSURE(!run->manifest_seen, CST_ERR_INVALID, "line %zu follows the manifest", no);
+    json_t *o = NULL;
+    TRY(parse_line(l, no, &o));
+    const char *type = type_of(o);
+    cst_err e = CST_OK;
+    if (no == 1)
+        e = check_header(o);
+    else if (!strcmp(type, "bucket")) {
+        e = import_bucket(run->t, o, run->now, no, &run->created);
+        run->buckets++;
+    } else if (!strcmp(type, "record")) {
+        e = import_record(run->t, o, run->max_value, no);
+        run->records++;
+    } else if (!strcmp(type, "manifest"))
+        run->manifest_seen = true;
+    else
+        e = cst_fail(CST_ERR_INVALID, "line %zu has an unknown type", no);
+    json_decref(o);
+    return e;
+}
+
+/* Reads the spool back line by line into the caller's transaction. */
+static cst_err import_lines(cst_spool *sp, import_run *run)
+{
+    cst_buf l;
+    /* the longest line: a record of http.max_record_bytes in base64, with its key and fields */
+    size_t max = run->max_value / 3 * 4 + 4 + 65536;
+    cst_buf_init(&l, max);
+    cst_err e = CST_OK;
+    bool eof = false;
+    for (size_t no = 1; e == CST_OK; no++) {
+        e = cst_spool_line(sp, &l, max, &eof);
+        if (e != CST_OK || eof)
+            break;
+        e = import_line(run, &l, no);
+    }
+    cst_buf_wipe_free(&l);
+    return e;
+}
+
 cst_err cst_api_import(cst_node *n, cst_request *req)
 {
-    int64_t buckets, records;
-    TRY(check_manifest(&req->body, &buckets, &records));
-    cst_tenant_ctx *t;
-    TRY(cst_api_tenant(n, req, &t));
-    int64_t now = cst_now_us(), created = 0, imported = 0;
-    TRY(cst_tstore_begin(t->ts));
-    size_t off = 0, no = 0;
-    line l;
-    cst_err e = CST_OK;
-    while (e == CST_OK && next_line(&req->body, &off, &l)) {
-        json_t *o = NULL;
-        no++;
-        e = parse_line(&l, no, &o);
-        const char *type = e == CST_OK ? type_of(o) : "";
-        if (e == CST_OK && !strcmp(type, "bucket"))
-            e = import_bucket(t, o, now, &created);
-        else if (e == CST_OK && !strcmp(type, "record")) {
-            e = import_record(t, o, n->cfg.max_record_bytes, no);
-            imported += e == CST_OK;
-        } else if (e == CST_OK && strcmp(type, "header") && strcmp(type, "manifest"))
-            e = cst_fail(CST_ERR_INVALID, "line %zu has an unknown type", no);
-        json_decref(o);
-    }
-    if (e == CST_OK && imported != records)
-        e = cst_fail(CST_ERR_INVALID, "the export's lines do not match its manifest");
+    cst_spool *sp = req->body_sink_ctx;
+    ENSURE(sp != NULL && req->body_sink == cst_spool_write, CST_ERR_INTERNAL,
+           "the import was not spooled");
+    cst_spool_summary sum;
+    TRY(cst_spool_finish(sp, &sum));
+    json_t *manifest = NULL;
+    TRY(check_manifest(&sum, &manifest));
+    import_run run = {.max_value = n->cfg.max_record_bytes, .now = cst_now_us()};
+    int64_t want_buckets = json_integer_value(json_object_get(manifest, "buckets"));
+    int64_t want_records = json_integer_value(json_object_get(manifest, "records"));
+    json_decref(manifest);
+    TRY(cst_api_tenant(n, req, &run.t));
+    TRY(cst_tstore_begin(run.t->ts));
+    /* all or nothing: one transaction */
+    cst_err e = import_lines(sp, &run);
+    if (e == CST_OK && (run.buckets != want_buckets || run.records != want_records))
+        e = cst_fail(CST_ERR_INVALID,
+                     "the export holds %lld buckets and %lld records; its manifest says %lld "
+                     "and %lld",
+                     (long long)run.buckets, (long long)run.records, (long long)want_buckets,
+                     (long long)want_records);
     if (e == CST_OK)
-        e = cst_tstore_commit(t->ts);
+        e = cst_tstore_commit(run.t->ts);
     else
-        cst_tstore_rollback(t->ts);
+        cst_tstore_rollback(run.t->ts);
     TRY(e);
-    cst_audit_info(req, "records", json_integer(imported));
-    cst_audit_info(req, "buckets_created", json_integer(created));
+    cst_audit_info(req, "records", json_integer(run.records));
+    cst_audit_info(req, "buckets_created", json_integer(run.created));
+    cst_audit_info(req, "bytes", json_integer((json_int_t)sum.bytes));
     return cst_resp_json(req, 200,
-                         json_pack("{s:I,s:I,s:I}", "buckets", (json_int_t)buckets,
-                                   "buckets_created", (json_int_t)created, "records",
-                                   (json_int_t)imported));
+                         json_pack("{s:I,s:I,s:I}", "buckets", (json_int_t)run.buckets,
+                                   "buckets_created", (json_int_t)run.created, "records",
+                                   (json_int_t)run.records));
 }

@@ -45,6 +45,23 @@ static cst_err ctype_check(const char *ct)
     return CST_OK;
 }
 
+cst_err cst_record_validate(const char *key, size_t key_len, const char *ctype, size_t value_len,
+                            size_t max_value, int64_t created_at, int64_t updated_at, int64_t now)
+{
+    TRY(cst_record_key_check(key, key_len));
+    TRY(ctype_check(ctype));
+    ENSURE(value_len <= max_value, CST_ERR_TOO_LARGE,
+           "the value has %zu bytes; http.max_record_bytes allows %zu", value_len, max_value);
+    ENSURE(created_at >= 0 && updated_at >= 0, CST_ERR_INVALID,
+           "created_at and updated_at must not be before 1970");
+    /* RET-1: a time in the future would keep the record past its retention */
+    ENSURE(created_at <= now + CST_CLOCK_SKEW_US && updated_at <= now + CST_CLOCK_SKEW_US,
+           CST_ERR_INVALID, "created_at and updated_at must not be in the future");
+    ENSURE(!created_at || !updated_at || created_at <= updated_at, CST_ERR_INVALID,
+           "created_at must not be after updated_at");
+    return CST_OK;
+}
+
 static void etag_of(uint64_t version, char out[32])
 {
     (void)snprintf(out, 32, "\"%llu\"", (unsigned long long)version);
@@ -221,8 +238,8 @@ cst_err cst_record_store(cst_tenant_ctx *t, const char *bucket, const char *key,
                          const char *ctype, const uint8_t *value, size_t value_len,
                          bool must_be_new, int64_t created_at, int64_t updated_at)
 {
-    TRY(cst_record_key_check(key, key_len));
-    TRY(ctype_check(ctype));
+    TRY(cst_record_validate(key, key_len, ctype, value_len, SIZE_MAX, created_at, updated_at,
+                            cst_now_us()));
     precond pc = {.if_match = must_be_new ? -1 : 0};
     cst_record_row r;
     cst_record_row_init(&r);
@@ -267,7 +284,8 @@ cst_err cst_api_record_put(cst_node *n, cst_request *req)
     TRY(header_precond(req, &pc));
     const char *ctype = cst_req_header(req, "Content-Type");
     ctype = ctype ? ctype : DEFAULT_CTYPE;
-    TRY(ctype_check(ctype));
+    TRY(cst_record_validate(req->params[1], req->param_len[1], ctype, req->body.len,
+                            n->cfg.max_record_bytes, 0, 0, cst_now_us()));
 
     cst_record_row r;
     cst_record_row_init(&r);
@@ -462,7 +480,6 @@ static cst_err parse_op(const json_t *o, size_t i, size_t max_value, cst_batch_o
            i);
     ENSURE(value, CST_ERR_INVALID, "operations[%zu]: put needs a base64 value", i);
     op->content_type = ctype ? ctype : DEFAULT_CTYPE;
-    TRY(ctype_check(op->content_type));
     size_t vlen = strlen(value), cap = vlen / 4 * 3 + 3;
     op->value = malloc(cap ? cap : 1);
     ENSURE(op->value, CST_ERR_INTERNAL, "out of memory");
@@ -471,7 +488,8 @@ static cst_err parse_op(const json_t *o, size_t i, size_t max_value, cst_batch_o
            CST_ERR_INVALID, "operations[%zu]: value must be standard base64", i);
     ENSURE(op->value_len <= max_value, CST_ERR_TOO_LARGE,
            "operations[%zu]: value exceeds %zu bytes", i, max_value);
-    return CST_OK;
+    return cst_record_validate(key, op->key_len, op->content_type, op->value_len, max_value, 0, 0,
+                               cst_now_us());
 }
 
 cst_err cst_batch_parse(const json_t *doc, size_t max_value, cst_batch_op **ops, size_t *n)

@@ -1,5 +1,6 @@
 /* tenants.c: operator routes that create and list tenants (/v1/sys/tenants). */
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -7,7 +8,15 @@
 #include "api/api.h"
 #include "api/roles.h"
 #include "crypto/secrets.h"
+#include "store/db.h"
 #include "util/util.h"
+
+static bool looks_like_id(const char *name)
+{
+    char prefix[3] = {name[0], name[0] ? name[1] : '\0', '\0'};
+    return prefix[0] >= 'a' && prefix[0] <= 'z' && prefix[1] >= 'a' && prefix[1] <= 'z' &&
+           cst_id_valid(name, prefix);
+}
 
 static cst_err parse_create(cst_node *n, json_t *body, cst_tenant_row *t, const char **username)
 {
@@ -24,6 +33,10 @@ static cst_err parse_create(cst_node *n, json_t *body, cst_tenant_row *t, const 
     TRY(cst_api_check_name("tenant name", name));
     ENSURE(name[0] != '_' && name[0] != '-', CST_ERR_INVALID,
            "tenant name must start with a letter or digit");
+    /* ISO-1: login takes a tenant's name or its id; a name shaped like an id (of any kind)
+     * could be read as another tenant's, so none is accepted. */
+    ENSURE(!looks_like_id(name), CST_ERR_INVALID,
+           "tenant name must not have the shape of an id (two letters, '_', 20 hex digits)");
     /* RES-1: a tenant is pinned to the node's region at creation. */
     ENSURE(!region || strcmp(region, n->region) == 0, CST_ERR_REGION_MISMATCH,
            "this node serves region %s; create the tenant on a node of region %s", n->region,
@@ -55,6 +68,29 @@ static cst_err make_owner(const cst_tenant_row *t, const char *username, cst_use
     return cst_api_new_password(password, u->pw_hash, u->pw_history, sizeof(u->pw_history));
 }
 
+typedef struct created {
+    cst_node *n;
+    char id[CST_ID_MAX];
+} created;
+
+/* A creation that rolls back leaves no tenants/<id>.db behind (and no open context). */
+static void created_end(void *p, bool committed)
+{
+    created *c = p;
+    if (!committed)
+        cst_node_tenant_discard(c->n, c->id);
+    free(c);
+}
+
+static cst_err created_hook(cst_node *n, const char *id)
+{
+    created *c = calloc(1, sizeof(*c));
+    ENSURE(c != NULL, CST_ERR_INTERNAL, "out of memory");
+    c->n = n;
+    (void)snprintf(c->id, sizeof(c->id), "%s", id);
+    return cst_db_scope_on_end(created_end, c);
+}
+
 cst_err cst_api_sys_tenant_create(cst_node *n, cst_request *req)
 {
     static const char *const fields[] = {"name", "region", "plan", "owner", NULL};
@@ -82,11 +118,15 @@ cst_err cst_api_sys_tenant_create(cst_node *n, cst_request *req)
     if (e == CST_OK)
         e = cst_wrap_new_key(&n->kek, t.id, "idx", 1, &idx);
     if (e == CST_OK)
-        e = cst_store_tenant_create(n->store, &t, &dek, &idx, &owner);
-    cst_tenant_ctx *ctx;
+        e = created_hook(n, t.id);
     if (e == CST_OK)
-        e = cst_node_tenant(n, t.id, &ctx); /* creates tenants/<id>.db */
+        e = cst_store_tenant_create(n->store, &t, &dek, &idx, &owner);
+    cst_tenant_ctx *ctx = NULL;
+    if (e == CST_OK)
+        e = cst_node_tenant_acquire(n, t.id, &ctx); /* creates tenants/<id>.db */
+    cst_node_tenant_release(n, ctx);
     if (e == CST_OK) {
+
         json_t *o = cst_tenant_json(n, &t, false);
         json_object_set_new(o, "owner",
                             json_pack("{s:s,s:s,s:s}", "id", owner.id, "username", owner.username,

@@ -223,6 +223,15 @@ static void collect_bucket(const cst_bucket_row *b, void *p)
 }
 
 /* RET-1: removes a tenant's expired records, bucket by bucket, a batch per transaction. */
+int64_t cst_retention_cutoff(int64_t now, int64_t retention_seconds)
+{
+    int64_t span, cutoff;
+    if (retention_seconds <= 0 || __builtin_mul_overflow(retention_seconds, 1000000LL, &span) ||
+        __builtin_sub_overflow(now, span, &cutoff))
+        return INT64_MIN;
+    return cutoff;
+}
+
 static cst_err sweep_retention(sweep *s, const char *tenant_id)
 {
     char path[PATH_MAX];
@@ -230,7 +239,7 @@ static cst_err sweep_retention(sweep *s, const char *tenant_id)
     if (!cst_path_exists(path))
         return CST_OK; /* never opened, or removed: nothing to sweep, nothing to create */
     cst_tenant_ctx *t;
-    cst_err e = cst_node_tenant_acquire(s->n, tenant_id, &t);
+    cst_err e = cst_node_tenant_acquire_cold(s->n, tenant_id, &t);
     if (e == CST_ERR_NOT_FOUND) {
         cst_err_clear();
         return CST_OK;
@@ -244,7 +253,8 @@ static cst_err sweep_retention(sweep *s, const char *tenant_id)
     json_array_foreach(l.arr, i, b)
     {
         const char *name = json_string_value(json_object_get(b, "name"));
-        int64_t cutoff = s->now - json_integer_value(json_object_get(b, "retention")) * 1000000LL;
+        int64_t cutoff =
+            cst_retention_cutoff(s->now, json_integer_value(json_object_get(b, "retention")));
         int64_t removed = s->n->cfg.sweep_batch;
         while (e == CST_OK && removed == s->n->cfg.sweep_batch) {
             e = cst_tstore_sweep(t->ts, name, cutoff, s->n->cfg.sweep_batch, &removed);

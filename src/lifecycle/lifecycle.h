@@ -25,6 +25,11 @@ typedef struct cst_lifecycle_step {
     const char *reason; /* e.g. "trial ended 2026-11-01 + 12 days" (the rule, not the date) */
 } cst_lifecycle_step;
 
+/* RET-1: the last write time (microseconds) at or before which a record of a bucket with this
+ * retention has expired at now. Saturating: a retention too long to represent, or none
+ * (retention_seconds <= 0), gives INT64_MIN (nothing expires), never a wrapped-around time. */
+int64_t cst_retention_cutoff(int64_t now, int64_t retention_seconds);
+
 void cst_lifecycle_next(const cst_tenant_row *t, const cst_lifecycle_policy *p,
                         cst_lifecycle_step *out);
 

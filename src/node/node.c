@@ -190,8 +190,56 @@ static cst_tenant_ctx *tenant_cached(cst_node *n, const char *tenant_id)
     return NULL;
 }
 
+/* Room for one more context in the list. Holds tenants_mu. */
+static cst_err tenant_room(cst_node *n)
+{
+    if (n->ntenants < n->cap)
+        return CST_OK;
+    size_t cap = n->cap ? n->cap * 2 : 16;
+    cst_tenant_ctx **grown = realloc(n->tenants, cap * sizeof(*grown));
+    ENSURE(grown != NULL, CST_ERR_INTERNAL, "out of memory");
+    n->tenants = grown;
+    n->cap = cap;
+    return CST_OK;
+}
+
+static void tenant_unlist(cst_node *n, size_t i)
+{
+    if (!n->tenants[i]->closed)
+        n->nopen--;
+    n->tenants[i] = n->tenants[--n->ntenants];
+}
+
+/* Store and keys of a context no one holds, released so that a 10,000-tenant node stays within
+ * its descriptor limit: the least recently used one beyond store.max_open_tenants, or NULL when
+ * every open context is held (the bound then gives way rather than refusing a request; each
+ * holder is a request in flight, bounded by the connection limits). Holds tenants_mu; the
+ * caller closes the victim after unlocking. */
+static cst_tenant_ctx *tenant_evict(cst_node *n)
+{
+    if (n->nopen < (size_t)(n->cfg.max_open_tenants > 0 ? n->cfg.max_open_tenants : 1))
+        return NULL;
+    size_t victim = SIZE_MAX;
+    for (size_t i = 0; i < n->ntenants; i++) {
+        const cst_tenant_ctx *c = n->tenants[i];
+        /* RET-4: a context an erase is closing stays where the erase expects it */
+        if (c->users == 0 && !c->closing && !c->closed &&
+            (victim == SIZE_MAX || c->last_used < n->tenants[victim]->last_used))
+            victim = i;
+    }
+    if (victim == SIZE_MAX) {
+        cst_warn("store.max_open_tenants = %d reached with every tenant store in use",
+                 n->cfg.max_open_tenants);
+        return NULL;
+    }
+    cst_tenant_ctx *t = n->tenants[victim];
+    tenant_unlist(n, victim);
+    return t;
+}
+
 /* A cached context, or NULL; CST_ERR_NOT_FOUND once its erase has begun. Holds tenants_mu. */
-static cst_err tenant_lookup(cst_node *n, const char *tenant_id, bool hold, cst_tenant_ctx **out)
+static cst_err tenant_lookup(cst_node *n, const char *tenant_id, bool hold, bool promote,
+                             cst_tenant_ctx **out)
 {
     *out = tenant_cached(n, tenant_id);
     if (*out && (*out)->closing) {
@@ -200,13 +248,18 @@ static cst_err tenant_lookup(cst_node *n, const char *tenant_id, bool hold, cst_
     }
     if (*out && hold)
         (*out)->users++;
+    if (*out && promote)
+        (*out)->last_used = ++n->tick;
     return CST_OK;
 }
 
-static cst_err tenant_get(cst_node *n, const char *tenant_id, bool hold, cst_tenant_ctx **out)
+/* promote: the use counts for the LRU (a sweep over every tenant does not, so that it does not
+ * push out the tenants requests are using). */
+static cst_err tenant_get(cst_node *n, const char *tenant_id, bool hold, bool promote,
+                          cst_tenant_ctx **out)
 {
     pthread_mutex_lock(&n->tenants_mu);
-    cst_err e = tenant_lookup(n, tenant_id, hold, out);
+    cst_err e = tenant_lookup(n, tenant_id, hold, promote, out);
     pthread_mutex_unlock(&n->tenants_mu);
     if (e != CST_OK || *out)
         return e;
@@ -217,39 +270,42 @@ static cst_err tenant_get(cst_node *n, const char *tenant_id, bool hold, cst_ten
     if (e != CST_OK)
         return e;
     pthread_mutex_lock(&n->tenants_mu);
-    e = tenant_lookup(n, tenant_id, hold, out);
+    e = tenant_lookup(n, tenant_id, hold, promote, out);
     if (e != CST_OK || *out) {
         tenant_ctx_free(t); /* another thread opened it meanwhile (or began erasing it) */
         t = NULL;
-    } else if (n->ntenants == n->cap) {
-        size_t cap = n->cap ? n->cap * 2 : 16;
-        cst_tenant_ctx **grown = realloc(n->tenants, cap * sizeof(*grown));
-        if (!grown)
-            e = cst_fail(CST_ERR_INTERNAL, "out of memory");
-        else {
-            n->tenants = grown;
-            n->cap = cap;
-        }
+    } else {
+        e = tenant_room(n);
     }
+    cst_tenant_ctx *evicted = NULL;
     if (e == CST_OK && !*out) {
+        evicted = tenant_evict(n);
         n->tenants[n->ntenants++] = t;
+        n->nopen++;
         t->users = hold ? 1 : 0;
+        t->last_used = promote ? ++n->tick : 0; /* a sweep's: the first to go */
         *out = t;
     } else if (e != CST_OK && t) {
         tenant_ctx_free(t);
     }
     pthread_mutex_unlock(&n->tenants_mu);
+    tenant_ctx_free(evicted); /* closes its store and wipes its keys (no one holds it) */
     return e;
 }
 
 cst_err cst_node_tenant(cst_node *n, const char *tenant_id, cst_tenant_ctx **out)
 {
-    return tenant_get(n, tenant_id, false, out);
+    return tenant_get(n, tenant_id, false, true, out);
 }
 
 cst_err cst_node_tenant_acquire(cst_node *n, const char *tenant_id, cst_tenant_ctx **out)
 {
-    return tenant_get(n, tenant_id, true, out);
+    return tenant_get(n, tenant_id, true, true, out);
+}
+
+cst_err cst_node_tenant_acquire_cold(cst_node *n, const char *tenant_id, cst_tenant_ctx **out)
+{
+    return tenant_get(n, tenant_id, true, false, out);
 }
 
 void cst_node_tenant_release(cst_node *n, cst_tenant_ctx *t)
@@ -266,7 +322,22 @@ void cst_node_tenant_close(cst_node *n, const char *tenant_id)
 {
     pthread_mutex_lock(&n->tenants_mu);
     cst_tenant_ctx *t = tenant_cached(n, tenant_id);
-    if (!t || t->closed) {
+    if (!t) {
+        /* Not open (never, or closed by the LRU): a closed entry keeps it from being opened
+         * again by a request that passed its checks before the erase began. */
+        t = calloc(1, sizeof(*t));
+        if (t && tenant_room(n) == CST_OK) {
+            (void)snprintf(t->id, sizeof(t->id), "%s", tenant_id);
+            t->closing = t->closed = true;
+            n->tenants[n->ntenants++] = t;
+        } else {
+            free(t);
+            cst_err_clear();
+        }
+        pthread_mutex_unlock(&n->tenants_mu);
+        return;
+    }
+    if (t->closed) {
         pthread_mutex_unlock(&n->tenants_mu);
         return;
     }
@@ -280,7 +351,37 @@ void cst_node_tenant_close(cst_node *n, const char *tenant_id)
     t->ts = NULL;
     sodium_memzero(t->dek.k, CST_KEY_LEN);
     sodium_memzero(t->idx.k, CST_KEY_LEN);
+    pthread_mutex_lock(&n->tenants_mu);
     t->closed = true;
+    n->nopen--;
+    pthread_mutex_unlock(&n->tenants_mu);
+}
+
+void cst_node_tenant_discard(cst_node *n, const char *tenant_id)
+{
+    cst_tenant_ctx *t = NULL;
+    pthread_mutex_lock(&n->tenants_mu);
+    for (size_t i = 0; i < n->ntenants; i++) {
+        if (strcmp(n->tenants[i]->id, tenant_id) == 0 && n->tenants[i]->users == 0) {
+            t = n->tenants[i];
+            tenant_unlist(n, i);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&n->tenants_mu);
+    tenant_ctx_free(t);
+    char path[PATH_MAX], side[PATH_MAX + 8];
+    if (cst_node_tenant_path(n, tenant_id, path, sizeof(path)) != CST_OK) {
+        cst_err_clear();
+        return;
+    }
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        (void)snprintf(side, sizeof(side), "%s%s", path, suffixes[i]);
+        if (unlink(side) != 0 && errno != ENOENT)
+            cst_error("cannot remove %s of a tenant creation rolled back: %s", side,
+                      strerror(errno));
+    }
 }
 
 void cst_node_audit_event(cst_node *n, const char *action, const char *outcome, const char *tenant,

@@ -20,8 +20,9 @@ typedef struct cst_tenant_ctx {
     cst_key idx;
     /* RET-4: requests (and export streams) holding the context; an erase waits for them */
     int users;
-    bool closing; /* an erase has begun: no new holders */
-    bool closed;  /* store closed, keys wiped: the context only stays allocated */
+    bool closing;       /* an erase has begun: no new holders */
+    bool closed;        /* store closed, keys wiped: the context only stays allocated */
+    uint64_t last_used; /* the node's tick at its last acquire (LRU of open contexts) */
 } cst_tenant_ctx;
 
 struct cst_audit;
@@ -41,6 +42,8 @@ typedef struct cst_node {
     pthread_cond_t tenants_cv; /* a tenant context's last holder let go */
     cst_tenant_ctx **tenants;
     size_t ntenants, cap;
+    size_t nopen;  /* contexts whose store is open: at most store.max_open_tenants unheld */
+    uint64_t tick; /* bumped by every acquire */
     /* backups (BAK-1..4): one backup or drill at a time; the schedule thread */
     pthread_mutex_t backup_mu;
     pthread_mutex_t sched_mu;
@@ -70,16 +73,26 @@ CST_MUST_USE cst_err cst_node_audit_open(cst_node *n);
 CST_MUST_USE cst_err cst_node_audit_attach(cst_node *n);
 
 /* The open tenant context for an id, opening its store and unwrapping its keys on first use.
- * The context lives until cst_node_close. */
+ * Not held: a context no request holds may be closed and freed at any time to keep at most
+ * store.max_open_tenants stores open (3 descriptors each), so a server thread must use
+ * cst_node_tenant_acquire instead; this is for single-threaded tools (bench, drills) and for
+ * checking that a tenant opens at all. */
 CST_MUST_USE cst_err cst_node_tenant(cst_node *n, const char *tenant_id, cst_tenant_ctx **out);
 /* The same, held until cst_node_tenant_release: an erase waits for every holder. Fails with
  * CST_ERR_NOT_FOUND once the tenant's erase has begun. */
 CST_MUST_USE cst_err cst_node_tenant_acquire(cst_node *n, const char *tenant_id,
                                              cst_tenant_ctx **out);
+/* The same for a pass over every tenant (the sweeper): the use does not count as recent, so
+ * the pass does not push the tenants requests use out of the LRU. */
+CST_MUST_USE cst_err cst_node_tenant_acquire_cold(cst_node *n, const char *tenant_id,
+                                                  cst_tenant_ctx **out);
 void cst_node_tenant_release(cst_node *n, cst_tenant_ctx *t);
 /* RET-4: refuses new holders of the tenant's context, waits for the current ones, closes its
  * store and wipes its keys from memory. Idempotent; a tenant never opened is fine. */
 void cst_node_tenant_close(cst_node *n, const char *tenant_id);
+/* Forgets a tenant whose creation was rolled back: its context (held by no one) is closed and
+ * freed, and its store files removed. */
+void cst_node_tenant_discard(cst_node *n, const char *tenant_id);
 /* Appends an entry by the node itself (schedules, sweeps) to the security stream; failures are
  * logged (the caller's work is already done and cannot wait). Takes info's reference. */
 struct json_t;

@@ -117,10 +117,16 @@ void cst_db_unlock(cst_db *db)
  * opens a transaction that only cst_db_scope_end commits or rolls back, so a request's changes
  * become durable only after its audit entry is. */
 #define SCOPE_MAX 4
+#define SCOPE_HOOKS 4
 static __thread struct {
     bool active;
     cst_db *dbs[SCOPE_MAX];
     int n;
+    struct {
+        void (*fn)(void *ctx, bool committed);
+        void *ctx;
+    } hooks[SCOPE_HOOKS];
+    int nhooks;
 } scope;
 
 static bool in_scope(const cst_db *db)
@@ -152,6 +158,7 @@ void cst_db_scope_begin(void)
 {
     scope.active = true;
     scope.n = 0;
+    scope.nhooks = 0;
 }
 
 cst_err cst_db_scope_end(bool commit)
@@ -159,7 +166,11 @@ cst_err cst_db_scope_end(bool commit)
     cst_err e = CST_OK;
     for (int i = 0; i < scope.n; i++) {
         cst_db *db = scope.dbs[i];
-        if (commit && e == CST_OK) {
+        if (commit && e == CST_OK && sqlite3_get_autocommit(db->h)) {
+            /* SQLite rolled the transaction back itself (a full disk while spilling pages) */
+            cst_error("storage: commit: the request's transaction was rolled back by storage");
+            e = cst_fail(CST_ERR_UNAVAILABLE, "storage could not complete the request");
+        } else if (commit && e == CST_OK) {
             int rc = sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
             if (rc != SQLITE_OK)
                 e = map_rc(db, rc, "commit");
@@ -170,7 +181,27 @@ cst_err cst_db_scope_end(bool commit)
     }
     scope.active = false;
     scope.n = 0;
+    /* A commit that failed part-way may have made some connection's changes durable; only a
+     * scope that committed everything keeps what it made outside the databases. */
+    bool committed = commit && e == CST_OK;
+    int nhooks = scope.nhooks;
+    scope.nhooks = 0;
+    for (int i = 0; i < nhooks; i++)
+        scope.hooks[i].fn(scope.hooks[i].ctx, committed);
     return e;
+}
+
+cst_err cst_db_scope_on_end(void (*fn)(void *ctx, bool committed), void *ctx)
+{
+    if (!scope.active) {
+        fn(ctx, true);
+        return CST_OK;
+    }
+    ENSURE(scope.nhooks < SCOPE_HOOKS, CST_ERR_INTERNAL, "a request made too many files");
+    scope.hooks[scope.nhooks].fn = fn;
+    scope.hooks[scope.nhooks].ctx = ctx;
+    scope.nhooks++;
+    return CST_OK;
 }
 
 bool cst_db_scope_pause(void)
@@ -217,6 +248,12 @@ cst_err cst_db_begin(cst_db *db)
 cst_err cst_db_commit(cst_db *db)
 {
     if (scope.active && in_scope(db)) {
+        if (sqlite3_get_autocommit(db->h)) {
+            /* SQLite rolled the request's transaction back itself (a full disk) */
+            cst_db_unlock(db);
+            cst_error("storage: release: the request's transaction was rolled back by storage");
+            return cst_fail(CST_ERR_UNAVAILABLE, "storage could not complete the request");
+        }
         int rc = sqlite3_exec(db->h, "RELEASE cst", NULL, NULL, NULL);
         cst_err e = rc == SQLITE_OK ? CST_OK : map_rc(db, rc, "release");
         if (e != CST_OK)

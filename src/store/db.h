@@ -41,6 +41,10 @@ bool cst_db_scope_pause(void);
 void cst_db_scope_resume(bool was);
 CST_MUST_USE cst_err cst_db_scope_end(bool commit);
 bool cst_db_scope_wrote(void);
+/* Runs fn(ctx, committed) once the thread's scope has ended and its connections are unlocked:
+ * what a request made outside the databases (a tenant's new store file) is undone when its
+ * transaction rolled back. fn owns ctx. Without an open scope fn runs at once (committed). */
+CST_MUST_USE cst_err cst_db_scope_on_end(void (*fn)(void *ctx, bool committed), void *ctx);
 void cst_db_unlock(cst_db *db);
 
 /* Prepares sql and binds arguments described by fmt: 's' const char * (NULL binds NULL),
