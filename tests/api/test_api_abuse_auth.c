@@ -160,6 +160,69 @@ static void test_iam2_login_throttled_per_account(void **state)
     ts_cleanup(&s);
 }
 
+/* A login for an account that does not exist, as a trusted proxy reports it (X-Forwarded-For). */
+static long login_via_proxy(ts_server *s, const char *client, const char *user, ts_resp *r)
+{
+    char body[256], xff[128];
+    snprintf(body, sizeof(body),
+             "{\"tenant\":\"_sys\",\"username\":\"%s\",\"password\":\"Wrong-Guess-Number-3\"}",
+             user);
+    snprintf(xff, sizeof(xff), "X-Forwarded-For: %s", client);
+    const char *extra[] = {xff, NULL};
+    ts_request(s, "POST", "/v1/auth/login", NULL, "application/json", body, strlen(body), extra, r);
+    return r->status;
+}
+
+/* IAM-2: the per-address limit counts a client, not a spelling: the addresses of one IPv6 /64
+ * (one host's usual allocation) share one budget, however they are written, and so do an
+ * IPv4 address and its IPv6-mapped form. Without it, a client with a /64 sprays logins at
+ * will (each address a fresh budget), and one address written two ways gets twice the rate. */
+static void test_iam2_login_throttle_counts_ipv6_prefix_and_spellings(void **state)
+{
+    ts_server s;
+    start_with(&s, "[http]\ntrusted_proxies = 127.0.0.0/8\n[auth]\nlogin_rate_per_ip = 5\n"
+                   "login_rate_per_account = 10000\n");
+    double t0 = now_s();
+    int allowed = 0, refused = 0;
+    for (int i = 0; i < 10; i++) { /* ten addresses of 2001:db8:0:7::/64, a fresh account each */
+        char client[64], user[32];
+        snprintf(client, sizeof(client), i % 2 ? "2001:db8:0:7::%x" : "2001:DB8:0000:0007:0:0:0:%x",
+                 i + 1);
+        snprintf(user, sizeof(user), "sprayed-%d", i);
+        ts_resp r;
+        long st = login_via_proxy(&s, client, user, &r);
+        if (st == 429) {
+            char ra[16] = "";
+            assert_true(ts_header(&r, "Retry-After", ra, sizeof(ra)));
+            assert_true(atoi(ra) >= 1 && atoi(ra) <= 12);
+            refused++;
+        } else {
+            assert_int_equal(st, 401);
+            allowed++;
+        }
+        ts_resp_free(&r);
+    }
+    double took = now_s() - t0;
+    assert_true(allowed >= 5 && allowed <= 5 + (int)(took / 12));
+    assert_true(refused >= 5 - (int)(took / 12));
+    /* the next /64 is another client */
+    ts_resp r;
+    assert_int_equal(login_via_proxy(&s, "2001:db8:0:8::1", "sprayed-next", &r), 401);
+    ts_resp_free(&r);
+    /* 192.0.2.7 spent, then the same address in its IPv6-mapped form */
+    t0 = now_s();
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(login_via_proxy(&s, "192.0.2.7", "mapped", &r), 401);
+        ts_resp_free(&r);
+    }
+    long mapped = login_via_proxy(&s, "::ffff:192.0.2.7", "mapped-2", &r);
+    ts_resp_free(&r);
+    if (now_s() - t0 < 12)
+        assert_int_equal(mapped, 429);
+    fprintf(stderr, "one /64: %d allowed, %d refused 429 in %.1f s\n", allowed, refused, took);
+    ts_cleanup(&s);
+}
+
 /* The shared server of the remaining tests: limits high enough to stay out of the way. */
 static ts_server srv;
 static char *op, *owner;
@@ -534,6 +597,7 @@ int main(void)
     const struct CMUnitTest own_servers[] = {
         cmocka_unit_test(test_iam2_login_throttled_per_address),
         cmocka_unit_test(test_iam2_login_throttled_per_account),
+        cmocka_unit_test(test_iam2_login_throttle_counts_ipv6_prefix_and_spellings),
         cmocka_unit_test(test_iam2_init_operator_username),
     };
     const struct CMUnitTest shared[] = {
