@@ -1,5 +1,6 @@
 /* auth.c: login (IAM-2 lockout, IAM-3 two-factor, IAM-7 allowlist), logout, password change,
  * TOTP enrolment, and the caller's sessions. */
+#include <arpa/inet.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,10 +200,41 @@ static cst_err throttled(cst_request *req, int wait, const char *what)
                     "too many login attempts for this %s: try again in %d seconds", what, wait);
 }
 
+/* IAM-2: the per-address table's key: the address in binary (so that the spellings of one
+ * address, "2001:db8::1", "2001:DB8:0::1", "::ffff:192.0.2.1" for 192.0.2.1, share a bucket),
+ * and for IPv6 its /64 (one host's usual allocation, so that a client cannot spray logins
+ * from the 2^64 addresses it has). */
+static size_t throttle_key(const char *ip, uint8_t key[9])
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    uint8_t a[16];
+    if (inet_pton(AF_INET, ip, a) == 1) {
+        key[0] = 4;
+        memcpy(key + 1, a, 4);
+        return 5;
+    }
+    if (inet_pton(AF_INET6, ip, a) == 1 && memcmp(a, mapped, sizeof(mapped)) == 0) {
+        key[0] = 4;
+        memcpy(key + 1, a + 12, 4);
+        return 5;
+    }
+    if (inet_pton(AF_INET6, ip, a) == 1) {
+        key[0] = 6;
+        memcpy(key + 1, a, 8);
+        return 9;
+    }
+    return 0;
+}
+
 cst_err cst_api_login_throttle(cst_node *n, cst_request *req)
 {
     int wait = 0;
-    if (cst_throttle_take(n->login_ip, req->client_ip, strlen(req->client_ip), cst_now_us(), &wait))
+    uint8_t key[9];
+    size_t len = throttle_key(req->client_ip, key);
+    bool ok = len > 0 ? cst_throttle_take(n->login_ip, (const char *)key, len, cst_now_us(), &wait)
+                      : cst_throttle_take(n->login_ip, req->client_ip, strlen(req->client_ip),
+                                          cst_now_us(), &wait);
+    if (ok)
         return CST_OK;
     return throttled(req, wait, "address");
 }

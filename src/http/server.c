@@ -9,6 +9,7 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
@@ -476,12 +477,29 @@ static enum MHD_Result answer_and_close(cst_server *srv, struct MHD_Connection *
 typedef struct framing {
     int content_lengths;
     int transfer_encodings;
+    int bad_names;
 } framing;
+
+/* RFC 9110 token: a field name is one, nothing else ("Content-Length :" is not). */
+static bool is_token(const char *s)
+{
+    if (!s || !*s)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+            return false;
+    return true;
+}
 
 static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
                                      const char *value)
 {
     framing *f = cls;
+    /* libmicrohttpd keeps a name with whitespace before its colon (or a folded line) as a
+     * header of its own: "Content-Length : 46" frames no body here, while a proxy that trims
+     * the name forwards 46 bytes of body, which would then be read as the next request. */
+    if (!is_token(key))
+        f->bad_names++;
     if (strcasecmp(key, "Content-Length") == 0)
         f->content_lengths++;
     else if (strcasecmp(key, "Transfer-Encoding") == 0)
@@ -500,8 +518,10 @@ static cst_err check_framing(struct MHD_Connection *conn, const areq *a, const c
     bool version_follows = version > url && (size_t)(version - url) <= a->target_len + 1 + 65536;
     ENSURE(version_follows && (size_t)(version - url) == a->target_len + 1, CST_ERR_INVALID,
            "the request target contains a NUL byte");
-    framing f = {0, 0};
+    framing f = {0, 0, 0};
     MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+    ENSURE(f.bad_names == 0, CST_ERR_INVALID,
+           "a malformed header line (whitespace before the colon, or a folded line)");
     ENSURE(f.content_lengths <= 1, CST_ERR_INVALID, "more than one Content-Length header");
     ENSURE(f.transfer_encodings <= 1, CST_ERR_INVALID, "more than one Transfer-Encoding header");
     ENSURE(!(f.content_lengths && f.transfer_encodings), CST_ERR_INVALID,

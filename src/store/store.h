@@ -115,11 +115,12 @@ CST_MUST_USE cst_err cst_store_login_failed(cst_store *st, const char *user_id, 
 CST_MUST_USE cst_err cst_store_login_ok(cst_store *st, const char *user_id, int64_t now);
 /* IAM-2: ends a lockout and clears the failure count (an administrator's unlock). */
 CST_MUST_USE cst_err cst_store_login_unlock(cst_store *st, const char *user_id);
-/* IAM-3: records step as the last accepted TOTP step only if it is newer than the stored one;
+/* IAM-3: records step as the last accepted TOTP step only if it is newer than the stored one
+ * (committed at once, outside the request scope: see system.c);
  * CST_ERR_UNAUTHENTICATED otherwise (a concurrent replay lost the race). */
 CST_MUST_USE cst_err cst_store_totp_advance(cst_store *st, const char *user_id, int64_t step);
 /* Replaces the recovery codes only if they are still old_json (compare-and-swap), so a code
- * is consumed once even by concurrent logins. */
+ * is consumed once even by concurrent logins (committed at once, outside the request scope). */
 CST_MUST_USE cst_err cst_store_recovery_swap(cst_store *st, const char *user_id,
                                              const char *old_json, const char *new_json);
 CST_MUST_USE cst_err cst_store_tenant_settings_set(cst_store *st, const char *tenant_id,

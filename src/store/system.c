@@ -448,12 +448,20 @@ cst_err cst_store_login_unlock(cst_store *st, const char *user_id)
     return CST_OK;
 }
 
+/* IAM-2, IAM-3: a second factor, once presented, stays used whatever becomes of the request
+ * (a failed request's changes are rolled back), and the losing side of a concurrent replay
+ * writes nothing into its request's transaction: the failed attempt it goes on to count
+ * (cst_store_login_failed, outside that transaction) must not be rolled back with it. Both
+ * updates below therefore commit at once, outside the thread's request scope. */
 cst_err cst_store_totp_advance(cst_store *st, const char *user_id, int64_t step)
 {
     int n = 0;
-    TRY(cst_db_run(st->db, &n,
-                   "UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?", "isi",
-                   step, user_id, step));
+    bool paused = cst_db_scope_pause();
+    cst_err e = cst_db_run(
+        st->db, &n, "UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?",
+        "isi", step, user_id, step);
+    cst_db_scope_resume(paused);
+    TRY(e);
     ENSURE(n == 1, CST_ERR_UNAUTHENTICATED,
            "this two-factor code was already used; wait for the next one");
     return CST_OK;
@@ -463,8 +471,12 @@ cst_err cst_store_recovery_swap(cst_store *st, const char *user_id, const char *
                                 const char *new_json)
 {
     int n = 0;
-    TRY(cst_db_run(st->db, &n, "UPDATE users SET recovery = ? WHERE id = ? AND recovery = ?", "sss",
-                   new_json, user_id, old_json));
+    bool paused = cst_db_scope_pause();
+    cst_err e =
+        cst_db_run(st->db, &n, "UPDATE users SET recovery = ? WHERE id = ? AND recovery = ?", "sss",
+                   new_json, user_id, old_json);
+    cst_db_scope_resume(paused);
+    TRY(e);
     ENSURE(n == 1, CST_ERR_UNAUTHENTICATED, "this recovery code was already used");
     return CST_OK;
 }

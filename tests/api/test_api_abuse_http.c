@@ -818,7 +818,8 @@ static void expect_refused(int port, const char *name, const char *req, size_t l
 
 /* Smuggling and malformed framing: each is refused 400 with one response and the connection
  * closed. Two Content-Length headers, Transfer-Encoding with Content-Length, a Transfer-Encoding
- * other than chunked, a NUL in the path (it served health before). */
+ * other than chunked, a NUL in the path (it served health before), a header name with
+ * whitespace before its colon or on a folded line (the body was read as the next request). */
 static void test_smuggling_and_bad_framing_refused(void **state)
 {
     start_plain(&srv);
@@ -835,6 +836,17 @@ static void test_smuggling_and_bad_framing_refused(void **state)
          "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n");
     CASE("NUL in the path", "GET /v1/sys/health\0/x HTTP/1.1\r\nHost: c\r\n\r\n");
     CASE("NUL in the query", "GET /v1/sys/health?a=\0b HTTP/1.1\r\nHost: c\r\n\r\n");
+    /* A framing header a proxy may read and libmicrohttpd does not: its body (here the innocent
+     * second request, 46 bytes) must not be served as a request of its own. */
+    CASE("whitespace before the colon of Content-Length",
+         "POST /v1/auth/login HTTP/1.1\r\nHost: c\r\nContent-Type: application/json\r\n"
+         "Content-Length : 46\r\n\r\n");
+    CASE("whitespace before the colon of Transfer-Encoding",
+         "POST /v1/auth/login HTTP/1.1\r\nHost: c\r\nContent-Type: application/json\r\n"
+         "Transfer-Encoding : chunked\r\n\r\n");
+    CASE("Content-Length on a folded line",
+         "POST /v1/auth/login HTTP/1.1\r\nHost: c\r\nContent-Type: application/json\r\n"
+         "X-Pad: a\r\n Content-Length: 46\r\n\r\n");
 #undef CASE
     /* Malformed Content-Length values never reach custodia: libmicrohttpd 0.9.75 refuses them
      * while parsing the headers and closes the connection (it writes its status line twice,

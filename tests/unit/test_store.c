@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "store/db.h"
 #include "store/store.h"
 
 static char dir[] = "/tmp/cst-store-XXXXXX";
@@ -109,6 +110,47 @@ static void test_iam3_recovery_code_swap_is_single_use(void **state)
                      CST_ERR_UNAUTHENTICATED);
 }
 
+/* IAM-3 with the request scope: a login's accepted code stays used when its request fails
+ * later (a failed request rolls back what it wrote), and the loser of a concurrent replay
+ * counts as a failed attempt (IAM-2) that outlives its request's rollback, as auth.c counts it:
+ * outside the request's transaction, which only works if nothing was written into it yet. */
+static void test_iam3_second_factor_outlives_request_rollback(void **state)
+{
+    cst_user_row v, got;
+    memset(&v, 0, sizeof(v));
+    strcpy(v.id, "us_00000000000000000002");
+    strcpy(v.tenant_id, "_sys");
+    strcpy(v.username, "replayed");
+    strcpy(v.pw_hash, "x");
+    strcpy(v.recovery, "[\"c\",\"d\"]");
+    assert_int_equal(cst_store_user_create(st, &v), CST_OK);
+
+    cst_db_scope_begin(); /* the winner: its code accepted, then its request fails */
+    assert_int_equal(cst_store_totp_advance(st, v.id, 500), CST_OK);
+    assert_int_equal(cst_db_scope_end(false), CST_OK);
+    assert_int_equal(cst_store_user_get(st, v.id, &got), CST_OK);
+    assert_int_equal(got.totp_last_step, 500);
+
+    cst_db_scope_begin(); /* the loser: same step, refused, and its failure counted */
+    assert_int_equal(cst_store_totp_advance(st, v.id, 500), CST_ERR_UNAUTHENTICATED);
+    bool paused = cst_db_scope_pause();
+    assert_true(paused);
+    int failed = 0;
+    int64_t until = 0;
+    assert_int_equal(cst_store_login_failed(st, v.id, 1000, 6, 30 * MIN, &failed, &until), CST_OK);
+    cst_db_scope_resume(paused);
+    assert_int_equal(cst_db_scope_end(false), CST_OK);
+    assert_int_equal(cst_store_user_get(st, v.id, &got), CST_OK);
+    assert_int_equal(got.failed_logins, 1);
+    assert_int_equal(got.totp_last_step, 500);
+
+    cst_db_scope_begin(); /* a recovery code, consumed by a request that then fails */
+    assert_int_equal(cst_store_recovery_swap(st, v.id, "[\"c\",\"d\"]", "[\"d\"]"), CST_OK);
+    assert_int_equal(cst_db_scope_end(false), CST_OK);
+    assert_int_equal(cst_store_user_get(st, v.id, &got), CST_OK);
+    assert_string_equal(got.recovery, "[\"d\"]");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -116,6 +158,7 @@ int main(void)
         cmocka_unit_test(test_iam2_lockout_restarts_after_expiry_and_unlocks),
         cmocka_unit_test(test_iam3_totp_step_only_moves_forward),
         cmocka_unit_test(test_iam3_recovery_code_swap_is_single_use),
+        cmocka_unit_test(test_iam3_second_factor_outlives_request_rollback),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
