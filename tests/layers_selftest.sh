@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Proves tests/layers.sh can fail: on a scratch copy of src/ and the allowlist, each planted
+# violation (include upward, include a sibling, SQLite outside the driver, a stale allowlist
+# line, an allowlisted include removed) must make the check exit 1 with its message; the
+# untouched copy and the copy after --update must pass.
+#   tests/layers_selftest.sh [ROOT]
+set -u -o pipefail
+root="${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+work="$(mktemp -d "${TMPDIR:-/tmp}/cst-layers.XXXXXX")" || exit 2
+trap 'rm -rf "$work"' EXIT
+failures=0
+
+fresh() { # a pristine copy of the tree the check reads
+    rm -rf "$work/t" && mkdir -p "$work/t/tests" &&
+        cp -R "$root/src" "$work/t/src" &&
+        cp "$root/tests/layers.sh" "$work/t/tests/" &&
+        cp "$root/tests/layers.allow" "$work/t/tests/"
+}
+
+# expect NAME RC PATTERN: run the check on the copy, want exit RC and a line matching PATTERN
+expect() {
+    local name="$1" want="$2" pattern="$3" out rc
+    out="$(bash "$work/t/tests/layers.sh" "$work/t" 2>&1)"
+    rc=$?
+    if [ "$rc" -ne "$want" ] || ! grep -qF -- "$pattern" <<<"$out"; then
+        echo "FAIL $name: exit $rc (want $want), output:"
+        printf '    %s\n' "${out//$'\n'/$'\n'    }"
+        failures=$((failures + 1))
+    else
+        echo "ok   $name"
+    fi
+}
+
+fresh && expect "tree as committed passes" 0 "no new ones"
+
+fresh && echo '#include "api/api.h"' >>"$work/t/src/util/util.c"
+expect "util includes api (upward)" 1 "src/util/util.c: includes api/api.h (layer api above layer util)"
+
+fresh && echo '#include "backup/backup.h"' >>"$work/t/src/http/router.c"
+expect "http includes backup (sibling)" 1 \
+    "src/http/router.c: includes backup/backup.h (layer backup beside layer http: siblings)"
+
+fresh && echo '  #  include "cli/cli.h" /* indented, spaced */' >>"$work/t/src/store/system.c"
+expect "store includes cli (spaced directive)" 1 \
+    "src/store/system.c: includes cli/cli.h (layer cli above layer store)"
+
+fresh && echo '#include <sqlite3.h>' >>"$work/t/src/audit/audit.c"
+expect "SQLite in audit" 1 "src/audit/audit.c: includes <sqlite3.h> (SQLite outside src/store/sqlite/)"
+
+fresh && mkdir -p "$work/t/src/store/sqlite" &&
+    printf '#include <sqlite3.h>\n#include "store/store.h"\n' >"$work/t/src/store/sqlite/driver.c"
+expect "SQLite in src/store/sqlite/ is fine" 0 "no new ones"
+
+fresh && mkdir -p "$work/t/src/web" && echo '#include "util/util.h"' >"$work/t/src/web/x.c"
+expect "a folder outside the layer order" 1 "src/web/x.c: not in a known layer"
+
+fresh && echo 'src/util/buf.c api/api.h' >>"$work/t/tests/layers.allow"
+expect "stale allowlist line" 1 "stale entry 'src/util/buf.c api/api.h'"
+
+# an allowlisted violation fixed in the code without removing its line: the ratchet must notice
+fresh && sed -i '/#include "api\/api.h"/d' "$work/t/src/lifecycle/erase.c"
+expect "fixed violation left in the allowlist" 1 "stale entry 'src/lifecycle/erase.c api/api.h'"
+
+fresh && last="$(tail -n 1 "$work/t/tests/layers.allow")" && echo "$last" >>"$work/t/tests/layers.allow"
+expect "duplicate allowlist line" 1 "duplicate entry"
+
+fresh && echo '#include "api/api.h"' >>"$work/t/src/util/util.c" &&
+    bash "$work/t/tests/layers.sh" --update "$work/t" >/dev/null
+expect "after --update the new state passes" 0 "no new ones"
+grep -qx 'src/util/util.c api/api.h' "$work/t/tests/layers.allow" ||
+    {
+        echo "FAIL --update did not record src/util/util.c api/api.h"
+        failures=$((failures + 1))
+    }
+
+[ "$failures" -eq 0 ] || {
+    echo "layers self-test: $failures failure(s)"
+    exit 1
+}
+echo "layers self-test: all cases behave"
