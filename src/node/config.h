@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "http/netacl.h"
 #include "util/err.h"
@@ -105,6 +106,8 @@ CST_MUST_USE cst_err cst_config_finish(cst_config *c);
 /* The effective configuration as a flat JSON object {"section.key": "value"} (CHG-1). */
 struct json_t;
 struct json_t *cst_config_json(const cst_config *c);
+/* Prints the configuration reference (docs/configuration.md) from the key table. */
+void cst_config_reference(FILE *f);
 /* The default master key path for a data dir: <parent>/custodia-master.key. */
 CST_MUST_USE cst_err cst_config_default_key_path(const char *data_dir, const char *file, char *out,
                                                  size_t n);
