@@ -525,6 +525,28 @@ static const config_key *key_find(const char *full)
     return NULL;
 }
 
+bool cst_config_key_at(size_t i, cst_config_key_info *out)
+{
+    static const cst_config_key_kind kinds[] = {
+        [K_STR] = CST_KEY_STRING,        [K_INT] = CST_KEY_INTEGER, [K_LONG] = CST_KEY_INTEGER,
+        [K_SIZE] = CST_KEY_INTEGER,      [K_BOOL] = CST_KEY_BOOL,   [K_DUR_INT] = CST_KEY_DURATION,
+        [K_DUR_LONG] = CST_KEY_DURATION, [K_CIDR] = CST_KEY_CIDRS,  [K_LISTEN] = CST_KEY_LISTEN,
+    };
+    static const char rules[] = {
+        [W_NONE] = 0, [W_GT] = '>', [W_LT] = '<', [W_NE] = '!', [W_CUSTOM] = 'c'};
+    if (i >= NKEYS)
+        return false;
+    const config_key *k = &config_keys[i];
+    *out = (cst_config_key_info){.name = k->name,
+                                 .def = k->def,
+                                 .kind = kinds[k->type],
+                                 .min = k->min,
+                                 .max = k->max,
+                                 .max_len = k->size ? k->size - 1 : 0,
+                                 .weaker = rules[k->weaker]};
+    return true;
+}
+
 void cst_config_defaults(cst_config *c)
 {
     memset(c, 0, sizeof(*c));
