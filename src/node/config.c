@@ -1,4 +1,7 @@
-/* config.c: INI configuration with safe defaults and strict validation. */
+/* config.c: INI configuration with safe defaults and strict validation. One key table
+ * (config_keys) drives parsing, defaults, the effective configuration (CHG-1), the WEAKER THAN
+ * DEFAULT warnings (CHG-2) and docs/configuration.md; rules across keys are explicit checks in
+ * cst_config_finish. */
 #include "node/config.h"
 
 #include <arpa/inet.h>
@@ -14,6 +17,7 @@
 
 #include <jansson.h>
 
+/* Equal to the lifecycle defaults of the key table (tests/unit/test_config.c checks it). */
 const cst_lifecycle_policy cst_lifecycle_defaults = {
     .trial_erase_days = 12,
     .cancelled_erase_days = 90,
