@@ -43,6 +43,8 @@ static void usage(FILE *f)
             "  operator unlock NAME          end an operator's lockout (node stopped; a serving\n"
             "                                node: PATCH /v1/sys/operators/{id} by a sys-admin)\n"
             "        (also takes --config, --data-dir, --master-key-file, --json)\n"
+            "  config reference              print every configuration key with its default,\n"
+            "                                bounds and meaning (docs/configuration.md)\n"
             "  version\n"
             "\n"
             "Defaults: --data-dir ./var; --master-key-file <parent of data dir>/"
@@ -286,6 +288,15 @@ int main(int argc, char **argv)
         return cst_cli_cert(argc - 1, argv + 1);
     if (strcmp(cmd, "operator") == 0)
         return cst_cli_operator(argc - 1, argv + 1);
+    if (strcmp(cmd, "config") == 0) {
+        /* docs/configuration.md is this output (ctest cli.config_reference). */
+        if (argc == 3 && strcmp(argv[2], "reference") == 0) {
+            cst_config_reference(stdout);
+            return fflush(stdout) == 0 ? 0 : 1;
+        }
+        usage(stderr);
+        return 2;
+    }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("custodia %s\n", CUSTODIA_VERSION);
         return 0;

@@ -1,4 +1,7 @@
-/* config.c: INI configuration with safe defaults and strict validation. */
+/* config.c: INI configuration with safe defaults and strict validation. One key table
+ * (config_keys) drives parsing, defaults, the effective configuration (CHG-1), the WEAKER THAN
+ * DEFAULT warnings (CHG-2) and docs/configuration.md; rules across keys are explicit checks in
+ * cst_config_finish. */
 #include "node/config.h"
 
 #include <arpa/inet.h>
@@ -14,6 +17,7 @@
 
 #include <jansson.h>
 
+/* Equal to the lifecycle defaults of the key table (tests/unit/test_config.c checks it). */
 const cst_lifecycle_policy cst_lifecycle_defaults = {
     .trial_erase_days = 12,
     .cancelled_erase_days = 90,
@@ -25,89 +29,6 @@ const cst_lifecycle_policy cst_lifecycle_defaults = {
     .terminated_erase_days = 30,
     .billing_retention_days = 2557,
 };
-
-/* The lifecycle keys, each a number of days (section "lifecycle"). */
-static const struct {
-    const char *key;
-    size_t off;
-} lifecycle_keys[] = {
-    {"trial_erase_days", offsetof(cst_lifecycle_policy, trial_erase_days)},
-    {"cancelled_erase_days", offsetof(cst_lifecycle_policy, cancelled_erase_days)},
-    {"payment_suspend_days", offsetof(cst_lifecycle_policy, payment_suspend_days)},
-    {"payment_close_days", offsetof(cst_lifecycle_policy, payment_close_days)},
-    {"closed_erase_days", offsetof(cst_lifecycle_policy, closed_erase_days)},
-    {"free_inactive_days", offsetof(cst_lifecycle_policy, free_inactive_days)},
-    {"terminated_access_days", offsetof(cst_lifecycle_policy, terminated_access_days)},
-    {"terminated_erase_days", offsetof(cst_lifecycle_policy, terminated_erase_days)},
-    {"billing_retention_days", offsetof(cst_lifecycle_policy, billing_retention_days)},
-};
-#define NLIFECYCLE (sizeof(lifecycle_keys) / sizeof(lifecycle_keys[0]))
-
-/* Integer limits of issue 12 (connections, tenants, login throttling, hashing pool). */
-static const struct {
-    const char *key;
-    size_t off;
-    long min, max;
-} limit_keys[] = {
-    {"http.max_connections", offsetof(cst_config, max_connections), 0, 1000000},
-    {"http.max_connections_per_ip", offsetof(cst_config, max_connections_per_ip), 1, 100000},
-    {"store.max_open_tenants", offsetof(cst_config, max_open_tenants), 4, 100000},
-    {"auth.login_rate_per_ip", offsetof(cst_config, login_rate_per_ip), 1, 100000},
-    {"auth.login_rate_per_account", offsetof(cst_config, login_rate_per_account), 1, 10000},
-    {"auth.hash_workers", offsetof(cst_config, hash_workers), 0, 64},
-    {"auth.hash_queue", offsetof(cst_config, hash_queue), 1, 100000},
-};
-#define NLIMITS (sizeof(limit_keys) / sizeof(limit_keys[0]))
-
-static int *limit_field(cst_config *c, size_t i)
-{
-    return (int *)((char *)c + limit_keys[i].off);
-}
-
-static int *lifecycle_field(cst_lifecycle_policy *p, size_t i)
-{
-    return (int *)((char *)p + lifecycle_keys[i].off);
-}
-
-void cst_config_defaults(cst_config *c)
-{
-    memset(c, 0, sizeof(*c));
-    strcpy(c->data_dir, "./var");
-    strcpy(c->listen_host, "127.0.0.1");
-    c->listen_port = 8443;
-    strcpy(c->tls_priorities, CST_DEFAULT_TLS_PRIORITIES);
-    c->max_header_bytes = 16 * 1024;
-    c->max_json_bytes = 64 * 1024;
-    c->max_record_bytes = 1024 * 1024;
-    c->max_batch_bytes = 8 * 1024 * 1024;
-    c->session_idle_seconds = 15 * 60;
-    c->session_max_seconds = 12 * 3600;
-    c->lockout_threshold = 6;
-    c->lockout_seconds = 30 * 60;
-    c->audit_group_commit = true;
-    c->audit_seal_entries = 1000;
-    c->audit_seal_seconds = 10;
-    c->audit_segment_bytes = 64L * 1024 * 1024;
-    c->audit_segment_seconds = 86400;
-    c->audit_security_retention_days = 365;
-    c->audit_access_retention_days = 90;
-    c->backup_command_timeout = 3600;
-    c->backup_interval = 86400;
-    c->backup_retention_days = 110;
-    c->lifecycle = cst_lifecycle_defaults;
-    c->sweep_interval = 60;
-    c->sweep_batch = 500;
-    c->max_import_bytes = 256L * 1024 * 1024;
-    c->max_connections = 0;
-    c->max_connections_per_ip = 64;
-    c->header_timeout = 10;
-    c->max_inflight_body_bytes = 128L * 1024 * 1024;
-    c->max_open_tenants = 128;
-    c->login_rate_per_ip = 60;
-    c->login_rate_per_account = 10;
-    c->hash_workers = 0;
-    c->hash_queue = 64;
-}
 
 /* A duration: seconds, or a number with s, m, h or d. */
 static cst_err parse_duration(const char *key, const char *v, long min, long max, long *out)
@@ -219,160 +140,432 @@ static cst_err cst_config_cidrs(const char *key, const char *v, cst_cidr_list *o
     return CST_OK;
 }
 
+static bool is_loopback(const char *host)
+{
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
+}
+
+/* The value types of the key table. */
+typedef enum {
+    K_STR,      /* a string or path: char[size] at off */
+    K_INT,      /* int */
+    K_LONG,     /* long */
+    K_SIZE,     /* size_t, in bytes */
+    K_BOOL,     /* bool: true/yes/1 or false/no/0 */
+    K_DUR_INT,  /* a duration (seconds, or s/m/h/d) into an int */
+    K_DUR_LONG, /* a duration into a long */
+    K_CIDR,     /* CIDR list: its text (char[size]) at off, the parsed list at aux */
+    K_LISTEN,   /* HOST:PORT into listen_host and listen_port */
+} key_type;
+
+/* When a value is weaker than its default (CHG-2): the warning names key, value and default. */
+typedef enum {
+    W_NONE,
+    W_GT,     /* greater than the default */
+    W_LT,     /* less than the default */
+    W_NE,     /* any other value */
+    W_CUSTOM, /* the key's own function (pairs of keys, strings, a different text) */
+} weaker_rule;
+
+typedef struct config_key {
+    const char *name; /* section.key */
+    key_type type;
+    size_t off, size, aux;
+    const char *def; /* the default as the value text; cst_config_defaults parses it */
+    long min, max;
+    weaker_rule weaker;
+    const char *unit; /* after the value in the warning (" s", " days") */
+    const char *why;  /* after "(default D)" in the warning */
+    void (*warn)(const cst_config *c);
+    const char *doc_default; /* the default as docs/configuration.md shows it, when not def */
+    const char *desc;
+} config_key;
+
+/* Custom weaker-than-default rules: each prints today's warning text. */
+static void warn_plaintext(const cst_config *c)
+{
+    if (c->allow_plaintext_loopback)
+        cst_warn("WEAKER THAN DEFAULT: http.allow_plaintext_loopback = true: serving plaintext "
+                 "HTTP on %s (development only)",
+                 c->listen_host);
+}
+
+static void warn_priorities(const cst_config *c)
+{
+    if (strcmp(c->tls_priorities, CST_DEFAULT_TLS_PRIORITIES) != 0)
+        cst_warn("WEAKER THAN DEFAULT (possibly): tls.priorities overrides the TLS 1.2/1.3 "
+                 "forward-secret AEAD profile: %s",
+                 c->tls_priorities);
+}
+
+/* audit.seal_entries and audit.seal_seconds share one warning. */
+static void warn_seal(const cst_config *c)
+{
+    if (c->audit_seal_seconds > 10 || c->audit_seal_entries > 1000)
+        cst_warn("WEAKER THAN DEFAULT: audit seals every %d entries / %d s (default 1000 / 10 s): "
+                 "more unsealed entries at risk",
+                 c->audit_seal_entries, c->audit_seal_seconds);
+}
+
+static void warn_backup_interval(const cst_config *c)
+{
+    if (c->backup_interval == 0)
+        cst_warn("WEAKER THAN DEFAULT: backup.interval = 0: no scheduled backups (BAK-1)");
+    else if (c->backup_interval > 86400)
+        cst_warn("WEAKER THAN DEFAULT: backup.interval = %ld s (default daily)",
+                 c->backup_interval);
+}
+
+static void warn_backup_retention(const cst_config *c)
+{
+    if (c->backup_retention_days > 110)
+        cst_warn("WEAKER THAN DEFAULT: backup.retention_days = %d: backups are kept longer than "
+                 "110 days (BAK-4)",
+                 c->backup_retention_days);
+}
+
+/* auth.login_rate_per_ip and auth.login_rate_per_account share one warning. */
+static void warn_login_rate(const cst_config *c)
+{
+    if (c->login_rate_per_ip > 60 || c->login_rate_per_account > 10)
+        cst_warn("WEAKER THAN DEFAULT: login attempts per minute: %d per address, %d per account "
+                 "(default 60 / 10)",
+                 c->login_rate_per_ip, c->login_rate_per_account);
+}
+
+#define FIELD(f) offsetof(cst_config, f)
+#define FSIZE(f) sizeof(((cst_config *)0)->f)
+#define KSTR(n, f, docdef, d)                                                                      \
+    {                                                                                              \
+        .name = n, .type = K_STR, .off = FIELD(f), .size = FSIZE(f), .def = "",                    \
+        .doc_default = docdef, .desc = d                                                           \
+    }
+#define KNUM(n, t, f, dflt, lo, hi, d)                                                             \
+    {                                                                                              \
+        .name = n, .type = t, .off = FIELD(f), .def = dflt, .min = lo, .max = hi, .desc = d        \
+    }
+#define KNUMW(n, t, f, dflt, lo, hi, rule, u, w, d)                                                \
+    {                                                                                              \
+        .name = n, .type = t, .off = FIELD(f), .def = dflt, .min = lo, .max = hi, .weaker = rule,  \
+        .unit = u, .why = w, .desc = d                                                             \
+    }
+#define LIFECYCLE(k, dflt, d)                                                                      \
+    KNUMW("lifecycle." #k, K_INT, lifecycle.k, dflt, 0, 36500, W_NE, " days",                      \
+          ": the deletion schedule your customers were promised (RET-2, RET-3) no longer applies", \
+          d)
+
+/* Every configuration key, in the order of the effective configuration (CHG-1: node.start hashes
+ * that JSON, so the order is part of the format). Parsing, defaults, the effective configuration,
+ * the WEAKER THAN DEFAULT warnings and docs/configuration.md all come from here. */
+static const config_key config_keys[] = {
+    {.name = "node.data_dir",
+     .type = K_STR,
+     .off = FIELD(data_dir),
+     .size = FSIZE(data_dir),
+     .def = "./var",
+     .desc = "the data dir"},
+    KSTR("node.master_key_file", master_key_file, "`<parent of data_dir>/custodia-master.key`",
+         "the KEK file (32 bytes, mode 0600, outside the data dir)"),
+    KSTR("node.region", region, "the data dir's",
+         "when set, must equal the region the data dir was initialised with (RES-1)"),
+    {.name = "http.listen",
+     .type = K_LISTEN,
+     .def = "127.0.0.1:8443",
+     .desc = "address and port (`[::1]:8443` for IPv6; port 0 picks a free one and prints it)"},
+    KNUM("http.threads", K_INT, threads, "0", 0, 256, "worker threads; `0`: one per core"),
+    {.name = "http.allow_plaintext_loopback",
+     .type = K_BOOL,
+     .off = FIELD(allow_plaintext_loopback),
+     .def = "false",
+     .weaker = W_CUSTOM,
+     .warn = warn_plaintext,
+     .desc = "serve plain HTTP instead of HTTPS; only allowed on a loopback address; for "
+             "development"},
+    KNUM("http.max_header_bytes", K_SIZE, max_header_bytes, "16384", 4096, 1024 * 1024,
+         "request headers above this get 431"),
+    KNUM("http.max_json_bytes", K_SIZE, max_json_bytes, "65536", 1024, 16 * 1024 * 1024,
+         "JSON bodies above this get 413, before the body is read"),
+    KNUM("http.max_record_bytes", K_SIZE, max_record_bytes, "1048576", 0, 256L * 1024 * 1024,
+         "record values above this get 413, before the body is read"),
+    KNUM("http.max_batch_bytes", K_SIZE, max_batch_bytes, "8388608", 1024, 256L * 1024 * 1024,
+         "`records:batch` bodies above this get 413"),
+    {.name = "http.trusted_proxies",
+     .type = K_CIDR,
+     .off = FIELD(trusted_proxies_text),
+     .size = FSIZE(trusted_proxies_text),
+     .aux = FIELD(trusted_proxies),
+     .def = "",
+     .doc_default = "empty (none)",
+     .desc = "CIDRs of reverse proxies whose `X-Forwarded-For` is believed"},
+    KSTR("tls.cert_file", tls_cert_file, "`<data_dir>/tls/cert.pem`",
+         "PEM certificate (set together with `tls.key_file`); when unset, a self-signed ECDSA "
+         "P-256 certificate for localhost, 127.0.0.1 and ::1 is made by `init`"),
+    KSTR("tls.key_file", tls_key_file, "`<data_dir>/tls/key.pem`",
+         "PEM private key of `tls.cert_file`"),
+    {.name = "tls.priorities",
+     .type = K_STR,
+     .off = FIELD(tls_priorities),
+     .size = FSIZE(tls_priorities),
+     .def = CST_DEFAULT_TLS_PRIORITIES,
+     .weaker = W_CUSTOM,
+     .warn = warn_priorities,
+     .doc_default = "TLS 1.3 and 1.2, ECDHE only, AES-GCM and ChaCha20-Poly1305 only",
+     .desc = "GnuTLS priority string (Mozilla \"intermediate\")"},
+    KNUMW("auth.session_idle_seconds", K_INT, session_idle_seconds, "900", 60, 24 * 3600, W_GT, "",
+          "", "session idle timeout"),
+    KNUMW("auth.session_max_seconds", K_INT, session_max_seconds, "43200", 300, 7 * 24 * 3600, W_GT,
+          "", "", "session absolute lifetime"),
+    KNUMW("auth.lockout_threshold", K_INT, lockout_threshold, "6", 1, 10, W_GT, "", "",
+          "consecutive failed logins that lock an account"),
+    KNUMW("auth.lockout_seconds", K_INT, lockout_seconds, "1800", 60, 24 * 3600, W_LT, "", "",
+          "how long a locked account stays locked"),
+    {.name = "auth.operator_ip_allowlist",
+     .type = K_CIDR,
+     .off = FIELD(operator_ip_allowlist_text),
+     .size = FSIZE(operator_ip_allowlist_text),
+     .aux = FIELD(operator_ip_allowlist),
+     .def = "",
+     .doc_default = "empty (all)",
+     .desc = "CIDRs, comma- or space-separated, from which operators may connect"},
+    KSTR("audit.dir", audit_dir, "`<data_dir>/audit`",
+         "where the audit segments live (its own disk is fine; `epoch.key` stays in "
+         "`<data_dir>/audit`)"),
+    KNUM("audit.group_commit", K_BOOL, audit_group_commit, "true", 0, 0,
+         "concurrent requests share each audit write and fdatasync; `false` writes and syncs "
+         "entry by entry"),
+    {.name = "audit.seal_entries",
+     .type = K_INT,
+     .off = FIELD(audit_seal_entries),
+     .def = "1000",
+     .min = 1,
+     .max = 1000000,
+     .weaker = W_CUSTOM,
+     .warn = warn_seal, /* with audit.seal_seconds */
+     .desc = "seal a stream after this many entries..."},
+    KNUM("audit.seal_seconds", K_INT, audit_seal_seconds, "10", 1, 3600,
+         "...or after this many seconds with unsealed entries (unsealed entries are protected by "
+         "the chain only)"),
+    KNUM("audit.segment_bytes", K_LONG, audit_segment_bytes, "67108864", 4096, 1L << 30,
+         "start a new segment (at a seal) past this size..."),
+    KNUM("audit.segment_seconds", K_INT, audit_segment_seconds, "86400", 1, 30 * 86400,
+         "...or this age; retention removes whole segments"),
+    KNUMW("audit.security_retention_days", K_INT, audit_security_retention_days, "365", 1, 36500,
+          W_LT, "", "",
+          "keep security entries (auth, settings, users, keys, operator actions) this long "
+          "(LOG-3)"),
+    KNUMW("audit.access_retention_days", K_INT, audit_access_retention_days, "90", 1, 36500, W_LT,
+          "", "", "keep access entries (record reads and writes) this long (LOG-3)"),
+    KSTR("backup.dir", backup_dir, "`<data_dir>/backups`",
+         "where backups go, one file `<dir>/<backup-id>` each; the default is for development "
+         "only: point it at another server's mount. A configured dir must exist (an unmounted "
+         "share is an error, not a local directory)"),
+    KSTR("backup.command", backup_command, NULL,
+         "instead of `dir`: a shell command that receives the backup on standard input (`ssh "
+         "backup@host 'cat > /srv/b/$CUSTODIA_BACKUP_ID.part && mv ...'`, rclone, a cloud CLI); "
+         "it sees `CUSTODIA_BACKUP_ID`, `CUSTODIA_NODE_ID`, `CUSTODIA_REGION`; exit status 0 "
+         "means stored. Do not put secrets in the command line (it is recorded in `node.start`)"),
+    KSTR("backup.fetch_command", backup_fetch_command, NULL,
+         "with `command`: writes the backup named by `CUSTODIA_BACKUP_ID` to standard output "
+         "(needed for drills)"),
+    KSTR("backup.prune_command", backup_prune_command, NULL,
+         "required with `command`: removes the backup named by `CUSTODIA_BACKUP_ID` once it is "
+         "older than the retention"),
+    KNUM("backup.command_timeout", K_DUR_INT, backup_command_timeout, "3600", 1, 7 * 86400,
+         "seconds (or `90m`, `2h`) a command may run before it is killed with its process group"),
+    KSTR("backup.region", backup_region, "the node's region",
+         "the region of a `command` destination; a node refuses a destination of another region "
+         "(a `dir` carries its tag in `<dir>/.custodia-region`, written by the first backup)"),
+    {.name = "backup.interval",
+     .type = K_DUR_LONG,
+     .off = FIELD(backup_interval),
+     .def = "86400",
+     .min = 0,
+     .max = 366L * 86400,
+     .weaker = W_CUSTOM,
+     .warn = warn_backup_interval,
+     .desc = "time between scheduled backups (`3600`, `30m`, `24h`, `7d`); `0` turns the "
+             "schedule off (with a warning)"},
+    {.name = "backup.retention_days",
+     .type = K_INT,
+     .off = FIELD(backup_retention_days),
+     .def = "110",
+     .min = 1,
+     .max = 3650,
+     .weaker = W_CUSTOM,
+     .warn = warn_backup_retention,
+     .desc = "backups older than this are removed (BAK-4); longer warns"},
+    KSTR("backup.scratch_dir", backup_scratch_dir, "`<data_dir>/tmp`",
+         "staging for snapshots, verifications and drills (needs room for the largest tenant "
+         "database; a drill needs room for a whole node), and the encrypted spools of imports "
+         "in progress (room for the concurrent imports' bodies)"),
+    LIFECYCLE(trial_erase_days, "12", "trial ended -> erased (RET-2)"),
+    LIFECYCLE(cancelled_erase_days, "90", "cancelled -> erased"),
+    LIFECYCLE(payment_suspend_days, "15", "payment failed -> suspended"),
+    LIFECYCLE(payment_close_days, "90", "payment failed -> closed"),
+    LIFECYCLE(closed_erase_days, "7", "closed after a failed payment -> erased"),
+    LIFECYCLE(free_inactive_days, "60", "free plan without an authenticated request -> erased"),
+    LIFECYCLE(terminated_access_days, "15", "terminated: read and export for this long (RET-3)"),
+    LIFECYCLE(terminated_erase_days, "30", "terminated -> erased"),
+    LIFECYCLE(billing_retention_days, "2557",
+              "billing-class buckets kept after an erase (7 years)"),
+    KNUM("lifecycle.sweep_interval", K_DUR_LONG, sweep_interval, "60", 1, 86400,
+         "time between retention and lifecycle sweeps (`30s`, `5m`)"),
+    KNUM("lifecycle.sweep_batch", K_INT, sweep_batch, "500", 1, 100000,
+         "expired records deleted per transaction"),
+    KNUM("http.max_import_bytes", K_SIZE, max_import_bytes, "268435456", 1024,
+         64L * 1024 * 1024 * 1024,
+         "`POST /v1/import` bodies above this get 413; the body is spooled encrypted to "
+         "`backup.scratch_dir`, not held in memory"),
+    KNUM("http.max_inflight_body_bytes", K_SIZE, max_inflight_body_bytes, "134217728", 1024 * 1024,
+         64L * 1024 * 1024 * 1024,
+         "request bodies held in memory by the whole node; a body that does not fit (its "
+         "`Content-Length`, or a chunked body as it grows) gets `503 unavailable` with "
+         "`Retry-After` and its connection closed. Spooled imports do not count"),
+    KNUMW("http.header_timeout", K_DUR_INT, header_timeout, "10", 1, 300, W_GT, " s",
+          ": slow clients hold connections longer",
+          "seconds a connection has for its TLS handshake and a request's headers, and that an "
+          "idle keep-alive connection is kept between requests; a client sending a header line "
+          "now and then is closed too"),
+    KSTR("node.log_file", log_file, "empty (stderr)",
+         "the server log: opened `O_APPEND`, mode 0600, symbolic links refused; SIGHUP reopens "
+         "it (logrotate: rename, then `kill -HUP`)"),
+    KNUM("http.max_connections", K_INT, max_connections, "0", 0, 1000000,
+         "open connections in all; `0` sizes it at start-up as `RLIMIT_NOFILE` (raised to its "
+         "hard limit) minus 3 per `store.max_open_tenants` minus a reserve of 64 plus 4 per "
+         "thread; the figure is logged (`http: at most N connections`). Past it new connections "
+         "wait in the kernel's backlog"),
+    KNUMW("http.max_connections_per_ip", K_INT, max_connections_per_ip, "64", 1, 100000, W_GT, "",
+          "",
+          "open connections from one source address; more are closed at accept (logged at most "
+          "once a second)"),
+    KNUM("store.max_open_tenants", K_INT, max_open_tenants, "128", 4, 100000,
+         "tenant databases kept open (3 descriptors each); beyond it the least recently used one "
+         "no request holds is closed and its keys wiped. When every open one is in use the bound "
+         "gives way (with a warning) rather than refuse a request"),
+    {.name = "auth.login_rate_per_ip",
+     .type = K_INT,
+     .off = FIELD(login_rate_per_ip),
+     .def = "60",
+     .min = 1,
+     .max = 100000,
+     .weaker = W_CUSTOM,
+     .warn = warn_login_rate, /* with auth.login_rate_per_account */
+     .desc = "login attempts a minute from one client address (IPv6: one /64); the excess gets "
+             "429"},
+    KNUM("auth.login_rate_per_account", K_INT, login_rate_per_account, "10", 1, 10000,
+         "login attempts a minute for one tenant and username, existing or not"),
+    KNUM("auth.hash_workers", K_INT, hash_workers, "0", 0, 64,
+         "threads that run requests which hash passwords (login, password change, new users, "
+         "operators and tenants, password reset), at lower CPU priority, never on the request "
+         "threads (IAM-2); `0`: half the cores, at least 1"),
+    KNUM("auth.hash_queue", K_INT, hash_queue, "64", 1, 100000,
+         "such requests waiting for a worker; beyond it `503 unavailable` with `Retry-After: 1` "
+         "at once"),
+};
+#define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
+static void *key_field(const cst_config *c, const config_key *k)
+{
+    return (char *)c + k->off;
+}
+
+/* A numeric or boolean key's value, for the weaker-than-default rules. */
+static long key_value(const cst_config *c, const config_key *k)
+{
+    void *p = key_field(c, k);
+    switch (k->type) {
+    case K_INT:
+    case K_DUR_INT:
+        return *(const int *)p;
+    case K_LONG:
+    case K_DUR_LONG:
+        return *(const long *)p;
+    case K_SIZE:
+        return (long)*(const size_t *)p;
+    case K_BOOL:
+        return *(const bool *)p;
+    default:
+        return 0;
+    }
+}
+
+static cst_err key_set(cst_config *c, const config_key *k, const char *v)
+{
+    void *p = key_field(c, k);
+    long n;
+    switch (k->type) {
+    case K_STR:
+        return set_str(p, k->size, k->name, v);
+    case K_INT:
+        TRY(parse_long(k->name, v, k->min, k->max, &n));
+        *(int *)p = (int)n;
+        return CST_OK;
+    case K_LONG:
+        return parse_long(k->name, v, k->min, k->max, p);
+    case K_SIZE:
+        return set_size(p, k->name, v, k->min, k->max);
+    case K_BOOL:
+        return parse_bool(k->name, v, p);
+    case K_DUR_INT:
+        TRY(parse_duration(k->name, v, k->min, k->max, &n));
+        *(int *)p = (int)n;
+        return CST_OK;
+    case K_DUR_LONG:
+        return parse_duration(k->name, v, k->min, k->max, p);
+    case K_CIDR:
+        TRY(set_str(p, k->size, k->name, v));
+        return cst_config_cidrs(k->name, v, (cst_cidr_list *)((char *)c + k->aux));
+    case K_LISTEN:
+        return cst_config_set_listen(c, v);
+    }
+    return cst_fail(CST_ERR_INVALID, "%s: unknown key type", k->name);
+}
+
+static const config_key *key_find(const char *full)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (!strcmp(config_keys[i].name, full))
+            return &config_keys[i];
+    return NULL;
+}
+
+bool cst_config_key_at(size_t i, cst_config_key_info *out)
+{
+    static const cst_config_key_kind kinds[] = {
+        [K_STR] = CST_KEY_STRING,        [K_INT] = CST_KEY_INTEGER, [K_LONG] = CST_KEY_INTEGER,
+        [K_SIZE] = CST_KEY_INTEGER,      [K_BOOL] = CST_KEY_BOOL,   [K_DUR_INT] = CST_KEY_DURATION,
+        [K_DUR_LONG] = CST_KEY_DURATION, [K_CIDR] = CST_KEY_CIDRS,  [K_LISTEN] = CST_KEY_LISTEN,
+    };
+    static const char rules[] = {
+        [W_NONE] = 0, [W_GT] = '>', [W_LT] = '<', [W_NE] = '!', [W_CUSTOM] = 'c'};
+    if (i >= NKEYS)
+        return false;
+    const config_key *k = &config_keys[i];
+    *out = (cst_config_key_info){.name = k->name,
+                                 .def = k->def,
+                                 .kind = kinds[k->type],
+                                 .min = k->min,
+                                 .max = k->max,
+                                 .max_len = k->size ? k->size - 1 : 0,
+                                 .weaker = rules[k->weaker]};
+    return true;
+}
+
+void cst_config_defaults(cst_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    for (size_t i = 0; i < NKEYS; i++)
+        if (key_set(c, &config_keys[i], config_keys[i].def) != CST_OK)
+            abort(); /* a default that does not parse: tests/unit/test_config.c catches it */
+}
+
 cst_err cst_config_set(cst_config *c, const char *section, const char *key, const char *v)
 {
-    long n;
     char full[128];
     TRY(cst_fmt(full, sizeof(full), "%s.%s", section, key));
-    if (!strcmp(full, "node.data_dir"))
-        return set_str(c->data_dir, sizeof(c->data_dir), full, v);
-    if (!strcmp(full, "node.master_key_file"))
-        return set_str(c->master_key_file, sizeof(c->master_key_file), full, v);
-    if (!strcmp(full, "node.region"))
-        return set_str(c->region, sizeof(c->region), full, v);
-    if (!strcmp(full, "node.log_file"))
-        return set_str(c->log_file, sizeof(c->log_file), full, v);
-    if (!strcmp(full, "http.listen"))
-        return cst_config_set_listen(c, v);
-    if (!strcmp(full, "http.threads")) {
-        TRY(parse_long(full, v, 0, 256, &n));
-        c->threads = (int)n;
-        return CST_OK;
-    }
-    if (!strcmp(full, "http.allow_plaintext_loopback"))
-        return parse_bool(full, v, &c->allow_plaintext_loopback);
-    if (!strcmp(full, "http.max_header_bytes"))
-        return set_size(&c->max_header_bytes, full, v, 4096, 1024 * 1024);
-    if (!strcmp(full, "http.max_json_bytes"))
-        return set_size(&c->max_json_bytes, full, v, 1024, 16 * 1024 * 1024);
-    if (!strcmp(full, "http.max_record_bytes"))
-        return set_size(&c->max_record_bytes, full, v, 0, 256L * 1024 * 1024);
-    if (!strcmp(full, "http.max_batch_bytes"))
-        return set_size(&c->max_batch_bytes, full, v, 1024, 256L * 1024 * 1024);
-    if (!strcmp(full, "tls.cert_file"))
-        return set_str(c->tls_cert_file, sizeof(c->tls_cert_file), full, v);
-    if (!strcmp(full, "tls.key_file"))
-        return set_str(c->tls_key_file, sizeof(c->tls_key_file), full, v);
-    if (!strcmp(full, "tls.priorities"))
-        return set_str(c->tls_priorities, sizeof(c->tls_priorities), full, v);
-    if (!strcmp(full, "auth.session_idle_seconds")) {
-        TRY(parse_long(full, v, 60, 24 * 3600, &n));
-        c->session_idle_seconds = (int)n;
-        return CST_OK;
-    }
-    if (!strcmp(full, "auth.session_max_seconds")) {
-        TRY(parse_long(full, v, 300, 7 * 24 * 3600, &n));
-        c->session_max_seconds = (int)n;
-        return CST_OK;
-    }
-    if (!strcmp(full, "auth.lockout_threshold")) {
-        TRY(parse_long(full, v, 1, 10, &n));
-        c->lockout_threshold = (int)n;
-        return CST_OK;
-    }
-    if (!strcmp(full, "auth.lockout_seconds")) {
-        TRY(parse_long(full, v, 60, 24 * 3600, &n));
-        c->lockout_seconds = (int)n;
-        return CST_OK;
-    }
-    if (!strcmp(full, "auth.operator_ip_allowlist")) {
-        TRY(set_str(c->operator_ip_allowlist_text, sizeof(c->operator_ip_allowlist_text), full, v));
-        return cst_config_cidrs(full, v, &c->operator_ip_allowlist);
-    }
-    if (!strcmp(full, "http.trusted_proxies")) {
-        TRY(set_str(c->trusted_proxies_text, sizeof(c->trusted_proxies_text), full, v));
-        return cst_config_cidrs(full, v, &c->trusted_proxies);
-    }
-    if (!strcmp(full, "audit.dir"))
-        return set_str(c->audit_dir, sizeof(c->audit_dir), full, v);
-    if (!strcmp(full, "audit.group_commit"))
-        return parse_bool(full, v, &c->audit_group_commit);
-    if (!strcmp(full, "audit.seal_entries")) {
-        TRY(parse_long(full, v, 1, 1000000, &n));
-        c->audit_seal_entries = (int)n;
-        return CST_OK;
-    }
-    if (!strcmp(full, "audit.seal_seconds")) {
-        TRY(parse_long(full, v, 1, 3600, &n));
-        c->audit_seal_seconds = (int)n;
-        return CST_OK;
-    }
-    if (!strcmp(full, "audit.segment_bytes"))
-        return parse_long(full, v, 4096, 1L << 30, &c->audit_segment_bytes);
-    if (!strcmp(full, "audit.segment_seconds")) {
-        TRY(parse_long(full, v, 1, 30 * 86400, &n));
-        c->audit_segment_seconds = (int)n;
-        return CST_OK;
-    }
-    if (!strcmp(full, "audit.security_retention_days")) {
-        TRY(parse_long(full, v, 1, 36500, &n));
-        c->audit_security_retention_days = (int)n;
-        return CST_OK;
-    }
-    if (!strcmp(full, "audit.access_retention_days")) {
-        TRY(parse_long(full, v, 1, 36500, &n));
-        c->audit_access_retention_days = (int)n;
-        return CST_OK;
-    }
-    if (!strcmp(full, "backup.dir"))
-        return set_str(c->backup_dir, sizeof(c->backup_dir), full, v);
-    if (!strcmp(full, "backup.command"))
-        return set_str(c->backup_command, sizeof(c->backup_command), full, v);
-    if (!strcmp(full, "backup.fetch_command"))
-        return set_str(c->backup_fetch_command, sizeof(c->backup_fetch_command), full, v);
-    if (!strcmp(full, "backup.prune_command"))
-        return set_str(c->backup_prune_command, sizeof(c->backup_prune_command), full, v);
-    if (!strcmp(full, "backup.command_timeout")) {
-        TRY(parse_duration(full, v, 1, 7 * 86400, &n));
-        c->backup_command_timeout = (int)n;
-        return CST_OK;
-    }
-    if (!strcmp(full, "backup.region"))
-        return set_str(c->backup_region, sizeof(c->backup_region), full, v);
-    if (!strcmp(full, "backup.interval")) {
-        TRY(parse_duration(full, v, 0, 366L * 86400, &n));
-        c->backup_interval = n;
-        return CST_OK;
-    }
-    if (!strcmp(full, "backup.retention_days")) {
-        TRY(parse_long(full, v, 1, 3650, &n));
-        c->backup_retention_days = (int)n;
-        return CST_OK;
-    }
-    if (!strcmp(full, "backup.scratch_dir"))
-        return set_str(c->backup_scratch_dir, sizeof(c->backup_scratch_dir), full, v);
-    for (size_t i = 0; !strcmp(section, "lifecycle") && i < NLIFECYCLE; i++) {
-        if (strcmp(key, lifecycle_keys[i].key) != 0)
-            continue;
-        TRY(parse_long(full, v, 0, 36500, &n));
-        *lifecycle_field(&c->lifecycle, i) = (int)n;
-        return CST_OK;
-    }
-    if (!strcmp(full, "lifecycle.sweep_interval"))
-        return parse_duration(full, v, 1, 86400, &c->sweep_interval);
-    if (!strcmp(full, "lifecycle.sweep_batch")) {
-        TRY(parse_long(full, v, 1, 100000, &n));
-        c->sweep_batch = (int)n;
-        return CST_OK;
-    }
-    if (!strcmp(full, "http.max_import_bytes"))
-        return set_size(&c->max_import_bytes, full, v, 1024, 64L * 1024 * 1024 * 1024);
-    if (!strcmp(full, "http.max_inflight_body_bytes"))
-        return set_size(&c->max_inflight_body_bytes, full, v, 1024 * 1024,
-                        64L * 1024 * 1024 * 1024);
-    for (size_t i = 0; i < NLIMITS; i++) {
-        if (strcmp(full, limit_keys[i].key) != 0)
-            continue;
-        TRY(parse_long(full, v, limit_keys[i].min, limit_keys[i].max, &n));
-        *limit_field(c, i) = (int)n;
-        return CST_OK;
-    }
-    if (!strcmp(full, "http.header_timeout")) {
-        TRY(parse_duration(full, v, 1, 300, &n));
-        c->header_timeout = (int)n;
-        return CST_OK;
-    }
-    return cst_fail(CST_ERR_INVALID, "unknown configuration key %s", full);
+    const config_key *k = key_find(full);
+    ENSURE(k, CST_ERR_INVALID, "unknown configuration key %s", full);
+    return key_set(c, k, v);
 }
 
 struct load_ctx {
@@ -417,152 +610,150 @@ cst_err cst_config_default_key_path(const char *data_dir, const char *file, char
     return cst_fmt(out, n, "%s/%s", dirname(copy), file);
 }
 
-static bool is_loopback(const char *host)
-{
-    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
-}
-
 cst_err cst_config_finish(cst_config *c)
 {
     if (!c->master_key_file[0])
         TRY(cst_config_default_key_path(c->data_dir, "custodia-master.key", c->master_key_file,
                                         sizeof(c->master_key_file)));
+    if (!c->audit_dir[0])
+        TRY(cst_fmt(c->audit_dir, sizeof(c->audit_dir), "%s/audit", c->data_dir));
+    if (!c->backup_dir[0])
+        TRY(cst_fmt(c->backup_dir, sizeof(c->backup_dir), "%s/backups", c->data_dir));
+    if (!c->backup_scratch_dir[0])
+        TRY(cst_fmt(c->backup_scratch_dir, sizeof(c->backup_scratch_dir), "%s/tmp", c->data_dir));
+    /* Rules across keys. */
     ENSURE(!!c->tls_cert_file[0] == !!c->tls_key_file[0], CST_ERR_INVALID,
            "tls.cert_file and tls.key_file must be set together");
     /* ENC-3: a plaintext listener exists only on loopback, and only when asked for. */
     ENSURE(!c->allow_plaintext_loopback || is_loopback(c->listen_host), CST_ERR_INVALID,
            "http.allow_plaintext_loopback needs a loopback listen address, not %s", c->listen_host);
-    if (c->allow_plaintext_loopback)
-        cst_warn("WEAKER THAN DEFAULT: http.allow_plaintext_loopback = true: serving plaintext "
-                 "HTTP on %s (development only)",
-                 c->listen_host);
-    if (strcmp(c->tls_priorities, CST_DEFAULT_TLS_PRIORITIES) != 0)
-        cst_warn("WEAKER THAN DEFAULT (possibly): tls.priorities overrides the TLS 1.2/1.3 "
-                 "forward-secret AEAD profile: %s",
-                 c->tls_priorities);
-    if (c->session_idle_seconds > 15 * 60)
-        cst_warn("WEAKER THAN DEFAULT: auth.session_idle_seconds = %d (default 900)",
-                 c->session_idle_seconds);
-    if (c->lockout_threshold > 6)
-        cst_warn("WEAKER THAN DEFAULT: auth.lockout_threshold = %d (default 6)",
-                 c->lockout_threshold);
-    if (c->lockout_seconds < 30 * 60)
-        cst_warn("WEAKER THAN DEFAULT: auth.lockout_seconds = %d (default 1800)",
-                 c->lockout_seconds);
-    if (!c->audit_dir[0])
-        TRY(cst_fmt(c->audit_dir, sizeof(c->audit_dir), "%s/audit", c->data_dir));
-    if (c->audit_security_retention_days < 365)
-        cst_warn("WEAKER THAN DEFAULT: audit.security_retention_days = %d (default 365)",
-                 c->audit_security_retention_days);
-    if (c->audit_access_retention_days < 90)
-        cst_warn("WEAKER THAN DEFAULT: audit.access_retention_days = %d (default 90)",
-                 c->audit_access_retention_days);
-    if (c->audit_seal_seconds > 10 || c->audit_seal_entries > 1000)
-        cst_warn("WEAKER THAN DEFAULT: audit seals every %d entries / %d s (default 1000 / 10 s): "
-                 "more unsealed entries at risk",
-                 c->audit_seal_entries, c->audit_seal_seconds);
-    if (!c->backup_dir[0])
-        TRY(cst_fmt(c->backup_dir, sizeof(c->backup_dir), "%s/backups", c->data_dir));
-    if (!c->backup_scratch_dir[0])
-        TRY(cst_fmt(c->backup_scratch_dir, sizeof(c->backup_scratch_dir), "%s/tmp", c->data_dir));
     ENSURE(!c->backup_command[0] || c->backup_prune_command[0], CST_ERR_INVALID,
            "backup.command needs backup.prune_command: backups older than "
            "backup.retention_days must be removable (BAK-4)");
-    if (c->backup_interval == 0)
-        cst_warn("WEAKER THAN DEFAULT: backup.interval = 0: no scheduled backups (BAK-1)");
-    else if (c->backup_interval > 86400)
-        cst_warn("WEAKER THAN DEFAULT: backup.interval = %ld s (default daily)",
-                 c->backup_interval);
     const cst_lifecycle_policy *lp = &c->lifecycle;
     ENSURE(lp->payment_close_days >= lp->payment_suspend_days, CST_ERR_INVALID,
            "lifecycle.payment_close_days must not be shorter than lifecycle.payment_suspend_days");
     ENSURE(lp->terminated_erase_days >= lp->terminated_access_days, CST_ERR_INVALID,
            "lifecycle.terminated_erase_days must not be shorter than "
            "lifecycle.terminated_access_days (RET-3)");
-    for (size_t i = 0; i < NLIFECYCLE; i++) {
-        cst_lifecycle_policy d = cst_lifecycle_defaults;
-        int have = *lifecycle_field((cst_lifecycle_policy *)lp, i), want = *lifecycle_field(&d, i);
-        if (have != want)
-            cst_warn("WEAKER THAN DEFAULT: lifecycle.%s = %d days (default %d): the deletion "
-                     "schedule your customers were promised (RET-2, RET-3) no longer applies",
-                     lifecycle_keys[i].key, have, want);
+    /* CHG-2: one warning for every setting weaker than its default. */
+    for (size_t i = 0; i < NKEYS; i++) {
+        const config_key *k = &config_keys[i];
+        if (k->weaker == W_CUSTOM) {
+            k->warn(c);
+            continue;
+        }
+        if (k->weaker == W_NONE)
+            continue;
+        long have = key_value(c, k), want = strtol(k->def, NULL, 10);
+        bool weaker = (k->weaker == W_GT && have > want) || (k->weaker == W_LT && have < want) ||
+                      (k->weaker == W_NE && have != want);
+        if (weaker)
+            cst_warn("WEAKER THAN DEFAULT: %s = %ld%s (default %s)%s", k->name, have, k->unit,
+                     k->def, k->why);
     }
-    if (c->backup_retention_days > 110)
-        cst_warn("WEAKER THAN DEFAULT: backup.retention_days = %d: backups are kept longer than "
-                 "110 days (BAK-4)",
-                 c->backup_retention_days);
-    if (c->header_timeout > 10)
-        cst_warn("WEAKER THAN DEFAULT: http.header_timeout = %d s (default 10): slow clients hold "
-                 "connections longer",
-                 c->header_timeout);
-    if (c->max_connections_per_ip > 64)
-        cst_warn("WEAKER THAN DEFAULT: http.max_connections_per_ip = %d (default 64)",
-                 c->max_connections_per_ip);
-    if (c->login_rate_per_ip > 60 || c->login_rate_per_account > 10)
-        cst_warn("WEAKER THAN DEFAULT: login attempts per minute: %d per address, %d per account "
-                 "(default 60 / 10)",
-                 c->login_rate_per_ip, c->login_rate_per_account);
-    if (c->session_max_seconds > 12 * 3600)
-        cst_warn("WEAKER THAN DEFAULT: auth.session_max_seconds = %d (default 43200)",
-                 c->session_max_seconds);
     return CST_OK;
-}
-
-static json_t *config_json_base(const cst_config *c)
-{
-    char listen[128];
-    (void)snprintf(listen, sizeof(listen), strchr(c->listen_host, ':') ? "[%s]:%d" : "%s:%d",
-                   c->listen_host, c->listen_port);
-    return json_pack(
-        "{s:s,s:s,s:s,s:s,s:I,s:b,s:I,s:I,s:I,s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:s,s:s,s:b,"
-        "s:I,s:I,s:I,s:I,s:I,s:I}",
-        "node.data_dir", c->data_dir, "node.master_key_file", c->master_key_file, "node.region",
-        c->region, "http.listen", listen, "http.threads", (json_int_t)c->threads,
-        "http.allow_plaintext_loopback", c->allow_plaintext_loopback, "http.max_header_bytes",
-        (json_int_t)c->max_header_bytes, "http.max_json_bytes", (json_int_t)c->max_json_bytes,
-        "http.max_record_bytes", (json_int_t)c->max_record_bytes, "http.max_batch_bytes",
-        (json_int_t)c->max_batch_bytes, "http.trusted_proxies", c->trusted_proxies_text,
-        "tls.cert_file", c->tls_cert_file, "tls.key_file", c->tls_key_file, "tls.priorities",
-        c->tls_priorities, "auth.session_idle_seconds", (json_int_t)c->session_idle_seconds,
-        "auth.session_max_seconds", (json_int_t)c->session_max_seconds, "auth.lockout_threshold",
-        (json_int_t)c->lockout_threshold, "auth.lockout_seconds", (json_int_t)c->lockout_seconds,
-        "auth.operator_ip_allowlist", c->operator_ip_allowlist_text, "audit.dir", c->audit_dir,
-        "audit.group_commit", c->audit_group_commit, "audit.seal_entries",
-        (json_int_t)c->audit_seal_entries, "audit.seal_seconds", (json_int_t)c->audit_seal_seconds,
-        "audit.segment_bytes", (json_int_t)c->audit_segment_bytes, "audit.segment_seconds",
-        (json_int_t)c->audit_segment_seconds, "audit.security_retention_days",
-        (json_int_t)c->audit_security_retention_days, "audit.access_retention_days",
-        (json_int_t)c->audit_access_retention_days);
 }
 
 json_t *cst_config_json(const cst_config *c)
 {
-    json_t *o = config_json_base(c);
+    json_t *o = json_object();
     if (!o)
         return NULL;
-    json_object_set_new(o, "backup.dir", json_string(c->backup_dir));
-    json_object_set_new(o, "backup.command", json_string(c->backup_command));
-    json_object_set_new(o, "backup.fetch_command", json_string(c->backup_fetch_command));
-    json_object_set_new(o, "backup.prune_command", json_string(c->backup_prune_command));
-    json_object_set_new(o, "backup.command_timeout", json_integer(c->backup_command_timeout));
-    json_object_set_new(o, "backup.region", json_string(c->backup_region));
-    json_object_set_new(o, "backup.interval", json_integer(c->backup_interval));
-    json_object_set_new(o, "backup.retention_days", json_integer(c->backup_retention_days));
-    json_object_set_new(o, "backup.scratch_dir", json_string(c->backup_scratch_dir));
-    for (size_t i = 0; i < NLIFECYCLE; i++) {
-        char k[64];
-        (void)snprintf(k, sizeof(k), "lifecycle.%s", lifecycle_keys[i].key);
-        json_object_set_new(
-            o, k, json_integer(*lifecycle_field((cst_lifecycle_policy *)&c->lifecycle, i)));
+    for (size_t i = 0; i < NKEYS; i++) {
+        const config_key *k = &config_keys[i];
+        const void *p = key_field(c, k);
+        json_t *v = NULL;
+        char listen[128];
+        switch (k->type) {
+        case K_STR:
+        case K_CIDR:
+            v = json_string(p);
+            break;
+        case K_BOOL:
+            v = json_boolean(*(const bool *)p);
+            break;
+        case K_LISTEN:
+            (void)snprintf(listen, sizeof(listen),
+                           strchr(c->listen_host, ':') ? "[%s]:%d" : "%s:%d", c->listen_host,
+                           c->listen_port);
+            v = json_string(listen);
+            break;
+        default:
+            v = json_integer((json_int_t)key_value(c, k));
+        }
+        if (!v || json_object_set_new(o, k->name, v) != 0) {
+            json_decref(o);
+            return NULL;
+        }
     }
-    json_object_set_new(o, "lifecycle.sweep_interval", json_integer(c->sweep_interval));
-    json_object_set_new(o, "lifecycle.sweep_batch", json_integer(c->sweep_batch));
-    json_object_set_new(o, "http.max_import_bytes", json_integer((json_int_t)c->max_import_bytes));
-    json_object_set_new(o, "http.max_inflight_body_bytes",
-                        json_integer((json_int_t)c->max_inflight_body_bytes));
-    json_object_set_new(o, "http.header_timeout", json_integer(c->header_timeout));
-    json_object_set_new(o, "node.log_file", json_string(c->log_file));
-    for (size_t i = 0; i < NLIMITS; i++)
-        json_object_set_new(o, limit_keys[i].key, json_integer(*limit_field((cst_config *)c, i)));
     return o;
+}
+
+/* docs/configuration.md: the key table as Markdown (tests/CMakeLists.txt diffs the two). */
+void cst_config_reference(FILE *f)
+{
+    static const char *const type_names[] = {
+        [K_STR] = "string",        [K_INT] = "integer",     [K_LONG] = "integer",
+        [K_SIZE] = "bytes",        [K_BOOL] = "true/false", [K_DUR_INT] = "duration",
+        [K_DUR_LONG] = "duration", [K_CIDR] = "CIDR list",  [K_LISTEN] = "HOST:PORT",
+    };
+    fprintf(f, "# Configuration reference\n\n"
+               "<!-- Generated by `custodia config reference` from the key table in "
+               "src/node/config.c; do not edit.\n"
+               "     The ctest test cli.config_reference fails when this file and the table "
+               "differ. -->\n\n"
+               "An INI file given with `--config`; flags override it. Every key has a safe "
+               "default, so no file\n"
+               "is needed. Unknown keys and bad values stop start-up with the file, line and key "
+               "named. A value\n"
+               "weaker than the default starts with a `WEAKER THAN DEFAULT` warning in the log "
+               "(CHG-2); every\n"
+               "start records the effective configuration in the audit event `node.start` "
+               "(CHG-1).\n\n"
+               "A duration is a number of seconds, or a number with `s`, `m`, `h` or `d` "
+               "(`90m`, `24h`, `7d`).\n\n"
+               "| key | type | default | bounds | meaning |\n"
+               "|---|---|---|---|---|\n");
+    for (size_t i = 0; i < NKEYS; i++) {
+        const config_key *k = &config_keys[i];
+        const char *dot = strchr(k->name, '.');
+        int slen = (int)(dot - k->name);
+        fprintf(f, "| `[%.*s] %s` | %s | ", slen, k->name, dot + 1, type_names[k->type]);
+        if (k->doc_default)
+            fprintf(f, "%s", k->doc_default);
+        else if (!k->def[0])
+            fprintf(f, "empty");
+        else
+            fprintf(f, "`%s`", k->def);
+        fprintf(f, " | ");
+        switch (k->type) {
+        case K_INT:
+        case K_LONG:
+        case K_SIZE:
+            fprintf(f, "%ld to %ld", k->min, k->max);
+            break;
+        case K_DUR_INT:
+        case K_DUR_LONG:
+            fprintf(f, "%ld to %ld s", k->min, k->max);
+            break;
+        case K_STR:
+        case K_CIDR:
+            fprintf(f, "at most %zu bytes", k->size - 1);
+            break;
+        case K_LISTEN:
+            fprintf(f, "port 0 to 65535");
+            break;
+        default:
+            break;
+        }
+        static const char *const weaker_doc[] = {
+            [W_NONE] = "",
+            [W_GT] = "; above the default warns at start-up",
+            [W_LT] = "; below the default warns at start-up",
+            [W_NE] = "; any other value warns at start-up",
+            [W_CUSTOM] = "; a weaker value warns at start-up",
+        };
+        fprintf(f, " | %s%s |\n", k->desc, weaker_doc[k->weaker]);
+    }
 }

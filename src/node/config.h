@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "http/netacl.h"
 #include "util/err.h"
@@ -105,6 +106,29 @@ CST_MUST_USE cst_err cst_config_finish(cst_config *c);
 /* The effective configuration as a flat JSON object {"section.key": "value"} (CHG-1). */
 struct json_t;
 struct json_t *cst_config_json(const cst_config *c);
+/* A read-only view of one entry of the key table (tests walk it). */
+typedef enum {
+    CST_KEY_STRING,   /* string or path; max_len bytes */
+    CST_KEY_INTEGER,  /* integer (int, long or size) from min to max */
+    CST_KEY_DURATION, /* seconds, or with s/m/h/d, from min to max seconds */
+    CST_KEY_BOOL,
+    CST_KEY_CIDRS, /* CIDR list; its text at most max_len bytes */
+    CST_KEY_LISTEN,
+} cst_config_key_kind;
+
+typedef struct cst_config_key_info {
+    const char *name; /* section.key */
+    const char *def;  /* the default as value text */
+    cst_config_key_kind kind;
+    long min, max;
+    size_t max_len;
+    char weaker; /* rule: '>' above default, '<' below, '!' other, 'c' custom, 0 none */
+} cst_config_key_info;
+
+/* The i-th key of the table; false past the end. */
+CST_MUST_USE bool cst_config_key_at(size_t i, cst_config_key_info *out);
+/* Prints the configuration reference (docs/configuration.md) from the key table. */
+void cst_config_reference(FILE *f);
 /* The default master key path for a data dir: <parent>/custodia-master.key. */
 CST_MUST_USE cst_err cst_config_default_key_path(const char *data_dir, const char *file, char *out,
                                                  size_t n);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <jansson.h>
@@ -122,6 +123,270 @@ static void test_log_file_key(void **state)
     json_decref(j);
 }
 
+/* Splits "section.key" for cst_config_set. */
+static void split_key(const char *name, char *section, size_t n, const char **key)
+{
+    const char *dot = strchr(name, '.');
+    assert_non_null(dot);
+    assert_true((size_t)(dot - name) < n);
+    memcpy(section, name, (size_t)(dot - name));
+    section[dot - name] = '\0';
+    *key = dot + 1;
+}
+
+/* Sets name = value on a copy of the defaults; returns the result and, on success, the JSON of
+ * the effective configuration. */
+static cst_err set_one(const char *name, const char *value, json_t **json)
+{
+    char section[32];
+    const char *key;
+    split_key(name, section, sizeof(section), &key);
+    cst_config c;
+    cst_config_defaults(&c);
+    cst_err e = cst_config_set(&c, section, key, value);
+    if (json)
+        *json = e == CST_OK ? cst_config_json(&c) : NULL;
+    return e;
+}
+
+/* CHG-1: every key of the table is in the effective configuration, and nothing else is; each
+ * key's default text parses back to the default (so the table's defaults and its parser agree). */
+static void test_chg1_table_defaults_parse_back(void **state)
+{
+    cst_config d;
+    cst_config_defaults(&d);
+    json_t *dj = cst_config_json(&d);
+    assert_non_null(dj);
+    cst_config_key_info k;
+    size_t n = 0;
+    for (; cst_config_key_at(n, &k); n++) {
+        assert_non_null(json_object_get(dj, k.name));
+        json_t *j = NULL;
+        assert_int_equal(set_one(k.name, k.def, &j), CST_OK);
+        if (!json_equal(j, dj))
+            fail_msg("%s = \"%s\" does not give the default configuration", k.name, k.def);
+        json_decref(j);
+    }
+    assert_int_equal(json_object_size(dj), n);
+    assert_int_equal(n, 58); /* CHG-1: the key set of today; a new key updates this count */
+    json_decref(dj);
+    /* RET-2, RET-3: the table's lifecycle defaults are the promised schedule. */
+    assert_memory_equal(&d.lifecycle, &cst_lifecycle_defaults, sizeof(d.lifecycle));
+}
+
+/* Every bounded key refuses min-1 and max+1 with the key and the bounds named, and leaves the
+ * value unchanged; min and max themselves are accepted. Strings refuse one byte too many. */
+static void test_table_bounds_refused(void **state)
+{
+    cst_config_key_info k;
+    size_t checked = 0;
+    for (size_t i = 0; cst_config_key_at(i, &k); i++) {
+        char lo[32], hi[32], want[256];
+        json_t *j = NULL;
+        char section[32];
+        const char *key;
+        split_key(k.name, section, sizeof(section), &key);
+        switch (k.kind) {
+        case CST_KEY_INTEGER:
+        case CST_KEY_DURATION:
+            (void)snprintf(lo, sizeof(lo), "%ld", k.min - 1);
+            (void)snprintf(hi, sizeof(hi), "%ld", k.max + 1);
+            assert_int_equal(set_one(k.name, lo, NULL), CST_ERR_INVALID);
+            if (k.kind == CST_KEY_INTEGER)
+                (void)snprintf(want, sizeof(want),
+                               "%s must be an integer from %ld to %ld, not \"%s\"", k.name, k.min,
+                               k.max, lo);
+            else
+                (void)snprintf(want, sizeof(want),
+                               "%s must be a duration from %ld to %ld seconds (e.g. 3600, 90m, "
+                               "24h, 7d), not \"%s\"",
+                               k.name, k.min, k.max, lo);
+            assert_string_equal(cst_err_message(CST_ERR_INVALID), want);
+            assert_int_equal(set_one(k.name, hi, NULL), CST_ERR_INVALID);
+            assert_non_null(strstr(cst_err_message(CST_ERR_INVALID), k.name));
+            /* the bounds themselves are allowed, and set exactly that value */
+            (void)snprintf(lo, sizeof(lo), "%ld", k.min);
+            (void)snprintf(hi, sizeof(hi), "%ld", k.max);
+            assert_int_equal(set_one(k.name, lo, &j), CST_OK);
+            assert_int_equal(json_integer_value(json_object_get(j, k.name)), k.min);
+            json_decref(j);
+            assert_int_equal(set_one(k.name, hi, &j), CST_OK);
+            assert_int_equal(json_integer_value(json_object_get(j, k.name)), k.max);
+            json_decref(j);
+            assert_int_equal(set_one(k.name, "12abc", NULL), CST_ERR_INVALID);
+            assert_int_equal(set_one(k.name, "", NULL), CST_ERR_INVALID);
+            checked++;
+            break;
+        case CST_KEY_STRING: {
+            char *v = malloc(k.max_len + 2);
+            assert_non_null(v);
+            memset(v, 'a', k.max_len + 1);
+            v[k.max_len + 1] = '\0';
+            assert_int_equal(set_one(k.name, v, NULL), CST_ERR_INVALID);
+            (void)snprintf(want, sizeof(want), "%s is too long", k.name);
+            assert_string_equal(cst_err_message(CST_ERR_INVALID), want);
+            v[k.max_len] = '\0';
+            assert_int_equal(set_one(k.name, v, &j), CST_OK);
+            assert_string_equal(json_string_value(json_object_get(j, k.name)), v);
+            json_decref(j);
+            free(v);
+            checked++;
+            break;
+        }
+        case CST_KEY_BOOL:
+            assert_int_equal(set_one(k.name, "maybe", NULL), CST_ERR_INVALID);
+            assert_int_equal(set_one(k.name, "no", &j), CST_OK);
+            assert_false(json_boolean_value(json_object_get(j, k.name)));
+            json_decref(j);
+            assert_int_equal(set_one(k.name, "yes", &j), CST_OK);
+            assert_true(json_boolean_value(json_object_get(j, k.name)));
+            json_decref(j);
+            checked++;
+            break;
+        case CST_KEY_CIDRS:
+            assert_int_equal(set_one(k.name, "10.0.0.0/33", NULL), CST_ERR_INVALID);
+            assert_non_null(strstr(cst_err_message(CST_ERR_INVALID), k.name));
+            assert_int_equal(set_one(k.name, "10.0.0.0/8 ::1", &j), CST_OK);
+            assert_string_equal(json_string_value(json_object_get(j, k.name)), "10.0.0.0/8 ::1");
+            json_decref(j);
+            checked++;
+            break;
+        case CST_KEY_LISTEN:
+            assert_int_equal(set_one(k.name, "127.0.0.1:65536", NULL), CST_ERR_INVALID);
+            assert_int_equal(set_one(k.name, "[::1]:0", &j), CST_OK);
+            assert_string_equal(json_string_value(json_object_get(j, k.name)), "[::1]:0");
+            json_decref(j);
+            checked++;
+            break;
+        }
+    }
+    assert_int_equal(checked, 58);
+}
+
+/* A key that is not in the table is refused, named, whatever the section. */
+static void test_table_unknown_keys_refused(void **state)
+{
+    static const char *const unknown[][2] = {
+        {"http", "nonsense"},        {"nosection", "listen"}, {"http", "listen2"},
+        {"HTTP", "listen"},          {"http", "LISTEN"},      {"lifecycle", "x"},
+        {"lifecycle", "lifecycle"},  {"", "data_dir"},        {"node", ""},
+        {"auth", "trusted_proxies"}, /* a real key in another section */
+    };
+    for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+        cst_config c, before;
+        cst_config_defaults(&c);
+        cst_config_defaults(&before);
+        assert_int_equal(cst_config_set(&c, unknown[i][0], unknown[i][1], "1"), CST_ERR_INVALID);
+        char want[160];
+        (void)snprintf(want, sizeof(want), "unknown configuration key %s.%s", unknown[i][0],
+                       unknown[i][1]);
+        assert_string_equal(cst_err_message(CST_ERR_INVALID), want);
+        assert_memory_equal(&c, &before, sizeof(c));
+    }
+}
+
+/* Runs cst_config_finish on c and returns what it logged (stderr), up to n bytes. */
+static cst_err finish_logged(cst_config *c, char *out, size_t n)
+{
+    char path[] = "/tmp/cst-cfglog-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(fd, 2), 2);
+    cst_err e = cst_config_finish(c);
+    fflush(stderr);
+    assert_int_equal(dup2(saved, 2), 2);
+    close(saved);
+    ssize_t r = pread(fd, out, n - 1, 0);
+    assert_true(r >= 0);
+    out[r] = '\0';
+    close(fd);
+    unlink(path);
+    return e;
+}
+
+/* CHG-2: the defaults start without a warning; for every key with a rule, a value one step on the
+ * weaker side of its default warns, naming the key, and one step on the stronger side does not. */
+static void test_chg2_table_weaker_values_warn(void **state)
+{
+    static char log[8192];
+    cst_config c;
+    cst_config_defaults(&c);
+    assert_int_equal(finish_logged(&c, log, sizeof(log)), CST_OK);
+    assert_null(strstr(log, "WEAKER THAN DEFAULT"));
+    /* The rules of today (before the table): a table edit that drops or turns one fails here. */
+    static const struct {
+        const char *name;
+        char rule;
+    } rules[] = {
+        {"http.allow_plaintext_loopback", 'c'},
+        {"tls.priorities", 'c'},
+        {"auth.session_idle_seconds", '>'},
+        {"auth.session_max_seconds", '>'},
+        {"auth.lockout_threshold", '>'},
+        {"auth.lockout_seconds", '<'},
+        {"audit.seal_entries", 'c'},
+        {"audit.security_retention_days", '<'},
+        {"audit.access_retention_days", '<'},
+        {"backup.interval", 'c'},
+        {"backup.retention_days", 'c'},
+        {"lifecycle.trial_erase_days", '!'},
+        {"lifecycle.cancelled_erase_days", '!'},
+        {"lifecycle.payment_suspend_days", '!'},
+        {"lifecycle.payment_close_days", '!'},
+        {"lifecycle.closed_erase_days", '!'},
+        {"lifecycle.free_inactive_days", '!'},
+        {"lifecycle.terminated_access_days", '!'},
+        {"lifecycle.terminated_erase_days", '!'},
+        {"lifecycle.billing_retention_days", '!'},
+        {"http.header_timeout", '>'},
+        {"http.max_connections_per_ip", '>'},
+        {"auth.login_rate_per_ip", 'c'},
+    };
+    cst_config_key_info k;
+    size_t checked = 0, ruled = 0;
+    for (size_t i = 0; cst_config_key_at(i, &k); i++) {
+        char expect = 0;
+        for (size_t r = 0; r < sizeof(rules) / sizeof(rules[0]); r++)
+            if (!strcmp(rules[r].name, k.name))
+                expect = rules[r].rule;
+        if (k.weaker != expect)
+            fail_msg("%s: weaker-than-default rule '%c', expected '%c'", k.name,
+                     k.weaker ? k.weaker : '0', expect ? expect : '0');
+        ruled += expect != 0;
+        if (k.weaker != '>' && k.weaker != '<' && k.weaker != '!')
+            continue;
+        long def = strtol(k.def, NULL, 10);
+        long weaker = k.weaker == '<' ? def - 1 : def + 1;
+        char v[32], section[32];
+        const char *key;
+        split_key(k.name, section, sizeof(section), &key);
+        (void)snprintf(v, sizeof(v), "%ld", weaker);
+        cst_config_defaults(&c);
+        assert_int_equal(cst_config_set(&c, section, key, v), CST_OK);
+        assert_int_equal(finish_logged(&c, log, sizeof(log)), CST_OK);
+        char want[128];
+        (void)snprintf(want, sizeof(want), "WEAKER THAN DEFAULT: %s = %ld", k.name, weaker);
+        if (!strstr(log, want))
+            fail_msg("%s = %s did not warn: %s", k.name, v, log);
+        if (k.weaker != '!') {
+            long stronger = k.weaker == '<' ? def + 1 : def - 1;
+            if (stronger >= k.min && stronger <= k.max) {
+                (void)snprintf(v, sizeof(v), "%ld", stronger);
+                cst_config_defaults(&c);
+                assert_int_equal(cst_config_set(&c, section, key, v), CST_OK);
+                assert_int_equal(finish_logged(&c, log, sizeof(log)), CST_OK);
+                assert_null(strstr(log, "WEAKER THAN DEFAULT"));
+            }
+        }
+        checked++;
+    }
+    assert_int_equal(ruled, sizeof(rules) / sizeof(rules[0]));
+    assert_int_equal(checked, 17);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -131,6 +396,10 @@ int main(void)
         cmocka_unit_test(test_enc3_plaintext_only_on_loopback),
         cmocka_unit_test(test_ini_file),
         cmocka_unit_test(test_log_file_key),
+        cmocka_unit_test(test_chg1_table_defaults_parse_back),
+        cmocka_unit_test(test_table_bounds_refused),
+        cmocka_unit_test(test_table_unknown_keys_refused),
+        cmocka_unit_test(test_chg2_table_weaker_values_warn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
