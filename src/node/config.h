@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "http/netacl.h"
+#include "util/cidr.h"
 #include "util/err.h"
 
 #define CST_DEFAULT_TLS_PRIORITIES                                                                 \

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "http/netacl.h"
+#include "util/cidr.h"
 
 static void test_iam7_malformed_cidrs_refused(void **state)
 {

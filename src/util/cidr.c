@@ -1,5 +1,5 @@
-/* netacl.c: CIDR parsing and matching. */
-#include "http/netacl.h"
+/* cidr.c: IPv4/IPv6 address and CIDR parsing and matching. */
+#include "util/cidr.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -8,7 +8,7 @@
 
 #include "util/util.h"
 
-static bool parse_addr(const char *s, int *family, uint8_t addr[16])
+bool cst_addr_parse(const char *s, int *family, uint8_t addr[16])
 {
     memset(addr, 0, 16);
     if (inet_pton(AF_INET, s, addr) == 1) {
@@ -48,7 +48,7 @@ cst_err cst_cidr_parse(const char *s, cst_cidr *out)
     char *slash = strchr(buf, '/');
     if (slash)
         *slash = '\0';
-    ENSURE(parse_addr(buf, &out->family, out->addr), CST_ERR_INVALID,
+    ENSURE(cst_addr_parse(buf, &out->family, out->addr), CST_ERR_INVALID,
            "\"%s\" is not an IPv4 or IPv6 address or CIDR", s);
     int max = out->family == AF_INET ? 32 : 128;
     out->prefix = max;
@@ -87,7 +87,7 @@ bool cst_cidr_list_match(const cst_cidr_list *l, const char *ip)
 {
     int family;
     uint8_t addr[16];
-    if (!parse_addr(ip, &family, addr))
+    if (!cst_addr_parse(ip, &family, addr))
         return false;
     for (size_t i = 0; i < l->n; i++)
         if (l->items[i].family == family &&
@@ -113,7 +113,7 @@ cst_err cst_client_ip(const cst_cidr_list *trusted, const char *peer, const char
             *--e = '\0';
         int family;
         uint8_t addr[16];
-        ENSURE(parse_addr(hop, &family, addr), CST_ERR_INVALID,
+        ENSURE(cst_addr_parse(hop, &family, addr), CST_ERR_INVALID,
                "malformed X-Forwarded-For from a trusted proxy");
         TRY(cst_fmt(out, 64, "%s", hop));
         if (!cst_cidr_list_match(trusted, hop) || !comma)
