@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "util/cidr.h"
+#include "http/netacl.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/err.h"

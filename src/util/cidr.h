@@ -33,10 +33,4 @@ CST_MUST_USE cst_err cst_cidr_list_parse(const char *s, cst_cidr_list *out);
 /* True when ip (text) falls in any entry; false for an unparsable ip. */
 bool cst_cidr_list_match(const cst_cidr_list *l, const char *ip);
 
-/* The client's address: the peer itself, unless the peer is a trusted proxy, in which case
- * X-Forwarded-For is read right to left and the first address that is not a trusted proxy is
- * the client. A malformed X-Forwarded-For from a trusted proxy fails. */
-CST_MUST_USE cst_err cst_client_ip(const cst_cidr_list *trusted, const char *peer, const char *xff,
-                                   char out[64]);
-
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/netacl.h" /* cst_client_ip */
 #include "util/cidr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
