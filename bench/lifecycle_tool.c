@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "crypto/secrets.h"
-#include "http/json.h"
+#include "util/json.h"
 #include "http/request.h"
 #include "lifecycle/lifecycle.h"
 #include "util/util.h"

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "http/json.h"
+#include "util/json.h"
 #include "http/request.h"
 #include "node/node.h"
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/json.h"
+#include "util/json.h"
 #include "api/api.h"
 #include "backup/backup.h"
 #include "api/roles.h"

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "http/json.h"
+#include "util/json.h"
 #include "util/util.h"
 
 #define PART_BYTES (256 * 1024)

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/json.h"
+#include "util/json.h"
 #include "api/api.h"
 #include "lifecycle/lifecycle.h"
 #include "api/roles.h"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/json.h"
+#include "util/json.h"
 #include "api/api.h"
 #include "api/roles.h"
 #include "crypto/secrets.h"

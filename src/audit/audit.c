@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "crypto/keys.h"
-#include "http/json.h"
+#include "util/json.h"
 #include "util/util.h"
 
 const char *const cst_audit_stream_names[CST_AUDIT__STREAMS] = {"security", "access"};

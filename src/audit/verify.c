@@ -9,7 +9,7 @@
 #include <sodium.h>
 
 #include "audit/audit.h"
-#include "http/json.h"
+#include "util/json.h"
 #include "util/util.h"
 
 typedef struct vstate {

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "crypto/keys.h"
-#include "http/json.h"
+#include "util/json.h"
 #include "util/buf.h"
 #include "util/util.h"
 

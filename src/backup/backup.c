@@ -16,7 +16,7 @@
 #include "audit/audit.h"
 #include "backup/archive.h"
 #include "backup/internal.h"
-#include "http/json.h"
+#include "util/json.h"
 #include "util/util.h"
 
 /* ---- snapshots (SQLite online backup API) ---- */

@@ -16,7 +16,7 @@
 #include "backup/archive.h"
 #include "backup/backup.h"
 #include "backup/internal.h"
-#include "http/json.h"
+#include "util/json.h"
 #include "util/util.h"
 
 /* ---- extracting files from a backup into a staging directory ---- */

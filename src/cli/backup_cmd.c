@@ -13,7 +13,7 @@
 #include "backup/backup.h"
 #include "backup/internal.h"
 #include "cli/cli.h"
-#include "http/json.h"
+#include "util/json.h"
 #include "util/util.h"
 
 typedef struct bk_args {

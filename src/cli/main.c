@@ -6,7 +6,7 @@
 
 #include "audit/audit.h"
 #include "cli/cli.h"
-#include "http/json.h"
+#include "util/json.h"
 #include "crypto/crypto.h"
 #include "crypto/totp.h"
 #include "node/node.h"

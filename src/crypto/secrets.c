@@ -1,5 +1,5 @@
 /* secrets.c: password policy and hashing, bearer tokens. */
-#include "http/json.h"
+#include "util/json.h"
 #include "crypto/secrets.h"
 
 #include <ctype.h>

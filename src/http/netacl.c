@@ -1,100 +1,10 @@
-/* netacl.c: CIDR parsing and matching. */
+/* netacl.c: the client's address behind trusted proxies (IAM-7). */
 #include "http/netacl.h"
 
-#include <arpa/inet.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "util/util.h"
-
-static bool parse_addr(const char *s, int *family, uint8_t addr[16])
-{
-    memset(addr, 0, 16);
-    if (inet_pton(AF_INET, s, addr) == 1) {
-        *family = AF_INET;
-        return true;
-    }
-    if (inet_pton(AF_INET6, s, addr) == 1) {
-        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        if (memcmp(addr, mapped, 12) == 0) {
-            memmove(addr, addr + 12, 4);
-            memset(addr + 4, 0, 12);
-            *family = AF_INET;
-        } else {
-            *family = AF_INET6;
-        }
-        return true;
-    }
-    return false;
-}
-
-static bool prefix_match(const uint8_t *a, const uint8_t *b, int prefix)
-{
-    int full = prefix / 8, rest = prefix % 8;
-    if (memcmp(a, b, (size_t)full) != 0)
-        return false;
-    if (rest == 0)
-        return true;
-    uint8_t mask = (uint8_t)(0xff << (8 - rest));
-    return (a[full] & mask) == (b[full] & mask);
-}
-
-cst_err cst_cidr_parse(const char *s, cst_cidr *out)
-{
-    char buf[64];
-    ENSURE(strlen(s) < sizeof(buf), CST_ERR_INVALID, "\"%.64s\" is not a CIDR", s);
-    strcpy(buf, s);
-    char *slash = strchr(buf, '/');
-    if (slash)
-        *slash = '\0';
-    ENSURE(parse_addr(buf, &out->family, out->addr), CST_ERR_INVALID,
-           "\"%s\" is not an IPv4 or IPv6 address or CIDR", s);
-    int max = out->family == AF_INET ? 32 : 128;
-    out->prefix = max;
-    if (slash) {
-        char *end;
-        long p = strtol(slash + 1, &end, 10);
-        ENSURE(slash[1] && !*end && p >= 0 && p <= max, CST_ERR_INVALID,
-               "\"%s\": the prefix length must be 0 to %d", s, max);
-        out->prefix = (int)p;
-    }
-    uint8_t masked[16];
-    memcpy(masked, out->addr, 16);
-    /* host bits must be zero: compare the address with itself truncated to the prefix */
-    for (int bit = out->prefix; bit < max; bit++)
-        masked[bit / 8] &= (uint8_t) ~(0x80 >> (bit % 8));
-    ENSURE(memcmp(masked, out->addr, 16) == 0, CST_ERR_INVALID,
-           "\"%s\" has host bits set below its prefix", s);
-    return CST_OK;
-}
-
-cst_err cst_cidr_list_parse(const char *s, cst_cidr_list *out)
-{
-    out->n = 0;
-    char buf[4096];
-    TRY(cst_fmt(buf, sizeof(buf), "%s", s));
-    for (char *save = NULL, *t = strtok_r(buf, ", \t", &save); t;
-         t = strtok_r(NULL, ", \t", &save)) {
-        ENSURE(out->n < CST_CIDR_MAX, CST_ERR_INVALID, "at most %d CIDRs", CST_CIDR_MAX);
-        TRY(cst_cidr_parse(t, &out->items[out->n]));
-        out->n++;
-    }
-    return CST_OK;
-}
-
-bool cst_cidr_list_match(const cst_cidr_list *l, const char *ip)
-{
-    int family;
-    uint8_t addr[16];
-    if (!parse_addr(ip, &family, addr))
-        return false;
-    for (size_t i = 0; i < l->n; i++)
-        if (l->items[i].family == family &&
-            prefix_match(l->items[i].addr, addr, l->items[i].prefix))
-            return true;
-    return false;
-}
 
 cst_err cst_client_ip(const cst_cidr_list *trusted, const char *peer, const char *xff, char out[64])
 {
@@ -113,7 +23,7 @@ cst_err cst_client_ip(const cst_cidr_list *trusted, const char *peer, const char
             *--e = '\0';
         int family;
         uint8_t addr[16];
-        ENSURE(parse_addr(hop, &family, addr), CST_ERR_INVALID,
+        ENSURE(cst_addr_parse(hop, &family, addr), CST_ERR_INVALID,
                "malformed X-Forwarded-For from a trusted proxy");
         TRY(cst_fmt(out, 64, "%s", hop));
         if (!cst_cidr_list_match(trusted, hop) || !comma)

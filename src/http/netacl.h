@@ -1,33 +1,11 @@
-/* netacl.h: IP allowlists (IAM-7): CIDR lists and the client address behind trusted proxies. */
+/* netacl.h: IP allowlists (IAM-7): the client address behind trusted proxies. CIDR lists are in
+ * util/cidr.h. */
 #ifndef CST_NETACL_H
 #define CST_NETACL_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-
+#include "util/cidr.h"
 #include "util/err.h"
 
-#define CST_CIDR_MAX 64
-
-typedef struct cst_cidr {
-    int family; /* AF_INET or AF_INET6 */
-    uint8_t addr[16];
-    int prefix;
-} cst_cidr;
-
-typedef struct cst_cidr_list {
-    cst_cidr items[CST_CIDR_MAX];
-    size_t n;
-} cst_cidr_list;
-
-/* Parses "10.0.0.0/8", "2001:db8::/32" or a bare address (a /32 or /128). Host bits below the
- * prefix must be zero. IPv4-mapped IPv6 addresses are taken as IPv4. */
-CST_MUST_USE cst_err cst_cidr_parse(const char *s, cst_cidr *out);
-/* Parses a comma- or space-separated list (configuration files). */
-CST_MUST_USE cst_err cst_cidr_list_parse(const char *s, cst_cidr_list *out);
-/* True when ip (text) falls in any entry; false for an unparsable ip. */
-bool cst_cidr_list_match(const cst_cidr_list *l, const char *ip);
 /* The client's address: the peer itself, unless the peer is a trusted proxy, in which case
  * X-Forwarded-For is read right to left and the first address that is not a trusted proxy is
  * the client. A malformed X-Forwarded-For from a trusted proxy fails. */

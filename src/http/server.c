@@ -5,7 +5,7 @@
  * request headers, holds request bodies within a node-wide budget, stops reading a body the
  * moment it is refused, refuses ambiguous framing, and runs slow handlers (password hashing,
  * IAM-2) on a bounded worker pool so that the request threads keep serving everyone else. */
-#include "http/json.h"
+#include "util/json.h"
 #include "http/server.h"
 
 #include <arpa/inet.h>

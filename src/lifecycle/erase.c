@@ -17,7 +17,7 @@
 #include "audit/audit.h"
 #include "lifecycle/lifecycle.h"
 #include "store/db.h"
-#include "http/json.h"
+#include "util/json.h"
 #include "util/util.h"
 
 #define METHOD "Cryptographic Erase, NIST SP 800-88 Rev. 1"

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "http/json.h"
+#include "util/json.h"
 #include "util/util.h"
 
 static bool is(const char *a, const char *b)

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "http/netacl.h"
+#include "util/cidr.h"
 #include "util/err.h"
 
 #define CST_DEFAULT_TLS_PRIORITIES                                                                 \

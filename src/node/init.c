@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "http/json.h"
+#include "util/json.h"
 #include "api/api.h"
 #include "api/roles.h"
 #include "audit/audit.h"

@@ -4,7 +4,7 @@
 #include <jansson.h>
 
 #include "audit/audit.h"
-#include "http/json.h"
+#include "util/json.h"
 
 #include <errno.h>
 #include <sodium.h>

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "http/json.h"
+#include "util/json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/netacl.h"
+#include "http/netacl.h" /* cst_client_ip */
+#include "util/cidr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

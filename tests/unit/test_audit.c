@@ -14,7 +14,7 @@
 
 #include "audit/audit.h"
 #include "crypto/crypto.h"
-#include "http/json.h"
+#include "util/json.h"
 #include "util/util.h"
 
 static char root[256], dir[300];

@@ -6,7 +6,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "http/netacl.h"
+#include "http/netacl.h" /* cst_client_ip */
+#include "util/cidr.h"
 
 static void test_iam7_malformed_cidrs_refused(void **state)
 {

@@ -1,5 +1,5 @@
 /* json.c: strict JSON request bodies. */
-#include "http/json.h"
+#include "util/json.h"
 
 #include <string.h>
 
