@@ -43,8 +43,7 @@ static bool prefix_match(const uint8_t *a, const uint8_t *b, int prefix)
 cst_err cst_cidr_parse(const char *s, cst_cidr *out)
 {
     char buf[64];
-    ENSURE(strlen(s) < sizeof(buf), CST_ERR_INVALID, "\"%.64s\" is not a CIDR", s);
-    strcpy(buf, s);
+    ENSURE(cst_copy(buf, sizeof(buf), s) == CST_OK, CST_ERR_INVALID, "\"%.64s\" is not a CIDR", s);
     char *slash = strchr(buf, '/');
     if (slash)
         *slash = '\0';
@@ -102,8 +101,8 @@ cst_err cst_client_ip(const cst_cidr_list *trusted, const char *peer, const char
     if (!xff || !cst_cidr_list_match(trusted, peer))
         return CST_OK; /* X-Forwarded-For from an untrusted peer is ignored */
     char buf[2048];
-    ENSURE(strlen(xff) < sizeof(buf), CST_ERR_INVALID, "X-Forwarded-For is too long");
-    strcpy(buf, xff);
+    ENSURE(cst_copy(buf, sizeof(buf), xff) == CST_OK, CST_ERR_INVALID,
+           "X-Forwarded-For is too long");
     for (;;) {
         char *comma = strrchr(buf, ',');
         char *hop = comma ? comma + 1 : buf;

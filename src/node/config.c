@@ -69,13 +69,22 @@ static int *lifecycle_field(cst_lifecycle_policy *p, size_t i)
     return (int *)((char *)p + lifecycle_keys[i].off);
 }
 
+/* A string default is a literal that fits its field by construction: the _Static_assert makes
+ * a default that does not fit a build error, so the checked copy cannot fail at run time. */
+#define DEFAULT_STR(c, field, lit)                                                                 \
+    do {                                                                                           \
+        _Static_assert(sizeof(lit) <= sizeof((c)->field), #field " default does not fit");         \
+        if (cst_copy((c)->field, sizeof((c)->field), (lit)) != CST_OK)                             \
+            cst_err_clear();                                                                       \
+    } while (0)
+
 void cst_config_defaults(cst_config *c)
 {
     memset(c, 0, sizeof(*c));
-    strcpy(c->data_dir, "./var");
-    strcpy(c->listen_host, "127.0.0.1");
+    DEFAULT_STR(c, data_dir, "./var");
+    DEFAULT_STR(c, listen_host, "127.0.0.1");
     c->listen_port = 8443;
-    strcpy(c->tls_priorities, CST_DEFAULT_TLS_PRIORITIES);
+    DEFAULT_STR(c, tls_priorities, CST_DEFAULT_TLS_PRIORITIES);
     c->max_header_bytes = 16 * 1024;
     c->max_json_bytes = 64 * 1024;
     c->max_record_bytes = 1024 * 1024;
@@ -171,8 +180,7 @@ static cst_err parse_bool(const char *key, const char *v, bool *out)
 
 static cst_err set_str(char *dst, size_t n, const char *key, const char *v)
 {
-    ENSURE(strlen(v) < n, CST_ERR_INVALID, "%s is too long", key);
-    strcpy(dst, v);
+    ENSURE(cst_copy(dst, n, v) == CST_OK, CST_ERR_INVALID, "%s is too long", key);
     return CST_OK;
 }
 
@@ -195,7 +203,7 @@ cst_err cst_config_set_listen(cst_config *c, const char *addr)
            CST_ERR_INVALID, "listen host must be an IPv4 or IPv6 address, not \"%s\"", host);
     long port;
     TRY(parse_long("listen port", colon + 1, 0, 65535, &port));
-    strcpy(c->listen_host, host);
+    TRY(cst_copy(c->listen_host, sizeof(c->listen_host), host));
     c->listen_port = (int)port;
     return CST_OK;
 }
