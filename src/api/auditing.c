@@ -2,6 +2,7 @@
  * and the operators' view and verification (LOG-2). Tenant-identifying details (bucket names,
  * record keys, usernames, setting values) are sealed under the tenant's DEK, so a crypto-erase
  * of the tenant erases them from the log too while the chain still verifies. */
+#include <errno.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,6 +328,43 @@ static cst_err parse_time_param(cst_request *req, const char *name, int64_t *out
     return CST_OK;
 }
 
+/* One cursor field: decimal digits only (no sign, no space), whole field consumed, in range. */
+static bool cursor_field(const char *p, size_t len, unsigned long long max, unsigned long long *out)
+{
+    char digits[24];
+    if (len == 0 || len >= sizeof(digits))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+    memcpy(digits, p, len);
+    digits[len] = '\0';
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(digits, &end, 10);
+    if (errno != 0 || end != digits + len || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Parses a client-supplied "next" cursor "<time>-<stream>-<seq>" strictly (no sscanf on
+ * client input): anything else is a 400. */
+static cst_err parse_cursor(const char *s, pos *out)
+{
+    unsigned long long v[3];
+    const unsigned long long max[3] = {INT64_MAX, CST_AUDIT__STREAMS - 1, UINT64_MAX};
+    const char *p = s;
+    for (int i = 0; i < 3; i++) {
+        const char *dash = i < 2 ? strchr(p, '-') : p + strlen(p);
+        ENSURE(dash && cursor_field(p, (size_t)(dash - p), max[i], &v[i]), CST_ERR_INVALID,
+               "after must be a cursor returned as \"next\"");
+        p = dash + 1;
+    }
+    *out = (pos){(int64_t)v[0], (int)v[1], v[2]};
+    return CST_OK;
+}
+
 static cst_err audit_list(cst_node *n, cst_request *req, const char *tenant, bool tenant_view)
 {
     int64_t since = 0, until = INT64_MAX;
@@ -337,16 +375,8 @@ static cst_err audit_list(cst_node *n, cst_request *req, const char *tenant, boo
     char after[96];
     bool present;
     TRY(cst_req_query(req, "after", after, sizeof(after), &present));
-    if (present) {
-        long long t;
-        int s;
-        unsigned long long seq;
-        char extra;
-        ENSURE(sscanf(after, "%lld-%d-%llu%c", &t, &s, &seq, &extra) == 3 && s >= 0 &&
-                   s < CST_AUDIT__STREAMS,
-               CST_ERR_INVALID, "after must be a cursor returned as \"next\"");
-        q.after = (pos){t, s, seq};
-    }
+    if (present)
+        TRY(parse_cursor(after, &q.after));
     if (q.after.t > since)
         since = q.after.t;
     cst_err e = CST_OK;

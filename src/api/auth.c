@@ -276,7 +276,7 @@ static cst_err find_user(cst_node *n, cst_request *req, login_req *l, cst_user_r
     TRY(cst_settings_load(n, NULL, settings));
     cst_audit_detail(req, "username", json_string(l->username));
     if (op)
-        strcpy(req->audit_tenant, CST_SYS_TENANT);
+        TRY(cst_copy(req->audit_tenant, sizeof(req->audit_tenant), CST_SYS_TENANT));
     if (!op) {
         cst_err e = cst_id_valid(l->tenant, "tn")
                         ? cst_store_tenant_get(n->store, l->tenant, &t)
@@ -287,7 +287,7 @@ static cst_err find_user(cst_node *n, cst_request *req, login_req *l, cst_user_r
         }
         TRY(e);
         req->who.tenant = t;
-        strcpy(req->audit_tenant, t.id);
+        TRY(cst_copy(req->audit_tenant, sizeof(req->audit_tenant), t.id));
         ENSURE(strcmp(t.state, "pending_erase") != 0 && strcmp(t.state, "erased") != 0,
                CST_ERR_FORBIDDEN, "the tenant is %s: sign-in is closed", t.state);
         TRY(cst_settings_load(n, t.settings, settings));
@@ -295,8 +295,7 @@ static cst_err find_user(cst_node *n, cst_request *req, login_req *l, cst_user_r
     TRY(cst_api_check_ip(n, req, op, settings));
     TRY(throttle_account(n, req, l, op ? CST_SYS_TENANT : t.id));
     TRY(cst_store_user_by_name(n->store, op ? CST_SYS_TENANT : t.id, l->username, user));
-    strcpy(req->audit_actor, user->id);
-    return CST_OK;
+    return cst_copy(req->audit_actor, sizeof(req->audit_actor), user->id);
 }
 
 /* IAM-2: a locked account, and an unknown one locked in the phantom table, answer alike. */
@@ -388,14 +387,17 @@ cst_err cst_api_login(cst_node *n, cst_request *req)
     char token[CST_TOKEN_LEN + 1];
     memset(&tok, 0, sizeof(tok));
     TRY(cst_token_generate(token, tok.id, tok.hash));
-    strcpy(tok.tenant_id, user.tenant_id);
-    strcpy(tok.user_id, user.id);
-    strcpy(tok.name, "login session");
+    e = cst_copy(tok.tenant_id, sizeof(tok.tenant_id), user.tenant_id);
+    if (e == CST_OK)
+        e = cst_copy(tok.user_id, sizeof(tok.user_id), user.id);
+    if (e == CST_OK)
+        e = cst_copy(tok.name, sizeof(tok.name), "login session");
     tok.session = true;
     tok.created_at = now;
     tok.last_used_at = now;
     tok.expires_at = now + (int64_t)settings.session_max_seconds * 1000000;
-    e = cst_store_token_create(n->store, &tok);
+    if (e == CST_OK)
+        e = cst_store_token_create(n->store, &tok);
     char exp[32];
     cst_time_format(tok.expires_at, exp);
     bool enrol = cst_mfa_required(&user, &settings) && user.totp_state != CST_TOTP_ACTIVE;
@@ -446,9 +448,11 @@ cst_err cst_api_password(cst_node *n, cst_request *req)
     json_decref(body);
     TRY(e);
     e = cst_password_history_push(u->pw_history, hash, hist, sizeof(hist));
+    if (e == CST_OK)
+        e = cst_copy(u->pw_hash, sizeof(u->pw_hash), hash);
+    if (e == CST_OK)
+        e = cst_copy(u->pw_history, sizeof(u->pw_history), hist);
     if (e == CST_OK) {
-        strcpy(u->pw_hash, hash);
-        strcpy(u->pw_history, hist);
         u->must_change_password = false;
         e = cst_store_user_update(n->store, u);
     }
@@ -492,8 +496,9 @@ cst_err cst_api_totp_enrol(cst_node *n, cst_request *req)
         e = cst_fail(CST_ERR_INTERNAL, "recovery codes do not fit");
     if (e == CST_OK)
         e = totp_seal(n, u, secret);
+    if (e == CST_OK)
+        e = cst_copy(u->recovery, sizeof(u->recovery), hashes_text);
     if (e == CST_OK) {
-        strcpy(u->recovery, hashes_text);
         u->totp_state = CST_TOTP_PENDING;
         u->totp_last_step = 0;
         e = cst_store_user_update(n->store, u);
@@ -550,7 +555,7 @@ cst_err cst_api_totp_disable(cst_node *n, cst_request *req)
     u->totp_state = CST_TOTP_NONE;
     u->totp_sealed_len = 0;
     u->totp_last_step = 0;
-    strcpy(u->recovery, "[]");
+    TRY(cst_copy(u->recovery, sizeof(u->recovery), "[]"));
     TRY(cst_store_user_update(n->store, u));
     cst_resp_empty(req, 204);
     return CST_OK;

@@ -36,8 +36,8 @@ static cst_err apply_settings(const json_t *body, cst_bucket_row *b)
         b->retention_seconds = retention;
     TRY(cst_json_str(body, "class", false, &cls));
     if (cls) {
-        ENSURE(strlen(cls) < sizeof(b->cls), CST_ERR_INVALID, "class must be standard or billing");
-        strcpy(b->cls, cls);
+        ENSURE(cst_copy(b->cls, sizeof(b->cls), cls) == CST_OK, CST_ERR_INVALID,
+               "class must be standard or billing");
     }
     return cst_bucket_validate(b);
 }
@@ -50,16 +50,16 @@ cst_err cst_api_bucket_create(cst_node *n, cst_request *req)
     const char *name;
     cst_bucket_row b;
     memset(&b, 0, sizeof(b));
-    strcpy(b.cls, "standard");
+    TRY(cst_copy(b.cls, sizeof(b.cls), "standard"));
     TRY(cst_api_tenant(n, req, &t));
     TRY(cst_api_body(req, fields, &body));
     cst_err e = cst_json_str(body, "name", true, &name);
     if (e == CST_OK)
         e = cst_api_check_name("bucket name", name); /* before it is copied */
-    if (e == CST_OK) {
-        strcpy(b.name, name);
+    if (e == CST_OK)
+        e = cst_copy(b.name, sizeof(b.name), name);
+    if (e == CST_OK)
         e = apply_settings(body, &b);
-    }
     json_decref(body);
     TRY(e);
     b.created_at = b.updated_at = cst_now_us();

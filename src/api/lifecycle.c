@@ -15,7 +15,7 @@ static cst_err sys_tenant(cst_node *n, cst_request *req, cst_tenant_row *t)
     cst_err e = cst_store_tenant_get(n->store, req->params[0], t);
     ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_NOT_FOUND, "no such tenant");
     TRY(e);
-    strcpy(req->audit_tenant, t->id);
+    TRY(cst_copy(req->audit_tenant, sizeof(req->audit_tenant), t->id));
     return CST_OK;
 }
 

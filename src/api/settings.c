@@ -63,7 +63,8 @@ json_t *cst_tenant_json(const cst_node *n, const cst_tenant_row *t, bool with_se
                           t->region, "plan", t->plan, "state", t->state, "created_at", created);
     if (with_settings)
         json_object_set_new(o, "settings", settings_json(n, t));
-    json_object_set_new(o, "lifecycle", cst_lifecycle_json((cst_node *)n, t, cst_now_us(), with_settings));
+    json_object_set_new(o, "lifecycle",
+                        cst_lifecycle_json((cst_node *)n, t, cst_now_us(), with_settings));
     return o;
 }
 
@@ -138,8 +139,9 @@ cst_err cst_api_tenant_patch(cst_node *n, cst_request *req)
     }
     if (e == CST_OK)
         e = cst_store_tenant_settings_set(n->store, req->who.tenant.id, text);
+    if (e == CST_OK)
+        e = cst_copy(req->who.tenant.settings, sizeof(req->who.tenant.settings), text);
     if (e == CST_OK) {
-        strcpy(req->who.tenant.settings, text);
         e = cst_resp_json(req, 200, cst_tenant_json(n, &req->who.tenant, true));
     }
     cst_json_free_text(text);

@@ -46,10 +46,10 @@ static cst_err parse_create(cst_node *n, json_t *body, cst_tenant_row *t, const 
            CST_ERR_INVALID, "plan must be trial, free or paid");
     memset(t, 0, sizeof(*t));
     cst_random_id("tn", t->id);
-    strcpy(t->name, name);
-    strcpy(t->region, n->region);
-    strcpy(t->plan, plan);
-    strcpy(t->state, "active");
+    TRY(cst_copy(t->name, sizeof(t->name), name));
+    TRY(cst_copy(t->region, sizeof(t->region), n->region));
+    TRY(cst_copy(t->plan, sizeof(t->plan), plan));
+    TRY(cst_copy(t->state, sizeof(t->state), "active"));
     t->created_at = cst_now_us();
     return CST_OK;
 }
@@ -59,9 +59,9 @@ static cst_err make_owner(const cst_tenant_row *t, const char *username, cst_use
 {
     memset(u, 0, sizeof(*u));
     cst_random_id("us", u->id);
-    strcpy(u->tenant_id, t->id);
-    strcpy(u->username, username);
-    strcpy(u->grants, "[]");
+    TRY(cst_copy(u->tenant_id, sizeof(u->tenant_id), t->id));
+    TRY(cst_copy(u->username, sizeof(u->username), username));
+    TRY(cst_copy(u->grants, sizeof(u->grants), "[]"));
     u->roles = CST_ROLE_BIT(CST_ROLE_OWNER);
     u->must_change_password = true;
     u->created_at = t->created_at;
@@ -106,9 +106,9 @@ cst_err cst_api_sys_tenant_create(cst_node *n, cst_request *req)
     cst_err e = parse_create(n, body, &t, &username);
     if (e == CST_OK)
         e = make_owner(&t, username, &owner, password);
+    if (e == CST_OK) /* LOG-4: the new tenant's trail starts with its creation. */
+        e = cst_copy(req->audit_tenant, sizeof(req->audit_tenant), t.id);
     if (e == CST_OK) {
-        /* LOG-4: the new tenant's trail starts with its creation. */
-        strcpy(req->audit_tenant, t.id);
         cst_audit_detail(req, "name", json_string(t.name));
         cst_audit_detail(req, "owner", json_string(owner.username));
     }

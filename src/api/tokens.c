@@ -27,7 +27,7 @@ static cst_err parse_token_request(cst_request *req, json_t *body, cst_token_row
     ENSURE(len >= 1 && len <= CST_NAME_MAX && cst_utf8_valid((const uint8_t *)name, len) &&
                !cst_has_control((const uint8_t *)name, len),
            CST_ERR_INVALID, "name must be 1-64 bytes of text without control characters");
-    strcpy(tok->name, name);
+    TRY(cst_copy(tok->name, sizeof(tok->name), name));
     json_t *perms = json_object_get(body, "permissions");
     tok->perms = 0; /* IAM-4: nothing by default */
     if (perms)
@@ -63,10 +63,12 @@ cst_err cst_api_token_create(cst_node *n, cst_request *req)
     TRY(e);
     char token[CST_TOKEN_LEN + 1];
     TRY(cst_token_generate(token, tok.id, tok.hash));
-    strcpy(tok.tenant_id, req->who.user.tenant_id);
-    strcpy(tok.user_id, req->who.user.id);
+    e = cst_copy(tok.tenant_id, sizeof(tok.tenant_id), req->who.user.tenant_id);
+    if (e == CST_OK)
+        e = cst_copy(tok.user_id, sizeof(tok.user_id), req->who.user.id);
     tok.created_at = cst_now_us();
-    e = cst_store_token_create(n->store, &tok);
+    if (e == CST_OK)
+        e = cst_store_token_create(n->store, &tok);
     if (e == CST_OK) {
         json_t *o = token_json(&tok);
         json_object_set_new(o, "token", json_string(token));

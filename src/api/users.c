@@ -80,7 +80,7 @@ cst_err cst_api_account_create(cst_node *n, cst_request *req, const char *tenant
     cst_user_row u;
     char password[32] = "";
     memset(&u, 0, sizeof(u));
-    strcpy(u.grants, "[]");
+    TRY(cst_copy(u.grants, sizeof(u.grants), "[]"));
     TRY(cst_api_body(req, tenant ? fields : op_fields, &body));
     cst_err e = cst_json_str(body, "username", true, &username);
     if (e == CST_OK)
@@ -93,8 +93,11 @@ cst_err cst_api_account_create(cst_node *n, cst_request *req, const char *tenant
         e = parse_grants(json_object_get(body, "grants"), u.grants);
     if (e == CST_OK) {
         cst_random_id("us", u.id);
-        strcpy(u.tenant_id, tenant_id);
-        strcpy(u.username, username);
+        e = cst_copy(u.tenant_id, sizeof(u.tenant_id), tenant_id);
+    }
+    if (e == CST_OK)
+        e = cst_copy(u.username, sizeof(u.username), username);
+    if (e == CST_OK) {
         u.must_change_password = true;
         u.created_at = cst_now_us();
         e = cst_api_new_password(password, u.pw_hash, u.pw_history, sizeof(u.pw_history));
@@ -205,7 +208,7 @@ static cst_err apply_patch(cst_request *req, const json_t *body, cst_user_row *u
             u->totp_state = CST_TOTP_NONE;
             u->totp_sealed_len = 0;
             u->totp_last_step = 0;
-            strcpy(u->recovery, "[]");
+            TRY(cst_copy(u->recovery, sizeof(u->recovery), "[]"));
         }
     }
     /* IAM-2: an administrator ends a lockout at once (the failure count restarts) */
@@ -244,11 +247,12 @@ cst_err cst_api_user_patch(cst_node *n, cst_request *req)
             e = cst_password_hash(password, hash);
         if (e == CST_OK)
             e = cst_password_history_push(u.pw_history, hash, hist, sizeof(hist));
-        if (e == CST_OK) {
-            strcpy(u.pw_hash, hash);
-            strcpy(u.pw_history, hist);
+        if (e == CST_OK)
+            e = cst_copy(u.pw_hash, sizeof(u.pw_hash), hash);
+        if (e == CST_OK)
+            e = cst_copy(u.pw_history, sizeof(u.pw_history), hist);
+        if (e == CST_OK)
             u.must_change_password = true;
-        }
     }
     if (e == CST_OK)
         e = cst_store_user_update(n->store, &u);

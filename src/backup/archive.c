@@ -243,6 +243,7 @@ cst_err cst_bk_file_begin(cst_bk_writer *w, const char *name, uint64_t size)
     size_t nl = strlen(name);
     ENSURE(name_ok(name, nl), CST_ERR_INTERNAL, "bad backup entry name %s", name);
     ENSURE(!w->fh.h, CST_ERR_INTERNAL, "a backup entry is still open");
+    TRY(cst_copy(w->name, sizeof(w->name), name));
     uint8_t h[11];
     h[0] = 'F';
     h[1] = (uint8_t)(nl >> 8);
@@ -251,7 +252,6 @@ cst_err cst_bk_file_begin(cst_bk_writer *w, const char *name, uint64_t size)
     TRY(put(w, name, nl));
     put_u64(h, size);
     TRY(put(w, h, 8));
-    strcpy(w->name, name);
     w->fsize = size;
     w->fgot = 0;
     return cst_sha256_init(&w->fh);

@@ -492,19 +492,23 @@ cst_err cst_backup_create(cst_node *n, const char *origin, const char *to_dir, c
     (void)snprintf(out->region, sizeof(out->region), "%s", n->region);
     cst_err e = create_locked(n, to_dir, out);
     out->finished_at = cst_now_us();
+    if (e == CST_OK)
+        e = cst_copy(out->status, sizeof(out->status), "ok");
+    /* the failure's message, kept before anything below can replace it */
+    char saved[512];
+    (void)snprintf(saved, sizeof(saved), "%s", cst_err_message(e));
     if (e == CST_OK) {
-        strcpy(out->status, "ok");
         cst_info("backup %s: %lld tenants, %lld records, %lld bytes in %lld ms to %s", out->id,
                  (long long)out->tenants, (long long)out->records, (long long)out->size,
                  (long long)((out->finished_at - out->created_at) / 1000), out->location);
     } else {
-        strcpy(out->status, "failed");
-        (void)snprintf(out->error, sizeof(out->error), "%s", cst_err_message(e));
+        _Static_assert(sizeof("failed") <= sizeof(out->status), "backup status does not fit");
+        if (cst_copy(out->status, sizeof(out->status), "failed") != CST_OK)
+            cst_err_clear(); /* cannot happen: asserted at compile time */
+        (void)snprintf(out->error, sizeof(out->error), "%s", saved);
         cst_error("backup %s failed: %s", out->id, out->error);
     }
     /* The catalogue row is kept even when the backup failed: it is the failure's evidence. */
-    char saved[512];
-    (void)snprintf(saved, sizeof(saved), "%s", cst_err_message(e));
     cst_err ce = cst_store_backup_put(n->store, out);
     pthread_mutex_unlock(&n->backup_mu);
     if (e != CST_OK)
@@ -583,8 +587,8 @@ static void mark_pruned(cst_node *n, const char *id)
         cst_err_clear();
         return;
     }
-    strcpy(b.status, "pruned");
-    if (cst_store_backup_put(n->store, &b) != CST_OK) {
+    if (cst_copy(b.status, sizeof(b.status), "pruned") != CST_OK ||
+        cst_store_backup_put(n->store, &b) != CST_OK) {
         cst_warn("cannot mark backup %s pruned: %s", id, cst_err_message(CST_ERR_INTERNAL));
         cst_err_clear();
     }

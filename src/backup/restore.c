@@ -258,12 +258,38 @@ static cst_err sql_exec(sqlite3 *db, const char *sql, const char *a)
     return CST_OK;
 }
 
+/* Records one tombstone (BAK-4); every step is checked, so a restore whose tombstone could not
+ * be written fails instead of completing without it. */
+static cst_err insert_tombstone(sqlite3 *db, const char *id, int64_t erased_at)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "INSERT OR IGNORE INTO tombstones(tenant_id, erased_at) "
+                                "VALUES(?, ?)",
+                                -1, &q, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(q, 2, erased_at);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(q);
+    cst_err e = CST_OK;
+    if (rc != SQLITE_DONE)
+        e = cst_fail(rc == SQLITE_FULL ? CST_ERR_UNAVAILABLE : CST_ERR_INTERNAL,
+                     "restore: cannot record the tombstone of tenant %s: %s", id,
+                     sqlite3_errmsg(db));
+    sqlite3_finalize(q);
+    return e;
+}
+
 /* Drops erased tenants from a staged system.db and records their tombstones. */
 static cst_err apply_tombstones(const char *sys, const json_t *tombs)
 {
     sqlite3 *db = NULL;
-    ENSURE(sqlite3_open_v2(sys, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK, CST_ERR_INTERNAL,
-           "cannot open %s", sys);
+    if (sqlite3_open_v2(sys, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        sqlite3_close(db); /* sqlite hands back a handle even when the open fails */
+        return cst_fail(CST_ERR_INTERNAL, "cannot open %s", sys);
+    }
     cst_err e = sql_exec(db, "PRAGMA secure_delete=ON", NULL);
     if (e == CST_OK)
         e = sql_exec(db, "BEGIN IMMEDIATE", NULL);
@@ -279,18 +305,8 @@ static cst_err apply_tombstones(const char *sys, const json_t *tombs)
             "DELETE FROM tenant_keys WHERE tenant_id = ?", "DELETE FROM tenants WHERE id = ?"};
         for (size_t k = 0; e == CST_OK && k < sizeof(dels) / sizeof(*dels); k++)
             e = sql_exec(db, dels[k], id);
-        sqlite3_stmt *q = NULL;
-        if (e == CST_OK &&
-            sqlite3_prepare_v2(db,
-                               "INSERT OR IGNORE INTO tombstones(tenant_id, erased_at) "
-                               "VALUES(?, ?)",
-                               -1, &q, NULL) == SQLITE_OK) {
-            sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(q, 2, json_integer_value(json_object_get(t, "erased_at")));
-            if (sqlite3_step(q) != SQLITE_DONE)
-                e = cst_fail(CST_ERR_INTERNAL, "restore: %s", sqlite3_errmsg(db));
-        }
-        sqlite3_finalize(q);
+        if (e == CST_OK)
+            e = insert_tombstone(db, id, json_integer_value(json_object_get(t, "erased_at")));
     }
     if (e == CST_OK)
         e = sql_exec(db, "COMMIT", NULL);

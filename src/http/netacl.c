@@ -12,8 +12,8 @@ cst_err cst_client_ip(const cst_cidr_list *trusted, const char *peer, const char
     if (!xff || !cst_cidr_list_match(trusted, peer))
         return CST_OK; /* X-Forwarded-For from an untrusted peer is ignored */
     char buf[2048];
-    ENSURE(strlen(xff) < sizeof(buf), CST_ERR_INVALID, "X-Forwarded-For is too long");
-    strcpy(buf, xff);
+    ENSURE(cst_copy(buf, sizeof(buf), xff) == CST_OK, CST_ERR_INVALID,
+           "X-Forwarded-For is too long");
     for (;;) {
         char *comma = strrchr(buf, ',');
         char *hop = comma ? comma + 1 : buf;

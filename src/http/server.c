@@ -207,7 +207,7 @@ cst_err cst_resp_json(cst_request *req, int status, json_t *body)
     cst_json_free_text(text);
     TRY(e);
     req->status = status;
-    strcpy(req->resp_type, "application/json");
+    TRY(cst_copy(req->resp_type, sizeof(req->resp_type), "application/json"));
     return CST_OK;
 }
 

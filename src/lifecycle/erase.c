@@ -352,8 +352,9 @@ static cst_err keep_billing(cst_node *n, cst_tenant_ctx *t, const json_t *bucket
         c.bucket = json_string_value(json_object_get(b, "name"));
         cst_bucket_row br = {.retention_seconds = 0, .created_at = now, .updated_at = now};
         (void)snprintf(br.name, sizeof(br.name), "%s", c.bucket);
-        strcpy(br.cls, "billing");
-        e = cst_tstore_begin(bc.ts);
+        e = cst_copy(br.cls, sizeof(br.cls), "billing");
+        if (e == CST_OK)
+            e = cst_tstore_begin(bc.ts);
         if (e == CST_OK)
             e = cst_tstore_bucket_create(bc.ts, &br);
         if (e == CST_OK)
@@ -452,16 +453,21 @@ static cst_err erase_locked(cst_node *n, const char *tenant_id, const char *requ
     ENSURE(strcmp(row.state, "erased") != 0, CST_ERR_CONFLICT, "tenant %s is already erased",
            tenant_id);
     if (strcmp(row.state, "pending_erase") != 0) {
-        strcpy(row.state, "pending_erase");
+        TRY(cst_copy(row.state, sizeof(row.state), "pending_erase"));
         row.state_since = now;
         TRY(cst_store_tenant_lifecycle_set(n->store, &row)); /* no access from here on */
     }
-    json_t *plan = NULL;
-    TRY(erase_plan(n, &row, requested_by, executed_by, now, &plan));
+    /* from here on every failure goes to done, which releases everything and writes
+     * tenant.erase.failed: no TRY/ENSURE below this line */
+    json_t *plan = NULL, *cert = NULL;
     int64_t started = cst_now_us();
     json_t *checks = json_array(), *removed = json_array(), *kept = json_null();
-    const json_t *buckets = json_object_get(plan, "buckets");
+    char id[CST_ID_MAX] = "";
     char path[PATH_MAX];
+    e = erase_plan(n, &row, requested_by, executed_by, now, &plan);
+    if (e != CST_OK)
+        goto done;
+    const json_t *buckets = json_object_get(plan, "buckets");
     e = cst_node_tenant_path(n, tenant_id, path, sizeof(path));
     /* billing buckets first, while the tenant's keys still open them */
     cst_tenant_ctx *t = NULL;
@@ -480,20 +486,23 @@ static cst_err erase_locked(cst_node *n, const char *tenant_id, const char *requ
     }
     if (e == CST_OK)
         e = remove_db_files(path, removed);
-    if (e == CST_OK) {
-        ENSURE(!cst_path_exists(path), CST_ERR_INTEGRITY, "%s survived its removal", path);
-        json_array_append_new(checks, json_string("the tenant's database files are gone"));
-        /* the audit log's details of this tenant were sealed under the destroyed DEK */
-        cst_tenant_ctx *gone = NULL;
-        ENSURE(cst_node_tenant(n, tenant_id, &gone) != CST_OK, CST_ERR_INTEGRITY,
-               "the tenant's keys still open");
-        cst_err_clear();
-        json_array_append_new(checks, json_string("the tenant's keys no longer unwrap: records "
-                                                  "and sealed audit details cannot be decrypted"));
+    if (e != CST_OK)
+        goto done;
+    if (cst_path_exists(path)) {
+        e = cst_fail(CST_ERR_INTEGRITY, "%s survived its removal", path);
+        goto done;
     }
-    char id[CST_ID_MAX] = "";
-    json_t *cert = NULL;
-    if (e == CST_OK) {
+    json_array_append_new(checks, json_string("the tenant's database files are gone"));
+    /* the audit log's details of this tenant were sealed under the destroyed DEK */
+    cst_tenant_ctx *gone = NULL;
+    if (cst_node_tenant(n, tenant_id, &gone) == CST_OK) {
+        e = cst_fail(CST_ERR_INTEGRITY, "the tenant's keys still open");
+        goto done;
+    }
+    cst_err_clear();
+    json_array_append_new(checks, json_string("the tenant's keys no longer unwrap: records "
+                                              "and sealed audit details cannot be decrypted"));
+    {
         const char *created = json_string_value(json_object_get(plan, "tenant_created_at"));
         int64_t created_us = 0;
         (void)cst_time_parse(created ? created : "", &created_us);
@@ -517,6 +526,7 @@ static cst_err erase_locked(cst_node *n, const char *tenant_id, const char *requ
     }
     if (e == CST_OK)
         e = cst_store_tenant_erased(n->store, tenant_id, now, id, *doc);
+done:
     if (e == CST_OK) {
         char key[64];
         (void)snprintf(key, sizeof(key), "erase_plan:%s", tenant_id);

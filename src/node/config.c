@@ -92,8 +92,7 @@ static cst_err parse_bool(const char *key, const char *v, bool *out)
 
 static cst_err set_str(char *dst, size_t n, const char *key, const char *v)
 {
-    ENSURE(strlen(v) < n, CST_ERR_INVALID, "%s is too long", key);
-    strcpy(dst, v);
+    ENSURE(cst_copy(dst, n, v) == CST_OK, CST_ERR_INVALID, "%s is too long", key);
     return CST_OK;
 }
 
@@ -116,7 +115,7 @@ cst_err cst_config_set_listen(cst_config *c, const char *addr)
            CST_ERR_INVALID, "listen host must be an IPv4 or IPv6 address, not \"%s\"", host);
     long port;
     TRY(parse_long("listen port", colon + 1, 0, 65535, &port));
-    strcpy(c->listen_host, host);
+    TRY(cst_copy(c->listen_host, sizeof(c->listen_host), host));
     c->listen_port = (int)port;
     return CST_OK;
 }

@@ -150,9 +150,9 @@ static cst_err make_operator(cst_store *st, const char *username, char password[
     memset(&u, 0, sizeof(u));
     TRY(cst_api_new_password(password, u.pw_hash, u.pw_history, sizeof(u.pw_history)));
     cst_random_id("us", u.id);
-    strcpy(u.tenant_id, CST_SYS_TENANT);
+    TRY(cst_copy(u.tenant_id, sizeof(u.tenant_id), CST_SYS_TENANT));
     TRY(cst_fmt(u.username, sizeof(u.username), "%s", username));
-    strcpy(u.grants, "[]");
+    TRY(cst_copy(u.grants, sizeof(u.grants), "[]"));
     u.roles = CST_ROLE_BIT(CST_ROLE_SYS_ADMIN);
     u.must_change_password = true;
     u.created_at = cst_now_us();

@@ -43,8 +43,7 @@ static bool prefix_match(const uint8_t *a, const uint8_t *b, int prefix)
 cst_err cst_cidr_parse(const char *s, cst_cidr *out)
 {
     char buf[64];
-    ENSURE(strlen(s) < sizeof(buf), CST_ERR_INVALID, "\"%.64s\" is not a CIDR", s);
-    strcpy(buf, s);
+    ENSURE(cst_copy(buf, sizeof(buf), s) == CST_OK, CST_ERR_INVALID, "\"%.64s\" is not a CIDR", s);
     char *slash = strchr(buf, '/');
     if (slash)
         *slash = '\0';

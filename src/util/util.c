@@ -178,6 +178,15 @@ cst_err cst_fmt(char *out, size_t size, const char *fmt, ...)
     return CST_OK;
 }
 
+cst_err cst_copy(char *dst, size_t n, const char *src)
+{
+    ENSURE(dst && n > 0 && src, CST_ERR_INTERNAL, "copy into no buffer");
+    size_t len = strnlen(src, n);
+    ENSURE(len < n, CST_ERR_INVALID, "value too long");
+    memcpy(dst, src, len + 1);
+    return CST_OK;
+}
+
 cst_err cst_file_read(const char *path, size_t max, cst_buf *out)
 {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);

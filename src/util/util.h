@@ -37,6 +37,10 @@ CST_MUST_USE cst_err cst_percent_decode(const char *s, size_t n, char *out, size
 CST_MUST_USE cst_err cst_fmt(char *out, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Copies the string src into dst of n bytes; fails instead of truncating, and then leaves dst
+ * as it was (a rejected value never half-replaces the old one). The checked strcpy. */
+CST_MUST_USE cst_err cst_copy(char *dst, size_t n, const char *src);
+
 /* Reads a whole regular file opened with O_NOFOLLOW, at most max bytes. */
 CST_MUST_USE cst_err cst_file_read(const char *path, size_t max, cst_buf *out);
 /* Writes a file atomically (temp file, fsync, rename, fsync of the directory) with mode. */

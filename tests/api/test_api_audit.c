@@ -198,6 +198,60 @@ static json_t *get_json(const char *path, const char *tok, long want)
     return o;
 }
 
+/* LOG-4: the paging cursor is client input, parsed strictly: digits only in each of its three
+ * fields, the whole value consumed, each field in range. The old sscanf("%lld-%d-%llu") took
+ * a negative time, a sign, leading space and a negative sequence (which wrapped). */
+static void test_log4_malformed_cursor_refused(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "12abc",
+        "-1",
+        "99999999999999999999",
+        "-1-0-1",
+        "1-0--1",
+        "%2B1-0-1",
+        "1-%2B0-1",
+        "%201-0-1",
+        "1-0-1x",
+        "1-0-1-2",
+        "1-9-1",
+        "1--1-1",
+        "1-0-",
+        "-0-1",
+        "99999999999999999999-0-1",
+        "1-0-99999999999999999999",
+        "1-0-0x10",
+        "9223372036854775808-0-1",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        char path[160];
+        snprintf(path, sizeof(path), "/v1/audit?limit=2&after=%s", bad[i]);
+        ts_resp r;
+        ts_request(&srv, "GET", path, owner_a, NULL, NULL, 0, NULL, &r);
+        if (r.status != 400)
+            fprintf(stderr, "after=%s: %ld %s\n", bad[i], r.status, r.body ? r.body : "");
+        assert_int_equal(r.status, 400);
+        assert_non_null(r.body);
+        assert_non_null(strstr(r.body, "after must be a cursor"));
+        ts_resp_free(&r);
+    }
+    /* the boundaries still page: the largest time and sequence, and a cursor returned as next */
+    json_t *edge = get_json("/v1/audit?limit=2&after=9223372036854775807-0-18446744073709551615",
+                            owner_a, 200);
+    assert_int_equal(json_array_size(json_object_get(edge, "entries")), 0);
+    json_decref(edge);
+    json_t *p1 = get_json("/v1/audit?limit=1", owner_a, 200);
+    const char *next = json_string_value(json_object_get(p1, "next"));
+    assert_non_null(next);
+    char path[160];
+    snprintf(path, sizeof(path), "/v1/audit?limit=1&after=%s", next);
+    json_t *p2 = get_json(path, owner_a, 200);
+    assert_int_equal(json_array_size(json_object_get(p2, "entries")), 1);
+    json_decref(p1);
+    json_decref(p2);
+}
+
 /* LOG-4: the tenant reads its own trail with details decrypted, and nothing of another
  * tenant; an auditor may, a reader may not; operators see it with details sealed. */
 static void test_log4_tenant_sees_own_trail_only(void **state)
@@ -461,6 +515,7 @@ int main(void)
         cmocka_unit_test(test_log1_every_route_yields_exactly_one_entry),
         cmocka_unit_test(test_log1_authentication_decisions),
         cmocka_unit_test(test_log4_tenant_sees_own_trail_only),
+        cmocka_unit_test(test_log4_malformed_cursor_refused),
         cmocka_unit_test(test_chg1_settings_and_config_changes),
         cmocka_unit_test(test_log2_verify_endpoint_and_cli),
         cmocka_unit_test(test_log4_no_customer_data_in_audit_files),

@@ -656,6 +656,45 @@ static void test_por1_export_import_roundtrip_and_refusals(void **state)
     free(b);
 }
 
+/* RET-4, error path: an erase that fails after the tenant is closed to access (here its erase
+ * plan cannot be drawn: the tenant's database is not a database) answers with an error, leaves
+ * the tenant pending_erase, issues no certificate, and always leaves tenant.erase.failed in the
+ * audit trail. Before issue 13 a failure at that step returned early, without the audit event
+ * (and, for the checks after the files' removal, leaking the plan and the evidence lists; the
+ * ASan build of this test checks that the failure path releases everything). */
+static void test_ret4_failed_erase_is_audited(void **state)
+{
+    char tid[32], db[512], path[128];
+    char *owner = ts_tenant(&srv, op, "erase-fails", tid);
+    ts_bucket(&srv, owner, "b");
+    assert_int_equal(ts_put(&srv, owner, "b", "k", "text/plain", "v", 1), 201);
+    assert_false(dir_holds(srv.data_dir, "tenant.erase.failed", 19));
+    assert_int_equal(ts_stop(&srv), 0);
+    tenant_db(tid, db, sizeof(db));
+    FILE *f = fopen(db, "wb");
+    assert_non_null(f);
+    char junk[8192];
+    memset(junk, 'J', sizeof(junk));
+    assert_int_equal(fwrite(junk, 1, sizeof(junk), f), sizeof(junk));
+    assert_int_equal(fclose(f), 0);
+    assert_true(ts_start(&srv));
+
+    ts_resp r;
+    snprintf(path, sizeof(path), "/v1/sys/tenants/%s/erase", tid);
+    ts_json_req(&srv, "POST", path, op,
+                "{\"requested_by\":\"ticket 43\",\"confirm\":\"erase-fails\"}", &r);
+    if (r.status < 500)
+        fprintf(stderr, "erase: %ld %s\n", r.status, r.body ? r.body : "");
+    assert_true(r.status >= 500 && r.status < 600);
+    assert_null(strstr(r.body ? r.body : "", "certificate_id"));
+    ts_resp_free(&r);
+    json_t *t = tenant_get(tid);
+    assert_string_equal(json_string_value(json_object_get(t, "state")), "pending_erase");
+    json_decref(t);
+    assert_true(dir_holds(srv.data_dir, "tenant.erase.failed", 19));
+    free(owner);
+}
+
 static int setup(void **state)
 {
     ts_init(&srv);
@@ -682,6 +721,7 @@ int main(void)
         cmocka_unit_test(test_ret4_erase_leaves_nothing_and_certificate_verifies),
         cmocka_unit_test(test_ret1_expired_records_invisible_then_swept),
         cmocka_unit_test(test_ret2_ret3_simulated_clock_walk),
+        cmocka_unit_test(test_ret4_failed_erase_is_audited),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

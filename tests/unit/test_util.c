@@ -97,6 +97,18 @@ static void test_ids_and_fmt(void **state)
     assert_false(cst_id_valid("tn_0123456789ABCDEF0123", "tn"));
     assert_int_equal(cst_fmt(small, sizeof(small), "%s", "abcd"), CST_ERR_INVALID);
     assert_int_equal(cst_fmt(small, sizeof(small), "%s", "abc"), CST_OK);
+    /* the checked copy: fits exactly, or fails and leaves dst as it was, never truncates */
+    char dst[4] = "xyz";
+    assert_int_equal(cst_copy(dst, sizeof(dst), "abc"), CST_OK);
+    assert_string_equal(dst, "abc");
+    assert_int_equal(cst_copy(dst, sizeof(dst), "abcd"), CST_ERR_INVALID);
+    assert_string_equal(dst, "abc");
+    assert_int_equal(cst_copy(dst, sizeof(dst), ""), CST_OK);
+    assert_string_equal(dst, "");
+    assert_int_equal(cst_copy(dst, 1, "a"), CST_ERR_INVALID);
+    assert_string_equal(dst, "");
+    assert_int_equal(cst_copy(dst, 0, "a"), CST_ERR_INTERNAL);
+    cst_err_clear();
     assert_int_equal(cst_err_status(CST_ERR_AUDIT_UNAVAILABLE), 503);
     assert_string_equal(cst_err_code(CST_ERR_NOT_FOUND), "not_found");
 }
@@ -104,10 +116,8 @@ static void test_ids_and_fmt(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_utf8),
-        cmocka_unit_test(test_percent_decode),
-        cmocka_unit_test(test_time),
-        cmocka_unit_test(test_buffers_refuse_overrun),
+        cmocka_unit_test(test_utf8),        cmocka_unit_test(test_percent_decode),
+        cmocka_unit_test(test_time),        cmocka_unit_test(test_buffers_refuse_overrun),
         cmocka_unit_test(test_ids_and_fmt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
