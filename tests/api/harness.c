@@ -757,3 +757,10 @@ int ts_group_alive(pid_t pgid)
     closedir(d);
     return alive;
 }
+
+double ts_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}

@@ -107,6 +107,9 @@ void ts_bucket(ts_server *s, const char *token, const char *name);
 long ts_put(ts_server *s, const char *token, const char *bucket, const char *enc_key,
             const char *ctype, const void *val, size_t len);
 
+/* Seconds on the monotonic clock (for test timings and deadlines). */
+double ts_now_s(void);
+
 /* Runs a shell command, returning its exit status. */
 int ts_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -15,13 +15,6 @@
 #include "api/api.h"
 #include "harness.h"
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* One login attempt; status returned, the error code and message copied out, the response
  * kept in out when given. */
 static long login(ts_server *s, const char *tenant, const char *user, const char *pw,
@@ -97,7 +90,7 @@ static void test_iam2_login_throttled_per_address(void **state)
 {
     ts_server s;
     start_with(&s, "[auth]\nlogin_rate_per_ip = 5\nlogin_rate_per_account = 10000\n");
-    double t0 = now_s();
+    double t0 = ts_now_s();
     int refused = 0, allowed = 0;
     char msg[256];
     for (int i = 0; i < 5 + 5; i++) { /* all wrong passwords for the operator "admin" */
@@ -115,7 +108,7 @@ static void test_iam2_login_throttled_per_address(void **state)
         }
         ts_resp_free(&r);
     }
-    double took = now_s() - t0;
+    double took = ts_now_s() - t0;
     /* five a minute: at most one more refills during the run per 12 s it took */
     assert_true(allowed >= 5 && allowed <= 5 + (int)(took / 12));
     assert_true(refused >= 5 - (int)(took / 12));
@@ -200,7 +193,7 @@ static void test_iam2_login_throttle_counts_ipv6_prefix_and_spellings(void **sta
     ts_server s;
     start_with(&s, "[http]\ntrusted_proxies = 127.0.0.0/8\n[auth]\nlogin_rate_per_ip = 5\n"
                    "login_rate_per_account = 10000\n");
-    double t0 = now_s();
+    double t0 = ts_now_s();
     int allowed = 0, refused = 0;
     for (int i = 0; i < 10; i++) { /* ten addresses of 2001:db8:0:7::/64, a fresh account each */
         char client[64], user[32];
@@ -220,7 +213,7 @@ static void test_iam2_login_throttle_counts_ipv6_prefix_and_spellings(void **sta
         }
         ts_resp_free(&r);
     }
-    double took = now_s() - t0;
+    double took = ts_now_s() - t0;
     assert_true(allowed >= 5 && allowed <= 5 + (int)(took / 12));
     assert_true(refused >= 5 - (int)(took / 12));
     /* the next /64 is another client */
@@ -228,14 +221,14 @@ static void test_iam2_login_throttle_counts_ipv6_prefix_and_spellings(void **sta
     assert_int_equal(login_via_proxy(&s, "2001:db8:0:8::1", "sprayed-next", &r), 401);
     ts_resp_free(&r);
     /* 192.0.2.7 spent, then the same address in its IPv6-mapped form */
-    t0 = now_s();
+    t0 = ts_now_s();
     for (int i = 0; i < 5; i++) {
         assert_int_equal(login_via_proxy(&s, "192.0.2.7", "mapped", &r), 401);
         ts_resp_free(&r);
     }
     long mapped = login_via_proxy(&s, "::ffff:192.0.2.7", "mapped-2", &r);
     ts_resp_free(&r);
-    if (now_s() - t0 < 12)
+    if (ts_now_s() - t0 < 12)
         assert_int_equal(mapped, 429);
     fprintf(stderr, "one /64: %d allowed, %d refused 429 in %.1f s\n", allowed, refused, took);
     ts_cleanup(&s);
@@ -283,15 +276,15 @@ static void test_iam2_unknown_user_indistinguishable(void **state)
     assert_int_equal(login(&srv, "acme", "warm-up-user", "Wrong-Guess-Number-3", NULL, NULL, NULL),
                      401);
     for (int i = 0; i < 5; i++) {
-        double t = now_s();
+        double t = ts_now_s();
         assert_int_equal(
             login(&srv, "acme", "realuser", "Wrong-Guess-Number-3", NULL, msg_known, NULL), 401);
-        known[i] = now_s() - t;
-        t = now_s();
+        known[i] = ts_now_s() - t;
+        t = ts_now_s();
         assert_int_equal(
             login(&srv, "acme", "nosuchuser", "Wrong-Guess-Number-3", NULL, msg_unknown, NULL),
             401);
-        unknown[i] = now_s() - t;
+        unknown[i] = ts_now_s() - t;
         assert_string_equal(msg_known, msg_unknown);
     }
     assert_int_equal(

@@ -34,13 +34,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int64_t db_count(const char *db, const char *sql)
 {
     sqlite3 *h = NULL;
@@ -352,9 +345,9 @@ static void test_ret1_import_validates_like_the_api(void **state)
     ts_resp_free(&r);
     char db[512];
     snprintf(db, sizeof(db), "%s/tenants/%s.db", srv.data_dir, tid);
-    double t0 = now_s();
+    double t0 = ts_now_s();
     while (db_count(db, "SELECT count(*) FROM records WHERE bucket = 'short'") != 0 &&
-           now_s() - t0 < 15)
+           ts_now_s() - t0 < 15)
         usleep(200 * 1000);
     assert_int_equal(db_count(db, "SELECT count(*) FROM records WHERE bucket = 'short'"), 0);
     sleep(2); /* at least one more sweep */
@@ -469,8 +462,8 @@ static int spool_fds(char *first, size_t n)
 /* The spool is closed when the request ends, just after its response is sent. */
 static int spool_fds_settled(void)
 {
-    double t0 = now_s();
-    while (spool_fds(NULL, 0) != 0 && now_s() - t0 < 10)
+    double t0 = ts_now_s();
+    while (spool_fds(NULL, 0) != 0 && ts_now_s() - t0 < 10)
         usleep(50 * 1000);
     return spool_fds(NULL, 0);
 }
@@ -605,8 +598,8 @@ static void test_por1_import_streamed_in_bounded_memory(void **state)
         .token = owners[0], .body = body, .len = len, .pause_at = 8 << 20, .pause_s = 3};
     pthread_t th[3];
     assert_int_equal(pthread_create(&th[0], NULL, import_thread, &j0), 0);
-    double t0 = now_s();
-    while (!j0.paused && now_s() - t0 < 30)
+    double t0 = ts_now_s();
+    while (!j0.paused && ts_now_s() - t0 < 30)
         usleep(20 * 1000);
     assert_true(j0.paused);
     usleep(500 * 1000); /* the server has written what it received */
@@ -691,7 +684,7 @@ static size_t slow_body(char *p, size_t size, size_t nmemb, void *ud)
     memcpy(sr->body + sr->len, p, n);
     sr->len += n;
     if (!sr->started)
-        sr->started = now_s();
+        sr->started = ts_now_s();
     if (sr->slow)
         usleep(1000 * 1000);
     return n;
@@ -751,8 +744,8 @@ static void test_ret4_erase_not_held_by_slow_export(void **state)
     slow_reader sr = {.token = owner, .slow = true};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, slow_export, &sr), 0);
-    double t0 = now_s();
-    while (!sr.started && now_s() - t0 < 10)
+    double t0 = ts_now_s();
+    while (!sr.started && ts_now_s() - t0 < 10)
         usleep(50 * 1000);
     assert_true(sr.started > 0);
     sleep(1);
@@ -765,10 +758,10 @@ static void test_ret4_erase_not_held_by_slow_export(void **state)
     /* the erase does not wait for the reader (it used to wait for the whole stream) */
     char path[128];
     snprintf(path, sizeof(path), "/v1/sys/tenants/%s/erase", tid);
-    double e0 = now_s();
+    double e0 = ts_now_s();
     ts_json_req(&srv, "POST", path, op,
                 "{\"requested_by\":\"ticket 12\",\"confirm\":\"slow-export\"}", &r);
-    double erase_s = now_s() - e0;
+    double erase_s = ts_now_s() - e0;
     assert_int_equal(r.status, 200);
     ts_resp_free(&r);
     assert_true(erase_s < 5.0);

@@ -64,9 +64,7 @@ static int teardown(void **state)
 
 static int64_t now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)(ts_now_s() * 1000);
 }
 
 static void sleep_ms(int ms)

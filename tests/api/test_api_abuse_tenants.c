@@ -32,13 +32,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- POR-1: 10,000 tenants within 1,024 descriptors ---- */
 
 #if defined(__has_feature)
@@ -136,24 +129,24 @@ static void test_por1_ten_thousand_tenants_within_1024_descriptors(void **state)
     cst_node n;
     assert_int_equal(cst_node_open(&n, &cfg), CST_OK);
     char(*tokens)[CST_TOKEN_LEN + 1] = calloc(TOUCHED, sizeof(*tokens));
-    double t0 = now_s();
+    double t0 = ts_now_s();
     for (int i = 0; i < MANY_TENANTS; i++) {
         if (i % 1000 == 0)
-            fprintf(stderr, "  %d tenants, %.1f s, %d descriptors\n", i, now_s() - t0,
+            fprintf(stderr, "  %d tenants, %.1f s, %d descriptors\n", i, ts_now_s() - t0,
                     open_fds(getpid()));
         make_tenant(&n, i,
                     i % (MANY_TENANTS / TOUCHED) == 0 && i / (MANY_TENANTS / TOUCHED) < TOUCHED
                         ? tokens[i / (MANY_TENANTS / TOUCHED)]
                         : NULL);
     }
-    double made = now_s() - t0;
+    double made = ts_now_s() - t0;
     assert_true(open_fds(getpid()) < 1024);
     cst_node_close(&n);
     fprintf(stderr, "%d tenants created in-process in %.1f s\n", MANY_TENANTS, made);
 
     assert_true(ts_start(&srv));
     int max_fds = 0;
-    t0 = now_s();
+    t0 = ts_now_s();
     for (int round = 0; round < 2; round++) {
         for (int i = 0; i < TOUCHED; i++) {
             ts_resp r;
@@ -186,7 +179,7 @@ static void test_por1_ten_thousand_tenants_within_1024_descriptors(void **state)
     fprintf(stderr,
             "%d tenants served with at most %d descriptors open (limit 1024); %d requests in "
             "%.1f s\n",
-            TOUCHED, max_fds, TOUCHED * 3, now_s() - t0);
+            TOUCHED, max_fds, TOUCHED * 3, ts_now_s() - t0);
     free(tokens);
 }
 
