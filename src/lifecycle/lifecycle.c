@@ -140,39 +140,19 @@ static const struct erase_rule {
 
 static int64_t days_of(const cst_lifecycle_policy *p, period d)
 {
-    int n;
-    switch (d) {
-    case TRIAL_ERASE:
-        n = p->trial_erase_days;
-        break;
-    case CANCELLED_ERASE:
-        n = p->cancelled_erase_days;
-        break;
-    case PAYMENT_SUSPEND:
-        n = p->payment_suspend_days;
-        break;
-    case PAYMENT_CLOSE:
-        n = p->payment_close_days;
-        break;
-    case CLOSED_ERASE:
-        n = p->closed_erase_days;
-        break;
-    case TERMINATED_ACCESS:
-        n = p->terminated_access_days;
-        break;
-    case TERMINATED_ERASE:
-        n = p->terminated_erase_days;
-        break;
-    case FREE_INACTIVE:
-        n = p->free_inactive_days;
-        break;
-    case NO_DAYS:
-    case BY_ERASE_RULE:
-    default:
-        n = 0;
-        break;
-    }
-    return (int64_t)n * CST_DAY_US;
+    const int days[] = {
+        [NO_DAYS] = 0,
+        [TRIAL_ERASE] = p->trial_erase_days,
+        [CANCELLED_ERASE] = p->cancelled_erase_days,
+        [PAYMENT_SUSPEND] = p->payment_suspend_days,
+        [PAYMENT_CLOSE] = p->payment_close_days,
+        [CLOSED_ERASE] = p->closed_erase_days,
+        [TERMINATED_ACCESS] = p->terminated_access_days,
+        [TERMINATED_ERASE] = p->terminated_erase_days,
+        [FREE_INACTIVE] = p->free_inactive_days,
+        [BY_ERASE_RULE] = 0,
+    };
+    return (size_t)d < sizeof(days) / sizeof(days[0]) ? (int64_t)days[d] * CST_DAY_US : 0;
 }
 
 /* The free plan's clock: from its last activity, creation or event, whichever is latest. */

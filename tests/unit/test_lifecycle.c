@@ -151,45 +151,51 @@ static void test_ret2_ret3_every_event_in_every_state_plan_and_standing(void **s
     assert_int_equal(refused, 7 * 3 * 2 * 5 - ok);
 }
 
-static void assert_refused(const char *state, const char *plan, const char *prior,
-                           const char *event, cst_err code, const char *msg)
-{
-    cst_tenant_row t = tenant(state, plan, prior, T0);
-    cst_err_clear();
-    assert_int_equal(cst_lifecycle_apply(&t, event, NULL, T0 + day(1)), code);
-    assert_string_equal(cst_err_message(code), msg);
-}
+#define INVALID_EVENT                                                                              \
+    "event must be trial_ended, cancelled, payment_failed, payment_recovered or terminated"
+
+/* Refusals and what they say: state, plan, prior event, event, error, message. */
+static const struct refusal {
+    const char *state, *plan, *prior, *event;
+    cst_err code;
+    const char *msg;
+} refusals[] = {
+    {"active", "paid", "", "trial_ended", CST_ERR_CONFLICT,
+     "trial_ended applies to a trial; this tenant's plan is paid"},
+    {"suspended", "trial", "", "trial_ended", CST_ERR_CONFLICT,
+     "the tenant is suspended, not active"},
+    {"active", "trial", "", "cancelled", CST_ERR_CONFLICT,
+     "a trial ends with trial_ended, not cancelled"},
+    {"terminated", "paid", "", "cancelled", CST_ERR_CONFLICT,
+     "the tenant is terminated: only an active or suspended account can be cancelled"},
+    {"active", "free", "", "payment_failed", CST_ERR_CONFLICT,
+     "payment_failed applies to a paid plan; this tenant's plan is free"},
+    {"active", "paid", "payment_failed", "payment_failed", CST_ERR_CONFLICT,
+     "payment_failed applies to an active tenant in good standing (it is active, payment "
+     "already failed)"},
+    {"closed", "paid", "", "payment_failed", CST_ERR_CONFLICT,
+     "payment_failed applies to an active tenant in good standing (it is closed)"},
+    {"active", "paid", "", "payment_recovered", CST_ERR_CONFLICT,
+     "payment_recovered applies after payment_failed, before the account closes"},
+    {"terminated", "paid", "", "terminated", CST_ERR_CONFLICT,
+     "the tenant is terminated and cannot be terminated"},
+    {"pending_erase", "paid", "", "terminated", CST_ERR_CONFLICT,
+     "the tenant is pending_erase: its lifecycle has ended"},
+    {"erased", "paid", "", "cancelled", CST_ERR_CONFLICT,
+     "the tenant is erased: its lifecycle has ended"},
+    {"active", "paid", "", "", CST_ERR_INVALID, INVALID_EVENT},
+    {"active", "paid", "", "deleted", CST_ERR_INVALID, INVALID_EVENT},
+};
 
 static void test_ret2_refusals_say_why(void **state)
 {
-    assert_refused("active", "paid", "", "trial_ended", CST_ERR_CONFLICT,
-                   "trial_ended applies to a trial; this tenant's plan is paid");
-    assert_refused("suspended", "trial", "", "trial_ended", CST_ERR_CONFLICT,
-                   "the tenant is suspended, not active");
-    assert_refused("active", "trial", "", "cancelled", CST_ERR_CONFLICT,
-                   "a trial ends with trial_ended, not cancelled");
-    assert_refused("terminated", "paid", "", "cancelled", CST_ERR_CONFLICT,
-                   "the tenant is terminated: only an active or suspended account can be "
-                   "cancelled");
-    assert_refused("active", "free", "", "payment_failed", CST_ERR_CONFLICT,
-                   "payment_failed applies to a paid plan; this tenant's plan is free");
-    assert_refused("active", "paid", "payment_failed", "payment_failed", CST_ERR_CONFLICT,
-                   "payment_failed applies to an active tenant in good standing (it is active, "
-                   "payment already failed)");
-    assert_refused("closed", "paid", "", "payment_failed", CST_ERR_CONFLICT,
-                   "payment_failed applies to an active tenant in good standing (it is closed)");
-    assert_refused("active", "paid", "", "payment_recovered", CST_ERR_CONFLICT,
-                   "payment_recovered applies after payment_failed, before the account closes");
-    assert_refused("terminated", "paid", "", "terminated", CST_ERR_CONFLICT,
-                   "the tenant is terminated and cannot be terminated");
-    assert_refused("pending_erase", "paid", "", "terminated", CST_ERR_CONFLICT,
-                   "the tenant is pending_erase: its lifecycle has ended");
-    assert_refused("erased", "paid", "", "cancelled", CST_ERR_CONFLICT,
-                   "the tenant is erased: its lifecycle has ended");
-    const char *invalid = "event must be trial_ended, cancelled, payment_failed, "
-                          "payment_recovered or terminated";
-    assert_refused("active", "paid", "", "", CST_ERR_INVALID, invalid);
-    assert_refused("active", "paid", "", "deleted", CST_ERR_INVALID, invalid);
+    for (size_t i = 0; i < COUNT(refusals); i++) {
+        const struct refusal *r = &refusals[i];
+        cst_tenant_row t = tenant(r->state, r->plan, r->prior, T0);
+        cst_err_clear();
+        assert_int_equal(cst_lifecycle_apply(&t, r->event, NULL, T0 + day(1)), r->code);
+        assert_string_equal(cst_err_message(r->code), r->msg);
+    }
 }
 
 static void test_ret2_plan_changes(void **state)
