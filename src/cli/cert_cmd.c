@@ -7,6 +7,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "lifecycle/lifecycle.h"
+#include "util/json.h"
 #include "util/util.h"
 
 int cst_cli_cert(int argc, char **argv)
@@ -46,7 +47,7 @@ int cst_cli_cert(int argc, char **argv)
                                 : json_pack("{s:b,s:s}", "ok", 0, "error", cst_err_message(e));
         char *s = json_dumps(o, JSON_COMPACT);
         printf("%s\n", s ? s : "{}");
-        free(s);
+        cst_json_free_text(s);
         json_decref(o);
     } else if (e == CST_OK) {
         printf("OK: certificate %s of the erase of tenant %s (%s) is signed by the node's key\n",
