@@ -54,3 +54,13 @@ bool cst_cli_verb(int *argc, char ***argv, const char *verb)
     (*argv)++;
     return true;
 }
+
+int cst_cli_parse_verb(int *argc, char ***argv, const char *verb, const cst_cli_opt *opts,
+                       void (*usage)(FILE *), int *first)
+{
+    if (!cst_cli_verb(argc, argv, verb)) {
+        usage(stderr);
+        return 2;
+    }
+    return cst_cli_parse(*argc, *argv, opts, usage, first);
+}

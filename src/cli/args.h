@@ -45,6 +45,11 @@ typedef struct cst_cli_node_args {
 int cst_cli_parse(int argc, char **argv, const cst_cli_opt *opts, void (*usage)(FILE *),
                   int *first);
 
+/* The same for a command with a sub-command word (audit verify, operator unlock): argv[1] must
+ * be verb (else usage goes to stderr: 2), and is taken out of the arguments first. */
+int cst_cli_parse_verb(int *argc, char ***argv, const char *verb, const cst_cli_opt *opts,
+                       void (*usage)(FILE *), int *first);
+
 /* A sub-command word: true when argv[1] is verb, which is then taken out of the arguments
  * (argv[0] stays the command's name). */
 bool cst_cli_verb(int *argc, char ***argv, const char *verb);

@@ -120,11 +120,7 @@ static int cmd_audit(int argc, char **argv)
     bool json = false;
     const cst_cli_opt opts[] = {CST_CLI_NODE_OPTS(a), CST_CLI_VALUE("seal-key", &seal),
                                 CST_CLI_FLAG("json", &json), CST_CLI_END};
-    if (!cst_cli_verb(&argc, &argv, "verify")) {
-        usage(stderr);
-        return 2;
-    }
-    int first, rc = cst_cli_parse(argc, argv, opts, usage, &first);
+    int first, rc = cst_cli_parse_verb(&argc, &argv, "verify", opts, usage, &first);
     if (rc != CST_CLI_CONTINUE)
         return rc;
     cst_config cfg;
@@ -188,6 +184,40 @@ static int cmd_audit(int argc, char **argv)
     return r.ok ? 0 : 1;
 }
 
+static int cmd_config(int argc, char **argv)
+{
+    /* docs/configuration.md is this output (ctest cli.config_reference). */
+    if (argc == 2 && strcmp(argv[1], "reference") == 0) {
+        cst_config_reference(stdout);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
+    usage(stderr);
+    return 2;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    printf("custodia %s\n", CUSTODIA_VERSION);
+    return 0;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    usage(stdout);
+    return 0;
+}
+
+/* The commands: each runs with argv[0] the program and argv[1] its first argument. */
+static const struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} commands[] = {
+    {"init", cmd_init},         {"serve", cmd_serve},     {"audit", cmd_audit},
+    {"backup", cst_cli_backup}, {"cert", cst_cli_cert},   {"operator", cst_cli_operator},
+    {"config", cmd_config},     {"version", cmd_version}, {"--version", cmd_version},
+    {"help", cmd_help},         {"--help", cmd_help},
+};
+
 int main(int argc, char **argv)
 {
     cst_cli_harden_process();
@@ -201,35 +231,9 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     argv[1] = argv[0];
-    if (strcmp(cmd, "init") == 0)
-        return cmd_init(argc - 1, argv + 1);
-    if (strcmp(cmd, "serve") == 0)
-        return cmd_serve(argc - 1, argv + 1);
-    if (strcmp(cmd, "audit") == 0)
-        return cmd_audit(argc - 1, argv + 1);
-    if (strcmp(cmd, "backup") == 0)
-        return cst_cli_backup(argc - 1, argv + 1);
-    if (strcmp(cmd, "cert") == 0)
-        return cst_cli_cert(argc - 1, argv + 1);
-    if (strcmp(cmd, "operator") == 0)
-        return cst_cli_operator(argc - 1, argv + 1);
-    if (strcmp(cmd, "config") == 0) {
-        /* docs/configuration.md is this output (ctest cli.config_reference). */
-        if (argc == 3 && strcmp(argv[2], "reference") == 0) {
-            cst_config_reference(stdout);
-            return fflush(stdout) == 0 ? 0 : 1;
-        }
-        usage(stderr);
-        return 2;
-    }
-    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("custodia %s\n", CUSTODIA_VERSION);
-        return 0;
-    }
-    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
-        usage(stdout);
-        return 0;
-    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "custodia: unknown command \"%s\"\n\n", cmd);
     usage(stderr);
     return 2;

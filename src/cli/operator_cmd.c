@@ -60,11 +60,7 @@ int cst_cli_operator(int argc, char **argv)
     cst_cli_node_args a = {0};
     bool json = false;
     const cst_cli_opt opts[] = {CST_CLI_NODE_OPTS(a), CST_CLI_FLAG("json", &json), CST_CLI_END};
-    if (!cst_cli_verb(&argc, &argv, "unlock")) {
-        usage(stderr);
-        return 2;
-    }
-    int first, rc = cst_cli_parse(argc, argv, opts, usage, &first);
+    int first, rc = cst_cli_parse_verb(&argc, &argv, "unlock", opts, usage, &first);
     if (rc != CST_CLI_CONTINUE)
         return rc;
     if (first != argc - 1) {

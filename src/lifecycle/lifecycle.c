@@ -10,29 +10,16 @@
 
 /* ---- names ---- */
 
-static const char *const state_names[CST_STATE__COUNT] = {
-    [CST_STATE_ACTIVE] = "active",
-    [CST_STATE_SUSPENDED] = "suspended",
-    [CST_STATE_CLOSED] = "closed",
-    [CST_STATE_TERMINATED] = "terminated",
-    [CST_STATE_PENDING_ERASE] = "pending_erase",
-    [CST_STATE_ERASED] = "erased",
-};
-
-static const char *const event_names[CST_EVENT__COUNT] = {
-    [CST_EVENT_NONE] = "",
-    [CST_EVENT_TRIAL_ENDED] = "trial_ended",
-    [CST_EVENT_CANCELLED] = "cancelled",
-    [CST_EVENT_PAYMENT_FAILED] = "payment_failed",
-    [CST_EVENT_PAYMENT_RECOVERED] = "payment_recovered",
-    [CST_EVENT_TERMINATED] = "terminated",
-};
-
-static const char *const plan_names[CST_PLAN__COUNT] = {
-    [CST_PLAN_TRIAL] = "trial",
-    [CST_PLAN_FREE] = "free",
-    [CST_PLAN_PAID] = "paid",
-};
+/* In the order of the enums (lifecycle.h); the stored rows hold these names. */
+static const char *const state_names[] = {"active",     "suspended",     "closed",
+                                          "terminated", "pending_erase", "erased"};
+static const char *const event_names[] = {
+    "", "trial_ended", "cancelled", "payment_failed", "payment_recovered", "terminated"};
+static const char *const plan_names[] = {"trial", "free", "paid"};
+#define NAMES(a) (sizeof(a) / sizeof((a)[0]))
+_Static_assert(NAMES(state_names) == CST_STATE__COUNT, "a name for every state");
+_Static_assert(NAMES(event_names) == CST_EVENT__COUNT, "a name for every event");
+_Static_assert(NAMES(plan_names) == CST_PLAN__COUNT, "a name for every plan");
 
 static const char *name_of(const char *const *names, size_t n, size_t i)
 {

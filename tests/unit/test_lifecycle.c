@@ -22,18 +22,9 @@ static const char *const events[] = {"trial_ended", "cancelled", "payment_failed
                                      "payment_recovered", "terminated"};
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Distinct periods, so a step counted with the wrong one fails. */
-static const cst_lifecycle_policy policy = {
-    .trial_erase_days = 12,
-    .cancelled_erase_days = 90,
-    .payment_suspend_days = 15,
-    .payment_close_days = 91,
-    .closed_erase_days = 7,
-    .free_inactive_days = 60,
-    .terminated_access_days = 16,
-    .terminated_erase_days = 30,
-    .billing_retention_days = 2557,
-};
+/* The defaults with every period distinct (payment_close_days 91, terminated_access_days 16),
+ * so a step counted with the wrong one fails; set by main. */
+static cst_lifecycle_policy policy;
 
 static int64_t day(int n)
 {
@@ -439,6 +430,9 @@ static void test_ret2_ret3_each_state_permits_only_its_access(void **state)
 
 int main(void)
 {
+    policy = cst_lifecycle_defaults;
+    policy.payment_close_days = 91;
+    policy.terminated_access_days = 16;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names_round_trip_and_unknown_names_parse_to_count),
         cmocka_unit_test(test_ret2_ret3_every_event_in_every_state_plan_and_standing),

@@ -176,14 +176,16 @@ static void test_public_key_file_malformed(void **state)
     files_remove(&f);
 }
 
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_rfc8032_known_answers),
+    cmocka_unit_test(test_key_saved_sealed_and_loaded_with_its_kek),
+    cmocka_unit_test(test_key_and_public_key_must_match),
+    cmocka_unit_test(test_public_key_file_malformed),
+};
+
 int main(void)
 {
-    assert_int_equal(cst_crypto_init(), CST_OK);
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rfc8032_known_answers),
-        cmocka_unit_test(test_key_saved_sealed_and_loaded_with_its_kek),
-        cmocka_unit_test(test_key_and_public_key_must_match),
-        cmocka_unit_test(test_public_key_file_malformed),
-    };
+    if (cst_crypto_init() != CST_OK)
+        return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
