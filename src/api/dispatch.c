@@ -190,10 +190,8 @@ static bool is_sys_perm(cst_perm p)
            p == CST_PERM_SYS_BACKUPS;
 }
 
-/* The rule for API tokens on the self-service (CST_PERM_SELF) routes: a token acts only on
- * itself (GET /v1/tokens shows it alone, DELETE /v1/tokens/{id} revokes it alone, see
- * tokens.c); anything beyond needs an explicit permission (tenant.admin); the routes flagged
- * CST_ROUTE_SESSION_ONLY (they act on the person, not on data) it cannot use at all. */
+/* What a route is comes from its flags in the route table (CST_ROUTE_*), never from its
+ * handler or pattern. */
 static bool has_flag(const cst_route *r, unsigned flag)
 {
     return (r->flags & flag) != 0;
@@ -233,6 +231,10 @@ static cst_err authorize(const cst_request *req)
                "two-factor authentication is required: enrol with POST /v1/auth/totp and "
                "confirm with POST /v1/auth/totp/confirm");
     }
+    /* The rule for API tokens on the self-service (CST_PERM_SELF) routes: a token acts only
+     * on itself (GET /v1/tokens shows it alone, DELETE /v1/tokens/{id} revokes it alone, see
+     * tokens.c); anything beyond needs an explicit permission (tenant.admin); the routes that
+     * act on the person, not on data (CST_ROUTE_SESSION_ONLY), it cannot use at all. */
     ENSURE(who->token.session || !has_flag(r, CST_ROUTE_SESSION_ONLY), CST_ERR_FORBIDDEN,
            "this route needs a login session, not an API token");
     if (r->perm == CST_PERM_SELF)
