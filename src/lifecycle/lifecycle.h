@@ -62,8 +62,7 @@ cst_tenant_plan cst_tenant_plan_parse(const char *name);
 typedef struct cst_lifecycle_step {
     cst_tenant_state state;
     int64_t at;
-    const char
-        *reason; /* e.g. "trial ended + lifecycle.trial_erase_days" (the rule, not the date) */
+    const char *reason; /* e.g. "trial ended + lifecycle.trial_erase_days" (not the date) */
 } cst_lifecycle_step;
 
 /* RET-1: the last write time (microseconds) at or before which a record of a bucket with this
