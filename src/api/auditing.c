@@ -197,7 +197,7 @@ cst_err cst_api_audit_request(cst_node *n, cst_request *req)
         return CST_OK;
     req->audited = true;
     const cst_route *r = req->route;
-    if (r && r->handler == cst_api_health)
+    if (r && (r->flags & CST_ROUTE_UNAUDITED))
         return CST_OK; /* the liveness probe touches nothing */
     const cst_principal *who = &req->who;
     char resource[512];
@@ -207,7 +207,7 @@ cst_err cst_api_audit_request(cst_node *n, cst_request *req)
         tenant = req->audit_tenant;
     else if (who->authenticated && !who->is_operator)
         tenant = who->tenant.id;
-    else if (who->is_operator && r && strncmp(r->pattern, "/v1/sys/tenants/{id}", 20) == 0 &&
+    else if (who->is_operator && r && (r->flags & CST_ROUTE_TENANT_PARAM) &&
              cst_id_valid(req->params[0], "tn"))
         tenant = req->params[0]; /* LOG-4: the tenant sees operators' actions on it */
     if (tenant && strcmp(tenant, CST_SYS_TENANT) == 0)

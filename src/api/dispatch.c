@@ -190,31 +190,18 @@ static bool is_sys_perm(cst_perm p)
            p == CST_PERM_SYS_BACKUPS;
 }
 
-/* Routes a session may use before its one-time password is changed or two-factor enrolled. */
-static bool is_setup_route(const cst_route *r)
+/* What a route is comes from its flags in the route table (CST_ROUTE_*), never from its
+ * handler or pattern. */
+static bool has_flag(const cst_route *r, unsigned flag)
 {
-    return r->handler == cst_api_password || r->handler == cst_api_logout ||
-           r->handler == cst_api_totp_enrol || r->handler == cst_api_totp_confirm;
-}
-
-/* Routes that act on the person, not on data: a login session only, never an API token.
- * The rule for API tokens on the self-service (CST_PERM_SELF) routes: a token acts only on
- * itself (GET /v1/tokens shows it alone, DELETE /v1/tokens/{id} revokes it alone, see
- * tokens.c); anything beyond needs an explicit permission (tenant.admin); these routes it
- * cannot use at all. */
-static bool is_session_route(const cst_route *r)
-{
-    return r->handler == cst_api_password || r->handler == cst_api_totp_enrol ||
-           r->handler == cst_api_totp_confirm || r->handler == cst_api_totp_disable ||
-           r->handler == cst_api_session_list || r->handler == cst_api_session_delete ||
-           r->handler == cst_api_token_create;
+    return (r->flags & flag) != 0;
 }
 
 /* IAM-4: writers and readers reach only the buckets they are granted ("*" for all). */
 static cst_err check_bucket_grant(const cst_request *req)
 {
     const cst_principal *who = &req->who;
-    if (!strstr(req->route->pattern, "/records") || (who->user.roles & CST_ALL_BUCKET_ROLES))
+    if (!has_flag(req->route, CST_ROUTE_BUCKET_SCOPED) || (who->user.roles & CST_ALL_BUCKET_ROLES))
         return CST_OK;
     json_t *grants = json_loads(who->user.grants, 0, NULL);
     bool ok = false;
@@ -234,7 +221,7 @@ static cst_err authorize(const cst_request *req)
 {
     const cst_route *r = req->route;
     const cst_principal *who = &req->who;
-    if (who->token.session && !is_setup_route(r)) {
+    if (who->token.session && !has_flag(r, CST_ROUTE_BEFORE_SETUP)) {
         /* SPEC §9: a one-time password allows nothing but changing it (and two-factor set-up). */
         ENSURE(!who->user.must_change_password, CST_ERR_PASSWORD_CHANGE_REQUIRED,
                "this account has a one-time password: change it with POST /v1/auth/password");
@@ -244,7 +231,11 @@ static cst_err authorize(const cst_request *req)
                "two-factor authentication is required: enrol with POST /v1/auth/totp and "
                "confirm with POST /v1/auth/totp/confirm");
     }
-    ENSURE(who->token.session || !is_session_route(r), CST_ERR_FORBIDDEN,
+    /* The rule for API tokens on the self-service (CST_PERM_SELF) routes: a token acts only
+     * on itself (GET /v1/tokens shows it alone, DELETE /v1/tokens/{id} revokes it alone, see
+     * tokens.c); anything beyond needs an explicit permission (tenant.admin); the routes that
+     * act on the person, not on data (CST_ROUTE_SESSION_ONLY), it cannot use at all. */
+    ENSURE(who->token.session || !has_flag(r, CST_ROUTE_SESSION_ONLY), CST_ERR_FORBIDDEN,
            "this route needs a login session, not an API token");
     if (r->perm == CST_PERM_SELF)
         return CST_OK;
@@ -263,8 +254,15 @@ static cst_err check_state(const cst_request *req)
     const cst_route *r = req->route;
     if (req->who.is_operator || r->perm == CST_PERM_PUBLIC)
         return CST_OK;
-    return cst_lifecycle_permits(&req->who.tenant, r->method, r->handler == cst_api_export,
-                                 r->perm == CST_PERM_SELF, r->handler == cst_api_tenant_get);
+    bool read = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+    unsigned access = read ? CST_ACCESS_READ : CST_ACCESS_WRITE;
+    if (has_flag(r, CST_ROUTE_EXPORT))
+        access |= CST_ACCESS_EXPORT;
+    if (r->perm == CST_PERM_SELF)
+        access |= CST_ACCESS_SELF;
+    if (read && has_flag(r, CST_ROUTE_CLOSED_READ))
+        access |= CST_ACCESS_CLOSED_READ;
+    return cst_lifecycle_permits(&req->who.tenant, access);
 }
 
 cst_err cst_api_on_headers(void *app, cst_request *req, const char *url)
@@ -281,11 +279,11 @@ cst_err cst_api_on_headers(void *app, cst_request *req, const char *url)
                         req->params, req->param_len));
     /* IAM-2: a throttled address is refused before its body is read or a password checked,
      * so its attempts neither cost a hash nor count towards an account's lock */
-    if (req->route->handler == cst_api_login)
+    if (has_flag(req->route, CST_ROUTE_LOGIN_THROTTLED))
         TRY(cst_api_login_throttle(n, req));
     req->body_limit = body_limit(n, req->route);
     /* IAM-2: Argon2id runs on the bounded hashing pool, never on a request thread. */
-    req->offload = (req->route->flags & CST_ROUTE_HASHES) != 0;
+    req->offload = has_flag(req->route, CST_ROUTE_HASHES);
     TRY(check_length(req));
     if (req->route->body == CST_BODY_JSON || req->route->body == CST_BODY_BATCH ||
         req->route->body == CST_BODY_NONE)

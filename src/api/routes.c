@@ -3,6 +3,17 @@
  * credential (ISO-1): no tenant id appears in them. */
 #include "api/api.h"
 
+/* flags: CST_ROUTE_* without the prefix, joined with | (see http/request.h) */
+#define HASHES CST_ROUTE_HASHES
+#define BEFORE_SETUP CST_ROUTE_BEFORE_SETUP
+#define SESSION_ONLY CST_ROUTE_SESSION_ONLY
+#define BUCKET_SCOPED CST_ROUTE_BUCKET_SCOPED
+#define LOGIN_THROTTLED CST_ROUTE_LOGIN_THROTTLED
+#define EXPORT CST_ROUTE_EXPORT
+#define CLOSED_READ CST_ROUTE_CLOSED_READ
+#define UNAUDITED CST_ROUTE_UNAUDITED
+#define TENANT_PARAM CST_ROUTE_TENANT_PARAM
+
 #define RF(m, p, h, perm, body, action, flags)                                                     \
     {                                                                                              \
         m, p, h, CST_PERM_##perm, CST_BODY_##body, action, flags                                   \
@@ -10,20 +21,29 @@
 #define R(m, p, h, perm, body, action) RF(m, p, h, perm, body, action, 0)
 /* IAM-2: routes whose handler may run Argon2id (login, any new or changed password) run on
  * the server's hashing pool, never on a request thread. */
-#define RH(m, p, h, perm, body, action) RF(m, p, h, perm, body, action, CST_ROUTE_HASHES)
+#define RH(m, p, h, perm, body, action) RF(m, p, h, perm, body, action, HASHES)
+/* IAM-4: record routes act within one bucket, named by their first parameter. */
+#define RB(m, p, h, perm, body, action) RF(m, p, h, perm, body, action, BUCKET_SCOPED)
 
 const cst_route cst_api_routes[] = {
-    R("GET", "/v1/sys/health", cst_api_health, PUBLIC, NONE, "node.health"),
-    RH("POST", "/v1/auth/login", cst_api_login, PUBLIC, JSON, "auth.login"),
-    R("POST", "/v1/auth/logout", cst_api_logout, SELF, NONE, "auth.logout"),
-    RH("POST", "/v1/auth/password", cst_api_password, SELF, JSON, "auth.password.change"),
-    R("POST", "/v1/auth/totp", cst_api_totp_enrol, SELF, NONE, "auth.totp.enrol"),
-    R("POST", "/v1/auth/totp/confirm", cst_api_totp_confirm, SELF, JSON, "auth.totp.confirm"),
-    R("DELETE", "/v1/auth/totp", cst_api_totp_disable, SELF, JSON, "auth.totp.disable"),
-    R("GET", "/v1/auth/sessions", cst_api_session_list, SELF, NONE, "auth.session.list"),
-    R("DELETE", "/v1/auth/sessions/{id}", cst_api_session_delete, SELF, NONE,
-      "auth.session.revoke"),
-    R("GET", "/v1/tenant", cst_api_tenant_get, TENANT_READ, NONE, "tenant.settings.read"),
+    RF("GET", "/v1/sys/health", cst_api_health, PUBLIC, NONE, "node.health", UNAUDITED),
+    RF("POST", "/v1/auth/login", cst_api_login, PUBLIC, JSON, "auth.login",
+       HASHES | LOGIN_THROTTLED),
+    RF("POST", "/v1/auth/logout", cst_api_logout, SELF, NONE, "auth.logout", BEFORE_SETUP),
+    RF("POST", "/v1/auth/password", cst_api_password, SELF, JSON, "auth.password.change",
+       HASHES | BEFORE_SETUP | SESSION_ONLY),
+    RF("POST", "/v1/auth/totp", cst_api_totp_enrol, SELF, NONE, "auth.totp.enrol",
+       BEFORE_SETUP | SESSION_ONLY),
+    RF("POST", "/v1/auth/totp/confirm", cst_api_totp_confirm, SELF, JSON, "auth.totp.confirm",
+       BEFORE_SETUP | SESSION_ONLY),
+    RF("DELETE", "/v1/auth/totp", cst_api_totp_disable, SELF, JSON, "auth.totp.disable",
+       SESSION_ONLY),
+    RF("GET", "/v1/auth/sessions", cst_api_session_list, SELF, NONE, "auth.session.list",
+       SESSION_ONLY),
+    RF("DELETE", "/v1/auth/sessions/{id}", cst_api_session_delete, SELF, NONE,
+       "auth.session.revoke", SESSION_ONLY),
+    RF("GET", "/v1/tenant", cst_api_tenant_get, TENANT_READ, NONE, "tenant.settings.read",
+       CLOSED_READ),
     R("PATCH", "/v1/tenant", cst_api_tenant_patch, TENANT_ADMIN, JSON, "tenant.settings.change"),
     R("GET", "/v1/users", cst_api_user_list, USERS_ADMIN, NONE, "user.list"),
     RH("POST", "/v1/users", cst_api_user_create, USERS_ADMIN, JSON, "user.create"),
@@ -31,35 +51,36 @@ const cst_route cst_api_routes[] = {
     RH("PATCH", "/v1/users/{id}", cst_api_user_patch, USERS_ADMIN, JSON, "user.change"),
     R("DELETE", "/v1/users/{id}", cst_api_user_delete, USERS_ADMIN, NONE, "user.delete"),
     R("GET", "/v1/tokens", cst_api_token_list, SELF, NONE, "token.list"),
-    R("POST", "/v1/tokens", cst_api_token_create, SELF, JSON, "token.create"),
+    RF("POST", "/v1/tokens", cst_api_token_create, SELF, JSON, "token.create", SESSION_ONLY),
     R("DELETE", "/v1/tokens/{id}", cst_api_token_delete, SELF, NONE, "token.revoke"),
     R("GET", "/v1/buckets", cst_api_bucket_list, BUCKETS_ADMIN, NONE, "bucket.list"),
     R("POST", "/v1/buckets", cst_api_bucket_create, BUCKETS_ADMIN, JSON, "bucket.create"),
     R("GET", "/v1/buckets/{name}", cst_api_bucket_get, BUCKETS_ADMIN, NONE, "bucket.read"),
     R("PATCH", "/v1/buckets/{name}", cst_api_bucket_patch, BUCKETS_ADMIN, JSON, "bucket.change"),
     R("DELETE", "/v1/buckets/{name}", cst_api_bucket_delete, BUCKETS_ADMIN, NONE, "bucket.delete"),
-    R("GET", "/v1/buckets/{name}/records", cst_api_record_list, RECORDS_READ, NONE, "record.list"),
-    R("POST", "/v1/buckets/{name}/records:batch", cst_api_record_batch, RECORDS_WRITE, BATCH,
-      "record.batch"),
-    R("PUT", "/v1/buckets/{name}/records/{key}", cst_api_record_put, RECORDS_WRITE, RECORD,
-      "record.write"),
-    R("GET", "/v1/buckets/{name}/records/{key}", cst_api_record_get, RECORDS_READ, NONE,
-      "record.read"),
-    R("HEAD", "/v1/buckets/{name}/records/{key}", cst_api_record_get, RECORDS_READ, NONE,
-      "record.head"),
-    R("DELETE", "/v1/buckets/{name}/records/{key}", cst_api_record_delete, RECORDS_WRITE, NONE,
-      "record.delete"),
+    RB("GET", "/v1/buckets/{name}/records", cst_api_record_list, RECORDS_READ, NONE, "record.list"),
+    RB("POST", "/v1/buckets/{name}/records:batch", cst_api_record_batch, RECORDS_WRITE, BATCH,
+       "record.batch"),
+    RB("PUT", "/v1/buckets/{name}/records/{key}", cst_api_record_put, RECORDS_WRITE, RECORD,
+       "record.write"),
+    RB("GET", "/v1/buckets/{name}/records/{key}", cst_api_record_get, RECORDS_READ, NONE,
+       "record.read"),
+    RB("HEAD", "/v1/buckets/{name}/records/{key}", cst_api_record_get, RECORDS_READ, NONE,
+       "record.head"),
+    RB("DELETE", "/v1/buckets/{name}/records/{key}", cst_api_record_delete, RECORDS_WRITE, NONE,
+       "record.delete"),
     R("GET", "/v1/sys/tenants", cst_api_sys_tenant_list, SYS_TENANTS, NONE, "sys.tenant.list"),
     RH("POST", "/v1/sys/tenants", cst_api_sys_tenant_create, SYS_TENANTS, JSON,
        "sys.tenant.create"),
-    R("GET", "/v1/sys/tenants/{id}", cst_api_sys_tenant_get, SYS_TENANTS, NONE, "sys.tenant.read"),
-    R("PATCH", "/v1/sys/tenants/{id}", cst_api_sys_tenant_patch, SYS_TENANTS, JSON,
-      "sys.tenant.change"),
-    R("POST", "/v1/sys/tenants/{id}/erase", cst_api_sys_tenant_erase, SYS_TENANTS, JSON,
-      "sys.tenant.erase"),
+    RF("GET", "/v1/sys/tenants/{id}", cst_api_sys_tenant_get, SYS_TENANTS, NONE, "sys.tenant.read",
+       TENANT_PARAM),
+    RF("PATCH", "/v1/sys/tenants/{id}", cst_api_sys_tenant_patch, SYS_TENANTS, JSON,
+       "sys.tenant.change", TENANT_PARAM),
+    RF("POST", "/v1/sys/tenants/{id}/erase", cst_api_sys_tenant_erase, SYS_TENANTS, JSON,
+       "sys.tenant.erase", TENANT_PARAM),
     R("GET", "/v1/sys/certificates/{id}", cst_api_sys_certificate_get, SYS_TENANTS, NONE,
       "sys.certificate.read"),
-    R("GET", "/v1/export", cst_api_export, TENANT_ADMIN, NONE, "tenant.export"),
+    RF("GET", "/v1/export", cst_api_export, TENANT_ADMIN, NONE, "tenant.export", EXPORT),
     R("POST", "/v1/import", cst_api_import, TENANT_ADMIN, IMPORT, "tenant.import"),
     R("GET", "/v1/sys/operators", cst_api_operator_list, SYS_OPERATORS, NONE, "sys.operator.list"),
     RH("POST", "/v1/sys/operators", cst_api_operator_create, SYS_OPERATORS, JSON,

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "crypto/keys.h"
+#include "crypto/sign.h"
 #include "util/json.h"
 #include "util/buf.h"
 #include "util/util.h"
@@ -199,7 +200,7 @@ cst_err cst_bk_write_start(const cst_key *kek, const uint8_t *sk, json_t *header
     char salt_hex[65], pk_hex[65], kek_id[CST_KEK_ID_LEN + 1];
     TRY(cst_random(salt, sizeof(salt)));
     cst_hex(salt, sizeof(salt), salt_hex);
-    cst_hex(sk + 32, 32, pk_hex);
+    cst_sign_public_hex(sk, pk_hex);
     cst_kek_id(kek, kek_id);
     const char *id = json_string_value(json_object_get(header, "backup_id"));
     ENSURE(id != NULL, CST_ERR_INTERNAL, "backup header without an id");
@@ -216,7 +217,7 @@ cst_err cst_bk_write_start(const cst_key *kek, const uint8_t *sk, json_t *header
     cst_sha256(text, hl, w->hhash);
     cst_buf signed_part;
     cst_buf_init(&signed_part, CST_BK_HEADER_MAX + 64);
-    uint8_t len[4], sig[crypto_sign_BYTES];
+    uint8_t len[4], sig[CST_SIGN_LEN];
     put_u32(len, (uint32_t)hl);
     cst_err e = cst_buf_append(&signed_part, header_ctx, sizeof(header_ctx) - 1);
     if (e == CST_OK)
@@ -224,7 +225,7 @@ cst_err cst_bk_write_start(const cst_key *kek, const uint8_t *sk, json_t *header
     if (e == CST_OK)
         e = cst_buf_append(&signed_part, text, hl);
     if (e == CST_OK)
-        crypto_sign_detached(sig, NULL, signed_part.data, signed_part.len, sk);
+        cst_sign(sk, signed_part.data, signed_part.len, sig);
     if (e == CST_OK)
         e = raw_write(w, CST_BK_MAGIC, CST_BK_MAGIC_LEN);
     if (e == CST_OK)
@@ -291,7 +292,7 @@ cst_err cst_bk_finish(cst_bk_writer *w, json_t *manifest)
     size_t ml = strlen(text);
     cst_buf signed_part;
     cst_buf_init(&signed_part, MANIFEST_MAX + 64);
-    uint8_t h[5], sig[crypto_sign_BYTES];
+    uint8_t h[5], sig[CST_SIGN_LEN];
     h[0] = 'M';
     put_u32(h + 1, (uint32_t)ml);
     cst_err e =
@@ -301,7 +302,7 @@ cst_err cst_bk_finish(cst_bk_writer *w, json_t *manifest)
     if (e == CST_OK)
         e = cst_buf_append(&signed_part, text, ml);
     if (e == CST_OK)
-        crypto_sign_detached(sig, NULL, signed_part.data, signed_part.len, w->sk);
+        cst_sign(w->sk, signed_part.data, signed_part.len, sig);
     if (e == CST_OK)
         e = put(w, h, 5);
     if (e == CST_OK)
@@ -478,7 +479,7 @@ static cst_err header_sig_check(const cst_buf *text, const uint8_t sig[64], cons
         e = cst_buf_append(&m, CST_BK_MAGIC, CST_BK_MAGIC_LEN);
     if (e == CST_OK)
         e = cst_buf_append(&m, text->data, text->len);
-    if (e == CST_OK && crypto_sign_verify_detached(sig, m.data, m.len, pk) != 0)
+    if (e == CST_OK && !cst_sign_verify(pk, m.data, m.len, sig))
         e = cst_fail(CST_ERR_INTEGRITY, "the backup header's signature does not verify");
     cst_buf_free(&m);
     return e;
@@ -552,7 +553,7 @@ static cst_err check_manifest(reader *r, const json_t *header, const json_t *see
     cst_err e = cst_buf_append(&m, manifest_ctx, sizeof(manifest_ctx) - 1);
     if (e == CST_OK)
         e = cst_buf_append(&m, mtext->data, mtext->len);
-    if (e == CST_OK && crypto_sign_verify_detached(sig, m.data, m.len, pk) != 0)
+    if (e == CST_OK && !cst_sign_verify(pk, m.data, m.len, sig))
         e = cst_fail(CST_ERR_INTEGRITY, "the backup manifest's signature does not verify");
     cst_buf_free(&m);
     TRY(e);

@@ -64,6 +64,10 @@ json_t *cst_drill_row_json(const cst_drill_row *d);
 /* The health summary: last good backup, last failure, last drill. */
 json_t *cst_backup_health(cst_node *n);
 
+/* An audit entry of the node itself about backups (schedule, CLI); info is borrowed. */
+void cst_bk_audit(cst_node *n, const char *action, const char *outcome, const char *tenant,
+                  json_t *info);
+
 /* Lists the backups in a directory (by their signed headers), newest first. */
 CST_MUST_USE cst_err cst_backup_list_dir(const char *dir, json_t **list);
 

@@ -30,10 +30,6 @@ CST_MUST_USE cst_err cst_bk_scratch(const char *base, const char *what, char *ou
 /* The id of the catalogue's newest good backup (CST_ERR_NOT_FOUND when there is none). */
 CST_MUST_USE cst_err cst_bk_newest_ok(cst_node *n, char *id, size_t size);
 
-/* An audit entry of the node itself (schedule, CLI). */
-void cst_bk_audit(cst_node *n, const char *action, const char *outcome, const char *tenant,
-                  json_t *info);
-
 /* A destination command (sh -c) with CUSTODIA_BACKUP_ID, CUSTODIA_NODE_ID and
  * CUSTODIA_REGION in its environment, fed on stdin (to_stdin) or read from stdout, killed with
  * its process group when it outlives its timeout. */

@@ -1,7 +1,6 @@
 /* backup_cmd.c: custodia backup create|list|verify|restore|drill (SPEC §4; BAK-1..4). Commands
  * that write (create, drill, a tenant restore) take the data dir's lock and refuse to run
  * beside a serving node; list and verify only read. */
-#include <getopt.h>
 #include <pwd.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -11,14 +10,14 @@
 
 #include "audit/audit.h"
 #include "backup/backup.h"
-#include "backup/internal.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "util/json.h"
 #include "util/util.h"
 
 typedef struct bk_args {
-    const char *config, *data_dir, *key, *to, *dir, *from, *tenant, *seal_out, *pubkey, *region,
-        *scratch, *path;
+    cst_cli_node_args node;
+    const char *to, *dir, *from, *tenant, *seal_out, *pubkey, *region, *scratch, *path;
     bool json;
 } bk_args;
 
@@ -43,75 +42,28 @@ static void print_json(json_t *o)
 
 static int parse_args(int argc, char **argv, bk_args *a)
 {
-    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
-                                         {"data-dir", required_argument, 0, 'd'},
-                                         {"master-key-file", required_argument, 0, 'k'},
-                                         {"to", required_argument, 0, 't'},
-                                         {"dir", required_argument, 0, 'D'},
-                                         {"from", required_argument, 0, 'f'},
-                                         {"tenant", required_argument, 0, 'T'},
-                                         {"seal-key-out", required_argument, 0, 's'},
-                                         {"public-key", required_argument, 0, 'p'},
-                                         {"region", required_argument, 0, 'r'},
-                                         {"scratch", required_argument, 0, 'S'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
     memset(a, 0, sizeof(*a));
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            a->config = optarg;
-            break;
-        case 'd':
-            a->data_dir = optarg;
-            break;
-        case 'k':
-            a->key = optarg;
-            break;
-        case 't':
-            a->to = optarg;
-            break;
-        case 'D':
-            a->dir = optarg;
-            break;
-        case 'f':
-            a->from = optarg;
-            break;
-        case 'T':
-            a->tenant = optarg;
-            break;
-        case 's':
-            a->seal_out = optarg;
-            break;
-        case 'p':
-            a->pubkey = optarg;
-            break;
-        case 'r':
-            a->region = optarg;
-            break;
-        case 'S':
-            a->scratch = optarg;
-            break;
-        case 'j':
-            a->json = true;
-            break;
-        case 'h':
-            usage_backup(stdout);
-            return 0;
-        default:
-            usage_backup(stderr);
-            return 2;
-        }
-    }
-    if (optind < argc)
-        a->path = argv[optind++];
-    if (optind < argc) {
-        fprintf(stderr, "custodia backup: unexpected argument \"%s\"\n", argv[optind]);
+    const cst_cli_opt opts[] = {CST_CLI_NODE_OPTS(a->node),
+                                CST_CLI_VALUE("to", &a->to),
+                                CST_CLI_VALUE("dir", &a->dir),
+                                CST_CLI_VALUE("from", &a->from),
+                                CST_CLI_VALUE("tenant", &a->tenant),
+                                CST_CLI_VALUE("seal-key-out", &a->seal_out),
+                                CST_CLI_VALUE("public-key", &a->pubkey),
+                                CST_CLI_VALUE("region", &a->region),
+                                CST_CLI_VALUE("scratch", &a->scratch),
+                                CST_CLI_FLAG("json", &a->json),
+                                CST_CLI_END};
+    int first, rc = cst_cli_parse(argc, argv, opts, usage_backup, &first);
+    if (rc != CST_CLI_CONTINUE)
+        return rc;
+    if (first < argc)
+        a->path = argv[first++];
+    if (first < argc) {
+        fprintf(stderr, "custodia backup: unexpected argument \"%s\"\n", argv[first]);
         return 2;
     }
-    return -1;
+    return CST_CLI_CONTINUE;
 }
 
 static void cli_actor(char *out, size_t n)
@@ -120,20 +72,13 @@ static void cli_actor(char *out, size_t n)
     (void)snprintf(out, n, "%s", pw ? pw->pw_name : "unknown");
 }
 
-/* Opens the stopped node with its lock and its audit log (no node.start entry). */
+/* Opens the stopped node with its lock and its audit log. */
 static cst_err open_offline(const cst_config *cfg, cst_node *n, int *lock_fd)
 {
-    memset(n, 0, sizeof(*n));
-    TRY(cst_node_check_data_dir(cfg->data_dir));
-    cst_err e = cst_node_lock_data_dir(cfg->data_dir, lock_fd);
-    if (e == CST_ERR_CONFLICT)
-        return cst_fail(e,
-                        "a node is serving %s: it takes backups on its schedule; use POST "
-                        "/v1/sys/backups or POST /v1/sys/backups/drill, or stop it first",
-                        cfg->data_dir);
-    TRY(e);
-    TRY(cst_node_open(n, cfg));
-    return cst_node_audit_attach(n);
+    return cst_cli_offline_open(cfg,
+                                "it takes backups on its schedule; use POST /v1/sys/backups or "
+                                "POST /v1/sys/backups/drill, or stop it first",
+                                n, lock_fd);
 }
 
 static void audit_cli(cst_node *n, const char *action, cst_err e, const char *tenant, json_t *info)
@@ -145,14 +90,6 @@ static void audit_cli(cst_node *n, const char *action, cst_err e, const char *te
     if (e != CST_OK)
         json_object_set_new(info, "error", json_string(cst_err_message(e)));
     cst_bk_audit(n, action, e == CST_OK ? "success" : "failure", tenant, info);
-}
-
-static void close_offline(cst_node *n, int lock_fd)
-{
-    if (n->store)
-        cst_node_close(n);
-    if (lock_fd >= 0)
-        close(lock_fd);
 }
 
 static int do_create(const cst_config *cfg, const bk_args *a)
@@ -179,7 +116,7 @@ static int do_create(const cst_config *cfg, const bk_args *a)
             e = cst_fail(e, "%s", saved);
     }
     int rc = e == CST_OK ? 0 : fail("create", e);
-    close_offline(&n, lock_fd);
+    cst_cli_offline_close(&n, lock_fd);
     return rc;
 }
 
@@ -274,13 +211,13 @@ static cst_err restore_audit_new_node(const cst_config *cfg, json_t *report)
     cst_err e = open_offline(cfg, &n, &lock_fd);
     if (e == CST_OK)
         audit_cli(&n, "backup.restore", CST_OK, NULL, report);
-    close_offline(&n, lock_fd);
+    cst_cli_offline_close(&n, lock_fd);
     return e;
 }
 
 static int do_restore(const cst_config *cfg, const bk_args *a)
 {
-    if (!a->from || !a->data_dir) {
+    if (!a->from || !a->node.data_dir) {
         fprintf(stderr, "custodia backup restore: --from BACKUP and --data-dir DIR are required\n");
         return 2;
     }
@@ -328,7 +265,7 @@ static int do_restore(const cst_config *cfg, const bk_args *a)
                 e = cst_fail(e, "%s", saved);
         }
         json_decref(info);
-        close_offline(&n, lock_fd);
+        cst_cli_offline_close(&n, lock_fd);
     } else if (e == CST_OK) {
         e = cst_backup_restore(&o, &report);
         if (e == CST_OK) {
@@ -398,7 +335,7 @@ static int do_drill(const cst_config *cfg, const bk_args *a)
             e = cst_fail(e, "%s", saved);
     }
     int rc = e == CST_OK ? 0 : fail("drill", e);
-    close_offline(&n, lock_fd);
+    cst_cli_offline_close(&n, lock_fd);
     return rc;
 }
 
@@ -412,10 +349,10 @@ int cst_cli_backup(int argc, char **argv)
     argv[1] = argv[0];
     bk_args a;
     int rc = parse_args(argc - 1, argv + 1, &a);
-    if (rc >= 0)
+    if (rc != CST_CLI_CONTINUE)
         return rc;
     cst_config cfg;
-    cst_err e = cst_cli_config(&cfg, a.config, a.data_dir, a.key, NULL);
+    cst_err e = cst_cli_config(&cfg, a.node.config, a.node.data_dir, a.node.key, NULL);
     if (e == CST_OK && a.region)
         e = cst_config_set(&cfg, "node", "region", a.region);
     if (e != CST_OK)

@@ -1,43 +1,31 @@
 /* cert_cmd.c: custodia cert verify FILE: checks a certificate of deletion (RET-4) against the
  * node's Ed25519 public key. Read-only: works beside a serving node, or anywhere with the
  * node's published key file. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "lifecycle/lifecycle.h"
+#include "util/json.h"
 #include "util/util.h"
 
 int cst_cli_cert(int argc, char **argv)
 {
-    static const struct option opts[] = {{"public-key", required_argument, 0, 'p'},
-                                         {"data-dir", required_argument, 0, 'd'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {0, 0, 0, 0}};
     const char *pub = NULL, *data_dir = "./var";
     bool json = false;
-    int c;
-    optind = 1;
-    if (argc < 2 || strcmp(argv[1], "verify") != 0) {
+    const cst_cli_opt opts[] = {CST_CLI_VALUE("public-key", &pub),
+                                CST_CLI_VALUE("data-dir", &data_dir), CST_CLI_FLAG("json", &json),
+                                CST_CLI_END};
+    if (!cst_cli_verb(&argc, &argv, "verify")) {
         fprintf(stderr, "usage: custodia cert verify FILE [--public-key FILE] [--data-dir DIR] "
                         "[--json]\n");
         return 2;
     }
-    argv[1] = argv[0];
-    argc--;
-    argv++;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'p')
-            pub = optarg;
-        else if (c == 'd')
-            data_dir = optarg;
-        else if (c == 'j')
-            json = true;
-        else
-            return 2;
-    }
-    if (optind != argc - 1) {
+    int first, rc = cst_cli_parse(argc, argv, opts, NULL, &first);
+    if (rc != CST_CLI_CONTINUE)
+        return rc;
+    if (first != argc - 1) {
         fprintf(stderr, "custodia cert verify: give one certificate file\n");
         return 2;
     }
@@ -47,7 +35,7 @@ int cst_cli_cert(int argc, char **argv)
     json_t *cert = NULL;
     cst_err e = pub ? cst_node_public_key_file(pub, pk) : cst_node_public_key(data_dir, pk);
     if (e == CST_OK)
-        e = cst_file_read(argv[optind], 16 * 1024 * 1024, &doc);
+        e = cst_file_read(argv[first], 16 * 1024 * 1024, &doc);
     if (e == CST_OK)
         e = cst_certificate_verify(doc.data, doc.len, pk, &cert);
     cst_buf_free(&doc);
@@ -59,7 +47,7 @@ int cst_cli_cert(int argc, char **argv)
                                 : json_pack("{s:b,s:s}", "ok", 0, "error", cst_err_message(e));
         char *s = json_dumps(o, JSON_COMPACT);
         printf("%s\n", s ? s : "{}");
-        free(s);
+        cst_json_free_text(s);
         json_decref(o);
     } else if (e == CST_OK) {
         printf("OK: certificate %s of the erase of tenant %s (%s) is signed by the node's key\n",

@@ -1,10 +1,10 @@
 /* main.c: custodia's one binary: init and serve (SPEC §4). */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "audit/audit.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "util/json.h"
 #include "crypto/crypto.h"
@@ -59,41 +59,17 @@ static int fail(const char *cmd, cst_err e)
 
 static int cmd_init(int argc, char **argv)
 {
-    static const struct option opts[] = {{"data-dir", required_argument, 0, 'd'},
-                                         {"region", required_argument, 0, 'r'},
-                                         {"master-key-file", required_argument, 0, 'k'},
-                                         {"operator-username", required_argument, 0, 'o'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
     const char *data_dir = "./var", *region = "local", *key = NULL, *operator= "admin";
     bool json = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            data_dir = optarg;
-            break;
-        case 'r':
-            region = optarg;
-            break;
-        case 'k':
-            key = optarg;
-            break;
-        case 'o':
-            operator= optarg;
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
+    const cst_cli_opt opts[] = {CST_CLI_VALUE("data-dir", &data_dir),
+                                CST_CLI_VALUE("region", &region),
+                                CST_CLI_VALUE("master-key-file", &key),
+                                CST_CLI_VALUE("operator-username", &operator),
+                                CST_CLI_FLAG("json", &json),
+                                CST_CLI_END};
+    int first, rc = cst_cli_parse(argc, argv, opts, usage, &first);
+    if (rc != CST_CLI_CONTINUE)
+        return rc;
     char key_path[PATH_MAX];
     cst_err e = key ? cst_fmt(key_path, sizeof(key_path), "%s", key)
                     : cst_config_default_key_path(data_dir, "custodia-master.key", key_path,
@@ -123,36 +99,15 @@ cst_err cst_cli_config(cst_config *cfg, const char *config, const char *data_dir
 
 static int cmd_serve(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, 0, 'c'}, {"data-dir", required_argument, 0, 'd'},
-        {"listen", required_argument, 0, 'l'}, {"master-key-file", required_argument, 0, 'k'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
-    const char *config = NULL, *data_dir = NULL, *listen = NULL, *key = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'd':
-            data_dir = optarg;
-            break;
-        case 'l':
-            listen = optarg;
-            break;
-        case 'k':
-            key = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
+    cst_cli_node_args a = {0};
+    const char *listen = NULL;
+    const cst_cli_opt opts[] = {CST_CLI_NODE_OPTS(a), CST_CLI_VALUE("listen", &listen),
+                                CST_CLI_END};
+    int first, rc = cst_cli_parse(argc, argv, opts, usage, &first);
+    if (rc != CST_CLI_CONTINUE)
+        return rc;
     cst_config cfg;
-    cst_err e = cst_cli_config(&cfg, config, data_dir, key, listen);
+    cst_err e = cst_cli_config(&cfg, a.config, a.data_dir, a.key, listen);
     if (e != CST_OK)
         return fail("serve", e);
     return cst_cli_serve(&cfg);
@@ -160,54 +115,20 @@ static int cmd_serve(int argc, char **argv)
 
 static int cmd_audit(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
-                                         {"data-dir", required_argument, 0, 'd'},
-                                         {"seal-key", required_argument, 0, 's'},
-                                         {"master-key-file", required_argument, 0, 'k'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *config = NULL, *data_dir = NULL, *seal = NULL, *key = NULL;
+    cst_cli_node_args a = {0};
+    const char *seal = NULL;
     bool json = false;
-    if (argc < 2 || strcmp(argv[1], "verify") != 0) {
-        usage(stderr);
-        return 2;
-    }
-    argv[1] = argv[0];
-    argc--;
-    argv++;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'd':
-            data_dir = optarg;
-            break;
-        case 's':
-            seal = optarg;
-            break;
-        case 'k':
-            key = optarg;
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
+    const cst_cli_opt opts[] = {CST_CLI_NODE_OPTS(a), CST_CLI_VALUE("seal-key", &seal),
+                                CST_CLI_FLAG("json", &json), CST_CLI_END};
+    int first, rc = cst_cli_parse_verb(&argc, &argv, "verify", opts, usage, &first);
+    if (rc != CST_CLI_CONTINUE)
+        return rc;
     cst_config cfg;
     cst_key k0 = {0}, kek = {0};
     cst_buf raw;
     cst_buf_init(&raw, 64);
     char epoch_file[PATH_MAX];
-    cst_err e = cst_cli_config(&cfg, config, data_dir, key, NULL);
+    cst_err e = cst_cli_config(&cfg, a.config, a.data_dir, a.key, NULL);
     if (e == CST_OK)
         e = cst_node_check_data_dir(cfg.data_dir);
     if (e == CST_OK)
@@ -263,6 +184,40 @@ static int cmd_audit(int argc, char **argv)
     return r.ok ? 0 : 1;
 }
 
+static int cmd_config(int argc, char **argv)
+{
+    /* docs/configuration.md is this output (ctest cli.config_reference). */
+    if (argc == 2 && strcmp(argv[1], "reference") == 0) {
+        cst_config_reference(stdout);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
+    usage(stderr);
+    return 2;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    printf("custodia %s\n", CUSTODIA_VERSION);
+    return 0;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    usage(stdout);
+    return 0;
+}
+
+/* The commands: each runs with argv[0] the program and argv[1] its first argument. */
+static const struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} commands[] = {
+    {"init", cmd_init},         {"serve", cmd_serve},     {"audit", cmd_audit},
+    {"backup", cst_cli_backup}, {"cert", cst_cli_cert},   {"operator", cst_cli_operator},
+    {"config", cmd_config},     {"version", cmd_version}, {"--version", cmd_version},
+    {"help", cmd_help},         {"--help", cmd_help},
+};
+
 int main(int argc, char **argv)
 {
     cst_cli_harden_process();
@@ -276,35 +231,9 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     argv[1] = argv[0];
-    if (strcmp(cmd, "init") == 0)
-        return cmd_init(argc - 1, argv + 1);
-    if (strcmp(cmd, "serve") == 0)
-        return cmd_serve(argc - 1, argv + 1);
-    if (strcmp(cmd, "audit") == 0)
-        return cmd_audit(argc - 1, argv + 1);
-    if (strcmp(cmd, "backup") == 0)
-        return cst_cli_backup(argc - 1, argv + 1);
-    if (strcmp(cmd, "cert") == 0)
-        return cst_cli_cert(argc - 1, argv + 1);
-    if (strcmp(cmd, "operator") == 0)
-        return cst_cli_operator(argc - 1, argv + 1);
-    if (strcmp(cmd, "config") == 0) {
-        /* docs/configuration.md is this output (ctest cli.config_reference). */
-        if (argc == 3 && strcmp(argv[2], "reference") == 0) {
-            cst_config_reference(stdout);
-            return fflush(stdout) == 0 ? 0 : 1;
-        }
-        usage(stderr);
-        return 2;
-    }
-    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("custodia %s\n", CUSTODIA_VERSION);
-        return 0;
-    }
-    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
-        usage(stdout);
-        return 0;
-    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "custodia: unknown command \"%s\"\n\n", cmd);
     usage(stderr);
     return 2;

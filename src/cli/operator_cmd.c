@@ -1,13 +1,13 @@
 /* operator_cmd.c: custodia operator unlock NAME: ends an operator's lockout (IAM-2) on a
  * stopped node, for when no sys-admin can sign in to PATCH /v1/sys/operators/{id}. Takes the
  * data dir's lock (refuses beside a serving node) and leaves an audit entry. */
-#include <getopt.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "api/api.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "util/util.h"
 
@@ -22,18 +22,10 @@ static cst_err unlock(const cst_config *cfg, const char *name, cst_user_row *u, 
 {
     cst_node n;
     int lock_fd = -1;
-    memset(&n, 0, sizeof(n));
-    TRY(cst_node_check_data_dir(cfg->data_dir));
-    cst_err e = cst_node_lock_data_dir(cfg->data_dir, &lock_fd);
-    if (e == CST_ERR_CONFLICT)
-        return cst_fail(e,
-                        "a node is serving %s: a sys-admin unlocks with PATCH "
-                        "/v1/sys/operators/{id} {\"unlock\": true}; or stop the node first",
-                        cfg->data_dir);
-    TRY(e);
-    e = cst_node_open(&n, cfg);
-    if (e == CST_OK)
-        e = cst_node_audit_attach(&n);
+    cst_err e = cst_cli_offline_open(cfg,
+                                     "a sys-admin unlocks with PATCH /v1/sys/operators/{id} "
+                                     "{\"unlock\": true}; or stop the node first",
+                                     &n, &lock_fd);
     if (e == CST_OK) {
         e = cst_store_user_by_name(n.store, CST_SYS_TENANT, name, u);
         if (e == CST_ERR_NOT_FOUND)
@@ -59,62 +51,27 @@ static cst_err unlock(const cst_config *cfg, const char *name, cst_user_row *u, 
         if (e != CST_OK)
             e = cst_fail(e, "%s", saved);
     }
-    if (n.store)
-        cst_node_close(&n);
-    close(lock_fd);
+    cst_cli_offline_close(&n, lock_fd);
     return e;
 }
 
 int cst_cli_operator(int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
-                                         {"data-dir", required_argument, 0, 'd'},
-                                         {"master-key-file", required_argument, 0, 'k'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *config = NULL, *data_dir = NULL, *key = NULL;
+    cst_cli_node_args a = {0};
     bool json = false;
-    if (argc < 2 || strcmp(argv[1], "unlock") != 0) {
+    const cst_cli_opt opts[] = {CST_CLI_NODE_OPTS(a), CST_CLI_FLAG("json", &json), CST_CLI_END};
+    int first, rc = cst_cli_parse_verb(&argc, &argv, "unlock", opts, usage, &first);
+    if (rc != CST_CLI_CONTINUE)
+        return rc;
+    if (first != argc - 1) {
         usage(stderr);
         return 2;
     }
-    argv[1] = argv[0];
-    argc--;
-    argv++;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'd':
-            data_dir = optarg;
-            break;
-        case 'k':
-            key = optarg;
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind != argc - 1) {
-        usage(stderr);
-        return 2;
-    }
-    const char *name = argv[optind];
+    const char *name = argv[first];
     cst_config cfg;
     cst_user_row u;
     bool was_locked = false;
-    cst_err e = cst_cli_config(&cfg, config, data_dir, key, NULL);
+    cst_err e = cst_cli_config(&cfg, a.config, a.data_dir, a.key, NULL);
     if (e == CST_OK)
         e = cst_api_check_username(name);
     if (e == CST_OK)

@@ -50,8 +50,27 @@ struct cst_request;
 struct cst_node;
 typedef cst_err (*cst_handler)(struct cst_node *node, struct cst_request *req);
 
-/* Route flags. */
+/* Route flags: what a route is, so that dispatch, auditing and the lifecycle decide by the
+ * table, never by comparing handlers or patterns. */
 #define CST_ROUTE_HASHES 0x1u /* the handler may run Argon2id: it runs on the worker pool */
+/* SPEC §9, IAM-3: a session may use it before its one-time password is changed or its
+ * two-factor enrolled (the set-up itself, and logging out) */
+#define CST_ROUTE_BEFORE_SETUP 0x2u
+/* acts on the person, not on data: a login session only, never an API token */
+#define CST_ROUTE_SESSION_ONLY 0x4u
+/* IAM-4: the first parameter is a bucket; writers and readers need a grant for it */
+#define CST_ROUTE_BUCKET_SCOPED 0x8u
+/* IAM-2: refused for a throttled address before its body is read or a password checked */
+#define CST_ROUTE_LOGIN_THROTTLED 0x10u
+/* RET-3: the tenant's data leaves (export): allowed in every state that keeps any access */
+#define CST_ROUTE_EXPORT 0x20u
+/* RET-3: a read a closed tenant keeps (its own settings and lifecycle dates) */
+#define CST_ROUTE_CLOSED_READ 0x40u
+/* the liveness probe: touches nothing, leaves no audit entry */
+#define CST_ROUTE_UNAUDITED 0x80u
+/* LOG-4: an operator route whose first parameter is the tenant it acts on: the entry goes to
+ * that tenant's trail too */
+#define CST_ROUTE_TENANT_PARAM 0x100u
 
 typedef struct cst_route {
     const char *method;

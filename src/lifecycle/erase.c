@@ -15,6 +15,7 @@
 
 #include "api/api.h"
 #include "audit/audit.h"
+#include "crypto/sign.h"
 #include "lifecycle/lifecycle.h"
 #include "store/db.h"
 #include "util/json.h"
@@ -33,13 +34,13 @@ static cst_err sign_certificate(cst_node *n, json_t *cert, char **doc)
     TRY(cst_node_signing_key(n->cfg.data_dir, &n->kek, &sk, pk));
     char *body = cst_audit_canonical(cert);
     cst_err e = body ? CST_OK : cst_fail(CST_ERR_INTERNAL, "out of memory");
-    uint8_t sig[crypto_sign_BYTES];
+    uint8_t sig[CST_SIGN_LEN];
     if (e == CST_OK)
-        crypto_sign_detached(sig, NULL, (const uint8_t *)body, strlen(body), sk);
-    sodium_free(sk);
+        cst_sign(sk, body, strlen(body), sig);
+    cst_sign_key_free(sk);
     cst_json_free_text(body);
     TRY(e);
-    char sig_hex[2 * crypto_sign_BYTES + 1], pk_hex[65];
+    char sig_hex[2 * CST_SIGN_LEN + 1], pk_hex[65];
     cst_hex(sig, sizeof(sig), sig_hex);
     cst_hex(pk, sizeof(pk), pk_hex);
     json_t *d =
@@ -64,7 +65,7 @@ cst_err cst_certificate_verify(const uint8_t *doc, size_t len, const uint8_t pk[
     json_t *cert = json_object_get(d, "certificate");
     const char *sig_hex = json_string_value(json_object_get(d, "signature"));
     const char *pk_hex = json_string_value(json_object_get(d, "public_key"));
-    uint8_t sig[crypto_sign_BYTES], doc_pk[32];
+    uint8_t sig[CST_SIGN_LEN], doc_pk[32];
     cst_err e = CST_OK;
     if (!exact || !json_is_object(cert) || json_object_size(d) != 3 || !sig_hex || !pk_hex)
         e = cst_fail(CST_ERR_INTEGRITY, "the certificate is not in its signed form (altered)");
@@ -77,7 +78,7 @@ cst_err cst_certificate_verify(const uint8_t *doc, size_t len, const uint8_t pk[
                      "the certificate was signed by another key than the node's public key");
     char *body = e == CST_OK ? cst_audit_canonical(cert) : NULL;
     if (e == CST_OK &&
-        (!body || crypto_sign_verify_detached(sig, (const uint8_t *)body, strlen(body), pk) != 0))
+        (!body || !cst_sign_verify(pk, body, strlen(body), sig)))
         e = cst_fail(CST_ERR_INTEGRITY, "the certificate's signature does not verify");
     cst_json_free_text(body);
     if (e == CST_OK && certificate)

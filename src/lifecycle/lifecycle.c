@@ -8,158 +8,362 @@
 #include "util/json.h"
 #include "util/util.h"
 
-static bool is(const char *a, const char *b)
+/* ---- names ---- */
+
+/* In the order of the enums (lifecycle.h); the stored rows hold these names. */
+static const char *const state_names[] = {"active",     "suspended",     "closed",
+                                          "terminated", "pending_erase", "erased"};
+static const char *const event_names[] = {
+    "", "trial_ended", "cancelled", "payment_failed", "payment_recovered", "terminated"};
+static const char *const plan_names[] = {"trial", "free", "paid"};
+#define NAMES(a) (sizeof(a) / sizeof((a)[0]))
+_Static_assert(NAMES(state_names) == CST_STATE__COUNT, "a name for every state");
+_Static_assert(NAMES(event_names) == CST_EVENT__COUNT, "a name for every event");
+_Static_assert(NAMES(plan_names) == CST_PLAN__COUNT, "a name for every plan");
+
+static const char *name_of(const char *const *names, size_t n, size_t i)
 {
-    return strcmp(a, b) == 0;
+    return i < n ? names[i] : "unknown";
 }
 
-static int64_t days(int d)
+static size_t parse_in(const char *const *names, size_t n, const char *name)
 {
-    return (int64_t)d * CST_DAY_US;
+    size_t i = 0;
+    while (i < n && (!name || strcmp(names[i], name) != 0))
+        i++;
+    return i;
 }
 
-/* When a tenant on its way out is to be erased, by the event that started it. 0: never. */
+const char *cst_tenant_state_name(cst_tenant_state s)
+{
+    return name_of(state_names, CST_STATE__COUNT, (size_t)s);
+}
+
+cst_tenant_state cst_tenant_state_parse(const char *name)
+{
+    return (cst_tenant_state)parse_in(state_names, CST_STATE__COUNT, name);
+}
+
+const char *cst_tenant_event_name(cst_tenant_event e)
+{
+    return name_of(event_names, CST_EVENT__COUNT, (size_t)e);
+}
+
+cst_tenant_event cst_tenant_event_parse(const char *name)
+{
+    return (cst_tenant_event)parse_in(event_names, CST_EVENT__COUNT, name);
+}
+
+const char *cst_tenant_plan_name(cst_tenant_plan p)
+{
+    return name_of(plan_names, CST_PLAN__COUNT, (size_t)p);
+}
+
+cst_tenant_plan cst_tenant_plan_parse(const char *name)
+{
+    return (cst_tenant_plan)parse_in(plan_names, CST_PLAN__COUNT, name);
+}
+
+#define BIT(x) (1u << (x))
+#define ANY_PLAN (~0u) /* an unknown plan too */
+
+/* ---- the schedule (RET-2, RET-3) ---- */
+
+/* The policy's periods (days), and BY_ERASE_RULE: by the erase rule of the tenant's event or
+ * plan (erase_rules). */
+typedef enum period {
+    NO_DAYS,
+    TRIAL_ERASE,
+    CANCELLED_ERASE,
+    PAYMENT_SUSPEND,
+    PAYMENT_CLOSE,
+    CLOSED_ERASE,
+    TERMINATED_ACCESS,
+    TERMINATED_ERASE,
+    FREE_INACTIVE,
+    BY_ERASE_RULE,
+} period;
+
+/* When a step applies, beyond its state. */
+typedef enum condition {
+    WHEN_ALWAYS,
+    WHEN_PAYMENT_FAILED, /* the tenant's event is payment_failed */
+    WHEN_FREE_PLAN,
+} condition;
+
+/* The dated steps: the first row of the tenant's state whose condition holds. */
+static const struct scheduled {
+    cst_tenant_state from;
+    condition when;
+    cst_tenant_state to;
+    period after;       /* counted from the tenant's event */
+    const char *reason; /* NULL: the erase rule's */
+} schedule[] = {
+    {CST_STATE_ACTIVE, WHEN_PAYMENT_FAILED, CST_STATE_SUSPENDED, PAYMENT_SUSPEND,
+     "payment failed + lifecycle.payment_suspend_days"},
+    {CST_STATE_ACTIVE, WHEN_FREE_PLAN, CST_STATE_ERASED, BY_ERASE_RULE, NULL},
+    {CST_STATE_SUSPENDED, WHEN_ALWAYS, CST_STATE_CLOSED, PAYMENT_CLOSE,
+     "payment failed + lifecycle.payment_close_days"},
+    {CST_STATE_TERMINATED, WHEN_ALWAYS, CST_STATE_PENDING_ERASE, TERMINATED_ACCESS,
+     "terminated + lifecycle.terminated_access_days"},
+    {CST_STATE_CLOSED, WHEN_ALWAYS, CST_STATE_ERASED, BY_ERASE_RULE, NULL},
+    {CST_STATE_PENDING_ERASE, WHEN_ALWAYS, CST_STATE_ERASED, BY_ERASE_RULE, NULL},
+};
+
+/* When a tenant on its way out is erased: by the event that started it (the second period
+ * NO_DAYS when there is one), else (free plan) by inactivity. */
+static const struct erase_rule {
+    cst_tenant_event event; /* CST_EVENT_NONE: the free plan's inactivity */
+    period first, second;
+    const char *reason;
+} erase_rules[] = {
+    {CST_EVENT_TRIAL_ENDED, TRIAL_ERASE, NO_DAYS, "trial ended + lifecycle.trial_erase_days"},
+    {CST_EVENT_CANCELLED, CANCELLED_ERASE, NO_DAYS, "cancelled + lifecycle.cancelled_erase_days"},
+    {CST_EVENT_PAYMENT_FAILED, PAYMENT_CLOSE, CLOSED_ERASE,
+     "payment failed + lifecycle.payment_close_days + lifecycle.closed_erase_days"},
+    {CST_EVENT_TERMINATED, TERMINATED_ERASE, NO_DAYS,
+     "terminated + lifecycle.terminated_erase_days"},
+};
+
+static int64_t days_of(const cst_lifecycle_policy *p, period d)
+{
+    const int days[] = {
+        [NO_DAYS] = 0,
+        [TRIAL_ERASE] = p->trial_erase_days,
+        [CANCELLED_ERASE] = p->cancelled_erase_days,
+        [PAYMENT_SUSPEND] = p->payment_suspend_days,
+        [PAYMENT_CLOSE] = p->payment_close_days,
+        [CLOSED_ERASE] = p->closed_erase_days,
+        [TERMINATED_ACCESS] = p->terminated_access_days,
+        [TERMINATED_ERASE] = p->terminated_erase_days,
+        [FREE_INACTIVE] = p->free_inactive_days,
+        [BY_ERASE_RULE] = 0,
+    };
+    return (size_t)d < sizeof(days) / sizeof(days[0]) ? (int64_t)days[d] * CST_DAY_US : 0;
+}
+
+/* The free plan's clock: from its last activity, creation or event, whichever is latest. */
+static int64_t free_since(const cst_tenant_row *t)
+{
+    int64_t last = t->last_active_at > t->created_at ? t->last_active_at : t->created_at;
+    return t->event_at > last ? t->event_at : last;
+}
+
+/* When a tenant on its way out is to be erased. 0: never. */
 static int64_t erase_date(const cst_tenant_row *t, const cst_lifecycle_policy *p,
                           const char **reason)
 {
-    if (is(t->event, "trial_ended")) {
-        *reason = "trial ended + lifecycle.trial_erase_days";
-        return t->event_at + days(p->trial_erase_days);
+    cst_tenant_event ev = cst_tenant_event_parse(t->event);
+    for (size_t i = 0; i < sizeof(erase_rules) / sizeof(erase_rules[0]); i++) {
+        const struct erase_rule *r = &erase_rules[i];
+        if (r->event == ev) {
+            *reason = r->reason;
+            return t->event_at + days_of(p, r->first) + days_of(p, r->second);
+        }
     }
-    if (is(t->event, "cancelled")) {
-        *reason = "cancelled + lifecycle.cancelled_erase_days";
-        return t->event_at + days(p->cancelled_erase_days);
-    }
-    if (is(t->event, "payment_failed")) {
-        *reason = "payment failed + lifecycle.payment_close_days + lifecycle.closed_erase_days";
-        return t->event_at + days(p->payment_close_days) + days(p->closed_erase_days);
-    }
-    if (is(t->event, "terminated")) {
-        *reason = "terminated + lifecycle.terminated_erase_days";
-        return t->event_at + days(p->terminated_erase_days);
-    }
-    if (is(t->plan, "free")) {
-        int64_t last = t->last_active_at > t->created_at ? t->last_active_at : t->created_at;
-        if (t->event_at > last)
-            last = t->event_at;
+    if (cst_tenant_plan_parse(t->plan) == CST_PLAN_FREE) {
         *reason = "free plan unused for lifecycle.free_inactive_days";
-        return last + days(p->free_inactive_days);
+        return free_since(t) + days_of(p, FREE_INACTIVE);
     }
     return 0;
+}
+
+static bool holds(condition c, const cst_tenant_row *t)
+{
+    switch (c) {
+    case WHEN_ALWAYS:
+        return true;
+    case WHEN_PAYMENT_FAILED:
+        return cst_tenant_event_parse(t->event) == CST_EVENT_PAYMENT_FAILED;
+    case WHEN_FREE_PLAN:
+        return cst_tenant_plan_parse(t->plan) == CST_PLAN_FREE;
+    default:
+        return false;
+    }
+}
+
+static int64_t step_at(const struct scheduled *s, const cst_tenant_row *t,
+                       const cst_lifecycle_policy *p, const char **reason)
+{
+    *reason = s->reason;
+    if (s->after != BY_ERASE_RULE)
+        return t->event_at + days_of(p, s->after);
+    int64_t at = erase_date(t, p, reason);
+    if (!at && s->from == CST_STATE_PENDING_ERASE) {
+        *reason = "erase requested"; /* an erase that was begun and must be finished */
+        return t->state_since;
+    }
+    return at;
 }
 
 void cst_lifecycle_next(const cst_tenant_row *t, const cst_lifecycle_policy *p,
                         cst_lifecycle_step *out)
 {
     memset(out, 0, sizeof(*out));
-    const char *reason = "";
-    if (is(t->state, "active")) {
-        if (is(t->event, "payment_failed")) {
-            out->state = "suspended";
-            out->at = t->event_at + days(p->payment_suspend_days);
-            out->reason = "payment failed + lifecycle.payment_suspend_days";
-        } else if (is(t->plan, "free")) {
-            out->state = "erased";
-            out->at = erase_date(t, p, &reason);
-            out->reason = reason;
-        }
-    } else if (is(t->state, "suspended")) {
-        out->state = "closed";
-        out->at = t->event_at + days(p->payment_close_days);
-        out->reason = "payment failed + lifecycle.payment_close_days";
-    } else if (is(t->state, "terminated")) {
-        out->state = "pending_erase";
-        out->at = t->event_at + days(p->terminated_access_days);
-        out->reason = "terminated + lifecycle.terminated_access_days";
-    } else if (is(t->state, "closed") || is(t->state, "pending_erase")) {
-        out->state = "erased";
-        out->at = erase_date(t, p, &reason);
-        out->reason = reason;
-        if (!out->at && is(t->state, "pending_erase")) {
-            out->at = t->state_since; /* an erase that was begun and must be finished */
-            out->reason = "erase requested";
-        }
+    out->state = CST_STATE__COUNT;
+    cst_tenant_state from = cst_tenant_state_parse(t->state);
+    for (size_t i = 0; i < sizeof(schedule) / sizeof(schedule[0]); i++) {
+        const struct scheduled *s = &schedule[i];
+        if (s->from != from || !holds(s->when, t))
+            continue;
+        out->at = step_at(s, t, p, &out->reason);
+        if (out->at)
+            out->state = s->to;
+        else
+            out->reason = NULL;
+        return;
     }
-    if (!out->at)
-        out->state = NULL;
+}
+
+/* ---- operator events (RET-2, RET-3) ---- */
+
+/* The standing of a tenant's payments that an event needs. */
+typedef enum standing { ANY_STANDING, GOOD_STANDING, PAYMENT_FAILED } standing;
+
+/* Why an event is refused: before, the plan's or state's name when names is set, ", payment
+ * already failed" when note is set and it has, then after. */
+typedef struct refusal {
+    const char *before;
+    bool names;
+    bool note;
+    const char *after;
+} refusal;
+
+/* The transitions an operator event makes: from any of the states in from, for the plans in
+ * plans and the standing, to the state to. */
+static const struct transition {
+    cst_tenant_event event;
+    unsigned plans;
+    refusal plan_refused;
+    unsigned from;
+    standing needs;
+    refusal state_refused;
+    cst_tenant_state to;
+} transitions[] = {
+    {CST_EVENT_TRIAL_ENDED,
+     BIT(CST_PLAN_TRIAL),
+     {"trial_ended applies to a trial; this tenant's plan is ", true, false, ""},
+     BIT(CST_STATE_ACTIVE),
+     ANY_STANDING,
+     {"the tenant is ", true, false, ", not active"},
+     CST_STATE_CLOSED},
+    {CST_EVENT_CANCELLED,
+     ~BIT(CST_PLAN_TRIAL),
+     {"a trial ends with trial_ended, not cancelled", false, false, ""},
+     BIT(CST_STATE_ACTIVE) | BIT(CST_STATE_SUSPENDED),
+     ANY_STANDING,
+     {"the tenant is ", true, false, ": only an active or suspended account can be cancelled"},
+     CST_STATE_CLOSED},
+    {CST_EVENT_PAYMENT_FAILED,
+     BIT(CST_PLAN_PAID),
+     {"payment_failed applies to a paid plan; this tenant's plan is ", true, false, ""},
+     BIT(CST_STATE_ACTIVE),
+     GOOD_STANDING,
+     {"payment_failed applies to an active tenant in good standing (it is ", true, true, ")"},
+     CST_STATE_ACTIVE},
+    {CST_EVENT_PAYMENT_RECOVERED,
+     ANY_PLAN,
+     {"", false, false, ""},
+     BIT(CST_STATE_ACTIVE) | BIT(CST_STATE_SUSPENDED),
+     PAYMENT_FAILED,
+     {"payment_recovered applies after payment_failed, before the account closes", false, false,
+      ""},
+     CST_STATE_ACTIVE},
+    {CST_EVENT_TERMINATED,
+     ANY_PLAN,
+     {"", false, false, ""},
+     BIT(CST_STATE_ACTIVE) | BIT(CST_STATE_SUSPENDED) | BIT(CST_STATE_CLOSED),
+     ANY_STANDING,
+     {"the tenant is ", true, false, " and cannot be terminated"},
+     CST_STATE_TERMINATED},
+};
+
+static cst_err refuse(const refusal *r, const char *name, bool failed)
+{
+    return cst_fail(CST_ERR_CONFLICT, "%s%s%s%s", r->before, r->names ? name : "",
+                    r->note && failed ? ", payment already failed" : "", r->after);
+}
+
+static bool in(unsigned set, unsigned v)
+{
+    return (set & BIT(v)) != 0; /* v <= __COUNT < 32 */
+}
+
+static cst_err change_plan(cst_tenant_row *t, const char *plan, int64_t now)
+{
+    cst_tenant_plan to = cst_tenant_plan_parse(plan);
+    ENSURE(to != CST_PLAN__COUNT, CST_ERR_INVALID, "plan must be trial, free or paid");
+    ENSURE(cst_tenant_state_parse(t->state) == CST_STATE_ACTIVE, CST_ERR_CONFLICT,
+           "the plan of a %s tenant cannot change", t->state);
+    ENSURE(cst_tenant_event_parse(t->event) != CST_EVENT_PAYMENT_FAILED || to == CST_PLAN_PAID,
+           CST_ERR_CONFLICT, "a payment has failed: send payment_recovered first");
+    if (to == CST_PLAN_FREE && cst_tenant_plan_parse(t->plan) != CST_PLAN_FREE)
+        t->last_active_at = now; /* inactivity counts from the change */
+    (void)snprintf(t->plan, sizeof(t->plan), "%s", cst_tenant_plan_name(to));
+    return CST_OK;
+}
+
+static const struct transition *transition_of(cst_tenant_event ev)
+{
+    for (size_t i = 0; i < sizeof(transitions) / sizeof(transitions[0]); i++)
+        if (transitions[i].event == ev)
+            return &transitions[i];
+    return NULL;
 }
 
 cst_err cst_lifecycle_apply(cst_tenant_row *t, const char *event, const char *plan, int64_t now)
 {
-    ENSURE(!is(t->state, "erased") && !is(t->state, "pending_erase"), CST_ERR_CONFLICT,
+    cst_tenant_state from = cst_tenant_state_parse(t->state);
+    ENSURE(from != CST_STATE_ERASED && from != CST_STATE_PENDING_ERASE, CST_ERR_CONFLICT,
            "the tenant is %s: its lifecycle has ended", t->state);
-    if (plan) {
-        ENSURE(is(plan, "trial") || is(plan, "free") || is(plan, "paid"), CST_ERR_INVALID,
-               "plan must be trial, free or paid");
-        ENSURE(is(t->state, "active"), CST_ERR_CONFLICT, "the plan of a %s tenant cannot change",
-               t->state);
-        ENSURE(!is(t->event, "payment_failed") || is(plan, "paid"), CST_ERR_CONFLICT,
-               "a payment has failed: send payment_recovered first");
-        if (!is(t->plan, plan) && is(plan, "free"))
-            t->last_active_at = now; /* inactivity counts from the change */
-        (void)snprintf(t->plan, sizeof(t->plan), "%s", plan);
-    }
+    if (plan)
+        TRY(change_plan(t, plan, now));
     if (!event)
         return CST_OK;
-    const char *to = NULL;
-    if (is(event, "trial_ended")) {
-        ENSURE(is(t->plan, "trial"), CST_ERR_CONFLICT,
-               "trial_ended applies to a trial; this tenant's plan is %s", t->plan);
-        ENSURE(is(t->state, "active"), CST_ERR_CONFLICT, "the tenant is %s, not active", t->state);
-        to = "closed";
-    } else if (is(event, "cancelled")) {
-        ENSURE(!is(t->plan, "trial"), CST_ERR_CONFLICT,
-               "a trial ends with trial_ended, not cancelled");
-        ENSURE(is(t->state, "active") || is(t->state, "suspended"), CST_ERR_CONFLICT,
-               "the tenant is %s: only an active or suspended account can be cancelled", t->state);
-        to = "closed";
-    } else if (is(event, "payment_failed")) {
-        ENSURE(is(t->plan, "paid"), CST_ERR_CONFLICT,
-               "payment_failed applies to a paid plan; this tenant's plan is %s", t->plan);
-        ENSURE(is(t->state, "active") && !is(t->event, "payment_failed"), CST_ERR_CONFLICT,
-               "payment_failed applies to an active tenant in good standing (it is %s%s)", t->state,
-               is(t->event, "payment_failed") ? ", payment already failed" : "");
-        to = "active";
-    } else if (is(event, "payment_recovered")) {
-        ENSURE(is(t->event, "payment_failed") &&
-                   (is(t->state, "active") || is(t->state, "suspended")),
-               CST_ERR_CONFLICT,
-               "payment_recovered applies after payment_failed, before the account closes");
-        to = "active";
-    } else if (is(event, "terminated")) {
-        ENSURE(is(t->state, "active") || is(t->state, "suspended") || is(t->state, "closed"),
-               CST_ERR_CONFLICT, "the tenant is %s and cannot be terminated", t->state);
-        to = "terminated";
-    } else {
-        return cst_fail(CST_ERR_INVALID, "event must be trial_ended, cancelled, payment_failed, "
-                                         "payment_recovered or terminated");
-    }
-    if (!is(t->state, to))
+    const struct transition *tr = transition_of(cst_tenant_event_parse(event));
+    ENSURE(tr != NULL, CST_ERR_INVALID,
+           "event must be trial_ended, cancelled, payment_failed, payment_recovered or "
+           "terminated");
+    bool failed = cst_tenant_event_parse(t->event) == CST_EVENT_PAYMENT_FAILED;
+    if (!in(tr->plans, cst_tenant_plan_parse(t->plan)))
+        return refuse(&tr->plan_refused, t->plan, failed);
+    bool standing_ok = tr->needs == ANY_STANDING || (tr->needs == PAYMENT_FAILED) == failed;
+    if (!in(tr->from, from) || !standing_ok)
+        return refuse(&tr->state_refused, t->state, failed);
+    if (from != tr->to)
         t->state_since = now;
-    (void)snprintf(t->state, sizeof(t->state), "%s", to);
-    (void)snprintf(t->event, sizeof(t->event), "%s", event);
+    (void)snprintf(t->state, sizeof(t->state), "%s", cst_tenant_state_name(tr->to));
+    (void)snprintf(t->event, sizeof(t->event), "%s", cst_tenant_event_name(tr->event));
     t->event_at = now;
     return CST_OK;
 }
 
-cst_err cst_lifecycle_permits(const cst_tenant_row *t, const char *method, bool is_export,
-                              bool is_self, bool is_settings)
+/* ---- access by state (RET-2, RET-3) ---- */
+
+static const struct permit {
+    unsigned allows;     /* CST_ACCESS_* */
+    const char *refused; /* after "the tenant is <state>: " */
+} permits[CST_STATE__COUNT] = {
+    [CST_STATE_ACTIVE] = {CST_ACCESS_READ | CST_ACCESS_WRITE | CST_ACCESS_EXPORT | CST_ACCESS_SELF |
+                              CST_ACCESS_CLOSED_READ,
+                          ""},
+    [CST_STATE_SUSPENDED] = {CST_ACCESS_READ | CST_ACCESS_EXPORT | CST_ACCESS_SELF,
+                             "only reads and export are allowed"},
+    [CST_STATE_TERMINATED] = {CST_ACCESS_READ | CST_ACCESS_EXPORT | CST_ACCESS_SELF,
+                              "only reads and export are allowed"},
+    [CST_STATE_CLOSED] = {CST_ACCESS_EXPORT | CST_ACCESS_SELF | CST_ACCESS_CLOSED_READ,
+                          "only export is allowed until its data is erased"},
+    [CST_STATE_PENDING_ERASE] = {0, "it has no access"},
+    [CST_STATE_ERASED] = {0, "it has no access"},
+};
+
+cst_err cst_lifecycle_permits(const cst_tenant_row *t, unsigned access)
 {
-    bool read = is(method, "GET") || is(method, "HEAD");
-    const char *s = t->state;
-    if (is(s, "active"))
-        return CST_OK;
-    if (is(s, "suspended") || is(s, "terminated")) {
-        ENSURE(read || is_export || is_self, CST_ERR_FORBIDDEN,
-               "the tenant is %s: only reads and export are allowed", s);
-        return CST_OK;
-    }
-    if (is(s, "closed")) {
-        ENSURE(is_export || is_self || (read && is_settings), CST_ERR_FORBIDDEN,
-               "the tenant is closed: only export is allowed until its data is erased");
-        return CST_OK;
-    }
-    return cst_fail(CST_ERR_FORBIDDEN, "the tenant is %s: it has no access", s);
+    cst_tenant_state s = cst_tenant_state_parse(t->state);
+    const struct permit *p = s < CST_STATE__COUNT ? &permits[s] : NULL;
+    ENSURE(p && (p->allows & access) != 0, CST_ERR_FORBIDDEN, "the tenant is %s: %s", t->state,
+           p ? p->refused : "it has no access");
+    return CST_OK;
 }
 
 json_t *cst_lifecycle_json(cst_node *n, const cst_tenant_row *t, int64_t now, bool detailed)
@@ -168,8 +372,8 @@ json_t *cst_lifecycle_json(cst_node *n, const cst_tenant_row *t, int64_t now, bo
     cst_lifecycle_next(t, &n->cfg.lifecycle, &st);
     json_t *next = json_null();
     if (st.at)
-        next = json_pack("{s:s,s:o,s:s,s:b}", "state", st.state, "at", cst_json_time(st.at), "rule",
-                         st.reason, "due", st.at <= now);
+        next = json_pack("{s:s,s:o,s:s,s:b}", "state", cst_tenant_state_name(st.state), "at",
+                         cst_json_time(st.at), "rule", st.reason, "due", st.at <= now);
     json_t *o = json_pack("{s:s,s:o,s:s,s:o,s:o,s:o}", "state", t->state, "state_since",
                           cst_json_time(t->state_since ? t->state_since : t->created_at), "event",
                           t->event, "event_at", cst_json_time(t->event_at), "last_active_at",
@@ -206,7 +410,7 @@ static void collect_tenant(const cst_tenant_row *t, void *p)
     sweep *s = p;
     (void)snprintf(s->last, sizeof(s->last), "%s", t->id);
     s->page++;
-    if (!is(t->state, "erased"))
+    if (cst_tenant_state_parse(t->state) != CST_STATE_ERASED)
         json_array_append_new(s->tenants, json_string(t->id));
 }
 
@@ -285,8 +489,8 @@ static cst_err sweep_tenant(sweep *s, const char *tenant_id)
         char from[16], when[32];
         (void)snprintf(from, sizeof(from), "%s", t.state);
         cst_time_format(st.at, when);
-        if (is(st.state, "erased")) {
-            if (!is(t.state, "pending_erase")) {
+        if (st.state == CST_STATE_ERASED) {
+            if (cst_tenant_state_parse(t.state) != CST_STATE_PENDING_ERASE) {
                 (void)snprintf(t.state, sizeof(t.state), "pending_erase");
                 t.state_since = st.at;
                 TRY(cst_store_tenant_lifecycle_set(s->n->store, &t));
@@ -305,14 +509,14 @@ static cst_err sweep_tenant(sweep *s, const char *tenant_id)
             s->erased++;
             return CST_OK;
         }
-        (void)snprintf(t.state, sizeof(t.state), "%s", st.state);
+        (void)snprintf(t.state, sizeof(t.state), "%s", cst_tenant_state_name(st.state));
         t.state_since = st.at;
         TRY(cst_store_tenant_lifecycle_set(s->n->store, &t));
         s->moved++;
-        cst_node_audit_event(s->n, "tenant.lifecycle.transition", "success", tenant_id,
-                             "/v1/sys/tenants/{id}",
-                             json_pack("{s:s,s:s,s:s,s:s}", "from", from, "to", st.state, "due",
-                                       when, "rule", st.reason));
+        cst_node_audit_event(
+            s->n, "tenant.lifecycle.transition", "success", tenant_id, "/v1/sys/tenants/{id}",
+            json_pack("{s:s,s:s,s:s,s:s}", "from", from, "to", cst_tenant_state_name(st.state),
+                      "due", when, "rule", st.reason));
     }
     return CST_OK;
 }

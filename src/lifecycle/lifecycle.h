@@ -17,12 +17,52 @@
 
 #define CST_DAY_US (86400LL * 1000000LL)
 
-/* The next scheduled step of a tenant: the state it moves to ("erased" for the erase) and
- * when. at == 0: nothing is scheduled. */
+/* A tenant's lifecycle state, the operator event that set its schedule, and its plan. The
+ * stored row keeps their names (cst_tenant_row.state, .event, .plan); the state machine works
+ * on these. A name that parses to nothing is CST_STATE__COUNT (a state with no access and no
+ * transitions), CST_EVENT__COUNT or CST_PLAN__COUNT. */
+typedef enum cst_tenant_state {
+    CST_STATE_ACTIVE,
+    CST_STATE_SUSPENDED,
+    CST_STATE_CLOSED,
+    CST_STATE_TERMINATED,
+    CST_STATE_PENDING_ERASE,
+    CST_STATE_ERASED,
+    CST_STATE__COUNT
+} cst_tenant_state;
+
+typedef enum cst_tenant_event {
+    CST_EVENT_NONE, /* "" */
+    CST_EVENT_TRIAL_ENDED,
+    CST_EVENT_CANCELLED,
+    CST_EVENT_PAYMENT_FAILED,
+    CST_EVENT_PAYMENT_RECOVERED,
+    CST_EVENT_TERMINATED,
+    CST_EVENT__COUNT
+} cst_tenant_event;
+
+typedef enum cst_tenant_plan {
+    CST_PLAN_TRIAL,
+    CST_PLAN_FREE,
+    CST_PLAN_PAID,
+    CST_PLAN__COUNT
+} cst_tenant_plan;
+
+/* Names and parsers: name of an out-of-range value is "unknown"; parse of an unknown name is
+ * the __COUNT value. */
+const char *cst_tenant_state_name(cst_tenant_state s);
+cst_tenant_state cst_tenant_state_parse(const char *name);
+const char *cst_tenant_event_name(cst_tenant_event e);
+cst_tenant_event cst_tenant_event_parse(const char *name);
+const char *cst_tenant_plan_name(cst_tenant_plan p);
+cst_tenant_plan cst_tenant_plan_parse(const char *name);
+
+/* The next scheduled step of a tenant: the state it moves to (CST_STATE_ERASED for the
+ * erase) and when. at == 0: nothing is scheduled. */
 typedef struct cst_lifecycle_step {
-    const char *state;
+    cst_tenant_state state;
     int64_t at;
-    const char *reason; /* e.g. "trial ended 2026-11-01 + 12 days" (the rule, not the date) */
+    const char *reason; /* e.g. "trial ended + lifecycle.trial_erase_days" (not the date) */
 } cst_lifecycle_step;
 
 /* RET-1: the last write time (microseconds) at or before which a record of a bucket with this
@@ -39,10 +79,16 @@ void cst_lifecycle_next(const cst_tenant_row *t, const cst_lifecycle_policy *p,
 CST_MUST_USE cst_err cst_lifecycle_apply(cst_tenant_row *t, const char *event, const char *plan,
                                          int64_t now);
 
-/* What a tenant's state permits its own principals: the route's method, whether it is the
- * export, whether it acts only on the caller (log out, password, sessions). */
-CST_MUST_USE cst_err cst_lifecycle_permits(const cst_tenant_row *t, const char *method,
-                                           bool is_export, bool is_self, bool is_settings);
+/* What a request is, for what a tenant's state permits (RET-2, RET-3): a bit set. */
+#define CST_ACCESS_READ 0x1u         /* GET or HEAD */
+#define CST_ACCESS_WRITE 0x2u        /* any other method */
+#define CST_ACCESS_EXPORT 0x4u       /* the data leaves (GET /v1/export) */
+#define CST_ACCESS_SELF 0x8u         /* acts only on the caller (log out, password, sessions) */
+#define CST_ACCESS_CLOSED_READ 0x10u /* a read a closed tenant keeps (its settings) */
+
+/* What a tenant's state permits its own principals: a request is allowed when any of its
+ * access bits is one its state allows; deny by default (an unknown state allows nothing). */
+CST_MUST_USE cst_err cst_lifecycle_permits(const cst_tenant_row *t, unsigned access);
 
 /* The tenant's lifecycle as JSON; detailed adds its certificate and retained billing records
  * (GET /v1/sys/tenants/{id}, GET /v1/tenant; not listings). */

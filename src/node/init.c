@@ -11,6 +11,7 @@
 #include "api/roles.h"
 #include "audit/audit.h"
 #include "crypto/secrets.h"
+#include "crypto/sign.h"
 #include "crypto/tlscert.h"
 #include "node/node.h"
 #include "util/util.h"
@@ -41,89 +42,41 @@ static bool region_valid(const char *r)
 
 /* The node's Ed25519 signing key: the secret half sealed under the KEK, the public half in
  * the clear for anyone who verifies a certificate the node signed. */
+static cst_err signing_paths(const char *data_dir, char key[PATH_MAX], char pub[PATH_MAX])
+{
+    TRY(cst_fmt(key, PATH_MAX, "%s/node-signing.key", data_dir));
+    return cst_fmt(pub, PATH_MAX, "%s/node-signing.pub", data_dir);
+}
+
 static cst_err make_signing_key(const char *data_dir, const cst_key *kek, char pk_hex[65])
 {
-    uint8_t pk[crypto_sign_PUBLICKEYBYTES];
-    uint8_t *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
-    ENSURE(sk != NULL, CST_ERR_INTERNAL, "cannot allocate locked memory");
-    crypto_sign_keypair(pk, sk);
-    cst_buf aad, blob;
-    cst_buf_init(&aad, 64);
-    cst_buf_init(&blob, 256);
-    char path[PATH_MAX];
-    cst_err e = cst_buf_append(&aad, "cst:node-sign:v1", 16);
-    if (e == CST_OK)
-        e = cst_seal(kek, &aad, sk, crypto_sign_SECRETKEYBYTES, &blob);
-    sodium_free(sk);
-    if (e == CST_OK)
-        e = cst_fmt(path, sizeof(path), "%s/node-signing.key", data_dir);
-    if (e == CST_OK)
-        e = cst_file_create(path, blob.data, blob.len, 0600);
-    cst_hex(pk, sizeof(pk), pk_hex);
-    if (e == CST_OK)
-        e = cst_fmt(path, sizeof(path), "%s/node-signing.pub", data_dir);
-    if (e == CST_OK) {
-        char line[80];
-        int n = snprintf(line, sizeof(line), "%s\n", pk_hex);
-        e = cst_file_create(path, line, (size_t)n, 0644);
-    }
-    cst_buf_free(&aad);
-    cst_buf_free(&blob);
+    char key[PATH_MAX], pub[PATH_MAX];
+    uint8_t pk[CST_SIGN_PK_LEN], *sk = NULL;
+    TRY(signing_paths(data_dir, key, pub));
+    TRY(cst_sign_keypair(pk, &sk));
+    cst_err e = cst_sign_key_save(key, pub, kek, sk, pk_hex);
+    cst_sign_key_free(sk);
     return e;
 }
 
-cst_err cst_node_public_key_file(const char *path, uint8_t pk[crypto_sign_PUBLICKEYBYTES])
+cst_err cst_node_public_key_file(const char *path, uint8_t pk[CST_SIGN_PK_LEN])
 {
-    cst_buf text;
-    TRY(cst_file_read(path, 256, &text));
-    char hex[2 * crypto_sign_PUBLICKEYBYTES + 1] = "";
-    size_t n = text.len;
-    while (n > 0 && (text.data[n - 1] == '\n' || text.data[n - 1] == '\r'))
-        n--;
-    if (n == sizeof(hex) - 1)
-        memcpy(hex, text.data, n);
-    cst_buf_free(&text);
-    ENSURE(hex[0] && cst_unhex(hex, pk, crypto_sign_PUBLICKEYBYTES) == CST_OK, CST_ERR_INVALID,
-           "%s does not hold an Ed25519 public key (64 hex digits)", path);
-    return CST_OK;
+    return cst_sign_public_key_load(path, pk);
 }
 
-cst_err cst_node_public_key(const char *data_dir, uint8_t pk[crypto_sign_PUBLICKEYBYTES])
+cst_err cst_node_public_key(const char *data_dir, uint8_t pk[CST_SIGN_PK_LEN])
 {
     char path[PATH_MAX];
     TRY(cst_fmt(path, sizeof(path), "%s/node-signing.pub", data_dir));
-    return cst_node_public_key_file(path, pk);
+    return cst_sign_public_key_load(path, pk);
 }
 
 cst_err cst_node_signing_key(const char *data_dir, const cst_key *kek, uint8_t **sk,
-                             uint8_t pk[crypto_sign_PUBLICKEYBYTES])
+                             uint8_t pk[CST_SIGN_PK_LEN])
 {
-    char path[PATH_MAX];
-    cst_buf blob, aad, pt;
-    TRY(cst_node_public_key(data_dir, pk));
-    TRY(cst_fmt(path, sizeof(path), "%s/node-signing.key", data_dir));
-    TRY(cst_file_read(path, 4096, &blob));
-    cst_buf_init(&aad, 64);
-    cst_buf_init(&pt, 256);
-    cst_err e = cst_buf_append(&aad, "cst:node-sign:v1", 16);
-    if (e == CST_OK)
-        e = cst_open(kek, &aad, blob.data, blob.len, &pt);
-    if (e == CST_OK && pt.len != crypto_sign_SECRETKEYBYTES)
-        e = cst_fail(CST_ERR_INTEGRITY, "%s does not hold an Ed25519 key", path);
-    /* the secret key's second half is the public key: the pair must match */
-    if (e == CST_OK && sodium_memcmp(pt.data + 32, pk, crypto_sign_PUBLICKEYBYTES) != 0)
-        e = cst_fail(CST_ERR_INTEGRITY, "node-signing.key and node-signing.pub do not match");
-    if (e == CST_OK) {
-        *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
-        if (!*sk)
-            e = cst_fail(CST_ERR_INTERNAL, "cannot allocate locked memory");
-        else
-            memcpy(*sk, pt.data, crypto_sign_SECRETKEYBYTES);
-    }
-    cst_buf_wipe_free(&pt);
-    cst_buf_free(&aad);
-    cst_buf_free(&blob);
-    return e;
+    char key[PATH_MAX], pub[PATH_MAX];
+    TRY(signing_paths(data_dir, key, pub));
+    return cst_sign_key_load(key, pub, kek, sk, pk);
 }
 
 /* LOG-2: the audit seal key K0, written once outside the data dir for the operator to move

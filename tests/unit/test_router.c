@@ -149,6 +149,108 @@ static void test_iam2_hashing_routes_are_flagged(void **state)
     assert_int_equal(flagged, n);
 }
 
+/* A route flag and exactly the routes that carry it ("METHOD /pattern"). */
+typedef struct flagged_routes {
+    unsigned flag;
+    const char *flag_name;
+    const char *const *routes; /* NULL-terminated */
+} flagged_routes;
+
+static bool listed(const char *const *routes, const cst_route *r)
+{
+    char key[256];
+    (void)snprintf(key, sizeof(key), "%s %s", r->method, r->pattern);
+    for (const char *const *p = routes; *p; p++)
+        if (strcmp(*p, key) == 0)
+            return true;
+    return false;
+}
+
+/* Every listed route carries the flag and no other route does; a listed route that does not
+ * exist fails too (the count). */
+static void assert_flag_on_exactly(const flagged_routes *f)
+{
+    size_t want = 0, got = 0;
+    while (f->routes[want])
+        want++;
+    for (size_t i = 0; i < cst_api_route_count; i++) {
+        const cst_route *r = &cst_api_routes[i];
+        bool should = listed(f->routes, r), has = (r->flags & f->flag) != 0;
+        if (should != has)
+            fprintf(stderr, "%s %s: %s should be %s\n", r->method, r->pattern, f->flag_name,
+                    should ? "set" : "clear");
+        assert_int_equal(should, has);
+        got += should;
+    }
+    assert_int_equal(got, want);
+}
+
+/* SPEC §9, IAM-3: with a one-time password or two-factor still to enrol, a session reaches
+ * only the set-up routes and log out. */
+static const char *const before_setup[] = {"POST /v1/auth/password", "POST /v1/auth/logout",
+                                           "POST /v1/auth/totp", "POST /v1/auth/totp/confirm",
+                                           NULL};
+/* Routes that act on the person: never with an API token. */
+static const char *const session_only[] = {"POST /v1/auth/password",
+                                           "POST /v1/auth/totp",
+                                           "POST /v1/auth/totp/confirm",
+                                           "DELETE /v1/auth/totp",
+                                           "GET /v1/auth/sessions",
+                                           "DELETE /v1/auth/sessions/{id}",
+                                           "POST /v1/tokens",
+                                           NULL};
+/* IAM-4: the record routes, checked against the caller's bucket grants. */
+static const char *const bucket_scoped[] = {"GET /v1/buckets/{name}/records",
+                                            "POST /v1/buckets/{name}/records:batch",
+                                            "PUT /v1/buckets/{name}/records/{key}",
+                                            "GET /v1/buckets/{name}/records/{key}",
+                                            "HEAD /v1/buckets/{name}/records/{key}",
+                                            "DELETE /v1/buckets/{name}/records/{key}",
+                                            NULL};
+static const char *const login_throttled[] = {"POST /v1/auth/login", NULL};
+static const char *const export_routes[] = {"GET /v1/export", NULL};
+static const char *const closed_read[] = {"GET /v1/tenant", NULL};
+static const char *const unaudited[] = {"GET /v1/sys/health", NULL};
+/* LOG-4: operator routes on one tenant, whose entries that tenant sees. */
+static const char *const tenant_param[] = {"GET /v1/sys/tenants/{id}", "PATCH /v1/sys/tenants/{id}",
+                                           "POST /v1/sys/tenants/{id}/erase", NULL};
+
+static void test_iam3_iam4_log4_route_flags_on_exactly_their_routes(void **state)
+{
+    static const flagged_routes flags[] = {
+        {CST_ROUTE_BEFORE_SETUP, "CST_ROUTE_BEFORE_SETUP", before_setup},
+        {CST_ROUTE_SESSION_ONLY, "CST_ROUTE_SESSION_ONLY", session_only},
+        {CST_ROUTE_BUCKET_SCOPED, "CST_ROUTE_BUCKET_SCOPED", bucket_scoped},
+        {CST_ROUTE_LOGIN_THROTTLED, "CST_ROUTE_LOGIN_THROTTLED", login_throttled},
+        {CST_ROUTE_EXPORT, "CST_ROUTE_EXPORT", export_routes},
+        {CST_ROUTE_CLOSED_READ, "CST_ROUTE_CLOSED_READ", closed_read},
+        {CST_ROUTE_UNAUDITED, "CST_ROUTE_UNAUDITED", unaudited},
+        {CST_ROUTE_TENANT_PARAM, "CST_ROUTE_TENANT_PARAM", tenant_param},
+    };
+    unsigned seen = 0;
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+        assert_int_equal(seen & flags[i].flag, 0); /* each flag its own bit */
+        seen |= flags[i].flag;
+        assert_flag_on_exactly(&flags[i]);
+    }
+    assert_int_equal(seen & CST_ROUTE_HASHES, 0);
+}
+
+/* Flags that only make sense together with a permission or a place: a session-only or set-up
+ * route is a self-service one, a bucket-scoped route has the bucket as its first parameter. */
+static void test_route_flags_fit_their_routes(void **state)
+{
+    for (size_t i = 0; i < cst_api_route_count; i++) {
+        const cst_route *r = &cst_api_routes[i];
+        if (r->flags & (CST_ROUTE_SESSION_ONLY | CST_ROUTE_BEFORE_SETUP))
+            assert_int_equal(r->perm, CST_PERM_SELF);
+        if (r->flags & CST_ROUTE_BUCKET_SCOPED)
+            assert_int_equal(strncmp(r->pattern, "/v1/buckets/{name}/", 19), 0);
+        if (r->flags & CST_ROUTE_TENANT_PARAM)
+            assert_int_equal(strncmp(r->pattern, "/v1/sys/tenants/{id}", 20), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -158,6 +260,8 @@ int main(void)
         cmocka_unit_test(test_iam4_table_refuses_route_without_permission),
         cmocka_unit_test(test_iam4_public_routes_are_exactly_health_and_login),
         cmocka_unit_test(test_iam2_hashing_routes_are_flagged),
+        cmocka_unit_test(test_iam3_iam4_log4_route_flags_on_exactly_their_routes),
+        cmocka_unit_test(test_route_flags_fit_their_routes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
