@@ -516,6 +516,14 @@ static void test_ret4_erase_leaves_nothing_and_certificate_verifies(void **state
     assert_int_equal(ts_sh("'%s' cert verify '%s' --data-dir '%s' > /dev/null",
                            getenv("CUSTODIA_BIN"), file, srv.data_dir),
                      0);
+    /* --json says the same in a document, and exits 0 (it once aborted releasing its output) */
+    assert_int_equal(ts_sh("'%s' cert verify '%s' --data-dir '%s' --json > '%s/verify.json'",
+                           getenv("CUSTODIA_BIN"), file, srv.data_dir, srv.root),
+                     0);
+    assert_int_equal(ts_sh("jq -e '.ok == true and .certificate_id == \"%s\"' '%s/verify.json' "
+                           "> /dev/null",
+                           cid, srv.root),
+                     0);
     size_t len = strlen(doc);
     size_t positions[] = {len / 7, len / 3, len / 2, len - 40, len - 2, 2};
     for (size_t i = 0; i < sizeof(positions) / sizeof(positions[0]); i++) {
