@@ -10,6 +10,11 @@
 #include "util/json.h"
 #include "util/util.h"
 
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: custodia cert verify FILE [--public-key FILE] [--data-dir DIR] [--json]\n");
+}
+
 int cst_cli_cert(int argc, char **argv)
 {
     const char *pub = NULL, *data_dir = "./var";
@@ -17,12 +22,7 @@ int cst_cli_cert(int argc, char **argv)
     const cst_cli_opt opts[] = {CST_CLI_VALUE("public-key", &pub),
                                 CST_CLI_VALUE("data-dir", &data_dir), CST_CLI_FLAG("json", &json),
                                 CST_CLI_END};
-    if (!cst_cli_verb(&argc, &argv, "verify")) {
-        fprintf(stderr, "usage: custodia cert verify FILE [--public-key FILE] [--data-dir DIR] "
-                        "[--json]\n");
-        return 2;
-    }
-    int first, rc = cst_cli_parse(argc, argv, opts, NULL, &first);
+    int first, rc = cst_cli_parse_verb(&argc, &argv, "verify", opts, usage, &first);
     if (rc != CST_CLI_CONTINUE)
         return rc;
     if (first != argc - 1) {

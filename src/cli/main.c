@@ -191,8 +191,9 @@ static int cmd_config(int argc, char **argv)
         cst_config_reference(stdout);
         return fflush(stdout) == 0 ? 0 : 1;
     }
-    usage(stderr);
-    return 2;
+    bool help = argc == 3 && strcmp(argv[1], "reference") == 0 && strcmp(argv[2], "--help") == 0;
+    usage(help ? stdout : stderr);
+    return help ? 0 : 2;
 }
 
 static int cmd_version(int argc, char **argv)
