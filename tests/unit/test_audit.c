@@ -365,6 +365,33 @@ static void test_log1_torn_last_line_is_cut_at_start(void **state)
     assert_int_equal(r.entries[CST_AUDIT_ACCESS], 16);
 }
 
+/* Found by fuzz_audit: an anchor without "head" crashed cst_audit_open (the tail loader) and,
+ * with a non-zero seq, cst_audit_verify (cst_unhex on NULL). Both now refuse it as malformed. */
+static void test_log2_anchor_without_head_refused(void **state)
+{
+    const char *d = copy();
+    const char *seg = segment(d, "security");
+    char *lines[256];
+    int n = read_lines(seg, lines);
+    char *head = strstr(lines[0], "\"head\":\"");
+    assert_non_null(head);
+    size_t cut = strlen("\"head\":\"\",") + 64;
+    memmove(head, head + cut, strlen(head + cut) + 1);
+    write_lines(seg, lines, n);
+    cst_audit_opts o = opts_for(d);
+    cst_audit *a = NULL;
+    assert_int_equal(cst_audit_open(&o, &a), CST_ERR_AUDIT_UNAVAILABLE);
+    assert_non_null(strstr(cst_err_message(CST_ERR_AUDIT_UNAVAILABLE), "is malformed"));
+    expect_bad(d, "security", 1, "changed"); /* seq 0: not a genesis anchor */
+    /* the same anchor resuming after entry 5: its seal cannot be checked */
+    n = read_lines(seg, lines);
+    char *seq = strstr(lines[0], "\"seq\":0,");
+    assert_non_null(seq);
+    seq[6] = '5';
+    write_lines(seg, lines, n);
+    expect_bad(d, "security", 6, "bad_seal");
+}
+
 static void *writer(void *arg)
 {
     cst_audit *a = arg;
@@ -449,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_log2_forward_security_current_key_cannot_forge_the_past),
         cmocka_unit_test(test_log1_removed_or_replaced_segment_fails_closed),
         cmocka_unit_test(test_log1_torn_last_line_is_cut_at_start),
+        cmocka_unit_test(test_log2_anchor_without_head_refused),
         cmocka_unit_test(test_log1_concurrent_appends_chain_and_seal),
         cmocka_unit_test(test_log3_prune_keeps_the_rest_verifiable),
     };
