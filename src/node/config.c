@@ -511,9 +511,14 @@ static cst_err key_set(cst_config *c, const config_key *k, const char *v)
         return CST_OK;
     case K_DUR_LONG:
         return parse_duration(k->name, v, k->min, k->max, p);
-    case K_CIDR:
+    case K_CIDR: {
+        /* parsed before anything is set: a refused list leaves text and list as they were */
+        cst_cidr_list parsed;
+        TRY(cst_config_cidrs(k->name, v, &parsed));
         TRY(set_str(p, k->size, k->name, v));
-        return cst_config_cidrs(k->name, v, (cst_cidr_list *)((char *)c + k->aux));
+        memcpy((char *)c + k->aux, &parsed, sizeof(parsed));
+        return CST_OK;
+    }
     case K_LISTEN:
         return cst_config_set_listen(c, v);
     }
