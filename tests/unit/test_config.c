@@ -620,6 +620,34 @@ static void test_table_kinds(void **state)
     assert_int_equal(counts[CST_KEY_LISTEN], 1); /* 58 in all, as test_table_bounds_refused */
 }
 
+/* Found by fuzz_config: a string value that is not UTF-8 was accepted, and the node then failed
+ * to start with "out of memory" (the effective configuration, CHG-1, is JSON); and a NUL byte in
+ * the file silently dropped every line after it. Both are refused, named. */
+static void test_chg1_non_utf8_and_nul_refused(void **state)
+{
+    assert_int_equal(set_one("node.region", "eu-w\xe9st", NULL), CST_ERR_INVALID);
+    assert_string_equal(cst_err_message(CST_ERR_INVALID), "node.region must be UTF-8 text");
+    assert_int_equal(set_one("node.data_dir", "/srv/\x81", NULL), CST_ERR_INVALID);
+    json_t *j = NULL;
+    assert_int_equal(set_one("node.region", "eu-w\xc3\xa9st", &j), CST_OK);
+    assert_non_null(j);
+    json_decref(j);
+    char path[] = "/tmp/cst-ini-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    static const char text[] =
+        "[http]\nthreads = 4\n\0[auth]\noperator_ip_allowlist = 10.0.0.0/8\n";
+    assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+    close(fd);
+    cst_config c;
+    cst_config_defaults(&c);
+    assert_int_equal(cst_config_load(&c, path), CST_ERR_INVALID);
+    char want[128];
+    (void)snprintf(want, sizeof(want), "%s holds a NUL byte", path);
+    assert_string_equal(cst_err_message(CST_ERR_INVALID), want);
+    remove(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -639,6 +667,7 @@ int main(void)
         cmocka_unit_test(test_cross_key_rules),
         cmocka_unit_test(test_refused_value_changes_nothing),
         cmocka_unit_test(test_table_kinds),
+        cmocka_unit_test(test_chg1_non_utf8_and_nul_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
