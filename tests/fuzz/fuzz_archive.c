@@ -11,6 +11,7 @@
  * signature over that manifest, so the manifest checks run too.
  * CST_FUZZ_WRITE_SEEDS=DIR writes the seed corpus (tests/fuzz/corpus/archive) and exits. */
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "backup/archive.h"
+#include "fuzz_util.h"
 #include "crypto/crypto.h"
 #include "crypto/keys.h"
 #include "util/buf.h"
@@ -43,21 +45,6 @@ static void put_u32(uint8_t *p, uint32_t v)
 static uint32_t get_u32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-typedef struct mem_src {
-    const uint8_t *p;
-    size_t n, pos;
-} mem_src;
-
-static cst_err mem_source(void *ctx, void *p, size_t n, size_t *got)
-{
-    mem_src *m = ctx;
-    size_t take = m->n - m->pos < n ? m->n - m->pos : n;
-    memcpy(p, m->p + m->pos, take);
-    m->pos += take;
-    *got = take;
-    return CST_OK;
 }
 
 static cst_err mem_sink(void *ctx, const void *p, size_t n)
@@ -175,18 +162,25 @@ static cst_err check_name(void *ctx, const char *name, uint64_t size)
     return CST_OK;
 }
 
+/* The bytes as a backup file: through a memfd and the reader's own file source. */
 static void read_all(const uint8_t *p, size_t n)
 {
-    mem_src m = {p, n, 0};
+    static int fd = -1;
+    if (fd < 0 && (fd = memfd_create("backup", MFD_CLOEXEC)) < 0)
+        abort();
+    if (ftruncate(fd, 0) != 0 || (n > 0 && pwrite(fd, p, n, 0) != (ssize_t)n) ||
+        lseek(fd, 0, SEEK_SET) != 0)
+        abort();
     json_t *header = NULL, *manifest = NULL;
     const cst_bk_visitor v = {.file_begin = check_name};
-    if (cst_bk_read(mem_source, &m, &kek, NULL, &v, &header, &manifest) == CST_OK &&
+    if (cst_bk_read(cst_bk_fd_source, &fd, &kek, NULL, &v, &header, &manifest) == CST_OK &&
         (!json_is_object(header) || !json_is_object(manifest)))
         abort();
     json_decref(header);
     json_decref(manifest);
-    m.pos = 0;
-    if (cst_bk_read_header(mem_source, &m, &header) == CST_OK && !json_is_object(header))
+    if (lseek(fd, 0, SEEK_SET) != 0)
+        abort();
+    if (cst_bk_read_header(cst_bk_fd_source, &fd, &header) == CST_OK && !json_is_object(header))
         abort();
     json_decref(header);
 }
@@ -296,11 +290,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
     init_keys();
-    const char *dir = getenv("CST_FUZZ_WRITE_SEEDS");
-    if (dir) {
-        write_seeds(dir);
-        exit(0);
-    }
+    fuzz_seeds_if_asked(write_seeds);
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "../unit/audit_fixture.h"
 #include "audit/audit.h"
 #include "fuzz_util.h"
 #include "util/buf.h"
@@ -22,36 +23,17 @@ static char dir[PATH_MAX], sec_dir[PATH_MAX], epoch_file[PATH_MAX];
 static cst_buf access_seg, epoch_bytes, sec_seg;
 static char access_path[PATH_MAX];
 
+/* Seals only when asked; nothing is old enough to prune. */
 static cst_audit_opts opts(void)
 {
-    cst_audit_opts o = {.dir = dir,
-                        .epoch_file = epoch_file,
-                        .kek = &kek,
-                        .node_id = "nd_00000000000000000001",
-                        .seal_entries = 1000,
-                        .seal_seconds = 3600,
-                        .group_commit = true,
-                        .segment_bytes = 1L << 30,
-                        .segment_seconds = 30 * 86400,
-                        .retention_days = {36500, 36500}};
+    cst_audit_opts o = cst_fixture_audit_opts(dir, epoch_file, &kek, 1000);
+    o.retention_days[CST_AUDIT_SECURITY] = o.retention_days[CST_AUDIT_ACCESS] = 36500;
     return o;
 }
 
 static void append(cst_audit *a, cst_audit_stream s, int i)
 {
-    char rid[32];
-    (void)snprintf(rid, sizeof(rid), "req%d", i);
-    cst_audit_event ev = {.stream = s,
-                          .tenant = "tn_00000000000000000001",
-                          .actor_type = "user",
-                          .actor_id = "us_00000000000000000001",
-                          .source_ip = "127.0.0.1",
-                          .action = s == CST_AUDIT_ACCESS ? "record.read" : "user.read",
-                          .resource = "/v1/users/us_00000000000000000001",
-                          .outcome = "success",
-                          .status = 200,
-                          .request_id = rid};
-    if (cst_audit_append(a, &ev) != CST_OK)
+    if (cst_fixture_audit_append(a, s, i) != CST_OK)
         abort();
 }
 
@@ -173,11 +155,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (cst_crypto_init() != CST_OK)
         abort();
     make_log();
-    const char *out = getenv("CST_FUZZ_WRITE_SEEDS");
-    if (out) {
-        write_seeds(out);
-        exit(0);
-    }
+    fuzz_seeds_if_asked(write_seeds);
     return 0;
 }
 

@@ -61,4 +61,14 @@ static inline void fuzz_quiet_end(void)
         abort();
 }
 
+/* CST_FUZZ_WRITE_SEEDS=DIR: the target writes its seed corpus to DIR and the process exits. */
+static inline void fuzz_seeds_if_asked(void (*write_seeds)(const char *dir))
+{
+    const char *dir = getenv("CST_FUZZ_WRITE_SEEDS");
+    if (dir) {
+        write_seeds(dir);
+        exit(0);
+    }
+}
+
 #endif

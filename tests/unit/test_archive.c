@@ -57,23 +57,30 @@ static cst_err mem_source(void *ctx, void *p, size_t n, size_t *got)
     return CST_OK;
 }
 
-/* A small, valid backup in memory: one file, a manifest, signed by sk under kek. */
-static void make_backup(cst_buf *out)
+/* A valid backup in memory of one file holding data: the file, a manifest, signed by sk under
+ * kek. */
+static void make_backup_of(cst_buf *out, const void *data, size_t n)
 {
     cst_buf_init(out, SIZE_MAX);
     json_t *header = json_pack("{s:s,s:s}", "backup_id", "bk_0123456789abcdef0123456789abcdef",
                                "node", "test-node");
     cst_bk_writer *w = NULL;
     assert_int_equal(cst_bk_write_start(&kek, sk, header, mem_sink, out, &w), CST_OK);
-    static const char data[] = "the tenant's records";
-    assert_int_equal(cst_bk_file_begin(w, "tenants/t1.db", sizeof(data) - 1), CST_OK);
-    assert_int_equal(cst_bk_file_data(w, data, sizeof(data) - 1), CST_OK);
+    assert_int_equal(cst_bk_file_begin(w, "tenants/t1.db", n), CST_OK);
+    assert_int_equal(cst_bk_file_data(w, data, n), CST_OK);
     assert_int_equal(cst_bk_file_end(w), CST_OK);
     json_t *manifest = json_pack("{s:[s]}", "tenants", "t1");
     assert_int_equal(cst_bk_finish(w, manifest), CST_OK);
     json_decref(manifest);
     json_decref(header);
     cst_bk_writer_free(w);
+}
+
+/* A small one. */
+static void make_backup(cst_buf *out)
+{
+    static const char data[] = "the tenant's records";
+    make_backup_of(out, data, sizeof(data) - 1);
 }
 
 static cst_err read_backup(const cst_buf *b)
@@ -217,25 +224,13 @@ static void test_bak2_manifest_signed_by_another_key_refused(void **state)
 /* A backup of three frames: one file of 2.5 MiB, so two full frames and a final one. */
 static void make_big_backup(cst_buf *out)
 {
-    cst_buf_init(out, SIZE_MAX);
-    json_t *header = json_pack("{s:s,s:s}", "backup_id", "bk_0123456789abcdef0123456789abcdef",
-                               "node_id", "nd_test");
-    cst_bk_writer *w = NULL;
-    assert_int_equal(cst_bk_write_start(&kek, sk, header, mem_sink, out, &w), CST_OK);
     size_t n = 5 * CST_BK_CHUNK / 2;
     uint8_t *data = malloc(n);
     assert_non_null(data);
     for (size_t i = 0; i < n; i++)
         data[i] = (uint8_t)(i * 31);
-    assert_int_equal(cst_bk_file_begin(w, "tenants/t1.db", n), CST_OK);
-    assert_int_equal(cst_bk_file_data(w, data, n), CST_OK);
-    assert_int_equal(cst_bk_file_end(w), CST_OK);
-    json_t *manifest = json_pack("{s:[s]}", "tenants", "t1");
-    assert_int_equal(cst_bk_finish(w, manifest), CST_OK);
+    make_backup_of(out, data, n);
     free(data);
-    json_decref(manifest);
-    json_decref(header);
-    cst_bk_writer_free(w);
 }
 
 /* Where a backup's parts start: [0] the header length, [1] the header text, [2] its signature,
@@ -257,6 +252,21 @@ static size_t layout(const cst_buf *b, size_t *at, size_t max)
     return frames;
 }
 
+/* A backup, small or big (three frames), and where its parts start. */
+static size_t backup_laid_out(cst_buf *b, bool big, size_t at[16])
+{
+    if (big)
+        make_big_backup(b);
+    else
+        make_backup(b);
+    return layout(b, at, 16);
+}
+
+static const char frame0_failed[] = "frame 0 failed authentication: the backup was changed, "
+                                    "reordered or cut, or belongs to another backup";
+static const char frame1_failed[] = "frame 1 failed authentication: the backup was changed, "
+                                    "reordered or cut, or belongs to another backup";
+
 /* Reads the backup and asserts the refusal: its code and its message, exactly. */
 static void refused(const cst_buf *b, cst_err want, const char *message)
 {
@@ -274,10 +284,9 @@ static void refused_prefix(const cst_buf *b, size_t len, cst_err want, const cha
 static void test_bak1_cut_at_every_part_boundary_refused(void **state)
 {
     cst_buf b;
-    make_big_backup(&b);
-    assert_int_equal(read_backup(&b), CST_OK);
     size_t at[16];
-    size_t frames = layout(&b, at, 16);
+    size_t frames = backup_laid_out(&b, true, at);
+    assert_int_equal(read_backup(&b), CST_OK);
     assert_int_equal(frames, 3);
     refused_prefix(&b, 0, CST_ERR_INVALID, "not a custodia backup (bad magic)");
     refused_prefix(&b, CST_BK_MAGIC_LEN, CST_ERR_INTEGRITY, "the backup is truncated");
@@ -400,18 +409,15 @@ static void test_bak2_resigned_header_fails_frames(void **state)
     cst_buf b;
     make_backup(&b);
     resign_changed_header(&b, "node_id", json_string("nd_other"));
-    refused(&b, CST_ERR_INTEGRITY,
-            "frame 0 failed authentication: the backup was changed, reordered or cut, or "
-            "belongs to another backup");
+    refused(&b, CST_ERR_INTEGRITY, frame0_failed);
     cst_buf_free(&b);
 }
 
 static void test_bak1_oversize_and_zero_lengths_refused(void **state)
 {
     cst_buf b;
-    make_backup(&b);
     size_t at[16];
-    layout(&b, at, 16);
+    backup_laid_out(&b, false, at);
     uint8_t *hl = b.data + CST_BK_MAGIC_LEN, saved[4];
     memcpy(saved, hl, 4);
     static const uint8_t header_lengths[][4] = {
@@ -446,17 +452,13 @@ static void test_bak1_oversize_and_zero_lengths_refused(void **state)
     cst_buf_free(&b);
 }
 
-static const char frame0_failed[] = "frame 0 failed authentication: the backup was changed, "
-                                    "reordered or cut, or belongs to another backup";
-
 /* One flipped bit anywhere: in the header text, its signature, a frame's final flag, a
  * frame's sealed bytes or its tag. */
 static void test_bak1_flipped_bytes_refused(void **state)
 {
     cst_buf b;
-    make_backup(&b);
     size_t at[16];
-    layout(&b, at, 16);
+    backup_laid_out(&b, false, at);
     struct {
         size_t off;
         uint8_t bit;
@@ -484,9 +486,8 @@ static void test_bak1_flipped_bytes_refused(void **state)
 static void test_bak1_reordered_duplicated_frames_refused(void **state)
 {
     cst_buf b, o;
-    make_big_backup(&b);
     size_t at[16];
-    assert_int_equal(layout(&b, at, 16), 3);
+    assert_int_equal(backup_laid_out(&b, true, at), 3);
     size_t f0 = at[3], f1 = at[4], f2 = at[5], end = at[6];
     assert_int_equal(f1 - f0, f2 - f1); /* two full frames of equal size */
     cst_buf_init(&o, SIZE_MAX);
@@ -500,16 +501,12 @@ static void test_bak1_reordered_duplicated_frames_refused(void **state)
     o.len = 0;
     assert_int_equal(cst_buf_append(&o, b.data, f1), CST_OK);
     assert_int_equal(cst_buf_append(&o, b.data + f0, end - f0), CST_OK);
-    refused(&o, CST_ERR_INTEGRITY,
-            "frame 1 failed authentication: the backup was changed, reordered or cut, or "
-            "belongs to another backup");
+    refused(&o, CST_ERR_INTEGRITY, frame1_failed);
     /* frame 1 left out */
     o.len = 0;
     assert_int_equal(cst_buf_append(&o, b.data, f1), CST_OK);
     assert_int_equal(cst_buf_append(&o, b.data + f2, end - f2), CST_OK);
-    refused(&o, CST_ERR_INTEGRITY,
-            "frame 1 failed authentication: the backup was changed, reordered or cut, or "
-            "belongs to another backup");
+    refused(&o, CST_ERR_INTEGRITY, frame1_failed);
     /* frame 0 of another backup with the same id (another salt, so another frame key) */
     cst_buf other;
     make_big_backup(&other);
@@ -526,9 +523,8 @@ static void test_bak1_reordered_duplicated_frames_refused(void **state)
 static void test_bak1_data_after_final_frame_refused(void **state)
 {
     cst_buf b;
-    make_backup(&b);
     size_t at[16];
-    layout(&b, at, 16);
+    backup_laid_out(&b, false, at);
     assert_int_equal(cst_buf_append(&b, "x", 1), CST_OK);
     refused(&b, CST_ERR_INTEGRITY, "the backup has data after its final frame");
     /* a whole second copy of the final frame */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "audit/audit.h"
+#include "audit_fixture.h"
 #include "crypto/crypto.h"
 #include "util/json.h"
 #include "util/util.h"
@@ -41,35 +42,12 @@ static const char *epoch_of(const char *d)
 
 static cst_audit_opts opts_for(const char *d)
 {
-    cst_audit_opts o = {.dir = d,
-                        .epoch_file = epoch_of(d),
-                        .kek = &kek,
-                        .node_id = "nd_00000000000000000001",
-                        .seal_entries = 10,
-                        .seal_seconds = 3600,
-                        .group_commit = true,
-                        .segment_bytes = 1L << 30,
-                        .segment_seconds = 30 * 86400,
-                        .retention_days = {365, 90}};
-    return o;
+    return cst_fixture_audit_opts(d, epoch_of(d), &kek, 10);
 }
 
 static void append(cst_audit *a, cst_audit_stream s, int i)
 {
-    char rid[40], res[64];
-    snprintf(rid, sizeof(rid), "req%d", i);
-    snprintf(res, sizeof(res), "/v1/users/us_%020d", i);
-    cst_audit_event ev = {.stream = s,
-                          .tenant = "tn_00000000000000000001",
-                          .actor_type = "user",
-                          .actor_id = "us_00000000000000000001",
-                          .source_ip = "127.0.0.1",
-                          .action = s == CST_AUDIT_ACCESS ? "record.read" : "user.read",
-                          .resource = res,
-                          .outcome = "success",
-                          .status = 200,
-                          .request_id = rid};
-    assert_int_equal(cst_audit_append(a, &ev), CST_OK);
+    assert_int_equal(cst_fixture_audit_append(a, s, i), CST_OK);
 }
 
 /* A fresh log: 30 security entries (3 seal rounds), 15 access entries, then one more
