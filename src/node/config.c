@@ -516,7 +516,7 @@ static cst_err key_set(cst_config *c, const config_key *k, const char *v)
         return parse_duration(k->name, v, k->min, k->max, p);
     case K_CIDR: {
         /* parsed before anything is set: a refused list leaves text and list as they were */
-        cst_cidr_list parsed;
+        cst_cidr_list parsed = {.n = 0}; /* unused items stay zero, as in the config */
         TRY(cst_config_cidrs(k->name, v, &parsed));
         TRY(set_str(p, k->size, k->name, v));
         memcpy((char *)c + k->aux, &parsed, sizeof(parsed));

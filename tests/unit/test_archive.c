@@ -529,7 +529,11 @@ static void test_bak1_data_after_final_frame_refused(void **state)
     refused(&b, CST_ERR_INTEGRITY, "the backup has data after its final frame");
     /* a whole second copy of the final frame */
     b.len--;
-    assert_int_equal(cst_buf_append(&b, b.data + at[3], at[4] - at[3]), CST_OK);
+    uint8_t *final = malloc(at[4] - at[3]);
+    assert_non_null(final);
+    memcpy(final, b.data + at[3], at[4] - at[3]);
+    assert_int_equal(cst_buf_append(&b, final, at[4] - at[3]), CST_OK);
+    free(final);
     refused(&b, CST_ERR_INTEGRITY, "the backup has data after its final frame");
     cst_buf_free(&b);
 }
