@@ -11,14 +11,25 @@
 #include <string.h>
 #include <unistd.h>
 
-/* A fresh directory in /dev/shm (or /tmp) that lives as long as the process. */
+static char fuzz_scratch[256];
+
+static inline void fuzz_scratch_remove(void)
+{
+    char cmd[300];
+    if (snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fuzz_scratch) < (int)sizeof(cmd))
+        (void)!system(cmd);
+}
+
+/* A fresh directory in /dev/shm (or /tmp) that lives as long as the process (one a process). */
 static inline const char *fuzz_scratch_dir(const char *name)
 {
-    static char path[256];
+    char *path = fuzz_scratch;
     const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    if (snprintf(path, sizeof(path), "%s/cst-fuzz-%s-XXXXXX", base, name) >= (int)sizeof(path) ||
+    if (snprintf(path, sizeof(fuzz_scratch), "%s/cst-fuzz-%s-XXXXXX", base, name) >=
+            (int)sizeof(fuzz_scratch) ||
         !mkdtemp(path))
         abort();
+    atexit(fuzz_scratch_remove);
     return path;
 }
 
