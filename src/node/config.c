@@ -92,6 +92,9 @@ static cst_err parse_bool(const char *key, const char *v, bool *out)
 
 static cst_err set_str(char *dst, size_t n, const char *key, const char *v)
 {
+    /* the effective configuration is JSON (CHG-1): a value it cannot carry is refused here */
+    ENSURE(cst_utf8_valid((const uint8_t *)v, strlen(v)), CST_ERR_INVALID, "%s must be UTF-8 text",
+           key);
     ENSURE(cst_copy(dst, n, v) == CST_OK, CST_ERR_INVALID, "%s is too long", key);
     return CST_OK;
 }
@@ -511,9 +514,14 @@ static cst_err key_set(cst_config *c, const config_key *k, const char *v)
         return CST_OK;
     case K_DUR_LONG:
         return parse_duration(k->name, v, k->min, k->max, p);
-    case K_CIDR:
+    case K_CIDR: {
+        /* parsed before anything is set: a refused list leaves text and list as they were */
+        cst_cidr_list parsed = {.n = 0}; /* unused items stay zero, as in the config */
+        TRY(cst_config_cidrs(k->name, v, &parsed));
         TRY(set_str(p, k->size, k->name, v));
-        return cst_config_cidrs(k->name, v, (cst_cidr_list *)((char *)c + k->aux));
+        memcpy((char *)c + k->aux, &parsed, sizeof(parsed));
+        return CST_OK;
+    }
     case K_LISTEN:
         return cst_config_set_listen(c, v);
     }
@@ -589,7 +597,14 @@ cst_err cst_config_load(cst_config *c, const char *path)
 {
     cst_buf text;
     TRY(cst_file_read(path, 1024 * 1024, &text));
-    TRY(cst_buf_append_u8(&text, 0));
+    /* the INI parser reads a C string: a NUL byte would silently drop every line after it */
+    cst_err e = text.len && memchr(text.data, 0, text.len)
+                    ? cst_fail(CST_ERR_INVALID, "%s holds a NUL byte", path)
+                    : cst_buf_append_u8(&text, 0);
+    if (e != CST_OK) {
+        cst_buf_free(&text);
+        return e;
+    }
     struct load_ctx lc = {.c = c};
     int line = ini_parse_string((const char *)text.data, on_ini_line, &lc);
     cst_buf_free(&text);

@@ -83,7 +83,8 @@ void cst_hex(const uint8_t *p, size_t n, char *out)
 cst_err cst_unhex(const char *s, uint8_t *out, size_t n)
 {
     size_t got = 0;
-    ENSURE(strlen(s) == 2 * n, CST_ERR_INVALID, "expected %zu hex digits", 2 * n);
+    /* s is often json_string_value() of a field a file may lack: absent is malformed */
+    ENSURE(s != NULL && strlen(s) == 2 * n, CST_ERR_INVALID, "expected %zu hex digits", 2 * n);
     ENSURE(sodium_hex2bin(out, n, s, 2 * n, NULL, &got, NULL) == 0 && got == n, CST_ERR_INVALID,
            "malformed hex");
     return CST_OK;

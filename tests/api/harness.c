@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <unistd.h>
 #include <liboath/oath.h>
+#include <sqlite3.h>
 #include <time.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -763,4 +764,90 @@ double ts_now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- shared set-up, lookups and checks of the API test files ---- */
+
+char *ts_start_tenant(ts_server *s, char **op, const char *name, char *tenant_id)
+{
+    if (!ts_start(s))
+        return NULL;
+    *op = ts_operator(s);
+    return ts_tenant(s, *op, name, tenant_id);
+}
+
+int ts_finish(ts_server *s, size_t n, ...)
+{
+    va_list ap;
+    va_start(ap, n);
+    for (size_t i = 0; i < n; i++)
+        free(va_arg(ap, char *));
+    va_end(ap);
+    ts_cleanup(s);
+    return 0;
+}
+
+long ts_status(ts_server *s, const char *method, const char *path, const char *token,
+               const char *json, char *code, size_t n)
+{
+    ts_resp r;
+    if (json)
+        ts_json_req(s, method, path, token, json, &r);
+    else
+        ts_request(s, method, path, token, NULL, NULL, 0, NULL, &r);
+    long st = r.status;
+    if (code)
+        snprintf(code, n, "%s", ts_err(&r));
+    ts_resp_free(&r);
+    return st;
+}
+
+void ts_id_by_name(ts_server *s, const char *token, const char *path, const char *list,
+                   const char *username, char *id, size_t n)
+{
+    ts_resp r;
+    ts_request(s, "GET", path, token, NULL, NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    size_t i;
+    json_t *u;
+    id[0] = '\0';
+    json_array_foreach(json_object_get(r.json, list), i, u)
+    {
+        if (!strcmp(json_string_value(json_object_get(u, "username")), username))
+            snprintf(id, n, "%s", json_string_value(json_object_get(u, "id")));
+    }
+    ts_resp_free(&r);
+    assert_int_not_equal(id[0], '\0');
+}
+
+int64_t ts_db_count(const char *db, const char *sql)
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *q = NULL;
+    int64_t n = -1;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(h, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(h);
+    return n;
+}
+
+void ts_restart_with_space(ts_server *s)
+{
+    assert_int_equal(ts_stop(s), 0);
+    if (s->mounted)
+        assert_int_equal(ts_sh("mount -o remount,size=64m %s", s->root), 0);
+    s->fsize_limit = 0;
+    assert_true(ts_start(s));
+}
+
+void ts_expire_lock(ts_server *s, const char *user_id)
+{
+    assert_int_equal(ts_stop(s), 0);
+    assert_int_equal(ts_sh("sqlite3 %s/system.db \"UPDATE users SET locked_until = locked_until - "
+                           "1801000000 WHERE id = '%s'\"",
+                           s->data_dir, user_id),
+                     0);
+    assert_true(ts_start(s));
 }

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* A user the harness knows the secrets of, so it can log in with two-factor codes. */
@@ -140,5 +141,33 @@ int ts_run_group_tests(const char *name, const struct CMUnitTest *tests, size_t 
 /* Processes of process group pgid that are still running (zombies do not count; -1 when
  * /proc cannot be read). Waits for nothing: poll it in a bounded loop. */
 int ts_group_alive(pid_t pgid);
+
+/* ---- shared set-up, lookups and checks of the API test files ---- */
+
+/* Starts the server (ts_init and any extra_config first), logs the operator in (*op) and
+ * creates tenant name with its owner (ts_tenant); returns the owner's token, NULL when the
+ * server does not start. */
+char *ts_start_tenant(ts_server *s, char **op, const char *name, char *tenant_id);
+/* A group teardown: frees n malloc'd tokens (char *, NULL allowed), stops the server and
+ * removes its temp dir. Returns 0. */
+int ts_finish(ts_server *s, size_t n, ...);
+/* One request (JSON body when json is not NULL); returns the status and copies the error code
+ * into code (n bytes) when code is not NULL. */
+long ts_status(ts_server *s, const char *method, const char *path, const char *token,
+               const char *json, char *code, size_t n);
+/* The id of the entry named username in the list `list` of GET path (asserts 200 and that it
+ * is there): a tenant's users, the node's operators. */
+void ts_id_by_name(ts_server *s, const char *token, const char *path, const char *list,
+                   const char *username, char *id, size_t n);
+/* The first column of the first row of sql on the SQLite file db, opened read-only; -1 when
+ * it cannot be read. */
+int64_t ts_db_count(const char *db, const char *sql);
+/* After a full-disk test: stops the server (asserts exit 0), gives the disk its space back
+ * and starts the server again (asserts it starts). */
+void ts_restart_with_space(ts_server *s);
+
+/* IAM-2: ages the lock of a locked user past its 1800 s while the server is stopped (asserts
+ * the stop, the update and the start). */
+void ts_expire_lock(ts_server *s, const char *user_id);
 
 #endif

@@ -243,19 +243,12 @@ static int setup(void **state)
     ts_init(&srv);
     snprintf(srv.extra_config, sizeof(srv.extra_config),
              "[auth]\nlogin_rate_per_ip = 100000\nlogin_rate_per_account = 10000\n");
-    if (!ts_start(&srv))
-        return -1;
-    op = ts_operator(&srv);
-    owner = ts_tenant(&srv, op, "acme", NULL);
-    return 0;
+    return (owner = ts_start_tenant(&srv, &op, "acme", NULL)) ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    free(op);
-    free(owner);
-    ts_cleanup(&srv);
-    return 0;
+    return ts_finish(&srv, 2, op, owner);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -333,12 +326,7 @@ static void test_iam2_lockout_expires_cleanly_and_admin_unlocks(void **state)
                          401);
     assert_int_equal(login_locked_probe(&srv, "acme", "locky", msg), 423);
     /* the lock expires (aged in the store while stopped) */
-    assert_int_equal(ts_stop(&srv), 0);
-    assert_int_equal(ts_sh("sqlite3 %s/system.db \"UPDATE users SET locked_until = locked_until - "
-                           "1801000000 WHERE id = '%s'\"",
-                           srv.data_dir, uid),
-                     0);
-    assert_true(ts_start(&srv));
+    ts_expire_lock(&srv, uid);
     /* one wrong attempt after expiry starts a new count: 401, not a new lock */
     assert_int_equal(login(&srv, "acme", "locky", "Wrong-Guess-Number-4", NULL, msg, NULL), 401);
     assert_true(login_ok(&srv, "acme", "locky"));
@@ -350,13 +338,9 @@ static void test_iam2_lockout_expires_cleanly_and_admin_unlocks(void **state)
     assert_int_equal(login_locked_probe(&srv, "acme", "locky", msg), 423);
     user_path(uid, path, sizeof(path));
     ts_resp r;
-    ts_json_req(&srv, "PATCH", path, wr, "{\"unlock\":true}", &r);
-    assert_int_equal(r.status, 403);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "PATCH", path, wr, "{\"unlock\":true}", NULL, 0), 403);
     assert_int_equal(login_locked_probe(&srv, "acme", "locky", msg), 423); /* still locked */
-    ts_json_req(&srv, "PATCH", path, owner, "{\"unlock\":\"yes\"}", &r);
-    assert_int_equal(r.status, 400);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "PATCH", path, owner, "{\"unlock\":\"yes\"}", NULL, 0), 400);
     ts_json_req(&srv, "PATCH", path, owner, "{\"unlock\":true}", &r);
     assert_int_equal(r.status, 200);
     assert_true(json_is_false(json_object_get(r.json, "locked")));
@@ -368,19 +352,7 @@ static void test_iam2_lockout_expires_cleanly_and_admin_unlocks(void **state)
 
 static void operator_id(const char *username, char id[32])
 {
-    ts_resp r;
-    ts_request(&srv, "GET", "/v1/sys/operators", op, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 200);
-    size_t i;
-    json_t *u;
-    id[0] = '\0';
-    json_array_foreach(json_object_get(r.json, "operators"), i, u)
-    {
-        if (!strcmp(json_string_value(json_object_get(u, "username")), username))
-            snprintf(id, 32, "%s", json_string_value(json_object_get(u, "id")));
-    }
-    ts_resp_free(&r);
-    assert_int_not_equal(id[0], '\0');
+    ts_id_by_name(&srv, op, "/v1/sys/operators", "operators", username, id, 32);
 }
 
 static void lock_operator(const char *name)
@@ -403,9 +375,7 @@ static void test_iam2_operator_unlock_api_and_cli(void **state)
     snprintf(path, sizeof(path), "/v1/sys/operators/%s", id);
     lock_operator("sec1");
     ts_resp r;
-    ts_json_req(&srv, "PATCH", path, sup, "{\"unlock\":true}", &r);
-    assert_int_equal(r.status, 403);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "PATCH", path, sup, "{\"unlock\":true}", NULL, 0), 403);
     ts_json_req(&srv, "PATCH", path, owner, "{\"unlock\":true}", &r); /* a tenant owner: no */
     assert_int_equal(r.status, 403);
     ts_resp_free(&r);
@@ -536,9 +506,7 @@ static void test_iam4_no_permission_token_acts_only_on_itself(void **state)
     /* nor another of the creator's tokens */
     char path[64];
     snprintf(path, sizeof(path), "/v1/tokens/%s", other_id);
-    ts_request(&srv, "DELETE", path, bare, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 404);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "DELETE", path, bare, NULL, NULL, 0), 404);
     /* the creator's sessions and tokens are unchanged, and both sessions still work */
     ts_request(&srv, "GET", "/v1/auth/sessions", session2, NULL, NULL, 0, NULL, &r);
     assert_int_equal(r.status, 200);
@@ -567,12 +535,8 @@ static void test_iam4_no_permission_token_acts_only_on_itself(void **state)
     ts_resp_free(&r);
     /* what acts on the token itself works: it revokes itself */
     snprintf(path, sizeof(path), "/v1/tokens/%s", bare_id);
-    ts_request(&srv, "DELETE", path, bare, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 204);
-    ts_resp_free(&r);
-    ts_request(&srv, "GET", "/v1/tokens", bare, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 401);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "DELETE", path, bare, NULL, NULL, 0), 204);
+    assert_int_equal(ts_status(&srv, "GET", "/v1/tokens", bare, NULL, NULL, 0), 401);
     free(bare);
     free(session2);
     free(creator);
@@ -592,14 +556,14 @@ static void test_iam2_password_strength_refuses_guessable(void **state)
     if (!strstr(m, "too easy to guess") || !strstr(m, "repeated"))
         fail_msg("message does not say why: %s", m);
     ts_resp_free(&r);
-    ts_json_req(&srv, "POST", "/v1/auth/password", w,
-                "{\"current\":\"" TS_PASSWORD "\",\"new\":\"qwertyuiop1234\"}", &r);
-    assert_int_equal(r.status, 400);
-    ts_resp_free(&r);
-    ts_json_req(&srv, "POST", "/v1/auth/password", w,
-                "{\"current\":\"" TS_PASSWORD "\",\"new\":\"Quiet-Harbor-Lantern-58\"}", &r);
-    assert_int_equal(r.status, 204);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "POST", "/v1/auth/password", w,
+                               "{\"current\":\"" TS_PASSWORD "\",\"new\":\"qwertyuiop1234\"}", NULL,
+                               0),
+                     400);
+    assert_int_equal(
+        ts_status(&srv, "POST", "/v1/auth/password", w,
+                  "{\"current\":\"" TS_PASSWORD "\",\"new\":\"Quiet-Harbor-Lantern-58\"}", NULL, 0),
+        204);
     free(w);
 }
 

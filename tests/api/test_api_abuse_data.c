@@ -9,7 +9,6 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -28,23 +27,7 @@ static ts_server srv;
 
 static int teardown(void **state)
 {
-    (void)state;
-    ts_stop(&srv);
-    ts_cleanup(&srv);
-    return 0;
-}
-
-static int64_t db_count(const char *db, const char *sql)
-{
-    sqlite3 *h = NULL;
-    sqlite3_stmt *q = NULL;
-    int64_t n = -1;
-    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(h, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
-        n = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    sqlite3_close(h);
-    return n;
+    return ts_finish(&srv, 0);
 }
 
 /* Files named *.db in the node's tenants/ directory. */
@@ -94,8 +77,8 @@ static int64_t orphan_users(void)
 {
     char db[400];
     snprintf(db, sizeof(db), "%s/system.db", srv.data_dir);
-    return db_count(db, "SELECT count(*) FROM users WHERE tenant_id != '_sys' AND tenant_id NOT "
-                        "IN (SELECT id FROM tenants)");
+    return ts_db_count(db, "SELECT count(*) FROM users WHERE tenant_id != '_sys' AND tenant_id NOT "
+                           "IN (SELECT id FROM tenants)");
 }
 
 /* ---- a request that fails changes nothing ---- */
@@ -278,10 +261,10 @@ static void test_ret1_import_validates_like_the_api(void **state)
     char *owner = ts_tenant(&srv, op, "importer", tid);
     ts_resp r;
     /* the bucket API refuses the retention the import used to accept */
-    ts_json_req(&srv, "POST", "/v1/buckets", owner,
-                "{\"name\":\"huge\",\"retention_seconds\":9223372036854775807}", &r);
-    assert_int_equal(r.status, 400);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "POST", "/v1/buckets", owner,
+                               "{\"name\":\"huge\",\"retention_seconds\":9223372036854775807}",
+                               NULL, 0),
+                     400);
 
     /* RET-1: a retention that would overflow the sweeper's cutoff: 400, nothing loaded */
     const char *overflow[] = {
@@ -346,12 +329,12 @@ static void test_ret1_import_validates_like_the_api(void **state)
     char db[512];
     snprintf(db, sizeof(db), "%s/tenants/%s.db", srv.data_dir, tid);
     double t0 = ts_now_s();
-    while (db_count(db, "SELECT count(*) FROM records WHERE bucket = 'short'") != 0 &&
+    while (ts_db_count(db, "SELECT count(*) FROM records WHERE bucket = 'short'") != 0 &&
            ts_now_s() - t0 < 15)
         usleep(200 * 1000);
-    assert_int_equal(db_count(db, "SELECT count(*) FROM records WHERE bucket = 'short'"), 0);
+    assert_int_equal(ts_db_count(db, "SELECT count(*) FROM records WHERE bucket = 'short'"), 0);
     sleep(2); /* at least one more sweep */
-    assert_int_equal(db_count(db, "SELECT count(*) FROM records WHERE bucket = 'forever'"), 1);
+    assert_int_equal(ts_db_count(db, "SELECT count(*) FROM records WHERE bucket = 'forever'"), 1);
     ts_request(&srv, "GET", "/v1/buckets/forever/records/old", owner, NULL, NULL, 0, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_memory_equal(r.body, "hi", 2);
@@ -398,11 +381,7 @@ static void test_por1_import_on_full_disk_is_unavailable(void **state)
         ts_resp_free(&r);
     }
     /* nothing of it stayed; once space returns the node serves the tenant as before */
-    assert_int_equal(ts_stop(&srv), 0);
-    if (srv.mounted)
-        assert_int_equal(ts_sh("mount -o remount,size=64m %s", srv.root), 0);
-    srv.fsize_limit = 0;
-    assert_true(ts_start(&srv));
+    ts_restart_with_space(&srv);
     assert_no_buckets(owner);
     assert_int_equal(import(owner, lines, N + 2, 1, N, &r), 200);
     ts_resp_free(&r);
@@ -752,9 +731,7 @@ static void test_ret4_erase_not_held_by_slow_export(void **state)
 
     /* a backup while the slow stream is open */
     ts_resp r;
-    ts_request(&srv, "POST", "/v1/sys/backups", op, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 201);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "POST", "/v1/sys/backups", op, NULL, NULL, 0), 201);
     /* the erase does not wait for the reader (it used to wait for the whole stream) */
     char path[128];
     snprintf(path, sizeof(path), "/v1/sys/tenants/%s/erase", tid);
@@ -765,9 +742,7 @@ static void test_ret4_erase_not_held_by_slow_export(void **state)
     assert_int_equal(r.status, 200);
     ts_resp_free(&r);
     assert_true(erase_s < 5.0);
-    ts_request(&srv, "POST", "/v1/sys/backups", op, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 201);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "POST", "/v1/sys/backups", op, NULL, NULL, 0), 201);
 
     /* the reader now reads as fast as it can: the stream ends early, cut, without manifest */
     sr.slow = false;

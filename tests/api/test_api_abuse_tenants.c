@@ -26,10 +26,7 @@ static ts_server srv;
 
 static int teardown(void **state)
 {
-    (void)state;
-    ts_stop(&srv);
-    ts_cleanup(&srv);
-    return 0;
+    return ts_finish(&srv, 0);
 }
 
 /* ---- POR-1: 10,000 tenants within 1,024 descriptors ---- */
@@ -156,9 +153,9 @@ static void test_por1_ten_thousand_tenants_within_1024_descriptors(void **state)
                 max_fds = fds > max_fds ? fds : max_fds;
             }
             if (round == 0) {
-                ts_json_req(&srv, "POST", "/v1/buckets", tokens[i], "{\"name\":\"b\"}", &r);
-                assert_int_equal(r.status, 201);
-                ts_resp_free(&r);
+                assert_int_equal(
+                    ts_status(&srv, "POST", "/v1/buckets", tokens[i], "{\"name\":\"b\"}", NULL, 0),
+                    201);
                 char val[32];
                 snprintf(val, sizeof(val), "tenant %d", i);
                 assert_int_equal(ts_put(&srv, tokens[i], "b", "k", "text/plain", val, strlen(val)),

@@ -79,11 +79,9 @@ static int setup(void **state)
 {
     ts_init(&srv);
     snprintf(audit_dir, sizeof(audit_dir), "%s/audit", srv.data_dir);
-    if (!ts_start(&srv))
+    if (!(owner_a = ts_start_tenant(&srv, &op, "alpha-co", tenant_a)))
         return -1;
-    op = ts_operator(&srv);
     sec = ts_sys_operator(&srv, op, "sec1", "sys-security");
-    owner_a = ts_tenant(&srv, op, "alpha-co", tenant_a);
     owner_b = ts_tenant(&srv, op, "beta-co", tenant_b);
     ts_bucket(&srv, owner_a, "walk");
     return 0;
@@ -91,12 +89,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    free(op);
-    free(sec);
-    free(owner_a);
-    free(owner_b);
-    ts_cleanup(&srv);
-    return 0;
+    return ts_finish(&srv, 4, op, sec, owner_a, owner_b);
 }
 
 static void fill_path(const cst_route *r, char *out, size_t n)
@@ -321,10 +314,9 @@ static void test_log4_tenant_sees_own_trail_only(void **state)
  * records the hash and each changed key. */
 static void test_chg1_settings_and_config_changes(void **state)
 {
-    ts_resp r;
-    ts_json_req(&srv, "PATCH", "/v1/tenant", owner_a, "{\"session_idle_seconds\":600}", &r);
-    assert_int_equal(r.status, 200);
-    ts_resp_free(&r);
+    assert_int_equal(
+        ts_status(&srv, "PATCH", "/v1/tenant", owner_a, "{\"session_idle_seconds\":600}", NULL, 0),
+        200);
     json_t *o = get_json("/v1/audit?limit=1000", owner_a, 200);
     bool found = false;
     size_t i;
@@ -387,9 +379,9 @@ static void test_log2_verify_endpoint_and_cli(void **state)
     assert_true(json_is_true(json_object_get(r.json, "ok")));
     assert_true(json_is_true(json_object_get(r.json, "seals_checked")));
     ts_resp_free(&r);
-    ts_json_req(&srv, "POST", "/v1/sys/audit/verify", sec, "{\"seal_key\":\"c2hvcnQ=\"}", &r);
-    assert_int_equal(r.status, 400);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "POST", "/v1/sys/audit/verify", sec,
+                               "{\"seal_key\":\"c2hvcnQ=\"}", NULL, 0),
+                     400);
     assert_int_equal(ts_sh("%s audit verify --data-dir %s --seal-key %s >/dev/null",
                            getenv("CUSTODIA_BIN"), srv.data_dir, k0path),
                      0);
@@ -442,9 +434,8 @@ static void test_log1_audit_file_removed_fails_closed(void **state)
     assert_int_equal(r.len, 3);
     assert_memory_equal(r.body, "old", 3);
     ts_resp_free(&r);
-    ts_request(&srv, "GET", "/v1/buckets/walk/records/refused", owner_a, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 404);
-    ts_resp_free(&r);
+    assert_int_equal(
+        ts_status(&srv, "GET", "/v1/buckets/walk/records/refused", owner_a, NULL, NULL, 0), 404);
     /* and verification reports the loss */
     assert_int_not_equal(
         ts_sh("%s audit verify --data-dir %s >/dev/null", getenv("CUSTODIA_BIN"), srv.data_dir), 0);

@@ -17,32 +17,20 @@ static char *op, *owner;
 static int setup(void **state)
 {
     ts_init(&srv);
-    if (!ts_start(&srv))
+    if (!(owner = ts_start_tenant(&srv, &op, "acme", NULL)))
         return -1;
-    op = ts_operator(&srv);
-    owner = ts_tenant(&srv, op, "acme", NULL);
     ts_bucket(&srv, owner, "b");
     return 0;
 }
 
 static int teardown(void **state)
 {
-    free(op);
-    free(owner);
-    ts_cleanup(&srv);
-    return 0;
+    return ts_finish(&srv, 2, op, owner);
 }
 
 static long status_of(const char *method, const char *path, const char *token, const char *json)
 {
-    ts_resp r;
-    if (json)
-        ts_json_req(&srv, method, path, token, json, &r);
-    else
-        ts_request(&srv, method, path, token, NULL, NULL, 0, NULL, &r);
-    long st = r.status;
-    ts_resp_free(&r);
-    return st;
+    return ts_status(&srv, method, path, token, json, NULL, 0);
 }
 
 static char *make_token(const char *session, const char *json, long want)
@@ -76,20 +64,16 @@ static void test_one_time_password_allows_only_password_change(void **state)
     for (size_t i = 0; i < sizeof(weak) / sizeof(*weak); i++) {
         char body[256];
         snprintf(body, sizeof(body), "{\"current\":\"%s\",\"new\":\"%s\"}", pw, weak[i]);
-        ts_json_req(&srv, "POST", "/v1/auth/password", tok, body, &r);
-        assert_int_equal(r.status, 400);
-        ts_resp_free(&r);
+        assert_int_equal(ts_status(&srv, "POST", "/v1/auth/password", tok, body, NULL, 0), 400);
     }
     /* the wrong current password is refused */
-    ts_json_req(&srv, "POST", "/v1/auth/password", tok,
-                "{\"current\":\"not-the-password-1\",\"new\":\"" TS_PASSWORD "\"}", &r);
-    assert_int_equal(r.status, 401);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "POST", "/v1/auth/password", tok,
+                               "{\"current\":\"not-the-password-1\",\"new\":\"" TS_PASSWORD "\"}",
+                               NULL, 0),
+                     401);
     char body[256];
     snprintf(body, sizeof(body), "{\"current\":\"%s\",\"new\":\"%s\"}", pw, TS_PASSWORD);
-    ts_json_req(&srv, "POST", "/v1/auth/password", tok, body, &r);
-    assert_int_equal(r.status, 204);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "POST", "/v1/auth/password", tok, body, NULL, 0), 204);
     /* IAM-3: an owner must enrol two-factor before anything else */
     ts_request(&srv, "GET", "/v1/buckets", tok, NULL, NULL, 0, NULL, &r);
     assert_int_equal(r.status, 403);
@@ -110,10 +94,11 @@ static void test_password_change_ends_other_sessions(void **state)
     assert_non_null(s1);
     assert_non_null(s2);
     ts_resp r;
-    ts_json_req(&srv, "POST", "/v1/auth/password", s1,
-                "{\"current\":\"" TS_PASSWORD "\",\"new\":\"Another-Strong-Phrase-77\"}", &r);
-    assert_int_equal(r.status, 204);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "POST", "/v1/auth/password", s1,
+                               "{\"current\":\"" TS_PASSWORD
+                               "\",\"new\":\"Another-Strong-Phrase-77\"}",
+                               NULL, 0),
+                     204);
     assert_int_equal(status_of("GET", "/v1/tenant", s1, NULL), 200);
     assert_int_equal(status_of("GET", "/v1/tenant", s2, NULL), 401);
     assert_int_equal(status_of("GET", "/v1/tenant", w, NULL), 401);
@@ -206,20 +191,18 @@ static void test_iam8_operator_has_no_tenant_data_rights(void **state)
 static void test_sys_tenants(void **state)
 {
     ts_resp r;
-    ts_json_req(&srv, "POST", "/v1/sys/tenants", op,
-                "{\"name\":\"acme\",\"owner\":{\"username\":\"x\"}}", &r);
-    assert_int_equal(r.status, 409);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "POST", "/v1/sys/tenants", op,
+                               "{\"name\":\"acme\",\"owner\":{\"username\":\"x\"}}", NULL, 0),
+                     409);
     /* RES-1: another region is refused */
     ts_json_req(&srv, "POST", "/v1/sys/tenants", op,
                 "{\"name\":\"eu-co\",\"region\":\"eu-west\",\"owner\":{\"username\":\"x\"}}", &r);
     assert_int_equal(r.status, 403);
     assert_string_equal(ts_err(&r), "region_mismatch");
     ts_resp_free(&r);
-    ts_json_req(&srv, "POST", "/v1/sys/tenants", op,
-                "{\"name\":\"_sys\",\"owner\":{\"username\":\"x\"}}", &r);
-    assert_int_equal(r.status, 400);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "POST", "/v1/sys/tenants", op,
+                               "{\"name\":\"_sys\",\"owner\":{\"username\":\"x\"}}", NULL, 0),
+                     400);
     ts_request(&srv, "GET", "/v1/sys/tenants?limit=1", op, NULL, NULL, 0, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_int_equal(json_array_size(json_object_get(r.json, "tenants")), 1);

@@ -100,10 +100,8 @@ static int setup(void **state)
              srv.root);
     if (ts_sh("mkdir -p %s/bk", srv.root) != 0)
         return -1;
-    if (!ts_start(&srv))
+    if (!(owner_a = ts_start_tenant(&srv, &op, "bk-alpha", tenant_a)))
         return -1;
-    op = ts_operator(&srv);
-    owner_a = ts_tenant(&srv, op, "bk-alpha", tenant_a);
     owner_b = ts_tenant(&srv, op, "bk-beta", tenant_b);
     ts_bucket(&srv, owner_a, "people");
     ts_bucket(&srv, owner_b, "people");
@@ -112,11 +110,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    free(op);
-    free(owner_a);
-    free(owner_b);
-    ts_cleanup(&srv);
-    return 0;
+    return ts_finish(&srv, 3, op, owner_a, owner_b);
 }
 
 /* ---- BAK-1/BAK-2: backup under write load, wipe, restore, compare ---- */
@@ -563,10 +557,9 @@ static void test_bak1_bad_backups_are_refused_clearly(void **state)
     assert_int_equal(r.status, 200);
     assert_string_equal(json_string_value(json_object_get(r.json, "result")), "failed");
     ts_resp_free(&r);
-    ts_request(&srv, "POST", "/v1/sys/backups/bk_00000000000000000000/verify", op, NULL, NULL, 0,
-               NULL, &r);
-    assert_int_equal(r.status, 404);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "POST", "/v1/sys/backups/bk_00000000000000000000/verify", op,
+                               NULL, NULL, 0),
+                     404);
     assert_int_equal(ts_sh("rm -f %s %s.orig", bk, bk), 0);
     free(bk);
 }

@@ -17,11 +17,11 @@ static int setup(void **state)
 {
     ts_init(&srv);
     snprintf(srv.extra_config, sizeof(srv.extra_config), "[http]\nmax_record_bytes = 4096\n");
-    if (!ts_start(&srv))
-        return -1;
-    char *op = ts_operator(&srv);
-    owner = ts_tenant(&srv, op, "acme", NULL);
+    char *op = NULL;
+    owner = ts_start_tenant(&srv, &op, "acme", NULL);
     free(op);
+    if (!owner)
+        return -1;
     ts_bucket(&srv, owner, "b");
     assert_int_equal(ts_put(&srv, owner, "b", "keep", "text/plain", "original", 8), 201);
     return 0;
@@ -29,9 +29,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    free(owner);
-    ts_cleanup(&srv);
-    return 0;
+    return ts_finish(&srv, 1, owner);
 }
 
 /* The store is unchanged: one record "keep" with its original value, one bucket. */

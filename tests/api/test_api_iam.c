@@ -21,10 +21,8 @@ static char *op, *owner;
 static int setup(void **state)
 {
     ts_init(&srv);
-    if (!ts_start(&srv))
+    if (!(owner = ts_start_tenant(&srv, &op, "acme", NULL)))
         return -1;
-    op = ts_operator(&srv);
-    owner = ts_tenant(&srv, op, "acme", NULL);
     ts_bucket(&srv, owner, "a");
     ts_bucket(&srv, owner, "b");
     return 0;
@@ -32,25 +30,13 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    free(op);
-    free(owner);
-    ts_cleanup(&srv);
-    return 0;
+    return ts_finish(&srv, 2, op, owner);
 }
 
 static long req(const char *method, const char *path, const char *token, const char *json,
                 char *code, size_t n)
 {
-    ts_resp r;
-    if (json)
-        ts_json_req(&srv, method, path, token, json, &r);
-    else
-        ts_request(&srv, method, path, token, NULL, NULL, 0, NULL, &r);
-    long st = r.status;
-    if (code)
-        snprintf(code, n, "%s", ts_err(&r));
-    ts_resp_free(&r);
-    return st;
+    return ts_status(&srv, method, path, token, json, code, n);
 }
 
 static long login_raw(const char *tenant, const char *user, const char *pw, const char *extra,
@@ -109,12 +95,7 @@ static void test_iam2_lockout_after_six_failures(void **state)
     assert_true(json_is_true(json_object_get(r.json, "locked")));
     ts_resp_free(&r);
     /* once the lock has expired (aged in the store while stopped), the right password works */
-    assert_int_equal(ts_stop(&srv), 0);
-    assert_int_equal(ts_sh("sqlite3 %s/system.db \"UPDATE users SET locked_until = locked_until - "
-                           "1801000000 WHERE id = '%s'\"",
-                           srv.data_dir, uid),
-                     0);
-    assert_true(ts_start(&srv));
+    ts_expire_lock(&srv, uid);
     char *t = ts_login(&srv, "acme", "locky", TS_PASSWORD);
     assert_non_null(t);
     /* and a success resets the count: one more failure does not lock */

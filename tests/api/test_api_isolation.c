@@ -18,10 +18,8 @@ static char a_id[32], b_id[32];
 static int setup(void **state)
 {
     ts_init(&srv);
-    if (!ts_start(&srv))
+    if (!(a = ts_start_tenant(&srv, &op, "tenant-a", a_id)))
         return -1;
-    op = ts_operator(&srv);
-    a = ts_tenant(&srv, op, "tenant-a", a_id);
     b = ts_tenant(&srv, op, "tenant-b", b_id);
     ts_bucket(&srv, a, "shared");
     ts_bucket(&srv, b, "shared");
@@ -34,11 +32,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    free(op);
-    free(a);
-    free(b);
-    ts_cleanup(&srv);
-    return 0;
+    return ts_finish(&srv, 3, op, a, b);
 }
 
 static void get_expect(const char *path, const char *token, long status, const char *body)
@@ -105,9 +99,8 @@ static void test_iso1_writes_and_deletes_stay_in_own_tenant(void **state)
     assert_int_equal(ts_put(&srv, a, "shared", "secret", "text/plain", "A-2", 3), 200);
     get_expect("/v1/buckets/shared/records/secret", b, 200, "B-value");
     ts_resp r;
-    ts_request(&srv, "DELETE", "/v1/buckets/shared/records/secret", a, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 204);
-    ts_resp_free(&r);
+    assert_int_equal(
+        ts_status(&srv, "DELETE", "/v1/buckets/shared/records/secret", a, NULL, NULL, 0), 204);
     get_expect("/v1/buckets/shared/records/secret", b, 200, "B-value");
     assert_int_equal(ts_put(&srv, a, "b-only", "x", "text/plain", "evil", 4), 404);
     get_expect("/v1/buckets/b-only/records/x", b, 200, "B-only");
@@ -118,9 +111,7 @@ static void test_iso1_writes_and_deletes_stay_in_own_tenant(void **state)
     char path[128];
     snprintf(path, sizeof(path), "/v1/tokens/%s", bt);
     ts_resp_free(&r);
-    ts_request(&srv, "DELETE", path, a, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 404);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "DELETE", path, a, NULL, NULL, 0), 404);
     get_expect("/v1/buckets/shared/records/secret", b, 200, "B-value");
     assert_int_equal(ts_put(&srv, a, "shared", "secret", "text/plain", "A-value", 7), 201);
 }

@@ -48,19 +48,6 @@ static long patch(const char *id, const char *body)
     return st;
 }
 
-static int64_t db_count(const char *db, const char *sql)
-{
-    sqlite3 *h = NULL;
-    sqlite3_stmt *q = NULL;
-    int64_t n = -1;
-    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(h, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
-        n = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    sqlite3_close(h);
-    return n;
-}
-
 static void tenant_db(const char *tenant, char *out, size_t n)
 {
     snprintf(out, n, "%s/tenants/%s.db", srv.data_dir, tenant);
@@ -73,21 +60,18 @@ static void test_ret1_expired_records_invisible_then_swept(void **state)
     char tid[32], db[512];
     char *owner = ts_tenant(&srv, op, "retain", tid);
     ts_resp r;
-    ts_json_req(&srv, "POST", "/v1/buckets", owner, "{\"name\":\"short\",\"retention_seconds\":2}",
-                &r);
-    assert_int_equal(r.status, 201);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "POST", "/v1/buckets", owner,
+                               "{\"name\":\"short\",\"retention_seconds\":2}", NULL, 0),
+                     201);
     ts_bucket(&srv, owner, "keep");
     assert_int_equal(ts_put(&srv, owner, "short", "old", "text/plain", "gone soon", 9), 201);
     assert_int_equal(ts_put(&srv, owner, "keep", "old", "text/plain", "kept", 4), 201);
-    ts_request(&srv, "GET", "/v1/buckets/short/records/old", owner, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 200);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "GET", "/v1/buckets/short/records/old", owner, NULL, NULL, 0),
+                     200);
     sleep(3);
     /* invisible at once: read, list, bucket count and export, while the row is still stored */
-    ts_request(&srv, "GET", "/v1/buckets/short/records/old", owner, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 404);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "GET", "/v1/buckets/short/records/old", owner, NULL, NULL, 0),
+                     404);
     ts_request(&srv, "GET", "/v1/buckets/short/records", owner, NULL, NULL, 0, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_int_equal(json_array_size(json_object_get(r.json, "records")), 0);
@@ -102,7 +86,7 @@ static void test_ret1_expired_records_invisible_then_swept(void **state)
     ts_resp_free(&r);
     /* a write after expiry starts a new record (If-None-Match: * succeeds) */
     tenant_db(tid, db, sizeof(db));
-    assert_int_equal(db_count(db, "SELECT count(*) FROM records WHERE bucket = 'short'"), 1);
+    assert_int_equal(ts_db_count(db, "SELECT count(*) FROM records WHERE bucket = 'short'"), 1);
     /* the sweeper (every second in this test's configuration... after a restart) removes it */
     assert_int_equal(ts_stop(&srv), 0);
     snprintf(srv.extra_config, sizeof(srv.extra_config), "[lifecycle]\nsweep_interval = 1s\n");
@@ -110,10 +94,10 @@ static void test_ret1_expired_records_invisible_then_swept(void **state)
     int64_t left = 1;
     for (int i = 0; i < 50 && left != 0; i++) {
         usleep(100000);
-        left = db_count(db, "SELECT count(*) FROM records WHERE bucket = 'short'");
+        left = ts_db_count(db, "SELECT count(*) FROM records WHERE bucket = 'short'");
     }
     assert_int_equal(left, 0);
-    assert_int_equal(db_count(db, "SELECT count(*) FROM records WHERE bucket = 'keep'"), 1);
+    assert_int_equal(ts_db_count(db, "SELECT count(*) FROM records WHERE bucket = 'keep'"), 1);
     assert_int_equal(ts_stop(&srv), 0);
     srv.extra_config[0] = '\0';
     assert_true(ts_start(&srv));
@@ -153,9 +137,7 @@ static void test_ret2_events_states_and_access(void **state)
     /* terminated: reads and export, no writes */
     assert_int_equal(patch(tid, "{\"event\":\"terminated\"}"), 200);
     ts_resp r;
-    ts_request(&srv, "GET", "/v1/buckets/b/records/k", owner, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 200);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "GET", "/v1/buckets/b/records/k", owner, NULL, NULL, 0), 200);
     assert_int_equal(ts_put(&srv, owner, "b", "k2", "text/plain", "v", 1), 403);
     ts_request(&srv, "GET", "/v1/export", owner, NULL, NULL, 0, NULL, &r);
     assert_int_equal(r.status, 200);
@@ -170,12 +152,8 @@ static void test_ret2_events_states_and_access(void **state)
     char *o2 = ts_tenant(&srv, op, "closing", t2);
     ts_bucket(&srv, o2, "b");
     assert_int_equal(patch(t2, "{\"event\":\"cancelled\"}"), 200);
-    ts_request(&srv, "GET", "/v1/buckets/b/records", o2, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 403);
-    ts_resp_free(&r);
-    ts_request(&srv, "GET", "/v1/export", o2, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 200);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "GET", "/v1/buckets/b/records", o2, NULL, NULL, 0), 403);
+    assert_int_equal(ts_status(&srv, "GET", "/v1/export", o2, NULL, NULL, 0), 200);
     ts_request(&srv, "GET", "/v1/tenant", o2, NULL, NULL, 0, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(json_string_value(json_object_get(r.json, "state")), "closed");
@@ -219,11 +197,9 @@ static void test_ret2_ret3_simulated_clock_walk(void **state)
         assert_int_equal(patch(paths[i].id, body), 200);
     }
     /* a billing bucket that must outlive the cancelled tenant's erase */
-    ts_resp r;
-    ts_json_req(&srv, "POST", "/v1/buckets", owners[1],
-                "{\"name\":\"invoices\",\"class\":\"billing\"}", &r);
-    assert_int_equal(r.status, 201);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "POST", "/v1/buckets", owners[1],
+                               "{\"name\":\"invoices\",\"class\":\"billing\"}", NULL, 0),
+                     201);
     assert_int_equal(ts_put(&srv, owners[1], "invoices", "inv-1", "text/plain", "EUR 12", 6), 201);
     ts_bucket(&srv, owners[1], "notes");
     assert_int_equal(ts_put(&srv, owners[1], "notes", "n", "text/plain", "private", 7), 201);
@@ -287,8 +263,9 @@ static void test_ret2_ret3_simulated_clock_walk(void **state)
     assert_int_equal(ret.records, 1);
     char bill[600];
     snprintf(bill, sizeof(bill), "%s/retained/%s.db", srv.data_dir, paths[1].id);
-    assert_int_equal(db_count(bill, "SELECT count(*) FROM records WHERE bucket = 'invoices'"), 1);
-    assert_int_equal(db_count(bill, "SELECT count(*) FROM records WHERE bucket = 'notes'"), 0);
+    assert_int_equal(ts_db_count(bill, "SELECT count(*) FROM records WHERE bucket = 'invoices'"),
+                     1);
+    assert_int_equal(ts_db_count(bill, "SELECT count(*) FROM records WHERE bucket = 'notes'"), 0);
     /* 7 years later (the day before, nothing), the billing records go with a certificate */
     json_t *rep = NULL;
     assert_int_equal(cst_lifecycle_sweep(&n, ret.expires_at - CST_DAY_US, &rep), CST_OK);
@@ -433,10 +410,9 @@ static void test_ret4_erase_leaves_nothing_and_certificate_verifies(void **state
     ts_resp r;
     char path[128];
     snprintf(path, sizeof(path), "/v1/sys/tenants/%s/erase", tid);
-    ts_json_req(&srv, "POST", path, op, "{\"requested_by\":\"ticket 42\",\"confirm\":\"wrong\"}",
-                &r);
-    assert_int_equal(r.status, 400);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "POST", path, op,
+                               "{\"requested_by\":\"ticket 42\",\"confirm\":\"wrong\"}", NULL, 0),
+                     400);
     ts_json_req(&srv, "POST", path, op, "{\"requested_by\":\"ticket 42\",\"confirm\":\"erase-me\"}",
                 &r);
     if (r.status != 200)
@@ -469,7 +445,7 @@ static void test_ret4_erase_leaves_nothing_and_certificate_verifies(void **state
     assert_false(dir_holds(srv.data_dir, sealed_value + 1, 24));
     assert_false(dir_holds(srv.data_dir, canary, strlen(canary)));
     snprintf(sql, sizeof(sql), "SELECT count(*) FROM tenant_keys WHERE tenant_id = '%s'", tid);
-    assert_int_equal(db_count(sys, sql), 0);
+    assert_int_equal(ts_db_count(sys, sql), 0);
     /* the audit details are sealed under a key no one holds; the chain still verifies */
     ts_json_req(&srv, "POST", "/v1/sys/audit/verify", op, "{}", &r);
     assert_int_equal(r.status, 403); /* sys-admin: not the auditor's route */
@@ -488,13 +464,10 @@ static void test_ret4_erase_leaves_nothing_and_certificate_verifies(void **state
     cst_key_free(&none);
     cst_key_free(&dek);
     /* the owner is gone; a second erase is refused */
-    ts_request(&srv, "GET", "/v1/buckets", owner, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 401);
-    ts_resp_free(&r);
-    ts_json_req(&srv, "POST", path, op, "{\"requested_by\":\"again\",\"confirm\":\"erase-me\"}",
-                &r);
-    assert_int_equal(r.status, 409);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "GET", "/v1/buckets", owner, NULL, NULL, 0), 401);
+    assert_int_equal(ts_status(&srv, "POST", path, op,
+                               "{\"requested_by\":\"again\",\"confirm\":\"erase-me\"}", NULL, 0),
+                     409);
     json_t *t = tenant_get(tid);
     assert_string_equal(json_string_value(json_object_get(t, "state")), "erased");
     assert_string_equal(
@@ -537,10 +510,9 @@ static void test_ret4_erase_leaves_nothing_and_certificate_verifies(void **state
             fail_msg("a certificate with byte %zu changed verified", positions[i]);
         free(bad);
     }
-    ts_request(&srv, "GET", "/v1/sys/certificates/ce_00000000000000000000", op, NULL, NULL, 0, NULL,
-               &r);
-    assert_int_equal(r.status, 404);
-    ts_resp_free(&r);
+    assert_int_equal(
+        ts_status(&srv, "GET", "/v1/sys/certificates/ce_00000000000000000000", op, NULL, NULL, 0),
+        404);
     json_decref(cert);
     free(doc);
     free(owner);
@@ -714,9 +686,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    free(op);
-    ts_cleanup(&srv);
-    return 0;
+    return ts_finish(&srv, 1, op);
 }
 
 int main(void)

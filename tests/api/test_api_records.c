@@ -17,20 +17,18 @@ static char *owner;
 static int setup(void **state)
 {
     ts_init(&srv);
-    if (!ts_start(&srv))
-        return -1;
-    char *op = ts_operator(&srv);
-    owner = ts_tenant(&srv, op, "acme", NULL);
+    char *op = NULL;
+    owner = ts_start_tenant(&srv, &op, "acme", NULL);
     free(op);
+    if (!owner)
+        return -1;
     ts_bucket(&srv, owner, "customers");
     return 0;
 }
 
 static int teardown(void **state)
 {
-    free(owner);
-    ts_cleanup(&srv);
-    return 0;
+    return ts_finish(&srv, 1, owner);
 }
 
 static void test_record_put_get_head_delete(void **state)
@@ -70,10 +68,9 @@ static void test_record_put_get_head_delete(void **state)
     assert_string_not_equal(v, etag);
     ts_resp_free(&r);
 
-    ts_request(&srv, "DELETE", "/v1/buckets/customers/records/cust%2F1", owner, NULL, NULL, 0, NULL,
-               &r);
-    assert_int_equal(r.status, 204);
-    ts_resp_free(&r);
+    assert_int_equal(
+        ts_status(&srv, "DELETE", "/v1/buckets/customers/records/cust%2F1", owner, NULL, NULL, 0),
+        204);
     ts_request(&srv, "GET", "/v1/buckets/customers/records/cust%2F1", owner, NULL, NULL, 0, NULL,
                &r);
     assert_int_equal(r.status, 404);
@@ -102,10 +99,9 @@ static void test_record_binary_and_empty_values(void **state)
     /* a UTF-8 key with spaces and an encoded slash */
     assert_int_equal(
         ts_put(&srv, owner, "customers", "%C3%A9t%C3%A9%20a%2Fb", "text/plain", "x", 1), 201);
-    ts_request(&srv, "GET", "/v1/buckets/customers/records/%C3%A9t%C3%A9%20a%2Fb", owner, NULL,
-               NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 200);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "GET", "/v1/buckets/customers/records/%C3%A9t%C3%A9%20a%2Fb",
+                               owner, NULL, NULL, 0),
+                     200);
 }
 
 static void test_record_preconditions(void **state)
@@ -205,14 +201,11 @@ static void test_record_listing_pages(void **state)
     assert_int_equal(pages, 3);
     json_decref(seen);
 
-    ts_resp r;
-    ts_request(&srv, "GET", "/v1/buckets/listing/records?limit=1001", owner, NULL, NULL, 0, NULL,
-               &r);
-    assert_int_equal(r.status, 400);
-    ts_resp_free(&r);
-    ts_request(&srv, "GET", "/v1/buckets/listing/records?limit=0", owner, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 400);
-    ts_resp_free(&r);
+    assert_int_equal(
+        ts_status(&srv, "GET", "/v1/buckets/listing/records?limit=1001", owner, NULL, NULL, 0),
+        400);
+    assert_int_equal(
+        ts_status(&srv, "GET", "/v1/buckets/listing/records?limit=0", owner, NULL, NULL, 0), 400);
 }
 
 static long count_records(const char *bucket)
@@ -241,28 +234,26 @@ static void test_batch_is_atomic(void **state)
     ts_resp_free(&r);
     assert_int_equal(count_records("batch"), 2);
     /* the third operation fails its precondition: nothing of the batch is applied */
-    ts_json_req(&srv, "POST", "/v1/buckets/batch/records:batch", owner,
-                "{\"operations\":[{\"op\":\"put\",\"key\":\"c\",\"value\":\"Yw==\"},"
-                "{\"op\":\"delete\",\"key\":\"a\"},"
-                "{\"op\":\"put\",\"key\":\"b\",\"value\":\"eA==\",\"if_none_match\":\"*\"}]}",
-                &r);
-    assert_int_equal(r.status, 412);
-    ts_resp_free(&r);
+    assert_int_equal(
+        ts_status(&srv, "POST", "/v1/buckets/batch/records:batch", owner,
+                  "{\"operations\":[{\"op\":\"put\",\"key\":\"c\",\"value\":\"Yw==\"},"
+                  "{\"op\":\"delete\",\"key\":\"a\"},"
+                  "{\"op\":\"put\",\"key\":\"b\",\"value\":\"eA==\",\"if_none_match\":\"*\"}]}",
+                  NULL, 0),
+        412);
     assert_int_equal(count_records("batch"), 2);
     ts_request(&srv, "GET", "/v1/buckets/batch/records/a", owner, NULL, NULL, 0, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_memory_equal(r.body, "a", 1);
     ts_resp_free(&r);
-    ts_request(&srv, "GET", "/v1/buckets/batch/records/c", owner, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 404);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "GET", "/v1/buckets/batch/records/c", owner, NULL, NULL, 0),
+                     404);
     /* delete of a missing key fails the batch too */
-    ts_json_req(&srv, "POST", "/v1/buckets/batch/records:batch", owner,
-                "{\"operations\":[{\"op\":\"delete\",\"key\":\"a\"},"
-                "{\"op\":\"delete\",\"key\":\"nope\"}]}",
-                &r);
-    assert_int_equal(r.status, 404);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "POST", "/v1/buckets/batch/records:batch", owner,
+                               "{\"operations\":[{\"op\":\"delete\",\"key\":\"a\"},"
+                               "{\"op\":\"delete\",\"key\":\"nope\"}]}",
+                               NULL, 0),
+                     404);
     assert_int_equal(count_records("batch"), 2);
     /* 1001 operations are refused */
     size_t cap = 1001 * 48 + 64, len = 0;
@@ -272,19 +263,18 @@ static void test_batch_is_atomic(void **state)
         len += (size_t)snprintf(big + len, cap - len, "%s{\"op\":\"delete\",\"key\":\"k%d\"}",
                                 i ? "," : "", i);
     snprintf(big + len, cap - len, "]}");
-    ts_json_req(&srv, "POST", "/v1/buckets/batch/records:batch", owner, big, &r);
-    assert_int_equal(r.status, 400);
-    ts_resp_free(&r);
+    assert_int_equal(
+        ts_status(&srv, "POST", "/v1/buckets/batch/records:batch", owner, big, NULL, 0), 400);
     free(big);
 }
 
 static void test_bucket_lifecycle(void **state)
 {
     ts_resp r;
-    ts_json_req(&srv, "POST", "/v1/buckets", owner,
-                "{\"name\":\"bills\",\"retention_seconds\":3600,\"class\":\"billing\"}", &r);
-    assert_int_equal(r.status, 201);
-    ts_resp_free(&r);
+    assert_int_equal(
+        ts_status(&srv, "POST", "/v1/buckets", owner,
+                  "{\"name\":\"bills\",\"retention_seconds\":3600,\"class\":\"billing\"}", NULL, 0),
+        201);
     ts_json_req(&srv, "POST", "/v1/buckets", owner, "{\"name\":\"bills\"}", &r);
     assert_int_equal(r.status, 409);
     assert_string_equal(ts_err(&r), "conflict");
@@ -294,27 +284,19 @@ static void test_bucket_lifecycle(void **state)
     assert_int_equal(json_integer_value(json_object_get(r.json, "retention_seconds")), 7200);
     assert_string_equal(json_string_value(json_object_get(r.json, "class")), "billing");
     ts_resp_free(&r);
-    ts_json_req(&srv, "PATCH", "/v1/buckets/bills", owner, "{\"class\":\"gold\"}", &r);
-    assert_int_equal(r.status, 400);
-    ts_resp_free(&r);
+    assert_int_equal(
+        ts_status(&srv, "PATCH", "/v1/buckets/bills", owner, "{\"class\":\"gold\"}", NULL, 0), 400);
     ts_request(&srv, "GET", "/v1/buckets", owner, NULL, NULL, 0, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_true(json_array_size(json_object_get(r.json, "buckets")) >= 2);
     ts_resp_free(&r);
     assert_int_equal(ts_put(&srv, owner, "bills", "inv-1", "text/plain", "1", 1), 201);
     /* a bucket with records is not deleted */
-    ts_request(&srv, "DELETE", "/v1/buckets/bills", owner, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 409);
-    ts_resp_free(&r);
-    ts_request(&srv, "DELETE", "/v1/buckets/bills/records/inv-1", owner, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 204);
-    ts_resp_free(&r);
-    ts_request(&srv, "DELETE", "/v1/buckets/bills", owner, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 204);
-    ts_resp_free(&r);
-    ts_request(&srv, "GET", "/v1/buckets/bills", owner, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 404);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "DELETE", "/v1/buckets/bills", owner, NULL, NULL, 0), 409);
+    assert_int_equal(
+        ts_status(&srv, "DELETE", "/v1/buckets/bills/records/inv-1", owner, NULL, NULL, 0), 204);
+    assert_int_equal(ts_status(&srv, "DELETE", "/v1/buckets/bills", owner, NULL, NULL, 0), 204);
+    assert_int_equal(ts_status(&srv, "GET", "/v1/buckets/bills", owner, NULL, NULL, 0), 404);
     assert_int_equal(ts_put(&srv, owner, "bills", "x", "text/plain", "1", 1), 404);
 }
 

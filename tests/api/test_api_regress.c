@@ -25,10 +25,9 @@ static int setup(void **state)
     /* no scheduled backups: the test counts the ones it takes */
     snprintf(srv.extra_config, sizeof(srv.extra_config), "[backup]\ninterval = 0\ndir = %s/bk\n",
              srv.root);
-    if (ts_sh("mkdir -p %s/bk", srv.root) != 0 || !ts_start(&srv))
+    if (ts_sh("mkdir -p %s/bk", srv.root) != 0 ||
+        !(owner = ts_start_tenant(&srv, &op, "acme", acme_id)))
         return -1;
-    op = ts_operator(&srv);
-    owner = ts_tenant(&srv, op, "acme", acme_id);
     beta = ts_tenant(&srv, op, "beta", beta_id);
     ts_bucket(&srv, owner, "a");
     ts_bucket(&srv, owner, "ab");
@@ -37,44 +36,19 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    free(op);
-    free(owner);
-    free(beta);
-    ts_cleanup(&srv);
-    return 0;
+    return ts_finish(&srv, 3, op, owner, beta);
 }
 
 static long req(const char *method, const char *path, const char *token, const char *json,
                 char *code, size_t n)
 {
-    ts_resp r;
-    if (json)
-        ts_json_req(&srv, method, path, token, json, &r);
-    else
-        ts_request(&srv, method, path, token, NULL, NULL, 0, NULL, &r);
-    long st = r.status;
-    if (code)
-        snprintf(code, n, "%s", ts_err(&r));
-    ts_resp_free(&r);
-    return st;
+    return ts_status(&srv, method, path, token, json, code, n);
 }
 
 /* The id of a user of the tenant the admin token belongs to. */
 static void user_id_of(const char *admin, const char *username, char id[40])
 {
-    ts_resp r;
-    ts_request(&srv, "GET", "/v1/users", admin, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 200);
-    size_t i;
-    json_t *u;
-    id[0] = '\0';
-    json_array_foreach(json_object_get(r.json, "users"), i, u)
-    {
-        if (!strcmp(json_string_value(json_object_get(u, "username")), username))
-            snprintf(id, 40, "%s", json_string_value(json_object_get(u, "id")));
-    }
-    ts_resp_free(&r);
-    assert_int_not_equal(id[0], '\0');
+    ts_id_by_name(&srv, admin, "/v1/users", "users", username, id, 40);
 }
 
 /* Creates an API token; copies its secret and id. */
@@ -267,9 +241,7 @@ static void test_bodyless_post_accepts_empty_object(void **state)
     assert_string_equal(ts_err(&r), "invalid_request");
     assert_non_null(strstr(r.body, "empty JSON object"));
     ts_resp_free(&r);
-    ts_json_req(&srv, "POST", "/v1/auth/totp", u, "[]", &r);
-    assert_int_equal(r.status, 400);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "POST", "/v1/auth/totp", u, "[]", NULL, 0), 400);
     ts_json_req(&srv, "POST", "/v1/auth/totp", u, "{}", &r);
     assert_int_equal(r.status, 201);
     assert_non_null(json_object_get(r.json, "secret"));
@@ -300,22 +272,14 @@ static void test_bodyless_post_accepts_empty_object(void **state)
     free(u);
     /* POST /v1/sys/backups: "{}" takes a backup, "{"a":1}" does not */
     size_t before = backup_count();
-    ts_json_req(&srv, "POST", "/v1/sys/backups", op, "{\"a\":1}", &r);
-    assert_int_equal(r.status, 400);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "POST", "/v1/sys/backups", op, "{\"a\":1}", NULL, 0), 400);
     assert_int_equal(backup_count(), before);
-    ts_json_req(&srv, "POST", "/v1/sys/backups", op, "{}", &r);
-    assert_int_equal(r.status, 201);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "POST", "/v1/sys/backups", op, "{}", NULL, 0), 201);
     assert_int_equal(backup_count(), before + 1);
-    ts_request(&srv, "POST", "/v1/sys/backups", op, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 201);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "POST", "/v1/sys/backups", op, NULL, NULL, 0), 201);
     assert_int_equal(backup_count(), before + 2);
     /* a GET still takes no body at all */
-    ts_json_req(&srv, "GET", "/v1/tenant", owner, "{}", &r);
-    assert_int_equal(r.status, 413);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "GET", "/v1/tenant", owner, "{}", NULL, 0), 413);
 }
 
 /* IAM-9: an API token past its expires_at, and sessions past the node's absolute maximum or a
@@ -361,9 +325,7 @@ static void test_iam9_expired_token_and_session_max_age(void **state)
 
     /* the expired API token; its sibling without expiry still works */
     ts_resp r;
-    ts_request(&srv, "GET", "/v1/buckets/a/records", expiring, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 401);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "GET", "/v1/buckets/a/records", expiring, NULL, NULL, 0), 401);
     assert_int_equal(req("GET", "/v1/buckets/a/records", lasting, NULL, code, sizeof(code)), 200);
     /* 301 s old under acme's 300 s maximum; 200 s old is still fine */
     ts_request(&srv, "GET", "/v1/tenant", tim, NULL, NULL, 0, NULL, &r);

@@ -67,10 +67,7 @@ static void test_enc3_plaintext_http_to_tls_port_fails(void **state)
                                ">/dev/null 2>&1",
                                srv.port),
                          0);
-    ts_resp r;
-    ts_request(&srv, "GET", "/v1/sys/health", NULL, NULL, NULL, 0, NULL, &r);
-    assert_int_equal(r.status, 200);
-    ts_resp_free(&r);
+    assert_int_equal(ts_status(&srv, "GET", "/v1/sys/health", NULL, NULL, NULL, 0), 200);
 }
 
 static void test_enc3_plaintext_only_when_enabled_on_loopback(void **state)

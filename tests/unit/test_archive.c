@@ -15,6 +15,7 @@
 #include "crypto/crypto.h"
 #include "crypto/keys.h"
 #include "util/buf.h"
+#include "util/json.h"
 #include "util/util.h"
 
 static cst_key kek;
@@ -56,23 +57,30 @@ static cst_err mem_source(void *ctx, void *p, size_t n, size_t *got)
     return CST_OK;
 }
 
-/* A small, valid backup in memory: one file, a manifest, signed by sk under kek. */
-static void make_backup(cst_buf *out)
+/* A valid backup in memory of one file holding data: the file, a manifest, signed by sk under
+ * kek. */
+static void make_backup_of(cst_buf *out, const void *data, size_t n)
 {
     cst_buf_init(out, SIZE_MAX);
     json_t *header = json_pack("{s:s,s:s}", "backup_id", "bk_0123456789abcdef0123456789abcdef",
                                "node", "test-node");
     cst_bk_writer *w = NULL;
     assert_int_equal(cst_bk_write_start(&kek, sk, header, mem_sink, out, &w), CST_OK);
-    static const char data[] = "the tenant's records";
-    assert_int_equal(cst_bk_file_begin(w, "tenants/t1.db", sizeof(data) - 1), CST_OK);
-    assert_int_equal(cst_bk_file_data(w, data, sizeof(data) - 1), CST_OK);
+    assert_int_equal(cst_bk_file_begin(w, "tenants/t1.db", n), CST_OK);
+    assert_int_equal(cst_bk_file_data(w, data, n), CST_OK);
     assert_int_equal(cst_bk_file_end(w), CST_OK);
     json_t *manifest = json_pack("{s:[s]}", "tenants", "t1");
     assert_int_equal(cst_bk_finish(w, manifest), CST_OK);
     json_decref(manifest);
     json_decref(header);
     cst_bk_writer_free(w);
+}
+
+/* A small one. */
+static void make_backup(cst_buf *out)
+{
+    static const char data[] = "the tenant's records";
+    make_backup_of(out, data, sizeof(data) - 1);
 }
 
 static cst_err read_backup(const cst_buf *b)
@@ -211,12 +219,374 @@ static void test_bak2_manifest_signed_by_another_key_refused(void **state)
     cst_buf_free(&b);
 }
 
+/* ---- the reader's refusals (BAK-1, BAK-2): each damage is refused with its own message ---- */
+
+/* A backup of three frames: one file of 2.5 MiB, so two full frames and a final one. */
+static void make_big_backup(cst_buf *out)
+{
+    size_t n = 5 * CST_BK_CHUNK / 2;
+    uint8_t *data = malloc(n);
+    assert_non_null(data);
+    for (size_t i = 0; i < n; i++)
+        data[i] = (uint8_t)(i * 31);
+    make_backup_of(out, data, n);
+    free(data);
+}
+
+/* Where a backup's parts start: [0] the header length, [1] the header text, [2] its signature,
+ * [3 + i] frame i, and the end of the file after the last frame. Returns the number of frames. */
+static size_t layout(const cst_buf *b, size_t *at, size_t max)
+{
+    const uint8_t *p = b->data;
+    at[0] = CST_BK_MAGIC_LEN;
+    at[1] = at[0] + 4;
+    at[2] = at[1] + get_u32(p + at[0]);
+    size_t off = at[2] + 64, frames = 0;
+    while (off < b->len) {
+        assert_true(3 + frames < max);
+        at[3 + frames++] = off;
+        off += 4 + (get_u32(p + off) & 0x7fffffffu);
+    }
+    assert_int_equal(off, b->len);
+    at[3 + frames] = off;
+    return frames;
+}
+
+/* A backup, small or big (three frames), and where its parts start. */
+static size_t backup_laid_out(cst_buf *b, bool big, size_t at[16])
+{
+    if (big)
+        make_big_backup(b);
+    else
+        make_backup(b);
+    return layout(b, at, 16);
+}
+
+static const char frame0_failed[] = "frame 0 failed authentication: the backup was changed, "
+                                    "reordered or cut, or belongs to another backup";
+static const char frame1_failed[] = "frame 1 failed authentication: the backup was changed, "
+                                    "reordered or cut, or belongs to another backup";
+
+/* Reads the backup and asserts the refusal: its code and its message, exactly. */
+static void refused(const cst_buf *b, cst_err want, const char *message)
+{
+    cst_err e = read_backup(b);
+    if (e != want || strcmp(cst_err_message(e), message) != 0)
+        fail_msg("got %d \"%s\", want %d \"%s\"", e, cst_err_message(e), want, message);
+}
+
+static void refused_prefix(const cst_buf *b, size_t len, cst_err want, const char *message)
+{
+    cst_buf cut = {.data = b->data, .len = len};
+    refused(&cut, want, message);
+}
+
+static void test_bak1_cut_at_every_part_boundary_refused(void **state)
+{
+    cst_buf b;
+    size_t at[16];
+    size_t frames = backup_laid_out(&b, true, at);
+    assert_int_equal(read_backup(&b), CST_OK);
+    assert_int_equal(frames, 3);
+    refused_prefix(&b, 0, CST_ERR_INVALID, "not a custodia backup (bad magic)");
+    refused_prefix(&b, CST_BK_MAGIC_LEN, CST_ERR_INTEGRITY, "the backup is truncated");
+    refused_prefix(&b, at[1], CST_ERR_INTEGRITY, "the backup is truncated");
+    refused_prefix(&b, at[2], CST_ERR_INTEGRITY, "the backup is truncated");
+    char want[160];
+    for (size_t i = 0; i < frames; i++) {
+        /* at the start of frame i: the frames before it were whole, none was final */
+        (void)snprintf(want, sizeof(want),
+                       "the backup is truncated: it ends after frame %zu without its final frame",
+                       i);
+        refused_prefix(&b, at[3 + i], CST_ERR_INTEGRITY, want);
+        /* inside frame i's length, and inside its sealed bytes */
+        refused_prefix(&b, at[3 + i] + 2, CST_ERR_INTEGRITY, "the backup is truncated");
+        refused_prefix(&b, at[3 + i] + 4 + CST_TAG_LEN, CST_ERR_INTEGRITY,
+                       "the backup is truncated");
+        refused_prefix(&b, at[4 + i] - 1, CST_ERR_INTEGRITY, "the backup is truncated");
+    }
+    cst_buf_free(&b);
+}
+
+/* Every prefix of a small backup is refused, never read as a whole one. */
+static void test_bak1_every_prefix_refused(void **state)
+{
+    cst_buf b;
+    make_backup(&b);
+    for (size_t len = 0; len < b.len; len++) {
+        cst_buf cut = {.data = b.data, .len = len};
+        cst_err e = read_backup(&cut);
+        if (e != (len == 0 ? CST_ERR_INVALID : CST_ERR_INTEGRITY))
+            fail_msg("a backup cut to %zu of %zu bytes: %d %s", len, b.len, e, cst_err_message(e));
+    }
+    cst_buf_free(&b);
+}
+
+static void test_bak1_wrong_magic_refused(void **state)
+{
+    cst_buf b;
+    make_backup(&b);
+    b.data[0] ^= 0x20;
+    refused(&b, CST_ERR_INVALID, "not a custodia backup (bad magic)");
+    b.data[0] ^= 0x20;
+    b.data[CST_BK_MAGIC_LEN - 1] = '\r';
+    refused(&b, CST_ERR_INVALID, "not a custodia backup (bad magic)");
+    cst_buf_free(&b);
+}
+
+/* Replaces the header with text signed by sk (the signature is right, the frames keep
+ * authenticating against the old header's hash). */
+static void resign_header(cst_buf *b, const char *text)
+{
+    size_t at[16];
+    layout(b, at, 16);
+    cst_buf out, m;
+    cst_buf_init(&out, SIZE_MAX);
+    cst_buf_init(&m, SIZE_MAX);
+    static const char hctx[] = "cst:backup-header:v1";
+    uint8_t len[4], sig[crypto_sign_BYTES];
+    size_t hl = strlen(text);
+    len[0] = (uint8_t)(hl >> 24), len[1] = (uint8_t)(hl >> 16), len[2] = (uint8_t)(hl >> 8);
+    len[3] = (uint8_t)hl;
+    assert_int_equal(cst_buf_append(&m, hctx, sizeof(hctx) - 1), CST_OK);
+    assert_int_equal(cst_buf_append(&m, CST_BK_MAGIC, CST_BK_MAGIC_LEN), CST_OK);
+    assert_int_equal(cst_buf_append(&m, text, hl), CST_OK);
+    crypto_sign_detached(sig, NULL, m.data, m.len, sk);
+    assert_int_equal(cst_buf_append(&out, CST_BK_MAGIC, CST_BK_MAGIC_LEN), CST_OK);
+    assert_int_equal(cst_buf_append(&out, len, 4), CST_OK);
+    assert_int_equal(cst_buf_append(&out, text, hl), CST_OK);
+    assert_int_equal(cst_buf_append(&out, sig, sizeof(sig)), CST_OK);
+    assert_int_equal(cst_buf_append(&out, b->data + at[2] + 64, b->len - at[2] - 64), CST_OK);
+    cst_buf_free(&m);
+    cst_buf_free(b);
+    *b = out;
+}
+
+/* The header of b as an object, to change and re-sign. */
+static json_t *header_of(const cst_buf *b)
+{
+    json_t *h = json_loadb((const char *)b->data + CST_BK_MAGIC_LEN + 4,
+                           get_u32(b->data + CST_BK_MAGIC_LEN), 0, NULL);
+    assert_non_null(h);
+    return h;
+}
+
+static void resign_changed_header(cst_buf *b, const char *key, json_t *value)
+{
+    json_t *h = header_of(b);
+    json_object_set_new(h, key, value);
+    char *text = json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS);
+    resign_header(b, text);
+    cst_json_free_text(text);
+    json_decref(h);
+}
+
+static void test_bak1_unknown_format_refused(void **state)
+{
+    cst_buf b;
+    make_backup(&b);
+    resign_changed_header(&b, "format", json_integer(2));
+    refused(&b, CST_ERR_INVALID, "unknown backup format");
+    resign_changed_header(&b, "format", json_string("1"));
+    refused(&b, CST_ERR_INVALID, "unknown backup format");
+    cst_buf_free(&b);
+}
+
+static void test_bak1_header_not_an_object_refused(void **state)
+{
+    cst_buf b;
+    make_backup(&b);
+    resign_header(&b, "[1,2,3]");
+    refused(&b, CST_ERR_INTEGRITY, "backup header is not a JSON object");
+    resign_header(&b, "{\"format\":1,\"format\":1}");
+    refused(&b, CST_ERR_INTEGRITY, "backup header is not a JSON object");
+    cst_buf_free(&b);
+}
+
+/* A header signed by the key it names, but not the one the frames were sealed against. */
+static void test_bak2_resigned_header_fails_frames(void **state)
+{
+    cst_buf b;
+    make_backup(&b);
+    resign_changed_header(&b, "node_id", json_string("nd_other"));
+    refused(&b, CST_ERR_INTEGRITY, frame0_failed);
+    cst_buf_free(&b);
+}
+
+static void test_bak1_oversize_and_zero_lengths_refused(void **state)
+{
+    cst_buf b;
+    size_t at[16];
+    backup_laid_out(&b, false, at);
+    uint8_t *hl = b.data + CST_BK_MAGIC_LEN, saved[4];
+    memcpy(saved, hl, 4);
+    static const uint8_t header_lengths[][4] = {
+        {0, 0, 0, 0}, {0, 0x10, 0, 1}, {0xff, 0xff, 0xff, 0xff}};
+    for (size_t i = 0; i < 3; i++) {
+        memcpy(hl, header_lengths[i], 4);
+        refused(&b, CST_ERR_INTEGRITY, "backup header is malformed");
+    }
+    memcpy(hl, saved, 4);
+    /* frame lengths: shorter than a tag, one byte over a chunk and its tag, all ones */
+    uint8_t *fl = b.data + at[3];
+    memcpy(saved, fl, 4);
+    static const struct {
+        uint32_t v;
+        const char *message;
+    } frame_lengths[] = {
+        {0x80000000u, "frame 0 is malformed (length 0)"},
+        {0x80000000u | (CST_TAG_LEN - 1), "frame 0 is malformed (length 15)"},
+        {0x80000000u | (CST_BK_CHUNK + CST_TAG_LEN + 1), "frame 0 is malformed (length 1048593)"},
+        {0xffffffffu, "frame 0 is malformed (length 2147483647)"},
+    };
+    for (size_t i = 0; i < sizeof(frame_lengths) / sizeof(frame_lengths[0]); i++) {
+        uint32_t v = frame_lengths[i].v;
+        fl[0] = (uint8_t)(v >> 24), fl[1] = (uint8_t)(v >> 16), fl[2] = (uint8_t)(v >> 8);
+        fl[3] = (uint8_t)v;
+        refused(&b, CST_ERR_INTEGRITY, frame_lengths[i].message);
+    }
+    /* a length that fits but is not the frame's: one byte more than written */
+    memcpy(fl, saved, 4);
+    fl[3]++;
+    refused(&b, CST_ERR_INTEGRITY, "the backup is truncated");
+    cst_buf_free(&b);
+}
+
+/* One flipped bit anywhere: in the header text, its signature, a frame's final flag, a
+ * frame's sealed bytes or its tag. */
+static void test_bak1_flipped_bytes_refused(void **state)
+{
+    cst_buf b;
+    size_t at[16];
+    backup_laid_out(&b, false, at);
+    struct {
+        size_t off;
+        uint8_t bit;
+        cst_err e;
+        const char *message;
+    } flips[] = {
+        {at[1] + 2, 0x01, CST_ERR_INTEGRITY, "the backup header's signature does not verify"},
+        {at[2] + 5, 0x10, CST_ERR_INTEGRITY, "the backup header's signature does not verify"},
+        {at[2] + 63, 0x80, CST_ERR_INTEGRITY, "the backup header's signature does not verify"},
+        {at[3], 0x80, CST_ERR_INTEGRITY, frame0_failed}, /* the final flag */
+        {at[3] + 4, 0x01, CST_ERR_INTEGRITY, frame0_failed},
+        {at[3] + 40, 0x04, CST_ERR_INTEGRITY, frame0_failed},
+        {at[4] - 1, 0x01, CST_ERR_INTEGRITY, frame0_failed}, /* the tag */
+    };
+    for (size_t i = 0; i < sizeof(flips) / sizeof(flips[0]); i++) {
+        b.data[flips[i].off] ^= flips[i].bit;
+        refused(&b, flips[i].e, flips[i].message);
+        b.data[flips[i].off] ^= flips[i].bit;
+    }
+    assert_int_equal(read_backup(&b), CST_OK);
+    cst_buf_free(&b);
+}
+
+/* Frames moved: swapped, one duplicated, one left out, a frame of another backup. */
+static void test_bak1_reordered_duplicated_frames_refused(void **state)
+{
+    cst_buf b, o;
+    size_t at[16];
+    assert_int_equal(backup_laid_out(&b, true, at), 3);
+    size_t f0 = at[3], f1 = at[4], f2 = at[5], end = at[6];
+    assert_int_equal(f1 - f0, f2 - f1); /* two full frames of equal size */
+    cst_buf_init(&o, SIZE_MAX);
+    /* swapped */
+    assert_int_equal(cst_buf_append(&o, b.data, f0), CST_OK);
+    assert_int_equal(cst_buf_append(&o, b.data + f1, f2 - f1), CST_OK);
+    assert_int_equal(cst_buf_append(&o, b.data + f0, f1 - f0), CST_OK);
+    assert_int_equal(cst_buf_append(&o, b.data + f2, end - f2), CST_OK);
+    refused(&o, CST_ERR_INTEGRITY, frame0_failed);
+    /* frame 0 twice */
+    o.len = 0;
+    assert_int_equal(cst_buf_append(&o, b.data, f1), CST_OK);
+    assert_int_equal(cst_buf_append(&o, b.data + f0, end - f0), CST_OK);
+    refused(&o, CST_ERR_INTEGRITY, frame1_failed);
+    /* frame 1 left out */
+    o.len = 0;
+    assert_int_equal(cst_buf_append(&o, b.data, f1), CST_OK);
+    assert_int_equal(cst_buf_append(&o, b.data + f2, end - f2), CST_OK);
+    refused(&o, CST_ERR_INTEGRITY, frame1_failed);
+    /* frame 0 of another backup with the same id (another salt, so another frame key) */
+    cst_buf other;
+    make_big_backup(&other);
+    o.len = 0;
+    assert_int_equal(cst_buf_append(&o, b.data, f0), CST_OK);
+    assert_int_equal(cst_buf_append(&o, other.data + f0, f1 - f0), CST_OK);
+    assert_int_equal(cst_buf_append(&o, b.data + f1, end - f1), CST_OK);
+    refused(&o, CST_ERR_INTEGRITY, frame0_failed);
+    cst_buf_free(&other);
+    cst_buf_free(&o);
+    cst_buf_free(&b);
+}
+
+static void test_bak1_data_after_final_frame_refused(void **state)
+{
+    cst_buf b;
+    size_t at[16];
+    backup_laid_out(&b, false, at);
+    assert_int_equal(cst_buf_append(&b, "x", 1), CST_OK);
+    refused(&b, CST_ERR_INTEGRITY, "the backup has data after its final frame");
+    /* a whole second copy of the final frame */
+    b.len--;
+    uint8_t *final = malloc(at[4] - at[3]);
+    assert_non_null(final);
+    memcpy(final, b.data + at[3], at[4] - at[3]);
+    assert_int_equal(cst_buf_append(&b, final, at[4] - at[3]), CST_OK);
+    free(final);
+    refused(&b, CST_ERR_INTEGRITY, "the backup has data after its final frame");
+    cst_buf_free(&b);
+}
+
+static void test_bak2_other_keys_refused(void **state)
+{
+    cst_buf b;
+    make_backup(&b);
+    /* another master key: named by its id, the frames are not even tried */
+    cst_key other;
+    assert_int_equal(cst_key_alloc(&other), CST_OK);
+    assert_int_equal(cst_key_random(&other), CST_OK);
+    char want[160], have[CST_KEK_ID_LEN + 1], given[CST_KEK_ID_LEN + 1];
+    cst_kek_id(&kek, have);
+    cst_kek_id(&other, given);
+    (void)snprintf(want, sizeof(want),
+                   "the backup was made under master key id %s; the key given has id %s", have,
+                   given);
+    mem_src m = {b.data, b.len, 0};
+    assert_int_equal(cst_bk_read(mem_source, &m, &other, NULL, NULL, NULL, NULL), CST_ERR_INVALID);
+    assert_string_equal(cst_err_message(CST_ERR_INVALID), want);
+    cst_key_free(&other);
+    /* pinned to another node's public key */
+    uint8_t opk[crypto_sign_PUBLICKEYBYTES], osk[crypto_sign_SECRETKEYBYTES];
+    crypto_sign_keypair(opk, osk);
+    m.pos = 0;
+    assert_int_equal(cst_bk_read(mem_source, &m, &kek, opk, NULL, NULL, NULL), CST_ERR_INTEGRITY);
+    assert_string_equal(cst_err_message(CST_ERR_INTEGRITY),
+                        "the backup was signed by another node's key (node unknown)");
+    /* pinned to the right one, it reads */
+    m.pos = 0;
+    assert_int_equal(cst_bk_read(mem_source, &m, &kek, pk, NULL, NULL, NULL), CST_OK);
+    sodium_memzero(osk, sizeof(osk));
+    cst_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bak2_resealed_backup_reads),
         cmocka_unit_test(test_bak2_changed_manifest_signature_refused),
         cmocka_unit_test(test_bak2_manifest_signed_by_another_key_refused),
+        cmocka_unit_test(test_bak1_cut_at_every_part_boundary_refused),
+        cmocka_unit_test(test_bak1_every_prefix_refused),
+        cmocka_unit_test(test_bak1_wrong_magic_refused),
+        cmocka_unit_test(test_bak1_unknown_format_refused),
+        cmocka_unit_test(test_bak1_header_not_an_object_refused),
+        cmocka_unit_test(test_bak2_resigned_header_fails_frames),
+        cmocka_unit_test(test_bak1_oversize_and_zero_lengths_refused),
+        cmocka_unit_test(test_bak1_flipped_bytes_refused),
+        cmocka_unit_test(test_bak1_reordered_duplicated_frames_refused),
+        cmocka_unit_test(test_bak1_data_after_final_frame_refused),
+        cmocka_unit_test(test_bak2_other_keys_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

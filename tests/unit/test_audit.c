@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "audit/audit.h"
+#include "audit_fixture.h"
 #include "crypto/crypto.h"
 #include "util/json.h"
 #include "util/util.h"
@@ -41,35 +42,12 @@ static const char *epoch_of(const char *d)
 
 static cst_audit_opts opts_for(const char *d)
 {
-    cst_audit_opts o = {.dir = d,
-                        .epoch_file = epoch_of(d),
-                        .kek = &kek,
-                        .node_id = "nd_00000000000000000001",
-                        .seal_entries = 10,
-                        .seal_seconds = 3600,
-                        .group_commit = true,
-                        .segment_bytes = 1L << 30,
-                        .segment_seconds = 30 * 86400,
-                        .retention_days = {365, 90}};
-    return o;
+    return cst_fixture_audit_opts(d, epoch_of(d), &kek, 10);
 }
 
 static void append(cst_audit *a, cst_audit_stream s, int i)
 {
-    char rid[40], res[64];
-    snprintf(rid, sizeof(rid), "req%d", i);
-    snprintf(res, sizeof(res), "/v1/users/us_%020d", i);
-    cst_audit_event ev = {.stream = s,
-                          .tenant = "tn_00000000000000000001",
-                          .actor_type = "user",
-                          .actor_id = "us_00000000000000000001",
-                          .source_ip = "127.0.0.1",
-                          .action = s == CST_AUDIT_ACCESS ? "record.read" : "user.read",
-                          .resource = res,
-                          .outcome = "success",
-                          .status = 200,
-                          .request_id = rid};
-    assert_int_equal(cst_audit_append(a, &ev), CST_OK);
+    assert_int_equal(cst_fixture_audit_append(a, s, i), CST_OK);
 }
 
 /* A fresh log: 30 security entries (3 seal rounds), 15 access entries, then one more
@@ -365,6 +343,33 @@ static void test_log1_torn_last_line_is_cut_at_start(void **state)
     assert_int_equal(r.entries[CST_AUDIT_ACCESS], 16);
 }
 
+/* Found by fuzz_audit: an anchor without "head" crashed cst_audit_open (the tail loader) and,
+ * with a non-zero seq, cst_audit_verify (cst_unhex on NULL). Both now refuse it as malformed. */
+static void test_log2_anchor_without_head_refused(void **state)
+{
+    const char *d = copy();
+    const char *seg = segment(d, "security");
+    char *lines[256];
+    int n = read_lines(seg, lines);
+    char *head = strstr(lines[0], "\"head\":\"");
+    assert_non_null(head);
+    size_t cut = strlen("\"head\":\"\",") + 64;
+    memmove(head, head + cut, strlen(head + cut) + 1);
+    write_lines(seg, lines, n);
+    cst_audit_opts o = opts_for(d);
+    cst_audit *a = NULL;
+    assert_int_equal(cst_audit_open(&o, &a), CST_ERR_AUDIT_UNAVAILABLE);
+    assert_non_null(strstr(cst_err_message(CST_ERR_AUDIT_UNAVAILABLE), "is malformed"));
+    expect_bad(d, "security", 1, "changed"); /* seq 0: not a genesis anchor */
+    /* the same anchor resuming after entry 5: its seal cannot be checked */
+    n = read_lines(seg, lines);
+    char *seq = strstr(lines[0], "\"seq\":0,");
+    assert_non_null(seq);
+    seq[6] = '5';
+    write_lines(seg, lines, n);
+    expect_bad(d, "security", 6, "bad_seal");
+}
+
 static void *writer(void *arg)
 {
     cst_audit *a = arg;
@@ -449,6 +454,7 @@ int main(void)
         cmocka_unit_test(test_log2_forward_security_current_key_cannot_forge_the_past),
         cmocka_unit_test(test_log1_removed_or_replaced_segment_fails_closed),
         cmocka_unit_test(test_log1_torn_last_line_is_cut_at_start),
+        cmocka_unit_test(test_log2_anchor_without_head_refused),
         cmocka_unit_test(test_log1_concurrent_appends_chain_and_seal),
         cmocka_unit_test(test_log3_prune_keeps_the_rest_verifiable),
     };

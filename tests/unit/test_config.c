@@ -387,6 +387,267 @@ static void test_chg2_table_weaker_values_warn(void **state)
     assert_int_equal(checked, 17);
 }
 
+/* Sets name = value on the defaults and runs cst_config_finish; returns finish's result and its
+ * log in out. */
+static cst_err finish_with(const char *name, const char *value, char *out, size_t n)
+{
+    char section[32];
+    const char *key;
+    split_key(name, section, sizeof(section), &key);
+    cst_config c;
+    cst_config_defaults(&c);
+    assert_int_equal(cst_config_set(&c, section, key, value), CST_OK);
+    return finish_logged(&c, out, n);
+}
+
+/* CHG-2: the custom rules (pairs of keys, strings, "0 means off"), each with its own text: one
+ * value on the weaker side warns, the default and a stronger value do not. A key without a rule
+ * of its own (audit.seal_seconds, auth.login_rate_per_account) warns through its pair's. */
+static void test_chg2_custom_rules_warn(void **state)
+{
+    static const struct {
+        const char *name, *value, *warning; /* NULL: no warning */
+    } cases[] = {
+        {"http.allow_plaintext_loopback", "true",
+         "WEAKER THAN DEFAULT: http.allow_plaintext_loopback = true: serving plaintext HTTP on "
+         "127.0.0.1 (development only)"},
+        {"tls.priorities", "NORMAL",
+         "WEAKER THAN DEFAULT (possibly): tls.priorities overrides the TLS 1.2/1.3 forward-secret "
+         "AEAD profile: NORMAL"},
+        {"tls.priorities", CST_DEFAULT_TLS_PRIORITIES, NULL},
+        {"audit.seal_entries", "1001",
+         "WEAKER THAN DEFAULT: audit seals every 1001 entries / 10 s (default 1000 / 10 s)"},
+        {"audit.seal_entries", "999", NULL},
+        {"audit.seal_seconds", "11",
+         "WEAKER THAN DEFAULT: audit seals every 1000 entries / 11 s (default 1000 / 10 s)"},
+        {"audit.seal_seconds", "9", NULL},
+        {"backup.interval", "0",
+         "WEAKER THAN DEFAULT: backup.interval = 0: no scheduled backups (BAK-1)"},
+        {"backup.interval", "86401",
+         "WEAKER THAN DEFAULT: backup.interval = 86401 s (default daily)"},
+        {"backup.interval", "1h", NULL},
+        {"backup.retention_days", "111",
+         "WEAKER THAN DEFAULT: backup.retention_days = 111: backups are kept longer than 110 "
+         "days (BAK-4)"},
+        {"backup.retention_days", "30", NULL},
+        {"auth.login_rate_per_ip", "61",
+         "WEAKER THAN DEFAULT: login attempts per minute: 61 per address, 10 per account "
+         "(default 60 / 10)"},
+        {"auth.login_rate_per_ip", "59", NULL},
+        {"auth.login_rate_per_account", "11",
+         "WEAKER THAN DEFAULT: login attempts per minute: 60 per address, 11 per account "
+         "(default 60 / 10)"},
+        {"auth.login_rate_per_account", "9", NULL},
+    };
+    static char log[8192];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(finish_with(cases[i].name, cases[i].value, log, sizeof(log)), CST_OK);
+        if (cases[i].warning && !strstr(log, cases[i].warning))
+            fail_msg("%s = %s: want \"%s\", logged: %s", cases[i].name, cases[i].value,
+                     cases[i].warning, log);
+        if (!cases[i].warning && strstr(log, "WEAKER THAN DEFAULT"))
+            fail_msg("%s = %s warned: %s", cases[i].name, cases[i].value, log);
+    }
+}
+
+/* Durations: seconds or a number with s, m, h or d, within the key's bounds in seconds. */
+static void test_durations(void **state)
+{
+    static const struct {
+        const char *value;
+        long seconds; /* -1: refused */
+    } cases[] = {
+        {"3600", 3600},
+        {"30s", 30},
+        {"90m", 5400},
+        {"2h", 7200},
+        {"7d", 604800},
+        {"8d", -1},
+        {"0", -1},
+        {"0s", -1},
+        {"-1", -1},
+        {"5x", -1},
+        {"1.5h", -1},
+        {"h", -1},
+        {"10 m", -1},
+        {"10mm", -1},
+        {"1D", -1},
+        {"", -1},
+        {"99999999999999999999d", -1},
+        {"106751991167301d", -1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *j = NULL;
+        cst_err e = set_one("backup.command_timeout", cases[i].value, &j);
+        if (cases[i].seconds < 0) {
+            if (e != CST_ERR_INVALID)
+                fail_msg("backup.command_timeout = \"%s\" was accepted", cases[i].value);
+            assert_non_null(
+                strstr(cst_err_message(e), "backup.command_timeout must be a duration"));
+            continue;
+        }
+        if (e != CST_OK)
+            fail_msg("backup.command_timeout = \"%s\": %s", cases[i].value, cst_err_message(e));
+        assert_int_equal(json_integer_value(json_object_get(j, "backup.command_timeout")),
+                         cases[i].seconds);
+        json_decref(j);
+    }
+    /* a unit on a plain integer key is refused */
+    assert_int_equal(set_one("auth.session_idle_seconds", "15m", NULL), CST_ERR_INVALID);
+    assert_int_equal(set_one("http.max_json_bytes", "64k", NULL), CST_ERR_INVALID);
+}
+
+/* Integers: decimal only, no overflow into range. */
+static void test_integers_strict(void **state)
+{
+    static const char *const bad[] = {
+        "0x10", "1e3", "4 ", "+-4", "99999999999999999999", "-99999999999999999999", "4\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (set_one("http.threads", bad[i], NULL) != CST_ERR_INVALID)
+            fail_msg("http.threads = \"%s\" was accepted", bad[i]);
+    assert_int_equal(set_one("http.threads", "+4", NULL), CST_OK);
+}
+
+/* Rules across keys, checked when the configuration is finished. */
+static void test_cross_key_rules(void **state)
+{
+    static const struct {
+        const char *a, *va, *b, *vb, *refusal; /* NULL: allowed */
+    } cases[] = {
+        {"tls.cert_file", "/etc/c.pem", NULL, NULL,
+         "tls.cert_file and tls.key_file must be set together"},
+        {"tls.key_file", "/etc/k.pem", NULL, NULL,
+         "tls.cert_file and tls.key_file must be set together"},
+        {"tls.cert_file", "/etc/c.pem", "tls.key_file", "/etc/k.pem", NULL},
+        {"backup.command", "cat > /dev/null", NULL, NULL,
+         "backup.command needs backup.prune_command: backups older than backup.retention_days "
+         "must be removable (BAK-4)"},
+        {"backup.command", "cat > /dev/null", "backup.prune_command", "true", NULL},
+        {"lifecycle.payment_close_days", "14", NULL, NULL,
+         "lifecycle.payment_close_days must not be shorter than lifecycle.payment_suspend_days"},
+        {"lifecycle.payment_close_days", "15", NULL, NULL, NULL},
+        {"lifecycle.terminated_erase_days", "14", NULL, NULL,
+         "lifecycle.terminated_erase_days must not be shorter than "
+         "lifecycle.terminated_access_days (RET-3)"},
+        {"lifecycle.terminated_access_days", "30", NULL, NULL, NULL},
+    };
+    static char log[8192];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cst_config c;
+        cst_config_defaults(&c);
+        char section[32];
+        const char *key;
+        split_key(cases[i].a, section, sizeof(section), &key);
+        assert_int_equal(cst_config_set(&c, section, key, cases[i].va), CST_OK);
+        if (cases[i].vb) {
+            split_key(cases[i].b, section, sizeof(section), &key);
+            assert_int_equal(cst_config_set(&c, section, key, cases[i].vb), CST_OK);
+        }
+        cst_err e = finish_logged(&c, log, sizeof(log));
+        if (!cases[i].refusal) {
+            assert_int_equal(e, CST_OK);
+            continue;
+        }
+        assert_int_equal(e, CST_ERR_INVALID);
+        assert_string_equal(cst_err_message(e), cases[i].refusal);
+    }
+}
+
+/* A refused value changes nothing: not the key's value, not its parsed form, nothing else. */
+static void test_refused_value_changes_nothing(void **state)
+{
+    cst_config_key_info k;
+    for (size_t i = 0; cst_config_key_at(i, &k); i++) {
+        const char *bad = NULL;
+        char *long_value = NULL;
+        switch (k.kind) {
+        case CST_KEY_INTEGER:
+        case CST_KEY_DURATION:
+            bad = "12abc";
+            break;
+        case CST_KEY_BOOL:
+            bad = "maybe";
+            break;
+        case CST_KEY_CIDRS:
+            bad = "10.0.0.0/8 192.168.0.0/33"; /* the first item parses, the second does not */
+            break;
+        case CST_KEY_LISTEN:
+            bad = "127.0.0.1:65536";
+            break;
+        case CST_KEY_STRING:
+        default:
+            long_value = malloc(k.max_len + 2);
+            assert_non_null(long_value);
+            memset(long_value, 'a', k.max_len + 1);
+            long_value[k.max_len + 1] = '\0';
+            bad = long_value;
+            break;
+        }
+        char section[32];
+        const char *key;
+        split_key(k.name, section, sizeof(section), &key);
+        cst_config c, before;
+        cst_config_defaults(&c);
+        cst_config_defaults(&before);
+        assert_int_equal(cst_config_set(&c, section, key, bad), CST_ERR_INVALID);
+        if (memcmp(&c, &before, sizeof(c)) != 0)
+            fail_msg("%s = \"%.40s\" was refused but changed the configuration", k.name, bad);
+        free(long_value);
+    }
+}
+
+/* Every kind of value is in the table, as many times as today (a key that changes its type
+ * changes its parsing, its docs and the node.start record: this count says so). */
+static void test_table_kinds(void **state)
+{
+    size_t counts[CST_KEY_LISTEN + 1] = {0};
+    cst_config_key_info k;
+    for (size_t i = 0; cst_config_key_at(i, &k); i++) {
+        assert_true(k.kind <= CST_KEY_LISTEN);
+        counts[k.kind]++;
+        assert_non_null(strchr(k.name, '.'));
+        assert_non_null(k.def);
+        if (k.kind == CST_KEY_INTEGER || k.kind == CST_KEY_DURATION)
+            assert_true(k.min <= k.max);
+        if (k.kind == CST_KEY_STRING || k.kind == CST_KEY_CIDRS)
+            assert_true(k.max_len > 0);
+    }
+    assert_int_equal(counts[CST_KEY_STRING], 14);
+    assert_int_equal(counts[CST_KEY_INTEGER], 35);
+    assert_int_equal(counts[CST_KEY_DURATION], 4);
+    assert_int_equal(counts[CST_KEY_BOOL], 2);
+    assert_int_equal(counts[CST_KEY_CIDRS], 2);
+    assert_int_equal(counts[CST_KEY_LISTEN], 1); /* 58 in all, as test_table_bounds_refused */
+}
+
+/* Found by fuzz_config: a string value that is not UTF-8 was accepted, and the node then failed
+ * to start with "out of memory" (the effective configuration, CHG-1, is JSON); and a NUL byte in
+ * the file silently dropped every line after it. Both are refused, named. */
+static void test_chg1_non_utf8_and_nul_refused(void **state)
+{
+    assert_int_equal(set_one("node.region", "eu-w\xe9st", NULL), CST_ERR_INVALID);
+    assert_string_equal(cst_err_message(CST_ERR_INVALID), "node.region must be UTF-8 text");
+    assert_int_equal(set_one("node.data_dir", "/srv/\x81", NULL), CST_ERR_INVALID);
+    json_t *j = NULL;
+    assert_int_equal(set_one("node.region", "eu-w\xc3\xa9st", &j), CST_OK);
+    assert_non_null(j);
+    json_decref(j);
+    char path[] = "/tmp/cst-ini-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    static const char text[] =
+        "[http]\nthreads = 4\n\0[auth]\noperator_ip_allowlist = 10.0.0.0/8\n";
+    assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+    close(fd);
+    cst_config c;
+    cst_config_defaults(&c);
+    assert_int_equal(cst_config_load(&c, path), CST_ERR_INVALID);
+    char want[128];
+    (void)snprintf(want, sizeof(want), "%s holds a NUL byte", path);
+    assert_string_equal(cst_err_message(CST_ERR_INVALID), want);
+    remove(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -400,6 +661,13 @@ int main(void)
         cmocka_unit_test(test_table_bounds_refused),
         cmocka_unit_test(test_table_unknown_keys_refused),
         cmocka_unit_test(test_chg2_table_weaker_values_warn),
+        cmocka_unit_test(test_chg2_custom_rules_warn),
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_integers_strict),
+        cmocka_unit_test(test_cross_key_rules),
+        cmocka_unit_test(test_refused_value_changes_nothing),
+        cmocka_unit_test(test_table_kinds),
+        cmocka_unit_test(test_chg1_non_utf8_and_nul_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -113,12 +113,30 @@ static void test_ids_and_fmt(void **state)
     assert_string_equal(cst_err_code(CST_ERR_NOT_FOUND), "not_found");
 }
 
+/* cst_unhex refuses what is not exactly 2n hex digits, and NULL: callers pass
+ * json_string_value() of fields a file may lack (found by fuzz_audit). */
+static void test_unhex_refuses_absent_and_malformed(void **state)
+{
+    uint8_t out[2];
+    assert_int_equal(cst_unhex(NULL, out, sizeof(out)), CST_ERR_INVALID);
+    assert_int_equal(cst_unhex("", out, sizeof(out)), CST_ERR_INVALID);
+    assert_int_equal(cst_unhex("abc", out, sizeof(out)), CST_ERR_INVALID);
+    assert_int_equal(cst_unhex("abcdef", out, sizeof(out)), CST_ERR_INVALID);
+    assert_int_equal(cst_unhex("abzz", out, sizeof(out)), CST_ERR_INVALID);
+    assert_int_equal(cst_unhex("ab0F", out, sizeof(out)), CST_OK);
+    assert_int_equal(out[0], 0xab);
+    assert_int_equal(out[1], 0x0f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_utf8),        cmocka_unit_test(test_percent_decode),
-        cmocka_unit_test(test_time),        cmocka_unit_test(test_buffers_refuse_overrun),
+        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_percent_decode),
+        cmocka_unit_test(test_time),
+        cmocka_unit_test(test_buffers_refuse_overrun),
         cmocka_unit_test(test_ids_and_fmt),
+        cmocka_unit_test(test_unhex_refuses_absent_and_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
