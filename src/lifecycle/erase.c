@@ -16,7 +16,7 @@
 #include "api/api.h"
 #include "audit/audit.h"
 #include "lifecycle/lifecycle.h"
-#include "store/db.h"
+#include "store/sqlite/db.h"
 #include "util/json.h"
 #include "util/util.h"
 

@@ -1,5 +1,5 @@
 /* db.c: SQLite adapter: durable connections, prepared statements, error mapping. */
-#include "store/db.h"
+#include "store/sqlite/db.h"
 
 #include <pthread.h>
 #include <stdarg.h>
