@@ -11,7 +11,7 @@
 #include "api/roles.h"
 #include "crypto/secrets.h"
 #include "crypto/totp.h"
-#include "store/sqlite/db.h"
+#include "store/store.h"
 #include "util/throttle.h"
 #include "util/util.h"
 

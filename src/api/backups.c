@@ -4,7 +4,7 @@
 
 #include "api/api.h"
 #include "backup/backup.h"
-#include "store/sqlite/db.h"
+#include "store/store.h"
 #include "util/util.h"
 
 cst_err cst_api_sys_backup_create(cst_node *n, cst_request *req)

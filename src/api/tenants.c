@@ -8,7 +8,7 @@
 #include "api/api.h"
 #include "api/roles.h"
 #include "crypto/secrets.h"
-#include "store/sqlite/db.h"
+#include "store/store.h"
 #include "util/util.h"
 
 static bool looks_like_id(const char *name)

@@ -234,9 +234,9 @@ int64_t cst_retention_cutoff(int64_t now, int64_t retention_seconds)
 
 static cst_err sweep_retention(sweep *s, const char *tenant_id)
 {
-    char path[PATH_MAX];
-    TRY(cst_node_tenant_path(s->n, tenant_id, path, sizeof(path)));
-    if (!cst_path_exists(path))
+    bool exists = false;
+    TRY(cst_tstore_exists(s->n->store, CST_TSPACE_LIVE, tenant_id, &exists));
+    if (!exists)
         return CST_OK; /* never opened, or removed: nothing to sweep, nothing to create */
     cst_tenant_ctx *t;
     cst_err e = cst_node_tenant_acquire_cold(s->n, tenant_id, &t);

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "store/sqlite/db.h"
+#include "store/store.h"
 #include "store/store.h"
 
 static char dir[] = "/tmp/cst-store-XXXXXX";

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "store/sqlite/db.h"
+#include "store/sqlite/internal.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -93,7 +94,7 @@ cst_err cst_store_open(const char *data_dir, bool create, cst_store **out)
     char path[PATH_MAX];
     cst_err e = cst_fmt(st->data_dir, sizeof(st->data_dir), "%s", data_dir);
     if (e == CST_OK)
-        e = cst_fmt(path, sizeof(path), "%s/system.db", data_dir);
+        e = cst_sqlite_system_path(data_dir, path, sizeof(path));
     if (e == CST_OK)
         e = cst_db_open(path, create, system_schema, &st->db);
     if (e == CST_OK && (e = migrate(st->db)) != CST_OK)
@@ -113,6 +114,11 @@ void cst_store_close(cst_store *st)
     cst_db_checkpoint(st->db);
     cst_db_close(st->db);
     free(st);
+}
+
+cst_db *cst_sqlite_system_db(cst_store *st)
+{
+    return st->db;
 }
 
 const char *cst_store_data_dir(const cst_store *st)

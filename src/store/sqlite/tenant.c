@@ -1,8 +1,11 @@
 /* tenant.c: a tenant store (tenants/<tenant-id>.db) on SQLite: buckets and sealed records. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "store/sqlite/db.h"
+#include "store/sqlite/internal.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -45,8 +48,16 @@ void cst_record_row_free(cst_record_row *r)
     cst_buf_free(&r->value);
 }
 
-cst_err cst_tstore_open(const char *path, bool create, cst_tstore **out)
+cst_err cst_tstore_open(cst_store *st, cst_tspace space, const char *tenant_id, bool create,
+                        cst_tstore **out)
 {
+    char path[PATH_MAX];
+    TRY(cst_sqlite_tenant_path(cst_store_data_dir(st), space, tenant_id, path, sizeof(path)));
+    if (create && space == CST_TSPACE_RETAINED) {
+        char dir[PATH_MAX];
+        TRY(cst_fmt(dir, sizeof(dir), "%s/retained", cst_store_data_dir(st)));
+        (void)mkdir(dir, 0700);
+    }
     cst_tstore *ts = calloc(1, sizeof(*ts));
     ENSURE(ts != NULL, CST_ERR_INTERNAL, "out of memory");
     cst_err e = cst_db_open(path, create, tenant_schema, &ts->db);
