@@ -66,14 +66,21 @@ declare -A found=()  # "file include" -> message, every violation in the tree
 sql_re='\bSELECT\b.*\bFROM\b|\bINSERT (OR [A-Z]+ )?INTO\b|\bUPDATE [A-Za-z_.]+ SET\b|\bDELETE FROM\b'
 sql_re+='|\b(CREATE|DROP|ALTER) (TABLE|INDEX|VIEW|TRIGGER)\b|\bPRAGMA [a-z_]+|\b(ATTACH|DETACH) DATABASE\b'
 sql_re+='|\bBEGIN (IMMEDIATE|EXCLUSIVE|DEFERRED|TRANSACTION)\b|\bSAVEPOINT [A-Za-z_]+|\bROLLBACK TO\b'
-sql_re+='|^[0-9]+:"(COMMIT|ROLLBACK|BEGIN|END)"$'
+sql_re+='|:[0-9]+:"(COMMIT|ROLLBACK|BEGIN|END)"$'
 dbfile_re='(\.db|-wal|-shm|-journal)([^A-Za-z0-9_]|$)'
 
-# string_literals FILE: "line:literal" for each string literal (includes and character
-# literals blanked first, so '"' opens none).
+# string_literals FILE...: "file:line:literal" for each string literal, in one pass (includes
+# and character literals blanked first, so '"' opens none).
 string_literals() {
-    sed -E -e 's/^[[:space:]]*#[[:space:]]*include.*//' -e "s/'(\\\\.|[^'\\\\])'/''/g" "$1" |
-        grep -noE '"([^"\\]|\\.)*"'
+    awk '{
+        if ($0 ~ /^[ \t]*#[ \t]*include/) next
+        line = $0
+        gsub(/\x27(\\.|[^\x27\\])\x27/, "", line)
+        while (match(line, /"([^"\\]|\\.)*"/)) {
+            print FILENAME ":" FNR ":" substr(line, RSTART, RLENGTH)
+            line = substr(line, RSTART + RLENGTH)
+        }
+    }' "$@"
 }
 declare -a unknown=() # files or includes outside any known layer: always fatal
 
@@ -124,16 +131,24 @@ for f in "${files[@]}"; do
         *) ;; # system and library headers
         esac
     done < <(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*\([<"][^>"]*[>"]\).*/\1/p' "$f")
-    case "$f" in
-    src/store/sqlite/*) continue ;;
-    *) ;;
-    esac
-    lits="$(string_literals "$f")"
-    hit="$(grep -m1 -E "$sql_re" <<<"$lits")"
-    [ -z "$hit" ] || found["$f <sql>"]="$f:${hit%%:*}: SQL outside src/store/sqlite/: ${hit#*:}"
-    hit="$(grep -m1 -E "$dbfile_re" <<<"$lits")"
-    [ -z "$hit" ] || found["$f <dbfile>"]="$f:${hit%%:*}: names a database file outside src/store/sqlite/: ${hit#*:}"
 done
+
+# SQL and database files in string literals outside the driver: the first of each kind per file.
+mapfile -t outside < <(printf '%s\n' "${files[@]}" | grep -v '^src/store/sqlite/')
+while IFS= read -r kind && IFS= read -r hit; do
+    f="${hit%%:*}"
+    [ -n "${found[$f <$kind>]+x}" ] && continue
+    rest="${hit#*:}"
+    if [ "$kind" = sql ]; then
+        found["$f <sql>"]="$f:${rest%%:*}: SQL outside src/store/sqlite/: ${rest#*:}"
+    else
+        found["$f <dbfile>"]="$f:${rest%%:*}: names a database file outside src/store/sqlite/: ${rest#*:}"
+    fi
+done < <(
+    lits="$(string_literals "${outside[@]}")"
+    grep -E "$sql_re" <<<"$lits" | sed 's/^/sql\n/'
+    grep -E "$dbfile_re" <<<"$lits" | sed 's/^/dbfile\n/'
+)
 
 if [ "${#unknown[@]}" -gt 0 ]; then
     printf '%s\n' "${unknown[@]}"

@@ -59,6 +59,10 @@ fresh && printf 'static const char *w = "%%s/system.db-wal";\n' >>"$work/t/src/l
 expect "a database file named outside the driver" 1 \
     "src/lifecycle/erase.c:$(wc -l <"$work/t/src/lifecycle/erase.c"): names a database file outside src/store/sqlite/"
 
+fresh && printf 'static const char c = \x27"\x27, *t = "%%s/tenants/%%s.db", e = \x27"\x27;\n' >>"$work/t/src/node/node.c"
+expect "a database file after a character literal" 1 \
+    "src/node/node.c:$(wc -l <"$work/t/src/node/node.c"): names a database file outside src/store/sqlite/: \"%s/tenants/%s.db\""
+
 fresh && printf '/* system.db: a comment may explain the driver */\nstatic const char m = \x27"\x27;\nstatic const char *d = "DELETE";\n' >>"$work/t/src/api/routes.c"
 expect "comments, character literals and an HTTP DELETE are no SQL" 0 "no new ones"
 
