@@ -517,12 +517,13 @@ struct prune_ctx {
     json_t *ids;
 };
 
-static void collect_expired(const cst_backup_row *b, void *p)
+static cst_err collect_expired(const cst_backup_row *b, void *p)
 {
     struct prune_ctx *c = p;
     if (!strcmp(b->status, "ok") && b->created_at < c->cutoff &&
         !strncmp(b->location, "command:", 8))
         json_array_append_new(c->ids, json_string(b->id));
+    return CST_OK;
 }
 
 static cst_err prune_dir(cst_node *n, int64_t cutoff, json_t *removed)
@@ -583,11 +584,12 @@ static cst_err prune_cmd(cst_node *n, int64_t cutoff, json_t *removed)
     return e;
 }
 
-static void newest_ok(const cst_backup_row *b, void *p)
+static cst_err newest_ok(const cst_backup_row *b, void *p)
 {
     char *id = p;
     if (!id[0] && !strcmp(b->status, "ok"))
         (void)snprintf(id, CST_ID_MAX, "%s", b->id);
+    return CST_OK;
 }
 
 cst_err cst_bk_newest_ok(cst_node *n, char *id, size_t size)
@@ -667,7 +669,7 @@ struct health_ctx {
     bool have_drill;
 };
 
-static void health_backup(const cst_backup_row *b, void *p)
+static cst_err health_backup(const cst_backup_row *b, void *p)
 {
     struct health_ctx *h = p;
     if ((!strcmp(b->status, "ok") || !strcmp(b->status, "pruned")) && !h->last_ok)
@@ -676,13 +678,15 @@ static void health_backup(const cst_backup_row *b, void *p)
         h->last_failed = b->finished_at;
         (void)snprintf(h->last_error, sizeof(h->last_error), "%s", b->error);
     }
+    return CST_OK;
 }
 
-static void health_drill(const cst_drill_row *d, void *p)
+static cst_err health_drill(const cst_drill_row *d, void *p)
 {
     struct health_ctx *h = p;
     h->d = *d;
     h->have_drill = true;
+    return CST_OK;
 }
 
 json_t *cst_backup_health(cst_node *n)

@@ -386,11 +386,12 @@ static cst_err live_meta(cst_store *live, const char *k, char *out, size_t n)
     return e;
 }
 
-static void tomb_match(const cst_tombstone_row *t, void *ctx)
+static cst_err tomb_match(const cst_tombstone_row *t, void *ctx)
 {
     const char **tenant = ctx;
     if (*tenant && strcmp(t->tenant_id, *tenant) == 0)
         *tenant = NULL; /* found */
+    return CST_OK;
 }
 
 /* Checks the target node: master key, region, and that the tenant was never erased there. */
@@ -481,10 +482,11 @@ typedef struct drill_walk {
     json_t *buckets;
 } drill_walk;
 
-static void drill_bucket(const cst_bucket_row *b, void *p)
+static cst_err drill_bucket(const cst_bucket_row *b, void *p)
 {
     drill_walk *w = p;
     json_array_append_new(w->buckets, json_string(b->name));
+    return CST_OK;
 }
 
 static bool drill_record(const cst_record_row *r, void *p)

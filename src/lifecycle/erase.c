@@ -95,15 +95,15 @@ struct key_list {
     json_t *blobs; /* hex of each wrapped blob, to search for afterwards */
 };
 
-static void collect_key(const char *purpose, uint32_t version, const uint8_t *blob, size_t len,
-                        void *p)
+static cst_err collect_key(const char *purpose, uint32_t version, const uint8_t *blob, size_t len,
+                           void *p)
 {
     struct key_list *l = p;
     bool match = false;
     for (size_t i = 0; l->purposes[i]; i++)
         match |= strcmp(purpose, l->purposes[i]) == 0;
     if (!match)
-        return;
+        return CST_OK;
     uint8_t h[CST_HASH_LEN];
     char fp[33], *hex = malloc(2 * len + 1);
     cst_sha256(blob, len, h);
@@ -115,6 +115,7 @@ static void collect_key(const char *purpose, uint32_t version, const uint8_t *bl
         json_array_append_new(l->blobs, json_string(hex));
         free(hex);
     }
+    return CST_OK;
 }
 
 /* Destroys the tenant's keys of some purposes and checks that nothing is left of them:
@@ -142,15 +143,16 @@ struct backup_list {
     json_t *arr;
 };
 
-static void collect_backup(const cst_backup_row *b, void *p)
+static cst_err collect_backup(const cst_backup_row *b, void *p)
 {
     struct backup_list *l = p;
     if (strcmp(b->status, "ok") != 0 || b->finished_at < l->since)
-        return;
+        return CST_OK;
     json_array_append_new(
         l->arr, json_pack("{s:s,s:s,s:o,s:o}", "id", b->id, "location", b->location, "created_at",
                           cst_json_time(b->created_at), "expires_at",
                           cst_json_time(b->created_at + (int64_t)l->retention_days * CST_DAY_US)));
+    return CST_OK;
 }
 
 /* Backups that may hold the tenant's ciphertext (and its wrapped keys), and when they go. */
@@ -312,18 +314,17 @@ struct bucket_plan {
     cst_tenant_ctx *t;
     json_t *buckets;
     int64_t records;
-    cst_err e;
 };
 
-static void plan_bucket(const cst_bucket_row *b, void *p)
+static cst_err plan_bucket(const cst_bucket_row *b, void *p)
 {
     struct bucket_plan *bp = p;
     int64_t count = 0;
-    if (bp->e == CST_OK)
-        bp->e = cst_tstore_count(bp->t->ts, b->name, &count);
+    TRY(cst_tstore_count(bp->t->ts, b->name, &count));
     bp->records += count;
     json_array_append_new(bp->buckets, json_pack("{s:s,s:s,s:I}", "name", b->name, "class", b->cls,
                                                  "records", (json_int_t)count));
+    return CST_OK;
 }
 
 /* What the erase destroys, fixed before anything is destroyed (meta "erase_plan:<id>"). */
@@ -342,8 +343,6 @@ static cst_err erase_plan(cst_node *n, const cst_tenant_row *row, const char *re
     if (e == CST_OK && json_array_size(kl.keys) > 0 &&
         (e = cst_node_tenant_acquire(n, row->id, &bp.t)) == CST_OK) {
         e = cst_tstore_bucket_list(bp.t->ts, plan_bucket, &bp);
-        if (e == CST_OK)
-            e = bp.e;
         cst_node_tenant_release(n, bp.t);
     }
     *plan = json_pack("{s:o,s:I,s:o,s:o,s:s,s:s,s:o,s:o}", "buckets", bp.buckets, "records",

@@ -92,7 +92,8 @@ bool cst_db_scope_wrote(void);
  * transaction rolled back. fn owns ctx. Without an open scope fn runs at once (committed). */
 CST_MUST_USE cst_err cst_db_scope_on_end(void (*fn)(void *ctx, bool committed), void *ctx);
 
-/* ---- system store ---- */
+/* ---- system store ----
+ * Listings call fn once per row; an error fn returns stops the listing and is returned. */
 CST_MUST_USE cst_err cst_store_open(const char *data_dir, bool create, cst_store **out);
 void cst_store_close(cst_store *st);
 const char *cst_store_data_dir(const cst_store *st);
@@ -109,7 +110,8 @@ CST_MUST_USE cst_err cst_store_tenant_get(cst_store *st, const char *id, cst_ten
 CST_MUST_USE cst_err cst_store_tenant_by_name(cst_store *st, const char *name, cst_tenant_row *out);
 /* Calls fn for each tenant in id order after `after` (NULL: from the start), at most limit. */
 CST_MUST_USE cst_err cst_store_tenant_list(cst_store *st, const char *after, int limit,
-                                           void (*fn)(const cst_tenant_row *, void *), void *ctx);
+                                           cst_err (*fn)(const cst_tenant_row *, void *),
+                                           void *ctx);
 /* The newest version of a tenant's wrapped key of a purpose ("dek" or "idx"). */
 CST_MUST_USE cst_err cst_store_key_latest(cst_store *st, const char *tenant_id, const char *purpose,
                                           uint32_t *version, cst_buf *blob);
@@ -122,7 +124,7 @@ CST_MUST_USE cst_err cst_store_user_by_name(cst_store *st, const char *tenant_id
  * recovery codes); the login counters have their own atomic updates below. */
 CST_MUST_USE cst_err cst_store_user_update(cst_store *st, const cst_user_row *u);
 CST_MUST_USE cst_err cst_store_user_list(cst_store *st, const char *tenant_id,
-                                         void (*fn)(const cst_user_row *, void *), void *ctx);
+                                         cst_err (*fn)(const cst_user_row *, void *), void *ctx);
 /* Deletes a user of the tenant and every token of theirs. */
 CST_MUST_USE cst_err cst_store_user_delete(cst_store *st, const char *tenant_id, const char *id);
 /* Enabled users of the tenant holding every role bit in role_mask. */
@@ -156,7 +158,7 @@ CST_MUST_USE cst_err cst_store_token_delete(cst_store *st, const char *tenant_id
                                             const char *user_id, const char *id);
 /* Lists a tenant's tokens (a user's only, when user_id is given). */
 CST_MUST_USE cst_err cst_store_token_list(cst_store *st, const char *tenant_id, const char *user_id,
-                                          void (*fn)(const cst_token_row *, void *), void *ctx);
+                                          cst_err (*fn)(const cst_token_row *, void *), void *ctx);
 /* Ends every login session of a user but keep_id (after a password change). */
 CST_MUST_USE cst_err cst_store_sessions_end(cst_store *st, const char *user_id,
                                             const char *keep_id);
@@ -194,16 +196,17 @@ CST_MUST_USE cst_err cst_store_backup_put(cst_store *st, const cst_backup_row *b
 CST_MUST_USE cst_err cst_store_backup_get(cst_store *st, const char *id, cst_backup_row *out);
 /* Newest first. */
 CST_MUST_USE cst_err cst_store_backup_list(cst_store *st, int limit,
-                                           void (*fn)(const cst_backup_row *, void *), void *ctx);
+                                           cst_err (*fn)(const cst_backup_row *, void *),
+                                           void *ctx);
 CST_MUST_USE cst_err cst_store_drill_add(cst_store *st, const cst_drill_row *d);
 /* Newest first. */
 CST_MUST_USE cst_err cst_store_drill_list(cst_store *st, int limit,
-                                          void (*fn)(const cst_drill_row *, void *), void *ctx);
+                                          cst_err (*fn)(const cst_drill_row *, void *), void *ctx);
 /* Records that a tenant was erased (idempotent). */
 CST_MUST_USE cst_err cst_store_tombstone_add(cst_store *st, const char *tenant_id,
                                              int64_t erased_at, const char *certificate_id);
 CST_MUST_USE cst_err cst_store_tombstone_list(cst_store *st,
-                                              void (*fn)(const cst_tombstone_row *, void *),
+                                              cst_err (*fn)(const cst_tombstone_row *, void *),
                                               void *ctx);
 
 /* ---- lifecycle (RET-2, RET-3) and crypto-erase (RET-4) ---- */
@@ -218,8 +221,9 @@ CST_MUST_USE cst_err cst_store_tenant_lifecycle_set(cst_store *st, const cst_ten
 CST_MUST_USE cst_err cst_store_tenant_touch(cst_store *st, const char *tenant_id, int64_t now);
 /* Calls fn for every wrapped key of the tenant. */
 CST_MUST_USE cst_err cst_store_tenant_keys(cst_store *st, const char *tenant_id,
-                                           void (*fn)(const char *purpose, uint32_t version,
-                                                      const uint8_t *blob, size_t len, void *ctx),
+                                           cst_err (*fn)(const char *purpose, uint32_t version,
+                                                         const uint8_t *blob, size_t len,
+                                                         void *ctx),
                                            void *ctx);
 CST_MUST_USE cst_err cst_store_key_add(cst_store *st, const char *tenant_id, const char *purpose,
                                        uint32_t version, const cst_buf *blob, int64_t now);
@@ -242,7 +246,7 @@ CST_MUST_USE cst_err cst_store_retained_get(cst_store *st, const char *tenant_id
                                             cst_retained_row *out);
 CST_MUST_USE cst_err cst_store_retained_delete(cst_store *st, const char *tenant_id);
 CST_MUST_USE cst_err cst_store_retained_list(cst_store *st,
-                                             void (*fn)(const cst_retained_row *, void *),
+                                             cst_err (*fn)(const cst_retained_row *, void *),
                                              void *ctx);
 /* Makes everything committed durable in the system store's main files and empties its log,
  * failing if any of it could not be moved (so no old page image of a destroyed key survives in
@@ -348,7 +352,8 @@ CST_MUST_USE cst_err cst_tstore_bucket_get(cst_tstore *ts, const char *name, cst
 /* CST_ERR_NOT_FOUND when the bucket does not exist (cheaper than bucket_get: no counting). */
 CST_MUST_USE cst_err cst_tstore_bucket_exists(cst_tstore *ts, const char *name);
 CST_MUST_USE cst_err cst_tstore_bucket_list(cst_tstore *ts,
-                                            void (*fn)(const cst_bucket_row *, void *), void *ctx);
+                                            cst_err (*fn)(const cst_bucket_row *, void *),
+                                            void *ctx);
 CST_MUST_USE cst_err cst_tstore_bucket_update(cst_tstore *ts, const cst_bucket_row *b);
 /* Deletes an empty bucket; CST_ERR_CONFLICT when it still holds records. */
 CST_MUST_USE cst_err cst_tstore_bucket_delete(cst_tstore *ts, const char *name);

@@ -239,7 +239,7 @@ cst_err cst_store_tenant_by_name(cst_store *st, const char *name, cst_tenant_row
 }
 
 cst_err cst_store_tenant_list(cst_store *st, const char *after, int limit,
-                              void (*fn)(const cst_tenant_row *, void *), void *ctx)
+                              cst_err (*fn)(const cst_tenant_row *, void *), void *ctx)
 {
     sqlite3_stmt *q = NULL;
     cst_db_lock(st->db);
@@ -250,7 +250,7 @@ cst_err cst_store_tenant_list(cst_store *st, const char *after, int limit,
     while (e == CST_OK && (e = cst_db_step(st->db, q, &row)) == CST_OK && row) {
         cst_tenant_row t;
         tenant_row(q, &t);
-        fn(&t, ctx);
+        e = fn(&t, ctx);
     }
     sqlite3_finalize(q);
     cst_db_unlock(st->db);
@@ -356,7 +356,7 @@ cst_err cst_store_user_update(cst_store *st, const cst_user_row *u)
 }
 
 cst_err cst_store_user_list(cst_store *st, const char *tenant_id,
-                            void (*fn)(const cst_user_row *, void *), void *ctx)
+                            cst_err (*fn)(const cst_user_row *, void *), void *ctx)
 {
     sqlite3_stmt *q = NULL;
     cst_db_lock(st->db);
@@ -367,7 +367,7 @@ cst_err cst_store_user_list(cst_store *st, const char *tenant_id,
     while (e == CST_OK && (e = cst_db_step(st->db, q, &row)) == CST_OK && row) {
         cst_user_row u;
         user_row(q, &u);
-        fn(&u, ctx);
+        e = fn(&u, ctx);
     }
     sqlite3_finalize(q);
     cst_db_unlock(st->db);
@@ -550,7 +550,7 @@ cst_err cst_store_token_delete(cst_store *st, const char *tenant_id, const char 
 }
 
 cst_err cst_store_token_list(cst_store *st, const char *tenant_id, const char *user_id,
-                             void (*fn)(const cst_token_row *, void *), void *ctx)
+                             cst_err (*fn)(const cst_token_row *, void *), void *ctx)
 {
     sqlite3_stmt *q = NULL;
     cst_db_lock(st->db);
@@ -562,7 +562,7 @@ cst_err cst_store_token_list(cst_store *st, const char *tenant_id, const char *u
     while (e == CST_OK && (e = cst_db_step(st->db, q, &row)) == CST_OK && row) {
         cst_token_row t;
         token_row(q, &t);
-        fn(&t, ctx);
+        e = fn(&t, ctx);
     }
     sqlite3_finalize(q);
     cst_db_unlock(st->db);
@@ -617,34 +617,34 @@ cst_err cst_store_backup_get(cst_store *st, const char *id, cst_backup_row *out)
 /* Runs a listing query (one bound parameter: the limit) under the lock, handing each row to
  * visit. */
 static cst_err query_each(cst_store *st, const char *sql, int64_t limit,
-                          void (*visit)(sqlite3_stmt *, void *), void *ctx)
+                          cst_err (*visit)(sqlite3_stmt *, void *), void *ctx)
 {
     sqlite3_stmt *q = NULL;
     cst_db_lock(st->db);
     cst_err e = cst_db_stmt(st->db, &q, sql, "i", limit);
     int row = 1;
     while (e == CST_OK && (e = cst_db_step(st->db, q, &row)) == CST_OK && row)
-        visit(q, ctx);
+        e = visit(q, ctx);
     sqlite3_finalize(q);
     cst_db_unlock(st->db);
     return e;
 }
 
 struct backup_visit {
-    void (*fn)(const cst_backup_row *, void *);
+    cst_err (*fn)(const cst_backup_row *, void *);
     void *ctx;
 };
 
-static void backup_visit(sqlite3_stmt *q, void *p)
+static cst_err backup_visit(sqlite3_stmt *q, void *p)
 {
     struct backup_visit *v = p;
     cst_backup_row b;
     backup_row(q, &b);
-    v->fn(&b, v->ctx);
+    return v->fn(&b, v->ctx);
 }
 
-cst_err cst_store_backup_list(cst_store *st, int limit, void (*fn)(const cst_backup_row *, void *),
-                              void *ctx)
+cst_err cst_store_backup_list(cst_store *st, int limit,
+                              cst_err (*fn)(const cst_backup_row *, void *), void *ctx)
 {
     struct backup_visit v = {fn, ctx};
     return query_each(st,
@@ -676,19 +676,19 @@ cst_err cst_store_drill_add(cst_store *st, const cst_drill_row *d)
 }
 
 struct drill_visit {
-    void (*fn)(const cst_drill_row *, void *);
+    cst_err (*fn)(const cst_drill_row *, void *);
     void *ctx;
 };
 
-static void drill_visit(sqlite3_stmt *q, void *p)
+static cst_err drill_visit(sqlite3_stmt *q, void *p)
 {
     struct drill_visit *v = p;
     cst_drill_row d;
     drill_row(q, &d);
-    v->fn(&d, v->ctx);
+    return v->fn(&d, v->ctx);
 }
 
-cst_err cst_store_drill_list(cst_store *st, int limit, void (*fn)(const cst_drill_row *, void *),
+cst_err cst_store_drill_list(cst_store *st, int limit, cst_err (*fn)(const cst_drill_row *, void *),
                              void *ctx)
 {
     struct drill_visit v = {fn, ctx};
@@ -706,21 +706,21 @@ cst_err cst_store_tombstone_add(cst_store *st, const char *tenant_id, int64_t er
 }
 
 struct tombstone_visit {
-    void (*fn)(const cst_tombstone_row *, void *);
+    cst_err (*fn)(const cst_tombstone_row *, void *);
     void *ctx;
 };
 
-static void tombstone_visit(sqlite3_stmt *q, void *p)
+static cst_err tombstone_visit(sqlite3_stmt *q, void *p)
 {
     struct tombstone_visit *v = p;
     cst_tombstone_row t;
     cst_db_col_text(q, 0, t.tenant_id, sizeof(t.tenant_id));
     t.erased_at = sqlite3_column_int64(q, 1);
     cst_db_col_text(q, 2, t.certificate_id, sizeof(t.certificate_id));
-    v->fn(&t, v->ctx);
+    return v->fn(&t, v->ctx);
 }
 
-cst_err cst_store_tombstone_list(cst_store *st, void (*fn)(const cst_tombstone_row *, void *),
+cst_err cst_store_tombstone_list(cst_store *st, cst_err (*fn)(const cst_tombstone_row *, void *),
                                  void *ctx)
 {
     struct tombstone_visit v = {fn, ctx};
@@ -750,8 +750,8 @@ cst_err cst_store_tenant_touch(cst_store *st, const char *tenant_id, int64_t now
 }
 
 cst_err cst_store_tenant_keys(cst_store *st, const char *tenant_id,
-                              void (*fn)(const char *purpose, uint32_t version, const uint8_t *blob,
-                                         size_t len, void *ctx),
+                              cst_err (*fn)(const char *purpose, uint32_t version,
+                                            const uint8_t *blob, size_t len, void *ctx),
                               void *ctx)
 {
     sqlite3_stmt *q = NULL;
@@ -764,8 +764,8 @@ cst_err cst_store_tenant_keys(cst_store *st, const char *tenant_id,
     while (e == CST_OK && (e = cst_db_step(st->db, q, &row)) == CST_OK && row) {
         char purpose[32];
         cst_db_col_text(q, 0, purpose, sizeof(purpose));
-        fn(purpose, (uint32_t)sqlite3_column_int64(q, 1), sqlite3_column_blob(q, 2),
-           (size_t)sqlite3_column_bytes(q, 2), ctx);
+        e = fn(purpose, (uint32_t)sqlite3_column_int64(q, 1), sqlite3_column_blob(q, 2),
+               (size_t)sqlite3_column_bytes(q, 2), ctx);
     }
     sqlite3_finalize(q);
     cst_db_unlock(st->db);
@@ -889,19 +889,19 @@ cst_err cst_store_retained_delete(cst_store *st, const char *tenant_id)
 }
 
 struct retained_visit {
-    void (*fn)(const cst_retained_row *, void *);
+    cst_err (*fn)(const cst_retained_row *, void *);
     void *ctx;
 };
 
-static void retained_visit(sqlite3_stmt *q, void *p)
+static cst_err retained_visit(sqlite3_stmt *q, void *p)
 {
     struct retained_visit *v = p;
     cst_retained_row r;
     retained_row(q, &r);
-    v->fn(&r, v->ctx);
+    return v->fn(&r, v->ctx);
 }
 
-cst_err cst_store_retained_list(cst_store *st, void (*fn)(const cst_retained_row *, void *),
+cst_err cst_store_retained_list(cst_store *st, cst_err (*fn)(const cst_retained_row *, void *),
                                 void *ctx)
 {
     struct retained_visit v = {fn, ctx};

@@ -155,7 +155,7 @@ cst_err cst_tstore_bucket_exists(cst_tstore *ts, const char *name)
     return CST_OK;
 }
 
-cst_err cst_tstore_bucket_list(cst_tstore *ts, void (*fn)(const cst_bucket_row *, void *),
+cst_err cst_tstore_bucket_list(cst_tstore *ts, cst_err (*fn)(const cst_bucket_row *, void *),
                                void *ctx)
 {
     sqlite3_stmt *q = NULL;
@@ -165,7 +165,7 @@ cst_err cst_tstore_bucket_list(cst_tstore *ts, void (*fn)(const cst_bucket_row *
     while (e == CST_OK && (e = cst_db_step(ts->db, q, &row)) == CST_OK && row) {
         cst_bucket_row b;
         bucket_row(q, &b);
-        fn(&b, ctx);
+        e = fn(&b, ctx);
     }
     sqlite3_finalize(q);
     cst_db_unlock(ts->db);
