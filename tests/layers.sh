@@ -115,6 +115,11 @@ for f in "${files[@]}"; do
             hdr="${inc#\"}"
             hdr="${hdr%\"}"
             to="${hdr%%/*}"
+            case "$hdr:$f" in
+            store/sqlite/*:src/store/sqlite/*) ;;
+            store/sqlite/*) found["$f $hdr"]="$f: includes $hdr (the SQLite driver's own header outside src/store/sqlite/)" ;;
+            *) ;;
+            esac
             if [ -z "${rank[$to]+x}" ]; then
                 unknown+=("$f: includes $hdr (no layer named $to)")
             elif [ "$to" != "$layer" ]; then

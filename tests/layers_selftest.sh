@@ -66,6 +66,10 @@ expect "a database file after a character literal" 1 \
 fresh && printf '/* system.db: a comment may explain the driver */\nstatic const char m = \x27"\x27;\nstatic const char *d = "DELETE";\n' >>"$work/t/src/api/routes.c"
 expect "comments, character literals and an HTTP DELETE are no SQL" 0 "no new ones"
 
+fresh && echo '#include "store/sqlite/db.h"' >>"$work/t/src/backup/backup.c"
+expect "the driver's header outside the driver" 1 \
+    "src/backup/backup.c: includes store/sqlite/db.h (the SQLite driver's own header outside src/store/sqlite/)"
+
 fresh && mkdir -p "$work/t/src/web" && echo '#include "util/util.h"' >"$work/t/src/web/x.c"
 expect "a folder outside the layer order" 1 "src/web/x.c: not in a known layer"
 

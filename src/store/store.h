@@ -18,6 +18,9 @@
 
 typedef struct cst_store cst_store;
 typedef struct cst_tstore cst_tstore;
+/* A driver: its operations table (store/driver.h). Chosen by name when a store is opened. */
+typedef struct cst_store_driver cst_store_driver;
+#define CST_STORE_DEFAULT_DRIVER "sqlite"
 
 #define CST_NAME_MAX 64
 #define CST_ID_MAX 32
@@ -94,6 +97,13 @@ CST_MUST_USE cst_err cst_db_scope_on_end(void (*fn)(void *ctx, bool committed), 
 
 /* ---- system store ----
  * Listings call fn once per row; an error fn returns stops the listing and is returned. */
+/* The driver called name; CST_ERR_INVALID, naming the drivers built in, when there is none. */
+CST_MUST_USE cst_err cst_store_driver_find(const char *name, const cst_store_driver **out);
+/* Opens (creating when create) the system store of data_dir with the driver called driver;
+ * every tenant store opened through it uses the same driver. */
+CST_MUST_USE cst_err cst_store_open_driver(const char *driver, const char *data_dir, bool create,
+                                           cst_store **out);
+/* cst_store_open_driver with CST_STORE_DEFAULT_DRIVER. */
 CST_MUST_USE cst_err cst_store_open(const char *data_dir, bool create, cst_store **out);
 void cst_store_close(cst_store *st);
 const char *cst_store_data_dir(const cst_store *st);

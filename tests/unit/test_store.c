@@ -254,6 +254,18 @@ static void test_bak1_snapshot_is_a_checked_copy(void **state)
     cst_err_clear();
 }
 
+static void test_unknown_driver_fails_clearly(void **state)
+{
+    cst_store *other = NULL;
+    const cst_store_driver *d = NULL;
+    assert_int_equal(cst_store_open_driver("postgres", dir, false, &other), CST_ERR_INVALID);
+    assert_non_null(strstr(cst_err_message(CST_ERR_INVALID), "unknown storage driver"));
+    assert_null(other);
+    cst_err_clear();
+    assert_int_equal(cst_store_driver_find(CST_STORE_DEFAULT_DRIVER, &d), CST_OK);
+    assert_non_null(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -265,6 +277,7 @@ int main(void)
         cmocka_unit_test(test_listing_stops_at_a_callback_error),
         cmocka_unit_test(test_ret4_tenant_store_by_id_then_purged),
         cmocka_unit_test(test_bak1_snapshot_is_a_checked_copy),
+        cmocka_unit_test(test_unknown_driver_fails_clearly),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

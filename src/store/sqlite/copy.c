@@ -12,7 +12,7 @@
 #include "store/sqlite/internal.h"
 #include "util/util.h"
 
-cst_err cst_store_copy_name(const char *tenant_id, char *out, size_t size)
+cst_err cst_sqlite_store_copy_name(const char *tenant_id, char *out, size_t size)
 {
     if (!tenant_id)
         return cst_fmt(out, size, "%s", CST_SQLITE_SYSTEM);
@@ -20,7 +20,7 @@ cst_err cst_store_copy_name(const char *tenant_id, char *out, size_t size)
     return cst_fmt(out, size, "tenants/%s.db", tenant_id);
 }
 
-bool cst_store_copy_tenant(const char *name, char id[CST_ID_MAX])
+bool cst_sqlite_store_copy_tenant(const char *name, char id[CST_ID_MAX])
 {
     size_t l = strlen(name);
     if (strncmp(name, "tenants/", 8) != 0 || l < 12 || strcmp(name + l - 3, ".db") != 0 ||
@@ -69,10 +69,11 @@ static cst_err snapshot_file(const char *src, const char *dst)
     return CST_OK;
 }
 
-cst_err cst_store_snapshot(cst_store *st, const char *tenant_id, const char *dir, bool *exists)
+cst_err cst_sqlite_store_snapshot(cst_store *st, const char *tenant_id, const char *dir,
+                                  bool *exists)
 {
     char src[PATH_MAX], name[PATH_MAX], dst[PATH_MAX];
-    const char *data_dir = cst_store_data_dir(st);
+    const char *data_dir = cst_sqlite_store_data_dir(st);
     *exists = false;
     if (tenant_id)
         TRY(cst_sqlite_tenant_path(data_dir, CST_TSPACE_LIVE, tenant_id, src, sizeof(src)));
@@ -80,7 +81,7 @@ cst_err cst_store_snapshot(cst_store *st, const char *tenant_id, const char *dir
         TRY(cst_sqlite_system_path(data_dir, src, sizeof(src)));
     if (!cst_path_exists(src))
         return CST_OK; /* a tenant that never stored anything has no database yet */
-    TRY(cst_store_copy_name(tenant_id, name, sizeof(name)));
+    TRY(cst_sqlite_store_copy_name(tenant_id, name, sizeof(name)));
     TRY(cst_fmt(dst, sizeof(dst), "%s/%s", dir, name));
     if (tenant_id) {
         char sub[PATH_MAX];
@@ -107,8 +108,8 @@ static cst_err count_query(sqlite3 *db, const char *sql, int64_t *out)
     return CST_OK;
 }
 
-cst_err cst_store_copy_check(const char *dir, const char *name, bool integrity, int64_t *records,
-                             int64_t *buckets)
+cst_err cst_sqlite_store_copy_check(const char *dir, const char *name, bool integrity,
+                                    int64_t *records, int64_t *buckets)
 {
     char path[PATH_MAX];
     TRY(cst_fmt(path, sizeof(path), "%s/%s", dir, name));
@@ -158,8 +159,9 @@ static cst_err list_rows(sqlite3 *db, const char *sql, cst_err (*tenant)(const c
     return e;
 }
 
-cst_err cst_store_copy_lists(const char *dir, cst_err (*tenant)(const char *id, void *ctx),
-                             cst_err (*tomb)(const cst_tombstone_row *, void *ctx), void *ctx)
+cst_err cst_sqlite_store_copy_lists(const char *dir, cst_err (*tenant)(const char *id, void *ctx),
+                                    cst_err (*tomb)(const cst_tombstone_row *, void *ctx),
+                                    void *ctx)
 {
     char path[PATH_MAX];
     TRY(cst_fmt(path, sizeof(path), "%s/%s", dir, CST_SQLITE_SYSTEM));
@@ -218,7 +220,7 @@ static cst_err insert_tombstone(sqlite3 *db, const char *id, int64_t erased_at)
     return e;
 }
 
-cst_err cst_store_copy_drop_erased(const char *dir, const cst_tombstone_row *tombs, size_t n)
+cst_err cst_sqlite_store_copy_drop_erased(const char *dir, const cst_tombstone_row *tombs, size_t n)
 {
     char sys[PATH_MAX];
     TRY(cst_fmt(sys, sizeof(sys), "%s/%s", dir, CST_SQLITE_SYSTEM));
@@ -245,29 +247,13 @@ cst_err cst_store_copy_drop_erased(const char *dir, const cst_tombstone_row *tom
     return e;
 }
 
-/* One count(*) with one text argument on the live system store. */
-static cst_err count_where(cst_db *db, const char *sql, const char *a, int64_t *n)
-{
-    sqlite3_stmt *q = NULL;
-    int row = 0;
-    cst_db_lock(db);
-    cst_err e = cst_db_stmt(db, &q, sql, "s", a);
-    if (e == CST_OK)
-        e = cst_db_step(db, q, &row);
-    if (e == CST_OK && row)
-        *n = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    cst_db_unlock(db);
-    return e;
-}
-
 /* Copies the tenant's rows from the copy's system store (attached as b) into the live one. */
 static cst_err merge_rows(cst_db *db, const char *tenant, bool *created)
 {
     int64_t in_backup = 0, present = 0;
-    TRY(count_where(db, "SELECT count(*) FROM b.tenants WHERE id = ?", tenant, &in_backup));
+    TRY(cst_db_int(db, &in_backup, "SELECT count(*) FROM b.tenants WHERE id = ?", "s", tenant));
     ENSURE(in_backup, CST_ERR_NOT_FOUND, "the backup holds no tenant %s", tenant);
-    TRY(count_where(db, "SELECT count(*) FROM main.tenants WHERE id = ?", tenant, &present));
+    TRY(cst_db_int(db, &present, "SELECT count(*) FROM main.tenants WHERE id = ?", "s", tenant));
     TRY(cst_db_begin(db));
     cst_err e = cst_db_run(
         db, NULL, "INSERT OR IGNORE INTO main.tenants SELECT * FROM b.tenants WHERE id = ?", "s",
@@ -313,11 +299,12 @@ static cst_err swap_tenant_db(const char *data_dir, const char *tenant, const ch
     return cst_fsync_dir(dir);
 }
 
-cst_err cst_store_merge_tenant(cst_store *st, const char *dir, const char *tenant_id, bool *created)
+cst_err cst_sqlite_store_merge_tenant(cst_store *st, const char *dir, const char *tenant_id,
+                                      bool *created)
 {
     char sys[PATH_MAX], name[PATH_MAX], staged[PATH_MAX];
     TRY(cst_fmt(sys, sizeof(sys), "%s/%s", dir, CST_SQLITE_SYSTEM));
-    TRY(cst_store_copy_name(tenant_id, name, sizeof(name)));
+    TRY(cst_sqlite_store_copy_name(tenant_id, name, sizeof(name)));
     TRY(cst_fmt(staged, sizeof(staged), "%s/%s", dir, name));
     cst_db *db = cst_sqlite_system_db(st);
     TRY(cst_db_run(db, NULL, "ATTACH DATABASE ? AS b", "s", sys));
@@ -325,6 +312,6 @@ cst_err cst_store_merge_tenant(cst_store *st, const char *dir, const char *tenan
     if (cst_db_run(db, NULL, "DETACH DATABASE b", "") != CST_OK && e == CST_OK)
         cst_err_clear(); /* as before the move: a failed detach does not fail the merge */
     if (e == CST_OK && cst_path_exists(staged))
-        e = swap_tenant_db(cst_store_data_dir(st), tenant_id, staged);
+        e = swap_tenant_db(cst_sqlite_store_data_dir(st), tenant_id, staged);
     return e;
 }

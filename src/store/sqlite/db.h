@@ -40,6 +40,9 @@ CST_MUST_USE cst_err cst_db_step(cst_db *db, sqlite3_stmt *st, int *row);
 /* Runs a statement that returns no rows, under the lock; *changes (optional) receives the
  * number of rows changed. */
 CST_MUST_USE cst_err cst_db_run(cst_db *db, int *changes, const char *sql, const char *fmt, ...);
+/* Runs a query under the lock and gives its first row's first column as an integer (0 when
+ * it returns no row). */
+CST_MUST_USE cst_err cst_db_int(cst_db *db, int64_t *out, const char *sql, const char *fmt, ...);
 /* Copies column i as text into out (size n); empty string for NULL. */
 void cst_db_col_text(sqlite3_stmt *st, int i, char *out, size_t n);
 

@@ -30,21 +30,26 @@ cst_err cst_sqlite_tenant_path(const char *data_dir, cst_tspace space, const cha
     }
 }
 
-bool cst_store_exists(const char *data_dir)
+bool cst_sqlite_store_exists(const char *data_dir)
 {
     char path[PATH_MAX];
     return cst_sqlite_system_path(data_dir, path, sizeof(path)) == CST_OK && cst_path_exists(path);
 }
 
-cst_err cst_tstore_exists(cst_store *st, cst_tspace space, const char *tenant_id, bool *exists)
+cst_err cst_sqlite_tstore_exists(cst_store *st, cst_tspace space, const char *tenant_id,
+                                 bool *exists)
 {
     char path[PATH_MAX];
-    TRY(cst_sqlite_tenant_path(cst_store_data_dir(st), space, tenant_id, path, sizeof(path)));
+    TRY(cst_sqlite_tenant_path(cst_sqlite_store_data_dir(st), space, tenant_id, path,
+                               sizeof(path)));
     *exists = cst_path_exists(path);
     return CST_OK;
 }
 
-cst_err cst_sqlite_remove(const char *path, void (*removed)(const char *name, void *ctx), void *ctx)
+/* Removes a database file and its -wal, -shm and -journal files, then syncs the directory;
+ * removed (optional) gets the name of each file removed. */
+static cst_err remove_files(const char *path, void (*removed)(const char *name, void *ctx),
+                            void *ctx)
 {
     static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
     for (size_t i = 0; i < sizeof(suffixes) / sizeof(*suffixes); i++) {
@@ -63,12 +68,13 @@ cst_err cst_sqlite_remove(const char *path, void (*removed)(const char *name, vo
     return cst_path_exists(dir) ? cst_fsync_dir(dir) : CST_OK;
 }
 
-cst_err cst_tstore_purge(cst_store *st, cst_tspace space, const char *tenant_id,
-                         void (*removed)(const char *name, void *ctx), void *ctx)
+cst_err cst_sqlite_tstore_purge(cst_store *st, cst_tspace space, const char *tenant_id,
+                                void (*removed)(const char *name, void *ctx), void *ctx)
 {
     char path[PATH_MAX];
-    TRY(cst_sqlite_tenant_path(cst_store_data_dir(st), space, tenant_id, path, sizeof(path)));
-    TRY(cst_sqlite_remove(path, removed, ctx));
+    TRY(cst_sqlite_tenant_path(cst_sqlite_store_data_dir(st), space, tenant_id, path,
+                               sizeof(path)));
+    TRY(remove_files(path, removed, ctx));
     ENSURE(!cst_path_exists(path), CST_ERR_INTEGRITY, "%s survived its removal", path);
     return CST_OK;
 }
@@ -113,12 +119,12 @@ static bool file_empty_or_absent(const char *path)
     return stat(path, &st) != 0 || st.st_size == 0;
 }
 
-cst_err cst_store_residue_check(cst_store *st, const json_t *hex_blobs,
-                                void (*note)(const char *check, void *ctx), void *ctx)
+cst_err cst_sqlite_store_residue_check(cst_store *st, const json_t *hex_blobs,
+                                       void (*note)(const char *check, void *ctx), void *ctx)
 {
-    TRY(cst_store_checkpoint(st));
+    TRY(cst_sqlite_store_checkpoint(st));
     char sys[PATH_MAX], wal[PATH_MAX];
-    TRY(cst_sqlite_system_path(cst_store_data_dir(st), sys, sizeof(sys)));
+    TRY(cst_sqlite_system_path(cst_sqlite_store_data_dir(st), sys, sizeof(sys)));
     TRY(cst_fmt(wal, sizeof(wal), "%s-wal", sys));
     ENSURE(file_empty_or_absent(wal), CST_ERR_INTEGRITY,
            "system.db's WAL still holds frames after the checkpoint");

@@ -5,8 +5,8 @@
 
 #include <stddef.h>
 
+#include "store/driver.h"
 #include "store/sqlite/db.h"
-#include "store/store.h"
 
 /* The layout of a data dir: system.db, tenants/<id>.db, retained/<id>.db (each with its -wal
  * and -shm files beside it while open). */
@@ -15,12 +15,18 @@ CST_MUST_USE cst_err cst_sqlite_system_path(const char *data_dir, char *out, siz
 /* CST_ERR_INVALID for a malformed tenant id. */
 CST_MUST_USE cst_err cst_sqlite_tenant_path(const char *data_dir, cst_tspace space,
                                             const char *tenant_id, char *out, size_t size);
-/* Removes a database file and its -wal, -shm and -journal files, then syncs the directory;
- * removed (optional) gets the name of each file removed. */
-CST_MUST_USE cst_err cst_sqlite_remove(const char *path,
-                                       void (*removed)(const char *name, void *ctx), void *ctx);
 
 /* The system store's connection (for the operations in copy.c). */
 cst_db *cst_sqlite_system_db(cst_store *st);
+
+/* The driver's operations (driver.c puts them in its table, cst_sqlite_driver): the store.h
+ * function of the same name with "sqlite_" after "cst_". */
+#define CST_SQLITE_OP_PROTO(on, type, name, params, args) type cst_sqlite_##name params;
+CST_STORE_OPS(CST_SQLITE_OP_PROTO)
+CST_MUST_USE cst_err cst_sqlite_store_open(const char *data_dir, bool create, cst_store **out);
+void cst_sqlite_store_close(cst_store *st);
+void cst_sqlite_tstore_close(cst_tstore *ts);
+void cst_sqlite_tstore_rollback(cst_tstore *ts);
+void cst_sqlite_tstore_checkpoint(cst_tstore *ts);
 
 #endif
