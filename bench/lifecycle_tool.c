@@ -11,10 +11,11 @@
 #include "lifecycle/lifecycle.h"
 #include "util/util.h"
 
-static void first(const cst_tenant_row *t, void *p)
+static cst_err first(const cst_tenant_row *t, void *p)
 {
     if (!((cst_tenant_row *)p)->id[0])
         *(cst_tenant_row *)p = *t;
+    return CST_OK;
 }
 
 int main(int argc, char **argv)

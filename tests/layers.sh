@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The layer check (issue 13, item 6): a file includes only headers of its own layer and the
-# layers below, and SQLite appears only in the storage driver. A ratchet: today's violations are
+# layers below, and SQLite appears only in the storage driver: outside src/store/sqlite/ no file
+# includes <sqlite3.h>, holds SQL in a string literal or names a database file in one. A ratchet: today's violations are
 # listed in tests/layers.allow; a new violation fails, and so does an allowlist line that no
 # longer occurs (stale), so the list can only shrink until issue 13 empties it.
 #
@@ -57,6 +58,30 @@ declare -A rank=([cli]=0 [api]=1 [http]=2 [lifecycle]=2 [backup]=2 [node]=3 [cor
     [audit]=5 [store]=6 [crypto]=7 [util]=8)
 
 declare -A found=()  # "file include" -> message, every violation in the tree
+
+# Storage stays behind the driver interface (issue 13, item 2). Read in string literals only
+# (comments may explain the driver), uppercase SQL as the driver writes it: a statement's
+# shape, not a lone word (an HTTP "DELETE" is no SQL); a database file is a name ending in
+# .db or one of SQLite's files beside it (-wal, -shm, -journal).
+sql_re='\bSELECT\b.*\bFROM\b|\bINSERT (OR [A-Z]+ )?INTO\b|\bUPDATE [A-Za-z_.]+ SET\b|\bDELETE FROM\b'
+sql_re+='|\b(CREATE|DROP|ALTER) (TABLE|INDEX|VIEW|TRIGGER)\b|\bPRAGMA [a-z_]+|\b(ATTACH|DETACH) DATABASE\b'
+sql_re+='|\bBEGIN (IMMEDIATE|EXCLUSIVE|DEFERRED|TRANSACTION)\b|\bSAVEPOINT [A-Za-z_]+|\bROLLBACK TO\b'
+sql_re+='|:[0-9]+:"(COMMIT|ROLLBACK|BEGIN|END)"$'
+dbfile_re='(\.db|-wal|-shm|-journal)([^A-Za-z0-9_]|$)'
+
+# string_literals FILE...: "file:line:literal" for each string literal, in one pass (includes
+# and character literals blanked first, so '"' opens none).
+string_literals() {
+    awk '{
+        if ($0 ~ /^[ \t]*#[ \t]*include/) next
+        line = $0
+        gsub(/\x27(\\.|[^\x27\\])\x27/, "", line)
+        while (match(line, /"([^"\\]|\\.)*"/)) {
+            print FILENAME ":" FNR ":" substr(line, RSTART, RLENGTH)
+            line = substr(line, RSTART + RLENGTH)
+        }
+    }' "$@"
+}
 declare -a unknown=() # files or includes outside any known layer: always fatal
 
 cd "$root" || exit 2
@@ -90,6 +115,11 @@ for f in "${files[@]}"; do
             hdr="${inc#\"}"
             hdr="${hdr%\"}"
             to="${hdr%%/*}"
+            case "$hdr:$f" in
+            store/sqlite/*:src/store/sqlite/*) ;;
+            store/sqlite/*) found["$f $hdr"]="$f: includes $hdr (the SQLite driver's own header outside src/store/sqlite/)" ;;
+            *) ;;
+            esac
             if [ -z "${rank[$to]+x}" ]; then
                 unknown+=("$f: includes $hdr (no layer named $to)")
             elif [ "$to" != "$layer" ]; then
@@ -107,6 +137,23 @@ for f in "${files[@]}"; do
         esac
     done < <(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*\([<"][^>"]*[>"]\).*/\1/p' "$f")
 done
+
+# SQL and database files in string literals outside the driver: the first of each kind per file.
+mapfile -t outside < <(printf '%s\n' "${files[@]}" | grep -v '^src/store/sqlite/')
+while IFS= read -r kind && IFS= read -r hit; do
+    f="${hit%%:*}"
+    [ -n "${found[$f <$kind>]+x}" ] && continue
+    rest="${hit#*:}"
+    if [ "$kind" = sql ]; then
+        found["$f <sql>"]="$f:${rest%%:*}: SQL outside src/store/sqlite/: ${rest#*:}"
+    else
+        found["$f <dbfile>"]="$f:${rest%%:*}: names a database file outside src/store/sqlite/: ${rest#*:}"
+    fi
+done < <(
+    lits="$(string_literals "${outside[@]}")"
+    grep -E "$sql_re" <<<"$lits" | sed 's/^/sql\n/'
+    grep -E "$dbfile_re" <<<"$lits" | sed 's/^/dbfile\n/'
+)
 
 if [ "${#unknown[@]}" -gt 0 ]; then
     printf '%s\n' "${unknown[@]}"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Proves tests/layers.sh can fail: on a scratch copy of src/ and the allowlist, each planted
-# violation (include upward, include a sibling, SQLite outside the driver, a stale allowlist
-# line, an allowlisted include removed) must make the check exit 1 with its message; the
+# violation (include upward, include a sibling, SQLite outside the driver, SQL or a database
+# file name in a string literal outside the driver, a stale allowlist line, an allowlisted
+# include removed) must make the check exit 1 with its message; the
 # untouched copy and the copy after --update must pass.
 #   tests/layers_selftest.sh [ROOT]
 set -u -o pipefail
@@ -40,16 +41,34 @@ fresh && echo '#include "backup/backup.h"' >>"$work/t/src/http/router.c"
 expect "http includes backup (sibling)" 1 \
     "src/http/router.c: includes backup/backup.h (layer backup beside layer http: siblings)"
 
-fresh && echo '  #  include "cli/cli.h" /* indented, spaced */' >>"$work/t/src/store/system.c"
+fresh && echo '  #  include "cli/cli.h" /* indented, spaced */' >>"$work/t/src/store/sqlite/system.c"
 expect "store includes cli (spaced directive)" 1 \
-    "src/store/system.c: includes cli/cli.h (layer cli above layer store)"
+    "src/store/sqlite/system.c: includes cli/cli.h (layer cli above layer store)"
 
 fresh && echo '#include <sqlite3.h>' >>"$work/t/src/audit/audit.c"
 expect "SQLite in audit" 1 "src/audit/audit.c: includes <sqlite3.h> (SQLite outside src/store/sqlite/)"
 
 fresh && mkdir -p "$work/t/src/store/sqlite" &&
-    printf '#include <sqlite3.h>\n#include "store/store.h"\n' >"$work/t/src/store/sqlite/driver.c"
+    printf '#include <sqlite3.h>\n#include "store/store.h"\nstatic const char *q = "SELECT v FROM meta"; /* x.db */\n' >"$work/t/src/store/sqlite/driver.c"
 expect "SQLite in src/store/sqlite/ is fine" 0 "no new ones"
+
+fresh && printf 'static const char *q = "INSERT OR IGNORE INTO tombstones VALUES(?, ?)";\n' >>"$work/t/src/backup/backup.c"
+expect "SQL in a string outside the driver" 1 "src/backup/backup.c:$(wc -l <"$work/t/src/backup/backup.c"): SQL outside src/store/sqlite/"
+
+fresh && printf 'static const char *w = "%%s/system.db-wal";\n' >>"$work/t/src/lifecycle/erase.c"
+expect "a database file named outside the driver" 1 \
+    "src/lifecycle/erase.c:$(wc -l <"$work/t/src/lifecycle/erase.c"): names a database file outside src/store/sqlite/"
+
+fresh && printf 'static const char c = \x27"\x27, *t = "%%s/tenants/%%s.db", e = \x27"\x27;\n' >>"$work/t/src/node/node.c"
+expect "a database file after a character literal" 1 \
+    "src/node/node.c:$(wc -l <"$work/t/src/node/node.c"): names a database file outside src/store/sqlite/: \"%s/tenants/%s.db\""
+
+fresh && printf '/* system.db: a comment may explain the driver */\nstatic const char m = \x27"\x27;\nstatic const char *d = "DELETE";\n' >>"$work/t/src/api/routes.c"
+expect "comments, character literals and an HTTP DELETE are no SQL" 0 "no new ones"
+
+fresh && echo '#include "store/sqlite/db.h"' >>"$work/t/src/backup/backup.c"
+expect "the driver's header outside the driver" 1 \
+    "src/backup/backup.c: includes store/sqlite/db.h (the SQLite driver's own header outside src/store/sqlite/)"
 
 fresh && mkdir -p "$work/t/src/web" && echo '#include "util/util.h"' >"$work/t/src/web/x.c"
 expect "a folder outside the layer order" 1 "src/web/x.c: not in a known layer"

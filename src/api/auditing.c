@@ -10,7 +10,7 @@
 #include "api/api.h"
 #include "audit/audit.h"
 #include "crypto/keys.h"
-#include "store/db.h"
+#include "store/store.h"
 #include "util/util.h"
 
 void cst_audit_detail(cst_request *req, const char *key, json_t *value)

@@ -11,7 +11,7 @@
 #include "api/roles.h"
 #include "crypto/secrets.h"
 #include "crypto/totp.h"
-#include "store/db.h"
+#include "store/store.h"
 #include "util/throttle.h"
 #include "util/util.h"
 
@@ -568,11 +568,11 @@ typedef struct sessions_ctx {
     const char *current;
 } sessions_ctx;
 
-static void session_one(const cst_token_row *t, void *p)
+static cst_err session_one(const cst_token_row *t, void *p)
 {
     sessions_ctx *sc = p;
     if (!t->session)
-        return;
+        return CST_OK;
     char c[32], x[32], l[32];
     cst_time_format(t->created_at, c);
     cst_time_format(t->expires_at, x);
@@ -580,6 +580,7 @@ static void session_one(const cst_token_row *t, void *p)
     json_array_append_new(sc->arr, json_pack("{s:s,s:s,s:s,s:s,s:b}", "id", t->id, "created_at", c,
                                              "expires_at", x, "last_used_at", l, "current",
                                              strcmp(t->id, sc->current) == 0));
+    return CST_OK;
 }
 
 cst_err cst_api_session_list(cst_node *n, cst_request *req)

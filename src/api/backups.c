@@ -4,7 +4,7 @@
 
 #include "api/api.h"
 #include "backup/backup.h"
-#include "store/db.h"
+#include "store/store.h"
 #include "util/util.h"
 
 cst_err cst_api_sys_backup_create(cst_node *n, cst_request *req)
@@ -24,14 +24,16 @@ cst_err cst_api_sys_backup_create(cst_node *n, cst_request *req)
     return cst_resp_json(req, 201, cst_backup_row_json(&row));
 }
 
-static void list_backup(const cst_backup_row *b, void *p)
+static cst_err list_backup(const cst_backup_row *b, void *p)
 {
     json_array_append_new(p, cst_backup_row_json(b));
+    return CST_OK;
 }
 
-static void list_drill(const cst_drill_row *d, void *p)
+static cst_err list_drill(const cst_drill_row *d, void *p)
 {
     json_array_append_new(p, cst_drill_row_json(d));
+    return CST_OK;
 }
 
 cst_err cst_api_sys_backup_list(cst_node *n, cst_request *req)

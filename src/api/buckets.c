@@ -67,9 +67,10 @@ cst_err cst_api_bucket_create(cst_node *n, cst_request *req)
     return cst_resp_json(req, 201, bucket_json(&b));
 }
 
-static void list_one(const cst_bucket_row *b, void *ctx)
+static cst_err list_one(const cst_bucket_row *b, void *ctx)
 {
     json_array_append_new(ctx, bucket_json(b));
+    return CST_OK;
 }
 
 cst_err cst_api_bucket_list(cst_node *n, cst_request *req)

@@ -9,7 +9,7 @@
 #include "crypto/secrets.h"
 #include "http/router.h"
 #include "lifecycle/lifecycle.h"
-#include "store/db.h"
+#include "store/store.h"
 #include "util/util.h"
 
 #include <jansson.h>

@@ -56,12 +56,13 @@ static cst_err emit(export_state *x, json_t *line, bool hashed)
     return e;
 }
 
-static void collect_bucket(const cst_bucket_row *b, void *p)
+static cst_err collect_bucket(const cst_bucket_row *b, void *p)
 {
     json_array_append_new(p,
                           json_pack("{s:s,s:s,s:I,s:s,s:o}", "type", "bucket", "name", b->name,
                                     "retention_seconds", (json_int_t)b->retention_seconds, "class",
                                     b->cls, "created_at", cst_json_time(b->created_at)));
+    return CST_OK;
 }
 
 static bool export_record(const cst_record_row *r, void *p)

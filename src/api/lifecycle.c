@@ -6,7 +6,7 @@
 
 #include "api/api.h"
 #include "lifecycle/lifecycle.h"
-#include "store/db.h"
+#include "store/store.h"
 #include "util/util.h"
 
 static cst_err sys_tenant(cst_node *n, cst_request *req, cst_tenant_row *t)

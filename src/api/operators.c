@@ -22,9 +22,10 @@ cst_err cst_api_operator_create(cst_node *n, cst_request *req)
     return cst_api_account_create(n, req, CST_SYS_TENANT, CST_OPERATOR_ROLES, operator_json);
 }
 
-static void list_one(const cst_user_row *u, void *ctx)
+static cst_err list_one(const cst_user_row *u, void *ctx)
 {
     json_array_append_new(ctx, operator_json(u));
+    return CST_OK;
 }
 
 cst_err cst_api_operator_list(cst_node *n, cst_request *req)

@@ -8,7 +8,7 @@
 #include "api/api.h"
 #include "api/roles.h"
 #include "crypto/secrets.h"
-#include "store/db.h"
+#include "store/store.h"
 #include "util/util.h"
 
 static bool looks_like_id(const char *name)
@@ -145,10 +145,11 @@ struct list_ctx {
     json_t *arr;
 };
 
-static void list_one(const cst_tenant_row *t, void *ctx)
+static cst_err list_one(const cst_tenant_row *t, void *ctx)
 {
     struct list_ctx *lc = ctx;
     json_array_append_new(lc->arr, cst_tenant_json(lc->n, t, false));
+    return CST_OK;
 }
 
 cst_err cst_api_sys_tenant_list(cst_node *n, cst_request *req)

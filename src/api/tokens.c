@@ -83,11 +83,12 @@ typedef struct list_ctx {
     const char *only; /* an API token's own id: it sees itself only */
 } list_ctx;
 
-static void list_one(const cst_token_row *t, void *p)
+static cst_err list_one(const cst_token_row *t, void *p)
 {
     list_ctx *lc = p;
     if (!lc->only || strcmp(t->id, lc->only) == 0)
         json_array_append_new(lc->arr, token_json(t));
+    return CST_OK;
 }
 
 /* IAM-4, "a token holds nothing unless asked": whose tokens the caller sees and revokes.

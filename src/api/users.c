@@ -124,9 +124,10 @@ cst_err cst_api_user_create(cst_node *n, cst_request *req)
     return cst_api_account_create(n, req, req->who.tenant.id, CST_TENANT_ROLES, user_json);
 }
 
-static void list_one(const cst_user_row *u, void *ctx)
+static cst_err list_one(const cst_user_row *u, void *ctx)
 {
     json_array_append_new(ctx, user_json(u));
+    return CST_OK;
 }
 
 cst_err cst_api_user_list(cst_node *n, cst_request *req)

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,118 +18,38 @@
 #include "util/json.h"
 #include "util/util.h"
 
-/* ---- snapshots (SQLite online backup API) ---- */
+/* ---- the tenant lists of a system store copy ---- */
 
-cst_err cst_bk_snapshot(const char *src, const char *dst)
+static cst_err list_tenant(const char *id, void *ctx)
 {
-    sqlite3 *s = NULL, *d = NULL;
-    char why[256] = "";
-    int rc = sqlite3_open_v2(src, &s, SQLITE_OPEN_READWRITE, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_busy_timeout(s, 10000);
-        rc = sqlite3_open_v2(dst, &d, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-    }
-    /* a staging copy: the backup file is synced, not this */
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(d, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
-    if (rc == SQLITE_OK) {
-        /* One step copies every page inside one read transaction: a point-in-time copy. In
-         * WAL mode writers go on meanwhile. */
-        sqlite3_backup *b = sqlite3_backup_init(d, "main", s, "main");
-        if (!b) {
-            rc = sqlite3_errcode(d);
-        } else {
-            rc = sqlite3_backup_step(b, -1);
-            int rc2 = sqlite3_backup_finish(b);
-            rc = rc == SQLITE_DONE ? rc2 : rc;
-        }
-    }
-    /* The copy is a self-contained file: no WAL beside it. */
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(d, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        (void)snprintf(why, sizeof(why), "%s", d ? sqlite3_errmsg(d) : sqlite3_errstr(rc));
-    sqlite3_close(d);
-    sqlite3_close(s);
-    if (rc == SQLITE_FULL || rc == SQLITE_IOERR)
-        return cst_fail(CST_ERR_UNAVAILABLE, "cannot copy %s: %s", src, why);
-    ENSURE(rc == SQLITE_OK, CST_ERR_INTERNAL, "cannot copy %s: %s", src, why);
+    json_t **lists = ctx;
+    ENSURE(json_array_append_new(lists[0], json_string(id)) == 0, CST_ERR_INTERNAL,
+           "out of memory");
     return CST_OK;
 }
 
-/* Runs one integer query on a database file opened read-only (a staged copy). */
-static cst_err count_query(sqlite3 *db, const char *sql, int64_t *out)
+static cst_err list_tomb(const cst_tombstone_row *t, void *ctx)
 {
-    sqlite3_stmt *q = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW)
-        *out = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    ENSURE(rc == SQLITE_ROW, CST_ERR_INTEGRITY, "database query failed: %s", sqlite3_errmsg(db));
+    json_t **lists = ctx;
+    ENSURE(json_array_append_new(lists[1], json_pack("{s:s,s:I}", "tenant", t->tenant_id,
+                                                     "erased_at", (json_int_t)t->erased_at)) == 0,
+           CST_ERR_INTERNAL, "out of memory");
     return CST_OK;
 }
 
-cst_err cst_bk_db_check(const char *path, bool integrity, int64_t *records, int64_t *buckets)
+cst_err cst_bk_system_lists(const char *dir, json_t **tenants, json_t **tombstones)
 {
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-    cst_err e = rc == SQLITE_OK
-                    ? CST_OK
-                    : cst_fail(CST_ERR_INTEGRITY, "cannot open %s: %s", path, sqlite3_errstr(rc));
-    if (e == CST_OK && integrity) {
-        sqlite3_stmt *q = NULL;
-        rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_step(q);
-        const unsigned char *r = rc == SQLITE_ROW ? sqlite3_column_text(q, 0) : NULL;
-        if (!r || strcmp((const char *)r, "ok") != 0)
-            e = cst_fail(CST_ERR_INTEGRITY, "%s fails PRAGMA integrity_check: %s", path,
-                         r ? (const char *)r : sqlite3_errmsg(db));
-        sqlite3_finalize(q);
+    json_t *lists[2] = {json_array(), json_array()};
+    cst_err e = lists[0] && lists[1] ? cst_store_copy_lists(dir, list_tenant, list_tomb, lists)
+                                     : cst_fail(CST_ERR_INTERNAL, "out of memory");
+    if (e != CST_OK) {
+        json_decref(lists[0]);
+        json_decref(lists[1]);
+        lists[0] = lists[1] = NULL;
     }
-    if (e == CST_OK && records)
-        e = count_query(db, "SELECT count(*) FROM records", records);
-    if (e == CST_OK && buckets)
-        e = count_query(db, "SELECT count(*) FROM buckets", buckets);
-    sqlite3_close(db);
+    *tenants = lists[0];
+    *tombstones = lists[1];
     return e;
-}
-
-/* The tenants and tombstones of a staged system.db. */
-cst_err cst_bk_system_lists(const char *path, json_t **tenants, json_t **tombstones)
-{
-    sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
-    *tenants = json_array();
-    *tombstones = json_array();
-    sqlite3_stmt *q = NULL;
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db, "SELECT id FROM tenants ORDER BY id", -1, &q, NULL);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW)
-        rc = json_array_append_new(*tenants,
-                                   json_string((const char *)sqlite3_column_text(q, 0))) == 0
-                 ? SQLITE_OK
-                 : SQLITE_NOMEM;
-    sqlite3_finalize(q);
-    q = NULL;
-    if (rc == SQLITE_DONE)
-        rc = sqlite3_prepare_v2(
-            db, "SELECT tenant_id, erased_at FROM tombstones ORDER BY tenant_id", -1, &q, NULL);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW)
-        rc = json_array_append_new(*tombstones,
-                                   json_pack("{s:s,s:I}", "tenant",
-                                             (const char *)sqlite3_column_text(q, 0), "erased_at",
-                                             (json_int_t)sqlite3_column_int64(q, 1))) == 0
-                 ? SQLITE_OK
-                 : SQLITE_NOMEM;
-    sqlite3_finalize(q);
-    char why[200];
-    (void)snprintf(why, sizeof(why), "%s", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-    sqlite3_close(db);
-    ENSURE(rc == SQLITE_DONE, CST_ERR_INTEGRITY, "cannot read the tenants of %s: %s", path, why);
-    return CST_OK;
 }
 
 /* ---- files and directories ---- */
@@ -308,12 +227,13 @@ static cst_err write_backup(cst_node *n, const char *id, int64_t created, const 
     cst_bk_writer *w = NULL;
     char created_s[32];
     cst_time_format(created, created_s);
-    /* system.db first: the tenant list comes from its snapshot. */
-    char sys_copy[PATH_MAX];
-    TRY(cst_fmt(path, sizeof(path), "%s/system.db", n->cfg.data_dir));
-    TRY(cst_fmt(sys_copy, sizeof(sys_copy), "%s/system.db", staging));
-    TRY(cst_bk_snapshot(path, sys_copy));
-    TRY(cst_bk_system_lists(sys_copy, &tenants, &tombs));
+    /* the system store first: the tenant list comes from its snapshot */
+    char sys_copy[PATH_MAX], sys_name[PATH_MAX];
+    bool exists = false;
+    TRY(cst_store_copy_name(NULL, sys_name, sizeof(sys_name)));
+    TRY(cst_fmt(sys_copy, sizeof(sys_copy), "%s/%s", staging, sys_name));
+    TRY(cst_store_snapshot(n->store, NULL, staging, &exists));
+    TRY(cst_bk_system_lists(staging, &tenants, &tombs));
     cst_err e = cst_node_signing_key(n->cfg.data_dir, &n->kek, &sk, pk);
     if (e == CST_OK) {
         header = json_pack("{s:s,s:s,s:s,s:s,s:s,s:O}", "backup_id", id, "node_id", n->node_id,
@@ -324,7 +244,7 @@ static cst_err write_backup(cst_node *n, const char *id, int64_t created, const 
                          : cst_fail(CST_ERR_INTERNAL, "out of memory");
     }
     if (e == CST_OK)
-        e = add_file(w, sys_copy, "system.db");
+        e = add_file(w, sys_copy, sys_name);
     if (e == CST_OK && unlink(sys_copy) != 0)
         cst_warn("cannot remove %s", sys_copy);
     static const char *const node_files[] = {"node-signing.key", "node-signing.pub", "tls/cert.pem",
@@ -343,26 +263,24 @@ static cst_err write_backup(cst_node *n, const char *id, int64_t created, const 
             break;
         const char *tid = json_string_value(t);
         int64_t records = 0, buckets = 0;
-        char copy[PATH_MAX];
-        e = cst_fmt(path, sizeof(path), "%s/tenants/%s.db", n->cfg.data_dir, tid);
-        if (e == CST_OK && !cst_path_exists(path)) {
-            /* a tenant that never stored anything has no database yet */
+        path[0] = '\0';
+        e = cst_store_copy_name(tid, name, sizeof(name));
+        if (e == CST_OK)
+            e = cst_fmt(path, sizeof(path), "%s/%s", staging, name);
+        if (e == CST_OK)
+            e = cst_store_snapshot(n->store, tid, staging, &exists);
+        if (e == CST_OK && !exists) {
+            /* a tenant that never stored anything has no store yet */
             json_array_append_new(mt, json_pack("{s:s,s:I,s:I,s:n}", "id", tid, "records",
                                                 (json_int_t)0, "buckets", (json_int_t)0, "db"));
             continue;
         }
         if (e == CST_OK)
-            e = cst_fmt(copy, sizeof(copy), "%s/%s.db", staging, tid);
+            e = cst_store_copy_check(staging, name, false, &records, &buckets);
         if (e == CST_OK)
-            e = cst_bk_snapshot(path, copy);
-        if (e == CST_OK)
-            e = cst_bk_db_check(copy, false, &records, &buckets);
-        if (e == CST_OK)
-            e = cst_fmt(name, sizeof(name), "tenants/%s.db", tid);
-        if (e == CST_OK)
-            e = add_file(w, copy, name);
-        if (unlink(copy) != 0 && errno != ENOENT)
-            cst_warn("cannot remove %s", copy);
+            e = add_file(w, path, name);
+        if (path[0] && unlink(path) != 0 && errno != ENOENT)
+            cst_warn("cannot remove %s", path);
         if (e == CST_OK)
             json_array_append_new(mt, json_pack("{s:s,s:I,s:I,s:s}", "id", tid, "records",
                                                 (json_int_t)records, "buckets", (json_int_t)buckets,
@@ -599,12 +517,13 @@ struct prune_ctx {
     json_t *ids;
 };
 
-static void collect_expired(const cst_backup_row *b, void *p)
+static cst_err collect_expired(const cst_backup_row *b, void *p)
 {
     struct prune_ctx *c = p;
     if (!strcmp(b->status, "ok") && b->created_at < c->cutoff &&
         !strncmp(b->location, "command:", 8))
         json_array_append_new(c->ids, json_string(b->id));
+    return CST_OK;
 }
 
 static cst_err prune_dir(cst_node *n, int64_t cutoff, json_t *removed)
@@ -665,11 +584,12 @@ static cst_err prune_cmd(cst_node *n, int64_t cutoff, json_t *removed)
     return e;
 }
 
-static void newest_ok(const cst_backup_row *b, void *p)
+static cst_err newest_ok(const cst_backup_row *b, void *p)
 {
     char *id = p;
     if (!id[0] && !strcmp(b->status, "ok"))
         (void)snprintf(id, CST_ID_MAX, "%s", b->id);
+    return CST_OK;
 }
 
 cst_err cst_bk_newest_ok(cst_node *n, char *id, size_t size)
@@ -749,7 +669,7 @@ struct health_ctx {
     bool have_drill;
 };
 
-static void health_backup(const cst_backup_row *b, void *p)
+static cst_err health_backup(const cst_backup_row *b, void *p)
 {
     struct health_ctx *h = p;
     if ((!strcmp(b->status, "ok") || !strcmp(b->status, "pruned")) && !h->last_ok)
@@ -758,13 +678,15 @@ static void health_backup(const cst_backup_row *b, void *p)
         h->last_failed = b->finished_at;
         (void)snprintf(h->last_error, sizeof(h->last_error), "%s", b->error);
     }
+    return CST_OK;
 }
 
-static void health_drill(const cst_drill_row *d, void *p)
+static cst_err health_drill(const cst_drill_row *d, void *p)
 {
     struct health_ctx *h = p;
     h->d = *d;
     h->have_drill = true;
+    return CST_OK;
 }
 
 json_t *cst_backup_health(cst_node *n)

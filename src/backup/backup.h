@@ -8,8 +8,8 @@
 
 #include "node/node.h"
 
-/* Takes a consistent copy of system.db and every tenant database while the node serves
- * (SQLite's online backup API, one read snapshot per database), writes it encrypted and signed
+/* Takes a consistent copy of the system store and every tenant store while the node serves
+ * (the store driver's snapshot, one point-in-time copy per store), writes it encrypted and signed
  * to the configured destination (to_dir, when given, overrides it) under a temporary name,
  * re-reads and verifies it, and only then gives it its final name. Records the outcome in the
  * catalogue (failures too, as status "failed"); origin is api | schedule | cli. One backup or

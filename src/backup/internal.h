@@ -9,14 +9,8 @@
 
 #include "node/node.h"
 
-/* A point-in-time copy of a live SQLite database (online backup API) as a single file. */
-CST_MUST_USE cst_err cst_bk_snapshot(const char *src, const char *dst);
-/* Opens a database copy read-only; with integrity, runs PRAGMA integrity_check; counts the
- * records and buckets of a tenant database when asked. */
-CST_MUST_USE cst_err cst_bk_db_check(const char *path, bool integrity, int64_t *records,
-                                     int64_t *buckets);
-/* The tenant ids and tombstones ({tenant, erased_at}) of a system.db copy. */
-CST_MUST_USE cst_err cst_bk_system_lists(const char *path, json_t **tenants, json_t **tombstones);
+/* The tenant ids and tombstones ({tenant, erased_at}) of the system store's copy in dir. */
+CST_MUST_USE cst_err cst_bk_system_lists(const char *dir, json_t **tenants, json_t **tombstones);
 /* The signed header of a backup file. */
 CST_MUST_USE cst_err cst_bk_header_of(const char *path, json_t **header);
 /* RES-1: refuses a destination of another region (dir NULL: the command destination). */

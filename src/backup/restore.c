@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,23 +22,12 @@
 
 typedef struct extract {
     const char *dir;         /* staging root */
-    const char *only_tenant; /* NULL: every file; else system.db and this tenant's db */
-    const json_t *skip;      /* erased tenant ids: their databases are not written */
+    const char *only_tenant; /* NULL: every file; else the system store and this tenant's */
+    const json_t *skip;      /* erased tenant ids: their stores are not written */
     int fd;
     char path[PATH_MAX];
     json_t *written; /* names written, in order */
 } extract;
-
-static bool tenant_db_name(const char *name, char id[CST_ID_MAX])
-{
-    size_t l = strlen(name);
-    if (strncmp(name, "tenants/", 8) != 0 || l < 12 || strcmp(name + l - 3, ".db") != 0 ||
-        l - 11 >= CST_ID_MAX)
-        return false;
-    memcpy(id, name + 8, l - 11);
-    id[l - 11] = '\0';
-    return cst_id_valid(id, "tn");
-}
 
 static bool in_list(const json_t *ids, const char *id)
 {
@@ -58,17 +46,19 @@ static bool in_list(const json_t *ids, const char *id)
 static cst_err ex_begin(void *ctx, const char *name, uint64_t size)
 {
     extract *x = ctx;
-    char tid[CST_ID_MAX];
-    static const char *const node_files[] = {"system.db", "node-signing.key", "node-signing.pub",
-                                             "tls/cert.pem", "tls/key.pem"};
-    bool node_file = false, tenant = tenant_db_name(name, tid);
+    char tid[CST_ID_MAX], sys[PATH_MAX];
+    static const char *const node_files[] = {"node-signing.key", "node-signing.pub", "tls/cert.pem",
+                                             "tls/key.pem"};
+    TRY(cst_store_copy_name(NULL, sys, sizeof(sys)));
+    bool system = strcmp(name, sys) == 0, node_file = system;
+    bool tenant = cst_store_copy_tenant(name, tid);
     for (size_t i = 0; i < sizeof(node_files) / sizeof(*node_files); i++)
         node_file = node_file || strcmp(name, node_files[i]) == 0;
     ENSURE(node_file || tenant, CST_ERR_INTEGRITY, "the backup holds an unexpected file: %s", name);
     x->fd = -1;
     bool want = true;
     if (x->only_tenant)
-        want = strcmp(name, "system.db") == 0 || (tenant && strcmp(tid, x->only_tenant) == 0);
+        want = system || (tenant && strcmp(tid, x->only_tenant) == 0);
     if (tenant && x->skip && in_list(x->skip, tid))
         want = false;
     if (!want)
@@ -136,13 +126,13 @@ static const json_t *manifest_tenant(const json_t *manifest, const char *id)
     return NULL;
 }
 
-/* Opens every staged database, runs integrity_check, compares counts with the manifest. */
+/* Checks every staged store copy's integrity and compares its counts with the manifest. */
 static cst_err check_staged(const char *dir, const json_t *manifest, const char *only,
                             const json_t *skip, int64_t *tenants, int64_t *records)
 {
-    char path[PATH_MAX];
-    TRY(cst_fmt(path, sizeof(path), "%s/system.db", dir));
-    TRY(cst_bk_db_check(path, true, NULL, NULL));
+    char sys[PATH_MAX];
+    TRY(cst_store_copy_name(NULL, sys, sizeof(sys)));
+    TRY(cst_store_copy_check(dir, sys, true, NULL, NULL));
     *tenants = 0;
     *records = 0;
     size_t i;
@@ -158,8 +148,7 @@ static cst_err check_staged(const char *dir, const json_t *manifest, const char 
         if (!db)
             continue;
         int64_t want = json_integer_value(json_object_get(t, "records")), got = -1;
-        TRY(cst_fmt(path, sizeof(path), "%s/%s", dir, db));
-        TRY(cst_bk_db_check(path, true, &got, NULL));
+        TRY(cst_store_copy_check(dir, db, true, &got, NULL));
         ENSURE(got == want, CST_ERR_INTEGRITY,
                "tenant %s: the restored database holds %lld records, the manifest %lld", id,
                (long long)got, (long long)want);
@@ -243,74 +232,27 @@ static json_t *known_tombstones(const char *from, const json_t *header)
     return all;
 }
 
-static cst_err sql_exec(sqlite3 *db, const char *sql, const char *a)
+/* Drops erased tenants from the staged system store and records their tombstones. */
+static cst_err apply_tombstones(const char *staging, const json_t *tombs)
 {
-    sqlite3_stmt *q = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
-    if (rc == SQLITE_OK && a)
-        rc = sqlite3_bind_text(q, 1, a, -1, SQLITE_TRANSIENT);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(q);
-    sqlite3_finalize(q);
-    ENSURE(rc == SQLITE_DONE || rc == SQLITE_ROW,
-           rc == SQLITE_FULL ? CST_ERR_UNAVAILABLE : CST_ERR_INTERNAL, "restore: %s",
-           sqlite3_errmsg(db));
-    return CST_OK;
-}
-
-/* Records one tombstone (BAK-4); every step is checked, so a restore whose tombstone could not
- * be written fails instead of completing without it. */
-static cst_err insert_tombstone(sqlite3 *db, const char *id, int64_t erased_at)
-{
-    sqlite3_stmt *q = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                "INSERT OR IGNORE INTO tombstones(tenant_id, erased_at) "
-                                "VALUES(?, ?)",
-                                -1, &q, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(q, 2, erased_at);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(q);
-    cst_err e = CST_OK;
-    if (rc != SQLITE_DONE)
-        e = cst_fail(rc == SQLITE_FULL ? CST_ERR_UNAVAILABLE : CST_ERR_INTERNAL,
-                     "restore: cannot record the tombstone of tenant %s: %s", id,
-                     sqlite3_errmsg(db));
-    sqlite3_finalize(q);
-    return e;
-}
-
-/* Drops erased tenants from a staged system.db and records their tombstones. */
-static cst_err apply_tombstones(const char *sys, const json_t *tombs)
-{
-    sqlite3 *db = NULL;
-    if (sqlite3_open_v2(sys, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        sqlite3_close(db); /* sqlite hands back a handle even when the open fails */
-        return cst_fail(CST_ERR_INTERNAL, "cannot open %s", sys);
-    }
-    cst_err e = sql_exec(db, "PRAGMA secure_delete=ON", NULL);
-    if (e == CST_OK)
-        e = sql_exec(db, "BEGIN IMMEDIATE", NULL);
-    size_t i;
+    size_t n = json_array_size(tombs), k = 0, i;
+    cst_tombstone_row *rows = calloc(n ? n : 1, sizeof(*rows));
+    ENSURE(rows != NULL, CST_ERR_INTERNAL, "out of memory");
     json_t *t;
+    cst_err e = CST_OK;
     json_array_foreach(tombs, i, t)
     {
         const char *id = json_string_value(json_object_get(t, "tenant"));
-        if (e != CST_OK || !id)
+        if (!id)
             continue;
-        static const char *const dels[] = {
-            "DELETE FROM tokens WHERE tenant_id = ?", "DELETE FROM users WHERE tenant_id = ?",
-            "DELETE FROM tenant_keys WHERE tenant_id = ?", "DELETE FROM tenants WHERE id = ?"};
-        for (size_t k = 0; e == CST_OK && k < sizeof(dels) / sizeof(*dels); k++)
-            e = sql_exec(db, dels[k], id);
-        if (e == CST_OK)
-            e = insert_tombstone(db, id, json_integer_value(json_object_get(t, "erased_at")));
+        e = cst_copy(rows[k].tenant_id, sizeof(rows[k].tenant_id), id);
+        if (e != CST_OK)
+            break;
+        rows[k++].erased_at = json_integer_value(json_object_get(t, "erased_at"));
     }
     if (e == CST_OK)
-        e = sql_exec(db, "COMMIT", NULL);
-    sqlite3_close(db);
+        e = cst_store_copy_drop_erased(staging, rows, k);
+    free(rows);
     return e;
 }
 
@@ -387,11 +329,8 @@ static cst_err restore_node(const cst_restore_opts *o, const json_t *header, jso
         e = extract_backup(o->from, o->kek, o->pin, &x, &h, &manifest);
     if (e == CST_OK)
         e = check_staged(staging, manifest, NULL, tombs, &tenants, &records);
-    char sys[PATH_MAX];
     if (e == CST_OK)
-        e = cst_fmt(sys, sizeof(sys), "%s/system.db", staging);
-    if (e == CST_OK)
-        e = apply_tombstones(sys, tombs);
+        e = apply_tombstones(staging, tombs);
     if (e == CST_OK)
         e = move_into_place(staging, o->data_dir, x.written);
     if (e == CST_OK && o->k0_path)
@@ -437,39 +376,27 @@ static cst_err restore_node(const cst_restore_opts *o, const json_t *header, jso
 
 /* ---- one tenant into an existing, stopped node ---- */
 
-static cst_err live_meta(sqlite3 *db, const char *k, char *out, size_t n)
+static cst_err live_meta(cst_store *live, const char *k, char *out, size_t n)
 {
-    sqlite3_stmt *q = NULL;
-    int rc = sqlite3_prepare_v2(db, "SELECT v FROM meta WHERE k = ?", -1, &q, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(q, 1, k, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW)
-        (void)snprintf(out, n, "%s", (const char *)sqlite3_column_text(q, 0));
-    sqlite3_finalize(q);
-    ENSURE(rc == SQLITE_ROW, CST_ERR_INVALID, "the target's system.db has no %s", k);
-    return CST_OK;
+    cst_err e = cst_store_meta_get(live, k, out, n);
+    if (e == CST_ERR_NOT_FOUND) {
+        cst_err_clear();
+        return cst_fail(CST_ERR_INVALID, "the target's system store has no %s", k);
+    }
+    return e;
 }
 
-static cst_err count_where(sqlite3 *db, const char *sql, const char *a, int64_t *n)
+static cst_err tomb_match(const cst_tombstone_row *t, void *ctx)
 {
-    sqlite3_stmt *q = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(q, 1, a, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW)
-        *n = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    ENSURE(rc == SQLITE_ROW, CST_ERR_INTERNAL, "restore: %s", sqlite3_errmsg(db));
+    const char **tenant = ctx;
+    if (*tenant && strcmp(t->tenant_id, *tenant) == 0)
+        *tenant = NULL; /* found */
     return CST_OK;
 }
 
 /* Checks the target node: master key, region, and that the tenant was never erased there. */
-static cst_err tenant_target_checks(sqlite3 *live, const cst_restore_opts *o, const json_t *header,
-                                    const json_t *tombs)
+static cst_err tenant_target_checks(cst_store *live, const cst_restore_opts *o,
+                                    const json_t *header, const json_t *tombs)
 {
     char kid[CST_KEK_ID_LEN + 1], stored[64], region[80];
     cst_kek_id(o->kek, kid);
@@ -478,94 +405,21 @@ static cst_err tenant_target_checks(sqlite3 *live, const cst_restore_opts *o, co
            "the master key given (id %s) is not this node's (id %s)", kid, stored);
     TRY(live_meta(live, "region", region, sizeof(region)));
     TRY(region_check(header, region));
-    int64_t erased = 0;
-    TRY(count_where(live, "SELECT count(*) FROM tombstones WHERE tenant_id = ?", o->tenant,
-                    &erased));
-    ENSURE(!erased && !in_list(tombs, o->tenant), CST_ERR_CONFLICT,
+    const char *unseen = o->tenant;
+    TRY(cst_store_tombstone_list(live, tomb_match, &unseen));
+    ENSURE(unseen && !in_list(tombs, o->tenant), CST_ERR_CONFLICT,
            "tenant %s was erased; a restore never brings an erased tenant back (RET-4)", o->tenant);
     return CST_OK;
-}
-
-/* Copies the tenant's rows from the staged system.db into the live one: the tenant row and its
- * keys when missing (a key version is never overwritten), its users when the tenant itself was
- * missing. Everything else of the node stays as it is. */
-static cst_err merge_system(sqlite3 *live, const char *staged_sys, const char *tenant,
-                            bool *created)
-{
-    int64_t in_backup = 0, present = 0;
-    sqlite3_stmt *q = NULL;
-    int rc = sqlite3_prepare_v2(live, "ATTACH DATABASE ? AS b", -1, &q, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(q, 1, staged_sys, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(q);
-    sqlite3_finalize(q);
-    ENSURE(rc == SQLITE_DONE, CST_ERR_INTERNAL, "restore: %s", sqlite3_errmsg(live));
-    cst_err e =
-        count_where(live, "SELECT count(*) FROM b.tenants WHERE id = ?", tenant, &in_backup);
-    if (e == CST_OK && !in_backup)
-        e = cst_fail(CST_ERR_NOT_FOUND, "the backup holds no tenant %s", tenant);
-    if (e == CST_OK)
-        e = count_where(live, "SELECT count(*) FROM main.tenants WHERE id = ?", tenant, &present);
-    if (e == CST_OK)
-        e = sql_exec(live, "BEGIN IMMEDIATE", NULL);
-    if (e == CST_OK)
-        e = sql_exec(live,
-                     "INSERT OR IGNORE INTO main.tenants SELECT * FROM b.tenants WHERE id = ?",
-                     tenant);
-    if (e == CST_OK)
-        e = sql_exec(live,
-                     "INSERT OR IGNORE INTO main.tenant_keys SELECT * FROM b.tenant_keys WHERE "
-                     "tenant_id = ?",
-                     tenant);
-    if (e == CST_OK && !present)
-        e = sql_exec(live,
-                     "INSERT OR IGNORE INTO main.users SELECT * FROM b.users WHERE tenant_id = ?",
-                     tenant);
-    if (e == CST_OK)
-        e = sql_exec(live, "COMMIT", NULL);
-    else
-        (void)sqlite3_exec(live, "ROLLBACK", NULL, NULL, NULL);
-    (void)sqlite3_exec(live, "DETACH DATABASE b", NULL, NULL, NULL);
-    *created = !present;
-    return e;
-}
-
-/* Replaces the tenant's database file: the old one is checkpointed first so that no WAL of it
- * can be replayed onto the new file. */
-static cst_err swap_tenant_db(const char *data_dir, const char *tenant, const char *staged)
-{
-    char live[PATH_MAX], side[PATH_MAX], dir[PATH_MAX];
-    TRY(cst_fmt(live, sizeof(live), "%s/tenants/%s.db", data_dir, tenant));
-    TRY(cst_fmt(dir, sizeof(dir), "%s/tenants", data_dir));
-    if (cst_path_exists(live)) {
-        sqlite3 *db = NULL;
-        if (sqlite3_open_v2(live, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK)
-            (void)sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
-        sqlite3_close(db);
-    }
-    ENSURE(rename(staged, live) == 0, CST_ERR_UNAVAILABLE, "cannot move %s into place: %s", live,
-           strerror(errno));
-    static const char *const sides[] = {"-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < 3; i++) {
-        TRY(cst_fmt(side, sizeof(side), "%s%s", live, sides[i]));
-        if (unlink(side) != 0 && errno != ENOENT)
-            return cst_fail(CST_ERR_UNAVAILABLE, "cannot remove %s: %s", side, strerror(errno));
-    }
-    return cst_fsync_dir(dir);
 }
 
 static cst_err restore_tenant(const cst_restore_opts *o, const json_t *header, json_t *tombs,
                               json_t **report)
 {
     ENSURE(cst_id_valid(o->tenant, "tn"), CST_ERR_INVALID, "\"%s\" is not a tenant id", o->tenant);
-    char sys[PATH_MAX], staging[PATH_MAX], base[PATH_MAX], staged_db[PATH_MAX];
+    char staging[PATH_MAX], base[PATH_MAX];
     TRY(cst_node_check_data_dir(o->data_dir));
-    TRY(cst_fmt(sys, sizeof(sys), "%s/system.db", o->data_dir));
-    sqlite3 *live = NULL;
-    ENSURE(sqlite3_open_v2(sys, &live, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK, CST_ERR_INVALID,
-           "cannot open %s", sys);
-    sqlite3_busy_timeout(live, 5000);
+    cst_store *live = NULL;
+    TRY(cst_store_open(o->data_dir, false, &live));
     cst_err e = tenant_target_checks(live, o, header, tombs);
     if (e == CST_OK)
         e = cst_fmt(base, sizeof(base), "%s/tmp", o->data_dir);
@@ -584,14 +438,8 @@ static cst_err restore_tenant(const cst_restore_opts *o, const json_t *header, j
     if (e == CST_OK)
         e = check_staged(staging, manifest, o->tenant, NULL, &tenants, &records);
     if (e == CST_OK)
-        e = cst_fmt(sys, sizeof(sys), "%s/system.db", staging);
-    if (e == CST_OK)
-        e = merge_system(live, sys, o->tenant, &created);
-    if (e == CST_OK)
-        e = cst_fmt(staged_db, sizeof(staged_db), "%s/tenants/%s.db", staging, o->tenant);
-    if (e == CST_OK && cst_path_exists(staged_db))
-        e = swap_tenant_db(o->data_dir, o->tenant, staged_db);
-    sqlite3_close(live);
+        e = cst_store_merge_tenant(live, staging, o->tenant, &created);
+    cst_store_close(live);
     cst_bk_rm_rf(staging);
     if (e == CST_OK)
         *report = json_pack("{s:s,s:s,s:O,s:O,s:I,s:b}", "mode", "tenant", "tenant", o->tenant,
@@ -634,10 +482,11 @@ typedef struct drill_walk {
     json_t *buckets;
 } drill_walk;
 
-static void drill_bucket(const cst_bucket_row *b, void *p)
+static cst_err drill_bucket(const cst_bucket_row *b, void *p)
 {
     drill_walk *w = p;
     json_array_append_new(w->buckets, json_string(b->name));
+    return CST_OK;
 }
 
 static bool drill_record(const cst_record_row *r, void *p)

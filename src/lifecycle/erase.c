@@ -5,19 +5,15 @@
  * An erase is restartable: its plan (what will be destroyed) is written first, the tenant is
  * pending_erase from then on, and every step after is idempotent, so a crash or a full disk
  * mid-way is finished by the next sweep. */
-#include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "api/api.h"
 #include "audit/audit.h"
 #include "crypto/sign.h"
 #include "lifecycle/lifecycle.h"
-#include "store/db.h"
 #include "util/json.h"
 #include "util/util.h"
 
@@ -89,23 +85,9 @@ cst_err cst_certificate_verify(const uint8_t *doc, size_t len, const uint8_t pk[
 
 /* ---- helpers ---- */
 
-static cst_err remove_db_files(const char *path, json_t *removed)
+static void note_name(const char *name, void *ctx)
 {
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < 4; i++) {
-        char p[PATH_MAX];
-        TRY(cst_fmt(p, sizeof(p), "%s%s", path, suffixes[i]));
-        if (unlink(p) == 0) {
-            if (removed)
-                json_array_append_new(removed, json_string(strrchr(p, '/') + 1));
-        } else if (errno != ENOENT) {
-            return cst_fail(CST_ERR_UNAVAILABLE, "cannot remove %s: %s", p, strerror(errno));
-        }
-    }
-    char dir[PATH_MAX];
-    TRY(cst_fmt(dir, sizeof(dir), "%s", path));
-    *strrchr(dir, '/') = '\0';
-    return cst_fsync_dir(dir);
+    json_array_append_new(ctx, json_string(name));
 }
 
 struct key_list {
@@ -114,15 +96,15 @@ struct key_list {
     json_t *blobs; /* hex of each wrapped blob, to search for afterwards */
 };
 
-static void collect_key(const char *purpose, uint32_t version, const uint8_t *blob, size_t len,
-                        void *p)
+static cst_err collect_key(const char *purpose, uint32_t version, const uint8_t *blob, size_t len,
+                           void *p)
 {
     struct key_list *l = p;
     bool match = false;
     for (size_t i = 0; l->purposes[i]; i++)
         match |= strcmp(purpose, l->purposes[i]) == 0;
     if (!match)
-        return;
+        return CST_OK;
     uint8_t h[CST_HASH_LEN];
     char fp[33], *hex = malloc(2 * len + 1);
     cst_sha256(blob, len, h);
@@ -134,55 +116,15 @@ static void collect_key(const char *purpose, uint32_t version, const uint8_t *bl
         json_array_append_new(l->blobs, json_string(hex));
         free(hex);
     }
-}
-
-/* Whether any of the (hex) blobs occurs in the file; streamed with an overlap. */
-static cst_err file_holds(const char *path, const json_t *blobs, bool *found)
-{
-    *found = false;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return errno == ENOENT
-                   ? CST_OK
-                   : cst_fail(CST_ERR_UNAVAILABLE, "cannot read %s: %s", path, strerror(errno));
-    enum { CHUNK = 1 << 20, OVERLAP = 4096 };
-    uint8_t *buf = malloc(CHUNK + OVERLAP);
-    size_t keep = 0, got;
-    cst_err e = buf ? CST_OK : cst_fail(CST_ERR_INTERNAL, "out of memory");
-    while (e == CST_OK && !*found && (got = fread(buf + keep, 1, CHUNK, f)) > 0) {
-        size_t have = keep + got, i;
-        json_t *b;
-        json_array_foreach(blobs, i, b)
-        {
-            uint8_t bin[OVERLAP / 2];
-            const char *hex = json_string_value(b);
-            size_t blen = strlen(hex) / 2;
-            if (blen == 0 || blen > sizeof(bin) || cst_unhex(hex, bin, blen) != CST_OK)
-                continue;
-            if (memmem(buf, have, bin, blen))
-                *found = true;
-        }
-        keep = have < OVERLAP ? have : OVERLAP;
-        memmove(buf, buf + have - keep, keep);
-    }
-    free(buf);
-    fclose(f);
-    return e;
-}
-
-static bool file_empty_or_absent(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) != 0 || st.st_size == 0;
+    return CST_OK;
 }
 
 /* Destroys the tenant's keys of some purposes and checks that nothing is left of them:
- * no row, no WAL frame, no byte of any wrapped blob in system.db. */
+ * no row, and (the store's residue check) no byte of any wrapped blob in its files. */
 static cst_err destroy_keys(cst_node *n, const char *tenant_id, const char *const *purposes,
                             const json_t *blobs, json_t *checks)
 {
     TRY(cst_store_keys_destroy(n->store, tenant_id, purposes));
-    TRY(cst_store_checkpoint(n->store));
     struct key_list left = {purposes, json_array(), json_array()};
     cst_err e = cst_store_tenant_keys(n->store, tenant_id, collect_key, &left);
     size_t remaining = json_array_size(left.keys);
@@ -193,19 +135,7 @@ static cst_err destroy_keys(cst_node *n, const char *tenant_id, const char *cons
            remaining, tenant_id);
     json_array_append_new(checks, json_string("no wrapped key of the erased purposes remains in "
                                               "the key table"));
-    char sys[PATH_MAX], wal[PATH_MAX];
-    TRY(cst_fmt(sys, sizeof(sys), "%s/system.db", n->cfg.data_dir));
-    TRY(cst_fmt(wal, sizeof(wal), "%s/system.db-wal", n->cfg.data_dir));
-    ENSURE(file_empty_or_absent(wal), CST_ERR_INTEGRITY,
-           "system.db's WAL still holds frames after the checkpoint");
-    json_array_append_new(checks, json_string("system.db write-ahead log checkpointed and empty"));
-    bool found = false;
-    TRY(file_holds(sys, blobs, &found));
-    ENSURE(!found, CST_ERR_INTEGRITY,
-           "a destroyed wrapped key is still present in system.db (freed page not cleared)");
-    json_array_append_new(checks, json_string("byte search of system.db for every destroyed "
-                                              "wrapped key: not found (secure_delete)"));
-    return CST_OK;
+    return cst_store_residue_check(n->store, blobs, note_name, checks);
 }
 
 struct backup_list {
@@ -214,15 +144,16 @@ struct backup_list {
     json_t *arr;
 };
 
-static void collect_backup(const cst_backup_row *b, void *p)
+static cst_err collect_backup(const cst_backup_row *b, void *p)
 {
     struct backup_list *l = p;
     if (strcmp(b->status, "ok") != 0 || b->finished_at < l->since)
-        return;
+        return CST_OK;
     json_array_append_new(
         l->arr, json_pack("{s:s,s:s,s:o,s:o}", "id", b->id, "location", b->location, "created_at",
                           cst_json_time(b->created_at), "expires_at",
                           cst_json_time(b->created_at + (int64_t)l->retention_days * CST_DAY_US)));
+    return CST_OK;
 }
 
 /* Backups that may hold the tenant's ciphertext (and its wrapped keys), and when they go. */
@@ -277,11 +208,6 @@ static bool copy_record(const cst_record_row *r, void *p)
     return c->e == CST_OK;
 }
 
-static cst_err billing_path(cst_node *n, const char *tenant_id, char *out, size_t size)
-{
-    return cst_fmt(out, size, "%s/retained/%s.db", n->cfg.data_dir, tenant_id);
-}
-
 static cst_err billing_keys(cst_node *n, const char *tenant_id, cst_tenant_ctx *b, int64_t now)
 {
     cst_buf dek, idx;
@@ -304,7 +230,7 @@ static cst_err billing_keys(cst_node *n, const char *tenant_id, cst_tenant_ctx *
     return e;
 }
 
-/* Copies the billing-class buckets into retained/<tenant>.db under new billing keys. */
+/* Copies the billing-class buckets into the tenant's retained store under new billing keys. */
 static cst_err keep_billing(cst_node *n, cst_tenant_ctx *t, const json_t *buckets, int64_t now,
                             json_t **kept)
 {
@@ -329,11 +255,7 @@ static cst_err keep_billing(cst_node *n, cst_tenant_ctx *t, const json_t *bucket
     }
     cst_err_clear();
     /* a copy a crash interrupted is thrown away and made again */
-    char path[PATH_MAX], dir[PATH_MAX];
-    TRY(billing_path(n, t->id, path, sizeof(path)));
-    TRY(cst_fmt(dir, sizeof(dir), "%s/retained", n->cfg.data_dir));
-    (void)mkdir(dir, 0700);
-    e = remove_db_files(path, NULL);
+    e = cst_tstore_purge(n->store, CST_TSPACE_RETAINED, t->id, NULL, NULL);
     if (e == CST_OK)
         e = cst_store_keys_destroy(n->store, t->id, billing_purposes);
     cst_tenant_ctx bc = {.closed = false};
@@ -341,7 +263,7 @@ static cst_err keep_billing(cst_node *n, cst_tenant_ctx *t, const json_t *bucket
     if (e == CST_OK)
         e = billing_keys(n, t->id, &bc, now);
     if (e == CST_OK)
-        e = cst_tstore_open(path, true, &bc.ts);
+        e = cst_tstore_open(n->store, CST_TSPACE_RETAINED, t->id, true, &bc.ts);
     struct copy c = {.from = t, .to = &bc, .e = CST_OK};
     cst_buf_init(&c.value, SIZE_MAX);
     json_array_foreach(buckets, i, b)
@@ -393,18 +315,17 @@ struct bucket_plan {
     cst_tenant_ctx *t;
     json_t *buckets;
     int64_t records;
-    cst_err e;
 };
 
-static void plan_bucket(const cst_bucket_row *b, void *p)
+static cst_err plan_bucket(const cst_bucket_row *b, void *p)
 {
     struct bucket_plan *bp = p;
     int64_t count = 0;
-    if (bp->e == CST_OK)
-        bp->e = cst_tstore_count(bp->t->ts, b->name, &count);
+    TRY(cst_tstore_count(bp->t->ts, b->name, &count));
     bp->records += count;
     json_array_append_new(bp->buckets, json_pack("{s:s,s:s,s:I}", "name", b->name, "class", b->cls,
                                                  "records", (json_int_t)count));
+    return CST_OK;
 }
 
 /* What the erase destroys, fixed before anything is destroyed (meta "erase_plan:<id>"). */
@@ -423,8 +344,6 @@ static cst_err erase_plan(cst_node *n, const cst_tenant_row *row, const char *re
     if (e == CST_OK && json_array_size(kl.keys) > 0 &&
         (e = cst_node_tenant_acquire(n, row->id, &bp.t)) == CST_OK) {
         e = cst_tstore_bucket_list(bp.t->ts, plan_bucket, &bp);
-        if (e == CST_OK)
-            e = bp.e;
         cst_node_tenant_release(n, bp.t);
     }
     *plan = json_pack("{s:o,s:I,s:o,s:o,s:s,s:s,s:o,s:o}", "buckets", bp.buckets, "records",
@@ -464,16 +383,15 @@ static cst_err erase_locked(cst_node *n, const char *tenant_id, const char *requ
     int64_t started = cst_now_us();
     json_t *checks = json_array(), *removed = json_array(), *kept = json_null();
     char id[CST_ID_MAX] = "";
-    char path[PATH_MAX];
+    bool has_store = false;
     e = erase_plan(n, &row, requested_by, executed_by, now, &plan);
     if (e != CST_OK)
         goto done;
     const json_t *buckets = json_object_get(plan, "buckets");
-    e = cst_node_tenant_path(n, tenant_id, path, sizeof(path));
+    e = cst_tstore_exists(n->store, CST_TSPACE_LIVE, tenant_id, &has_store);
     /* billing buckets first, while the tenant's keys still open them */
     cst_tenant_ctx *t = NULL;
-    if (e == CST_OK && json_array_size(json_object_get(plan, "keys")) > 0 &&
-        cst_path_exists(path)) {
+    if (e == CST_OK && json_array_size(json_object_get(plan, "keys")) > 0 && has_store) {
         e = cst_node_tenant_acquire(n, tenant_id, &t);
         if (e == CST_OK) {
             json_decref(kept);
@@ -486,13 +404,9 @@ static cst_err erase_locked(cst_node *n, const char *tenant_id, const char *requ
         e = destroy_keys(n, tenant_id, tenant_purposes, json_object_get(plan, "blobs"), checks);
     }
     if (e == CST_OK)
-        e = remove_db_files(path, removed);
+        e = cst_tstore_purge(n->store, CST_TSPACE_LIVE, tenant_id, note_name, removed);
     if (e != CST_OK)
         goto done;
-    if (cst_path_exists(path)) {
-        e = cst_fail(CST_ERR_INTEGRITY, "%s survived its removal", path);
-        goto done;
-    }
     json_array_append_new(checks, json_string("the tenant's database files are gone"));
     /* the audit log's details of this tenant were sealed under the destroyed DEK */
     cst_tenant_ctx *gone = NULL;
@@ -576,7 +490,7 @@ cst_err cst_lifecycle_billing_erase(cst_node *n, const char *tenant_id, int64_t 
     cst_retained_row r;
     struct key_list kl = {billing_purposes, json_array(), json_array()};
     json_t *checks = json_array(), *removed = json_array();
-    char path[PATH_MAX], id[CST_ID_MAX], *doc = NULL;
+    char id[CST_ID_MAX], *doc = NULL;
     cst_tenant_row row;
     cst_err e = cst_store_retained_get(n->store, tenant_id, &r);
     if (e == CST_OK)
@@ -586,9 +500,7 @@ cst_err cst_lifecycle_billing_erase(cst_node *n, const char *tenant_id, int64_t 
     if (e == CST_OK)
         e = destroy_keys(n, tenant_id, billing_purposes, kl.blobs, checks);
     if (e == CST_OK)
-        e = billing_path(n, tenant_id, path, sizeof(path));
-    if (e == CST_OK)
-        e = remove_db_files(path, removed);
+        e = cst_tstore_purge(n->store, CST_TSPACE_RETAINED, tenant_id, note_name, removed);
     json_t *cert = NULL;
     if (e == CST_OK) {
         json_array_append_new(checks, json_string("the retained billing database is gone"));

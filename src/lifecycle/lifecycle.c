@@ -405,25 +405,27 @@ typedef struct sweep {
     int page;
 } sweep;
 
-static void collect_tenant(const cst_tenant_row *t, void *p)
+static cst_err collect_tenant(const cst_tenant_row *t, void *p)
 {
     sweep *s = p;
     (void)snprintf(s->last, sizeof(s->last), "%s", t->id);
     s->page++;
     if (cst_tenant_state_parse(t->state) != CST_STATE_ERASED)
         json_array_append_new(s->tenants, json_string(t->id));
+    return CST_OK;
 }
 
 struct bucket_list {
     json_t *arr;
 };
 
-static void collect_bucket(const cst_bucket_row *b, void *p)
+static cst_err collect_bucket(const cst_bucket_row *b, void *p)
 {
     struct bucket_list *l = p;
     if (b->retention_seconds > 0)
         json_array_append_new(l->arr, json_pack("{s:s,s:I}", "name", b->name, "retention",
                                                 (json_int_t)b->retention_seconds));
+    return CST_OK;
 }
 
 /* RET-1: removes a tenant's expired records, bucket by bucket, a batch per transaction. */
@@ -438,9 +440,9 @@ int64_t cst_retention_cutoff(int64_t now, int64_t retention_seconds)
 
 static cst_err sweep_retention(sweep *s, const char *tenant_id)
 {
-    char path[PATH_MAX];
-    TRY(cst_node_tenant_path(s->n, tenant_id, path, sizeof(path)));
-    if (!cst_path_exists(path))
+    bool exists = false;
+    TRY(cst_tstore_exists(s->n->store, CST_TSPACE_LIVE, tenant_id, &exists));
+    if (!exists)
         return CST_OK; /* never opened, or removed: nothing to sweep, nothing to create */
     cst_tenant_ctx *t;
     cst_err e = cst_node_tenant_acquire_cold(s->n, tenant_id, &t);
@@ -521,11 +523,12 @@ static cst_err sweep_tenant(sweep *s, const char *tenant_id)
     return CST_OK;
 }
 
-static void collect_retained(const cst_retained_row *r, void *p)
+static cst_err collect_retained(const cst_retained_row *r, void *p)
 {
     sweep *s = p;
     if (r->expires_at <= s->now)
         json_array_append_new(s->retained, json_string(r->tenant_id));
+    return CST_OK;
 }
 
 cst_err cst_lifecycle_sweep(cst_node *n, int64_t now, json_t **report)

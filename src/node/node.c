@@ -30,8 +30,7 @@ cst_err cst_node_check_data_dir(const char *data_dir)
            "%s holds an unfinished restore; run the restore again (custodia backup restore "
            "--from BACKUP --data-dir %s)",
            data_dir, data_dir);
-    TRY(cst_fmt(path, sizeof(path), "%s/system.db", data_dir));
-    ENSURE(cst_path_exists(path), CST_ERR_INVALID,
+    ENSURE(cst_store_exists(data_dir), CST_ERR_INVALID,
            "%s is not an initialised data dir (run: custodia init --data-dir %s)", data_dir,
            data_dir);
     return CST_OK;
@@ -139,12 +138,6 @@ void cst_node_close(cst_node *n)
     pthread_cond_destroy(&n->sched_cv);
 }
 
-cst_err cst_node_tenant_path(const cst_node *n, const char *tenant_id, char *out, size_t size)
-{
-    ENSURE(cst_id_valid(tenant_id, "tn"), CST_ERR_INVALID, "malformed tenant id");
-    return cst_fmt(out, size, "%s/tenants/%s.db", n->cfg.data_dir, tenant_id);
-}
-
 static cst_err unwrap_latest(cst_node *n, const char *tenant_id, const char *purpose, cst_key *key,
                              uint32_t *version)
 {
@@ -164,16 +157,13 @@ static cst_err tenant_open(cst_node *n, const char *tenant_id, cst_tenant_ctx **
 {
     cst_tenant_ctx *t = calloc(1, sizeof(*t));
     ENSURE(t != NULL, CST_ERR_INTERNAL, "out of memory");
-    char path[PATH_MAX];
     cst_err e = cst_fmt(t->id, sizeof(t->id), "%s", tenant_id);
-    if (e == CST_OK)
-        e = cst_node_tenant_path(n, tenant_id, path, sizeof(path));
     if (e == CST_OK)
         e = unwrap_latest(n, tenant_id, "dek", &t->dek, &t->dek_version);
     if (e == CST_OK)
         e = unwrap_latest(n, tenant_id, "idx", &t->idx, NULL);
     if (e == CST_OK)
-        e = cst_tstore_open(path, true, &t->ts);
+        e = cst_tstore_open(n->store, CST_TSPACE_LIVE, tenant_id, true, &t->ts);
     if (e != CST_OK) {
         tenant_ctx_free(t);
         return e;
@@ -263,8 +253,8 @@ static cst_err tenant_get(cst_node *n, const char *tenant_id, bool hold, bool pr
     pthread_mutex_unlock(&n->tenants_mu);
     if (e != CST_OK || *out)
         return e;
-    /* Opened without tenants_mu held: opening reads system.db, and a thread holding
-     * system.db's lock (a request's transaction) may be waiting for tenants_mu. */
+    /* Opened without tenants_mu held: opening reads the system store, and a thread holding
+     * its lock (a request's transaction) may be waiting for tenants_mu. */
     cst_tenant_ctx *t = NULL;
     e = tenant_open(n, tenant_id, &t);
     if (e != CST_OK)
@@ -370,17 +360,11 @@ void cst_node_tenant_discard(cst_node *n, const char *tenant_id)
     }
     pthread_mutex_unlock(&n->tenants_mu);
     tenant_ctx_free(t);
-    char path[PATH_MAX], side[PATH_MAX + 8];
-    if (cst_node_tenant_path(n, tenant_id, path, sizeof(path)) != CST_OK) {
+    cst_err e = cst_tstore_purge(n->store, CST_TSPACE_LIVE, tenant_id, NULL, NULL);
+    if (e != CST_OK) {
+        cst_error("cannot remove the store of a tenant creation rolled back: %s",
+                  cst_err_message(e));
         cst_err_clear();
-        return;
-    }
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        (void)snprintf(side, sizeof(side), "%s%s", path, suffixes[i]);
-        if (unlink(side) != 0 && errno != ENOENT)
-            cst_error("cannot remove %s of a tenant creation rolled back: %s", side,
-                      strerror(errno));
     }
 }
 

@@ -62,7 +62,7 @@ typedef struct cst_node {
     struct cst_failtable *login_phantoms;
 } cst_node;
 
-/* Loads the KEK (with its file checks), opens system.db and checks that the KEK and region
+/* Loads the KEK (with its file checks), opens the system store and checks that the KEK and region
  * match what the data dir was initialised with. */
 CST_MUST_USE cst_err cst_node_open(cst_node *n, const cst_config *cfg);
 void cst_node_close(cst_node *n);
@@ -98,8 +98,6 @@ void cst_node_tenant_discard(cst_node *n, const char *tenant_id);
 struct json_t;
 void cst_node_audit_event(cst_node *n, const char *action, const char *outcome, const char *tenant,
                           const char *resource, struct json_t *info);
-CST_MUST_USE cst_err cst_node_tenant_path(const cst_node *n, const char *tenant_id, char *out,
-                                          size_t size);
 
 /* Fails with a clear message when data_dir holds no initialised node. */
 CST_MUST_USE cst_err cst_node_check_data_dir(const char *data_dir);

@@ -1,13 +1,16 @@
 /* store.h: custodia's storage interface. The system store holds tenants, principals, wrapped
- * keys and tokens (system.db); a tenant store holds one tenant's buckets and records
- * (tenants/<tenant-id>.db). The store sees only ciphertext and blind indexes: encryption
- * happens above it. This SQLite implementation is the first driver; a PostgreSQL driver
- * implements the same functions (SPEC §8). */
+ * keys and tokens; a tenant store holds one tenant's buckets and records, addressed by the
+ * tenant's id. The store sees only ciphertext and blind indexes: encryption happens above it.
+ * Where and how a store keeps its data (files, their names, SQL) is the driver's alone:
+ * src/store/sqlite/ is the first driver; a PostgreSQL driver implements the same operations
+ * (SPEC §8). */
 #ifndef CST_STORE_H
 #define CST_STORE_H
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 #include "crypto/crypto.h"
 #include "util/buf.h"
@@ -15,6 +18,9 @@
 
 typedef struct cst_store cst_store;
 typedef struct cst_tstore cst_tstore;
+/* A driver: its operations table (store/driver.h). Chosen by name when a store is opened. */
+typedef struct cst_store_driver cst_store_driver;
+#define CST_STORE_DEFAULT_DRIVER "sqlite"
 
 #define CST_NAME_MAX 64
 #define CST_ID_MAX 32
@@ -71,7 +77,33 @@ typedef struct cst_token_row {
     int64_t last_used_at;
 } cst_token_row;
 
-/* ---- system store ---- */
+/* ---- the request scope (LOG-1) ----
+ * Between scope_begin and scope_end, the first write a thread makes
+ * to each store opens a transaction held until scope_end, which commits them all (commit)
+ * or rolls them back; begin/commit/rollback inside it become savepoints. A request's changes
+ * are thus made durable only after its audit entry, and dropped when that entry fails. */
+void cst_db_scope_begin(void);
+/* Steps out of the thread's request scope before it has written anything, so that what
+ * follows commits at once (an erase cannot wait for, or be rolled back with, the request's
+ * audit entry). Returns whether a scope was paused; resume with that value. */
+bool cst_db_scope_pause(void);
+void cst_db_scope_resume(bool was);
+CST_MUST_USE cst_err cst_db_scope_end(bool commit);
+bool cst_db_scope_wrote(void);
+/* Runs fn(ctx, committed) once the thread's scope has ended and its stores are unlocked:
+ * what a request made outside the stores (a new tenant store) is undone when its
+ * transaction rolled back. fn owns ctx. Without an open scope fn runs at once (committed). */
+CST_MUST_USE cst_err cst_db_scope_on_end(void (*fn)(void *ctx, bool committed), void *ctx);
+
+/* ---- system store ----
+ * Listings call fn once per row; an error fn returns stops the listing and is returned. */
+/* The driver called name; CST_ERR_INVALID, naming the drivers built in, when there is none. */
+CST_MUST_USE cst_err cst_store_driver_find(const char *name, const cst_store_driver **out);
+/* Opens (creating when create) the system store of data_dir with the driver called driver;
+ * every tenant store opened through it uses the same driver. */
+CST_MUST_USE cst_err cst_store_open_driver(const char *driver, const char *data_dir, bool create,
+                                           cst_store **out);
+/* cst_store_open_driver with CST_STORE_DEFAULT_DRIVER. */
 CST_MUST_USE cst_err cst_store_open(const char *data_dir, bool create, cst_store **out);
 void cst_store_close(cst_store *st);
 const char *cst_store_data_dir(const cst_store *st);
@@ -88,7 +120,8 @@ CST_MUST_USE cst_err cst_store_tenant_get(cst_store *st, const char *id, cst_ten
 CST_MUST_USE cst_err cst_store_tenant_by_name(cst_store *st, const char *name, cst_tenant_row *out);
 /* Calls fn for each tenant in id order after `after` (NULL: from the start), at most limit. */
 CST_MUST_USE cst_err cst_store_tenant_list(cst_store *st, const char *after, int limit,
-                                           void (*fn)(const cst_tenant_row *, void *), void *ctx);
+                                           cst_err (*fn)(const cst_tenant_row *, void *),
+                                           void *ctx);
 /* The newest version of a tenant's wrapped key of a purpose ("dek" or "idx"). */
 CST_MUST_USE cst_err cst_store_key_latest(cst_store *st, const char *tenant_id, const char *purpose,
                                           uint32_t *version, cst_buf *blob);
@@ -101,7 +134,7 @@ CST_MUST_USE cst_err cst_store_user_by_name(cst_store *st, const char *tenant_id
  * recovery codes); the login counters have their own atomic updates below. */
 CST_MUST_USE cst_err cst_store_user_update(cst_store *st, const cst_user_row *u);
 CST_MUST_USE cst_err cst_store_user_list(cst_store *st, const char *tenant_id,
-                                         void (*fn)(const cst_user_row *, void *), void *ctx);
+                                         cst_err (*fn)(const cst_user_row *, void *), void *ctx);
 /* Deletes a user of the tenant and every token of theirs. */
 CST_MUST_USE cst_err cst_store_user_delete(cst_store *st, const char *tenant_id, const char *id);
 /* Enabled users of the tenant holding every role bit in role_mask. */
@@ -135,7 +168,7 @@ CST_MUST_USE cst_err cst_store_token_delete(cst_store *st, const char *tenant_id
                                             const char *user_id, const char *id);
 /* Lists a tenant's tokens (a user's only, when user_id is given). */
 CST_MUST_USE cst_err cst_store_token_list(cst_store *st, const char *tenant_id, const char *user_id,
-                                          void (*fn)(const cst_token_row *, void *), void *ctx);
+                                          cst_err (*fn)(const cst_token_row *, void *), void *ctx);
 /* Ends every login session of a user but keep_id (after a password change). */
 CST_MUST_USE cst_err cst_store_sessions_end(cst_store *st, const char *user_id,
                                             const char *keep_id);
@@ -173,16 +206,17 @@ CST_MUST_USE cst_err cst_store_backup_put(cst_store *st, const cst_backup_row *b
 CST_MUST_USE cst_err cst_store_backup_get(cst_store *st, const char *id, cst_backup_row *out);
 /* Newest first. */
 CST_MUST_USE cst_err cst_store_backup_list(cst_store *st, int limit,
-                                           void (*fn)(const cst_backup_row *, void *), void *ctx);
+                                           cst_err (*fn)(const cst_backup_row *, void *),
+                                           void *ctx);
 CST_MUST_USE cst_err cst_store_drill_add(cst_store *st, const cst_drill_row *d);
 /* Newest first. */
 CST_MUST_USE cst_err cst_store_drill_list(cst_store *st, int limit,
-                                          void (*fn)(const cst_drill_row *, void *), void *ctx);
+                                          cst_err (*fn)(const cst_drill_row *, void *), void *ctx);
 /* Records that a tenant was erased (idempotent). */
 CST_MUST_USE cst_err cst_store_tombstone_add(cst_store *st, const char *tenant_id,
                                              int64_t erased_at, const char *certificate_id);
 CST_MUST_USE cst_err cst_store_tombstone_list(cst_store *st,
-                                              void (*fn)(const cst_tombstone_row *, void *),
+                                              cst_err (*fn)(const cst_tombstone_row *, void *),
                                               void *ctx);
 
 /* ---- lifecycle (RET-2, RET-3) and crypto-erase (RET-4) ---- */
@@ -197,8 +231,9 @@ CST_MUST_USE cst_err cst_store_tenant_lifecycle_set(cst_store *st, const cst_ten
 CST_MUST_USE cst_err cst_store_tenant_touch(cst_store *st, const char *tenant_id, int64_t now);
 /* Calls fn for every wrapped key of the tenant. */
 CST_MUST_USE cst_err cst_store_tenant_keys(cst_store *st, const char *tenant_id,
-                                           void (*fn)(const char *purpose, uint32_t version,
-                                                      const uint8_t *blob, size_t len, void *ctx),
+                                           cst_err (*fn)(const char *purpose, uint32_t version,
+                                                         const uint8_t *blob, size_t len,
+                                                         void *ctx),
                                            void *ctx);
 CST_MUST_USE cst_err cst_store_key_add(cst_store *st, const char *tenant_id, const char *purpose,
                                        uint32_t version, const cst_buf *blob, int64_t now);
@@ -221,11 +256,57 @@ CST_MUST_USE cst_err cst_store_retained_get(cst_store *st, const char *tenant_id
                                             cst_retained_row *out);
 CST_MUST_USE cst_err cst_store_retained_delete(cst_store *st, const char *tenant_id);
 CST_MUST_USE cst_err cst_store_retained_list(cst_store *st,
-                                             void (*fn)(const cst_retained_row *, void *),
+                                             cst_err (*fn)(const cst_retained_row *, void *),
                                              void *ctx);
-/* Checkpoints system.db and truncates its WAL, failing if any frame could not be copied back
- * (so no old page image of a destroyed key survives in the WAL). */
+/* Makes everything committed durable in the system store's main files and empties its log,
+ * failing if any of it could not be moved (so no old page image of a destroyed key survives in
+ * a log). */
 CST_MUST_USE cst_err cst_store_checkpoint(cst_store *st);
+/* RET-4: the residue check of a crypto-erase. Checkpoints the system store, then checks that
+ * nothing of the destroyed wrapped keys remains in any of its files: its write-ahead log is
+ * empty and none of hex_blobs (a JSON array of hex strings, the wrapped keys just deleted)
+ * occurs in its bytes. note (optional) receives one sentence per check passed, for the
+ * certificate of deletion. CST_ERR_INTEGRITY when something remains. */
+CST_MUST_USE cst_err cst_store_residue_check(cst_store *st, const json_t *hex_blobs,
+                                             void (*note)(const char *check, void *ctx), void *ctx);
+/* Whether data_dir holds an initialised system store. */
+bool cst_store_exists(const char *data_dir);
+
+/* ---- copies (BAK-1..4): a store's data copied out of a data dir, for backups and restores ----
+ * A copy directory holds copies under the relative names a data dir gives them
+ * (cst_store_copy_name), so the files of a whole copy become a data dir by moving them into
+ * place, and a backup archive carries each copy under its name. */
+
+/* The relative name of the system store's copy (tenant_id NULL) or of a tenant's. */
+CST_MUST_USE cst_err cst_store_copy_name(const char *tenant_id, char *out, size_t size);
+/* Whether name is the copy of a tenant's store, and whose (id). */
+bool cst_store_copy_tenant(const char *name, char id[CST_ID_MAX]);
+/* A consistent point-in-time copy of the system store (tenant_id NULL) or of one tenant's
+ * store, written to dir under its copy name, while the node goes on serving. *exists is false
+ * (and nothing is written) when the tenant never stored anything. */
+CST_MUST_USE cst_err cst_store_snapshot(cst_store *st, const char *tenant_id, const char *dir,
+                                        bool *exists);
+/* Checks the copy dir/name read-only: with integrity, the driver's full integrity check; the
+ * counts of a tenant copy's records and buckets when asked. CST_ERR_INTEGRITY when damaged. */
+CST_MUST_USE cst_err cst_store_copy_check(const char *dir, const char *name, bool integrity,
+                                          int64_t *records, int64_t *buckets);
+/* The tenant ids (in id order) and the tombstones of the system store's copy in dir. An error
+ * a callback returns stops the listing and is returned. */
+CST_MUST_USE cst_err cst_store_copy_lists(const char *dir,
+                                          cst_err (*tenant)(const char *id, void *ctx),
+                                          cst_err (*tomb)(const cst_tombstone_row *, void *ctx),
+                                          void *ctx);
+/* BAK-4: drops the n erased tenants (their rows, keys, users and tokens) from the system
+ * store's copy in dir and records their tombstones there, in one transaction. */
+CST_MUST_USE cst_err cst_store_copy_drop_erased(const char *dir, const cst_tombstone_row *tombs,
+                                                size_t n);
+/* Restores one tenant from the copy dir into the live (stopped) node of st: the tenant row and
+ * its keys when missing (a key version is never overwritten), its users when the tenant itself
+ * was missing (*created), then its tenant store replaced by the copy's when the copy has one.
+ * Everything else of the node stays as it is. CST_ERR_NOT_FOUND when the copy has no such
+ * tenant. */
+CST_MUST_USE cst_err cst_store_merge_tenant(cst_store *st, const char *dir, const char *tenant_id,
+                                            bool *created);
 
 /* ---- tenant store ---- */
 typedef struct cst_bucket_row {
@@ -251,8 +332,24 @@ typedef struct cst_record_row {
 void cst_record_row_init(cst_record_row *r);
 void cst_record_row_free(cst_record_row *r);
 
-CST_MUST_USE cst_err cst_tstore_open(const char *path, bool create, cst_tstore **out);
+/* The tenant stores of a node: a tenant's buckets and records (live), and the billing records
+ * kept after its erase under their own key (RET-2: retained). */
+typedef enum cst_tspace { CST_TSPACE_LIVE, CST_TSPACE_RETAINED } cst_tspace;
+
+/* Opens the tenant's store in space (creating it when create). CST_ERR_INVALID for a
+ * malformed tenant id. */
+CST_MUST_USE cst_err cst_tstore_open(cst_store *st, cst_tspace space, const char *tenant_id,
+                                     bool create, cst_tstore **out);
 void cst_tstore_close(cst_tstore *ts);
+/* Whether the tenant has a store in space (a tenant that never stored anything may have none). */
+CST_MUST_USE cst_err cst_tstore_exists(cst_store *st, cst_tspace space, const char *tenant_id,
+                                       bool *exists);
+/* RET-4: removes the tenant's store in space entirely (every file the driver keeps for it, its
+ * logs included) and checks that nothing of it is left; removed (optional) receives the name
+ * of each thing removed, for the certificate of deletion. The store must be closed.
+ * Idempotent. */
+CST_MUST_USE cst_err cst_tstore_purge(cst_store *st, cst_tspace space, const char *tenant_id,
+                                      void (*removed)(const char *name, void *ctx), void *ctx);
 
 /* A transaction spans several calls; every other call made by the same thread in between
  * joins it. Calls outside a transaction are atomic on their own. */
@@ -265,7 +362,8 @@ CST_MUST_USE cst_err cst_tstore_bucket_get(cst_tstore *ts, const char *name, cst
 /* CST_ERR_NOT_FOUND when the bucket does not exist (cheaper than bucket_get: no counting). */
 CST_MUST_USE cst_err cst_tstore_bucket_exists(cst_tstore *ts, const char *name);
 CST_MUST_USE cst_err cst_tstore_bucket_list(cst_tstore *ts,
-                                            void (*fn)(const cst_bucket_row *, void *), void *ctx);
+                                            cst_err (*fn)(const cst_bucket_row *, void *),
+                                            void *ctx);
 CST_MUST_USE cst_err cst_tstore_bucket_update(cst_tstore *ts, const cst_bucket_row *b);
 /* Deletes an empty bucket; CST_ERR_CONFLICT when it still holds records. */
 CST_MUST_USE cst_err cst_tstore_bucket_delete(cst_tstore *ts, const char *name);

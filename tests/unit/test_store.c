@@ -1,5 +1,6 @@
 /* test_store.c: the system store's atomic identity updates with an injected clock: lockout
- * counting (IAM-2), TOTP replay refusal (IAM-3) and single-use recovery codes. */
+ * counting (IAM-2), TOTP replay refusal (IAM-3) and single-use recovery codes; the driver
+ * interface: listings a callback stops, tenant stores by id, purge (RET-4), copies (BAK-1). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,8 +9,11 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "store/db.h"
+#include <limits.h>
+#include <sys/stat.h>
+
 #include "store/store.h"
+#include "util/util.h"
 
 static char dir[] = "/tmp/cst-store-XXXXXX";
 static cst_store *st;
@@ -151,6 +155,117 @@ static void test_iam3_second_factor_outlives_request_rollback(void **state)
     assert_string_equal(got.recovery, "[\"d\"]");
 }
 
+static cst_err stop_at_first(const cst_user_row *row, void *p)
+{
+    (*(int *)p)++;
+    return cst_fail(CST_ERR_CONFLICT, "stop");
+}
+
+static void test_listing_stops_at_a_callback_error(void **state)
+{
+    cst_user_row v = u;
+    strcpy(v.id, "us_0000000000000000000a");
+    strcpy(v.username, "lister");
+    assert_int_equal(cst_store_user_create(st, &v), CST_OK);
+    int calls = 0;
+    assert_int_equal(cst_store_user_list(st, "_sys", stop_at_first, &calls), CST_ERR_CONFLICT);
+    assert_int_equal(calls, 1);
+    cst_err_clear();
+    assert_int_equal(cst_store_user_delete(st, "_sys", v.id), CST_OK);
+}
+
+static void count_removed(const char *name, void *p)
+{
+    (*(int *)p)++;
+}
+
+static void test_ret4_tenant_store_by_id_then_purged(void **state)
+{
+    char tid[32], sub[PATH_MAX];
+    cst_tstore *ts = NULL;
+    bool exists = true;
+    int removed = 0;
+    cst_random_id("tn", tid);
+    snprintf(sub, sizeof(sub), "%s/tenants", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    assert_int_equal(cst_tstore_open(st, CST_TSPACE_LIVE, "../system", true, &ts), CST_ERR_INVALID);
+    cst_err_clear();
+    assert_int_equal(cst_tstore_exists(st, CST_TSPACE_LIVE, tid, &exists), CST_OK);
+    assert_false(exists);
+    assert_int_equal(cst_tstore_open(st, CST_TSPACE_LIVE, tid, true, &ts), CST_OK);
+    cst_tstore_close(ts);
+    assert_int_equal(cst_tstore_exists(st, CST_TSPACE_LIVE, tid, &exists), CST_OK);
+    assert_true(exists);
+    assert_int_equal(cst_tstore_purge(st, CST_TSPACE_LIVE, tid, count_removed, &removed), CST_OK);
+    assert_true(removed >= 1);
+    assert_int_equal(cst_tstore_exists(st, CST_TSPACE_LIVE, tid, &exists), CST_OK);
+    assert_false(exists);
+    /* idempotent: nothing left to remove is no error */
+    assert_int_equal(cst_tstore_purge(st, CST_TSPACE_LIVE, tid, NULL, NULL), CST_OK);
+}
+
+static cst_err count_tenant(const char *id, void *p)
+{
+    (*(int *)p)++;
+    return CST_OK;
+}
+
+static cst_err count_tomb(const cst_tombstone_row *t, void *p)
+{
+    (*(int *)p) += 100;
+    return CST_OK;
+}
+
+static void test_bak1_snapshot_is_a_checked_copy(void **state)
+{
+    char copies[PATH_MAX], name[PATH_MAX], tid[32], back[CST_ID_MAX];
+    bool exists = false;
+    int seen = 0;
+    snprintf(copies, sizeof(copies), "%s/copies", dir);
+    assert_int_equal(mkdir(copies, 0700), 0);
+    assert_int_equal(cst_store_tombstone_add(st, "tn_000000000000000000ff", 1, ""), CST_OK);
+    assert_int_equal(cst_store_snapshot(st, NULL, copies, &exists), CST_OK);
+    assert_true(exists);
+    assert_int_equal(cst_store_copy_name(NULL, name, sizeof(name)), CST_OK);
+    assert_int_equal(cst_store_copy_check(copies, name, true, NULL, NULL), CST_OK);
+    assert_int_equal(cst_store_copy_lists(copies, count_tenant, count_tomb, &seen), CST_OK);
+    assert_int_equal(seen, 100); /* no tenant, one tombstone */
+    /* a tenant that never stored anything has no copy */
+    cst_random_id("tn", tid);
+    assert_int_equal(cst_store_snapshot(st, tid, copies, &exists), CST_OK);
+    assert_false(exists);
+    /* a tenant copy's name leads back to its tenant; nothing else does */
+    assert_int_equal(cst_store_copy_name(tid, name, sizeof(name)), CST_OK);
+    assert_true(cst_store_copy_tenant(name, back));
+    assert_string_equal(back, tid);
+    assert_false(cst_store_copy_tenant("tenants/../system", back));
+    assert_false(cst_store_copy_tenant("node-signing.key", back));
+    /* a damaged copy fails its check */
+    assert_int_equal(cst_store_copy_name(NULL, name, sizeof(name)), CST_OK);
+    char path[PATH_MAX * 2];
+    snprintf(path, sizeof(path), "%s/%s", copies, name);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    for (int i = 0; i < 16; i++) /* the file header */
+        fputc(0xA5, f);
+    fclose(f);
+    cst_err e = cst_store_copy_check(copies, name, true, NULL, NULL);
+    assert_int_equal(e, CST_ERR_INTEGRITY);
+    cst_err_clear();
+}
+
+static void test_unknown_driver_fails_clearly(void **state)
+{
+    cst_store *other = NULL;
+    const cst_store_driver *d = NULL;
+    assert_int_equal(cst_store_open_driver("postgres", dir, false, &other), CST_ERR_INVALID);
+    assert_non_null(strstr(cst_err_message(CST_ERR_INVALID), "unknown storage driver"));
+    assert_null(other);
+    cst_err_clear();
+    assert_int_equal(cst_store_driver_find(CST_STORE_DEFAULT_DRIVER, &d), CST_OK);
+    assert_non_null(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -159,6 +274,10 @@ int main(void)
         cmocka_unit_test(test_iam3_totp_step_only_moves_forward),
         cmocka_unit_test(test_iam3_recovery_code_swap_is_single_use),
         cmocka_unit_test(test_iam3_second_factor_outlives_request_rollback),
+        cmocka_unit_test(test_listing_stops_at_a_callback_error),
+        cmocka_unit_test(test_ret4_tenant_store_by_id_then_purged),
+        cmocka_unit_test(test_bak1_snapshot_is_a_checked_copy),
+        cmocka_unit_test(test_unknown_driver_fails_clearly),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

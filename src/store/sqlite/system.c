@@ -4,14 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/db.h"
+#include "store/sqlite/db.h"
+#include "store/sqlite/internal.h"
 #include "store/store.h"
 #include "util/util.h"
 
-struct cst_store {
+/* The system store's handle: the driver table first (store/driver.h), then SQLite's own. */
+typedef struct sq_store {
+    cst_store base;
     cst_db *db;
     char data_dir[PATH_MAX];
-};
+} sq_store;
+
+#define SQ(st) ((sq_store *)(st))
 
 static const char system_schema[] =
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);"
@@ -86,14 +91,15 @@ static cst_err migrate(cst_db *db)
     return CST_OK;
 }
 
-cst_err cst_store_open(const char *data_dir, bool create, cst_store **out)
+cst_err cst_sqlite_store_open(const char *data_dir, bool create, cst_store **out)
 {
-    cst_store *st = calloc(1, sizeof(*st));
+    sq_store *st = calloc(1, sizeof(*st));
     ENSURE(st != NULL, CST_ERR_INTERNAL, "out of memory");
+    st->base.drv = &cst_sqlite_driver;
     char path[PATH_MAX];
     cst_err e = cst_fmt(st->data_dir, sizeof(st->data_dir), "%s", data_dir);
     if (e == CST_OK)
-        e = cst_fmt(path, sizeof(path), "%s/system.db", data_dir);
+        e = cst_sqlite_system_path(data_dir, path, sizeof(path));
     if (e == CST_OK)
         e = cst_db_open(path, create, system_schema, &st->db);
     if (e == CST_OK && (e = migrate(st->db)) != CST_OK)
@@ -102,22 +108,27 @@ cst_err cst_store_open(const char *data_dir, bool create, cst_store **out)
         free(st);
         return e;
     }
-    *out = st;
+    *out = &st->base;
     return CST_OK;
 }
 
-void cst_store_close(cst_store *st)
+void cst_sqlite_store_close(cst_store *st)
 {
     if (!st)
         return;
-    cst_db_checkpoint(st->db);
-    cst_db_close(st->db);
+    cst_db_checkpoint(SQ(st)->db);
+    cst_db_close(SQ(st)->db);
     free(st);
 }
 
-const char *cst_store_data_dir(const cst_store *st)
+cst_db *cst_sqlite_system_db(cst_store *st)
 {
-    return st->data_dir;
+    return SQ(st)->db;
+}
+
+const char *cst_sqlite_store_data_dir(const cst_store *st)
+{
+    return ((const sq_store *)st)->data_dir;
 }
 
 /* Runs a single-row query under the lock; fn copies the row out. CST_ERR_NOT_FOUND when no row
@@ -126,15 +137,16 @@ static cst_err query_one(cst_store *st, void (*fn)(sqlite3_stmt *, void *), void
                          const char *sql, const char *a, const char *b)
 {
     sqlite3_stmt *q = NULL;
-    cst_db_lock(st->db);
-    cst_err e = b ? cst_db_stmt(st->db, &q, sql, "ss", a, b) : cst_db_stmt(st->db, &q, sql, "s", a);
+    cst_db_lock(SQ(st)->db);
+    cst_err e =
+        b ? cst_db_stmt(SQ(st)->db, &q, sql, "ss", a, b) : cst_db_stmt(SQ(st)->db, &q, sql, "s", a);
     int row = 0;
     if (e == CST_OK)
-        e = cst_db_step(st->db, q, &row);
+        e = cst_db_step(SQ(st)->db, q, &row);
     if (e == CST_OK && row)
         fn(q, out);
     sqlite3_finalize(q);
-    cst_db_unlock(st->db);
+    cst_db_unlock(SQ(st)->db);
     TRY(e);
     ENSURE(row, CST_ERR_NOT_FOUND, "no such resource");
     return CST_OK;
@@ -149,7 +161,7 @@ static void meta_row(sqlite3_stmt *q, void *out)
     cst_db_col_text(q, 0, dst->p, dst->n);
 }
 
-cst_err cst_store_meta_get(cst_store *st, const char *k, char *out, size_t n)
+cst_err cst_sqlite_store_meta_get(cst_store *st, const char *k, char *out, size_t n)
 {
     struct {
         char *p;
@@ -158,9 +170,9 @@ cst_err cst_store_meta_get(cst_store *st, const char *k, char *out, size_t n)
     return query_one(st, meta_row, &dst, "SELECT v FROM meta WHERE k = ?", k, NULL);
 }
 
-cst_err cst_store_meta_set(cst_store *st, const char *k, const char *v)
+cst_err cst_sqlite_store_meta_set(cst_store *st, const char *k, const char *v)
 {
-    return cst_db_run(st->db, NULL,
+    return cst_db_run(SQ(st)->db, NULL,
                       "INSERT INTO meta(k, v) VALUES(?, ?) ON CONFLICT(k) DO UPDATE SET v = "
                       "excluded.v",
                       "ss", k, v);
@@ -189,18 +201,18 @@ static void tenant_row(sqlite3_stmt *q, void *out)
 static cst_err insert_key(cst_store *st, const char *tenant_id, const char *purpose,
                           const cst_buf *blob, int64_t now)
 {
-    return cst_db_run(st->db, NULL,
+    return cst_db_run(SQ(st)->db, NULL,
                       "INSERT INTO tenant_keys(tenant_id, purpose, version, wrapped, created_at) "
                       "VALUES(?, ?, 1, ?, ?)",
                       "ssbi", tenant_id, purpose, blob->data, blob->len, now);
 }
 
-cst_err cst_store_tenant_create(cst_store *st, const cst_tenant_row *t, const cst_buf *dek,
-                                const cst_buf *idx, const cst_user_row *owner)
+cst_err cst_sqlite_store_tenant_create(cst_store *st, const cst_tenant_row *t, const cst_buf *dek,
+                                       const cst_buf *idx, const cst_user_row *owner)
 {
-    TRY(cst_db_begin(st->db));
+    TRY(cst_db_begin(SQ(st)->db));
     cst_err e =
-        cst_db_run(st->db, NULL,
+        cst_db_run(SQ(st)->db, NULL,
                    "INSERT INTO tenants(" TENANT_COLS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    "sssssissiii", t->id, t->name, t->region, t->plan, t->state, t->created_at,
                    t->settings[0] ? t->settings : "{}", t->event, t->event_at, t->state_since,
@@ -212,57 +224,57 @@ cst_err cst_store_tenant_create(cst_store *st, const cst_tenant_row *t, const cs
     if (e == CST_OK)
         e = insert_key(st, t->id, "idx", idx, t->created_at);
     if (e == CST_OK)
-        e = cst_store_user_create(st, owner);
+        e = cst_sqlite_store_user_create(st, owner);
     if (e != CST_OK) {
-        cst_db_rollback(st->db);
+        cst_db_rollback(SQ(st)->db);
         return e;
     }
-    return cst_db_commit(st->db);
+    return cst_db_commit(SQ(st)->db);
 }
 
-cst_err cst_store_tenant_get(cst_store *st, const char *id, cst_tenant_row *out)
+cst_err cst_sqlite_store_tenant_get(cst_store *st, const char *id, cst_tenant_row *out)
 {
     return query_one(st, tenant_row, out, "SELECT " TENANT_COLS " FROM tenants WHERE id = ?", id,
                      NULL);
 }
 
-cst_err cst_store_tenant_by_name(cst_store *st, const char *name, cst_tenant_row *out)
+cst_err cst_sqlite_store_tenant_by_name(cst_store *st, const char *name, cst_tenant_row *out)
 {
     return query_one(st, tenant_row, out, "SELECT " TENANT_COLS " FROM tenants WHERE name = ?",
                      name, NULL);
 }
 
-cst_err cst_store_tenant_list(cst_store *st, const char *after, int limit,
-                              void (*fn)(const cst_tenant_row *, void *), void *ctx)
+cst_err cst_sqlite_store_tenant_list(cst_store *st, const char *after, int limit,
+                                     cst_err (*fn)(const cst_tenant_row *, void *), void *ctx)
 {
     sqlite3_stmt *q = NULL;
-    cst_db_lock(st->db);
-    cst_err e = cst_db_stmt(st->db, &q,
+    cst_db_lock(SQ(st)->db);
+    cst_err e = cst_db_stmt(SQ(st)->db, &q,
                             "SELECT " TENANT_COLS " FROM tenants WHERE id > ? ORDER BY id LIMIT ?",
                             "si", after ? after : "", (int64_t)limit);
     int row = 1;
-    while (e == CST_OK && (e = cst_db_step(st->db, q, &row)) == CST_OK && row) {
+    while (e == CST_OK && (e = cst_db_step(SQ(st)->db, q, &row)) == CST_OK && row) {
         cst_tenant_row t;
         tenant_row(q, &t);
-        fn(&t, ctx);
+        e = fn(&t, ctx);
     }
     sqlite3_finalize(q);
-    cst_db_unlock(st->db);
+    cst_db_unlock(SQ(st)->db);
     return e;
 }
 
-cst_err cst_store_key_latest(cst_store *st, const char *tenant_id, const char *purpose,
-                             uint32_t *version, cst_buf *blob)
+cst_err cst_sqlite_store_key_latest(cst_store *st, const char *tenant_id, const char *purpose,
+                                    uint32_t *version, cst_buf *blob)
 {
     sqlite3_stmt *q = NULL;
-    cst_db_lock(st->db);
-    cst_err e = cst_db_stmt(st->db, &q,
+    cst_db_lock(SQ(st)->db);
+    cst_err e = cst_db_stmt(SQ(st)->db, &q,
                             "SELECT version, wrapped FROM tenant_keys WHERE tenant_id = ? AND "
                             "purpose = ? ORDER BY version DESC LIMIT 1",
                             "ss", tenant_id, purpose);
     int row = 0;
     if (e == CST_OK)
-        e = cst_db_step(st->db, q, &row);
+        e = cst_db_step(SQ(st)->db, q, &row);
     if (e == CST_OK && !row)
         e = cst_fail(CST_ERR_INTEGRITY, "tenant %s has no %s key", tenant_id, purpose);
     if (e == CST_OK) {
@@ -270,7 +282,7 @@ cst_err cst_store_key_latest(cst_store *st, const char *tenant_id, const char *p
         e = cst_buf_append(blob, sqlite3_column_blob(q, 1), (size_t)sqlite3_column_bytes(q, 1));
     }
     sqlite3_finalize(q);
-    cst_db_unlock(st->db);
+    cst_db_unlock(SQ(st)->db);
     return e;
 }
 
@@ -307,10 +319,10 @@ static void user_row(sqlite3_stmt *q, void *out)
     u->last_login_at = sqlite3_column_int64(q, 16);
 }
 
-cst_err cst_store_user_create(cst_store *st, const cst_user_row *u)
+cst_err cst_sqlite_store_user_create(cst_store *st, const cst_user_row *u)
 {
     cst_err e =
-        cst_db_run(st->db, NULL,
+        cst_db_run(SQ(st)->db, NULL,
                    "INSERT INTO users(" USER_COLS
                    ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?, 0)",
                    "ssssissiiibisi", u->id, u->tenant_id, u->username, u->pw_hash,
@@ -322,23 +334,23 @@ cst_err cst_store_user_create(cst_store *st, const cst_user_row *u)
     return e;
 }
 
-cst_err cst_store_user_get(cst_store *st, const char *id, cst_user_row *out)
+cst_err cst_sqlite_store_user_get(cst_store *st, const char *id, cst_user_row *out)
 {
     return query_one(st, user_row, out, "SELECT " USER_COLS " FROM users WHERE id = ?", id, NULL);
 }
 
-cst_err cst_store_user_by_name(cst_store *st, const char *tenant_id, const char *username,
-                               cst_user_row *out)
+cst_err cst_sqlite_store_user_by_name(cst_store *st, const char *tenant_id, const char *username,
+                                      cst_user_row *out)
 {
     return query_one(st, user_row, out,
                      "SELECT " USER_COLS " FROM users WHERE tenant_id = ? AND username = ?",
                      tenant_id, username);
 }
 
-cst_err cst_store_user_update(cst_store *st, const cst_user_row *u)
+cst_err cst_sqlite_store_user_update(cst_store *st, const cst_user_row *u)
 {
     int n = 0;
-    TRY(cst_db_run(st->db, &n,
+    TRY(cst_db_run(SQ(st)->db, &n,
                    "UPDATE users SET pw_hash = ?, roles = ?, grants = ?, pw_history = ?, "
                    "must_change_password = ?, disabled = ?, totp_state = ?, totp_sealed = ?, "
                    "totp_last_step = ?, recovery = ? WHERE id = ?",
@@ -349,68 +361,70 @@ cst_err cst_store_user_update(cst_store *st, const cst_user_row *u)
     return CST_OK;
 }
 
-cst_err cst_store_user_list(cst_store *st, const char *tenant_id,
-                            void (*fn)(const cst_user_row *, void *), void *ctx)
+cst_err cst_sqlite_store_user_list(cst_store *st, const char *tenant_id,
+                                   cst_err (*fn)(const cst_user_row *, void *), void *ctx)
 {
     sqlite3_stmt *q = NULL;
-    cst_db_lock(st->db);
-    cst_err e = cst_db_stmt(st->db, &q,
+    cst_db_lock(SQ(st)->db);
+    cst_err e = cst_db_stmt(SQ(st)->db, &q,
                             "SELECT " USER_COLS " FROM users WHERE tenant_id = ? ORDER BY username",
                             "s", tenant_id);
     int row = 1;
-    while (e == CST_OK && (e = cst_db_step(st->db, q, &row)) == CST_OK && row) {
+    while (e == CST_OK && (e = cst_db_step(SQ(st)->db, q, &row)) == CST_OK && row) {
         cst_user_row u;
         user_row(q, &u);
-        fn(&u, ctx);
+        e = fn(&u, ctx);
     }
     sqlite3_finalize(q);
-    cst_db_unlock(st->db);
+    cst_db_unlock(SQ(st)->db);
     return e;
 }
 
-cst_err cst_store_user_delete(cst_store *st, const char *tenant_id, const char *id)
+cst_err cst_sqlite_store_user_delete(cst_store *st, const char *tenant_id, const char *id)
 {
     int n = 0;
-    TRY(cst_db_begin(st->db));
-    cst_err e = cst_db_run(st->db, NULL, "DELETE FROM tokens WHERE user_id = ? AND tenant_id = ?",
-                           "ss", id, tenant_id);
+    TRY(cst_db_begin(SQ(st)->db));
+    cst_err e =
+        cst_db_run(SQ(st)->db, NULL, "DELETE FROM tokens WHERE user_id = ? AND tenant_id = ?", "ss",
+                   id, tenant_id);
     if (e == CST_OK)
-        e = cst_db_run(st->db, &n, "DELETE FROM users WHERE id = ? AND tenant_id = ?", "ss", id,
+        e = cst_db_run(SQ(st)->db, &n, "DELETE FROM users WHERE id = ? AND tenant_id = ?", "ss", id,
                        tenant_id);
     if (e == CST_OK && n != 1)
         e = cst_fail(CST_ERR_NOT_FOUND, "no such user");
     if (e != CST_OK) {
-        cst_db_rollback(st->db);
+        cst_db_rollback(SQ(st)->db);
         return e;
     }
-    return cst_db_commit(st->db);
+    return cst_db_commit(SQ(st)->db);
 }
 
-cst_err cst_store_user_count(cst_store *st, const char *tenant_id, uint32_t role_mask, int *count)
+cst_err cst_sqlite_store_user_count(cst_store *st, const char *tenant_id, uint32_t role_mask,
+                                    int *count)
 {
     sqlite3_stmt *q = NULL;
     int row = 0;
-    cst_db_lock(st->db);
-    cst_err e = cst_db_stmt(st->db, &q,
+    cst_db_lock(SQ(st)->db);
+    cst_err e = cst_db_stmt(SQ(st)->db, &q,
                             "SELECT count(*) FROM users WHERE tenant_id = ? AND (roles & ?) = ? "
                             "AND disabled = 0",
                             "sii", tenant_id, (int64_t)role_mask, (int64_t)role_mask);
     if (e == CST_OK)
-        e = cst_db_step(st->db, q, &row);
+        e = cst_db_step(SQ(st)->db, q, &row);
     *count = row ? sqlite3_column_int(q, 0) : 0;
     sqlite3_finalize(q);
-    cst_db_unlock(st->db);
+    cst_db_unlock(SQ(st)->db);
     return e;
 }
 
-cst_err cst_store_login_failed(cst_store *st, const char *user_id, int64_t now, int max,
-                               int64_t lock_us, int *failed, int64_t *locked_until)
+cst_err cst_sqlite_store_login_failed(cst_store *st, const char *user_id, int64_t now, int max,
+                                      int64_t lock_us, int *failed, int64_t *locked_until)
 {
     sqlite3_stmt *q = NULL;
     int row = 0;
-    cst_db_lock(st->db);
+    cst_db_lock(SQ(st)->db);
     cst_err e =
-        cst_db_stmt(st->db, &q,
+        cst_db_stmt(SQ(st)->db, &q,
                     /* IAM-2: a lock that has expired starts a new count (one failure after
                      * it must not re-lock the account) */
                     "UPDATE users SET failed_logins = CASE WHEN locked_until > 0 AND "
@@ -420,30 +434,31 @@ cst_err cst_store_login_failed(cst_store *st, const char *user_id, int64_t now, 
                     "locked_until END WHERE id = ?4 RETURNING failed_logins, locked_until",
                     "iiis", now, (int64_t)max, now + lock_us, user_id);
     if (e == CST_OK)
-        e = cst_db_step(st->db, q, &row);
+        e = cst_db_step(SQ(st)->db, q, &row);
     if (e == CST_OK && row) {
         *failed = sqlite3_column_int(q, 0);
         *locked_until = sqlite3_column_int64(q, 1);
-        e = cst_db_step(st->db, q, &row);
+        e = cst_db_step(SQ(st)->db, q, &row);
     }
     sqlite3_finalize(q);
-    cst_db_unlock(st->db);
+    cst_db_unlock(SQ(st)->db);
     return e;
 }
 
-cst_err cst_store_login_ok(cst_store *st, const char *user_id, int64_t now)
+cst_err cst_sqlite_store_login_ok(cst_store *st, const char *user_id, int64_t now)
 {
-    return cst_db_run(st->db, NULL,
+    return cst_db_run(SQ(st)->db, NULL,
                       "UPDATE users SET failed_logins = 0, locked_until = 0, last_login_at = ? "
                       "WHERE id = ?",
                       "is", now, user_id);
 }
 
-cst_err cst_store_login_unlock(cst_store *st, const char *user_id)
+cst_err cst_sqlite_store_login_unlock(cst_store *st, const char *user_id)
 {
     int n = 0;
-    TRY(cst_db_run(st->db, &n, "UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = ?",
-                   "s", user_id));
+    TRY(cst_db_run(SQ(st)->db, &n,
+                   "UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = ?", "s",
+                   user_id));
     ENSURE(n == 1, CST_ERR_NOT_FOUND, "no such user");
     return CST_OK;
 }
@@ -453,12 +468,12 @@ cst_err cst_store_login_unlock(cst_store *st, const char *user_id)
  * writes nothing into its request's transaction: the failed attempt it goes on to count
  * (cst_store_login_failed, outside that transaction) must not be rolled back with it. Both
  * updates below therefore commit at once, outside the thread's request scope. */
-cst_err cst_store_totp_advance(cst_store *st, const char *user_id, int64_t step)
+cst_err cst_sqlite_store_totp_advance(cst_store *st, const char *user_id, int64_t step)
 {
     int n = 0;
     bool paused = cst_db_scope_pause();
     cst_err e = cst_db_run(
-        st->db, &n, "UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?",
+        SQ(st)->db, &n, "UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?",
         "isi", step, user_id, step);
     cst_db_scope_resume(paused);
     TRY(e);
@@ -467,26 +482,26 @@ cst_err cst_store_totp_advance(cst_store *st, const char *user_id, int64_t step)
     return CST_OK;
 }
 
-cst_err cst_store_recovery_swap(cst_store *st, const char *user_id, const char *old_json,
-                                const char *new_json)
+cst_err cst_sqlite_store_recovery_swap(cst_store *st, const char *user_id, const char *old_json,
+                                       const char *new_json)
 {
     int n = 0;
     bool paused = cst_db_scope_pause();
     cst_err e =
-        cst_db_run(st->db, &n, "UPDATE users SET recovery = ? WHERE id = ? AND recovery = ?", "sss",
-                   new_json, user_id, old_json);
+        cst_db_run(SQ(st)->db, &n, "UPDATE users SET recovery = ? WHERE id = ? AND recovery = ?",
+                   "sss", new_json, user_id, old_json);
     cst_db_scope_resume(paused);
     TRY(e);
     ENSURE(n == 1, CST_ERR_UNAUTHENTICATED, "this recovery code was already used");
     return CST_OK;
 }
 
-cst_err cst_store_tenant_settings_set(cst_store *st, const char *tenant_id,
-                                      const char *settings_json)
+cst_err cst_sqlite_store_tenant_settings_set(cst_store *st, const char *tenant_id,
+                                             const char *settings_json)
 {
     int n = 0;
-    TRY(cst_db_run(st->db, &n, "UPDATE tenants SET settings = ? WHERE id = ?", "ss", settings_json,
-                   tenant_id));
+    TRY(cst_db_run(SQ(st)->db, &n, "UPDATE tenants SET settings = ? WHERE id = ?", "ss",
+                   settings_json, tenant_id));
     ENSURE(n == 1, CST_ERR_NOT_FOUND, "no such tenant");
     return CST_OK;
 }
@@ -511,61 +526,61 @@ static void token_row(sqlite3_stmt *q, void *out)
     t->last_used_at = sqlite3_column_int64(q, 9);
 }
 
-cst_err cst_store_token_create(cst_store *st, const cst_token_row *t)
+cst_err cst_sqlite_store_token_create(cst_store *st, const cst_token_row *t)
 {
     return cst_db_run(
-        st->db, NULL, "INSERT INTO tokens(" TOKEN_COLS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        SQ(st)->db, NULL, "INSERT INTO tokens(" TOKEN_COLS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         "sssbsiiiii", t->id, t->tenant_id, t->user_id, t->hash, sizeof(t->hash), t->name,
         (int64_t)t->session, (int64_t)t->perms, t->created_at, t->expires_at, t->last_used_at);
 }
 
-cst_err cst_store_token_get(cst_store *st, const char *id, cst_token_row *out)
+cst_err cst_sqlite_store_token_get(cst_store *st, const char *id, cst_token_row *out)
 {
     return query_one(st, token_row, out, "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?", id,
                      NULL);
 }
 
-cst_err cst_store_token_touch(cst_store *st, const char *id, int64_t now)
+cst_err cst_sqlite_store_token_touch(cst_store *st, const char *id, int64_t now)
 {
-    return cst_db_run(st->db, NULL, "UPDATE tokens SET last_used_at = ? WHERE id = ?", "is", now,
-                      id);
+    return cst_db_run(SQ(st)->db, NULL, "UPDATE tokens SET last_used_at = ? WHERE id = ?", "is",
+                      now, id);
 }
 
-cst_err cst_store_token_delete(cst_store *st, const char *tenant_id, const char *user_id,
-                               const char *id)
+cst_err cst_sqlite_store_token_delete(cst_store *st, const char *tenant_id, const char *user_id,
+                                      const char *id)
 {
     int n = 0;
     TRY(cst_db_run(
-        st->db, &n,
+        SQ(st)->db, &n,
         "DELETE FROM tokens WHERE id = ? AND tenant_id = ? AND (? IS NULL OR user_id = ?)", "ssss",
         id, tenant_id, user_id, user_id));
     ENSURE(n == 1, CST_ERR_NOT_FOUND, "no such token");
     return CST_OK;
 }
 
-cst_err cst_store_token_list(cst_store *st, const char *tenant_id, const char *user_id,
-                             void (*fn)(const cst_token_row *, void *), void *ctx)
+cst_err cst_sqlite_store_token_list(cst_store *st, const char *tenant_id, const char *user_id,
+                                    cst_err (*fn)(const cst_token_row *, void *), void *ctx)
 {
     sqlite3_stmt *q = NULL;
-    cst_db_lock(st->db);
-    cst_err e = cst_db_stmt(st->db, &q,
+    cst_db_lock(SQ(st)->db);
+    cst_err e = cst_db_stmt(SQ(st)->db, &q,
                             "SELECT " TOKEN_COLS " FROM tokens WHERE tenant_id = ? AND "
                             "(? IS NULL OR user_id = ?) ORDER BY created_at, id",
                             "sss", tenant_id, user_id, user_id);
     int row = 1;
-    while (e == CST_OK && (e = cst_db_step(st->db, q, &row)) == CST_OK && row) {
+    while (e == CST_OK && (e = cst_db_step(SQ(st)->db, q, &row)) == CST_OK && row) {
         cst_token_row t;
         token_row(q, &t);
-        fn(&t, ctx);
+        e = fn(&t, ctx);
     }
     sqlite3_finalize(q);
-    cst_db_unlock(st->db);
+    cst_db_unlock(SQ(st)->db);
     return e;
 }
 
-cst_err cst_store_sessions_end(cst_store *st, const char *user_id, const char *keep_id)
+cst_err cst_sqlite_store_sessions_end(cst_store *st, const char *user_id, const char *keep_id)
 {
-    return cst_db_run(st->db, NULL,
+    return cst_db_run(SQ(st)->db, NULL,
                       "DELETE FROM tokens WHERE user_id = ? AND session = 1 AND id != ?", "ss",
                       user_id, keep_id ? keep_id : "");
 }
@@ -593,16 +608,16 @@ static void backup_row(sqlite3_stmt *q, void *out)
     cst_db_col_text(q, 11, b->error, sizeof(b->error));
 }
 
-cst_err cst_store_backup_put(cst_store *st, const cst_backup_row *b)
+cst_err cst_sqlite_store_backup_put(cst_store *st, const cst_backup_row *b)
 {
-    return cst_db_run(st->db, NULL,
+    return cst_db_run(SQ(st)->db, NULL,
                       "INSERT OR REPLACE INTO backups(" BACKUP_COLS
                       ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       "siissssisiis", b->id, b->created_at, b->finished_at, b->status, b->origin,
                       b->location, b->region, b->size, b->sha256, b->tenants, b->records, b->error);
 }
 
-cst_err cst_store_backup_get(cst_store *st, const char *id, cst_backup_row *out)
+cst_err cst_sqlite_store_backup_get(cst_store *st, const char *id, cst_backup_row *out)
 {
     return query_one(st, backup_row, out, "SELECT " BACKUP_COLS " FROM backups WHERE id = ?", id,
                      NULL);
@@ -611,34 +626,34 @@ cst_err cst_store_backup_get(cst_store *st, const char *id, cst_backup_row *out)
 /* Runs a listing query (one bound parameter: the limit) under the lock, handing each row to
  * visit. */
 static cst_err query_each(cst_store *st, const char *sql, int64_t limit,
-                          void (*visit)(sqlite3_stmt *, void *), void *ctx)
+                          cst_err (*visit)(sqlite3_stmt *, void *), void *ctx)
 {
     sqlite3_stmt *q = NULL;
-    cst_db_lock(st->db);
-    cst_err e = cst_db_stmt(st->db, &q, sql, "i", limit);
+    cst_db_lock(SQ(st)->db);
+    cst_err e = cst_db_stmt(SQ(st)->db, &q, sql, "i", limit);
     int row = 1;
-    while (e == CST_OK && (e = cst_db_step(st->db, q, &row)) == CST_OK && row)
-        visit(q, ctx);
+    while (e == CST_OK && (e = cst_db_step(SQ(st)->db, q, &row)) == CST_OK && row)
+        e = visit(q, ctx);
     sqlite3_finalize(q);
-    cst_db_unlock(st->db);
+    cst_db_unlock(SQ(st)->db);
     return e;
 }
 
 struct backup_visit {
-    void (*fn)(const cst_backup_row *, void *);
+    cst_err (*fn)(const cst_backup_row *, void *);
     void *ctx;
 };
 
-static void backup_visit(sqlite3_stmt *q, void *p)
+static cst_err backup_visit(sqlite3_stmt *q, void *p)
 {
     struct backup_visit *v = p;
     cst_backup_row b;
     backup_row(q, &b);
-    v->fn(&b, v->ctx);
+    return v->fn(&b, v->ctx);
 }
 
-cst_err cst_store_backup_list(cst_store *st, int limit, void (*fn)(const cst_backup_row *, void *),
-                              void *ctx)
+cst_err cst_sqlite_store_backup_list(cst_store *st, int limit,
+                                     cst_err (*fn)(const cst_backup_row *, void *), void *ctx)
 {
     struct backup_visit v = {fn, ctx};
     return query_each(st,
@@ -661,61 +676,61 @@ static void drill_row(sqlite3_stmt *q, void *out)
     cst_db_col_text(q, 7, d->error, sizeof(d->error));
 }
 
-cst_err cst_store_drill_add(cst_store *st, const cst_drill_row *d)
+cst_err cst_sqlite_store_drill_add(cst_store *st, const cst_drill_row *d)
 {
-    return cst_db_run(st->db, NULL,
+    return cst_db_run(SQ(st)->db, NULL,
                       "INSERT INTO drills(" DRILL_COLS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
                       "ssiiiiis", d->id, d->backup_id, d->started_at, d->duration_ms, d->tenants,
                       d->records, (int64_t)d->ok, d->error);
 }
 
 struct drill_visit {
-    void (*fn)(const cst_drill_row *, void *);
+    cst_err (*fn)(const cst_drill_row *, void *);
     void *ctx;
 };
 
-static void drill_visit(sqlite3_stmt *q, void *p)
+static cst_err drill_visit(sqlite3_stmt *q, void *p)
 {
     struct drill_visit *v = p;
     cst_drill_row d;
     drill_row(q, &d);
-    v->fn(&d, v->ctx);
+    return v->fn(&d, v->ctx);
 }
 
-cst_err cst_store_drill_list(cst_store *st, int limit, void (*fn)(const cst_drill_row *, void *),
-                             void *ctx)
+cst_err cst_sqlite_store_drill_list(cst_store *st, int limit,
+                                    cst_err (*fn)(const cst_drill_row *, void *), void *ctx)
 {
     struct drill_visit v = {fn, ctx};
     return query_each(st, "SELECT " DRILL_COLS " FROM drills ORDER BY started_at DESC LIMIT ?",
                       limit, drill_visit, &v);
 }
 
-cst_err cst_store_tombstone_add(cst_store *st, const char *tenant_id, int64_t erased_at,
-                                const char *certificate_id)
+cst_err cst_sqlite_store_tombstone_add(cst_store *st, const char *tenant_id, int64_t erased_at,
+                                       const char *certificate_id)
 {
-    return cst_db_run(st->db, NULL,
+    return cst_db_run(SQ(st)->db, NULL,
                       "INSERT OR IGNORE INTO tombstones(tenant_id, erased_at, certificate_id) "
                       "VALUES(?, ?, ?)",
                       "sis", tenant_id, erased_at, certificate_id ? certificate_id : "");
 }
 
 struct tombstone_visit {
-    void (*fn)(const cst_tombstone_row *, void *);
+    cst_err (*fn)(const cst_tombstone_row *, void *);
     void *ctx;
 };
 
-static void tombstone_visit(sqlite3_stmt *q, void *p)
+static cst_err tombstone_visit(sqlite3_stmt *q, void *p)
 {
     struct tombstone_visit *v = p;
     cst_tombstone_row t;
     cst_db_col_text(q, 0, t.tenant_id, sizeof(t.tenant_id));
     t.erased_at = sqlite3_column_int64(q, 1);
     cst_db_col_text(q, 2, t.certificate_id, sizeof(t.certificate_id));
-    v->fn(&t, v->ctx);
+    return v->fn(&t, v->ctx);
 }
 
-cst_err cst_store_tombstone_list(cst_store *st, void (*fn)(const cst_tombstone_row *, void *),
-                                 void *ctx)
+cst_err cst_sqlite_store_tombstone_list(cst_store *st,
+                                        cst_err (*fn)(const cst_tombstone_row *, void *), void *ctx)
 {
     struct tombstone_visit v = {fn, ctx};
     return query_each(st,
@@ -726,10 +741,10 @@ cst_err cst_store_tombstone_list(cst_store *st, void (*fn)(const cst_tombstone_r
 
 /* ---- lifecycle (RET-2, RET-3), erase (RET-4) ---- */
 
-cst_err cst_store_tenant_lifecycle_set(cst_store *st, const cst_tenant_row *t)
+cst_err cst_sqlite_store_tenant_lifecycle_set(cst_store *st, const cst_tenant_row *t)
 {
     int n = 0;
-    TRY(cst_db_run(st->db, &n,
+    TRY(cst_db_run(SQ(st)->db, &n,
                    "UPDATE tenants SET plan = ?, state = ?, event = ?, event_at = ?, "
                    "state_since = ? WHERE id = ?",
                    "sssiis", t->plan, t->state, t->event, t->event_at, t->state_since, t->id));
@@ -737,89 +752,92 @@ cst_err cst_store_tenant_lifecycle_set(cst_store *st, const cst_tenant_row *t)
     return CST_OK;
 }
 
-cst_err cst_store_tenant_touch(cst_store *st, const char *tenant_id, int64_t now)
+cst_err cst_sqlite_store_tenant_touch(cst_store *st, const char *tenant_id, int64_t now)
 {
-    return cst_db_run(st->db, NULL, "UPDATE tenants SET last_active_at = ? WHERE id = ?", "is", now,
-                      tenant_id);
+    return cst_db_run(SQ(st)->db, NULL, "UPDATE tenants SET last_active_at = ? WHERE id = ?", "is",
+                      now, tenant_id);
 }
 
-cst_err cst_store_tenant_keys(cst_store *st, const char *tenant_id,
-                              void (*fn)(const char *purpose, uint32_t version, const uint8_t *blob,
-                                         size_t len, void *ctx),
-                              void *ctx)
+cst_err cst_sqlite_store_tenant_keys(cst_store *st, const char *tenant_id,
+                                     cst_err (*fn)(const char *purpose, uint32_t version,
+                                                   const uint8_t *blob, size_t len, void *ctx),
+                                     void *ctx)
 {
     sqlite3_stmt *q = NULL;
     int row = 1;
-    cst_db_lock(st->db);
-    cst_err e = cst_db_stmt(st->db, &q,
+    cst_db_lock(SQ(st)->db);
+    cst_err e = cst_db_stmt(SQ(st)->db, &q,
                             "SELECT purpose, version, wrapped FROM tenant_keys WHERE tenant_id = ? "
                             "ORDER BY purpose, version",
                             "s", tenant_id);
-    while (e == CST_OK && (e = cst_db_step(st->db, q, &row)) == CST_OK && row) {
+    while (e == CST_OK && (e = cst_db_step(SQ(st)->db, q, &row)) == CST_OK && row) {
         char purpose[32];
         cst_db_col_text(q, 0, purpose, sizeof(purpose));
-        fn(purpose, (uint32_t)sqlite3_column_int64(q, 1), sqlite3_column_blob(q, 2),
-           (size_t)sqlite3_column_bytes(q, 2), ctx);
+        e = fn(purpose, (uint32_t)sqlite3_column_int64(q, 1), sqlite3_column_blob(q, 2),
+               (size_t)sqlite3_column_bytes(q, 2), ctx);
     }
     sqlite3_finalize(q);
-    cst_db_unlock(st->db);
+    cst_db_unlock(SQ(st)->db);
     return e;
 }
 
-cst_err cst_store_key_add(cst_store *st, const char *tenant_id, const char *purpose,
-                          uint32_t version, const cst_buf *blob, int64_t now)
+cst_err cst_sqlite_store_key_add(cst_store *st, const char *tenant_id, const char *purpose,
+                                 uint32_t version, const cst_buf *blob, int64_t now)
 {
-    return cst_db_run(st->db, NULL,
+    return cst_db_run(SQ(st)->db, NULL,
                       "INSERT INTO tenant_keys(tenant_id, purpose, version, wrapped, created_at) "
                       "VALUES(?, ?, ?, ?, ?)",
                       "ssibi", tenant_id, purpose, (int64_t)version, blob->data, blob->len, now);
 }
 
-cst_err cst_store_keys_destroy(cst_store *st, const char *tenant_id, const char *const *purposes)
+cst_err cst_sqlite_store_keys_destroy(cst_store *st, const char *tenant_id,
+                                      const char *const *purposes)
 {
-    TRY(cst_db_begin(st->db));
+    TRY(cst_db_begin(SQ(st)->db));
     cst_err e = CST_OK;
     for (size_t i = 0; e == CST_OK && purposes[i]; i++)
-        e = cst_db_run(st->db, NULL, "DELETE FROM tenant_keys WHERE tenant_id = ? AND purpose = ?",
-                       "ss", tenant_id, purposes[i]);
+        e = cst_db_run(SQ(st)->db, NULL,
+                       "DELETE FROM tenant_keys WHERE tenant_id = ? AND purpose = ?", "ss",
+                       tenant_id, purposes[i]);
     if (e != CST_OK) {
-        cst_db_rollback(st->db);
+        cst_db_rollback(SQ(st)->db);
         return e;
     }
-    return cst_db_commit(st->db);
+    return cst_db_commit(SQ(st)->db);
 }
 
-cst_err cst_store_tenant_erased(cst_store *st, const char *tenant_id, int64_t now,
-                                const char *cert_id, const char *document)
+cst_err cst_sqlite_store_tenant_erased(cst_store *st, const char *tenant_id, int64_t now,
+                                       const char *cert_id, const char *document)
 {
-    TRY(cst_db_begin(st->db));
-    cst_err e = cst_db_run(st->db, NULL, "DELETE FROM tokens WHERE tenant_id = ?", "s", tenant_id);
+    TRY(cst_db_begin(SQ(st)->db));
+    cst_err e =
+        cst_db_run(SQ(st)->db, NULL, "DELETE FROM tokens WHERE tenant_id = ?", "s", tenant_id);
     if (e == CST_OK)
-        e = cst_db_run(st->db, NULL, "DELETE FROM users WHERE tenant_id = ?", "s", tenant_id);
+        e = cst_db_run(SQ(st)->db, NULL, "DELETE FROM users WHERE tenant_id = ?", "s", tenant_id);
     if (e == CST_OK)
-        e = cst_db_run(st->db, NULL,
+        e = cst_db_run(SQ(st)->db, NULL,
                        "UPDATE tenants SET state = 'erased', state_since = ?, settings = '{}' "
                        "WHERE id = ?",
                        "is", now, tenant_id);
     if (e == CST_OK)
-        e = cst_db_run(st->db, NULL,
+        e = cst_db_run(SQ(st)->db, NULL,
                        "INSERT INTO tombstones(tenant_id, erased_at, certificate_id) VALUES(?, ?, "
                        "?) ON CONFLICT(tenant_id) DO UPDATE SET certificate_id = "
                        "excluded.certificate_id",
                        "sis", tenant_id, now, cert_id);
     if (e == CST_OK)
-        e = cst_store_certificate_add(st, cert_id, tenant_id, now, document);
+        e = cst_sqlite_store_certificate_add(st, cert_id, tenant_id, now, document);
     if (e != CST_OK) {
-        cst_db_rollback(st->db);
+        cst_db_rollback(SQ(st)->db);
         return e;
     }
-    return cst_db_commit(st->db);
+    return cst_db_commit(SQ(st)->db);
 }
 
-cst_err cst_store_certificate_add(cst_store *st, const char *id, const char *tenant_id,
-                                  int64_t issued_at, const char *document)
+cst_err cst_sqlite_store_certificate_add(cst_store *st, const char *id, const char *tenant_id,
+                                         int64_t issued_at, const char *document)
 {
-    return cst_db_run(st->db, NULL,
+    return cst_db_run(SQ(st)->db, NULL,
                       "INSERT INTO certificates(id, tenant_id, issued_at, document) VALUES(?, ?, "
                       "?, ?)",
                       "ssis", id, tenant_id, issued_at, document);
@@ -833,13 +851,13 @@ static void text_row(sqlite3_stmt *q, void *out)
         b->len = 0;
 }
 
-cst_err cst_store_certificate_get(cst_store *st, const char *id, cst_buf *document)
+cst_err cst_sqlite_store_certificate_get(cst_store *st, const char *id, cst_buf *document)
 {
     return query_one(st, text_row, document, "SELECT document FROM certificates WHERE id = ?", id,
                      NULL);
 }
 
-cst_err cst_store_certificate_of(cst_store *st, const char *tenant_id, char id[CST_ID_MAX])
+cst_err cst_sqlite_store_certificate_of(cst_store *st, const char *tenant_id, char id[CST_ID_MAX])
 {
     struct {
         char *p;
@@ -851,9 +869,9 @@ cst_err cst_store_certificate_of(cst_store *st, const char *tenant_id, char id[C
                      tenant_id, NULL);
 }
 
-cst_err cst_store_retained_put(cst_store *st, const cst_retained_row *r)
+cst_err cst_sqlite_store_retained_put(cst_store *st, const cst_retained_row *r)
 {
-    return cst_db_run(st->db, NULL,
+    return cst_db_run(SQ(st)->db, NULL,
                       "INSERT OR REPLACE INTO retained(tenant_id, created_at, expires_at, buckets, "
                       "records) VALUES(?, ?, ?, ?, ?)",
                       "siiii", r->tenant_id, r->created_at, r->expires_at, r->buckets, r->records);
@@ -869,7 +887,7 @@ static void retained_row(sqlite3_stmt *q, void *out)
     r->records = sqlite3_column_int64(q, 4);
 }
 
-cst_err cst_store_retained_get(cst_store *st, const char *tenant_id, cst_retained_row *out)
+cst_err cst_sqlite_store_retained_get(cst_store *st, const char *tenant_id, cst_retained_row *out)
 {
     return query_one(st, retained_row, out,
                      "SELECT tenant_id, created_at, expires_at, buckets, records FROM retained "
@@ -877,26 +895,26 @@ cst_err cst_store_retained_get(cst_store *st, const char *tenant_id, cst_retaine
                      tenant_id, NULL);
 }
 
-cst_err cst_store_retained_delete(cst_store *st, const char *tenant_id)
+cst_err cst_sqlite_store_retained_delete(cst_store *st, const char *tenant_id)
 {
-    return cst_db_run(st->db, NULL, "DELETE FROM retained WHERE tenant_id = ?", "s", tenant_id);
+    return cst_db_run(SQ(st)->db, NULL, "DELETE FROM retained WHERE tenant_id = ?", "s", tenant_id);
 }
 
 struct retained_visit {
-    void (*fn)(const cst_retained_row *, void *);
+    cst_err (*fn)(const cst_retained_row *, void *);
     void *ctx;
 };
 
-static void retained_visit(sqlite3_stmt *q, void *p)
+static cst_err retained_visit(sqlite3_stmt *q, void *p)
 {
     struct retained_visit *v = p;
     cst_retained_row r;
     retained_row(q, &r);
-    v->fn(&r, v->ctx);
+    return v->fn(&r, v->ctx);
 }
 
-cst_err cst_store_retained_list(cst_store *st, void (*fn)(const cst_retained_row *, void *),
-                                void *ctx)
+cst_err cst_sqlite_store_retained_list(cst_store *st,
+                                       cst_err (*fn)(const cst_retained_row *, void *), void *ctx)
 {
     struct retained_visit v = {fn, ctx};
     return query_each(st,
@@ -905,7 +923,7 @@ cst_err cst_store_retained_list(cst_store *st, void (*fn)(const cst_retained_row
                       INT64_MAX, retained_visit, &v);
 }
 
-cst_err cst_store_checkpoint(cst_store *st)
+cst_err cst_sqlite_store_checkpoint(cst_store *st)
 {
-    return cst_db_checkpoint_strict(st->db);
+    return cst_db_checkpoint_strict(SQ(st)->db);
 }

@@ -1,14 +1,21 @@
 /* tenant.c: a tenant store (tenants/<tenant-id>.db) on SQLite: buckets and sealed records. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-#include "store/db.h"
+#include "store/sqlite/db.h"
+#include "store/sqlite/internal.h"
 #include "store/store.h"
 #include "util/util.h"
 
-struct cst_tstore {
+/* A tenant store's handle: the driver table first (store/driver.h), then SQLite's own. */
+typedef struct sq_tstore {
+    cst_tstore base;
     cst_db *db;
-};
+} sq_tstore;
+
+#define SQT(ts) ((sq_tstore *)(ts))
 
 static const char tenant_schema[] =
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
@@ -32,65 +39,62 @@ static const char tenant_schema[] =
     " NOT EXISTS (SELECT 1 FROM buckets lb WHERE lb.name = records.bucket AND "                    \
     "lb.retention_seconds > 0 AND records.updated_at <= ? - lb.retention_seconds * 1000000) "
 
-void cst_record_row_init(cst_record_row *r)
+cst_err cst_sqlite_tstore_open(cst_store *st, cst_tspace space, const char *tenant_id, bool create,
+                               cst_tstore **out)
 {
-    memset(r, 0, sizeof(*r));
-    cst_buf_init(&r->meta, 1 << 16);
-    cst_buf_init(&r->value, SIZE_MAX);
-}
-
-void cst_record_row_free(cst_record_row *r)
-{
-    cst_buf_free(&r->meta);
-    cst_buf_free(&r->value);
-}
-
-cst_err cst_tstore_open(const char *path, bool create, cst_tstore **out)
-{
-    cst_tstore *ts = calloc(1, sizeof(*ts));
+    char path[PATH_MAX];
+    TRY(cst_sqlite_tenant_path(cst_sqlite_store_data_dir(st), space, tenant_id, path,
+                               sizeof(path)));
+    if (create && space == CST_TSPACE_RETAINED) {
+        char dir[PATH_MAX];
+        TRY(cst_fmt(dir, sizeof(dir), "%s/retained", cst_sqlite_store_data_dir(st)));
+        (void)mkdir(dir, 0700);
+    }
+    sq_tstore *ts = calloc(1, sizeof(*ts));
     ENSURE(ts != NULL, CST_ERR_INTERNAL, "out of memory");
+    ts->base.drv = &cst_sqlite_driver;
     cst_err e = cst_db_open(path, create, tenant_schema, &ts->db);
     if (e != CST_OK) {
         free(ts);
         return e;
     }
-    *out = ts;
+    *out = &ts->base;
     return CST_OK;
 }
 
-void cst_tstore_close(cst_tstore *ts)
+void cst_sqlite_tstore_close(cst_tstore *ts)
 {
     if (!ts)
         return;
-    cst_db_checkpoint(ts->db);
-    cst_db_close(ts->db);
+    cst_db_checkpoint(SQT(ts)->db);
+    cst_db_close(SQT(ts)->db);
     free(ts);
 }
 
-void cst_tstore_checkpoint(cst_tstore *ts)
+void cst_sqlite_tstore_checkpoint(cst_tstore *ts)
 {
-    cst_db_checkpoint(ts->db);
+    cst_db_checkpoint(SQT(ts)->db);
 }
 
-cst_err cst_tstore_begin(cst_tstore *ts)
+cst_err cst_sqlite_tstore_begin(cst_tstore *ts)
 {
-    return cst_db_begin(ts->db);
+    return cst_db_begin(SQT(ts)->db);
 }
 
-cst_err cst_tstore_commit(cst_tstore *ts)
+cst_err cst_sqlite_tstore_commit(cst_tstore *ts)
 {
-    return cst_db_commit(ts->db);
+    return cst_db_commit(SQT(ts)->db);
 }
 
-void cst_tstore_rollback(cst_tstore *ts)
+void cst_sqlite_tstore_rollback(cst_tstore *ts)
 {
-    cst_db_rollback(ts->db);
+    cst_db_rollback(SQT(ts)->db);
 }
 
-cst_err cst_tstore_bucket_create(cst_tstore *ts, const cst_bucket_row *b)
+cst_err cst_sqlite_tstore_bucket_create(cst_tstore *ts, const cst_bucket_row *b)
 {
     cst_err e =
-        cst_db_run(ts->db, NULL,
+        cst_db_run(SQT(ts)->db, NULL,
                    "INSERT INTO buckets(name, retention_seconds, class, created_at, "
                    "updated_at) VALUES(?, ?, ?, ?, ?)",
                    "sisii", b->name, b->retention_seconds, b->cls, b->created_at, b->updated_at);
@@ -112,59 +116,60 @@ static void bucket_row(sqlite3_stmt *q, cst_bucket_row *b)
     b->record_count = sqlite3_column_int64(q, 5);
 }
 
-cst_err cst_tstore_bucket_get(cst_tstore *ts, const char *name, cst_bucket_row *out)
+cst_err cst_sqlite_tstore_bucket_get(cst_tstore *ts, const char *name, cst_bucket_row *out)
 {
     sqlite3_stmt *q = NULL;
     int row = 0;
-    cst_db_lock(ts->db);
-    cst_err e = cst_db_stmt(ts->db, &q, BUCKET_SELECT "WHERE name = ?", "is", cst_now_us(), name);
+    cst_db_lock(SQT(ts)->db);
+    cst_err e =
+        cst_db_stmt(SQT(ts)->db, &q, BUCKET_SELECT "WHERE name = ?", "is", cst_now_us(), name);
     if (e == CST_OK)
-        e = cst_db_step(ts->db, q, &row);
+        e = cst_db_step(SQT(ts)->db, q, &row);
     if (e == CST_OK && row)
         bucket_row(q, out);
     sqlite3_finalize(q);
-    cst_db_unlock(ts->db);
+    cst_db_unlock(SQT(ts)->db);
     TRY(e);
     ENSURE(row, CST_ERR_NOT_FOUND, "no such bucket");
     return CST_OK;
 }
 
-cst_err cst_tstore_bucket_exists(cst_tstore *ts, const char *name)
+cst_err cst_sqlite_tstore_bucket_exists(cst_tstore *ts, const char *name)
 {
     sqlite3_stmt *q = NULL;
     int row = 0;
-    cst_db_lock(ts->db);
-    cst_err e = cst_db_stmt(ts->db, &q, "SELECT 1 FROM buckets WHERE name = ?", "s", name);
+    cst_db_lock(SQT(ts)->db);
+    cst_err e = cst_db_stmt(SQT(ts)->db, &q, "SELECT 1 FROM buckets WHERE name = ?", "s", name);
     if (e == CST_OK)
-        e = cst_db_step(ts->db, q, &row);
+        e = cst_db_step(SQT(ts)->db, q, &row);
     sqlite3_finalize(q);
-    cst_db_unlock(ts->db);
+    cst_db_unlock(SQT(ts)->db);
     TRY(e);
     ENSURE(row, CST_ERR_NOT_FOUND, "no such bucket");
     return CST_OK;
 }
 
-cst_err cst_tstore_bucket_list(cst_tstore *ts, void (*fn)(const cst_bucket_row *, void *),
-                               void *ctx)
+cst_err cst_sqlite_tstore_bucket_list(cst_tstore *ts, cst_err (*fn)(const cst_bucket_row *, void *),
+                                      void *ctx)
 {
     sqlite3_stmt *q = NULL;
     int row = 1;
-    cst_db_lock(ts->db);
-    cst_err e = cst_db_stmt(ts->db, &q, BUCKET_SELECT "ORDER BY name", "i", cst_now_us());
-    while (e == CST_OK && (e = cst_db_step(ts->db, q, &row)) == CST_OK && row) {
+    cst_db_lock(SQT(ts)->db);
+    cst_err e = cst_db_stmt(SQT(ts)->db, &q, BUCKET_SELECT "ORDER BY name", "i", cst_now_us());
+    while (e == CST_OK && (e = cst_db_step(SQT(ts)->db, q, &row)) == CST_OK && row) {
         cst_bucket_row b;
         bucket_row(q, &b);
-        fn(&b, ctx);
+        e = fn(&b, ctx);
     }
     sqlite3_finalize(q);
-    cst_db_unlock(ts->db);
+    cst_db_unlock(SQT(ts)->db);
     return e;
 }
 
-cst_err cst_tstore_bucket_update(cst_tstore *ts, const cst_bucket_row *b)
+cst_err cst_sqlite_tstore_bucket_update(cst_tstore *ts, const cst_bucket_row *b)
 {
     int n = 0;
-    TRY(cst_db_run(ts->db, &n,
+    TRY(cst_db_run(SQT(ts)->db, &n,
                    "UPDATE buckets SET retention_seconds = ?, class = ?, updated_at = ? WHERE "
                    "name = ?",
                    "isis", b->retention_seconds, b->cls, b->updated_at, b->name));
@@ -172,40 +177,40 @@ cst_err cst_tstore_bucket_update(cst_tstore *ts, const cst_bucket_row *b)
     return CST_OK;
 }
 
-cst_err cst_tstore_bucket_delete(cst_tstore *ts, const char *name)
+cst_err cst_sqlite_tstore_bucket_delete(cst_tstore *ts, const char *name)
 {
     cst_bucket_row b;
-    TRY(cst_tstore_begin(ts));
-    cst_err e = cst_tstore_bucket_get(ts, name, &b);
+    TRY(cst_sqlite_tstore_begin(ts));
+    cst_err e = cst_sqlite_tstore_bucket_get(ts, name, &b);
     if (e == CST_OK && b.record_count > 0)
         e = cst_fail(CST_ERR_CONFLICT, "bucket %s still holds %lld records; delete them first",
                      name, (long long)b.record_count);
     if (e == CST_OK)
-        e = cst_db_run(ts->db, NULL, "DELETE FROM buckets WHERE name = ?", "s", name);
+        e = cst_db_run(SQT(ts)->db, NULL, "DELETE FROM buckets WHERE name = ?", "s", name);
     if (e != CST_OK) {
-        cst_tstore_rollback(ts);
+        cst_sqlite_tstore_rollback(ts);
         return e;
     }
-    return cst_tstore_commit(ts);
+    return cst_sqlite_tstore_commit(ts);
 }
 
-cst_err cst_tstore_next_version(cst_tstore *ts, uint64_t *version)
+cst_err cst_sqlite_tstore_next_version(cst_tstore *ts, uint64_t *version)
 {
     sqlite3_stmt *q = NULL;
     int row = 0;
-    cst_db_lock(ts->db);
-    cst_err e = cst_db_stmt(ts->db, &q,
+    cst_db_lock(SQT(ts)->db);
+    cst_err e = cst_db_stmt(SQT(ts)->db, &q,
                             "UPDATE meta SET v = v + 1 WHERE k = 'record_version' RETURNING v", "");
     if (e == CST_OK)
-        e = cst_db_step(ts->db, q, &row);
+        e = cst_db_step(SQT(ts)->db, q, &row);
     if (e == CST_OK && !row)
         e = cst_fail(CST_ERR_INTEGRITY, "tenant store has no version counter");
     if (e == CST_OK)
         *version = (uint64_t)sqlite3_column_int64(q, 0);
     if (e == CST_OK)
-        e = cst_db_step(ts->db, q, &row); /* finish the statement */
+        e = cst_db_step(SQT(ts)->db, q, &row); /* finish the statement */
     sqlite3_finalize(q);
-    cst_db_unlock(ts->db);
+    cst_db_unlock(SQT(ts)->db);
     return e;
 }
 
@@ -227,13 +232,14 @@ static cst_err record_cols(sqlite3_stmt *q, bool with_value, cst_record_row *r)
     return CST_OK;
 }
 
-cst_err cst_tstore_record_get(cst_tstore *ts, const char *bucket, const uint8_t bidx[CST_HASH_LEN],
-                              bool with_value, cst_record_row *out)
+cst_err cst_sqlite_tstore_record_get(cst_tstore *ts, const char *bucket,
+                                     const uint8_t bidx[CST_HASH_LEN], bool with_value,
+                                     cst_record_row *out)
 {
     sqlite3_stmt *q = NULL;
     int row = 0;
-    cst_db_lock(ts->db);
-    cst_err e = cst_db_stmt(ts->db, &q,
+    cst_db_lock(SQT(ts)->db);
+    cst_err e = cst_db_stmt(SQT(ts)->db, &q,
                             with_value ? "SELECT bidx, version, dek_version, size, created_at, "
                                          "updated_at, meta, value FROM records WHERE bucket = ? "
                                          "AND bidx = ? AND" LIVE
@@ -242,19 +248,19 @@ cst_err cst_tstore_record_get(cst_tstore *ts, const char *bucket, const uint8_t 
                                          "bidx = ? AND" LIVE,
                             "sbi", bucket, bidx, (size_t)CST_HASH_LEN, cst_now_us());
     if (e == CST_OK)
-        e = cst_db_step(ts->db, q, &row);
+        e = cst_db_step(SQT(ts)->db, q, &row);
     if (e == CST_OK && row)
         e = record_cols(q, with_value, out);
     sqlite3_finalize(q);
-    cst_db_unlock(ts->db);
+    cst_db_unlock(SQT(ts)->db);
     TRY(e);
     ENSURE(row, CST_ERR_NOT_FOUND, "no such record");
     return CST_OK;
 }
 
-cst_err cst_tstore_record_write(cst_tstore *ts, const char *bucket, const cst_record_row *r)
+cst_err cst_sqlite_tstore_record_write(cst_tstore *ts, const char *bucket, const cst_record_row *r)
 {
-    return cst_db_run(ts->db, NULL,
+    return cst_db_run(SQT(ts)->db, NULL,
                       "INSERT INTO records(bucket, bidx, version, dek_version, size, meta, value, "
                       "created_at, updated_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) "
                       "ON CONFLICT(bucket, bidx) DO UPDATE SET version = excluded.version, "
@@ -266,19 +272,19 @@ cst_err cst_tstore_record_write(cst_tstore *ts, const char *bucket, const cst_re
                       r->value.len, r->created_at, r->updated_at);
 }
 
-cst_err cst_tstore_record_delete(cst_tstore *ts, const char *bucket,
-                                 const uint8_t bidx[CST_HASH_LEN])
+cst_err cst_sqlite_tstore_record_delete(cst_tstore *ts, const char *bucket,
+                                        const uint8_t bidx[CST_HASH_LEN])
 {
     int n = 0;
-    TRY(cst_db_run(ts->db, &n, "DELETE FROM records WHERE bucket = ? AND bidx = ?", "sb", bucket,
-                   bidx, (size_t)CST_HASH_LEN));
+    TRY(cst_db_run(SQT(ts)->db, &n, "DELETE FROM records WHERE bucket = ? AND bidx = ?", "sb",
+                   bucket, bidx, (size_t)CST_HASH_LEN));
     ENSURE(n == 1, CST_ERR_NOT_FOUND, "no such record");
     return CST_OK;
 }
 
-cst_err cst_tstore_record_scan(cst_tstore *ts, const char *bucket, const uint8_t *after,
-                               unsigned flags, bool (*fn)(const cst_record_row *, void *),
-                               void *ctx)
+cst_err cst_sqlite_tstore_record_scan(cst_tstore *ts, const char *bucket, const uint8_t *after,
+                                      unsigned flags, bool (*fn)(const cst_record_row *, void *),
+                                      void *ctx)
 {
     static const uint8_t none[1];
     sqlite3_stmt *q = NULL;
@@ -287,31 +293,31 @@ cst_err cst_tstore_record_scan(cst_tstore *ts, const char *bucket, const uint8_t
     cst_record_row r;
     cst_record_row_init(&r);
     char sql[512];
-    cst_db_lock(ts->db);
+    cst_db_lock(SQT(ts)->db);
     cst_err e = cst_fmt(sql, sizeof(sql),
                         "SELECT bidx, version, dek_version, size, created_at, updated_at, meta%s "
                         "FROM records WHERE bucket = ? AND bidx > ? AND (? OR %s) ORDER BY bidx",
                         with_value ? ", value" : "", LIVE);
     if (e == CST_OK)
-        e = cst_db_stmt(ts->db, &q, sql, "sbii", bucket, after ? after : none,
+        e = cst_db_stmt(SQT(ts)->db, &q, sql, "sbii", bucket, after ? after : none,
                         after ? (size_t)CST_HASH_LEN : 0,
                         (int64_t)((flags & CST_SCAN_EXPIRED) != 0), cst_now_us());
-    while (e == CST_OK && (e = cst_db_step(ts->db, q, &row)) == CST_OK && row) {
+    while (e == CST_OK && (e = cst_db_step(SQT(ts)->db, q, &row)) == CST_OK && row) {
         e = record_cols(q, with_value, &r);
         if (e == CST_OK && !fn(&r, ctx))
             break;
     }
     sqlite3_finalize(q);
-    cst_db_unlock(ts->db);
+    cst_db_unlock(SQT(ts)->db);
     cst_record_row_free(&r);
     return e;
 }
 
-cst_err cst_tstore_sweep(cst_tstore *ts, const char *bucket, int64_t cutoff, int batch,
-                         int64_t *removed)
+cst_err cst_sqlite_tstore_sweep(cst_tstore *ts, const char *bucket, int64_t cutoff, int batch,
+                                int64_t *removed)
 {
     int n = 0;
-    TRY(cst_db_run(ts->db, &n,
+    TRY(cst_db_run(SQT(ts)->db, &n,
                    "DELETE FROM records WHERE (bucket, bidx) IN (SELECT bucket, bidx FROM records "
                    "WHERE bucket = ? AND updated_at <= ? LIMIT ?)",
                    "sii", bucket, cutoff, (int64_t)batch));
@@ -319,22 +325,22 @@ cst_err cst_tstore_sweep(cst_tstore *ts, const char *bucket, int64_t cutoff, int
     return CST_OK;
 }
 
-cst_err cst_tstore_checkpoint_strict(cst_tstore *ts)
+cst_err cst_sqlite_tstore_checkpoint_strict(cst_tstore *ts)
 {
-    return cst_db_checkpoint_strict(ts->db);
+    return cst_db_checkpoint_strict(SQT(ts)->db);
 }
 
-cst_err cst_tstore_count(cst_tstore *ts, const char *bucket, int64_t *count)
+cst_err cst_sqlite_tstore_count(cst_tstore *ts, const char *bucket, int64_t *count)
 {
     sqlite3_stmt *q = NULL;
     int row = 0;
-    cst_db_lock(ts->db);
+    cst_db_lock(SQT(ts)->db);
     cst_err e =
-        cst_db_stmt(ts->db, &q, "SELECT count(*) FROM records WHERE bucket = ?", "s", bucket);
+        cst_db_stmt(SQT(ts)->db, &q, "SELECT count(*) FROM records WHERE bucket = ?", "s", bucket);
     if (e == CST_OK)
-        e = cst_db_step(ts->db, q, &row);
+        e = cst_db_step(SQT(ts)->db, q, &row);
     *count = row ? sqlite3_column_int64(q, 0) : 0;
     sqlite3_finalize(q);
-    cst_db_unlock(ts->db);
+    cst_db_unlock(SQT(ts)->db);
     return e;
 }

@@ -1,5 +1,5 @@
 /* db.c: SQLite adapter: durable connections, prepared statements, error mapping. */
-#include "store/db.h"
+#include "store/sqlite/db.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store.h"
 #include "util/util.h"
 
 struct cst_db {
@@ -365,21 +366,41 @@ cst_err cst_db_step(cst_db *db, sqlite3_stmt *st, int *row)
     return map_rc(db, rc, "step");
 }
 
-cst_err cst_db_run(cst_db *db, int *changes, const char *sql, const char *fmt, ...)
+/* Runs one statement under the lock: the changes it made, or its first row's first column. */
+static cst_err run_v(cst_db *db, int *changes, int64_t *first, const char *sql, const char *fmt,
+                     va_list ap)
 {
     sqlite3_stmt *st = NULL;
-    va_list ap;
-    va_start(ap, fmt);
     cst_db_lock(db);
     cst_err e = stmt_v(db, &st, sql, fmt, ap);
-    va_end(ap);
     int row = 0;
     if (e == CST_OK)
         e = cst_db_step(db, st, &row);
     if (e == CST_OK && changes)
         *changes = sqlite3_changes(db->h);
+    if (e == CST_OK && first)
+        *first = row ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_finalize(st);
     cst_db_unlock(db);
+    return e;
+}
+
+cst_err cst_db_run(cst_db *db, int *changes, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cst_err e = run_v(db, changes, NULL, sql, fmt, ap);
+    va_end(ap);
+    return e;
+}
+
+cst_err cst_db_int(cst_db *db, int64_t *out, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    *out = 0; /* also on failure */
+    cst_err e = run_v(db, NULL, out, sql, fmt, ap);
+    va_end(ap);
     return e;
 }
 

@@ -28,23 +28,6 @@ CST_MUST_USE cst_err cst_db_begin(cst_db *db);
 CST_MUST_USE cst_err cst_db_commit(cst_db *db);
 void cst_db_rollback(cst_db *db);
 void cst_db_lock(cst_db *db);
-
-/* The request scope (LOG-1). Between scope_begin and scope_end, the first write a thread makes
- * to each connection opens a transaction held until scope_end, which commits them all (commit)
- * or rolls them back; begin/commit/rollback inside it become savepoints. A request's changes
- * are thus made durable only after its audit entry, and dropped when that entry fails. */
-void cst_db_scope_begin(void);
-/* Steps out of the thread's request scope before it has written anything, so that what
- * follows commits at once (an erase cannot wait for, or be rolled back with, the request's
- * audit entry). Returns whether a scope was paused; resume with that value. */
-bool cst_db_scope_pause(void);
-void cst_db_scope_resume(bool was);
-CST_MUST_USE cst_err cst_db_scope_end(bool commit);
-bool cst_db_scope_wrote(void);
-/* Runs fn(ctx, committed) once the thread's scope has ended and its connections are unlocked:
- * what a request made outside the databases (a tenant's new store file) is undone when its
- * transaction rolled back. fn owns ctx. Without an open scope fn runs at once (committed). */
-CST_MUST_USE cst_err cst_db_scope_on_end(void (*fn)(void *ctx, bool committed), void *ctx);
 void cst_db_unlock(cst_db *db);
 
 /* Prepares sql and binds arguments described by fmt: 's' const char * (NULL binds NULL),
@@ -57,6 +40,9 @@ CST_MUST_USE cst_err cst_db_step(cst_db *db, sqlite3_stmt *st, int *row);
 /* Runs a statement that returns no rows, under the lock; *changes (optional) receives the
  * number of rows changed. */
 CST_MUST_USE cst_err cst_db_run(cst_db *db, int *changes, const char *sql, const char *fmt, ...);
+/* Runs a query under the lock and gives its first row's first column as an integer (0 when
+ * it returns no row). */
+CST_MUST_USE cst_err cst_db_int(cst_db *db, int64_t *out, const char *sql, const char *fmt, ...);
 /* Copies column i as text into out (size n); empty string for NULL. */
 void cst_db_col_text(sqlite3_stmt *st, int i, char *out, size_t n);
 

@@ -1,0 +1,119 @@
+/* driver.h: what a storage driver implements: one table of operations (SQLite's VFS and Redis'
+ * ae backends are the model). store.c dispatches every cst_store_* and cst_tstore_* function
+ * through the table of the handle it is given; functions without a handle (copies) go to the
+ * default driver. Included by store.c and the drivers only: callers see store.h. */
+#ifndef CST_STORE_DRIVER_H
+#define CST_STORE_DRIVER_H
+
+#include "store/store.h"
+
+/* The operations a driver implements, once: X(on, type, name, (parameters), (arguments)).
+ * Each has the contract of the store.h function cst_<name> (store_user_get implements
+ * cst_store_user_get, tstore_open cst_tstore_open, ...). on says what a call is dispatched by:
+ * S the system store handle st, T the tenant store handle ts, D nothing (copies, which the
+ * default driver reads). Opening and the void operations are in the struct below. */
+// clang-format off
+#define CST_STORE_OPS(X) \
+    X(S, const char *, store_data_dir, (const cst_store *st), (st)) \
+    X(S, cst_err, store_meta_get, (cst_store *st, const char *k, char *out, size_t n), (st, k, out, n)) \
+    X(S, cst_err, store_meta_set, (cst_store *st, const char *k, const char *v), (st, k, v)) \
+    X(S, cst_err, store_tenant_create, (cst_store *st, const cst_tenant_row *t, const cst_buf *wrapped_dek, const cst_buf *wrapped_idx, const cst_user_row *owner), (st, t, wrapped_dek, wrapped_idx, owner)) \
+    X(S, cst_err, store_tenant_get, (cst_store *st, const char *id, cst_tenant_row *out), (st, id, out)) \
+    X(S, cst_err, store_tenant_by_name, (cst_store *st, const char *name, cst_tenant_row *out), (st, name, out)) \
+    X(S, cst_err, store_tenant_list, (cst_store *st, const char *after, int limit, cst_err (*fn)(const cst_tenant_row *, void *), void *ctx), (st, after, limit, fn, ctx)) \
+    X(S, cst_err, store_key_latest, (cst_store *st, const char *tenant_id, const char *purpose, uint32_t *version, cst_buf *blob), (st, tenant_id, purpose, version, blob)) \
+    X(S, cst_err, store_user_create, (cst_store *st, const cst_user_row *u), (st, u)) \
+    X(S, cst_err, store_user_get, (cst_store *st, const char *id, cst_user_row *out), (st, id, out)) \
+    X(S, cst_err, store_user_by_name, (cst_store *st, const char *tenant_id, const char *username, cst_user_row *out), (st, tenant_id, username, out)) \
+    X(S, cst_err, store_user_update, (cst_store *st, const cst_user_row *u), (st, u)) \
+    X(S, cst_err, store_user_list, (cst_store *st, const char *tenant_id, cst_err (*fn)(const cst_user_row *, void *), void *ctx), (st, tenant_id, fn, ctx)) \
+    X(S, cst_err, store_user_delete, (cst_store *st, const char *tenant_id, const char *id), (st, tenant_id, id)) \
+    X(S, cst_err, store_user_count, (cst_store *st, const char *tenant_id, uint32_t role_mask, int *count), (st, tenant_id, role_mask, count)) \
+    X(S, cst_err, store_login_failed, (cst_store *st, const char *user_id, int64_t now, int max, int64_t lock_us, int *failed, int64_t *locked_until), (st, user_id, now, max, lock_us, failed, locked_until)) \
+    X(S, cst_err, store_login_ok, (cst_store *st, const char *user_id, int64_t now), (st, user_id, now)) \
+    X(S, cst_err, store_login_unlock, (cst_store *st, const char *user_id), (st, user_id)) \
+    X(S, cst_err, store_totp_advance, (cst_store *st, const char *user_id, int64_t step), (st, user_id, step)) \
+    X(S, cst_err, store_recovery_swap, (cst_store *st, const char *user_id, const char *old_json, const char *new_json), (st, user_id, old_json, new_json)) \
+    X(S, cst_err, store_tenant_settings_set, (cst_store *st, const char *tenant_id, const char *settings_json), (st, tenant_id, settings_json)) \
+    X(S, cst_err, store_token_create, (cst_store *st, const cst_token_row *t), (st, t)) \
+    X(S, cst_err, store_token_get, (cst_store *st, const char *id, cst_token_row *out), (st, id, out)) \
+    X(S, cst_err, store_token_touch, (cst_store *st, const char *id, int64_t now), (st, id, now)) \
+    X(S, cst_err, store_token_delete, (cst_store *st, const char *tenant_id, const char *user_id, const char *id), (st, tenant_id, user_id, id)) \
+    X(S, cst_err, store_token_list, (cst_store *st, const char *tenant_id, const char *user_id, cst_err (*fn)(const cst_token_row *, void *), void *ctx), (st, tenant_id, user_id, fn, ctx)) \
+    X(S, cst_err, store_sessions_end, (cst_store *st, const char *user_id, const char *keep_id), (st, user_id, keep_id)) \
+    X(S, cst_err, store_backup_put, (cst_store *st, const cst_backup_row *b), (st, b)) \
+    X(S, cst_err, store_backup_get, (cst_store *st, const char *id, cst_backup_row *out), (st, id, out)) \
+    X(S, cst_err, store_backup_list, (cst_store *st, int limit, cst_err (*fn)(const cst_backup_row *, void *), void *ctx), (st, limit, fn, ctx)) \
+    X(S, cst_err, store_drill_add, (cst_store *st, const cst_drill_row *d), (st, d)) \
+    X(S, cst_err, store_drill_list, (cst_store *st, int limit, cst_err (*fn)(const cst_drill_row *, void *), void *ctx), (st, limit, fn, ctx)) \
+    X(S, cst_err, store_tombstone_add, (cst_store *st, const char *tenant_id, int64_t erased_at, const char *certificate_id), (st, tenant_id, erased_at, certificate_id)) \
+    X(S, cst_err, store_tombstone_list, (cst_store *st, cst_err (*fn)(const cst_tombstone_row *, void *), void *ctx), (st, fn, ctx)) \
+    X(S, cst_err, store_tenant_lifecycle_set, (cst_store *st, const cst_tenant_row *t), (st, t)) \
+    X(S, cst_err, store_tenant_touch, (cst_store *st, const char *tenant_id, int64_t now), (st, tenant_id, now)) \
+    X(S, cst_err, store_tenant_keys, (cst_store *st, const char *tenant_id, cst_err (*fn)(const char *purpose, uint32_t version, const uint8_t *blob, size_t len, void *ctx), void *ctx), (st, tenant_id, fn, ctx)) \
+    X(S, cst_err, store_key_add, (cst_store *st, const char *tenant_id, const char *purpose, uint32_t version, const cst_buf *blob, int64_t now), (st, tenant_id, purpose, version, blob, now)) \
+    X(S, cst_err, store_keys_destroy, (cst_store *st, const char *tenant_id, const char *const *purposes), (st, tenant_id, purposes)) \
+    X(S, cst_err, store_tenant_erased, (cst_store *st, const char *tenant_id, int64_t now, const char *cert_id, const char *document), (st, tenant_id, now, cert_id, document)) \
+    X(S, cst_err, store_certificate_add, (cst_store *st, const char *id, const char *tenant_id, int64_t issued_at, const char *document), (st, id, tenant_id, issued_at, document)) \
+    X(S, cst_err, store_certificate_get, (cst_store *st, const char *id, cst_buf *document), (st, id, document)) \
+    X(S, cst_err, store_certificate_of, (cst_store *st, const char *tenant_id, char id[CST_ID_MAX]), (st, tenant_id, id)) \
+    X(S, cst_err, store_retained_put, (cst_store *st, const cst_retained_row *r), (st, r)) \
+    X(S, cst_err, store_retained_get, (cst_store *st, const char *tenant_id, cst_retained_row *out), (st, tenant_id, out)) \
+    X(S, cst_err, store_retained_delete, (cst_store *st, const char *tenant_id), (st, tenant_id)) \
+    X(S, cst_err, store_retained_list, (cst_store *st, cst_err (*fn)(const cst_retained_row *, void *), void *ctx), (st, fn, ctx)) \
+    X(S, cst_err, store_checkpoint, (cst_store *st), (st)) \
+    X(S, cst_err, store_residue_check, (cst_store *st, const json_t *hex_blobs, void (*note)(const char *check, void *ctx), void *ctx), (st, hex_blobs, note, ctx)) \
+    X(D, bool, store_exists, (const char *data_dir), (data_dir)) \
+    X(D, cst_err, store_copy_name, (const char *tenant_id, char *out, size_t size), (tenant_id, out, size)) \
+    X(D, bool, store_copy_tenant, (const char *name, char id[CST_ID_MAX]), (name, id)) \
+    X(S, cst_err, store_snapshot, (cst_store *st, const char *tenant_id, const char *dir, bool *exists), (st, tenant_id, dir, exists)) \
+    X(D, cst_err, store_copy_check, (const char *dir, const char *name, bool integrity, int64_t *records, int64_t *buckets), (dir, name, integrity, records, buckets)) \
+    X(D, cst_err, store_copy_lists, (const char *dir, cst_err (*tenant)(const char *id, void *ctx), cst_err (*tomb)(const cst_tombstone_row *, void *ctx), void *ctx), (dir, tenant, tomb, ctx)) \
+    X(D, cst_err, store_copy_drop_erased, (const char *dir, const cst_tombstone_row *tombs, size_t n), (dir, tombs, n)) \
+    X(S, cst_err, store_merge_tenant, (cst_store *st, const char *dir, const char *tenant_id, bool *created), (st, dir, tenant_id, created)) \
+    X(S, cst_err, tstore_open, (cst_store *st, cst_tspace space, const char *tenant_id, bool create, cst_tstore **out), (st, space, tenant_id, create, out)) \
+    X(S, cst_err, tstore_exists, (cst_store *st, cst_tspace space, const char *tenant_id, bool *exists), (st, space, tenant_id, exists)) \
+    X(S, cst_err, tstore_purge, (cst_store *st, cst_tspace space, const char *tenant_id, void (*removed)(const char *name, void *ctx), void *ctx), (st, space, tenant_id, removed, ctx)) \
+    X(T, cst_err, tstore_begin, (cst_tstore *ts), (ts)) \
+    X(T, cst_err, tstore_commit, (cst_tstore *ts), (ts)) \
+    X(T, cst_err, tstore_bucket_create, (cst_tstore *ts, const cst_bucket_row *b), (ts, b)) \
+    X(T, cst_err, tstore_bucket_get, (cst_tstore *ts, const char *name, cst_bucket_row *out), (ts, name, out)) \
+    X(T, cst_err, tstore_bucket_exists, (cst_tstore *ts, const char *name), (ts, name)) \
+    X(T, cst_err, tstore_bucket_list, (cst_tstore *ts, cst_err (*fn)(const cst_bucket_row *, void *), void *ctx), (ts, fn, ctx)) \
+    X(T, cst_err, tstore_bucket_update, (cst_tstore *ts, const cst_bucket_row *b), (ts, b)) \
+    X(T, cst_err, tstore_bucket_delete, (cst_tstore *ts, const char *name), (ts, name)) \
+    X(T, cst_err, tstore_next_version, (cst_tstore *ts, uint64_t *version), (ts, version)) \
+    X(T, cst_err, tstore_record_get, (cst_tstore *ts, const char *bucket, const uint8_t bidx[CST_HASH_LEN], bool with_value, cst_record_row *out), (ts, bucket, bidx, with_value, out)) \
+    X(T, cst_err, tstore_record_write, (cst_tstore *ts, const char *bucket, const cst_record_row *r), (ts, bucket, r)) \
+    X(T, cst_err, tstore_record_delete, (cst_tstore *ts, const char *bucket, const uint8_t bidx[CST_HASH_LEN]), (ts, bucket, bidx)) \
+    X(T, cst_err, tstore_record_scan, (cst_tstore *ts, const char *bucket, const uint8_t *after, unsigned flags, bool (*fn)(const cst_record_row *, void *), void *ctx), (ts, bucket, after, flags, fn, ctx)) \
+    X(T, cst_err, tstore_sweep, (cst_tstore *ts, const char *bucket, int64_t cutoff, int batch, int64_t *removed), (ts, bucket, cutoff, batch, removed)) \
+    X(T, cst_err, tstore_checkpoint_strict, (cst_tstore *ts), (ts)) \
+    X(T, cst_err, tstore_count, (cst_tstore *ts, const char *bucket, int64_t *count), (ts, bucket, count))
+// clang-format on
+
+#define CST_STORE_OP_FIELD(on, type, name, params, args) type(*name) params;
+
+struct cst_store_driver {
+    const char *name;
+    cst_err (*store_open)(const char *data_dir, bool create, cst_store **out);
+    void (*store_close)(cst_store *st);
+    void (*tstore_close)(cst_tstore *ts);
+    void (*tstore_rollback)(cst_tstore *ts);
+    void (*tstore_checkpoint)(cst_tstore *ts);
+    CST_STORE_OPS(CST_STORE_OP_FIELD)
+};
+
+/* Every handle a driver gives out begins with its driver, so that store.c can dispatch; the
+ * driver's own state follows (struct sq_store { cst_store base; ... }). */
+struct cst_store {
+    const cst_store_driver *drv;
+};
+struct cst_tstore {
+    const cst_store_driver *drv;
+};
+
+/* The drivers built in. */
+extern const cst_store_driver cst_sqlite_driver;
+
+#endif

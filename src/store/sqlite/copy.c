@@ -1,0 +1,317 @@
+/* copy.c: copies of the SQLite stores for backups and restores (BAK-1..4): point-in-time
+ * snapshots with the online backup API, integrity checks, the tenant lists of a copy, erased
+ * tenants dropped from a copy, and one tenant merged from a copy into a live node. */
+#include <errno.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/sqlite/internal.h"
+#include "util/util.h"
+
+cst_err cst_sqlite_store_copy_name(const char *tenant_id, char *out, size_t size)
+{
+    if (!tenant_id)
+        return cst_fmt(out, size, "%s", CST_SQLITE_SYSTEM);
+    ENSURE(cst_id_valid(tenant_id, "tn"), CST_ERR_INVALID, "malformed tenant id");
+    return cst_fmt(out, size, "tenants/%s.db", tenant_id);
+}
+
+bool cst_sqlite_store_copy_tenant(const char *name, char id[CST_ID_MAX])
+{
+    size_t l = strlen(name);
+    if (strncmp(name, "tenants/", 8) != 0 || l < 12 || strcmp(name + l - 3, ".db") != 0 ||
+        l - 11 >= CST_ID_MAX)
+        return false;
+    memcpy(id, name + 8, l - 11);
+    id[l - 11] = '\0';
+    return cst_id_valid(id, "tn");
+}
+
+/* A point-in-time copy of a live database (online backup API) as a single file. */
+static cst_err snapshot_file(const char *src, const char *dst)
+{
+    sqlite3 *s = NULL, *d = NULL;
+    char why[256] = "";
+    int rc = sqlite3_open_v2(src, &s, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(s, 10000);
+        rc = sqlite3_open_v2(dst, &d, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    }
+    /* a staging copy: the backup file is synced, not this */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(d, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
+    if (rc == SQLITE_OK) {
+        /* One step copies every page inside one read transaction: a point-in-time copy. In
+         * WAL mode writers go on meanwhile. */
+        sqlite3_backup *b = sqlite3_backup_init(d, "main", s, "main");
+        if (!b) {
+            rc = sqlite3_errcode(d);
+        } else {
+            rc = sqlite3_backup_step(b, -1);
+            int rc2 = sqlite3_backup_finish(b);
+            rc = rc == SQLITE_DONE ? rc2 : rc;
+        }
+    }
+    /* The copy is a self-contained file: no WAL beside it. */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(d, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        (void)snprintf(why, sizeof(why), "%s", d ? sqlite3_errmsg(d) : sqlite3_errstr(rc));
+    sqlite3_close(d);
+    sqlite3_close(s);
+    if (rc == SQLITE_FULL || rc == SQLITE_IOERR)
+        return cst_fail(CST_ERR_UNAVAILABLE, "cannot copy %s: %s", src, why);
+    ENSURE(rc == SQLITE_OK, CST_ERR_INTERNAL, "cannot copy %s: %s", src, why);
+    return CST_OK;
+}
+
+cst_err cst_sqlite_store_snapshot(cst_store *st, const char *tenant_id, const char *dir,
+                                  bool *exists)
+{
+    char src[PATH_MAX], name[PATH_MAX], dst[PATH_MAX];
+    const char *data_dir = cst_sqlite_store_data_dir(st);
+    *exists = false;
+    if (tenant_id)
+        TRY(cst_sqlite_tenant_path(data_dir, CST_TSPACE_LIVE, tenant_id, src, sizeof(src)));
+    else
+        TRY(cst_sqlite_system_path(data_dir, src, sizeof(src)));
+    if (!cst_path_exists(src))
+        return CST_OK; /* a tenant that never stored anything has no database yet */
+    TRY(cst_sqlite_store_copy_name(tenant_id, name, sizeof(name)));
+    TRY(cst_fmt(dst, sizeof(dst), "%s/%s", dir, name));
+    if (tenant_id) {
+        char sub[PATH_MAX];
+        TRY(cst_fmt(sub, sizeof(sub), "%s/tenants", dir));
+        ENSURE(mkdir(sub, 0700) == 0 || errno == EEXIST, CST_ERR_UNAVAILABLE,
+               "cannot create %s: %s", sub, strerror(errno));
+    }
+    TRY(snapshot_file(src, dst));
+    *exists = true;
+    return CST_OK;
+}
+
+/* Runs one integer query on a database file opened read-only (a staged copy). */
+static cst_err count_query(sqlite3 *db, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    ENSURE(rc == SQLITE_ROW, CST_ERR_INTEGRITY, "database query failed: %s", sqlite3_errmsg(db));
+    return CST_OK;
+}
+
+cst_err cst_sqlite_store_copy_check(const char *dir, const char *name, bool integrity,
+                                    int64_t *records, int64_t *buckets)
+{
+    char path[PATH_MAX];
+    TRY(cst_fmt(path, sizeof(path), "%s/%s", dir, name));
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    cst_err e = rc == SQLITE_OK
+                    ? CST_OK
+                    : cst_fail(CST_ERR_INTEGRITY, "cannot open %s: %s", path, sqlite3_errstr(rc));
+    if (e == CST_OK && integrity) {
+        sqlite3_stmt *q = NULL;
+        rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(q);
+        const unsigned char *r = rc == SQLITE_ROW ? sqlite3_column_text(q, 0) : NULL;
+        if (!r || strcmp((const char *)r, "ok") != 0)
+            e = cst_fail(CST_ERR_INTEGRITY, "%s fails PRAGMA integrity_check: %s", path,
+                         r ? (const char *)r : sqlite3_errmsg(db));
+        sqlite3_finalize(q);
+    }
+    if (e == CST_OK && records)
+        e = count_query(db, "SELECT count(*) FROM records", records);
+    if (e == CST_OK && buckets)
+        e = count_query(db, "SELECT count(*) FROM buckets", buckets);
+    sqlite3_close(db);
+    return e;
+}
+
+/* Calls tenant (or tomb) for each row of a query on the copy; a callback's error stops it. */
+static cst_err list_rows(sqlite3 *db, const char *sql, cst_err (*tenant)(const char *id, void *ctx),
+                         cst_err (*tomb)(const cst_tombstone_row *, void *ctx), void *ctx, int *rc)
+{
+    sqlite3_stmt *q = NULL;
+    cst_err e = CST_OK;
+    *rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
+    while (e == CST_OK && *rc == SQLITE_OK && (*rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(q, 0);
+        if (tenant) {
+            e = tenant(id ? id : "", ctx);
+        } else {
+            cst_tombstone_row t = {.erased_at = sqlite3_column_int64(q, 1)};
+            (void)snprintf(t.tenant_id, sizeof(t.tenant_id), "%s", id ? id : "");
+            e = tomb(&t, ctx);
+        }
+        *rc = SQLITE_OK;
+    }
+    sqlite3_finalize(q);
+    return e;
+}
+
+cst_err cst_sqlite_store_copy_lists(const char *dir, cst_err (*tenant)(const char *id, void *ctx),
+                                    cst_err (*tomb)(const cst_tombstone_row *, void *ctx),
+                                    void *ctx)
+{
+    char path[PATH_MAX];
+    TRY(cst_fmt(path, sizeof(path), "%s/%s", dir, CST_SQLITE_SYSTEM));
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    cst_err e = CST_OK;
+    if (rc == SQLITE_OK)
+        e = list_rows(db, "SELECT id FROM tenants ORDER BY id", tenant, NULL, ctx, &rc);
+    if (e == CST_OK && rc == SQLITE_DONE)
+        e = list_rows(db, "SELECT tenant_id, erased_at FROM tombstones ORDER BY tenant_id", NULL,
+                      tomb, ctx, &rc);
+    char why[200];
+    (void)snprintf(why, sizeof(why), "%s", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_close(db);
+    TRY(e);
+    ENSURE(rc == SQLITE_DONE, CST_ERR_INTEGRITY, "cannot read the tenants of %s: %s", path, why);
+    return CST_OK;
+}
+
+static cst_err sql_exec(sqlite3 *db, const char *sql, const char *a)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
+    if (rc == SQLITE_OK && a)
+        rc = sqlite3_bind_text(q, 1, a, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(q);
+    sqlite3_finalize(q);
+    ENSURE(rc == SQLITE_DONE || rc == SQLITE_ROW,
+           rc == SQLITE_FULL ? CST_ERR_UNAVAILABLE : CST_ERR_INTERNAL, "restore: %s",
+           sqlite3_errmsg(db));
+    return CST_OK;
+}
+
+/* Records one tombstone (BAK-4); every step is checked, so a restore whose tombstone could not
+ * be written fails instead of completing without it. */
+static cst_err insert_tombstone(sqlite3 *db, const char *id, int64_t erased_at)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "INSERT OR IGNORE INTO tombstones(tenant_id, erased_at) "
+                                "VALUES(?, ?)",
+                                -1, &q, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(q, 2, erased_at);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(q);
+    cst_err e = CST_OK;
+    if (rc != SQLITE_DONE)
+        e = cst_fail(rc == SQLITE_FULL ? CST_ERR_UNAVAILABLE : CST_ERR_INTERNAL,
+                     "restore: cannot record the tombstone of tenant %s: %s", id,
+                     sqlite3_errmsg(db));
+    sqlite3_finalize(q);
+    return e;
+}
+
+cst_err cst_sqlite_store_copy_drop_erased(const char *dir, const cst_tombstone_row *tombs, size_t n)
+{
+    char sys[PATH_MAX];
+    TRY(cst_fmt(sys, sizeof(sys), "%s/%s", dir, CST_SQLITE_SYSTEM));
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(sys, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        sqlite3_close(db); /* sqlite hands back a handle even when the open fails */
+        return cst_fail(CST_ERR_INTERNAL, "cannot open %s", sys);
+    }
+    cst_err e = sql_exec(db, "PRAGMA secure_delete=ON", NULL);
+    if (e == CST_OK)
+        e = sql_exec(db, "BEGIN IMMEDIATE", NULL);
+    static const char *const dels[] = {
+        "DELETE FROM tokens WHERE tenant_id = ?", "DELETE FROM users WHERE tenant_id = ?",
+        "DELETE FROM tenant_keys WHERE tenant_id = ?", "DELETE FROM tenants WHERE id = ?"};
+    for (size_t i = 0; e == CST_OK && i < n; i++) {
+        for (size_t k = 0; e == CST_OK && k < sizeof(dels) / sizeof(*dels); k++)
+            e = sql_exec(db, dels[k], tombs[i].tenant_id);
+        if (e == CST_OK)
+            e = insert_tombstone(db, tombs[i].tenant_id, tombs[i].erased_at);
+    }
+    if (e == CST_OK)
+        e = sql_exec(db, "COMMIT", NULL);
+    sqlite3_close(db);
+    return e;
+}
+
+/* Copies the tenant's rows from the copy's system store (attached as b) into the live one. */
+static cst_err merge_rows(cst_db *db, const char *tenant, bool *created)
+{
+    int64_t in_backup = 0, present = 0;
+    TRY(cst_db_int(db, &in_backup, "SELECT count(*) FROM b.tenants WHERE id = ?", "s", tenant));
+    ENSURE(in_backup, CST_ERR_NOT_FOUND, "the backup holds no tenant %s", tenant);
+    TRY(cst_db_int(db, &present, "SELECT count(*) FROM main.tenants WHERE id = ?", "s", tenant));
+    TRY(cst_db_begin(db));
+    cst_err e = cst_db_run(
+        db, NULL, "INSERT OR IGNORE INTO main.tenants SELECT * FROM b.tenants WHERE id = ?", "s",
+        tenant);
+    if (e == CST_OK)
+        e = cst_db_run(db, NULL,
+                       "INSERT OR IGNORE INTO main.tenant_keys SELECT * FROM b.tenant_keys WHERE "
+                       "tenant_id = ?",
+                       "s", tenant);
+    if (e == CST_OK && !present)
+        e = cst_db_run(db, NULL,
+                       "INSERT OR IGNORE INTO main.users SELECT * FROM b.users WHERE tenant_id = ?",
+                       "s", tenant);
+    if (e == CST_OK)
+        e = cst_db_commit(db);
+    else
+        cst_db_rollback(db);
+    *created = !present;
+    return e;
+}
+
+/* Replaces the tenant's database file: the old one is checkpointed first so that no WAL of it
+ * can be replayed onto the new file. */
+static cst_err swap_tenant_db(const char *data_dir, const char *tenant, const char *staged)
+{
+    char live[PATH_MAX], side[PATH_MAX], dir[PATH_MAX];
+    TRY(cst_sqlite_tenant_path(data_dir, CST_TSPACE_LIVE, tenant, live, sizeof(live)));
+    TRY(cst_fmt(dir, sizeof(dir), "%s/tenants", data_dir));
+    if (cst_path_exists(live)) {
+        sqlite3 *db = NULL;
+        if (sqlite3_open_v2(live, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK)
+            (void)sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+        sqlite3_close(db);
+    }
+    ENSURE(rename(staged, live) == 0, CST_ERR_UNAVAILABLE, "cannot move %s into place: %s", live,
+           strerror(errno));
+    static const char *const sides[] = {"-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < 3; i++) {
+        TRY(cst_fmt(side, sizeof(side), "%s%s", live, sides[i]));
+        if (unlink(side) != 0 && errno != ENOENT)
+            return cst_fail(CST_ERR_UNAVAILABLE, "cannot remove %s: %s", side, strerror(errno));
+    }
+    return cst_fsync_dir(dir);
+}
+
+cst_err cst_sqlite_store_merge_tenant(cst_store *st, const char *dir, const char *tenant_id,
+                                      bool *created)
+{
+    char sys[PATH_MAX], name[PATH_MAX], staged[PATH_MAX];
+    TRY(cst_fmt(sys, sizeof(sys), "%s/%s", dir, CST_SQLITE_SYSTEM));
+    TRY(cst_sqlite_store_copy_name(tenant_id, name, sizeof(name)));
+    TRY(cst_fmt(staged, sizeof(staged), "%s/%s", dir, name));
+    cst_db *db = cst_sqlite_system_db(st);
+    TRY(cst_db_run(db, NULL, "ATTACH DATABASE ? AS b", "s", sys));
+    cst_err e = merge_rows(db, tenant_id, created);
+    if (cst_db_run(db, NULL, "DETACH DATABASE b", "") != CST_OK && e == CST_OK)
+        cst_err_clear(); /* as before the move: a failed detach does not fail the merge */
+    if (e == CST_OK && cst_path_exists(staged))
+        e = swap_tenant_db(cst_sqlite_store_data_dir(st), tenant_id, staged);
+    return e;
+}

@@ -1,0 +1,32 @@
+/* internal.h: what the SQLite driver's files share: the data dir layout and the system
+ * store's connection. */
+#ifndef CST_SQLITE_INTERNAL_H
+#define CST_SQLITE_INTERNAL_H
+
+#include <stddef.h>
+
+#include "store/driver.h"
+#include "store/sqlite/db.h"
+
+/* The layout of a data dir: system.db, tenants/<id>.db, retained/<id>.db (each with its -wal
+ * and -shm files beside it while open). */
+#define CST_SQLITE_SYSTEM "system.db"
+CST_MUST_USE cst_err cst_sqlite_system_path(const char *data_dir, char *out, size_t size);
+/* CST_ERR_INVALID for a malformed tenant id. */
+CST_MUST_USE cst_err cst_sqlite_tenant_path(const char *data_dir, cst_tspace space,
+                                            const char *tenant_id, char *out, size_t size);
+
+/* The system store's connection (for the operations in copy.c). */
+cst_db *cst_sqlite_system_db(cst_store *st);
+
+/* The driver's operations (driver.c puts them in its table, cst_sqlite_driver): the store.h
+ * function of the same name with "sqlite_" after "cst_". */
+#define CST_SQLITE_OP_PROTO(on, type, name, params, args) type cst_sqlite_##name params;
+CST_STORE_OPS(CST_SQLITE_OP_PROTO)
+CST_MUST_USE cst_err cst_sqlite_store_open(const char *data_dir, bool create, cst_store **out);
+void cst_sqlite_store_close(cst_store *st);
+void cst_sqlite_tstore_close(cst_tstore *ts);
+void cst_sqlite_tstore_rollback(cst_tstore *ts);
+void cst_sqlite_tstore_checkpoint(cst_tstore *ts);
+
+#endif
