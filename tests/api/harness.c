@@ -600,12 +600,17 @@ void ts_openapi_log(const char *method, const char *path, const ts_resp *r)
                              "json_invalid", is_json && r->len && !body);
     if (body)
         json_object_set_new(line, "body", body);
-    char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+    /* json_dumpb into our own buffer: custodia may have replaced jansson's allocator */
+    size_t len = line ? json_dumpb(line, NULL, 0, JSON_COMPACT) : 0;
+    char *text = len ? malloc(len + 1) : NULL;
+    if (text && json_dumpb(line, text, len, JSON_COMPACT) != len) {
+        free(text);
+        text = NULL;
+    }
     json_decref(line);
     if (!text || !oa_open())
         fail_msg("openapi: cannot log the response of %s %s", method, path);
-    size_t len = strlen(text);
-    text[len] = '\n'; /* replaces the terminator: one write(2) for the whole line */
+    text[len] = '\n'; /* one write(2) for the whole line */
     int fd = open(oa_log.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     bool ok = fd >= 0 && write(fd, text, len + 1) == (ssize_t)(len + 1);
     if (fd >= 0)
