@@ -638,7 +638,7 @@ int ts_openapi_check(void)
     (void)rename(oa_log.path, kept);
     fprintf(stderr,
             "openapi: %s: responses above do not match docs/openapi.yaml (validate.mjs exit %d; "
-            "log kept in %s)\n",
+            "log kept in %s; exit 127 or a missing package: run scripts/install-deps.sh)\n",
             program_invocation_short_name, rc, kept);
     return 1;
 }
