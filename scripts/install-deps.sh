@@ -8,7 +8,25 @@ PACKAGES=(
     libmicrohttpd-dev libgnutls28-dev libsodium-dev liboath-dev libsqlite3-dev
     libjansson-dev libinih-dev libzxcvbn-dev libcurl4-gnutls-dev libcmocka-dev
     curl jq oathtool sqlite3 gnutls-bin
+    libyaml-dev
 )
+
+# The OpenAPI checks (redocly lint, ajv in the API tests) are npm packages pinned in
+# tests/openapi/package-lock.json. Node 20+ and npm come with the machine (not Debian's nodejs and
+# npm packages, which would conflict). npm ci runs again only when the lock file changed.
+npm_tools() {
+    local dir
+    dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/openapi"
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null ||
+        ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)'; then
+        echo "install-deps: the OpenAPI checks need Node 20 or later and npm on PATH" >&2
+        exit 1
+    fi
+    cmp -s "$dir/package-lock.json" "$dir/node_modules/.custodia-lock" && return 0
+    echo "install-deps: npm ci in tests/openapi"
+    (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+    cp "$dir/package-lock.json" "$dir/node_modules/.custodia-lock"
+}
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -16,7 +34,7 @@ for p in "${PACKAGES[@]}"; do
         missing+=("$p")
     fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+[ ${#missing[@]} -eq 0 ] && { npm_tools; exit 0; }
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then
@@ -26,3 +44,4 @@ fi
 echo "install-deps: installing ${missing[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+npm_tools

@@ -287,6 +287,7 @@ void ts_request(ts_server *s, const char *method, const char *path, const char *
     curl_easy_cleanup(c);
     if (r->body && r->len && r->body[0] == '{')
         r->json = json_loadb(r->body, r->len, 0, NULL);
+    ts_openapi_log(method, path, r);
 }
 
 void ts_resp_free(ts_resp *r)
@@ -547,6 +548,102 @@ char *ts_sys_operator(ts_server *s, const char *admin, const char *username, con
     return tok;
 }
 
+/* ---- The response log: every live response checked against docs/openapi.yaml ----
+ * One NDJSON file per test process (a fork()ed child that makes requests gets its own), each
+ * line written with one write(2) so that lines never interleave. A body is logged when it is
+ * JSON; other bodies (record values, exports) are checked by their content type only. */
+
+static struct {
+    pid_t pid;        /* the process the log belongs to */
+    char path[512];   /* its NDJSON file */
+    unsigned pending; /* lines not yet validated */
+    bool at_exit;     /* the exit check is registered */
+} oa_log;
+
+static void oa_check_at_exit(void)
+{
+    if (oa_log.pid == getpid() && ts_openapi_check() != 0) {
+        ts_reap_since(0); /* _exit skips the registry's own atexit handler */
+        _exit(1);
+    }
+}
+
+static bool oa_open(void)
+{
+    if (oa_log.pid == getpid())
+        return true;
+    const char *dir = getenv("TS_OPENAPI_LOG_DIR");
+    dir = dir && *dir ? dir : "/tmp";
+    if (ts_sh("mkdir -p '%s'", dir) != 0)
+        return false;
+    int n = snprintf(oa_log.path, sizeof(oa_log.path), "%s/%s.%d.ndjson", dir,
+                     program_invocation_short_name, (int)getpid());
+    if (n < 0 || (size_t)n >= sizeof(oa_log.path))
+        return false;
+    unlink(oa_log.path); /* a pid reused from an earlier run */
+    oa_log.pid = getpid();
+    oa_log.pending = 0;
+    if (!oa_log.at_exit)
+        oa_log.at_exit = atexit(oa_check_at_exit) == 0;
+    return true;
+}
+
+void ts_openapi_log(const char *method, const char *path, const ts_resp *r)
+{
+    if (r->status <= 0)
+        return; /* no answer (the connection failed): nothing to check */
+    char ctype[256] = "";
+    (void)ts_header(r, "Content-Type", ctype, sizeof(ctype));
+    bool is_json = strncasecmp(ctype, "application/json", 16) == 0;
+    json_t *body = is_json && r->len ? json_loadb(r->body, r->len, 0, NULL) : NULL;
+    json_t *line = json_pack("{s:s,s:s,s:i,s:s,s:I,s:b}", "method", method, "path", path, "status",
+                             (int)r->status, "content_type", ctype, "bytes", (json_int_t)r->len,
+                             "json_invalid", is_json && r->len && !body);
+    if (body)
+        json_object_set_new(line, "body", body);
+    /* json_dumpb into our own buffer: custodia may have replaced jansson's allocator */
+    size_t len = line ? json_dumpb(line, NULL, 0, JSON_COMPACT) : 0;
+    char *text = len ? malloc(len + 1) : NULL;
+    if (text && json_dumpb(line, text, len, JSON_COMPACT) != len) {
+        free(text);
+        text = NULL;
+    }
+    json_decref(line);
+    if (!text || !oa_open())
+        fail_msg("openapi: cannot log the response of %s %s", method, path);
+    text[len] = '\n'; /* one write(2) for the whole line */
+    int fd = open(oa_log.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && write(fd, text, len + 1) == (ssize_t)(len + 1);
+    if (fd >= 0)
+        close(fd);
+    free(text);
+    if (!ok)
+        fail_msg("openapi: cannot append to %s", oa_log.path);
+    oa_log.pending++;
+}
+
+int ts_openapi_check(void)
+{
+    if (oa_log.pid != getpid() || oa_log.pending == 0)
+        return 0;
+    oa_log.pending = 0;
+    int rc = ts_sh("node '%s/tests/openapi/validate.mjs' '%s/docs/openapi.yaml' '%s'",
+                   CUSTODIA_SOURCE_DIR, CUSTODIA_SOURCE_DIR, oa_log.path);
+    if (rc == 0) {
+        unlink(oa_log.path);
+        return 0;
+    }
+    /* kept for a look; the next responses go to a fresh file */
+    char kept[560];
+    (void)snprintf(kept, sizeof(kept), "%s.failed", oa_log.path);
+    (void)rename(oa_log.path, kept);
+    fprintf(stderr,
+            "openapi: %s: responses above do not match docs/openapi.yaml (validate.mjs exit %d; "
+            "log kept in %s; exit 127 or a missing package: run scripts/install-deps.sh)\n",
+            program_invocation_short_name, rc, kept);
+    return 1;
+}
+
 /* ---- Harness hygiene: a registry of the servers (and temp dirs) this process started ----
  * A failing cmocka assertion longjmps out of a test past its ts_stop/ts_cleanup. Every
  * ts_init registers its temp dir, ts_start its pid, ts_cleanup unregisters. ts_teardown
@@ -721,7 +818,7 @@ int ts_run_group_tests(const char *name, const struct CMUnitTest *tests, size_t 
     group_teardown = teardown;
     int rc = _cmocka_run_group_tests(name, copy, n, run_group_setup, run_group_teardown);
     free(copy);
-    return rc;
+    return rc + ts_openapi_check();
 }
 
 int ts_group_alive(pid_t pgid)

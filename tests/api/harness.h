@@ -108,6 +108,14 @@ void ts_bucket(ts_server *s, const char *token, const char *name);
 long ts_put(ts_server *s, const char *token, const char *bucket, const char *enc_key,
             const char *ctype, const void *val, size_t len);
 
+/* docs/openapi.yaml holds true to the live server (issue 13). ts_request appends every response
+ * (method, raw path, status, content type, JSON body) as one NDJSON line to this process's log
+ * under $TS_OPENAPI_LOG_DIR; ts_openapi_check runs tests/openapi/validate.mjs once over what was
+ * logged since the last check (after each cmocka_run_group_tests, and at exit for the rest) and
+ * returns 1 when a response does not match its operation in the description, else 0. */
+void ts_openapi_log(const char *method, const char *path, const ts_resp *r);
+int ts_openapi_check(void);
+
 /* Seconds on the monotonic clock (for test timings and deadlines). */
 double ts_now_s(void);
 
