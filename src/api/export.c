@@ -69,7 +69,7 @@ static bool export_record(const cst_record_row *r, void *p)
     export_state *x = p;
     const char *bucket =
         json_string_value(json_object_get(json_array_get(x->buckets, x->bucket), "name"));
-    char key[CST_PARAM_MAX + 1], ctype[128];
+    char key[CST_RECORD_KEY_MAX + 1], ctype[CST_CTYPE_MAX + 1];
     size_t klen;
     x->value.len = 0;
     x->e = cst_record_open(x->t, bucket, r, key, &klen, ctype, &x->value);

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
-#include "api/roles.h"
+#include "core/authz.h"
 #include "crypto/secrets.h"
 #include "store/db.h"
 #include "util/util.h"
@@ -29,8 +29,8 @@ static cst_err parse_create(cst_node *n, json_t *body, cst_tenant_row *t, const 
     TRY(cst_json_obj(body, "owner", true, &owner));
     TRY(cst_json_only(owner, owner_fields));
     TRY(cst_json_str(owner, "username", true, username));
-    TRY(cst_api_check_username(*username));
-    TRY(cst_api_check_name("tenant name", name));
+    TRY(cst_account_check_username(*username));
+    TRY(cst_name_check("tenant name", name));
     ENSURE(name[0] != '_' && name[0] != '-', CST_ERR_INVALID,
            "tenant name must start with a letter or digit");
     /* ISO-1: login takes a tenant's name or its id; a name shaped like an id (of any kind)
@@ -52,20 +52,6 @@ static cst_err parse_create(cst_node *n, json_t *body, cst_tenant_row *t, const 
     TRY(cst_copy(t->state, sizeof(t->state), "active"));
     t->created_at = cst_now_us();
     return CST_OK;
-}
-
-static cst_err make_owner(const cst_tenant_row *t, const char *username, cst_user_row *u,
-                          char password[32])
-{
-    memset(u, 0, sizeof(*u));
-    cst_random_id("us", u->id);
-    TRY(cst_copy(u->tenant_id, sizeof(u->tenant_id), t->id));
-    TRY(cst_copy(u->username, sizeof(u->username), username));
-    TRY(cst_copy(u->grants, sizeof(u->grants), "[]"));
-    u->roles = CST_ROLE_BIT(CST_ROLE_OWNER);
-    u->must_change_password = true;
-    u->created_at = t->created_at;
-    return cst_api_new_password(password, u->pw_hash, u->pw_history, sizeof(u->pw_history));
 }
 
 typedef struct created {
@@ -105,7 +91,8 @@ cst_err cst_api_sys_tenant_create(cst_node *n, cst_request *req)
     TRY(cst_api_body(req, fields, &body));
     cst_err e = parse_create(n, body, &t, &username);
     if (e == CST_OK)
-        e = make_owner(&t, username, &owner, password);
+        e = cst_account_new(t.id, username, CST_ROLE_BIT(CST_ROLE_OWNER), t.created_at, &owner,
+                            password);
     if (e == CST_OK) /* LOG-4: the new tenant's trail starts with its creation. */
         e = cst_copy(req->audit_tenant, sizeof(req->audit_tenant), t.id);
     if (e == CST_OK) {

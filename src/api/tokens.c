@@ -6,7 +6,7 @@
 
 #include "util/json.h"
 #include "api/api.h"
-#include "api/roles.h"
+#include "core/authz.h"
 #include "crypto/secrets.h"
 #include "util/util.h"
 

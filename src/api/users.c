@@ -7,29 +7,11 @@
 
 #include "util/json.h"
 #include "api/api.h"
-#include "api/roles.h"
+#include "core/authz.h"
 #include "crypto/secrets.h"
 #include "util/util.h"
 
 #define OWNER CST_ROLE_BIT(CST_ROLE_OWNER)
-
-cst_err cst_api_check_username(const char *u)
-{
-    size_t len = strlen(u);
-    bool ok = len >= 1 && len <= 64;
-    for (const char *c = u; ok && *c; c++)
-        ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-             *c == '.' || *c == '_' || *c == '-' || *c == '@';
-    ENSURE(ok, CST_ERR_INVALID, "username must be 1-64 characters of A-Z a-z 0-9 . _ - @");
-    return CST_OK;
-}
-
-cst_err cst_api_new_password(char password[32], char *hash, char *history, size_t history_len)
-{
-    TRY(cst_password_generate(password));
-    TRY(cst_password_hash(password, hash));
-    return cst_password_history_push("[]", hash, history, history_len);
-}
 
 static json_t *user_json(const cst_user_row *u)
 {
@@ -55,7 +37,7 @@ static cst_err parse_grants(const json_t *arr, char out[CST_GRANTS_JSON])
     {
         ENSURE(json_is_string(v), CST_ERR_INVALID, "grants must be an array of bucket names");
         if (strcmp(json_string_value(v), "*") != 0)
-            TRY(cst_api_check_name("grant", json_string_value(v)));
+            TRY(cst_name_check("grant", json_string_value(v)));
     }
     char *text = json_dumps(arr, JSON_COMPACT);
     ENSURE(text, CST_ERR_INTERNAL, "out of memory");
@@ -77,32 +59,24 @@ cst_err cst_api_account_create(cst_node *n, cst_request *req, const char *tenant
     bool tenant = allowed_roles == CST_TENANT_ROLES;
     json_t *body = NULL;
     const char *username;
+    uint32_t roles = 0;
+    char grants[CST_GRANTS_JSON] = "[]";
     cst_user_row u;
     char password[32] = "";
-    memset(&u, 0, sizeof(u));
-    TRY(cst_copy(u.grants, sizeof(u.grants), "[]"));
     TRY(cst_api_body(req, tenant ? fields : op_fields, &body));
     cst_err e = cst_json_str(body, "username", true, &username);
     if (e == CST_OK)
-        e = cst_api_check_username(username);
+        e = cst_account_check_username(username);
     if (e == CST_OK)
-        e = cst_roles_parse(json_object_get(body, "roles"), allowed_roles, &u.roles);
-    if (e == CST_OK && (u.roles & OWNER) && !caller_is_owner(req))
+        e = cst_roles_parse(json_object_get(body, "roles"), allowed_roles, &roles);
+    if (e == CST_OK && (roles & OWNER) && !caller_is_owner(req))
         e = cst_fail(CST_ERR_FORBIDDEN, "only an owner can make another owner");
     if (e == CST_OK && json_object_get(body, "grants"))
-        e = parse_grants(json_object_get(body, "grants"), u.grants);
-    if (e == CST_OK) {
-        cst_random_id("us", u.id);
-        e = cst_copy(u.tenant_id, sizeof(u.tenant_id), tenant_id);
-    }
+        e = parse_grants(json_object_get(body, "grants"), grants);
     if (e == CST_OK)
-        e = cst_copy(u.username, sizeof(u.username), username);
+        e = cst_account_new(tenant_id, username, roles, cst_now_us(), &u, password);
     if (e == CST_OK) {
-        u.must_change_password = true;
-        u.created_at = cst_now_us();
-        e = cst_api_new_password(password, u.pw_hash, u.pw_history, sizeof(u.pw_history));
-    }
-    if (e == CST_OK) {
+        memcpy(u.grants, grants, sizeof(u.grants));
         cst_audit_detail(req, "username", json_string(u.username));
         cst_audit_info(req, "user_id", json_string(u.id));
         cst_audit_info(req, "roles", cst_roles_json(u.roles));

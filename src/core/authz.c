@@ -1,5 +1,5 @@
-/* roles.c: the role -> permission table (IAM-4). Operators hold no tenant-data permission. */
-#include "api/roles.h"
+/* authz.c: the role -> permission table (IAM-4). Operators hold no tenant-data permission. */
+#include "core/authz.h"
 
 #include <string.h>
 

@@ -1,11 +1,34 @@
-/* roles.h: roles and the permissions each grants (IAM-4), and permission names for tokens. */
-#ifndef CST_ROLES_H
-#define CST_ROLES_H
+/* authz.h: permissions, roles and the permissions each grants (IAM-4), and permission names for
+ * tokens. */
+#ifndef CST_CORE_AUTHZ_H
+#define CST_CORE_AUTHZ_H
 
 #include <jansson.h>
 #include <stdint.h>
 
-#include "http/request.h"
+#include "util/err.h"
+
+/* Permissions. A route declares one; CST_PERM_UNSET cannot be registered. Tokens carry a bit
+ * set of the grantable ones (1u << perm). */
+typedef enum cst_perm {
+    CST_PERM_UNSET = 0,
+    CST_PERM_PUBLIC,       /* no credential */
+    CST_PERM_SELF,         /* any signed-in principal, acting on itself */
+    CST_PERM_TENANT_READ,  /* read tenant settings */
+    CST_PERM_TENANT_ADMIN, /* change tenant settings, manage users and all tokens */
+    CST_PERM_BUCKETS_ADMIN,
+    CST_PERM_RECORDS_READ,
+    CST_PERM_RECORDS_WRITE,
+    CST_PERM_USERS_ADMIN,   /* manage the tenant's users */
+    CST_PERM_SYS_TENANTS,   /* operators: create and list tenants */
+    CST_PERM_SYS_OPERATORS, /* operators: manage operator accounts */
+    CST_PERM_AUDIT_READ,    /* read the tenant's own audit trail (LOG-4) */
+    CST_PERM_SYS_SECURITY,  /* operators: read and verify the node's audit log */
+    CST_PERM_SYS_BACKUPS,   /* operators: take, list and verify backups, run drills */
+    CST_PERM__COUNT
+} cst_perm;
+
+#define CST_PERM_BIT(p) (1u << (p))
 
 typedef enum cst_role {
     CST_ROLE_OWNER = 0,

@@ -1,33 +1,19 @@
-/* records.c: record routes. Values, keys and content types are sealed per record under the
- * tenant's DEK (ENC-1); records are found through the blind index. */
+/* record.c: records (ENC-1). Values, keys and content types are sealed per record under the
+ * tenant's DEK; records are found through the blind index; versions order writes and back
+ * preconditions. */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "api/api.h"
+#include "core/record.h"
+#include "util/json.h"
 #include "util/util.h"
-
-#define CTYPE_MAX 127
-#define DEFAULT_CTYPE "application/octet-stream"
-
-/* The precondition of a write: none, If-Match a version, or If-None-Match: *. */
-typedef struct precond {
-    int64_t if_match; /* 0: none; -1: must not exist (If-None-Match: *); -2: must exist (*) */
-} precond;
-
-/* A record's key and content type, decrypted. */
-typedef struct record_meta {
-    char key[CST_PARAM_MAX + 1];
-    size_t key_len;
-    char ctype[CTYPE_MAX + 1];
-} record_meta;
 
 cst_err cst_record_key_check(const char *key, size_t len)
 {
-    ENSURE(len >= 1 && len <= CST_PARAM_MAX, CST_ERR_INVALID, "record key must be 1-%d bytes",
-           CST_PARAM_MAX);
+    ENSURE(len >= 1 && len <= CST_RECORD_KEY_MAX, CST_ERR_INVALID, "record key must be 1-%d bytes",
+           CST_RECORD_KEY_MAX);
     ENSURE(cst_utf8_valid((const uint8_t *)key, len), CST_ERR_INVALID,
            "record key must be valid UTF-8");
     ENSURE(!cst_has_control((const uint8_t *)key, len), CST_ERR_INVALID,
@@ -38,8 +24,8 @@ cst_err cst_record_key_check(const char *key, size_t len)
 static cst_err ctype_check(const char *ct)
 {
     size_t len = strlen(ct);
-    ENSURE(len >= 1 && len <= CTYPE_MAX, CST_ERR_INVALID, "content type must be 1-%d bytes",
-           CTYPE_MAX);
+    ENSURE(len >= 1 && len <= CST_CTYPE_MAX, CST_ERR_INVALID, "content type must be 1-%d bytes",
+           CST_CTYPE_MAX);
     for (const char *c = ct; *c; c++)
         ENSURE(*c >= 0x20 && *c < 0x7f, CST_ERR_INVALID, "content type must be printable ASCII");
     return CST_OK;
@@ -62,12 +48,12 @@ cst_err cst_record_validate(const char *key, size_t key_len, const char *ctype, 
     return CST_OK;
 }
 
-static void etag_of(uint64_t version, char out[32])
+void cst_record_etag(uint64_t version, char out[32])
 {
     (void)snprintf(out, 32, "\"%llu\"", (unsigned long long)version);
 }
 
-static cst_err parse_etag(const char *s, int64_t *version)
+cst_err cst_record_etag_parse(const char *s, int64_t *version)
 {
     char *end;
     ENSURE(s[0] == '"', CST_ERR_INVALID, "ETag must be a quoted version such as \"12\"");
@@ -78,28 +64,11 @@ static cst_err parse_etag(const char *s, int64_t *version)
     return CST_OK;
 }
 
-static cst_err header_precond(cst_request *req, precond *pc)
+static cst_err check_precond(const cst_record_precond *pc, bool exists, uint64_t version)
 {
-    const char *im = cst_req_header(req, "If-Match");
-    const char *inm = cst_req_header(req, "If-None-Match");
-    pc->if_match = 0;
-    ENSURE(!(im && inm), CST_ERR_INVALID, "send If-Match or If-None-Match, not both");
-    if (im && strcmp(im, "*") == 0)
-        pc->if_match = -2;
-    else if (im)
-        TRY(parse_etag(im, &pc->if_match));
-    if (inm) {
-        ENSURE(strcmp(inm, "*") == 0, CST_ERR_INVALID, "writes take only If-None-Match: *");
-        pc->if_match = -1;
-    }
-    return CST_OK;
-}
-
-static cst_err check_precond(const precond *pc, bool exists, uint64_t version)
-{
-    if (pc->if_match == -1)
+    if (pc->if_match == CST_PRECOND_ABSENT)
         ENSURE(!exists, CST_ERR_PRECONDITION, "the record exists (If-None-Match: *)");
-    else if (pc->if_match == -2)
+    else if (pc->if_match == CST_PRECOND_EXISTS)
         ENSURE(exists, CST_ERR_PRECONDITION, "the record does not exist (If-Match: *)");
     else if (pc->if_match > 0)
         ENSURE(exists && version == (uint64_t)pc->if_match, CST_ERR_PRECONDITION,
@@ -137,7 +106,7 @@ static cst_err open_field(const cst_tenant_ctx *t, char field, const char *bucke
 }
 
 static cst_err open_meta(const cst_tenant_ctx *t, const char *bucket, const cst_record_row *r,
-                         record_meta *m)
+                         cst_record_meta *m)
 {
     cst_buf pt;
     cst_buf_init(&pt, 1 << 16);
@@ -150,7 +119,7 @@ static cst_err open_meta(const cst_tenant_ctx *t, const char *bucket, const cst_
         e = cst_reader_lv16(&rd, &k, &kl);
         if (e == CST_OK)
             e = cst_reader_lv16(&rd, &c, &cl);
-        if (e == CST_OK && (kl > CST_PARAM_MAX || cl > CTYPE_MAX || cst_reader_left(&rd)))
+        if (e == CST_OK && (kl > CST_RECORD_KEY_MAX || cl > CST_CTYPE_MAX || cst_reader_left(&rd)))
             e = cst_fail(CST_ERR_INTEGRITY, "damaged record metadata");
     }
     if (e == CST_OK) {
@@ -166,7 +135,7 @@ static cst_err open_meta(const cst_tenant_ctx *t, const char *bucket, const cst_
 
 cst_err cst_record_check(const cst_tenant_ctx *t, const char *bucket, const cst_record_row *r)
 {
-    record_meta m;
+    cst_record_meta m;
     cst_buf pt;
     cst_buf_init(&pt, SIZE_MAX);
     cst_err e = open_meta(t, bucket, r, &m);
@@ -179,10 +148,10 @@ cst_err cst_record_check(const cst_tenant_ctx *t, const char *bucket, const cst_
 
 /* Seals and writes one record inside the caller's transaction: checks the precondition
  * against the current row, takes the next version, seals key, content type and value. */
-static cst_err write_record(cst_tenant_ctx *t, const char *bucket, const char *key, size_t key_len,
-                            const char *ctype, const uint8_t *value, size_t value_len,
-                            const precond *pc, cst_record_row *r, bool *created, int64_t created_at,
-                            int64_t updated_at)
+cst_err cst_record_write(cst_tenant_ctx *t, const char *bucket, const char *key, size_t key_len,
+                         const char *ctype, const uint8_t *value, size_t value_len,
+                         const cst_record_precond *pc, cst_record_row *r, bool *created,
+                         int64_t created_at, int64_t updated_at)
 {
     cst_record_row old;
     cst_record_row_init(&old);
@@ -221,7 +190,7 @@ static cst_err write_record(cst_tenant_ctx *t, const char *bucket, const char *k
 cst_err cst_record_open(const cst_tenant_ctx *t, const char *bucket, const cst_record_row *r,
                         char *key, size_t *key_len, char *ctype, cst_buf *value)
 {
-    record_meta m;
+    cst_record_meta m;
     cst_err e = open_meta(t, bucket, r, &m);
     if (e == CST_OK)
         e = open_field(t, 'v', bucket, r, &r->value, value);
@@ -240,13 +209,13 @@ cst_err cst_record_store(cst_tenant_ctx *t, const char *bucket, const char *key,
 {
     TRY(cst_record_validate(key, key_len, ctype, value_len, SIZE_MAX, created_at, updated_at,
                             cst_now_us()));
-    precond pc = {.if_match = must_be_new ? -1 : 0};
+    cst_record_precond pc = {.if_match = must_be_new ? CST_PRECOND_ABSENT : CST_PRECOND_NONE};
     cst_record_row r;
     cst_record_row_init(&r);
     bool created = false;
     /* an import or a copy keeps the original times, so retention counts from them */
-    cst_err e = write_record(t, bucket, key, key_len, ctype, value, value_len, &pc, &r, &created,
-                             created_at, updated_at);
+    cst_err e = cst_record_write(t, bucket, key, key_len, ctype, value, value_len, &pc, &r,
+                                 &created, created_at, updated_at);
     if (e == CST_ERR_PRECONDITION)
         e = cst_fail(CST_ERR_CONFLICT, "record %.*s already exists in bucket %s", (int)key_len, key,
                      bucket);
@@ -254,21 +223,10 @@ cst_err cst_record_store(cst_tenant_ctx *t, const char *bucket, const char *key,
     return e;
 }
 
-/* Common start of every record route: tenant, bucket name and (when has_key) key. */
-static cst_err record_target(cst_node *n, cst_request *req, bool has_key, cst_tenant_ctx **t)
-{
-    TRY(cst_api_tenant(n, req, t));
-    TRY(cst_api_check_name("bucket name", req->params[0]));
-    if (has_key)
-        TRY(cst_record_key_check(req->params[1], req->param_len[1]));
-    return cst_tstore_bucket_exists((*t)->ts, req->params[0]);
-}
-
-static json_t *record_json(const char *key, size_t key_len, const char *ctype,
-                           const cst_record_row *r)
+json_t *cst_record_json(const char *key, size_t key_len, const char *ctype, const cst_record_row *r)
 {
     char etag[32], c[32], u[32];
-    etag_of(r->version, etag);
+    cst_record_etag(r->version, etag);
     cst_time_format(r->created_at, c);
     cst_time_format(r->updated_at, u);
     return json_pack("{s:s%,s:s,s:I,s:I,s:s,s:s,s:s}", "key", key, key_len, "content_type", ctype,
@@ -276,161 +234,65 @@ static json_t *record_json(const char *key, size_t key_len, const char *ctype,
                      "created_at", c, "updated_at", u);
 }
 
-cst_err cst_api_record_put(cst_node *n, cst_request *req)
-{
-    cst_tenant_ctx *t;
-    precond pc;
-    TRY(record_target(n, req, true, &t));
-    TRY(header_precond(req, &pc));
-    const char *ctype = cst_req_header(req, "Content-Type");
-    ctype = ctype ? ctype : DEFAULT_CTYPE;
-    TRY(cst_record_validate(req->params[1], req->param_len[1], ctype, req->body.len,
-                            n->cfg.max_record_bytes, 0, 0, cst_now_us()));
-
-    cst_record_row r;
-    cst_record_row_init(&r);
-    bool created = false;
-    cst_err e = cst_tstore_begin(t->ts);
-    if (e == CST_OK) {
-        e = write_record(t, req->params[0], req->params[1], req->param_len[1], ctype,
-                         req->body.data, req->body.len, &pc, &r, &created, 0, 0);
-        if (e == CST_OK)
-            e = cst_tstore_commit(t->ts); /* durable before we answer */
-        else
-            cst_tstore_rollback(t->ts);
-    }
-    if (e == CST_OK) {
-        char etag[32];
-        etag_of(r.version, etag);
-        cst_resp_header(req, "ETag", etag);
-        e = cst_resp_json(req, created ? 201 : 200,
-                          record_json(req->params[1], req->param_len[1], ctype, &r));
-    }
-    cst_record_row_free(&r);
-    return e;
-}
-
-cst_err cst_api_record_get(cst_node *n, cst_request *req)
-{
-    cst_tenant_ctx *t;
-    TRY(record_target(n, req, true, &t));
-    cst_record_row r;
-    record_meta m;
-    cst_buf value;
-    cst_buf_init(&value, SIZE_MAX);
-    cst_record_row_init(&r);
-    uint8_t bidx[CST_HASH_LEN];
-    cst_blind_index(&t->idx, req->params[0], (const uint8_t *)req->params[1], req->param_len[1],
-                    bidx);
-    cst_err e = cst_tstore_record_get(t->ts, req->params[0], bidx, true, &r);
-    if (e == CST_OK)
-        e = open_meta(t, req->params[0], &r, &m);
-    if (e == CST_OK &&
-        (m.key_len != req->param_len[1] || memcmp(m.key, req->params[1], m.key_len) != 0))
-        e = cst_fail(CST_ERR_INTEGRITY, "stored data failed its integrity check");
-    if (e == CST_OK)
-        e = open_field(t, 'v', req->params[0], &r, &r.value, &value);
-    char etag[32];
-    etag_of(r.version, etag);
-    const char *inm = cst_req_header(req, "If-None-Match");
-    if (e == CST_OK && inm && (strcmp(inm, etag) == 0 || strcmp(inm, "*") == 0)) {
-        cst_resp_empty(req, 304);
-    } else if (e == CST_OK) {
-        /* The response takes over the plaintext buffer and wipes it when sent. */
-        req->resp.len = 0;
-        e = cst_resp_bytes(req, 200, m.ctype, value.data, value.len);
-    }
-    if (e == CST_OK)
-        cst_resp_header(req, "ETag", etag);
-    cst_buf_wipe_free(&value);
-    cst_record_row_free(&r);
-    sodium_memzero(&m, sizeof(m));
-    return e;
-}
-
-cst_err cst_api_record_delete(cst_node *n, cst_request *req)
-{
-    cst_tenant_ctx *t;
-    precond pc;
-    TRY(record_target(n, req, true, &t));
-    TRY(header_precond(req, &pc));
-    ENSURE(pc.if_match != -1, CST_ERR_INVALID, "DELETE does not take If-None-Match");
-    uint8_t bidx[CST_HASH_LEN];
-    cst_blind_index(&t->idx, req->params[0], (const uint8_t *)req->params[1], req->param_len[1],
-                    bidx);
-    cst_record_row r;
-    cst_record_row_init(&r);
-    cst_err e = cst_tstore_begin(t->ts);
-    if (e == CST_OK) {
-        e = cst_tstore_record_get(t->ts, req->params[0], bidx, false, &r);
-        if (e == CST_OK)
-            e = check_precond(&pc, true, r.version);
-        if (e == CST_OK)
-            e = cst_tstore_record_delete(t->ts, req->params[0], bidx);
-        if (e == CST_OK)
-            e = cst_tstore_commit(t->ts);
-        else
-            cst_tstore_rollback(t->ts);
-    }
-    cst_record_row_free(&r);
-    TRY(e);
-    cst_resp_empty(req, 204);
-    return CST_OK;
-}
-
 typedef struct list_ctx {
-    cst_tenant_ctx *t;
+    const cst_tenant_ctx *t;
     const char *bucket;
     const char *prefix;
     size_t prefix_len;
     int limit;
     json_t *items;
     cst_err err;
-    json_t *last_key;
 } list_ctx;
 
 static bool list_one(const cst_record_row *r, void *p)
 {
     list_ctx *lc = p;
-    record_meta m;
+    cst_record_meta m;
     lc->err = open_meta(lc->t, lc->bucket, r, &m);
     if (lc->err != CST_OK)
         return false;
     if (m.key_len >= lc->prefix_len && memcmp(m.key, lc->prefix, lc->prefix_len) == 0)
-        json_array_append_new(lc->items, record_json(m.key, m.key_len, m.ctype, r));
+        json_array_append_new(lc->items, cst_record_json(m.key, m.key_len, m.ctype, r));
     sodium_memzero(&m, sizeof(m));
     return json_array_size(lc->items) < (size_t)lc->limit;
 }
 
-cst_err cst_api_record_list(cst_node *n, cst_request *req)
+cst_err cst_record_list(const cst_tenant_ctx *t, const char *bucket, const char *prefix,
+                        const char *after, int limit, json_t *items)
 {
-    cst_tenant_ctx *t;
-    char prefix[CST_PARAM_MAX + 1], after[CST_PARAM_MAX + 1];
-    bool has_prefix, has_after;
-    int limit;
-    TRY(record_target(n, req, false, &t));
-    TRY(cst_req_query(req, "prefix", prefix, sizeof(prefix), &has_prefix));
-    TRY(cst_req_query(req, "after", after, sizeof(after), &has_after));
-    TRY(cst_api_query_limit(req, &limit));
     uint8_t after_bidx[CST_HASH_LEN];
-    if (has_after) {
-        TRY(cst_record_key_check(after, strlen(after)));
-        cst_blind_index(&t->idx, req->params[0], (const uint8_t *)after, strlen(after), after_bidx);
-    }
-    list_ctx lc = {t, req->params[0], prefix, strlen(prefix), limit, json_array(), CST_OK, NULL};
-    cst_err e = cst_tstore_record_scan(t->ts, req->params[0], has_after ? after_bidx : NULL, 0,
-                                       list_one, &lc);
+    if (after)
+        cst_blind_index(&t->idx, bucket, (const uint8_t *)after, strlen(after), after_bidx);
+    list_ctx lc = {t, bucket, prefix, strlen(prefix), limit, items, CST_OK};
+    TRY(cst_tstore_record_scan(t->ts, bucket, after ? after_bidx : NULL, 0, list_one, &lc));
+    return lc.err;
+}
+
+cst_err cst_record_get(const cst_tenant_ctx *t, const char *bucket, const char *key, size_t key_len,
+                       cst_record_row *r, cst_record_meta *meta, cst_buf *value)
+{
+    uint8_t bidx[CST_HASH_LEN];
+    cst_blind_index(&t->idx, bucket, (const uint8_t *)key, key_len, bidx);
+    TRY(cst_tstore_record_get(t->ts, bucket, bidx, true, r));
+    TRY(open_meta(t, bucket, r, meta));
+    ENSURE(meta->key_len == key_len && memcmp(meta->key, key, key_len) == 0, CST_ERR_INTEGRITY,
+           "stored data failed its integrity check");
+    return open_field(t, 'v', bucket, r, &r->value, value);
+}
+
+cst_err cst_record_remove(cst_tenant_ctx *t, const char *bucket, const char *key, size_t key_len,
+                          const cst_record_precond *pc)
+{
+    cst_record_row r;
+    cst_record_row_init(&r);
+    cst_blind_index(&t->idx, bucket, (const uint8_t *)key, key_len, r.bidx);
+    cst_err e = cst_tstore_record_get(t->ts, bucket, r.bidx, false, &r);
     if (e == CST_OK)
-        e = lc.err;
-    if (e != CST_OK) {
-        json_decref(lc.items);
-        return e;
-    }
-    size_t count = json_array_size(lc.items);
-    json_t *next = count == (size_t)limit
-                       ? json_incref(json_object_get(json_array_get(lc.items, count - 1), "key"))
-                       : json_null();
-    return cst_resp_json(req, 200, json_pack("{s:o,s:o}", "records", lc.items, "next", next));
+        e = check_precond(pc, true, r.version);
+    if (e == CST_OK)
+        e = cst_tstore_record_delete(t->ts, bucket, r.bidx);
+    cst_record_row_free(&r);
+    return e;
 }
 
 void cst_batch_free(cst_batch_op *ops, size_t n)
@@ -463,12 +325,12 @@ static cst_err parse_op(const json_t *o, size_t i, size_t max_value, cst_batch_o
     op->key_len = strlen(key);
     TRY(cst_record_key_check(key, op->key_len));
     if (if_match)
-        TRY(strcmp(if_match, "*") == 0 ? (op->if_match = -2, CST_OK)
-                                       : parse_etag(if_match, &op->if_match));
+        TRY(strcmp(if_match, "*") == 0 ? (op->if_match = CST_PRECOND_EXISTS, CST_OK)
+                                       : cst_record_etag_parse(if_match, &op->if_match));
     if (if_none) {
         ENSURE(strcmp(if_none, "*") == 0 && !if_match, CST_ERR_INVALID,
                "operations[%zu]: if_none_match takes only \"*\", without if_match", i);
-        op->if_match = -1;
+        op->if_match = CST_PRECOND_ABSENT;
     }
     if (strcmp(kind, "delete") == 0) {
         ENSURE(!value && !ctype && !if_none, CST_ERR_INVALID,
@@ -479,7 +341,7 @@ static cst_err parse_op(const json_t *o, size_t i, size_t max_value, cst_batch_o
     ENSURE(strcmp(kind, "put") == 0, CST_ERR_INVALID, "operations[%zu]: op must be put or delete",
            i);
     ENSURE(value, CST_ERR_INVALID, "operations[%zu]: put needs a base64 value", i);
-    op->content_type = ctype ? ctype : DEFAULT_CTYPE;
+    op->content_type = ctype ? ctype : CST_DEFAULT_CTYPE;
     size_t vlen = strlen(value), cap = vlen / 4 * 3 + 3;
     op->value = malloc(cap ? cap : 1);
     ENSURE(op->value, CST_ERR_INTERNAL, "out of memory");
@@ -520,65 +382,38 @@ cst_err cst_batch_parse(const json_t *doc, size_t max_value, cst_batch_op **ops,
 static cst_err apply_op(cst_tenant_ctx *t, const char *bucket, const cst_batch_op *op, size_t i,
                         json_t *results)
 {
-    precond pc = {op->if_match};
-    cst_record_row r;
-    cst_record_row_init(&r);
-    cst_err e;
+    cst_record_precond pc = {op->if_match};
     if (op->is_delete) {
-        cst_blind_index(&t->idx, bucket, (const uint8_t *)op->key, op->key_len, r.bidx);
-        e = cst_tstore_record_get(t->ts, bucket, r.bidx, false, &r);
+        cst_err e = cst_record_remove(t, bucket, op->key, op->key_len, &pc);
         if (e == CST_ERR_NOT_FOUND)
             e = cst_fail(CST_ERR_NOT_FOUND, "operations[%zu]: no such record", i);
         if (e == CST_OK)
-            e = check_precond(&pc, true, r.version);
-        if (e == CST_OK)
-            e = cst_tstore_record_delete(t->ts, bucket, r.bidx);
-        if (e == CST_OK)
             json_array_append_new(
                 results, json_pack("{s:s,s:s%}", "op", "delete", "key", op->key, op->key_len));
-    } else {
-        bool created;
-        e = write_record(t, bucket, op->key, op->key_len, op->content_type, op->value,
-                         op->value_len, &pc, &r, &created, 0, 0);
-        if (e == CST_ERR_PRECONDITION)
-            e = cst_fail(CST_ERR_PRECONDITION, "operations[%zu]: %s", i,
-                         cst_err_message(CST_ERR_PRECONDITION));
-        if (e == CST_OK) {
-            json_t *o = record_json(op->key, op->key_len, op->content_type, &r);
-            json_object_set_new(o, "op", json_string("put"));
-            json_array_append_new(results, o);
-        }
+        return e;
+    }
+    cst_record_row r;
+    cst_record_row_init(&r);
+    bool created;
+    cst_err e = cst_record_write(t, bucket, op->key, op->key_len, op->content_type, op->value,
+                                 op->value_len, &pc, &r, &created, 0, 0);
+    if (e == CST_ERR_PRECONDITION)
+        e = cst_fail(CST_ERR_PRECONDITION, "operations[%zu]: %s", i,
+                     cst_err_message(CST_ERR_PRECONDITION));
+    if (e == CST_OK) {
+        json_t *o = cst_record_json(op->key, op->key_len, op->content_type, &r);
+        json_object_set_new(o, "op", json_string("put"));
+        json_array_append_new(results, o);
     }
     cst_record_row_free(&r);
     return e;
 }
 
-cst_err cst_api_record_batch(cst_node *n, cst_request *req)
+cst_err cst_batch_apply(cst_tenant_ctx *t, const char *bucket, const cst_batch_op *ops, size_t n,
+                        json_t *results)
 {
-    cst_tenant_ctx *t;
-    json_t *body = NULL;
-    cst_batch_op *ops = NULL;
-    size_t count = 0;
-    TRY(record_target(n, req, false, &t));
-    TRY(cst_json_object(&req->body, false, &body));
-    cst_err e = cst_batch_parse(body, n->cfg.max_record_bytes, &ops, &count);
-    json_t *results = json_array();
-    if (e == CST_OK)
-        e = cst_tstore_begin(t->ts);
-    if (e == CST_OK) {
-        /* All or nothing: one transaction, one durable commit. */
-        for (size_t i = 0; e == CST_OK && i < count; i++)
-            e = apply_op(t, req->params[0], &ops[i], i, results);
-        if (e == CST_OK)
-            e = cst_tstore_commit(t->ts);
-        else
-            cst_tstore_rollback(t->ts);
-    }
-    cst_batch_free(ops, count);
-    json_decref(body);
-    if (e != CST_OK) {
-        json_decref(results);
-        return e;
-    }
-    return cst_resp_json(req, 200, json_pack("{s:o}", "results", results));
+    cst_err e = CST_OK;
+    for (size_t i = 0; e == CST_OK && i < n; i++)
+        e = apply_op(t, bucket, &ops[i], i, results);
+    return e;
 }
