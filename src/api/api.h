@@ -8,7 +8,9 @@
 #include "core/authn.h"
 #include "core/authz.h"
 #include "core/bucket.h"
+#include "core/portability.h"
 #include "core/record.h"
+#include "core/spool.h"
 #include "core/tenant.h"
 #include "http/request.h"
 #include "node/node.h"
@@ -47,29 +49,6 @@ CST_MUST_USE cst_err cst_api_query_limit(cst_request *req, int *limit);
 CST_MUST_USE cst_err cst_api_account_create(cst_node *n, cst_request *req, const char *tenant_id,
                                             uint32_t allowed_roles,
                                             json_t *(*to_json)(const cst_user_row *));
-
-/* POR-1: an import's upload, spooled encrypted to an unnamed file under the scratch dir (see
- * spool.c). cst_spool_write is the request's body sink; cst_spool_free_ctx its free. */
-#define CST_SPOOL_LAST_MAX 4096 /* the manifest line is far shorter */
-typedef struct cst_spool cst_spool;
-typedef struct cst_spool_summary {
-    size_t bytes;
-    const char *last; /* the last line (not NUL-terminated), or NULL when it is too long */
-    size_t last_len;
-    uint8_t sha256_before_last[32]; /* over every byte before the last line */
-} cst_spool_summary;
-/* Creates the spool in dir (mode 0700, created when missing); more than limit bytes fail with
- * CST_ERR_TOO_LARGE, a full disk with CST_ERR_UNAVAILABLE. */
-CST_MUST_USE cst_err cst_spool_open(const char *dir, size_t limit, cst_spool **out);
-CST_MUST_USE cst_err cst_spool_write(void *spool, const void *data, size_t n);
-/* Ends the upload and rewinds for reading; out->last points into the spool. */
-CST_MUST_USE cst_err cst_spool_finish(cst_spool *sp, cst_spool_summary *out);
-/* The next line (without its newline) into line, refusing one longer than max; *eof once the
- * spool is read to its end. */
-CST_MUST_USE cst_err cst_spool_line(cst_spool *sp, cst_buf *line, size_t max, bool *eof);
-/* Closes (and so removes) the file, wipes the key. */
-void cst_spool_free(cst_spool *sp);
-void cst_spool_free_ctx(void *spool);
 
 /* handlers */
 cst_err cst_api_sys_backup_create(cst_node *n, cst_request *req);
