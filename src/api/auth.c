@@ -355,7 +355,6 @@ cst_err cst_api_password(cst_node *n, cst_request *req)
     json_t *body = NULL;
     const char *cur, *next;
     cst_user_row *u = &req->who.user;
-    char hash[CST_PWHASH_LEN], hist[CST_PW_HISTORY_JSON];
     TRY(cst_api_body(req, fields, &body));
     cst_err e = cst_json_str(body, "current", true, &cur);
     if (e == CST_OK)
@@ -372,20 +371,10 @@ cst_err cst_api_password(cst_node *n, cst_request *req)
     if (e == CST_OK)
         e = cst_password_history_check(next, u->pw_history);
     if (e == CST_OK)
-        e = cst_password_hash(next, hash);
+        e = cst_account_set_password(u, next, false);
     json_decref(body);
     TRY(e);
-    e = cst_password_history_push(u->pw_history, hash, hist, sizeof(hist));
-    if (e == CST_OK)
-        e = cst_copy(u->pw_hash, sizeof(u->pw_hash), hash);
-    if (e == CST_OK)
-        e = cst_copy(u->pw_history, sizeof(u->pw_history), hist);
-    if (e == CST_OK) {
-        u->must_change_password = false;
-        e = cst_store_user_update(n->store, u);
-    }
-    sodium_memzero(hash, sizeof(hash));
-    TRY(e);
+    TRY(cst_store_user_update(n->store, u));
     /* SPEC §9: a password change ends the user's other sessions. */
     TRY(cst_store_sessions_end(n->store, u->id, req->who.token.id));
     cst_resp_empty(req, 204);

@@ -11,13 +11,6 @@
 #include "store/db.h"
 #include "util/util.h"
 
-static bool looks_like_id(const char *name)
-{
-    char prefix[3] = {name[0], name[0] ? name[1] : '\0', '\0'};
-    return prefix[0] >= 'a' && prefix[0] <= 'z' && prefix[1] >= 'a' && prefix[1] <= 'z' &&
-           cst_id_valid(name, prefix);
-}
-
 static cst_err parse_create(cst_node *n, json_t *body, cst_tenant_row *t, const char **username)
 {
     static const char *const owner_fields[] = {"username", NULL};
@@ -30,28 +23,7 @@ static cst_err parse_create(cst_node *n, json_t *body, cst_tenant_row *t, const 
     TRY(cst_json_only(owner, owner_fields));
     TRY(cst_json_str(owner, "username", true, username));
     TRY(cst_account_check_username(*username));
-    TRY(cst_name_check("tenant name", name));
-    ENSURE(name[0] != '_' && name[0] != '-', CST_ERR_INVALID,
-           "tenant name must start with a letter or digit");
-    /* ISO-1: login takes a tenant's name or its id; a name shaped like an id (of any kind)
-     * could be read as another tenant's, so none is accepted. */
-    ENSURE(!looks_like_id(name), CST_ERR_INVALID,
-           "tenant name must not have the shape of an id (two letters, '_', 20 hex digits)");
-    /* RES-1: a tenant is pinned to the node's region at creation. */
-    ENSURE(!region || strcmp(region, n->region) == 0, CST_ERR_REGION_MISMATCH,
-           "this node serves region %s; create the tenant on a node of region %s", n->region,
-           region);
-    plan = plan ? plan : "paid";
-    ENSURE(!strcmp(plan, "trial") || !strcmp(plan, "free") || !strcmp(plan, "paid"),
-           CST_ERR_INVALID, "plan must be trial, free or paid");
-    memset(t, 0, sizeof(*t));
-    cst_random_id("tn", t->id);
-    TRY(cst_copy(t->name, sizeof(t->name), name));
-    TRY(cst_copy(t->region, sizeof(t->region), n->region));
-    TRY(cst_copy(t->plan, sizeof(t->plan), plan));
-    TRY(cst_copy(t->state, sizeof(t->state), "active"));
-    t->created_at = cst_now_us();
-    return CST_OK;
+    return cst_tenant_new(name, region, plan, n->region, cst_now_us(), t);
 }
 
 typedef struct created {

@@ -132,20 +132,6 @@ cst_err cst_api_user_get(cst_node *n, cst_request *req)
     return cst_resp_json(req, 200, user_json(&u));
 }
 
-/* The tenant keeps at least one enabled owner. */
-static cst_err keep_an_owner(cst_node *n, const cst_user_row *before, const cst_user_row *after)
-{
-    bool was = (before->roles & OWNER) && !before->disabled;
-    bool is = after && (after->roles & OWNER) && !after->disabled;
-    if (!was || is)
-        return CST_OK;
-    int owners = 0;
-    TRY(cst_store_user_count(n->store, before->tenant_id, OWNER, &owners));
-    ENSURE(owners > 1, CST_ERR_CONFLICT,
-           "the tenant's last owner cannot be removed, disabled or demoted");
-    return CST_OK;
-}
-
 static cst_err apply_patch(cst_request *req, const json_t *body, cst_user_row *u, bool *reset,
                            bool *unlock)
 {
@@ -206,28 +192,16 @@ cst_err cst_api_user_patch(cst_node *n, cst_request *req)
     cst_user_row before, u;
     json_t *body = NULL;
     bool reset = false, unlock = false;
-    char password[32] = "", hash[CST_PWHASH_LEN], hist[CST_PW_HISTORY_JSON];
+    char password[32] = "";
     TRY(target_user(n, req, &before));
     TRY(cst_api_body(req, fields, &body));
     u = before;
     cst_err e = apply_patch(req, body, &u, &reset, &unlock);
     json_decref(body);
     if (e == CST_OK)
-        e = keep_an_owner(n, &before, &u);
-    if (e == CST_OK && reset) {
-        /* an admin reset: a one-time password that must be changed at next login */
-        e = cst_password_generate(password);
-        if (e == CST_OK)
-            e = cst_password_hash(password, hash);
-        if (e == CST_OK)
-            e = cst_password_history_push(u.pw_history, hash, hist, sizeof(hist));
-        if (e == CST_OK)
-            e = cst_copy(u.pw_hash, sizeof(u.pw_hash), hash);
-        if (e == CST_OK)
-            e = cst_copy(u.pw_history, sizeof(u.pw_history), hist);
-        if (e == CST_OK)
-            u.must_change_password = true;
-    }
+        e = cst_account_keep_an_owner(n->store, &before, &u);
+    if (e == CST_OK && reset) /* an admin reset: a one-time password */
+        e = cst_account_reset_password(&u, password);
     if (e == CST_OK)
         e = cst_store_user_update(n->store, &u);
     if (e == CST_OK && unlock) {
@@ -256,7 +230,7 @@ cst_err cst_api_user_delete(cst_node *n, cst_request *req)
     ENSURE(strcmp(u.id, req->who.user.id) != 0, CST_ERR_FORBIDDEN, "you cannot delete yourself");
     ENSURE(!(u.roles & OWNER) || caller_is_owner(req), CST_ERR_FORBIDDEN,
            "only an owner can remove an owner");
-    TRY(keep_an_owner(n, &u, NULL));
+    TRY(cst_account_keep_an_owner(n->store, &u, NULL));
     TRY(cst_store_user_delete(n->store, req->who.tenant.id, u.id));
     cst_resp_empty(req, 204);
     return CST_OK;

@@ -3,6 +3,7 @@
 #ifndef CST_CORE_TENANT_H
 #define CST_CORE_TENANT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -35,9 +36,22 @@ typedef struct cst_tenant_settings {
     int session_max_seconds;
 } cst_tenant_settings;
 
+/* A new tenant row (ISO-1, RES-1): its name valid ([a-z0-9_-]{1,64}, starting with a letter
+ * or digit, not shaped like an id), pinned to the node's region (region, when given, must be
+ * it), plan trial, free or paid (NULL: paid), active from now, with a fresh id. */
+CST_MUST_USE cst_err cst_tenant_new(const char *name, const char *region, const char *plan,
+                                    const char *node_region, int64_t now, cst_tenant_row *out);
+
 /* Tenant settings from their stored JSON (NULL or "": the node's defaults). The node's session
  * limits (idle_max, session_max seconds) cap what the tenant stored. */
 CST_MUST_USE cst_err cst_tenant_settings_load(const char *json, int idle_max, int session_max,
                                               cst_tenant_settings *out);
+
+/* Validates a change to the settings (an object of the members to change): mfa_required
+ * "admins" or "all"; ip_allowlist at most CST_CIDR_MAX CIDRs that still admit client_ip (IAM-7:
+ * the admin making the change); session timeouts from 60 (idle) and 300 (max) seconds up to
+ * the node's limits. */
+CST_MUST_USE cst_err cst_tenant_settings_check(const json_t *change, const char *client_ip,
+                                               int idle_max, int session_max);
 
 #endif
