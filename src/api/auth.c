@@ -314,18 +314,13 @@ cst_err cst_api_login(cst_node *n, cst_request *req)
     cst_token_row tok;
     char token[CST_TOKEN_LEN + 1];
     memset(&tok, 0, sizeof(tok));
-    TRY(cst_token_generate(token, tok.id, tok.hash));
-    e = cst_copy(tok.tenant_id, sizeof(tok.tenant_id), user.tenant_id);
-    if (e == CST_OK)
-        e = cst_copy(tok.user_id, sizeof(tok.user_id), user.id);
-    if (e == CST_OK)
-        e = cst_copy(tok.name, sizeof(tok.name), "login session");
     tok.session = true;
     tok.created_at = now;
     tok.last_used_at = now;
     tok.expires_at = now + (int64_t)settings.session_max_seconds * 1000000;
+    e = cst_copy(tok.name, sizeof(tok.name), "login session");
     if (e == CST_OK)
-        e = cst_store_token_create(n->store, &tok);
+        e = cst_token_issue(n->store, &user, &tok, token);
     char exp[32];
     cst_time_format(tok.expires_at, exp);
     bool enrol = cst_mfa_required(&user, &settings) && user.totp_state != CST_TOTP_ACTIVE;

@@ -27,25 +27,6 @@ static json_t *user_json(const cst_user_row *u)
                      "created_at", c, "last_login_at", u->last_login_at ? l : NULL);
 }
 
-static cst_err parse_grants(const json_t *arr, char out[CST_GRANTS_JSON])
-{
-    ENSURE(json_is_array(arr) && json_array_size(arr) <= 64, CST_ERR_INVALID,
-           "grants must be an array of at most 64 bucket names, or [\"*\"]");
-    size_t i;
-    const json_t *v;
-    json_array_foreach(arr, i, v)
-    {
-        ENSURE(json_is_string(v), CST_ERR_INVALID, "grants must be an array of bucket names");
-        if (strcmp(json_string_value(v), "*") != 0)
-            TRY(cst_name_check("grant", json_string_value(v)));
-    }
-    char *text = json_dumps(arr, JSON_COMPACT);
-    ENSURE(text, CST_ERR_INTERNAL, "out of memory");
-    cst_err e = cst_fmt(out, CST_GRANTS_JSON, "%s", text);
-    cst_json_free_text(text);
-    return e;
-}
-
 static bool caller_is_owner(const cst_request *req)
 {
     return (req->who.user.roles & OWNER) != 0;
@@ -72,7 +53,7 @@ cst_err cst_api_account_create(cst_node *n, cst_request *req, const char *tenant
     if (e == CST_OK && (roles & OWNER) && !caller_is_owner(req))
         e = cst_fail(CST_ERR_FORBIDDEN, "only an owner can make another owner");
     if (e == CST_OK && json_object_get(body, "grants"))
-        e = parse_grants(json_object_get(body, "grants"), grants);
+        e = cst_grants_parse(json_object_get(body, "grants"), grants);
     if (e == CST_OK)
         e = cst_account_new(tenant_id, username, roles, cst_now_us(), &u, password);
     if (e == CST_OK) {
@@ -152,7 +133,7 @@ static cst_err apply_patch(cst_request *req, const json_t *body, cst_user_row *u
         u->roles = next;
     }
     if (json_object_get(body, "grants"))
-        TRY(parse_grants(json_object_get(body, "grants"), u->grants));
+        TRY(cst_grants_parse(json_object_get(body, "grants"), u->grants));
     if (disabled) {
         ENSURE(json_is_boolean(disabled), CST_ERR_INVALID, "disabled must be true or false");
         ENSURE(!self || !json_is_true(disabled), CST_ERR_FORBIDDEN, "you cannot disable yourself");

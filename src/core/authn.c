@@ -14,6 +14,15 @@ bool cst_mfa_required(const cst_user_row *u, const cst_tenant_settings *s)
     return strcmp(u->tenant_id, CST_SYS_TENANT) == 0 || (u->roles & CST_MFA_ROLES) || s->mfa_all;
 }
 
+cst_err cst_token_issue(cst_store *st, const cst_user_row *u, cst_token_row *tok,
+                        char token[CST_TOKEN_LEN + 1])
+{
+    TRY(cst_token_generate(token, tok->id, tok->hash));
+    TRY(cst_copy(tok->tenant_id, sizeof(tok->tenant_id), u->tenant_id));
+    TRY(cst_copy(tok->user_id, sizeof(tok->user_id), u->id));
+    return cst_store_token_create(st, tok);
+}
+
 cst_err cst_authn_operator_key(const cst_key *kek, cst_key *out)
 {
     TRY(cst_key_alloc(out));

@@ -9,6 +9,7 @@
 #include "core/authz.h"
 #include "core/tenant.h"
 #include "crypto/crypto.h"
+#include "crypto/secrets.h"
 #include "crypto/totp.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -31,6 +32,12 @@ typedef struct cst_principal {
 
 /* IAM-3: whether this user must use two-factor authentication. */
 bool cst_mfa_required(const cst_user_row *u, const cst_tenant_settings *s);
+
+/* Issues a credential (a login session or an API token) for u: a fresh secret, returned in
+ * token (shown once; the caller wipes it), whose id and hash go into tok, which the caller
+ * filled (name, permissions, session, times); then stores it. */
+CST_MUST_USE cst_err cst_token_issue(cst_store *st, const cst_user_row *u, cst_token_row *tok,
+                                     char token[CST_TOKEN_LEN + 1]);
 
 /* The key that seals operators' two-factor secrets (tenant users' are sealed under their
  * tenant's DEK): derived from the KEK into out (allocated here; release with cst_key_free). */

@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "store/store.h"
 #include "util/err.h"
 
 /* Permissions. A route declares one; CST_PERM_UNSET cannot be registered. Tokens carry a bit
@@ -63,6 +64,12 @@ uint32_t cst_roles_perms(uint32_t roles);
 json_t *cst_roles_json(uint32_t roles);
 /* JSON array of grantable permission names in a set. */
 json_t *cst_perms_json(uint32_t perms);
+/* IAM-4: a user's bucket grants, an array of at most 64 bucket names or ["*"], as the JSON
+ * text stored in the user's row. */
+CST_MUST_USE cst_err cst_grants_parse(const json_t *arr, char out[CST_GRANTS_JSON]);
+/* IAM-4: a token holds no right its creator lacks: fails naming the permissions in wanted
+ * that held does not include. */
+CST_MUST_USE cst_err cst_perms_within(uint32_t wanted, uint32_t held);
 /* Parses a JSON array of permission names; an unknown or non-grantable name fails. */
 CST_MUST_USE cst_err cst_perms_parse(const json_t *arr, uint32_t *out);
 
