@@ -7,7 +7,6 @@
 
 #include "api/api.h"
 #include "core/authz.h"
-#include "crypto/secrets.h"
 #include "store/db.h"
 #include "util/util.h"
 

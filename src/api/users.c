@@ -8,7 +8,6 @@
 #include "util/json.h"
 #include "api/api.h"
 #include "core/authz.h"
-#include "crypto/secrets.h"
 #include "util/util.h"
 
 #define OWNER CST_ROLE_BIT(CST_ROLE_OWNER)
