@@ -44,6 +44,10 @@ CST_MUST_USE cst_err cst_api_tenant(cst_node *n, cst_request *req, cst_tenant_ct
 #define CST_PAGE_MAX 1000
 /* The "limit" query parameter of a listing: 1..CST_PAGE_MAX, CST_PAGE_DEFAULT when absent. */
 CST_MUST_USE cst_err cst_api_query_limit(cst_request *req, int *limit);
+/* Answers a listing (unless e failed): {name: items, next: the cursor_field of the last item
+ * when the page is full (limit items), else null}. Takes items in every case. */
+CST_MUST_USE cst_err cst_api_page(cst_request *req, cst_err e, const char *name, json_t *items,
+                                  const char *cursor_field, int limit);
 /* Creates an account in tenant_id (CST_SYS_TENANT for operators) from a {username, roles,
  * grants?} body, with a one-time password returned once. */
 CST_MUST_USE cst_err cst_api_account_create(cst_node *n, cst_request *req, const char *tenant_id,

@@ -135,15 +135,7 @@ cst_err cst_api_record_list(cst_node *n, cst_request *req)
         TRY(cst_record_key_check(after, strlen(after)));
     json_t *items = json_array();
     cst_err e = cst_record_list(t, req->params[0], prefix, has_after ? after : NULL, limit, items);
-    if (e != CST_OK) {
-        json_decref(items);
-        return e;
-    }
-    size_t count = json_array_size(items);
-    json_t *next = count == (size_t)limit
-                       ? json_incref(json_object_get(json_array_get(items, count - 1), "key"))
-                       : json_null();
-    return cst_resp_json(req, 200, json_pack("{s:o,s:o}", "records", items, "next", next));
+    return cst_api_page(req, e, "records", items, "key", limit);
 }
 
 cst_err cst_api_record_batch(cst_node *n, cst_request *req)

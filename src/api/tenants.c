@@ -119,15 +119,7 @@ cst_err cst_api_sys_tenant_list(cst_node *n, cst_request *req)
     json_t *arr = json_array();
     struct list_ctx lc = {n, arr};
     cst_err e = cst_store_tenant_list(n->store, has_after ? after : NULL, limit, list_one, &lc);
-    if (e != CST_OK) {
-        json_decref(arr);
-        return e;
-    }
-    size_t count = json_array_size(arr);
-    json_t *next = count == (size_t)limit
-                       ? json_incref(json_object_get(json_array_get(arr, count - 1), "id"))
-                       : json_null();
-    return cst_resp_json(req, 200, json_pack("{s:o,s:o}", "tenants", arr, "next", next));
+    return cst_api_page(req, e, "tenants", arr, "id", limit);
 }
 
 cst_err cst_api_sys_tenant_get(cst_node *n, cst_request *req)

@@ -476,10 +476,15 @@ static void test_por1_import_refuses_overlong_lines(void **state)
     cst_err_clear();
 }
 
+/* libsodium (base64, the spool's encryption) before any test */
+static int crypto_setup(void **state)
+{
+    (void)state;
+    return cst_crypto_init() == CST_OK ? 0 : -1;
+}
+
 int main(void)
 {
-    if (cst_crypto_init() != CST_OK)
-        return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_por1_import_accepts_each_line_type),
         cmocka_unit_test(test_por1_import_ignores_unknown_fields),
@@ -493,5 +498,5 @@ int main(void)
         cmocka_unit_test(test_por1_import_counts_and_order),
         cmocka_unit_test(test_por1_import_refuses_overlong_lines),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, crypto_setup, NULL);
 }
