@@ -1,6 +1,6 @@
 /* bench/backup_fill.c: fills a stopped, initialised data dir with N tenants of M records each,
- * sealed exactly as the API seals them (same keys, AAD, blind index), but without HTTP, Argon2
- * and per-record fsyncs, so that bench/backup.sh can build a 1 GiB node in seconds. The
+ * sealed by the record domain the API uses (core/record.h), but without HTTP, Argon2 and
+ * per-record fsyncs, so that bench/backup.sh can build a 1 GiB node in seconds. The
  * tenants' owners get an unusable password hash: the data is for backup and restore only.
  *
  *   bench_backup_fill DATA_DIR MASTER_KEY TENANTS RECORDS_PER_TENANT VALUE_BYTES */
@@ -8,20 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/record.h"
 #include "node/node.h"
 #include "util/util.h"
-
-static cst_err seal(const cst_tenant_ctx *t, char field, const char *bucket,
-                    const cst_record_row *r, const void *p, size_t n, cst_buf *out)
-{
-    cst_buf aad;
-    cst_buf_init(&aad, 512);
-    cst_err e = cst_aad_record(&aad, field, t->id, bucket, r->bidx, r->version);
-    if (e == CST_OK)
-        e = cst_seal(&t->dek, &aad, p, n, out);
-    cst_buf_free(&aad);
-    return e;
-}
 
 static cst_err fill_tenant(cst_node *n, int i, int records, size_t vlen, uint8_t *val)
 {
@@ -59,34 +48,14 @@ static cst_err fill_tenant(cst_node *n, int i, int records, size_t vlen, uint8_t
     b.created_at = b.updated_at = cst_now_us();
     TRY(cst_tstore_bucket_create(ctx->ts, &b));
     TRY(cst_tstore_begin(ctx->ts));
-    cst_record_row r;
-    cst_record_row_init(&r);
     cst_err e = CST_OK;
     for (int k = 0; e == CST_OK && k < records; k++) {
         char key[32];
         int kl = snprintf(key, sizeof(key), "record-%06d", k);
-        cst_buf meta;
-        cst_buf_init(&meta, 1 << 16);
-        cst_blind_index(&ctx->idx, "data", (const uint8_t *)key, (size_t)kl, r.bidx);
-        e = cst_tstore_next_version(ctx->ts, &r.version);
-        if (e == CST_OK)
-            e = cst_buf_append_lv16(&meta, key, (size_t)kl);
-        if (e == CST_OK)
-            e = cst_buf_append_lv16(&meta, "application/octet-stream", 24);
-        r.meta.len = r.value.len = 0;
-        r.dek_version = ctx->dek_version;
-        r.size = (int64_t)vlen;
-        r.created_at = r.updated_at = cst_now_us();
         memcpy(val, &k, sizeof(k)); /* every value differs */
-        if (e == CST_OK)
-            e = seal(ctx, 'm', "data", &r, meta.data, meta.len, &r.meta);
-        if (e == CST_OK)
-            e = seal(ctx, 'v', "data", &r, val, vlen, &r.value);
-        if (e == CST_OK)
-            e = cst_tstore_record_write(ctx->ts, "data", &r);
-        cst_buf_free(&meta);
+        e = cst_record_store(ctx, "data", key, (size_t)kl, CST_DEFAULT_CTYPE, val, vlen, false, 0,
+                             0);
     }
-    cst_record_row_free(&r);
     if (e == CST_OK)
         e = cst_tstore_commit(ctx->ts);
     else

@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "audit/audit.h"
+#include "core/audit_detail.h"
 #include "crypto/keys.h"
 #include "store/store.h"
 #include "util/util.h"
@@ -29,14 +30,6 @@ void cst_audit_info(cst_request *req, const char *key, json_t *value)
     if (!req->audit_info)
         req->audit_info = json_object();
     json_object_set_new(req->audit_info, key, value);
-}
-
-static cst_err detail_aad(cst_buf *aad, const char *tenant, const char *request_id)
-{
-    TRY(cst_buf_append(aad, "cst:audit-detail:v1", 19));
-    TRY(cst_buf_append(aad, tenant ? tenant : "", tenant ? strlen(tenant) : 0));
-    TRY(cst_buf_append_u8(aad, 0));
-    return cst_buf_append(aad, request_id, strlen(request_id));
 }
 
 /* The key details of tenant are sealed under: its DEK, or the node's own audit key (version 0)
@@ -68,29 +61,9 @@ static json_t *seal_detail(cst_node *n, const char *tenant, const char *request_
     const cst_key *key = NULL;
     uint32_t kv;
     cst_tenant_ctx *held = NULL;
-    char *text = NULL;
-    if (detail_key(n, tenant, UINT32_MAX, &key, &kv, &held) != CST_OK ||
-        !(text = cst_audit_canonical(d))) {
-        cst_node_tenant_release(n, held);
-        return NULL;
-    }
-    cst_buf aad, ct;
-    cst_buf_init(&aad, 1024);
-    cst_buf_init(&ct, SIZE_MAX);
-    json_t *out = NULL;
-    if (detail_aad(&aad, tenant, request_id) == CST_OK &&
-        cst_seal(key, &aad, (const uint8_t *)text, strlen(text), &ct) == CST_OK) {
-        size_t b64len = sodium_base64_encoded_len(ct.len, sodium_base64_VARIANT_ORIGINAL);
-        char *b64 = malloc(b64len);
-        if (b64) {
-            sodium_bin2base64(b64, b64len, ct.data, ct.len, sodium_base64_VARIANT_ORIGINAL);
-            out = json_pack("{s:I,s:s}", "kv", (json_int_t)kv, "ct", b64);
-            free(b64);
-        }
-    }
-    cst_json_free_text(text);
-    cst_buf_free(&aad);
-    cst_buf_free(&ct);
+    json_t *out = detail_key(n, tenant, UINT32_MAX, &key, &kv, &held) == CST_OK
+                      ? cst_audit_detail_seal(key, kv, tenant, request_id, d)
+                      : NULL;
     cst_node_tenant_release(n, held);
     return out;
 }
@@ -106,27 +79,10 @@ static json_t *open_detail(cst_node *n, const json_t *entry)
     const cst_key *key = NULL;
     uint32_t kvo;
     cst_tenant_ctx *held = NULL;
-    if (!b64 || !rid || kv < 0 ||
-        detail_key(n, tenant, (uint32_t)kv, &key, &kvo, &held) != CST_OK) {
-        cst_node_tenant_release(n, held);
-        cst_err_clear();
-        return NULL;
-    }
-    size_t len = strlen(b64), binlen = 0;
-    uint8_t *bin = malloc(len + 1);
-    cst_buf aad, pt;
-    cst_buf_init(&aad, 1024);
-    cst_buf_init(&pt, SIZE_MAX);
     json_t *out = NULL;
-    if (bin &&
-        sodium_base642bin(bin, len, b64, len, NULL, &binlen, NULL,
-                          sodium_base64_VARIANT_ORIGINAL) == 0 &&
-        detail_aad(&aad, tenant, rid) == CST_OK && cst_open(key, &aad, bin, binlen, &pt) == CST_OK)
-        out = json_loadb((const char *)pt.data, pt.len, 0, NULL);
+    if (b64 && rid && kv >= 0 && detail_key(n, tenant, (uint32_t)kv, &key, &kvo, &held) == CST_OK)
+        out = cst_audit_detail_open(key, tenant, rid, b64);
     cst_err_clear();
-    free(bin);
-    cst_buf_free(&aad);
-    cst_buf_wipe_free(&pt);
     cst_node_tenant_release(n, held);
     return out;
 }

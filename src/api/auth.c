@@ -8,7 +8,7 @@
 #include "util/json.h"
 #include "api/api.h"
 #include "backup/backup.h"
-#include "api/roles.h"
+#include "core/authz.h"
 #include "crypto/secrets.h"
 #include "crypto/totp.h"
 #include "store/store.h"
@@ -26,15 +26,8 @@ typedef struct secret_key {
 static cst_err secret_key_get(cst_node *n, const cst_user_row *u, secret_key *sk)
 {
     memset(sk, 0, sizeof(*sk));
-    memset(sk, 0, sizeof(*sk));
     if (strcmp(u->tenant_id, CST_SYS_TENANT) == 0) {
-        TRY(cst_key_alloc(&sk->owned));
-        cst_err e = cst_hkdf_sha256(n->kek.k, CST_KEY_LEN, "custodia operator secrets v1",
-                                    sk->owned.k, CST_KEY_LEN);
-        if (e != CST_OK) {
-            cst_key_free(&sk->owned);
-            return e;
-        }
+        TRY(cst_authn_operator_key(&n->kek, &sk->owned));
         sk->key = &sk->owned;
         return CST_OK;
     }
@@ -50,30 +43,12 @@ static void secret_key_put(cst_node *n, secret_key *sk)
     sk->held = NULL;
 }
 
-static cst_err totp_aad(cst_buf *aad, const cst_user_row *u)
-{
-    TRY(cst_buf_append(aad, "cst:totp:v1", 11));
-    TRY(cst_buf_append_lv16(aad, u->tenant_id, strlen(u->tenant_id)));
-    return cst_buf_append_lv16(aad, u->id, strlen(u->id));
-}
-
 /* Opens the user's TOTP secret into out (CST_TOTP_SECRET_LEN bytes; wipe it after use). */
 static cst_err totp_open(cst_node *n, const cst_user_row *u, uint8_t out[CST_TOTP_SECRET_LEN])
 {
     secret_key sk;
-    cst_buf aad, pt;
-    cst_buf_init(&aad, 256);
-    cst_buf_init(&pt, 64);
     TRY(secret_key_get(n, u, &sk));
-    cst_err e = totp_aad(&aad, u);
-    if (e == CST_OK)
-        e = cst_open(sk.key, &aad, u->totp_sealed, u->totp_sealed_len, &pt);
-    if (e == CST_OK && pt.len != CST_TOTP_SECRET_LEN)
-        e = cst_fail(CST_ERR_INTEGRITY, "damaged two-factor secret");
-    if (e == CST_OK)
-        memcpy(out, pt.data, CST_TOTP_SECRET_LEN);
-    cst_buf_wipe_free(&pt);
-    cst_buf_free(&aad);
+    cst_err e = cst_totp_secret_open(sk.key, u, out);
     secret_key_put(n, &sk);
     return e;
 }
@@ -81,19 +56,8 @@ static cst_err totp_open(cst_node *n, const cst_user_row *u, uint8_t out[CST_TOT
 static cst_err totp_seal(cst_node *n, cst_user_row *u, const uint8_t secret[CST_TOTP_SECRET_LEN])
 {
     secret_key sk;
-    cst_buf aad, blob;
-    cst_buf_init(&aad, 256);
-    cst_buf_init(&blob, sizeof(u->totp_sealed));
     TRY(secret_key_get(n, u, &sk));
-    cst_err e = totp_aad(&aad, u);
-    if (e == CST_OK)
-        e = cst_seal(sk.key, &aad, secret, CST_TOTP_SECRET_LEN, &blob);
-    if (e == CST_OK) {
-        memcpy(u->totp_sealed, blob.data, blob.len);
-        u->totp_sealed_len = blob.len;
-    }
-    cst_buf_free(&blob);
-    cst_buf_free(&aad);
+    cst_err e = cst_totp_secret_seal(sk.key, u, secret);
     secret_key_put(n, &sk);
     return e;
 }
@@ -102,45 +66,9 @@ static cst_err totp_seal(cst_node *n, cst_user_row *u, const uint8_t secret[CST_
 static cst_err totp_check(cst_node *n, const cst_user_row *u, const char *code)
 {
     uint8_t secret[CST_TOTP_SECRET_LEN];
-    int64_t step;
     TRY(totp_open(n, u, secret));
-    cst_err e = cst_totp_verify(secret, sizeof(secret), code, cst_now_us() / 1000000,
-                                u->totp_last_step, &step);
+    cst_err e = cst_totp_accept(n->store, u, secret, code, cst_now_us() / 1000000);
     sodium_memzero(secret, sizeof(secret));
-    if (e == CST_OK)
-        e = cst_store_totp_advance(n->store, u->id, step);
-    if (e != CST_OK && strstr(cst_err_message(e), "already used"))
-        cst_warn("auth: replayed two-factor code refused for user %s", u->id);
-    return e;
-}
-
-/* Consumes one recovery code (single use, even under concurrent logins). */
-static cst_err recovery_use(cst_node *n, const cst_user_row *u, const char *code)
-{
-    uint8_t h[CST_HASH_LEN];
-    char hex[2 * CST_HASH_LEN + 1];
-    cst_recovery_hash(code, h);
-    cst_hex(h, sizeof(h), hex);
-    json_t *codes = json_loads(u->recovery, 0, NULL);
-    size_t i, found = (size_t)-1;
-    json_t *v;
-    json_array_foreach(codes, i, v)
-    {
-        if (json_is_string(v) && sodium_memcmp(json_string_value(v), hex, sizeof(hex) - 1) == 0)
-            found = i;
-    }
-    cst_err e = CST_OK;
-    char *next = NULL;
-    if (found == (size_t)-1)
-        e = cst_fail(CST_ERR_UNAUTHENTICATED, "invalid or used recovery code");
-    else {
-        json_array_remove(codes, found);
-        next = json_dumps(codes, JSON_COMPACT);
-        e = next ? cst_store_recovery_swap(n->store, u->id, u->recovery, next)
-                 : cst_fail(CST_ERR_INTERNAL, "out of memory");
-    }
-    cst_json_free_text(next);
-    json_decref(codes);
     return e;
 }
 
@@ -331,7 +259,7 @@ static cst_err check_second_factor(cst_node *n, cst_request *req, const login_re
         return CST_OK;
     ENSURE(l->totp || l->recovery, CST_ERR_MFA_REQUIRED,
            "this account uses two-factor authentication: send totp or recovery_code");
-    cst_err e = l->totp ? totp_check(n, u, l->totp) : recovery_use(n, u, l->recovery);
+    cst_err e = l->totp ? totp_check(n, u, l->totp) : cst_recovery_use(n->store, u, l->recovery);
     if (e == CST_ERR_UNAUTHENTICATED) {
         cst_audit_info(req, "mfa_failure", json_string(l->totp ? "totp" : "recovery_code"));
         record_failure(n, req, l, u);
@@ -386,18 +314,13 @@ cst_err cst_api_login(cst_node *n, cst_request *req)
     cst_token_row tok;
     char token[CST_TOKEN_LEN + 1];
     memset(&tok, 0, sizeof(tok));
-    TRY(cst_token_generate(token, tok.id, tok.hash));
-    e = cst_copy(tok.tenant_id, sizeof(tok.tenant_id), user.tenant_id);
-    if (e == CST_OK)
-        e = cst_copy(tok.user_id, sizeof(tok.user_id), user.id);
-    if (e == CST_OK)
-        e = cst_copy(tok.name, sizeof(tok.name), "login session");
     tok.session = true;
     tok.created_at = now;
     tok.last_used_at = now;
     tok.expires_at = now + (int64_t)settings.session_max_seconds * 1000000;
+    e = cst_copy(tok.name, sizeof(tok.name), "login session");
     if (e == CST_OK)
-        e = cst_store_token_create(n->store, &tok);
+        e = cst_token_issue(n->store, &user, &tok, token);
     char exp[32];
     cst_time_format(tok.expires_at, exp);
     bool enrol = cst_mfa_required(&user, &settings) && user.totp_state != CST_TOTP_ACTIVE;
@@ -427,7 +350,6 @@ cst_err cst_api_password(cst_node *n, cst_request *req)
     json_t *body = NULL;
     const char *cur, *next;
     cst_user_row *u = &req->who.user;
-    char hash[CST_PWHASH_LEN], hist[CST_PW_HISTORY_JSON];
     TRY(cst_api_body(req, fields, &body));
     cst_err e = cst_json_str(body, "current", true, &cur);
     if (e == CST_OK)
@@ -444,20 +366,10 @@ cst_err cst_api_password(cst_node *n, cst_request *req)
     if (e == CST_OK)
         e = cst_password_history_check(next, u->pw_history);
     if (e == CST_OK)
-        e = cst_password_hash(next, hash);
+        e = cst_account_set_password(u, next, false);
     json_decref(body);
     TRY(e);
-    e = cst_password_history_push(u->pw_history, hash, hist, sizeof(hist));
-    if (e == CST_OK)
-        e = cst_copy(u->pw_hash, sizeof(u->pw_hash), hash);
-    if (e == CST_OK)
-        e = cst_copy(u->pw_history, sizeof(u->pw_history), hist);
-    if (e == CST_OK) {
-        u->must_change_password = false;
-        e = cst_store_user_update(n->store, u);
-    }
-    sodium_memzero(hash, sizeof(hash));
-    TRY(e);
+    TRY(cst_store_user_update(n->store, u));
     /* SPEC §9: a password change ends the user's other sessions. */
     TRY(cst_store_sessions_end(n->store, u->id, req->who.token.id));
     cst_resp_empty(req, 204);

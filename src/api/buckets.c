@@ -14,17 +14,6 @@ static json_t *bucket_json(const cst_bucket_row *b)
                      (json_int_t)b->record_count, "created_at", c, "updated_at", u);
 }
 
-cst_err cst_bucket_validate(const cst_bucket_row *b)
-{
-    TRY(cst_api_check_name("bucket name", b->name));
-    ENSURE(!strcmp(b->cls, "standard") || !strcmp(b->cls, "billing"), CST_ERR_INVALID,
-           "class must be standard or billing");
-    ENSURE(b->retention_seconds >= 0 && b->retention_seconds <= CST_RETENTION_MAX_SECONDS,
-           CST_ERR_INVALID, "retention_seconds must be from 0 (keep) to %lld",
-           (long long)CST_RETENTION_MAX_SECONDS);
-    return CST_OK;
-}
-
 /* Applies retention_seconds and class from body onto b (cst_bucket_validate checks them). */
 static cst_err apply_settings(const json_t *body, cst_bucket_row *b)
 {
@@ -55,7 +44,7 @@ cst_err cst_api_bucket_create(cst_node *n, cst_request *req)
     TRY(cst_api_body(req, fields, &body));
     cst_err e = cst_json_str(body, "name", true, &name);
     if (e == CST_OK)
-        e = cst_api_check_name("bucket name", name); /* before it is copied */
+        e = cst_name_check("bucket name", name); /* before it is copied */
     if (e == CST_OK)
         e = cst_copy(b.name, sizeof(b.name), name);
     if (e == CST_OK)
@@ -89,7 +78,7 @@ cst_err cst_api_bucket_list(cst_node *n, cst_request *req)
 static cst_err find_bucket(cst_node *n, cst_request *req, cst_tenant_ctx **t, cst_bucket_row *b)
 {
     TRY(cst_api_tenant(n, req, t));
-    TRY(cst_api_check_name("bucket name", req->params[0]));
+    TRY(cst_name_check("bucket name", req->params[0]));
     return cst_tstore_bucket_get((*t)->ts, req->params[0], b);
 }
 

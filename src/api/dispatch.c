@@ -5,7 +5,7 @@
 #include <strings.h>
 
 #include "api/api.h"
-#include "api/roles.h"
+#include "core/authz.h"
 #include "crypto/secrets.h"
 #include "http/router.h"
 #include "lifecycle/lifecycle.h"
@@ -121,12 +121,6 @@ static cst_err load_principal(cst_node *n, const cst_token_row *tok, cst_princip
     who->mfa_required = cst_mfa_required(&who->user, &who->settings);
     who->authenticated = true;
     return CST_OK;
-}
-
-bool cst_mfa_required(const cst_user_row *u, const cst_tenant_settings *s)
-{
-    /* IAM-3: operators always; owners and admins always; everyone when the tenant says so. */
-    return strcmp(u->tenant_id, CST_SYS_TENANT) == 0 || (u->roles & CST_MFA_ROLES) || s->mfa_all;
 }
 
 cst_err cst_api_check_ip(const cst_node *n, const cst_request *req, bool is_operator,
@@ -379,16 +373,6 @@ cst_err cst_api_tenant(cst_node *n, cst_request *req, cst_tenant_ctx **out)
         req->held_tenant = t;
     }
     *out = req->held_tenant;
-    return CST_OK;
-}
-
-cst_err cst_api_check_name(const char *what, const char *name)
-{
-    size_t len = strlen(name);
-    bool ok = len >= 1 && len <= 64;
-    for (const char *c = name; ok && *c; c++)
-        ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-';
-    ENSURE(ok, CST_ERR_INVALID, "%s must match [a-z0-9_-]{1,64}", what);
     return CST_OK;
 }
 

@@ -1,13 +1,6 @@
-/* export.c: POR-1. GET /v1/export streams a tenant's whole data as NDJSON in bounded memory:
- *
- *   {"type":"header","format":"custodia-export","version":1,"tenant":{...},"exported_at":...}
- *   {"type":"bucket","name":...,"retention_seconds":...,"class":...,"created_at":...}   (each)
- *   {"type":"record","bucket":...,"key":...,"content_type":...,"value":"<base64>",
- *    "created_at":...,"updated_at":...}                                                  (each)
- *   {"type":"manifest","buckets":B,"records":R,"value_bytes":V,"sha256":"<hex>"}
- *
- * where sha256 covers every byte before the manifest line. POST /v1/import loads such a
- * stream into the caller's tenant, in one transaction, only if the manifest matches. */
+/* export.c: POR-1. GET /v1/export streams a tenant's whole data as NDJSON in bounded memory
+ * (the format: core/portability.h); POST /v1/import loads such a stream, spooled while it
+ * was uploaded, into the caller's tenant, in one transaction, only if the manifest matches. */
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +10,6 @@
 #include "util/util.h"
 
 #define PART_BYTES (256 * 1024)
-#define FORMAT "custodia-export"
 
 typedef struct export_state {
     cst_node *n;
@@ -58,10 +50,7 @@ static cst_err emit(export_state *x, json_t *line, bool hashed)
 
 static cst_err collect_bucket(const cst_bucket_row *b, void *p)
 {
-    json_array_append_new(p,
-                          json_pack("{s:s,s:s,s:I,s:s,s:o}", "type", "bucket", "name", b->name,
-                                    "retention_seconds", (json_int_t)b->retention_seconds, "class",
-                                    b->cls, "created_at", cst_json_time(b->created_at)));
+    json_array_append_new(p, cst_export_bucket_line(b));
     return CST_OK;
 }
 
@@ -70,28 +59,16 @@ static bool export_record(const cst_record_row *r, void *p)
     export_state *x = p;
     const char *bucket =
         json_string_value(json_object_get(json_array_get(x->buckets, x->bucket), "name"));
-    char key[CST_PARAM_MAX + 1], ctype[128];
+    char key[CST_RECORD_KEY_MAX + 1], ctype[CST_CTYPE_MAX + 1];
     size_t klen;
     x->value.len = 0;
     x->e = cst_record_open(x->t, bucket, r, key, &klen, ctype, &x->value);
     if (x->e != CST_OK)
         return false;
-    size_t b64len = sodium_base64_encoded_len(x->value.len, sodium_base64_VARIANT_ORIGINAL);
-    char *b64 = malloc(b64len);
-    if (!b64) {
-        x->e = cst_fail(CST_ERR_INTERNAL, "out of memory");
-        return false;
-    }
-    sodium_bin2base64(b64, b64len, x->value.data, x->value.len, sodium_base64_VARIANT_ORIGINAL);
-    x->e = emit(x,
-                json_pack("{s:s,s:s,s:s%,s:s,s:s,s:o,s:o}", "type", "record", "bucket", bucket,
-                          "key", key, klen, "content_type", ctype, "value", b64, "created_at",
-                          cst_json_time(r->created_at), "updated_at", cst_json_time(r->updated_at)),
+    x->e = emit(x, cst_export_record_line(bucket, key, klen, ctype, x->value.data, x->value.len, r),
                 true);
     x->records++;
     x->value_bytes += (int64_t)x->value.len;
-    sodium_memzero(b64, b64len);
-    free(b64);
     sodium_memzero(key, sizeof(key));
     memcpy(x->after, r->bidx, CST_HASH_LEN);
     x->has_after = true;
@@ -132,12 +109,7 @@ static cst_err export_part(export_state *x, cst_buf *out, bool *done)
 {
     x->out = out;
     if (x->phase == 0) {
-        TRY(emit(x,
-                 json_pack("{s:s,s:s,s:i,s:{s:s,s:s,s:s,s:s},s:s,s:o}", "type", "header", "format",
-                           FORMAT, "version", 1, "tenant", "id", x->tenant.id, "name",
-                           x->tenant.name, "region", x->tenant.region, "plan", x->tenant.plan,
-                           "node", x->n->node_id, "exported_at", cst_json_time(cst_now_us())),
-                 true));
+        TRY(emit(x, cst_export_header_line(&x->tenant, x->n->node_id, cst_now_us()), true));
         size_t i;
         json_t *b;
         json_array_foreach(x->buckets, i, b) TRY(emit(x, json_incref(b), true));
@@ -166,10 +138,8 @@ static cst_err export_part(export_state *x, cst_buf *out, bool *done)
         cst_sha256_final(&x->sha, h);
         cst_hex(h, sizeof(h), hex);
         TRY(emit(x,
-                 json_pack("{s:s,s:I,s:I,s:I,s:s}", "type", "manifest", "buckets",
-                           (json_int_t)json_array_size(x->buckets), "records",
-                           (json_int_t)x->records, "value_bytes", (json_int_t)x->value_bytes,
-                           "sha256", hex),
+                 cst_export_manifest_line((int64_t)json_array_size(x->buckets), x->records,
+                                          x->value_bytes, hex),
                  false));
         x->phase = 4;
         x->finished = true;
@@ -225,162 +195,11 @@ cst_err cst_api_export(cst_node *n, cst_request *req)
 
 /* ---- import ---- */
 
-static cst_err parse_line(const cst_buf *l, size_t no, json_t **out)
-{
-    json_error_t je;
-    *out = json_loadb((const char *)l->data, l->len, JSON_REJECT_DUPLICATES, &je);
-    ENSURE(*out && json_is_object(*out), CST_ERR_INVALID, "line %zu is not a JSON object: %s", no,
-           *out ? "not an object" : je.text);
-    return CST_OK;
-}
-
-static const char *type_of(const json_t *o)
-{
-    const char *t = json_string_value(json_object_get(o, "type"));
-    return t ? t : "";
-}
-
-/* Before anything is written: the last line must be a manifest whose SHA-256 matches every
- * byte before it (computed while the upload was spooled). */
-static cst_err check_manifest(const cst_spool_summary *sum, json_t **manifest)
-{
-    json_t *m =
-        sum->last ? json_loadb(sum->last, sum->last_len, JSON_REJECT_DUPLICATES, NULL) : NULL;
-    if (!m || strcmp(type_of(m), "manifest") != 0) {
-        json_decref(m);
-        return cst_fail(CST_ERR_INVALID,
-                        "the export has no manifest line: it is truncated or not an export");
-    }
-    char hex[2 * CST_HASH_LEN + 1];
-    cst_hex(sum->sha256_before_last, CST_HASH_LEN, hex);
-    if (strcmp(json_string_value(json_object_get(m, "sha256")) ?: "", hex) != 0) {
-        json_decref(m);
-        return cst_fail(CST_ERR_INVALID,
-                        "the export's SHA-256 does not match its manifest: it was altered or cut");
-    }
-    *manifest = m;
-    return CST_OK;
-}
-
-static cst_err check_header(const json_t *o)
-{
-    ENSURE(strcmp(type_of(o), "header") == 0 &&
-               strcmp(json_string_value(json_object_get(o, "format")) ?: "", FORMAT) == 0 &&
-               json_integer_value(json_object_get(o, "version")) == 1,
-           CST_ERR_INVALID, "line 1 must be the header of a custodia-export version 1");
-    return CST_OK;
-}
-
-/* The failure e, its message prefixed with the line it is about. */
-static cst_err at_line(cst_err e, size_t no)
-{
-    char why[300];
-    (void)snprintf(why, sizeof(why), "%s", cst_err_message(e));
-    return cst_fail(e, "line %zu: %s", no, why);
-}
-
-static cst_err import_bucket(cst_tenant_ctx *t, const json_t *o, int64_t now, size_t no,
-                             int64_t *created)
-{
-    const char *name, *cls;
-    int64_t retention;
-    bool present;
-    TRY(cst_json_str(o, "name", true, &name));
-    TRY(cst_json_str(o, "class", true, &cls));
-    TRY(cst_json_int(o, "retention_seconds", true, &retention, &present));
-    cst_bucket_row b = {.retention_seconds = retention, .created_at = now, .updated_at = now};
-    ENSURE(strlen(name) < sizeof(b.name) && strlen(cls) < sizeof(b.cls), CST_ERR_INVALID,
-           "line %zu: bucket name must match [a-z0-9_-]{1,64}; class standard or billing", no);
-    (void)snprintf(b.name, sizeof(b.name), "%s", name);
-    (void)snprintf(b.cls, sizeof(b.cls), "%s", cls);
-    /* RET-1, POR-1: the bucket routes' own validation (a retention past the maximum would
-     * overflow the sweeper's cutoff) */
-    cst_err e = cst_bucket_validate(&b);
-    if (e != CST_OK)
-        return at_line(e, no);
-    e = cst_tstore_bucket_exists(t->ts, name);
-    if (e == CST_OK)
-        return CST_OK; /* an existing bucket keeps its settings */
-    if (e != CST_ERR_NOT_FOUND)
-        return e; /* storage failed (a full disk): not a missing bucket */
-    cst_err_clear();
-    TRY(cst_tstore_bucket_create(t->ts, &b));
-    (*created)++;
-    return CST_OK;
-}
-
-static cst_err import_record(cst_tenant_ctx *t, const json_t *o, size_t max_value, size_t no)
-{
-    const char *bucket, *key, *ctype, *b64, *c, *u;
-    TRY(cst_json_str(o, "bucket", true, &bucket));
-    TRY(cst_json_str(o, "key", true, &key));
-    TRY(cst_json_str(o, "content_type", true, &ctype));
-    TRY(cst_json_str(o, "value", true, &b64));
-    TRY(cst_json_str(o, "created_at", true, &c));
-    TRY(cst_json_str(o, "updated_at", true, &u));
-    int64_t created, updated;
-    ENSURE(cst_time_parse(c, &created) && cst_time_parse(u, &updated), CST_ERR_INVALID,
-           "line %zu: created_at and updated_at must be RFC 3339 times", no);
-    cst_err be = cst_tstore_bucket_exists(t->ts, bucket);
-    ENSURE(be != CST_ERR_NOT_FOUND, CST_ERR_INVALID,
-           "line %zu: record of a bucket the export does not declare", no);
-    TRY(be);
-    size_t len = strlen(b64), vlen = 0;
-    uint8_t *v = malloc(len + 1);
-    ENSURE(v != NULL, CST_ERR_INTERNAL, "out of memory");
-    cst_err e = sodium_base642bin(v, len + 1, b64, len, NULL, &vlen, NULL,
-                                  sodium_base64_VARIANT_ORIGINAL) == 0
-                    ? CST_OK
-                    : cst_fail(CST_ERR_INVALID, "line %zu: value is not base64", no);
-    size_t klen = json_string_length(json_object_get(o, "key"));
-    if (e == CST_OK)
-        e = cst_record_validate(key, klen, ctype, vlen, max_value, created, updated, cst_now_us());
-    if (e != CST_OK)
-        e = at_line(e, no);
-    if (e == CST_OK)
-        e = cst_record_store(t, bucket, key, klen, ctype, v, vlen, true, created, updated);
-    sodium_memzero(v, len + 1);
-    free(v);
-    return e;
-}
-
-typedef struct import_run {
-    cst_tenant_ctx *t;
-    size_t max_value;
-    int64_t now;
-    int64_t buckets, records, created;
-    bool manifest_seen;
-} import_run;
-
-static cst_err import_line(import_run *run, const cst_buf *l, size_t no)
-{
-    ENSURE(!run->manifest_seen, CST_ERR_INVALID, "line %zu follows the manifest", no);
-    json_t *o = NULL;
-    TRY(parse_line(l, no, &o));
-    const char *type = type_of(o);
-    cst_err e = CST_OK;
-    if (no == 1)
-        e = check_header(o);
-    else if (!strcmp(type, "bucket")) {
-        e = import_bucket(run->t, o, run->now, no, &run->created);
-        run->buckets++;
-    } else if (!strcmp(type, "record")) {
-        e = import_record(run->t, o, run->max_value, no);
-        run->records++;
-    } else if (!strcmp(type, "manifest"))
-        run->manifest_seen = true;
-    else
-        e = cst_fail(CST_ERR_INVALID, "line %zu has an unknown type", no);
-    json_decref(o);
-    return e;
-}
-
 /* Reads the spool back line by line into the caller's transaction. */
-static cst_err import_lines(cst_spool *sp, import_run *run)
+static cst_err import_lines(cst_spool *sp, cst_import *run)
 {
     cst_buf l;
-    /* the longest line: a record of http.max_record_bytes in base64, with its key and fields */
-    size_t max = run->max_value / 3 * 4 + 4 + 65536;
+    size_t max = cst_import_line_max(run->max_value);
     cst_buf_init(&l, max);
     cst_err e = CST_OK;
     bool eof = false;
@@ -388,7 +207,7 @@ static cst_err import_lines(cst_spool *sp, import_run *run)
         e = cst_spool_line(sp, &l, max, &eof);
         if (e != CST_OK || eof)
             break;
-        e = import_line(run, &l, no);
+        e = cst_import_line_apply(run, (const char *)l.data, l.len, no);
     }
     cst_buf_wipe_free(&l);
     return e;
@@ -401,22 +220,16 @@ cst_err cst_api_import(cst_node *n, cst_request *req)
            "the import was not spooled");
     cst_spool_summary sum;
     TRY(cst_spool_finish(sp, &sum));
-    json_t *manifest = NULL;
-    TRY(check_manifest(&sum, &manifest));
-    import_run run = {.max_value = n->cfg.max_record_bytes, .now = cst_now_us()};
-    int64_t want_buckets = json_integer_value(json_object_get(manifest, "buckets"));
-    int64_t want_records = json_integer_value(json_object_get(manifest, "records"));
-    json_decref(manifest);
+    int64_t want_buckets, want_records;
+    TRY(cst_import_manifest(sum.last, sum.last_len, sum.sha256_before_last, &want_buckets,
+                            &want_records));
+    cst_import run = {.max_value = n->cfg.max_record_bytes, .now = cst_now_us()};
     TRY(cst_api_tenant(n, req, &run.t));
     TRY(cst_tstore_begin(run.t->ts));
     /* all or nothing: one transaction */
     cst_err e = import_lines(sp, &run);
-    if (e == CST_OK && (run.buckets != want_buckets || run.records != want_records))
-        e = cst_fail(CST_ERR_INVALID,
-                     "the export holds %lld buckets and %lld records; its manifest says %lld "
-                     "and %lld",
-                     (long long)run.buckets, (long long)run.records, (long long)want_buckets,
-                     (long long)want_records);
+    if (e == CST_OK)
+        e = cst_import_finish(&run, want_buckets, want_records);
     if (e == CST_OK)
         e = cst_tstore_commit(run.t->ts);
     else

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "api/roles.h"
+#include "core/authz.h"
 #include "util/util.h"
 
 static json_t *operator_json(const cst_user_row *u)

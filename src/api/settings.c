@@ -1,41 +1,18 @@
 /* settings.c: tenant settings (GET|PATCH /v1/tenant): two-factor policy, IP allowlist and
- * session timeouts, validated and never weaker than the node's policy. */
+ * session timeouts, validated (core/tenant.h) and never weaker than the node's policy. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/json.h"
 #include "api/api.h"
 #include "lifecycle/lifecycle.h"
-#include "api/roles.h"
+#include "core/authz.h"
 #include "util/util.h"
 
 cst_err cst_settings_load(const cst_node *n, const char *json, cst_tenant_settings *out)
 {
-    memset(out, 0, sizeof(*out));
-    out->session_idle_seconds = n->cfg.session_idle_seconds;
-    out->session_max_seconds = n->cfg.session_max_seconds;
-    json_t *o = json_loads(json && *json ? json : "{}", 0, NULL);
-    ENSURE(json_is_object(o), CST_ERR_INTEGRITY, "damaged tenant settings");
-    const char *mfa = json_string_value(json_object_get(o, "mfa_required"));
-    out->mfa_all = mfa && strcmp(mfa, "all") == 0;
-    json_t *idle = json_object_get(o, "session_idle_seconds");
-    json_t *max = json_object_get(o, "session_max_seconds");
-    if (json_is_integer(idle) && json_integer_value(idle) < out->session_idle_seconds)
-        out->session_idle_seconds = (int)json_integer_value(idle);
-    if (json_is_integer(max) && json_integer_value(max) < out->session_max_seconds)
-        out->session_max_seconds = (int)json_integer_value(max);
-    json_t *allow = json_object_get(o, "ip_allowlist");
-    size_t i;
-    json_t *v;
-    cst_err e = CST_OK;
-    json_array_foreach(allow, i, v)
-    {
-        if (e == CST_OK && out->ip_allowlist.n < CST_CIDR_MAX && json_is_string(v))
-            e = cst_cidr_parse(json_string_value(v),
-                               &out->ip_allowlist.items[out->ip_allowlist.n++]);
-    }
-    json_decref(o);
-    return e;
+    return cst_tenant_settings_load(json, n->cfg.session_idle_seconds, n->cfg.session_max_seconds,
+                                    out);
 }
 
 static json_t *settings_json(const cst_node *n, const cst_tenant_row *t)
@@ -73,53 +50,14 @@ cst_err cst_api_tenant_get(cst_node *n, cst_request *req)
     return cst_resp_json(req, 200, cst_tenant_json(n, &req->who.tenant, true));
 }
 
-static cst_err check_timeout(const json_t *body, const char *key, int min, int max)
-{
-    int64_t v;
-    bool present;
-    TRY(cst_json_int(body, key, false, &v, &present));
-    ENSURE(!present || (v >= min && v <= max), CST_ERR_INVALID,
-           "%s must be from %d to %d (the node's limit)", key, min, max);
-    return CST_OK;
-}
-
-/* IAM-7: the new allowlist must still admit the admin making the change. */
-static cst_err check_allowlist(const cst_request *req, const json_t *allow)
-{
-    ENSURE(json_is_array(allow), CST_ERR_INVALID, "ip_allowlist must be an array of CIDRs");
-    ENSURE(json_array_size(allow) <= CST_CIDR_MAX, CST_ERR_INVALID, "at most %d CIDRs",
-           CST_CIDR_MAX);
-    cst_cidr_list l = {.n = 0};
-    size_t i;
-    json_t *v;
-    json_array_foreach(allow, i, v)
-    {
-        ENSURE(json_is_string(v), CST_ERR_INVALID, "ip_allowlist must be an array of CIDRs");
-        TRY(cst_cidr_parse(json_string_value(v), &l.items[l.n++]));
-    }
-    ENSURE(l.n == 0 || cst_cidr_list_match(&l, req->client_ip), CST_ERR_CONFLICT,
-           "the new ip_allowlist does not include your own address %s: it would lock you out",
-           req->client_ip);
-    return CST_OK;
-}
-
 cst_err cst_api_tenant_patch(cst_node *n, cst_request *req)
 {
     static const char *const fields[] = {"mfa_required", "ip_allowlist", "session_idle_seconds",
                                          "session_max_seconds", NULL};
     json_t *body = NULL;
     TRY(cst_api_body(req, fields, &body));
-    const char *mfa;
-    cst_err e = cst_json_str(body, "mfa_required", false, &mfa);
-    if (e == CST_OK && mfa && strcmp(mfa, "admins") && strcmp(mfa, "all"))
-        e = cst_fail(CST_ERR_INVALID, "mfa_required must be \"admins\" (owners and admins, the "
-                                      "minimum) or \"all\"");
-    if (e == CST_OK && json_object_get(body, "ip_allowlist"))
-        e = check_allowlist(req, json_object_get(body, "ip_allowlist"));
-    if (e == CST_OK)
-        e = check_timeout(body, "session_idle_seconds", 60, n->cfg.session_idle_seconds);
-    if (e == CST_OK)
-        e = check_timeout(body, "session_max_seconds", 300, n->cfg.session_max_seconds);
+    cst_err e = cst_tenant_settings_check(body, req->client_ip, n->cfg.session_idle_seconds,
+                                          n->cfg.session_max_seconds);
     json_t *stored = NULL;
     if (e == CST_OK) {
         stored = json_loads(req->who.tenant.settings[0] ? req->who.tenant.settings : "{}", 0, NULL);

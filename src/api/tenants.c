@@ -6,17 +6,10 @@
 #include <unistd.h>
 
 #include "api/api.h"
-#include "api/roles.h"
+#include "core/authz.h"
 #include "crypto/secrets.h"
 #include "store/store.h"
 #include "util/util.h"
-
-static bool looks_like_id(const char *name)
-{
-    char prefix[3] = {name[0], name[0] ? name[1] : '\0', '\0'};
-    return prefix[0] >= 'a' && prefix[0] <= 'z' && prefix[1] >= 'a' && prefix[1] <= 'z' &&
-           cst_id_valid(name, prefix);
-}
 
 static cst_err parse_create(cst_node *n, json_t *body, cst_tenant_row *t, const char **username)
 {
@@ -29,43 +22,8 @@ static cst_err parse_create(cst_node *n, json_t *body, cst_tenant_row *t, const 
     TRY(cst_json_obj(body, "owner", true, &owner));
     TRY(cst_json_only(owner, owner_fields));
     TRY(cst_json_str(owner, "username", true, username));
-    TRY(cst_api_check_username(*username));
-    TRY(cst_api_check_name("tenant name", name));
-    ENSURE(name[0] != '_' && name[0] != '-', CST_ERR_INVALID,
-           "tenant name must start with a letter or digit");
-    /* ISO-1: login takes a tenant's name or its id; a name shaped like an id (of any kind)
-     * could be read as another tenant's, so none is accepted. */
-    ENSURE(!looks_like_id(name), CST_ERR_INVALID,
-           "tenant name must not have the shape of an id (two letters, '_', 20 hex digits)");
-    /* RES-1: a tenant is pinned to the node's region at creation. */
-    ENSURE(!region || strcmp(region, n->region) == 0, CST_ERR_REGION_MISMATCH,
-           "this node serves region %s; create the tenant on a node of region %s", n->region,
-           region);
-    plan = plan ? plan : "paid";
-    ENSURE(!strcmp(plan, "trial") || !strcmp(plan, "free") || !strcmp(plan, "paid"),
-           CST_ERR_INVALID, "plan must be trial, free or paid");
-    memset(t, 0, sizeof(*t));
-    cst_random_id("tn", t->id);
-    TRY(cst_copy(t->name, sizeof(t->name), name));
-    TRY(cst_copy(t->region, sizeof(t->region), n->region));
-    TRY(cst_copy(t->plan, sizeof(t->plan), plan));
-    TRY(cst_copy(t->state, sizeof(t->state), "active"));
-    t->created_at = cst_now_us();
-    return CST_OK;
-}
-
-static cst_err make_owner(const cst_tenant_row *t, const char *username, cst_user_row *u,
-                          char password[32])
-{
-    memset(u, 0, sizeof(*u));
-    cst_random_id("us", u->id);
-    TRY(cst_copy(u->tenant_id, sizeof(u->tenant_id), t->id));
-    TRY(cst_copy(u->username, sizeof(u->username), username));
-    TRY(cst_copy(u->grants, sizeof(u->grants), "[]"));
-    u->roles = CST_ROLE_BIT(CST_ROLE_OWNER);
-    u->must_change_password = true;
-    u->created_at = t->created_at;
-    return cst_api_new_password(password, u->pw_hash, u->pw_history, sizeof(u->pw_history));
+    TRY(cst_account_check_username(*username));
+    return cst_tenant_new(name, region, plan, n->region, cst_now_us(), t);
 }
 
 typedef struct created {
@@ -105,7 +63,8 @@ cst_err cst_api_sys_tenant_create(cst_node *n, cst_request *req)
     TRY(cst_api_body(req, fields, &body));
     cst_err e = parse_create(n, body, &t, &username);
     if (e == CST_OK)
-        e = make_owner(&t, username, &owner, password);
+        e = cst_account_new(t.id, username, CST_ROLE_BIT(CST_ROLE_OWNER), t.created_at, &owner,
+                            password);
     if (e == CST_OK) /* LOG-4: the new tenant's trail starts with its creation. */
         e = cst_copy(req->audit_tenant, sizeof(req->audit_tenant), t.id);
     if (e == CST_OK) {
@@ -162,15 +121,7 @@ cst_err cst_api_sys_tenant_list(cst_node *n, cst_request *req)
     json_t *arr = json_array();
     struct list_ctx lc = {n, arr};
     cst_err e = cst_store_tenant_list(n->store, has_after ? after : NULL, limit, list_one, &lc);
-    if (e != CST_OK) {
-        json_decref(arr);
-        return e;
-    }
-    size_t count = json_array_size(arr);
-    json_t *next = count == (size_t)limit
-                       ? json_incref(json_object_get(json_array_get(arr, count - 1), "id"))
-                       : json_null();
-    return cst_resp_json(req, 200, json_pack("{s:o,s:o}", "tenants", arr, "next", next));
+    return cst_api_page(req, e, "tenants", arr, "id", limit);
 }
 
 cst_err cst_api_sys_tenant_get(cst_node *n, cst_request *req)

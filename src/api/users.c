@@ -7,29 +7,10 @@
 
 #include "util/json.h"
 #include "api/api.h"
-#include "api/roles.h"
-#include "crypto/secrets.h"
+#include "core/authz.h"
 #include "util/util.h"
 
 #define OWNER CST_ROLE_BIT(CST_ROLE_OWNER)
-
-cst_err cst_api_check_username(const char *u)
-{
-    size_t len = strlen(u);
-    bool ok = len >= 1 && len <= 64;
-    for (const char *c = u; ok && *c; c++)
-        ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-             *c == '.' || *c == '_' || *c == '-' || *c == '@';
-    ENSURE(ok, CST_ERR_INVALID, "username must be 1-64 characters of A-Z a-z 0-9 . _ - @");
-    return CST_OK;
-}
-
-cst_err cst_api_new_password(char password[32], char *hash, char *history, size_t history_len)
-{
-    TRY(cst_password_generate(password));
-    TRY(cst_password_hash(password, hash));
-    return cst_password_history_push("[]", hash, history, history_len);
-}
 
 static json_t *user_json(const cst_user_row *u)
 {
@@ -45,25 +26,6 @@ static json_t *user_json(const cst_user_row *u)
                      "created_at", c, "last_login_at", u->last_login_at ? l : NULL);
 }
 
-static cst_err parse_grants(const json_t *arr, char out[CST_GRANTS_JSON])
-{
-    ENSURE(json_is_array(arr) && json_array_size(arr) <= 64, CST_ERR_INVALID,
-           "grants must be an array of at most 64 bucket names, or [\"*\"]");
-    size_t i;
-    const json_t *v;
-    json_array_foreach(arr, i, v)
-    {
-        ENSURE(json_is_string(v), CST_ERR_INVALID, "grants must be an array of bucket names");
-        if (strcmp(json_string_value(v), "*") != 0)
-            TRY(cst_api_check_name("grant", json_string_value(v)));
-    }
-    char *text = json_dumps(arr, JSON_COMPACT);
-    ENSURE(text, CST_ERR_INTERNAL, "out of memory");
-    cst_err e = cst_fmt(out, CST_GRANTS_JSON, "%s", text);
-    cst_json_free_text(text);
-    return e;
-}
-
 static bool caller_is_owner(const cst_request *req)
 {
     return (req->who.user.roles & OWNER) != 0;
@@ -77,32 +39,24 @@ cst_err cst_api_account_create(cst_node *n, cst_request *req, const char *tenant
     bool tenant = allowed_roles == CST_TENANT_ROLES;
     json_t *body = NULL;
     const char *username;
+    uint32_t roles = 0;
+    char grants[CST_GRANTS_JSON] = "[]";
     cst_user_row u;
     char password[32] = "";
-    memset(&u, 0, sizeof(u));
-    TRY(cst_copy(u.grants, sizeof(u.grants), "[]"));
     TRY(cst_api_body(req, tenant ? fields : op_fields, &body));
     cst_err e = cst_json_str(body, "username", true, &username);
     if (e == CST_OK)
-        e = cst_api_check_username(username);
+        e = cst_account_check_username(username);
     if (e == CST_OK)
-        e = cst_roles_parse(json_object_get(body, "roles"), allowed_roles, &u.roles);
-    if (e == CST_OK && (u.roles & OWNER) && !caller_is_owner(req))
+        e = cst_roles_parse(json_object_get(body, "roles"), allowed_roles, &roles);
+    if (e == CST_OK && (roles & OWNER) && !caller_is_owner(req))
         e = cst_fail(CST_ERR_FORBIDDEN, "only an owner can make another owner");
     if (e == CST_OK && json_object_get(body, "grants"))
-        e = parse_grants(json_object_get(body, "grants"), u.grants);
-    if (e == CST_OK) {
-        cst_random_id("us", u.id);
-        e = cst_copy(u.tenant_id, sizeof(u.tenant_id), tenant_id);
-    }
+        e = cst_grants_parse(json_object_get(body, "grants"), grants);
     if (e == CST_OK)
-        e = cst_copy(u.username, sizeof(u.username), username);
+        e = cst_account_new(tenant_id, username, roles, cst_now_us(), &u, password);
     if (e == CST_OK) {
-        u.must_change_password = true;
-        u.created_at = cst_now_us();
-        e = cst_api_new_password(password, u.pw_hash, u.pw_history, sizeof(u.pw_history));
-    }
-    if (e == CST_OK) {
+        memcpy(u.grants, grants, sizeof(u.grants));
         cst_audit_detail(req, "username", json_string(u.username));
         cst_audit_info(req, "user_id", json_string(u.id));
         cst_audit_info(req, "roles", cst_roles_json(u.roles));
@@ -159,20 +113,6 @@ cst_err cst_api_user_get(cst_node *n, cst_request *req)
     return cst_resp_json(req, 200, user_json(&u));
 }
 
-/* The tenant keeps at least one enabled owner. */
-static cst_err keep_an_owner(cst_node *n, const cst_user_row *before, const cst_user_row *after)
-{
-    bool was = (before->roles & OWNER) && !before->disabled;
-    bool is = after && (after->roles & OWNER) && !after->disabled;
-    if (!was || is)
-        return CST_OK;
-    int owners = 0;
-    TRY(cst_store_user_count(n->store, before->tenant_id, OWNER, &owners));
-    ENSURE(owners > 1, CST_ERR_CONFLICT,
-           "the tenant's last owner cannot be removed, disabled or demoted");
-    return CST_OK;
-}
-
 static cst_err apply_patch(cst_request *req, const json_t *body, cst_user_row *u, bool *reset,
                            bool *unlock)
 {
@@ -193,7 +133,7 @@ static cst_err apply_patch(cst_request *req, const json_t *body, cst_user_row *u
         u->roles = next;
     }
     if (json_object_get(body, "grants"))
-        TRY(parse_grants(json_object_get(body, "grants"), u->grants));
+        TRY(cst_grants_parse(json_object_get(body, "grants"), u->grants));
     if (disabled) {
         ENSURE(json_is_boolean(disabled), CST_ERR_INVALID, "disabled must be true or false");
         ENSURE(!self || !json_is_true(disabled), CST_ERR_FORBIDDEN, "you cannot disable yourself");
@@ -233,28 +173,16 @@ cst_err cst_api_user_patch(cst_node *n, cst_request *req)
     cst_user_row before, u;
     json_t *body = NULL;
     bool reset = false, unlock = false;
-    char password[32] = "", hash[CST_PWHASH_LEN], hist[CST_PW_HISTORY_JSON];
+    char password[32] = "";
     TRY(target_user(n, req, &before));
     TRY(cst_api_body(req, fields, &body));
     u = before;
     cst_err e = apply_patch(req, body, &u, &reset, &unlock);
     json_decref(body);
     if (e == CST_OK)
-        e = keep_an_owner(n, &before, &u);
-    if (e == CST_OK && reset) {
-        /* an admin reset: a one-time password that must be changed at next login */
-        e = cst_password_generate(password);
-        if (e == CST_OK)
-            e = cst_password_hash(password, hash);
-        if (e == CST_OK)
-            e = cst_password_history_push(u.pw_history, hash, hist, sizeof(hist));
-        if (e == CST_OK)
-            e = cst_copy(u.pw_hash, sizeof(u.pw_hash), hash);
-        if (e == CST_OK)
-            e = cst_copy(u.pw_history, sizeof(u.pw_history), hist);
-        if (e == CST_OK)
-            u.must_change_password = true;
-    }
+        e = cst_account_keep_an_owner(n->store, &before, &u);
+    if (e == CST_OK && reset) /* an admin reset: a one-time password */
+        e = cst_account_reset_password(&u, password);
     if (e == CST_OK)
         e = cst_store_user_update(n->store, &u);
     if (e == CST_OK && unlock) {
@@ -283,7 +211,7 @@ cst_err cst_api_user_delete(cst_node *n, cst_request *req)
     ENSURE(strcmp(u.id, req->who.user.id) != 0, CST_ERR_FORBIDDEN, "you cannot delete yourself");
     ENSURE(!(u.roles & OWNER) || caller_is_owner(req), CST_ERR_FORBIDDEN,
            "only an owner can remove an owner");
-    TRY(keep_an_owner(n, &u, NULL));
+    TRY(cst_account_keep_an_owner(n->store, &u, NULL));
     TRY(cst_store_user_delete(n->store, req->who.tenant.id, u.id));
     cst_resp_empty(req, 204);
     return CST_OK;

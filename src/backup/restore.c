@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "api/api.h"
+#include "core/record.h"
 #include "backup/archive.h"
 #include "backup/backup.h"
 #include "backup/internal.h"

@@ -6,9 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api/api.h"
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "core/account.h"
+#include "node/node.h"
+#include "util/json.h"
 #include "util/util.h"
 
 static void usage(FILE *f)
@@ -73,7 +75,7 @@ int cst_cli_operator(int argc, char **argv)
     bool was_locked = false;
     cst_err e = cst_cli_config(&cfg, a.config, a.data_dir, a.key, NULL);
     if (e == CST_OK)
-        e = cst_api_check_username(name);
+        e = cst_account_check_username(name);
     if (e == CST_OK)
         e = unlock(&cfg, name, &u, &was_locked);
     if (e != CST_OK) {

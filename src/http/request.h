@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/authn.h"
 #include "http/netacl.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -15,28 +16,6 @@
 #define CST_MAX_PARAMS 2
 #define CST_PARAM_MAX 1024 /* a decoded path parameter: record keys are at most 1024 bytes */
 #define CST_MAX_RESP_HEADERS 6
-
-/* Permissions. A route declares one; CST_PERM_UNSET cannot be registered. Tokens carry a bit
- * set of the grantable ones (1u << perm). */
-typedef enum cst_perm {
-    CST_PERM_UNSET = 0,
-    CST_PERM_PUBLIC,       /* no credential */
-    CST_PERM_SELF,         /* any signed-in principal, acting on itself */
-    CST_PERM_TENANT_READ,  /* read tenant settings */
-    CST_PERM_TENANT_ADMIN, /* change tenant settings, manage users and all tokens */
-    CST_PERM_BUCKETS_ADMIN,
-    CST_PERM_RECORDS_READ,
-    CST_PERM_RECORDS_WRITE,
-    CST_PERM_USERS_ADMIN,   /* manage the tenant's users */
-    CST_PERM_SYS_TENANTS,   /* operators: create and list tenants */
-    CST_PERM_SYS_OPERATORS, /* operators: manage operator accounts */
-    CST_PERM_AUDIT_READ,    /* read the tenant's own audit trail (LOG-4) */
-    CST_PERM_SYS_SECURITY,  /* operators: read and verify the node's audit log */
-    CST_PERM_SYS_BACKUPS,   /* operators: take, list and verify backups, run drills */
-    CST_PERM__COUNT
-} cst_perm;
-
-#define CST_PERM_BIT(p) (1u << (p))
 
 typedef enum cst_body_kind {
     CST_BODY_NONE,
@@ -81,26 +60,6 @@ typedef struct cst_route {
     const char *action; /* audit action (LOG-1): "record.read"; required */
     unsigned flags;     /* CST_ROUTE_* */
 } cst_route;
-
-/* A tenant's identity settings, with the node's policy applied. */
-typedef struct cst_tenant_settings {
-    bool mfa_all;               /* two-factor for every user, not only owners and admins */
-    cst_cidr_list ip_allowlist; /* IAM-7; empty allows all */
-    int session_idle_seconds;   /* effective: never longer than the node's */
-    int session_max_seconds;
-} cst_tenant_settings;
-
-/* Who is calling. Filled by authentication. */
-typedef struct cst_principal {
-    bool authenticated;
-    bool is_operator;
-    cst_user_row user;
-    cst_token_row token;
-    cst_tenant_row tenant; /* empty for operators */
-    uint32_t perms;        /* effective: token's permissions within the user's current roles */
-    cst_tenant_settings settings; /* for tenant principals */
-    bool mfa_required;            /* this principal must have two-factor enrolled (IAM-3) */
-} cst_principal;
 
 typedef struct cst_request {
     void *conn; /* the adapter's connection (opaque) */

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
+#include "core/record.h"
 #include "audit/audit.h"
 #include "crypto/sign.h"
 #include "lifecycle/lifecycle.h"
@@ -195,7 +195,7 @@ struct copy {
 static bool copy_record(const cst_record_row *r, void *p)
 {
     struct copy *c = p;
-    char key[CST_PARAM_MAX + 1], ctype[128];
+    char key[CST_RECORD_KEY_MAX + 1], ctype[CST_CTYPE_MAX + 1];
     size_t klen;
     c->value.len = 0;
     c->e = cst_record_open(c->from, c->bucket, r, key, &klen, ctype, &c->value);

@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 
 #include "util/json.h"
-#include "api/api.h"
-#include "api/roles.h"
+#include "core/account.h"
+#include "core/authz.h"
 #include "audit/audit.h"
 #include "crypto/secrets.h"
 #include "crypto/sign.h"
@@ -100,15 +100,8 @@ cst_err cst_node_make_seal_key(const char *data_dir, const cst_key *kek, const c
 static cst_err make_operator(cst_store *st, const char *username, char password[32])
 {
     cst_user_row u;
-    memset(&u, 0, sizeof(u));
-    TRY(cst_api_new_password(password, u.pw_hash, u.pw_history, sizeof(u.pw_history)));
-    cst_random_id("us", u.id);
-    TRY(cst_copy(u.tenant_id, sizeof(u.tenant_id), CST_SYS_TENANT));
-    TRY(cst_fmt(u.username, sizeof(u.username), "%s", username));
-    TRY(cst_copy(u.grants, sizeof(u.grants), "[]"));
-    u.roles = CST_ROLE_BIT(CST_ROLE_SYS_ADMIN);
-    u.must_change_password = true;
-    u.created_at = cst_now_us();
+    TRY(cst_account_new(CST_SYS_TENANT, username, CST_ROLE_BIT(CST_ROLE_SYS_ADMIN), cst_now_us(),
+                        &u, password));
     return cst_store_user_create(st, &u);
 }
 
@@ -139,7 +132,7 @@ static cst_err init_store(const char *data_dir, const cst_key *kek, const char *
 cst_err cst_node_init(const char *data_dir, const char *master_key_file, const char *region,
                       const char *operator_username, bool json)
 {
-    TRY(cst_api_check_username(operator_username));
+    TRY(cst_account_check_username(operator_username));
     ENSURE(region_valid(region), CST_ERR_INVALID,
            "region must be 1-64 characters of a-z, 0-9 and '-', not \"%s\"", region);
     struct stat st;

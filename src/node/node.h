@@ -6,24 +6,10 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "core/tenant.h"
 #include "crypto/keys.h"
 #include "node/config.h"
 #include "store/store.h"
-
-#define CST_SYS_TENANT "_sys" /* the pseudo-tenant operators log in to */
-
-typedef struct cst_tenant_ctx {
-    char id[CST_ID_MAX];
-    cst_tstore *ts;
-    cst_key dek;
-    uint32_t dek_version;
-    cst_key idx;
-    /* RET-4: requests (and export streams) holding the context; an erase waits for them */
-    int users;
-    bool closing;       /* an erase has begun: no new holders */
-    bool closed;        /* store closed, keys wiped: the context only stays allocated */
-    uint64_t last_used; /* the node's tick at its last acquire (LRU of open contexts) */
-} cst_tenant_ctx;
 
 struct cst_audit;
 

@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "api/roles.h"
+#include "core/authz.h"
 #include "crypto/crypto.h"
 #include "crypto/keys.h"
 #include "crypto/secrets.h"

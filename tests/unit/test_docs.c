@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "api/api.h"
-#include "api/roles.h"
+#include "core/authz.h"
 
 #define MAX_ROWS 128
 #define CELL_MAX 160

@@ -7,7 +7,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "api/api.h"
+#include "core/bucket.h"
+#include "core/record.h"
 #include "lifecycle/lifecycle.h"
 
 #define NOW (1764547200LL * 1000000) /* 2025-12-01 */

@@ -1,7 +1,11 @@
-/* roles.c: the role -> permission table (IAM-4). Operators hold no tenant-data permission. */
-#include "api/roles.h"
+/* authz.c: the role -> permission table (IAM-4). Operators hold no tenant-data permission. */
+#include "core/authz.h"
 
 #include <string.h>
+
+#include "core/bucket.h"
+#include "util/json.h"
+#include "util/util.h"
 
 #define P(x) CST_PERM_BIT(CST_PERM_##x)
 
@@ -110,4 +114,37 @@ cst_err cst_roles_parse(const json_t *arr, uint32_t allowed, uint32_t *out)
                        "tenant roles: owner, admin, writer, reader, auditor; operator roles: "
                        "sys-admin, sys-security, sys-support",
                        out);
+}
+
+cst_err cst_perms_within(uint32_t wanted, uint32_t held)
+{
+    uint32_t wider = wanted & ~held;
+    if (!wider)
+        return CST_OK;
+    json_t *names = cst_perms_json(wider);
+    char *text = json_dumps(names, JSON_COMPACT);
+    json_decref(names);
+    cst_err e = cst_fail(CST_ERR_FORBIDDEN, "a token cannot hold rights its creator lacks: %s",
+                         text ? text : "?");
+    cst_json_free_text(text);
+    return e;
+}
+
+cst_err cst_grants_parse(const json_t *arr, char out[CST_GRANTS_JSON])
+{
+    ENSURE(json_is_array(arr) && json_array_size(arr) <= 64, CST_ERR_INVALID,
+           "grants must be an array of at most 64 bucket names, or [\"*\"]");
+    size_t i;
+    const json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        ENSURE(json_is_string(v), CST_ERR_INVALID, "grants must be an array of bucket names");
+        if (strcmp(json_string_value(v), "*") != 0)
+            TRY(cst_name_check("grant", json_string_value(v)));
+    }
+    char *text = json_dumps(arr, JSON_COMPACT);
+    ENSURE(text, CST_ERR_INTERNAL, "out of memory");
+    cst_err e = cst_fmt(out, CST_GRANTS_JSON, "%s", text);
+    cst_json_free_text(text);
+    return e;
 }

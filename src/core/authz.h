@@ -1,11 +1,35 @@
-/* roles.h: roles and the permissions each grants (IAM-4), and permission names for tokens. */
-#ifndef CST_ROLES_H
-#define CST_ROLES_H
+/* authz.h: permissions, roles and the permissions each grants (IAM-4), and permission names for
+ * tokens. */
+#ifndef CST_CORE_AUTHZ_H
+#define CST_CORE_AUTHZ_H
 
 #include <jansson.h>
 #include <stdint.h>
 
-#include "http/request.h"
+#include "store/store.h"
+#include "util/err.h"
+
+/* Permissions. A route declares one; CST_PERM_UNSET cannot be registered. Tokens carry a bit
+ * set of the grantable ones (1u << perm). */
+typedef enum cst_perm {
+    CST_PERM_UNSET = 0,
+    CST_PERM_PUBLIC,       /* no credential */
+    CST_PERM_SELF,         /* any signed-in principal, acting on itself */
+    CST_PERM_TENANT_READ,  /* read tenant settings */
+    CST_PERM_TENANT_ADMIN, /* change tenant settings, manage users and all tokens */
+    CST_PERM_BUCKETS_ADMIN,
+    CST_PERM_RECORDS_READ,
+    CST_PERM_RECORDS_WRITE,
+    CST_PERM_USERS_ADMIN,   /* manage the tenant's users */
+    CST_PERM_SYS_TENANTS,   /* operators: create and list tenants */
+    CST_PERM_SYS_OPERATORS, /* operators: manage operator accounts */
+    CST_PERM_AUDIT_READ,    /* read the tenant's own audit trail (LOG-4) */
+    CST_PERM_SYS_SECURITY,  /* operators: read and verify the node's audit log */
+    CST_PERM_SYS_BACKUPS,   /* operators: take, list and verify backups, run drills */
+    CST_PERM__COUNT
+} cst_perm;
+
+#define CST_PERM_BIT(p) (1u << (p))
 
 typedef enum cst_role {
     CST_ROLE_OWNER = 0,
@@ -40,6 +64,12 @@ uint32_t cst_roles_perms(uint32_t roles);
 json_t *cst_roles_json(uint32_t roles);
 /* JSON array of grantable permission names in a set. */
 json_t *cst_perms_json(uint32_t perms);
+/* IAM-4: a user's bucket grants, an array of at most 64 bucket names or ["*"], as the JSON
+ * text stored in the user's row. */
+CST_MUST_USE cst_err cst_grants_parse(const json_t *arr, char out[CST_GRANTS_JSON]);
+/* IAM-4: a token holds no right its creator lacks: fails naming the permissions in wanted
+ * that held does not include. */
+CST_MUST_USE cst_err cst_perms_within(uint32_t wanted, uint32_t held);
 /* Parses a JSON array of permission names; an unknown or non-grantable name fails. */
 CST_MUST_USE cst_err cst_perms_parse(const json_t *arr, uint32_t *out);
 

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "api/api.h"
+#include "core/spool.h"
 #include "util/util.h"
 
 #define FRAME 65536 /* plaintext bytes per encrypted frame */
