@@ -7,6 +7,7 @@
 
 #include "util/json.h"
 #include "api/api.h"
+#include "lifecycle/lifecycle.h"
 #include "backup/backup.h"
 #include "core/authz.h"
 #include "crypto/secrets.h"
@@ -216,8 +217,8 @@ static cst_err find_user(cst_node *n, cst_request *req, login_req *l, cst_user_r
         TRY(e);
         req->who.tenant = t;
         TRY(cst_copy(req->audit_tenant, sizeof(req->audit_tenant), t.id));
-        ENSURE(strcmp(t.state, "pending_erase") != 0 && strcmp(t.state, "erased") != 0,
-               CST_ERR_FORBIDDEN, "the tenant is %s: sign-in is closed", t.state);
+        ENSURE(!cst_tenant_erasing(&t), CST_ERR_FORBIDDEN, "the tenant is %s: sign-in is closed",
+               t.state);
         TRY(cst_settings_load(n, t.settings, settings));
     }
     TRY(cst_api_check_ip(n, req, op, settings));

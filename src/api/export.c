@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "lifecycle/lifecycle.h"
 #include "util/json.h"
 #include "util/util.h"
 
@@ -82,7 +83,7 @@ static cst_err export_hold(export_state *x)
 {
     cst_tenant_row row;
     cst_err e = cst_store_tenant_get(x->n->store, x->tenant.id, &row);
-    if (e == CST_OK && (!strcmp(row.state, "pending_erase") || !strcmp(row.state, "erased")))
+    if (e == CST_OK && cst_tenant_erasing(&row))
         e = cst_fail(CST_ERR_NOT_FOUND, "the tenant is being erased");
     if (e == CST_OK)
         e = cst_node_tenant_acquire(x->n, x->tenant.id, &x->t);

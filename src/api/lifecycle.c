@@ -66,7 +66,7 @@ cst_err cst_api_sys_tenant_erase(cst_node *n, cst_request *req)
                                       "the erase (the customer's request or ticket)");
     if (e == CST_OK && strcmp(confirm, t.name) != 0)
         e = cst_fail(CST_ERR_INVALID, "confirm must be the tenant's name");
-    if (e == CST_OK && !strcmp(t.state, "erased"))
+    if (e == CST_OK && cst_tenant_state_parse(t.state) == CST_STATE_ERASED)
         e = cst_fail(CST_ERR_CONFLICT, "the tenant is already erased");
     char requested[300], executed[160];
     if (e == CST_OK) {

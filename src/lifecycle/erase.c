@@ -73,8 +73,7 @@ cst_err cst_certificate_verify(const uint8_t *doc, size_t len, const uint8_t pk[
         e = cst_fail(CST_ERR_INTEGRITY,
                      "the certificate was signed by another key than the node's public key");
     char *body = e == CST_OK ? cst_audit_canonical(cert) : NULL;
-    if (e == CST_OK &&
-        (!body || !cst_sign_verify(pk, body, strlen(body), sig)))
+    if (e == CST_OK && (!body || !cst_sign_verify(pk, body, strlen(body), sig)))
         e = cst_fail(CST_ERR_INTEGRITY, "the certificate's signature does not verify");
     cst_json_free_text(body);
     if (e == CST_OK && certificate)
@@ -370,10 +369,10 @@ static cst_err erase_locked(cst_node *n, const char *tenant_id, const char *requ
     cst_err e = cst_store_tenant_get(n->store, tenant_id, &row);
     ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_NOT_FOUND, "no such tenant");
     TRY(e);
-    ENSURE(strcmp(row.state, "erased") != 0, CST_ERR_CONFLICT, "tenant %s is already erased",
-           tenant_id);
-    if (strcmp(row.state, "pending_erase") != 0) {
-        TRY(cst_copy(row.state, sizeof(row.state), "pending_erase"));
+    cst_tenant_state state = cst_tenant_state_parse(row.state);
+    ENSURE(state != CST_STATE_ERASED, CST_ERR_CONFLICT, "tenant %s is already erased", tenant_id);
+    if (state != CST_STATE_PENDING_ERASE) {
+        TRY(cst_copy(row.state, sizeof(row.state), cst_tenant_state_name(CST_STATE_PENDING_ERASE)));
         row.state_since = now;
         TRY(cst_store_tenant_lifecycle_set(n->store, &row)); /* no access from here on */
     }

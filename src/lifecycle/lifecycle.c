@@ -44,6 +44,12 @@ cst_tenant_state cst_tenant_state_parse(const char *name)
     return (cst_tenant_state)parse_in(state_names, CST_STATE__COUNT, name);
 }
 
+bool cst_tenant_erasing(const cst_tenant_row *t)
+{
+    cst_tenant_state s = cst_tenant_state_parse(t->state);
+    return s == CST_STATE_PENDING_ERASE || s == CST_STATE_ERASED;
+}
+
 const char *cst_tenant_event_name(cst_tenant_event e)
 {
     return name_of(event_names, CST_EVENT__COUNT, (size_t)e);

@@ -56,6 +56,8 @@ const char *cst_tenant_event_name(cst_tenant_event e);
 cst_tenant_event cst_tenant_event_parse(const char *name);
 const char *cst_tenant_plan_name(cst_tenant_plan p);
 cst_tenant_plan cst_tenant_plan_parse(const char *name);
+/* RET-4: the tenant is being erased or is erased: closed to everyone, whatever the route. */
+bool cst_tenant_erasing(const cst_tenant_row *t);
 
 /* The next scheduled step of a tenant: the state it moves to (CST_STATE_ERASED for the
  * erase) and when. at == 0: nothing is scheduled. */
