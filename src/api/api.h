@@ -27,9 +27,6 @@ cst_err cst_api_on_complete(void *app, cst_request *req);
 CST_MUST_USE cst_err cst_settings_load(const cst_node *n, const char *json,
                                        cst_tenant_settings *out);
 json_t *cst_tenant_json(const cst_node *n, const cst_tenant_row *t, bool with_settings);
-/* IAM-7: refuses a client outside the tenant's (or, for operators, the node's) allowlist. */
-CST_MUST_USE cst_err cst_api_check_ip(const cst_node *n, const cst_request *req, bool is_operator,
-                                      const cst_tenant_settings *s);
 
 /* IAM-2: login throttling per client address, checked from the headers (before any body is
  * read); 429 rate_limited with Retry-After when the address has no attempts left. */

@@ -87,21 +87,13 @@ typedef struct login_req {
  * stranger cannot tell it from a real one by a 423 that only real accounts give. */
 static void record_failure(cst_node *n, cst_request *req, const login_req *l, const cst_user_row *u)
 {
-    int failed = 0;
-    int64_t until = 0, now = cst_now_us(), lock_us = (int64_t)n->cfg.lockout_seconds * 1000000;
-    cst_err e = CST_OK;
-    if (!u) {
-        cst_failtable_fail(n->login_phantoms, l->account, strlen(l->account), now,
-                           n->cfg.lockout_threshold, lock_us, &failed, &until);
-    } else {
-        /* The count must outlive the refusal it belongs to (a failed request's changes are
-         * rolled back), so it commits at once, outside the request's transaction. */
-        bool paused = cst_db_scope_pause();
-        e = cst_store_login_failed(n->store, u->id, now, n->cfg.lockout_threshold, lock_us, &failed,
-                                   &until);
-        cst_db_scope_resume(paused);
-    }
-    if (e != CST_OK) {
+    int failed;
+    int64_t until;
+    cst_lockout_policy pol = {.threshold = n->cfg.lockout_threshold,
+                              .seconds = n->cfg.lockout_seconds,
+                              .phantoms = n->login_phantoms};
+    if (cst_authn_login_failed(n->store, &pol, u, u ? NULL : l->account, cst_now_us(), &failed,
+                               &until) != CST_OK) {
         cst_error("auth: could not record a failed login for user %s", u->id);
         return;
     }
@@ -221,7 +213,8 @@ static cst_err find_user(cst_node *n, cst_request *req, login_req *l, cst_user_r
                t.state);
         TRY(cst_settings_load(n, t.settings, settings));
     }
-    TRY(cst_api_check_ip(n, req, op, settings));
+    TRY(cst_authz_ip(&n->cfg.operator_ip_allowlist, settings, op, req->who.tenant.id,
+                     req->client_ip));
     TRY(throttle_account(n, req, l, op ? CST_SYS_TENANT : t.id));
     TRY(cst_store_user_by_name(n->store, op ? CST_SYS_TENANT : t.id, l->username, user));
     return cst_copy(req->audit_actor, sizeof(req->audit_actor), user->id);

@@ -5,19 +5,14 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include "core/authn.h"
 #include "core/authz.h"
-#include "crypto/secrets.h"
 #include "http/router.h"
 #include "lifecycle/lifecycle.h"
 #include "store/store.h"
 #include "util/util.h"
 
 #include <jansson.h>
-
-/* A session's last use is written back at most this often, so reads do not each cost a
- * durable write; the idle timeout is enforced to this granularity. */
-#define TOUCH_INTERVAL_US (30 * 1000000LL)
-#define ACTIVE_INTERVAL_US (3600 * 1000000LL)
 
 /* A POST route that takes no body still accepts the empty JSON object many HTTP clients send
  * ("{}", with JSON whitespace around it): at most this many bytes, checked by empty_body. */
@@ -98,90 +93,16 @@ static cst_err check_type(cst_request *req, const char *want)
     return CST_OK;
 }
 
-static cst_err load_principal(cst_node *n, const cst_token_row *tok, cst_principal *who)
-{
-    cst_err e = cst_store_user_get(n->store, tok->user_id, &who->user);
-    ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
-    TRY(e);
-    /* IAM-5: a disabled user's credentials stop working on the very next request. */
-    ENSURE(!who->user.disabled, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
-    who->is_operator = strcmp(who->user.tenant_id, CST_SYS_TENANT) == 0;
-    if (who->is_operator) {
-        TRY(cst_settings_load(n, NULL, &who->settings));
-    } else {
-        e = cst_store_tenant_get(n->store, who->user.tenant_id, &who->tenant);
-        ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
-        TRY(e);
-        TRY(cst_settings_load(n, who->tenant.settings, &who->settings));
-    }
-    uint32_t perms = cst_roles_perms(who->user.roles);
-    /* IAM-4: an API token holds at most its creator's current rights. */
-    who->perms = tok->session ? perms : (perms & tok->perms);
-    who->token = *tok;
-    who->mfa_required = cst_mfa_required(&who->user, &who->settings);
-    who->authenticated = true;
-    return CST_OK;
-}
-
-cst_err cst_api_check_ip(const cst_node *n, const cst_request *req, bool is_operator,
-                         const cst_tenant_settings *s)
-{
-    /* IAM-7: the tenant's allowlist for its principals, the node's for operators. */
-    const cst_cidr_list *l = is_operator ? &n->cfg.operator_ip_allowlist : &s->ip_allowlist;
-    if (l->n == 0 || cst_cidr_list_match(l, req->client_ip))
-        return CST_OK;
-    cst_warn("ip_not_allowed: %s %s from %s", is_operator ? "operator" : "tenant",
-             is_operator ? "-" : req->who.tenant.id, req->client_ip);
-    return cst_fail(CST_ERR_IP_NOT_ALLOWED, "requests from %s are not allowed for this %s",
-                    req->client_ip, is_operator ? "operator" : "tenant");
-}
-
 static cst_err authenticate(cst_node *n, cst_request *req)
 {
     const char *auth = cst_req_header(req, "Authorization");
     ENSURE(auth, CST_ERR_UNAUTHENTICATED, "missing Authorization: Bearer <token>");
     ENSURE(strncasecmp(auth, "Bearer ", 7) == 0, CST_ERR_UNAUTHENTICATED,
            "the Authorization header must be: Bearer <token>");
-    char id[CST_TOKEN_ID_LEN];
-    uint8_t hash[CST_HASH_LEN];
-    TRY(cst_token_parse(auth + 7, id, hash));
-    cst_token_row tok;
-    cst_err e = cst_store_token_get(n->store, id, &tok);
-    ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
-    TRY(e);
-    ENSURE(cst_hash_equal(tok.hash, hash), CST_ERR_UNAUTHENTICATED, "invalid or expired token");
-    int64_t now = cst_now_us();
-    ENSURE(!tok.expires_at || now < tok.expires_at, CST_ERR_UNAUTHENTICATED,
-           "invalid or expired token");
-    cst_principal *who = &req->who;
-    TRY(load_principal(n, &tok, who));
-    TRY(cst_api_check_ip(n, req, who->is_operator, &who->settings));
-    if (tok.session) {
-        /* IAM-9: idle and absolute session timeouts (the tenant may shorten them). */
-        ENSURE(now - tok.last_used_at < (int64_t)who->settings.session_idle_seconds * 1000000,
-               CST_ERR_UNAUTHENTICATED, "the session expired after %d idle seconds",
-               who->settings.session_idle_seconds);
-        ENSURE(now - tok.created_at < (int64_t)who->settings.session_max_seconds * 1000000,
-               CST_ERR_UNAUTHENTICATED, "the session reached its maximum age");
-    }
-    /* RET-2: a free plan's inactivity clock; written at most hourly, failures ignored. */
-    if (!who->is_operator && now - who->tenant.last_active_at >= ACTIVE_INTERVAL_US &&
-        cst_store_tenant_touch(n->store, who->tenant.id, now) != CST_OK)
-        cst_err_clear();
-    /* A failed touch (disk full) must not refuse reads: a stale last_used_at only makes the
-     * session expire sooner, which is the safe direction. */
-    if (now - tok.last_used_at >= TOUCH_INTERVAL_US &&
-        cst_store_token_touch(n->store, tok.id, now) != CST_OK) {
-        cst_warn("could not record the last use of session %s", tok.id);
-        cst_err_clear();
-    }
-    return CST_OK;
-}
-
-static bool is_sys_perm(cst_perm p)
-{
-    return p == CST_PERM_SYS_TENANTS || p == CST_PERM_SYS_OPERATORS || p == CST_PERM_SYS_SECURITY ||
-           p == CST_PERM_SYS_BACKUPS;
+    cst_authn_policy pol = {.session_idle_seconds = n->cfg.session_idle_seconds,
+                            .session_max_seconds = n->cfg.session_max_seconds,
+                            .operator_ip_allowlist = &n->cfg.operator_ip_allowlist};
+    return cst_authn_bearer(n->store, &pol, auth + 7, req->client_ip, cst_now_us(), &req->who);
 }
 
 /* What a route is comes from its flags in the route table (CST_ROUTE_*), never from its
@@ -191,55 +112,14 @@ static bool has_flag(const cst_route *r, unsigned flag)
     return (r->flags & flag) != 0;
 }
 
-/* IAM-4: writers and readers reach only the buckets they are granted ("*" for all). */
-static cst_err check_bucket_grant(const cst_request *req)
-{
-    const cst_principal *who = &req->who;
-    if (!has_flag(req->route, CST_ROUTE_BUCKET_SCOPED) || (who->user.roles & CST_ALL_BUCKET_ROLES))
-        return CST_OK;
-    json_t *grants = json_loads(who->user.grants, 0, NULL);
-    bool ok = false;
-    size_t i;
-    json_t *g;
-    json_array_foreach(grants, i, g)
-    {
-        const char *b = json_string_value(g);
-        ok |= b && (strcmp(b, "*") == 0 || strcmp(b, req->params[0]) == 0);
-    }
-    json_decref(grants);
-    ENSURE(ok, CST_ERR_FORBIDDEN, "no grant for bucket %s", req->params[0]);
-    return CST_OK;
-}
-
 static cst_err authorize(const cst_request *req)
 {
     const cst_route *r = req->route;
-    const cst_principal *who = &req->who;
-    if (who->token.session && !has_flag(r, CST_ROUTE_BEFORE_SETUP)) {
-        /* SPEC §9: a one-time password allows nothing but changing it (and two-factor set-up). */
-        ENSURE(!who->user.must_change_password, CST_ERR_PASSWORD_CHANGE_REQUIRED,
-               "this account has a one-time password: change it with POST /v1/auth/password");
-        /* IAM-3: who must have two-factor and has none may only enrol. */
-        ENSURE(!who->mfa_required || who->user.totp_state == CST_TOTP_ACTIVE,
-               CST_ERR_MFA_ENROLLMENT_REQUIRED,
-               "two-factor authentication is required: enrol with POST /v1/auth/totp and "
-               "confirm with POST /v1/auth/totp/confirm");
-    }
-    /* The rule for API tokens on the self-service (CST_PERM_SELF) routes: a token acts only
-     * on itself (GET /v1/tokens shows it alone, DELETE /v1/tokens/{id} revokes it alone, see
-     * tokens.c); anything beyond needs an explicit permission (tenant.admin); the routes that
-     * act on the person, not on data (CST_ROUTE_SESSION_ONLY), it cannot use at all. */
-    ENSURE(who->token.session || !has_flag(r, CST_ROUTE_SESSION_ONLY), CST_ERR_FORBIDDEN,
-           "this route needs a login session, not an API token");
-    if (r->perm == CST_PERM_SELF)
-        return CST_OK;
-    /* IAM-8: operators hold no tenant-data rights; tenant users no operator rights. */
-    ENSURE(who->is_operator == is_sys_perm(r->perm), CST_ERR_FORBIDDEN,
-           who->is_operator ? "operators have no access to tenant routes"
-                            : "tenant credentials cannot use operator routes");
-    ENSURE(who->perms & CST_PERM_BIT(r->perm), CST_ERR_FORBIDDEN,
-           "the credential lacks the permission for this route");
-    return check_bucket_grant(req);
+    cst_authz_ask ask = {.perm = r->perm,
+                         .bucket = has_flag(r, CST_ROUTE_BUCKET_SCOPED) ? req->params[0] : NULL,
+                         .before_setup = has_flag(r, CST_ROUTE_BEFORE_SETUP),
+                         .session_only = has_flag(r, CST_ROUTE_SESSION_ONLY)};
+    return cst_authz_check(&req->who, &ask);
 }
 
 /* RET-2, RET-3: what the tenant's lifecycle state still permits its principals. */

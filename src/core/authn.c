@@ -1,10 +1,13 @@
-/* authn.c: two-factor rules and secrets (IAM-3): TOTP secrets sealed under the tenant's DEK (an
- * operator's under a key derived from the KEK), codes used once, recovery codes used once. */
+/* authn.c: bearer tokens to principals (expiry, session timeouts, disabled users: IAM-5, IAM-9),
+ * lockout counting (IAM-2), two-factor rules and secrets (IAM-3): TOTP secrets sealed under the
+ * tenant's DEK (an operator's under a key derived from the KEK), codes used once, recovery codes
+ * used once. */
 #include <jansson.h>
 #include <sodium.h>
 #include <string.h>
 
 #include "core/authn.h"
+#include "crypto/secrets.h"
 #include "util/json.h"
 #include "util/util.h"
 
@@ -12,6 +15,115 @@ bool cst_mfa_required(const cst_user_row *u, const cst_tenant_settings *s)
 {
     /* IAM-3: operators always; owners and admins always; everyone when the tenant says so. */
     return strcmp(u->tenant_id, CST_SYS_TENANT) == 0 || (u->roles & CST_MFA_ROLES) || s->mfa_all;
+}
+
+/* A session's last use is written back at most this often, so reads do not each cost a
+ * durable write; the idle timeout is enforced to this granularity. */
+#define TOUCH_INTERVAL_US (30 * 1000000LL)
+#define ACTIVE_INTERVAL_US (3600 * 1000000LL)
+
+cst_err cst_authn_unexpired(const cst_token_row *tok, int64_t now)
+{
+    ENSURE(!tok->expires_at || now < tok->expires_at, CST_ERR_UNAUTHENTICATED,
+           "invalid or expired token");
+    return CST_OK;
+}
+
+cst_err cst_authn_session_live(const cst_token_row *tok, const cst_tenant_settings *s, int64_t now)
+{
+    if (!tok->session)
+        return CST_OK;
+    /* IAM-9: idle and absolute session timeouts (the tenant may shorten them). */
+    ENSURE(now - tok->last_used_at < (int64_t)s->session_idle_seconds * 1000000,
+           CST_ERR_UNAUTHENTICATED, "the session expired after %d idle seconds",
+           s->session_idle_seconds);
+    ENSURE(now - tok->created_at < (int64_t)s->session_max_seconds * 1000000,
+           CST_ERR_UNAUTHENTICATED, "the session reached its maximum age");
+    return CST_OK;
+}
+
+cst_err cst_authn_user_active(const cst_user_row *u)
+{
+    ENSURE(!u->disabled, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
+    return CST_OK;
+}
+
+static cst_err load_principal(cst_store *st, const cst_authn_policy *pol, const cst_token_row *tok,
+                              cst_principal *who)
+{
+    cst_err e = cst_store_user_get(st, tok->user_id, &who->user);
+    ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
+    TRY(e);
+    TRY(cst_authn_user_active(&who->user));
+    who->is_operator = strcmp(who->user.tenant_id, CST_SYS_TENANT) == 0;
+    const char *settings = NULL;
+    if (!who->is_operator) {
+        e = cst_store_tenant_get(st, who->user.tenant_id, &who->tenant);
+        ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
+        TRY(e);
+        settings = who->tenant.settings;
+    }
+    TRY(cst_tenant_settings_load(settings, pol->session_idle_seconds, pol->session_max_seconds,
+                                 &who->settings));
+    /* IAM-4: an API token holds at most its creator's current rights. */
+    who->perms = cst_authz_effective(who->user.roles, tok->session, tok->perms);
+    who->token = *tok;
+    who->mfa_required = cst_mfa_required(&who->user, &who->settings);
+    who->authenticated = true;
+    return CST_OK;
+}
+
+/* Records the use of the credential: neither write may refuse the request. */
+static void touch(cst_store *st, const cst_principal *who, int64_t now)
+{
+    /* RET-2: a free plan's inactivity clock; written at most hourly, failures ignored. */
+    if (!who->is_operator && now - who->tenant.last_active_at >= ACTIVE_INTERVAL_US &&
+        cst_store_tenant_touch(st, who->tenant.id, now) != CST_OK)
+        cst_err_clear();
+    /* A failed touch (disk full) must not refuse reads: a stale last_used_at only makes the
+     * session expire sooner, which is the safe direction. */
+    if (now - who->token.last_used_at >= TOUCH_INTERVAL_US &&
+        cst_store_token_touch(st, who->token.id, now) != CST_OK) {
+        cst_warn("could not record the last use of session %s", who->token.id);
+        cst_err_clear();
+    }
+}
+
+cst_err cst_authn_bearer(cst_store *st, const cst_authn_policy *pol, const char *bearer,
+                         const char *client_ip, int64_t now, cst_principal *who)
+{
+    char id[CST_TOKEN_ID_LEN];
+    uint8_t hash[CST_HASH_LEN];
+    TRY(cst_token_parse(bearer, id, hash));
+    cst_token_row tok;
+    cst_err e = cst_store_token_get(st, id, &tok);
+    ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
+    TRY(e);
+    ENSURE(cst_hash_equal(tok.hash, hash), CST_ERR_UNAUTHENTICATED, "invalid or expired token");
+    TRY(cst_authn_unexpired(&tok, now));
+    TRY(load_principal(st, pol, &tok, who));
+    TRY(cst_authz_ip(pol->operator_ip_allowlist, &who->settings, who->is_operator, who->tenant.id,
+                     client_ip));
+    TRY(cst_authn_session_live(&tok, &who->settings, now));
+    touch(st, who, now);
+    return CST_OK;
+}
+
+cst_err cst_authn_login_failed(cst_store *st, const cst_lockout_policy *pol, const cst_user_row *u,
+                               const char *account, int64_t now, int *failed, int64_t *until)
+{
+    int64_t lock_us = (int64_t)pol->seconds * 1000000;
+    *failed = 0;
+    *until = 0;
+    if (!u) {
+        cst_failtable_fail(pol->phantoms, account, strlen(account), now, pol->threshold, lock_us,
+                           failed, until);
+        return CST_OK;
+    }
+    bool paused = cst_db_scope_pause();
+    cst_err e = cst_store_login_failed(st, u->id, now, pol->threshold, lock_us, failed, until);
+    cst_db_scope_resume(paused);
+    return e;
 }
 
 cst_err cst_token_issue(cst_store *st, const cst_user_row *u, cst_token_row *tok,

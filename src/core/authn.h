@@ -1,5 +1,6 @@
-/* authn.h: who is calling (the principal), when two-factor is required (IAM-3), and the
- * two-factor secrets: TOTP secrets sealed at rest, single-use recovery codes. */
+/* authn.h: who is calling (the principal, from a bearer token: IAM-5, IAM-9), login lockout
+ * counting (IAM-2), when two-factor is required (IAM-3), and the two-factor secrets: TOTP
+ * secrets sealed at rest, single-use recovery codes. */
 #ifndef CST_CORE_AUTHN_H
 #define CST_CORE_AUTHN_H
 
@@ -12,7 +13,9 @@
 #include "crypto/secrets.h"
 #include "crypto/totp.h"
 #include "store/store.h"
+#include "util/cidr.h"
 #include "util/err.h"
+#include "util/throttle.h"
 
 #define CST_TOTP_NONE 0
 #define CST_TOTP_PENDING 1
@@ -29,6 +32,45 @@ typedef struct cst_principal {
     cst_tenant_settings settings; /* for tenant principals */
     bool mfa_required;            /* this principal must have two-factor enrolled (IAM-3) */
 } cst_principal;
+
+/* The node's identity policy that authentication applies. */
+typedef struct cst_authn_policy {
+    int session_idle_seconds; /* IAM-9: the node's session timeouts; a tenant may shorten them */
+    int session_max_seconds;
+    const cst_cidr_list *operator_ip_allowlist; /* IAM-7: the node's, for operators */
+} cst_authn_policy;
+
+/* IAM-5, IAM-7, IAM-9: authenticates a bearer token (the text after "Bearer ") presented from
+ * client_ip at now (unix microseconds): fills who (also when a later check refuses, so that the
+ * refusal can name the principal) and records the session's use; or refuses with
+ * CST_ERR_UNAUTHENTICATED ("invalid or expired token", or a session timeout) or
+ * CST_ERR_IP_NOT_ALLOWED. */
+CST_MUST_USE cst_err cst_authn_bearer(cst_store *st, const cst_authn_policy *pol,
+                                      const char *bearer, const char *client_ip, int64_t now,
+                                      cst_principal *who);
+/* IAM-9: a credential past its expiry (expires_at, 0 for never) no longer works. */
+CST_MUST_USE cst_err cst_authn_unexpired(const cst_token_row *tok, int64_t now);
+/* IAM-9: a login session ends after the idle and absolute timeouts of s; API tokens have
+ * neither. */
+CST_MUST_USE cst_err cst_authn_session_live(const cst_token_row *tok, const cst_tenant_settings *s,
+                                            int64_t now);
+/* IAM-5: a disabled user's credentials stop working on the very next request. */
+CST_MUST_USE cst_err cst_authn_user_active(const cst_user_row *u);
+
+/* IAM-2: the node's lockout policy. */
+typedef struct cst_lockout_policy {
+    int threshold;           /* consecutive failures that lock an account */
+    int seconds;             /* how long the lock lasts */
+    cst_failtable *phantoms; /* the same counting for accounts that do not exist */
+} cst_lockout_policy;
+
+/* IAM-2: counts a failed login of user u at now (u NULL: the account, as keyed in the per-account
+ * tables, does not exist and counts in the phantom table, so that a stranger cannot tell it from
+ * a real one). The count commits at once, outside the request's transaction, so that it outlives
+ * the refusal. Returns the consecutive failures and the lock's end (past threshold). */
+CST_MUST_USE cst_err cst_authn_login_failed(cst_store *st, const cst_lockout_policy *pol,
+                                            const cst_user_row *u, const char *account, int64_t now,
+                                            int *failed, int64_t *until);
 
 /* IAM-3: whether this user must use two-factor authentication. */
 bool cst_mfa_required(const cst_user_row *u, const cst_tenant_settings *s);

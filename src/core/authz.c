@@ -1,8 +1,10 @@
-/* authz.c: the role -> permission table (IAM-4). Operators hold no tenant-data permission. */
+/* authz.c: the role -> permission table (IAM-4), bucket grants, the route permission check and
+ * the IP allowlist decision (IAM-7). Operators hold no tenant-data permission. */
 #include "core/authz.h"
 
 #include <string.h>
 
+#include "core/authn.h"
 #include "core/bucket.h"
 #include "util/json.h"
 #include "util/util.h"
@@ -147,4 +149,76 @@ cst_err cst_grants_parse(const json_t *arr, char out[CST_GRANTS_JSON])
     cst_err e = cst_fmt(out, CST_GRANTS_JSON, "%s", text);
     cst_json_free_text(text);
     return e;
+}
+
+uint32_t cst_authz_effective(uint32_t roles, bool session, uint32_t token_perms)
+{
+    uint32_t perms = cst_roles_perms(roles);
+    return session ? perms : (perms & token_perms);
+}
+
+static bool is_sys_perm(cst_perm p)
+{
+    return p == CST_PERM_SYS_TENANTS || p == CST_PERM_SYS_OPERATORS || p == CST_PERM_SYS_SECURITY ||
+           p == CST_PERM_SYS_BACKUPS;
+}
+
+cst_err cst_authz_bucket(const cst_user_row *u, const char *bucket)
+{
+    if (u->roles & CST_ALL_BUCKET_ROLES)
+        return CST_OK;
+    json_t *grants = json_loads(u->grants, 0, NULL);
+    bool ok = false;
+    size_t i;
+    json_t *g;
+    json_array_foreach(grants, i, g)
+    {
+        const char *b = json_string_value(g);
+        ok |= b && (strcmp(b, "*") == 0 || strcmp(b, bucket) == 0);
+    }
+    json_decref(grants);
+    ENSURE(ok, CST_ERR_FORBIDDEN, "no grant for bucket %s", bucket);
+    return CST_OK;
+}
+
+cst_err cst_authz_check(const cst_principal *who, const cst_authz_ask *ask)
+{
+    if (who->token.session && !ask->before_setup) {
+        /* SPEC §9: a one-time password allows nothing but changing it (and two-factor set-up). */
+        ENSURE(!who->user.must_change_password, CST_ERR_PASSWORD_CHANGE_REQUIRED,
+               "this account has a one-time password: change it with POST /v1/auth/password");
+        /* IAM-3: who must have two-factor and has none may only enrol. */
+        ENSURE(!who->mfa_required || who->user.totp_state == CST_TOTP_ACTIVE,
+               CST_ERR_MFA_ENROLLMENT_REQUIRED,
+               "two-factor authentication is required: enrol with POST /v1/auth/totp and "
+               "confirm with POST /v1/auth/totp/confirm");
+    }
+    /* The rule for API tokens on the self-service (CST_PERM_SELF) routes: a token acts only
+     * on itself (GET /v1/tokens shows it alone, DELETE /v1/tokens/{id} revokes it alone, see
+     * api/tokens.c); anything beyond needs an explicit permission (tenant.admin); the routes
+     * that act on the person, not on data (session_only), it cannot use at all. */
+    ENSURE(who->token.session || !ask->session_only, CST_ERR_FORBIDDEN,
+           "this route needs a login session, not an API token");
+    if (ask->perm == CST_PERM_SELF)
+        return CST_OK;
+    /* IAM-8: operators hold no tenant-data rights; tenant users no operator rights. */
+    ENSURE(who->is_operator == is_sys_perm(ask->perm), CST_ERR_FORBIDDEN,
+           who->is_operator ? "operators have no access to tenant routes"
+                            : "tenant credentials cannot use operator routes");
+    ENSURE(who->perms & CST_PERM_BIT(ask->perm), CST_ERR_FORBIDDEN,
+           "the credential lacks the permission for this route");
+    return ask->bucket ? cst_authz_bucket(&who->user, ask->bucket) : CST_OK;
+}
+
+cst_err cst_authz_ip(const cst_cidr_list *operators, const cst_tenant_settings *s, bool is_operator,
+                     const char *tenant_id, const char *client_ip)
+{
+    /* IAM-7: the tenant's allowlist for its principals, the node's for operators. */
+    const cst_cidr_list *l = is_operator ? operators : &s->ip_allowlist;
+    if (l->n == 0 || cst_cidr_list_match(l, client_ip))
+        return CST_OK;
+    cst_warn("ip_not_allowed: %s %s from %s", is_operator ? "operator" : "tenant",
+             is_operator ? "-" : tenant_id, client_ip);
+    return cst_fail(CST_ERR_IP_NOT_ALLOWED, "requests from %s are not allowed for this %s",
+                    client_ip, is_operator ? "operator" : "tenant");
 }

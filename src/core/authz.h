@@ -1,12 +1,16 @@
-/* authz.h: permissions, roles and the permissions each grants (IAM-4), and permission names for
- * tokens. */
+/* authz.h: permissions, roles and the permissions each grants (IAM-4), permission names for
+ * tokens, and the decisions: may a principal do a permission on a bucket (IAM-4, IAM-8), may it
+ * call from an address (IAM-7). */
 #ifndef CST_CORE_AUTHZ_H
 #define CST_CORE_AUTHZ_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "core/tenant.h"
 #include "store/store.h"
+#include "util/cidr.h"
 #include "util/err.h"
 
 /* Permissions. A route declares one; CST_PERM_UNSET cannot be registered. Tokens carry a bit
@@ -72,5 +76,33 @@ CST_MUST_USE cst_err cst_grants_parse(const json_t *arr, char out[CST_GRANTS_JSO
 CST_MUST_USE cst_err cst_perms_within(uint32_t wanted, uint32_t held);
 /* Parses a JSON array of permission names; an unknown or non-grantable name fails. */
 CST_MUST_USE cst_err cst_perms_parse(const json_t *arr, uint32_t *out);
+
+/* IAM-4: the effective permissions of a credential: a login session holds its user's current
+ * roles' permissions, an API token its own bits narrowed by them (so it holds at most its
+ * creator's current rights). */
+uint32_t cst_authz_effective(uint32_t roles, bool session, uint32_t token_perms);
+
+/* What a request asks of authorization, from its route. */
+typedef struct cst_authz_ask {
+    cst_perm perm;
+    const char *bucket; /* the bucket a bucket-scoped route acts on; NULL for other routes */
+    bool before_setup;  /* open to a session with a one-time password or pending two-factor */
+    bool session_only;  /* acts on the person: a login session only, never an API token */
+} cst_authz_ask;
+
+struct cst_principal; /* core/authn.h */
+
+/* SPEC §9, IAM-3, IAM-4, IAM-8: may this authenticated principal do ask->perm (on ask->bucket);
+ * CST_ERR_PASSWORD_CHANGE_REQUIRED, CST_ERR_MFA_ENROLLMENT_REQUIRED or CST_ERR_FORBIDDEN if
+ * not. */
+CST_MUST_USE cst_err cst_authz_check(const struct cst_principal *who, const cst_authz_ask *ask);
+/* IAM-4: owners and admins reach every bucket; writers and readers only the buckets in their
+ * grants ("*" for all): CST_ERR_FORBIDDEN otherwise. */
+CST_MUST_USE cst_err cst_authz_bucket(const cst_user_row *u, const char *bucket);
+/* IAM-7: is client_ip allowed: an operator's by the node's operator allowlist, a tenant
+ * principal's by its tenant's (tenant_id, settings s); an empty list allows all.
+ * CST_ERR_IP_NOT_ALLOWED (logged) if not. */
+CST_MUST_USE cst_err cst_authz_ip(const cst_cidr_list *operators, const cst_tenant_settings *s,
+                                  bool is_operator, const char *tenant_id, const char *client_ip);
 
 #endif
