@@ -7,7 +7,7 @@
 
 #include "util/json.h"
 #include "api/api.h"
-#include "lifecycle/lifecycle.h"
+#include "core/tenant_state.h"
 #include "backup/backup.h"
 #include "core/authz.h"
 #include "crypto/secrets.h"

@@ -8,7 +8,7 @@
 #include "core/authn.h"
 #include "core/authz.h"
 #include "http/router.h"
-#include "lifecycle/lifecycle.h"
+#include "core/tenant_state.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -136,7 +136,7 @@ static cst_err check_state(const cst_request *req)
         access |= CST_ACCESS_SELF;
     if (read && has_flag(r, CST_ROUTE_CLOSED_READ))
         access |= CST_ACCESS_CLOSED_READ;
-    return cst_lifecycle_permits(&req->who.tenant, access);
+    return cst_tenant_permits(&req->who.tenant, access);
 }
 
 cst_err cst_api_on_headers(void *app, cst_request *req, const char *url)

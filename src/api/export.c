@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "lifecycle/lifecycle.h"
+#include "core/tenant_state.h"
 #include "util/json.h"
 #include "util/util.h"
 

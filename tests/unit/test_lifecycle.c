@@ -412,7 +412,7 @@ static void test_ret2_ret3_each_state_permits_only_its_access(void **state)
         for (size_t k = 0; k < COUNT(kinds); k++) {
             bool want = (permitted[s].allows & kinds[k]) != 0;
             cst_err_clear();
-            cst_err e = cst_lifecycle_permits(&t, kinds[k]);
+            cst_err e = cst_tenant_permits(&t, kinds[k]);
             if ((e == CST_OK) != want)
                 fprintf(stderr, "%s, access 0x%x: %s\n", permitted[s].state, kinds[k],
                         cst_err_code(e));
@@ -421,10 +421,10 @@ static void test_ret2_ret3_each_state_permits_only_its_access(void **state)
                 assert_string_equal(cst_err_message(e), permitted[s].refused);
         }
         /* a request is allowed when any of its kinds is: a write that is the caller's own */
-        assert_int_equal(cst_lifecycle_permits(&t, CST_ACCESS_WRITE | CST_ACCESS_SELF),
+        assert_int_equal(cst_tenant_permits(&t, CST_ACCESS_WRITE | CST_ACCESS_SELF),
                          permitted[s].allows & CST_ACCESS_SELF ? CST_OK : CST_ERR_FORBIDDEN);
         /* and nothing is allowed for no access at all */
-        assert_int_equal(cst_lifecycle_permits(&t, 0), CST_ERR_FORBIDDEN);
+        assert_int_equal(cst_tenant_permits(&t, 0), CST_ERR_FORBIDDEN);
     }
 }
 
