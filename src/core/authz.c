@@ -6,6 +6,7 @@
 
 #include "core/authn.h"
 #include "core/bucket.h"
+#include "core/tenant_state.h"
 #include "util/json.h"
 #include "util/util.h"
 
@@ -208,6 +209,11 @@ cst_err cst_authz_check(const cst_principal *who, const cst_authz_ask *ask)
     ENSURE(who->perms & CST_PERM_BIT(ask->perm), CST_ERR_FORBIDDEN,
            "the credential lacks the permission for this route");
     return ask->bucket ? cst_authz_bucket(&who->user, ask->bucket) : CST_OK;
+}
+
+cst_err cst_authz_state(const cst_principal *who, unsigned access)
+{
+    return who->is_operator ? CST_OK : cst_tenant_permits(&who->tenant, access);
 }
 
 cst_err cst_authz_ip(const cst_cidr_list *operators, const cst_tenant_settings *s, bool is_operator,

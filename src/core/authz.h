@@ -96,6 +96,10 @@ struct cst_principal; /* core/authn.h */
  * CST_ERR_PASSWORD_CHANGE_REQUIRED, CST_ERR_MFA_ENROLLMENT_REQUIRED or CST_ERR_FORBIDDEN if
  * not. */
 CST_MUST_USE cst_err cst_authz_check(const struct cst_principal *who, const cst_authz_ask *ask);
+/* RET-2, RET-3: does the principal's tenant state still permit a request of this access
+ * (CST_ACCESS_* bits, core/tenant_state.h); operators are not bound by a tenant's state.
+ * CST_ERR_FORBIDDEN naming the state otherwise. */
+CST_MUST_USE cst_err cst_authz_state(const struct cst_principal *who, unsigned access);
 /* IAM-4: owners and admins reach every bucket; writers and readers only the buckets in their
  * grants ("*" for all): CST_ERR_FORBIDDEN otherwise. */
 CST_MUST_USE cst_err cst_authz_bucket(const cst_user_row *u, const char *bucket);

@@ -15,6 +15,7 @@
 
 #include "core/authn.h"
 #include "core/authz.h"
+#include "core/tenant_state.h"
 #include "util/util.h"
 
 #define SEC 1000000LL
@@ -341,6 +342,37 @@ static void test_iam5_iam9_bearer_against_store(void **state)
     sodium_memzero(api, sizeof(api));
 }
 
+/* RET-2, RET-3: a tenant's principals get only what its state permits (a suspended tenant
+ * reads and exports, a closed one only exports, an erasing one nothing, an unknown state
+ * nothing); operators are not bound by a tenant's state. */
+static void test_ret2_ret3_state_bounds_tenant_principals(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *state;
+        unsigned access;
+        cst_err want;
+    } cases[] = {
+        {"active", CST_ACCESS_WRITE, CST_OK},
+        {"suspended", CST_ACCESS_READ, CST_OK},
+        {"suspended", CST_ACCESS_WRITE, CST_ERR_FORBIDDEN},
+        {"closed", CST_ACCESS_READ, CST_ERR_FORBIDDEN},
+        {"closed", CST_ACCESS_READ | CST_ACCESS_EXPORT, CST_OK},
+        {"pending_erase", CST_ACCESS_READ | CST_ACCESS_SELF, CST_ERR_FORBIDDEN},
+        {"erased", CST_ACCESS_EXPORT, CST_ERR_FORBIDDEN},
+        {"", CST_ACCESS_READ, CST_ERR_FORBIDDEN},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cst_principal who = tenant_user(R(OWNER), "[]", true, 0);
+        strcpy(who.tenant.state, cases[i].state);
+        if (cst_authz_state(&who, cases[i].access) != cases[i].want)
+            fail_msg("state \"%s\" access 0x%x: want %d", cases[i].state, cases[i].access,
+                     (int)cases[i].want);
+        who.is_operator = true;
+        assert_int_equal(cst_authz_state(&who, cases[i].access), CST_OK);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_iam7_ip_allowlist_decision),
         cmocka_unit_test(test_iam9_expiry_and_session_timeouts),
         cmocka_unit_test(test_iam5_iam9_bearer_against_store),
+        cmocka_unit_test(test_ret2_ret3_state_bounds_tenant_principals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
