@@ -39,27 +39,27 @@ static cst_err fill_tenant(cst_node *n, int i, int records, size_t vlen, uint8_t
     cst_buf_init(&idx, 256);
     TRY(cst_wrap_new_key(&n->kek, t.id, "dek", 1, &dek));
     TRY(cst_wrap_new_key(&n->kek, t.id, "idx", 1, &idx));
-    TRY(cst_store_tenant_create(n->store, &t, &dek, &idx, &owner));
+    TRY(cst_store_tenant_create(n->store, NULL, &t, &dek, &idx, &owner));
     cst_buf_free(&dek);
     cst_buf_free(&idx);
     cst_tenant_ctx *ctx;
     TRY(cst_node_tenant(n, t.id, &ctx));
     cst_bucket_row b = {.name = "data", .cls = "standard"};
     b.created_at = b.updated_at = cst_now_us();
-    TRY(cst_tstore_bucket_create(ctx->ts, &b));
-    TRY(cst_tstore_begin(ctx->ts));
+    TRY(cst_tstore_bucket_create(ctx->ts, NULL, &b));
+    TRY(cst_tstore_begin(ctx->ts, NULL));
     cst_err e = CST_OK;
     for (int k = 0; e == CST_OK && k < records; k++) {
         char key[32];
         int kl = snprintf(key, sizeof(key), "record-%06d", k);
         memcpy(val, &k, sizeof(k)); /* every value differs */
-        e = cst_record_store(ctx, "data", key, (size_t)kl, CST_DEFAULT_CTYPE, val, vlen, false, 0,
-                             0);
+        e = cst_record_store(ctx, NULL, "data", key, (size_t)kl, CST_DEFAULT_CTYPE, val, vlen,
+                             false, 0, 0);
     }
     if (e == CST_OK)
-        e = cst_tstore_commit(ctx->ts);
+        e = cst_tstore_commit(ctx->ts, NULL);
     else
-        cst_tstore_rollback(ctx->ts);
+        cst_tstore_rollback(ctx->ts, NULL);
     return e;
 }
 

@@ -34,7 +34,7 @@ int main(int argc, char **argv)
     if (e == CST_OK)
         e = cst_node_open(&n, &cfg);
     if (e == CST_OK)
-        e = cst_store_tenant_list(n.store, NULL, 1, first, &t);
+        e = cst_store_tenant_list(n.store, NULL, NULL, 1, first, &t);
     cst_user_row owner;
     if (e == CST_OK && !strcmp(argv[1], "token")) {
         char token[CST_TOKEN_LEN + 1];
@@ -42,14 +42,14 @@ int main(int argc, char **argv)
                              .perms = CST_PERM_BIT(CST_PERM_TENANT_ADMIN),
                              .created_at = cst_now_us(),
                              .last_used_at = cst_now_us()};
-        e = cst_store_user_by_name(n.store, t.id, "owner", &owner);
+        e = cst_store_user_by_name(n.store, NULL, t.id, "owner", &owner);
         if (e == CST_OK)
             e = cst_token_generate(token, row.id, row.hash);
         strcpy(row.tenant_id, t.id);
         strcpy(row.user_id, owner.id);
         strcpy(row.name, "bench");
         if (e == CST_OK)
-            e = cst_store_token_create(n.store, &row);
+            e = cst_store_token_create(n.store, NULL, &row);
         if (e == CST_OK)
             printf("%s\n", token);
     } else if (e == CST_OK) {

@@ -200,8 +200,8 @@ static cst_err find_user(cst_node *n, cst_request *req, login_req *l, cst_user_r
         TRY(cst_copy(req->audit_tenant, sizeof(req->audit_tenant), CST_SYS_TENANT));
     if (!op) {
         cst_err e = cst_id_valid(l->tenant, "tn")
-                        ? cst_store_tenant_get(n->store, l->tenant, &t)
-                        : cst_store_tenant_by_name(n->store, l->tenant, &t);
+                        ? cst_store_tenant_get(n->store, req->work, l->tenant, &t)
+                        : cst_store_tenant_by_name(n->store, req->work, l->tenant, &t);
         if (e == CST_ERR_NOT_FOUND) {
             cst_audit_detail(req, "tenant", json_string(l->tenant));
             TRY(throttle_account(n, req, l, l->tenant));
@@ -216,7 +216,7 @@ static cst_err find_user(cst_node *n, cst_request *req, login_req *l, cst_user_r
     TRY(cst_authz_ip(&n->cfg.operator_ip_allowlist, settings, op, req->who.tenant.id,
                      req->client_ip));
     TRY(throttle_account(n, req, l, op ? CST_SYS_TENANT : t.id));
-    TRY(cst_store_user_by_name(n->store, op ? CST_SYS_TENANT : t.id, l->username, user));
+    TRY(cst_store_user_by_name(n->store, req->work, op ? CST_SYS_TENANT : t.id, l->username, user));
     return cst_copy(req->audit_actor, sizeof(req->audit_actor), user->id);
 }
 
@@ -303,7 +303,7 @@ cst_err cst_api_login(cst_node *n, cst_request *req)
     login_audit(req, e);
     TRY(e);
     int64_t now = cst_now_us();
-    TRY(cst_store_login_ok(n->store, user.id, now));
+    TRY(cst_store_login_ok(n->store, req->work, user.id, now));
 
     cst_token_row tok;
     char token[CST_TOKEN_LEN + 1];
@@ -314,7 +314,7 @@ cst_err cst_api_login(cst_node *n, cst_request *req)
     tok.expires_at = now + (int64_t)settings.session_max_seconds * 1000000;
     e = cst_copy(tok.name, sizeof(tok.name), "login session");
     if (e == CST_OK)
-        e = cst_token_issue(n->store, &user, &tok, token);
+        e = cst_token_issue(n->store, req->work, &user, &tok, token);
     char exp[32];
     cst_time_format(tok.expires_at, exp);
     bool enrol = cst_mfa_required(&user, &settings) && user.totp_state != CST_TOTP_ACTIVE;
@@ -332,7 +332,7 @@ cst_err cst_api_logout(cst_node *n, cst_request *req)
 {
     ENSURE(req->who.token.session, CST_ERR_INVALID,
            "logout ends login sessions; delete an API token with DELETE /v1/tokens/{id}");
-    TRY(cst_store_token_delete(n->store, req->who.user.tenant_id, req->who.user.id,
+    TRY(cst_store_token_delete(n->store, req->work, req->who.user.tenant_id, req->who.user.id,
                                req->who.token.id));
     cst_resp_empty(req, 204);
     return CST_OK;
@@ -363,9 +363,9 @@ cst_err cst_api_password(cst_node *n, cst_request *req)
         e = cst_account_set_password(u, next, false);
     json_decref(body);
     TRY(e);
-    TRY(cst_store_user_update(n->store, u));
+    TRY(cst_store_user_update(n->store, req->work, u));
     /* SPEC §9: a password change ends the user's other sessions. */
-    TRY(cst_store_sessions_end(n->store, u->id, req->who.token.id));
+    TRY(cst_store_sessions_end(n->store, req->work, u->id, req->who.token.id));
     cst_resp_empty(req, 204);
     return CST_OK;
 }
@@ -407,7 +407,7 @@ cst_err cst_api_totp_enrol(cst_node *n, cst_request *req)
     if (e == CST_OK) {
         u->totp_state = CST_TOTP_PENDING;
         u->totp_last_step = 0;
-        e = cst_store_user_update(n->store, u);
+        e = cst_store_user_update(n->store, req->work, u);
     }
     if (e == CST_OK)
         e = cst_resp_json(
@@ -445,9 +445,9 @@ cst_err cst_api_totp_confirm(cst_node *n, cst_request *req)
     ENSURE(u->totp_state == CST_TOTP_PENDING, CST_ERR_CONFLICT,
            "no two-factor enrolment is pending: start one with POST /v1/auth/totp");
     TRY(check_body_code(n, req, u));
-    TRY(cst_store_user_get(n->store, u->id, u)); /* picks up the recorded step */
+    TRY(cst_store_user_get(n->store, req->work, u->id, u)); /* picks up the recorded step */
     u->totp_state = CST_TOTP_ACTIVE;
-    TRY(cst_store_user_update(n->store, u));
+    TRY(cst_store_user_update(n->store, req->work, u));
     return cst_resp_json(req, 200, json_pack("{s:b}", "mfa_enabled", 1));
 }
 
@@ -462,7 +462,7 @@ cst_err cst_api_totp_disable(cst_node *n, cst_request *req)
     u->totp_sealed_len = 0;
     u->totp_last_step = 0;
     TRY(cst_copy(u->recovery, sizeof(u->recovery), "[]"));
-    TRY(cst_store_user_update(n->store, u));
+    TRY(cst_store_user_update(n->store, req->work, u));
     cst_resp_empty(req, 204);
     return CST_OK;
 }
@@ -492,8 +492,8 @@ static cst_err session_one(const cst_token_row *t, void *p)
 cst_err cst_api_session_list(cst_node *n, cst_request *req)
 {
     sessions_ctx sc = {json_array(), req->who.token.id};
-    cst_err e =
-        cst_store_token_list(n->store, req->who.user.tenant_id, req->who.user.id, session_one, &sc);
+    cst_err e = cst_store_token_list(n->store, req->work, req->who.user.tenant_id, req->who.user.id,
+                                     session_one, &sc);
     if (e != CST_OK) {
         json_decref(sc.arr);
         return e;
@@ -505,12 +505,12 @@ cst_err cst_api_session_delete(cst_node *n, cst_request *req)
 {
     cst_token_row t;
     ENSURE(cst_id_valid(req->params[0], "tk"), CST_ERR_NOT_FOUND, "no such session");
-    cst_err e = cst_store_token_get(n->store, req->params[0], &t);
+    cst_err e = cst_store_token_get(n->store, req->work, req->params[0], &t);
     ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_NOT_FOUND, "no such session");
     TRY(e);
     ENSURE(t.session && strcmp(t.user_id, req->who.user.id) == 0, CST_ERR_NOT_FOUND,
            "no such session");
-    TRY(cst_store_token_delete(n->store, t.tenant_id, t.user_id, t.id));
+    TRY(cst_store_token_delete(n->store, req->work, t.tenant_id, t.user_id, t.id));
     cst_resp_empty(req, 204);
     return CST_OK;
 }

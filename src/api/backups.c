@@ -10,11 +10,9 @@
 cst_err cst_api_sys_backup_create(cst_node *n, cst_request *req)
 {
     cst_backup_row row;
-    /* The catalogue row of a failed backup is its evidence: it commits at once rather than
-     * being rolled back with the failed request. */
-    bool paused = cst_db_scope_pause();
+    /* The catalogue row of a failed backup is its evidence: it commits at once (outside the
+     * request's unit of work) rather than being rolled back with the failed request. */
     cst_err e = cst_backup_create(n, "api", NULL, &row);
-    cst_db_scope_resume(paused);
     if (row.id[0])
         cst_audit_info(req, "backup_id", json_string(row.id));
     TRY(e);
@@ -41,9 +39,9 @@ cst_err cst_api_sys_backup_list(cst_node *n, cst_request *req)
     int limit;
     TRY(cst_api_query_limit(req, &limit));
     json_t *backups = json_array(), *drills = json_array();
-    cst_err e = cst_store_backup_list(n->store, limit, list_backup, backups);
+    cst_err e = cst_store_backup_list(n->store, req->work, limit, list_backup, backups);
     if (e == CST_OK)
-        e = cst_store_drill_list(n->store, limit, list_drill, drills);
+        e = cst_store_drill_list(n->store, req->work, limit, list_drill, drills);
     if (e != CST_OK) {
         json_decref(backups);
         json_decref(drills);
@@ -64,7 +62,7 @@ cst_err cst_api_sys_backup_verify(cst_node *n, cst_request *req)
     const char *id = req->params[0];
     ENSURE(cst_id_valid(id, "bk"), CST_ERR_NOT_FOUND, "no such backup");
     cst_backup_row b;
-    cst_err e = cst_store_backup_get(n->store, id, &b);
+    cst_err e = cst_store_backup_get(n->store, req->work, id, &b);
     ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_NOT_FOUND, "no such backup");
     TRY(e);
     ENSURE(strcmp(b.status, "ok") == 0, CST_ERR_CONFLICT, "backup %s is %s: nothing to verify", id,

@@ -52,7 +52,7 @@ cst_err cst_api_bucket_create(cst_node *n, cst_request *req)
     json_decref(body);
     TRY(e);
     b.created_at = b.updated_at = cst_now_us();
-    TRY(cst_tstore_bucket_create(t->ts, &b));
+    TRY(cst_tstore_bucket_create(t->ts, req->work, &b));
     return cst_resp_json(req, 201, bucket_json(&b));
 }
 
@@ -67,7 +67,7 @@ cst_err cst_api_bucket_list(cst_node *n, cst_request *req)
     cst_tenant_ctx *t;
     TRY(cst_api_tenant(n, req, &t));
     json_t *arr = json_array();
-    cst_err e = cst_tstore_bucket_list(t->ts, list_one, arr);
+    cst_err e = cst_tstore_bucket_list(t->ts, req->work, list_one, arr);
     if (e != CST_OK) {
         json_decref(arr);
         return e;
@@ -79,7 +79,7 @@ static cst_err find_bucket(cst_node *n, cst_request *req, cst_tenant_ctx **t, cs
 {
     TRY(cst_api_tenant(n, req, t));
     TRY(cst_name_check("bucket name", req->params[0]));
-    return cst_tstore_bucket_get((*t)->ts, req->params[0], b);
+    return cst_tstore_bucket_get((*t)->ts, req->work, req->params[0], b);
 }
 
 cst_err cst_api_bucket_get(cst_node *n, cst_request *req)
@@ -102,7 +102,7 @@ cst_err cst_api_bucket_patch(cst_node *n, cst_request *req)
     json_decref(body);
     TRY(e);
     b.updated_at = cst_now_us();
-    TRY(cst_tstore_bucket_update(t->ts, &b));
+    TRY(cst_tstore_bucket_update(t->ts, req->work, &b));
     return cst_resp_json(req, 200, bucket_json(&b));
 }
 
@@ -111,7 +111,7 @@ cst_err cst_api_bucket_delete(cst_node *n, cst_request *req)
     cst_tenant_ctx *t;
     cst_bucket_row b;
     TRY(find_bucket(n, req, &t, &b));
-    TRY(cst_tstore_bucket_delete(t->ts, b.name));
+    TRY(cst_tstore_bucket_delete(t->ts, req->work, b.name));
     cst_resp_empty(req, 204);
     return CST_OK;
 }

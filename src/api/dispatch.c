@@ -181,11 +181,12 @@ cst_err cst_api_on_headers(void *app, cst_request *req, const char *url)
     return CST_OK;
 }
 
-/* LOG-1: the handler's changes stay in an open transaction (the request scope) until the
- * request's audit entry is durable; if it cannot be written they are rolled back and the
- * client gets 503 audit_unavailable. A request that fails changes nothing: whatever its
- * handler wrote before the failure is rolled back too (files it made are removed by their
- * scope hooks), and only the audit entry of the refusal remains. */
+/* LOG-1: the handler writes in the request's unit of work (req->work), whose transaction
+ * commits only once the request's audit entry is durable; if the entry cannot be written the
+ * work is rolled back and the client gets 503 audit_unavailable. A request that fails changes
+ * nothing: whatever its handler wrote before the failure is rolled back too (files it made
+ * are removed by their cst_work_on_end hooks), and only the audit entry of the refusal
+ * remains. */
 static cst_err complete(cst_node *n, cst_request *req);
 
 cst_err cst_api_on_complete(void *app, cst_request *req)
@@ -199,15 +200,24 @@ cst_err cst_api_on_complete(void *app, cst_request *req)
 
 static cst_err complete(cst_node *n, cst_request *req)
 {
-    cst_db_scope_begin();
-    cst_err e = empty_body(req);
+    cst_txn *txn = NULL;
+    cst_err e = cst_txn_begin(&txn);
+    if (e == CST_OK)
+        e = cst_work_begin(txn, &req->work);
+    if (e == CST_OK)
+        e = empty_body(req);
     if (e == CST_OK)
         e = req->route->handler(n, req);
     if (e != CST_OK)
         cst_resp_error(req, e);
     cst_err ae = cst_api_audit_request(n, req);
-    bool wrote = cst_db_scope_wrote();
-    cst_err ce = cst_db_scope_end(ae == CST_OK && e == CST_OK);
+    bool wrote = req->work && cst_work_wrote(req->work);
+    cst_err ce = req->work ? cst_work_end(req->work, ae == CST_OK && e == CST_OK) : CST_OK;
+    req->work = NULL;
+    if (ce == CST_OK && txn)
+        ce = cst_txn_commit(txn);
+    else
+        cst_txn_rollback(txn);
     if (e != CST_OK && wrote)
         cst_info("request %s failed (%s): its changes were rolled back", req->request_id,
                  cst_err_code(e));

@@ -82,7 +82,7 @@ static bool export_record(const cst_record_row *r, void *p)
 static cst_err export_hold(export_state *x)
 {
     cst_tenant_row row;
-    cst_err e = cst_store_tenant_get(x->n->store, x->tenant.id, &row);
+    cst_err e = cst_store_tenant_get(x->n->store, NULL, x->tenant.id, &row);
     if (e == CST_OK && cst_tenant_erasing(&row))
         e = cst_fail(CST_ERR_NOT_FOUND, "the tenant is being erased");
     if (e == CST_OK)
@@ -125,7 +125,7 @@ static cst_err export_part(export_state *x, cst_buf *out, bool *done)
             json_string_value(json_object_get(json_array_get(x->buckets, x->bucket), "name"));
         int64_t before = x->records;
         x->e = CST_OK;
-        TRY(cst_tstore_record_scan(x->t->ts, bucket, x->has_after ? x->after : NULL,
+        TRY(cst_tstore_record_scan(x->t->ts, NULL, bucket, x->has_after ? x->after : NULL,
                                    CST_SCAN_VALUES, export_record, x));
         TRY(x->e);
         if (out->len < PART_BYTES || x->records == before) {
@@ -180,7 +180,7 @@ cst_err cst_api_export(cst_node *n, cst_request *req)
     cst_tenant_ctx *t;
     cst_err e = cst_api_tenant(n, req, &t);
     if (e == CST_OK)
-        e = cst_tstore_bucket_list(t->ts, collect_bucket, x->buckets);
+        e = cst_tstore_bucket_list(t->ts, req->work, collect_bucket, x->buckets);
     if (e == CST_OK)
         e = cst_sha256_init(&x->sha);
     if (e != CST_OK) {
@@ -224,17 +224,17 @@ cst_err cst_api_import(cst_node *n, cst_request *req)
     int64_t want_buckets, want_records;
     TRY(cst_import_manifest(sum.last, sum.last_len, sum.sha256_before_last, &want_buckets,
                             &want_records));
-    cst_import run = {.max_value = n->cfg.max_record_bytes, .now = cst_now_us()};
+    cst_import run = {.w = req->work, .max_value = n->cfg.max_record_bytes, .now = cst_now_us()};
     TRY(cst_api_tenant(n, req, &run.t));
-    TRY(cst_tstore_begin(run.t->ts));
+    TRY(cst_tstore_begin(run.t->ts, req->work));
     /* all or nothing: one transaction */
     cst_err e = import_lines(sp, &run);
     if (e == CST_OK)
         e = cst_import_finish(&run, want_buckets, want_records);
     if (e == CST_OK)
-        e = cst_tstore_commit(run.t->ts);
+        e = cst_tstore_commit(run.t->ts, req->work);
     else
-        cst_tstore_rollback(run.t->ts);
+        cst_tstore_rollback(run.t->ts, req->work);
     TRY(e);
     cst_audit_info(req, "records", json_integer(run.records));
     cst_audit_info(req, "buckets_created", json_integer(run.created));

@@ -12,7 +12,7 @@
 static cst_err sys_tenant(cst_node *n, cst_request *req, cst_tenant_row *t)
 {
     ENSURE(cst_id_valid(req->params[0], "tn"), CST_ERR_NOT_FOUND, "no such tenant");
-    cst_err e = cst_store_tenant_get(n->store, req->params[0], t);
+    cst_err e = cst_store_tenant_get(n->store, req->work, req->params[0], t);
     ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_NOT_FOUND, "no such tenant");
     TRY(e);
     TRY(cst_copy(req->audit_tenant, sizeof(req->audit_tenant), t->id));
@@ -46,7 +46,7 @@ cst_err cst_api_sys_tenant_patch(cst_node *n, cst_request *req)
     }
     json_decref(body);
     TRY(e);
-    TRY(cst_store_tenant_lifecycle_set(n->store, &t));
+    TRY(cst_store_tenant_lifecycle_set(n->store, req->work, &t));
     return cst_resp_json(req, 200, cst_tenant_json(n, &t, true));
 }
 
@@ -76,13 +76,10 @@ cst_err cst_api_sys_tenant_erase(cst_node *n, cst_request *req)
     }
     json_decref(body);
     TRY(e);
-    /* What follows cannot be undone, so it commits as it goes, outside the request's
-     * transaction; the node's own entries record each step, this request's entry the
-     * outcome. */
-    bool paused = cst_db_scope_pause();
+    /* What follows cannot be undone, so it commits as it goes, outside the request's unit of
+     * work; the node's own entries record each step, this request's entry the outcome. */
     char *doc = NULL;
     e = cst_lifecycle_erase(n, t.id, requested, executed, cst_now_us(), &doc);
-    cst_db_scope_resume(paused);
     TRY(e);
     json_t *d = json_loads(doc, 0, NULL);
     cst_audit_info(
@@ -99,7 +96,7 @@ cst_err cst_api_sys_certificate_get(cst_node *n, cst_request *req)
     ENSURE(cst_id_valid(req->params[0], "ce"), CST_ERR_NOT_FOUND, "no such certificate");
     cst_buf doc;
     cst_buf_init(&doc, SIZE_MAX);
-    cst_err e = cst_store_certificate_get(n->store, req->params[0], &doc);
+    cst_err e = cst_store_certificate_get(n->store, req->work, req->params[0], &doc);
     if (e == CST_ERR_NOT_FOUND)
         e = cst_fail(CST_ERR_NOT_FOUND, "no such certificate");
     if (e == CST_OK)

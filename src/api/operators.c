@@ -31,7 +31,7 @@ static cst_err list_one(const cst_user_row *u, void *ctx)
 cst_err cst_api_operator_list(cst_node *n, cst_request *req)
 {
     json_t *arr = json_array();
-    cst_err e = cst_store_user_list(n->store, CST_SYS_TENANT, list_one, arr);
+    cst_err e = cst_store_user_list(n->store, req->work, CST_SYS_TENANT, list_one, arr);
     if (e != CST_OK) {
         json_decref(arr);
         return e;
@@ -47,7 +47,7 @@ cst_err cst_api_operator_patch(cst_node *n, cst_request *req)
     cst_user_row u;
     json_t *body = NULL;
     ENSURE(cst_id_valid(req->params[0], "us"), CST_ERR_NOT_FOUND, "no such operator");
-    cst_err e = cst_store_user_get(n->store, req->params[0], &u);
+    cst_err e = cst_store_user_get(n->store, req->work, req->params[0], &u);
     ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_NOT_FOUND, "no such operator");
     TRY(e);
     ENSURE(strcmp(u.tenant_id, CST_SYS_TENANT) == 0, CST_ERR_NOT_FOUND, "no such operator");
@@ -59,7 +59,7 @@ cst_err cst_api_operator_patch(cst_node *n, cst_request *req)
     json_decref(body);
     TRY(e);
     if (unlock) {
-        TRY(cst_store_login_unlock(n->store, u.id));
+        TRY(cst_store_login_unlock(n->store, req->work, u.id));
         cst_audit_info(req, "unlocked", json_boolean(u.locked_until > cst_now_us()));
         cst_warn("auth: operator %s unlocked by %s", u.id, req->who.user.id);
         u.locked_until = 0;

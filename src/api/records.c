@@ -34,7 +34,7 @@ static cst_err record_target(cst_node *n, cst_request *req, bool has_key, cst_te
     TRY(cst_name_check("bucket name", req->params[0]));
     if (has_key)
         TRY(cst_record_key_check(req->params[1], req->param_len[1]));
-    return cst_tstore_bucket_exists((*t)->ts, req->params[0]);
+    return cst_tstore_bucket_exists((*t)->ts, req->work, req->params[0]);
 }
 
 cst_err cst_api_record_put(cst_node *n, cst_request *req)
@@ -51,14 +51,14 @@ cst_err cst_api_record_put(cst_node *n, cst_request *req)
     cst_record_row r;
     cst_record_row_init(&r);
     bool created = false;
-    cst_err e = cst_tstore_begin(t->ts);
+    cst_err e = cst_tstore_begin(t->ts, req->work);
     if (e == CST_OK) {
-        e = cst_record_write(t, req->params[0], req->params[1], req->param_len[1], ctype,
+        e = cst_record_write(t, req->work, req->params[0], req->params[1], req->param_len[1], ctype,
                              req->body.data, req->body.len, &pc, &r, &created, 0, 0);
         if (e == CST_OK)
-            e = cst_tstore_commit(t->ts); /* durable before we answer */
+            e = cst_tstore_commit(t->ts, req->work); /* durable before we answer */
         else
-            cst_tstore_rollback(t->ts);
+            cst_tstore_rollback(t->ts, req->work);
     }
     if (e == CST_OK) {
         char etag[32];
@@ -80,8 +80,8 @@ cst_err cst_api_record_get(cst_node *n, cst_request *req)
     cst_buf value;
     cst_buf_init(&value, SIZE_MAX);
     cst_record_row_init(&r);
-    cst_err e =
-        cst_record_get(t, req->params[0], req->params[1], req->param_len[1], &r, &m, &value);
+    cst_err e = cst_record_get(t, req->work, req->params[0], req->params[1], req->param_len[1], &r,
+                               &m, &value);
     char etag[32];
     cst_record_etag(r.version, etag);
     const char *inm = cst_req_header(req, "If-None-Match");
@@ -108,13 +108,13 @@ cst_err cst_api_record_delete(cst_node *n, cst_request *req)
     TRY(header_precond(req, &pc));
     ENSURE(pc.if_match != CST_PRECOND_ABSENT, CST_ERR_INVALID,
            "DELETE does not take If-None-Match");
-    cst_err e = cst_tstore_begin(t->ts);
+    cst_err e = cst_tstore_begin(t->ts, req->work);
     if (e == CST_OK) {
-        e = cst_record_remove(t, req->params[0], req->params[1], req->param_len[1], &pc);
+        e = cst_record_remove(t, req->work, req->params[0], req->params[1], req->param_len[1], &pc);
         if (e == CST_OK)
-            e = cst_tstore_commit(t->ts);
+            e = cst_tstore_commit(t->ts, req->work);
         else
-            cst_tstore_rollback(t->ts);
+            cst_tstore_rollback(t->ts, req->work);
     }
     TRY(e);
     cst_resp_empty(req, 204);
@@ -134,7 +134,8 @@ cst_err cst_api_record_list(cst_node *n, cst_request *req)
     if (has_after)
         TRY(cst_record_key_check(after, strlen(after)));
     json_t *items = json_array();
-    cst_err e = cst_record_list(t, req->params[0], prefix, has_after ? after : NULL, limit, items);
+    cst_err e = cst_record_list(t, req->work, req->params[0], prefix, has_after ? after : NULL,
+                                limit, items);
     return cst_api_page(req, e, "records", items, "key", limit);
 }
 
@@ -149,14 +150,14 @@ cst_err cst_api_record_batch(cst_node *n, cst_request *req)
     cst_err e = cst_batch_parse(body, n->cfg.max_record_bytes, &ops, &count);
     json_t *results = json_array();
     if (e == CST_OK)
-        e = cst_tstore_begin(t->ts);
+        e = cst_tstore_begin(t->ts, req->work);
     if (e == CST_OK) {
         /* All or nothing: one transaction, one durable commit. */
-        e = cst_batch_apply(t, req->params[0], ops, count, results);
+        e = cst_batch_apply(t, req->work, req->params[0], ops, count, results);
         if (e == CST_OK)
-            e = cst_tstore_commit(t->ts);
+            e = cst_tstore_commit(t->ts, req->work);
         else
-            cst_tstore_rollback(t->ts);
+            cst_tstore_rollback(t->ts, req->work);
     }
     cst_batch_free(ops, count);
     json_decref(body);

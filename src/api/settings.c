@@ -76,7 +76,7 @@ cst_err cst_api_tenant_patch(cst_node *n, cst_request *req)
             e = cst_fail(CST_ERR_INVALID, "settings too large");
     }
     if (e == CST_OK)
-        e = cst_store_tenant_settings_set(n->store, req->who.tenant.id, text);
+        e = cst_store_tenant_settings_set(n->store, req->work, req->who.tenant.id, text);
     if (e == CST_OK)
         e = cst_copy(req->who.tenant.settings, sizeof(req->who.tenant.settings), text);
     if (e == CST_OK) {

@@ -40,13 +40,13 @@ static void created_end(void *p, bool committed)
     free(c);
 }
 
-static cst_err created_hook(cst_node *n, const char *id)
+static cst_err created_hook(cst_node *n, cst_work *w, const char *id)
 {
     created *c = calloc(1, sizeof(*c));
     ENSURE(c != NULL, CST_ERR_INTERNAL, "out of memory");
     c->n = n;
     (void)snprintf(c->id, sizeof(c->id), "%s", id);
-    return cst_db_scope_on_end(created_end, c);
+    return cst_work_on_end(w, created_end, c);
 }
 
 cst_err cst_api_sys_tenant_create(cst_node *n, cst_request *req)
@@ -77,13 +77,13 @@ cst_err cst_api_sys_tenant_create(cst_node *n, cst_request *req)
     if (e == CST_OK)
         e = cst_wrap_new_key(&n->kek, t.id, "idx", 1, &idx);
     if (e == CST_OK)
-        e = created_hook(n, t.id);
+        e = created_hook(n, req->work, t.id);
     if (e == CST_OK)
-        e = cst_store_tenant_create(n->store, &t, &dek, &idx, &owner);
-    cst_tenant_ctx *ctx = NULL;
+        e = cst_store_tenant_create(n->store, req->work, &t, &dek, &idx, &owner);
+    cst_tstore *ts = NULL; /* the tenant's store made now, removed by the hook if not kept */
     if (e == CST_OK)
-        e = cst_node_tenant_acquire(n, t.id, &ctx); /* creates tenants/<id>.db */
-    cst_node_tenant_release(n, ctx);
+        e = cst_tstore_open(n->store, CST_TSPACE_LIVE, t.id, true, &ts);
+    cst_tstore_close(ts);
     if (e == CST_OK) {
 
         json_t *o = cst_tenant_json(n, &t, false);
@@ -120,7 +120,8 @@ cst_err cst_api_sys_tenant_list(cst_node *n, cst_request *req)
     TRY(cst_api_query_limit(req, &limit));
     json_t *arr = json_array();
     struct list_ctx lc = {n, arr};
-    cst_err e = cst_store_tenant_list(n->store, has_after ? after : NULL, limit, list_one, &lc);
+    cst_err e =
+        cst_store_tenant_list(n->store, req->work, has_after ? after : NULL, limit, list_one, &lc);
     return cst_api_page(req, e, "tenants", arr, "id", limit);
 }
 
@@ -128,7 +129,7 @@ cst_err cst_api_sys_tenant_get(cst_node *n, cst_request *req)
 {
     cst_tenant_row t;
     ENSURE(cst_id_valid(req->params[0], "tn"), CST_ERR_NOT_FOUND, "no such tenant");
-    cst_err e = cst_store_tenant_get(n->store, req->params[0], &t);
+    cst_err e = cst_store_tenant_get(n->store, req->work, req->params[0], &t);
     ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_NOT_FOUND, "no such tenant");
     TRY(e);
     return cst_resp_json(req, 200, cst_tenant_json(n, &t, true));

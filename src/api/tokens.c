@@ -54,7 +54,7 @@ cst_err cst_api_token_create(cst_node *n, cst_request *req)
     TRY(e);
     char token[CST_TOKEN_LEN + 1];
     tok.created_at = cst_now_us();
-    e = cst_token_issue(n->store, &req->who.user, &tok, token);
+    e = cst_token_issue(n->store, req->work, &req->who.user, &tok, token);
     if (e == CST_OK) {
         json_t *o = token_json(&tok);
         json_object_set_new(o, "token", json_string(token));
@@ -95,7 +95,8 @@ cst_err cst_api_token_list(cst_node *n, cst_request *req)
 {
     list_ctx lc = {json_array(), NULL};
     const char *user = scope_user(req, &lc.only);
-    cst_err e = cst_store_token_list(n->store, req->who.user.tenant_id, user, list_one, &lc);
+    cst_err e =
+        cst_store_token_list(n->store, req->work, req->who.user.tenant_id, user, list_one, &lc);
     if (e != CST_OK) {
         json_decref(lc.arr);
         return e;
@@ -110,7 +111,7 @@ cst_err cst_api_token_delete(cst_node *n, cst_request *req)
     ENSURE(cst_id_valid(req->params[0], "tk"), CST_ERR_NOT_FOUND, "no such token");
     /* another token, or a session, is out of an API token's sight: as if it were not there */
     ENSURE(!only || strcmp(req->params[0], only) == 0, CST_ERR_NOT_FOUND, "no such token");
-    TRY(cst_store_token_delete(n->store, req->who.user.tenant_id, user, req->params[0]));
+    TRY(cst_store_token_delete(n->store, req->work, req->who.user.tenant_id, user, req->params[0]));
     cst_resp_empty(req, 204);
     return CST_OK;
 }

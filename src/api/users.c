@@ -63,7 +63,7 @@ cst_err cst_api_account_create(cst_node *n, cst_request *req, const char *tenant
     }
     json_decref(body);
     if (e == CST_OK)
-        e = cst_store_user_create(n->store, &u);
+        e = cst_store_user_create(n->store, req->work, &u);
     if (e == CST_OK) {
         json_t *o = to_json(&u);
         json_object_set_new(o, "password", json_string(password));
@@ -87,7 +87,7 @@ static cst_err list_one(const cst_user_row *u, void *ctx)
 cst_err cst_api_user_list(cst_node *n, cst_request *req)
 {
     json_t *arr = json_array();
-    cst_err e = cst_store_user_list(n->store, req->who.tenant.id, list_one, arr);
+    cst_err e = cst_store_user_list(n->store, req->work, req->who.tenant.id, list_one, arr);
     if (e != CST_OK) {
         json_decref(arr);
         return e;
@@ -99,7 +99,7 @@ cst_err cst_api_user_list(cst_node *n, cst_request *req)
 static cst_err target_user(cst_node *n, cst_request *req, cst_user_row *u)
 {
     ENSURE(cst_id_valid(req->params[0], "us"), CST_ERR_NOT_FOUND, "no such user");
-    cst_err e = cst_store_user_get(n->store, req->params[0], u);
+    cst_err e = cst_store_user_get(n->store, req->work, req->params[0], u);
     ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_NOT_FOUND, "no such user");
     TRY(e);
     ENSURE(strcmp(u->tenant_id, req->who.tenant.id) == 0, CST_ERR_NOT_FOUND, "no such user");
@@ -180,20 +180,20 @@ cst_err cst_api_user_patch(cst_node *n, cst_request *req)
     cst_err e = apply_patch(req, body, &u, &reset, &unlock);
     json_decref(body);
     if (e == CST_OK)
-        e = cst_account_keep_an_owner(n->store, &before, &u);
+        e = cst_account_keep_an_owner(n->store, req->work, &before, &u);
     if (e == CST_OK && reset) /* an admin reset: a one-time password */
         e = cst_account_reset_password(&u, password);
     if (e == CST_OK)
-        e = cst_store_user_update(n->store, &u);
+        e = cst_store_user_update(n->store, req->work, &u);
     if (e == CST_OK && unlock) {
-        e = cst_store_login_unlock(n->store, u.id);
+        e = cst_store_login_unlock(n->store, req->work, u.id);
         cst_audit_info(req, "unlocked", json_boolean(u.locked_until > cst_now_us()));
         u.failed_logins = 0;
         u.locked_until = 0;
     }
     bool mfa_reset = before.totp_state != CST_TOTP_NONE && u.totp_state == CST_TOTP_NONE;
     if (e == CST_OK && (reset || u.disabled || mfa_reset))
-        e = cst_store_sessions_end(n->store, u.id, NULL);
+        e = cst_store_sessions_end(n->store, req->work, u.id, NULL);
     if (e == CST_OK) {
         json_t *o = user_json(&u);
         if (reset)
@@ -211,8 +211,8 @@ cst_err cst_api_user_delete(cst_node *n, cst_request *req)
     ENSURE(strcmp(u.id, req->who.user.id) != 0, CST_ERR_FORBIDDEN, "you cannot delete yourself");
     ENSURE(!(u.roles & OWNER) || caller_is_owner(req), CST_ERR_FORBIDDEN,
            "only an owner can remove an owner");
-    TRY(cst_account_keep_an_owner(n->store, &u, NULL));
-    TRY(cst_store_user_delete(n->store, req->who.tenant.id, u.id));
+    TRY(cst_account_keep_an_owner(n->store, req->work, &u, NULL));
+    TRY(cst_store_user_delete(n->store, req->work, req->who.tenant.id, u.id));
     cst_resp_empty(req, 204);
     return CST_OK;
 }

@@ -427,7 +427,7 @@ cst_err cst_backup_create(cst_node *n, const char *origin, const char *to_dir, c
         cst_error("backup %s failed: %s", out->id, out->error);
     }
     /* The catalogue row is kept even when the backup failed: it is the failure's evidence. */
-    cst_err ce = cst_store_backup_put(n->store, out);
+    cst_err ce = cst_store_backup_put(n->store, NULL, out);
     pthread_mutex_unlock(&n->backup_mu);
     if (e != CST_OK)
         return cst_fail(e, "%s", saved);
@@ -501,12 +501,12 @@ cst_err cst_backup_list_dir(const char *dir, json_t **list)
 static void mark_pruned(cst_node *n, const char *id)
 {
     cst_backup_row b;
-    if (cst_store_backup_get(n->store, id, &b) != CST_OK) {
+    if (cst_store_backup_get(n->store, NULL, id, &b) != CST_OK) {
         cst_err_clear();
         return;
     }
     if (cst_copy(b.status, sizeof(b.status), "pruned") != CST_OK ||
-        cst_store_backup_put(n->store, &b) != CST_OK) {
+        cst_store_backup_put(n->store, NULL, &b) != CST_OK) {
         cst_warn("cannot mark backup %s pruned: %s", id, cst_err_message(CST_ERR_INTERNAL));
         cst_err_clear();
     }
@@ -563,7 +563,7 @@ static cst_err prune_dir(cst_node *n, int64_t cutoff, json_t *removed)
 static cst_err prune_cmd(cst_node *n, int64_t cutoff, json_t *removed)
 {
     struct prune_ctx c = {cutoff, json_array()};
-    cst_err e = cst_store_backup_list(n->store, 100000, collect_expired, &c);
+    cst_err e = cst_store_backup_list(n->store, NULL, 100000, collect_expired, &c);
     size_t i;
     json_t *id;
     json_array_foreach(c.ids, i, id)
@@ -595,7 +595,7 @@ static cst_err newest_ok(const cst_backup_row *b, void *p)
 cst_err cst_bk_newest_ok(cst_node *n, char *id, size_t size)
 {
     char found[CST_ID_MAX] = "";
-    TRY(cst_store_backup_list(n->store, 100000, newest_ok, found));
+    TRY(cst_store_backup_list(n->store, NULL, 100000, newest_ok, found));
     ENSURE(found[0], CST_ERR_NOT_FOUND, "the catalogue holds no good backup to drill with");
     return cst_fmt(id, size, "%s", found);
 }
@@ -693,8 +693,8 @@ json_t *cst_backup_health(cst_node *n)
 {
     struct health_ctx h;
     memset(&h, 0, sizeof(h));
-    if (cst_store_backup_list(n->store, 50, health_backup, &h) != CST_OK ||
-        cst_store_drill_list(n->store, 1, health_drill, &h) != CST_OK)
+    if (cst_store_backup_list(n->store, NULL, 50, health_backup, &h) != CST_OK ||
+        cst_store_drill_list(n->store, NULL, 1, health_drill, &h) != CST_OK)
         cst_err_clear();
     const char *status = !h.last_ok && !h.last_failed ? "none"
                          : h.last_failed > h.last_ok  ? "failing"
@@ -720,7 +720,7 @@ static int64_t last_attempt(cst_node *n, bool *last_ok)
 {
     struct health_ctx h;
     memset(&h, 0, sizeof(h));
-    if (cst_store_backup_list(n->store, 50, health_backup, &h) != CST_OK)
+    if (cst_store_backup_list(n->store, NULL, 50, health_backup, &h) != CST_OK)
         cst_err_clear();
     *last_ok = h.last_ok >= h.last_failed;
     return h.last_ok > h.last_failed ? h.last_ok : h.last_failed;

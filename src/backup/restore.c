@@ -378,7 +378,7 @@ static cst_err restore_node(const cst_restore_opts *o, const json_t *header, jso
 
 static cst_err live_meta(cst_store *live, const char *k, char *out, size_t n)
 {
-    cst_err e = cst_store_meta_get(live, k, out, n);
+    cst_err e = cst_store_meta_get(live, NULL, k, out, n);
     if (e == CST_ERR_NOT_FOUND) {
         cst_err_clear();
         return cst_fail(CST_ERR_INVALID, "the target's system store has no %s", k);
@@ -406,7 +406,7 @@ static cst_err tenant_target_checks(cst_store *live, const cst_restore_opts *o,
     TRY(live_meta(live, "region", region, sizeof(region)));
     TRY(region_check(header, region));
     const char *unseen = o->tenant;
-    TRY(cst_store_tombstone_list(live, tomb_match, &unseen));
+    TRY(cst_store_tombstone_list(live, NULL, tomb_match, &unseen));
     ENSURE(unseen && !in_list(tombs, o->tenant), CST_ERR_CONFLICT,
            "tenant %s was erased; a restore never brings an erased tenant back (RET-4)", o->tenant);
     return CST_OK;
@@ -521,7 +521,7 @@ static cst_err drill_check_node(cst_node *n, const char *dir, const json_t *tena
         cst_record_row_init(&w.row);
         e = cst_node_tenant(&dn, id, &w.t);
         if (e == CST_OK)
-            e = cst_tstore_bucket_list(w.t->ts, drill_bucket, &w);
+            e = cst_tstore_bucket_list(w.t->ts, NULL, drill_bucket, &w);
         size_t k;
         json_t *b;
         json_array_foreach(w.buckets, k, b)
@@ -529,8 +529,8 @@ static cst_err drill_check_node(cst_node *n, const char *dir, const json_t *tena
             if (e != CST_OK)
                 break;
             w.bucket = json_string_value(b);
-            e = cst_tstore_record_scan(w.t->ts, w.bucket, NULL, CST_SCAN_EXPIRED | CST_SCAN_VALUES,
-                                       drill_record, &w);
+            e = cst_tstore_record_scan(w.t->ts, NULL, w.bucket, NULL,
+                                       CST_SCAN_EXPIRED | CST_SCAN_VALUES, drill_record, &w);
             if (e == CST_OK)
                 e = w.e;
         }
@@ -636,7 +636,7 @@ cst_err cst_backup_drill(cst_node *n, cst_drill_row *out)
     char saved[512];
     (void)snprintf(saved, sizeof(saved), "%s", e == CST_OK ? "" : cst_err_message(e));
     (void)snprintf(out->error, sizeof(out->error), "%s", saved);
-    cst_err de = cst_store_drill_add(n->store, out);
+    cst_err de = cst_store_drill_add(n->store, NULL, out);
     pthread_mutex_unlock(&n->backup_mu);
     if (e != CST_OK)
         return cst_fail(e, "%s", saved);

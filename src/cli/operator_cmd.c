@@ -29,13 +29,13 @@ static cst_err unlock(const cst_config *cfg, const char *name, cst_user_row *u, 
                                      "{\"unlock\": true}; or stop the node first",
                                      &n, &lock_fd);
     if (e == CST_OK) {
-        e = cst_store_user_by_name(n.store, CST_SYS_TENANT, name, u);
+        e = cst_store_user_by_name(n.store, NULL, CST_SYS_TENANT, name, u);
         if (e == CST_ERR_NOT_FOUND)
             e = cst_fail(e, "no operator is named \"%s\"", name);
     }
     if (e == CST_OK) {
         *was_locked = u->locked_until > cst_now_us();
-        e = cst_store_login_unlock(n.store, u->id);
+        e = cst_store_login_unlock(n.store, NULL, u->id);
     }
     if (n.audit) {
         char saved[512], resource[64] = "/v1/sys/operators";

@@ -61,7 +61,7 @@ cst_err cst_account_reset_password(cst_user_row *u, char password[32])
     return cst_account_set_password(u, password, true);
 }
 
-cst_err cst_account_keep_an_owner(cst_store *st, const cst_user_row *before,
+cst_err cst_account_keep_an_owner(cst_store *st, cst_work *w, const cst_user_row *before,
                                   const cst_user_row *after)
 {
     const uint32_t owner = CST_ROLE_BIT(CST_ROLE_OWNER);
@@ -70,7 +70,7 @@ cst_err cst_account_keep_an_owner(cst_store *st, const cst_user_row *before,
     if (!was || is)
         return CST_OK;
     int owners = 0;
-    TRY(cst_store_user_count(st, before->tenant_id, owner, &owners));
+    TRY(cst_store_user_count(st, w, before->tenant_id, owner, &owners));
     ENSURE(owners > 1, CST_ERR_CONFLICT,
            "the tenant's last owner cannot be removed, disabled or demoted");
     return CST_OK;

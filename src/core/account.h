@@ -29,7 +29,8 @@ CST_MUST_USE cst_err cst_account_set_password(cst_user_row *u, const char *passw
 CST_MUST_USE cst_err cst_account_reset_password(cst_user_row *u, char password[32]);
 /* The tenant keeps at least one enabled owner: refuses a change from before to after (NULL:
  * the account is removed) that would leave it none. */
-CST_MUST_USE cst_err cst_account_keep_an_owner(cst_store *st, const cst_user_row *before,
+CST_MUST_USE cst_err cst_account_keep_an_owner(cst_store *st, cst_work *w,
+                                               const cst_user_row *before,
                                                const cst_user_row *after);
 
 #endif

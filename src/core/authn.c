@@ -51,14 +51,14 @@ cst_err cst_authn_user_active(const cst_user_row *u)
 static cst_err load_principal(cst_store *st, const cst_authn_policy *pol, const cst_token_row *tok,
                               cst_principal *who)
 {
-    cst_err e = cst_store_user_get(st, tok->user_id, &who->user);
+    cst_err e = cst_store_user_get(st, NULL, tok->user_id, &who->user);
     ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
     TRY(e);
     TRY(cst_authn_user_active(&who->user));
     who->is_operator = strcmp(who->user.tenant_id, CST_SYS_TENANT) == 0;
     const char *settings = NULL;
     if (!who->is_operator) {
-        e = cst_store_tenant_get(st, who->user.tenant_id, &who->tenant);
+        e = cst_store_tenant_get(st, NULL, who->user.tenant_id, &who->tenant);
         ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
         TRY(e);
         settings = who->tenant.settings;
@@ -78,12 +78,12 @@ static void touch(cst_store *st, const cst_principal *who, int64_t now)
 {
     /* RET-2: a free plan's inactivity clock; written at most hourly, failures ignored. */
     if (!who->is_operator && now - who->tenant.last_active_at >= ACTIVE_INTERVAL_US &&
-        cst_store_tenant_touch(st, who->tenant.id, now) != CST_OK)
+        cst_store_tenant_touch(st, NULL, who->tenant.id, now) != CST_OK)
         cst_err_clear();
     /* A failed touch (disk full) must not refuse reads: a stale last_used_at only makes the
      * session expire sooner, which is the safe direction. */
     if (now - who->token.last_used_at >= TOUCH_INTERVAL_US &&
-        cst_store_token_touch(st, who->token.id, now) != CST_OK) {
+        cst_store_token_touch(st, NULL, who->token.id, now) != CST_OK) {
         cst_warn("could not record the last use of session %s", who->token.id);
         cst_err_clear();
     }
@@ -96,7 +96,7 @@ cst_err cst_authn_bearer(cst_store *st, const cst_authn_policy *pol, const char 
     uint8_t hash[CST_HASH_LEN];
     TRY(cst_token_parse(bearer, id, hash));
     cst_token_row tok;
-    cst_err e = cst_store_token_get(st, id, &tok);
+    cst_err e = cst_store_token_get(st, NULL, id, &tok);
     ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
     TRY(e);
     ENSURE(cst_hash_equal(tok.hash, hash), CST_ERR_UNAUTHENTICATED, "invalid or expired token");
@@ -120,19 +120,16 @@ cst_err cst_authn_login_failed(cst_store *st, const cst_lockout_policy *pol, con
                            failed, until);
         return CST_OK;
     }
-    bool paused = cst_db_scope_pause();
-    cst_err e = cst_store_login_failed(st, u->id, now, pol->threshold, lock_us, failed, until);
-    cst_db_scope_resume(paused);
-    return e;
+    return cst_store_login_failed(st, u->id, now, pol->threshold, lock_us, failed, until);
 }
 
-cst_err cst_token_issue(cst_store *st, const cst_user_row *u, cst_token_row *tok,
+cst_err cst_token_issue(cst_store *st, cst_work *w, const cst_user_row *u, cst_token_row *tok,
                         char token[CST_TOKEN_LEN + 1])
 {
     TRY(cst_token_generate(token, tok->id, tok->hash));
     TRY(cst_copy(tok->tenant_id, sizeof(tok->tenant_id), u->tenant_id));
     TRY(cst_copy(tok->user_id, sizeof(tok->user_id), u->id));
-    return cst_store_token_create(st, tok);
+    return cst_store_token_create(st, w, tok);
 }
 
 cst_err cst_authn_operator_key(const cst_key *kek, cst_key *out)

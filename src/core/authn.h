@@ -44,7 +44,8 @@ typedef struct cst_authn_policy {
  * client_ip at now (unix microseconds): fills who (also when a later check refuses, so that the
  * refusal can name the principal) and records the session's use; or refuses with
  * CST_ERR_UNAUTHENTICATED ("invalid or expired token", or a session timeout) or
- * CST_ERR_IP_NOT_ALLOWED. */
+ * CST_ERR_IP_NOT_ALLOWED. It runs before the request's unit of work exists: its reads and
+ * its record of use commit on their own. */
 CST_MUST_USE cst_err cst_authn_bearer(cst_store *st, const cst_authn_policy *pol,
                                       const char *bearer, const char *client_ip, int64_t now,
                                       cst_principal *who);
@@ -77,9 +78,9 @@ bool cst_mfa_required(const cst_user_row *u, const cst_tenant_settings *s);
 
 /* Issues a credential (a login session or an API token) for u: a fresh secret, returned in
  * token (shown once; the caller wipes it), whose id and hash go into tok, which the caller
- * filled (name, permissions, session, times); then stores it. */
-CST_MUST_USE cst_err cst_token_issue(cst_store *st, const cst_user_row *u, cst_token_row *tok,
-                                     char token[CST_TOKEN_LEN + 1]);
+ * filled (name, permissions, session, times); then stores it in the unit of work w. */
+CST_MUST_USE cst_err cst_token_issue(cst_store *st, cst_work *w, const cst_user_row *u,
+                                     cst_token_row *tok, char token[CST_TOKEN_LEN + 1]);
 
 /* The key that seals operators' two-factor secrets (tenant users' are sealed under their
  * tenant's DEK): derived from the KEK into out (allocated here; release with cst_key_free). */

@@ -213,20 +213,20 @@ void cst_import_line_free(cst_import_line *l)
 
 static cst_err bucket_exists(void *ctx, const char *bucket)
 {
-    const cst_tenant_ctx *t = ctx;
-    return cst_tstore_bucket_exists(t->ts, bucket);
+    const cst_import *run = ctx;
+    return cst_tstore_bucket_exists(run->t->ts, run->w, bucket);
 }
 
 static cst_err apply_bucket(cst_import *run, cst_bucket_row *b)
 {
-    cst_err e = cst_tstore_bucket_exists(run->t->ts, b->name);
+    cst_err e = cst_tstore_bucket_exists(run->t->ts, run->w, b->name);
     if (e == CST_OK)
         return CST_OK; /* an existing bucket keeps its settings */
     if (e != CST_ERR_NOT_FOUND)
         return e; /* storage failed (a full disk): not a missing bucket */
     cst_err_clear();
     b->created_at = b->updated_at = run->now;
-    TRY(cst_tstore_bucket_create(run->t->ts, b));
+    TRY(cst_tstore_bucket_create(run->t->ts, run->w, b));
     run->created++;
     return CST_OK;
 }
@@ -241,7 +241,7 @@ static cst_err apply(cst_import *run, cst_import_line *l)
         return apply_bucket(run, &l->bucket);
     case CST_IMPORT_RECORD:
         run->records++;
-        return cst_record_store(run->t, l->rec_bucket, l->key, l->key_len, l->content_type,
+        return cst_record_store(run->t, run->w, l->rec_bucket, l->key, l->key_len, l->content_type,
                                 l->value, l->value_len, true, l->created_at, l->updated_at);
     case CST_IMPORT_MANIFEST:
         run->manifest_seen = true;
@@ -254,7 +254,7 @@ static cst_err apply(cst_import *run, cst_import_line *l)
 cst_err cst_import_line_apply(cst_import *run, const char *line, size_t len, size_t no)
 {
     ENSURE(!run->manifest_seen, CST_ERR_INVALID, "line %zu follows the manifest", no);
-    cst_import_rules rules = {run->max_value, cst_now_us(), bucket_exists, run->t};
+    cst_import_rules rules = {run->max_value, cst_now_us(), bucket_exists, run};
     cst_import_line l;
     TRY(cst_import_parse_line(line, len, no, &rules, &l));
     cst_err e = apply(run, &l);

@@ -84,9 +84,10 @@ CST_MUST_USE cst_err cst_import_parse_line(const char *line, size_t len, size_t 
                                            const cst_import_rules *rules, cst_import_line *out);
 void cst_import_line_free(cst_import_line *l);
 
-/* An import in progress into an open tenant (inside the caller's transaction). */
+/* An import in progress into an open tenant, in the caller's unit of work w. */
 typedef struct cst_import {
     cst_tenant_ctx *t;
+    cst_work *w;
     size_t max_value;
     int64_t now; /* when the import began: the created_at of the buckets it makes */
     int64_t buckets, records, created;

@@ -148,22 +148,22 @@ cst_err cst_record_check(const cst_tenant_ctx *t, const char *bucket, const cst_
 
 /* Seals and writes one record inside the caller's transaction: checks the precondition
  * against the current row, takes the next version, seals key, content type and value. */
-cst_err cst_record_write(cst_tenant_ctx *t, const char *bucket, const char *key, size_t key_len,
-                         const char *ctype, const uint8_t *value, size_t value_len,
+cst_err cst_record_write(cst_tenant_ctx *t, cst_work *w, const char *bucket, const char *key,
+                         size_t key_len, const char *ctype, const uint8_t *value, size_t value_len,
                          const cst_record_precond *pc, cst_record_row *r, bool *created,
                          int64_t created_at, int64_t updated_at)
 {
     cst_record_row old;
     cst_record_row_init(&old);
     cst_blind_index(&t->idx, bucket, (const uint8_t *)key, key_len, r->bidx);
-    cst_err e = cst_tstore_record_get(t->ts, bucket, r->bidx, false, &old);
+    cst_err e = cst_tstore_record_get(t->ts, w, bucket, r->bidx, false, &old);
     bool exists = e == CST_OK;
     if (e == CST_ERR_NOT_FOUND)
         e = CST_OK;
     if (e == CST_OK)
         e = check_precond(pc, exists, old.version);
     if (e == CST_OK)
-        e = cst_tstore_next_version(t->ts, &r->version);
+        e = cst_tstore_next_version(t->ts, w, &r->version);
     cst_buf meta;
     cst_buf_init(&meta, 1 << 16);
     if (e == CST_OK)
@@ -180,7 +180,7 @@ cst_err cst_record_write(cst_tenant_ctx *t, const char *bucket, const char *key,
     if (e == CST_OK)
         e = seal_field(t, 'v', bucket, r, value, value_len, &r->value);
     if (e == CST_OK)
-        e = cst_tstore_record_write(t->ts, bucket, r);
+        e = cst_tstore_record_write(t->ts, w, bucket, r);
     cst_buf_wipe_free(&meta);
     cst_record_row_free(&old);
     *created = !exists;
@@ -203,8 +203,8 @@ cst_err cst_record_open(const cst_tenant_ctx *t, const char *bucket, const cst_r
     return e;
 }
 
-cst_err cst_record_store(cst_tenant_ctx *t, const char *bucket, const char *key, size_t key_len,
-                         const char *ctype, const uint8_t *value, size_t value_len,
+cst_err cst_record_store(cst_tenant_ctx *t, cst_work *w, const char *bucket, const char *key,
+                         size_t key_len, const char *ctype, const uint8_t *value, size_t value_len,
                          bool must_be_new, int64_t created_at, int64_t updated_at)
 {
     TRY(cst_record_validate(key, key_len, ctype, value_len, SIZE_MAX, created_at, updated_at,
@@ -214,7 +214,7 @@ cst_err cst_record_store(cst_tenant_ctx *t, const char *bucket, const char *key,
     cst_record_row_init(&r);
     bool created = false;
     /* an import or a copy keeps the original times, so retention counts from them */
-    cst_err e = cst_record_write(t, bucket, key, key_len, ctype, value, value_len, &pc, &r,
+    cst_err e = cst_record_write(t, w, bucket, key, key_len, ctype, value, value_len, &pc, &r,
                                  &created, created_at, updated_at);
     if (e == CST_ERR_PRECONDITION)
         e = cst_fail(CST_ERR_CONFLICT, "record %.*s already exists in bucket %s", (int)key_len, key,
@@ -257,40 +257,40 @@ static bool list_one(const cst_record_row *r, void *p)
     return json_array_size(lc->items) < (size_t)lc->limit;
 }
 
-cst_err cst_record_list(const cst_tenant_ctx *t, const char *bucket, const char *prefix,
-                        const char *after, int limit, json_t *items)
+cst_err cst_record_list(const cst_tenant_ctx *t, cst_work *w, const char *bucket,
+                        const char *prefix, const char *after, int limit, json_t *items)
 {
     uint8_t after_bidx[CST_HASH_LEN];
     if (after)
         cst_blind_index(&t->idx, bucket, (const uint8_t *)after, strlen(after), after_bidx);
     list_ctx lc = {t, bucket, prefix, strlen(prefix), limit, items, CST_OK};
-    TRY(cst_tstore_record_scan(t->ts, bucket, after ? after_bidx : NULL, 0, list_one, &lc));
+    TRY(cst_tstore_record_scan(t->ts, w, bucket, after ? after_bidx : NULL, 0, list_one, &lc));
     return lc.err;
 }
 
-cst_err cst_record_get(const cst_tenant_ctx *t, const char *bucket, const char *key, size_t key_len,
-                       cst_record_row *r, cst_record_meta *meta, cst_buf *value)
+cst_err cst_record_get(const cst_tenant_ctx *t, cst_work *w, const char *bucket, const char *key,
+                       size_t key_len, cst_record_row *r, cst_record_meta *meta, cst_buf *value)
 {
     uint8_t bidx[CST_HASH_LEN];
     cst_blind_index(&t->idx, bucket, (const uint8_t *)key, key_len, bidx);
-    TRY(cst_tstore_record_get(t->ts, bucket, bidx, true, r));
+    TRY(cst_tstore_record_get(t->ts, w, bucket, bidx, true, r));
     TRY(open_meta(t, bucket, r, meta));
     ENSURE(meta->key_len == key_len && memcmp(meta->key, key, key_len) == 0, CST_ERR_INTEGRITY,
            "stored data failed its integrity check");
     return open_field(t, 'v', bucket, r, &r->value, value);
 }
 
-cst_err cst_record_remove(cst_tenant_ctx *t, const char *bucket, const char *key, size_t key_len,
-                          const cst_record_precond *pc)
+cst_err cst_record_remove(cst_tenant_ctx *t, cst_work *w, const char *bucket, const char *key,
+                          size_t key_len, const cst_record_precond *pc)
 {
     cst_record_row r;
     cst_record_row_init(&r);
     cst_blind_index(&t->idx, bucket, (const uint8_t *)key, key_len, r.bidx);
-    cst_err e = cst_tstore_record_get(t->ts, bucket, r.bidx, false, &r);
+    cst_err e = cst_tstore_record_get(t->ts, w, bucket, r.bidx, false, &r);
     if (e == CST_OK)
         e = check_precond(pc, true, r.version);
     if (e == CST_OK)
-        e = cst_tstore_record_delete(t->ts, bucket, r.bidx);
+        e = cst_tstore_record_delete(t->ts, w, bucket, r.bidx);
     cst_record_row_free(&r);
     return e;
 }
@@ -379,12 +379,12 @@ cst_err cst_batch_parse(const json_t *doc, size_t max_value, cst_batch_op **ops,
     return CST_OK;
 }
 
-static cst_err apply_op(cst_tenant_ctx *t, const char *bucket, const cst_batch_op *op, size_t i,
-                        json_t *results)
+static cst_err apply_op(cst_tenant_ctx *t, cst_work *w, const char *bucket, const cst_batch_op *op,
+                        size_t i, json_t *results)
 {
     cst_record_precond pc = {op->if_match};
     if (op->is_delete) {
-        cst_err e = cst_record_remove(t, bucket, op->key, op->key_len, &pc);
+        cst_err e = cst_record_remove(t, w, bucket, op->key, op->key_len, &pc);
         if (e == CST_ERR_NOT_FOUND)
             e = cst_fail(CST_ERR_NOT_FOUND, "operations[%zu]: no such record", i);
         if (e == CST_OK)
@@ -395,7 +395,7 @@ static cst_err apply_op(cst_tenant_ctx *t, const char *bucket, const cst_batch_o
     cst_record_row r;
     cst_record_row_init(&r);
     bool created;
-    cst_err e = cst_record_write(t, bucket, op->key, op->key_len, op->content_type, op->value,
+    cst_err e = cst_record_write(t, w, bucket, op->key, op->key_len, op->content_type, op->value,
                                  op->value_len, &pc, &r, &created, 0, 0);
     if (e == CST_ERR_PRECONDITION)
         e = cst_fail(CST_ERR_PRECONDITION, "operations[%zu]: %s", i,
@@ -409,11 +409,11 @@ static cst_err apply_op(cst_tenant_ctx *t, const char *bucket, const cst_batch_o
     return e;
 }
 
-cst_err cst_batch_apply(cst_tenant_ctx *t, const char *bucket, const cst_batch_op *ops, size_t n,
-                        json_t *results)
+cst_err cst_batch_apply(cst_tenant_ctx *t, cst_work *w, const char *bucket, const cst_batch_op *ops,
+                        size_t n, json_t *results)
 {
     cst_err e = CST_OK;
     for (size_t i = 0; e == CST_OK && i < n; i++)
-        e = apply_op(t, bucket, &ops[i], i, results);
+        e = apply_op(t, w, bucket, &ops[i], i, results);
     return e;
 }

@@ -1,6 +1,7 @@
 /* record.h: records (ENC-1): each record's key, content type and value sealed under the tenant's
  * DEK, found through the blind index, versioned for preconditions; single writes, reads,
- * deletes, listings and all-or-nothing batches. Writes run inside the caller's transaction. */
+ * deletes, listings and all-or-nothing batches. Every call takes the caller's unit of work w
+ * (store.h). */
 #ifndef CST_CORE_RECORD_H
 #define CST_CORE_RECORD_H
 
@@ -55,26 +56,27 @@ typedef struct cst_record_meta {
 json_t *cst_record_json(const char *key, size_t key_len, const char *ctype,
                         const cst_record_row *r);
 
-/* Seals and writes one record (inside the caller's transaction): checks the precondition
+/* Seals and writes one record (in the caller's unit of work w): checks the precondition
  * against the current row, takes the next version, seals key, content type and value. r gets
  * the row written, *created whether the key was new. Non-zero times replace the record's
  * created_at/updated_at. */
-CST_MUST_USE cst_err cst_record_write(cst_tenant_ctx *t, const char *bucket, const char *key,
-                                      size_t key_len, const char *ctype, const uint8_t *value,
-                                      size_t value_len, const cst_record_precond *pc,
-                                      cst_record_row *r, bool *created, int64_t created_at,
-                                      int64_t updated_at);
+CST_MUST_USE cst_err cst_record_write(cst_tenant_ctx *t, cst_work *w, const char *bucket,
+                                      const char *key, size_t key_len, const char *ctype,
+                                      const uint8_t *value, size_t value_len,
+                                      const cst_record_precond *pc, cst_record_row *r,
+                                      bool *created, int64_t created_at, int64_t updated_at);
 /* Reads and decrypts a record by key (meta and value: wipe both). A stored key that differs
  * from the one asked for fails with CST_ERR_INTEGRITY. */
-CST_MUST_USE cst_err cst_record_get(const cst_tenant_ctx *t, const char *bucket, const char *key,
-                                    size_t key_len, cst_record_row *r, cst_record_meta *meta,
-                                    cst_buf *value);
-/* Deletes a record by key once the precondition holds (inside the caller's transaction). */
-CST_MUST_USE cst_err cst_record_remove(cst_tenant_ctx *t, const char *bucket, const char *key,
-                                       size_t key_len, const cst_record_precond *pc);
+CST_MUST_USE cst_err cst_record_get(const cst_tenant_ctx *t, cst_work *w, const char *bucket,
+                                    const char *key, size_t key_len, cst_record_row *r,
+                                    cst_record_meta *meta, cst_buf *value);
+/* Deletes a record by key once the precondition holds (in the caller's unit of work w). */
+CST_MUST_USE cst_err cst_record_remove(cst_tenant_ctx *t, cst_work *w, const char *bucket,
+                                       const char *key, size_t key_len,
+                                       const cst_record_precond *pc);
 /* Up to limit records' JSON views (in blind-index order, after the key after when given) whose
  * key starts with prefix, appended to items. */
-CST_MUST_USE cst_err cst_record_list(const cst_tenant_ctx *t, const char *bucket,
+CST_MUST_USE cst_err cst_record_list(const cst_tenant_ctx *t, cst_work *w, const char *bucket,
                                      const char *prefix, const char *after, int limit,
                                      json_t *items);
 
@@ -87,12 +89,12 @@ CST_MUST_USE cst_err cst_record_check(const cst_tenant_ctx *t, const char *bucke
 CST_MUST_USE cst_err cst_record_open(const cst_tenant_ctx *t, const char *bucket,
                                      const cst_record_row *r, char *key, size_t *key_len,
                                      char *ctype, cst_buf *value);
-/* Seals and writes a record inside the caller's transaction. must_be_new: CST_ERR_CONFLICT
+/* Seals and writes a record in the caller's unit of work w. must_be_new: CST_ERR_CONFLICT
  * when the key exists. Non-zero times replace the record's created_at/updated_at. */
-CST_MUST_USE cst_err cst_record_store(cst_tenant_ctx *t, const char *bucket, const char *key,
-                                      size_t key_len, const char *ctype, const uint8_t *value,
-                                      size_t value_len, bool must_be_new, int64_t created_at,
-                                      int64_t updated_at);
+CST_MUST_USE cst_err cst_record_store(cst_tenant_ctx *t, cst_work *w, const char *bucket,
+                                      const char *key, size_t key_len, const char *ctype,
+                                      const uint8_t *value, size_t value_len, bool must_be_new,
+                                      int64_t created_at, int64_t updated_at);
 
 /* Parsed records:batch operation (the parser is separate so that it can be fuzzed). */
 typedef struct cst_batch_op {
@@ -110,9 +112,9 @@ typedef struct cst_batch_op {
 CST_MUST_USE cst_err cst_batch_parse(const json_t *doc, size_t max_value, cst_batch_op **ops,
                                      size_t *n);
 void cst_batch_free(cst_batch_op *ops, size_t n);
-/* Applies parsed operations in order inside the caller's transaction, appending each one's
+/* Applies parsed operations in order in the caller's unit of work w, appending each one's
  * result to results; stops at the first failure (the caller rolls back). */
-CST_MUST_USE cst_err cst_batch_apply(cst_tenant_ctx *t, const char *bucket, const cst_batch_op *ops,
-                                     size_t n, json_t *results);
+CST_MUST_USE cst_err cst_batch_apply(cst_tenant_ctx *t, cst_work *w, const char *bucket,
+                                     const cst_batch_op *ops, size_t n, json_t *results);
 
 #endif

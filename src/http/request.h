@@ -87,6 +87,7 @@ typedef struct cst_request {
     char early_msg[256];
     cst_principal who;
     void *held_tenant; /* the tenant context this request holds (released when it ends) */
+    cst_work *work;    /* the request's unit of work (store.h), from its handler to its end */
 
     /* audit (LOG-1): what the handler adds to the request's entry */
     const char *audit_action;      /* a refinement of the route's action */

@@ -123,9 +123,9 @@ static cst_err collect_key(const char *purpose, uint32_t version, const uint8_t 
 static cst_err destroy_keys(cst_node *n, const char *tenant_id, const char *const *purposes,
                             const json_t *blobs, json_t *checks)
 {
-    TRY(cst_store_keys_destroy(n->store, tenant_id, purposes));
+    TRY(cst_store_keys_destroy(n->store, NULL, tenant_id, purposes));
     struct key_list left = {purposes, json_array(), json_array()};
-    cst_err e = cst_store_tenant_keys(n->store, tenant_id, collect_key, &left);
+    cst_err e = cst_store_tenant_keys(n->store, NULL, tenant_id, collect_key, &left);
     size_t remaining = json_array_size(left.keys);
     json_decref(left.keys);
     json_decref(left.blobs);
@@ -159,7 +159,7 @@ static cst_err collect_backup(const cst_backup_row *b, void *p)
 static json_t *backups_holding(cst_node *n, int64_t since)
 {
     struct backup_list l = {since, n->cfg.backup_retention_days, json_array()};
-    if (cst_store_backup_list(n->store, 100000, collect_backup, &l) != CST_OK)
+    if (cst_store_backup_list(n->store, NULL, 100000, collect_backup, &l) != CST_OK)
         cst_err_clear();
     return l.arr;
 }
@@ -199,8 +199,8 @@ static bool copy_record(const cst_record_row *r, void *p)
     c->value.len = 0;
     c->e = cst_record_open(c->from, c->bucket, r, key, &klen, ctype, &c->value);
     if (c->e == CST_OK)
-        c->e = cst_record_store(c->to, c->bucket, key, klen, ctype, c->value.data, c->value.len,
-                                false, r->created_at, r->updated_at);
+        c->e = cst_record_store(c->to, NULL, c->bucket, key, klen, ctype, c->value.data,
+                                c->value.len, false, r->created_at, r->updated_at);
     sodium_memzero(key, sizeof(key));
     if (c->e == CST_OK)
         c->records++;
@@ -216,9 +216,9 @@ static cst_err billing_keys(cst_node *n, const char *tenant_id, cst_tenant_ctx *
     if (e == CST_OK)
         e = cst_wrap_new_key(&n->kek, tenant_id, "billing-idx", 1, &idx);
     if (e == CST_OK)
-        e = cst_store_key_add(n->store, tenant_id, "billing-dek", 1, &dek, now);
+        e = cst_store_key_add(n->store, NULL, tenant_id, "billing-dek", 1, &dek, now);
     if (e == CST_OK)
-        e = cst_store_key_add(n->store, tenant_id, "billing-idx", 1, &idx, now);
+        e = cst_store_key_add(n->store, NULL, tenant_id, "billing-idx", 1, &idx, now);
     if (e == CST_OK)
         e = cst_unwrap_key(&n->kek, tenant_id, "billing-dek", 1, dek.data, dek.len, &b->dek);
     if (e == CST_OK)
@@ -244,7 +244,8 @@ static cst_err keep_billing(cst_node *n, cst_tenant_ctx *t, const json_t *bucket
     }
     cst_retained_row r;
     cst_err e = CST_OK;
-    if (json_array_size(names) == 0 || cst_store_retained_get(n->store, t->id, &r) == CST_OK) {
+    if (json_array_size(names) == 0 ||
+        cst_store_retained_get(n->store, NULL, t->id, &r) == CST_OK) {
         cst_err_clear();
         if (json_array_size(names) > 0)
             *kept = json_pack("{s:I,s:o}", "records", (json_int_t)r.records, "until",
@@ -256,7 +257,7 @@ static cst_err keep_billing(cst_node *n, cst_tenant_ctx *t, const json_t *bucket
     /* a copy a crash interrupted is thrown away and made again */
     e = cst_tstore_purge(n->store, CST_TSPACE_RETAINED, t->id, NULL, NULL);
     if (e == CST_OK)
-        e = cst_store_keys_destroy(n->store, t->id, billing_purposes);
+        e = cst_store_keys_destroy(n->store, NULL, t->id, billing_purposes);
     cst_tenant_ctx bc = {.closed = false};
     (void)snprintf(bc.id, sizeof(bc.id), "%s", t->id);
     if (e == CST_OK)
@@ -276,18 +277,18 @@ static cst_err keep_billing(cst_node *n, cst_tenant_ctx *t, const json_t *bucket
         (void)snprintf(br.name, sizeof(br.name), "%s", c.bucket);
         e = cst_copy(br.cls, sizeof(br.cls), "billing");
         if (e == CST_OK)
-            e = cst_tstore_begin(bc.ts);
+            e = cst_tstore_begin(bc.ts, NULL);
         if (e == CST_OK)
-            e = cst_tstore_bucket_create(bc.ts, &br);
+            e = cst_tstore_bucket_create(bc.ts, NULL, &br);
         if (e == CST_OK)
-            e = cst_tstore_record_scan(t->ts, c.bucket, NULL, CST_SCAN_VALUES | CST_SCAN_EXPIRED,
-                                       copy_record, &c);
+            e = cst_tstore_record_scan(t->ts, NULL, c.bucket, NULL,
+                                       CST_SCAN_VALUES | CST_SCAN_EXPIRED, copy_record, &c);
         if (e == CST_OK)
             e = c.e;
         if (e == CST_OK)
-            e = cst_tstore_commit(bc.ts);
+            e = cst_tstore_commit(bc.ts, NULL);
         else if (bc.ts)
-            cst_tstore_rollback(bc.ts);
+            cst_tstore_rollback(bc.ts, NULL);
     }
     cst_buf_wipe_free(&c.value);
     cst_tstore_close(bc.ts);
@@ -299,7 +300,7 @@ static cst_err keep_billing(cst_node *n, cst_tenant_ctx *t, const json_t *bucket
                            .records = c.records};
     (void)snprintf(r.tenant_id, sizeof(r.tenant_id), "%s", t->id);
     if (e == CST_OK)
-        e = cst_store_retained_put(n->store, &r);
+        e = cst_store_retained_put(n->store, NULL, &r);
     if (e == CST_OK)
         *kept = json_pack("{s:O,s:I,s:o,s:s}", "buckets", names, "records", (json_int_t)c.records,
                           "until", cst_json_time(r.expires_at), "key",
@@ -320,7 +321,7 @@ static cst_err plan_bucket(const cst_bucket_row *b, void *p)
 {
     struct bucket_plan *bp = p;
     int64_t count = 0;
-    TRY(cst_tstore_count(bp->t->ts, b->name, &count));
+    TRY(cst_tstore_count(bp->t->ts, NULL, b->name, &count));
     bp->records += count;
     json_array_append_new(bp->buckets, json_pack("{s:s,s:s,s:I}", "name", b->name, "class", b->cls,
                                                  "records", (json_int_t)count));
@@ -333,16 +334,16 @@ static cst_err erase_plan(cst_node *n, const cst_tenant_row *row, const char *re
 {
     char key[64], text[65536];
     TRY(cst_fmt(key, sizeof(key), "erase_plan:%s", row->id));
-    if (cst_store_meta_get(n->store, key, text, sizeof(text)) == CST_OK &&
+    if (cst_store_meta_get(n->store, NULL, key, text, sizeof(text)) == CST_OK &&
         (*plan = json_loads(text, 0, NULL)) != NULL)
         return CST_OK;
     cst_err_clear();
     struct key_list kl = {tenant_purposes, json_array(), json_array()};
-    cst_err e = cst_store_tenant_keys(n->store, row->id, collect_key, &kl);
+    cst_err e = cst_store_tenant_keys(n->store, NULL, row->id, collect_key, &kl);
     struct bucket_plan bp = {.buckets = json_array()};
     if (e == CST_OK && json_array_size(kl.keys) > 0 &&
         (e = cst_node_tenant_acquire(n, row->id, &bp.t)) == CST_OK) {
-        e = cst_tstore_bucket_list(bp.t->ts, plan_bucket, &bp);
+        e = cst_tstore_bucket_list(bp.t->ts, NULL, plan_bucket, &bp);
         cst_node_tenant_release(n, bp.t);
     }
     *plan = json_pack("{s:o,s:I,s:o,s:o,s:s,s:s,s:o,s:o}", "buckets", bp.buckets, "records",
@@ -353,7 +354,7 @@ static cst_err erase_plan(cst_node *n, const cst_tenant_row *row, const char *re
     if (e == CST_OK && (!s || strlen(s) >= sizeof(text)))
         e = cst_fail(CST_ERR_INTERNAL, "the erase plan of %s is too large", row->id);
     if (e == CST_OK)
-        e = cst_store_meta_set(n->store, key, s);
+        e = cst_store_meta_set(n->store, NULL, key, s);
     cst_json_free_text(s);
     if (e != CST_OK) {
         json_decref(*plan);
@@ -366,7 +367,7 @@ static cst_err erase_locked(cst_node *n, const char *tenant_id, const char *requ
                             const char *executed_by, int64_t now, char **doc)
 {
     cst_tenant_row row;
-    cst_err e = cst_store_tenant_get(n->store, tenant_id, &row);
+    cst_err e = cst_store_tenant_get(n->store, NULL, tenant_id, &row);
     ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_NOT_FOUND, "no such tenant");
     TRY(e);
     cst_tenant_state state = cst_tenant_state_parse(row.state);
@@ -374,7 +375,7 @@ static cst_err erase_locked(cst_node *n, const char *tenant_id, const char *requ
     if (state != CST_STATE_PENDING_ERASE) {
         TRY(cst_copy(row.state, sizeof(row.state), cst_tenant_state_name(CST_STATE_PENDING_ERASE)));
         row.state_since = now;
-        TRY(cst_store_tenant_lifecycle_set(n->store, &row)); /* no access from here on */
+        TRY(cst_store_tenant_lifecycle_set(n->store, NULL, &row)); /* no access from here on */
     }
     /* from here on every failure goes to done, which releases everything and writes
      * tenant.erase.failed: no TRY/ENSURE below this line */
@@ -439,12 +440,12 @@ static cst_err erase_locked(cst_node *n, const char *tenant_id, const char *requ
                  : cst_fail(CST_ERR_INTERNAL, "cannot build the certificate");
     }
     if (e == CST_OK)
-        e = cst_store_tenant_erased(n->store, tenant_id, now, id, *doc);
+        e = cst_store_tenant_erased(n->store, NULL, tenant_id, now, id, *doc);
 done:
     if (e == CST_OK) {
         char key[64];
         (void)snprintf(key, sizeof(key), "erase_plan:%s", tenant_id);
-        if (cst_store_meta_set(n->store, key, "") != CST_OK)
+        if (cst_store_meta_set(n->store, NULL, key, "") != CST_OK)
             cst_err_clear();
         if (cst_store_checkpoint(n->store) != CST_OK) /* users' password hashes, too */
             cst_err_clear();
@@ -491,11 +492,11 @@ cst_err cst_lifecycle_billing_erase(cst_node *n, const char *tenant_id, int64_t 
     json_t *checks = json_array(), *removed = json_array();
     char id[CST_ID_MAX], *doc = NULL;
     cst_tenant_row row;
-    cst_err e = cst_store_retained_get(n->store, tenant_id, &r);
+    cst_err e = cst_store_retained_get(n->store, NULL, tenant_id, &r);
     if (e == CST_OK)
-        e = cst_store_tenant_get(n->store, tenant_id, &row);
+        e = cst_store_tenant_get(n->store, NULL, tenant_id, &row);
     if (e == CST_OK)
-        e = cst_store_tenant_keys(n->store, tenant_id, collect_key, &kl);
+        e = cst_store_tenant_keys(n->store, NULL, tenant_id, collect_key, &kl);
     if (e == CST_OK)
         e = destroy_keys(n, tenant_id, billing_purposes, kl.blobs, checks);
     if (e == CST_OK)
@@ -516,9 +517,9 @@ cst_err cst_lifecycle_billing_erase(cst_node *n, const char *tenant_id, int64_t 
                  : cst_fail(CST_ERR_INTERNAL, "cannot build the certificate");
     }
     if (e == CST_OK)
-        e = cst_store_certificate_add(n->store, id, tenant_id, now, doc);
+        e = cst_store_certificate_add(n->store, NULL, id, tenant_id, now, doc);
     if (e == CST_OK)
-        e = cst_store_retained_delete(n->store, tenant_id);
+        e = cst_store_retained_delete(n->store, NULL, tenant_id);
     if (e == CST_OK)
         cst_node_audit_event(
             n, "tenant.billing.erase", "success", tenant_id, "/v1/sys/tenants/{id}",

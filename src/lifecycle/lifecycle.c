@@ -297,11 +297,11 @@ json_t *cst_lifecycle_json(cst_node *n, const cst_tenant_row *t, int64_t now, bo
     if (!detailed)
         return o; /* listings skip the two lookups below */
     char cert[CST_ID_MAX];
-    if (cst_store_certificate_of(n->store, t->id, cert) == CST_OK)
+    if (cst_store_certificate_of(n->store, NULL, t->id, cert) == CST_OK)
         json_object_set_new(o, "certificate_id", json_string(cert));
     cst_err_clear();
     cst_retained_row r;
-    if (cst_store_retained_get(n->store, t->id, &r) == CST_OK)
+    if (cst_store_retained_get(n->store, NULL, t->id, &r) == CST_OK)
         json_object_set_new(o, "billing_retained",
                             json_pack("{s:I,s:I,s:o}", "buckets", (json_int_t)r.buckets, "records",
                                       (json_int_t)r.records, "until", cst_json_time(r.expires_at)));
@@ -368,7 +368,7 @@ static cst_err sweep_retention(sweep *s, const char *tenant_id)
     }
     TRY(e);
     struct bucket_list l = {json_array()};
-    e = cst_tstore_bucket_list(t->ts, collect_bucket, &l);
+    e = cst_tstore_bucket_list(t->ts, NULL, collect_bucket, &l);
     size_t i;
     json_t *b;
     int64_t removed_here = 0;
@@ -399,7 +399,7 @@ static cst_err sweep_tenant(sweep *s, const char *tenant_id)
 {
     for (int guard = 0; guard < 8; guard++) {
         cst_tenant_row t;
-        TRY(cst_store_tenant_get(s->n->store, tenant_id, &t));
+        TRY(cst_store_tenant_get(s->n->store, NULL, tenant_id, &t));
         cst_lifecycle_step st;
         cst_lifecycle_next(&t, &s->n->cfg.lifecycle, &st);
         if (!st.at || st.at > s->now)
@@ -411,7 +411,7 @@ static cst_err sweep_tenant(sweep *s, const char *tenant_id)
             if (cst_tenant_state_parse(t.state) != CST_STATE_PENDING_ERASE) {
                 (void)snprintf(t.state, sizeof(t.state), "pending_erase");
                 t.state_since = st.at;
-                TRY(cst_store_tenant_lifecycle_set(s->n->store, &t));
+                TRY(cst_store_tenant_lifecycle_set(s->n->store, NULL, &t));
             }
             char requested[256];
             (void)snprintf(requested, sizeof(requested), "lifecycle schedule: %s (due %s)",
@@ -429,7 +429,7 @@ static cst_err sweep_tenant(sweep *s, const char *tenant_id)
         }
         (void)snprintf(t.state, sizeof(t.state), "%s", cst_tenant_state_name(st.state));
         t.state_since = st.at;
-        TRY(cst_store_tenant_lifecycle_set(s->n->store, &t));
+        TRY(cst_store_tenant_lifecycle_set(s->n->store, NULL, &t));
         s->moved++;
         cst_node_audit_event(
             s->n, "tenant.lifecycle.transition", "success", tenant_id, "/v1/sys/tenants/{id}",
@@ -455,7 +455,7 @@ cst_err cst_lifecycle_sweep(cst_node *n, int64_t now, json_t **report)
         s.page = 0;
         char after[CST_ID_MAX];
         (void)snprintf(after, sizeof(after), "%s", s.last);
-        cst_err e = cst_store_tenant_list(n->store, after, 1000, collect_tenant, &s);
+        cst_err e = cst_store_tenant_list(n->store, NULL, after, 1000, collect_tenant, &s);
         if (e != CST_OK) {
             first = e;
             break;
@@ -476,7 +476,7 @@ cst_err cst_lifecycle_sweep(cst_node *n, int64_t now, json_t **report)
             cst_err_clear();
         }
     }
-    if (cst_store_retained_list(n->store, collect_retained, &s) != CST_OK)
+    if (cst_store_retained_list(n->store, NULL, collect_retained, &s) != CST_OK)
         cst_err_clear();
     json_array_foreach(s.retained, i, id)
     {

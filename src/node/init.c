@@ -102,7 +102,7 @@ static cst_err make_operator(cst_store *st, const char *username, char password[
     cst_user_row u;
     TRY(cst_account_new(CST_SYS_TENANT, username, CST_ROLE_BIT(CST_ROLE_SYS_ADMIN), cst_now_us(),
                         &u, password));
-    return cst_store_user_create(st, &u);
+    return cst_store_user_create(st, NULL, &u);
 }
 
 static cst_err init_store(const char *data_dir, const cst_key *kek, const char *region,
@@ -114,15 +114,15 @@ static cst_err init_store(const char *data_dir, const cst_key *kek, const char *
     cst_random_id("nd", node_id);
     cst_kek_id(kek, kek_id);
     cst_time_format(cst_now_us(), now);
-    cst_err e = cst_store_meta_set(st, "node_id", node_id);
+    cst_err e = cst_store_meta_set(st, NULL, "node_id", node_id);
     if (e == CST_OK)
-        e = cst_store_meta_set(st, "region", region);
+        e = cst_store_meta_set(st, NULL, "region", region);
     if (e == CST_OK)
-        e = cst_store_meta_set(st, "kek_id", kek_id);
+        e = cst_store_meta_set(st, NULL, "kek_id", kek_id);
     if (e == CST_OK)
-        e = cst_store_meta_set(st, "created_at", now);
+        e = cst_store_meta_set(st, NULL, "created_at", now);
     if (e == CST_OK)
-        e = cst_store_meta_set(st, "schema_version", "1");
+        e = cst_store_meta_set(st, NULL, "schema_version", "1");
     if (e == CST_OK)
         e = make_operator(st, operator_username, password);
     cst_store_close(st);

@@ -77,17 +77,17 @@ cst_err cst_node_open(cst_node *n, const cst_config *cfg)
     cst_kek_id(&n->kek, n->kek_id);
     TRY(cst_store_open(cfg->data_dir, false, &n->store));
     char stored[64];
-    TRY(cst_store_meta_get(n->store, "kek_id", stored, sizeof(stored)));
+    TRY(cst_store_meta_get(n->store, NULL, "kek_id", stored, sizeof(stored)));
     ENSURE(strcmp(stored, n->kek_id) == 0, CST_ERR_INVALID,
            "master key file %s (key id %s) is not the key this data dir was initialised with "
            "(key id %s)",
            cfg->master_key_file, n->kek_id, stored);
-    TRY(cst_store_meta_get(n->store, "node_id", n->node_id, sizeof(n->node_id)));
+    TRY(cst_store_meta_get(n->store, NULL, "node_id", n->node_id, sizeof(n->node_id)));
     TRY(cst_node_public_key(cfg->data_dir, n->public_key));
     TRY(cst_key_alloc(&n->audit_key));
     TRY(cst_hkdf_sha256(n->kek.k, CST_KEY_LEN, "custodia audit details v1", n->audit_key.k,
                         CST_KEY_LEN));
-    TRY(cst_store_meta_get(n->store, "region", n->region, sizeof(n->region)));
+    TRY(cst_store_meta_get(n->store, NULL, "region", n->region, sizeof(n->region)));
     /* RES-1: a node serves the region its data dir belongs to, and no other. */
     ENSURE(!cfg->region[0] || strcmp(cfg->region, n->region) == 0, CST_ERR_REGION_MISMATCH,
            "node.region = %s but this data dir belongs to region %s", cfg->region, n->region);
@@ -144,7 +144,7 @@ static cst_err unwrap_latest(cst_node *n, const char *tenant_id, const char *pur
     cst_buf blob;
     cst_buf_init(&blob, 4096);
     uint32_t v = 0;
-    cst_err e = cst_store_key_latest(n->store, tenant_id, purpose, &v, &blob);
+    cst_err e = cst_store_key_latest(n->store, NULL, tenant_id, purpose, &v, &blob);
     if (e == CST_OK)
         e = cst_unwrap_key(&n->kek, tenant_id, purpose, v, blob.data, blob.len, key);
     cst_buf_free(&blob);
@@ -438,7 +438,7 @@ cst_err cst_node_audit_open(cst_node *n)
     ENSURE(cur != NULL, CST_ERR_INTERNAL, "out of memory");
     char *text = cst_audit_canonical(cur);
     char last[16384] = "";
-    if (cst_store_meta_get(n->store, "last_config", last, sizeof(last)) != CST_OK)
+    if (cst_store_meta_get(n->store, NULL, "last_config", last, sizeof(last)) != CST_OK)
         cst_err_clear();
     json_t *old = json_loads(last, 0, NULL);
     json_t *none = old ? NULL : json_object();
@@ -458,7 +458,7 @@ cst_err cst_node_audit_open(cst_node *n)
                           .info = info};
     cst_err e = cst_audit_append(n->audit, &ev);
     if (e == CST_OK)
-        e = cst_store_meta_set(n->store, "last_config", text);
+        e = cst_store_meta_set(n->store, NULL, "last_config", text);
     json_decref(info);
     json_decref(old);
     json_decref(none);

@@ -15,52 +15,52 @@
 // clang-format off
 #define CST_STORE_OPS(X) \
     X(S, const char *, store_data_dir, (const cst_store *st), (st)) \
-    X(S, cst_err, store_meta_get, (cst_store *st, const char *k, char *out, size_t n), (st, k, out, n)) \
-    X(S, cst_err, store_meta_set, (cst_store *st, const char *k, const char *v), (st, k, v)) \
-    X(S, cst_err, store_tenant_create, (cst_store *st, const cst_tenant_row *t, const cst_buf *wrapped_dek, const cst_buf *wrapped_idx, const cst_user_row *owner), (st, t, wrapped_dek, wrapped_idx, owner)) \
-    X(S, cst_err, store_tenant_get, (cst_store *st, const char *id, cst_tenant_row *out), (st, id, out)) \
-    X(S, cst_err, store_tenant_by_name, (cst_store *st, const char *name, cst_tenant_row *out), (st, name, out)) \
-    X(S, cst_err, store_tenant_list, (cst_store *st, const char *after, int limit, cst_err (*fn)(const cst_tenant_row *, void *), void *ctx), (st, after, limit, fn, ctx)) \
-    X(S, cst_err, store_key_latest, (cst_store *st, const char *tenant_id, const char *purpose, uint32_t *version, cst_buf *blob), (st, tenant_id, purpose, version, blob)) \
-    X(S, cst_err, store_user_create, (cst_store *st, const cst_user_row *u), (st, u)) \
-    X(S, cst_err, store_user_get, (cst_store *st, const char *id, cst_user_row *out), (st, id, out)) \
-    X(S, cst_err, store_user_by_name, (cst_store *st, const char *tenant_id, const char *username, cst_user_row *out), (st, tenant_id, username, out)) \
-    X(S, cst_err, store_user_update, (cst_store *st, const cst_user_row *u), (st, u)) \
-    X(S, cst_err, store_user_list, (cst_store *st, const char *tenant_id, cst_err (*fn)(const cst_user_row *, void *), void *ctx), (st, tenant_id, fn, ctx)) \
-    X(S, cst_err, store_user_delete, (cst_store *st, const char *tenant_id, const char *id), (st, tenant_id, id)) \
-    X(S, cst_err, store_user_count, (cst_store *st, const char *tenant_id, uint32_t role_mask, int *count), (st, tenant_id, role_mask, count)) \
+    X(S, cst_err, store_meta_get, (cst_store *st, cst_work *w, const char *k, char *out, size_t n), (st, w, k, out, n)) \
+    X(S, cst_err, store_meta_set, (cst_store *st, cst_work *w, const char *k, const char *v), (st, w, k, v)) \
+    X(S, cst_err, store_tenant_create, (cst_store *st, cst_work *w, const cst_tenant_row *t, const cst_buf *wrapped_dek, const cst_buf *wrapped_idx, const cst_user_row *owner), (st, w, t, wrapped_dek, wrapped_idx, owner)) \
+    X(S, cst_err, store_tenant_get, (cst_store *st, cst_work *w, const char *id, cst_tenant_row *out), (st, w, id, out)) \
+    X(S, cst_err, store_tenant_by_name, (cst_store *st, cst_work *w, const char *name, cst_tenant_row *out), (st, w, name, out)) \
+    X(S, cst_err, store_tenant_list, (cst_store *st, cst_work *w, const char *after, int limit, cst_err (*fn)(const cst_tenant_row *, void *), void *ctx), (st, w, after, limit, fn, ctx)) \
+    X(S, cst_err, store_key_latest, (cst_store *st, cst_work *w, const char *tenant_id, const char *purpose, uint32_t *version, cst_buf *blob), (st, w, tenant_id, purpose, version, blob)) \
+    X(S, cst_err, store_user_create, (cst_store *st, cst_work *w, const cst_user_row *u), (st, w, u)) \
+    X(S, cst_err, store_user_get, (cst_store *st, cst_work *w, const char *id, cst_user_row *out), (st, w, id, out)) \
+    X(S, cst_err, store_user_by_name, (cst_store *st, cst_work *w, const char *tenant_id, const char *username, cst_user_row *out), (st, w, tenant_id, username, out)) \
+    X(S, cst_err, store_user_update, (cst_store *st, cst_work *w, const cst_user_row *u), (st, w, u)) \
+    X(S, cst_err, store_user_list, (cst_store *st, cst_work *w, const char *tenant_id, cst_err (*fn)(const cst_user_row *, void *), void *ctx), (st, w, tenant_id, fn, ctx)) \
+    X(S, cst_err, store_user_delete, (cst_store *st, cst_work *w, const char *tenant_id, const char *id), (st, w, tenant_id, id)) \
+    X(S, cst_err, store_user_count, (cst_store *st, cst_work *w, const char *tenant_id, uint32_t role_mask, int *count), (st, w, tenant_id, role_mask, count)) \
     X(S, cst_err, store_login_failed, (cst_store *st, const char *user_id, int64_t now, int max, int64_t lock_us, int *failed, int64_t *locked_until), (st, user_id, now, max, lock_us, failed, locked_until)) \
-    X(S, cst_err, store_login_ok, (cst_store *st, const char *user_id, int64_t now), (st, user_id, now)) \
-    X(S, cst_err, store_login_unlock, (cst_store *st, const char *user_id), (st, user_id)) \
+    X(S, cst_err, store_login_ok, (cst_store *st, cst_work *w, const char *user_id, int64_t now), (st, w, user_id, now)) \
+    X(S, cst_err, store_login_unlock, (cst_store *st, cst_work *w, const char *user_id), (st, w, user_id)) \
     X(S, cst_err, store_totp_advance, (cst_store *st, const char *user_id, int64_t step), (st, user_id, step)) \
     X(S, cst_err, store_recovery_swap, (cst_store *st, const char *user_id, const char *old_json, const char *new_json), (st, user_id, old_json, new_json)) \
-    X(S, cst_err, store_tenant_settings_set, (cst_store *st, const char *tenant_id, const char *settings_json), (st, tenant_id, settings_json)) \
-    X(S, cst_err, store_token_create, (cst_store *st, const cst_token_row *t), (st, t)) \
-    X(S, cst_err, store_token_get, (cst_store *st, const char *id, cst_token_row *out), (st, id, out)) \
-    X(S, cst_err, store_token_touch, (cst_store *st, const char *id, int64_t now), (st, id, now)) \
-    X(S, cst_err, store_token_delete, (cst_store *st, const char *tenant_id, const char *user_id, const char *id), (st, tenant_id, user_id, id)) \
-    X(S, cst_err, store_token_list, (cst_store *st, const char *tenant_id, const char *user_id, cst_err (*fn)(const cst_token_row *, void *), void *ctx), (st, tenant_id, user_id, fn, ctx)) \
-    X(S, cst_err, store_sessions_end, (cst_store *st, const char *user_id, const char *keep_id), (st, user_id, keep_id)) \
-    X(S, cst_err, store_backup_put, (cst_store *st, const cst_backup_row *b), (st, b)) \
-    X(S, cst_err, store_backup_get, (cst_store *st, const char *id, cst_backup_row *out), (st, id, out)) \
-    X(S, cst_err, store_backup_list, (cst_store *st, int limit, cst_err (*fn)(const cst_backup_row *, void *), void *ctx), (st, limit, fn, ctx)) \
-    X(S, cst_err, store_drill_add, (cst_store *st, const cst_drill_row *d), (st, d)) \
-    X(S, cst_err, store_drill_list, (cst_store *st, int limit, cst_err (*fn)(const cst_drill_row *, void *), void *ctx), (st, limit, fn, ctx)) \
-    X(S, cst_err, store_tombstone_add, (cst_store *st, const char *tenant_id, int64_t erased_at, const char *certificate_id), (st, tenant_id, erased_at, certificate_id)) \
-    X(S, cst_err, store_tombstone_list, (cst_store *st, cst_err (*fn)(const cst_tombstone_row *, void *), void *ctx), (st, fn, ctx)) \
-    X(S, cst_err, store_tenant_lifecycle_set, (cst_store *st, const cst_tenant_row *t), (st, t)) \
-    X(S, cst_err, store_tenant_touch, (cst_store *st, const char *tenant_id, int64_t now), (st, tenant_id, now)) \
-    X(S, cst_err, store_tenant_keys, (cst_store *st, const char *tenant_id, cst_err (*fn)(const char *purpose, uint32_t version, const uint8_t *blob, size_t len, void *ctx), void *ctx), (st, tenant_id, fn, ctx)) \
-    X(S, cst_err, store_key_add, (cst_store *st, const char *tenant_id, const char *purpose, uint32_t version, const cst_buf *blob, int64_t now), (st, tenant_id, purpose, version, blob, now)) \
-    X(S, cst_err, store_keys_destroy, (cst_store *st, const char *tenant_id, const char *const *purposes), (st, tenant_id, purposes)) \
-    X(S, cst_err, store_tenant_erased, (cst_store *st, const char *tenant_id, int64_t now, const char *cert_id, const char *document), (st, tenant_id, now, cert_id, document)) \
-    X(S, cst_err, store_certificate_add, (cst_store *st, const char *id, const char *tenant_id, int64_t issued_at, const char *document), (st, id, tenant_id, issued_at, document)) \
-    X(S, cst_err, store_certificate_get, (cst_store *st, const char *id, cst_buf *document), (st, id, document)) \
-    X(S, cst_err, store_certificate_of, (cst_store *st, const char *tenant_id, char id[CST_ID_MAX]), (st, tenant_id, id)) \
-    X(S, cst_err, store_retained_put, (cst_store *st, const cst_retained_row *r), (st, r)) \
-    X(S, cst_err, store_retained_get, (cst_store *st, const char *tenant_id, cst_retained_row *out), (st, tenant_id, out)) \
-    X(S, cst_err, store_retained_delete, (cst_store *st, const char *tenant_id), (st, tenant_id)) \
-    X(S, cst_err, store_retained_list, (cst_store *st, cst_err (*fn)(const cst_retained_row *, void *), void *ctx), (st, fn, ctx)) \
+    X(S, cst_err, store_tenant_settings_set, (cst_store *st, cst_work *w, const char *tenant_id, const char *settings_json), (st, w, tenant_id, settings_json)) \
+    X(S, cst_err, store_token_create, (cst_store *st, cst_work *w, const cst_token_row *t), (st, w, t)) \
+    X(S, cst_err, store_token_get, (cst_store *st, cst_work *w, const char *id, cst_token_row *out), (st, w, id, out)) \
+    X(S, cst_err, store_token_touch, (cst_store *st, cst_work *w, const char *id, int64_t now), (st, w, id, now)) \
+    X(S, cst_err, store_token_delete, (cst_store *st, cst_work *w, const char *tenant_id, const char *user_id, const char *id), (st, w, tenant_id, user_id, id)) \
+    X(S, cst_err, store_token_list, (cst_store *st, cst_work *w, const char *tenant_id, const char *user_id, cst_err (*fn)(const cst_token_row *, void *), void *ctx), (st, w, tenant_id, user_id, fn, ctx)) \
+    X(S, cst_err, store_sessions_end, (cst_store *st, cst_work *w, const char *user_id, const char *keep_id), (st, w, user_id, keep_id)) \
+    X(S, cst_err, store_backup_put, (cst_store *st, cst_work *w, const cst_backup_row *b), (st, w, b)) \
+    X(S, cst_err, store_backup_get, (cst_store *st, cst_work *w, const char *id, cst_backup_row *out), (st, w, id, out)) \
+    X(S, cst_err, store_backup_list, (cst_store *st, cst_work *w, int limit, cst_err (*fn)(const cst_backup_row *, void *), void *ctx), (st, w, limit, fn, ctx)) \
+    X(S, cst_err, store_drill_add, (cst_store *st, cst_work *w, const cst_drill_row *d), (st, w, d)) \
+    X(S, cst_err, store_drill_list, (cst_store *st, cst_work *w, int limit, cst_err (*fn)(const cst_drill_row *, void *), void *ctx), (st, w, limit, fn, ctx)) \
+    X(S, cst_err, store_tombstone_add, (cst_store *st, cst_work *w, const char *tenant_id, int64_t erased_at, const char *certificate_id), (st, w, tenant_id, erased_at, certificate_id)) \
+    X(S, cst_err, store_tombstone_list, (cst_store *st, cst_work *w, cst_err (*fn)(const cst_tombstone_row *, void *), void *ctx), (st, w, fn, ctx)) \
+    X(S, cst_err, store_tenant_lifecycle_set, (cst_store *st, cst_work *w, const cst_tenant_row *t), (st, w, t)) \
+    X(S, cst_err, store_tenant_touch, (cst_store *st, cst_work *w, const char *tenant_id, int64_t now), (st, w, tenant_id, now)) \
+    X(S, cst_err, store_tenant_keys, (cst_store *st, cst_work *w, const char *tenant_id, cst_err (*fn)(const char *purpose, uint32_t version, const uint8_t *blob, size_t len, void *ctx), void *ctx), (st, w, tenant_id, fn, ctx)) \
+    X(S, cst_err, store_key_add, (cst_store *st, cst_work *w, const char *tenant_id, const char *purpose, uint32_t version, const cst_buf *blob, int64_t now), (st, w, tenant_id, purpose, version, blob, now)) \
+    X(S, cst_err, store_keys_destroy, (cst_store *st, cst_work *w, const char *tenant_id, const char *const *purposes), (st, w, tenant_id, purposes)) \
+    X(S, cst_err, store_tenant_erased, (cst_store *st, cst_work *w, const char *tenant_id, int64_t now, const char *cert_id, const char *document), (st, w, tenant_id, now, cert_id, document)) \
+    X(S, cst_err, store_certificate_add, (cst_store *st, cst_work *w, const char *id, const char *tenant_id, int64_t issued_at, const char *document), (st, w, id, tenant_id, issued_at, document)) \
+    X(S, cst_err, store_certificate_get, (cst_store *st, cst_work *w, const char *id, cst_buf *document), (st, w, id, document)) \
+    X(S, cst_err, store_certificate_of, (cst_store *st, cst_work *w, const char *tenant_id, char id[CST_ID_MAX]), (st, w, tenant_id, id)) \
+    X(S, cst_err, store_retained_put, (cst_store *st, cst_work *w, const cst_retained_row *r), (st, w, r)) \
+    X(S, cst_err, store_retained_get, (cst_store *st, cst_work *w, const char *tenant_id, cst_retained_row *out), (st, w, tenant_id, out)) \
+    X(S, cst_err, store_retained_delete, (cst_store *st, cst_work *w, const char *tenant_id), (st, w, tenant_id)) \
+    X(S, cst_err, store_retained_list, (cst_store *st, cst_work *w, cst_err (*fn)(const cst_retained_row *, void *), void *ctx), (st, w, fn, ctx)) \
     X(S, cst_err, store_checkpoint, (cst_store *st), (st)) \
     X(S, cst_err, store_residue_check, (cst_store *st, const json_t *hex_blobs, void (*note)(const char *check, void *ctx), void *ctx), (st, hex_blobs, note, ctx)) \
     X(D, bool, store_exists, (const char *data_dir), (data_dir)) \
@@ -74,22 +74,22 @@
     X(S, cst_err, tstore_open, (cst_store *st, cst_tspace space, const char *tenant_id, bool create, cst_tstore **out), (st, space, tenant_id, create, out)) \
     X(S, cst_err, tstore_exists, (cst_store *st, cst_tspace space, const char *tenant_id, bool *exists), (st, space, tenant_id, exists)) \
     X(S, cst_err, tstore_purge, (cst_store *st, cst_tspace space, const char *tenant_id, void (*removed)(const char *name, void *ctx), void *ctx), (st, space, tenant_id, removed, ctx)) \
-    X(T, cst_err, tstore_begin, (cst_tstore *ts), (ts)) \
-    X(T, cst_err, tstore_commit, (cst_tstore *ts), (ts)) \
-    X(T, cst_err, tstore_bucket_create, (cst_tstore *ts, const cst_bucket_row *b), (ts, b)) \
-    X(T, cst_err, tstore_bucket_get, (cst_tstore *ts, const char *name, cst_bucket_row *out), (ts, name, out)) \
-    X(T, cst_err, tstore_bucket_exists, (cst_tstore *ts, const char *name), (ts, name)) \
-    X(T, cst_err, tstore_bucket_list, (cst_tstore *ts, cst_err (*fn)(const cst_bucket_row *, void *), void *ctx), (ts, fn, ctx)) \
-    X(T, cst_err, tstore_bucket_update, (cst_tstore *ts, const cst_bucket_row *b), (ts, b)) \
-    X(T, cst_err, tstore_bucket_delete, (cst_tstore *ts, const char *name), (ts, name)) \
-    X(T, cst_err, tstore_next_version, (cst_tstore *ts, uint64_t *version), (ts, version)) \
-    X(T, cst_err, tstore_record_get, (cst_tstore *ts, const char *bucket, const uint8_t bidx[CST_HASH_LEN], bool with_value, cst_record_row *out), (ts, bucket, bidx, with_value, out)) \
-    X(T, cst_err, tstore_record_write, (cst_tstore *ts, const char *bucket, const cst_record_row *r), (ts, bucket, r)) \
-    X(T, cst_err, tstore_record_delete, (cst_tstore *ts, const char *bucket, const uint8_t bidx[CST_HASH_LEN]), (ts, bucket, bidx)) \
-    X(T, cst_err, tstore_record_scan, (cst_tstore *ts, const char *bucket, const uint8_t *after, unsigned flags, bool (*fn)(const cst_record_row *, void *), void *ctx), (ts, bucket, after, flags, fn, ctx)) \
+    X(T, cst_err, tstore_begin, (cst_tstore *ts, cst_work *w), (ts, w)) \
+    X(T, cst_err, tstore_commit, (cst_tstore *ts, cst_work *w), (ts, w)) \
+    X(T, cst_err, tstore_bucket_create, (cst_tstore *ts, cst_work *w, const cst_bucket_row *b), (ts, w, b)) \
+    X(T, cst_err, tstore_bucket_get, (cst_tstore *ts, cst_work *w, const char *name, cst_bucket_row *out), (ts, w, name, out)) \
+    X(T, cst_err, tstore_bucket_exists, (cst_tstore *ts, cst_work *w, const char *name), (ts, w, name)) \
+    X(T, cst_err, tstore_bucket_list, (cst_tstore *ts, cst_work *w, cst_err (*fn)(const cst_bucket_row *, void *), void *ctx), (ts, w, fn, ctx)) \
+    X(T, cst_err, tstore_bucket_update, (cst_tstore *ts, cst_work *w, const cst_bucket_row *b), (ts, w, b)) \
+    X(T, cst_err, tstore_bucket_delete, (cst_tstore *ts, cst_work *w, const char *name), (ts, w, name)) \
+    X(T, cst_err, tstore_next_version, (cst_tstore *ts, cst_work *w, uint64_t *version), (ts, w, version)) \
+    X(T, cst_err, tstore_record_get, (cst_tstore *ts, cst_work *w, const char *bucket, const uint8_t bidx[CST_HASH_LEN], bool with_value, cst_record_row *out), (ts, w, bucket, bidx, with_value, out)) \
+    X(T, cst_err, tstore_record_write, (cst_tstore *ts, cst_work *w, const char *bucket, const cst_record_row *r), (ts, w, bucket, r)) \
+    X(T, cst_err, tstore_record_delete, (cst_tstore *ts, cst_work *w, const char *bucket, const uint8_t bidx[CST_HASH_LEN]), (ts, w, bucket, bidx)) \
+    X(T, cst_err, tstore_record_scan, (cst_tstore *ts, cst_work *w, const char *bucket, const uint8_t *after, unsigned flags, bool (*fn)(const cst_record_row *, void *), void *ctx), (ts, w, bucket, after, flags, fn, ctx)) \
     X(T, cst_err, tstore_sweep, (cst_tstore *ts, const char *bucket, int64_t cutoff, int batch, int64_t *removed), (ts, bucket, cutoff, batch, removed)) \
     X(T, cst_err, tstore_checkpoint_strict, (cst_tstore *ts), (ts)) \
-    X(T, cst_err, tstore_count, (cst_tstore *ts, const char *bucket, int64_t *count), (ts, bucket, count))
+    X(T, cst_err, tstore_count, (cst_tstore *ts, cst_work *w, const char *bucket, int64_t *count), (ts, w, bucket, count))
 // clang-format on
 
 #define CST_STORE_OP_FIELD(on, type, name, params, args) type(*name) params;
@@ -99,7 +99,17 @@ struct cst_store_driver {
     cst_err (*store_open)(const char *data_dir, bool create, cst_store **out);
     void (*store_close)(cst_store *st);
     void (*tstore_close)(cst_tstore *ts);
-    void (*tstore_rollback)(cst_tstore *ts);
+    void (*tstore_rollback)(cst_tstore *ts, cst_work *w);
+    /* A transaction's part in one of the driver's connections (res: what the driver passed to
+     * cst_work_join). begin takes the connection for the transaction t (SQLite: its lock, then
+     * BEGIN IMMEDIATE); commit and rollback end it and give the connection back. savepoint,
+     * release and rollback_to make a unit of work's own part of it. */
+    cst_err (*res_begin)(void *res, const cst_txn *t);
+    cst_err (*res_commit)(void *res);
+    void (*res_rollback)(void *res);
+    cst_err (*res_savepoint)(void *res);
+    cst_err (*res_release)(void *res);
+    void (*res_rollback_to)(void *res);
     void (*tstore_checkpoint)(cst_tstore *ts);
     CST_STORE_OPS(CST_STORE_OP_FIELD)
 };
@@ -112,6 +122,13 @@ struct cst_store {
 struct cst_tstore {
     const cst_store_driver *drv;
 };
+
+/* Called by a driver before w's first write to a connection res: res joins w's transaction
+ * (res_begin) if it has not yet, and w gets its savepoint there (res_savepoint) if it has none.
+ * Returns the transaction's failure, if it can no longer commit. */
+CST_MUST_USE cst_err cst_work_join(cst_work *w, const cst_store_driver *drv, void *res);
+/* The transaction a unit of work belongs to. */
+const cst_txn *cst_work_txn(const cst_work *w);
 
 /* The drivers built in. */
 extern const cst_store_driver cst_sqlite_driver;

@@ -64,9 +64,9 @@ void cst_tstore_close(cst_tstore *ts)
         ts->drv->tstore_close(ts);
 }
 
-void cst_tstore_rollback(cst_tstore *ts)
+void cst_tstore_rollback(cst_tstore *ts, cst_work *w)
 {
-    ts->drv->tstore_rollback(ts);
+    ts->drv->tstore_rollback(ts, w);
 }
 
 void cst_tstore_checkpoint(cst_tstore *ts)
@@ -84,3 +84,165 @@ void cst_tstore_checkpoint(cst_tstore *ts)
         return ON_##on->name args;                                                                 \
     }
 CST_STORE_OPS(WRAP)
+
+/* ---- transactions and units of work ----
+ * The transaction keeps the connections it joined (whatever their driver) and the hooks its
+ * units of work registered; a unit of work keeps which of those connections it has a
+ * savepoint in. */
+#define TXN_RES 4   /* connections one transaction may join (system store, tenant stores) */
+#define TXN_HOOKS 4 /* things made outside the stores, undone when not committed */
+
+typedef struct txn_hook {
+    void (*fn)(void *ctx, bool committed);
+    void *ctx;
+    bool kept; /* its unit of work ended with keep */
+} txn_hook;
+
+struct cst_txn {
+    struct {
+        const cst_store_driver *drv;
+        void *res;
+    } res[TXN_RES];
+    int n;
+    txn_hook hooks[TXN_HOOKS];
+    int nhooks;
+    cst_work *open; /* the unit of work open in it, if any */
+    cst_err broken; /* CST_OK, or why it can only roll back */
+};
+
+struct cst_work {
+    cst_txn *t;
+    bool saved[TXN_RES]; /* has a savepoint in t->res[i] */
+    bool wrote;
+    int first_hook; /* its hooks are t->hooks[first_hook..] */
+};
+
+cst_err cst_txn_begin(cst_txn **out)
+{
+    cst_txn *t = calloc(1, sizeof(*t));
+    ENSURE(t != NULL, CST_ERR_INTERNAL, "out of memory");
+    *out = t;
+    return CST_OK;
+}
+
+/* Ends the transaction: each connection committed (while nothing failed) or rolled back, then
+ * the hooks, once every connection is given back. */
+static cst_err txn_end(cst_txn *t, bool commit)
+{
+    cst_err e = commit ? t->broken : CST_OK;
+    for (int i = 0; i < t->n; i++) {
+        if (commit && e == CST_OK)
+            e = t->res[i].drv->res_commit(t->res[i].res);
+        else
+            t->res[i].drv->res_rollback(t->res[i].res);
+    }
+    /* A commit that failed part-way may have made some connection's changes durable; only a
+     * transaction that committed everything keeps what its units of work made elsewhere. */
+    bool committed = commit && e == CST_OK;
+    for (int i = 0; i < t->nhooks; i++)
+        t->hooks[i].fn(t->hooks[i].ctx, committed && t->hooks[i].kept);
+    free(t);
+    return e;
+}
+
+cst_err cst_txn_commit(cst_txn *t)
+{
+    if (t->open) {
+        cst_error("storage: a transaction was committed with a unit of work still open");
+        cst_err dropped = cst_work_end(t->open, false); /* a roll-back cannot fail */
+        dropped = txn_end(t, false);
+        (void)dropped;
+        return cst_fail(CST_ERR_INTERNAL, "storage error");
+    }
+    return txn_end(t, true);
+}
+
+void cst_txn_rollback(cst_txn *t)
+{
+    if (!t)
+        return;
+    cst_err dropped = t->open ? cst_work_end(t->open, false) : CST_OK; /* cannot fail */
+    dropped = txn_end(t, false);
+    (void)dropped;
+}
+
+cst_err cst_work_begin(cst_txn *t, cst_work **out)
+{
+    ENSURE(t->open == NULL, CST_ERR_INTERNAL, "a unit of work is already open in the transaction");
+    cst_work *w = calloc(1, sizeof(*w));
+    ENSURE(w != NULL, CST_ERR_INTERNAL, "out of memory");
+    w->t = t;
+    w->first_hook = t->nhooks;
+    t->open = w;
+    *out = w;
+    return CST_OK;
+}
+
+cst_err cst_work_join(cst_work *w, const cst_store_driver *drv, void *res)
+{
+    cst_txn *t = w->t;
+    TRY(t->broken);
+    int i = 0;
+    while (i < t->n && t->res[i].res != res)
+        i++;
+    if (i == t->n) {
+        ENSURE(t->n < TXN_RES, CST_ERR_INTERNAL, "a transaction wrote to too many stores");
+        TRY(drv->res_begin(res, t));
+        t->res[i].drv = drv;
+        t->res[i].res = res;
+        t->n++;
+    }
+    if (!w->saved[i]) {
+        TRY(drv->res_savepoint(res));
+        w->saved[i] = true;
+    }
+    w->wrote = true;
+    return CST_OK;
+}
+
+const cst_txn *cst_work_txn(const cst_work *w)
+{
+    return w->t;
+}
+
+cst_err cst_work_end(cst_work *w, bool keep)
+{
+    cst_txn *t = w->t;
+    cst_err e = CST_OK;
+    for (int i = 0; i < t->n; i++) {
+        if (!w->saved[i])
+            continue;
+        cst_err re = keep ? t->res[i].drv->res_release(t->res[i].res) : CST_OK;
+        if (!keep || re != CST_OK)
+            t->res[i].drv->res_rollback_to(t->res[i].res);
+        if (re != CST_OK && e == CST_OK)
+            e = re;
+    }
+    if (e != CST_OK && t->broken == CST_OK)
+        t->broken = e;
+    for (int i = w->first_hook; i < t->nhooks; i++)
+        t->hooks[i].kept = keep && e == CST_OK;
+    t->open = NULL;
+    free(w);
+    return e;
+}
+
+bool cst_work_wrote(const cst_work *w)
+{
+    return w->wrote;
+}
+
+cst_err cst_work_on_end(cst_work *w, void (*fn)(void *ctx, bool committed), void *ctx)
+{
+    if (!w) {
+        fn(ctx, true);
+        return CST_OK;
+    }
+    cst_txn *t = w->t;
+    if (t->nhooks >= TXN_HOOKS) {
+        fn(ctx, false);
+        return cst_fail(CST_ERR_INTERNAL, "a request made too many files");
+    }
+    t->hooks[t->nhooks++] = (txn_hook){.fn = fn, .ctx = ctx};
+    return CST_OK;
+}

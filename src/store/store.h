@@ -77,23 +77,46 @@ typedef struct cst_token_row {
     int64_t last_used_at;
 } cst_token_row;
 
-/* ---- the request scope (LOG-1) ----
- * Between scope_begin and scope_end, the first write a thread makes
- * to each store opens a transaction held until scope_end, which commits them all (commit)
- * or rolls them back; begin/commit/rollback inside it become savepoints. A request's changes
- * are thus made durable only after its audit entry, and dropped when that entry fails. */
-void cst_db_scope_begin(void);
-/* Steps out of the thread's request scope before it has written anything, so that what
- * follows commits at once (an erase cannot wait for, or be rolled back with, the request's
- * audit entry). Returns whether a scope was paused; resume with that value. */
-bool cst_db_scope_pause(void);
-void cst_db_scope_resume(bool was);
-CST_MUST_USE cst_err cst_db_scope_end(bool commit);
-bool cst_db_scope_wrote(void);
-/* Runs fn(ctx, committed) once the thread's scope has ended and its stores are unlocked:
- * what a request made outside the stores (a new tenant store) is undone when its
- * transaction rolled back. fn owns ctx. Without an open scope fn runs at once (committed). */
-CST_MUST_USE cst_err cst_db_scope_on_end(void (*fn)(void *ctx, bool committed), void *ctx);
+/* ---- transactions and units of work (LOG-1) ----
+ * A transaction (cst_txn) spans every store it touches: a store joins it at its first write
+ * through a unit of work of the transaction, and stays locked by it until it commits or rolls
+ * back. A unit of work (cst_work) is one request's part of a transaction: a savepoint in each
+ * store it writes, kept or undone on its own, so that several requests could share one
+ * transaction (one commit, one flush) and each still fail alone.
+ *
+ * Every store operation that can touch a transaction takes a unit of work after its handle:
+ * cst_store_user_update(st, w, &u). It reads and writes inside w's transaction (it sees what
+ * w wrote before). w == NULL is an operation atomic and durable on its own, outside any
+ * request's fate (an erase, a backup's catalogue row, a counted failed login); calling it
+ * with NULL on a store that a unit of work of the same thread holds is a bug and fails with
+ * CST_ERR_INTERNAL instead of silently joining it.
+ *
+ * A transaction belongs to the thread that began it (the SQLite driver holds a store's lock
+ * for it). One unit of work is open in it at a time. */
+typedef struct cst_txn cst_txn;
+typedef struct cst_work cst_work;
+
+CST_MUST_USE cst_err cst_txn_begin(cst_txn **out);
+/* Commits every store the transaction joined, in the order they joined, then runs the hooks
+ * (cst_work_on_end) and frees t. A transaction with a unit of work still open is rolled back
+ * (CST_ERR_INTERNAL). A failure after the first store committed is reported; hooks then see
+ * committed = false. */
+CST_MUST_USE cst_err cst_txn_commit(cst_txn *t);
+/* Rolls back every store the transaction joined, runs the hooks (committed = false), frees t. */
+void cst_txn_rollback(cst_txn *t);
+/* Opens a unit of work in t. */
+CST_MUST_USE cst_err cst_work_begin(cst_txn *t, cst_work **out);
+/* Ends w (and frees it): keep releases its savepoints into the transaction; otherwise they are
+ * rolled back, undoing what w wrote and nothing else. A failed release (the store could not
+ * keep the changes) leaves the transaction able only to roll back: its commit then fails. */
+CST_MUST_USE cst_err cst_work_end(cst_work *w, bool keep);
+/* Whether w has written to any store. */
+bool cst_work_wrote(const cst_work *w);
+/* Runs fn(ctx, committed) once w's transaction has ended and its stores are unlocked: what a
+ * request made outside the stores (a new tenant store) is undone when its changes were not
+ * kept or the transaction did not commit. fn owns ctx (it runs, with committed = false, even
+ * when it cannot be registered). w == NULL runs it at once (committed). */
+CST_MUST_USE cst_err cst_work_on_end(cst_work *w, void (*fn)(void *ctx, bool committed), void *ctx);
 
 /* ---- system store ----
  * Listings call fn once per row; an error fn returns stops the listing and is returned. */
@@ -108,69 +131,78 @@ CST_MUST_USE cst_err cst_store_open(const char *data_dir, bool create, cst_store
 void cst_store_close(cst_store *st);
 const char *cst_store_data_dir(const cst_store *st);
 
-CST_MUST_USE cst_err cst_store_meta_get(cst_store *st, const char *k, char *out, size_t n);
-CST_MUST_USE cst_err cst_store_meta_set(cst_store *st, const char *k, const char *v);
+CST_MUST_USE cst_err cst_store_meta_get(cst_store *st, cst_work *w, const char *k, char *out,
+                                        size_t n);
+CST_MUST_USE cst_err cst_store_meta_set(cst_store *st, cst_work *w, const char *k, const char *v);
 
 /* Creates the tenant row, its wrapped keys (version 1 of "dek" and "idx") and its owner in one
  * transaction. CST_ERR_CONFLICT when the name is taken. */
-CST_MUST_USE cst_err cst_store_tenant_create(cst_store *st, const cst_tenant_row *t,
+CST_MUST_USE cst_err cst_store_tenant_create(cst_store *st, cst_work *w, const cst_tenant_row *t,
                                              const cst_buf *wrapped_dek, const cst_buf *wrapped_idx,
                                              const cst_user_row *owner);
-CST_MUST_USE cst_err cst_store_tenant_get(cst_store *st, const char *id, cst_tenant_row *out);
-CST_MUST_USE cst_err cst_store_tenant_by_name(cst_store *st, const char *name, cst_tenant_row *out);
+CST_MUST_USE cst_err cst_store_tenant_get(cst_store *st, cst_work *w, const char *id,
+                                          cst_tenant_row *out);
+CST_MUST_USE cst_err cst_store_tenant_by_name(cst_store *st, cst_work *w, const char *name,
+                                              cst_tenant_row *out);
 /* Calls fn for each tenant in id order after `after` (NULL: from the start), at most limit. */
-CST_MUST_USE cst_err cst_store_tenant_list(cst_store *st, const char *after, int limit,
+CST_MUST_USE cst_err cst_store_tenant_list(cst_store *st, cst_work *w, const char *after, int limit,
                                            cst_err (*fn)(const cst_tenant_row *, void *),
                                            void *ctx);
 /* The newest version of a tenant's wrapped key of a purpose ("dek" or "idx"). */
-CST_MUST_USE cst_err cst_store_key_latest(cst_store *st, const char *tenant_id, const char *purpose,
-                                          uint32_t *version, cst_buf *blob);
+CST_MUST_USE cst_err cst_store_key_latest(cst_store *st, cst_work *w, const char *tenant_id,
+                                          const char *purpose, uint32_t *version, cst_buf *blob);
 
-CST_MUST_USE cst_err cst_store_user_create(cst_store *st, const cst_user_row *u);
-CST_MUST_USE cst_err cst_store_user_get(cst_store *st, const char *id, cst_user_row *out);
-CST_MUST_USE cst_err cst_store_user_by_name(cst_store *st, const char *tenant_id,
+CST_MUST_USE cst_err cst_store_user_create(cst_store *st, cst_work *w, const cst_user_row *u);
+CST_MUST_USE cst_err cst_store_user_get(cst_store *st, cst_work *w, const char *id,
+                                        cst_user_row *out);
+CST_MUST_USE cst_err cst_store_user_by_name(cst_store *st, cst_work *w, const char *tenant_id,
                                             const char *username, cst_user_row *out);
 /* Writes the user's mutable fields (roles, grants, disabled, password and history, TOTP and
  * recovery codes); the login counters have their own atomic updates below. */
-CST_MUST_USE cst_err cst_store_user_update(cst_store *st, const cst_user_row *u);
-CST_MUST_USE cst_err cst_store_user_list(cst_store *st, const char *tenant_id,
+CST_MUST_USE cst_err cst_store_user_update(cst_store *st, cst_work *w, const cst_user_row *u);
+CST_MUST_USE cst_err cst_store_user_list(cst_store *st, cst_work *w, const char *tenant_id,
                                          cst_err (*fn)(const cst_user_row *, void *), void *ctx);
 /* Deletes a user of the tenant and every token of theirs. */
-CST_MUST_USE cst_err cst_store_user_delete(cst_store *st, const char *tenant_id, const char *id);
+CST_MUST_USE cst_err cst_store_user_delete(cst_store *st, cst_work *w, const char *tenant_id,
+                                           const char *id);
 /* Enabled users of the tenant holding every role bit in role_mask. */
-CST_MUST_USE cst_err cst_store_user_count(cst_store *st, const char *tenant_id, uint32_t role_mask,
-                                          int *count);
+CST_MUST_USE cst_err cst_store_user_count(cst_store *st, cst_work *w, const char *tenant_id,
+                                          uint32_t role_mask, int *count);
 /* IAM-2: counts a failed login; at max failures the account locks until now + lock_us.
  * Returns the new count and lock time. */
 CST_MUST_USE cst_err cst_store_login_failed(cst_store *st, const char *user_id, int64_t now,
                                             int max, int64_t lock_us, int *failed,
                                             int64_t *locked_until);
-CST_MUST_USE cst_err cst_store_login_ok(cst_store *st, const char *user_id, int64_t now);
+CST_MUST_USE cst_err cst_store_login_ok(cst_store *st, cst_work *w, const char *user_id,
+                                        int64_t now);
 /* IAM-2: ends a lockout and clears the failure count (an administrator's unlock). */
-CST_MUST_USE cst_err cst_store_login_unlock(cst_store *st, const char *user_id);
+CST_MUST_USE cst_err cst_store_login_unlock(cst_store *st, cst_work *w, const char *user_id);
 /* IAM-3: records step as the last accepted TOTP step only if it is newer than the stored one
- * (committed at once, outside the request scope: see system.c);
+ * (committed at once, outside any unit of work: see system.c);
  * CST_ERR_UNAUTHENTICATED otherwise (a concurrent replay lost the race). */
 CST_MUST_USE cst_err cst_store_totp_advance(cst_store *st, const char *user_id, int64_t step);
 /* Replaces the recovery codes only if they are still old_json (compare-and-swap), so a code
- * is consumed once even by concurrent logins (committed at once, outside the request scope). */
+ * is consumed once even by concurrent logins (committed at once, outside any unit of work). */
 CST_MUST_USE cst_err cst_store_recovery_swap(cst_store *st, const char *user_id,
                                              const char *old_json, const char *new_json);
-CST_MUST_USE cst_err cst_store_tenant_settings_set(cst_store *st, const char *tenant_id,
+CST_MUST_USE cst_err cst_store_tenant_settings_set(cst_store *st, cst_work *w,
+                                                   const char *tenant_id,
                                                    const char *settings_json);
 
-CST_MUST_USE cst_err cst_store_token_create(cst_store *st, const cst_token_row *t);
-CST_MUST_USE cst_err cst_store_token_get(cst_store *st, const char *id, cst_token_row *out);
-CST_MUST_USE cst_err cst_store_token_touch(cst_store *st, const char *id, int64_t now);
+CST_MUST_USE cst_err cst_store_token_create(cst_store *st, cst_work *w, const cst_token_row *t);
+CST_MUST_USE cst_err cst_store_token_get(cst_store *st, cst_work *w, const char *id,
+                                         cst_token_row *out);
+CST_MUST_USE cst_err cst_store_token_touch(cst_store *st, cst_work *w, const char *id, int64_t now);
 /* Deletes a token of the tenant; CST_ERR_NOT_FOUND when there is none (or it is another
  * user's and user_id is given). */
-CST_MUST_USE cst_err cst_store_token_delete(cst_store *st, const char *tenant_id,
+CST_MUST_USE cst_err cst_store_token_delete(cst_store *st, cst_work *w, const char *tenant_id,
                                             const char *user_id, const char *id);
 /* Lists a tenant's tokens (a user's only, when user_id is given). */
-CST_MUST_USE cst_err cst_store_token_list(cst_store *st, const char *tenant_id, const char *user_id,
+CST_MUST_USE cst_err cst_store_token_list(cst_store *st, cst_work *w, const char *tenant_id,
+                                          const char *user_id,
                                           cst_err (*fn)(const cst_token_row *, void *), void *ctx);
 /* Ends every login session of a user but keep_id (after a password change). */
-CST_MUST_USE cst_err cst_store_sessions_end(cst_store *st, const char *user_id,
+CST_MUST_USE cst_err cst_store_sessions_end(cst_store *st, cst_work *w, const char *user_id,
                                             const char *keep_id);
 
 /* ---- backups (BAK-1..4), drills (BAK-3), tombstones of erased tenants (RET-4) ---- */
@@ -202,20 +234,21 @@ typedef struct cst_tombstone_row {
 } cst_tombstone_row;
 
 /* Inserts or replaces a backup's catalogue row. */
-CST_MUST_USE cst_err cst_store_backup_put(cst_store *st, const cst_backup_row *b);
-CST_MUST_USE cst_err cst_store_backup_get(cst_store *st, const char *id, cst_backup_row *out);
+CST_MUST_USE cst_err cst_store_backup_put(cst_store *st, cst_work *w, const cst_backup_row *b);
+CST_MUST_USE cst_err cst_store_backup_get(cst_store *st, cst_work *w, const char *id,
+                                          cst_backup_row *out);
 /* Newest first. */
-CST_MUST_USE cst_err cst_store_backup_list(cst_store *st, int limit,
+CST_MUST_USE cst_err cst_store_backup_list(cst_store *st, cst_work *w, int limit,
                                            cst_err (*fn)(const cst_backup_row *, void *),
                                            void *ctx);
-CST_MUST_USE cst_err cst_store_drill_add(cst_store *st, const cst_drill_row *d);
+CST_MUST_USE cst_err cst_store_drill_add(cst_store *st, cst_work *w, const cst_drill_row *d);
 /* Newest first. */
-CST_MUST_USE cst_err cst_store_drill_list(cst_store *st, int limit,
+CST_MUST_USE cst_err cst_store_drill_list(cst_store *st, cst_work *w, int limit,
                                           cst_err (*fn)(const cst_drill_row *, void *), void *ctx);
 /* Records that a tenant was erased (idempotent). */
-CST_MUST_USE cst_err cst_store_tombstone_add(cst_store *st, const char *tenant_id,
+CST_MUST_USE cst_err cst_store_tombstone_add(cst_store *st, cst_work *w, const char *tenant_id,
                                              int64_t erased_at, const char *certificate_id);
-CST_MUST_USE cst_err cst_store_tombstone_list(cst_store *st,
+CST_MUST_USE cst_err cst_store_tombstone_list(cst_store *st, cst_work *w,
                                               cst_err (*fn)(const cst_tombstone_row *, void *),
                                               void *ctx);
 
@@ -227,35 +260,41 @@ typedef struct cst_retained_row {
 } cst_retained_row;
 
 /* Writes a tenant's plan, state, event, event_at and state_since. */
-CST_MUST_USE cst_err cst_store_tenant_lifecycle_set(cst_store *st, const cst_tenant_row *t);
-CST_MUST_USE cst_err cst_store_tenant_touch(cst_store *st, const char *tenant_id, int64_t now);
+CST_MUST_USE cst_err cst_store_tenant_lifecycle_set(cst_store *st, cst_work *w,
+                                                    const cst_tenant_row *t);
+CST_MUST_USE cst_err cst_store_tenant_touch(cst_store *st, cst_work *w, const char *tenant_id,
+                                            int64_t now);
 /* Calls fn for every wrapped key of the tenant. */
-CST_MUST_USE cst_err cst_store_tenant_keys(cst_store *st, const char *tenant_id,
+CST_MUST_USE cst_err cst_store_tenant_keys(cst_store *st, cst_work *w, const char *tenant_id,
                                            cst_err (*fn)(const char *purpose, uint32_t version,
                                                          const uint8_t *blob, size_t len,
                                                          void *ctx),
                                            void *ctx);
-CST_MUST_USE cst_err cst_store_key_add(cst_store *st, const char *tenant_id, const char *purpose,
-                                       uint32_t version, const cst_buf *blob, int64_t now);
+CST_MUST_USE cst_err cst_store_key_add(cst_store *st, cst_work *w, const char *tenant_id,
+                                       const char *purpose, uint32_t version, const cst_buf *blob,
+                                       int64_t now);
 /* Deletes (secure_delete zeroes the freed space) the tenant's keys of the NULL-terminated
  * purposes, in one transaction. */
-CST_MUST_USE cst_err cst_store_keys_destroy(cst_store *st, const char *tenant_id,
+CST_MUST_USE cst_err cst_store_keys_destroy(cst_store *st, cst_work *w, const char *tenant_id,
                                             const char *const *purposes);
 /* The end of an erase, in one transaction: the tenant's users and tokens deleted, its state
  * "erased", its tombstone and its certificate written. */
-CST_MUST_USE cst_err cst_store_tenant_erased(cst_store *st, const char *tenant_id, int64_t now,
-                                             const char *cert_id, const char *document);
-CST_MUST_USE cst_err cst_store_certificate_add(cst_store *st, const char *id, const char *tenant_id,
-                                               int64_t issued_at, const char *document);
-CST_MUST_USE cst_err cst_store_certificate_get(cst_store *st, const char *id, cst_buf *document);
+CST_MUST_USE cst_err cst_store_tenant_erased(cst_store *st, cst_work *w, const char *tenant_id,
+                                             int64_t now, const char *cert_id,
+                                             const char *document);
+CST_MUST_USE cst_err cst_store_certificate_add(cst_store *st, cst_work *w, const char *id,
+                                               const char *tenant_id, int64_t issued_at,
+                                               const char *document);
+CST_MUST_USE cst_err cst_store_certificate_get(cst_store *st, cst_work *w, const char *id,
+                                               cst_buf *document);
 /* The newest certificate issued for a tenant. */
-CST_MUST_USE cst_err cst_store_certificate_of(cst_store *st, const char *tenant_id,
+CST_MUST_USE cst_err cst_store_certificate_of(cst_store *st, cst_work *w, const char *tenant_id,
                                               char id[CST_ID_MAX]);
-CST_MUST_USE cst_err cst_store_retained_put(cst_store *st, const cst_retained_row *r);
-CST_MUST_USE cst_err cst_store_retained_get(cst_store *st, const char *tenant_id,
+CST_MUST_USE cst_err cst_store_retained_put(cst_store *st, cst_work *w, const cst_retained_row *r);
+CST_MUST_USE cst_err cst_store_retained_get(cst_store *st, cst_work *w, const char *tenant_id,
                                             cst_retained_row *out);
-CST_MUST_USE cst_err cst_store_retained_delete(cst_store *st, const char *tenant_id);
-CST_MUST_USE cst_err cst_store_retained_list(cst_store *st,
+CST_MUST_USE cst_err cst_store_retained_delete(cst_store *st, cst_work *w, const char *tenant_id);
+CST_MUST_USE cst_err cst_store_retained_list(cst_store *st, cst_work *w,
                                              cst_err (*fn)(const cst_retained_row *, void *),
                                              void *ctx);
 /* Makes everything committed durable in the system store's main files and empties its log,
@@ -353,38 +392,39 @@ CST_MUST_USE cst_err cst_tstore_purge(cst_store *st, cst_tspace space, const cha
 
 /* A transaction spans several calls; every other call made by the same thread in between
  * joins it. Calls outside a transaction are atomic on their own. */
-CST_MUST_USE cst_err cst_tstore_begin(cst_tstore *ts);
-CST_MUST_USE cst_err cst_tstore_commit(cst_tstore *ts);
-void cst_tstore_rollback(cst_tstore *ts);
+CST_MUST_USE cst_err cst_tstore_begin(cst_tstore *ts, cst_work *w);
+CST_MUST_USE cst_err cst_tstore_commit(cst_tstore *ts, cst_work *w);
+void cst_tstore_rollback(cst_tstore *ts, cst_work *w);
 
-CST_MUST_USE cst_err cst_tstore_bucket_create(cst_tstore *ts, const cst_bucket_row *b);
-CST_MUST_USE cst_err cst_tstore_bucket_get(cst_tstore *ts, const char *name, cst_bucket_row *out);
+CST_MUST_USE cst_err cst_tstore_bucket_create(cst_tstore *ts, cst_work *w, const cst_bucket_row *b);
+CST_MUST_USE cst_err cst_tstore_bucket_get(cst_tstore *ts, cst_work *w, const char *name,
+                                           cst_bucket_row *out);
 /* CST_ERR_NOT_FOUND when the bucket does not exist (cheaper than bucket_get: no counting). */
-CST_MUST_USE cst_err cst_tstore_bucket_exists(cst_tstore *ts, const char *name);
-CST_MUST_USE cst_err cst_tstore_bucket_list(cst_tstore *ts,
+CST_MUST_USE cst_err cst_tstore_bucket_exists(cst_tstore *ts, cst_work *w, const char *name);
+CST_MUST_USE cst_err cst_tstore_bucket_list(cst_tstore *ts, cst_work *w,
                                             cst_err (*fn)(const cst_bucket_row *, void *),
                                             void *ctx);
-CST_MUST_USE cst_err cst_tstore_bucket_update(cst_tstore *ts, const cst_bucket_row *b);
+CST_MUST_USE cst_err cst_tstore_bucket_update(cst_tstore *ts, cst_work *w, const cst_bucket_row *b);
 /* Deletes an empty bucket; CST_ERR_CONFLICT when it still holds records. */
-CST_MUST_USE cst_err cst_tstore_bucket_delete(cst_tstore *ts, const char *name);
+CST_MUST_USE cst_err cst_tstore_bucket_delete(cst_tstore *ts, cst_work *w, const char *name);
 
 /* Allocates the next record version of the tenant (inside a transaction). */
-CST_MUST_USE cst_err cst_tstore_next_version(cst_tstore *ts, uint64_t *version);
+CST_MUST_USE cst_err cst_tstore_next_version(cst_tstore *ts, cst_work *w, uint64_t *version);
 /* Fills out (meta and, when with_value, value); CST_ERR_NOT_FOUND when absent or expired
  * (RET-1: older than its bucket's retention). */
-CST_MUST_USE cst_err cst_tstore_record_get(cst_tstore *ts, const char *bucket,
+CST_MUST_USE cst_err cst_tstore_record_get(cst_tstore *ts, cst_work *w, const char *bucket,
                                            const uint8_t bidx[CST_HASH_LEN], bool with_value,
                                            cst_record_row *out);
 /* Inserts or replaces a record (keeping its created_at). */
-CST_MUST_USE cst_err cst_tstore_record_write(cst_tstore *ts, const char *bucket,
+CST_MUST_USE cst_err cst_tstore_record_write(cst_tstore *ts, cst_work *w, const char *bucket,
                                              const cst_record_row *r);
-CST_MUST_USE cst_err cst_tstore_record_delete(cst_tstore *ts, const char *bucket,
+CST_MUST_USE cst_err cst_tstore_record_delete(cst_tstore *ts, cst_work *w, const char *bucket,
                                               const uint8_t bidx[CST_HASH_LEN]);
 /* Calls fn for the bucket's live records in blind-index order after `after` (NULL: from the
  * start) until fn returns false. Rows carry meta; flags add values and expired records. */
 #define CST_SCAN_VALUES 1u
 #define CST_SCAN_EXPIRED 2u /* include records past retention not yet swept (drills) */
-CST_MUST_USE cst_err cst_tstore_record_scan(cst_tstore *ts, const char *bucket,
+CST_MUST_USE cst_err cst_tstore_record_scan(cst_tstore *ts, cst_work *w, const char *bucket,
                                             const uint8_t *after, unsigned flags,
                                             bool (*fn)(const cst_record_row *, void *), void *ctx);
 /* RET-1: deletes at most batch records of the bucket last written at or before cutoff (one
@@ -393,7 +433,8 @@ CST_MUST_USE cst_err cst_tstore_sweep(cst_tstore *ts, const char *bucket, int64_
                                       int64_t *removed);
 CST_MUST_USE cst_err cst_tstore_checkpoint_strict(cst_tstore *ts);
 /* Every record row of the bucket, expired or not. */
-CST_MUST_USE cst_err cst_tstore_count(cst_tstore *ts, const char *bucket, int64_t *count);
+CST_MUST_USE cst_err cst_tstore_count(cst_tstore *ts, cst_work *w, const char *bucket,
+                                      int64_t *count);
 /* Checkpoints the WAL into the database file. */
 void cst_tstore_checkpoint(cst_tstore *ts);
 

@@ -90,7 +90,7 @@ static void make_tenant(cst_node *n, int i, char *token)
     cst_buf_init(&idx, 256);
     assert_int_equal(cst_wrap_new_key(&n->kek, t.id, "dek", 1, &dek), CST_OK);
     assert_int_equal(cst_wrap_new_key(&n->kek, t.id, "idx", 1, &idx), CST_OK);
-    assert_int_equal(cst_store_tenant_create(n->store, &t, &dek, &idx, &owner), CST_OK);
+    assert_int_equal(cst_store_tenant_create(n->store, NULL, &t, &dek, &idx, &owner), CST_OK);
     cst_buf_free(&dek);
     cst_buf_free(&idx);
     cst_tenant_ctx *ctx;
@@ -106,7 +106,7 @@ static void make_tenant(cst_node *n, int i, char *token)
     tok.perms = CST_PERM_BIT(CST_PERM_BUCKETS_ADMIN) | CST_PERM_BIT(CST_PERM_RECORDS_READ) |
                 CST_PERM_BIT(CST_PERM_RECORDS_WRITE);
     tok.created_at = tok.last_used_at = t.created_at;
-    assert_int_equal(cst_store_token_create(n->store, &tok), CST_OK);
+    assert_int_equal(cst_store_token_create(n->store, NULL, &tok), CST_OK);
 }
 
 static void test_por1_ten_thousand_tenants_within_1024_descriptors(void **state)

@@ -323,7 +323,8 @@ static void test_bak4_restore_never_resurrects_an_erased_tenant(void **state)
     assert_int_equal(ts_stop(&srv), 0);
     cst_store *st = NULL;
     assert_int_equal(cst_store_open(srv.data_dir, false, &st), CST_OK);
-    assert_int_equal(cst_store_tombstone_add(st, tenant_e, 1, "ce_00000000000000000001"), CST_OK);
+    assert_int_equal(cst_store_tombstone_add(st, NULL, tenant_e, 1, "ce_00000000000000000001"),
+                     CST_OK);
     cst_store_close(st);
     assert_int_equal(ts_sh("rm -f %s/tenants/%s.db*", srv.data_dir, tenant_e), 0);
 
@@ -352,9 +353,9 @@ static void test_bak4_restore_never_resurrects_an_erased_tenant(void **state)
     cst_store *rs = NULL;
     assert_int_equal(cst_store_open(target, false, &rs), CST_OK);
     cst_tenant_row t;
-    assert_int_equal(cst_store_tenant_get(rs, tenant_e, &t), CST_ERR_NOT_FOUND);
+    assert_int_equal(cst_store_tenant_get(rs, NULL, tenant_e, &t), CST_ERR_NOT_FOUND);
     cst_err_clear();
-    assert_int_equal(cst_store_tenant_get(rs, tenant_a, &t), CST_OK);
+    assert_int_equal(cst_store_tenant_get(rs, NULL, tenant_a, &t), CST_OK);
     cst_store_close(rs);
     assert_true(ts_start(&srv));
     free(owner_e);

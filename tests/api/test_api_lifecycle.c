@@ -174,7 +174,7 @@ typedef struct walk_path {
 static const char *state_of(cst_node *n, const char *id)
 {
     static cst_tenant_row t;
-    assert_int_equal(cst_store_tenant_get(n->store, id, &t), CST_OK);
+    assert_int_equal(cst_store_tenant_get(n->store, NULL, id, &t), CST_OK);
     return t.state;
 }
 
@@ -224,9 +224,9 @@ static void test_ret2_ret3_simulated_clock_walk(void **state)
             int64_t now = t0 + (int64_t)day * CST_DAY_US + (half ? 3600 : -3600) * 1000000LL;
             if (day == 20 && half == 1) {
                 cst_tenant_row t;
-                assert_int_equal(cst_store_tenant_get(n.store, paths[3].id, &t), CST_OK);
+                assert_int_equal(cst_store_tenant_get(n.store, NULL, paths[3].id, &t), CST_OK);
                 assert_int_equal(cst_lifecycle_apply(&t, "payment_recovered", NULL, now), CST_OK);
-                assert_int_equal(cst_store_tenant_lifecycle_set(n.store, &t), CST_OK);
+                assert_int_equal(cst_store_tenant_lifecycle_set(n.store, NULL, &t), CST_OK);
             }
             json_t *rep = NULL;
             assert_int_equal(cst_lifecycle_sweep(&n, now, &rep), CST_OK);
@@ -259,7 +259,7 @@ static void test_ret2_ret3_simulated_clock_walk(void **state)
         assert_int_equal(access(db, F_OK) == 0, !erased);
     }
     cst_retained_row ret;
-    assert_int_equal(cst_store_retained_get(n.store, paths[1].id, &ret), CST_OK);
+    assert_int_equal(cst_store_retained_get(n.store, NULL, paths[1].id, &ret), CST_OK);
     assert_int_equal(ret.records, 1);
     char bill[600];
     snprintf(bill, sizeof(bill), "%s/retained/%s.db", srv.data_dir, paths[1].id);
@@ -274,7 +274,7 @@ static void test_ret2_ret3_simulated_clock_walk(void **state)
     assert_int_equal(cst_lifecycle_sweep(&n, ret.expires_at + 1, &rep), CST_OK);
     json_decref(rep);
     assert_int_equal(access(bill, F_OK), -1);
-    assert_int_equal(cst_store_retained_get(n.store, paths[1].id, &ret), CST_ERR_NOT_FOUND);
+    assert_int_equal(cst_store_retained_get(n.store, NULL, paths[1].id, &ret), CST_ERR_NOT_FOUND);
     cst_err_clear();
     cst_node_close(&n);
     assert_true(ts_start(&srv));

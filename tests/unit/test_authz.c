@@ -274,7 +274,7 @@ static void issue(bool session, int64_t now, int64_t expires_at, char token[CST_
     tok->created_at = now;
     tok->last_used_at = now;
     tok->expires_at = expires_at;
-    assert_int_equal(cst_token_issue(st, &op_user, tok, token), CST_OK);
+    assert_int_equal(cst_token_issue(st, NULL, &op_user, tok, token), CST_OK);
 }
 
 /* IAM-5, IAM-9: a bearer token against the store at an injected clock. */
@@ -290,7 +290,7 @@ static void test_iam5_iam9_bearer_against_store(void **state)
     op_user.roles = R(SYS_ADMIN) | R(SYS_SECURITY);
     strcpy(op_user.grants, "[]");
     strcpy(op_user.recovery, "[]");
-    assert_int_equal(cst_store_user_create(st, &op_user), CST_OK);
+    assert_int_equal(cst_store_user_create(st, NULL, &op_user), CST_OK);
     cst_cidr_list ops = {.n = 0};
     cst_authn_policy pol = {IDLE, MAX, &ops};
     char token[CST_TOKEN_LEN + 1], api[CST_TOKEN_LEN + 1];
@@ -331,7 +331,7 @@ static void test_iam5_iam9_bearer_against_store(void **state)
     assert_int_equal(cst_authn_bearer(st, &pol, api, "198.51.100.4", t0 + 2 * SEC, &who), CST_OK);
     /* IAM-5: a disabled user's credentials stop on the next request */
     op_user.disabled = true;
-    assert_int_equal(cst_store_user_update(st, &op_user), CST_OK);
+    assert_int_equal(cst_store_user_update(st, NULL, &op_user), CST_OK);
     assert_int_equal(cst_authn_bearer(st, &pol, api, "198.51.100.4", t0 + 3 * SEC, &who),
                      CST_ERR_UNAUTHENTICATED);
     assert_non_null(strstr(cst_err_message(CST_ERR_UNAUTHENTICATED), "invalid or expired token"));

@@ -1,6 +1,7 @@
 /* test_store.c: the system store's atomic identity updates with an injected clock: lockout
  * counting (IAM-2), TOTP replay refusal (IAM-3) and single-use recovery codes; the driver
- * interface: listings a callback stops, tenant stores by id, purge (RET-4), copies (BAK-1). */
+ * interface: transactions and units of work (LOG-1), listings a callback stops, tenant stores by
+ * id, purge (RET-4), copies (BAK-1). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,7 +32,7 @@ static int setup(void **state)
     strcpy(u.username, "admin");
     strcpy(u.pw_hash, "x");
     strcpy(u.recovery, "[\"a\",\"b\"]");
-    return cst_store_user_create(st, &u) == CST_OK ? 0 : -1;
+    return cst_store_user_create(st, NULL, &u) == CST_OK ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -57,12 +58,12 @@ static void test_iam2_lockout_counts_with_injected_clock(void **state)
     assert_int_equal(failed, 6);
     assert_int_equal(until, t0 + 6 * MIN + 30 * MIN); /* locked for 30 minutes from the 6th */
     cst_user_row got;
-    assert_int_equal(cst_store_user_get(st, u.id, &got), CST_OK);
+    assert_int_equal(cst_store_user_get(st, NULL, u.id, &got), CST_OK);
     assert_true(got.locked_until > t0 + 35 * MIN);  /* still locked 29 minutes later */
     assert_false(got.locked_until > t0 + 36 * MIN); /* free at 30 */
     /* a success clears the count and the lock */
-    assert_int_equal(cst_store_login_ok(st, u.id, t0 + 40 * MIN), CST_OK);
-    assert_int_equal(cst_store_user_get(st, u.id, &got), CST_OK);
+    assert_int_equal(cst_store_login_ok(st, NULL, u.id, t0 + 40 * MIN), CST_OK);
+    assert_int_equal(cst_store_user_get(st, NULL, u.id, &got), CST_OK);
     assert_int_equal(got.failed_logins, 0);
     assert_int_equal(got.locked_until, 0);
 }
@@ -90,12 +91,13 @@ static void test_iam2_lockout_restarts_after_expiry_and_unlocks(void **state)
     assert_int_equal(cst_store_login_failed(st, u.id, after + 6, 6, 30 * MIN, &failed, &until),
                      CST_OK);
     assert_int_equal(until, after + 6 + 30 * MIN); /* six new failures lock again */
-    assert_int_equal(cst_store_login_unlock(st, u.id), CST_OK);
+    assert_int_equal(cst_store_login_unlock(st, NULL, u.id), CST_OK);
     cst_user_row got;
-    assert_int_equal(cst_store_user_get(st, u.id, &got), CST_OK);
+    assert_int_equal(cst_store_user_get(st, NULL, u.id, &got), CST_OK);
     assert_int_equal(got.failed_logins, 0);
     assert_int_equal(got.locked_until, 0);
-    assert_int_equal(cst_store_login_unlock(st, "us_99999999999999999999"), CST_ERR_NOT_FOUND);
+    assert_int_equal(cst_store_login_unlock(st, NULL, "us_99999999999999999999"),
+                     CST_ERR_NOT_FOUND);
 }
 
 static void test_iam3_totp_step_only_moves_forward(void **state)
@@ -114,10 +116,32 @@ static void test_iam3_recovery_code_swap_is_single_use(void **state)
                      CST_ERR_UNAUTHENTICATED);
 }
 
-/* IAM-3 with the request scope: a login's accepted code stays used when its request fails
- * later (a failed request rolls back what it wrote), and the loser of a concurrent replay
- * counts as a failed attempt (IAM-2) that outlives its request's rollback, as auth.c counts it:
- * outside the request's transaction, which only works if nothing was written into it yet. */
+/* A request's transaction and unit of work, as api/dispatch.c makes them. */
+static cst_txn *txn;
+static cst_work *work;
+
+static void request_begin(void)
+{
+    assert_int_equal(cst_txn_begin(&txn), CST_OK);
+    assert_int_equal(cst_work_begin(txn, &work), CST_OK);
+}
+
+/* Ends the request: its work kept or not, then its transaction committed. */
+static cst_err request_end(bool keep)
+{
+    cst_err e = cst_work_end(work, keep);
+    work = NULL;
+    if (e != CST_OK) {
+        cst_txn_rollback(txn);
+        return e;
+    }
+    return cst_txn_commit(txn);
+}
+
+/* IAM-3 with the request's unit of work: a login's accepted code stays used when its request
+ * fails later (a failed request rolls back what it wrote), and the loser of a concurrent
+ * replay counts as a failed attempt (IAM-2) that outlives its request's rollback, as auth.c
+ * counts it: outside the request's unit of work. */
 static void test_iam3_second_factor_outlives_request_rollback(void **state)
 {
     cst_user_row v, got;
@@ -127,32 +151,142 @@ static void test_iam3_second_factor_outlives_request_rollback(void **state)
     strcpy(v.username, "replayed");
     strcpy(v.pw_hash, "x");
     strcpy(v.recovery, "[\"c\",\"d\"]");
-    assert_int_equal(cst_store_user_create(st, &v), CST_OK);
+    assert_int_equal(cst_store_user_create(st, NULL, &v), CST_OK);
 
-    cst_db_scope_begin(); /* the winner: its code accepted, then its request fails */
+    request_begin(); /* the winner: its code accepted, then its request fails */
     assert_int_equal(cst_store_totp_advance(st, v.id, 500), CST_OK);
-    assert_int_equal(cst_db_scope_end(false), CST_OK);
-    assert_int_equal(cst_store_user_get(st, v.id, &got), CST_OK);
+    assert_int_equal(request_end(false), CST_OK);
+    assert_int_equal(cst_store_user_get(st, NULL, v.id, &got), CST_OK);
     assert_int_equal(got.totp_last_step, 500);
 
-    cst_db_scope_begin(); /* the loser: same step, refused, and its failure counted */
+    request_begin(); /* the loser: same step, refused, and its failure counted */
     assert_int_equal(cst_store_totp_advance(st, v.id, 500), CST_ERR_UNAUTHENTICATED);
-    bool paused = cst_db_scope_pause();
-    assert_true(paused);
     int failed = 0;
     int64_t until = 0;
     assert_int_equal(cst_store_login_failed(st, v.id, 1000, 6, 30 * MIN, &failed, &until), CST_OK);
-    cst_db_scope_resume(paused);
-    assert_int_equal(cst_db_scope_end(false), CST_OK);
-    assert_int_equal(cst_store_user_get(st, v.id, &got), CST_OK);
+    assert_int_equal(request_end(false), CST_OK);
+    assert_int_equal(cst_store_user_get(st, NULL, v.id, &got), CST_OK);
     assert_int_equal(got.failed_logins, 1);
     assert_int_equal(got.totp_last_step, 500);
 
-    cst_db_scope_begin(); /* a recovery code, consumed by a request that then fails */
+    request_begin(); /* a recovery code, consumed by a request that then fails */
     assert_int_equal(cst_store_recovery_swap(st, v.id, "[\"c\",\"d\"]", "[\"d\"]"), CST_OK);
-    assert_int_equal(cst_db_scope_end(false), CST_OK);
-    assert_int_equal(cst_store_user_get(st, v.id, &got), CST_OK);
+    assert_int_equal(request_end(false), CST_OK);
+    assert_int_equal(cst_store_user_get(st, NULL, v.id, &got), CST_OK);
     assert_string_equal(got.recovery, "[\"d\"]");
+}
+
+/* LOG-1: a request's writes commit only with its transaction: a unit of work not kept, or a
+ * transaction rolled back, leaves nothing; a kept work in a committed one is durable. */
+static void test_log1_unit_of_work_commits_or_leaves_nothing(void **state)
+{
+    cst_user_row v = u, got;
+    strcpy(v.id, "us_00000000000000000003");
+    strcpy(v.username, "worker");
+    request_begin();
+    assert_int_equal(cst_store_user_create(st, work, &v), CST_OK);
+    assert_true(cst_work_wrote(work));
+    /* the work reads what it wrote */
+    assert_int_equal(cst_store_user_get(st, work, v.id, &got), CST_OK);
+    assert_int_equal(request_end(false), CST_OK);
+    assert_int_equal(cst_store_user_get(st, NULL, v.id, &got), CST_ERR_NOT_FOUND);
+    cst_err_clear();
+
+    request_begin(); /* kept, but its transaction rolls back (an audit entry that failed) */
+    assert_int_equal(cst_store_user_create(st, work, &v), CST_OK);
+    assert_int_equal(cst_work_end(work, true), CST_OK);
+    cst_txn_rollback(txn);
+    assert_int_equal(cst_store_user_get(st, NULL, v.id, &got), CST_ERR_NOT_FOUND);
+    cst_err_clear();
+
+    request_begin();
+    assert_int_equal(cst_store_user_create(st, work, &v), CST_OK);
+    assert_int_equal(request_end(true), CST_OK);
+    assert_int_equal(cst_store_user_get(st, NULL, v.id, &got), CST_OK);
+    assert_int_equal(cst_store_user_delete(st, NULL, "_sys", v.id), CST_OK);
+}
+
+/* The group commit the design is for: two requests' units of work in one transaction, one
+ * kept and one failed (a precondition, say) - only the failed one's writes are undone, and one
+ * commit makes the kept one's durable. */
+static void test_two_units_of_work_share_a_transaction_and_fail_alone(void **state)
+{
+    cst_user_row a = u, b = u, got;
+    strcpy(a.id, "us_00000000000000000004");
+    strcpy(a.username, "kept");
+    strcpy(b.id, "us_00000000000000000005");
+    strcpy(b.username, "dropped");
+    cst_txn *t;
+    cst_work *w1, *w2;
+    assert_int_equal(cst_txn_begin(&t), CST_OK);
+    assert_int_equal(cst_work_begin(t, &w1), CST_OK);
+    assert_int_equal(cst_work_begin(t, &w2), CST_ERR_INTERNAL); /* one open at a time */
+    cst_err_clear();
+    assert_int_equal(cst_store_user_create(st, w1, &a), CST_OK);
+    assert_int_equal(cst_work_end(w1, true), CST_OK);
+    assert_int_equal(cst_work_begin(t, &w2), CST_OK);
+    assert_int_equal(cst_store_user_create(st, w2, &b), CST_OK);
+    assert_int_equal(cst_store_user_get(st, w2, a.id, &got), CST_OK); /* sees w1's */
+    assert_int_equal(cst_work_end(w2, false), CST_OK);
+    assert_int_equal(cst_txn_commit(t), CST_OK);
+    assert_int_equal(cst_store_user_get(st, NULL, a.id, &got), CST_OK);
+    assert_int_equal(cst_store_user_get(st, NULL, b.id, &got), CST_ERR_NOT_FOUND);
+    cst_err_clear();
+    assert_int_equal(cst_store_user_delete(st, NULL, "_sys", a.id), CST_OK);
+}
+
+static void note_end(void *ctx, bool committed)
+{
+    *(int *)ctx = committed ? 1 : 2;
+}
+
+/* What a unit of work made outside the stores learns its fate once the transaction ends:
+ * committed only when the work was kept and the transaction committed. */
+static void test_work_hooks_learn_whether_it_committed(void **state)
+{
+    int kept = 0, dropped = 0, rolled = 0, alone = 0;
+    request_begin();
+    assert_int_equal(cst_work_on_end(work, note_end, &kept), CST_OK);
+    assert_int_equal(kept, 0); /* not before the end */
+    assert_int_equal(request_end(true), CST_OK);
+    assert_int_equal(kept, 1);
+    request_begin();
+    assert_int_equal(cst_work_on_end(work, note_end, &dropped), CST_OK);
+    assert_int_equal(request_end(false), CST_OK);
+    assert_int_equal(dropped, 2);
+    request_begin();
+    assert_int_equal(cst_work_on_end(work, note_end, &rolled), CST_OK);
+    assert_int_equal(cst_work_end(work, true), CST_OK);
+    cst_txn_rollback(txn);
+    assert_int_equal(rolled, 2);
+    assert_int_equal(cst_work_on_end(NULL, note_end, &alone), CST_OK); /* no work: at once */
+    assert_int_equal(alone, 1);
+}
+
+/* A call outside the unit of work on a store the work holds would silently join (or, on
+ * another driver, miss) the work's uncommitted writes: it is refused instead. */
+static void test_call_outside_the_work_on_a_held_store_is_refused(void **state)
+{
+    cst_user_row v = u, got;
+    strcpy(v.id, "us_00000000000000000006");
+    strcpy(v.username, "holder");
+    request_begin();
+    assert_int_equal(cst_store_user_create(st, work, &v), CST_OK);
+    assert_int_equal(cst_store_user_get(st, NULL, v.id, &got), CST_ERR_INTERNAL);
+    cst_err_clear();
+    assert_int_equal(cst_store_login_unlock(st, NULL, v.id), CST_ERR_INTERNAL);
+    cst_err_clear();
+    cst_txn *other;
+    cst_work *ow;
+    assert_int_equal(cst_txn_begin(&other), CST_OK);
+    assert_int_equal(cst_work_begin(other, &ow), CST_OK);
+    assert_int_equal(cst_store_login_unlock(st, ow, v.id), CST_ERR_INTERNAL);
+    cst_err_clear();
+    assert_int_equal(cst_work_end(ow, false), CST_OK);
+    cst_txn_rollback(other);
+    assert_int_equal(request_end(false), CST_OK);
+    assert_int_equal(cst_store_user_get(st, NULL, v.id, &got), CST_ERR_NOT_FOUND);
+    cst_err_clear();
 }
 
 static cst_err stop_at_first(const cst_user_row *row, void *p)
@@ -166,12 +300,13 @@ static void test_listing_stops_at_a_callback_error(void **state)
     cst_user_row v = u;
     strcpy(v.id, "us_0000000000000000000a");
     strcpy(v.username, "lister");
-    assert_int_equal(cst_store_user_create(st, &v), CST_OK);
+    assert_int_equal(cst_store_user_create(st, NULL, &v), CST_OK);
     int calls = 0;
-    assert_int_equal(cst_store_user_list(st, "_sys", stop_at_first, &calls), CST_ERR_CONFLICT);
+    assert_int_equal(cst_store_user_list(st, NULL, "_sys", stop_at_first, &calls),
+                     CST_ERR_CONFLICT);
     assert_int_equal(calls, 1);
     cst_err_clear();
-    assert_int_equal(cst_store_user_delete(st, "_sys", v.id), CST_OK);
+    assert_int_equal(cst_store_user_delete(st, NULL, "_sys", v.id), CST_OK);
 }
 
 static void count_removed(const char *name, void *p)
@@ -223,7 +358,7 @@ static void test_bak1_snapshot_is_a_checked_copy(void **state)
     int seen = 0;
     snprintf(copies, sizeof(copies), "%s/copies", dir);
     assert_int_equal(mkdir(copies, 0700), 0);
-    assert_int_equal(cst_store_tombstone_add(st, "tn_000000000000000000ff", 1, ""), CST_OK);
+    assert_int_equal(cst_store_tombstone_add(st, NULL, "tn_000000000000000000ff", 1, ""), CST_OK);
     assert_int_equal(cst_store_snapshot(st, NULL, copies, &exists), CST_OK);
     assert_true(exists);
     assert_int_equal(cst_store_copy_name(NULL, name, sizeof(name)), CST_OK);
@@ -274,6 +409,10 @@ int main(void)
         cmocka_unit_test(test_iam3_totp_step_only_moves_forward),
         cmocka_unit_test(test_iam3_recovery_code_swap_is_single_use),
         cmocka_unit_test(test_iam3_second_factor_outlives_request_rollback),
+        cmocka_unit_test(test_log1_unit_of_work_commits_or_leaves_nothing),
+        cmocka_unit_test(test_two_units_of_work_share_a_transaction_and_fail_alone),
+        cmocka_unit_test(test_work_hooks_learn_whether_it_committed),
+        cmocka_unit_test(test_call_outside_the_work_on_a_held_store_is_refused),
         cmocka_unit_test(test_listing_stops_at_a_callback_error),
         cmocka_unit_test(test_ret4_tenant_store_by_id_then_purged),
         cmocka_unit_test(test_bak1_snapshot_is_a_checked_copy),

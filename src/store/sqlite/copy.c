@@ -251,26 +251,28 @@ cst_err cst_sqlite_store_copy_drop_erased(const char *dir, const cst_tombstone_r
 static cst_err merge_rows(cst_db *db, const char *tenant, bool *created)
 {
     int64_t in_backup = 0, present = 0;
-    TRY(cst_db_int(db, &in_backup, "SELECT count(*) FROM b.tenants WHERE id = ?", "s", tenant));
+    TRY(cst_db_int(db, NULL, &in_backup, "SELECT count(*) FROM b.tenants WHERE id = ?", "s",
+                   tenant));
     ENSURE(in_backup, CST_ERR_NOT_FOUND, "the backup holds no tenant %s", tenant);
-    TRY(cst_db_int(db, &present, "SELECT count(*) FROM main.tenants WHERE id = ?", "s", tenant));
-    TRY(cst_db_begin(db));
+    TRY(cst_db_int(db, NULL, &present, "SELECT count(*) FROM main.tenants WHERE id = ?", "s",
+                   tenant));
+    TRY(cst_db_begin(db, NULL));
     cst_err e = cst_db_run(
-        db, NULL, "INSERT OR IGNORE INTO main.tenants SELECT * FROM b.tenants WHERE id = ?", "s",
-        tenant);
+        db, NULL, NULL, "INSERT OR IGNORE INTO main.tenants SELECT * FROM b.tenants WHERE id = ?",
+        "s", tenant);
     if (e == CST_OK)
-        e = cst_db_run(db, NULL,
+        e = cst_db_run(db, NULL, NULL,
                        "INSERT OR IGNORE INTO main.tenant_keys SELECT * FROM b.tenant_keys WHERE "
                        "tenant_id = ?",
                        "s", tenant);
     if (e == CST_OK && !present)
-        e = cst_db_run(db, NULL,
+        e = cst_db_run(db, NULL, NULL,
                        "INSERT OR IGNORE INTO main.users SELECT * FROM b.users WHERE tenant_id = ?",
                        "s", tenant);
     if (e == CST_OK)
-        e = cst_db_commit(db);
+        e = cst_db_commit(db, NULL);
     else
-        cst_db_rollback(db);
+        cst_db_rollback(db, NULL);
     *created = !present;
     return e;
 }
@@ -307,9 +309,9 @@ cst_err cst_sqlite_store_merge_tenant(cst_store *st, const char *dir, const char
     TRY(cst_sqlite_store_copy_name(tenant_id, name, sizeof(name)));
     TRY(cst_fmt(staged, sizeof(staged), "%s/%s", dir, name));
     cst_db *db = cst_sqlite_system_db(st);
-    TRY(cst_db_run(db, NULL, "ATTACH DATABASE ? AS b", "s", sys));
+    TRY(cst_db_run(db, NULL, NULL, "ATTACH DATABASE ? AS b", "s", sys));
     cst_err e = merge_rows(db, tenant_id, created);
-    if (cst_db_run(db, NULL, "DETACH DATABASE b", "") != CST_OK && e == CST_OK)
+    if (cst_db_run(db, NULL, NULL, "DETACH DATABASE b", "") != CST_OK && e == CST_OK)
         cst_err_clear(); /* as before the move: a failed detach does not fail the merge */
     if (e == CST_OK && cst_path_exists(staged))
         e = swap_tenant_db(cst_sqlite_store_data_dir(st), tenant_id, staged);

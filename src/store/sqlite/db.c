@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/driver.h"
 #include "store/store.h"
 #include "util/util.h"
 
 struct cst_db {
     sqlite3 *h;
     pthread_mutex_t mu;
+    const cst_txn *holder; /* the transaction holding it (and its lock), if any */
 };
 
 static cst_err map_rc(cst_db *db, int rc, const char *what)
@@ -114,174 +116,121 @@ void cst_db_unlock(cst_db *db)
     pthread_mutex_unlock(&db->mu);
 }
 
-/* The request scope (LOG-1): while a thread has one open, the first write to each connection
- * opens a transaction that only cst_db_scope_end commits or rolls back, so a request's changes
- * become durable only after its audit entry is. */
-#define SCOPE_MAX 4
-#define SCOPE_HOOKS 4
-static __thread struct {
-    bool active;
-    cst_db *dbs[SCOPE_MAX];
-    int n;
-    struct {
-        void (*fn)(void *ctx, bool committed);
-        void *ctx;
-    } hooks[SCOPE_HOOKS];
-    int nhooks;
-} scope;
+/* ---- transactions (store.h) ----
+ * A connection in a transaction stays locked by it (the recursive lock of the thread that
+ * began it) from BEGIN IMMEDIATE to its COMMIT or ROLLBACK; holder says which transaction,
+ * so that a call of this thread outside it is caught. A unit of work is the savepoint "w";
+ * a transaction an operation opens inside a unit of work is the savepoint "cst" within it. */
 
-static bool in_scope(const cst_db *db)
+static cst_err exec(cst_db *db, const char *sql, const char *what)
 {
-    for (int i = 0; i < scope.n; i++)
-        if (scope.dbs[i] == db)
-            return true;
-    return false;
+    int rc = sqlite3_exec(db->h, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? CST_OK : map_rc(db, rc, what);
 }
 
-/* Joins db to the open scope: locks it and begins the request's transaction. */
-static cst_err scope_join(cst_db *db)
+/* Whether the transaction was ended by SQLite itself (a full disk while spilling pages). */
+static cst_err still_open(cst_db *db, const char *what)
 {
-    if (!scope.active || in_scope(db))
+    if (!sqlite3_get_autocommit(db->h))
         return CST_OK;
-    ENSURE(scope.n < SCOPE_MAX, CST_ERR_INTERNAL, "a request wrote to too many databases");
+    cst_error("storage: %s: the transaction was rolled back by storage", what);
+    return cst_fail(CST_ERR_UNAVAILABLE, "storage could not complete the request");
+}
+
+/* The caller holds the lock: a transaction holding db is this thread's, and only w's may use
+ * it. */
+static cst_err check_holder(cst_db *db, cst_work *w)
+{
+    if (!db->holder || (w && db->holder == cst_work_txn(w)))
+        return CST_OK;
+    cst_error("storage: a call %s on a store this thread's unit of work holds",
+              w ? "of another transaction" : "outside the unit of work");
+    return cst_fail(CST_ERR_INTERNAL, "storage error");
+}
+
+cst_err cst_db_res_begin(void *res, const cst_txn *t)
+{
+    cst_db *db = res;
     cst_db_lock(db);
-    int rc = sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        cst_err e = map_rc(db, rc, "begin");
+    cst_err e = check_holder(db, NULL);
+    if (e == CST_OK)
+        e = exec(db, "BEGIN IMMEDIATE", "begin");
+    if (e != CST_OK) {
         cst_db_unlock(db);
         return e;
     }
-    scope.dbs[scope.n++] = db;
+    db->holder = t;
     return CST_OK;
 }
 
-void cst_db_scope_begin(void)
+void cst_db_res_rollback(void *res)
 {
-    scope.active = true;
-    scope.n = 0;
-    scope.nhooks = 0;
+    cst_db *db = res;
+    if (!sqlite3_get_autocommit(db->h))
+        (void)sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+    db->holder = NULL;
+    cst_db_unlock(db);
 }
 
-cst_err cst_db_scope_end(bool commit)
+cst_err cst_db_res_commit(void *res)
 {
-    cst_err e = CST_OK;
-    for (int i = 0; i < scope.n; i++) {
-        cst_db *db = scope.dbs[i];
-        if (commit && e == CST_OK && sqlite3_get_autocommit(db->h)) {
-            /* SQLite rolled the transaction back itself (a full disk while spilling pages) */
-            cst_error("storage: commit: the request's transaction was rolled back by storage");
-            e = cst_fail(CST_ERR_UNAVAILABLE, "storage could not complete the request");
-        } else if (commit && e == CST_OK) {
-            int rc = sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
-            if (rc != SQLITE_OK)
-                e = map_rc(db, rc, "commit");
-        }
-        if (!sqlite3_get_autocommit(db->h))
-            (void)sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
-        cst_db_unlock(db);
-    }
-    scope.active = false;
-    scope.n = 0;
-    /* A commit that failed part-way may have made some connection's changes durable; only a
-     * scope that committed everything keeps what it made outside the databases. */
-    bool committed = commit && e == CST_OK;
-    int nhooks = scope.nhooks;
-    scope.nhooks = 0;
-    for (int i = 0; i < nhooks; i++)
-        scope.hooks[i].fn(scope.hooks[i].ctx, committed);
+    cst_db *db = res;
+    cst_err e = still_open(db, "commit");
+    if (e == CST_OK)
+        e = exec(db, "COMMIT", "commit");
+    cst_db_res_rollback(db); /* gives the connection back; a no-op after a COMMIT */
     return e;
 }
 
-cst_err cst_db_scope_on_end(void (*fn)(void *ctx, bool committed), void *ctx)
+cst_err cst_db_res_savepoint(void *res)
 {
-    if (!scope.active) {
-        fn(ctx, true);
-        return CST_OK;
-    }
-    ENSURE(scope.nhooks < SCOPE_HOOKS, CST_ERR_INTERNAL, "a request made too many files");
-    scope.hooks[scope.nhooks].fn = fn;
-    scope.hooks[scope.nhooks].ctx = ctx;
-    scope.nhooks++;
-    return CST_OK;
+    return exec(res, "SAVEPOINT w", "savepoint");
 }
 
-bool cst_db_scope_pause(void)
+cst_err cst_db_res_release(void *res)
 {
-    bool was = scope.active && scope.n == 0;
-    if (was)
-        scope.active = false;
-    return was;
+    cst_db *db = res;
+    TRY(still_open(db, "release"));
+    return exec(db, "RELEASE w", "release");
 }
 
-void cst_db_scope_resume(bool was)
+void cst_db_res_rollback_to(void *res)
 {
-    if (was)
-        scope.active = true;
+    cst_db *db = res;
+    if (!sqlite3_get_autocommit(db->h))
+        (void)sqlite3_exec(db->h, "ROLLBACK TO w; RELEASE w", NULL, NULL, NULL);
 }
 
-bool cst_db_scope_wrote(void)
+cst_err cst_db_begin(cst_db *db, cst_work *w)
 {
-    return scope.n > 0;
-}
-
-cst_err cst_db_begin(cst_db *db)
-{
-    if (scope.active) {
-        TRY(scope_join(db));
-        cst_db_lock(db);
-        int rc = sqlite3_exec(db->h, "SAVEPOINT cst", NULL, NULL, NULL);
-        if (rc != SQLITE_OK) {
-            cst_db_unlock(db);
-            return map_rc(db, rc, "savepoint");
-        }
-        return CST_OK;
-    }
+    if (w)
+        TRY(cst_work_join(w, &cst_sqlite_driver, db));
     cst_db_lock(db);
-    int rc = sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        cst_err e = map_rc(db, rc, "begin");
+    cst_err e = check_holder(db, w);
+    if (e == CST_OK)
+        e = exec(db, w ? "SAVEPOINT cst" : "BEGIN IMMEDIATE", "begin");
+    if (e != CST_OK)
         cst_db_unlock(db);
-        return e;
-    }
-    return CST_OK;
+    return e;
 }
 
-cst_err cst_db_commit(cst_db *db)
+cst_err cst_db_commit(cst_db *db, cst_work *w)
 {
-    if (scope.active && in_scope(db)) {
-        if (sqlite3_get_autocommit(db->h)) {
-            /* SQLite rolled the request's transaction back itself (a full disk) */
-            cst_db_unlock(db);
-            cst_error("storage: release: the request's transaction was rolled back by storage");
-            return cst_fail(CST_ERR_UNAVAILABLE, "storage could not complete the request");
-        }
-        int rc = sqlite3_exec(db->h, "RELEASE cst", NULL, NULL, NULL);
-        cst_err e = rc == SQLITE_OK ? CST_OK : map_rc(db, rc, "release");
-        if (e != CST_OK)
-            (void)sqlite3_exec(db->h, "ROLLBACK TO cst; RELEASE cst", NULL, NULL, NULL);
-        cst_db_unlock(db);
-        return e;
-    }
-    int rc = sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
-    cst_err e = CST_OK;
-    if (rc != SQLITE_OK) {
-        e = map_rc(db, rc, "commit");
-        if (!sqlite3_get_autocommit(db->h))
-            (void)sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
-    }
+    cst_err e = still_open(db, w ? "release" : "commit");
+    if (e == CST_OK)
+        e = exec(db, w ? "RELEASE cst" : "COMMIT", "commit");
+    if (e != CST_OK && !sqlite3_get_autocommit(db->h))
+        (void)sqlite3_exec(db->h, w ? "ROLLBACK TO cst; RELEASE cst" : "ROLLBACK", NULL, NULL,
+                           NULL);
     cst_db_unlock(db);
     return e;
 }
 
-void cst_db_rollback(cst_db *db)
+void cst_db_rollback(cst_db *db, cst_work *w)
 {
-    if (scope.active && in_scope(db)) {
-        (void)sqlite3_exec(db->h, "ROLLBACK TO cst; RELEASE cst", NULL, NULL, NULL);
-        cst_db_unlock(db);
-        return;
-    }
     if (!sqlite3_get_autocommit(db->h))
-        (void)sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+        (void)sqlite3_exec(db->h, w ? "ROLLBACK TO cst; RELEASE cst" : "ROLLBACK", NULL, NULL,
+                           NULL);
     cst_db_unlock(db);
 }
 
@@ -315,13 +264,17 @@ static cst_err bind_args(cst_db *db, sqlite3_stmt *st, const char *fmt, va_list 
     return CST_OK;
 }
 
-static cst_err stmt_v(cst_db *db, sqlite3_stmt **st, const char *sql, const char *fmt, va_list ap)
+static cst_err stmt_v(cst_db *db, cst_work *w, sqlite3_stmt **st, const char *sql, const char *fmt,
+                      va_list ap)
 {
     int rc = sqlite3_prepare_v2(db->h, sql, -1, st, NULL);
     if (rc != SQLITE_OK)
         return map_rc(db, rc, "prepare");
-    if (scope.active && !sqlite3_stmt_readonly(*st)) {
-        cst_err je = scope_join(db);
+    {
+        cst_err je =
+            w && !sqlite3_stmt_readonly(*st) ? cst_work_join(w, &cst_sqlite_driver, db) : CST_OK;
+        if (je == CST_OK)
+            je = check_holder(db, w);
         if (je != CST_OK) {
             sqlite3_finalize(*st);
             *st = NULL;
@@ -344,11 +297,12 @@ static cst_err stmt_v(cst_db *db, sqlite3_stmt **st, const char *sql, const char
     return e;
 }
 
-cst_err cst_db_stmt(cst_db *db, sqlite3_stmt **st, const char *sql, const char *fmt, ...)
+cst_err cst_db_stmt(cst_db *db, cst_work *w, sqlite3_stmt **st, const char *sql, const char *fmt,
+                    ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    cst_err e = stmt_v(db, st, sql, fmt, ap);
+    cst_err e = stmt_v(db, w, st, sql, fmt, ap);
     va_end(ap);
     return e;
 }
@@ -367,12 +321,12 @@ cst_err cst_db_step(cst_db *db, sqlite3_stmt *st, int *row)
 }
 
 /* Runs one statement under the lock: the changes it made, or its first row's first column. */
-static cst_err run_v(cst_db *db, int *changes, int64_t *first, const char *sql, const char *fmt,
-                     va_list ap)
+static cst_err run_v(cst_db *db, cst_work *w, int *changes, int64_t *first, const char *sql,
+                     const char *fmt, va_list ap)
 {
     sqlite3_stmt *st = NULL;
     cst_db_lock(db);
-    cst_err e = stmt_v(db, &st, sql, fmt, ap);
+    cst_err e = stmt_v(db, w, &st, sql, fmt, ap);
     int row = 0;
     if (e == CST_OK)
         e = cst_db_step(db, st, &row);
@@ -385,21 +339,21 @@ static cst_err run_v(cst_db *db, int *changes, int64_t *first, const char *sql, 
     return e;
 }
 
-cst_err cst_db_run(cst_db *db, int *changes, const char *sql, const char *fmt, ...)
+cst_err cst_db_run(cst_db *db, cst_work *w, int *changes, const char *sql, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    cst_err e = run_v(db, changes, NULL, sql, fmt, ap);
+    cst_err e = run_v(db, w, changes, NULL, sql, fmt, ap);
     va_end(ap);
     return e;
 }
 
-cst_err cst_db_int(cst_db *db, int64_t *out, const char *sql, const char *fmt, ...)
+cst_err cst_db_int(cst_db *db, cst_work *w, int64_t *out, const char *sql, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     *out = 0; /* also on failure */
-    cst_err e = run_v(db, NULL, out, sql, fmt, ap);
+    cst_err e = run_v(db, w, NULL, out, sql, fmt, ap);
     va_end(ap);
     return e;
 }

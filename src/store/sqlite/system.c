@@ -81,12 +81,12 @@ static cst_err migrate(cst_db *db)
         char col[64], probe[160], alter[256];
         (void)sscanf(migrations[i][1], "%63s", col);
         TRY(cst_fmt(probe, sizeof(probe), "SELECT %s FROM %s LIMIT 0", col, migrations[i][0]));
-        if (cst_db_run(db, NULL, probe, "") == CST_OK)
+        if (cst_db_run(db, NULL, NULL, probe, "") == CST_OK)
             continue;
         cst_err_clear();
         TRY(cst_fmt(alter, sizeof(alter), "ALTER TABLE %s ADD COLUMN %s", migrations[i][0],
                     migrations[i][1]));
-        TRY(cst_db_run(db, NULL, alter, ""));
+        TRY(cst_db_run(db, NULL, NULL, alter, ""));
     }
     return CST_OK;
 }
@@ -133,13 +133,13 @@ const char *cst_sqlite_store_data_dir(const cst_store *st)
 
 /* Runs a single-row query under the lock; fn copies the row out. CST_ERR_NOT_FOUND when no row
  * matched. */
-static cst_err query_one(cst_store *st, void (*fn)(sqlite3_stmt *, void *), void *out,
+static cst_err query_one(cst_store *st, cst_work *w, void (*fn)(sqlite3_stmt *, void *), void *out,
                          const char *sql, const char *a, const char *b)
 {
     sqlite3_stmt *q = NULL;
     cst_db_lock(SQ(st)->db);
-    cst_err e =
-        b ? cst_db_stmt(SQ(st)->db, &q, sql, "ss", a, b) : cst_db_stmt(SQ(st)->db, &q, sql, "s", a);
+    cst_err e = b ? cst_db_stmt(SQ(st)->db, w, &q, sql, "ss", a, b)
+                  : cst_db_stmt(SQ(st)->db, w, &q, sql, "s", a);
     int row = 0;
     if (e == CST_OK)
         e = cst_db_step(SQ(st)->db, q, &row);
@@ -161,18 +161,18 @@ static void meta_row(sqlite3_stmt *q, void *out)
     cst_db_col_text(q, 0, dst->p, dst->n);
 }
 
-cst_err cst_sqlite_store_meta_get(cst_store *st, const char *k, char *out, size_t n)
+cst_err cst_sqlite_store_meta_get(cst_store *st, cst_work *w, const char *k, char *out, size_t n)
 {
     struct {
         char *p;
         size_t n;
     } dst = {out, n};
-    return query_one(st, meta_row, &dst, "SELECT v FROM meta WHERE k = ?", k, NULL);
+    return query_one(st, w, meta_row, &dst, "SELECT v FROM meta WHERE k = ?", k, NULL);
 }
 
-cst_err cst_sqlite_store_meta_set(cst_store *st, const char *k, const char *v)
+cst_err cst_sqlite_store_meta_set(cst_store *st, cst_work *w, const char *k, const char *v)
 {
-    return cst_db_run(SQ(st)->db, NULL,
+    return cst_db_run(SQ(st)->db, w, NULL,
                       "INSERT INTO meta(k, v) VALUES(?, ?) ON CONFLICT(k) DO UPDATE SET v = "
                       "excluded.v",
                       "ss", k, v);
@@ -198,21 +198,22 @@ static void tenant_row(sqlite3_stmt *q, void *out)
     t->last_active_at = sqlite3_column_int64(q, 10);
 }
 
-static cst_err insert_key(cst_store *st, const char *tenant_id, const char *purpose,
+static cst_err insert_key(cst_store *st, cst_work *w, const char *tenant_id, const char *purpose,
                           const cst_buf *blob, int64_t now)
 {
-    return cst_db_run(SQ(st)->db, NULL,
+    return cst_db_run(SQ(st)->db, w, NULL,
                       "INSERT INTO tenant_keys(tenant_id, purpose, version, wrapped, created_at) "
                       "VALUES(?, ?, 1, ?, ?)",
                       "ssbi", tenant_id, purpose, blob->data, blob->len, now);
 }
 
-cst_err cst_sqlite_store_tenant_create(cst_store *st, const cst_tenant_row *t, const cst_buf *dek,
-                                       const cst_buf *idx, const cst_user_row *owner)
+cst_err cst_sqlite_store_tenant_create(cst_store *st, cst_work *w, const cst_tenant_row *t,
+                                       const cst_buf *dek, const cst_buf *idx,
+                                       const cst_user_row *owner)
 {
-    TRY(cst_db_begin(SQ(st)->db));
+    TRY(cst_db_begin(SQ(st)->db, w));
     cst_err e =
-        cst_db_run(SQ(st)->db, NULL,
+        cst_db_run(SQ(st)->db, w, NULL,
                    "INSERT INTO tenants(" TENANT_COLS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    "sssssissiii", t->id, t->name, t->region, t->plan, t->state, t->created_at,
                    t->settings[0] ? t->settings : "{}", t->event, t->event_at, t->state_since,
@@ -220,36 +221,37 @@ cst_err cst_sqlite_store_tenant_create(cst_store *st, const cst_tenant_row *t, c
     if (e == CST_ERR_CONFLICT)
         e = cst_fail(CST_ERR_CONFLICT, "a tenant with that name exists");
     if (e == CST_OK)
-        e = insert_key(st, t->id, "dek", dek, t->created_at);
+        e = insert_key(st, w, t->id, "dek", dek, t->created_at);
     if (e == CST_OK)
-        e = insert_key(st, t->id, "idx", idx, t->created_at);
+        e = insert_key(st, w, t->id, "idx", idx, t->created_at);
     if (e == CST_OK)
-        e = cst_sqlite_store_user_create(st, owner);
+        e = cst_sqlite_store_user_create(st, w, owner);
     if (e != CST_OK) {
-        cst_db_rollback(SQ(st)->db);
+        cst_db_rollback(SQ(st)->db, w);
         return e;
     }
-    return cst_db_commit(SQ(st)->db);
+    return cst_db_commit(SQ(st)->db, w);
 }
 
-cst_err cst_sqlite_store_tenant_get(cst_store *st, const char *id, cst_tenant_row *out)
+cst_err cst_sqlite_store_tenant_get(cst_store *st, cst_work *w, const char *id, cst_tenant_row *out)
 {
-    return query_one(st, tenant_row, out, "SELECT " TENANT_COLS " FROM tenants WHERE id = ?", id,
+    return query_one(st, w, tenant_row, out, "SELECT " TENANT_COLS " FROM tenants WHERE id = ?", id,
                      NULL);
 }
 
-cst_err cst_sqlite_store_tenant_by_name(cst_store *st, const char *name, cst_tenant_row *out)
+cst_err cst_sqlite_store_tenant_by_name(cst_store *st, cst_work *w, const char *name,
+                                        cst_tenant_row *out)
 {
-    return query_one(st, tenant_row, out, "SELECT " TENANT_COLS " FROM tenants WHERE name = ?",
+    return query_one(st, w, tenant_row, out, "SELECT " TENANT_COLS " FROM tenants WHERE name = ?",
                      name, NULL);
 }
 
-cst_err cst_sqlite_store_tenant_list(cst_store *st, const char *after, int limit,
+cst_err cst_sqlite_store_tenant_list(cst_store *st, cst_work *w, const char *after, int limit,
                                      cst_err (*fn)(const cst_tenant_row *, void *), void *ctx)
 {
     sqlite3_stmt *q = NULL;
     cst_db_lock(SQ(st)->db);
-    cst_err e = cst_db_stmt(SQ(st)->db, &q,
+    cst_err e = cst_db_stmt(SQ(st)->db, w, &q,
                             "SELECT " TENANT_COLS " FROM tenants WHERE id > ? ORDER BY id LIMIT ?",
                             "si", after ? after : "", (int64_t)limit);
     int row = 1;
@@ -263,12 +265,12 @@ cst_err cst_sqlite_store_tenant_list(cst_store *st, const char *after, int limit
     return e;
 }
 
-cst_err cst_sqlite_store_key_latest(cst_store *st, const char *tenant_id, const char *purpose,
-                                    uint32_t *version, cst_buf *blob)
+cst_err cst_sqlite_store_key_latest(cst_store *st, cst_work *w, const char *tenant_id,
+                                    const char *purpose, uint32_t *version, cst_buf *blob)
 {
     sqlite3_stmt *q = NULL;
     cst_db_lock(SQ(st)->db);
-    cst_err e = cst_db_stmt(SQ(st)->db, &q,
+    cst_err e = cst_db_stmt(SQ(st)->db, w, &q,
                             "SELECT version, wrapped FROM tenant_keys WHERE tenant_id = ? AND "
                             "purpose = ? ORDER BY version DESC LIMIT 1",
                             "ss", tenant_id, purpose);
@@ -319,10 +321,10 @@ static void user_row(sqlite3_stmt *q, void *out)
     u->last_login_at = sqlite3_column_int64(q, 16);
 }
 
-cst_err cst_sqlite_store_user_create(cst_store *st, const cst_user_row *u)
+cst_err cst_sqlite_store_user_create(cst_store *st, cst_work *w, const cst_user_row *u)
 {
     cst_err e =
-        cst_db_run(SQ(st)->db, NULL,
+        cst_db_run(SQ(st)->db, w, NULL,
                    "INSERT INTO users(" USER_COLS
                    ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?, 0)",
                    "ssssissiiibisi", u->id, u->tenant_id, u->username, u->pw_hash,
@@ -334,23 +336,24 @@ cst_err cst_sqlite_store_user_create(cst_store *st, const cst_user_row *u)
     return e;
 }
 
-cst_err cst_sqlite_store_user_get(cst_store *st, const char *id, cst_user_row *out)
+cst_err cst_sqlite_store_user_get(cst_store *st, cst_work *w, const char *id, cst_user_row *out)
 {
-    return query_one(st, user_row, out, "SELECT " USER_COLS " FROM users WHERE id = ?", id, NULL);
+    return query_one(st, w, user_row, out, "SELECT " USER_COLS " FROM users WHERE id = ?", id,
+                     NULL);
 }
 
-cst_err cst_sqlite_store_user_by_name(cst_store *st, const char *tenant_id, const char *username,
-                                      cst_user_row *out)
+cst_err cst_sqlite_store_user_by_name(cst_store *st, cst_work *w, const char *tenant_id,
+                                      const char *username, cst_user_row *out)
 {
-    return query_one(st, user_row, out,
+    return query_one(st, w, user_row, out,
                      "SELECT " USER_COLS " FROM users WHERE tenant_id = ? AND username = ?",
                      tenant_id, username);
 }
 
-cst_err cst_sqlite_store_user_update(cst_store *st, const cst_user_row *u)
+cst_err cst_sqlite_store_user_update(cst_store *st, cst_work *w, const cst_user_row *u)
 {
     int n = 0;
-    TRY(cst_db_run(SQ(st)->db, &n,
+    TRY(cst_db_run(SQ(st)->db, w, &n,
                    "UPDATE users SET pw_hash = ?, roles = ?, grants = ?, pw_history = ?, "
                    "must_change_password = ?, disabled = ?, totp_state = ?, totp_sealed = ?, "
                    "totp_last_step = ?, recovery = ? WHERE id = ?",
@@ -361,12 +364,12 @@ cst_err cst_sqlite_store_user_update(cst_store *st, const cst_user_row *u)
     return CST_OK;
 }
 
-cst_err cst_sqlite_store_user_list(cst_store *st, const char *tenant_id,
+cst_err cst_sqlite_store_user_list(cst_store *st, cst_work *w, const char *tenant_id,
                                    cst_err (*fn)(const cst_user_row *, void *), void *ctx)
 {
     sqlite3_stmt *q = NULL;
     cst_db_lock(SQ(st)->db);
-    cst_err e = cst_db_stmt(SQ(st)->db, &q,
+    cst_err e = cst_db_stmt(SQ(st)->db, w, &q,
                             "SELECT " USER_COLS " FROM users WHERE tenant_id = ? ORDER BY username",
                             "s", tenant_id);
     int row = 1;
@@ -380,32 +383,33 @@ cst_err cst_sqlite_store_user_list(cst_store *st, const char *tenant_id,
     return e;
 }
 
-cst_err cst_sqlite_store_user_delete(cst_store *st, const char *tenant_id, const char *id)
+cst_err cst_sqlite_store_user_delete(cst_store *st, cst_work *w, const char *tenant_id,
+                                     const char *id)
 {
     int n = 0;
-    TRY(cst_db_begin(SQ(st)->db));
+    TRY(cst_db_begin(SQ(st)->db, w));
     cst_err e =
-        cst_db_run(SQ(st)->db, NULL, "DELETE FROM tokens WHERE user_id = ? AND tenant_id = ?", "ss",
-                   id, tenant_id);
+        cst_db_run(SQ(st)->db, w, NULL, "DELETE FROM tokens WHERE user_id = ? AND tenant_id = ?",
+                   "ss", id, tenant_id);
     if (e == CST_OK)
-        e = cst_db_run(SQ(st)->db, &n, "DELETE FROM users WHERE id = ? AND tenant_id = ?", "ss", id,
-                       tenant_id);
+        e = cst_db_run(SQ(st)->db, w, &n, "DELETE FROM users WHERE id = ? AND tenant_id = ?", "ss",
+                       id, tenant_id);
     if (e == CST_OK && n != 1)
         e = cst_fail(CST_ERR_NOT_FOUND, "no such user");
     if (e != CST_OK) {
-        cst_db_rollback(SQ(st)->db);
+        cst_db_rollback(SQ(st)->db, w);
         return e;
     }
-    return cst_db_commit(SQ(st)->db);
+    return cst_db_commit(SQ(st)->db, w);
 }
 
-cst_err cst_sqlite_store_user_count(cst_store *st, const char *tenant_id, uint32_t role_mask,
-                                    int *count)
+cst_err cst_sqlite_store_user_count(cst_store *st, cst_work *w, const char *tenant_id,
+                                    uint32_t role_mask, int *count)
 {
     sqlite3_stmt *q = NULL;
     int row = 0;
     cst_db_lock(SQ(st)->db);
-    cst_err e = cst_db_stmt(SQ(st)->db, &q,
+    cst_err e = cst_db_stmt(SQ(st)->db, w, &q,
                             "SELECT count(*) FROM users WHERE tenant_id = ? AND (roles & ?) = ? "
                             "AND disabled = 0",
                             "sii", tenant_id, (int64_t)role_mask, (int64_t)role_mask);
@@ -424,7 +428,7 @@ cst_err cst_sqlite_store_login_failed(cst_store *st, const char *user_id, int64_
     int row = 0;
     cst_db_lock(SQ(st)->db);
     cst_err e =
-        cst_db_stmt(SQ(st)->db, &q,
+        cst_db_stmt(SQ(st)->db, NULL, &q,
                     /* IAM-2: a lock that has expired starts a new count (one failure after
                      * it must not re-lock the account) */
                     "UPDATE users SET failed_logins = CASE WHEN locked_until > 0 AND "
@@ -445,18 +449,18 @@ cst_err cst_sqlite_store_login_failed(cst_store *st, const char *user_id, int64_
     return e;
 }
 
-cst_err cst_sqlite_store_login_ok(cst_store *st, const char *user_id, int64_t now)
+cst_err cst_sqlite_store_login_ok(cst_store *st, cst_work *w, const char *user_id, int64_t now)
 {
-    return cst_db_run(SQ(st)->db, NULL,
+    return cst_db_run(SQ(st)->db, w, NULL,
                       "UPDATE users SET failed_logins = 0, locked_until = 0, last_login_at = ? "
                       "WHERE id = ?",
                       "is", now, user_id);
 }
 
-cst_err cst_sqlite_store_login_unlock(cst_store *st, const char *user_id)
+cst_err cst_sqlite_store_login_unlock(cst_store *st, cst_work *w, const char *user_id)
 {
     int n = 0;
-    TRY(cst_db_run(SQ(st)->db, &n,
+    TRY(cst_db_run(SQ(st)->db, w, &n,
                    "UPDATE users SET failed_logins = 0, locked_until = 0 WHERE id = ?", "s",
                    user_id));
     ENSURE(n == 1, CST_ERR_NOT_FOUND, "no such user");
@@ -467,15 +471,14 @@ cst_err cst_sqlite_store_login_unlock(cst_store *st, const char *user_id)
  * (a failed request's changes are rolled back), and the losing side of a concurrent replay
  * writes nothing into its request's transaction: the failed attempt it goes on to count
  * (cst_store_login_failed, outside that transaction) must not be rolled back with it. Both
- * updates below therefore commit at once, outside the thread's request scope. */
+ * updates below therefore commit at once, outside any unit of work. */
 cst_err cst_sqlite_store_totp_advance(cst_store *st, const char *user_id, int64_t step)
 {
     int n = 0;
-    bool paused = cst_db_scope_pause();
-    cst_err e = cst_db_run(
-        SQ(st)->db, &n, "UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?",
-        "isi", step, user_id, step);
-    cst_db_scope_resume(paused);
+    cst_err e =
+        cst_db_run(SQ(st)->db, NULL, &n,
+                   "UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?", "isi",
+                   step, user_id, step);
     TRY(e);
     ENSURE(n == 1, CST_ERR_UNAUTHENTICATED,
            "this two-factor code was already used; wait for the next one");
@@ -486,21 +489,19 @@ cst_err cst_sqlite_store_recovery_swap(cst_store *st, const char *user_id, const
                                        const char *new_json)
 {
     int n = 0;
-    bool paused = cst_db_scope_pause();
-    cst_err e =
-        cst_db_run(SQ(st)->db, &n, "UPDATE users SET recovery = ? WHERE id = ? AND recovery = ?",
-                   "sss", new_json, user_id, old_json);
-    cst_db_scope_resume(paused);
+    cst_err e = cst_db_run(SQ(st)->db, NULL, &n,
+                           "UPDATE users SET recovery = ? WHERE id = ? AND recovery = ?", "sss",
+                           new_json, user_id, old_json);
     TRY(e);
     ENSURE(n == 1, CST_ERR_UNAUTHENTICATED, "this recovery code was already used");
     return CST_OK;
 }
 
-cst_err cst_sqlite_store_tenant_settings_set(cst_store *st, const char *tenant_id,
+cst_err cst_sqlite_store_tenant_settings_set(cst_store *st, cst_work *w, const char *tenant_id,
                                              const char *settings_json)
 {
     int n = 0;
-    TRY(cst_db_run(SQ(st)->db, &n, "UPDATE tenants SET settings = ? WHERE id = ?", "ss",
+    TRY(cst_db_run(SQ(st)->db, w, &n, "UPDATE tenants SET settings = ? WHERE id = ?", "ss",
                    settings_json, tenant_id));
     ENSURE(n == 1, CST_ERR_NOT_FOUND, "no such tenant");
     return CST_OK;
@@ -526,44 +527,46 @@ static void token_row(sqlite3_stmt *q, void *out)
     t->last_used_at = sqlite3_column_int64(q, 9);
 }
 
-cst_err cst_sqlite_store_token_create(cst_store *st, const cst_token_row *t)
+cst_err cst_sqlite_store_token_create(cst_store *st, cst_work *w, const cst_token_row *t)
 {
-    return cst_db_run(
-        SQ(st)->db, NULL, "INSERT INTO tokens(" TOKEN_COLS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        "sssbsiiiii", t->id, t->tenant_id, t->user_id, t->hash, sizeof(t->hash), t->name,
-        (int64_t)t->session, (int64_t)t->perms, t->created_at, t->expires_at, t->last_used_at);
+    return cst_db_run(SQ(st)->db, w, NULL,
+                      "INSERT INTO tokens(" TOKEN_COLS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      "sssbsiiiii", t->id, t->tenant_id, t->user_id, t->hash, sizeof(t->hash),
+                      t->name, (int64_t)t->session, (int64_t)t->perms, t->created_at, t->expires_at,
+                      t->last_used_at);
 }
 
-cst_err cst_sqlite_store_token_get(cst_store *st, const char *id, cst_token_row *out)
+cst_err cst_sqlite_store_token_get(cst_store *st, cst_work *w, const char *id, cst_token_row *out)
 {
-    return query_one(st, token_row, out, "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?", id,
+    return query_one(st, w, token_row, out, "SELECT " TOKEN_COLS " FROM tokens WHERE id = ?", id,
                      NULL);
 }
 
-cst_err cst_sqlite_store_token_touch(cst_store *st, const char *id, int64_t now)
+cst_err cst_sqlite_store_token_touch(cst_store *st, cst_work *w, const char *id, int64_t now)
 {
-    return cst_db_run(SQ(st)->db, NULL, "UPDATE tokens SET last_used_at = ? WHERE id = ?", "is",
+    return cst_db_run(SQ(st)->db, w, NULL, "UPDATE tokens SET last_used_at = ? WHERE id = ?", "is",
                       now, id);
 }
 
-cst_err cst_sqlite_store_token_delete(cst_store *st, const char *tenant_id, const char *user_id,
-                                      const char *id)
+cst_err cst_sqlite_store_token_delete(cst_store *st, cst_work *w, const char *tenant_id,
+                                      const char *user_id, const char *id)
 {
     int n = 0;
     TRY(cst_db_run(
-        SQ(st)->db, &n,
+        SQ(st)->db, w, &n,
         "DELETE FROM tokens WHERE id = ? AND tenant_id = ? AND (? IS NULL OR user_id = ?)", "ssss",
         id, tenant_id, user_id, user_id));
     ENSURE(n == 1, CST_ERR_NOT_FOUND, "no such token");
     return CST_OK;
 }
 
-cst_err cst_sqlite_store_token_list(cst_store *st, const char *tenant_id, const char *user_id,
+cst_err cst_sqlite_store_token_list(cst_store *st, cst_work *w, const char *tenant_id,
+                                    const char *user_id,
                                     cst_err (*fn)(const cst_token_row *, void *), void *ctx)
 {
     sqlite3_stmt *q = NULL;
     cst_db_lock(SQ(st)->db);
-    cst_err e = cst_db_stmt(SQ(st)->db, &q,
+    cst_err e = cst_db_stmt(SQ(st)->db, w, &q,
                             "SELECT " TOKEN_COLS " FROM tokens WHERE tenant_id = ? AND "
                             "(? IS NULL OR user_id = ?) ORDER BY created_at, id",
                             "sss", tenant_id, user_id, user_id);
@@ -578,9 +581,10 @@ cst_err cst_sqlite_store_token_list(cst_store *st, const char *tenant_id, const 
     return e;
 }
 
-cst_err cst_sqlite_store_sessions_end(cst_store *st, const char *user_id, const char *keep_id)
+cst_err cst_sqlite_store_sessions_end(cst_store *st, cst_work *w, const char *user_id,
+                                      const char *keep_id)
 {
-    return cst_db_run(SQ(st)->db, NULL,
+    return cst_db_run(SQ(st)->db, w, NULL,
                       "DELETE FROM tokens WHERE user_id = ? AND session = 1 AND id != ?", "ss",
                       user_id, keep_id ? keep_id : "");
 }
@@ -608,29 +612,29 @@ static void backup_row(sqlite3_stmt *q, void *out)
     cst_db_col_text(q, 11, b->error, sizeof(b->error));
 }
 
-cst_err cst_sqlite_store_backup_put(cst_store *st, const cst_backup_row *b)
+cst_err cst_sqlite_store_backup_put(cst_store *st, cst_work *w, const cst_backup_row *b)
 {
-    return cst_db_run(SQ(st)->db, NULL,
+    return cst_db_run(SQ(st)->db, w, NULL,
                       "INSERT OR REPLACE INTO backups(" BACKUP_COLS
                       ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       "siissssisiis", b->id, b->created_at, b->finished_at, b->status, b->origin,
                       b->location, b->region, b->size, b->sha256, b->tenants, b->records, b->error);
 }
 
-cst_err cst_sqlite_store_backup_get(cst_store *st, const char *id, cst_backup_row *out)
+cst_err cst_sqlite_store_backup_get(cst_store *st, cst_work *w, const char *id, cst_backup_row *out)
 {
-    return query_one(st, backup_row, out, "SELECT " BACKUP_COLS " FROM backups WHERE id = ?", id,
+    return query_one(st, w, backup_row, out, "SELECT " BACKUP_COLS " FROM backups WHERE id = ?", id,
                      NULL);
 }
 
 /* Runs a listing query (one bound parameter: the limit) under the lock, handing each row to
  * visit. */
-static cst_err query_each(cst_store *st, const char *sql, int64_t limit,
+static cst_err query_each(cst_store *st, cst_work *w, const char *sql, int64_t limit,
                           cst_err (*visit)(sqlite3_stmt *, void *), void *ctx)
 {
     sqlite3_stmt *q = NULL;
     cst_db_lock(SQ(st)->db);
-    cst_err e = cst_db_stmt(SQ(st)->db, &q, sql, "i", limit);
+    cst_err e = cst_db_stmt(SQ(st)->db, w, &q, sql, "i", limit);
     int row = 1;
     while (e == CST_OK && (e = cst_db_step(SQ(st)->db, q, &row)) == CST_OK && row)
         e = visit(q, ctx);
@@ -652,11 +656,11 @@ static cst_err backup_visit(sqlite3_stmt *q, void *p)
     return v->fn(&b, v->ctx);
 }
 
-cst_err cst_sqlite_store_backup_list(cst_store *st, int limit,
+cst_err cst_sqlite_store_backup_list(cst_store *st, cst_work *w, int limit,
                                      cst_err (*fn)(const cst_backup_row *, void *), void *ctx)
 {
     struct backup_visit v = {fn, ctx};
-    return query_each(st,
+    return query_each(st, w,
                       "SELECT " BACKUP_COLS " FROM backups ORDER BY created_at DESC, id LIMIT ?",
                       limit, backup_visit, &v);
 }
@@ -676,9 +680,9 @@ static void drill_row(sqlite3_stmt *q, void *out)
     cst_db_col_text(q, 7, d->error, sizeof(d->error));
 }
 
-cst_err cst_sqlite_store_drill_add(cst_store *st, const cst_drill_row *d)
+cst_err cst_sqlite_store_drill_add(cst_store *st, cst_work *w, const cst_drill_row *d)
 {
-    return cst_db_run(SQ(st)->db, NULL,
+    return cst_db_run(SQ(st)->db, w, NULL,
                       "INSERT INTO drills(" DRILL_COLS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
                       "ssiiiiis", d->id, d->backup_id, d->started_at, d->duration_ms, d->tenants,
                       d->records, (int64_t)d->ok, d->error);
@@ -697,18 +701,18 @@ static cst_err drill_visit(sqlite3_stmt *q, void *p)
     return v->fn(&d, v->ctx);
 }
 
-cst_err cst_sqlite_store_drill_list(cst_store *st, int limit,
+cst_err cst_sqlite_store_drill_list(cst_store *st, cst_work *w, int limit,
                                     cst_err (*fn)(const cst_drill_row *, void *), void *ctx)
 {
     struct drill_visit v = {fn, ctx};
-    return query_each(st, "SELECT " DRILL_COLS " FROM drills ORDER BY started_at DESC LIMIT ?",
+    return query_each(st, w, "SELECT " DRILL_COLS " FROM drills ORDER BY started_at DESC LIMIT ?",
                       limit, drill_visit, &v);
 }
 
-cst_err cst_sqlite_store_tombstone_add(cst_store *st, const char *tenant_id, int64_t erased_at,
-                                       const char *certificate_id)
+cst_err cst_sqlite_store_tombstone_add(cst_store *st, cst_work *w, const char *tenant_id,
+                                       int64_t erased_at, const char *certificate_id)
 {
-    return cst_db_run(SQ(st)->db, NULL,
+    return cst_db_run(SQ(st)->db, w, NULL,
                       "INSERT OR IGNORE INTO tombstones(tenant_id, erased_at, certificate_id) "
                       "VALUES(?, ?, ?)",
                       "sis", tenant_id, erased_at, certificate_id ? certificate_id : "");
@@ -729,11 +733,11 @@ static cst_err tombstone_visit(sqlite3_stmt *q, void *p)
     return v->fn(&t, v->ctx);
 }
 
-cst_err cst_sqlite_store_tombstone_list(cst_store *st,
+cst_err cst_sqlite_store_tombstone_list(cst_store *st, cst_work *w,
                                         cst_err (*fn)(const cst_tombstone_row *, void *), void *ctx)
 {
     struct tombstone_visit v = {fn, ctx};
-    return query_each(st,
+    return query_each(st, w,
                       "SELECT tenant_id, erased_at, certificate_id FROM tombstones ORDER BY "
                       "tenant_id LIMIT ?",
                       INT64_MAX, tombstone_visit, &v);
@@ -741,10 +745,10 @@ cst_err cst_sqlite_store_tombstone_list(cst_store *st,
 
 /* ---- lifecycle (RET-2, RET-3), erase (RET-4) ---- */
 
-cst_err cst_sqlite_store_tenant_lifecycle_set(cst_store *st, const cst_tenant_row *t)
+cst_err cst_sqlite_store_tenant_lifecycle_set(cst_store *st, cst_work *w, const cst_tenant_row *t)
 {
     int n = 0;
-    TRY(cst_db_run(SQ(st)->db, &n,
+    TRY(cst_db_run(SQ(st)->db, w, &n,
                    "UPDATE tenants SET plan = ?, state = ?, event = ?, event_at = ?, "
                    "state_since = ? WHERE id = ?",
                    "sssiis", t->plan, t->state, t->event, t->event_at, t->state_since, t->id));
@@ -752,13 +756,14 @@ cst_err cst_sqlite_store_tenant_lifecycle_set(cst_store *st, const cst_tenant_ro
     return CST_OK;
 }
 
-cst_err cst_sqlite_store_tenant_touch(cst_store *st, const char *tenant_id, int64_t now)
+cst_err cst_sqlite_store_tenant_touch(cst_store *st, cst_work *w, const char *tenant_id,
+                                      int64_t now)
 {
-    return cst_db_run(SQ(st)->db, NULL, "UPDATE tenants SET last_active_at = ? WHERE id = ?", "is",
-                      now, tenant_id);
+    return cst_db_run(SQ(st)->db, w, NULL, "UPDATE tenants SET last_active_at = ? WHERE id = ?",
+                      "is", now, tenant_id);
 }
 
-cst_err cst_sqlite_store_tenant_keys(cst_store *st, const char *tenant_id,
+cst_err cst_sqlite_store_tenant_keys(cst_store *st, cst_work *w, const char *tenant_id,
                                      cst_err (*fn)(const char *purpose, uint32_t version,
                                                    const uint8_t *blob, size_t len, void *ctx),
                                      void *ctx)
@@ -766,7 +771,7 @@ cst_err cst_sqlite_store_tenant_keys(cst_store *st, const char *tenant_id,
     sqlite3_stmt *q = NULL;
     int row = 1;
     cst_db_lock(SQ(st)->db);
-    cst_err e = cst_db_stmt(SQ(st)->db, &q,
+    cst_err e = cst_db_stmt(SQ(st)->db, w, &q,
                             "SELECT purpose, version, wrapped FROM tenant_keys WHERE tenant_id = ? "
                             "ORDER BY purpose, version",
                             "s", tenant_id);
@@ -781,63 +786,66 @@ cst_err cst_sqlite_store_tenant_keys(cst_store *st, const char *tenant_id,
     return e;
 }
 
-cst_err cst_sqlite_store_key_add(cst_store *st, const char *tenant_id, const char *purpose,
-                                 uint32_t version, const cst_buf *blob, int64_t now)
+cst_err cst_sqlite_store_key_add(cst_store *st, cst_work *w, const char *tenant_id,
+                                 const char *purpose, uint32_t version, const cst_buf *blob,
+                                 int64_t now)
 {
-    return cst_db_run(SQ(st)->db, NULL,
+    return cst_db_run(SQ(st)->db, w, NULL,
                       "INSERT INTO tenant_keys(tenant_id, purpose, version, wrapped, created_at) "
                       "VALUES(?, ?, ?, ?, ?)",
                       "ssibi", tenant_id, purpose, (int64_t)version, blob->data, blob->len, now);
 }
 
-cst_err cst_sqlite_store_keys_destroy(cst_store *st, const char *tenant_id,
+cst_err cst_sqlite_store_keys_destroy(cst_store *st, cst_work *w, const char *tenant_id,
                                       const char *const *purposes)
 {
-    TRY(cst_db_begin(SQ(st)->db));
+    TRY(cst_db_begin(SQ(st)->db, w));
     cst_err e = CST_OK;
     for (size_t i = 0; e == CST_OK && purposes[i]; i++)
-        e = cst_db_run(SQ(st)->db, NULL,
+        e = cst_db_run(SQ(st)->db, w, NULL,
                        "DELETE FROM tenant_keys WHERE tenant_id = ? AND purpose = ?", "ss",
                        tenant_id, purposes[i]);
     if (e != CST_OK) {
-        cst_db_rollback(SQ(st)->db);
+        cst_db_rollback(SQ(st)->db, w);
         return e;
     }
-    return cst_db_commit(SQ(st)->db);
+    return cst_db_commit(SQ(st)->db, w);
 }
 
-cst_err cst_sqlite_store_tenant_erased(cst_store *st, const char *tenant_id, int64_t now,
-                                       const char *cert_id, const char *document)
+cst_err cst_sqlite_store_tenant_erased(cst_store *st, cst_work *w, const char *tenant_id,
+                                       int64_t now, const char *cert_id, const char *document)
 {
-    TRY(cst_db_begin(SQ(st)->db));
+    TRY(cst_db_begin(SQ(st)->db, w));
     cst_err e =
-        cst_db_run(SQ(st)->db, NULL, "DELETE FROM tokens WHERE tenant_id = ?", "s", tenant_id);
+        cst_db_run(SQ(st)->db, w, NULL, "DELETE FROM tokens WHERE tenant_id = ?", "s", tenant_id);
     if (e == CST_OK)
-        e = cst_db_run(SQ(st)->db, NULL, "DELETE FROM users WHERE tenant_id = ?", "s", tenant_id);
+        e = cst_db_run(SQ(st)->db, w, NULL, "DELETE FROM users WHERE tenant_id = ?", "s",
+                       tenant_id);
     if (e == CST_OK)
-        e = cst_db_run(SQ(st)->db, NULL,
+        e = cst_db_run(SQ(st)->db, w, NULL,
                        "UPDATE tenants SET state = 'erased', state_since = ?, settings = '{}' "
                        "WHERE id = ?",
                        "is", now, tenant_id);
     if (e == CST_OK)
-        e = cst_db_run(SQ(st)->db, NULL,
+        e = cst_db_run(SQ(st)->db, w, NULL,
                        "INSERT INTO tombstones(tenant_id, erased_at, certificate_id) VALUES(?, ?, "
                        "?) ON CONFLICT(tenant_id) DO UPDATE SET certificate_id = "
                        "excluded.certificate_id",
                        "sis", tenant_id, now, cert_id);
     if (e == CST_OK)
-        e = cst_sqlite_store_certificate_add(st, cert_id, tenant_id, now, document);
+        e = cst_sqlite_store_certificate_add(st, w, cert_id, tenant_id, now, document);
     if (e != CST_OK) {
-        cst_db_rollback(SQ(st)->db);
+        cst_db_rollback(SQ(st)->db, w);
         return e;
     }
-    return cst_db_commit(SQ(st)->db);
+    return cst_db_commit(SQ(st)->db, w);
 }
 
-cst_err cst_sqlite_store_certificate_add(cst_store *st, const char *id, const char *tenant_id,
-                                         int64_t issued_at, const char *document)
+cst_err cst_sqlite_store_certificate_add(cst_store *st, cst_work *w, const char *id,
+                                         const char *tenant_id, int64_t issued_at,
+                                         const char *document)
 {
-    return cst_db_run(SQ(st)->db, NULL,
+    return cst_db_run(SQ(st)->db, w, NULL,
                       "INSERT INTO certificates(id, tenant_id, issued_at, document) VALUES(?, ?, "
                       "?, ?)",
                       "ssis", id, tenant_id, issued_at, document);
@@ -851,27 +859,29 @@ static void text_row(sqlite3_stmt *q, void *out)
         b->len = 0;
 }
 
-cst_err cst_sqlite_store_certificate_get(cst_store *st, const char *id, cst_buf *document)
+cst_err cst_sqlite_store_certificate_get(cst_store *st, cst_work *w, const char *id,
+                                         cst_buf *document)
 {
-    return query_one(st, text_row, document, "SELECT document FROM certificates WHERE id = ?", id,
-                     NULL);
+    return query_one(st, w, text_row, document, "SELECT document FROM certificates WHERE id = ?",
+                     id, NULL);
 }
 
-cst_err cst_sqlite_store_certificate_of(cst_store *st, const char *tenant_id, char id[CST_ID_MAX])
+cst_err cst_sqlite_store_certificate_of(cst_store *st, cst_work *w, const char *tenant_id,
+                                        char id[CST_ID_MAX])
 {
     struct {
         char *p;
         size_t n;
     } dst = {id, CST_ID_MAX};
-    return query_one(st, meta_row, &dst,
+    return query_one(st, w, meta_row, &dst,
                      "SELECT id FROM certificates WHERE tenant_id = ? ORDER BY issued_at DESC "
                      "LIMIT 1",
                      tenant_id, NULL);
 }
 
-cst_err cst_sqlite_store_retained_put(cst_store *st, const cst_retained_row *r)
+cst_err cst_sqlite_store_retained_put(cst_store *st, cst_work *w, const cst_retained_row *r)
 {
-    return cst_db_run(SQ(st)->db, NULL,
+    return cst_db_run(SQ(st)->db, w, NULL,
                       "INSERT OR REPLACE INTO retained(tenant_id, created_at, expires_at, buckets, "
                       "records) VALUES(?, ?, ?, ?, ?)",
                       "siiii", r->tenant_id, r->created_at, r->expires_at, r->buckets, r->records);
@@ -887,17 +897,19 @@ static void retained_row(sqlite3_stmt *q, void *out)
     r->records = sqlite3_column_int64(q, 4);
 }
 
-cst_err cst_sqlite_store_retained_get(cst_store *st, const char *tenant_id, cst_retained_row *out)
+cst_err cst_sqlite_store_retained_get(cst_store *st, cst_work *w, const char *tenant_id,
+                                      cst_retained_row *out)
 {
-    return query_one(st, retained_row, out,
+    return query_one(st, w, retained_row, out,
                      "SELECT tenant_id, created_at, expires_at, buckets, records FROM retained "
                      "WHERE tenant_id = ?",
                      tenant_id, NULL);
 }
 
-cst_err cst_sqlite_store_retained_delete(cst_store *st, const char *tenant_id)
+cst_err cst_sqlite_store_retained_delete(cst_store *st, cst_work *w, const char *tenant_id)
 {
-    return cst_db_run(SQ(st)->db, NULL, "DELETE FROM retained WHERE tenant_id = ?", "s", tenant_id);
+    return cst_db_run(SQ(st)->db, w, NULL, "DELETE FROM retained WHERE tenant_id = ?", "s",
+                      tenant_id);
 }
 
 struct retained_visit {
@@ -913,11 +925,11 @@ static cst_err retained_visit(sqlite3_stmt *q, void *p)
     return v->fn(&r, v->ctx);
 }
 
-cst_err cst_sqlite_store_retained_list(cst_store *st,
+cst_err cst_sqlite_store_retained_list(cst_store *st, cst_work *w,
                                        cst_err (*fn)(const cst_retained_row *, void *), void *ctx)
 {
     struct retained_visit v = {fn, ctx};
-    return query_each(st,
+    return query_each(st, w,
                       "SELECT tenant_id, created_at, expires_at, buckets, records FROM retained "
                       "ORDER BY expires_at LIMIT ?",
                       INT64_MAX, retained_visit, &v);

@@ -76,25 +76,25 @@ void cst_sqlite_tstore_checkpoint(cst_tstore *ts)
     cst_db_checkpoint(SQT(ts)->db);
 }
 
-cst_err cst_sqlite_tstore_begin(cst_tstore *ts)
+cst_err cst_sqlite_tstore_begin(cst_tstore *ts, cst_work *w)
 {
-    return cst_db_begin(SQT(ts)->db);
+    return cst_db_begin(SQT(ts)->db, w);
 }
 
-cst_err cst_sqlite_tstore_commit(cst_tstore *ts)
+cst_err cst_sqlite_tstore_commit(cst_tstore *ts, cst_work *w)
 {
-    return cst_db_commit(SQT(ts)->db);
+    return cst_db_commit(SQT(ts)->db, w);
 }
 
-void cst_sqlite_tstore_rollback(cst_tstore *ts)
+void cst_sqlite_tstore_rollback(cst_tstore *ts, cst_work *w)
 {
-    cst_db_rollback(SQT(ts)->db);
+    cst_db_rollback(SQT(ts)->db, w);
 }
 
-cst_err cst_sqlite_tstore_bucket_create(cst_tstore *ts, const cst_bucket_row *b)
+cst_err cst_sqlite_tstore_bucket_create(cst_tstore *ts, cst_work *w, const cst_bucket_row *b)
 {
     cst_err e =
-        cst_db_run(SQT(ts)->db, NULL,
+        cst_db_run(SQT(ts)->db, w, NULL,
                    "INSERT INTO buckets(name, retention_seconds, class, created_at, "
                    "updated_at) VALUES(?, ?, ?, ?, ?)",
                    "sisii", b->name, b->retention_seconds, b->cls, b->created_at, b->updated_at);
@@ -116,13 +116,14 @@ static void bucket_row(sqlite3_stmt *q, cst_bucket_row *b)
     b->record_count = sqlite3_column_int64(q, 5);
 }
 
-cst_err cst_sqlite_tstore_bucket_get(cst_tstore *ts, const char *name, cst_bucket_row *out)
+cst_err cst_sqlite_tstore_bucket_get(cst_tstore *ts, cst_work *w, const char *name,
+                                     cst_bucket_row *out)
 {
     sqlite3_stmt *q = NULL;
     int row = 0;
     cst_db_lock(SQT(ts)->db);
     cst_err e =
-        cst_db_stmt(SQT(ts)->db, &q, BUCKET_SELECT "WHERE name = ?", "is", cst_now_us(), name);
+        cst_db_stmt(SQT(ts)->db, w, &q, BUCKET_SELECT "WHERE name = ?", "is", cst_now_us(), name);
     if (e == CST_OK)
         e = cst_db_step(SQT(ts)->db, q, &row);
     if (e == CST_OK && row)
@@ -134,12 +135,12 @@ cst_err cst_sqlite_tstore_bucket_get(cst_tstore *ts, const char *name, cst_bucke
     return CST_OK;
 }
 
-cst_err cst_sqlite_tstore_bucket_exists(cst_tstore *ts, const char *name)
+cst_err cst_sqlite_tstore_bucket_exists(cst_tstore *ts, cst_work *w, const char *name)
 {
     sqlite3_stmt *q = NULL;
     int row = 0;
     cst_db_lock(SQT(ts)->db);
-    cst_err e = cst_db_stmt(SQT(ts)->db, &q, "SELECT 1 FROM buckets WHERE name = ?", "s", name);
+    cst_err e = cst_db_stmt(SQT(ts)->db, w, &q, "SELECT 1 FROM buckets WHERE name = ?", "s", name);
     if (e == CST_OK)
         e = cst_db_step(SQT(ts)->db, q, &row);
     sqlite3_finalize(q);
@@ -149,13 +150,13 @@ cst_err cst_sqlite_tstore_bucket_exists(cst_tstore *ts, const char *name)
     return CST_OK;
 }
 
-cst_err cst_sqlite_tstore_bucket_list(cst_tstore *ts, cst_err (*fn)(const cst_bucket_row *, void *),
-                                      void *ctx)
+cst_err cst_sqlite_tstore_bucket_list(cst_tstore *ts, cst_work *w,
+                                      cst_err (*fn)(const cst_bucket_row *, void *), void *ctx)
 {
     sqlite3_stmt *q = NULL;
     int row = 1;
     cst_db_lock(SQT(ts)->db);
-    cst_err e = cst_db_stmt(SQT(ts)->db, &q, BUCKET_SELECT "ORDER BY name", "i", cst_now_us());
+    cst_err e = cst_db_stmt(SQT(ts)->db, w, &q, BUCKET_SELECT "ORDER BY name", "i", cst_now_us());
     while (e == CST_OK && (e = cst_db_step(SQT(ts)->db, q, &row)) == CST_OK && row) {
         cst_bucket_row b;
         bucket_row(q, &b);
@@ -166,10 +167,10 @@ cst_err cst_sqlite_tstore_bucket_list(cst_tstore *ts, cst_err (*fn)(const cst_bu
     return e;
 }
 
-cst_err cst_sqlite_tstore_bucket_update(cst_tstore *ts, const cst_bucket_row *b)
+cst_err cst_sqlite_tstore_bucket_update(cst_tstore *ts, cst_work *w, const cst_bucket_row *b)
 {
     int n = 0;
-    TRY(cst_db_run(SQT(ts)->db, &n,
+    TRY(cst_db_run(SQT(ts)->db, w, &n,
                    "UPDATE buckets SET retention_seconds = ?, class = ?, updated_at = ? WHERE "
                    "name = ?",
                    "isis", b->retention_seconds, b->cls, b->updated_at, b->name));
@@ -177,29 +178,29 @@ cst_err cst_sqlite_tstore_bucket_update(cst_tstore *ts, const cst_bucket_row *b)
     return CST_OK;
 }
 
-cst_err cst_sqlite_tstore_bucket_delete(cst_tstore *ts, const char *name)
+cst_err cst_sqlite_tstore_bucket_delete(cst_tstore *ts, cst_work *w, const char *name)
 {
     cst_bucket_row b;
-    TRY(cst_sqlite_tstore_begin(ts));
-    cst_err e = cst_sqlite_tstore_bucket_get(ts, name, &b);
+    TRY(cst_sqlite_tstore_begin(ts, w));
+    cst_err e = cst_sqlite_tstore_bucket_get(ts, w, name, &b);
     if (e == CST_OK && b.record_count > 0)
         e = cst_fail(CST_ERR_CONFLICT, "bucket %s still holds %lld records; delete them first",
                      name, (long long)b.record_count);
     if (e == CST_OK)
-        e = cst_db_run(SQT(ts)->db, NULL, "DELETE FROM buckets WHERE name = ?", "s", name);
+        e = cst_db_run(SQT(ts)->db, w, NULL, "DELETE FROM buckets WHERE name = ?", "s", name);
     if (e != CST_OK) {
-        cst_sqlite_tstore_rollback(ts);
+        cst_sqlite_tstore_rollback(ts, w);
         return e;
     }
-    return cst_sqlite_tstore_commit(ts);
+    return cst_sqlite_tstore_commit(ts, w);
 }
 
-cst_err cst_sqlite_tstore_next_version(cst_tstore *ts, uint64_t *version)
+cst_err cst_sqlite_tstore_next_version(cst_tstore *ts, cst_work *w, uint64_t *version)
 {
     sqlite3_stmt *q = NULL;
     int row = 0;
     cst_db_lock(SQT(ts)->db);
-    cst_err e = cst_db_stmt(SQT(ts)->db, &q,
+    cst_err e = cst_db_stmt(SQT(ts)->db, w, &q,
                             "UPDATE meta SET v = v + 1 WHERE k = 'record_version' RETURNING v", "");
     if (e == CST_OK)
         e = cst_db_step(SQT(ts)->db, q, &row);
@@ -232,14 +233,14 @@ static cst_err record_cols(sqlite3_stmt *q, bool with_value, cst_record_row *r)
     return CST_OK;
 }
 
-cst_err cst_sqlite_tstore_record_get(cst_tstore *ts, const char *bucket,
+cst_err cst_sqlite_tstore_record_get(cst_tstore *ts, cst_work *w, const char *bucket,
                                      const uint8_t bidx[CST_HASH_LEN], bool with_value,
                                      cst_record_row *out)
 {
     sqlite3_stmt *q = NULL;
     int row = 0;
     cst_db_lock(SQT(ts)->db);
-    cst_err e = cst_db_stmt(SQT(ts)->db, &q,
+    cst_err e = cst_db_stmt(SQT(ts)->db, w, &q,
                             with_value ? "SELECT bidx, version, dek_version, size, created_at, "
                                          "updated_at, meta, value FROM records WHERE bucket = ? "
                                          "AND bidx = ? AND" LIVE
@@ -258,9 +259,10 @@ cst_err cst_sqlite_tstore_record_get(cst_tstore *ts, const char *bucket,
     return CST_OK;
 }
 
-cst_err cst_sqlite_tstore_record_write(cst_tstore *ts, const char *bucket, const cst_record_row *r)
+cst_err cst_sqlite_tstore_record_write(cst_tstore *ts, cst_work *w, const char *bucket,
+                                       const cst_record_row *r)
 {
-    return cst_db_run(SQT(ts)->db, NULL,
+    return cst_db_run(SQT(ts)->db, w, NULL,
                       "INSERT INTO records(bucket, bidx, version, dek_version, size, meta, value, "
                       "created_at, updated_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) "
                       "ON CONFLICT(bucket, bidx) DO UPDATE SET version = excluded.version, "
@@ -272,19 +274,19 @@ cst_err cst_sqlite_tstore_record_write(cst_tstore *ts, const char *bucket, const
                       r->value.len, r->created_at, r->updated_at);
 }
 
-cst_err cst_sqlite_tstore_record_delete(cst_tstore *ts, const char *bucket,
+cst_err cst_sqlite_tstore_record_delete(cst_tstore *ts, cst_work *w, const char *bucket,
                                         const uint8_t bidx[CST_HASH_LEN])
 {
     int n = 0;
-    TRY(cst_db_run(SQT(ts)->db, &n, "DELETE FROM records WHERE bucket = ? AND bidx = ?", "sb",
+    TRY(cst_db_run(SQT(ts)->db, w, &n, "DELETE FROM records WHERE bucket = ? AND bidx = ?", "sb",
                    bucket, bidx, (size_t)CST_HASH_LEN));
     ENSURE(n == 1, CST_ERR_NOT_FOUND, "no such record");
     return CST_OK;
 }
 
-cst_err cst_sqlite_tstore_record_scan(cst_tstore *ts, const char *bucket, const uint8_t *after,
-                                      unsigned flags, bool (*fn)(const cst_record_row *, void *),
-                                      void *ctx)
+cst_err cst_sqlite_tstore_record_scan(cst_tstore *ts, cst_work *w, const char *bucket,
+                                      const uint8_t *after, unsigned flags,
+                                      bool (*fn)(const cst_record_row *, void *), void *ctx)
 {
     static const uint8_t none[1];
     sqlite3_stmt *q = NULL;
@@ -299,7 +301,7 @@ cst_err cst_sqlite_tstore_record_scan(cst_tstore *ts, const char *bucket, const 
                         "FROM records WHERE bucket = ? AND bidx > ? AND (? OR %s) ORDER BY bidx",
                         with_value ? ", value" : "", LIVE);
     if (e == CST_OK)
-        e = cst_db_stmt(SQT(ts)->db, &q, sql, "sbii", bucket, after ? after : none,
+        e = cst_db_stmt(SQT(ts)->db, w, &q, sql, "sbii", bucket, after ? after : none,
                         after ? (size_t)CST_HASH_LEN : 0,
                         (int64_t)((flags & CST_SCAN_EXPIRED) != 0), cst_now_us());
     while (e == CST_OK && (e = cst_db_step(SQT(ts)->db, q, &row)) == CST_OK && row) {
@@ -317,7 +319,7 @@ cst_err cst_sqlite_tstore_sweep(cst_tstore *ts, const char *bucket, int64_t cuto
                                 int64_t *removed)
 {
     int n = 0;
-    TRY(cst_db_run(SQT(ts)->db, &n,
+    TRY(cst_db_run(SQT(ts)->db, NULL, &n,
                    "DELETE FROM records WHERE (bucket, bidx) IN (SELECT bucket, bidx FROM records "
                    "WHERE bucket = ? AND updated_at <= ? LIMIT ?)",
                    "sii", bucket, cutoff, (int64_t)batch));
@@ -330,13 +332,13 @@ cst_err cst_sqlite_tstore_checkpoint_strict(cst_tstore *ts)
     return cst_db_checkpoint_strict(SQT(ts)->db);
 }
 
-cst_err cst_sqlite_tstore_count(cst_tstore *ts, const char *bucket, int64_t *count)
+cst_err cst_sqlite_tstore_count(cst_tstore *ts, cst_work *w, const char *bucket, int64_t *count)
 {
     sqlite3_stmt *q = NULL;
     int row = 0;
     cst_db_lock(SQT(ts)->db);
-    cst_err e =
-        cst_db_stmt(SQT(ts)->db, &q, "SELECT count(*) FROM records WHERE bucket = ?", "s", bucket);
+    cst_err e = cst_db_stmt(SQT(ts)->db, w, &q, "SELECT count(*) FROM records WHERE bucket = ?",
+                            "s", bucket);
     if (e == CST_OK)
         e = cst_db_step(SQT(ts)->db, q, &row);
     *count = row ? sqlite3_column_int64(q, 0) : 0;
