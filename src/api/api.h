@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "audit/audit.h"
 #include "core/account.h"
 #include "core/authn.h"
 #include "core/authz.h"
@@ -100,8 +101,9 @@ cst_err cst_api_audit_list(cst_node *n, cst_request *req);
 cst_err cst_api_sys_audit_list(cst_node *n, cst_request *req);
 cst_err cst_api_sys_audit_verify(cst_node *n, cst_request *req);
 
-/* LOG-1: writes the request's audit entry (once) and returns once it is durable. */
-CST_MUST_USE cst_err cst_api_audit_request(cst_node *n, cst_request *req);
+/* LOG-1: writes the request's audit entry (once) and returns once it is durable; with a
+ * ticket, only queues it (cst_audit_wait on the ticket says when it is durable). */
+CST_MUST_USE cst_err cst_api_audit_request(cst_node *n, cst_request *req, cst_audit_ticket *ticket);
 /* Server hook: audits a response that did not go through on_complete (refusals). */
 void cst_api_on_respond(void *app, cst_request *req);
 /* Adds a tenant-identifying detail (sealed in the entry) or a plain fact to the request's

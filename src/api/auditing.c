@@ -147,8 +147,10 @@ static const char *outcome_of(int status)
     return "failure";
 }
 
-cst_err cst_api_audit_request(cst_node *n, cst_request *req)
+cst_err cst_api_audit_request(cst_node *n, cst_request *req, cst_audit_ticket *ticket)
 {
+    if (ticket)
+        memset(ticket, 0, sizeof(*ticket));
     if (req->audited)
         return CST_OK;
     req->audited = true;
@@ -194,7 +196,7 @@ cst_err cst_api_audit_request(cst_node *n, cst_request *req)
         ENSURE(sealed != NULL, CST_ERR_AUDIT_UNAVAILABLE, "the audit detail could not be sealed");
         ev.detail = sealed;
     }
-    cst_err e = cst_audit_append(n->audit, &ev);
+    cst_err e = ticket ? cst_audit_enqueue(n->audit, &ev, ticket) : cst_audit_append(n->audit, &ev);
     json_decref(sealed);
     return e;
 }
@@ -203,7 +205,7 @@ void cst_api_on_respond(void *app, cst_request *req)
 {
     if (req->audited)
         return;
-    if (cst_api_audit_request(app, req) != CST_OK)
+    if (cst_api_audit_request(app, req, NULL) != CST_OK)
         cst_resp_error(req, CST_ERR_AUDIT_UNAVAILABLE);
 }
 

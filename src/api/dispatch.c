@@ -10,6 +10,7 @@
 #include "http/router.h"
 #include "core/tenant_state.h"
 #include "store/store.h"
+#include "util/combine.h"
 #include "util/util.h"
 
 #include <jansson.h>
@@ -186,8 +187,135 @@ cst_err cst_api_on_headers(void *app, cst_request *req, const char *url)
  * work is rolled back and the client gets 503 audit_unavailable. A request that fails changes
  * nothing: whatever its handler wrote before the failure is rolled back too (files it made
  * are removed by their cst_work_on_end hooks), and only the audit entry of the refusal
- * remains. */
-static cst_err complete(cst_node *n, cst_request *req);
+ * remains.
+ *
+ * Requests run in batches that share one transaction, one audit flush and one commit: the
+ * writes of one tenant's records (CST_ROUTE_GROUPED) that arrive while a batch is running join
+ * the next one (group commit, util/combine.h); every other request is a batch of its own. In a
+ * batch each request has its own unit of work, kept or rolled back alone (a 412 fails only its
+ * request); a failed audit flush or commit fails every request of the batch that changed
+ * something, and none of their changes persist. No answer leaves before its batch commits. */
+
+/* One request's passage through a batch. */
+typedef struct pass {
+    cst_node *n;
+    cst_request *req;
+    cst_err e;  /* the handler's outcome (its response is already filled) */
+    cst_err ae; /* its audit entry's */
+    cst_err ce; /* its changes': kept and committed */
+    bool wrote, kept;
+    cst_audit_ticket ticket;
+    char why[256]; /* the message of ae or ce */
+} pass;
+
+static void pass_fail(pass *p, cst_err *slot, cst_err e)
+{
+    *slot = e;
+    (void)snprintf(p->why, sizeof(p->why), "%s", cst_err_message(e));
+}
+
+/* The handler in its unit of work, then its audit entry queued; the work kept only when both
+ * succeeded. */
+static void pass_run(pass *p, cst_txn *txn)
+{
+    cst_request *req = p->req;
+    cst_err_clear();
+    p->e = txn ? cst_work_begin(txn, &req->work)
+               : cst_fail(CST_ERR_INTERNAL, "the request's transaction could not begin");
+    if (p->e == CST_OK)
+        p->e = empty_body(req);
+    if (p->e == CST_OK)
+        p->e = req->route->handler(p->n, req);
+    if (p->e != CST_OK)
+        cst_resp_error(req, p->e);
+    cst_err ae = cst_api_audit_request(p->n, req, &p->ticket);
+    if (ae != CST_OK)
+        pass_fail(p, &p->ae, ae);
+    p->wrote = req->work && cst_work_wrote(req->work);
+    p->kept = p->e == CST_OK && p->ae == CST_OK;
+    cst_err ce = req->work ? cst_work_end(req->work, p->kept) : CST_OK;
+    req->work = NULL;
+    if (ce != CST_OK)
+        pass_fail(p, &p->ce, ce);
+}
+
+static void run_batch(void *ctx, cst_combine_item **items, size_t n)
+{
+    cst_node *node = ctx;
+    cst_txn *txn = NULL;
+    if (cst_txn_begin(&txn) != CST_OK)
+        txn = NULL;
+    for (size_t i = 0; i < n; i++)
+        pass_run(items[i]->arg, txn);
+    /* One flush carries every entry queued; a request's changes stay only if its entry is
+     * durable, and the batch commits only if every entry whose changes it holds is. */
+    bool flush_failed = false;
+    for (size_t i = 0; i < n; i++) {
+        pass *p = items[i]->arg;
+        cst_err ae = p->ae == CST_OK ? cst_audit_wait(node->audit, &p->ticket) : CST_OK;
+        if (ae != CST_OK) {
+            pass_fail(p, &p->ae, ae);
+            flush_failed = flush_failed || (p->kept && p->wrote);
+        }
+    }
+    pass batch = {.ce = CST_OK};
+    if (flush_failed) {
+        cst_txn_rollback(txn);
+        cst_error("audit unavailable: a batch of %zu request(s) rolled back", n);
+        pass_fail(&batch, &batch.ce,
+                  cst_fail(CST_ERR_UNAVAILABLE, "the audit log could not record the changes "
+                                                "made with this request's; nothing was changed"));
+    } else if (txn) {
+        cst_err ce = cst_txn_commit(txn);
+        if (ce != CST_OK)
+            pass_fail(&batch, &batch.ce, ce);
+    }
+    for (size_t i = 0; i < n; i++) {
+        pass *p = items[i]->arg;
+        if (batch.ce != CST_OK && p->kept && p->wrote && p->ae == CST_OK && p->ce == CST_OK) {
+            p->ce = batch.ce;
+            memcpy(p->why, batch.why, sizeof(p->why));
+        }
+    }
+}
+
+/* After the batch, on the request's own thread: the outcome, as complete() always gave it. */
+static cst_err pass_finish(pass *p)
+{
+    cst_request *req = p->req;
+    if (p->e != CST_OK && p->wrote)
+        cst_info("request %s failed (%s): its changes were rolled back", req->request_id,
+                 cst_err_code(p->e));
+    if (p->ae != CST_OK) {
+        cst_error("audit unavailable: request %s refused%s", req->request_id,
+                  p->wrote ? " and its changes rolled back" : "");
+        return cst_fail(CST_ERR_AUDIT_UNAVAILABLE, "%s", p->why);
+    }
+    if (p->ce != CST_OK) {
+        /* The entry says what was attempted; a second one says it did not take effect. */
+        cst_resp_error(req, cst_fail(p->ce, "%s", p->why));
+        req->audited = false;
+        req->audit_action = "request.rolled_back";
+        cst_audit_info(req, "reason", json_string("the change could not be committed"));
+        if (cst_api_audit_request(p->n, req, NULL) != CST_OK)
+            cst_error("audit: the roll-back of request %s could not be recorded", req->request_id);
+        return cst_fail(p->ce, "%s", p->why);
+    }
+    return CST_OK;
+}
+
+static cst_err complete(cst_node *n, cst_request *req)
+{
+    pass p = {.n = n, .req = req};
+    cst_combine_item item = {.arg = &p};
+    cst_combine_item *one = &item;
+    cst_tenant_ctx *t = NULL;
+    if (has_flag(req->route, CST_ROUTE_GROUPED) && cst_api_tenant(n, req, &t) == CST_OK)
+        cst_combine(&t->group, &item, run_batch, n);
+    else
+        run_batch(n, &one, 1); /* alone (a grouped route whose tenant cannot be held fails) */
+    return pass_finish(&p);
+}
 
 cst_err cst_api_on_complete(void *app, cst_request *req)
 {
@@ -196,49 +324,6 @@ cst_err cst_api_on_complete(void *app, cst_request *req)
     cst_node_tenant_release(n, req->held_tenant);
     req->held_tenant = NULL;
     return e;
-}
-
-static cst_err complete(cst_node *n, cst_request *req)
-{
-    cst_txn *txn = NULL;
-    cst_err e = cst_txn_begin(&txn);
-    if (e == CST_OK)
-        e = cst_work_begin(txn, &req->work);
-    if (e == CST_OK)
-        e = empty_body(req);
-    if (e == CST_OK)
-        e = req->route->handler(n, req);
-    if (e != CST_OK)
-        cst_resp_error(req, e);
-    cst_err ae = cst_api_audit_request(n, req);
-    bool wrote = req->work && cst_work_wrote(req->work);
-    cst_err ce = req->work ? cst_work_end(req->work, ae == CST_OK && e == CST_OK) : CST_OK;
-    req->work = NULL;
-    if (ce == CST_OK && txn)
-        ce = cst_txn_commit(txn);
-    else
-        cst_txn_rollback(txn);
-    if (e != CST_OK && wrote)
-        cst_info("request %s failed (%s): its changes were rolled back", req->request_id,
-                 cst_err_code(e));
-    if (ae != CST_OK) {
-        cst_error("audit unavailable: request %s refused%s", req->request_id,
-                  wrote ? " and its changes rolled back" : "");
-        return cst_fail(CST_ERR_AUDIT_UNAVAILABLE, "%s", cst_err_message(ae));
-    }
-    if (ce != CST_OK) {
-        /* The entry says what was attempted; a second one says it did not take effect. */
-        char why[256];
-        (void)snprintf(why, sizeof(why), "%s", cst_err_message(ce));
-        cst_resp_error(req, ce);
-        req->audited = false;
-        req->audit_action = "request.rolled_back";
-        cst_audit_info(req, "reason", json_string("the change could not be committed"));
-        if (cst_api_audit_request(n, req) != CST_OK)
-            cst_error("audit: the roll-back of request %s could not be recorded", req->request_id);
-        return cst_fail(ce, "%s", why);
-    }
-    return CST_OK;
 }
 
 cst_err cst_api_body(cst_request *req, const char *const *allowed, json_t **out)

@@ -13,6 +13,7 @@
 #define CLOSED_READ CST_ROUTE_CLOSED_READ
 #define UNAUDITED CST_ROUTE_UNAUDITED
 #define TENANT_PARAM CST_ROUTE_TENANT_PARAM
+#define GROUPED CST_ROUTE_GROUPED
 
 #define RF(m, p, h, perm, body, action, flags)                                                     \
     {                                                                                              \
@@ -24,6 +25,8 @@
 #define RH(m, p, h, perm, body, action) RF(m, p, h, perm, body, action, HASHES)
 /* IAM-4: record routes act within one bucket, named by their first parameter. */
 #define RB(m, p, h, perm, body, action) RF(m, p, h, perm, body, action, BUCKET_SCOPED)
+/* Record writes commit in groups per tenant (issue 14). */
+#define RW(m, p, h, perm, body, action) RF(m, p, h, perm, body, action, BUCKET_SCOPED | GROUPED)
 
 const cst_route cst_api_routes[] = {
     RF("GET", "/v1/sys/health", cst_api_health, PUBLIC, NONE, "node.health", UNAUDITED),
@@ -59,15 +62,15 @@ const cst_route cst_api_routes[] = {
     R("PATCH", "/v1/buckets/{name}", cst_api_bucket_patch, BUCKETS_ADMIN, JSON, "bucket.change"),
     R("DELETE", "/v1/buckets/{name}", cst_api_bucket_delete, BUCKETS_ADMIN, NONE, "bucket.delete"),
     RB("GET", "/v1/buckets/{name}/records", cst_api_record_list, RECORDS_READ, NONE, "record.list"),
-    RB("POST", "/v1/buckets/{name}/records:batch", cst_api_record_batch, RECORDS_WRITE, BATCH,
+    RW("POST", "/v1/buckets/{name}/records:batch", cst_api_record_batch, RECORDS_WRITE, BATCH,
        "record.batch"),
-    RB("PUT", "/v1/buckets/{name}/records/{key}", cst_api_record_put, RECORDS_WRITE, RECORD,
+    RW("PUT", "/v1/buckets/{name}/records/{key}", cst_api_record_put, RECORDS_WRITE, RECORD,
        "record.write"),
     RB("GET", "/v1/buckets/{name}/records/{key}", cst_api_record_get, RECORDS_READ, NONE,
        "record.read"),
     RB("HEAD", "/v1/buckets/{name}/records/{key}", cst_api_record_get, RECORDS_READ, NONE,
        "record.head"),
-    RB("DELETE", "/v1/buckets/{name}/records/{key}", cst_api_record_delete, RECORDS_WRITE, NONE,
+    RW("DELETE", "/v1/buckets/{name}/records/{key}", cst_api_record_delete, RECORDS_WRITE, NONE,
        "record.delete"),
     R("GET", "/v1/sys/tenants", cst_api_sys_tenant_list, SYS_TENANTS, NONE, "sys.tenant.list"),
     RH("POST", "/v1/sys/tenants", cst_api_sys_tenant_create, SYS_TENANTS, JSON,

@@ -559,37 +559,55 @@ static cst_err enqueue(cst_audit *a, stream *s, json_t *o, uint64_t *seq, uint32
     return CST_OK;
 }
 
-cst_err cst_audit_append(cst_audit *a, const cst_audit_event *ev)
+cst_err cst_audit_enqueue(cst_audit *a, const cst_audit_event *ev, cst_audit_ticket *t)
 {
+    memset(t, 0, sizeof(*t));
     json_t *o = event_json(a, ev);
     ENSURE(o != NULL, CST_ERR_AUDIT_UNAVAILABLE, "audit entry could not be built");
     stream *s = &a->s[ev->stream];
-    uint64_t seq = 0;
-    uint32_t gen = 0;
     pthread_mutex_lock(&a->mu);
     cst_err e = a->closing ? cst_fail(CST_ERR_AUDIT_UNAVAILABLE, "the audit log is closed")
-                           : enqueue(a, s, o, &seq, &gen);
+                           : enqueue(a, s, o, &t->seq, &t->gen);
+    pthread_mutex_unlock(&a->mu);
     json_decref(o);
+    if (e != CST_OK)
+        return cst_fail(CST_ERR_AUDIT_UNAVAILABLE, "%s", cst_err_message(e));
+    t->stream = ev->stream;
+    t->queued = true;
+    return CST_OK;
+}
+
+cst_err cst_audit_wait(cst_audit *a, const cst_audit_ticket *t)
+{
+    if (!t->queued)
+        return CST_OK;
+    stream *s = &a->s[t->stream];
     int state = 0;
-    if (e == CST_OK && !a->o.group_commit) {
+    pthread_mutex_lock(&a->mu);
+    if (!a->o.group_commit) {
         while (a->flushing)
             pthread_cond_wait(&a->cv, &a->mu);
-        state = ticket_state(s, seq, gen);
+        state = ticket_state(s, t->seq, t->gen);
         if (state == 0)
             flush_locked(a, false);
     }
-    while (e == CST_OK && (state = ticket_state(s, seq, gen)) == 0) {
+    while ((state = ticket_state(s, t->seq, t->gen)) == 0) {
         if (!a->flushing)
             flush_locked(a, true);
         else
             pthread_cond_wait(&a->cv, &a->mu);
     }
     pthread_mutex_unlock(&a->mu);
-    if (e != CST_OK)
-        return cst_fail(CST_ERR_AUDIT_UNAVAILABLE, "%s", cst_err_message(e));
     ENSURE(state == 1, CST_ERR_AUDIT_UNAVAILABLE,
            "the audit log cannot be written, so the request was not carried out");
     return CST_OK;
+}
+
+cst_err cst_audit_append(cst_audit *a, const cst_audit_event *ev)
+{
+    cst_audit_ticket t;
+    TRY(cst_audit_enqueue(a, ev, &t));
+    return cst_audit_wait(a, &t);
 }
 
 cst_err cst_audit_seal(cst_audit *a)

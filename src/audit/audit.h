@@ -78,6 +78,20 @@ void cst_audit_close(cst_audit *a);
 /* Appends ev and returns once it is durable; CST_ERR_AUDIT_UNAVAILABLE when it cannot be made
  * so (the entry is then not in the log). */
 CST_MUST_USE cst_err cst_audit_append(cst_audit *a, const cst_audit_event *ev);
+/* cst_audit_append in two halves, so that one thread can queue several entries (a group
+ * commit's) and wait once: enqueue numbers and chains ev into its stream's queue and fills t;
+ * wait returns once t's entry is durable (CST_ERR_AUDIT_UNAVAILABLE when the flush that carried
+ * it failed: the entry is then not in the log). A queued entry goes out with the next flush,
+ * whoever waits for it. wait on a ticket that holds nothing (queued false) returns CST_OK. */
+typedef struct cst_audit_ticket {
+    bool queued;
+    int stream;
+    uint64_t seq;
+    uint32_t gen;
+} cst_audit_ticket;
+CST_MUST_USE cst_err cst_audit_enqueue(cst_audit *a, const cst_audit_event *ev,
+                                       cst_audit_ticket *t);
+CST_MUST_USE cst_err cst_audit_wait(cst_audit *a, const cst_audit_ticket *t);
 /* Runs a seal round now (tests, shutdown). */
 CST_MUST_USE cst_err cst_audit_seal(cst_audit *a);
 /* Removes whole segments older than their stream's retention, recording what it removed in the

@@ -165,6 +165,7 @@ int cst_cli_serve(const cst_config *cfg)
         e = load_tls(cfg, &cert, &key);
     if (e == CST_OK) {
         int hash_workers = cfg->hash_workers ? cfg->hash_workers : (int)(cores / 2);
+        int workers = cfg->workers ? cfg->workers : 4 * (int)(cores > 0 ? cores : 2);
         cst_server_opts opts = {
             .host = cfg->listen_host,
             .port = cfg->listen_port,
@@ -178,13 +179,16 @@ int cst_cli_serve(const cst_config *cfg)
             .max_connections_per_ip = cfg->max_connections_per_ip,
             .header_timeout = cfg->header_timeout,
             .max_inflight_body_bytes = cfg->max_inflight_body_bytes,
+            .workers = workers > 0 ? workers : 0,
             .offload_workers = hash_workers > 0 ? hash_workers : 1,
             .offload_queue = cfg->hash_queue,
         };
         cst_info("http: at most %d connections, %d per address; headers within %d s; %zu bytes "
-                 "of request bodies in flight; %d password-hashing worker(s), %d waiting",
+                 "of request bodies in flight; %d request worker(s); %d password-hashing "
+                 "worker(s), %d waiting",
                  opts.max_connections, opts.max_connections_per_ip, opts.header_timeout,
-                 opts.max_inflight_body_bytes, opts.offload_workers, opts.offload_queue);
+                 opts.max_inflight_body_bytes, opts.workers, opts.offload_workers,
+                 opts.offload_queue);
         cst_server_hooks hooks = {&node, cst_api_on_headers, cst_api_on_complete,
                                   cst_api_on_respond};
         e = cst_server_start(&opts, &hooks, &srv);

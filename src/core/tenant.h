@@ -10,6 +10,7 @@
 #include "crypto/keys.h"
 #include "store/store.h"
 #include "util/cidr.h"
+#include "util/combine.h"
 #include "util/err.h"
 
 #define CST_SYS_TENANT "_sys" /* the pseudo-tenant operators log in to */
@@ -26,6 +27,7 @@ typedef struct cst_tenant_ctx {
     bool closing;       /* an erase has begun: no new holders */
     bool closed;        /* store closed, keys wiped: the context only stays allocated */
     uint64_t last_used; /* the node's tick at its last acquire (LRU of open contexts) */
+    cst_combiner group; /* its record writes' group commit (api/dispatch.c) */
 } cst_tenant_ctx;
 
 /* A tenant's identity settings, with the node's policy applied. */

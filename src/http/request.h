@@ -50,6 +50,9 @@ typedef cst_err (*cst_handler)(struct cst_node *node, struct cst_request *req);
 /* LOG-4: an operator route whose first parameter is the tenant it acts on: the entry goes to
  * that tenant's trail too */
 #define CST_ROUTE_TENANT_PARAM 0x100u
+/* writes one tenant's records: committed together with the other such requests to the same
+ * tenant that arrive meanwhile (group commit: one transaction, one audit flush, one commit) */
+#define CST_ROUTE_GROUPED 0x200u
 
 typedef struct cst_route {
     const char *method;

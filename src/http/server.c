@@ -4,7 +4,8 @@
  * (per address and in total), gives each connection a deadline for its TLS handshake and
  * request headers, holds request bodies within a node-wide budget, stops reading a body the
  * moment it is refused, refuses ambiguous framing, and runs slow handlers (password hashing,
- * IAM-2) on a bounded worker pool so that the request threads keep serving everyone else. */
+ * IAM-2) on a bounded worker pool so that the request threads keep serving everyone else.
+ * Every other handler runs on the request pool (issue 14), off the polling threads. */
 #include "util/json.h"
 #include "http/server.h"
 
@@ -65,6 +66,9 @@ typedef struct job {
 } job;
 
 typedef struct pool {
+    struct cst_server *srv;
+    const char *what; /* for messages */
+    int nice;         /* the workers' CPU priority (Linux: per thread) */
     pthread_mutex_t lock;
     pthread_cond_t wake;
     pthread_t *threads;
@@ -96,7 +100,8 @@ struct cst_server {
     int nlinger;
     /* bodies in flight */
     atomic_size_t inflight;
-    pool work;
+    pool work; /* slow handlers (password hashing), at lower priority */
+    pool reqs; /* every other handler, so that many requests wait on one flush at once */
     log_gate refused_log, reaped_log, budget_log, busy_log, mhd_log;
 };
 
@@ -586,7 +591,13 @@ static cst_err refuse_over_budget(cst_server *srv, cst_request *req, size_t want
                     "the node holds as many request bodies as it may; retry shortly");
 }
 
-/* ---- the worker pool for slow handlers (IAM-2: password hashing) ---------------------------- */
+/* ---- the worker pools ------------------------------------------------------------------------
+ * Handlers run on workers, never on libmicrohttpd's polling threads: the connection is
+ * suspended while its request waits for a worker and runs, and resumed with its answer. The
+ * request pool (http.workers) lets many requests wait on one audit flush or commit at once
+ * (group commit) while the polling threads keep reading other connections; the hashing pool
+ * (auth.hash_workers, IAM-2) runs password hashing at a lower priority, so that a flood of
+ * logins slows logins, not everyone. */
 
 static void run_job(cst_server *srv, job j)
 {
@@ -602,12 +613,10 @@ static void run_job(cst_server *srv, job j)
 
 static void *worker_main(void *arg)
 {
-    cst_server *srv = arg;
-    pool *p = &srv->work;
-    /* Slow work yields the CPU to the request threads: under contention a nice-10 thread gets
-     * about a tenth of a nice-0 one's share, so a flood of logins slows logins, not everyone.
-     * (Linux: nice is per thread.) */
-    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), WORKER_NICE);
+    pool *p = arg;
+    /* Under contention a nice-10 thread gets about a tenth of a nice-0 one's share. */
+    if (p->nice)
+        (void)setpriority(PRIO_PROCESS, (id_t)gettid(), p->nice);
     for (;;) {
         pthread_mutex_lock(&p->lock);
         while (p->count == 0 && !p->stopping)
@@ -620,14 +629,14 @@ static void *worker_main(void *arg)
         p->head = (p->head + 1) % p->cap;
         p->count--;
         pthread_mutex_unlock(&p->lock);
-        run_job(srv, j);
+        run_job(p->srv, j);
     }
 }
 
-/* Suspends the connection and queues its request; false when the queue is full. */
-static bool pool_submit(cst_server *srv, struct MHD_Connection *conn, areq *a)
+/* Suspends the connection and queues its request; false when the queue is full (or the pool
+ * has no workers). */
+static bool pool_submit(pool *p, struct MHD_Connection *conn, areq *a)
 {
-    pool *p = &srv->work;
     pthread_mutex_lock(&p->lock);
     bool room = p->nthreads > 0 && !p->stopping && p->count < p->cap;
     if (room) {
@@ -642,27 +651,27 @@ static bool pool_submit(cst_server *srv, struct MHD_Connection *conn, areq *a)
     return room;
 }
 
-static cst_err pool_start(cst_server *srv)
+static cst_err pool_start(cst_server *srv, pool *p, const char *what, int n, int cap, int nice)
 {
-    pool *p = &srv->work;
+    p->srv = srv;
+    p->what = what;
+    p->nice = nice;
     ENSURE(pthread_mutex_init(&p->lock, NULL) == 0 && pthread_cond_init(&p->wake, NULL) == 0,
-           CST_ERR_INTERNAL, "cannot create the worker pool");
-    int n = srv->opts.offload_workers > 0 ? srv->opts.offload_workers : 1;
-    p->cap = srv->opts.offload_queue > 0 ? srv->opts.offload_queue : 1;
+           CST_ERR_INTERNAL, "cannot create the %s", what);
+    p->cap = cap > 0 ? cap : 1;
     p->ring = calloc((size_t)p->cap, sizeof(*p->ring));
-    p->threads = calloc((size_t)n, sizeof(*p->threads));
+    p->threads = calloc((size_t)(n > 0 ? n : 1), sizeof(*p->threads));
     ENSURE(p->ring && p->threads, CST_ERR_INTERNAL, "out of memory");
     for (; p->nthreads < n; p->nthreads++)
-        ENSURE(pthread_create(&p->threads[p->nthreads], NULL, worker_main, srv) == 0,
-               CST_ERR_INTERNAL, "cannot start the worker pool");
+        ENSURE(pthread_create(&p->threads[p->nthreads], NULL, worker_main, p) == 0,
+               CST_ERR_INTERNAL, "cannot start the %s", what);
     return CST_OK;
 }
 
 /* Requests still queued are answered 503 (the node is stopping); running ones finish. Every
  * suspended connection is resumed: libmicrohttpd must not be stopped with one. */
-static void pool_stop(cst_server *srv)
+static void pool_stop(pool *p)
 {
-    pool *p = &srv->work;
     if (!p->ring)
         return;
     pthread_mutex_lock(&p->lock);
@@ -857,7 +866,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         e = cst_fail(req->early, "%s", req->early_msg);
     else if (req->sink_err != CST_OK)
         e = cst_fail(req->sink_err, "%s", req->early_msg);
-    else if (req->offload && pool_submit(srv, conn, a))
+    else if (req->offload && pool_submit(&srv->work, conn, a))
         return MHD_YES; /* a worker runs on_complete, then resumes the connection */
     else if (req->offload) {
         gate_warn(&srv->busy_log,
@@ -866,7 +875,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                   req->source_ip, srv->opts.offload_queue);
         req->retry_after = BUSY_RETRY_SECONDS;
         e = cst_fail(CST_ERR_UNAVAILABLE, "the node is busy; retry shortly");
-    } else
+    } else if (pool_submit(&srv->reqs, conn, a))
+        return MHD_YES;
+    else /* no request workers (http.workers < 0), or as many queued as connections */
         e = srv->hooks.on_complete(srv->hooks.app, req);
     if (e != CST_OK)
         cst_resp_error(req, e);
@@ -1064,7 +1075,13 @@ cst_err cst_server_start(const cst_server_opts *opts, const cst_server_hooks *ho
         free(srv);
         return cst_fail(CST_ERR_INTERNAL, "cannot create the connection table");
     }
-    cst_err e = pool_start(srv);
+    int hashers = opts->offload_workers > 0 ? opts->offload_workers : 1;
+    /* Each connection has at most one request in flight: as many places as connections. */
+    int queue = opts->max_connections > 0 ? opts->max_connections : 4096;
+    cst_err e = pool_start(srv, &srv->work, "password-hashing pool", hashers, opts->offload_queue,
+                           WORKER_NICE);
+    if (e == CST_OK && opts->workers > 0)
+        e = pool_start(srv, &srv->reqs, "request pool", opts->workers, queue, 0);
     if (e != CST_OK) {
         cst_server_stop(srv);
         return e;
@@ -1145,7 +1162,8 @@ void cst_server_stop(cst_server *srv)
 {
     if (!srv)
         return;
-    pool_stop(srv); /* resumes every suspended connection first */
+    pool_stop(&srv->work); /* resumes every suspended connection first */
+    pool_stop(&srv->reqs);
     if (srv->reaper_running) {
         pthread_mutex_lock(&srv->conns_lock);
         srv->reaper_stop = true;

@@ -23,15 +23,16 @@ typedef struct cst_server_opts {
     int max_connections_per_ip;     /* from one source address; 0: none */
     int header_timeout;             /* seconds for the TLS handshake plus request headers */
     size_t max_inflight_body_bytes; /* request bodies held in memory, node-wide; 0: none */
+    int workers;                    /* threads running handlers; 0: on the polling threads */
     int offload_workers;            /* threads running req->offload requests (IAM-2) */
     int offload_queue;              /* such requests waiting; beyond it 503 unavailable */
 } cst_server_opts;
 
 /* The application side. on_headers runs once the request line and headers are in: it routes,
  * authenticates and sets req->body_limit; an error is answered at once, before any body is
- * read. on_complete runs with the whole body and fills the response; when on_headers set
- * req->offload it runs on one of the server's worker threads (the whole of it on that one
- * thread), with the connection suspended. */
+ * read. on_complete runs with the whole body and fills the response, on one of the server's
+ * worker threads (the whole of it on that one thread), with the connection suspended: the
+ * hashing pool's when on_headers set req->offload, the request pool's otherwise. */
 typedef struct cst_server_hooks {
     void *app;
     cst_err (*on_headers)(void *app, cst_request *req, const char *url);

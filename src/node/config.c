@@ -274,7 +274,13 @@ static const config_key config_keys[] = {
      .type = K_LISTEN,
      .def = "127.0.0.1:8443",
      .desc = "address and port (`[::1]:8443` for IPv6; port 0 picks a free one and prints it)"},
-    KNUM("http.threads", K_INT, threads, "0", 0, 256, "worker threads; `0`: one per core"),
+    KNUM("http.threads", K_INT, threads, "0", 0, 256,
+         "threads that accept connections and read requests (libmicrohttpd's polling threads); "
+         "`0`: one per core"),
+    KNUM("http.workers", K_INT, workers, "0", -1, 1024,
+         "threads that run request handlers, off the polling threads, so that many requests "
+         "share one audit flush; `0`: four per core; `-1`: none (handlers run on the polling "
+         "threads)"),
     {.name = "http.allow_plaintext_loopback",
      .type = K_BOOL,
      .off = FIELD(allow_plaintext_loopback),

@@ -36,6 +36,7 @@ typedef struct cst_config {
     char listen_host[64];
     int listen_port;
     int threads; /* 0: one per core */
+    int workers; /* request handler threads; 0: four per core; -1: none (on the polling threads) */
     bool allow_plaintext_loopback;
     char tls_cert_file[PATH_MAX]; /* empty: <data_dir>/tls/cert.pem (self-signed) */
     char tls_key_file[PATH_MAX];

@@ -99,6 +99,14 @@ cst_err cst_node_open(cst_node *n, const cst_config *cfg)
     return CST_OK;
 }
 
+static cst_tenant_ctx *tenant_ctx_new(void)
+{
+    cst_tenant_ctx *t = calloc(1, sizeof(*t));
+    if (t)
+        cst_combiner_init(&t->group);
+    return t;
+}
+
 static void tenant_ctx_free(cst_tenant_ctx *t)
 {
     if (!t)
@@ -106,6 +114,7 @@ static void tenant_ctx_free(cst_tenant_ctx *t)
     cst_tstore_close(t->ts);
     cst_key_free(&t->dek);
     cst_key_free(&t->idx);
+    cst_combiner_destroy(&t->group);
     free(t);
 }
 
@@ -155,7 +164,7 @@ static cst_err unwrap_latest(cst_node *n, const char *tenant_id, const char *pur
 
 static cst_err tenant_open(cst_node *n, const char *tenant_id, cst_tenant_ctx **out)
 {
-    cst_tenant_ctx *t = calloc(1, sizeof(*t));
+    cst_tenant_ctx *t = tenant_ctx_new();
     ENSURE(t != NULL, CST_ERR_INTERNAL, "out of memory");
     cst_err e = cst_fmt(t->id, sizeof(t->id), "%s", tenant_id);
     if (e == CST_OK)
@@ -315,13 +324,13 @@ void cst_node_tenant_close(cst_node *n, const char *tenant_id)
     if (!t) {
         /* Not open (never, or closed by the LRU): a closed entry keeps it from being opened
          * again by a request that passed its checks before the erase began. */
-        t = calloc(1, sizeof(*t));
+        t = tenant_ctx_new();
         if (t && tenant_room(n) == CST_OK) {
             (void)snprintf(t->id, sizeof(t->id), "%s", tenant_id);
             t->closing = t->closed = true;
             n->tenants[n->ntenants++] = t;
         } else {
-            free(t);
+            tenant_ctx_free(t);
             cst_err_clear();
         }
         pthread_mutex_unlock(&n->tenants_mu);
