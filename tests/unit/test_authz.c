@@ -292,7 +292,7 @@ static void test_iam5_iam9_bearer_against_store(void **state)
     strcpy(op_user.recovery, "[]");
     assert_int_equal(cst_store_user_create(st, NULL, &op_user), CST_OK);
     cst_cidr_list ops = {.n = 0};
-    cst_authn_policy pol = {IDLE, MAX, &ops};
+    cst_authn_policy pol = {IDLE, MAX, &ops, NULL};
     char token[CST_TOKEN_LEN + 1], api[CST_TOKEN_LEN + 1];
     cst_token_row sess, tok;
     issue(true, t0, t0 + MAX * SEC, token, &sess);
