@@ -61,6 +61,13 @@ static void patch_user(const char *uid, const char *json)
     assert_int_equal(req("PATCH", path, owner, json, NULL, 0), 200);
 }
 
+/* A new reader of every bucket of the tenant, first login done; its session (malloc'd), its
+ * id into uid when not NULL. */
+static char *reader(const char *username, char *uid)
+{
+    return ts_user_create(&srv, owner, "cachy", username, "[\"reader\"]", "[\"*\"]", false, uid);
+}
+
 /* An API token of the session's user with the given permissions (JSON array text); its id
  * into id. Returns it (malloc'd). */
 static char *api_token(const char *session, const char *perms, char id[64])
@@ -80,7 +87,7 @@ static void test_iam5_cached_token_revoked(void **state)
 {
     (void)state;
     char id[64], path[96], code[64];
-    char *s = ts_user_create(&srv, owner, "cachy", "rita", "[\"reader\"]", "[\"*\"]", false, NULL);
+    char *s = reader("rita", NULL);
     char *t = api_token(s, "[\"records.read\"]", id);
     warm(t);
     snprintf(path, sizeof(path), "/v1/tokens/%s", id);
@@ -99,7 +106,7 @@ static void test_iam5_cached_id_wrong_secret(void **state)
 {
     (void)state;
     char code[64];
-    char *s = ts_user_create(&srv, owner, "cachy", "walt", "[\"reader\"]", "[\"*\"]", false, NULL);
+    char *s = reader("walt", NULL);
     warm(s);
     char wrong[256];
     snprintf(wrong, sizeof(wrong), "%s", s);
@@ -115,7 +122,7 @@ static void test_iam5_cached_user_disabled(void **state)
 {
     (void)state;
     char uid[32], id[64];
-    char *s = ts_user_create(&srv, owner, "cachy", "dina", "[\"reader\"]", "[\"*\"]", false, uid);
+    char *s = reader("dina", uid);
     char *t = api_token(s, "[\"records.read\"]", id);
     warm(s);
     warm(t);
@@ -149,7 +156,7 @@ static void test_iam5_cached_allowlist_narrowed(void **state)
 {
     (void)state;
     char code[64];
-    char *s = ts_user_create(&srv, owner, "cachy", "ivan", "[\"reader\"]", "[\"*\"]", false, NULL);
+    char *s = reader("ivan", NULL);
     strcpy(srv.source_ip, "127.0.0.2");
     warm(s);
     srv.source_ip[0] = '\0';
