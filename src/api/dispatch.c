@@ -102,7 +102,8 @@ static cst_err authenticate(cst_node *n, cst_request *req)
            "the Authorization header must be: Bearer <token>");
     cst_authn_policy pol = {.session_idle_seconds = n->cfg.session_idle_seconds,
                             .session_max_seconds = n->cfg.session_max_seconds,
-                            .operator_ip_allowlist = &n->cfg.operator_ip_allowlist};
+                            .operator_ip_allowlist = &n->cfg.operator_ip_allowlist,
+                            .cache = n->credcache};
     return cst_authn_bearer(n->store, &pol, auth + 7, req->client_ip, cst_now_us(), &req->who);
 }
 

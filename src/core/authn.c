@@ -48,45 +48,97 @@ cst_err cst_authn_user_active(const cst_user_row *u)
     return CST_OK;
 }
 
-static cst_err load_principal(cst_store *st, const cst_authn_policy *pol, const cst_token_row *tok,
-                              cst_principal *who)
+/* Reads the rows behind the token id from the store into c, at the generation *gen (read
+ * first: see cst_store_principals_gen). A wrong secret or an expired token reads nothing more,
+ * so it is never cached. */
+static cst_err cred_read(cst_store *st, const cst_authn_policy *pol, const char *id,
+                         const uint8_t hash[CST_HASH_LEN], int64_t now, cst_cred *c, uint64_t *gen)
 {
-    cst_err e = cst_store_user_get(st, NULL, tok->user_id, &who->user);
+    *gen = cst_store_principals_gen(st);
+    cst_err e = cst_store_token_get(st, NULL, id, &c->token);
     ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
     TRY(e);
-    TRY(cst_authn_user_active(&who->user));
-    who->is_operator = strcmp(who->user.tenant_id, CST_SYS_TENANT) == 0;
+    ENSURE(cst_hash_equal(c->token.hash, hash), CST_ERR_UNAUTHENTICATED,
+           "invalid or expired token");
+    TRY(cst_authn_unexpired(&c->token, now));
+    e = cst_store_user_get(st, NULL, c->token.user_id, &c->user);
+    ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
+    TRY(e);
     const char *settings = NULL;
-    if (!who->is_operator) {
-        e = cst_store_tenant_get(st, NULL, who->user.tenant_id, &who->tenant);
+    if (strcmp(c->user.tenant_id, CST_SYS_TENANT) != 0) {
+        e = cst_store_tenant_get(st, NULL, c->user.tenant_id, &c->tenant);
         ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
         TRY(e);
-        settings = who->tenant.settings;
+        settings = c->tenant.settings;
     }
-    TRY(cst_tenant_settings_load(settings, pol->session_idle_seconds, pol->session_max_seconds,
-                                 &who->settings));
-    /* IAM-4: an API token holds at most its creator's current rights. */
-    who->perms = cst_authz_effective(who->user.roles, tok->session, tok->perms);
-    who->token = *tok;
-    who->mfa_required = cst_mfa_required(&who->user, &who->settings);
-    who->authenticated = true;
+    c->idle_max = pol->session_idle_seconds;
+    c->session_max = pol->session_max_seconds;
+    return cst_tenant_settings_load(settings, c->idle_max, c->session_max, &c->settings);
+}
+
+/* The rows behind the token id: the cache's while the generation has not moved and the node's
+ * limits are the ones its settings were parsed under, else the store's (then cached). */
+static cst_err cred_get(cst_store *st, const cst_authn_policy *pol, const char *id,
+                        const uint8_t hash[CST_HASH_LEN], int64_t now, cst_cred *c)
+{
+    if (cst_credcache_get(pol->cache, id, cst_store_principals_gen(st), c) &&
+        c->idle_max == pol->session_idle_seconds && c->session_max == pol->session_max_seconds)
+        return CST_OK;
+    uint64_t gen;
+    TRY(cred_read(st, pol, id, hash, now, c, &gen));
+    cst_credcache_put(pol->cache, c, gen);
     return CST_OK;
 }
 
-/* Records the use of the credential: neither write may refuse the request. */
-static void touch(cst_store *st, const cst_principal *who, int64_t now)
+/* IAM-5, IAM-7, IAM-9: every check of a credential, on every request, whether its rows came
+ * from the store or the cache. who is filled as each check passes, as the refusal names it. */
+static cst_err decide(const cst_authn_policy *pol, const cst_cred *c,
+                      const uint8_t hash[CST_HASH_LEN], const char *client_ip, int64_t now,
+                      cst_principal *who)
 {
+    ENSURE(cst_hash_equal(c->token.hash, hash), CST_ERR_UNAUTHENTICATED,
+           "invalid or expired token");
+    TRY(cst_authn_unexpired(&c->token, now));
+    who->user = c->user;
+    TRY(cst_authn_user_active(&who->user));
+    who->is_operator = strcmp(who->user.tenant_id, CST_SYS_TENANT) == 0;
+    if (!who->is_operator)
+        who->tenant = c->tenant;
+    who->settings = c->settings;
+    /* IAM-4: an API token holds at most its creator's current rights. */
+    who->perms = cst_authz_effective(who->user.roles, c->token.session, c->token.perms);
+    who->token = c->token;
+    who->mfa_required = cst_mfa_required(&who->user, &who->settings);
+    who->authenticated = true;
+    TRY(cst_authz_ip(pol->operator_ip_allowlist, &who->settings, who->is_operator, who->tenant.id,
+                     client_ip));
+    return cst_authn_session_live(&who->token, &who->settings, now);
+}
+
+/* Records the use of the credential: neither write may refuse the request. The cache learns a
+ * use only once the store has it: a stale last_used_at only makes a session expire sooner. */
+static void touch(cst_store *st, cst_credcache *cache, const cst_principal *who, int64_t now)
+{
+    int64_t active = 0, used = 0;
     /* RET-2: a free plan's inactivity clock; written at most hourly, failures ignored. */
-    if (!who->is_operator && now - who->tenant.last_active_at >= ACTIVE_INTERVAL_US &&
-        cst_store_tenant_touch(st, NULL, who->tenant.id, now) != CST_OK)
-        cst_err_clear();
+    if (!who->is_operator && now - who->tenant.last_active_at >= ACTIVE_INTERVAL_US) {
+        if (cst_store_tenant_touch(st, NULL, who->tenant.id, now) == CST_OK)
+            active = now;
+        else
+            cst_err_clear();
+    }
     /* A failed touch (disk full) must not refuse reads: a stale last_used_at only makes the
      * session expire sooner, which is the safe direction. */
-    if (now - who->token.last_used_at >= TOUCH_INTERVAL_US &&
-        cst_store_token_touch(st, NULL, who->token.id, now) != CST_OK) {
-        cst_warn("could not record the last use of session %s", who->token.id);
-        cst_err_clear();
+    if (now - who->token.last_used_at >= TOUCH_INTERVAL_US) {
+        if (cst_store_token_touch(st, NULL, who->token.id, now) == CST_OK) {
+            used = now;
+        } else {
+            cst_warn("could not record the last use of session %s", who->token.id);
+            cst_err_clear();
+        }
     }
+    if (active || used)
+        cst_credcache_touched(cache, who->token.id, used, active);
 }
 
 cst_err cst_authn_bearer(cst_store *st, const cst_authn_policy *pol, const char *bearer,
@@ -95,18 +147,14 @@ cst_err cst_authn_bearer(cst_store *st, const cst_authn_policy *pol, const char 
     char id[CST_TOKEN_ID_LEN];
     uint8_t hash[CST_HASH_LEN];
     TRY(cst_token_parse(bearer, id, hash));
-    cst_token_row tok;
-    cst_err e = cst_store_token_get(st, NULL, id, &tok);
-    ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
-    TRY(e);
-    ENSURE(cst_hash_equal(tok.hash, hash), CST_ERR_UNAUTHENTICATED, "invalid or expired token");
-    TRY(cst_authn_unexpired(&tok, now));
-    TRY(load_principal(st, pol, &tok, who));
-    TRY(cst_authz_ip(pol->operator_ip_allowlist, &who->settings, who->is_operator, who->tenant.id,
-                     client_ip));
-    TRY(cst_authn_session_live(&tok, &who->settings, now));
-    touch(st, who, now);
-    return CST_OK;
+    cst_cred c;
+    cst_err e = cred_get(st, pol, id, hash, now, &c);
+    if (e == CST_OK)
+        e = decide(pol, &c, hash, client_ip, now, who);
+    if (e == CST_OK)
+        touch(st, pol->cache, who, now);
+    sodium_memzero(&c, sizeof(c));
+    return e;
 }
 
 cst_err cst_authn_login_failed(cst_store *st, const cst_lockout_policy *pol, const cst_user_row *u,

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "core/authz.h"
+#include "core/credcache.h"
 #include "core/tenant.h"
 #include "crypto/crypto.h"
 #include "crypto/secrets.h"
@@ -38,6 +39,7 @@ typedef struct cst_authn_policy {
     int session_idle_seconds; /* IAM-9: the node's session timeouts; a tenant may shorten them */
     int session_max_seconds;
     const cst_cidr_list *operator_ip_allowlist; /* IAM-7: the node's, for operators */
+    cst_credcache *cache; /* IAM-5: the rows of recent credentials; NULL: read them each time */
 } cst_authn_policy;
 
 /* IAM-5, IAM-7, IAM-9: authenticates a bearer token (the text after "Bearer ") presented from
@@ -45,7 +47,8 @@ typedef struct cst_authn_policy {
  * refusal can name the principal) and records the session's use; or refuses with
  * CST_ERR_UNAUTHENTICATED ("invalid or expired token", or a session timeout) or
  * CST_ERR_IP_NOT_ALLOWED. It runs before the request's unit of work exists: its reads and
- * its record of use commit on their own. */
+ * its record of use commit on their own. With pol->cache, the rows come from the cache while
+ * the store's principals generation is unchanged; every check still runs on every request. */
 CST_MUST_USE cst_err cst_authn_bearer(cst_store *st, const cst_authn_policy *pol,
                                       const char *bearer, const char *client_ip, int64_t now,
                                       cst_principal *who);

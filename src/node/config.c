@@ -469,6 +469,11 @@ static const config_key config_keys[] = {
     KNUM("auth.hash_queue", K_INT, hash_queue, "64", 1, 100000,
          "such requests waiting for a worker; beyond it `503 unavailable` with `Retry-After: 1` "
          "at once"),
+    KNUM("auth.cache_entries", K_INT, auth_cache_entries, "10000", 0, 100000,
+         "credentials (token, user and tenant rows, about 10 KiB each) kept in memory by token "
+         "id, least recently used evicted, so that a request need not read them; every check "
+         "still runs per request and any change to users, tokens or tenants applies to the very "
+         "next request (IAM-5); `0`: no cache"),
 };
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 

@@ -88,6 +88,7 @@ typedef struct cst_config {
     int login_rate_per_account; /* login attempts per minute for one account */
     int hash_workers;           /* threads that run password-hashing requests; 0: auto */
     int hash_queue;             /* such requests waiting for a worker before 503 */
+    int auth_cache_entries;     /* IAM-5: credentials cached by token id; 0: none */
     char log_file[PATH_MAX];    /* server log; empty: stderr. SIGHUP reopens it (logrotate) */
 } cst_config;
 

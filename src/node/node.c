@@ -4,6 +4,7 @@
 #include <jansson.h>
 
 #include "audit/audit.h"
+#include "core/credcache.h"
 #include "util/json.h"
 
 #include <errno.h>
@@ -96,6 +97,7 @@ cst_err cst_node_open(cst_node *n, const cst_config *cfg)
     TRY(cst_throttle_new(CST_LOGIN_THROTTLE_ENTRIES, cfg->login_rate_per_account,
                          &n->login_account));
     TRY(cst_failtable_new(CST_LOGIN_THROTTLE_ENTRIES, &n->login_phantoms));
+    TRY(cst_credcache_new((size_t)cfg->auth_cache_entries, &n->credcache));
     return CST_OK;
 }
 
@@ -137,6 +139,8 @@ void cst_node_close(cst_node *n)
     n->login_ip = NULL;
     n->login_account = NULL;
     n->login_phantoms = NULL;
+    cst_credcache_free(n->credcache);
+    n->credcache = NULL;
     pthread_mutex_destroy(&n->tenants_mu);
     pthread_cond_destroy(&n->tenants_cv);
     pthread_mutex_destroy(&n->erase_mu);

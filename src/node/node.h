@@ -46,6 +46,7 @@ typedef struct cst_node {
      * failure counts of accounts that do not exist (so they lock as real ones do) */
     struct cst_throttle *login_ip, *login_account;
     struct cst_failtable *login_phantoms;
+    struct cst_credcache *credcache; /* IAM-5: principals by token id (NULL: off) */
 } cst_node;
 
 /* Loads the KEK (with its file checks), opens the system store and checks that the KEK and region

@@ -5,42 +5,49 @@
 #ifndef CST_STORE_DRIVER_H
 #define CST_STORE_DRIVER_H
 
+#include <stdatomic.h>
+#include <stdint.h>
+
 #include "store/store.h"
 
 /* The operations a driver implements, once: X(on, type, name, (parameters), (arguments)).
  * Each has the contract of the store.h function cst_<name> (store_user_get implements
  * cst_store_user_get, tstore_open cst_tstore_open, ...). on says what a call is dispatched by:
  * S the system store handle st, T the tenant store handle ts, D nothing (copies, which the
- * default driver reads). Opening and the void operations are in the struct below. */
+ * default driver reads); P and A are S operations that write principals (users, tokens,
+ * tenants, tenant_keys), P inside the unit of work w, A committed alone: store.c bumps the
+ * store's principals generation after them (IAM-5, cst_store_principals_gen). The touches
+ * (token_touch, tenant_touch) stay S: they record use, which no cached check depends on beyond
+ * what core/authn.c updates in place. Opening and the void operations are in the struct below. */
 // clang-format off
 #define CST_STORE_OPS(X) \
     X(S, const char *, store_data_dir, (const cst_store *st), (st)) \
     X(S, cst_err, store_meta_get, (cst_store *st, cst_work *w, const char *k, char *out, size_t n), (st, w, k, out, n)) \
     X(S, cst_err, store_meta_set, (cst_store *st, cst_work *w, const char *k, const char *v), (st, w, k, v)) \
-    X(S, cst_err, store_tenant_create, (cst_store *st, cst_work *w, const cst_tenant_row *t, const cst_buf *wrapped_dek, const cst_buf *wrapped_idx, const cst_user_row *owner), (st, w, t, wrapped_dek, wrapped_idx, owner)) \
+    X(P, cst_err, store_tenant_create, (cst_store *st, cst_work *w, const cst_tenant_row *t, const cst_buf *wrapped_dek, const cst_buf *wrapped_idx, const cst_user_row *owner), (st, w, t, wrapped_dek, wrapped_idx, owner)) \
     X(S, cst_err, store_tenant_get, (cst_store *st, cst_work *w, const char *id, cst_tenant_row *out), (st, w, id, out)) \
     X(S, cst_err, store_tenant_by_name, (cst_store *st, cst_work *w, const char *name, cst_tenant_row *out), (st, w, name, out)) \
     X(S, cst_err, store_tenant_list, (cst_store *st, cst_work *w, const char *after, int limit, cst_err (*fn)(const cst_tenant_row *, void *), void *ctx), (st, w, after, limit, fn, ctx)) \
     X(S, cst_err, store_key_latest, (cst_store *st, cst_work *w, const char *tenant_id, const char *purpose, uint32_t *version, cst_buf *blob), (st, w, tenant_id, purpose, version, blob)) \
-    X(S, cst_err, store_user_create, (cst_store *st, cst_work *w, const cst_user_row *u), (st, w, u)) \
+    X(P, cst_err, store_user_create, (cst_store *st, cst_work *w, const cst_user_row *u), (st, w, u)) \
     X(S, cst_err, store_user_get, (cst_store *st, cst_work *w, const char *id, cst_user_row *out), (st, w, id, out)) \
     X(S, cst_err, store_user_by_name, (cst_store *st, cst_work *w, const char *tenant_id, const char *username, cst_user_row *out), (st, w, tenant_id, username, out)) \
-    X(S, cst_err, store_user_update, (cst_store *st, cst_work *w, const cst_user_row *u), (st, w, u)) \
+    X(P, cst_err, store_user_update, (cst_store *st, cst_work *w, const cst_user_row *u), (st, w, u)) \
     X(S, cst_err, store_user_list, (cst_store *st, cst_work *w, const char *tenant_id, cst_err (*fn)(const cst_user_row *, void *), void *ctx), (st, w, tenant_id, fn, ctx)) \
-    X(S, cst_err, store_user_delete, (cst_store *st, cst_work *w, const char *tenant_id, const char *id), (st, w, tenant_id, id)) \
+    X(P, cst_err, store_user_delete, (cst_store *st, cst_work *w, const char *tenant_id, const char *id), (st, w, tenant_id, id)) \
     X(S, cst_err, store_user_count, (cst_store *st, cst_work *w, const char *tenant_id, uint32_t role_mask, int *count), (st, w, tenant_id, role_mask, count)) \
-    X(S, cst_err, store_login_failed, (cst_store *st, const char *user_id, int64_t now, int max, int64_t lock_us, int *failed, int64_t *locked_until), (st, user_id, now, max, lock_us, failed, locked_until)) \
-    X(S, cst_err, store_login_ok, (cst_store *st, cst_work *w, const char *user_id, int64_t now), (st, w, user_id, now)) \
-    X(S, cst_err, store_login_unlock, (cst_store *st, cst_work *w, const char *user_id), (st, w, user_id)) \
-    X(S, cst_err, store_totp_advance, (cst_store *st, const char *user_id, int64_t step), (st, user_id, step)) \
-    X(S, cst_err, store_recovery_swap, (cst_store *st, const char *user_id, const char *old_json, const char *new_json), (st, user_id, old_json, new_json)) \
-    X(S, cst_err, store_tenant_settings_set, (cst_store *st, cst_work *w, const char *tenant_id, const char *settings_json), (st, w, tenant_id, settings_json)) \
-    X(S, cst_err, store_token_create, (cst_store *st, cst_work *w, const cst_token_row *t), (st, w, t)) \
+    X(A, cst_err, store_login_failed, (cst_store *st, const char *user_id, int64_t now, int max, int64_t lock_us, int *failed, int64_t *locked_until), (st, user_id, now, max, lock_us, failed, locked_until)) \
+    X(P, cst_err, store_login_ok, (cst_store *st, cst_work *w, const char *user_id, int64_t now), (st, w, user_id, now)) \
+    X(P, cst_err, store_login_unlock, (cst_store *st, cst_work *w, const char *user_id), (st, w, user_id)) \
+    X(A, cst_err, store_totp_advance, (cst_store *st, const char *user_id, int64_t step), (st, user_id, step)) \
+    X(A, cst_err, store_recovery_swap, (cst_store *st, const char *user_id, const char *old_json, const char *new_json), (st, user_id, old_json, new_json)) \
+    X(P, cst_err, store_tenant_settings_set, (cst_store *st, cst_work *w, const char *tenant_id, const char *settings_json), (st, w, tenant_id, settings_json)) \
+    X(P, cst_err, store_token_create, (cst_store *st, cst_work *w, const cst_token_row *t), (st, w, t)) \
     X(S, cst_err, store_token_get, (cst_store *st, cst_work *w, const char *id, cst_token_row *out), (st, w, id, out)) \
     X(S, cst_err, store_token_touch, (cst_store *st, cst_work *w, const char *id, int64_t now), (st, w, id, now)) \
-    X(S, cst_err, store_token_delete, (cst_store *st, cst_work *w, const char *tenant_id, const char *user_id, const char *id), (st, w, tenant_id, user_id, id)) \
+    X(P, cst_err, store_token_delete, (cst_store *st, cst_work *w, const char *tenant_id, const char *user_id, const char *id), (st, w, tenant_id, user_id, id)) \
     X(S, cst_err, store_token_list, (cst_store *st, cst_work *w, const char *tenant_id, const char *user_id, cst_err (*fn)(const cst_token_row *, void *), void *ctx), (st, w, tenant_id, user_id, fn, ctx)) \
-    X(S, cst_err, store_sessions_end, (cst_store *st, cst_work *w, const char *user_id, const char *keep_id), (st, w, user_id, keep_id)) \
+    X(P, cst_err, store_sessions_end, (cst_store *st, cst_work *w, const char *user_id, const char *keep_id), (st, w, user_id, keep_id)) \
     X(S, cst_err, store_backup_put, (cst_store *st, cst_work *w, const cst_backup_row *b), (st, w, b)) \
     X(S, cst_err, store_backup_get, (cst_store *st, cst_work *w, const char *id, cst_backup_row *out), (st, w, id, out)) \
     X(S, cst_err, store_backup_list, (cst_store *st, cst_work *w, int limit, cst_err (*fn)(const cst_backup_row *, void *), void *ctx), (st, w, limit, fn, ctx)) \
@@ -48,12 +55,12 @@
     X(S, cst_err, store_drill_list, (cst_store *st, cst_work *w, int limit, cst_err (*fn)(const cst_drill_row *, void *), void *ctx), (st, w, limit, fn, ctx)) \
     X(S, cst_err, store_tombstone_add, (cst_store *st, cst_work *w, const char *tenant_id, int64_t erased_at, const char *certificate_id), (st, w, tenant_id, erased_at, certificate_id)) \
     X(S, cst_err, store_tombstone_list, (cst_store *st, cst_work *w, cst_err (*fn)(const cst_tombstone_row *, void *), void *ctx), (st, w, fn, ctx)) \
-    X(S, cst_err, store_tenant_lifecycle_set, (cst_store *st, cst_work *w, const cst_tenant_row *t), (st, w, t)) \
+    X(P, cst_err, store_tenant_lifecycle_set, (cst_store *st, cst_work *w, const cst_tenant_row *t), (st, w, t)) \
     X(S, cst_err, store_tenant_touch, (cst_store *st, cst_work *w, const char *tenant_id, int64_t now), (st, w, tenant_id, now)) \
     X(S, cst_err, store_tenant_keys, (cst_store *st, cst_work *w, const char *tenant_id, cst_err (*fn)(const char *purpose, uint32_t version, const uint8_t *blob, size_t len, void *ctx), void *ctx), (st, w, tenant_id, fn, ctx)) \
-    X(S, cst_err, store_key_add, (cst_store *st, cst_work *w, const char *tenant_id, const char *purpose, uint32_t version, const cst_buf *blob, int64_t now), (st, w, tenant_id, purpose, version, blob, now)) \
-    X(S, cst_err, store_keys_destroy, (cst_store *st, cst_work *w, const char *tenant_id, const char *const *purposes), (st, w, tenant_id, purposes)) \
-    X(S, cst_err, store_tenant_erased, (cst_store *st, cst_work *w, const char *tenant_id, int64_t now, const char *cert_id, const char *document), (st, w, tenant_id, now, cert_id, document)) \
+    X(P, cst_err, store_key_add, (cst_store *st, cst_work *w, const char *tenant_id, const char *purpose, uint32_t version, const cst_buf *blob, int64_t now), (st, w, tenant_id, purpose, version, blob, now)) \
+    X(P, cst_err, store_keys_destroy, (cst_store *st, cst_work *w, const char *tenant_id, const char *const *purposes), (st, w, tenant_id, purposes)) \
+    X(P, cst_err, store_tenant_erased, (cst_store *st, cst_work *w, const char *tenant_id, int64_t now, const char *cert_id, const char *document), (st, w, tenant_id, now, cert_id, document)) \
     X(S, cst_err, store_certificate_add, (cst_store *st, cst_work *w, const char *id, const char *tenant_id, int64_t issued_at, const char *document), (st, w, id, tenant_id, issued_at, document)) \
     X(S, cst_err, store_certificate_get, (cst_store *st, cst_work *w, const char *id, cst_buf *document), (st, w, id, document)) \
     X(S, cst_err, store_certificate_of, (cst_store *st, cst_work *w, const char *tenant_id, char id[CST_ID_MAX]), (st, w, tenant_id, id)) \
@@ -70,7 +77,7 @@
     X(D, cst_err, store_copy_check, (const char *dir, const char *name, bool integrity, int64_t *records, int64_t *buckets), (dir, name, integrity, records, buckets)) \
     X(D, cst_err, store_copy_lists, (const char *dir, cst_err (*tenant)(const char *id, void *ctx), cst_err (*tomb)(const cst_tombstone_row *, void *ctx), void *ctx), (dir, tenant, tomb, ctx)) \
     X(D, cst_err, store_copy_drop_erased, (const char *dir, const cst_tombstone_row *tombs, size_t n), (dir, tombs, n)) \
-    X(S, cst_err, store_merge_tenant, (cst_store *st, const char *dir, const char *tenant_id, bool *created), (st, dir, tenant_id, created)) \
+    X(A, cst_err, store_merge_tenant, (cst_store *st, const char *dir, const char *tenant_id, bool *created), (st, dir, tenant_id, created)) \
     X(S, cst_err, tstore_open, (cst_store *st, cst_tspace space, const char *tenant_id, bool create, cst_tstore **out), (st, space, tenant_id, create, out)) \
     X(S, cst_err, tstore_exists, (cst_store *st, cst_tspace space, const char *tenant_id, bool *exists), (st, space, tenant_id, exists)) \
     X(S, cst_err, tstore_purge, (cst_store *st, cst_tspace space, const char *tenant_id, void (*removed)(const char *name, void *ctx), void *ctx), (st, space, tenant_id, removed, ctx)) \
@@ -118,6 +125,7 @@ struct cst_store_driver {
  * driver's own state follows (struct sq_store { cst_store base; ... }). */
 struct cst_store {
     const cst_store_driver *drv;
+    _Atomic uint64_t principals_gen; /* IAM-5: bumped by store.c, never by a driver */
 };
 struct cst_tstore {
     const cst_store_driver *drv;

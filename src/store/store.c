@@ -74,15 +74,62 @@ void cst_tstore_checkpoint(cst_tstore *ts)
     ts->drv->tstore_checkpoint(ts);
 }
 
+/* ---- IAM-5: the principals generation ----
+ * A cache of principals (core/credcache.c) reads the generation before it reads the rows and
+ * uses them only while the generation is unchanged. The bump therefore comes AFTER the write is
+ * committed: a reader whose rows predate a commit read the generation before that commit's
+ * bump, so its entry can never carry the generation that follows the change. A bump when the
+ * write starts is not needed: no reader sees rows that are not committed (a transaction holds
+ * its connection until it ends, and a reader of another connection sees committed data only),
+ * and a transaction that rolls back bumps all the same, which costs a reload and nothing else.
+ * The bump is here, not in a driver, so that every driver gets it. */
+uint64_t cst_store_principals_gen(const cst_store *st)
+{
+    return atomic_load(&st->principals_gen);
+}
+
+static void principals_bump(cst_store *st)
+{
+    atomic_fetch_add(&st->principals_gen, 1);
+}
+
+/* A write to principals in w: committed now (w NULL) or when w's transaction ends. */
+static void principals_written(cst_store *st, cst_work *w);
+
 /* Every other function of store.h: the operation of the same name of the handle's driver. */
 #define ON_S st->drv
 #define ON_T ts->drv
 #define ON_D default_driver()
-#define WRAP(on, type, name, params, args)                                                         \
+#define WRAP_S(type, name, params, args)                                                           \
     type cst_##name params                                                                         \
     {                                                                                              \
-        return ON_##on->name args;                                                                 \
+        return ON_S->name args;                                                                    \
     }
+#define WRAP_T(type, name, params, args)                                                           \
+    type cst_##name params                                                                         \
+    {                                                                                              \
+        return ON_T->name args;                                                                    \
+    }
+#define WRAP_D(type, name, params, args)                                                           \
+    type cst_##name params                                                                         \
+    {                                                                                              \
+        return ON_D->name args;                                                                    \
+    }
+#define WRAP_P(type, name, params, args)                                                           \
+    type cst_##name params                                                                         \
+    {                                                                                              \
+        type r = ON_S->name args;                                                                  \
+        principals_written(st, w);                                                                 \
+        return r;                                                                                  \
+    }
+#define WRAP_A(type, name, params, args)                                                           \
+    type cst_##name params                                                                         \
+    {                                                                                              \
+        type r = ON_S->name args;                                                                  \
+        principals_bump(st);                                                                       \
+        return r;                                                                                  \
+    }
+#define WRAP(on, type, name, params, args) WRAP_##on(type, name, params, args)
 CST_STORE_OPS(WRAP)
 
 /* ---- transactions and units of work ----
@@ -106,8 +153,9 @@ struct cst_txn {
     int n;
     txn_hook hooks[TXN_HOOKS];
     int nhooks;
-    cst_work *open; /* the unit of work open in it, if any */
-    cst_err broken; /* CST_OK, or why it can only roll back */
+    cst_work *open;                 /* the unit of work open in it, if any */
+    cst_err broken;                 /* CST_OK, or why it can only roll back */
+    cst_store *principals[TXN_RES]; /* IAM-5: stores whose principals it wrote, bumped at its end */
 };
 
 struct cst_work {
@@ -139,6 +187,9 @@ static cst_err txn_end(cst_txn *t, bool commit)
     /* A commit that failed part-way may have made some connection's changes durable; only a
      * transaction that committed everything keeps what its units of work made elsewhere. */
     bool committed = commit && e == CST_OK;
+    /* IAM-5: after every connection is committed (or rolled back), before anyone is answered */
+    for (int i = 0; i < TXN_RES && t->principals[i]; i++)
+        principals_bump(t->principals[i]);
     for (int i = 0; i < t->nhooks; i++)
         t->hooks[i].fn(t->hooks[i].ctx, committed && t->hooks[i].kept);
     free(t);
@@ -245,4 +296,21 @@ cst_err cst_work_on_end(cst_work *w, void (*fn)(void *ctx, bool committed), void
     }
     t->hooks[t->nhooks++] = (txn_hook){.fn = fn, .ctx = ctx};
     return CST_OK;
+}
+
+static void principals_written(cst_store *st, cst_work *w)
+{
+    if (!w) {
+        principals_bump(st);
+        return;
+    }
+    cst_txn *t = w->t;
+    int i = 0;
+    while (i < TXN_RES && t->principals[i] && t->principals[i] != st)
+        i++;
+    if (i < TXN_RES)
+        t->principals[i] = st;
+    else /* unreachable: a write joins its store's connection first, and a transaction joins
+          * at most TXN_RES; one that could not join wrote nothing */
+        principals_bump(st);
 }

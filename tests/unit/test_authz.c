@@ -2,7 +2,8 @@
  * bucket grants and a token's rights narrowed by its user's roles (IAM-4), the operator/tenant
  * split (IAM-8), one-time passwords and two-factor enrolment (SPEC §9, IAM-3), the IP allowlist
  * decision (IAM-7), and a bearer token against a store at an injected clock: expiry and session
- * timeouts (IAM-9), disabled users and deleted tokens (IAM-5). */
+ * timeouts (IAM-9), disabled users and deleted tokens (IAM-5), also through the principal
+ * cache. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 
 #include "core/authn.h"
 #include "core/authz.h"
+#include "core/credcache.h"
 #include "core/tenant_state.h"
 #include "util/util.h"
 
@@ -292,7 +294,7 @@ static void test_iam5_iam9_bearer_against_store(void **state)
     strcpy(op_user.recovery, "[]");
     assert_int_equal(cst_store_user_create(st, NULL, &op_user), CST_OK);
     cst_cidr_list ops = {.n = 0};
-    cst_authn_policy pol = {IDLE, MAX, &ops};
+    cst_authn_policy pol = {IDLE, MAX, &ops, NULL};
     char token[CST_TOKEN_LEN + 1], api[CST_TOKEN_LEN + 1];
     cst_token_row sess, tok;
     issue(true, t0, t0 + MAX * SEC, token, &sess);
@@ -342,6 +344,85 @@ static void test_iam5_iam9_bearer_against_store(void **state)
     sodium_memzero(api, sizeof(api));
 }
 
+/* IAM-5: a bearer check through the principal cache (core/credcache.c): the cached rows are
+ * used while the store's generation holds, every check still runs per request, and a change
+ * to principals takes effect on the very next request. */
+static void test_iam5_bearer_through_cache(void **state)
+{
+    (void)state;
+    int64_t t0 = 1700000000LL * SEC;
+    cst_credcache *cache;
+    assert_int_equal(cst_credcache_new(16, &cache), CST_OK);
+    cst_cidr_list ops = {.n = 0};
+    cst_authn_policy pol = {IDLE, MAX, &ops, cache};
+    op_user.disabled = false; /* the test above left the operator disabled in the store */
+    assert_int_equal(cst_store_user_update(st, NULL, &op_user), CST_OK);
+    char token[CST_TOKEN_LEN + 1], api[CST_TOKEN_LEN + 1];
+    cst_token_row sess, tok;
+    issue(true, t0, 0, token, &sess);
+    issue(false, t0, 0, api, &tok);
+    cst_principal who;
+    memset(&who, 0, sizeof(who));
+    assert_int_equal(cst_authn_bearer(st, &pol, api, "192.0.2.1", t0 + SEC, &who), CST_OK);
+    assert_int_equal(cst_credcache_size(cache), 1);
+    assert_int_equal(who.perms, P(SYS_TENANTS));
+
+    /* the cached rows are what the next check uses while the generation holds */
+    cst_cred c;
+    assert_true(cst_credcache_get(cache, tok.id, cst_store_principals_gen(st), &c));
+    c.token.perms = 0;
+    cst_credcache_put(cache, &c, cst_store_principals_gen(st));
+    memset(&who, 0, sizeof(who));
+    assert_int_equal(cst_authn_bearer(st, &pol, api, "192.0.2.1", t0 + SEC, &who), CST_OK);
+    assert_int_equal(who.perms, 0);
+
+    /* a wrong secret for a cached id is still refused (constant-time compare per request) */
+    char wrong[CST_TOKEN_LEN + 1];
+    strcpy(wrong, api);
+    wrong[40] = wrong[40] == 'A' ? 'B' : 'A';
+    memset(&who, 0, sizeof(who));
+    assert_int_equal(cst_authn_bearer(st, &pol, wrong, "192.0.2.1", t0 + SEC, &who),
+                     CST_ERR_UNAUTHENTICATED);
+    assert_false(who.authenticated);
+    /* so is an expired one, and one from outside the operators' allowlist, from the cache */
+    assert_int_equal(cst_cidr_list_parse("198.51.100.0/24", &ops), CST_OK);
+    assert_int_equal(cst_authn_bearer(st, &pol, api, "192.0.2.1", t0 + SEC, &who),
+                     CST_ERR_IP_NOT_ALLOWED);
+    ops.n = 0;
+
+    /* IAM-5: a disabled user is refused on the very next request (the generation moved, so
+     * the rows are read again) */
+    op_user.disabled = true;
+    assert_int_equal(cst_store_user_update(st, NULL, &op_user), CST_OK);
+    assert_int_equal(cst_authn_bearer(st, &pol, api, "192.0.2.1", t0 + 2 * SEC, &who),
+                     CST_ERR_UNAUTHENTICATED);
+    op_user.disabled = false;
+    assert_int_equal(cst_store_user_update(st, NULL, &op_user), CST_OK);
+    memset(&who, 0, sizeof(who));
+    assert_int_equal(cst_authn_bearer(st, &pol, api, "192.0.2.1", t0 + 2 * SEC, &who), CST_OK);
+    assert_int_equal(who.perms, P(SYS_TENANTS));
+    /* a deleted token, likewise */
+    assert_int_equal(cst_store_token_delete(st, NULL, CST_SYS_TENANT, NULL, tok.id), CST_OK);
+    assert_int_equal(cst_authn_bearer(st, &pol, api, "192.0.2.1", t0 + 3 * SEC, &who),
+                     CST_ERR_UNAUTHENTICATED);
+
+    /* IAM-9: a session's use recorded in the store is the cached one: used at t0 + 31 s (past
+     * the write-back interval), it idles out IDLE seconds after that, not after t0 */
+    assert_int_equal(cst_authn_bearer(st, &pol, token, "192.0.2.1", t0 + 31 * SEC, &who), CST_OK);
+    int64_t late = t0 + (31 + IDLE - 1) * SEC;
+    assert_int_equal(cst_authn_bearer(st, &pol, token, "192.0.2.1", late, &who), CST_OK);
+    assert_true(cst_credcache_get(cache, sess.id, cst_store_principals_gen(st), &c));
+    cst_token_row stored;
+    assert_int_equal(cst_store_token_get(st, NULL, sess.id, &stored), CST_OK);
+    assert_int_equal(c.token.last_used_at, stored.last_used_at);
+    assert_int_equal(cst_authn_bearer(st, &pol, token, "192.0.2.1", late + (IDLE + 1) * SEC, &who),
+                     CST_ERR_UNAUTHENTICATED);
+    sodium_memzero(&c, sizeof(c));
+    sodium_memzero(token, sizeof(token));
+    sodium_memzero(api, sizeof(api));
+    cst_credcache_free(cache);
+}
+
 /* RET-2, RET-3: a tenant's principals get only what its state permits (a suspended tenant
  * reads and exports, a closed one only exports, an erasing one nothing, an unknown state
  * nothing); operators are not bound by a tenant's state. */
@@ -384,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_iam7_ip_allowlist_decision),
         cmocka_unit_test(test_iam9_expiry_and_session_timeouts),
         cmocka_unit_test(test_iam5_iam9_bearer_against_store),
+        cmocka_unit_test(test_iam5_bearer_through_cache),
         cmocka_unit_test(test_ret2_ret3_state_bounds_tenant_principals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

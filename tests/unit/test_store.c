@@ -1,7 +1,8 @@
 /* test_store.c: the system store's atomic identity updates with an injected clock: lockout
  * counting (IAM-2), TOTP replay refusal (IAM-3) and single-use recovery codes; the driver
  * interface: transactions and units of work (LOG-1), listings a callback stops, tenant stores by
- * id, purge (RET-4), copies (BAK-1). */
+ * id, purge (RET-4), copies (BAK-1); the principals generation a credential cache relies on
+ * (IAM-5). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -389,6 +390,52 @@ static void test_bak1_snapshot_is_a_checked_copy(void **state)
     cst_err_clear();
 }
 
+/* IAM-5: the principals generation moves after committed writes to principals: at once for a
+ * write that commits alone, at the end of the transaction for one in a unit of work (never
+ * before: a reader could otherwise cache rows the commit is about to change under the new
+ * generation), and not for recorded use (token and tenant touches). */
+static void test_iam5_principals_generation_moves_after_commit(void **state)
+{
+    uint64_t g0 = cst_store_principals_gen(st);
+    cst_token_row tok;
+    memset(&tok, 0, sizeof(tok));
+    strcpy(tok.id, "tk_00000000000000000005");
+    strcpy(tok.tenant_id, "_sys");
+    strcpy(tok.user_id, u.id);
+    strcpy(tok.name, "gen");
+    assert_int_equal(cst_store_token_create(st, NULL, &tok), CST_OK);
+    uint64_t g1 = cst_store_principals_gen(st);
+    assert_true(g1 != g0);
+    assert_int_equal(cst_store_token_touch(st, NULL, tok.id, 2000), CST_OK);
+    assert_int_equal(cst_store_tenant_touch(st, NULL, "tn_00000000000000000001", 2000), CST_OK);
+    assert_int_equal(cst_store_principals_gen(st), g1);
+    int failed = 0;
+    int64_t until = 0;
+    assert_int_equal(cst_store_login_failed(st, u.id, 3000, 6, MIN, &failed, &until), CST_OK);
+    uint64_t g2 = cst_store_principals_gen(st);
+    assert_true(g2 != g1); /* IAM-2: a counted failure changes the user's row */
+    cst_txn *t;
+    cst_work *w;
+    assert_int_equal(cst_txn_begin(&t), CST_OK);
+    assert_int_equal(cst_work_begin(t, &w), CST_OK);
+    assert_int_equal(cst_store_login_unlock(st, w, u.id), CST_OK);
+    assert_int_equal(cst_store_principals_gen(st), g2);
+    assert_int_equal(cst_work_end(w, true), CST_OK);
+    assert_int_equal(cst_store_principals_gen(st), g2);
+    assert_int_equal(cst_txn_commit(t), CST_OK);
+    uint64_t g3 = cst_store_principals_gen(st);
+    assert_true(g3 != g2);
+    /* rolled back: the rows stay; the generation may move (a reload costs nothing else) */
+    assert_int_equal(cst_txn_begin(&t), CST_OK);
+    assert_int_equal(cst_work_begin(t, &w), CST_OK);
+    assert_int_equal(cst_store_token_delete(st, w, "_sys", NULL, tok.id), CST_OK);
+    assert_int_equal(cst_store_principals_gen(st), g3);
+    assert_int_equal(cst_work_end(w, false), CST_OK);
+    cst_txn_rollback(t);
+    cst_token_row again;
+    assert_int_equal(cst_store_token_get(st, NULL, tok.id, &again), CST_OK);
+}
+
 static void test_unknown_driver_fails_clearly(void **state)
 {
     cst_store *other = NULL;
@@ -416,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_listing_stops_at_a_callback_error),
         cmocka_unit_test(test_ret4_tenant_store_by_id_then_purged),
         cmocka_unit_test(test_bak1_snapshot_is_a_checked_copy),
+        cmocka_unit_test(test_iam5_principals_generation_moves_after_commit),
         cmocka_unit_test(test_unknown_driver_fails_clearly),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
