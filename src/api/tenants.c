@@ -80,10 +80,12 @@ cst_err cst_api_sys_tenant_create(cst_node *n, cst_request *req)
         e = created_hook(n, req->work, t.id);
     if (e == CST_OK)
         e = cst_store_tenant_create(n->store, req->work, &t, &dek, &idx, &owner);
-    cst_tstore *ts = NULL; /* the tenant's store made now, removed by the hook if not kept */
+    /* opened now (its store made, its keys read in the request's work), so that the entry's
+     * detail is sealed under its key; the hook discards both if the creation is not kept */
+    cst_tenant_ctx *ctx = NULL;
     if (e == CST_OK)
-        e = cst_tstore_open(n->store, CST_TSPACE_LIVE, t.id, true, &ts);
-    cst_tstore_close(ts);
+        e = cst_node_tenant_acquire_new(n, req->work, t.id, &ctx);
+    cst_node_tenant_release(n, ctx);
     if (e == CST_OK) {
 
         json_t *o = cst_tenant_json(n, &t, false);

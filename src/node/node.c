@@ -151,13 +151,13 @@ void cst_node_close(cst_node *n)
     pthread_cond_destroy(&n->sched_cv);
 }
 
-static cst_err unwrap_latest(cst_node *n, const char *tenant_id, const char *purpose, cst_key *key,
-                             uint32_t *version)
+static cst_err unwrap_latest(cst_node *n, cst_work *w, const char *tenant_id, const char *purpose,
+                             cst_key *key, uint32_t *version)
 {
     cst_buf blob;
     cst_buf_init(&blob, 4096);
     uint32_t v = 0;
-    cst_err e = cst_store_key_latest(n->store, NULL, tenant_id, purpose, &v, &blob);
+    cst_err e = cst_store_key_latest(n->store, w, tenant_id, purpose, &v, &blob);
     if (e == CST_OK)
         e = cst_unwrap_key(&n->kek, tenant_id, purpose, v, blob.data, blob.len, key);
     cst_buf_free(&blob);
@@ -166,15 +166,15 @@ static cst_err unwrap_latest(cst_node *n, const char *tenant_id, const char *pur
     return e;
 }
 
-static cst_err tenant_open(cst_node *n, const char *tenant_id, cst_tenant_ctx **out)
+static cst_err tenant_open(cst_node *n, cst_work *w, const char *tenant_id, cst_tenant_ctx **out)
 {
     cst_tenant_ctx *t = tenant_ctx_new();
     ENSURE(t != NULL, CST_ERR_INTERNAL, "out of memory");
     cst_err e = cst_fmt(t->id, sizeof(t->id), "%s", tenant_id);
     if (e == CST_OK)
-        e = unwrap_latest(n, tenant_id, "dek", &t->dek, &t->dek_version);
+        e = unwrap_latest(n, w, tenant_id, "dek", &t->dek, &t->dek_version);
     if (e == CST_OK)
-        e = unwrap_latest(n, tenant_id, "idx", &t->idx, NULL);
+        e = unwrap_latest(n, w, tenant_id, "idx", &t->idx, NULL);
     if (e == CST_OK)
         e = cst_tstore_open(n->store, CST_TSPACE_LIVE, tenant_id, true, &t->ts);
     if (e != CST_OK) {
@@ -258,8 +258,8 @@ static cst_err tenant_lookup(cst_node *n, const char *tenant_id, bool hold, bool
 
 /* promote: the use counts for the LRU (a sweep over every tenant does not, so that it does not
  * push out the tenants requests are using). */
-static cst_err tenant_get(cst_node *n, const char *tenant_id, bool hold, bool promote,
-                          cst_tenant_ctx **out)
+static cst_err tenant_get(cst_node *n, cst_work *w, const char *tenant_id, bool hold,
+                          bool promote, cst_tenant_ctx **out)
 {
     pthread_mutex_lock(&n->tenants_mu);
     cst_err e = tenant_lookup(n, tenant_id, hold, promote, out);
@@ -269,7 +269,7 @@ static cst_err tenant_get(cst_node *n, const char *tenant_id, bool hold, bool pr
     /* Opened without tenants_mu held: opening reads the system store, and a thread holding
      * its lock (a request's transaction) may be waiting for tenants_mu. */
     cst_tenant_ctx *t = NULL;
-    e = tenant_open(n, tenant_id, &t);
+    e = tenant_open(n, w, tenant_id, &t);
     if (e != CST_OK)
         return e;
     pthread_mutex_lock(&n->tenants_mu);
@@ -298,17 +298,23 @@ static cst_err tenant_get(cst_node *n, const char *tenant_id, bool hold, bool pr
 
 cst_err cst_node_tenant(cst_node *n, const char *tenant_id, cst_tenant_ctx **out)
 {
-    return tenant_get(n, tenant_id, false, true, out);
+    return tenant_get(n, NULL, tenant_id, false, true, out);
 }
 
 cst_err cst_node_tenant_acquire(cst_node *n, const char *tenant_id, cst_tenant_ctx **out)
 {
-    return tenant_get(n, tenant_id, true, true, out);
+    return tenant_get(n, NULL, tenant_id, true, true, out);
+}
+
+cst_err cst_node_tenant_acquire_new(cst_node *n, cst_work *w, const char *tenant_id,
+                                    cst_tenant_ctx **out)
+{
+    return tenant_get(n, w, tenant_id, true, true, out);
 }
 
 cst_err cst_node_tenant_acquire_cold(cst_node *n, const char *tenant_id, cst_tenant_ctx **out)
 {
-    return tenant_get(n, tenant_id, true, false, out);
+    return tenant_get(n, NULL, tenant_id, true, false, out);
 }
 
 void cst_node_tenant_release(cst_node *n, cst_tenant_ctx *t)

@@ -264,7 +264,7 @@ static void test_log4_tenant_sees_own_trail_only(void **state)
         json_t *o = get_json("/v1/audit?limit=1000", who ? auditor : owner_a, 200);
         json_t *entries = json_object_get(o, "entries");
         assert_true(json_array_size(entries) > 5);
-        bool saw_key = false;
+        bool saw_key = false, saw_creation = false;
         size_t i;
         json_t *e;
         json_array_foreach(entries, i, e)
@@ -273,10 +273,35 @@ static void test_log4_tenant_sees_own_trail_only(void **state)
             const char *k =
                 json_string_value(json_object_get(json_object_get(e, "details"), "key"));
             saw_key |= k && strcmp(k, "Patient Alice") == 0;
+            /* its creation too: the entry's detail sealed under the new tenant's own key,
+             * read inside the creating request's unit of work */
+            const char *name =
+                json_string_value(json_object_get(json_object_get(e, "details"), "name"));
+            saw_creation |= strcmp(json_string_value(json_object_get(e, "action")),
+                                   "sys.tenant.create") == 0 &&
+                            name && strcmp(name, "alpha-co") == 0;
         }
         assert_true(saw_key);
+        assert_true(saw_creation);
         json_decref(o);
     }
+    /* RET-4, LOG-4: the creation's detail is sealed under the tenant's own key (kv > 0), so
+     * that its erase makes it unreadable, not under the node's (kv 0) */
+    json_t *raw = entries_in(audit_dir);
+    int creations = 0;
+    size_t ri;
+    json_t *re;
+    json_array_foreach(raw, ri, re)
+    {
+        const char *t = json_string_value(json_object_get(re, "tenant"));
+        if (strcmp(json_string_value(json_object_get(re, "action")), "sys.tenant.create") != 0 ||
+            !t || strcmp(t, tenant_a) != 0)
+            continue;
+        creations++;
+        assert_true(json_integer_value(json_object_get(json_object_get(re, "detail"), "kv")) > 0);
+    }
+    assert_int_equal(creations, 1);
+    json_decref(raw);
     /* paging: limit 2, then the cursor */
     json_t *p1 = get_json("/v1/audit?limit=2", owner_a, 200);
     const char *next = json_string_value(json_object_get(p1, "next"));
