@@ -776,8 +776,11 @@ static cst_err cut_torn(int fd, const char *path, size_t good, size_t end, size_
                            : zero_fill(fd, (off_t)good, (off_t)end);
     if (e == CST_OK && fdatasync(fd) != 0)
         e = cst_fail(CST_ERR_AUDIT_UNAVAILABLE, "%s", strerror(errno));
-    if (e != CST_OK)
-        e = cst_fail(CST_ERR_AUDIT_UNAVAILABLE, "cannot repair %s: %s", path, cst_err_message(e));
+    char why[512]; /* cst_fail overwrites the message it would read */
+    if (e != CST_OK) {
+        (void)snprintf(why, sizeof(why), "%s", cst_err_message(e));
+        e = cst_fail(CST_ERR_AUDIT_UNAVAILABLE, "cannot repair %s: %s", path, why);
+    }
     return e;
 }
 
@@ -790,9 +793,12 @@ static cst_err load_tail(cst_audit *a, stream *s, const char *path)
     TRY(cst_file_read(path, (size_t)1 << 31, &data));
     size_t good = 0, end = 0;
     cst_err e = cst_audit_segment_tail(path, data.data, data.len, &good, &end);
-    if (e != CST_OK)
+    char why[512]; /* cst_fail overwrites the message it would read */
+    if (e != CST_OK) {
+        (void)snprintf(why, sizeof(why), "%s", cst_err_message(e));
         e = cst_fail(CST_ERR_AUDIT_UNAVAILABLE, "%s; run `custodia audit verify` before serving",
-                     cst_err_message(e));
+                     why);
+    }
     int fd = e == CST_OK ? open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC) : -1;
     if (e == CST_OK && fd < 0)
         e = cst_fail(CST_ERR_AUDIT_UNAVAILABLE, "cannot open %s: %s", path, strerror(errno));
