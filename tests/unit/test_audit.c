@@ -327,20 +327,28 @@ static void test_log1_removed_or_replaced_segment_fails_closed(void **state)
     cst_audit_close(a);
 }
 
+/* Opens the log in d (its start-up repairs), appends n access entries from `first`, closes it,
+ * checks that it verifies and returns how many access entries it holds. */
+static uint64_t reopen_and_append(const char *d, int first, int n)
+{
+    cst_audit_opts o = opts_for(d);
+    cst_audit *a;
+    assert_int_equal(cst_audit_open(&o, &a), CST_OK);
+    for (int i = 0; i < n; i++)
+        append(a, CST_AUDIT_ACCESS, first + i);
+    cst_audit_close(a);
+    cst_audit_report r = verify(d, true);
+    assert_true(r.ok);
+    return r.entries[CST_AUDIT_ACCESS];
+}
+
 /* A crash mid-write leaves a torn last line: it was never acknowledged, and start-up cuts it. */
 static void test_log1_torn_last_line_is_cut_at_start(void **state)
 {
     const char *d = copy();
     const char *seg = segment(d, "access");
     assert_int_equal(sh("printf '{\"action\":\"record.re' >> %s", seg), 0);
-    cst_audit_opts o = opts_for(d);
-    cst_audit *a;
-    assert_int_equal(cst_audit_open(&o, &a), CST_OK);
-    append(a, CST_AUDIT_ACCESS, 200);
-    cst_audit_close(a);
-    cst_audit_report r = verify(d, true);
-    assert_true(r.ok);
-    assert_int_equal(r.entries[CST_AUDIT_ACCESS], 16);
+    assert_int_equal(reopen_and_append(d, 200, 1), 16);
 }
 
 /* Found by fuzz_audit: an anchor without "head" crashed cst_audit_open (the tail loader) and,
@@ -476,11 +484,15 @@ static size_t text_of(const char *path, size_t *size)
     return text;
 }
 
-static void write_at(const char *path, const char *bytes, size_t off)
+/* Writes bytes into the padding of img's access segment, `past` bytes after its tail. */
+static void write_past_tail(const char *img, const char *bytes, size_t past)
 {
-    FILE *f = fopen(path, "r+");
+    const char *seg = segment(img, "access");
+    size_t size, text = text_of(seg, &size);
+    assert_true(size > text + past + strlen(bytes));
+    FILE *f = fopen(seg, "r+");
     assert_non_null(f);
-    assert_int_equal(fseek(f, (long)off, SEEK_SET), 0);
+    assert_int_equal(fseek(f, (long)(text + past), SEEK_SET), 0);
     assert_int_equal(fwrite(bytes, 1, strlen(bytes), f), strlen(bytes));
     assert_int_equal(fclose(f), 0);
 }
@@ -493,15 +505,7 @@ static void test_log1_preallocated_tail_found_after_restart(void **state)
     const char *seg = segment(img, "access");
     size_t size, text = text_of(seg, &size);
     assert_true(size >= text + 4096); /* pre-allocated past the last entry */
-    cst_audit_opts o = opts_for(img);
-    cst_audit *a;
-    assert_int_equal(cst_audit_open(&o, &a), CST_OK);
-    for (int i = 0; i < 3; i++)
-        append(a, CST_AUDIT_ACCESS, 400 + i);
-    cst_audit_close(a);
-    cst_audit_report r = verify(img, true);
-    assert_true(r.ok);
-    assert_int_equal(r.entries[CST_AUDIT_ACCESS], 15 + 5 + 3);
+    assert_int_equal(reopen_and_append(img, 400, 3), 15 + 5 + 3);
     text = text_of(segment(img, "access"), &size);
     assert_int_equal(size, text); /* stopped cleanly: no padding left */
 }
@@ -511,19 +515,8 @@ static void test_log1_preallocated_tail_found_after_restart(void **state)
 static void test_log1_torn_entry_in_padding_is_cut(void **state)
 {
     const char *img = crash_image(2);
-    char seg[512];
-    snprintf(seg, sizeof(seg), "%s", segment(img, "access"));
-    size_t size, text = text_of(seg, &size);
-    assert_true(size > text + 64);
-    write_at(seg, "{\"action\":\"record.re", text);
-    cst_audit_opts o = opts_for(img);
-    cst_audit *a;
-    assert_int_equal(cst_audit_open(&o, &a), CST_OK);
-    append(a, CST_AUDIT_ACCESS, 500);
-    cst_audit_close(a);
-    cst_audit_report r = verify(img, true);
-    assert_true(r.ok);
-    assert_int_equal(r.entries[CST_AUDIT_ACCESS], 15 + 2 + 1);
+    write_past_tail(img, "{\"action\":\"record.re", 0);
+    assert_int_equal(reopen_and_append(img, 500, 1), 15 + 2 + 1);
 }
 
 /* LOG-2: bytes after the tail, in the padding, were written behind the writer's back: verify
@@ -531,11 +524,7 @@ static void test_log1_torn_entry_in_padding_is_cut(void **state)
 static void test_log2_garbage_after_tail_is_an_integrity_failure(void **state)
 {
     const char *img = crash_image(2);
-    char seg[512];
-    snprintf(seg, sizeof(seg), "%s", segment(img, "access"));
-    size_t size, text = text_of(seg, &size);
-    assert_true(size > text + 1000);
-    write_at(seg, "{\"forged\":1}\n", text + 1000);
+    write_past_tail(img, "{\"forged\":1}\n", 1000);
     cst_audit_report r = verify(img, true);
     assert_false(r.ok);
     assert_string_equal(r.stream, "access");
