@@ -751,7 +751,7 @@ cst_err cst_audit_seal(cst_audit *a)
 cst_err cst_audit_segment_tail(const char *path, const uint8_t *data, size_t len, size_t *good,
                                size_t *end)
 {
-    const uint8_t *nul = memchr(data, 0, len);
+    const uint8_t *nul = len ? memchr(data, 0, len) : NULL; /* an empty file: data is NULL */
     *end = nul ? (size_t)(nul - data) : len;
     for (size_t i = *end; i < len; i++)
         ENSURE(data[i] == 0, CST_ERR_INTEGRITY,
