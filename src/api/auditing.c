@@ -181,6 +181,8 @@ cst_err cst_api_audit_request(cst_node *n, cst_request *req, cst_audit_ticket *t
         .status = req->status,
         .request_id = req->request_id,
         .info = req->audit_info,
+        /* audit.read_durability = batched defers only these entries' durability (LOG-1) */
+        .read = req->method && (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD")),
     };
     if (who->authenticated) {
         ev.actor_type = who->is_operator ? "operator" : "user";

@@ -29,11 +29,15 @@ typedef struct stream {
     char seg_path[PATH_MAX];
     int fd;
     off_t dur_size;         /* bytes of the current segment known durable */
+    off_t wr_size;          /* bytes written: durable, or batched reads awaiting their sync */
+    off_t alloc_size;       /* the file's size: zeroes from wr_size to here (SPEC §10) */
     int64_t seg_started_us; /* time of the segment's anchor */
     uint64_t next_seq;      /* the next entry's number */
     uint8_t head[CST_HASH_LEN];
     uint64_t dur_seq; /* last durable entry */
     uint8_t dur_head[CST_HASH_LEN];
+    uint64_t wr_seq; /* last written entry */
+    uint8_t wr_head[CST_HASH_LEN];
     uint64_t sealed_seq; /* entries covered by the last seal */
     int64_t sealed_epoch;
     char last_seal[SEAL_LINE_MAX]; /* the last seal object, canonical: the next anchor */
@@ -48,13 +52,16 @@ struct cst_audit {
     char dir[PATH_MAX], epoch_file[PATH_MAX], node_id[64];
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool flushing, closing, seal_requested, advance_due, finish_round;
+    bool flushing; /* one thread writes (flush_locked, write_locked, probe_locked) */
+    bool syncing;  /* the flusher syncs batched reads; write_locked may write meanwhile */
+    bool closing, seal_requested, advance_due, finish_round;
+    bool stalled; /* batched reads: a write or flush failed; every append is refused */
     stream s[CST_AUDIT__STREAMS];
     uint64_t epoch;
     cst_key k;
     int64_t last_seal_us;
-    pthread_t sealer;
-    bool sealer_started;
+    pthread_t sealer, flusher;
+    bool sealer_started, flusher_started;
 };
 
 /* ---- format helpers ---------------------------------------------------------------------- */
@@ -286,12 +293,70 @@ static cst_err check_identity(const stream *s)
     return CST_OK;
 }
 
-static cst_err segment_write(stream *s, const cst_buf *b)
+/* SPEC §10: overwriting zeroes and syncing is cheaper than appending and syncing (no new file
+ * size to make durable). The open segment grows in steps of its own size, from 64 KiB up to 4 MiB
+ * (never more than audit.segment_bytes): a quiet stream's file stays small, a busy one's flushes
+ * seldom change the size. Zeroes are written, not fallocate'd: unwritten extents would still
+ * need their conversion journalled at each sync, and a full disk shows at once. */
+#define PREALLOC_MIN ((off_t)64 * 1024)
+#define PREALLOC_MAX ((off_t)4 * 1024 * 1024)
+
+static cst_err zero_fill(int fd, off_t from, off_t to)
+{
+    static const uint8_t zeroes[64 * 1024];
+    while (from < to) {
+        size_t n = to - from < (off_t)sizeof(zeroes) ? (size_t)(to - from) : sizeof(zeroes);
+        TRY(write_all_at(fd, zeroes, n, from));
+        from += (off_t)n;
+    }
+    return CST_OK;
+}
+
+static off_t prealloc_step(off_t size, int64_t segment_bytes)
+{
+    off_t step = size < PREALLOC_MIN ? PREALLOC_MIN : size > PREALLOC_MAX ? PREALLOC_MAX : size;
+    return step > segment_bytes ? (off_t)segment_bytes : step;
+}
+
+/* Zero-fills the segment past `need` bytes, written just before it (called without mu, by the
+ * thread that is flushing). */
+static cst_err segment_grow(stream *s, off_t need, int64_t segment_bytes)
+{
+    if (need <= s->alloc_size)
+        return CST_OK;
+    off_t end = need + prealloc_step(s->alloc_size, segment_bytes);
+    TRY(zero_fill(s->fd, need, end));
+    s->alloc_size = end;
+    return CST_OK;
+}
+
+/* Writes b at the stream's tail, over the pre-allocated zeroes (growing them when b does not
+ * fit); the caller syncs. */
+static cst_err segment_put(stream *s, const cst_buf *b, int64_t segment_bytes)
 {
     TRY(check_identity(s));
-    TRY(write_all_at(s->fd, b->data, b->len, s->dur_size));
+    TRY(write_all_at(s->fd, b->data, b->len, s->wr_size));
+    return segment_grow(s, s->wr_size + (off_t)b->len, segment_bytes);
+}
+
+static cst_err segment_sync(const stream *s)
+{
+    TRY(check_identity(s));
     ENSURE(fdatasync(s->fd) == 0, CST_ERR_AUDIT_UNAVAILABLE, "audit fdatasync failed: %s",
            strerror(errno));
+    return CST_OK;
+}
+
+/* A closed segment ends at its last line (rotation, clean stop): its padding is cut off. */
+static cst_err segment_trim(stream *s)
+{
+    if (s->fd < 0 || s->alloc_size <= s->dur_size)
+        return CST_OK;
+    ENSURE(s->wr_size == s->dur_size, CST_ERR_AUDIT_UNAVAILABLE, "%s holds entries not yet durable",
+           s->seg_path);
+    ENSURE(ftruncate(s->fd, s->dur_size) == 0 && fdatasync(s->fd) == 0, CST_ERR_AUDIT_UNAVAILABLE,
+           "cannot trim %s: %s", s->seg_path, strerror(errno));
+    s->alloc_size = s->dur_size;
     return CST_OK;
 }
 
@@ -354,13 +419,18 @@ static cst_err segment_start(cst_audit *a, stream *s, uint64_t seq, const char *
     cst_err e = append_line(&line, o);
     json_decref(o);
     int fd = -1;
+    if (e == CST_OK)
+        e = segment_trim(s); /* the segment it closes ends at its seal */
     if (e == CST_OK) {
         fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
             e = cst_fail(CST_ERR_AUDIT_UNAVAILABLE, "cannot create %s: %s", path, strerror(errno));
     }
+    off_t end = (off_t)line.len + prealloc_step(0, a->o.segment_bytes);
     if (e == CST_OK)
         e = write_all_at(fd, line.data, line.len, 0);
+    if (e == CST_OK)
+        e = zero_fill(fd, (off_t)line.len, end);
     if (e == CST_OK && fsync(fd) != 0)
         e = cst_fail(CST_ERR_AUDIT_UNAVAILABLE, "fsync %s: %s", path, strerror(errno));
     if (e == CST_OK)
@@ -377,10 +447,10 @@ static cst_err segment_start(cst_audit *a, stream *s, uint64_t seq, const char *
         close(s->fd);
     s->fd = fd;
     memcpy(s->seg_path, path, sizeof(path));
-    s->dur_size = (off_t)line.len;
+    s->dur_size = s->wr_size = (off_t)line.len;
+    s->alloc_size = end;
     s->seg_started_us = cst_now_us();
     cst_buf_free(&line);
-    (void)a;
     return CST_OK;
 }
 
@@ -426,15 +496,54 @@ static void stream_reset(stream *s)
     s->gen_end[s->gen % GEN_RING] = s->dur_seq;
     s->gen++;
     s->next_seq = s->dur_seq + 1;
+    s->wr_seq = s->dur_seq;
     memcpy(s->head, s->dur_head, CST_HASH_LEN);
+    memcpy(s->wr_head, s->dur_head, CST_HASH_LEN);
     s->pending.len = 0;
+    s->wr_size = s->alloc_size = s->dur_size; /* the next write zero-fills its padding anew */
     if (ftruncate(s->fd, s->dur_size) != 0)
         cst_error("audit: cannot truncate %s after a failed write: %s", s->seg_path,
                   strerror(errno));
 }
 
-/* Called with mu held and flushing false; writes what is queued (and a seal round when one is
- * due) and returns with mu held. release: drop mu during the I/O (group commit). */
+/* What one stream's queue held when a write began. */
+typedef struct batch {
+    cst_buf b;
+    uint64_t end_seq;
+    uint8_t end_head[CST_HASH_LEN];
+    cst_err err;
+} batch;
+
+static void batch_take(stream *s, batch *t)
+{
+    t->b = s->pending;
+    cst_buf_init(&s->pending, SIZE_MAX);
+    t->end_seq = s->next_seq - 1;
+    memcpy(t->end_head, s->head, CST_HASH_LEN);
+    t->err = CST_OK;
+}
+
+/* A write or sync of s failed (mu held, no other thread writing): its queue is refused. With
+ * batched reads, answered reads may have lost their entries: every append is refused until the
+ * flusher finds the log writable again. */
+static void stream_failed(cst_audit *a, stream *s, cst_err err)
+{
+    cst_error("audit: %s stream: %s", s->name, cst_err_message(err));
+    stream_reset(s);
+    if (a->o.batched_reads && !a->stalled)
+        cst_error("audit: batched read durability: the log cannot be written; every request "
+                  "is refused until it can");
+    a->stalled |= a->o.batched_reads;
+}
+
+static bool io_busy(const cst_audit *a)
+{
+    return a->flushing || a->syncing;
+}
+
+/* Called with mu held and no I/O in flight (io_busy false); writes and syncs what is queued or
+ * written unsynced (and a seal round when one is due) and returns with mu held. release: drop mu
+ * during the I/O (group commit). */
 static void flush_locked(cst_audit *a, bool release)
 {
     a->flushing = true;
@@ -443,49 +552,47 @@ static void flush_locked(cst_audit *a, bool release)
         cst_error("audit: cannot move the seal key forward: %s",
                   cst_err_message(CST_ERR_UNAVAILABLE));
     bool sealing = seal_wanted(a, now);
-    cst_buf b[CST_AUDIT__STREAMS];
-    uint64_t end_seq[CST_AUDIT__STREAMS];
-    uint8_t end_head[CST_AUDIT__STREAMS][CST_HASH_LEN];
+    batch t[CST_AUDIT__STREAMS];
     bool sealed[CST_AUDIT__STREAMS] = {false};
     char seal_text[CST_AUDIT__STREAMS][SEAL_LINE_MAX];
-    cst_err err[CST_AUDIT__STREAMS];
     for (int i = 0; i < CST_AUDIT__STREAMS; i++) {
         stream *s = &a->s[i];
-        b[i] = s->pending;
-        cst_buf_init(&s->pending, SIZE_MAX);
-        end_seq[i] = s->next_seq - 1;
-        memcpy(end_head[i], s->head, CST_HASH_LEN);
-        err[i] = CST_OK;
+        batch_take(s, &t[i]);
         if (sealing && s->sealed_epoch != (int64_t)a->epoch) {
-            err[i] = seal_line(a, s, end_seq[i], end_head[i], &b[i], seal_text[i]);
-            sealed[i] = err[i] == CST_OK;
+            t[i].err = seal_line(a, s, t[i].end_seq, t[i].end_head, &t[i].b, seal_text[i]);
+            sealed[i] = t[i].err == CST_OK;
         }
     }
     if (release)
         pthread_mutex_unlock(&a->mu);
-    for (int i = 0; i < CST_AUDIT__STREAMS; i++)
-        if (err[i] == CST_OK && b[i].len)
-            err[i] = segment_write(&a->s[i], &b[i]);
+    for (int i = 0; i < CST_AUDIT__STREAMS; i++) {
+        stream *s = &a->s[i];
+        if (t[i].err == CST_OK && t[i].b.len)
+            t[i].err = segment_put(s, &t[i].b, a->o.segment_bytes);
+        /* also what batched reads wrote since the last sync */
+        if (t[i].err == CST_OK && (t[i].b.len || s->wr_size > s->dur_size))
+            t[i].err = segment_sync(s);
+    }
     if (release)
         pthread_mutex_lock(&a->mu);
     bool all_sealed = sealing;
     for (int i = 0; i < CST_AUDIT__STREAMS; i++) {
         stream *s = &a->s[i];
-        if (err[i] == CST_OK) {
-            s->dur_seq = end_seq[i];
-            memcpy(s->dur_head, end_head[i], CST_HASH_LEN);
-            s->dur_size += (off_t)b[i].len;
+        if (t[i].err == CST_OK) {
+            s->dur_seq = s->wr_seq = t[i].end_seq;
+            memcpy(s->dur_head, t[i].end_head, CST_HASH_LEN);
+            memcpy(s->wr_head, t[i].end_head, CST_HASH_LEN);
+            s->dur_size = s->wr_size += (off_t)t[i].b.len;
             if (sealed[i]) {
-                s->sealed_seq = end_seq[i];
+                s->sealed_seq = t[i].end_seq;
                 s->sealed_epoch = (int64_t)a->epoch;
                 memcpy(s->last_seal, seal_text[i], SEAL_LINE_MAX);
             }
         } else {
-            cst_error("audit: %s stream: %s", s->name, cst_err_message(err[i]));
-            stream_reset(s);
+            stream_failed(a, s, t[i].err);
         }
         all_sealed &= s->sealed_epoch == (int64_t)a->epoch;
-        cst_buf_free(&b[i]);
+        cst_buf_free(&t[i].b);
     }
     if (all_sealed) {
         a->last_seal_us = now;
@@ -508,11 +615,39 @@ static void flush_locked(cst_audit *a, bool release)
     pthread_cond_broadcast(&a->cv);
 }
 
-/* 1: durable, 0: pending, -1: dropped. */
-static int ticket_state(const stream *s, uint64_t seq, uint32_t gen)
+/* Called with mu held and flushing false (batched reads): writes what is queued without syncing
+ * it; the flusher syncs it within flush_interval_ms. Returns with mu held. */
+static void write_locked(cst_audit *a)
+{
+    a->flushing = true;
+    batch t[CST_AUDIT__STREAMS];
+    for (int i = 0; i < CST_AUDIT__STREAMS; i++)
+        batch_take(&a->s[i], &t[i]);
+    pthread_mutex_unlock(&a->mu);
+    for (int i = 0; i < CST_AUDIT__STREAMS; i++)
+        if (t[i].b.len)
+            t[i].err = segment_put(&a->s[i], &t[i].b, a->o.segment_bytes);
+    pthread_mutex_lock(&a->mu);
+    for (int i = 0; i < CST_AUDIT__STREAMS; i++) {
+        stream *s = &a->s[i];
+        if (t[i].err == CST_OK) {
+            s->wr_seq = t[i].end_seq;
+            memcpy(s->wr_head, t[i].end_head, CST_HASH_LEN);
+            s->wr_size += (off_t)t[i].b.len;
+        } else {
+            stream_failed(a, s, t[i].err);
+        }
+        cst_buf_free(&t[i].b);
+    }
+    a->flushing = false;
+    pthread_cond_broadcast(&a->cv);
+}
+
+/* 1: durable (written, when `written`), 0: pending, -1: dropped. */
+static int ticket_state(const stream *s, uint64_t seq, uint32_t gen, bool written)
 {
     if (gen == s->gen)
-        return s->dur_seq >= seq ? 1 : 0;
+        return (written ? s->wr_seq : s->dur_seq) >= seq ? 1 : 0;
     if (s->gen - gen > GEN_RING)
         return -1;
     return seq <= s->gen_end[gen % GEN_RING] ? 1 : -1;
@@ -566,13 +701,16 @@ cst_err cst_audit_enqueue(cst_audit *a, const cst_audit_event *ev, cst_audit_tic
     ENSURE(o != NULL, CST_ERR_AUDIT_UNAVAILABLE, "audit entry could not be built");
     stream *s = &a->s[ev->stream];
     pthread_mutex_lock(&a->mu);
-    cst_err e = a->closing ? cst_fail(CST_ERR_AUDIT_UNAVAILABLE, "the audit log is closed")
-                           : enqueue(a, s, o, &t->seq, &t->gen);
+    cst_err e = a->closing   ? cst_fail(CST_ERR_AUDIT_UNAVAILABLE, "the audit log is closed")
+                : a->stalled ? cst_fail(CST_ERR_AUDIT_UNAVAILABLE,
+                                        "the audit log stopped after a failed write or flush")
+                             : enqueue(a, s, o, &t->seq, &t->gen);
     pthread_mutex_unlock(&a->mu);
     json_decref(o);
     if (e != CST_OK)
         return cst_fail(CST_ERR_AUDIT_UNAVAILABLE, "%s", cst_err_message(e));
     t->stream = ev->stream;
+    t->written = ev->read && a->o.batched_reads; /* durable within flush_interval_ms */
     t->queued = true;
     return CST_OK;
 }
@@ -585,14 +723,16 @@ cst_err cst_audit_wait(cst_audit *a, const cst_audit_ticket *t)
     int state = 0;
     pthread_mutex_lock(&a->mu);
     if (!a->o.group_commit) {
-        while (a->flushing)
+        while (io_busy(a))
             pthread_cond_wait(&a->cv, &a->mu);
-        state = ticket_state(s, t->seq, t->gen);
+        state = ticket_state(s, t->seq, t->gen, false);
         if (state == 0)
             flush_locked(a, false);
     }
-    while ((state = ticket_state(s, t->seq, t->gen)) == 0) {
-        if (!a->flushing)
+    while ((state = ticket_state(s, t->seq, t->gen, t->written)) == 0) {
+        if (t->written && !a->flushing)
+            write_locked(a);
+        else if (!io_busy(a))
             flush_locked(a, true);
         else
             pthread_cond_wait(&a->cv, &a->mu);
@@ -613,7 +753,7 @@ cst_err cst_audit_append(cst_audit *a, const cst_audit_event *ev)
 cst_err cst_audit_seal(cst_audit *a)
 {
     pthread_mutex_lock(&a->mu);
-    while (a->flushing)
+    while (io_busy(a))
         pthread_cond_wait(&a->cv, &a->mu);
     a->seal_requested = true;
     uint64_t epoch = a->epoch;
@@ -626,26 +766,63 @@ cst_err cst_audit_seal(cst_audit *a)
 
 /* ---- opening and recovery ------------------------------------------------------------------- */
 
-/* Reads the stream's last segment: where the chain stands, the last seal, and a torn last line
- * (a crash during a write that was never acknowledged) cut off. */
+cst_err cst_audit_segment_tail(const char *path, const uint8_t *data, size_t len, size_t *good,
+                               size_t *end)
+{
+    const uint8_t *nul = len ? memchr(data, 0, len) : NULL; /* an empty file: data is NULL */
+    *end = nul ? (size_t)(nul - data) : len;
+    for (size_t i = *end; i < len; i++)
+        ENSURE(data[i] == 0, CST_ERR_INTEGRITY,
+               "%s holds non-zero bytes at offset %zu, after its last entry (at %zu), in the zero "
+               "padding of a pre-allocated segment: it was altered or damaged",
+               path, i, *end);
+    *good = *end;
+    while (*good > 0 && data[*good - 1] != '\n')
+        (*good)--;
+    return CST_OK;
+}
+
+/* A torn last line (a crash during a write that was never acknowledged) is cut off: zeroed in a
+ * pre-allocated segment, truncated in one without padding. */
+static cst_err cut_torn(int fd, const char *path, size_t good, size_t end, size_t len)
+{
+    cst_warn("audit: %s ended in a torn line (%zu bytes, never acknowledged); cut off", path,
+             end - good);
+    cst_err e = end == len ? (ftruncate(fd, (off_t)good) == 0
+                                  ? CST_OK
+                                  : cst_fail(CST_ERR_AUDIT_UNAVAILABLE, "%s", strerror(errno)))
+                           : zero_fill(fd, (off_t)good, (off_t)end);
+    if (e == CST_OK && fdatasync(fd) != 0)
+        e = cst_fail(CST_ERR_AUDIT_UNAVAILABLE, "%s", strerror(errno));
+    char why[512]; /* cst_fail overwrites the message it would read */
+    if (e != CST_OK) {
+        (void)snprintf(why, sizeof(why), "%s", cst_err_message(e));
+        e = cst_fail(CST_ERR_AUDIT_UNAVAILABLE, "cannot repair %s: %s", path, why);
+    }
+    return e;
+}
+
+/* Reads the stream's last segment: where the chain stands, the last seal; its tail is found again
+ * (cst_audit_segment_tail) and a torn last line cut off. */
 static cst_err load_tail(cst_audit *a, stream *s, const char *path)
 {
     cst_buf data;
     cst_buf_init(&data, (size_t)1 << 31);
     TRY(cst_file_read(path, (size_t)1 << 31, &data));
-    size_t good = data.len;
-    while (good > 0 && data.data[good - 1] != '\n')
-        good--;
-    int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-    cst_err e =
-        fd >= 0 ? CST_OK
-                : cst_fail(CST_ERR_AUDIT_UNAVAILABLE, "cannot open %s: %s", path, strerror(errno));
-    if (e == CST_OK && good != data.len) {
-        cst_warn("audit: %s ended in a torn line (%zu bytes, never acknowledged); cut off", path,
-                 data.len - good);
-        if (ftruncate(fd, (off_t)good) != 0 || fdatasync(fd) != 0)
-            e = cst_fail(CST_ERR_AUDIT_UNAVAILABLE, "cannot repair %s: %s", path, strerror(errno));
+    size_t good = 0, end = 0;
+    cst_err e = cst_audit_segment_tail(path, data.data, data.len, &good, &end);
+    char why[512]; /* cst_fail overwrites the message it would read */
+    if (e != CST_OK) {
+        (void)snprintf(why, sizeof(why), "%s", cst_err_message(e));
+        e = cst_fail(CST_ERR_AUDIT_UNAVAILABLE, "%s; run `custodia audit verify` before serving",
+                     why);
     }
+    int fd = e == CST_OK ? open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC) : -1;
+    if (e == CST_OK && fd < 0)
+        e = cst_fail(CST_ERR_AUDIT_UNAVAILABLE, "cannot open %s: %s", path, strerror(errno));
+    if (e == CST_OK && good != end)
+        e = cut_torn(fd, path, good, end, data.len);
+    off_t alloc = end == data.len ? (off_t)good : (off_t)data.len;
     size_t pos = 0;
     bool first = true;
     while (e == CST_OK && pos < good) {
@@ -707,9 +884,12 @@ static cst_err load_tail(cst_audit *a, stream *s, const char *path)
     }
     s->fd = fd;
     (void)snprintf(s->seg_path, sizeof(s->seg_path), "%s", path);
-    s->dur_size = (off_t)good;
+    s->dur_size = s->wr_size = (off_t)good;
+    s->alloc_size = alloc;
     s->next_seq = s->dur_seq + 1;
+    s->wr_seq = s->dur_seq;
     memcpy(s->head, s->dur_head, CST_HASH_LEN);
+    memcpy(s->wr_head, s->dur_head, CST_HASH_LEN);
     (void)a;
     return CST_OK;
 }
@@ -766,7 +946,7 @@ static void *sealer_main(void *arg)
         if (a->closing)
             break;
         int64_t now = cst_now_us();
-        if (!a->flushing && seal_wanted(a, now))
+        if (!io_busy(a) && seal_wanted(a, now))
             flush_locked(a, true);
         if (now - last_prune > 3600LL * 1000000) {
             last_prune = now;
@@ -776,6 +956,117 @@ static void *sealer_main(void *arg)
                 cst_error("audit: pruning failed: %s", cst_err_message(CST_ERR_AUDIT_UNAVAILABLE));
             pthread_mutex_lock(&a->mu);
         }
+    }
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+/* ---- batched reads: the flusher ------------------------------------------------------------ */
+
+static struct timespec deadline_ms(int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    return ts;
+}
+
+/* Called with mu held and no I/O in flight: syncs what batched reads wrote. write_locked may
+ * write meanwhile (past what this sync claims); flush_locked waits for it. */
+static void sync_locked(cst_audit *a)
+{
+    a->syncing = true;
+    batch t[CST_AUDIT__STREAMS];
+    off_t size[CST_AUDIT__STREAMS];
+    uint32_t gen[CST_AUDIT__STREAMS];
+    for (int i = 0; i < CST_AUDIT__STREAMS; i++) {
+        stream *s = &a->s[i];
+        t[i] = (batch){.end_seq = s->wr_seq, .err = CST_OK};
+        memcpy(t[i].end_head, s->wr_head, CST_HASH_LEN);
+        size[i] = s->wr_size;
+        gen[i] = s->gen;
+    }
+    pthread_mutex_unlock(&a->mu);
+    for (int i = 0; i < CST_AUDIT__STREAMS; i++)
+        if (size[i] > a->s[i].dur_size)
+            t[i].err = segment_sync(&a->s[i]);
+    pthread_mutex_lock(&a->mu);
+    while (a->flushing) /* a failure resets the stream: not under a writer's feet */
+        pthread_cond_wait(&a->cv, &a->mu);
+    for (int i = 0; i < CST_AUDIT__STREAMS; i++) {
+        stream *s = &a->s[i];
+        if (t[i].err != CST_OK) {
+            stream_failed(a, s, t[i].err);
+        } else if (size[i] > s->dur_size && gen[i] == s->gen) { /* not reset meanwhile */
+            s->dur_seq = t[i].end_seq;
+            memcpy(s->dur_head, t[i].end_head, CST_HASH_LEN);
+            s->dur_size = size[i];
+        }
+    }
+    a->syncing = false;
+    pthread_cond_broadcast(&a->cv);
+}
+
+/* Called with mu held and no I/O in flight while stalled: is the log writable again? Writes and
+ * syncs zeroes at each stream's tail (allocating them after a failed write cut the padding). */
+static void probe_locked(cst_audit *a)
+{
+    a->flushing = true;
+    pthread_mutex_unlock(&a->mu);
+    cst_err e = CST_OK;
+    for (int i = 0; e == CST_OK && i < CST_AUDIT__STREAMS; i++) {
+        stream *s = &a->s[i];
+        off_t end = s->wr_size + 4096;
+        e = check_identity(s);
+        if (e == CST_OK)
+            e = zero_fill(s->fd, s->wr_size, end);
+        if (e == CST_OK)
+            e = segment_sync(s);
+        if (e == CST_OK && end > s->alloc_size)
+            s->alloc_size = end;
+    }
+    pthread_mutex_lock(&a->mu);
+    if (e == CST_OK) {
+        a->stalled = false;
+        cst_warn("audit: the log is writable again; requests are served again");
+    } else {
+        cst_err_clear();
+    }
+    a->flushing = false;
+    pthread_cond_broadcast(&a->cv);
+}
+
+static bool unsynced(const cst_audit *a)
+{
+    for (int i = 0; i < CST_AUDIT__STREAMS; i++)
+        if (a->s[i].wr_size > a->s[i].dur_size)
+            return true;
+    return false;
+}
+
+/* With batched reads: every flush_interval_ms, makes durable what reads wrote, or probes a
+ * stopped log. */
+static void *flusher_main(void *arg)
+{
+    cst_audit *a = arg;
+    pthread_mutex_lock(&a->mu);
+    while (!a->closing) {
+        struct timespec ts = deadline_ms(a->o.flush_interval_ms);
+        while (!a->closing && pthread_cond_timedwait(&a->cv, &a->mu, &ts) == 0)
+            ;
+        while (!a->closing && io_busy(a))
+            pthread_cond_wait(&a->cv, &a->mu);
+        if (a->closing)
+            break;
+        if (a->stalled)
+            probe_locked(a);
+        else if (unsynced(a))
+            sync_locked(a);
     }
     pthread_mutex_unlock(&a->mu);
     return NULL;
@@ -829,6 +1120,12 @@ cst_err cst_audit_open(const cst_audit_opts *o, cst_audit **out)
         a->sealer_started = true;
     else if (e == CST_OK)
         e = cst_fail(CST_ERR_INTERNAL, "cannot start the audit sealing thread");
+    if (e == CST_OK && o->batched_reads) {
+        if (pthread_create(&a->flusher, NULL, flusher_main, a) == 0)
+            a->flusher_started = true;
+        else
+            e = cst_fail(CST_ERR_INTERNAL, "cannot start the audit flusher thread");
+    }
     if (e != CST_OK) {
         cst_audit_close(a);
         return e;
@@ -845,17 +1142,22 @@ void cst_audit_close(cst_audit *a)
     a->closing = true;
     pthread_cond_broadcast(&a->cv);
     pthread_mutex_unlock(&a->mu);
+    if (a->flusher_started)
+        pthread_join(a->flusher, NULL);
     if (a->sealer_started) {
         pthread_join(a->sealer, NULL);
         pthread_mutex_lock(&a->mu);
-        while (a->flushing)
+        while (io_busy(a))
             pthread_cond_wait(&a->cv, &a->mu);
         a->seal_requested = true;
-        if (seal_wanted(a, cst_now_us()))
+        if (seal_wanted(a, cst_now_us()) || unsynced(a))
             flush_locked(a, false);
         pthread_mutex_unlock(&a->mu);
     }
     for (int i = 0; i < CST_AUDIT__STREAMS; i++) {
+        /* a clean stop leaves the open segment as a closed one: ending at its last line */
+        if (segment_trim(&a->s[i]) != CST_OK)
+            cst_error("audit: %s", cst_err_message(CST_ERR_AUDIT_UNAVAILABLE));
         if (a->s[i].fd >= 0)
             close(a->s[i].fd);
         cst_buf_free(&a->s[i].pending);

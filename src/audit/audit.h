@@ -18,7 +18,16 @@
  * sealed under the KEK); K0 itself lives only in the file init wrote for the operator.
  *
  * Appends use group commit: every request waiting at a moment shares one write and one
- * fdatasync per stream, and returns only once its entry is durable. */
+ * fdatasync per stream, and returns only once its entry is durable. With batched reads, a read's
+ * entry is written before it returns and made durable by the audit's flusher thread within
+ * flush_interval_ms; a failed write or flush then refuses every append until the log is writable
+ * again (the flusher probes it).
+ *
+ * Segments are pre-allocated (SPEC §10): the open segment is zero-filled ahead of its tail, so
+ * entries overwrite zeroes and a flush need not make a new file size durable. A reader finds the
+ * tail again: the end of the last complete line; zeroes after it are padding, anything else
+ * after it is an integrity failure. Closed segments (rotated, or at a clean stop) are trimmed to
+ * their last line. */
 #ifndef CST_AUDIT_H
 #define CST_AUDIT_H
 
@@ -48,6 +57,8 @@ typedef struct cst_audit_opts {
     int64_t segment_bytes; /* start a new segment (at a seal) past this size... */
     int segment_seconds;   /* ...or this age */
     int retention_days[CST_AUDIT__STREAMS];
+    bool batched_reads;    /* audit.read_durability = batched: see cst_audit_event.read */
+    int flush_interval_ms; /* with batched_reads: the longest a written entry waits for its sync */
 } cst_audit_opts;
 
 /* One entry. Strings are copied; NULL tenant writes null. detail (a sealed-detail object) and
@@ -66,6 +77,7 @@ typedef struct cst_audit_event {
     const char *request_id;
     json_t *detail;
     json_t *info;
+    bool read; /* a read (GET/HEAD): with batched_reads, returns once written, not durable */
 } cst_audit_event;
 
 typedef struct cst_audit cst_audit;
@@ -75,16 +87,20 @@ typedef struct cst_audit cst_audit;
 CST_MUST_USE cst_err cst_audit_open(const cst_audit_opts *o, cst_audit **out);
 /* Seals what is unsealed and closes. */
 void cst_audit_close(cst_audit *a);
-/* Appends ev and returns once it is durable; CST_ERR_AUDIT_UNAVAILABLE when it cannot be made
- * so (the entry is then not in the log). */
+/* Appends ev and returns once it is durable (with batched_reads and ev->read: once it is written,
+ * durable within flush_interval_ms); CST_ERR_AUDIT_UNAVAILABLE when it cannot be made so (the
+ * entry is then not in the log), or while a failed batched flush has stopped the log. */
 CST_MUST_USE cst_err cst_audit_append(cst_audit *a, const cst_audit_event *ev);
 /* cst_audit_append in two halves, so that one thread can queue several entries (a group
  * commit's) and wait once: enqueue numbers and chains ev into its stream's queue and fills t;
  * wait returns once t's entry is durable (CST_ERR_AUDIT_UNAVAILABLE when the flush that carried
  * it failed: the entry is then not in the log). A queued entry goes out with the next flush,
- * whoever waits for it. wait on a ticket that holds nothing (queued false) returns CST_OK. */
+ * whoever waits for it. wait on a ticket that holds nothing (queued false) returns CST_OK. A
+ * read's entry under audit.read_durability = batched (ev->read) is waited for until written;
+ * the flusher makes it durable within audit.flush_interval. */
 typedef struct cst_audit_ticket {
     bool queued;
+    bool written; /* a read under audit.read_durability = batched: written is enough */
     int stream;
     uint64_t seq;
     uint32_t gen;
@@ -122,6 +138,11 @@ CST_MUST_USE cst_err cst_audit_entry_hash(const json_t *entry, const uint8_t pre
 CST_MUST_USE cst_err cst_audit_segments(const char *dir, const char *stream, char ***paths,
                                         size_t *n);
 void cst_audit_segments_free(char **paths, size_t n);
+/* SPEC §10: where a segment's text ends, found again after a stop: at *end, the first NUL byte
+ * (or len); every byte from there on must be zero padding, else CST_ERR_INTEGRITY naming the
+ * offset. *good is the end of the last complete line; [*good, *end) is a torn line. */
+CST_MUST_USE cst_err cst_audit_segment_tail(const char *path, const uint8_t *data, size_t len,
+                                            size_t *good, size_t *end);
 /* The anchor object (first line) of a segment; json_decref it. */
 CST_MUST_USE cst_err cst_audit_segment_anchor(const char *path, json_t **anchor);
 

@@ -244,6 +244,35 @@ static bool check_seal(vstate *v, json_t *se)
     return true;
 }
 
+/* SPEC §10: a line holding a NUL byte starts the zero padding of a pre-allocated segment (after
+ * a torn line, when one precedes it). Only the open (last) segment has padding, and nothing but
+ * zeroes may follow its tail: anything else was written there behind the writer's back. */
+static bool check_padding(vstate *v, FILE *f, const char *line, size_t n, const char *path,
+                          bool last)
+{
+    const char *nul = memchr(line, 0, n);
+    size_t at = (size_t)(nul - line);
+    bool zero = true;
+    for (size_t i = at; i < n && zero; i++)
+        zero = line[i] == 0;
+    int c;
+    while (zero && (c = getc(f)) != EOF)
+        zero = c == 0;
+    if (!zero)
+        return fail(v, v->seq + 1, "changed",
+                    "%s holds non-zero bytes after its last entry (%llu), in the zero padding of "
+                    "a pre-allocated segment: it was altered or damaged",
+                    path, (unsigned long long)v->seq);
+    if (!last)
+        return fail(v, v->seq + 1, "malformed",
+                    "%s is a closed segment but holds zero padding after its last line (closed "
+                    "segments end at their seal)",
+                    path);
+    if (at > 0)
+        note(v->r, "%s ends in a line still being written or torn by a crash", path);
+    return true;
+}
+
 static bool check_segment(vstate *v, const char *path, size_t segno, bool live, bool last)
 {
     FILE *f = fopen(path, "re");
@@ -254,6 +283,10 @@ static bool check_segment(vstate *v, const char *path, size_t segno, bool live, 
     ssize_t n;
     bool ok = true, first = true;
     while (ok && (n = getline(&line, &cap, f)) > 0) {
+        if (memchr(line, 0, (size_t)n)) {
+            ok = check_padding(v, f, line, (size_t)n, path, last);
+            break;
+        }
         if (line[n - 1] != '\n') {
             if (last)
                 note(v->r, "%s ends in a line still being written or torn by a crash%s", path,
@@ -435,8 +468,8 @@ cst_err cst_audit_scan(const char *dir, cst_audit_stream s, int64_t since_us, in
         size_t cap = 0;
         ssize_t len;
         while (go && (len = getline(&line, &cap, f)) > 0) {
-            if (line[len - 1] != '\n')
-                break; /* being written */
+            if (line[len - 1] != '\n' || memchr(line, 0, (size_t)len))
+                break; /* being written, or the padding after the last entry */
             json_t *o = json_loadb(line, (size_t)len - 1, 0, NULL);
             int64_t t = 0;
             const char *ts = json_string_value(json_object_get(o, "time"));

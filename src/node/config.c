@@ -179,7 +179,8 @@ typedef struct config_key {
     const char *unit; /* after the value in the warning (" s", " days") */
     const char *why;  /* after "(default D)" in the warning */
     void (*warn)(const cst_config *c);
-    const char *doc_default; /* the default as docs/configuration.md shows it, when not def */
+    const char *doc_default;    /* the default as docs/configuration.md shows it, when not def */
+    const char *const *choices; /* K_STR: the values allowed (NULL-terminated); NULL: any */
     const char *desc;
 } config_key;
 
@@ -207,6 +208,17 @@ static void warn_seal(const cst_config *c)
         cst_warn("WEAKER THAN DEFAULT: audit seals every %d entries / %d s (default 1000 / 10 s): "
                  "more unsealed entries at risk",
                  c->audit_seal_entries, c->audit_seal_seconds);
+}
+
+static const char *const read_durabilities[] = {"durable", "batched", NULL};
+
+static void warn_read_durability(const cst_config *c)
+{
+    if (strcmp(c->audit_read_durability, "durable") != 0)
+        cst_warn("WEAKER THAN DEFAULT: audit.read_durability = %s (default durable): a read is "
+                 "answered before its audit entry is durable; a crash can lose the entries of "
+                 "the reads answered in the last %d ms (LOG-1)",
+                 c->audit_read_durability, c->audit_flush_interval);
 }
 
 static void warn_backup_interval(const cst_config *c)
@@ -363,6 +375,21 @@ static const config_key config_keys[] = {
           "(LOG-3)"),
     KNUMW("audit.access_retention_days", K_INT, audit_access_retention_days, "90", 1, 36500, W_LT,
           "", "", "keep access entries (record reads and writes) this long (LOG-3)"),
+    {.name = "audit.read_durability",
+     .type = K_STR,
+     .off = FIELD(audit_read_durability),
+     .size = FSIZE(audit_read_durability),
+     .def = "durable",
+     .choices = read_durabilities,
+     .weaker = W_CUSTOM,
+     .warn = warn_read_durability,
+     .desc = "`durable`: a read (GET, HEAD) is answered once its audit entry is durable, as every "
+             "write is; `batched`: once its entry is written, made durable by a flush at most "
+             "`audit.flush_interval` later (a failed write refuses the read; a failed flush "
+             "refuses every request until the log is writable again)"},
+    KNUM("audit.flush_interval", K_INT, audit_flush_interval, "2", 1, 1000,
+         "milliseconds: with `audit.read_durability = batched`, the longest a read's written "
+         "audit entry waits for its flush"),
     KSTR("backup.dir", backup_dir, "`<data_dir>/backups`",
          "where backups go, one file `<dir>/<backup-id>` each; the default is for development "
          "only: point it at another server's mount. A configured dir must exist (an unmounted "
@@ -502,12 +529,26 @@ static long key_value(const cst_config *c, const config_key *k)
     }
 }
 
+static cst_err check_choice(const config_key *k, const char *v)
+{
+    char list[128] = "";
+    for (const char *const *ch = k->choices; ch && *ch; ch++) {
+        if (!strcmp(*ch, v))
+            return CST_OK;
+        size_t used = strlen(list);
+        (void)snprintf(list + used, sizeof(list) - used, "%s%s", used ? " or " : "", *ch);
+    }
+    ENSURE(!k->choices, CST_ERR_INVALID, "%s must be %s, not \"%s\"", k->name, list, v);
+    return CST_OK;
+}
+
 static cst_err key_set(cst_config *c, const config_key *k, const char *v)
 {
     void *p = key_field(c, k);
     long n;
     switch (k->type) {
     case K_STR:
+        TRY(check_choice(k, v));
         return set_str(p, k->size, k->name, v);
     case K_INT:
         TRY(parse_long(k->name, v, k->min, k->max, &n));
@@ -565,7 +606,8 @@ bool cst_config_key_at(size_t i, cst_config_key_info *out)
                                  .min = k->min,
                                  .max = k->max,
                                  .max_len = k->size ? k->size - 1 : 0,
-                                 .weaker = rules[k->weaker]};
+                                 .weaker = rules[k->weaker],
+                                 .choices = k->choices};
     return true;
 }
 
@@ -763,6 +805,11 @@ void cst_config_reference(FILE *f)
             fprintf(f, "%ld to %ld s", k->min, k->max);
             break;
         case K_STR:
+            for (const char *const *ch = k->choices; ch && *ch; ch++)
+                fprintf(f, "%s`%s`", ch == k->choices ? "" : " or ", *ch);
+            if (!k->choices)
+                fprintf(f, "at most %zu bytes", k->size - 1);
+            break;
         case K_CIDR:
             fprintf(f, "at most %zu bytes", k->size - 1);
             break;

@@ -62,6 +62,8 @@ typedef struct cst_config {
     int audit_segment_seconds;
     int audit_security_retention_days;
     int audit_access_retention_days;
+    char audit_read_durability[16]; /* durable | batched (weaker) */
+    int audit_flush_interval;       /* ms: batched reads' entries are durable within it */
     /* backups (BAK-1..4, RES-1) */
     char backup_dir[PATH_MAX];         /* empty: <data_dir>/backups (development only) */
     char backup_command[1024];         /* receives a backup on stdin instead of backup_dir */
@@ -125,6 +127,7 @@ typedef struct cst_config_key_info {
     long min, max;
     size_t max_len;
     char weaker; /* rule: '>' above default, '<' below, '!' other, 'c' custom, 0 none */
+    const char *const *choices; /* a string with these values only (NULL-terminated), or NULL */
 } cst_config_key_info;
 
 /* The i-th key of the table; false past the end. */

@@ -446,6 +446,8 @@ cst_err cst_node_audit_attach(cst_node *n)
         .segment_seconds = n->cfg.audit_segment_seconds,
         .retention_days = {n->cfg.audit_security_retention_days,
                            n->cfg.audit_access_retention_days},
+        .batched_reads = strcmp(n->cfg.audit_read_durability, "batched") == 0,
+        .flush_interval_ms = n->cfg.audit_flush_interval,
     };
     return cst_audit_open(&o, &n->audit);
 }

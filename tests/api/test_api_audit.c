@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <unistd.h>
 #include <sodium.h>
 #include <cmocka.h>
 
@@ -57,10 +58,10 @@ static json_t *entries_in(const char *dir)
 
 static char audit_dir[400];
 
-/* The entries carrying request_id. */
-static int count_for(const char *rid, char *action, size_t n)
+/* The entries under dir carrying request_id. */
+static int count_in(const char *dir, const char *rid, char *action, size_t n)
 {
-    json_t *all = entries_in(audit_dir);
+    json_t *all = entries_in(dir);
     int count = 0;
     size_t i;
     json_t *e;
@@ -73,6 +74,11 @@ static int count_for(const char *rid, char *action, size_t n)
     }
     json_decref(all);
     return count;
+}
+
+static int count_for(const char *rid, char *action, size_t n)
+{
+    return count_in(audit_dir, rid, action, n);
 }
 
 static int setup(void **state)
@@ -525,6 +531,69 @@ static void test_log1_full_audit_disk_fails_closed(void **state)
     ts_cleanup(&s2);
 }
 
+/* LOG-1 with audit.read_durability = batched (issue 14): the node warns at start-up; a read is
+ * answered with its entry in the log; when the log cannot be written, the read is refused and
+ * then so is every request - a write, and a request whose stream is intact - until the log is
+ * writable again; the log then verifies. (With durable reads the intact stream's request would
+ * be served.) */
+static void test_log1_batched_reads_stop_traffic_until_writable(void **state)
+{
+    ts_server s2;
+    ts_init(&s2);
+    snprintf(s2.extra_config, sizeof(s2.extra_config),
+             "[audit]\nread_durability = batched\nflush_interval = 5\n");
+    assert_true(ts_start(&s2));
+    assert_int_equal(
+        ts_sh("grep -q 'WEAKER THAN DEFAULT: audit.read_durability = batched' %s/serve.log",
+              s2.root),
+        0);
+    char dir[400], rid[64], action[64];
+    snprintf(dir, sizeof(dir), "%s/audit", s2.data_dir);
+    char *o = ts_operator(&s2);
+    char *w = ts_tenant(&s2, o, "batched-co", NULL);
+    ts_bucket(&s2, w, "b");
+    assert_int_equal(ts_put(&s2, w, "b", "k", "text/plain", "v1", 2), 201);
+    ts_resp r;
+    ts_request(&s2, "GET", "/v1/buckets/b/records/k", w, NULL, NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(ts_header(&r, "X-Request-Id", rid, sizeof(rid)));
+    ts_resp_free(&r);
+    assert_int_equal(count_in(dir, rid, action, sizeof(action)), 1); /* written before the answer */
+    assert_string_equal(action, "record.read");
+
+    assert_int_equal(ts_sh("for f in %s/access/*.log; do mv $f $f.away; done", dir), 0);
+    ts_request(&s2, "GET", "/v1/buckets/b/records/k", w, NULL, NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 503);
+    assert_string_equal(ts_err(&r), "audit_unavailable");
+    ts_resp_free(&r);
+    ts_request(&s2, "PUT", "/v1/buckets/b/records/k", w, "text/plain", "v2", 2, NULL, &r);
+    assert_int_equal(r.status, 503);
+    assert_string_equal(ts_err(&r), "audit_unavailable");
+    ts_resp_free(&r);
+    ts_request(&s2, "GET", "/v1/buckets", w, NULL, NULL, 0, NULL, &r); /* the security stream */
+    assert_int_equal(r.status, 503);
+    assert_string_equal(ts_err(&r), "audit_unavailable");
+    ts_resp_free(&r);
+
+    assert_int_equal(ts_sh("for f in %s/access/*.away; do mv $f ${f%%.away}; done", dir), 0);
+    long status = 0;
+    for (int i = 0; i < 3000 && status != 200; i++) { /* until the flusher finds it writable */
+        status = ts_status(&s2, "GET", "/v1/buckets/b/records/k", w, NULL, NULL, 0);
+        if (status != 200) {
+            assert_int_equal(status, 503);
+            usleep(10000);
+        }
+    }
+    assert_int_equal(status, 200);
+    assert_int_equal(ts_put(&s2, w, "b", "k3", "text/plain", "v3", 2), 201);
+    assert_int_equal(ts_stop(&s2), 0);
+    assert_int_equal(
+        ts_sh("%s audit verify --data-dir %s >/dev/null", getenv("CUSTODIA_BIN"), s2.data_dir), 0);
+    free(o);
+    free(w);
+    ts_cleanup(&s2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -537,6 +606,7 @@ int main(void)
         cmocka_unit_test(test_log4_no_customer_data_in_audit_files),
         cmocka_unit_test(test_log1_audit_file_removed_fails_closed),
         cmocka_unit_test(test_log1_full_audit_disk_fails_closed),
+        cmocka_unit_test(test_log1_batched_reads_stop_traffic_until_writable),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

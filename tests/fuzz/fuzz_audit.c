@@ -1,5 +1,7 @@
 /* fuzz_audit.c: libFuzzer target for the audit segment readers (LOG-1, LOG-2, LOG-4): the input
- * is the security stream's segment files (split at NUL bytes, at most four), beside a real
+ * is the security stream's segment files (split at NUL bytes, at most four; a 0xFF byte, never in
+ * UTF-8 text, is written as a zero byte, so that inputs hold the zero padding of pre-allocated
+ * segments and whatever lies in it), beside a real
  * access stream and epoch key file made at start-up under a fixed KEK and K0. Each input goes
  * through verification (with and without K0), the reader (scan), the anchor reader, and the
  * tail loader of cst_audit_open (torn-line repair, interrupted seal rounds).
@@ -146,6 +148,40 @@ static void write_seeds(const char *out)
         abort();
     fuzz_write_file(p, torn.data, torn.len);
     cst_buf_free(&torn);
+    /* pre-allocated segments: zero padding (0xFF bytes) after the tail, with a torn line before
+     * it, and with a forged line inside it */
+    uint8_t pad[16]; /* the seeds stay under the suite's -max_len=4096 */
+    memset(pad, 0xFF, sizeof(pad));
+    static const char *const padded[][3] = {{"padded", "", ""},
+                                            {"padded_torn", "{\"action\":\"us", ""},
+                                            {"padded_forged", "", "{\"seal\":{}}\n"}};
+    for (size_t i = 0; i < sizeof(padded) / sizeof(padded[0]); i++) {
+        cst_buf b;
+        cst_buf_init(&b, 1 << 20);
+        if (cst_buf_append(&b, sec_seg.data, sec_seg.len) != CST_OK ||
+            cst_buf_append(&b, padded[i][1], strlen(padded[i][1])) != CST_OK ||
+            cst_buf_append(&b, pad, sizeof(pad)) != CST_OK ||
+            cst_buf_append(&b, padded[i][2], strlen(padded[i][2])) != CST_OK ||
+            cst_buf_append(&b, pad, sizeof(pad)) != CST_OK ||
+            cst_fmt(p, sizeof(p), "%s/%s", out, padded[i][0]) != CST_OK)
+            abort();
+        fuzz_write_file(p, b.data, b.len);
+        cst_buf_free(&b);
+    }
+}
+
+/* The input's bytes with 0xFF written as zero bytes. */
+static void write_segment(const char *path, const uint8_t *data, size_t n)
+{
+    cst_buf b;
+    cst_buf_init(&b, 1 << 20);
+    if (cst_buf_append(&b, data, n) != CST_OK)
+        abort();
+    for (size_t i = 0; i < b.len; i++)
+        if (b.data[i] == 0xFF)
+            b.data[i] = 0;
+    fuzz_write_file(path, b.data, b.len);
+    cst_buf_free(&b);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -173,7 +209,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char path[PATH_MAX + 32];
         if (cst_fmt(path, sizeof(path), "%s/%020d.log", sec_dir, j * 1000 + 1) != CST_OK)
             abort();
-        fuzz_write_file(path, data + off, n);
+        write_segment(path, data + off, n);
         if (j == 0)
             memcpy(first, path, sizeof(first));
         off += n + 1;

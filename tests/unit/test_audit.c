@@ -327,20 +327,28 @@ static void test_log1_removed_or_replaced_segment_fails_closed(void **state)
     cst_audit_close(a);
 }
 
+/* Opens the log in d (its start-up repairs), appends n access entries from `first`, closes it,
+ * checks that it verifies and returns how many access entries it holds. */
+static uint64_t reopen_and_append(const char *d, int first, int n)
+{
+    cst_audit_opts o = opts_for(d);
+    cst_audit *a;
+    assert_int_equal(cst_audit_open(&o, &a), CST_OK);
+    for (int i = 0; i < n; i++)
+        append(a, CST_AUDIT_ACCESS, first + i);
+    cst_audit_close(a);
+    cst_audit_report r = verify(d, true);
+    assert_true(r.ok);
+    return r.entries[CST_AUDIT_ACCESS];
+}
+
 /* A crash mid-write leaves a torn last line: it was never acknowledged, and start-up cuts it. */
 static void test_log1_torn_last_line_is_cut_at_start(void **state)
 {
     const char *d = copy();
     const char *seg = segment(d, "access");
     assert_int_equal(sh("printf '{\"action\":\"record.re' >> %s", seg), 0);
-    cst_audit_opts o = opts_for(d);
-    cst_audit *a;
-    assert_int_equal(cst_audit_open(&o, &a), CST_OK);
-    append(a, CST_AUDIT_ACCESS, 200);
-    cst_audit_close(a);
-    cst_audit_report r = verify(d, true);
-    assert_true(r.ok);
-    assert_int_equal(r.entries[CST_AUDIT_ACCESS], 16);
+    assert_int_equal(reopen_and_append(d, 200, 1), 16);
 }
 
 /* Found by fuzz_audit: an anchor without "head" crashed cst_audit_open (the tail loader) and,
@@ -440,6 +448,191 @@ static void test_log3_prune_keeps_the_rest_verifiable(void **state)
     assert_int_equal(r.first_seq[CST_AUDIT_SECURITY], 1);
 }
 
+/* ---- pre-allocated segments (SPEC §10) ---------------------------------------------------- */
+
+/* What a kill -9 leaves: the log of copy() opened, `entries` access entries appended (each
+ * acknowledged, so durable), and the directory copied while the log is still open. Returns the
+ * copy's dir. */
+static const char *crash_image(int entries)
+{
+    static char img[420];
+    const char *d = copy();
+    snprintf(img, sizeof(img), "%s-crash", d);
+    cst_audit_opts o = opts_for(d);
+    cst_audit *a;
+    assert_int_equal(cst_audit_open(&o, &a), CST_OK);
+    for (int i = 0; i < entries; i++)
+        append(a, CST_AUDIT_ACCESS, 300 + i);
+    assert_int_equal(sh("rm -rf %s && cp -a %s %s", img, d, img), 0);
+    cst_audit_close(a);
+    return img;
+}
+
+/* The segment's text length (up to its first NUL byte) and its size; fails unless every byte
+ * after the text is zero. */
+static size_t text_of(const char *path, size_t *size)
+{
+    cst_buf b;
+    cst_buf_init(&b, (size_t)1 << 30);
+    assert_int_equal(cst_file_read(path, (size_t)1 << 30, &b), CST_OK);
+    const uint8_t *nul = memchr(b.data, 0, b.len);
+    size_t text = nul ? (size_t)(nul - b.data) : b.len;
+    for (size_t i = text; i < b.len; i++)
+        assert_int_equal(b.data[i], 0);
+    *size = b.len;
+    cst_buf_free(&b);
+    return text;
+}
+
+/* Writes bytes into the padding of img's access segment, `past` bytes after its tail. */
+static void write_past_tail(const char *img, const char *bytes, size_t past)
+{
+    const char *seg = segment(img, "access");
+    size_t size, text = text_of(seg, &size);
+    assert_true(size > text + past + strlen(bytes));
+    FILE *f = fopen(seg, "r+");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, (long)(text + past), SEEK_SET), 0);
+    assert_int_equal(fwrite(bytes, 1, strlen(bytes), f), strlen(bytes));
+    assert_int_equal(fclose(f), 0);
+}
+
+/* LOG-1, SPEC §10: the open segment is zero-filled ahead of its tail; after a crash the tail is
+ * found again (the padding kept and overwritten), and a clean stop trims the padding away. */
+static void test_log1_preallocated_tail_found_after_restart(void **state)
+{
+    const char *img = crash_image(5);
+    const char *seg = segment(img, "access");
+    size_t size, text = text_of(seg, &size);
+    assert_true(size >= text + 4096); /* pre-allocated past the last entry */
+    assert_int_equal(reopen_and_append(img, 400, 3), 15 + 5 + 3);
+    text = text_of(segment(img, "access"), &size);
+    assert_int_equal(size, text); /* stopped cleanly: no padding left */
+}
+
+/* A crash mid-write in a pre-allocated segment leaves a torn line followed by zeroes: it was
+ * never acknowledged; start-up cuts it and the chain goes on from the entry before it. */
+static void test_log1_torn_entry_in_padding_is_cut(void **state)
+{
+    const char *img = crash_image(2);
+    write_past_tail(img, "{\"action\":\"record.re", 0);
+    assert_int_equal(reopen_and_append(img, 500, 1), 15 + 2 + 1);
+}
+
+/* LOG-2: bytes after the tail, in the padding, were written behind the writer's back: verify
+ * names it an integrity failure and the node refuses to start on it (never skipped). */
+static void test_log2_garbage_after_tail_is_an_integrity_failure(void **state)
+{
+    const char *img = crash_image(2);
+    write_past_tail(img, "{\"forged\":1}\n", 1000);
+    cst_audit_report r = verify(img, true);
+    assert_false(r.ok);
+    assert_string_equal(r.stream, "access");
+    assert_string_equal(r.reason, "changed");
+    assert_non_null(strstr(r.message, "non-zero bytes after its last entry"));
+    cst_audit_opts o = opts_for(img);
+    cst_audit *a = NULL;
+    assert_int_equal(cst_audit_open(&o, &a), CST_ERR_AUDIT_UNAVAILABLE);
+    assert_non_null(strstr(cst_err_message(CST_ERR_AUDIT_UNAVAILABLE), "non-zero bytes"));
+}
+
+/* Rotation trims the closed segment's padding (closed segments end at their seal), and verify
+ * refuses padding in a closed segment. */
+static void test_log2_rotation_trims_padding(void **state)
+{
+    const char *d = copy();
+    cst_audit_opts o = opts_for(d);
+    o.segment_bytes = 4096;
+    cst_audit *a;
+    assert_int_equal(cst_audit_open(&o, &a), CST_OK);
+    for (int i = 0; i < 40; i++)
+        append(a, CST_AUDIT_ACCESS, 600 + i);
+    assert_int_equal(cst_audit_seal(a), CST_OK);
+    char **paths;
+    size_t n, size;
+    assert_int_equal(cst_audit_segments(d, "access", &paths, &n), CST_OK);
+    assert_true(n >= 3);
+    for (size_t i = 0; i + 1 < n; i++) {
+        size_t text = text_of(paths[i], &size);
+        assert_int_equal(text, size); /* closed: no padding */
+    }
+    text_of(paths[n - 1], &size);
+    cst_audit_report r;
+    assert_int_equal(cst_audit_verify(d, epoch_of(d), &k0, &kek, true, &r), CST_OK);
+    assert_true(r.ok);
+    cst_audit_close(a);
+    assert_int_equal(sh("head -c 100 /dev/zero >> %s", paths[0]), 0);
+    cst_audit_segments_free(paths, n);
+    r = verify(d, true);
+    assert_false(r.ok);
+    assert_string_equal(r.reason, "malformed");
+    assert_non_null(strstr(r.message, "closed segment"));
+}
+
+/* ---- batched read durability ---------------------------------------------------------------- */
+
+static cst_err append_read(cst_audit *a, cst_audit_stream s, int i)
+{
+    char rid[40];
+    (void)snprintf(rid, sizeof(rid), "read%d", i);
+    cst_audit_event ev = {.stream = s,
+                          .actor_type = "user",
+                          .actor_id = "us_00000000000000000001",
+                          .action = s == CST_AUDIT_ACCESS ? "record.read" : "user.read",
+                          .resource = "/v1/x",
+                          .outcome = "success",
+                          .status = 200,
+                          .request_id = rid,
+                          .read = true};
+    return cst_audit_append(a, &ev);
+}
+
+/* LOG-1 with audit.read_durability = batched: a read's entry is in the file when it returns; a
+ * failed write refuses that read and then stops the log, so that even a healthy stream refuses
+ * everything (with durable reads it would not); once the log is writable again the flusher
+ * resumes it, and the log verifies with every acknowledged entry. */
+static void test_log1_batched_reads_stop_on_failure_and_resume(void **state)
+{
+    const char *d = copy();
+    cst_audit_opts o = opts_for(d);
+    o.batched_reads = true;
+    o.flush_interval_ms = 5;
+    cst_audit *a;
+    assert_int_equal(cst_audit_open(&o, &a), CST_OK);
+    assert_int_equal(append_read(a, CST_AUDIT_ACCESS, 1), CST_OK);
+    cst_buf b;
+    cst_buf_init(&b, (size_t)1 << 30);
+    char seg[512];
+    snprintf(seg, sizeof(seg), "%s", segment(d, "access"));
+    assert_int_equal(cst_file_read(seg, (size_t)1 << 30, &b), CST_OK);
+    assert_non_null(memmem(b.data, b.len, "\"request_id\":\"read1\"", 20)); /* written */
+    cst_buf_free(&b);
+    append(a, CST_AUDIT_ACCESS, 700); /* a write: durable, and with it the read before it */
+    append(a, CST_AUDIT_SECURITY, 701);
+
+    assert_int_equal(sh("mv %s %s.away", seg, seg), 0);
+    assert_int_equal(append_read(a, CST_AUDIT_ACCESS, 2), CST_ERR_AUDIT_UNAVAILABLE);
+    /* the node's traffic stops: the security stream is writable, yet refused */
+    assert_int_equal(cst_fixture_audit_append(a, CST_AUDIT_SECURITY, 702),
+                     CST_ERR_AUDIT_UNAVAILABLE);
+    assert_int_equal(append_read(a, CST_AUDIT_SECURITY, 3), CST_ERR_AUDIT_UNAVAILABLE);
+
+    assert_int_equal(sh("mv %s.away %s", seg, seg), 0);
+    cst_err e = CST_ERR_AUDIT_UNAVAILABLE;
+    for (int i = 0; i < 6000 && e != CST_OK; i++) { /* until the flusher's probe succeeds */
+        e = cst_fixture_audit_append(a, CST_AUDIT_SECURITY, 703);
+        if (e != CST_OK)
+            usleep(5000);
+    }
+    assert_int_equal(e, CST_OK);
+    assert_int_equal(append_read(a, CST_AUDIT_ACCESS, 4), CST_OK);
+    cst_audit_close(a);
+    cst_audit_report r = verify(d, true);
+    assert_true(r.ok);
+    assert_int_equal(r.entries[CST_AUDIT_ACCESS], 15 + 3);
+    assert_int_equal(r.entries[CST_AUDIT_SECURITY], 32 + 2);
+}
+
 int main(void)
 {
     if (cst_crypto_init() != CST_OK)
@@ -457,6 +650,11 @@ int main(void)
         cmocka_unit_test(test_log2_anchor_without_head_refused),
         cmocka_unit_test(test_log1_concurrent_appends_chain_and_seal),
         cmocka_unit_test(test_log3_prune_keeps_the_rest_verifiable),
+        cmocka_unit_test(test_log1_preallocated_tail_found_after_restart),
+        cmocka_unit_test(test_log1_torn_entry_in_padding_is_cut),
+        cmocka_unit_test(test_log2_garbage_after_tail_is_an_integrity_failure),
+        cmocka_unit_test(test_log2_rotation_trims_padding),
+        cmocka_unit_test(test_log1_batched_reads_stop_on_failure_and_resume),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

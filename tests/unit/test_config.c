@@ -168,10 +168,36 @@ static void test_chg1_table_defaults_parse_back(void **state)
         json_decref(j);
     }
     assert_int_equal(json_object_size(dj), n);
-    assert_int_equal(n, 60); /* CHG-1: the key set of today; a new key updates this count */
+    assert_int_equal(n, 62); /* CHG-1: the key set of today; a new key updates this count */
     json_decref(dj);
     /* RET-2, RET-3: the table's lifecycle defaults are the promised schedule. */
     assert_memory_equal(&d.lifecycle, &cst_lifecycle_defaults, sizeof(d.lifecycle));
+}
+
+/* A string with a fixed set of values accepts each of them and refuses anything else (an
+ * overlong value as well) with the key and the values named. */
+static void check_choices(const cst_config_key_info *k)
+{
+    char want[256], list[128] = "";
+    for (const char *const *ch = k->choices; *ch; ch++) {
+        json_t *j = NULL;
+        assert_int_equal(set_one(k->name, *ch, &j), CST_OK);
+        assert_string_equal(json_string_value(json_object_get(j, k->name)), *ch);
+        json_decref(j);
+        size_t used = strlen(list);
+        (void)snprintf(list + used, sizeof(list) - used, "%s%s", used ? " or " : "", *ch);
+    }
+    char *v = malloc(k->max_len + 2);
+    assert_non_null(v);
+    memset(v, 'a', k->max_len + 1);
+    v[k->max_len + 1] = '\0';
+    const char *bad[] = {"", "Durable", v};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(set_one(k->name, bad[i], NULL), CST_ERR_INVALID);
+        (void)snprintf(want, sizeof(want), "%s must be %s, not \"%s\"", k->name, list, bad[i]);
+        assert_string_equal(cst_err_message(CST_ERR_INVALID), want);
+    }
+    free(v);
 }
 
 /* Every bounded key refuses min-1 and max+1 with the key and the bounds named, and leaves the
@@ -218,6 +244,11 @@ static void test_table_bounds_refused(void **state)
             checked++;
             break;
         case CST_KEY_STRING: {
+            if (k.choices) {
+                check_choices(&k);
+                checked++;
+                break;
+            }
             char *v = malloc(k.max_len + 2);
             assert_non_null(v);
             memset(v, 'a', k.max_len + 1);
@@ -260,7 +291,7 @@ static void test_table_bounds_refused(void **state)
             break;
         }
     }
-    assert_int_equal(checked, 60);
+    assert_int_equal(checked, 62);
 }
 
 /* A key that is not in the table is refused, named, whatever the section. */
@@ -330,6 +361,7 @@ static void test_chg2_table_weaker_values_warn(void **state)
         {"audit.seal_entries", 'c'},
         {"audit.security_retention_days", '<'},
         {"audit.access_retention_days", '<'},
+        {"audit.read_durability", 'c'},
         {"backup.interval", 'c'},
         {"backup.retention_days", 'c'},
         {"lifecycle.trial_erase_days", '!'},
@@ -438,6 +470,11 @@ static void test_chg2_custom_rules_warn(void **state)
          "WEAKER THAN DEFAULT: login attempts per minute: 60 per address, 11 per account "
          "(default 60 / 10)"},
         {"auth.login_rate_per_account", "9", NULL},
+        {"audit.read_durability", "batched",
+         "WEAKER THAN DEFAULT: audit.read_durability = batched (default durable): a read is "
+         "answered before its audit entry is durable; a crash can lose the entries of the reads "
+         "answered in the last 2 ms (LOG-1)"},
+        {"audit.read_durability", "durable", NULL},
     };
     static char log[8192];
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -612,12 +649,12 @@ static void test_table_kinds(void **state)
         if (k.kind == CST_KEY_STRING || k.kind == CST_KEY_CIDRS)
             assert_true(k.max_len > 0);
     }
-    assert_int_equal(counts[CST_KEY_STRING], 14);
-    assert_int_equal(counts[CST_KEY_INTEGER], 37);
+    assert_int_equal(counts[CST_KEY_STRING], 15);
+    assert_int_equal(counts[CST_KEY_INTEGER], 38);
     assert_int_equal(counts[CST_KEY_DURATION], 4);
     assert_int_equal(counts[CST_KEY_BOOL], 2);
     assert_int_equal(counts[CST_KEY_CIDRS], 2);
-    assert_int_equal(counts[CST_KEY_LISTEN], 1); /* 60 in all, as test_table_bounds_refused */
+    assert_int_equal(counts[CST_KEY_LISTEN], 1); /* 62 in all, as test_table_bounds_refused */
 }
 
 /* Found by fuzz_config: a string value that is not UTF-8 was accepted, and the node then failed
