@@ -201,13 +201,20 @@ done
 get() { # sys work tenants value clients field
     jq -r --arg s "$1" --arg w "$2" --argjson t "$3" --argjson v "$4" --argjson c "$5" --arg f "$6" \
         'select(.sys == $s and .work == $w and .tenants == $t and .value == $v and .clients == $c)
-         | .[$f]' "$results" | head -1
+         | .[$f]' "$results" | head -1 | grep . || echo n/a
 }
-ratio() { [ -n "$1" ] && [ -n "$2" ] && [ "$2" != 0 ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
+ratio() { # a b -> a/b as "0.42x", n/a when either is missing
+    if [ "$1" != n/a ] && [ "$2" != n/a ] && [ "$2" != 0 ]; then
+        awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'
+    else
+        echo n/a
+    fi
+}
 echo
 echo "custodia $("$bin" version | cut -d' ' -f2), $(date -u +%Y-%m-%d), $(nproc) cores, $OPS ops per warm connection"
-printf '%-8s %-6s %-4s %-12s | %-8s %-7s %-8s %-6s | %-8s %-7s %-8s | %s\n' \
-    tenants value cli work "ops/s" "p50 ms" "p99 ms" ops "PG ops/s" "p50 ms" "p99 ms" "custodia/PG"
+row='%-8s %-6s %-4s %-12s | %-8s %-7s %-8s %-6s %-4s | %-8s %-7s %-8s | %s\n'
+printf "$row" tenants value cli work "ops/s" "p50 ms" "p99 ms" ops err "PG ops/s" "p50 ms" "p99 ms" \
+    "custodia/PG"
 for t in $TENANTS; do
     while read -r v c; do
         for w in PUT GET "GET batched"; do
@@ -217,11 +224,11 @@ for t in $TENANTS; do
                 continue
             fi
             cr=$(get custodia "$w" "$t" "$v" "$c" ops_per_s) pr=$(get pg "$pw" "$t" "$v" "$c" ops_per_s)
-            printf '%-8s %-6s %-4s %-12s | %-8s %-7s %-8s %-6s | %-8s %-7s %-8s | %s\n' \
-                "$t" "$v" "$c" "$w" "$cr" "$(get custodia "$w" "$t" "$v" "$c" p50_ms)" \
+            printf "$row" "$t" "$v" "$c" "$w" "$cr" "$(get custodia "$w" "$t" "$v" "$c" p50_ms)" \
                 "$(get custodia "$w" "$t" "$v" "$c" p99_ms)" "$(get custodia "$w" "$t" "$v" "$c" ops)" \
+                "$(get custodia "$w" "$t" "$v" "$c" failures)" \
                 "$pr" "$(get pg "$pw" "$t" "$v" "$c" p50_ms)" "$(get pg "$pw" "$t" "$v" "$c" p99_ms)" \
-                "$(ratio "$cr" "$pr" || true)"
+                "$(ratio "$cr" "$pr")"
         done
     done < <(cells "$t")
 done
@@ -237,15 +244,15 @@ if [ "$many" != "$few" ]; then
     while read -r v c; do
         printf '%s tenants vs %s, %s B, %s clients: PUT %s, GET %s, GET batched %s (PostgreSQL: %s, %s)\n' \
             "$many" "$few" "$v" "$c" \
-            "$(ratio "$(get custodia PUT "$many" "$v" "$c" ops_per_s)" "$(get custodia PUT "$few" "$v" "$c" ops_per_s)" || true)" \
-            "$(ratio "$(get custodia GET "$many" "$v" "$c" ops_per_s)" "$(get custodia GET "$few" "$v" "$c" ops_per_s)" || true)" \
-            "$(ratio "$(get custodia "GET batched" "$many" "$v" "$c" ops_per_s)" "$(get custodia "GET batched" "$few" "$v" "$c" ops_per_s)" || true)" \
-            "$(ratio "$(get pg PUT "$many" "$v" "$c" ops_per_s)" "$(get pg PUT "$few" "$v" "$c" ops_per_s)" || true)" \
-            "$(ratio "$(get pg GET "$many" "$v" "$c" ops_per_s)" "$(get pg GET "$few" "$v" "$c" ops_per_s)" || true)"
+            "$(ratio "$(get custodia PUT "$many" "$v" "$c" ops_per_s)" "$(get custodia PUT "$few" "$v" "$c" ops_per_s)")" \
+            "$(ratio "$(get custodia GET "$many" "$v" "$c" ops_per_s)" "$(get custodia GET "$few" "$v" "$c" ops_per_s)")" \
+            "$(ratio "$(get custodia "GET batched" "$many" "$v" "$c" ops_per_s)" "$(get custodia "GET batched" "$few" "$v" "$c" ops_per_s)")" \
+            "$(ratio "$(get pg PUT "$many" "$v" "$c" ops_per_s)" "$(get pg PUT "$few" "$v" "$c" ops_per_s)")" \
+            "$(ratio "$(get pg GET "$many" "$v" "$c" ops_per_s)" "$(get pg GET "$few" "$v" "$c" ops_per_s)")"
     done < <(cells "$many")
 fi
 echo
-echo "custodia failures: $(jq -s 'map(select(.sys == "custodia") | .failures) | add' "$results"),"\
+echo "custodia failures (err): $(jq -s 'map(select(.sys == "custodia") | .failures) | add' "$results"),"\
      "connections re-opened while timed: $(jq -s 'map(select(.sys == "custodia") | .reconnects) | add' "$results")."
 echo "custodia: TLS 1.3 keep-alive HTTPS, AES-256-GCM per field, blind index, SQLite WAL synchronous=FULL,"
 echo "an audit entry per request made durable before the answer (reads too, unless batched)."
