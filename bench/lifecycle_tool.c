@@ -27,6 +27,7 @@ int main(int argc, char **argv)
     cst_node n;
     cst_tenant_row t = {.id = ""};
     cst_err e = bench_node_open(&n, argv[2], argv[3]);
+    bool opened = e == CST_OK;
     if (e == CST_OK)
         e = cst_store_tenant_list(n.store, NULL, NULL, 1, first, &t);
     cst_user_row owner;
@@ -45,6 +46,8 @@ int main(int argc, char **argv)
             printf("%.2f\n", (double)(cst_now_us() - t0) / 1e6);
         cst_json_free_text(cert);
     }
+    if (opened)
+        cst_node_close(&n);
     if (e != CST_OK)
         fprintf(stderr, "lifecycle_tool: %s\n", cst_err_message(e));
     return e == CST_OK ? 0 : 1;
