@@ -8,45 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_node.h"
 #include "core/record.h"
-#include "node/node.h"
 #include "util/util.h"
 
 static cst_err fill_tenant(cst_node *n, int i, int records, size_t vlen, uint8_t *val)
 {
+    char name[32];
+    snprintf(name, sizeof(name), "bench-%05d", i);
     cst_tenant_row t;
     cst_user_row owner;
-    memset(&t, 0, sizeof(t));
-    memset(&owner, 0, sizeof(owner));
-    cst_random_id("tn", t.id);
-    snprintf(t.name, sizeof(t.name), "bench-%05d", i);
-    snprintf(t.region, sizeof(t.region), "%s", n->region);
-    strcpy(t.plan, "paid");
-    strcpy(t.state, "active");
-    strcpy(t.settings, "{}");
-    t.created_at = cst_now_us();
-    cst_random_id("us", owner.id);
-    strcpy(owner.tenant_id, t.id);
-    strcpy(owner.username, "owner");
-    strcpy(owner.pw_hash, "!");
-    strcpy(owner.grants, "[]");
-    strcpy(owner.pw_history, "[]");
-    strcpy(owner.recovery, "[]");
-    owner.roles = 1;
-    owner.created_at = t.created_at;
-    cst_buf dek, idx;
-    cst_buf_init(&dek, 256);
-    cst_buf_init(&idx, 256);
-    TRY(cst_wrap_new_key(&n->kek, t.id, "dek", 1, &dek));
-    TRY(cst_wrap_new_key(&n->kek, t.id, "idx", 1, &idx));
-    TRY(cst_store_tenant_create(n->store, NULL, &t, &dek, &idx, &owner));
-    cst_buf_free(&dek);
-    cst_buf_free(&idx);
     cst_tenant_ctx *ctx;
-    TRY(cst_node_tenant(n, t.id, &ctx));
-    cst_bucket_row b = {.name = "data", .cls = "standard"};
-    b.created_at = b.updated_at = cst_now_us();
-    TRY(cst_tstore_bucket_create(ctx->ts, NULL, &b));
+    TRY(bench_tenant_create(n, name, "data", &t, &owner, &ctx));
     TRY(cst_tstore_begin(ctx->ts, NULL));
     cst_err e = CST_OK;
     for (int k = 0; e == CST_OK && k < records; k++) {
@@ -71,17 +44,11 @@ int main(int argc, char **argv)
     }
     if (cst_crypto_init() != CST_OK)
         return 1;
-    cst_config cfg;
-    cst_config_defaults(&cfg);
-    snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", argv[1]);
-    snprintf(cfg.master_key_file, sizeof(cfg.master_key_file), "%s", argv[2]);
     int tenants = atoi(argv[3]), records = atoi(argv[4]);
     size_t vlen = (size_t)atol(argv[5]);
     uint8_t *val = malloc(vlen + 8);
     cst_node n;
-    cst_err e = val ? cst_config_finish(&cfg) : CST_ERR_INTERNAL;
-    if (e == CST_OK)
-        e = cst_node_open(&n, &cfg);
+    cst_err e = val ? bench_node_open(&n, argv[1], argv[2]) : CST_ERR_INTERNAL;
     if (e == CST_OK)
         e = cst_random(val, vlen);
     for (int i = 0; e == CST_OK && i < tenants; i++)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto/secrets.h"
+#include "bench_node.h"
 #include "util/json.h"
 #include "http/request.h"
 #include "lifecycle/lifecycle.h"
@@ -24,32 +24,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s token|erase DATA_DIR MASTER_KEY\n", argv[0]);
         return 2;
     }
-    cst_config cfg;
-    cst_config_defaults(&cfg);
-    snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", argv[2]);
-    snprintf(cfg.master_key_file, sizeof(cfg.master_key_file), "%s", argv[3]);
     cst_node n;
     cst_tenant_row t = {.id = ""};
-    cst_err e = cst_config_finish(&cfg);
-    if (e == CST_OK)
-        e = cst_node_open(&n, &cfg);
+    cst_err e = bench_node_open(&n, argv[2], argv[3]);
+    bool opened = e == CST_OK;
     if (e == CST_OK)
         e = cst_store_tenant_list(n.store, NULL, NULL, 1, first, &t);
     cst_user_row owner;
     if (e == CST_OK && !strcmp(argv[1], "token")) {
         char token[CST_TOKEN_LEN + 1];
-        cst_token_row row = {.session = false,
-                             .perms = CST_PERM_BIT(CST_PERM_TENANT_ADMIN),
-                             .created_at = cst_now_us(),
-                             .last_used_at = cst_now_us()};
         e = cst_store_user_by_name(n.store, NULL, t.id, "owner", &owner);
         if (e == CST_OK)
-            e = cst_token_generate(token, row.id, row.hash);
-        strcpy(row.tenant_id, t.id);
-        strcpy(row.user_id, owner.id);
-        strcpy(row.name, "bench");
-        if (e == CST_OK)
-            e = cst_store_token_create(n.store, NULL, &row);
+            e = bench_token_create(&n, &t, &owner, CST_PERM_BIT(CST_PERM_TENANT_ADMIN), token);
         if (e == CST_OK)
             printf("%s\n", token);
     } else if (e == CST_OK) {
@@ -60,6 +46,8 @@ int main(int argc, char **argv)
             printf("%.2f\n", (double)(cst_now_us() - t0) / 1e6);
         cst_json_free_text(cert);
     }
+    if (opened)
+        cst_node_close(&n);
     if (e != CST_OK)
         fprintf(stderr, "lifecycle_tool: %s\n", cst_err_message(e));
     return e == CST_OK ? 0 : 1;
