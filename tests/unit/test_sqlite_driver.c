@@ -266,15 +266,37 @@ static void write_txn(cst_db *db, int n)
     assert_int_equal(cst_db_commit(db, NULL), CST_OK);
 }
 
+/* A fresh database watched by a checkpointer without a thread (*ck): the test runs its work. */
+static cst_db *watched_db(const char *name, cst_ckpt **ck)
+{
+    assert_int_equal(cst_ckpt_start(false, ck), CST_OK);
+    cst_db *db = open_db(name);
+    cst_db_watch(db, *ck);
+    return db;
+}
+
+/* Writes txns transactions, running the checkpointer's queue after each when ck is given; the
+ * largest the WAL file grew. *runs (optional) gets how many checkpoints ran. */
+static int64_t write_loop(cst_db *db, cst_ckpt *ck, int txns, int *runs)
+{
+    int64_t most = 0;
+    for (int n = 0; n < txns; n++) {
+        write_txn(db, n);
+        int done = ck ? cst_ckpt_run(ck) : 0;
+        if (runs)
+            *runs += done;
+        most = wal_size() > most ? wal_size() : most;
+    }
+    return most;
+}
+
 /* A commit that takes the WAL past SQLite's own threshold (1000 pages, checkpointed inside that
  * commit before) does not checkpoint: the database file is untouched until the checkpointer
  * runs. */
 static void test_commits_leave_checkpoints_to_the_checkpointer(void **state)
 {
     cst_ckpt *ck = NULL;
-    assert_int_equal(cst_ckpt_start(false, &ck), CST_OK);
-    cst_db *db = open_db("wal.db");
-    cst_db_watch(db, ck);
+    cst_db *db = watched_db("wal.db", &ck);
     int64_t before = file_size(path);
     for (int n = 0; n < MAX_TXNS && wal_size() < wal_bytes(db, CST_DB_WAL_SOFT_PAGES + 200); n++)
         write_txn(db, n);
@@ -292,19 +314,11 @@ static void test_commits_leave_checkpoints_to_the_checkpointer(void **state)
 static void test_checkpointer_keeps_the_wal_bounded(void **state)
 {
     cst_ckpt *ck = NULL;
-    assert_int_equal(cst_ckpt_start(false, &ck), CST_OK);
-    cst_db *db = open_db("soft.db");
-    cst_db_watch(db, ck);
-    int64_t bound = wal_bytes(db, CST_DB_WAL_SOFT_PAGES + TXN_PAGES_MAX);
-    int64_t most = 0;
+    cst_db *db = watched_db("soft.db", &ck);
     int runs = 0;
-    for (int n = 0; n < 3 * CST_DB_WAL_SOFT_PAGES / 40; n++) {
-        write_txn(db, n);
-        runs += cst_ckpt_run(ck);
-        most = wal_size() > most ? wal_size() : most;
-    }
+    int64_t most = write_loop(db, ck, 3 * CST_DB_WAL_SOFT_PAGES / 40, &runs);
     assert_true(runs >= 2);
-    assert_true(most <= bound);
+    assert_true(most <= wal_bytes(db, CST_DB_WAL_SOFT_PAGES + TXN_PAGES_MAX));
     cst_db_close(db);
     cst_ckpt_stop(ck);
 }
@@ -314,17 +328,10 @@ static void test_checkpointer_keeps_the_wal_bounded(void **state)
 static void test_wal_bounded_when_the_checkpointer_falls_behind(void **state)
 {
     cst_ckpt *ck = NULL;
-    assert_int_equal(cst_ckpt_start(false, &ck), CST_OK);
-    cst_db *db = open_db("hard.db");
-    cst_db_watch(db, ck);
-    int64_t bound = wal_bytes(db, CST_DB_WAL_HARD_PAGES + TXN_PAGES_MAX);
-    int64_t most = 0;
-    for (int n = 0; n < 2 * CST_DB_WAL_HARD_PAGES / 40; n++) {
-        write_txn(db, n);
-        most = wal_size() > most ? wal_size() : most;
-    }
+    cst_db *db = watched_db("hard.db", &ck);
+    int64_t most = write_loop(db, NULL, 2 * CST_DB_WAL_HARD_PAGES / 40, NULL);
     assert_true(most > wal_bytes(db, CST_DB_WAL_SOFT_PAGES)); /* it did fall behind */
-    assert_true(most <= bound);
+    assert_true(most <= wal_bytes(db, CST_DB_WAL_HARD_PAGES + TXN_PAGES_MAX));
     cst_db_close(db);
     cst_ckpt_stop(ck);
 }
