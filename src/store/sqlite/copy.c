@@ -1,6 +1,8 @@
 /* copy.c: copies of the SQLite stores for backups and restores (BAK-1..4): point-in-time
  * snapshots with the online backup API, integrity checks, the tenant lists of a copy, erased
- * tenants dropped from a copy, and one tenant merged from a copy into a live node. */
+ * tenants dropped from a copy, and one tenant merged from a copy into a live node. The
+ * sqlite3 connections opened here are private to the calling thread (opened, used, closed in one
+ * function); the live system store is used only through cst_db (db.h), under its lock. */
 #include <errno.h>
 #include <limits.h>
 #include <sqlite3.h>
@@ -36,6 +38,7 @@ static cst_err snapshot_file(const char *src, const char *dst)
 {
     sqlite3 *s = NULL, *d = NULL;
     char why[256] = "";
+    cst_db_init();
     int rc = sqlite3_open_v2(src, &s, SQLITE_OPEN_READWRITE, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_busy_timeout(s, 10000);
@@ -114,6 +117,7 @@ cst_err cst_sqlite_store_copy_check(const char *dir, const char *name, bool inte
     char path[PATH_MAX];
     TRY(cst_fmt(path, sizeof(path), "%s/%s", dir, name));
     sqlite3 *db = NULL;
+    cst_db_init();
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
     cst_err e = rc == SQLITE_OK
                     ? CST_OK
@@ -166,6 +170,7 @@ cst_err cst_sqlite_store_copy_lists(const char *dir, cst_err (*tenant)(const cha
     char path[PATH_MAX];
     TRY(cst_fmt(path, sizeof(path), "%s/%s", dir, CST_SQLITE_SYSTEM));
     sqlite3 *db = NULL;
+    cst_db_init();
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
     cst_err e = CST_OK;
     if (rc == SQLITE_OK)
@@ -225,6 +230,7 @@ cst_err cst_sqlite_store_copy_drop_erased(const char *dir, const cst_tombstone_r
     char sys[PATH_MAX];
     TRY(cst_fmt(sys, sizeof(sys), "%s/%s", dir, CST_SQLITE_SYSTEM));
     sqlite3 *db = NULL;
+    cst_db_init();
     if (sqlite3_open_v2(sys, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
         sqlite3_close(db); /* sqlite hands back a handle even when the open fails */
         return cst_fail(CST_ERR_INTERNAL, "cannot open %s", sys);
@@ -247,28 +253,31 @@ cst_err cst_sqlite_store_copy_drop_erased(const char *dir, const cst_tombstone_r
     return e;
 }
 
-/* Copies the tenant's rows from the copy's system store (attached as b) into the live one. */
+/* Copies the tenant's rows from the copy's system store (attached as b) into the live one. Its
+ * statements name the attached database, so they are compiled per call, never cached. */
 static cst_err merge_rows(cst_db *db, const char *tenant, bool *created)
 {
     int64_t in_backup = 0, present = 0;
-    TRY(cst_db_int(db, NULL, &in_backup, "SELECT count(*) FROM b.tenants WHERE id = ?", "s",
-                   tenant));
+    TRY(cst_db_int_once(db, NULL, &in_backup, "SELECT count(*) FROM b.tenants WHERE id = ?", "s",
+                        tenant));
     ENSURE(in_backup, CST_ERR_NOT_FOUND, "the backup holds no tenant %s", tenant);
-    TRY(cst_db_int(db, NULL, &present, "SELECT count(*) FROM main.tenants WHERE id = ?", "s",
-                   tenant));
+    TRY(cst_db_int_once(db, NULL, &present, "SELECT count(*) FROM main.tenants WHERE id = ?", "s",
+                        tenant));
     TRY(cst_db_begin(db, NULL));
-    cst_err e = cst_db_run(
+    cst_err e = cst_db_run_once(
         db, NULL, NULL, "INSERT OR IGNORE INTO main.tenants SELECT * FROM b.tenants WHERE id = ?",
         "s", tenant);
     if (e == CST_OK)
-        e = cst_db_run(db, NULL, NULL,
-                       "INSERT OR IGNORE INTO main.tenant_keys SELECT * FROM b.tenant_keys WHERE "
-                       "tenant_id = ?",
-                       "s", tenant);
+        e = cst_db_run_once(
+            db, NULL, NULL,
+            "INSERT OR IGNORE INTO main.tenant_keys SELECT * FROM b.tenant_keys WHERE "
+            "tenant_id = ?",
+            "s", tenant);
     if (e == CST_OK && !present)
-        e = cst_db_run(db, NULL, NULL,
-                       "INSERT OR IGNORE INTO main.users SELECT * FROM b.users WHERE tenant_id = ?",
-                       "s", tenant);
+        e = cst_db_run_once(
+            db, NULL, NULL,
+            "INSERT OR IGNORE INTO main.users SELECT * FROM b.users WHERE tenant_id = ?", "s",
+            tenant);
     if (e == CST_OK)
         e = cst_db_commit(db, NULL);
     else
@@ -286,6 +295,7 @@ static cst_err swap_tenant_db(const char *data_dir, const char *tenant, const ch
     TRY(cst_fmt(dir, sizeof(dir), "%s/tenants", data_dir));
     if (cst_path_exists(live)) {
         sqlite3 *db = NULL;
+        cst_db_init();
         if (sqlite3_open_v2(live, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK)
             (void)sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
         sqlite3_close(db);
@@ -309,9 +319,9 @@ cst_err cst_sqlite_store_merge_tenant(cst_store *st, const char *dir, const char
     TRY(cst_sqlite_store_copy_name(tenant_id, name, sizeof(name)));
     TRY(cst_fmt(staged, sizeof(staged), "%s/%s", dir, name));
     cst_db *db = cst_sqlite_system_db(st);
-    TRY(cst_db_run(db, NULL, NULL, "ATTACH DATABASE ? AS b", "s", sys));
+    TRY(cst_db_run_once(db, NULL, NULL, "ATTACH DATABASE ? AS b", "s", sys));
     cst_err e = merge_rows(db, tenant_id, created);
-    if (cst_db_run(db, NULL, NULL, "DETACH DATABASE b", "") != CST_OK && e == CST_OK)
+    if (cst_db_run_once(db, NULL, NULL, "DETACH DATABASE b", "") != CST_OK && e == CST_OK)
         cst_err_clear(); /* as before the move: a failed detach does not fail the merge */
     if (e == CST_OK && cst_path_exists(staged))
         e = swap_tenant_db(cst_sqlite_store_data_dir(st), tenant_id, staged);

@@ -18,6 +18,8 @@ CST_MUST_USE cst_err cst_sqlite_tenant_path(const char *data_dir, cst_tspace spa
 
 /* The system store's connection (for the operations in copy.c). */
 cst_db *cst_sqlite_system_db(cst_store *st);
+/* The checkpointer the store's connections hand their WAL to (ckpt.h). */
+cst_ckpt *cst_sqlite_ckpt(cst_store *st);
 
 /* The driver's operations (driver.c puts them in its table, cst_sqlite_driver): the store.h
  * function of the same name with "sqlite_" after "cst_". */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/sqlite/ckpt.h"
 #include "store/sqlite/db.h"
 #include "store/sqlite/internal.h"
 #include "store/store.h"
@@ -13,6 +14,7 @@
 typedef struct sq_store {
     cst_store base;
     cst_db *db;
+    cst_ckpt *ck; /* checkpoints system.db's WAL and its tenant stores' (ckpt.h) */
     char data_dir[PATH_MAX];
 } sq_store;
 
@@ -81,12 +83,12 @@ static cst_err migrate(cst_db *db)
         char col[64], probe[160], alter[256];
         (void)sscanf(migrations[i][1], "%63s", col);
         TRY(cst_fmt(probe, sizeof(probe), "SELECT %s FROM %s LIMIT 0", col, migrations[i][0]));
-        if (cst_db_run(db, NULL, NULL, probe, "") == CST_OK)
+        if (cst_db_run_once(db, NULL, NULL, probe, "") == CST_OK)
             continue;
         cst_err_clear();
         TRY(cst_fmt(alter, sizeof(alter), "ALTER TABLE %s ADD COLUMN %s", migrations[i][0],
                     migrations[i][1]));
-        TRY(cst_db_run(db, NULL, NULL, alter, ""));
+        TRY(cst_db_run_once(db, NULL, NULL, alter, ""));
     }
     return CST_OK;
 }
@@ -101,13 +103,17 @@ cst_err cst_sqlite_store_open(const char *data_dir, bool create, cst_store **out
     if (e == CST_OK)
         e = cst_sqlite_system_path(data_dir, path, sizeof(path));
     if (e == CST_OK)
+        e = cst_ckpt_start(true, &st->ck);
+    if (e == CST_OK)
         e = cst_db_open(path, create, system_schema, &st->db);
     if (e == CST_OK && (e = migrate(st->db)) != CST_OK)
         cst_db_close(st->db);
     if (e != CST_OK) {
+        cst_ckpt_stop(st->ck);
         free(st);
         return e;
     }
+    cst_db_watch(st->db, st->ck);
     *out = &st->base;
     return CST_OK;
 }
@@ -118,12 +124,18 @@ void cst_sqlite_store_close(cst_store *st)
         return;
     cst_db_checkpoint(SQ(st)->db);
     cst_db_close(SQ(st)->db);
+    cst_ckpt_stop(SQ(st)->ck);
     free(st);
 }
 
 cst_db *cst_sqlite_system_db(cst_store *st)
 {
     return SQ(st)->db;
+}
+
+cst_ckpt *cst_sqlite_ckpt(cst_store *st)
+{
+    return SQ(st)->ck;
 }
 
 const char *cst_sqlite_store_data_dir(const cst_store *st)
@@ -145,7 +157,7 @@ static cst_err query_one(cst_store *st, cst_work *w, void (*fn)(sqlite3_stmt *, 
         e = cst_db_step(SQ(st)->db, q, &row);
     if (e == CST_OK && row)
         fn(q, out);
-    sqlite3_finalize(q);
+    cst_db_done(SQ(st)->db, q);
     cst_db_unlock(SQ(st)->db);
     TRY(e);
     ENSURE(row, CST_ERR_NOT_FOUND, "no such resource");
@@ -260,7 +272,7 @@ cst_err cst_sqlite_store_tenant_list(cst_store *st, cst_work *w, const char *aft
         tenant_row(q, &t);
         e = fn(&t, ctx);
     }
-    sqlite3_finalize(q);
+    cst_db_done(SQ(st)->db, q);
     cst_db_unlock(SQ(st)->db);
     return e;
 }
@@ -283,7 +295,7 @@ cst_err cst_sqlite_store_key_latest(cst_store *st, cst_work *w, const char *tena
         *version = (uint32_t)sqlite3_column_int64(q, 0);
         e = cst_buf_append(blob, sqlite3_column_blob(q, 1), (size_t)sqlite3_column_bytes(q, 1));
     }
-    sqlite3_finalize(q);
+    cst_db_done(SQ(st)->db, q);
     cst_db_unlock(SQ(st)->db);
     return e;
 }
@@ -378,7 +390,7 @@ cst_err cst_sqlite_store_user_list(cst_store *st, cst_work *w, const char *tenan
         user_row(q, &u);
         e = fn(&u, ctx);
     }
-    sqlite3_finalize(q);
+    cst_db_done(SQ(st)->db, q);
     cst_db_unlock(SQ(st)->db);
     return e;
 }
@@ -416,7 +428,7 @@ cst_err cst_sqlite_store_user_count(cst_store *st, cst_work *w, const char *tena
     if (e == CST_OK)
         e = cst_db_step(SQ(st)->db, q, &row);
     *count = row ? sqlite3_column_int(q, 0) : 0;
-    sqlite3_finalize(q);
+    cst_db_done(SQ(st)->db, q);
     cst_db_unlock(SQ(st)->db);
     return e;
 }
@@ -444,7 +456,7 @@ cst_err cst_sqlite_store_login_failed(cst_store *st, const char *user_id, int64_
         *locked_until = sqlite3_column_int64(q, 1);
         e = cst_db_step(SQ(st)->db, q, &row);
     }
-    sqlite3_finalize(q);
+    cst_db_done(SQ(st)->db, q);
     cst_db_unlock(SQ(st)->db);
     return e;
 }
@@ -576,7 +588,7 @@ cst_err cst_sqlite_store_token_list(cst_store *st, cst_work *w, const char *tena
         token_row(q, &t);
         e = fn(&t, ctx);
     }
-    sqlite3_finalize(q);
+    cst_db_done(SQ(st)->db, q);
     cst_db_unlock(SQ(st)->db);
     return e;
 }
@@ -638,7 +650,7 @@ static cst_err query_each(cst_store *st, cst_work *w, const char *sql, int64_t l
     int row = 1;
     while (e == CST_OK && (e = cst_db_step(SQ(st)->db, q, &row)) == CST_OK && row)
         e = visit(q, ctx);
-    sqlite3_finalize(q);
+    cst_db_done(SQ(st)->db, q);
     cst_db_unlock(SQ(st)->db);
     return e;
 }
@@ -781,7 +793,7 @@ cst_err cst_sqlite_store_tenant_keys(cst_store *st, cst_work *w, const char *ten
         e = fn(purpose, (uint32_t)sqlite3_column_int64(q, 1), sqlite3_column_blob(q, 2),
                (size_t)sqlite3_column_bytes(q, 2), ctx);
     }
-    sqlite3_finalize(q);
+    cst_db_done(SQ(st)->db, q);
     cst_db_unlock(SQ(st)->db);
     return e;
 }

@@ -58,6 +58,7 @@ cst_err cst_sqlite_tstore_open(cst_store *st, cst_tspace space, const char *tena
         free(ts);
         return e;
     }
+    cst_db_watch(ts->db, cst_sqlite_ckpt(st));
     *out = &ts->base;
     return CST_OK;
 }
@@ -128,7 +129,7 @@ cst_err cst_sqlite_tstore_bucket_get(cst_tstore *ts, cst_work *w, const char *na
         e = cst_db_step(SQT(ts)->db, q, &row);
     if (e == CST_OK && row)
         bucket_row(q, out);
-    sqlite3_finalize(q);
+    cst_db_done(SQT(ts)->db, q);
     cst_db_unlock(SQT(ts)->db);
     TRY(e);
     ENSURE(row, CST_ERR_NOT_FOUND, "no such bucket");
@@ -143,7 +144,7 @@ cst_err cst_sqlite_tstore_bucket_exists(cst_tstore *ts, cst_work *w, const char 
     cst_err e = cst_db_stmt(SQT(ts)->db, w, &q, "SELECT 1 FROM buckets WHERE name = ?", "s", name);
     if (e == CST_OK)
         e = cst_db_step(SQT(ts)->db, q, &row);
-    sqlite3_finalize(q);
+    cst_db_done(SQT(ts)->db, q);
     cst_db_unlock(SQT(ts)->db);
     TRY(e);
     ENSURE(row, CST_ERR_NOT_FOUND, "no such bucket");
@@ -162,7 +163,7 @@ cst_err cst_sqlite_tstore_bucket_list(cst_tstore *ts, cst_work *w,
         bucket_row(q, &b);
         e = fn(&b, ctx);
     }
-    sqlite3_finalize(q);
+    cst_db_done(SQT(ts)->db, q);
     cst_db_unlock(SQT(ts)->db);
     return e;
 }
@@ -210,7 +211,7 @@ cst_err cst_sqlite_tstore_next_version(cst_tstore *ts, cst_work *w, uint64_t *ve
         *version = (uint64_t)sqlite3_column_int64(q, 0);
     if (e == CST_OK)
         e = cst_db_step(SQT(ts)->db, q, &row); /* finish the statement */
-    sqlite3_finalize(q);
+    cst_db_done(SQT(ts)->db, q);
     cst_db_unlock(SQT(ts)->db);
     return e;
 }
@@ -252,7 +253,7 @@ cst_err cst_sqlite_tstore_record_get(cst_tstore *ts, cst_work *w, const char *bu
         e = cst_db_step(SQT(ts)->db, q, &row);
     if (e == CST_OK && row)
         e = record_cols(q, with_value, out);
-    sqlite3_finalize(q);
+    cst_db_done(SQT(ts)->db, q);
     cst_db_unlock(SQT(ts)->db);
     TRY(e);
     ENSURE(row, CST_ERR_NOT_FOUND, "no such record");
@@ -284,6 +285,11 @@ cst_err cst_sqlite_tstore_record_delete(cst_tstore *ts, cst_work *w, const char 
     return CST_OK;
 }
 
+/* A scan's query, constant text (the statement cache's key), with or without the values. */
+#define SCAN_SQL(value)                                                                            \
+    "SELECT bidx, version, dek_version, size, created_at, updated_at, meta" value                  \
+    " FROM records WHERE bucket = ? AND bidx > ? AND (? OR " LIVE ") ORDER BY bidx"
+
 cst_err cst_sqlite_tstore_record_scan(cst_tstore *ts, cst_work *w, const char *bucket,
                                       const uint8_t *after, unsigned flags,
                                       bool (*fn)(const cst_record_row *, void *), void *ctx)
@@ -294,22 +300,16 @@ cst_err cst_sqlite_tstore_record_scan(cst_tstore *ts, cst_work *w, const char *b
     bool with_value = flags & CST_SCAN_VALUES;
     cst_record_row r;
     cst_record_row_init(&r);
-    char sql[512];
     cst_db_lock(SQT(ts)->db);
-    cst_err e = cst_fmt(sql, sizeof(sql),
-                        "SELECT bidx, version, dek_version, size, created_at, updated_at, meta%s "
-                        "FROM records WHERE bucket = ? AND bidx > ? AND (? OR %s) ORDER BY bidx",
-                        with_value ? ", value" : "", LIVE);
-    if (e == CST_OK)
-        e = cst_db_stmt(SQT(ts)->db, w, &q, sql, "sbii", bucket, after ? after : none,
-                        after ? (size_t)CST_HASH_LEN : 0,
-                        (int64_t)((flags & CST_SCAN_EXPIRED) != 0), cst_now_us());
+    cst_err e = cst_db_stmt(SQT(ts)->db, w, &q, with_value ? SCAN_SQL(", value") : SCAN_SQL(""),
+                            "sbii", bucket, after ? after : none, after ? (size_t)CST_HASH_LEN : 0,
+                            (int64_t)((flags & CST_SCAN_EXPIRED) != 0), cst_now_us());
     while (e == CST_OK && (e = cst_db_step(SQT(ts)->db, q, &row)) == CST_OK && row) {
         e = record_cols(q, with_value, &r);
         if (e == CST_OK && !fn(&r, ctx))
             break;
     }
-    sqlite3_finalize(q);
+    cst_db_done(SQT(ts)->db, q);
     cst_db_unlock(SQT(ts)->db);
     cst_record_row_free(&r);
     return e;
@@ -342,7 +342,7 @@ cst_err cst_sqlite_tstore_count(cst_tstore *ts, cst_work *w, const char *bucket,
     if (e == CST_OK)
         e = cst_db_step(SQT(ts)->db, q, &row);
     *count = row ? sqlite3_column_int64(q, 0) : 0;
-    sqlite3_finalize(q);
+    cst_db_done(SQT(ts)->db, q);
     cst_db_unlock(SQT(ts)->db);
     return e;
 }
