@@ -34,13 +34,13 @@ void cst_audit_info(cst_request *req, const char *key, json_t *value)
 
 /* The key details of tenant are sealed under: its DEK, or the node's own audit key (version 0)
  * for operators and for names that match no tenant. */
-static cst_err detail_key(cst_node *n, const char *tenant, uint32_t version, const cst_key **key,
-                          uint32_t *kv, cst_tenant_ctx **held)
+static cst_err detail_key(cst_node *n, cst_work *w, const char *tenant, uint32_t version,
+                          const cst_key **key, uint32_t *kv, cst_tenant_ctx **held)
 {
     cst_tenant_ctx *t = NULL;
     *held = NULL;
     /* held, so that the key is not wiped by the LRU of open tenants while it is in use */
-    if (tenant && version != 0 && cst_node_tenant_acquire(n, tenant, &t) == CST_OK) {
+    if (tenant && version != 0 && cst_node_tenant_acquire_in(n, w, tenant, &t) == CST_OK) {
         *held = t;
         ENSURE(version == UINT32_MAX || version == t->dek_version, CST_ERR_INTEGRITY,
                "the detail was sealed under a key version this node no longer holds");
@@ -56,12 +56,14 @@ static cst_err detail_key(cst_node *n, const char *tenant, uint32_t version, con
     return CST_OK;
 }
 
-static json_t *seal_detail(cst_node *n, const char *tenant, const char *request_id, json_t *d)
+/* Sealed in the request's unit of work w: the tenant's keys may be ones it just created. */
+static json_t *seal_detail(cst_node *n, cst_work *w, const char *tenant, const char *request_id,
+                           json_t *d)
 {
     const cst_key *key = NULL;
     uint32_t kv;
     cst_tenant_ctx *held = NULL;
-    json_t *out = detail_key(n, tenant, UINT32_MAX, &key, &kv, &held) == CST_OK
+    json_t *out = detail_key(n, w, tenant, UINT32_MAX, &key, &kv, &held) == CST_OK
                       ? cst_audit_detail_seal(key, kv, tenant, request_id, d)
                       : NULL;
     cst_node_tenant_release(n, held);
@@ -80,7 +82,8 @@ static json_t *open_detail(cst_node *n, const json_t *entry)
     uint32_t kvo;
     cst_tenant_ctx *held = NULL;
     json_t *out = NULL;
-    if (b64 && rid && kv >= 0 && detail_key(n, tenant, (uint32_t)kv, &key, &kvo, &held) == CST_OK)
+    if (b64 && rid && kv >= 0 &&
+        detail_key(n, NULL, tenant, (uint32_t)kv, &key, &kvo, &held) == CST_OK)
         out = cst_audit_detail_open(key, tenant, rid, b64);
     cst_err_clear();
     cst_node_tenant_release(n, held);
@@ -194,7 +197,7 @@ cst_err cst_api_audit_request(cst_node *n, cst_request *req, cst_audit_ticket *t
     }
     json_t *sealed = NULL;
     if (req->audit_detail) {
-        sealed = seal_detail(n, tenant, req->request_id, req->audit_detail);
+        sealed = seal_detail(n, req->work, tenant, req->request_id, req->audit_detail);
         ENSURE(sealed != NULL, CST_ERR_AUDIT_UNAVAILABLE, "the audit detail could not be sealed");
         ev.detail = sealed;
     }

@@ -84,7 +84,7 @@ cst_err cst_api_sys_tenant_create(cst_node *n, cst_request *req)
      * detail is sealed under its key; the hook discards both if the creation is not kept */
     cst_tenant_ctx *ctx = NULL;
     if (e == CST_OK)
-        e = cst_node_tenant_acquire_new(n, req->work, t.id, &ctx);
+        e = cst_node_tenant_acquire_in(n, req->work, t.id, &ctx);
     cst_node_tenant_release(n, ctx);
     if (e == CST_OK) {
 

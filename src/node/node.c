@@ -258,8 +258,8 @@ static cst_err tenant_lookup(cst_node *n, const char *tenant_id, bool hold, bool
 
 /* promote: the use counts for the LRU (a sweep over every tenant does not, so that it does not
  * push out the tenants requests are using). */
-static cst_err tenant_get(cst_node *n, cst_work *w, const char *tenant_id, bool hold,
-                          bool promote, cst_tenant_ctx **out)
+static cst_err tenant_get(cst_node *n, cst_work *w, const char *tenant_id, bool hold, bool promote,
+                          cst_tenant_ctx **out)
 {
     pthread_mutex_lock(&n->tenants_mu);
     cst_err e = tenant_lookup(n, tenant_id, hold, promote, out);
@@ -306,8 +306,8 @@ cst_err cst_node_tenant_acquire(cst_node *n, const char *tenant_id, cst_tenant_c
     return tenant_get(n, NULL, tenant_id, true, true, out);
 }
 
-cst_err cst_node_tenant_acquire_new(cst_node *n, cst_work *w, const char *tenant_id,
-                                    cst_tenant_ctx **out)
+cst_err cst_node_tenant_acquire_in(cst_node *n, cst_work *w, const char *tenant_id,
+                                   cst_tenant_ctx **out)
 {
     return tenant_get(n, w, tenant_id, true, true, out);
 }

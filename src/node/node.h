@@ -69,11 +69,12 @@ CST_MUST_USE cst_err cst_node_tenant(cst_node *n, const char *tenant_id, cst_ten
  * CST_ERR_NOT_FOUND once the tenant's erase has begun. */
 CST_MUST_USE cst_err cst_node_tenant_acquire(cst_node *n, const char *tenant_id,
                                              cst_tenant_ctx **out);
-/* The same for a tenant created in the unit of work w (its keys not committed yet): read in w.
- * The creation's cst_work_on_end hook discards the context if w does not commit
- * (cst_node_tenant_discard). */
-CST_MUST_USE cst_err cst_node_tenant_acquire_new(cst_node *n, cst_work *w, const char *tenant_id,
-                                                 cst_tenant_ctx **out);
+/* The same, its keys read in the unit of work w when the context must be opened: a request
+ * that wrote the system store (a tenant created in w, its keys not committed yet) opens it
+ * inside its own work. A creation's cst_work_on_end hook discards the context if w does not
+ * commit (cst_node_tenant_discard). */
+CST_MUST_USE cst_err cst_node_tenant_acquire_in(cst_node *n, cst_work *w, const char *tenant_id,
+                                                cst_tenant_ctx **out);
 /* The same for a pass over every tenant (the sweeper): the use does not count as recent, so
  * the pass does not push the tenants requests use out of the LRU. */
 CST_MUST_USE cst_err cst_node_tenant_acquire_cold(cst_node *n, const char *tenant_id,
