@@ -60,11 +60,12 @@ static bool login_ok(ts_server *s, const char *tenant, const char *user)
 }
 
 /* Audit entries of the security stream with this action and outcome (read from the files). */
+/* The live segment is pre-allocated (zero padding after its tail, SPEC §10): read as text. */
 static int audit_count(ts_server *s, const char *action, const char *outcome)
 {
     char cmd[1024];
     snprintf(cmd, sizeof(cmd),
-             "cat %s/audit/security/*.log | grep -F '\"action\":\"%s\"' | grep -cF "
+             "cat %s/audit/security/*.log | grep -aF '\"action\":\"%s\"' | grep -acF "
              "'\"outcome\":\"%s\"'",
              s->data_dir, action, outcome);
     FILE *p = popen(cmd, "r");

@@ -336,7 +336,7 @@ static bool blob_of(const char *db, const char *sql, uint8_t *out, size_t *n)
 static int open_details(const char *tenant, const cst_key *dek, int *sealed)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "cat %s/audit/*/*.log 2>/dev/null | grep '%s' > %s/tenant-audit.txt",
+    snprintf(cmd, sizeof(cmd), "cat %s/audit/*/*.log 2>/dev/null | grep -a '%s' > %s/tenant-audit.txt",
              srv.data_dir, tenant, srv.root);
     ts_sh("%s", cmd);
     snprintf(cmd, sizeof(cmd), "%s/tenant-audit.txt", srv.root);
