@@ -117,7 +117,6 @@ struct cst_store_driver {
     cst_err (*res_savepoint)(void *res);
     cst_err (*res_release)(void *res);
     void (*res_rollback_to)(void *res);
-    void (*tstore_checkpoint)(cst_tstore *ts);
     CST_STORE_OPS(CST_STORE_OP_FIELD)
 };
 

@@ -69,11 +69,6 @@ void cst_tstore_rollback(cst_tstore *ts, cst_work *w)
     ts->drv->tstore_rollback(ts, w);
 }
 
-void cst_tstore_checkpoint(cst_tstore *ts)
-{
-    ts->drv->tstore_checkpoint(ts);
-}
-
 /* ---- IAM-5: the principals generation ----
  * A cache of principals (core/credcache.c) reads the generation before it reads the rows and
  * uses them only while the generation is unchanged. The bump therefore comes AFTER the write is

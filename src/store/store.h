@@ -440,7 +440,5 @@ CST_MUST_USE cst_err cst_tstore_checkpoint_strict(cst_tstore *ts);
 /* Every record row of the bucket, expired or not. */
 CST_MUST_USE cst_err cst_tstore_count(cst_tstore *ts, cst_work *w, const char *bucket,
                                       int64_t *count);
-/* Checkpoints the WAL into the database file. */
-void cst_tstore_checkpoint(cst_tstore *ts);
 
 #endif

@@ -29,6 +29,5 @@ CST_MUST_USE cst_err cst_sqlite_store_open(const char *data_dir, bool create, cs
 void cst_sqlite_store_close(cst_store *st);
 void cst_sqlite_tstore_close(cst_tstore *ts);
 void cst_sqlite_tstore_rollback(cst_tstore *ts, cst_work *w);
-void cst_sqlite_tstore_checkpoint(cst_tstore *ts);
 
 #endif

@@ -72,11 +72,6 @@ void cst_sqlite_tstore_close(cst_tstore *ts)
     free(ts);
 }
 
-void cst_sqlite_tstore_checkpoint(cst_tstore *ts)
-{
-    cst_db_checkpoint(SQT(ts)->db);
-}
-
 cst_err cst_sqlite_tstore_begin(cst_tstore *ts, cst_work *w)
 {
     return cst_db_begin(SQT(ts)->db, w);
