@@ -74,12 +74,17 @@ char *cst_audit_canonical(const json_t *v)
 cst_err cst_audit_entry_hash(const json_t *entry, const uint8_t prev[CST_HASH_LEN],
                              uint8_t out[CST_HASH_LEN])
 {
-    json_t *copy = json_copy((json_t *)entry);
+    /* An entry being chained (enqueue) has neither yet: no copy to take them out of. */
+    bool bare = !json_object_get(entry, "prev") && !json_object_get(entry, "hash");
+    json_t *copy = bare ? (json_t *)entry : json_copy((json_t *)entry);
     ENSURE(copy != NULL, CST_ERR_INTERNAL, "out of memory");
-    json_object_del(copy, "prev");
-    json_object_del(copy, "hash");
+    if (!bare) {
+        json_object_del(copy, "prev");
+        json_object_del(copy, "hash");
+    }
     char *text = cst_audit_canonical(copy);
-    json_decref(copy);
+    if (!bare)
+        json_decref(copy);
     ENSURE(text != NULL, CST_ERR_INTERNAL, "out of memory");
     cst_buf b;
     cst_buf_init(&b, SIZE_MAX);

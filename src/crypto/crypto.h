@@ -14,8 +14,8 @@
 #define CST_TAG_LEN 16
 #define CST_HASH_LEN 32
 
-/* A 256-bit secret in locked, guarded memory (sodium_malloc). Wiped and released by
- * cst_key_free; a zeroed struct is "no key" and safe to free. */
+/* A 256-bit secret in locked, guarded memory (a slot of a sodium_malloc'ed slab: see
+ * crypto.c). Wiped and released by cst_key_free; a zeroed struct is "no key" and safe to free. */
 typedef struct cst_key {
     uint8_t *k;
 } cst_key;

@@ -109,15 +109,24 @@ static cst_tenant_ctx *tenant_ctx_new(void)
     return t;
 }
 
-static void tenant_ctx_free(cst_tenant_ctx *t)
+/* warm: the store closes as one likely to be opened again (an eviction). */
+static void tenant_ctx_drop(cst_tenant_ctx *t, bool warm)
 {
     if (!t)
         return;
-    cst_tstore_close(t->ts);
+    if (warm)
+        cst_tstore_close_warm(t->ts);
+    else
+        cst_tstore_close(t->ts);
     cst_key_free(&t->dek);
     cst_key_free(&t->idx);
     cst_combiner_destroy(&t->group);
     free(t);
+}
+
+static void tenant_ctx_free(cst_tenant_ctx *t)
+{
+    tenant_ctx_drop(t, false);
 }
 
 void cst_node_close(cst_node *n)
@@ -292,7 +301,7 @@ static cst_err tenant_get(cst_node *n, cst_work *w, const char *tenant_id, bool 
         tenant_ctx_free(t);
     }
     pthread_mutex_unlock(&n->tenants_mu);
-    tenant_ctx_free(evicted); /* closes its store and wipes its keys (no one holds it) */
+    tenant_ctx_drop(evicted, true); /* closes its store and wipes its keys (no one holds it) */
     return e;
 }
 

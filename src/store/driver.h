@@ -106,6 +106,7 @@ struct cst_store_driver {
     cst_err (*store_open)(const char *data_dir, bool create, cst_store **out);
     void (*store_close)(cst_store *st);
     void (*tstore_close)(cst_tstore *ts);
+    void (*tstore_close_warm)(cst_tstore *ts);
     void (*tstore_rollback)(cst_tstore *ts, cst_work *w);
     /* A transaction's part in one of the driver's connections (res: what the driver passed to
      * cst_work_join). begin takes the connection for the transaction t (SQLite: its lock, then

@@ -64,6 +64,12 @@ void cst_tstore_close(cst_tstore *ts)
         ts->drv->tstore_close(ts);
 }
 
+void cst_tstore_close_warm(cst_tstore *ts)
+{
+    if (ts)
+        ts->drv->tstore_close_warm(ts);
+}
+
 void cst_tstore_rollback(cst_tstore *ts, cst_work *w)
 {
     ts->drv->tstore_rollback(ts, w);

@@ -385,6 +385,10 @@ typedef enum cst_tspace { CST_TSPACE_LIVE, CST_TSPACE_RETAINED } cst_tspace;
 CST_MUST_USE cst_err cst_tstore_open(cst_store *st, cst_tspace space, const char *tenant_id,
                                      bool create, cst_tstore **out);
 void cst_tstore_close(cst_tstore *ts);
+/* Closes a store that is likely to be opened again soon (a tenant the node's LRU of open
+ * stores lets go): the driver may keep what makes the next open cheaper (SQLite: the emptied
+ * WAL and its index files stay, so no file is removed now and created again then). */
+void cst_tstore_close_warm(cst_tstore *ts);
 /* Whether the tenant has a store in space (a tenant that never stored anything may have none). */
 CST_MUST_USE cst_err cst_tstore_exists(cst_store *st, cst_tspace space, const char *tenant_id,
                                        bool *exists);

@@ -103,9 +103,8 @@ static void test_wrap_aad_layout(void **state)
     cst_buf aad;
     cst_buf_init(&aad, 256);
     assert_int_equal(cst_aad_wrap(&aad, "tn_ab", "dek", 258), CST_OK);
-    static const uint8_t want[] = {'c', 's', 't', ':', 'w', 'r', 'a', 'p', ':', 'v', '1',
-                                   0,   5,   't', 'n', '_', 'a', 'b', 0,   3,   'd', 'e',
-                                   'k', 0,   0,   1,   2};
+    static const uint8_t want[] = {'c', 's', 't', ':', 'w', 'r', 'a', 'p', ':', 'v', '1', 0, 5, 't',
+                                   'n', '_', 'a', 'b', 0,   3,   'd', 'e', 'k', 0,   0,   1, 2};
     assert_int_equal(aad.len, sizeof(want));
     assert_memory_equal(aad.data, want, sizeof(want));
     cst_buf_free(&aad);
@@ -272,10 +271,43 @@ static void test_enc4_kek_file_checks(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Keys come from locked slabs (crypto.c): a freed key's slot is wiped before it is handed out
+ * again, and keys held at once, more than one slab's worth, never share a slot. */
+static void test_key_slots_wiped_and_distinct(void **state)
+{
+    enum { N = 300 };
+    static cst_key keys[N];
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(cst_key_alloc(&keys[i]), CST_OK);
+        memset(keys[i].k, 0xA5, CST_KEY_LEN);
+    }
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++)
+            assert_true(keys[i].k + CST_KEY_LEN <= keys[j].k ||
+                        keys[j].k + CST_KEY_LEN <= keys[i].k);
+    uint8_t *slot = keys[N / 2].k;
+    cst_key_free(&keys[N / 2]);
+    assert_null(keys[N / 2].k);
+    static const uint8_t zero[CST_KEY_LEN];
+    /* wiped at once: a free slot holds only the address of the next free one */
+    assert_memory_equal(slot + sizeof(void *), zero, CST_KEY_LEN - sizeof(void *));
+    uint8_t pattern[sizeof(void *)];
+    memset(pattern, 0xA5, sizeof(pattern));
+    assert_memory_not_equal(slot, pattern, sizeof(pattern));
+    cst_key again = {0};
+    assert_int_equal(cst_key_alloc(&again), CST_OK);
+    assert_ptr_equal(again.k, slot); /* reused */
+    assert_memory_equal(again.k, zero, CST_KEY_LEN);
+    cst_key_free(&again);
+    for (int i = 0; i < N; i++)
+        cst_key_free(&keys[i]);
+}
+
 int main(void)
 {
     assert_int_equal(cst_crypto_init(), CST_OK);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_key_slots_wiped_and_distinct),
         cmocka_unit_test(test_aes256gcm_published_vector),
         cmocka_unit_test(test_hmac_and_hkdf_published_vectors),
         cmocka_unit_test(test_record_aad_layout),

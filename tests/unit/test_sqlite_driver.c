@@ -1,7 +1,8 @@
 /* test_sqlite_driver.c: the SQLite driver's internals (issue 14): statements compiled once per
  * connection and reused across failures, a bounded statement cache, transaction control and
  * savepoints through it (LOG-1: a rolled-back unit of work leaves nothing), and WAL checkpoints
- * moved off the commit path with the WAL kept under a documented bound (db.h). */
+ * moved off the commit path with the WAL kept under a documented bound (db.h); a warm close (LRU
+ * eviction) that empties the WAL and keeps its files, and a schema that runs once per text. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 
 #include <limits.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "store/sqlite/ckpt.h"
 #include "store/sqlite/db.h"
@@ -354,6 +356,114 @@ static void test_close_while_queued_on_the_thread(void **state)
     }
 }
 
+static int64_t value_of(cst_db *db, const char *k)
+{
+    int64_t v = -1;
+    assert_int_equal(
+        cst_db_int(db, NULL, &v, "SELECT coalesce(max(v), -1) FROM t WHERE k = ?", "s", k), CST_OK);
+    return v;
+}
+
+static int64_t user_version(const char *file)
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open_v2(file, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+/* A warm close (an LRU eviction) checkpoints the WAL into the database before it closes, and
+ * leaves the emptied WAL and its index in place for the next open: the database file alone
+ * holds every committed row, and the reopened store reads them. */
+static void test_warm_close_leaves_an_empty_wal_and_a_complete_database(void **state)
+{
+    cst_db *db = open_db("warm.db");
+    assert_int_equal(cst_db_run(db, NULL, NULL, INSERT, "sib", "a", (int64_t)7, "x", (size_t)1),
+                     CST_OK);
+    assert_true(wal_size() > 0);
+    cst_db_close_warm(db);
+    char side[PATH_MAX + 8];
+    snprintf(side, sizeof(side), "%s-shm", path);
+    assert_int_equal(access(side, F_OK), 0); /* kept, not removed */
+    snprintf(side, sizeof(side), "%s-wal", path);
+    assert_int_equal(access(side, F_OK), 0);
+    assert_int_equal(wal_size(), 0); /* emptied: its pages are in the database */
+
+    /* the database file alone, without its WAL, has the row */
+    char copy[PATH_MAX + 8], cmd[2 * PATH_MAX + 16];
+    snprintf(copy, sizeof(copy), "%s/alone.db", dir);
+    snprintf(cmd, sizeof(cmd), "cp %s %s", path, copy);
+    assert_int_equal(system(cmd), 0);
+    cst_db *alone = NULL;
+    assert_int_equal(cst_db_open(copy, 0, schema, &alone), CST_OK);
+    assert_int_equal(value_of(alone, "a"), 7);
+    cst_db_close(alone);
+
+    assert_int_equal(cst_db_open(path, 0, schema, &db), CST_OK);
+    assert_int_equal(value_of(db, "a"), 7);
+    cst_db_close(db); /* an ordinary close removes both again */
+    assert_int_equal(access(side, F_OK), -1);
+}
+
+/* When a reader keeps the WAL from being emptied, a warm close is an ordinary one: nothing
+ * committed is lost, and the WAL is folded in by the last connection's close. */
+static void test_warm_close_with_a_reader_is_an_ordinary_close(void **state)
+{
+    cst_db *db = open_db("pinned.db");
+    sqlite3 *reader = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &reader, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(reader, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(reader, "SELECT count(*) FROM t", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW); /* the read snapshot is taken */
+    assert_int_equal(cst_db_run(db, NULL, NULL, INSERT, "sib", "b", (int64_t)9, "y", (size_t)1),
+                     CST_OK);
+    cst_db_close_warm(db);
+    assert_true(wal_size() > 0); /* the reader held it */
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(reader);
+    assert_int_equal(cst_db_open(path, 0, schema, &db), CST_OK);
+    assert_int_equal(value_of(db, "b"), 9);
+    cst_db_close(db);
+}
+
+/* The schema runs once per text: the file records which (user_version), a reopen with the same
+ * text runs no DDL (a table dropped behind its back stays dropped), and a changed text runs. */
+static void test_schema_runs_once_per_text(void **state)
+{
+    cst_db *db = open_db("mark.db");
+    cst_db_close(db);
+    int64_t mark = user_version(path);
+    assert_true(mark != 0);
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, "DROP TABLE t", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+    assert_int_equal(cst_db_open(path, 0, schema, &db), CST_OK);
+    int64_t n = -1;
+    assert_int_equal(
+        cst_db_int(db, NULL, &n, "SELECT count(*) FROM sqlite_schema WHERE name = 't'", ""),
+        CST_OK);
+    assert_int_equal(n, 0); /* not run again */
+    cst_db_close(db);
+    static const char grown[] = "CREATE TABLE IF NOT EXISTS t(k TEXT PRIMARY KEY, v INTEGER NOT "
+                                "NULL, b BLOB);CREATE TABLE IF NOT EXISTS u(x);";
+    assert_int_equal(cst_db_open(path, 0, grown, &db), CST_OK);
+    assert_int_equal(
+        cst_db_int(db, NULL, &n, "SELECT count(*) FROM sqlite_schema WHERE name IN ('t', 'u')", ""),
+        CST_OK);
+    assert_int_equal(n, 2);
+    cst_db_close(db);
+    assert_true(user_version(path) != mark);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -366,6 +476,9 @@ int main(void)
         cmocka_unit_test(test_checkpointer_keeps_the_wal_bounded),
         cmocka_unit_test(test_wal_bounded_when_the_checkpointer_falls_behind),
         cmocka_unit_test(test_close_while_queued_on_the_thread),
+        cmocka_unit_test(test_warm_close_leaves_an_empty_wal_and_a_complete_database),
+        cmocka_unit_test(test_warm_close_with_a_reader_is_an_ordinary_close),
+        cmocka_unit_test(test_schema_runs_once_per_text),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,48 @@ static cst_err map_rc(cst_db *db, int rc, const char *what)
     }
 }
 
+/* The schema's mark in the file's user_version: FNV-1a of its text, never 0 (a new file's). */
+static int schema_mark(const char *schema)
+{
+    uint32_t h = 2166136261u;
+    for (const char *c = schema; *c; c++)
+        h = (h ^ (uint8_t)*c) * 16777619u;
+    return (int)(h & 0x7fffffff) | 1;
+}
+
+/* Runs schema unless the file says it already ran this very text (its user_version), so that
+ * opening an existing store parses no DDL and takes no write lock: a node with more tenants
+ * than store.max_open_tenants opens one on most requests. */
+static cst_err run_schema(cst_db *db, const char *schema)
+{
+    int mark = schema_mark(schema), have = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db->h, "PRAGMA user_version", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        have = sqlite3_column_int(st, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK)
+        return map_rc(db, rc, "schema version");
+    if (have == mark)
+        return CST_OK;
+    char set[64];
+    (void)snprintf(set, sizeof(set), "PRAGMA user_version=%d;COMMIT;", mark);
+    rc = sqlite3_exec(db->h, "BEGIN IMMEDIATE;", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db->h, schema, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db->h, set, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        cst_err e = map_rc(db, rc, "schema");
+        if (!sqlite3_get_autocommit(db->h))
+            (void)sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+        return e;
+    }
+    return CST_OK;
+}
+
 cst_err cst_db_open(const char *path, int create, const char *schema, cst_db **out)
 {
     static const char pragmas[] = "PRAGMA journal_mode=WAL;"
@@ -107,8 +150,8 @@ cst_err cst_db_open(const char *path, int create, const char *schema, cst_db **o
         sqlite3_busy_timeout(db->h, 5000);
     if (e == CST_OK && (rc = sqlite3_exec(db->h, pragmas, NULL, NULL, NULL)) != SQLITE_OK)
         e = map_rc(db, rc, "pragmas");
-    if (e == CST_OK && schema && (rc = sqlite3_exec(db->h, schema, NULL, NULL, NULL)) != SQLITE_OK)
-        e = map_rc(db, rc, "schema");
+    if (e == CST_OK && schema)
+        e = run_schema(db, schema);
     if (e != CST_OK) {
         cst_db_close(db);
         return e;
@@ -182,6 +225,19 @@ void cst_db_close(cst_db *db)
         sqlite3_close_v2(db->h);
     pthread_mutex_destroy(&db->mu);
     free(db);
+}
+
+void cst_db_close_warm(cst_db *db)
+{
+    if (!db)
+        return;
+    int log = -1, done = -1;
+    cst_db_lock(db);
+    int rc = sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+    if (rc == SQLITE_OK && log == 0) /* emptied: nothing is left for a close's checkpoint */
+        (void)sqlite3_db_config(db->h, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    cst_db_unlock(db);
+    cst_db_close(db);
 }
 
 void cst_db_lock(cst_db *db)

@@ -42,9 +42,17 @@ typedef struct cst_ckpt cst_ckpt;
 void cst_db_init(void);
 
 /* Opens (creating when create != 0) a database in WAL mode with synchronous=FULL,
- * foreign keys and secure_delete on, then runs schema (idempotent DDL). */
+ * foreign keys and secure_delete on, then runs schema (idempotent DDL) in one transaction,
+ * unless the file's user_version says this same schema text already ran in it. */
 CST_MUST_USE cst_err cst_db_open(const char *path, int create, const char *schema, cst_db **out);
+/* Closes; the last connection to a database checkpoints its WAL and removes it (SQLite's
+ * default). */
 void cst_db_close(cst_db *db);
+/* Checkpoints the WAL and empties it, then closes leaving the empty WAL and its index (-shm)
+ * in place (SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE), so that the next open creates no file: for a
+ * store closed to stay within a bound of open stores and likely to be opened again. When a
+ * reader keeps the WAL from being emptied, an ordinary close. */
+void cst_db_close_warm(cst_db *db);
 /* Turns SQLite's automatic checkpoint (run inside whichever commit crosses 1000 pages) off for
  * db and hands its checkpoints to ck (see CST_DB_WAL_SOFT_PAGES); cst_db_close takes it out of
  * ck again. ck must outlive db. */

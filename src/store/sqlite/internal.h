@@ -28,6 +28,7 @@ CST_STORE_OPS(CST_SQLITE_OP_PROTO)
 CST_MUST_USE cst_err cst_sqlite_store_open(const char *data_dir, bool create, cst_store **out);
 void cst_sqlite_store_close(cst_store *st);
 void cst_sqlite_tstore_close(cst_tstore *ts);
+void cst_sqlite_tstore_close_warm(cst_tstore *ts);
 void cst_sqlite_tstore_rollback(cst_tstore *ts, cst_work *w);
 
 #endif

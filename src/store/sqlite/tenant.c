@@ -72,6 +72,14 @@ void cst_sqlite_tstore_close(cst_tstore *ts)
     free(ts);
 }
 
+void cst_sqlite_tstore_close_warm(cst_tstore *ts)
+{
+    if (!ts)
+        return;
+    cst_db_close_warm(SQT(ts)->db);
+    free(ts);
+}
+
 cst_err cst_sqlite_tstore_begin(cst_tstore *ts, cst_work *w)
 {
     return cst_db_begin(SQT(ts)->db, w);
