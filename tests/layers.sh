@@ -15,19 +15,20 @@
 # Layer order, top to bottom (rank: a file may include ranks >= its own, never a sibling):
 #   0 cli        commands (main, serve, backup, operator, cert)
 #   1 api        HTTP handlers: parse, call core, render
-#   2 http | lifecycle | backup
+#   2 report     the compliance report (EVD-1): reads the evidence of every layer below
+#   3 http | lifecycle | backup
 #                one level of siblings: they must not include each other
-#   3 node       the running node's composition: configuration, open stores, keys, throttles.
+#   4 node       the running node's composition: configuration, open stores, keys, throttles.
 #                Its own level just BELOW http/lifecycle/backup, not above them: lifecycle.h,
 #                backup.h, backup/internal.h and api.h all take the node struct (struct cst_node)
 #                as their context, so node is what those layers stand on, and node itself only
 #                needs core and below (its includes of http/json.h, http/netacl.h and
 #                api/api.h are the helpers and domain code issue 13 moves down to util/ and core/).
-#   4 core       the domain (issue 13 creates it)
-#   5 audit
-#   6 store      driver interface; src/store/sqlite/ is the only place for <sqlite3.h>
-#   7 crypto
-#   8 util
+#   5 core       the domain (issue 13 creates it)
+#   6 audit
+#   7 store      driver interface; src/store/sqlite/ is the only place for <sqlite3.h>
+#   8 crypto
+#   9 util
 set -u -o pipefail
 
 usage() {
@@ -54,8 +55,8 @@ allow="$root/tests/layers.allow"
     exit 2
 }
 
-declare -A rank=([cli]=0 [api]=1 [http]=2 [lifecycle]=2 [backup]=2 [node]=3 [core]=4
-    [audit]=5 [store]=6 [crypto]=7 [util]=8)
+declare -A rank=([cli]=0 [api]=1 [report]=2 [http]=3 [lifecycle]=3 [backup]=3 [node]=4 [core]=5
+    [audit]=6 [store]=7 [crypto]=8 [util]=9)
 
 declare -A found=()  # "file include" -> message, every violation in the tree
 

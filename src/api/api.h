@@ -100,6 +100,8 @@ cst_err cst_api_record_batch(cst_node *n, cst_request *req);
 cst_err cst_api_audit_list(cst_node *n, cst_request *req);
 cst_err cst_api_sys_audit_list(cst_node *n, cst_request *req);
 cst_err cst_api_sys_audit_verify(cst_node *n, cst_request *req);
+cst_err cst_api_sys_report(cst_node *n, cst_request *req);
+cst_err cst_api_report(cst_node *n, cst_request *req);
 
 /* LOG-1: writes the request's audit entry (once) and returns once it is durable; with a
  * ticket, only queues it (cst_audit_wait on the ticket says when it is durable). */

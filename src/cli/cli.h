@@ -20,6 +20,20 @@ void cst_cli_offline_close(cst_node *n, int lock_fd);
 /* custodia backup create|list|verify|restore|drill */
 int cst_cli_backup(int argc, char **argv);
 int cst_cli_cert(int argc, char **argv);
+/* The verify commands of signed documents: parses --public-key, --data-dir and --json (into
+ * *json), reads the one file named and checks it with check against the node's public key;
+ * *e is the outcome, *body what check gave. Returns CST_CLI_CONTINUE when the check ran, or the
+ * exit status (usage, --help). */
+struct json_t;
+typedef cst_err (*cst_cli_check)(const uint8_t *doc, size_t len, const uint8_t pk[32],
+                                 struct json_t **body);
+int cst_cli_verify_signed(int argc, char **argv, const char *cmd, void (*usage)(FILE *),
+                          cst_cli_check check, struct json_t **body, bool *json, cst_err *e);
+/* Prints a verification's outcome: with json one object {ok, error | fields...}, else
+ * "OK: <ok_line>" or "FAILED: <reason>"; returns the exit status (0, or 1 when it failed).
+ * Takes fields' reference (may be NULL). */
+int cst_cli_print_verified(bool json, cst_err e, struct json_t *fields, const char *ok_line);
+int cst_cli_report(int argc, char **argv);
 /* custodia operator unlock NAME (IAM-2, offline) */
 int cst_cli_operator(int argc, char **argv);
 

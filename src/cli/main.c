@@ -40,6 +40,11 @@ static void usage(FILE *f)
             "  cert verify FILE [--public-key FILE] [--data-dir DIR] [--json]\n"
             "        check a certificate of deletion against the node's public key\n"
             "        (default <data-dir>/node-signing.pub; exit 1 when it fails)\n"
+            "  report [--format json] [--out FILE]\n"
+            "        the compliance report: every control's status and evidence, signed by\n"
+            "        the node's key (also takes --config, --data-dir, --master-key-file)\n"
+            "  report verify FILE [--public-key FILE] [--data-dir DIR] [--json]\n"
+            "        check a report's signature (exit 1 when it fails)\n"
             "  operator unlock NAME          end an operator's lockout (node stopped; a serving\n"
             "                                node: PATCH /v1/sys/operators/{id} by a sys-admin)\n"
             "        (also takes --config, --data-dir, --master-key-file, --json)\n"
@@ -213,10 +218,10 @@ static const struct command {
     const char *name;
     int (*run)(int argc, char **argv);
 } commands[] = {
-    {"init", cmd_init},         {"serve", cmd_serve},     {"audit", cmd_audit},
-    {"backup", cst_cli_backup}, {"cert", cst_cli_cert},   {"operator", cst_cli_operator},
-    {"config", cmd_config},     {"version", cmd_version}, {"--version", cmd_version},
-    {"help", cmd_help},         {"--help", cmd_help},
+    {"init", cmd_init},         {"serve", cmd_serve},   {"audit", cmd_audit},
+    {"backup", cst_cli_backup}, {"cert", cst_cli_cert}, {"operator", cst_cli_operator},
+    {"report", cst_cli_report}, {"config", cmd_config}, {"version", cmd_version},
+    {"--version", cmd_version}, {"help", cmd_help},     {"--help", cmd_help},
 };
 
 int main(int argc, char **argv)

@@ -24,62 +24,10 @@ static const char *const billing_purposes[] = {"billing-dek", "billing-idx", NUL
 
 /* ---- certificates ---- */
 
-static cst_err sign_certificate(cst_node *n, json_t *cert, char **doc)
-{
-    uint8_t *sk = NULL, pk[32];
-    TRY(cst_node_signing_key(n->cfg.data_dir, &n->kek, &sk, pk));
-    char *body = cst_audit_canonical(cert);
-    cst_err e = body ? CST_OK : cst_fail(CST_ERR_INTERNAL, "out of memory");
-    uint8_t sig[CST_SIGN_LEN];
-    if (e == CST_OK)
-        cst_sign(sk, body, strlen(body), sig);
-    cst_sign_key_free(sk);
-    cst_json_free_text(body);
-    TRY(e);
-    char sig_hex[2 * CST_SIGN_LEN + 1], pk_hex[65];
-    cst_hex(sig, sizeof(sig), sig_hex);
-    cst_hex(pk, sizeof(pk), pk_hex);
-    json_t *d =
-        json_pack("{s:O,s:s,s:s}", "certificate", cert, "public_key", pk_hex, "signature", sig_hex);
-    *doc = d ? cst_audit_canonical(d) : NULL;
-    json_decref(d);
-    ENSURE(*doc != NULL, CST_ERR_INTERNAL, "out of memory");
-    return CST_OK;
-}
-
 cst_err cst_certificate_verify(const uint8_t *doc, size_t len, const uint8_t pk[32],
                                json_t **certificate)
 {
-    if (len > 0 && doc[len - 1] == '\n')
-        len--;
-    json_error_t je;
-    json_t *d = json_loadb((const char *)doc, len, JSON_REJECT_DUPLICATES, &je);
-    ENSURE(d != NULL, CST_ERR_INTEGRITY, "not a certificate: %s", je.text);
-    char *canon = cst_audit_canonical(d);
-    bool exact = canon && strlen(canon) == len && memcmp(canon, doc, len) == 0;
-    cst_json_free_text(canon);
-    json_t *cert = json_object_get(d, "certificate");
-    const char *sig_hex = json_string_value(json_object_get(d, "signature"));
-    const char *pk_hex = json_string_value(json_object_get(d, "public_key"));
-    uint8_t sig[CST_SIGN_LEN], doc_pk[32];
-    cst_err e = CST_OK;
-    if (!exact || !json_is_object(cert) || json_object_size(d) != 3 || !sig_hex || !pk_hex)
-        e = cst_fail(CST_ERR_INTEGRITY, "the certificate is not in its signed form (altered)");
-    if (e == CST_OK && (strlen(sig_hex) != 2 * sizeof(sig) || strlen(pk_hex) != 64 ||
-                        cst_unhex(sig_hex, sig, sizeof(sig)) != CST_OK ||
-                        cst_unhex(pk_hex, doc_pk, sizeof(doc_pk)) != CST_OK))
-        e = cst_fail(CST_ERR_INTEGRITY, "the certificate's signature or key is malformed");
-    if (e == CST_OK && sodium_memcmp(doc_pk, pk, 32) != 0)
-        e = cst_fail(CST_ERR_INTEGRITY,
-                     "the certificate was signed by another key than the node's public key");
-    char *body = e == CST_OK ? cst_audit_canonical(cert) : NULL;
-    if (e == CST_OK && (!body || !cst_sign_verify(pk, body, strlen(body), sig)))
-        e = cst_fail(CST_ERR_INTEGRITY, "the certificate's signature does not verify");
-    cst_json_free_text(body);
-    if (e == CST_OK && certificate)
-        *certificate = json_incref(cert);
-    json_decref(d);
-    return e;
+    return cst_signed_json_verify(doc, len, pk, "certificate", "certificate", certificate);
 }
 
 /* ---- helpers ---- */
@@ -178,7 +126,7 @@ static cst_err issue(cst_node *n, const char *tenant_id, json_t *cert, int64_t n
     json_object_set_new(
         cert, "node",
         json_pack("{s:s,s:s,s:s}", "id", n->node_id, "region", n->region, "public_key", pk));
-    return sign_certificate(n, cert, doc);
+    return cst_node_sign_json(n, "certificate", cert, doc);
 }
 
 /* ---- billing records (RET-2: kept 7 years, beyond the tenant, under their own key) ---- */

@@ -4,6 +4,7 @@
  * cst_config_finish. */
 #include "node/config.h"
 
+#include <stdarg.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
@@ -178,73 +179,96 @@ typedef struct config_key {
     weaker_rule weaker;
     const char *unit; /* after the value in the warning (" s", " days") */
     const char *why;  /* after "(default D)" in the warning */
-    void (*warn)(const cst_config *c);
+    bool (*warn)(const cst_config *c, char *out, size_t n);
     const char *doc_default;    /* the default as docs/configuration.md shows it, when not def */
     const char *const *choices; /* K_STR: the values allowed (NULL-terminated); NULL: any */
     const char *desc;
 } config_key;
 
-/* Custom weaker-than-default rules: each prints today's warning text. */
-static void warn_plaintext(const cst_config *c)
+/* Custom weaker-than-default rules: each writes its warning's text (after "WEAKER THAN DEFAULT")
+ * into out and returns true when the setting is weaker. */
+static bool say(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static bool say(char *out, size_t n, const char *fmt, ...)
 {
-    if (c->allow_plaintext_loopback)
-        cst_warn("WEAKER THAN DEFAULT: http.allow_plaintext_loopback = true: serving plaintext "
-                 "HTTP on %s (development only)",
-                 c->listen_host);
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(out, n, fmt, ap);
+    va_end(ap);
+    return true;
 }
 
-static void warn_priorities(const cst_config *c)
+static bool warn_plaintext(const cst_config *c, char *out, size_t n)
+{
+    if (c->allow_plaintext_loopback)
+        return say(out, n,
+                   "http.allow_plaintext_loopback = true: serving plaintext "
+                   "HTTP on %s (development only)",
+                   c->listen_host);
+    return false;
+}
+
+static bool warn_priorities(const cst_config *c, char *out, size_t n)
 {
     if (strcmp(c->tls_priorities, CST_DEFAULT_TLS_PRIORITIES) != 0)
-        cst_warn("WEAKER THAN DEFAULT (possibly): tls.priorities overrides the TLS 1.2/1.3 "
-                 "forward-secret AEAD profile: %s",
-                 c->tls_priorities);
+        return say(out, n,
+                   "(possibly) tls.priorities overrides the TLS 1.2/1.3 "
+                   "forward-secret AEAD profile: %s",
+                   c->tls_priorities);
+    return false;
 }
 
 /* audit.seal_entries and audit.seal_seconds share one warning. */
-static void warn_seal(const cst_config *c)
+static bool warn_seal(const cst_config *c, char *out, size_t n)
 {
     if (c->audit_seal_seconds > 10 || c->audit_seal_entries > 1000)
-        cst_warn("WEAKER THAN DEFAULT: audit seals every %d entries / %d s (default 1000 / 10 s): "
-                 "more unsealed entries at risk",
-                 c->audit_seal_entries, c->audit_seal_seconds);
+        return say(out, n,
+                   "audit seals every %d entries / %d s (default 1000 / 10 s): "
+                   "more unsealed entries at risk",
+                   c->audit_seal_entries, c->audit_seal_seconds);
+    return false;
 }
 
 static const char *const read_durabilities[] = {"durable", "batched", NULL};
 
-static void warn_read_durability(const cst_config *c)
+static bool warn_read_durability(const cst_config *c, char *out, size_t n)
 {
     if (strcmp(c->audit_read_durability, "durable") != 0)
-        cst_warn("WEAKER THAN DEFAULT: audit.read_durability = %s (default durable): a read is "
-                 "answered before its audit entry is durable; a crash can lose the entries of "
-                 "the reads answered in the last %d ms (LOG-1)",
-                 c->audit_read_durability, c->audit_flush_interval);
+        return say(out, n,
+                   "audit.read_durability = %s (default durable): a read is "
+                   "answered before its audit entry is durable; a crash can lose the entries of "
+                   "the reads answered in the last %d ms (LOG-1)",
+                   c->audit_read_durability, c->audit_flush_interval);
+    return false;
 }
 
-static void warn_backup_interval(const cst_config *c)
+static bool warn_backup_interval(const cst_config *c, char *out, size_t n)
 {
     if (c->backup_interval == 0)
-        cst_warn("WEAKER THAN DEFAULT: backup.interval = 0: no scheduled backups (BAK-1)");
+        return say(out, n, "backup.interval = 0: no scheduled backups (BAK-1)");
     else if (c->backup_interval > 86400)
-        cst_warn("WEAKER THAN DEFAULT: backup.interval = %ld s (default daily)",
-                 c->backup_interval);
+        return say(out, n, "backup.interval = %ld s (default daily)", c->backup_interval);
+    return false;
 }
 
-static void warn_backup_retention(const cst_config *c)
+static bool warn_backup_retention(const cst_config *c, char *out, size_t n)
 {
     if (c->backup_retention_days > 110)
-        cst_warn("WEAKER THAN DEFAULT: backup.retention_days = %d: backups are kept longer than "
-                 "110 days (BAK-4)",
-                 c->backup_retention_days);
+        return say(out, n,
+                   "backup.retention_days = %d: backups are kept longer than "
+                   "110 days (BAK-4)",
+                   c->backup_retention_days);
+    return false;
 }
 
 /* auth.login_rate_per_ip and auth.login_rate_per_account share one warning. */
-static void warn_login_rate(const cst_config *c)
+static bool warn_login_rate(const cst_config *c, char *out, size_t n)
 {
     if (c->login_rate_per_ip > 60 || c->login_rate_per_account > 10)
-        cst_warn("WEAKER THAN DEFAULT: login attempts per minute: %d per address, %d per account "
-                 "(default 60 / 10)",
-                 c->login_rate_per_ip, c->login_rate_per_account);
+        return say(out, n,
+                   "login attempts per minute: %d per address, %d per account "
+                   "(default 60 / 10)",
+                   c->login_rate_per_ip, c->login_rate_per_account);
+    return false;
 }
 
 #define FIELD(f) offsetof(cst_config, f)
@@ -677,6 +701,17 @@ cst_err cst_config_default_key_path(const char *data_dir, const char *file, char
     return cst_fmt(out, n, "%s/%s", dirname(copy), file);
 }
 
+static void log_weaker(const char *key, const char *message, void *ctx)
+{
+    (void)key;
+    (void)ctx;
+    static const char maybe[] = "(possibly) ";
+    if (strncmp(message, maybe, sizeof(maybe) - 1) == 0)
+        cst_warn("WEAKER THAN DEFAULT (possibly): %s", message + sizeof(maybe) - 1);
+    else
+        cst_warn("WEAKER THAN DEFAULT: %s", message);
+}
+
 cst_err cst_config_finish(cst_config *c)
 {
     if (!c->master_key_file[0])
@@ -704,10 +739,19 @@ cst_err cst_config_finish(cst_config *c)
            "lifecycle.terminated_erase_days must not be shorter than "
            "lifecycle.terminated_access_days (RET-3)");
     /* CHG-2: one warning for every setting weaker than its default. */
+    cst_config_weaker(c, log_weaker, NULL);
+    return CST_OK;
+}
+
+void cst_config_weaker(const cst_config *c,
+                       void (*fn)(const char *key, const char *message, void *ctx), void *ctx)
+{
     for (size_t i = 0; i < NKEYS; i++) {
         const config_key *k = &config_keys[i];
+        char msg[768];
         if (k->weaker == W_CUSTOM) {
-            k->warn(c);
+            if (k->warn(c, msg, sizeof(msg)))
+                fn(k->name, msg, ctx);
             continue;
         }
         if (k->weaker == W_NONE)
@@ -715,11 +759,12 @@ cst_err cst_config_finish(cst_config *c)
         long have = key_value(c, k), want = strtol(k->def, NULL, 10);
         bool weaker = (k->weaker == W_GT && have > want) || (k->weaker == W_LT && have < want) ||
                       (k->weaker == W_NE && have != want);
-        if (weaker)
-            cst_warn("WEAKER THAN DEFAULT: %s = %ld%s (default %s)%s", k->name, have, k->unit,
-                     k->def, k->why);
+        if (weaker) {
+            (void)snprintf(msg, sizeof(msg), "%s = %ld%s (default %s)%s", k->name, have, k->unit,
+                           k->def, k->why);
+            fn(k->name, msg, ctx);
+        }
     }
-    return CST_OK;
 }
 
 json_t *cst_config_json(const cst_config *c)

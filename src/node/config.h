@@ -107,6 +107,11 @@ CST_MUST_USE cst_err cst_config_set_listen(cst_config *c, const char *addr);
 /* Fills derived defaults (master key path) and checks cross-key rules. Prints a warning line
  * for every setting that is weaker than the default. */
 CST_MUST_USE cst_err cst_config_finish(cst_config *c);
+/* CHG-2: calls fn for every setting weaker than its default, with the key (the first of a pair
+ * that shares one rule) and a message naming the value and the default; the start-up warnings
+ * ("WEAKER THAN DEFAULT: <message>") and the compliance report both come from it. */
+void cst_config_weaker(const cst_config *c,
+                       void (*fn)(const char *key, const char *message, void *ctx), void *ctx);
 /* The effective configuration as a flat JSON object {"section.key": "value"} (CHG-1). */
 struct json_t;
 struct json_t *cst_config_json(const cst_config *c);

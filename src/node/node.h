@@ -104,6 +104,17 @@ CST_MUST_USE cst_err cst_node_public_key_file(const char *path, uint8_t pk[32]);
  * unsealed from node-signing.key with the KEK, pk from node-signing.pub; they must match. */
 CST_MUST_USE cst_err cst_node_signing_key(const char *data_dir, const cst_key *kek, uint8_t **sk,
                                           uint8_t pk[32]);
+/* A document signed with the node's key: canonical JSON {"<member>": body, "public_key": hex,
+ * "signature": hex}, the signature over body's canonical text; *doc is text the caller frees
+ * with cst_json_free_text (certificates of deletion, compliance reports). */
+CST_MUST_USE cst_err cst_node_sign_json(cst_node *n, const char *member, struct json_t *body,
+                                        char **doc);
+/* Checks such a document against pk: only its canonical bytes (an optional final newline) are
+ * accepted, so any changed byte fails; what names it in errors ("certificate", "report").
+ * *body (optional) receives the member object. */
+CST_MUST_USE cst_err cst_signed_json_verify(const uint8_t *doc, size_t len, const uint8_t pk[32],
+                                            const char *member, const char *what,
+                                            struct json_t **body);
 /* LOG-2: writes a new audit seal key K0 to k0_path (which must not exist) and the node's
  * epoch-0 key file <data-dir>/audit/epoch.key (init, and a whole-node restore). */
 CST_MUST_USE cst_err cst_node_make_seal_key(const char *data_dir, const cst_key *kek,

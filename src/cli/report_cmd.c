@@ -1,0 +1,117 @@
+/* report_cmd.c: custodia report (EVD-1): the compliance report of a node, signed with its key,
+ * and custodia report verify FILE. Beside a serving node the report is read-only: the node owns
+ * its audit log, so the report says "audited": false and the command says so (GET
+ * /v1/sys/report records a report.generated entry). With the node stopped it takes the data
+ * dir's lock and records the entry itself. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "report/report.h"
+#include "util/json.h"
+#include "util/util.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: custodia report [--format json] [--out FILE] [--config FILE] [--data-dir DIR]\n"
+            "                       [--master-key-file F]\n"
+            "       custodia report verify FILE [--public-key FILE] [--data-dir DIR] [--json]\n");
+}
+
+static int verify(int argc, char **argv)
+{
+    json_t *report = NULL;
+    bool json = false;
+    cst_err e = CST_OK;
+    int rc = cst_cli_verify_signed(argc, argv, "report verify", usage, cst_report_verify, &report,
+                                   &json, &e);
+    if (rc != CST_CLI_CONTINUE)
+        return rc;
+    const char *id = json_string_value(json_object_get(report, "report_id"));
+    const char *at = json_string_value(json_object_get(report, "generated_at"));
+    char line[256];
+    (void)snprintf(line, sizeof(line), "report %s of %s is signed by the node's key", id ?: "?",
+                   at ?: "?");
+    rc = cst_cli_print_verified(
+        json, e,
+        e == CST_OK ? json_pack("{s:s,s:s}", "report_id", id ?: "", "generated_at", at ?: "")
+                    : NULL,
+        line);
+    json_decref(report);
+    return rc;
+}
+
+/* The node beside which the report is made: stopped (locked, audited) or serving (read-only). */
+static cst_err open_node(const cst_config *cfg, cst_node *n, int *lock_fd, bool *audited)
+{
+    *audited = true;
+    cst_err e = cst_cli_offline_open(cfg, "", n, lock_fd);
+    if (e != CST_ERR_CONFLICT)
+        return e;
+    cst_err_clear();
+    cst_cli_offline_close(n, *lock_fd);
+    *lock_fd = -1;
+    *audited = false;
+    return cst_node_open(n, cfg);
+}
+
+int cst_cli_report(int argc, char **argv)
+{
+    if (cst_cli_verb(&argc, &argv, "verify"))
+        return verify(argc, argv);
+    cst_cli_node_args a = {0};
+    const char *format = "json", *out = NULL;
+    const cst_cli_opt opts[] = {CST_CLI_NODE_OPTS(a), CST_CLI_VALUE("format", &format),
+                                CST_CLI_VALUE("out", &out), CST_CLI_END};
+    int first, rc = cst_cli_parse(argc, argv, opts, usage, &first);
+    if (rc != CST_CLI_CONTINUE)
+        return rc;
+    if (first != argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(format, "json") != 0) {
+        fprintf(stderr, "custodia report: --format must be json (html and oscal are not "
+                        "available yet)\n");
+        return 2;
+    }
+    cst_config cfg;
+    cst_node n;
+    int lock_fd = -1;
+    bool audited = false;
+    memset(&n, 0, sizeof(n));
+    cst_err e = cst_cli_config(&cfg, a.config, a.data_dir, a.key, NULL);
+    if (e == CST_OK)
+        e = open_node(&cfg, &n, &lock_fd, &audited);
+    cst_report_scope scope = {.generated_by = "cli", .requested_by = "cli", .audited = audited};
+    json_t *report = NULL;
+    char *doc = NULL, sha[65];
+    if (e == CST_OK)
+        e = cst_report_build(&n, &scope, cst_now_us(), &report);
+    if (e == CST_OK)
+        e = cst_report_sign(&n, report, &doc, sha);
+    if (e == CST_OK && audited)
+        cst_node_audit_event(&n, "report.generated", "success", NULL, "report",
+                             json_pack("{s:O,s:s,s:O}", "report_id",
+                                       json_object_get(report, "report_id"), "sha256", sha,
+                                       "counts", json_object_get(report, "counts")));
+    if (e == CST_OK && out)
+        e = cst_file_create(out, doc, strlen(doc), 0644);
+    else if (e == CST_OK)
+        printf("%s\n", doc);
+    if (e == CST_OK && !audited)
+        fprintf(stderr,
+                "custodia report: a node is serving %s: this report is not recorded in "
+                "its audit log (GET /v1/sys/report records one)\n",
+                cfg.data_dir);
+    cst_json_free_text(doc);
+    json_decref(report);
+    cst_cli_offline_close(&n, lock_fd);
+    if (e != CST_OK) {
+        fprintf(stderr, "custodia report: %s\n", cst_err_message(e));
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,678 @@
+/* controls.c: the catalogue of CONTROLS.md as a table, in its order, with each control's
+ * evaluator (NULL: not built yet), and the facts the evaluators share, gathered once per report.
+ * Each evaluator states its thresholds in the table (docs/report.md repeats them). */
+#include <gnutls/gnutls.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit/audit.h"
+#include "core/authz.h"
+#include "core/tenant.h"
+#include "lifecycle/lifecycle.h"
+#include "report/report.h"
+#include "util/json.h"
+#include "util/util.h"
+
+#define DAY_US (86400LL * 1000000)
+
+/* ---- facts ---- */
+
+struct cst_report_facts {
+    /* tenants (the scope's) */
+    int tenants, with_allowlist, mfa_all, wrong_region, overdue, without_dek;
+    json_t *by_state, *regions, *deks, *next_deletions, *overdue_ids;
+    /* users of those tenants; operators (node scope) */
+    int users, users_mfa, operators;
+    int without_mfa, pending_mfa; /* MFA accounts without a factor: signed in, never signed in */
+    json_t *roles, *no_mfa_ids, *pending_mfa_ids;
+    /* backups and drills (catalogue) */
+    cst_backup_row last_ok, oldest;
+    bool have_ok, have_any;
+    int backups;
+    cst_drill_row drill;
+    bool have_drill;
+    int certificates;
+    /* audit */
+    cst_audit_report verify;
+    cst_err verify_err;
+};
+
+typedef struct {
+    struct cst_report_facts *f;
+    cst_report_ctx *c;
+    char last[CST_ID_MAX]; /* the page's last tenant */
+    int seen;
+} gather;
+
+static cst_err on_user(const cst_user_row *u, void *ctx)
+{
+    struct cst_report_facts *f = ctx;
+    if (u->disabled)
+        return CST_OK;
+    bool mfa = u->totp_state == 2;
+    bool operator=(u->roles &CST_OPERATOR_ROLES) != 0;
+    if (operator) {
+        f->operators++;
+    } else {
+        f->users++;
+        f->users_mfa += mfa;
+    }
+    for (int r = 0; r < CST_ROLE__COUNT && !operator; r++) {
+        if (!(u->roles & CST_ROLE_BIT(r)))
+            continue;
+        json_t *names = cst_roles_json(CST_ROLE_BIT(r));
+        const char *name = json_string_value(json_array_get(names, 0));
+        if (name)
+            json_object_set_new(
+                f->roles, name,
+                json_integer(json_integer_value(json_object_get(f->roles, name)) + 1));
+        json_decref(names);
+    }
+    /* IAM-3: operators, owners and admins must have a factor; one who never signed in can do
+     * nothing but enrol at the first sign-in */
+    if ((operator||(u->roles &CST_MFA_ROLES)) && !mfa) {
+        bool signed_in = u->last_login_at > 0;
+        *(signed_in ? &f->without_mfa : &f->pending_mfa) += 1;
+        json_array_append_new(signed_in ? f->no_mfa_ids : f->pending_mfa_ids, json_string(u->id));
+    }
+    return CST_OK;
+}
+
+typedef struct {
+    uint32_t dek_versions;
+} key_count;
+
+static cst_err on_key(const char *purpose, uint32_t version, const uint8_t *blob, size_t len,
+                      void *ctx)
+{
+    (void)version;
+    (void)blob;
+    (void)len;
+    key_count *k = ctx;
+    k->dek_versions += strcmp(purpose, "dek") == 0;
+    return CST_OK;
+}
+
+static cst_err on_tenant(const cst_tenant_row *t, void *ctx)
+{
+    gather *g = ctx;
+    struct cst_report_facts *f = g->f;
+    cst_node *n = g->c->n;
+    g->seen++;
+    (void)snprintf(g->last, sizeof(g->last), "%s", t->id);
+    if (g->c->scope->tenant_id && strcmp(t->id, g->c->scope->tenant_id) != 0)
+        return CST_OK;
+    if (strcmp(t->state, "erased") == 0)
+        return CST_OK;
+    f->tenants++;
+    json_object_set_new(
+        f->by_state, t->state,
+        json_integer(json_integer_value(json_object_get(f->by_state, t->state)) + 1));
+    json_object_set_new(f->regions, t->id, json_string(t->region));
+    f->wrong_region += strcmp(t->region, n->region) != 0;
+    cst_tenant_settings s;
+    if (cst_tenant_settings_load(t->settings, n->cfg.session_idle_seconds,
+                                 n->cfg.session_max_seconds, &s) == CST_OK) {
+        f->with_allowlist += s.ip_allowlist.n > 0;
+        f->mfa_all += s.mfa_all;
+    }
+    key_count k = {0};
+    if (cst_store_tenant_keys(n->store, NULL, t->id, on_key, &k) == CST_OK)
+        json_object_set_new(f->deks, t->id, json_integer(k.dek_versions));
+    f->without_dek += k.dek_versions == 0;
+    cst_lifecycle_step st;
+    cst_lifecycle_next(t, &n->cfg.lifecycle, &st);
+    if (st.at && st.state == CST_STATE_ERASED) {
+        json_array_append_new(f->next_deletions,
+                              json_pack("{s:s,s:o}", "tenant", t->id, "at", cst_json_time(st.at)));
+        /* RET-2: the sweeper erases on the day; a day late is a missed deletion */
+        if (st.at + DAY_US < g->c->now) {
+            f->overdue++;
+            json_array_append_new(f->overdue_ids, json_string(t->id));
+        }
+    }
+    return cst_store_user_list(n->store, NULL, t->id, on_user, f);
+}
+
+static cst_err on_backup(const cst_backup_row *b, void *ctx)
+{
+    struct cst_report_facts *f = ctx;
+    if (strcmp(b->status, "ok") != 0)
+        return CST_OK;
+    f->backups++;
+    if (!f->have_ok || b->finished_at > f->last_ok.finished_at)
+        f->last_ok = *b;
+    if (!f->have_ok || b->created_at < f->oldest.created_at)
+        f->oldest = *b;
+    f->have_ok = true;
+    return CST_OK;
+}
+
+static cst_err on_drill(const cst_drill_row *d, void *ctx)
+{
+    struct cst_report_facts *f = ctx;
+    if (!f->have_drill || d->started_at > f->drill.started_at)
+        f->drill = *d;
+    f->have_drill = true;
+    return CST_OK;
+}
+
+static cst_err on_tombstone(const cst_tombstone_row *t, void *ctx)
+{
+    struct cst_report_facts *f = ctx;
+    f->certificates += t->certificate_id[0] != 0;
+    return CST_OK;
+}
+
+void cst_report_facts_free(struct cst_report_facts *f)
+{
+    if (!f)
+        return;
+    json_decref(f->by_state);
+    json_decref(f->regions);
+    json_decref(f->deks);
+    json_decref(f->next_deletions);
+    json_decref(f->overdue_ids);
+    json_decref(f->roles);
+    json_decref(f->no_mfa_ids);
+    json_decref(f->pending_mfa_ids);
+    free(f);
+}
+
+cst_err cst_report_facts_gather(cst_report_ctx *c)
+{
+    struct cst_report_facts *f = calloc(1, sizeof(*f));
+    ENSURE(f != NULL, CST_ERR_INTERNAL, "out of memory");
+    c->facts = f;
+    f->by_state = json_object();
+    f->regions = json_object();
+    f->deks = json_object();
+    f->next_deletions = json_array();
+    f->overdue_ids = json_array();
+    f->roles = json_object();
+    f->no_mfa_ids = json_array();
+    f->pending_mfa_ids = json_array();
+    ENSURE(f->by_state && f->regions && f->deks && f->next_deletions && f->overdue_ids &&
+               f->roles && f->no_mfa_ids && f->pending_mfa_ids,
+           CST_ERR_INTERNAL, "out of memory");
+    cst_node *n = c->n;
+    gather g = {.f = f, .c = c};
+    do { /* every tenant, a page at a time */
+        g.seen = 0;
+        TRY(cst_store_tenant_list(n->store, NULL, g.last[0] ? g.last : NULL, 500, on_tenant, &g));
+    } while (g.seen == 500);
+    if (!c->scope->tenant_id)
+        TRY(cst_store_user_list(n->store, NULL, CST_SYS_TENANT, on_user, f));
+    TRY(cst_store_backup_list(n->store, NULL, 10000, on_backup, f));
+    TRY(cst_store_drill_list(n->store, NULL, 1, on_drill, f));
+    TRY(cst_store_tombstone_list(n->store, NULL, on_tombstone, f));
+    char epoch_file[PATH_MAX];
+    TRY(cst_fmt(epoch_file, sizeof(epoch_file), "%s/audit/epoch.key", n->cfg.data_dir));
+    f->verify_err = cst_audit_verify(n->cfg.audit_dir, epoch_file, NULL, &n->kek, true, &f->verify);
+    return CST_OK;
+}
+
+/* ---- evaluators ---- */
+
+#define F(c) ((c)->facts)
+
+static void enc1(cst_report_ctx *c, cst_report_row *r)
+{
+    cst_report_fact(c, r, "cipher", json_string("AES-256-GCM"));
+    cst_report_fact(c, r, "kek_id", json_string(c->n->kek_id));
+    cst_report_fact(c, r, "kek_source", json_string("file"));
+    cst_report_fact(c, r, "dek_versions_per_tenant", json_incref(F(c)->deks));
+    if (F(c)->without_dek)
+        cst_report_set(r, CST_REPORT_FAIL, "%d tenant(s) have no wrapped data key",
+                       F(c)->without_dek);
+    else
+        cst_report_set(r, CST_REPORT_PASS,
+                       "records of %d tenant(s) sealed with AES-256-GCM under per-tenant keys "
+                       "wrapped by the master key",
+                       F(c)->tenants);
+}
+
+/* ENC-3: what the listener's priority string would accept. */
+static void enc3(cst_report_ctx *c, cst_report_row *r)
+{
+    const cst_config *cfg = &c->n->cfg;
+    gnutls_priority_t p = NULL;
+    const char *err = NULL;
+    json_t *protos = json_array(), *ciphers = json_array(), *kx = json_array();
+    bool old = false, non_aead = false, non_pfs = false;
+    if (gnutls_priority_init2(&p, cfg->tls_priorities, &err, 0) == GNUTLS_E_SUCCESS) {
+        const unsigned *list = NULL;
+        int k = gnutls_priority_protocol_list(p, &list);
+        for (int i = 0; i < k; i++) {
+            json_array_append_new(protos, json_string(gnutls_protocol_get_name(list[i])));
+            old |= list[i] != GNUTLS_TLS1_2 && list[i] != GNUTLS_TLS1_3;
+        }
+        k = gnutls_priority_cipher_list(p, &list);
+        for (int i = 0; i < k; i++) {
+            gnutls_cipher_algorithm_t a = list[i];
+            json_array_append_new(ciphers, json_string(gnutls_cipher_get_name(a)));
+            non_aead |= a != GNUTLS_CIPHER_AES_128_GCM && a != GNUTLS_CIPHER_AES_256_GCM &&
+                        a != GNUTLS_CIPHER_CHACHA20_POLY1305 && a != GNUTLS_CIPHER_AES_128_CCM &&
+                        a != GNUTLS_CIPHER_AES_256_CCM;
+        }
+        k = gnutls_priority_kx_list(p, &list);
+        for (int i = 0; i < k; i++) {
+            gnutls_kx_algorithm_t a = list[i];
+            json_array_append_new(kx, json_string(gnutls_kx_get_name(a)));
+            non_pfs |= a != GNUTLS_KX_ECDHE_ECDSA && a != GNUTLS_KX_ECDHE_RSA &&
+                       a != GNUTLS_KX_DHE_RSA && a != GNUTLS_KX_DHE_DSS;
+        }
+        gnutls_priority_deinit(p);
+    }
+    cst_report_fact(c, r, "priority_string", json_string(cfg->tls_priorities));
+    cst_report_fact(c, r, "protocols", protos);
+    cst_report_fact(c, r, "ciphers", ciphers);
+    cst_report_fact(c, r, "key_exchange", kx);
+    cst_report_fact(c, r, "hsts", json_true());
+    cst_report_fact(c, r, "plaintext_loopback_listener",
+                    json_boolean(cfg->allow_plaintext_loopback));
+    if (!p && err)
+        cst_report_set(r, CST_REPORT_FAIL, "tls.priorities does not parse near \"%.40s\"", err);
+    else if (old || non_aead || non_pfs)
+        cst_report_set(r, CST_REPORT_FAIL, "the listener would accept %s",
+                       old        ? "a protocol older than TLS 1.2"
+                       : non_aead ? "a cipher that is not AEAD"
+                                  : "a key exchange without forward secrecy");
+    else if (cfg->allow_plaintext_loopback)
+        cst_report_set(r, CST_REPORT_WARN,
+                       "TLS 1.2/1.3 with forward-secret AEAD suites, but a plaintext HTTP listener "
+                       "on loopback is enabled");
+    else
+        cst_report_set(r, CST_REPORT_PASS,
+                       "TLS 1.2 and 1.3 only, forward-secret AEAD suites, HSTS on every response");
+}
+
+static void iso1(cst_report_ctx *c, cst_report_row *r)
+{
+    cst_report_fact(c, r, "tenants", json_integer(F(c)->tenants));
+    cst_report_fact(c, r, "files_per_tenant", json_string("one database file (and its WAL)"));
+    cst_report_set(r, CST_REPORT_PASS,
+                   "%d tenant(s), each in its own database under its own key; the tenant of a "
+                   "request comes from its credential",
+                   F(c)->tenants);
+}
+
+static void iam1(cst_report_ctx *c, cst_report_row *r)
+{
+    cst_report_fact(c, r, "users", json_integer(F(c)->users));
+    if (!c->scope->tenant_id)
+        cst_report_fact(c, r, "operators", json_integer(F(c)->operators));
+    cst_report_set(r, CST_REPORT_PASS,
+                   "%d user(s)%s, each a named individual (usernames unique per tenant)",
+                   F(c)->users, c->scope->tenant_id ? "" : " and operator(s)");
+}
+
+static void iam2(cst_report_ctx *c, cst_report_row *r)
+{
+    const cst_config *cfg = &c->n->cfg;
+    json_t *policy = json_pack("{s:i,s:s,s:s,s:i,s:s,s:i,s:i}", "min_length", 14, "composition",
+                               "letters and digits", "not", "the username or a common password",
+                               "history", 4, "storage", "Argon2id", "lockout_threshold",
+                               cfg->lockout_threshold, "lockout_seconds", cfg->lockout_seconds);
+    cst_report_fact(c, r, "policy_in_force", policy);
+    if (cfg->lockout_threshold > 6 || cfg->lockout_seconds < 1800)
+        cst_report_set(r, CST_REPORT_WARN, "lockout relaxed: after %d failures for %d s",
+                       cfg->lockout_threshold, cfg->lockout_seconds);
+    else
+        cst_report_set(r, CST_REPORT_PASS, "strict password policy; lockout after %d failures",
+                       cfg->lockout_threshold);
+}
+
+static void iam3(cst_report_ctx *c, cst_report_row *r)
+{
+    struct cst_report_facts *f = F(c);
+    double share = f->users ? 100.0 * f->users_mfa / f->users : 100.0;
+    cst_report_fact(c, r, "users_with_mfa_percent", json_real((double)(int)(share * 10) / 10));
+    cst_report_fact(c, r, "tenants_requiring_mfa_for_all", json_integer(f->mfa_all));
+    cst_report_fact(c, r, "signed_in_without_mfa", json_incref(f->no_mfa_ids));
+    cst_report_fact(c, r, "enrolment_pending", json_incref(f->pending_mfa_ids));
+    if (f->without_mfa)
+        cst_report_set(r, CST_REPORT_FAIL,
+                       "%d owner, admin or operator account(s) have signed in without a second "
+                       "factor",
+                       f->without_mfa);
+    else if (f->pending_mfa)
+        cst_report_set(r, CST_REPORT_WARN,
+                       "%d owner, admin or operator account(s) must enrol a second factor at their "
+                       "first sign-in",
+                       f->pending_mfa);
+    else
+        cst_report_set(r, CST_REPORT_PASS,
+                       "every owner, admin and operator uses TOTP; %.1f%% of users have it", share);
+}
+
+static void iam4(cst_report_ctx *c, cst_report_row *r)
+{
+    cst_report_fact(c, r, "roles_in_use", json_incref(F(c)->roles));
+    cst_report_set(r, CST_REPORT_PASS,
+                   "five tenant roles; writers and readers limited to named buckets; tokens hold "
+                   "at most their creator's rights");
+}
+
+static void iam7(cst_report_ctx *c, cst_report_row *r)
+{
+    cst_report_fact(c, r, "tenants_with_allowlists", json_integer(F(c)->with_allowlist));
+    if (!c->scope->tenant_id)
+        cst_report_fact(c, r, "operator_allowlist",
+                        json_string(c->n->cfg.operator_ip_allowlist_text));
+    cst_report_set(r, CST_REPORT_PASS, "%d of %d tenant(s) restrict their principals by address",
+                   F(c)->with_allowlist, F(c)->tenants);
+}
+
+static void iam9(cst_report_ctx *c, cst_report_row *r)
+{
+    const cst_config *cfg = &c->n->cfg;
+    cst_report_fact(c, r, "session_idle_seconds", json_integer(cfg->session_idle_seconds));
+    cst_report_fact(c, r, "session_max_seconds", json_integer(cfg->session_max_seconds));
+    if (cfg->session_idle_seconds > 900 || cfg->session_max_seconds > 43200)
+        cst_report_set(r, CST_REPORT_WARN, "sessions relaxed: idle %d s, absolute %d s",
+                       cfg->session_idle_seconds, cfg->session_max_seconds);
+    else
+        cst_report_set(r, CST_REPORT_PASS, "sessions end after %d s idle and %d s in all",
+                       cfg->session_idle_seconds, cfg->session_max_seconds);
+}
+
+static void log_1(cst_report_ctx *c, cst_report_row *r)
+{
+    const cst_audit_report *v = &F(c)->verify;
+    json_t *per_day = json_object();
+    for (int s = 0; s < CST_AUDIT__STREAMS; s++) {
+        double days = v->oldest_us[s] ? (double)(c->now - v->oldest_us[s]) / DAY_US : 0;
+        json_object_set_new(
+            per_day, cst_audit_stream_names[s],
+            json_integer((json_int_t)(days >= 1 ? v->entries[s] / days : v->entries[s])));
+    }
+    cst_report_fact(c, r, "entries_per_day", per_day);
+    cst_report_fact(c, r, "read_durability", json_string(c->n->cfg.audit_read_durability));
+    if (strcmp(c->n->cfg.audit_read_durability, "durable") != 0)
+        cst_report_set(r, CST_REPORT_WARN,
+                       "reads are answered before their entry is durable (audit.read_durability "
+                       "= %s)",
+                       c->n->cfg.audit_read_durability);
+    else
+        cst_report_set(r, CST_REPORT_PASS,
+                       "every request is logged before it is answered; requests fail closed");
+}
+
+static void log_2(cst_report_ctx *c, cst_report_row *r)
+{
+    struct cst_report_facts *f = F(c);
+    json_t *v = f->verify_err == CST_OK
+                    ? cst_audit_report_json(&f->verify)
+                    : json_pack("{s:s}", "error", cst_err_message(f->verify_err));
+    cst_report_fact(c, r, "last_verification", v);
+    if (f->verify_err != CST_OK)
+        cst_report_set(r, CST_REPORT_FAIL, "the audit log could not be verified: %s",
+                       cst_err_message(f->verify_err));
+    else if (!f->verify.ok)
+        cst_report_set(r, CST_REPORT_FAIL, "verification failed in the %s stream at entry %llu: %s",
+                       f->verify.stream, (unsigned long long)f->verify.seq, f->verify.reason);
+    else
+        cst_report_set(r, CST_REPORT_PASS,
+                       "hash chains and seals verify (%llu security, %llu access entries)",
+                       (unsigned long long)f->verify.entries[CST_AUDIT_SECURITY],
+                       (unsigned long long)f->verify.entries[CST_AUDIT_ACCESS]);
+}
+
+static void log_3(cst_report_ctx *c, cst_report_row *r)
+{
+    const cst_audit_report *v = &F(c)->verify;
+    const int keep[CST_AUDIT__STREAMS] = {c->n->cfg.audit_security_retention_days,
+                                          c->n->cfg.audit_access_retention_days};
+    json_t *oldest = json_object();
+    int late = -1;
+    for (int s = 0; s < CST_AUDIT__STREAMS; s++) {
+        json_object_set_new(oldest, cst_audit_stream_names[s], cst_json_time(v->oldest_us[s]));
+        /* pruning runs with segment rotation: a week beyond retention means it stopped */
+        if (v->oldest_us[s] && v->oldest_us[s] < c->now - (int64_t)(keep[s] + 7) * DAY_US)
+            late = s;
+    }
+    cst_report_fact(c, r, "oldest_entry", oldest);
+    cst_report_fact(c, r, "retention_days",
+                    json_pack("{s:i,s:i}", "security", keep[0], "access", keep[1]));
+    if (late >= 0)
+        cst_report_set(r, CST_REPORT_WARN, "the %s stream holds entries older than its retention",
+                       cst_audit_stream_names[late]);
+    else
+        cst_report_set(r, CST_REPORT_PASS, "security entries kept %d days, access entries %d days",
+                       keep[0], keep[1]);
+}
+
+static void bak1(cst_report_ctx *c, cst_report_row *r)
+{
+    struct cst_report_facts *f = F(c);
+    int64_t interval = (int64_t)c->n->cfg.backup_interval * 1000000;
+    cst_report_fact(c, r, "interval_seconds", json_integer(c->n->cfg.backup_interval));
+    cst_report_fact(c, r, "last_good_backup",
+                    f->have_ok ? json_pack("{s:s,s:o}", "id", f->last_ok.id, "finished_at",
+                                           cst_json_time(f->last_ok.finished_at))
+                               : json_null());
+    int64_t age = f->have_ok ? c->now - f->last_ok.finished_at : -1;
+    if (f->have_ok)
+        cst_report_fact(c, r, "age_seconds", json_integer(age / 1000000));
+    if (interval <= 0)
+        cst_report_set(r, CST_REPORT_FAIL, "no backup schedule (backup.interval = 0)");
+    else if (!f->have_ok && c->now - c->n->started_at < interval)
+        cst_report_set(r, CST_REPORT_WARN, "no backup yet; the first is due within one interval");
+    else if (!f->have_ok)
+        cst_report_set(r, CST_REPORT_FAIL, "no good backup in the catalogue");
+    else if (age > 2 * interval)
+        cst_report_set(r, CST_REPORT_FAIL, "the last good backup is %lld h old (over 2 intervals)",
+                       (long long)(age / 3600000000LL));
+    else if (age > interval + interval / 4)
+        cst_report_set(r, CST_REPORT_WARN, "the last good backup is %lld h old (over 1 interval)",
+                       (long long)(age / 3600000000LL));
+    else
+        cst_report_set(r, CST_REPORT_PASS, "last good backup %s, %lld min ago", f->last_ok.id,
+                       (long long)(age / 60000000LL));
+}
+
+static void bak3(cst_report_ctx *c, cst_report_row *r)
+{
+    struct cst_report_facts *f = F(c);
+    cst_report_fact(c, r, "last_drill",
+                    f->have_drill
+                        ? json_pack("{s:s,s:o,s:b,s:I,s:s}", "id", f->drill.id, "started_at",
+                                    cst_json_time(f->drill.started_at), "ok", f->drill.ok,
+                                    "duration_ms", (json_int_t)f->drill.duration_ms, "backup",
+                                    f->drill.backup_id)
+                        : json_null());
+    int64_t age = f->have_drill ? c->now - f->drill.started_at : c->now - c->n->started_at;
+    if (f->have_drill && !f->drill.ok)
+        cst_report_set(r, CST_REPORT_FAIL, "the last drill failed: %s", f->drill.error);
+    else if (age > 365 * DAY_US)
+        cst_report_set(r, CST_REPORT_FAIL, "no successful drill in the last 12 months");
+    else if (age > 335 * DAY_US)
+        cst_report_set(r, CST_REPORT_WARN, "a drill is due: the last one is over 11 months old");
+    else if (!f->have_drill)
+        cst_report_set(r, CST_REPORT_WARN, "no drill yet; one is due within a year");
+    else
+        cst_report_set(r, CST_REPORT_PASS, "last drill %s passed in %lld ms", f->drill.id,
+                       (long long)f->drill.duration_ms);
+}
+
+static void bak4(cst_report_ctx *c, cst_report_row *r)
+{
+    struct cst_report_facts *f = F(c);
+    int days = c->n->cfg.backup_retention_days;
+    cst_report_fact(c, r, "retention_days", json_integer(days));
+    cst_report_fact(c, r, "oldest_backup",
+                    f->have_ok ? json_pack("{s:s,s:o}", "id", f->oldest.id, "created_at",
+                                           cst_json_time(f->oldest.created_at))
+                               : json_null());
+    if (f->have_ok && f->oldest.created_at < c->now - (int64_t)(days + 1) * DAY_US)
+        cst_report_set(r, CST_REPORT_FAIL, "backup %s is older than %d days and not pruned",
+                       f->oldest.id, days);
+    else
+        cst_report_set(r, CST_REPORT_PASS, "%d backup(s), none older than %d days", f->backups,
+                       days);
+}
+
+static void ret2(cst_report_ctx *c, cst_report_row *r)
+{
+    struct cst_report_facts *f = F(c);
+    cst_report_fact(c, r, "tenants_by_state", json_incref(f->by_state));
+    cst_report_fact(c, r, "next_deletions", json_incref(f->next_deletions));
+    if (f->overdue) {
+        cst_report_fact(c, r, "past_erase_date", json_incref(f->overdue_ids));
+        cst_report_set(r, CST_REPORT_FAIL, "%d tenant(s) are past their erase date", f->overdue);
+    } else {
+        cst_report_set(r, CST_REPORT_PASS, "%d tenant(s) on schedule; no deletion is overdue",
+                       f->tenants);
+    }
+}
+
+static void ret4(cst_report_ctx *c, cst_report_row *r)
+{
+    cst_report_fact(c, r, "certificates_issued", json_integer(F(c)->certificates));
+    cst_report_set(r, CST_REPORT_PASS,
+                   "erase destroys every copy of a tenant's keys and issues a signed "
+                   "certificate; %d issued",
+                   F(c)->certificates);
+}
+
+static void res1(cst_report_ctx *c, cst_report_row *r)
+{
+    cst_report_fact(c, r, "node_region", json_string(c->n->region));
+    cst_report_fact(c, r, "region_per_tenant", json_incref(F(c)->regions));
+    if (F(c)->wrong_region)
+        cst_report_set(r, CST_REPORT_FAIL, "%d tenant(s) belong to another region",
+                       F(c)->wrong_region);
+    else
+        cst_report_set(r, CST_REPORT_PASS, "every tenant is pinned to region %s", c->n->region);
+}
+
+static void collect_weaker(const char *key, const char *message, void *ctx)
+{
+    json_array_append_new(ctx, json_pack("{s:s,s:s}", "key", key, "setting", message));
+}
+
+static void chg2(cst_report_ctx *c, cst_report_row *r)
+{
+    const cst_config *cfg = &c->n->cfg;
+    json_t *relaxed = json_array();
+    cst_config_weaker(cfg, collect_weaker, relaxed);
+    json_t *checks =
+        json_pack("{s:b,s:b,s:b,s:b}", "tls_only", !cfg->allow_plaintext_loopback,
+                  "mfa_for_admins_and_operators", F(c)->without_mfa == 0, "strict_password_policy",
+                  cfg->lockout_threshold <= 6, "audit_on", true);
+    size_t n = json_array_size(relaxed);
+    cst_report_fact(c, r, "secure_default_checks", checks);
+    cst_report_fact(c, r, "relaxed_settings", relaxed);
+    if (n)
+        cst_report_set(r, CST_REPORT_WARN, "%zu setting(s) weaker than the default", n);
+    else
+        cst_report_set(r, CST_REPORT_PASS, "every setting is at its secure default or stricter");
+}
+
+static void evd1(cst_report_ctx *c, cst_report_row *r)
+{
+    cst_report_fact(c, r, "controls_in_catalogue", json_integer((json_int_t)cst_control_count));
+    cst_report_set(r, CST_REPORT_PASS,
+                   "this report: every control evaluated on the live node, signed by its key");
+}
+
+/* ---- the catalogue (CONTROLS.md, in its order) ---- */
+
+#define C(id, title, sources, thresholds, tenant, fn)                                              \
+    {                                                                                              \
+        id, title, sources, thresholds, tenant, fn                                                 \
+    }
+
+const cst_control cst_controls[] = {
+    C("ENC-1", "Customer data encrypted at rest under per-tenant keys",
+      "influx §1, §7(9); jitterbit 16.1; vtiger Encryption/At rest; trust Verschlüsselung im "
+      "Ruhezustand; instaclustr MS-1",
+      "fail: a live tenant without a wrapped data key", true, enc1),
+    C("ENC-2", "Backups encrypted", "influx §1; vtiger Encryption/At rest", "not evaluated yet",
+      false, NULL),
+    C("ENC-3", "TLS 1.2/1.3 only, forward secrecy, HSTS",
+      "jitterbit 16.2; vtiger In transit; trust Verschlüsselung während der Übertragung",
+      "fail: the priority string admits TLS 1.1 or older, a non-AEAD cipher or a key exchange "
+      "without forward secrecy; warn: a plaintext loopback listener is enabled",
+      true, enc3),
+    C("ENC-4", "Key management and rotation", "vtiger (KMS); influx §1", "-", false, NULL),
+    C("ISO-1", "Tenant isolation",
+      "influx §7(11); jitterbit 2.1; vtiger Data isolation; trust "
+      "Datenisolierung",
+      "pass: enforced by construction", true, iso1),
+    C("IAM-1", "Individual identities", "instaclustr G-4; jitterbit 3.2",
+      "pass: enforced by construction", true, iam1),
+    C("IAM-2", "Password policy and lockout", "jitterbit 3.3; trust Passwortanforderungen",
+      "warn: lockout after more than 6 failures or for less than 30 min", false, iam2),
+    C("IAM-3", "Two-factor authentication",
+      "jitterbit 1.1, 3.2, 6.1, 17.5; trust Zwei-Faktor; instaclustr Customer Responsibilities",
+      "fail: an owner, admin or operator who has signed in without a confirmed TOTP factor; "
+      "warn: one who has never signed in (they can only enrol)",
+      true, iam3),
+    C("IAM-4", "Role-based access, least privilege",
+      "influx §4a(i-ii); jitterbit 2.1, 17.1; trust RBAC, minimaler Rechtszugriff; instaclustr G-4",
+      "pass: enforced by construction", true, iam4),
+    C("IAM-5", "Revocation on the next request", "influx §4a(iv); jitterbit 3.4; instaclustr G-4",
+      "not evaluated yet", false, NULL),
+    C("IAM-6", "Quarterly access reviews",
+      "influx §4a(iii); jitterbit 3.5; trust Quartalsweise Zugriffsüberprüfungen", "-", false,
+      NULL),
+    C("IAM-7", "IP allowlists", "jitterbit 17.5, 3.7-3.8; instaclustr Configuring firewall rules",
+      "pass: enforced on every request", true, iam7),
+    C("IAM-8", "No operator access without the customer's approval", "influx §4a(i); jitterbit 1.2",
+      "-", false, NULL),
+    C("IAM-9", "Session timeouts", "PCI DSS 8.2.8 (jitterbit 3.3)",
+      "warn: idle timeout over 15 min or absolute over 12 h", true, iam9),
+    C("LOG-1", "Every request logged, fail closed",
+      "influx §9; jitterbit 3.6, 8.1; vtiger Logging and monitoring",
+      "warn: audit.read_durability = batched", false, log_1),
+    C("LOG-2", "Tamper-evident audit log", "jitterbit 8.2, 8.3; vtiger stored securely",
+      "fail: verification finds anything, or cannot run", false, log_2),
+    C("LOG-3", "Audit retention", "jitterbit 8.2, 8.3; influx §9",
+      "warn: a stream holds entries a week past its retention", false, log_3),
+    C("LOG-4", "Tenants read their own audit trail", "influx §4a(i); jitterbit 1.2",
+      "not evaluated yet", false, NULL),
+    C("DET-1", "Intrusion detection and alerts",
+      "influx §4b, §5(7); jitterbit 3.6, 3.9; vtiger Logging and monitoring", "-", false, NULL),
+    C("DET-2", "Health and metrics", "jitterbit 8.1; trust Protokollierung und Überwachung", "-",
+      false, NULL),
+    C("INC-1", "Incident records",
+      "influx §3a(i-v); vtiger Incident management; trust "
+      "Vorfallreaktion",
+      "-", false, NULL),
+    C("INC-2", "Breach notification clock",
+      "influx §3b; jitterbit 12.2; instaclustr MS-2; vtiger Breach notification", "-", false, NULL),
+    C("INC-3", "Contents of a breach notice", "influx §3b(i-v); jitterbit 12.3", "-", false, NULL),
+    C("INC-4", "Tenant approves notices to its users", "influx §3b", "-", false, NULL),
+    C("BAK-1", "Daily encrypted backups", "vtiger Backups; influx §1; trust Geschäftskontinuität",
+      "fail: no good backup and the node is older than one interval, or the last good one is "
+      "older than 2 intervals, or backup.interval = 0; warn: older than 1.25 intervals",
+      true, bak1),
+    C("BAK-2", "Verified restores within 8 hours", "vtiger Backups (8 h)", "not evaluated yet",
+      false, NULL),
+    C("BAK-3", "Yearly recovery drills", "influx §3c; jitterbit 13.1",
+      "fail: the last drill failed, or none succeeded in 12 months; warn: none in 11 months, or "
+      "none yet",
+      false, bak3),
+    C("BAK-4", "Backup retention", "influx §15(a)",
+      "fail: a good backup older than backup.retention_days + 1 day is still listed", false, bak4),
+    C("RET-1", "Per-bucket retention", "influx §15(a)", "not evaluated yet", false, NULL),
+    C("RET-2", "Account lifecycle and deletion schedule", "vtiger Data retention and deletion",
+      "fail: a tenant more than a day past its erase date", true, ret2),
+    C("RET-3", "Termination window", "influx §15(a)", "not evaluated yet", false, NULL),
+    C("RET-4", "Cryptographic erase with signed certificates", "influx §15(b)",
+      "pass: enforced by construction", false, ret4),
+    C("POR-1", "Export on demand", "influx §15(c), §17", "not evaluated yet", false, NULL),
+    C("RES-1", "Data residency",
+      "jitterbit 1.4, 7.1; vtiger Data location; trust "
+      "Datenspeichersicherheit",
+      "fail: a tenant of another region on this node", true, res1),
+    C("CHG-1", "Configuration changes audited", "influx §10", "not evaluated yet", false, NULL),
+    C("CHG-2", "Secure by default", "jitterbit privacy by default, 15.1",
+      "warn: any setting weaker than its default (each listed)", false, chg2),
+    C("EVD-1", "Compliance report", "influx §2(d); jitterbit 14", "pass: this report", false, evd1),
+};
+
+const size_t cst_control_count = sizeof(cst_controls) / sizeof(cst_controls[0]);
