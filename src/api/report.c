@@ -19,7 +19,8 @@ static cst_err answer(cst_node *n, cst_request *req, const char *tenant_id)
     cst_report_scope scope = {.tenant_id = tenant_id,
                               .generated_by = "api",
                               .requested_by = req->who.user.id,
-                              .audited = true};
+                              .audited = true,
+                              .work = req->work};
     json_t *report = NULL;
     TRY(cst_report_build(n, &scope, cst_now_us(), &report));
     char *doc = NULL, sha[65];

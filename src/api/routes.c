@@ -94,7 +94,7 @@ const cst_route cst_api_routes[] = {
     R("GET", "/v1/sys/audit", cst_api_sys_audit_list, SYS_SECURITY, NONE, "sys.audit.read"),
     R("POST", "/v1/sys/audit/verify", cst_api_sys_audit_verify, SYS_SECURITY, JSON,
       "sys.audit.verify"),
-    R("GET", "/v1/sys/report", cst_api_sys_report, SYS_SECURITY, NONE, "report.generated"),
+    R("GET", "/v1/sys/report", cst_api_sys_report, SYS_REPORT, NONE, "report.generated"),
     R("GET", "/v1/report", cst_api_report, AUDIT_READ, NONE, "report.generated"),
     R("GET", "/v1/sys/backups", cst_api_sys_backup_list, SYS_BACKUPS, NONE, "sys.backup.list"),
     R("POST", "/v1/sys/backups", cst_api_sys_backup_create, SYS_BACKUPS, NONE, "sys.backup.create"),

@@ -25,8 +25,9 @@ static const struct {
     [CST_ROLE_WRITER] = {"writer", P(TENANT_READ) | P(RECORDS_READ) | P(RECORDS_WRITE)},
     [CST_ROLE_READER] = {"reader", P(TENANT_READ) | P(RECORDS_READ)},
     [CST_ROLE_AUDITOR] = {"auditor", P(TENANT_READ) | P(AUDIT_READ)},
-    [CST_ROLE_SYS_ADMIN] = {"sys-admin", P(SYS_TENANTS) | P(SYS_OPERATORS) | P(SYS_BACKUPS)},
-    [CST_ROLE_SYS_SECURITY] = {"sys-security", P(SYS_SECURITY)},
+    [CST_ROLE_SYS_ADMIN] = {"sys-admin",
+                            P(SYS_TENANTS) | P(SYS_OPERATORS) | P(SYS_BACKUPS) | P(SYS_REPORT)},
+    [CST_ROLE_SYS_SECURITY] = {"sys-security", P(SYS_SECURITY) | P(SYS_REPORT)},
     [CST_ROLE_SYS_SUPPORT] = {"sys-support", 0},
 };
 
@@ -37,7 +38,7 @@ static const char *const perm_names[CST_PERM__COUNT] = {
     [CST_PERM_RECORDS_READ] = "records.read", [CST_PERM_RECORDS_WRITE] = "records.write",
     [CST_PERM_SYS_TENANTS] = "sys.tenants",   [CST_PERM_SYS_OPERATORS] = "sys.operators",
     [CST_PERM_AUDIT_READ] = "audit.read",     [CST_PERM_SYS_SECURITY] = "sys.security",
-    [CST_PERM_SYS_BACKUPS] = "sys.backups",
+    [CST_PERM_SYS_BACKUPS] = "sys.backups",   [CST_PERM_SYS_REPORT] = "sys.report",
 };
 
 uint32_t cst_roles_perms(uint32_t roles)
@@ -161,7 +162,7 @@ uint32_t cst_authz_effective(uint32_t roles, bool session, uint32_t token_perms)
 static bool is_sys_perm(cst_perm p)
 {
     return p == CST_PERM_SYS_TENANTS || p == CST_PERM_SYS_OPERATORS || p == CST_PERM_SYS_SECURITY ||
-           p == CST_PERM_SYS_BACKUPS;
+           p == CST_PERM_SYS_BACKUPS || p == CST_PERM_SYS_REPORT;
 }
 
 cst_err cst_authz_bucket(const cst_user_row *u, const char *bucket)

@@ -30,6 +30,7 @@ typedef enum cst_perm {
     CST_PERM_AUDIT_READ,    /* read the tenant's own audit trail (LOG-4) */
     CST_PERM_SYS_SECURITY,  /* operators: read and verify the node's audit log */
     CST_PERM_SYS_BACKUPS,   /* operators: take, list and verify backups, run drills */
+    CST_PERM_SYS_REPORT,    /* operators: the node's compliance report (EVD-1) */
     CST_PERM__COUNT
 } cst_perm;
 

@@ -461,6 +461,36 @@ cst_err cst_node_audit_attach(cst_node *n)
     return cst_audit_open(&o, &n->audit);
 }
 
+cst_err cst_node_config_hash(const cst_config *cfg, char hex[2 * CST_HASH_LEN + 1],
+                             json_t **non_default)
+{
+    json_t *cur = cst_config_json(cfg);
+    char *text = cur ? cst_audit_canonical(cur) : NULL;
+    cst_err e = text ? CST_OK : cst_fail(CST_ERR_INTERNAL, "out of memory");
+    if (e == CST_OK) {
+        uint8_t h[CST_HASH_LEN];
+        cst_sha256(text, strlen(text), h);
+        cst_hex(h, sizeof(h), hex);
+    }
+    if (e == CST_OK && non_default) {
+        cst_config d;
+        cst_config_defaults(&d);
+        json_t *def = cst_config_json(&d);
+        *non_default = json_array();
+        const char *k;
+        json_t *v;
+        json_object_foreach(cur, k, v)
+        {
+            if (def && *non_default && !json_equal(v, json_object_get(def, k)))
+                json_array_append_new(*non_default, json_string(k));
+        }
+        json_decref(def);
+    }
+    cst_json_free_text(text);
+    json_decref(cur);
+    return e;
+}
+
 cst_err cst_node_audit_open(cst_node *n)
 {
     TRY(cst_node_audit_attach(n));

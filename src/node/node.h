@@ -56,6 +56,11 @@ void cst_node_close(cst_node *n);
 /* Opens the audit log and records the start (CHG-1: a hash of the effective configuration
  * and every key changed since the last start). */
 CST_MUST_USE cst_err cst_node_audit_open(cst_node *n);
+/* CHG-1: the SHA-256 (hex) of the effective configuration's canonical JSON, the hash node.start
+ * records; *non_default (optional) the keys whose value is not the default (not the master key
+ * path, data dir or listen address when they are the defaults' own). */
+CST_MUST_USE cst_err cst_node_config_hash(const cst_config *cfg, char hex[2 * CST_HASH_LEN + 1],
+                                          struct json_t **non_default);
 /* Opens the audit log without a node.start entry (offline commands that write). */
 CST_MUST_USE cst_err cst_node_audit_attach(cst_node *n);
 

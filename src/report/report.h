@@ -30,6 +30,7 @@ typedef struct cst_report_scope {
     const char *generated_by; /* "api" | "cli" */
     const char *requested_by; /* the principal (api) or "cli" */
     bool audited;             /* a report.generated entry will be written (the caller's job) */
+    cst_work *work;           /* the request's unit of work (NULL: reads commit alone) */
 } cst_report_scope;
 
 /* Builds the report body at now (the "report" member of the signed document). */

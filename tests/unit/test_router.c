@@ -122,7 +122,8 @@ static void test_iam4_public_routes_are_exactly_health_and_login(void **state)
         /* operator routes require an operator permission */
         if (!strncmp(r->pattern, "/v1/sys/", 8) && !public_ok)
             assert_true(r->perm == CST_PERM_SYS_TENANTS || r->perm == CST_PERM_SYS_OPERATORS ||
-                        r->perm == CST_PERM_SYS_SECURITY || r->perm == CST_PERM_SYS_BACKUPS);
+                        r->perm == CST_PERM_SYS_SECURITY || r->perm == CST_PERM_SYS_BACKUPS ||
+                        r->perm == CST_PERM_SYS_REPORT);
     }
 }
 
