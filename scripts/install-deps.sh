@@ -9,6 +9,7 @@ PACKAGES=(
     libjansson-dev libinih-dev libzxcvbn-dev libcurl4-gnutls-dev libcmocka-dev
     curl jq oathtool sqlite3 gnutls-bin
     libyaml-dev
+    chromium fonts-dejavu-core
 )
 
 # The OpenAPI checks (redocly lint, ajv in the API tests) are npm packages pinned in
