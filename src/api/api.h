@@ -27,7 +27,8 @@ cst_err cst_api_on_complete(void *app, cst_request *req);
 /* Tenant settings from their stored JSON (NULL: the node's defaults). */
 CST_MUST_USE cst_err cst_settings_load(const cst_node *n, const char *json,
                                        cst_tenant_settings *out);
-json_t *cst_tenant_json(const cst_node *n, const cst_tenant_row *t, bool with_settings);
+json_t *cst_tenant_json(const cst_node *n, cst_work *w, const cst_tenant_row *t,
+                        bool with_settings);
 
 /* IAM-2: login throttling per client address, checked from the headers (before any body is
  * read); 429 rate_limited with Retry-After when the address has no attempts left. */

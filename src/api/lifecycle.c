@@ -47,7 +47,7 @@ cst_err cst_api_sys_tenant_patch(cst_node *n, cst_request *req)
     json_decref(body);
     TRY(e);
     TRY(cst_store_tenant_lifecycle_set(n->store, req->work, &t));
-    return cst_resp_json(req, 200, cst_tenant_json(n, &t, true));
+    return cst_resp_json(req, 200, cst_tenant_json(n, req->work, &t, true));
 }
 
 cst_err cst_api_sys_tenant_erase(cst_node *n, cst_request *req)

@@ -32,7 +32,7 @@ static json_t *settings_json(const cst_node *n, const cst_tenant_row *t)
     return o;
 }
 
-json_t *cst_tenant_json(const cst_node *n, const cst_tenant_row *t, bool with_settings)
+json_t *cst_tenant_json(const cst_node *n, cst_work *w, const cst_tenant_row *t, bool with_settings)
 {
     char created[32];
     cst_time_format(t->created_at, created);
@@ -41,13 +41,13 @@ json_t *cst_tenant_json(const cst_node *n, const cst_tenant_row *t, bool with_se
     if (with_settings)
         json_object_set_new(o, "settings", settings_json(n, t));
     json_object_set_new(o, "lifecycle",
-                        cst_lifecycle_json((cst_node *)n, t, cst_now_us(), with_settings));
+                        cst_lifecycle_json((cst_node *)n, w, t, cst_now_us(), with_settings));
     return o;
 }
 
 cst_err cst_api_tenant_get(cst_node *n, cst_request *req)
 {
-    return cst_resp_json(req, 200, cst_tenant_json(n, &req->who.tenant, true));
+    return cst_resp_json(req, 200, cst_tenant_json(n, req->work, &req->who.tenant, true));
 }
 
 cst_err cst_api_tenant_patch(cst_node *n, cst_request *req)
@@ -80,7 +80,7 @@ cst_err cst_api_tenant_patch(cst_node *n, cst_request *req)
     if (e == CST_OK)
         e = cst_copy(req->who.tenant.settings, sizeof(req->who.tenant.settings), text);
     if (e == CST_OK) {
-        e = cst_resp_json(req, 200, cst_tenant_json(n, &req->who.tenant, true));
+        e = cst_resp_json(req, 200, cst_tenant_json(n, req->work, &req->who.tenant, true));
     }
     cst_json_free_text(text);
     json_decref(stored);

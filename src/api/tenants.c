@@ -88,7 +88,7 @@ cst_err cst_api_sys_tenant_create(cst_node *n, cst_request *req)
     cst_node_tenant_release(n, ctx);
     if (e == CST_OK) {
 
-        json_t *o = cst_tenant_json(n, &t, false);
+        json_t *o = cst_tenant_json(n, req->work, &t, false);
         json_object_set_new(o, "owner",
                             json_pack("{s:s,s:s,s:s}", "id", owner.id, "username", owner.username,
                                       "password", password));
@@ -109,7 +109,7 @@ struct list_ctx {
 static cst_err list_one(const cst_tenant_row *t, void *ctx)
 {
     struct list_ctx *lc = ctx;
-    json_array_append_new(lc->arr, cst_tenant_json(lc->n, t, false));
+    json_array_append_new(lc->arr, cst_tenant_json(lc->n, NULL, t, false));
     return CST_OK;
 }
 
@@ -134,5 +134,5 @@ cst_err cst_api_sys_tenant_get(cst_node *n, cst_request *req)
     cst_err e = cst_store_tenant_get(n->store, req->work, req->params[0], &t);
     ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_NOT_FOUND, "no such tenant");
     TRY(e);
-    return cst_resp_json(req, 200, cst_tenant_json(n, &t, true));
+    return cst_resp_json(req, 200, cst_tenant_json(n, req->work, &t, true));
 }

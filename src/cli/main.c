@@ -40,7 +40,7 @@ static void usage(FILE *f)
             "  cert verify FILE [--public-key FILE] [--data-dir DIR] [--json]\n"
             "        check a certificate of deletion against the node's public key\n"
             "        (default <data-dir>/node-signing.pub; exit 1 when it fails)\n"
-            "  report [--format json] [--out FILE]\n"
+            "  report [--format json|html|oscal] [--out FILE]\n"
             "        the compliance report: every control's status and evidence, signed by\n"
             "        the node's key (also takes --config, --data-dir, --master-key-file)\n"
             "  report verify FILE [--public-key FILE] [--data-dir DIR] [--json]\n"

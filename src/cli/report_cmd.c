@@ -4,6 +4,7 @@
  * /v1/sys/report records a report.generated entry). With the node stopped it takes the data
  * dir's lock and records the entry itself. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/args.h"
@@ -15,8 +16,8 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: custodia report [--format json] [--out FILE] [--config FILE] [--data-dir DIR]\n"
-            "                       [--master-key-file F]\n"
+            "usage: custodia report [--format json|html|oscal] [--out FILE] [--config FILE]\n"
+            "                       [--data-dir DIR] [--master-key-file F]\n"
             "       custodia report verify FILE [--public-key FILE] [--data-dir DIR] [--json]\n");
 }
 
@@ -72,9 +73,9 @@ int cst_cli_report(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (strcmp(format, "json") != 0) {
-        fprintf(stderr, "custodia report: --format must be json (html and oscal are not "
-                        "available yet)\n");
+    const cst_report_form *form = cst_report_form_named(format);
+    if (!form) {
+        fprintf(stderr, "custodia report: --format must be json, html or oscal\n");
         return 2;
     }
     cst_config cfg;
@@ -87,25 +88,30 @@ int cst_cli_report(int argc, char **argv)
         e = open_node(&cfg, &n, &lock_fd, &audited);
     cst_report_scope scope = {.generated_by = "cli", .requested_by = "cli", .audited = audited};
     json_t *report = NULL;
-    char *doc = NULL, sha[65];
+    char *doc = NULL, *rendered = NULL, sha[65];
     if (e == CST_OK)
         e = cst_report_build(&n, &scope, cst_now_us(), &report);
     if (e == CST_OK)
         e = cst_report_sign(&n, report, &doc, sha);
+    if (e == CST_OK && form->render)
+        e = form->render(report, &rendered);
+    const char *text = rendered ? rendered : doc;
     if (e == CST_OK && audited)
         cst_node_audit_event(&n, "report.generated", "success", NULL, "report",
-                             json_pack("{s:O,s:s,s:O}", "report_id",
+                             json_pack("{s:O,s:s,s:s,s:O}", "report_id",
                                        json_object_get(report, "report_id"), "sha256", sha,
-                                       "counts", json_object_get(report, "counts")));
+                                       "format", form->name, "counts",
+                                       json_object_get(report, "counts")));
     if (e == CST_OK && out)
-        e = cst_file_create(out, doc, strlen(doc), 0644);
+        e = cst_file_create(out, text, strlen(text), 0644);
     else if (e == CST_OK)
-        printf("%s\n", doc);
+        printf("%s\n", text);
     if (e == CST_OK && !audited)
         fprintf(stderr,
                 "custodia report: a node is serving %s: this report is not recorded in "
                 "its audit log (GET /v1/sys/report records one)\n",
                 cfg.data_dir);
+    free(rendered);
     cst_json_free_text(doc);
     json_decref(report);
     cst_cli_offline_close(&n, lock_fd);

@@ -282,7 +282,8 @@ cst_err cst_lifecycle_apply(cst_tenant_row *t, const char *event, const char *pl
     return CST_OK;
 }
 
-json_t *cst_lifecycle_json(cst_node *n, const cst_tenant_row *t, int64_t now, bool detailed)
+json_t *cst_lifecycle_json(cst_node *n, cst_work *w, const cst_tenant_row *t, int64_t now,
+                           bool detailed)
 {
     cst_lifecycle_step st;
     cst_lifecycle_next(t, &n->cfg.lifecycle, &st);
@@ -297,11 +298,11 @@ json_t *cst_lifecycle_json(cst_node *n, const cst_tenant_row *t, int64_t now, bo
     if (!detailed)
         return o; /* listings skip the two lookups below */
     char cert[CST_ID_MAX];
-    if (cst_store_certificate_of(n->store, NULL, t->id, cert) == CST_OK)
+    if (cst_store_certificate_of(n->store, w, t->id, cert) == CST_OK)
         json_object_set_new(o, "certificate_id", json_string(cert));
     cst_err_clear();
     cst_retained_row r;
-    if (cst_store_retained_get(n->store, NULL, t->id, &r) == CST_OK)
+    if (cst_store_retained_get(n->store, w, t->id, &r) == CST_OK)
         json_object_set_new(o, "billing_retained",
                             json_pack("{s:I,s:I,s:o}", "buckets", (json_int_t)r.buckets, "records",
                                       (json_int_t)r.records, "until", cst_json_time(r.expires_at)));

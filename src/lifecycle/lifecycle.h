@@ -41,8 +41,10 @@ CST_MUST_USE cst_err cst_lifecycle_apply(cst_tenant_row *t, const char *event, c
                                          int64_t now);
 
 /* The tenant's lifecycle as JSON; detailed adds its certificate and retained billing records
- * (GET /v1/sys/tenants/{id}, GET /v1/tenant; not listings). */
-json_t *cst_lifecycle_json(cst_node *n, const cst_tenant_row *t, int64_t now, bool detailed);
+ * (GET /v1/sys/tenants/{id}, GET /v1/tenant; not listings), read in the request's unit of work
+ * w (NULL: outside any). */
+json_t *cst_lifecycle_json(cst_node *n, cst_work *w, const cst_tenant_row *t, int64_t now,
+                           bool detailed);
 
 /* One sweep at now: removes expired records of every tenant in batches (RET-1), moves every
  * tenant whose date has come to its next state, erasing those due (RET-2..4), and destroys

@@ -29,7 +29,7 @@ struct cst_report_facts {
     /* backups and drills (catalogue) */
     cst_backup_row last_ok, oldest;
     bool have_ok, have_any;
-    int backups;
+    int backups, missing; /* good ones; good ones whose file is gone from a backup dir */
     cst_drill_row drill;
     bool have_drill;
     int certificates;
@@ -148,6 +148,11 @@ static cst_err on_backup(const cst_backup_row *b, void *ctx)
     struct cst_report_facts *f = ctx;
     if (strcmp(b->status, "ok") != 0)
         return CST_OK;
+    /* a backup dir's file must still be there (a command's destination cannot be looked at) */
+    if (strncmp(b->location, "command:", 8) != 0 && !cst_path_exists(b->location)) {
+        f->missing++;
+        return CST_OK;
+    }
     f->backups++;
     if (!f->have_ok || b->finished_at > f->last_ok.finished_at)
         f->last_ok = *b;
@@ -556,6 +561,7 @@ static void bak1(cst_report_ctx *c, cst_report_row *r)
     struct cst_report_facts *f = F(c);
     int64_t interval = (int64_t)c->n->cfg.backup_interval * 1000000;
     cst_report_fact(c, r, "interval_seconds", json_integer(c->n->cfg.backup_interval));
+    cst_report_fact(c, r, "missing_from_destination", json_integer(f->missing));
     cst_report_fact(c, r, "last_good_backup",
                     f->have_ok ? json_pack("{s:s,s:o}", "id", f->last_ok.id, "finished_at",
                                            cst_json_time(f->last_ok.finished_at))
@@ -565,6 +571,10 @@ static void bak1(cst_report_ctx *c, cst_report_row *r)
         cst_report_fact(c, r, "age_seconds", json_integer(age / 1000000));
     if (interval <= 0)
         cst_report_set(r, CST_REPORT_FAIL, "no backup schedule (backup.interval = 0)");
+    else if (!f->have_ok && f->missing)
+        cst_report_set(r, CST_REPORT_FAIL,
+                       "no good backup: the %d in the catalogue are gone from the backup dir",
+                       f->missing);
     else if (!f->have_ok && c->now - c->n->started_at < interval)
         cst_report_set(r, CST_REPORT_WARN, "no backup yet; the first is due within one interval");
     else if (!f->have_ok)
@@ -835,8 +845,9 @@ const cst_control cst_controls[] = {
     C("INC-3", "Contents of a breach notice", "influx §3b(i-v); jitterbit 12.3", "-", false, NULL),
     C("INC-4", "Tenant approves notices to its users", "influx §3b", "-", false, NULL),
     C("BAK-1", "Daily encrypted backups", "vtiger Backups; influx §1; trust Geschäftskontinuität",
-      "fail: no good backup and the node is older than one interval, or the last good one is "
-      "older than 2 intervals, or backup.interval = 0; warn: older than 1.25 intervals",
+      "fail: no good backup and the node is older than one interval, or every catalogued one is "
+      "gone from the backup dir, or the last good one is older than 2 intervals, or "
+      "backup.interval = 0; warn: no backup yet on a younger node, or older than 1.25 intervals",
       true, bak1),
     C("BAK-2", "Verified restores within 8 hours", "vtiger Backups (8 h)",
       "fail: the last timed restore (drill) took over 8 h; warn: none timed yet", false, bak2),

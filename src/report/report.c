@@ -139,3 +139,17 @@ cst_err cst_report_verify(const uint8_t *doc, size_t len, const uint8_t pk[32], 
 {
     return cst_signed_json_verify(doc, len, pk, "report", "report", report);
 }
+
+static const cst_report_form forms[] = {
+    {"json", "application/json", NULL},
+    {"html", "text/html; charset=utf-8", cst_report_html},
+    {"oscal", "application/json", cst_report_oscal},
+};
+
+const cst_report_form *cst_report_form_named(const char *name)
+{
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
+        if (strcmp(forms[i].name, name) == 0)
+            return &forms[i];
+    return NULL;
+}

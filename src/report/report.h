@@ -48,6 +48,16 @@ CST_MUST_USE cst_err cst_report_verify(const uint8_t *doc, size_t len, const uin
 CST_MUST_USE cst_err cst_report_html(const json_t *report, char **out);
 CST_MUST_USE cst_err cst_report_oscal(const json_t *report, char **out);
 
+/* The forms a report is given in: json (the signed document itself), html and oscal
+ * (renderings of its body). */
+typedef struct cst_report_form {
+    const char *name;                                    /* json | html | oscal */
+    const char *media_type;                              /* the HTTP Content-Type */
+    cst_err (*render)(const json_t *report, char **out); /* NULL: the signed document */
+} cst_report_form;
+/* The form of that name, or NULL. */
+const cst_report_form *cst_report_form_named(const char *name);
+
 /* ---- for the evaluators (controls.c) ---- */
 
 typedef struct cst_report_row {
