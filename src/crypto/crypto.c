@@ -156,6 +156,28 @@ void cst_sha256(const void *p, size_t n, uint8_t out[CST_HASH_LEN])
     (void)gnutls_hash_fast(GNUTLS_DIG_SHA256, p, n, out);
 }
 
+cst_err cst_uuid5(const uint8_t ns[16], const char *name, char out[37])
+{
+    uint8_t h[20]; /* SHA-1: what version 5 is defined with */
+    gnutls_hash_hd_t d = NULL;
+    ENSURE(gnutls_hash_init(&d, GNUTLS_DIG_SHA1) == 0, CST_ERR_INTERNAL, "SHA-1 is unavailable");
+    (void)gnutls_hash(d, ns, 16);
+    (void)gnutls_hash(d, name, strlen(name));
+    gnutls_hash_deinit(d, h);
+    h[6] = (uint8_t)((h[6] & 0x0f) | 0x50); /* version 5 */
+    h[8] = (uint8_t)((h[8] & 0x3f) | 0x80); /* the RFC 4122 variant */
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[h[i] >> 4];
+        out[o++] = hex[h[i] & 15];
+    }
+    out[o] = '\0';
+    return CST_OK;
+}
+
 cst_err cst_sha256_init(cst_sha256_ctx *c)
 {
     gnutls_hash_hd_t h = NULL;

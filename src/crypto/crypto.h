@@ -56,4 +56,10 @@ void cst_hmac_sha256_2(const uint8_t *key, size_t keylen, const void *a, size_t 
 CST_MUST_USE cst_err cst_hkdf_sha256(const uint8_t *ikm, size_t ikmlen, const char *info,
                                      uint8_t *out, size_t outlen);
 
+/* A name-based UUID (RFC 4122 section 4.3, version 5: SHA-1 of the namespace and the name),
+ * written lowercase as 36 characters and a NUL. An identifier, not a security function: the
+ * OSCAL rendering of the report (report/oscal.c) names its parts with it, so that the same
+ * report always yields the same document. */
+CST_MUST_USE cst_err cst_uuid5(const uint8_t ns[16], const char *name, char out[37]);
+
 #endif
