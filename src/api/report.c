@@ -16,7 +16,7 @@ static cst_err answer(cst_node *n, cst_request *req, const char *tenant_id)
     char format[16] = "json";
     bool present = false;
     TRY(cst_req_query(req, "format", format, sizeof(format), &present));
-    const cst_report_form *f = cst_report_form_named(format);
+    const cst_report_form *f = cst_report_form_named(present ? format : "json");
     ENSURE(f != NULL, CST_ERR_INVALID, "format must be json, html or oscal");
     cst_report_scope scope = {.tenant_id = tenant_id,
                               .generated_by = "api",

@@ -167,14 +167,53 @@ static void test_evd1_fresh_node_every_row_with_evidence(void **state)
     char hex[2 * CST_HASH_LEN + 1];
     cst_sha256(text, strlen(text), h);
     cst_hex(h, sizeof(h), hex);
+    char *security = ts_sys_operator(&srv, op, "auditor1", "sys-security");
     ts_resp a;
-    ts_request(&srv, "GET", "/v1/sys/audit?limit=1000", op, NULL, NULL, 0, NULL, &a);
+    ts_request(&srv, "GET", "/v1/sys/audit?limit=1000", security, NULL, NULL, 0, NULL, &a);
     assert_int_equal(a.status, 200);
     assert_non_null(strstr(a.body, "report.generated"));
     assert_non_null(strstr(a.body, hex));
     ts_resp_free(&a);
+    /* sys-security reads the report too; a sys-support operator does not */
+    json_decref(fetch("/v1/sys/report", security, NULL));
+    char *support = ts_sys_operator(&srv, op, "support1", "sys-support");
+    assert_int_equal(ts_status(&srv, "GET", "/v1/sys/report", support, NULL, NULL, 0), 403);
+    free(support);
+    free(security);
     free(text);
     json_decref(doc);
+}
+
+/* The same report as a page and as OSCAL; an unknown form is refused. */
+static void test_evd1_html_and_oscal_forms(void **state)
+{
+    ts_resp r;
+    ts_request(&srv, "GET", "/v1/sys/report?format=html", op, NULL, NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    char v[256];
+    assert_true(ts_header(&r, "Content-Type", v, sizeof(v)));
+    assert_non_null(strstr(v, "text/html"));
+    assert_true(ts_header(&r, "Content-Security-Policy", v, sizeof(v)));
+    assert_non_null(strstr(v, "default-src 'none'"));
+    assert_int_equal(strncmp(r.body, "<!DOCTYPE html>", 15), 0);
+    for (size_t i = 0; i < NCONTROLS; i++) {
+        char row[64];
+        snprintf(row, sizeof(row), "id=\"control-%s\"", catalogue[i]);
+        assert_non_null(strstr(r.body, row));
+    }
+    assert_null(strstr(r.body, "<script"));
+    ts_resp_free(&r);
+
+    ts_request(&srv, "GET", "/v1/sys/report?format=oscal", op, NULL, NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *ar = json_object_get(r.json, "assessment-results");
+    assert_non_null(ar);
+    json_t *result = json_array_get(json_object_get(ar, "results"), 0);
+    assert_int_equal(json_array_size(json_object_get(result, "findings")), NCONTROLS);
+    assert_int_equal(json_array_size(json_object_get(result, "observations")), NCONTROLS);
+    ts_resp_free(&r);
+
+    assert_int_equal(ts_status(&srv, "GET", "/v1/sys/report?format=pdf", op, NULL, NULL, 0), 400);
 }
 
 /* A tenant's report: its own rows, no other tenant named, and only for owner/admin/auditor. */
@@ -215,19 +254,36 @@ static void test_bak1_every_backup_deleted_fails(void **state)
     expect("BAK-1", "pass");
 }
 
+/* One byte of the oldest security segment's first entry, overwritten in place (the node keeps
+ * writing the same file): the letter after "action":" becomes c. */
+static void poke_first_action(char c)
+{
+    assert_int_equal(ts_sh("f=$(ls %s/audit/security/*.log | head -1) && "
+                           "o=$(grep -a -b -o '\"action\":\"' \"$f\" | head -1 | cut -d: -f1) && "
+                           "printf '%c' | dd of=\"$f\" bs=1 seek=$((o + 10)) conv=notrunc "
+                           "status=none",
+                           srv.data_dir, c),
+                     0);
+}
+
 static void test_log2_flipped_byte_in_a_segment_fails(void **state)
 {
     expect("LOG-2", "pass");
-    /* the oldest security segment's first entry: change one letter of its action */
+    char orig[8] = "";
     assert_int_equal(ts_sh("f=$(ls %s/audit/security/*.log | head -1) && "
-                           "cp \"$f\" %s/segment.orig && "
-                           "sed -i '0,/\"action\":\"/s//\"action\":\"X/' \"$f\"",
+                           "o=$(grep -a -b -o '\"action\":\"' \"$f\" | head -1 | cut -d: -f1) && "
+                           "dd if=\"$f\" bs=1 skip=$((o + 10)) count=1 status=none > %s/orig",
                            srv.data_dir, srv.root),
                      0);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/orig", srv.root);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_int_equal(fread(orig, 1, 1, f), 1);
+    fclose(f);
+    poke_first_action(orig[0] == 'X' ? 'Y' : 'X');
     expect("LOG-2", "fail");
-    assert_int_equal(ts_sh("cp %s/segment.orig $(ls %s/audit/security/*.log | head -1)", srv.root,
-                           srv.data_dir),
-                     0);
+    poke_first_action(orig[0]);
     expect("LOG-2", "pass");
 }
 
@@ -236,15 +292,17 @@ static void test_enc3_chg2_plaintext_loopback_warns(void **state)
     expect("ENC-3", "pass");
     expect("CHG-2", "pass");
     assert_int_equal(ts_stop(&srv), 0);
-    snprintf(srv.extra_config, sizeof(srv.extra_config), "[http]\nallow_plaintext_loopback = true\n");
+    snprintf(srv.extra_config, sizeof(srv.extra_config),
+             "[http]\nallow_plaintext_loopback = true\n");
     assert_true(ts_start(&srv));
+    snprintf(srv.base, sizeof(srv.base), "http://127.0.0.1:%d", srv.port); /* it speaks plaintext */
     json_t *r = node_report();
     assert_string_equal(status_of(r, "ENC-3"), "warn");
     assert_string_equal(status_of(r, "CHG-2"), "warn");
     /* CHG-2 lists the relaxed key with its value */
     char *t = json_dumps(row_of(r, "CHG-2"), JSON_COMPACT);
     assert_non_null(strstr(t, "http.allow_plaintext_loopback = true"));
-    free(t);
+    cst_json_free_text(t);
     json_decref(r);
     assert_int_equal(ts_stop(&srv), 0);
     srv.extra_config[0] = 0;
@@ -304,7 +362,8 @@ static void test_bak3_ret2_by_the_injected_clock(void **state)
         json_t *rep = NULL;
         assert_int_equal(cst_report_build(&n, &scope, t0 + at[i].days * 86400LL * 1000000, &rep),
                          CST_OK);
-        if (strcmp(status_of(rep, "BAK-3"), at[i].bak3) || strcmp(status_of(rep, "RET-2"), at[i].ret2))
+        if (strcmp(status_of(rep, "BAK-3"), at[i].bak3) ||
+            strcmp(status_of(rep, "RET-2"), at[i].ret2))
             fprintf(stderr, "day %lld: BAK-3 %s RET-2 %s\n", (long long)at[i].days,
                     status_of(rep, "BAK-3"), status_of(rep, "RET-2"));
         assert_string_equal(status_of(rep, "BAK-3"), at[i].bak3);
@@ -315,7 +374,9 @@ static void test_bak3_ret2_by_the_injected_clock(void **state)
     json_t *rep = NULL;
     assert_int_equal(cst_report_build(&n, &scope, t0 + 92 * 86400LL * 1000000, &rep), CST_OK);
     assert_string_equal(status_of(rep, "RET-2"), "fail");
-    assert_non_null(strstr(json_dumps(row_of(rep, "RET-2"), JSON_COMPACT), tid));
+    char *row = json_dumps(row_of(rep, "RET-2"), JSON_COMPACT);
+    assert_non_null(strstr(row, tid)); /* named among those past their date */
+    cst_json_free_text(row);
     json_decref(rep);
     cst_node_close(&n);
     assert_true(ts_start(&srv));
@@ -342,6 +403,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_evd1_fresh_node_every_row_with_evidence),
+        cmocka_unit_test(test_evd1_html_and_oscal_forms),
         cmocka_unit_test(test_evd1_tenant_report_holds_only_its_rows),
         cmocka_unit_test(test_bak1_every_backup_deleted_fails),
         cmocka_unit_test(test_log2_flipped_byte_in_a_segment_fails),
