@@ -3,10 +3,13 @@
 # browser. Headless Chromium opens the sample page of unit.test_report_html from a file (nothing
 # else to fetch): its screenshot is not blank and shows each status badge's colour, and its DOM
 # has one row per control and no script element, while the hostile strings are there as text.
-# Usage: report_html_chromium.sh PATH/TO/test_report_html
+# Then a live node's report (custodia init, custodia report --format html): every one of the
+# catalogue's 37 controls is a row of the rendered page, and its screenshot is not blank.
+# Usage: report_html_chromium.sh PATH/TO/test_report_html PATH/TO/custodia
 set -euo pipefail
 
-bin=${1:?usage: report_html_chromium.sh PATH/TO/test_report_html}
+bin=${1:?usage: report_html_chromium.sh PATH/TO/test_report_html PATH/TO/custodia}
+custodia=${2:?usage: report_html_chromium.sh PATH/TO/test_report_html PATH/TO/custodia}
 fail() {
     echo "FAIL: $*" >&2
     exit 1
@@ -152,3 +155,18 @@ for s in ("<script>alert(1)</script>", "\"'&", "NOT IMPLEMENTED", "custodia repo
 print("ok: %d control rows; screenshot of %d colours, %d%% of it drawn; each badge's colour shown"
       % (len(dom.rows), len(hist), 100 * (total - most) // total))
 EOF
+
+# A live node's page: a fresh data dir, its report as HTML, opened the same way.
+mkdir -p "$dir/node"
+"$custodia" init --data-dir "$dir/node/var" --json >/dev/null || fail "custodia init failed"
+"$custodia" report --data-dir "$dir/node/var" --format html --out "$dir/live.html" ||
+    fail "custodia report --format html failed"
+browse --screenshot="$dir/live.png" "file://$dir/live.html" >/dev/null
+browse --dump-dom "file://$dir/live.html" >"$dir/live-dom.html"
+rows=$(grep -o '<tr class="control"' "$dir/live-dom.html" | wc -l)
+[ "$rows" -eq 37 ] || fail "the live report's page has $rows control rows, not 37"
+size=$(stat -c %s "$dir/live.png")
+blank=$(stat -c %s "$dir/blank.png")
+[ "$size" -gt $((blank * 4)) ] ||
+    fail "the live report's screenshot ($size bytes) is no bigger than a blank page's ($blank)"
+echo "ok: the live report's page has 37 control rows (screenshot $size bytes, blank $blank)"

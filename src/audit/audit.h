@@ -159,7 +159,8 @@ typedef struct cst_audit_report {
     uint64_t unsealed[CST_AUDIT__STREAMS]; /* entries after the last seal */
     uint64_t seals[CST_AUDIT__STREAMS];
     int64_t oldest_us[CST_AUDIT__STREAMS];
-    uint64_t epoch; /* the node's current epoch */
+    char head[CST_AUDIT__STREAMS][2 * CST_HASH_LEN + 1]; /* the last verified entry's hash */
+    uint64_t epoch;                                      /* the node's current epoch */
     char notes[512];
 } cst_audit_report;
 

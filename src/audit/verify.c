@@ -188,6 +188,7 @@ static bool check_entry(vstate *v, json_t *o, FILE *f, const char *path)
         return fail(v, seq, "changed", "entry %llu was changed: its hash does not match",
                     (unsigned long long)seq);
     memcpy(v->head, h, CST_HASH_LEN);
+    cst_hex(h, CST_HASH_LEN, v->r->head[v->si]);
     v->seq = seq;
     v->ended_with_seal = false;
     v->r->entries[v->si]++;
@@ -419,9 +420,10 @@ json_t *cst_audit_report_json(const cst_audit_report *r)
             cst_time_format(r->oldest_us[i], oldest);
         json_object_set_new(
             streams, cst_audit_stream_names[i],
-            json_pack("{s:I,s:I,s:I,s:I,s:s?}", "entries", (json_int_t)r->entries[i], "first_seq",
-                      (json_int_t)r->first_seq[i], "seals", (json_int_t)r->seals[i], "unsealed",
-                      (json_int_t)r->unsealed[i], "oldest", r->oldest_us[i] ? oldest : NULL));
+            json_pack("{s:I,s:I,s:I,s:I,s:s?,s:s?}", "entries", (json_int_t)r->entries[i],
+                      "first_seq", (json_int_t)r->first_seq[i], "seals", (json_int_t)r->seals[i],
+                      "unsealed", (json_int_t)r->unsealed[i], "oldest",
+                      r->oldest_us[i] ? oldest : NULL, "head", r->head[i][0] ? r->head[i] : NULL));
     }
     json_t *o = json_pack("{s:b,s:b,s:I,s:o}", "ok", r->ok, "seals_checked", r->seals_checked,
                           "epoch", (json_int_t)r->epoch, "streams", streams);
