@@ -339,7 +339,26 @@ static void test_bak3_ret2_by_the_injected_clock(void **state)
     snprintf(path, sizeof(path), "/v1/sys/tenants/%s", tid);
     assert_int_equal(ts_status(&srv, "PATCH", path, op, "{\"event\":\"cancelled\"}", NULL, 0), 200);
     int64_t t0 = cst_now_us();
+    /* the command beside the serving node only reads: not audited, and it says so */
+    const char *bin = getenv("CUSTODIA_BIN");
+    assert_int_equal(ts_sh("%s report --data-dir %s --master-key-file %s --out %s/live.json "
+                           "2> %s/live.err",
+                           bin, srv.data_dir, srv.key_file, srv.root, srv.root),
+                     0);
+    assert_int_equal(ts_sh("grep -q '\"audited\":false' %s/live.json && "
+                           "grep -q 'not recorded in its audit log' %s/live.err",
+                           srv.root, srv.root),
+                     0);
     assert_int_equal(ts_stop(&srv), 0);
+    /* beside the stopped node it takes the lock and records report.generated */
+    assert_int_equal(ts_sh("%s report --data-dir %s --master-key-file %s --format html --out "
+                           "%s/stopped.html",
+                           bin, srv.data_dir, srv.key_file, srv.root),
+                     0);
+    assert_int_equal(ts_sh("grep -a -q '\"action\":\"report.generated\".*\"format\":\"html\"' "
+                           "%s/audit/security/*.log",
+                           srv.data_dir),
+                     0);
 
     cst_config cfg;
     cst_config_defaults(&cfg);
