@@ -24,6 +24,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "node/config.h"
+#include "node/node.h"
+
 static const char *bin(void)
 {
     const char *b = getenv("CUSTODIA_BIN");
@@ -882,6 +885,25 @@ char *ts_start_tenant(ts_server *s, char **op, const char *name, char *tenant_id
         return NULL;
     *op = ts_operator(s);
     return ts_tenant(s, *op, name, tenant_id);
+}
+
+int ts_setup_operator(ts_server *s, char **op)
+{
+    ts_init(s);
+    if (!ts_start(s))
+        return -1;
+    *op = ts_operator(s);
+    return *op ? 0 : -1;
+}
+
+void ts_node_open(ts_server *s, cst_node *n)
+{
+    cst_config cfg;
+    cst_config_defaults(&cfg);
+    snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", s->data_dir);
+    snprintf(cfg.master_key_file, sizeof(cfg.master_key_file), "%s", s->key_file);
+    assert_int_equal(cst_config_finish(&cfg), CST_OK);
+    assert_int_equal(cst_node_open(n, &cfg), CST_OK);
 }
 
 int ts_finish(ts_server *s, size_t n, ...)

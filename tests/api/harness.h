@@ -91,6 +91,12 @@ void ts_first_login(ts_server *s, const char *token, const char *tenant, const c
                     const char *otp, bool enrol);
 /* Operator login, password change and two-factor enrolment; returns the operator's token. */
 char *ts_operator(ts_server *s);
+/* A group's set-up: ts_init, ts_start and ts_operator into *op; 0, or -1 when it failed. */
+int ts_setup_operator(ts_server *s, char **op);
+/* Opens the stopped server's node in this process (tests that drive the clock); close it with
+ * cst_node_close. */
+struct cst_node;
+void ts_node_open(ts_server *s, struct cst_node *n);
 /* Creates an operator with role (by sys-admin session admin), who completes the first login
  * and enrols two-factor. Returns their token. */
 char *ts_sys_operator(ts_server *s, const char *admin, const char *username, const char *role);

@@ -211,13 +211,8 @@ static void test_ret2_ret3_simulated_clock_walk(void **state)
     int64_t t0 = cst_now_us();
     assert_int_equal(ts_stop(&srv), 0);
 
-    cst_config cfg;
-    cst_config_defaults(&cfg);
-    snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", srv.data_dir);
-    snprintf(cfg.master_key_file, sizeof(cfg.master_key_file), "%s", srv.key_file);
-    assert_int_equal(cst_config_finish(&cfg), CST_OK);
     cst_node n;
-    assert_int_equal(cst_node_open(&n, &cfg), CST_OK);
+    ts_node_open(&srv, &n);
     /* each simulated day, an hour before and an hour after the tenant's moment of the day */
     for (int day = 0; day <= 100; day++) {
         for (int half = 0; half < 2; half++) {
@@ -336,8 +331,9 @@ static bool blob_of(const char *db, const char *sql, uint8_t *out, size_t *n)
 static int open_details(const char *tenant, const cst_key *dek, int *sealed)
 {
     char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "cat %s/audit/*/*.log 2>/dev/null | grep -a '%s' > %s/tenant-audit.txt",
-             srv.data_dir, tenant, srv.root);
+    snprintf(cmd, sizeof(cmd),
+             "cat %s/audit/*/*.log 2>/dev/null | grep -a '%s' > %s/tenant-audit.txt", srv.data_dir,
+             tenant, srv.root);
     ts_sh("%s", cmd);
     snprintf(cmd, sizeof(cmd), "%s/tenant-audit.txt", srv.root);
     FILE *f = fopen(cmd, "r");
@@ -677,11 +673,7 @@ static void test_ret4_failed_erase_is_audited(void **state)
 
 static int setup(void **state)
 {
-    ts_init(&srv);
-    if (!ts_start(&srv))
-        return -1;
-    op = ts_operator(&srv);
-    return op ? 0 : -1;
+    return ts_setup_operator(&srv, &op);
 }
 
 static int teardown(void **state)

@@ -360,13 +360,8 @@ static void test_bak3_ret2_by_the_injected_clock(void **state)
                            srv.data_dir),
                      0);
 
-    cst_config cfg;
-    cst_config_defaults(&cfg);
-    snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", srv.data_dir);
-    snprintf(cfg.master_key_file, sizeof(cfg.master_key_file), "%s", srv.key_file);
-    assert_int_equal(cst_config_finish(&cfg), CST_OK);
     cst_node n;
-    assert_int_equal(cst_node_open(&n, &cfg), CST_OK);
+    ts_node_open(&srv, &n);
     n.started_at = t0;
     cst_report_scope scope = {.generated_by = "cli", .requested_by = "test"};
     const struct {
@@ -404,11 +399,7 @@ static void test_bak3_ret2_by_the_injected_clock(void **state)
 
 static int setup(void **state)
 {
-    ts_init(&srv);
-    if (!ts_start(&srv))
-        return -1;
-    op = ts_operator(&srv);
-    return op ? 0 : -1;
+    return ts_setup_operator(&srv, &op);
 }
 
 static int teardown(void **state)
