@@ -291,7 +291,7 @@ static void test_table_bounds_refused(void **state)
             break;
         }
     }
-    assert_int_equal(checked, 62);
+    assert_int_equal(checked, 63);
 }
 
 /* A key that is not in the table is refused, named, whatever the section. */
@@ -650,7 +650,7 @@ static void test_table_kinds(void **state)
             assert_true(k.max_len > 0);
     }
     assert_int_equal(counts[CST_KEY_STRING], 15);
-    assert_int_equal(counts[CST_KEY_INTEGER], 38);
+    assert_int_equal(counts[CST_KEY_INTEGER], 39);
     assert_int_equal(counts[CST_KEY_DURATION], 4);
     assert_int_equal(counts[CST_KEY_BOOL], 2);
     assert_int_equal(counts[CST_KEY_CIDRS], 2);
