@@ -26,12 +26,12 @@ static json_t *settings_json(const cst_node *n, const cst_tenant_row *t)
     }
     json_t *allow = json_object_get(stored, "ip_allowlist");
     json_t *contacts = json_object_get(stored, "notice_contacts");
-    json_t *o = json_pack(
-        "{s:s,s:o,s:i,s:i,s:i,s:o}", "mfa_required", s.mfa_all ? "all" : "admins", "ip_allowlist",
-        allow ? json_incref(allow) : json_array(), "session_idle_seconds", s.session_idle_seconds,
-        "session_max_seconds", s.session_max_seconds, "breach_notice_hours",
-        cst_incident_notice_hours(t->settings, n->cfg.max_notice_hours), "notice_contacts",
-        contacts ? json_incref(contacts) : json_array());
+    json_t *o = json_pack("{s:s,s:o,s:i,s:i,s:i,s:o}", "mfa_required", s.mfa_all ? "all" : "admins",
+                          "ip_allowlist", allow ? json_incref(allow) : json_array(),
+                          "session_idle_seconds", s.session_idle_seconds, "session_max_seconds",
+                          s.session_max_seconds, "breach_notice_hours",
+                          cst_incident_notice_hours(t->settings, n->cfg.max_notice_hours),
+                          "notice_contacts", contacts ? json_incref(contacts) : json_array());
     json_decref(stored);
     return o;
 }
@@ -56,9 +56,13 @@ cst_err cst_api_tenant_get(cst_node *n, cst_request *req)
 
 cst_err cst_api_tenant_patch(cst_node *n, cst_request *req)
 {
-    static const char *const fields[] = {"mfa_required", "ip_allowlist", "session_idle_seconds",
-                                         "session_max_seconds", "breach_notice_hours",
-                                         "notice_contacts", NULL};
+    static const char *const fields[] = {"mfa_required",
+                                         "ip_allowlist",
+                                         "session_idle_seconds",
+                                         "session_max_seconds",
+                                         "breach_notice_hours",
+                                         "notice_contacts",
+                                         NULL};
     json_t *body = NULL;
     TRY(cst_api_body(req, fields, &body));
     cst_err e = cst_tenant_settings_check(body, req->client_ip, n->cfg.session_idle_seconds,

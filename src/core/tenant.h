@@ -55,7 +55,6 @@ CST_MUST_USE cst_err cst_tenant_settings_load(const char *json, int idle_max, in
  * the node's limits; INC-2: breach_notice_hours from 24 to max_notice_hours, notice_contacts
  * a list of email addresses (core/incident.h). */
 CST_MUST_USE cst_err cst_tenant_settings_check(const json_t *change, const char *client_ip,
-                                               int idle_max, int session_max,
-                                               int max_notice_hours);
+                                               int idle_max, int session_max, int max_notice_hours);
 
 #endif
