@@ -26,11 +26,10 @@ static cst_err on_clock(const cst_clock_row *c, void *p)
                  d->now > c->deadline, d->ctx);
 }
 
-cst_err cst_incident_deadlines(cst_node *n, cst_work *w, int64_t now, cst_incident_deadline_fn fn,
-                               void *ctx)
+cst_err cst_incident_deadlines(cst_node *n, int64_t now, cst_incident_deadline_fn fn, void *ctx)
 {
     struct deadlines d = {now, fn, ctx};
-    return cst_store_clock_list(n->store, w, NULL, on_clock, &d);
+    return cst_store_clock_list(n->store, NULL, NULL, on_clock, &d);
 }
 
 static cst_err count_incident(const cst_incident_row *i, void *p)

@@ -18,10 +18,9 @@ typedef cst_err (*cst_incident_deadline_fn)(const char *tenant_id, const char *i
                                             void *ctx);
 
 /* INC-2: every unsent notice's deadline at now (time comes in, so tests drive the clock); the
- * lead's breach_deadline alerts are raised from here. w: the caller's unit of work (NULL: reads
- * commit alone). */
-CST_MUST_USE cst_err cst_incident_deadlines(cst_node *n, cst_work *w, int64_t now,
-                                            cst_incident_deadline_fn fn, void *ctx);
+ * breach_deadline alerts are raised from here. Reads commit alone (no unit of work). */
+CST_MUST_USE cst_err cst_incident_deadlines(cst_node *n, int64_t now, cst_incident_deadline_fn fn,
+                                            void *ctx);
 
 /* INC-2 evidence: counts of the node's clocks at now (unsent and due within 12 h, unsent and
  * past the deadline) and the overdue ones as [{incident, tenant, deadline}]. */

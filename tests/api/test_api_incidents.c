@@ -518,7 +518,7 @@ static void test_inc2_unsent_notice_due_at_36h_overdue_at_49h_report_turns_red(v
     for (size_t k = 0; k < sizeof(at) / sizeof(*at); k++) {
         int64_t now = t0 + at[k].hours * HOUR_US + 2000000;
         struct seen s = {.tenant = tenant_c};
-        assert_int_equal(cst_incident_deadlines(&n, NULL, now, on_deadline, &s), CST_OK);
+        assert_int_equal(cst_incident_deadlines(&n, now, on_deadline, &s), CST_OK);
         assert_int_equal(s.calls, 1); /* the late incident's clock of C was notified */
         assert_int_equal(s.deadline, t0 + 48 * HOUR_US);
         if (s.due != at[k].due || s.overdue != at[k].overdue)
