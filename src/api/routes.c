@@ -117,8 +117,9 @@ const cst_route cst_api_routes[] = {
       JSON, "sys.incident.confirm_breach"),
     R("POST", "/v1/sys/incidents/{id}/notices", cst_api_sys_notice_create, SYS_SECURITY, JSON,
       "sys.notice.send"),
-    R("GET", "/v1/notices", cst_api_notice_list, AUDIT_READ, NONE, "notice.list"),
-    R("GET", "/v1/notices/{id}", cst_api_notice_get, AUDIT_READ, NONE, "notice.read"),
+    /* a closed tenant still learns of a breach of its data (RET-3 keeps these reads) */
+    RF("GET", "/v1/notices", cst_api_notice_list, AUDIT_READ, NONE, "notice.list", CLOSED_READ),
+    RF("GET", "/v1/notices/{id}", cst_api_notice_get, AUDIT_READ, NONE, "notice.read", CLOSED_READ),
     R("POST", "/v1/notices/{id}/approve-user-notice", cst_api_notice_decide, TENANT_ADMIN, JSON,
       "notice.user_notice.decide"),
 };
