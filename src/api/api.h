@@ -103,6 +103,16 @@ cst_err cst_api_sys_audit_list(cst_node *n, cst_request *req);
 cst_err cst_api_sys_audit_verify(cst_node *n, cst_request *req);
 cst_err cst_api_sys_report(cst_node *n, cst_request *req);
 cst_err cst_api_report(cst_node *n, cst_request *req);
+cst_err cst_api_sys_incident_create(cst_node *n, cst_request *req);
+cst_err cst_api_sys_incident_list(cst_node *n, cst_request *req);
+cst_err cst_api_sys_incident_get(cst_node *n, cst_request *req);
+cst_err cst_api_sys_incident_patch(cst_node *n, cst_request *req);
+cst_err cst_api_sys_incident_timeline(cst_node *n, cst_request *req);
+cst_err cst_api_sys_incident_confirm(cst_node *n, cst_request *req);
+cst_err cst_api_sys_notice_create(cst_node *n, cst_request *req);
+cst_err cst_api_notice_list(cst_node *n, cst_request *req);
+cst_err cst_api_notice_get(cst_node *n, cst_request *req);
+cst_err cst_api_notice_decide(cst_node *n, cst_request *req);
 
 /* LOG-1: writes the request's audit entry (once) and returns once it is durable; with a
  * ticket, only queues it (cst_audit_wait on the ticket says when it is durable). */

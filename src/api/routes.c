@@ -102,6 +102,26 @@ const cst_route cst_api_routes[] = {
       "sys.backup.verify"),
     R("POST", "/v1/sys/backups/drill", cst_api_sys_backup_drill, SYS_BACKUPS, NONE,
       "sys.backup.drill"),
+    /* INC-1..4: incidents, breach clocks, notices; the timeline has no route that edits it */
+    R("GET", "/v1/sys/incidents", cst_api_sys_incident_list, SYS_SECURITY, NONE,
+      "sys.incident.list"),
+    R("POST", "/v1/sys/incidents", cst_api_sys_incident_create, SYS_SECURITY, JSON,
+      "sys.incident.create"),
+    R("GET", "/v1/sys/incidents/{id}", cst_api_sys_incident_get, SYS_SECURITY, NONE,
+      "sys.incident.read"),
+    R("PATCH", "/v1/sys/incidents/{id}", cst_api_sys_incident_patch, SYS_SECURITY, JSON,
+      "sys.incident.change"),
+    R("POST", "/v1/sys/incidents/{id}/timeline", cst_api_sys_incident_timeline, SYS_SECURITY, JSON,
+      "sys.incident.timeline"),
+    R("POST", "/v1/sys/incidents/{id}/confirm-breach", cst_api_sys_incident_confirm, SYS_SECURITY,
+      JSON, "sys.incident.confirm_breach"),
+    R("POST", "/v1/sys/incidents/{id}/notices", cst_api_sys_notice_create, SYS_SECURITY, JSON,
+      "sys.notice.send"),
+    /* a closed tenant still learns of a breach of its data (RET-3 keeps these reads) */
+    RF("GET", "/v1/notices", cst_api_notice_list, AUDIT_READ, NONE, "notice.list", CLOSED_READ),
+    RF("GET", "/v1/notices/{id}", cst_api_notice_get, AUDIT_READ, NONE, "notice.read", CLOSED_READ),
+    R("POST", "/v1/notices/{id}/approve-user-notice", cst_api_notice_decide, TENANT_ADMIN, JSON,
+      "notice.user_notice.decide"),
 };
 
 const size_t cst_api_route_count = sizeof(cst_api_routes) / sizeof(cst_api_routes[0]);

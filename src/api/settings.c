@@ -7,6 +7,7 @@
 #include "api/api.h"
 #include "lifecycle/lifecycle.h"
 #include "core/authz.h"
+#include "core/incident.h"
 #include "util/util.h"
 
 cst_err cst_settings_load(const cst_node *n, const char *json, cst_tenant_settings *out)
@@ -24,10 +25,13 @@ static json_t *settings_json(const cst_node *n, const cst_tenant_row *t)
         return json_null();
     }
     json_t *allow = json_object_get(stored, "ip_allowlist");
-    json_t *o =
-        json_pack("{s:s,s:o,s:i,s:i}", "mfa_required", s.mfa_all ? "all" : "admins", "ip_allowlist",
-                  allow ? json_incref(allow) : json_array(), "session_idle_seconds",
-                  s.session_idle_seconds, "session_max_seconds", s.session_max_seconds);
+    json_t *contacts = json_object_get(stored, "notice_contacts");
+    json_t *o = json_pack("{s:s,s:o,s:i,s:i,s:i,s:o}", "mfa_required", s.mfa_all ? "all" : "admins",
+                          "ip_allowlist", allow ? json_incref(allow) : json_array(),
+                          "session_idle_seconds", s.session_idle_seconds, "session_max_seconds",
+                          s.session_max_seconds, "breach_notice_hours",
+                          cst_incident_notice_hours(t->settings, n->cfg.max_notice_hours),
+                          "notice_contacts", contacts ? json_incref(contacts) : json_array());
     json_decref(stored);
     return o;
 }
@@ -52,12 +56,17 @@ cst_err cst_api_tenant_get(cst_node *n, cst_request *req)
 
 cst_err cst_api_tenant_patch(cst_node *n, cst_request *req)
 {
-    static const char *const fields[] = {"mfa_required", "ip_allowlist", "session_idle_seconds",
-                                         "session_max_seconds", NULL};
+    static const char *const fields[] = {"mfa_required",
+                                         "ip_allowlist",
+                                         "session_idle_seconds",
+                                         "session_max_seconds",
+                                         "breach_notice_hours",
+                                         "notice_contacts",
+                                         NULL};
     json_t *body = NULL;
     TRY(cst_api_body(req, fields, &body));
     cst_err e = cst_tenant_settings_check(body, req->client_ip, n->cfg.session_idle_seconds,
-                                          n->cfg.session_max_seconds);
+                                          n->cfg.session_max_seconds, n->cfg.max_notice_hours);
     json_t *stored = NULL;
     if (e == CST_OK) {
         stored = json_loads(req->who.tenant.settings[0] ? req->who.tenant.settings : "{}", 0, NULL);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/bucket.h"
+#include "core/incident.h"
 #include "core/tenant.h"
 #include "util/json.h"
 #include "util/util.h"
@@ -103,8 +104,9 @@ static cst_err check_allowlist(const json_t *allow, const char *client_ip)
 }
 
 cst_err cst_tenant_settings_check(const json_t *change, const char *client_ip, int idle_max,
-                                  int session_max)
+                                  int session_max, int max_notice_hours)
 {
+    TRY(cst_incident_settings_check(change, max_notice_hours));
     const char *mfa;
     TRY(cst_json_str(change, "mfa_required", false, &mfa));
     ENSURE(!mfa || !strcmp(mfa, "admins") || !strcmp(mfa, "all"), CST_ERR_INVALID,

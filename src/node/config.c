@@ -525,6 +525,10 @@ static const config_key config_keys[] = {
          "id, least recently used evicted, so that a request need not read them; every check "
          "still runs per request and any change to users, tokens or tenants applies to the very "
          "next request (IAM-5); `0`: no cache"),
+    KNUM("incidents.max_notice_hours", K_INT, max_notice_hours, "72", 24, 72,
+         "the longest a tenant's `breach_notice_hours` may be (INC-2): a confirmed breach's "
+         "notice is due `aware_at` plus the tenant's hours (48 unless it chose longer), never "
+         "more than this"),
 };
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 

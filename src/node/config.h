@@ -79,6 +79,7 @@ typedef struct cst_config {
     long sweep_interval;     /* seconds between retention and lifecycle sweeps */
     int sweep_batch;         /* records deleted per transaction by the sweeper */
     size_t max_import_bytes; /* POST /v1/import body limit */
+    int max_notice_hours;    /* INC-2: the longest breach_notice_hours a tenant may choose */
     /* abuse limits (issue 12): connections, header deadline, bodies in flight */
     int max_connections;            /* 0: sized from RLIMIT_NOFILE at start-up */
     int max_connections_per_ip;     /* open connections from one source address */

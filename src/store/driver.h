@@ -68,6 +68,17 @@
     X(S, cst_err, store_retained_get, (cst_store *st, cst_work *w, const char *tenant_id, cst_retained_row *out), (st, w, tenant_id, out)) \
     X(S, cst_err, store_retained_delete, (cst_store *st, cst_work *w, const char *tenant_id), (st, w, tenant_id)) \
     X(S, cst_err, store_retained_list, (cst_store *st, cst_work *w, cst_err (*fn)(const cst_retained_row *, void *), void *ctx), (st, w, fn, ctx)) \
+    X(S, cst_err, store_incident_put, (cst_store *st, cst_work *w, const cst_incident_row *i), (st, w, i)) \
+    X(S, cst_err, store_incident_get, (cst_store *st, cst_work *w, const char *id, cst_incident_row *out), (st, w, id, out)) \
+    X(S, cst_err, store_incident_list, (cst_store *st, cst_work *w, cst_err (*fn)(const cst_incident_row *, void *), void *ctx), (st, w, fn, ctx)) \
+    X(S, cst_err, store_timeline_add, (cst_store *st, cst_work *w, const cst_timeline_row *t, int64_t *seq), (st, w, t, seq)) \
+    X(S, cst_err, store_timeline_list, (cst_store *st, cst_work *w, const char *incident_id, cst_err (*fn)(const cst_timeline_row *, void *), void *ctx), (st, w, incident_id, fn, ctx)) \
+    X(S, cst_err, store_clock_put, (cst_store *st, cst_work *w, const cst_clock_row *c), (st, w, c)) \
+    X(S, cst_err, store_clock_list, (cst_store *st, cst_work *w, const char *incident_id, cst_err (*fn)(const cst_clock_row *, void *), void *ctx), (st, w, incident_id, fn, ctx)) \
+    X(S, cst_err, store_notice_add, (cst_store *st, cst_work *w, const cst_notice_row *nt), (st, w, nt)) \
+    X(S, cst_err, store_notice_get, (cst_store *st, cst_work *w, const char *id, cst_notice_row *out), (st, w, id, out)) \
+    X(S, cst_err, store_notice_list, (cst_store *st, cst_work *w, const char *incident_id, const char *tenant_id, cst_err (*fn)(const cst_notice_row *, void *), void *ctx), (st, w, incident_id, tenant_id, fn, ctx)) \
+    X(S, cst_err, store_notice_decide, (cst_store *st, cst_work *w, const cst_notice_row *nt), (st, w, nt)) \
     X(S, cst_err, store_checkpoint, (cst_store *st), (st)) \
     X(S, cst_err, store_residue_check, (cst_store *st, const json_t *hex_blobs, void (*note)(const char *check, void *ctx), void *ctx), (st, hex_blobs, note, ctx)) \
     X(D, bool, store_exists, (const char *data_dir), (data_dir)) \

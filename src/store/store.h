@@ -302,6 +302,95 @@ CST_MUST_USE cst_err cst_store_retained_delete(cst_store *st, cst_work *w, const
 CST_MUST_USE cst_err cst_store_retained_list(cst_store *st, cst_work *w,
                                              cst_err (*fn)(const cst_retained_row *, void *),
                                              void *ctx);
+/* ---- incidents (INC-1), their timeline, breach clocks (INC-2) and notices (INC-3, INC-4) ---- */
+#define CST_INCIDENT_TEXT 2048 /* summary, root cause, remediation, a timeline entry */
+#define CST_INCIDENT_LIST 2048 /* a JSON array: affected tenants, data categories */
+#define CST_NOTICE_JSON 16384  /* a notice's content (JSON object) */
+
+typedef struct cst_incident_row {
+    char id[CST_ID_MAX];
+    char title[256];
+    char severity[16]; /* low | medium | high | critical */
+    char status[16];   /* open | contained | resolved | closed */
+    char owner[CST_ID_MAX];
+    char summary[CST_INCIDENT_TEXT];
+    char root_cause[CST_INCIDENT_TEXT];
+    char remediation[CST_INCIDENT_TEXT];
+    char tenants[CST_INCIDENT_LIST];         /* JSON array of tenant ids */
+    char data_categories[CST_INCIDENT_LIST]; /* JSON array of strings */
+    int64_t created_at, updated_at, closed_at;
+    int64_t confirmed_at, aware_at; /* 0 until a breach is confirmed */
+} cst_incident_row;
+
+/* One entry of an incident's timeline: append-only (the store refuses to change or delete
+ * one). */
+typedef struct cst_timeline_row {
+    char incident_id[CST_ID_MAX];
+    int64_t seq; /* 1, 2, ... per incident (given by the store) */
+    int64_t at;
+    char actor[CST_ID_MAX];
+    char entry[CST_INCIDENT_TEXT];
+} cst_timeline_row;
+
+/* INC-2: one tenant's notification deadline for an incident. */
+typedef struct cst_clock_row {
+    char incident_id[CST_ID_MAX];
+    char tenant_id[CST_ID_MAX];
+    int64_t aware_at, deadline;
+    int hours;
+    char notice_id[CST_ID_MAX]; /* the latest notice sent ("" none) */
+    int64_t sent_at;            /* the first notice's time (0: not sent) */
+} cst_clock_row;
+
+/* INC-3: one version of a notice to a tenant; INC-4: the tenant's decision on notifying its
+ * own users or regulators. */
+typedef struct cst_notice_row {
+    char id[CST_ID_MAX];
+    char incident_id[CST_ID_MAX];
+    char tenant_id[CST_ID_MAX];
+    int version;
+    int64_t sent_at, deadline;
+    char sent_by[CST_ID_MAX];
+    char document[CST_NOTICE_JSON];
+    char decision[16]; /* pending | approved | declined */
+    char decided_by[CST_ID_MAX];
+    int64_t decided_at;
+    char comment[512];
+} cst_notice_row;
+
+/* Inserts or replaces an incident. */
+CST_MUST_USE cst_err cst_store_incident_put(cst_store *st, cst_work *w, const cst_incident_row *i);
+CST_MUST_USE cst_err cst_store_incident_get(cst_store *st, cst_work *w, const char *id,
+                                            cst_incident_row *out);
+/* Newest first. */
+CST_MUST_USE cst_err cst_store_incident_list(cst_store *st, cst_work *w,
+                                             cst_err (*fn)(const cst_incident_row *, void *),
+                                             void *ctx);
+/* Appends t (its seq is the incident's next; *seq receives it). */
+CST_MUST_USE cst_err cst_store_timeline_add(cst_store *st, cst_work *w, const cst_timeline_row *t,
+                                            int64_t *seq);
+/* In order. */
+CST_MUST_USE cst_err cst_store_timeline_list(cst_store *st, cst_work *w, const char *incident_id,
+                                             cst_err (*fn)(const cst_timeline_row *, void *),
+                                             void *ctx);
+/* Inserts or replaces the clock of (incident, tenant). */
+CST_MUST_USE cst_err cst_store_clock_put(cst_store *st, cst_work *w, const cst_clock_row *c);
+/* The clocks of an incident (NULL: of every incident), by deadline. */
+CST_MUST_USE cst_err cst_store_clock_list(cst_store *st, cst_work *w, const char *incident_id,
+                                          cst_err (*fn)(const cst_clock_row *, void *), void *ctx);
+/* Inserts a notice version; CST_ERR_CONFLICT when that version exists. */
+CST_MUST_USE cst_err cst_store_notice_add(cst_store *st, cst_work *w, const cst_notice_row *nt);
+CST_MUST_USE cst_err cst_store_notice_get(cst_store *st, cst_work *w, const char *id,
+                                          cst_notice_row *out);
+/* The notices of an incident and/or a tenant (NULL: any), newest first. */
+CST_MUST_USE cst_err cst_store_notice_list(cst_store *st, cst_work *w, const char *incident_id,
+                                           const char *tenant_id,
+                                           cst_err (*fn)(const cst_notice_row *, void *),
+                                           void *ctx);
+/* INC-4: records the tenant's decision on a pending notice; CST_ERR_CONFLICT when it was
+ * decided already. */
+CST_MUST_USE cst_err cst_store_notice_decide(cst_store *st, cst_work *w, const cst_notice_row *nt);
+
 /* Makes everything committed durable in the system store's main files and empties its log,
  * failing if any of it could not be moved (so no old page image of a destroyed key survives in
  * a log). */

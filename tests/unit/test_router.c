@@ -210,7 +210,8 @@ static const char *const bucket_scoped[] = {"GET /v1/buckets/{name}/records",
                                             NULL};
 static const char *const login_throttled[] = {"POST /v1/auth/login", NULL};
 static const char *const export_routes[] = {"GET /v1/export", NULL};
-static const char *const closed_read[] = {"GET /v1/tenant", NULL};
+static const char *const closed_read[] = {"GET /v1/tenant", "GET /v1/notices",
+                                          "GET /v1/notices/{id}", NULL};
 static const char *const unaudited[] = {"GET /v1/sys/health", NULL};
 /* LOG-4: operator routes on one tenant, whose entries that tenant sees. */
 static const char *const tenant_param[] = {"GET /v1/sys/tenants/{id}", "PATCH /v1/sys/tenants/{id}",

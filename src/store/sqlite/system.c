@@ -67,7 +67,32 @@ static const char system_schema[] =
     "  document TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS retained("
     "  tenant_id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
-    "  buckets INTEGER NOT NULL, records INTEGER NOT NULL);";
+    "  buckets INTEGER NOT NULL, records INTEGER NOT NULL);"
+    /* INC-1..4: incidents, their append-only timeline, breach clocks, notice versions */
+    "CREATE TABLE IF NOT EXISTS incidents("
+    "  id TEXT PRIMARY KEY, title TEXT NOT NULL, severity TEXT NOT NULL, status TEXT NOT NULL,"
+    "  owner TEXT NOT NULL, summary TEXT NOT NULL, root_cause TEXT NOT NULL,"
+    "  remediation TEXT NOT NULL, tenants TEXT NOT NULL, data_categories TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, closed_at INTEGER NOT NULL,"
+    "  confirmed_at INTEGER NOT NULL, aware_at INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS incident_timeline("
+    "  incident_id TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL, entry TEXT NOT NULL, PRIMARY KEY(incident_id, seq));"
+    "CREATE TRIGGER IF NOT EXISTS incident_timeline_no_update BEFORE UPDATE ON incident_timeline"
+    "  BEGIN SELECT RAISE(ABORT, 'the incident timeline is append-only'); END;"
+    "CREATE TRIGGER IF NOT EXISTS incident_timeline_no_delete BEFORE DELETE ON incident_timeline"
+    "  BEGIN SELECT RAISE(ABORT, 'the incident timeline is append-only'); END;"
+    "CREATE TABLE IF NOT EXISTS breach_clocks("
+    "  incident_id TEXT NOT NULL, tenant_id TEXT NOT NULL, aware_at INTEGER NOT NULL,"
+    "  deadline INTEGER NOT NULL, hours INTEGER NOT NULL, notice_id TEXT NOT NULL,"
+    "  sent_at INTEGER NOT NULL, PRIMARY KEY(incident_id, tenant_id));"
+    "CREATE TABLE IF NOT EXISTS notices("
+    "  id TEXT PRIMARY KEY, incident_id TEXT NOT NULL, tenant_id TEXT NOT NULL,"
+    "  version INTEGER NOT NULL, sent_at INTEGER NOT NULL, deadline INTEGER NOT NULL,"
+    "  sent_by TEXT NOT NULL, document TEXT NOT NULL, decision TEXT NOT NULL,"
+    "  decided_by TEXT NOT NULL, decided_at INTEGER NOT NULL, comment TEXT NOT NULL,"
+    "  UNIQUE(incident_id, tenant_id, version));"
+    "CREATE INDEX IF NOT EXISTS notices_tenant ON notices(tenant_id);";
 
 /* Columns added after the first release, for data dirs made before them. */
 static const char *const migrations[][2] = {

@@ -1,0 +1,583 @@
+/* test_api_incidents.c: INC-1..4 against a real server: an incident's life with an append-only
+ * timeline, breach clocks of 48 h and 72 h, notices refused for each missing field, sent in
+ * phases and late with a reason, read and approved by the tenant; then, on the stopped node
+ * with a simulated clock, the deadlines a notice left unsent reaches (due at 36 h, overdue at
+ * 49 h) and the report's INC rows turning from pass to warn to fail. */
+#include <setjmp.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/incident.h"
+#include "node/config.h"
+#include "node/incidents.h"
+#include "report/report.h"
+#include "util/util.h"
+#include "harness.h"
+
+#define HOUR_US (3600LL * 1000000)
+
+static ts_server srv;
+static char *op, *sec, *owner_a, *owner_b, *owner_c, *auditor_a;
+static char tenant_a[32], tenant_b[32], tenant_c[32];
+static char incident[32]; /* the breach of tests 2-4 */
+
+/* A request whose JSON answer the caller owns (NULL when there is none); *status receives the
+ * status, and the body goes to stderr when it is not want. */
+static json_t *call(const char *method, const char *path, const char *token, const char *body,
+                    long want, long *status)
+{
+    ts_resp r;
+    if (body)
+        ts_json_req(&srv, method, path, token, body, &r);
+    else
+        ts_request(&srv, method, path, token, NULL, NULL, 0, NULL, &r);
+    if (r.status != want)
+        fprintf(stderr, "%s %s: %ld (want %ld) %s\n", method, path, r.status, want,
+                r.body ? r.body : "");
+    if (status)
+        *status = r.status;
+    json_t *o = r.json ? json_incref(r.json) : NULL;
+    ts_resp_free(&r);
+    return o;
+}
+
+static json_t *ok(const char *method, const char *path, const char *token, const char *body,
+                  long want)
+{
+    long st;
+    json_t *o = call(method, path, token, body, want, &st);
+    assert_int_equal(st, want);
+    assert_non_null(o);
+    return o;
+}
+
+static const char *str(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static int64_t time_of(const json_t *o, const char *k)
+{
+    int64_t us = 0;
+    assert_true(cst_time_parse(str(o, k), &us));
+    return us;
+}
+
+static json_t *new_incident(const char *title, char id[32])
+{
+    char body[256];
+    snprintf(body, sizeof(body),
+             "{\"title\":\"%s\",\"severity\":\"high\",\"summary\":\"suspicious reads\"}", title);
+    json_t *i = ok("POST", "/v1/sys/incidents", sec, body, 201);
+    snprintf(id, 32, "%s", str(i, "id"));
+    return i;
+}
+
+static long patch(const char *id, const char *body)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/sys/incidents/%s", id);
+    return ts_status(&srv, "PATCH", path, sec, body, NULL, 0);
+}
+
+/* ---- INC-1 ---- */
+
+static void test_inc1_open_to_closed_with_append_only_timeline(void **state)
+{
+    char id[32], path[160];
+    long st;
+    /* refused: a missing title, a bad severity, a tenant that is not an id, unknown fields */
+    json_decref(call("POST", "/v1/sys/incidents", sec, "{\"severity\":\"high\",\"summary\":\"s\"}",
+                     400, &st));
+    assert_int_equal(st, 400);
+    json_decref(call("POST", "/v1/sys/incidents", sec,
+                     "{\"title\":\"t\",\"severity\":\"dire\",\"summary\":\"s\"}", 400, &st));
+    assert_int_equal(st, 400);
+    json_decref(call("POST", "/v1/sys/incidents", sec,
+                     "{\"title\":\"t\",\"severity\":\"low\",\"summary\":\"s\",\"tenants\":[\"x\"]}",
+                     400, &st));
+    assert_int_equal(st, 400);
+    json_decref(call("POST", "/v1/sys/incidents", sec,
+                     "{\"title\":\"t\",\"severity\":\"low\",\"summary\":\"s\",\"root\":1}", 400,
+                     &st));
+    assert_int_equal(st, 400);
+
+    json_t *i = new_incident("phishing", id);
+    assert_true(cst_id_valid(id, "in"));
+    assert_string_equal(str(i, "status"), "open");
+    assert_true(cst_id_valid(str(i, "owner"), "us"));
+    assert_non_null(str(i, "created_at"));
+    assert_true(json_is_null(json_object_get(i, "closed_at")));
+    assert_int_equal(json_array_size(json_object_get(i, "timeline")), 0);
+    json_decref(i);
+
+    /* the timeline: appended in order, each with its time and actor */
+    snprintf(path, sizeof(path), "/v1/sys/incidents/%s/timeline", id);
+    json_decref(ok("POST", path, sec, "{\"entry\":\"credentials reset\"}", 201));
+    i = ok("POST", path, sec, "{\"entry\":\"firewall rule added\"}", 201);
+    json_t *tl = json_object_get(i, "timeline");
+    assert_int_equal(json_array_size(tl), 2);
+    assert_string_equal(str(json_array_get(tl, 0), "entry"), "credentials reset");
+    assert_string_equal(str(json_array_get(tl, 1), "entry"), "firewall rule added");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(tl, 1), "seq")), 2);
+    assert_string_equal(str(json_array_get(tl, 0), "actor"), str(i, "owner"));
+    assert_non_null(str(json_array_get(tl, 0), "at"));
+    json_decref(i);
+    json_decref(call("POST", path, sec, "{\"entry\":\"\"}", 400, &st));
+    assert_int_equal(st, 400);
+    /* no route changes or deletes an entry */
+    const char *const edits[][2] = {{"PUT", ""},   {"DELETE", ""},  {"PATCH", ""},
+                                    {"PUT", "/1"}, {"PATCH", "/1"}, {"DELETE", "/1"}};
+    for (size_t k = 0; k < sizeof(edits) / sizeof(*edits); k++) {
+        char p[160];
+        snprintf(p, sizeof(p), "/v1/sys/incidents/%s/timeline%s", id, edits[k][1]);
+        st = ts_status(&srv, edits[k][0], p, sec, !strcmp(edits[k][0], "DELETE") ? NULL : "{}",
+                       NULL, 0);
+        if (st != 404 && st != 405)
+            fail_msg("%s %s answered %ld", edits[k][0], p, st);
+    }
+    /* open -> closed is not a move; contained, resolved, then closed with cause and remedy */
+    assert_int_equal(patch(id, "{\"status\":\"closed\"}"), 409);
+    assert_int_equal(patch(id, "{\"status\":\"finished\"}"), 400);
+    assert_int_equal(patch(id, "{}"), 400);
+    assert_int_equal(patch(id, "{\"owner\":\"us_00000000000000000000\"}"), 400);
+    assert_int_equal(patch(id, "{\"status\":\"contained\"}"), 200);
+    assert_int_equal(patch(id, "{\"status\":\"resolved\"}"), 200);
+    assert_int_equal(patch(id, "{\"status\":\"closed\"}"), 400);
+    assert_int_equal(patch(id, "{\"status\":\"closed\",\"root_cause\":\"reused password\"}"), 400);
+    snprintf(path, sizeof(path), "/v1/sys/incidents/%s", id);
+    i = ok("GET", path, sec, NULL, 200);
+    assert_string_equal(str(i, "status"), "resolved"); /* the refused closings changed nothing */
+    assert_true(json_is_null(json_object_get(i, "root_cause")));
+    json_decref(i);
+    char body[256];
+    snprintf(body, sizeof(body),
+             "{\"status\":\"closed\",\"root_cause\":\"reused password\",\"remediation\":\"MFA "
+             "for all\",\"data_categories\":[\"contact\"],\"tenants\":[\"%s\"]}",
+             tenant_a);
+    assert_int_equal(patch(id, body), 200);
+    i = ok("GET", path, sec, NULL, 200);
+    assert_string_equal(str(i, "status"), "closed");
+    assert_string_equal(str(i, "root_cause"), "reused password");
+    assert_string_equal(str(i, "remediation"), "MFA for all");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(i, "tenants"), 0)),
+                        tenant_a);
+    assert_true(time_of(i, "closed_at") > 0);
+    json_decref(i);
+    assert_int_equal(patch(id, "{\"status\":\"open\"}"), 409); /* closed is final */
+    /* listed; every timeline entry is an audit entry of the security stream */
+    json_t *l = ok("GET", "/v1/sys/incidents", sec, NULL, 200);
+    assert_true(json_array_size(json_object_get(l, "incidents")) >= 1);
+    json_decref(l);
+    assert_int_equal(ts_sh("test $(grep -rao '\"sys.incident.timeline\"' %s/audit/security | "
+                           "wc -l) -ge 3",
+                           srv.data_dir),
+                     0);
+    /* tenants and other operators see nothing of it */
+    assert_int_equal(ts_status(&srv, "GET", path, owner_a, NULL, NULL, 0), 403);
+    assert_int_equal(ts_status(&srv, "GET", path, op, NULL, NULL, 0), 403);
+}
+
+/* ---- INC-2 ---- */
+
+static void test_inc2_confirmed_breach_48_and_72_hour_clocks(void **state)
+{
+    long st;
+    /* tenant B chooses 72 h; more than incidents.max_notice_hours (72) or under 24 is refused */
+    json_decref(call("PATCH", "/v1/tenant", owner_b, "{\"breach_notice_hours\":96}", 400, &st));
+    assert_int_equal(st, 400);
+    json_decref(call("PATCH", "/v1/tenant", owner_b, "{\"breach_notice_hours\":12}", 400, &st));
+    assert_int_equal(st, 400);
+    json_decref(
+        call("PATCH", "/v1/tenant", owner_b, "{\"notice_contacts\":[\"not-an-email\"]}", 400, &st));
+    assert_int_equal(st, 400);
+    json_t *t = ok("PATCH", "/v1/tenant", owner_b, "{\"breach_notice_hours\":72}", 200);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(t, "settings"), "breach_notice_hours")),
+        72);
+    json_decref(t);
+    t = ok("PATCH", "/v1/tenant", owner_a,
+           "{\"notice_contacts\":[\"dpo@a.example\",\"security@a.example\"]}", 200);
+    json_t *s = json_object_get(t, "settings");
+    assert_int_equal(json_integer_value(json_object_get(s, "breach_notice_hours")), 48);
+    assert_int_equal(json_array_size(json_object_get(s, "notice_contacts")), 2);
+    json_decref(t);
+
+    json_decref(new_incident("exfiltration", incident));
+    char path[160], body[512], aware[32];
+    int64_t aware_at = cst_now_us() - HOUR_US;
+    cst_time_format(aware_at, aware);
+    snprintf(path, sizeof(path), "/v1/sys/incidents/%s/confirm-breach", incident);
+    /* refused: a future awareness, an unknown tenant, no tenants */
+    char future[32];
+    cst_time_format(cst_now_us() + 2 * HOUR_US, future);
+    snprintf(body, sizeof(body), "{\"aware_at\":\"%s\",\"tenants\":[\"%s\"]}", future, tenant_a);
+    json_decref(call("POST", path, sec, body, 400, &st));
+    assert_int_equal(st, 400);
+    snprintf(body, sizeof(body), "{\"aware_at\":\"%s\",\"tenants\":[\"tn_00000000000000000000\"]}",
+             aware);
+    json_decref(call("POST", path, sec, body, 400, &st));
+    assert_int_equal(st, 400);
+    snprintf(body, sizeof(body), "{\"aware_at\":\"%s\",\"tenants\":[]}", aware);
+    json_decref(call("POST", path, sec, body, 400, &st));
+    assert_int_equal(st, 400);
+
+    snprintf(body, sizeof(body), "{\"aware_at\":\"%s\",\"tenants\":[\"%s\",\"%s\"]}", aware,
+             tenant_a, tenant_b);
+    json_t *i = ok("POST", path, sec, body, 200);
+    json_t *breach = json_object_get(i, "breach");
+    assert_true(time_of(breach, "confirmed_at") > 0);
+    assert_int_equal(time_of(breach, "aware_at"), aware_at);
+    json_t *clocks = json_object_get(breach, "clocks");
+    assert_int_equal(json_array_size(clocks), 2);
+    /* ordered by deadline: A's 48 h, then B's 72 h */
+    json_t *ca = json_array_get(clocks, 0), *cb = json_array_get(clocks, 1);
+    assert_string_equal(str(ca, "tenant"), tenant_a);
+    assert_int_equal(json_integer_value(json_object_get(ca, "hours")), 48);
+    assert_int_equal(time_of(ca, "deadline"), aware_at + 48 * HOUR_US);
+    assert_string_equal(str(ca, "status"), "due");
+    assert_string_equal(str(cb, "tenant"), tenant_b);
+    assert_int_equal(json_integer_value(json_object_get(cb, "hours")), 72);
+    assert_int_equal(time_of(cb, "deadline"), aware_at + 72 * HOUR_US);
+    assert_true(json_is_null(json_object_get(cb, "notice_id")));
+    /* the affected tenants are recorded, and the confirmation is on the timeline */
+    assert_int_equal(json_array_size(json_object_get(i, "tenants")), 2);
+    assert_int_equal(json_array_size(json_object_get(i, "timeline")), 1);
+    json_decref(i);
+}
+
+/* ---- INC-3 ---- */
+
+static json_t *full_notice(const char *tenant)
+{
+    return json_pack("{s:s,s:s,s:s,s:[s,s],s:i,s:i,s:s,s:s,s:s,s:s}", "tenant", tenant, "nature",
+                     "unauthorised read of customer records", "probable_cause",
+                     "an API token leaked in a public repository", "data_categories", "contact",
+                     "email", "approx_subjects", 120, "approx_records", 2, "likely_consequences",
+                     "phishing of the affected people", "measures_taken",
+                     "token revoked, access reviewed", "contact_point", "dpo@custodia.example",
+                     "measures_proposed", "secret scanning");
+}
+
+static json_t *send_notice(const char *inc, json_t *body, long want)
+{
+    char path[160];
+    snprintf(path, sizeof(path), "/v1/sys/incidents/%s/notices", inc);
+    char *text = json_dumps(body, JSON_COMPACT);
+    long st;
+    json_t *o = call("POST", path, sec, text, want, &st);
+    free(text);
+    assert_int_equal(st, want);
+    return o;
+}
+
+static void test_inc3_notice_refused_without_each_field_then_phases(void **state)
+{
+    /* tenant A holds two records in one bucket: the notice is pre-filled with them */
+    ts_bucket(&srv, owner_a, "people");
+    assert_int_equal(ts_put(&srv, owner_a, "people", "p1", "text/plain", "Ann", 3), 201);
+    assert_int_equal(ts_put(&srv, owner_a, "people", "p2", "text/plain", "Bob", 3), 201);
+    size_t required = 0;
+    for (size_t f = 0; f < cst_notice_field_count; f++) {
+        if (!cst_notice_fields[f].required)
+            continue;
+        required++;
+        json_t *b = full_notice(tenant_a);
+        json_object_del(b, cst_notice_fields[f].name);
+        json_t *err = send_notice(incident, b, 400);
+        const char *msg = str(json_object_get(err, "error"), "message");
+        if (!msg || !strstr(msg, cst_notice_fields[f].name))
+            fail_msg("missing %s: %s", cst_notice_fields[f].name, msg ? msg : "(none)");
+        json_decref(err);
+        json_decref(b);
+    }
+    assert_int_equal(required, 8);
+    /* malformed values are refused too */
+    json_t *b = full_notice(tenant_a);
+    json_object_set_new(b, "approx_records", json_integer(-1));
+    json_decref(send_notice(incident, b, 400));
+    json_object_set_new(b, "approx_records", json_integer(2));
+    json_object_set_new(b, "data_categories", json_array());
+    json_decref(send_notice(incident, b, 400));
+    json_decref(b);
+    /* a tenant without a clock in this incident */
+    b = full_notice(tenant_c);
+    json_decref(send_notice(incident, b, 409));
+    json_decref(b);
+
+    json_t *n1 = send_notice(incident, b = full_notice(tenant_a), 201);
+    json_decref(b);
+    assert_true(cst_id_valid(str(n1, "id"), "nt"));
+    assert_int_equal(json_integer_value(json_object_get(n1, "version")), 1);
+    assert_string_equal(str(n1, "tenant"), tenant_a);
+    assert_false(json_is_true(json_object_get(n1, "late")));
+    assert_non_null(str(n1, "aware_at"));
+    assert_int_equal(json_array_size(json_object_get(n1, "notice_contacts")), 2);
+    assert_string_equal(str(json_object_get(n1, "user_notice"), "decision"), "pending");
+    json_t *pre = json_object_get(n1, "prefilled");
+    json_t *rec = json_object_get(pre, "records");
+    assert_int_equal(json_integer_value(json_object_get(rec, "total")), 2);
+    assert_string_equal(str(json_array_get(json_object_get(rec, "buckets"), 0), "bucket"),
+                        "people");
+    assert_true(json_is_true(json_object_get(json_object_get(pre, "encryption"), "encrypted")));
+    assert_true(json_is_false(json_object_get(json_object_get(pre, "encryption"), "keys_exposed")));
+    json_t *aud = json_object_get(pre, "audit");
+    assert_true(json_integer_value(json_object_get(aud, "entries")) >= 3); /* bucket, 2 writes */
+    assert_true(json_array_size(json_object_get(aud, "ids")) >= 3);
+    /* a second phase: version 2, the first kept */
+    b = full_notice(tenant_a);
+    json_object_set_new(b, "unauthorized_recipients", json_string("an unknown party"));
+    json_t *n2 = send_notice(incident, b, 201);
+    json_decref(b);
+    assert_int_equal(json_integer_value(json_object_get(n2, "version")), 2);
+    char path[160];
+    snprintf(path, sizeof(path), "/v1/sys/incidents/%s", incident);
+    json_t *i = ok("GET", path, sec, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(i, "notices")), 2);
+    json_t *clock = json_array_get(json_object_get(json_object_get(i, "breach"), "clocks"), 0);
+    assert_string_equal(str(clock, "status"), "sent");
+    assert_string_equal(str(clock, "notice_id"), str(n2, "id"));
+    json_decref(i);
+    json_decref(n1);
+    json_decref(n2);
+
+    /* past the deadline: delay_reason is required, and the notice says it is late */
+    char late[32], body[256];
+    json_decref(new_incident("late discovery", late));
+    char aware[32];
+    cst_time_format(cst_now_us() - 49 * HOUR_US, aware);
+    snprintf(path, sizeof(path), "/v1/sys/incidents/%s/confirm-breach", late);
+    snprintf(body, sizeof(body), "{\"aware_at\":\"%s\",\"tenants\":[\"%s\"]}", aware, tenant_c);
+    i = ok("POST", path, sec, body, 200);
+    assert_string_equal(
+        str(json_array_get(json_object_get(json_object_get(i, "breach"), "clocks"), 0), "status"),
+        "overdue");
+    json_decref(i);
+    json_t *err = send_notice(late, b = full_notice(tenant_c), 400);
+    assert_non_null(strstr(str(json_object_get(err, "error"), "message"), "delay_reason"));
+    json_decref(err);
+    json_object_set_new(b, "delay_reason", json_string("the provider learnt of it late"));
+    json_t *n3 = send_notice(late, b, 201);
+    json_decref(b);
+    assert_true(json_is_true(json_object_get(n3, "late")));
+    assert_string_equal(str(n3, "delay_reason"), "the provider learnt of it late");
+    json_decref(n3);
+}
+
+/* ---- INC-4 ---- */
+
+static void test_inc4_tenant_reads_and_approves(void **state)
+{
+    json_t *l = ok("GET", "/v1/notices", owner_a, NULL, 200);
+    json_t *notices = json_object_get(l, "notices");
+    assert_int_equal(json_array_size(notices), 2);
+    char id[32], path[160];
+    snprintf(id, sizeof(id), "%s", str(json_array_get(notices, 0), "id"));
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(notices, 0), "version")), 2);
+    json_decref(l);
+    /* the auditor reads it but may not decide; another tenant does not see it */
+    snprintf(path, sizeof(path), "/v1/notices/%s", id);
+    json_t *n = ok("GET", path, auditor_a, NULL, 200);
+    assert_string_equal(str(n, "nature"), "unauthorised read of customer records");
+    json_decref(n);
+    assert_int_equal(ts_status(&srv, "GET", path, owner_b, NULL, NULL, 0), 404);
+    l = ok("GET", "/v1/notices", owner_b, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(l, "notices")), 0);
+    json_decref(l);
+    snprintf(path, sizeof(path), "/v1/notices/%s/approve-user-notice", id);
+    assert_int_equal(
+        ts_status(&srv, "POST", path, auditor_a, "{\"decision\":\"approve\"}", NULL, 0), 403);
+    assert_int_equal(ts_status(&srv, "POST", path, owner_b, "{\"decision\":\"approve\"}", NULL, 0),
+                     404);
+    assert_int_equal(ts_status(&srv, "POST", path, owner_a, "{\"decision\":\"maybe\"}", NULL, 0),
+                     400);
+    n = ok("POST", path, owner_a,
+           "{\"decision\":\"approve\",\"comment\":\"notify users on Monday\"}", 200);
+    json_t *un = json_object_get(n, "user_notice");
+    assert_string_equal(str(un, "decision"), "approved");
+    assert_true(cst_id_valid(str(un, "by"), "us"));
+    assert_string_equal(str(un, "comment"), "notify users on Monday");
+    assert_non_null(str(un, "at"));
+    json_decref(n);
+    /* recorded once */
+    assert_int_equal(ts_status(&srv, "POST", path, owner_a, "{\"decision\":\"decline\"}", NULL, 0),
+                     409);
+    snprintf(path, sizeof(path), "/v1/notices/%s", id);
+    n = ok("GET", path, owner_a, NULL, 200);
+    assert_string_equal(str(json_object_get(n, "user_notice"), "decision"), "approved");
+    json_decref(n);
+    /* audited: the decision, and the notices in the tenant's own trail */
+    assert_int_equal(ts_sh("grep -rqa notice.user_notice.decide %s/audit/security", srv.data_dir),
+                     0);
+    l = ok("GET", "/v1/audit?limit=1000", owner_a, NULL, 200);
+    char *text = json_dumps(l, JSON_COMPACT);
+    assert_non_null(strstr(text, "notice.user_notice.decide"));
+    assert_non_null(strstr(text, "sys.notice.send"));
+    free(text);
+    json_decref(l);
+}
+
+/* ---- INC-2 by the simulated clock, and the report ---- */
+
+struct seen {
+    const char *tenant;
+    int calls;
+    bool due, overdue;
+    int64_t deadline;
+};
+
+static cst_err on_deadline(const char *tenant, const char *inc, int64_t deadline, bool due,
+                           bool overdue, void *ctx)
+{
+    struct seen *s = ctx;
+    assert_non_null(inc);
+    if (strcmp(tenant, s->tenant) != 0)
+        return CST_OK;
+    s->calls++;
+    s->due = due;
+    s->overdue = overdue;
+    s->deadline = deadline;
+    return CST_OK;
+}
+
+static const char *row_status(json_t *rep, const char *id)
+{
+    size_t k;
+    json_t *row;
+    json_array_foreach(json_object_get(rep, "controls"), k, row)
+    {
+        if (!strcmp(str(row, "id"), id))
+            return str(row, "status");
+    }
+    return "absent";
+}
+
+static json_t *row_evidence(json_t *rep, const char *id, const char *name)
+{
+    size_t k, j;
+    json_t *row, *ev;
+    json_array_foreach(json_object_get(rep, "controls"), k, row)
+    {
+        if (strcmp(str(row, "id"), id) != 0)
+            continue;
+        json_array_foreach(json_object_get(row, "evidence"), j, ev)
+        {
+            if (!strcmp(str(ev, "name"), name))
+                return json_object_get(ev, "value");
+        }
+    }
+    return NULL;
+}
+
+static void test_inc2_unsent_notice_due_at_36h_overdue_at_49h_report_turns_red(void **state)
+{
+    /* tenant C's fresh breach, left unsent */
+    char id[32], path[160], body[256], aware[32];
+    json_decref(new_incident("unsent", id));
+    int64_t t0 = cst_now_us() - 1000000;
+    cst_time_format(t0, aware);
+    snprintf(path, sizeof(path), "/v1/sys/incidents/%s/confirm-breach", id);
+    snprintf(body, sizeof(body), "{\"aware_at\":\"%s\",\"tenants\":[\"%s\"]}", aware, tenant_c);
+    json_decref(ok("POST", path, sec, body, 200));
+    assert_int_equal(ts_stop(&srv), 0);
+
+    /* the timeline is append-only in the store itself */
+    char db[400];
+    snprintf(db, sizeof(db), "%s/system.db", srv.data_dir);
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(h, "UPDATE incident_timeline SET entry = 'x'", 0, 0, 0),
+                         SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(h, "DELETE FROM incident_timeline", 0, 0, 0), SQLITE_OK);
+    sqlite3_close(h);
+    assert_true(ts_db_count(db, "SELECT count(*) FROM incident_timeline") >= 5);
+
+    cst_config cfg;
+    cst_config_defaults(&cfg);
+    snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", srv.data_dir);
+    snprintf(cfg.master_key_file, sizeof(cfg.master_key_file), "%s", srv.key_file);
+    assert_int_equal(cst_config_finish(&cfg), CST_OK);
+    cst_node n;
+    assert_int_equal(cst_node_open(&n, &cfg), CST_OK);
+    cst_report_scope scope = {.generated_by = "cli", .requested_by = "test"};
+    /* tenant B's 72 h clock (unsent) is due from 60 h: before then only C's counts */
+    const struct {
+        int64_t hours;
+        bool due, overdue;
+        const char *inc2;
+    } at[] = {
+        {1, false, false, "pass"}, {35, false, false, "pass"}, {36, true, false, "warn"},
+        {47, true, false, "warn"}, {49, true, true, "fail"},
+    };
+    for (size_t k = 0; k < sizeof(at) / sizeof(*at); k++) {
+        int64_t now = t0 + at[k].hours * HOUR_US + 2000000;
+        struct seen s = {.tenant = tenant_c};
+        assert_int_equal(cst_incident_deadlines(&n, now, on_deadline, &s), CST_OK);
+        assert_int_equal(s.calls, 1); /* the late incident's clock of C was notified */
+        assert_int_equal(s.deadline, t0 + 48 * HOUR_US);
+        if (s.due != at[k].due || s.overdue != at[k].overdue)
+            fail_msg("at %lld h: due %d overdue %d", (long long)at[k].hours, s.due, s.overdue);
+        json_t *rep = NULL;
+        assert_int_equal(cst_report_build(&n, &scope, now, &rep), CST_OK);
+        if (strcmp(row_status(rep, "INC-2"), at[k].inc2) != 0)
+            fail_msg("at %lld h: INC-2 %s, want %s", (long long)at[k].hours,
+                     row_status(rep, "INC-2"), at[k].inc2);
+        for (const char *const *r = (const char *const[]){"INC-1", "INC-3", "INC-4", NULL}; *r; r++)
+            assert_string_equal(row_status(rep, *r), "pass");
+        json_t *open = row_evidence(rep, "INC-1", "open_incidents");
+        assert_true(json_integer_value(open) >= 2);
+        json_t *overdue = row_evidence(rep, "INC-2", "notices_overdue");
+        assert_int_equal(json_integer_value(overdue), at[k].overdue ? 1 : 0);
+        json_t *due = row_evidence(rep, "INC-2", "notices_due_within_12h");
+        assert_int_equal(json_integer_value(due), at[k].due && !at[k].overdue ? 1 : 0);
+        if (at[k].overdue) {
+            char *text = json_dumps(row_evidence(rep, "INC-2", "overdue"), JSON_COMPACT);
+            assert_non_null(strstr(text, tenant_c));
+            assert_non_null(strstr(text, id));
+            free(text);
+        }
+        assert_int_equal(json_integer_value(row_evidence(rep, "INC-4", "approved")), 1);
+        json_decref(rep);
+    }
+    cst_node_close(&n);
+    assert_true(ts_start(&srv));
+}
+
+static int setup(void **state)
+{
+    if (sodium_init() < 0) /* the simulated-clock test opens the node in this process */
+        return -1;
+    ts_init(&srv);
+    if (!ts_start(&srv) || !(op = ts_operator(&srv)))
+        return -1;
+    sec = ts_sys_operator(&srv, op, "sec1", "sys-security");
+    owner_a = ts_tenant(&srv, op, "inc-alpha", tenant_a);
+    owner_b = ts_tenant(&srv, op, "inc-beta", tenant_b);
+    owner_c = ts_tenant(&srv, op, "inc-gamma", tenant_c);
+    auditor_a =
+        ts_user_create(&srv, owner_a, "inc-alpha", "aud", "[\"auditor\"]", NULL, false, NULL);
+    return sec && owner_a && owner_b && owner_c && auditor_a ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    return ts_finish(&srv, 6, op, sec, owner_a, owner_b, owner_c, auditor_a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_inc1_open_to_closed_with_append_only_timeline),
+        cmocka_unit_test(test_inc2_confirmed_breach_48_and_72_hour_clocks),
+        cmocka_unit_test(test_inc3_notice_refused_without_each_field_then_phases),
+        cmocka_unit_test(test_inc4_tenant_reads_and_approves),
+        cmocka_unit_test(test_inc2_unsent_notice_due_at_36h_overdue_at_49h_report_turns_red),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
