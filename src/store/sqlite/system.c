@@ -67,7 +67,16 @@ static const char system_schema[] =
     "  document TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS retained("
     "  tenant_id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
-    "  buckets INTEGER NOT NULL, records INTEGER NOT NULL);";
+    "  buckets INTEGER NOT NULL, records INTEGER NOT NULL);"
+    /* DET-1: alerts, one per attack (de-duplicated by type and key while not resolved) */
+    "CREATE TABLE IF NOT EXISTS alerts("
+    "  id TEXT PRIMARY KEY, type TEXT NOT NULL, severity TEXT NOT NULL, status TEXT NOT NULL,"
+    "  tenant TEXT NOT NULL DEFAULT '', principal TEXT NOT NULL DEFAULT '',"
+    "  source_ip TEXT NOT NULL DEFAULT '', first_seen INTEGER NOT NULL,"
+    "  last_seen INTEGER NOT NULL, count INTEGER NOT NULL, summary TEXT NOT NULL,"
+    "  incident_id TEXT NOT NULL DEFAULT '', dedup_key TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS alerts_dedup ON alerts(type, dedup_key, status);"
+    "CREATE INDEX IF NOT EXISTS alerts_seen ON alerts(last_seen);";
 
 /* Columns added after the first release, for data dirs made before them. */
 static const char *const migrations[][2] = {
