@@ -22,8 +22,8 @@ static const char *client_ip(const cst_request *req)
 
 static bool login_failure(const cst_request *req, const char *action)
 {
-    static const char *const failures[] = {"auth.login.failure", "auth.lockout",
-                                           "auth.mfa.failure", "auth.login.locked", NULL};
+    static const char *const failures[] = {"auth.login.failure", "auth.lockout", "auth.mfa.failure",
+                                           "auth.login.locked", NULL};
     if (req->status != 401 && req->status != 423)
         return false;
     for (const char *const *f = failures; *f; f++)
@@ -50,9 +50,9 @@ void cst_api_detect(cst_node *n, cst_request *req)
     const char *action = req->audit_action ? req->audit_action : req->route->action;
     const cst_principal *who = &req->who;
     const char *principal = who->authenticated ? who->user.id : req->audit_actor;
-    const char *tenant = req->audit_tenant[0]                       ? req->audit_tenant
+    const char *tenant = req->audit_tenant[0]                      ? req->audit_tenant
                          : who->authenticated && !who->is_operator ? who->tenant.id
-                                                                    : NULL;
+                                                                   : NULL;
     if (tenant && strcmp(tenant, CST_SYS_TENANT) == 0)
         tenant = NULL;
     int64_t now = cst_now_us();
@@ -60,8 +60,8 @@ void cst_api_detect(cst_node *n, cst_request *req)
     if (req->status == 403 && req->error == CST_ERR_IP_NOT_ALLOWED)
         cst_detect_ip_refused(n, tenant, principal, client_ip(req), now);
     else if (login_failure(req, action) && login_account(req, account, sizeof(account)))
-        cst_detect_login_failed(n, account, tenant, principal[0] ? principal : NULL,
-                                client_ip(req), now);
+        cst_detect_login_failed(n, account, tenant, principal[0] ? principal : NULL, client_ip(req),
+                                now);
     else if (req->status == 200 && strcmp(action, "record.read") == 0)
         cst_detect_records_read(n, tenant, principal, 1, client_ip(req), now);
 }
@@ -81,10 +81,10 @@ void cst_api_detect_token(cst_node *n, cst_request *req, const char *bearer)
     bool expired = false;
     if (cst_store_token_get(n->store, NULL, id, &t) == CST_OK) {
         /* IAM-9: past its expiry, or a session idle past the node's limit */
-        expired = sodium_memcmp(t.hash, hash, CST_HASH_LEN) == 0 &&
-                  ((t.expires_at && t.expires_at <= now) ||
-                   (t.session &&
-                    now - t.last_used_at > (int64_t)n->cfg.session_idle_seconds * 1000000));
+        expired =
+            sodium_memcmp(t.hash, hash, CST_HASH_LEN) == 0 &&
+            ((t.expires_at && t.expires_at <= now) ||
+             (t.session && now - t.last_used_at > (int64_t)n->cfg.session_idle_seconds * 1000000));
     } else {
         memset(&t, 0, sizeof(t));
         cst_err_clear();
@@ -124,8 +124,8 @@ static json_t *alert_json(const cst_alert_row *a)
 {
     return json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:s,s:o,s:[]}", "id", a->id, "type",
                      a->type, "severity", a->severity, "status", a->status, "tenant",
-                     opt(a->tenant), "principal", opt(a->principal), "source_ip",
-                     opt(a->source_ip), "first_seen", cst_json_time(a->first_seen), "last_seen",
+                     opt(a->tenant), "principal", opt(a->principal), "source_ip", opt(a->source_ip),
+                     "first_seen", cst_json_time(a->first_seen), "last_seen",
                      cst_json_time(a->last_seen), "count", (json_int_t)a->count, "summary",
                      a->summary, "incident_id", opt(a->incident_id), "deliveries");
 }

@@ -117,9 +117,8 @@ void cst_api_detect_token(cst_node *n, cst_request *req, const char *bearer);
 /* Remembers a revoked token (so that its reuse is noticed), and every session of a user but
  * keep_id (NULL: all) before they are ended. */
 void cst_api_token_revoked(cst_node *n, const cst_token_row *t);
-CST_MUST_USE cst_err cst_api_sessions_revoked(cst_node *n, cst_request *req,
-                                              const char *tenant_id, const char *user_id,
-                                              const char *keep_id);
+CST_MUST_USE cst_err cst_api_sessions_revoked(cst_node *n, cst_request *req, const char *tenant_id,
+                                              const char *user_id, const char *keep_id);
 cst_err cst_api_sys_alert_list(cst_node *n, cst_request *req);
 cst_err cst_api_sys_alert_get(cst_node *n, cst_request *req);
 cst_err cst_api_sys_alert_patch(cst_node *n, cst_request *req);

@@ -72,8 +72,8 @@ static void audit_alert(cst_node *n, const char *action, const cst_alert_row *a)
 {
     char resource[64];
     (void)snprintf(resource, sizeof(resource), "alert/%s", a->id);
-    json_t *info = json_pack("{s:s,s:s,s:I,s:s}", "type", a->type, "severity", a->severity,
-                             "count", (json_int_t)a->count, "summary", a->summary);
+    json_t *info = json_pack("{s:s,s:s,s:I,s:s}", "type", a->type, "severity", a->severity, "count",
+                             (json_int_t)a->count, "summary", a->summary);
     if (info && a->source_ip[0])
         json_object_set_new(info, "source_ip", json_string(a->source_ip));
     if (info && a->principal[0])
@@ -93,8 +93,8 @@ cst_err cst_alert_raise(cst_node *n, const cst_alert_event *ev, int64_t now, cst
     cst_alert_row a;
     const char *action = NULL;
     pthread_mutex_lock(&raise_mu);
-    cst_err e = cst_store_alert_find(n->store, NULL, ev->type, ev->dedup_key ? ev->dedup_key : "",
-                                     &a);
+    cst_err e =
+        cst_store_alert_find(n->store, NULL, ev->type, ev->dedup_key ? ev->dedup_key : "", &a);
     if (e == CST_OK && now - a.last_seen <= quiet) {
         a.count += count;
         a.last_seen = now > a.last_seen ? now : a.last_seen;

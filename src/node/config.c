@@ -300,14 +300,14 @@ static const char *const severities[] = {"low", "medium", "high", "critical", NU
         .choices = severities, .desc = d                                                           \
     }
 /* DET-1: a rule's threshold (more is weaker), window (shorter is weaker) and severity. */
-#define DETECT_RULE(r, thr, lo, sev, what)                                                              \
-    KNUMW("detect." #r "_threshold", K_INT, detect_##r.threshold, thr, lo, CST_DETECT_MAX, W_GT,    \
-          "", ": attacks of this kind may go unnoticed (DET-1)",                                  \
-          what " within `detect." #r "_window` that raise a `" #r "` alert"),                     \
+#define DETECT_RULE(r, thr, lo, sev, what)                                                         \
+    KNUMW("detect." #r "_threshold", K_INT, detect_##r.threshold, thr, lo, CST_DETECT_MAX, W_GT,   \
+          "", ": attacks of this kind may go unnoticed (DET-1)",                                   \
+          what " within `detect." #r "_window` that raise a `" #r "` alert"),                      \
         KNUMW("detect." #r "_window", K_DUR_INT, detect_##r.window, "600", 60, 7 * 86400, W_LT,    \
               " s", ": slower attacks of this kind go unnoticed (DET-1)",                          \
               "the sliding window of `detect." #r "_threshold`"),                                  \
-        DETECT_SEVERITY("detect." #r "_severity", detect_##r.severity, sev,                     \
+        DETECT_SEVERITY("detect." #r "_severity", detect_##r.severity, sev,                        \
                         "the severity of a `" #r "` alert (`low`, `medium`, `high`, `critical`)")
 
 /* Every configuration key, in the order of the effective configuration (CHG-1: node.start hashes
@@ -552,21 +552,23 @@ static const config_key config_keys[] = {
      .desc = "evaluate the intrusion detection rules as requests happen and raise alerts "
              "(DET-1, docs/security.md)"},
     KNUMW("detect.quiet_period", K_DUR_INT, detect_quiet_period, "3600", 60, 7 * 86400, W_NE, " s",
-          "", "how long after its last occurrence an open alert absorbs new ones (one attack, one "
-              "alert whose count grows); also how long an address with an open "
-              "`password_spraying` alert gets 429 on login"),
+          "",
+          "how long after its last occurrence an open alert absorbs new ones (one attack, one "
+          "alert whose count grows); also how long an address with an open "
+          "`password_spraying` alert gets 429 on login"),
     DETECT_RULE(brute_force, "5", 2, "high", "failed logins against one account"),
     DETECT_RULE(password_spraying, "10", 2, "high",
                 "distinct accounts (in any tenant) that one client address failed to log in to"),
-    DETECT_RULE(disallowed_ip, "1", 1, "medium", "requests refused by an IP allowlist from one address"),
+    DETECT_RULE(disallowed_ip, "1", 1, "medium",
+                "requests refused by an IP allowlist from one address"),
     DETECT_RULE(revoked_credential, "1", 1, "high",
                 "requests with a revoked or expired token from one address"),
     KNUMW("detect.exfiltration_factor", K_INT, detect_exfiltration_factor, "10", 2, 1000, W_GT, "",
-          "", "an `exfiltration` alert when a principal reads more records in an hour than this "
-              "many times its hourly median of the last 7 days"),
+          "",
+          "an `exfiltration` alert when a principal reads more records in an hour than this "
+          "many times its hourly median of the last 7 days"),
     KNUMW("detect.exfiltration_min_records", K_INT, detect_exfiltration_min_records, "1000", 1,
-          1000000000, W_GT, "", "",
-          "and at least this many records in that hour"),
+          1000000000, W_GT, "", "", "and at least this many records in that hour"),
     DETECT_SEVERITY("detect.exfiltration_severity", detect_exfiltration_severity, "critical",
                     "the severity of an `exfiltration` alert"),
     KNUMW("detect.drill_max_age", K_INT, detect_drill_max_age, "365", 1, 3650, W_GT, " days", "",

@@ -106,11 +106,11 @@ typedef struct cst_config {
     int detect_quiet_period; /* seconds an open alert absorbs new occurrences */
     cst_detect_rule detect_brute_force, detect_password_spraying, detect_disallowed_ip,
         detect_revoked_credential;
-    int detect_exfiltration_factor; /* records in an hour above factor x the hourly median */
+    int detect_exfiltration_factor;      /* records in an hour above factor x the hourly median */
     int detect_exfiltration_min_records; /* and at least this many */
     char detect_exfiltration_severity[16];
     int detect_drill_max_age; /* days without a successful restore drill: drill_overdue */
-    char log_file[PATH_MAX];    /* server log; empty: stderr. SIGHUP reopens it (logrotate) */
+    char log_file[PATH_MAX];  /* server log; empty: stderr. SIGHUP reopens it (logrotate) */
 } cst_config;
 
 extern const cst_lifecycle_policy cst_lifecycle_defaults;

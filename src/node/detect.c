@@ -28,12 +28,12 @@ typedef struct baseline {
 } baseline;
 
 struct cst_detect {
-    cst_window *accounts;  /* brute_force: failures per account */
-    cst_window *addresses; /* password_spraying: accounts failed per address */
-    cst_window *refused;   /* disallowed_ip: refusals per address */
+    cst_window *accounts;   /* brute_force: failures per account */
+    cst_window *addresses;  /* password_spraying: accounts failed per address */
+    cst_window *refused;    /* disallowed_ip: refusals per address */
     cst_window *bad_tokens; /* revoked_credential: revoked or expired tokens per address */
-    cst_window *revoked;   /* token id and hash -> until when it is remembered */
-    pthread_mutex_t mu;    /* the baselines and the last verification */
+    cst_window *revoked;    /* token id and hash -> until when it is remembered */
+    pthread_mutex_t mu;     /* the baselines and the last verification */
     uint8_t hash_key[crypto_shorthash_KEYBYTES];
     baseline *b;
     size_t nsets;
@@ -47,8 +47,7 @@ cst_err cst_detect_new(cst_detect **out)
     d->nsets = CST_DETECT_PRINCIPALS / WAYS;
     d->b = calloc(d->nsets * WAYS, sizeof(*d->b));
     cst_err e = d->b ? CST_OK : cst_fail(CST_ERR_INTERNAL, "out of memory");
-    cst_window **tables[] = {&d->accounts, &d->addresses, &d->refused, &d->bad_tokens,
-                             &d->revoked};
+    cst_window **tables[] = {&d->accounts, &d->addresses, &d->refused, &d->bad_tokens, &d->revoked};
     for (size_t i = 0; e == CST_OK && i < sizeof(tables) / sizeof(tables[0]); i++)
         e = cst_window_new(CST_DETECT_ENTRIES, tables[i]);
     randombytes_buf(d->hash_key, sizeof(d->hash_key));
@@ -108,8 +107,7 @@ void cst_detect_login_failed(cst_node *n, const char *account, const char *tenan
     char summary[512], user[CST_NAME_MAX + 1] = "";
     const char *nl = strchr(account, '\n');
     (void)snprintf(user, sizeof(user), "%s", nl ? nl + 1 : account);
-    (void)snprintf(summary, sizeof(summary),
-                   "%d or more failed logins for user \"%s\" within %d s",
+    (void)snprintf(summary, sizeof(summary), "%d or more failed logins for user \"%s\" within %d s",
                    n->cfg.detect_brute_force.threshold, user, n->cfg.detect_brute_force.window);
     cst_alert_event bf = {.type = "brute_force",
                           .tenant = tenant,
@@ -118,10 +116,9 @@ void cst_detect_login_failed(cst_node *n, const char *account, const char *tenan
                           .summary = summary};
     windowed(n, n->detect->accounts, &n->cfg.detect_brute_force, account, NULL, &bf, now);
     char spray[512];
-    (void)snprintf(spray, sizeof(spray),
-                   "failed logins from %s against %d or more accounts within %d s", ip,
-                   n->cfg.detect_password_spraying.threshold,
-                   n->cfg.detect_password_spraying.window);
+    (void)snprintf(
+        spray, sizeof(spray), "failed logins from %s against %d or more accounts within %d s", ip,
+        n->cfg.detect_password_spraying.threshold, n->cfg.detect_password_spraying.window);
     cst_alert_event ps = {.type = "password_spraying", .source_ip = ip, .summary = spray};
     windowed(n, n->detect->addresses, &n->cfg.detect_password_spraying, ip, account, &ps, now);
 }
@@ -142,8 +139,8 @@ bool cst_detect_login_blocked(cst_node *n, const char *ip, int64_t now, int *ret
     return true;
 }
 
-void cst_detect_ip_refused(cst_node *n, const char *tenant, const char *principal,
-                           const char *ip, int64_t now)
+void cst_detect_ip_refused(cst_node *n, const char *tenant, const char *principal, const char *ip,
+                           int64_t now)
 {
     if (!n->cfg.detect_enabled || !n->detect)
         return;
@@ -297,14 +294,13 @@ void cst_detect_records_read(cst_node *n, const char *tenant, const char *princi
 
 /* ---- the evidence rules ---- */
 
-void cst_detect_audit_verified(cst_node *n, const cst_audit_report *r, const char *by,
-                               int64_t now)
+void cst_detect_audit_verified(cst_node *n, const cst_audit_report *r, const char *by, int64_t now)
 {
     if (r->ok || !n->cfg.detect_enabled)
         return;
     char summary[512];
-    (void)snprintf(summary, sizeof(summary), "audit verification (%s): %s at %s seq %llu: %.300s", by,
-                   r->reason, r->stream, (unsigned long long)r->seq, r->message);
+    (void)snprintf(summary, sizeof(summary), "audit verification (%s): %s at %s seq %llu: %.300s",
+                   by, r->reason, r->stream, (unsigned long long)r->seq, r->message);
     cst_alert_event ev = {.type = "audit_integrity", .dedup_key = "audit", .summary = summary};
     raise_alert(n, &ev, now);
 }
@@ -347,10 +343,10 @@ static void backup_rules(cst_node *n, const evidence *v, int64_t now)
     char summary[512] = "";
     int64_t interval = (int64_t)n->cfg.backup_interval * SECOND_US;
     if (v->have_backup && strcmp(v->backup.status, "failed") == 0)
-        (void)snprintf(summary, sizeof(summary), "the last backup (%s) failed: %.300s", v->backup.id,
-                       v->backup.error);
-    else if (interval > 0 && now - (v->last_ok_backup ? v->last_ok_backup : n->started_at) >
-                                 2 * interval)
+        (void)snprintf(summary, sizeof(summary), "the last backup (%s) failed: %.300s",
+                       v->backup.id, v->backup.error);
+    else if (interval > 0 &&
+             now - (v->last_ok_backup ? v->last_ok_backup : n->started_at) > 2 * interval)
         (void)snprintf(summary, sizeof(summary),
                        "no successful backup in two backup intervals (%ld s)",
                        n->cfg.backup_interval);

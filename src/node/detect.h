@@ -28,8 +28,8 @@ void cst_detect_login_failed(cst_node *n, const char *account, const char *tenan
  * detect.quiet_period: true, with *retry_after the seconds left (its logins get 429). */
 bool cst_detect_login_blocked(cst_node *n, const char *ip, int64_t now, int *retry_after);
 /* disallowed_ip: a request refused by the tenant's or the operators' IP allowlist. */
-void cst_detect_ip_refused(cst_node *n, const char *tenant, const char *principal,
-                           const char *ip, int64_t now);
+void cst_detect_ip_refused(cst_node *n, const char *tenant, const char *principal, const char *ip,
+                           int64_t now);
 /* revoked_credential: remembers a revoked token (its id and hash) until it would have
  * expired (expires_at 0: for the longest session or token life the table keeps, 30 days). */
 void cst_detect_token_revoked(cst_node *n, const char *id, const uint8_t hash[CST_HASH_LEN],
@@ -49,8 +49,7 @@ void cst_detect_records_read(cst_node *n, const char *tenant, const char *princi
 bool cst_detect_baseline_add(cst_detect *d, const char *principal, int64_t records, int64_t now,
                              int factor, int64_t min_records, int64_t *hour, int64_t *median);
 /* audit_integrity: a verification (by the daily check, the API or the CLI) found a problem. */
-void cst_detect_audit_verified(cst_node *n, const cst_audit_report *r, const char *by,
-                               int64_t now);
+void cst_detect_audit_verified(cst_node *n, const cst_audit_report *r, const char *by, int64_t now);
 /* The evidence rules, on the sweeper's schedule: backup_failing, drill_overdue, and the daily
  * audit verification (once a day at most). */
 void cst_detect_sweep(cst_node *n, int64_t now);

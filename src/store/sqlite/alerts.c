@@ -113,12 +113,12 @@ cst_err cst_sqlite_store_alert_list(cst_store *st, cst_work *w, const cst_alert_
     const char *status = f->status ? f->status : "", *type = f->type ? f->type : "";
     const char *tenant = f->tenant ? f->tenant : "", *after = f->after ? f->after : "";
     cst_db_lock(db);
-    cst_err e = cst_db_stmt(
-        db, w, &q,
-        "SELECT " ALERT_COLS " FROM alerts WHERE (?1 = '' OR status = ?1) AND "
-        "(?2 = '' OR type = ?2) AND (?3 = '' OR tenant = ?3) AND "
-        "(?4 = '' OR rowid < (SELECT rowid FROM alerts WHERE id = ?4)) ORDER BY rowid DESC LIMIT ?5",
-        "ssssi", status, type, tenant, after, (int64_t)f->limit);
+    cst_err e = cst_db_stmt(db, w, &q,
+                            "SELECT " ALERT_COLS " FROM alerts WHERE (?1 = '' OR status = ?1) AND "
+                            "(?2 = '' OR type = ?2) AND (?3 = '' OR tenant = ?3) AND "
+                            "(?4 = '' OR rowid < (SELECT rowid FROM alerts WHERE id = ?4)) ORDER "
+                            "BY rowid DESC LIMIT ?5",
+                            "ssssi", status, type, tenant, after, (int64_t)f->limit);
     if (e == CST_OK)
         e = visit_rows(db, q, &v);
     cst_db_done(db, q);
