@@ -292,6 +292,13 @@ static bool warn_login_rate(const cst_config *c, char *out, size_t n)
           ": the deletion schedule your customers were promised (RET-2, RET-3) no longer applies", \
           d)
 
+static bool warn_detect(const cst_config *c, char *out, size_t n)
+{
+    if (!c->detect_enabled)
+        return say(out, n, "detect.enabled = false: no intrusion detection, no alerts (DET-1)");
+    return false;
+}
+
 static const char *const severities[] = {"low", "medium", "high", "critical", NULL};
 
 #define DETECT_SEVERITY(n, f, dflt, d)                                                             \
@@ -547,12 +554,11 @@ static const config_key config_keys[] = {
      .type = K_BOOL,
      .off = FIELD(detect_enabled),
      .def = "true",
-     .weaker = W_NE,
-     .why = ": no intrusion detection, no alerts (DET-1)",
+     .weaker = W_CUSTOM,
+     .warn = warn_detect,
      .desc = "evaluate the intrusion detection rules as requests happen and raise alerts "
              "(DET-1, docs/security.md)"},
-    KNUMW("detect.quiet_period", K_DUR_INT, detect_quiet_period, "3600", 60, 7 * 86400, W_NE, " s",
-          "",
+    KNUM("detect.quiet_period", K_DUR_INT, detect_quiet_period, "3600", 60, 7 * 86400,
           "how long after its last occurrence an open alert absorbs new ones (one attack, one "
           "alert whose count grows); also how long an address with an open "
           "`password_spraying` alert gets 429 on login"),
