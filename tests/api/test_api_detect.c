@@ -286,12 +286,108 @@ static void test_det1_alert_routes(void **state)
         ts_status(&srv, "GET", "/v1/sys/alerts/al_00000000000000000000", sec, NULL, NULL, 0), 404);
 }
 
+/* The DET-1 row of the node's report (sys-security may read it); the caller decrefs. */
+static json_t *det1_row(void)
+{
+    ts_resp r;
+    ts_request(&srv, "GET", "/v1/sys/report", sec, NULL, NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *row = NULL, *c;
+    size_t i;
+    json_array_foreach(json_object_get(json_object_get(r.json, "report"), "controls"), i, c)
+    {
+        if (!strcmp(str_of(c, "id"), "DET-1"))
+            row = json_incref(c);
+    }
+    ts_resp_free(&r);
+    assert_non_null(row);
+    return row;
+}
+
+static json_t *evidence(const json_t *row, const char *name)
+{
+    json_t *e;
+    size_t i;
+    json_array_foreach(json_object_get(row, "evidence"), i, e)
+    {
+        if (!strcmp(str_of(e, "name"), name))
+            return json_object_get(e, "value");
+    }
+    fail_msg("DET-1 has no evidence %s", name);
+    return NULL;
+}
+
+/* Changes the first character of the first action in the security stream (LOG-2). */
+static void poke_first_action(char c)
+{
+    assert_int_equal(ts_sh("f=$(ls %s/audit/security/*.log | head -1) && "
+                           "o=$(grep -a -b -o '\"action\":\"' \"$f\" | head -1 | cut -d: -f1) && "
+                           "printf '%c' | dd of=\"$f\" bs=1 seek=$((o + 10)) conv=notrunc "
+                           "status=none",
+                           srv.data_dir, c),
+                     0);
+}
+
+/* DET-1 in the report: pass with the open alerts by type as evidence; an audit verification
+ * that finds a changed byte raises one audit_integrity alert and turns the row red until the
+ * alert is resolved. */
+static void test_det1_audit_integrity_and_report(void **state)
+{
+    (void)state;
+    json_t *row = det1_row();
+    assert_string_equal(str_of(row, "status"), "pass");
+    json_t *by_type = evidence(row, "open_alerts_by_type");
+    assert_int_equal(json_object_size(by_type), 4); /* brute_force is resolved */
+    assert_int_equal(json_integer_value(json_object_get(by_type, "exfiltration")), 1);
+    assert_null(json_object_get(by_type, "brute_force"));
+    json_decref(row);
+
+    /* the first action begins with a lower-case letter; an upper-case X breaks the chain */
+    char orig[4] = "";
+    assert_int_equal(ts_sh("f=$(ls %s/audit/security/*.log | head -1) && "
+                           "o=$(grep -a -b -o '\"action\":\"' \"$f\" | head -1 | cut -d: -f1) && "
+                           "dd if=\"$f\" bs=1 skip=$((o + 10)) count=1 status=none > %s/orig",
+                           srv.data_dir, srv.root),
+                     0);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/orig", srv.root);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_int_equal(fread(orig, 1, 1, f), 1);
+    fclose(f);
+    poke_first_action('X');
+    ts_resp r;
+    ts_json_req(&srv, "POST", "/v1/sys/audit/verify", sec, "{}", &r);
+    assert_int_equal(r.status, 200);
+    assert_false(json_is_true(json_object_get(r.json, "ok")));
+    ts_resp_free(&r);
+    poke_first_action(orig[0]);
+    json_t *a = only_alert("audit_integrity");
+    assert_string_equal(str_of(a, "severity"), "critical");
+    assert_int_equal(count_of(a), 1);
+    char apath[96];
+    snprintf(apath, sizeof(apath), "/v1/sys/alerts/%s", str_of(a, "id"));
+    json_decref(a);
+    row = det1_row();
+    assert_string_equal(str_of(row, "status"), "fail");
+    json_decref(row);
+    assert_int_equal(ts_status(&srv, "PATCH", apath, sec, "{\"status\":\"resolved\"}", NULL, 0),
+                     200);
+    row = det1_row();
+    assert_string_equal(str_of(row, "status"), "pass");
+    json_decref(row);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_det1_brute_force),   cmocka_unit_test(test_det1_password_spraying),
-        cmocka_unit_test(test_det1_disallowed_ip), cmocka_unit_test(test_det1_revoked_token),
-        cmocka_unit_test(test_det1_exfiltration),  cmocka_unit_test(test_det1_alert_routes),
+        cmocka_unit_test(test_det1_brute_force),
+        cmocka_unit_test(test_det1_password_spraying),
+        cmocka_unit_test(test_det1_disallowed_ip),
+        cmocka_unit_test(test_det1_revoked_token),
+        cmocka_unit_test(test_det1_exfiltration),
+        cmocka_unit_test(test_det1_alert_routes),
+        cmocka_unit_test(test_det1_audit_integrity_and_report),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
