@@ -258,7 +258,8 @@ bool cst_detect_baseline_add(cst_detect *d, const char *principal, int64_t recor
         b->hours[h % CST_DETECT_HOURS] = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
     }
     *hour = b->hours[b->cur_hour % CST_DETECT_HOURS];
-    *med = median(b);
+    /* the median (a sort of 168 counts) only once the hour reaches the minimum */
+    *med = *hour >= min_records ? median(b) : 0;
     pthread_mutex_unlock(&d->mu);
     return *hour >= min_records && *hour > (int64_t)factor * *med;
 }

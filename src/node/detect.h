@@ -45,7 +45,8 @@ void cst_detect_records_read(cst_node *n, const char *tenant, const char *princi
 /* The exfiltration rule on its own (unit tests): adds records at now to principal's hourly
  * counts and says whether the current hour is above factor x the median of the previous
  * (up to) 168 hours since the principal was first seen and at least min_records; *hour the
- * current hour's count, *median the baseline. */
+ * current hour's count, *median the baseline (computed only once *hour reaches min_records,
+ * else 0). */
 bool cst_detect_baseline_add(cst_detect *d, const char *principal, int64_t records, int64_t now,
                              int factor, int64_t min_records, int64_t *hour, int64_t *median);
 /* audit_integrity: a verification (by the daily check, the API or the CLI) found a problem. */
