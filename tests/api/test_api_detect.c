@@ -202,7 +202,8 @@ static void test_det1_revoked_token(void **state)
 }
 
 /* DET-1: a principal with no history reads 6 records in an hour with the minimum at 5: one
- * exfiltration alert, raised at the 5th read and counting all 6 records. */
+ * exfiltration alert, raised at the 5th read and counting all 6 records; an export of the
+ * same 6 adds to it. */
 static void test_det1_exfiltration(void **state)
 {
     (void)state;
@@ -225,6 +226,15 @@ static void test_det1_exfiltration(void **state)
     assert_string_equal(str_of(a, "tenant"), acme_id);
     assert_string_equal(str_of(a, "severity"), "critical");
     json_decref(a);
+    /* an export's records count too, once its stream has ended: 6 more */
+    assert_int_equal(ts_status(&srv, "GET", "/v1/export", owner, NULL, NULL, 0), 200);
+    long long count = 0;
+    for (double end = ts_now_s() + 5; count != 12 && ts_now_s() < end;) {
+        a = only_alert("exfiltration");
+        count = count_of(a);
+        json_decref(a);
+    }
+    assert_int_equal(count, 12);
 }
 
 /* Exactly the five expected alerts, once each; a tenant sees only its own; operators
