@@ -559,9 +559,9 @@ static const config_key config_keys[] = {
      .desc = "evaluate the intrusion detection rules as requests happen and raise alerts "
              "(DET-1, docs/security.md)"},
     KNUM("detect.quiet_period", K_DUR_INT, detect_quiet_period, "3600", 60, 7 * 86400,
-          "how long after its last occurrence an open alert absorbs new ones (one attack, one "
-          "alert whose count grows); also how long an address with an open "
-          "`password_spraying` alert gets 429 on login"),
+         "how long after its last occurrence an open alert absorbs new ones (one attack, one "
+         "alert whose count grows); also how long an address with an open "
+         "`password_spraying` alert gets 429 on login"),
     DETECT_RULE(brute_force, "5", 2, "high", "failed logins against one account"),
     DETECT_RULE(password_spraying, "10", 2, "high",
                 "distinct accounts (in any tenant) that one client address failed to log in to"),
