@@ -108,7 +108,23 @@ static void test_det1_brute_force(void **state)
     assert_string_equal(str_of(a, "tenant"), acme_id);
     assert_string_equal(str_of(a, "principal"), uid);
     assert_string_equal(str_of(a, "source_ip"), "127.0.0.1");
+    /* the alert is one entry of the security stream, in the tenant's trail too (LOG-4) */
+    char resource[64];
+    snprintf(resource, sizeof(resource), "alert/%s", str_of(a, "id"));
     json_decref(a);
+    ts_resp r;
+    ts_request(&srv, "GET", "/v1/audit?limit=1000", owner, NULL, NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    int raised = 0;
+    json_t *e;
+    size_t i;
+    json_array_foreach(json_object_get(r.json, "entries"), i, e)
+    {
+        raised += !strcmp(str_of(e, "action"), "alert.raised") &&
+                  !strcmp(str_of(e, "resource"), resource);
+    }
+    ts_resp_free(&r);
+    assert_int_equal(raised, 1);
 }
 
 /* DET-1: one address fails against 10 distinct accounts in two tenants (existing or not):
