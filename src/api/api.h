@@ -119,6 +119,20 @@ cst_err cst_api_notice_decide(cst_node *n, cst_request *req);
 CST_MUST_USE cst_err cst_api_audit_request(cst_node *n, cst_request *req, cst_audit_ticket *ticket);
 /* Server hook: audits a response that did not go through on_complete (refusals). */
 void cst_api_on_respond(void *app, cst_request *req);
+/* DET-1 (alerts.c): feeds the detection rules what a finished request says (failed logins,
+ * allowlist refusals, records read); run once per response, after its unit of work ended. */
+void cst_api_detect(cst_node *n, cst_request *req);
+/* A bearer token was refused: a revoked or expired one raises revoked_credential. */
+void cst_api_detect_token(cst_node *n, cst_request *req, const char *bearer);
+/* Remembers a revoked token (so that its reuse is noticed), and every session of a user but
+ * keep_id (NULL: all) before they are ended. */
+void cst_api_token_revoked(cst_node *n, const cst_token_row *t);
+CST_MUST_USE cst_err cst_api_sessions_revoked(cst_node *n, cst_request *req, const char *tenant_id,
+                                              const char *user_id, const char *keep_id);
+cst_err cst_api_sys_alert_list(cst_node *n, cst_request *req);
+cst_err cst_api_sys_alert_get(cst_node *n, cst_request *req);
+cst_err cst_api_sys_alert_patch(cst_node *n, cst_request *req);
+cst_err cst_api_alert_list(cst_node *n, cst_request *req);
 /* Adds a tenant-identifying detail (sealed in the entry) or a plain fact to the request's
  * audit entry; the value is stolen. */
 void cst_audit_detail(cst_request *req, const char *key, json_t *value);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "node/detect.h"
 #include "audit/audit.h"
 #include "core/audit_detail.h"
 #include "crypto/keys.h"
@@ -208,10 +209,9 @@ cst_err cst_api_audit_request(cst_node *n, cst_request *req, cst_audit_ticket *t
 
 void cst_api_on_respond(void *app, cst_request *req)
 {
-    if (req->audited)
-        return;
-    if (cst_api_audit_request(app, req, NULL) != CST_OK)
+    if (!req->audited && cst_api_audit_request(app, req, NULL) != CST_OK)
         cst_resp_error(req, CST_ERR_AUDIT_UNAVAILABLE);
+    cst_api_detect(app, req); /* DET-1 */
 }
 
 /* ---- reading ----------------------------------------------------------------------------------
@@ -428,6 +428,7 @@ cst_err cst_api_sys_audit_verify(cst_node *n, cst_request *req)
     cst_key_free(&k0);
     TRY(e);
     cst_audit_info(req, "ok", json_boolean(r.ok));
+    cst_detect_audit_verified(n, &r, "api", cst_now_us()); /* DET-1 */
     cst_audit_info(req, "seals_checked", json_boolean(r.seals_checked));
     if (!r.ok) {
         cst_audit_info(req, "reason", json_string(r.reason));

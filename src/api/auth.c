@@ -10,6 +10,7 @@
 #include "core/tenant_state.h"
 #include "backup/backup.h"
 #include "core/authz.h"
+#include "node/detect.h"
 #include "crypto/secrets.h"
 #include "crypto/totp.h"
 #include "store/store.h"
@@ -150,6 +151,11 @@ static size_t throttle_key(const char *ip, uint8_t key[9])
 cst_err cst_api_login_throttle(cst_node *n, cst_request *req)
 {
     int wait = 0;
+    /* DET-1: an address with an open password_spraying alert, for its quiet period */
+    if (cst_detect_login_blocked(n, req->client_ip, cst_now_us(), &wait)) {
+        cst_audit_info(req, "alert", json_string("password_spraying"));
+        return throttled(req, wait, "address");
+    }
     uint8_t key[9];
     size_t len = throttle_key(req->client_ip, key);
     bool ok = len > 0 ? cst_throttle_take(n->login_ip, (const char *)key, len, cst_now_us(), &wait)
@@ -334,6 +340,7 @@ cst_err cst_api_logout(cst_node *n, cst_request *req)
            "logout ends login sessions; delete an API token with DELETE /v1/tokens/{id}");
     TRY(cst_store_token_delete(n->store, req->work, req->who.user.tenant_id, req->who.user.id,
                                req->who.token.id));
+    cst_api_token_revoked(n, &req->who.token); /* DET-1 */
     cst_resp_empty(req, 204);
     return CST_OK;
 }
@@ -365,6 +372,7 @@ cst_err cst_api_password(cst_node *n, cst_request *req)
     TRY(e);
     TRY(cst_store_user_update(n->store, req->work, u));
     /* SPEC §9: a password change ends the user's other sessions. */
+    TRY(cst_api_sessions_revoked(n, req, u->tenant_id, u->id, req->who.token.id)); /* DET-1 */
     TRY(cst_store_sessions_end(n->store, req->work, u->id, req->who.token.id));
     cst_resp_empty(req, 204);
     return CST_OK;
@@ -511,6 +519,7 @@ cst_err cst_api_session_delete(cst_node *n, cst_request *req)
     ENSURE(t.session && strcmp(t.user_id, req->who.user.id) == 0, CST_ERR_NOT_FOUND,
            "no such session");
     TRY(cst_store_token_delete(n->store, req->work, t.tenant_id, t.user_id, t.id));
+    cst_api_token_revoked(n, &t); /* DET-1 */
     cst_resp_empty(req, 204);
     return CST_OK;
 }

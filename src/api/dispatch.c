@@ -104,7 +104,10 @@ static cst_err authenticate(cst_node *n, cst_request *req)
                             .session_max_seconds = n->cfg.session_max_seconds,
                             .operator_ip_allowlist = &n->cfg.operator_ip_allowlist,
                             .cache = n->credcache};
-    return cst_authn_bearer(n->store, &pol, auth + 7, req->client_ip, cst_now_us(), &req->who);
+    cst_err e = cst_authn_bearer(n->store, &pol, auth + 7, req->client_ip, cst_now_us(), &req->who);
+    if (e == CST_ERR_UNAUTHENTICATED)
+        cst_api_detect_token(n, req, auth + 7); /* DET-1: a revoked or expired one again */
+    return e;
 }
 
 /* What a route is comes from its flags in the route table (CST_ROUTE_*), never from its

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "node/detect.h"
 #include "core/tenant_state.h"
 #include "util/json.h"
 #include "util/util.h"
@@ -27,6 +28,7 @@ typedef struct export_state {
     cst_buf *out;
     cst_err e;
     bool finished;
+    char principal[CST_ID_MAX], ip[64]; /* DET-1: who read the records, from where */
 } export_state;
 
 /* Appends one line (hashed unless it is the manifest) and wipes the text. */
@@ -164,6 +166,8 @@ static void export_free(void *ctx)
                              "/v1/export",
                              json_pack("{s:I}", "records_sent", (json_int_t)x->records));
     }
+    /* DET-1: the records sent count towards the principal's reads (exfiltration) */
+    cst_detect_records_read(x->n, x->tenant.id, x->principal, x->records, x->ip, cst_now_us());
     json_decref(x->buckets);
     cst_buf_wipe_free(&x->value);
     free(x);
@@ -175,6 +179,8 @@ cst_err cst_api_export(cst_node *n, cst_request *req)
     ENSURE(x != NULL, CST_ERR_INTERNAL, "out of memory");
     x->n = n;
     x->tenant = req->who.tenant;
+    (void)snprintf(x->principal, sizeof(x->principal), "%s", req->who.user.id);
+    (void)snprintf(x->ip, sizeof(x->ip), "%s", req->client_ip);
     x->buckets = json_array();
     cst_buf_init(&x->value, SIZE_MAX);
     cst_tenant_ctx *t;

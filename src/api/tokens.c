@@ -111,7 +111,12 @@ cst_err cst_api_token_delete(cst_node *n, cst_request *req)
     ENSURE(cst_id_valid(req->params[0], "tk"), CST_ERR_NOT_FOUND, "no such token");
     /* another token, or a session, is out of an API token's sight: as if it were not there */
     ENSURE(!only || strcmp(req->params[0], only) == 0, CST_ERR_NOT_FOUND, "no such token");
+    cst_token_row t;
+    cst_err e = cst_store_token_get(n->store, req->work, req->params[0], &t);
+    ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_NOT_FOUND, "no such token");
+    TRY(e);
     TRY(cst_store_token_delete(n->store, req->work, req->who.user.tenant_id, user, req->params[0]));
+    cst_api_token_revoked(n, &t); /* DET-1: deleted, so scoped to the caller's tenant */
     cst_resp_empty(req, 204);
     return CST_OK;
 }

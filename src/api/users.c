@@ -193,6 +193,8 @@ cst_err cst_api_user_patch(cst_node *n, cst_request *req)
     }
     bool mfa_reset = before.totp_state != CST_TOTP_NONE && u.totp_state == CST_TOTP_NONE;
     if (e == CST_OK && (reset || u.disabled || mfa_reset))
+        e = cst_api_sessions_revoked(n, req, u.tenant_id, u.id, NULL); /* DET-1 */
+    if (e == CST_OK && (reset || u.disabled || mfa_reset))
         e = cst_store_sessions_end(n->store, req->work, u.id, NULL);
     if (e == CST_OK) {
         json_t *o = user_json(&u);

@@ -102,6 +102,7 @@ typedef struct cst_request {
 
     /* response */
     int retry_after; /* seconds; sent as Retry-After with an error when non-zero */
+    cst_err error;   /* the error answered (cst_resp_error); CST_OK for none (DET-1) */
     int status;
     cst_buf resp;
     char resp_type[128];

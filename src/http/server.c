@@ -267,6 +267,7 @@ void cst_resp_error(cst_request *req, cst_err e)
     json_t *body = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", cst_err_code(e), "message",
                              cst_err_message(e), "request_id", req->request_id);
     req->resp_header_count = 0;
+    req->error = e;
     if (!body || cst_resp_json(req, cst_err_status(e), body) != CST_OK) {
         req->status = 500;
         req->resp.len = 0;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "node/detect.h"
 #include "util/json.h"
 #include "util/util.h"
 
@@ -509,6 +510,7 @@ static void *sweep_main(void *arg)
         cst_err_clear();
         if (cst_lifecycle_sweep(n, cst_now_us(), NULL) != CST_OK)
             cst_err_clear();
+        cst_detect_sweep(n, cst_now_us()); /* DET-1: backup, drill and audit evidence */
         pthread_mutex_lock(&n->sweep_mu);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);

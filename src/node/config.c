@@ -292,6 +292,31 @@ static bool warn_login_rate(const cst_config *c, char *out, size_t n)
           ": the deletion schedule your customers were promised (RET-2, RET-3) no longer applies", \
           d)
 
+static bool warn_detect(const cst_config *c, char *out, size_t n)
+{
+    if (!c->detect_enabled)
+        return say(out, n, "detect.enabled = false: no intrusion detection, no alerts (DET-1)");
+    return false;
+}
+
+static const char *const severities[] = {"low", "medium", "high", "critical", NULL};
+
+#define DETECT_SEVERITY(n, f, dflt, d)                                                             \
+    {                                                                                              \
+        .name = n, .type = K_STR, .off = FIELD(f), .size = FSIZE(f), .def = dflt,                  \
+        .choices = severities, .desc = d                                                           \
+    }
+/* DET-1: a rule's threshold (more is weaker), window (shorter is weaker) and severity. */
+#define DETECT_RULE(r, thr, lo, sev, what)                                                         \
+    KNUMW("detect." #r "_threshold", K_INT, detect_##r.threshold, thr, lo, CST_DETECT_MAX, W_GT,   \
+          "", ": attacks of this kind may go unnoticed (DET-1)",                                   \
+          what " within `detect." #r "_window` that raise a `" #r "` alert"),                      \
+        KNUMW("detect." #r "_window", K_DUR_INT, detect_##r.window, "600", 60, 7 * 86400, W_LT,    \
+              " s", ": slower attacks of this kind go unnoticed (DET-1)",                          \
+              "the sliding window of `detect." #r "_threshold`"),                                  \
+        DETECT_SEVERITY("detect." #r "_severity", detect_##r.severity, sev,                        \
+                        "the severity of a `" #r "` alert (`low`, `medium`, `high`, `critical`)")
+
 /* Every configuration key, in the order of the effective configuration (CHG-1: node.start hashes
  * that JSON, so the order is part of the format). Parsing, defaults, the effective configuration,
  * the WEAKER THAN DEFAULT warnings and docs/configuration.md all come from here. */
@@ -529,6 +554,35 @@ static const config_key config_keys[] = {
          "the longest a tenant's `breach_notice_hours` may be (INC-2): a confirmed breach's "
          "notice is due `aware_at` plus the tenant's hours (48 unless it chose longer), never "
          "more than this"),
+    {.name = "detect.enabled",
+     .type = K_BOOL,
+     .off = FIELD(detect_enabled),
+     .def = "true",
+     .weaker = W_CUSTOM,
+     .warn = warn_detect,
+     .desc = "evaluate the intrusion detection rules as requests happen and raise alerts "
+             "(DET-1, docs/security.md)"},
+    KNUM("detect.quiet_period", K_DUR_INT, detect_quiet_period, "3600", 60, 7 * 86400,
+         "how long after its last occurrence an open alert absorbs new ones (one attack, one "
+         "alert whose count grows); also how long an address with an open "
+         "`password_spraying` alert gets 429 on login"),
+    DETECT_RULE(brute_force, "5", 2, "high", "failed logins against one account"),
+    DETECT_RULE(password_spraying, "10", 2, "high",
+                "distinct accounts (in any tenant) that one client address failed to log in to"),
+    DETECT_RULE(disallowed_ip, "1", 1, "medium",
+                "requests refused by an IP allowlist from one address"),
+    DETECT_RULE(revoked_credential, "1", 1, "high",
+                "requests with a revoked or expired token from one address"),
+    KNUMW("detect.exfiltration_factor", K_INT, detect_exfiltration_factor, "10", 2, 1000, W_GT, "",
+          "",
+          "an `exfiltration` alert when a principal reads more records in an hour than this "
+          "many times its hourly median of the last 7 days"),
+    KNUMW("detect.exfiltration_min_records", K_INT, detect_exfiltration_min_records, "1000", 1,
+          1000000000, W_GT, "", "", "and at least this many records in that hour"),
+    DETECT_SEVERITY("detect.exfiltration_severity", detect_exfiltration_severity, "critical",
+                    "the severity of an `exfiltration` alert"),
+    KNUMW("detect.drill_max_age", K_INT, detect_drill_max_age, "365", 1, 3650, W_GT, " days", "",
+          "a `drill_overdue` alert when no restore drill has passed for this many days (BAK-3)"),
 };
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 

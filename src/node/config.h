@@ -29,6 +29,16 @@ typedef struct cst_lifecycle_policy {
     int billing_retention_days; /* billing-class buckets kept after erase (2557, 7 years) */
 } cst_lifecycle_policy;
 
+#define CST_DETECT_MAX 64 /* the largest threshold of a windowed rule (util/window.h) */
+
+/* DET-1: a detection rule: an alert when threshold events (or distinct accounts) fall within
+ * window seconds. */
+typedef struct cst_detect_rule {
+    int threshold;
+    int window;
+    char severity[16]; /* low | medium | high | critical */
+} cst_detect_rule;
+
 typedef struct cst_config {
     char data_dir[PATH_MAX];
     char master_key_file[PATH_MAX]; /* empty: <parent of data_dir>/custodia-master.key */
@@ -92,7 +102,16 @@ typedef struct cst_config {
     int hash_workers;           /* threads that run password-hashing requests; 0: auto */
     int hash_queue;             /* such requests waiting for a worker before 503 */
     int auth_cache_entries;     /* IAM-5: credentials cached by token id; 0: none */
-    char log_file[PATH_MAX];    /* server log; empty: stderr. SIGHUP reopens it (logrotate) */
+    /* DET-1: intrusion detection */
+    bool detect_enabled;
+    int detect_quiet_period; /* seconds an open alert absorbs new occurrences */
+    cst_detect_rule detect_brute_force, detect_password_spraying, detect_disallowed_ip,
+        detect_revoked_credential;
+    int detect_exfiltration_factor;      /* records in an hour above factor x the hourly median */
+    int detect_exfiltration_min_records; /* and at least this many */
+    char detect_exfiltration_severity[16];
+    int detect_drill_max_age; /* days without a successful restore drill: drill_overdue */
+    char log_file[PATH_MAX];  /* server log; empty: stderr. SIGHUP reopens it (logrotate) */
 } cst_config;
 
 extern const cst_lifecycle_policy cst_lifecycle_defaults;

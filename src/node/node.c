@@ -5,6 +5,7 @@
 
 #include "audit/audit.h"
 #include "core/credcache.h"
+#include "node/detect.h"
 #include "util/json.h"
 
 #include <errno.h>
@@ -98,6 +99,7 @@ cst_err cst_node_open(cst_node *n, const cst_config *cfg)
                          &n->login_account));
     TRY(cst_failtable_new(CST_LOGIN_THROTTLE_ENTRIES, &n->login_phantoms));
     TRY(cst_credcache_new((size_t)cfg->auth_cache_entries, &n->credcache));
+    TRY(cst_detect_new(&n->detect)); /* DET-1 */
     return CST_OK;
 }
 
@@ -150,6 +152,8 @@ void cst_node_close(cst_node *n)
     n->login_phantoms = NULL;
     cst_credcache_free(n->credcache);
     n->credcache = NULL;
+    cst_detect_free(n->detect);
+    n->detect = NULL;
     pthread_mutex_destroy(&n->tenants_mu);
     pthread_cond_destroy(&n->tenants_cv);
     pthread_mutex_destroy(&n->erase_mu);

@@ -47,6 +47,7 @@ typedef struct cst_node {
     struct cst_throttle *login_ip, *login_account;
     struct cst_failtable *login_phantoms;
     struct cst_credcache *credcache; /* IAM-5: principals by token id (NULL: off) */
+    struct cst_detect *detect;       /* DET-1: the detection rules' windows (node/detect.h) */
 } cst_node;
 
 /* Loads the KEK (with its file checks), opens the system store and checks that the KEK and region

@@ -868,6 +868,65 @@ static void inc4(cst_report_ctx *c, cst_report_row *r)
                    t.approved, t.declined, t.pending);
 }
 
+/* DET-1: the rules run as requests happen (node/detect.c); the evidence is what they found. */
+typedef struct det1_tally {
+    json_t *by_type; /* alerts not resolved, by type */
+    int integrity;   /* audit_integrity alerts not resolved */
+    int stale;       /* open (not acknowledged) for more than a day */
+    int64_t now;
+} det1_tally;
+
+static cst_err det1_count(const cst_alert_row *a, void *ctx)
+{
+    det1_tally *t = ctx;
+    json_int_t k = json_integer_value(json_object_get(t->by_type, a->type));
+    json_object_set_new(t->by_type, a->type, json_integer(k + 1));
+    t->integrity += strcmp(a->type, "audit_integrity") == 0;
+    t->stale += strcmp(a->status, "open") == 0 && t->now - a->first_seen > DAY_US;
+    return CST_OK;
+}
+
+static void det1(cst_report_ctx *c, cst_report_row *r)
+{
+    const cst_config *cfg = &c->n->cfg;
+    det1_tally t = {.by_type = json_object(), .now = c->now};
+    cst_err e = CST_OK;
+    static const char *const live[] = {"open", "acknowledged"};
+    for (size_t i = 0; e == CST_OK && i < 2; i++) {
+        cst_alert_filter f = {.status = live[i], .limit = 100000};
+        e = cst_store_alert_list(c->n->store, c->scope->work, &f, det1_count, &t);
+    }
+    cst_report_fact(c, r, "open_alerts_by_type", t.by_type);
+    cst_report_fact(
+        c, r, "rules",
+        json_pack("{s:b,s:{s:i,s:i},s:{s:i,s:i},s:{s:i,s:i},s:{s:i,s:i},s:{s:i,s:i},s:i}",
+                  "enabled", cfg->detect_enabled, "brute_force", "threshold",
+                  cfg->detect_brute_force.threshold, "window_s", cfg->detect_brute_force.window,
+                  "password_spraying", "threshold", cfg->detect_password_spraying.threshold,
+                  "window_s", cfg->detect_password_spraying.window, "disallowed_ip", "threshold",
+                  cfg->detect_disallowed_ip.threshold, "window_s", cfg->detect_disallowed_ip.window,
+                  "revoked_credential", "threshold", cfg->detect_revoked_credential.threshold,
+                  "window_s", cfg->detect_revoked_credential.window, "exfiltration", "factor",
+                  cfg->detect_exfiltration_factor, "min_records",
+                  cfg->detect_exfiltration_min_records, "quiet_period_s",
+                  cfg->detect_quiet_period));
+    if (e != CST_OK) {
+        cst_err_clear();
+        cst_report_set(r, CST_REPORT_FAIL, "the alerts cannot be read");
+    } else if (!cfg->detect_enabled)
+        cst_report_set(r, CST_REPORT_FAIL, "intrusion detection is off (detect.enabled = false)");
+    else if (t.integrity)
+        cst_report_set(r, CST_REPORT_FAIL,
+                       "an audit_integrity alert is not resolved: the audit log's integrity is "
+                       "in question");
+    else if (t.stale)
+        cst_report_set(r, CST_REPORT_WARN,
+                       "%d alert(s) open for more than a day without being acknowledged", t.stale);
+    else
+        cst_report_set(r, CST_REPORT_PASS,
+                       "detection runs on every request; every open alert is being handled");
+}
+
 static void evd1(cst_report_ctx *c, cst_report_row *r)
 {
     cst_report_fact(c, r, "controls_in_catalogue", json_integer((json_int_t)cst_control_count));
@@ -932,7 +991,10 @@ const cst_control cst_controls[] = {
     C("LOG-4", "Tenants read their own audit trail", "influx §4a(i); jitterbit 1.2",
       "pass: enforced by construction", true, log_4),
     C("DET-1", "Intrusion detection and alerts",
-      "influx §4b, §5(7); jitterbit 3.6, 3.9; vtiger Logging and monitoring", "-", false, NULL),
+      "influx §4b, §5(7); jitterbit 3.6, 3.9; vtiger Logging and monitoring",
+      "fail: detection is off, the alerts cannot be read, or an audit_integrity alert is not "
+      "resolved; warn: an alert open for more than a day without being acknowledged",
+      false, det1),
     C("DET-2", "Health and metrics", "jitterbit 8.1; trust Protokollierung und Überwachung", "-",
       false, NULL),
     C("INC-1", "Incident records",

@@ -55,6 +55,10 @@
     X(S, cst_err, store_drill_list, (cst_store *st, cst_work *w, int limit, cst_err (*fn)(const cst_drill_row *, void *), void *ctx), (st, w, limit, fn, ctx)) \
     X(S, cst_err, store_tombstone_add, (cst_store *st, cst_work *w, const char *tenant_id, int64_t erased_at, const char *certificate_id), (st, w, tenant_id, erased_at, certificate_id)) \
     X(S, cst_err, store_tombstone_list, (cst_store *st, cst_work *w, cst_err (*fn)(const cst_tombstone_row *, void *), void *ctx), (st, w, fn, ctx)) \
+    X(S, cst_err, store_alert_put, (cst_store *st, cst_work *w, const cst_alert_row *a), (st, w, a)) \
+    X(S, cst_err, store_alert_get, (cst_store *st, cst_work *w, const char *id, cst_alert_row *out), (st, w, id, out)) \
+    X(S, cst_err, store_alert_find, (cst_store *st, cst_work *w, const char *type, const char *dedup_key, cst_alert_row *out), (st, w, type, dedup_key, out)) \
+    X(S, cst_err, store_alert_list, (cst_store *st, cst_work *w, const cst_alert_filter *f, cst_err (*fn)(const cst_alert_row *, void *), void *ctx), (st, w, f, fn, ctx)) \
     X(P, cst_err, store_tenant_lifecycle_set, (cst_store *st, cst_work *w, const cst_tenant_row *t), (st, w, t)) \
     X(S, cst_err, store_tenant_touch, (cst_store *st, cst_work *w, const char *tenant_id, int64_t now), (st, w, tenant_id, now)) \
     X(S, cst_err, store_tenant_keys, (cst_store *st, cst_work *w, const char *tenant_id, cst_err (*fn)(const char *purpose, uint32_t version, const uint8_t *blob, size_t len, void *ctx), void *ctx), (st, w, tenant_id, fn, ctx)) \

@@ -257,6 +257,38 @@ CST_MUST_USE cst_err cst_store_tombstone_list(cst_store *st, cst_work *w,
                                               cst_err (*fn)(const cst_tombstone_row *, void *),
                                               void *ctx);
 
+/* ---- alerts (DET-1) ---- */
+typedef struct cst_alert_row {
+    char id[CST_ID_MAX];
+    char type[32];
+    char severity[16]; /* low | medium | high | critical */
+    char status[16];   /* open | acknowledged | resolved */
+    char tenant[CST_ID_MAX];
+    char principal[CST_ID_MAX];
+    char source_ip[64];
+    int64_t first_seen, last_seen, count;
+    char summary[512];
+    char incident_id[CST_ID_MAX];
+    char dedup_key[160];
+} cst_alert_row;
+
+/* A filter of cst_store_alert_list: empty strings match everything; after: the id the previous
+ * page ended with ("" for the first). Newest first (by creation). */
+typedef struct cst_alert_filter {
+    const char *status, *type, *tenant, *after;
+    int limit;
+} cst_alert_filter;
+
+/* Inserts or replaces an alert by id. */
+CST_MUST_USE cst_err cst_store_alert_put(cst_store *st, cst_work *w, const cst_alert_row *a);
+CST_MUST_USE cst_err cst_store_alert_get(cst_store *st, cst_work *w, const char *id,
+                                         cst_alert_row *out);
+/* The newest alert of type with dedup_key that is not resolved; CST_ERR_NOT_FOUND when none. */
+CST_MUST_USE cst_err cst_store_alert_find(cst_store *st, cst_work *w, const char *type,
+                                          const char *dedup_key, cst_alert_row *out);
+CST_MUST_USE cst_err cst_store_alert_list(cst_store *st, cst_work *w, const cst_alert_filter *f,
+                                          cst_err (*fn)(const cst_alert_row *, void *), void *ctx);
+
 /* ---- lifecycle (RET-2, RET-3) and crypto-erase (RET-4) ---- */
 typedef struct cst_retained_row {
     char tenant_id[CST_ID_MAX];

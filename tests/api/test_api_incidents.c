@@ -15,6 +15,7 @@
 
 #include "core/incident.h"
 #include "node/config.h"
+#include "node/detect.h"
 #include "node/incidents.h"
 #include "report/report.h"
 #include "util/util.h"
@@ -498,13 +499,8 @@ static void test_inc2_unsent_notice_due_at_36h_overdue_at_49h_report_turns_red(v
     sqlite3_close(h);
     assert_true(ts_db_count(db, "SELECT count(*) FROM incident_timeline") >= 5);
 
-    cst_config cfg;
-    cst_config_defaults(&cfg);
-    snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", srv.data_dir);
-    snprintf(cfg.master_key_file, sizeof(cfg.master_key_file), "%s", srv.key_file);
-    assert_int_equal(cst_config_finish(&cfg), CST_OK);
     cst_node n;
-    assert_int_equal(cst_node_open(&n, &cfg), CST_OK);
+    ts_node_open(&srv, &n);
     cst_report_scope scope = {.generated_by = "cli", .requested_by = "test"};
     /* tenant B's 72 h clock (unsent) is due from 60 h: before then only C's counts */
     const struct {
@@ -523,6 +519,20 @@ static void test_inc2_unsent_notice_due_at_36h_overdue_at_49h_report_turns_red(v
         assert_int_equal(s.deadline, t0 + 48 * HOUR_US);
         if (s.due != at[k].due || s.overdue != at[k].overdue)
             fail_msg("at %lld h: due %d overdue %d", (long long)at[k].hours, s.due, s.overdue);
+        /* the sweep's breach_deadline alert: none before 36 h, high from 36 h, critical at 49 h */
+        cst_detect_deadlines(&n, now);
+        char key[128];
+        snprintf(key, sizeof(key), "%s/%s", id, tenant_c);
+        cst_alert_row alert;
+        cst_err found = cst_store_alert_find(n.store, NULL, "breach_deadline", key, &alert);
+        if (!at[k].due) {
+            assert_int_equal(found, CST_ERR_NOT_FOUND);
+            cst_err_clear();
+        } else {
+            assert_int_equal(found, CST_OK);
+            assert_string_equal(alert.tenant, tenant_c);
+            assert_string_equal(alert.severity, at[k].overdue ? "critical" : "high");
+        }
         json_t *rep = NULL;
         assert_int_equal(cst_report_build(&n, &scope, now, &rep), CST_OK);
         if (strcmp(row_status(rep, "INC-2"), at[k].inc2) != 0)

@@ -168,7 +168,7 @@ static void test_chg1_table_defaults_parse_back(void **state)
         json_decref(j);
     }
     assert_int_equal(json_object_size(dj), n);
-    assert_int_equal(n, 63); /* CHG-1: the key set of today; a new key updates this count */
+    assert_int_equal(n, 81); /* CHG-1: the key set of today; a new key updates this count */
     json_decref(dj);
     /* RET-2, RET-3: the table's lifecycle defaults are the promised schedule. */
     assert_memory_equal(&d.lifecycle, &cst_lifecycle_defaults, sizeof(d.lifecycle));
@@ -291,7 +291,7 @@ static void test_table_bounds_refused(void **state)
             break;
         }
     }
-    assert_int_equal(checked, 63);
+    assert_int_equal(checked, 81);
 }
 
 /* A key that is not in the table is refused, named, whatever the section. */
@@ -376,6 +376,18 @@ static void test_chg2_table_weaker_values_warn(void **state)
         {"http.header_timeout", '>'},
         {"http.max_connections_per_ip", '>'},
         {"auth.login_rate_per_ip", 'c'},
+        {"detect.enabled", 'c'},
+        {"detect.brute_force_threshold", '>'},
+        {"detect.brute_force_window", '<'},
+        {"detect.password_spraying_threshold", '>'},
+        {"detect.password_spraying_window", '<'},
+        {"detect.disallowed_ip_threshold", '>'},
+        {"detect.disallowed_ip_window", '<'},
+        {"detect.revoked_credential_threshold", '>'},
+        {"detect.revoked_credential_window", '<'},
+        {"detect.exfiltration_factor", '>'},
+        {"detect.exfiltration_min_records", '>'},
+        {"detect.drill_max_age", '>'},
     };
     cst_config_key_info k;
     size_t checked = 0, ruled = 0;
@@ -416,7 +428,7 @@ static void test_chg2_table_weaker_values_warn(void **state)
         checked++;
     }
     assert_int_equal(ruled, sizeof(rules) / sizeof(rules[0]));
-    assert_int_equal(checked, 17);
+    assert_int_equal(checked, 28);
 }
 
 /* Sets name = value on the defaults and runs cst_config_finish; returns finish's result and its
@@ -475,6 +487,9 @@ static void test_chg2_custom_rules_warn(void **state)
          "answered before its audit entry is durable; a crash can lose the entries of the reads "
          "answered in the last 2 ms (LOG-1)"},
         {"audit.read_durability", "durable", NULL},
+        {"detect.enabled", "false",
+         "WEAKER THAN DEFAULT: detect.enabled = false: no intrusion detection, no alerts (DET-1)"},
+        {"detect.enabled", "true", NULL},
     };
     static char log[8192];
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -649,12 +664,12 @@ static void test_table_kinds(void **state)
         if (k.kind == CST_KEY_STRING || k.kind == CST_KEY_CIDRS)
             assert_true(k.max_len > 0);
     }
-    assert_int_equal(counts[CST_KEY_STRING], 15);
-    assert_int_equal(counts[CST_KEY_INTEGER], 39);
-    assert_int_equal(counts[CST_KEY_DURATION], 4);
-    assert_int_equal(counts[CST_KEY_BOOL], 2);
+    assert_int_equal(counts[CST_KEY_STRING], 20);
+    assert_int_equal(counts[CST_KEY_INTEGER], 46);
+    assert_int_equal(counts[CST_KEY_DURATION], 9);
+    assert_int_equal(counts[CST_KEY_BOOL], 3);
     assert_int_equal(counts[CST_KEY_CIDRS], 2);
-    assert_int_equal(counts[CST_KEY_LISTEN], 1); /* 62 in all, as test_table_bounds_refused */
+    assert_int_equal(counts[CST_KEY_LISTEN], 1); /* 80 in all, as test_table_bounds_refused */
 }
 
 /* Found by fuzz_config: a string value that is not UTF-8 was accepted, and the node then failed

@@ -92,7 +92,16 @@ static const char system_schema[] =
     "  sent_by TEXT NOT NULL, document TEXT NOT NULL, decision TEXT NOT NULL,"
     "  decided_by TEXT NOT NULL, decided_at INTEGER NOT NULL, comment TEXT NOT NULL,"
     "  UNIQUE(incident_id, tenant_id, version));"
-    "CREATE INDEX IF NOT EXISTS notices_tenant ON notices(tenant_id);";
+    "CREATE INDEX IF NOT EXISTS notices_tenant ON notices(tenant_id);"
+    /* DET-1: alerts, one per attack (de-duplicated by type and key while not resolved) */
+    "CREATE TABLE IF NOT EXISTS alerts("
+    "  id TEXT PRIMARY KEY, type TEXT NOT NULL, severity TEXT NOT NULL, status TEXT NOT NULL,"
+    "  tenant TEXT NOT NULL DEFAULT '', principal TEXT NOT NULL DEFAULT '',"
+    "  source_ip TEXT NOT NULL DEFAULT '', first_seen INTEGER NOT NULL,"
+    "  last_seen INTEGER NOT NULL, count INTEGER NOT NULL, summary TEXT NOT NULL,"
+    "  incident_id TEXT NOT NULL DEFAULT '', dedup_key TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS alerts_dedup ON alerts(type, dedup_key, status);"
+    "CREATE INDEX IF NOT EXISTS alerts_seen ON alerts(last_seen);";
 
 /* Columns added after the first release, for data dirs made before them. */
 static const char *const migrations[][2] = {

@@ -1,0 +1,126 @@
+/* alerts.c: raising and de-duplicating alerts (DET-1). */
+#include "node/alerts.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/util.h"
+
+const cst_alert_type cst_alert_types[] = {
+    {"brute_force", "high", "failed logins against one account"},
+    {"password_spraying", "high", "failed logins from one address across many accounts"},
+    {"disallowed_ip", "medium", "requests refused by an IP allowlist"},
+    {"revoked_credential", "high", "a revoked or expired token presented again"},
+    {"exfiltration", "critical", "records read far above the principal's own baseline"},
+    {"audit_integrity", "critical", "audit verification found a broken chain or seal"},
+    {"backup_failing", "high", "the last backup failed, or none succeeded in two intervals"},
+    {"drill_overdue", "medium", "no restore drill passed within detect.drill_max_age"},
+    {"breach_deadline", "high", "a breach notice is due within 12 h or overdue"},
+    {"break_glass", "high", "break-glass access to a tenant"},
+    {"review_overdue", "medium", "an access review is overdue"},
+    {"key_age", "medium", "a key is older than its rotation period"},
+};
+const size_t cst_alert_type_count = sizeof(cst_alert_types) / sizeof(cst_alert_types[0]);
+
+static const char *const severities[] = {"low", "medium", "high", "critical"};
+
+const cst_alert_type *cst_alert_type_find(const char *name)
+{
+    for (size_t i = 0; name && i < cst_alert_type_count; i++)
+        if (strcmp(cst_alert_types[i].name, name) == 0)
+            return &cst_alert_types[i];
+    return NULL;
+}
+
+int cst_alert_severity_rank(const char *severity)
+{
+    for (int i = 0; severity && i < (int)(sizeof(severities) / sizeof(severities[0])); i++)
+        if (strcmp(severities[i], severity) == 0)
+            return i;
+    return -1;
+}
+
+bool cst_alert_status_valid(const char *status)
+{
+    return status && (!strcmp(status, "open") || !strcmp(status, "acknowledged") ||
+                      !strcmp(status, "resolved"));
+}
+
+/* One raise at a time, so that two occurrences of one attack never open two alerts. */
+static pthread_mutex_t raise_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static cst_err fill_new(cst_alert_row *a, const cst_alert_event *ev, const char *severity,
+                        int64_t now)
+{
+    memset(a, 0, sizeof(*a));
+    cst_random_id("al", a->id);
+    TRY(cst_copy(a->type, sizeof(a->type), ev->type));
+    TRY(cst_copy(a->severity, sizeof(a->severity), severity));
+    TRY(cst_copy(a->status, sizeof(a->status), "open"));
+    TRY(cst_copy(a->tenant, sizeof(a->tenant), ev->tenant ? ev->tenant : ""));
+    TRY(cst_copy(a->principal, sizeof(a->principal), ev->principal ? ev->principal : ""));
+    TRY(cst_copy(a->source_ip, sizeof(a->source_ip), ev->source_ip ? ev->source_ip : ""));
+    TRY(cst_copy(a->dedup_key, sizeof(a->dedup_key), ev->dedup_key ? ev->dedup_key : ""));
+    a->first_seen = now;
+    (void)snprintf(a->summary, sizeof(a->summary), "%s", ev->summary ? ev->summary : "");
+    return CST_OK;
+}
+
+static void audit_alert(cst_node *n, const char *action, const cst_alert_row *a)
+{
+    char resource[64];
+    (void)snprintf(resource, sizeof(resource), "alert/%s", a->id);
+    json_t *info = json_pack("{s:s,s:s,s:I,s:s}", "type", a->type, "severity", a->severity, "count",
+                             (json_int_t)a->count, "summary", a->summary);
+    if (info && a->source_ip[0])
+        json_object_set_new(info, "source_ip", json_string(a->source_ip));
+    if (info && a->principal[0])
+        json_object_set_new(info, "principal", json_string(a->principal));
+    cst_node_audit_event(n, action, "success", a->tenant[0] ? a->tenant : NULL, resource, info);
+}
+
+cst_err cst_alert_raise(cst_node *n, const cst_alert_event *ev, int64_t now, cst_alert_row *out)
+{
+    const cst_alert_type *t = cst_alert_type_find(ev->type);
+    ENSURE(t, CST_ERR_INVALID, "unknown alert type %s", ev->type ? ev->type : "(none)");
+    const char *severity = ev->severity ? ev->severity : t->severity;
+    ENSURE(cst_alert_severity_rank(severity) >= 0, CST_ERR_INVALID, "unknown severity %s",
+           severity);
+    int64_t count = ev->count > 0 ? ev->count : 1;
+    int64_t quiet = (int64_t)n->cfg.detect_quiet_period * 1000000;
+    cst_alert_row a;
+    const char *action = NULL;
+    pthread_mutex_lock(&raise_mu);
+    cst_err e =
+        cst_store_alert_find(n->store, NULL, ev->type, ev->dedup_key ? ev->dedup_key : "", &a);
+    if (e == CST_OK && now - a.last_seen <= quiet) {
+        a.count += count;
+        a.last_seen = now > a.last_seen ? now : a.last_seen;
+        if (cst_alert_severity_rank(severity) > cst_alert_severity_rank(a.severity)) {
+            action = "alert.escalated";
+            (void)snprintf(a.severity, sizeof(a.severity), "%s", severity);
+            if (ev->summary)
+                (void)snprintf(a.summary, sizeof(a.summary), "%s", ev->summary);
+        }
+    } else if (e == CST_OK || e == CST_ERR_NOT_FOUND) {
+        cst_err_clear();
+        action = "alert.raised";
+        e = fill_new(&a, ev, severity, now);
+        a.count = count;
+        a.last_seen = now;
+    }
+    if (e == CST_OK)
+        e = cst_store_alert_put(n->store, NULL, &a);
+    pthread_mutex_unlock(&raise_mu);
+    TRY(e);
+    if (action) {
+        cst_warn("alert: %s %s %s (%s, count %lld)%s%s", action + 6, a.type, a.id, a.severity,
+                 (long long)a.count, a.summary[0] ? ": " : "", a.summary);
+        audit_alert(n, action, &a);
+    }
+    if (out)
+        *out = a;
+    return CST_OK;
+}
