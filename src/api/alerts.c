@@ -122,12 +122,10 @@ static json_t *opt(const char *s)
 
 static json_t *alert_json(const cst_alert_row *a)
 {
-    return json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:s,s:o,s:[]}", "id", a->id, "type",
-                     a->type, "severity", a->severity, "status", a->status, "tenant",
-                     opt(a->tenant), "principal", opt(a->principal), "source_ip", opt(a->source_ip),
-                     "first_seen", cst_json_time(a->first_seen), "last_seen",
-                     cst_json_time(a->last_seen), "count", (json_int_t)a->count, "summary",
-                     a->summary, "incident_id", opt(a->incident_id), "deliveries");
+    json_t *o = cst_alert_json(a);
+    if (o)
+        json_object_set_new(o, "deliveries", json_array());
+    return o;
 }
 
 static cst_err add_alert(const cst_alert_row *a, void *ctx)
@@ -201,11 +199,32 @@ static cst_err alert_get(cst_node *n, cst_request *req, cst_alert_row *a)
     return cst_store_alert_get(n->store, req->work, req->params[0], a);
 }
 
+static cst_err add_delivery(const cst_webhook_row *d, void *ctx)
+{
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:o,s:o,s:o}", "id", d->id, "destination",
+                          d->tenant[0] ? "tenant" : "node", "url", d->url, "status", d->status,
+                          "attempts", (json_int_t)d->attempts, "last_status",
+                          d->last_status ? json_integer(d->last_status) : json_null(), "last_error",
+                          opt(d->last_error), "delivered_at",
+                          d->delivered_at ? cst_json_time(d->delivered_at) : json_null());
+    ENSURE(o && json_array_append_new(ctx, o) == 0, CST_ERR_INTERNAL, "out of memory");
+    return CST_OK;
+}
+
+/* The alert with its webhook deliveries (DET-1). */
 cst_err cst_api_sys_alert_get(cst_node *n, cst_request *req)
 {
     cst_alert_row a;
     TRY(alert_get(n, req, &a));
-    return cst_resp_json(req, 200, alert_json(&a));
+    json_t *o = cst_alert_json(&a), *deliveries = json_array();
+    ENSURE(o && deliveries && json_object_set_new(o, "deliveries", deliveries) == 0,
+           CST_ERR_INTERNAL, "out of memory");
+    cst_err e = cst_store_webhook_list(n->store, req->work, a.id, add_delivery, deliveries);
+    if (e != CST_OK) {
+        json_decref(o);
+        return e;
+    }
+    return cst_resp_json(req, 200, o);
 }
 
 static bool incident_id_valid(const char *s)

@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "backup/backup.h"
 #include "lifecycle/lifecycle.h"
+#include "node/webhook.h"
 #include "cli/cli.h"
 #include "crypto/tlscert.h"
 #include "http/router.h"
@@ -191,7 +192,9 @@ int cst_cli_serve(const cst_config *cfg)
                  opts.offload_queue);
         cst_server_hooks hooks = {&node, cst_api_on_headers, cst_api_on_complete,
                                   cst_api_on_respond};
-        e = cst_server_start(&opts, &hooks, &srv);
+        e = cst_webhook_start(&node); /* DET-1: before any request can raise an alert */
+        if (e == CST_OK)
+            e = cst_server_start(&opts, &hooks, &srv);
     }
     if (e == CST_OK)
         e = cst_backup_schedule_start(&node);                      /* BAK-1 */
@@ -207,6 +210,7 @@ int cst_cli_serve(const cst_config *cfg)
             close(console);
         }
         cst_server_stop(srv);
+        cst_webhook_stop(&node);
         if (node.store)
             cst_node_close(&node);
         return 1;
@@ -235,6 +239,7 @@ int cst_cli_serve(const cst_config *cfg)
     cst_lifecycle_stop(&node);
     cst_backup_schedule_stop(&node);
     cst_server_stop(srv);
+    cst_webhook_stop(&node); /* what is still pending goes out after the next start */
     /* An auditor can tell a clean stop from a gap (a crash leaves no node.stop). */
     cst_node_audit_event(&node, "node.stop", "success", NULL, node.node_id,
                          json_pack("{s:s}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "node/webhook.h"
+#include "util/json.h"
 #include "util/util.h"
 
 const cst_alert_type cst_alert_types[] = {
@@ -46,6 +48,21 @@ bool cst_alert_status_valid(const char *status)
 {
     return status && (!strcmp(status, "open") || !strcmp(status, "acknowledged") ||
                       !strcmp(status, "resolved"));
+}
+
+static json_t *opt(const char *s)
+{
+    return s[0] ? json_string(s) : json_null();
+}
+
+json_t *cst_alert_json(const cst_alert_row *a)
+{
+    return json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:s,s:o}", "id", a->id, "type",
+                     a->type, "severity", a->severity, "status", a->status, "tenant",
+                     opt(a->tenant), "principal", opt(a->principal), "source_ip", opt(a->source_ip),
+                     "first_seen", cst_json_time(a->first_seen), "last_seen",
+                     cst_json_time(a->last_seen), "count", (json_int_t)a->count, "summary",
+                     a->summary, "incident_id", opt(a->incident_id));
 }
 
 /* One raise at a time, so that two occurrences of one attack never open two alerts. */
@@ -119,6 +136,10 @@ cst_err cst_alert_raise(cst_node *n, const cst_alert_event *ev, int64_t now, cst
         cst_warn("alert: %s %s %s (%s, count %lld)%s%s", action + 6, a.type, a.id, a.severity,
                  (long long)a.count, a.summary[0] ? ": " : "", a.summary);
         audit_alert(n, action, &a);
+        /* A webhook that cannot be queued does not undo the alert, which is stored and audited. */
+        cst_err we = cst_webhook_enqueue(n, &a, action, now);
+        if (we != CST_OK)
+            cst_warn("alert %s: webhook delivery not queued: %s", a.id, cst_err_message(we));
     }
     if (out)
         *out = a;

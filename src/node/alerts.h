@@ -28,6 +28,9 @@ int cst_alert_severity_rank(const char *severity);
 /* true for open, acknowledged, resolved. */
 bool cst_alert_status_valid(const char *status);
 
+/* The alert as the API and webhooks show it (a new reference; NULL when out of memory). */
+struct json_t *cst_alert_json(const cst_alert_row *a);
+
 /* One occurrence (or several, count) of something alert-worthy. Strings may be NULL. */
 typedef struct cst_alert_event {
     const char *type;      /* a name of cst_alert_types */

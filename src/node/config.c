@@ -583,6 +583,17 @@ static const config_key config_keys[] = {
                     "the severity of an `exfiltration` alert"),
     KNUMW("detect.drill_max_age", K_INT, detect_drill_max_age, "365", 1, 3650, W_GT, " days", "",
           "a `drill_overdue` alert when no restore drill has passed for this many days (BAK-3)"),
+    KSTR("alerts.webhook_url", alerts_webhook_url, "empty (none)",
+         "where new and escalated alerts are posted, signed the Standard Webhooks way "
+         "(docs/security.md); `https://` only (the receiver's certificate is verified), or "
+         "`http://` to a loopback address for tests"),
+    KSTR("alerts.webhook_secret_file", alerts_webhook_secret_file, "empty (none)",
+         "a file (mode 0600) holding the webhook's signing secrets, `whsec_<base64 of 24 to 64 "
+         "bytes>`, one per line: the first current, a second one also signs during a rotation; "
+         "required with `alerts.webhook_url`"),
+    KNUM("alerts.webhook_retry_seconds", K_DUR_INT, alerts_webhook_retry_seconds, "30", 1, 3600,
+         "a failed delivery is retried after this, then twice as long each time (at most 1 h "
+         "apart) for 24 h, then marked failed"),
 };
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -790,6 +801,16 @@ cst_err cst_config_finish(cst_config *c)
     ENSURE(!c->backup_command[0] || c->backup_prune_command[0], CST_ERR_INVALID,
            "backup.command needs backup.prune_command: backups older than "
            "backup.retention_days must be removable (BAK-4)");
+    if (c->alerts_webhook_url[0]) { /* DET-1: https, or http to loopback only */
+        cst_err e = cst_webhook_url_check(c->alerts_webhook_url);
+        if (e != CST_OK) {
+            char why[256];
+            (void)snprintf(why, sizeof(why), "%s", cst_err_message(e));
+            return cst_fail(CST_ERR_INVALID, "alerts.webhook_url: %s", why);
+        }
+        ENSURE(c->alerts_webhook_secret_file[0], CST_ERR_INVALID,
+               "alerts.webhook_url needs alerts.webhook_secret_file (the signing secrets)");
+    }
     const cst_lifecycle_policy *lp = &c->lifecycle;
     ENSURE(lp->payment_close_days >= lp->payment_suspend_days, CST_ERR_INVALID,
            "lifecycle.payment_close_days must not be shorter than lifecycle.payment_suspend_days");

@@ -111,7 +111,11 @@ typedef struct cst_config {
     int detect_exfiltration_min_records; /* and at least this many */
     char detect_exfiltration_severity[16];
     int detect_drill_max_age; /* days without a successful restore drill: drill_overdue */
-    char log_file[PATH_MAX];  /* server log; empty: stderr. SIGHUP reopens it (logrotate) */
+    /* DET-1: the node's alert webhook */
+    char alerts_webhook_url[512];          /* "": none */
+    char alerts_webhook_secret_file[4096]; /* whsec_ secrets, one or two lines, 0600 */
+    int alerts_webhook_retry_seconds;      /* the first retry's delay, doubling, capped at 1 h */
+    char log_file[PATH_MAX]; /* server log; empty: stderr. SIGHUP reopens it (logrotate) */
 } cst_config;
 
 extern const cst_lifecycle_policy cst_lifecycle_defaults;

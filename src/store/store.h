@@ -289,6 +289,31 @@ CST_MUST_USE cst_err cst_store_alert_find(cst_store *st, cst_work *w, const char
 CST_MUST_USE cst_err cst_store_alert_list(cst_store *st, cst_work *w, const cst_alert_filter *f,
                                           cst_err (*fn)(const cst_alert_row *, void *), void *ctx);
 
+/* ---- webhook deliveries of alerts (DET-1): a durable queue in system.db ---- */
+#define CST_WEBHOOK_BODY_MAX 4096
+typedef struct cst_webhook_row {
+    char id[CST_ID_MAX]; /* msg_<hex>: also the webhook-id header */
+    char alert_id[CST_ID_MAX];
+    char tenant[CST_ID_MAX]; /* "": the node's webhook; else the tenant's */
+    char url[512];
+    char body[CST_WEBHOOK_BODY_MAX];                     /* the JSON posted, signed as is */
+    int64_t attempts, next_at, created_at, delivered_at; /* times: microseconds */
+    char status[16];                                     /* pending | delivered | failed */
+    int64_t last_status; /* the receiver's HTTP status; 0: none (no answer) */
+    char last_error[256];
+} cst_webhook_row;
+
+/* Inserts or updates a delivery by id. */
+CST_MUST_USE cst_err cst_store_webhook_put(cst_store *st, cst_work *w, const cst_webhook_row *d);
+/* At most limit pending deliveries whose next_at <= now, oldest first. */
+CST_MUST_USE cst_err cst_store_webhook_due(cst_store *st, cst_work *w, int64_t now, int limit,
+                                           cst_err (*fn)(const cst_webhook_row *, void *),
+                                           void *ctx);
+/* The deliveries of an alert, oldest first. */
+CST_MUST_USE cst_err cst_store_webhook_list(cst_store *st, cst_work *w, const char *alert_id,
+                                            cst_err (*fn)(const cst_webhook_row *, void *),
+                                            void *ctx);
+
 /* ---- lifecycle (RET-2, RET-3) and crypto-erase (RET-4) ---- */
 typedef struct cst_retained_row {
     char tenant_id[CST_ID_MAX];

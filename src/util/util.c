@@ -1,6 +1,7 @@
 /* util.c: time, ids, encodings, safe file I/O and logging. */
 #include "util/util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -302,4 +303,39 @@ void cst_log(const char *level, const char *fmt, ...)
     (void)vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     fprintf(stderr, "%s %-5s %s\n", ts, level, msg);
+}
+
+/* The host of an http:// URL (after the scheme) is a loopback address: 127.0.0.0/8 or [::1]. */
+static bool http_host_loopback(const char *p)
+{
+    char host[64];
+    size_t n;
+    if (*p == '[') {
+        n = strcspn(p + 1, "]");
+        return p[1 + n] == ']' && n == 3 && strncmp(p + 1, "::1", 3) == 0;
+    }
+    n = strcspn(p, ":/?#");
+    if (n == 0 || n >= sizeof(host))
+        return false;
+    memcpy(host, p, n);
+    host[n] = '\0';
+    struct in_addr a;
+    return inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
+cst_err cst_webhook_url_check(const char *url)
+{
+    size_t len = strlen(url);
+    ENSURE(len < CST_WEBHOOK_URL_MAX, CST_ERR_INVALID, "a webhook URL is at most %d bytes",
+           CST_WEBHOOK_URL_MAX - 1);
+    for (size_t i = 0; i < len; i++)
+        ENSURE((unsigned char)url[i] > 0x20 && (unsigned char)url[i] < 0x7f, CST_ERR_INVALID,
+               "a webhook URL has no spaces or control characters");
+    if (strncmp(url, "https://", 8) == 0) {
+        ENSURE(url[8] && url[8] != '/', CST_ERR_INVALID, "a webhook URL names a host");
+        return CST_OK;
+    }
+    ENSURE(strncmp(url, "http://", 7) == 0 && http_host_loopback(url + 7), CST_ERR_INVALID,
+           "a webhook URL must be https:// (http:// only to a loopback address, for tests)");
+    return CST_OK;
 }

@@ -20,6 +20,10 @@ bool cst_time_parse(const char *s, int64_t *us);
 void cst_random_id(const char *prefix, char out[32]);
 /* True when s is an identifier as cst_random_id makes them, with that prefix. */
 bool cst_id_valid(const char *s, const char *prefix);
+/* DET-1: a webhook URL is https://, or http:// to a loopback address (127.0.0.0/8, [::1]) for
+ * tests; at most CST_WEBHOOK_URL_MAX - 1 bytes, no spaces or control characters. */
+#define CST_WEBHOOK_URL_MAX 512
+CST_MUST_USE cst_err cst_webhook_url_check(const char *url);
 
 void cst_hex(const uint8_t *p, size_t n, char *out); /* out holds 2n+1 */
 CST_MUST_USE cst_err cst_unhex(const char *s, uint8_t *out, size_t n);

@@ -101,7 +101,16 @@ static const char system_schema[] =
     "  last_seen INTEGER NOT NULL, count INTEGER NOT NULL, summary TEXT NOT NULL,"
     "  incident_id TEXT NOT NULL DEFAULT '', dedup_key TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS alerts_dedup ON alerts(type, dedup_key, status);"
-    "CREATE INDEX IF NOT EXISTS alerts_seen ON alerts(last_seen);";
+    "CREATE INDEX IF NOT EXISTS alerts_seen ON alerts(last_seen);"
+    /* DET-1: signed webhook deliveries of alerts, queued durably and retried */
+    "CREATE TABLE IF NOT EXISTS webhook_deliveries("
+    "  id TEXT PRIMARY KEY, alert_id TEXT NOT NULL, tenant TEXT NOT NULL DEFAULT '',"
+    "  url TEXT NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_at INTEGER NOT NULL, status TEXT NOT NULL, last_status INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL,"
+    "  delivered_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS webhook_due ON webhook_deliveries(status, next_at);"
+    "CREATE INDEX IF NOT EXISTS webhook_alert ON webhook_deliveries(alert_id);";
 
 /* Columns added after the first release, for data dirs made before them. */
 static const char *const migrations[][2] = {

@@ -1,0 +1,356 @@
+/* webhook.c: signed webhook deliveries of alerts (DET-1); the libcurl adapter of the node. */
+#include "node/webhook.h"
+
+#include <curl/curl.h>
+#include <stdatomic.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto/crypto.h"
+#include "node/alerts.h"
+#include "util/json.h"
+#include "util/util.h"
+
+#define DUE_BATCH 16                         /* deliveries taken per pass */
+#define RETRY_FOR_US (24LL * 3600 * 1000000) /* then failed */
+#define RETRY_CAP_S 3600                     /* backoff never longer than an hour */
+#define POLL_MS 1000                         /* the sender looks for due retries this often */
+#define RESPONSE_MAX 65536                   /* a receiver's answer is read this far, no further */
+
+struct cst_webhook {
+    cst_node *node;
+    cst_webhook_secret secrets[CST_WEBHOOK_SECRETS]; /* sodium_malloc'd struct: locked */
+    size_t nsecrets;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    _Atomic bool stop;
+    bool kick;
+};
+
+/* ---- secrets and signatures ---- */
+
+cst_err cst_webhook_secret_parse(const char *text, size_t len, cst_webhook_secret *out)
+{
+    ENSURE(len > 6 && strncmp(text, "whsec_", 6) == 0, CST_ERR_INVALID,
+           "a webhook secret is whsec_<base64>");
+    size_t got = 0;
+    const char *end = NULL;
+    int rc = sodium_base642bin(out->key, sizeof(out->key), text + 6, len - 6, NULL, &got, &end,
+                               sodium_base64_VARIANT_ORIGINAL);
+    ENSURE(rc == 0 && end == text + len && got >= CST_WEBHOOK_SECRET_MIN, CST_ERR_INVALID,
+           "a webhook secret is whsec_<base64 of %d to %d bytes>", CST_WEBHOOK_SECRET_MIN,
+           CST_WEBHOOK_SECRET_MAX);
+    out->len = got;
+    return CST_OK;
+}
+
+/* Parses the lines of a secret file's text (blank lines ignored). */
+static cst_err parse_secrets(const char *text, size_t len,
+                             cst_webhook_secret out[CST_WEBHOOK_SECRETS], size_t *count)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len;) {
+        size_t j = i;
+        while (j < len && text[j] != '\n')
+            j++;
+        size_t k = j;
+        while (k > i && (text[k - 1] == '\r' || text[k - 1] == ' '))
+            k--;
+        if (k > i) {
+            ENSURE(n < CST_WEBHOOK_SECRETS, CST_ERR_INVALID,
+                   "at most %d webhook secrets (current, previous)", CST_WEBHOOK_SECRETS);
+            TRY(cst_webhook_secret_parse(text + i, k - i, &out[n]));
+            n++;
+        }
+        i = j + 1;
+    }
+    ENSURE(n > 0, CST_ERR_INVALID, "no webhook secret in the file");
+    *count = n;
+    return CST_OK;
+}
+
+cst_err cst_webhook_secrets_load(const char *path, cst_webhook_secret out[CST_WEBHOOK_SECRETS],
+                                 size_t *count)
+{
+    char text[1024];
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    ENSURE(fd >= 0, CST_ERR_INVALID, "alerts.webhook_secret_file %s: %s", path, strerror(errno));
+    struct stat sb;
+    cst_err e = CST_OK;
+    ssize_t got = 0;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+        e = cst_fail(CST_ERR_INVALID, "alerts.webhook_secret_file %s: not a regular file", path);
+    else if (sb.st_mode & 077)
+        e = cst_fail(CST_ERR_INVALID, "alerts.webhook_secret_file %s: mode %03o, must be 0600",
+                     path, (unsigned)(sb.st_mode & 0777));
+    else if ((got = read(fd, text, sizeof(text))) < 0 || (size_t)got == sizeof(text))
+        e = cst_fail(CST_ERR_INVALID, "alerts.webhook_secret_file %s: unreadable or too long",
+                     path);
+    close(fd);
+    if (e == CST_OK)
+        e = parse_secrets(text, (size_t)got, out, count);
+    sodium_memzero(text, sizeof(text));
+    if (e != CST_OK)
+        sodium_memzero(out, sizeof(*out) * CST_WEBHOOK_SECRETS);
+    return e;
+}
+
+cst_err cst_webhook_sign(const cst_webhook_secret *secrets, size_t n, const char *msg_id,
+                         int64_t timestamp, const char *body, size_t body_len,
+                         char out[CST_WEBHOOK_SIG_MAX])
+{
+    ENSURE(n > 0 && n <= CST_WEBHOOK_SECRETS, CST_ERR_INTERNAL, "no webhook secret");
+    char head[96];
+    int hl = snprintf(head, sizeof(head), "%s.%lld.", msg_id, (long long)timestamp);
+    ENSURE(hl > 0 && (size_t)hl < sizeof(head), CST_ERR_INTERNAL, "webhook id too long");
+    size_t pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t mac[CST_HASH_LEN];
+        char b64[sodium_base64_ENCODED_LEN(CST_HASH_LEN, sodium_base64_VARIANT_ORIGINAL)];
+        cst_hmac_sha256_2(secrets[i].key, secrets[i].len, head, (size_t)hl, body, body_len, mac);
+        sodium_bin2base64(b64, sizeof(b64), mac, sizeof(mac), sodium_base64_VARIANT_ORIGINAL);
+        int w = snprintf(out + pos, CST_WEBHOOK_SIG_MAX - pos, "%sv1,%s", i ? " " : "", b64);
+        ENSURE(w > 0 && (size_t)w < CST_WEBHOOK_SIG_MAX - pos, CST_ERR_INTERNAL,
+               "signature too long");
+        pos += (size_t)w;
+    }
+    return CST_OK;
+}
+
+/* ---- the queue ---- */
+
+static cst_err make_body(const cst_alert_row *a, const char *event, int64_t now, char *out,
+                         size_t n)
+{
+    json_t *o = json_pack("{s:s,s:o,s:o}", "type", event, "timestamp", cst_json_time(now), "data",
+                          cst_alert_json(a));
+    ENSURE(o, CST_ERR_INTERNAL, "out of memory");
+    char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    ENSURE(text, CST_ERR_INTERNAL, "out of memory");
+    cst_err e = cst_copy(out, n, text);
+    cst_json_free_text(text);
+    return e;
+}
+
+static void wake(struct cst_webhook *h)
+{
+    pthread_mutex_lock(&h->mu);
+    h->kick = true;
+    pthread_cond_signal(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
+cst_err cst_webhook_enqueue(cst_node *n, const cst_alert_row *a, const char *event, int64_t now)
+{
+    if (!n->cfg.alerts_webhook_url[0])
+        return CST_OK;
+    cst_webhook_row *d = calloc(1, sizeof(*d));
+    ENSURE(d, CST_ERR_INTERNAL, "out of memory");
+    cst_random_id("msg", d->id);
+    cst_err e = cst_copy(d->alert_id, sizeof(d->alert_id), a->id);
+    if (e == CST_OK)
+        e = cst_copy(d->url, sizeof(d->url), n->cfg.alerts_webhook_url);
+    if (e == CST_OK)
+        e = make_body(a, event, now, d->body, sizeof(d->body));
+    if (e == CST_OK) {
+        (void)snprintf(d->status, sizeof(d->status), "pending");
+        d->next_at = d->created_at = now;
+        e = cst_store_webhook_put(n->store, NULL, d);
+    }
+    free(d);
+    if (e == CST_OK && n->webhook)
+        wake(n->webhook);
+    return e;
+}
+
+/* ---- the sender ---- */
+
+static size_t discard(char *p, size_t size, size_t nmemb, void *ctx)
+{
+    size_t *seen = ctx;
+    *seen += size * nmemb;
+    return *seen > RESPONSE_MAX ? 0 : size * nmemb; /* 0 stops the transfer */
+}
+
+/* Posts d once; *status gets the HTTP status (0: no answer), err what went wrong. */
+static cst_err post(struct cst_webhook *h, const cst_webhook_row *d, int64_t now, long *status,
+                    char *err, size_t errn)
+{
+    char sig[CST_WEBHOOK_SIG_MAX], hid[64], hts[64], hsig[CST_WEBHOOK_SIG_MAX + 32];
+    int64_t ts = now / 1000000;
+    TRY(cst_webhook_sign(h->secrets, h->nsecrets, d->id, ts, d->body, strlen(d->body), sig));
+    TRY(cst_fmt(hid, sizeof(hid), "webhook-id: %s", d->id));
+    TRY(cst_fmt(hts, sizeof(hts), "webhook-timestamp: %lld", (long long)ts));
+    TRY(cst_fmt(hsig, sizeof(hsig), "webhook-signature: %s", sig));
+    CURL *c = curl_easy_init();
+    ENSURE(c, CST_ERR_INTERNAL, "cannot start libcurl");
+    struct curl_slist *hs = NULL, *t;
+    const char *lines[] = {"Content-Type: application/json", hid, hts, hsig, "Expect:"};
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+        if ((t = curl_slist_append(hs, lines[i])))
+            hs = t;
+    char ebuf[CURL_ERROR_SIZE] = "";
+    size_t seen = 0;
+    curl_easy_setopt(c, CURLOPT_URL, d->url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, d->body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(d->body));
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &seen);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+    CURLcode rc = curl_easy_perform(c);
+    *status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && *status))
+        (void)snprintf(err, errn, "%s", ebuf[0] ? ebuf : curl_easy_strerror(rc));
+    else if (*status < 200 || *status > 299)
+        (void)snprintf(err, errn, "HTTP %ld", *status);
+    curl_slist_free_all(hs);
+    curl_easy_cleanup(c);
+    return CST_OK;
+}
+
+/* The delay before retry number `attempts` (1 after the first failure): base, doubling, capped. */
+static int64_t backoff_us(int base_s, int64_t attempts)
+{
+    int64_t s = base_s;
+    for (int64_t i = 1; i < attempts && s < RETRY_CAP_S; i++)
+        s *= 2;
+    return (s < RETRY_CAP_S ? s : RETRY_CAP_S) * 1000000;
+}
+
+static void attempt(struct cst_webhook *h, cst_webhook_row *d)
+{
+    int64_t now = cst_now_us();
+    long status = 0;
+    char err[256] = "";
+    cst_err e = post(h, d, now, &status, err, sizeof(err));
+    if (e != CST_OK)
+        (void)snprintf(err, sizeof(err), "%s", cst_err_message(e));
+    d->attempts++;
+    d->last_status = status;
+    (void)snprintf(d->last_error, sizeof(d->last_error), "%s", err);
+    if (!err[0]) {
+        (void)snprintf(d->status, sizeof(d->status), "delivered");
+        d->delivered_at = now;
+    } else {
+        d->next_at = now + backoff_us(h->node->cfg.alerts_webhook_retry_seconds, d->attempts);
+        if (d->next_at - d->created_at > RETRY_FOR_US)
+            (void)snprintf(d->status, sizeof(d->status), "failed");
+        cst_warn("webhook %s (alert %s): attempt %lld: %s", d->id, d->alert_id,
+                 (long long)d->attempts, err);
+    }
+    if (cst_store_webhook_put(h->node->store, NULL, d) != CST_OK)
+        cst_warn("webhook %s: outcome not stored", d->id);
+}
+
+typedef struct due_batch {
+    cst_webhook_row *rows;
+    size_t n;
+} due_batch;
+
+static cst_err take(const cst_webhook_row *d, void *ctx)
+{
+    due_batch *b = ctx;
+    if (b->n < DUE_BATCH)
+        b->rows[b->n++] = *d;
+    return CST_OK;
+}
+
+static void *sender_main(void *arg)
+{
+    struct cst_webhook *h = arg;
+    cst_webhook_row *rows = calloc(DUE_BATCH, sizeof(*rows));
+    if (!rows) {
+        cst_warn("webhook sender: out of memory");
+        return NULL;
+    }
+    for (;;) {
+        pthread_mutex_lock(&h->mu);
+        bool stop = h->stop;
+        h->kick = false;
+        pthread_mutex_unlock(&h->mu);
+        if (stop)
+            break;
+        due_batch b = {rows, 0};
+        if (cst_store_webhook_due(h->node->store, NULL, cst_now_us(), DUE_BATCH, take, &b) !=
+            CST_OK)
+            cst_warn("webhook sender: cannot read the queue");
+        for (size_t i = 0; i < b.n && !h->stop; i++)
+            attempt(h, &rows[i]);
+        if (b.n == DUE_BATCH)
+            continue;
+        pthread_mutex_lock(&h->mu);
+        if (!h->stop && !h->kick) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += POLL_MS / 1000;
+            (void)pthread_cond_timedwait(&h->cv, &h->mu, &ts);
+        }
+        pthread_mutex_unlock(&h->mu);
+    }
+    free(rows);
+    return NULL;
+}
+
+cst_err cst_webhook_start(cst_node *n)
+{
+    if (!n->cfg.alerts_webhook_url[0])
+        return CST_OK;
+    struct cst_webhook *h = sodium_malloc(sizeof(*h));
+    ENSURE(h, CST_ERR_INTERNAL, "out of memory");
+    memset(h, 0, sizeof(*h));
+    h->node = n;
+    cst_err e =
+        cst_webhook_secrets_load(n->cfg.alerts_webhook_secret_file, h->secrets, &h->nsecrets);
+    if (e == CST_OK && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        e = cst_fail(CST_ERR_INTERNAL, "cannot initialise libcurl");
+    if (e != CST_OK) {
+        sodium_free(h);
+        return e;
+    }
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_cond_init(&h->cv, NULL);
+    if (pthread_create(&h->thread, NULL, sender_main, h) != 0) {
+        pthread_cond_destroy(&h->cv);
+        pthread_mutex_destroy(&h->mu);
+        sodium_free(h);
+        curl_global_cleanup();
+        return cst_fail(CST_ERR_INTERNAL, "cannot start the webhook sender");
+    }
+    n->webhook = h;
+    return CST_OK;
+}
+
+void cst_webhook_stop(cst_node *n)
+{
+    struct cst_webhook *h = n->webhook;
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->mu);
+    h->stop = true;
+    pthread_cond_signal(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+    pthread_join(h->thread, NULL);
+    n->webhook = NULL;
+    pthread_cond_destroy(&h->cv);
+    pthread_mutex_destroy(&h->mu);
+    sodium_free(h); /* wipes the secrets */
+    curl_global_cleanup();
+}

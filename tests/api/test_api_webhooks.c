@@ -1,0 +1,379 @@
+/* test_api_webhooks.c: DET-1 signed webhook deliveries against a real server. A receiver on
+ * loopback (a thread in this test) checks the Standard Webhooks signature of every delivery
+ * with its own HMAC (libsodium, not custodia's signer) against both secrets of a rotation,
+ * answers 500 to a delivery's first attempt and 200 after; the tests see a retried delivery
+ * arrive, GET /v1/sys/alerts/{id} show it delivered after 2 attempts, a delivery left pending
+ * while the node is stopped arrive after a restart, and the check refuse a wrong signature. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "harness.h"
+
+/* Two secrets of a rotation (current first): 24 and 32 bytes. */
+static const char *const SECRETS[2] = {"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                                       "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="};
+
+static ts_server srv;
+static char *op, *sec, *owner;
+static char acme_id[32];
+
+/* ---- the receiver ---- */
+
+#define MAX_SEEN 32
+typedef struct seen {
+    char id[64];
+    char body[4096];
+    unsigned verified; /* bit i: an entry of webhook-signature is secret i's HMAC */
+    long answered;
+} seen;
+
+static struct {
+    pthread_mutex_t mu;
+    int fd, port;
+    seen got[MAX_SEEN];
+    int n;
+    bool down; /* answer 503 to everything */
+} rx = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* The value of header name in the request head (case-insensitive), "" when absent. */
+static void header(const char *head, const char *name, char *out, size_t n)
+{
+    out[0] = '\0';
+    size_t nl = strlen(name);
+    for (const char *p = head; (p = strchr(p, '\n')) != NULL;) {
+        p++;
+        if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+            const char *v = p + nl + 1;
+            while (*v == ' ')
+                v++;
+            size_t len = strcspn(v, "\r\n");
+            snprintf(out, n, "%.*s", (int)(len < n ? len : n - 1), v);
+            return;
+        }
+    }
+}
+
+/* Which of the two secrets signed id.ts.body, per the webhook-signature header sig: a bit
+ * per secret. The receiver's own check, as a customer would write it. */
+static unsigned verify(const char *id, const char *ts, const char *body, const char *sig)
+{
+    unsigned mask = 0;
+    for (int s = 0; s < 2; s++) {
+        unsigned char key[64], mac[32];
+        size_t klen = 0;
+        const char *b64 = SECRETS[s] + 6;
+        assert_int_equal(sodium_base642bin(key, sizeof(key), b64, strlen(b64), NULL, &klen, NULL,
+                                           sodium_base64_VARIANT_ORIGINAL),
+                         0);
+        crypto_auth_hmacsha256_state st;
+        crypto_auth_hmacsha256_init(&st, key, klen);
+        crypto_auth_hmacsha256_update(&st, (const unsigned char *)id, strlen(id));
+        crypto_auth_hmacsha256_update(&st, (const unsigned char *)".", 1);
+        crypto_auth_hmacsha256_update(&st, (const unsigned char *)ts, strlen(ts));
+        crypto_auth_hmacsha256_update(&st, (const unsigned char *)".", 1);
+        crypto_auth_hmacsha256_update(&st, (const unsigned char *)body, strlen(body));
+        crypto_auth_hmacsha256_final(&st, mac);
+        char want[64];
+        sodium_bin2base64(want, sizeof(want), mac, sizeof(mac), sodium_base64_VARIANT_ORIGINAL);
+        char copy[512];
+        snprintf(copy, sizeof(copy), "%s", sig);
+        char *save = NULL;
+        for (char *e = strtok_r(copy, " ", &save); e; e = strtok_r(NULL, " ", &save))
+            if (strncmp(e, "v1,", 3) == 0 && strcmp(e + 3, want) == 0)
+                mask |= 1u << s;
+    }
+    return mask;
+}
+
+static void serve_one(int c)
+{
+    char req[16384];
+    size_t len = 0;
+    char *end = NULL;
+    ssize_t r;
+    while (len < sizeof(req) - 1 && (r = read(c, req + len, sizeof(req) - 1 - len)) > 0) {
+        len += (size_t)r;
+        req[len] = '\0';
+        if ((end = strstr(req, "\r\n\r\n"))) {
+            char cl[32];
+            header(req, "Content-Length", cl, sizeof(cl));
+            if (len >= (size_t)(end + 4 - req) + strtoul(cl, NULL, 10))
+                break;
+        }
+    }
+    if (!end)
+        return;
+    *end = '\0';
+    const char *body = end + 4;
+    char id[64], ts[32], sig[512];
+    header(req, "webhook-id", id, sizeof(id));
+    header(req, "webhook-timestamp", ts, sizeof(ts));
+    header(req, "webhook-signature", sig, sizeof(sig));
+    long status = 200;
+    pthread_mutex_lock(&rx.mu);
+    bool first = true;
+    for (int i = 0; i < rx.n; i++)
+        first = first && strcmp(rx.got[i].id, id) != 0;
+    status = rx.down ? 503 : first ? 500 : 200;
+    /* a signature older or newer than 5 minutes is refused, as the scheme advises */
+    long long age = (long long)time(NULL) - strtoll(ts, NULL, 10);
+    unsigned mask = age > -300 && age < 300 ? verify(id, ts, body, sig) : 0;
+    if (rx.n < MAX_SEEN) {
+        seen *s = &rx.got[rx.n++];
+        snprintf(s->id, sizeof(s->id), "%s", id);
+        snprintf(s->body, sizeof(s->body), "%s", body);
+        s->verified = mask;
+        s->answered = status;
+    }
+    pthread_mutex_unlock(&rx.mu);
+    char resp[128];
+    int n = snprintf(resp, sizeof(resp),
+                     "HTTP/1.1 %ld X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", status);
+    (void)!write(c, resp, (size_t)n);
+}
+
+static void *receiver(void *arg)
+{
+    (void)arg;
+    int c;
+    while ((c = accept(rx.fd, NULL, NULL)) >= 0) {
+        serve_one(c);
+        close(c);
+    }
+    return NULL;
+}
+
+static void receiver_start(void)
+{
+    rx.fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+    assert_int_equal(bind(rx.fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(rx.fd, 16), 0);
+    assert_int_equal(getsockname(rx.fd, (struct sockaddr *)&a, &al), 0);
+    rx.port = ntohs(a.sin_port);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, receiver, NULL), 0);
+    pthread_detach(t);
+}
+
+/* The attempts the receiver saw of delivery id, and how many it answered 200. */
+static int attempts_seen(const char *id, int *ok, unsigned *all_verified)
+{
+    int n = 0;
+    *ok = 0;
+    *all_verified = 3;
+    pthread_mutex_lock(&rx.mu);
+    for (int i = 0; i < rx.n; i++)
+        if (!strcmp(rx.got[i].id, id)) {
+            n++;
+            *ok += rx.got[i].answered == 200;
+            *all_verified &= rx.got[i].verified;
+        }
+    pthread_mutex_unlock(&rx.mu);
+    return n;
+}
+
+/* ---- the node ---- */
+
+static int setup(void **state)
+{
+    (void)state;
+    if (sodium_init() < 0)
+        return -1;
+    receiver_start();
+    ts_init(&srv);
+    char path[400];
+    snprintf(path, sizeof(path), "%s/webhook.secrets", srv.root);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "%s\n%s\n", SECRETS[0], SECRETS[1]);
+    fclose(f);
+    chmod(path, 0600);
+    snprintf(srv.extra_config, sizeof(srv.extra_config),
+             "[auth]\nlogin_rate_per_ip = 1000\nlogin_rate_per_account = 1000\n"
+             "[alerts]\nwebhook_url = http://127.0.0.1:%d/hook\nwebhook_secret_file = %s\n"
+             "webhook_retry_seconds = 1\n",
+             rx.port, path);
+    if (!(owner = ts_start_tenant(&srv, &op, "acme", acme_id)))
+        return -1;
+    sec = ts_sys_operator(&srv, op, "watcher", "sys-security");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return ts_finish(&srv, 3, op, sec, owner);
+}
+
+/* 5 failed logins against a new account of acme: one brute_force alert; its id into out. */
+static void brute_force(const char *user, char *out, size_t n)
+{
+    char uid[64], body[256], path[160];
+    free(ts_user_create(&srv, owner, "acme", user, "[\"reader\"]", NULL, false, uid));
+    snprintf(body, sizeof(body),
+             "{\"tenant\":\"acme\",\"username\":\"%s\",\"password\":\"wrong-guess-123456\"}", user);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(ts_status(&srv, "POST", "/v1/auth/login", NULL, body, NULL, 0), 401);
+    snprintf(path, sizeof(path), "/v1/sys/alerts?type=brute_force");
+    ts_resp r;
+    ts_request(&srv, "GET", path, sec, NULL, NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *a, *alerts = json_object_get(r.json, "alerts");
+    size_t i;
+    out[0] = '\0';
+    json_array_foreach(alerts, i, a)
+    {
+        if (!strcmp(json_string_value(json_object_get(a, "principal")), uid))
+            snprintf(out, n, "%s", json_string_value(json_object_get(a, "id")));
+    }
+    ts_resp_free(&r);
+    assert_true(out[0]);
+}
+
+/* The one delivery of an alert, by GET /v1/sys/alerts/{id} (asserts 200 and one). */
+static json_t *delivery(const char *alert_id)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/sys/alerts/%s", alert_id);
+    ts_resp r;
+    ts_request(&srv, "GET", path, sec, NULL, NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *ds = json_object_get(r.json, "deliveries");
+    assert_int_equal(json_array_size(ds), 1);
+    json_t *d = json_incref(json_array_get(ds, 0));
+    ts_resp_free(&r);
+    return d;
+}
+
+/* Polls the delivery of alert_id until its status is want (at most 20 s). */
+static json_t *wait_status(const char *alert_id, const char *want)
+{
+    for (int i = 0; i < 200; i++) {
+        json_t *d = delivery(alert_id);
+        if (!strcmp(json_string_value(json_object_get(d, "status")), want))
+            return d;
+        json_decref(d);
+        usleep(100 * 1000);
+    }
+    fail_msg("delivery of %s never became %s", alert_id, want);
+    return NULL;
+}
+
+/* A new alert goes to the node's webhook, signed by both secrets of the rotation; the first
+ * attempt gets 500, the retry (1 s later) 200: delivered after 2 attempts. */
+static void test_webhook_retried_and_signed(void **state)
+{
+    (void)state;
+    char alert[64];
+    brute_force("victim", alert, sizeof(alert));
+    json_t *d = wait_status(alert, "delivered");
+    const char *id = json_string_value(json_object_get(d, "id"));
+    assert_int_equal(strncmp(id, "msg_", 4), 0);
+    assert_string_equal(json_string_value(json_object_get(d, "destination")), "node");
+    assert_int_equal(json_integer_value(json_object_get(d, "attempts")), 2);
+    assert_int_equal(json_integer_value(json_object_get(d, "last_status")), 200);
+    assert_true(json_is_string(json_object_get(d, "delivered_at")));
+    int ok;
+    unsigned verified;
+    assert_int_equal(attempts_seen(id, &ok, &verified), 2);
+    assert_int_equal(ok, 1);
+    assert_int_equal(verified, 3); /* every attempt verified with both secrets */
+    /* the body: {type, timestamp, data: the alert} */
+    pthread_mutex_lock(&rx.mu);
+    json_t *body = NULL;
+    for (int i = 0; i < rx.n && !body; i++)
+        if (!strcmp(rx.got[i].id, id))
+            body = json_loads(rx.got[i].body, 0, NULL);
+    pthread_mutex_unlock(&rx.mu);
+    assert_non_null(body);
+    assert_string_equal(json_string_value(json_object_get(body, "type")), "alert.raised");
+    assert_true(json_is_string(json_object_get(body, "timestamp")));
+    json_t *data = json_object_get(body, "data");
+    assert_string_equal(json_string_value(json_object_get(data, "id")), alert);
+    assert_string_equal(json_string_value(json_object_get(data, "type")), "brute_force");
+    assert_string_equal(json_string_value(json_object_get(data, "tenant")), acme_id);
+    json_decref(body);
+    json_decref(d);
+}
+
+/* The receiver's check is not vacuous: a changed body, id, timestamp or signature fails. */
+static void test_webhook_wrong_signature_detected(void **state)
+{
+    (void)state;
+    const char *body = "{\"test\": 2432232314}", *id = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    const char *good = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+    assert_int_equal(verify(id, "1614265330", body, good), 1); /* the scheme's own example */
+    assert_int_equal(verify(id, "1614265330", "{\"test\": 2432232315}", good), 0);
+    assert_int_equal(verify(id, "1614265331", body, good), 0);
+    assert_int_equal(verify("msg_other", "1614265330", body, good), 0);
+    assert_int_equal(
+        verify(id, "1614265330", body, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OF="), 0);
+    assert_int_equal(
+        verify(id, "1614265330", body, "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="), 0);
+}
+
+/* A delivery still pending when the node stops is sent after the next start. */
+static void test_webhook_survives_restart(void **state)
+{
+    (void)state;
+    pthread_mutex_lock(&rx.mu);
+    rx.down = true;
+    pthread_mutex_unlock(&rx.mu);
+    char alert[64];
+    brute_force("victim2", alert, sizeof(alert));
+    json_t *d = NULL;
+    for (int i = 0; i < 200; i++) { /* one failed attempt, still pending */
+        d = delivery(alert);
+        if (json_integer_value(json_object_get(d, "attempts")) >= 1)
+            break;
+        json_decref(d);
+        d = NULL;
+        usleep(100 * 1000);
+    }
+    assert_non_null(d);
+    assert_string_equal(json_string_value(json_object_get(d, "status")), "pending");
+    assert_int_equal(json_integer_value(json_object_get(d, "last_status")), 503);
+    char id[64];
+    snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(d, "id")));
+    json_decref(d);
+    assert_int_equal(ts_stop(&srv), 0);
+    pthread_mutex_lock(&rx.mu);
+    rx.down = false;
+    pthread_mutex_unlock(&rx.mu);
+    int before, ok;
+    unsigned verified;
+    before = attempts_seen(id, &ok, &verified);
+    assert_int_equal(ok, 0);
+    assert_true(ts_start(&srv));
+    d = wait_status(alert, "delivered");
+    json_decref(d);
+    assert_true(attempts_seen(id, &ok, &verified) > before);
+    assert_int_equal(ok, 1);
+    assert_int_equal(verified, 3);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_webhook_wrong_signature_detected),
+        cmocka_unit_test(test_webhook_retried_and_signed),
+        cmocka_unit_test(test_webhook_survives_restart),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
