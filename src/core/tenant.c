@@ -1,6 +1,7 @@
 /* tenant.c: a new tenant's row, and its identity settings read from their stored JSON under the
  * node's policy. */
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/bucket.h"
@@ -114,5 +115,20 @@ cst_err cst_tenant_settings_check(const json_t *change, const char *client_ip, i
     if (json_object_get(change, "ip_allowlist"))
         TRY(check_allowlist(json_object_get(change, "ip_allowlist"), client_ip));
     TRY(check_timeout(change, "session_idle_seconds", 60, idle_max));
-    return check_timeout(change, "session_max_seconds", 300, session_max);
+    TRY(check_timeout(change, "session_max_seconds", 300, session_max));
+    /* DET-1: the tenant's alert webhook ("" or null: none) and its secret's rotation */
+    json_t *url = json_object_get(change, "alert_webhook_url");
+    ENSURE(!url || json_is_null(url) || json_is_string(url), CST_ERR_INVALID,
+           "alert_webhook_url must be a URL, \"\" or null");
+    if (json_is_string(url) && json_string_value(url)[0]) {
+        cst_err e = cst_webhook_url_check(json_string_value(url));
+        if (e != CST_OK) {
+            char why[200];
+            (void)snprintf(why, sizeof(why), "%s", cst_err_message(e));
+            return cst_fail(CST_ERR_INVALID, "alert_webhook_url: %s", why);
+        }
+    }
+    json_t *rot = json_object_get(change, "rotate_alert_webhook_secret");
+    ENSURE(!rot || json_is_true(rot), CST_ERR_INVALID, "rotate_alert_webhook_secret must be true");
+    return CST_OK;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "crypto/crypto.h"
+#include "crypto/keys.h"
 #include "node/alerts.h"
 #include "util/json.h"
 #include "util/util.h"
@@ -126,6 +127,137 @@ cst_err cst_webhook_sign(const cst_webhook_secret *secrets, size_t n, const char
     return CST_OK;
 }
 
+/* ---- a tenant's webhook: its secrets sealed under the node's audit key ---- */
+
+#define SEALED "alert_webhook_sealed"
+#define TENANT_SECRET_LEN 32
+#define PREVIOUS_FOR_US (24LL * 3600 * 1000000) /* a rotated-out secret signs this long */
+#define SEALED_MAX 256
+
+static cst_err tenant_aad(cst_buf *aad, const char *tenant_id)
+{
+    TRY(cst_buf_append(aad, "cst:webhook:v1", 14));
+    return cst_buf_append_lv16(aad, tenant_id, strlen(tenant_id));
+}
+
+/* Seals a secret for tenant_id as a base64 JSON string (*out, a new reference). */
+static cst_err seal_secret(cst_node *n, const char *tenant_id, const uint8_t *key, size_t len,
+                           json_t **out)
+{
+    cst_buf aad, blob;
+    cst_buf_init(&aad, 256);
+    cst_buf_init(&blob, SEALED_MAX);
+    cst_err e = tenant_aad(&aad, tenant_id);
+    if (e == CST_OK)
+        e = cst_seal(&n->audit_key, &aad, key, len, &blob);
+    if (e == CST_OK && blob.len > SEALED_MAX)
+        e = cst_fail(CST_ERR_INTERNAL, "sealed webhook secret too long");
+    if (e == CST_OK) {
+        char b64[sodium_base64_ENCODED_LEN(SEALED_MAX, sodium_base64_VARIANT_ORIGINAL)];
+        sodium_bin2base64(b64, sizeof(b64), blob.data, blob.len, sodium_base64_VARIANT_ORIGINAL);
+        if (!(*out = json_string(b64)))
+            e = cst_fail(CST_ERR_INTERNAL, "out of memory");
+    }
+    cst_buf_free(&blob);
+    cst_buf_free(&aad);
+    return e;
+}
+
+static cst_err open_secret(cst_node *n, const char *tenant_id, const char *b64,
+                           cst_webhook_secret *out)
+{
+    uint8_t bin[SEALED_MAX];
+    size_t binlen = 0;
+    ENSURE(sodium_base642bin(bin, sizeof(bin), b64, strlen(b64), NULL, &binlen, NULL,
+                             sodium_base64_VARIANT_ORIGINAL) == 0,
+           CST_ERR_INTEGRITY, "damaged webhook secret");
+    cst_buf aad, pt;
+    cst_buf_init(&aad, 256);
+    cst_buf_init(&pt, 128);
+    cst_err e = tenant_aad(&aad, tenant_id);
+    if (e == CST_OK)
+        e = cst_open(&n->audit_key, &aad, bin, binlen, &pt);
+    if (e == CST_OK && (pt.len < CST_WEBHOOK_SECRET_MIN || pt.len > CST_WEBHOOK_SECRET_MAX))
+        e = cst_fail(CST_ERR_INTEGRITY, "damaged webhook secret");
+    if (e == CST_OK) {
+        memcpy(out->key, pt.data, pt.len);
+        out->len = pt.len;
+    }
+    cst_buf_wipe_free(&pt);
+    cst_buf_free(&aad);
+    return e;
+}
+
+cst_err cst_webhook_tenant_settings(cst_node *n, const char *tenant_id, json_t *stored, bool rotate,
+                                    int64_t now, char whsec[CST_WHSEC_TEXT_MAX], bool *issued)
+{
+    *issued = false;
+    json_t *url = json_object_get(stored, "alert_webhook_url");
+    if (!json_is_string(url) || !json_string_value(url)[0]) {
+        ENSURE(!rotate, CST_ERR_INVALID, "rotate_alert_webhook_secret needs an alert_webhook_url");
+        json_object_del(stored, SEALED);
+        return CST_OK;
+    }
+    json_t *cur = json_object_get(json_object_get(stored, SEALED), "current");
+    if (json_is_string(cur) && !rotate)
+        return CST_OK;
+    uint8_t key[TENANT_SECRET_LEN];
+    char b64[sodium_base64_ENCODED_LEN(TENANT_SECRET_LEN, sodium_base64_VARIANT_ORIGINAL)];
+    json_t *sealed = NULL, *o = NULL;
+    cst_err e = cst_random(key, sizeof(key));
+    if (e == CST_OK)
+        e = seal_secret(n, tenant_id, key, sizeof(key), &sealed);
+    if (e == CST_OK) {
+        sodium_bin2base64(b64, sizeof(b64), key, sizeof(key), sodium_base64_VARIANT_ORIGINAL);
+        e = cst_fmt(whsec, CST_WHSEC_TEXT_MAX, "whsec_%s", b64);
+    }
+    if (e == CST_OK && !(o = json_pack("{s:O}", "current", sealed)))
+        e = cst_fail(CST_ERR_INTERNAL, "out of memory");
+    if (e == CST_OK && json_is_string(cur)) {
+        json_object_set(o, "previous", cur);
+        json_object_set_new(o, "previous_until", json_integer(now + PREVIOUS_FOR_US));
+    }
+    if (e == CST_OK && json_object_set_new(stored, SEALED, o) != 0)
+        e = cst_fail(CST_ERR_INTERNAL, "out of memory");
+    else if (e == CST_OK)
+        *issued = true;
+    else
+        json_decref(o);
+    json_decref(sealed);
+    sodium_memzero(key, sizeof(key));
+    sodium_memzero(b64, sizeof(b64));
+    return e;
+}
+
+/* The tenant's settings (*out, a new reference; NULL when it has none or is gone). */
+static json_t *tenant_settings(cst_node *n, const char *tenant_id)
+{
+    cst_tenant_row *t = malloc(sizeof(*t));
+    json_t *o = NULL;
+    if (t && cst_store_tenant_get(n->store, NULL, tenant_id, t) == CST_OK && t->settings[0])
+        o = json_loads(t->settings, 0, NULL);
+    free(t);
+    return o;
+}
+
+/* The signing secrets of a tenant's webhook at now: current, and the previous one during the
+ * 24 h after a rotation. */
+static cst_err tenant_secrets(cst_node *n, const char *tenant_id, int64_t now,
+                              cst_webhook_secret out[CST_WEBHOOK_SECRETS], size_t *count)
+{
+    json_t *o = tenant_settings(n, tenant_id), *sealed = json_object_get(o, SEALED);
+    const char *cur = json_string_value(json_object_get(sealed, "current"));
+    const char *prev = json_string_value(json_object_get(sealed, "previous"));
+    int64_t until = json_integer_value(json_object_get(sealed, "previous_until"));
+    cst_err e = cur ? open_secret(n, tenant_id, cur, &out[0])
+                    : cst_fail(CST_ERR_NOT_FOUND, "the tenant has no webhook secret");
+    *count = 1;
+    if (e == CST_OK && prev && now < until && open_secret(n, tenant_id, prev, &out[1]) == CST_OK)
+        *count = 2;
+    json_decref(o);
+    return e;
+}
+
 /* ---- the queue ---- */
 
 static cst_err make_body(const cst_alert_row *a, const char *event, int64_t now, char *out,
@@ -150,16 +282,17 @@ static void wake(struct cst_webhook *h)
     pthread_mutex_unlock(&h->mu);
 }
 
-cst_err cst_webhook_enqueue(cst_node *n, const cst_alert_row *a, const char *event, int64_t now)
+static cst_err queue_one(cst_node *n, const cst_alert_row *a, const char *event, int64_t now,
+                         const char *tenant_id, const char *url)
 {
-    if (!n->cfg.alerts_webhook_url[0])
-        return CST_OK;
     cst_webhook_row *d = calloc(1, sizeof(*d));
     ENSURE(d, CST_ERR_INTERNAL, "out of memory");
     cst_random_id("msg", d->id);
     cst_err e = cst_copy(d->alert_id, sizeof(d->alert_id), a->id);
     if (e == CST_OK)
-        e = cst_copy(d->url, sizeof(d->url), n->cfg.alerts_webhook_url);
+        e = cst_copy(d->tenant, sizeof(d->tenant), tenant_id);
+    if (e == CST_OK)
+        e = cst_copy(d->url, sizeof(d->url), url);
     if (e == CST_OK)
         e = make_body(a, event, now, d->body, sizeof(d->body));
     if (e == CST_OK) {
@@ -168,6 +301,21 @@ cst_err cst_webhook_enqueue(cst_node *n, const cst_alert_row *a, const char *eve
         e = cst_store_webhook_put(n->store, NULL, d);
     }
     free(d);
+    return e;
+}
+
+cst_err cst_webhook_enqueue(cst_node *n, const cst_alert_row *a, const char *event, int64_t now)
+{
+    cst_err e = CST_OK;
+    if (n->cfg.alerts_webhook_url[0])
+        e = queue_one(n, a, event, now, "", n->cfg.alerts_webhook_url);
+    if (e == CST_OK && a->tenant[0]) { /* the tenant's own webhook, for its own alerts */
+        json_t *o = tenant_settings(n, a->tenant);
+        const char *url = json_string_value(json_object_get(o, "alert_webhook_url"));
+        if (url && url[0])
+            e = queue_one(n, a, event, now, a->tenant, url);
+        json_decref(o);
+    }
     if (e == CST_OK && n->webhook)
         wake(n->webhook);
     return e;
@@ -183,12 +331,12 @@ static size_t discard(char *p, size_t size, size_t nmemb, void *ctx)
 }
 
 /* Posts d once; *status gets the HTTP status (0: no answer), err what went wrong. */
-static cst_err post(struct cst_webhook *h, const cst_webhook_row *d, int64_t now, long *status,
-                    char *err, size_t errn)
+static cst_err post(const cst_webhook_secret *secrets, size_t nsecrets, const cst_webhook_row *d,
+                    int64_t now, long *status, char *err, size_t errn)
 {
     char sig[CST_WEBHOOK_SIG_MAX], hid[64], hts[64], hsig[CST_WEBHOOK_SIG_MAX + 32];
     int64_t ts = now / 1000000;
-    TRY(cst_webhook_sign(h->secrets, h->nsecrets, d->id, ts, d->body, strlen(d->body), sig));
+    TRY(cst_webhook_sign(secrets, nsecrets, d->id, ts, d->body, strlen(d->body), sig));
     TRY(cst_fmt(hid, sizeof(hid), "webhook-id: %s", d->id));
     TRY(cst_fmt(hts, sizeof(hts), "webhook-timestamp: %lld", (long long)ts));
     TRY(cst_fmt(hsig, sizeof(hsig), "webhook-signature: %s", sig));
@@ -240,7 +388,20 @@ static void attempt(struct cst_webhook *h, cst_webhook_row *d)
     int64_t now = cst_now_us();
     long status = 0;
     char err[256] = "";
-    cst_err e = post(h, d, now, &status, err, sizeof(err));
+    cst_err e = CST_OK;
+    if (!d->tenant[0]) {
+        e = h->nsecrets ? post(h->secrets, h->nsecrets, d, now, &status, err, sizeof(err))
+                        : cst_fail(CST_ERR_INVALID, "no alerts.webhook_secret_file");
+    } else {
+        cst_webhook_secret *ts = sodium_malloc(sizeof(*ts) * CST_WEBHOOK_SECRETS);
+        size_t nts = 0;
+        e = ts ? tenant_secrets(h->node, d->tenant, now, ts, &nts)
+               : cst_fail(CST_ERR_INTERNAL, "out of memory");
+        if (e == CST_OK)
+            e = post(ts, nts, d, now, &status, err, sizeof(err));
+        if (ts)
+            sodium_free(ts); /* wipes */
+    }
     if (e != CST_OK)
         (void)snprintf(err, sizeof(err), "%s", cst_err_message(e));
     d->attempts++;

@@ -1,11 +1,14 @@
 /* webhook.h: signed webhook deliveries of alerts (DET-1). A new alert or an escalation is
  * queued in system.db (webhook_deliveries) for each destination configured: the node's
- * alerts.webhook_url. A sender thread posts what is due with libcurl, signed the Standard
- * Webhooks way (webhook-id, webhook-timestamp, webhook-signature), and retries with doubling
- * backoff for 24 h; a delivery survives a restart because it is in the table. */
+ * alerts.webhook_url, and the alert's tenant's alert_webhook_url. A sender thread posts what is due
+ * with libcurl, signed the Standard Webhooks way (webhook-id, webhook-timestamp,
+ * webhook-signature), and retries with doubling backoff for 24 h; a delivery survives a restart
+ * because it is in the table. */
 #ifndef CST_WEBHOOK_H
 #define CST_WEBHOOK_H
 
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,14 +40,26 @@ CST_MUST_USE cst_err cst_webhook_sign(const cst_webhook_secret *secrets, size_t 
                                       const char *msg_id, int64_t timestamp, const char *body,
                                       size_t body_len, char out[CST_WEBHOOK_SIG_MAX]);
 
+/* ---- a tenant's webhook (its settings alert_webhook_url; secrets sealed under the node's
+ * audit key, in the settings member "alert_webhook_sealed": {current, previous,
+ * previous_until}) ---- */
+#define CST_WHSEC_TEXT_MAX 96 /* "whsec_" + base64 of a 32-byte secret, with room */
+/* After a settings change was merged into stored (the tenant's settings object): when the
+ * tenant has an alert_webhook_url and no secret yet, or rotate, makes a new current secret
+ * (the previous one keeps signing until now + 24 h) and writes it, once, to whsec (*issued
+ * true); without a URL the sealed secrets are dropped (rotate then fails). */
+CST_MUST_USE cst_err cst_webhook_tenant_settings(cst_node *n, const char *tenant_id, json_t *stored,
+                                                 bool rotate, int64_t now,
+                                                 char whsec[CST_WHSEC_TEXT_MAX], bool *issued);
+
 /* Queues the deliveries of alert a (event: "alert.raised" or "alert.escalated") at now
  * (microseconds), one per destination configured; none when no webhook is. Committed on its
  * own, and the sender is woken. */
 CST_MUST_USE cst_err cst_webhook_enqueue(cst_node *n, const cst_alert_row *a, const char *event,
                                          int64_t now);
 
-/* Starts the sender thread (loading the node's secrets: a bad secret file fails here, at
- * start-up) when a webhook is configured; stop joins it (safe when never started). */
+/* Starts the sender thread (loading the node's secrets when alerts.webhook_url is set: a bad
+ * secret file fails here, at start-up); stop joins it (safe when never started). */
 CST_MUST_USE cst_err cst_webhook_start(cst_node *n);
 void cst_webhook_stop(cst_node *n);
 

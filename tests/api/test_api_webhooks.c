@@ -26,6 +26,9 @@
 static const char *const SECRETS[2] = {"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
                                        "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="};
 
+/* The tenant's secrets as PATCH /v1/tenant gave them: the current one, then the previous. */
+static char tenant_secrets[2][128];
+
 static ts_server srv;
 static char *op, *sec, *owner;
 static char acme_id[32];
@@ -35,6 +38,7 @@ static char acme_id[32];
 #define MAX_SEEN 32
 typedef struct seen {
     char id[64];
+    char path[64];
     char body[4096];
     unsigned verified; /* bit i: an entry of webhook-signature is secret i's HMAC */
     long answered;
@@ -68,13 +72,16 @@ static void header(const char *head, const char *name, char *out, size_t n)
 
 /* Which of the two secrets signed id.ts.body, per the webhook-signature header sig: a bit
  * per secret. The receiver's own check, as a customer would write it. */
-static unsigned verify(const char *id, const char *ts, const char *body, const char *sig)
+static unsigned verify_with(const char *const secrets[2], const char *id, const char *ts,
+                            const char *body, const char *sig)
 {
     unsigned mask = 0;
     for (int s = 0; s < 2; s++) {
         unsigned char key[64], mac[32];
         size_t klen = 0;
-        const char *b64 = SECRETS[s] + 6;
+        if (!secrets[s][0])
+            continue;
+        const char *b64 = secrets[s] + 6;
         assert_int_equal(sodium_base642bin(key, sizeof(key), b64, strlen(b64), NULL, &klen, NULL,
                                            sodium_base64_VARIANT_ORIGINAL),
                          0);
@@ -96,6 +103,11 @@ static unsigned verify(const char *id, const char *ts, const char *body, const c
                 mask |= 1u << s;
     }
     return mask;
+}
+
+static unsigned verify(const char *id, const char *ts, const char *body, const char *sig)
+{
+    return verify_with(SECRETS, id, ts, body, sig);
 }
 
 static void serve_one(int c)
@@ -130,10 +142,14 @@ static void serve_one(int c)
     status = rx.down ? 503 : first ? 500 : 200;
     /* a signature older or newer than 5 minutes is refused, as the scheme advises */
     long long age = (long long)time(NULL) - strtoll(ts, NULL, 10);
-    unsigned mask = age > -300 && age < 300 ? verify(id, ts, body, sig) : 0;
+    const char *tsec[2] = {tenant_secrets[0], tenant_secrets[1]};
+    bool to_tenant = strstr(req, "POST /tenant ") == req;
+    unsigned mask =
+        age > -300 && age < 300 ? verify_with(to_tenant ? tsec : SECRETS, id, ts, body, sig) : 0;
     if (rx.n < MAX_SEEN) {
         seen *s = &rx.got[rx.n++];
         snprintf(s->id, sizeof(s->id), "%s", id);
+        snprintf(s->path, sizeof(s->path), "%s", to_tenant ? "/tenant" : "/hook");
         snprintf(s->body, sizeof(s->body), "%s", body);
         s->verified = mask;
         s->answered = status;
@@ -368,12 +384,116 @@ static void test_webhook_survives_restart(void **state)
     assert_int_equal(verified, 3);
 }
 
+/* The deliveries of an alert (asserts 200); the caller decrefs. */
+static json_t *deliveries(const char *alert_id)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/sys/alerts/%s", alert_id);
+    ts_resp r;
+    ts_request(&srv, "GET", path, sec, NULL, NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    json_t *ds = json_incref(json_object_get(r.json, "deliveries"));
+    ts_resp_free(&r);
+    return ds;
+}
+
+/* Waits until every delivery of alert_id is delivered; asserts n of them, one per
+ * destination, and returns the tenant's delivery id in tid. */
+static void wait_all_delivered(const char *alert_id, size_t n, char *tid, size_t tn)
+{
+    for (int i = 0; i < 200; i++) {
+        json_t *ds = deliveries(alert_id), *d;
+        size_t j, done = 0;
+        tid[0] = '\0';
+        json_array_foreach(ds, j, d)
+        {
+            done += !strcmp(json_string_value(json_object_get(d, "status")), "delivered");
+            if (!strcmp(json_string_value(json_object_get(d, "destination")), "tenant")) {
+                snprintf(tid, tn, "%s", json_string_value(json_object_get(d, "id")));
+                assert_non_null(strstr(json_string_value(json_object_get(d, "url")), "/tenant"));
+            }
+        }
+        size_t total = json_array_size(ds);
+        json_decref(ds);
+        if (total == n && done == n && tid[0])
+            return;
+        usleep(100 * 1000);
+    }
+    fail_msg("deliveries of %s not all delivered", alert_id);
+}
+
+/* PATCH /v1/tenant {"alert_webhook_url"[, rotate]}: the secret issued (asserts it is). */
+static void set_tenant_hook(const char *json, char *secret, size_t n)
+{
+    ts_resp r;
+    ts_json_req(&srv, "PATCH", "/v1/tenant", owner, json, &r);
+    assert_int_equal(r.status, 200);
+    const char *s = json_string_value(json_object_get(r.json, "alert_webhook_secret"));
+    assert_non_null(s);
+    assert_int_equal(strncmp(s, "whsec_", 6), 0);
+    json_t *set = json_object_get(r.json, "settings");
+    assert_non_null(
+        strstr(json_string_value(json_object_get(set, "alert_webhook_url")), "/tenant"));
+    pthread_mutex_lock(&rx.mu);
+    snprintf(secret, n, "%s", s);
+    pthread_mutex_unlock(&rx.mu);
+    ts_resp_free(&r);
+}
+
+/* A tenant's own webhook: the URL rule, a secret shown once, the tenant's alerts delivered to
+ * it signed with that secret; after a rotation both the new and the previous secret sign. */
+static void test_webhook_tenant_and_rotation(void **state)
+{
+    (void)state;
+    char code[64];
+    assert_int_equal(ts_status(&srv, "PATCH", "/v1/tenant", owner,
+                               "{\"alert_webhook_url\":\"http://example.com/hook\"}", code,
+                               sizeof(code)),
+                     400);
+    assert_int_equal(ts_status(&srv, "PATCH", "/v1/tenant", owner,
+                               "{\"rotate_alert_webhook_secret\":true}", code, sizeof(code)),
+                     400); /* no URL yet */
+    char json[256];
+    snprintf(json, sizeof(json), "{\"alert_webhook_url\":\"http://127.0.0.1:%d/tenant\"}", rx.port);
+    set_tenant_hook(json, tenant_secrets[0], sizeof(tenant_secrets[0]));
+    /* a later change keeps the secret and does not show it again */
+    ts_resp r;
+    ts_json_req(&srv, "PATCH", "/v1/tenant", owner, "{\"breach_notice_hours\":72}", &r);
+    assert_int_equal(r.status, 200);
+    assert_null(json_object_get(r.json, "alert_webhook_secret"));
+    ts_resp_free(&r);
+    char alert[64], tid[64];
+    int ok;
+    unsigned verified;
+    brute_force("victim3", alert, sizeof(alert));
+    wait_all_delivered(alert, 2, tid, sizeof(tid));
+    assert_int_equal(attempts_seen(tid, &ok, &verified), 2); /* 500, then 200 */
+    assert_int_equal(ok, 1);
+    assert_int_equal(verified, 1); /* the one current secret */
+    /* rotation: the new secret is current, the previous one still signs */
+    pthread_mutex_lock(&rx.mu);
+    snprintf(tenant_secrets[1], sizeof(tenant_secrets[1]), "%s", tenant_secrets[0]);
+    pthread_mutex_unlock(&rx.mu);
+    set_tenant_hook("{\"rotate_alert_webhook_secret\":true}", tenant_secrets[0],
+                    sizeof(tenant_secrets[0]));
+    assert_string_not_equal(tenant_secrets[0], tenant_secrets[1]);
+    brute_force("victim4", alert, sizeof(alert));
+    wait_all_delivered(alert, 2, tid, sizeof(tid));
+    assert_int_equal(attempts_seen(tid, &ok, &verified), 2);
+    assert_int_equal(ok, 1);
+    assert_int_equal(verified, 3); /* both, during the rotation */
+    /* the receiver's check with only the old secret would refuse a new-only signature */
+    const char *old_only[2] = {tenant_secrets[1], ""};
+    assert_int_equal(verify_with(old_only, "msg_x", "1", "{}", "v1,AAAA"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_webhook_wrong_signature_detected),
         cmocka_unit_test(test_webhook_retried_and_signed),
         cmocka_unit_test(test_webhook_survives_restart),
+        cmocka_unit_test(test_webhook_tenant_and_rotation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
