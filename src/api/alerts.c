@@ -217,9 +217,10 @@ cst_err cst_api_sys_alert_get(cst_node *n, cst_request *req)
     cst_alert_row a;
     TRY(alert_get(n, req, &a));
     json_t *o = cst_alert_json(&a), *deliveries = json_array();
-    ENSURE(o && deliveries && json_object_set_new(o, "deliveries", deliveries) == 0,
-           CST_ERR_INTERNAL, "out of memory");
-    cst_err e = cst_store_webhook_list(n->store, req->work, a.id, add_delivery, deliveries);
+    cst_err e = o && deliveries && json_object_set(o, "deliveries", deliveries) == 0
+                    ? cst_store_webhook_list(n->store, req->work, a.id, add_delivery, deliveries)
+                    : cst_fail(CST_ERR_INTERNAL, "out of memory");
+    json_decref(deliveries);
     if (e != CST_OK) {
         json_decref(o);
         return e;
