@@ -383,6 +383,22 @@ static int64_t backoff_us(int base_s, int64_t attempts)
     return (s < RETRY_CAP_S ? s : RETRY_CAP_S) * 1000000;
 }
 
+void cst_webhook_outcome(cst_webhook_row *d, int retry_base_s, int64_t now, long status,
+                         const char *err)
+{
+    d->attempts++;
+    d->last_status = status;
+    (void)snprintf(d->last_error, sizeof(d->last_error), "%s", err);
+    if (!err[0]) {
+        (void)snprintf(d->status, sizeof(d->status), "delivered");
+        d->delivered_at = now;
+        return;
+    }
+    d->next_at = now + backoff_us(retry_base_s, d->attempts);
+    if (d->next_at - d->created_at > RETRY_FOR_US)
+        (void)snprintf(d->status, sizeof(d->status), "failed");
+}
+
 static void attempt(struct cst_webhook *h, cst_webhook_row *d)
 {
     int64_t now = cst_now_us();
@@ -404,16 +420,8 @@ static void attempt(struct cst_webhook *h, cst_webhook_row *d)
     }
     if (e != CST_OK)
         (void)snprintf(err, sizeof(err), "%s", cst_err_message(e));
-    d->attempts++;
-    d->last_status = status;
-    (void)snprintf(d->last_error, sizeof(d->last_error), "%s", err);
-    if (!err[0]) {
-        (void)snprintf(d->status, sizeof(d->status), "delivered");
-        d->delivered_at = now;
-    } else {
-        d->next_at = now + backoff_us(h->node->cfg.alerts_webhook_retry_seconds, d->attempts);
-        if (d->next_at - d->created_at > RETRY_FOR_US)
-            (void)snprintf(d->status, sizeof(d->status), "failed");
+    cst_webhook_outcome(d, h->node->cfg.alerts_webhook_retry_seconds, now, status, err);
+    if (err[0]) {
         cst_warn("webhook %s (alert %s): attempt %lld: %s", d->id, d->alert_id,
                  (long long)d->attempts, err);
     }

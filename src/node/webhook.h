@@ -58,6 +58,13 @@ CST_MUST_USE cst_err cst_webhook_tenant_settings(cst_node *n, const char *tenant
 CST_MUST_USE cst_err cst_webhook_enqueue(cst_node *n, const cst_alert_row *a, const char *event,
                                          int64_t now);
 
+/* Records an attempt of d at now (microseconds): err "" (a 2xx) makes it delivered; otherwise
+ * it is retried retry_base_s seconds later, twice as long after each further failure, at most
+ * an hour apart, and becomes failed once the next retry would fall more than 24 h after its
+ * creation. */
+void cst_webhook_outcome(cst_webhook_row *d, int retry_base_s, int64_t now, long status,
+                         const char *err);
+
 /* Starts the sender thread (loading the node's secrets when alerts.webhook_url is set: a bad
  * secret file fails here, at start-up); stop joins it (safe when never started). */
 CST_MUST_USE cst_err cst_webhook_start(cst_node *n);

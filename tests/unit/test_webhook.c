@@ -106,6 +106,37 @@ static void test_det1_url_rule(void **state)
     assert_int_equal(cst_config_finish(&c), CST_OK);
 }
 
+/* Retries: base, doubling, capped at an hour; failed after 24 h; a 2xx delivers. */
+static void test_det1_backoff(void **state)
+{
+    (void)state;
+    static cst_webhook_row d;
+    memset(&d, 0, sizeof(d));
+    snprintf(d.status, sizeof(d.status), "pending");
+    const int64_t S = 1000000, t0 = 1000 * S;
+    d.created_at = t0;
+    const int64_t want[] = {30, 60, 120, 240, 480, 960, 1920, 3600, 3600};
+    int64_t now = t0;
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        cst_webhook_outcome(&d, 30, now, 500, "HTTP 500");
+        assert_int_equal(d.attempts, (int64_t)i + 1);
+        assert_int_equal(d.next_at - now, want[i] * S);
+        assert_string_equal(d.status, "pending");
+        assert_int_equal(d.last_status, 500);
+        now = d.next_at;
+    }
+    now = t0 + 23 * 3600 * S + S; /* the next retry would fall past 24 h: failed */
+    cst_webhook_outcome(&d, 30, now, 0, "connection refused");
+    assert_string_equal(d.status, "failed");
+    assert_int_equal(d.last_status, 0);
+    memset(&d, 0, sizeof(d));
+    snprintf(d.status, sizeof(d.status), "pending");
+    cst_webhook_outcome(&d, 30, t0, 204, "");
+    assert_string_equal(d.status, "delivered");
+    assert_int_equal(d.delivered_at, t0);
+    assert_string_equal(d.last_error, "");
+}
+
 int main(void)
 {
     if (cst_crypto_init() != CST_OK)
@@ -114,6 +145,7 @@ int main(void)
         cmocka_unit_test(test_det1_reference_vector),
         cmocka_unit_test(test_det1_secret_rules),
         cmocka_unit_test(test_det1_url_rule),
+        cmocka_unit_test(test_det1_backoff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
