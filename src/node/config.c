@@ -299,6 +299,15 @@ static bool warn_detect(const cst_config *c, char *out, size_t n)
     return false;
 }
 
+static bool warn_private_webhooks(const cst_config *c, char *out, size_t n)
+{
+    if (c->alerts_allow_private_webhooks)
+        return say(out, n,
+                   "alerts.allow_private_webhooks = true: tenants' webhooks may reach "
+                   "loopback and private addresses from this node (tests only)");
+    return false;
+}
+
 static const char *const severities[] = {"low", "medium", "high", "critical", NULL};
 
 #define DETECT_SEVERITY(n, f, dflt, d)                                                             \
@@ -594,6 +603,15 @@ static const config_key config_keys[] = {
     KNUM("alerts.webhook_retry_seconds", K_DUR_INT, alerts_webhook_retry_seconds, "30", 1, 3600,
          "a failed delivery is retried after this, then twice as long each time (at most 1 h "
          "apart) for 24 h, then marked failed"),
+    {.name = "alerts.allow_private_webhooks",
+     .type = K_BOOL,
+     .off = FIELD(alerts_allow_private_webhooks),
+     .def = "false",
+     .weaker = W_CUSTOM,
+     .warn = warn_private_webhooks,
+     .desc = "let a tenant's `alert_webhook_url` reach a loopback, private, link-local or other "
+             "non-public address (checked on the address connected to, after DNS): off, a tenant "
+             "cannot make the node post into its own network; on only for tests"},
 };
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 

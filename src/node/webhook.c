@@ -2,6 +2,8 @@
 #include "node/webhook.h"
 
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +20,7 @@
 #include "crypto/keys.h"
 #include "node/alerts.h"
 #include "util/json.h"
+#include "util/cidr.h"
 #include "util/util.h"
 
 #define DUE_BATCH 16                         /* deliveries taken per pass */
@@ -330,9 +333,34 @@ static size_t discard(char *p, size_t size, size_t nmemb, void *ctx)
     return *seen > RESPONSE_MAX ? 0 : size * nmemb; /* 0 stops the transfer */
 }
 
-/* Posts d once; *status gets the HTTP status (0: no answer), err what went wrong. */
+/* A connection a tenant's delivery may open: to a public address only (libcurl asks before
+ * each connect, after name resolution, so a name that resolves inside the network is refused). */
+typedef struct guard {
+    bool public_only, refused;
+} guard;
+
+static curl_socket_t open_socket(void *ctx, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    guard *g = ctx;
+    uint8_t addr[16] = {0};
+    int family = a->family;
+    if (family == AF_INET && a->addrlen >= sizeof(struct sockaddr_in))
+        memcpy(addr, &((const struct sockaddr_in *)(const void *)&a->addr)->sin_addr, 4);
+    else if (family == AF_INET6 && a->addrlen >= sizeof(struct sockaddr_in6))
+        memcpy(addr, &((const struct sockaddr_in6 *)(const void *)&a->addr)->sin6_addr, 16);
+    else
+        family = AF_UNSPEC;
+    if (purpose != CURLSOCKTYPE_IPCXN || (g->public_only && !cst_addr_public(family, addr))) {
+        g->refused = true;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype, a->protocol);
+}
+
+/* Posts d once; *status gets the HTTP status (0: no answer), err what went wrong. public_only:
+ * refuse to connect to a non-public address (a tenant's webhook). */
 static cst_err post(const cst_webhook_secret *secrets, size_t nsecrets, const cst_webhook_row *d,
-                    int64_t now, long *status, char *err, size_t errn)
+                    bool public_only, int64_t now, long *status, char *err, size_t errn)
 {
     char sig[CST_WEBHOOK_SIG_MAX], hid[64], hts[64], hsig[CST_WEBHOOK_SIG_MAX + 32];
     int64_t ts = now / 1000000;
@@ -362,10 +390,17 @@ static cst_err post(const cst_webhook_secret *secrets, size_t nsecrets, const cs
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &seen);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+    guard g = {.public_only = public_only};
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &g);
     CURLcode rc = curl_easy_perform(c);
     *status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-    if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && *status))
+    if (g.refused)
+        (void)snprintf(err, errn,
+                       "refused: the receiver's address is not a public one "
+                       "(alerts.allow_private_webhooks)");
+    else if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && *status))
         (void)snprintf(err, errn, "%s", ebuf[0] ? ebuf : curl_easy_strerror(rc));
     else if (*status < 200 || *status > 299)
         (void)snprintf(err, errn, "HTTP %ld", *status);
@@ -406,7 +441,7 @@ static void attempt(struct cst_webhook *h, cst_webhook_row *d)
     char err[256] = "";
     cst_err e = CST_OK;
     if (!d->tenant[0]) {
-        e = h->nsecrets ? post(h->secrets, h->nsecrets, d, now, &status, err, sizeof(err))
+        e = h->nsecrets ? post(h->secrets, h->nsecrets, d, false, now, &status, err, sizeof(err))
                         : cst_fail(CST_ERR_INVALID, "no alerts.webhook_secret_file");
     } else {
         cst_webhook_secret *ts = sodium_malloc(sizeof(*ts) * CST_WEBHOOK_SECRETS);
@@ -414,7 +449,8 @@ static void attempt(struct cst_webhook *h, cst_webhook_row *d)
         e = ts ? tenant_secrets(h->node, d->tenant, now, ts, &nts)
                : cst_fail(CST_ERR_INTERNAL, "out of memory");
         if (e == CST_OK)
-            e = post(ts, nts, d, now, &status, err, sizeof(err));
+            e = post(ts, nts, d, !h->node->cfg.alerts_allow_private_webhooks, now, &status, err,
+                     sizeof(err));
         if (ts)
             sodium_free(ts); /* wipes */
     }

@@ -94,3 +94,32 @@ bool cst_cidr_list_match(const cst_cidr_list *l, const char *ip)
             return true;
     return false;
 }
+
+bool cst_addr_public(int family, const uint8_t addr[16])
+{
+    /* Loopback, private, shared, link-local, documentation, benchmarking, multicast and reserved
+     * ranges (RFC 6890): what a request from this node must not reach on a tenant's behalf. */
+    static const char *const reserved[] = {
+        "0.0.0.0/8",       "10.0.0.0/8",     "100.64.0.0/10", "127.0.0.0/8",    "169.254.0.0/16",
+        "172.16.0.0/12",   "192.0.0.0/24",   "192.0.2.0/24",  "192.168.0.0/16", "198.18.0.0/15",
+        "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4",   "240.0.0.0/4",    "::/128",
+        "::1/128",         "64:ff9b::/96",   "100::/64",      "2001:db8::/32",  "fc00::/7",
+        "fe80::/10",       "ff00::/8",
+    };
+    uint8_t a[16];
+    memcpy(a, addr, 16);
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (family == AF_INET6 && memcmp(a, mapped, 12) == 0) { /* ::ffff:a.b.c.d is a.b.c.d */
+        memmove(a, a + 12, 4);
+        memset(a + 4, 0, 12);
+        family = AF_INET;
+    }
+    for (size_t i = 0; i < sizeof(reserved) / sizeof(*reserved); i++) {
+        cst_cidr c;
+        if (cst_cidr_parse(reserved[i], &c) != CST_OK) /* a constant: cannot fail */
+            return false;
+        if (c.family == family && prefix_match(c.addr, a, c.prefix))
+            return false;
+    }
+    return family == AF_INET || family == AF_INET6;
+}

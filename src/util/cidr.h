@@ -32,5 +32,9 @@ CST_MUST_USE cst_err cst_cidr_parse(const char *s, cst_cidr *out);
 CST_MUST_USE cst_err cst_cidr_list_parse(const char *s, cst_cidr_list *out);
 /* True when ip (text) falls in any entry; false for an unparsable ip. */
 bool cst_cidr_list_match(const cst_cidr_list *l, const char *ip);
+/* Whether an address (family AF_INET or AF_INET6, bytes as cst_addr_parse gives them; an
+ * IPv4-mapped IPv6 address counts as IPv4) is a public unicast one: not loopback, private,
+ * shared, link-local, documentation, multicast or otherwise reserved (RFC 6890). */
+bool cst_addr_public(int family, const uint8_t addr[16]);
 
 #endif

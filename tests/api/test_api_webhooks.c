@@ -223,7 +223,7 @@ static int setup(void **state)
     snprintf(srv.extra_config, sizeof(srv.extra_config),
              "[auth]\nlogin_rate_per_ip = 1000\nlogin_rate_per_account = 1000\n"
              "[alerts]\nwebhook_url = http://127.0.0.1:%d/hook\nwebhook_secret_file = %s\n"
-             "webhook_retry_seconds = 1\n",
+             "webhook_retry_seconds = 1\nallow_private_webhooks = true\n",
              rx.port, path);
     if (!(owner = ts_start_tenant(&srv, &op, "acme", acme_id)))
         return -1;
@@ -487,6 +487,48 @@ static void test_webhook_tenant_and_rotation(void **state)
     assert_int_equal(verify_with(old_only, "msg_x", "1", "{}", "v1,AAAA"), 0);
 }
 
+/* Without alerts.allow_private_webhooks, a tenant's webhook on a loopback address is never
+ * connected to (the address is checked after name resolution): the delivery records why, while
+ * the node's own webhook, set by the operator, is delivered as before. */
+static void test_webhook_tenant_private_address_refused(void **state)
+{
+    (void)state;
+    assert_int_equal(ts_stop(&srv), 0);
+    char *knob = strstr(srv.extra_config, "allow_private_webhooks = true\n");
+    assert_non_null(knob);
+    memmove(knob, knob + strlen("allow_private_webhooks = true\n"),
+            strlen(knob + strlen("allow_private_webhooks = true\n")) + 1);
+    assert_true(ts_start(&srv));
+    char alert[64], path[128];
+    brute_force("victim5", alert, sizeof(alert));
+    snprintf(path, sizeof(path), "/v1/sys/alerts/%s", alert);
+    bool refused = false, node_delivered = false;
+    for (int i = 0; i < 200 && !(refused && node_delivered); i++) {
+        ts_resp r;
+        ts_request(&srv, "GET", path, sec, NULL, NULL, 0, NULL, &r);
+        assert_int_equal(r.status, 200);
+        json_t *d, *ds = json_object_get(r.json, "deliveries");
+        size_t k;
+        json_array_foreach(ds, k, d)
+        {
+            const char *dest = json_string_value(json_object_get(d, "destination"));
+            const char *err = json_string_value(json_object_get(d, "last_error"));
+            const char *st = json_string_value(json_object_get(d, "status"));
+            if (!strcmp(dest, "tenant") && err && strstr(err, "not a public"))
+                refused = true;
+            if (!strcmp(dest, "tenant"))
+                assert_string_not_equal(st, "delivered");
+            if (!strcmp(dest, "node") && !strcmp(st, "delivered"))
+                node_delivered = true;
+        }
+        ts_resp_free(&r);
+        if (!(refused && node_delivered))
+            usleep(100 * 1000);
+    }
+    assert_true(refused);
+    assert_true(node_delivered);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -494,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_webhook_retried_and_signed),
         cmocka_unit_test(test_webhook_survives_restart),
         cmocka_unit_test(test_webhook_tenant_and_rotation),
+        cmocka_unit_test(test_webhook_tenant_private_address_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -97,9 +97,52 @@ static void test_iam7_prefix_ending_inside_a_byte(void **state)
     assert_false(cst_cidr_list_match(&l, "::ffff:10.1.2.100"));
 }
 
+/* Tenants' webhooks reach public addresses only: every reserved range is refused, its
+ * neighbours are not, and an IPv4-mapped IPv6 address counts as the IPv4 one. */
+static void test_addr_public(void **state)
+{
+    (void)state;
+    static const char *const public_ones[] = {"8.8.8.8",       "1.1.1.1",  "172.32.0.1",
+                                              "100.128.0.1",   "11.0.0.1", "2606:4700::1111",
+                                              "::ffff:8.8.8.8"};
+    static const char *const private_ones[] = {"127.0.0.1",
+                                               "10.1.2.3",
+                                               "172.16.0.1",
+                                               "172.31.255.255",
+                                               "192.168.1.1",
+                                               "169.254.169.254",
+                                               "100.64.0.1",
+                                               "0.0.0.0",
+                                               "224.0.0.1",
+                                               "255.255.255.255",
+                                               "::1",
+                                               "fe80::1",
+                                               "fc00::1",
+                                               "::ffff:127.0.0.1",
+                                               "::ffff:10.0.0.1",
+                                               "::",
+                                               "2001:db8::1",
+                                               "ff02::1",
+                                               "192.0.2.1",
+                                               "198.18.0.1"};
+    int family;
+    uint8_t addr[16];
+    for (size_t i = 0; i < sizeof(public_ones) / sizeof(*public_ones); i++) {
+        assert_true(cst_addr_parse(public_ones[i], &family, addr));
+        if (!cst_addr_public(family, addr))
+            fail_msg("%s taken as not public", public_ones[i]);
+    }
+    for (size_t i = 0; i < sizeof(private_ones) / sizeof(*private_ones); i++) {
+        assert_true(cst_addr_parse(private_ones[i], &family, addr));
+        if (cst_addr_public(family, addr))
+            fail_msg("%s taken as public", private_ones[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_addr_public),
         cmocka_unit_test(test_iam7_malformed_cidrs_refused),
         cmocka_unit_test(test_iam7_matching),
         cmocka_unit_test(test_iam7_forwarded_for_only_from_trusted_proxies),
