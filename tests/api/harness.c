@@ -887,6 +887,33 @@ char *ts_start_tenant(ts_server *s, char **op, const char *name, char *tenant_id
     return ts_tenant(s, *op, name, tenant_id);
 }
 
+#define FIRST_ACTION                                                                               \
+    "f=$(ls %s/audit/security/*.log | head -1) && "                                                \
+    "o=$(grep -a -b -o '\"action\":\"' \"$f\" | head -1 | cut -d: -f1) && "
+
+char ts_audit_first_action(ts_server *s)
+{
+    char path[512], c = 0;
+    snprintf(path, sizeof(path), "%s/first-action", s->root);
+    assert_int_equal(ts_sh(FIRST_ACTION
+                           "dd if=\"$f\" bs=1 skip=$((o + 10)) count=1 status=none > %s",
+                           s->data_dir, path),
+                     0);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_int_equal(fread(&c, 1, 1, f), 1);
+    fclose(f);
+    return c;
+}
+
+void ts_audit_poke_first_action(ts_server *s, char c)
+{
+    assert_int_equal(ts_sh(FIRST_ACTION "printf '%c' | dd of=\"$f\" bs=1 seek=$((o + 10)) "
+                                        "conv=notrunc status=none",
+                           s->data_dir, c),
+                     0);
+}
+
 int ts_setup_operator(ts_server *s, char **op)
 {
     ts_init(s);

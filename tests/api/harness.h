@@ -91,6 +91,10 @@ void ts_first_login(ts_server *s, const char *token, const char *tenant, const c
                     const char *otp, bool enrol);
 /* Operator login, password change and two-factor enrolment; returns the operator's token. */
 char *ts_operator(ts_server *s);
+/* LOG-2 tampering: the letter after "action":" in the oldest security segment's first entry,
+ * read, and overwritten in place (the node keeps writing the same file). */
+char ts_audit_first_action(ts_server *s);
+void ts_audit_poke_first_action(ts_server *s, char c);
 /* A group's set-up: ts_init, ts_start and ts_operator into *op; 0, or -1 when it failed. */
 int ts_setup_operator(ts_server *s, char **op);
 /* Opens the stopped server's node in this process (tests that drive the clock); close it with

@@ -344,16 +344,6 @@ static json_t *evidence(const json_t *row, const char *name)
 }
 
 /* Changes the first character of the first action in the security stream (LOG-2). */
-static void poke_first_action(char c)
-{
-    assert_int_equal(ts_sh("f=$(ls %s/audit/security/*.log | head -1) && "
-                           "o=$(grep -a -b -o '\"action\":\"' \"$f\" | head -1 | cut -d: -f1) && "
-                           "printf '%c' | dd of=\"$f\" bs=1 seek=$((o + 10)) conv=notrunc "
-                           "status=none",
-                           srv.data_dir, c),
-                     0);
-}
-
 /* DET-1 in the report: pass with the open alerts by type as evidence; an audit verification
  * that finds a changed byte raises one audit_integrity alert and turns the row red until the
  * alert is resolved. */
@@ -369,25 +359,14 @@ static void test_det1_audit_integrity_and_report(void **state)
     json_decref(row);
 
     /* the first action begins with a lower-case letter; an upper-case X breaks the chain */
-    char orig[4] = "";
-    assert_int_equal(ts_sh("f=$(ls %s/audit/security/*.log | head -1) && "
-                           "o=$(grep -a -b -o '\"action\":\"' \"$f\" | head -1 | cut -d: -f1) && "
-                           "dd if=\"$f\" bs=1 skip=$((o + 10)) count=1 status=none > %s/orig",
-                           srv.data_dir, srv.root),
-                     0);
-    char path[512];
-    snprintf(path, sizeof(path), "%s/orig", srv.root);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    assert_int_equal(fread(orig, 1, 1, f), 1);
-    fclose(f);
-    poke_first_action('X');
+    char orig = ts_audit_first_action(&srv);
+    ts_audit_poke_first_action(&srv, 'X');
     ts_resp r;
     ts_json_req(&srv, "POST", "/v1/sys/audit/verify", sec, "{}", &r);
     assert_int_equal(r.status, 200);
     assert_false(json_is_true(json_object_get(r.json, "ok")));
     ts_resp_free(&r);
-    poke_first_action(orig[0]);
+    ts_audit_poke_first_action(&srv, orig);
     json_t *a = only_alert("audit_integrity");
     assert_string_equal(str_of(a, "severity"), "critical");
     assert_int_equal(count_of(a), 1);

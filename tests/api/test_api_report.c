@@ -253,36 +253,13 @@ static void test_bak1_every_backup_deleted_fails(void **state)
     expect("BAK-1", "pass");
 }
 
-/* One byte of the oldest security segment's first entry, overwritten in place (the node keeps
- * writing the same file): the letter after "action":" becomes c. */
-static void poke_first_action(char c)
-{
-    assert_int_equal(ts_sh("f=$(ls %s/audit/security/*.log | head -1) && "
-                           "o=$(grep -a -b -o '\"action\":\"' \"$f\" | head -1 | cut -d: -f1) && "
-                           "printf '%c' | dd of=\"$f\" bs=1 seek=$((o + 10)) conv=notrunc "
-                           "status=none",
-                           srv.data_dir, c),
-                     0);
-}
-
 static void test_log2_flipped_byte_in_a_segment_fails(void **state)
 {
     expect("LOG-2", "pass");
-    char orig[8] = "";
-    assert_int_equal(ts_sh("f=$(ls %s/audit/security/*.log | head -1) && "
-                           "o=$(grep -a -b -o '\"action\":\"' \"$f\" | head -1 | cut -d: -f1) && "
-                           "dd if=\"$f\" bs=1 skip=$((o + 10)) count=1 status=none > %s/orig",
-                           srv.data_dir, srv.root),
-                     0);
-    char path[512];
-    snprintf(path, sizeof(path), "%s/orig", srv.root);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    assert_int_equal(fread(orig, 1, 1, f), 1);
-    fclose(f);
-    poke_first_action(orig[0] == 'X' ? 'Y' : 'X');
+    char orig = ts_audit_first_action(&srv);
+    ts_audit_poke_first_action(&srv, orig == 'X' ? 'Y' : 'X');
     expect("LOG-2", "fail");
-    poke_first_action(orig[0]);
+    ts_audit_poke_first_action(&srv, orig);
     expect("LOG-2", "pass");
 }
 
