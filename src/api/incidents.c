@@ -452,6 +452,9 @@ cst_err cst_api_sys_notice_create(cst_node *n, cst_request *req)
             h.row.sent_at = now;
         e = cst_store_clock_put(n->store, req->work, &h.row);
     }
+    if (e ==
+        CST_OK) /* to the tenant's webhook and notice contacts, with the notice or not at all */
+        e = cst_incident_notice_deliver(n, req->work, notice_json(nt), now);
     if (e == CST_OK) {
         /* LOG-4: the tenant's own trail shows the notice */
         memcpy(req->audit_tenant, nt->tenant_id, sizeof(req->audit_tenant));

@@ -603,6 +603,20 @@ static const config_key config_keys[] = {
     KNUM("alerts.webhook_retry_seconds", K_DUR_INT, alerts_webhook_retry_seconds, "30", 1, 3600,
          "a failed delivery is retried after this, then twice as long each time (at most 1 h "
          "apart) for 24 h, then marked failed"),
+    KNUM("alerts.webhook_timeout_seconds", K_DUR_INT, alerts_webhook_timeout_seconds, "10", 1, 60,
+         "one delivery attempt (connect, TLS, post, answer) gives up after this; a receiver that "
+         "never answers costs the sender no more"),
+    KNUMW("alerts.max_open", K_INT, alerts_max_open, "10000", 100, 1000000, W_GT, "", "",
+          "at most this many alerts are open or acknowledged at once: beyond it, occurrences that "
+          "would open a new alert are counted in one overflow alert per type (dedup key "
+          "`overflow`), so an attacker cannot grow the alert table without bound"),
+    KNUMW("alerts.retention_days", K_INT, alerts_retention_days, "365", 30, 36500, W_LT, "", "",
+          "a resolved alert is deleted this many days after its last occurrence (its audit "
+          "entries stay for `audit.security_retention_days`)"),
+    KNUMW("alerts.delivery_retention_days", K_INT, alerts_delivery_retention_days, "30", 1, 3650,
+          W_LT, "", "",
+          "a webhook or email delivery that was delivered or failed is deleted this many days "
+          "after it was queued"),
     {.name = "alerts.allow_private_webhooks",
      .type = K_BOOL,
      .off = FIELD(alerts_allow_private_webhooks),

@@ -6,6 +6,7 @@
 #include "audit/audit.h"
 #include "core/incident.h"
 #include "node/incidents.h"
+#include "node/webhook.h"
 #include "util/json.h"
 #include "util/util.h"
 
@@ -160,4 +161,18 @@ cst_err cst_incident_prefill(cst_node *n, cst_work *w, const cst_incident_row *i
     }
     *out = json_pack("{s:o,s:o,s:o}", "records", records, "encryption", enc, "audit", audit);
     return CST_OK;
+}
+
+cst_err cst_incident_notice_deliver(cst_node *n, cst_work *w, json_t *notice, int64_t now)
+{
+    const char *id = json_string_value(json_object_get(notice, "id"));
+    const char *tenant = json_string_value(json_object_get(notice, "tenant"));
+    if (!id || !tenant) {
+        json_decref(notice);
+        return cst_fail(CST_ERR_INTERNAL, "a notice without id or tenant");
+    }
+    json_incref(notice);
+    cst_err e = cst_webhook_event(n, w, tenant, false, id, "notice.sent", notice, now);
+    json_decref(notice);
+    return e;
 }

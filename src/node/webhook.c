@@ -31,8 +31,6 @@
 
 struct cst_webhook {
     cst_node *node;
-    cst_webhook_secret secrets[CST_WEBHOOK_SECRETS]; /* sodium_malloc'd struct: locked */
-    size_t nsecrets;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_t thread;
@@ -233,11 +231,11 @@ cst_err cst_webhook_tenant_settings(cst_node *n, const char *tenant_id, json_t *
 }
 
 /* The tenant's settings (*out, a new reference; NULL when it has none or is gone). */
-static json_t *tenant_settings(cst_node *n, const char *tenant_id)
+static json_t *tenant_settings(cst_node *n, cst_work *w, const char *tenant_id)
 {
     cst_tenant_row *t = malloc(sizeof(*t));
     json_t *o = NULL;
-    if (t && cst_store_tenant_get(n->store, NULL, tenant_id, t) == CST_OK && t->settings[0])
+    if (t && cst_store_tenant_get(n->store, w, tenant_id, t) == CST_OK && t->settings[0])
         o = json_loads(t->settings, 0, NULL);
     free(t);
     return o;
@@ -248,7 +246,7 @@ static json_t *tenant_settings(cst_node *n, const char *tenant_id)
 static cst_err tenant_secrets(cst_node *n, const char *tenant_id, int64_t now,
                               cst_webhook_secret out[CST_WEBHOOK_SECRETS], size_t *count)
 {
-    json_t *o = tenant_settings(n, tenant_id), *sealed = json_object_get(o, SEALED);
+    json_t *o = tenant_settings(n, NULL, tenant_id), *sealed = json_object_get(o, SEALED);
     const char *cur = json_string_value(json_object_get(sealed, "current"));
     const char *prev = json_string_value(json_object_get(sealed, "previous"));
     int64_t until = json_integer_value(json_object_get(sealed, "previous_until"));
@@ -263,11 +261,11 @@ static cst_err tenant_secrets(cst_node *n, const char *tenant_id, int64_t now,
 
 /* ---- the queue ---- */
 
-static cst_err make_body(const cst_alert_row *a, const char *event, int64_t now, char *out,
-                         size_t n)
+/* The body posted: {type, timestamp, data}, compact with sorted keys (signed as is). */
+static cst_err make_body(const char *event, json_t *data, int64_t now, char *out, size_t n)
 {
-    json_t *o = json_pack("{s:s,s:o,s:o}", "type", event, "timestamp", cst_json_time(now), "data",
-                          cst_alert_json(a));
+    json_t *o =
+        json_pack("{s:s,s:o,s:O}", "type", event, "timestamp", cst_json_time(now), "data", data);
     ENSURE(o, CST_ERR_INTERNAL, "out of memory");
     char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
@@ -285,43 +283,53 @@ static void wake(struct cst_webhook *h)
     pthread_mutex_unlock(&h->mu);
 }
 
-static cst_err queue_one(cst_node *n, const cst_alert_row *a, const char *event, int64_t now,
-                         const char *tenant_id, const char *url)
+cst_err cst_webhook_queue(cst_node *n, cst_work *w, const char *subject_id, const char *tenant_id,
+                          const char *url, const char *body, int64_t now)
 {
     cst_webhook_row *d = calloc(1, sizeof(*d));
     ENSURE(d, CST_ERR_INTERNAL, "out of memory");
     cst_random_id("msg", d->id);
-    cst_err e = cst_copy(d->alert_id, sizeof(d->alert_id), a->id);
+    cst_err e = cst_copy(d->alert_id, sizeof(d->alert_id), subject_id);
     if (e == CST_OK)
         e = cst_copy(d->tenant, sizeof(d->tenant), tenant_id);
     if (e == CST_OK)
         e = cst_copy(d->url, sizeof(d->url), url);
     if (e == CST_OK)
-        e = make_body(a, event, now, d->body, sizeof(d->body));
+        e = cst_copy(d->body, sizeof(d->body), body);
     if (e == CST_OK) {
         (void)snprintf(d->status, sizeof(d->status), "pending");
         d->next_at = d->created_at = now;
-        e = cst_store_webhook_put(n->store, NULL, d);
+        e = cst_store_webhook_put(n->store, w, d);
     }
     free(d);
+    if (e == CST_OK && n->webhook)
+        wake(n->webhook);
+    return e;
+}
+
+cst_err cst_webhook_event(cst_node *n, cst_work *w, const char *tenant_id, bool to_node,
+                          const char *subject_id, const char *event, json_t *data, int64_t now)
+{
+    char *body = malloc(CST_WEBHOOK_BODY_MAX);
+    json_t *o = tenant_id ? tenant_settings(n, w, tenant_id) : NULL;
+    const char *url = json_string_value(json_object_get(o, "alert_webhook_url"));
+    cst_err e = body && data ? CST_OK : cst_fail(CST_ERR_INTERNAL, "out of memory");
+    if (e == CST_OK && ((to_node && n->cfg.alerts_webhook_url[0]) || (url && url[0])))
+        e = make_body(event, data, now, body, CST_WEBHOOK_BODY_MAX);
+    if (e == CST_OK && to_node && n->cfg.alerts_webhook_url[0])
+        e = cst_webhook_queue(n, w, subject_id, "", n->cfg.alerts_webhook_url, body, now);
+    if (e == CST_OK && url && url[0]) /* the tenant's own webhook */
+        e = cst_webhook_queue(n, w, subject_id, tenant_id, url, body, now);
+    json_decref(o);
+    json_decref(data);
+    free(body);
     return e;
 }
 
 cst_err cst_webhook_enqueue(cst_node *n, const cst_alert_row *a, const char *event, int64_t now)
 {
-    cst_err e = CST_OK;
-    if (n->cfg.alerts_webhook_url[0])
-        e = queue_one(n, a, event, now, "", n->cfg.alerts_webhook_url);
-    if (e == CST_OK && a->tenant[0]) { /* the tenant's own webhook, for its own alerts */
-        json_t *o = tenant_settings(n, a->tenant);
-        const char *url = json_string_value(json_object_get(o, "alert_webhook_url"));
-        if (url && url[0])
-            e = queue_one(n, a, event, now, a->tenant, url);
-        json_decref(o);
-    }
-    if (e == CST_OK && n->webhook)
-        wake(n->webhook);
-    return e;
+    return cst_webhook_event(n, NULL, a->tenant[0] ? a->tenant : NULL, true, a->id, event,
+                             cst_alert_json(a), now);
 }
 
 /* ---- the sender ---- */
@@ -360,7 +368,8 @@ static curl_socket_t open_socket(void *ctx, curlsocktype purpose, struct curl_so
 /* Posts d once; *status gets the HTTP status (0: no answer), err what went wrong. public_only:
  * refuse to connect to a non-public address (a tenant's webhook). */
 static cst_err post(const cst_webhook_secret *secrets, size_t nsecrets, const cst_webhook_row *d,
-                    bool public_only, int64_t now, long *status, char *err, size_t errn)
+                    bool public_only, int timeout_s, int64_t now, long *status, char *err,
+                    size_t errn)
 {
     char sig[CST_WEBHOOK_SIG_MAX], hid[64], hts[64], hsig[CST_WEBHOOK_SIG_MAX + 32];
     int64_t ts = now / 1000000;
@@ -382,7 +391,7 @@ static cst_err post(const cst_webhook_secret *secrets, size_t nsecrets, const cs
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)timeout_s);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, d->body);
@@ -434,34 +443,45 @@ void cst_webhook_outcome(cst_webhook_row *d, int retry_base_s, int64_t now, long
         (void)snprintf(d->status, sizeof(d->status), "failed");
 }
 
+/* The secrets that sign d at now: the node's, read from alerts.webhook_secret_file at each
+ * attempt (a rotated file is used at once, without a restart), or its tenant's sealed ones. */
+static cst_err secrets_of(cst_node *n, const cst_webhook_row *d, int64_t now,
+                          cst_webhook_secret out[CST_WEBHOOK_SECRETS], size_t *count)
+{
+    if (d->tenant[0])
+        return tenant_secrets(n, d->tenant, now, out, count);
+    ENSURE(n->cfg.alerts_webhook_secret_file[0], CST_ERR_INVALID, "no alerts.webhook_secret_file");
+    return cst_webhook_secrets_load(n->cfg.alerts_webhook_secret_file, out, count);
+}
+
 static void attempt(struct cst_webhook *h, cst_webhook_row *d)
 {
+    cst_node *n = h->node;
     int64_t now = cst_now_us();
     long status = 0;
     char err[256] = "";
-    cst_err e = CST_OK;
-    if (!d->tenant[0]) {
-        e = h->nsecrets ? post(h->secrets, h->nsecrets, d, false, now, &status, err, sizeof(err))
-                        : cst_fail(CST_ERR_INVALID, "no alerts.webhook_secret_file");
-    } else {
-        cst_webhook_secret *ts = sodium_malloc(sizeof(*ts) * CST_WEBHOOK_SECRETS);
-        size_t nts = 0;
-        e = ts ? tenant_secrets(h->node, d->tenant, now, ts, &nts)
-               : cst_fail(CST_ERR_INTERNAL, "out of memory");
-        if (e == CST_OK)
-            e = post(ts, nts, d, !h->node->cfg.alerts_allow_private_webhooks, now, &status, err,
-                     sizeof(err));
-        if (ts)
-            sodium_free(ts); /* wipes */
-    }
+    size_t nsecrets = 0;
+    bool gone = false;
+    cst_webhook_secret *secrets = sodium_malloc(sizeof(*secrets) * CST_WEBHOOK_SECRETS);
+    cst_err e = secrets ? secrets_of(n, d, now, secrets, &nsecrets)
+                        : cst_fail(CST_ERR_INTERNAL, "out of memory");
+    /* a tenant erased, or whose webhook was removed, since: nothing can sign this any more */
+    gone = e == CST_ERR_NOT_FOUND;
+    if (e == CST_OK)
+        e = post(secrets, nsecrets, d, d->tenant[0] && !n->cfg.alerts_allow_private_webhooks,
+                 n->cfg.alerts_webhook_timeout_seconds, now, &status, err, sizeof(err));
+    if (secrets)
+        sodium_free(secrets); /* wipes */
     if (e != CST_OK)
         (void)snprintf(err, sizeof(err), "%s", cst_err_message(e));
-    cst_webhook_outcome(d, h->node->cfg.alerts_webhook_retry_seconds, now, status, err);
+    cst_webhook_outcome(d, n->cfg.alerts_webhook_retry_seconds, now, status, err);
+    if (gone)
+        (void)snprintf(d->status, sizeof(d->status), "failed");
     if (err[0]) {
-        cst_warn("webhook %s (alert %s): attempt %lld: %s", d->id, d->alert_id,
-                 (long long)d->attempts, err);
+        cst_warn("webhook %s (%s): attempt %lld: %s", d->id, d->alert_id, (long long)d->attempts,
+                 err);
     }
-    if (cst_store_webhook_put(h->node->store, NULL, d) != CST_OK)
+    if (cst_store_webhook_put(n->store, NULL, d) != CST_OK)
         cst_warn("webhook %s: outcome not stored", d->id);
 }
 
@@ -516,18 +536,22 @@ static void *sender_main(void *arg)
 
 cst_err cst_webhook_start(cst_node *n)
 {
-    if (!n->cfg.alerts_webhook_url[0])
-        return CST_OK;
-    struct cst_webhook *h = sodium_malloc(sizeof(*h));
+    struct cst_webhook *h = calloc(1, sizeof(*h));
     ENSURE(h, CST_ERR_INTERNAL, "out of memory");
-    memset(h, 0, sizeof(*h));
     h->node = n;
-    cst_err e =
-        cst_webhook_secrets_load(n->cfg.alerts_webhook_secret_file, h->secrets, &h->nsecrets);
+    cst_err e = CST_OK;
+    if (n->cfg.alerts_webhook_url[0]) { /* a bad secret file fails here, at start-up */
+        cst_webhook_secret *s = sodium_malloc(sizeof(*s) * CST_WEBHOOK_SECRETS);
+        size_t count = 0;
+        e = s ? cst_webhook_secrets_load(n->cfg.alerts_webhook_secret_file, s, &count)
+              : cst_fail(CST_ERR_INTERNAL, "out of memory");
+        if (s)
+            sodium_free(s); /* wipes */
+    }
     if (e == CST_OK && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         e = cst_fail(CST_ERR_INTERNAL, "cannot initialise libcurl");
     if (e != CST_OK) {
-        sodium_free(h);
+        free(h);
         return e;
     }
     pthread_mutex_init(&h->mu, NULL);
@@ -535,7 +559,7 @@ cst_err cst_webhook_start(cst_node *n)
     if (pthread_create(&h->thread, NULL, sender_main, h) != 0) {
         pthread_cond_destroy(&h->cv);
         pthread_mutex_destroy(&h->mu);
-        sodium_free(h);
+        free(h);
         curl_global_cleanup();
         return cst_fail(CST_ERR_INTERNAL, "cannot start the webhook sender");
     }
@@ -556,6 +580,6 @@ void cst_webhook_stop(cst_node *n)
     n->webhook = NULL;
     pthread_cond_destroy(&h->cv);
     pthread_mutex_destroy(&h->mu);
-    sodium_free(h); /* wipes the secrets */
+    free(h);
     curl_global_cleanup();
 }
