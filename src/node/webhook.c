@@ -23,7 +23,8 @@
 #include "util/cidr.h"
 #include "util/util.h"
 
-#define DUE_BATCH 16                         /* deliveries taken per pass */
+#define DUE_BATCH 16                         /* deliveries attempted at once, one per receiver */
+#define DUE_SCAN 256                         /* due deliveries looked at per pass */
 #define RETRY_FOR_US (24LL * 3600 * 1000000) /* then failed */
 #define RETRY_CAP_S 3600                     /* backoff never longer than an hour */
 #define POLL_MS 1000                         /* the sender looks for due retries this often */
@@ -365,27 +366,37 @@ static curl_socket_t open_socket(void *ctx, curlsocktype purpose, struct curl_so
     return socket(a->family, a->socktype, a->protocol);
 }
 
-/* Posts d once; *status gets the HTTP status (0: no answer), err what went wrong. public_only:
- * refuse to connect to a non-public address (a tenant's webhook). */
-static cst_err post(const cst_webhook_secret *secrets, size_t nsecrets, const cst_webhook_row *d,
-                    bool public_only, int timeout_s, int64_t now, long *status, char *err,
-                    size_t errn)
+/* One attempt at a delivery, made in parallel with the others of its pass. */
+typedef struct transfer {
+    cst_webhook_row *d;
+    CURL *c;
+    struct curl_slist *hs;
+    guard g;
+    size_t seen;
+    char ebuf[CURL_ERROR_SIZE];
+    char err[256];
+    long status;
+} transfer;
+
+/* Prepares t's post of t->d signed with secrets (not kept: the header holds the signature);
+ * public_only: refuse to connect to a non-public address (a tenant's webhook). */
+static cst_err prepare(transfer *t, const cst_webhook_secret *secrets, size_t nsecrets,
+                       bool public_only, int timeout_s, int64_t now)
 {
+    const cst_webhook_row *d = t->d;
     char sig[CST_WEBHOOK_SIG_MAX], hid[64], hts[64], hsig[CST_WEBHOOK_SIG_MAX + 32];
     int64_t ts = now / 1000000;
     TRY(cst_webhook_sign(secrets, nsecrets, d->id, ts, d->body, strlen(d->body), sig));
     TRY(cst_fmt(hid, sizeof(hid), "webhook-id: %s", d->id));
     TRY(cst_fmt(hts, sizeof(hts), "webhook-timestamp: %lld", (long long)ts));
     TRY(cst_fmt(hsig, sizeof(hsig), "webhook-signature: %s", sig));
-    CURL *c = curl_easy_init();
+    CURL *c = t->c = curl_easy_init();
     ENSURE(c, CST_ERR_INTERNAL, "cannot start libcurl");
-    struct curl_slist *hs = NULL, *t;
+    struct curl_slist *l;
     const char *lines[] = {"Content-Type: application/json", hid, hts, hsig, "Expect:"};
     for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
-        if ((t = curl_slist_append(hs, lines[i])))
-            hs = t;
-    char ebuf[CURL_ERROR_SIZE] = "";
-    size_t seen = 0;
+        if ((l = curl_slist_append(t->hs, lines[i])))
+            t->hs = l;
     curl_easy_setopt(c, CURLOPT_URL, d->url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
@@ -393,29 +404,34 @@ static cst_err post(const cst_webhook_secret *secrets, size_t nsecrets, const cs
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)timeout_s);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->hs);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, d->body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(d->body));
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &seen);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
-    guard g = {.public_only = public_only};
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &t->seen);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->ebuf);
+    curl_easy_setopt(c, CURLOPT_PRIVATE, t);
+    t->g.public_only = public_only;
     curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &g);
-    CURLcode rc = curl_easy_perform(c);
-    *status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-    if (g.refused)
-        (void)snprintf(err, errn,
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &t->g);
+    return CST_OK;
+}
+
+/* What came of t's transfer, ended with rc: t->status the HTTP status (0: no answer), t->err
+ * what went wrong ("" for a 2xx; an answer cut at RESPONSE_MAX still counts). */
+static void finish(transfer *t, CURLcode rc)
+{
+    t->err[0] = '\0';
+    t->status = 0;
+    curl_easy_getinfo(t->c, CURLINFO_RESPONSE_CODE, &t->status);
+    if (t->g.refused)
+        (void)snprintf(t->err, sizeof(t->err),
                        "refused: the receiver's address is not a public one "
                        "(alerts.allow_private_webhooks)");
-    else if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && *status))
-        (void)snprintf(err, errn, "%s", ebuf[0] ? ebuf : curl_easy_strerror(rc));
-    else if (*status < 200 || *status > 299)
-        (void)snprintf(err, errn, "HTTP %ld", *status);
-    curl_slist_free_all(hs);
-    curl_easy_cleanup(c);
-    return CST_OK;
+    else if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && t->status))
+        (void)snprintf(t->err, sizeof(t->err), "%s", t->ebuf[0] ? t->ebuf : curl_easy_strerror(rc));
+    else if (t->status < 200 || t->status > 299)
+        (void)snprintf(t->err, sizeof(t->err), "HTTP %ld", t->status);
 }
 
 /* The delay before retry number `attempts` (1 after the first failure): base, doubling, capped. */
@@ -454,37 +470,105 @@ static cst_err secrets_of(cst_node *n, const cst_webhook_row *d, int64_t now,
     return cst_webhook_secrets_load(n->cfg.alerts_webhook_secret_file, out, count);
 }
 
-static void attempt(struct cst_webhook *h, cst_webhook_row *d)
+/* Signs t's delivery and prepares its transfer; an error (no secret any more: *gone) is
+ * recorded in t->err. */
+static void start(cst_node *n, transfer *t, int64_t now, bool *gone)
 {
-    cst_node *n = h->node;
-    int64_t now = cst_now_us();
-    long status = 0;
-    char err[256] = "";
     size_t nsecrets = 0;
-    bool gone = false;
     cst_webhook_secret *secrets = sodium_malloc(sizeof(*secrets) * CST_WEBHOOK_SECRETS);
-    cst_err e = secrets ? secrets_of(n, d, now, secrets, &nsecrets)
+    cst_err e = secrets ? secrets_of(n, t->d, now, secrets, &nsecrets)
                         : cst_fail(CST_ERR_INTERNAL, "out of memory");
     /* a tenant erased, or whose webhook was removed, since: nothing can sign this any more */
-    gone = e == CST_ERR_NOT_FOUND;
+    *gone = e == CST_ERR_NOT_FOUND;
     if (e == CST_OK)
-        e = post(secrets, nsecrets, d, d->tenant[0] && !n->cfg.alerts_allow_private_webhooks,
-                 n->cfg.alerts_webhook_timeout_seconds, now, &status, err, sizeof(err));
+        e = prepare(t, secrets, nsecrets, t->d->tenant[0] && !n->cfg.alerts_allow_private_webhooks,
+                    n->cfg.alerts_webhook_timeout_seconds, now);
     if (secrets)
         sodium_free(secrets); /* wipes */
     if (e != CST_OK)
-        (void)snprintf(err, sizeof(err), "%s", cst_err_message(e));
-    cst_webhook_outcome(d, n->cfg.alerts_webhook_retry_seconds, now, status, err);
+        (void)snprintf(t->err, sizeof(t->err), "%s", cst_err_message(e));
+}
+
+/* Records the outcome of t's attempt; after a failure, the other pending deliveries to the same
+ * receiver wait as long as this one (a receiver that is down costs one attempt per backoff
+ * step, not one per delivery). */
+static void record(cst_node *n, transfer *t, bool gone, int64_t now)
+{
+    cst_webhook_row *d = t->d;
+    cst_webhook_outcome(d, n->cfg.alerts_webhook_retry_seconds, now, t->status, t->err);
     if (gone)
         (void)snprintf(d->status, sizeof(d->status), "failed");
-    if (err[0]) {
+    if (t->err[0]) {
         cst_warn("webhook %s (%s): attempt %lld: %s", d->id, d->alert_id, (long long)d->attempts,
-                 err);
+                 t->err);
     }
     if (cst_store_webhook_put(n->store, NULL, d) != CST_OK)
         cst_warn("webhook %s: outcome not stored", d->id);
+    else if (t->err[0] && !strcmp(d->status, "pending") &&
+             cst_store_webhook_defer(n->store, NULL, d->url, d->next_at) != CST_OK)
+        cst_warn("webhook %s: the receiver's other deliveries not deferred", d->id);
 }
 
+/* One pass: the batch's deliveries (one per receiver) attempted at once, each within
+ * alerts.webhook_timeout_seconds, so that a slow or silent receiver delays no other. */
+static void attempt_all(struct cst_webhook *h, cst_webhook_row *rows, size_t nrows)
+{
+    cst_node *n = h->node;
+    int64_t now = cst_now_us();
+    transfer *ts = calloc(nrows, sizeof(*ts));
+    bool *gone = calloc(nrows, sizeof(*gone));
+    CURLM *m = curl_multi_init();
+    if (!ts || !gone || !m) {
+        cst_warn("webhook sender: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < nrows; i++) {
+        ts[i].d = &rows[i];
+        start(n, &ts[i], now, &gone[i]);
+        if (ts[i].err[0])
+            continue;
+        /* until finish() says otherwise: a transfer libcurl never reports on did not deliver */
+        (void)snprintf(ts[i].err, sizeof(ts[i].err), "the transfer did not finish");
+        if (curl_multi_add_handle(m, ts[i].c) != CURLM_OK)
+            (void)snprintf(ts[i].err, sizeof(ts[i].err), "cannot start the transfer");
+    }
+    int running = 1;
+    while (running && !h->stop) {
+        if (curl_multi_perform(m, &running) != CURLM_OK)
+            break;
+        if (running)
+            (void)curl_multi_poll(m, NULL, 0, POLL_MS, NULL);
+    }
+    if (h->stop) /* stopping: what was not finished stays pending, for the next start */
+        goto done;
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(m, &left))) {
+        transfer *t = NULL;
+        if (msg->msg == CURLMSG_DONE &&
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t) == CURLE_OK && t)
+            finish(t, msg->data.result);
+    }
+    now = cst_now_us();
+    for (size_t i = 0; i < nrows; i++)
+        record(n, &ts[i], gone[i], now);
+done:
+    for (size_t i = 0; ts && i < nrows; i++) {
+        if (ts[i].c) {
+            if (m)
+                curl_multi_remove_handle(m, ts[i].c);
+            curl_easy_cleanup(ts[i].c);
+        }
+        curl_slist_free_all(ts[i].hs);
+    }
+    if (m)
+        curl_multi_cleanup(m);
+    free(gone);
+    free(ts);
+}
+
+/* The pass's deliveries: due ones, oldest first, at most one per receiver (a receiver with a
+ * backlog takes its turn with the others). */
 typedef struct due_batch {
     cst_webhook_row *rows;
     size_t n;
@@ -493,6 +577,9 @@ typedef struct due_batch {
 static cst_err take(const cst_webhook_row *d, void *ctx)
 {
     due_batch *b = ctx;
+    for (size_t i = 0; i < b->n; i++)
+        if (!strcmp(b->rows[i].url, d->url))
+            return CST_OK;
     if (b->n < DUE_BATCH)
         b->rows[b->n++] = *d;
     return CST_OK;
@@ -514,11 +601,10 @@ static void *sender_main(void *arg)
         if (stop)
             break;
         due_batch b = {rows, 0};
-        if (cst_store_webhook_due(h->node->store, NULL, cst_now_us(), DUE_BATCH, take, &b) !=
-            CST_OK)
+        if (cst_store_webhook_due(h->node->store, NULL, cst_now_us(), DUE_SCAN, take, &b) != CST_OK)
             cst_warn("webhook sender: cannot read the queue");
-        for (size_t i = 0; i < b.n && !h->stop; i++)
-            attempt(h, &rows[i]);
+        if (b.n)
+            attempt_all(h, rows, b.n);
         if (b.n == DUE_BATCH)
             continue;
         pthread_mutex_lock(&h->mu);

@@ -316,6 +316,9 @@ CST_MUST_USE cst_err cst_store_webhook_put(cst_store *st, cst_work *w, const cst
 CST_MUST_USE cst_err cst_store_webhook_due(cst_store *st, cst_work *w, int64_t now, int limit,
                                            cst_err (*fn)(const cst_webhook_row *, void *),
                                            void *ctx);
+/* Moves every pending delivery to url due before next_at to next_at. */
+CST_MUST_USE cst_err cst_store_webhook_defer(cst_store *st, cst_work *w, const char *url,
+                                             int64_t next_at);
 /* The deliveries of an alert, oldest first. */
 CST_MUST_USE cst_err cst_store_webhook_list(cst_store *st, cst_work *w, const char *alert_id,
                                             cst_err (*fn)(const cst_webhook_row *, void *),
