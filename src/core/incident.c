@@ -249,19 +249,56 @@ cst_err cst_notice_check(const json_t *body, int64_t deadline, int64_t now, json
     return CST_OK;
 }
 
+#define WRAP 76 /* columns of the notice's text: an email line stays far below 998 octets */
+
+/* s indented by two spaces, its lines (LF, CRLF or CR) wrapped at WRAP bytes on a space, or
+ * within a word that long on a UTF-8 character boundary. */
+static void wrapped(FILE *f, const char *s)
+{
+    while (*s) {
+        const char *p = s, *end = s + strcspn(s, "\r\n");
+        do {
+            size_t take = (size_t)(end - p);
+            if (take > WRAP) {
+                size_t sp = WRAP;
+                while (sp > 0 && p[sp] != ' ')
+                    sp--;
+                take = sp ? sp : WRAP;
+                while (!sp && take > 1 && ((unsigned char)p[take] & 0xC0) == 0x80)
+                    take--;
+            }
+            fprintf(f, "  %.*s\n", (int)take, p);
+            p += take;
+            while (p < end && *p == ' ')
+                p++;
+        } while (p < end);
+        s = end;
+        if (*s == '\r')
+            s++;
+        if (*s == '\n')
+            s++;
+    }
+}
+
 /* One "Label: value" paragraph of the notice's text; nothing when the field is absent. */
 static void text_field(FILE *f, const char *label, const json_t *v)
 {
     if (json_is_string(v)) {
-        fprintf(f, "%s:\n  %s\n\n", label, json_string_value(v));
+        fprintf(f, "%s:\n", label);
+        wrapped(f, json_string_value(v));
+        fprintf(f, "\n");
     } else if (json_is_integer(v)) {
         fprintf(f, "%s: %lld\n\n", label, (long long)json_integer_value(v));
     } else if (json_is_array(v)) {
         size_t i;
         json_t *x;
-        fprintf(f, "%s:", label);
-        json_array_foreach(v, i, x) fprintf(f, "%s %s", i ? "," : "", json_string_value(x));
-        fprintf(f, "\n\n");
+        fprintf(f, "%s:\n", label);
+        json_array_foreach(v, i, x)
+        {
+            if (json_is_string(x))
+                wrapped(f, json_string_value(x));
+        }
+        fprintf(f, "\n");
     }
 }
 
@@ -290,13 +327,15 @@ cst_err cst_notice_text(const json_t *notice, char **out)
                    json_object_get(notice, cst_notice_fields[i].name));
     text_field(f, "Records held for the tenant at sending",
                json_object_get(json_object_get(prefilled, "records"), "total"));
+    const char *id = member(notice, "id");
     fprintf(f,
-            "The full notice, with what custodia pre-filled (record counts per bucket, whether "
-            "the data was encrypted under keys that were not exposed, the audit entries of the "
-            "incident's window), is at GET /v1/notices/%s for the tenant's owners, admins and "
-            "auditors, who also decide there whether the tenant's own users or regulators are "
-            "told (POST /v1/notices/%s/approve-user-notice).\n",
-            member(notice, "id"), member(notice, "id"));
+            "The full notice, with what custodia pre-filled (record counts per bucket,\n"
+            "whether the data was encrypted under keys that were not exposed, the audit\n"
+            "entries of the incident's window), is at GET /v1/notices/%s\n"
+            "for the tenant's owners, admins and auditors. They also decide there whether\n"
+            "the tenant's own users or regulators are told:\n"
+            "POST /v1/notices/%s/approve-user-notice\n",
+            id, id);
     bool failed = ferror(f) != 0;
     fclose(f);
     if (failed) {

@@ -19,6 +19,7 @@
 #include "crypto/crypto.h"
 #include "crypto/keys.h"
 #include "node/alerts.h"
+#include "node/mail.h"
 #include "util/json.h"
 #include "util/cidr.h"
 #include "util/util.h"
@@ -85,22 +86,10 @@ cst_err cst_webhook_secrets_load(const char *path, cst_webhook_secret out[CST_WE
                                  size_t *count)
 {
     char text[1024];
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    ENSURE(fd >= 0, CST_ERR_INVALID, "alerts.webhook_secret_file %s: %s", path, strerror(errno));
-    struct stat sb;
-    cst_err e = CST_OK;
-    ssize_t got = 0;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
-        e = cst_fail(CST_ERR_INVALID, "alerts.webhook_secret_file %s: not a regular file", path);
-    else if (sb.st_mode & 077)
-        e = cst_fail(CST_ERR_INVALID, "alerts.webhook_secret_file %s: mode %03o, must be 0600",
-                     path, (unsigned)(sb.st_mode & 0777));
-    else if ((got = read(fd, text, sizeof(text))) < 0 || (size_t)got == sizeof(text))
-        e = cst_fail(CST_ERR_INVALID, "alerts.webhook_secret_file %s: unreadable or too long",
-                     path);
-    close(fd);
+    size_t got = 0;
+    cst_err e = cst_secret_file_read("alerts.webhook_secret_file", path, text, sizeof(text), &got);
     if (e == CST_OK)
-        e = parse_secrets(text, (size_t)got, out, count);
+        e = parse_secrets(text, got, out, count);
     sodium_memzero(text, sizeof(text));
     if (e != CST_OK)
         sodium_memzero(out, sizeof(*out) * CST_WEBHOOK_SECRETS);
@@ -284,13 +273,18 @@ static void wake(struct cst_webhook *h)
     pthread_mutex_unlock(&h->mu);
 }
 
-cst_err cst_webhook_queue(cst_node *n, cst_work *w, const char *subject_id, const char *tenant_id,
-                          const char *url, const char *body, int64_t now)
+cst_err cst_webhook_queue(cst_node *n, cst_work *w, const char *id, const char *subject_id,
+                          const char *tenant_id, const char *url, const char *body, int64_t now)
 {
     cst_webhook_row *d = calloc(1, sizeof(*d));
     ENSURE(d, CST_ERR_INTERNAL, "out of memory");
-    cst_random_id("msg", d->id);
-    cst_err e = cst_copy(d->alert_id, sizeof(d->alert_id), subject_id);
+    cst_err e = CST_OK;
+    if (id)
+        e = cst_copy(d->id, sizeof(d->id), id);
+    else
+        cst_random_id("msg", d->id);
+    if (e == CST_OK)
+        e = cst_copy(d->alert_id, sizeof(d->alert_id), subject_id);
     if (e == CST_OK)
         e = cst_copy(d->tenant, sizeof(d->tenant), tenant_id);
     if (e == CST_OK)
@@ -318,9 +312,9 @@ cst_err cst_webhook_event(cst_node *n, cst_work *w, const char *tenant_id, bool 
     if (e == CST_OK && ((to_node && n->cfg.alerts_webhook_url[0]) || (url && url[0])))
         e = make_body(event, data, now, body, CST_WEBHOOK_BODY_MAX);
     if (e == CST_OK && to_node && n->cfg.alerts_webhook_url[0])
-        e = cst_webhook_queue(n, w, subject_id, "", n->cfg.alerts_webhook_url, body, now);
+        e = cst_webhook_queue(n, w, NULL, subject_id, "", n->cfg.alerts_webhook_url, body, now);
     if (e == CST_OK && url && url[0]) /* the tenant's own webhook */
-        e = cst_webhook_queue(n, w, subject_id, tenant_id, url, body, now);
+        e = cst_webhook_queue(n, w, NULL, subject_id, tenant_id, url, body, now);
     json_decref(o);
     json_decref(data);
     free(body);
@@ -509,6 +503,17 @@ static void record(cst_node *n, transfer *t, bool gone, int64_t now)
         cst_warn("webhook %s: the receiver's other deliveries not deferred", d->id);
 }
 
+/* Emails t's delivery (notices.smtp_url): *status the relay's last reply code. */
+static void send_mail(cst_node *n, transfer *t)
+{
+    cst_err e =
+        cst_mail_configured(&n->cfg)
+            ? cst_mail_send(&n->cfg, t->d->url + 7, t->d->body, &t->status, t->err, sizeof(t->err))
+            : cst_fail(CST_ERR_INVALID, "notices.smtp_url is no longer set");
+    if (e != CST_OK)
+        (void)snprintf(t->err, sizeof(t->err), "%s", cst_err_message(e));
+}
+
 /* One pass: the batch's deliveries (one per receiver) attempted at once, each within
  * alerts.webhook_timeout_seconds, so that a slow or silent receiver delays no other. */
 static void attempt_all(struct cst_webhook *h, cst_webhook_row *rows, size_t nrows)
@@ -524,6 +529,10 @@ static void attempt_all(struct cst_webhook *h, cst_webhook_row *rows, size_t nro
     }
     for (size_t i = 0; i < nrows; i++) {
         ts[i].d = &rows[i];
+        if (!strncmp(rows[i].url, "mailto:", 7)) { /* to the operator's relay, one at a time */
+            send_mail(n, &ts[i]);
+            continue;
+        }
         start(n, &ts[i], now, &gone[i]);
         if (ts[i].err[0])
             continue;

@@ -65,11 +65,13 @@ CST_MUST_USE cst_err cst_webhook_event(cst_node *n, cst_work *w, const char *ten
  * to the node's webhook and the alert's tenant's. Committed on its own. */
 CST_MUST_USE cst_err cst_webhook_enqueue(cst_node *n, const cst_alert_row *a, const char *event,
                                          int64_t now);
-/* Queues one delivery of body (posted as is, or for a "mailto:" url the message sent) to url
- * about subject_id; tenant_id "" signs with the node's secrets, else with the tenant's. */
-CST_MUST_USE cst_err cst_webhook_queue(cst_node *n, cst_work *w, const char *subject_id,
-                                       const char *tenant_id, const char *url, const char *body,
-                                       int64_t now);
+/* Queues one delivery, id (NULL: a new msg_ id) of body to url about subject_id, inside w: a
+ * webhook post signed with the node's secrets (tenant_id "") or the tenant's, or for a
+ * "mailto:<address>" url the email body is (cst_mail_compose's message), sent through
+ * notices.smtp_url. */
+CST_MUST_USE cst_err cst_webhook_queue(cst_node *n, cst_work *w, const char *id,
+                                       const char *subject_id, const char *tenant_id,
+                                       const char *url, const char *body, int64_t now);
 
 /* Records an attempt of d at now (microseconds): err "" (a 2xx) makes it delivered; otherwise
  * it is retried retry_base_s seconds later, twice as long after each further failure, at most
