@@ -24,8 +24,8 @@
 #include "util/cidr.h"
 #include "util/util.h"
 
-#define DUE_BATCH 16                         /* deliveries attempted at once, one per receiver */
-#define DUE_SCAN 256                         /* due deliveries looked at per pass */
+#define DUE_BATCH 16 /* deliveries in flight at once, at most one per receiver */
+#define DUE_SCAN 256 /* due deliveries looked at per scan */
 #define RETRY_FOR_US (24LL * 3600 * 1000000) /* then failed */
 #define RETRY_CAP_S 3600                     /* backoff never longer than an hour */
 #define POLL_MS 1000                         /* the sender looks for due retries this often */
@@ -33,11 +33,9 @@
 
 struct cst_webhook {
     cst_node *node;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
+    CURLM *multi; /* the transfers in flight; curl_multi_wakeup wakes the sender */
     pthread_t thread;
-    _Atomic bool stop;
-    bool kick;
+    _Atomic bool stop, kick;
 };
 
 /* ---- secrets and signatures ---- */
@@ -267,10 +265,8 @@ static cst_err make_body(const char *event, json_t *data, int64_t now, char *out
 
 static void wake(struct cst_webhook *h)
 {
-    pthread_mutex_lock(&h->mu);
     h->kick = true;
-    pthread_cond_signal(&h->cv);
-    pthread_mutex_unlock(&h->mu);
+    (void)curl_multi_wakeup(h->multi);
 }
 
 cst_err cst_webhook_queue(cst_node *n, cst_work *w, const char *id, const char *subject_id,
@@ -514,118 +510,132 @@ static void send_mail(cst_node *n, transfer *t)
         (void)snprintf(t->err, sizeof(t->err), "%s", cst_err_message(e));
 }
 
-/* One pass: the batch's deliveries (one per receiver) attempted at once, each within
- * alerts.webhook_timeout_seconds, so that a slow or silent receiver delays no other. */
-static void attempt_all(struct cst_webhook *h, cst_webhook_row *rows, size_t nrows)
+/* The sender's slots: at most DUE_BATCH deliveries in flight, at most one per receiver. */
+typedef struct sender {
+    struct cst_webhook *h;
+    cst_webhook_row rows[DUE_BATCH];
+    transfer ts[DUE_BATCH];
+    bool busy[DUE_BATCH], taken[DUE_BATCH], gone[DUE_BATCH];
+    size_t busy_n;
+} sender;
+
+static void slot_free(sender *s, size_t i)
 {
-    cst_node *n = h->node;
-    int64_t now = cst_now_us();
-    transfer *ts = calloc(nrows, sizeof(*ts));
-    bool *gone = calloc(nrows, sizeof(*gone));
-    CURLM *m = curl_multi_init();
-    if (!ts || !gone || !m) {
-        cst_warn("webhook sender: out of memory");
-        goto done;
+    if (s->ts[i].c) {
+        curl_multi_remove_handle(s->h->multi, s->ts[i].c);
+        curl_easy_cleanup(s->ts[i].c);
     }
-    for (size_t i = 0; i < nrows; i++) {
-        ts[i].d = &rows[i];
-        if (!strncmp(rows[i].url, "mailto:", 7)) { /* to the operator's relay, one at a time */
-            send_mail(n, &ts[i]);
-            continue;
-        }
-        start(n, &ts[i], now, &gone[i]);
-        if (ts[i].err[0])
-            continue;
-        /* until finish() says otherwise: a transfer libcurl never reports on did not deliver */
-        (void)snprintf(ts[i].err, sizeof(ts[i].err), "the transfer did not finish");
-        if (curl_multi_add_handle(m, ts[i].c) != CURLM_OK)
-            (void)snprintf(ts[i].err, sizeof(ts[i].err), "cannot start the transfer");
-    }
-    int running = 1;
-    while (running && !h->stop) {
-        if (curl_multi_perform(m, &running) != CURLM_OK)
-            break;
-        if (running)
-            (void)curl_multi_poll(m, NULL, 0, POLL_MS, NULL);
-    }
-    if (h->stop) /* stopping: what was not finished stays pending, for the next start */
-        goto done;
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(m, &left))) {
-        transfer *t = NULL;
-        if (msg->msg == CURLMSG_DONE &&
-            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t) == CURLE_OK && t)
-            finish(t, msg->data.result);
-    }
-    now = cst_now_us();
-    for (size_t i = 0; i < nrows; i++)
-        record(n, &ts[i], gone[i], now);
-done:
-    for (size_t i = 0; ts && i < nrows; i++) {
-        if (ts[i].c) {
-            if (m)
-                curl_multi_remove_handle(m, ts[i].c);
-            curl_easy_cleanup(ts[i].c);
-        }
-        curl_slist_free_all(ts[i].hs);
-    }
-    if (m)
-        curl_multi_cleanup(m);
-    free(gone);
-    free(ts);
+    curl_slist_free_all(s->ts[i].hs);
+    memset(&s->ts[i], 0, sizeof(s->ts[i]));
+    s->busy[i] = s->gone[i] = false;
+    s->busy_n--;
 }
 
-/* The pass's deliveries: due ones, oldest first, at most one per receiver (a receiver with a
- * backlog takes its turn with the others). */
-typedef struct due_batch {
-    cst_webhook_row *rows;
-    size_t n;
-} due_batch;
+/* Starts the delivery taken into slot i: an email is sent at once (to the operator's relay), a
+ * webhook post joins the transfers in flight; what cannot start is recorded as a failed
+ * attempt. */
+static void slot_start(sender *s, size_t i)
+{
+    cst_node *n = s->h->node;
+    transfer *t = &s->ts[i];
+    t->d = &s->rows[i];
+    if (!strncmp(t->d->url, "mailto:", 7)) {
+        send_mail(n, t);
+    } else {
+        start(n, t, cst_now_us(), &s->gone[i]);
+        if (!t->err[0] && curl_multi_add_handle(s->h->multi, t->c) == CURLM_OK)
+            return; /* in flight */
+        if (!t->err[0])
+            (void)snprintf(t->err, sizeof(t->err), "cannot start the transfer");
+    }
+    record(n, t, s->gone[i], cst_now_us());
+    slot_free(s, i);
+}
 
+/* Takes a due delivery into a free slot unless its receiver has one in flight (a receiver with
+ * a backlog, or a slow one, takes its turn with the others). Runs inside the queue's read:
+ * starting comes after it. */
 static cst_err take(const cst_webhook_row *d, void *ctx)
 {
-    due_batch *b = ctx;
-    for (size_t i = 0; i < b->n; i++)
-        if (!strcmp(b->rows[i].url, d->url))
+    sender *s = ctx;
+    size_t free_at = DUE_BATCH;
+    for (size_t i = 0; i < DUE_BATCH; i++) {
+        if (s->busy[i] && (!strcmp(s->rows[i].url, d->url) || !strcmp(s->rows[i].id, d->id)))
             return CST_OK;
-    if (b->n < DUE_BATCH)
-        b->rows[b->n++] = *d;
+        if (!s->busy[i] && free_at == DUE_BATCH)
+            free_at = i;
+    }
+    if (free_at < DUE_BATCH) {
+        s->rows[free_at] = *d;
+        s->busy[free_at] = s->taken[free_at] = true;
+        s->busy_n++;
+    }
     return CST_OK;
 }
 
+/* Looks for due deliveries and starts those taken. */
+static void scan(sender *s, int64_t now)
+{
+    if (cst_store_webhook_due(s->h->node->store, NULL, now, DUE_SCAN, take, s) != CST_OK) {
+        cst_warn("webhook sender: cannot read the queue");
+        cst_err_clear();
+    }
+    for (size_t i = 0; i < DUE_BATCH; i++)
+        if (s->taken[i]) {
+            s->taken[i] = false;
+            slot_start(s, i);
+        }
+}
+
+/* Records the transfers that ended and frees their slots. */
+static void reap(sender *s)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(s->h->multi, &left))) {
+        transfer *t = NULL;
+        if (msg->msg != CURLMSG_DONE ||
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t) != CURLE_OK || !t)
+            continue;
+        size_t i = (size_t)(t - s->ts);
+        finish(t, msg->data.result);
+        record(s->h->node, t, s->gone[i], cst_now_us());
+        slot_free(s, i);
+    }
+}
+
+/* The sender: looks for due deliveries when woken (a new one queued) or every POLL_MS, while
+ * the transfers in flight go on, each ending within alerts.webhook_timeout_seconds; a slow or
+ * silent receiver holds one slot, and delays no other receiver. */
 static void *sender_main(void *arg)
 {
     struct cst_webhook *h = arg;
-    cst_webhook_row *rows = calloc(DUE_BATCH, sizeof(*rows));
-    if (!rows) {
+    sender *s = calloc(1, sizeof(*s));
+    if (!s) {
         cst_warn("webhook sender: out of memory");
         return NULL;
     }
-    for (;;) {
-        pthread_mutex_lock(&h->mu);
-        bool stop = h->stop;
-        h->kick = false;
-        pthread_mutex_unlock(&h->mu);
-        if (stop)
-            break;
-        due_batch b = {rows, 0};
-        if (cst_store_webhook_due(h->node->store, NULL, cst_now_us(), DUE_SCAN, take, &b) != CST_OK)
-            cst_warn("webhook sender: cannot read the queue");
-        if (b.n)
-            attempt_all(h, rows, b.n);
-        if (b.n == DUE_BATCH)
-            continue;
-        pthread_mutex_lock(&h->mu);
-        if (!h->stop && !h->kick) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += POLL_MS / 1000;
-            (void)pthread_cond_timedwait(&h->cv, &h->mu, &ts);
+    s->h = h;
+    int64_t next_scan = 0;
+    while (!h->stop) {
+        int64_t now = cst_now_us();
+        if (s->busy_n < DUE_BATCH && (h->kick || now >= next_scan)) {
+            h->kick = false;
+            next_scan = now + POLL_MS * 1000LL;
+            scan(s, now);
         }
-        pthread_mutex_unlock(&h->mu);
+        int running = 0;
+        if (curl_multi_perform(h->multi, &running) != CURLM_OK)
+            cst_warn("webhook sender: libcurl failed");
+        reap(s);
+        if (!h->stop && !h->kick)
+            (void)curl_multi_poll(h->multi, NULL, 0, POLL_MS, NULL);
     }
-    free(rows);
+    /* stopping: what is in flight stays pending, for the next start */
+    for (size_t i = 0; i < DUE_BATCH; i++)
+        if (s->busy[i])
+            slot_free(s, i);
+    free(s);
     return NULL;
 }
 
@@ -643,20 +653,20 @@ cst_err cst_webhook_start(cst_node *n)
         if (s)
             sodium_free(s); /* wipes */
     }
-    if (e == CST_OK && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    bool global = false;
+    if (e == CST_OK && !(global = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK))
         e = cst_fail(CST_ERR_INTERNAL, "cannot initialise libcurl");
+    else if (e == CST_OK && !(h->multi = curl_multi_init()))
+        e = cst_fail(CST_ERR_INTERNAL, "cannot start libcurl");
+    if (e == CST_OK && pthread_create(&h->thread, NULL, sender_main, h) != 0)
+        e = cst_fail(CST_ERR_INTERNAL, "cannot start the webhook sender");
     if (e != CST_OK) {
+        if (h->multi)
+            curl_multi_cleanup(h->multi);
+        if (global)
+            curl_global_cleanup();
         free(h);
         return e;
-    }
-    pthread_mutex_init(&h->mu, NULL);
-    pthread_cond_init(&h->cv, NULL);
-    if (pthread_create(&h->thread, NULL, sender_main, h) != 0) {
-        pthread_cond_destroy(&h->cv);
-        pthread_mutex_destroy(&h->mu);
-        free(h);
-        curl_global_cleanup();
-        return cst_fail(CST_ERR_INTERNAL, "cannot start the webhook sender");
     }
     n->webhook = h;
     return CST_OK;
@@ -667,14 +677,11 @@ void cst_webhook_stop(cst_node *n)
     struct cst_webhook *h = n->webhook;
     if (!h)
         return;
-    pthread_mutex_lock(&h->mu);
     h->stop = true;
-    pthread_cond_signal(&h->cv);
-    pthread_mutex_unlock(&h->mu);
+    (void)curl_multi_wakeup(h->multi);
     pthread_join(h->thread, NULL);
     n->webhook = NULL;
-    pthread_cond_destroy(&h->cv);
-    pthread_mutex_destroy(&h->mu);
+    curl_multi_cleanup(h->multi);
     free(h);
     curl_global_cleanup();
 }
