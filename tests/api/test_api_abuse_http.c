@@ -501,7 +501,10 @@ static void login_flood(const char *config, bool throttle)
     assert_within_3x("login flood", idle, attacked);
     assert_true(failed > 0);
     assert_true(throttle ? throttled > 0 : refused > 0);
-    assert_true(unconnected <= NLOGIN - 64);
+    /* the limit counts every connection from 127.0.0.1 the server still holds: the set-up's last
+     * request, closed by the client, may not be reaped yet when the flood begins (seen once in
+     * 24 runs on a loaded machine: 37 unconnected) */
+    assert_true(unconnected <= NLOGIN - 64 + 1);
     assert_int_equal(ts_stop(&srv), 0);
 }
 
