@@ -275,6 +275,9 @@ void ts_request(ts_server *s, const char *method, const char *path, const char *
         hl = curl_slist_append(hl, *e);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CAINFO, s->cacert);
+    curl_easy_setopt(
+        c, CURLOPT_CAPATH,
+        NULL); /* only the node's certificate: not the system's CAs, parsed per request */
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
