@@ -437,6 +437,15 @@ static void test_inc4_tenant_reads_and_approves(void **state)
 
 /* ---- INC-3: the notice emailed to the tenant's notice_contacts ---- */
 
+/* Sends notice body b (taken) to tenant A in the breach of tests 2-4; its id into id. */
+static void send_notice_a(json_t *b, char id[32])
+{
+    json_t *n = send_notice(incident, b, 201);
+    json_decref(b);
+    snprintf(id, 32, "%s", str(n, "id"));
+    json_decref(n);
+}
+
 /* The email deliveries of a notice (its JSON with deliveries), with the one to address. */
 static json_t *email_delivery(const json_t *notice, const char *address)
 {
@@ -678,6 +687,8 @@ static void test_inc3_notice_emailed_once_to_each_contact_complete_and_wrapped(v
         /* the body: each content field under its label, and where the notice is read */
         static char body[SMTP_RELAY_DATA];
         smtp_relay_unstuff(strstr(m.data, "\r\n\r\n") + 2, body);
+        for (const char *p = body + 2; *p; p = strstr(p, "\r\n") + 2)
+            assert_true(strstr(p, "\r\n") - p <= 78); /* the body wrapped at 76 columns */
         paragraph(body, "Probable cause", false, got, sizeof(got));
         assert_string_equal(got, "an API token leaked in a public repository");
         paragraph(body, "Categories of data concerned", false, got, sizeof(got));
@@ -743,13 +754,9 @@ static void test_inc3_refusing_relay_retried_then_delivered(void **state)
     static const char *const contacts[] = {"dpo@a.example", "security@a.example", NULL};
     int accepted = smtp_relay_accepted(&relay), refused = smtp_relay_refused(&relay);
     smtp_relay_refuse(&relay, -1);
-    json_t *b = full_notice(tenant_a);
-    json_t *n = send_notice(incident, b, 201);
-    json_decref(b);
     char id[32];
-    snprintf(id, sizeof(id), "%s", str(n, "id"));
-    json_decref(n);
-    n = wait_deliveries(incident, id, contacts, refused_twice);
+    send_notice_a(full_notice(tenant_a), id);
+    json_t *n = wait_deliveries(incident, id, contacts, refused_twice);
     smtp_relay_refuse(&relay, 0);
     for (const char *const *c = contacts; *c; c++) {
         json_t *d = email_delivery(n, *c);
@@ -781,6 +788,37 @@ static void test_inc3_refusing_relay_retried_then_delivered(void **state)
     json_decref(n);
     /* exactly once each: no other email went out since the last test (tenant C's neither) */
     assert_int_equal(smtp_relay_accepted(&relay), accepted + 2);
+}
+
+/* A notice of many short lines (within the notice's size) is sent and emailed whole: its mail
+ * (each line indented, CRLF) is longer than its JSON, and fits the delivery queue. */
+static void test_inc3_notice_of_short_lines_emailed_whole(void **state)
+{
+    static const char *const contacts[] = {"dpo@a.example", "security@a.example", NULL};
+    static const char *const fields[] = {"nature", "probable_cause", "likely_consequences",
+                                         "measures_taken", "measures_proposed"};
+    static char lines[2001], got[4096];
+    for (int k = 0; k < 2000; k++)
+        lines[k] = k % 2 ? '\n' : (char)('a' + k / 2 % 26);
+    int accepted = smtp_relay_accepted(&relay);
+    json_t *b = full_notice(tenant_a);
+    for (size_t f = 0; f < sizeof(fields) / sizeof(*fields); f++)
+        json_object_set_new(b, fields[f], json_string(lines));
+    char id[32];
+    send_notice_a(b, id);
+    json_t *n = wait_deliveries(incident, id, contacts, delivered);
+    assert_int_equal(smtp_relay_accepted(&relay), accepted + 2);
+    static smtp_message m;
+    static char body[SMTP_RELAY_DATA];
+    assert_true(relay_find(str(email_delivery(n, contacts[0]), "id"), &m));
+    smtp_relay_unstuff(strstr(m.data, "\r\n\r\n") + 2, body);
+    paragraph(body, "Likely consequences", false, got, sizeof(got));
+    char want[1001];
+    for (int k = 0; k < 1000; k++)
+        want[k] = lines[2 * k];
+    want[1000] = '\0';
+    assert_string_equal(got, want); /* 1,000 lines of one letter, none lost */
+    json_decref(n);
 }
 
 /* ---- INC-2 by the simulated clock, and the report ---- */
@@ -960,6 +998,7 @@ int main(void)
         cmocka_unit_test(test_inc3_notice_emailed_once_to_each_contact_complete_and_wrapped),
         cmocka_unit_test(test_inc3_no_email_for_a_refused_notice_or_a_tenant_without_contacts),
         cmocka_unit_test(test_inc3_refusing_relay_retried_then_delivered),
+        cmocka_unit_test(test_inc3_notice_of_short_lines_emailed_whole),
         cmocka_unit_test(test_inc2_unsent_notice_due_at_36h_overdue_at_49h_report_turns_red),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
