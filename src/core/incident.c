@@ -316,7 +316,8 @@ cst_err cst_notice_text(const json_t *notice, char **out)
     ENSURE(f, CST_ERR_INTERNAL, "out of memory");
     const json_t *prefilled = json_object_get(notice, "prefilled");
     fprintf(f,
-            "custodia breach notice %s, version %lld, about incident %s, to tenant %s.\n"
+            "custodia breach notice %s, version %lld,\n"
+            "about incident %s, to tenant %s.\n"
             "Sent %s; due %s.\n\n",
             member(notice, "id"), (long long)json_integer_value(json_object_get(notice, "version")),
             member(notice, "incident_id"), member(notice, "tenant"), member(notice, "sent_at"),
@@ -331,7 +332,8 @@ cst_err cst_notice_text(const json_t *notice, char **out)
     fprintf(f,
             "The full notice, with what custodia pre-filled (record counts per bucket,\n"
             "whether the data was encrypted under keys that were not exposed, the audit\n"
-            "entries of the incident's window), is at GET /v1/notices/%s\n"
+            "entries of the incident's window), is at\n"
+            "GET /v1/notices/%s\n"
             "for the tenant's owners, admins and auditors. They also decide there whether\n"
             "the tenant's own users or regulators are told:\n"
             "POST /v1/notices/%s/approve-user-notice\n",

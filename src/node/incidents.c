@@ -165,6 +165,11 @@ cst_err cst_incident_prefill(cst_node *n, cst_work *w, const cst_incident_row *i
     return CST_OK;
 }
 
+/* Any notice the store holds can be emailed: its text is at most twice its JSON, and the
+ * headers, labels and pointers take less than 8 KiB. */
+_Static_assert(CST_WEBHOOK_BODY_MAX >= 2 * CST_NOTICE_JSON + 8192,
+               "an emailed notice must fit a delivery's body");
+
 /* One email of notice to address, queued in w. */
 static cst_err mail_one(cst_node *n, cst_work *w, const json_t *notice, const char *text,
                         const char *address, int64_t now)

@@ -297,7 +297,10 @@ CST_MUST_USE cst_err cst_store_alert_prune(cst_store *st, cst_work *w, int64_t r
                                            int64_t finished_before, int64_t *removed);
 
 /* ---- webhook deliveries of alerts (DET-1): a durable queue in system.db ---- */
-#define CST_WEBHOOK_BODY_MAX 24576 /* a notice (CST_NOTICE_JSON) with its envelope */
+/* A notice (CST_NOTICE_JSON) with its envelope, or emailed: an empty line of its text, 2 bytes
+ * of JSON ("\n"), is 4 of mail (two spaces of indent, CRLF), so its mail may be twice as long,
+ * with headers and labels (node/incidents.c checks this). */
+#define CST_WEBHOOK_BODY_MAX 40960
 typedef struct cst_webhook_row {
     char id[CST_ID_MAX]; /* msg_<hex>: also the webhook-id header */
     char alert_id[CST_ID_MAX];

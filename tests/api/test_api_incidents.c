@@ -1,6 +1,8 @@
 /* test_api_incidents.c: INC-1..4 against a real server: an incident's life with an append-only
  * timeline, breach clocks of 48 h and 72 h, notices refused for each missing field, sent in
- * phases and late with a reason, read and approved by the tenant; then, on the stopped node
+ * phases and late with a reason, read and approved by the tenant; each sent notice emailed
+ * through a loopback SMTP relay (tests/smtp_relay.c) to each of the tenant's notice_contacts,
+ * complete and wrapped, delivered or retried while the relay refuses; then, on the stopped node
  * with a simulated clock, the deadlines a notice left unsent reaches (due at 36 h, overdue at
  * 49 h) and the report's INC rows turning from pass to warn to fail. */
 #include <setjmp.h>
@@ -11,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "core/incident.h"
@@ -22,13 +26,18 @@
 #include "util/json.h"
 #include "util/util.h"
 #include "harness.h"
+#include "smtp_relay.h"
 
 #define HOUR_US (3600LL * 1000000)
 
 static ts_server srv;
 static char *op, *sec, *owner_a, *owner_b, *owner_c, *auditor_a;
 static char tenant_a[32], tenant_b[32], tenant_c[32];
-static char incident[32]; /* the breach of tests 2-4 */
+static char incident[32];      /* the breach of tests 2-4 */
+static smtp_relay relay;       /* notices.smtp_url of the group's server */
+static char late_incident[32]; /* tenant C's breach, noticed past its deadline */
+
+#define SMTP_FROM "notices@custodia.example"
 
 /* A request whose JSON answer the caller owns (NULL when there is none); *status receives the
  * status, and the body goes to stderr when it is not want. */
@@ -351,7 +360,7 @@ static void test_inc3_notice_refused_without_each_field_then_phases(void **state
     json_decref(n2);
 
     /* past the deadline: delay_reason is required, and the notice says it is late */
-    char late[32], body[256];
+    char *late = late_incident, body[256];
     json_decref(new_incident("late discovery", late));
     char aware[32];
     cst_time_format(cst_now_us() - 49 * HOUR_US, aware);
@@ -424,6 +433,401 @@ static void test_inc4_tenant_reads_and_approves(void **state)
     assert_non_null(strstr(text, "sys.notice.send"));
     cst_json_free_text(text);
     json_decref(l);
+}
+
+/* ---- INC-3: the notice emailed to the tenant's notice_contacts ---- */
+
+/* Sends notice body b (taken) to tenant A in the breach of tests 2-4; its id into id. */
+static void send_notice_a(json_t *b, char id[32])
+{
+    json_t *n = send_notice(incident, b, 201);
+    json_decref(b);
+    snprintf(id, 32, "%s", str(n, "id"));
+    json_decref(n);
+}
+
+/* The email deliveries of a notice (its JSON with deliveries), with the one to address. */
+static json_t *email_delivery(const json_t *notice, const char *address)
+{
+    char url[300];
+    snprintf(url, sizeof(url), "mailto:%s", address);
+    size_t k;
+    json_t *d;
+    json_array_foreach(json_object_get(notice, "deliveries"), k, d)
+    {
+        if (!strcmp(str(d, "destination"), "email") && !strcmp(str(d, "url"), url))
+            return d;
+    }
+    return NULL;
+}
+
+static size_t email_deliveries(const json_t *notice)
+{
+    size_t k, n = 0;
+    json_t *d;
+    json_array_foreach(json_object_get(notice, "deliveries"), k, d) n +=
+        !strcmp(str(d, "destination"), "email");
+    return n;
+}
+
+/* The notice nt of the incident as GET /v1/sys/incidents/{id} shows it (notices[]). */
+static json_t *incident_notice(const char *inc, const char *nt)
+{
+    char path[160];
+    snprintf(path, sizeof(path), "/v1/sys/incidents/%s", inc);
+    json_t *i = ok("GET", path, sec, NULL, 200), *found = NULL;
+    size_t k;
+    json_t *n;
+    json_array_foreach(json_object_get(i, "notices"), k, n)
+    {
+        if (!strcmp(str(n, "id"), nt))
+            found = json_incref(n);
+    }
+    json_decref(i);
+    assert_non_null(found);
+    return found;
+}
+
+typedef bool (*delivery_check)(const json_t *d);
+
+/* Polls GET /v1/sys/incidents/{inc} (at most 20 s) until each email delivery of notice nt to
+ * the contacts passes check; returns that notice. */
+static json_t *wait_deliveries(const char *inc, const char *nt, const char *const *contacts,
+                               delivery_check check)
+{
+    double until = ts_now_s() + 20;
+    for (;;) {
+        json_t *n = incident_notice(inc, nt);
+        bool all = true;
+        for (const char *const *c = contacts; *c && all; c++) {
+            json_t *d = email_delivery(n, *c);
+            all = d && check(d);
+        }
+        if (all)
+            return n;
+        if (ts_now_s() > until) {
+            char *text = json_dumps(json_object_get(n, "deliveries"), JSON_COMPACT);
+            fail_msg("deliveries of %s: %s", nt, text);
+        }
+        json_decref(n);
+        struct timespec pause = {0, 100 * 1000000};
+        nanosleep(&pause, NULL);
+    }
+}
+
+static int64_t integer(const json_t *o, const char *k)
+{
+    return json_integer_value(json_object_get(o, k));
+}
+
+static bool delivered(const json_t *d)
+{
+    return !strcmp(str(d, "status"), "delivered");
+}
+
+/* Retried: attempted at least twice, each time refused by the relay, still pending. */
+static bool refused_twice(const json_t *d)
+{
+    return integer(d, "attempts") >= 2 && !strcmp(str(d, "status"), "pending") &&
+           integer(d, "last_status") == 451;
+}
+
+/* The message the relay accepted with Message-ID <msg_id@...>, into *m; false when none. */
+static bool relay_find(const char *msg_id, smtp_message *m)
+{
+    char want[128];
+    snprintf(want, sizeof(want), "\r\nMessage-ID: <%s@", msg_id);
+    for (int i = 0; smtp_relay_message(&relay, i, m); i++) {
+        if (strstr(m->data, want))
+            return true;
+    }
+    return false;
+}
+
+/* Header name's value in m (the first; headers end at the first empty line), into out. */
+static bool mail_header(const smtp_message *m, const char *name, char *out, size_t n)
+{
+    size_t len = strlen(name);
+    for (const char *p = m->data; *p && strncmp(p, "\r\n", 2) != 0;) {
+        const char *eol = strstr(p, "\r\n");
+        if (!eol)
+            break;
+        if (!strncasecmp(p, name, len) && p[len] == ':' && p[len + 1] == ' ') {
+            snprintf(out, n, "%.*s", (int)(eol - p - len - 2), p + len + 2);
+            return true;
+        }
+        p = eol + 2;
+    }
+    return false;
+}
+
+/* The paragraph of field label in the body: its lines (each "  " + text), with the two
+ * spaces of each line and the line ends taken out, and with every space taken out when
+ * squeeze. */
+static void paragraph(const char *body, const char *label, bool squeeze, char *out, size_t n)
+{
+    char head[128];
+    snprintf(head, sizeof(head), "\r\n%s:\r\n", label);
+    const char *p = strstr(body, head);
+    assert_non_null(p);
+    p += strlen(head);
+    size_t len = 0;
+    while (!strncmp(p, "  ", 2)) {
+        const char *eol = strstr(p, "\r\n");
+        assert_non_null(eol);
+        assert_true(eol - p <= 78); /* wrapped at 76 columns, indented by 2 */
+        for (const char *c = p + 2; c < eol; c++)
+            if (!(squeeze && *c == ' ') && len + 1 < n)
+                out[len++] = *c;
+        p = eol + 2;
+    }
+    out[len] = '\0';
+}
+
+static void squeeze_spaces(const char *in, char *out)
+{
+    for (; *in; in++)
+        if (*in != ' ')
+            *out++ = *in;
+    *out = '\0';
+}
+
+/* A 2,000-byte nature without newlines: words, a word of 120 letters, "é" here and there. */
+static void long_nature(char out[2001])
+{
+    static const char *const words[] = {
+        "unauthorised", "read",       "of",  "records", "données", "été", "consultées", "par", "un",
+        "tiers",        "éééééééééé", "via", "the",     "leaked",  "API", "token",
+    };
+    size_t len = 0, w = 0;
+    while (len < 1800) {
+        const char *word = words[w++ % (sizeof(words) / sizeof(*words))];
+        len += (size_t)snprintf(out + len, 2001 - len, "%s ", word);
+        if (w == 40) { /* a word longer than a line: split within it */
+            for (int k = 0; k < 120; k++)
+                out[len++] = k % 30 == 29 ? 'e' : (char)('a' + k % 26);
+            out[len++] = ' ';
+        }
+    }
+    while (len < 2000)
+        out[len++] = 'z';
+    out[len] = '\0';
+}
+
+static void test_inc3_notice_emailed_once_to_each_contact_complete_and_wrapped(void **state)
+{
+    static const char *const contacts[] = {"dpo@a.example", "security@a.example", NULL};
+    static char nature[2001], got[4096], want[4096];
+    long_nature(nature);
+    assert_int_equal(strlen(nature), 2000);
+    /* the emails of the two notices sent to tenant A before (test 3) are out first */
+    char path[160];
+    snprintf(path, sizeof(path), "/v1/sys/incidents/%s", incident);
+    json_t *i = ok("GET", path, sec, NULL, 200), *earlier;
+    size_t k;
+    assert_int_equal(json_array_size(json_object_get(i, "notices")), 2);
+    json_array_foreach(json_object_get(i, "notices"), k, earlier)
+        json_decref(wait_deliveries(incident, str(earlier, "id"), contacts, delivered));
+    json_decref(i);
+    int before = smtp_relay_accepted(&relay);
+    assert_int_equal(before, 4);
+    json_t *b = full_notice(tenant_a);
+    json_object_set_new(b, "nature", json_string(nature));
+    json_t *n = send_notice(incident, b, 201);
+    json_decref(b);
+    char id[32];
+    snprintf(id, sizeof(id), "%s", str(n, "id"));
+    /* the 201 answer lists one email delivery per contact, queued */
+    assert_int_equal(email_deliveries(n), 2);
+    for (const char *const *c = contacts; *c; c++) {
+        json_t *d = email_delivery(n, *c);
+        assert_non_null(d);
+        assert_string_equal(str(d, "status"), "pending");
+        assert_true(cst_id_valid(str(d, "id"), "msg"));
+    }
+    json_decref(n);
+
+    /* delivered, with the relay's 250, in the incident's notices[] and in the tenant's notice */
+    n = wait_deliveries(incident, id, contacts, delivered);
+    assert_int_equal(email_deliveries(n), 2);
+    snprintf(path, sizeof(path), "/v1/notices/%s", id);
+    json_t *tn = ok("GET", path, owner_a, NULL, 200);
+    assert_int_equal(email_deliveries(tn), 2);
+    assert_int_equal(smtp_relay_accepted(&relay), before + 2); /* one email per contact */
+    static smtp_message m;
+    for (const char *const *c = contacts; *c; c++) {
+        json_t *d = email_delivery(n, *c), *td = email_delivery(tn, *c);
+        assert_non_null(td);
+        assert_string_equal(str(td, "id"), str(d, "id"));
+        assert_string_equal(str(td, "status"), "delivered");
+        assert_int_equal(integer(td, "last_status"), 250);
+        assert_int_equal(integer(d, "last_status"), 250);
+        assert_int_equal(integer(d, "attempts"), 1);
+        assert_true(json_is_null(json_object_get(d, "last_error")));
+        assert_true(time_of(d, "delivered_at") > 0);
+
+        /* the message: envelope, headers */
+        assert_true(relay_find(str(d, "id"), &m));
+        char rcpt[300], h[300];
+        snprintf(rcpt, sizeof(rcpt), "<%s>", *c);
+        assert_string_equal(m.mail_from, "<" SMTP_FROM ">");
+        assert_int_equal(m.nrcpt, 1);
+        assert_string_equal(m.rcpt[0], rcpt);
+        assert_true(mail_header(&m, "From", h, sizeof(h)));
+        assert_string_equal(h, SMTP_FROM);
+        assert_true(mail_header(&m, "To", h, sizeof(h)));
+        assert_string_equal(h, *c);
+        assert_true(mail_header(&m, "Subject", h, sizeof(h)));
+        char subject[200];
+        snprintf(subject, sizeof(subject), "Breach notice %s (version 3) for tenant %s", id,
+                 tenant_a);
+        assert_string_equal(h, subject);
+        assert_true(mail_header(&m, "Message-ID", h, sizeof(h)));
+        char mid[100];
+        snprintf(mid, sizeof(mid), "<%s@custodia>", str(d, "id"));
+        assert_string_equal(h, mid);
+        /* every line within RFC 5322's 998 octets */
+        for (const char *p = m.data; *p;) {
+            const char *eol = strstr(p, "\r\n");
+            assert_non_null(eol);
+            assert_true(eol - p <= 998);
+            p = eol + 2;
+        }
+        /* the body: each content field under its label, and where the notice is read */
+        static char body[SMTP_RELAY_DATA];
+        smtp_relay_unstuff(strstr(m.data, "\r\n\r\n") + 2, body);
+        for (const char *p = body + 2; *p; p = strstr(p, "\r\n") + 2)
+            assert_true(strstr(p, "\r\n") - p <= 78); /* the body wrapped at 76 columns */
+        paragraph(body, "Probable cause", false, got, sizeof(got));
+        assert_string_equal(got, "an API token leaked in a public repository");
+        paragraph(body, "Categories of data concerned", false, got, sizeof(got));
+        assert_string_equal(got, "contactemail"); /* one line each */
+        assert_non_null(
+            strstr(body, "\r\nCategories of data concerned:\r\n  contact\r\n  email\r\n"));
+        paragraph(body, "Contact point", false, got, sizeof(got));
+        assert_string_equal(got, "dpo@custodia.example");
+        assert_non_null(strstr(body, "\r\nData subjects concerned (approximately): 120\r\n"));
+        assert_non_null(strstr(body, "\r\nRecords concerned (approximately): 2\r\n"));
+        snprintf(h, sizeof(h), "GET /v1/notices/%s\r\n", id);
+        assert_non_null(strstr(body, h));
+        /* the 2,000-byte nature: wrapped into several lines, complete but for the wrapping */
+        paragraph(body, "Nature of the breach", true, got, sizeof(got));
+        squeeze_spaces(nature, want);
+        assert_string_equal(got, want);
+        const char *head = "\r\nNature of the breach:\r\n", *np = strstr(body, head);
+        assert_non_null(np);
+        int lines = 0;
+        for (np += strlen(head); !strncmp(np, "  ", 2); np = strstr(np, "\r\n") + 2)
+            lines++;
+        assert_true(lines >= 2000 / 76);
+    }
+    json_decref(tn);
+    json_decref(n);
+}
+
+/* A refused notice queues and sends nothing; nor does a notice to a tenant without
+ * notice_contacts. */
+static void test_inc3_no_email_for_a_refused_notice_or_a_tenant_without_contacts(void **state)
+{
+    char db[400];
+    snprintf(db, sizeof(db), "%s/system.db", srv.data_dir);
+    const char *emails = "SELECT count(*) FROM webhook_deliveries WHERE url LIKE 'mailto:%'";
+    int64_t queued = ts_db_count(db, emails);
+    assert_true(queued >= 6); /* the notices to tenant A so far, 2 contacts each */
+    int envelopes = smtp_relay_envelopes(&relay), accepted = smtp_relay_accepted(&relay);
+    /* refused: no probable cause */
+    json_t *b = full_notice(tenant_a);
+    json_object_del(b, "probable_cause");
+    json_decref(send_notice(incident, b, 400));
+    json_decref(b);
+    /* tenant C has no notice_contacts: its notice is sent, and emailed to no one */
+    b = full_notice(tenant_c);
+    json_object_set_new(b, "delay_reason", json_string("found in a later review"));
+    json_t *n = send_notice(late_incident, b, 201);
+    json_decref(b);
+    assert_int_equal(json_array_size(json_object_get(n, "notice_contacts")), 0);
+    assert_int_equal(email_deliveries(n), 0);
+    json_t *i = incident_notice(late_incident, str(n, "id"));
+    assert_int_equal(email_deliveries(i), 0);
+    json_decref(i);
+    json_decref(n);
+    assert_int_equal(ts_db_count(db, emails), queued);         /* nothing queued */
+    assert_int_equal(smtp_relay_envelopes(&relay), envelopes); /* the relay saw nothing new */
+    assert_int_equal(smtp_relay_accepted(&relay), accepted);
+}
+
+/* A relay that answers 451: the delivery is retried (alerts.webhook_retry_seconds = 1, then
+ * twice as long), pending with the relay's code, and delivered once the relay accepts. */
+static void test_inc3_refusing_relay_retried_then_delivered(void **state)
+{
+    static const char *const contacts[] = {"dpo@a.example", "security@a.example", NULL};
+    int accepted = smtp_relay_accepted(&relay), refused = smtp_relay_refused(&relay);
+    smtp_relay_refuse(&relay, -1);
+    char id[32];
+    send_notice_a(full_notice(tenant_a), id);
+    json_t *n = wait_deliveries(incident, id, contacts, refused_twice);
+    assert_true(smtp_relay_refused(&relay) >= refused + 4);  /* 2 attempts, 2 contacts */
+    assert_int_equal(smtp_relay_accepted(&relay), accepted); /* nothing accepted meanwhile */
+    smtp_relay_refuse(&relay, 0);
+    for (const char *const *c = contacts; *c; c++) {
+        json_t *d = email_delivery(n, *c);
+        assert_non_null(strstr(str(d, "last_error"), "451"));
+        assert_true(json_is_null(json_object_get(d, "delivered_at")));
+    }
+    json_decref(n);
+
+    n = wait_deliveries(incident, id, contacts, delivered);
+    char path[160];
+    snprintf(path, sizeof(path), "/v1/notices/%s", id);
+    json_t *tn = ok("GET", path, owner_a, NULL, 200);
+    for (const char *const *c = contacts; *c; c++) {
+        json_t *d = email_delivery(tn, *c);
+        assert_non_null(d);
+        assert_string_equal(str(d, "status"), "delivered");
+        assert_int_equal(integer(d, "last_status"), 250);
+        assert_true(integer(d, "attempts") >= 3);
+        assert_true(json_is_null(json_object_get(d, "last_error")));
+        static smtp_message m;
+        assert_true(relay_find(str(d, "id"), &m));
+        char rcpt[300];
+        snprintf(rcpt, sizeof(rcpt), "<%s>", *c);
+        assert_string_equal(m.rcpt[0], rcpt);
+    }
+    json_decref(tn);
+    json_decref(n);
+    /* exactly once each: no other email went out since the last test (tenant C's neither) */
+    assert_int_equal(smtp_relay_accepted(&relay), accepted + 2);
+}
+
+/* A notice of many short lines (within the notice's size) is sent and emailed whole: its mail
+ * (each line indented, CRLF) is longer than its JSON, and fits the delivery queue. */
+static void test_inc3_notice_of_short_lines_emailed_whole(void **state)
+{
+    static const char *const contacts[] = {"dpo@a.example", "security@a.example", NULL};
+    static const char *const fields[] = {"nature", "probable_cause", "likely_consequences",
+                                         "measures_taken", "measures_proposed"};
+    static char lines[2001], got[4096];
+    for (int k = 0; k < 2000; k++)
+        lines[k] = k % 2 ? '\n' : (char)('a' + k / 2 % 26);
+    int accepted = smtp_relay_accepted(&relay);
+    json_t *b = full_notice(tenant_a);
+    for (size_t f = 0; f < sizeof(fields) / sizeof(*fields); f++)
+        json_object_set_new(b, fields[f], json_string(lines));
+    char id[32];
+    send_notice_a(b, id);
+    json_t *n = wait_deliveries(incident, id, contacts, delivered);
+    assert_int_equal(smtp_relay_accepted(&relay), accepted + 2);
+    static smtp_message m;
+    static char body[SMTP_RELAY_DATA];
+    assert_true(relay_find(str(email_delivery(n, contacts[0]), "id"), &m));
+    smtp_relay_unstuff(strstr(m.data, "\r\n\r\n") + 2, body);
+    paragraph(body, "Likely consequences", false, got, sizeof(got));
+    char want[1001];
+    for (int k = 0; k < 1000; k++)
+        want[k] = lines[2 * k];
+    want[1000] = '\0';
+    assert_string_equal(got, want); /* 1,000 lines of one letter, none lost */
+    json_decref(n);
 }
 
 /* ---- INC-2 by the simulated clock, and the report ---- */
@@ -565,7 +969,14 @@ static int setup(void **state)
 {
     if (sodium_init() < 0) /* the simulated-clock test opens the node in this process */
         return -1;
+    if (!smtp_relay_start(&relay, false))
+        return -1;
     ts_init(&srv);
+    snprintf(srv.extra_config, sizeof(srv.extra_config),
+             "[notices]\nsmtp_url = smtp://127.0.0.1:%d\nsmtp_from = " SMTP_FROM
+             "\nsmtp_starttls = false\nsmtp_timeout_seconds = 2\n"
+             "[alerts]\nwebhook_retry_seconds = 1\n",
+             relay.port);
     if (!ts_start(&srv) || !(op = ts_operator(&srv)))
         return -1;
     sec = ts_sys_operator(&srv, op, "sec1", "sys-security");
@@ -579,7 +990,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    return ts_finish(&srv, 6, op, sec, owner_a, owner_b, owner_c, auditor_a);
+    int rc = ts_finish(&srv, 6, op, sec, owner_a, owner_b, owner_c, auditor_a);
+    smtp_relay_stop(&relay);
+    return rc;
 }
 
 int main(void)
@@ -591,6 +1004,10 @@ int main(void)
         cmocka_unit_test(test_inc2_confirmed_breach_48_and_72_hour_clocks),
         cmocka_unit_test(test_inc3_notice_refused_without_each_field_then_phases),
         cmocka_unit_test(test_inc4_tenant_reads_and_approves),
+        cmocka_unit_test(test_inc3_notice_emailed_once_to_each_contact_complete_and_wrapped),
+        cmocka_unit_test(test_inc3_no_email_for_a_refused_notice_or_a_tenant_without_contacts),
+        cmocka_unit_test(test_inc3_refusing_relay_retried_then_delivered),
+        cmocka_unit_test(test_inc3_notice_of_short_lines_emailed_whole),
         cmocka_unit_test(test_inc2_unsent_notice_due_at_36h_overdue_at_49h_report_turns_red),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

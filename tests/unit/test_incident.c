@@ -1,7 +1,8 @@
 /* test_incident.c: core/incident.c without a server: a new incident's validation, the status
  * table and closing (INC-1), the notice hours a tenant may choose and the clock's states at
- * injected times (INC-2), each required notice field and malformed values (INC-3), decisions
- * (INC-4). Negative cases first. */
+ * injected times (INC-2), each required notice field and malformed values, the notice's text
+ * for its email (every field under its label, wrapped at 76 columns on UTF-8 boundaries, LF line
+ * ends, composable as a message) (INC-3), decisions (INC-4). Negative cases first. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +14,11 @@
 #include <sodium.h>
 
 #include "core/incident.h"
+#include "node/config.h"
+#include "node/mail.h"
+#include "store/store.h"
 #include "util/err.h"
+#include "util/json.h"
 #include "util/util.h"
 
 #define H CST_HOUR_US
@@ -250,6 +255,242 @@ static void test_inc3_each_required_field_and_malformed_values(void **state)
     json_decref(b);
 }
 
+/* ---- INC-3: the notice's text for its email ---- */
+
+#define NOTICE_ID "nt_0123456789abcdef0123"
+
+/* A notice as the API shows it, with every field of the table: a text field "value of <name>",
+ * a count 1000 + its index, a list two entries. */
+static json_t *shown_notice(void)
+{
+    json_t *n =
+        json_pack("{s:s,s:i,s:s,s:s,s:s,s:s,s:s,s:{s:{s:i}}}", "id", NOTICE_ID, "version", 2,
+                  "incident_id", "in_0123456789abcdef0123", "tenant", "tn_0123456789abcdef0123",
+                  "sent_at", "2026-12-02T10:00:00Z", "deadline", "2026-12-03T09:00:00Z", "aware_at",
+                  "2026-12-01T09:00:00Z", "prefilled", "records", "total", 42);
+    for (size_t i = 0; i < cst_notice_field_count; i++) {
+        const cst_notice_field *f = &cst_notice_fields[i];
+        char v[96];
+        snprintf(v, sizeof(v), "value of %s", f->name);
+        json_t *x = f->kind == CST_NOTICE_COUNT  ? json_integer(1000 + (json_int_t)i)
+                    : f->kind == CST_NOTICE_LIST ? json_pack("[s,s]", v, "second entry")
+                                                 : json_string(v);
+        json_object_set_new(n, f->name, x);
+    }
+    return n;
+}
+
+static char *text_of(const json_t *notice)
+{
+    char *t = NULL;
+    assert_int_equal(cst_notice_text(notice, &t), CST_OK);
+    assert_non_null(t);
+    return t;
+}
+
+/* Every line of text: at most 78 bytes (two of indent, 76 of text), valid UTF-8 by itself (no
+ * character split across lines), no CR; the text ends with LF. */
+static void check_lines(const char *text)
+{
+    assert_null(strchr(text, '\r'));
+    size_t len = strlen(text);
+    assert_true(len > 0 && text[len - 1] == '\n');
+    for (const char *p = text; *p;) {
+        size_t l = strcspn(p, "\n");
+        if (l > 78)
+            fail_msg("a line of %zu bytes: %.*s", l, (int)l, p);
+        if (!cst_utf8_valid((const uint8_t *)p, l))
+            fail_msg("a line that splits a UTF-8 character: %.*s", (int)l, p);
+        p += l + 1;
+    }
+}
+
+/* The paragraph under "label:\n": its lines without their two spaces of indent, joined by sep,
+ * into out. */
+static void paragraph_of(const char *text, const char *label, const char *sep, char *out, size_t n)
+{
+    char head[128];
+    snprintf(head, sizeof(head), "\n%s:\n", label);
+    const char *p = strstr(text, head);
+    if (!p)
+        fail_msg("no \"%s:\" paragraph", label);
+    p += strlen(head);
+    size_t len = 0;
+    out[0] = '\0';
+    for (bool first = true; !strncmp(p, "  ", 2); first = false) {
+        size_t l = strcspn(p, "\n");
+        len +=
+            (size_t)snprintf(out + len, n - len, "%s%.*s", first ? "" : sep, (int)(l - 2), p + 2);
+        assert_true(len < n);
+        p += l + (p[l] == '\n');
+    }
+}
+
+static void test_inc3_notice_text_every_field_under_its_label(void **state)
+{
+    json_t *n = shown_notice();
+    char *t = text_of(n);
+    check_lines(t);
+    assert_non_null(strstr(t, NOTICE_ID));
+    assert_non_null(strstr(t, "version 2"));
+    assert_non_null(strstr(t, "in_0123456789abcdef0123"));
+    assert_non_null(strstr(t, "tn_0123456789abcdef0123"));
+    assert_non_null(strstr(t, "2026-12-03T09:00:00Z")); /* the deadline */
+    assert_non_null(strstr(t, "\nTime of awareness:\n  2026-12-01T09:00:00Z\n"));
+    assert_non_null(strstr(t, "\nRecords held for the tenant at sending: 42\n"));
+    char want[256], got[256];
+    for (size_t i = 0; i < cst_notice_field_count; i++) {
+        const cst_notice_field *f = &cst_notice_fields[i];
+        assert_non_null(f->label);
+        switch (f->kind) {
+        case CST_NOTICE_COUNT:
+            snprintf(want, sizeof(want), "\n%s: %zu\n", f->label, 1000 + i);
+            if (!strstr(t, want))
+                fail_msg("no \"%s\" in:\n%s", want, t);
+            break;
+        case CST_NOTICE_LIST:
+            paragraph_of(t, f->label, "|", got, sizeof(got));
+            snprintf(want, sizeof(want), "value of %s|second entry", f->name);
+            assert_string_equal(got, want);
+            break;
+        default:
+            paragraph_of(t, f->label, " ", got, sizeof(got));
+            snprintf(want, sizeof(want), "value of %s", f->name);
+            assert_string_equal(got, want);
+        }
+    }
+    /* where the full notice is read and decided on */
+    assert_non_null(strstr(t, "GET /v1/notices/" NOTICE_ID "\n"));
+    assert_non_null(strstr(t, "POST /v1/notices/" NOTICE_ID "/approve-user-notice\n"));
+    free(t);
+    /* an optional field left out: no paragraph for it */
+    json_object_del(n, "measures_proposed");
+    t = text_of(n);
+    assert_null(strstr(t, "Measures proposed"));
+    free(t);
+    json_decref(n);
+}
+
+/* nature = text; the text's nature paragraph is checked, then returned joined by sep. */
+static char *nature_of(json_t *n, const char *text, const char *sep, char *out, size_t size)
+{
+    json_object_set_new(n, "nature", json_string(text));
+    char *t = text_of(n);
+    check_lines(t);
+    paragraph_of(t, "Nature of the breach", sep, out, size);
+    free(t);
+    return out;
+}
+
+static void test_inc3_notice_text_wraps_on_spaces_and_utf8_boundaries(void **state)
+{
+    json_t *n = shown_notice();
+    static char text[2100], got[4096];
+    /* words with single spaces: broken at a space, the words whole */
+    size_t len = 0;
+    for (int w = 0; len < 1900; w++)
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s", w ? " " : "",
+                                w % 3   ? "données"
+                                : w % 5 ? "été consultées"
+                                        : "unauthorised");
+    assert_string_equal(nature_of(n, text, " ", got, sizeof(got)), text);
+    /* without spaces: split within the word, on a character boundary, nothing lost; with the
+     * wrap column (76) falling on each byte of a 2-, 3- and 4-byte character in turn */
+    static const char *const chars[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
+    for (size_t c = 0; c < sizeof(chars) / sizeof(*chars); c++) {
+        for (int lead = 70; lead <= 78; lead++) {
+            len = 0;
+            for (int k = 0; k < lead; k++)
+                text[len++] = 'a';
+            while (len < 400)
+                len += (size_t)snprintf(text + len, sizeof(text) - len, "%s", chars[c]);
+            assert_string_equal(nature_of(n, text, "", got, sizeof(got)), text);
+            /* the same with a space just before the wrap column: broken there */
+            text[lead - 2] = ' ';
+            nature_of(n, text, " ", got, sizeof(got));
+            assert_int_equal(strncmp(got, text, (size_t)lead - 2), 0);
+            text[lead - 2] = 'a';
+        }
+    }
+    /* "é" on both sides of the column, spaces around it */
+    snprintf(text, sizeof(text), "%s", "");
+    len = 0;
+    for (int k = 0; k < 73; k++)
+        text[len++] = 'x';
+    len +=
+        (size_t)snprintf(text + len, sizeof(text) - len, " \xc3\xa9\xc3\xa9 \xc3\xa9t\xc3\xa9 fin");
+    assert_string_equal(nature_of(n, text, " ", got, sizeof(got)), text);
+    json_decref(n);
+}
+
+/* The notice's text composes as a mail body (into m, CST_WEBHOOK_BODY_MAX bytes: the delivery
+ * queue's room), its lines checked first. */
+static void composes(const json_t *n, char *m)
+{
+    cst_config c;
+    cst_config_defaults(&c);
+    snprintf(c.notices_smtp_from, sizeof(c.notices_smtp_from), "notices@custodia.example");
+    char *t = text_of(n);
+    check_lines(t);
+    cst_err e = cst_mail_compose(&c, "dpo@a.example", "Breach notice", t, "msg_1", 0, m,
+                                 CST_WEBHOOK_BODY_MAX);
+    free(t);
+    if (e != CST_OK)
+        fail_msg("not composed: %s", cst_err_message(e));
+}
+
+static void test_inc3_notice_text_line_ends_and_composes_as_mail(void **state)
+{
+    json_t *n = shown_notice();
+    char got[256];
+    /* CRLF, CR and LF all end a line, each as LF */
+    json_object_set_new(n, "probable_cause", json_string("one\r\ntwo\rthree\nfour\r\n"));
+    char *t = text_of(n);
+    check_lines(t);
+    assert_non_null(strstr(t, "\nProbable cause:\n  one\n  two\n  three\n  four\n\n"));
+    paragraph_of(t, "Probable cause", "|", got, sizeof(got));
+    assert_string_equal(got, "one|two|three|four");
+    free(t);
+    /* the text is a message body as it is: every field at its longest, wrapped */
+    static char m[CST_WEBHOOK_BODY_MAX], longest[CST_INCIDENT_TEXT];
+    composes(n, m);
+    assert_non_null(strstr(m, "\r\n\r\ncustodia breach notice " NOTICE_ID));
+    assert_non_null(strstr(m, "\r\nProbable cause:\r\n  one\r\n  two\r\n  three\r\n  four\r\n"));
+    for (size_t i = 0; i < sizeof(longest) - 1; i++)
+        longest[i] = i % 10 == 9 ? ' ' : (char)('a' + i % 26);
+    longest[sizeof(longest) - 1] = '\0';
+    for (size_t i = 0; i < cst_notice_field_count; i++)
+        if (cst_notice_fields[i].kind == CST_NOTICE_TEXT)
+            json_object_set_new(n, cst_notice_fields[i].name, json_string(longest));
+    composes(n, m);
+    /* any notice the store can hold (its JSON within CST_NOTICE_JSON) fits the delivery queue
+     * once emailed, even when its text is made of empty lines (2 bytes of JSON each, 4 of mail) */
+    for (size_t i = 0; i < cst_notice_field_count; i++)
+        if (cst_notice_fields[i].kind == CST_NOTICE_TEXT)
+            json_object_del(n, cst_notice_fields[i].name);
+    memset(longest, '\n', sizeof(longest) - 1);
+    for (size_t i = 0; i < cst_notice_field_count; i++) {
+        if (cst_notice_fields[i].kind != CST_NOTICE_TEXT)
+            continue;
+        for (size_t len = sizeof(longest) - 1; len >= 64; len -= 64) {
+            longest[len] = '\0';
+            json_object_set_new(n, cst_notice_fields[i].name, json_string(longest));
+            char *doc = json_dumps(n, JSON_COMPACT);
+            size_t size = strlen(doc);
+            cst_json_free_text(doc);
+            longest[len] = '\n';
+            if (size < CST_NOTICE_JSON)
+                break;
+            json_object_del(n, cst_notice_fields[i].name);
+        }
+    }
+    char *doc = json_dumps(n, JSON_COMPACT);
+    assert_true(strlen(doc) > CST_NOTICE_JSON - 256); /* filled up */
+    cst_json_free_text(doc);
+    composes(n, m);
+    json_decref(n);
+}
+
 static void test_inc4_decisions(void **state)
 {
     assert_string_equal(cst_notice_decision("approve"), "approved");
@@ -270,6 +511,9 @@ int main(void)
         cmocka_unit_test(test_inc2_notice_hours_and_settings),
         cmocka_unit_test(test_inc2_clock_states_by_time),
         cmocka_unit_test(test_inc3_each_required_field_and_malformed_values),
+        cmocka_unit_test(test_inc3_notice_text_every_field_under_its_label),
+        cmocka_unit_test(test_inc3_notice_text_wraps_on_spaces_and_utf8_boundaries),
+        cmocka_unit_test(test_inc3_notice_text_line_ends_and_composes_as_mail),
         cmocka_unit_test(test_inc4_decisions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

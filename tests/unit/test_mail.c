@@ -1,7 +1,7 @@
 /* test_mail.c: INC-3 email of breach notices: the message composed (headers, CRLF, no header
- * injection), its delivery through a minimal SMTP receiver on 127.0.0.1 written here (envelope,
- * headers and body intact, dot-stuffed once), a refused recipient, a silent relay within the
- * timeout, the credentials file's rules and the relay URL rule enforced at start-up. */
+ * injection), its delivery through a minimal SMTP receiver on 127.0.0.1 (tests/smtp_relay.c:
+ * envelope, headers and body intact, dot-stuffed once), a refused recipient, a silent relay within
+ * the timeout, the credentials file's rules and the relay URL rule enforced at start-up. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,12 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,143 +19,10 @@
 #include "node/config.h"
 #include "node/mail.h"
 #include "util/util.h"
+#include "smtp_relay.h"
 
 #define NOW 1796208050000000LL /* Wed, 02 Dec 2026 10:40:50 UTC */
 #define BIG 65536
-
-/* ---- a minimal SMTP receiver: one thread, one connection at a time ---- */
-
-typedef struct relay {
-    int lfd, port;
-    pthread_t thread;
-    _Atomic bool stop;
-    bool silent; /* accept, then never answer */
-    char mail_from[256], rcpt[256], auth[256];
-    char data[BIG]; /* the DATA bytes as received (dot-stuffed), up to the final CRLF */
-    size_t data_len;
-} relay;
-
-/* Reads one line (through CRLF) into line; false on close, error or stop. */
-static bool read_line(relay *r, int fd, char *line, size_t n)
-{
-    size_t len = 0;
-    while (!r->stop && len + 1 < n) {
-        struct pollfd p = {fd, POLLIN, 0};
-        int k = poll(&p, 1, 50);
-        if (k == 0)
-            continue;
-        if (k < 0 || recv(fd, line + len, 1, 0) != 1)
-            return false;
-        len++;
-        if (len >= 2 && line[len - 2] == '\r' && line[len - 1] == '\n') {
-            line[len - 2] = '\0';
-            return true;
-        }
-    }
-    return false;
-}
-
-static void say(int fd, const char *s)
-{
-    (void)!send(fd, s, strlen(s), MSG_NOSIGNAL);
-}
-
-static void session(relay *r, int fd)
-{
-    char line[BIG];
-    if (r->silent) {
-        while (read_line(r, fd, line, sizeof(line)))
-            ;
-        return;
-    }
-    say(fd, "220 relay.test ESMTP\r\n");
-    while (read_line(r, fd, line, sizeof(line))) {
-        if (!strncasecmp(line, "EHLO", 4))
-            say(fd, "250-relay.test\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n");
-        else if (!strncasecmp(line, "HELO", 4))
-            say(fd, "250 relay.test\r\n");
-        else if (!strncasecmp(line, "AUTH PLAIN", 10)) {
-            if (line[10] == ' ')
-                snprintf(r->auth, sizeof(r->auth), "%.200s", line + 11);
-            else if (say(fd, "334 \r\n"), read_line(r, fd, line, sizeof(line)))
-                snprintf(r->auth, sizeof(r->auth), "%.200s", line);
-            say(fd, "235 ok\r\n");
-        } else if (!strncasecmp(line, "MAIL FROM:", 10)) {
-            snprintf(r->mail_from, sizeof(r->mail_from), "%.200s", line + 10);
-            say(fd, "250 ok\r\n");
-        } else if (!strncasecmp(line, "RCPT TO:", 8)) {
-            snprintf(r->rcpt, sizeof(r->rcpt), "%.200s", line + 8);
-            say(fd, strstr(line, "bad@") ? "550 5.1.1 no such user\r\n" : "250 ok\r\n");
-        } else if (!strncasecmp(line, "DATA", 4)) {
-            say(fd, "354 go ahead\r\n");
-            r->data_len = 0;
-            while (read_line(r, fd, line, sizeof(line)) && strcmp(line, ".") != 0) {
-                size_t l = strlen(line);
-                if (r->data_len + l + 3 > sizeof(r->data))
-                    return;
-                memcpy(r->data + r->data_len, line, l);
-                memcpy(r->data + r->data_len + l, "\r\n", 3);
-                r->data_len += l + 2;
-            }
-            say(fd, "250 queued\r\n");
-        } else if (!strncasecmp(line, "QUIT", 4)) {
-            say(fd, "221 bye\r\n");
-            return;
-        } else
-            say(fd, "502 no\r\n");
-    }
-}
-
-static void *relay_main(void *arg)
-{
-    relay *r = arg;
-    while (!r->stop) {
-        struct pollfd p = {r->lfd, POLLIN, 0};
-        if (poll(&p, 1, 50) <= 0)
-            continue;
-        int fd = accept(r->lfd, NULL, NULL);
-        if (fd < 0)
-            continue;
-        session(r, fd);
-        close(fd);
-    }
-    return NULL;
-}
-
-static void relay_start(relay *r, bool silent)
-{
-    memset(r, 0, sizeof(*r));
-    r->silent = silent;
-    r->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(r->lfd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(r->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(listen(r->lfd, 4), 0);
-    socklen_t al = sizeof(a);
-    assert_int_equal(getsockname(r->lfd, (struct sockaddr *)&a, &al), 0);
-    r->port = ntohs(a.sin_port);
-    assert_int_equal(pthread_create(&r->thread, NULL, relay_main, r), 0);
-}
-
-static void relay_stop(relay *r)
-{
-    r->stop = true;
-    pthread_join(r->thread, NULL);
-    close(r->lfd);
-}
-
-/* The message as the receiver reads it: a leading ".." of a line becomes "." (RFC 5321 4.5.2). */
-static void unstuff(const char *in, char *out)
-{
-    bool bol = true;
-    for (; *in; in++) {
-        if (!(bol && in[0] == '.' && in[1] == '.'))
-            *out++ = *in;
-        bol = *in == '\n';
-    }
-    *out = '\0';
-}
 
 /* A configuration with the loopback relay on port (plain SMTP, tests only). */
 static void relay_config(cst_config *c, int port)
@@ -278,8 +139,8 @@ static void test_inc3_compose_refuses_header_injection(void **state)
 static void test_inc3_delivered_intact(void **state)
 {
     (void)state;
-    static relay r;
-    relay_start(&r, false);
+    static smtp_relay r;
+    assert_true(smtp_relay_start(&r, false));
     cst_config c;
     relay_config(&c, r.port);
     assert_true(cst_mail_configured(&c));
@@ -291,26 +152,32 @@ static void test_inc3_delivered_intact(void **state)
     char err[256] = "x";
     assert_int_equal(cst_mail_send(&c, "alice@tenant.example", m, &status, err, sizeof(err)),
                      CST_OK);
-    relay_stop(&r);
+    smtp_relay_stop(&r);
     assert_string_equal(err, "");
     assert_int_equal(status, 250);
-    assert_string_equal(r.mail_from, "<notices@custodia.example>");
-    assert_string_equal(r.rcpt, "<alice@tenant.example>");
-    assert_string_equal(r.auth, ""); /* no credentials file: no AUTH */
+    static smtp_message msg;
+    assert_int_equal(smtp_relay_accepted(&r), 1);
+    assert_true(smtp_relay_message(&r, 0, &msg));
+    assert_string_equal(msg.mail_from, "<notices@custodia.example>");
+    assert_int_equal(msg.nrcpt, 1);
+    assert_string_equal(msg.rcpt[0], "<alice@tenant.example>");
+    char auth[256];
+    smtp_relay_auth(&r, auth, sizeof(auth));
+    assert_string_equal(auth, ""); /* no credentials file: no AUTH */
     /* on the wire each line starting with "." got one more, once */
-    assert_non_null(strstr(r.data, "\r\n..hidden line"));
-    assert_non_null(strstr(r.data, "\r\n...two dots"));
-    assert_null(strstr(r.data, "\r\n....two dots"));
+    assert_non_null(strstr(msg.data, "\r\n..hidden line"));
+    assert_non_null(strstr(msg.data, "\r\n...two dots"));
+    assert_null(strstr(msg.data, "\r\n....two dots"));
     /* and the receiver reads exactly what was composed */
-    unstuff(r.data, got);
+    smtp_relay_unstuff(msg.data, got);
     assert_string_equal(got, m);
 }
 
 static void test_inc3_refused_recipient(void **state)
 {
     (void)state;
-    static relay r;
-    relay_start(&r, false);
+    static smtp_relay r;
+    assert_true(smtp_relay_start(&r, false));
     cst_config c;
     relay_config(&c, r.port);
     static char m[BIG];
@@ -320,11 +187,12 @@ static void test_inc3_refused_recipient(void **state)
     long status = 0;
     char err[256] = "";
     assert_int_equal(cst_mail_send(&c, "bad@tenant.example", m, &status, err, sizeof(err)), CST_OK);
-    relay_stop(&r);
+    smtp_relay_stop(&r);
     assert_int_equal(status, 550);
     assert_string_not_equal(err, "");
     assert_null(strchr(err, '\n'));
-    assert_int_equal(r.data_len, 0); /* nothing was sent */
+    assert_int_equal(smtp_relay_envelopes(&r), 1);
+    assert_int_equal(smtp_relay_accepted(&r), 0); /* nothing was sent */
 }
 
 /* smtp:// with STARTTLS required (the default) to a relay that does not offer it: nothing is
@@ -332,8 +200,8 @@ static void test_inc3_refused_recipient(void **state)
 static void test_inc3_starttls_required(void **state)
 {
     (void)state;
-    static relay r;
-    relay_start(&r, false);
+    static smtp_relay r;
+    assert_true(smtp_relay_start(&r, false));
     cst_config c;
     relay_config(&c, r.port);
     c.notices_smtp_starttls = true;
@@ -343,10 +211,10 @@ static void test_inc3_starttls_required(void **state)
     long status = 0;
     char err[256] = "";
     assert_int_equal(cst_mail_send(&c, "a@b.example", m, &status, err, sizeof(err)), CST_OK);
-    relay_stop(&r);
+    smtp_relay_stop(&r);
     assert_string_not_equal(err, "");
-    assert_string_equal(r.mail_from, "");
-    assert_int_equal(r.data_len, 0);
+    assert_int_equal(smtp_relay_envelopes(&r), 0);
+    assert_int_equal(smtp_relay_accepted(&r), 0);
 }
 
 static double seconds_since(const struct timespec *t0)
@@ -359,8 +227,8 @@ static double seconds_since(const struct timespec *t0)
 static void test_inc3_silent_relay_times_out(void **state)
 {
     (void)state;
-    static relay r;
-    relay_start(&r, true);
+    static smtp_relay r;
+    assert_true(smtp_relay_start(&r, true));
     cst_config c;
     relay_config(&c, r.port); /* notices.smtp_timeout_seconds = 1 */
     static char m[BIG];
@@ -372,7 +240,7 @@ static void test_inc3_silent_relay_times_out(void **state)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     assert_int_equal(cst_mail_send(&c, "a@b.example", m, &status, err, sizeof(err)), CST_OK);
     double took = seconds_since(&t0);
-    relay_stop(&r);
+    smtp_relay_stop(&r);
     assert_true(took < 3.0);
     assert_int_equal(status, 0);
     assert_string_not_equal(err, "");
@@ -394,8 +262,8 @@ static void test_inc3_credentials_file(void **state)
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/creds", dir);
     snprintf(link, sizeof(link), "%s/link", dir);
-    static relay r;
-    relay_start(&r, false);
+    static smtp_relay r;
+    assert_true(smtp_relay_start(&r, false));
     cst_config c;
     relay_config(&c, r.port);
     snprintf(c.notices_smtp_credentials_file, sizeof(c.notices_smtp_credentials_file), "%s", path);
@@ -410,7 +278,7 @@ static void test_inc3_credentials_file(void **state)
                      CST_ERR_INVALID);
     assert_non_null(strstr(err, "mode 644"));
     assert_int_equal(status, 0);
-    assert_string_equal(r.mail_from, "");
+    assert_int_equal(smtp_relay_envelopes(&r), 0);
     /* a symbolic link, even to a 0600 file: refused */
     assert_int_equal(chmod(path, 0600), 0);
     assert_int_equal(symlink(path, link), 0);
@@ -426,13 +294,16 @@ static void test_inc3_credentials_file(void **state)
     /* 0600, user:password: AUTH PLAIN with them */
     write_file(path, "relayuser:s3cret pass\n", 0600);
     assert_int_equal(cst_mail_send(&c, "a@b.example", m, &status, err, sizeof(err)), CST_OK);
-    relay_stop(&r);
+    smtp_relay_stop(&r);
     assert_int_equal(status, 250);
     assert_string_equal(err, "");
     uint8_t plain[128];
     size_t plen = 0;
-    assert_int_equal(sodium_base642bin(plain, sizeof(plain), r.auth, strlen(r.auth), NULL, &plen,
-                                       NULL, sodium_base64_VARIANT_ORIGINAL),
+    char auth[256];
+    smtp_relay_auth(&r, auth, sizeof(auth));
+    assert_int_equal(smtp_relay_accepted(&r), 1);
+    assert_int_equal(sodium_base642bin(plain, sizeof(plain), auth, strlen(auth), NULL, &plen, NULL,
+                                       sodium_base64_VARIANT_ORIGINAL),
                      0);
     const char want[] = "\0relayuser\0s3cret pass";
     assert_int_equal(plen, sizeof(want) - 1);
