@@ -612,6 +612,13 @@ static const config_key config_keys[] = {
      .desc = "let a tenant's `alert_webhook_url` reach a loopback, private, link-local or other "
              "non-public address (checked on the address connected to, after DNS): off, a tenant "
              "cannot make the node post into its own network; on only for tests"},
+    KNUMW("reviews.stale_days", K_INT, reviews_stale_days, "90", 7, 3650, W_GT, " days", "",
+          "an access review flags a principal `stale` when it has not been used (or, never used, "
+          "not since its creation) for this many days (IAM-6)"),
+    KNUMW("reviews.period_days", K_INT, reviews_period_days, "91", 7, 366, W_GT, " days",
+          ": access is reviewed less often than every quarter (IAM-6)",
+          "an access review is due this many days after the last attestation (or the tenant's "
+          "creation); reminded from 14 days before, a `review_overdue` alert after"),
 };
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 

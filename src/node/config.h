@@ -116,6 +116,9 @@ typedef struct cst_config {
     char alerts_webhook_secret_file[4096]; /* whsec_ secrets, one or two lines, 0600 */
     int alerts_webhook_retry_seconds;      /* the first retry's delay, doubling, capped at 1 h */
     bool alerts_allow_private_webhooks;    /* tenants' webhooks may reach non-public addresses */
+    /* IAM-6: access reviews */
+    int reviews_stale_days;  /* a principal unused this long is flagged stale */
+    int reviews_period_days; /* a review is due this long after the last attestation */
     char log_file[PATH_MAX]; /* server log; empty: stderr. SIGHUP reopens it (logrotate) */
 } cst_config;
 
