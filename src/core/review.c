@@ -10,9 +10,11 @@
 static const char *const kind_names[CST_REVIEW__KINDS] = {
     [CST_REVIEW_USER] = "user", [CST_REVIEW_TOKEN] = "token", [CST_REVIEW_GRANT] = "grant"};
 
-/* IAM-6: owners and admins hold every right of the tenant; a token holding users.admin can
- * give itself more through new users. */
-#define PRIVILEGED_ROLES (CST_ROLE_BIT(CST_ROLE_OWNER) | CST_ROLE_BIT(CST_ROLE_ADMIN))
+/* IAM-6: owners and admins hold every right of the tenant, sys-admins every operator right; a
+ * token holding users.admin (sys.operators) can give itself more through new accounts. */
+#define PRIVILEGED_ROLES                                                                           \
+    (CST_ROLE_BIT(CST_ROLE_OWNER) | CST_ROLE_BIT(CST_ROLE_ADMIN) | CST_ROLE_BIT(CST_ROLE_SYS_ADMIN))
+#define PRIVILEGED_PERMS (CST_PERM_BIT(CST_PERM_USERS_ADMIN) | CST_PERM_BIT(CST_PERM_SYS_OPERATORS))
 
 unsigned cst_review_flags(const cst_review_subject *s, int stale_days, int64_t now)
 {
@@ -31,7 +33,7 @@ unsigned cst_review_flags(const cst_review_subject *s, int stale_days, int64_t n
         break;
     case CST_REVIEW_TOKEN:
     case CST_REVIEW_GRANT:
-        privileged = (s->perms & CST_PERM_BIT(CST_PERM_USERS_ADMIN)) != 0;
+        privileged = (s->perms & PRIVILEGED_PERMS) != 0;
         break;
     default:
         privileged = true; /* an unknown kind is reviewed as the most dangerous */

@@ -41,7 +41,7 @@ typedef struct cst_review_subject {
 
 /* The flags (SPEC §11), as bits in this order: stale (unused stale_days, counted from its
  * creation when never used), no_mfa (a user without a confirmed second factor), never_used,
- * privileged (an owner or admin; a token holding users.admin). */
+ * privileged (an owner, admin or sys-admin; a token holding users.admin or sys.operators). */
 #define CST_REVIEW_FLAG_STALE 1u
 #define CST_REVIEW_FLAG_NO_MFA 2u
 #define CST_REVIEW_FLAG_NEVER_USED 4u

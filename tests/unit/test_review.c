@@ -75,7 +75,8 @@ static void test_iam6_no_mfa_and_privileged(void **state)
     assert_true(f & CST_REVIEW_FLAG_NO_MFA);
     assert_false(f & CST_REVIEW_FLAG_PRIVILEGED);
     cst_review_subject t = token(T0, T0, CST_PERM_BIT(CST_PERM_RECORDS_WRITE));
-    assert_false(cst_review_flags(&t, 90, T0) & (CST_REVIEW_FLAG_NO_MFA | CST_REVIEW_FLAG_PRIVILEGED));
+    assert_false(cst_review_flags(&t, 90, T0) &
+                 (CST_REVIEW_FLAG_NO_MFA | CST_REVIEW_FLAG_PRIVILEGED));
     /* owners and admins, and tokens holding users.admin, are privileged */
     cst_review_subject o = user(CST_ROLE_BIT(CST_ROLE_OWNER), 1, T0, T0);
     f = cst_review_flags(&o, 90, T0);
@@ -128,7 +129,8 @@ static void test_iam6_decisions_refused_when_malformed(void **state)
         "{\"decisions\":[1]}",
         "{\"decisions\":[{\"principal\":\"us_1\"}]}",
         "{\"decisions\":[{\"principal\":\"us_1\",\"decision\":\"maybe\"}]}",
-        "{\"decisions\":[{\"principal\":\"us_9\",\"decision\":\"keep\"}]}", /* not in the snapshot */
+        "{\"decisions\":[{\"principal\":\"us_9\",\"decision\":\"keep\"}]}", /* not in the snapshot
+                                                                             */
         "{\"decisions\":[{\"principal\":\"us_1\",\"decision\":\"keep\",\"extra\":1}]}",
         "{\"decisions\":[{\"principal\":\"us_1\",\"decision\":\"keep\"},"
         "{\"principal\":\"us_1\",\"decision\":\"revoke\"}]}",
@@ -138,9 +140,10 @@ static void test_iam6_decisions_refused_when_malformed(void **state)
         if (decisions(bad[i]) != CST_ERR_INVALID)
             fail_msg("accepted %s", bad[i]);
     char big[700];
-    snprintf(big, sizeof(big),
-             "{\"decisions\":[{\"principal\":\"us_1\",\"decision\":\"keep\",\"comment\":\"%0600d\"}]}",
-             0);
+    snprintf(
+        big, sizeof(big),
+        "{\"decisions\":[{\"principal\":\"us_1\",\"decision\":\"keep\",\"comment\":\"%0600d\"}]}",
+        0);
     assert_int_equal(decisions(big), CST_ERR_INVALID);
     assert_int_equal(decisions("{\"decisions\":[{\"principal\":\"us_1\",\"decision\":\"keep\","
                                "\"comment\":\"needed for billing\"},"
