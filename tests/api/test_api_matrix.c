@@ -149,25 +149,25 @@ static const struct cell {
     {"POST", "/v1/notices/{id}/approve-user-notice",
      "/v1/notices/nt_00000000000000000000/approve-user-notice", "{\"decision\":\"approve\"}",
      "owner admin t:tenant.admin"},
-    /* IAM-6: the owner's POST opens a campaign (201), the others then meet it (409); decisions
-     * and attestation are a person's: login sessions only */
+    /* IAM-6: the owner's POST opens a campaign (201), the others then meet it (409) */
     {"GET", "/v1/access-review", "/v1/access-review", NULL, "owner admin auditor t:audit.read"},
     {"POST", "/v1/access-review", "/v1/access-review", NULL, "owner admin t:users.admin"},
     {"GET", "/v1/access-review/{id}", "/v1/access-review/rv_00000000000000000000", NULL,
      "owner admin auditor t:audit.read"},
     {"POST", "/v1/access-review/{id}/decisions",
-     "/v1/access-review/rv_00000000000000000000/decisions", "{\"decisions\":[]}", "owner admin"},
+     "/v1/access-review/rv_00000000000000000000/decisions", "{\"decisions\":[]}",
+     "owner admin t:users.admin"},
     {"POST", "/v1/access-review/{id}/attest", "/v1/access-review/rv_00000000000000000000/attest",
-     NULL, "owner admin"},
+     NULL, "owner admin t:users.admin"},
     {"GET", "/v1/sys/access-review", "/v1/sys/access-review", NULL, "sys-security t:sys.security"},
     {"POST", "/v1/sys/access-review", "/v1/sys/access-review", NULL, "sys-security t:sys.security"},
     {"GET", "/v1/sys/access-review/{id}", "/v1/sys/access-review/rv_00000000000000000000", NULL,
      "sys-security t:sys.security"},
     {"POST", "/v1/sys/access-review/{id}/decisions",
      "/v1/sys/access-review/rv_00000000000000000000/decisions", "{\"decisions\":[]}",
-     "sys-security"},
+     "sys-security t:sys.security"},
     {"POST", "/v1/sys/access-review/{id}/attest",
-     "/v1/sys/access-review/rv_00000000000000000000/attest", NULL, "sys-security"},
+     "/v1/sys/access-review/rv_00000000000000000000/attest", NULL, "sys-security t:sys.security"},
     /* last: it ends the sessions. Tokens pass authorization and are told to use DELETE. */
     {"POST", "/v1/auth/logout", "/v1/auth/logout", NULL, ALL_SESSIONS " " ALL_TOKENS},
 };

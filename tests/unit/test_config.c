@@ -389,6 +389,8 @@ static void test_chg2_table_weaker_values_warn(void **state)
         {"detect.exfiltration_factor", '>'},
         {"detect.exfiltration_min_records", '>'},
         {"detect.drill_max_age", '>'},
+        {"reviews.stale_days", '>'},
+        {"reviews.period_days", '>'},
     };
     cst_config_key_info k;
     size_t checked = 0, ruled = 0;
@@ -429,7 +431,7 @@ static void test_chg2_table_weaker_values_warn(void **state)
         checked++;
     }
     assert_int_equal(ruled, sizeof(rules) / sizeof(rules[0]));
-    assert_int_equal(checked, 28);
+    assert_int_equal(checked, 30);
 }
 
 /* Sets name = value on the defaults and runs cst_config_finish; returns finish's result and its
