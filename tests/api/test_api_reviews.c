@@ -295,35 +295,6 @@ static void test_iam6_operators_reviewed_by_sys_security(void **state)
 
 /* ---- the simulated clock ---- */
 
-static const char *row_status(json_t *rep, const char *id)
-{
-    size_t k;
-    json_t *row;
-    json_array_foreach(json_object_get(rep, "controls"), k, row)
-    {
-        if (!strcmp(str(row, "id"), id))
-            return str(row, "status");
-    }
-    return "absent";
-}
-
-static json_t *iam6_evidence(json_t *rep, const char *name)
-{
-    size_t k, j;
-    json_t *row, *ev;
-    json_array_foreach(json_object_get(rep, "controls"), k, row)
-    {
-        if (strcmp(str(row, "id"), "IAM-6") != 0)
-            continue;
-        json_array_foreach(json_object_get(row, "evidence"), j, ev)
-        {
-            if (!strcmp(str(ev, "name"), name))
-                return json_object_get(ev, "value");
-        }
-    }
-    return NULL;
-}
-
 static int64_t reminders(void)
 {
     char db[400], sql[256];
@@ -387,19 +358,19 @@ static void test_iam6_stale_at_91_days_reminded_then_overdue_turns_report_red(vo
         }
         json_t *rep = NULL;
         assert_int_equal(cst_report_build(&n, &scope, when, &rep), CST_OK);
-        if (strcmp(row_status(rep, "IAM-6"), at[k].iam6) != 0)
-            fail_msg("day %lld: IAM-6 %s, want %s", (long long)at[k].day, row_status(rep, "IAM-6"),
-                     at[k].iam6);
-        json_t *overdue = iam6_evidence(rep, "overdue_reviews");
+        if (strcmp(ts_report_status(rep, "IAM-6"), at[k].iam6) != 0)
+            fail_msg("day %lld: IAM-6 %s, want %s", (long long)at[k].day,
+                     ts_report_status(rep, "IAM-6"), at[k].iam6);
+        json_t *overdue = ts_report_evidence(rep, "IAM-6", "overdue_reviews");
         char *text = json_dumps(overdue, JSON_COMPACT);
         assert_true((strstr(text, tenant) != NULL) == at[k].alert);
         cst_json_free_text(text);
-        assert_non_null(iam6_evidence(rep, "last_review"));
+        assert_non_null(ts_report_evidence(rep, "IAM-6", "last_review"));
         json_decref(rep);
         /* the tenant's own report shows its own row */
         scope.tenant_id = tenant;
         assert_int_equal(cst_report_build(&n, &scope, when, &rep), CST_OK);
-        assert_string_equal(row_status(rep, "IAM-6"), at[k].iam6);
+        assert_string_equal(ts_report_status(rep, "IAM-6"), at[k].iam6);
         json_decref(rep);
         scope.tenant_id = NULL;
     }

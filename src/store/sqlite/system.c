@@ -890,6 +890,17 @@ cst_err cst_sqlite_store_tenant_erased(cst_store *st, cst_work *w, const char *t
     if (e == CST_OK)
         e = cst_db_run(SQ(st)->db, w, NULL, "DELETE FROM users WHERE tenant_id = ?", "s",
                        tenant_id);
+    /* IAM-6: its access reviews name its users: they go with them */
+    if (e == CST_OK)
+        e = cst_db_run(SQ(st)->db, w, NULL,
+                       "DELETE FROM review_decisions WHERE review_id IN "
+                       "(SELECT id FROM reviews WHERE scope = ?)",
+                       "s", tenant_id);
+    if (e == CST_OK)
+        e = cst_db_run(SQ(st)->db, w, NULL, "DELETE FROM reviews WHERE scope = ?", "s", tenant_id);
+    if (e == CST_OK)
+        e = cst_db_run(SQ(st)->db, w, NULL, "DELETE FROM review_reminders WHERE scope = ?", "s",
+                       tenant_id);
     if (e == CST_OK)
         e = cst_db_run(SQ(st)->db, w, NULL,
                        "UPDATE tenants SET state = 'erased', state_since = ?, settings = '{}' "
