@@ -324,53 +324,6 @@ cst_err cst_webhook_enqueue(cst_node *n, const cst_alert_row *a, const char *eve
     return e;
 }
 
-/* TEMP webhook event shim: one delivery of body about subject_id to url. */
-static cst_err queue_event(cst_node *n, cst_work *w, const char *subject_id, const char *body,
-                           const char *tenant_id, const char *url, int64_t now)
-{
-    cst_webhook_row *d = calloc(1, sizeof(*d));
-    ENSURE(d, CST_ERR_INTERNAL, "out of memory");
-    cst_random_id("msg", d->id);
-    cst_err e = cst_copy(d->alert_id, sizeof(d->alert_id), subject_id);
-    if (e == CST_OK)
-        e = cst_copy(d->tenant, sizeof(d->tenant), tenant_id);
-    if (e == CST_OK)
-        e = cst_copy(d->url, sizeof(d->url), url);
-    if (e == CST_OK)
-        e = cst_copy(d->body, sizeof(d->body), body);
-    if (e == CST_OK) {
-        (void)snprintf(d->status, sizeof(d->status), "pending");
-        d->next_at = d->created_at = now;
-        e = cst_store_webhook_put(n->store, w, d);
-    }
-    free(d);
-    return e;
-}
-
-cst_err cst_webhook_event(cst_node *n, cst_work *w, const char *tenant_id, bool to_node,
-                          const char *subject_id, const char *event, json_t *data, int64_t now)
-{
-    json_t *o = json_pack("{s:s,s:o,s:o}", "type", event, "timestamp", cst_json_time(now), "data",
-                          data ? data : json_null());
-    char *body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(o);
-    ENSURE(body, CST_ERR_INTERNAL, "out of memory");
-    cst_err e = CST_OK;
-    if (to_node && n->cfg.alerts_webhook_url[0])
-        e = queue_event(n, w, subject_id, body, "", n->cfg.alerts_webhook_url, now);
-    if (e == CST_OK && tenant_id) {
-        json_t *s = tenant_settings(n, tenant_id);
-        const char *url = json_string_value(json_object_get(s, "alert_webhook_url"));
-        if (url && url[0])
-            e = queue_event(n, w, subject_id, body, tenant_id, url, now);
-        json_decref(s);
-    }
-    cst_json_free_text(body);
-    if (e == CST_OK && n->webhook)
-        wake(n->webhook);
-    return e;
-}
-
 /* ---- the sender ---- */
 
 static size_t discard(char *p, size_t size, size_t nmemb, void *ctx)

@@ -58,15 +58,6 @@ CST_MUST_USE cst_err cst_webhook_tenant_settings(cst_node *n, const char *tenant
 CST_MUST_USE cst_err cst_webhook_enqueue(cst_node *n, const cst_alert_row *a, const char *event,
                                          int64_t now);
 
-/* TEMP webhook event shim (the lead's interface, iface.md): queues a signed delivery
- * {type: event, timestamp, data} about subject_id to the tenant's alert_webhook_url when
- * tenant_id is non-NULL and the tenant set one, and to the node's alerts.webhook_url when
- * to_node. Inside unit of work w (NULL: committed on its own); steals data. CST_OK when no
- * webhook is configured. */
-CST_MUST_USE cst_err cst_webhook_event(cst_node *n, cst_work *w, const char *tenant_id,
-                                       bool to_node, const char *subject_id, const char *event,
-                                       json_t *data, int64_t now);
-
 /* Records an attempt of d at now (microseconds): err "" (a 2xx) makes it delivered; otherwise
  * it is retried retry_base_s seconds later, twice as long after each further failure, at most
  * an hour apart, and becomes failed once the next retry would fall more than 24 h after its
