@@ -12,6 +12,12 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "crypto/crypto.h"
+#include "node/alerts.h"
+#include "node/detect.h"
+#include "node/node.h"
+#include "store/store.h"
+#include "util/util.h"
 
 static ts_server srv;
 static char *op, *sec, *owner, *beta;
@@ -383,6 +389,82 @@ static void test_det1_audit_integrity_and_report(void **state)
     json_decref(row);
 }
 
+typedef struct alert_rows {
+    cst_alert_row rows[200];
+    size_t n;
+} alert_rows;
+
+static cst_err keep_row(const cst_alert_row *a, void *ctx)
+{
+    alert_rows *r = ctx;
+    if (r->n < sizeof(r->rows) / sizeof(r->rows[0]))
+        r->rows[r->n++] = *a;
+    return CST_OK;
+}
+
+/* The alert table is bounded whatever an attacker does: past alerts.max_open, occurrences that
+ * would open new alerts go to one overflow alert of their type, which counts them; resolved
+ * alerts go after alerts.retention_days (not before). */
+static void test_det1_alert_table_bounded(void **state)
+{
+    (void)state;
+    assert_int_equal(ts_stop(&srv), 0);
+    cst_node n;
+    ts_node_open(&srv, &n);
+    int64_t open0 = 0, open = 0, now = cst_now_us();
+    assert_int_equal(cst_store_alert_count_open(n.store, NULL, &open0), CST_OK);
+    n.cfg.alerts_max_open = (int)open0 + 20;
+    for (int i = 0; i < 50; i++) { /* 50 distinct sources refused by an allowlist */
+        char ip[32];
+        snprintf(ip, sizeof(ip), "198.51.100.%d", i + 1);
+        cst_alert_event ev = {.type = "disallowed_ip",
+                              .dedup_key = ip,
+                              .source_ip = ip,
+                              .summary = "refused by the allowlist"};
+        assert_int_equal(cst_alert_raise(&n, &ev, now + i, NULL), CST_OK);
+    }
+    assert_int_equal(cst_store_alert_count_open(n.store, NULL, &open), CST_OK);
+    assert_int_equal(open, open0 + 21); /* the 20 that fit, and the overflow alert */
+    cst_alert_row flood;
+    assert_int_equal(cst_store_alert_find(n.store, NULL, "disallowed_ip", "overflow", &flood),
+                     CST_OK);
+    assert_int_equal(flood.count, 30);
+    assert_string_equal(flood.source_ip, "");
+    /* another type overflows into its own alert, once */
+    cst_alert_event other = {.type = "brute_force", .dedup_key = "acme/someone"};
+    assert_int_equal(cst_alert_raise(&n, &other, now + 60, NULL), CST_OK);
+    assert_int_equal(
+        cst_alert_raise(&n, &(cst_alert_event){.type = "brute_force", .dedup_key = "acme/other"},
+                        now + 61, NULL),
+        CST_OK);
+    assert_int_equal(cst_store_alert_find(n.store, NULL, "brute_force", "overflow", &flood),
+                     CST_OK);
+    assert_int_equal(flood.count, 2);
+
+    /* everything resolved: kept for alerts.retention_days (365), then deleted by the sweep */
+    cst_alert_filter f = {.status = "", .type = "", .tenant = "", .after = "", .limit = 200};
+    alert_rows *all = calloc(1, sizeof(*all));
+    assert_non_null(all);
+    assert_int_equal(cst_store_alert_list(n.store, NULL, &f, keep_row, all), CST_OK);
+    for (size_t i = 0; i < all->n; i++) {
+        snprintf(all->rows[i].status, sizeof(all->rows[i].status), "resolved");
+        assert_int_equal(cst_store_alert_put(n.store, NULL, &all->rows[i]), CST_OK);
+    }
+    free(all);
+    char db[400];
+    snprintf(db, sizeof(db), "%s/system.db", srv.data_dir);
+    long resolved = ts_db_count(db, "SELECT count(*) FROM alerts WHERE status = 'resolved'");
+    assert_true(resolved >= 20 + 2 + (long)open0);
+    const int64_t day = 86400LL * 1000000;
+    cst_detect_sweep(&n, now + 300 * day);
+    assert_int_equal(ts_db_count(db, "SELECT count(*) FROM alerts WHERE status = 'resolved'"),
+                     resolved);
+    cst_detect_sweep(&n, now + 400 * day);
+    assert_int_equal(ts_db_count(db, "SELECT count(*) FROM alerts WHERE status = 'resolved'"), 0);
+    cst_node_close(&n);
+    assert_true(ts_start(&srv));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -393,6 +475,9 @@ int main(void)
         cmocka_unit_test(test_det1_exfiltration),
         cmocka_unit_test(test_det1_alert_routes),
         cmocka_unit_test(test_det1_audit_integrity_and_report),
+        cmocka_unit_test(test_det1_alert_table_bounded),
     };
+    if (cst_crypto_init() != CST_OK) /* the bounded-table test opens the node in-process */
+        return 1;
     return cmocka_run_group_tests(tests, setup, teardown);
 }

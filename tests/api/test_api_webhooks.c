@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include <sodium.h>
 
 #include "harness.h"
+#include "util/util.h"
 
 /* Two secrets of a rotation (current first): 24 and 32 bytes. */
 static const char *const SECRETS[2] = {"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
@@ -39,7 +41,7 @@ static char acme_id[32];
 typedef struct seen {
     char id[64];
     char path[64];
-    char body[4096];
+    char body[24576];
     unsigned verified; /* bit i: an entry of webhook-signature is secret i's HMAC */
     long answered;
 } seen;
@@ -112,7 +114,7 @@ static unsigned verify(const char *id, const char *ts, const char *body, const c
 
 static void serve_one(int c)
 {
-    char req[16384];
+    static char req[32768]; /* one receiver thread */
     size_t len = 0;
     char *end = NULL;
     ssize_t r;
@@ -144,12 +146,16 @@ static void serve_one(int c)
     long long age = (long long)time(NULL) - strtoll(ts, NULL, 10);
     const char *tsec[2] = {tenant_secrets[0], tenant_secrets[1]};
     bool to_tenant = strstr(req, "POST /tenant ") == req;
+    bool redirected = strstr(req, "POST /redirected ") == req;
     unsigned mask =
         age > -300 && age < 300 ? verify_with(to_tenant ? tsec : SECRETS, id, ts, body, sig) : 0;
     if (rx.n < MAX_SEEN) {
         seen *s = &rx.got[rx.n++];
         snprintf(s->id, sizeof(s->id), "%s", id);
-        snprintf(s->path, sizeof(s->path), "%s", to_tenant ? "/tenant" : "/hook");
+        snprintf(s->path, sizeof(s->path), "%s",
+                 redirected  ? "/redirected"
+                 : to_tenant ? "/tenant"
+                             : "/hook");
         snprintf(s->body, sizeof(s->body), "%s", body);
         s->verified = mask;
         s->answered = status;
@@ -223,7 +229,8 @@ static int setup(void **state)
     snprintf(srv.extra_config, sizeof(srv.extra_config),
              "[auth]\nlogin_rate_per_ip = 1000\nlogin_rate_per_account = 1000\n"
              "[alerts]\nwebhook_url = http://127.0.0.1:%d/hook\nwebhook_secret_file = %s\n"
-             "webhook_retry_seconds = 1\nallow_private_webhooks = true\n",
+             "webhook_retry_seconds = 1\nwebhook_timeout_seconds = 4\n"
+             "allow_private_webhooks = true\n",
              rx.port, path);
     if (!(owner = ts_start_tenant(&srv, &op, "acme", acme_id)))
         return -1;
@@ -487,6 +494,246 @@ static void test_webhook_tenant_and_rotation(void **state)
     assert_int_equal(verify_with(old_only, "msg_x", "1", "{}", "v1,AAAA"), 0);
 }
 
+/* ---- receivers that misbehave ---- */
+
+typedef enum { SILENT, REDIRECT, HUGE } misbehaviour;
+#define HUGE_BYTES (16 << 20) /* more than any socket buffer holds */
+
+typedef struct hostile {
+    int fd, port;
+    misbehaviour how;
+    _Atomic long sent; /* bytes of answer written, HUGE */
+    _Atomic int hits;
+} hostile;
+
+static hostile silent_rx = {.how = SILENT}, redirect_rx = {.how = REDIRECT},
+               huge_rx = {.how = HUGE};
+
+static void misbehave(hostile *h, int c)
+{
+    char buf[4096];
+    ssize_t r = read(c, buf, sizeof(buf)); /* the request's head (and maybe body): enough */
+    if (r <= 0)
+        return;
+    h->hits++;
+    if (h->how == SILENT) { /* never answer; wait for the sender to give up */
+        while (read(c, buf, sizeof(buf)) > 0)
+            ;
+    } else if (h->how == REDIRECT) {
+        int n = snprintf(buf, sizeof(buf),
+                         "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:%d/redirected\r\n"
+                         "Content-Length: 0\r\nConnection: close\r\n\r\n",
+                         rx.port);
+        (void)!send(c, buf, (size_t)n, MSG_NOSIGNAL);
+    } else {
+        int n = snprintf(buf, sizeof(buf),
+                         "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n",
+                         HUGE_BYTES);
+        (void)!send(c, buf, (size_t)n, MSG_NOSIGNAL);
+        memset(buf, 'x', sizeof(buf));
+        ssize_t w;
+        while (h->sent < HUGE_BYTES && (w = send(c, buf, sizeof(buf), MSG_NOSIGNAL)) > 0)
+            h->sent += w;
+    }
+}
+
+static void *hostile_main(void *arg)
+{
+    hostile *h = arg;
+    int c;
+    while ((c = accept(h->fd, NULL, NULL)) >= 0) {
+        misbehave(h, c);
+        close(c);
+    }
+    return NULL;
+}
+
+static void hostile_start(hostile *h)
+{
+    h->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+    assert_int_equal(bind(h->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(h->fd, 16), 0);
+    assert_int_equal(getsockname(h->fd, (struct sockaddr *)&a, &al), 0);
+    h->port = ntohs(a.sin_port);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, hostile_main, h), 0);
+    pthread_detach(t);
+}
+
+/* Points acme's webhook at port/path (the secret is kept). */
+static void tenant_hook_at(int port, const char *path)
+{
+    char json[160];
+    snprintf(json, sizeof(json), "{\"alert_webhook_url\":\"http://127.0.0.1:%d%s\"}", port, path);
+    ts_resp r;
+    ts_json_req(&srv, "PATCH", "/v1/tenant", owner, json, &r);
+    assert_int_equal(r.status, 200);
+    assert_null(json_object_get(r.json, "alert_webhook_secret"));
+    ts_resp_free(&r);
+}
+
+/* The delivery of alert_id to destination ("node" or "tenant"), a new reference. */
+static json_t *delivery_to(const char *alert_id, const char *destination)
+{
+    json_t *ds = deliveries(alert_id), *d, *found = NULL;
+    size_t i;
+    json_array_foreach(ds, i, d)
+    {
+        if (!strcmp(json_string_value(json_object_get(d, "destination")), destination))
+            found = json_incref(d);
+    }
+    json_decref(ds);
+    assert_non_null(found);
+    return found;
+}
+
+/* Polls the tenant's delivery of alert_id until it has made an attempt (at most 20 s). */
+static json_t *tenant_attempted(const char *alert_id)
+{
+    for (int i = 0; i < 200; i++) {
+        json_t *d = delivery_to(alert_id, "tenant");
+        if (json_integer_value(json_object_get(d, "attempts")) >= 1)
+            return d;
+        json_decref(d);
+        usleep(100 * 1000);
+    }
+    fail_msg("the tenant's delivery of %s was never attempted", alert_id);
+    return NULL;
+}
+
+/* A tenant's receiver that never answers holds its delivery until alerts.webhook_timeout_seconds
+ * (4 s here) and delays no other receiver: the node's delivery of the same alert is retried and
+ * delivered (about 1 s) while the silent one is still in flight. One that redirects is not
+ * followed (HTTP 302 is a failure, the target never hit); one that answers 16 MiB is read to
+ * 64 KiB and counted delivered without the sender taking the rest. */
+static void test_webhook_hostile_receivers(void **state)
+{
+    (void)state;
+    hostile_start(&silent_rx);
+    hostile_start(&redirect_rx);
+    hostile_start(&huge_rx);
+    char alert[64];
+
+    tenant_hook_at(silent_rx.port, "/silent");
+    brute_force("victim6", alert, sizeof(alert));
+    json_t *node = NULL, *tenant = NULL;
+    for (int i = 0; i < 200 && !node; i++) { /* the node's: 500, then 200 a second later */
+        json_t *d = delivery_to(alert, "node");
+        if (!strcmp(json_string_value(json_object_get(d, "status")), "delivered"))
+            node = d;
+        else
+            json_decref(d);
+        if (!node)
+            usleep(50 * 1000);
+    }
+    assert_non_null(node);
+    assert_int_equal(json_integer_value(json_object_get(node, "attempts")), 2);
+    tenant = delivery_to(alert, "tenant"); /* still in flight: no attempt recorded yet */
+    assert_int_equal(json_integer_value(json_object_get(tenant, "attempts")), 0);
+    assert_string_equal(json_string_value(json_object_get(tenant, "status")), "pending");
+    json_decref(tenant);
+    json_decref(node);
+    tenant = tenant_attempted(alert);
+    assert_string_equal(json_string_value(json_object_get(tenant, "status")), "pending");
+    assert_true(json_is_null(json_object_get(tenant, "last_status")));
+    assert_non_null(strstr(json_string_value(json_object_get(tenant, "last_error")), "timed out"));
+    assert_true(silent_rx.hits >= 1);
+    json_decref(tenant);
+
+    tenant_hook_at(redirect_rx.port, "/redirect");
+    brute_force("victim7", alert, sizeof(alert));
+    tenant = tenant_attempted(alert);
+    assert_string_equal(json_string_value(json_object_get(tenant, "status")), "pending");
+    assert_int_equal(json_integer_value(json_object_get(tenant, "last_status")), 302);
+    assert_string_equal(json_string_value(json_object_get(tenant, "last_error")), "HTTP 302");
+    json_decref(tenant);
+    pthread_mutex_lock(&rx.mu);
+    for (int i = 0; i < rx.n; i++)
+        assert_string_not_equal(rx.got[i].path, "/redirected");
+    pthread_mutex_unlock(&rx.mu);
+
+    tenant_hook_at(huge_rx.port, "/huge");
+    brute_force("victim8", alert, sizeof(alert));
+    tenant = tenant_attempted(alert);
+    assert_string_equal(json_string_value(json_object_get(tenant, "status")), "delivered");
+    assert_int_equal(json_integer_value(json_object_get(tenant, "attempts")), 1);
+    assert_int_equal(json_integer_value(json_object_get(tenant, "last_status")), 200);
+    json_decref(tenant);
+    assert_true(huge_rx.sent < HUGE_BYTES); /* the sender hung up after 64 KiB */
+
+    tenant_hook_at(rx.port, "/tenant");
+}
+
+/* A breach notice sent to acme goes to acme's webhook (event notice.sent, the notice as data,
+ * signed with the tenant's secret), not to the node's; a notice refused (a required field
+ * missing) is queued nowhere. */
+static void test_webhook_notice_to_tenant(void **state)
+{
+    (void)state;
+    ts_resp r;
+    ts_json_req(&srv, "POST", "/v1/sys/incidents", sec,
+                "{\"title\":\"stolen laptop\",\"severity\":\"high\",\"summary\":\"a "
+                "support laptop with exported records was stolen\"}",
+                &r);
+    assert_int_equal(r.status, 201);
+    char incident[64], path[160], body[256], aware[32];
+    snprintf(incident, sizeof(incident), "%s", json_string_value(json_object_get(r.json, "id")));
+    ts_resp_free(&r);
+    cst_time_format(cst_now_us() - 3600LL * 1000000, aware);
+    snprintf(path, sizeof(path), "/v1/sys/incidents/%s/confirm-breach", incident);
+    snprintf(body, sizeof(body), "{\"aware_at\":\"%s\",\"tenants\":[\"%s\"]}", aware, acme_id);
+    assert_int_equal(ts_status(&srv, "POST", path, sec, body, NULL, 0), 200);
+    json_t *notice =
+        json_pack("{s:s,s:s,s:s,s:[s],s:i,s:i,s:s,s:s,s:s}", "tenant", acme_id, "nature",
+                  "records exported to a laptop that was stolen", "probable_cause", "theft",
+                  "data_categories", "contact", "approx_subjects", 40, "approx_records", 40,
+                  "likely_consequences", "phishing of the people concerned", "measures_taken",
+                  "the laptop's disk was encrypted", "contact_point", "security@provider.example");
+    snprintf(path, sizeof(path), "/v1/sys/incidents/%s/notices", incident);
+    json_t *bad = json_deep_copy(notice);
+    json_object_del(bad, "nature");
+    char *text = json_dumps(bad, 0);
+    assert_int_equal(ts_status(&srv, "POST", path, sec, text, NULL, 0), 400);
+    free(text);
+    json_decref(bad);
+    text = json_dumps(notice, 0);
+    ts_json_req(&srv, "POST", path, sec, text, &r);
+    free(text);
+    json_decref(notice);
+    assert_int_equal(r.status, 201);
+    char nid[64];
+    snprintf(nid, sizeof(nid), "%s", json_string_value(json_object_get(r.json, "id")));
+    json_t *ds = json_object_get(r.json, "deliveries"); /* queued with the notice */
+    assert_int_equal(json_array_size(ds), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ds, 0), "destination")),
+                        "tenant");
+    ts_resp_free(&r);
+    int seen_n = 0;
+    for (int i = 0; i < 200 && !seen_n; i++) {
+        pthread_mutex_lock(&rx.mu);
+        for (int k = 0; k < rx.n; k++) {
+            json_t *b = json_loads(rx.got[k].body, 0, NULL);
+            const char *type = json_string_value(json_object_get(b, "type"));
+            if (type && !strcmp(type, "notice.sent")) {
+                assert_string_equal(rx.got[k].path, "/tenant");
+                assert_true(rx.got[k].verified != 0); /* the tenant's secret */
+                json_t *data = json_object_get(b, "data");
+                assert_string_equal(json_string_value(json_object_get(data, "id")), nid);
+                assert_string_equal(json_string_value(json_object_get(data, "nature")),
+                                    "records exported to a laptop that was stolen");
+                seen_n += rx.got[k].answered == 200;
+            }
+            json_decref(b);
+        }
+        pthread_mutex_unlock(&rx.mu);
+        if (!seen_n)
+            usleep(100 * 1000);
+    }
+    assert_int_equal(seen_n, 1); /* one notice sent, one delivered (the refused one: none) */
+}
+
 /* Without alerts.allow_private_webhooks, a tenant's webhook on a loopback address is never
  * connected to (the address is checked after name resolution): the delivery records why, while
  * the node's own webhook, set by the operator, is delivered as before. */
@@ -536,6 +783,8 @@ int main(void)
         cmocka_unit_test(test_webhook_retried_and_signed),
         cmocka_unit_test(test_webhook_survives_restart),
         cmocka_unit_test(test_webhook_tenant_and_rotation),
+        cmocka_unit_test(test_webhook_notice_to_tenant),
+        cmocka_unit_test(test_webhook_hostile_receivers),
         cmocka_unit_test(test_webhook_tenant_private_address_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
