@@ -8,6 +8,7 @@
 #include "core/authn.h"
 #include "core/authz.h"
 #include "core/review.h"
+#include "node/detect.h"
 #include "node/reviews.h"
 #include "node/webhook.h"
 #include "util/json.h"
@@ -309,8 +310,23 @@ static cst_err keep_an_admin(cst_node *n, cst_work *w, const cst_user_row *befor
 }
 
 /* IAM-6: one revoke: the user disabled (their sessions end with them), the token deleted, the
- * grant ended. A principal gone since the snapshot is already revoked. */
-static cst_err revoke(cst_node *n, cst_work *w, const char *scope, const char *kind, const char *id)
+ * grant ended, each revoked credential remembered by the detection rules. A principal gone since
+ * the snapshot is already revoked. */
+struct remembered {
+    cst_node *n;
+    int64_t now;
+};
+
+static cst_err remember(const cst_token_row *t, void *p)
+{
+    struct remembered *r = p;
+    if (t->session)
+        cst_detect_token_revoked(r->n, t->id, t->hash, t->expires_at, r->now);
+    return CST_OK;
+}
+
+static cst_err revoke(cst_node *n, cst_work *w, const char *scope, const char *kind, const char *id,
+                      int64_t now)
 {
     if (!strcmp(kind, "user")) {
         cst_user_row before, u;
@@ -324,13 +340,23 @@ static cst_err revoke(cst_node *n, cst_work *w, const char *scope, const char *k
         u.disabled = true;
         TRY(keep_an_admin(n, w, &before, &u));
         TRY(cst_store_user_update(n->store, w, &u));
+        /* DET-1: a session of theirs presented again is noticed (revoked_credential) */
+        struct remembered r = {n, now};
+        TRY(cst_store_token_list(n->store, w, scope, u.id, remember, &r));
         return cst_store_sessions_end(n->store, w, u.id, NULL);
     }
     if (!strcmp(kind, "token")) {
-        cst_err e = cst_store_token_delete(n->store, w, scope, NULL, id);
-        if (e == CST_ERR_NOT_FOUND)
+        cst_token_row t;
+        cst_err e = cst_store_token_get(n->store, w, id, &t);
+        if (e == CST_OK)
+            e = cst_store_token_delete(n->store, w, scope, NULL, id);
+        if (e == CST_ERR_NOT_FOUND) {
             cst_err_clear();
-        return e == CST_ERR_NOT_FOUND ? CST_OK : e;
+            return CST_OK;
+        }
+        TRY(e);
+        cst_detect_token_revoked(n, t.id, t.hash, t.expires_at, now);
+        return CST_OK;
     }
     if (!strcmp(kind, "grant"))
         return end_grant(n, w, scope, id);
@@ -339,7 +365,8 @@ static cst_err revoke(cst_node *n, cst_work *w, const char *scope, const char *k
 
 /* Every principal's final decision, revokes applied; *out the attestation's decisions. */
 static cst_err apply(cst_node *n, cst_work *w, const cst_review_row *r, const json_t *snapshot,
-                     const json_t *decided, const char *no_response, json_t *out, int *revoked)
+                     const json_t *decided, const char *no_response, int64_t now, json_t *out,
+                     int *revoked)
 {
     size_t i;
     json_t *p;
@@ -360,7 +387,7 @@ static cst_err apply(cst_node *n, cst_work *w, const cst_review_row *r, const js
         json_array_append_new(out, entry);
         if (strcmp(json_string_value(json_object_get(entry, "decision")), "revoke") != 0)
             continue;
-        TRY(revoke(n, w, r->scope, kind, id));
+        TRY(revoke(n, w, r->scope, kind, id, now));
         (*revoked)++;
     }
     return CST_OK;
@@ -407,7 +434,7 @@ cst_err cst_review_attest(cst_node *n, cst_work *w, cst_review_row *r, const cha
     if (e == CST_OK)
         e = cst_store_review_decisions(n->store, w, r->id, add_decision, decided);
     if (e == CST_OK)
-        e = apply(n, w, r, snapshot, decided, no_response, decisions, revoked);
+        e = apply(n, w, r, snapshot, decided, no_response, now, decisions, revoked);
     if (e == CST_OK)
         e = sign_attestation(n, r, decisions, by, now, &doc);
     if (e == CST_OK)

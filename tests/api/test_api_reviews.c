@@ -190,6 +190,13 @@ static void test_iam6_attestation_applies_revokes_and_is_signed(void **state)
     /* revoked at once: the credential cache holds nothing that outlives the commit */
     json_decref(call("GET", "/v1/users", revoked_secret, NULL, 401));
     json_decref(call("GET", "/v1/tenant", writer, NULL, 401));
+    /* and remembered: presenting the deleted token again raises revoked_credential (DET-1; the
+     * token is gone, so the alert is the node's) */
+    json_t *alerts = call("GET", "/v1/sys/alerts?limit=100", sec, NULL, 200);
+    char *seen = json_dumps(alerts, JSON_COMPACT);
+    assert_non_null(strstr(seen, "revoked_credential"));
+    cst_json_free_text(seen);
+    json_decref(alerts);
     json_decref(call("GET", "/v1/tenant", idle_secret, NULL, 200));
     json_decref(call("GET", "/v1/tenant", late, NULL, 200));
     free(late);
