@@ -114,6 +114,13 @@ cst_err cst_api_notice_list(cst_node *n, cst_request *req);
 cst_err cst_api_notice_get(cst_node *n, cst_request *req);
 cst_err cst_api_notice_decide(cst_node *n, cst_request *req);
 
+/* IAM-6: access reviews; the same handlers serve /v1/sys/access-review for the operators */
+cst_err cst_api_review_get(cst_node *n, cst_request *req);
+cst_err cst_api_review_open(cst_node *n, cst_request *req);
+cst_err cst_api_review_read(cst_node *n, cst_request *req);
+cst_err cst_api_review_decide(cst_node *n, cst_request *req);
+cst_err cst_api_review_attest(cst_node *n, cst_request *req);
+
 /* LOG-1: writes the request's audit entry (once) and returns once it is durable; with a
  * ticket, only queues it (cst_audit_wait on the ticket says when it is durable). */
 CST_MUST_USE cst_err cst_api_audit_request(cst_node *n, cst_request *req, cst_audit_ticket *ticket);

@@ -127,6 +127,23 @@ const cst_route cst_api_routes[] = {
     RF("GET", "/v1/notices/{id}", cst_api_notice_get, AUDIT_READ, NONE, "notice.read", CLOSED_READ),
     R("POST", "/v1/notices/{id}/approve-user-notice", cst_api_notice_decide, TENANT_ADMIN, JSON,
       "notice.user_notice.decide"),
+    /* IAM-6: access reviews; auditors read, owners and admins review */
+    R("GET", "/v1/access-review", cst_api_review_get, AUDIT_READ, NONE, "review.list"),
+    R("POST", "/v1/access-review", cst_api_review_open, USERS_ADMIN, NONE, "review.open"),
+    R("GET", "/v1/access-review/{id}", cst_api_review_read, AUDIT_READ, NONE, "review.read"),
+    R("POST", "/v1/access-review/{id}/decisions", cst_api_review_decide, USERS_ADMIN, JSON,
+      "review.decide"),
+    R("POST", "/v1/access-review/{id}/attest", cst_api_review_attest, USERS_ADMIN, NONE,
+      "review.attest"),
+    /* IAM-6: the operators' own accounts, reviewed by sys-security */
+    R("GET", "/v1/sys/access-review", cst_api_review_get, SYS_SECURITY, NONE, "sys.review.list"),
+    R("POST", "/v1/sys/access-review", cst_api_review_open, SYS_SECURITY, NONE, "sys.review.open"),
+    R("GET", "/v1/sys/access-review/{id}", cst_api_review_read, SYS_SECURITY, NONE,
+      "sys.review.read"),
+    R("POST", "/v1/sys/access-review/{id}/decisions", cst_api_review_decide, SYS_SECURITY, JSON,
+      "sys.review.decide"),
+    R("POST", "/v1/sys/access-review/{id}/attest", cst_api_review_attest, SYS_SECURITY, NONE,
+      "sys.review.attest"),
 };
 
 const size_t cst_api_route_count = sizeof(cst_api_routes) / sizeof(cst_api_routes[0]);

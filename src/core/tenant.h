@@ -53,7 +53,8 @@ CST_MUST_USE cst_err cst_tenant_settings_load(const char *json, int idle_max, in
  * "admins" or "all"; ip_allowlist at most CST_CIDR_MAX CIDRs that still admit client_ip (IAM-7:
  * the admin making the change); session timeouts from 60 (idle) and 300 (max) seconds up to
  * the node's limits; INC-2: breach_notice_hours from 24 to max_notice_hours, notice_contacts
- * a list of email addresses (core/incident.h). */
+ * a list of email addresses (core/incident.h); IAM-6: review_no_response keep, revoke or
+ * null (core/review.h). */
 CST_MUST_USE cst_err cst_tenant_settings_check(const json_t *change, const char *client_ip,
                                                int idle_max, int session_max, int max_notice_hours);
 

@@ -655,6 +655,13 @@ static const config_key config_keys[] = {
              "allowed only for a loopback relay (tests)"},
     KNUM("notices.smtp_timeout_seconds", K_DUR_INT, notices_smtp_timeout_seconds, "10", 1, 60,
          "the longest one email to the relay may take"),
+    KNUMW("reviews.stale_days", K_INT, reviews_stale_days, "90", 7, 3650, W_GT, " days", "",
+          "an access review flags a principal `stale` when it has not been used (or, never used, "
+          "not since its creation) for this many days (IAM-6)"),
+    KNUMW("reviews.period_days", K_INT, reviews_period_days, "91", 7, 366, W_GT, " days",
+          ": access is reviewed less often than every quarter (IAM-6)",
+          "an access review is due this many days after the last attestation (or the tenant's "
+          "creation); reminded from 14 days before, a `review_overdue` alert after"),
 };
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 

@@ -126,6 +126,9 @@ typedef struct cst_config {
     char notices_smtp_credentials_file[4096]; /* "user:password", 0600; "": no AUTH */
     bool notices_smtp_starttls;               /* smtp:// requires STARTTLS (false: loopback) */
     int notices_smtp_timeout_seconds;         /* one send never takes longer */
+    /* IAM-6: access reviews */
+    int reviews_stale_days;  /* a principal unused this long is flagged stale */
+    int reviews_period_days; /* a review is due this long after the last attestation */
     char log_file[PATH_MAX]; /* server log; empty: stderr. SIGHUP reopens it (logrotate) */
 } cst_config;
 

@@ -10,6 +10,7 @@
 
 #include "node/alerts.h"
 #include "node/incidents.h"
+#include "node/reviews.h"
 #include "util/util.h"
 #include "util/window.h"
 
@@ -426,6 +427,41 @@ void cst_detect_deadlines(cst_node *n, int64_t now)
     }
 }
 
+/* IAM-6: from 14 days before a scope's access review is due it is reminded (once a day), and
+ * past the due date a review_overdue alert is raised (one per scope). */
+static cst_err on_review_due(const char *scope, int64_t due_at, bool remind, bool overdue,
+                             void *ctx)
+{
+    deadline_pass *p = ctx;
+    if (remind && cst_review_remind_scope(p->n, scope, due_at, p->now) != CST_OK) {
+        cst_error("detect: the access review reminder of %s could not be queued", scope);
+        cst_err_clear();
+    }
+    if (!overdue)
+        return CST_OK;
+    bool operators = !strcmp(scope, CST_SYS_TENANT);
+    char key[64], at[32], summary[256];
+    cst_time_format(due_at, at);
+    (void)snprintf(key, sizeof(key), "review/%s", scope);
+    (void)snprintf(summary, sizeof(summary), "the access review of %s%s was due %s",
+                   operators ? "the node's operators" : "tenant ", operators ? "" : scope, at);
+    cst_alert_event ev = {.type = "review_overdue",
+                          .dedup_key = key,
+                          .tenant = operators ? NULL : scope,
+                          .summary = summary};
+    raise_alert(p->n, &ev, p->now);
+    return CST_OK;
+}
+
+void cst_detect_reviews(cst_node *n, int64_t now)
+{
+    deadline_pass p = {.n = n, .now = now};
+    if (cst_review_each_due(n, NULL, now, on_review_due, &p) != CST_OK) {
+        cst_error("detect: the access review schedule could not be read");
+        cst_err_clear();
+    }
+}
+
 /* Resolved alerts and finished deliveries past their retention go (alerts.retention_days,
  * alerts.delivery_retention_days): with alerts.max_open, what bounds the tables. */
 static void prune(cst_node *n, int64_t now)
@@ -454,6 +490,7 @@ void cst_detect_sweep(cst_node *n, int64_t now)
     else
         cst_err_clear();
     cst_detect_deadlines(n, now);
+    cst_detect_reviews(n, now);
     daily_verify(n, now);
     prune(n, now);
 }

@@ -55,6 +55,10 @@ void cst_detect_audit_verified(cst_node *n, const cst_audit_report *r, const cha
  * critical one for every notice past its deadline (one alert per incident and tenant; part of
  * cst_detect_sweep, callable alone so that tests drive the clock). */
 void cst_detect_deadlines(cst_node *n, int64_t now);
+/* IAM-6: reminds every tenant (and the operators) whose access review is due within 14 days
+ * of now (webhook, once a day) and raises review_overdue for each one past its due date (one
+ * alert per scope; part of cst_detect_sweep, callable alone so that tests drive the clock). */
+void cst_detect_reviews(cst_node *n, int64_t now);
 /* The evidence rules, on the sweeper's schedule: backup_failing, drill_overdue, and the daily
  * audit verification (once a day at most). */
 void cst_detect_sweep(cst_node *n, int64_t now);

@@ -12,6 +12,8 @@
 #include "core/incident.h"
 #include "lifecycle/lifecycle.h"
 #include "node/incidents.h"
+#include "node/reviews.h"
+#include "core/review.h"
 #include "report/report.h"
 #include "util/json.h"
 #include "util/util.h"
@@ -771,6 +773,62 @@ static void chg2(cst_report_ctx *c, cst_report_row *r)
         cst_report_set(r, CST_REPORT_PASS, "every setting is at its secure default or stricter");
 }
 
+/* ---- IAM-6: access reviews (node/reviews.h) ---- */
+
+typedef struct review_tally {
+    json_t *last, *overdue;
+    int due_soon;
+} review_tally;
+
+static cst_err review_scope(cst_report_ctx *c, review_tally *t, const char *scope)
+{
+    cst_review_schedule s;
+    TRY(cst_review_schedule_of(c->n, c->scope->work, scope, &s));
+    bool operators = !strcmp(scope, CST_SYS_TENANT);
+    json_t *o = json_pack("{s:s,s:o,s:o,s:o}", operators ? "scope" : "tenant",
+                          operators ? "operators" : scope, "last_attested_at",
+                          cst_json_time(s.last_attested_at), "due_at", cst_json_time(s.due_at),
+                          "open_review", s.open_id[0] ? json_string(s.open_id) : json_null());
+    if (cst_review_overdue(s.due_at, c->now))
+        json_array_append(t->overdue, o);
+    else if (cst_review_remind(s.due_at, c->now))
+        t->due_soon++;
+    json_array_append_new(t->last, o);
+    return CST_OK;
+}
+
+static void iam6(cst_report_ctx *c, cst_report_row *r)
+{
+    review_tally t = {json_array(), json_array(), 0};
+    cst_err e = CST_OK;
+    size_t i;
+    json_t *id;
+    json_array_foreach(F(c)->tenant_ids, i, id)
+    {
+        if (e == CST_OK)
+            e = review_scope(c, &t, json_string_value(id));
+    }
+    if (e == CST_OK && !c->scope->tenant_id && F(c)->operators)
+        e = review_scope(c, &t, CST_SYS_TENANT);
+    size_t overdue = json_array_size(t.overdue);
+    cst_report_fact(c, r, "review_period_days", json_integer(c->n->cfg.reviews_period_days));
+    cst_report_fact(c, r, "stale_after_days", json_integer(c->n->cfg.reviews_stale_days));
+    cst_report_fact(c, r, "last_review", t.last);
+    cst_report_fact(c, r, "overdue_reviews", t.overdue);
+    if (e != CST_OK) {
+        cst_report_set(r, CST_REPORT_FAIL, "the access reviews could not be read: %s",
+                       cst_err_message(e));
+        cst_err_clear();
+    } else if (overdue)
+        cst_report_set(r, CST_REPORT_FAIL, "%zu access review(s) past their due date", overdue);
+    else if (t.due_soon)
+        cst_report_set(r, CST_REPORT_WARN, "%d access review(s) due within %d days", t.due_soon,
+                       CST_REVIEW_REMIND_DAYS);
+    else
+        cst_report_set(r, CST_REPORT_PASS, "every access review attested within its %d-day period",
+                       c->n->cfg.reviews_period_days);
+}
+
 /* ---- INC-1..4: incidents, breach clocks, notices (node/incidents.h) ---- */
 
 static bool incident_counts(cst_report_ctx *c, cst_report_row *r, cst_incident_counts *k)
@@ -973,8 +1031,10 @@ const cst_control cst_controls[] = {
     C("IAM-5", "Revocation on the next request", "influx §4a(iv); jitterbit 3.4; instaclustr G-4",
       "fail: the audit log cannot be read", true, iam5),
     C("IAM-6", "Quarterly access reviews",
-      "influx §4a(iii); jitterbit 3.5; trust Quartalsweise Zugriffsüberprüfungen", "-", false,
-      NULL),
+      "influx §4a(iii); jitterbit 3.5; trust Quartalsweise Zugriffsüberprüfungen",
+      "fail: an access review past its due date (the last attestation, or the tenant's creation, "
+      "plus reviews.period_days) or the reviews cannot be read; warn: one due within 14 days",
+      true, iam6),
     C("IAM-7", "IP allowlists", "jitterbit 17.5, 3.7-3.8; instaclustr Configuring firewall rules",
       "pass: enforced on every request", true, iam7),
     C("IAM-8", "No operator access without the customer's approval", "influx §4a(i); jitterbit 1.2",

@@ -89,6 +89,13 @@
     X(S, cst_err, store_notice_get, (cst_store *st, cst_work *w, const char *id, cst_notice_row *out), (st, w, id, out)) \
     X(S, cst_err, store_notice_list, (cst_store *st, cst_work *w, const char *incident_id, const char *tenant_id, cst_err (*fn)(const cst_notice_row *, void *), void *ctx), (st, w, incident_id, tenant_id, fn, ctx)) \
     X(S, cst_err, store_notice_decide, (cst_store *st, cst_work *w, const cst_notice_row *nt), (st, w, nt)) \
+    X(S, cst_err, store_review_add, (cst_store *st, cst_work *w, const cst_review_row *r, const char *snapshot), (st, w, r, snapshot)) \
+    X(S, cst_err, store_review_get, (cst_store *st, cst_work *w, const char *id, cst_review_row *out, cst_buf *snapshot, cst_buf *attestation), (st, w, id, out, snapshot, attestation)) \
+    X(S, cst_err, store_review_list, (cst_store *st, cst_work *w, const char *scope, cst_err (*fn)(const cst_review_row *, void *), void *ctx), (st, w, scope, fn, ctx)) \
+    X(S, cst_err, store_review_attest, (cst_store *st, cst_work *w, const char *id, int64_t at, const char *by, const char *attestation), (st, w, id, at, by, attestation)) \
+    X(S, cst_err, store_review_decide, (cst_store *st, cst_work *w, const cst_review_decision_row *d), (st, w, d)) \
+    X(S, cst_err, store_review_decisions, (cst_store *st, cst_work *w, const char *review_id, cst_err (*fn)(const cst_review_decision_row *, void *), void *ctx), (st, w, review_id, fn, ctx)) \
+    X(S, cst_err, store_review_remind, (cst_store *st, const char *scope, int64_t now, int64_t interval_us, bool *claimed), (st, scope, now, interval_us, claimed)) \
     X(S, cst_err, store_checkpoint, (cst_store *st), (st)) \
     X(S, cst_err, store_residue_check, (cst_store *st, const json_t *hex_blobs, void (*note)(const char *check, void *ctx), void *ctx), (st, hex_blobs, note, ctx)) \
     X(D, bool, store_exists, (const char *data_dir), (data_dir)) \

@@ -461,6 +461,57 @@ CST_MUST_USE cst_err cst_store_notice_list(cst_store *st, cst_work *w, const cha
  * decided already. */
 CST_MUST_USE cst_err cst_store_notice_decide(cst_store *st, cst_work *w, const cst_notice_row *nt);
 
+/* ---- access reviews (IAM-6): campaigns, their decisions, the reminders sent ---- */
+typedef struct cst_review_row {
+    char id[CST_ID_MAX];
+    char scope[CST_ID_MAX]; /* the tenant's id, or CST_SYS_TENANT for the operators' review */
+    char state[16];         /* open | attested */
+    int64_t opened_at;
+    char opened_by[CST_ID_MAX];
+    char snapshot_sha256[65];
+    int64_t attested_at; /* 0: not yet */
+    char attested_by[CST_ID_MAX];
+} cst_review_row;
+
+typedef struct cst_review_decision_row {
+    char review_id[CST_ID_MAX];
+    char principal[CST_ID_MAX];
+    char decision[8]; /* keep | revoke */
+    char by[CST_ID_MAX];
+    int64_t at;
+    char comment[512];
+} cst_review_decision_row;
+
+/* Inserts a new open campaign with its snapshot (JSON text); CST_ERR_CONFLICT when the scope
+ * has an open one already (one open campaign per scope). */
+CST_MUST_USE cst_err cst_store_review_add(cst_store *st, cst_work *w, const cst_review_row *r,
+                                          const char *snapshot);
+/* A campaign; snapshot and attestation (optional) receive its snapshot and its signed
+ * attestation document ("" until attested). */
+CST_MUST_USE cst_err cst_store_review_get(cst_store *st, cst_work *w, const char *id,
+                                          cst_review_row *out, cst_buf *snapshot,
+                                          cst_buf *attestation);
+/* The campaigns of a scope, newest first. */
+CST_MUST_USE cst_err cst_store_review_list(cst_store *st, cst_work *w, const char *scope,
+                                           cst_err (*fn)(const cst_review_row *, void *),
+                                           void *ctx);
+/* Closes an open campaign: attested at, by, with its signed attestation document;
+ * CST_ERR_CONFLICT when it is not open (attested already). */
+CST_MUST_USE cst_err cst_store_review_attest(cst_store *st, cst_work *w, const char *id, int64_t at,
+                                             const char *by, const char *attestation);
+/* Inserts or replaces the decision on (review, principal). */
+CST_MUST_USE cst_err cst_store_review_decide(cst_store *st, cst_work *w,
+                                             const cst_review_decision_row *d);
+/* A campaign's decisions, by principal. */
+CST_MUST_USE cst_err cst_store_review_decisions(cst_store *st, cst_work *w, const char *review_id,
+                                                cst_err (*fn)(const cst_review_decision_row *,
+                                                              void *),
+                                                void *ctx);
+/* Claims the scope's reminder at now if none was claimed within interval_us before it
+ * (*claimed), atomically, so that two sweeps never both remind. Committed on its own. */
+CST_MUST_USE cst_err cst_store_review_remind(cst_store *st, const char *scope, int64_t now,
+                                             int64_t interval_us, bool *claimed);
+
 /* Makes everything committed durable in the system store's main files and empties its log,
  * failing if any of it could not be moved (so no old page image of a destroyed key survives in
  * a log). */

@@ -1011,3 +1011,32 @@ void ts_expire_lock(ts_server *s, const char *user_id)
                      0);
     assert_true(ts_start(s));
 }
+
+const char *ts_report_status(json_t *report, const char *id)
+{
+    size_t k;
+    json_t *row;
+    json_array_foreach(json_object_get(report, "controls"), k, row)
+    {
+        if (!strcmp(json_string_value(json_object_get(row, "id")), id))
+            return json_string_value(json_object_get(row, "status"));
+    }
+    return "absent";
+}
+
+json_t *ts_report_evidence(json_t *report, const char *id, const char *name)
+{
+    size_t k, j;
+    json_t *row, *ev;
+    json_array_foreach(json_object_get(report, "controls"), k, row)
+    {
+        if (strcmp(json_string_value(json_object_get(row, "id")), id) != 0)
+            continue;
+        json_array_foreach(json_object_get(row, "evidence"), j, ev)
+        {
+            if (!strcmp(json_string_value(json_object_get(ev, "name")), name))
+                return json_object_get(ev, "value");
+        }
+    }
+    return NULL;
+}

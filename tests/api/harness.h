@@ -184,6 +184,11 @@ int64_t ts_db_count(const char *db, const char *sql);
  * and starts the server again (asserts it starts). */
 void ts_restart_with_space(ts_server *s);
 
+/* A report body's row id: its status ("absent" when there is no such row), and the value of
+ * its evidence named name (NULL when absent; borrowed from the report). */
+const char *ts_report_status(json_t *report, const char *id);
+json_t *ts_report_evidence(json_t *report, const char *id, const char *name);
+
 /* IAM-2: ages the lock of a locked user past its 1800 s while the server is stopped (asserts
  * the stop, the update and the start). */
 void ts_expire_lock(ts_server *s, const char *user_id);

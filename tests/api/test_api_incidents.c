@@ -853,35 +853,6 @@ static cst_err on_deadline(const char *tenant, const char *inc, int64_t deadline
     return CST_OK;
 }
 
-static const char *row_status(json_t *rep, const char *id)
-{
-    size_t k;
-    json_t *row;
-    json_array_foreach(json_object_get(rep, "controls"), k, row)
-    {
-        if (!strcmp(str(row, "id"), id))
-            return str(row, "status");
-    }
-    return "absent";
-}
-
-static json_t *row_evidence(json_t *rep, const char *id, const char *name)
-{
-    size_t k, j;
-    json_t *row, *ev;
-    json_array_foreach(json_object_get(rep, "controls"), k, row)
-    {
-        if (strcmp(str(row, "id"), id) != 0)
-            continue;
-        json_array_foreach(json_object_get(row, "evidence"), j, ev)
-        {
-            if (!strcmp(str(ev, "name"), name))
-                return json_object_get(ev, "value");
-        }
-    }
-    return NULL;
-}
-
 static void test_inc2_unsent_notice_due_at_36h_overdue_at_49h_report_turns_red(void **state)
 {
     /* tenant C's fresh breach, left unsent */
@@ -941,24 +912,24 @@ static void test_inc2_unsent_notice_due_at_36h_overdue_at_49h_report_turns_red(v
         }
         json_t *rep = NULL;
         assert_int_equal(cst_report_build(&n, &scope, now, &rep), CST_OK);
-        if (strcmp(row_status(rep, "INC-2"), at[k].inc2) != 0)
+        if (strcmp(ts_report_status(rep, "INC-2"), at[k].inc2) != 0)
             fail_msg("at %lld h: INC-2 %s, want %s", (long long)at[k].hours,
-                     row_status(rep, "INC-2"), at[k].inc2);
+                     ts_report_status(rep, "INC-2"), at[k].inc2);
         for (const char *const *r = (const char *const[]){"INC-1", "INC-3", "INC-4", NULL}; *r; r++)
-            assert_string_equal(row_status(rep, *r), "pass");
-        json_t *open = row_evidence(rep, "INC-1", "open_incidents");
+            assert_string_equal(ts_report_status(rep, *r), "pass");
+        json_t *open = ts_report_evidence(rep, "INC-1", "open_incidents");
         assert_true(json_integer_value(open) >= 2);
-        json_t *overdue = row_evidence(rep, "INC-2", "notices_overdue");
+        json_t *overdue = ts_report_evidence(rep, "INC-2", "notices_overdue");
         assert_int_equal(json_integer_value(overdue), at[k].overdue ? 1 : 0);
-        json_t *due = row_evidence(rep, "INC-2", "notices_due_within_12h");
+        json_t *due = ts_report_evidence(rep, "INC-2", "notices_due_within_12h");
         assert_int_equal(json_integer_value(due), at[k].due && !at[k].overdue ? 1 : 0);
         if (at[k].overdue) {
-            char *text = json_dumps(row_evidence(rep, "INC-2", "overdue"), JSON_COMPACT);
+            char *text = json_dumps(ts_report_evidence(rep, "INC-2", "overdue"), JSON_COMPACT);
             assert_non_null(strstr(text, tenant_c));
             assert_non_null(strstr(text, id));
             cst_json_free_text(text);
         }
-        assert_int_equal(json_integer_value(row_evidence(rep, "INC-4", "approved")), 1);
+        assert_int_equal(json_integer_value(ts_report_evidence(rep, "INC-4", "approved")), 1);
         json_decref(rep);
     }
     cst_node_close(&n);

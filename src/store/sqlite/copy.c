@@ -201,6 +201,20 @@ static cst_err sql_exec(sqlite3 *db, const char *sql, const char *a)
     return CST_OK;
 }
 
+/* Whether the copy's database holds a table of that name. */
+static bool has_table(sqlite3 *db, const char *name)
+{
+    sqlite3_stmt *q = NULL;
+    bool found = sqlite3_prepare_v2(db,
+                                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                                    "name = ?",
+                                    -1, &q, NULL) == SQLITE_OK &&
+                 sqlite3_bind_text(q, 1, name, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
+                 sqlite3_step(q) == SQLITE_ROW;
+    sqlite3_finalize(q);
+    return found;
+}
+
 /* Records one tombstone (BAK-4); every step is checked, so a restore whose tombstone could not
  * be written fails instead of completing without it. */
 static cst_err insert_tombstone(sqlite3 *db, const char *id, int64_t erased_at)
@@ -241,9 +255,18 @@ cst_err cst_sqlite_store_copy_drop_erased(const char *dir, const cst_tombstone_r
     static const char *const dels[] = {
         "DELETE FROM tokens WHERE tenant_id = ?", "DELETE FROM users WHERE tenant_id = ?",
         "DELETE FROM tenant_keys WHERE tenant_id = ?", "DELETE FROM tenants WHERE id = ?"};
+    /* IAM-6: access reviews name the tenant's users (a copy made before they existed has none) */
+    static const char *const review_dels[] = {
+        "DELETE FROM review_decisions WHERE review_id IN (SELECT id FROM reviews WHERE scope = ?)",
+        "DELETE FROM reviews WHERE scope = ?", "DELETE FROM review_reminders WHERE scope = ?"};
+    bool reviews = has_table(db, "reviews") && has_table(db, "review_decisions") &&
+                   has_table(db, "review_reminders");
     for (size_t i = 0; e == CST_OK && i < n; i++) {
         for (size_t k = 0; e == CST_OK && k < sizeof(dels) / sizeof(*dels); k++)
             e = sql_exec(db, dels[k], tombs[i].tenant_id);
+        for (size_t k = 0; e == CST_OK && reviews && k < sizeof(review_dels) / sizeof(*review_dels);
+             k++)
+            e = sql_exec(db, review_dels[k], tombs[i].tenant_id);
         if (e == CST_OK)
             e = insert_tombstone(db, tombs[i].tenant_id, tombs[i].erased_at);
     }

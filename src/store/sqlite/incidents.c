@@ -8,10 +8,8 @@
 
 #define DB(st) cst_sqlite_system_db(st)
 
-/* Runs a query with two text parameters (NULL binds NULL) under the lock, handing each row to
- * visit; *rows (optional) receives how many there were. */
-static cst_err each(cst_store *st, cst_work *w, const char *sql, const char *a, const char *b,
-                    cst_err (*visit)(sqlite3_stmt *, void *), void *ctx, int *rows)
+cst_err cst_sqlite_each(cst_store *st, cst_work *w, const char *sql, const char *a, const char *b,
+                        cst_err (*visit)(sqlite3_stmt *, void *), void *ctx, int *rows)
 {
     sqlite3_stmt *q = NULL;
     cst_db *db = DB(st);
@@ -29,20 +27,6 @@ static cst_err each(cst_store *st, cst_work *w, const char *sql, const char *a, 
     return e;
 }
 
-/* A visitor per row type: decodes a row into its struct and hands it to the caller's fn. */
-#define VISITOR(name, type, decode)                                                                \
-    struct name##_visit {                                                                          \
-        cst_err (*fn)(const type *, void *);                                                       \
-        void *ctx;                                                                                 \
-        type row;                                                                                  \
-    };                                                                                             \
-    static cst_err name##_visit(sqlite3_stmt *q, void *p)                                          \
-    {                                                                                              \
-        struct name##_visit *v = p;                                                                \
-        decode(q, &v->row);                                                                        \
-        return v->fn(&v->row, v->ctx);                                                             \
-    }
-
 struct decode_one {
     void (*decode)(sqlite3_stmt *, void *);
     void *out;
@@ -55,12 +39,12 @@ static cst_err decode_one(sqlite3_stmt *q, void *p)
     return CST_OK;
 }
 
-static cst_err one(cst_store *st, cst_work *w, const char *sql, const char *id,
-                   void (*decode)(sqlite3_stmt *, void *), void *out)
+cst_err cst_sqlite_one(cst_store *st, cst_work *w, const char *sql, const char *id,
+                       void (*decode)(sqlite3_stmt *, void *), void *out)
 {
     struct decode_one d = {decode, out};
     int rows = 0;
-    TRY(each(st, w, sql, id, NULL, decode_one, &d, &rows));
+    TRY(cst_sqlite_each(st, w, sql, id, NULL, decode_one, &d, &rows));
     ENSURE(rows > 0, CST_ERR_NOT_FOUND, "no such resource");
     return CST_OK;
 }
@@ -92,7 +76,7 @@ static void incident_row(sqlite3_stmt *q, void *out)
     i->aware_at = sqlite3_column_int64(q, 14);
 }
 
-VISITOR(incident, cst_incident_row, incident_row)
+CST_SQLITE_VISITOR(incident, cst_incident_row, incident_row)
 
 cst_err cst_sqlite_store_incident_put(cst_store *st, cst_work *w, const cst_incident_row *i)
 {
@@ -107,18 +91,20 @@ cst_err cst_sqlite_store_incident_put(cst_store *st, cst_work *w, const cst_inci
 cst_err cst_sqlite_store_incident_get(cst_store *st, cst_work *w, const char *id,
                                       cst_incident_row *out)
 {
-    return one(st, w, "SELECT " INCIDENT_COLS " FROM incidents WHERE id = ?1 AND ?2 IS NULL", id,
-               incident_row, out);
+    return cst_sqlite_one(st, w,
+                          "SELECT " INCIDENT_COLS " FROM incidents WHERE id = ?1 AND ?2 IS NULL",
+                          id, incident_row, out);
 }
 
 cst_err cst_sqlite_store_incident_list(cst_store *st, cst_work *w,
                                        cst_err (*fn)(const cst_incident_row *, void *), void *ctx)
 {
     struct incident_visit v = {.fn = fn, .ctx = ctx};
-    return each(st, w,
-                "SELECT " INCIDENT_COLS " FROM incidents WHERE ?1 IS NULL AND ?2 IS NULL "
-                "ORDER BY created_at DESC, id",
-                NULL, NULL, incident_visit, &v, NULL);
+    return cst_sqlite_each(st, w,
+                           "SELECT " INCIDENT_COLS
+                           " FROM incidents WHERE ?1 IS NULL AND ?2 IS NULL "
+                           "ORDER BY created_at DESC, id",
+                           NULL, NULL, incident_visit, &v, NULL);
 }
 
 /* ---- timeline: INSERT only (the schema's triggers refuse UPDATE and DELETE) ---- */
@@ -134,7 +120,7 @@ static void timeline_row(sqlite3_stmt *q, void *out)
     cst_db_col_text(q, 4, t->entry, sizeof(t->entry));
 }
 
-VISITOR(timeline, cst_timeline_row, timeline_row)
+CST_SQLITE_VISITOR(timeline, cst_timeline_row, timeline_row)
 
 cst_err cst_sqlite_store_timeline_add(cst_store *st, cst_work *w, const cst_timeline_row *t,
                                       int64_t *seq)
@@ -153,10 +139,10 @@ cst_err cst_sqlite_store_timeline_list(cst_store *st, cst_work *w, const char *i
                                        cst_err (*fn)(const cst_timeline_row *, void *), void *ctx)
 {
     struct timeline_visit v = {.fn = fn, .ctx = ctx};
-    return each(st, w,
-                "SELECT incident_id, seq, at, actor, entry FROM incident_timeline "
-                "WHERE incident_id = ?1 AND ?2 IS NULL ORDER BY seq",
-                incident_id, NULL, timeline_visit, &v, NULL);
+    return cst_sqlite_each(st, w,
+                           "SELECT incident_id, seq, at, actor, entry FROM incident_timeline "
+                           "WHERE incident_id = ?1 AND ?2 IS NULL ORDER BY seq",
+                           incident_id, NULL, timeline_visit, &v, NULL);
 }
 
 /* ---- breach clocks ---- */
@@ -176,7 +162,7 @@ static void clock_row(sqlite3_stmt *q, void *out)
     c->sent_at = sqlite3_column_int64(q, 6);
 }
 
-VISITOR(clock, cst_clock_row, clock_row)
+CST_SQLITE_VISITOR(clock, cst_clock_row, clock_row)
 
 cst_err cst_sqlite_store_clock_put(cst_store *st, cst_work *w, const cst_clock_row *c)
 {
@@ -191,10 +177,11 @@ cst_err cst_sqlite_store_clock_list(cst_store *st, cst_work *w, const char *inci
                                     cst_err (*fn)(const cst_clock_row *, void *), void *ctx)
 {
     struct clock_visit v = {.fn = fn, .ctx = ctx};
-    return each(st, w,
-                "SELECT " CLOCK_COLS " FROM breach_clocks WHERE (?1 IS NULL OR incident_id = ?1) "
-                "AND ?2 IS NULL ORDER BY deadline, tenant_id",
-                incident_id, NULL, clock_visit, &v, NULL);
+    return cst_sqlite_each(st, w,
+                           "SELECT " CLOCK_COLS
+                           " FROM breach_clocks WHERE (?1 IS NULL OR incident_id = ?1) "
+                           "AND ?2 IS NULL ORDER BY deadline, tenant_id",
+                           incident_id, NULL, clock_visit, &v, NULL);
 }
 
 /* ---- notices ---- */
@@ -221,7 +208,7 @@ static void notice_row(sqlite3_stmt *q, void *out)
     cst_db_col_text(q, 11, nt->comment, sizeof(nt->comment));
 }
 
-VISITOR(notice, cst_notice_row, notice_row)
+CST_SQLITE_VISITOR(notice, cst_notice_row, notice_row)
 
 cst_err cst_sqlite_store_notice_add(cst_store *st, cst_work *w, const cst_notice_row *nt)
 {
@@ -235,8 +222,8 @@ cst_err cst_sqlite_store_notice_add(cst_store *st, cst_work *w, const cst_notice
 
 cst_err cst_sqlite_store_notice_get(cst_store *st, cst_work *w, const char *id, cst_notice_row *out)
 {
-    return one(st, w, "SELECT " NOTICE_COLS " FROM notices WHERE id = ?1 AND ?2 IS NULL", id,
-               notice_row, out);
+    return cst_sqlite_one(st, w, "SELECT " NOTICE_COLS " FROM notices WHERE id = ?1 AND ?2 IS NULL",
+                          id, notice_row, out);
 }
 
 cst_err cst_sqlite_store_notice_list(cst_store *st, cst_work *w, const char *incident_id,
@@ -244,10 +231,11 @@ cst_err cst_sqlite_store_notice_list(cst_store *st, cst_work *w, const char *inc
                                      cst_err (*fn)(const cst_notice_row *, void *), void *ctx)
 {
     struct notice_visit v = {.fn = fn, .ctx = ctx};
-    return each(st, w,
-                "SELECT " NOTICE_COLS " FROM notices WHERE (?1 IS NULL OR incident_id = ?1) "
-                "AND (?2 IS NULL OR tenant_id = ?2) ORDER BY sent_at DESC, version DESC, id",
-                incident_id, tenant_id, notice_visit, &v, NULL);
+    return cst_sqlite_each(
+        st, w,
+        "SELECT " NOTICE_COLS " FROM notices WHERE (?1 IS NULL OR incident_id = ?1) "
+        "AND (?2 IS NULL OR tenant_id = ?2) ORDER BY sent_at DESC, version DESC, id",
+        incident_id, tenant_id, notice_visit, &v, NULL);
 }
 
 cst_err cst_sqlite_store_notice_decide(cst_store *st, cst_work *w, const cst_notice_row *nt)

@@ -21,6 +21,29 @@ cst_db *cst_sqlite_system_db(cst_store *st);
 /* The checkpointer the store's connections hand their WAL to (ckpt.h). */
 cst_ckpt *cst_sqlite_ckpt(cst_store *st);
 
+/* Runs a system-store query with two text parameters (NULL binds NULL) under the lock,
+ * handing each row to visit; *rows (optional) receives how many there were (incidents.c). */
+CST_MUST_USE cst_err cst_sqlite_each(cst_store *st, cst_work *w, const char *sql, const char *a,
+                                     const char *b, cst_err (*visit)(sqlite3_stmt *, void *),
+                                     void *ctx, int *rows);
+/* The one row of a query with one text parameter (and ?2 IS NULL), decoded into out;
+ * CST_ERR_NOT_FOUND when there is none. */
+CST_MUST_USE cst_err cst_sqlite_one(cst_store *st, cst_work *w, const char *sql, const char *id,
+                                    void (*decode)(sqlite3_stmt *, void *), void *out);
+/* A visitor per row type: decodes a row into its struct and hands it to the caller's fn. */
+#define CST_SQLITE_VISITOR(name, type, decode)                                                     \
+    struct name##_visit {                                                                          \
+        cst_err (*fn)(const type *, void *);                                                       \
+        void *ctx;                                                                                 \
+        type row;                                                                                  \
+    };                                                                                             \
+    static cst_err name##_visit(sqlite3_stmt *q, void *p)                                          \
+    {                                                                                              \
+        struct name##_visit *v = p;                                                                \
+        decode(q, &v->row);                                                                        \
+        return v->fn(&v->row, v->ctx);                                                             \
+    }
+
 /* The driver's operations (driver.c puts them in its table, cst_sqlite_driver): the store.h
  * function of the same name with "sqlite_" after "cst_". */
 #define CST_SQLITE_OP_PROTO(on, type, name, params, args) type cst_sqlite_##name params;

@@ -110,7 +110,21 @@ static const char system_schema[] =
     "  last_error TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL,"
     "  delivered_at INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS webhook_due ON webhook_deliveries(status, next_at);"
-    "CREATE INDEX IF NOT EXISTS webhook_alert ON webhook_deliveries(alert_id);";
+    "CREATE INDEX IF NOT EXISTS webhook_alert ON webhook_deliveries(alert_id);"
+    /* IAM-6: access review campaigns (one open per scope), their decisions, reminders */
+    "CREATE TABLE IF NOT EXISTS reviews("
+    "  id TEXT PRIMARY KEY, scope TEXT NOT NULL, state TEXT NOT NULL,"
+    "  opened_at INTEGER NOT NULL, opened_by TEXT NOT NULL, snapshot TEXT NOT NULL,"
+    "  snapshot_sha256 TEXT NOT NULL, attested_at INTEGER NOT NULL DEFAULT 0,"
+    "  attested_by TEXT NOT NULL DEFAULT '', attestation TEXT NOT NULL DEFAULT '');"
+    "CREATE UNIQUE INDEX IF NOT EXISTS reviews_open ON reviews(scope) WHERE state = 'open';"
+    "CREATE INDEX IF NOT EXISTS reviews_scope ON reviews(scope, opened_at);"
+    "CREATE TABLE IF NOT EXISTS review_decisions("
+    "  review_id TEXT NOT NULL, principal TEXT NOT NULL, decision TEXT NOT NULL,"
+    "  decided_by TEXT NOT NULL, at INTEGER NOT NULL, comment TEXT NOT NULL,"
+    "  PRIMARY KEY(review_id, principal));"
+    "CREATE TABLE IF NOT EXISTS review_reminders("
+    "  scope TEXT PRIMARY KEY, reminded_at INTEGER NOT NULL);";
 
 /* Columns added after the first release, for data dirs made before them. */
 static const char *const migrations[][2] = {
@@ -875,6 +889,17 @@ cst_err cst_sqlite_store_tenant_erased(cst_store *st, cst_work *w, const char *t
         cst_db_run(SQ(st)->db, w, NULL, "DELETE FROM tokens WHERE tenant_id = ?", "s", tenant_id);
     if (e == CST_OK)
         e = cst_db_run(SQ(st)->db, w, NULL, "DELETE FROM users WHERE tenant_id = ?", "s",
+                       tenant_id);
+    /* IAM-6: its access reviews name its users: they go with them */
+    if (e == CST_OK)
+        e = cst_db_run(SQ(st)->db, w, NULL,
+                       "DELETE FROM review_decisions WHERE review_id IN "
+                       "(SELECT id FROM reviews WHERE scope = ?)",
+                       "s", tenant_id);
+    if (e == CST_OK)
+        e = cst_db_run(SQ(st)->db, w, NULL, "DELETE FROM reviews WHERE scope = ?", "s", tenant_id);
+    if (e == CST_OK)
+        e = cst_db_run(SQ(st)->db, w, NULL, "DELETE FROM review_reminders WHERE scope = ?", "s",
                        tenant_id);
     if (e == CST_OK)
         e = cst_db_run(SQ(st)->db, w, NULL,
