@@ -22,7 +22,8 @@ typedef struct cst_credcache cst_credcache;
 typedef struct cst_cred {
     cst_token_row token;
     cst_user_row user;
-    cst_tenant_row tenant;        /* empty for operators */
+    cst_tenant_row tenant;        /* empty for operators; a grant credential's: the grant's */
+    cst_access_row grant;         /* IAM-8: a lockbox grant credential's grant (else empty) */
     cst_tenant_settings settings; /* parsed under the node limits below */
     int idle_max, session_max;    /* the node's session limits at the time (cst_authn_policy) */
 } cst_cred;
