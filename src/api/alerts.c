@@ -201,14 +201,25 @@ static cst_err alert_get(cst_node *n, cst_request *req, cst_alert_row *a)
 
 static cst_err add_delivery(const cst_webhook_row *d, void *ctx)
 {
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:I,s:o,s:o,s:o}", "id", d->id, "destination",
-                          d->tenant[0] ? "tenant" : "node", "url", d->url, "status", d->status,
-                          "attempts", (json_int_t)d->attempts, "last_status",
-                          d->last_status ? json_integer(d->last_status) : json_null(), "last_error",
-                          opt(d->last_error), "delivered_at",
-                          d->delivered_at ? cst_json_time(d->delivered_at) : json_null());
+    const char *to = !strncmp(d->url, "mailto:", 7) ? "email" : d->tenant[0] ? "tenant" : "node";
+    json_t *o =
+        json_pack("{s:s,s:s,s:s,s:s,s:I,s:o,s:o,s:o}", "id", d->id, "destination", to, "url",
+                  d->url, "status", d->status, "attempts", (json_int_t)d->attempts, "last_status",
+                  d->last_status ? json_integer(d->last_status) : json_null(), "last_error",
+                  opt(d->last_error), "delivered_at",
+                  d->delivered_at ? cst_json_time(d->delivered_at) : json_null());
     ENSURE(o && json_array_append_new(ctx, o) == 0, CST_ERR_INTERNAL, "out of memory");
     return CST_OK;
+}
+
+cst_err cst_api_deliveries(cst_node *n, cst_work *w, const char *subject_id, json_t *o)
+{
+    json_t *deliveries = json_array();
+    cst_err e = o && deliveries && json_object_set(o, "deliveries", deliveries) == 0
+                    ? cst_store_webhook_list(n->store, w, subject_id, add_delivery, deliveries)
+                    : cst_fail(CST_ERR_INTERNAL, "out of memory");
+    json_decref(deliveries);
+    return e;
 }
 
 /* The alert with its webhook deliveries (DET-1). */
@@ -216,11 +227,8 @@ cst_err cst_api_sys_alert_get(cst_node *n, cst_request *req)
 {
     cst_alert_row a;
     TRY(alert_get(n, req, &a));
-    json_t *o = cst_alert_json(&a), *deliveries = json_array();
-    cst_err e = o && deliveries && json_object_set(o, "deliveries", deliveries) == 0
-                    ? cst_store_webhook_list(n->store, req->work, a.id, add_delivery, deliveries)
-                    : cst_fail(CST_ERR_INTERNAL, "out of memory");
-    json_decref(deliveries);
+    json_t *o = cst_alert_json(&a);
+    cst_err e = cst_api_deliveries(n, req->work, a.id, o);
     if (e != CST_OK) {
         json_decref(o);
         return e;

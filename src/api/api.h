@@ -136,6 +136,10 @@ void cst_api_on_respond(void *app, cst_request *req);
 /* DET-1 (alerts.c): feeds the detection rules what a finished request says (failed logins,
  * allowlist refusals, records read); run once per response, after its unit of work ended. */
 void cst_api_detect(cst_node *n, cst_request *req);
+/* DET-1, INC-3 (alerts.c): sets o's "deliveries" to the webhook and email deliveries about
+ * subject_id (an alert's or a notice's), oldest first. */
+CST_MUST_USE cst_err cst_api_deliveries(cst_node *n, cst_work *w, const char *subject_id,
+                                        json_t *o);
 /* A bearer token was refused: a revoked or expired one raises revoked_credential. */
 void cst_api_detect_token(cst_node *n, cst_request *req, const char *bearer);
 /* Remembers a revoked token (so that its reuse is noticed), and every session of a user but

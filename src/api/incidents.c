@@ -63,6 +63,18 @@ static json_t *notice_json(const cst_notice_row *nt)
     return o;
 }
 
+/* A notice with its deliveries to the tenant's webhook and notice contacts. */
+static cst_err respond_notice(cst_node *n, cst_request *req, int status, const cst_notice_row *nt)
+{
+    json_t *o = notice_json(nt);
+    cst_err e = cst_api_deliveries(n, req->work, nt->id, o);
+    if (e != CST_OK) {
+        json_decref(o);
+        return e;
+    }
+    return cst_resp_json(req, status, o);
+}
+
 static cst_err add_notice(const cst_notice_row *nt, void *p)
 {
     json_array_append_new(p, notice_json(nt));
@@ -81,6 +93,13 @@ static cst_err incident_json(cst_node *n, cst_work *w, const cst_incident_row *i
         e = cst_store_timeline_list(n->store, w, i->id, add_timeline, timeline);
         if (e == CST_OK)
             e = cst_store_notice_list(n->store, w, i->id, NULL, add_notice, notices);
+        size_t k;
+        json_t *nt;
+        json_array_foreach(notices, k, nt)
+        {
+            if (e == CST_OK)
+                e = cst_api_deliveries(n, w, json_string_value(json_object_get(nt, "id")), nt);
+        }
     }
     json_t *breach = json_pack("{s:o,s:o,s:o}", "confirmed_at", cst_json_time(i->confirmed_at),
                                "aware_at", cst_json_time(i->aware_at), "clocks", clocks);
@@ -452,13 +471,16 @@ cst_err cst_api_sys_notice_create(cst_node *n, cst_request *req)
             h.row.sent_at = now;
         e = cst_store_clock_put(n->store, req->work, &h.row);
     }
+    if (e ==
+        CST_OK) /* to the tenant's webhook and notice contacts, with the notice or not at all */
+        e = cst_incident_notice_deliver(n, req->work, notice_json(nt), now);
     if (e == CST_OK) {
         /* LOG-4: the tenant's own trail shows the notice */
         memcpy(req->audit_tenant, nt->tenant_id, sizeof(req->audit_tenant));
         cst_audit_info(req, "notice_id", json_string(nt->id));
         cst_audit_info(req, "version", json_integer(nt->version));
         cst_audit_info(req, "late", json_boolean(now > nt->deadline));
-        e = cst_resp_json(req, 201, notice_json(nt));
+        e = respond_notice(n, req, 201, nt);
     }
     free(nt);
     json_decref(content);
@@ -499,7 +521,7 @@ cst_err cst_api_notice_get(cst_node *n, cst_request *req)
     ENSURE(nt != NULL, CST_ERR_INTERNAL, "out of memory");
     cst_err e = load_notice(n, req, nt);
     if (e == CST_OK)
-        e = cst_resp_json(req, 200, notice_json(nt));
+        e = respond_notice(n, req, 200, nt);
     free(nt);
     return e;
 }

@@ -1,5 +1,7 @@
 /* incident.c: incidents, breach clocks and notices: validation, the status machine and the
  * required contents of a notice (INC-1..4). */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/incident.h"
@@ -187,12 +189,18 @@ bool cst_clock_due_soon(const cst_clock_row *c, int64_t now)
 
 /* SPEC §11: GDPR Art. 33(3) contents, in the order a notice shows them. */
 const cst_notice_field cst_notice_fields[] = {
-    {"nature", CST_NOTICE_TEXT, true},          {"probable_cause", CST_NOTICE_TEXT, true},
-    {"data_categories", CST_NOTICE_LIST, true}, {"approx_subjects", CST_NOTICE_COUNT, true},
-    {"approx_records", CST_NOTICE_COUNT, true}, {"likely_consequences", CST_NOTICE_TEXT, true},
-    {"measures_taken", CST_NOTICE_TEXT, true},  {"measures_proposed", CST_NOTICE_TEXT, false},
-    {"contact_point", CST_NOTICE_TEXT, true},   {"unauthorized_recipients", CST_NOTICE_TEXT, false},
-    {"delay_reason", CST_NOTICE_TEXT, false}, /* required past the deadline */
+    {"nature", CST_NOTICE_TEXT, true, "Nature of the breach"},
+    {"probable_cause", CST_NOTICE_TEXT, true, "Probable cause"},
+    {"data_categories", CST_NOTICE_LIST, true, "Categories of data concerned"},
+    {"approx_subjects", CST_NOTICE_COUNT, true, "Data subjects concerned (approximately)"},
+    {"approx_records", CST_NOTICE_COUNT, true, "Records concerned (approximately)"},
+    {"likely_consequences", CST_NOTICE_TEXT, true, "Likely consequences"},
+    {"measures_taken", CST_NOTICE_TEXT, true, "Measures taken"},
+    {"measures_proposed", CST_NOTICE_TEXT, false, "Measures proposed"},
+    {"contact_point", CST_NOTICE_TEXT, true, "Contact point"},
+    {"unauthorized_recipients", CST_NOTICE_TEXT, false, "Unauthorised recipients"},
+    {"delay_reason", CST_NOTICE_TEXT, false,
+     "Reason for the delay"}, /* required past the deadline */
 };
 const size_t cst_notice_field_count = sizeof(cst_notice_fields) / sizeof(cst_notice_fields[0]);
 
@@ -238,6 +246,103 @@ cst_err cst_notice_check(const json_t *body, int64_t deadline, int64_t now, json
             json_object_set(o, cst_notice_fields[i].name, v);
     }
     *content = o;
+    return CST_OK;
+}
+
+#define WRAP 76 /* columns of the notice's text: an email line stays far below 998 octets */
+
+/* s indented by two spaces, its lines (LF, CRLF or CR) wrapped at WRAP bytes on a space, or
+ * within a word that long on a UTF-8 character boundary. */
+static void wrapped(FILE *f, const char *s)
+{
+    while (*s) {
+        const char *p = s, *end = s + strcspn(s, "\r\n");
+        do {
+            size_t take = (size_t)(end - p);
+            if (take > WRAP) {
+                size_t sp = WRAP;
+                while (sp > 0 && p[sp] != ' ')
+                    sp--;
+                take = sp ? sp : WRAP;
+                while (!sp && take > 1 && ((unsigned char)p[take] & 0xC0) == 0x80)
+                    take--;
+            }
+            fprintf(f, "  %.*s\n", (int)take, p);
+            p += take;
+            while (p < end && *p == ' ')
+                p++;
+        } while (p < end);
+        s = end;
+        if (*s == '\r')
+            s++;
+        if (*s == '\n')
+            s++;
+    }
+}
+
+/* One "Label: value" paragraph of the notice's text; nothing when the field is absent. */
+static void text_field(FILE *f, const char *label, const json_t *v)
+{
+    if (json_is_string(v)) {
+        fprintf(f, "%s:\n", label);
+        wrapped(f, json_string_value(v));
+        fprintf(f, "\n");
+    } else if (json_is_integer(v)) {
+        fprintf(f, "%s: %lld\n\n", label, (long long)json_integer_value(v));
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        fprintf(f, "%s:\n", label);
+        json_array_foreach(v, i, x)
+        {
+            if (json_is_string(x))
+                wrapped(f, json_string_value(x));
+        }
+        fprintf(f, "\n");
+    }
+}
+
+static const char *member(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+cst_err cst_notice_text(const json_t *notice, char **out)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ENSURE(f, CST_ERR_INTERNAL, "out of memory");
+    const json_t *prefilled = json_object_get(notice, "prefilled");
+    fprintf(f,
+            "custodia breach notice %s, version %lld, about incident %s, to tenant %s.\n"
+            "Sent %s; due %s.\n\n",
+            member(notice, "id"), (long long)json_integer_value(json_object_get(notice, "version")),
+            member(notice, "incident_id"), member(notice, "tenant"), member(notice, "sent_at"),
+            member(notice, "deadline"));
+    text_field(f, "Time of awareness", json_object_get(notice, "aware_at"));
+    for (size_t i = 0; i < cst_notice_field_count; i++)
+        text_field(f, cst_notice_fields[i].label,
+                   json_object_get(notice, cst_notice_fields[i].name));
+    text_field(f, "Records held for the tenant at sending",
+               json_object_get(json_object_get(prefilled, "records"), "total"));
+    const char *id = member(notice, "id");
+    fprintf(f,
+            "The full notice, with what custodia pre-filled (record counts per bucket,\n"
+            "whether the data was encrypted under keys that were not exposed, the audit\n"
+            "entries of the incident's window), is at GET /v1/notices/%s\n"
+            "for the tenant's owners, admins and auditors. They also decide there whether\n"
+            "the tenant's own users or regulators are told:\n"
+            "POST /v1/notices/%s/approve-user-notice\n",
+            id, id);
+    bool failed = ferror(f) != 0;
+    fclose(f);
+    if (failed) {
+        free(text);
+        return cst_fail(CST_ERR_INTERNAL, "out of memory");
+    }
+    *out = text;
     return CST_OK;
 }
 

@@ -55,6 +55,7 @@ typedef struct cst_notice_field {
     const char *name;
     cst_notice_kind kind;
     bool required;
+    const char *label; /* how the notice's email names it */
 } cst_notice_field;
 extern const cst_notice_field cst_notice_fields[];
 extern const size_t cst_notice_field_count;
@@ -65,6 +66,12 @@ extern const size_t cst_notice_field_count;
  * receives a new object holding the table's fields given. */
 CST_MUST_USE cst_err cst_notice_check(const json_t *body, int64_t deadline, int64_t now,
                                       json_t **content);
+
+/* INC-3: the plain text of a notice (the API's JSON of it) for its email: a heading line, each
+ * content field given with its label, the time of awareness and deadline, and where the full
+ * notice and its pre-filled facts are read (GET /v1/notices/{id}). A new string in *out (the
+ * caller frees it). */
+CST_MUST_USE cst_err cst_notice_text(const json_t *notice, char **out);
 
 /* INC-4: "approve" -> "approved", "decline" -> "declined"; NULL for anything else. */
 const char *cst_notice_decision(const char *decision);

@@ -98,6 +98,38 @@ static void audit_alert(cst_node *n, const char *action, const cst_alert_row *a)
     cst_node_audit_event(n, action, "success", a->tenant[0] ? a->tenant : NULL, resource, info);
 }
 
+#define OVERFLOW_KEY "overflow"
+
+/* A new alert would open: when alerts.max_open are already open, the occurrence goes to its
+ * type's overflow alert instead (bounded: one per type). a gets that alert when it is open
+ * (a->id set: absorb), else a->id stays "" and *flood (type set) says what to open. */
+static cst_err overflow(cst_node *n, const cst_alert_event *ev, int64_t now, cst_alert_row *a,
+                        cst_alert_event *flood)
+{
+    memset(flood, 0, sizeof(*flood));
+    a->id[0] = '\0';
+    int64_t open = 0;
+    TRY(cst_store_alert_count_open(n->store, NULL, &open));
+    if (open < n->cfg.alerts_max_open)
+        return CST_OK;
+    cst_err e = cst_store_alert_find(n->store, NULL, ev->type, OVERFLOW_KEY, a);
+    if (e == CST_OK) {
+        a->count += ev->count > 0 ? ev->count : 1;
+        a->last_seen = now > a->last_seen ? now : a->last_seen;
+        return CST_OK;
+    }
+    if (e != CST_ERR_NOT_FOUND)
+        return e;
+    cst_err_clear();
+    a->id[0] = '\0';
+    *flood = *ev;
+    flood->dedup_key = OVERFLOW_KEY;
+    flood->principal = flood->source_ip = flood->tenant = NULL;
+    flood->summary = "more alerts are open than alerts.max_open: further occurrences of this "
+                     "type are counted here until some are resolved";
+    return CST_OK;
+}
+
 cst_err cst_alert_raise(cst_node *n, const cst_alert_event *ev, int64_t now, cst_alert_row *out)
 {
     const cst_alert_type *t = cst_alert_type_find(ev->type);
@@ -123,10 +155,14 @@ cst_err cst_alert_raise(cst_node *n, const cst_alert_event *ev, int64_t now, cst
         }
     } else if (e == CST_OK || e == CST_ERR_NOT_FOUND) {
         cst_err_clear();
-        action = "alert.raised";
-        e = fill_new(&a, ev, severity, now);
-        a.count = count;
-        a.last_seen = now;
+        cst_alert_event flood;
+        e = overflow(n, ev, now, &a, &flood);
+        if (e == CST_OK && !a.id[0]) { /* a new alert; or the type's overflow alert opens */
+            action = "alert.raised";
+            e = fill_new(&a, flood.type ? &flood : ev, severity, now);
+            a.count = count;
+            a.last_seen = now;
+        }
     }
     if (e == CST_OK)
         e = cst_store_alert_put(n->store, NULL, &a);

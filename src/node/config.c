@@ -308,6 +308,15 @@ static bool warn_private_webhooks(const cst_config *c, char *out, size_t n)
     return false;
 }
 
+static bool warn_smtp_plaintext(const cst_config *c, char *out, size_t n)
+{
+    if (!c->notices_smtp_starttls)
+        return say(out, n,
+                   "notices.smtp_starttls = false: notices are emailed to the loopback relay "
+                   "without TLS (tests only)");
+    return false;
+}
+
 static const char *const severities[] = {"low", "medium", "high", "critical", NULL};
 
 #define DETECT_SEVERITY(n, f, dflt, d)                                                             \
@@ -603,6 +612,20 @@ static const config_key config_keys[] = {
     KNUM("alerts.webhook_retry_seconds", K_DUR_INT, alerts_webhook_retry_seconds, "30", 1, 3600,
          "a failed delivery is retried after this, then twice as long each time (at most 1 h "
          "apart) for 24 h, then marked failed"),
+    KNUM("alerts.webhook_timeout_seconds", K_DUR_INT, alerts_webhook_timeout_seconds, "10", 1, 60,
+         "one delivery attempt (connect, TLS, post, answer) gives up after this; a receiver that "
+         "never answers costs the sender no more"),
+    KNUMW("alerts.max_open", K_INT, alerts_max_open, "10000", 100, 1000000, W_GT, "", "",
+          "at most this many alerts are open or acknowledged at once: beyond it, occurrences that "
+          "would open a new alert are counted in one overflow alert per type (dedup key "
+          "`overflow`), so an attacker cannot grow the alert table without bound"),
+    KNUMW("alerts.retention_days", K_INT, alerts_retention_days, "365", 30, 36500, W_LT, "", "",
+          "a resolved alert is deleted this many days after its last occurrence (its audit "
+          "entries stay for `audit.security_retention_days`)"),
+    KNUMW("alerts.delivery_retention_days", K_INT, alerts_delivery_retention_days, "30", 1, 3650,
+          W_LT, "", "",
+          "a webhook or email delivery that was delivered or failed is deleted this many days "
+          "after it was queued"),
     {.name = "alerts.allow_private_webhooks",
      .type = K_BOOL,
      .off = FIELD(alerts_allow_private_webhooks),
@@ -612,6 +635,26 @@ static const config_key config_keys[] = {
      .desc = "let a tenant's `alert_webhook_url` reach a loopback, private, link-local or other "
              "non-public address (checked on the address connected to, after DNS): off, a tenant "
              "cannot make the node post into its own network; on only for tests"},
+    KSTR("notices.smtp_url", notices_smtp_url, "empty (no email)",
+         "the mail relay breach notices are emailed through to a tenant's `notice_contacts` "
+         "(INC-3, docs/operations.md): `smtps://host[:port]` (implicit TLS) or "
+         "`smtp://host[:port]` (STARTTLS required); the relay's certificate is verified"),
+    KSTR("notices.smtp_from", notices_smtp_from, "empty",
+         "the sender address of emailed notices (envelope and `From:`); required with "
+         "`notices.smtp_url`"),
+    KSTR("notices.smtp_credentials_file", notices_smtp_credentials_file, "empty (no AUTH)",
+         "a file (mode 0600, not a symbolic link) holding one line `user:password` for the "
+         "relay; read at each send"),
+    {.name = "notices.smtp_starttls",
+     .type = K_BOOL,
+     .off = FIELD(notices_smtp_starttls),
+     .def = "true",
+     .weaker = W_CUSTOM,
+     .warn = warn_smtp_plaintext,
+     .desc = "with an `smtp://` relay, refuse to send unless it offers STARTTLS; `false` is "
+             "allowed only for a loopback relay (tests)"},
+    KNUM("notices.smtp_timeout_seconds", K_DUR_INT, notices_smtp_timeout_seconds, "10", 1, 60,
+         "the longest one email to the relay may take"),
 };
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -828,6 +871,18 @@ cst_err cst_config_finish(cst_config *c)
         }
         ENSURE(c->alerts_webhook_secret_file[0], CST_ERR_INVALID,
                "alerts.webhook_url needs alerts.webhook_secret_file (the signing secrets)");
+    }
+    if (c->notices_smtp_url[0]) { /* INC-3: TLS to the relay, plaintext to loopback only */
+        cst_err e = cst_smtp_url_check(c->notices_smtp_url, c->notices_smtp_starttls);
+        if (e != CST_OK) {
+            char why[256];
+            (void)snprintf(why, sizeof(why), "%s", cst_err_message(e));
+            return cst_fail(CST_ERR_INVALID, "notices.smtp_url: %s", why);
+        }
+        ENSURE(c->notices_smtp_from[0], CST_ERR_INVALID,
+               "notices.smtp_url needs notices.smtp_from (the sender address)");
+        ENSURE(cst_email_valid(c->notices_smtp_from), CST_ERR_INVALID,
+               "notices.smtp_from: \"%s\" is not an email address", c->notices_smtp_from);
     }
     const cst_lifecycle_policy *lp = &c->lifecycle;
     ENSURE(lp->payment_close_days >= lp->payment_suspend_days, CST_ERR_INVALID,

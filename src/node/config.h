@@ -116,6 +116,16 @@ typedef struct cst_config {
     char alerts_webhook_secret_file[4096]; /* whsec_ secrets, one or two lines, 0600 */
     int alerts_webhook_retry_seconds;      /* the first retry's delay, doubling, capped at 1 h */
     bool alerts_allow_private_webhooks;    /* tenants' webhooks may reach non-public addresses */
+    int alerts_webhook_timeout_seconds;    /* one attempt's whole time */
+    int alerts_max_open;                   /* unresolved alerts; beyond, one overflow per type */
+    int alerts_retention_days;             /* resolved alerts are deleted this long after */
+    int alerts_delivery_retention_days;    /* finished deliveries are deleted this long after */
+    /* INC-3: email of breach notices to a tenant's notice_contacts (node/mail.c) */
+    char notices_smtp_url[512];               /* smtps:// or smtp:// (STARTTLS); "": none */
+    char notices_smtp_from[256];              /* the envelope and From: address */
+    char notices_smtp_credentials_file[4096]; /* "user:password", 0600; "": no AUTH */
+    bool notices_smtp_starttls;               /* smtp:// requires STARTTLS (false: loopback) */
+    int notices_smtp_timeout_seconds;         /* one send never takes longer */
     char log_file[PATH_MAX]; /* server log; empty: stderr. SIGHUP reopens it (logrotate) */
 } cst_config;
 

@@ -426,6 +426,22 @@ void cst_detect_deadlines(cst_node *n, int64_t now)
     }
 }
 
+/* Resolved alerts and finished deliveries past their retention go (alerts.retention_days,
+ * alerts.delivery_retention_days): with alerts.max_open, what bounds the tables. */
+static void prune(cst_node *n, int64_t now)
+{
+    int64_t removed = 0;
+    const int64_t day = 86400LL * 1000000;
+    cst_err e = cst_store_alert_prune(n->store, NULL, now - n->cfg.alerts_retention_days * day,
+                                      now - n->cfg.alerts_delivery_retention_days * day, &removed);
+    if (e != CST_OK) {
+        cst_error("detect: old alerts and deliveries could not be pruned: %s", cst_err_message(e));
+        cst_err_clear();
+    } else if (removed) {
+        cst_info("detect: pruned %lld resolved alerts and finished deliveries", (long long)removed);
+    }
+}
+
 void cst_detect_sweep(cst_node *n, int64_t now)
 {
     if (!n->cfg.detect_enabled || !n->detect)
@@ -439,4 +455,5 @@ void cst_detect_sweep(cst_node *n, int64_t now)
         cst_err_clear();
     cst_detect_deadlines(n, now);
     daily_verify(n, now);
+    prune(n, now);
 }

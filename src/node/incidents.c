@@ -1,11 +1,14 @@
 /* incidents.c: breach deadlines at a given time (INC-2) and the facts a notice is pre-filled
  * with (INC-3): record counts, encryption, the tenant's audit entries of the incident's window. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "audit/audit.h"
 #include "core/incident.h"
 #include "node/incidents.h"
+#include "node/mail.h"
+#include "node/webhook.h"
 #include "util/json.h"
 #include "util/util.h"
 
@@ -160,4 +163,50 @@ cst_err cst_incident_prefill(cst_node *n, cst_work *w, const cst_incident_row *i
     }
     *out = json_pack("{s:o,s:o,s:o}", "records", records, "encryption", enc, "audit", audit);
     return CST_OK;
+}
+
+/* One email of notice to address, queued in w. */
+static cst_err mail_one(cst_node *n, cst_work *w, const json_t *notice, const char *text,
+                        const char *address, int64_t now)
+{
+    const char *id = json_string_value(json_object_get(notice, "id"));
+    const char *tenant = json_string_value(json_object_get(notice, "tenant"));
+    char msg_id[CST_ID_MAX], subject[160], url[512];
+    cst_random_id("msg", msg_id);
+    TRY(cst_fmt(subject, sizeof(subject), "Breach notice %s (version %lld) for tenant %s", id,
+                (long long)json_integer_value(json_object_get(notice, "version")), tenant));
+    TRY(cst_fmt(url, sizeof(url), "mailto:%s", address));
+    char *message = malloc(CST_WEBHOOK_BODY_MAX);
+    ENSURE(message, CST_ERR_INTERNAL, "out of memory");
+    cst_err e = cst_mail_compose(&n->cfg, address, subject, text, msg_id, now, message,
+                                 CST_WEBHOOK_BODY_MAX);
+    if (e == CST_OK)
+        e = cst_webhook_queue(n, w, msg_id, id, tenant, url, message, now);
+    free(message);
+    return e;
+}
+
+cst_err cst_incident_notice_deliver(cst_node *n, cst_work *w, json_t *notice, int64_t now)
+{
+    const char *id = json_string_value(json_object_get(notice, "id"));
+    const char *tenant = json_string_value(json_object_get(notice, "tenant"));
+    json_t *contacts = json_object_get(notice, "notice_contacts");
+    char *text = NULL;
+    cst_err e = id && tenant ? CST_OK : cst_fail(CST_ERR_INTERNAL, "a notice without id or tenant");
+    if (e == CST_OK && cst_mail_configured(&n->cfg) && json_array_size(contacts) > 0)
+        e = cst_notice_text(notice, &text);
+    size_t i;
+    json_t *c;
+    json_array_foreach(contacts, i, c)
+    {
+        if (e == CST_OK && text && json_is_string(c))
+            e = mail_one(n, w, notice, text, json_string_value(c), now);
+    }
+    free(text);
+    if (e == CST_OK) {
+        json_incref(notice);
+        e = cst_webhook_event(n, w, tenant, false, id, "notice.sent", notice, now);
+    }
+    json_decref(notice);
+    return e;
 }

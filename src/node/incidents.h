@@ -38,4 +38,11 @@ CST_MUST_USE cst_err cst_incident_count(cst_node *n, cst_work *w, int64_t now,
 CST_MUST_USE cst_err cst_incident_prefill(cst_node *n, cst_work *w, const cst_incident_row *i,
                                           const char *tenant_id, int64_t now, json_t **out);
 
+/* INC-3: a notice just sent (notice: the API's JSON of it, stolen) goes to its tenant, queued in
+ * the unit of work w that stores it, so that both happen or neither: to the tenant's
+ * alert_webhook_url (event "notice.sent", signed; node/webhook.h) and, when notices.smtp_url
+ * is set, as an email to each of its notice_contacts. */
+CST_MUST_USE cst_err cst_incident_notice_deliver(cst_node *n, cst_work *w, json_t *notice,
+                                                 int64_t now);
+
 #endif

@@ -19,11 +19,13 @@
 #include "crypto/crypto.h"
 #include "crypto/keys.h"
 #include "node/alerts.h"
+#include "node/mail.h"
 #include "util/json.h"
 #include "util/cidr.h"
 #include "util/util.h"
 
-#define DUE_BATCH 16                         /* deliveries taken per pass */
+#define DUE_BATCH 16                         /* deliveries attempted at once, one per receiver */
+#define DUE_SCAN 256                         /* due deliveries looked at per pass */
 #define RETRY_FOR_US (24LL * 3600 * 1000000) /* then failed */
 #define RETRY_CAP_S 3600                     /* backoff never longer than an hour */
 #define POLL_MS 1000                         /* the sender looks for due retries this often */
@@ -31,8 +33,6 @@
 
 struct cst_webhook {
     cst_node *node;
-    cst_webhook_secret secrets[CST_WEBHOOK_SECRETS]; /* sodium_malloc'd struct: locked */
-    size_t nsecrets;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_t thread;
@@ -86,22 +86,10 @@ cst_err cst_webhook_secrets_load(const char *path, cst_webhook_secret out[CST_WE
                                  size_t *count)
 {
     char text[1024];
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    ENSURE(fd >= 0, CST_ERR_INVALID, "alerts.webhook_secret_file %s: %s", path, strerror(errno));
-    struct stat sb;
-    cst_err e = CST_OK;
-    ssize_t got = 0;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
-        e = cst_fail(CST_ERR_INVALID, "alerts.webhook_secret_file %s: not a regular file", path);
-    else if (sb.st_mode & 077)
-        e = cst_fail(CST_ERR_INVALID, "alerts.webhook_secret_file %s: mode %03o, must be 0600",
-                     path, (unsigned)(sb.st_mode & 0777));
-    else if ((got = read(fd, text, sizeof(text))) < 0 || (size_t)got == sizeof(text))
-        e = cst_fail(CST_ERR_INVALID, "alerts.webhook_secret_file %s: unreadable or too long",
-                     path);
-    close(fd);
+    size_t got = 0;
+    cst_err e = cst_secret_file_read("alerts.webhook_secret_file", path, text, sizeof(text), &got);
     if (e == CST_OK)
-        e = parse_secrets(text, (size_t)got, out, count);
+        e = parse_secrets(text, got, out, count);
     sodium_memzero(text, sizeof(text));
     if (e != CST_OK)
         sodium_memzero(out, sizeof(*out) * CST_WEBHOOK_SECRETS);
@@ -233,11 +221,11 @@ cst_err cst_webhook_tenant_settings(cst_node *n, const char *tenant_id, json_t *
 }
 
 /* The tenant's settings (*out, a new reference; NULL when it has none or is gone). */
-static json_t *tenant_settings(cst_node *n, const char *tenant_id)
+static json_t *tenant_settings(cst_node *n, cst_work *w, const char *tenant_id)
 {
     cst_tenant_row *t = malloc(sizeof(*t));
     json_t *o = NULL;
-    if (t && cst_store_tenant_get(n->store, NULL, tenant_id, t) == CST_OK && t->settings[0])
+    if (t && cst_store_tenant_get(n->store, w, tenant_id, t) == CST_OK && t->settings[0])
         o = json_loads(t->settings, 0, NULL);
     free(t);
     return o;
@@ -248,7 +236,7 @@ static json_t *tenant_settings(cst_node *n, const char *tenant_id)
 static cst_err tenant_secrets(cst_node *n, const char *tenant_id, int64_t now,
                               cst_webhook_secret out[CST_WEBHOOK_SECRETS], size_t *count)
 {
-    json_t *o = tenant_settings(n, tenant_id), *sealed = json_object_get(o, SEALED);
+    json_t *o = tenant_settings(n, NULL, tenant_id), *sealed = json_object_get(o, SEALED);
     const char *cur = json_string_value(json_object_get(sealed, "current"));
     const char *prev = json_string_value(json_object_get(sealed, "previous"));
     int64_t until = json_integer_value(json_object_get(sealed, "previous_until"));
@@ -263,11 +251,11 @@ static cst_err tenant_secrets(cst_node *n, const char *tenant_id, int64_t now,
 
 /* ---- the queue ---- */
 
-static cst_err make_body(const cst_alert_row *a, const char *event, int64_t now, char *out,
-                         size_t n)
+/* The body posted: {type, timestamp, data}, compact with sorted keys (signed as is). */
+static cst_err make_body(const char *event, json_t *data, int64_t now, char *out, size_t n)
 {
-    json_t *o = json_pack("{s:s,s:o,s:o}", "type", event, "timestamp", cst_json_time(now), "data",
-                          cst_alert_json(a));
+    json_t *o =
+        json_pack("{s:s,s:o,s:O}", "type", event, "timestamp", cst_json_time(now), "data", data);
     ENSURE(o, CST_ERR_INTERNAL, "out of memory");
     char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
@@ -285,43 +273,58 @@ static void wake(struct cst_webhook *h)
     pthread_mutex_unlock(&h->mu);
 }
 
-static cst_err queue_one(cst_node *n, const cst_alert_row *a, const char *event, int64_t now,
-                         const char *tenant_id, const char *url)
+cst_err cst_webhook_queue(cst_node *n, cst_work *w, const char *id, const char *subject_id,
+                          const char *tenant_id, const char *url, const char *body, int64_t now)
 {
     cst_webhook_row *d = calloc(1, sizeof(*d));
     ENSURE(d, CST_ERR_INTERNAL, "out of memory");
-    cst_random_id("msg", d->id);
-    cst_err e = cst_copy(d->alert_id, sizeof(d->alert_id), a->id);
+    cst_err e = CST_OK;
+    if (id)
+        e = cst_copy(d->id, sizeof(d->id), id);
+    else
+        cst_random_id("msg", d->id);
+    if (e == CST_OK)
+        e = cst_copy(d->alert_id, sizeof(d->alert_id), subject_id);
     if (e == CST_OK)
         e = cst_copy(d->tenant, sizeof(d->tenant), tenant_id);
     if (e == CST_OK)
         e = cst_copy(d->url, sizeof(d->url), url);
     if (e == CST_OK)
-        e = make_body(a, event, now, d->body, sizeof(d->body));
+        e = cst_copy(d->body, sizeof(d->body), body);
     if (e == CST_OK) {
         (void)snprintf(d->status, sizeof(d->status), "pending");
         d->next_at = d->created_at = now;
-        e = cst_store_webhook_put(n->store, NULL, d);
+        e = cst_store_webhook_put(n->store, w, d);
     }
     free(d);
+    if (e == CST_OK && n->webhook)
+        wake(n->webhook);
+    return e;
+}
+
+cst_err cst_webhook_event(cst_node *n, cst_work *w, const char *tenant_id, bool to_node,
+                          const char *subject_id, const char *event, json_t *data, int64_t now)
+{
+    char *body = malloc(CST_WEBHOOK_BODY_MAX);
+    json_t *o = tenant_id ? tenant_settings(n, w, tenant_id) : NULL;
+    const char *url = json_string_value(json_object_get(o, "alert_webhook_url"));
+    cst_err e = body && data ? CST_OK : cst_fail(CST_ERR_INTERNAL, "out of memory");
+    if (e == CST_OK && ((to_node && n->cfg.alerts_webhook_url[0]) || (url && url[0])))
+        e = make_body(event, data, now, body, CST_WEBHOOK_BODY_MAX);
+    if (e == CST_OK && to_node && n->cfg.alerts_webhook_url[0])
+        e = cst_webhook_queue(n, w, NULL, subject_id, "", n->cfg.alerts_webhook_url, body, now);
+    if (e == CST_OK && url && url[0]) /* the tenant's own webhook */
+        e = cst_webhook_queue(n, w, NULL, subject_id, tenant_id, url, body, now);
+    json_decref(o);
+    json_decref(data);
+    free(body);
     return e;
 }
 
 cst_err cst_webhook_enqueue(cst_node *n, const cst_alert_row *a, const char *event, int64_t now)
 {
-    cst_err e = CST_OK;
-    if (n->cfg.alerts_webhook_url[0])
-        e = queue_one(n, a, event, now, "", n->cfg.alerts_webhook_url);
-    if (e == CST_OK && a->tenant[0]) { /* the tenant's own webhook, for its own alerts */
-        json_t *o = tenant_settings(n, a->tenant);
-        const char *url = json_string_value(json_object_get(o, "alert_webhook_url"));
-        if (url && url[0])
-            e = queue_one(n, a, event, now, a->tenant, url);
-        json_decref(o);
-    }
-    if (e == CST_OK && n->webhook)
-        wake(n->webhook);
-    return e;
+    return cst_webhook_event(n, NULL, a->tenant[0] ? a->tenant : NULL, true, a->id, event,
+                             cst_alert_json(a), now);
 }
 
 /* ---- the sender ---- */
@@ -357,56 +360,72 @@ static curl_socket_t open_socket(void *ctx, curlsocktype purpose, struct curl_so
     return socket(a->family, a->socktype, a->protocol);
 }
 
-/* Posts d once; *status gets the HTTP status (0: no answer), err what went wrong. public_only:
- * refuse to connect to a non-public address (a tenant's webhook). */
-static cst_err post(const cst_webhook_secret *secrets, size_t nsecrets, const cst_webhook_row *d,
-                    bool public_only, int64_t now, long *status, char *err, size_t errn)
+/* One attempt at a delivery, made in parallel with the others of its pass. */
+typedef struct transfer {
+    cst_webhook_row *d;
+    CURL *c;
+    struct curl_slist *hs;
+    guard g;
+    size_t seen;
+    char ebuf[CURL_ERROR_SIZE];
+    char err[256];
+    long status;
+} transfer;
+
+/* Prepares t's post of t->d signed with secrets (not kept: the header holds the signature);
+ * public_only: refuse to connect to a non-public address (a tenant's webhook). */
+static cst_err prepare(transfer *t, const cst_webhook_secret *secrets, size_t nsecrets,
+                       bool public_only, int timeout_s, int64_t now)
 {
+    const cst_webhook_row *d = t->d;
     char sig[CST_WEBHOOK_SIG_MAX], hid[64], hts[64], hsig[CST_WEBHOOK_SIG_MAX + 32];
     int64_t ts = now / 1000000;
     TRY(cst_webhook_sign(secrets, nsecrets, d->id, ts, d->body, strlen(d->body), sig));
     TRY(cst_fmt(hid, sizeof(hid), "webhook-id: %s", d->id));
     TRY(cst_fmt(hts, sizeof(hts), "webhook-timestamp: %lld", (long long)ts));
     TRY(cst_fmt(hsig, sizeof(hsig), "webhook-signature: %s", sig));
-    CURL *c = curl_easy_init();
+    CURL *c = t->c = curl_easy_init();
     ENSURE(c, CST_ERR_INTERNAL, "cannot start libcurl");
-    struct curl_slist *hs = NULL, *t;
+    struct curl_slist *l;
     const char *lines[] = {"Content-Type: application/json", hid, hts, hsig, "Expect:"};
     for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
-        if ((t = curl_slist_append(hs, lines[i])))
-            hs = t;
-    char ebuf[CURL_ERROR_SIZE] = "";
-    size_t seen = 0;
+        if ((l = curl_slist_append(t->hs, lines[i])))
+            t->hs = l;
     curl_easy_setopt(c, CURLOPT_URL, d->url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)timeout_s);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->hs);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, d->body);
     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(d->body));
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &seen);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
-    guard g = {.public_only = public_only};
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &t->seen);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->ebuf);
+    curl_easy_setopt(c, CURLOPT_PRIVATE, t);
+    t->g.public_only = public_only;
     curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &g);
-    CURLcode rc = curl_easy_perform(c);
-    *status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-    if (g.refused)
-        (void)snprintf(err, errn,
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &t->g);
+    return CST_OK;
+}
+
+/* What came of t's transfer, ended with rc: t->status the HTTP status (0: no answer), t->err
+ * what went wrong ("" for a 2xx; an answer cut at RESPONSE_MAX still counts). */
+static void finish(transfer *t, CURLcode rc)
+{
+    t->err[0] = '\0';
+    t->status = 0;
+    curl_easy_getinfo(t->c, CURLINFO_RESPONSE_CODE, &t->status);
+    if (t->g.refused)
+        (void)snprintf(t->err, sizeof(t->err),
                        "refused: the receiver's address is not a public one "
                        "(alerts.allow_private_webhooks)");
-    else if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && *status))
-        (void)snprintf(err, errn, "%s", ebuf[0] ? ebuf : curl_easy_strerror(rc));
-    else if (*status < 200 || *status > 299)
-        (void)snprintf(err, errn, "HTTP %ld", *status);
-    curl_slist_free_all(hs);
-    curl_easy_cleanup(c);
-    return CST_OK;
+    else if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && t->status))
+        (void)snprintf(t->err, sizeof(t->err), "%s", t->ebuf[0] ? t->ebuf : curl_easy_strerror(rc));
+    else if (t->status < 200 || t->status > 299)
+        (void)snprintf(t->err, sizeof(t->err), "HTTP %ld", t->status);
 }
 
 /* The delay before retry number `attempts` (1 after the first failure): base, doubling, capped. */
@@ -434,37 +453,131 @@ void cst_webhook_outcome(cst_webhook_row *d, int retry_base_s, int64_t now, long
         (void)snprintf(d->status, sizeof(d->status), "failed");
 }
 
-static void attempt(struct cst_webhook *h, cst_webhook_row *d)
+/* The secrets that sign d at now: the node's, read from alerts.webhook_secret_file at each
+ * attempt (a rotated file is used at once, without a restart), or its tenant's sealed ones. */
+static cst_err secrets_of(cst_node *n, const cst_webhook_row *d, int64_t now,
+                          cst_webhook_secret out[CST_WEBHOOK_SECRETS], size_t *count)
 {
-    int64_t now = cst_now_us();
-    long status = 0;
-    char err[256] = "";
-    cst_err e = CST_OK;
-    if (!d->tenant[0]) {
-        e = h->nsecrets ? post(h->secrets, h->nsecrets, d, false, now, &status, err, sizeof(err))
-                        : cst_fail(CST_ERR_INVALID, "no alerts.webhook_secret_file");
-    } else {
-        cst_webhook_secret *ts = sodium_malloc(sizeof(*ts) * CST_WEBHOOK_SECRETS);
-        size_t nts = 0;
-        e = ts ? tenant_secrets(h->node, d->tenant, now, ts, &nts)
-               : cst_fail(CST_ERR_INTERNAL, "out of memory");
-        if (e == CST_OK)
-            e = post(ts, nts, d, !h->node->cfg.alerts_allow_private_webhooks, now, &status, err,
-                     sizeof(err));
-        if (ts)
-            sodium_free(ts); /* wipes */
-    }
-    if (e != CST_OK)
-        (void)snprintf(err, sizeof(err), "%s", cst_err_message(e));
-    cst_webhook_outcome(d, h->node->cfg.alerts_webhook_retry_seconds, now, status, err);
-    if (err[0]) {
-        cst_warn("webhook %s (alert %s): attempt %lld: %s", d->id, d->alert_id,
-                 (long long)d->attempts, err);
-    }
-    if (cst_store_webhook_put(h->node->store, NULL, d) != CST_OK)
-        cst_warn("webhook %s: outcome not stored", d->id);
+    if (d->tenant[0])
+        return tenant_secrets(n, d->tenant, now, out, count);
+    ENSURE(n->cfg.alerts_webhook_secret_file[0], CST_ERR_INVALID, "no alerts.webhook_secret_file");
+    return cst_webhook_secrets_load(n->cfg.alerts_webhook_secret_file, out, count);
 }
 
+/* Signs t's delivery and prepares its transfer; an error (no secret any more: *gone) is
+ * recorded in t->err. */
+static void start(cst_node *n, transfer *t, int64_t now, bool *gone)
+{
+    size_t nsecrets = 0;
+    cst_webhook_secret *secrets = sodium_malloc(sizeof(*secrets) * CST_WEBHOOK_SECRETS);
+    cst_err e = secrets ? secrets_of(n, t->d, now, secrets, &nsecrets)
+                        : cst_fail(CST_ERR_INTERNAL, "out of memory");
+    /* a tenant erased, or whose webhook was removed, since: nothing can sign this any more */
+    *gone = e == CST_ERR_NOT_FOUND;
+    if (e == CST_OK)
+        e = prepare(t, secrets, nsecrets, t->d->tenant[0] && !n->cfg.alerts_allow_private_webhooks,
+                    n->cfg.alerts_webhook_timeout_seconds, now);
+    if (secrets)
+        sodium_free(secrets); /* wipes */
+    if (e != CST_OK)
+        (void)snprintf(t->err, sizeof(t->err), "%s", cst_err_message(e));
+}
+
+/* Records the outcome of t's attempt; after a failure, the other pending deliveries to the same
+ * receiver wait as long as this one (a receiver that is down costs one attempt per backoff
+ * step, not one per delivery). */
+static void record(cst_node *n, transfer *t, bool gone, int64_t now)
+{
+    cst_webhook_row *d = t->d;
+    cst_webhook_outcome(d, n->cfg.alerts_webhook_retry_seconds, now, t->status, t->err);
+    if (gone)
+        (void)snprintf(d->status, sizeof(d->status), "failed");
+    if (t->err[0]) {
+        cst_warn("webhook %s (%s): attempt %lld: %s", d->id, d->alert_id, (long long)d->attempts,
+                 t->err);
+    }
+    if (cst_store_webhook_put(n->store, NULL, d) != CST_OK)
+        cst_warn("webhook %s: outcome not stored", d->id);
+    else if (t->err[0] && !strcmp(d->status, "pending") &&
+             cst_store_webhook_defer(n->store, NULL, d->url, d->next_at) != CST_OK)
+        cst_warn("webhook %s: the receiver's other deliveries not deferred", d->id);
+}
+
+/* Emails t's delivery (notices.smtp_url): *status the relay's last reply code. */
+static void send_mail(cst_node *n, transfer *t)
+{
+    cst_err e =
+        cst_mail_configured(&n->cfg)
+            ? cst_mail_send(&n->cfg, t->d->url + 7, t->d->body, &t->status, t->err, sizeof(t->err))
+            : cst_fail(CST_ERR_INVALID, "notices.smtp_url is no longer set");
+    if (e != CST_OK)
+        (void)snprintf(t->err, sizeof(t->err), "%s", cst_err_message(e));
+}
+
+/* One pass: the batch's deliveries (one per receiver) attempted at once, each within
+ * alerts.webhook_timeout_seconds, so that a slow or silent receiver delays no other. */
+static void attempt_all(struct cst_webhook *h, cst_webhook_row *rows, size_t nrows)
+{
+    cst_node *n = h->node;
+    int64_t now = cst_now_us();
+    transfer *ts = calloc(nrows, sizeof(*ts));
+    bool *gone = calloc(nrows, sizeof(*gone));
+    CURLM *m = curl_multi_init();
+    if (!ts || !gone || !m) {
+        cst_warn("webhook sender: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < nrows; i++) {
+        ts[i].d = &rows[i];
+        if (!strncmp(rows[i].url, "mailto:", 7)) { /* to the operator's relay, one at a time */
+            send_mail(n, &ts[i]);
+            continue;
+        }
+        start(n, &ts[i], now, &gone[i]);
+        if (ts[i].err[0])
+            continue;
+        /* until finish() says otherwise: a transfer libcurl never reports on did not deliver */
+        (void)snprintf(ts[i].err, sizeof(ts[i].err), "the transfer did not finish");
+        if (curl_multi_add_handle(m, ts[i].c) != CURLM_OK)
+            (void)snprintf(ts[i].err, sizeof(ts[i].err), "cannot start the transfer");
+    }
+    int running = 1;
+    while (running && !h->stop) {
+        if (curl_multi_perform(m, &running) != CURLM_OK)
+            break;
+        if (running)
+            (void)curl_multi_poll(m, NULL, 0, POLL_MS, NULL);
+    }
+    if (h->stop) /* stopping: what was not finished stays pending, for the next start */
+        goto done;
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(m, &left))) {
+        transfer *t = NULL;
+        if (msg->msg == CURLMSG_DONE &&
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t) == CURLE_OK && t)
+            finish(t, msg->data.result);
+    }
+    now = cst_now_us();
+    for (size_t i = 0; i < nrows; i++)
+        record(n, &ts[i], gone[i], now);
+done:
+    for (size_t i = 0; ts && i < nrows; i++) {
+        if (ts[i].c) {
+            if (m)
+                curl_multi_remove_handle(m, ts[i].c);
+            curl_easy_cleanup(ts[i].c);
+        }
+        curl_slist_free_all(ts[i].hs);
+    }
+    if (m)
+        curl_multi_cleanup(m);
+    free(gone);
+    free(ts);
+}
+
+/* The pass's deliveries: due ones, oldest first, at most one per receiver (a receiver with a
+ * backlog takes its turn with the others). */
 typedef struct due_batch {
     cst_webhook_row *rows;
     size_t n;
@@ -473,6 +586,9 @@ typedef struct due_batch {
 static cst_err take(const cst_webhook_row *d, void *ctx)
 {
     due_batch *b = ctx;
+    for (size_t i = 0; i < b->n; i++)
+        if (!strcmp(b->rows[i].url, d->url))
+            return CST_OK;
     if (b->n < DUE_BATCH)
         b->rows[b->n++] = *d;
     return CST_OK;
@@ -494,11 +610,10 @@ static void *sender_main(void *arg)
         if (stop)
             break;
         due_batch b = {rows, 0};
-        if (cst_store_webhook_due(h->node->store, NULL, cst_now_us(), DUE_BATCH, take, &b) !=
-            CST_OK)
+        if (cst_store_webhook_due(h->node->store, NULL, cst_now_us(), DUE_SCAN, take, &b) != CST_OK)
             cst_warn("webhook sender: cannot read the queue");
-        for (size_t i = 0; i < b.n && !h->stop; i++)
-            attempt(h, &rows[i]);
+        if (b.n)
+            attempt_all(h, rows, b.n);
         if (b.n == DUE_BATCH)
             continue;
         pthread_mutex_lock(&h->mu);
@@ -516,18 +631,22 @@ static void *sender_main(void *arg)
 
 cst_err cst_webhook_start(cst_node *n)
 {
-    if (!n->cfg.alerts_webhook_url[0])
-        return CST_OK;
-    struct cst_webhook *h = sodium_malloc(sizeof(*h));
+    struct cst_webhook *h = calloc(1, sizeof(*h));
     ENSURE(h, CST_ERR_INTERNAL, "out of memory");
-    memset(h, 0, sizeof(*h));
     h->node = n;
-    cst_err e =
-        cst_webhook_secrets_load(n->cfg.alerts_webhook_secret_file, h->secrets, &h->nsecrets);
+    cst_err e = CST_OK;
+    if (n->cfg.alerts_webhook_url[0]) { /* a bad secret file fails here, at start-up */
+        cst_webhook_secret *s = sodium_malloc(sizeof(*s) * CST_WEBHOOK_SECRETS);
+        size_t count = 0;
+        e = s ? cst_webhook_secrets_load(n->cfg.alerts_webhook_secret_file, s, &count)
+              : cst_fail(CST_ERR_INTERNAL, "out of memory");
+        if (s)
+            sodium_free(s); /* wipes */
+    }
     if (e == CST_OK && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         e = cst_fail(CST_ERR_INTERNAL, "cannot initialise libcurl");
     if (e != CST_OK) {
-        sodium_free(h);
+        free(h);
         return e;
     }
     pthread_mutex_init(&h->mu, NULL);
@@ -535,7 +654,7 @@ cst_err cst_webhook_start(cst_node *n)
     if (pthread_create(&h->thread, NULL, sender_main, h) != 0) {
         pthread_cond_destroy(&h->cv);
         pthread_mutex_destroy(&h->mu);
-        sodium_free(h);
+        free(h);
         curl_global_cleanup();
         return cst_fail(CST_ERR_INTERNAL, "cannot start the webhook sender");
     }
@@ -556,6 +675,6 @@ void cst_webhook_stop(cst_node *n)
     n->webhook = NULL;
     pthread_cond_destroy(&h->cv);
     pthread_mutex_destroy(&h->mu);
-    sodium_free(h); /* wipes the secrets */
+    free(h);
     curl_global_cleanup();
 }

@@ -1,9 +1,10 @@
-/* webhook.h: signed webhook deliveries of alerts (DET-1). A new alert or an escalation is
- * queued in system.db (webhook_deliveries) for each destination configured: the node's
- * alerts.webhook_url, and the alert's tenant's alert_webhook_url. A sender thread posts what is due
- * with libcurl, signed the Standard Webhooks way (webhook-id, webhook-timestamp,
- * webhook-signature), and retries with doubling backoff for 24 h; a delivery survives a restart
- * because it is in the table. */
+/* webhook.h: signed webhook deliveries (DET-1). An event (a new or escalated alert, a breach
+ * notice, a lockbox request...) is queued in system.db (webhook_deliveries) for each destination
+ * configured: the node's alerts.webhook_url, and the tenant's alert_webhook_url. A sender thread
+ * posts what is due with libcurl, signed the Standard Webhooks way (webhook-id,
+ * webhook-timestamp, webhook-signature), and retries with doubling backoff for 24 h; a delivery
+ * survives a restart because it is in the table. The same queue carries the emails of breach
+ * notices (url "mailto:<address>", body the RFC 5322 message; node/mail.h). */
 #ifndef CST_WEBHOOK_H
 #define CST_WEBHOOK_H
 
@@ -52,11 +53,25 @@ CST_MUST_USE cst_err cst_webhook_tenant_settings(cst_node *n, const char *tenant
                                                  bool rotate, int64_t now,
                                                  char whsec[CST_WHSEC_TEXT_MAX], bool *issued);
 
-/* Queues the deliveries of alert a (event: "alert.raised" or "alert.escalated") at now
- * (microseconds), one per destination configured; none when no webhook is. Committed on its
- * own, and the sender is woken. */
+/* Queues a signed delivery {type: event, timestamp, data} about subject_id (an alert, notice,
+ * access request or review id; GET /v1/sys/alerts/{id} lists an alert's) to the tenant's
+ * alert_webhook_url when tenant_id is non-NULL and the tenant set one, and to the node's
+ * alerts.webhook_url when to_node; none when neither is configured. Inside unit of work w
+ * (NULL: committed on its own); steals data; the sender is woken. */
+CST_MUST_USE cst_err cst_webhook_event(cst_node *n, cst_work *w, const char *tenant_id,
+                                       bool to_node, const char *subject_id, const char *event,
+                                       json_t *data, int64_t now);
+/* The deliveries of alert a (event: "alert.raised" or "alert.escalated") at now (microseconds):
+ * to the node's webhook and the alert's tenant's. Committed on its own. */
 CST_MUST_USE cst_err cst_webhook_enqueue(cst_node *n, const cst_alert_row *a, const char *event,
                                          int64_t now);
+/* Queues one delivery, id (NULL: a new msg_ id) of body to url about subject_id, inside w: a
+ * webhook post signed with the node's secrets (tenant_id "") or the tenant's, or for a
+ * "mailto:<address>" url the email body is (cst_mail_compose's message), sent through
+ * notices.smtp_url. */
+CST_MUST_USE cst_err cst_webhook_queue(cst_node *n, cst_work *w, const char *id,
+                                       const char *subject_id, const char *tenant_id,
+                                       const char *url, const char *body, int64_t now);
 
 /* Records an attempt of d at now (microseconds): err "" (a 2xx) makes it delivered; otherwise
  * it is retried retry_base_s seconds later, twice as long after each further failure, at most
@@ -65,8 +80,9 @@ CST_MUST_USE cst_err cst_webhook_enqueue(cst_node *n, const cst_alert_row *a, co
 void cst_webhook_outcome(cst_webhook_row *d, int retry_base_s, int64_t now, long status,
                          const char *err);
 
-/* Starts the sender thread (loading the node's secrets when alerts.webhook_url is set: a bad
- * secret file fails here, at start-up); stop joins it (safe when never started). */
+/* Starts the sender thread (checking the node's secrets when alerts.webhook_url is set: a bad
+ * secret file fails here, at start-up; they are read again at each attempt, so a rotated file
+ * needs no restart); stop joins it (safe when never started). */
 CST_MUST_USE cst_err cst_webhook_start(cst_node *n);
 void cst_webhook_stop(cst_node *n);
 

@@ -59,8 +59,11 @@
     X(S, cst_err, store_alert_get, (cst_store *st, cst_work *w, const char *id, cst_alert_row *out), (st, w, id, out)) \
     X(S, cst_err, store_alert_find, (cst_store *st, cst_work *w, const char *type, const char *dedup_key, cst_alert_row *out), (st, w, type, dedup_key, out)) \
     X(S, cst_err, store_alert_list, (cst_store *st, cst_work *w, const cst_alert_filter *f, cst_err (*fn)(const cst_alert_row *, void *), void *ctx), (st, w, f, fn, ctx)) \
+    X(S, cst_err, store_alert_count_open, (cst_store *st, cst_work *w, int64_t *count), (st, w, count)) \
+    X(S, cst_err, store_alert_prune, (cst_store *st, cst_work *w, int64_t resolved_before, int64_t finished_before, int64_t *removed), (st, w, resolved_before, finished_before, removed)) \
     X(S, cst_err, store_webhook_put, (cst_store *st, cst_work *w, const cst_webhook_row *d), (st, w, d)) \
     X(S, cst_err, store_webhook_due, (cst_store *st, cst_work *w, int64_t now, int limit, cst_err (*fn)(const cst_webhook_row *, void *), void *ctx), (st, w, now, limit, fn, ctx)) \
+    X(S, cst_err, store_webhook_defer, (cst_store *st, cst_work *w, const char *url, int64_t next_at), (st, w, url, next_at)) \
     X(S, cst_err, store_webhook_list, (cst_store *st, cst_work *w, const char *alert_id, cst_err (*fn)(const cst_webhook_row *, void *), void *ctx), (st, w, alert_id, fn, ctx)) \
     X(P, cst_err, store_tenant_lifecycle_set, (cst_store *st, cst_work *w, const cst_tenant_row *t), (st, w, t)) \
     X(S, cst_err, store_tenant_touch, (cst_store *st, cst_work *w, const char *tenant_id, int64_t now), (st, w, tenant_id, now)) \

@@ -290,8 +290,15 @@ CST_MUST_USE cst_err cst_store_alert_find(cst_store *st, cst_work *w, const char
 CST_MUST_USE cst_err cst_store_alert_list(cst_store *st, cst_work *w, const cst_alert_filter *f,
                                           cst_err (*fn)(const cst_alert_row *, void *), void *ctx);
 
+/* How many alerts are not resolved (open or acknowledged). */
+CST_MUST_USE cst_err cst_store_alert_count_open(cst_store *st, cst_work *w, int64_t *count);
+/* Deletes the resolved alerts last seen before resolved_before and the webhook deliveries
+ * (delivered or failed) queued before finished_before; *removed (optional) gets how many. */
+CST_MUST_USE cst_err cst_store_alert_prune(cst_store *st, cst_work *w, int64_t resolved_before,
+                                           int64_t finished_before, int64_t *removed);
+
 /* ---- webhook deliveries of alerts (DET-1): a durable queue in system.db ---- */
-#define CST_WEBHOOK_BODY_MAX 4096
+#define CST_WEBHOOK_BODY_MAX 24576 /* a notice (CST_NOTICE_JSON) with its envelope */
 typedef struct cst_webhook_row {
     char id[CST_ID_MAX]; /* msg_<hex>: also the webhook-id header */
     char alert_id[CST_ID_MAX];
@@ -310,6 +317,9 @@ CST_MUST_USE cst_err cst_store_webhook_put(cst_store *st, cst_work *w, const cst
 CST_MUST_USE cst_err cst_store_webhook_due(cst_store *st, cst_work *w, int64_t now, int limit,
                                            cst_err (*fn)(const cst_webhook_row *, void *),
                                            void *ctx);
+/* Moves every pending delivery to url due before next_at to next_at. */
+CST_MUST_USE cst_err cst_store_webhook_defer(cst_store *st, cst_work *w, const char *url,
+                                             int64_t next_at);
 /* The deliveries of an alert, oldest first. */
 CST_MUST_USE cst_err cst_store_webhook_list(cst_store *st, cst_work *w, const char *alert_id,
                                             cst_err (*fn)(const cst_webhook_row *, void *),

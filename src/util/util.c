@@ -288,6 +288,32 @@ cst_err cst_file_write_atomic(const char *path, const void *p, size_t n, int mod
     return sync_parent(path);
 }
 
+cst_err cst_secret_file_read(const char *what, const char *path, char *out, size_t n, size_t *len)
+{
+    ENSURE(n > 1, CST_ERR_INTERNAL, "no room for %s", what);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    ENSURE(fd >= 0, CST_ERR_INVALID, "%s %s: %s%s", what, path, strerror(errno),
+           errno == ELOOP ? " (symbolic links are refused)" : "");
+    struct stat sb;
+    cst_err e = CST_OK;
+    ssize_t got = 0;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+        e = cst_fail(CST_ERR_INVALID, "%s %s: not a regular file", what, path);
+    else if (sb.st_mode & 077)
+        e = cst_fail(CST_ERR_INVALID, "%s %s: mode %03o, must be 0600", what, path,
+                     (unsigned)(sb.st_mode & 0777));
+    else if ((got = read(fd, out, n - 1)) < 0 || (size_t)got == n - 1)
+        e = cst_fail(CST_ERR_INVALID, "%s %s: unreadable or too long", what, path);
+    close(fd);
+    if (e != CST_OK) {
+        sodium_memzero(out, n);
+        return e;
+    }
+    out[got] = '\0';
+    *len = (size_t)got;
+    return CST_OK;
+}
+
 bool cst_path_exists(const char *path)
 {
     struct stat st;
@@ -323,14 +349,21 @@ static bool http_host_loopback(const char *p)
     return inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
-cst_err cst_webhook_url_check(const char *url)
+/* A URL's text: at most CST_WEBHOOK_URL_MAX - 1 bytes, printable ASCII without spaces. */
+static cst_err url_text_check(const char *what, const char *url)
 {
     size_t len = strlen(url);
-    ENSURE(len < CST_WEBHOOK_URL_MAX, CST_ERR_INVALID, "a webhook URL is at most %d bytes",
+    ENSURE(len < CST_WEBHOOK_URL_MAX, CST_ERR_INVALID, "%s is at most %d bytes", what,
            CST_WEBHOOK_URL_MAX - 1);
     for (size_t i = 0; i < len; i++)
         ENSURE((unsigned char)url[i] > 0x20 && (unsigned char)url[i] < 0x7f, CST_ERR_INVALID,
-               "a webhook URL has no spaces or control characters");
+               "%s has no spaces or control characters", what);
+    return CST_OK;
+}
+
+cst_err cst_webhook_url_check(const char *url)
+{
+    TRY(url_text_check("a webhook URL", url));
     if (strncmp(url, "https://", 8) == 0) {
         ENSURE(url[8] && url[8] != '/', CST_ERR_INVALID, "a webhook URL names a host");
         return CST_OK;
@@ -338,4 +371,37 @@ cst_err cst_webhook_url_check(const char *url)
     ENSURE(strncmp(url, "http://", 7) == 0 && http_host_loopback(url + 7), CST_ERR_INVALID,
            "a webhook URL must be https:// (http:// only to a loopback address, for tests)");
     return CST_OK;
+}
+
+cst_err cst_smtp_url_check(const char *url, bool starttls)
+{
+    TRY(url_text_check("a mail relay URL", url));
+    bool smtps = strncmp(url, "smtps://", 8) == 0;
+    ENSURE(smtps || strncmp(url, "smtp://", 7) == 0, CST_ERR_INVALID,
+           "a mail relay URL is smtps://host[:port] or smtp://host[:port] (with STARTTLS)");
+    const char *host = url + (smtps ? 8 : 7), *rest = host + strcspn(host, "/?#@");
+    ENSURE(*host && *host != ':' && *host != '/', CST_ERR_INVALID, "a mail relay URL names a host");
+    ENSURE(!*rest || (rest[0] == '/' && !rest[1]), CST_ERR_INVALID,
+           "a mail relay URL is only scheme://host[:port] (no user, path or query)");
+    ENSURE(smtps || starttls || http_host_loopback(host), CST_ERR_INVALID,
+           "smtp:// without STARTTLS (notices.smtp_starttls = false) only to a loopback address, "
+           "for tests");
+    return CST_OK;
+}
+
+bool cst_email_valid(const char *s)
+{
+    size_t len = strlen(s), ats = 0, at = 0;
+    if (len < 3 || len > 254)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch <= 0x20 || ch >= 0x7f || strchr("\"<>(),;:[]\\", ch))
+            return false;
+        if (ch == '@') {
+            ats++;
+            at = i;
+        }
+    }
+    return ats == 1 && at > 0 && at + 1 < len && s[at + 1] != '.' && s[len - 1] != '.';
 }

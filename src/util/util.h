@@ -24,6 +24,13 @@ bool cst_id_valid(const char *s, const char *prefix);
  * tests; at most CST_WEBHOOK_URL_MAX - 1 bytes, no spaces or control characters. */
 #define CST_WEBHOOK_URL_MAX 512
 CST_MUST_USE cst_err cst_webhook_url_check(const char *url);
+/* INC-3: a mail relay URL is smtps://host[:port], or smtp://host[:port] with STARTTLS required;
+ * smtp:// without STARTTLS (starttls false) only to a loopback address, for tests. Nothing after
+ * the host and port. At most CST_WEBHOOK_URL_MAX - 1 bytes. */
+CST_MUST_USE cst_err cst_smtp_url_check(const char *url, bool starttls);
+/* An email address safe to put in a header and an SMTP envelope: local@domain, printable ASCII
+ * without spaces, quotes, angle brackets, commas or semicolons, one '@', at most 254 bytes. */
+bool cst_email_valid(const char *s);
 
 void cst_hex(const uint8_t *p, size_t n, char *out); /* out holds 2n+1 */
 CST_MUST_USE cst_err cst_unhex(const char *s, uint8_t *out, size_t n);
@@ -47,6 +54,11 @@ CST_MUST_USE cst_err cst_copy(char *dst, size_t n, const char *src);
 
 /* Reads a whole regular file opened with O_NOFOLLOW, at most max bytes. */
 CST_MUST_USE cst_err cst_file_read(const char *path, size_t max, cst_buf *out);
+/* Reads a secret file (regular, not a symbolic link: O_NOFOLLOW; mode 0600 or stricter) into
+ * out (n bytes, NUL-terminated); *len receives its length. what names the file in errors (the
+ * configuration key). A file of n bytes or more is refused. Wipes what it read on failure. */
+CST_MUST_USE cst_err cst_secret_file_read(const char *what, const char *path, char *out, size_t n,
+                                          size_t *len);
 /* Writes a file atomically (temp file, fsync, rename, fsync of the directory) with mode. */
 CST_MUST_USE cst_err cst_file_write_atomic(const char *path, const void *p, size_t n, int mode);
 /* Creates a file that must not exist yet (O_EXCL|O_NOFOLLOW), writes it and syncs it. */

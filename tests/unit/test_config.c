@@ -168,7 +168,7 @@ static void test_chg1_table_defaults_parse_back(void **state)
         json_decref(j);
     }
     assert_int_equal(json_object_size(dj), n);
-    assert_int_equal(n, 85); /* CHG-1: the key set of today; a new key updates this count */
+    assert_int_equal(n, 94); /* CHG-1: the key set of today; a new key updates this count */
     json_decref(dj);
     /* RET-2, RET-3: the table's lifecycle defaults are the promised schedule. */
     assert_memory_equal(&d.lifecycle, &cst_lifecycle_defaults, sizeof(d.lifecycle));
@@ -291,7 +291,7 @@ static void test_table_bounds_refused(void **state)
             break;
         }
     }
-    assert_int_equal(checked, 85);
+    assert_int_equal(checked, 94);
 }
 
 /* A key that is not in the table is refused, named, whatever the section. */
@@ -378,6 +378,10 @@ static void test_chg2_table_weaker_values_warn(void **state)
         {"auth.login_rate_per_ip", 'c'},
         {"detect.enabled", 'c'},
         {"alerts.allow_private_webhooks", 'c'},
+        {"alerts.max_open", '>'},
+        {"alerts.retention_days", '<'},
+        {"alerts.delivery_retention_days", '<'},
+        {"notices.smtp_starttls", 'c'},
         {"detect.brute_force_threshold", '>'},
         {"detect.brute_force_window", '<'},
         {"detect.password_spraying_threshold", '>'},
@@ -429,7 +433,7 @@ static void test_chg2_table_weaker_values_warn(void **state)
         checked++;
     }
     assert_int_equal(ruled, sizeof(rules) / sizeof(rules[0]));
-    assert_int_equal(checked, 28);
+    assert_int_equal(checked, 31);
 }
 
 /* Sets name = value on the defaults and runs cst_config_finish; returns finish's result and its
@@ -495,6 +499,10 @@ static void test_chg2_custom_rules_warn(void **state)
          "WEAKER THAN DEFAULT: alerts.allow_private_webhooks = true: tenants' webhooks may reach "
          "loopback and private addresses from this node (tests only)"},
         {"alerts.allow_private_webhooks", "false", NULL},
+        {"notices.smtp_starttls", "false",
+         "WEAKER THAN DEFAULT: notices.smtp_starttls = false: notices are emailed to the loopback "
+         "relay without TLS (tests only)"},
+        {"notices.smtp_starttls", "true", NULL},
     };
     static char log[8192];
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -669,12 +677,12 @@ static void test_table_kinds(void **state)
         if (k.kind == CST_KEY_STRING || k.kind == CST_KEY_CIDRS)
             assert_true(k.max_len > 0);
     }
-    assert_int_equal(counts[CST_KEY_STRING], 22);
-    assert_int_equal(counts[CST_KEY_INTEGER], 46);
-    assert_int_equal(counts[CST_KEY_DURATION], 10);
-    assert_int_equal(counts[CST_KEY_BOOL], 4);
+    assert_int_equal(counts[CST_KEY_STRING], 25);
+    assert_int_equal(counts[CST_KEY_INTEGER], 49);
+    assert_int_equal(counts[CST_KEY_DURATION], 12);
+    assert_int_equal(counts[CST_KEY_BOOL], 5);
     assert_int_equal(counts[CST_KEY_CIDRS], 2);
-    assert_int_equal(counts[CST_KEY_LISTEN], 1); /* 85 in all, as test_table_bounds_refused */
+    assert_int_equal(counts[CST_KEY_LISTEN], 1); /* 94 in all, as test_table_bounds_refused */
 }
 
 /* Found by fuzz_config: a string value that is not UTF-8 was accepted, and the node then failed

@@ -125,3 +125,35 @@ cst_err cst_sqlite_store_alert_list(cst_store *st, cst_work *w, const cst_alert_
     cst_db_unlock(db);
     return e;
 }
+
+cst_err cst_sqlite_store_alert_count_open(cst_store *st, cst_work *w, int64_t *count)
+{
+    cst_db *db = cst_sqlite_system_db(st);
+    sqlite3_stmt *q = NULL;
+    int row = 0;
+    cst_db_lock(db);
+    cst_err e =
+        cst_db_stmt(db, w, &q, "SELECT count(*) FROM alerts WHERE status != 'resolved'", "");
+    if (e == CST_OK)
+        e = cst_db_step(db, q, &row);
+    *count = row ? sqlite3_column_int64(q, 0) : 0;
+    cst_db_done(db, q);
+    cst_db_unlock(db);
+    return e;
+}
+
+cst_err cst_sqlite_store_alert_prune(cst_store *st, cst_work *w, int64_t resolved_before,
+                                     int64_t finished_before, int64_t *removed)
+{
+    cst_db *db = cst_sqlite_system_db(st);
+    int a = 0, d = 0;
+    TRY(cst_db_run(db, w, &a, "DELETE FROM alerts WHERE status = 'resolved' AND last_seen < ?", "i",
+                   resolved_before));
+    TRY(cst_db_run(db, w, &d,
+                   "DELETE FROM webhook_deliveries WHERE status IN ('delivered', 'failed') AND "
+                   "created_at < ?",
+                   "i", finished_before));
+    if (removed)
+        *removed = (int64_t)a + d;
+    return CST_OK;
+}

@@ -87,3 +87,11 @@ cst_err cst_sqlite_store_webhook_list(cst_store *st, cst_work *w, const char *al
     cst_db_unlock(db);
     return e;
 }
+
+cst_err cst_sqlite_store_webhook_defer(cst_store *st, cst_work *w, const char *url, int64_t next_at)
+{
+    return cst_db_run(cst_sqlite_system_db(st), w, NULL,
+                      "UPDATE webhook_deliveries SET next_at = ?2 WHERE status = 'pending' AND "
+                      "url = ?1 AND next_at < ?2",
+                      "si", url, next_at);
+}
