@@ -6,6 +6,7 @@
  * justification; break-glass opens an incident and a critical alert at once, is visible to the
  * tenant and stays review_pending until another security operator reviews it. */
 #include <setjmp.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -13,6 +14,10 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "core/lockbox.h"
+#include "node/node.h"
+#include "report/report.h"
+#include "util/util.h"
 #include "harness.h"
 
 static ts_server srv;
@@ -88,6 +93,8 @@ static const char *state_of(const char *id, json_t **keep)
 static int setup(void **state)
 {
     (void)state;
+    if (sodium_init() < 0) /* the expiry test opens the node in this process */
+        return -1;
     ts_init(&srv);
     owner = ts_start_tenant(&srv, &op, "lbx", tenant);
     if (!owner)
@@ -138,6 +145,35 @@ static bool audit_has_grant(const char *grant_id, const char *action)
     }
     json_decref(o);
     return found;
+}
+
+/* The IAM-8 row of a report ({controls: [...]}), its status and one evidence value. */
+static const char *iam8_row(json_t *rep, const char *evidence, json_t **value)
+{
+    size_t k, j;
+    json_t *row, *ev;
+    json_array_foreach(json_object_get(rep, "controls"), k, row)
+    {
+        if (strcmp(json_string_value(json_object_get(row, "id")), "IAM-8") != 0)
+            continue;
+        json_array_foreach(json_object_get(row, "evidence"), j, ev)
+        {
+            if (evidence && !strcmp(json_string_value(json_object_get(ev, "name")), evidence))
+                *value = json_object_get(ev, "value");
+        }
+        return json_string_value(json_object_get(row, "status"));
+    }
+    return "absent";
+}
+
+/* The IAM-8 status of the live report at path, as token. */
+static void expect_report(const char *path_, const char *token, const char *status)
+{
+    json_t *o = call("GET", path_, token, NULL, 200);
+    json_t *uses = NULL;
+    assert_string_equal(iam8_row(json_object_get(o, "report"), "break_glass_uses", &uses), status);
+    assert_true(json_integer_value(uses) >= 1);
+    json_decref(o);
 }
 
 /* IAM-8: no grant, pending, approved window (read only), then revoked. */
@@ -262,6 +298,33 @@ static void test_iam8_refused_after_expiry(void **state)
               "expires_at - %lld WHERE grant_id = '%s'\"",
               srv.data_dir, age, age, age, age, id, pending, age, id),
         0);
+    /* IAM-8's report row on the simulated clock: a break-glass left unreviewed warns, and
+     * fails once it has waited more than a day */
+    cst_node n;
+    ts_node_open(&srv, &n);
+    int64_t t0 = cst_now_us();
+    json_t *body = json_loads("{\"justification\":\"night outage\",\"scope\":{\"permissions\":"
+                              "[\"records.read\"],\"buckets\":\"*\"}}",
+                              0, NULL);
+    cst_access_row glass_row;
+    assert_int_equal(cst_lockbox_break_glass_new(body, tenant, "us_x", "x", t0, &glass_row),
+                     CST_OK);
+    json_decref(body);
+    assert_int_equal(cst_store_access_put(n.store, NULL, &glass_row), CST_OK);
+    cst_report_scope scope = {.generated_by = "cli", .requested_by = "test"};
+    const struct {
+        int64_t hours;
+        const char *status;
+    } at[] = {{1, "warn"}, {23, "warn"}, {25, "fail"}};
+    for (size_t k = 0; k < sizeof(at) / sizeof(*at); k++) {
+        json_t *rep = NULL, *open = NULL;
+        assert_int_equal(cst_report_build(&n, &scope, t0 + at[k].hours * 3600 * 1000000LL, &rep),
+                         CST_OK);
+        assert_string_equal(iam8_row(rep, "grants_open", &open), at[k].status);
+        assert_int_equal(json_integer_value(open), at[k].hours < 1 ? 1 : 0);
+        json_decref(rep);
+    }
+    cst_node_close(&n);
     assert_true(ts_start(&srv));
     assert_int_equal(get_record(g), 401);
     json_t *keep;
@@ -336,11 +399,15 @@ static void test_iam8_break_glass(void **state)
     o = call("GET", p, owner, NULL, 200);
     assert_string_equal(json_string_value(json_object_get(o, "review_state")), "review_pending");
     json_decref(o);
+    /* the report: a break-glass awaiting review warns, for the node and the tenant */
+    expect_report("/v1/sys/report", op, "warn");
+    expect_report("/v1/report", owner, "warn");
     path(p, sizeof(p), "/v1/sys/access-requests/%s/review", id);
     o = call("POST", p, sec, "{\"comment\":\"justified: outage INC-7\"}", 200);
     assert_string_equal(json_string_value(json_object_get(o, "review_state")), "reviewed");
     json_decref(o);
     expect("POST", p, sec, "{\"comment\":\"twice\"}", 409);
+    expect_report("/v1/sys/report", op, "pass");
     free(g);
 }
 
