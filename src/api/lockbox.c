@@ -51,6 +51,17 @@ static cst_err respond(cst_request *req, int status, const cst_access_row *a)
     return cst_resp_json(req, status, o);
 }
 
+/* A decision on a: stored (a change to principals: a grant's credential is checked against it
+ * from the next request on), the tenant told of event, a answered. */
+static cst_err decided(cst_node *n, cst_request *req, const cst_access_row *a, const char *event,
+                       int64_t now)
+{
+    TRY(cst_store_access_put(n->store, req->work, a));
+    cst_audit_info(req, "state", json_string(a->state));
+    TRY(tell(n, req, a, event, false, now));
+    return respond(req, 200, a);
+}
+
 struct listing {
     json_t *items;
     int64_t now;
@@ -104,6 +115,19 @@ static cst_err issue(cst_node *n, cst_request *req, cst_access_row *a, int64_t n
     TRY(cst_store_token_create(n->store, req->work, &tok));
     TRY(cst_copy(a->token_id, sizeof(a->token_id), tok.id));
     return cst_store_access_put(n->store, req->work, a);
+}
+
+/* A decision's JSON body (fields allowed) and its required comment. */
+static cst_err decision_body(cst_request *req, const char *const *fields, json_t **body,
+                             const char **comment)
+{
+    TRY(cst_api_body(req, fields, body));
+    cst_err e = cst_json_str(*body, "comment", true, comment);
+    if (e != CST_OK) {
+        json_decref(*body);
+        *body = NULL;
+    }
+    return e;
 }
 
 /* ---- operators ---- */
@@ -171,16 +195,12 @@ cst_err cst_api_sys_access_review(cst_node *n, cst_request *req)
     cst_access_row a;
     TRY(load(n, req, NULL, now, &a));
     json_t *body = NULL;
-    TRY(cst_api_body(req, fields, &body));
     const char *comment = NULL;
-    cst_err e = cst_json_str(body, "comment", true, &comment);
-    if (e == CST_OK)
-        e = cst_lockbox_review(&a, req->who.user.id, comment, now);
+    TRY(decision_body(req, fields, &body, &comment));
+    cst_err e = cst_lockbox_review(&a, req->who.user.id, comment, now);
     json_decref(body);
     TRY(e);
-    TRY(cst_store_access_put(n->store, req->work, &a));
-    TRY(tell(n, req, &a, "access_request.reviewed", false, now));
-    return respond(req, 200, &a);
+    return decided(n, req, &a, "access_request.reviewed", now);
 }
 
 /* ---- break-glass ---- */
@@ -309,22 +329,6 @@ cst_err cst_api_access_get(cst_node *n, cst_request *req)
     return respond(req, 200, &a);
 }
 
-/* A tenant decision's body and comment (comment required when need_comment). */
-static cst_err decision_body(cst_request *req, const char *const *fields, bool need_comment,
-                             json_t **body, const char **comment)
-{
-    *body = NULL;
-    *comment = NULL;
-    if (req->body.len || need_comment)
-        TRY(cst_api_body(req, fields, body));
-    cst_err e = cst_json_str(*body, "comment", need_comment, comment);
-    if (e != CST_OK) {
-        json_decref(*body);
-        *body = NULL;
-    }
-    return e;
-}
-
 cst_err cst_api_access_approve(cst_node *n, cst_request *req)
 {
     static const char *const fields[] = {"duration_seconds", "comment", NULL};
@@ -333,7 +337,7 @@ cst_err cst_api_access_approve(cst_node *n, cst_request *req)
     TRY(load(n, req, req->who.tenant.id, now, &a));
     json_t *body;
     const char *comment;
-    TRY(decision_body(req, fields, true, &body, &comment));
+    TRY(decision_body(req, fields, &body, &comment));
     int64_t d = 0;
     bool present;
     cst_err e = cst_json_int(body, "duration_seconds", false, &d, &present);
@@ -345,10 +349,7 @@ cst_err cst_api_access_approve(cst_node *n, cst_request *req)
                                 now);
     json_decref(body);
     TRY(e);
-    TRY(cst_store_access_put(n->store, req->work, &a));
-    cst_audit_info(req, "state", json_string(a.state));
-    TRY(tell(n, req, &a, "access_request.approved", false, now));
-    return respond(req, 200, &a);
+    return decided(n, req, &a, "access_request.approved", now);
 }
 
 cst_err cst_api_access_deny(cst_node *n, cst_request *req)
@@ -359,13 +360,11 @@ cst_err cst_api_access_deny(cst_node *n, cst_request *req)
     TRY(load(n, req, req->who.tenant.id, now, &a));
     json_t *body;
     const char *comment;
-    TRY(decision_body(req, fields, true, &body, &comment));
+    TRY(decision_body(req, fields, &body, &comment));
     cst_err e = cst_lockbox_deny(&a, req->who.user.id, comment, now);
     json_decref(body);
     TRY(e);
-    TRY(cst_store_access_put(n->store, req->work, &a));
-    TRY(tell(n, req, &a, "access_request.denied", false, now));
-    return respond(req, 200, &a);
+    return decided(n, req, &a, "access_request.denied", now);
 }
 
 cst_err cst_api_access_revoke(cst_node *n, cst_request *req)
@@ -376,7 +375,5 @@ cst_err cst_api_access_revoke(cst_node *n, cst_request *req)
     /* IAM-8: the grant's row changes, which moves the principals generation: its credential
      * is refused from the very next request, cache or not */
     TRY(cst_lockbox_revoke(&a, req->who.user.id, now));
-    TRY(cst_store_access_put(n->store, req->work, &a));
-    TRY(tell(n, req, &a, "access_request.revoked", false, now));
-    return respond(req, 200, &a);
+    return decided(n, req, &a, "access_request.revoked", now);
 }

@@ -139,21 +139,6 @@ json_t *cst_lockbox_scope_json(const cst_access_row *a)
     return json_pack("{s:o,s:o}", "permissions", cst_perms_json(a->perms), "buckets", b);
 }
 
-bool cst_lockbox_scope_bucket(const cst_access_row *a, const char *bucket)
-{
-    json_t *b = json_loads(a->buckets, 0, NULL);
-    bool ok = false;
-    size_t i;
-    json_t *v;
-    json_array_foreach(b, i, v)
-    {
-        const char *s = json_string_value(v);
-        ok |= s && (strcmp(s, "*") == 0 || strcmp(s, bucket) == 0);
-    }
-    json_decref(b);
-    return ok;
-}
-
 /* ---- requests ---- */
 
 static cst_err text_field(const json_t *body, const char *key, bool required, char *out,

@@ -61,8 +61,6 @@ bool cst_lockbox_open(const cst_access_row *a, int64_t now);
 CST_MUST_USE cst_err cst_lockbox_scope_parse(const json_t *scope, cst_access_row *a);
 /* The scope as {permissions, buckets} (a new reference). */
 json_t *cst_lockbox_scope_json(const cst_access_row *a);
-/* Whether the scope reaches bucket. */
-bool cst_lockbox_scope_bucket(const cst_access_row *a, const char *bucket);
 
 /* A new pending request from the operator's body {tenant, reason, justification, ticket?,
  * scope, duration_seconds?} by requester (the operator's user id and username), tenant_id the

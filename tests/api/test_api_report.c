@@ -138,9 +138,9 @@ static void test_evd1_fresh_node_every_row_with_evidence(void **state)
         assert_non_null(json_string_value(json_object_get(json_array_get(ev, 0), "observed_at")));
         counted++;
     }
-    assert_int_equal(counted, NCONTROLS - 4);
+    assert_int_equal(counted, NCONTROLS - 3);
     json_t *counts = json_object_get(r, "counts");
-    assert_int_equal(json_integer_value(json_object_get(counts, "not_implemented")), 4);
+    assert_int_equal(json_integer_value(json_object_get(counts, "not_implemented")), 3);
     assert_int_equal(json_integer_value(json_object_get(counts, "fail")), 0);
 
     /* signed: verifies with the node's key; one changed byte fails it */
