@@ -284,15 +284,16 @@ cst_err cst_api_sys_break_glass(cst_node *n, cst_request *req)
     const char *code = NULL;
     cst_tenant_row t;
     cst_access_row a;
-    /* a fresh second factor first, before anything is written (IAM-3: once per code) */
-    cst_err e = cst_json_str(body, "totp", true, &code);
-    if (e == CST_OK && (e = cst_api_totp_check(n, &req->who.user, code)) != CST_OK)
-        e = cst_fail(CST_ERR_FORBIDDEN, "break-glass needs a fresh two-factor code (totp)");
-    if (e == CST_OK)
-        e = tenant_of(n, req, body, &t);
+    cst_err e = tenant_of(n, req, body, &t);
     if (e == CST_OK)
         e = cst_lockbox_break_glass_new(body, t.id, req->who.user.id, req->who.user.username, now,
                                         &a);
+    if (e == CST_OK)
+        e = cst_json_str(body, "totp", true, &code);
+    /* a fresh second factor, before anything is written (IAM-3: each code once); a malformed
+     * request does not use one up */
+    if (e == CST_OK && (e = cst_api_totp_check(n, &req->who.user, code)) != CST_OK)
+        e = cst_fail(CST_ERR_FORBIDDEN, "break-glass needs a fresh two-factor code (totp)");
     json_decref(body);
     TRY(e);
     cst_incident_row inc;

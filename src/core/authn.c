@@ -49,6 +49,21 @@ cst_err cst_authn_user_active(const cst_user_row *u)
     return CST_OK;
 }
 
+/* IAM-8: a lockbox grant's credential: an operator's token bound to the grant's tenant; c
+ * keeps the grant's view, and the scope's buckets stand in the user row's grants. */
+static cst_err grant_read(cst_store *st, cst_cred *c)
+{
+    cst_access_row a;
+    cst_err e = cst_store_access_get(st, NULL, c->token.grant_id, &a);
+    ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
+    TRY(e);
+    ENSURE(strcmp(a.tenant_id, c->token.tenant_id) == 0 && strcmp(a.token_id, c->token.id) == 0 &&
+               strcmp(c->user.tenant_id, CST_SYS_TENANT) == 0,
+           CST_ERR_UNAUTHENTICATED, "invalid or expired token");
+    cst_lockbox_grant_of(&a, &c->grant);
+    return cst_copy(c->user.grants, sizeof(c->user.grants), a.buckets);
+}
+
 /* Reads the rows behind the token id from the store into c, at the generation *gen (read
  * first: see cst_store_principals_gen). A wrong secret or an expired token reads nothing more,
  * so it is never cached. */
@@ -67,17 +82,9 @@ static cst_err cred_read(cst_store *st, const cst_authn_policy *pol, const char 
     TRY(e);
     const char *settings = NULL;
     memset(&c->grant, 0, sizeof(c->grant));
-    if (c->token.grant_id[0]) {
-        /* IAM-8: a lockbox grant's credential: an operator's, bound to the grant's tenant */
-        e = cst_store_access_get(st, NULL, c->token.grant_id, &c->grant);
-        ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
-        TRY(e);
-        ENSURE(strcmp(c->grant.tenant_id, c->token.tenant_id) == 0 &&
-                   strcmp(c->grant.token_id, c->token.id) == 0 &&
-                   strcmp(c->user.tenant_id, CST_SYS_TENANT) == 0,
-               CST_ERR_UNAUTHENTICATED, "invalid or expired token");
-    }
-    const char *tenant_id = c->grant.id[0] ? c->grant.tenant_id : c->user.tenant_id;
+    if (c->token.grant_id[0])
+        TRY(grant_read(st, c));
+    const char *tenant_id = c->grant.id[0] ? c->token.tenant_id : c->user.tenant_id;
     if (strcmp(tenant_id, CST_SYS_TENANT) != 0) {
         e = cst_store_tenant_get(st, NULL, tenant_id, &c->tenant);
         ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
@@ -111,7 +118,7 @@ static cst_err cred_get(cst_store *st, const cst_authn_policy *pol, const char *
 static cst_err decide_grant(const cst_authn_policy *pol, const cst_cred *c, const char *client_ip,
                             int64_t now, cst_principal *who)
 {
-    ENSURE(cst_lockbox_open(&c->grant, now), CST_ERR_UNAUTHENTICATED,
+    ENSURE(cst_lockbox_grant_open(&c->grant, now), CST_ERR_UNAUTHENTICATED,
            "the lockbox grant of this credential is not open (%s, or its window ended)",
            c->grant.state);
     who->is_operator = false;
@@ -120,8 +127,7 @@ static cst_err decide_grant(const cst_authn_policy *pol, const cst_cred *c, cons
     who->grant = c->grant;
     who->perms = c->grant.perms;
     who->token = c->token;
-    who->user.roles = 0; /* no role: the scope alone */
-    TRY(cst_copy(who->user.grants, sizeof(who->user.grants), c->grant.buckets));
+    who->user.roles = 0;       /* no role: the scope alone (its buckets are in user.grants) */
     who->mfa_required = false; /* the operator's session had it; this is not a session */
     who->authenticated = true;
     TRY(cst_authz_ip(pol->operator_ip_allowlist, &who->settings, true, NULL, client_ip));

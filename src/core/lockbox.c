@@ -81,10 +81,31 @@ bool cst_lockbox_tick(cst_access_row *a, int64_t now)
     return true;
 }
 
+static bool window_open(const char *state, int64_t from, int64_t until, int64_t now)
+{
+    return cst_lockbox_state_parse(state) == CST_LOCKBOX_APPROVED && from <= now && now < until;
+}
+
 bool cst_lockbox_open(const cst_access_row *a, int64_t now)
 {
-    return cst_lockbox_state_parse(a->state) == CST_LOCKBOX_APPROVED && a->window_from <= now &&
-           now < a->window_until;
+    return window_open(a->state, a->window_from, a->window_until, now);
+}
+
+void cst_lockbox_grant_of(const cst_access_row *a, cst_grant *out)
+{
+    memset(out, 0, sizeof(*out));
+    memcpy(out->id, a->id, sizeof(out->id));
+    memcpy(out->state, a->state, sizeof(out->state));
+    out->perms = a->perms;
+    out->window_from = a->window_from;
+    out->window_until = a->window_until;
+    out->break_glass = a->break_glass;
+    memcpy(out->justification, a->justification, sizeof(out->justification));
+}
+
+bool cst_lockbox_grant_open(const cst_grant *g, int64_t now)
+{
+    return window_open(g->state, g->window_from, g->window_until, now);
 }
 
 /* ---- scope ---- */

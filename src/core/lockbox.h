@@ -54,6 +54,21 @@ bool cst_lockbox_tick(cst_access_row *a, int64_t now);
 /* IAM-8: does a grant in a open a credential at now: approved and inside its window. */
 bool cst_lockbox_open(const cst_access_row *a, int64_t now);
 
+/* IAM-8: what a grant credential's checks and audit entries need of its grant (the credential
+ * cache keeps this, not the whole row). */
+typedef struct cst_grant {
+    char id[CST_ID_MAX];
+    char state[16];
+    uint32_t perms;
+    int64_t window_from, window_until;
+    bool break_glass;
+    char justification[CST_ACCESS_TEXT];
+} cst_grant;
+/* The grant view of a (its buckets go to the holder's user row: core/authn.c). */
+void cst_lockbox_grant_of(const cst_access_row *a, cst_grant *out);
+/* cst_lockbox_open of the grant g. */
+bool cst_lockbox_grant_open(const cst_grant *g, int64_t now);
+
 /* IAM-8: the scope {permissions: [...], buckets: [...] | "*"}: permissions non-empty and within
  * the read rights (tenant.read, records.read, audit.read) plus records.write and buckets.admin
  * when named; never users.admin, tenant.admin (users, tokens, settings) or any operator right.
