@@ -70,6 +70,18 @@ static void request(long d, char id[32])
 
 #define path(out, n, fmt, id) snprintf(out, n, fmt, id)
 
+/* The deliveries queued to the tenant's webhook about access request id with event. */
+static int64_t told(const char *id, const char *event)
+{
+    char db[400], sql[400];
+    snprintf(db, sizeof(db), "%s/system.db", srv.data_dir);
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM webhook_deliveries WHERE tenant = '%s' AND body LIKE "
+             "'%%\"%s\"%%' AND body LIKE '%%%s%%'",
+             tenant, event, id);
+    return ts_db_count(db, sql);
+}
+
 /* The grant's credential (asserts 201 and the expires_at). */
 static char *grant_token(const char *id)
 {
@@ -106,6 +118,9 @@ static int setup(void **state)
     admin = ts_user_create(&srv, owner, "lbx", "admin1", "[\"admin\"]", NULL, true, NULL);
     /* the requester's namesake in the tenant (the same person, by the rule) */
     sup_twin = ts_user_create(&srv, owner, "lbx", "SUP1", "[\"admin\"]", NULL, true, NULL);
+    /* the tenant is told at once: its webhook (never reached here; the queue is checked) */
+    expect("PATCH", "/v1/tenant", owner, "{\"alert_webhook_url\":\"http://127.0.0.1:9/lockbox\"}",
+           200);
     ts_bucket(&srv, owner, "b");
     ts_bucket(&srv, owner, "c");
     assert_int_equal(ts_put(&srv, owner, "b", "k", "text/plain", "v1", 2), 201);
@@ -190,6 +205,7 @@ static void test_iam8_operator_read_needs_an_approved_grant(void **state)
     expect("POST", "/v1/sys/access-requests", sup, bad, 400); /* never users.admin */
     char id[32], p[128];
     request(3600, id);
+    assert_int_equal(told(id, "access_request.created"), 1);
     path(p, sizeof(p), "/v1/sys/access-requests/%s/token", id);
     expect("POST", p, sup, NULL, 409); /* pending: no credential */
     json_t *keep;
@@ -234,6 +250,8 @@ static void test_iam8_operator_read_needs_an_approved_grant(void **state)
     path(p, sizeof(p), "/v1/access-requests/%s/revoke", id);
     expect("POST", p, owner, NULL, 200);
     assert_int_equal(get_record(g), 401);
+    assert_int_equal(told(id, "access_request.approved"), 1);
+    assert_int_equal(told(id, "access_request.revoked"), 1);
     assert_string_equal(state_of(id, &keep), "revoked");
     json_decref(keep);
     free(g);
@@ -382,6 +400,7 @@ static void test_iam8_break_glass(void **state)
     /* the same code again is refused (fresh only) */
     expect("POST", "/v1/sys/break-glass", glass, body, 403);
     assert_int_equal(get_record(g), 200);
+    assert_int_equal(told(id, "access_request.break_glass"), 1);
     /* an incident and a critical alert at once, visible to the tenant */
     path(p, sizeof(p), "/v1/sys/incidents/%s", incident);
     expect("GET", p, sec, NULL, 200);
