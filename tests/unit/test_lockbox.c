@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "core/authn.h"
 #include "core/lockbox.h"
 #include "util/util.h"
 
@@ -189,6 +190,31 @@ static void test_iam8_break_glass_rules(void **state)
     assert_int_equal(cst_lockbox_review(&r, "us_sec", "not glass", T0), CST_ERR_CONFLICT);
 }
 
+/* IAM-8: a grant's principal holds its scope and nothing else: no self-service route (tokens,
+ * sessions, two-factor), no permission the scope lacks, no bucket outside it, no operator route. */
+static void test_iam8_grant_principal_is_its_scope(void **state)
+{
+    (void)state;
+    static cst_principal who; /* large: not on the stack */
+    memset(&who, 0, sizeof(who));
+    who.authenticated = true;
+    strcpy(who.grant.id, "ar_1");
+    strcpy(who.tenant.id, "tn_1");
+    who.perms = CST_PERM_BIT(CST_PERM_RECORDS_READ);
+    strcpy(who.user.grants, "[\"b\"]");
+    cst_authz_ask read_b = {.perm = CST_PERM_RECORDS_READ, .bucket = "b"};
+    cst_authz_ask read_c = {.perm = CST_PERM_RECORDS_READ, .bucket = "c"};
+    cst_authz_ask write_b = {.perm = CST_PERM_RECORDS_WRITE, .bucket = "b"};
+    cst_authz_ask self = {.perm = CST_PERM_SELF};
+    cst_authz_ask sys = {.perm = CST_PERM_SYS_LOCKBOX};
+    assert_int_equal(cst_authz_check(&who, &read_b), CST_OK);
+    assert_int_equal(cst_authz_check(&who, &read_c), CST_ERR_FORBIDDEN);
+    assert_int_equal(cst_authz_check(&who, &write_b), CST_ERR_FORBIDDEN);
+    assert_int_equal(cst_authz_check(&who, &self), CST_ERR_FORBIDDEN);
+    assert_int_equal(cst_authz_check(&who, &sys), CST_ERR_FORBIDDEN);
+    cst_err_clear();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +223,7 @@ int main(void)
         cmocka_unit_test(test_iam8_durations_and_clock),
         cmocka_unit_test(test_iam8_approvals),
         cmocka_unit_test(test_iam8_break_glass_rules),
+        cmocka_unit_test(test_iam8_grant_principal_is_its_scope),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
