@@ -30,7 +30,7 @@ typedef struct cst_cred {
     int idle_max, session_max;    /* the node's session limits at the time (cst_authn_policy) */
 } cst_cred;
 
-/* A cache of at most entries credentials (about 10 KiB each, allocated as they are used); *out
+/* A cache of at most entries credentials (about 11 KiB each, allocated as they are used); *out
  * is NULL when entries is 0 (no cache: every lookup misses). Free with cst_credcache_free. */
 CST_MUST_USE cst_err cst_credcache_new(size_t entries, cst_credcache **out);
 /* Wipes and frees every entry (they hold token hashes and password hashes). NULL is fine. */
