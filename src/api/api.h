@@ -66,6 +66,20 @@ cst_err cst_api_tenant_get(cst_node *n, cst_request *req);
 cst_err cst_api_tenant_patch(cst_node *n, cst_request *req);
 cst_err cst_api_totp_enrol(cst_node *n, cst_request *req);
 cst_err cst_api_totp_confirm(cst_node *n, cst_request *req);
+/* IAM-3: checks a fresh TOTP code of u and records its step (never accepted twice). */
+CST_MUST_USE cst_err cst_api_totp_check(cst_node *n, const cst_user_row *u, const char *code);
+/* IAM-8: the lockbox (api/lockbox.c) */
+cst_err cst_api_sys_access_create(cst_node *n, cst_request *req);
+cst_err cst_api_sys_access_list(cst_node *n, cst_request *req);
+cst_err cst_api_sys_access_get(cst_node *n, cst_request *req);
+cst_err cst_api_sys_access_token(cst_node *n, cst_request *req);
+cst_err cst_api_sys_access_review(cst_node *n, cst_request *req);
+cst_err cst_api_sys_break_glass(cst_node *n, cst_request *req);
+cst_err cst_api_access_list(cst_node *n, cst_request *req);
+cst_err cst_api_access_get(cst_node *n, cst_request *req);
+cst_err cst_api_access_approve(cst_node *n, cst_request *req);
+cst_err cst_api_access_deny(cst_node *n, cst_request *req);
+cst_err cst_api_access_revoke(cst_node *n, cst_request *req);
 cst_err cst_api_totp_disable(cst_node *n, cst_request *req);
 cst_err cst_api_session_list(cst_node *n, cst_request *req);
 cst_err cst_api_session_delete(cst_node *n, cst_request *req);

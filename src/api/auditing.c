@@ -175,6 +175,13 @@ cst_err cst_api_audit_request(cst_node *n, cst_request *req, cst_audit_ticket *t
     if (tenant && strcmp(tenant, CST_SYS_TENANT) == 0)
         tenant = NULL;
     const char *action = req->audit_action ? req->audit_action : r ? r->action : "request.unrouted";
+    if (who->authenticated && who->grant.id[0]) {
+        /* IAM-8: access transparency: the tenant reads which grant and why */
+        cst_audit_info(req, "grant_id", json_string(who->grant.id));
+        cst_audit_info(req, "justification", json_string(who->grant.justification));
+        if (who->grant.break_glass)
+            cst_audit_info(req, "break_glass", json_true());
+    }
     cst_audit_event ev = {
         .stream = strncmp(action, "record.", 7) == 0 ? CST_AUDIT_ACCESS : CST_AUDIT_SECURITY,
         .tenant = tenant,
@@ -189,7 +196,7 @@ cst_err cst_api_audit_request(cst_node *n, cst_request *req, cst_audit_ticket *t
         .read = req->method && (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD")),
     };
     if (who->authenticated) {
-        ev.actor_type = who->is_operator ? "operator" : "user";
+        ev.actor_type = who->is_operator || who->grant.id[0] ? "operator" : "user";
         ev.actor_id = who->user.id;
         ev.actor_token = who->token.id;
     } else if (req->audit_actor[0]) {
@@ -207,10 +214,25 @@ cst_err cst_api_audit_request(cst_node *n, cst_request *req, cst_audit_ticket *t
     return e;
 }
 
+/* IAM-8: counts a request made with a lockbox grant's credential, and a record it read, on
+ * the grant (recorded use: a failure is logged, never the request's). */
+static void grant_use(cst_node *n, const cst_request *req)
+{
+    const cst_principal *who = &req->who;
+    if (!who->authenticated || !who->grant.id[0])
+        return;
+    bool read = req->route && req->status == 200 && strcmp(req->route->action, "record.read") == 0;
+    if (cst_store_access_use(n->store, NULL, who->grant.id, 1, read ? 1 : 0) != CST_OK) {
+        cst_warn("lockbox: the use of grant %s could not be counted", who->grant.id);
+        cst_err_clear();
+    }
+}
+
 void cst_api_on_respond(void *app, cst_request *req)
 {
     if (!req->audited && cst_api_audit_request(app, req, NULL) != CST_OK)
         cst_resp_error(req, CST_ERR_AUDIT_UNAVAILABLE);
+    grant_use(app, req);
     cst_api_detect(app, req); /* DET-1 */
 }
 

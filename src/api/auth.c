@@ -65,7 +65,7 @@ static cst_err totp_seal(cst_node *n, cst_user_row *u, const uint8_t secret[CST_
 }
 
 /* Checks a TOTP code and records its step, so the same code never works twice (IAM-3). */
-static cst_err totp_check(cst_node *n, const cst_user_row *u, const char *code)
+cst_err cst_api_totp_check(cst_node *n, const cst_user_row *u, const char *code)
 {
     uint8_t secret[CST_TOTP_SECRET_LEN];
     TRY(totp_open(n, u, secret));
@@ -259,7 +259,8 @@ static cst_err check_second_factor(cst_node *n, cst_request *req, const login_re
         return CST_OK;
     ENSURE(l->totp || l->recovery, CST_ERR_MFA_REQUIRED,
            "this account uses two-factor authentication: send totp or recovery_code");
-    cst_err e = l->totp ? totp_check(n, u, l->totp) : cst_recovery_use(n->store, u, l->recovery);
+    cst_err e =
+        l->totp ? cst_api_totp_check(n, u, l->totp) : cst_recovery_use(n->store, u, l->recovery);
     if (e == CST_ERR_UNAUTHENTICATED) {
         cst_audit_info(req, "mfa_failure", json_string(l->totp ? "totp" : "recovery_code"));
         record_failure(n, req, l, u);
@@ -441,7 +442,7 @@ static cst_err check_body_code(cst_node *n, cst_request *req, const cst_user_row
     cst_err e = cst_api_body(req, fields, &body);
     if (e == CST_OK)
         e = cst_json_str(body, "code", true, &code);
-    if (e == CST_OK && (e = totp_check(n, u, code)) == CST_ERR_UNAUTHENTICATED)
+    if (e == CST_OK && (e = cst_api_totp_check(n, u, code)) == CST_ERR_UNAUTHENTICATED)
         e = cst_fail(CST_ERR_INVALID, "invalid two-factor code: check the authenticator's clock");
     json_decref(body);
     return e;

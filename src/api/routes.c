@@ -144,6 +144,30 @@ const cst_route cst_api_routes[] = {
       "sys.review.decide"),
     R("POST", "/v1/sys/access-review/{id}/attest", cst_api_review_attest, SYS_SECURITY, NONE,
       "sys.review.attest"),
+    /* IAM-8: the lockbox: operators request, the tenant decides, a grant's one credential;
+     * break-glass with a fresh second factor, reviewed by another security operator */
+    R("POST", "/v1/sys/access-requests", cst_api_sys_access_create, SYS_LOCKBOX, JSON,
+      "sys.access_request.create"),
+    R("GET", "/v1/sys/access-requests", cst_api_sys_access_list, SYS_LOCKBOX, NONE,
+      "sys.access_request.list"),
+    R("GET", "/v1/sys/access-requests/{id}", cst_api_sys_access_get, SYS_LOCKBOX, NONE,
+      "sys.access_request.read"),
+    R("POST", "/v1/sys/access-requests/{id}/token", cst_api_sys_access_token, SYS_LOCKBOX, NONE,
+      "sys.access_request.token"),
+    R("POST", "/v1/sys/access-requests/{id}/review", cst_api_sys_access_review, SYS_SECURITY, JSON,
+      "sys.access_request.review"),
+    R("POST", "/v1/sys/break-glass", cst_api_sys_break_glass, SYS_BREAK_GLASS, JSON,
+      "sys.break_glass"),
+    RF("GET", "/v1/access-requests", cst_api_access_list, AUDIT_READ, NONE, "access_request.list",
+       CLOSED_READ),
+    RF("GET", "/v1/access-requests/{id}", cst_api_access_get, AUDIT_READ, NONE,
+       "access_request.read", CLOSED_READ),
+    R("POST", "/v1/access-requests/{id}/approve", cst_api_access_approve, TENANT_ADMIN, JSON,
+      "access_request.approve"),
+    R("POST", "/v1/access-requests/{id}/deny", cst_api_access_deny, TENANT_ADMIN, JSON,
+      "access_request.deny"),
+    R("POST", "/v1/access-requests/{id}/revoke", cst_api_access_revoke, TENANT_ADMIN, NONE,
+      "access_request.revoke"),
 };
 
 const size_t cst_api_route_count = sizeof(cst_api_routes) / sizeof(cst_api_routes[0]);

@@ -10,6 +10,7 @@
 #include "core/authz.h"
 #include "core/incident.h"
 #include "core/review.h"
+#include "core/lockbox.h"
 #include "node/webhook.h"
 #include "util/util.h"
 
@@ -36,6 +37,9 @@ static json_t *settings_json(const cst_node *n, const cst_tenant_row *t)
                           s.session_max_seconds, "breach_notice_hours",
                           cst_incident_notice_hours(t->settings, n->cfg.max_notice_hours),
                           "notice_contacts", contacts ? json_incref(contacts) : json_array());
+    if (o) /* IAM-8: the approvals an operator's access request needs */
+        json_object_set_new(o, "lockbox_approvals",
+                            json_integer(cst_lockbox_approvals_required(t->settings)));
     if (o) {
         json_object_set_new(o, "alert_webhook_url",
                             hook && hook[0] ? json_string(hook) : json_null());
@@ -67,11 +71,17 @@ cst_err cst_api_tenant_get(cst_node *n, cst_request *req)
 
 cst_err cst_api_tenant_patch(cst_node *n, cst_request *req)
 {
-    static const char *const fields[] = {"mfa_required",         "ip_allowlist",
-                                         "session_idle_seconds", "session_max_seconds",
-                                         "breach_notice_hours",  "notice_contacts",
-                                         "alert_webhook_url",    "rotate_alert_webhook_secret",
-                                         "review_no_response",   NULL};
+    static const char *const fields[] = {"mfa_required",
+                                         "ip_allowlist",
+                                         "session_idle_seconds",
+                                         "session_max_seconds",
+                                         "breach_notice_hours",
+                                         "notice_contacts",
+                                         "alert_webhook_url",
+                                         "rotate_alert_webhook_secret",
+                                         "review_no_response",
+                                         "lockbox_approvals",
+                                         NULL};
     json_t *body = NULL;
     TRY(cst_api_body(req, fields, &body));
     cst_err e = cst_tenant_settings_check(body, req->client_ip, n->cfg.session_idle_seconds,

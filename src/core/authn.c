@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/authn.h"
+#include "core/lockbox.h"
 #include "crypto/secrets.h"
 #include "util/json.h"
 #include "util/util.h"
@@ -48,6 +49,21 @@ cst_err cst_authn_user_active(const cst_user_row *u)
     return CST_OK;
 }
 
+/* IAM-8: a lockbox grant's credential: an operator's token bound to the grant's tenant; c
+ * keeps the grant's view, and the scope's buckets stand in the user row's grants. */
+static cst_err grant_read(cst_store *st, cst_cred *c)
+{
+    cst_access_row a;
+    cst_err e = cst_store_access_get(st, NULL, c->token.grant_id, &a);
+    ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
+    TRY(e);
+    ENSURE(strcmp(a.tenant_id, c->token.tenant_id) == 0 && strcmp(a.token_id, c->token.id) == 0 &&
+               strcmp(c->user.tenant_id, CST_SYS_TENANT) == 0,
+           CST_ERR_UNAUTHENTICATED, "invalid or expired token");
+    cst_lockbox_grant_of(&a, &c->grant);
+    return cst_copy(c->user.grants, sizeof(c->user.grants), a.buckets);
+}
+
 /* Reads the rows behind the token id from the store into c, at the generation *gen (read
  * first: see cst_store_principals_gen). A wrong secret or an expired token reads nothing more,
  * so it is never cached. */
@@ -65,8 +81,12 @@ static cst_err cred_read(cst_store *st, const cst_authn_policy *pol, const char 
     ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
     TRY(e);
     const char *settings = NULL;
-    if (strcmp(c->user.tenant_id, CST_SYS_TENANT) != 0) {
-        e = cst_store_tenant_get(st, NULL, c->user.tenant_id, &c->tenant);
+    memset(&c->grant, 0, sizeof(c->grant));
+    if (c->token.grant_id[0])
+        TRY(grant_read(st, c));
+    const char *tenant_id = c->grant.id[0] ? c->token.tenant_id : c->user.tenant_id;
+    if (strcmp(tenant_id, CST_SYS_TENANT) != 0) {
+        e = cst_store_tenant_get(st, NULL, tenant_id, &c->tenant);
         ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_UNAUTHENTICATED, "invalid or expired token");
         TRY(e);
         settings = c->tenant.settings;
@@ -90,6 +110,31 @@ static cst_err cred_get(cst_store *st, const cst_authn_policy *pol, const char *
     return CST_OK;
 }
 
+/* IAM-8: a lockbox grant's credential works only while its grant is approved and inside its
+ * window (checked at now on every request: the cache holds the grant's row, and a revocation
+ * or denial moves the principals generation, so it is read again); it acts in the grant's
+ * tenant with the scope's permissions and buckets only, never as the operator. The node's
+ * operator allowlist and the tenant's both apply. */
+static cst_err decide_grant(const cst_authn_policy *pol, const cst_cred *c, const char *client_ip,
+                            int64_t now, cst_principal *who)
+{
+    ENSURE(cst_lockbox_grant_open(&c->grant, now), CST_ERR_UNAUTHENTICATED,
+           "the lockbox grant of this credential is not open (%s, or its window ended)",
+           c->grant.state);
+    who->is_operator = false;
+    who->tenant = c->tenant;
+    who->settings = c->settings;
+    who->grant = c->grant;
+    who->perms = c->grant.perms;
+    who->token = c->token;
+    who->user.roles = 0;       /* no role: the scope alone (its buckets are in user.grants) */
+    who->mfa_required = false; /* the operator's session had it; this is not a session */
+    who->authenticated = true;
+    TRY(cst_authz_ip(pol->operator_ip_allowlist, &who->settings, true, NULL, client_ip));
+    return cst_authz_ip(pol->operator_ip_allowlist, &who->settings, false, who->tenant.id,
+                        client_ip);
+}
+
 /* IAM-5, IAM-7, IAM-9: every check of a credential, on every request, whether its rows came
  * from the store or the cache. who is filled as each check passes, as the refusal names it. */
 static cst_err decide(const cst_authn_policy *pol, const cst_cred *c,
@@ -102,6 +147,8 @@ static cst_err decide(const cst_authn_policy *pol, const cst_cred *c,
     who->user = c->user;
     TRY(cst_authn_user_active(&who->user));
     who->is_operator = strcmp(who->user.tenant_id, CST_SYS_TENANT) == 0;
+    if (c->grant.id[0])
+        return decide_grant(pol, c, client_ip, now, who);
     if (!who->is_operator)
         who->tenant = c->tenant;
     who->settings = c->settings;
@@ -121,7 +168,8 @@ static void touch(cst_store *st, cst_credcache *cache, const cst_principal *who,
 {
     int64_t active = 0, used = 0;
     /* RET-2: a free plan's inactivity clock; written at most hourly, failures ignored. */
-    if (!who->is_operator && now - who->tenant.last_active_at >= ACTIVE_INTERVAL_US) {
+    if (!who->is_operator && !who->grant.id[0] &&
+        now - who->tenant.last_active_at >= ACTIVE_INTERVAL_US) {
         if (cst_store_tenant_touch(st, NULL, who->tenant.id, now) == CST_OK)
             active = now;
         else

@@ -32,6 +32,9 @@ typedef struct cst_principal {
     uint32_t perms;        /* effective: token's permissions within the user's current roles */
     cst_tenant_settings settings; /* for tenant principals */
     bool mfa_required;            /* this principal must have two-factor enrolled (IAM-3) */
+    /* IAM-8: an operator acting under a lockbox grant (its credential): is_operator is false,
+     * the tenant is the grant's, perms and buckets its scope's; grant.id[0] == 0 otherwise. */
+    cst_grant grant;
 } cst_principal;
 
 /* The node's identity policy that authentication applies. */

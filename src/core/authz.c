@@ -25,10 +25,10 @@ static const struct {
     [CST_ROLE_WRITER] = {"writer", P(TENANT_READ) | P(RECORDS_READ) | P(RECORDS_WRITE)},
     [CST_ROLE_READER] = {"reader", P(TENANT_READ) | P(RECORDS_READ)},
     [CST_ROLE_AUDITOR] = {"auditor", P(TENANT_READ) | P(AUDIT_READ)},
-    [CST_ROLE_SYS_ADMIN] = {"sys-admin",
-                            P(SYS_TENANTS) | P(SYS_OPERATORS) | P(SYS_BACKUPS) | P(SYS_REPORT)},
+    [CST_ROLE_SYS_ADMIN] = {"sys-admin", P(SYS_TENANTS) | P(SYS_OPERATORS) | P(SYS_BACKUPS) |
+                                             P(SYS_REPORT) | P(SYS_LOCKBOX) | P(SYS_BREAK_GLASS)},
     [CST_ROLE_SYS_SECURITY] = {"sys-security", P(SYS_SECURITY) | P(SYS_REPORT)},
-    [CST_ROLE_SYS_SUPPORT] = {"sys-support", 0},
+    [CST_ROLE_SYS_SUPPORT] = {"sys-support", P(SYS_LOCKBOX)},
 };
 
 /* Names of the permissions a token may carry. PUBLIC and SELF are not grantable. */
@@ -39,6 +39,7 @@ static const char *const perm_names[CST_PERM__COUNT] = {
     [CST_PERM_SYS_TENANTS] = "sys.tenants",   [CST_PERM_SYS_OPERATORS] = "sys.operators",
     [CST_PERM_AUDIT_READ] = "audit.read",     [CST_PERM_SYS_SECURITY] = "sys.security",
     [CST_PERM_SYS_BACKUPS] = "sys.backups",   [CST_PERM_SYS_REPORT] = "sys.report",
+    [CST_PERM_SYS_LOCKBOX] = "sys.lockbox",   [CST_PERM_SYS_BREAK_GLASS] = "sys.break_glass",
 };
 
 uint32_t cst_roles_perms(uint32_t roles)
@@ -162,7 +163,8 @@ uint32_t cst_authz_effective(uint32_t roles, bool session, uint32_t token_perms)
 static bool is_sys_perm(cst_perm p)
 {
     return p == CST_PERM_SYS_TENANTS || p == CST_PERM_SYS_OPERATORS || p == CST_PERM_SYS_SECURITY ||
-           p == CST_PERM_SYS_BACKUPS || p == CST_PERM_SYS_REPORT;
+           p == CST_PERM_SYS_BACKUPS || p == CST_PERM_SYS_REPORT || p == CST_PERM_SYS_LOCKBOX ||
+           p == CST_PERM_SYS_BREAK_GLASS;
 }
 
 cst_err cst_authz_bucket(const cst_user_row *u, const char *bucket)
@@ -201,6 +203,10 @@ cst_err cst_authz_check(const cst_principal *who, const cst_authz_ask *ask)
      * that act on the person, not on data (session_only), it cannot use at all. */
     ENSURE(who->token.session || !ask->session_only, CST_ERR_FORBIDDEN,
            "this route needs a login session, not an API token");
+    /* IAM-8: a lockbox grant's credential reaches the tenant routes its scope names, nothing
+     * that acts on a person or on credentials. */
+    ENSURE(!who->grant.id[0] || ask->perm != CST_PERM_SELF, CST_ERR_FORBIDDEN,
+           "a lockbox grant reaches only the tenant routes of its scope");
     if (ask->perm == CST_PERM_SELF)
         return CST_OK;
     /* IAM-8: operators hold no tenant-data rights; tenant users no operator rights. */

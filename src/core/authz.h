@@ -24,13 +24,15 @@ typedef enum cst_perm {
     CST_PERM_BUCKETS_ADMIN,
     CST_PERM_RECORDS_READ,
     CST_PERM_RECORDS_WRITE,
-    CST_PERM_USERS_ADMIN,   /* manage the tenant's users */
-    CST_PERM_SYS_TENANTS,   /* operators: create and list tenants */
-    CST_PERM_SYS_OPERATORS, /* operators: manage operator accounts */
-    CST_PERM_AUDIT_READ,    /* read the tenant's own audit trail (LOG-4) */
-    CST_PERM_SYS_SECURITY,  /* operators: read and verify the node's audit log */
-    CST_PERM_SYS_BACKUPS,   /* operators: take, list and verify backups, run drills */
-    CST_PERM_SYS_REPORT,    /* operators: the node's compliance report (EVD-1) */
+    CST_PERM_USERS_ADMIN,     /* manage the tenant's users */
+    CST_PERM_SYS_TENANTS,     /* operators: create and list tenants */
+    CST_PERM_SYS_OPERATORS,   /* operators: manage operator accounts */
+    CST_PERM_AUDIT_READ,      /* read the tenant's own audit trail (LOG-4) */
+    CST_PERM_SYS_SECURITY,    /* operators: read and verify the node's audit log */
+    CST_PERM_SYS_BACKUPS,     /* operators: take, list and verify backups, run drills */
+    CST_PERM_SYS_REPORT,      /* operators: the node's compliance report (EVD-1) */
+    CST_PERM_SYS_LOCKBOX,     /* operators: request lockbox access to a tenant (IAM-8) */
+    CST_PERM_SYS_BREAK_GLASS, /* operators: emergency access to a tenant (IAM-8) */
     CST_PERM__COUNT
 } cst_perm;
 

@@ -12,22 +12,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/lockbox.h"
 #include "core/tenant.h"
 #include "store/store.h"
 #include "util/err.h"
 
 typedef struct cst_credcache cst_credcache;
 
-/* The rows behind one credential, as the store held them at one generation. */
+/* The rows behind one credential, as the store held them at one generation (for a lockbox
+ * grant's credential, user.grants holds the grant scope's buckets). */
 typedef struct cst_cred {
     cst_token_row token;
     cst_user_row user;
-    cst_tenant_row tenant;        /* empty for operators */
+    cst_tenant_row tenant;        /* empty for operators; a grant credential's: the grant's */
+    cst_grant grant;              /* IAM-8: a lockbox grant credential's grant (else empty) */
     cst_tenant_settings settings; /* parsed under the node limits below */
     int idle_max, session_max;    /* the node's session limits at the time (cst_authn_policy) */
 } cst_cred;
 
-/* A cache of at most entries credentials (about 10 KiB each, allocated as they are used); *out
+/* A cache of at most entries credentials (about 11 KiB each, allocated as they are used); *out
  * is NULL when entries is 0 (no cache: every lookup misses). Free with cst_credcache_free. */
 CST_MUST_USE cst_err cst_credcache_new(size_t entries, cst_credcache **out);
 /* Wipes and frees every entry (they hold token hashes and password hashes). NULL is fine. */

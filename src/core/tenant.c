@@ -7,6 +7,7 @@
 #include "core/bucket.h"
 #include "core/incident.h"
 #include "core/review.h"
+#include "core/lockbox.h"
 #include "core/tenant.h"
 #include "util/json.h"
 #include "util/util.h"
@@ -109,7 +110,8 @@ cst_err cst_tenant_settings_check(const json_t *change, const char *client_ip, i
                                   int session_max, int max_notice_hours)
 {
     TRY(cst_incident_settings_check(change, max_notice_hours));
-    TRY(cst_review_settings_check(change)); /* IAM-6 */
+    TRY(cst_review_settings_check(change));  /* IAM-6 */
+    TRY(cst_lockbox_settings_check(change)); /* IAM-8 */
     const char *mfa;
     TRY(cst_json_str(change, "mfa_required", false, &mfa));
     ENSURE(!mfa || !strcmp(mfa, "admins") || !strcmp(mfa, "all"), CST_ERR_INVALID,

@@ -20,7 +20,7 @@ const cst_alert_type cst_alert_types[] = {
     {"backup_failing", "high", "the last backup failed, or none succeeded in two intervals"},
     {"drill_overdue", "medium", "no restore drill passed within detect.drill_max_age"},
     {"breach_deadline", "high", "a breach notice is due within 12 h or overdue"},
-    {"break_glass", "high", "break-glass access to a tenant"},
+    {"break_glass", "critical", "break-glass access to a tenant (IAM-8)"},
     {"review_overdue", "medium", "an access review is overdue"},
     {"key_age", "medium", "a key is older than its rotation period"},
 };

@@ -10,6 +10,7 @@
 #include "core/authz.h"
 #include "core/tenant.h"
 #include "core/incident.h"
+#include "core/lockbox.h"
 #include "lifecycle/lifecycle.h"
 #include "node/incidents.h"
 #include "node/reviews.h"
@@ -468,6 +469,66 @@ static void iam7(cst_report_ctx *c, cst_report_row *r)
                         json_string(c->n->cfg.operator_ip_allowlist_text));
     cst_report_set(r, CST_REPORT_PASS, "%d of %d tenant(s) restrict their principals by address",
                    F(c)->with_allowlist, F(c)->tenants);
+}
+
+/* IAM-8: what the lockbox holds at now: grants open, requests pending, break-glass uses and
+ * those still awaiting their review (the oldest one's age). */
+typedef struct iam8_tally {
+    int64_t now;
+    int open, pending, glass, glass_pending;
+    int64_t oldest_pending_review; /* its creation; 0: none */
+    json_t *awaiting;              /* [{id, tenant, created_at}] */
+} iam8_tally;
+
+static cst_err iam8_count(const cst_access_row *row, void *p)
+{
+    iam8_tally *t = p;
+    cst_access_row a = *row;
+    cst_lockbox_tick(&a, t->now);
+    t->open += cst_lockbox_open(&a, t->now);
+    t->pending += strcmp(a.state, "pending") == 0;
+    t->glass += a.break_glass;
+    if (a.break_glass && strcmp(a.review_state, "review_pending") == 0) {
+        t->glass_pending++;
+        if (!t->oldest_pending_review || a.created_at < t->oldest_pending_review)
+            t->oldest_pending_review = a.created_at;
+        json_array_append_new(t->awaiting,
+                              json_pack("{s:s,s:s,s:o}", "id", a.id, "tenant", a.tenant_id,
+                                        "created_at", cst_json_time(a.created_at)));
+    }
+    return CST_OK;
+}
+
+/* IAM-8: a break-glass awaiting its review warns; one still unreviewed a day later fails (the
+ * review is the control's safeguard against its misuse). */
+static void iam8(cst_report_ctx *c, cst_report_row *r)
+{
+    iam8_tally t = {.now = c->now, .awaiting = json_array()};
+    cst_err e =
+        cst_store_access_list(c->n->store, c->scope->work, c->scope->tenant_id, iam8_count, &t);
+    if (e != CST_OK) {
+        json_decref(t.awaiting);
+        cst_report_set(r, CST_REPORT_FAIL, "the access requests could not be read: %s",
+                       cst_err_message(e));
+        cst_err_clear();
+        return;
+    }
+    cst_report_fact(c, r, "grants_open", json_integer(t.open));
+    cst_report_fact(c, r, "requests_pending", json_integer(t.pending));
+    cst_report_fact(c, r, "break_glass_uses", json_integer(t.glass));
+    cst_report_fact(c, r, "break_glass_review_pending", t.awaiting);
+    if (t.glass_pending && c->now - t.oldest_pending_review > DAY_US)
+        cst_report_set(r, CST_REPORT_FAIL,
+                       "%d break-glass access(es) awaiting review, the oldest for more than a day",
+                       t.glass_pending);
+    else if (t.glass_pending)
+        cst_report_set(r, CST_REPORT_WARN, "%d break-glass access(es) awaiting review",
+                       t.glass_pending);
+    else
+        cst_report_set(r, CST_REPORT_PASS,
+                       "operators reach tenant data only through approved grants: %d open, %d "
+                       "pending, %d break-glass use(s), all reviewed",
+                       t.open, t.pending, t.glass);
 }
 
 static void iam9(cst_report_ctx *c, cst_report_row *r)
@@ -1038,7 +1099,8 @@ const cst_control cst_controls[] = {
     C("IAM-7", "IP allowlists", "jitterbit 17.5, 3.7-3.8; instaclustr Configuring firewall rules",
       "pass: enforced on every request", true, iam7),
     C("IAM-8", "No operator access without the customer's approval", "influx §4a(i); jitterbit 1.2",
-      "-", false, NULL),
+      "warn: a break-glass access awaits its review; fail: one still unreviewed a day later", true,
+      iam8),
     C("IAM-9", "Session timeouts", "PCI DSS 8.2.8 (jitterbit 3.3)",
       "warn: idle timeout over 15 min or absolute over 12 h", true, iam9),
     C("LOG-1", "Every request logged, fail closed",

@@ -75,6 +75,7 @@ typedef struct cst_token_row {
     int64_t created_at;
     int64_t expires_at; /* 0: no expiry */
     int64_t last_used_at;
+    char grant_id[CST_ID_MAX]; /* IAM-8: a lockbox grant's credential ("" for any other) */
 } cst_token_row;
 
 /* ---- transactions and units of work (LOG-1) ----
@@ -511,6 +512,50 @@ CST_MUST_USE cst_err cst_store_review_decisions(cst_store *st, cst_work *w, cons
  * (*claimed), atomically, so that two sweeps never both remind. Committed on its own. */
 CST_MUST_USE cst_err cst_store_review_remind(cst_store *st, const char *scope, int64_t now,
                                              int64_t interval_us, bool *claimed);
+/* ---- lockbox (IAM-8): operators' access requests and the grants they become ---- */
+#define CST_ACCESS_TEXT 1024 /* a justification, a comment */
+#define CST_ACCESS_LIST 2048 /* approvals: a JSON array of {by, at, comment} */
+
+typedef struct cst_access_row {
+    char id[CST_ID_MAX]; /* ar_... */
+    char tenant_id[CST_ID_MAX];
+    char requester[CST_ID_MAX];            /* the operator's user id */
+    char requester_name[CST_NAME_MAX + 1]; /* the operator's username, for the same-person rule */
+    char reason[24];                       /* customer_support | service_incident | legal_request */
+    char justification[CST_ACCESS_TEXT];
+    char ticket[128];
+    uint32_t perms;                /* the scope's permissions (bit set of cst_perm) */
+    char buckets[CST_GRANTS_JSON]; /* the scope's buckets: JSON array of names, or ["*"] */
+    int64_t duration_seconds;
+    char state[16]; /* pending | approved | denied | expired | revoked | used_up */
+    bool break_glass;
+    char review_state[16]; /* none | review_pending | reviewed */
+    char reviewed_by[CST_ID_MAX];
+    int64_t reviewed_at;
+    char review_comment[CST_ACCESS_TEXT];
+    char incident_id[CST_ID_MAX];   /* break-glass: the incident it opened */
+    int64_t created_at, expires_at; /* expires_at: pending until then; then the window's end */
+    char approvals[CST_ACCESS_LIST];
+    char decided_by[CST_ID_MAX]; /* who denied or revoked */
+    char decision_comment[CST_ACCESS_TEXT];
+    int64_t decided_at;
+    int64_t window_from, window_until; /* 0 until approved */
+    char token_id[CST_ID_MAX];         /* the grant credential, once issued ("" before) */
+    int64_t use_requests, use_records_read;
+} cst_access_row;
+
+/* Inserts or replaces an access request (principals: its credential's checks read it). */
+CST_MUST_USE cst_err cst_store_access_put(cst_store *st, cst_work *w, const cst_access_row *a);
+CST_MUST_USE cst_err cst_store_access_get(cst_store *st, cst_work *w, const char *id,
+                                          cst_access_row *out);
+/* The requests of a tenant (NULL: of every tenant), newest first. */
+CST_MUST_USE cst_err cst_store_access_list(cst_store *st, cst_work *w, const char *tenant_id,
+                                           cst_err (*fn)(const cst_access_row *, void *),
+                                           void *ctx);
+/* IAM-8: counts a use of a grant (requests, records read): recorded use, like a token's touch,
+ * it leaves the principals generation. */
+CST_MUST_USE cst_err cst_store_access_use(cst_store *st, cst_work *w, const char *id,
+                                          int64_t requests, int64_t records_read);
 
 /* Makes everything committed durable in the system store's main files and empties its log,
  * failing if any of it could not be moved (so no old page image of a destroyed key survives in

@@ -123,7 +123,8 @@ static void test_iam4_public_routes_are_exactly_health_and_login(void **state)
         if (!strncmp(r->pattern, "/v1/sys/", 8) && !public_ok)
             assert_true(r->perm == CST_PERM_SYS_TENANTS || r->perm == CST_PERM_SYS_OPERATORS ||
                         r->perm == CST_PERM_SYS_SECURITY || r->perm == CST_PERM_SYS_BACKUPS ||
-                        r->perm == CST_PERM_SYS_REPORT);
+                        r->perm == CST_PERM_SYS_REPORT || r->perm == CST_PERM_SYS_LOCKBOX ||
+                        r->perm == CST_PERM_SYS_BREAK_GLASS);
     }
 }
 
@@ -210,8 +211,12 @@ static const char *const bucket_scoped[] = {"GET /v1/buckets/{name}/records",
                                             NULL};
 static const char *const login_throttled[] = {"POST /v1/auth/login", NULL};
 static const char *const export_routes[] = {"GET /v1/export", NULL};
-static const char *const closed_read[] = {"GET /v1/tenant", "GET /v1/notices",
-                                          "GET /v1/notices/{id}", NULL};
+static const char *const closed_read[] = {"GET /v1/tenant",
+                                          "GET /v1/notices",
+                                          "GET /v1/notices/{id}",
+                                          "GET /v1/access-requests",
+                                          "GET /v1/access-requests/{id}",
+                                          NULL};
 static const char *const unaudited[] = {"GET /v1/sys/health", NULL};
 /* LOG-4: operator routes on one tenant, whose entries that tenant sees. */
 static const char *const tenant_param[] = {"GET /v1/sys/tenants/{id}", "PATCH /v1/sys/tenants/{id}",

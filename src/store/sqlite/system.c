@@ -46,7 +46,7 @@ static const char system_schema[] =
     "  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, user_id TEXT NOT NULL REFERENCES users(id),"
     "  hash BLOB NOT NULL, name TEXT NOT NULL, session INTEGER NOT NULL,"
     "  perms INTEGER NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
-    "  last_used_at INTEGER NOT NULL);"
+    "  last_used_at INTEGER NOT NULL, grant_id TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX IF NOT EXISTS tokens_user ON tokens(user_id);"
     /* BAK-1..4, RET-4: the backup catalogue, drill evidence and erased tenants */
     "CREATE TABLE IF NOT EXISTS tombstones("
@@ -124,7 +124,22 @@ static const char system_schema[] =
     "  decided_by TEXT NOT NULL, at INTEGER NOT NULL, comment TEXT NOT NULL,"
     "  PRIMARY KEY(review_id, principal));"
     "CREATE TABLE IF NOT EXISTS review_reminders("
-    "  scope TEXT PRIMARY KEY, reminded_at INTEGER NOT NULL);";
+    "  scope TEXT PRIMARY KEY, reminded_at INTEGER NOT NULL);"
+    /* IAM-8: operators' access requests (lockbox) and the grants they become */
+    "CREATE TABLE IF NOT EXISTS access_requests("
+    "  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, requester TEXT NOT NULL,"
+    "  requester_name TEXT NOT NULL, reason TEXT NOT NULL, justification TEXT NOT NULL,"
+    "  ticket TEXT NOT NULL DEFAULT '', perms INTEGER NOT NULL, buckets TEXT NOT NULL,"
+    "  duration_seconds INTEGER NOT NULL, state TEXT NOT NULL, break_glass INTEGER NOT NULL,"
+    "  review_state TEXT NOT NULL, reviewed_by TEXT NOT NULL DEFAULT '',"
+    "  reviewed_at INTEGER NOT NULL DEFAULT 0, review_comment TEXT NOT NULL DEFAULT '',"
+    "  incident_id TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL, approvals TEXT NOT NULL DEFAULT '[]',"
+    "  decided_by TEXT NOT NULL DEFAULT '', decision_comment TEXT NOT NULL DEFAULT '',"
+    "  decided_at INTEGER NOT NULL DEFAULT 0, window_from INTEGER NOT NULL DEFAULT 0,"
+    "  window_until INTEGER NOT NULL DEFAULT 0, token_id TEXT NOT NULL DEFAULT '',"
+    "  use_requests INTEGER NOT NULL DEFAULT 0, use_records_read INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS access_requests_tenant ON access_requests(tenant_id, created_at);";
 
 /* Columns added after the first release, for data dirs made before them. */
 static const char *const migrations[][2] = {
@@ -132,6 +147,7 @@ static const char *const migrations[][2] = {
     {"tenants", "event_at INTEGER NOT NULL DEFAULT 0"},
     {"tenants", "state_since INTEGER NOT NULL DEFAULT 0"},
     {"tenants", "last_active_at INTEGER NOT NULL DEFAULT 0"},
+    {"tokens", "grant_id TEXT NOT NULL DEFAULT ''"},
 };
 
 static cst_err migrate(cst_db *db)
@@ -577,7 +593,8 @@ cst_err cst_sqlite_store_tenant_settings_set(cst_store *st, cst_work *w, const c
 }
 
 #define TOKEN_COLS                                                                                 \
-    "id, tenant_id, user_id, hash, name, session, perms, created_at, expires_at, last_used_at"
+    "id, tenant_id, user_id, hash, name, session, perms, created_at, expires_at, last_used_at, "   \
+    "grant_id"
 
 static void token_row(sqlite3_stmt *q, void *out)
 {
@@ -594,15 +611,16 @@ static void token_row(sqlite3_stmt *q, void *out)
     t->created_at = sqlite3_column_int64(q, 7);
     t->expires_at = sqlite3_column_int64(q, 8);
     t->last_used_at = sqlite3_column_int64(q, 9);
+    cst_db_col_text(q, 10, t->grant_id, sizeof(t->grant_id));
 }
 
 cst_err cst_sqlite_store_token_create(cst_store *st, cst_work *w, const cst_token_row *t)
 {
     return cst_db_run(SQ(st)->db, w, NULL,
-                      "INSERT INTO tokens(" TOKEN_COLS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                      "sssbsiiiii", t->id, t->tenant_id, t->user_id, t->hash, sizeof(t->hash),
+                      "INSERT INTO tokens(" TOKEN_COLS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      "sssbsiiiiis", t->id, t->tenant_id, t->user_id, t->hash, sizeof(t->hash),
                       t->name, (int64_t)t->session, (int64_t)t->perms, t->created_at, t->expires_at,
-                      t->last_used_at);
+                      t->last_used_at, t->grant_id);
 }
 
 cst_err cst_sqlite_store_token_get(cst_store *st, cst_work *w, const char *id, cst_token_row *out)
@@ -623,8 +641,9 @@ cst_err cst_sqlite_store_token_delete(cst_store *st, cst_work *w, const char *te
     int n = 0;
     TRY(cst_db_run(
         SQ(st)->db, w, &n,
-        "DELETE FROM tokens WHERE id = ? AND tenant_id = ? AND (? IS NULL OR user_id = ?)", "ssss",
-        id, tenant_id, user_id, user_id));
+        "DELETE FROM tokens WHERE id = ? AND tenant_id = ? AND (? IS NULL OR user_id = ?) AND "
+        "grant_id = ''",
+        "ssss", id, tenant_id, user_id, user_id));
     ENSURE(n == 1, CST_ERR_NOT_FOUND, "no such token");
     return CST_OK;
 }
@@ -637,7 +656,7 @@ cst_err cst_sqlite_store_token_list(cst_store *st, cst_work *w, const char *tena
     cst_db_lock(SQ(st)->db);
     cst_err e = cst_db_stmt(SQ(st)->db, w, &q,
                             "SELECT " TOKEN_COLS " FROM tokens WHERE tenant_id = ? AND "
-                            "(? IS NULL OR user_id = ?) ORDER BY created_at, id",
+                            "(? IS NULL OR user_id = ?) AND grant_id = '' ORDER BY created_at, id",
                             "sss", tenant_id, user_id, user_id);
     int row = 1;
     while (e == CST_OK && (e = cst_db_step(SQ(st)->db, q, &row)) == CST_OK && row) {
