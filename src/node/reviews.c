@@ -7,6 +7,7 @@
 #include "core/account.h"
 #include "core/authn.h"
 #include "core/authz.h"
+#include "core/lockbox.h"
 #include "core/review.h"
 #include "node/detect.h"
 #include "node/reviews.h"
@@ -84,16 +85,55 @@ static cst_err add_token(const cst_token_row *t, void *p)
     return CST_OK;
 }
 
-/* IAM-8: the tenant's open operator grants are principals of its review too. Adds none:
- * filled when the lockbox lands (issue 17, IAM-8). */
-static cst_err add_grants(cst_node *n, cst_work *w, const char *scope, int64_t now, json_t *out)
+/* IAM-8: the tenant's open operator grants are principals of its review too (the operators'
+ * scope has none). Collected first: the listing holds the store while it runs. */
+typedef struct grants {
+    cst_access_row *rows;
+    size_t n, cap;
+} grants;
+
+static cst_err add_access(const cst_access_row *a, void *p)
 {
-    (void)n;
-    (void)w;
-    (void)scope;
-    (void)now;
-    (void)out;
+    grants *g = p;
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? 2 * g->cap : 8;
+        cst_access_row *rows = realloc(g->rows, cap * sizeof(*rows));
+        ENSURE(rows != NULL, CST_ERR_INTERNAL, "out of memory");
+        g->rows = rows;
+        g->cap = cap;
+    }
+    g->rows[g->n++] = *a;
     return CST_OK;
+}
+
+static cst_err add_grants(listing *l, cst_work *w, const char *scope)
+{
+    if (!strcmp(scope, CST_SYS_TENANT))
+        return CST_OK;
+    grants g = {0};
+    cst_err e = cst_store_access_list(l->n->store, w, scope, add_access, &g);
+    for (size_t i = 0; e == CST_OK && i < g.n; i++) {
+        const cst_access_row *a = &g.rows[i];
+        if (!cst_lockbox_open(a, l->now))
+            continue;
+        cst_token_row t;
+        int64_t last_used = 0;
+        if (a->token_id[0] && cst_store_token_get(l->n->store, w, a->token_id, &t) == CST_OK)
+            last_used = t.last_used_at;
+        cst_err_clear();
+        cst_review_subject s = {.kind = CST_REVIEW_GRANT,
+                                .id = a->id,
+                                .name = a->requester_name,
+                                .user_id = a->requester,
+                                .perms = a->perms,
+                                .grants = a->buckets,
+                                .mfa = -1,
+                                .created_at = a->window_from,
+                                .last_used_at = last_used};
+        add_subject(l, &s);
+    }
+    free(g.rows);
+    return e;
 }
 
 cst_err cst_review_principals(cst_node *n, cst_work *w, const char *scope, int64_t now,
@@ -119,7 +159,7 @@ cst_err cst_review_principals(cst_node *n, cst_work *w, const char *scope, int64
     if (e == CST_OK)
         e = cst_store_token_list(n->store, w, scope, NULL, add_token, &l);
     if (e == CST_OK && strcmp(scope, CST_SYS_TENANT) != 0)
-        e = add_grants(n, w, scope, now, l.out);
+        e = add_grants(&l, w, scope);
     free(l.users.rows);
     if (e != CST_OK) {
         json_decref(l.out);
@@ -282,14 +322,23 @@ static cst_err add_decision(const cst_review_decision_row *d, void *p)
 
 /* ---- attestation ---- */
 
-/* IAM-8: ends an open operator grant of the tenant. Filled when the lockbox lands (issue 17,
- * IAM-8): until then no grant is ever listed, so none reaches here. */
-static cst_err end_grant(cst_node *n, cst_work *w, const char *scope, const char *grant_id)
+/* IAM-8: ends an open operator grant of the tenant: its credential is refused from the next
+ * request (the grant's row is a principal: the credential cache lets go of it). A grant that
+ * closed meanwhile has nothing left to end. */
+static cst_err end_grant(cst_node *n, cst_work *w, const char *scope, const char *grant_id,
+                         int64_t now)
 {
-    (void)n;
-    (void)w;
-    (void)scope;
-    return cst_fail(CST_ERR_INTERNAL, "grant %s: operator grants are not built yet", grant_id);
+    cst_access_row a;
+    cst_err e = cst_store_access_get(n->store, w, grant_id, &a);
+    if (e == CST_ERR_NOT_FOUND || (e == CST_OK && strcmp(a.tenant_id, scope) != 0)) {
+        cst_err_clear();
+        return CST_OK;
+    }
+    TRY(e);
+    if (!cst_lockbox_open(&a, now))
+        return CST_OK;
+    TRY(cst_lockbox_revoke(&a, "access_review", now));
+    return cst_store_access_put(n->store, w, &a);
 }
 
 /* The scope keeps an enabled owner (a tenant) or sys-admin (the operators). */
@@ -359,7 +408,7 @@ static cst_err revoke(cst_node *n, cst_work *w, const char *scope, const char *k
         return CST_OK;
     }
     if (!strcmp(kind, "grant"))
-        return end_grant(n, w, scope, id);
+        return end_grant(n, w, scope, id, now);
     return cst_fail(CST_ERR_INTEGRITY, "a review's principal %s of unknown kind %s", id, kind);
 }
 

@@ -431,12 +431,67 @@ static void test_iam8_break_glass(void **state)
     free(g);
 }
 
+/* IAM-6 with IAM-8: an open grant is a principal of the tenant's access review (kind grant),
+ * and revoking it at attestation ends it at once: its credential gets 401, the request reads
+ * revoked. Every other principal is kept, so nothing else changes. */
+static void test_iam6_review_lists_and_ends_a_grant(void **state)
+{
+    (void)state;
+    char id[32], p[128];
+    request(3600, id);
+    path(p, sizeof(p), "/v1/access-requests/%s/approve", id);
+    expect("POST", p, owner, "{\"comment\":\"ok\"}", 200);
+    char *g = grant_token(id);
+    assert_int_equal(get_record(g), 200);
+    json_t *o = call("GET", "/v1/access-review", owner, NULL, 200), *pr;
+    size_t i;
+    int found = 0;
+    json_array_foreach(json_object_get(o, "principals"), i, pr)
+    {
+        if (!strcmp(json_string_value(json_object_get(pr, "id")), id)) {
+            found++;
+            assert_string_equal(json_string_value(json_object_get(pr, "kind")), "grant");
+            assert_string_equal(json_string_value(json_object_get(pr, "name")), "sup1");
+        }
+    }
+    json_decref(o);
+    assert_int_equal(found, 1);
+    o = call("POST", "/v1/access-review", owner, NULL, 201);
+    char rv[64];
+    snprintf(rv, sizeof(rv), "%s", json_string_value(json_object_get(o, "id")));
+    json_t *decisions = json_array();
+    json_array_foreach(json_object_get(o, "principals"), i, pr)
+    {
+        const char *pid = json_string_value(json_object_get(pr, "id"));
+        json_array_append_new(decisions,
+                              json_pack("{s:s,s:s,s:s}", "principal", pid, "decision",
+                                        strcmp(pid, id) ? "keep" : "revoke", "comment",
+                                        strcmp(pid, id) ? "still needed" : "case closed"));
+    }
+    json_decref(o);
+    json_t *body = json_pack("{s:o}", "decisions", decisions);
+    char *text = json_dumps(body, 0);
+    json_decref(body);
+    path(p, sizeof(p), "/v1/access-review/%s/decisions", rv);
+    expect("POST", p, owner, text, 200);
+    free(text);
+    path(p, sizeof(p), "/v1/access-review/%s/attest", rv);
+    expect("POST", p, owner, NULL, 200);
+    assert_int_equal(get_record(g), 401);
+    json_t *keep;
+    assert_string_equal(state_of(id, &keep), "revoked");
+    json_decref(keep);
+    assert_int_equal(get_record(owner), 200); /* the kept ones keep working */
+    free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_iam8_operator_read_needs_an_approved_grant),
         cmocka_unit_test(test_iam8_two_approvers_and_denial),
         cmocka_unit_test(test_iam8_break_glass),
+        cmocka_unit_test(test_iam6_review_lists_and_ends_a_grant),
         cmocka_unit_test(test_iam8_refused_after_expiry),
     };
     return ts_run_group_tests("lockbox", tests, sizeof(tests) / sizeof(tests[0]), setup, teardown);
