@@ -209,14 +209,7 @@ static cst_tenant_ctx *tenant_cached(cst_node *n, const char *tenant_id)
 /* Room for one more context in the list. Holds tenants_mu. */
 static cst_err tenant_room(cst_node *n)
 {
-    if (n->ntenants < n->cap)
-        return CST_OK;
-    size_t cap = n->cap ? n->cap * 2 : 16;
-    cst_tenant_ctx **grown = realloc(n->tenants, cap * sizeof(*grown));
-    ENSURE(grown != NULL, CST_ERR_INTERNAL, "out of memory");
-    n->tenants = grown;
-    n->cap = cap;
-    return CST_OK;
+    return cst_room((void **)&n->tenants, &n->cap, n->ntenants, sizeof(*n->tenants));
 }
 
 static void tenant_unlist(cst_node *n, size_t i)

@@ -30,13 +30,7 @@ static cst_err add_user(const cst_user_row *u, void *p)
     users *l = p;
     if (u->disabled)
         return CST_OK;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 16;
-        cst_user_row *rows = realloc(l->rows, cap * sizeof(*rows));
-        ENSURE(rows != NULL, CST_ERR_INTERNAL, "out of memory");
-        l->rows = rows;
-        l->cap = cap;
-    }
+    TRY(cst_room((void **)&l->rows, &l->cap, l->n, sizeof(*l->rows)));
     l->rows[l->n++] = *u;
     return CST_OK;
 }
@@ -95,13 +89,7 @@ typedef struct grants {
 static cst_err add_access(const cst_access_row *a, void *p)
 {
     grants *g = p;
-    if (g->n == g->cap) {
-        size_t cap = g->cap ? 2 * g->cap : 8;
-        cst_access_row *rows = realloc(g->rows, cap * sizeof(*rows));
-        ENSURE(rows != NULL, CST_ERR_INTERNAL, "out of memory");
-        g->rows = rows;
-        g->cap = cap;
-    }
+    TRY(cst_room((void **)&g->rows, &g->cap, g->n, sizeof(*g->rows)));
     g->rows[g->n++] = *a;
     return CST_OK;
 }

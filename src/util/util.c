@@ -405,3 +405,16 @@ bool cst_email_valid(const char *s)
     }
     return ats == 1 && at > 0 && at + 1 < len && s[at + 1] != '.' && s[len - 1] != '.';
 }
+
+cst_err cst_room(void **rows, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return CST_OK;
+    size_t grown = *cap ? 2 * *cap : 16;
+    ENSURE(grown <= SIZE_MAX / size, CST_ERR_INTERNAL, "out of memory");
+    void *p = realloc(*rows, grown * size);
+    ENSURE(p != NULL, CST_ERR_INTERNAL, "out of memory");
+    *rows = p;
+    *cap = grown;
+    return CST_OK;
+}

@@ -51,6 +51,9 @@ CST_MUST_USE cst_err cst_fmt(char *out, size_t size, const char *fmt, ...)
 /* Copies the string src into dst of n bytes; fails instead of truncating, and then leaves dst
  * as it was (a rejected value never half-replaces the old one). The checked strcpy. */
 CST_MUST_USE cst_err cst_copy(char *dst, size_t n, const char *src);
+/* Room for one more element of size bytes in the array *rows holding n of *cap: grows it (16 at
+ * first, then twice as many) when full. *rows stays valid (and owned by the caller) on failure. */
+CST_MUST_USE cst_err cst_room(void **rows, size_t *cap, size_t n, size_t size);
 
 /* Reads a whole regular file opened with O_NOFOLLOW, at most max bytes. */
 CST_MUST_USE cst_err cst_file_read(const char *path, size_t max, cst_buf *out);
