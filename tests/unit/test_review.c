@@ -132,8 +132,8 @@ static void test_iam6_decisions_refused_when_malformed(void **state)
         "{\"decisions\":[{\"principal\":\"us_9\",\"decision\":\"keep\"}]}", /* not in the snapshot
                                                                              */
         "{\"decisions\":[{\"principal\":\"us_1\",\"decision\":\"keep\",\"extra\":1}]}",
-        "{\"decisions\":[{\"principal\":\"us_1\",\"decision\":\"keep\"},"
-        "{\"principal\":\"us_1\",\"decision\":\"revoke\"}]}",
+        ("{\"decisions\":[{\"principal\":\"us_1\",\"decision\":\"keep\"},"
+         "{\"principal\":\"us_1\",\"decision\":\"revoke\"}]}"), /* twice */
         "{\"decisions\":[{\"principal\":1,\"decision\":\"keep\"}]}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
