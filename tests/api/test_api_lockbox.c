@@ -485,6 +485,46 @@ static void test_iam6_review_lists_and_ends_a_grant(void **state)
     free(g);
 }
 
+/* Attack (IAM-8, IAM-4): a grant whose scope names buckets.admin on bucket b administers b
+ * alone: the bucket routes of another bucket (read, change, delete), a new bucket and the
+ * listing of others are beyond its scope, as are export and import. */
+static void test_iam8_attack_bucket_admin_grant_stays_in_its_buckets(void **state)
+{
+    (void)state;
+    char body[512], id[32], p[128];
+    snprintf(body, sizeof(body),
+             "{\"tenant\":\"%s\",\"reason\":\"customer_support\",\"justification\":\"fix b's "
+             "retention\",\"scope\":{\"permissions\":[\"records.read\",\"buckets.admin\"],"
+             "\"buckets\":[\"b\"]},\"duration_seconds\":600}",
+             tenant);
+    json_t *o = call("POST", "/v1/sys/access-requests", sup, body, 201);
+    snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(o, "id")));
+    json_decref(o);
+    path(p, sizeof(p), "/v1/access-requests/%s/approve", id);
+    expect("POST", p, owner, "{\"comment\":\"b only\"}", 200);
+    char *g = grant_token(id);
+    expect("GET", "/v1/buckets/b", g, NULL, 200);
+    expect("GET", "/v1/buckets/c", g, NULL, 403);
+    expect("PATCH", "/v1/buckets/c", g, "{\"retention_seconds\":86400}", 403);
+    expect("DELETE", "/v1/buckets/c", g, NULL, 403);
+    expect("POST", "/v1/buckets", g, "{\"name\":\"z\"}", 403);
+    o = call("GET", "/v1/buckets", g, NULL, 200);
+    size_t i;
+    json_t *b;
+    json_array_foreach(json_object_get(o, "buckets"), i, b)
+        assert_string_equal(json_string_value(json_object_get(b, "name")), "b");
+    json_decref(o);
+    expect("GET", "/v1/export", g, NULL, 403);
+    ts_resp r;
+    ts_request(&srv, "POST", "/v1/import", g, "application/x-ndjson", "{}\n", 3, NULL, &r);
+    assert_int_equal(r.status, 403);
+    ts_resp_free(&r);
+    expect("GET", "/v1/buckets/c/records/k", owner, NULL, 200); /* c is untouched */
+    path(p, sizeof(p), "/v1/access-requests/%s/revoke", id);
+    expect("POST", p, owner, NULL, 200);
+    free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -492,6 +532,7 @@ int main(void)
         cmocka_unit_test(test_iam8_two_approvers_and_denial),
         cmocka_unit_test(test_iam8_break_glass),
         cmocka_unit_test(test_iam6_review_lists_and_ends_a_grant),
+        cmocka_unit_test(test_iam8_attack_bucket_admin_grant_stays_in_its_buckets),
         cmocka_unit_test(test_iam8_refused_after_expiry),
     };
     return ts_run_group_tests("lockbox", tests, sizeof(tests) / sizeof(tests[0]), setup, teardown);
