@@ -197,7 +197,7 @@ cst_err cst_api_sys_access_review(cst_node *n, cst_request *req)
     json_t *body = NULL;
     const char *comment = NULL;
     TRY(decision_body(req, fields, &body, &comment));
-    cst_err e = cst_lockbox_review(&a, req->who.user.id, comment, now);
+    cst_err e = cst_lockbox_review(&a, req->who.user.id, req->who.user.username, comment, now);
     json_decref(body);
     TRY(e);
     return decided(n, req, &a, "access_request.reviewed", now);

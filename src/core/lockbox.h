@@ -117,10 +117,12 @@ CST_MUST_USE cst_err cst_lockbox_deny(cst_access_row *a, const char *by, const c
 CST_MUST_USE cst_err cst_lockbox_revoke(cst_access_row *a, const char *by, int64_t now);
 /* IAM-8: the credential of a grant is issued once, while its window is open. */
 CST_MUST_USE cst_err cst_lockbox_token_check(const cst_access_row *a, int64_t now);
-/* IAM-8: the post-hoc review of a break-glass grant by a sys-security operator other than the
- * one who used it (CST_ERR_FORBIDDEN), once (CST_ERR_CONFLICT). */
+/* IAM-8: the post-hoc review of a break-glass grant by a sys-security operator (id, username)
+ * other than the one who used it, nor the same person by cst_lockbox_same_person (a second
+ * account) (CST_ERR_FORBIDDEN), once (CST_ERR_CONFLICT). */
 CST_MUST_USE cst_err cst_lockbox_review(cst_access_row *a, const char *reviewer_id,
-                                        const char *comment, int64_t now);
+                                        const char *reviewer_name, const char *comment,
+                                        int64_t now);
 
 /* The tenant setting lockbox_approvals (settings JSON text): 1 (absent) or 2. */
 int cst_lockbox_approvals_required(const char *settings_json);

@@ -21,7 +21,7 @@
 #include "harness.h"
 
 static ts_server srv;
-static char *op, *owner, *admin, *sup, *sup_twin, *sec, *glass;
+static char *op, *owner, *admin, *sup, *sup_twin, *sec, *glass, *glass_twin;
 static char tenant[32];
 
 static json_t *call(const char *method, const char *path, const char *token, const char *body,
@@ -115,6 +115,8 @@ static int setup(void **state)
     glass = ts_sys_operator(&srv, op, "glass1", "sys-admin\",\"sys-security");
     sup = ts_sys_operator(&srv, op, "sup1", "sys-support");
     sec = ts_sys_operator(&srv, op, "sec1", "sys-security");
+    /* a second operator account of the break-glass user's person (the same name, cased) */
+    glass_twin = ts_sys_operator(&srv, op, "GLASS1", "sys-security");
     admin = ts_user_create(&srv, owner, "lbx", "admin1", "[\"admin\"]", NULL, true, NULL);
     /* the requester's namesake in the tenant (the same person, by the rule) */
     sup_twin = ts_user_create(&srv, owner, "lbx", "SUP1", "[\"admin\"]", NULL, true, NULL);
@@ -135,6 +137,7 @@ static int teardown(void **state)
     free(sup_twin);
     free(sec);
     free(glass);
+    free(glass_twin);
     return ts_finish(&srv, 3, op, owner, sup);
 }
 
@@ -414,6 +417,7 @@ static void test_iam8_break_glass(void **state)
     /* reviewed by a security operator other than the one who used it */
     path(p, sizeof(p), "/v1/sys/access-requests/%s/review", id);
     expect("POST", p, glass, "{\"comment\":\"my own\"}", 403);
+    expect("POST", p, glass_twin, "{\"comment\":\"my own, second account\"}", 403);
     expect("POST", p, sup, "{\"comment\":\"not security\"}", 403);
     path(p, sizeof(p), "/v1/access-requests/%s", id);
     o = call("GET", p, owner, NULL, 200);

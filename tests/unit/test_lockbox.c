@@ -180,14 +180,17 @@ static void test_iam8_break_glass_rules(void **state)
     assert_true(cst_lockbox_open(&a, T0));
     assert_false(cst_lockbox_open(&a, T0 + 3600 * S_US));
     assert_string_equal(a.review_state, "review_pending");
-    assert_int_equal(cst_lockbox_review(&a, "us_op", "mine", T0), CST_ERR_FORBIDDEN);
-    assert_int_equal(cst_lockbox_review(&a, "us_sec", "", T0), CST_ERR_INVALID);
-    assert_int_equal(cst_lockbox_review(&a, "us_sec", "justified", T0), CST_OK);
+    assert_int_equal(cst_lockbox_review(&a, "us_op", "op", "mine", T0), CST_ERR_FORBIDDEN);
+    /* a second account of the same person (alice's name, cased) */
+    assert_int_equal(cst_lockbox_review(&a, "us_twin", " ALICE", "mine too", T0),
+                     CST_ERR_FORBIDDEN);
+    assert_int_equal(cst_lockbox_review(&a, "us_sec", "sec", "", T0), CST_ERR_INVALID);
+    assert_int_equal(cst_lockbox_review(&a, "us_sec", "sec", "justified", T0), CST_OK);
     assert_string_equal(a.review_state, "reviewed");
-    assert_int_equal(cst_lockbox_review(&a, "us_sec2", "again", T0), CST_ERR_CONFLICT);
+    assert_int_equal(cst_lockbox_review(&a, "us_sec2", "sec2", "again", T0), CST_ERR_CONFLICT);
     cst_access_row r;
     new_request("[\"records.read\"]", 3600, &r);
-    assert_int_equal(cst_lockbox_review(&r, "us_sec", "not glass", T0), CST_ERR_CONFLICT);
+    assert_int_equal(cst_lockbox_review(&r, "us_sec", "sec", "not glass", T0), CST_ERR_CONFLICT);
 }
 
 /* IAM-8: a grant's principal holds its scope and nothing else: no self-service route (tokens,
