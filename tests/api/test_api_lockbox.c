@@ -412,6 +412,8 @@ static void test_iam8_break_glass(void **state)
     json_t *keep;
     assert_string_equal(state_of(id, &keep), "approved");
     assert_true(json_is_true(json_object_get(keep, "break_glass")));
+    /* the stored request links its incident (as the tenant reads it, not as it was answered) */
+    assert_string_equal(json_string_value(json_object_get(keep, "incident_id")), incident);
     json_decref(keep);
     assert_true(audit_has_grant(id, "record.read"));
     /* reviewed by a security operator other than the one who used it */
