@@ -437,6 +437,35 @@ static void test_iam8_break_glass(void **state)
     free(g);
 }
 
+/* An access review of the tenant (prefix "") or of the operators (prefix "/sys") by token,
+ * opened, decided (revoke the principal revoke_id, keep every other) and attested. */
+static void review_revoking(const char *prefix, const char *token, const char *revoke_id)
+{
+    char p[128], rv[64];
+    snprintf(p, sizeof(p), "/v1%s/access-review", prefix);
+    json_t *o = call("POST", p, token, NULL, 201), *pr;
+    snprintf(rv, sizeof(rv), "%s", json_string_value(json_object_get(o, "id")));
+    json_t *decisions = json_array();
+    size_t i;
+    json_array_foreach(json_object_get(o, "principals"), i, pr)
+    {
+        const char *pid = json_string_value(json_object_get(pr, "id"));
+        bool out = !strcmp(pid, revoke_id);
+        json_array_append_new(decisions, json_pack("{s:s,s:s,s:s}", "principal", pid, "decision",
+                                                   out ? "revoke" : "keep", "comment",
+                                                   out ? "case closed" : "still needed"));
+    }
+    json_decref(o);
+    json_t *body = json_pack("{s:o}", "decisions", decisions);
+    char *text = json_dumps(body, 0);
+    json_decref(body);
+    snprintf(p, sizeof(p), "/v1%s/access-review/%s/decisions", prefix, rv);
+    expect("POST", p, token, text, 200);
+    free(text);
+    snprintf(p, sizeof(p), "/v1%s/access-review/%s/attest", prefix, rv);
+    expect("POST", p, token, NULL, 200);
+}
+
 /* IAM-6 with IAM-8: an open grant is a principal of the tenant's access review (kind grant),
  * and revoking it at attestation ends it at once: its credential gets 401, the request reads
  * revoked. Every other principal is kept, so nothing else changes. */
@@ -462,27 +491,7 @@ static void test_iam6_review_lists_and_ends_a_grant(void **state)
     }
     json_decref(o);
     assert_int_equal(found, 1);
-    o = call("POST", "/v1/access-review", owner, NULL, 201);
-    char rv[64];
-    snprintf(rv, sizeof(rv), "%s", json_string_value(json_object_get(o, "id")));
-    json_t *decisions = json_array();
-    json_array_foreach(json_object_get(o, "principals"), i, pr)
-    {
-        const char *pid = json_string_value(json_object_get(pr, "id"));
-        json_array_append_new(decisions,
-                              json_pack("{s:s,s:s,s:s}", "principal", pid, "decision",
-                                        strcmp(pid, id) ? "keep" : "revoke", "comment",
-                                        strcmp(pid, id) ? "still needed" : "case closed"));
-    }
-    json_decref(o);
-    json_t *body = json_pack("{s:o}", "decisions", decisions);
-    char *text = json_dumps(body, 0);
-    json_decref(body);
-    path(p, sizeof(p), "/v1/access-review/%s/decisions", rv);
-    expect("POST", p, owner, text, 200);
-    free(text);
-    path(p, sizeof(p), "/v1/access-review/%s/attest", rv);
-    expect("POST", p, owner, NULL, 200);
+    review_revoking("", owner, id);
     assert_int_equal(get_record(g), 401);
     json_t *keep;
     assert_string_equal(state_of(id, &keep), "revoked");
@@ -531,6 +540,36 @@ static void test_iam8_attack_bucket_admin_grant_stays_in_its_buckets(void **stat
     free(g);
 }
 
+/* Attack (IAM-8, IAM-6): a grant's credential ends with its operator: once the operators'
+ * access review disables the requester, the credential they obtained gets 401 (the cached
+ * credential notwithstanding), though the grant's window is still open. */
+static void test_iam8_attack_grant_ends_with_its_operator(void **state)
+{
+    (void)state;
+    char *sup2 = ts_sys_operator(&srv, op, "sup2", "sys-support");
+    char body[512], id[32], p[128], user[32];
+    snprintf(body, sizeof(body),
+             "{\"tenant\":\"%s\",\"reason\":\"customer_support\",\"justification\":\"case 43"
+             "\",\"scope\":{\"permissions\":[\"records.read\"],\"buckets\":[\"b\"]}}",
+             tenant);
+    json_t *o = call("POST", "/v1/sys/access-requests", sup2, body, 201);
+    snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(o, "id")));
+    snprintf(user, sizeof(user), "%s", json_string_value(json_object_get(o, "requester")));
+    json_decref(o);
+    path(p, sizeof(p), "/v1/access-requests/%s/approve", id);
+    expect("POST", p, owner, "{\"comment\":\"ok\"}", 200);
+    path(p, sizeof(p), "/v1/sys/access-requests/%s/token", id);
+    o = call("POST", p, sup2, NULL, 201);
+    char *g = strdup(json_string_value(json_object_get(o, "token")));
+    json_decref(o);
+    assert_int_equal(get_record(g), 200);
+    review_revoking("/sys", sec, user);
+    assert_int_equal(get_record(g), 401);
+    assert_int_equal(get_record(sup2), 401);
+    free(g);
+    free(sup2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -539,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_iam8_break_glass),
         cmocka_unit_test(test_iam6_review_lists_and_ends_a_grant),
         cmocka_unit_test(test_iam8_attack_bucket_admin_grant_stays_in_its_buckets),
+        cmocka_unit_test(test_iam8_attack_grant_ends_with_its_operator),
         cmocka_unit_test(test_iam8_refused_after_expiry),
     };
     return ts_run_group_tests("lockbox", tests, sizeof(tests) / sizeof(tests[0]), setup, teardown);
