@@ -132,6 +132,32 @@ static cst_err decision_body(cst_request *req, const char *const *fields, json_t
 
 /* ---- operators ---- */
 
+struct pending {
+    int64_t now;
+    int count;
+};
+
+static cst_err count_pending(const cst_access_row *row, void *p)
+{
+    struct pending *c = p;
+    cst_access_row a = *row;
+    cst_lockbox_tick(&a, c->now);
+    c->count += cst_lockbox_state_parse(a.state) == CST_LOCKBOX_PENDING;
+    return CST_OK;
+}
+
+/* IAM-8: a tenant is asked to decide at most CST_LOCKBOX_PENDING_MAX requests at once (each
+ * also tells its webhook): operators cannot flood its owners into approving by fatigue. */
+static cst_err pending_room(cst_node *n, cst_request *req, const char *tenant_id, int64_t now)
+{
+    struct pending c = {now, 0};
+    TRY(cst_store_access_list(n->store, req->work, tenant_id, count_pending, &c));
+    ENSURE(c.count < CST_LOCKBOX_PENDING_MAX, CST_ERR_CONFLICT,
+           "the tenant has %d pending access requests to decide already (at most %d)", c.count,
+           CST_LOCKBOX_PENDING_MAX);
+    return CST_OK;
+}
+
 cst_err cst_api_sys_access_create(cst_node *n, cst_request *req)
 {
     static const char *const fields[] = {
@@ -142,6 +168,8 @@ cst_err cst_api_sys_access_create(cst_node *n, cst_request *req)
     cst_tenant_row t;
     cst_access_row a;
     cst_err e = tenant_of(n, req, body, &t);
+    if (e == CST_OK)
+        e = pending_room(n, req, t.id, now);
     if (e == CST_OK)
         e = cst_lockbox_request_new(body, t.id, req->who.user.id, req->who.user.username, now, &a);
     json_decref(body);

@@ -18,6 +18,7 @@
 #define CST_LOCKBOX_BREAK_GLASS_MAX_S 3600             /* SPEC §9: the longest break-glass */
 #define CST_LOCKBOX_GRANT_MIN_S 60                     /* shorter grants are not useful */
 #define CST_LOCKBOX_APPROVALS_MAX 2
+#define CST_LOCKBOX_PENDING_MAX 20 /* pending requests a tenant is asked to decide at once */
 
 typedef enum cst_lockbox_state {
     CST_LOCKBOX_PENDING = 0,

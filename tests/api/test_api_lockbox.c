@@ -570,6 +570,45 @@ static void test_iam8_attack_grant_ends_with_its_operator(void **state)
     free(sup2);
 }
 
+/* The ids of the tenant's pending access requests (at most 64). */
+static size_t pending_ids(char ids[][32])
+{
+    json_t *o = call("GET", "/v1/access-requests", owner, NULL, 200), *a;
+    size_t i, n = 0;
+    json_array_foreach(json_object_get(o, "access_requests"), i, a)
+    {
+        if (n < 64 && !strcmp(json_string_value(json_object_get(a, "state")), "pending"))
+            snprintf(ids[n++], 32, "%s", json_string_value(json_object_get(a, "id")));
+    }
+    json_decref(o);
+    return n;
+}
+
+/* Attack (IAM-8): an operator floods a tenant with requests, for approval by fatigue: the
+ * tenant has at most CST_LOCKBOX_PENDING_MAX pending at once; a decision makes room. */
+static void test_iam8_attack_request_flood_is_bounded(void **state)
+{
+    (void)state;
+    char id[32], p[128], ids[64][32];
+    for (size_t k = pending_ids(ids); k < CST_LOCKBOX_PENDING_MAX; k++)
+        request(600, id);
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"tenant\":\"%s\",\"reason\":\"customer_support\",\"justification\":\"more\","
+             "\"scope\":{\"permissions\":[\"records.read\"],\"buckets\":[\"b\"]}}",
+             tenant);
+    expect("POST", "/v1/sys/access-requests", sup, body, 409);
+    size_t n = pending_ids(ids);
+    assert_int_equal(n, CST_LOCKBOX_PENDING_MAX);
+    for (size_t k = 0; k < n; k++) {
+        path(p, sizeof(p), "/v1/access-requests/%s/deny", ids[k]);
+        expect("POST", p, owner, "{\"comment\":\"flood\"}", 200);
+    }
+    request(600, id); /* room again */
+    path(p, sizeof(p), "/v1/access-requests/%s/deny", id);
+    expect("POST", p, owner, "{\"comment\":\"flood\"}", 200);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -579,6 +618,7 @@ int main(void)
         cmocka_unit_test(test_iam6_review_lists_and_ends_a_grant),
         cmocka_unit_test(test_iam8_attack_bucket_admin_grant_stays_in_its_buckets),
         cmocka_unit_test(test_iam8_attack_grant_ends_with_its_operator),
+        cmocka_unit_test(test_iam8_attack_request_flood_is_bounded),
         cmocka_unit_test(test_iam8_refused_after_expiry),
     };
     return ts_run_group_tests("lockbox", tests, sizeof(tests) / sizeof(tests[0]), setup, teardown);
