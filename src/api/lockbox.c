@@ -319,8 +319,9 @@ cst_err cst_api_sys_break_glass(cst_node *n, cst_request *req)
     if (e == CST_OK)
         e = cst_json_str(body, "totp", true, &code);
     /* a fresh second factor, before anything is written (IAM-3: each code once); a malformed
-     * request does not use one up */
-    if (e == CST_OK && (e = cst_api_totp_check(n, &req->who.user, code)) != CST_OK)
+     * request does not use one up; a wrong code counts towards the lock (IAM-2) */
+    if (e == CST_OK && (e = cst_api_step_up(n, req, &req->who.user, code)) != CST_OK &&
+        e != CST_ERR_LOCKED)
         e = cst_fail(CST_ERR_FORBIDDEN, "break-glass needs a fresh two-factor code (totp)");
     json_decref(body);
     TRY(e);

@@ -466,6 +466,27 @@ static void review_revoking(const char *prefix, const char *token, const char *r
     expect("POST", p, token, NULL, 200);
 }
 
+/* Attack (IAM-8, IAM-2, IAM-3): a stolen sys-admin session tries every break-glass code: each
+ * wrong code counts as a failed login does, and the locked account's break-glass is refused
+ * (423) whatever the code, so the fresh second factor cannot be guessed. */
+static void test_iam8_attack_break_glass_code_guessing_locks(void **state)
+{
+    (void)state;
+    char body[640];
+    snprintf(body, sizeof(body), GLASS_FMT, tenant, 600, "000000");
+    long last = 0;
+    int tries = 0;
+    for (; tries < 12 &&
+           (last = ts_status(&srv, "POST", "/v1/sys/break-glass", glass, body, NULL, 0)) == 403;
+         tries++)
+        ;
+    assert_int_equal(last, 423);
+    assert_true(tries <= 10); /* auth.lockout_threshold is at most 10 */
+    ts_user *u = ts_user_find(&srv, "_sys", "glass1");
+    char *again = ts_login(&srv, "_sys", "glass1", u->password);
+    assert_null(again); /* the account is locked for logins too */
+}
+
 /* IAM-6 with IAM-8: an open grant is a principal of the tenant's access review (kind grant),
  * and revoking it at attestation ends it at once: its credential gets 401, the request reads
  * revoked. Every other principal is kept, so nothing else changes. */
@@ -615,6 +636,7 @@ int main(void)
         cmocka_unit_test(test_iam8_operator_read_needs_an_approved_grant),
         cmocka_unit_test(test_iam8_two_approvers_and_denial),
         cmocka_unit_test(test_iam8_break_glass),
+        cmocka_unit_test(test_iam8_attack_break_glass_code_guessing_locks),
         cmocka_unit_test(test_iam6_review_lists_and_ends_a_grant),
         cmocka_unit_test(test_iam8_attack_bucket_admin_grant_stays_in_its_buckets),
         cmocka_unit_test(test_iam8_attack_grant_ends_with_its_operator),
