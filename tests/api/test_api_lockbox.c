@@ -630,6 +630,49 @@ static void test_iam8_attack_request_flood_is_bounded(void **state)
     expect("POST", p, owner, "{\"comment\":\"flood\"}", 200);
 }
 
+/* Attack (ISO-1): another tenant's owner reaches none of this tenant's access requests (read,
+ * approve, deny, revoke: 404, as for an id that does not exist), and this tenant's owner none
+ * of the other's access reviews (read, decide, attest: 404); neither list shows the other's. */
+static void test_iso1_attack_other_tenant_requests_and_reviews(void **state)
+{
+    (void)state;
+    char other_id[32], id[32], p[160];
+    char *other = ts_tenant(&srv, op, "lbx-other", other_id);
+    assert_non_null(other);
+    request(600, id);
+    static const char *const acts[] = {"approve", "deny", "revoke"};
+    path(p, sizeof(p), "/v1/access-requests/%s", id);
+    expect("GET", p, other, NULL, 404);
+    for (size_t k = 0; k < 3; k++) {
+        snprintf(p, sizeof(p), "/v1/access-requests/%s/%s", id, acts[k]);
+        expect("POST", p, other, k == 2 ? NULL : "{\"comment\":\"not mine\"}", 404);
+    }
+    json_t *o = call("GET", "/v1/access-requests", other, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(o, "access_requests")), 0);
+    json_decref(o);
+    o = call("POST", "/v1/access-review", other, NULL, 201);
+    char rv[32], pid[32];
+    snprintf(rv, sizeof(rv), "%s", json_string_value(json_object_get(o, "id")));
+    snprintf(pid, sizeof(pid), "%s",
+             json_string_value(
+                 json_object_get(json_array_get(json_object_get(o, "principals"), 0), "id")));
+    json_decref(o);
+    snprintf(p, sizeof(p), "/v1/access-review/%s", rv);
+    expect("GET", p, owner, NULL, 404);
+    char body[160];
+    snprintf(body, sizeof(body), "{\"decisions\":[{\"principal\":\"%s\",\"decision\":\"revoke\"}]}",
+             pid);
+    snprintf(p, sizeof(p), "/v1/access-review/%s/decisions", rv);
+    expect("POST", p, owner, body, 404);
+    snprintf(p, sizeof(p), "/v1/access-review/%s/attest", rv);
+    expect("POST", p, owner, NULL, 404);
+    /* the other tenant's owner (its one principal) is untouched and still works */
+    expect("GET", "/v1/tenant", other, NULL, 200);
+    path(p, sizeof(p), "/v1/access-requests/%s/deny", id);
+    expect("POST", p, owner, "{\"comment\":\"done\"}", 200);
+    free(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -641,6 +684,7 @@ int main(void)
         cmocka_unit_test(test_iam8_attack_bucket_admin_grant_stays_in_its_buckets),
         cmocka_unit_test(test_iam8_attack_grant_ends_with_its_operator),
         cmocka_unit_test(test_iam8_attack_request_flood_is_bounded),
+        cmocka_unit_test(test_iso1_attack_other_tenant_requests_and_reviews),
         cmocka_unit_test(test_iam8_refused_after_expiry),
     };
     return ts_run_group_tests("lockbox", tests, sizeof(tests) / sizeof(tests[0]), setup, teardown);
