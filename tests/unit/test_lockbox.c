@@ -81,6 +81,47 @@ static void test_iam8_scope_never_admin_rights(void **state)
     json_decref(scope);
 }
 
+/* Attack (IAM-8): a scope or request out of bounds: more than 64 buckets, a bucket name that
+ * is not one, buckets as another string than "*", permissions as a string, a justification
+ * beyond its 1023 bytes, a duration beyond 8 h: each refused (400), nothing half-parsed. */
+static void test_iam8_attack_scope_and_size_bounds(void **state)
+{
+    (void)state;
+    char many[1024] = "[";
+    for (int i = 0; i < 65; i++)
+        snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s\"b%d\"", i ? "," : "", i);
+    strcat(many, "]");
+    const char *buckets[] = {many, "[\"../x\"]", "\"all\"", "[\"*\",7]"};
+    for (size_t i = 0; i < sizeof(buckets) / sizeof(buckets[0]); i++) {
+        char text[1200];
+        snprintf(text, sizeof(text), "{\"permissions\":[\"records.read\"],\"buckets\":%s}",
+                 buckets[i]);
+        json_t *scope = json_loads(text, 0, NULL);
+        assert_non_null(scope);
+        cst_access_row a = {0};
+        assert_int_equal(cst_lockbox_scope_parse(scope, &a), CST_ERR_INVALID);
+        assert_int_equal(a.perms, 0);
+        json_decref(scope);
+    }
+    json_t *scope = json_loads("{\"permissions\":\"records.read\",\"buckets\":\"*\"}", 0, NULL);
+    cst_access_row a = {0};
+    assert_int_equal(cst_lockbox_scope_parse(scope, &a), CST_ERR_INVALID);
+    json_decref(scope);
+    char big[CST_ACCESS_TEXT + 1];
+    memset(big, 'j', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    json_t *body =
+        json_pack("{s:s,s:s,s:s,s:{s:[s],s:s}}", "tenant", "t", "reason", "customer_support",
+                  "justification", big, "scope", "permissions", "records.read", "buckets", "*");
+    assert_int_equal(cst_lockbox_request_new(body, "tn_1", "us_op", "alice", T0, &a),
+                     CST_ERR_INVALID);
+    json_object_set_new(body, "justification", json_string("ok"));
+    json_object_set_new(body, "duration_seconds", json_integer(CST_LOCKBOX_GRANT_MAX_S + 1));
+    assert_int_equal(cst_lockbox_request_new(body, "tn_1", "us_op", "alice", T0, &a),
+                     CST_ERR_INVALID);
+    json_decref(body);
+}
+
 static void test_iam8_durations_and_clock(void **state)
 {
     (void)state;
@@ -223,6 +264,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_iam8_transition_table),
         cmocka_unit_test(test_iam8_scope_never_admin_rights),
+        cmocka_unit_test(test_iam8_attack_scope_and_size_bounds),
         cmocka_unit_test(test_iam8_durations_and_clock),
         cmocka_unit_test(test_iam8_approvals),
         cmocka_unit_test(test_iam8_break_glass_rules),
