@@ -438,13 +438,17 @@ static void test_iam8_break_glass(void **state)
 }
 
 /* An access review of the tenant (prefix "") or of the operators (prefix "/sys") by token,
- * opened, decided (revoke the principal revoke_id, keep every other) and attested. */
-static void review_revoking(const char *prefix, const char *token, const char *revoke_id)
+ * opened, decided (revoke the principal revoke_id, keep every other) and attested; meddle (when
+ * not NULL) is run on the open review's id first. */
+static void review_revoking(const char *prefix, const char *token, const char *revoke_id,
+                            void (*meddle)(const char *rv))
 {
     char p[128], rv[64];
     snprintf(p, sizeof(p), "/v1%s/access-review", prefix);
     json_t *o = call("POST", p, token, NULL, 201), *pr;
     snprintf(rv, sizeof(rv), "%s", json_string_value(json_object_get(o, "id")));
+    if (meddle)
+        meddle(rv);
     json_t *decisions = json_array();
     size_t i;
     json_array_foreach(json_object_get(o, "principals"), i, pr)
@@ -512,7 +516,7 @@ static void test_iam6_review_lists_and_ends_a_grant(void **state)
     }
     json_decref(o);
     assert_int_equal(found, 1);
-    review_revoking("", owner, id);
+    review_revoking("", owner, id, NULL);
     assert_int_equal(get_record(g), 401);
     json_t *keep;
     assert_string_equal(state_of(id, &keep), "revoked");
@@ -584,7 +588,7 @@ static void test_iam8_attack_grant_ends_with_its_operator(void **state)
     char *g = strdup(json_string_value(json_object_get(o, "token")));
     json_decref(o);
     assert_int_equal(get_record(g), 200);
-    review_revoking("/sys", sec, user);
+    review_revoking("/sys", sec, user, NULL);
     assert_int_equal(get_record(g), 401);
     assert_int_equal(get_record(sup2), 401);
     free(g);
@@ -673,6 +677,35 @@ static void test_iso1_attack_other_tenant_requests_and_reviews(void **state)
     free(other);
 }
 
+/* Rewrites the stored snapshot of review rv in place (from -> to), the server running. */
+static void snapshot_replace(const char *rv, const char *from, const char *to)
+{
+    assert_int_equal(ts_sh("sqlite3 %s/system.db \"UPDATE reviews SET snapshot = "
+                           "replace(snapshot, '%s', '%s') WHERE id = '%s'\"",
+                           srv.data_dir, from, to, rv),
+                     0);
+}
+
+/* Storage tampered with: the snapshot no longer says its owners are privileged (so silence
+ * would keep them); the attestation would sign a hash the applied snapshot does not have. */
+static void tamper_then_attest(const char *rv)
+{
+    char p[128];
+    snapshot_replace(rv, "\"privileged\"", "\"unprivileged\"");
+    snprintf(p, sizeof(p), "/v1/access-review/%s/attest", rv);
+    expect("POST", p, owner, NULL, 500); /* integrity_error: nothing applied, nothing signed */
+    snapshot_replace(rv, "\"unprivileged\"", "\"privileged\"");
+}
+
+/* Attack (IAM-6): an attestation signs the snapshot's hash: a snapshot changed since it was
+ * frozen (privileged flags dropped, so undecided owners would be kept by default) is refused
+ * at attestation; restored, the review attests. */
+static void test_iam6_attack_tampered_snapshot_not_attested(void **state)
+{
+    (void)state;
+    review_revoking("", owner, "", tamper_then_attest);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -685,6 +718,7 @@ int main(void)
         cmocka_unit_test(test_iam8_attack_grant_ends_with_its_operator),
         cmocka_unit_test(test_iam8_attack_request_flood_is_bounded),
         cmocka_unit_test(test_iso1_attack_other_tenant_requests_and_reviews),
+        cmocka_unit_test(test_iam6_attack_tampered_snapshot_not_attested),
         cmocka_unit_test(test_iam8_refused_after_expiry),
     };
     return ts_run_group_tests("lockbox", tests, sizeof(tests) / sizeof(tests[0]), setup, teardown);
