@@ -706,6 +706,42 @@ static void test_iam6_attack_tampered_snapshot_not_attested(void **state)
     review_revoking("", owner, "", tamper_then_attest);
 }
 
+/* A new API token of the session token with permission perm (its secret). */
+static char *api_token(const char *session, const char *perm)
+{
+    char body[160];
+    snprintf(body, sizeof(body), "{\"name\":\"approver\",\"permissions\":[\"%s\"]}", perm);
+    json_t *o = call("POST", "/v1/tokens", session, body, 201);
+    char *t = strdup(json_string_value(json_object_get(o, "token")));
+    json_decref(o);
+    return t;
+}
+
+/* Attack (IAM-8): the requester's twin approves through an API token it made (403); in a
+ * two-approver tenant, one person's session and API token are one approver (409). */
+static void test_iam8_attack_approval_through_tokens(void **state)
+{
+    (void)state;
+    char *twin_tok = api_token(sup_twin, "tenant.admin");
+    char *owner_tok = api_token(owner, "tenant.admin");
+    expect("PATCH", "/v1/tenant", owner, "{\"lockbox_approvals\":2}", 200);
+    char id[32], p[128];
+    request(600, id);
+    path(p, sizeof(p), "/v1/access-requests/%s/approve", id);
+    expect("POST", p, twin_tok, "{\"comment\":\"me, by token\"}", 403);
+    expect("POST", p, owner, "{\"comment\":\"first\"}", 200);
+    json_t *o = call("POST", p, owner_tok, "{\"comment\":\"first again\"}", 409);
+    json_decref(o);
+    json_t *keep;
+    assert_string_equal(state_of(id, &keep), "pending");
+    json_decref(keep);
+    path(p, sizeof(p), "/v1/access-requests/%s/deny", id);
+    expect("POST", p, owner, "{\"comment\":\"done\"}", 200);
+    expect("PATCH", "/v1/tenant", owner, "{\"lockbox_approvals\":1}", 200);
+    free(twin_tok);
+    free(owner_tok);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -719,6 +755,7 @@ int main(void)
         cmocka_unit_test(test_iam8_attack_request_flood_is_bounded),
         cmocka_unit_test(test_iso1_attack_other_tenant_requests_and_reviews),
         cmocka_unit_test(test_iam6_attack_tampered_snapshot_not_attested),
+        cmocka_unit_test(test_iam8_attack_approval_through_tokens),
         cmocka_unit_test(test_iam8_refused_after_expiry),
     };
     return ts_run_group_tests("lockbox", tests, sizeof(tests) / sizeof(tests[0]), setup, teardown);
