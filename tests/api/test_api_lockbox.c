@@ -677,13 +677,16 @@ static void test_iso1_attack_other_tenant_requests_and_reviews(void **state)
     free(other);
 }
 
-/* Rewrites the stored snapshot of review rv in place (from -> to), the server running. */
+/* Rewrites the stored snapshot of review rv (from -> to) on the stopped node, as the IAM-2
+ * tests age a lock, and starts it again. */
 static void snapshot_replace(const char *rv, const char *from, const char *to)
 {
+    assert_int_equal(ts_stop(&srv), 0);
     assert_int_equal(ts_sh("sqlite3 %s/system.db \"UPDATE reviews SET snapshot = "
                            "replace(snapshot, '%s', '%s') WHERE id = '%s'\"",
                            srv.data_dir, from, to, rv),
                      0);
+    assert_true(ts_start(&srv));
 }
 
 /* Storage tampered with: the snapshot no longer says its owners are privileged (so silence
@@ -691,10 +694,10 @@ static void snapshot_replace(const char *rv, const char *from, const char *to)
 static void tamper_then_attest(const char *rv)
 {
     char p[128];
-    snapshot_replace(rv, "\"privileged\"", "\"unprivileged\"");
+    snapshot_replace(rv, "privileged", "unprivileged");
     snprintf(p, sizeof(p), "/v1/access-review/%s/attest", rv);
     expect("POST", p, owner, NULL, 500); /* integrity_error: nothing applied, nothing signed */
-    snapshot_replace(rv, "\"unprivileged\"", "\"privileged\"");
+    snapshot_replace(rv, "unprivileged", "privileged");
 }
 
 /* Attack (IAM-6): an attestation signs the snapshot's hash: a snapshot changed since it was
