@@ -11,6 +11,7 @@
 #include "api/api.h"
 #include "core/incident.h"
 #include "core/lockbox.h"
+#include "core/tenant_state.h"
 #include "crypto/secrets.h"
 #include "node/alerts.h"
 #include "node/webhook.h"
@@ -96,6 +97,9 @@ static cst_err tenant_of(cst_node *n, cst_request *req, const json_t *body, cst_
                                          : cst_store_tenant_by_name(n->store, req->work, name, t);
     ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_INVALID, "field \"tenant\" names no tenant");
     TRY(e);
+    /* IAM-8: an erased tenant (or one being erased) has no data to open access to */
+    ENSURE(!cst_tenant_erasing(t), CST_ERR_CONFLICT, "tenant %s is %s: there is nothing to access",
+           t->id, t->state);
     cst_audit_info(req, "tenant", json_string(t->id));
     return CST_OK;
 }

@@ -672,6 +672,17 @@ static void test_iso1_attack_other_tenant_requests_and_reviews(void **state)
     expect("POST", p, owner, NULL, 404);
     /* the other tenant's owner (its one principal) is untouched and still works */
     expect("GET", "/v1/tenant", other, NULL, 200);
+    /* erased, the other tenant has nothing to ask access to: no request, no break-glass */
+    snprintf(p, sizeof(p), "/v1/sys/tenants/%s/erase", other_id);
+    expect("POST", p, op, "{\"requested_by\":\"ticket 9\",\"confirm\":\"lbx-other\"}", 200);
+    char req[400];
+    snprintf(req, sizeof(req),
+             "{\"tenant\":\"%s\",\"reason\":\"legal_request\",\"justification\":\"gone\","
+             "\"scope\":{\"permissions\":[\"records.read\"],\"buckets\":\"*\"}}",
+             other_id);
+    expect("POST", "/v1/sys/access-requests", sup, req, 409);
+    snprintf(req, sizeof(req), GLASS_FMT, other_id, 600, "000000");
+    expect("POST", "/v1/sys/break-glass", glass, req, 409);
     path(p, sizeof(p), "/v1/access-requests/%s/deny", id);
     expect("POST", p, owner, "{\"comment\":\"done\"}", 200);
     free(other);
