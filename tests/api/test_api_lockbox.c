@@ -68,6 +68,25 @@ static void request(long d, char id[32])
     json_decref(o);
 }
 
+/* An access request by token for tenant_id with the permissions perms (JSON names, joined) on
+ * bucket b, answered want; its id into id (when 201) and its requester into requester (when not
+ * NULL). */
+static void ask(const char *token, const char *tenant_id, const char *perms, long want, char id[32],
+                char requester[32])
+{
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"tenant\":\"%s\",\"reason\":\"customer_support\",\"justification\":\"case "
+             "43\",\"scope\":{\"permissions\":[%s],\"buckets\":[\"b\"]},\"duration_seconds\":600}",
+             tenant_id, perms);
+    json_t *o = call("POST", "/v1/sys/access-requests", token, body, want);
+    if (want == 201)
+        snprintf(id, 32, "%s", json_string_value(json_object_get(o, "id")));
+    if (want == 201 && requester)
+        snprintf(requester, 32, "%s", json_string_value(json_object_get(o, "requester")));
+    json_decref(o);
+}
+
 #define path(out, n, fmt, id) snprintf(out, n, fmt, id)
 
 /* The deliveries queued to the tenant's webhook about access request id with event. */
@@ -531,15 +550,8 @@ static void test_iam6_review_lists_and_ends_a_grant(void **state)
 static void test_iam8_attack_bucket_admin_grant_stays_in_its_buckets(void **state)
 {
     (void)state;
-    char body[512], id[32], p[128];
-    snprintf(body, sizeof(body),
-             "{\"tenant\":\"%s\",\"reason\":\"customer_support\",\"justification\":\"fix b's "
-             "retention\",\"scope\":{\"permissions\":[\"records.read\",\"buckets.admin\"],"
-             "\"buckets\":[\"b\"]},\"duration_seconds\":600}",
-             tenant);
-    json_t *o = call("POST", "/v1/sys/access-requests", sup, body, 201);
-    snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(o, "id")));
-    json_decref(o);
+    char id[32], p[128];
+    ask(sup, tenant, "\"records.read\",\"buckets.admin\"", 201, id, NULL);
     path(p, sizeof(p), "/v1/access-requests/%s/approve", id);
     expect("POST", p, owner, "{\"comment\":\"b only\"}", 200);
     char *g = grant_token(id);
@@ -548,7 +560,7 @@ static void test_iam8_attack_bucket_admin_grant_stays_in_its_buckets(void **stat
     expect("PATCH", "/v1/buckets/c", g, "{\"retention_seconds\":86400}", 403);
     expect("DELETE", "/v1/buckets/c", g, NULL, 403);
     expect("POST", "/v1/buckets", g, "{\"name\":\"z\"}", 403);
-    o = call("GET", "/v1/buckets", g, NULL, 200);
+    json_t *o = call("GET", "/v1/buckets", g, NULL, 200);
     size_t i;
     json_t *b;
     json_array_foreach(json_object_get(o, "buckets"), i, b)
@@ -572,19 +584,12 @@ static void test_iam8_attack_grant_ends_with_its_operator(void **state)
 {
     (void)state;
     char *sup2 = ts_sys_operator(&srv, op, "sup2", "sys-support");
-    char body[512], id[32], p[128], user[32];
-    snprintf(body, sizeof(body),
-             "{\"tenant\":\"%s\",\"reason\":\"customer_support\",\"justification\":\"case 43"
-             "\",\"scope\":{\"permissions\":[\"records.read\"],\"buckets\":[\"b\"]}}",
-             tenant);
-    json_t *o = call("POST", "/v1/sys/access-requests", sup2, body, 201);
-    snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(o, "id")));
-    snprintf(user, sizeof(user), "%s", json_string_value(json_object_get(o, "requester")));
-    json_decref(o);
+    char id[32], p[128], user[32];
+    ask(sup2, tenant, "\"records.read\"", 201, id, user);
     path(p, sizeof(p), "/v1/access-requests/%s/approve", id);
     expect("POST", p, owner, "{\"comment\":\"ok\"}", 200);
     path(p, sizeof(p), "/v1/sys/access-requests/%s/token", id);
-    o = call("POST", p, sup2, NULL, 201);
+    json_t *o = call("POST", p, sup2, NULL, 201);
     char *g = strdup(json_string_value(json_object_get(o, "token")));
     json_decref(o);
     assert_int_equal(get_record(g), 200);
@@ -617,12 +622,7 @@ static void test_iam8_attack_request_flood_is_bounded(void **state)
     char id[32], p[128], ids[64][32];
     for (size_t k = pending_ids(ids); k < CST_LOCKBOX_PENDING_MAX; k++)
         request(600, id);
-    char body[512];
-    snprintf(body, sizeof(body),
-             "{\"tenant\":\"%s\",\"reason\":\"customer_support\",\"justification\":\"more\","
-             "\"scope\":{\"permissions\":[\"records.read\"],\"buckets\":[\"b\"]}}",
-             tenant);
-    expect("POST", "/v1/sys/access-requests", sup, body, 409);
+    ask(sup, tenant, "\"records.read\"", 409, id, NULL);
     size_t n = pending_ids(ids);
     assert_int_equal(n, CST_LOCKBOX_PENDING_MAX);
     for (size_t k = 0; k < n; k++) {
@@ -675,12 +675,8 @@ static void test_iso1_attack_other_tenant_requests_and_reviews(void **state)
     /* erased, the other tenant has nothing to ask access to: no request, no break-glass */
     snprintf(p, sizeof(p), "/v1/sys/tenants/%s/erase", other_id);
     expect("POST", p, op, "{\"requested_by\":\"ticket 9\",\"confirm\":\"lbx-other\"}", 200);
-    char req[400];
-    snprintf(req, sizeof(req),
-             "{\"tenant\":\"%s\",\"reason\":\"legal_request\",\"justification\":\"gone\","
-             "\"scope\":{\"permissions\":[\"records.read\"],\"buckets\":\"*\"}}",
-             other_id);
-    expect("POST", "/v1/sys/access-requests", sup, req, 409);
+    ask(sup, other_id, "\"records.read\"", 409, id, NULL);
+    char req[640];
     snprintf(req, sizeof(req), GLASS_FMT, other_id, 600, "000000");
     expect("POST", "/v1/sys/break-glass", glass, req, 409);
     path(p, sizeof(p), "/v1/access-requests/%s/deny", id);
