@@ -68,6 +68,11 @@ cst_err cst_api_totp_enrol(cst_node *n, cst_request *req);
 cst_err cst_api_totp_confirm(cst_node *n, cst_request *req);
 /* IAM-3: checks a fresh TOTP code of u and records its step (never accepted twice). */
 CST_MUST_USE cst_err cst_api_totp_check(cst_node *n, const cst_user_row *u, const char *code);
+/* IAM-2, IAM-3: a fresh TOTP code a route asks of a signed-in user (break-glass): refused while
+ * the account is locked (CST_ERR_LOCKED), and a wrong one counts towards the lock as a failed
+ * login does, so that a session cannot try every code. */
+CST_MUST_USE cst_err cst_api_step_up(cst_node *n, cst_request *req, const cst_user_row *u,
+                                     const char *code);
 /* IAM-8: the lockbox (api/lockbox.c) */
 cst_err cst_api_sys_access_create(cst_node *n, cst_request *req);
 cst_err cst_api_sys_access_list(cst_node *n, cst_request *req);

@@ -252,6 +252,24 @@ static cst_err check_password(cst_node *n, cst_request *req, const login_req *l,
     return CST_OK;
 }
 
+cst_err cst_api_step_up(cst_node *n, cst_request *req, const cst_user_row *u, const char *code)
+{
+    int64_t now = cst_now_us();
+    if (u->locked_until > now) {
+        req->retry_after = (int)((u->locked_until - now + 999999) / 1000000);
+        return cst_fail(CST_ERR_LOCKED,
+                        "too many failed two-factor codes: the account is locked for %d more "
+                        "seconds",
+                        req->retry_after);
+    }
+    cst_err e = cst_api_totp_check(n, u, code);
+    if (e == CST_ERR_UNAUTHENTICATED) {
+        cst_audit_info(req, "mfa_failure", json_string("totp"));
+        record_failure(n, req, NULL, u);
+    }
+    return e;
+}
+
 static cst_err check_second_factor(cst_node *n, cst_request *req, const login_req *l,
                                    const cst_user_row *u)
 {

@@ -46,6 +46,8 @@ cst_err cst_api_bucket_create(cst_node *n, cst_request *req)
     if (e == CST_OK)
         e = cst_name_check("bucket name", name); /* before it is copied */
     if (e == CST_OK)
+        e = cst_authz_bucket(&req->who.user, name); /* IAM-8: a grant's scope names its buckets */
+    if (e == CST_OK)
         e = cst_copy(b.name, sizeof(b.name), name);
     if (e == CST_OK)
         e = apply_settings(body, &b);
@@ -56,9 +58,21 @@ cst_err cst_api_bucket_create(cst_node *n, cst_request *req)
     return cst_resp_json(req, 201, bucket_json(&b));
 }
 
+struct bucket_listing {
+    const cst_user_row *who;
+    json_t *items;
+};
+
+/* IAM-8: only the buckets the caller may administer (all of them, but for a lockbox grant's
+ * credential, whose scope names its buckets). */
 static cst_err list_one(const cst_bucket_row *b, void *ctx)
 {
-    json_array_append_new(ctx, bucket_json(b));
+    struct bucket_listing *l = ctx;
+    if (cst_authz_bucket(l->who, b->name) != CST_OK) {
+        cst_err_clear();
+        return CST_OK;
+    }
+    json_array_append_new(l->items, bucket_json(b));
     return CST_OK;
 }
 
@@ -66,19 +80,22 @@ cst_err cst_api_bucket_list(cst_node *n, cst_request *req)
 {
     cst_tenant_ctx *t;
     TRY(cst_api_tenant(n, req, &t));
-    json_t *arr = json_array();
-    cst_err e = cst_tstore_bucket_list(t->ts, req->work, list_one, arr);
+    struct bucket_listing l = {&req->who.user, json_array()};
+    cst_err e = cst_tstore_bucket_list(t->ts, req->work, list_one, &l);
     if (e != CST_OK) {
-        json_decref(arr);
+        json_decref(l.items);
         return e;
     }
-    return cst_resp_json(req, 200, json_pack("{s:o}", "buckets", arr));
+    return cst_resp_json(req, 200, json_pack("{s:o}", "buckets", l.items));
 }
 
 static cst_err find_bucket(cst_node *n, cst_request *req, cst_tenant_ctx **t, cst_bucket_row *b)
 {
     TRY(cst_api_tenant(n, req, t));
     TRY(cst_name_check("bucket name", req->params[0]));
+    /* IAM-8: the bucket routes are not bucket-scoped in the route table (owners and admins hold
+     * every bucket), but a lockbox grant's buckets.admin reaches its scope's buckets only */
+    TRY(cst_authz_bucket(&req->who.user, req->params[0]));
     return cst_tstore_bucket_get((*t)->ts, req->work, req->params[0], b);
 }
 

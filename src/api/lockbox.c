@@ -11,6 +11,7 @@
 #include "api/api.h"
 #include "core/incident.h"
 #include "core/lockbox.h"
+#include "core/tenant_state.h"
 #include "crypto/secrets.h"
 #include "node/alerts.h"
 #include "node/webhook.h"
@@ -96,6 +97,9 @@ static cst_err tenant_of(cst_node *n, cst_request *req, const json_t *body, cst_
                                          : cst_store_tenant_by_name(n->store, req->work, name, t);
     ENSURE(e != CST_ERR_NOT_FOUND, CST_ERR_INVALID, "field \"tenant\" names no tenant");
     TRY(e);
+    /* IAM-8: an erased tenant (or one being erased) has no data to open access to */
+    ENSURE(!cst_tenant_erasing(t), CST_ERR_CONFLICT, "tenant %s is %s: there is nothing to access",
+           t->id, t->state);
     cst_audit_info(req, "tenant", json_string(t->id));
     return CST_OK;
 }
@@ -132,6 +136,32 @@ static cst_err decision_body(cst_request *req, const char *const *fields, json_t
 
 /* ---- operators ---- */
 
+struct pending {
+    int64_t now;
+    int count;
+};
+
+static cst_err count_pending(const cst_access_row *row, void *p)
+{
+    struct pending *c = p;
+    cst_access_row a = *row;
+    cst_lockbox_tick(&a, c->now);
+    c->count += cst_lockbox_state_parse(a.state) == CST_LOCKBOX_PENDING;
+    return CST_OK;
+}
+
+/* IAM-8: a tenant is asked to decide at most CST_LOCKBOX_PENDING_MAX requests at once (each
+ * also tells its webhook): operators cannot flood its owners into approving by fatigue. */
+static cst_err pending_room(cst_node *n, cst_request *req, const char *tenant_id, int64_t now)
+{
+    struct pending c = {now, 0};
+    TRY(cst_store_access_list(n->store, req->work, tenant_id, count_pending, &c));
+    ENSURE(c.count < CST_LOCKBOX_PENDING_MAX, CST_ERR_CONFLICT,
+           "the tenant has %d pending access requests to decide already (at most %d)", c.count,
+           CST_LOCKBOX_PENDING_MAX);
+    return CST_OK;
+}
+
 cst_err cst_api_sys_access_create(cst_node *n, cst_request *req)
 {
     static const char *const fields[] = {
@@ -142,6 +172,8 @@ cst_err cst_api_sys_access_create(cst_node *n, cst_request *req)
     cst_tenant_row t;
     cst_access_row a;
     cst_err e = tenant_of(n, req, body, &t);
+    if (e == CST_OK)
+        e = pending_room(n, req, t.id, now);
     if (e == CST_OK)
         e = cst_lockbox_request_new(body, t.id, req->who.user.id, req->who.user.username, now, &a);
     json_decref(body);
@@ -197,7 +229,7 @@ cst_err cst_api_sys_access_review(cst_node *n, cst_request *req)
     json_t *body = NULL;
     const char *comment = NULL;
     TRY(decision_body(req, fields, &body, &comment));
-    cst_err e = cst_lockbox_review(&a, req->who.user.id, comment, now);
+    cst_err e = cst_lockbox_review(&a, req->who.user.id, req->who.user.username, comment, now);
     json_decref(body);
     TRY(e);
     return decided(n, req, &a, "access_request.reviewed", now);
@@ -291,8 +323,9 @@ cst_err cst_api_sys_break_glass(cst_node *n, cst_request *req)
     if (e == CST_OK)
         e = cst_json_str(body, "totp", true, &code);
     /* a fresh second factor, before anything is written (IAM-3: each code once); a malformed
-     * request does not use one up */
-    if (e == CST_OK && (e = cst_api_totp_check(n, &req->who.user, code)) != CST_OK)
+     * request does not use one up; a wrong code counts towards the lock (IAM-2) */
+    if (e == CST_OK && (e = cst_api_step_up(n, req, &req->who.user, code)) != CST_OK &&
+        e != CST_ERR_LOCKED)
         e = cst_fail(CST_ERR_FORBIDDEN, "break-glass needs a fresh two-factor code (totp)");
     json_decref(body);
     TRY(e);

@@ -370,13 +370,14 @@ cst_err cst_lockbox_token_check(const cst_access_row *a, int64_t now)
     return CST_OK;
 }
 
-cst_err cst_lockbox_review(cst_access_row *a, const char *reviewer_id, const char *comment,
-                           int64_t now)
+cst_err cst_lockbox_review(cst_access_row *a, const char *reviewer_id, const char *reviewer_name,
+                           const char *comment, int64_t now)
 {
     ENSURE(a->break_glass, CST_ERR_CONFLICT, "only a break-glass access is reviewed");
     ENSURE(strcmp(a->review_state, "review_pending") == 0, CST_ERR_CONFLICT,
            "the break-glass access was reviewed already");
-    ENSURE(strcmp(a->requester, reviewer_id) != 0, CST_ERR_FORBIDDEN,
+    ENSURE(!cst_lockbox_same_person(a->requester, a->requester_name, reviewer_id, reviewer_name),
+           CST_ERR_FORBIDDEN,
            "a break-glass access is reviewed by another operator than the one who used it");
     ENSURE(comment && comment[0], CST_ERR_INVALID, "field \"comment\" is required");
     ENSURE(cst_copy(a->review_comment, sizeof(a->review_comment), comment) == CST_OK,

@@ -18,6 +18,7 @@
 #define CST_LOCKBOX_BREAK_GLASS_MAX_S 3600             /* SPEC §9: the longest break-glass */
 #define CST_LOCKBOX_GRANT_MIN_S 60                     /* shorter grants are not useful */
 #define CST_LOCKBOX_APPROVALS_MAX 2
+#define CST_LOCKBOX_PENDING_MAX 20 /* pending requests a tenant is asked to decide at once */
 
 typedef enum cst_lockbox_state {
     CST_LOCKBOX_PENDING = 0,
@@ -117,10 +118,12 @@ CST_MUST_USE cst_err cst_lockbox_deny(cst_access_row *a, const char *by, const c
 CST_MUST_USE cst_err cst_lockbox_revoke(cst_access_row *a, const char *by, int64_t now);
 /* IAM-8: the credential of a grant is issued once, while its window is open. */
 CST_MUST_USE cst_err cst_lockbox_token_check(const cst_access_row *a, int64_t now);
-/* IAM-8: the post-hoc review of a break-glass grant by a sys-security operator other than the
- * one who used it (CST_ERR_FORBIDDEN), once (CST_ERR_CONFLICT). */
+/* IAM-8: the post-hoc review of a break-glass grant by a sys-security operator (id, username)
+ * other than the one who used it, nor the same person by cst_lockbox_same_person (a second
+ * account) (CST_ERR_FORBIDDEN), once (CST_ERR_CONFLICT). */
 CST_MUST_USE cst_err cst_lockbox_review(cst_access_row *a, const char *reviewer_id,
-                                        const char *comment, int64_t now);
+                                        const char *reviewer_name, const char *comment,
+                                        int64_t now);
 
 /* The tenant setting lockbox_approvals (settings JSON text): 1 (absent) or 2. */
 int cst_lockbox_approvals_required(const char *settings_json);

@@ -456,6 +456,17 @@ static cst_err sign_attestation(cst_node *n, const cst_review_row *r, json_t *de
     return e;
 }
 
+/* IAM-6: what is applied and signed is the snapshot frozen at opening: its hash still holds. */
+static cst_err snapshot_intact(const cst_review_row *r, const json_t *snapshot)
+{
+    char hex[65];
+    TRY(cst_review_snapshot_hash(snapshot, hex));
+    ENSURE(!strcmp(hex, r->snapshot_sha256), CST_ERR_INTEGRITY,
+           "access review %s: its snapshot no longer matches the hash taken when it was opened",
+           r->id);
+    return CST_OK;
+}
+
 cst_err cst_review_attest(cst_node *n, cst_work *w, cst_review_row *r, const char *by, int64_t now,
                           int *revoked)
 {
@@ -468,6 +479,8 @@ cst_err cst_review_attest(cst_node *n, cst_work *w, cst_review_row *r, const cha
     char *doc = NULL;
     cst_err e = decided && decisions ? documents(n, w, r, &snapshot, NULL)
                                      : cst_fail(CST_ERR_INTERNAL, "out of memory");
+    if (e == CST_OK)
+        e = snapshot_intact(r, snapshot);
     if (e == CST_OK)
         e = cst_store_review_decisions(n->store, w, r->id, add_decision, decided);
     if (e == CST_OK)

@@ -21,7 +21,7 @@
 #include "harness.h"
 
 static ts_server srv;
-static char *op, *owner, *admin, *sup, *sup_twin, *sec, *glass;
+static char *op, *owner, *admin, *sup, *sup_twin, *sec, *glass, *glass_twin;
 static char tenant[32];
 
 static json_t *call(const char *method, const char *path, const char *token, const char *body,
@@ -65,6 +65,25 @@ static void request(long d, char id[32])
     assert_string_equal(json_string_value(json_object_get(o, "state")), "pending");
     assert_non_null(json_string_value(json_object_get(o, "expires_at")));
     snprintf(id, 32, "%s", json_string_value(json_object_get(o, "id")));
+    json_decref(o);
+}
+
+/* An access request by token for tenant_id with the permissions perms (JSON names, joined) on
+ * bucket b, answered want; its id into id (when 201) and its requester into requester (when not
+ * NULL). */
+static void ask(const char *token, const char *tenant_id, const char *perms, long want, char id[32],
+                char requester[32])
+{
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"tenant\":\"%s\",\"reason\":\"customer_support\",\"justification\":\"case "
+             "43\",\"scope\":{\"permissions\":[%s],\"buckets\":[\"b\"]},\"duration_seconds\":600}",
+             tenant_id, perms);
+    json_t *o = call("POST", "/v1/sys/access-requests", token, body, want);
+    if (want == 201)
+        snprintf(id, 32, "%s", json_string_value(json_object_get(o, "id")));
+    if (want == 201 && requester)
+        snprintf(requester, 32, "%s", json_string_value(json_object_get(o, "requester")));
     json_decref(o);
 }
 
@@ -115,6 +134,8 @@ static int setup(void **state)
     glass = ts_sys_operator(&srv, op, "glass1", "sys-admin\",\"sys-security");
     sup = ts_sys_operator(&srv, op, "sup1", "sys-support");
     sec = ts_sys_operator(&srv, op, "sec1", "sys-security");
+    /* a second operator account of the break-glass user's person (the same name, cased) */
+    glass_twin = ts_sys_operator(&srv, op, "GLASS1", "sys-security");
     admin = ts_user_create(&srv, owner, "lbx", "admin1", "[\"admin\"]", NULL, true, NULL);
     /* the requester's namesake in the tenant (the same person, by the rule) */
     sup_twin = ts_user_create(&srv, owner, "lbx", "SUP1", "[\"admin\"]", NULL, true, NULL);
@@ -135,6 +156,7 @@ static int teardown(void **state)
     free(sup_twin);
     free(sec);
     free(glass);
+    free(glass_twin);
     return ts_finish(&srv, 3, op, owner, sup);
 }
 
@@ -409,11 +431,14 @@ static void test_iam8_break_glass(void **state)
     json_t *keep;
     assert_string_equal(state_of(id, &keep), "approved");
     assert_true(json_is_true(json_object_get(keep, "break_glass")));
+    /* the stored request links its incident (as the tenant reads it, not as it was answered) */
+    assert_string_equal(json_string_value(json_object_get(keep, "incident_id")), incident);
     json_decref(keep);
     assert_true(audit_has_grant(id, "record.read"));
     /* reviewed by a security operator other than the one who used it */
     path(p, sizeof(p), "/v1/sys/access-requests/%s/review", id);
     expect("POST", p, glass, "{\"comment\":\"my own\"}", 403);
+    expect("POST", p, glass_twin, "{\"comment\":\"my own, second account\"}", 403);
     expect("POST", p, sup, "{\"comment\":\"not security\"}", 403);
     path(p, sizeof(p), "/v1/access-requests/%s", id);
     o = call("GET", p, owner, NULL, 200);
@@ -429,6 +454,60 @@ static void test_iam8_break_glass(void **state)
     expect("POST", p, sec, "{\"comment\":\"twice\"}", 409);
     expect_report("/v1/sys/report", op, "pass");
     free(g);
+}
+
+/* An access review of the tenant (prefix "") or of the operators (prefix "/sys") by token,
+ * opened, decided (revoke the principal revoke_id, keep every other) and attested; meddle (when
+ * not NULL) is run on the open review's id first. */
+static void review_revoking(const char *prefix, const char *token, const char *revoke_id,
+                            void (*meddle)(const char *rv))
+{
+    char p[128], rv[64];
+    snprintf(p, sizeof(p), "/v1%s/access-review", prefix);
+    json_t *o = call("POST", p, token, NULL, 201), *pr;
+    snprintf(rv, sizeof(rv), "%s", json_string_value(json_object_get(o, "id")));
+    if (meddle)
+        meddle(rv);
+    json_t *decisions = json_array();
+    size_t i;
+    json_array_foreach(json_object_get(o, "principals"), i, pr)
+    {
+        const char *pid = json_string_value(json_object_get(pr, "id"));
+        bool out = !strcmp(pid, revoke_id);
+        json_array_append_new(decisions, json_pack("{s:s,s:s,s:s}", "principal", pid, "decision",
+                                                   out ? "revoke" : "keep", "comment",
+                                                   out ? "case closed" : "still needed"));
+    }
+    json_decref(o);
+    json_t *body = json_pack("{s:o}", "decisions", decisions);
+    char *text = json_dumps(body, 0);
+    json_decref(body);
+    snprintf(p, sizeof(p), "/v1%s/access-review/%s/decisions", prefix, rv);
+    expect("POST", p, token, text, 200);
+    free(text);
+    snprintf(p, sizeof(p), "/v1%s/access-review/%s/attest", prefix, rv);
+    expect("POST", p, token, NULL, 200);
+}
+
+/* Attack (IAM-8, IAM-2, IAM-3): a stolen sys-admin session tries every break-glass code: each
+ * wrong code counts as a failed login does, and the locked account's break-glass is refused
+ * (423) whatever the code, so the fresh second factor cannot be guessed. */
+static void test_iam8_attack_break_glass_code_guessing_locks(void **state)
+{
+    (void)state;
+    char body[640];
+    snprintf(body, sizeof(body), GLASS_FMT, tenant, 600, "000000");
+    long last = 0;
+    int tries = 0;
+    for (; tries < 12 &&
+           (last = ts_status(&srv, "POST", "/v1/sys/break-glass", glass, body, NULL, 0)) == 403;
+         tries++)
+        ;
+    assert_int_equal(last, 423);
+    assert_true(tries <= 10); /* auth.lockout_threshold is at most 10 */
+    ts_user *u = ts_user_find(&srv, "_sys", "glass1");
+    char *again = ts_login(&srv, "_sys", "glass1", u->password);
+    assert_null(again); /* the account is locked for logins too */
 }
 
 /* IAM-6 with IAM-8: an open grant is a principal of the tenant's access review (kind grant),
@@ -456,27 +535,7 @@ static void test_iam6_review_lists_and_ends_a_grant(void **state)
     }
     json_decref(o);
     assert_int_equal(found, 1);
-    o = call("POST", "/v1/access-review", owner, NULL, 201);
-    char rv[64];
-    snprintf(rv, sizeof(rv), "%s", json_string_value(json_object_get(o, "id")));
-    json_t *decisions = json_array();
-    json_array_foreach(json_object_get(o, "principals"), i, pr)
-    {
-        const char *pid = json_string_value(json_object_get(pr, "id"));
-        json_array_append_new(decisions,
-                              json_pack("{s:s,s:s,s:s}", "principal", pid, "decision",
-                                        strcmp(pid, id) ? "keep" : "revoke", "comment",
-                                        strcmp(pid, id) ? "still needed" : "case closed"));
-    }
-    json_decref(o);
-    json_t *body = json_pack("{s:o}", "decisions", decisions);
-    char *text = json_dumps(body, 0);
-    json_decref(body);
-    path(p, sizeof(p), "/v1/access-review/%s/decisions", rv);
-    expect("POST", p, owner, text, 200);
-    free(text);
-    path(p, sizeof(p), "/v1/access-review/%s/attest", rv);
-    expect("POST", p, owner, NULL, 200);
+    review_revoking("", owner, id, NULL);
     assert_int_equal(get_record(g), 401);
     json_t *keep;
     assert_string_equal(state_of(id, &keep), "revoked");
@@ -485,13 +544,228 @@ static void test_iam6_review_lists_and_ends_a_grant(void **state)
     free(g);
 }
 
+/* Attack (IAM-8, IAM-4): a grant whose scope names buckets.admin on bucket b administers b
+ * alone: the bucket routes of another bucket (read, change, delete), a new bucket and the
+ * listing of others are beyond its scope, as are export and import. */
+static void test_iam8_attack_bucket_admin_grant_stays_in_its_buckets(void **state)
+{
+    (void)state;
+    char id[32], p[128];
+    ask(sup, tenant, "\"records.read\",\"buckets.admin\"", 201, id, NULL);
+    path(p, sizeof(p), "/v1/access-requests/%s/approve", id);
+    expect("POST", p, owner, "{\"comment\":\"b only\"}", 200);
+    char *g = grant_token(id);
+    expect("GET", "/v1/buckets/b", g, NULL, 200);
+    expect("GET", "/v1/buckets/c", g, NULL, 403);
+    expect("PATCH", "/v1/buckets/c", g, "{\"retention_seconds\":86400}", 403);
+    expect("DELETE", "/v1/buckets/c", g, NULL, 403);
+    expect("POST", "/v1/buckets", g, "{\"name\":\"z\"}", 403);
+    json_t *o = call("GET", "/v1/buckets", g, NULL, 200);
+    size_t i;
+    json_t *b;
+    json_array_foreach(json_object_get(o, "buckets"), i, b)
+        assert_string_equal(json_string_value(json_object_get(b, "name")), "b");
+    json_decref(o);
+    expect("GET", "/v1/export", g, NULL, 403);
+    ts_resp r;
+    ts_request(&srv, "POST", "/v1/import", g, "application/x-ndjson", "{}\n", 3, NULL, &r);
+    assert_int_equal(r.status, 403);
+    ts_resp_free(&r);
+    expect("GET", "/v1/buckets/c/records/k", owner, NULL, 200); /* c is untouched */
+    path(p, sizeof(p), "/v1/access-requests/%s/revoke", id);
+    expect("POST", p, owner, NULL, 200);
+    free(g);
+}
+
+/* Attack (IAM-8, IAM-6): a grant's credential ends with its operator: once the operators'
+ * access review disables the requester, the credential they obtained gets 401 (the cached
+ * credential notwithstanding), though the grant's window is still open. */
+static void test_iam8_attack_grant_ends_with_its_operator(void **state)
+{
+    (void)state;
+    char *sup2 = ts_sys_operator(&srv, op, "sup2", "sys-support");
+    char id[32], p[128], user[32];
+    ask(sup2, tenant, "\"records.read\"", 201, id, user);
+    path(p, sizeof(p), "/v1/access-requests/%s/approve", id);
+    expect("POST", p, owner, "{\"comment\":\"ok\"}", 200);
+    path(p, sizeof(p), "/v1/sys/access-requests/%s/token", id);
+    json_t *o = call("POST", p, sup2, NULL, 201);
+    char *g = strdup(json_string_value(json_object_get(o, "token")));
+    json_decref(o);
+    assert_int_equal(get_record(g), 200);
+    review_revoking("/sys", sec, user, NULL);
+    assert_int_equal(get_record(g), 401);
+    assert_int_equal(get_record(sup2), 401);
+    free(g);
+    free(sup2);
+}
+
+/* The ids of the tenant's pending access requests (at most 64). */
+static size_t pending_ids(char ids[][32])
+{
+    json_t *o = call("GET", "/v1/access-requests", owner, NULL, 200), *a;
+    size_t i, n = 0;
+    json_array_foreach(json_object_get(o, "access_requests"), i, a)
+    {
+        if (n < 64 && !strcmp(json_string_value(json_object_get(a, "state")), "pending"))
+            snprintf(ids[n++], 32, "%s", json_string_value(json_object_get(a, "id")));
+    }
+    json_decref(o);
+    return n;
+}
+
+/* Attack (IAM-8): an operator floods a tenant with requests, for approval by fatigue: the
+ * tenant has at most CST_LOCKBOX_PENDING_MAX pending at once; a decision makes room. */
+static void test_iam8_attack_request_flood_is_bounded(void **state)
+{
+    (void)state;
+    char id[32], p[128], ids[64][32];
+    for (size_t k = pending_ids(ids); k < CST_LOCKBOX_PENDING_MAX; k++)
+        request(600, id);
+    ask(sup, tenant, "\"records.read\"", 409, id, NULL);
+    size_t n = pending_ids(ids);
+    assert_int_equal(n, CST_LOCKBOX_PENDING_MAX);
+    for (size_t k = 0; k < n; k++) {
+        path(p, sizeof(p), "/v1/access-requests/%s/deny", ids[k]);
+        expect("POST", p, owner, "{\"comment\":\"flood\"}", 200);
+    }
+    request(600, id); /* room again */
+    path(p, sizeof(p), "/v1/access-requests/%s/deny", id);
+    expect("POST", p, owner, "{\"comment\":\"flood\"}", 200);
+}
+
+/* Attack (ISO-1): another tenant's owner reaches none of this tenant's access requests (read,
+ * approve, deny, revoke: 404, as for an id that does not exist), and this tenant's owner none
+ * of the other's access reviews (read, decide, attest: 404); neither list shows the other's. */
+static void test_iso1_attack_other_tenant_requests_and_reviews(void **state)
+{
+    (void)state;
+    char other_id[32], id[32], p[160];
+    char *other = ts_tenant(&srv, op, "lbx-other", other_id);
+    assert_non_null(other);
+    request(600, id);
+    static const char *const acts[] = {"approve", "deny", "revoke"};
+    path(p, sizeof(p), "/v1/access-requests/%s", id);
+    expect("GET", p, other, NULL, 404);
+    for (size_t k = 0; k < 3; k++) {
+        snprintf(p, sizeof(p), "/v1/access-requests/%s/%s", id, acts[k]);
+        expect("POST", p, other, k == 2 ? NULL : "{\"comment\":\"not mine\"}", 404);
+    }
+    json_t *o = call("GET", "/v1/access-requests", other, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(o, "access_requests")), 0);
+    json_decref(o);
+    o = call("POST", "/v1/access-review", other, NULL, 201);
+    char rv[32], pid[32];
+    snprintf(rv, sizeof(rv), "%s", json_string_value(json_object_get(o, "id")));
+    snprintf(pid, sizeof(pid), "%s",
+             json_string_value(
+                 json_object_get(json_array_get(json_object_get(o, "principals"), 0), "id")));
+    json_decref(o);
+    snprintf(p, sizeof(p), "/v1/access-review/%s", rv);
+    expect("GET", p, owner, NULL, 404);
+    char body[160];
+    snprintf(body, sizeof(body), "{\"decisions\":[{\"principal\":\"%s\",\"decision\":\"revoke\"}]}",
+             pid);
+    snprintf(p, sizeof(p), "/v1/access-review/%s/decisions", rv);
+    expect("POST", p, owner, body, 404);
+    snprintf(p, sizeof(p), "/v1/access-review/%s/attest", rv);
+    expect("POST", p, owner, NULL, 404);
+    /* the other tenant's owner (its one principal) is untouched and still works */
+    expect("GET", "/v1/tenant", other, NULL, 200);
+    /* erased, the other tenant has nothing to ask access to: no request, no break-glass */
+    snprintf(p, sizeof(p), "/v1/sys/tenants/%s/erase", other_id);
+    expect("POST", p, op, "{\"requested_by\":\"ticket 9\",\"confirm\":\"lbx-other\"}", 200);
+    ask(sup, other_id, "\"records.read\"", 409, id, NULL);
+    char req[640];
+    snprintf(req, sizeof(req), GLASS_FMT, other_id, 600, "000000");
+    expect("POST", "/v1/sys/break-glass", glass, req, 409);
+    path(p, sizeof(p), "/v1/access-requests/%s/deny", id);
+    expect("POST", p, owner, "{\"comment\":\"done\"}", 200);
+    free(other);
+}
+
+/* Rewrites the stored snapshot of review rv (from -> to) on the stopped node, as the IAM-2
+ * tests age a lock, and starts it again. */
+static void snapshot_replace(const char *rv, const char *from, const char *to)
+{
+    assert_int_equal(ts_stop(&srv), 0);
+    assert_int_equal(ts_sh("sqlite3 %s/system.db \"UPDATE reviews SET snapshot = "
+                           "replace(snapshot, '%s', '%s') WHERE id = '%s'\"",
+                           srv.data_dir, from, to, rv),
+                     0);
+    assert_true(ts_start(&srv));
+}
+
+/* Storage tampered with: the snapshot no longer says its owners are privileged (so silence
+ * would keep them); the attestation would sign a hash the applied snapshot does not have. */
+static void tamper_then_attest(const char *rv)
+{
+    char p[128];
+    snapshot_replace(rv, "privileged", "unprivileged");
+    snprintf(p, sizeof(p), "/v1/access-review/%s/attest", rv);
+    expect("POST", p, owner, NULL, 500); /* integrity_error: nothing applied, nothing signed */
+    snapshot_replace(rv, "unprivileged", "privileged");
+}
+
+/* Attack (IAM-6): an attestation signs the snapshot's hash: a snapshot changed since it was
+ * frozen (privileged flags dropped, so undecided owners would be kept by default) is refused
+ * at attestation; restored, the review attests. */
+static void test_iam6_attack_tampered_snapshot_not_attested(void **state)
+{
+    (void)state;
+    review_revoking("", owner, "", tamper_then_attest);
+}
+
+/* A new API token of the session token with permission perm (its secret). */
+static char *api_token(const char *session, const char *perm)
+{
+    char body[160];
+    snprintf(body, sizeof(body), "{\"name\":\"approver\",\"permissions\":[\"%s\"]}", perm);
+    json_t *o = call("POST", "/v1/tokens", session, body, 201);
+    char *t = strdup(json_string_value(json_object_get(o, "token")));
+    json_decref(o);
+    return t;
+}
+
+/* Attack (IAM-8): the requester's twin approves through an API token it made (403); in a
+ * two-approver tenant, one person's session and API token are one approver (409). */
+static void test_iam8_attack_approval_through_tokens(void **state)
+{
+    (void)state;
+    char *twin_tok = api_token(sup_twin, "tenant.admin");
+    char *owner_tok = api_token(owner, "tenant.admin");
+    expect("PATCH", "/v1/tenant", owner, "{\"lockbox_approvals\":2}", 200);
+    char id[32], p[128];
+    request(600, id);
+    path(p, sizeof(p), "/v1/access-requests/%s/approve", id);
+    expect("POST", p, twin_tok, "{\"comment\":\"me, by token\"}", 403);
+    expect("POST", p, owner, "{\"comment\":\"first\"}", 200);
+    json_t *o = call("POST", p, owner_tok, "{\"comment\":\"first again\"}", 409);
+    json_decref(o);
+    json_t *keep;
+    assert_string_equal(state_of(id, &keep), "pending");
+    json_decref(keep);
+    path(p, sizeof(p), "/v1/access-requests/%s/deny", id);
+    expect("POST", p, owner, "{\"comment\":\"done\"}", 200);
+    expect("PATCH", "/v1/tenant", owner, "{\"lockbox_approvals\":1}", 200);
+    free(twin_tok);
+    free(owner_tok);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_iam8_operator_read_needs_an_approved_grant),
         cmocka_unit_test(test_iam8_two_approvers_and_denial),
         cmocka_unit_test(test_iam8_break_glass),
+        cmocka_unit_test(test_iam8_attack_break_glass_code_guessing_locks),
         cmocka_unit_test(test_iam6_review_lists_and_ends_a_grant),
+        cmocka_unit_test(test_iam8_attack_bucket_admin_grant_stays_in_its_buckets),
+        cmocka_unit_test(test_iam8_attack_grant_ends_with_its_operator),
+        cmocka_unit_test(test_iam8_attack_request_flood_is_bounded),
+        cmocka_unit_test(test_iso1_attack_other_tenant_requests_and_reviews),
+        cmocka_unit_test(test_iam6_attack_tampered_snapshot_not_attested),
+        cmocka_unit_test(test_iam8_attack_approval_through_tokens),
         cmocka_unit_test(test_iam8_refused_after_expiry),
     };
     return ts_run_group_tests("lockbox", tests, sizeof(tests) / sizeof(tests[0]), setup, teardown);

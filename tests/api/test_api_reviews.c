@@ -275,9 +275,24 @@ static void test_iam6_operators_reviewed_by_sys_security(void **state)
     json_decref(call("GET", path, owner, NULL, 404));
     snprintf(path, sizeof(path), "/v1/sys/access-review/%s", review);
     json_decref(call("GET", path, sec, NULL, 404));
-    /* operators are privileged: without a decision they would be revoked; keep both */
+    /* attack: the review would disable the node's only sys-admin: refused, nothing applied */
+    char op_id[32] = "";
     size_t i;
     json_t *p;
+    json_array_foreach(list, i, p)
+    {
+        if (strcmp(str(p, "name"), "sec1") != 0)
+            snprintf(op_id, sizeof(op_id), "%s", str(p, "id")); /* the first operator */
+    }
+    snprintf(path, sizeof(path), "/v1/sys/access-review/%s/decisions", id);
+    snprintf(body, sizeof(body), "{\"decisions\":[{\"principal\":\"%s\",\"decision\":\"revoke\"}]}",
+             op_id);
+    json_decref(call("POST", path, sec, body, 200));
+    snprintf(path, sizeof(path), "/v1/sys/access-review/%s/attest", id);
+    json_decref(call("POST", path, sec, NULL, 409));
+    json_decref(call("GET", "/v1/sys/tenants", op, NULL, 200));
+    snprintf(body, sizeof(body), "{\"decisions\":[");
+    /* operators are privileged: without a decision they would be revoked; keep both */
     json_array_foreach(list, i, p)
     {
         assert_true(flagged(p, "privileged") || !strcmp(str(p, "name"), "sec1"));

@@ -81,6 +81,47 @@ static void test_iam8_scope_never_admin_rights(void **state)
     json_decref(scope);
 }
 
+/* Attack (IAM-8): a scope or request out of bounds: more than 64 buckets, a bucket name that
+ * is not one, buckets as another string than "*", permissions as a string, a justification
+ * beyond its 1023 bytes, a duration beyond 8 h: each refused (400), nothing half-parsed. */
+static void test_iam8_attack_scope_and_size_bounds(void **state)
+{
+    (void)state;
+    char many[1024] = "[";
+    for (int i = 0; i < 65; i++)
+        snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s\"b%d\"", i ? "," : "", i);
+    strcat(many, "]");
+    const char *buckets[] = {many, "[\"../x\"]", "\"all\"", "[\"*\",7]"};
+    for (size_t i = 0; i < sizeof(buckets) / sizeof(buckets[0]); i++) {
+        char text[1200];
+        snprintf(text, sizeof(text), "{\"permissions\":[\"records.read\"],\"buckets\":%s}",
+                 buckets[i]);
+        json_t *scope = json_loads(text, 0, NULL);
+        assert_non_null(scope);
+        cst_access_row a = {0};
+        assert_int_equal(cst_lockbox_scope_parse(scope, &a), CST_ERR_INVALID);
+        assert_int_equal(a.perms, 0);
+        json_decref(scope);
+    }
+    json_t *scope = json_loads("{\"permissions\":\"records.read\",\"buckets\":\"*\"}", 0, NULL);
+    cst_access_row a = {0};
+    assert_int_equal(cst_lockbox_scope_parse(scope, &a), CST_ERR_INVALID);
+    json_decref(scope);
+    char big[CST_ACCESS_TEXT + 1];
+    memset(big, 'j', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    json_t *body =
+        json_pack("{s:s,s:s,s:s,s:{s:[s],s:s}}", "tenant", "t", "reason", "customer_support",
+                  "justification", big, "scope", "permissions", "records.read", "buckets", "*");
+    assert_int_equal(cst_lockbox_request_new(body, "tn_1", "us_op", "alice", T0, &a),
+                     CST_ERR_INVALID);
+    json_object_set_new(body, "justification", json_string("ok"));
+    json_object_set_new(body, "duration_seconds", json_integer(CST_LOCKBOX_GRANT_MAX_S + 1));
+    assert_int_equal(cst_lockbox_request_new(body, "tn_1", "us_op", "alice", T0, &a),
+                     CST_ERR_INVALID);
+    json_decref(body);
+}
+
 static void test_iam8_durations_and_clock(void **state)
 {
     (void)state;
@@ -180,14 +221,17 @@ static void test_iam8_break_glass_rules(void **state)
     assert_true(cst_lockbox_open(&a, T0));
     assert_false(cst_lockbox_open(&a, T0 + 3600 * S_US));
     assert_string_equal(a.review_state, "review_pending");
-    assert_int_equal(cst_lockbox_review(&a, "us_op", "mine", T0), CST_ERR_FORBIDDEN);
-    assert_int_equal(cst_lockbox_review(&a, "us_sec", "", T0), CST_ERR_INVALID);
-    assert_int_equal(cst_lockbox_review(&a, "us_sec", "justified", T0), CST_OK);
+    assert_int_equal(cst_lockbox_review(&a, "us_op", "op", "mine", T0), CST_ERR_FORBIDDEN);
+    /* a second account of the same person (alice's name, cased) */
+    assert_int_equal(cst_lockbox_review(&a, "us_twin", " ALICE", "mine too", T0),
+                     CST_ERR_FORBIDDEN);
+    assert_int_equal(cst_lockbox_review(&a, "us_sec", "sec", "", T0), CST_ERR_INVALID);
+    assert_int_equal(cst_lockbox_review(&a, "us_sec", "sec", "justified", T0), CST_OK);
     assert_string_equal(a.review_state, "reviewed");
-    assert_int_equal(cst_lockbox_review(&a, "us_sec2", "again", T0), CST_ERR_CONFLICT);
+    assert_int_equal(cst_lockbox_review(&a, "us_sec2", "sec2", "again", T0), CST_ERR_CONFLICT);
     cst_access_row r;
     new_request("[\"records.read\"]", 3600, &r);
-    assert_int_equal(cst_lockbox_review(&r, "us_sec", "not glass", T0), CST_ERR_CONFLICT);
+    assert_int_equal(cst_lockbox_review(&r, "us_sec", "sec", "not glass", T0), CST_ERR_CONFLICT);
 }
 
 /* IAM-8: a grant's principal holds its scope and nothing else: no self-service route (tokens,
@@ -220,6 +264,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_iam8_transition_table),
         cmocka_unit_test(test_iam8_scope_never_admin_rights),
+        cmocka_unit_test(test_iam8_attack_scope_and_size_bounds),
         cmocka_unit_test(test_iam8_durations_and_clock),
         cmocka_unit_test(test_iam8_approvals),
         cmocka_unit_test(test_iam8_break_glass_rules),

@@ -52,7 +52,7 @@ cst_err cst_sqlite_store_access_put(cst_store *st, cst_work *w, const cst_access
         cst_sqlite_system_db(st), w, NULL,
         "INSERT OR REPLACE INTO access_requests(" ACCESS_COLS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, "
         "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        "sssssssisisissisiiisssiiisii", a->id, a->tenant_id, a->requester, a->requester_name,
+        "sssssssisisississiisssiiisii", a->id, a->tenant_id, a->requester, a->requester_name,
         a->reason, a->justification, a->ticket, (int64_t)a->perms, a->buckets, a->duration_seconds,
         a->state, (int64_t)a->break_glass, a->review_state, a->reviewed_by, a->reviewed_at,
         a->review_comment, a->incident_id, a->created_at, a->expires_at, a->approvals,
