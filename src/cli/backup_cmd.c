@@ -167,7 +167,7 @@ static int do_verify(const cst_config *cfg, const bk_args *a)
         cst_err_clear();
     }
     if (e == CST_OK)
-        e = cst_kek_load(cfg->master_key_file, cfg->data_dir, &kek);
+        e = cst_node_root_key(cfg, true, &kek);
     json_t *report = NULL;
     if (e == CST_OK)
         e = cst_backup_verify_file(a->path, &kek, pinned ? pk : NULL,
@@ -238,7 +238,7 @@ static int do_restore(const cst_config *cfg, const bk_args *a)
                         : cst_config_default_key_path(cfg->data_dir, "custodia-audit-k0.key", k0,
                                                       sizeof(k0));
     if (e == CST_OK)
-        e = cst_kek_load(cfg->master_key_file, a->tenant ? cfg->data_dir : NULL, &kek);
+        e = cst_node_root_key(cfg, a->tenant != NULL, &kek);
     cst_restore_opts o = {.from = a->from,
                           .data_dir = cfg->data_dir,
                           .tenant = a->tenant,
