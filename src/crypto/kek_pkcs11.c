@@ -5,6 +5,7 @@
 #include <p11-kit/pkcs11.h>
 #include <p11-kit/uri.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,20 +41,19 @@ static cst_err find_slot(CK_FUNCTION_LIST *f, P11KitUri *u, CK_SLOT_ID *slot)
     ENSURE(n > 0, CST_ERR_INVALID, "PKCS#11: the module has no token");
     CK_SLOT_ID *ids = calloc(n, sizeof(*ids));
     ENSURE(ids != NULL, CST_ERR_INTERNAL, "out of memory");
-    cst_err e = cst_fail(CST_ERR_INVALID, "PKCS#11: no token matches the URI");
+    bool found = false;
     rv = f->C_GetSlotList(CK_TRUE, ids, &n);
-    if (rv != CKR_OK)
-        e = p11_fail("C_GetSlotList", rv);
-    for (CK_ULONG i = 0; rv == CKR_OK && i < n; i++) {
+    for (CK_ULONG i = 0; rv == CKR_OK && !found && i < n; i++) {
         CK_TOKEN_INFO ti;
-        if (f->C_GetTokenInfo(ids[i], &ti) == CKR_OK && p11_kit_uri_match_token_info(u, &ti)) {
+        found = f->C_GetTokenInfo(ids[i], &ti) == CKR_OK && p11_kit_uri_match_token_info(u, &ti);
+        if (found)
             *slot = ids[i];
-            e = CST_OK;
-            break;
-        }
     }
     free(ids);
-    return e;
+    if (rv != CKR_OK)
+        return p11_fail("C_GetSlotList", rv);
+    ENSURE(found, CST_ERR_INVALID, "PKCS#11: no token matches the URI");
+    return CST_OK;
 }
 
 /* The secret keys labelled label: *found counts them (0, 1 or 2 meaning "more than one"). */
@@ -224,6 +224,28 @@ void cst_p11_close(cst_p11 *p)
     free(p);
 }
 
+/* A failure of the token itself, not of the data it was given. */
+static bool token_trouble(CK_RV rv)
+{
+    switch (rv) {
+    case CKR_BUFFER_TOO_SMALL:
+    case CKR_DEVICE_ERROR:
+    case CKR_DEVICE_MEMORY:
+    case CKR_DEVICE_REMOVED:
+    case CKR_HOST_MEMORY:
+    case CKR_SESSION_CLOSED:
+    case CKR_SESSION_HANDLE_INVALID:
+    case CKR_TOKEN_NOT_PRESENT:
+    case CKR_USER_NOT_LOGGED_IN:
+    case CKR_CRYPTOKI_NOT_INITIALIZED:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* AES-GCM by the token. Decryption goes through a locked buffer of the ciphertext's size: a
+ * token (SoftHSM2) may ask for that much room before it strips the tag. */
 static cst_err gcm(cst_p11 *p, bool seal, const uint8_t iv[CST_NONCE_LEN], const uint8_t *aad,
                    size_t aadlen, const uint8_t *in, size_t inlen, uint8_t *out)
 {
@@ -234,23 +256,32 @@ static cst_err gcm(cst_p11 *p, bool seal, const uint8_t iv[CST_NONCE_LEN], const
                         .ulAADLen = aadlen,
                         .ulTagBits = CST_TAG_LEN * 8};
     CK_MECHANISM mech = {CKM_AES_GCM, &gp, sizeof(gp)};
-    CK_ULONG want = seal ? inlen + CST_TAG_LEN : inlen - CST_TAG_LEN, outlen = want;
-    uint8_t spare[1];
+    CK_ULONG want = seal ? inlen + CST_TAG_LEN : inlen - CST_TAG_LEN, outlen = inlen + CST_TAG_LEN;
+    uint8_t *buf = sodium_malloc(outlen);
+    ENSURE(buf != NULL, CST_ERR_INTERNAL, "out of memory");
     pthread_mutex_lock(&p->mu);
     CK_RV rv =
         seal ? p->f->C_EncryptInit(p->s, &mech, p->key) : p->f->C_DecryptInit(p->s, &mech, p->key);
+    bool started = rv == CKR_OK;
     if (rv == CKR_OK)
-        rv = seal ? p->f->C_Encrypt(p->s, (CK_BYTE_PTR)in, inlen, out, &outlen)
-                  : p->f->C_Decrypt(p->s, (CK_BYTE_PTR)in, inlen, want ? out : spare, &outlen);
+        rv = seal ? p->f->C_Encrypt(p->s, (CK_BYTE_PTR)in, inlen, buf, &outlen)
+                  : p->f->C_Decrypt(p->s, (CK_BYTE_PTR)in, inlen, buf, &outlen);
     pthread_mutex_unlock(&p->mu);
-    if (!seal && (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE))
-        return cst_fail(CST_ERR_INTEGRITY, "the token could not open a wrapped key: it was "
-                                           "altered or wrapped by another key");
-    if (rv != CKR_OK)
-        return p11_fail(seal ? "C_Encrypt (AES-GCM)" : "C_Decrypt (AES-GCM)", rv);
-    ENSURE(outlen == want, CST_ERR_INTERNAL, "PKCS#11: AES-GCM returned %lu bytes, not %lu",
-           (unsigned long)outlen, (unsigned long)want);
-    return CST_OK;
+    cst_err e = CST_OK;
+    if (!seal && started && rv != CKR_OK && !token_trouble(rv))
+        e = cst_fail(CST_ERR_INTEGRITY,
+                     "the token could not open a wrapped key (%s): it was "
+                     "altered, or wrapped by another key or for another use",
+                     p11_kit_strerror(rv));
+    else if (rv != CKR_OK)
+        e = p11_fail(seal ? "C_Encrypt (AES-GCM)" : "C_Decrypt (AES-GCM)", rv);
+    else if (outlen != want)
+        e = cst_fail(CST_ERR_INTERNAL, "PKCS#11: AES-GCM returned %lu bytes, not %lu",
+                     (unsigned long)outlen, (unsigned long)want);
+    else
+        memcpy(out, buf, want);
+    sodium_free(buf); /* wipes */
+    return e;
 }
 
 cst_err cst_p11_seal(cst_p11 *p, const uint8_t iv[CST_NONCE_LEN], const uint8_t *aad, size_t aadlen,

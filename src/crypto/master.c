@@ -202,6 +202,9 @@ static cst_err read_pin(const char *pin_file, char *pin, size_t n)
 
 static cst_err open_pkcs11(cst_master *m, const cst_master_opts *o)
 {
+    ENSURE(!strstr(o->source, "pin-value="), CST_ERR_INVALID,
+           "PKCS#11 URI: pin-value is refused; put the PIN in keys.pin_file or "
+           "CUSTODIA_PKCS11_PIN");
     char *pin = sodium_malloc(PIN_MAX);
     ENSURE(pin != NULL, CST_ERR_INTERNAL, "out of memory");
     cst_err e = read_pin(o->pin_file, pin, PIN_MAX);
@@ -390,6 +393,10 @@ cst_err cst_master_root_key(cst_master *m, const char *data_dir, bool create, cs
     TRY(cst_fmt(path, sizeof(path), "%s/root.key", data_dir));
     if (create)
         TRY(root_make(m, path));
+    ENSURE(cst_path_exists(path), CST_ERR_INVALID,
+           "%s is missing: a data dir served with a PKCS#11 master key keeps its root key "
+           "there (was it initialised with another keys.master_key?)",
+           path);
     cst_buf aad, blob, pt;
     cst_buf_init(&aad, 32);
     cst_buf_init(&blob, 128);
