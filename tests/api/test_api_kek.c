@@ -9,11 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
+#include <sqlite3.h>
 #include <cmocka.h>
 
 #include "../softhsm.h"
 #include "canary.h"
 #include "crypto/kek_pkcs11.h"
+#include "crypto/keys.h"
 #include "harness.h"
 #include "util/util.h"
 
@@ -115,11 +117,100 @@ static void test_enc4_command_node(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Rewrites every wrapped tenant key in system.db as the code before master.h wrote it: v1,
+ * cst_seal under the KEK file's bytes, no KEK id. */
+static void make_wraps_v1(const ts_server *s)
+{
+    char source[400], db[400];
+    snprintf(source, sizeof(source), "file:%s", s->key_file);
+    snprintf(db, sizeof(db), "%s/system.db", s->data_dir);
+    cst_master_opts mo = {.source = source};
+    cst_master *m = NULL;
+    assert_int_equal(cst_master_open(&mo, &m), CST_OK);
+    cst_key bytes = {0};
+    assert_int_equal(cst_master_root_key(m, NULL, false, &bytes), CST_OK); /* file: the KEK */
+    sqlite3 *h = NULL;
+    sqlite3_stmt *q = NULL, *u = NULL;
+    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h,
+                                        "SELECT tenant_id, purpose, version, wrapped FROM "
+                                        "tenant_keys",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h,
+                                        "UPDATE tenant_keys SET wrapped = ? WHERE tenant_id = ? "
+                                        "AND purpose = ? AND version = ?",
+                                        -1, &u, NULL),
+                     SQLITE_OK);
+    int n = 0;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        const char *tid = (const char *)sqlite3_column_text(q, 0);
+        const char *purpose = (const char *)sqlite3_column_text(q, 1);
+        uint32_t v = (uint32_t)sqlite3_column_int(q, 2);
+        const uint8_t *w = sqlite3_column_blob(q, 3);
+        assert_int_equal(w[0], 3); /* written by this code */
+        cst_key k = {0};
+        assert_int_equal(
+            cst_unwrap_key(m, tid, purpose, v, w, (size_t)sqlite3_column_bytes(q, 3), &k), CST_OK);
+        cst_buf aad, blob;
+        cst_buf_init(&aad, 128);
+        cst_buf_init(&blob, 128);
+        assert_int_equal(cst_aad_wrap(&aad, tid, purpose, v), CST_OK);
+        assert_int_equal(cst_seal(&bytes, &aad, k.k, CST_KEY_LEN, &blob), CST_OK);
+        sqlite3_bind_blob(u, 1, blob.data, (int)blob.len, SQLITE_TRANSIENT);
+        sqlite3_bind_text(u, 2, tid, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(u, 3, purpose, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(u, 4, (int)v);
+        assert_int_equal(sqlite3_step(u), SQLITE_DONE);
+        sqlite3_reset(u);
+        cst_key_free(&k);
+        cst_buf_free(&aad);
+        cst_buf_free(&blob);
+        n++;
+    }
+    assert_true(n >= 2);
+    sqlite3_finalize(q);
+    sqlite3_finalize(u);
+    sqlite3_close(h);
+    cst_key_free(&bytes);
+    cst_master_close(m);
+}
+
+/* ENC-4 migration: a data dir whose tenant keys were wrapped before master.h (v1 blobs) opens
+ * with its file: key, and its records read back. */
+static void test_enc4_file_data_dir_from_before(void **state)
+{
+    ts_init(&srv);
+    assert_true(ts_start(&srv));
+    char *op = ts_operator(&srv);
+    assert_non_null(op);
+    char *owner = ts_tenant(&srv, op, "old-co", NULL);
+    ts_bucket(&srv, owner, "b");
+    assert_int_equal(ts_put(&srv, owner, "b", "k", "text/plain", "old", 3), 201);
+    assert_int_equal(ts_stop(&srv), 0);
+    make_wraps_v1(&srv);
+    assert_true(ts_start(&srv));
+    ts_resp r;
+    ts_request(&srv, "GET", "/v1/buckets/b/records/k", owner, NULL, NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "old"));
+    ts_resp_free(&r);
+    free(op);
+    free(owner);
+    ts_cleanup(&srv);
+}
+
 int main(void)
 {
+    if (cst_crypto_init() != CST_OK || !ts_softhsm_module()) {
+        fprintf(stderr, "test_api_kek: no libsodium, or SoftHSM2 is not installed "
+                        "(scripts/install-deps.sh)\n");
+        return 1;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_enc4_pkcs11_node),
         cmocka_unit_test(test_enc4_command_node),
+        cmocka_unit_test(test_enc4_file_data_dir_from_before),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
