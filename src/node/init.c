@@ -165,8 +165,8 @@ cst_err cst_node_init(const cst_config *cfg, const char *region, const char *ope
     bool new_key = cfg->master_key_file[0] && !cst_path_exists(cfg->master_key_file);
     cst_master *m = NULL;
     TRY(cst_node_master_open(cfg, true, &m)); /* ENC-4: file: and pkcs11: make a missing key */
-    cst_key kek = {0};                        /* the root key (crypto/master.h) */
-    cst_err e = cst_master_root_key(m, data_dir, true, &kek);
+    cst_key root = {0};                       /* seals the node's own secrets (crypto/master.h) */
+    cst_err e = cst_master_root_key(m, data_dir, true, &root);
     char k0_path[PATH_MAX], pk_hex[65], password[32], cert[PATH_MAX], key[PATH_MAX];
     if (e == CST_OK)
         e = cst_config_default_key_path(data_dir, "custodia-audit-k0.key", k0_path,
@@ -175,9 +175,9 @@ cst_err cst_node_init(const cst_config *cfg, const char *region, const char *ope
     for (size_t i = 0; e == CST_OK && i < sizeof(subdirs) / sizeof(*subdirs); i++)
         e = sub_dir(data_dir, subdirs[i]);
     if (e == CST_OK)
-        e = make_signing_key(data_dir, &kek, pk_hex);
+        e = make_signing_key(data_dir, &root, pk_hex);
     if (e == CST_OK)
-        e = cst_node_make_seal_key(data_dir, &kek, k0_path);
+        e = cst_node_make_seal_key(data_dir, &root, k0_path);
     if (e == CST_OK)
         e = cst_fmt(cert, sizeof(cert), "%s/tls/cert.pem", data_dir);
     if (e == CST_OK)
@@ -188,7 +188,7 @@ cst_err cst_node_init(const cst_config *cfg, const char *region, const char *ope
         e = init_store(data_dir, cst_master_id(m), region, operator_username, password);
     char kid[CST_KEK_ID_LEN + 1];
     snprintf(kid, sizeof(kid), "%s", cst_master_id(m));
-    cst_key_free(&kek);
+    cst_key_free(&root);
     cst_master_close(m);
     TRY(e);
 

@@ -109,7 +109,8 @@ CST_MUST_USE cst_err cst_node_lock_data_dir(const char *data_dir, int *fd);
 CST_MUST_USE cst_err cst_node_public_key(const char *data_dir, uint8_t pk[32]);
 CST_MUST_USE cst_err cst_node_public_key_file(const char *path, uint8_t pk[32]);
 /* The node's Ed25519 key pair: *sk (64 bytes, sodium_malloc: release with sodium_free)
- * unsealed from node-signing.key with the KEK, pk from node-signing.pub; they must match. */
+ * unsealed from node-signing.key with the root key (crypto/master.h), pk from node-signing.pub;
+ * they must match. */
 CST_MUST_USE cst_err cst_node_signing_key(const char *data_dir, const cst_key *kek, uint8_t **sk,
                                           uint8_t pk[32]);
 /* A document signed with the node's key: canonical JSON {"<member>": body, "public_key": hex,
