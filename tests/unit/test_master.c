@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -129,6 +131,75 @@ static void test_enc4_command_killed_after_timeout(void **state)
     assert_int_equal(fscanf(f, "%d", &pid), 1);
     fclose(f);
     assert_true(gone(pid)); /* the child of the killed group too */
+}
+
+/* Copies of needle (held XORed with mask, so that the search itself leaves none) in this
+ * process's writable memory. Huge regions (ASan's shadow) are skipped. */
+static int in_memory(const uint8_t *masked, size_t n, uint8_t mask)
+{
+    FILE *maps = fopen("/proc/self/maps", "r");
+    int mem = open("/proc/self/mem", O_RDONLY);
+    assert_non_null(maps);
+    assert_true(mem >= 0);
+    enum { CHUNK = 1 << 20 };
+    uint8_t *buf = malloc(CHUNK);
+    char line[512];
+    int hits = 0;
+    while (fgets(line, sizeof(line), maps)) {
+        unsigned long a, b;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s", &a, &b, perms) != 3 || perms[0] != 'r' || perms[1] != 'w' ||
+            b - a > (256UL << 20))
+            continue;
+        for (unsigned long off = a; off < b; off += CHUNK - n) {
+            size_t want = b - off < CHUNK ? b - off : CHUNK;
+            ssize_t got = pread(mem, buf, want, (off_t)off);
+            for (ssize_t i = 0; got > 0 && i + (ssize_t)n <= got; i++) {
+                size_t k = 0;
+                while (k < n && buf[i + k] == (uint8_t)(masked[k] ^ mask))
+                    k++;
+                hits += k == n;
+            }
+            if (want < CHUNK)
+                break;
+        }
+    }
+    free(buf);
+    close(mem);
+    fclose(maps);
+    return hits;
+}
+
+/* ENC-4: the key a command printed is in memory while the master key is open (the control),
+ * and nowhere, neither as its base64 text nor as bytes, once it is closed. */
+static void test_enc4_command_key_wiped(void **state)
+{
+    char file[96], cmd[200], text[128] = {0};
+    snprintf(file, sizeof(file), "%s/kek.b64", tmp);
+    snprintf(cmd, sizeof(cmd), "head -c 32 /dev/urandom | base64 > %s", file);
+    assert_int_equal(system(cmd), 0);
+    uint8_t mask = 0x5a, b64[44], raw[CST_KEY_LEN];
+    int fd = open(file, O_RDONLY);
+    assert_int_equal(read(fd, text, sizeof(text) - 1), 45);
+    close(fd);
+    size_t len = 0;
+    assert_int_equal(sodium_base642bin(raw, sizeof(raw), text, 44, NULL, &len, NULL,
+                                       sodium_base64_VARIANT_ORIGINAL),
+                     0);
+    for (size_t i = 0; i < sizeof(b64); i++)
+        b64[i] = (uint8_t)(text[i] ^ mask);
+    for (size_t i = 0; i < sizeof(raw); i++)
+        raw[i] ^= mask;
+    sodium_memzero(text, sizeof(text));
+    snprintf(cmd, sizeof(cmd), "command:cat %s", file);
+    cst_master_opts o = {.source = cmd, .command_timeout_s = 10};
+    cst_master *m = NULL;
+    assert_int_equal(cst_master_open(&o, &m), CST_OK);
+    assert_true(in_memory(raw, sizeof(raw), mask) > 0); /* the search finds a key that is there */
+    assert_int_equal(in_memory(b64, sizeof(b64), mask), 0); /* the command's output: wiped */
+    cst_master_close(m);
+    assert_int_equal(in_memory(raw, sizeof(raw), mask), 0);
+    unlink(file);
 }
 
 static cst_master *open_token(bool create, cst_err want)
@@ -284,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_enc4_command_prints_the_key),
         cmocka_unit_test(test_enc4_command_refusals),
         cmocka_unit_test(test_enc4_command_killed_after_timeout),
+        cmocka_unit_test(test_enc4_command_key_wiped),
         cmocka_unit_test(test_enc4_pkcs11_wrap_round_trip),
         cmocka_unit_test(test_enc4_pkcs11_key_not_extractable),
         cmocka_unit_test(test_enc4_pkcs11_pin_refusals),
