@@ -346,7 +346,8 @@ static const config_key config_keys[] = {
      .def = "./var",
      .desc = "the data dir"},
     KSTR("node.master_key_file", master_key_file, "`<parent of data_dir>/custodia-master.key`",
-         "the KEK file (32 bytes, mode 0600, outside the data dir)"),
+         "the KEK file (32 bytes, mode 0600, outside the data dir): the same as "
+         "`keys.master_key = file:PATH`; set one of the two"),
     KSTR("keys.master_key", master_key, "`file:` and `node.master_key_file`",
          "where the KEK is (ENC-4): `file:PATH` (32 bytes, mode 0600, outside the data dir), "
          "`pkcs11:URI` (an AES-256 key that never leaves a PKCS#11 token; the URI names "
