@@ -65,6 +65,26 @@ static void test_values_validated(void **state)
     assert_int_equal(c.listen_port, 9443);
 }
 
+/* ENC-4: keys.master_key, with node.master_key_file as its file: form; never both. */
+static void test_enc4_master_key_source(void **state)
+{
+    cst_config c;
+    cst_config_defaults(&c);
+    assert_int_equal(cst_config_finish(&c), CST_OK);
+    assert_string_equal(c.master_key, "file:./custodia-master.key");
+    assert_int_equal(cst_config_finish(&c), CST_OK); /* finishing again changes nothing */
+    cst_config_defaults(&c);
+    assert_int_equal(cst_config_set(&c, "keys", "master_key", "file:/etc/k"), CST_OK);
+    assert_int_equal(cst_config_finish(&c), CST_OK);
+    assert_string_equal(c.master_key_file, "/etc/k");
+    cst_config_defaults(&c);
+    assert_int_equal(cst_config_set(&c, "keys", "master_key", "command:kms-decrypt"), CST_OK);
+    assert_int_equal(cst_config_set(&c, "node", "master_key_file", "/etc/k"), CST_OK);
+    assert_int_equal(cst_config_finish(&c), CST_ERR_INVALID);
+    assert_int_equal(cst_config_set(&c, "keys", "command_timeout_seconds", "0"), CST_ERR_INVALID);
+    assert_int_equal(c.command_timeout_s, 10);
+}
+
 static void test_enc3_plaintext_only_on_loopback(void **state)
 {
     cst_config c;
@@ -721,6 +741,7 @@ int main(void)
         cmocka_unit_test(test_chg2_defaults_are_secure),
         cmocka_unit_test(test_default_key_path_is_outside_data_dir),
         cmocka_unit_test(test_values_validated),
+        cmocka_unit_test(test_enc4_master_key_source),
         cmocka_unit_test(test_enc3_plaintext_only_on_loopback),
         cmocka_unit_test(test_ini_file),
         cmocka_unit_test(test_log_file_key),
