@@ -45,9 +45,9 @@ cst_err bench_tenant_create(cst_node *n, const char *name, const char *bucket, c
     cst_buf dek, idx;
     cst_buf_init(&dek, 256);
     cst_buf_init(&idx, 256);
-    cst_err e = cst_wrap_new_key(&n->kek, t->id, "dek", 1, &dek);
+    cst_err e = cst_wrap_new_key(n->kek, t->id, "dek", 1, &dek);
     if (e == CST_OK)
-        e = cst_wrap_new_key(&n->kek, t->id, "idx", 1, &idx);
+        e = cst_wrap_new_key(n->kek, t->id, "idx", 1, &idx);
     if (e == CST_OK)
         e = cst_store_tenant_create(n->store, NULL, t, &dek, &idx, owner);
     cst_buf_free(&dek);

@@ -9,6 +9,7 @@ PACKAGES=(
     libjansson-dev libinih-dev libzxcvbn-dev libcurl4-gnutls-dev libcmocka-dev
     curl jq oathtool sqlite3 gnutls-bin
     libyaml-dev
+    libp11-kit-dev softhsm2
     chromium fonts-dejavu-core
 )
 

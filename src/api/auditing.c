@@ -446,7 +446,8 @@ cst_err cst_api_sys_audit_verify(cst_node *n, cst_request *req)
     if (e == CST_OK)
         e = cst_fmt(epoch_file, sizeof(epoch_file), "%s/audit/epoch.key", n->cfg.data_dir);
     if (e == CST_OK)
-        e = cst_audit_verify(n->cfg.audit_dir, epoch_file, k0.k ? &k0 : NULL, &n->kek, true, &r);
+        e = cst_audit_verify(n->cfg.audit_dir, epoch_file, k0.k ? &k0 : NULL, &n->root_key, true,
+                             &r);
     cst_key_free(&k0);
     TRY(e);
     cst_audit_info(req, "ok", json_boolean(r.ok));

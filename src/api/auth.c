@@ -29,7 +29,7 @@ static cst_err secret_key_get(cst_node *n, const cst_user_row *u, secret_key *sk
 {
     memset(sk, 0, sizeof(*sk));
     if (strcmp(u->tenant_id, CST_SYS_TENANT) == 0) {
-        TRY(cst_authn_operator_key(&n->kek, &sk->owned));
+        TRY(cst_authn_operator_key(&n->root_key, &sk->owned));
         sk->key = &sk->owned;
         return CST_OK;
     }

@@ -72,7 +72,7 @@ cst_err cst_api_sys_backup_verify(cst_node *n, cst_request *req)
            "backup verify",
            id);
     json_t *report = NULL;
-    e = cst_backup_verify_file(b.location, &n->kek, n->public_key, n->region,
+    e = cst_backup_verify_file(b.location, &n->root_key, n->public_key, n->region,
                                n->cfg.backup_scratch_dir, &report);
     if (e != CST_OK) {
         /* The request worked; the backup did not pass. */

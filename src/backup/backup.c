@@ -234,13 +234,13 @@ static cst_err write_backup(cst_node *n, const char *id, int64_t created, const 
     TRY(cst_fmt(sys_copy, sizeof(sys_copy), "%s/%s", staging, sys_name));
     TRY(cst_store_snapshot(n->store, NULL, staging, &exists));
     TRY(cst_bk_system_lists(staging, &tenants, &tombs));
-    cst_err e = cst_node_signing_key(n->cfg.data_dir, &n->kek, &sk, pk);
+    cst_err e = cst_node_signing_key(n->cfg.data_dir, &n->root_key, &sk, pk);
     if (e == CST_OK) {
         header = json_pack("{s:s,s:s,s:s,s:s,s:s,s:O}", "backup_id", id, "node_id", n->node_id,
                            "region", n->region, "created_at", created_s, "version",
                            CUSTODIA_VERSION, "tombstones", tombs);
         mt = json_array();
-        e = header && mt ? cst_bk_write_start(&n->kek, sk, header, sink, sctx, &w)
+        e = header && mt ? cst_bk_write_start(&n->root_key, sk, header, sink, sctx, &w)
                          : cst_fail(CST_ERR_INTERNAL, "out of memory");
     }
     if (e == CST_OK)
@@ -318,7 +318,7 @@ static cst_err verify_written(cst_node *n, const char *path)
 {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     ENSURE(fd >= 0, CST_ERR_INTERNAL, "cannot reopen %s: %s", path, strerror(errno));
-    cst_err e = cst_bk_read(cst_bk_fd_source, &fd, &n->kek, n->public_key, NULL, NULL, NULL);
+    cst_err e = cst_bk_read(cst_bk_fd_source, &fd, &n->root_key, n->public_key, NULL, NULL, NULL);
     close(fd);
     return e;
 }

@@ -619,7 +619,7 @@ cst_err cst_backup_drill(cst_node *n, cst_drill_row *out)
     if (e == CST_OK) {
         cst_restore_opts o = {.from = from,
                               .data_dir = target,
-                              .kek = &n->kek,
+                              .kek = &n->root_key,
                               .pin = n->public_key,
                               .region = n->region};
         e = cst_backup_restore(&o, &report);

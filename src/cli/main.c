@@ -17,7 +17,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: custodia <command> [options]\n"
             "\n"
-            "  init  --data-dir DIR [--region R] [--master-key-file F] [--operator-username NAME]\n"
+            "  init  --data-dir DIR [--region R] [--master-key-file F | --master-key SOURCE]\n"
+            "        [--pin-file F] [--operator-username NAME]\n"
             "        [--json]\n"
             "        create a data dir, its keys, TLS certificate and first operator (NAME,\n"
             "        default admin)\n"
@@ -65,22 +66,32 @@ static int fail(const char *cmd, cst_err e)
 static int cmd_init(int argc, char **argv)
 {
     const char *data_dir = "./var", *region = "local", *key = NULL, *operator= "admin";
+    const char *source = NULL, *pin_file = NULL;
     bool json = false;
     const cst_cli_opt opts[] = {CST_CLI_VALUE("data-dir", &data_dir),
                                 CST_CLI_VALUE("region", &region),
                                 CST_CLI_VALUE("master-key-file", &key),
+                                CST_CLI_VALUE("master-key", &source),
+                                CST_CLI_VALUE("pin-file", &pin_file),
                                 CST_CLI_VALUE("operator-username", &operator),
                                 CST_CLI_FLAG("json", &json),
                                 CST_CLI_END};
     int first, rc = cst_cli_parse(argc, argv, opts, usage, &first);
     if (rc != CST_CLI_CONTINUE)
         return rc;
-    char key_path[PATH_MAX];
-    cst_err e = key ? cst_fmt(key_path, sizeof(key_path), "%s", key)
-                    : cst_config_default_key_path(data_dir, "custodia-master.key", key_path,
-                                                  sizeof(key_path));
+    cst_config cfg;
+    cst_config_defaults(&cfg);
+    cst_err e = cst_config_set(&cfg, "node", "data_dir", data_dir);
+    if (e == CST_OK && key)
+        e = cst_config_set(&cfg, "node", "master_key_file", key);
+    if (e == CST_OK && source)
+        e = cst_config_set(&cfg, "keys", "master_key", source);
+    if (e == CST_OK && pin_file)
+        e = cst_config_set(&cfg, "keys", "pin_file", pin_file);
     if (e == CST_OK)
-        e = cst_node_init(data_dir, key_path, region, operator, json);
+        e = cst_config_finish(&cfg);
+    if (e == CST_OK)
+        e = cst_node_init(&cfg, region, operator, json);
     return e == CST_OK ? 0 : fail("init", e);
 }
 
@@ -93,8 +104,10 @@ cst_err cst_cli_config(cst_config *cfg, const char *config, const char *data_dir
     /* flags override the file */
     if (e == CST_OK && data_dir)
         e = cst_config_set(cfg, "node", "data_dir", data_dir);
-    if (e == CST_OK && key)
+    if (e == CST_OK && key) { /* the flag wins over keys.master_key in the file */
+        cfg->master_key[0] = '\0';
         e = cst_config_set(cfg, "node", "master_key_file", key);
+    }
     if (e == CST_OK && listen)
         e = cst_config_set_listen(cfg, listen);
     if (e == CST_OK)
@@ -150,8 +163,9 @@ static int cmd_audit(int argc, char **argv)
     cst_buf_wipe_free(&raw);
     /* With the master key too, the node's current seal key is checked against K0. */
     bool have_kek = false;
-    if (e == CST_OK && seal && cst_path_exists(cfg.master_key_file)) {
-        have_kek = cst_kek_load(cfg.master_key_file, cfg.data_dir, &kek) == CST_OK;
+    if (e == CST_OK && seal &&
+        (strncmp(cfg.master_key, "file:", 5) != 0 || cst_path_exists(cfg.master_key_file))) {
+        have_kek = cst_node_root_key(&cfg, true, &kek) == CST_OK;
         cst_err_clear();
     }
     cst_audit_report r;

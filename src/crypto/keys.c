@@ -156,7 +156,7 @@ cst_err cst_aad_record(cst_buf *aad, char field, const char *tenant_id, const ch
     return cst_buf_append_u64be(aad, version);
 }
 
-cst_err cst_wrap_new_key(const cst_key *kek, const char *tenant_id, const char *purpose,
+cst_err cst_wrap_new_key(cst_master *kek, const char *tenant_id, const char *purpose,
                          uint32_t version, cst_buf *out)
 {
     cst_key k = {0};
@@ -166,23 +166,23 @@ cst_err cst_wrap_new_key(const cst_key *kek, const char *tenant_id, const char *
     if (e == CST_OK)
         e = cst_aad_wrap(&aad, tenant_id, purpose, version);
     if (e == CST_OK)
-        e = cst_seal(kek, &aad, k.k, CST_KEY_LEN, out);
+        e = cst_master_wrap(kek, &aad, k.k, CST_KEY_LEN, out);
     cst_key_free(&k);
     cst_buf_free(&aad);
     return e;
 }
 
-cst_err cst_unwrap_key(const cst_key *kek, const char *tenant_id, const char *purpose,
+cst_err cst_unwrap_key(cst_master *kek, const char *tenant_id, const char *purpose,
                        uint32_t version, const uint8_t *blob, size_t bloblen, cst_key *out)
 {
-    ENSURE(bloblen == CST_SEAL_OVERHEAD + CST_KEY_LEN, CST_ERR_INTEGRITY,
-           "wrapped key has the wrong size");
     cst_buf aad, pt;
     cst_buf_init(&aad, 256);
     cst_buf_init(&pt, CST_KEY_LEN);
     cst_err e = cst_aad_wrap(&aad, tenant_id, purpose, version);
     if (e == CST_OK)
-        e = cst_open(kek, &aad, blob, bloblen, &pt);
+        e = cst_master_unwrap(kek, &aad, blob, bloblen, &pt);
+    if (e == CST_OK && pt.len != CST_KEY_LEN)
+        e = cst_fail(CST_ERR_INTEGRITY, "wrapped key has the wrong size");
     if (e == CST_OK)
         e = cst_key_alloc(out);
     if (e == CST_OK)

@@ -1,6 +1,6 @@
 /* keys.h: custodia's key hierarchy and on-disk ciphertext formats (ENC-1, SPEC §5).
  *
- *   KEK (32-byte file outside the data dir)
+ *   KEK (crypto/master.h: a file or command's 32 bytes, or a key in a PKCS#11 token)
  *    -> per-tenant keys, stored only wrapped: the DEK (purpose "dek") encrypts records, the
  *       index key (purpose "idx") computes blind indexes. Wrap AAD binds tenant, purpose and
  *       version, so a wrapped key moved to another tenant or slot fails to unwrap.
@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "crypto/crypto.h"
+#include "crypto/master.h"
 #include "util/buf.h"
 
 #define CST_SEAL_VERSION 1
@@ -50,10 +51,11 @@ CST_MUST_USE cst_err cst_aad_record(cst_buf *aad, char field, const char *tenant
                                     const char *bucket, const uint8_t bidx[CST_HASH_LEN],
                                     uint64_t version);
 
-/* Wraps a fresh random tenant key under the KEK; out receives the blob. */
-CST_MUST_USE cst_err cst_wrap_new_key(const cst_key *kek, const char *tenant_id,
-                                      const char *purpose, uint32_t version, cst_buf *out);
-CST_MUST_USE cst_err cst_unwrap_key(const cst_key *kek, const char *tenant_id, const char *purpose,
+/* Wraps a fresh random tenant key under the KEK (in the token with pkcs11:); out receives the
+ * blob (master.h's formats). */
+CST_MUST_USE cst_err cst_wrap_new_key(cst_master *kek, const char *tenant_id, const char *purpose,
+                                      uint32_t version, cst_buf *out);
+CST_MUST_USE cst_err cst_unwrap_key(cst_master *kek, const char *tenant_id, const char *purpose,
                                     uint32_t version, const uint8_t *blob, size_t bloblen,
                                     cst_key *out);
 

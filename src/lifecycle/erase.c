@@ -160,17 +160,17 @@ static cst_err billing_keys(cst_node *n, const char *tenant_id, cst_tenant_ctx *
     cst_buf dek, idx;
     cst_buf_init(&dek, 256);
     cst_buf_init(&idx, 256);
-    cst_err e = cst_wrap_new_key(&n->kek, tenant_id, "billing-dek", 1, &dek);
+    cst_err e = cst_wrap_new_key(n->kek, tenant_id, "billing-dek", 1, &dek);
     if (e == CST_OK)
-        e = cst_wrap_new_key(&n->kek, tenant_id, "billing-idx", 1, &idx);
+        e = cst_wrap_new_key(n->kek, tenant_id, "billing-idx", 1, &idx);
     if (e == CST_OK)
         e = cst_store_key_add(n->store, NULL, tenant_id, "billing-dek", 1, &dek, now);
     if (e == CST_OK)
         e = cst_store_key_add(n->store, NULL, tenant_id, "billing-idx", 1, &idx, now);
     if (e == CST_OK)
-        e = cst_unwrap_key(&n->kek, tenant_id, "billing-dek", 1, dek.data, dek.len, &b->dek);
+        e = cst_unwrap_key(n->kek, tenant_id, "billing-dek", 1, dek.data, dek.len, &b->dek);
     if (e == CST_OK)
-        e = cst_unwrap_key(&n->kek, tenant_id, "billing-idx", 1, idx.data, idx.len, &b->idx);
+        e = cst_unwrap_key(n->kek, tenant_id, "billing-idx", 1, idx.data, idx.len, &b->idx);
     b->dek_version = 1;
     cst_buf_free(&dek);
     cst_buf_free(&idx);

@@ -346,7 +346,18 @@ static const config_key config_keys[] = {
      .def = "./var",
      .desc = "the data dir"},
     KSTR("node.master_key_file", master_key_file, "`<parent of data_dir>/custodia-master.key`",
-         "the KEK file (32 bytes, mode 0600, outside the data dir)"),
+         "the KEK file (32 bytes, mode 0600, outside the data dir): the same as "
+         "`keys.master_key = file:PATH`; set one of the two"),
+    KSTR("keys.master_key", master_key, "`file:` and `node.master_key_file`",
+         "where the KEK is (ENC-4): `file:PATH` (32 bytes, mode 0600, outside the data dir), "
+         "`pkcs11:URI` (an AES-256 key that never leaves a PKCS#11 token; the URI names "
+         "`token=`, `object=` and `?module-path=`) or `command:CMD` (a program that prints the "
+         "key in base64); see docs/operations.md"),
+    KSTR("keys.pin_file", pin_file, "empty (`CUSTODIA_PKCS11_PIN`)",
+         "`pkcs11:` the token's user PIN, in a file of mode 0600; when empty, the environment "
+         "variable `CUSTODIA_PKCS11_PIN` (never the command line)"),
+    KNUM("keys.command_timeout_seconds", K_INT, command_timeout_s, "10", 1, 600,
+         "`command:` the master key command is killed after this many seconds"),
     KSTR("node.region", region, "the data dir's",
          "when set, must equal the region the data dir was initialised with (RES-1)"),
     {.name = "http.listen",
@@ -849,11 +860,28 @@ static void log_weaker(const char *key, const char *message, void *ctx)
         cst_warn("WEAKER THAN DEFAULT: %s", message);
 }
 
-cst_err cst_config_finish(cst_config *c)
+/* ENC-4: keys.master_key, or node.master_key_file (and its default) as its file: form. */
+static cst_err finish_master_key(cst_config *c)
 {
+    if (c->master_key[0]) {
+        /* the file: form is what a finish before wrote */
+        bool same = strncmp(c->master_key, "file:", 5) == 0 &&
+                    strcmp(c->master_key + 5, c->master_key_file) == 0;
+        ENSURE(!c->master_key_file[0] || same, CST_ERR_INVALID,
+               "set keys.master_key or node.master_key_file (--master-key-file), not both");
+        if (strncmp(c->master_key, "file:", 5) == 0)
+            TRY(cst_copy(c->master_key_file, sizeof(c->master_key_file), c->master_key + 5));
+        return CST_OK;
+    }
     if (!c->master_key_file[0])
         TRY(cst_config_default_key_path(c->data_dir, "custodia-master.key", c->master_key_file,
                                         sizeof(c->master_key_file)));
+    return cst_fmt(c->master_key, sizeof(c->master_key), "file:%s", c->master_key_file);
+}
+
+cst_err cst_config_finish(cst_config *c)
+{
+    TRY(finish_master_key(c));
     if (!c->audit_dir[0])
         TRY(cst_fmt(c->audit_dir, sizeof(c->audit_dir), "%s/audit", c->data_dir));
     if (!c->backup_dir[0])

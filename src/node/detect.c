@@ -383,7 +383,7 @@ static void daily_verify(cst_node *n, int64_t now)
     char epoch_file[PATH_MAX];
     cst_audit_report r;
     if (cst_fmt(epoch_file, sizeof(epoch_file), "%s/audit/epoch.key", n->cfg.data_dir) != CST_OK ||
-        cst_audit_verify(n->cfg.audit_dir, epoch_file, NULL, &n->kek, true, &r) != CST_OK) {
+        cst_audit_verify(n->cfg.audit_dir, epoch_file, NULL, &n->root_key, true, &r) != CST_OK) {
         cst_error("detect: the daily audit verification could not run");
         cst_err_clear();
         return;

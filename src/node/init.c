@@ -105,14 +105,13 @@ static cst_err make_operator(cst_store *st, const char *username, char password[
     return cst_store_user_create(st, NULL, &u);
 }
 
-static cst_err init_store(const char *data_dir, const cst_key *kek, const char *region,
+static cst_err init_store(const char *data_dir, const char *kek_id, const char *region,
                           const char *operator_username, char password[32])
 {
     cst_store *st = NULL;
-    char node_id[CST_ID_MAX], kek_id[CST_KEK_ID_LEN + 1], now[32];
+    char node_id[CST_ID_MAX], now[32];
     TRY(cst_store_open(data_dir, true, &st));
     cst_random_id("nd", node_id);
-    cst_kek_id(kek, kek_id);
     cst_time_format(cst_now_us(), now);
     cst_err e = cst_store_meta_set(st, NULL, "node_id", node_id);
     if (e == CST_OK)
@@ -129,9 +128,33 @@ static cst_err init_store(const char *data_dir, const cst_key *kek, const char *
     return e;
 }
 
-cst_err cst_node_init(const char *data_dir, const char *master_key_file, const char *region,
-                      const char *operator_username, bool json)
+cst_err cst_node_master_open(const cst_config *cfg, bool create, cst_master **out)
 {
+    cst_master_opts o = {.source = cfg->master_key,
+                         .data_dir = cfg->data_dir,
+                         .pin_file = cfg->pin_file,
+                         .command_timeout_s = cfg->command_timeout_s,
+                         .create = create};
+    return cst_master_open(&o, out);
+}
+
+cst_err cst_node_root_key(const cst_config *cfg, bool have_data_dir, cst_key *root)
+{
+    cst_master_opts o = {.source = cfg->master_key,
+                         .data_dir = have_data_dir ? cfg->data_dir : NULL,
+                         .pin_file = cfg->pin_file,
+                         .command_timeout_s = cfg->command_timeout_s};
+    cst_master *m = NULL;
+    TRY(cst_master_open(&o, &m));
+    cst_err e = cst_master_root_key(m, o.data_dir, false, root);
+    cst_master_close(m);
+    return e;
+}
+
+cst_err cst_node_init(const cst_config *cfg, const char *region, const char *operator_username,
+                      bool json)
+{
+    const char *data_dir = cfg->data_dir;
     TRY(cst_account_check_username(operator_username));
     ENSURE(region_valid(region), CST_ERR_INVALID,
            "region must be 1-64 characters of a-z, 0-9 and '-', not \"%s\"", region);
@@ -139,22 +162,22 @@ cst_err cst_node_init(const char *data_dir, const char *master_key_file, const c
     ENSURE(lstat(data_dir, &st) != 0, CST_ERR_CONFLICT,
            "%s already exists; custodia init makes a new data dir and never reuses one", data_dir);
     TRY(make_dir(data_dir));
-    bool new_key = !cst_path_exists(master_key_file);
-    if (new_key)
-        TRY(cst_kek_create(master_key_file, data_dir));
-    cst_key kek = {0};
-    TRY(cst_kek_load(master_key_file, data_dir, &kek));
-
+    bool new_key = cfg->master_key_file[0] && !cst_path_exists(cfg->master_key_file);
+    cst_master *m = NULL;
+    TRY(cst_node_master_open(cfg, true, &m)); /* ENC-4: file: and pkcs11: make a missing key */
+    cst_key root = {0};                       /* seals the node's own secrets (crypto/master.h) */
+    cst_err e = cst_master_root_key(m, data_dir, true, &root);
     char k0_path[PATH_MAX], pk_hex[65], password[32], cert[PATH_MAX], key[PATH_MAX];
-    cst_err e =
-        cst_config_default_key_path(data_dir, "custodia-audit-k0.key", k0_path, sizeof(k0_path));
+    if (e == CST_OK)
+        e = cst_config_default_key_path(data_dir, "custodia-audit-k0.key", k0_path,
+                                        sizeof(k0_path));
     const char *subdirs[] = {"tenants", "audit", "tls", "backups"};
     for (size_t i = 0; e == CST_OK && i < sizeof(subdirs) / sizeof(*subdirs); i++)
         e = sub_dir(data_dir, subdirs[i]);
     if (e == CST_OK)
-        e = make_signing_key(data_dir, &kek, pk_hex);
+        e = make_signing_key(data_dir, &root, pk_hex);
     if (e == CST_OK)
-        e = cst_node_make_seal_key(data_dir, &kek, k0_path);
+        e = cst_node_make_seal_key(data_dir, &root, k0_path);
     if (e == CST_OK)
         e = cst_fmt(cert, sizeof(cert), "%s/tls/cert.pem", data_dir);
     if (e == CST_OK)
@@ -162,15 +185,19 @@ cst_err cst_node_init(const char *data_dir, const char *master_key_file, const c
     if (e == CST_OK)
         e = cst_tls_selfsigned(cert, key, NULL);
     if (e == CST_OK)
-        e = init_store(data_dir, &kek, region, operator_username, password);
-    cst_key_free(&kek);
+        e = init_store(data_dir, cst_master_id(m), region, operator_username, password);
+    char kid[CST_KEK_ID_LEN + 1];
+    snprintf(kid, sizeof(kid), "%s", cst_master_id(m));
+    cst_key_free(&root);
+    cst_master_close(m);
     TRY(e);
 
     if (json) {
-        json_t *o = json_pack("{s:{s:s,s:s},s:s,s:s,s:s,s:s,s:s}", "operator", "username",
-                              operator_username, "password", password, "seal_key_file", k0_path,
-                              "public_key", pk_hex, "data_dir", data_dir, "master_key_file",
-                              master_key_file, "region", region);
+        json_t *o =
+            json_pack("{s:{s:s,s:s},s:s,s:s,s:s,s:s,s:s,s:s}", "operator", "username",
+                      operator_username, "password", password, "seal_key_file", k0_path,
+                      "public_key", pk_hex, "data_dir", data_dir, "master_key_file",
+                      cfg->master_key_file, "master_key", cfg->master_key, "region", region);
         char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
         if (text)
             printf("%s\n", text);
@@ -178,8 +205,12 @@ cst_err cst_node_init(const char *data_dir, const char *master_key_file, const c
         json_decref(o);
     } else {
         printf("custodia: initialised %s (region %s)\n", data_dir, region);
-        printf("  master key:      %s%s (keep it outside the data dir; back it up separately)\n",
-               master_key_file, new_key ? " (new)" : "");
+        if (cfg->master_key_file[0])
+            printf("  master key:      %s%s (keep it outside the data dir; back it up "
+                   "separately)\n",
+                   cfg->master_key_file, new_key ? " (new)" : "");
+        else
+            printf("  master key:      %s (id %s)\n", cfg->master_key, kid);
         printf("  audit seal key:  %s\n", k0_path);
         printf("                   MOVE THIS FILE OFFLINE NOW. It is the only way to prove that\n"
                "                   the audit log was not rewritten; the node never needs it.\n");

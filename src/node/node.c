@@ -75,19 +75,21 @@ cst_err cst_node_open(cst_node *n, const cst_config *cfg)
     pthread_cond_init(&n->sched_cv, NULL);
     n->started_at = cst_now_us();
     TRY(cst_node_check_data_dir(cfg->data_dir));
-    TRY(cst_kek_load(cfg->master_key_file, cfg->data_dir, &n->kek));
-    cst_kek_id(&n->kek, n->kek_id);
+    /* ENC-4: the KEK from its source (file:, command:, pkcs11:) */
+    TRY(cst_node_master_open(cfg, false, &n->kek));
+    TRY(cst_copy(n->kek_id, sizeof(n->kek_id), cst_master_id(n->kek)));
     TRY(cst_store_open(cfg->data_dir, false, &n->store));
     char stored[64];
     TRY(cst_store_meta_get(n->store, NULL, "kek_id", stored, sizeof(stored)));
     ENSURE(strcmp(stored, n->kek_id) == 0, CST_ERR_INVALID,
-           "master key file %s (key id %s) is not the key this data dir was initialised with "
+           "master key %s (key id %s) is not the key this data dir was initialised with "
            "(key id %s)",
-           cfg->master_key_file, n->kek_id, stored);
+           cfg->master_key, n->kek_id, stored);
+    TRY(cst_master_root_key(n->kek, cfg->data_dir, false, &n->root_key));
     TRY(cst_store_meta_get(n->store, NULL, "node_id", n->node_id, sizeof(n->node_id)));
     TRY(cst_node_public_key(cfg->data_dir, n->public_key));
     TRY(cst_key_alloc(&n->audit_key));
-    TRY(cst_hkdf_sha256(n->kek.k, CST_KEY_LEN, "custodia audit details v1", n->audit_key.k,
+    TRY(cst_hkdf_sha256(n->root_key.k, CST_KEY_LEN, "custodia audit details v1", n->audit_key.k,
                         CST_KEY_LEN));
     TRY(cst_store_meta_get(n->store, NULL, "region", n->region, sizeof(n->region)));
     /* RES-1: a node serves the region its data dir belongs to, and no other. */
@@ -143,7 +145,9 @@ void cst_node_close(cst_node *n)
     n->ntenants = 0;
     cst_store_close(n->store);
     n->store = NULL;
-    cst_key_free(&n->kek);
+    cst_key_free(&n->root_key);
+    cst_master_close(n->kek);
+    n->kek = NULL;
     cst_throttle_free(n->login_ip);
     cst_throttle_free(n->login_account);
     cst_failtable_free(n->login_phantoms);
@@ -172,7 +176,7 @@ static cst_err unwrap_latest(cst_node *n, cst_work *w, const char *tenant_id, co
     uint32_t v = 0;
     cst_err e = cst_store_key_latest(n->store, w, tenant_id, purpose, &v, &blob);
     if (e == CST_OK)
-        e = cst_unwrap_key(&n->kek, tenant_id, purpose, v, blob.data, blob.len, key);
+        e = cst_unwrap_key(n->kek, tenant_id, purpose, v, blob.data, blob.len, key);
     cst_buf_free(&blob);
     if (e == CST_OK && version)
         *version = v;
@@ -443,7 +447,7 @@ cst_err cst_node_audit_attach(cst_node *n)
     cst_audit_opts o = {
         .dir = n->cfg.audit_dir,
         .epoch_file = epoch_file,
-        .kek = &n->kek,
+        .kek = &n->root_key,
         .node_id = n->node_id,
         .seal_entries = n->cfg.audit_seal_entries,
         .seal_seconds = n->cfg.audit_seal_seconds,

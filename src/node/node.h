@@ -18,7 +18,8 @@ typedef struct cst_node {
     struct cst_audit *audit; /* open while serving */
     cst_key audit_key;       /* seals audit details that belong to no tenant */
     cst_store *store;
-    cst_key kek;
+    cst_master *kek;  /* wraps tenant keys (ENC-4: maybe in a token) */
+    cst_key root_key; /* seals and derives the node's own secrets (crypto/master.h) */
     char kek_id[CST_KEK_ID_LEN + 1];
     char node_id[CST_ID_MAX];
     char region[65];
@@ -108,7 +109,8 @@ CST_MUST_USE cst_err cst_node_lock_data_dir(const char *data_dir, int *fd);
 CST_MUST_USE cst_err cst_node_public_key(const char *data_dir, uint8_t pk[32]);
 CST_MUST_USE cst_err cst_node_public_key_file(const char *path, uint8_t pk[32]);
 /* The node's Ed25519 key pair: *sk (64 bytes, sodium_malloc: release with sodium_free)
- * unsealed from node-signing.key with the KEK, pk from node-signing.pub; they must match. */
+ * unsealed from node-signing.key with the root key (crypto/master.h), pk from node-signing.pub;
+ * they must match. */
 CST_MUST_USE cst_err cst_node_signing_key(const char *data_dir, const cst_key *kek, uint8_t **sk,
                                           uint8_t pk[32]);
 /* A document signed with the node's key: canonical JSON {"<member>": body, "public_key": hex,
@@ -130,7 +132,12 @@ CST_MUST_USE cst_err cst_node_make_seal_key(const char *data_dir, const cst_key 
 /* custodia init: see SPEC §4. The first operator (a sys-admin) is named operator_username
  * (validated like every username; "admin" when not given, which everyone can guess: IAM-2).
  * Prints prose, or one JSON object when json is true. */
-CST_MUST_USE cst_err cst_node_init(const char *data_dir, const char *master_key_file,
-                                   const char *region, const char *operator_username, bool json);
+CST_MUST_USE cst_err cst_node_init(const cst_config *cfg, const char *region,
+                                   const char *operator_username, bool json);
+/* ENC-4: the master key named by cfg's keys.master_key; create: init makes a missing one. */
+CST_MUST_USE cst_err cst_node_master_open(const cst_config *cfg, bool create, cst_master **out);
+/* The root key (crypto/master.h) for the offline commands; have_data_dir false: a restore into
+ * a new data dir (file: and command: only; pkcs11: needs the data dir's root.key). */
+CST_MUST_USE cst_err cst_node_root_key(const cst_config *cfg, bool have_data_dir, cst_key *root);
 
 #endif

@@ -14,7 +14,7 @@ cst_err cst_node_sign_json(cst_node *n, const char *member, json_t *body, char *
 {
     *doc = NULL;
     uint8_t *sk = NULL, pk[32];
-    TRY(cst_node_signing_key(n->cfg.data_dir, &n->kek, &sk, pk));
+    TRY(cst_node_signing_key(n->cfg.data_dir, &n->root_key, &sk, pk));
     char *text = cst_audit_canonical(body);
     cst_err e = text ? CST_OK : cst_fail(CST_ERR_INTERNAL, "out of memory");
     uint8_t sig[CST_SIGN_LEN];

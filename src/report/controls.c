@@ -278,7 +278,8 @@ cst_err cst_report_facts_gather(cst_report_ctx *c)
     TRY(cst_store_tombstone_list(n->store, c->scope->work, on_tombstone, f));
     char epoch_file[PATH_MAX];
     TRY(cst_fmt(epoch_file, sizeof(epoch_file), "%s/audit/epoch.key", n->cfg.data_dir));
-    f->verify_err = cst_audit_verify(n->cfg.audit_dir, epoch_file, NULL, &n->kek, true, &f->verify);
+    f->verify_err =
+        cst_audit_verify(n->cfg.audit_dir, epoch_file, NULL, &n->root_key, true, &f->verify);
     cst_err_clear();
     f->scan_err = cst_audit_scan(n->cfg.audit_dir, CST_AUDIT_SECURITY, c->now - 90 * DAY_US,
                                  c->now + 1, on_entry, &g);
@@ -296,7 +297,7 @@ static void enc1(cst_report_ctx *c, cst_report_row *r)
 {
     cst_report_fact(c, r, "cipher", json_string("AES-256-GCM"));
     cst_report_fact(c, r, "kek_id", json_string(c->n->kek_id));
-    cst_report_fact(c, r, "kek_source", json_string("file"));
+    cst_report_fact(c, r, "kek_source", json_string(cst_master_kind(c->n->kek)));
     cst_report_fact(c, r, "dek_versions_per_tenant", json_incref(F(c)->deks));
     if (F(c)->without_dek)
         cst_report_set(r, CST_REPORT_FAIL, "%d tenant(s) have no wrapped data key",

@@ -45,6 +45,7 @@ int ts_sh(const char *fmt, ...)
 }
 
 static void init_in_root(ts_server *s);
+static void init_in_root_with(ts_server *s, const char *init_args);
 static void reg_add(const ts_server *s);
 static void reg_forget_stale(const ts_server *s);
 static void reg_set_pid(const ts_server *s, pid_t pid);
@@ -82,11 +83,26 @@ const char *ts_init_small_disk(ts_server *s, unsigned long bytes)
 
 static void init_in_root(ts_server *s)
 {
+    init_in_root_with(s, "");
+}
+
+void ts_init_with(ts_server *s, const char *init_args)
+{
+    reg_forget_stale(s);
+    memset(s, 0, sizeof(*s));
+    strcpy(s->root, "/tmp/cst-test-XXXXXX");
+    assert_non_null(mkdtemp(s->root));
+    reg_add(s);
+    init_in_root_with(s, init_args);
+}
+
+static void init_in_root_with(ts_server *s, const char *init_args)
+{
     snprintf(s->data_dir, sizeof(s->data_dir), "%s/var", s->root);
     snprintf(s->key_file, sizeof(s->key_file), "%s/custodia-master.key", s->root);
     snprintf(s->cacert, sizeof(s->cacert), "%s/tls/cert.pem", s->data_dir);
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "%s init --data-dir %s --json", bin(), s->data_dir);
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd), "%s init --data-dir %s --json %s", bin(), s->data_dir, init_args);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     char out[4096] = "";

@@ -48,6 +48,8 @@ typedef struct ts_resp {
 
 /* custodia init into a new temp dir (aborts the test on failure). */
 void ts_init(ts_server *s);
+/* ts_init with more arguments for custodia init (shell words: quote them), e.g. --master-key. */
+void ts_init_with(ts_server *s, const char *init_args);
 /* ts_init on a small disk: the temp dir is a tmpfs of `bytes` when this process may mount one,
  * else the server runs under RLIMIT_FSIZE = bytes (writes then fail with EFBIG instead of
  * ENOSPC; set TS_NO_MOUNT to force this). Returns a word saying which. */

@@ -88,8 +88,8 @@ static void make_tenant(cst_node *n, int i, char *token)
     cst_buf dek, idx;
     cst_buf_init(&dek, 256);
     cst_buf_init(&idx, 256);
-    assert_int_equal(cst_wrap_new_key(&n->kek, t.id, "dek", 1, &dek), CST_OK);
-    assert_int_equal(cst_wrap_new_key(&n->kek, t.id, "idx", 1, &idx), CST_OK);
+    assert_int_equal(cst_wrap_new_key(n->kek, t.id, "dek", 1, &dek), CST_OK);
+    assert_int_equal(cst_wrap_new_key(n->kek, t.id, "idx", 1, &idx), CST_OK);
     assert_int_equal(cst_store_tenant_create(n->store, NULL, &t, &dek, &idx, &owner), CST_OK);
     cst_buf_free(&dek);
     cst_buf_free(&idx);

@@ -65,6 +65,26 @@ static void test_values_validated(void **state)
     assert_int_equal(c.listen_port, 9443);
 }
 
+/* ENC-4: keys.master_key, with node.master_key_file as its file: form; never both. */
+static void test_enc4_master_key_source(void **state)
+{
+    cst_config c;
+    cst_config_defaults(&c);
+    assert_int_equal(cst_config_finish(&c), CST_OK);
+    assert_string_equal(c.master_key, "file:./custodia-master.key");
+    assert_int_equal(cst_config_finish(&c), CST_OK); /* finishing again changes nothing */
+    cst_config_defaults(&c);
+    assert_int_equal(cst_config_set(&c, "keys", "master_key", "file:/etc/k"), CST_OK);
+    assert_int_equal(cst_config_finish(&c), CST_OK);
+    assert_string_equal(c.master_key_file, "/etc/k");
+    cst_config_defaults(&c);
+    assert_int_equal(cst_config_set(&c, "keys", "master_key", "command:kms-decrypt"), CST_OK);
+    assert_int_equal(cst_config_set(&c, "node", "master_key_file", "/etc/k"), CST_OK);
+    assert_int_equal(cst_config_finish(&c), CST_ERR_INVALID);
+    assert_int_equal(cst_config_set(&c, "keys", "command_timeout_seconds", "0"), CST_ERR_INVALID);
+    assert_int_equal(c.command_timeout_s, 10);
+}
+
 static void test_enc3_plaintext_only_on_loopback(void **state)
 {
     cst_config c;
@@ -168,7 +188,7 @@ static void test_chg1_table_defaults_parse_back(void **state)
         json_decref(j);
     }
     assert_int_equal(json_object_size(dj), n);
-    assert_int_equal(n, 96); /* CHG-1: the key set of today; a new key updates this count */
+    assert_int_equal(n, 99); /* CHG-1: the key set of today; a new key updates this count */
     json_decref(dj);
     /* RET-2, RET-3: the table's lifecycle defaults are the promised schedule. */
     assert_memory_equal(&d.lifecycle, &cst_lifecycle_defaults, sizeof(d.lifecycle));
@@ -291,7 +311,7 @@ static void test_table_bounds_refused(void **state)
             break;
         }
     }
-    assert_int_equal(checked, 96);
+    assert_int_equal(checked, 99);
 }
 
 /* A key that is not in the table is refused, named, whatever the section. */
@@ -679,12 +699,12 @@ static void test_table_kinds(void **state)
         if (k.kind == CST_KEY_STRING || k.kind == CST_KEY_CIDRS)
             assert_true(k.max_len > 0);
     }
-    assert_int_equal(counts[CST_KEY_STRING], 25);
-    assert_int_equal(counts[CST_KEY_INTEGER], 51);
+    assert_int_equal(counts[CST_KEY_STRING], 27);
+    assert_int_equal(counts[CST_KEY_INTEGER], 52);
     assert_int_equal(counts[CST_KEY_DURATION], 12);
     assert_int_equal(counts[CST_KEY_BOOL], 5);
     assert_int_equal(counts[CST_KEY_CIDRS], 2);
-    assert_int_equal(counts[CST_KEY_LISTEN], 1); /* 96 in all, as test_table_bounds_refused */
+    assert_int_equal(counts[CST_KEY_LISTEN], 1); /* 99 in all, as test_table_bounds_refused */
 }
 
 /* Found by fuzz_config: a string value that is not UTF-8 was accepted, and the node then failed
@@ -721,6 +741,7 @@ int main(void)
         cmocka_unit_test(test_chg2_defaults_are_secure),
         cmocka_unit_test(test_default_key_path_is_outside_data_dir),
         cmocka_unit_test(test_values_validated),
+        cmocka_unit_test(test_enc4_master_key_source),
         cmocka_unit_test(test_enc3_plaintext_only_on_loopback),
         cmocka_unit_test(test_ini_file),
         cmocka_unit_test(test_log_file_key),

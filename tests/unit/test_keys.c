@@ -189,30 +189,91 @@ static void test_record_aad_binds_every_coordinate(void **state)
     cst_key_free(&dek);
 }
 
+/* A file: master key holding base..base+31 (the file in a fresh temp dir dir). */
+static cst_master *fixed_master(uint8_t base, char dir[32])
+{
+    snprintf(dir, 32, "/tmp/cst-wrap-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    char path[64], source[80];
+    snprintf(path, sizeof(path), "%s/master.key", dir);
+    uint8_t k[CST_KEY_LEN];
+    for (int i = 0; i < CST_KEY_LEN; i++)
+        k[i] = (uint8_t)(base + i);
+    assert_int_equal(cst_file_create(path, k, sizeof(k), 0600), CST_OK);
+    snprintf(source, sizeof(source), "file:%s", path);
+    cst_master_opts o = {.source = source};
+    cst_master *m = NULL;
+    assert_int_equal(cst_master_open(&o, &m), CST_OK);
+    unlink(path);
+    rmdir(dir);
+    return m;
+}
+
 static void test_wrapped_key_binds_tenant_purpose_version(void **state)
 {
-    cst_key kek, out = {0};
-    fixed_key(&kek, 40);
+    cst_key out = {0};
+    char d1[32], d2[32];
+    cst_master *kek = fixed_master(40, d1), *other = fixed_master(41, d2);
     cst_buf blob;
     cst_buf_init(&blob, 256);
-    assert_int_equal(cst_wrap_new_key(&kek, "tn_a", "dek", 1, &blob), CST_OK);
-    assert_int_equal(blob.len, CST_SEAL_OVERHEAD + CST_KEY_LEN);
-    assert_int_equal(cst_unwrap_key(&kek, "tn_a", "dek", 1, blob.data, blob.len, &out), CST_OK);
+    assert_int_equal(cst_wrap_new_key(kek, "tn_a", "dek", 1, &blob), CST_OK);
+    /* 0x03 || kek id (8) || nonce || key || tag */
+    assert_int_equal(blob.len, 1 + CST_MASTER_ID_BYTES + CST_NONCE_LEN + CST_KEY_LEN + CST_TAG_LEN);
+    assert_int_equal(blob.data[0], 3);
+    char id[CST_KEK_ID_LEN + 1];
+    assert_true(cst_master_blob_id(blob.data, blob.len, id));
+    assert_string_equal(id, cst_master_id(kek));
+    assert_int_equal(cst_unwrap_key(kek, "tn_a", "dek", 1, blob.data, blob.len, &out), CST_OK);
     cst_key_free(&out);
-    assert_int_equal(cst_unwrap_key(&kek, "tn_b", "dek", 1, blob.data, blob.len, &out),
+    assert_int_equal(cst_unwrap_key(kek, "tn_b", "dek", 1, blob.data, blob.len, &out),
                      CST_ERR_INTEGRITY);
-    assert_int_equal(cst_unwrap_key(&kek, "tn_a", "idx", 1, blob.data, blob.len, &out),
+    assert_int_equal(cst_unwrap_key(kek, "tn_a", "idx", 1, blob.data, blob.len, &out),
                      CST_ERR_INTEGRITY);
-    assert_int_equal(cst_unwrap_key(&kek, "tn_a", "dek", 2, blob.data, blob.len, &out),
+    assert_int_equal(cst_unwrap_key(kek, "tn_a", "dek", 2, blob.data, blob.len, &out),
                      CST_ERR_INTEGRITY);
-    cst_key other;
-    fixed_key(&other, 41);
-    assert_int_equal(cst_unwrap_key(&other, "tn_a", "dek", 1, blob.data, blob.len, &out),
+    assert_int_equal(cst_unwrap_key(other, "tn_a", "dek", 1, blob.data, blob.len, &out),
+                     CST_ERR_INTEGRITY);
+    /* the same bytes under another KEK id: refused before any decryption */
+    memcpy(blob.data + 1, "\0\0\0\0\0\0\0\0", 8);
+    assert_int_equal(cst_unwrap_key(kek, "tn_a", "dek", 1, blob.data, blob.len, &out),
                      CST_ERR_INTEGRITY);
     assert_null(out.k);
-    cst_key_free(&other);
-    cst_key_free(&kek);
+    cst_master_close(other);
+    cst_master_close(kek);
     cst_buf_free(&blob);
+}
+
+/* ENC-4 migration: a data dir made before master.h wraps tenant keys as v1 blobs (cst_seal under
+ * the KEK's bytes); its file: key still opens them, and the root key is the KEK itself, so every
+ * secret sealed or derived from it before still opens. */
+static void test_enc4_v1_wrapped_keys_still_open(void **state)
+{
+    char d[32];
+    cst_master *kek = fixed_master(40, d);
+    cst_key bytes, out = {0}, root = {0};
+    fixed_key(&bytes, 40);
+    cst_buf aad, blob;
+    cst_buf_init(&aad, 64);
+    cst_buf_init(&blob, 128);
+    uint8_t dek[CST_KEY_LEN];
+    memset(dek, 7, sizeof(dek));
+    assert_int_equal(cst_aad_wrap(&aad, "tn_a", "dek", 1), CST_OK);
+    assert_int_equal(cst_seal(&bytes, &aad, dek, sizeof(dek), &blob), CST_OK); /* the old code */
+    assert_int_equal(blob.data[0], 1);
+    assert_false(cst_master_blob_id(blob.data, blob.len, (char[17]){0}));
+    assert_int_equal(cst_unwrap_key(kek, "tn_a", "dek", 1, blob.data, blob.len, &out), CST_OK);
+    assert_memory_equal(out.k, dek, CST_KEY_LEN);
+    assert_int_equal(cst_master_root_key(kek, NULL, false, &root), CST_OK);
+    assert_memory_equal(root.k, bytes.k, CST_KEY_LEN);
+    char old_id[CST_KEK_ID_LEN + 1];
+    cst_kek_id(&bytes, old_id); /* the data dir's meta kek_id */
+    assert_string_equal(old_id, cst_master_id(kek));
+    cst_key_free(&out);
+    cst_key_free(&root);
+    cst_key_free(&bytes);
+    cst_buf_free(&aad);
+    cst_buf_free(&blob);
+    cst_master_close(kek);
 }
 
 /* The blind index is HMAC-SHA256(idx, bucket || 0x00 || key): checked against libsodium's
@@ -315,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_sealed_record_format_pinned),
         cmocka_unit_test(test_record_aad_binds_every_coordinate),
         cmocka_unit_test(test_wrapped_key_binds_tenant_purpose_version),
+        cmocka_unit_test(test_enc4_v1_wrapped_keys_still_open),
         cmocka_unit_test(test_blind_index),
         cmocka_unit_test(test_enc4_kek_file_checks),
     };
