@@ -293,8 +293,10 @@ static cst_err merge_rows(cst_db *db, const char *tenant, bool *created)
     if (e == CST_OK)
         e = cst_db_run_once(
             db, NULL, NULL,
-            "INSERT OR IGNORE INTO main.tenant_keys SELECT * FROM b.tenant_keys WHERE "
-            "tenant_id = ?",
+            /* named columns: a copy made before a column was added still merges (ENC-4) */
+            "INSERT OR IGNORE INTO main.tenant_keys(tenant_id, purpose, version, wrapped, "
+            "created_at) SELECT tenant_id, purpose, version, wrapped, created_at FROM "
+            "b.tenant_keys WHERE tenant_id = ?",
             "s", tenant);
     if (e == CST_OK && !present)
         e = cst_db_run_once(
