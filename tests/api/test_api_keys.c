@@ -7,6 +7,7 @@
  * replaced automatically. A crypto-erase after rotations destroys every version. */
 #include <pthread.h>
 #include <setjmp.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "node/node.h"
+#include "report/report.h"
+#include "util/util.h"
 #include "harness.h"
 
 #define WRITERS 4
@@ -214,6 +218,8 @@ static void *write_loop(void *p)
 static int setup(void **state)
 {
     (void)state;
+    if (sodium_init() < 0) /* the report test opens a node in this process */
+        return -1;
     ts_init(&srv);
     /* a re-encryption slow enough to be caught mid-way: 20 records a batch, 100 ms apart */
     snprintf(srv.extra_config, sizeof(srv.extra_config),
@@ -261,6 +267,10 @@ static void test_enc4_rotate_while_writing(void **state)
     }
     usleep(150 * 1000);
     assert_int_equal(rotate(&srv, tenant), 2);
+    int at_rotation = 0; /* the writers' acknowledged records when it answered: mid-stream */
+    for (int w = 0; w < WRITERS; w++)
+        at_rotation += wr[w].acked;
+    assert_true(at_rotation > 0 && at_rotation < WRITERS * PER_WRITER);
     /* new writes are under version 2 at once */
     assert_int_equal(ts_put(&srv, owner, "b", "after-rotate", "text/plain", "x", 1), 201);
     for (int w = 0; w < WRITERS; w++)
@@ -426,6 +436,32 @@ static void test_enc4_automatic_rotation_at_encryption_limit(void **state)
         value_of(key, 1, val, sizeof(val));
         read_back(&b, bowner, key, val);
     }
+    /* the report's ENC-4 row: each tenant's versions with ages and counts */
+    json_t *doc = ts_call(&b, "GET", "/v1/sys/report", bop, NULL, 200);
+    json_t *rep = json_object_get(doc, "report");
+    json_t *mine = json_object_get(ts_report_evidence(rep, "ENC-4", "tenant_keys"), tid);
+    assert_int_equal(num(mine, "current"), 2);
+    assert_int_equal(json_array_size(json_object_get(mine, "versions")), 2);
+    assert_true(num(json_array_get(json_object_get(mine, "versions"), 0), "encryptions") >= 50);
+    assert_null(ts_report_evidence(rep, "ENC-4", "dek_rotation_due"));
+    assert_non_null(ts_report_evidence(rep, "ENC-4", "kek"));
+    json_decref(doc);
+    /* ... on a simulated clock: 91 days on, the current DEK is past keys.dek_max_age (90 days)
+     * and the row warns naming the tenant */
+    assert_int_equal(ts_stop(&b), 0);
+    cst_node n;
+    ts_node_open(&b, &n);
+    cst_report_scope scope = {.generated_by = "cli", .requested_by = "test"};
+    json_t *later = NULL;
+    assert_int_equal(cst_report_build(&n, &scope, cst_now_us() + 91 * 86400 * 1000000LL, &later),
+                     CST_OK);
+    json_t *due = ts_report_evidence(later, "ENC-4", "dek_rotation_due");
+    assert_int_equal(json_array_size(due), 1);
+    assert_string_equal(str(json_array_get(due, 0), "tenant"), tid);
+    assert_string_equal(str(json_array_get(due, 0), "due"), "age");
+    assert_string_equal(ts_report_status(later, "ENC-4"), "warn");
+    json_decref(later);
+    cst_node_close(&n);
     assert_int_equal(ts_finish(&b, 2, bop, bowner), 0);
 }
 
