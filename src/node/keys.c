@@ -247,9 +247,15 @@ static cst_err rewrap_step(cst_node *n, const json_t *j, int64_t now, bool *busy
         *busy = true;
         return CST_OK;
     }
+    if (row.total == 0) { /* a re-encryption restarted by a restore: count what is left */
+        status s = {.t = t};
+        e = cst_tstore_dek_counts(t->ts, NULL, count_of, &s);
+        row.total = s.all - (row.target <= CST_DEK_VERSIONS_MAX ? s.records[row.target] : 0);
+    }
     int64_t done = 0, seen = 0;
-    e = cst_tstore_rewrap_batch(t->ts, row.target, n->cfg.rewrap_batch, reseal_one, t, &done,
-                                &seen);
+    if (e == CST_OK)
+        e = cst_tstore_rewrap_batch(t->ts, row.target, n->cfg.rewrap_batch, reseal_one, t, &done,
+                                    &seen);
     row.done += done;
     if (e == CST_OK && seen == 0) {
         (void)snprintf(row.state, sizeof(row.state), "idle");
