@@ -290,12 +290,13 @@ static json_t *open_tenants(cst_node *n)
     return ids;
 }
 
-static void flush_counts(cst_node *n, const char *tenant_id)
+/* Persists an open tenant's count; true when its current DEK has reached the limit. */
+static bool flush_counts(cst_node *n, const char *tenant_id)
 {
     cst_tenant_ctx *t = NULL;
     if (cst_node_tenant_acquire_cold(n, tenant_id, &t) != CST_OK) {
         cst_err_clear();
-        return;
+        return false;
     }
     uint32_t v;
     int64_t k = cst_dek_take_unflushed(&t->deks, &v);
@@ -303,7 +304,9 @@ static void flush_counts(cst_node *n, const char *tenant_id)
         atomic_fetch_add(&t->deks.unflushed, k); /* next tick */
         cst_err_clear();
     }
+    bool full = atomic_load(&t->deks.encryptions) >= n->cfg.max_encryptions_per_dek;
     cst_node_tenant_release(n, t);
+    return full;
 }
 
 typedef struct due {
@@ -355,17 +358,24 @@ static cst_err collect_tenant(const cst_tenant_row *t, void *p)
 void cst_keys_tick(cst_node *n, int64_t now, bool check_all, bool *busy)
 {
     *busy = false;
-    json_t *ids = open_tenants(n);
+    json_t *ids = open_tenants(n), *full = json_array();
     size_t i;
     json_t *id;
-    json_array_foreach(ids, i, id) flush_counts(n, json_string_value(id));
+    /* every tick: the open tenants' counts (those at the limit are checked at once) */
+    json_array_foreach(ids, i, id)
+    {
+        if (flush_counts(n, json_string_value(id)))
+            json_array_append(full, id);
+    }
+    /* every lifecycle.sweep_interval: every tenant, by count and age */
     if (check_all) {
-        json_array_clear(ids);
-        if (cst_store_tenant_list(n->store, NULL, "", 1000000, collect_tenant, ids) != CST_OK)
+        json_array_clear(full);
+        if (cst_store_tenant_list(n->store, NULL, "", 1000000, collect_tenant, full) != CST_OK)
             cst_err_clear();
     }
-    json_array_foreach(ids, i, id) check_rotation(n, json_string_value(id), now);
+    json_array_foreach(full, i, id) check_rotation(n, json_string_value(id), now);
     json_decref(ids);
+    json_decref(full);
     json_t *running = json_array();
     if (cst_store_rewrap_running(n->store, NULL, collect_running, running) != CST_OK)
         cst_err_clear();
@@ -435,6 +445,6 @@ void cst_keys_stop(cst_node *n)
     json_t *ids = open_tenants(n);
     size_t i;
     json_t *id;
-    json_array_foreach(ids, i, id) flush_counts(n, json_string_value(id));
+    json_array_foreach(ids, i, id)(void) flush_counts(n, json_string_value(id));
     json_decref(ids);
 }
