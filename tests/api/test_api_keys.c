@@ -308,6 +308,24 @@ static void test_enc4_rotate_while_writing(void **state)
         }
     read_back(&srv, owner, "after-rotate", "x");
 
+    /* the retired version still opens what is immutable or not re-sealed yet: the audit
+     * details of the writes before the rotation, and the owner's TOTP secret (a new login) */
+    json_t *audit = call(&srv, "GET", "/v1/audit?limit=1000", owner, 200);
+    size_t i;
+    json_t *e;
+    bool saw_pre = false;
+    json_array_foreach(json_object_get(audit, "entries"), i, e)
+    {
+        assert_null(json_object_get(e, "details_sealed"));
+        const char *k = str(json_object_get(e, "details"), "key");
+        saw_pre |= k && !strcmp(k, "pre-0");
+    }
+    assert_true(saw_pre);
+    json_decref(audit);
+    char *again = ts_login(&srv, "rot", "owner", TS_PASSWORD);
+    assert_non_null(again);
+    free(again);
+
     /* no ciphertext of before the rotation is left in the database or its WAL */
     assert_int_equal(found_in_files(tenant, &before), 0);
     blobs now;
