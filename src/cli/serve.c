@@ -241,10 +241,10 @@ int cst_cli_serve(const cst_config *cfg)
             cst_info("SIGHUP: log reopened");
     }
     cst_info("signal %d: shutting down", sig);
-    cst_keys_stop(&node);
     cst_lifecycle_stop(&node);
     cst_backup_schedule_stop(&node);
     cst_server_stop(srv);
+    cst_keys_stop(&node);    /* after the last request: it persists the last counts */
     cst_webhook_stop(&node); /* what is still pending goes out after the next start */
     /* An auditor can tell a clean stop from a gap (a crash leaves no node.stop). */
     cst_node_audit_event(&node, "node.stop", "success", NULL, node.node_id,
