@@ -101,6 +101,8 @@ cst_err cst_api_sys_tenant_list(cst_node *n, cst_request *req);
 cst_err cst_api_sys_tenant_get(cst_node *n, cst_request *req);
 cst_err cst_api_sys_tenant_patch(cst_node *n, cst_request *req);
 cst_err cst_api_sys_tenant_erase(cst_node *n, cst_request *req);
+cst_err cst_api_sys_tenant_keys(cst_node *n, cst_request *req);
+cst_err cst_api_sys_tenant_keys_rotate(cst_node *n, cst_request *req);
 cst_err cst_api_sys_certificate_get(cst_node *n, cst_request *req);
 cst_err cst_api_export(cst_node *n, cst_request *req);
 cst_err cst_api_import(cst_node *n, cst_request *req);

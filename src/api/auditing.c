@@ -43,10 +43,13 @@ static cst_err detail_key(cst_node *n, cst_work *w, const char *tenant, uint32_t
     /* held, so that the key is not wiped by the LRU of open tenants while it is in use */
     if (tenant && version != 0 && cst_node_tenant_acquire_in(n, w, tenant, &t) == CST_OK) {
         *held = t;
-        ENSURE(version == UINT32_MAX || version == t->dek_version, CST_ERR_INTEGRITY,
+        /* ENC-4: a retired DEK version stays in the ring, so older details still open */
+        if (version == UINT32_MAX)
+            *key = cst_dek_use(&t->deks, kv, 1);
+        else
+            *key = cst_dek_get(&t->deks, *kv = version);
+        ENSURE(*key != NULL, CST_ERR_INTEGRITY,
                "the detail was sealed under a key version this node no longer holds");
-        *key = &t->dek;
-        *kv = t->dek_version;
         return CST_OK;
     }
     cst_err_clear();

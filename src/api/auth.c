@@ -34,7 +34,8 @@ static cst_err secret_key_get(cst_node *n, const cst_user_row *u, secret_key *sk
         return CST_OK;
     }
     TRY(cst_node_tenant_acquire(n, u->tenant_id, &sk->held));
-    sk->key = &sk->held->dek;
+    sk->key = cst_dek_get(&sk->held->deks, cst_dek_current(&sk->held->deks));
+    ENSURE(sk->key != NULL, CST_ERR_INTERNAL, "the tenant's current DEK is not held");
     return CST_OK;
 }
 
@@ -51,6 +52,15 @@ static cst_err totp_open(cst_node *n, const cst_user_row *u, uint8_t out[CST_TOT
     secret_key sk;
     TRY(secret_key_get(n, u, &sk));
     cst_err e = cst_totp_secret_open(sk.key, u, out);
+    /* ENC-4: a secret sealed before a DEK rotation opens under the version it was sealed
+     * with (retired versions stay in the ring); the next enrolment seals it under the current */
+    const cst_dek_ring *ring = sk.held ? &sk.held->deks : NULL;
+    for (size_t i = ring ? atomic_load(&ring->n) : 0; e == CST_ERR_INTEGRITY && i-- > 0;) {
+        if (&ring->keys[i] == sk.key)
+            continue;
+        cst_err_clear();
+        e = cst_totp_secret_open(&ring->keys[i], u, out);
+    }
     secret_key_put(n, &sk);
     return e;
 }
@@ -59,6 +69,10 @@ static cst_err totp_seal(cst_node *n, cst_user_row *u, const uint8_t secret[CST_
 {
     secret_key sk;
     TRY(secret_key_get(n, u, &sk));
+    if (sk.held) { /* ENC-4: one encryption under the current DEK */
+        uint32_t v;
+        (void)cst_dek_use(&sk.held->deks, &v, 1);
+    }
     cst_err e = cst_totp_secret_seal(sk.key, u, secret);
     secret_key_put(n, &sk);
     return e;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "node/keys.h"
 #include "api/api.h"
 #include "lifecycle/lifecycle.h"
 #include "store/store.h"
@@ -103,4 +104,39 @@ cst_err cst_api_sys_certificate_get(cst_node *n, cst_request *req)
         e = cst_resp_bytes(req, 200, "application/json", doc.data, doc.len);
     cst_buf_free(&doc);
     return e;
+}
+
+/* ---- ENC-4: a tenant's keys ---- */
+
+static cst_err keyed_tenant(cst_node *n, cst_request *req, cst_tenant_row *t)
+{
+    TRY(sys_tenant(n, req, t));
+    cst_tenant_state s = cst_tenant_state_parse(t->state);
+    ENSURE(s != CST_STATE_ERASED, CST_ERR_CONFLICT, "the tenant is erased: its keys are destroyed");
+    return CST_OK;
+}
+
+cst_err cst_api_sys_tenant_keys(cst_node *n, cst_request *req)
+{
+    cst_tenant_row t;
+    TRY(keyed_tenant(n, req, &t));
+    json_t *status = NULL;
+    TRY(cst_keys_status(n, req->work, t.id, &status));
+    return cst_resp_json(req, 200, status);
+}
+
+cst_err cst_api_sys_tenant_keys_rotate(cst_node *n, cst_request *req)
+{
+    cst_tenant_row t;
+    TRY(keyed_tenant(n, req, &t));
+    ENSURE(cst_tenant_state_parse(t.state) != CST_STATE_PENDING_ERASE, CST_ERR_CONFLICT,
+           "the tenant is about to be erased");
+    uint32_t version = 0;
+    bool running = false;
+    TRY(cst_keys_rotate(n, req->work, t.id, "manual", cst_now_us(), &version, &running));
+    cst_audit_info(req, "version", json_integer(version));
+    return cst_resp_json(req, 202,
+                         json_pack("{s:s,s:i,s:{s:s,s:i}}", "purpose", "dek", "version",
+                                   (int)version, "rewrap", "state", running ? "running" : "idle",
+                                   "target", (int)version));
 }

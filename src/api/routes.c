@@ -81,6 +81,11 @@ const cst_route cst_api_routes[] = {
        "sys.tenant.change", TENANT_PARAM),
     RF("POST", "/v1/sys/tenants/{id}/erase", cst_api_sys_tenant_erase, SYS_TENANTS, JSON,
        "sys.tenant.erase", TENANT_PARAM),
+    /* ENC-4: DEK versions, their re-encryption and rotation */
+    RF("GET", "/v1/sys/tenants/{id}/keys", cst_api_sys_tenant_keys, SYS_TENANTS, NONE,
+       "sys.tenant.key.read", TENANT_PARAM),
+    RF("POST", "/v1/sys/tenants/{id}/keys/rotate", cst_api_sys_tenant_keys_rotate, SYS_TENANTS,
+       NONE, "sys.tenant.key.rotate", TENANT_PARAM),
     R("GET", "/v1/sys/certificates/{id}", cst_api_sys_certificate_get, SYS_TENANTS, NONE,
       "sys.certificate.read"),
     RF("GET", "/v1/export", cst_api_export, TENANT_ADMIN, NONE, "tenant.export", EXPORT),

@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "backup/backup.h"
 #include "lifecycle/lifecycle.h"
+#include "node/keys.h"
 #include "node/webhook.h"
 #include "cli/cli.h"
 #include "crypto/tlscert.h"
@@ -200,6 +201,10 @@ int cst_cli_serve(const cst_config *cfg)
         e = cst_backup_schedule_start(&node);                      /* BAK-1 */
     if (e == CST_OK && (e = cst_lifecycle_start(&node)) != CST_OK) /* RET-1..4 */
         cst_backup_schedule_stop(&node);
+    if (e == CST_OK && (e = cst_keys_start(&node)) != CST_OK) { /* ENC-4 */
+        cst_lifecycle_stop(&node);
+        cst_backup_schedule_stop(&node);
+    }
     cst_buf_wipe_free(&key);
     cst_buf_free(&cert);
     if (e != CST_OK) {
@@ -239,6 +244,7 @@ int cst_cli_serve(const cst_config *cfg)
     cst_lifecycle_stop(&node);
     cst_backup_schedule_stop(&node);
     cst_server_stop(srv);
+    cst_keys_stop(&node);    /* after the last request: it persists the last counts */
     cst_webhook_stop(&node); /* what is still pending goes out after the next start */
     /* An auditor can tell a clean stop from a gap (a crash leaves no node.stop). */
     cst_node_audit_event(&node, "node.stop", "success", NULL, node.node_id,

@@ -76,14 +76,15 @@ static cst_err check_precond(const cst_record_precond *pc, bool exists, uint64_t
     return CST_OK;
 }
 
-static cst_err seal_field(const cst_tenant_ctx *t, char field, const char *bucket,
-                          const cst_record_row *r, const uint8_t *pt, size_t n, cst_buf *out)
+static cst_err seal_field(const cst_tenant_ctx *t, const cst_key *dek, char field,
+                          const char *bucket, const cst_record_row *r, const uint8_t *pt, size_t n,
+                          cst_buf *out)
 {
     cst_buf aad;
     cst_buf_init(&aad, 512);
     cst_err e = cst_aad_record(&aad, field, t->id, bucket, r->bidx, r->version);
     if (e == CST_OK)
-        e = cst_seal(&t->dek, &aad, pt, n, out);
+        e = cst_seal(dek, &aad, pt, n, out);
     cst_buf_free(&aad);
     return e;
 }
@@ -91,13 +92,13 @@ static cst_err seal_field(const cst_tenant_ctx *t, char field, const char *bucke
 static cst_err open_field(const cst_tenant_ctx *t, char field, const char *bucket,
                           const cst_record_row *r, const cst_buf *blob, cst_buf *out)
 {
-    ENSURE(r->dek_version == t->dek_version, CST_ERR_INTEGRITY,
-           "record sealed under an unknown key version");
+    const cst_key *dek = cst_dek_get(&t->deks, r->dek_version);
+    ENSURE(dek != NULL, CST_ERR_INTEGRITY, "record sealed under an unknown key version");
     cst_buf aad;
     cst_buf_init(&aad, 512);
     cst_err e = cst_aad_record(&aad, field, t->id, bucket, r->bidx, r->version);
     if (e == CST_OK)
-        e = cst_open(&t->dek, &aad, blob->data, blob->len, out);
+        e = cst_open(dek, &aad, blob->data, blob->len, out);
     cst_buf_free(&aad);
     if (e == CST_ERR_INTEGRITY)
         cst_error("integrity: tenant %s bucket %s: a record failed authentication (version %llu)",
@@ -146,6 +147,42 @@ cst_err cst_record_check(const cst_tenant_ctx *t, const char *bucket, const cst_
     return e;
 }
 
+/* ENC-4: the record's fields opened under their DEK version and sealed again under the current
+ * one, the record version (and so the AAD) unchanged. */
+cst_err cst_record_reseal(cst_tenant_ctx *t, const char *bucket, cst_record_row *r)
+{
+    cst_buf meta, value, nm, nv;
+    cst_buf_init(&meta, 1 << 16);
+    cst_buf_init(&value, SIZE_MAX);
+    cst_buf_init(&nm, 1 << 16);
+    cst_buf_init(&nv, SIZE_MAX);
+    uint32_t to = 0;
+    cst_err e = open_field(t, 'm', bucket, r, &r->meta, &meta);
+    if (e == CST_OK)
+        e = open_field(t, 'v', bucket, r, &r->value, &value);
+    const cst_key *dek = e == CST_OK ? cst_dek_use(&t->deks, &to, 2) : NULL;
+    if (e == CST_OK && !dek)
+        e = cst_fail(CST_ERR_INTERNAL, "the tenant's current DEK is not held");
+    if (e == CST_OK)
+        e = seal_field(t, dek, 'm', bucket, r, meta.data, meta.len, &nm);
+    if (e == CST_OK)
+        e = seal_field(t, dek, 'v', bucket, r, value.data, value.len, &nv);
+    if (e == CST_OK) {
+        cst_buf tmp = r->meta;
+        r->meta = nm;
+        nm = tmp;
+        tmp = r->value;
+        r->value = nv;
+        nv = tmp;
+        r->dek_version = to;
+    }
+    cst_buf_wipe_free(&meta);
+    cst_buf_wipe_free(&value);
+    cst_buf_free(&nm);
+    cst_buf_free(&nv);
+    return e;
+}
+
 /* Seals and writes one record inside the caller's transaction: checks the precondition
  * against the current row, takes the next version, seals key, content type and value. */
 cst_err cst_record_write(cst_tenant_ctx *t, cst_work *w, const char *bucket, const char *key,
@@ -171,14 +208,17 @@ cst_err cst_record_write(cst_tenant_ctx *t, cst_work *w, const char *bucket, con
     if (e == CST_OK)
         e = cst_buf_append_lv16(&meta, ctype, strlen(ctype));
     r->meta.len = r->value.len = 0;
-    r->dek_version = t->dek_version;
+    /* ENC-4: the current DEK version, two encryptions (metadata and value) counted */
+    const cst_key *dek = cst_dek_use(&t->deks, &r->dek_version, 2);
+    if (e == CST_OK && !dek)
+        e = cst_fail(CST_ERR_INTERNAL, "the tenant's current DEK is not held");
     r->size = (int64_t)value_len;
     r->updated_at = updated_at ? updated_at : cst_now_us();
     r->created_at = created_at ? created_at : exists ? old.created_at : r->updated_at;
     if (e == CST_OK)
-        e = seal_field(t, 'm', bucket, r, meta.data, meta.len, &r->meta);
+        e = seal_field(t, dek, 'm', bucket, r, meta.data, meta.len, &r->meta);
     if (e == CST_OK)
-        e = seal_field(t, 'v', bucket, r, value, value_len, &r->value);
+        e = seal_field(t, dek, 'v', bucket, r, value, value_len, &r->value);
     if (e == CST_OK)
         e = cst_tstore_record_write(t->ts, w, bucket, r);
     cst_buf_wipe_free(&meta);

@@ -86,6 +86,9 @@ CST_MUST_USE cst_err cst_record_check(const cst_tenant_ctx *t, const char *bucke
                                       const cst_record_row *r);
 /* Decrypts a record read with its value: key (CST_RECORD_KEY_MAX + 1 bytes), content type
  * (CST_CTYPE_MAX + 1 bytes) and value (wipe it). */
+/* ENC-4: seals r again under the tenant's current DEK version (same record version), in place;
+ * r->dek_version becomes the current one. */
+CST_MUST_USE cst_err cst_record_reseal(cst_tenant_ctx *t, const char *bucket, cst_record_row *r);
 CST_MUST_USE cst_err cst_record_open(const cst_tenant_ctx *t, const char *bucket,
                                      const cst_record_row *r, char *key, size_t *key_len,
                                      char *ctype, cst_buf *value);

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/keyring.h"
 #include "crypto/keys.h"
 #include "store/store.h"
 #include "util/cidr.h"
@@ -19,8 +20,7 @@
 typedef struct cst_tenant_ctx {
     char id[CST_ID_MAX];
     cst_tstore *ts;
-    cst_key dek;
-    uint32_t dek_version;
+    cst_dek_ring deks; /* ENC-4: its DEK versions, the current one sealing new writes */
     cst_key idx;
     /* RET-4: requests (and export streams) holding the context; an erase waits for them */
     int users;

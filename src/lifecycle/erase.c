@@ -167,11 +167,14 @@ static cst_err billing_keys(cst_node *n, const char *tenant_id, cst_tenant_ctx *
         e = cst_store_key_add(n->store, NULL, tenant_id, "billing-dek", 1, &dek, now);
     if (e == CST_OK)
         e = cst_store_key_add(n->store, NULL, tenant_id, "billing-idx", 1, &idx, now);
+    cst_key k = {0};
     if (e == CST_OK)
-        e = cst_unwrap_key(n->kek, tenant_id, "billing-dek", 1, dek.data, dek.len, &b->dek);
+        e = cst_unwrap_key(n->kek, tenant_id, "billing-dek", 1, dek.data, dek.len, &k);
+    if (e == CST_OK)
+        e = cst_dek_add(&b->deks, 1, &k, true, 0);
+    cst_key_free(&k);
     if (e == CST_OK)
         e = cst_unwrap_key(n->kek, tenant_id, "billing-idx", 1, idx.data, idx.len, &b->idx);
-    b->dek_version = 1;
     cst_buf_free(&dek);
     cst_buf_free(&idx);
     return e;
@@ -240,7 +243,7 @@ static cst_err keep_billing(cst_node *n, cst_tenant_ctx *t, const json_t *bucket
     }
     cst_buf_wipe_free(&c.value);
     cst_tstore_close(bc.ts);
-    cst_key_free(&bc.dek);
+    cst_dek_free(&bc.deks);
     cst_key_free(&bc.idx);
     r = (cst_retained_row){.created_at = now,
                            .expires_at = now + n->cfg.lifecycle.billing_retention_days * CST_DAY_US,

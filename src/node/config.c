@@ -525,6 +525,17 @@ static const config_key config_keys[] = {
          "time between retention and lifecycle sweeps (`30s`, `5m`)"),
     KNUM("lifecycle.sweep_batch", K_INT, sweep_batch, "500", 1, 100000,
          "expired records deleted per transaction"),
+    KNUM("keys.rewrap_batch", K_INT, rewrap_batch, "200", 1, 100000,
+         "records re-encrypted per transaction after a DEK rotation (ENC-4); writers wait for at "
+         "most one batch"),
+    KNUM("keys.rewrap_pause_ms", K_INT, rewrap_pause_ms, "50", 0, 60000,
+         "pause between two re-encryption batches, in milliseconds (throttle)"),
+    KNUMW("keys.max_encryptions_per_dek", K_LONG, max_encryptions_per_dek, "1073741824", 10,
+          4294967296L, W_GT, "", ": nearer the AES-GCM random-nonce bound (2^32)",
+          "encryptions under one DEK version after which a new version is made (2^30)"),
+    KNUMW("keys.dek_max_age", K_DUR_LONG, dek_max_age, "7776000", 60, 10L * 365 * 86400, W_GT, " s",
+          ": data keys live longer than promised",
+          "age after which a tenant's DEK is rotated automatically (90 days; `30d`, `12h`)"),
     KNUM("http.max_import_bytes", K_SIZE, max_import_bytes, "268435456", 1024,
          64L * 1024 * 1024 * 1024,
          "`POST /v1/import` bodies above this get 413; the body is spooled encrypted to "

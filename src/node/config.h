@@ -89,10 +89,14 @@ typedef struct cst_config {
     char backup_scratch_dir[PATH_MAX]; /* staging and drills; empty: <data_dir>/tmp */
     /* lifecycle (RET-1..4, POR-1) */
     cst_lifecycle_policy lifecycle;
-    long sweep_interval;     /* seconds between retention and lifecycle sweeps */
-    int sweep_batch;         /* records deleted per transaction by the sweeper */
-    size_t max_import_bytes; /* POST /v1/import body limit */
-    int max_notice_hours;    /* INC-2: the longest breach_notice_hours a tenant may choose */
+    long sweep_interval;          /* seconds between retention and lifecycle sweeps */
+    int sweep_batch;              /* records deleted per transaction by the sweeper */
+    int rewrap_batch;             /* ENC-4: records re-encrypted per transaction */
+    int rewrap_pause_ms;          /* ENC-4: pause between re-encryption batches */
+    long max_encryptions_per_dek; /* ENC-4: a new DEK version at this count */
+    long dek_max_age;             /* ENC-4: seconds; a new DEK version at this age */
+    size_t max_import_bytes;      /* POST /v1/import body limit */
+    int max_notice_hours;         /* INC-2: the longest breach_notice_hours a tenant may choose */
     /* abuse limits (issue 12): connections, header deadline, bodies in flight */
     int max_connections;            /* 0: sized from RLIMIT_NOFILE at start-up */
     int max_connections_per_ip;     /* open connections from one source address */

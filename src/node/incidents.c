@@ -129,7 +129,7 @@ static json_t *encryption_json(const cst_incident_row *i, const cst_tenant_ctx *
     }
     json_decref(cats);
     return json_pack("{s:b,s:s,s:o,s:s,s:b}", "encrypted", 1, "algorithm", "AES-256-GCM",
-                     "dek_version", t ? json_integer(t->dek_version) : json_null(), "key_wrapping",
+                     "dek_version", t ? json_integer(cst_dek_current(&t->deks)) : json_null(), "key_wrapping",
                      "tenant DEK wrapped by the node's KEK", "keys_exposed", exposed);
 }
 

@@ -73,6 +73,8 @@ cst_err cst_node_open(cst_node *n, const cst_config *cfg)
     pthread_mutex_init(&n->backup_mu, NULL);
     pthread_mutex_init(&n->sched_mu, NULL);
     pthread_cond_init(&n->sched_cv, NULL);
+    pthread_mutex_init(&n->keys_mu, NULL);
+    pthread_cond_init(&n->keys_cv, NULL);
     n->started_at = cst_now_us();
     TRY(cst_node_check_data_dir(cfg->data_dir));
     /* ENC-4: the KEK from its source (file:, command:, pkcs11:) */
@@ -122,7 +124,7 @@ static void tenant_ctx_drop(cst_tenant_ctx *t, bool warm)
         cst_tstore_close_warm(t->ts);
     else
         cst_tstore_close(t->ts);
-    cst_key_free(&t->dek);
+    cst_dek_free(&t->deks);
     cst_key_free(&t->idx);
     cst_combiner_destroy(&t->group);
     free(t);
@@ -166,6 +168,8 @@ void cst_node_close(cst_node *n)
     pthread_mutex_destroy(&n->backup_mu);
     pthread_mutex_destroy(&n->sched_mu);
     pthread_cond_destroy(&n->sched_cv);
+    pthread_mutex_destroy(&n->keys_mu);
+    pthread_cond_destroy(&n->keys_cv);
 }
 
 static cst_err unwrap_latest(cst_node *n, cst_work *w, const char *tenant_id, const char *purpose,
@@ -183,13 +187,55 @@ static cst_err unwrap_latest(cst_node *n, cst_work *w, const char *tenant_id, co
     return e;
 }
 
+/* ENC-4: every DEK version of the tenant goes into its ring; the newest is current. */
+typedef struct dek_load {
+    cst_node *n;
+    cst_tenant_ctx *t;
+    uint32_t newest;
+    int64_t encryptions; /* persisted under the newest */
+} dek_load;
+
+static cst_err dek_load_one(const char *purpose, uint32_t version, const uint8_t *blob, size_t len,
+                            void *p)
+{
+    dek_load *d = p;
+    if (strcmp(purpose, "dek") != 0)
+        return CST_OK;
+    cst_key k = {0};
+    TRY(cst_unwrap_key(d->n->kek, d->t->id, purpose, version, blob, len, &k));
+    cst_err e = cst_dek_add(&d->t->deks, version, &k, false, 0);
+    cst_key_free(&k);
+    if (version > d->newest)
+        d->newest = version;
+    return e;
+}
+
+static cst_err dek_count_of(const cst_key_row *k, void *p)
+{
+    dek_load *d = p;
+    if (strcmp(k->purpose, "dek") == 0 && k->version == d->newest)
+        d->encryptions = k->encryptions;
+    return CST_OK;
+}
+
+static cst_err deks_load(cst_node *n, cst_work *w, cst_tenant_ctx *t)
+{
+    dek_load d = {.n = n, .t = t};
+    TRY(cst_store_tenant_keys(n->store, w, t->id, dek_load_one, &d));
+    ENSURE(d.newest > 0, CST_ERR_INTEGRITY, "tenant %s has no dek key", t->id);
+    TRY(cst_store_key_list(n->store, w, t->id, dek_count_of, &d));
+    atomic_store(&t->deks.encryptions, d.encryptions);
+    atomic_store_explicit(&t->deks.current, d.newest, memory_order_release);
+    return CST_OK;
+}
+
 static cst_err tenant_open(cst_node *n, cst_work *w, const char *tenant_id, cst_tenant_ctx **out)
 {
     cst_tenant_ctx *t = tenant_ctx_new();
     ENSURE(t != NULL, CST_ERR_INTERNAL, "out of memory");
     cst_err e = cst_fmt(t->id, sizeof(t->id), "%s", tenant_id);
     if (e == CST_OK)
-        e = unwrap_latest(n, w, tenant_id, "dek", &t->dek, &t->dek_version);
+        e = deks_load(n, w, t);
     if (e == CST_OK)
         e = unwrap_latest(n, w, tenant_id, "idx", &t->idx, NULL);
     if (e == CST_OK)
@@ -368,7 +414,7 @@ void cst_node_tenant_close(cst_node *n, const char *tenant_id)
      * allocated (an uncounted reader may still hold its address) but holds nothing. */
     cst_tstore_close(t->ts);
     t->ts = NULL;
-    sodium_memzero(t->dek.k, CST_KEY_LEN);
+    cst_dek_wipe(&t->deks);
     sodium_memzero(t->idx.k, CST_KEY_LEN);
     pthread_mutex_lock(&n->tenants_mu);
     t->closed = true;

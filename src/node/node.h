@@ -43,6 +43,11 @@ typedef struct cst_node {
     pthread_cond_t sweep_cv;
     pthread_t sweep_thread;
     bool sweep_started, sweep_stop;
+    /* ENC-4: the key worker (node/keys.h): counts, re-encryptions, automatic rotations */
+    pthread_mutex_t keys_mu;
+    pthread_cond_t keys_cv;
+    pthread_t keys_thread;
+    bool keys_started, keys_stop, keys_wake;
     /* IAM-2: login attempts per client address and per account (bounded tables), and the
      * failure counts of accounts that do not exist (so they lock as real ones do) */
     struct cst_throttle *login_ip, *login_account;

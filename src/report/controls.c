@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/keyring.h"
 #include "audit/audit.h"
 #include "core/authz.h"
 #include "core/tenant.h"
@@ -27,6 +28,9 @@ struct cst_report_facts {
     /* tenants (the scope's) */
     int tenants, with_allowlist, mfa_all, wrong_region, overdue, without_dek;
     json_t *by_state, *regions, *deks, *next_deletions, *overdue_ids;
+    json_t *key_ages;   /* ENC-4: per tenant, its DEK versions with age and counts */
+    json_t *dek_due;    /* ENC-4: tenants whose current DEK is past its age or count limit */
+    int dek_rewrapping; /* ENC-4: tenants with a re-encryption running */
     /* users of those tenants; operators (node scope) */
     int users, users_mfa, operators;
     int without_mfa, pending_mfa; /* MFA accounts without a factor: signed in, never signed in */
@@ -106,6 +110,55 @@ static cst_err on_key(const char *purpose, uint32_t version, const uint8_t *blob
     return CST_OK;
 }
 
+/* ENC-4: a tenant's DEK versions (age in days, encryptions) and whether its current one is
+ * past keys.dek_max_age or keys.max_encryptions_per_dek. */
+typedef struct key_ages {
+    int64_t now;
+    json_t *versions;
+    uint32_t newest;
+    int64_t newest_at, newest_enc;
+} key_ages;
+
+static cst_err on_key_row(const cst_key_row *k, void *ctx)
+{
+    key_ages *a = ctx;
+    if (strcmp(k->purpose, "dek") != 0)
+        return CST_OK;
+    json_array_append_new(a->versions,
+                          json_pack("{s:i,s:I,s:I}", "version", (int)k->version, "age_days",
+                                    (json_int_t)((a->now - k->created_at) / DAY_US), "encryptions",
+                                    (json_int_t)k->encryptions));
+    if (k->version > a->newest) {
+        a->newest = k->version;
+        a->newest_at = k->created_at;
+        a->newest_enc = k->encryptions;
+    }
+    return CST_OK;
+}
+
+static void gather_key_ages(gather *g, const cst_tenant_row *t)
+{
+    cst_node *n = g->c->n;
+    key_ages a = {.now = g->c->now, .versions = json_array()};
+    if (cst_store_key_list(n->store, g->c->scope->work, t->id, on_key_row, &a) != CST_OK) {
+        cst_err_clear();
+        json_decref(a.versions);
+        return;
+    }
+    cst_rewrap_row rw = {.state = "idle"};
+    if (cst_store_rewrap_get(n->store, g->c->scope->work, t->id, &rw) != CST_OK)
+        cst_err_clear();
+    const char *due =
+        cst_dek_rotation_due(a.newest_enc, a.newest_at, g->c->now, n->cfg.max_encryptions_per_dek,
+                             (int64_t)n->cfg.dek_max_age * 1000000);
+    json_object_set_new(g->f->key_ages, t->id,
+                        json_pack("{s:i,s:o,s:s}", "current", (int)a.newest, "versions", a.versions,
+                                  "rewrap", rw.state));
+    if (due)
+        json_array_append_new(g->f->dek_due, json_pack("{s:s,s:s}", "tenant", t->id, "due", due));
+    g->f->dek_rewrapping += !strcmp(rw.state, "running");
+}
+
 static cst_err on_tenant(const cst_tenant_row *t, void *ctx)
 {
     gather *g = ctx;
@@ -134,6 +187,7 @@ static cst_err on_tenant(const cst_tenant_row *t, void *ctx)
     if (cst_store_tenant_keys(n->store, g->c->scope->work, t->id, on_key, &k) == CST_OK)
         json_object_set_new(f->deks, t->id, json_integer(k.dek_versions));
     f->without_dek += k.dek_versions == 0;
+    gather_key_ages(g, t);
     cst_lifecycle_step st;
     cst_lifecycle_next(t, &n->cfg.lifecycle, &st);
     if (st.at && st.state == CST_STATE_ERASED) {
@@ -238,6 +292,8 @@ void cst_report_facts_free(struct cst_report_facts *f)
     json_decref(f->by_state);
     json_decref(f->regions);
     json_decref(f->deks);
+    json_decref(f->key_ages);
+    json_decref(f->dek_due);
     json_decref(f->next_deletions);
     json_decref(f->overdue_ids);
     json_decref(f->roles);
@@ -255,14 +311,16 @@ cst_err cst_report_facts_gather(cst_report_ctx *c)
     f->by_state = json_object();
     f->regions = json_object();
     f->deks = json_object();
+    f->key_ages = json_object();
+    f->dek_due = json_array();
     f->next_deletions = json_array();
     f->overdue_ids = json_array();
     f->roles = json_object();
     f->no_mfa_ids = json_array();
     f->pending_mfa_ids = json_array();
     f->tenant_ids = json_array();
-    ENSURE(f->by_state && f->regions && f->deks && f->next_deletions && f->overdue_ids &&
-               f->roles && f->no_mfa_ids && f->pending_mfa_ids && f->tenant_ids,
+    ENSURE(f->by_state && f->regions && f->deks && f->key_ages && f->dek_due && f->next_deletions &&
+               f->overdue_ids && f->roles && f->no_mfa_ids && f->pending_mfa_ids && f->tenant_ids,
            CST_ERR_INTERNAL, "out of memory");
     cst_node *n = c->n;
     gather g = {.f = f, .c = c};
@@ -307,6 +365,38 @@ static void enc1(cst_report_ctx *c, cst_report_row *r)
                        "records of %d tenant(s) sealed with AES-256-GCM under per-tenant keys "
                        "wrapped by the master key",
                        F(c)->tenants);
+}
+
+/* ENC-4: DEK versions, ages and counts per tenant; the retired versions' keys stay (audit
+ * details and TOTP secrets sealed under them open until the tenant's erase). The master key's
+ * age and rotation (keys.kek_max_age, issue 18 items 1-2) add their facts and rule here. */
+static void enc4(cst_report_ctx *c, cst_report_row *r)
+{
+    const cst_config *cfg = &c->n->cfg;
+    cst_report_fact(c, r, "dek_max_age_days", json_integer(cfg->dek_max_age / 86400));
+    cst_report_fact(c, r, "max_encryptions_per_dek", json_integer(cfg->max_encryptions_per_dek));
+    cst_report_fact(c, r, "tenant_keys", json_incref(F(c)->key_ages));
+    cst_report_fact(c, r, "re_encryptions_running", json_integer(F(c)->dek_rewrapping));
+    cst_report_fact(c, r, "retired_versions",
+                    json_string("kept wrapped until the tenant's erase, so that audit details "
+                                "and TOTP secrets sealed under them still open; no record uses "
+                                "a retired version"));
+    cst_report_fact(c, r, "kek",
+                    json_pack("{s:s,s:n,s:s}", "id", c->n->kek_id, "age_days", "rotation",
+                              "not built (issue 18 items 1-2)"));
+    size_t due = json_array_size(F(c)->dek_due);
+    if (due) {
+        cst_report_fact(c, r, "dek_rotation_due", json_incref(F(c)->dek_due));
+        cst_report_set(r, CST_REPORT_WARN,
+                       "%zu tenant(s) have a DEK past keys.dek_max_age or "
+                       "keys.max_encryptions_per_dek not yet rotated",
+                       due);
+    } else {
+        cst_report_set(r, CST_REPORT_WARN,
+                       "DEKs of %d tenant(s) within their age and encryption limits and rotated "
+                       "online; the master key (KEK) cannot be rotated yet",
+                       F(c)->tenants);
+    }
 }
 
 /* ENC-3: what the listener's priority string would accept. */
@@ -1073,7 +1163,10 @@ const cst_control cst_controls[] = {
       "fail: the priority string admits TLS 1.1 or older, a non-AEAD cipher or a key exchange "
       "without forward secrecy; warn: a plaintext loopback listener is enabled",
       true, enc3),
-    C("ENC-4", "Key management and rotation", "vtiger (KMS); influx §1", "-", false, NULL),
+    C("ENC-4", "Key management and rotation", "vtiger (KMS); influx §1",
+      "warn: a tenant's DEK past keys.dek_max_age or keys.max_encryptions_per_dek not yet "
+      "rotated; the master key cannot be rotated yet",
+      true, enc4),
     C("ISO-1", "Tenant isolation",
       "influx §7(11); jitterbit 2.1; vtiger Data isolation; trust "
       "Datenisolierung",

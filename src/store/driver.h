@@ -69,6 +69,11 @@
     X(S, cst_err, store_tenant_touch, (cst_store *st, cst_work *w, const char *tenant_id, int64_t now), (st, w, tenant_id, now)) \
     X(S, cst_err, store_tenant_keys, (cst_store *st, cst_work *w, const char *tenant_id, cst_err (*fn)(const char *purpose, uint32_t version, const uint8_t *blob, size_t len, void *ctx), void *ctx), (st, w, tenant_id, fn, ctx)) \
     X(P, cst_err, store_key_add, (cst_store *st, cst_work *w, const char *tenant_id, const char *purpose, uint32_t version, const cst_buf *blob, int64_t now), (st, w, tenant_id, purpose, version, blob, now)) \
+    X(S, cst_err, store_key_list, (cst_store *st, cst_work *w, const char *tenant_id, cst_err (*fn)(const cst_key_row *, void *), void *ctx), (st, w, tenant_id, fn, ctx)) \
+    X(S, cst_err, store_key_count, (cst_store *st, cst_work *w, const char *tenant_id, const char *purpose, uint32_t version, int64_t n), (st, w, tenant_id, purpose, version, n)) \
+    X(S, cst_err, store_rewrap_put, (cst_store *st, cst_work *w, const cst_rewrap_row *r), (st, w, r)) \
+    X(S, cst_err, store_rewrap_get, (cst_store *st, cst_work *w, const char *tenant_id, cst_rewrap_row *out), (st, w, tenant_id, out)) \
+    X(S, cst_err, store_rewrap_running, (cst_store *st, cst_work *w, cst_err (*fn)(const cst_rewrap_row *, void *), void *ctx), (st, w, fn, ctx)) \
     X(P, cst_err, store_keys_destroy, (cst_store *st, cst_work *w, const char *tenant_id, const char *const *purposes), (st, w, tenant_id, purposes)) \
     X(P, cst_err, store_tenant_erased, (cst_store *st, cst_work *w, const char *tenant_id, int64_t now, const char *cert_id, const char *document), (st, w, tenant_id, now, cert_id, document)) \
     X(S, cst_err, store_certificate_add, (cst_store *st, cst_work *w, const char *id, const char *tenant_id, int64_t issued_at, const char *document), (st, w, id, tenant_id, issued_at, document)) \
@@ -128,7 +133,9 @@
     X(T, cst_err, tstore_record_scan, (cst_tstore *ts, cst_work *w, const char *bucket, const uint8_t *after, unsigned flags, bool (*fn)(const cst_record_row *, void *), void *ctx), (ts, w, bucket, after, flags, fn, ctx)) \
     X(T, cst_err, tstore_sweep, (cst_tstore *ts, const char *bucket, int64_t cutoff, int batch, int64_t *removed), (ts, bucket, cutoff, batch, removed)) \
     X(T, cst_err, tstore_checkpoint_strict, (cst_tstore *ts), (ts)) \
-    X(T, cst_err, tstore_count, (cst_tstore *ts, cst_work *w, const char *bucket, int64_t *count), (ts, w, bucket, count))
+    X(T, cst_err, tstore_count, (cst_tstore *ts, cst_work *w, const char *bucket, int64_t *count), (ts, w, bucket, count)) \
+    X(T, cst_err, tstore_dek_counts, (cst_tstore *ts, cst_work *w, cst_err (*fn)(uint32_t version, int64_t records, void *ctx), void *ctx), (ts, w, fn, ctx)) \
+    X(T, cst_err, tstore_rewrap_batch, (cst_tstore *ts, uint32_t target, int limit, cst_err (*reseal)(const char *bucket, cst_record_row *r, void *ctx), void *ctx, int64_t *done, int64_t *seen), (ts, target, limit, reseal, ctx, done, seen))
 // clang-format on
 
 #define CST_STORE_OP_FIELD(on, type, name, params, args) type(*name) params;

@@ -349,6 +349,36 @@ CST_MUST_USE cst_err cst_store_tenant_keys(cst_store *st, cst_work *w, const cha
 CST_MUST_USE cst_err cst_store_key_add(cst_store *st, cst_work *w, const char *tenant_id,
                                        const char *purpose, uint32_t version, const cst_buf *blob,
                                        int64_t now);
+/* ENC-4: a tenant key version's bookkeeping (not its wrapped bytes). */
+typedef struct cst_key_row {
+    char purpose[16];
+    uint32_t version;
+    int64_t created_at;
+    int64_t encryptions; /* persisted count of seals under it (core/keyring.h) */
+} cst_key_row;
+/* Every key version of the tenant, by purpose then version. */
+CST_MUST_USE cst_err cst_store_key_list(cst_store *st, cst_work *w, const char *tenant_id,
+                                        cst_err (*fn)(const cst_key_row *, void *), void *ctx);
+/* Adds n to the persisted encryption count of a key version. */
+CST_MUST_USE cst_err cst_store_key_count(cst_store *st, cst_work *w, const char *tenant_id,
+                                         const char *purpose, uint32_t version, int64_t n);
+/* ENC-4: a tenant's background re-encryption to DEK version target (one row per tenant,
+ * system.db key_rewrap): state "running" or "idle", records done of total. */
+typedef struct cst_rewrap_row {
+    char tenant_id[CST_ID_MAX];
+    uint32_t target;
+    char state[16];
+    int64_t done, total;
+    int64_t started_at, finished_at;
+} cst_rewrap_row;
+CST_MUST_USE cst_err cst_store_rewrap_put(cst_store *st, cst_work *w, const cst_rewrap_row *r);
+/* CST_ERR_NOT_FOUND when the tenant never rotated. */
+CST_MUST_USE cst_err cst_store_rewrap_get(cst_store *st, cst_work *w, const char *tenant_id,
+                                          cst_rewrap_row *out);
+/* The rows in state "running" (a node resumes them at start). */
+CST_MUST_USE cst_err cst_store_rewrap_running(cst_store *st, cst_work *w,
+                                              cst_err (*fn)(const cst_rewrap_row *, void *),
+                                              void *ctx);
 /* Deletes (secure_delete zeroes the freed space) the tenant's keys of the NULL-terminated
  * purposes, in one transaction. */
 CST_MUST_USE cst_err cst_store_keys_destroy(cst_store *st, cst_work *w, const char *tenant_id,
@@ -699,5 +729,19 @@ CST_MUST_USE cst_err cst_tstore_checkpoint_strict(cst_tstore *ts);
 /* Every record row of the bucket, expired or not. */
 CST_MUST_USE cst_err cst_tstore_count(cst_tstore *ts, cst_work *w, const char *bucket,
                                       int64_t *count);
+/* ENC-4: records per DEK version (fn once per version in use). */
+CST_MUST_USE cst_err cst_tstore_dek_counts(cst_tstore *ts, cst_work *w,
+                                           cst_err (*fn)(uint32_t version, int64_t records,
+                                                         void *ctx),
+                                           void *ctx);
+/* ENC-4: one re-encryption batch in one short transaction: at most limit records not under
+ * DEK version target, each handed (with its value) to reseal, which seals it again under
+ * target (same record version) in place; the row is replaced only if it is still the one
+ * read (bucket, bidx, version and old dek_version unchanged). *done: rows replaced;
+ * *seen: rows looked at (0: none left under another version). */
+CST_MUST_USE cst_err cst_tstore_rewrap_batch(cst_tstore *ts, uint32_t target, int limit,
+                                             cst_err (*reseal)(const char *bucket,
+                                                               cst_record_row *r, void *ctx),
+                                             void *ctx, int64_t *done, int64_t *seen);
 
 #endif

@@ -1056,3 +1056,20 @@ json_t *ts_report_evidence(json_t *report, const char *id, const char *name)
     }
     return NULL;
 }
+
+json_t *ts_call(ts_server *s, const char *method, const char *path, const char *token,
+                const char *json, long want)
+{
+    ts_resp r;
+    if (json)
+        ts_json_req(s, method, path, token, json, &r);
+    else
+        ts_request(s, method, path, token, NULL, NULL, 0, NULL, &r);
+    if (r.status != want)
+        fprintf(stderr, "%s %s: %ld (want %ld) %s\n", method, path, r.status, want,
+                r.body ? r.body : "");
+    assert_int_equal(r.status, want);
+    json_t *o = r.json ? json_incref(r.json) : NULL;
+    ts_resp_free(&r);
+    return o;
+}

@@ -175,6 +175,10 @@ int ts_finish(ts_server *s, size_t n, ...);
  * into code (n bytes) when code is not NULL. */
 long ts_status(ts_server *s, const char *method, const char *path, const char *token,
                const char *json, char *code, size_t n);
+/* One request (JSON body when json is not NULL) that must answer want (asserted, the body
+ * printed when not); returns the parsed JSON body (a new reference) or NULL. */
+json_t *ts_call(ts_server *s, const char *method, const char *path, const char *token,
+                const char *json, long want);
 /* The id of the entry named username in the list `list` of GET path (asserts 200 and that it
  * is there): a tenant's users, the node's operators. */
 void ts_id_by_name(ts_server *s, const char *token, const char *path, const char *list,

@@ -27,18 +27,7 @@ static char tenant[32];
 static json_t *call(const char *method, const char *path, const char *token, const char *body,
                     long want)
 {
-    ts_resp r;
-    if (body)
-        ts_json_req(&srv, method, path, token, body, &r);
-    else
-        ts_request(&srv, method, path, token, NULL, NULL, 0, NULL, &r);
-    if (r.status != want)
-        fprintf(stderr, "%s %s: %ld (want %ld) %s\n", method, path, r.status, want,
-                r.body ? r.body : "");
-    assert_int_equal(r.status, want);
-    json_t *o = r.json ? json_incref(r.json) : NULL;
-    ts_resp_free(&r);
-    return o;
+    return ts_call(&srv, method, path, token, body, want);
 }
 
 static void expect(const char *method, const char *path, const char *token, const char *body,

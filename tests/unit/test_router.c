@@ -219,8 +219,12 @@ static const char *const closed_read[] = {"GET /v1/tenant",
                                           NULL};
 static const char *const unaudited[] = {"GET /v1/sys/health", NULL};
 /* LOG-4: operator routes on one tenant, whose entries that tenant sees. */
-static const char *const tenant_param[] = {"GET /v1/sys/tenants/{id}", "PATCH /v1/sys/tenants/{id}",
-                                           "POST /v1/sys/tenants/{id}/erase", NULL};
+static const char *const tenant_param[] = {"GET /v1/sys/tenants/{id}",
+                                           "PATCH /v1/sys/tenants/{id}",
+                                           "POST /v1/sys/tenants/{id}/erase",
+                                           "GET /v1/sys/tenants/{id}/keys",
+                                           "POST /v1/sys/tenants/{id}/keys/rotate",
+                                           NULL};
 
 static void test_iam3_iam4_log4_route_flags_on_exactly_their_routes(void **state)
 {

@@ -2,7 +2,8 @@
  * connection and reused across failures, a bounded statement cache, transaction control and
  * savepoints through it (LOG-1: a rolled-back unit of work leaves nothing), and WAL checkpoints
  * moved off the commit path with the WAL kept under a documented bound (db.h); a warm close (LRU
- * eviction) that empties the WAL and keeps its files, and a schema that runs once per text. */
+ * eviction) that empties the WAL and keeps its files, a schema that runs once per text, and a
+ * system store made before ENC-4 counted key encryptions. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -464,10 +465,47 @@ static void test_schema_runs_once_per_text(void **state)
     assert_true(user_version(path) != mark);
 }
 
+static cst_err enc_of(const cst_key_row *k, void *p)
+{
+    *(int64_t *)p = k->encryptions;
+    return CST_OK;
+}
+
+/* ENC-4: a system store made before tenant keys counted their encryptions opens, its keys
+ * list with a count of 0 and count on from there. */
+static void test_enc4_key_counts_added_to_an_older_system_store(void **state)
+{
+    char dd[PATH_MAX], sys[PATH_MAX + 16];
+    snprintf(dd, sizeof(dd), "%s/old-node", dir);
+    assert_int_equal(mkdir(dd, 0700), 0);
+    cst_store *st = NULL;
+    assert_int_equal(cst_store_open(dd, true, &st), CST_OK);
+    cst_store_close(st);
+    snprintf(sys, sizeof(sys), "%s/system.db", dd);
+    sqlite3 *h = NULL;
+    assert_int_equal(sqlite3_open(sys, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h,
+                                  "ALTER TABLE tenant_keys DROP COLUMN encryptions;"
+                                  "INSERT INTO tenant_keys(tenant_id, purpose, version, wrapped, "
+                                  "created_at) VALUES('tn_old', 'dek', 1, x'00', 1)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(h);
+    assert_int_equal(cst_store_open(dd, false, &st), CST_OK);
+    int64_t enc = -1;
+    assert_int_equal(cst_store_key_list(st, NULL, "tn_old", enc_of, &enc), CST_OK);
+    assert_int_equal(enc, 0);
+    assert_int_equal(cst_store_key_count(st, NULL, "tn_old", "dek", 1, 5), CST_OK);
+    assert_int_equal(cst_store_key_list(st, NULL, "tn_old", enc_of, &enc), CST_OK);
+    assert_int_equal(enc, 5);
+    cst_store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_statement_reused_across_a_constraint_violation),
+        cmocka_unit_test(test_enc4_key_counts_added_to_an_older_system_store),
         cmocka_unit_test(test_transaction_control_is_cached),
         cmocka_unit_test(test_cache_is_bounded),
         cmocka_unit_test(test_statement_in_use_is_not_shared),

@@ -293,8 +293,21 @@ static cst_err merge_rows(cst_db *db, const char *tenant, bool *created)
     if (e == CST_OK)
         e = cst_db_run_once(
             db, NULL, NULL,
-            "INSERT OR IGNORE INTO main.tenant_keys SELECT * FROM b.tenant_keys WHERE "
-            "tenant_id = ?",
+            /* named columns: a copy made before a column was added still merges (ENC-4) */
+            "INSERT OR IGNORE INTO main.tenant_keys(tenant_id, purpose, version, wrapped, "
+            "created_at) SELECT tenant_id, purpose, version, wrapped, created_at FROM "
+            "b.tenant_keys WHERE tenant_id = ?",
+            "s", tenant);
+    /* ENC-4: the copy's records may be under an older DEK version than the tenant's newest
+     * (a copy made before a rotation, or during its re-encryption): it runs (again) to the
+     * newest, the key worker counting what is left */
+    if (e == CST_OK)
+        e = cst_db_run_once(
+            db, NULL, NULL,
+            "INSERT OR REPLACE INTO main.key_rewrap(tenant_id, target, state, done, total, "
+            "started_at, finished_at) SELECT ?1, max(version), 'running', 0, 0, "
+            "CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER), 0 FROM "
+            "main.tenant_keys WHERE tenant_id = ?1 AND purpose = 'dek' HAVING max(version) > 1",
             "s", tenant);
     if (e == CST_OK && !present)
         e = cst_db_run_once(

@@ -31,7 +31,13 @@ static const char system_schema[] =
     "CREATE TABLE IF NOT EXISTS tenant_keys("
     "  tenant_id TEXT NOT NULL REFERENCES tenants(id), purpose TEXT NOT NULL,"
     "  version INTEGER NOT NULL, wrapped BLOB NOT NULL, created_at INTEGER NOT NULL,"
+    "  encryptions INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY(tenant_id, purpose, version));"
+    /* ENC-4: a tenant's background re-encryption to a new DEK version (one row per tenant) */
+    "CREATE TABLE IF NOT EXISTS key_rewrap("
+    "  tenant_id TEXT PRIMARY KEY, target INTEGER NOT NULL, state TEXT NOT NULL,"
+    "  done INTEGER NOT NULL, total INTEGER NOT NULL, started_at INTEGER NOT NULL,"
+    "  finished_at INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS users("
     "  id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, username TEXT NOT NULL,"
     "  pw_hash TEXT NOT NULL, roles INTEGER NOT NULL, grants TEXT NOT NULL DEFAULT '[]',"
@@ -148,6 +154,7 @@ static const char *const migrations[][2] = {
     {"tenants", "state_since INTEGER NOT NULL DEFAULT 0"},
     {"tenants", "last_active_at INTEGER NOT NULL DEFAULT 0"},
     {"tokens", "grant_id TEXT NOT NULL DEFAULT ''"},
+    {"tenant_keys", "encryptions INTEGER NOT NULL DEFAULT 0"},
 };
 
 static cst_err migrate(cst_db *db)
@@ -893,6 +900,10 @@ cst_err cst_sqlite_store_keys_destroy(cst_store *st, cst_work *w, const char *te
         e = cst_db_run(SQ(st)->db, w, NULL,
                        "DELETE FROM tenant_keys WHERE tenant_id = ? AND purpose = ?", "ss",
                        tenant_id, purposes[i]);
+    /* ENC-4: a re-encryption of keys that are gone has nothing left to do */
+    if (e == CST_OK)
+        e = cst_db_run(SQ(st)->db, w, NULL, "DELETE FROM key_rewrap WHERE tenant_id = ?", "s",
+                       tenant_id);
     if (e != CST_OK) {
         cst_db_rollback(SQ(st)->db, w);
         return e;

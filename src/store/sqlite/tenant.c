@@ -349,3 +349,88 @@ cst_err cst_sqlite_tstore_count(cst_tstore *ts, cst_work *w, const char *bucket,
     cst_db_unlock(SQT(ts)->db);
     return e;
 }
+
+cst_err cst_sqlite_tstore_dek_counts(cst_tstore *ts, cst_work *w,
+                                     cst_err (*fn)(uint32_t version, int64_t records, void *ctx),
+                                     void *ctx)
+{
+    sqlite3_stmt *q = NULL;
+    int row = 1;
+    cst_db_lock(SQT(ts)->db);
+    cst_err e = cst_db_stmt(SQT(ts)->db, w, &q,
+                            "SELECT dek_version, count(*) FROM records GROUP BY dek_version "
+                            "ORDER BY dek_version",
+                            "");
+    while (e == CST_OK && (e = cst_db_step(SQT(ts)->db, q, &row)) == CST_OK && row)
+        e = fn((uint32_t)sqlite3_column_int64(q, 0), sqlite3_column_int64(q, 1), ctx);
+    cst_db_done(SQT(ts)->db, q);
+    cst_db_unlock(SQT(ts)->db);
+    return e;
+}
+
+/* One row of a re-encryption batch, as read. */
+typedef struct rewrap_item {
+    char bucket[CST_NAME_MAX + 1];
+    cst_record_row r;
+} rewrap_item;
+
+static cst_err rewrap_read(cst_db *db, uint32_t target, int limit, rewrap_item *items, int *n)
+{
+    sqlite3_stmt *q = NULL;
+    int row = 1;
+    *n = 0;
+    cst_err e = cst_db_stmt(db, NULL, &q,
+                            "SELECT bidx, version, dek_version, size, created_at, updated_at, "
+                            "meta, value, bucket FROM records WHERE dek_version <> ? LIMIT ?",
+                            "ii", (int64_t)target, (int64_t)limit);
+    while (e == CST_OK && *n < limit && (e = cst_db_step(db, q, &row)) == CST_OK && row) {
+        rewrap_item *it = &items[*n];
+        cst_record_row_init(&it->r);
+        (*n)++;
+        cst_db_col_text(q, 8, it->bucket, sizeof(it->bucket));
+        e = record_cols(q, true, &it->r);
+    }
+    cst_db_done(db, q);
+    return e;
+}
+
+cst_err cst_sqlite_tstore_rewrap_batch(cst_tstore *ts, uint32_t target, int limit,
+                                       cst_err (*reseal)(const char *bucket, cst_record_row *r,
+                                                         void *ctx),
+                                       void *ctx, int64_t *done, int64_t *seen)
+{
+    *done = *seen = 0;
+    ENSURE(limit > 0 && limit <= 100000, CST_ERR_INVALID, "re-encryption batch out of range");
+    rewrap_item *items = calloc((size_t)limit, sizeof(*items));
+    ENSURE(items != NULL, CST_ERR_INTERNAL, "out of memory");
+    cst_db *db = SQT(ts)->db;
+    int n = 0;
+    cst_err e = cst_db_begin(db, NULL);
+    bool open = e == CST_OK;
+    if (e == CST_OK)
+        e = rewrap_read(db, target, limit, items, &n);
+    for (int i = 0; e == CST_OK && i < n; i++) {
+        rewrap_item *it = &items[i];
+        uint32_t old = it->r.dek_version;
+        e = reseal(it->bucket, &it->r, ctx);
+        int changed = 0;
+        /* only the row as read: a write since (a new version) is never replaced */
+        if (e == CST_OK)
+            e = cst_db_run(db, NULL, &changed,
+                           "UPDATE records SET dek_version = ?, meta = ?, value = ? WHERE "
+                           "bucket = ? AND bidx = ? AND version = ? AND dek_version = ?",
+                           "ibbsbii", (int64_t)it->r.dek_version, it->r.meta.data, it->r.meta.len,
+                           it->r.value.data, it->r.value.len, it->bucket, it->r.bidx,
+                           (size_t)CST_HASH_LEN, (int64_t)it->r.version, (int64_t)old);
+        *done += changed;
+    }
+    *seen = n;
+    if (open && e == CST_OK)
+        e = cst_db_commit(db, NULL);
+    else if (open)
+        cst_db_rollback(db, NULL);
+    for (int i = 0; i < n; i++)
+        cst_record_row_free(&items[i].r);
+    free(items);
+    return e;
+}

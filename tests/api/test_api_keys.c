@@ -1,0 +1,549 @@
+/* test_api_keys.c: ENC-4 against a real server. A tenant's DEK rotated while 4 writers write:
+ * every record written before, during and after reads back (a record a client rewrote during
+ * the re-encryption keeps the client's value); once the re-encryption finishes no record is
+ * under the old version (status: records 0, state retired) and no ciphertext captured before
+ * the rotation is left anywhere in the tenant's database files. The server killed with SIGKILL
+ * mid-re-encryption finishes it after a restart. A DEK that reaches a small encryption limit is
+ * replaced automatically. A crypto-erase after rotations destroys every version. */
+#include <pthread.h>
+#include <setjmp.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "node/node.h"
+#include "report/report.h"
+#include "util/util.h"
+#include "harness.h"
+
+#define WRITERS 4
+#define PRE 100       /* records written before the rotation */
+#define PER_WRITER 40 /* records each writer writes around the rotation */
+
+static ts_server srv;
+static char *op, *owner;
+static char tenant[32];
+
+static json_t *call(ts_server *s, const char *method, const char *path, const char *token,
+                    long want)
+{
+    return ts_call(s, method, path, token, NULL, want);
+}
+
+static json_t *keys_of(ts_server *s, const char *tid)
+{
+    char p[128];
+    snprintf(p, sizeof(p), "/v1/sys/tenants/%s/keys", tid);
+    return call(s, "GET", p, op, 200);
+}
+
+/* The status's entry of DEK version v (borrowed from st), NULL when absent. */
+static json_t *dek(json_t *st, int v)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(st, "versions"), i, e)
+    {
+        if (!strcmp(json_string_value(json_object_get(e, "purpose")), "dek") &&
+            json_integer_value(json_object_get(e, "version")) == v)
+            return e;
+    }
+    return NULL;
+}
+
+static const char *str(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static long long num(json_t *o, const char *k)
+{
+    return json_integer_value(json_object_get(o, k));
+}
+
+static int rotate(ts_server *s, const char *tid)
+{
+    char p[128];
+    snprintf(p, sizeof(p), "/v1/sys/tenants/%s/keys/rotate", tid);
+    json_t *o = call(s, "POST", p, op, 202);
+    int v = (int)num(o, "version");
+    json_decref(o);
+    return v;
+}
+
+/* Waits (bounded) until the tenant's re-encryption is idle; returns its status. */
+static json_t *rewrap_done(ts_server *s, const char *tid, double seconds)
+{
+    double until = ts_now_s() + seconds;
+    for (;;) {
+        json_t *st = keys_of(s, tid);
+        if (!strcmp(str(json_object_get(st, "rewrap"), "state"), "idle"))
+            return st;
+        json_decref(st);
+        assert_true(ts_now_s() < until);
+        usleep(50 * 1000);
+    }
+}
+
+static void value_of(const char *key, int gen, char *out, size_t n)
+{
+    snprintf(out, n, "%s-gen%d-%0*d", key, gen, 30 + gen % 40, gen);
+}
+
+static void read_back(ts_server *s, const char *token, const char *key, const char *val)
+{
+    char p[160];
+    snprintf(p, sizeof(p), "/v1/buckets/b/records/%s", key);
+    ts_resp r;
+    ts_request(s, "GET", p, token, NULL, NULL, 0, NULL, &r);
+    if (r.status != 200 || r.len != strlen(val) || memcmp(r.body, val, r.len) != 0)
+        fprintf(stderr, "record %s: %ld %.*s (want %s)\n", key, r.status, (int)r.len,
+                r.body ? r.body : "", val);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.len, strlen(val));
+    assert_memory_equal(r.body, val, r.len);
+    ts_resp_free(&r);
+}
+
+/* ---- the tenant database's bytes ---- */
+
+typedef struct blobs {
+    size_t n;
+    unsigned char *b[1024];
+    size_t len[1024];
+} blobs;
+
+static void tenant_db(const char *tid, char *out, size_t n)
+{
+    snprintf(out, n, "%s/tenants/%s.db", srv.data_dir, tid);
+}
+
+/* The sealed values (and metadata) of every record of the tenant, as stored now. */
+static void capture(const char *tid, blobs *out)
+{
+    char db[400];
+    tenant_db(tid, db, sizeof(db));
+    sqlite3 *h = NULL;
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT value, meta FROM records", -1, &q, NULL),
+                     SQLITE_OK);
+    out->n = 0;
+    while (sqlite3_step(q) == SQLITE_ROW && out->n + 2 <= 1024)
+        for (int c = 0; c < 2; c++) {
+            size_t len = (size_t)sqlite3_column_bytes(q, c);
+            out->b[out->n] = malloc(len);
+            memcpy(out->b[out->n], sqlite3_column_blob(q, c), len);
+            out->len[out->n++] = len;
+        }
+    sqlite3_finalize(q);
+    sqlite3_close(h);
+}
+
+static void blobs_free(blobs *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        free(b->b[i]);
+    b->n = 0;
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *d = malloc(n > 0 ? (size_t)n : 1);
+    *len = fread(d, 1, n > 0 ? (size_t)n : 0, f);
+    fclose(f);
+    return d;
+}
+
+/* How many of the blobs occur in the tenant's database file or its WAL. */
+static size_t found_in_files(const char *tid, const blobs *b)
+{
+    char db[400], wal[420];
+    tenant_db(tid, db, sizeof(db));
+    snprintf(wal, sizeof(wal), "%s-wal", db);
+    size_t dl, wl, found = 0;
+    unsigned char *d = slurp(db, &dl), *w = slurp(wal, &wl);
+    for (size_t i = 0; i < b->n; i++)
+        if ((d && memmem(d, dl, b->b[i], b->len[i])) || (w && memmem(w, wl, b->b[i], b->len[i])))
+            found++;
+    free(d);
+    free(w);
+    return found;
+}
+
+/* ---- writers ---- */
+
+typedef struct writer {
+    int id;
+    int acked;        /* own records 0..acked-1 acknowledged */
+    int pre_gen[PRE]; /* generation of the pre-rotation records this writer rewrote (0: none) */
+} writer;
+
+static void *write_loop(void *p)
+{
+    writer *wr = p;
+    char key[64], val[256];
+    for (int i = 0; i < PER_WRITER; i++) {
+        snprintf(key, sizeof(key), "w%d-%d", wr->id, i);
+        value_of(key, 1, val, sizeof(val));
+        if (ts_put(&srv, owner, "b", key, "text/plain", val, strlen(val)) != 201)
+            break;
+        wr->acked = i + 1;
+        /* and a rewrite of one of this writer's share of the older records: the
+         * re-encryption must never put the older value back */
+        int k = wr->id * (PRE / WRITERS) + i % (PRE / WRITERS);
+        snprintf(key, sizeof(key), "pre-%d", k);
+        value_of(key, 2 + i, val, sizeof(val));
+        long st = ts_put(&srv, owner, "b", key, "text/plain", val, strlen(val));
+        if (st != 200 && st != 201)
+            break;
+        wr->pre_gen[k] = 2 + i;
+    }
+    return NULL;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (sodium_init() < 0) /* the report test opens a node in this process */
+        return -1;
+    ts_init(&srv);
+    /* a re-encryption slow enough to be caught mid-way: 20 records a batch, 100 ms apart */
+    snprintf(srv.extra_config, sizeof(srv.extra_config),
+             "[keys]\nrewrap_batch = 20\nrewrap_pause_ms = 100\n");
+    owner = ts_start_tenant(&srv, &op, "rot", tenant);
+    if (!owner)
+        return -1;
+    ts_bucket(&srv, owner, "b");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return ts_finish(&srv, 2, op, owner);
+}
+
+static void test_enc4_rotate_while_writing(void **state)
+{
+    (void)state;
+    double t0 = ts_now_s();
+    char key[64], val[256];
+    for (int i = 0; i < PRE; i++) {
+        snprintf(key, sizeof(key), "pre-%d", i);
+        value_of(key, 1, val, sizeof(val));
+        assert_int_equal(ts_put(&srv, owner, "b", key, "text/plain", val, strlen(val)), 201);
+    }
+    json_t *st = keys_of(&srv, tenant);
+    assert_non_null(str(st, "kek_id"));
+    assert_string_equal(str(dek(st, 1), "state"), "current");
+    assert_int_equal(num(dek(st, 1), "records"), PRE);
+    json_decref(st);
+    blobs before;
+    capture(tenant, &before);
+    assert_int_equal(before.n, 2 * PRE);
+    assert_int_equal(found_in_files(tenant, &before), before.n); /* the search finds them now */
+
+    /* 4 writers; the rotation lands while they write */
+    pthread_t th[WRITERS];
+    writer wr[WRITERS];
+    memset(wr, 0, sizeof(wr));
+    for (int w = 0; w < WRITERS; w++) {
+        wr[w].id = w;
+        pthread_create(&th[w], NULL, write_loop, &wr[w]);
+    }
+    usleep(150 * 1000);
+    assert_int_equal(rotate(&srv, tenant), 2);
+    int at_rotation = 0; /* the writers' acknowledged records when it answered: mid-stream */
+    for (int w = 0; w < WRITERS; w++)
+        at_rotation += wr[w].acked;
+    assert_true(at_rotation > 0 && at_rotation < WRITERS * PER_WRITER);
+    /* new writes are under version 2 at once */
+    assert_int_equal(ts_put(&srv, owner, "b", "after-rotate", "text/plain", "x", 1), 201);
+    for (int w = 0; w < WRITERS; w++)
+        pthread_join(th[w], NULL);
+    for (int w = 0; w < WRITERS; w++)
+        assert_int_equal(wr[w].acked, PER_WRITER);
+
+    st = rewrap_done(&srv, tenant, 30);
+    int total = PRE + WRITERS * PER_WRITER + 1;
+    assert_int_equal(num(dek(st, 1), "records"), 0);
+    assert_string_equal(str(dek(st, 1), "state"), "retired");
+    assert_true(num(dek(st, 1), "encryptions") >= 2 * PRE);
+    assert_string_equal(str(dek(st, 2), "state"), "current");
+    assert_int_equal(num(dek(st, 2), "records"), total);
+    assert_true(num(dek(st, 2), "encryptions") >= 2);
+    json_t *rw = json_object_get(st, "rewrap");
+    assert_true(num(rw, "done") >= 1 && num(rw, "done") <= num(rw, "total"));
+    json_decref(st);
+
+    /* every record reads back, a rewritten one with the client's last value */
+    for (int i = 0; i < PRE; i++) {
+        int gen = 1;
+        for (int w = 0; w < WRITERS; w++)
+            if (wr[w].pre_gen[i])
+                gen = wr[w].pre_gen[i];
+        snprintf(key, sizeof(key), "pre-%d", i);
+        value_of(key, gen, val, sizeof(val));
+        read_back(&srv, owner, key, val);
+    }
+    for (int w = 0; w < WRITERS; w++)
+        for (int i = 0; i < PER_WRITER; i++) {
+            snprintf(key, sizeof(key), "w%d-%d", w, i);
+            value_of(key, 1, val, sizeof(val));
+            read_back(&srv, owner, key, val);
+        }
+    read_back(&srv, owner, "after-rotate", "x");
+
+    /* the retired version still opens what is immutable or not re-sealed yet: the audit
+     * details of the writes before the rotation, and the owner's TOTP secret (a new login) */
+    json_t *audit = call(&srv, "GET", "/v1/audit?limit=1000", owner, 200);
+    size_t i;
+    json_t *e;
+    bool saw_pre = false;
+    json_array_foreach(json_object_get(audit, "entries"), i, e)
+    {
+        assert_null(json_object_get(e, "details_sealed"));
+        const char *k = str(json_object_get(e, "details"), "key");
+        saw_pre |= k && !strcmp(k, "pre-0");
+    }
+    assert_true(saw_pre);
+    json_decref(audit);
+    char *again = ts_login(&srv, "rot", "owner", TS_PASSWORD);
+    assert_non_null(again);
+    free(again);
+
+    /* no ciphertext of before the rotation is left in the database or its WAL */
+    assert_int_equal(found_in_files(tenant, &before), 0);
+    blobs now;
+    capture(tenant, &now);
+    assert_int_equal(found_in_files(tenant, &now), now.n);
+    blobs_free(&now);
+    blobs_free(&before);
+    fprintf(stderr, "keys: rotation under 4 writers, %d records re-read, in %.1f s\n", total,
+            ts_now_s() - t0);
+}
+
+static void test_enc4_rewrap_resumes_after_sigkill(void **state)
+{
+    (void)state;
+    double t0 = ts_now_s();
+    char key[64], val[256];
+    for (int i = 0; i < 300; i++) {
+        snprintf(key, sizeof(key), "bulk-%d", i);
+        value_of(key, 7, val, sizeof(val));
+        assert_int_equal(ts_put(&srv, owner, "b", key, "text/plain", val, strlen(val)), 201);
+    }
+    assert_int_equal(rotate(&srv, tenant), 3);
+    /* caught mid-way: some records done, some not */
+    double until = ts_now_s() + 20;
+    for (;;) {
+        json_t *st = keys_of(&srv, tenant);
+        json_t *rw = json_object_get(st, "rewrap");
+        bool mid = !strcmp(str(rw, "state"), "running") && num(rw, "done") > 0;
+        json_decref(st);
+        if (mid)
+            break;
+        assert_true(ts_now_s() < until);
+        usleep(20 * 1000);
+    }
+    ts_kill9(&srv);
+    assert_true(ts_start(&srv));
+    json_t *st = rewrap_done(&srv, tenant, 30);
+    assert_int_equal(num(dek(st, 2), "records"), 0);
+    assert_string_equal(str(dek(st, 2), "state"), "retired");
+    assert_string_equal(str(dek(st, 1), "state"), "retired");
+    assert_string_equal(str(dek(st, 3), "state"), "current");
+    json_decref(st);
+    for (int i = 0; i < 300; i += 7) {
+        snprintf(key, sizeof(key), "bulk-%d", i);
+        value_of(key, 7, val, sizeof(val));
+        read_back(&srv, owner, key, val);
+    }
+    fprintf(stderr, "keys: re-encryption resumed after SIGKILL in %.1f s\n", ts_now_s() - t0);
+}
+
+static char *take_backup(void)
+{
+    json_t *o = ts_call(&srv, "POST", "/v1/sys/backups", op, NULL, 201);
+    char *loc = strdup(str(o, "location"));
+    json_decref(o);
+    return loc;
+}
+
+static void restore_tenant(const char *backup)
+{
+    assert_int_equal(ts_stop(&srv), 0);
+    assert_int_equal(ts_sh("%s backup restore --from %s --data-dir %s --tenant %s >/dev/null",
+                           getenv("CUSTODIA_BIN"), backup, srv.data_dir, tenant),
+                     0);
+    assert_true(ts_start(&srv));
+}
+
+/* Backups across a rotation: one taken before it (records under version 3, the tenant now at
+ * 4) and one after restore the tenant with every record readable; the restored records under
+ * the older version are re-encrypted to the newest again. */
+static void test_enc4_backups_across_rotation(void **state)
+{
+    (void)state;
+    char key[64], val[256];
+    assert_int_equal(ts_put(&srv, owner, "b", "bk-1", "text/plain", "one", 3), 201);
+    char *before = take_backup();
+    assert_int_equal(rotate(&srv, tenant), 4);
+    json_decref(rewrap_done(&srv, tenant, 30));
+    assert_int_equal(ts_put(&srv, owner, "b", "bk-2", "text/plain", "two", 3), 201);
+    char *after = take_backup();
+    assert_int_equal(ts_put(&srv, owner, "b", "bk-1", "text/plain", "later", 5), 200);
+
+    restore_tenant(before);
+    read_back(&srv, owner, "bk-1", "one");
+    assert_int_equal(ts_status(&srv, "GET", "/v1/buckets/b/records/bk-2", owner, NULL, NULL, 0),
+                     404);
+    json_t *st = rewrap_done(&srv, tenant, 30);
+    assert_int_equal(num(dek(st, 3), "records"), 0);
+    assert_string_equal(str(dek(st, 4), "state"), "current");
+    json_decref(st);
+
+    restore_tenant(after);
+    read_back(&srv, owner, "bk-1", "one");
+    read_back(&srv, owner, "bk-2", "two");
+    for (int i = 0; i < 300; i += 11) {
+        snprintf(key, sizeof(key), "bulk-%d", i);
+        value_of(key, 7, val, sizeof(val));
+        read_back(&srv, owner, key, val);
+    }
+    free(before);
+    free(after);
+}
+
+static void test_enc4_erase_destroys_every_version(void **state)
+{
+    (void)state;
+    char p[128];
+    snprintf(p, sizeof(p), "/v1/sys/tenants/%s/erase", tenant);
+    ts_resp r;
+    ts_json_req(&srv, "POST", p, op, "{\"requested_by\":\"ticket 7\",\"confirm\":\"rot\"}", &r);
+    assert_int_equal(r.status, 200);
+    json_t *erased = json_object_get(json_object_get(r.json, "certificate"), "erased");
+    json_t *keys = json_object_get(erased, "keys_destroyed");
+    int deks = 0, mask = 0;
+    size_t i;
+    json_t *k;
+    json_array_foreach(keys, i, k)
+    {
+        if (!strcmp(str(k, "purpose"), "dek")) {
+            deks++;
+            mask |= 1 << num(k, "version");
+        }
+    }
+    assert_int_equal(deks, 4);
+    assert_int_equal(mask, 2 | 4 | 8 | 16);
+    ts_resp_free(&r);
+    char db[400], sql[200];
+    snprintf(db, sizeof(db), "%s/system.db", srv.data_dir);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM tenant_keys WHERE tenant_id = '%s'", tenant);
+    assert_int_equal(ts_db_count(db, sql), 0);
+    snprintf(p, sizeof(p), "/v1/sys/tenants/%s/keys", tenant);
+    json_decref(call(&srv, "GET", p, op, 409));
+    json_decref(call(&srv, "POST", "/v1/sys/tenants/tnXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX/keys/rotate",
+                     op, 404));
+}
+
+/* A second node with keys.max_encryptions_per_dek = 50: 30 writes (60 encryptions, 10 records
+ * written three times) later the key worker has made version 2 on its own; re-encrypting the
+ * 10 records (20 encryptions) keeps version 2 below the limit, so it stays current. */
+static void test_enc4_automatic_rotation_at_encryption_limit(void **state)
+{
+    (void)state;
+    ts_server b;
+    memset(&b, 0, sizeof(b));
+    ts_init(&b);
+    snprintf(b.extra_config, sizeof(b.extra_config), "[keys]\nmax_encryptions_per_dek = 50\n");
+    char *bop = NULL, tid[32];
+    char *bowner = ts_start_tenant(&b, &bop, "auto", tid);
+    assert_non_null(bowner);
+    ts_bucket(&b, bowner, "b");
+    char key[64], val[256];
+    for (int i = 0; i < 30; i++) {
+        snprintf(key, sizeof(key), "a-%d", i % 10);
+        value_of(key, 1, val, sizeof(val));
+        long put = ts_put(&b, bowner, "b", key, "text/plain", val, strlen(val));
+        assert_true(put == 200 || put == 201);
+    }
+    char *saved = op;
+    op = bop;
+    double until = ts_now_s() + 15;
+    json_t *st = NULL;
+    for (;;) {
+        st = keys_of(&b, tid);
+        if (dek(st, 2) && !strcmp(str(json_object_get(st, "rewrap"), "state"), "idle"))
+            break;
+        json_decref(st);
+        assert_true(ts_now_s() < until);
+        usleep(100 * 1000);
+    }
+    assert_true(num(dek(st, 1), "encryptions") >= 50);
+    assert_string_equal(str(dek(st, 1), "state"), "retired");
+    assert_string_equal(str(dek(st, 2), "state"), "current");
+    assert_int_equal(num(dek(st, 2), "records"), 10);
+    assert_null(dek(st, 3));
+    json_decref(st);
+    op = saved;
+    for (int i = 0; i < 10; i++) {
+        snprintf(key, sizeof(key), "a-%d", i);
+        value_of(key, 1, val, sizeof(val));
+        read_back(&b, bowner, key, val);
+    }
+    /* the report's ENC-4 row: each tenant's versions with ages and counts */
+    json_t *doc = ts_call(&b, "GET", "/v1/sys/report", bop, NULL, 200);
+    json_t *rep = json_object_get(doc, "report");
+    json_t *mine = json_object_get(ts_report_evidence(rep, "ENC-4", "tenant_keys"), tid);
+    assert_int_equal(num(mine, "current"), 2);
+    assert_int_equal(json_array_size(json_object_get(mine, "versions")), 2);
+    assert_true(num(json_array_get(json_object_get(mine, "versions"), 0), "encryptions") >= 50);
+    assert_null(ts_report_evidence(rep, "ENC-4", "dek_rotation_due"));
+    assert_non_null(ts_report_evidence(rep, "ENC-4", "kek"));
+    json_decref(doc);
+    /* ... on a simulated clock: 91 days on, the current DEK is past keys.dek_max_age (90 days)
+     * and the row warns naming the tenant */
+    assert_int_equal(ts_stop(&b), 0);
+    cst_node n;
+    ts_node_open(&b, &n);
+    cst_report_scope scope = {.generated_by = "cli", .requested_by = "test"};
+    json_t *later = NULL;
+    assert_int_equal(cst_report_build(&n, &scope, cst_now_us() + 91 * 86400 * 1000000LL, &later),
+                     CST_OK);
+    json_t *due = ts_report_evidence(later, "ENC-4", "dek_rotation_due");
+    assert_int_equal(json_array_size(due), 1);
+    assert_string_equal(str(json_array_get(due, 0), "tenant"), tid);
+    assert_string_equal(str(json_array_get(due, 0), "due"), "age");
+    assert_string_equal(ts_report_status(later, "ENC-4"), "warn");
+    json_decref(later);
+    cst_node_close(&n);
+    assert_int_equal(ts_finish(&b, 2, bop, bowner), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_enc4_rotate_while_writing),
+        cmocka_unit_test(test_enc4_rewrap_resumes_after_sigkill),
+        cmocka_unit_test(test_enc4_backups_across_rotation),
+        cmocka_unit_test(test_enc4_erase_destroys_every_version),
+        cmocka_unit_test(test_enc4_automatic_rotation_at_encryption_limit),
+    };
+    return ts_run_group_tests("keys", tests, sizeof(tests) / sizeof(tests[0]), setup, teardown);
+}
