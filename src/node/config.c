@@ -536,6 +536,10 @@ static const config_key config_keys[] = {
     KNUMW("keys.dek_max_age", K_DUR_LONG, dek_max_age, "7776000", 60, 10L * 365 * 86400, W_GT, " s",
           ": data keys live longer than promised",
           "age after which a tenant's DEK is rotated automatically (90 days; `30d`, `12h`)"),
+    KNUMW("keys.kek_max_age", K_DUR_LONG, kek_max_age, "31536000", 86400, 10L * 365 * 86400, W_GT,
+          " s", ": the master key lives longer than promised",
+          "age of the master key (KEK) past which the report's ENC-4 row fails (365 days; "
+          "`365d`); the age counts from `custodia init`"),
     KNUM("http.max_import_bytes", K_SIZE, max_import_bytes, "268435456", 1024,
          64L * 1024 * 1024 * 1024,
          "`POST /v1/import` bodies above this get 413; the body is spooled encrypted to "

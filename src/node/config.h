@@ -95,6 +95,7 @@ typedef struct cst_config {
     int rewrap_pause_ms;          /* ENC-4: pause between re-encryption batches */
     long max_encryptions_per_dek; /* ENC-4: a new DEK version at this count */
     long dek_max_age;             /* ENC-4: seconds; a new DEK version at this age */
+    long kek_max_age;             /* ENC-4: seconds; the report fails past this KEK age */
     size_t max_import_bytes;      /* POST /v1/import body limit */
     int max_notice_hours;         /* INC-2: the longest breach_notice_hours a tenant may choose */
     /* abuse limits (issue 12): connections, header deadline, bodies in flight */

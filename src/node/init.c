@@ -120,6 +120,8 @@ static cst_err init_store(const char *data_dir, const char *kek_id, const char *
         e = cst_store_meta_set(st, NULL, "kek_id", kek_id);
     if (e == CST_OK)
         e = cst_store_meta_set(st, NULL, "created_at", now);
+    if (e == CST_OK) /* ENC-4: the KEK's age counts from here (keys.kek_max_age) */
+        e = cst_store_meta_set(st, NULL, "kek_since", now);
     if (e == CST_OK)
         e = cst_store_meta_set(st, NULL, "schema_version", "1");
     if (e == CST_OK)

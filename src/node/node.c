@@ -61,6 +61,23 @@ cst_err cst_node_lock_data_dir(const char *data_dir, int *fd)
     return CST_OK;
 }
 
+/* ENC-4: when the KEK began wrapping this data dir: meta kek_since (written by init); a data dir
+ * made before kek_since existed counts from its creation (meta created_at, written by init since
+ * the first version); 0 when neither parses. */
+int64_t cst_node_kek_since(cst_store *st)
+{
+    static const char *const keys[] = {"kek_since", "created_at"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        char text[64];
+        int64_t at = 0;
+        if (cst_store_meta_get(st, NULL, keys[i], text, sizeof(text)) == CST_OK &&
+            cst_time_parse(text, &at))
+            return at;
+        cst_err_clear();
+    }
+    return 0;
+}
+
 cst_err cst_node_open(cst_node *n, const cst_config *cfg)
 {
     memset(n, 0, sizeof(*n));
@@ -88,6 +105,7 @@ cst_err cst_node_open(cst_node *n, const cst_config *cfg)
            "(key id %s)",
            cfg->master_key, n->kek_id, stored);
     TRY(cst_master_root_key(n->kek, cfg->data_dir, false, &n->root_key));
+    n->kek_since = cst_node_kek_since(n->store);
     TRY(cst_store_meta_get(n->store, NULL, "node_id", n->node_id, sizeof(n->node_id)));
     TRY(cst_node_public_key(cfg->data_dir, n->public_key));
     TRY(cst_key_alloc(&n->audit_key));

@@ -21,6 +21,7 @@ typedef struct cst_node {
     cst_master *kek;  /* wraps tenant keys (ENC-4: maybe in a token) */
     cst_key root_key; /* seals and derives the node's own secrets (crypto/master.h) */
     char kek_id[CST_KEK_ID_LEN + 1];
+    int64_t kek_since; /* ENC-4: when this KEK began wrapping this data dir; 0 when unknown */
     char node_id[CST_ID_MAX];
     char region[65];
     uint8_t public_key[32]; /* Ed25519: verifies backups and what the node signs */
@@ -143,6 +144,9 @@ CST_MUST_USE cst_err cst_node_init(const cst_config *cfg, const char *region,
 CST_MUST_USE cst_err cst_node_master_open(const cst_config *cfg, bool create, cst_master **out);
 /* The root key (crypto/master.h) for the offline commands; have_data_dir false: a restore into
  * a new data dir (file: and command: only; pkcs11: needs the data dir's root.key). */
+/* ENC-4: when the KEK began wrapping this data dir (meta kek_since, else created_at); 0 when
+ * unknown. */
+int64_t cst_node_kek_since(cst_store *st);
 CST_MUST_USE cst_err cst_node_root_key(const cst_config *cfg, bool have_data_dir, cst_key *root);
 
 #endif

@@ -368,8 +368,8 @@ static void enc1(cst_report_ctx *c, cst_report_row *r)
 }
 
 /* ENC-4: DEK versions, ages and counts per tenant; the retired versions' keys stay (audit
- * details and TOTP secrets sealed under them open until the tenant's erase). The master key's
- * age and rotation (keys.kek_max_age, issue 18 items 1-2) add their facts and rule here. */
+ * details and TOTP secrets sealed under them open until the tenant's erase). The master key:
+ * its id, source kind and age; older than keys.kek_max_age fails the row. */
 static void enc4(cst_report_ctx *c, cst_report_row *r)
 {
     const cst_config *cfg = &c->n->cfg;
@@ -381,11 +381,22 @@ static void enc4(cst_report_ctx *c, cst_report_row *r)
                     json_string("kept wrapped until the tenant's erase, so that audit details "
                                 "and TOTP secrets sealed under them still open; no record uses "
                                 "a retired version"));
+    int64_t since = c->n->kek_since, max_days = cfg->kek_max_age / 86400;
+    int64_t kek_days = since ? (c->now - since) / DAY_US : -1;
     cst_report_fact(c, r, "kek",
-                    json_pack("{s:s,s:n,s:s}", "id", c->n->kek_id, "age_days", "rotation",
-                              "not built (issue 18 items 1-2)"));
+                    json_pack("{s:s,s:s,s:o,s:o,s:I,s:s}", "id", c->n->kek_id, "source",
+                              cst_master_kind(c->n->kek), "since",
+                              since ? cst_json_time(since) : json_null(), "age_days",
+                              kek_days >= 0 ? json_integer(kek_days) : json_null(), "max_age_days",
+                              (json_int_t)max_days, "rotation", "not built (issue 18 item 2)"));
     size_t due = json_array_size(F(c)->dek_due);
-    if (due) {
+    if (since && c->now - since > (int64_t)cfg->kek_max_age * 1000000) {
+        cst_report_set(r, CST_REPORT_FAIL,
+                       "the master key (KEK %s, %s) is %lld days old, past keys.kek_max_age "
+                       "(%lld days)",
+                       c->n->kek_id, cst_master_kind(c->n->kek), (long long)kek_days,
+                       (long long)max_days);
+    } else if (due) {
         cst_report_fact(c, r, "dek_rotation_due", json_incref(F(c)->dek_due));
         cst_report_set(r, CST_REPORT_WARN,
                        "%zu tenant(s) have a DEK past keys.dek_max_age or "

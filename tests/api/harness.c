@@ -1028,16 +1028,28 @@ void ts_expire_lock(ts_server *s, const char *user_id)
     assert_true(ts_start(s));
 }
 
-const char *ts_report_status(json_t *report, const char *id)
+/* a field of a report row; dflt when the row is absent */
+static const char *report_row_field(json_t *report, const char *id, const char *field,
+                                    const char *dflt)
 {
     size_t k;
     json_t *row;
     json_array_foreach(json_object_get(report, "controls"), k, row)
     {
         if (!strcmp(json_string_value(json_object_get(row, "id")), id))
-            return json_string_value(json_object_get(row, "status"));
+            return json_string_value(json_object_get(row, field));
     }
-    return "absent";
+    return dflt;
+}
+
+const char *ts_report_status(json_t *report, const char *id)
+{
+    return report_row_field(report, id, "status", "absent");
+}
+
+const char *ts_report_summary(json_t *report, const char *id)
+{
+    return report_row_field(report, id, "summary", "");
 }
 
 json_t *ts_report_evidence(json_t *report, const char *id, const char *name)

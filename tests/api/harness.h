@@ -193,6 +193,7 @@ void ts_restart_with_space(ts_server *s);
 /* A report body's row id: its status ("absent" when there is no such row), and the value of
  * its evidence named name (NULL when absent; borrowed from the report). */
 const char *ts_report_status(json_t *report, const char *id);
+const char *ts_report_summary(json_t *report, const char *id); /* "" when absent */
 json_t *ts_report_evidence(json_t *report, const char *id, const char *name);
 
 /* IAM-2: ages the lock of a locked user past its 1800 s while the server is stopped (asserts

@@ -531,6 +531,19 @@ static void test_enc4_automatic_rotation_at_encryption_limit(void **state)
     assert_string_equal(str(json_array_get(due, 0), "tenant"), tid);
     assert_string_equal(str(json_array_get(due, 0), "due"), "age");
     assert_string_equal(ts_report_status(later, "ENC-4"), "warn");
+    /* the master key's id, source kind and age (from init) are in the row */
+    json_t *kek = ts_report_evidence(later, "ENC-4", "kek");
+    assert_string_equal(str(kek, "id"), n.kek_id);
+    assert_string_equal(str(kek, "source"), "file");
+    assert_int_equal(num(kek, "age_days"), 91);
+    assert_int_equal(num(kek, "max_age_days"), 365);
+    json_decref(later);
+    /* ... 366 days on, the KEK is past keys.kek_max_age (365 days): the row fails naming it */
+    assert_int_equal(cst_report_build(&n, &scope, cst_now_us() + 366 * 86400 * 1000000LL, &later),
+                     CST_OK);
+    assert_string_equal(ts_report_status(later, "ENC-4"), "fail");
+    assert_int_equal(num(ts_report_evidence(later, "ENC-4", "kek"), "age_days"), 366);
+    assert_non_null(strstr(ts_report_summary(later, "ENC-4"), n.kek_id));
     json_decref(later);
     cst_node_close(&n);
     assert_int_equal(ts_finish(&b, 2, bop, bowner), 0);
