@@ -248,7 +248,7 @@ static cst_err write_backup(cst_node *n, const char *id, int64_t created, const 
     if (e == CST_OK && unlink(sys_copy) != 0)
         cst_warn("cannot remove %s", sys_copy);
     static const char *const node_files[] = {"node-signing.key", "node-signing.pub", "tls/cert.pem",
-                                             "tls/key.pem"};
+                                             "tls/key.pem", "root.key"};
     for (size_t i = 0; e == CST_OK && i < sizeof(node_files) / sizeof(*node_files); i++) {
         e = cst_fmt(path, sizeof(path), "%s/%s", n->cfg.data_dir, node_files[i]);
         if (e == CST_OK && cst_path_exists(path))

@@ -48,7 +48,7 @@ static cst_err ex_begin(void *ctx, const char *name, uint64_t size)
     extract *x = ctx;
     char tid[CST_ID_MAX], sys[PATH_MAX];
     static const char *const node_files[] = {"node-signing.key", "node-signing.pub", "tls/cert.pem",
-                                             "tls/key.pem"};
+                                             "tls/key.pem", "root.key"};
     TRY(cst_store_copy_name(NULL, sys, sizeof(sys)));
     bool system = strcmp(name, sys) == 0, node_file = system;
     bool tenant = cst_store_copy_tenant(name, tid);
@@ -400,7 +400,12 @@ static cst_err tenant_target_checks(cst_store *live, const cst_restore_opts *o,
 {
     char kid[CST_KEK_ID_LEN + 1], stored[64], region[80];
     cst_kek_id(o->kek, kid);
-    TRY(live_meta(live, "kek_id", stored, sizeof(stored)));
+    /* backups are sealed under the root key: its id is the KEK's until a KEK rotation, which
+     * keeps the root key and records its id (node/kekrot.c) */
+    if (live_meta(live, "root_key_id", stored, sizeof(stored)) != CST_OK) {
+        cst_err_clear();
+        TRY(live_meta(live, "kek_id", stored, sizeof(stored)));
+    }
     ENSURE(strcmp(stored, kid) == 0, CST_ERR_INVALID,
            "the master key given (id %s) is not this node's (id %s)", kid, stored);
     TRY(live_meta(live, "region", region, sizeof(region)));

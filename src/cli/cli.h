@@ -36,5 +36,6 @@ int cst_cli_print_verified(bool json, cst_err e, struct json_t *fields, const ch
 int cst_cli_report(int argc, char **argv);
 /* custodia operator unlock NAME (IAM-2, offline) */
 int cst_cli_operator(int argc, char **argv);
+int cst_cli_keys(int argc, char **argv); /* keys rotate-master (ENC-4) */
 
 #endif

@@ -49,6 +49,10 @@ static void usage(FILE *f)
             "  operator unlock NAME          end an operator's lockout (node stopped; a serving\n"
             "                                node: PATCH /v1/sys/operators/{id} by a sys-admin)\n"
             "        (also takes --config, --data-dir, --master-key-file, --json)\n"
+            "  keys rotate-master --new SOURCE\n"
+            "        rewrap every tenant key and the root key under a new master key (node\n"
+            "        stopped; SOURCE file:PATH | command:CMD | pkcs11:URI); then start with it\n"
+            "        (also takes --config, --data-dir, --master-key-file, --json)\n"
             "  config reference              print every configuration key with its default,\n"
             "                                bounds and meaning (docs/configuration.md)\n"
             "  version\n"
@@ -232,10 +236,11 @@ static const struct command {
     const char *name;
     int (*run)(int argc, char **argv);
 } commands[] = {
-    {"init", cmd_init},         {"serve", cmd_serve},   {"audit", cmd_audit},
-    {"backup", cst_cli_backup}, {"cert", cst_cli_cert}, {"operator", cst_cli_operator},
-    {"report", cst_cli_report}, {"config", cmd_config}, {"version", cmd_version},
-    {"--version", cmd_version}, {"help", cmd_help},     {"--help", cmd_help},
+    {"init", cmd_init},         {"serve", cmd_serve},       {"audit", cmd_audit},
+    {"backup", cst_cli_backup}, {"cert", cst_cli_cert},     {"operator", cst_cli_operator},
+    {"keys", cst_cli_keys},     {"report", cst_cli_report}, {"config", cmd_config},
+    {"version", cmd_version},   {"--version", cmd_version}, {"help", cmd_help},
+    {"--help", cmd_help},
 };
 
 int main(int argc, char **argv)

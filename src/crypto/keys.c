@@ -192,6 +192,22 @@ cst_err cst_unwrap_key(cst_master *kek, const char *tenant_id, const char *purpo
     return e;
 }
 
+cst_err cst_rewrap_key(cst_master *from, cst_master *to, const char *tenant_id, const char *purpose,
+                       uint32_t version, const uint8_t *blob, size_t bloblen, cst_buf *out)
+{
+    cst_key k = {0};
+    cst_buf aad;
+    cst_buf_init(&aad, 256);
+    cst_err e = cst_unwrap_key(from, tenant_id, purpose, version, blob, bloblen, &k);
+    if (e == CST_OK)
+        e = cst_aad_wrap(&aad, tenant_id, purpose, version);
+    if (e == CST_OK)
+        e = cst_master_wrap(to, &aad, k.k, CST_KEY_LEN, out);
+    cst_key_free(&k);
+    cst_buf_free(&aad);
+    return e;
+}
+
 void cst_blind_index(const cst_key *idx_key, const char *bucket, const uint8_t *key, size_t keylen,
                      uint8_t out[CST_HASH_LEN])
 {

@@ -58,6 +58,11 @@ CST_MUST_USE cst_err cst_wrap_new_key(cst_master *kek, const char *tenant_id, co
 CST_MUST_USE cst_err cst_unwrap_key(cst_master *kek, const char *tenant_id, const char *purpose,
                                     uint32_t version, const uint8_t *blob, size_t bloblen,
                                     cst_key *out);
+/* ENC-4 (KEK rotation): the key in blob, unwrapped by from and wrapped by to (appends to out);
+ * the same associated data, so the same tenant, purpose and version. */
+CST_MUST_USE cst_err cst_rewrap_key(cst_master *from, cst_master *to, const char *tenant_id,
+                                    const char *purpose, uint32_t version, const uint8_t *blob,
+                                    size_t bloblen, cst_buf *out);
 
 /* Blind index: HMAC-SHA256(index_key, bucket || 0x00 || key). The NUL separator makes the
  * pair unambiguous (bucket names and record keys never contain NUL). */

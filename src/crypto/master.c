@@ -361,37 +361,47 @@ static cst_err root_aad(cst_buf *aad)
     return cst_buf_append(aad, "cst:root:v1", 11);
 }
 
+cst_err cst_master_root_wrap(cst_master *m, const cst_key *root, cst_buf *out)
+{
+    cst_buf aad;
+    cst_buf_init(&aad, 32);
+    cst_err e = root_aad(&aad);
+    if (e == CST_OK)
+        e = cst_master_wrap(m, &aad, root->k, CST_KEY_LEN, out);
+    cst_buf_free(&aad);
+    return e;
+}
+
 static cst_err root_make(cst_master *m, const char *path)
 {
     cst_key k = {0};
-    cst_buf aad, blob;
-    cst_buf_init(&aad, 32);
+    cst_buf blob;
     cst_buf_init(&blob, 128);
     cst_err e = cst_key_random(&k);
     if (e == CST_OK)
-        e = root_aad(&aad);
-    if (e == CST_OK)
-        e = cst_master_wrap(m, &aad, k.k, CST_KEY_LEN, &blob);
+        e = cst_master_root_wrap(m, &k, &blob);
     if (e == CST_OK)
         e = cst_file_create(path, blob.data, blob.len, 0600);
     cst_key_free(&k);
-    cst_buf_free(&aad);
     cst_buf_free(&blob);
     return e;
 }
 
 cst_err cst_master_root_key(cst_master *m, const char *data_dir, bool create, cst_key *out)
 {
-    if (!m->token) { /* file:, command: the KEK itself, as before pkcs11: existed */
+    char path[4096] = "";
+    if (data_dir)
+        TRY(cst_fmt(path, sizeof(path), "%s/root.key", data_dir));
+    /* file:, command: the KEK itself, as before pkcs11: existed, unless a KEK rotation moved
+     * the root key into root.key (wrapped by the new KEK, keeping its value) */
+    if (!m->token && !(path[0] && cst_path_exists(path))) {
         TRY(cst_key_alloc(out));
         memcpy(out->k, m->bytes.k, CST_KEY_LEN);
         return CST_OK;
     }
     ENSURE(data_dir != NULL, CST_ERR_INVALID,
            "with a PKCS#11 master key this needs the data dir (its root.key)");
-    char path[4096];
-    TRY(cst_fmt(path, sizeof(path), "%s/root.key", data_dir));
-    if (create)
+    if (create && m->token)
         TRY(root_make(m, path));
     ENSURE(cst_path_exists(path), CST_ERR_INVALID,
            "%s is missing: a data dir served with a PKCS#11 master key keeps its root key "

@@ -16,7 +16,9 @@
  * The root key: secrets that need a key's bytes (the node's signing key, the audit epoch key,
  * the audit-detail and operator keys derived by HKDF, backup frames) use the root key. With
  * file: and command: it is the KEK itself (the hierarchy of data dirs made before pkcs11:
- * existed); with pkcs11: it is 32 random bytes that the token wraps in <data_dir>/root.key. */
+ * existed); with pkcs11: it is 32 random bytes that the token wraps in <data_dir>/root.key.
+ * A KEK rotation keeps the root key's value and writes it to root.key wrapped by the new KEK,
+ * whatever the kinds. */
 #ifndef CST_MASTER_H
 #define CST_MASTER_H
 
@@ -57,10 +59,14 @@ CST_MUST_USE cst_err cst_master_unwrap(cst_master *m, const cst_buf *aad, const 
 /* The id (hex) of the KEK that wrapped blob; false for a v1 blob, which names none. */
 bool cst_master_blob_id(const uint8_t *blob, size_t bloblen, char out[2 * CST_MASTER_ID_BYTES + 1]);
 
-/* The root key (see above) into out. pkcs11: reads <data_dir>/root.key, or with create makes
- * it (a new data dir). */
+/* The root key (see above) into out: from <data_dir>/root.key when it exists (pkcs11:, and any
+ * kind after a KEK rotation, which keeps the root key's value); otherwise, for file: and
+ * command:, the KEK's bytes. pkcs11: with create makes root.key (a new data dir). */
 CST_MUST_USE cst_err cst_master_root_key(cst_master *m, const char *data_dir, bool create,
                                          cst_key *out);
+
+/* Wraps the root key under m as root.key holds it (appends to out). */
+CST_MUST_USE cst_err cst_master_root_wrap(cst_master *m, const cst_key *root, cst_buf *out);
 
 /* Reads the key a command prints (base64 of 32 bytes on stdout), killing it after timeout_s.
  * Exposed for tests; cst_master_open uses it for command:. */

@@ -539,7 +539,7 @@ static const config_key config_keys[] = {
     KNUMW("keys.kek_max_age", K_DUR_LONG, kek_max_age, "31536000", 86400, 10L * 365 * 86400, W_GT,
           " s", ": the master key lives longer than promised",
           "age of the master key (KEK) past which the report's ENC-4 row fails (365 days; "
-          "`365d`); the age counts from `custodia init`"),
+          "`365d`); the age counts from `custodia init` or the last `custodia keys rotate-master`"),
     KNUM("http.max_import_bytes", K_SIZE, max_import_bytes, "268435456", 1024,
          64L * 1024 * 1024 * 1024,
          "`POST /v1/import` bodies above this get 413; the body is spooled encrypted to "

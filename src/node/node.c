@@ -61,7 +61,8 @@ cst_err cst_node_lock_data_dir(const char *data_dir, int *fd)
     return CST_OK;
 }
 
-/* ENC-4: when the KEK began wrapping this data dir: meta kek_since (written by init); a data dir
+/* ENC-4: when the KEK began wrapping this data dir: meta kek_since (written by init and by
+ * keys rotate-master); a data dir
  * made before kek_since existed counts from its creation (meta created_at, written by init since
  * the first version); 0 when neither parses. */
 int64_t cst_node_kek_since(cst_store *st)
@@ -101,9 +102,10 @@ cst_err cst_node_open(cst_node *n, const cst_config *cfg)
     char stored[64];
     TRY(cst_store_meta_get(n->store, NULL, "kek_id", stored, sizeof(stored)));
     ENSURE(strcmp(stored, n->kek_id) == 0, CST_ERR_INVALID,
-           "master key %s (key id %s) is not the key this data dir was initialised with "
-           "(key id %s)",
-           cfg->master_key, n->kek_id, stored);
+           "master key %s (key id %s) is not the key this data dir was initialised with or "
+           "rotated to (key id %s): its wrapped keys need key id %s",
+           cfg->master_key, n->kek_id, stored, stored);
+    TRY(cst_node_kek_recover(cfg->data_dir, n->kek_id)); /* an interrupted KEK rotation */
     TRY(cst_master_root_key(n->kek, cfg->data_dir, false, &n->root_key));
     n->kek_since = cst_node_kek_since(n->store);
     TRY(cst_store_meta_get(n->store, NULL, "node_id", n->node_id, sizeof(n->node_id)));

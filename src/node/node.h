@@ -144,6 +144,14 @@ CST_MUST_USE cst_err cst_node_init(const cst_config *cfg, const char *region,
 CST_MUST_USE cst_err cst_node_master_open(const cst_config *cfg, bool create, cst_master **out);
 /* The root key (crypto/master.h) for the offline commands; have_data_dir false: a restore into
  * a new data dir (file: and command: only; pkcs11: needs the data dir's root.key). */
+/* ENC-4: rewraps every tenant key and the root key of the stopped, locked node n under the KEK
+ * new_source (made when missing, as init does) in a crash-safe order (kekrot.c); n then holds
+ * the new KEK. *out: old and new key ids, keys rewrapped. */
+CST_MUST_USE cst_err cst_node_rotate_master(cst_node *n, const char *new_source, int64_t now,
+                                            struct json_t **out);
+/* ENC-4: finishes (root.key.next names kek_id: its transaction committed) or drops (it does not)
+ * an interrupted KEK rotation's root key; node open calls it once kek_id is checked. */
+CST_MUST_USE cst_err cst_node_kek_recover(const char *data_dir, const char *kek_id);
 /* ENC-4: when the KEK began wrapping this data dir (meta kek_since, else created_at); 0 when
  * unknown. */
 int64_t cst_node_kek_since(cst_store *st);

@@ -383,12 +383,13 @@ static void enc4(cst_report_ctx *c, cst_report_row *r)
                                 "a retired version"));
     int64_t since = c->n->kek_since, max_days = cfg->kek_max_age / 86400;
     int64_t kek_days = since ? (c->now - since) / DAY_US : -1;
-    cst_report_fact(c, r, "kek",
-                    json_pack("{s:s,s:s,s:o,s:o,s:I,s:s}", "id", c->n->kek_id, "source",
-                              cst_master_kind(c->n->kek), "since",
-                              since ? cst_json_time(since) : json_null(), "age_days",
-                              kek_days >= 0 ? json_integer(kek_days) : json_null(), "max_age_days",
-                              (json_int_t)max_days, "rotation", "not built (issue 18 item 2)"));
+    cst_report_fact(
+        c, r, "kek",
+        json_pack("{s:s,s:s,s:o,s:o,s:I,s:s}", "id", c->n->kek_id, "source",
+                  cst_master_kind(c->n->kek), "since", since ? cst_json_time(since) : json_null(),
+                  "age_days", kek_days >= 0 ? json_integer(kek_days) : json_null(), "max_age_days",
+                  (json_int_t)max_days, "rotation",
+                  "offline: custodia keys rotate-master (node stopped); online not built"));
     size_t due = json_array_size(F(c)->dek_due);
     if (since && c->now - since > (int64_t)cfg->kek_max_age * 1000000) {
         cst_report_set(r, CST_REPORT_FAIL,
@@ -405,7 +406,8 @@ static void enc4(cst_report_ctx *c, cst_report_row *r)
     } else {
         cst_report_set(r, CST_REPORT_WARN,
                        "DEKs of %d tenant(s) within their age and encryption limits and rotated "
-                       "online; the master key (KEK) cannot be rotated yet",
+                       "online; the master key (KEK) is rotated offline only (custodia keys "
+                       "rotate-master)",
                        F(c)->tenants);
     }
 }
@@ -1175,8 +1177,9 @@ const cst_control cst_controls[] = {
       "without forward secrecy; warn: a plaintext loopback listener is enabled",
       true, enc3),
     C("ENC-4", "Key management and rotation", "vtiger (KMS); influx §1",
-      "warn: a tenant's DEK past keys.dek_max_age or keys.max_encryptions_per_dek not yet "
-      "rotated; the master key cannot be rotated yet",
+      "fail: the master key older than keys.kek_max_age; warn: a tenant's DEK past "
+      "keys.dek_max_age or keys.max_encryptions_per_dek not yet rotated; the master key can be "
+      "rotated offline only",
       true, enc4),
     C("ISO-1", "Tenant isolation",
       "influx §7(11); jitterbit 2.1; vtiger Data isolation; trust "

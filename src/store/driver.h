@@ -69,6 +69,8 @@
     X(S, cst_err, store_tenant_touch, (cst_store *st, cst_work *w, const char *tenant_id, int64_t now), (st, w, tenant_id, now)) \
     X(S, cst_err, store_tenant_keys, (cst_store *st, cst_work *w, const char *tenant_id, cst_err (*fn)(const char *purpose, uint32_t version, const uint8_t *blob, size_t len, void *ctx), void *ctx), (st, w, tenant_id, fn, ctx)) \
     X(P, cst_err, store_key_add, (cst_store *st, cst_work *w, const char *tenant_id, const char *purpose, uint32_t version, const cst_buf *blob, int64_t now), (st, w, tenant_id, purpose, version, blob, now)) \
+    X(S, cst_err, store_keys_all, (cst_store *st, cst_work *w, cst_err (*fn)(const char *tenant_id, const char *purpose, uint32_t version, const uint8_t *blob, size_t len, void *ctx), void *ctx), (st, w, fn, ctx)) \
+    X(P, cst_err, store_key_rewrapped, (cst_store *st, cst_work *w, const char *tenant_id, const char *purpose, uint32_t version, const cst_buf *blob), (st, w, tenant_id, purpose, version, blob)) \
     X(S, cst_err, store_key_list, (cst_store *st, cst_work *w, const char *tenant_id, cst_err (*fn)(const cst_key_row *, void *), void *ctx), (st, w, tenant_id, fn, ctx)) \
     X(S, cst_err, store_key_count, (cst_store *st, cst_work *w, const char *tenant_id, const char *purpose, uint32_t version, int64_t n), (st, w, tenant_id, purpose, version, n)) \
     X(S, cst_err, store_rewrap_put, (cst_store *st, cst_work *w, const cst_rewrap_row *r), (st, w, r)) \

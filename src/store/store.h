@@ -349,6 +349,16 @@ CST_MUST_USE cst_err cst_store_tenant_keys(cst_store *st, cst_work *w, const cha
 CST_MUST_USE cst_err cst_store_key_add(cst_store *st, cst_work *w, const char *tenant_id,
                                        const char *purpose, uint32_t version, const cst_buf *blob,
                                        int64_t now);
+/* ENC-4 (KEK rotation): calls fn for every wrapped key of every tenant. */
+CST_MUST_USE cst_err cst_store_keys_all(cst_store *st, cst_work *w,
+                                        cst_err (*fn)(const char *tenant_id, const char *purpose,
+                                                      uint32_t version, const uint8_t *blob,
+                                                      size_t len, void *ctx),
+                                        void *ctx);
+/* ENC-4 (KEK rotation): replaces a key version's wrapped bytes (the same key, rewrapped). */
+CST_MUST_USE cst_err cst_store_key_rewrapped(cst_store *st, cst_work *w, const char *tenant_id,
+                                             const char *purpose, uint32_t version,
+                                             const cst_buf *blob);
 /* ENC-4: a tenant key version's bookkeeping (not its wrapped bytes). */
 typedef struct cst_key_row {
     char purpose[16];

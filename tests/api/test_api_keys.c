@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -89,6 +90,24 @@ static json_t *rewrap_done(ts_server *s, const char *tid, double seconds)
         assert_true(ts_now_s() < until);
         usleep(50 * 1000);
     }
+}
+
+/* The tenant's audit trail (GET /v1/audit): every entry's details open (none left sealed) and
+ * one names the record key. */
+static void audit_details_open(ts_server *s, const char *token, const char *key)
+{
+    json_t *audit = call(s, "GET", "/v1/audit?limit=1000", token, 200);
+    size_t i;
+    json_t *e;
+    bool saw = false;
+    json_array_foreach(json_object_get(audit, "entries"), i, e)
+    {
+        assert_null(json_object_get(e, "details_sealed"));
+        const char *k = str(json_object_get(e, "details"), "key");
+        saw |= k && !strcmp(k, key);
+    }
+    assert_true(saw);
+    json_decref(audit);
 }
 
 static void value_of(const char *key, int gen, char *out, size_t n)
@@ -310,18 +329,7 @@ static void test_enc4_rotate_while_writing(void **state)
 
     /* the retired version still opens what is immutable or not re-sealed yet: the audit
      * details of the writes before the rotation, and the owner's TOTP secret (a new login) */
-    json_t *audit = call(&srv, "GET", "/v1/audit?limit=1000", owner, 200);
-    size_t i;
-    json_t *e;
-    bool saw_pre = false;
-    json_array_foreach(json_object_get(audit, "entries"), i, e)
-    {
-        assert_null(json_object_get(e, "details_sealed"));
-        const char *k = str(json_object_get(e, "details"), "key");
-        saw_pre |= k && !strcmp(k, "pre-0");
-    }
-    assert_true(saw_pre);
-    json_decref(audit);
+    audit_details_open(&srv, owner, "pre-0");
     char *again = ts_login(&srv, "rot", "owner", TS_PASSWORD);
     assert_non_null(again);
     free(again);
@@ -549,6 +557,169 @@ static void test_enc4_automatic_rotation_at_encryption_limit(void **state)
     assert_int_equal(ts_finish(&b, 2, bop, bowner), 0);
 }
 
+/* Runs a custodia command line (bin first), its stdout and stderr into out; its exit status. */
+static int run_cli(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int run_cli(char *out, size_t n, const char *fmt, ...)
+{
+    char cmd[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    int len = snprintf(cmd, sizeof(cmd), "%s ", getenv("CUSTODIA_BIN"));
+    vsnprintf(cmd + len, sizeof(cmd) - (size_t)len, fmt, ap);
+    va_end(ap);
+    strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t got = fread(out, 1, n - 1, p);
+    out[got] = '\0';
+    char rest[4096];
+    while (fread(rest, 1, sizeof(rest), p) > 0) /* the rest (a report) unread, not SIGPIPE */
+        ;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* KEK rotation (offline): every wrapped key and the root key move to a new master key; records,
+ * audit details and the operator's TOTP login still work with it; the old key is refused naming
+ * the new key's id; a backup from before restores with the old key and names it when given the
+ * new one; the crash states on either side of the transaction open with exactly one key. */
+static void test_enc4_rotate_master_offline(void **state)
+{
+    (void)state;
+    ts_server k;
+    char tid[32], out[4096], old_key[320], new_key[320], old_id[32], new_id[32];
+    char *kop = NULL;
+    ts_init(&k);
+    char *kowner = ts_start_tenant(&k, &kop, "kek", tid);
+    assert_non_null(kowner);
+    ts_bucket(&k, kowner, "b");
+    assert_int_equal(ts_put(&k, kowner, "b", "kk-1", "text/plain", "one", 3), 201);
+    assert_int_equal(ts_put(&k, kowner, "b", "kk-2", "text/plain", "two", 3), 201);
+    json_t *o = ts_call(&k, "POST", "/v1/sys/backups", kop, NULL, 201);
+    char *before = strdup(str(o, "location"));
+    json_decref(o);
+    assert_int_equal(ts_stop(&k), 0);
+    strcpy(old_key, k.key_file);
+    snprintf(new_key, sizeof(new_key), "%s/new-master.key", k.root);
+
+    /* the new key file is made (as init does); --json says both ids and the keys rewrapped
+     * (the tenant's DEK and index key at least) */
+    int rc = run_cli(out, sizeof(out),
+                     "keys rotate-master --new file:%s --data-dir %s --master-key-file %s --json",
+                     new_key, k.data_dir, old_key);
+    if (rc != 0)
+        fail_msg("keys rotate-master: exit %d: %s", rc, out);
+    json_t *r = json_loads(out, 0, NULL);
+    assert_non_null(r);
+    strcpy(old_id, str(r, "old_kek_id"));
+    strcpy(new_id, str(r, "new_kek_id"));
+    assert_string_not_equal(old_id, new_id);
+    assert_true(num(r, "keys_rewrapped") >= 2);
+    json_decref(r);
+    /* the node's default key path (the harness's serve) now holds the new key */
+    assert_int_equal(
+        ts_sh("mv %s %s/old-master.key && mv %s %s", old_key, k.root, new_key, old_key), 0);
+    strcpy(new_key, old_key);
+    snprintf(old_key, sizeof(old_key), "%s/old-master.key", k.root);
+    /* the root key moved into root.key, wrapped by the new key */
+    snprintf(out, sizeof(out), "%s/root.key", k.data_dir);
+    assert_true(access(out, F_OK) == 0);
+
+    /* the old key: refused, naming the key id the data dir needs now */
+    assert_int_not_equal(
+        run_cli(out, sizeof(out), "report --data-dir %s --master-key-file %s", k.data_dir, old_key),
+        0);
+    assert_non_null(strstr(out, "is not the key this data dir was initialised with"));
+    assert_non_null(strstr(out, new_id));
+
+    /* the new key: records, audit details (under the rewrapped DEK), the operator's TOTP
+     * login (its secret under a key derived from the root key, which kept its value) */
+    assert_true(ts_start(&k));
+    free(kop);
+    kop = ts_operator(&k);
+    free(kowner);
+    kowner = ts_login(&k, "kek", "owner", TS_PASSWORD);
+    assert_non_null(kowner);
+    read_back(&k, kowner, "kk-1", "one");
+    read_back(&k, kowner, "kk-2", "two");
+    audit_details_open(&k, kowner, "kk-1");
+    json_t *rep = ts_call(&k, "GET", "/v1/sys/report", kop, NULL, 200);
+    json_t *kek = ts_report_evidence(json_object_get(rep, "report"), "ENC-4", "kek");
+    assert_string_equal(str(kek, "id"), new_id);
+    assert_int_equal(num(kek, "age_days"), 0);
+    json_decref(rep);
+    assert_int_equal(ts_put(&k, kowner, "b", "kk-1", "text/plain", "later", 5), 200);
+    assert_int_equal(ts_stop(&k), 0);
+    /* one tenant from the backup of before, into the rotated node (its keys stay the node's,
+     * rewrapped; the backup's frames are under the root key, which kept its value) */
+    if (run_cli(out, sizeof(out), "backup restore --from %s --data-dir %s --tenant %s", before,
+                k.data_dir, tid) != 0)
+        fail_msg("tenant restore after the rotation: %s", out);
+    assert_true(ts_start(&k));
+    read_back(&k, kowner, "kk-1", "one");
+    assert_int_equal(ts_stop(&k), 0);
+    /* ... but a tenant the node no longer has would come with keys under the old key: refused
+     * (here its system rows are deleted behind the node's back, on a copy of the data dir) */
+    assert_int_equal(ts_sh("cp -a %s %s/gone && sqlite3 %s/gone/system.db \"DELETE FROM "
+                           "tenant_keys WHERE tenant_id = '%s'; DELETE FROM tenants WHERE id = "
+                           "'%s'\"",
+                           k.data_dir, k.root, k.root, tid, tid),
+                     0);
+    assert_int_not_equal(run_cli(out, sizeof(out),
+                                 "backup restore --from %s --data-dir %s/gone --tenant %s "
+                                 "--master-key-file %s",
+                                 before, k.root, tid, new_key),
+                         0);
+    if (!strstr(out, "wrapped by a master key this node no longer uses"))
+        fail_msg("tenant restore of a tenant gone: %s", out);
+
+    /* the backup from before the rotation: the new key is refused naming the old key's id;
+     * with the old key it restores (into a data dir that the old key opens) */
+    assert_int_not_equal(run_cli(out, sizeof(out),
+                                 "backup restore --from %s --data-dir %s/restored-x "
+                                 "--master-key-file %s --seal-key-out %s/x.k0",
+                                 before, k.root, new_key, k.root),
+                         0);
+    if (!strstr(out, old_id))
+        fail_msg("restore with the new key: %s", out);
+    assert_int_equal(run_cli(out, sizeof(out),
+                             "backup restore --from %s --data-dir %s/restored --master-key-file %s "
+                             "--seal-key-out %s/restored.k0",
+                             before, k.root, old_key, k.root),
+                     0);
+    assert_int_equal(run_cli(out, sizeof(out), "report --data-dir %s/restored --master-key-file %s",
+                             k.root, old_key),
+                     0);
+
+    /* crash states. After the transaction, before root.key.next became root.key: the new key
+     * opens and finishes the rename. */
+    assert_int_equal(ts_sh("mv %s/root.key %s/root.key.next", k.data_dir, k.data_dir), 0);
+    assert_int_equal(
+        run_cli(out, sizeof(out), "report --data-dir %s --master-key-file %s", k.data_dir, old_key),
+        1);
+    assert_int_equal(
+        run_cli(out, sizeof(out), "report --data-dir %s --master-key-file %s", k.data_dir, new_key),
+        0);
+    assert_int_equal(
+        ts_sh("test -f %s/root.key && ! test -e %s/root.key.next", k.data_dir, k.data_dir), 0);
+    /* Before the transaction (a data dir still under the old key, root.key.next under the new
+     * one): the old key opens and drops root.key.next; the new key is refused. */
+    assert_int_equal(ts_sh("cp %s/root.key %s/restored/root.key.next", k.data_dir, k.root), 0);
+    assert_int_not_equal(run_cli(out, sizeof(out),
+                                 "report --data-dir %s/restored --master-key-file %s", k.root,
+                                 new_key),
+                         0);
+    assert_non_null(strstr(out, old_id));
+    assert_int_equal(run_cli(out, sizeof(out), "report --data-dir %s/restored --master-key-file %s",
+                             k.root, old_key),
+                     0);
+    assert_int_equal(ts_sh("! test -e %s/restored/root.key.next && ! test -e %s/restored/root.key",
+                           k.root, k.root),
+                     0);
+    free(before);
+    assert_int_equal(ts_finish(&k, 2, kop, kowner), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -557,6 +728,7 @@ int main(void)
         cmocka_unit_test(test_enc4_backups_across_rotation),
         cmocka_unit_test(test_enc4_erase_destroys_every_version),
         cmocka_unit_test(test_enc4_automatic_rotation_at_encryption_limit),
+        cmocka_unit_test(test_enc4_rotate_master_offline),
     };
     return ts_run_group_tests("keys", tests, sizeof(tests) / sizeof(tests[0]), setup, teardown);
 }

@@ -298,6 +298,22 @@ static cst_err merge_rows(cst_db *db, const char *tenant, bool *created)
             "created_at) SELECT tenant_id, purpose, version, wrapped, created_at FROM "
             "b.tenant_keys WHERE tenant_id = ?",
             "s", tenant);
+    /* ENC-4: a tenant the node no longer has brings its keys from the copy; wrapped by
+     * another master key (the node's was rotated since: node/kekrot.c) they would open nothing */
+    int64_t foreign = 0;
+    if (e == CST_OK)
+        e = cst_db_int_once(
+            db, NULL, &foreign,
+            "SELECT count(*) FROM main.tenant_keys WHERE tenant_id = ?1 AND substr(wrapped, 1, "
+            "1) IN (x'02', x'03') AND lower(hex(substr(wrapped, 2, 8))) <> (SELECT v FROM "
+            "main.meta WHERE k = 'kek_id')",
+            "s", tenant);
+    if (e == CST_OK && foreign)
+        e = cst_fail(CST_ERR_CONFLICT,
+                     "tenant %s's keys in the backup are wrapped by a master key this node "
+                     "no longer uses (it was rotated after the backup): restore the whole "
+                     "backup with the key it names, then export the tenant",
+                     tenant);
     /* ENC-4: the copy's records may be under an older DEK version than the tenant's newest
      * (a copy made before a rotation, or during its re-encryption): it runs (again) to the
      * newest, the key worker counting what is left */

@@ -858,29 +858,6 @@ cst_err cst_sqlite_store_tenant_touch(cst_store *st, cst_work *w, const char *te
                       "is", now, tenant_id);
 }
 
-cst_err cst_sqlite_store_tenant_keys(cst_store *st, cst_work *w, const char *tenant_id,
-                                     cst_err (*fn)(const char *purpose, uint32_t version,
-                                                   const uint8_t *blob, size_t len, void *ctx),
-                                     void *ctx)
-{
-    sqlite3_stmt *q = NULL;
-    int row = 1;
-    cst_db_lock(SQ(st)->db);
-    cst_err e = cst_db_stmt(SQ(st)->db, w, &q,
-                            "SELECT purpose, version, wrapped FROM tenant_keys WHERE tenant_id = ? "
-                            "ORDER BY purpose, version",
-                            "s", tenant_id);
-    while (e == CST_OK && (e = cst_db_step(SQ(st)->db, q, &row)) == CST_OK && row) {
-        char purpose[32];
-        cst_db_col_text(q, 0, purpose, sizeof(purpose));
-        e = fn(purpose, (uint32_t)sqlite3_column_int64(q, 1), sqlite3_column_blob(q, 2),
-               (size_t)sqlite3_column_bytes(q, 2), ctx);
-    }
-    cst_db_done(SQ(st)->db, q);
-    cst_db_unlock(SQ(st)->db);
-    return e;
-}
-
 cst_err cst_sqlite_store_key_add(cst_store *st, cst_work *w, const char *tenant_id,
                                  const char *purpose, uint32_t version, const cst_buf *blob,
                                  int64_t now)
@@ -889,6 +866,75 @@ cst_err cst_sqlite_store_key_add(cst_store *st, cst_work *w, const char *tenant_
                       "INSERT INTO tenant_keys(tenant_id, purpose, version, wrapped, created_at) "
                       "VALUES(?, ?, ?, ?, ?)",
                       "ssibi", tenant_id, purpose, (int64_t)version, blob->data, blob->len, now);
+}
+
+typedef cst_err (*key_row_fn)(const char *tenant_id, const char *purpose, uint32_t version,
+                              const uint8_t *blob, size_t len, void *ctx);
+
+/* Every wrapped key (tenant_id NULL) or one tenant's, in order, to fn. */
+static cst_err each_key(cst_store *st, cst_work *w, const char *tenant_id, key_row_fn fn, void *ctx)
+{
+    sqlite3_stmt *q = NULL;
+    int row = 1;
+    cst_db_lock(SQ(st)->db);
+    cst_err e = tenant_id ? cst_db_stmt(SQ(st)->db, w, &q,
+                                        "SELECT tenant_id, purpose, version, wrapped FROM "
+                                        "tenant_keys WHERE tenant_id = ? ORDER BY purpose, version",
+                                        "s", tenant_id)
+                          : cst_db_stmt(SQ(st)->db, w, &q,
+                                        "SELECT tenant_id, purpose, version, wrapped FROM "
+                                        "tenant_keys ORDER BY tenant_id, purpose, version",
+                                        "");
+    while (e == CST_OK && (e = cst_db_step(SQ(st)->db, q, &row)) == CST_OK && row) {
+        char tenant[CST_ID_MAX], purpose[32];
+        cst_db_col_text(q, 0, tenant, sizeof(tenant));
+        cst_db_col_text(q, 1, purpose, sizeof(purpose));
+        e = fn(tenant, purpose, (uint32_t)sqlite3_column_int64(q, 2), sqlite3_column_blob(q, 3),
+               (size_t)sqlite3_column_bytes(q, 3), ctx);
+    }
+    cst_db_done(SQ(st)->db, q);
+    cst_db_unlock(SQ(st)->db);
+    return e;
+}
+
+typedef struct one_tenant {
+    cst_err (*fn)(const char *purpose, uint32_t version, const uint8_t *blob, size_t len,
+                  void *ctx);
+    void *ctx;
+} one_tenant;
+
+static cst_err on_tenant_key(const char *tenant_id, const char *purpose, uint32_t version,
+                             const uint8_t *blob, size_t len, void *ctx)
+{
+    (void)tenant_id;
+    one_tenant *o = ctx;
+    return o->fn(purpose, version, blob, len, o->ctx);
+}
+
+cst_err cst_sqlite_store_tenant_keys(cst_store *st, cst_work *w, const char *tenant_id,
+                                     cst_err (*fn)(const char *purpose, uint32_t version,
+                                                   const uint8_t *blob, size_t len, void *ctx),
+                                     void *ctx)
+{
+    one_tenant o = {fn, ctx};
+    return each_key(st, w, tenant_id, on_tenant_key, &o);
+}
+
+cst_err cst_sqlite_store_keys_all(cst_store *st, cst_work *w, key_row_fn fn, void *ctx)
+{
+    return each_key(st, w, NULL, fn, ctx);
+}
+
+cst_err cst_sqlite_store_key_rewrapped(cst_store *st, cst_work *w, const char *tenant_id,
+                                       const char *purpose, uint32_t version, const cst_buf *blob)
+{
+    int changed = 0;
+    TRY(cst_db_run(SQ(st)->db, w, &changed,
+                   "UPDATE tenant_keys SET wrapped = ? WHERE tenant_id = ? AND purpose = ? AND "
+                   "version = ?",
+                   "bssi", blob->data, blob->len, tenant_id, purpose, (int64_t)version));
+    ENSURE(changed == 1, CST_ERR_NOT_FOUND, "no key %s/%s v%u", tenant_id, purpose, version);
+    return CST_OK;
 }
 
 cst_err cst_sqlite_store_keys_destroy(cst_store *st, cst_work *w, const char *tenant_id,
