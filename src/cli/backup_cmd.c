@@ -18,6 +18,7 @@
 typedef struct bk_args {
     cst_cli_node_args node;
     const char *to, *dir, *from, *tenant, *seal_out, *pubkey, *region, *scratch, *path;
+    const char *root_source; /* --old-master-key: the key a backup names, after a KEK rotation */
     bool json;
 } bk_args;
 
@@ -49,6 +50,7 @@ static int parse_args(int argc, char **argv, bk_args *a)
                                 CST_CLI_VALUE("from", &a->from),
                                 CST_CLI_VALUE("tenant", &a->tenant),
                                 CST_CLI_VALUE("seal-key-out", &a->seal_out),
+                                CST_CLI_VALUE("old-master-key", &a->root_source),
                                 CST_CLI_VALUE("public-key", &a->pubkey),
                                 CST_CLI_VALUE("region", &a->region),
                                 CST_CLI_VALUE("scratch", &a->scratch),
@@ -244,8 +246,17 @@ static int do_restore(const cst_config *cfg, const bk_args *a)
                      "backup restore is not built yet for a node whose keys.master_key is "
                      "pkcs11: (its backups are sealed under the root key the token wraps in the "
                      "data dir)");
+    /* ENC-4: a node whose KEK was rotated keeps its first root key (for file: and command:, the
+     * first KEK's bytes), which seals its backups: a whole-node restore is given that key apart
+     * from the node's current one, which the restored data dir then needs */
+    cst_config old = *cfg;
+    if (e == CST_OK && a->root_source && a->tenant)
+        e = cst_fail(CST_ERR_INVALID, "--old-master-key is for a whole-node restore (one tenant "
+                                      "goes into a node that has its root key)");
+    if (e == CST_OK && a->root_source)
+        e = cst_copy(old.master_key, sizeof(old.master_key), a->root_source);
     if (e == CST_OK)
-        e = cst_node_root_key(cfg, a->tenant != NULL, &kek);
+        e = cst_node_root_key(&old, a->tenant != NULL, &kek);
     cst_restore_opts o = {.from = a->from,
                           .data_dir = cfg->data_dir,
                           .tenant = a->tenant,

@@ -33,6 +33,7 @@ static void usage(FILE *f)
             "  backup list [--dir DIR] [--json]\n"
             "  backup verify PATH [--public-key FILE] [--scratch DIR] [--json]\n"
             "  backup restore --from PATH --data-dir DIR [--tenant ID] [--seal-key-out FILE]\n"
+            "                 [--old-master-key SOURCE]\n"
             "                 [--public-key FILE] [--region R]\n"
             "        a whole node into a new data dir, or one tenant into a stopped node\n"
             "  backup drill                  restore the newest backup into scratch space,\n"

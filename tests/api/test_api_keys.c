@@ -649,7 +649,34 @@ static void test_enc4_rotate_master_offline(void **state)
     assert_int_equal(num(kek, "age_days"), 0);
     json_decref(rep);
     assert_int_equal(ts_put(&k, kowner, "b", "kk-1", "text/plain", "later", 5), 200);
+    o = ts_call(&k, "POST", "/v1/sys/backups", kop, NULL, 201);
+    char *after = strdup(str(o, "location"));
+    json_decref(o);
     assert_int_equal(ts_stop(&k), 0);
+    /* a backup from after the rotation, whole: sealed under the root key (the first key's
+     * bytes), so the new key alone is refused naming the old key's id; with the old one given
+     * apart (--old-master-key), the restored data dir is the new key's */
+    assert_int_not_equal(run_cli(out, sizeof(out),
+                                 "backup restore --from %s --data-dir %s/after-x "
+                                 "--master-key-file %s --seal-key-out %s/after-x.k0",
+                                 after, k.root, new_key, k.root),
+                         0);
+    if (!strstr(out, old_id))
+        fail_msg("restore of a backup after the rotation, new key only: %s", out);
+    if (run_cli(out, sizeof(out),
+                "backup restore --from %s --data-dir %s/after --master-key-file %s "
+                "--old-master-key file:%s --seal-key-out %s/after.k0",
+                after, k.root, new_key, old_key, k.root) != 0)
+        fail_msg("restore of a backup after the rotation: %s", out);
+    assert_int_equal(run_cli(out, sizeof(out), "report --data-dir %s/after --master-key-file %s",
+                             k.root, new_key),
+                     0);
+    free(after);
+    /* the node, with its new key, verifies the backup from before (the root key it kept) */
+    assert_int_equal(run_cli(out, sizeof(out),
+                             "backup verify %s --data-dir %s --master-key-file %s", before,
+                             k.data_dir, new_key),
+                     0);
     /* one tenant from the backup of before, into the rotated node (its keys stay the node's,
      * rewrapped; the backup's frames are under the root key, which kept its value) */
     if (run_cli(out, sizeof(out), "backup restore --from %s --data-dir %s --tenant %s", before,
