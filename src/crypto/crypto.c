@@ -243,3 +243,11 @@ cst_err cst_hkdf_sha256(const uint8_t *ikm, size_t ikmlen, const char *info, uin
     ENSURE(rc == 0, CST_ERR_INTERNAL, "HKDF failed");
     return CST_OK;
 }
+
+cst_err cst_key_from(const uint8_t *p, size_t len, const char *what, cst_key *out)
+{
+    ENSURE(len == CST_KEY_LEN, CST_ERR_INTEGRITY, "%s is not a %d-byte key", what, CST_KEY_LEN);
+    TRY(cst_key_alloc(out));
+    memcpy(out->k, p, CST_KEY_LEN);
+    return CST_OK;
+}

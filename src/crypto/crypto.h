@@ -22,6 +22,9 @@ typedef struct cst_key {
 
 CST_MUST_USE cst_err cst_crypto_init(void);
 CST_MUST_USE cst_err cst_key_alloc(cst_key *key);
+/* A key holding the len bytes at p (an unwrapped key): CST_ERR_INTEGRITY naming what when len
+ * is not CST_KEY_LEN. */
+CST_MUST_USE cst_err cst_key_from(const uint8_t *p, size_t len, const char *what, cst_key *out);
 CST_MUST_USE cst_err cst_key_random(cst_key *key);
 void cst_key_free(cst_key *key);
 

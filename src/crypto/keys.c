@@ -181,12 +181,8 @@ cst_err cst_unwrap_key(cst_master *kek, const char *tenant_id, const char *purpo
     cst_err e = cst_aad_wrap(&aad, tenant_id, purpose, version);
     if (e == CST_OK)
         e = cst_master_unwrap(kek, &aad, blob, bloblen, &pt);
-    if (e == CST_OK && pt.len != CST_KEY_LEN)
-        e = cst_fail(CST_ERR_INTEGRITY, "wrapped key has the wrong size");
     if (e == CST_OK)
-        e = cst_key_alloc(out);
-    if (e == CST_OK)
-        memcpy(out->k, pt.data, CST_KEY_LEN);
+        e = cst_key_from(pt.data, pt.len, "a wrapped key", out);
     cst_buf_wipe_free(&pt);
     cst_buf_free(&aad);
     return e;

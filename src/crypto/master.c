@@ -416,12 +416,8 @@ cst_err cst_master_root_key(cst_master *m, const char *data_dir, bool create, cs
         e = cst_file_read(path, 1024, &blob);
     if (e == CST_OK)
         e = cst_master_unwrap(m, &aad, blob.data, blob.len, &pt);
-    if (e == CST_OK && pt.len != CST_KEY_LEN)
-        e = cst_fail(CST_ERR_INTEGRITY, "%s does not hold a 32-byte key", path);
     if (e == CST_OK)
-        e = cst_key_alloc(out);
-    if (e == CST_OK)
-        memcpy(out->k, pt.data, CST_KEY_LEN);
+        e = cst_key_from(pt.data, pt.len, path, out);
     cst_buf_wipe_free(&pt);
     cst_buf_free(&aad);
     cst_buf_free(&blob);
