@@ -80,6 +80,8 @@ cst_err cst_api_sys_access_get(cst_node *n, cst_request *req);
 cst_err cst_api_sys_access_token(cst_node *n, cst_request *req);
 cst_err cst_api_sys_access_review(cst_node *n, cst_request *req);
 cst_err cst_api_sys_break_glass(cst_node *n, cst_request *req);
+cst_err cst_api_sys_keys(cst_node *n, cst_request *req);
+cst_err cst_api_sys_keys_rotate(cst_node *n, cst_request *req);
 cst_err cst_api_access_list(cst_node *n, cst_request *req);
 cst_err cst_api_access_get(cst_node *n, cst_request *req);
 cst_err cst_api_access_approve(cst_node *n, cst_request *req);

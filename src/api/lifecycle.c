@@ -140,3 +140,27 @@ cst_err cst_api_sys_tenant_keys_rotate(cst_node *n, cst_request *req)
                                    (int)version, "rewrap", "state", running ? "running" : "idle",
                                    "target", (int)version));
 }
+
+/* ---- ENC-4: the node's master key ---- */
+
+cst_err cst_api_sys_keys(cst_node *n, cst_request *req)
+{
+    return cst_resp_json(req, 200, cst_node_kek_status(n));
+}
+
+cst_err cst_api_sys_keys_rotate(cst_node *n, cst_request *req)
+{
+    static const char *const fields[] = {"master_key", NULL};
+    json_t *body = NULL, *status = NULL;
+    const char *source = NULL;
+    TRY(cst_api_body(req, fields, &body));
+    cst_err e = cst_json_str(body, "master_key", false, &source);
+    if (e == CST_OK)
+        e = cst_node_kek_rotate(n, source, cst_now_us(), &status);
+    json_decref(body);
+    TRY(e);
+    json_t *rot = json_object_get(status, "rotation");
+    cst_audit_info(req, "old_kek_id", json_incref(json_object_get(rot, "from_kek_id")));
+    cst_audit_info(req, "new_kek_id", json_incref(json_object_get(rot, "to_kek_id")));
+    return cst_resp_json(req, 202, status);
+}

@@ -86,6 +86,10 @@ const cst_route cst_api_routes[] = {
        "sys.tenant.key.read", TENANT_PARAM),
     RF("POST", "/v1/sys/tenants/{id}/keys/rotate", cst_api_sys_tenant_keys_rotate, SYS_TENANTS,
        NONE, "sys.tenant.key.rotate", TENANT_PARAM),
+    /* ENC-4: the master key (KEK) and its online rotation */
+    R("GET", "/v1/sys/keys", cst_api_sys_keys, SYS_KEYS, NONE, "sys.keys.read"),
+    R("POST", "/v1/sys/keys/rotate", cst_api_sys_keys_rotate, SYS_KEYS, JSON,
+      "sys.keys.rotate_master"),
     R("GET", "/v1/sys/certificates/{id}", cst_api_sys_certificate_get, SYS_TENANTS, NONE,
       "sys.certificate.read"),
     RF("GET", "/v1/export", cst_api_export, TENANT_ADMIN, NONE, "tenant.export", EXPORT),

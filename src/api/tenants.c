@@ -73,9 +73,9 @@ cst_err cst_api_sys_tenant_create(cst_node *n, cst_request *req)
     }
     json_decref(body);
     if (e == CST_OK)
-        e = cst_wrap_new_key(n->kek, t.id, "dek", 1, &dek);
+        e = cst_node_key_wrap_new(n, req->work, t.id, "dek", 1, &dek);
     if (e == CST_OK)
-        e = cst_wrap_new_key(n->kek, t.id, "idx", 1, &idx);
+        e = cst_node_key_wrap_new(n, req->work, t.id, "idx", 1, &idx);
     if (e == CST_OK)
         e = created_hook(n, req->work, t.id);
     if (e == CST_OK)

@@ -218,6 +218,29 @@ static cst_err any_sink(void *ctx, const void *p, size_t n)
     return s->cmd ? cst_bk_cmd_write(s->cmd, p, n) : cst_bk_fd_sink(&s->fd, p, n);
 }
 
+/* ENC-4: the root key that seals the frames, as root.key holds it (wrapped by the KEK), so that
+ * the KEK alone opens the backup whatever root key it has (a pkcs11: node's, or one a KEK
+ * rotation kept); a data dir without root.key has the KEK's bytes as its root key. */
+static cst_err header_root_key(cst_node *n, json_t *header)
+{
+    char path[PATH_MAX];
+    TRY(cst_fmt(path, sizeof(path), "%s/root.key", n->cfg.data_dir));
+    if (!cst_path_exists(path))
+        return CST_OK;
+    cst_buf blob;
+    cst_buf_init(&blob, 1024);
+    cst_err e = cst_file_read(path, 1024, &blob);
+    char hex[2 * 1024 + 1];
+    if (e == CST_OK) {
+        cst_hex(blob.data, blob.len, hex);
+        e = json_object_set_new(header, "root_key", json_string(hex)) == 0
+                ? CST_OK
+                : cst_fail(CST_ERR_INTERNAL, "out of memory");
+    }
+    cst_buf_free(&blob);
+    return e;
+}
+
 static cst_err write_backup(cst_node *n, const char *id, int64_t created, const char *staging,
                             cst_bk_sink sink, void *sctx, cst_backup_row *row)
 {
@@ -239,6 +262,9 @@ static cst_err write_backup(cst_node *n, const char *id, int64_t created, const 
         header = json_pack("{s:s,s:s,s:s,s:s,s:s,s:O}", "backup_id", id, "node_id", n->node_id,
                            "region", n->region, "created_at", created_s, "version",
                            CUSTODIA_VERSION, "tombstones", tombs);
+        e = header_root_key(n, header);
+    }
+    if (e == CST_OK) {
         mt = json_array();
         e = header && mt ? cst_bk_write_start(&n->root_key, sk, header, sink, sctx, &w)
                          : cst_fail(CST_ERR_INTERNAL, "out of memory");
@@ -403,6 +429,14 @@ cst_err cst_backup_create(cst_node *n, const char *origin, const char *to_dir, c
 {
     ENSURE(pthread_mutex_trylock(&n->backup_mu) == 0, CST_ERR_CONFLICT,
            "a backup or drill is already running on this node");
+    pthread_mutex_lock(&n->kek_mu); /* ENC-4: a backup's keys are under one KEK */
+    bool rotating = n->kek_next != NULL;
+    pthread_mutex_unlock(&n->kek_mu);
+    if (rotating) {
+        pthread_mutex_unlock(&n->backup_mu);
+        return cst_fail(CST_ERR_CONFLICT, "a master key rotation is running: back up once it "
+                                          "has finished (GET /v1/sys/keys)");
+    }
     memset(out, 0, sizeof(*out));
     cst_random_id("bk", out->id);
     out->created_at = cst_now_us();
@@ -442,6 +476,25 @@ cst_err cst_bk_header_of(const char *path, json_t **header)
     ENSURE(fd >= 0, CST_ERR_NOT_FOUND, "cannot open %s: %s", path, strerror(errno));
     cst_err e = cst_bk_read_header(cst_bk_fd_source, &fd, header);
     close(fd);
+    return e;
+}
+
+cst_err cst_backup_root_blob(const char *path, cst_buf *blob, bool *present)
+{
+    json_t *h = NULL;
+    TRY(cst_bk_header_of(path, &h));
+    const char *hex = json_string_value(json_object_get(h, "root_key"));
+    size_t len = hex ? strlen(hex) / 2 : 0;
+    cst_err e = CST_OK;
+    *present = hex != NULL;
+    if (hex && (strlen(hex) % 2 || len == 0 || len > 1024))
+        e = cst_fail(CST_ERR_INTEGRITY, "%s: the header's root_key is malformed", path);
+    uint8_t raw[1024];
+    if (hex && e == CST_OK && cst_unhex(hex, raw, len) != CST_OK)
+        e = cst_fail(CST_ERR_INTEGRITY, "%s: the header's root_key is malformed", path);
+    if (hex && e == CST_OK)
+        e = cst_buf_append(blob, raw, len);
+    json_decref(h);
     return e;
 }
 

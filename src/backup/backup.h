@@ -68,6 +68,9 @@ json_t *cst_backup_health(cst_node *n);
 void cst_bk_audit(cst_node *n, const char *action, const char *outcome, const char *tenant,
                   json_t *info);
 
+/* ENC-4: the root key's blob a backup's header carries (wrapped by the KEK of the node that took
+ * it); *present false for a backup whose node had no root.key (its root key is its KEK's bytes). */
+CST_MUST_USE cst_err cst_backup_root_blob(const char *path, cst_buf *blob, bool *present);
 /* Lists the backups in a directory (by their signed headers), newest first. */
 CST_MUST_USE cst_err cst_backup_list_dir(const char *dir, json_t **list);
 

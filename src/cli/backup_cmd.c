@@ -150,6 +150,42 @@ static int do_list(const cst_config *cfg, const bk_args *a)
     return 0;
 }
 
+/* ENC-4: the root key a backup's frames are sealed under: from the root key its header carries
+ * (wrapped by the KEK of the node that took it), else the KEK's own bytes as the data dir has
+ * them. */
+static cst_err backup_root_key(const cst_config *cfg, const char *path, bool have_data_dir,
+                               cst_key *root)
+{
+    cst_buf blob;
+    cst_buf_init(&blob, 1024);
+    bool present = false;
+    cst_err e = cst_backup_root_blob(path, &blob, &present);
+    if (e == CST_OK && !present && strncmp(cfg->master_key, "pkcs11:", 7) == 0 && !have_data_dir)
+        e = cst_fail(CST_ERR_INVALID,
+                     "%s was taken before backups carried the root key: a "
+                     "pkcs11: node cannot restore it whole",
+                     path);
+    if (e == CST_OK)
+        e = cst_node_root_key(cfg, have_data_dir, present ? &blob : NULL, root);
+    char id[2 * CST_MASTER_ID_BYTES + 1] = "?";
+    if (e == CST_ERR_INTEGRITY && present) {
+        /* taken before a KEK rotation: the data dir's root key (which kept its value) */
+        char saved[512];
+        (void)snprintf(saved, sizeof(saved), "%s", cst_err_message(e));
+        if (have_data_dir && cst_node_root_key(cfg, true, NULL, root) == CST_OK) {
+            e = CST_OK;
+        } else {
+            (void)cst_master_blob_id(blob.data, blob.len, id);
+            e = cst_fail(CST_ERR_INTEGRITY,
+                         "the backup's root key is wrapped by master key id %s, which %s is not "
+                         "(%s)",
+                         id, cfg->master_key, saved);
+        }
+    }
+    cst_buf_free(&blob);
+    return e;
+}
+
 static int do_verify(const cst_config *cfg, const bk_args *a)
 {
     if (!a->path) {
@@ -169,7 +205,7 @@ static int do_verify(const cst_config *cfg, const bk_args *a)
         cst_err_clear();
     }
     if (e == CST_OK)
-        e = cst_node_root_key(cfg, true, &kek);
+        e = backup_root_key(cfg, a->path, true, &kek);
     json_t *report = NULL;
     if (e == CST_OK)
         e = cst_backup_verify_file(a->path, &kek, pinned ? pk : NULL,
@@ -239,16 +275,10 @@ static int do_restore(const cst_config *cfg, const bk_args *a)
         e = a->seal_out ? cst_fmt(k0, sizeof(k0), "%s", a->seal_out)
                         : cst_config_default_key_path(cfg->data_dir, "custodia-audit-k0.key", k0,
                                                       sizeof(k0));
-    /* ENC-4: a backup's frames are sealed under the root key, which a pkcs11: node keeps in its
-     * data dir wrapped by the token; carrying it into a restore is not built yet. */
-    if (e == CST_OK && strncmp(cfg->master_key, "pkcs11:", 7) == 0)
-        e = cst_fail(CST_ERR_INVALID,
-                     "backup restore is not built yet for a node whose keys.master_key is "
-                     "pkcs11: (its backups are sealed under the root key the token wraps in the "
-                     "data dir)");
-    /* ENC-4: a node whose KEK was rotated keeps its first root key (for file: and command:, the
-     * first KEK's bytes), which seals its backups: a whole-node restore is given that key apart
-     * from the node's current one, which the restored data dir then needs */
+    /* ENC-4: a backup taken before its header carried the root key, by a node whose KEK was
+     * rotated since, is sealed under its first root key (for file: and command:, the first
+     * KEK's bytes): a whole-node restore is given that key apart from the node's current one,
+     * which the restored data dir then needs */
     cst_config old = *cfg;
     if (e == CST_OK && a->root_source && a->tenant)
         e = cst_fail(CST_ERR_INVALID, "--old-master-key is for a whole-node restore (one tenant "
@@ -256,7 +286,7 @@ static int do_restore(const cst_config *cfg, const bk_args *a)
     if (e == CST_OK && a->root_source)
         e = cst_copy(old.master_key, sizeof(old.master_key), a->root_source);
     if (e == CST_OK)
-        e = cst_node_root_key(&old, a->tenant != NULL, &kek);
+        e = backup_root_key(&old, a->from, a->tenant != NULL, &kek);
     cst_restore_opts o = {.from = a->from,
                           .data_dir = cfg->data_dir,
                           .tenant = a->tenant,

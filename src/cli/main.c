@@ -170,7 +170,7 @@ static int cmd_audit(int argc, char **argv)
     bool have_kek = false;
     if (e == CST_OK && seal &&
         (strncmp(cfg.master_key, "file:", 5) != 0 || cst_path_exists(cfg.master_key_file))) {
-        have_kek = cst_node_root_key(&cfg, true, &kek) == CST_OK;
+        have_kek = cst_node_root_key(&cfg, true, NULL, &kek) == CST_OK;
         cst_err_clear();
     }
     cst_audit_report r;

@@ -26,7 +26,8 @@ static const struct {
     [CST_ROLE_READER] = {"reader", P(TENANT_READ) | P(RECORDS_READ)},
     [CST_ROLE_AUDITOR] = {"auditor", P(TENANT_READ) | P(AUDIT_READ)},
     [CST_ROLE_SYS_ADMIN] = {"sys-admin", P(SYS_TENANTS) | P(SYS_OPERATORS) | P(SYS_BACKUPS) |
-                                             P(SYS_REPORT) | P(SYS_LOCKBOX) | P(SYS_BREAK_GLASS)},
+                                             P(SYS_REPORT) | P(SYS_LOCKBOX) | P(SYS_BREAK_GLASS) |
+                                             P(SYS_KEYS)},
     [CST_ROLE_SYS_SECURITY] = {"sys-security", P(SYS_SECURITY) | P(SYS_REPORT)},
     [CST_ROLE_SYS_SUPPORT] = {"sys-support", P(SYS_LOCKBOX)},
 };
@@ -40,6 +41,7 @@ static const char *const perm_names[CST_PERM__COUNT] = {
     [CST_PERM_AUDIT_READ] = "audit.read",     [CST_PERM_SYS_SECURITY] = "sys.security",
     [CST_PERM_SYS_BACKUPS] = "sys.backups",   [CST_PERM_SYS_REPORT] = "sys.report",
     [CST_PERM_SYS_LOCKBOX] = "sys.lockbox",   [CST_PERM_SYS_BREAK_GLASS] = "sys.break_glass",
+    [CST_PERM_SYS_KEYS] = "sys.keys",
 };
 
 uint32_t cst_roles_perms(uint32_t roles)
@@ -160,11 +162,14 @@ uint32_t cst_authz_effective(uint32_t roles, bool session, uint32_t token_perms)
     return session ? perms : (perms & token_perms);
 }
 
+/* The operators' permissions. */
+#define SYS_PERMS                                                                                  \
+    (P(SYS_TENANTS) | P(SYS_OPERATORS) | P(SYS_SECURITY) | P(SYS_BACKUPS) | P(SYS_REPORT) |        \
+     P(SYS_LOCKBOX) | P(SYS_BREAK_GLASS) | P(SYS_KEYS))
+
 static bool is_sys_perm(cst_perm p)
 {
-    return p == CST_PERM_SYS_TENANTS || p == CST_PERM_SYS_OPERATORS || p == CST_PERM_SYS_SECURITY ||
-           p == CST_PERM_SYS_BACKUPS || p == CST_PERM_SYS_REPORT || p == CST_PERM_SYS_LOCKBOX ||
-           p == CST_PERM_SYS_BREAK_GLASS;
+    return (CST_PERM_BIT(p) & SYS_PERMS) != 0;
 }
 
 cst_err cst_authz_bucket(const cst_user_row *u, const char *bucket)

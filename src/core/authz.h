@@ -33,6 +33,7 @@ typedef enum cst_perm {
     CST_PERM_SYS_REPORT,      /* operators: the node's compliance report (EVD-1) */
     CST_PERM_SYS_LOCKBOX,     /* operators: request lockbox access to a tenant (IAM-8) */
     CST_PERM_SYS_BREAK_GLASS, /* operators: emergency access to a tenant (IAM-8) */
+    CST_PERM_SYS_KEYS,        /* operators: the node's master key and its rotation (ENC-4) */
     CST_PERM__COUNT
 } cst_perm;
 

@@ -392,8 +392,12 @@ cst_err cst_master_root_key(cst_master *m, const char *data_dir, bool create, cs
     char path[4096] = "";
     if (data_dir)
         TRY(cst_fmt(path, sizeof(path), "%s/root.key", data_dir));
-    /* file:, command: the KEK itself, as before pkcs11: existed, unless a KEK rotation moved
-     * the root key into root.key (wrapped by the new KEK, keeping its value) */
+    /* a new data dir, whatever the KEK: a random root key, so that a KEK rotation leaves
+     * nothing the old KEK alone opens */
+    if (create && path[0])
+        TRY(root_make(m, path));
+    /* file:, command: data dirs made before root.key existed: the KEK itself, unless a KEK
+     * rotation moved the root key into root.key (wrapped by the new KEK, keeping its value) */
     if (!m->token && !(path[0] && cst_path_exists(path))) {
         TRY(cst_key_alloc(out));
         memcpy(out->k, m->bytes.k, CST_KEY_LEN);
@@ -401,25 +405,31 @@ cst_err cst_master_root_key(cst_master *m, const char *data_dir, bool create, cs
     }
     ENSURE(data_dir != NULL, CST_ERR_INVALID,
            "with a PKCS#11 master key this needs the data dir (its root.key)");
-    if (create && m->token)
-        TRY(root_make(m, path));
     ENSURE(cst_path_exists(path), CST_ERR_INVALID,
            "%s is missing: a data dir served with a PKCS#11 master key keeps its root key "
            "there (was it initialised with another keys.master_key?)",
            path);
-    cst_buf aad, blob, pt;
-    cst_buf_init(&aad, 32);
+    cst_buf blob;
     cst_buf_init(&blob, 128);
+    cst_err e = cst_file_read(path, 1024, &blob);
+    if (e == CST_OK)
+        e = cst_master_root_unwrap(m, blob.data, blob.len, path, out);
+    cst_buf_free(&blob);
+    return e;
+}
+
+cst_err cst_master_root_unwrap(cst_master *m, const uint8_t *blob, size_t len, const char *what,
+                               cst_key *out)
+{
+    cst_buf aad, pt;
+    cst_buf_init(&aad, 32);
     cst_buf_init(&pt, CST_KEY_LEN);
     cst_err e = root_aad(&aad);
     if (e == CST_OK)
-        e = cst_file_read(path, 1024, &blob);
+        e = cst_master_unwrap(m, &aad, blob, len, &pt);
     if (e == CST_OK)
-        e = cst_master_unwrap(m, &aad, blob.data, blob.len, &pt);
-    if (e == CST_OK)
-        e = cst_key_from(pt.data, pt.len, path, out);
+        e = cst_key_from(pt.data, pt.len, what, out);
     cst_buf_wipe_free(&pt);
     cst_buf_free(&aad);
-    cst_buf_free(&blob);
     return e;
 }

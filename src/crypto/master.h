@@ -14,11 +14,11 @@
  * blobs from a new one's (cst_master_blob_id): a node then holds two cst_master.
  *
  * The root key: secrets that need a key's bytes (the node's signing key, the audit epoch key,
- * the audit-detail and operator keys derived by HKDF, backup frames) use the root key. With
- * file: and command: it is the KEK itself (the hierarchy of data dirs made before pkcs11:
- * existed); with pkcs11: it is 32 random bytes that the token wraps in <data_dir>/root.key.
- * A KEK rotation keeps the root key's value and writes it to root.key wrapped by the new KEK,
- * whatever the kinds. */
+ * the audit-detail and operator keys derived by HKDF, backup frames) use the root key: 32
+ * random bytes that the KEK wraps in <data_dir>/root.key (init makes it, whatever the kind). In
+ * file: and command: data dirs made before that, it is the KEK itself. A KEK rotation keeps the
+ * root key's value and writes it to root.key wrapped by the new KEK, whatever the kinds; a
+ * backup's header carries root.key, so that the KEK alone opens the backup. */
 #ifndef CST_MASTER_H
 #define CST_MASTER_H
 
@@ -59,12 +59,14 @@ CST_MUST_USE cst_err cst_master_unwrap(cst_master *m, const cst_buf *aad, const 
 /* The id (hex) of the KEK that wrapped blob; false for a v1 blob, which names none. */
 bool cst_master_blob_id(const uint8_t *blob, size_t bloblen, char out[2 * CST_MASTER_ID_BYTES + 1]);
 
-/* The root key (see above) into out: from <data_dir>/root.key when it exists (pkcs11:, and any
- * kind after a KEK rotation, which keeps the root key's value); otherwise, for file: and
- * command:, the KEK's bytes. pkcs11: with create makes root.key (a new data dir). */
+/* The root key (see above) into out: from <data_dir>/root.key when it exists; otherwise, for
+ * file: and command:, the KEK's bytes. create makes root.key (a new data dir). */
 CST_MUST_USE cst_err cst_master_root_key(cst_master *m, const char *data_dir, bool create,
                                          cst_key *out);
 
+/* The root key from a blob as root.key holds it (what names it in errors). */
+CST_MUST_USE cst_err cst_master_root_unwrap(cst_master *m, const uint8_t *blob, size_t len,
+                                            const char *what, cst_key *out);
 /* Wraps the root key under m as root.key holds it (appends to out). */
 CST_MUST_USE cst_err cst_master_root_wrap(cst_master *m, const cst_key *root, cst_buf *out);
 

@@ -160,21 +160,24 @@ static cst_err billing_keys(cst_node *n, const char *tenant_id, cst_tenant_ctx *
     cst_buf dek, idx;
     cst_buf_init(&dek, 256);
     cst_buf_init(&idx, 256);
-    cst_err e = cst_wrap_new_key(n->kek, tenant_id, "billing-dek", 1, &dek);
+    /* ENC-4: held until stored, so that a KEK rotation sees them (node.h) */
+    cst_master *kek = cst_node_kek_get(n);
+    cst_err e = cst_wrap_new_key(kek, tenant_id, "billing-dek", 1, &dek);
     if (e == CST_OK)
-        e = cst_wrap_new_key(n->kek, tenant_id, "billing-idx", 1, &idx);
+        e = cst_wrap_new_key(kek, tenant_id, "billing-idx", 1, &idx);
     if (e == CST_OK)
         e = cst_store_key_add(n->store, NULL, tenant_id, "billing-dek", 1, &dek, now);
     if (e == CST_OK)
         e = cst_store_key_add(n->store, NULL, tenant_id, "billing-idx", 1, &idx, now);
     cst_key k = {0};
     if (e == CST_OK)
-        e = cst_unwrap_key(n->kek, tenant_id, "billing-dek", 1, dek.data, dek.len, &k);
+        e = cst_unwrap_key(kek, tenant_id, "billing-dek", 1, dek.data, dek.len, &k);
     if (e == CST_OK)
         e = cst_dek_add(&b->deks, 1, &k, true, 0);
     cst_key_free(&k);
     if (e == CST_OK)
-        e = cst_unwrap_key(n->kek, tenant_id, "billing-idx", 1, idx.data, idx.len, &b->idx);
+        e = cst_unwrap_key(kek, tenant_id, "billing-idx", 1, idx.data, idx.len, &b->idx);
+    cst_node_kek_put(n, kek);
     cst_buf_free(&dek);
     cst_buf_free(&idx);
     return e;

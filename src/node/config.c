@@ -353,6 +353,10 @@ static const config_key config_keys[] = {
          "`pkcs11:URI` (an AES-256 key that never leaves a PKCS#11 token; the URI names "
          "`token=`, `object=` and `?module-path=`) or `command:CMD` (a program that prints the "
          "key in base64); see docs/operations.md"),
+    KSTR("keys.next_master_key", next_master_key, "empty",
+         "the KEK an online rotation moves to when `POST /v1/sys/keys/rotate` names none, in "
+         "the same forms as `keys.master_key`; a `command:` source is taken only from here, "
+         "never from a request (ENC-4)"),
     KSTR("keys.pin_file", pin_file, "empty (`CUSTODIA_PKCS11_PIN`)",
          "`pkcs11:` the token's user PIN, in a file of mode 0600; when empty, the environment "
          "variable `CUSTODIA_PKCS11_PIN` (never the command line)"),

@@ -42,10 +42,11 @@ typedef struct cst_detect_rule {
 typedef struct cst_config {
     char data_dir[PATH_MAX];
     char master_key_file[PATH_MAX]; /* empty: <parent of data_dir>/custodia-master.key */
-    char master_key[4096];   /* ENC-4: file:PATH | pkcs11:URI | command:CMD; empty: file: above */
-    char pin_file[PATH_MAX]; /* pkcs11: the PIN's file; empty: CUSTODIA_PKCS11_PIN */
-    int command_timeout_s;   /* command: killed after this */
-    char region[65];         /* empty: the region the data dir was initialised with */
+    char master_key[4096]; /* ENC-4: file:PATH | pkcs11:URI | command:CMD; empty: file: above */
+    char next_master_key[4096]; /* ENC-4: an online rotation's default target */
+    char pin_file[PATH_MAX];    /* pkcs11: the PIN's file; empty: CUSTODIA_PKCS11_PIN */
+    int command_timeout_s;      /* command: killed after this */
+    char region[65];            /* empty: the region the data dir was initialised with */
     char listen_host[64];
     int listen_port;
     int threads; /* 0: one per core */

@@ -105,9 +105,11 @@ static cst_err make_operator(cst_store *st, const char *username, char password[
     return cst_store_user_create(st, NULL, &u);
 }
 
-static cst_err init_store(const char *data_dir, const char *kek_id, const char *region,
-                          const char *operator_username, char password[32])
+static cst_err init_store(const char *data_dir, const char *kek_id, const cst_key *root,
+                          const char *region, const char *operator_username, char password[32])
 {
+    char root_id[CST_KEK_ID_LEN + 1];
+    cst_kek_id(root, root_id);
     cst_store *st = NULL;
     char node_id[CST_ID_MAX], now[32];
     TRY(cst_store_open(data_dir, true, &st));
@@ -122,6 +124,8 @@ static cst_err init_store(const char *data_dir, const char *kek_id, const char *
         e = cst_store_meta_set(st, NULL, "created_at", now);
     if (e == CST_OK) /* ENC-4: the KEK's age counts from here (keys.kek_max_age) */
         e = cst_store_meta_set(st, NULL, "kek_since", now);
+    if (e == CST_OK) /* what backups are sealed under (restore.c) */
+        e = cst_store_meta_set(st, NULL, "root_key_id", root_id);
     if (e == CST_OK)
         e = cst_store_meta_set(st, NULL, "schema_version", "1");
     if (e == CST_OK)
@@ -140,7 +144,8 @@ cst_err cst_node_master_open(const cst_config *cfg, bool create, cst_master **ou
     return cst_master_open(&o, out);
 }
 
-cst_err cst_node_root_key(const cst_config *cfg, bool have_data_dir, cst_key *root)
+cst_err cst_node_root_key(const cst_config *cfg, bool have_data_dir, const cst_buf *blob,
+                          cst_key *root)
 {
     cst_master_opts o = {.source = cfg->master_key,
                          .data_dir = have_data_dir ? cfg->data_dir : NULL,
@@ -148,7 +153,9 @@ cst_err cst_node_root_key(const cst_config *cfg, bool have_data_dir, cst_key *ro
                          .command_timeout_s = cfg->command_timeout_s};
     cst_master *m = NULL;
     TRY(cst_master_open(&o, &m));
-    cst_err e = cst_master_root_key(m, o.data_dir, false, root);
+    cst_err e =
+        blob ? cst_master_root_unwrap(m, blob->data, blob->len, "the backup's root key", root)
+             : cst_master_root_key(m, o.data_dir, false, root);
     cst_master_close(m);
     return e;
 }
@@ -187,7 +194,7 @@ cst_err cst_node_init(const cst_config *cfg, const char *region, const char *ope
     if (e == CST_OK)
         e = cst_tls_selfsigned(cert, key, NULL);
     if (e == CST_OK)
-        e = init_store(data_dir, cst_master_id(m), region, operator_username, password);
+        e = init_store(data_dir, cst_master_id(m), &root, region, operator_username, password);
     char kid[CST_KEK_ID_LEN + 1];
     snprintf(kid, sizeof(kid), "%s", cst_master_id(m));
     cst_key_free(&root);

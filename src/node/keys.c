@@ -63,9 +63,9 @@ static cst_err rotate_in(cst_node *n, cst_work *w, const char *tenant_id, int64_
     r->version = latest + 1;
     blob.len = 0;
     if (e == CST_OK)
-        e = cst_wrap_new_key(n->kek, tenant_id, "dek", r->version, &blob);
+        e = cst_node_key_wrap_new(n, w, tenant_id, "dek", r->version, &blob);
     if (e == CST_OK)
-        e = cst_unwrap_key(n->kek, tenant_id, "dek", r->version, blob.data, blob.len, &r->key);
+        e = cst_node_key_unwrap(n, tenant_id, "dek", r->version, blob.data, blob.len, &r->key);
     if (e == CST_OK)
         e = cst_store_key_add(n->store, w, tenant_id, "dek", r->version, &blob, now);
     cst_rewrap_row row = {.target = r->version, .started_at = now};
@@ -358,6 +358,7 @@ static cst_err collect_tenant(const cst_tenant_row *t, void *p)
 void cst_keys_tick(cst_node *n, int64_t now, bool check_all, bool *busy)
 {
     *busy = false;
+    cst_node_kek_step(n, now, busy); /* an online KEK rotation's next batch */
     json_t *ids = open_tenants(n), *full = json_array();
     size_t i;
     json_t *id;

@@ -79,6 +79,18 @@ int64_t cst_node_kek_since(cst_store *st)
     return 0;
 }
 
+/* ENC-4: the id of the root key that seals backups (restore.c checks it), for a data dir made
+ * before init recorded it. */
+static cst_err record_root_key_id(cst_node *n)
+{
+    char stored[64], id[CST_KEK_ID_LEN + 1];
+    if (cst_store_meta_get(n->store, NULL, "root_key_id", stored, sizeof(stored)) == CST_OK)
+        return CST_OK;
+    cst_err_clear();
+    cst_kek_id(&n->root_key, id);
+    return cst_store_meta_set(n->store, NULL, "root_key_id", id);
+}
+
 cst_err cst_node_open(cst_node *n, const cst_config *cfg)
 {
     memset(n, 0, sizeof(*n));
@@ -93,6 +105,8 @@ cst_err cst_node_open(cst_node *n, const cst_config *cfg)
     pthread_cond_init(&n->sched_cv, NULL);
     pthread_mutex_init(&n->keys_mu, NULL);
     pthread_cond_init(&n->keys_cv, NULL);
+    pthread_mutex_init(&n->kek_mu, NULL);
+    pthread_mutex_init(&n->kekrot_mu, NULL);
     n->started_at = cst_now_us();
     TRY(cst_node_check_data_dir(cfg->data_dir));
     /* ENC-4: the KEK from its source (file:, command:, pkcs11:) */
@@ -101,13 +115,9 @@ cst_err cst_node_open(cst_node *n, const cst_config *cfg)
     TRY(cst_store_open(cfg->data_dir, false, &n->store));
     char stored[64];
     TRY(cst_store_meta_get(n->store, NULL, "kek_id", stored, sizeof(stored)));
-    ENSURE(strcmp(stored, n->kek_id) == 0, CST_ERR_INVALID,
-           "master key %s (key id %s) is not the key this data dir was initialised with or "
-           "rotated to (key id %s): its wrapped keys need key id %s",
-           cfg->master_key, n->kek_id, stored, stored);
-    TRY(cst_node_kek_recover(cfg->data_dir, n->kek_id)); /* an interrupted KEK rotation */
+    TRY(cst_node_kek_check(n, stored)); /* and an interrupted KEK rotation */
     TRY(cst_master_root_key(n->kek, cfg->data_dir, false, &n->root_key));
-    n->kek_since = cst_node_kek_since(n->store);
+    TRY(record_root_key_id(n));
     TRY(cst_store_meta_get(n->store, NULL, "node_id", n->node_id, sizeof(n->node_id)));
     TRY(cst_node_public_key(cfg->data_dir, n->public_key));
     TRY(cst_key_alloc(&n->audit_key));
@@ -169,7 +179,9 @@ void cst_node_close(cst_node *n)
     n->store = NULL;
     cst_key_free(&n->root_key);
     cst_master_close(n->kek);
-    n->kek = NULL;
+    cst_master_close(n->kek_next);
+    cst_master_close(n->kek_retired);
+    n->kek = n->kek_next = n->kek_retired = NULL;
     cst_throttle_free(n->login_ip);
     cst_throttle_free(n->login_account);
     cst_failtable_free(n->login_phantoms);
@@ -190,6 +202,8 @@ void cst_node_close(cst_node *n)
     pthread_cond_destroy(&n->sched_cv);
     pthread_mutex_destroy(&n->keys_mu);
     pthread_cond_destroy(&n->keys_cv);
+    pthread_mutex_destroy(&n->kek_mu);
+    pthread_mutex_destroy(&n->kekrot_mu);
 }
 
 static cst_err unwrap_latest(cst_node *n, cst_work *w, const char *tenant_id, const char *purpose,
@@ -200,7 +214,7 @@ static cst_err unwrap_latest(cst_node *n, cst_work *w, const char *tenant_id, co
     uint32_t v = 0;
     cst_err e = cst_store_key_latest(n->store, w, tenant_id, purpose, &v, &blob);
     if (e == CST_OK)
-        e = cst_unwrap_key(n->kek, tenant_id, purpose, v, blob.data, blob.len, key);
+        e = cst_node_key_unwrap(n, tenant_id, purpose, v, blob.data, blob.len, key);
     cst_buf_free(&blob);
     if (e == CST_OK && version)
         *version = v;
@@ -222,7 +236,7 @@ static cst_err dek_load_one(const char *purpose, uint32_t version, const uint8_t
     if (strcmp(purpose, "dek") != 0)
         return CST_OK;
     cst_key k = {0};
-    TRY(cst_unwrap_key(d->n->kek, d->t->id, purpose, version, blob, len, &k));
+    TRY(cst_node_key_unwrap(d->n, d->t->id, purpose, version, blob, len, &k));
     cst_err e = cst_dek_add(&d->t->deks, version, &k, false, 0);
     cst_key_free(&k);
     if (version > d->newest)

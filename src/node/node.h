@@ -21,6 +21,16 @@ typedef struct cst_node {
     cst_master *kek;  /* wraps tenant keys (ENC-4: maybe in a token) */
     cst_key root_key; /* seals and derives the node's own secrets (crypto/master.h) */
     char kek_id[CST_KEK_ID_LEN + 1];
+    char kek_kind[16]; /* cst_master_kind of kek */
+    /* ENC-4: an online KEK rotation (kekrot.c). kek_mu guards kek, kek_next, kek_retired and
+     * the counts of the threads using each (0: kek, 1: kek_next, 2: kek_retired, the old KEK
+     * that a finished rotation closes when its last user lets go). */
+    cst_master *kek_next, *kek_retired;
+    pthread_mutex_t kek_mu;
+    pthread_mutex_t kekrot_mu; /* one start or finish at a time */
+    int kek_users[3];
+    bool kekrot_drained; /* no key wrapped by the old KEK waits to be stored any more */
+    int64_t kekrot_started, kekrot_done, kekrot_total;
     int64_t kek_since; /* ENC-4: when this KEK began wrapping this data dir; 0 when unknown */
     char node_id[CST_ID_MAX];
     char region[65];
@@ -149,12 +159,39 @@ CST_MUST_USE cst_err cst_node_master_open(const cst_config *cfg, bool create, cs
  * the new KEK. *out: old and new key ids, keys rewrapped. */
 CST_MUST_USE cst_err cst_node_rotate_master(cst_node *n, const char *new_source, int64_t now,
                                             struct json_t **out);
+/* ENC-4, online KEK rotation (kekrot.c). The KEK that wraps new keys (the new one while a
+ * rotation runs), held until cst_node_kek_put: a rotation rewraps the old KEK's keys only once
+ * every key it wrapped has been stored. */
+cst_master *cst_node_kek_get(cst_node *n);
+void cst_node_kek_put(cst_node *n, cst_master *m);
+/* A fresh tenant key wrapped by cst_node_kek_get's KEK, held until w ends (w must be the unit of
+ * work that stores the blob). */
+CST_MUST_USE cst_err cst_node_key_wrap_new(cst_node *n, cst_work *w, const char *tenant_id,
+                                           const char *purpose, uint32_t version, cst_buf *out);
+/* Unwraps a tenant key with whichever of the node's KEKs wrapped it. */
+CST_MUST_USE cst_err cst_node_key_unwrap(cst_node *n, const char *tenant_id, const char *purpose,
+                                         uint32_t version, const uint8_t *blob, size_t len,
+                                         cst_key *out);
+/* Starts a rotation to the KEK named by source (file: or pkcs11:, or the configuration's
+ * keys.next_master_key of any kind); *out: cst_node_kek_status. */
+CST_MUST_USE cst_err cst_node_kek_rotate(cst_node *n, const char *source, int64_t now,
+                                         struct json_t **out);
+/* One batch of a running rotation, and its end when no key is left (the key worker's tick);
+ * *busy while it runs. */
+void cst_node_kek_step(cst_node *n, int64_t now, bool *busy);
+/* {kek_id, source, since, rotation: {state, ...}} (GET /v1/sys/keys). */
+struct json_t *cst_node_kek_status(cst_node *n);
+/* At open, once the configured KEK is loaded: checks it against the data dir's kek_id, or, with
+ * a rotation unfinished, opens the rotation's other KEK from its recorded source. */
+CST_MUST_USE cst_err cst_node_kek_check(cst_node *n, const char *stored_id);
 /* ENC-4: finishes (root.key.next names kek_id: its transaction committed) or drops (it does not)
  * an interrupted KEK rotation's root key; node open calls it once kek_id is checked. */
 CST_MUST_USE cst_err cst_node_kek_recover(const char *data_dir, const char *kek_id);
 /* ENC-4: when the KEK began wrapping this data dir (meta kek_since, else created_at); 0 when
  * unknown. */
 int64_t cst_node_kek_since(cst_store *st);
-CST_MUST_USE cst_err cst_node_root_key(const cst_config *cfg, bool have_data_dir, cst_key *root);
+/* blob: a root key as root.key holds it (a backup's header carries one), opened by the KEK. */
+CST_MUST_USE cst_err cst_node_root_key(const cst_config *cfg, bool have_data_dir,
+                                       const cst_buf *blob, cst_key *root);
 
 #endif

@@ -355,7 +355,7 @@ static void enc1(cst_report_ctx *c, cst_report_row *r)
 {
     cst_report_fact(c, r, "cipher", json_string("AES-256-GCM"));
     cst_report_fact(c, r, "kek_id", json_string(c->n->kek_id));
-    cst_report_fact(c, r, "kek_source", json_string(cst_master_kind(c->n->kek)));
+    cst_report_fact(c, r, "kek_source", json_string(c->n->kek_kind));
     cst_report_fact(c, r, "dek_versions_per_tenant", json_incref(F(c)->deks));
     if (F(c)->without_dek)
         cst_report_set(r, CST_REPORT_FAIL, "%d tenant(s) have no wrapped data key",
@@ -369,7 +369,8 @@ static void enc1(cst_report_ctx *c, cst_report_row *r)
 
 /* ENC-4: DEK versions, ages and counts per tenant; the retired versions' keys stay (audit
  * details and TOTP secrets sealed under them open until the tenant's erase). The master key:
- * its id, source kind and age; older than keys.kek_max_age fails the row. */
+ * its id, source kind, age and rotation; older than keys.kek_max_age fails the row; a DEK past
+ * its limits warns. */
 static void enc4(cst_report_ctx *c, cst_report_row *r)
 {
     const cst_config *cfg = &c->n->cfg;
@@ -385,18 +386,31 @@ static void enc4(cst_report_ctx *c, cst_report_row *r)
     int64_t kek_days = since ? (c->now - since) / DAY_US : -1;
     cst_report_fact(
         c, r, "kek",
-        json_pack("{s:s,s:s,s:o,s:o,s:I,s:s}", "id", c->n->kek_id, "source",
-                  cst_master_kind(c->n->kek), "since", since ? cst_json_time(since) : json_null(),
-                  "age_days", kek_days >= 0 ? json_integer(kek_days) : json_null(), "max_age_days",
+        json_pack("{s:s,s:s,s:o,s:o,s:I,s:s}", "id", c->n->kek_id, "source", c->n->kek_kind,
+                  "since", since ? cst_json_time(since) : json_null(), "age_days",
+                  kek_days >= 0 ? json_integer(kek_days) : json_null(), "max_age_days",
                   (json_int_t)max_days, "rotation",
-                  "offline: custodia keys rotate-master (node stopped); online not built"));
+                  "online: POST /v1/sys/keys/rotate (resumes after a crash); offline: custodia "
+                  "keys rotate-master"));
+    json_t *status = cst_node_kek_status(c->n);
+    cst_report_fact(c, r, "kek_rotation", json_incref(json_object_get(status, "rotation")));
+    json_decref(status);
+    char root[4096];
+    bool own_root = cst_fmt(root, sizeof(root), "%s/root.key", cfg->data_dir) == CST_OK &&
+                    cst_path_exists(root);
+    cst_err_clear();
+    cst_report_fact(c, r, "root_key",
+                    json_string(own_root ? "random, wrapped by the KEK in root.key: the node's "
+                                           "own secrets follow a KEK rotation"
+                                         : "the KEK's own bytes (a data dir made before "
+                                           "root.key): a KEK rotation does not move the node's "
+                                           "own secrets"));
     size_t due = json_array_size(F(c)->dek_due);
     if (since && c->now - since > (int64_t)cfg->kek_max_age * 1000000) {
         cst_report_set(r, CST_REPORT_FAIL,
                        "the master key (KEK %s, %s) is %lld days old, past keys.kek_max_age "
                        "(%lld days)",
-                       c->n->kek_id, cst_master_kind(c->n->kek), (long long)kek_days,
-                       (long long)max_days);
+                       c->n->kek_id, c->n->kek_kind, (long long)kek_days, (long long)max_days);
     } else if (due) {
         cst_report_fact(c, r, "dek_rotation_due", json_incref(F(c)->dek_due));
         cst_report_set(r, CST_REPORT_WARN,
@@ -404,11 +418,11 @@ static void enc4(cst_report_ctx *c, cst_report_row *r)
                        "keys.max_encryptions_per_dek not yet rotated",
                        due);
     } else {
-        cst_report_set(r, CST_REPORT_WARN,
-                       "DEKs of %d tenant(s) within their age and encryption limits and rotated "
-                       "online; the master key (KEK) is rotated offline only (custodia keys "
-                       "rotate-master)",
-                       F(c)->tenants);
+        cst_report_set(r, CST_REPORT_PASS,
+                       "DEKs of %d tenant(s) within their age and encryption limits, rotated "
+                       "and re-encrypted online; the master key (KEK %s, %s) is %lld days old, "
+                       "within keys.kek_max_age, and rotates online",
+                       F(c)->tenants, c->n->kek_id, c->n->kek_kind, (long long)kek_days);
     }
 }
 

@@ -73,6 +73,21 @@ static void test_enc4_pkcs11_node(void **state)
     ts_bucket(&srv, owner, "b");
     assert_int_equal(ts_put(&srv, owner, "b", "k", "text/plain", "v", 1), 201);
     assert_int_equal(ts_status(&srv, "GET", "/v1/buckets/b/records/k", owner, NULL, NULL, 0), 200);
+    /* a whole-node restore: the backup's header carries the root key the token wraps, so the
+     * token alone opens it, into a data dir the token serves */
+    json_t *bk = ts_call(&srv, "POST", "/v1/sys/backups", op, NULL, 201);
+    char from[400];
+    snprintf(from, sizeof(from), "%s", json_string_value(json_object_get(bk, "location")));
+    json_decref(bk);
+    assert_int_equal(ts_stop(&srv), 0);
+    assert_int_equal(ts_sh("%s backup restore --from %s --data-dir %s/restored --config "
+                           "%s/custodia.ini --seal-key-out %s/restored.k0 >%s/restore.out 2>&1",
+                           getenv("CUSTODIA_BIN"), from, srv.root, srv.root, srv.root, srv.root),
+                     0);
+    assert_int_equal(ts_sh("%s report --data-dir %s/restored --config %s/custodia.ini "
+                           ">/dev/null 2>&1",
+                           getenv("CUSTODIA_BIN"), srv.root, srv.root),
+                     0);
     free(op);
     free(owner);
     ts_cleanup(&srv);

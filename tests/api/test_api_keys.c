@@ -524,6 +524,11 @@ static void test_enc4_automatic_rotation_at_encryption_limit(void **state)
     assert_true(num(json_array_get(json_object_get(mine, "versions"), 0), "encryptions") >= 50);
     assert_null(ts_report_evidence(rep, "ENC-4", "dek_rotation_due"));
     assert_non_null(ts_report_evidence(rep, "ENC-4", "kek"));
+    assert_string_equal(ts_report_status(rep, "ENC-4"), "pass");
+    assert_string_equal(str(ts_report_evidence(rep, "ENC-4", "kek_rotation"), "state"), "idle");
+    /* a data dir made now: its root key is its own, wrapped by the KEK (not the KEK's bytes) */
+    assert_non_null(strstr(json_string_value(ts_report_evidence(rep, "ENC-4", "root_key")),
+                           "random, wrapped by the KEK"));
     json_decref(doc);
     /* ... on a simulated clock: 91 days on, the current DEK is past keys.dek_max_age (90 days)
      * and the row warns naming the tenant */
@@ -577,6 +582,21 @@ static int run_cli(char *out, size_t n, const char *fmt, ...)
         ;
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* A whole-node restore of backup into <root>/name with the master key file key alone, and a
+ * report on the restored data dir with it. */
+static void restore_whole(const ts_server *k, const char *backup, const char *name, const char *key)
+{
+    char out[4096];
+    if (run_cli(out, sizeof(out),
+                "backup restore --from %s --data-dir %s/%s --master-key-file %s "
+                "--seal-key-out %s/%s.k0",
+                backup, k->root, name, key, k->root, name) != 0)
+        fail_msg("restore of %s with %s: %s", backup, key, out);
+    if (run_cli(out, sizeof(out), "report --data-dir %s/%s --master-key-file %s", k->root, name,
+                key) != 0)
+        fail_msg("report on the restored %s: %s", name, out);
 }
 
 /* KEK rotation (offline): every wrapped key and the root key move to a new master key; records,
@@ -653,24 +673,9 @@ static void test_enc4_rotate_master_offline(void **state)
     char *after = strdup(str(o, "location"));
     json_decref(o);
     assert_int_equal(ts_stop(&k), 0);
-    /* a backup from after the rotation, whole: sealed under the root key (the first key's
-     * bytes), so the new key alone is refused naming the old key's id; with the old one given
-     * apart (--old-master-key), the restored data dir is the new key's */
-    assert_int_not_equal(run_cli(out, sizeof(out),
-                                 "backup restore --from %s --data-dir %s/after-x "
-                                 "--master-key-file %s --seal-key-out %s/after-x.k0",
-                                 after, k.root, new_key, k.root),
-                         0);
-    if (!strstr(out, old_id))
-        fail_msg("restore of a backup after the rotation, new key only: %s", out);
-    if (run_cli(out, sizeof(out),
-                "backup restore --from %s --data-dir %s/after --master-key-file %s "
-                "--old-master-key file:%s --seal-key-out %s/after.k0",
-                after, k.root, new_key, old_key, k.root) != 0)
-        fail_msg("restore of a backup after the rotation: %s", out);
-    assert_int_equal(run_cli(out, sizeof(out), "report --data-dir %s/after --master-key-file %s",
-                             k.root, new_key),
-                     0);
+    /* a backup from after the rotation, whole: its header carries the root key wrapped by the
+     * new key, so the new key alone restores it; the restored data dir is the new key's */
+    restore_whole(&k, after, "after", new_key);
     free(after);
     /* the node, with its new key, verifies the backup from before (the root key it kept) */
     assert_int_equal(run_cli(out, sizeof(out),
@@ -740,11 +745,153 @@ static void test_enc4_rotate_master_offline(void **state)
     assert_int_equal(run_cli(out, sizeof(out), "report --data-dir %s/restored --master-key-file %s",
                              k.root, old_key),
                      0);
-    assert_int_equal(ts_sh("! test -e %s/restored/root.key.next && ! test -e %s/restored/root.key",
+    assert_int_equal(ts_sh("! test -e %s/restored/root.key.next && test -f %s/restored/root.key",
                            k.root, k.root),
                      0);
     free(before);
     assert_int_equal(ts_finish(&k, 2, kop, kowner), 0);
+}
+
+/* The master key's status; its rotation's state. */
+static json_t *kek_status(ts_server *s, const char *token)
+{
+    return ts_call(s, "GET", "/v1/sys/keys", token, NULL, 200);
+}
+
+static bool kek_rotation_idle(ts_server *s, const char *token)
+{
+    json_t *st = kek_status(s, token);
+    bool idle = !strcmp(str(json_object_get(st, "rotation"), "state"), "idle");
+    json_decref(st);
+    return idle;
+}
+
+/* KEK rotation online (POST /v1/sys/keys/rotate): the node serves throughout (a tenant made,
+ * records written and read, a DEK rotated while it runs); a command: key from a request, the key
+ * in use, a second rotation and a backup meanwhile are refused; killed with SIGKILL midway and
+ * started with the new key, it opens the old one from its recorded source and finishes; then
+ * every wrapped key in system.db names the new KEK, the old key is refused naming the new one,
+ * a backup from before restores with the old key and one from after with the new key alone. */
+static void test_enc4_rotate_master_online(void **state)
+{
+    (void)state;
+    ts_server k;
+    char tid[32], out[4096], new_key[320], body[512], old_id[32], new_id[32], path[400];
+    char *kop = NULL;
+    ts_init(&k);
+    /* one key a batch, a second apart: the rotation of 10 keys takes about 10 s */
+    snprintf(k.extra_config, sizeof(k.extra_config),
+             "[keys]\nrewrap_batch = 1\nrewrap_pause_ms = 1000\n");
+    char *kowner = ts_start_tenant(&k, &kop, "kon", tid);
+    assert_non_null(kowner);
+    ts_bucket(&k, kowner, "b");
+    assert_int_equal(ts_put(&k, kowner, "b", "kk-1", "text/plain", "one", 3), 201);
+    for (int i = 0; i < 4; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "kon-%d", i);
+        free(ts_tenant(&k, kop, name, NULL));
+    }
+    json_t *o = ts_call(&k, "POST", "/v1/sys/backups", kop, NULL, 201);
+    char *before = strdup(str(o, "location"));
+    json_decref(o);
+    json_t *st = kek_status(&k, kop);
+    strcpy(old_id, str(st, "kek_id"));
+    assert_string_equal(str(st, "source"), "file");
+    assert_string_equal(str(json_object_get(st, "rotation"), "state"), "idle");
+    json_decref(st);
+    snprintf(new_key, sizeof(new_key), "%s/next-master.key", k.root);
+    assert_int_equal(ts_sh("head -c 32 /dev/urandom > %s && chmod 600 %s", new_key, new_key), 0);
+
+    /* a request never names a program for the node to run; nor the key in use */
+    snprintf(body, sizeof(body), "{\"master_key\":\"command:touch %s/ran\"}", k.root);
+    json_decref(ts_call(&k, "POST", "/v1/sys/keys/rotate", kop, body, 400));
+    snprintf(path, sizeof(path), "%s/ran", k.root);
+    assert_false(cst_path_exists(path));
+    snprintf(body, sizeof(body), "{\"master_key\":\"file:%s\"}", k.key_file);
+    json_decref(ts_call(&k, "POST", "/v1/sys/keys/rotate", kop, body, 400));
+
+    snprintf(body, sizeof(body), "{\"master_key\":\"file:%s\"}", new_key);
+    st = ts_call(&k, "POST", "/v1/sys/keys/rotate", kop, body, 202);
+    json_t *rot = json_object_get(st, "rotation");
+    assert_string_equal(str(rot, "state"), "running");
+    assert_string_equal(str(rot, "from_kek_id"), old_id);
+    strcpy(new_id, str(rot, "to_kek_id"));
+    assert_string_not_equal(new_id, old_id);
+    json_decref(st);
+    /* meanwhile: no second rotation, no backup (its keys would be under two KEKs) */
+    json_decref(ts_call(&k, "POST", "/v1/sys/keys/rotate", kop, body, 409));
+    json_decref(ts_call(&k, "POST", "/v1/sys/backups", kop, NULL, 409));
+    /* the node serves: a new tenant (its keys under the new KEK), writes, reads, a DEK rotation */
+    char late_tid[32];
+    char *late = NULL, *lop = NULL;
+    late = ts_tenant(&k, kop, "kon-late", late_tid);
+    assert_non_null(late);
+    ts_bucket(&k, late, "b");
+    assert_int_equal(ts_put(&k, late, "b", "l-1", "text/plain", "late", 4), 201);
+    assert_int_equal(ts_put(&k, kowner, "b", "kk-2", "text/plain", "two", 3), 201);
+    read_back(&k, kowner, "kk-1", "one");
+    snprintf(path, sizeof(path), "/v1/sys/tenants/%s/keys/rotate", tid);
+    json_decref(ts_call(&k, "POST", path, kop, NULL, 202));
+    /* killed midway */
+    st = kek_status(&k, kop);
+    rot = json_object_get(st, "rotation");
+    assert_string_equal(str(rot, "state"), "running");
+    assert_true(num(rot, "done") < num(rot, "total"));
+    json_decref(st);
+    ts_kill9(&k);
+
+    /* started with the new key (the operator switched early): the old one opens from the source
+     * the rotation recorded, and the rotation resumes and finishes */
+    snprintf(k.extra_config, sizeof(k.extra_config),
+             "[keys]\nrewrap_batch = 1\nrewrap_pause_ms = 1000\nmaster_key = file:%s\n", new_key);
+    assert_true(ts_start(&k));
+    free(kop);
+    kop = ts_operator(&k);
+    double until = ts_now_s() + 60;
+    while (!kek_rotation_idle(&k, kop)) {
+        assert_true(ts_now_s() < until);
+        usleep(100 * 1000);
+    }
+    st = kek_status(&k, kop);
+    assert_string_equal(str(st, "kek_id"), new_id);
+    assert_int_equal(num(st, "age_days"), 0);
+    json_decref(st);
+    free(kowner);
+    kowner = ts_login(&k, "kon", "owner", TS_PASSWORD);
+    free(late);
+    late = ts_login(&k, "kon-late", "owner", TS_PASSWORD);
+    read_back(&k, kowner, "kk-1", "one");
+    read_back(&k, kowner, "kk-2", "two");
+    read_back(&k, late, "l-1", "late");
+    audit_details_open(&k, kowner, "kk-1");
+    o = ts_call(&k, "POST", "/v1/sys/backups", kop, NULL, 201);
+    char *after = strdup(str(o, "location"));
+    json_decref(o);
+    assert_int_equal(ts_stop(&k), 0);
+    /* every wrapped key names the new KEK (format 0x03, its id) */
+    assert_int_equal(ts_sh("test \"$(sqlite3 %s/system.db \"SELECT count(*) FROM tenant_keys WHERE "
+                           "hex(substr(wrapped, 1, 9)) != '03' || upper('%s')\")\" = 0",
+                           k.data_dir, new_id),
+                     0);
+    assert_int_equal(ts_sh("test \"$(sqlite3 %s/system.db \"SELECT count(*) FROM tenant_keys\")\" "
+                           "-ge 12",
+                           k.data_dir),
+                     0);
+    /* the old key is refused, naming the key the data dir needs now */
+    char old_key[320];
+    snprintf(old_key, sizeof(old_key), "%s", k.key_file);
+    assert_int_not_equal(
+        run_cli(out, sizeof(out), "report --data-dir %s --master-key-file %s", k.data_dir, old_key),
+        0);
+    if (!strstr(out, new_id))
+        fail_msg("the old key after the rotation: %s", out);
+    /* a backup from before restores with the old key; one from after with the new key alone */
+    restore_whole(&k, before, "before", old_key);
+    restore_whole(&k, after, "after", new_key);
+    free(before);
+    free(after);
+    free(lop);
+    assert_int_equal(ts_finish(&k, 3, kop, kowner, late), 0);
 }
 
 int main(void)
@@ -756,6 +903,7 @@ int main(void)
         cmocka_unit_test(test_enc4_erase_destroys_every_version),
         cmocka_unit_test(test_enc4_automatic_rotation_at_encryption_limit),
         cmocka_unit_test(test_enc4_rotate_master_offline),
+        cmocka_unit_test(test_enc4_rotate_master_online),
     };
     return ts_run_group_tests("keys", tests, sizeof(tests) / sizeof(tests[0]), setup, teardown);
 }

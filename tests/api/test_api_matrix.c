@@ -106,6 +106,8 @@ static const struct cell {
      "sys-admin t:sys.tenants"},
     {"POST", "/v1/sys/tenants/{id}/keys/rotate",
      "/v1/sys/tenants/tn_00000000000000000000/keys/rotate", NULL, "sys-admin t:sys.tenants"},
+    {"GET", "/v1/sys/keys", "/v1/sys/keys", NULL, "sys-admin"},
+    {"POST", "/v1/sys/keys/rotate", "/v1/sys/keys/rotate", "{\"master_key\":5}", "sys-admin"},
     {"GET", "/v1/sys/certificates/{id}", "/v1/sys/certificates/ce_00000000000000000000", NULL,
      "sys-admin t:sys.tenants"},
     {"GET", "/v1/export", "/v1/export", NULL, "owner admin t:tenant.admin"},

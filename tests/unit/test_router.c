@@ -124,7 +124,7 @@ static void test_iam4_public_routes_are_exactly_health_and_login(void **state)
             assert_true(r->perm == CST_PERM_SYS_TENANTS || r->perm == CST_PERM_SYS_OPERATORS ||
                         r->perm == CST_PERM_SYS_SECURITY || r->perm == CST_PERM_SYS_BACKUPS ||
                         r->perm == CST_PERM_SYS_REPORT || r->perm == CST_PERM_SYS_LOCKBOX ||
-                        r->perm == CST_PERM_SYS_BREAK_GLASS);
+                        r->perm == CST_PERM_SYS_BREAK_GLASS || r->perm == CST_PERM_SYS_KEYS);
     }
 }
 
