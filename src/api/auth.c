@@ -51,16 +51,9 @@ static cst_err totp_open(cst_node *n, const cst_user_row *u, uint8_t out[CST_TOT
 {
     secret_key sk;
     TRY(secret_key_get(n, u, &sk));
-    cst_err e = cst_totp_secret_open(sk.key, u, out);
-    /* ENC-4: a secret sealed before a DEK rotation opens under the version it was sealed
-     * with (retired versions stay in the ring); the next enrolment seals it under the current */
-    const cst_dek_ring *ring = sk.held ? &sk.held->deks : NULL;
-    for (size_t i = ring ? atomic_load(&ring->n) : 0; e == CST_ERR_INTEGRITY && i-- > 0;) {
-        if (&ring->keys[i] == sk.key)
-            continue;
-        cst_err_clear();
-        e = cst_totp_secret_open(&ring->keys[i], u, out);
-    }
+    /* ENC-4: a secret sealed before a DEK rotation opens under the version it was sealed with
+     * (retired versions stay in the ring) until the re-encryption re-seals it (node/keys.c) */
+    cst_err e = cst_totp_secret_open_ring(sk.held ? &sk.held->deks : NULL, sk.key, u, out, NULL);
     secret_key_put(n, &sk);
     return e;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/authn.h"
+#include "core/keyring.h"
 #include "core/lockbox.h"
 #include "crypto/secrets.h"
 #include "util/json.h"
@@ -260,6 +261,24 @@ cst_err cst_totp_secret_open(const cst_key *key, const cst_user_row *u,
         memcpy(out, pt.data, CST_TOTP_SECRET_LEN);
     cst_buf_wipe_free(&pt);
     cst_buf_free(&aad);
+    return e;
+}
+
+cst_err cst_totp_secret_open_ring(const cst_dek_ring *ring, const cst_key *first,
+                                  const cst_user_row *u, uint8_t out[CST_TOTP_SECRET_LEN],
+                                  const cst_key **used)
+{
+    cst_err e = cst_totp_secret_open(first, u, out);
+    const cst_key *k = first;
+    for (size_t i = ring ? atomic_load(&ring->n) : 0; e == CST_ERR_INTEGRITY && i-- > 0;) {
+        if (&ring->keys[i] == first)
+            continue;
+        cst_err_clear();
+        k = &ring->keys[i];
+        e = cst_totp_secret_open(k, u, out);
+    }
+    if (e == CST_OK && used)
+        *used = k;
     return e;
 }
 

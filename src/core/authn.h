@@ -94,6 +94,13 @@ CST_MUST_USE cst_err cst_authn_operator_key(const cst_key *kek, cst_key *out);
 /* Opens the user's sealed TOTP secret under key into out (wipe it after use). */
 CST_MUST_USE cst_err cst_totp_secret_open(const cst_key *key, const cst_user_row *u,
                                           uint8_t out[CST_TOTP_SECRET_LEN]);
+/* ENC-4: opens it with first, else with any version of ring (NULL: none; a secret sealed before
+ * a DEK rotation); *used (may be NULL) receives the key that opened it. */
+struct cst_dek_ring;
+CST_MUST_USE cst_err cst_totp_secret_open_ring(const struct cst_dek_ring *ring,
+                                               const cst_key *first, const cst_user_row *u,
+                                               uint8_t out[CST_TOTP_SECRET_LEN],
+                                               const cst_key **used);
 /* Seals secret under key into the user's row (totp_sealed). */
 CST_MUST_USE cst_err cst_totp_secret_seal(const cst_key *key, cst_user_row *u,
                                           const uint8_t secret[CST_TOTP_SECRET_LEN]);

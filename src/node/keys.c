@@ -1,10 +1,12 @@
 /* keys.c: ENC-4 DEK rotation, background re-encryption and automatic rotation (node/keys.h). */
 #include "node/keys.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "core/authn.h"
 #include "core/record.h"
 #include "core/tenant.h"
 #include "util/json.h"
@@ -49,6 +51,45 @@ static cst_err sum_records(uint32_t version, int64_t records, void *p)
     return CST_OK;
 }
 
+/* ENC-4: the tenant's TOTP secrets, sealed under older DEK versions, re-sealed under the new
+ * version key in the rotation's unit of work w (read and written inside it, so nothing a login
+ * writes meanwhile is lost); the records follow in the background. */
+typedef struct totp_users {
+    cst_user_row *rows;
+    size_t n, cap;
+} totp_users;
+
+static cst_err collect_totp(const cst_user_row *u, void *p)
+{
+    totp_users *a = p;
+    if (!u->totp_sealed_len)
+        return CST_OK;
+    TRY(cst_room((void **)&a->rows, &a->cap, a->n + 1, sizeof(*a->rows)));
+    a->rows[a->n++] = *u;
+    return CST_OK;
+}
+
+static cst_err totp_reseal(cst_node *n, cst_work *w, cst_tenant_ctx *t, const cst_key *key)
+{
+    const cst_key *cur = cst_dek_get(&t->deks, cst_dek_current(&t->deks));
+    ENSURE(cur != NULL, CST_ERR_INTERNAL, "the tenant's current DEK is not held");
+    totp_users a = {0};
+    cst_err e = cst_store_user_list(n->store, w, t->id, collect_totp, &a);
+    uint8_t secret[CST_TOTP_SECRET_LEN];
+    for (size_t i = 0; e == CST_OK && i < a.n; i++) {
+        e = cst_totp_secret_open_ring(&t->deks, cur, &a.rows[i], secret, NULL);
+        if (e == CST_OK)
+            e = cst_totp_secret_seal(key, &a.rows[i], secret);
+        if (e == CST_OK)
+            e = cst_store_user_update(n->store, w, &a.rows[i]);
+        sodium_memzero(secret, sizeof(secret));
+    }
+    if (a.rows)
+        sodium_memzero(a.rows, a.cap * sizeof(*a.rows));
+    free(a.rows);
+    return e;
+}
+
 static cst_err rotate_in(cst_node *n, cst_work *w, const char *tenant_id, int64_t now, rotation *r)
 {
     cst_buf blob;
@@ -68,6 +109,8 @@ static cst_err rotate_in(cst_node *n, cst_work *w, const char *tenant_id, int64_
         e = cst_node_key_unwrap(n, tenant_id, "dek", r->version, blob.data, blob.len, &r->key);
     if (e == CST_OK)
         e = cst_store_key_add(n->store, w, tenant_id, "dek", r->version, &blob, now);
+    if (e == CST_OK)
+        e = totp_reseal(n, w, r->t, &r->key);
     cst_rewrap_row row = {.target = r->version, .started_at = now};
     if (e == CST_OK)
         e = cst_tstore_dek_counts(r->t->ts, NULL, sum_records, &row.total);

@@ -1,7 +1,8 @@
 /* keys.h: ENC-4, DEK rotation of a serving node.
  *
  * A rotation stores a new wrapped DEK version and the tenant's re-encryption row (system.db
- * key_rewrap, state running) in one unit of work; when it commits the version becomes current
+ * key_rewrap, state running) in one unit of work, re-sealing the tenant's users' TOTP secrets
+ * under the new version in it; when it commits the version becomes current
  * in the open tenant's ring, so every write after it seals under the new version. The key
  * worker thread then re-encrypts the tenant's records from older versions in batches of
  * keys.rewrap_batch (one short tenant-store transaction each, keys.rewrap_pause_ms apart),

@@ -368,7 +368,7 @@ static void enc1(cst_report_ctx *c, cst_report_row *r)
 }
 
 /* ENC-4: DEK versions, ages and counts per tenant; the retired versions' keys stay (audit
- * details and TOTP secrets sealed under them open until the tenant's erase). The master key:
+ * details sealed under them open until the tenant's erase). The master key:
  * its id, source kind, age and rotation; older than keys.kek_max_age fails the row; a DEK past
  * its limits warns. */
 static void enc4(cst_report_ctx *c, cst_report_row *r)
@@ -380,8 +380,9 @@ static void enc4(cst_report_ctx *c, cst_report_row *r)
     cst_report_fact(c, r, "re_encryptions_running", json_integer(F(c)->dek_rewrapping));
     cst_report_fact(c, r, "retired_versions",
                     json_string("kept wrapped until the tenant's erase, so that audit details "
-                                "and TOTP secrets sealed under them still open; no record uses "
-                                "a retired version"));
+                                "sealed under them (immutable entries) still open until "
+                                "retention prunes them; no record and no TOTP secret uses a "
+                                "retired version (a rotation re-seals the TOTP secrets)"));
     int64_t since = c->n->kek_since, max_days = cfg->kek_max_age / 86400;
     int64_t kek_days = since ? (c->now - since) / DAY_US : -1;
     cst_report_fact(

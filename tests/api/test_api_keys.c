@@ -345,6 +345,22 @@ static void test_enc4_rotate_while_writing(void **state)
             ts_now_s() - t0);
 }
 
+/* The owner's sealed TOTP secret as system.db holds it (hex), into out. */
+static void totp_sealed_of(const ts_server *s, const char *tid, char *out, size_t n)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd),
+             "sqlite3 %s/system.db \"SELECT hex(totp_sealed) FROM users WHERE tenant_id = '%s' "
+             "AND username = 'owner'\"",
+             s->data_dir, tid);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t got = fread(out, 1, n - 1, p);
+    out[got] = '\0';
+    assert_int_equal(pclose(p), 0);
+    assert_true(got > 40);
+}
+
 static void test_enc4_rewrap_resumes_after_sigkill(void **state)
 {
     (void)state;
@@ -830,8 +846,14 @@ static void test_enc4_rotate_master_online(void **state)
     assert_int_equal(ts_put(&k, late, "b", "l-1", "text/plain", "late", 4), 201);
     assert_int_equal(ts_put(&k, kowner, "b", "kk-2", "text/plain", "two", 3), 201);
     read_back(&k, kowner, "kk-1", "one");
+    /* the DEK rotation re-seals the owner's TOTP secret under the new version in its own
+     * transaction (the owner signs in with a code after the restart below) */
+    char sealed[2][400];
+    totp_sealed_of(&k, tid, sealed[0], sizeof(sealed[0]));
     snprintf(path, sizeof(path), "/v1/sys/tenants/%s/keys/rotate", tid);
     json_decref(ts_call(&k, "POST", path, kop, NULL, 202));
+    totp_sealed_of(&k, tid, sealed[1], sizeof(sealed[1]));
+    assert_string_not_equal(sealed[0], sealed[1]);
     /* killed midway */
     st = kek_status(&k, kop);
     rot = json_object_get(st, "rotation");
