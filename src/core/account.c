@@ -1,5 +1,6 @@
 /* account.c: usernames (IAM-1) and new accounts with a one-time password. */
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/account.h"
@@ -74,4 +75,23 @@ cst_err cst_account_keep_an_owner(cst_store *st, cst_work *w, const cst_user_row
     ENSURE(owners > 1, CST_ERR_CONFLICT,
            "the tenant's last owner cannot be removed, disabled or demoted");
     return CST_OK;
+}
+
+cst_err cst_user_rows_add(const cst_user_row *u, void *rows)
+{
+    cst_user_rows *r = rows;
+    if (r->keep && !r->keep(u))
+        return CST_OK;
+    TRY(cst_room((void **)&r->rows, &r->cap, r->n, sizeof(*r->rows)));
+    r->rows[r->n++] = *u;
+    return CST_OK;
+}
+
+void cst_user_rows_free(cst_user_rows *r)
+{
+    if (r->rows)
+        sodium_memzero(r->rows, r->cap * sizeof(*r->rows));
+    free(r->rows);
+    r->rows = NULL;
+    r->n = r->cap = 0;
 }

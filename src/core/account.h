@@ -33,4 +33,15 @@ CST_MUST_USE cst_err cst_account_keep_an_owner(cst_store *st, cst_work *w,
                                                const cst_user_row *before,
                                                const cst_user_row *after);
 
+/* The users a listing (cst_store_user_list's fn: cst_user_rows_add) passes to keep (NULL: every
+ * one); cst_user_rows_free wipes and frees them (they hold password hashes and sealed
+ * secrets). */
+typedef struct cst_user_rows {
+    bool (*keep)(const cst_user_row *u);
+    cst_user_row *rows;
+    size_t n, cap;
+} cst_user_rows;
+CST_MUST_USE cst_err cst_user_rows_add(const cst_user_row *u, void *rows);
+void cst_user_rows_free(cst_user_rows *r);
+
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/account.h"
 #include "core/authn.h"
 #include "core/record.h"
 #include "core/tenant.h"
@@ -54,27 +55,17 @@ static cst_err sum_records(uint32_t version, int64_t records, void *p)
 /* ENC-4: the tenant's TOTP secrets, sealed under older DEK versions, re-sealed under the new
  * version key in the rotation's unit of work w (read and written inside it, so nothing a login
  * writes meanwhile is lost); the records follow in the background. */
-typedef struct totp_users {
-    cst_user_row *rows;
-    size_t n, cap;
-} totp_users;
-
-static cst_err collect_totp(const cst_user_row *u, void *p)
+static bool has_totp(const cst_user_row *u)
 {
-    totp_users *a = p;
-    if (!u->totp_sealed_len)
-        return CST_OK;
-    TRY(cst_room((void **)&a->rows, &a->cap, a->n + 1, sizeof(*a->rows)));
-    a->rows[a->n++] = *u;
-    return CST_OK;
+    return u->totp_sealed_len > 0;
 }
 
 static cst_err totp_reseal(cst_node *n, cst_work *w, cst_tenant_ctx *t, const cst_key *key)
 {
     const cst_key *cur = cst_dek_get(&t->deks, cst_dek_current(&t->deks));
     ENSURE(cur != NULL, CST_ERR_INTERNAL, "the tenant's current DEK is not held");
-    totp_users a = {0};
-    cst_err e = cst_store_user_list(n->store, w, t->id, collect_totp, &a);
+    cst_user_rows a = {.keep = has_totp};
+    cst_err e = cst_store_user_list(n->store, w, t->id, cst_user_rows_add, &a);
     uint8_t secret[CST_TOTP_SECRET_LEN];
     for (size_t i = 0; e == CST_OK && i < a.n; i++) {
         e = cst_totp_secret_open_ring(&t->deks, cur, &a.rows[i], secret, NULL);
@@ -84,9 +75,7 @@ static cst_err totp_reseal(cst_node *n, cst_work *w, cst_tenant_ctx *t, const cs
             e = cst_store_user_update(n->store, w, &a.rows[i]);
         sodium_memzero(secret, sizeof(secret));
     }
-    if (a.rows)
-        sodium_memzero(a.rows, a.cap * sizeof(*a.rows));
-    free(a.rows);
+    cst_user_rows_free(&a);
     return e;
 }
 

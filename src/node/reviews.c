@@ -20,22 +20,12 @@
 /* ---- the principals ---- */
 
 /* The enabled users of a scope, so that their tokens are listed with their rights. */
-typedef struct users {
-    cst_user_row *rows;
-    size_t n, cap;
-} users;
-
-static cst_err add_user(const cst_user_row *u, void *p)
+static bool enabled(const cst_user_row *u)
 {
-    users *l = p;
-    if (u->disabled)
-        return CST_OK;
-    TRY(cst_room((void **)&l->rows, &l->cap, l->n, sizeof(*l->rows)));
-    l->rows[l->n++] = *u;
-    return CST_OK;
+    return !u->disabled;
 }
 
-static const cst_user_row *user_of(const users *l, const char *id)
+static const cst_user_row *user_of(const cst_user_rows *l, const char *id)
 {
     for (size_t i = 0; i < l->n; i++)
         if (!strcmp(l->rows[i].id, id))
@@ -45,7 +35,7 @@ static const cst_user_row *user_of(const users *l, const char *id)
 
 typedef struct listing {
     cst_node *n;
-    users users;
+    cst_user_rows users;
     json_t *out;
     int64_t now;
 } listing;
@@ -127,9 +117,9 @@ static cst_err add_grants(listing *l, cst_work *w, const char *scope)
 cst_err cst_review_principals(cst_node *n, cst_work *w, const char *scope, int64_t now,
                               json_t **out)
 {
-    listing l = {.n = n, .out = json_array(), .now = now};
+    listing l = {.n = n, .users = {.keep = enabled}, .out = json_array(), .now = now};
     *out = NULL;
-    cst_err e = l.out ? cst_store_user_list(n->store, w, scope, add_user, &l.users)
+    cst_err e = l.out ? cst_store_user_list(n->store, w, scope, cst_user_rows_add, &l.users)
                       : cst_fail(CST_ERR_INTERNAL, "out of memory");
     for (size_t i = 0; e == CST_OK && i < l.users.n; i++) {
         const cst_user_row *u = &l.users.rows[i];
@@ -148,7 +138,7 @@ cst_err cst_review_principals(cst_node *n, cst_work *w, const char *scope, int64
         e = cst_store_token_list(n->store, w, scope, NULL, add_token, &l);
     if (e == CST_OK && strcmp(scope, CST_SYS_TENANT) != 0)
         e = add_grants(&l, w, scope);
-    free(l.users.rows);
+    cst_user_rows_free(&l.users);
     if (e != CST_OK) {
         json_decref(l.out);
         return e;
