@@ -16,15 +16,13 @@ build/Makefile: CMakeLists.txt
 build: deps build/Makefile
 	@cmake --build build -j $(JOBS)
 
-# First run: initialise ./var (master key ./custodia-master.key, outside the data dir) and
-# print the operator's one-time password; every run then serves https://127.0.0.1:8443.
+# make run [CONFIG=FILE] [LISTEN=ADDR:PORT]. First run: initialise ./var (master key
+# ./custodia-master.key, outside the data dir) and print the operator's one-time password; every
+# run then serves https://127.0.0.1:8443 (or LISTEN). A CONFIG is remembered in
+# $(DATA_DIR)/.make-run-config for the runs after it (CONFIG=none forgets it); scripts/run.sh says
+# which config is in use and where the server log goes.
 run: build
-	@if [ ! -f $(DATA_DIR)/system.db ]; then \
-	    ./build/custodia init --data-dir $(DATA_DIR) --master-key-file $(MASTER_KEY) || exit 1; \
-	else \
-	    echo "custodia: using existing data dir $(DATA_DIR) (remove it and $(MASTER_KEY) to start over)"; \
-	fi
-	@exec ./build/custodia serve --data-dir $(DATA_DIR) --master-key-file $(MASTER_KEY)
+	@./scripts/run.sh ./build/custodia $(DATA_DIR) $(MASTER_KEY) "$(CONFIG)" "$(LISTEN)"
 
 test: deps test-release test-asan
 

@@ -11,6 +11,7 @@ PACKAGES=(
     libyaml-dev
     libp11-kit-dev softhsm2
     chromium fonts-dejavu-core
+    scdoc
 )
 
 # The OpenAPI checks (redocly lint, ajv in the API tests) are npm packages pinned in

@@ -22,12 +22,6 @@ typedef struct bk_args {
     bool json;
 } bk_args;
 
-static void usage_backup(FILE *f)
-{
-    fprintf(f, "usage: custodia backup create|list|verify|restore|drill [options]\n"
-               "       (see custodia help)\n");
-}
-
 static int fail(const char *what, cst_err e)
 {
     fprintf(stderr, "custodia backup %s: %s\n", what, cst_err_message(e));
@@ -41,7 +35,7 @@ static void print_json(json_t *o)
     cst_json_free_text(text);
 }
 
-static int parse_args(int argc, char **argv, bk_args *a)
+static int parse_args(const cst_cli_command *cmd, int argc, char **argv, bk_args *a)
 {
     memset(a, 0, sizeof(*a));
     const cst_cli_opt opts[] = {CST_CLI_NODE_OPTS(a->node),
@@ -56,15 +50,13 @@ static int parse_args(int argc, char **argv, bk_args *a)
                                 CST_CLI_VALUE("scratch", &a->scratch),
                                 CST_CLI_FLAG("json", &a->json),
                                 CST_CLI_END};
-    int first, rc = cst_cli_parse(argc, argv, opts, usage_backup, &first);
+    int first, rc = cst_cli_parse(cmd, argc, argv, opts, &first);
     if (rc != CST_CLI_CONTINUE)
         return rc;
     if (first < argc)
         a->path = argv[first++];
-    if (first < argc) {
-        fprintf(stderr, "custodia backup: unexpected argument \"%s\"\n", argv[first]);
-        return 2;
-    }
+    if (first < argc)
+        return cst_cli_usage_error(cmd, "unexpected argument \"%s\"", argv[first]);
     return CST_CLI_CONTINUE;
 }
 
@@ -387,16 +379,11 @@ static int do_drill(const cst_config *cfg, const bk_args *a)
     return rc;
 }
 
-int cst_cli_backup(int argc, char **argv)
+int cst_cli_backup(const cst_cli_command *cmd, int argc, char **argv)
 {
-    if (argc < 2) {
-        usage_backup(stderr);
-        return 2;
-    }
-    const char *sub = argv[1];
-    argv[1] = argv[0];
+    const char *sub = argv[0]; /* the command table's "backup SUB" */
     bk_args a;
-    int rc = parse_args(argc - 1, argv + 1, &a);
+    int rc = parse_args(cmd, argc, argv, &a);
     if (rc != CST_CLI_CONTINUE)
         return rc;
     cst_config cfg;
@@ -415,7 +402,5 @@ int cst_cli_backup(int argc, char **argv)
         return do_restore(&cfg, &a);
     if (!strcmp(sub, "drill"))
         return do_drill(&cfg, &a);
-    fprintf(stderr, "custodia backup: unknown command \"%s\"\n", sub);
-    usage_backup(stderr);
-    return 2;
+    return cst_cli_usage_error(cmd, "no such command");
 }

@@ -10,22 +10,12 @@
 #include "util/json.h"
 #include "util/util.h"
 
-static void usage(FILE *f)
+int cst_cli_cert_verify(const cst_cli_command *cmd, int argc, char **argv)
 {
-    fprintf(f, "usage: custodia cert verify FILE [--public-key FILE] [--data-dir DIR] [--json]\n");
-}
-
-int cst_cli_cert(int argc, char **argv)
-{
-    if (!cst_cli_verb(&argc, &argv, "verify")) {
-        usage(stderr);
-        return 2;
-    }
     json_t *cert = NULL;
     bool json = false;
     cst_err e = CST_OK;
-    int rc = cst_cli_verify_signed(argc, argv, "cert verify", usage, cst_certificate_verify, &cert,
-                                   &json, &e);
+    int rc = cst_cli_verify_signed(cmd, argc, argv, cst_certificate_verify, &cert, &json, &e);
     if (rc != CST_CLI_CONTINUE)
         return rc;
     const char *id = json_string_value(json_object_get(cert, "certificate_id"));

@@ -12,16 +12,6 @@
 #include "util/json.h"
 #include "util/util.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: custodia keys rotate-master --new SOURCE [--config FILE] [--data-dir DIR]\n"
-            "                                  [--master-key-file F] [--json]\n"
-            "  SOURCE: file:PATH | command:CMD | pkcs11:URI (file: and pkcs11: keys are made\n"
-            "  when missing); the current key comes from keys.master_key as for serve.\n"
-            "  Afterwards set keys.master_key to SOURCE: the old key no longer opens the node.\n");
-}
-
 static cst_err rotate(const cst_config *cfg, const char *source, json_t **out)
 {
     cst_node n;
@@ -47,20 +37,20 @@ static cst_err rotate(const cst_config *cfg, const char *source, json_t **out)
     return e;
 }
 
-int cst_cli_keys(int argc, char **argv)
+int cst_cli_keys_rotate_master(const cst_cli_command *cmd, int argc, char **argv)
 {
     cst_cli_node_args a = {0};
     const char *source = NULL;
     bool json = false;
     const cst_cli_opt opts[] = {CST_CLI_NODE_OPTS(a), CST_CLI_VALUE("new", &source),
                                 CST_CLI_FLAG("json", &json), CST_CLI_END};
-    int first, rc = cst_cli_parse_verb(&argc, &argv, "rotate-master", opts, usage, &first);
+    int first, rc = cst_cli_parse(cmd, argc, argv, opts, &first);
     if (rc != CST_CLI_CONTINUE)
         return rc;
-    if (first != argc || !source) {
-        usage(stderr);
-        return 2;
-    }
+    if (first != argc)
+        return cst_cli_usage_error(cmd, "unexpected argument \"%s\"", argv[first]);
+    if (!source)
+        return cst_cli_usage_error(cmd, "--new SOURCE is required");
     cst_config cfg;
     json_t *out = NULL;
     cst_err e = cst_cli_config(&cfg, a.config, a.data_dir, a.key, NULL);

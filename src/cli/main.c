@@ -1,4 +1,4 @@
-/* main.c: custodia's one binary: init and serve (SPEC §4). */
+/* main.c: custodia's one binary: its command table, and init, serve, audit verify (SPEC §4). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,63 +12,13 @@
 #include "node/node.h"
 #include "util/util.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: custodia <command> [options]\n"
-            "\n"
-            "  init  --data-dir DIR [--region R] [--master-key-file F | --master-key SOURCE]\n"
-            "        [--pin-file F] [--operator-username NAME]\n"
-            "        [--json]\n"
-            "        create a data dir, its keys, TLS certificate and first operator (NAME,\n"
-            "        default admin)\n"
-            "  serve [--config FILE] [--data-dir DIR] [--listen ADDR:PORT] [--master-key-file F]\n"
-            "        serve the HTTPS API (default https://127.0.0.1:8443)\n"
-            "  audit verify [--seal-key K0FILE] [--config FILE] [--data-dir DIR]\n"
-            "        [--master-key-file F] [--json]\n"
-            "        check the audit log's hash chain and, with K0, every seal (exit 1 when\n"
-            "        it fails, naming the first bad entry)\n"
-            "  backup create [--to DIR]      take a backup now (node stopped; a serving node\n"
-            "                                takes them on its schedule or POST /v1/sys/backups)\n"
-            "  backup list [--dir DIR] [--json]\n"
-            "  backup verify PATH [--public-key FILE] [--scratch DIR] [--json]\n"
-            "  backup restore --from PATH --data-dir DIR [--tenant ID] [--seal-key-out FILE]\n"
-            "                 [--old-master-key SOURCE]\n"
-            "                 [--public-key FILE] [--region R]\n"
-            "        a whole node into a new data dir, or one tenant into a stopped node\n"
-            "  backup drill                  restore the newest backup into scratch space,\n"
-            "                                decrypt every record, record the result\n"
-            "        (every backup command also takes --config, --data-dir, --master-key-file)\n"
-            "  cert verify FILE [--public-key FILE] [--data-dir DIR] [--json]\n"
-            "        check a certificate of deletion against the node's public key\n"
-            "        (default <data-dir>/node-signing.pub; exit 1 when it fails)\n"
-            "  report [--format json|html|oscal] [--out FILE]\n"
-            "        the compliance report: every control's status and evidence, signed by\n"
-            "        the node's key (also takes --config, --data-dir, --master-key-file)\n"
-            "  report verify FILE [--public-key FILE] [--data-dir DIR] [--json]\n"
-            "        check a report's signature (exit 1 when it fails)\n"
-            "  operator unlock NAME          end an operator's lockout (node stopped; a serving\n"
-            "                                node: PATCH /v1/sys/operators/{id} by a sys-admin)\n"
-            "        (also takes --config, --data-dir, --master-key-file, --json)\n"
-            "  keys rotate-master --new SOURCE\n"
-            "        rewrap every tenant key and the root key under a new master key (node\n"
-            "        stopped; SOURCE file:PATH | command:CMD | pkcs11:URI); then start with it\n"
-            "        (also takes --config, --data-dir, --master-key-file, --json)\n"
-            "  config reference              print every configuration key with its default,\n"
-            "                                bounds and meaning (docs/configuration.md)\n"
-            "  version\n"
-            "\n"
-            "Defaults: --data-dir ./var; --master-key-file <parent of data dir>/"
-            "custodia-master.key.\n");
-}
-
 static int fail(const char *cmd, cst_err e)
 {
     fprintf(stderr, "custodia %s: %s\n", cmd, cst_err_message(e));
     return 1;
 }
 
-static int cmd_init(int argc, char **argv)
+static int cmd_init(const cst_cli_command *cmd, int argc, char **argv)
 {
     const char *data_dir = "./var", *region = "local", *key = NULL, *operator= "admin";
     const char *source = NULL, *pin_file = NULL;
@@ -81,9 +31,11 @@ static int cmd_init(int argc, char **argv)
                                 CST_CLI_VALUE("operator-username", &operator),
                                 CST_CLI_FLAG("json", &json),
                                 CST_CLI_END};
-    int first, rc = cst_cli_parse(argc, argv, opts, usage, &first);
+    int first, rc = cst_cli_parse(cmd, argc, argv, opts, &first);
     if (rc != CST_CLI_CONTINUE)
         return rc;
+    if (first < argc)
+        return cst_cli_usage_error(cmd, "unexpected argument \"%s\"", argv[first]);
     cst_config cfg;
     cst_config_defaults(&cfg);
     cst_err e = cst_config_set(&cfg, "node", "data_dir", data_dir);
@@ -120,15 +72,17 @@ cst_err cst_cli_config(cst_config *cfg, const char *config, const char *data_dir
     return e;
 }
 
-static int cmd_serve(int argc, char **argv)
+static int cmd_serve(const cst_cli_command *cmd, int argc, char **argv)
 {
     cst_cli_node_args a = {0};
     const char *listen = NULL;
     const cst_cli_opt opts[] = {CST_CLI_NODE_OPTS(a), CST_CLI_VALUE("listen", &listen),
                                 CST_CLI_END};
-    int first, rc = cst_cli_parse(argc, argv, opts, usage, &first);
+    int first, rc = cst_cli_parse(cmd, argc, argv, opts, &first);
     if (rc != CST_CLI_CONTINUE)
         return rc;
+    if (first < argc)
+        return cst_cli_usage_error(cmd, "unexpected argument \"%s\"", argv[first]);
     cst_config cfg;
     cst_err e = cst_cli_config(&cfg, a.config, a.data_dir, a.key, listen);
     if (e != CST_OK)
@@ -136,16 +90,18 @@ static int cmd_serve(int argc, char **argv)
     return cst_cli_serve(&cfg);
 }
 
-static int cmd_audit(int argc, char **argv)
+static int cmd_audit_verify(const cst_cli_command *cmd, int argc, char **argv)
 {
     cst_cli_node_args a = {0};
     const char *seal = NULL;
     bool json = false;
     const cst_cli_opt opts[] = {CST_CLI_NODE_OPTS(a), CST_CLI_VALUE("seal-key", &seal),
                                 CST_CLI_FLAG("json", &json), CST_CLI_END};
-    int first, rc = cst_cli_parse_verb(&argc, &argv, "verify", opts, usage, &first);
+    int first, rc = cst_cli_parse(cmd, argc, argv, opts, &first);
     if (rc != CST_CLI_CONTINUE)
         return rc;
+    if (first < argc)
+        return cst_cli_usage_error(cmd, "unexpected argument \"%s\"", argv[first]);
     cst_config cfg;
     cst_key k0 = {0}, kek = {0};
     cst_buf raw;
@@ -208,41 +164,214 @@ static int cmd_audit(int argc, char **argv)
     return r.ok ? 0 : 1;
 }
 
-static int cmd_config(int argc, char **argv)
+static int cmd_config_reference(const cst_cli_command *cmd, int argc, char **argv)
 {
+    if (argc > 1)
+        return cst_cli_usage_error(cmd, "unexpected argument \"%s\"", argv[1]);
     /* docs/configuration.md is this output (ctest cli.config_reference). */
-    if (argc == 2 && strcmp(argv[1], "reference") == 0) {
-        cst_config_reference(stdout);
-        return fflush(stdout) == 0 ? 0 : 1;
-    }
-    bool help = argc == 3 && strcmp(argv[1], "reference") == 0 && strcmp(argv[2], "--help") == 0;
-    usage(help ? stdout : stderr);
-    return help ? 0 : 2;
+    cst_config_reference(stdout);
+    return fflush(stdout) == 0 ? 0 : 1;
 }
 
-static int cmd_version(int argc, char **argv)
+static int cmd_completion(const cst_cli_command *cmd, int argc, char **argv)
 {
+    if (argc > 1)
+        return cst_cli_usage_error(cmd, "unexpected argument \"%s\"", argv[1]);
+    /* scripts/completion/custodia.bash is this output (ctest cli.completion). */
+    cst_cli_completion_bash(stdout);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int cmd_version(const cst_cli_command *cmd, int argc, char **argv)
+{
+    if (argc > 1)
+        return cst_cli_usage_error(cmd, "unexpected argument \"%s\"", argv[1]);
     printf("custodia %s\n", CUSTODIA_VERSION);
     return 0;
 }
 
-static int cmd_help(int argc, char **argv)
+/* custodia help [COMMAND...]: the words after help name the command ("help backup create"). */
+static int cmd_help(const cst_cli_command *cmd, int argc, char **argv)
 {
-    usage(stdout);
-    return 0;
+    char name[128] = "";
+    for (int i = 1; i < argc; i++) {
+        size_t len = strlen(name);
+        if (cst_fmt(name + len, sizeof(name) - len, "%s%s", len ? " " : "", argv[i]) != CST_OK)
+            return cst_cli_usage_error(cmd, "no command is named so");
+    }
+    if (!cst_cli_print_usage(name, stdout))
+        return cst_cli_usage_error(cmd, "no command is named \"%s\"", name);
+    if (!name[0])
+        printf("Defaults: --data-dir ./var; --master-key-file <parent of data dir>/"
+               "custodia-master.key.\n");
+    return fflush(stdout) == 0 ? 0 : 1;
 }
 
-/* The commands: each runs with argv[0] the program and argv[1] its first argument. */
-static const struct command {
-    const char *name;
-    int (*run)(int argc, char **argv);
-} commands[] = {
-    {"init", cmd_init},         {"serve", cmd_serve},       {"audit", cmd_audit},
-    {"backup", cst_cli_backup}, {"cert", cst_cli_cert},     {"operator", cst_cli_operator},
-    {"keys", cst_cli_keys},     {"report", cst_cli_report}, {"config", cmd_config},
-    {"version", cmd_version},   {"--version", cmd_version}, {"help", cmd_help},
-    {"--help", cmd_help},
+/* The command table: every command, its summary, usage and handler (args.h). Adding a command
+ * is adding its entry here; --help, custodia help, the completion script and the checks of the
+ * man pages and completion (tests/api/test_cli_help.c) follow from it. */
+const cst_cli_command cst_cli_commands[] = {
+    {"init", "create a data dir, its keys, TLS certificate and first operator",
+     "usage: custodia init [--data-dir DIR] [--region R]\n"
+     "                     [--master-key-file F | --master-key SOURCE] [--pin-file F]\n"
+     "                     [--operator-username NAME] [--json]\n"
+     "\n"
+     "Creates a data dir (it must not exist), the master key when missing, the audit seal key\n"
+     "K0 beside the data dir (move it offline), the node's signing key, a self-signed TLS\n"
+     "certificate and the first operator, whose one-time password it prints.\n"
+     "\n"
+     "  --data-dir DIR          the data dir to create (default ./var)\n"
+     "  --region R              the node's region (default local)\n"
+     "  --master-key-file F     the master key file (default custodia-master.key in the data\n"
+     "                          dir's parent); the same as --master-key file:F\n"
+     "  --master-key SOURCE     file:PATH | pkcs11:URI | command:CMD (keys.master_key)\n"
+     "  --pin-file F            pkcs11: the token's PIN (else CUSTODIA_PKCS11_PIN)\n"
+     "  --operator-username NAME  the first operator (default admin)\n"
+     "  --json                  print the result as JSON\n",
+     cmd_init},
+    {"serve", "serve the HTTPS API (default https://127.0.0.1:8443)",
+     "usage: custodia serve [--config FILE] [--data-dir DIR] [--listen ADDR:PORT]\n"
+     "                      [--master-key-file F]\n"
+     "\n"
+     "Opens the node and serves its HTTPS API until SIGINT or SIGTERM. The server log goes to\n"
+     "standard error, or node.log_file.\n"
+     "\n" CST_CLI_NODE_USAGE
+     "  --listen ADDR:PORT      address and port (default 127.0.0.1:8443, or [http] listen;\n"
+     "                          port 0 picks a free one and prints it)\n",
+     cmd_serve},
+    {"audit verify", "check the audit log's hash chains and, with K0, every seal",
+     "usage: custodia audit verify [--seal-key K0FILE] [--config FILE] [--data-dir DIR]\n"
+     "                             [--master-key-file F] [--json]\n"
+     "\n"
+     "Checks the audit log's hash chains and, with K0, every seal; exit status 1 when it fails,\n"
+     "naming the first bad entry.\n"
+     "\n"
+     "  --seal-key K0FILE       the audit seal key K0 (custodia-audit-k0.key from "
+     "init)\n" CST_CLI_NODE_USAGE "  --json                  print the report as JSON\n",
+     cmd_audit_verify},
+    {"backup create", "take a backup now (node stopped)",
+     "usage: custodia backup create [--to DIR] [--config FILE] [--data-dir DIR]\n"
+     "                              [--master-key-file F] [--json]\n"
+     "\n"
+     "Takes a backup of a stopped node now (a serving node takes them on its schedule, or on\n"
+     "POST /v1/sys/backups).\n"
+     "\n"
+     "  --to DIR                where to write it (default backup.dir)\n" CST_CLI_NODE_USAGE
+     "  --json                  print the backup's row as JSON\n",
+     cst_cli_backup},
+    {"backup list", "list the backups in a directory",
+     "usage: custodia backup list [--dir DIR] [--config FILE] [--data-dir DIR] [--json]\n"
+     "\n"
+     "Lists the backups in a directory, newest first, from their headers.\n"
+     "\n"
+     "  --dir DIR               the directory (default backup.dir)\n" CST_CLI_NODE_USAGE
+     "  --json                  print the list as JSON\n",
+     cst_cli_backup},
+    {"backup verify", "check a backup's signatures, frames and databases",
+     "usage: custodia backup verify PATH [--public-key FILE] [--scratch DIR] [--region R]\n"
+     "                              [--config FILE] [--data-dir DIR] [--master-key-file F]\n"
+     "                              [--json]\n"
+     "\n"
+     "Checks a backup: its signatures, every frame and hash, and integrity_check of every\n"
+     "database restored into scratch space.\n"
+     "\n"
+     "  --public-key FILE       pin the node's public key (default <data-dir>/node-signing.pub)\n"
+     "  --scratch DIR           scratch space (default backup.scratch_dir)\n"
+     "  --region R              refuse a backup of another region (default "
+     "node.region)\n" CST_CLI_NODE_USAGE "  --json                  print the report as JSON\n",
+     cst_cli_backup},
+    {"backup restore", "restore a whole node into a new data dir, or one tenant",
+     "usage: custodia backup restore --from PATH --data-dir DIR [--tenant ID]\n"
+     "                               [--seal-key-out FILE] [--old-master-key SOURCE]\n"
+     "                               [--public-key FILE] [--region R] [--config FILE]\n"
+     "                               [--master-key-file F] [--json]\n"
+     "\n"
+     "Restores a whole node into a new data dir, or one tenant into a stopped node.\n"
+     "\n"
+     "  --from PATH             the backup\n"
+     "  --tenant ID             restore this tenant only, into the stopped node of --data-dir\n"
+     "  --seal-key-out FILE     where the restored node's new audit seal key goes\n"
+     "  --old-master-key SOURCE the master key the backup was taken under (after a rotation)\n"
+     "  --public-key FILE       pin the node's public key\n"
+     "  --region R              the region to restore into\n" CST_CLI_NODE_USAGE
+     "  --json                  print the report as JSON\n",
+     cst_cli_backup},
+    {"backup drill", "restore the newest backup into scratch space and decrypt every record",
+     "usage: custodia backup drill [--config FILE] [--data-dir DIR] [--master-key-file F]\n"
+     "                             [--json]\n"
+     "\n"
+     "Restores the newest backup into scratch space, decrypts every record and records the\n"
+     "result (node stopped).\n"
+     "\n" CST_CLI_NODE_USAGE "  --json                  print the drill's row as JSON\n",
+     cst_cli_backup},
+    {"cert verify", "check a certificate of deletion against the node's public key",
+     "usage: custodia cert verify FILE [--public-key FILE] [--data-dir DIR] [--json]\n"
+     "\n"
+     "Checks a certificate of deletion against the node's public key; exit status 1 when it\n"
+     "fails.\n"
+     "\n"
+     "  --public-key FILE       the node's public key (default <data-dir>/node-signing.pub)\n"
+     "  --data-dir DIR          the data dir (default ./var)\n"
+     "  --json                  print the verdict as JSON\n",
+     cst_cli_cert_verify},
+    {"report", "the compliance report, signed by the node's key",
+     "usage: custodia report [--format json|html|oscal] [--out FILE] [--config FILE]\n"
+     "                       [--data-dir DIR] [--master-key-file F]\n"
+     "\n"
+     "The compliance report: every control's status and evidence, signed by the node's key.\n"
+     "\n"
+     "  --format FORMAT         json (default), html or oscal\n"
+     "  --out FILE              write it to FILE (default standard output)\n" CST_CLI_NODE_USAGE,
+     cst_cli_report},
+    {"report verify", "check a report's signature",
+     "usage: custodia report verify FILE [--public-key FILE] [--data-dir DIR] [--json]\n"
+     "\n"
+     "Checks a report's signature; exit status 1 when it fails.\n"
+     "\n"
+     "  --public-key FILE       the node's public key (default <data-dir>/node-signing.pub)\n"
+     "  --data-dir DIR          the data dir (default ./var)\n"
+     "  --json                  print the verdict as JSON\n",
+     cst_cli_report_verify},
+    {"operator unlock", "end an operator's lockout (node stopped)",
+     "usage: custodia operator unlock NAME [--config FILE] [--data-dir DIR]\n"
+     "                                [--master-key-file F] [--json]\n"
+     "\n"
+     "Ends operator NAME's lockout on a stopped node (a serving node: PATCH\n"
+     "/v1/sys/operators/{id} by a sys-admin).\n"
+     "\n" CST_CLI_NODE_USAGE "  --json                  print the result as JSON\n",
+     cst_cli_operator_unlock},
+    {"keys rotate-master", "rewrap every key under a new master key (node stopped)",
+     "usage: custodia keys rotate-master --new SOURCE [--config FILE] [--data-dir DIR]\n"
+     "                                  [--master-key-file F] [--json]\n"
+     "\n"
+     "Rewraps every tenant key and the root key under a new master key (node stopped). The\n"
+     "current key comes from keys.master_key as for serve. Afterwards set keys.master_key to\n"
+     "SOURCE: the old key no longer opens the node.\n"
+     "\n"
+     "  --new SOURCE            file:PATH | command:CMD | pkcs11:URI (file: and pkcs11: keys\n"
+     "                          are made when missing)\n" CST_CLI_NODE_USAGE
+     "  --json                  print the result as JSON\n",
+     cst_cli_keys_rotate_master},
+    {"config reference", "print every configuration key, its default, bounds and meaning",
+     "usage: custodia config reference\n"
+     "\n"
+     "Prints every configuration key with its default, bounds and meaning (Markdown: it is\n"
+     "docs/configuration.md; man custodia.ini).\n",
+     cmd_config_reference},
+    {"completion bash", "print the bash completion script",
+     "usage: custodia completion bash\n"
+     "\n"
+     "Prints the bash completion script (scripts/completion/custodia.bash). Use it with\n"
+     "  source <(custodia completion bash)\n",
+     cmd_completion},
+    {"version", "print the version", "usage: custodia version\n", cmd_version},
+    {"help", "list the commands, or print one's usage",
+     "usage: custodia help [COMMAND...]\n"
+     "\n"
+     "Lists the commands, or prints the usage of one (custodia help backup create).\n",
+     cmd_help},
 };
+const size_t cst_cli_ncommands = sizeof(cst_cli_commands) / sizeof(cst_cli_commands[0]);
 
 int main(int argc, char **argv)
 {
@@ -251,16 +380,5 @@ int main(int argc, char **argv)
         fprintf(stderr, "custodia: cannot initialise cryptography\n");
         return 1;
     }
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
-    const char *cmd = argv[1];
-    argv[1] = argv[0];
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        if (strcmp(cmd, commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "custodia: unknown command \"%s\"\n\n", cmd);
-    usage(stderr);
-    return 2;
+    return cst_cli_dispatch(argc, argv);
 }

@@ -13,12 +13,6 @@
 #include "util/json.h"
 #include "util/util.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: custodia operator unlock NAME [--config FILE] [--data-dir DIR]\n"
-               "                                     [--master-key-file F] [--json]\n");
-}
-
 /* Unlocks operator name in the stopped node's system store, with an audit entry either way. */
 static cst_err unlock(const cst_config *cfg, const char *name, cst_user_row *u, bool *was_locked)
 {
@@ -57,18 +51,16 @@ static cst_err unlock(const cst_config *cfg, const char *name, cst_user_row *u, 
     return e;
 }
 
-int cst_cli_operator(int argc, char **argv)
+int cst_cli_operator_unlock(const cst_cli_command *cmd, int argc, char **argv)
 {
     cst_cli_node_args a = {0};
     bool json = false;
     const cst_cli_opt opts[] = {CST_CLI_NODE_OPTS(a), CST_CLI_FLAG("json", &json), CST_CLI_END};
-    int first, rc = cst_cli_parse_verb(&argc, &argv, "unlock", opts, usage, &first);
+    int first, rc = cst_cli_parse(cmd, argc, argv, opts, &first);
     if (rc != CST_CLI_CONTINUE)
         return rc;
-    if (first != argc - 1) {
-        usage(stderr);
-        return 2;
-    }
+    if (first != argc - 1)
+        return cst_cli_usage_error(cmd, "give one operator's name");
     const char *name = argv[first];
     cst_config cfg;
     cst_user_row u;

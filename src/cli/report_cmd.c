@@ -13,21 +13,12 @@
 #include "util/json.h"
 #include "util/util.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: custodia report [--format json|html|oscal] [--out FILE] [--config FILE]\n"
-            "                       [--data-dir DIR] [--master-key-file F]\n"
-            "       custodia report verify FILE [--public-key FILE] [--data-dir DIR] [--json]\n");
-}
-
-static int verify(int argc, char **argv)
+int cst_cli_report_verify(const cst_cli_command *cmd, int argc, char **argv)
 {
     json_t *report = NULL;
     bool json = false;
     cst_err e = CST_OK;
-    int rc = cst_cli_verify_signed(argc, argv, "report verify", usage, cst_report_verify, &report,
-                                   &json, &e);
+    int rc = cst_cli_verify_signed(cmd, argc, argv, cst_report_verify, &report, &json, &e);
     if (rc != CST_CLI_CONTINUE)
         return rc;
     const char *id = json_string_value(json_object_get(report, "report_id"));
@@ -58,26 +49,20 @@ static cst_err open_node(const cst_config *cfg, cst_node *n, int *lock_fd, bool 
     return cst_node_open(n, cfg);
 }
 
-int cst_cli_report(int argc, char **argv)
+int cst_cli_report(const cst_cli_command *cmd, int argc, char **argv)
 {
-    if (cst_cli_verb(&argc, &argv, "verify"))
-        return verify(argc, argv);
     cst_cli_node_args a = {0};
     const char *format = "json", *out = NULL;
     const cst_cli_opt opts[] = {CST_CLI_NODE_OPTS(a), CST_CLI_VALUE("format", &format),
                                 CST_CLI_VALUE("out", &out), CST_CLI_END};
-    int first, rc = cst_cli_parse(argc, argv, opts, usage, &first);
+    int first, rc = cst_cli_parse(cmd, argc, argv, opts, &first);
     if (rc != CST_CLI_CONTINUE)
         return rc;
-    if (first != argc) {
-        usage(stderr);
-        return 2;
-    }
+    if (first != argc)
+        return cst_cli_usage_error(cmd, "unexpected argument \"%s\"", argv[first]);
     const cst_report_form *form = cst_report_form_named(format);
-    if (!form) {
-        fprintf(stderr, "custodia report: --format must be json, html or oscal\n");
-        return 2;
-    }
+    if (!form)
+        return cst_cli_usage_error(cmd, "--format must be json, html or oscal");
     cst_config cfg;
     cst_node n;
     int lock_fd = -1;

@@ -10,20 +10,18 @@
 
 #define DOC_MAX (64 * 1024 * 1024)
 
-int cst_cli_verify_signed(int argc, char **argv, const char *cmd, void (*usage)(FILE *),
-                          cst_cli_check check, json_t **body, bool *json, cst_err *e)
+int cst_cli_verify_signed(const cst_cli_command *cmd, int argc, char **argv, cst_cli_check check,
+                          json_t **body, bool *json, cst_err *e)
 {
     const char *pub = NULL, *data_dir = "./var";
     const cst_cli_opt opts[] = {CST_CLI_VALUE("public-key", &pub),
                                 CST_CLI_VALUE("data-dir", &data_dir), CST_CLI_FLAG("json", json),
                                 CST_CLI_END};
-    int first, rc = cst_cli_parse(argc, argv, opts, usage, &first);
+    int first, rc = cst_cli_parse(cmd, argc, argv, opts, &first);
     if (rc != CST_CLI_CONTINUE)
         return rc;
-    if (first != argc - 1) {
-        fprintf(stderr, "custodia %s: give one file\n", cmd);
-        return 2;
-    }
+    if (first != argc - 1)
+        return cst_cli_usage_error(cmd, "give one file");
     uint8_t pk[32];
     cst_buf doc;
     cst_buf_init(&doc, DOC_MAX);

@@ -1062,6 +1062,22 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 #pragma GCC diagnostic pop
 
+/* Whether ss is taken by another listener: libmicrohttpd's start says neither that nor whether
+ * the TLS settings were bad, so a bind of our own (with SO_REUSEADDR, as libmicrohttpd's) asks. */
+static bool port_in_use(const struct sockaddr_storage *ss)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    socklen_t len =
+        ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    bool in_use = bind(fd, (const struct sockaddr *)ss, len) != 0 && errno == EADDRINUSE;
+    close(fd);
+    return in_use;
+}
+
 cst_err cst_server_start(const cst_server_opts *opts, const cst_server_hooks *hooks,
                          cst_server **out)
 {
@@ -1137,9 +1153,15 @@ cst_err cst_server_start(const cst_server_opts *opts, const cst_server_hooks *ho
     }
     if (!srv->d) {
         cst_server_stop(srv);
+        bool v6 = strchr(opts->host, ':') != NULL;
+        if (opts->port != 0 && port_in_use(&ss))
+            return cst_fail(CST_ERR_INVALID,
+                            "%s%s%s:%d: port in use; choose another with --listen ADDR:PORT or "
+                            "[http] listen",
+                            v6 ? "[" : "", opts->host, v6 ? "]" : "", opts->port);
         return cst_fail(CST_ERR_INVALID,
-                        "cannot listen on %s:%d (address in use, or bad TLS settings: check "
-                        "tls.cert_file, tls.key_file and tls.priorities)",
+                        "cannot listen on %s:%d (bad TLS settings? check tls.cert_file, "
+                        "tls.key_file and tls.priorities)",
                         opts->host, opts->port);
     }
     {
