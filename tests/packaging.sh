@@ -181,7 +181,8 @@ cmd_deb() {
     postinst="$(dpkg-deb -I "$deb" postinst)"
     grep -q 'adduser --system --group --home /var/lib/custodia' <<<"$postinst" ||
         fail "postinst does not add the custodia system user"
-    grep -q 'install -d -m 0700 -o custodia -g custodia /var/lib/custodia' <<<"$postinst" ||
+    grep -q 'install -d -m 0700 /var/lib/custodia' <<<"$postinst" &&
+        grep -q 'chown custodia:custodia /var/lib/custodia' <<<"$postinst" ||
         fail "postinst does not create /var/lib/custodia 0700 for custodia"
     dpkg-deb -x "$deb" "$tmp/x"
     [ "$("$tmp/x/usr/bin/custodia" version)" = "$("$built" version)" ] ||
