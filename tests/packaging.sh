@@ -8,7 +8,7 @@
 #       sandboxing the issue asks for, passes `systemd-analyze verify` and scores at most
 #       EXPOSURE_MAX in `systemd-analyze security --offline=yes`; debian/control lists the -dev
 #       packages of scripts/install-deps.sh; debian/changelog has the project's version.
-#   tests/packaging.sh deb SRC BIN                                      (ctest pkg.deb, ~40 s)
+#   tests/packaging.sh deb SRC BIN                                      (ctest pkg.deb, about a minute)
 #       `dpkg-buildpackage -us -uc -b` in a copy of SRC gives a .deb whose contents and control
 #       files are checked with dpkg-deb (never installed: the test leaves the system alone).
 #
