@@ -2,8 +2,10 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 DATA_DIR ?= ./var
 MASTER_KEY ?= ./custodia-master.key
+PREFIX ?= /usr/local
+DESTDIR ?=
 
-.PHONY: all deps build run test test-release test-asan clean format
+.PHONY: all deps build install run test test-release test-asan clean format
 
 all: build
 
@@ -15,6 +17,13 @@ build/Makefile: CMakeLists.txt
 
 build: deps build/Makefile
 	@cmake --build build -j $(JOBS)
+
+# The binary, the systemd unit, the example configuration and the docs (cmake/install.cmake):
+# make install PREFIX=/usr DESTDIR=/tmp/root. The Debian package: dpkg-buildpackage -us -uc -b.
+install: build
+	cmake -S . -B build -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+	@cmake --build build -j $(JOBS)
+	DESTDIR=$(DESTDIR) cmake --install build
 
 # make run [CONFIG=FILE] [LISTEN=ADDR:PORT]. First run: initialise ./var (master key
 # ./custodia-master.key, outside the data dir) and print the operator's one-time password; every

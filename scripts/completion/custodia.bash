@@ -92,9 +92,14 @@ _custodia_table()
         values="--new --config --data-dir --master-key-file"
         ;;
     "config")
-        words="reference"
+        words="reference example"
         ;;
     "config reference")
+        words=""
+        flags=""
+        values=""
+        ;;
+    "config example")
         words=""
         flags=""
         values=""

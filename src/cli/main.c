@@ -173,6 +173,15 @@ static int cmd_config_reference(const cst_cli_command *cmd, int argc, char **arg
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
+static int cmd_config_example(const cst_cli_command *cmd, int argc, char **argv)
+{
+    if (argc > 1)
+        return cst_cli_usage_error(cmd, "unexpected argument \"%s\"", argv[1]);
+    /* the package's /etc/custodia/custodia.ini (unit.test_config, pkg.install) */
+    cst_config_example(stdout);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
 static int cmd_completion(const cst_cli_command *cmd, int argc, char **argv)
 {
     if (argc > 1)
@@ -358,6 +367,12 @@ const cst_cli_command cst_cli_commands[] = {
      "Prints every configuration key with its default, bounds and meaning (Markdown: it is\n"
      "docs/configuration.md; man custodia.ini).\n",
      cmd_config_reference},
+    {"config example", "print a configuration file with every key commented out at its default",
+     "usage: custodia config example\n"
+     "\n"
+     "Prints an INI file in which every configuration key is commented out at its default,\n"
+     "with its meaning (the package installs it as /etc/custodia/custodia.ini).\n",
+     cmd_config_example},
     {"completion bash", "print the bash completion script",
      "usage: custodia completion bash\n"
      "\n"

@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "api/api.h"
@@ -227,6 +228,7 @@ int cst_cli_serve(const cst_config *cfg)
            v6 ? "[" : "", cfg->listen_host, v6 ? "]" : "", cst_server_port(srv), node.node_id,
            node.region);
     fflush(stdout);
+    (void)sd_notify(0, "READY=1"); /* Type=notify units: listening (no-op outside systemd) */
 
     int sig = 0;
     for (;;) {
@@ -241,6 +243,7 @@ int cst_cli_serve(const cst_config *cfg)
             cst_info("SIGHUP: log reopened");
     }
     cst_info("signal %d: shutting down", sig);
+    (void)sd_notify(0, "STOPPING=1");
     cst_lifecycle_stop(&node);
     cst_backup_schedule_stop(&node);
     cst_server_stop(srv);

@@ -1,13 +1,17 @@
 /* keys.c: KEK handling, key wrapping, record sealing and blind indexes. */
 #include "crypto/keys.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/posix_acl.h>
+#include <linux/posix_acl_xattr.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "util/util.h"
@@ -22,6 +26,32 @@ static bool path_inside(const char *path, const char *dir)
     return strncmp(rp, rd, n) == 0 && (rp[n] == '/' || rp[n] == '\0');
 }
 
+/* The group and other access a key file gives. With a POSIX ACL the group bits of the mode are
+ * the ACL's mask: an ACL that grants access to no group, to no one else and to no user but the one
+ * running custodia gives none (systemd's credentials on a tmpfs, LoadCredential=, are mode 0400
+ * plus "user:<service user>:r", which the mode shows as 0440). */
+static mode_t foreign_access(int fd, mode_t mode)
+{
+    mode_t bits = mode & (S_IRWXG | S_IRWXO);
+    if (!(bits & S_IRWXG) || (bits & S_IRWXO))
+        return bits;
+    struct {
+        struct posix_acl_xattr_header h;
+        struct posix_acl_xattr_entry e[32];
+    } acl;
+    ssize_t n = fgetxattr(fd, "system.posix_acl_access", &acl, sizeof(acl));
+    if (n < (ssize_t)sizeof(acl.h) || (n - sizeof(acl.h)) % sizeof(acl.e[0]) != 0 ||
+        le32toh(acl.h.a_version) != POSIX_ACL_XATTR_VERSION)
+        return bits; /* no ACL: the mode says it all */
+    for (size_t i = 0; i < (n - sizeof(acl.h)) / sizeof(acl.e[0]); i++) {
+        unsigned tag = le16toh(acl.e[i].e_tag), perm = le16toh(acl.e[i].e_perm);
+        bool other_user = tag == ACL_USER && le32toh(acl.e[i].e_id) != (uint32_t)geteuid();
+        if (perm && (other_user || tag == ACL_GROUP_OBJ || tag == ACL_GROUP || tag == ACL_OTHER))
+            return bits;
+    }
+    return 0;
+}
+
 cst_err cst_kek_load(const char *path, const char *data_dir, cst_key *kek)
 {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -32,7 +62,7 @@ cst_err cst_kek_load(const char *path, const char *data_dir, cst_key *kek)
         close(fd);
         return cst_fail(CST_ERR_INVALID, "master key file %s is not a regular file", path);
     }
-    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+    if (foreign_access(fd, st.st_mode)) {
         close(fd);
         return cst_fail(CST_ERR_INVALID,
                         "master key file %s has mode %03o: it must not be accessible to group or "

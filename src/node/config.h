@@ -186,6 +186,10 @@ typedef struct cst_config_key_info {
 CST_MUST_USE bool cst_config_key_at(size_t i, cst_config_key_info *out);
 /* Prints the configuration reference (docs/configuration.md) from the key table. */
 void cst_config_reference(FILE *f);
+/* Prints the example configuration file from the key table: every key by section, commented out
+ * (";key = default") under its meaning, type, bounds and default (the package's
+ * /etc/custodia/custodia.ini). */
+void cst_config_example(FILE *f);
 /* The default master key path for a data dir: <parent>/custodia-master.key. */
 CST_MUST_USE cst_err cst_config_default_key_path(const char *data_dir, const char *file, char *out,
                                                  size_t n);

@@ -738,6 +738,79 @@ static void test_chg1_non_utf8_and_nul_refused(void **state)
     remove(path);
 }
 
+/* The example configuration (the package's /etc/custodia/custodia.ini): every key of the table
+ * appears exactly once, commented out under its section, and the file with its ';' removed
+ * parses, over a zeroed configuration, to exactly the defaults. */
+static void test_example_config_is_the_table(void **state)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    assert_non_null(m);
+    cst_config_example(m);
+    assert_int_equal(fclose(m), 0);
+
+    char path[] = "/tmp/cst-example-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *out = fdopen(fd, "w");
+    assert_non_null(out);
+    char section[32] = "";
+    size_t seen[256] = {0}, n = 0, settings = 0;
+    cst_config_key_info k;
+    while (cst_config_key_at(n, &k))
+        n++;
+    assert_true(n <= sizeof(seen) / sizeof(seen[0]));
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] == '[') {
+            assert_non_null(strchr(line, ']'));
+            snprintf(section, sizeof(section), "%.*s", (int)(strchr(line, ']') - line - 1),
+                     line + 1);
+        } else if (line[0] == ';') {
+            char full[128];
+            snprintf(full, sizeof(full), "%s.%.*s", section, (int)strcspn(line + 1, " ="),
+                     line + 1);
+            size_t i = 0;
+            while (cst_config_key_at(i, &k) && strcmp(k.name, full) != 0)
+                i++;
+            if (i == n)
+                fail_msg("the example sets %s, which is not in the key table", full);
+            seen[i]++;
+            settings++;
+            line++; /* uncommented */
+        } else {
+            assert_int_equal(line[0], '#'); /* nothing else: prose is a comment */
+        }
+        fprintf(out, "%s\n", line);
+    }
+    assert_int_equal(fclose(out), 0);
+    free(text);
+    for (size_t i = 0; i < n; i++) {
+        assert_true(cst_config_key_at(i, &k));
+        if (seen[i] != 1)
+            fail_msg("%s appears %zu times in the example, not once", k.name, seen[i]);
+    }
+    assert_int_equal(settings, n);
+
+    cst_config d, c;
+    cst_config_defaults(&d);
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(cst_config_load(&c, path), CST_OK);
+    remove(path);
+    json_t *dj = cst_config_json(&d), *cj = cst_config_json(&c);
+    const char *key;
+    json_t *v;
+    json_object_foreach(dj, key, v)
+    {
+        if (!json_equal(v, json_object_get(cj, key)))
+            fail_msg("the uncommented example does not give %s its default", key);
+    }
+    assert_true(json_equal(dj, cj));
+    assert_memory_equal(&c.lifecycle, &cst_lifecycle_defaults, sizeof(c.lifecycle));
+    json_decref(dj);
+    json_decref(cj);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -759,6 +832,7 @@ int main(void)
         cmocka_unit_test(test_refused_value_changes_nothing),
         cmocka_unit_test(test_table_kinds),
         cmocka_unit_test(test_chg1_non_utf8_and_nul_refused),
+        cmocka_unit_test(test_example_config_is_the_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,8 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <endian.h>
+#include <linux/posix_acl.h>
+#include <linux/posix_acl_xattr.h>
 #include <sodium.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -332,6 +336,53 @@ static void test_enc4_kek_file_checks(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Sets a POSIX access ACL on path: user::r, user:uid:r, group::group_perm, mask::r, other::---. */
+static int set_acl(const char *path, uint32_t uid, uint16_t group_perm)
+{
+    struct {
+        struct posix_acl_xattr_header h;
+        struct posix_acl_xattr_entry e[5];
+    } acl = {.h = {htole32(POSIX_ACL_XATTR_VERSION)},
+             .e = {{htole16(ACL_USER_OBJ), htole16(ACL_READ), htole32(ACL_UNDEFINED_ID)},
+                   {htole16(ACL_USER), htole16(ACL_READ), htole32(uid)},
+                   {htole16(ACL_GROUP_OBJ), htole16(group_perm), htole32(ACL_UNDEFINED_ID)},
+                   {htole16(ACL_MASK), htole16(ACL_READ), htole32(ACL_UNDEFINED_ID)},
+                   {htole16(ACL_OTHER), 0, htole32(ACL_UNDEFINED_ID)}}};
+    return setxattr(path, "system.posix_acl_access", &acl, sizeof(acl), 0);
+}
+
+/* ENC-4 with systemd's LoadCredential= on a tmpfs: the credential is mode 0400 with an ACL entry
+ * for the service's user, which the mode shows as 0440. Read access for this process's user
+ * alone is accepted; for another user or the group it is refused, as a group-readable mode is. */
+static void test_enc4_kek_credential_acl(void **state)
+{
+    char dir[] = "/tmp/cst-kekacl-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof(path), "%s/master.key", dir);
+    assert_int_equal(cst_kek_create(path, NULL), CST_OK);
+    assert_int_equal(chmod(path, 0400), 0);
+    cst_key k = {0};
+    if (set_acl(path, (uint32_t)geteuid(), 0) != 0) {
+        remove(path);
+        rmdir(dir);
+        skip(); /* this file system has no POSIX ACLs */
+    }
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0440); /* the mask shows as group bits */
+    assert_int_equal(cst_kek_load(path, NULL, &k), CST_OK);
+    cst_key_free(&k);
+    assert_int_equal(set_acl(path, (uint32_t)geteuid() + 1, 0), 0); /* another user */
+    assert_int_equal(cst_kek_load(path, NULL, &k), CST_ERR_INVALID);
+    assert_non_null(strstr(cst_err_message(CST_ERR_INVALID), "mode 440"));
+    assert_int_equal(set_acl(path, (uint32_t)geteuid(), ACL_READ), 0); /* the owning group */
+    assert_int_equal(cst_kek_load(path, NULL, &k), CST_ERR_INVALID);
+    assert_null(k.k);
+    remove(path);
+    rmdir(dir);
+}
+
 /* Keys come from locked slabs (crypto.c): a freed key's slot is wiped before it is handed out
  * again, and keys held at once, more than one slab's worth, never share a slot. */
 static void test_key_slots_wiped_and_distinct(void **state)
@@ -379,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_enc4_v1_wrapped_keys_still_open),
         cmocka_unit_test(test_blind_index),
         cmocka_unit_test(test_enc4_kek_file_checks),
+        cmocka_unit_test(test_enc4_kek_credential_acl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
