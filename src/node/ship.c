@@ -847,3 +847,31 @@ bool cst_ship_lag(cst_node *n, cst_ship_sink k, cst_audit_stream s, uint64_t *la
     *lag = durable > acked ? durable - acked : 0;
     return true;
 }
+
+json_t *cst_ship_manifest(cst_node *n)
+{
+    json_t *streams = json_object(), *shipped = json_array();
+    for (int i = 0; n->audit && streams && i < CST_AUDIT__STREAMS; i++)
+        json_object_set_new(
+            streams, cst_audit_stream_names[i],
+            json_pack("{s:I}", "last_seq",
+                      (json_int_t)cst_audit_durable_seq(n->audit, (cst_audit_stream)i)));
+    const char *targets[CST_SHIP__SINKS] = {n->cfg.audit_syslog_url, n->cfg.audit_ship_command};
+    for (int k = 0; shipped && k < CST_SHIP__SINKS; k++) {
+        if (!targets[k][0])
+            continue;
+        sink probe = {.kind = (cst_ship_sink)k, .target = targets[k]};
+        if (cst_fmt(probe.state_path, sizeof(probe.state_path), "%s/audit/ship-%s.json",
+                    n->cfg.data_dir, cst_ship_sink_names[k]) != CST_OK)
+            continue;
+        state_load(&probe);
+        json_t *acked = json_object();
+        for (int i = 0; acked && i < CST_AUDIT__STREAMS; i++)
+            json_object_set_new(acked, cst_audit_stream_names[i],
+                                json_integer((json_int_t)probe.c[i].acked));
+        json_array_append_new(shipped, json_pack("{s:s,s:s,s:o*}", "sink", cst_ship_sink_names[k],
+                                                 "target", targets[k], "acked", acked));
+    }
+    return json_pack("{s:b,s:s,s:o*,s:o*}", "carried", 0, "dir", n->cfg.audit_dir, "streams",
+                     streams, "shipped_to", shipped);
+}

@@ -17,6 +17,7 @@
 #ifndef CST_SHIP_H
 #define CST_SHIP_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -41,6 +42,12 @@ void cst_ship_stop(cst_node *n);
 /* For metrics: the entries of stream s that are durable in the log but not yet acknowledged by
  * sink k (custodia_audit_ship_lag_entries{sink,stream}). False when that sink is not running. */
 bool cst_ship_lag(cst_node *n, cst_ship_sink k, cst_audit_stream s, uint64_t *lag);
+
+/* Where the audit log went, for a backup's manifest (backups do not carry the segments):
+ * {"carried": false, "dir", "streams": {NAME: {"last_seq"}}, "shipped_to": [{"sink", "target",
+ * "acked": {NAME: seq}}]}, the acknowledged numbers from the sinks' state files (so offline too).
+ * New reference; NULL when out of memory. */
+json_t *cst_ship_manifest(cst_node *n);
 
 /* One RFC 5425 frame: "MSG-LEN SP SYSLOG-MSG", the message being RFC 5424
  * "<PRI>1 TIMESTAMP HOSTNAME custodia - MSGID - MSG" with PRI = facility * 8 + severity

@@ -221,6 +221,42 @@ static void some_traffic(ts_server *s, const char *token, int from, int n)
     }
 }
 
+/* Backups do not carry the segments: the manifest says where they went, and a whole-node
+ * restore reports it. */
+static void check_backup_says_where_audit_went(ts_server *s, const char *op)
+{
+    ts_resp r;
+    ts_request(s, "POST", "/v1/sys/backups", op, NULL, NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 201);
+    const char *loc = json_string_value(json_object_get(r.json, "location"));
+    assert_non_null(loc);
+    char out[400];
+    snprintf(out, sizeof(out), "%s/restore.json", s->root);
+    assert_int_equal(
+        ts_sh("'%s' backup restore --from '%s' --data-dir '%s/restored' "
+              "--master-key-file '%s' --seal-key-out '%s/k0-restored.key' --json > '%s'",
+              getenv("CUSTODIA_BIN"), loc, s->root, s->key_file, s->root, out),
+        0);
+    ts_resp_free(&r);
+    json_t *rep = json_load_file(out, 0, NULL);
+    assert_non_null(rep);
+    json_t *a = json_object_get(rep, "source_audit");
+    assert_true(json_is_false(json_object_get(a, "carried")));
+    json_int_t last = json_integer_value(
+        json_object_get(json_object_get(json_object_get(a, "streams"), "security"), "last_seq"));
+    json_t *to = json_object_get(a, "shipped_to");
+    assert_int_equal(json_array_size(to), 2);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *sink = json_array_get(to, i);
+        assert_string_equal(json_string_value(json_object_get(sink, "sink")),
+                            i == 0 ? "syslog" : "command");
+        json_int_t acked =
+            json_integer_value(json_object_get(json_object_get(sink, "acked"), "security"));
+        assert_true(acked >= 1 && acked <= last);
+    }
+    json_decref(rep);
+}
+
 static syslog_receiver rcv; /* static: it holds what it recorded */
 
 static void test_ship_syslog_and_command_in_order_across_restarts(void **state)
@@ -244,6 +280,7 @@ static void test_ship_syslog_and_command_in_order_across_restarts(void **state)
     ts_bucket(&s, owner, "b");
     some_traffic(&s, owner, 0, 10);
     wait_all_shipped(&s, &rcv, jsonl);
+    check_backup_says_where_audit_went(&s, op);
 
     /* kill -9: what was written after the last acknowledgement goes after the restart */
     some_traffic(&s, owner, 10, 5);
