@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -455,7 +456,9 @@ static cst_err command_frame(sink *k, cst_audit_stream s, const char *line, size
     return cst_buf_append(out, "}\n", 2);
 }
 
-/* A slow program holds the pipe full: that is waited for (it is its own thread), without end. */
+/* Acknowledged once the program has read it all from the pipe (FIONREAD on the write end is
+ * what is unread): a program that exits with lines still in the pipe gets them again after its
+ * restart. A slow program holds the pipe full: that is waited for (this is its own thread). */
 static cst_err command_write(sink *k, const uint8_t *p, size_t n)
 {
     size_t done = 0;
@@ -471,7 +474,18 @@ static cst_err command_write(sink *k, const uint8_t *p, size_t n)
                "the node is stopping");
         ENSURE(command_alive(k), CST_ERR_UNAVAILABLE, "`%s` exited", k->target);
     }
-    return CST_OK;
+    for (;;) {
+        int unread = 0;
+        ENSURE(ioctl(k->wfd, FIONREAD, &unread) == 0, CST_ERR_UNAVAILABLE, "FIONREAD: %s",
+               strerror(errno));
+        if (unread == 0)
+            return CST_OK;
+        ENSURE(command_alive(k), CST_ERR_UNAVAILABLE,
+               "`%s` exited with %d bytes unread: they go to its next start", k->target, unread);
+        ENSURE(!stopping(k->sh), CST_ERR_UNAVAILABLE, "the node is stopping");
+        struct timespec ts = {0, 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 static const sink_ops command_ops = {command_open, command_alive, command_frame, command_write,

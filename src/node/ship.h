@@ -13,7 +13,8 @@
  * (node, stream, seq). "Acknowledged": for syslog, written and flushed to the TLS connection
  * with no error, and the connection not closed by the receiver before the batch (RFC 5425 has
  * no application-level ack, so a batch in the kernel's buffers when the receiver's host dies is
- * lost to it); for the command, written to its pipe with no error. */
+ * lost to it); for the command, read by the program from its pipe (what a program that exits
+ * left unread goes to its next start). */
 #ifndef CST_SHIP_H
 #define CST_SHIP_H
 
