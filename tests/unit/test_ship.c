@@ -1,16 +1,24 @@
 /* test_ship.c: audit shipping's wire format: RFC 5425 octet counting around an RFC 5424 message
  * whose MSG is the entry's JSON line byte for byte, the severity from the outcome, the
- * facility, NILVALUE for what is not known; and the audit.syslog_url parser's refusals. */
+ * facility, NILVALUE for what is not known; the audit.syslog_url parser's refusals; and the lag
+ * (cst_ship_lag) against a command that reads and one that does not. */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
+#include "audit_fixture.h"
+#include "crypto/crypto.h"
+#include "crypto/keys.h"
 #include "node/config.h"
 #include "node/ship.h"
+#include "util/json.h"
 #include "util/util.h"
 
 static const char *const ENTRY =
@@ -128,13 +136,91 @@ static void test_syslog_url(void **state)
     assert_int_equal(cst_config_finish(&c), CST_OK);
 }
 
+/* A node with only what shipping needs: its config, id and an open audit log in a temp dir. */
+static void lag_node(cst_node *n, char *root, cst_key *kek, const char *command)
+{
+    strcpy(root, "/tmp/cst-ship-XXXXXX");
+    assert_non_null(mkdtemp(root));
+    memset(n, 0, sizeof(*n));
+    cst_config_defaults(&n->cfg);
+    assert_int_equal(cst_config_set(&n->cfg, "node", "data_dir", root), CST_OK);
+    assert_int_equal(cst_config_set(&n->cfg, "audit", "ship_command", command), CST_OK);
+    assert_int_equal(cst_config_finish(&n->cfg), CST_OK);
+    strcpy(n->node_id, "nd_00000000000000000001");
+    assert_int_equal(mkdir(n->cfg.audit_dir, 0700), 0);
+    char epoch[PATH_MAX + 16];
+    snprintf(epoch, sizeof(epoch), "%s/epoch.key", n->cfg.audit_dir);
+    cst_key k0 = {0};
+    assert_int_equal(cst_key_random(kek), CST_OK);
+    assert_int_equal(cst_key_random(&k0), CST_OK);
+    assert_int_equal(cst_audit_epoch_store(epoch, kek, 0, &k0), CST_OK);
+    cst_key_free(&k0);
+    cst_audit_opts o = cst_fixture_audit_opts(n->cfg.audit_dir, epoch, kek, 1000);
+    assert_int_equal(cst_audit_open(&o, &n->audit), CST_OK);
+}
+
+static void lag_node_close(cst_node *n, const char *root, cst_key *kek)
+{
+    cst_ship_stop(n);
+    cst_audit_close(n->audit);
+    cst_key_free(kek);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* The lag is what is durable and not acknowledged: a program that never reads acknowledges
+ * nothing; one that reads takes it to zero, and the acknowledged numbers are kept on disk. */
+static void test_lag_is_durable_minus_acknowledged(void **state)
+{
+    (void)state;
+    char root[64];
+    cst_key kek = {0};
+    cst_node n;
+    lag_node(&n, root, &kek, "exec sleep 30");
+    assert_int_equal(cst_ship_start(&n), CST_OK);
+    for (int i = 1; i <= 5; i++)
+        assert_int_equal(cst_fixture_audit_append(n.audit, CST_AUDIT_SECURITY, i), CST_OK);
+    for (int i = 1; i <= 3; i++)
+        assert_int_equal(cst_fixture_audit_append(n.audit, CST_AUDIT_ACCESS, i), CST_OK);
+    uint64_t lag = 0;
+    assert_false(cst_ship_lag(&n, CST_SHIP_SYSLOG, CST_AUDIT_SECURITY, &lag)); /* not configured */
+    assert_true(cst_ship_lag(&n, CST_SHIP_COMMAND, CST_AUDIT_SECURITY, &lag));
+    assert_int_equal(lag, 5);
+    assert_true(cst_ship_lag(&n, CST_SHIP_COMMAND, CST_AUDIT_ACCESS, &lag));
+    assert_int_equal(lag, 3);
+    lag_node_close(&n, root, &kek);
+
+    lag_node(&n, root, &kek, "exec cat > /dev/null");
+    assert_int_equal(cst_ship_start(&n), CST_OK);
+    for (int i = 1; i <= 5; i++)
+        assert_int_equal(cst_fixture_audit_append(n.audit, CST_AUDIT_SECURITY, i), CST_OK);
+    for (int tries = 0; tries < 500; tries++) {
+        assert_true(cst_ship_lag(&n, CST_SHIP_COMMAND, CST_AUDIT_SECURITY, &lag));
+        if (lag == 0)
+            break;
+        usleep(10000);
+    }
+    assert_int_equal(lag, 0);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/audit/ship-command.json", root);
+    json_t *st = json_load_file(path, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "acked"), "security")),
+                     5);
+    json_decref(st);
+    lag_node_close(&n, root, &kek);
+}
+
 int main(void)
 {
+    if (cst_crypto_init() != CST_OK)
+        return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_frame_is_rfc5425_around_rfc5424),
         cmocka_unit_test(test_severity_facility_and_nilvalues),
         cmocka_unit_test(test_frame_refuses_what_is_not_one_entry),
         cmocka_unit_test(test_syslog_url),
+        cmocka_unit_test(test_lag_is_durable_minus_acknowledged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
