@@ -22,12 +22,17 @@ _custodia_table()
         values="--config --data-dir --master-key-file --listen"
         ;;
     "audit")
-        words="verify"
+        words="verify export"
         ;;
     "audit verify")
         words=""
-        flags="--seal-key --config --data-dir --master-key-file --json"
-        values="--seal-key --config --data-dir --master-key-file"
+        flags="--seal-key --dir --config --data-dir --master-key-file --json"
+        values="--seal-key --dir --config --data-dir --master-key-file"
+        ;;
+    "audit export")
+        words=""
+        flags="--to --since --until --config --data-dir --json"
+        values="--to --since --until --config --data-dir"
         ;;
     "backup")
         words="create list verify restore drill"

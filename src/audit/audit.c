@@ -62,6 +62,8 @@ struct cst_audit {
     int64_t last_seal_us;
     pthread_t sealer, flusher;
     bool sealer_started, flusher_started;
+    void (*notify)(void *); /* told when entries become durable (the shipper) */
+    void *notify_ctx;
 };
 
 /* ---- format helpers ---------------------------------------------------------------------- */
@@ -610,7 +612,10 @@ static void flush_locked(cst_audit *a, bool release)
             stream *s = &a->s[i];
             bool big = s->dur_size >= a->o.segment_bytes;
             bool old = now - s->seg_started_us >= (int64_t)a->o.segment_seconds * 1000000;
-            if ((big || old) && s->dur_seq == s->sealed_seq &&
+            /* a segment holding no entry yet is not replaced: the new one would have its name */
+            const char *base = strrchr(s->seg_path, '/');
+            bool holds = base && strtoull(base + 1, NULL, 10) <= s->sealed_seq;
+            if ((big || old) && holds && s->dur_seq == s->sealed_seq &&
                 segment_start(a, s, s->sealed_seq, s->last_seal) != CST_OK)
                 cst_error("audit: cannot start a new %s segment: %s", s->name,
                           cst_err_message(CST_ERR_AUDIT_UNAVAILABLE));
@@ -618,6 +623,8 @@ static void flush_locked(cst_audit *a, bool release)
     }
     a->flushing = false;
     pthread_cond_broadcast(&a->cv);
+    if (a->notify)
+        a->notify(a->notify_ctx);
 }
 
 /* Called with mu held and flushing false (batched reads): writes what is queued without syncing
@@ -767,6 +774,22 @@ cst_err cst_audit_seal(cst_audit *a)
     pthread_mutex_unlock(&a->mu);
     ENSURE(ok, CST_ERR_AUDIT_UNAVAILABLE, "the seal round could not be completed");
     return CST_OK;
+}
+
+uint64_t cst_audit_durable_seq(cst_audit *a, cst_audit_stream s)
+{
+    pthread_mutex_lock(&a->mu);
+    uint64_t seq = a->s[s].dur_seq;
+    pthread_mutex_unlock(&a->mu);
+    return seq;
+}
+
+void cst_audit_set_notify(cst_audit *a, void (*fn)(void *), void *ctx)
+{
+    pthread_mutex_lock(&a->mu);
+    a->notify = fn;
+    a->notify_ctx = ctx;
+    pthread_mutex_unlock(&a->mu);
 }
 
 /* ---- opening and recovery ------------------------------------------------------------------- */
@@ -968,19 +991,6 @@ static void *sealer_main(void *arg)
 
 /* ---- batched reads: the flusher ------------------------------------------------------------ */
 
-static struct timespec deadline_ms(int ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    return ts;
-}
-
 /* Called with mu held and no I/O in flight: syncs what batched reads wrote. write_locked may
  * write meanwhile (past what this sync claims); flush_locked waits for it. */
 static void sync_locked(cst_audit *a)
@@ -1015,6 +1025,8 @@ static void sync_locked(cst_audit *a)
     }
     a->syncing = false;
     pthread_cond_broadcast(&a->cv);
+    if (a->notify)
+        a->notify(a->notify_ctx);
 }
 
 /* Called with mu held and no I/O in flight while stalled: is the log writable again? Writes and
@@ -1061,7 +1073,7 @@ static void *flusher_main(void *arg)
     cst_audit *a = arg;
     pthread_mutex_lock(&a->mu);
     while (!a->closing) {
-        struct timespec ts = deadline_ms(a->o.flush_interval_ms);
+        struct timespec ts = cst_abstime_ms(a->o.flush_interval_ms);
         while (!a->closing && pthread_cond_timedwait(&a->cv, &a->mu, &ts) == 0)
             ;
         while (!a->closing && io_busy(a))

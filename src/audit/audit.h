@@ -108,6 +108,12 @@ typedef struct cst_audit_ticket {
 CST_MUST_USE cst_err cst_audit_enqueue(cst_audit *a, const cst_audit_event *ev,
                                        cst_audit_ticket *t);
 CST_MUST_USE cst_err cst_audit_wait(cst_audit *a, const cst_audit_ticket *t);
+/* Shipping (node/ship.h) reads the segments on disk up to the last durable entry of each
+ * stream, and is told when there are new ones: fn(ctx) is called with the log's lock held
+ * whenever entries became durable, so it must only signal (never call back into the log);
+ * NULL stops the calls. */
+uint64_t cst_audit_durable_seq(cst_audit *a, cst_audit_stream s);
+void cst_audit_set_notify(cst_audit *a, void (*fn)(void *), void *ctx);
 /* Runs a seal round now (tests, shutdown). */
 CST_MUST_USE cst_err cst_audit_seal(cst_audit *a);
 /* Removes whole segments older than their stream's retention, recording what it removed in the
@@ -145,6 +151,8 @@ CST_MUST_USE cst_err cst_audit_segment_tail(const char *path, const uint8_t *dat
                                             size_t *good, size_t *end);
 /* The anchor object (first line) of a segment; json_decref it. */
 CST_MUST_USE cst_err cst_audit_segment_anchor(const char *path, json_t **anchor);
+/* When a segment began: its anchor's time (0 when it cannot be read). */
+int64_t cst_audit_segment_time(const char *path);
 
 /* Verification (LOG-2). */
 typedef struct cst_audit_report {
@@ -170,6 +178,26 @@ typedef struct cst_audit_report {
 CST_MUST_USE cst_err cst_audit_verify(const char *dir, const char *epoch_file, const cst_key *k0,
                                       const cst_key *kek, bool live, cst_audit_report *r);
 json_t *cst_audit_report_json(const cst_audit_report *r);
+
+/* An auditor's export (`custodia audit export`): the segments of both streams that cover
+ * [since_us, until_us) (whole segments, the unit of sealing: they may hold entries either side
+ * of the window), copied to <to>/<stream>/ with their seals, and <to>/export.json describing
+ * them (the node its entries name, the window, per stream the segments with their sizes and
+ * SHA-256, first_seq and last_seq). Safe beside a serving node: closed segments are copied whole
+ * and the open one up to its last complete line. to must not exist or be empty. *manifest (may be
+ * NULL) receives export.json's object. */
+#define CST_AUDIT_EXPORT_MANIFEST "export.json"
+CST_MUST_USE cst_err cst_audit_export(const char *dir, int64_t since_us, int64_t until_us,
+                                      const char *to, json_t **manifest);
+/* Checks an export: the chains and (with k0) the seals of what it holds, a window starting at a
+ * sealed anchor rather than at the genesis; then that it holds what its export.json lists
+ * (every segment, and each stream up to last_seq). Returns an error only when the check could
+ * not run. */
+CST_MUST_USE cst_err cst_audit_verify_export(const char *to, const cst_key *k0,
+                                             cst_audit_report *r);
+/* The chain and seal check of a window alone (no epoch file, no pruning records). */
+CST_MUST_USE cst_err cst_audit_verify_window(const char *dir, const cst_key *k0,
+                                             cst_audit_report *r);
 
 /* Reading (LOG-4): calls cb for each entry of a stream with since <= time < until, in order.
  * cb returns false to stop. */

@@ -326,12 +326,14 @@ static bool check_segment(vstate *v, const char *path, size_t segno, bool live, 
     return ok;
 }
 
-static cst_err verify_stream(vstate *v, const char *dir, bool live)
+static cst_err verify_stream(vstate *v, const char *dir, bool live, bool window)
 {
     char **paths;
     size_t n;
     TRY(cst_audit_segments(dir, v->name, &paths, &n));
-    if (n == 0)
+    if (n == 0 && window)
+        note(v->r, "the export holds no %s segment for its window", v->name);
+    else if (n == 0)
         fail(v, 1, "missing", "the %s stream has no segments", v->name);
     for (size_t j = 0; j < n && v->r->ok; j++)
         check_segment(v, paths[j], j, live, j + 1 == n);
@@ -340,14 +342,17 @@ static cst_err verify_stream(vstate *v, const char *dir, bool live)
     return CST_OK;
 }
 
-cst_err cst_audit_verify(const char *dir, const char *epoch_file, const cst_key *k0,
-                         const cst_key *kek, bool live, cst_audit_report *r)
+/* epoch_file NULL: an export's window (cst_audit_verify_window). */
+static cst_err verify_all(const char *dir, const char *epoch_file, const cst_key *k0,
+                          const cst_key *kek, bool live, cst_audit_report *r)
 {
     memset(r, 0, sizeof(*r));
     r->ok = true;
     r->seals_checked = k0 != NULL;
+    bool window = epoch_file == NULL;
     uint64_t epoch = 0;
-    TRY(cst_audit_epoch_peek(epoch_file, &epoch));
+    if (!window)
+        TRY(cst_audit_epoch_peek(epoch_file, &epoch));
     r->epoch = epoch;
     vstate v;
     memset(&v, 0, sizeof(v));
@@ -366,11 +371,11 @@ cst_err cst_audit_verify(const char *dir, const char *epoch_file, const cst_key 
         if (v.last_seal)
             cst_json_free_text(v.last_seal);
         v.last_seal = NULL;
-        e = verify_stream(&v, dir, live);
+        e = verify_stream(&v, dir, live, window);
         last_epoch[i] = v.expect_epoch - 1;
         first_anchor[i] = v.first_anchor_seq;
-        if (e != CST_OK || !r->ok)
-            break;
+        if (e != CST_OK || !r->ok || window)
+            continue;
         /* Truncation: every seal round up to the node's current epoch is in every stream. A
          * round the node was stopped in the middle of counts (it finishes it on start). */
         if (last_epoch[i] < (int64_t)epoch - 1)
@@ -382,7 +387,7 @@ cst_err cst_audit_verify(const char *dir, const char *epoch_file, const cst_key 
             note(r, "the %s stream holds the seal of an unfinished round %llu", v.name,
                  (unsigned long long)epoch);
     }
-    for (int i = 0; i < CST_AUDIT__STREAMS && e == CST_OK && r->ok; i++) {
+    for (int i = 0; i < CST_AUDIT__STREAMS && e == CST_OK && r->ok && !window; i++) {
         v.si = i;
         v.name = cst_audit_stream_names[i];
         if (first_anchor[i] > v.pruned_through[i])
@@ -409,6 +414,17 @@ cst_err cst_audit_verify(const char *dir, const char *epoch_file, const cst_key 
         cst_json_free_text(v.last_seal);
     cst_key_free(&v.k);
     return e;
+}
+
+cst_err cst_audit_verify(const char *dir, const char *epoch_file, const cst_key *k0,
+                         const cst_key *kek, bool live, cst_audit_report *r)
+{
+    return verify_all(dir, epoch_file, k0, kek, live, r);
+}
+
+cst_err cst_audit_verify_window(const char *dir, const cst_key *k0, cst_audit_report *r)
+{
+    return verify_all(dir, NULL, k0, NULL, false, r);
 }
 
 json_t *cst_audit_report_json(const cst_audit_report *r)
@@ -439,7 +455,7 @@ json_t *cst_audit_report_json(const cst_audit_report *r)
 
 /* ---- reading -------------------------------------------------------------------------------- */
 
-static int64_t anchor_time(const char *path)
+int64_t cst_audit_segment_time(const char *path)
 {
     json_t *an = NULL;
     int64_t t = 0;
@@ -461,7 +477,7 @@ cst_err cst_audit_scan(const char *dir, cst_audit_stream s, int64_t since_us, in
     bool go = true;
     for (size_t j = 0; j < n && go; j++) {
         /* Every entry of segment j is older than the anchor of segment j+1. */
-        if (j + 1 < n && since_us > 0 && anchor_time(paths[j + 1]) < since_us)
+        if (j + 1 < n && since_us > 0 && cst_audit_segment_time(paths[j + 1]) < since_us)
             continue;
         FILE *f = fopen(paths[j], "re");
         if (!f)

@@ -15,6 +15,7 @@
 #include "audit/audit.h"
 #include "backup/archive.h"
 #include "backup/internal.h"
+#include "node/ship.h"
 #include "util/json.h"
 #include "util/util.h"
 
@@ -316,10 +317,12 @@ static cst_err write_backup(cst_node *n, const char *id, int64_t created, const 
     char finished_s[32];
     cst_time_format(cst_now_us(), finished_s);
     if (e == CST_OK) {
-        manifest = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:O,s:I}", "backup_id", id, "node_id",
-                             n->node_id, "region", n->region, "created_at", created_s,
-                             "finished_at", finished_s, "version", CUSTODIA_VERSION, "tenants", mt,
-                             "tombstones", tombs, "records", (json_int_t)total_records);
+        /* The audit log is not carried (docs/operations.md): the manifest says where it went. */
+        manifest =
+            json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:O,s:I,s:o*}", "backup_id", id, "node_id",
+                      n->node_id, "region", n->region, "created_at", created_s, "finished_at",
+                      finished_s, "version", CUSTODIA_VERSION, "tenants", mt, "tombstones", tombs,
+                      "records", (json_int_t)total_records, "audit", cst_ship_manifest(n));
         e = manifest ? cst_bk_finish(w, manifest) : cst_fail(CST_ERR_INTERNAL, "out of memory");
     }
     if (e == CST_OK) {

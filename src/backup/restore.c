@@ -360,6 +360,10 @@ static cst_err restore_node(const cst_restore_opts *o, const json_t *header, jso
                       skipped, "manifest_tenants", json_object_get(manifest, "tenants"));
         if (o->k0_path)
             json_object_set_new(*report, "seal_key_file", json_string(o->k0_path));
+        /* the source's audit log is not carried: where it went (node/ship.h) */
+        json_t *audit = json_object_get(manifest, "audit");
+        if (*report && audit)
+            json_object_set(*report, "source_audit", audit);
     }
     if (e != CST_OK && e != CST_ERR_CONFLICT) {
         /* nothing of a failed restore stays behind (a crash leaves the marker instead) */

@@ -341,6 +341,12 @@ static int do_restore(const cst_config *cfg, const bk_args *a)
         printf("  new audit seal key: %s\n"
                "  MOVE THIS FILE OFFLINE NOW: the restored node starts a new audit log.\n",
                k0);
+        json_t *src = json_object_get(report, "source_audit");
+        if (src)
+            printf("  the source node's audit log is not in backups: it stays in %s on the source "
+                   "node, and was shipped to %zu sink(s) (`--json` shows how far)\n",
+                   json_string_value(json_object_get(src, "dir")),
+                   json_array_size(json_object_get(src, "shipped_to")));
         if (!pinned)
             printf("  note: signatures were checked with the key the backup names "
                    "(authenticated by the master key); pass --public-key to pin it\n");

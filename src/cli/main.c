@@ -90,38 +90,90 @@ static int cmd_serve(const cst_cli_command *cmd, int argc, char **argv)
     return cst_cli_serve(&cfg);
 }
 
+/* K0 from its file (32 bytes) into k0. */
+static cst_err load_seal_key(const char *path, cst_key *k0)
+{
+    cst_buf raw;
+    cst_buf_init(&raw, 64);
+    cst_err e = cst_file_read(path, 64, &raw);
+    if (e == CST_OK && raw.len != CST_KEY_LEN)
+        e = cst_fail(CST_ERR_INVALID, "%s is not a seal key (K0 files hold 32 bytes)", path);
+    if (e == CST_OK)
+        e = cst_key_alloc(k0);
+    if (e == CST_OK)
+        memcpy(k0->k, raw.data, CST_KEY_LEN);
+    cst_buf_wipe_free(&raw);
+    return e;
+}
+
+static int print_verify(const cst_audit_report *r, bool json, bool have_kek)
+{
+    if (json) {
+        json_t *o = cst_audit_report_json(r);
+        char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+        printf("%s\n", text ? text : "{}");
+        cst_json_free_text(text);
+        json_decref(o);
+        return r->ok ? 0 : 1;
+    }
+    for (int i = 0; i < CST_AUDIT__STREAMS; i++)
+        printf("%-8s entries %llu..%llu, %llu seals, %llu unsealed\n", cst_audit_stream_names[i],
+               (unsigned long long)r->first_seq[i],
+               (unsigned long long)(r->first_seq[i] + r->entries[i] - (r->entries[i] > 0)),
+               (unsigned long long)r->seals[i], (unsigned long long)r->unsealed[i]);
+    if (r->notes[0])
+        printf("note: %s\n", r->notes);
+    if (r->ok)
+        printf("OK: hash chains intact%s\n",
+               r->seals_checked ? (have_kek ? "; every seal verified with K0; the node's seal "
+                                              "key descends from K0"
+                                            : "; every seal verified with K0")
+                                : " (seals not checked: pass --seal-key K0FILE)");
+    else
+        printf("FAILED: %s stream, entry %llu: %s: %s\n", r->stream, (unsigned long long)r->seq,
+               r->reason, r->message);
+    return r->ok ? 0 : 1;
+}
+
+/* audit verify --dir DIR: an export (`audit export`), away from any node. */
+static int audit_verify_dir(const char *dir, const char *seal, bool json)
+{
+    cst_key k0 = {0};
+    cst_err e = seal ? load_seal_key(seal, &k0) : CST_OK;
+    cst_audit_report r;
+    if (e == CST_OK)
+        e = cst_audit_verify_export(dir, seal ? &k0 : NULL, &r);
+    cst_key_free(&k0);
+    if (e != CST_OK)
+        return fail("audit verify", e);
+    return print_verify(&r, json, false);
+}
+
 static int cmd_audit_verify(const cst_cli_command *cmd, int argc, char **argv)
 {
     cst_cli_node_args a = {0};
-    const char *seal = NULL;
+    const char *seal = NULL, *dir = NULL;
     bool json = false;
     const cst_cli_opt opts[] = {CST_CLI_NODE_OPTS(a), CST_CLI_VALUE("seal-key", &seal),
-                                CST_CLI_FLAG("json", &json), CST_CLI_END};
+                                CST_CLI_VALUE("dir", &dir), CST_CLI_FLAG("json", &json),
+                                CST_CLI_END};
     int first, rc = cst_cli_parse(cmd, argc, argv, opts, &first);
     if (rc != CST_CLI_CONTINUE)
         return rc;
     if (first < argc)
         return cst_cli_usage_error(cmd, "unexpected argument \"%s\"", argv[first]);
+    if (dir)
+        return audit_verify_dir(dir, seal, json);
     cst_config cfg;
     cst_key k0 = {0}, kek = {0};
-    cst_buf raw;
-    cst_buf_init(&raw, 64);
     char epoch_file[PATH_MAX];
     cst_err e = cst_cli_config(&cfg, a.config, a.data_dir, a.key, NULL);
     if (e == CST_OK)
         e = cst_node_check_data_dir(cfg.data_dir);
     if (e == CST_OK)
         e = cst_fmt(epoch_file, sizeof(epoch_file), "%s/audit/epoch.key", cfg.data_dir);
-    if (e == CST_OK && seal) {
-        e = cst_file_read(seal, 64, &raw);
-        if (e == CST_OK && raw.len != CST_KEY_LEN)
-            e = cst_fail(CST_ERR_INVALID, "%s is not a seal key (K0 files hold 32 bytes)", seal);
-        if (e == CST_OK)
-            e = cst_key_alloc(&k0);
-        if (e == CST_OK)
-            memcpy(k0.k, raw.data, CST_KEY_LEN);
-    }
-    cst_buf_wipe_free(&raw);
+    if (e == CST_OK && seal)
+        e = load_seal_key(seal, &k0);
     /* With the master key too, the node's current seal key is checked against K0. */
     bool have_kek = false;
     if (e == CST_OK && seal &&
@@ -137,31 +189,75 @@ static int cmd_audit_verify(const cst_cli_command *cmd, int argc, char **argv)
     cst_key_free(&kek);
     if (e != CST_OK)
         return fail("audit verify", e);
+    return print_verify(&r, json, have_kek);
+}
+
+/* A --since/--until value: RFC 3339 UTC, or a date (its midnight, UTC). */
+static cst_err parse_when(const char *flag, const char *text, int64_t *us)
+{
+    char full[40];
+    bool date = strlen(text) == 10;
+    if (date && snprintf(full, sizeof(full), "%sT00:00:00Z", text) >= (int)sizeof(full))
+        date = false;
+    ENSURE(cst_time_parse(date ? full : text, us), CST_ERR_INVALID,
+           "--%s %s: give an RFC 3339 time (2026-12-01T00:00:00Z) or a date (2026-12-01)", flag,
+           text);
+    return CST_OK;
+}
+
+/* audit export: read-only, so beside a serving node too (segments are append-only). */
+static int cmd_audit_export(const cst_cli_command *cmd, int argc, char **argv)
+{
+    cst_cli_node_args a = {0};
+    const char *since = NULL, *until = NULL, *to = NULL;
+    bool json = false;
+    const cst_cli_opt opts[] = {CST_CLI_NODE_OPTS(a),
+                                CST_CLI_VALUE("since", &since),
+                                CST_CLI_VALUE("until", &until),
+                                CST_CLI_VALUE("to", &to),
+                                CST_CLI_VALUE("out", &to),
+                                CST_CLI_FLAG("json", &json),
+                                CST_CLI_END};
+    int first, rc = cst_cli_parse(cmd, argc, argv, opts, &first);
+    if (rc != CST_CLI_CONTINUE)
+        return rc;
+    if (first < argc)
+        return cst_cli_usage_error(cmd, "unexpected argument \"%s\"", argv[first]);
+    if (!to)
+        return cst_cli_usage_error(cmd, "--to DIR is required");
+    cst_config cfg;
+    int64_t since_us = 0, until_us = INT64_MAX;
+    cst_err e = cst_cli_config(&cfg, a.config, a.data_dir, a.key, NULL);
+    if (e == CST_OK)
+        e = cst_node_check_data_dir(cfg.data_dir);
+    if (e == CST_OK && since)
+        e = parse_when("since", since, &since_us);
+    if (e == CST_OK && until)
+        e = parse_when("until", until, &until_us);
+    json_t *m = NULL;
+    if (e == CST_OK)
+        e = cst_audit_export(cfg.audit_dir, since_us, until_us, to, &m);
+    if (e != CST_OK)
+        return fail("audit export", e);
     if (json) {
-        json_t *o = cst_audit_report_json(&r);
-        char *text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+        char *text = json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS);
         printf("%s\n", text ? text : "{}");
         cst_json_free_text(text);
-        json_decref(o);
     } else {
-        for (int i = 0; i < CST_AUDIT__STREAMS; i++)
-            printf("%-8s entries %llu..%llu, %llu seals, %llu unsealed\n",
-                   cst_audit_stream_names[i], (unsigned long long)r.first_seq[i],
-                   (unsigned long long)(r.first_seq[i] + r.entries[i] - (r.entries[i] > 0)),
-                   (unsigned long long)r.seals[i], (unsigned long long)r.unsealed[i]);
-        if (r.notes[0])
-            printf("note: %s\n", r.notes);
-        if (r.ok)
-            printf("OK: hash chains intact%s\n",
-                   r.seals_checked ? (have_kek ? "; every seal verified with K0; the node's seal "
-                                                 "key descends from K0"
-                                               : "; every seal verified with K0")
-                                   : " (seals not checked: pass --seal-key K0FILE)");
-        else
-            printf("FAILED: %s stream, entry %llu: %s: %s\n", r.stream, (unsigned long long)r.seq,
-                   r.reason, r.message);
+        json_t *streams = json_object_get(m, "streams");
+        for (int i = 0; i < CST_AUDIT__STREAMS; i++) {
+            json_t *st = json_object_get(streams, cst_audit_stream_names[i]);
+            printf("%-8s %zu segment(s), entries %lld..%lld\n", cst_audit_stream_names[i],
+                   json_array_size(json_object_get(st, "segments")),
+                   (long long)json_integer_value(json_object_get(st, "first_seq")),
+                   (long long)json_integer_value(json_object_get(st, "last_seq")));
+        }
+        printf("exported to %s; check it anywhere with `custodia audit verify --dir %s "
+               "--seal-key K0FILE`\n",
+               to, to);
     }
-    return r.ok ? 0 : 1;
+    json_decref(m);
+    return 0;
 }
 
 static int cmd_config_reference(const cst_cli_command *cmd, int argc, char **argv)
@@ -251,13 +347,32 @@ const cst_cli_command cst_cli_commands[] = {
     {"audit verify", "check the audit log's hash chains and, with K0, every seal",
      "usage: custodia audit verify [--seal-key K0FILE] [--config FILE] [--data-dir DIR]\n"
      "                             [--master-key-file F] [--json]\n"
+     "       custodia audit verify --dir DIR [--seal-key K0FILE] [--json]\n"
      "\n"
      "Checks the audit log's hash chains and, with K0, every seal; exit status 1 when it fails,\n"
-     "naming the first bad entry.\n"
+     "naming the first bad entry. With --dir, checks an export (audit export) away from any\n"
+     "node: its chains, its seals and that it holds what it lists.\n"
      "\n"
      "  --seal-key K0FILE       the audit seal key K0 (custodia-audit-k0.key from "
-     "init)\n" CST_CLI_NODE_USAGE "  --json                  print the report as JSON\n",
+     "init)\n"
+     "  --dir DIR               an export made by audit export\n" CST_CLI_NODE_USAGE
+     "  --json                  print the report as JSON\n",
      cmd_audit_verify},
+    {"audit export", "copy the audit segments of a time window, with their seals, for an auditor",
+     "usage: custodia audit export --to DIR [--since TIME] [--until TIME] [--config FILE]\n"
+     "                             [--data-dir DIR] [--json]\n"
+     "\n"
+     "Copies the segments covering the window, with their seals and an export.json listing\n"
+     "them, into DIR; check it anywhere with audit verify --dir DIR. Works beside a serving\n"
+     "node (segments are append-only).\n"
+     "\n"
+     "  --to DIR                where the export goes (a new or empty dir)\n"
+     "  --since TIME            RFC 3339 time or date (midnight UTC); default: all that is kept\n"
+     "  --until TIME            RFC 3339 time or date (midnight UTC); default: now\n"
+     "  --config FILE           configuration file\n"
+     "  --data-dir DIR          the node's data dir (default ./var)\n"
+     "  --json                  print the export's listing as JSON\n",
+     cmd_audit_export},
     {"backup create", "take a backup now (node stopped)",
      "usage: custodia backup create [--to DIR] [--config FILE] [--data-dir DIR]\n"
      "                              [--master-key-file F] [--json]\n"

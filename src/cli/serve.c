@@ -14,6 +14,7 @@
 #include "backup/backup.h"
 #include "lifecycle/lifecycle.h"
 #include "node/keys.h"
+#include "node/ship.h"
 #include "node/webhook.h"
 #include "cli/cli.h"
 #include "crypto/tlscert.h"
@@ -196,6 +197,8 @@ int cst_cli_serve(const cst_config *cfg)
                                   cst_api_on_respond};
         e = cst_webhook_start(&node); /* DET-1: before any request can raise an alert */
         if (e == CST_OK)
+            e = cst_ship_start(&node); /* audit entries leave the node as they are written */
+        if (e == CST_OK)
             e = cst_server_start(&opts, &hooks, &srv);
     }
     if (e == CST_OK)
@@ -217,6 +220,7 @@ int cst_cli_serve(const cst_config *cfg)
         }
         cst_server_stop(srv);
         cst_webhook_stop(&node);
+        cst_ship_stop(&node);
         if (node.store)
             cst_node_close(&node);
         return 1;
@@ -252,6 +256,7 @@ int cst_cli_serve(const cst_config *cfg)
     /* An auditor can tell a clean stop from a gap (a crash leaves no node.stop). */
     cst_node_audit_event(&node, "node.stop", "success", NULL, node.node_id,
                          json_pack("{s:s}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
+    cst_ship_stop(&node); /* what it has not shipped goes after the next start */
     cst_node_close(&node);
     close(lock_fd);
     cst_info("stopped cleanly");

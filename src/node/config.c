@@ -3,6 +3,7 @@
  * DEFAULT warnings (CHG-2) and docs/configuration.md; rules across keys are explicit checks in
  * cst_config_finish. */
 #include "node/config.h"
+#include "node/ship.h"
 
 #include <stdarg.h>
 #include <arpa/inet.h>
@@ -476,6 +477,28 @@ static const config_key config_keys[] = {
     KNUM("audit.flush_interval", K_INT, audit_flush_interval, "2", 1, 1000,
          "milliseconds: with `audit.read_durability = batched`, the longest a read's written "
          "audit entry waits for its flush"),
+    KSTR("audit.syslog_url", audit_syslog_url, "empty (none)",
+         "ship every audit entry, as it is written, to this syslog receiver: `tls://HOST:PORT` "
+         "(`[v6]:PORT`), RFC 5424 messages over TLS with RFC 5425 framing, the entry's JSON line "
+         "as the message; resumes after a restart from the last entry it acknowledged "
+         "(at-least-once; see docs/operations.md)"),
+    KSTR("audit.syslog_ca_file", audit_syslog_ca_file, "empty (the system's trust store)",
+         "PEM CA certificate(s) the syslog receiver's certificate must chain to (its name must "
+         "match the host of `audit.syslog_url`)"),
+    KSTR("audit.syslog_cert_file", audit_syslog_cert_file, "empty (none)",
+         "PEM client certificate presented to the syslog receiver (set together with "
+         "`audit.syslog_key_file`)"),
+    KSTR("audit.syslog_key_file", audit_syslog_key_file, "empty (none)",
+         "PEM private key of `audit.syslog_cert_file`"),
+    KNUM("audit.syslog_facility", K_INT, audit_syslog_facility, "13", 0, 23,
+         "the syslog facility of the shipped messages (13: log audit; 10: authpriv; 16 to 23: "
+         "local0 to local7)"),
+    KSTR("audit.ship_command", audit_ship_command, "empty (none)",
+         "ship every audit entry, as it is written, to the standard input of this long-running "
+         "shell command (a Vector or Fluent Bit agent), one JSON line per entry; restarted with "
+         "backoff when it exits; resumes after a restart from the last entry it acknowledged "
+         "(at-least-once). Do not put secrets in the command line (it is recorded in "
+         "`node.start`)"),
     KSTR("backup.dir", backup_dir, "`<data_dir>/backups`",
          "where backups go, one file `<dir>/<backup-id>` each; the default is for development "
          "only: point it at another server's mount. A configured dir must exist (an unmounted "
@@ -922,6 +945,18 @@ cst_err cst_config_finish(cst_config *c)
     ENSURE(!c->backup_command[0] || c->backup_prune_command[0], CST_ERR_INVALID,
            "backup.command needs backup.prune_command: backups older than "
            "backup.retention_days must be removable (BAK-4)");
+    ENSURE(!!c->audit_syslog_cert_file[0] == !!c->audit_syslog_key_file[0], CST_ERR_INVALID,
+           "audit.syslog_cert_file and audit.syslog_key_file must be set together");
+    if (c->audit_syslog_url[0]) {
+        char host[256];
+        int port;
+        cst_err e = cst_ship_parse_url(c->audit_syslog_url, host, sizeof(host), &port);
+        if (e != CST_OK) {
+            char why[256];
+            (void)snprintf(why, sizeof(why), "%s", cst_err_message(e));
+            return cst_fail(CST_ERR_INVALID, "audit.syslog_url: %s", why);
+        }
+    }
     if (c->alerts_webhook_url[0]) { /* DET-1: https, or http to loopback only */
         cst_err e = cst_webhook_url_check(c->alerts_webhook_url);
         if (e != CST_OK) {

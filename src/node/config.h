@@ -77,7 +77,14 @@ typedef struct cst_config {
     int audit_security_retention_days;
     int audit_access_retention_days;
     char audit_read_durability[16]; /* durable | batched (weaker) */
-    int audit_flush_interval;       /* ms: batched reads' entries are durable within it */
+    /* audit shipping (node/ship.h) */
+    char audit_syslog_url[512]; /* tls://host:port; empty: off */
+    char audit_syslog_ca_file[PATH_MAX];
+    char audit_syslog_cert_file[PATH_MAX];
+    char audit_syslog_key_file[PATH_MAX];
+    int audit_syslog_facility;
+    char audit_ship_command[1024]; /* empty: off */
+    int audit_flush_interval;      /* ms: batched reads' entries are durable within it */
     /* backups (BAK-1..4, RES-1) */
     char backup_dir[PATH_MAX];         /* empty: <data_dir>/backups (development only) */
     char backup_command[1024];         /* receives a backup on stdin instead of backup_dir */

@@ -66,6 +66,7 @@ typedef struct cst_node {
     struct cst_credcache *credcache; /* IAM-5: principals by token id (NULL: off) */
     struct cst_detect *detect;       /* DET-1: the detection rules' windows (node/detect.h) */
     struct cst_webhook *webhook;     /* DET-1: the webhook sender (node/webhook.h); NULL: off */
+    struct cst_ship *ship;           /* audit shipping (node/ship.h); NULL: off */
 } cst_node;
 
 /* Loads the KEK (with its file checks), opens the system store and checks that the KEK and region

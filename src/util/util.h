@@ -5,12 +5,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "util/buf.h"
 #include "util/err.h"
 
 /* Wall-clock microseconds since the epoch. */
 int64_t cst_now_us(void);
+/* The wall-clock time ms milliseconds from now, for pthread_cond_timedwait. */
+struct timespec cst_abstime_ms(int ms);
 /* Formats microseconds since the epoch as RFC 3339 UTC with microseconds. */
 void cst_time_format(int64_t us, char out[32]);
 /* Parses RFC 3339 UTC ("2026-01-02T03:04:05Z", optional fraction); false when malformed. */
