@@ -11,6 +11,7 @@ PACKAGES=(
     libyaml-dev
     libp11-kit-dev softhsm2
     chromium fonts-dejavu-core
+    prometheus # promtool check metrics (DET-2, tests/api/test_api_metrics.c)
 )
 
 # The OpenAPI checks (redocly lint, ajv in the API tests) are npm packages pinned in

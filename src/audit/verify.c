@@ -10,6 +10,7 @@
 
 #include "audit/audit.h"
 #include "util/json.h"
+#include "util/metrics.h"
 #include "util/util.h"
 
 typedef struct vstate {
@@ -408,6 +409,8 @@ cst_err cst_audit_verify(const char *dir, const char *epoch_file, const cst_key 
     if (v.last_seal)
         cst_json_free_text(v.last_seal);
     cst_key_free(&v.k);
+    if (e == CST_OK && !r->ok)
+        cst_metrics_audit_verify_failure(); /* DET-2 */
     return e;
 }
 

@@ -18,6 +18,7 @@
 #include "crypto/tlscert.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "util/log.h"
 #include "util/util.h"
 
 /* No core dumps: a dump would hold the KEK, DEKs and plaintext. */
@@ -119,6 +120,28 @@ static cst_err size_connections(const cst_config *cfg, int threads, int *max_con
     return CST_OK;
 }
 
+/* DET-2: metrics.listen: plain HTTP on loopback (cst_config_finish refuses any other address),
+ * serving /metrics and nothing else, with the main listener's access rule. */
+static cst_err start_metrics(const cst_config *cfg, cst_node *node, cst_server **out)
+{
+    cst_server_opts opts = {
+        .host = cfg->metrics_host,
+        .port = cfg->metrics_port,
+        .threads = 1,
+        .max_header_bytes = cfg->max_header_bytes,
+        .max_connections = 16,
+        .max_connections_per_ip = 8,
+        .header_timeout = cfg->header_timeout,
+        .max_inflight_body_bytes = 1024 * 1024,
+        .workers = 1,
+        .offload_workers = 1,
+        .offload_queue = 1,
+    };
+    cst_server_hooks hooks = {node, cst_api_on_headers_metrics, cst_api_on_complete,
+                              cst_api_on_respond};
+    return cst_server_start(&opts, &hooks, out);
+}
+
 int cst_cli_serve(const cst_config *cfg)
 {
     cst_node node;
@@ -138,6 +161,7 @@ int cst_cli_serve(const cst_config *cfg)
     /* A file-size limit makes writes fail with EFBIG (answered 503) instead of killing us. */
     signal(SIGXFSZ, SIG_IGN);
 
+    cst_log_set_format(cfg->log_format); /* issue 19: json (default) or text lines */
     /* Start-up failures are also told to the terminal, not only to node.log_file. */
     int console = cfg->log_file[0] ? dup(STDERR_FILENO) : -1;
     cst_err e = open_log(cfg->log_file);
@@ -197,6 +221,9 @@ int cst_cli_serve(const cst_config *cfg)
         if (e == CST_OK)
             e = cst_server_start(&opts, &hooks, &srv);
     }
+    cst_server *metrics_srv = NULL;
+    if (e == CST_OK && cfg->metrics_listen[0])
+        e = start_metrics(cfg, &node, &metrics_srv); /* DET-2 */
     if (e == CST_OK)
         e = cst_backup_schedule_start(&node);                      /* BAK-1 */
     if (e == CST_OK && (e = cst_lifecycle_start(&node)) != CST_OK) /* RET-1..4 */
@@ -214,6 +241,7 @@ int cst_cli_serve(const cst_config *cfg)
             dprintf(console, "custodia serve: %s\n", cst_err_message(e));
             close(console);
         }
+        cst_server_stop(metrics_srv);
         cst_server_stop(srv);
         cst_webhook_stop(&node);
         if (node.store)
@@ -226,6 +254,10 @@ int cst_cli_serve(const cst_config *cfg)
     printf("custodia: serving %s://%s%s%s:%d (node %s, region %s)\n", tls ? "https" : "http",
            v6 ? "[" : "", cfg->listen_host, v6 ? "]" : "", cst_server_port(srv), node.node_id,
            node.region);
+    if (metrics_srv)
+        printf("custodia: metrics on http://%s%s%s:%d/metrics\n",
+               strchr(cfg->metrics_host, ':') ? "[" : "", cfg->metrics_host,
+               strchr(cfg->metrics_host, ':') ? "]" : "", cst_server_port(metrics_srv));
     fflush(stdout);
 
     int sig = 0;
@@ -243,6 +275,7 @@ int cst_cli_serve(const cst_config *cfg)
     cst_info("signal %d: shutting down", sig);
     cst_lifecycle_stop(&node);
     cst_backup_schedule_stop(&node);
+    cst_server_stop(metrics_srv);
     cst_server_stop(srv);
     cst_keys_stop(&node);    /* after the last request: it persists the last counts */
     cst_webhook_stop(&node); /* what is still pending goes out after the next start */

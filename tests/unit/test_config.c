@@ -188,7 +188,7 @@ static void test_chg1_table_defaults_parse_back(void **state)
         json_decref(j);
     }
     assert_int_equal(json_object_size(dj), n);
-    assert_int_equal(n, 104); /* CHG-1: the key set of today; a new key updates this count */
+    assert_int_equal(n, 108); /* CHG-1: the key set of today; a new key updates this count */
     json_decref(dj);
     /* RET-2, RET-3: the table's lifecycle defaults are the promised schedule. */
     assert_memory_equal(&d.lifecycle, &cst_lifecycle_defaults, sizeof(d.lifecycle));
@@ -311,7 +311,7 @@ static void test_table_bounds_refused(void **state)
             break;
         }
     }
-    assert_int_equal(checked, 104);
+    assert_int_equal(checked, 108);
 }
 
 /* A key that is not in the table is refused, named, whatever the section. */
@@ -398,6 +398,7 @@ static void test_chg2_table_weaker_values_warn(void **state)
         {"auth.login_rate_per_ip", 'c'},
         {"detect.enabled", 'c'},
         {"alerts.allow_private_webhooks", 'c'},
+        {"metrics.per_tenant", 'c'},
         {"alerts.max_open", '>'},
         {"alerts.retention_days", '<'},
         {"alerts.delivery_retention_days", '<'},
@@ -524,6 +525,10 @@ static void test_chg2_custom_rules_warn(void **state)
          "WEAKER THAN DEFAULT: alerts.allow_private_webhooks = true: tenants' webhooks may reach "
          "loopback and private addresses from this node (tests only)"},
         {"alerts.allow_private_webhooks", "false", NULL},
+        {"metrics.per_tenant", "true",
+         "WEAKER THAN DEFAULT: metrics.per_tenant = true: metric labels carry tenant ids; whoever "
+         "scrapes /metrics learns which tenants this node holds"},
+        {"metrics.per_tenant", "false", NULL},
         {"notices.smtp_starttls", "false",
          "WEAKER THAN DEFAULT: notices.smtp_starttls = false: notices are emailed to the loopback "
          "relay without TLS (tests only)"},
@@ -702,12 +707,12 @@ static void test_table_kinds(void **state)
         if (k.kind == CST_KEY_STRING || k.kind == CST_KEY_CIDRS)
             assert_true(k.max_len > 0);
     }
-    assert_int_equal(counts[CST_KEY_STRING], 27);
+    assert_int_equal(counts[CST_KEY_STRING], 29);
     assert_int_equal(counts[CST_KEY_INTEGER], 55);
     assert_int_equal(counts[CST_KEY_DURATION], 14);
-    assert_int_equal(counts[CST_KEY_BOOL], 5);
+    assert_int_equal(counts[CST_KEY_BOOL], 7);
     assert_int_equal(counts[CST_KEY_CIDRS], 2);
-    assert_int_equal(counts[CST_KEY_LISTEN], 1); /* 104 in all, as test_table_bounds_refused */
+    assert_int_equal(counts[CST_KEY_LISTEN], 1); /* 108 in all, as test_table_bounds_refused */
 }
 
 /* Found by fuzz_config: a string value that is not UTF-8 was accepted, and the node then failed
