@@ -70,18 +70,18 @@ static cst_err load_tls(const cst_config *cfg, cst_buf *cert, cst_buf *key)
     return cst_buf_append_u8(key, 0);
 }
 
-/* The server log: stderr, or node.log_file dup'ed over it (SIGHUP reopens it, logrotate). */
+/* The server log: stderr, or log.file dup'ed over it (SIGHUP reopens it, logrotate). */
 static cst_err open_log(const char *path)
 {
     if (!path[0])
         return CST_OK;
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    ENSURE(fd >= 0, CST_ERR_INVALID, "node.log_file %s: %s%s", path, strerror(errno),
+    ENSURE(fd >= 0, CST_ERR_INVALID, "log.file %s: %s%s", path, strerror(errno),
            errno == ELOOP ? " (symbolic links are refused)" : "");
     fflush(stderr);
     int r = dup2(fd, STDERR_FILENO);
     close(fd);
-    ENSURE(r >= 0, CST_ERR_INVALID, "node.log_file %s: %s", path, strerror(errno));
+    ENSURE(r >= 0, CST_ERR_INVALID, "log.file %s: %s", path, strerror(errno));
     return CST_OK;
 }
 
@@ -162,7 +162,7 @@ int cst_cli_serve(const cst_config *cfg)
     signal(SIGXFSZ, SIG_IGN);
 
     cst_log_set_format(cfg->log_format); /* issue 19: json (default) or text lines */
-    /* Start-up failures are also told to the terminal, not only to node.log_file. */
+    /* Start-up failures are also told to the terminal, not only to log.file. */
     int console = cfg->log_file[0] ? dup(STDERR_FILENO) : -1;
     cst_err e = open_log(cfg->log_file);
     if (e != CST_OK && console >= 0) {
@@ -235,9 +235,8 @@ int cst_cli_serve(const cst_config *cfg)
     cst_buf_wipe_free(&key);
     cst_buf_free(&cert);
     if (e != CST_OK) {
-        fprintf(stderr, "custodia serve: %s\n", cst_err_message(e));
-        fflush(stderr);
-        if (console >= 0) {
+        cst_error("custodia serve: %s", cst_err_message(e)); /* the log's format, like the rest */
+        if (console >= 0) { /* and plainly on the terminal when the log is a file */
             dprintf(console, "custodia serve: %s\n", cst_err_message(e));
             close(console);
         }

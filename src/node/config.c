@@ -575,7 +575,7 @@ static const config_key config_keys[] = {
           "seconds a connection has for its TLS handshake and a request's headers, and that an "
           "idle keep-alive connection is kept between requests; a client sending a header line "
           "now and then is closed too"),
-    KSTR("node.log_file", log_file, "empty (stderr)",
+    KSTR("log.file", log_file, "empty (stderr)",
          "the server log: opened `O_APPEND`, mode 0600, symbolic links refused; SIGHUP reopens "
          "it (logrotate: rename, then `kill -HUP`)"),
     {.name = "log.format",
@@ -851,11 +851,22 @@ void cst_config_defaults(cst_config *c)
             abort(); /* a default that does not parse: tests/unit/test_config.c catches it */
 }
 
+/* Keys that moved: their old name is refused with the new one. */
+static const struct {
+    const char *old, *now;
+} renamed[] = {
+    {"node.log_file", "log.file"}, /* issue 19: beside log.format */
+};
+
 cst_err cst_config_set(cst_config *c, const char *section, const char *key, const char *v)
 {
     char full[128];
     TRY(cst_fmt(full, sizeof(full), "%s.%s", section, key));
     const config_key *k = key_find(full);
+    for (size_t i = 0; !k && i < sizeof(renamed) / sizeof(renamed[0]); i++)
+        ENSURE(strcmp(full, renamed[i].old) != 0, CST_ERR_INVALID,
+               "configuration key %s is now %s (in [%.*s])", full, renamed[i].now,
+               (int)strcspn(renamed[i].now, "."), renamed[i].now);
     ENSURE(k, CST_ERR_INVALID, "unknown configuration key %s", full);
     return key_set(c, k, v);
 }

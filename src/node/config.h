@@ -137,7 +137,7 @@ typedef struct cst_config {
     /* IAM-6: access reviews */
     int reviews_stale_days;  /* a principal unused this long is flagged stale */
     int reviews_period_days; /* a review is due this long after the last attestation */
-    char log_file[PATH_MAX]; /* server log; empty: stderr. SIGHUP reopens it (logrotate) */
+    char log_file[PATH_MAX]; /* log.file: empty: stderr. SIGHUP reopens it (logrotate) */
     char log_format[8];      /* json | text */
     /* DET-2: metrics */
     char metrics_listen[80];     /* HOST:PORT of a loopback metrics listener; empty: none */

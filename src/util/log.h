@@ -1,5 +1,5 @@
 /* log.h: the server log (issue 19): one line per event, JSON (the default) or text, written to
- * standard error, which `node.log_file` replaces (serve.c; SIGHUP reopens it). Every line is
+ * standard error, which `log.file` replaces (serve.c; SIGHUP reopens it). Every line is
  * one write(2), so that lines from many threads never interleave. A line never carries a
  * secret, a record key, a query string or a value: request lines name the route pattern. */
 #ifndef CST_LOG_H

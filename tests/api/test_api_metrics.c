@@ -6,7 +6,7 @@
  * listener (metrics.listen) serves /metrics only and refuses a non-loopback address;
  * /v1/sys/ready 200, and 503 naming the audit log while its files are gone; the report's DET-2
  * row; the server log: one JSON line per request (route pattern, status, principal), SIGHUP
- * reopens node.log_file after a rename and the node keeps serving, and no line carries a
+ * reopens log.file after a rename and the node keeps serving, and no line carries a
  * password, a record key, a value or a query string. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -78,8 +78,7 @@ static int setup(void **state)
 {
     ts_init(&srv);
     /* the log file lives in the server's temp dir, known only after ts_init */
-    snprintf(srv.extra_config, sizeof(srv.extra_config), "[node]\nlog_file = %s/node.log\n",
-             srv.root);
+    snprintf(srv.extra_config, sizeof(srv.extra_config), "[log]\nfile = %s/node.log\n", srv.root);
     owner = ts_start_tenant(&srv, &op, "metrics", tenant_id);
     return owner ? 0 : -1;
 }

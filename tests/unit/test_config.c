@@ -125,22 +125,61 @@ static void test_ini_file(void **state)
     assert_int_equal(cst_config_load(&c, "/nonexistent.ini"), CST_ERR_NOT_FOUND);
 }
 
-/* node.log_file (issue 12): empty means stderr; it is in the effective configuration. */
+/* log.file (issue 12; node.log_file until issue 19, refused naming the new key): empty means
+ * stderr; it is in the effective configuration. */
 static void test_log_file_key(void **state)
 {
     cst_config c;
     cst_config_defaults(&c);
     assert_string_equal(c.log_file, "");
-    assert_int_equal(cst_config_set(&c, "node", "log_file", "/var/log/custodia/node.log"), CST_OK);
+    assert_int_equal(cst_config_set(&c, "log", "file", "/var/log/custodia/node.log"), CST_OK);
     assert_string_equal(c.log_file, "/var/log/custodia/node.log");
     char longpath[PATH_MAX + 8];
     memset(longpath, 'a', sizeof(longpath) - 1);
     longpath[sizeof(longpath) - 1] = '\0';
-    assert_int_equal(cst_config_set(&c, "node", "log_file", longpath), CST_ERR_INVALID);
+    assert_int_equal(cst_config_set(&c, "log", "file", longpath), CST_ERR_INVALID);
     json_t *j = cst_config_json(&c);
-    assert_string_equal(json_string_value(json_object_get(j, "node.log_file")),
+    assert_string_equal(json_string_value(json_object_get(j, "log.file")),
                         "/var/log/custodia/node.log");
-    json_decref(j);
+    json_decref(j); /* the old name is refused with the new one, and the value it had is kept */
+    assert_int_equal(cst_config_set(&c, "node", "log_file", "/tmp/x.log"), CST_ERR_INVALID);
+    assert_non_null(strstr(cst_err_message(CST_ERR_INVALID), "is now log.file"));
+    assert_string_equal(c.log_file, "/var/log/custodia/node.log");
+    /* log.format: json (default) or text */
+    assert_string_equal(c.log_format, "json");
+    assert_int_equal(cst_config_set(&c, "log", "format", "xml"), CST_ERR_INVALID);
+    assert_int_equal(cst_config_set(&c, "log", "format", "text"), CST_OK);
+}
+
+/* DET-2: metrics.listen serves plain HTTP, so only on loopback; parsed by cst_config_finish. */
+static void test_det2_metrics_listen_loopback_only(void **state)
+{
+    static const struct {
+        const char *listen;
+        cst_err want;
+        const char *host;
+        int port;
+    } cases[] = {
+        {"127.0.0.1:9464", CST_OK, "127.0.0.1", 9464}, {"[::1]:0", CST_OK, "::1", 0},
+        {"0.0.0.0:9464", CST_ERR_INVALID, NULL, 0},    {"10.1.2.3:9464", CST_ERR_INVALID, NULL, 0},
+        {"[::]:9464", CST_ERR_INVALID, NULL, 0},       {"localhost:9464", CST_ERR_INVALID, NULL, 0},
+        {"127.0.0.1:65536", CST_ERR_INVALID, NULL, 0}, {"127.0.0.1", CST_ERR_INVALID, NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cst_config c;
+        cst_config_defaults(&c);
+        assert_int_equal(cst_config_set(&c, "node", "data_dir", "/tmp/cst-unit"), CST_OK);
+        assert_int_equal(cst_config_set(&c, "metrics", "listen", cases[i].listen), CST_OK);
+        cst_err e = cst_config_finish(&c);
+        if (e != cases[i].want)
+            fail_msg("metrics.listen = %s: got %d, want %d", cases[i].listen, e, cases[i].want);
+        if (e == CST_OK) {
+            assert_string_equal(c.metrics_host, cases[i].host);
+            assert_int_equal(c.metrics_port, cases[i].port);
+        } else {
+            assert_non_null(strstr(cst_err_message(e), "metrics.listen"));
+        }
+    }
 }
 
 /* Splits "section.key" for cst_config_set. */
@@ -753,6 +792,7 @@ int main(void)
         cmocka_unit_test(test_enc3_plaintext_only_on_loopback),
         cmocka_unit_test(test_ini_file),
         cmocka_unit_test(test_log_file_key),
+        cmocka_unit_test(test_det2_metrics_listen_loopback_only),
         cmocka_unit_test(test_chg1_table_defaults_parse_back),
         cmocka_unit_test(test_table_bounds_refused),
         cmocka_unit_test(test_table_unknown_keys_refused),
