@@ -3,13 +3,17 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "util/util.h"
 
-#define LINE_MAX_BYTES 2048
+/* A message is at most 1024 bytes (cst_log) and escapes to at most six times that: a line
+ * this long is never cut; a longer one is cut at a character, and still closes. */
+#define LINE_MAX_BYTES 8192
+#define LINE_RESERVE 8 /* the closing quote, brace and newline always fit */
 
 static atomic_int format = CST_LOG_JSON;
 
@@ -18,42 +22,60 @@ void cst_log_set_format(const char *name)
     atomic_store(&format, name && strcmp(name, "text") == 0 ? CST_LOG_TEXT : CST_LOG_JSON);
 }
 
-/* A line under construction: it is cut (never overflowed) at LINE_MAX_BYTES. */
+/* A line under construction. A piece that does not fit is left out whole (never half an
+ * escape), and so is everything after it. */
 typedef struct line {
     char b[LINE_MAX_BYTES];
     size_t n;
+    bool full;
 } line;
 
-static void put(line *l, const char *s, size_t len)
+static bool put(line *l, const char *s, size_t len)
 {
-    size_t room = sizeof(l->b) - 2 - l->n; /* keeps space for "\n\0" */
-    if (len > room)
-        len = room;
+    if (l->full || len > sizeof(l->b) - LINE_RESERVE - l->n) {
+        l->full = true;
+        return false;
+    }
     memcpy(l->b + l->n, s, len);
     l->n += len;
+    return true;
 }
 
-static void puts_(line *l, const char *s)
+static bool puts_(line *l, const char *s)
 {
-    put(l, s, strlen(s));
+    return put(l, s, strlen(s));
+}
+
+/* Within the reserve: the closing characters of a line that filled up. */
+static void close_with(line *l, char c)
+{
+    if (l->n < sizeof(l->b))
+        l->b[l->n++] = c;
 }
 
 /* A JSON string's contents: quotes, backslashes and control characters escaped. */
 static void put_json(line *l, const char *s)
 {
+    /* a value that is not UTF-8 (a path, a peer's bytes) keeps the line JSON: U+FFFD for each
+     * byte above ASCII */
+    bool utf8 = cst_utf8_valid((const uint8_t *)s, strlen(s));
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         char esc[8];
         if (c == '"' || c == '\\') {
             esc[0] = '\\';
             esc[1] = (char)c;
-            put(l, esc, 2);
-        } else if (c < 0x20) {
+            esc[2] = '\0';
+        } else if (c >= 0x80 && !utf8) {
+            (void)snprintf(esc, sizeof(esc), "\\ufffd");
+        } else if (c < 0x20 || c == 0x7f) {
             (void)snprintf(esc, sizeof(esc), "\\u%04x", c);
-            puts_(l, esc);
         } else {
-            put(l, s, 1);
+            esc[0] = (char)c;
+            esc[1] = '\0';
         }
+        if (!puts_(l, esc))
+            return;
     }
 }
 
@@ -61,50 +83,47 @@ static void put_json(line *l, const char *s)
 static void put_text(line *l, const char *s)
 {
     for (; *s; s++)
-        put(l, (unsigned char)*s < 0x20 ? " " : s, 1);
+        if (!put(l, (unsigned char)*s < 0x20 || *s == 0x7f ? " " : s, 1))
+            return;
 }
 
-/* One field: "name":"value" (JSON) or name=value (text), after the first ones. */
+/* One field: "name":"value" (JSON) or name=value (text). A JSON string that was cut still
+ * closes its quote. */
 static void field(line *l, cst_log_format f, const char *name, const char *value, bool quoted)
 {
+    char head[64];
     if (f == CST_LOG_JSON) {
-        puts_(l, ",\"");
-        puts_(l, name);
-        puts_(l, quoted ? "\":\"" : "\":");
+        (void)snprintf(head, sizeof(head), ",\"%s\":%s", name, quoted ? "\"" : "");
+        if (!puts_(l, head))
+            return;
         put_json(l, value);
-        if (quoted)
-            puts_(l, "\"");
+        if (quoted && !puts_(l, "\""))
+            close_with(l, '"');
     } else {
-        puts_(l, " ");
-        puts_(l, name);
-        puts_(l, "=");
-        put_text(l, value[0] ? value : "-");
+        (void)snprintf(head, sizeof(head), " %s=", name);
+        if (puts_(l, head))
+            put_text(l, value[0] ? value : "-");
     }
 }
 
 static void start(line *l, cst_log_format f, const char *level)
 {
-    char ts[32];
+    char ts[32], head[96];
     cst_time_format(cst_now_us(), ts);
     l->n = 0;
-    if (f == CST_LOG_JSON) {
-        puts_(l, "{\"time\":\"");
-        puts_(l, ts);
-        puts_(l, "\",\"level\":\"");
-        put_json(l, level);
-        puts_(l, "\"");
-    } else {
-        char head[64];
+    l->full = false;
+    if (f == CST_LOG_JSON)
+        (void)snprintf(head, sizeof(head), "{\"time\":\"%s\",\"level\":\"%s\"", ts, level);
+    else
         (void)snprintf(head, sizeof(head), "%s %-5s", ts, level);
-        puts_(l, head);
-    }
+    (void)puts_(l, head);
 }
 
 static void finish(line *l, cst_log_format f)
 {
     if (f == CST_LOG_JSON)
-        l->b[l->n++] = '}';
-    l->b[l->n++] = '\n';
+        close_with(l, '}');
+    close_with(l, '\n');
     /* One write: lines of concurrent threads never interleave. A failed log write has nowhere
      * to be reported. */
     ssize_t w = write(STDERR_FILENO, l->b, l->n);
@@ -118,8 +137,7 @@ void cst_log_event(const char *level, const char *msg)
     start(&l, f, level);
     if (f == CST_LOG_JSON) {
         field(&l, f, "msg", msg, true);
-    } else {
-        puts_(&l, " ");
+    } else if (puts_(&l, " ")) {
         put_text(&l, msg);
     }
     finish(&l, f);
