@@ -1,13 +1,13 @@
 /* test_api_metrics.c: DET-2 and the server log (issue 19, items 1 and 2) against a real server:
  * GET /metrics after a mix of requests passes `promtool check metrics`; three failed logins
- * raise the auth-failure counter by exactly three; the scrape rule (a loopback peer without a
- * token, or an operator token; metrics.allow_loopback = false needs the token; a forwarded
- * request needs it too); no tenant id in any label unless metrics.per_tenant; the metrics
- * listener (metrics.listen) serves /metrics only and refuses a non-loopback address;
- * /v1/sys/ready 200, and 503 naming the audit log while its files are gone; the report's DET-2
- * row; the server log: one JSON line per request (route pattern, status, principal), SIGHUP
- * reopens log.file after a rename and the node keeps serving, and no line carries a
- * password, a record key, a value or a query string. */
+ * raise the auth-failure counter by exactly three, two throttled logins the rate-limit one by two;
+ * the scrape rule (a loopback peer without a token, or an operator token; metrics.allow_loopback =
+ * false needs the token; a forwarded request needs it too); no tenant id in any label unless
+ * metrics.per_tenant; the metrics listener (metrics.listen) serves /metrics only and refuses a
+ * non-loopback address; /v1/sys/ready 200, and 503 naming the audit log while its files are gone;
+ * the report's DET-2 row; the server log: one JSON line per request (route pattern, status,
+ * principal), SIGHUP reopens log.file after a rename and the node keeps serving, and no line
+ * carries a password, a record key, a value or a query string. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -300,7 +300,7 @@ static void test_det2_token_rule_per_tenant_and_listener(void **state)
     int port = free_port();
     snprintf(b.extra_config, sizeof(b.extra_config),
              "[metrics]\nallow_loopback = false\nper_tenant = true\nlisten = 127.0.0.1:%d\n"
-             "[log]\nformat = text\n",
+             "[log]\nformat = text\n[auth]\nlogin_rate_per_ip = 5\n",
              port);
     char *bop = NULL, tid[32];
     char *bowner = ts_start_tenant(&b, &bop, "pertenant", tid);
@@ -313,6 +313,21 @@ static void test_det2_token_rule_per_tenant_and_listener(void **state)
     char series[128];
     snprintf(series, sizeof(series), "custodia_tenant_dek_age_seconds{tenant=\"%s\"}", tid);
     assert_true(sample(text, series) >= 0);
+    free(text);
+    /* logins past auth.login_rate_per_ip from another address: each 429 counts once */
+    const char *limited_series = "custodia_rate_limited_requests_total";
+    text = scrape(&b, bop);
+    double was = sample(text, limited_series);
+    free(text);
+    ts_server other = b;
+    snprintf(other.source_ip, sizeof(other.source_ip), "127.0.0.3");
+    const char *login = "{\"tenant\":\"pertenant\",\"username\":\"nobody\",\"password\":\"x\"}";
+    int limited = 0;
+    for (int i = 0; i < 7; i++)
+        limited += ts_status(&other, "POST", "/v1/auth/login", NULL, login, NULL, 0) == 429;
+    assert_int_equal(limited, 2); /* 5 a minute: the 6th and 7th */
+    text = scrape(&b, bop);
+    assert_true(sample(text, limited_series) == was + 2);
     free(text);
     /* the listener: plain HTTP, /metrics only, the same access rule */
     char out[400];
