@@ -66,6 +66,8 @@ static int promtool(const ts_server *s, const char *text)
     assert_non_null(f);
     fputs(text, f);
     fclose(f);
+    if (ts_sh("command -v promtool >/dev/null") != 0)
+        fail_msg("promtool is missing: scripts/install-deps.sh installs it (Debian prometheus)");
     return ts_sh("promtool check metrics < %s >&2", path);
 }
 

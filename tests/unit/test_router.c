@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "api/api.h"
+#include "util/metrics.h"
 #include "http/router.h"
 
 static cst_err h(cst_node *n, cst_request *r)
@@ -109,6 +110,8 @@ static void test_iam4_table_refuses_route_without_permission(void **state)
     assert_int_equal(cst_routes_check(emptyaction, 1), CST_ERR_INTERNAL);
     /* the real table passes */
     assert_int_equal(cst_routes_check(cst_api_routes, cst_api_route_count), CST_OK);
+    /* DET-2: every route has its own slot in the request counters */
+    assert_true(cst_api_route_count < CST_METRICS_UNMATCHED);
 }
 
 /* Only health, readiness and login are public; nothing else can be reached without a
@@ -219,8 +222,8 @@ static const char *const closed_read[] = {"GET /v1/tenant",
                                           "GET /v1/access-requests",
                                           "GET /v1/access-requests/{id}",
                                           NULL};
-static const char *const unaudited[] = {"GET /v1/sys/health", "GET /v1/sys/ready",
-                                        "GET /metrics", NULL};
+static const char *const unaudited[] = {"GET /v1/sys/health", "GET /v1/sys/ready", "GET /metrics",
+                                        NULL};
 /* DET-2: only the metrics scrape opens to a loopback peer without a credential. */
 static const char *const loopback_scrape[] = {"GET /metrics", NULL};
 /* LOG-4: operator routes on one tenant, whose entries that tenant sees. */
