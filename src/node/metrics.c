@@ -12,7 +12,7 @@
 #include "util/metrics.h"
 #include "util/util.h"
 
-#define ALERT_SCAN_MAX 10000 /* unresolved alerts read per scrape */
+#define ALERT_SCAN_MAX 1000000 /* alerts of one status per scrape (alerts.max_open bounds it) */
 #define TENANT_PAGE 500
 
 /* What the store says, read once per scrape before the table is rendered. */
@@ -112,8 +112,6 @@ static cst_err on_drill(const cst_drill_row *d, void *p)
 static cst_err on_alert(const cst_alert_row *a, void *p)
 {
     gauges *g = p;
-    if (!strcmp(a->status, "resolved"))
-        return CST_OK;
     size_t i = 0;
     while (i < g->nalert_types && strcmp(g->alerts[i].type, a->type) != 0)
         i++;
@@ -162,9 +160,15 @@ static void gather(mctx *c)
     gathered(e, "the tenants");
     gathered(cst_store_backup_list(st, NULL, 50, on_backup, g), "the backups");
     gathered(cst_store_drill_list(st, NULL, 1, on_drill, g), "the drills");
-    cst_alert_filter f = {
-        .status = "", .type = "", .tenant = "", .after = "", .limit = ALERT_SCAN_MAX};
-    gathered(cst_store_alert_list(st, NULL, &f, on_alert, g), "the alerts");
+    static const char *const unresolved[] = {"open", "acknowledged"};
+    for (size_t i = 0; i < sizeof(unresolved) / sizeof(unresolved[0]); i++) {
+        cst_alert_filter f = {.status = unresolved[i],
+                              .type = "",
+                              .tenant = "",
+                              .after = "",
+                              .limit = ALERT_SCAN_MAX};
+        gathered(cst_store_alert_list(st, NULL, &f, on_alert, g), "the alerts");
+    }
     gathered(cst_store_clock_list(st, NULL, NULL, on_clock, g), "the breach clocks");
 }
 

@@ -330,6 +330,8 @@ static void test_det2_token_rule_per_tenant_and_listener(void **state)
     assert_int_equal(limited, 2); /* 5 a minute: the 6th and 7th */
     text = scrape(&b, bop);
     assert_true(sample(text, limited_series) == was + 2);
+    /* the five that were tried failed for one account: DET-1's brute_force alert is open */
+    assert_true(sample(text, "custodia_alerts_open{type=\"brute_force\"}") == 1);
     free(text);
     /* the listener: plain HTTP, /metrics only, the same access rule */
     char out[400];
