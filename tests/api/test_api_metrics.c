@@ -5,9 +5,9 @@
  * false needs the token; a forwarded request needs it too); no tenant id in any label unless
  * metrics.per_tenant; the metrics listener (metrics.listen) serves /metrics only and refuses a
  * non-loopback address; /v1/sys/ready 200, and 503 naming the audit log while its files are gone;
- * the report's DET-2 row; the server log: one JSON line per request (route pattern, status,
- * principal), SIGHUP reopens log.file after a rename and the node keeps serving, and no line
- * carries a password, a record key, a value or a query string. */
+ * the earliest breach deadline; the report's DET-2 row; the server log: one JSON line per request
+ * (route pattern, status, principal), SIGHUP reopens log.file after a rename and the node keeps
+ * serving, and no line carries a password, a record key, a value or a query string. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "util/util.h"
 
 #define RECORD_KEY "rk-Very-Private-Key-7731"
 #define RECORD_VALUE "VALUE-Very-Private-5519"
@@ -193,6 +194,26 @@ static void test_det2_forwarded_scrape_needs_a_token(void **state)
     assert_int_equal(ts_status(&srv, "GET", "/metrics", owner, NULL, NULL, 0), 403);
     char *text = scrape(&srv, op);
     free(text);
+}
+
+static void test_det2_breach_deadline_is_the_earliest_unsent(void **state)
+{
+    char *sec = ts_sys_operator(&srv, op, "sec1", "sys-security");
+    json_t *inc = ts_call(&srv, "POST", "/v1/sys/incidents", sec,
+                          "{\"title\":\"t\",\"severity\":\"high\",\"summary\":\"s\"}", 201);
+    char path[160], body[256], aware[32];
+    snprintf(path, sizeof(path), "/v1/sys/incidents/%s/confirm-breach",
+             json_string_value(json_object_get(inc, "id")));
+    json_decref(inc);
+    cst_time_format(cst_now_us() - 3600LL * 1000000, aware); /* aware an hour ago: 47 h left */
+    snprintf(body, sizeof(body), "{\"aware_at\":\"%s\",\"tenants\":[\"%s\"]}", aware, tenant_id);
+    json_decref(ts_call(&srv, "POST", path, sec, body, 200));
+    char *text = scrape(&srv, NULL);
+    double left = sample(text, "custodia_breach_deadline_seconds");
+    assert_true(left > 47 * 3600 - 120 && left <= 47 * 3600);
+    assert_null(strstr(text, tenant_id)); /* the smallest, never per tenant */
+    free(text);
+    free(sec);
 }
 
 static void test_det2_report_row_passes(void **state)
@@ -370,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_det2_scrape_passes_promtool_after_a_mix),
         cmocka_unit_test(test_det2_three_failed_logins_count_three),
         cmocka_unit_test(test_det2_forwarded_scrape_needs_a_token),
+        cmocka_unit_test(test_det2_breach_deadline_is_the_earliest_unsent),
         cmocka_unit_test(test_det2_report_row_passes),
         cmocka_unit_test(test_det2_ready_names_the_audit_log_when_it_is_gone),
         cmocka_unit_test(test_log_sighup_reopens_the_file_and_never_logs_secrets),
