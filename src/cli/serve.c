@@ -139,7 +139,10 @@ static cst_err start_metrics(const cst_config *cfg, cst_node *node, cst_server *
     };
     cst_server_hooks hooks = {node, cst_api_on_headers_metrics, cst_api_on_complete,
                               cst_api_on_respond};
-    return cst_server_start(&opts, &hooks, out);
+    cst_err e = cst_server_start(&opts, &hooks, out);
+    ENSURE(e == CST_OK, e, "metrics.listen = %s: cannot listen there (is the port in use?)",
+           cfg->metrics_listen);
+    return CST_OK;
 }
 
 int cst_cli_serve(const cst_config *cfg)
