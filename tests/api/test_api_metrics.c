@@ -263,8 +263,10 @@ static void check_log_lines(const char *path)
         assert_non_null(json_object_get(o, "time"));
         assert_non_null(json_object_get(o, "level"));
         json_decref(o);
-        static const char *const never[] = {RECORD_KEY,     RECORD_VALUE, TS_PASSWORD,
-                                            WRONG_PASSWORD, "limit=5",    "/v1/no/such/route"};
+        /* the operator's one-time password and the owner's session token too */
+        const char *const never[] = {RECORD_KEY,      RECORD_VALUE, TS_PASSWORD,
+                                     WRONG_PASSWORD,  "limit=5",    "/v1/no/such/route",
+                                     srv.op_password, owner};
         for (size_t i = 0; i < sizeof(never) / sizeof(*never); i++)
             if (strstr(line, never[i]))
                 fail_msg("%s: a line carries %s: %s", path, never[i], line);
