@@ -13,6 +13,7 @@ PACKAGES=(
     libsystemd-dev debhelper fakeroot
     chromium fonts-dejavu-core
     scdoc
+    prometheus # promtool check metrics (DET-2, tests/api/test_api_metrics.c)
 )
 
 # The OpenAPI checks (redocly lint, ajv in the API tests) are npm packages pinned in

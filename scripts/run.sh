@@ -36,7 +36,7 @@ elif [ -f "$remembered" ]; then
         "($remembered; CONFIG=none forgets it)"
 fi
 
-# Where the server log goes: node.log_file (or log.file) of the config, else standard error.
+# Where the server log goes: log.file of the config, else standard error.
 log_file=""
 if [ -n "$config" ]; then
     log_file=$(awk '
@@ -45,7 +45,7 @@ if [ -n "$config" ]; then
         line ~ /=/ {
             key = line; sub(/=.*/, "", key); gsub(/[ \t]/, "", key)
             val = line; sub(/^[^=]*=[ \t]*/, "", val); sub(/[ \t]+$/, "", val)
-            if ((section == "node" && key == "log_file") || (section == "log" && key == "file"))
+            if (section == "log" && key == "file")
                 file = val
         }
         END { print file }' "$config")

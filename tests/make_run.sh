@@ -30,7 +30,7 @@ expect "one-time password"
 expect "the server log goes to this terminal"
 stop
 
-printf '[node]\nlog_file = %s/node.log\n' "$dir" >first.ini
+printf '[log]\nfile = %s/node.log\n' "$dir" >first.ini
 run first.ini 127.0.0.1:0
 expect "using config $dir/first.ini (remembered in ./var/.make-run-config"
 expect "the server log goes to $dir/node.log"

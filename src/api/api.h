@@ -149,6 +149,14 @@ cst_err cst_api_review_attest(cst_node *n, cst_request *req);
 CST_MUST_USE cst_err cst_api_audit_request(cst_node *n, cst_request *req, cst_audit_ticket *ticket);
 /* Server hook: audits a response that did not go through on_complete (refusals). */
 void cst_api_on_respond(void *app, cst_request *req);
+/* DET-2: the metrics listener's on_headers: /metrics only, then as cst_api_on_headers. */
+cst_err cst_api_on_headers_metrics(void *app, cst_request *req, const char *url);
+/* DET-2: a credential-less scrape from this host (metrics.allow_loopback). */
+bool cst_api_loopback_scrape(const cst_node *n, cst_request *req);
+/* DET-2, issue 19: an answered request's counters and its server-log line. */
+void cst_api_observe(cst_node *n, cst_request *req);
+cst_err cst_api_metrics(cst_node *n, cst_request *req);
+cst_err cst_api_ready(cst_node *n, cst_request *req);
 /* DET-1 (alerts.c): feeds the detection rules what a finished request says (failed logins,
  * allowlist refusals, records read); run once per response, after its unit of work ended. */
 void cst_api_detect(cst_node *n, cst_request *req);

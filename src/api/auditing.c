@@ -236,7 +236,8 @@ void cst_api_on_respond(void *app, cst_request *req)
     if (!req->audited && cst_api_audit_request(app, req, NULL) != CST_OK)
         cst_resp_error(req, CST_ERR_AUDIT_UNAVAILABLE);
     grant_use(app, req);
-    cst_api_detect(app, req); /* DET-1 */
+    cst_api_detect(app, req);  /* DET-1 */
+    cst_api_observe(app, req); /* DET-2: counters and the request's log line */
 }
 
 /* ---- reading ----------------------------------------------------------------------------------

@@ -171,6 +171,8 @@ cst_err cst_api_on_headers(void *app, cst_request *req, const char *url)
         TRY(check_type(req, "application/x-ndjson"));
     if (req->route->perm == CST_PERM_PUBLIC)
         return CST_OK;
+    if (has_flag(req->route, CST_ROUTE_LOOPBACK_SCRAPE) && cst_api_loopback_scrape(n, req))
+        return CST_OK; /* DET-2 */
     TRY(authenticate(n, req));
     TRY(authorize(req));
     TRY(check_state(req));

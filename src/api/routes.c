@@ -14,6 +14,7 @@
 #define UNAUDITED CST_ROUTE_UNAUDITED
 #define TENANT_PARAM CST_ROUTE_TENANT_PARAM
 #define GROUPED CST_ROUTE_GROUPED
+#define LOOPBACK_SCRAPE CST_ROUTE_LOOPBACK_SCRAPE
 
 #define RF(m, p, h, perm, body, action, flags)                                                     \
     {                                                                                              \
@@ -30,6 +31,10 @@
 
 const cst_route cst_api_routes[] = {
     RF("GET", "/v1/sys/health", cst_api_health, PUBLIC, NONE, "node.health", UNAUDITED),
+    /* DET-2: readiness, and the metrics (an operator token, or a scrape from this host) */
+    RF("GET", "/v1/sys/ready", cst_api_ready, PUBLIC, NONE, "node.ready", UNAUDITED),
+    RF("GET", "/metrics", cst_api_metrics, SYS_REPORT, NONE, "sys.metrics.read",
+       UNAUDITED | LOOPBACK_SCRAPE),
     RF("POST", "/v1/auth/login", cst_api_login, PUBLIC, JSON, "auth.login",
        HASHES | LOGIN_THROTTLED),
     RF("POST", "/v1/auth/logout", cst_api_logout, SELF, NONE, "auth.logout", BEFORE_SETUP),

@@ -16,6 +16,7 @@
 
 #include "crypto/keys.h"
 #include "util/json.h"
+#include "util/metrics.h"
 #include "util/util.h"
 
 const char *const cst_audit_stream_names[CST_AUDIT__STREAMS] = {"security", "access"};
@@ -349,8 +350,10 @@ static cst_err segment_put(stream *s, const cst_buf *b, int64_t segment_bytes)
 static cst_err segment_sync(const stream *s)
 {
     TRY(check_identity(s));
+    int64_t t0 = cst_now_us();
     ENSURE(fdatasync(s->fd) == 0, CST_ERR_AUDIT_UNAVAILABLE, "audit fdatasync failed: %s",
            strerror(errno));
+    cst_metrics_audit_fsync(cst_now_us() - t0); /* DET-2 */
     return CST_OK;
 }
 
@@ -513,6 +516,16 @@ static void stream_reset(stream *s)
                   strerror(errno));
 }
 
+/* DET-2: entries up to end_seq written (and made durable, when durable) by one flush. Called
+ * before the stream's marks move. */
+static void count_entries(const stream *s, uint64_t end_seq, bool durable)
+{
+    if (end_seq > s->wr_seq)
+        cst_metrics_audit_written(end_seq - s->wr_seq);
+    if (durable && end_seq > s->dur_seq)
+        cst_metrics_audit_durable(end_seq - s->dur_seq);
+}
+
 /* What one stream's queue held when a write began. */
 typedef struct batch {
     cst_buf b;
@@ -586,6 +599,7 @@ static void flush_locked(cst_audit *a, bool release)
     for (int i = 0; i < CST_AUDIT__STREAMS; i++) {
         stream *s = &a->s[i];
         if (t[i].err == CST_OK) {
+            count_entries(s, t[i].end_seq, true);
             s->dur_seq = s->wr_seq = t[i].end_seq;
             memcpy(s->dur_head, t[i].end_head, CST_HASH_LEN);
             memcpy(s->wr_head, t[i].end_head, CST_HASH_LEN);
@@ -643,6 +657,7 @@ static void write_locked(cst_audit *a)
     for (int i = 0; i < CST_AUDIT__STREAMS; i++) {
         stream *s = &a->s[i];
         if (t[i].err == CST_OK) {
+            count_entries(s, t[i].end_seq, false);
             s->wr_seq = t[i].end_seq;
             memcpy(s->wr_head, t[i].end_head, CST_HASH_LEN);
             s->wr_size += (off_t)t[i].b.len;
@@ -1018,6 +1033,7 @@ static void sync_locked(cst_audit *a)
         if (t[i].err != CST_OK) {
             stream_failed(a, s, t[i].err);
         } else if (size[i] > s->dur_size && gen[i] == s->gen) { /* not reset meanwhile */
+            count_entries(s, t[i].end_seq, true);
             s->dur_seq = t[i].end_seq;
             memcpy(s->dur_head, t[i].end_head, CST_HASH_LEN);
             s->dur_size = size[i];
@@ -1149,6 +1165,28 @@ cst_err cst_audit_open(const cst_audit_opts *o, cst_audit **out)
     }
     *out = a;
     return CST_OK;
+}
+
+uint64_t cst_audit_pending(cst_audit *a)
+{
+    uint64_t n = 0;
+    pthread_mutex_lock(&a->mu);
+    for (int i = 0; i < CST_AUDIT__STREAMS; i++)
+        n += a->s[i].next_seq - 1 - a->s[i].dur_seq;
+    pthread_mutex_unlock(&a->mu);
+    return n;
+}
+
+cst_err cst_audit_writable(cst_audit *a)
+{
+    cst_err e = CST_OK;
+    pthread_mutex_lock(&a->mu);
+    if (a->stalled)
+        e = cst_fail(CST_ERR_AUDIT_UNAVAILABLE, "the audit log stopped after a failed write");
+    for (int i = 0; e == CST_OK && i < CST_AUDIT__STREAMS; i++)
+        e = check_identity(&a->s[i]);
+    pthread_mutex_unlock(&a->mu);
+    return e;
 }
 
 void cst_audit_close(cst_audit *a)

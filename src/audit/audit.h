@@ -114,6 +114,12 @@ CST_MUST_USE cst_err cst_audit_wait(cst_audit *a, const cst_audit_ticket *t);
  * NULL stops the calls. */
 uint64_t cst_audit_durable_seq(cst_audit *a, cst_audit_stream s);
 void cst_audit_set_notify(cst_audit *a, void (*fn)(void *), void *ctx);
+/* DET-2: entries numbered but not yet durable, in all streams (the audit lag while nothing ships
+ * them elsewhere). */
+uint64_t cst_audit_pending(cst_audit *a);
+/* DET-2 readiness: CST_OK while the log takes entries; CST_ERR_AUDIT_UNAVAILABLE (with why) when
+ * a failed write stopped it or a segment was removed or replaced under it. */
+CST_MUST_USE cst_err cst_audit_writable(cst_audit *a);
 /* Runs a seal round now (tests, shutdown). */
 CST_MUST_USE cst_err cst_audit_seal(cst_audit *a);
 /* Removes whole segments older than their stream's retention, recording what it removed in the

@@ -10,6 +10,7 @@
 
 #include "audit/audit.h"
 #include "util/json.h"
+#include "util/metrics.h"
 #include "util/util.h"
 
 typedef struct vstate {
@@ -413,6 +414,8 @@ static cst_err verify_all(const char *dir, const char *epoch_file, const cst_key
     if (v.last_seal)
         cst_json_free_text(v.last_seal);
     cst_key_free(&v.k);
+    if (e == CST_OK && !r->ok)
+        cst_metrics_audit_verify_failure(); /* DET-2 */
     return e;
 }
 

@@ -20,6 +20,7 @@
 #include "crypto/tlscert.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "util/log.h"
 #include "util/util.h"
 
 /* No core dumps: a dump would hold the KEK, DEKs and plaintext. */
@@ -71,18 +72,18 @@ static cst_err load_tls(const cst_config *cfg, cst_buf *cert, cst_buf *key)
     return cst_buf_append_u8(key, 0);
 }
 
-/* The server log: stderr, or node.log_file dup'ed over it (SIGHUP reopens it, logrotate). */
+/* The server log: stderr, or log.file dup'ed over it (SIGHUP reopens it, logrotate). */
 static cst_err open_log(const char *path)
 {
     if (!path[0])
         return CST_OK;
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-    ENSURE(fd >= 0, CST_ERR_INVALID, "node.log_file %s: %s%s", path, strerror(errno),
+    ENSURE(fd >= 0, CST_ERR_INVALID, "log.file %s: %s%s", path, strerror(errno),
            errno == ELOOP ? " (symbolic links are refused)" : "");
     fflush(stderr);
     int r = dup2(fd, STDERR_FILENO);
     close(fd);
-    ENSURE(r >= 0, CST_ERR_INVALID, "node.log_file %s: %s", path, strerror(errno));
+    ENSURE(r >= 0, CST_ERR_INVALID, "log.file %s: %s", path, strerror(errno));
     return CST_OK;
 }
 
@@ -121,6 +122,31 @@ static cst_err size_connections(const cst_config *cfg, int threads, int *max_con
     return CST_OK;
 }
 
+/* DET-2: metrics.listen: plain HTTP on loopback (cst_config_finish refuses any other address),
+ * serving /metrics and nothing else, with the main listener's access rule. */
+static cst_err start_metrics(const cst_config *cfg, cst_node *node, cst_server **out)
+{
+    cst_server_opts opts = {
+        .host = cfg->metrics_host,
+        .port = cfg->metrics_port,
+        .threads = 1,
+        .max_header_bytes = cfg->max_header_bytes,
+        .max_connections = 16,
+        .max_connections_per_ip = 8,
+        .header_timeout = cfg->header_timeout,
+        .max_inflight_body_bytes = 1024 * 1024,
+        .workers = 1,
+        .offload_workers = 1,
+        .offload_queue = 1,
+    };
+    cst_server_hooks hooks = {node, cst_api_on_headers_metrics, cst_api_on_complete,
+                              cst_api_on_respond};
+    cst_err e = cst_server_start(&opts, &hooks, out);
+    ENSURE(e == CST_OK, e, "metrics.listen = %s: cannot listen there (is the port in use?)",
+           cfg->metrics_listen);
+    return CST_OK;
+}
+
 int cst_cli_serve(const cst_config *cfg)
 {
     cst_node node;
@@ -140,7 +166,8 @@ int cst_cli_serve(const cst_config *cfg)
     /* A file-size limit makes writes fail with EFBIG (answered 503) instead of killing us. */
     signal(SIGXFSZ, SIG_IGN);
 
-    /* Start-up failures are also told to the terminal, not only to node.log_file. */
+    cst_log_set_format(cfg->log_format); /* issue 19: json (default) or text lines */
+    /* Start-up failures are also told to the terminal, not only to log.file. */
     int console = cfg->log_file[0] ? dup(STDERR_FILENO) : -1;
     cst_err e = open_log(cfg->log_file);
     if (e != CST_OK && console >= 0) {
@@ -201,6 +228,9 @@ int cst_cli_serve(const cst_config *cfg)
         if (e == CST_OK)
             e = cst_server_start(&opts, &hooks, &srv);
     }
+    cst_server *metrics_srv = NULL;
+    if (e == CST_OK && cfg->metrics_listen[0])
+        e = start_metrics(cfg, &node, &metrics_srv); /* DET-2 */
     if (e == CST_OK)
         e = cst_backup_schedule_start(&node);                      /* BAK-1 */
     if (e == CST_OK && (e = cst_lifecycle_start(&node)) != CST_OK) /* RET-1..4 */
@@ -212,12 +242,12 @@ int cst_cli_serve(const cst_config *cfg)
     cst_buf_wipe_free(&key);
     cst_buf_free(&cert);
     if (e != CST_OK) {
-        fprintf(stderr, "custodia serve: %s\n", cst_err_message(e));
-        fflush(stderr);
-        if (console >= 0) {
+        cst_error("custodia serve: %s", cst_err_message(e)); /* the log's format, like the rest */
+        if (console >= 0) { /* and plainly on the terminal when the log is a file */
             dprintf(console, "custodia serve: %s\n", cst_err_message(e));
             close(console);
         }
+        cst_server_stop(metrics_srv);
         cst_server_stop(srv);
         cst_webhook_stop(&node);
         cst_ship_stop(&node);
@@ -231,6 +261,10 @@ int cst_cli_serve(const cst_config *cfg)
     printf("custodia: serving %s://%s%s%s:%d (node %s, region %s)\n", tls ? "https" : "http",
            v6 ? "[" : "", cfg->listen_host, v6 ? "]" : "", cst_server_port(srv), node.node_id,
            node.region);
+    if (metrics_srv)
+        printf("custodia: metrics on http://%s%s%s:%d/metrics\n",
+               strchr(cfg->metrics_host, ':') ? "[" : "", cfg->metrics_host,
+               strchr(cfg->metrics_host, ':') ? "]" : "", cst_server_port(metrics_srv));
     fflush(stdout);
     (void)sd_notify(0, "READY=1"); /* Type=notify units: listening (no-op outside systemd) */
 
@@ -250,6 +284,7 @@ int cst_cli_serve(const cst_config *cfg)
     (void)sd_notify(0, "STOPPING=1");
     cst_lifecycle_stop(&node);
     cst_backup_schedule_stop(&node);
+    cst_server_stop(metrics_srv);
     cst_server_stop(srv);
     cst_keys_stop(&node);    /* after the last request: it persists the last counts */
     cst_webhook_stop(&node); /* what is still pending goes out after the next start */

@@ -53,6 +53,9 @@ typedef cst_err (*cst_handler)(struct cst_node *node, struct cst_request *req);
 /* writes one tenant's records: committed together with the other such requests to the same
  * tenant that arrive meanwhile (group commit: one transaction, one audit flush, one commit) */
 #define CST_ROUTE_GROUPED 0x200u
+/* DET-2: a loopback peer without a credential may call it (metrics.allow_loopback; the
+ * metrics scrape); any credential sent is checked as usual */
+#define CST_ROUTE_LOOPBACK_SCRAPE 0x400u
 
 typedef struct cst_route {
     const char *method;
@@ -70,6 +73,7 @@ typedef struct cst_request {
     char request_id[33];
     char source_ip[64]; /* the TCP peer */
     char client_ip[64]; /* the client: the peer, or from X-Forwarded-For of a trusted proxy */
+    int64_t started_us; /* when its headers were in (metrics, the request log) */
     const cst_route *route;
     char params[CST_MAX_PARAMS][CST_PARAM_MAX + 1];
     size_t param_len[CST_MAX_PARAMS];

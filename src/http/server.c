@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/metrics.h"
 #include "util/util.h"
 
 #define REAP_INTERVAL_MS 100
@@ -792,6 +793,7 @@ static enum MHD_Result first_call(cst_server *srv, struct MHD_Connection *conn, 
     conn_arm(srv, conn, false);
     req->conn = conn;
     req->method = method;
+    req->started_us = cst_now_us();
     uint8_t rid[16];
     randombytes_buf(rid, sizeof(rid));
     cst_hex(rid, sizeof(rid), req->request_id);
@@ -927,6 +929,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                           enum MHD_ConnectionNotificationCode code)
 {
     cst_server *srv = cls;
+    cst_metrics_connection(code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1); /* DET-2 */
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);

@@ -101,27 +101,38 @@ static cst_err set_str(char *dst, size_t n, const char *key, const char *v)
     return CST_OK;
 }
 
-cst_err cst_config_set_listen(cst_config *c, const char *addr)
+/* HOST:PORT (IPv6 in brackets) into host and port. */
+static cst_err parse_listen(const char *key, const char *addr, char host[64], int *port)
 {
-    char host[64];
     const char *colon = strrchr(addr, ':');
-    ENSURE(colon && colon != addr, CST_ERR_INVALID, "listen must be HOST:PORT, not \"%s\"", addr);
+    ENSURE(colon && colon != addr, CST_ERR_INVALID, "%s must be HOST:PORT, not \"%s\"", key, addr);
     size_t hl = (size_t)(colon - addr);
     const char *h = addr;
     if (addr[0] == '[' && colon[-1] == ']') {
         h = addr + 1;
         hl -= 2;
     }
-    ENSURE(hl < sizeof(host), CST_ERR_INVALID, "listen host is too long");
+    ENSURE(hl < 64, CST_ERR_INVALID, "%s host is too long", key);
     memcpy(host, h, hl);
     host[hl] = '\0';
     unsigned char tmp[16];
     ENSURE(inet_pton(AF_INET, host, tmp) == 1 || inet_pton(AF_INET6, host, tmp) == 1,
-           CST_ERR_INVALID, "listen host must be an IPv4 or IPv6 address, not \"%s\"", host);
-    long port;
-    TRY(parse_long("listen port", colon + 1, 0, 65535, &port));
+           CST_ERR_INVALID, "%s host must be an IPv4 or IPv6 address, not \"%s\"", key, host);
+    long p;
+    char what[64];
+    (void)snprintf(what, sizeof(what), "%s port", key);
+    TRY(parse_long(what, colon + 1, 0, 65535, &p));
+    *port = (int)p;
+    return CST_OK;
+}
+
+cst_err cst_config_set_listen(cst_config *c, const char *addr)
+{
+    char host[64];
+    int port;
+    TRY(parse_listen("listen", addr, host, &port));
     TRY(cst_copy(c->listen_host, sizeof(c->listen_host), host));
-    c->listen_port = (int)port;
+    c->listen_port = port;
     return CST_OK;
 }
 
@@ -232,6 +243,16 @@ static bool warn_seal(const cst_config *c, char *out, size_t n)
 }
 
 static const char *const read_durabilities[] = {"durable", "batched", NULL};
+static const char *const log_formats[] = {"json", "text", NULL};
+
+static bool warn_metrics_per_tenant(const cst_config *c, char *out, size_t n)
+{
+    if (c->metrics_per_tenant)
+        return say(out, n,
+                   "metrics.per_tenant = true: metric labels carry tenant ids; whoever scrapes "
+                   "/metrics learns which tenants this node holds");
+    return false;
+}
 
 static bool warn_read_durability(const cst_config *c, char *out, size_t n)
 {
@@ -585,9 +606,33 @@ static const config_key config_keys[] = {
           "seconds a connection has for its TLS handshake and a request's headers, and that an "
           "idle keep-alive connection is kept between requests; a client sending a header line "
           "now and then is closed too"),
-    KSTR("node.log_file", log_file, "empty (stderr)",
+    KSTR("log.file", log_file, "empty (stderr)",
          "the server log: opened `O_APPEND`, mode 0600, symbolic links refused; SIGHUP reopens "
          "it (logrotate: rename, then `kill -HUP`)"),
+    {.name = "log.format",
+     .type = K_STR,
+     .off = FIELD(log_format),
+     .size = FSIZE(log_format),
+     .def = "json",
+     .choices = log_formats,
+     .desc = "the server log's lines: `json` (one object a line: `time`, `level`, `msg`; request "
+             "lines add `event`, `request_id`, `method`, `route`, `status`, `duration_seconds`, "
+             "`principal`) or `text`"},
+    KSTR("metrics.listen", metrics_listen, "empty (the main listener only)",
+         "DET-2: a loopback `HOST:PORT` where `/metrics` is also served, in plain HTTP and "
+         "nothing else; a non-loopback address is refused"),
+    {.name = "metrics.per_tenant",
+     .type = K_BOOL,
+     .off = FIELD(metrics_per_tenant),
+     .def = "false",
+     .weaker = W_CUSTOM,
+     .warn = warn_metrics_per_tenant,
+     .desc = "DET-2: metrics whose labels carry a tenant id (`custodia_tenant_dek_age_seconds`); "
+             "off, no label names a tenant"},
+    KNUM("metrics.allow_loopback", K_BOOL, metrics_allow_loopback, "true", 0, 0,
+         "DET-2: a client on this host (a loopback peer, no `X-Forwarded-For`) scrapes "
+         "`/metrics` without a token; off, every scrape needs an operator token with "
+         "`sys.report`"),
     KNUM("http.max_connections", K_INT, max_connections, "0", 0, 1000000,
          "open connections in all; `0` sizes it at start-up as `RLIMIT_NOFILE` (raised to its "
          "hard limit) minus 3 per `store.max_open_tenants` minus a reserve of 64 plus 4 per "
@@ -839,11 +884,22 @@ void cst_config_defaults(cst_config *c)
             abort(); /* a default that does not parse: tests/unit/test_config.c catches it */
 }
 
+/* Keys that moved: their old name is refused with the new one. */
+static const struct {
+    const char *old, *now;
+} renamed[] = {
+    {"node.log_file", "log.file"}, /* issue 19: beside log.format */
+};
+
 cst_err cst_config_set(cst_config *c, const char *section, const char *key, const char *v)
 {
     char full[128];
     TRY(cst_fmt(full, sizeof(full), "%s.%s", section, key));
     const config_key *k = key_find(full);
+    for (size_t i = 0; !k && i < sizeof(renamed) / sizeof(renamed[0]); i++)
+        ENSURE(strcmp(full, renamed[i].old) != 0, CST_ERR_INVALID,
+               "configuration key %s is now %s (in [%.*s])", full, renamed[i].now,
+               (int)strcspn(renamed[i].now, "."), renamed[i].now);
     ENSURE(k, CST_ERR_INVALID, "unknown configuration key %s", full);
     return key_set(c, k, v);
 }
@@ -942,6 +998,13 @@ cst_err cst_config_finish(cst_config *c)
     /* ENC-3: a plaintext listener exists only on loopback, and only when asked for. */
     ENSURE(!c->allow_plaintext_loopback || is_loopback(c->listen_host), CST_ERR_INVALID,
            "http.allow_plaintext_loopback needs a loopback listen address, not %s", c->listen_host);
+    if (c->metrics_listen[0]) { /* DET-2: plain HTTP, so loopback only */
+        TRY(parse_listen("metrics.listen", c->metrics_listen, c->metrics_host, &c->metrics_port));
+        ENSURE(is_loopback(c->metrics_host), CST_ERR_INVALID,
+               "metrics.listen must be a loopback address (127.0.0.1:PORT or [::1]:PORT): it "
+               "serves plain HTTP; not %s (scrape the main listener with a token instead)",
+               c->metrics_host);
+    }
     ENSURE(!c->backup_command[0] || c->backup_prune_command[0], CST_ERR_INVALID,
            "backup.command needs backup.prune_command: backups older than "
            "backup.retention_days must be removable (BAK-4)");

@@ -145,7 +145,14 @@ typedef struct cst_config {
     /* IAM-6: access reviews */
     int reviews_stale_days;  /* a principal unused this long is flagged stale */
     int reviews_period_days; /* a review is due this long after the last attestation */
-    char log_file[PATH_MAX]; /* server log; empty: stderr. SIGHUP reopens it (logrotate) */
+    char log_file[PATH_MAX]; /* log.file: empty: stderr. SIGHUP reopens it (logrotate) */
+    char log_format[8];      /* json | text */
+    /* DET-2: metrics */
+    char metrics_listen[80];     /* HOST:PORT of a loopback metrics listener; empty: none */
+    char metrics_host[64];       /* metrics_listen parsed (cst_config_finish) */
+    int metrics_port;            /* 0 with metrics_listen set: a free port */
+    bool metrics_per_tenant;     /* labels may carry tenant ids */
+    bool metrics_allow_loopback; /* a loopback peer scrapes /metrics without a token */
 } cst_config;
 
 extern const cst_lifecycle_policy cst_lifecycle_defaults;

@@ -14,6 +14,7 @@
 #include "core/lockbox.h"
 #include "lifecycle/lifecycle.h"
 #include "node/incidents.h"
+#include "node/metrics.h"
 #include "node/reviews.h"
 #include "core/review.h"
 #include "report/report.h"
@@ -1165,6 +1166,43 @@ static void det1(cst_report_ctx *c, cst_report_row *r)
                        "detection runs on every request; every open alert is being handled");
 }
 
+/* DET-2: the metrics every node serves, who may scrape them, and readiness when serving. */
+static void det2(cst_report_ctx *c, cst_report_row *r)
+{
+    const cst_config *cfg = &c->n->cfg;
+    size_t families = cst_node_metrics_families();
+    char access[256];
+    (void)snprintf(access, sizeof(access), "an operator token with sys.report%s%s%s",
+                   cfg->metrics_allow_loopback
+                       ? ", or a loopback peer without a token (metrics.allow_loopback)"
+                       : "",
+                   cfg->metrics_listen[0] ? "; also plain HTTP on " : "", cfg->metrics_listen);
+    cst_report_fact(c, r, "metric_families", json_integer((json_int_t)families));
+    cst_report_fact(c, r, "per_tenant", json_boolean(cfg->metrics_per_tenant));
+    cst_report_fact(c, r, "scrape_access", json_string(access));
+    cst_report_fact(c, r, "endpoints",
+                    json_pack("[sss]", "/metrics", "/v1/sys/health", "/v1/sys/ready"));
+    json_t *checks = NULL;
+    cst_err ready = CST_OK;
+    if (c->n->audit) { /* a serving node (an offline report has no open audit log) */
+        ready = cst_node_ready(c->n, &checks);
+        cst_report_fact(c, r, "readiness", checks ? checks : json_null());
+    }
+    if (ready != CST_OK) {
+        cst_err_clear();
+        cst_report_set(r, CST_REPORT_FAIL, "the node is not ready: see the readiness checks");
+    } else if (cfg->metrics_per_tenant)
+        cst_report_set(r, CST_REPORT_WARN,
+                       "%zu metric families served; metrics.per_tenant = true: labels carry "
+                       "tenant ids",
+                       families);
+    else
+        cst_report_set(r, CST_REPORT_PASS,
+                       "%zu metric families served in the Prometheus text format, no tenant id "
+                       "in any label; liveness and readiness answer",
+                       families);
+}
+
 static void evd1(cst_report_ctx *c, cst_report_row *r)
 {
     cst_report_fact(c, r, "controls_in_catalogue", json_integer((json_int_t)cst_control_count));
@@ -1240,8 +1278,10 @@ const cst_control cst_controls[] = {
       "fail: detection is off, the alerts cannot be read, or an audit_integrity alert is not "
       "resolved; warn: an alert open for more than a day without being acknowledged",
       false, det1),
-    C("DET-2", "Health and metrics", "jitterbit 8.1; trust Protokollierung und Überwachung", "-",
-      false, NULL),
+    C("DET-2", "Health and metrics", "jitterbit 8.1; trust Protokollierung und Überwachung",
+      "fail: a serving node is not ready (store, audit log or keys); warn: metrics.per_tenant = "
+      "true",
+      false, det2),
     C("INC-1", "Incident records",
       "influx §3a(i-v); vtiger Incident management; trust "
       "Vorfallreaktion",

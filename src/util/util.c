@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/log.h"
+
 int64_t cst_now_us(void)
 {
     struct timespec ts;
@@ -335,13 +337,12 @@ bool cst_path_exists(const char *path)
 
 void cst_log(const char *level, const char *fmt, ...)
 {
-    char ts[32], msg[1024];
-    cst_time_format(cst_now_us(), ts);
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     (void)vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s %-5s %s\n", ts, level, msg);
+    cst_log_event(level, msg); /* util/log.h: the one writer of the server log */
 }
 
 /* The host of an http:// URL (after the scheme) is a loopback address: 127.0.0.0/8 or [::1]. */

@@ -894,7 +894,7 @@ static void test_smuggling_and_bad_framing_refused(void **state)
 
 /* ---- (f) SIGHUP, node.stop, the TLS key's mode ---------------------------------------------- */
 
-/* SIGHUP reopens node.log_file (logrotate) and the node keeps serving; a clean stop is audited
+/* SIGHUP reopens log.file (logrotate) and the node keeps serving; a clean stop is audited
  * as node.stop; a TLS key readable by its group is refused at start with a clear message. */
 static void test_sighup_reopens_log_and_stop_is_audited(void **state)
 {
@@ -902,7 +902,7 @@ static void test_sighup_reopens_log_and_stop_is_audited(void **state)
     char log[400], rotated[420];
     snprintf(log, sizeof(log), "%s/node.log", srv.root);
     snprintf(rotated, sizeof(rotated), "%s.1", log);
-    snprintf(srv.extra_config, sizeof(srv.extra_config), "[node]\nlog_file = %s\n", log);
+    snprintf(srv.extra_config, sizeof(srv.extra_config), "[log]\nfile = %s\n", log);
     assert_true(ts_start(&srv));
     char *op = ts_operator(&srv);
     char *sec = ts_sys_operator(&srv, op, "sec1", "sys-security");
@@ -944,7 +944,7 @@ static void test_sighup_reopens_log_and_stop_is_audited(void **state)
     assert_int_equal(ts_stop(&srv), 0);
 
     /* A TLS key readable by its group: refused, with the reason, on the console too. */
-    snprintf(srv.extra_config, sizeof(srv.extra_config), "[node]\nlog_file = %s\n", log);
+    snprintf(srv.extra_config, sizeof(srv.extra_config), "[log]\nfile = %s\n", log);
     char key[400];
     snprintf(key, sizeof(key), "%s/tls/key.pem", srv.data_dir);
     assert_int_equal(chmod(key, 0640), 0);

@@ -48,6 +48,9 @@ static const struct cell {
     const char *method, *pattern, *path, *body, *allowed;
 } table[] = {
     {"GET", "/v1/sys/health", "/v1/sys/health", NULL, "anon " ALL_SESSIONS " " ALL_TOKENS},
+    {"GET", "/v1/sys/ready", "/v1/sys/ready", NULL, "anon " ALL_SESSIONS " " ALL_TOKENS},
+    /* DET-2: from this (loopback) host without a credential; a credential sent is checked */
+    {"GET", "/metrics", "/metrics", NULL, "anon sys-admin sys-security"},
     {"POST", "/v1/auth/login", "/v1/auth/login", "{\"tenant\":\"x\"}",
      "anon " ALL_SESSIONS " " ALL_TOKENS},
     {"POST", "/v1/auth/password", "/v1/auth/password", "{\"current\":\"x\"}", ALL_SESSIONS},

@@ -260,6 +260,22 @@ static void check_backup_says_where_audit_went(ts_server *s, const char *op)
 
 static syslog_receiver rcv; /* static: it holds what it recorded */
 
+/* The value of custodia_audit_ship_lag_entries for sink and stream in a scrape of /metrics (from
+ * loopback, no token); -1 when the sample is absent. */
+static double ship_lag(ts_server *s, const char *sink, const char *stream)
+{
+    ts_resp r;
+    ts_request(s, "GET", "/metrics", NULL, NULL, NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    char want[160];
+    snprintf(want, sizeof(want), "custodia_audit_ship_lag_entries{sink=\"%s\",stream=\"%s\"} ",
+             sink, stream);
+    const char *at = r.body ? strstr(r.body, want) : NULL;
+    double v = at ? strtod(at + strlen(want), NULL) : -1;
+    ts_resp_free(&r);
+    return v;
+}
+
 static void test_ship_syslog_and_command_in_order_across_restarts(void **state)
 {
     (void)state;
@@ -282,6 +298,9 @@ static void test_ship_syslog_and_command_in_order_across_restarts(void **state)
     some_traffic(&s, owner, 0, 10);
     wait_all_shipped(&s, &rcv, jsonl);
     check_backup_says_where_audit_went(&s, op);
+    /* DET-2: each running sink's lag is a metric */
+    assert_true(ship_lag(&s, "syslog", "security") >= 0);
+    assert_true(ship_lag(&s, "command", "access") >= 0);
 
     /* kill -9: what was written after the last acknowledgement goes after the restart */
     some_traffic(&s, owner, 10, 5);
@@ -377,6 +396,8 @@ static void test_ship_refuses_untrusted_receiver(void **state)
             usleep(100000);
     }
     assert_true(logged);
+    /* nothing acknowledged: the lag shows it */
+    assert_true(ship_lag(&s, "syslog", "security") > 0);
     int failed = 0;
     assert_int_equal(syslog_receiver_handshakes(&bad, &failed), 0);
     assert_true(failed >= 1);

@@ -125,22 +125,61 @@ static void test_ini_file(void **state)
     assert_int_equal(cst_config_load(&c, "/nonexistent.ini"), CST_ERR_NOT_FOUND);
 }
 
-/* node.log_file (issue 12): empty means stderr; it is in the effective configuration. */
+/* log.file (issue 12; node.log_file until issue 19, refused naming the new key): empty means
+ * stderr; it is in the effective configuration. */
 static void test_log_file_key(void **state)
 {
     cst_config c;
     cst_config_defaults(&c);
     assert_string_equal(c.log_file, "");
-    assert_int_equal(cst_config_set(&c, "node", "log_file", "/var/log/custodia/node.log"), CST_OK);
+    assert_int_equal(cst_config_set(&c, "log", "file", "/var/log/custodia/node.log"), CST_OK);
     assert_string_equal(c.log_file, "/var/log/custodia/node.log");
     char longpath[PATH_MAX + 8];
     memset(longpath, 'a', sizeof(longpath) - 1);
     longpath[sizeof(longpath) - 1] = '\0';
-    assert_int_equal(cst_config_set(&c, "node", "log_file", longpath), CST_ERR_INVALID);
+    assert_int_equal(cst_config_set(&c, "log", "file", longpath), CST_ERR_INVALID);
     json_t *j = cst_config_json(&c);
-    assert_string_equal(json_string_value(json_object_get(j, "node.log_file")),
+    assert_string_equal(json_string_value(json_object_get(j, "log.file")),
                         "/var/log/custodia/node.log");
-    json_decref(j);
+    json_decref(j); /* the old name is refused with the new one, and the value it had is kept */
+    assert_int_equal(cst_config_set(&c, "node", "log_file", "/tmp/x.log"), CST_ERR_INVALID);
+    assert_non_null(strstr(cst_err_message(CST_ERR_INVALID), "is now log.file"));
+    assert_string_equal(c.log_file, "/var/log/custodia/node.log");
+    /* log.format: json (default) or text */
+    assert_string_equal(c.log_format, "json");
+    assert_int_equal(cst_config_set(&c, "log", "format", "xml"), CST_ERR_INVALID);
+    assert_int_equal(cst_config_set(&c, "log", "format", "text"), CST_OK);
+}
+
+/* DET-2: metrics.listen serves plain HTTP, so only on loopback; parsed by cst_config_finish. */
+static void test_det2_metrics_listen_loopback_only(void **state)
+{
+    static const struct {
+        const char *listen;
+        cst_err want;
+        const char *host;
+        int port;
+    } cases[] = {
+        {"127.0.0.1:9464", CST_OK, "127.0.0.1", 9464}, {"[::1]:0", CST_OK, "::1", 0},
+        {"0.0.0.0:9464", CST_ERR_INVALID, NULL, 0},    {"10.1.2.3:9464", CST_ERR_INVALID, NULL, 0},
+        {"[::]:9464", CST_ERR_INVALID, NULL, 0},       {"localhost:9464", CST_ERR_INVALID, NULL, 0},
+        {"127.0.0.1:65536", CST_ERR_INVALID, NULL, 0}, {"127.0.0.1", CST_ERR_INVALID, NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cst_config c;
+        cst_config_defaults(&c);
+        assert_int_equal(cst_config_set(&c, "node", "data_dir", "/tmp/cst-unit"), CST_OK);
+        assert_int_equal(cst_config_set(&c, "metrics", "listen", cases[i].listen), CST_OK);
+        cst_err e = cst_config_finish(&c);
+        if (e != cases[i].want)
+            fail_msg("metrics.listen = %s: got %d, want %d", cases[i].listen, e, cases[i].want);
+        if (e == CST_OK) {
+            assert_string_equal(c.metrics_host, cases[i].host);
+            assert_int_equal(c.metrics_port, cases[i].port);
+        } else {
+            assert_non_null(strstr(cst_err_message(e), "metrics.listen"));
+        }
+    }
 }
 
 /* Splits "section.key" for cst_config_set. */
@@ -188,7 +227,7 @@ static void test_chg1_table_defaults_parse_back(void **state)
         json_decref(j);
     }
     assert_int_equal(json_object_size(dj), n);
-    assert_int_equal(n, 111); /* CHG-1: the key set of today; a new key updates this count */
+    assert_int_equal(n, 115); /* CHG-1: the key set of today; a new key updates this count */
     json_decref(dj);
     /* RET-2, RET-3: the table's lifecycle defaults are the promised schedule. */
     assert_memory_equal(&d.lifecycle, &cst_lifecycle_defaults, sizeof(d.lifecycle));
@@ -311,7 +350,7 @@ static void test_table_bounds_refused(void **state)
             break;
         }
     }
-    assert_int_equal(checked, 111);
+    assert_int_equal(checked, 115);
 }
 
 /* A key that is not in the table is refused, named, whatever the section. */
@@ -398,6 +437,7 @@ static void test_chg2_table_weaker_values_warn(void **state)
         {"auth.login_rate_per_ip", 'c'},
         {"detect.enabled", 'c'},
         {"alerts.allow_private_webhooks", 'c'},
+        {"metrics.per_tenant", 'c'},
         {"alerts.max_open", '>'},
         {"alerts.retention_days", '<'},
         {"alerts.delivery_retention_days", '<'},
@@ -524,6 +564,10 @@ static void test_chg2_custom_rules_warn(void **state)
          "WEAKER THAN DEFAULT: alerts.allow_private_webhooks = true: tenants' webhooks may reach "
          "loopback and private addresses from this node (tests only)"},
         {"alerts.allow_private_webhooks", "false", NULL},
+        {"metrics.per_tenant", "true",
+         "WEAKER THAN DEFAULT: metrics.per_tenant = true: metric labels carry tenant ids; whoever "
+         "scrapes /metrics learns which tenants this node holds"},
+        {"metrics.per_tenant", "false", NULL},
         {"notices.smtp_starttls", "false",
          "WEAKER THAN DEFAULT: notices.smtp_starttls = false: notices are emailed to the loopback "
          "relay without TLS (tests only)"},
@@ -702,12 +746,12 @@ static void test_table_kinds(void **state)
         if (k.kind == CST_KEY_STRING || k.kind == CST_KEY_CIDRS)
             assert_true(k.max_len > 0);
     }
-    assert_int_equal(counts[CST_KEY_STRING], 33);
+    assert_int_equal(counts[CST_KEY_STRING], 35);
     assert_int_equal(counts[CST_KEY_INTEGER], 56);
     assert_int_equal(counts[CST_KEY_DURATION], 14);
-    assert_int_equal(counts[CST_KEY_BOOL], 5);
+    assert_int_equal(counts[CST_KEY_BOOL], 7);
     assert_int_equal(counts[CST_KEY_CIDRS], 2);
-    assert_int_equal(counts[CST_KEY_LISTEN], 1); /* 111 in all, as test_table_bounds_refused */
+    assert_int_equal(counts[CST_KEY_LISTEN], 1); /* 115 in all, as test_table_bounds_refused */
 }
 
 /* Found by fuzz_config: a string value that is not UTF-8 was accepted, and the node then failed
@@ -821,6 +865,7 @@ int main(void)
         cmocka_unit_test(test_enc3_plaintext_only_on_loopback),
         cmocka_unit_test(test_ini_file),
         cmocka_unit_test(test_log_file_key),
+        cmocka_unit_test(test_det2_metrics_listen_loopback_only),
         cmocka_unit_test(test_chg1_table_defaults_parse_back),
         cmocka_unit_test(test_table_bounds_refused),
         cmocka_unit_test(test_table_unknown_keys_refused),

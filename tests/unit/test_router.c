@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "api/api.h"
+#include "util/metrics.h"
 #include "http/router.h"
 
 static cst_err h(cst_node *n, cst_request *r)
@@ -109,15 +110,19 @@ static void test_iam4_table_refuses_route_without_permission(void **state)
     assert_int_equal(cst_routes_check(emptyaction, 1), CST_ERR_INTERNAL);
     /* the real table passes */
     assert_int_equal(cst_routes_check(cst_api_routes, cst_api_route_count), CST_OK);
+    /* DET-2: every route has its own slot in the request counters */
+    assert_true(cst_api_route_count < CST_METRICS_UNMATCHED);
 }
 
-/* Only health and login are public; nothing else can be reached without a credential. */
+/* Only health, readiness and login are public; nothing else can be reached without a
+ * credential (but the metrics scrape from a loopback peer: CST_ROUTE_LOOPBACK_SCRAPE). */
 static void test_iam4_public_routes_are_exactly_health_and_login(void **state)
 {
     for (size_t i = 0; i < cst_api_route_count; i++) {
         const cst_route *r = &cst_api_routes[i];
-        bool public_ok =
-            !strcmp(r->pattern, "/v1/sys/health") || !strcmp(r->pattern, "/v1/auth/login");
+        bool public_ok = !strcmp(r->pattern, "/v1/sys/health") ||
+                         !strcmp(r->pattern, "/v1/sys/ready") ||
+                         !strcmp(r->pattern, "/v1/auth/login");
         assert_int_equal(r->perm == CST_PERM_PUBLIC, public_ok);
         /* operator routes require an operator permission */
         if (!strncmp(r->pattern, "/v1/sys/", 8) && !public_ok)
@@ -217,7 +222,10 @@ static const char *const closed_read[] = {"GET /v1/tenant",
                                           "GET /v1/access-requests",
                                           "GET /v1/access-requests/{id}",
                                           NULL};
-static const char *const unaudited[] = {"GET /v1/sys/health", NULL};
+static const char *const unaudited[] = {"GET /v1/sys/health", "GET /v1/sys/ready", "GET /metrics",
+                                        NULL};
+/* DET-2: only the metrics scrape opens to a loopback peer without a credential. */
+static const char *const loopback_scrape[] = {"GET /metrics", NULL};
 /* LOG-4: operator routes on one tenant, whose entries that tenant sees. */
 static const char *const tenant_param[] = {"GET /v1/sys/tenants/{id}",
                                            "PATCH /v1/sys/tenants/{id}",
@@ -236,6 +244,7 @@ static void test_iam3_iam4_log4_route_flags_on_exactly_their_routes(void **state
         {CST_ROUTE_EXPORT, "CST_ROUTE_EXPORT", export_routes},
         {CST_ROUTE_CLOSED_READ, "CST_ROUTE_CLOSED_READ", closed_read},
         {CST_ROUTE_UNAUDITED, "CST_ROUTE_UNAUDITED", unaudited},
+        {CST_ROUTE_LOOPBACK_SCRAPE, "CST_ROUTE_LOOPBACK_SCRAPE", loopback_scrape},
         {CST_ROUTE_TENANT_PARAM, "CST_ROUTE_TENANT_PARAM", tenant_param},
     };
     unsigned seen = 0;
