@@ -71,4 +71,39 @@ void cst_bk_audit(cst_node *n, const char *action, const char *outcome, const ch
 /* Lists the backups in a directory (by their signed headers), newest first. */
 CST_MUST_USE cst_err cst_backup_list_dir(const char *dir, json_t **list);
 
+/* ---- command destinations (object storage) seen from the CLI as well as the node ---- */
+
+/* The configuration's commands, env file and timeout, and the node's id and region for the
+ * commands' environment (node_id "" in a whole-node restore into a new data dir). */
+typedef struct cst_bk_dest {
+    const cst_config *cfg;
+    const char *node_id;
+    const char *region;
+} cst_bk_dest;
+
+/* The backups backup.list_command reports, in its order: [{backup_id, size (when given)}].
+ * Its output is one backup per line: the id (the object's name), optionally followed by
+ * whitespace and the size in bytes; other names (an upload's temporary object) are skipped. */
+CST_MUST_USE cst_err cst_backup_list_remote(const cst_bk_dest *d, json_t **list);
+/* backup list: the backups in dir (NULL: none) by their signed headers, "where": "local", and
+ * with backup.list_command those at the command destination: "local+remote" when dir holds one
+ * too, else "remote" (described from the catalogue, which may be NULL, when it knows it). */
+CST_MUST_USE cst_err cst_backup_list_all(const cst_bk_dest *d, cst_store *catalogue,
+                                         const char *dir, json_t **list);
+/* Fetches backup id with backup.fetch_command into path (created 0600, removed on failure). */
+CST_MUST_USE cst_err cst_backup_fetch(const cst_bk_dest *d, const char *id, const char *path);
+
+/* A backup named by a path or an id, as a file to read. A path that exists is itself; an id is
+ * <dir>/<id>, or the catalogue's location (catalogue may be NULL), or else fetched with
+ * backup.fetch_command into a new directory under scratch_base: *fetched_dir then names that
+ * directory, which the caller removes with cst_backup_fetched_free (else it is ""). */
+CST_MUST_USE cst_err cst_backup_locate(const cst_bk_dest *d, cst_store *catalogue, const char *dir,
+                                       const char *what, const char *scratch_base, char *path,
+                                       size_t size, char *fetched_dir, size_t fdsize);
+/* Fetches backup id into a new directory under scratch_base (*fetched_dir), as *path. */
+CST_MUST_USE cst_err cst_backup_fetch_scratch(const cst_bk_dest *d, const char *id,
+                                              const char *scratch_base, char *path, size_t size,
+                                              char *fetched_dir, size_t fdsize);
+void cst_backup_fetched_free(const char *fetched_dir);
+
 #endif

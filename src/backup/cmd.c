@@ -1,9 +1,11 @@
-/* cmd.c: backup destination commands (backup.command, fetch_command, prune_command), each
- * bounded by backup.command_timeout. */
+/* cmd.c: backup destination commands (backup.command, fetch_command, list_command,
+ * prune_command), each bounded by backup.command_timeout, with backup.command_env_file's
+ * variables (credentials) in their environment, never on their command line. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,33 +23,124 @@ static int ms_left(const cst_bk_cmd *c)
     return left < 0 ? 0 : left > 60000 ? 60000 : (int)left;
 }
 
+/* backup.command_env_file: NAME=value lines (blank lines and # comments skipped) for the
+ * commands' environment, read at every start so that rotated credentials apply at once. The
+ * text stays in text (wiped and freed by the caller); names[] point into it. */
+#define ENV_FILE_MAX 65536
+#define ENV_FILE_VARS 256
+
+static bool env_name_ok(const char *s, size_t n)
+{
+    if (n == 0 || (s[0] >= '0' && s[0] <= '9'))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!(s[i] == '_' || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+              (s[i] >= '0' && s[i] <= '9')))
+            return false;
+    return true;
+}
+
+static cst_err env_file_read(const char *path, char *text, char **vars, size_t *nvars)
+{
+    size_t len = 0;
+    *nvars = 0;
+    TRY(cst_secret_file_read("backup.command_env_file", path, text, ENV_FILE_MAX, &len));
+    ENSURE(strlen(text) == len, CST_ERR_INVALID, "backup.command_env_file %s: a NUL byte", path);
+    int line = 0;
+    for (char *p = text, *next; p && *p; p = next) {
+        line++;
+        next = strchr(p, '\n');
+        if (next)
+            *next++ = '\0';
+        size_t end = strlen(p);
+        if (end && p[end - 1] == '\r')
+            p[--end] = '\0';
+        if (!p[0] || p[0] == '#')
+            continue;
+        char *eq = strchr(p, '=');
+        /* the line is not quoted in the message: it may hold a secret */
+        ENSURE(eq && env_name_ok(p, (size_t)(eq - p)) && strncmp(p, "CUSTODIA_", 9) != 0,
+               CST_ERR_INVALID,
+               "backup.command_env_file %s line %d: NAME=value expected (a name of letters, "
+               "digits and _, not CUSTODIA_...)",
+               path, line);
+        ENSURE(*nvars < ENV_FILE_VARS, CST_ERR_INVALID,
+               "backup.command_env_file %s: more than %d variables", path, ENV_FILE_VARS);
+        vars[(*nvars)++] = p;
+    }
+    return CST_OK;
+}
+
+/* True when the inherited variable var is replaced: CUSTODIA_* (ours) or set by the file. */
+static bool env_replaced(const char *var, char *const *file, size_t nfile)
+{
+    if (strncmp(var, "CUSTODIA_", 9) == 0)
+        return true;
+    size_t n = strcspn(var, "=");
+    for (size_t i = 0; i < nfile; i++)
+        if (strncmp(var, file[i], n + 1) == 0)
+            return true;
+    return false;
+}
+
+static void env_text_free(char *text)
+{
+    if (text)
+        sodium_memzero(text, ENV_FILE_MAX);
+    free(text);
+}
+
 cst_err cst_bk_cmd_start(cst_bk_cmd *c, const char *command, bool to_stdin, const char *backup_id,
                          const cst_node *n, int timeout_s)
+{
+    cst_bk_dest d = {.cfg = &n->cfg, .node_id = n->node_id, .region = n->region};
+    return cst_bk_cmd_start_at(c, command, to_stdin, backup_id, &d, timeout_s);
+}
+
+cst_err cst_bk_cmd_start_at(cst_bk_cmd *c, const char *command, bool to_stdin,
+                            const char *backup_id, const cst_bk_dest *d, int timeout_s)
 {
     memset(c, 0, sizeof(*c));
     c->fd = -1;
     c->timeout_s = timeout_s;
     c->deadline_us = cst_now_us() + (int64_t)timeout_s * 1000000;
     /* Everything the child needs is built before fork: only async-signal-safe calls after. */
-    size_t nenv = 0;
+    char *file_vars[ENV_FILE_VARS];
+    size_t nfile = 0, nenv = 0;
+    char *text = NULL;
+    if (d->cfg->backup_env_file[0]) {
+        text = malloc(ENV_FILE_MAX);
+        ENSURE(text != NULL, CST_ERR_INTERNAL, "out of memory");
+        cst_err e = env_file_read(d->cfg->backup_env_file, text, file_vars, &nfile);
+        if (e != CST_OK) {
+            env_text_free(text);
+            return e;
+        }
+    }
     while (environ[nenv])
         nenv++;
-    char **envp = calloc(nenv + 4, sizeof(*envp));
+    char **envp = calloc(nenv + nfile + 4, sizeof(*envp));
     char vars[3][160];
-    ENSURE(envp != NULL, CST_ERR_INTERNAL, "out of memory");
+    if (!envp) {
+        env_text_free(text);
+        return cst_fail(CST_ERR_INTERNAL, "out of memory");
+    }
     size_t k = 0;
     for (size_t i = 0; i < nenv; i++)
-        if (strncmp(environ[i], "CUSTODIA_", 9) != 0)
+        if (!env_replaced(environ[i], file_vars, nfile))
             envp[k++] = environ[i];
+    for (size_t i = 0; i < nfile; i++)
+        envp[k++] = file_vars[i];
     (void)snprintf(vars[0], sizeof(vars[0]), "CUSTODIA_BACKUP_ID=%s", backup_id);
-    (void)snprintf(vars[1], sizeof(vars[1]), "CUSTODIA_NODE_ID=%s", n->node_id);
-    (void)snprintf(vars[2], sizeof(vars[2]), "CUSTODIA_REGION=%s", n->region);
+    (void)snprintf(vars[1], sizeof(vars[1]), "CUSTODIA_NODE_ID=%s", d->node_id ? d->node_id : "");
+    (void)snprintf(vars[2], sizeof(vars[2]), "CUSTODIA_REGION=%s", d->region ? d->region : "");
     for (int i = 0; i < 3; i++)
         envp[k++] = vars[i];
     envp[k] = NULL;
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
         free(envp);
+        env_text_free(text);
         return cst_fail(CST_ERR_INTERNAL, "cannot create a pipe: %s", strerror(errno));
     }
     int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -65,6 +158,7 @@ cst_err cst_bk_cmd_start(cst_bk_cmd *c, const char *command, bool to_stdin, cons
         _exit(127);
     }
     free(envp);
+    env_text_free(text);
     if (devnull >= 0)
         close(devnull);
     if (pid < 0) {
