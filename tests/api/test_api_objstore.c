@@ -211,11 +211,18 @@ static void test_list_marks_remote_backups(void **state)
     /* a copy in backup.dir too: both places */
     assert_int_equal(ts_sh("cp %s/%s %s/bk/", store_dir, first_id, srv.root), 0);
     assert_string_equal(where(first_id, w, sizeof(w)), "local+remote");
+    /* verify ID takes the local copy then, without fetching */
+    char out[8192], local[512];
+    assert_int_equal(cli(out, sizeof(out), "backup verify %s --json", first_id), 0);
+    json_t *rep = json_loads(out, 0, NULL);
+    snprintf(local, sizeof(local), "%s/bk/%s", srv.root, first_id);
+    assert_string_equal(json_string_value(json_object_get(rep, "source")), local);
+    json_decref(rep);
+    assert_int_equal(ts_sh("grep -q 'rclone-fetch.sh' %s", cmdlog), 1);
     assert_int_equal(ts_sh("rm %s/bk/%s", srv.root, first_id), 0);
     assert_string_equal(where(first_id, w, sizeof(w)), "remote");
     /* the table says so too; an upload's .part is not a backup */
     assert_int_equal(ts_sh("echo x > %s/bk_00000000000000000000.part", store_dir), 0);
-    char out[8192];
     assert_int_equal(cli(out, sizeof(out), "backup list"), 0);
     assert_non_null(strstr(out, "WHERE"));
     char *line = strstr(out, first_id);
