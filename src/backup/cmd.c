@@ -25,7 +25,7 @@ static int ms_left(const cst_bk_cmd *c)
 
 /* backup.command_env_file: NAME=value lines (blank lines and # comments skipped) for the
  * commands' environment, read at every start so that rotated credentials apply at once. The
- * text stays in text (wiped and freed by the caller); names[] point into it. */
+ * lines stay in text (ENV_FILE_MAX bytes, the caller's); vars[] point into it. */
 #define ENV_FILE_MAX 65536
 #define ENV_FILE_VARS 256
 
@@ -83,11 +83,61 @@ static bool env_replaced(const char *var, char *const *file, size_t nfile)
     return false;
 }
 
-static void env_text_free(char *text)
+/* A command's environment, built before fork (only async-signal-safe calls after): the node's
+ * own (less CUSTODIA_* and what the file sets), the file's variables (text, in locked memory,
+ * wiped when freed), and CUSTODIA_BACKUP_ID, CUSTODIA_NODE_ID and CUSTODIA_REGION. */
+typedef struct cmd_env {
+    char *text;
+    char **envp;
+    char vars[3][160];
+} cmd_env;
+
+static void env_free(cmd_env *env)
 {
-    if (text)
-        sodium_memzero(text, ENV_FILE_MAX);
-    free(text);
+    if (env->text)
+        sodium_free(env->text);
+    free(env->envp);
+    env->text = NULL;
+    env->envp = NULL;
+}
+
+static cst_err env_build(const cst_bk_dest *d, const char *backup_id, cmd_env *env)
+{
+    memset(env, 0, sizeof(*env));
+    char *file_vars[ENV_FILE_VARS];
+    size_t nfile = 0, nenv = 0;
+    cst_err e = CST_OK;
+    if (d->cfg->backup_env_file[0]) {
+        env->text = sodium_malloc(ENV_FILE_MAX);
+        e = env->text ? env_file_read(d->cfg->backup_env_file, env->text, file_vars, &nfile)
+                      : cst_fail(CST_ERR_INTERNAL, "out of memory");
+    }
+    while (environ[nenv])
+        nenv++;
+    if (e == CST_OK) {
+        env->envp = calloc(nenv + nfile + 4, sizeof(*env->envp));
+        if (!env->envp)
+            e = cst_fail(CST_ERR_INTERNAL, "out of memory");
+    }
+    if (e != CST_OK) {
+        env_free(env);
+        return e;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < nenv; i++)
+        if (!env_replaced(environ[i], file_vars, nfile))
+            env->envp[k++] = environ[i];
+    for (size_t i = 0; i < nfile; i++)
+        env->envp[k++] = file_vars[i];
+    (void)snprintf(env->vars[0], sizeof(env->vars[0]), "CUSTODIA_BACKUP_ID=%s", backup_id);
+    (void)snprintf(env->vars[1], sizeof(env->vars[1]), "CUSTODIA_NODE_ID=%s",
+                   d->node_id ? d->node_id : "");
+    (void)snprintf(env->vars[2], sizeof(env->vars[2]), "CUSTODIA_REGION=%s",
+                   d->region ? d->region : "");
+    for (int i = 0; i < 3; i++)
+        env->envp[k++] = env->vars[i];
+    env->envp[k] = NULL;
+    return CST_OK;
 }
 
 cst_err cst_bk_cmd_start(cst_bk_cmd *c, const char *command, bool to_stdin, const char *backup_id,
@@ -104,43 +154,11 @@ cst_err cst_bk_cmd_start_at(cst_bk_cmd *c, const char *command, bool to_stdin,
     c->fd = -1;
     c->timeout_s = timeout_s;
     c->deadline_us = cst_now_us() + (int64_t)timeout_s * 1000000;
-    /* Everything the child needs is built before fork: only async-signal-safe calls after. */
-    char *file_vars[ENV_FILE_VARS];
-    size_t nfile = 0, nenv = 0;
-    char *text = NULL;
-    if (d->cfg->backup_env_file[0]) {
-        text = malloc(ENV_FILE_MAX);
-        ENSURE(text != NULL, CST_ERR_INTERNAL, "out of memory");
-        cst_err e = env_file_read(d->cfg->backup_env_file, text, file_vars, &nfile);
-        if (e != CST_OK) {
-            env_text_free(text);
-            return e;
-        }
-    }
-    while (environ[nenv])
-        nenv++;
-    char **envp = calloc(nenv + nfile + 4, sizeof(*envp));
-    char vars[3][160];
-    if (!envp) {
-        env_text_free(text);
-        return cst_fail(CST_ERR_INTERNAL, "out of memory");
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < nenv; i++)
-        if (!env_replaced(environ[i], file_vars, nfile))
-            envp[k++] = environ[i];
-    for (size_t i = 0; i < nfile; i++)
-        envp[k++] = file_vars[i];
-    (void)snprintf(vars[0], sizeof(vars[0]), "CUSTODIA_BACKUP_ID=%s", backup_id);
-    (void)snprintf(vars[1], sizeof(vars[1]), "CUSTODIA_NODE_ID=%s", d->node_id ? d->node_id : "");
-    (void)snprintf(vars[2], sizeof(vars[2]), "CUSTODIA_REGION=%s", d->region ? d->region : "");
-    for (int i = 0; i < 3; i++)
-        envp[k++] = vars[i];
-    envp[k] = NULL;
+    cmd_env env;
+    TRY(env_build(d, backup_id, &env));
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
-        free(envp);
-        env_text_free(text);
+        env_free(&env);
         return cst_fail(CST_ERR_INTERNAL, "cannot create a pipe: %s", strerror(errno));
     }
     int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -154,11 +172,10 @@ cst_err cst_bk_cmd_start_at(cst_bk_cmd *c, const char *command, bool to_stdin,
         int mine = to_stdin ? fds[0] : fds[1];
         if (dup2(mine, to_stdin ? 0 : 1) < 0 || dup2(devnull, to_stdin ? 1 : 0) < 0)
             _exit(126);
-        execle("/bin/sh", "sh", "-c", command, (char *)NULL, envp);
+        execle("/bin/sh", "sh", "-c", command, (char *)NULL, env.envp);
         _exit(127);
     }
-    free(envp);
-    env_text_free(text);
+    env_free(&env);
     if (devnull >= 0)
         close(devnull);
     if (pid < 0) {

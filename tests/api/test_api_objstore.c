@@ -163,7 +163,7 @@ static int teardown(void **state)
 
 static char first_id[32];
 
-static void test_backup_lands_in_the_store_with_credentials_off_the_command_line(void **state)
+static void test_bak1_backup_lands_in_the_store_with_credentials_off_the_command_line(void **state)
 {
     char *id = take_backup();
     snprintf(first_id, sizeof(first_id), "%s", id);
@@ -197,7 +197,7 @@ static void test_backup_lands_in_the_store_with_credentials_off_the_command_line
     free(id);
 }
 
-static void test_list_marks_remote_backups(void **state)
+static void test_bak1_list_marks_remote_backups(void **state)
 {
     char w[32];
     json_t *b = listed(first_id);
@@ -232,7 +232,7 @@ static void test_list_marks_remote_backups(void **state)
     assert_int_equal(ts_sh("rm %s/bk_00000000000000000000.part", store_dir), 0);
 }
 
-static void test_verify_by_id_fetches_and_checks(void **state)
+static void test_bak2_verify_by_id_fetches_and_checks(void **state)
 {
     char out[16384];
     assert_int_equal(cli(out, sizeof(out), "backup verify %s --json", first_id), 0);
@@ -275,7 +275,7 @@ static void test_verify_by_id_fetches_and_checks(void **state)
     free(second);
 }
 
-static void test_restore_from_a_remote_backup(void **state)
+static void test_bak2_restore_from_a_remote_backup(void **state)
 {
     char out[16384];
     assert_int_equal(ts_status(&srv, "DELETE", "/v1/buckets/b/records/k1", owner, NULL, NULL, 0),
@@ -321,7 +321,7 @@ static int prune_after(cst_node *n, int days)
     return removed;
 }
 
-static void test_prune_follows_retention(void **state)
+static void test_bak4_prune_follows_retention(void **state)
 {
     char w[32];
     char *third = take_backup();
@@ -354,11 +354,11 @@ int main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_backup_lands_in_the_store_with_credentials_off_the_command_line),
-        cmocka_unit_test(test_list_marks_remote_backups),
-        cmocka_unit_test(test_verify_by_id_fetches_and_checks),
-        cmocka_unit_test(test_restore_from_a_remote_backup),
-        cmocka_unit_test(test_prune_follows_retention),
+        cmocka_unit_test(test_bak1_backup_lands_in_the_store_with_credentials_off_the_command_line),
+        cmocka_unit_test(test_bak1_list_marks_remote_backups),
+        cmocka_unit_test(test_bak2_verify_by_id_fetches_and_checks),
+        cmocka_unit_test(test_bak2_restore_from_a_remote_backup),
+        cmocka_unit_test(test_bak4_prune_follows_retention),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

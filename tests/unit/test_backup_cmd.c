@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "backup/backup.h"
+#include "crypto/crypto.h"
 #include "util/util.h"
 
 static char dir[] = "/tmp/cst-bkcmd-XXXXXX";
@@ -131,6 +132,8 @@ static void test_list_output_parsing(void **state)
 
 int main(void)
 {
+    if (cst_crypto_init() != CST_OK) /* the env file's text lives in sodium_malloc memory */
+        return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_env_file_reaches_the_command),
         cmocka_unit_test(test_bad_env_files_are_refused),
