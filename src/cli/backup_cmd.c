@@ -96,7 +96,8 @@ typedef struct bk_site {
 static void site_open(const cst_config *cfg, bool node, bk_site *s)
 {
     memset(s, 0, sizeof(*s));
-    if (node && cst_store_open(cfg->data_dir, false, &s->catalogue) != CST_OK)
+    if (node && cst_path_exists(cfg->data_dir) &&
+        cst_store_open(cfg->data_dir, false, &s->catalogue) != CST_OK)
         s->catalogue = NULL;
     if (s->catalogue &&
         (cst_store_meta_get(s->catalogue, NULL, "node_id", s->node_id, sizeof(s->node_id)) !=
