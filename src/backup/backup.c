@@ -792,6 +792,7 @@ static void *sched_main(void *arg)
 
 cst_err cst_backup_schedule_start(cst_node *n)
 {
+    TRY(cst_bk_env_check(&n->cfg)); /* a bad credentials file is found now, not at 2 a.m. */
     if (n->cfg.backup_interval <= 0)
         return CST_OK;
     n->sched_stop = false;

@@ -54,7 +54,8 @@ CST_MUST_USE cst_err cst_backup_restore(const cst_restore_opts *o, json_t **repo
 CST_MUST_USE cst_err cst_backup_drill(cst_node *n, cst_drill_row *out);
 
 /* The serving node's schedule (BAK-1, BAK-4): a thread that takes a backup every
- * backup.interval and prunes expired ones, auditing each run. */
+ * backup.interval and prunes expired ones, auditing each run. Checks backup.command_env_file
+ * first, whatever the interval. */
 CST_MUST_USE cst_err cst_backup_schedule_start(cst_node *n);
 void cst_backup_schedule_stop(cst_node *n);
 

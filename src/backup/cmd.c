@@ -140,6 +140,17 @@ static cst_err env_build(const cst_bk_dest *d, const char *backup_id, cmd_env *e
     return CST_OK;
 }
 
+cst_err cst_bk_env_check(const cst_config *cfg)
+{
+    if (!cfg->backup_env_file[0])
+        return CST_OK;
+    cst_bk_dest d = {.cfg = cfg};
+    cmd_env env;
+    TRY(env_build(&d, "", &env));
+    env_free(&env);
+    return CST_OK;
+}
+
 cst_err cst_bk_cmd_start(cst_bk_cmd *c, const char *command, bool to_stdin, const char *backup_id,
                          const cst_node *n, int timeout_s)
 {

@@ -43,6 +43,8 @@ CST_MUST_USE cst_err cst_bk_cmd_start(cst_bk_cmd *c, const char *command, bool t
 CST_MUST_USE cst_err cst_bk_cmd_start_at(cst_bk_cmd *c, const char *command, bool to_stdin,
                                          const char *backup_id, const cst_bk_dest *d,
                                          int timeout_s);
+/* Reads and checks backup.command_env_file (when set) as a command would. */
+CST_MUST_USE cst_err cst_bk_env_check(const cst_config *cfg);
 CST_MUST_USE cst_err cst_bk_cmd_write(cst_bk_cmd *c, const void *p, size_t n);
 CST_MUST_USE cst_err cst_bk_cmd_read(void *ctx, void *p, size_t n, size_t *got);
 /* Closes the pipe and waits for a zero exit status before the deadline. */

@@ -489,7 +489,7 @@ static const config_key config_keys[] = {
          "a file of `NAME=value` lines (`#` comments) added to the environment of every backup "
          "command, read at each run: the object store's credentials (`AWS_SECRET_ACCESS_KEY`, "
          "`RCLONE_CONFIG_<REMOTE>_...`, `RCLONE_CONFIG`), kept off the command line. Mode 0600, "
-         "no symbolic link"),
+         "no symbolic link; `serve` checks it at start"),
     KSTR("backup.prune_command", backup_prune_command, NULL,
          "required with `command`: removes the backup named by `CUSTODIA_BACKUP_ID` once it is "
          "older than the retention"),

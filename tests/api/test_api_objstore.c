@@ -192,7 +192,13 @@ static void test_bak1_backup_lands_in_the_store_with_credentials_off_the_command
     assert_non_null(strstr(r.body, "backup.command_env_file"));
     assert_non_null(strstr(r.body, "must be 0600"));
     ts_resp_free(&r);
+    /* and a node does not start with it: found at start, not at the first backup */
+    assert_int_equal(ts_stop(&srv), 0);
+    assert_false(ts_start(&srv));
+    assert_int_equal(
+        ts_sh("grep -q 'backup.command_env_file.*must be 0600' %s/serve.log", srv.root), 0);
     assert_int_equal(ts_sh("chmod 600 %s/backup.env", srv.root), 0);
+    assert_true(ts_start(&srv));
     assert_int_equal(objects("bk_"), 1);
     free(id);
 }
