@@ -105,6 +105,13 @@ CST_MUST_USE cst_err cst_backup_locate(const cst_bk_dest *d, cst_store *catalogu
 CST_MUST_USE cst_err cst_backup_fetch_scratch(const cst_bk_dest *d, const char *id,
                                               const char *scratch_base, char *path, size_t size,
                                               char *fetched_dir, size_t fdsize);
+/* BAK-4 for a backup fetched alone (id, in fetched_dir): the signed header of every other
+ * backup backup.list_command lists, read from the start of its fetch (which is then stopped)
+ * into a header-only file beside it, where a whole-node restore finds the erasures newer
+ * backups record. A backup without a readable header is skipped with a warning; a listing or
+ * fetch that fails is an error. */
+CST_MUST_USE cst_err cst_backup_fetch_headers(const cst_bk_dest *d, const char *fetched_dir,
+                                              const char *id);
 void cst_backup_fetched_free(const char *fetched_dir);
 
 #endif

@@ -252,3 +252,79 @@ cst_err cst_backup_list_all(const cst_bk_dest *d, cst_store *catalogue, const ch
     *list = all;
     return CST_OK;
 }
+
+/* ---- BAK-4: the erasures newer backups at the destination record ---- */
+
+typedef struct header_tee {
+    cst_bk_cmd *cmd;
+    int fd;
+} header_tee;
+
+/* Reads from the fetch command and keeps what it read; at the end, the command's status. */
+static cst_err tee_source(void *ctx, void *p, size_t n, size_t *got)
+{
+    header_tee *t = ctx;
+    TRY(cst_bk_cmd_read(t->cmd, p, n, got));
+    if (*got == 0)
+        return cst_bk_cmd_finish(t->cmd);
+    return cst_bk_fd_sink(&t->fd, p, *got);
+}
+
+/* The signed header of backup id, from the start of its fetch (then stopped), into path. */
+static cst_err fetch_header(const cst_bk_dest *d, const char *id, const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    ENSURE(fd >= 0, CST_ERR_UNAVAILABLE, "cannot create %s: %s", path, strerror(errno));
+    cst_bk_cmd cmd;
+    cst_err e = cst_bk_cmd_start_at(&cmd, d->cfg->backup_fetch_command, false, id, d,
+                                    d->cfg->backup_command_timeout);
+    json_t *header = NULL;
+    if (e == CST_OK) {
+        header_tee t = {.cmd = &cmd, .fd = fd};
+        e = cst_bk_read_header(tee_source, &t, &header);
+        cst_bk_cmd_kill(&cmd); /* the rest of the backup is not needed */
+    }
+    json_decref(header);
+    if (close(fd) != 0 && e == CST_OK)
+        e = cst_fail(CST_ERR_UNAVAILABLE, "cannot close %s: %s", path, strerror(errno));
+    if (e != CST_OK)
+        (void)unlink(path);
+    return e;
+}
+
+cst_err cst_backup_fetch_headers(const cst_bk_dest *d, const char *fetched_dir, const char *id)
+{
+    json_t *list = NULL;
+    TRY(cst_backup_list_remote(d, &list));
+    cst_err e = CST_OK;
+    size_t i;
+    json_t *b;
+    json_array_foreach(list, i, b)
+    {
+        const char *other = json_string_value(json_object_get(b, "backup_id"));
+        char path[PATH_MAX];
+        if (!strcmp(other, id))
+            continue;
+        e = cst_fmt(path, sizeof(path), "%s/%s", fetched_dir, other);
+        if (e == CST_OK)
+            e = fetch_header(d, other, path);
+        if (e == CST_ERR_INTEGRITY || e == CST_ERR_INVALID) {
+            /* a damaged backup carries no erasure anyone can read: it is not a reason to fail */
+            cst_warn("backup %s at the destination has no readable header (%s): skipped", other,
+                     cst_err_message(e));
+            cst_err_clear();
+            e = CST_OK;
+        }
+        if (e != CST_OK)
+            break;
+    }
+    json_decref(list);
+    if (e == CST_OK)
+        return CST_OK;
+    char saved[512];
+    (void)snprintf(saved, sizeof(saved), "%s", cst_err_message(e));
+    return cst_fail(e,
+                    "%s; a restore from the destination reads the header of every backup there "
+                    "for the erasures newer ones record (BAK-4)",
+                    saved);
+}

@@ -341,6 +341,14 @@ static int do_restore(const cst_config *cfg, const bk_args *a)
         site_open(cfg, a->tenant != NULL, &site);
         e = cst_backup_locate(&site.dest, site.catalogue, cfg->backup_dir, a->from, scratch, from,
                               sizeof(from), fetched, sizeof(fetched));
+        /* BAK-4: a whole node restored from the destination honours the erasures newer backups
+         * there record (a tenant restore checks the node's own tombstones) */
+        if (e == CST_OK && fetched[0] && !a->tenant && cfg->backup_list_command[0])
+            e = cst_backup_fetch_headers(&site.dest, fetched, a->from);
+        else if (e == CST_OK && fetched[0] && !a->tenant)
+            fprintf(stderr, "warning: backup.list_command is not set: erasures recorded only by "
+                            "newer backups at the destination are not seen; restore the newest "
+                            "backup\n");
         site_close(&site);
     }
     cst_restore_opts o = {.from = from,

@@ -281,9 +281,35 @@ static void test_bak2_verify_by_id_fetches_and_checks(void **state)
     free(second);
 }
 
+/* A whole-node restore by id into a new data dir beside the node (the fetched copy goes
+ * beside it too); its JSON report. */
+static json_t *restore_node(const char *id, const char *target)
+{
+    char out[16384], cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "%s backup restore --from %s --config %s --data-dir %s/%s --master-key-file %s "
+             "--seal-key-out %s/%s.k0 --json 2>>%s/cli.err",
+             bin(), id, ini, srv.root, target, srv.key_file, srv.root, target, srv.root);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t got = fread(out, 1, sizeof(out) - 1, p);
+    out[got] = '\0';
+    assert_int_equal(pclose(p), 0);
+    json_t *rep = json_loads(out, 0, NULL);
+    assert_non_null(rep);
+    assert_string_equal(json_string_value(json_object_get(rep, "backup_id")), id);
+    assert_int_equal(ts_sh("ls %s | grep -q fetch", srv.root), 1);
+    return rep;
+}
+
 static void test_bak2_restore_from_a_remote_backup(void **state)
 {
-    char out[16384];
+    char out[16384], tenant_e[32];
+    /* a tenant that a later backup records as erased */
+    char *owner_e = ts_tenant(&srv, op, "objstore-erased", tenant_e);
+    ts_bucket(&srv, owner_e, "b");
+    assert_int_equal(ts_put(&srv, owner_e, "b", "eve", "text/plain", "E", 1), 201);
+    char *before_erase = take_backup();
     assert_int_equal(ts_status(&srv, "DELETE", "/v1/buckets/b/records/k1", owner, NULL, NULL, 0),
                      204);
     assert_int_equal(ts_stop(&srv), 0);
@@ -291,23 +317,29 @@ static void test_bak2_restore_from_a_remote_backup(void **state)
     assert_int_equal(
         cli(out, sizeof(out), "backup restore --from %s --tenant %s --json", first_id, tenant), 0);
     assert_int_equal(ts_sh("ls %s/tmp | grep -q fetch", srv.data_dir), 1);
-    /* a whole node, into a new data dir beside it (the fetched copy goes beside it too) */
-    char bin_out[16384], cmd[2048];
-    snprintf(cmd, sizeof(cmd),
-             "%s backup restore --from %s --config %s --data-dir %s/restored "
-             "--master-key-file %s --seal-key-out %s/k0.key --json 2>>%s/cli.err",
-             bin(), first_id, ini, srv.root, srv.key_file, srv.root, srv.root);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t got = fread(bin_out, 1, sizeof(bin_out) - 1, p);
-    bin_out[got] = '\0';
-    assert_int_equal(pclose(p), 0);
-    json_t *rep = json_loads(bin_out, 0, NULL);
-    assert_non_null(rep);
-    assert_string_equal(json_string_value(json_object_get(rep, "backup_id")), first_id);
+    /* a whole node: everything the backup holds */
+    json_t *rep = restore_node(first_id, "restored");
     assert_int_equal(json_integer_value(json_object_get(rep, "records")), 3);
     json_decref(rep);
-    assert_int_equal(ts_sh("ls %s | grep -q fetch", srv.root), 1);
+    /* BAK-4: E is erased and a newer backup at the destination says so; a whole-node restore
+     * of the older one, fetched alone, still skips E (it reads the newer backups' headers) */
+    cst_store *st = NULL;
+    assert_int_equal(cst_store_open(srv.data_dir, false, &st), CST_OK);
+    assert_int_equal(cst_store_tombstone_add(st, NULL, tenant_e, 1, "ce_00000000000000000001"),
+                     CST_OK);
+    cst_store_close(st);
+    assert_int_equal(ts_sh("rm -f %s/tenants/%s.db*", srv.data_dir, tenant_e), 0);
+    assert_true(ts_start(&srv));
+    char *after_erase = take_backup();
+    assert_int_equal(ts_stop(&srv), 0);
+    rep = restore_node(before_erase, "restored-tomb");
+    json_t *skipped = json_object_get(rep, "skipped_erased");
+    assert_int_equal(json_array_size(skipped), 1);
+    assert_string_equal(json_string_value(json_array_get(skipped, 0)), tenant_e);
+    json_decref(rep);
+    assert_int_equal(ts_sh("test -e %s/restored-tomb/tenants/%s.db", srv.root, tenant_e), 1);
+    assert_int_equal(ts_sh("test -e %s/restored-tomb/tenants/%s.db", srv.root, tenant), 0);
+    /* the tenant restore brought k1 back */
     assert_true(ts_start(&srv));
     char val[64] = "";
     ts_resp r;
@@ -316,6 +348,9 @@ static void test_bak2_restore_from_a_remote_backup(void **state)
     snprintf(val, sizeof(val), "%.*s", (int)r.len, r.body);
     ts_resp_free(&r);
     assert_string_equal(val, "beta");
+    free(owner_e);
+    free(before_erase);
+    free(after_erase);
 }
 
 /* BAK-4 as the schedule runs it, days from now (in this process: the commands too) */
@@ -331,15 +366,16 @@ static void test_bak4_prune_follows_retention(void **state)
 {
     char w[32];
     char *third = take_backup();
-    assert_int_equal(objects("bk_"), 2); /* the first and the third; the second was deleted */
+    /* the first, before and after the erasure, and the third; the second was deleted */
+    assert_int_equal(objects("bk_"), 4);
     assert_int_equal(ts_stop(&srv), 0);
     cst_node n;
     ts_node_open_config(&srv, &n);
     assert_int_equal(cst_node_audit_attach(&n), CST_OK);
     assert_int_equal(prune_after(&n, 109), 0);
-    assert_int_equal(objects("bk_"), 2);
+    assert_int_equal(objects("bk_"), 4);
     /* past 110 days: every good backup (the second's object already gone counts as removed) */
-    assert_int_equal(prune_after(&n, 111), 3);
+    assert_int_equal(prune_after(&n, 111), 5);
     assert_int_equal(objects("bk_"), 0);
     cst_backup_row b;
     assert_int_equal(cst_store_backup_get(n.store, NULL, third, &b), CST_OK);
