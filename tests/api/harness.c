@@ -1112,3 +1112,13 @@ int ts_count_prefix(const char *dir, const char *prefix)
     closedir(d);
     return n;
 }
+
+void ts_tenant_erased_offline(ts_server *s, const char *tenant_id)
+{
+    cst_store *st = NULL;
+    assert_int_equal(cst_store_open(s->data_dir, false, &st), CST_OK);
+    assert_int_equal(cst_store_tombstone_add(st, NULL, tenant_id, 1, "ce_00000000000000000001"),
+                     CST_OK);
+    cst_store_close(st);
+    assert_int_equal(ts_sh("rm -f %s/tenants/%s.db*", s->data_dir, tenant_id), 0);
+}

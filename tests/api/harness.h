@@ -202,6 +202,9 @@ json_t *ts_report_evidence(json_t *report, const char *id, const char *name);
  * the stop, the update and the start). */
 void ts_expire_lock(ts_server *s, const char *user_id);
 
+/* BAK-4 set-up on a stopped server: the tenant's tombstone recorded and its database removed,
+ * as an erasure leaves them. */
+void ts_tenant_erased_offline(ts_server *s, const char *tenant_id);
 /* The number of files in dir whose name starts with prefix (0 when dir cannot be read). */
 int ts_count_prefix(const char *dir, const char *prefix);
 

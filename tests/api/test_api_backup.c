@@ -307,12 +307,7 @@ static void test_bak4_restore_never_resurrects_an_erased_tenant(void **state)
     char *before_erase = take_backup(&srv, op, 201);
     /* the tenant is erased (its tombstone recorded, its database removed) */
     assert_int_equal(ts_stop(&srv), 0);
-    cst_store *st = NULL;
-    assert_int_equal(cst_store_open(srv.data_dir, false, &st), CST_OK);
-    assert_int_equal(cst_store_tombstone_add(st, NULL, tenant_e, 1, "ce_00000000000000000001"),
-                     CST_OK);
-    cst_store_close(st);
-    assert_int_equal(ts_sh("rm -f %s/tenants/%s.db*", srv.data_dir, tenant_e), 0);
+    ts_tenant_erased_offline(&srv, tenant_e);
 
     /* a tenant restore of the older backup is refused */
     char out[1024];

@@ -323,12 +323,7 @@ static void test_bak2_restore_from_a_remote_backup(void **state)
     json_decref(rep);
     /* BAK-4: E is erased and a newer backup at the destination says so; a whole-node restore
      * of the older one, fetched alone, still skips E (it reads the newer backups' headers) */
-    cst_store *st = NULL;
-    assert_int_equal(cst_store_open(srv.data_dir, false, &st), CST_OK);
-    assert_int_equal(cst_store_tombstone_add(st, NULL, tenant_e, 1, "ce_00000000000000000001"),
-                     CST_OK);
-    cst_store_close(st);
-    assert_int_equal(ts_sh("rm -f %s/tenants/%s.db*", srv.data_dir, tenant_e), 0);
+    ts_tenant_erased_offline(&srv, tenant_e);
     assert_true(ts_start(&srv));
     char *after_erase = take_backup();
     assert_int_equal(ts_stop(&srv), 0);
