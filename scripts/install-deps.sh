@@ -8,6 +8,7 @@ PACKAGES=(
     libmicrohttpd-dev libgnutls28-dev libsodium-dev liboath-dev libsqlite3-dev
     libjansson-dev libinih-dev libzxcvbn-dev libcurl4-gnutls-dev libcmocka-dev
     curl jq oathtool sqlite3 gnutls-bin
+    rclone
     libyaml-dev
     libp11-kit-dev softhsm2
     libsystemd-dev debhelper fakeroot

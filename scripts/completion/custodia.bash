@@ -54,8 +54,8 @@ _custodia_table()
         ;;
     "backup restore")
         words=""
-        flags="--from --tenant --seal-key-out --old-master-key --public-key --region --config --data-dir --master-key-file --json"
-        values="--from --tenant --seal-key-out --old-master-key --public-key --region --config --data-dir --master-key-file"
+        flags="--from --scratch --tenant --seal-key-out --old-master-key --public-key --region --config --data-dir --master-key-file --json"
+        values="--from --scratch --tenant --seal-key-out --old-master-key --public-key --region --config --data-dir --master-key-file"
         ;;
     "backup drill")
         words=""

@@ -1,4 +1,5 @@
 /* backups.c: /v1/sys/backups: take, list, verify backups and run recovery drills (BAK-1..4). */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -67,13 +68,25 @@ cst_err cst_api_sys_backup_verify(cst_node *n, cst_request *req)
     TRY(e);
     ENSURE(strcmp(b.status, "ok") == 0, CST_ERR_CONFLICT, "backup %s is %s: nothing to verify", id,
            b.status);
-    ENSURE(strncmp(b.location, "command:", 8) != 0, CST_ERR_CONFLICT,
-           "backup %s went to backup.command; verify it where it is stored with custodia "
-           "backup verify",
+    /* a backup sent to backup.command is read back with backup.fetch_command into scratch
+     * space, verified there and removed */
+    bool remote = strncmp(b.location, "command:", 8) == 0;
+    ENSURE(!remote || n->cfg.backup_fetch_command[0], CST_ERR_CONFLICT,
+           "backup %s went to backup.command and backup.fetch_command is not set to read it "
+           "back: verify it where it is stored with custodia backup verify",
            id);
+    char path[PATH_MAX], fetched[PATH_MAX] = "";
+    cst_bk_dest d = {.cfg = &n->cfg, .node_id = n->node_id, .region = n->region};
+    e = remote ? cst_backup_fetch_scratch(&d, id, n->cfg.backup_scratch_dir, path, sizeof(path),
+                                          fetched, sizeof(fetched))
+               : cst_fmt(path, sizeof(path), "%s", b.location);
+    if (remote)
+        cst_audit_info(req, "fetched", json_true());
     json_t *report = NULL;
-    e = cst_backup_verify_file(b.location, &n->root_key, n->public_key, n->region,
-                               n->cfg.backup_scratch_dir, &report);
+    if (e == CST_OK)
+        e = cst_backup_verify_file(path, &n->root_key, n->public_key, n->region,
+                                   n->cfg.backup_scratch_dir, &report);
+    cst_backup_fetched_free(fetched);
     if (e != CST_OK) {
         /* The request worked; the backup did not pass. */
         char msg[512];

@@ -509,6 +509,21 @@ static int by_created_desc(const void *a, const void *b)
     return strcmp(cy ? cy : "", cx ? cx : "");
 }
 
+cst_err cst_bk_sort_newest(json_t *arr)
+{
+    size_t cnt = json_array_size(arr);
+    json_t **items = calloc(cnt ? cnt : 1, sizeof(*items));
+    ENSURE(items != NULL, CST_ERR_INTERNAL, "out of memory");
+    for (size_t i = 0; i < cnt; i++)
+        items[i] = json_incref(json_array_get(arr, i));
+    qsort(items, cnt, sizeof(*items), by_created_desc);
+    json_array_clear(arr);
+    for (size_t i = 0; i < cnt; i++)
+        json_array_append_new(arr, items[i]);
+    free(items);
+    return CST_OK;
+}
+
 cst_err cst_backup_list_dir(const char *dir, json_t **list)
 {
     DIR *d = opendir(dir);
@@ -540,16 +555,11 @@ cst_err cst_backup_list_dir(const char *dir, json_t **list)
         json_array_append_new(arr, h);
     }
     closedir(d);
-    size_t cnt = json_array_size(arr);
-    json_t **items = calloc(cnt ? cnt : 1, sizeof(*items));
-    ENSURE(items != NULL, CST_ERR_INTERNAL, "out of memory");
-    for (size_t i = 0; i < cnt; i++)
-        items[i] = json_incref(json_array_get(arr, i));
-    qsort(items, cnt, sizeof(*items), by_created_desc);
-    json_array_clear(arr);
-    for (size_t i = 0; i < cnt; i++)
-        json_array_append_new(arr, items[i]);
-    free(items);
+    cst_err e = cst_bk_sort_newest(arr);
+    if (e != CST_OK) {
+        json_decref(arr);
+        return e;
+    }
     *list = arr;
     return CST_OK;
 }
@@ -838,6 +848,7 @@ static void *sched_main(void *arg)
 
 cst_err cst_backup_schedule_start(cst_node *n)
 {
+    TRY(cst_bk_env_check(&n->cfg)); /* a bad credentials file is found now, not at 2 a.m. */
     if (n->cfg.backup_interval <= 0)
         return CST_OK;
     n->sched_stop = false;

@@ -54,7 +54,8 @@ CST_MUST_USE cst_err cst_backup_restore(const cst_restore_opts *o, json_t **repo
 CST_MUST_USE cst_err cst_backup_drill(cst_node *n, cst_drill_row *out);
 
 /* The serving node's schedule (BAK-1, BAK-4): a thread that takes a backup every
- * backup.interval and prunes expired ones, auditing each run. */
+ * backup.interval and prunes expired ones, auditing each run. Checks backup.command_env_file
+ * first, whatever the interval. */
 CST_MUST_USE cst_err cst_backup_schedule_start(cst_node *n);
 void cst_backup_schedule_stop(cst_node *n);
 
@@ -73,5 +74,47 @@ void cst_bk_audit(cst_node *n, const char *action, const char *outcome, const ch
 CST_MUST_USE cst_err cst_backup_root_blob(const char *path, cst_buf *blob, bool *present);
 /* Lists the backups in a directory (by their signed headers), newest first. */
 CST_MUST_USE cst_err cst_backup_list_dir(const char *dir, json_t **list);
+
+/* ---- command destinations (object storage) seen from the CLI as well as the node ---- */
+
+/* The configuration's commands, env file and timeout, and the node's id and region for the
+ * commands' environment (node_id "" in a whole-node restore into a new data dir). */
+typedef struct cst_bk_dest {
+    const cst_config *cfg;
+    const char *node_id;
+    const char *region;
+} cst_bk_dest;
+
+/* The backups backup.list_command reports, in its order: [{backup_id, size (when given)}].
+ * Its output is one backup per line: the id (the object's name), optionally followed by
+ * whitespace and the size in bytes; other names (an upload's temporary object) are skipped. */
+CST_MUST_USE cst_err cst_backup_list_remote(const cst_bk_dest *d, json_t **list);
+/* backup list: the backups in dir (NULL: none) by their signed headers, "where": "local", and
+ * with backup.list_command those at the command destination: "local+remote" when dir holds one
+ * too, else "remote" (described from the catalogue, which may be NULL, when it knows it). */
+CST_MUST_USE cst_err cst_backup_list_all(const cst_bk_dest *d, cst_store *catalogue,
+                                         const char *dir, json_t **list);
+/* Fetches backup id with backup.fetch_command into path (created 0600, removed on failure). */
+CST_MUST_USE cst_err cst_backup_fetch(const cst_bk_dest *d, const char *id, const char *path);
+
+/* A backup named by a path or an id, as a file to read. A path that exists is itself; an id is
+ * <dir>/<id>, or the catalogue's location (catalogue may be NULL), or else fetched with
+ * backup.fetch_command into a new directory under scratch_base: *fetched_dir then names that
+ * directory, which the caller removes with cst_backup_fetched_free (else it is ""). */
+CST_MUST_USE cst_err cst_backup_locate(const cst_bk_dest *d, cst_store *catalogue, const char *dir,
+                                       const char *what, const char *scratch_base, char *path,
+                                       size_t size, char *fetched_dir, size_t fdsize);
+/* Fetches backup id into a new directory under scratch_base (*fetched_dir), as *path. */
+CST_MUST_USE cst_err cst_backup_fetch_scratch(const cst_bk_dest *d, const char *id,
+                                              const char *scratch_base, char *path, size_t size,
+                                              char *fetched_dir, size_t fdsize);
+/* BAK-4 for a backup fetched alone (id, in fetched_dir): the signed header of every other
+ * backup backup.list_command lists, read from the start of its fetch (which is then stopped)
+ * into a header-only file beside it, where a whole-node restore finds the erasures newer
+ * backups record. A backup without a readable header is skipped with a warning; a listing or
+ * fetch that fails is an error. */
+CST_MUST_USE cst_err cst_backup_fetch_headers(const cst_bk_dest *d, const char *fetched_dir,
+                                              const char *id);
+void cst_backup_fetched_free(const char *fetched_dir);
 
 #endif

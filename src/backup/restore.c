@@ -587,28 +587,8 @@ static cst_err newest_backup(cst_node *n, const char *scratch, char *path, size_
     TRY(cst_bk_newest_ok(n, nbid, sizeof(nbid)));
     TRY(cst_fmt(id, idsize, "%s", nbid));
     TRY(cst_fmt(path, size, "%s/%s", scratch, nbid));
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    ENSURE(fd >= 0, CST_ERR_UNAVAILABLE, "cannot create %s: %s", path, strerror(errno));
-    cst_bk_cmd cmd;
-    cst_err e = cst_bk_cmd_start(&cmd, n->cfg.backup_fetch_command, false, nbid, n,
-                                 n->cfg.backup_command_timeout);
-    uint8_t *buf = malloc(1 << 20);
-    if (e == CST_OK && !buf)
-        e = cst_fail(CST_ERR_INTERNAL, "out of memory");
-    while (e == CST_OK) {
-        size_t got = 0;
-        e = cst_bk_cmd_read(&cmd, buf, 1 << 20, &got);
-        if (e != CST_OK || got == 0)
-            break;
-        e = cst_bk_fd_sink(&fd, buf, got);
-    }
-    free(buf);
-    if (e == CST_OK)
-        e = cst_bk_cmd_finish(&cmd);
-    else
-        cst_bk_cmd_kill(&cmd);
-    close(fd);
-    return e;
+    cst_bk_dest d = {.cfg = &n->cfg, .node_id = n->node_id, .region = n->region};
+    return cst_backup_fetch(&d, nbid, path);
 }
 
 cst_err cst_backup_drill(cst_node *n, cst_drill_row *out)

@@ -75,6 +75,39 @@ static cst_err open_offline(const cst_config *cfg, cst_node *n, int *lock_fd)
                                 n, lock_fd);
 }
 
+/* The node's catalogue, id and region for a command destination, read beside a serving node
+ * or a stopped one; no catalogue (and node id "") when the data dir holds no node (yet: the
+ * target of a whole-node restore, which is not opened). */
+typedef struct bk_site {
+    cst_store *catalogue;
+    char node_id[CST_ID_MAX];
+    char region[65];
+    cst_bk_dest dest;
+} bk_site;
+
+static void site_open(const cst_config *cfg, bool node, bk_site *s)
+{
+    memset(s, 0, sizeof(*s));
+    if (node && cst_path_exists(cfg->data_dir) &&
+        cst_store_open(cfg->data_dir, false, &s->catalogue) != CST_OK)
+        s->catalogue = NULL;
+    if (s->catalogue &&
+        (cst_store_meta_get(s->catalogue, NULL, "node_id", s->node_id, sizeof(s->node_id)) !=
+             CST_OK ||
+         cst_store_meta_get(s->catalogue, NULL, "region", s->region, sizeof(s->region)) != CST_OK))
+        s->node_id[0] = s->region[0] = '\0';
+    cst_err_clear();
+    if (!s->region[0])
+        (void)snprintf(s->region, sizeof(s->region), "%s", cfg->region);
+    s->dest = (cst_bk_dest){.cfg = cfg, .node_id = s->node_id, .region = s->region};
+}
+
+static void site_close(bk_site *s)
+{
+    cst_store_close(s->catalogue);
+    s->catalogue = NULL;
+}
+
 static void audit_cli(cst_node *n, const char *action, cst_err e, const char *tenant, json_t *info)
 {
     char who[64];
@@ -116,8 +149,18 @@ static int do_create(const cst_config *cfg, const bk_args *a)
 
 static int do_list(const cst_config *cfg, const bk_args *a)
 {
+    /* with a command destination, a backup.dir that does not exist just holds nothing */
+    const char *dir = a->dir ? a->dir : cfg->backup_dir;
+    if (!a->dir && cfg->backup_list_command[0] && !cst_path_exists(dir))
+        dir = NULL;
+    if (cfg->backup_command[0] && !cfg->backup_list_command[0])
+        fprintf(stderr, "note: backup.command is set without backup.list_command: the backups "
+                        "sent there are not listed\n");
+    bk_site site;
+    site_open(cfg, true, &site);
     json_t *list = NULL;
-    cst_err e = cst_backup_list_dir(a->dir ? a->dir : cfg->backup_dir, &list);
+    cst_err e = cst_backup_list_all(&site.dest, site.catalogue, dir, &list);
+    site_close(&site);
     if (e != CST_OK)
         return fail("list", e);
     if (a->json) {
@@ -125,17 +168,25 @@ static int do_list(const cst_config *cfg, const bk_args *a)
     } else {
         size_t i;
         json_t *b;
-        printf("%-24s  %-27s  %-12s  %12s  %s\n", "BACKUP", "CREATED", "REGION", "BYTES", "NODE");
+        printf("%-24s  %-27s  %-12s  %12s  %-12s  %s\n", "BACKUP", "CREATED", "REGION", "BYTES",
+               "WHERE", "NODE");
         json_array_foreach(list, i, b)
         {
             const char *err = json_string_value(json_object_get(b, "error"));
-            printf("%-24s  %-27s  %-12s  %12lld  %s\n",
+            const char *created = json_string_value(json_object_get(b, "created_at"));
+            const char *region = json_string_value(json_object_get(b, "region"));
+            const char *node = json_string_value(json_object_get(b, "node_id"));
+            printf("%-24s  %-27s  %-12s  %12lld  %-12s  %s\n",
                    json_string_value(json_object_get(b, "backup_id")),
-                   err ? "(unreadable header)"
-                       : json_string_value(json_object_get(b, "created_at")),
-                   err ? "-" : json_string_value(json_object_get(b, "region")),
+                   err       ? "(unreadable header)"
+                   : created ? created
+                             : "(not in the catalogue)",
+                   err || !region ? "-" : region,
                    (long long)json_integer_value(json_object_get(b, "size")),
-                   err ? err : json_string_value(json_object_get(b, "node_id")));
+                   json_string_value(json_object_get(b, "where")),
+                   err    ? err
+                   : node ? node
+                          : "-");
         }
     }
     json_decref(list);
@@ -181,7 +232,8 @@ static cst_err backup_root_key(const cst_config *cfg, const char *path, bool hav
 static int do_verify(const cst_config *cfg, const bk_args *a)
 {
     if (!a->path) {
-        fprintf(stderr, "custodia backup verify: which backup? (custodia backup verify PATH)\n");
+        fprintf(stderr,
+                "custodia backup verify: which backup? (custodia backup verify PATH | ID)\n");
         return 2;
     }
     cst_key kek = {0};
@@ -196,13 +248,26 @@ static int do_verify(const cst_config *cfg, const bk_args *a)
     } else {
         cst_err_clear();
     }
-    if (e == CST_OK)
-        e = backup_root_key(cfg, a->path, true, &kek);
     json_t *report = NULL;
+    /* a path, or a backup id: in backup.dir, in the catalogue, or fetched from the command
+     * destination into scratch space and removed after */
+    const char *scratch = a->scratch ? a->scratch : cfg->backup_scratch_dir;
+    char path[PATH_MAX], fetched[PATH_MAX] = "";
+    bk_site site;
+    site_open(cfg, true, &site);
     if (e == CST_OK)
-        e = cst_backup_verify_file(a->path, &kek, pinned ? pk : NULL,
-                                   cfg->region[0] ? cfg->region : NULL,
-                                   a->scratch ? a->scratch : cfg->backup_scratch_dir, &report);
+        e = cst_backup_locate(&site.dest, site.catalogue, a->dir ? a->dir : cfg->backup_dir,
+                              a->path, scratch, path, sizeof(path), fetched, sizeof(fetched));
+    site_close(&site);
+    if (e == CST_OK) /* ENC-4: the root key its header carries, else the data dir's */
+        e = backup_root_key(cfg, path, true, &kek);
+    if (e == CST_OK)
+        e = cst_backup_verify_file(path, &kek, pinned ? pk : NULL,
+                                   cfg->region[0] ? cfg->region : NULL, scratch, &report);
+    cst_backup_fetched_free(fetched);
+    if (e == CST_OK)
+        json_object_set_new(report, "source",
+                            json_string(fetched[0] ? "fetched with backup.fetch_command" : path));
     cst_key_free(&kek);
     if (e != CST_OK) {
         if (a->json)
@@ -227,6 +292,8 @@ static int do_verify(const cst_config *cfg, const bk_args *a)
                (long long)json_integer_value(json_object_get(report, "records")),
                (long long)json_integer_value(json_object_get(report, "tenants")),
                (long long)json_integer_value(json_object_get(report, "duration_ms")));
+        if (fetched[0])
+            printf("  fetched with backup.fetch_command (the copy is removed)\n");
         if (!pinned)
             printf("note: %s\n", json_string_value(json_object_get(report, "note")));
     }
@@ -248,7 +315,8 @@ static cst_err restore_audit_new_node(const cst_config *cfg, json_t *report)
 static int do_restore(const cst_config *cfg, const bk_args *a)
 {
     if (!a->from || !a->node.data_dir) {
-        fprintf(stderr, "custodia backup restore: --from BACKUP and --data-dir DIR are required\n");
+        fprintf(stderr, "custodia backup restore: --from BACKUP (a path or a backup id) and "
+                        "--data-dir DIR are required\n");
         return 2;
     }
     cst_key kek = {0};
@@ -277,9 +345,35 @@ static int do_restore(const cst_config *cfg, const bk_args *a)
                                       "goes into a node that has its root key)");
     if (e == CST_OK && a->root_source)
         e = cst_copy(old.master_key, sizeof(old.master_key), a->root_source);
-    if (e == CST_OK)
-        e = backup_root_key(&old, a->from, a->tenant != NULL, &kek);
-    cst_restore_opts o = {.from = a->from,
+    /* --from PATH, or a backup id (fetched from the command destination when only it holds
+     * it); a whole-node restore fetches beside the new data dir, which must stay empty */
+    char from[PATH_MAX], fetched[PATH_MAX] = "", parent[PATH_MAX];
+    const char *scratch = a->scratch ? a->scratch : cfg->backup_scratch_dir;
+    if (e == CST_OK && !a->tenant && !a->scratch) {
+        e = cst_fmt(parent, sizeof(parent), "%s", cfg->data_dir);
+        char *slash = e == CST_OK ? strrchr(parent, '/') : NULL;
+        if (slash)
+            slash[slash == parent] = '\0'; /* "/data" -> "/" */
+        scratch = slash ? parent : ".";
+    }
+    if (e == CST_OK) {
+        bk_site site;
+        site_open(cfg, a->tenant != NULL, &site);
+        e = cst_backup_locate(&site.dest, site.catalogue, cfg->backup_dir, a->from, scratch, from,
+                              sizeof(from), fetched, sizeof(fetched));
+        /* BAK-4: a whole node restored from the destination honours the erasures newer backups
+         * there record (a tenant restore checks the node's own tombstones) */
+        if (e == CST_OK && fetched[0] && !a->tenant && cfg->backup_list_command[0])
+            e = cst_backup_fetch_headers(&site.dest, fetched, a->from);
+        else if (e == CST_OK && fetched[0] && !a->tenant)
+            fprintf(stderr, "warning: backup.list_command is not set: erasures recorded only by "
+                            "newer backups at the destination are not seen; restore the newest "
+                            "backup\n");
+        site_close(&site);
+    }
+    if (e == CST_OK) /* ENC-4: the root key its header carries, else the data dir's */
+        e = backup_root_key(&old, from, a->tenant != NULL, &kek);
+    cst_restore_opts o = {.from = from,
                           .data_dir = cfg->data_dir,
                           .tenant = a->tenant,
                           .kek = &kek,
@@ -314,6 +408,7 @@ static int do_restore(const cst_config *cfg, const bk_args *a)
         }
     }
     cst_key_free(&kek);
+    cst_backup_fetched_free(fetched);
     if (e != CST_OK) {
         json_decref(report);
         return fail("restore", e);

@@ -383,21 +383,24 @@ const cst_cli_command cst_cli_commands[] = {
      "  --to DIR                where to write it (default backup.dir)\n" CST_CLI_NODE_USAGE
      "  --json                  print the backup's row as JSON\n",
      cst_cli_backup},
-    {"backup list", "list the backups in a directory",
+    {"backup list", "list the backups in a directory and at the command destination",
      "usage: custodia backup list [--dir DIR] [--config FILE] [--data-dir DIR] [--json]\n"
      "\n"
-     "Lists the backups in a directory, newest first, from their headers.\n"
+     "Lists the backups in a directory, newest first, from their headers, and those\n"
+     "backup.list_command reports at the command destination (marked local, remote or\n"
+     "local+remote).\n"
      "\n"
      "  --dir DIR               the directory (default backup.dir)\n" CST_CLI_NODE_USAGE
      "  --json                  print the list as JSON\n",
      cst_cli_backup},
     {"backup verify", "check a backup's signatures, frames and databases",
-     "usage: custodia backup verify PATH [--public-key FILE] [--scratch DIR] [--region R]\n"
+     "usage: custodia backup verify PATH|ID [--public-key FILE] [--scratch DIR] [--region R]\n"
      "                              [--config FILE] [--data-dir DIR] [--master-key-file F]\n"
      "                              [--json]\n"
      "\n"
      "Checks a backup: its signatures, every frame and hash, and integrity_check of every\n"
-     "database restored into scratch space.\n"
+     "database restored into scratch space. An ID is looked up in backup.dir, then in the\n"
+     "catalogue, else fetched with backup.fetch_command into scratch space and removed after.\n"
      "\n"
      "  --public-key FILE       pin the node's public key (default <data-dir>/node-signing.pub)\n"
      "  --scratch DIR           scratch space (default backup.scratch_dir)\n"
@@ -405,14 +408,15 @@ const cst_cli_command cst_cli_commands[] = {
      "node.region)\n" CST_CLI_NODE_USAGE "  --json                  print the report as JSON\n",
      cst_cli_backup},
     {"backup restore", "restore a whole node into a new data dir, or one tenant",
-     "usage: custodia backup restore --from PATH --data-dir DIR [--tenant ID]\n"
+     "usage: custodia backup restore --from PATH|ID --data-dir DIR [--tenant ID]\n"
      "                               [--seal-key-out FILE] [--old-master-key SOURCE]\n"
      "                               [--public-key FILE] [--region R] [--config FILE]\n"
-     "                               [--master-key-file F] [--json]\n"
+     "                               [--master-key-file F] [--scratch DIR] [--json]\n"
      "\n"
      "Restores a whole node into a new data dir, or one tenant into a stopped node.\n"
      "\n"
-     "  --from PATH             the backup\n"
+     "  --from PATH|ID          the backup (an ID as for backup verify)\n"
+     "  --scratch DIR           where a fetched backup goes (default: beside the new data dir)\n"
      "  --tenant ID             restore this tenant only, into the stopped node of --data-dir\n"
      "  --seal-key-out FILE     where the restored node's new audit seal key goes\n"
      "  --old-master-key SOURCE the master key the backup was taken under (after a rotation)\n"

@@ -531,7 +531,17 @@ static const config_key config_keys[] = {
          "means stored. Do not put secrets in the command line (it is recorded in `node.start`)"),
     KSTR("backup.fetch_command", backup_fetch_command, NULL,
          "with `command`: writes the backup named by `CUSTODIA_BACKUP_ID` to standard output "
-         "(needed for drills)"),
+         "(needed for drills, and for `backup verify ID` and `backup restore --from ID` of a "
+         "backup held only there)"),
+    KSTR("backup.list_command", backup_list_command, NULL,
+         "with `command`: prints the backups held at the destination, one a line: the backup id "
+         "(the object's name), optionally followed by whitespace and its size in bytes; other "
+         "names are skipped. `custodia backup list` shows them, marked `remote`"),
+    KSTR("backup.command_env_file", backup_env_file, NULL,
+         "a file of `NAME=value` lines (`#` comments) added to the environment of every backup "
+         "command, read at each run: the object store's credentials (`AWS_SECRET_ACCESS_KEY`, "
+         "`RCLONE_CONFIG_<REMOTE>_...`, `RCLONE_CONFIG`), kept off the command line. Mode 0600, "
+         "no symbolic link; `serve` checks it at start"),
     KSTR("backup.prune_command", backup_prune_command, NULL,
          "required with `command`: removes the backup named by `CUSTODIA_BACKUP_ID` once it is "
          "older than the retention"),

@@ -90,6 +90,8 @@ typedef struct cst_config {
     char backup_command[1024];         /* receives a backup on stdin instead of backup_dir */
     char backup_fetch_command[1024];   /* writes a backup (CUSTODIA_BACKUP_ID) to stdout */
     char backup_prune_command[1024];   /* removes an expired backup (CUSTODIA_BACKUP_ID) */
+    char backup_list_command[1024];    /* prints the backups at the destination, one a line */
+    char backup_env_file[PATH_MAX];    /* NAME=value lines for the commands (credentials) */
     int backup_command_timeout;        /* seconds a command may run */
     char backup_region[65];            /* the destination's region; empty: the node's */
     long backup_interval;              /* seconds between scheduled backups; 0: none */

@@ -942,14 +942,28 @@ int ts_setup_operator(ts_server *s, char **op)
     return *op ? 0 : -1;
 }
 
-void ts_node_open(ts_server *s, cst_node *n)
+static void node_open(ts_server *s, cst_node *n, bool with_ini)
 {
     cst_config cfg;
     cst_config_defaults(&cfg);
+    char ini[400];
+    snprintf(ini, sizeof(ini), "%s/custodia.ini", s->root);
+    if (with_ini)
+        assert_int_equal(cst_config_load(&cfg, ini), CST_OK);
     snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", s->data_dir);
     snprintf(cfg.master_key_file, sizeof(cfg.master_key_file), "%s", s->key_file);
     assert_int_equal(cst_config_finish(&cfg), CST_OK);
     assert_int_equal(cst_node_open(n, &cfg), CST_OK);
+}
+
+void ts_node_open(ts_server *s, cst_node *n)
+{
+    node_open(s, n, false);
+}
+
+void ts_node_open_config(ts_server *s, cst_node *n)
+{
+    node_open(s, n, true);
 }
 
 int ts_finish(ts_server *s, size_t n, ...)
@@ -1084,4 +1098,27 @@ json_t *ts_call(ts_server *s, const char *method, const char *path, const char *
     json_t *o = r.json ? json_incref(r.json) : NULL;
     ts_resp_free(&r);
     return o;
+}
+
+int ts_count_prefix(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        n += strncmp(de->d_name, prefix, strlen(prefix)) == 0;
+    closedir(d);
+    return n;
+}
+
+void ts_tenant_erased_offline(ts_server *s, const char *tenant_id)
+{
+    cst_store *st = NULL;
+    assert_int_equal(cst_store_open(s->data_dir, false, &st), CST_OK);
+    assert_int_equal(cst_store_tombstone_add(st, NULL, tenant_id, 1, "ce_00000000000000000001"),
+                     CST_OK);
+    cst_store_close(st);
+    assert_int_equal(ts_sh("rm -f %s/tenants/%s.db*", s->data_dir, tenant_id), 0);
 }

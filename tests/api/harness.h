@@ -103,6 +103,8 @@ int ts_setup_operator(ts_server *s, char **op);
  * cst_node_close. */
 struct cst_node;
 void ts_node_open(ts_server *s, struct cst_node *n);
+/* ts_node_open with the server's configuration (extra_config, written by ts_start). */
+void ts_node_open_config(ts_server *s, struct cst_node *n);
 /* Creates an operator with role (by sys-admin session admin), who completes the first login
  * and enrols two-factor. Returns their token. */
 char *ts_sys_operator(ts_server *s, const char *admin, const char *username, const char *role);
@@ -199,5 +201,11 @@ json_t *ts_report_evidence(json_t *report, const char *id, const char *name);
 /* IAM-2: ages the lock of a locked user past its 1800 s while the server is stopped (asserts
  * the stop, the update and the start). */
 void ts_expire_lock(ts_server *s, const char *user_id);
+
+/* BAK-4 set-up on a stopped server: the tenant's tombstone recorded and its database removed,
+ * as an erasure leaves them. */
+void ts_tenant_erased_offline(ts_server *s, const char *tenant_id);
+/* The number of files in dir whose name starts with prefix (0 when dir cannot be read). */
+int ts_count_prefix(const char *dir, const char *prefix);
 
 #endif

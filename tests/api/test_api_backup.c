@@ -71,20 +71,6 @@ static long get_value(ts_server *s, const char *token, const char *bucket, const
     return st;
 }
 
-/* Count the files in dir whose name starts with prefix. */
-static int count_prefix(const char *dir, const char *prefix)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)))
-        n += strncmp(de->d_name, prefix, strlen(prefix)) == 0;
-    closedir(d);
-    return n;
-}
-
 /* PUT that creates or replaces (201 or 200). */
 static bool put_ok(ts_server *s, const char *token, const char *key, const char *val)
 {
@@ -321,12 +307,7 @@ static void test_bak4_restore_never_resurrects_an_erased_tenant(void **state)
     char *before_erase = take_backup(&srv, op, 201);
     /* the tenant is erased (its tombstone recorded, its database removed) */
     assert_int_equal(ts_stop(&srv), 0);
-    cst_store *st = NULL;
-    assert_int_equal(cst_store_open(srv.data_dir, false, &st), CST_OK);
-    assert_int_equal(cst_store_tombstone_add(st, NULL, tenant_e, 1, "ce_00000000000000000001"),
-                     CST_OK);
-    cst_store_close(st);
-    assert_int_equal(ts_sh("rm -f %s/tenants/%s.db*", srv.data_dir, tenant_e), 0);
+    ts_tenant_erased_offline(&srv, tenant_e);
 
     /* a tenant restore of the older backup is refused */
     char out[1024];
@@ -583,14 +564,14 @@ static void test_res1_destination_of_another_region_is_refused(void **state)
                            "%s/.custodia-region",
                            dir, srv.root, dir),
                      0);
-    int before = count_prefix(dir, "bk_");
+    int before = ts_count_prefix(dir, "bk_");
     ts_resp r;
     ts_request(&srv, "POST", "/v1/sys/backups", op, NULL, NULL, 0, NULL, &r);
     assert_int_equal(r.status, 403);
     assert_string_equal(ts_err(&r), "region_mismatch");
     ts_resp_free(&r);
-    assert_int_equal(count_prefix(dir, "bk_"), before);
-    assert_int_equal(count_prefix(dir, ".tmp-"), 0);
+    assert_int_equal(ts_count_prefix(dir, "bk_"), before);
+    assert_int_equal(ts_count_prefix(dir, ".tmp-"), 0);
     assert_int_equal(ts_sh("cp %s/region.save %s/.custodia-region", srv.root, dir), 0);
 
     /* a command destination declared for another region */
@@ -636,8 +617,8 @@ static void test_bak1_full_destination_leaves_nothing_behind(void **state)
     assert_int_equal(r.status, 503);
     assert_true(strstr(r.body, "space") != NULL);
     ts_resp_free(&r);
-    assert_int_equal(count_prefix(fs, "bk_"), 0);
-    assert_int_equal(count_prefix(fs, ".tmp-"), 0);
+    assert_int_equal(ts_count_prefix(fs, "bk_"), 0);
+    assert_int_equal(ts_count_prefix(fs, ".tmp-"), 0);
     /* the failure is evidence: catalogue and health say so; the data is intact */
     ts_request(&s2, "GET", "/v1/sys/backups", o, NULL, NULL, 0, NULL, &r);
     json_t *b0 = json_array_get(json_object_get(r.json, "backups"), 0);
@@ -769,7 +750,7 @@ static void test_bak1_crash_mid_backup_and_mid_restore(void **state)
             _exit(127);
         }
         for (int i = 0; i < 20000 && !caught; i++) {
-            if (count_prefix(dir, ".tmp-") > 0) {
+            if (ts_count_prefix(dir, ".tmp-") > 0) {
                 kill(pid, SIGKILL);
                 caught = true;
             }
@@ -792,7 +773,7 @@ static void test_bak1_crash_mid_backup_and_mid_restore(void **state)
     assert_true(ts_start(&s2));
     assert_int_equal(get_value(&s2, w, "b", "r39", NULL, 0), 200);
     char *bk = take_backup(&s2, o, 201);
-    assert_int_equal(count_prefix(dir, ".tmp-"), 0);
+    assert_int_equal(ts_count_prefix(dir, ".tmp-"), 0);
     ts_resp r;
     ts_request(&s2, "GET", "/v1/sys/backups", o, NULL, NULL, 0, NULL, &r);
     assert_int_equal(r.status, 200);
@@ -872,7 +853,7 @@ static void test_bak4_schedule_and_retention(void **state)
     assert_int_equal(ts_stop(&s2), 0);
     char dir[1024];
     snprintf(dir, sizeof(dir), "%s/backups", s2.data_dir);
-    int have = count_prefix(dir, "bk_");
+    int have = ts_count_prefix(dir, "bk_");
     assert_true(have >= 2);
     assert_int_equal(ts_sh("grep -rqa '\"backup.create\"' %s/audit/security", s2.data_dir), 0);
     /* BAK-4: 109 days on nothing goes; 111 days on every one is removed and audited */
@@ -887,10 +868,10 @@ static void test_bak4_schedule_and_retention(void **state)
     int64_t day = 86400LL * 1000000;
     assert_int_equal(cst_backup_prune(&n, cst_now_us() + 109 * day, &removed), CST_OK);
     assert_int_equal(removed, 0);
-    assert_int_equal(count_prefix(dir, "bk_"), have);
+    assert_int_equal(ts_count_prefix(dir, "bk_"), have);
     assert_int_equal(cst_backup_prune(&n, cst_now_us() + 111 * day, &removed), CST_OK);
     assert_int_equal(removed, have);
-    assert_int_equal(count_prefix(dir, "bk_"), 0);
+    assert_int_equal(ts_count_prefix(dir, "bk_"), 0);
     cst_node_close(&n);
     assert_int_equal(ts_sh("grep -rqa '\"backup.prune\"' %s/audit/security", s2.data_dir), 0);
     free(o);
