@@ -10,6 +10,7 @@ PACKAGES=(
     curl jq oathtool sqlite3 gnutls-bin
     libyaml-dev
     libp11-kit-dev softhsm2
+    libseccomp-dev
     chromium fonts-dejavu-core
 )
 

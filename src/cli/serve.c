@@ -13,6 +13,7 @@
 #include "backup/backup.h"
 #include "lifecycle/lifecycle.h"
 #include "node/keys.h"
+#include "node/sandbox.h"
 #include "node/webhook.h"
 #include "cli/cli.h"
 #include "crypto/tlscert.h"
@@ -30,7 +31,7 @@ void cst_cli_harden_process(void)
 }
 
 /* A TLS private key readable by anyone but its owner is refused, as the master key is. */
-static cst_err check_key_file(const char *path)
+static cst_err check_key_file(const cst_config *cfg, const char *path)
 {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     ENSURE(fd >= 0, CST_ERR_INVALID, "TLS key file %s: %s%s", path, strerror(errno),
@@ -44,7 +45,7 @@ static cst_err check_key_file(const char *path)
            "TLS key file %s has mode %03o: it must not be accessible to group or others "
            "(chmod 600 %s)",
            path, (unsigned)(st.st_mode & 0777), path);
-    ENSURE(st.st_uid == geteuid(), CST_ERR_INVALID,
+    ENSURE(cst_sandbox_owner_ok(cfg, st.st_uid), CST_ERR_INVALID,
            "TLS key file %s belongs to uid %u, not to the user running custodia (uid %u)", path,
            (unsigned)st.st_uid, (unsigned)geteuid());
     return CST_OK;
@@ -62,7 +63,7 @@ static cst_err load_tls(const cst_config *cfg, cst_buf *cert, cst_buf *key)
         if (!cst_path_exists(cert_path))
             TRY(cst_tls_selfsigned(cert_path, key_path, NULL));
     }
-    TRY(check_key_file(key_path));
+    TRY(check_key_file(cfg, key_path));
     TRY(cst_file_read(cert_path, 1 << 20, cert));
     TRY(cst_buf_append_u8(cert, 0));
     TRY(cst_file_read(key_path, 1 << 20, key));
@@ -196,6 +197,8 @@ int cst_cli_serve(const cst_config *cfg)
         e = cst_webhook_start(&node); /* DET-1: before any request can raise an alert */
         if (e == CST_OK)
             e = cst_server_start(&opts, &hooks, &srv);
+        if (e == CST_OK) /* keys read, port bound: Landlock, drop root, seccomp */
+            e = cst_sandbox_enter(cfg);
     }
     if (e == CST_OK)
         e = cst_backup_schedule_start(&node);                      /* BAK-1 */

@@ -138,6 +138,11 @@ typedef struct cst_config {
     int reviews_stale_days;  /* a principal unused this long is flagged stale */
     int reviews_period_days; /* a review is due this long after the last attestation */
     char log_file[PATH_MAX]; /* server log; empty: stderr. SIGHUP reopens it (logrotate) */
+    /* least privilege inside the process (node/sandbox.h) */
+    char user[64]; /* started as root: drop to this user; "": custodia if it exists */
+    bool sandbox;  /* Landlock and seccomp */
+    char sandbox_read_paths[PATH_MAX];  /* more paths the node's programs may read and run */
+    char sandbox_write_paths[PATH_MAX]; /* more dirs the node's programs may write */
 } cst_config;
 
 extern const cst_lifecycle_policy cst_lifecycle_defaults;
