@@ -349,7 +349,10 @@ static cst_err landlock_all_threads(int ruleset)
         e = cst_fail(CST_ERR_INTERNAL, "sandbox: more than %d threads", TAKE_MAX);
     if (e == CST_OK && atomic_load(&take_failed) > 0)
         e = cst_fail(CST_ERR_INTERNAL, "sandbox: a thread could not take the Landlock ruleset");
-    (void)sigaction(sig, &old, NULL);
+    if (e == CST_OK) /* every signalled thread ran the handler: none is pending */
+        (void)sigaction(sig, &old, NULL);
+    else /* a late one must not take the default action (terminate) */
+        (void)signal(sig, SIG_IGN);
     return e;
 }
 
