@@ -157,15 +157,17 @@ int cst_cli_serve(const cst_config *cfg)
         e = cst_node_check_data_dir(cfg->data_dir);
     if (e == CST_OK)
         e = cst_node_lock_data_dir(cfg->data_dir, &lock_fd);
+    bool tls = !cfg->allow_plaintext_loopback;
+    if (e == CST_OK && tls)
+        e = load_tls(cfg, &cert, &key);
     if (e == CST_OK)
         e = cst_node_open(&node, cfg);
     else
         memset(&node, 0, sizeof(node));
+    if (e == CST_OK) /* keys and certificate read: Landlock, drop root, seccomp; then the rest */
+        e = cst_sandbox_enter(cfg);
     if (e == CST_OK)
         e = cst_node_audit_open(&node);
-    bool tls = !cfg->allow_plaintext_loopback;
-    if (e == CST_OK && tls)
-        e = load_tls(cfg, &cert, &key);
     if (e == CST_OK) {
         int hash_workers = cfg->hash_workers ? cfg->hash_workers : (int)(cores / 2);
         int workers = cfg->workers ? cfg->workers : 4 * (int)(cores > 0 ? cores : 2);
@@ -197,8 +199,6 @@ int cst_cli_serve(const cst_config *cfg)
         e = cst_webhook_start(&node); /* DET-1: before any request can raise an alert */
         if (e == CST_OK)
             e = cst_server_start(&opts, &hooks, &srv);
-        if (e == CST_OK) /* keys read, port bound: Landlock, drop root, seccomp */
-            e = cst_sandbox_enter(cfg);
     }
     if (e == CST_OK)
         e = cst_backup_schedule_start(&node);                      /* BAK-1 */

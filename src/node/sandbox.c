@@ -5,6 +5,7 @@
 #include <ftw.h>
 #include <grp.h>
 #include <jansson.h>
+#include <linux/capability.h>
 #include <linux/landlock.h>
 #include <pwd.h>
 #include <sched.h>
@@ -68,13 +69,18 @@ static cst_err resolve_user(const cst_config *cfg)
     return cst_fmt(sb.user, sizeof(sb.user), "%s", found->pw_name);
 }
 
+/* Read only at start, as root, before the drop: the TLS files custodia makes and the lock. */
+static char tls_dir[PATH_MAX], lock_file[PATH_MAX];
+
 static int not_owned(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-    if (st->st_uid == sb.uid)
-        return 0;
+    if (strcmp(path, tls_dir) == 0)
+        return FTW_SKIP_SUBTREE;
+    if (st->st_uid == sb.uid || strcmp(path, lock_file) == 0)
+        return FTW_CONTINUE;
     (void)snprintf(sb.bad, sizeof(sb.bad), "%s", path);
     sb.bad_uid = st->st_uid;
-    return 1;
+    return FTW_STOP;
 }
 
 /* A dir the node writes (and everything in it) must belong to the user it drops to, or it
@@ -84,7 +90,7 @@ static cst_err check_owned(const char *key, const char *dir)
     if (!dir[0] || !cst_path_exists(dir))
         return CST_OK; /* made later by the node itself, as the user */
     sb.bad[0] = '\0';
-    int r = nftw(dir, not_owned, 16, FTW_PHYS | FTW_MOUNT);
+    int r = nftw(dir, not_owned, 16, FTW_PHYS | FTW_MOUNT | FTW_ACTIONRETVAL);
     ENSURE(r >= 0, CST_ERR_INVALID, "%s %s: %s", key, dir, strerror(errno));
     ENSURE(r == 0, CST_ERR_INVALID,
            "%s: %s belongs to uid %u, not to node.user %s, who could not use it once custodia "
@@ -95,6 +101,8 @@ static cst_err check_owned(const char *key, const char *dir)
 
 static cst_err check_dirs(const cst_config *cfg)
 {
+    TRY(cst_fmt(tls_dir, sizeof(tls_dir), "%s/tls", cfg->data_dir));
+    TRY(cst_fmt(lock_file, sizeof(lock_file), "%s/custodia.lock", cfg->data_dir));
     TRY(check_owned("node.data_dir", cfg->data_dir));
     TRY(check_owned("audit.dir", cfg->audit_dir));
     if (!cfg->backup_command[0])
@@ -103,10 +111,24 @@ static cst_err check_dirs(const cst_config *cfg)
     return check_owned("node.log_file", cfg->log_file);
 }
 
-static cst_err drop_root(void)
+/* A port below 1024 is bound after the drop: the one capability kept for it. */
+static cst_err keep_bind_capability(void)
+{
+    struct __user_cap_header_struct head = {.version = _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {{0}};
+    data[0].effective = data[0].permitted = 1u << CAP_NET_BIND_SERVICE;
+    ENSURE(syscall(SYS_capset, &head, data) == 0, CST_ERR_INTERNAL,
+           "sandbox: keeping CAP_NET_BIND_SERVICE: %s", strerror(errno));
+    return CST_OK;
+}
+
+static cst_err drop_root(const cst_config *cfg)
 {
     int deathsig = 0; /* a credential change clears it: keep what the parent asked for */
     (void)prctl(PR_GET_PDEATHSIG, &deathsig, 0, 0, 0);
+    bool low_port = cfg->listen_port > 0 && cfg->listen_port < 1024;
+    ENSURE(!low_port || prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) == 0, CST_ERR_INTERNAL,
+           "sandbox: PR_SET_KEEPCAPS: %s", strerror(errno));
     ENSURE(setgroups(0, NULL) == 0, CST_ERR_INTERNAL, "setgroups: %s", strerror(errno));
     ENSURE(setresgid(sb.gid, sb.gid, sb.gid) == 0, CST_ERR_INTERNAL, "setgid %u: %s",
            (unsigned)sb.gid, strerror(errno));
@@ -119,10 +141,14 @@ static cst_err drop_root(void)
                 getgroups(0, NULL) == 0;
     ENSURE(held && setuid(0) != 0 && seteuid(0) != 0, CST_ERR_INTERNAL,
            "the drop to node.user %s did not hold: root can be regained", sb.user);
+    if (low_port) {
+        (void)prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+        TRY(keep_bind_capability());
+    }
     if (deathsig)
         (void)prctl(PR_SET_PDEATHSIG, deathsig, 0, 0, 0);
-    cst_info("sandbox: dropped root, running as %s (uid %u, gid %u)", sb.user, (unsigned)sb.uid,
-             (unsigned)sb.gid);
+    cst_info("sandbox: dropped root, running as %s (uid %u, gid %u%s)", sb.user, (unsigned)sb.uid,
+             (unsigned)sb.gid, low_port ? "; CAP_NET_BIND_SERVICE kept for the port" : "");
     return CST_OK;
 }
 
@@ -276,8 +302,8 @@ static cst_err allow_node(int ruleset, uint64_t handled, const cst_config *cfg)
 }
 
 /* Landlock binds the thread that calls landlock_restrict_self and the threads it creates later;
- * the node's threads are running by now (the system store's checkpointer, the audit sealer,
- * the HTTP server), so each one takes the ruleset itself, from a signal handler, the way glibc
+ * the system store's checkpointer thread is running by now, so every running thread takes the
+ * ruleset itself, from a signal handler, the way glibc
  * gives every thread a new uid (setxid). Rounds until no thread is left without it. */
 #define TAKE_MAX 16384
 static int take_ruleset;
@@ -510,11 +536,15 @@ cst_err cst_sandbox_enter(const cst_config *cfg)
                "sandbox: PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
         sb.nnp = true;
         TRY(landlock_apply(cfg));
+        /* /tmp is out of reach: SQLite's spills and the programs the node runs use the
+         * scratch dir (only the checkpoint thread runs now, and it reads no environment) */
+        ENSURE(setenv("TMPDIR", cfg->backup_scratch_dir, 1) == 0, CST_ERR_INTERNAL,
+               "sandbox: TMPDIR: %s", strerror(errno));
     } else {
         cst_warn("sandbox: node.sandbox = false: no Landlock, no seccomp");
     }
     if (sb.drop)
-        TRY(drop_root());
+        TRY(drop_root(cfg));
     return cfg->sandbox ? seccomp_apply() : CST_OK;
 }
 

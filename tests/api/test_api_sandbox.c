@@ -191,6 +191,17 @@ static void test_iam4_write_outside_the_allowed_dirs_fails(void **state)
     assert_int_equal(ts_sh("mkdir -m 700 %s", outside), 0);
     backup_outside(&s, true, outside);
     backup_outside(&s, false, outside);
+
+    /* temporary files go to the scratch dir (TMPDIR), which the sandbox allows */
+    snprintf(s.extra_config, sizeof(s.extra_config),
+             STAY_ROOT "[backup]\ninterval = 0\nprune_command = true\n"
+                       "command = t=$(mktemp) && cat > \"$t\" && rm \"$t\"\n");
+    assert_true(ts_start(&s));
+    char *op = ts_operator(&s);
+    json_t *o = ts_call(&s, "POST", "/v1/sys/backups", op, NULL, 201);
+    json_decref(o);
+    free(op);
+    assert_int_equal(ts_stop(&s), 0);
     ts_cleanup(&s);
 }
 
