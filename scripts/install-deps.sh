@@ -12,6 +12,7 @@ PACKAGES=(
     libyaml-dev
     libp11-kit-dev softhsm2
     libsystemd-dev debhelper fakeroot
+    libseccomp-dev
     chromium fonts-dejavu-core
     scdoc
     prometheus # promtool check metrics (DET-2, tests/api/test_api_metrics.c)

@@ -15,6 +15,7 @@
 #include "lifecycle/lifecycle.h"
 #include "node/keys.h"
 #include "node/ship.h"
+#include "node/sandbox.h"
 #include "node/webhook.h"
 #include "cli/cli.h"
 #include "crypto/tlscert.h"
@@ -33,7 +34,7 @@ void cst_cli_harden_process(void)
 }
 
 /* A TLS private key readable by anyone but its owner is refused, as the master key is. */
-static cst_err check_key_file(const char *path)
+static cst_err check_key_file(const cst_config *cfg, const char *path)
 {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     ENSURE(fd >= 0, CST_ERR_INVALID, "TLS key file %s: %s%s", path, strerror(errno),
@@ -47,7 +48,7 @@ static cst_err check_key_file(const char *path)
            "TLS key file %s has mode %03o: it must not be accessible to group or others "
            "(chmod 600 %s)",
            path, (unsigned)(st.st_mode & 0777), path);
-    ENSURE(st.st_uid == geteuid(), CST_ERR_INVALID,
+    ENSURE(cst_sandbox_owner_ok(cfg, st.st_uid), CST_ERR_INVALID,
            "TLS key file %s belongs to uid %u, not to the user running custodia (uid %u)", path,
            (unsigned)st.st_uid, (unsigned)geteuid());
     return CST_OK;
@@ -65,7 +66,7 @@ static cst_err load_tls(const cst_config *cfg, cst_buf *cert, cst_buf *key)
         if (!cst_path_exists(cert_path))
             TRY(cst_tls_selfsigned(cert_path, key_path, NULL));
     }
-    TRY(check_key_file(key_path));
+    TRY(check_key_file(cfg, key_path));
     TRY(cst_file_read(cert_path, 1 << 20, cert));
     TRY(cst_buf_append_u8(cert, 0));
     TRY(cst_file_read(key_path, 1 << 20, key));
@@ -185,15 +186,17 @@ int cst_cli_serve(const cst_config *cfg)
         e = cst_node_check_data_dir(cfg->data_dir);
     if (e == CST_OK)
         e = cst_node_lock_data_dir(cfg->data_dir, &lock_fd);
+    bool tls = !cfg->allow_plaintext_loopback;
+    if (e == CST_OK && tls)
+        e = load_tls(cfg, &cert, &key);
     if (e == CST_OK)
         e = cst_node_open(&node, cfg);
     else
         memset(&node, 0, sizeof(node));
+    if (e == CST_OK) /* keys and certificate read: Landlock, drop root, seccomp; then the rest */
+        e = cst_sandbox_enter(cfg);
     if (e == CST_OK)
         e = cst_node_audit_open(&node);
-    bool tls = !cfg->allow_plaintext_loopback;
-    if (e == CST_OK && tls)
-        e = load_tls(cfg, &cert, &key);
     if (e == CST_OK) {
         int hash_workers = cfg->hash_workers ? cfg->hash_workers : (int)(cores / 2);
         int workers = cfg->workers ? cfg->workers : 4 * (int)(cores > 0 ? cores : 2);

@@ -323,6 +323,13 @@ static bool warn_detect(const cst_config *c, char *out, size_t n)
     return false;
 }
 
+static bool warn_sandbox(const cst_config *c, char *out, size_t n)
+{
+    if (!c->sandbox)
+        return say(out, n, "node.sandbox = false: no Landlock and no seccomp allow-list");
+    return false;
+}
+
 static bool warn_private_webhooks(const cst_config *c, char *out, size_t n)
 {
     if (c->alerts_allow_private_webhooks)
@@ -774,6 +781,30 @@ static const config_key config_keys[] = {
           ": access is reviewed less often than every quarter (IAM-6)",
           "an access review is due this many days after the last attestation (or the tenant's "
           "creation); reminded from 14 days before, a `review_overdue` alert after"),
+    KSTR("node.user", user, "`custodia` when that user exists",
+         "started as root, `custodia serve` reads its keys and certificate and binds its port, "
+         "then drops to this user (supplementary groups cleared); a user that does not exist is a "
+         "start error, and so are data, audit, backup and scratch dirs it does not own (the "
+         "message names the `chown`). Without the user `custodia` the node stays root and warns. "
+         "Started as any other user: no drop (docs/security.md)"),
+    {.name = "node.sandbox",
+     .type = K_BOOL,
+     .off = FIELD(sandbox),
+     .def = "true",
+     .weaker = W_CUSTOM,
+     .warn = warn_sandbox,
+     .desc = "on Linux, `serve` limits its file access with Landlock (the data, audit, backup and "
+             "scratch dirs; read-only system paths) and its system calls with a seccomp "
+             "allow-list (others fail with `ENOSYS`), and sets `no_new_privs`; `false` turns all "
+             "three off (docs/security.md)"},
+    KSTR("node.sandbox_read_paths", sandbox_read_paths, "empty",
+         "comma-separated files and dirs the sandbox also lets the node and the programs it runs "
+         "(`command:` keys, backup and audit-shipping commands) read and execute, e.g. "
+         "`/opt/rclone,/etc/custodia/rclone.conf`"),
+    KSTR("node.sandbox_write_paths", sandbox_write_paths, "empty",
+         "comma-separated dirs the sandbox also lets the node and the programs it runs write, "
+         "e.g. a local destination of `backup.command` or an agent's buffer; nothing else "
+         "outside the data, audit, backup and scratch dirs is writable"),
 };
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 

@@ -155,6 +155,11 @@ typedef struct cst_config {
     int metrics_port;            /* 0 with metrics_listen set: a free port */
     bool metrics_per_tenant;     /* labels may carry tenant ids */
     bool metrics_allow_loopback; /* a loopback peer scrapes /metrics without a token */
+    /* least privilege inside the process (node/sandbox.h) */
+    char user[64]; /* started as root: drop to this user; "": custodia if it exists */
+    bool sandbox;  /* Landlock and seccomp */
+    char sandbox_read_paths[PATH_MAX];  /* more paths the node's programs may read and run */
+    char sandbox_write_paths[PATH_MAX]; /* more dirs the node's programs may write */
 } cst_config;
 
 extern const cst_lifecycle_policy cst_lifecycle_defaults;

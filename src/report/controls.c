@@ -16,6 +16,7 @@
 #include "node/incidents.h"
 #include "node/metrics.h"
 #include "node/reviews.h"
+#include "node/sandbox.h"
 #include "core/review.h"
 #include "report/report.h"
 #include "util/json.h"
@@ -560,6 +561,9 @@ static void iam3(cst_report_ctx *c, cst_report_row *r)
 static void iam4(cst_report_ctx *c, cst_report_row *r)
 {
     cst_report_fact(c, r, "roles_in_use", json_incref(F(c)->roles));
+    /* least privilege for the node's own process too: the user it runs as, Landlock's ABI
+     * ("unsupported", "disabled"), the seccomp allow-list, no_new_privs (node/sandbox.h) */
+    cst_report_fact(c, r, "process_sandbox", cst_sandbox_status());
     cst_report_set(r, CST_REPORT_PASS,
                    "five tenant roles; writers and readers limited to named buckets; tokens hold "
                    "at most their creator's rights");

@@ -27,7 +27,7 @@ typedef struct ts_server {
     char key_file[300];
     char cacert[320];
     char op_password[64];
-    char extra_config[1024]; /* INI text written to root/custodia.ini when non-empty */
+    char extra_config[2048]; /* INI text written to root/custodia.ini when non-empty */
     int port;
     pid_t pid;
     bool mounted;              /* root is a tmpfs mounted by ts_init_small_disk */

@@ -650,13 +650,16 @@ static void test_bak1_command_destination(void **state)
     assert_true(snprintf(store, sizeof(store), "%s/remote", s2.root) < (int)sizeof(store));
     assert_int_equal(ts_sh("mkdir -p %s", store), 0);
     /* a well-behaved command writes under a temporary name and renames when complete */
-    snprintf(cfg, sizeof(cfg),
-             "[backup]\ninterval = 0\n"
-             "command = cat > %s/$CUSTODIA_BACKUP_ID.part && mv %s/$CUSTODIA_BACKUP_ID.part "
-             "%s/$CUSTODIA_BACKUP_ID\n"
-             "fetch_command = cat %s/$CUSTODIA_BACKUP_ID\n"
-             "prune_command = rm -f %s/$CUSTODIA_BACKUP_ID\n",
-             store, store, store, store, store);
+    /* node.sandbox_write_paths: the command runs in the node's sandbox (docs/security.md) */
+    int len =
+        snprintf(cfg, sizeof(cfg),
+                 "[node]\nsandbox_write_paths = %s\n[backup]\ninterval = 0\n"
+                 "command = cat > %s/$CUSTODIA_BACKUP_ID.part && mv %s/$CUSTODIA_BACKUP_ID.part "
+                 "%s/$CUSTODIA_BACKUP_ID\n"
+                 "fetch_command = cat %s/$CUSTODIA_BACKUP_ID\n"
+                 "prune_command = rm -f %s/$CUSTODIA_BACKUP_ID\n",
+                 s2.root, store, store, store, store, store);
+    assert_true(len < (int)sizeof(cfg));
     snprintf(s2.extra_config, sizeof(s2.extra_config), "%s", cfg);
     assert_true(ts_start(&s2));
     char *o = ts_operator(&s2);
@@ -684,9 +687,9 @@ static void test_bak1_command_destination(void **state)
     const char *expect[] = {"exit status 3", "did not finish within 2 s"};
     for (int i = 0; i < 2; i++) {
         snprintf(s2.extra_config, sizeof(s2.extra_config),
-                 "[backup]\ninterval = 0\ncommand = %s\nprune_command = true\n"
-                 "command_timeout = 2s\n",
-                 bad[i]);
+                 "[node]\nsandbox_write_paths = %s\n[backup]\ninterval = 0\ncommand = %s\n"
+                 "prune_command = true\ncommand_timeout = 2s\n",
+                 s2.root, bad[i]);
         assert_true(ts_start(&s2));
         time_t t0 = time(NULL);
         ts_request(&s2, "POST", "/v1/sys/backups", o, NULL, NULL, 0, NULL, &r);

@@ -795,9 +795,13 @@ static void test_enc4_rotate_master_online(void **state)
     char tid[32], out[4096], new_key[320], body[512], old_id[32], new_id[32], path[400];
     char *kop = NULL;
     ts_init(&k);
+    /* the new key, named in keys.next_master_key (which the sandbox lets the node read) */
+    snprintf(new_key, sizeof(new_key), "%s/next-master.key", k.root);
+    assert_int_equal(ts_sh("head -c 32 /dev/urandom > %s && chmod 600 %s", new_key, new_key), 0);
     /* one key a batch, a second apart: the rotation of 10 keys takes about 10 s */
     snprintf(k.extra_config, sizeof(k.extra_config),
-             "[keys]\nrewrap_batch = 1\nrewrap_pause_ms = 1000\n");
+             "[keys]\nrewrap_batch = 1\nrewrap_pause_ms = 1000\nnext_master_key = file:%s\n",
+             new_key);
     char *kowner = ts_start_tenant(&k, &kop, "kon", tid);
     assert_non_null(kowner);
     ts_bucket(&k, kowner, "b");
@@ -815,8 +819,6 @@ static void test_enc4_rotate_master_online(void **state)
     assert_string_equal(str(st, "source"), "file");
     assert_string_equal(str(json_object_get(st, "rotation"), "state"), "idle");
     json_decref(st);
-    snprintf(new_key, sizeof(new_key), "%s/next-master.key", k.root);
-    assert_int_equal(ts_sh("head -c 32 /dev/urandom > %s && chmod 600 %s", new_key, new_key), 0);
 
     /* a request never names a program for the node to run; nor the key in use */
     snprintf(body, sizeof(body), "{\"master_key\":\"command:touch %s/ran\"}", k.root);
@@ -826,8 +828,7 @@ static void test_enc4_rotate_master_online(void **state)
     snprintf(body, sizeof(body), "{\"master_key\":\"file:%s\"}", k.key_file);
     json_decref(ts_call(&k, "POST", "/v1/sys/keys/rotate", kop, body, 400));
 
-    snprintf(body, sizeof(body), "{\"master_key\":\"file:%s\"}", new_key);
-    st = ts_call(&k, "POST", "/v1/sys/keys/rotate", kop, body, 202);
+    st = ts_call(&k, "POST", "/v1/sys/keys/rotate", kop, "{}", 202); /* keys.next_master_key */
     json_t *rot = json_object_get(st, "rotation");
     assert_string_equal(str(rot, "state"), "running");
     assert_string_equal(str(rot, "from_kek_id"), old_id);
@@ -835,7 +836,7 @@ static void test_enc4_rotate_master_online(void **state)
     assert_string_not_equal(new_id, old_id);
     json_decref(st);
     /* meanwhile: no second rotation, no backup (its keys would be under two KEKs) */
-    json_decref(ts_call(&k, "POST", "/v1/sys/keys/rotate", kop, body, 409));
+    json_decref(ts_call(&k, "POST", "/v1/sys/keys/rotate", kop, "{}", 409));
     json_decref(ts_call(&k, "POST", "/v1/sys/backups", kop, NULL, 409));
     /* the node serves: a new tenant (its keys under the new KEK), writes, reads, a DEK rotation */
     char late_tid[32];

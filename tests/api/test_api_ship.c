@@ -289,8 +289,9 @@ static void test_ship_syslog_and_command_in_order_across_restarts(void **state)
     assert_true(syslog_receiver_start(&rcv, 0, cert, key));
     snprintf(s.extra_config, sizeof(s.extra_config),
              "[audit]\nsyslog_url = tls://127.0.0.1:%d\nsyslog_ca_file = %s\n"
-             "ship_command = cat >> '%s'\nseal_seconds = 1\nsegment_seconds = 1\n",
-             rcv.port, cert, jsonl);
+             "ship_command = cat >> '%s'\nseal_seconds = 1\nsegment_seconds = 1\n"
+             "[node]\nsandbox_write_paths = %s\n", /* the sandbox: where the sink writes */
+             rcv.port, cert, jsonl, s.root);
     char *op = NULL;
     char *owner = ts_start_tenant(&s, &op, "acme", NULL);
     assert_non_null(owner);
@@ -346,7 +347,9 @@ static void test_ship_command_restarted_when_it_exits(void **state)
     char jsonl[400];
     snprintf(jsonl, sizeof(jsonl), "%s/shipped.jsonl", s.root);
     snprintf(s.extra_config, sizeof(s.extra_config),
-             "[audit]\nship_command = test -e '%s/gate' && exec cat >> '%s'\n", s.root, jsonl);
+             "[audit]\nship_command = test -e '%s/gate' && exec cat >> '%s'\n"
+             "[node]\nsandbox_write_paths = %s\n",
+             s.root, jsonl, s.root);
     char *op = NULL;
     char *owner = ts_start_tenant(&s, &op, "acme", NULL);
     assert_non_null(owner);
