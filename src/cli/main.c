@@ -260,31 +260,31 @@ static int cmd_audit_export(const cst_cli_command *cmd, int argc, char **argv)
     return 0;
 }
 
+/* A command that prints one text and takes no argument. */
+static int print_text(const cst_cli_command *cmd, int argc, char **argv, void (*print)(FILE *f))
+{
+    if (argc > 1)
+        return cst_cli_usage_error(cmd, "unexpected argument \"%s\"", argv[1]);
+    print(stdout);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* docs/configuration.md is this output (ctest cli.config_reference). */
 static int cmd_config_reference(const cst_cli_command *cmd, int argc, char **argv)
 {
-    if (argc > 1)
-        return cst_cli_usage_error(cmd, "unexpected argument \"%s\"", argv[1]);
-    /* docs/configuration.md is this output (ctest cli.config_reference). */
-    cst_config_reference(stdout);
-    return fflush(stdout) == 0 ? 0 : 1;
+    return print_text(cmd, argc, argv, cst_config_reference);
 }
 
+/* The package's /etc/custodia/custodia.ini (unit.test_config, pkg.install). */
 static int cmd_config_example(const cst_cli_command *cmd, int argc, char **argv)
 {
-    if (argc > 1)
-        return cst_cli_usage_error(cmd, "unexpected argument \"%s\"", argv[1]);
-    /* the package's /etc/custodia/custodia.ini (unit.test_config, pkg.install) */
-    cst_config_example(stdout);
-    return fflush(stdout) == 0 ? 0 : 1;
+    return print_text(cmd, argc, argv, cst_config_example);
 }
 
+/* scripts/completion/custodia.bash is this output (ctest cli.completion). */
 static int cmd_completion(const cst_cli_command *cmd, int argc, char **argv)
 {
-    if (argc > 1)
-        return cst_cli_usage_error(cmd, "unexpected argument \"%s\"", argv[1]);
-    /* scripts/completion/custodia.bash is this output (ctest cli.completion). */
-    cst_cli_completion_bash(stdout);
-    return fflush(stdout) == 0 ? 0 : 1;
+    return print_text(cmd, argc, argv, cst_cli_completion_bash);
 }
 
 static int cmd_version(const cst_cli_command *cmd, int argc, char **argv)
