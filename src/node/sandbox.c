@@ -478,6 +478,14 @@ static const int socket_families[] = {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK};
     (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |  \
      CLONE_NEWNET)
 
+/* One argument comparison, every field named (libseccomp's SCMP_A0..5 leave datum_b out for
+ * the one-operand comparisons, which clang's -Wmissing-field-initializers refuses). */
+static struct scmp_arg_cmp arg_cmp(unsigned arg, enum scmp_compare op, scmp_datum_t a,
+                                   scmp_datum_t b)
+{
+    return (struct scmp_arg_cmp){.arg = arg, .op = op, .datum_a = a, .datum_b = b};
+}
+
 static cst_err seccomp_rules(scmp_filter_ctx ctx)
 {
     int r = 0;
@@ -488,20 +496,20 @@ static cst_err seccomp_rules(scmp_filter_ctx ctx)
     }
     for (size_t i = 0; r == 0 && i < sizeof(socket_families) / sizeof(socket_families[0]); i++)
         r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-                             SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)socket_families[i]));
+                             arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)socket_families[i], 0));
     /* threads and children, never new namespaces; clone3 hides its flags: ENOSYS, glibc
      * falls back to clone */
     if (r == 0)
         r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-                             SCMP_A0(SCMP_CMP_MASKED_EQ, (scmp_datum_t)NS_FLAGS, 0));
+                             arg_cmp(0, SCMP_CMP_MASKED_EQ, (scmp_datum_t)NS_FLAGS, 0));
     /* W^X: no mapping both writable and executable */
     const scmp_datum_t wx = PROT_WRITE | PROT_EXEC, ok_prot[] = {0, PROT_WRITE, PROT_EXEC};
     for (size_t i = 0; r == 0 && i < sizeof(ok_prot) / sizeof(ok_prot[0]); i++) {
         r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
-                             SCMP_A2(SCMP_CMP_MASKED_EQ, wx, ok_prot[i]));
+                             arg_cmp(2, SCMP_CMP_MASKED_EQ, wx, ok_prot[i]));
         if (r == 0)
             r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
-                                 SCMP_A2(SCMP_CMP_MASKED_EQ, wx, ok_prot[i]));
+                                 arg_cmp(2, SCMP_CMP_MASKED_EQ, wx, ok_prot[i]));
     }
     ENSURE(r == 0, CST_ERR_INTERNAL, "sandbox: seccomp rule: %s", strerror(-r));
     return CST_OK;
