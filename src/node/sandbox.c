@@ -471,6 +471,22 @@ static const char *const allowed_syscalls[] = {
 };
 /* clang-format on */
 
+/* Sanitizer builds only (make test-asan): LeakSanitizer checks for leaks at exit by stopping
+ * the world, ptrace-attaching every thread from a helper thread. A release build never allows
+ * ptrace. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CST_SANITIZED 1
+#endif
+#endif
+static const char *const sanitizer_syscalls[] = {
+#ifdef CST_SANITIZED
+    "ptrace",
+#endif
+    NULL};
+
 /* Unix sockets, IP, and netlink (the resolver asks it which addresses are configured). */
 static const int socket_families[] = {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK};
 
@@ -494,6 +510,9 @@ static cst_err seccomp_rules(scmp_filter_ctx ctx)
         if (nr >= 0) /* not every name exists on every architecture */
             r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
     }
+    for (size_t i = 0; r == 0 && sanitizer_syscalls[i]; i++)
+        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+                             seccomp_syscall_resolve_name(sanitizer_syscalls[i]), 0);
     for (size_t i = 0; r == 0 && i < sizeof(socket_families) / sizeof(socket_families[0]); i++)
         r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
                              arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)socket_families[i], 0));
