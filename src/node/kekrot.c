@@ -354,8 +354,7 @@ cst_err cst_node_kek_rotate(cst_node *n, const char *source, int64_t now, json_t
            "file, never from a request");
     cst_master *to = NULL;
     TRY(master_at(n, source, strncmp(source, "pkcs11:", 7) == 0, &to));
-    ENSURE(pthread_mutex_trylock(&n->kekrot_mu) == 0 || (cst_master_close(to), false),
-           CST_ERR_CONFLICT, "a master key rotation is starting or finishing");
+    pthread_mutex_lock(&n->kekrot_mu); /* a running batch or end: short */
     cst_err e = CST_OK;
     if (pthread_mutex_trylock(&n->backup_mu) != 0) { /* a backup names one KEK's keys */
         pthread_mutex_unlock(&n->kekrot_mu);
@@ -447,6 +446,11 @@ static cst_err kek_finish(cst_node *n, int64_t now, const rewrap_all *a)
 
 void cst_node_kek_step(cst_node *n, int64_t now, bool *busy)
 {
+    pthread_mutex_lock(&n->kek_mu); /* no rotation: nothing to take kekrot_mu for */
+    bool rotating = n->kek_next != NULL;
+    pthread_mutex_unlock(&n->kek_mu);
+    if (!rotating)
+        return;
     pthread_mutex_lock(&n->kekrot_mu);
     pthread_mutex_lock(&n->kek_mu);
     if (n->kek_next && !n->kekrot_drained) /* keys the old KEK wrapped, not yet stored */
