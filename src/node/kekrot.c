@@ -258,11 +258,7 @@ void cst_node_kek_put(cst_node *n, cst_master *m)
     if (!m)
         return;
     pthread_mutex_lock(&n->kek_mu);
-    int *u = users_of(n, m);
-    if (--*u == 0 && m == n->kek_retired) { /* a finished rotation's old KEK */
-        cst_master_close(m);
-        n->kek_retired = NULL;
-    }
+    (*users_of(n, m))--;
     pthread_mutex_unlock(&n->kek_mu);
 }
 
@@ -291,14 +287,25 @@ cst_err cst_node_key_wrap_new(cst_node *n, cst_work *w, const char *tenant_id, c
     return e != CST_OK ? e : e2;
 }
 
+/* The KEK whose id a blob names, among the node's (kek when none matches: a v1 blob names
+ * none). */
+static cst_master *kek_of(cst_node *n, const uint8_t *blob, size_t len)
+{
+    char id[2 * CST_MASTER_ID_BYTES + 1];
+    if (!cst_master_blob_id(blob, len, id))
+        return n->kek;
+    cst_master *others[] = {n->kek_next, n->kek_retired};
+    for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+        if (others[i] && strcmp(id, cst_master_id(others[i])) == 0)
+            return others[i];
+    return n->kek;
+}
+
 cst_err cst_node_key_unwrap(cst_node *n, const char *tenant_id, const char *purpose,
                             uint32_t version, const uint8_t *blob, size_t len, cst_key *out)
 {
-    char id[2 * CST_MASTER_ID_BYTES + 1];
     pthread_mutex_lock(&n->kek_mu);
-    bool next = n->kek_next && cst_master_blob_id(blob, len, id) &&
-                strcmp(id, cst_master_id(n->kek_next)) == 0;
-    cst_master *m = use(n, next ? n->kek_next : n->kek);
+    cst_master *m = use(n, kek_of(n, blob, len));
     pthread_mutex_unlock(&n->kek_mu);
     cst_err e = cst_unwrap_key(m, tenant_id, purpose, version, blob, len, out);
     cst_node_kek_put(n, m);
@@ -345,17 +352,24 @@ cst_err cst_node_kek_rotate(cst_node *n, const char *source, int64_t now, json_t
     if (!source || !source[0])
         source = n->cfg.next_master_key;
     ENSURE(source[0], CST_ERR_INVALID,
-           "no new master key: give master_key (file:PATH or pkcs11:URI) or set "
-           "keys.next_master_key");
-    /* a request names a key, never a program for the node to run */
-    ENSURE(strncmp(source, "command:", 8) != 0 || strcmp(source, n->cfg.next_master_key) == 0,
-           CST_ERR_INVALID,
-           "a command: master key is taken only from keys.next_master_key in the configuration "
-           "file, never from a request");
+           "no new master key: give master_key (file:PATH) or set keys.next_master_key");
+    /* a request names a key file, never a program to run or a PKCS#11 module to load: those
+     * come only from the configuration file */
+    bool configured = strcmp(source, n->cfg.next_master_key) == 0;
+    ENSURE(configured || strncmp(source, "file:", 5) == 0, CST_ERR_INVALID,
+           "a request names only a file: master key; pkcs11: and command: sources are taken "
+           "only from keys.next_master_key in the configuration file");
     cst_master *to = NULL;
-    TRY(master_at(n, source, strncmp(source, "pkcs11:", 7) == 0, &to));
-    pthread_mutex_lock(&n->kekrot_mu); /* a running batch or end: short */
-    cst_err e = CST_OK;
+    cst_err e = master_at(n, source, configured && strncmp(source, "pkcs11:", 7) == 0, &to);
+    if (e != CST_OK && !configured) { /* the details to the log, not to the client */
+        cst_warn("master key rotation: %s: %s", source, cst_err_message(e));
+        return cst_fail(CST_ERR_INVALID,
+                        "the master key named cannot be used: it must be a file of exactly 32 "
+                        "bytes, mode 0600, outside the data dir, that the node may read (see "
+                        "the server log)");
+    }
+    TRY(e);
+    pthread_mutex_lock(&n->kekrot_mu);               /* a running batch or end: short */
     if (pthread_mutex_trylock(&n->backup_mu) != 0) { /* a backup names one KEK's keys */
         pthread_mutex_unlock(&n->kekrot_mu);
         cst_master_close(to);
@@ -363,15 +377,21 @@ cst_err cst_node_kek_rotate(cst_node *n, const char *source, int64_t now, json_t
                         "a backup, drill or restore is running: rotate the master key after it");
     }
     pthread_mutex_lock(&n->kek_mu);
+    cst_master *retired = NULL;
     if (n->kek_next)
         e = cst_fail(CST_ERR_CONFLICT, "a master key rotation to key id %s is already running",
                      cst_master_id(n->kek_next));
-    else if (n->kek_retired)
+    else if (n->kek_retired && n->kek_users[2] > 0)
         e = cst_fail(CST_ERR_CONFLICT,
                      "the last rotation's old master key is still in use: retry in a moment");
     else if (strcmp(cst_master_id(to), n->kek_id) == 0)
         e = cst_fail(CST_ERR_INVALID, "%s is the master key in use (key id %s)", source, n->kek_id);
+    if (e == CST_OK) { /* the last rotation's old KEK: no blob names it any more */
+        retired = n->kek_retired;
+        n->kek_retired = NULL;
+    }
     pthread_mutex_unlock(&n->kek_mu);
+    cst_master_close(retired);
     json_t *rec = NULL;
     char *text = NULL;
     if (e == CST_OK) {
@@ -386,6 +406,7 @@ cst_err cst_node_kek_rotate(cst_node *n, const char *source, int64_t now, json_t
         pthread_mutex_lock(&n->kek_mu);
         n->kek_next = to;
         to = NULL;
+        e = cst_copy(n->kekrot_to_source, sizeof(n->kekrot_to_source), source);
         n->kekrot_started = now;
         n->kekrot_done = n->kekrot_total = 0;
         n->kekrot_drained = false;
@@ -416,21 +437,23 @@ static cst_err kek_finish(cst_node *n, int64_t now, const rewrap_all *a)
     memcpy(old_id, n->kek_id, sizeof(old_id));
     cst_err e = kek_switch(n, n->kek_next, a, now);
     if (e == CST_OK) {
+        /* the old KEK stays open (kek_retired) for a blob read just before this end and
+         * unwrapped after it; the next rotation's start, or the node's close, closes it */
         pthread_mutex_lock(&n->kek_mu);
-        cst_master *old = n->kek;
-        int old_users = n->kek_users[0];
+        n->kek_retired = n->kek;
+        n->kek_users[2] = n->kek_users[0];
         n->kek = n->kek_next;
         n->kek_users[0] = n->kek_users[1];
         n->kek_next = NULL;
         n->kek_users[1] = 0;
-        if (old_users > 0) { /* closed by its last user */
-            n->kek_retired = old;
-            n->kek_users[2] = old_users;
-            old = NULL;
-        }
         e = set_current(n, now);
         pthread_mutex_unlock(&n->kek_mu);
-        cst_master_close(old);
+        /* the source a later rotation records as its old key's (kekrot_mu is held) */
+        if (e == CST_OK)
+            e = cst_copy(n->cfg.master_key, sizeof(n->cfg.master_key), n->kekrot_to_source);
+        if (e == CST_OK && strncmp(n->cfg.master_key, "file:", 5) == 0)
+            e = cst_copy(n->cfg.master_key_file, sizeof(n->cfg.master_key_file),
+                         n->cfg.master_key + 5);
     }
     pthread_mutex_unlock(&n->backup_mu);
     if (e == CST_OK) {
@@ -483,9 +506,12 @@ void cst_node_kek_step(cst_node *n, int64_t now, bool *busy)
 cst_err cst_node_kek_check(cst_node *n, const char *stored)
 {
     char text[3 * CST_MASTER_SOURCE_MAX] = "";
-    if (cst_store_meta_get(n->store, NULL, "kek_next", text, sizeof(text)) != CST_OK) {
-        cst_err_clear(); /* a data dir that never rotated online */
+    cst_err got = cst_store_meta_get(n->store, NULL, "kek_next", text, sizeof(text));
+    if (got == CST_ERR_NOT_FOUND) { /* a data dir that never rotated online */
+        cst_err_clear();
         text[0] = '\0';
+    } else {
+        TRY(got);
     }
     if (!text[0]) {
         ENSURE(strcmp(stored, n->kek_id) == 0, CST_ERR_INVALID,
@@ -525,6 +551,9 @@ cst_err cst_node_kek_check(cst_node *n, const char *stored)
         n->kek = is_from ? n->kek : other;
         other = NULL;
         n->kekrot_started = r.started_at;
+        e = cst_copy(n->kekrot_to_source, sizeof(n->kekrot_to_source), r.to_source);
+    }
+    if (e == CST_OK) {
         cst_info("resuming the master key rotation from key id %s to key id %s", r.from_id,
                  r.to_id);
         e = cst_copy(n->kek_id, sizeof(n->kek_id), r.from_id);

@@ -52,33 +52,6 @@ static cst_err sum_records(uint32_t version, int64_t records, void *p)
     return CST_OK;
 }
 
-/* ENC-4: the tenant's TOTP secrets, sealed under older DEK versions, re-sealed under the new
- * version key in the rotation's unit of work w (read and written inside it, so nothing a login
- * writes meanwhile is lost); the records follow in the background. */
-static bool has_totp(const cst_user_row *u)
-{
-    return u->totp_sealed_len > 0;
-}
-
-static cst_err totp_reseal(cst_node *n, cst_work *w, cst_tenant_ctx *t, const cst_key *key)
-{
-    const cst_key *cur = cst_dek_get(&t->deks, cst_dek_current(&t->deks));
-    ENSURE(cur != NULL, CST_ERR_INTERNAL, "the tenant's current DEK is not held");
-    cst_user_rows a = {.keep = has_totp};
-    cst_err e = cst_store_user_list(n->store, w, t->id, cst_user_rows_add, &a);
-    uint8_t secret[CST_TOTP_SECRET_LEN];
-    for (size_t i = 0; e == CST_OK && i < a.n; i++) {
-        e = cst_totp_secret_open_ring(&t->deks, cur, &a.rows[i], secret, NULL);
-        if (e == CST_OK)
-            e = cst_totp_secret_seal(key, &a.rows[i], secret);
-        if (e == CST_OK)
-            e = cst_store_user_update(n->store, w, &a.rows[i]);
-        sodium_memzero(secret, sizeof(secret));
-    }
-    cst_user_rows_free(&a);
-    return e;
-}
-
 static cst_err rotate_in(cst_node *n, cst_work *w, const char *tenant_id, int64_t now, rotation *r)
 {
     cst_buf blob;
@@ -98,16 +71,14 @@ static cst_err rotate_in(cst_node *n, cst_work *w, const char *tenant_id, int64_
         e = cst_node_key_unwrap(n, tenant_id, "dek", r->version, blob.data, blob.len, &r->key);
     if (e == CST_OK)
         e = cst_store_key_add(n->store, w, tenant_id, "dek", r->version, &blob, now);
-    if (e == CST_OK)
-        e = totp_reseal(n, w, r->t, &r->key);
+
     cst_rewrap_row row = {.target = r->version, .started_at = now};
     if (e == CST_OK)
         e = cst_tstore_dek_counts(r->t->ts, NULL, sum_records, &row.total);
     (void)snprintf(row.tenant_id, sizeof(row.tenant_id), "%s", tenant_id);
-    (void)snprintf(row.state, sizeof(row.state), "%s", row.total > 0 ? "running" : "idle");
-    if (row.total == 0)
-        row.finished_at = now;
-    r->running = row.total > 0;
+    /* running even with no record: the worker re-seals the TOTP secrets at its end */
+    (void)snprintf(row.state, sizeof(row.state), "running");
+    r->running = true;
     if (e == CST_OK)
         e = cst_store_rewrap_put(n->store, w, &row);
     cst_buf_free(&blob);
@@ -255,6 +226,51 @@ static cst_err collect_running(const cst_rewrap_row *r, void *p)
     return CST_OK;
 }
 
+/* ENC-4: once a tenant's records are re-encrypted, its users' TOTP secrets sealed under an
+ * older DEK version are re-sealed under the current one, in one system.db transaction (read
+ * and written inside it, so nothing a login writes meanwhile is lost). Until then they open
+ * under the version that sealed them (the ring holds every version). */
+static bool has_totp(const cst_user_row *u)
+{
+    return u->totp_sealed_len > 0;
+}
+
+static cst_err totp_reseal(cst_node *n, cst_tenant_ctx *t, int64_t *resealed)
+{
+    const cst_key *cur = cst_dek_get(&t->deks, cst_dek_current(&t->deks)), *used = NULL;
+    ENSURE(cur != NULL, CST_ERR_INTERNAL, "the tenant's current DEK is not held");
+    cst_user_rows a = {.keep = has_totp};
+    cst_txn *txn = NULL;
+    cst_work *w = NULL;
+    TRY(cst_txn_begin(&txn));
+    cst_err e = cst_work_begin(txn, &w);
+    if (e == CST_OK)
+        e = cst_store_user_list(n->store, w, t->id, cst_user_rows_add, &a);
+    uint8_t secret[CST_TOTP_SECRET_LEN];
+    for (size_t i = 0; e == CST_OK && i < a.n; i++) {
+        e = cst_totp_secret_open_ring(&t->deks, cur, &a.rows[i], secret, &used);
+        if (e == CST_OK && used != cur) {
+            e = cst_totp_secret_seal(cur, &a.rows[i], secret);
+            if (e == CST_OK)
+                e = cst_store_user_update(n->store, w, &a.rows[i]);
+            if (e == CST_OK)
+                (*resealed)++;
+        }
+        sodium_memzero(secret, sizeof(secret));
+    }
+    if (w) {
+        cst_err e2 = cst_work_end(w, e == CST_OK);
+        if (e == CST_OK)
+            e = e2;
+    }
+    if (e == CST_OK)
+        e = cst_txn_commit(txn);
+    else
+        cst_txn_rollback(txn);
+    cst_user_rows_free(&a);
+    return e;
+}
+
 /* One batch of a tenant's re-encryption; *busy when records remain. */
 static cst_err rewrap_step(cst_node *n, const json_t *j, int64_t now, bool *busy)
 {
@@ -284,11 +300,13 @@ static cst_err rewrap_step(cst_node *n, const json_t *j, int64_t now, bool *busy
         e = cst_tstore_dek_counts(t->ts, NULL, count_of, &s);
         row.total = s.all - (row.target <= CST_DEK_VERSIONS_MAX ? s.records[row.target] : 0);
     }
-    int64_t done = 0, seen = 0;
+    int64_t done = 0, seen = 0, resealed = 0;
     if (e == CST_OK)
         e = cst_tstore_rewrap_batch(t->ts, row.target, n->cfg.rewrap_batch, reseal_one, t, &done,
                                     &seen);
     row.done += done;
+    if (e == CST_OK && seen == 0) /* the users' TOTP secrets follow the records */
+        e = totp_reseal(n, t, &resealed);
     if (e == CST_OK && seen == 0) {
         (void)snprintf(row.state, sizeof(row.state), "idle");
         row.finished_at = now;
@@ -303,9 +321,10 @@ static cst_err rewrap_step(cst_node *n, const json_t *j, int64_t now, bool *busy
     if (e == CST_OK)
         e = cst_store_rewrap_put(n->store, NULL, &row);
     if (e == CST_OK && !strcmp(row.state, "idle"))
-        cst_node_audit_event(
-            n, "tenant.key.rewrap", "success", row.tenant_id, "/v1/sys/tenants/{id}/keys",
-            json_pack("{s:i,s:I}", "version", (int)row.target, "records", (json_int_t)row.done));
+        cst_node_audit_event(n, "tenant.key.rewrap", "success", row.tenant_id,
+                             "/v1/sys/tenants/{id}/keys",
+                             json_pack("{s:i,s:I,s:I}", "version", (int)row.target, "records",
+                                       (json_int_t)row.done, "totp_secrets", (json_int_t)resealed));
     *busy = *busy || !strcmp(row.state, "running");
     return e;
 }

@@ -1,12 +1,12 @@
 /* keys.h: ENC-4, DEK rotation of a serving node.
  *
  * A rotation stores a new wrapped DEK version and the tenant's re-encryption row (system.db
- * key_rewrap, state running) in one unit of work, re-sealing the tenant's users' TOTP secrets
- * under the new version in it; when it commits the version becomes current
+ * key_rewrap, state running) in one unit of work; when it commits the version becomes current
  * in the open tenant's ring, so every write after it seals under the new version. The key
  * worker thread then re-encrypts the tenant's records from older versions in batches of
  * keys.rewrap_batch (one short tenant-store transaction each, keys.rewrap_pause_ms apart),
- * keeping its progress in key_rewrap; a node that starts with a running row resumes it. The
+ * keeping its progress in key_rewrap; a node that starts with a running row resumes it. At its
+ * end it re-seals the tenant's users' TOTP secrets under the current version. The
  * worker also persists the encryption counts of the open tenants' current DEKs each tick and
  * rotates a DEK automatically at keys.max_encryptions_per_dek or keys.dek_max_age. */
 #ifndef CST_NODE_KEYS_H

@@ -23,14 +23,16 @@ typedef struct cst_node {
     char kek_id[CST_KEK_ID_LEN + 1];
     char kek_kind[16]; /* cst_master_kind of kek */
     /* ENC-4: an online KEK rotation (kekrot.c). kek_mu guards kek, kek_next, kek_retired and
-     * the counts of the threads using each (0: kek, 1: kek_next, 2: kek_retired, the old KEK
-     * that a finished rotation closes when its last user lets go). */
+     * the counts of the threads using each (0: kek, 1: kek_next, 2: kek_retired, a finished
+     * rotation's old KEK, kept open for a blob read before the end and unwrapped after it, and
+     * closed by the next rotation's start or the node's close). */
     cst_master *kek_next, *kek_retired;
     pthread_mutex_t kek_mu;
     pthread_mutex_t kekrot_mu; /* one start or finish at a time */
     int kek_users[3];
     bool kekrot_drained; /* no key wrapped by the old KEK waits to be stored any more */
     int64_t kekrot_started, kekrot_done, kekrot_total;
+    char kekrot_to_source[CST_MASTER_SOURCE_MAX]; /* the new KEK's source, recorded */
     int64_t kek_since; /* ENC-4: when this KEK began wrapping this data dir; 0 when unknown */
     char node_id[CST_ID_MAX];
     char region[65];
