@@ -218,6 +218,8 @@ cst_err cst_pg_pool_open(const char *dsn, int size, cst_pg_pool **out)
 cst_err cst_pg_acquire(cst_pg_pool *p, int timeout_ms, cst_pg_conn **out)
 {
     *out = NULL;
+    if (timeout_ms < 0)
+        timeout_ms = 0;
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
     until.tv_sec += timeout_ms / 1000;
