@@ -13,6 +13,7 @@ PACKAGES=(
     libp11-kit-dev softhsm2
     libsystemd-dev debhelper fakeroot
     libseccomp-dev
+    libpq-dev postgresql-15 # the PostgreSQL driver (issue 20) and its tests' throw-away cluster
     chromium fonts-dejavu-core
     scdoc
     prometheus # promtool check metrics (DET-2, tests/api/test_api_metrics.c)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The layer check (issue 13, item 6): a file includes only headers of its own layer and the
-# layers below, and SQLite appears only in the storage driver: outside src/store/sqlite/ no file
-# includes <sqlite3.h>, holds SQL in a string literal or names a database file in one. A ratchet: today's violations are
+# layers below, and the databases appear only in their storage drivers: outside src/store/sqlite/
+# no file includes <sqlite3.h>, outside src/store/postgres/ none includes <libpq-fe.h> (issue 20),
+# and outside the two no file holds SQL in a string literal or names a database file in one. A ratchet: today's violations are
 # listed in tests/layers.allow; a new violation fails, and so does an allowlist line that no
 # longer occurs (stale), so the list can only shrink until issue 13 empties it.
 #
@@ -26,7 +27,8 @@
 #                api/api.h are the helpers and domain code issue 13 moves down to util/ and core/).
 #   5 core       the domain (issue 13 creates it)
 #   6 audit
-#   7 store      driver interface; src/store/sqlite/ is the only place for <sqlite3.h>
+#   7 store      driver interface; src/store/sqlite/ is the only place for <sqlite3.h>,
+#                src/store/postgres/ the only one for <libpq-fe.h>
 #   8 crypto
 #   9 util
 set -u -o pipefail
@@ -112,6 +114,12 @@ for f in "${files[@]}"; do
             *) found["$f <sqlite3.h>"]="$f: includes <sqlite3.h> (SQLite outside src/store/sqlite/)" ;;
             esac
             ;;
+        '<libpq-fe.h>' | '"libpq-fe.h"')
+            case "$f" in
+            src/store/postgres/*) ;;
+            *) found["$f <libpq-fe.h>"]="$f: includes <libpq-fe.h> (libpq outside src/store/postgres/)" ;;
+            esac
+            ;;
         \"*/*\")
             hdr="${inc#\"}"
             hdr="${hdr%\"}"
@@ -119,6 +127,8 @@ for f in "${files[@]}"; do
             case "$hdr:$f" in
             store/sqlite/*:src/store/sqlite/*) ;;
             store/sqlite/*) found["$f $hdr"]="$f: includes $hdr (the SQLite driver's own header outside src/store/sqlite/)" ;;
+            store/postgres/*:src/store/postgres/*) ;;
+            store/postgres/*) found["$f $hdr"]="$f: includes $hdr (the PostgreSQL driver's own header outside src/store/postgres/)" ;;
             *) ;;
             esac
             if [ -z "${rank[$to]+x}" ]; then
@@ -139,16 +149,16 @@ for f in "${files[@]}"; do
     done < <(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*\([<"][^>"]*[>"]\).*/\1/p' "$f")
 done
 
-# SQL and database files in string literals outside the driver: the first of each kind per file.
-mapfile -t outside < <(printf '%s\n' "${files[@]}" | grep -v '^src/store/sqlite/')
+# SQL and database files in string literals outside the drivers: the first of each kind per file.
+mapfile -t outside < <(printf '%s\n' "${files[@]}" | grep -Ev '^src/store/(sqlite|postgres)/')
 while IFS= read -r kind && IFS= read -r hit; do
     f="${hit%%:*}"
     [ -n "${found[$f <$kind>]+x}" ] && continue
     rest="${hit#*:}"
     if [ "$kind" = sql ]; then
-        found["$f <sql>"]="$f:${rest%%:*}: SQL outside src/store/sqlite/: ${rest#*:}"
+        found["$f <sql>"]="$f:${rest%%:*}: SQL outside the storage drivers (src/store/sqlite/, src/store/postgres/): ${rest#*:}"
     else
-        found["$f <dbfile>"]="$f:${rest%%:*}: names a database file outside src/store/sqlite/: ${rest#*:}"
+        found["$f <dbfile>"]="$f:${rest%%:*}: names a database file outside the storage drivers (src/store/sqlite/, src/store/postgres/): ${rest#*:}"
     fi
 done < <(
     lits="$(string_literals "${outside[@]}")"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Proves tests/layers.sh can fail: on a scratch copy of src/ and the allowlist, each planted
-# violation (include upward, include a sibling, SQLite outside the driver, SQL or a database
+# violation (include upward, include a sibling, SQLite or libpq outside its driver, SQL or a database
 # file name in a string literal outside the driver, a stale allowlist line, an allowlisted
 # include removed) must make the check exit 1 with its message; the
 # untouched copy and the copy after --update must pass.
@@ -53,18 +53,29 @@ fresh && mkdir -p "$work/t/src/store/sqlite" &&
 expect "SQLite in src/store/sqlite/ is fine" 0 "no new ones"
 
 fresh && printf 'static const char *q = "INSERT OR IGNORE INTO tombstones VALUES(?, ?)";\n' >>"$work/t/src/backup/backup.c"
-expect "SQL in a string outside the driver" 1 "src/backup/backup.c:$(wc -l <"$work/t/src/backup/backup.c"): SQL outside src/store/sqlite/"
+expect "SQL in a string outside the driver" 1 "src/backup/backup.c:$(wc -l <"$work/t/src/backup/backup.c"): SQL outside the storage drivers"
 
 fresh && printf 'static const char *w = "%%s/system.db-wal";\n' >>"$work/t/src/lifecycle/erase.c"
 expect "a database file named outside the driver" 1 \
-    "src/lifecycle/erase.c:$(wc -l <"$work/t/src/lifecycle/erase.c"): names a database file outside src/store/sqlite/"
+    "src/lifecycle/erase.c:$(wc -l <"$work/t/src/lifecycle/erase.c"): names a database file outside the storage drivers"
 
 fresh && printf 'static const char c = \x27"\x27, *t = "%%s/tenants/%%s.db", e = \x27"\x27;\n' >>"$work/t/src/node/node.c"
 expect "a database file after a character literal" 1 \
-    "src/node/node.c:$(wc -l <"$work/t/src/node/node.c"): names a database file outside src/store/sqlite/: \"%s/tenants/%s.db\""
+    "src/node/node.c:$(wc -l <"$work/t/src/node/node.c"): names a database file outside the storage drivers (src/store/sqlite/, src/store/postgres/): \"%s/tenants/%s.db\""
 
 fresh && printf '/* system.db: a comment may explain the driver */\nstatic const char m = \x27"\x27;\nstatic const char *d = "DELETE";\n' >>"$work/t/src/api/routes.c"
 expect "comments, character literals and an HTTP DELETE are no SQL" 0 "no new ones"
+
+fresh && echo '#include <libpq-fe.h>' >>"$work/t/src/store/sqlite/db.c"
+expect "libpq outside its driver" 1 "src/store/sqlite/db.c: includes <libpq-fe.h> (libpq outside src/store/postgres/)"
+
+fresh && mkdir -p "$work/t/src/store/postgres" &&
+    printf '#include <libpq-fe.h>\n#include "store/postgres/pool.h"\nstatic const char *q = "SELECT v FROM custodia_system.meta";\n' >"$work/t/src/store/postgres/driver.c"
+expect "libpq and SQL in src/store/postgres/ are fine" 0 "no new ones"
+
+fresh && echo '#include "store/postgres/pool.h"' >>"$work/t/src/store/store.c"
+expect "the PostgreSQL driver's header outside its driver" 1 \
+    "src/store/store.c: includes store/postgres/pool.h (the PostgreSQL driver's own header outside src/store/postgres/)"
 
 fresh && echo '#include "store/sqlite/db.h"' >>"$work/t/src/backup/backup.c"
 expect "the driver's header outside the driver" 1 \
