@@ -957,7 +957,7 @@ static void test_enc4_rotate_master_online_twice(void **state)
                            keys, k2, k3),
                      0);
     snprintf(k.extra_config, sizeof(k.extra_config),
-             "[keys]\nrewrap_batch = 1\nrewrap_pause_ms = 300\nnext_master_key = file:%s\n"
+             "[keys]\nrewrap_batch = 1\nrewrap_pause_ms = 1000\nnext_master_key = file:%s\n"
              "[node]\nsandbox_read_paths = %s\n",
              k2, keys);
     char *towner = ts_start_tenant(&k, &kop, "twice", NULL);
@@ -965,6 +965,7 @@ static void test_enc4_rotate_master_online_twice(void **state)
     ts_bucket(&k, towner, "b");
     assert_int_equal(ts_put(&k, towner, "b", "t-1", "text/plain", "once", 4), 201);
     free(ts_tenant(&k, kop, "twice-2", NULL));
+    free(ts_tenant(&k, kop, "twice-3", NULL)); /* 6 keys, a second apart: caught midway */
     /* K1 -> K2, to its end, online */
     json_decref(ts_call(&k, "POST", "/v1/sys/keys/rotate", kop, "{}", 202));
     double until = ts_now_s() + 60;
@@ -986,7 +987,7 @@ static void test_enc4_rotate_master_online_twice(void **state)
     ts_kill9(&k);
     /* started with K3: K2 opens from the rotation's record, and it finishes */
     snprintf(k.extra_config, sizeof(k.extra_config),
-             "[keys]\nrewrap_batch = 1\nrewrap_pause_ms = 300\nmaster_key = file:%s\n"
+             "[keys]\nrewrap_batch = 1\nrewrap_pause_ms = 1000\nmaster_key = file:%s\n"
              "[node]\nsandbox_read_paths = %s\n",
              k3, keys);
     assert_true(ts_start(&k));
