@@ -202,12 +202,18 @@ static void test_lag_is_durable_minus_acknowledged(void **state)
         usleep(10000);
     }
     assert_int_equal(lag, 0);
+    /* the state file follows the acknowledgement (written after each batch): wait for it */
     char path[600];
     snprintf(path, sizeof(path), "%s/audit/ship-command.json", root);
-    json_t *st = json_load_file(path, 0, NULL);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "acked"), "security")),
-                     5);
-    json_decref(st);
+    json_int_t acked = 0;
+    for (int tries = 0; tries < 500 && acked != 5; tries++) {
+        json_t *st = json_load_file(path, 0, NULL);
+        acked = json_integer_value(json_object_get(json_object_get(st, "acked"), "security"));
+        json_decref(st);
+        if (acked != 5)
+            usleep(10000);
+    }
+    assert_int_equal(acked, 5);
     lag_node_close(&n, root, &kek);
 }
 
