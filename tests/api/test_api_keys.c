@@ -774,12 +774,30 @@ static json_t *kek_status(ts_server *s, const char *token)
     return ts_call(s, "GET", "/v1/sys/keys", token, NULL, 200);
 }
 
-static bool kek_rotation_idle(ts_server *s, const char *token)
+/* Waits (bounded) until the master key's rotation is idle. */
+static void kek_wait_idle(ts_server *s, const char *token)
+{
+    double until = ts_now_s() + 60;
+    for (;;) {
+        json_t *st = kek_status(s, token);
+        bool idle = !strcmp(str(json_object_get(st, "rotation"), "state"), "idle");
+        json_decref(st);
+        if (idle)
+            return;
+        assert_true(ts_now_s() < until);
+        usleep(100 * 1000);
+    }
+}
+
+/* Kills the node with SIGKILL once its rotation is seen running, with keys left to rewrap. */
+static void kill_midway(ts_server *s, const char *token)
 {
     json_t *st = kek_status(s, token);
-    bool idle = !strcmp(str(json_object_get(st, "rotation"), "state"), "idle");
+    json_t *rot = json_object_get(st, "rotation");
+    assert_string_equal(str(rot, "state"), "running");
+    assert_true(num(rot, "done") < num(rot, "total"));
     json_decref(st);
-    return idle;
+    ts_kill9(s);
 }
 
 /* KEK rotation online (POST /v1/sys/keys/rotate): the node serves throughout (a tenant made,
@@ -870,12 +888,7 @@ static void test_enc4_rotate_master_online(void **state)
     snprintf(path, sizeof(path), "/v1/sys/tenants/%s/keys/rotate", tid);
     json_decref(ts_call(&k, "POST", path, kop, NULL, 202));
     /* killed midway */
-    st = kek_status(&k, kop);
-    rot = json_object_get(st, "rotation");
-    assert_string_equal(str(rot, "state"), "running");
-    assert_true(num(rot, "done") < num(rot, "total"));
-    json_decref(st);
-    ts_kill9(&k);
+    kill_midway(&k, kop);
 
     /* started with the new key (the operator switched early): the old one opens from the source
      * the rotation recorded, and the rotation resumes and finishes */
@@ -884,16 +897,12 @@ static void test_enc4_rotate_master_online(void **state)
     assert_true(ts_start(&k));
     free(kop);
     kop = ts_operator(&k);
-    double until = ts_now_s() + 60;
-    while (!kek_rotation_idle(&k, kop)) {
-        assert_true(ts_now_s() < until);
-        usleep(100 * 1000);
-    }
+    kek_wait_idle(&k, kop);
     st = kek_status(&k, kop);
     assert_string_equal(str(st, "kek_id"), new_id);
     assert_int_equal(num(st, "age_days"), 0);
     json_decref(st);
-    until = ts_now_s() + 60;
+    double until = ts_now_s() + 60;
     for (;;) {
         totp_sealed_of(&k, tid, sealed[1], sizeof(sealed[1]));
         if (strcmp(sealed[0], sealed[1]) != 0)
@@ -968,23 +977,14 @@ static void test_enc4_rotate_master_online_twice(void **state)
     free(ts_tenant(&k, kop, "twice-3", NULL)); /* 6 keys, a second apart: caught midway */
     /* K1 -> K2, to its end, online */
     json_decref(ts_call(&k, "POST", "/v1/sys/keys/rotate", kop, "{}", 202));
-    double until = ts_now_s() + 60;
-    while (!kek_rotation_idle(&k, kop)) {
-        assert_true(ts_now_s() < until);
-        usleep(100 * 1000);
-    }
+    kek_wait_idle(&k, kop);
     /* K2 -> K3, killed midway */
     snprintf(body, sizeof(body), "{\"master_key\":\"file:%s\"}", k3);
     json_t *st = ts_call(&k, "POST", "/v1/sys/keys/rotate", kop, body, 202);
     json_t *rot = json_object_get(st, "rotation");
     strcpy(id3, str(rot, "to_kek_id"));
     json_decref(st);
-    st = kek_status(&k, kop);
-    rot = json_object_get(st, "rotation");
-    assert_string_equal(str(rot, "state"), "running");
-    assert_true(num(rot, "done") < num(rot, "total"));
-    json_decref(st);
-    ts_kill9(&k);
+    kill_midway(&k, kop);
     /* started with K3: K2 opens from the rotation's record, and it finishes */
     snprintf(k.extra_config, sizeof(k.extra_config),
              "[keys]\nrewrap_batch = 1\nrewrap_pause_ms = 1000\nmaster_key = file:%s\n"
@@ -993,11 +993,7 @@ static void test_enc4_rotate_master_online_twice(void **state)
     assert_true(ts_start(&k));
     free(kop);
     kop = ts_operator(&k);
-    until = ts_now_s() + 60;
-    while (!kek_rotation_idle(&k, kop)) {
-        assert_true(ts_now_s() < until);
-        usleep(100 * 1000);
-    }
+    kek_wait_idle(&k, kop);
     st = kek_status(&k, kop);
     assert_string_equal(str(st, "kek_id"), id3);
     json_decref(st);
