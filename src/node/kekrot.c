@@ -47,16 +47,22 @@ typedef struct rewrap_all {
     int64_t all, done, left; /* keys seen, under to already, left for a later batch */
 } rewrap_all;
 
+/* Counts a key; true if the new KEK wraps it already. */
+static bool key_seen(rewrap_all *a, const uint8_t *blob, size_t len)
+{
+    char id[2 * CST_MASTER_ID_BYTES + 1];
+    a->all++;
+    bool done = cst_master_blob_id(blob, len, id) && strcmp(id, cst_master_id(a->to)) == 0;
+    a->done += done;
+    return done;
+}
+
 static cst_err on_key(const char *tenant_id, const char *purpose, uint32_t version,
                       const uint8_t *blob, size_t len, void *ctx)
 {
     rewrap_all *a = ctx;
-    char id[2 * CST_MASTER_ID_BYTES + 1];
-    a->all++;
-    if (cst_master_blob_id(blob, len, id) && strcmp(id, cst_master_id(a->to)) == 0) {
-        a->done++;
+    if (key_seen(a, blob, len))
         return CST_OK;
-    }
     if (a->limit && a->n >= a->limit) {
         a->left++;
         return CST_OK;
@@ -79,6 +85,21 @@ static cst_err on_key(const char *tenant_id, const char *purpose, uint32_t versi
     if (e != CST_OK)
         return cst_fail(e, "key %s/%s v%u: %s", tenant_id, purpose, version, cst_err_message(e));
     return CST_OK;
+}
+
+/* A rotation's progress, counted without rewrapping (its status from the start). */
+static cst_err count_key(const char *tenant_id, const char *purpose, uint32_t version,
+                         const uint8_t *blob, size_t len, void *ctx)
+{
+    (void)tenant_id, (void)purpose, (void)version;
+    key_seen(ctx, blob, len);
+    return CST_OK;
+}
+
+static cst_err kek_progress(cst_node *n, cst_master *to, rewrap_all *a)
+{
+    *a = (rewrap_all){.to = to};
+    return cst_store_keys_all(n->store, NULL, count_key, a);
 }
 
 static cst_err root_paths(const char *data_dir, char *root, char *next, size_t n)
@@ -392,6 +413,9 @@ cst_err cst_node_kek_rotate(cst_node *n, const char *source, int64_t now, json_t
     }
     pthread_mutex_unlock(&n->kek_mu);
     cst_master_close(retired);
+    rewrap_all progress = {0}; /* its status from the first response (kekrot_mu: no batch runs) */
+    if (e == CST_OK)
+        e = kek_progress(n, to, &progress);
     json_t *rec = NULL;
     char *text = NULL;
     if (e == CST_OK) {
@@ -408,7 +432,8 @@ cst_err cst_node_kek_rotate(cst_node *n, const char *source, int64_t now, json_t
         to = NULL;
         e = cst_copy(n->kekrot_to_source, sizeof(n->kekrot_to_source), source);
         n->kekrot_started = now;
-        n->kekrot_done = n->kekrot_total = 0;
+        n->kekrot_done = progress.done;
+        n->kekrot_total = progress.all;
         n->kekrot_drained = false;
         pthread_mutex_unlock(&n->kek_mu);
         cst_info("master key rotation from key id %s to key id %s started", n->kek_id,
@@ -563,7 +588,11 @@ cst_err cst_node_kek_check(cst_node *n, const char *stored)
     TRY(e);
     ENSURE(strcmp(stored, n->kek_id) == 0, CST_ERR_INTEGRITY,
            "meta kek_id (%s) is not the unfinished rotation's old key (%s)", stored, n->kek_id);
-    n->kekrot_drained = true; /* nothing is in flight in a process that just started */
+    n->kekrot_drained = true;  /* nothing is in flight in a process that just started */
+    rewrap_all progress = {0}; /* before any thread starts */
+    TRY(kek_progress(n, n->kek_next, &progress));
+    n->kekrot_done = progress.done;
+    n->kekrot_total = progress.all;
     TRY(cst_node_kek_recover(n->cfg.data_dir, n->kek_id));
     return set_current(n, cst_node_kek_since(n->store));
 }

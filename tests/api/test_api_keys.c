@@ -983,6 +983,9 @@ static void test_enc4_rotate_master_online_twice(void **state)
     json_t *st = ts_call(&k, "POST", "/v1/sys/keys/rotate", kop, body, 202);
     json_t *rot = json_object_get(st, "rotation");
     strcpy(id3, str(rot, "to_kek_id"));
+    /* its progress from the first response: every key counted, none rewrapped yet */
+    assert_int_equal(num(rot, "done"), 0);
+    assert_int_equal(num(rot, "total"), 6);
     json_decref(st);
     kill_midway(&k, kop);
     /* started with K3: K2 opens from the rotation's record, and it finishes */
