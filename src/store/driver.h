@@ -144,7 +144,7 @@
 
 struct cst_store_driver {
     const char *name;
-    cst_err (*store_open)(const char *data_dir, bool create, cst_store **out);
+    cst_err (*store_open)(const cst_store_conf *c, bool create, cst_store **out);
     void (*store_close)(cst_store *st);
     void (*tstore_close)(cst_tstore *ts);
     void (*tstore_close_warm)(cst_tstore *ts);
@@ -181,5 +181,6 @@ const cst_txn *cst_work_txn(const cst_work *w);
 
 /* The drivers built in. */
 extern const cst_store_driver cst_sqlite_driver;
+extern const cst_store_driver cst_postgres_driver;
 
 #endif

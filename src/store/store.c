@@ -6,7 +6,7 @@
 #include "store/driver.h"
 #include "util/util.h"
 
-static const cst_store_driver *const drivers[] = {&cst_sqlite_driver};
+static const cst_store_driver *const drivers[] = {&cst_sqlite_driver, &cst_postgres_driver};
 
 cst_err cst_store_driver_find(const char *name, const cst_store_driver **out)
 {
@@ -16,8 +16,8 @@ cst_err cst_store_driver_find(const char *name, const cst_store_driver **out)
             return CST_OK;
         }
     }
-    return cst_fail(CST_ERR_INVALID, "unknown storage driver \"%s\" (this build has: sqlite)",
-                    name);
+    return cst_fail(CST_ERR_INVALID,
+                    "unknown storage driver \"%s\" (this build has: sqlite, postgresql)", name);
 }
 
 /* The driver of what has no handle: the copies in a backup or staging directory. */
@@ -26,12 +26,18 @@ static const cst_store_driver *default_driver(void)
     return drivers[0];
 }
 
+cst_err cst_store_open_conf(const cst_store_conf *c, bool create, cst_store **out)
+{
+    const cst_store_driver *d = NULL;
+    TRY(cst_store_driver_find(c->driver ? c->driver : CST_STORE_DEFAULT_DRIVER, &d));
+    return d->store_open(c, create, out);
+}
+
 cst_err cst_store_open_driver(const char *driver, const char *data_dir, bool create,
                               cst_store **out)
 {
-    const cst_store_driver *d = NULL;
-    TRY(cst_store_driver_find(driver, &d));
-    return d->store_open(data_dir, create, out);
+    cst_store_conf c = {.driver = driver, .data_dir = data_dir};
+    return cst_store_open_conf(&c, create, out);
 }
 
 cst_err cst_store_open(const char *data_dir, bool create, cst_store **out)

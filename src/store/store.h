@@ -123,6 +123,17 @@ CST_MUST_USE cst_err cst_work_on_end(cst_work *w, void (*fn)(void *ctx, bool com
  * Listings call fn once per row; an error fn returns stops the listing and is returned. */
 /* The driver called name; CST_ERR_INVALID, naming the drivers built in, when there is none. */
 CST_MUST_USE cst_err cst_store_driver_find(const char *name, const cst_store_driver **out);
+/* Where a store is: its driver, the node's data dir, and for a database server its connection
+ * string and pool (issue 20: [store] driver, dsn, pool_size). */
+typedef struct cst_store_conf {
+    const char *driver;   /* NULL: CST_STORE_DEFAULT_DRIVER */
+    const char *data_dir; /* the node's own files (SQLite keeps every store there) */
+    const char *dsn;      /* postgresql: a libpq connection string */
+    int pool_size;        /* postgresql: connections (0: 8) */
+} cst_store_conf;
+/* Opens (creating when create) the system store c describes; every tenant store opened through
+ * it uses the same driver. */
+CST_MUST_USE cst_err cst_store_open_conf(const cst_store_conf *c, bool create, cst_store **out);
 /* Opens (creating when create) the system store of data_dir with the driver called driver;
  * every tenant store opened through it uses the same driver. */
 CST_MUST_USE cst_err cst_store_open_driver(const char *driver, const char *data_dir, bool create,

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "store/store.h"
+#include "store_fixture.h"
 #include "util/util.h"
 
 static char dir[] = "/tmp/cst-store-XXXXXX";
@@ -25,15 +26,21 @@ static cst_user_row u;
 
 static int setup(void **state)
 {
-    if (!mkdtemp(dir) || cst_store_open(dir, true, &st) != CST_OK)
+    if (!mkdtemp(dir) || ts_store_open(dir, true, &st) != CST_OK) {
+        fprintf(stderr, "setup: %s\n", cst_err_message(CST_ERR_INTERNAL));
         return -1;
+    }
     memset(&u, 0, sizeof(u));
     strcpy(u.id, "us_00000000000000000001");
     strcpy(u.tenant_id, "_sys");
     strcpy(u.username, "admin");
     strcpy(u.pw_hash, "x");
     strcpy(u.recovery, "[\"a\",\"b\"]");
-    return cst_store_user_create(st, NULL, &u) == CST_OK ? 0 : -1;
+    if (cst_store_user_create(st, NULL, &u) != CST_OK) {
+        fprintf(stderr, "setup: %s\n", cst_err_message(CST_ERR_INTERNAL));
+        return -1;
+    }
+    return 0;
 }
 
 static int teardown(void **state)

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,8 @@
  * warnings (the migrations' IF NOT EXISTS) not printed by libpq. */
 #define SESSION_SQL                                                                                \
     "SELECT pg_catalog.set_config('search_path', '', false), "                                     \
-    "pg_catalog.set_config('client_min_messages', 'warning', false)"
+    "pg_catalog.set_config('client_min_messages', 'warning', false), "                             \
+    "pg_catalog.set_config('lock_timeout', '30s', false)"
 #define ERRMSG 512
 
 struct cst_pg_conn {
@@ -30,8 +32,10 @@ struct cst_pg_conn {
     PGconn *pq; /* NULL: closed (broken), reconnected by the next acquire */
     bool busy;  /* under pool->mu */
     int nstmt;
+    uint64_t clock; /* statement uses, for least recently used eviction */
     char *stmt_name[CST_PG_STMT_CACHE];
     char *stmt_sql[CST_PG_STMT_CACHE];
+    uint64_t stmt_used[CST_PG_STMT_CACHE];
 };
 
 struct cst_pg_pool {
@@ -63,13 +67,14 @@ static void scrub(const cst_pg_pool *p, const char *msg, char *out, size_t n)
     out[o] = '\0';
 }
 
+static cst_err forget_one(cst_pg_conn *c, int i, bool dealloc);
+
 static void forget_statements(cst_pg_conn *c)
 {
-    for (int i = 0; i < c->nstmt; i++) {
-        free(c->stmt_name[i]);
-        free(c->stmt_sql[i]);
+    while (c->nstmt > 0) {
+        cst_err gone = forget_one(c, c->nstmt - 1, false); /* cannot fail without dealloc */
+        (void)gone;
     }
-    c->nstmt = 0;
 }
 
 static void disconnect(cst_pg_conn *c)
@@ -282,20 +287,49 @@ PGconn *cst_pg_conn_pq(cst_pg_conn *c)
     return c->pq;
 }
 
-/* Prepares name on c unless it already is: CST_OK when it is ready to execute. */
-static cst_err prepared(cst_pg_conn *c, const char *name, const char *sql, int nparams)
+/* Forgets statement i of c's cache (DEALLOCATE on the server first when dealloc). */
+static cst_err forget_one(cst_pg_conn *c, int i, bool dealloc)
+{
+    cst_err e = CST_OK;
+    if (dealloc) {
+        char *q = PQescapeIdentifier(c->pq, c->stmt_name[i], strlen(c->stmt_name[i]));
+        char sql[160];
+        if (q)
+            snprintf(sql, sizeof sql, "DEALLOCATE %s", q);
+        e = q ? check(c, PQexec(c->pq, sql), "deallocate", NULL)
+              : cst_fail(CST_ERR_INTERNAL, "postgresql: out of memory");
+        PQfreemem(q);
+    }
+    free(c->stmt_name[i]);
+    free(c->stmt_sql[i]);
+    c->nstmt--;
+    c->stmt_name[i] = c->stmt_name[c->nstmt];
+    c->stmt_sql[i] = c->stmt_sql[c->nstmt];
+    c->stmt_used[i] = c->stmt_used[c->nstmt];
+    return e;
+}
+
+/* Prepares name on c unless it already is: CST_OK when it is ready to execute. When the cache
+ * is full, the least recently used statement is deallocated first (a driver with a schema per
+ * tenant prepares each tenant's statements on the connections that serve it). */
+static cst_err prepared(cst_pg_conn *c, const char *name, const char *sql, int nparams,
+                        const unsigned *types)
 {
     for (int i = 0; i < c->nstmt; i++)
         if (strcmp(c->stmt_name[i], name) == 0) {
             ENSURE(strcmp(c->stmt_sql[i], sql) == 0, CST_ERR_INTERNAL,
                    "postgresql: statement %s given two different SQL texts", name);
+            c->stmt_used[i] = ++c->clock;
             return CST_OK;
         }
-    ENSURE(c->nstmt < CST_PG_STMT_CACHE, CST_ERR_INTERNAL,
-           "postgresql: more than %d named statements on one connection: raise "
-           "CST_PG_STMT_CACHE",
-           CST_PG_STMT_CACHE);
-    TRY(check(c, PQprepare(c->pq, name, sql, nparams, NULL), name, NULL));
+    if (c->nstmt == CST_PG_STMT_CACHE) {
+        int lru = 0;
+        for (int i = 1; i < c->nstmt; i++)
+            if (c->stmt_used[i] < c->stmt_used[lru])
+                lru = i;
+        TRY(forget_one(c, lru, true));
+    }
+    TRY(check(c, PQprepare(c->pq, name, sql, nparams, (const Oid *)types), name, NULL));
     char *n = strdup(name), *s = strdup(sql);
     if (!n || !s) {
         free(n);
@@ -304,6 +338,7 @@ static cst_err prepared(cst_pg_conn *c, const char *name, const char *sql, int n
     }
     c->stmt_name[c->nstmt] = n;
     c->stmt_sql[c->nstmt] = s;
+    c->stmt_used[c->nstmt] = ++c->clock;
     c->nstmt++;
     return CST_OK;
 }
@@ -311,10 +346,18 @@ static cst_err prepared(cst_pg_conn *c, const char *name, const char *sql, int n
 cst_err cst_pg_exec(cst_pg_conn *c, const char *name, const char *sql, int nparams,
                     const char *const *params, PGresult **res)
 {
+    return cst_pg_execv(c, name, sql, nparams, NULL, params, NULL, NULL, 0, res);
+}
+
+cst_err cst_pg_execv(cst_pg_conn *c, const char *name, const char *sql, int nparams,
+                     const unsigned *types, const char *const *values, const int *lengths,
+                     const int *formats, int result_format, PGresult **res)
+{
     if (res)
         *res = NULL;
-    TRY(prepared(c, name, sql, nparams));
-    return check(c, PQexecPrepared(c->pq, name, nparams, params, NULL, NULL, 0), name, res);
+    TRY(prepared(c, name, sql, nparams, types));
+    return check(c, PQexecPrepared(c->pq, name, nparams, values, lengths, formats, result_format),
+                 name, res);
 }
 
 cst_err cst_pg_run(cst_pg_conn *c, const char *sql)

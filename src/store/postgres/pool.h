@@ -46,6 +46,13 @@ void cst_pg_release(cst_pg_pool *p, cst_pg_conn *c);
  * otherwise. */
 cst_err cst_pg_exec(cst_pg_conn *c, const char *name, const char *sql, int nparams,
                     const char *const *params, PGresult **res) CST_MUST_USE;
+/* cst_pg_exec with typed parameters and binary values: types[i] is parameter i's type OID (NULL
+ * or 0: inferred), values/lengths/formats as PQexecPrepared's (NULL lengths and formats: text),
+ * result_format 1 for binary columns. The statement is prepared with the types at its first use
+ * on the connection; when the cache is full, its least recently used statement is deallocated. */
+cst_err cst_pg_execv(cst_pg_conn *c, const char *name, const char *sql, int nparams,
+                     const unsigned *types, const char *const *values, const int *lengths,
+                     const int *formats, int result_format, PGresult **res) CST_MUST_USE;
 /* Runs constant SQL text without parameters or preparation (transaction control, migrations:
  * several statements in one text are fine). */
 cst_err cst_pg_run(cst_pg_conn *c, const char *sql) CST_MUST_USE;

@@ -48,7 +48,7 @@ CST_MUST_USE cst_err cst_sqlite_one(cst_store *st, cst_work *w, const char *sql,
  * function of the same name with "sqlite_" after "cst_". */
 #define CST_SQLITE_OP_PROTO(on, type, name, params, args) type cst_sqlite_##name params;
 CST_STORE_OPS(CST_SQLITE_OP_PROTO)
-CST_MUST_USE cst_err cst_sqlite_store_open(const char *data_dir, bool create, cst_store **out);
+CST_MUST_USE cst_err cst_sqlite_store_open(const cst_store_conf *c, bool create, cst_store **out);
 void cst_sqlite_store_close(cst_store *st);
 void cst_sqlite_tstore_close(cst_tstore *ts);
 void cst_sqlite_tstore_close_warm(cst_tstore *ts);

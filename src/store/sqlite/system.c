@@ -173,8 +173,9 @@ static cst_err migrate(cst_db *db)
     return CST_OK;
 }
 
-cst_err cst_sqlite_store_open(const char *data_dir, bool create, cst_store **out)
+cst_err cst_sqlite_store_open(const cst_store_conf *c, bool create, cst_store **out)
 {
+    const char *data_dir = c->data_dir;
     sq_store *st = calloc(1, sizeof(*st));
     ENSURE(st != NULL, CST_ERR_INTERNAL, "out of memory");
     st->base.drv = &cst_sqlite_driver;

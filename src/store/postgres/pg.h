@@ -1,0 +1,121 @@
+/* pg.h: what the PostgreSQL driver's files share (issue 20): the store handles, the connection a
+ * call runs on, and typed statements with binary parameters and results.
+ *
+ * Layout in the database: the schema custodia_system holds what store.h calls the system store
+ * (schema.c); each tenant store is a schema of its own, t_<tenant id> (live) or r_<tenant id>
+ * (retained billing records, RET-2). Every statement names its schema: a tenant statement writes
+ * "@." before each table, replaced by the tenant's schema (cst_pgd_run's schema argument).
+ *
+ * Transactions: a transaction of store.h (cst_txn) that writes through a unit of work holds one
+ * connection of the pool from its first write to its end, for the system store and every
+ * tenant store alike (one database: one PostgreSQL transaction, atomic across them). The
+ * connection is the thread's (a cst_txn belongs to the thread that began it): a call with w
+ * runs on it; a read through w before w's first write, and a call without w, take a connection
+ * of their own for that statement (autocommit), as SQLite's reads outside a transaction do. */
+#ifndef CST_PG_H
+#define CST_PG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/driver.h"
+#include "store/postgres/pool.h"
+
+/* How long a call waits for a free connection before CST_ERR_UNAVAILABLE. */
+#define CST_PGD_ACQUIRE_MS 10000
+/* A tenant store's schema name: "t_" or "r_" and the tenant id. */
+#define CST_PGD_SCHEMA_MAX (CST_ID_MAX + 4)
+
+typedef struct pg_store {
+    cst_store base;
+    cst_pg_pool *pool;
+    char data_dir[PATH_MAX];
+    char node_id[40]; /* this node's scope of the per-node meta keys (meta.c) */
+} pg_store;
+
+typedef struct pg_tstore {
+    cst_tstore base;
+    pg_store *st;
+    char tenant_id[CST_ID_MAX];
+    char schema[CST_PGD_SCHEMA_MAX];
+} pg_tstore;
+
+#define PG(st) ((pg_store *)(st))
+#define PGT(ts) ((pg_tstore *)(ts))
+
+extern const cst_store_driver cst_postgres_driver;
+
+/* The schema of a tenant's store in space; CST_ERR_INVALID for a malformed tenant id. */
+CST_MUST_USE cst_err cst_pgd_schema(cst_tspace space, const char *tenant_id, char *out,
+                                    size_t size);
+
+/* Runs sql with parameters described by fmt: 's' const char * (text; NULL binds NULL), 'i'
+ * int64_t (bigint), 'b' const void * then size_t (bytea). schema (NULL: none) replaces every
+ * "@." of sql (a tenant store's tables). write: the statement changes something, so with w it
+ * joins w's transaction first. res (optional) receives the rows, binary (read them with the
+ * cst_pgd_col_* functions, then PQclear); changes (optional) how many rows it changed. */
+CST_MUST_USE cst_err cst_pgd_run(pg_store *st, const char *schema, cst_work *w, bool write,
+                                 PGresult **res, int64_t *changes, const char *sql, const char *fmt,
+                                 ...);
+/* Runs a query and calls visit for each row (an error it returns stops and is returned);
+ * *rows (optional) gets how many rows there were. */
+CST_MUST_USE cst_err cst_pgd_each(pg_store *st, const char *schema, cst_work *w,
+                                  cst_err (*visit)(const PGresult *r, int row, void *ctx),
+                                  void *ctx, int *rows, const char *sql, const char *fmt, ...);
+/* The one row of a query, given to decode; CST_ERR_NOT_FOUND (with what as its message) when
+ * there is none. */
+CST_MUST_USE cst_err cst_pgd_one(pg_store *st, const char *schema, cst_work *w,
+                                 void (*decode)(const PGresult *r, int row, void *out), void *out,
+                                 const char *what, const char *sql, const char *fmt, ...);
+/* Runs constant SQL (DDL, several statements) inside w's transaction (joined), or on its own
+ * connection in a transaction of its own without w. */
+CST_MUST_USE cst_err cst_pgd_ddl(pg_store *st, cst_work *w, const char *sql);
+
+/* Column readers of binary results: NULL reads as 0, "" or nothing. */
+int64_t cst_pgd_col_int(const PGresult *r, int row, int col);
+bool cst_pgd_col_bool(const PGresult *r, int row, int col);
+void cst_pgd_col_text(const PGresult *r, int row, int col, char *out, size_t n);
+/* Copies at most cap bytes; returns how many the column has (more than cap: truncated). */
+size_t cst_pgd_col_bytes(const PGresult *r, int row, int col, uint8_t *out, size_t cap);
+CST_MUST_USE cst_err cst_pgd_col_buf(const PGresult *r, int row, int col, cst_buf *out);
+
+/* A visitor per row type, as the SQLite driver's: decodes a row and hands it to fn. */
+#define CST_PGD_VISITOR(name, type, decode)                                                        \
+    struct name##_visit {                                                                          \
+        cst_err (*fn)(const type *, void *);                                                       \
+        void *ctx;                                                                                 \
+        type row;                                                                                  \
+    };                                                                                             \
+    static cst_err name##_visit(const PGresult *r, int i, void *p)                                 \
+    {                                                                                              \
+        struct name##_visit *v = p;                                                                \
+        decode(r, i, &v->row);                                                                     \
+        return v->fn(&v->row, v->ctx);                                                             \
+    }
+
+/* The driver's operations: the store.h function of the same name with "postgres_" after
+ * "cst_". */
+#define CST_PGD_OP_PROTO(on, type, name, params, args) type cst_postgres_##name params;
+CST_STORE_OPS(CST_PGD_OP_PROTO)
+CST_MUST_USE cst_err cst_postgres_store_open(const cst_store_conf *c, bool create, cst_store **out);
+void cst_postgres_store_close(cst_store *st);
+void cst_postgres_tstore_close(cst_tstore *ts);
+void cst_postgres_tstore_close_warm(cst_tstore *ts);
+void cst_postgres_tstore_rollback(cst_tstore *ts, cst_work *w);
+CST_MUST_USE cst_err cst_pgd_res_begin(void *res, const cst_txn *t);
+CST_MUST_USE cst_err cst_pgd_res_commit(void *res);
+void cst_pgd_res_rollback(void *res);
+CST_MUST_USE cst_err cst_pgd_res_savepoint(void *res);
+CST_MUST_USE cst_err cst_pgd_res_release(void *res);
+void cst_pgd_res_rollback_to(void *res);
+
+/* This node's key (meta.c): read from its data dir, or made there when create; registered in
+ * custodia_system.nodes. */
+CST_MUST_USE cst_err cst_pgd_node_key(pg_store *st, bool create);
+
+/* The schema migrations of the system store (schema.c). */
+extern const cst_pg_migration cst_pgd_migrations[];
+extern const size_t cst_pgd_migrations_n;
+
+#endif

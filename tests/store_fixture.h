@@ -1,0 +1,20 @@
+/* store_fixture.h: the store the storage-level tests run on (issue 20): SQLite in the test's
+ * dir, or with CST_TEST_DRIVER=postgresql a throw-away PostgreSQL cluster (pg_cluster.h, one
+ * per test process, stopped at exit) and a database of its own for each dir, so that a test
+ * reopening its dir finds its data again. */
+#ifndef CST_STORE_FIXTURE_H
+#define CST_STORE_FIXTURE_H
+
+#include <stdbool.h>
+
+#include "store/store.h"
+
+/* "sqlite" or "postgresql" (CST_TEST_DRIVER). */
+const char *ts_store_driver(void);
+/* Opens (creating when create) the store of dir with the test driver. */
+cst_err ts_store_open(const char *dir, bool create, cst_store **out);
+/* The libpq connection string of dir's database ("" for SQLite; the cluster is started on the
+ * first call). */
+const char *ts_store_dsn(const char *dir);
+
+#endif
