@@ -46,6 +46,21 @@ typedef struct pg_tstore {
 
 extern const cst_store_driver cst_postgres_driver;
 
+/* A tenant store's tables, in its schema ("@." as in cst_pgd_run): SQLite's tenant database
+ * (store/sqlite/tenant.c) with PostgreSQL's types. Made by cst_tstore_open(create) in one
+ * transaction with the schema itself. */
+#define CST_PGD_TENANT_TABLES                                                                      \
+    "CREATE TABLE @.meta(k text COLLATE \"C\" PRIMARY KEY, v bigint NOT NULL);"                    \
+    "INSERT INTO @.meta(k, v) VALUES('record_version', 0);"                                        \
+    "CREATE TABLE @.buckets(name text COLLATE \"C\" PRIMARY KEY, retention_seconds bigint NOT "    \
+    "NULL, class text COLLATE \"C\" NOT NULL, created_at bigint NOT NULL, updated_at bigint NOT "  \
+    "NULL);"                                                                                       \
+    "CREATE TABLE @.records(bucket text COLLATE \"C\" NOT NULL REFERENCES @.buckets(name), bidx "  \
+    "bytea NOT NULL, version bigint NOT NULL, dek_version bigint NOT NULL, size bigint NOT NULL, " \
+    "meta bytea NOT NULL, value bytea NOT NULL, created_at bigint NOT NULL, updated_at bigint "    \
+    "NOT NULL, PRIMARY KEY(bucket, bidx));"                                                        \
+    "CREATE INDEX records_age ON @.records(bucket, updated_at);"
+
 /* The schema of a tenant's store in space; CST_ERR_INVALID for a malformed tenant id. */
 CST_MUST_USE cst_err cst_pgd_schema(cst_tspace space, const char *tenant_id, char *out,
                                     size_t size);
