@@ -404,6 +404,10 @@ static cst_err create_locked(cst_node *n, const char *to_dir, cst_backup_row *ro
     }
     if (e == CST_OK)
         e = write_backup(n, row->id, row->created_at, staging, any_sink, &s, row);
+    /* the copies' point in time ends with the last of them (store.h), whatever the outcome */
+    cst_err se = cst_store_snapshot_end(n->store);
+    if (e == CST_OK)
+        e = se;
     if (s.cmd) {
         if (e == CST_OK)
             e = cst_bk_cmd_finish(&cmd);

@@ -117,6 +117,12 @@
     X(D, cst_err, store_copy_lists, (const char *dir, cst_err (*tenant)(const char *id, void *ctx), cst_err (*tomb)(const cst_tombstone_row *, void *ctx), void *ctx), (dir, tenant, tomb, ctx)) \
     X(D, cst_err, store_copy_drop_erased, (const char *dir, const cst_tombstone_row *tombs, size_t n), (dir, tombs, n)) \
     X(A, cst_err, store_merge_tenant, (cst_store *st, const char *dir, const char *tenant_id, bool *created), (st, dir, tenant_id, created)) \
+    X(S, cst_err, store_snapshot_end, (cst_store *st), (st)) \
+    X(A, cst_err, store_import, (cst_store *st, const char *dir), (st, dir)) \
+    X(D, cst_err, store_copy_tables, (const char *name, const cst_copy_table **tables, size_t *n), (name, tables, n)) \
+    X(D, cst_err, store_copy_write, (const char *dir, const char *name, cst_err (*fill)(cst_copy_writer *wr, void *ctx), void *ctx), (dir, name, fill, ctx)) \
+    X(D, cst_err, store_copy_put, (cst_copy_writer *wr, size_t table, const cst_copy_value *row), (wr, table, row)) \
+    X(D, cst_err, store_copy_read, (const char *dir, const char *name, size_t table, const char *tenant_id, cst_err (*row)(const cst_copy_value *vals, void *ctx), void *ctx), (dir, name, table, tenant_id, row, ctx)) \
     X(S, cst_err, tstore_open, (cst_store *st, cst_tspace space, const char *tenant_id, bool create, cst_tstore **out), (st, space, tenant_id, create, out)) \
     X(S, cst_err, tstore_exists, (cst_store *st, cst_tspace space, const char *tenant_id, bool *exists), (st, space, tenant_id, exists)) \
     X(S, cst_err, tstore_purge, (cst_store *st, cst_tspace space, const char *tenant_id, void (*removed)(const char *name, void *ctx), void *ctx), (st, space, tenant_id, removed, ctx)) \

@@ -657,6 +657,70 @@ CST_MUST_USE cst_err cst_store_copy_drop_erased(const char *dir, const cst_tombs
  * tenant. */
 CST_MUST_USE cst_err cst_store_merge_tenant(cst_store *st, const char *dir, const char *tenant_id,
                                             bool *created);
+/* Ends the point-in-time view that cst_store_snapshot(st, NULL, ...) began on this thread (a
+ * backup calls it once its last tenant copy is written, whatever the outcome): until then, the
+ * tenant copies this thread takes of st come from the same point in time as the system copy
+ * where the driver keeps one view (PostgreSQL: one REPEATABLE READ transaction; SQLite copies
+ * each file at its own instant, and this does nothing). Harmless without a snapshot. */
+CST_MUST_USE cst_err cst_store_snapshot_end(cst_store *st);
+/* Imports a whole copy in dir (its system copy and every tenant copy it lists) into st, whose
+ * database must hold no tenant yet (CST_ERR_CONFLICT otherwise): a whole-node restore into a
+ * driver whose stores are not files in the data dir (PostgreSQL). The per-node meta keys of
+ * the copy become st's node's. One transaction. SQLite's stores are the copies themselves
+ * (restore moves them into the data dir): CST_ERR_INVALID there. */
+CST_MUST_USE cst_err cst_store_import(cst_store *st, const char *dir);
+
+/* ---- the rows of copies (issue 20) ----
+ * A copy's tables, columns and rows as typed values, so that a driver whose stores are not
+ * SQLite files writes its snapshots as copies (and merges or imports copies) without knowing
+ * the file format. Table and column names come from the copy format's schema in the code,
+ * never from a copy's data. */
+typedef enum cst_copy_type {
+    CST_COPY_ABSENT, /* read: a column the copy predates (the importer uses its default) */
+    CST_COPY_NULL,
+    CST_COPY_INT,
+    CST_COPY_TEXT, /* p, len: UTF-8 without NUL */
+    CST_COPY_BYTES /* p, len */
+} cst_copy_type;
+typedef struct cst_copy_value {
+    cst_copy_type type;
+    int64_t i;
+    const void *p;
+    size_t len;
+} cst_copy_value;
+typedef struct cst_copy_column {
+    const char *name;
+    cst_copy_type type; /* its declared type: INT, TEXT or BYTES */
+} cst_copy_column;
+typedef struct cst_copy_table {
+    const char *name;
+    const char *tenant_col; /* the column naming the tenant a row belongs to, or NULL */
+    const cst_copy_column *cols;
+    size_t ncols;
+} cst_copy_table;
+typedef struct cst_copy_writer cst_copy_writer;
+
+/* The tables of the copy called name (system or tenant, cst_store_copy_name), in the order
+ * they are created (a table referenced by another comes first). Static storage. */
+CST_MUST_USE cst_err cst_store_copy_tables(const char *name, const cst_copy_table **tables,
+                                           size_t *n);
+/* Writes a new copy dir/name (replacing a stale file of that name): creates it with its
+ * schema, calls fill, which adds rows with cst_store_copy_put, and commits them as one
+ * self-contained file. When fill fails, no file is left. */
+CST_MUST_USE cst_err cst_store_copy_write(const char *dir, const char *name,
+                                          cst_err (*fill)(cst_copy_writer *wr, void *ctx),
+                                          void *ctx);
+/* Adds one row (row[i]: the value of column i of tables[table]; an existing row of the same
+ * key is replaced) to the copy being written. */
+CST_MUST_USE cst_err cst_store_copy_put(cst_copy_writer *wr, size_t table,
+                                        const cst_copy_value *row);
+/* Calls row for each row of tables[table] of the copy dir/name (only the rows of tenant_id
+ * when given and the table has a tenant column), with its values in column order (pointers
+ * valid during the call). A copy without that table has no rows. */
+CST_MUST_USE cst_err cst_store_copy_read(const char *dir, const char *name, size_t table,
+                                         const char *tenant_id,
+                                         cst_err (*row)(const cst_copy_value *vals, void *ctx),
+                                         void *ctx);
 
 /* ---- tenant store ---- */
 typedef struct cst_bucket_row {

@@ -36,3 +36,27 @@ cst_err cst_postgres_store_copy_drop_erased(const char *dir, const cst_tombstone
 {
     return cst_sqlite_driver.store_copy_drop_erased(dir, tombs, n);
 }
+
+cst_err cst_postgres_store_copy_tables(const char *name, const cst_copy_table **tables, size_t *n)
+{
+    return cst_sqlite_driver.store_copy_tables(name, tables, n);
+}
+
+cst_err cst_postgres_store_copy_write(const char *dir, const char *name,
+                                      cst_err (*fill)(cst_copy_writer *wr, void *ctx), void *ctx)
+{
+    return cst_sqlite_driver.store_copy_write(dir, name, fill, ctx);
+}
+
+cst_err cst_postgres_store_copy_put(cst_copy_writer *wr, size_t table, const cst_copy_value *row)
+{
+    return cst_sqlite_driver.store_copy_put(wr, table, row);
+}
+
+cst_err cst_postgres_store_copy_read(const char *dir, const char *name, size_t table,
+                                     const char *tenant_id,
+                                     cst_err (*row)(const cst_copy_value *vals, void *ctx),
+                                     void *ctx)
+{
+    return cst_sqlite_driver.store_copy_read(dir, name, table, tenant_id, row, ctx);
+}

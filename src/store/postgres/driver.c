@@ -121,18 +121,29 @@ static cst_err conn_for(pg_store *st, cst_work *w, bool write, cst_pg_conn **c, 
     return cst_pg_acquire(st->pool, CST_PGD_ACQUIRE_MS, c);
 }
 
+static cst_err with_schema(const char *sql, const char *schema, char **out);
+
 cst_err cst_pgd_ddl(pg_store *st, cst_work *w, const char *sql)
 {
+    return cst_pgd_ddl_in(st, NULL, w, sql);
+}
+
+cst_err cst_pgd_ddl_in(pg_store *st, const char *schema, cst_work *w, const char *sql)
+{
+    char *text = NULL;
+    TRY(with_schema(sql, schema, &text));
     cst_pg_conn *c = NULL;
     bool temp = false;
-    TRY(conn_for(st, w, true, &c, &temp));
-    cst_err e = temp ? cst_pg_run(c, "BEGIN") : CST_OK;
+    cst_err e = conn_for(st, w, true, &c, &temp);
+    if (e == CST_OK && temp)
+        e = cst_pg_run(c, "BEGIN");
     if (e == CST_OK)
-        e = cst_pg_run(c, sql);
+        e = cst_pg_run(c, text ? text : sql);
     if (e == CST_OK && temp)
         e = cst_pg_run(c, "COMMIT");
     if (temp)
         cst_pg_release(st->pool, c);
+    free(text);
     return e;
 }
 

@@ -86,6 +86,8 @@ CST_MUST_USE cst_err cst_pgd_one(pg_store *st, const char *schema, cst_work *w,
 /* Runs constant SQL (DDL, several statements) inside w's transaction (joined), or on its own
  * connection in a transaction of its own without w. */
 CST_MUST_USE cst_err cst_pgd_ddl(pg_store *st, cst_work *w, const char *sql);
+/* cst_pgd_ddl with each "@." of sql replaced by schema (NULL: none), as cst_pgd_run's. */
+CST_MUST_USE cst_err cst_pgd_ddl_in(pg_store *st, const char *schema, cst_work *w, const char *sql);
 
 /* Column readers of binary results: NULL reads as 0, "" or nothing. */
 int64_t cst_pgd_col_int(const PGresult *r, int row, int col);

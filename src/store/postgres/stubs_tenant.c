@@ -17,18 +17,6 @@ cst_err cst_postgres_store_residue_check(cst_store *st, const json_t *hex_blobs,
     return cst_fail(CST_ERR_INTERNAL, "postgresql: store_residue_check is not built yet");
 }
 
-cst_err cst_postgres_store_snapshot(cst_store *st, const char *tenant_id, const char *dir,
-                                    bool *exists)
-{
-    return cst_fail(CST_ERR_INTERNAL, "postgresql: store_snapshot is not built yet");
-}
-
-cst_err cst_postgres_store_merge_tenant(cst_store *st, const char *dir, const char *tenant_id,
-                                        bool *created)
-{
-    return cst_fail(CST_ERR_INTERNAL, "postgresql: store_merge_tenant is not built yet");
-}
-
 cst_err cst_postgres_tstore_open(cst_store *st, cst_tspace space, const char *tenant_id,
                                  bool create, cst_tstore **out)
 {

@@ -16,6 +16,12 @@ CST_MUST_USE cst_err cst_sqlite_system_path(const char *data_dir, char *out, siz
 CST_MUST_USE cst_err cst_sqlite_tenant_path(const char *data_dir, cst_tspace space,
                                             const char *tenant_id, char *out, size_t size);
 
+/* The schemas of system.db and of a tenant store (idempotent DDL): copy.c makes new copies
+ * with them and takes the tables and columns of a copy's rows from them (store.h:
+ * cst_store_copy_tables). */
+extern const char cst_sqlite_system_schema[];
+extern const char cst_sqlite_tenant_schema[];
+
 /* The system store's connection (for the operations in copy.c). */
 cst_db *cst_sqlite_system_db(cst_store *st);
 /* The checkpointer the store's connections hand their WAL to (ckpt.h). */

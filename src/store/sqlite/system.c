@@ -20,7 +20,7 @@ typedef struct sq_store {
 
 #define SQ(st) ((sq_store *)(st))
 
-static const char system_schema[] =
+const char cst_sqlite_system_schema[] =
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS tenants("
     "  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, region TEXT NOT NULL,"
@@ -186,7 +186,7 @@ cst_err cst_sqlite_store_open(const cst_store_conf *c, bool create, cst_store **
     if (e == CST_OK)
         e = cst_ckpt_start(true, &st->ck);
     if (e == CST_OK)
-        e = cst_db_open(path, create, system_schema, &st->db);
+        e = cst_db_open(path, create, cst_sqlite_system_schema, &st->db);
     if (e == CST_OK && (e = migrate(st->db)) != CST_OK)
         cst_db_close(st->db);
     if (e != CST_OK) {

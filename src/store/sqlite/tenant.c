@@ -17,7 +17,7 @@ typedef struct sq_tstore {
 
 #define SQT(ts) ((sq_tstore *)(ts))
 
-static const char tenant_schema[] =
+const char cst_sqlite_tenant_schema[] =
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
     "INSERT OR IGNORE INTO meta(k, v) VALUES('record_version', 0);"
     "CREATE TABLE IF NOT EXISTS buckets("
@@ -53,7 +53,7 @@ cst_err cst_sqlite_tstore_open(cst_store *st, cst_tspace space, const char *tena
     sq_tstore *ts = calloc(1, sizeof(*ts));
     ENSURE(ts != NULL, CST_ERR_INTERNAL, "out of memory");
     ts->base.drv = &cst_sqlite_driver;
-    cst_err e = cst_db_open(path, create, tenant_schema, &ts->db);
+    cst_err e = cst_db_open(path, create, cst_sqlite_tenant_schema, &ts->db);
     if (e != CST_OK) {
         free(ts);
         return e;
