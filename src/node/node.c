@@ -609,3 +609,25 @@ cst_err cst_node_audit_open(cst_node *n)
     cst_json_free_text(text);
     return e;
 }
+
+bool cst_node_lease(cst_node *n, const char *name, int64_t ttl_us, cst_node_lease_state *l)
+{
+    int64_t now = cst_now_us();
+    if (l->held && now - l->renewed < ttl_us / 3)
+        return true;
+    bool held = false;
+    if (cst_store_lease(n->store, name, n->node_id, now, ttl_us, &held) != CST_OK) {
+        cst_warn("lease %s: %s (the task waits)", name, cst_err_message(CST_ERR_UNAVAILABLE));
+        cst_err_clear();
+        held = false;
+    }
+    if (held != l->held)
+        cst_info("lease %s: %s", name,
+                 held ? "this node runs it now"
+                      : "another node of the store runs it (this one takes over when its "
+                        "lease expires)");
+    l->held = held;
+    if (held)
+        l->renewed = now;
+    return held;
+}

@@ -566,6 +566,14 @@ CST_MUST_USE cst_err cst_store_review_decisions(cst_store *st, cst_work *w, cons
  * (*claimed), atomically, so that two sweeps never both remind. Committed on its own. */
 CST_MUST_USE cst_err cst_store_review_remind(cst_store *st, const char *scope, int64_t now,
                                              int64_t interval_us, bool *claimed);
+/* ---- leases: one node at a time (issue 20) ----
+ * Claims the lease name for holder until now + ttl_us when it is free, expired or holder's
+ * already (a renewal), atomically for every node sharing the store; *held says whether holder
+ * has it now. ttl_us 0 gives it up (when holder has it). A node that dies loses its leases when
+ * they expire. Committed on its own. */
+CST_MUST_USE cst_err cst_store_lease(cst_store *st, const char *name, const char *holder,
+                                     int64_t now, int64_t ttl_us, bool *held);
+
 /* ---- lockbox (IAM-8): operators' access requests and the grants they become ---- */
 #define CST_ACCESS_TEXT 1024 /* a justification, a comment */
 #define CST_ACCESS_LIST 2048 /* approvals: a JSON array of {by, at, comment} */
