@@ -19,4 +19,19 @@ const char *ts_store_dsn(const char *dir);
 /* The throw-away cluster's dir (its files are in data/; "" before the first ts_store_dsn). */
 const char *ts_store_pg_dir(void);
 
+/* The rows of a copy's table (tenant_id: only that tenant's; NULL: all), each as one text line
+ * (its typed values, bytes in hex), sorted, so that two copies compare with strcmp; *n gets how
+ * many. NULL (message in cst_err_message) when the copy cannot be read. Free with
+ * ts_copy_rows_free. */
+char **ts_copy_rows(const char *dir, const char *name, const char *table, const char *tenant_id,
+                    size_t *n);
+void ts_copy_rows_free(char **rows, size_t n);
+/* A backup's copies of st into dir, as backup/backup.c takes them: the system copy, then each
+ * of the n tenants' (each must have a store), then the end of the point in time. */
+cst_err ts_copies(cst_store *st, const char *dir, const char *const *tenants, size_t n);
+/* How many rows table (tenant_id's only, or all) has in both the copies a and b when they hold
+ * the same rows; -1 (the first difference on stderr) when they do not or cannot be read. */
+long ts_copy_rows_same(const char *a, const char *b, const char *name, const char *table,
+                       const char *tenant_id);
+
 #endif

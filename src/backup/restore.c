@@ -286,7 +286,49 @@ static cst_err prepare_target(const char *dir)
     return CST_OK;
 }
 
-static cst_err move_into_place(const char *staging, const char *dir, const json_t *written)
+/* Whether the target node's stores are the copies themselves (SQLite files in its data dir,
+ * moved into place), or live in a database the copies are imported into (issue 20:
+ * store.driver = postgresql; the documented way from SQLite to PostgreSQL). */
+static bool stores_are_copies(const cst_restore_opts *o)
+{
+    return !o->store || !o->store->driver ||
+           strcmp(o->store->driver, CST_STORE_DEFAULT_DRIVER) == 0;
+}
+
+/* Whether a staged file is a store copy (system or tenant). */
+static bool is_copy(const char *name)
+{
+    char sys[PATH_MAX], tid[CST_ID_MAX];
+    if (cst_store_copy_name(NULL, sys, sizeof(sys)) != CST_OK) {
+        cst_err_clear(); /* cannot happen: the name is a constant */
+        return false;
+    }
+    return strcmp(name, sys) == 0 || cst_store_copy_tenant(name, tid);
+}
+
+/* Imports the staged copies into the (empty) database of the node's store: one transaction,
+ * the restore's last step before its marker goes, so a failure leaves nothing in it. */
+static cst_err import_copies(const cst_restore_opts *o, const char *staging)
+{
+    cst_store_conf c = *o->store;
+    c.data_dir = o->data_dir;
+    cst_store *st = NULL;
+    TRY(cst_store_open_conf(&c, true, &st));
+    cst_err e = cst_store_import(st, staging);
+    cst_store_close(st);
+    if (e == CST_ERR_CONFLICT) { /* a database in use: nothing of this restore stays behind */
+        char saved[512];
+        (void)snprintf(saved, sizeof(saved), "%s", cst_err_message(e));
+        cst_bk_rm_rf(o->data_dir);
+        e = cst_fail(e, "%s", saved);
+    }
+    return e;
+}
+
+/* Moves the staged files into the data dir; with copies false, the store copies stay in
+ * staging (they are imported into a database instead). */
+static cst_err move_into_place(const char *staging, const char *dir, const json_t *written,
+                               bool copies)
 {
     static const char *const subdirs[] = {"tenants", "audit", "tls", "backups"};
     char path[PATH_MAX], from[PATH_MAX];
@@ -298,6 +340,8 @@ static cst_err move_into_place(const char *staging, const char *dir, const json_
     json_t *name;
     json_array_foreach(written, i, name)
     {
+        if (!copies && is_copy(json_string_value(name)))
+            continue;
         TRY(cst_fmt(from, sizeof(from), "%s/%s", staging, json_string_value(name)));
         TRY(cst_fmt(path, sizeof(path), "%s/%s", dir, json_string_value(name)));
         ENSURE(rename(from, path) == 0, CST_ERR_UNAVAILABLE, "cannot move %s into place: %s", path,
@@ -331,10 +375,13 @@ static cst_err restore_node(const cst_restore_opts *o, const json_t *header, jso
         e = check_staged(staging, manifest, NULL, tombs, &tenants, &records);
     if (e == CST_OK)
         e = apply_tombstones(staging, tombs);
+    bool files = stores_are_copies(o);
     if (e == CST_OK)
-        e = move_into_place(staging, o->data_dir, x.written);
+        e = move_into_place(staging, o->data_dir, x.written, files);
     if (e == CST_OK && o->k0_path)
         e = cst_node_make_seal_key(o->data_dir, o->kek, o->k0_path);
+    if (e == CST_OK && !files)
+        e = import_copies(o, staging);
     if (e == CST_OK) {
         cst_bk_rm_rf(staging);
         e = cst_fmt(marker, sizeof(marker), "%s/RESTORE-INCOMPLETE", o->data_dir);

@@ -144,6 +144,14 @@ static void principals_written(cst_store *st, cst_work *w);
         principals_bump(st);                                                                       \
         return r;                                                                                  \
     }
+#define WRAP_E(type, name, params, args)                                                           \
+    type cst_##name params                                                                         \
+    {                                                                                              \
+        for (size_t i = 0; i < sizeof(drivers) / sizeof(*drivers); i++)                            \
+            if (drivers[i]->name args)                                                             \
+                return true;                                                                       \
+        return false;                                                                              \
+    }
 #define WRAP(on, type, name, params, args) WRAP_##on(type, name, params, args)
 CST_STORE_OPS(WRAP)
 

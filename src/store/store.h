@@ -630,7 +630,8 @@ CST_MUST_USE cst_err cst_store_checkpoint(cst_store *st);
  * certificate of deletion. CST_ERR_INTEGRITY when something remains. */
 CST_MUST_USE cst_err cst_store_residue_check(cst_store *st, const json_t *hex_blobs,
                                              void (*note)(const char *check, void *ctx), void *ctx);
-/* Whether data_dir holds an initialised system store. */
+/* Whether data_dir is an initialised node's, by any driver built in (SQLite: its system.db; a
+ * database's node: its key). */
 bool cst_store_exists(const char *data_dir);
 
 /* ---- copies (BAK-1..4): a store's data copied out of a data dir, for backups and restores ----

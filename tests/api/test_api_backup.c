@@ -25,6 +25,7 @@
 #include "crypto/crypto.h"
 #include "util/util.h"
 #include "harness.h"
+#include "store_fixture.h"
 
 static ts_server srv;
 static char *op, *owner_a, *owner_b;
@@ -881,10 +882,102 @@ static void test_bak4_schedule_and_retention(void **state)
     ts_cleanup(&s2);
 }
 
+/* ---- issue 20: from SQLite to PostgreSQL (docs/operations.md) ---- */
+
+/* The copies of every store of a node (system, tenant_a, tenant_b) into dir. */
+static void node_copies(const cst_store_conf *c, const char *dir)
+{
+    cst_store *st = NULL;
+    const char *const tenants[] = {tenant_a, tenant_b};
+    assert_int_equal(ts_sh("mkdir -p %s", dir), 0);
+    assert_int_equal(cst_store_open_conf(c, false, &st), CST_OK);
+    assert_int_equal(ts_copies(st, dir, tenants, 2), CST_OK);
+    cst_store_close(st);
+}
+
+/* BAK-2, issue 20: a node's backup restores whole into a node whose [store] is a new
+ * PostgreSQL database (the way from SQLite to PostgreSQL): the data dir keeps the node's own
+ * files, and the database holds every tenant, key, user, token, bucket and record of the
+ * backup, row for row what a restore of the same backup into SQLite holds. A database that
+ * already holds tenants is refused, and nothing of that restore stays behind. */
+static void test_bak2_node_restores_into_a_postgresql_database(void **state)
+{
+    for (int i = 0; i < 10; i++) {
+        char key[16], val[32];
+        snprintf(key, sizeof(key), "mig-%d", i);
+        snprintf(val, sizeof(val), "value-%d-\x01", i);
+        assert_true(put_ok(&srv, owner_a, key, val));
+        assert_true(put_ok(&srv, owner_b, key, val));
+    }
+    char *bk = take_backup(&srv, op, 201);
+    char root[] = "/tmp/cst-test-XXXXXX", was[32] = "";
+    assert_non_null(mkdtemp(root));
+    if (getenv("CST_TEST_DRIVER"))
+        snprintf(was, sizeof(was), "%s", getenv("CST_TEST_DRIVER"));
+    setenv("CST_TEST_DRIVER", "postgresql", 1);
+    char dsn[600];
+    snprintf(dsn, sizeof(dsn), "%s", ts_store_dsn(root));
+    assert_int_equal(
+        ts_sh("printf '[store]\ndriver = postgresql\ndsn = %s\n' > %s/store.ini", dsn, root), 0);
+    /* into SQLite, as always, and into PostgreSQL */
+    assert_int_equal(ts_sh("%s backup restore --from %s --data-dir %s/sq --master-key-file %s "
+                           "--seal-key-out %s/k0-sq.key >/dev/null",
+                           bin(), bk, root, srv.key_file, root),
+                     0);
+    assert_int_equal(ts_sh("%s backup restore --from %s --data-dir %s/pg --master-key-file %s "
+                           "--seal-key-out %s/k0-pg.key --config %s/store.ini >%s/pg.out 2>&1 || "
+                           "(cat %s/pg.out >&2; false)",
+                           bin(), bk, root, srv.key_file, root, root, root, root),
+                     0);
+    /* the stores went into the database; the node's own files are in its data dir */
+    assert_int_not_equal(ts_sh("test -e %s/pg/system.db", root), 0);
+    assert_int_not_equal(ts_sh("test -e %s/pg/tenants/%s.db", root, tenant_a), 0);
+    assert_int_equal(ts_sh("test -e %s/pg/node-signing.key", root), 0);
+    char sq_dir[64], pg_dir[64], sq_copies[64], pg_copies[64];
+    snprintf(sq_dir, sizeof(sq_dir), "%s/sq", root);
+    snprintf(pg_dir, sizeof(pg_dir), "%s/pg", root);
+    snprintf(sq_copies, sizeof(sq_copies), "%s/sq-copies", root);
+    snprintf(pg_copies, sizeof(pg_copies), "%s/pg-copies", root);
+    cst_store_conf sq = {.driver = "sqlite", .data_dir = sq_dir};
+    cst_store_conf pg = {.driver = "postgresql", .data_dir = pg_dir, .dsn = dsn, .pool_size = 2};
+    node_copies(&sq, sq_copies);
+    node_copies(&pg, pg_copies);
+    static const char *const system_tables[] = {"tenants", "tenant_keys", "users", "tokens"};
+    for (size_t i = 0; i < sizeof(system_tables) / sizeof(*system_tables); i++)
+        assert_true(ts_copy_rows_same(sq_copies, pg_copies, "system.db", system_tables[i], NULL) >
+                    0);
+    const char *tenants[] = {tenant_a, tenant_b};
+    for (size_t i = 0; i < 2; i++) {
+        char name[64];
+        assert_int_equal(cst_store_copy_name(tenants[i], name, sizeof(name)), CST_OK);
+        assert_true(ts_copy_rows_same(sq_copies, pg_copies, name, "buckets", NULL) > 0);
+        assert_true(ts_copy_rows_same(sq_copies, pg_copies, name, "records", NULL) > 0);
+        int64_t records = 0;
+        assert_int_equal(cst_store_copy_check(pg_copies, name, true, &records, NULL), CST_OK);
+        assert_true(records >= 10);
+    }
+    /* a second node restored into the same database is refused: it holds tenants */
+    assert_int_not_equal(ts_sh("%s backup restore --from %s --data-dir %s/again "
+                               "--master-key-file %s --seal-key-out %s/k0-again.key --config "
+                               "%s/store.ini >%s/again.out 2>&1",
+                               bin(), bk, root, srv.key_file, root, root, root),
+                         0);
+    assert_int_equal(ts_sh("grep -q 'already holds' %s/again.out", root), 0);
+    assert_int_not_equal(ts_sh("test -e %s/again", root), 0);
+    if (was[0])
+        setenv("CST_TEST_DRIVER", was, 1);
+    else
+        unsetenv("CST_TEST_DRIVER");
+    assert_int_equal(ts_sh("rm -rf %s", root), 0);
+    free(bk);
+}
+
 int main(void)
 {
     if (cst_crypto_init() != CST_OK) /* the retention test opens the node in-process */
         return 1;
+    if (getenv("TS_FILTER"))
+        cmocka_set_test_filter(getenv("TS_FILTER"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bak1_backup_under_load_restores_what_was_acknowledged),
         cmocka_unit_test(test_enc2_no_canary_in_backup_files),
@@ -897,6 +990,7 @@ int main(void)
         cmocka_unit_test(test_bak1_command_destination),
         cmocka_unit_test(test_bak1_crash_mid_backup_and_mid_restore),
         cmocka_unit_test(test_bak4_schedule_and_retention),
+        cmocka_unit_test(test_bak2_node_restores_into_a_postgresql_database),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -130,12 +130,8 @@ static void source_copies(int extra, char *copies, size_t n)
     write_records(ts, "b1", 0, 3 + extra);
     write_records(ts, "bulk", 1000, BULK);
     cst_tstore_close(ts);
-    bool exists = false;
-    assert_int_equal(cst_store_snapshot(s, NULL, copies, &exists), CST_OK);
-    assert_true(exists);
-    assert_int_equal(cst_store_snapshot(s, tid, copies, &exists), CST_OK);
-    assert_true(exists);
-    assert_int_equal(cst_store_snapshot_end(s), CST_OK);
+    const char *const tenants[] = {tid};
+    assert_int_equal(ts_copies(s, copies, tenants, 1), CST_OK);
     cst_store_close(s);
 }
 
@@ -150,77 +146,10 @@ static cst_err merge_from(cst_store *st, const char *copies, bool *created)
     return cst_store_merge_tenant(st, clone, tid, created);
 }
 
-/* ---- a copy's rows, as sortable text, to compare copies ---- */
-typedef struct rows {
-    char **v;
-    size_t n;
-} rows;
-
-static cst_err collect(const cst_copy_value *vals, void *ctx)
-{
-    rows *r = ((void **)ctx)[0];
-    const cst_copy_table *t = ((void **)ctx)[1];
-    cst_buf b;
-    cst_buf_init(&b, SIZE_MAX);
-    for (size_t i = 0; i < t->ncols; i++) {
-        char head[48];
-        int l = snprintf(head, sizeof(head), "|%d:%lld:%zu:", (int)vals[i].type,
-                         (long long)vals[i].i, vals[i].len);
-        assert_int_equal(cst_buf_append(&b, head, (size_t)l), CST_OK);
-        char *hex = malloc(2 * vals[i].len + 1);
-        cst_hex(vals[i].p, vals[i].len, hex);
-        assert_int_equal(cst_buf_append(&b, hex, 2 * vals[i].len), CST_OK);
-        free(hex);
-    }
-    assert_int_equal(cst_buf_append(&b, "", 1), CST_OK);
-    r->v = realloc(r->v, (r->n + 1) * sizeof(char *));
-    r->v[r->n++] = strdup((const char *)b.data);
-    cst_buf_free(&b);
-    return CST_OK;
-}
-
-static int by_text(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The rows of table (of the tenant only, when only) in the copy dir/name, sorted. */
-static rows read_table(const char *dir, const char *name, const char *table, bool only)
-{
-    const cst_copy_table *tables = NULL;
-    size_t n = 0;
-    assert_int_equal(cst_store_copy_tables(name, &tables, &n), CST_OK);
-    rows r = {0};
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(tables[i].name, table) != 0)
-            continue;
-        void *ctx[2] = {&r, (void *)&tables[i]};
-        assert_int_equal(cst_store_copy_read(dir, name, i, only ? tid : NULL, collect, ctx),
-                         CST_OK);
-        qsort(r.v, r.n, sizeof(char *), by_text);
-        return r;
-    }
-    fail_msg("no table %s in %s", table, name);
-    return r;
-}
-
-static void rows_free(rows *r)
-{
-    for (size_t i = 0; i < r->n; i++)
-        free(r->v[i]);
-    free(r->v);
-}
-
 /* The same rows of table in both copies (and at least one). */
 static void same_rows(const char *a, const char *b, const char *name, const char *table, bool only)
 {
-    rows x = read_table(a, name, table, only), y = read_table(b, name, table, only);
-    assert_true(x.n > 0);
-    assert_int_equal(x.n, y.n);
-    for (size_t i = 0; i < x.n; i++)
-        assert_string_equal(x.v[i], y.v[i]);
-    rows_free(&x);
-    rows_free(&y);
+    assert_true(ts_copy_rows_same(a, b, name, table, only ? tid : NULL) > 0);
 }
 
 static int64_t records_in(const char *dir)
@@ -238,13 +167,9 @@ static int64_t records_in(const char *dir)
 /* A backup's copies of st: the system copy, then the tenant's, then the end of the view. */
 static void backup_of(cst_store *st, char *copies, size_t n)
 {
-    bool exists = false;
+    const char *const tenants[] = {tid};
     new_dir("copies", copies, n);
-    assert_int_equal(cst_store_snapshot(st, NULL, copies, &exists), CST_OK);
-    assert_true(exists);
-    assert_int_equal(cst_store_snapshot(st, tid, copies, &exists), CST_OK);
-    assert_true(exists);
-    assert_int_equal(cst_store_snapshot_end(st), CST_OK);
+    assert_int_equal(ts_copies(st, copies, tenants, 1), CST_OK);
 }
 
 static cst_err count_tenant(const char *id, void *p)

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include "store/postgres/pg.h"
+#include "util/json.h"
 #include "util/util.h"
 
 #define FETCH_ROWS "500"
@@ -304,7 +305,7 @@ static cst_err flush(importer *im)
         e = cst_pgd_run(im->st, im->schema, im->w, true, NULL, &changes, (const char *)sql.data,
                         "s", text);
     im->changes += changes;
-    free(text);
+    cst_json_free_text(text);
     cst_buf_free(&cols);
     cst_buf_free(&sql);
     json_array_clear(im->rows);

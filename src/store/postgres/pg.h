@@ -24,6 +24,9 @@
 
 /* How long a call waits for a free connection before CST_ERR_UNAVAILABLE. */
 #define CST_PGD_ACQUIRE_MS 10000
+/* The file in a node's data dir that holds its key (meta.c): what makes it a node of a
+ * database. */
+#define CST_PGD_NODE_FILE "store.node"
 /* A tenant store's schema name: "t_" or "r_" and the tenant id. */
 #define CST_PGD_SCHEMA_MAX (CST_ID_MAX + 4)
 
