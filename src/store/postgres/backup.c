@@ -337,15 +337,14 @@ static cst_err import_row(const cst_copy_value *vals, void *ctx)
 static cst_err import_meta(const cst_copy_value *vals, void *ctx)
 {
     importer *im = ctx;
-    char k[256], v[4096];
-    ENSURE(vals[0].type == CST_COPY_TEXT && vals[1].type == CST_COPY_TEXT &&
-               vals[0].len < sizeof(k) && vals[1].len < sizeof(v),
-           CST_ERR_INTEGRITY, "a meta key of the copy is malformed");
-    memcpy(k, vals[0].p, vals[0].len);
-    k[vals[0].len] = '\0';
-    memcpy(v, vals[1].p, vals[1].len);
-    v[vals[1].len] = '\0';
-    return cst_postgres_store_meta_set(&im->st->base, im->w, k, v);
+    ENSURE(vals[0].type == CST_COPY_TEXT && vals[1].type == CST_COPY_TEXT, CST_ERR_INTEGRITY,
+           "a meta key of the copy is malformed");
+    char *k = strndup(vals[0].p, vals[0].len), *v = strndup(vals[1].p, vals[1].len);
+    cst_err e = k && v ? cst_postgres_store_meta_set(&im->st->base, im->w, k, v)
+                       : cst_fail(CST_ERR_INTERNAL, "out of memory");
+    free(k);
+    free(v);
+    return e;
 }
 
 /* The index of the table called name in a copy's layout. */
