@@ -117,6 +117,11 @@ static cst_err conn_for(pg_store *st, cst_work *w, bool write, cst_pg_conn **c, 
         *c = cur.c;
         return CST_OK;
     }
+    if (cur.c && cur.st == st && !cur.own) { /* store.h: refused, as SQLite's check_holder */
+        cst_error("storage: a call %s on a store this thread's unit of work holds",
+                  w ? "of another transaction" : "outside the unit of work");
+        return cst_fail(CST_ERR_INTERNAL, "storage error");
+    }
     *temp = true;
     return cst_pg_acquire(st->pool, CST_PGD_ACQUIRE_MS, c);
 }
