@@ -3,7 +3,8 @@
  * nodes sharing it). A lockout counts failures from every node (IAM-2), a TOTP step or a
  * recovery code used on one node is refused on the other (IAM-3), a tenant name is given once
  * whichever node asks, and a write to principals on one node moves the epoch the other
- * reads (IAM-5). Runs on both drivers (unit.test_store_iam, unit.test_store_iam_pg). */
+ * reads (IAM-5), and so that node's principals generation. Runs on both drivers
+ * (unit.test_store_iam, unit.test_store_iam_pg). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -325,9 +326,11 @@ static void test_iam5_epoch_moves_after_a_write_on_the_other_node(void **state)
     assert_int_equal(cst_store_token_create(a, NULL, &tok), CST_OK);
     long long e1 = epoch();
     assert_true(e1 > e0);
+    uint64_t ga = cst_store_principals_gen(a); /* node a's cache's view */
     assert_int_equal(cst_store_token_touch(b, NULL, tok.id, T0), CST_OK);
     assert_int_equal(cst_store_tenant_touch(b, NULL, "_sys", T0), CST_OK);
     assert_int_equal(epoch(), e1);
+    assert_int_equal(cst_store_principals_gen(a), ga);
 
     cst_txn *txn;
     cst_work *w;
@@ -337,15 +340,18 @@ static void test_iam5_epoch_moves_after_a_write_on_the_other_node(void **state)
     assert_int_equal(cst_work_end(w, false), CST_OK);
     cst_txn_rollback(txn);
     assert_int_equal(epoch(), e1);
+    assert_int_equal(cst_store_principals_gen(a), ga);
 
     assert_int_equal(cst_txn_begin(&txn), CST_OK); /* committed: moves, at the commit */
     assert_int_equal(cst_work_begin(txn, &w), CST_OK);
     assert_int_equal(cst_store_token_delete(b, w, "_sys", NULL, tok.id), CST_OK);
     assert_int_equal(epoch(), e1); /* not yet: another node reads committed rows only */
+    assert_int_equal(cst_store_principals_gen(a), ga);
     assert_int_equal(cst_work_end(w, true), CST_OK);
     assert_int_equal(cst_txn_commit(txn), CST_OK);
     long long e2 = epoch();
     assert_true(e2 > e1);
+    assert_true(cst_store_principals_gen(a) != ga); /* IAM-5: node a's cached token is stale */
     cst_token_row seen;
     assert_int_equal(cst_store_token_get(a, NULL, tok.id, &seen), CST_ERR_NOT_FOUND);
     cst_err_clear();

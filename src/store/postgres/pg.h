@@ -136,6 +136,8 @@ void cst_pgd_res_rollback_to(void *res);
 CST_MUST_USE cst_err cst_pgd_principals_bump(pg_store *st, cst_work *w);
 /* The epoch's value now (committed writes only; read on a connection of its own). */
 CST_MUST_USE cst_err cst_pgd_principals_epoch(pg_store *st, uint64_t *n);
+/* The driver table's principals_epoch (driver.h): the epoch, false (logged) when unreadable. */
+bool cst_pgd_principals_epoch_now(cst_store *st, uint64_t *n);
 
 /* This node's key (meta.c): read from its data dir, or made there when create; registered in
  * custodia_system.nodes. */
