@@ -129,6 +129,10 @@ void cst_pgd_res_rollback_to(void *res);
  * custodia_system.nodes. */
 CST_MUST_USE cst_err cst_pgd_node_key(pg_store *st, bool create);
 
+/* IAM-5: counts a write to principals (users, tokens, tenants, tenant keys) in the shared
+ * principals epoch, inside w's transaction (epoch.c). */
+CST_MUST_USE cst_err cst_pgd_principals_bump(pg_store *st, cst_work *w);
+
 /* The schema migrations of the system store (schema.c). */
 extern const cst_pg_migration cst_pgd_migrations[];
 extern const size_t cst_pgd_migrations_n;
