@@ -112,7 +112,9 @@ cst_err cst_node_open(cst_node *n, const cst_config *cfg)
     /* ENC-4: the KEK from its source (file:, command:, pkcs11:) */
     TRY(cst_node_master_open(cfg, false, &n->kek));
     TRY(cst_copy(n->kek_id, sizeof(n->kek_id), cst_master_id(n->kek)));
-    TRY(cst_store_open(cfg->data_dir, false, &n->store));
+    cst_store_conf sc;
+    cst_config_store(cfg, &sc);
+    TRY(cst_store_open_conf(&sc, false, &n->store));
     char stored[64];
     TRY(cst_store_meta_get(n->store, NULL, "kek_id", stored, sizeof(stored)));
     TRY(cst_node_kek_check(n, stored)); /* and an interrupted KEK rotation */

@@ -159,6 +159,10 @@ struct cst_store_driver {
     cst_err (*res_savepoint)(void *res);
     cst_err (*res_release)(void *res);
     void (*res_rollback_to)(void *res);
+    /* IAM-5 across nodes (optional: NULL for a store only one process writes): a counter of the
+     * committed writes to principals that every process sharing the store makes, read now;
+     * false when it cannot be read. cst_store_principals_gen adds it to the process's own. */
+    bool (*principals_epoch)(cst_store *st, uint64_t *n);
     CST_STORE_OPS(CST_STORE_OP_FIELD)
 };
 

@@ -204,7 +204,10 @@ CST_MUST_USE cst_err cst_store_tenant_settings_set(cst_store *st, cst_work *w,
 /* IAM-5: the principals generation of st: it changes after every committed write to users,
  * tokens, tenants or tenant keys (when w's transaction ends, or at once for writes that commit
  * alone), and only then; recording use (cst_store_token_touch, cst_store_tenant_touch) leaves
- * it. Rows read after reading it are current for as long as it stays unchanged. */
+ * it. Rows read after reading it are current for as long as it stays unchanged. A store that
+ * several nodes share (PostgreSQL) adds the epoch every node's writes move (driver.h
+ * principals_epoch), read at each call: another node's revocation applies to the next request
+ * here too. */
 uint64_t cst_store_principals_gen(const cst_store *st);
 CST_MUST_USE cst_err cst_store_token_create(cst_store *st, cst_work *w, const cst_token_row *t);
 CST_MUST_USE cst_err cst_store_token_get(cst_store *st, cst_work *w, const char *id,

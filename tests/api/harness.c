@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "node/config.h"
+#include "store_fixture.h"
 #include "node/node.h"
 
 static const char *bin(void)
@@ -96,13 +97,38 @@ void ts_init_with(ts_server *s, const char *init_args)
     init_in_root_with(s, init_args);
 }
 
+/* The [store] section of a node of the test driver (store_fixture.h): empty for SQLite; for
+ * PostgreSQL a database of the server's own in the test process's throw-away cluster. */
+static void store_section(const ts_server *s, char *out, size_t n)
+{
+    out[0] = '\0';
+    if (strcmp(ts_store_driver(), "postgresql") == 0)
+        snprintf(out, n, "\n[store]\ndriver = postgresql\ndsn = %s\n", ts_store_dsn(s->root));
+}
+
+const char *ts_config_arg(const ts_server *s)
+{
+    static __thread char arg[512];
+    arg[0] = '\0';
+    if (strcmp(ts_store_driver(), "sqlite") != 0)
+        snprintf(arg, sizeof(arg), " --config %s/store.ini", s->root);
+    return arg;
+}
+
 static void init_in_root_with(ts_server *s, const char *init_args)
 {
     snprintf(s->data_dir, sizeof(s->data_dir), "%s/var", s->root);
     snprintf(s->key_file, sizeof(s->key_file), "%s/custodia-master.key", s->root);
     snprintf(s->cacert, sizeof(s->cacert), "%s/tls/cert.pem", s->data_dir);
-    char cmd[4096];
-    snprintf(cmd, sizeof(cmd), "%s init --data-dir %s --json %s", bin(), s->data_dir, init_args);
+    char cmd[4096], store[700], path[400];
+    store_section(s, store, sizeof(store));
+    snprintf(path, sizeof(path), "%s/store.ini", s->root);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(store, f);
+    fclose(f);
+    snprintf(cmd, sizeof(cmd), "%s init --data-dir %s --json%s %s", bin(), s->data_dir,
+             ts_config_arg(s), init_args);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     char out[4096] = "";
@@ -121,12 +147,14 @@ bool ts_start(ts_server *s)
 {
     int fds[2];
     assert_int_equal(pipe(fds), 0);
-    char ini[400] = "";
-    if (s->extra_config[0]) {
+    char ini[400] = "", store[700];
+    store_section(s, store, sizeof(store));
+    if (s->extra_config[0] || store[0]) {
         snprintf(ini, sizeof(ini), "%s/custodia.ini", s->root);
         FILE *f = fopen(ini, "w");
         assert_non_null(f);
         fputs(s->extra_config, f);
+        fputs(store, f); /* last: its section header ends whatever extra_config left open */
         fclose(f);
     }
     char log[400];

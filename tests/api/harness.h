@@ -56,6 +56,9 @@ void ts_init_with(ts_server *s, const char *init_args);
 const char *ts_init_small_disk(ts_server *s, unsigned long bytes);
 /* Starts serve and waits for it to listen; returns false when it exits instead (its stderr is
  * then in root/serve.log). */
+/* " --config ROOT/store.ini" when the tests run on PostgreSQL (CST_TEST_DRIVER): the [store]
+ * section an offline command of s's data dir needs; "" on SQLite. */
+const char *ts_config_arg(const ts_server *s);
 bool ts_start(ts_server *s);
 /* SIGTERM and wait; returns the exit status. */
 int ts_stop(ts_server *s);

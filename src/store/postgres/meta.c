@@ -1,7 +1,8 @@
 /* meta.c: the PostgreSQL driver's meta keys, shared or per node. Nodes that share a database
  * share its meta keys (the region, the master key's id and rotation) but each keeps its own
- * node_id, created_at and last_config: those rows carry the node's key, a random name kept in
- * its data dir (store.node) and listed in custodia_system.nodes; the shared rows carry "". */
+ * node_id, created_at, last_config and root_key_id (its root key is its own): those rows carry the
+ * node's key, a random name kept in its data dir (store.node) and listed in custodia_system.nodes;
+ * the shared rows carry "". */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,7 +16,7 @@
 
 #define NODE_FILE "store.node"
 
-static const char *const per_node[] = {"node_id", "created_at", "last_config"};
+static const char *const per_node[] = {"node_id", "created_at", "last_config", "root_key_id"};
 
 static const char *scope(const pg_store *st, const char *k)
 {
