@@ -530,8 +530,9 @@ static bool tombstoned(cst_store *s, const char *tenant_id, char cert[CST_ID_MAX
 }
 
 /* RET-4: the end of an erase is one transaction: when its certificate cannot be written
- * nothing of it is (the owner is still there, no tombstone); then all of it, seen by the other
- * node. */
+ * nothing of it is (the owner is still there, no tombstone), alone or in a unit of work, which
+ * then goes on and commits (PostgreSQL: the erase's own savepoint); then all of it, seen by the
+ * other node. */
 static void test_ret4_tenant_erased_is_one_transaction(void **state)
 {
     (void)state;
@@ -539,6 +540,20 @@ static void test_ret4_tenant_erased_is_one_transaction(void **state)
     const char *tn = "tn_0000000000000000er01", *owner = "us_0000000000000000er01";
     assert_int_equal(
         cst_store_certificate_add(a, NULL, "ce_0000000000000000er00", "tn_other", 1, "{}"), CST_OK);
+    /* in a unit of work: the failed erase leaves nothing in it, and it goes on */
+    cst_txn *txn = NULL;
+    cst_work *w = NULL;
+    assert_int_equal(cst_txn_begin(&txn), CST_OK);
+    assert_int_equal(cst_work_begin(txn, &w), CST_OK);
+    assert_int_equal(
+        cst_store_tenant_erased(b, w, tn, 5000, "ce_0000000000000000er00", "{\"erased\":true}"),
+        CST_ERR_CONFLICT);
+    cst_err_clear();
+    cst_retained_row kept = {.tenant_id = "tn_0000000000000000er01", .expires_at = 1};
+    assert_int_equal(cst_store_retained_put(b, w, &kept), CST_OK);
+    assert_int_equal(cst_work_end(w, true), CST_OK);
+    assert_int_equal(cst_txn_commit(txn), CST_OK);
+    /* alone */
     assert_int_equal(
         cst_store_tenant_erased(a, NULL, tn, 5000, "ce_0000000000000000er00", "{\"erased\":true}"),
         CST_ERR_CONFLICT);
@@ -546,6 +561,7 @@ static void test_ret4_tenant_erased_is_one_transaction(void **state)
     cst_tenant_row t;
     cst_user_row u;
     char cert[CST_ID_MAX];
+    assert_int_equal(cst_store_retained_get(a, NULL, kept.tenant_id, &kept), CST_OK);
     assert_int_equal(cst_store_tenant_get(b, NULL, tn, &t), CST_OK);
     assert_string_equal(t.state, "active");
     assert_int_equal(cst_store_user_get(b, NULL, owner, &u), CST_OK);

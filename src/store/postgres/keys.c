@@ -8,13 +8,24 @@
 #include "util/util.h"
 
 /* Runs op in w, or (w NULL) in a transaction of its own that commits when op succeeds: an
- * operation of several statements is atomic either way (store.h: w NULL is atomic alone). */
+ * operation of several statements is atomic either way (store.h: w NULL is atomic alone).
+ * whole: in w, op runs in a savepoint of its own, undone when it fails, as SQLite's
+ * cst_db_begin(db, w) does: w keeps nothing of a failed op and stays usable. */
 typedef cst_err (*in_work_fn)(pg_store *st, cst_work *w, const void *args);
 
-static cst_err in_work(pg_store *st, cst_work *w, in_work_fn op, const void *args)
+static cst_err in_work(pg_store *st, cst_work *w, bool whole, in_work_fn op, const void *args)
 {
-    if (w)
+    if (w && !whole)
         return op(st, w, args);
+    if (w) {
+        TRY(cst_pgd_ddl(st, w, "SAVEPOINT cst_op"));
+        cst_err e = op(st, w, args);
+        cst_err ended = cst_pgd_ddl(st, w,
+                                    e == CST_OK ? "RELEASE SAVEPOINT cst_op"
+                                                : "ROLLBACK TO SAVEPOINT cst_op; RELEASE "
+                                                  "SAVEPOINT cst_op");
+        return e != CST_OK ? e : ended; /* a failed undo leaves w's transaction to fail */
+    }
     cst_txn *t = NULL;
     cst_work *own = NULL;
     TRY(cst_txn_begin(&t));
@@ -63,7 +74,7 @@ cst_err cst_postgres_store_key_add(cst_store *st, cst_work *w, const char *tenan
                                    int64_t now)
 {
     key_args a = {tenant_id, purpose, version, blob, now};
-    return in_work(PG(st), w, key_add_in, &a);
+    return in_work(PG(st), w, false, key_add_in, &a); /* one write, then the epoch */
 }
 
 static cst_err key_rewrapped_in(pg_store *st, cst_work *w, const void *p)
@@ -84,7 +95,7 @@ cst_err cst_postgres_store_key_rewrapped(cst_store *st, cst_work *w, const char 
                                          const char *purpose, uint32_t version, const cst_buf *blob)
 {
     key_args a = {tenant_id, purpose, version, blob, 0};
-    return in_work(PG(st), w, key_rewrapped_in, &a);
+    return in_work(PG(st), w, false, key_rewrapped_in, &a);
 }
 
 /* ---- wrapped keys, one tenant's or every tenant's ---- */
@@ -250,7 +261,7 @@ cst_err cst_postgres_store_keys_destroy(cst_store *st, cst_work *w, const char *
                                         const char *const *purposes)
 {
     destroy_args a = {tenant_id, purposes};
-    return in_work(PG(st), w, keys_destroy_in, &a);
+    return in_work(PG(st), w, true, keys_destroy_in, &a);
 }
 
 typedef struct erased_args {
@@ -299,5 +310,5 @@ cst_err cst_postgres_store_tenant_erased(cst_store *st, cst_work *w, const char 
                                          int64_t now, const char *cert_id, const char *document)
 {
     erased_args a = {tenant_id, now, cert_id, document};
-    return in_work(PG(st), w, tenant_erased_in, &a);
+    return in_work(PG(st), w, true, tenant_erased_in, &a);
 }
