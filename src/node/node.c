@@ -112,7 +112,9 @@ cst_err cst_node_open(cst_node *n, const cst_config *cfg)
     /* ENC-4: the KEK from its source (file:, command:, pkcs11:) */
     TRY(cst_node_master_open(cfg, false, &n->kek));
     TRY(cst_copy(n->kek_id, sizeof(n->kek_id), cst_master_id(n->kek)));
-    TRY(cst_store_open(cfg->data_dir, false, &n->store));
+    cst_store_conf sc;
+    cst_config_store(cfg, &sc);
+    TRY(cst_store_open_conf(&sc, false, &n->store));
     char stored[64];
     TRY(cst_store_meta_get(n->store, NULL, "kek_id", stored, sizeof(stored)));
     TRY(cst_node_kek_check(n, stored)); /* and an interrupted KEK rotation */
@@ -606,4 +608,26 @@ cst_err cst_node_audit_open(cst_node *n)
     json_decref(cur);
     cst_json_free_text(text);
     return e;
+}
+
+bool cst_node_lease(cst_node *n, const char *name, int64_t ttl_us, cst_node_lease_state *l)
+{
+    int64_t now = cst_now_us();
+    if (l->held && now - l->renewed < ttl_us / 3)
+        return true;
+    bool held = false;
+    if (cst_store_lease(n->store, name, n->node_id, now, ttl_us, &held) != CST_OK) {
+        cst_warn("lease %s: %s (the task waits)", name, cst_err_message(CST_ERR_UNAVAILABLE));
+        cst_err_clear();
+        held = false;
+    }
+    if (held != l->held)
+        cst_info("lease %s: %s", name,
+                 held ? "this node runs it now"
+                      : "another node of the store runs it (this one takes over when its "
+                        "lease expires)");
+    l->held = held;
+    if (held)
+        l->renewed = now;
+    return held;
 }
