@@ -2,10 +2,9 @@
  * store/sqlite/webhooks.c: the durable queue of signed alert deliveries. SQLite orders by rowid
  * (queueing order, kept by the upsert); here by ord, an identity given at insertion (schema v2).
  *
- * Many nodes: webhook_due only reads, as SQLite's does; a node's sender keeps one delivery in
- * flight per receiver in memory (node/webhook.c), so two nodes reading the queue at once may
- * both send the same delivery (a receiver de-duplicates by its webhook-id header). Claiming rows
- * across nodes is a change of the sender, not of this query. */
+ * Many nodes: webhook_due only reads, as SQLite's does; it claims nothing. That no message goes
+ * out twice rests on the sender: one node of those sharing the database sends, the holder of
+ * the lease "webhook.sender" (node/webhook.c, cst_node_lease). */
 #include <stdint.h>
 
 #include "store/postgres/pg.h"
