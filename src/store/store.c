@@ -26,6 +26,16 @@ static const cst_store_driver *default_driver(void)
     return drivers[0];
 }
 
+bool cst_store_exists_driver(const char *driver, const char *data_dir)
+{
+    const cst_store_driver *d = NULL;
+    if (cst_store_driver_find(driver ? driver : CST_STORE_DEFAULT_DRIVER, &d) != CST_OK) {
+        cst_err_clear();
+        return false;
+    }
+    return d->store_exists(data_dir);
+}
+
 cst_err cst_store_open_conf(const cst_store_conf *c, bool create, cst_store **out)
 {
     const cst_store_driver *d = NULL;

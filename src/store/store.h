@@ -632,6 +632,9 @@ CST_MUST_USE cst_err cst_store_residue_check(cst_store *st, const json_t *hex_bl
                                              void (*note)(const char *check, void *ctx), void *ctx);
 /* Whether data_dir holds an initialised system store. */
 bool cst_store_exists(const char *data_dir);
+/* Whether data_dir is a node of a store of the driver called driver (NULL: the default):
+ * SQLite's system.db, or a PostgreSQL node's store.node (its database is not asked). */
+bool cst_store_exists_driver(const char *driver, const char *data_dir);
 
 /* ---- copies (BAK-1..4): a store's data copied out of a data dir, for backups and restores ----
  * A copy directory holds copies under the relative names a data dir gives them

@@ -54,6 +54,13 @@ cst_err cst_postgres_store_meta_set(cst_store *st, cst_work *w, const char *k, c
                        "sss", scope(PG(st), k), k, v);
 }
 
+bool cst_pgd_node_exists(const char *data_dir)
+{
+    char path[PATH_MAX];
+    return cst_fmt(path, sizeof(path), "%s/%s", data_dir, NODE_FILE) == CST_OK &&
+           cst_path_exists(path);
+}
+
 /* This node's key: read from the data dir, or made there (create) and registered. */
 cst_err cst_pgd_node_key(pg_store *st, bool create)
 {
