@@ -170,3 +170,21 @@ cst_err ts_copies(cst_store *st, const char *dir, const char *const *tenants, si
     cst_err end = cst_store_snapshot_end(st);
     return e == CST_OK ? end : e;
 }
+
+bool ts_store_pg_int(const char *dir, const char *sql, long long *out)
+{
+    if (strcmp(ts_store_driver(), "postgresql") != 0) {
+        fprintf(stderr, "ts_store_pg_int: the test driver is not postgresql\n");
+        return false;
+    }
+    PGconn *c = PQconnectdb(ts_store_dsn(dir));
+    PGresult *r = PQexec(c, sql);
+    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
+    if (ok)
+        *out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    else
+        fprintf(stderr, "ts_store_pg_int: %s: %s\n", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    return ok;
+}

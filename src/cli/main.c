@@ -176,7 +176,7 @@ static int cmd_audit_verify(const cst_cli_command *cmd, int argc, char **argv)
     char epoch_file[PATH_MAX];
     cst_err e = cst_cli_config(&cfg, a.config, a.data_dir, a.key, NULL);
     if (e == CST_OK)
-        e = cst_node_check_data_dir(cfg.data_dir);
+        e = cst_node_check_data_dir(cfg.data_dir, cfg.store_driver);
     if (e == CST_OK)
         e = cst_fmt(epoch_file, sizeof(epoch_file), "%s/audit/epoch.key", cfg.data_dir);
     if (e == CST_OK && seal)
@@ -236,7 +236,7 @@ static int cmd_audit_export(const cst_cli_command *cmd, int argc, char **argv)
     int64_t since_us = 0, until_us = INT64_MAX;
     cst_err e = cst_cli_config(&cfg, a.config, a.data_dir, a.key, NULL);
     if (e == CST_OK)
-        e = cst_node_check_data_dir(cfg.data_dir);
+        e = cst_node_check_data_dir(cfg.data_dir, cfg.store_driver);
     if (e == CST_OK && since)
         e = parse_when("since", since, &since_us);
     if (e == CST_OK && until)

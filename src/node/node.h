@@ -129,8 +129,9 @@ struct json_t;
 void cst_node_audit_event(cst_node *n, const char *action, const char *outcome, const char *tenant,
                           const char *resource, struct json_t *info);
 
-/* Fails with a clear message when data_dir holds no initialised node. */
-CST_MUST_USE cst_err cst_node_check_data_dir(const char *data_dir);
+/* Fails with a clear message when data_dir holds no initialised node of the driver called
+ * driver (NULL: the default; cst_store_exists_driver). */
+CST_MUST_USE cst_err cst_node_check_data_dir(const char *data_dir, const char *driver);
 /* Takes an exclusive lock on the data dir (custodia.lock) for the life of the process. */
 CST_MUST_USE cst_err cst_node_lock_data_dir(const char *data_dir, int *fd);
 

@@ -14,8 +14,7 @@
  * Each has the contract of the store.h function cst_<name> (store_user_get implements
  * cst_store_user_get, tstore_open cst_tstore_open, ...). on says what a call is dispatched by:
  * S the system store handle st, T the tenant store handle ts, D nothing (copies, which the
- * default driver reads), E nothing either but asked of every driver (whether any of them finds
- * its store: a data dir's own files say which); P and A are S operations that write principals
+ * default driver reads); P and A are S operations that write principals
  * (users, tokens, tenants, tenant_keys), P inside the unit of work w, A committed alone: store.c
  * bumps the store's principals generation after them (IAM-5, cst_store_principals_gen). The touches
  * (token_touch, tenant_touch) stay S: they record use, which no cached check depends on beyond
@@ -111,7 +110,7 @@
     X(S, cst_err, store_lease, (cst_store *st, const char *name, const char *holder, int64_t now, int64_t ttl_us, bool *held), (st, name, holder, now, ttl_us, held)) \
     X(S, cst_err, store_checkpoint, (cst_store *st), (st)) \
     X(S, cst_err, store_residue_check, (cst_store *st, const json_t *hex_blobs, void (*note)(const char *check, void *ctx), void *ctx), (st, hex_blobs, note, ctx)) \
-    X(E, bool, store_exists, (const char *data_dir), (data_dir)) \
+    X(D, bool, store_exists, (const char *data_dir), (data_dir)) \
     X(D, cst_err, store_copy_name, (const char *tenant_id, char *out, size_t size), (tenant_id, out, size)) \
     X(D, bool, store_copy_tenant, (const char *name, char id[CST_ID_MAX]), (name, id)) \
     X(S, cst_err, store_snapshot, (cst_store *st, const char *tenant_id, const char *dir, bool *exists), (st, tenant_id, dir, exists)) \

@@ -26,6 +26,16 @@ static const cst_store_driver *default_driver(void)
     return drivers[0];
 }
 
+bool cst_store_exists_driver(const char *driver, const char *data_dir)
+{
+    const cst_store_driver *d = NULL;
+    if (cst_store_driver_find(driver ? driver : CST_STORE_DEFAULT_DRIVER, &d) != CST_OK) {
+        cst_err_clear();
+        return false;
+    }
+    return d->store_exists(data_dir);
+}
+
 cst_err cst_store_open_conf(const cst_store_conf *c, bool create, cst_store **out)
 {
     const cst_store_driver *d = NULL;
@@ -90,6 +100,12 @@ void cst_tstore_rollback(cst_tstore *ts, cst_work *w)
  * its connection until it ends, and a reader of another connection sees committed data only),
  * and a transaction that rolls back bumps all the same, which costs a reload and nothing else.
  * The bump is here, not in a driver, so that every driver gets it. */
+bool cst_store_shared_epoch(const cst_store *st, uint64_t *n)
+{
+    *n = 0;
+    return st->drv->principals_epoch && st->drv->principals_epoch((cst_store *)st, n);
+}
+
 uint64_t cst_store_principals_gen(const cst_store *st)
 {
     uint64_t gen = atomic_load(&st->principals_gen), epoch = 0;
@@ -143,14 +159,6 @@ static void principals_written(cst_store *st, cst_work *w);
         type r = ON_S->name args;                                                                  \
         principals_bump(st);                                                                       \
         return r;                                                                                  \
-    }
-#define WRAP_E(type, name, params, args)                                                           \
-    type cst_##name params                                                                         \
-    {                                                                                              \
-        for (size_t i = 0; i < sizeof(drivers) / sizeof(*drivers); i++)                            \
-            if (drivers[i]->name args)                                                             \
-                return true;                                                                       \
-        return false;                                                                              \
     }
 #define WRAP(on, type, name, params, args) WRAP_##on(type, name, params, args)
 CST_STORE_OPS(WRAP)

@@ -209,6 +209,10 @@ CST_MUST_USE cst_err cst_store_tenant_settings_set(cst_store *st, cst_work *w,
  * principals_epoch), read at each call: another node's revocation applies to the next request
  * here too. */
 uint64_t cst_store_principals_gen(const cst_store *st);
+/* A store several nodes share: the shared epoch alone (what other nodes' writes to principals
+ * and tenant keys moved), true; false for a store only this process writes, or when the epoch
+ * cannot be read. */
+bool cst_store_shared_epoch(const cst_store *st, uint64_t *n);
 CST_MUST_USE cst_err cst_store_token_create(cst_store *st, cst_work *w, const cst_token_row *t);
 CST_MUST_USE cst_err cst_store_token_get(cst_store *st, cst_work *w, const char *id,
                                          cst_token_row *out);
@@ -630,9 +634,11 @@ CST_MUST_USE cst_err cst_store_checkpoint(cst_store *st);
  * certificate of deletion. CST_ERR_INTEGRITY when something remains. */
 CST_MUST_USE cst_err cst_store_residue_check(cst_store *st, const json_t *hex_blobs,
                                              void (*note)(const char *check, void *ctx), void *ctx);
-/* Whether data_dir is an initialised node's, by any driver built in (SQLite: its system.db; a
- * database's node: its key). */
+/* Whether data_dir holds an initialised system store. */
 bool cst_store_exists(const char *data_dir);
+/* Whether data_dir is a node of a store of the driver called driver (NULL: the default):
+ * SQLite's system.db, or a PostgreSQL node's store.node (its database is not asked). */
+bool cst_store_exists_driver(const char *driver, const char *data_dir);
 
 /* ---- copies (BAK-1..4): a store's data copied out of a data dir, for backups and restores ----
  * A copy directory holds copies under the relative names a data dir gives them

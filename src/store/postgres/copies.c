@@ -1,17 +1,12 @@
 /* copies.c: the operations without a handle (store.h: copies in a backup or staging dir, a
- * data dir's existence): store.c sends the copies' to the default driver, whose files those
- * are, and the table's entries forward there too; a data dir is this driver's when it holds
- * the node's key. */
+ * data dir's existence): store.c sends them to the default driver, whose files those are; the
+ * table's entries forward there too. */
 #include "store/postgres/pg.h"
-#include "util/util.h"
 
-/* A node of a database keeps its key there (meta.c): init, init --join and a whole-node
- * restore write it. */
+/* Not a copy's: cst_store_exists_driver asks it whether data_dir is a node (meta.c). */
 bool cst_postgres_store_exists(const char *data_dir)
 {
-    char path[PATH_MAX];
-    return cst_fmt(path, sizeof(path), "%s/%s", data_dir, CST_PGD_NODE_FILE) == CST_OK &&
-           cst_path_exists(path);
+    return cst_pgd_node_exists(data_dir);
 }
 
 cst_err cst_postgres_store_copy_name(const char *tenant_id, char *out, size_t size)

@@ -24,6 +24,7 @@ const cst_store_driver cst_postgres_driver = {.name = "postgresql",
                                               .res_savepoint = cst_pgd_res_savepoint,
                                               .res_release = cst_pgd_res_release,
                                               .res_rollback_to = cst_pgd_res_rollback_to,
+                                              .principals_epoch = cst_pgd_principals_epoch_now,
                                               CST_STORE_OPS(ENTRY)};
 
 /* ---- the thread's transaction ----
@@ -116,6 +117,11 @@ static cst_err conn_for(pg_store *st, cst_work *w, bool write, cst_pg_conn **c, 
         ((w && cur.t == cst_work_txn(w)) || (!w && cur.own && cur.t == NULL))) {
         *c = cur.c;
         return CST_OK;
+    }
+    if (cur.c && cur.st == st && !cur.own) { /* store.h: refused, as SQLite's check_holder */
+        cst_error("storage: a call %s on a store this thread's unit of work holds",
+                  w ? "of another transaction" : "outside the unit of work");
+        return cst_fail(CST_ERR_INTERNAL, "storage error");
     }
     *temp = true;
     return cst_pg_acquire(st->pool, CST_PGD_ACQUIRE_MS, c);

@@ -14,6 +14,8 @@
 #include "store/postgres/pg.h"
 #include "util/util.h"
 
+#define NODE_FILE "store.node"
+
 static const char *const per_node[] = {"node_id", "created_at", "last_config", "root_key_id"};
 
 static const char *scope(const pg_store *st, const char *k)
@@ -52,11 +54,18 @@ cst_err cst_postgres_store_meta_set(cst_store *st, cst_work *w, const char *k, c
                        "sss", scope(PG(st), k), k, v);
 }
 
+bool cst_pgd_node_exists(const char *data_dir)
+{
+    char path[PATH_MAX];
+    return cst_fmt(path, sizeof(path), "%s/%s", data_dir, NODE_FILE) == CST_OK &&
+           cst_path_exists(path);
+}
+
 /* This node's key: read from the data dir, or made there (create) and registered. */
 cst_err cst_pgd_node_key(pg_store *st, bool create)
 {
     char path[PATH_MAX];
-    TRY(cst_fmt(path, sizeof(path), "%s/%s", st->data_dir, CST_PGD_NODE_FILE));
+    TRY(cst_fmt(path, sizeof(path), "%s/%s", st->data_dir, NODE_FILE));
     cst_buf b;
     cst_buf_init(&b, 128);
     cst_err e = cst_file_read(path, 128, &b);
@@ -74,7 +83,7 @@ cst_err cst_pgd_node_key(pg_store *st, bool create)
         e = cst_fail(CST_ERR_NOT_FOUND,
                      "%s has no %s: this data dir is not a node of the database in store.dsn "
                      "(initialise it with custodia init, or init --join for a further node)",
-                     st->data_dir, CST_PGD_NODE_FILE);
+                     st->data_dir, NODE_FILE);
     } else if (e == CST_OK) {
         ENSURE(b.len == 32, CST_ERR_INTEGRITY, "%s is damaged", path);
         memcpy(st->node_id, b.data, 32);
