@@ -14,9 +14,9 @@
  * Each has the contract of the store.h function cst_<name> (store_user_get implements
  * cst_store_user_get, tstore_open cst_tstore_open, ...). on says what a call is dispatched by:
  * S the system store handle st, T the tenant store handle ts, D nothing (copies, which the
- * default driver reads); P and A are S operations that write principals
- * (users, tokens, tenants, tenant_keys), P inside the unit of work w, A committed alone: store.c
- * bumps the store's principals generation after them (IAM-5, cst_store_principals_gen). The touches
+ * default driver reads); P and A are S operations that write principals (users, tokens,
+ * tenants, tenant_keys), P inside the unit of work w, A committed alone: store.c bumps the
+ * store's principals generation after them (IAM-5, cst_store_principals_gen). The touches
  * (token_touch, tenant_touch) stay S: they record use, which no cached check depends on beyond
  * what core/authn.c updates in place. Opening and the void operations are in the struct below. */
 // clang-format off
