@@ -155,8 +155,7 @@ static void stmt_name(const char *sql, char out[20])
     snprintf(out, 20, "c%016llx", (unsigned long long)h);
 }
 
-/* sql with each "@." replaced by schema and "." (a tenant store's tables). */
-static cst_err with_schema(const char *sql, const char *schema, char **out)
+cst_err cst_pgd_with_schema(const char *sql, const char *schema, char **out)
 {
     *out = NULL;
     if (!schema)
@@ -232,7 +231,7 @@ static cst_err runv(pg_store *st, const char *schema, cst_work *w, bool write, P
     params p;
     TRY(bind_params(&p, fmt, ap));
     char *text = NULL, name[20];
-    TRY(with_schema(sql, schema, &text));
+    TRY(cst_pgd_with_schema(sql, schema, &text));
     stmt_name(text ? text : sql, name);
     cst_pg_conn *c = NULL;
     bool temp = false;
