@@ -52,6 +52,11 @@ const char *ts_store_dsn(const char *dir)
     return dsn;
 }
 
+const char *ts_store_pg_dir(void)
+{
+    return pg_up ? pg.dir : "";
+}
+
 cst_err ts_store_open(const char *dir, bool create, cst_store **out)
 {
     cst_store_conf c = {

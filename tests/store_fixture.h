@@ -16,5 +16,7 @@ cst_err ts_store_open(const char *dir, bool create, cst_store **out);
 /* The libpq connection string of dir's database ("" for SQLite; the cluster is started on the
  * first call). */
 const char *ts_store_dsn(const char *dir);
+/* The throw-away cluster's dir (its files are in data/; "" before the first ts_store_dsn). */
+const char *ts_store_pg_dir(void);
 
 #endif

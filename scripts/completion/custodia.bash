@@ -13,8 +13,8 @@ _custodia_table()
         ;;
     "init")
         words=""
-        flags="--data-dir --region --master-key-file --master-key --pin-file --operator-username --json"
-        values="--data-dir --region --master-key-file --master-key --pin-file --operator-username"
+        flags="--config --join --data-dir --region --master-key-file --master-key --pin-file --operator-username --json"
+        values="--config --data-dir --region --master-key-file --master-key --pin-file --operator-username"
         ;;
     "serve")
         words=""

@@ -814,6 +814,7 @@ static void scheduled_run(cst_node *n)
 static void *sched_main(void *arg)
 {
     cst_node *n = arg;
+    cst_node_lease_state leader = {0};
     pthread_mutex_lock(&n->sched_mu);
     while (!n->sched_stop) {
         bool ok = true;
@@ -824,7 +825,9 @@ static void *sched_main(void *arg)
         if (!ok && every > 3600LL * 1000000)
             every = 3600LL * 1000000;
         int64_t due = last + every;
-        if (now >= due) {
+        /* one node of a shared store runs the schedule (issue 20): it wakes at least every minute
+         * and renews its lease for three */
+        if (now >= due && cst_node_lease(n, "backup.schedule", 180LL * 1000000, &leader)) {
             scheduled_run(n);
             due = cst_now_us() + every;
         }

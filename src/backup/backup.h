@@ -34,10 +34,11 @@ typedef struct cst_restore_opts {
     const char *data_dir; /* whole node: a new (absent or empty) dir; tenant: the node's */
     const char *tenant;   /* NULL: the whole node */
     const cst_key *kek;
-    const uint8_t *pin;  /* expected node public key, or NULL */
-    const char *region;  /* the region the restore must belong to, or NULL */
-    const char *k0_path; /* whole node: where the new audit seal key K0 goes (NULL: none) */
-    const char *scratch; /* tenant restore: staging space (default <data_dir>/tmp) */
+    const uint8_t *pin;          /* expected node public key, or NULL */
+    const char *region;          /* the region the restore must belong to, or NULL */
+    const char *k0_path;         /* whole node: where the new audit seal key K0 goes (NULL: none) */
+    const char *scratch;         /* tenant restore: staging space (default <data_dir>/tmp) */
+    const cst_store_conf *store; /* the node's store (NULL: SQLite in data_dir) */
 } cst_restore_opts;
 
 /* BAK-2: restores a whole node into an empty data dir, or one tenant into an existing,

@@ -426,9 +426,10 @@ static cst_err restore_tenant(const cst_restore_opts *o, const json_t *header, j
 {
     ENSURE(cst_id_valid(o->tenant, "tn"), CST_ERR_INVALID, "\"%s\" is not a tenant id", o->tenant);
     char staging[PATH_MAX], base[PATH_MAX];
-    TRY(cst_node_check_data_dir(o->data_dir));
+    TRY(cst_node_check_data_dir(o->data_dir, o->store ? o->store->driver : NULL));
     cst_store *live = NULL;
-    TRY(cst_store_open(o->data_dir, false, &live));
+    cst_store_conf sc = {.data_dir = o->data_dir};
+    TRY(cst_store_open_conf(o->store ? o->store : &sc, false, &live));
     cst_err e = tenant_target_checks(live, o, header, tombs);
     if (e == CST_OK)
         e = cst_fmt(base, sizeof(base), "%s/tmp", o->data_dir);

@@ -88,8 +88,10 @@ typedef struct bk_site {
 static void site_open(const cst_config *cfg, bool node, bk_site *s)
 {
     memset(s, 0, sizeof(*s));
+    cst_store_conf sc;
+    cst_config_store(cfg, &sc);
     if (node && cst_path_exists(cfg->data_dir) &&
-        cst_store_open(cfg->data_dir, false, &s->catalogue) != CST_OK)
+        cst_store_open_conf(&sc, false, &s->catalogue) != CST_OK)
         s->catalogue = NULL;
     if (s->catalogue &&
         (cst_store_meta_get(s->catalogue, NULL, "node_id", s->node_id, sizeof(s->node_id)) !=
@@ -373,7 +375,10 @@ static int do_restore(const cst_config *cfg, const bk_args *a)
     }
     if (e == CST_OK) /* ENC-4: the root key its header carries, else the data dir's */
         e = backup_root_key(&old, from, a->tenant != NULL, &kek);
+    cst_store_conf store;
+    cst_config_store(cfg, &store);
     cst_restore_opts o = {.from = from,
+                          .store = &store,
                           .data_dir = cfg->data_dir,
                           .tenant = a->tenant,
                           .kek = &kek,

@@ -20,15 +20,17 @@ static int fail(const char *cmd, cst_err e)
 
 static int cmd_init(const cst_cli_command *cmd, int argc, char **argv)
 {
-    const char *data_dir = "./var", *region = "local", *key = NULL, *operator= "admin";
-    const char *source = NULL, *pin_file = NULL;
-    bool json = false;
-    const cst_cli_opt opts[] = {CST_CLI_VALUE("data-dir", &data_dir),
+    const char *data_dir = NULL, *region = NULL, *key = NULL, *operator= "admin";
+    const char *source = NULL, *pin_file = NULL, *config = NULL;
+    bool json = false, join = false;
+    const cst_cli_opt opts[] = {CST_CLI_VALUE("config", &config),
+                                CST_CLI_VALUE("data-dir", &data_dir),
                                 CST_CLI_VALUE("region", &region),
                                 CST_CLI_VALUE("master-key-file", &key),
                                 CST_CLI_VALUE("master-key", &source),
                                 CST_CLI_VALUE("pin-file", &pin_file),
                                 CST_CLI_VALUE("operator-username", &operator),
+                                CST_CLI_FLAG("join", &join),
                                 CST_CLI_FLAG("json", &json),
                                 CST_CLI_END};
     int first, rc = cst_cli_parse(cmd, argc, argv, opts, &first);
@@ -38,7 +40,12 @@ static int cmd_init(const cst_cli_command *cmd, int argc, char **argv)
         return cst_cli_usage_error(cmd, "unexpected argument \"%s\"", argv[first]);
     cst_config cfg;
     cst_config_defaults(&cfg);
-    cst_err e = cst_config_set(&cfg, "node", "data_dir", data_dir);
+    /* the file first ([store], [keys], node.data_dir, node.region), then the flags over it */
+    cst_err e = config ? cst_config_load(&cfg, config) : CST_OK;
+    if (e == CST_OK && (data_dir || !config))
+        e = cst_config_set(&cfg, "node", "data_dir", data_dir ? data_dir : "./var");
+    if (e == CST_OK && !region)
+        region = cfg.region[0] ? cfg.region : "local";
     if (e == CST_OK && key)
         e = cst_config_set(&cfg, "node", "master_key_file", key);
     if (e == CST_OK && source)
@@ -48,7 +55,7 @@ static int cmd_init(const cst_cli_command *cmd, int argc, char **argv)
     if (e == CST_OK)
         e = cst_config_finish(&cfg);
     if (e == CST_OK)
-        e = cst_node_init(&cfg, region, operator, json);
+        e = cst_node_init(&cfg, region, operator, join, json);
     return e == CST_OK ? 0 : fail("init", e);
 }
 
@@ -169,7 +176,7 @@ static int cmd_audit_verify(const cst_cli_command *cmd, int argc, char **argv)
     char epoch_file[PATH_MAX];
     cst_err e = cst_cli_config(&cfg, a.config, a.data_dir, a.key, NULL);
     if (e == CST_OK)
-        e = cst_node_check_data_dir(cfg.data_dir);
+        e = cst_node_check_data_dir(cfg.data_dir, cfg.store_driver);
     if (e == CST_OK)
         e = cst_fmt(epoch_file, sizeof(epoch_file), "%s/audit/epoch.key", cfg.data_dir);
     if (e == CST_OK && seal)
@@ -229,7 +236,7 @@ static int cmd_audit_export(const cst_cli_command *cmd, int argc, char **argv)
     int64_t since_us = 0, until_us = INT64_MAX;
     cst_err e = cst_cli_config(&cfg, a.config, a.data_dir, a.key, NULL);
     if (e == CST_OK)
-        e = cst_node_check_data_dir(cfg.data_dir);
+        e = cst_node_check_data_dir(cfg.data_dir, cfg.store_driver);
     if (e == CST_OK && since)
         e = parse_when("since", since, &since_us);
     if (e == CST_OK && until)
@@ -317,16 +324,22 @@ static int cmd_help(const cst_cli_command *cmd, int argc, char **argv)
  * man pages and completion (tests/api/test_cli_help.c) follow from it. */
 const cst_cli_command cst_cli_commands[] = {
     {"init", "create a data dir, its keys, TLS certificate and first operator",
-     "usage: custodia init [--data-dir DIR] [--region R]\n"
+     "usage: custodia init [--config FILE] [--data-dir DIR] [--region R]\n"
      "                     [--master-key-file F | --master-key SOURCE] [--pin-file F]\n"
-     "                     [--operator-username NAME] [--json]\n"
+     "                     [--operator-username NAME] [--join] [--json]\n"
      "\n"
      "Creates a data dir (it must not exist), the master key when missing, the audit seal key\n"
      "K0 beside the data dir (move it offline), the node's signing key, a self-signed TLS\n"
-     "certificate and the first operator, whose one-time password it prints.\n"
+     "certificate and the first operator, whose one-time password it prints. With\n"
+     "store.driver = postgresql it also creates the shared schema in store.dsn's database.\n"
      "\n"
-     "  --data-dir DIR          the data dir to create (default ./var)\n"
-     "  --region R              the node's region (default local)\n"
+     "  --config FILE           read [store], [keys] and node.data_dir/region from FILE\n"
+     "  --join                  a further node of a PostgreSQL database made by an earlier\n"
+     "                          init: only this node's own files (data dir, root and signing\n"
+     "                          keys, K0, TLS certificate); it needs the same master key and\n"
+     "                          makes no operator\n"
+     "  --data-dir DIR          the data dir to create (default node.data_dir, else ./var)\n"
+     "  --region R              the node's region (default node.region, else local)\n"
      "  --master-key-file F     the master key file (default custodia-master.key in the data\n"
      "                          dir's parent); the same as --master-key file:F\n"
      "  --master-key SOURCE     file:PATH | pkcs11:URI | command:CMD (keys.master_key)\n"

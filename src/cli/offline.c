@@ -10,7 +10,7 @@ cst_err cst_cli_offline_open(const cst_config *cfg, const char *serving_hint, cs
 {
     memset(n, 0, sizeof(*n));
     *lock_fd = -1;
-    TRY(cst_node_check_data_dir(cfg->data_dir));
+    TRY(cst_node_check_data_dir(cfg->data_dir, cfg->store_driver));
     cst_err e = cst_node_lock_data_dir(cfg->data_dir, lock_fd);
     if (e == CST_ERR_CONFLICT)
         return cst_fail(e, "a node is serving %s: %s", cfg->data_dir, serving_hint);

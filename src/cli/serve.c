@@ -183,7 +183,7 @@ int cst_cli_serve(const cst_config *cfg)
     if (e == CST_OK)
         e = cst_routes_check(cst_api_routes, cst_api_route_count);
     if (e == CST_OK)
-        e = cst_node_check_data_dir(cfg->data_dir);
+        e = cst_node_check_data_dir(cfg->data_dir, cfg->store_driver);
     if (e == CST_OK)
         e = cst_node_lock_data_dir(cfg->data_dir, &lock_fd);
     bool tls = !cfg->allow_plaintext_loopback;

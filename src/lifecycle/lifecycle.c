@@ -504,13 +504,17 @@ cst_err cst_lifecycle_sweep(cst_node *n, int64_t now, json_t **report)
 static void *sweep_main(void *arg)
 {
     cst_node *n = arg;
+    cst_node_lease_state leader = {0};
     pthread_mutex_lock(&n->sweep_mu);
     while (!n->sweep_stop) {
         pthread_mutex_unlock(&n->sweep_mu);
         cst_err_clear();
-        if (cst_lifecycle_sweep(n, cst_now_us(), NULL) != CST_OK)
-            cst_err_clear();
-        cst_detect_sweep(n, cst_now_us()); /* DET-1: backup, drill and audit evidence */
+        /* one node of a shared store sweeps (issue 20); its lease outlives two missed sweeps */
+        if (cst_node_lease(n, "lifecycle.sweep", 3LL * n->cfg.sweep_interval * 1000000, &leader)) {
+            if (cst_lifecycle_sweep(n, cst_now_us(), NULL) != CST_OK)
+                cst_err_clear();
+            cst_detect_sweep(n, cst_now_us()); /* DET-1: backup, drill and audit evidence */
+        }
         pthread_mutex_lock(&n->sweep_mu);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);

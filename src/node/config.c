@@ -244,6 +244,7 @@ static bool warn_seal(const cst_config *c, char *out, size_t n)
 
 static const char *const read_durabilities[] = {"durable", "batched", NULL};
 static const char *const log_formats[] = {"json", "text", NULL};
+static const char *const store_drivers[] = {"sqlite", "postgresql", NULL};
 
 static bool warn_metrics_per_tenant(const cst_config *c, char *out, size_t n)
 {
@@ -663,6 +664,25 @@ static const config_key config_keys[] = {
          "tenant databases kept open (3 descriptors each); beyond it the least recently used one "
          "no request holds is closed and its keys wiped. When every open one is in use the bound "
          "gives way (with a warning) rather than refuse a request"),
+    {.name = "store.driver",
+     .type = K_STR,
+     .off = FIELD(store_driver),
+     .size = FSIZE(store_driver),
+     .def = "sqlite",
+     .choices = store_drivers,
+     .desc = "where tenants, principals, keys and records live: `sqlite` (files in `data_dir`, "
+             "one node) or `postgresql` (a database that several nodes of one region share; "
+             "`store.dsn`). Either way the data dir keeps what is the node's own: its audit log, "
+             "signing key, TLS certificate (docs/architecture.md)"},
+    KSTR("store.dsn", store_dsn, "empty",
+         "`store.driver = postgresql`: a libpq connection string, e.g. `host=db.internal "
+         "dbname=custodia user=custodia sslmode=verify-full sslrootcert=/etc/custodia/db-ca.pem "
+         "passfile=/etc/custodia/pgpass`. Keep the password out of it: `passfile=` (mode 0600) or "
+         "`PGPASSWORD` in the service's environment. Files it names must be readable by the "
+         "node (`node.sandbox_read_paths`)"),
+    KNUM("store.pool_size", K_INT, store_pool_size, "8", 1, 256,
+         "`store.driver = postgresql`: connections this node keeps to the database; a request "
+         "waits up to 10 s for a free one, then gets `503`"),
     {.name = "auth.login_rate_per_ip",
      .type = K_INT,
      .off = FIELD(login_rate_per_ip),
@@ -831,6 +851,14 @@ static long key_value(const cst_config *c, const config_key *k)
     default:
         return 0;
     }
+}
+
+void cst_config_store(const cst_config *c, cst_store_conf *out)
+{
+    *out = (cst_store_conf){.driver = c->store_driver,
+                            .data_dir = c->data_dir,
+                            .dsn = c->store_dsn,
+                            .pool_size = c->store_pool_size};
 }
 
 static cst_err check_choice(const config_key *k, const char *v)
@@ -1034,6 +1062,11 @@ cst_err cst_config_finish(cst_config *c)
     if (!c->backup_scratch_dir[0])
         TRY(cst_fmt(c->backup_scratch_dir, sizeof(c->backup_scratch_dir), "%s/tmp", c->data_dir));
     /* Rules across keys. */
+    ENSURE(strcmp(c->store_driver, "postgresql") != 0 || c->store_dsn[0], CST_ERR_INVALID,
+           "store.driver = postgresql needs store.dsn (a libpq connection string)");
+    ENSURE(strcmp(c->store_driver, "sqlite") != 0 || !c->store_dsn[0], CST_ERR_INVALID,
+           "store.dsn is set but store.driver is sqlite: set store.driver = postgresql, or "
+           "remove store.dsn");
     ENSURE(!!c->tls_cert_file[0] == !!c->tls_key_file[0], CST_ERR_INVALID,
            "tls.cert_file and tls.key_file must be set together");
     /* ENC-3: a plaintext listener exists only on loopback, and only when asked for. */

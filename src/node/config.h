@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "store/store.h"
 #include "util/cidr.h"
 #include "util/err.h"
 
@@ -114,6 +115,10 @@ typedef struct cst_config {
     int header_timeout;             /* seconds for the TLS handshake plus request headers */
     size_t max_inflight_body_bytes; /* request bodies held in memory, node-wide */
     int max_open_tenants;           /* open tenant stores (LRU beyond it) */
+    /* issue 20: where the stores are (SQLite in the data dir, or a shared PostgreSQL) */
+    char store_driver[16]; /* sqlite | postgresql */
+    char store_dsn[1024];  /* libpq connection string (postgresql) */
+    int store_pool_size;   /* connections to the database */
     /* IAM-2: login throttling and the password-hashing pool */
     int login_rate_per_ip;      /* login attempts per minute from one source address */
     int login_rate_per_account; /* login attempts per minute for one account */
@@ -166,6 +171,8 @@ extern const cst_lifecycle_policy cst_lifecycle_defaults;
 void cst_config_defaults(cst_config *c);
 /* Reads an INI file over the defaults; an unknown section or key, or a bad value, fails with
  * the file, line and key named. */
+/* The store the configuration names (points into c). */
+void cst_config_store(const cst_config *c, cst_store_conf *out);
 CST_MUST_USE cst_err cst_config_load(cst_config *c, const char *path);
 /* Applies one setting by section and key (the file parser and flags both use it). */
 CST_MUST_USE cst_err cst_config_set(cst_config *c, const char *section, const char *key,

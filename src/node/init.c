@@ -105,27 +105,74 @@ static cst_err make_operator(cst_store *st, const char *username, char password[
     return cst_store_user_create(st, NULL, &u);
 }
 
-static cst_err init_store(const char *data_dir, const char *kek_id, const cst_key *root,
-                          const char *region, const char *operator_username, char password[32])
+/* A store that holds a region was initialised by an earlier init (a shared database). */
+static cst_err shared_region(cst_store *st, char *region, size_t n)
 {
-    char root_id[CST_KEK_ID_LEN + 1];
+    cst_err e = cst_store_meta_get(st, NULL, "region", region, n);
+    if (e == CST_ERR_NOT_FOUND) {
+        cst_err_clear();
+        region[0] = '\0';
+        return CST_OK;
+    }
+    return e;
+}
+
+/* The join of a further node (issue 20): the database's region and master key are this
+ * node's. */
+static cst_err join_checks(cst_store *st, const char *kek_id, const char *region)
+{
+    char have[CST_NAME_MAX + 1], kek[64];
+    TRY(shared_region(st, have, sizeof(have)));
+    ENSURE(have[0], CST_ERR_INVALID,
+           "the database in store.dsn has not been initialised: run custodia init --config FILE "
+           "(without --join) for its first node");
+    ENSURE(strcmp(have, region) == 0, CST_ERR_INVALID,
+           "the database in store.dsn belongs to region %s, not %s (RES-1): give --region %s", have,
+           region, have);
+    TRY(cst_store_meta_get(st, NULL, "kek_id", kek, sizeof(kek)));
+    ENSURE(strcmp(kek, kek_id) == 0, CST_ERR_INVALID,
+           "the master key given (key id %s) is not the database's (key id %s): a node joins "
+           "with the master key the other nodes use",
+           kek_id, kek);
+    return CST_OK;
+}
+
+static cst_err init_store(const cst_config *cfg, const char *kek_id, const cst_key *root,
+                          const char *region, const char *operator_username, bool join,
+                          char password[32])
+{
+    char root_id[CST_KEK_ID_LEN + 1], have[CST_NAME_MAX + 1];
     cst_kek_id(root, root_id);
     cst_store *st = NULL;
+    cst_store_conf sc;
+    cst_config_store(cfg, &sc);
     char node_id[CST_ID_MAX], now[32];
-    TRY(cst_store_open(data_dir, true, &st));
+    TRY(cst_store_open_conf(&sc, true, &st));
     cst_random_id("nd", node_id);
     cst_time_format(cst_now_us(), now);
-    cst_err e = cst_store_meta_set(st, NULL, "node_id", node_id);
+    cst_err e = join ? join_checks(st, kek_id, region) : shared_region(st, have, sizeof(have));
+    if (e == CST_OK && !join && have[0])
+        e = cst_fail(CST_ERR_CONFLICT,
+                     "the database in store.dsn is initialised already (region %s): add this "
+                     "node to it with custodia init --join",
+                     have);
+    /* this node's own keys (meta.c keeps them per node on a shared database) */
+    if (e == CST_OK)
+        e = cst_store_meta_set(st, NULL, "node_id", node_id);
+    if (e == CST_OK)
+        e = cst_store_meta_set(st, NULL, "created_at", now);
+    if (e == CST_OK) /* what this node's backups are sealed under (restore.c) */
+        e = cst_store_meta_set(st, NULL, "root_key_id", root_id);
+    if (join) {
+        cst_store_close(st);
+        return e;
+    }
     if (e == CST_OK)
         e = cst_store_meta_set(st, NULL, "region", region);
     if (e == CST_OK)
         e = cst_store_meta_set(st, NULL, "kek_id", kek_id);
-    if (e == CST_OK)
-        e = cst_store_meta_set(st, NULL, "created_at", now);
     if (e == CST_OK) /* ENC-4: the KEK's age counts from here (keys.kek_max_age) */
         e = cst_store_meta_set(st, NULL, "kek_since", now);
-    if (e == CST_OK) /* what backups are sealed under (restore.c) */
-        e = cst_store_meta_set(st, NULL, "root_key_id", root_id);
     if (e == CST_OK)
         e = cst_store_meta_set(st, NULL, "schema_version", "1");
     if (e == CST_OK)
@@ -161,9 +208,12 @@ cst_err cst_node_root_key(const cst_config *cfg, bool have_data_dir, const cst_b
 }
 
 cst_err cst_node_init(const cst_config *cfg, const char *region, const char *operator_username,
-                      bool json)
+                      bool join, bool json)
 {
     const char *data_dir = cfg->data_dir;
+    ENSURE(!join || strcmp(cfg->store_driver, "postgresql") == 0, CST_ERR_INVALID,
+           "init --join adds a node to a shared PostgreSQL database: set store.driver = "
+           "postgresql and store.dsn in the file given with --config");
     TRY(cst_account_check_username(operator_username));
     ENSURE(region_valid(region), CST_ERR_INVALID,
            "region must be 1-64 characters of a-z, 0-9 and '-', not \"%s\"", region);
@@ -173,8 +223,9 @@ cst_err cst_node_init(const cst_config *cfg, const char *region, const char *ope
     TRY(make_dir(data_dir));
     bool new_key = cfg->master_key_file[0] && !cst_path_exists(cfg->master_key_file);
     cst_master *m = NULL;
-    TRY(cst_node_master_open(cfg, true, &m)); /* ENC-4: file: and pkcs11: make a missing key */
-    cst_key root = {0};                       /* seals the node's own secrets (crypto/master.h) */
+    /* ENC-4: file: and pkcs11: make a missing key; a joining node brings the database's */
+    TRY(cst_node_master_open(cfg, !join, &m));
+    cst_key root = {0}; /* seals the node's own secrets (crypto/master.h) */
     cst_err e = cst_master_root_key(m, data_dir, true, &root);
     char k0_path[PATH_MAX], pk_hex[65], password[32], cert[PATH_MAX], key[PATH_MAX];
     if (e == CST_OK)
@@ -194,7 +245,7 @@ cst_err cst_node_init(const cst_config *cfg, const char *region, const char *ope
     if (e == CST_OK)
         e = cst_tls_selfsigned(cert, key, NULL);
     if (e == CST_OK)
-        e = init_store(data_dir, cst_master_id(m), &root, region, operator_username, password);
+        e = init_store(cfg, cst_master_id(m), &root, region, operator_username, join, password);
     char kid[CST_KEK_ID_LEN + 1];
     snprintf(kid, sizeof(kid), "%s", cst_master_id(m));
     cst_key_free(&root);
@@ -202,18 +253,21 @@ cst_err cst_node_init(const cst_config *cfg, const char *region, const char *ope
     TRY(e);
 
     if (json) {
-        json_t *o =
-            json_pack("{s:{s:s,s:s},s:s,s:s,s:s,s:s,s:s,s:s}", "operator", "username",
-                      operator_username, "password", password, "seal_key_file", k0_path,
-                      "public_key", pk_hex, "data_dir", data_dir, "master_key_file",
-                      cfg->master_key_file, "master_key", cfg->master_key, "region", region);
+        json_t *op =
+            join ? json_null()
+                 : json_pack("{s:s,s:s}", "username", operator_username, "password", password);
+        json_t *o = json_pack("{s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "operator", op, "seal_key_file",
+                              k0_path, "public_key", pk_hex, "data_dir", data_dir,
+                              "master_key_file", cfg->master_key_file, "master_key",
+                              cfg->master_key, "region", region, "joined", join);
         char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
         if (text)
             printf("%s\n", text);
         cst_json_free_text(text);
         json_decref(o);
     } else {
-        printf("custodia: initialised %s (region %s)\n", data_dir, region);
+        printf("custodia: initialised %s (region %s)%s\n", data_dir, region,
+               join ? ", a further node of the database in store.dsn" : "");
         if (cfg->master_key_file[0])
             printf("  master key:      %s%s (keep it outside the data dir; back it up "
                    "separately)\n",
@@ -225,6 +279,8 @@ cst_err cst_node_init(const cst_config *cfg, const char *region, const char *ope
                "                   the audit log was not rewritten; the node never needs it.\n");
         printf("  TLS certificate: %s (self-signed)\n", cert);
         printf("  node public key: %s\n", pk_hex);
+    }
+    if (!json && !join) {
         printf("\n  operator login:  tenant \"_sys\", username \"%s\", one-time password:\n"
                "                   %s\n"
                "  It is shown once and must be changed at first login.\n",

@@ -23,7 +23,7 @@
 /* Buckets per login throttle table (each ~24 bytes): 8,192 client addresses or accounts. */
 #define CST_LOGIN_THROTTLE_ENTRIES 8192
 
-cst_err cst_node_check_data_dir(const char *data_dir)
+cst_err cst_node_check_data_dir(const char *data_dir, const char *driver)
 {
     char path[PATH_MAX];
     /* BAK-2: a restore that did not finish leaves this marker; never serve half a node. */
@@ -32,9 +32,11 @@ cst_err cst_node_check_data_dir(const char *data_dir)
            "%s holds an unfinished restore; run the restore again (custodia backup restore "
            "--from BACKUP --data-dir %s)",
            data_dir, data_dir);
-    ENSURE(cst_store_exists(data_dir), CST_ERR_INVALID,
-           "%s is not an initialised data dir (run: custodia init --data-dir %s)", data_dir,
-           data_dir);
+    ENSURE(cst_store_exists_driver(driver, data_dir), CST_ERR_INVALID,
+           "%s is not an initialised data dir of a node on %s (run: custodia init --data-dir %s; "
+           "a node of a shared PostgreSQL database needs its configuration file, with its "
+           "[store] section: --config FILE)",
+           data_dir, driver ? driver : CST_STORE_DEFAULT_DRIVER, data_dir);
     return CST_OK;
 }
 
@@ -108,11 +110,13 @@ cst_err cst_node_open(cst_node *n, const cst_config *cfg)
     pthread_mutex_init(&n->kek_mu, NULL);
     pthread_mutex_init(&n->kekrot_mu, NULL);
     n->started_at = cst_now_us();
-    TRY(cst_node_check_data_dir(cfg->data_dir));
+    TRY(cst_node_check_data_dir(cfg->data_dir, cfg->store_driver));
     /* ENC-4: the KEK from its source (file:, command:, pkcs11:) */
     TRY(cst_node_master_open(cfg, false, &n->kek));
     TRY(cst_copy(n->kek_id, sizeof(n->kek_id), cst_master_id(n->kek)));
-    TRY(cst_store_open(cfg->data_dir, false, &n->store));
+    cst_store_conf sc;
+    cst_config_store(cfg, &sc);
+    TRY(cst_store_open_conf(&sc, false, &n->store));
     char stored[64];
     TRY(cst_store_meta_get(n->store, NULL, "kek_id", stored, sizeof(stored)));
     TRY(cst_node_kek_check(n, stored)); /* and an interrupted KEK rotation */
@@ -606,4 +610,26 @@ cst_err cst_node_audit_open(cst_node *n)
     json_decref(cur);
     cst_json_free_text(text);
     return e;
+}
+
+bool cst_node_lease(cst_node *n, const char *name, int64_t ttl_us, cst_node_lease_state *l)
+{
+    int64_t now = cst_now_us();
+    if (l->held && now - l->renewed < ttl_us / 3)
+        return true;
+    bool held = false;
+    if (cst_store_lease(n->store, name, n->node_id, now, ttl_us, &held) != CST_OK) {
+        cst_warn("lease %s: %s (the task waits)", name, cst_err_message(CST_ERR_UNAVAILABLE));
+        cst_err_clear();
+        held = false;
+    }
+    if (held != l->held)
+        cst_info("lease %s: %s", name,
+                 held ? "this node runs it now"
+                      : "another node of the store runs it (this one takes over when its "
+                        "lease expires)");
+    l->held = held;
+    if (held)
+        l->renewed = now;
+    return held;
 }

@@ -75,6 +75,16 @@ typedef struct cst_node {
  * match what the data dir was initialised with. */
 CST_MUST_USE cst_err cst_node_open(cst_node *n, const cst_config *cfg);
 void cst_node_close(cst_node *n);
+/* Issue 20: a lease of a periodic task that one node of those sharing a store runs at a time
+ * (the lifecycle sweep, the backup schedule, the webhook sender): the caller's record of it. */
+typedef struct cst_node_lease_state {
+    bool held;
+    int64_t renewed; /* when this node last claimed or renewed it */
+} cst_node_lease_state;
+/* Whether this node holds the lease name: claimed, or renewed for ttl_us once a third of it has
+ * passed (no write to the store more often). A change is logged. A store that cannot be
+ * reached: false (the task waits). */
+bool cst_node_lease(cst_node *n, const char *name, int64_t ttl_us, cst_node_lease_state *l);
 /* Opens the audit log and records the start (CHG-1: a hash of the effective configuration
  * and every key changed since the last start). */
 CST_MUST_USE cst_err cst_node_audit_open(cst_node *n);
@@ -119,8 +129,9 @@ struct json_t;
 void cst_node_audit_event(cst_node *n, const char *action, const char *outcome, const char *tenant,
                           const char *resource, struct json_t *info);
 
-/* Fails with a clear message when data_dir holds no initialised node. */
-CST_MUST_USE cst_err cst_node_check_data_dir(const char *data_dir);
+/* Fails with a clear message when data_dir holds no initialised node of the driver called
+ * driver (NULL: the default; cst_store_exists_driver). */
+CST_MUST_USE cst_err cst_node_check_data_dir(const char *data_dir, const char *driver);
 /* Takes an exclusive lock on the data dir (custodia.lock) for the life of the process. */
 CST_MUST_USE cst_err cst_node_lock_data_dir(const char *data_dir, int *fd);
 
@@ -148,11 +159,13 @@ CST_MUST_USE cst_err cst_signed_json_verify(const uint8_t *doc, size_t len, cons
 CST_MUST_USE cst_err cst_node_make_seal_key(const char *data_dir, const cst_key *kek,
                                             const char *k0_path);
 
-/* custodia init: see SPEC §4. The first operator (a sys-admin) is named operator_username
+/* custodia init: see SPEC §4. join (issue 20: store.driver = postgresql only): a further node
+ * of a database an earlier init made: only its own files and meta keys, no operator; its
+ * master key must be the database's. The first operator (a sys-admin) is named operator_username
  * (validated like every username; "admin" when not given, which everyone can guess: IAM-2).
  * Prints prose, or one JSON object when json is true. */
 CST_MUST_USE cst_err cst_node_init(const cst_config *cfg, const char *region,
-                                   const char *operator_username, bool json);
+                                   const char *operator_username, bool join, bool json);
 /* ENC-4: the master key named by cfg's keys.master_key; create: init makes a missing one. */
 CST_MUST_USE cst_err cst_node_master_open(const cst_config *cfg, bool create, cst_master **out);
 /* The root key (crypto/master.h) for the offline commands; have_data_dir false: a restore into

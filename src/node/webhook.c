@@ -617,12 +617,16 @@ static void *sender_main(void *arg)
     }
     s->h = h;
     int64_t next_scan = 0;
+    cst_node_lease_state leader = {0};
     while (!h->stop) {
         int64_t now = cst_now_us();
+        /* one node of a shared store sends (issue 20), so that no message goes out twice; its
+         * lease is renewed at every scan */
         if (s->busy_n < DUE_BATCH && (h->kick || now >= next_scan)) {
             h->kick = false;
             next_scan = now + POLL_MS * 1000LL;
-            scan(s, now);
+            if (cst_node_lease(h->node, "webhook.sender", 30LL * 1000000, &leader))
+                scan(s, now);
         }
         int running = 0;
         if (curl_multi_perform(h->multi, &running) != CURLM_OK)

@@ -107,6 +107,7 @@
     X(S, cst_err, store_access_get, (cst_store *st, cst_work *w, const char *id, cst_access_row *out), (st, w, id, out)) \
     X(S, cst_err, store_access_list, (cst_store *st, cst_work *w, const char *tenant_id, cst_err (*fn)(const cst_access_row *, void *), void *ctx), (st, w, tenant_id, fn, ctx)) \
     X(S, cst_err, store_access_use, (cst_store *st, cst_work *w, const char *id, int64_t requests, int64_t records_read), (st, w, id, requests, records_read)) \
+    X(S, cst_err, store_lease, (cst_store *st, const char *name, const char *holder, int64_t now, int64_t ttl_us, bool *held), (st, name, holder, now, ttl_us, held)) \
     X(S, cst_err, store_checkpoint, (cst_store *st), (st)) \
     X(S, cst_err, store_residue_check, (cst_store *st, const json_t *hex_blobs, void (*note)(const char *check, void *ctx), void *ctx), (st, hex_blobs, note, ctx)) \
     X(D, bool, store_exists, (const char *data_dir), (data_dir)) \
@@ -159,6 +160,10 @@ struct cst_store_driver {
     cst_err (*res_savepoint)(void *res);
     cst_err (*res_release)(void *res);
     void (*res_rollback_to)(void *res);
+    /* IAM-5 across nodes (optional: NULL for a store only one process writes): a counter of the
+     * committed writes to principals that every process sharing the store makes, read now;
+     * false when it cannot be read. cst_store_principals_gen adds it to the process's own. */
+    bool (*principals_epoch)(cst_store *st, uint64_t *n);
     CST_STORE_OPS(CST_STORE_OP_FIELD)
 };
 

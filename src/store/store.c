@@ -26,6 +26,16 @@ static const cst_store_driver *default_driver(void)
     return drivers[0];
 }
 
+bool cst_store_exists_driver(const char *driver, const char *data_dir)
+{
+    const cst_store_driver *d = NULL;
+    if (cst_store_driver_find(driver ? driver : CST_STORE_DEFAULT_DRIVER, &d) != CST_OK) {
+        cst_err_clear();
+        return false;
+    }
+    return d->store_exists(data_dir);
+}
+
 cst_err cst_store_open_conf(const cst_store_conf *c, bool create, cst_store **out)
 {
     const cst_store_driver *d = NULL;
@@ -92,7 +102,15 @@ void cst_tstore_rollback(cst_tstore *ts, cst_work *w)
  * The bump is here, not in a driver, so that every driver gets it. */
 uint64_t cst_store_principals_gen(const cst_store *st)
 {
-    return atomic_load(&st->principals_gen);
+    uint64_t gen = atomic_load(&st->principals_gen), epoch = 0;
+    if (!st->drv->principals_epoch)
+        return gen;
+    /* Another node's write moves the shared epoch; one that cannot be read gives a generation
+     * no entry carries (the top bit, and a fresh count), so the cache reloads from the store,
+     * which then reports the failure. */
+    if (!st->drv->principals_epoch((cst_store *)st, &epoch))
+        return (1ULL << 63) | atomic_fetch_add(&((cst_store *)st)->principals_gen, 1);
+    return (gen + epoch) & ~(1ULL << 63);
 }
 
 static void principals_bump(cst_store *st)

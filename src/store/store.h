@@ -204,7 +204,10 @@ CST_MUST_USE cst_err cst_store_tenant_settings_set(cst_store *st, cst_work *w,
 /* IAM-5: the principals generation of st: it changes after every committed write to users,
  * tokens, tenants or tenant keys (when w's transaction ends, or at once for writes that commit
  * alone), and only then; recording use (cst_store_token_touch, cst_store_tenant_touch) leaves
- * it. Rows read after reading it are current for as long as it stays unchanged. */
+ * it. Rows read after reading it are current for as long as it stays unchanged. A store that
+ * several nodes share (PostgreSQL) adds the epoch every node's writes move (driver.h
+ * principals_epoch), read at each call: another node's revocation applies to the next request
+ * here too. */
 uint64_t cst_store_principals_gen(const cst_store *st);
 CST_MUST_USE cst_err cst_store_token_create(cst_store *st, cst_work *w, const cst_token_row *t);
 CST_MUST_USE cst_err cst_store_token_get(cst_store *st, cst_work *w, const char *id,
@@ -563,6 +566,14 @@ CST_MUST_USE cst_err cst_store_review_decisions(cst_store *st, cst_work *w, cons
  * (*claimed), atomically, so that two sweeps never both remind. Committed on its own. */
 CST_MUST_USE cst_err cst_store_review_remind(cst_store *st, const char *scope, int64_t now,
                                              int64_t interval_us, bool *claimed);
+/* ---- leases: one node at a time (issue 20) ----
+ * Claims the lease name for holder until now + ttl_us when it is free, expired or holder's
+ * already (a renewal), atomically for every node sharing the store; *held says whether holder
+ * has it now. ttl_us 0 gives it up (when holder has it). A node that dies loses its leases when
+ * they expire. Committed on its own. */
+CST_MUST_USE cst_err cst_store_lease(cst_store *st, const char *name, const char *holder,
+                                     int64_t now, int64_t ttl_us, bool *held);
+
 /* ---- lockbox (IAM-8): operators' access requests and the grants they become ---- */
 #define CST_ACCESS_TEXT 1024 /* a justification, a comment */
 #define CST_ACCESS_LIST 2048 /* approvals: a JSON array of {by, at, comment} */
@@ -621,6 +632,9 @@ CST_MUST_USE cst_err cst_store_residue_check(cst_store *st, const json_t *hex_bl
                                              void (*note)(const char *check, void *ctx), void *ctx);
 /* Whether data_dir holds an initialised system store. */
 bool cst_store_exists(const char *data_dir);
+/* Whether data_dir is a node of a store of the driver called driver (NULL: the default):
+ * SQLite's system.db, or a PostgreSQL node's store.node (its database is not asked). */
+bool cst_store_exists_driver(const char *driver, const char *data_dir);
 
 /* ---- copies (BAK-1..4): a store's data copied out of a data dir, for backups and restores ----
  * A copy directory holds copies under the relative names a data dir gives them

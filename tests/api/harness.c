@@ -25,6 +25,8 @@
 #include <cmocka.h>
 
 #include "node/config.h"
+#include "pg_cluster.h"
+#include "store_fixture.h"
 #include "node/node.h"
 
 static const char *bin(void)
@@ -62,6 +64,21 @@ void ts_init(ts_server *s)
     init_in_root(s);
 }
 
+void ts_init_join(ts_server *b, const ts_server *a)
+{
+    reg_forget_stale(b);
+    memset(b, 0, sizeof(*b));
+    strcpy(b->root, "/tmp/cst-test-XXXXXX");
+    assert_non_null(mkdtemp(b->root));
+    reg_add(b);
+    snprintf(b->store_root, sizeof(b->store_root), "%s", a->root);
+    char args[400];
+    snprintf(args, sizeof(args), "--join --master-key-file %s", a->key_file);
+    init_in_root_with(b, args);
+    snprintf(b->key_file, sizeof(b->key_file), "%s", a->key_file);
+    snprintf(b->op_password, sizeof(b->op_password), "%s", a->op_password);
+}
+
 const char *ts_init_small_disk(ts_server *s, unsigned long bytes)
 {
     reg_forget_stale(s);
@@ -96,13 +113,39 @@ void ts_init_with(ts_server *s, const char *init_args)
     init_in_root_with(s, init_args);
 }
 
+/* The [store] section of a node of the test driver (store_fixture.h): empty for SQLite; for
+ * PostgreSQL a database of the server's own in the test process's throw-away cluster. */
+static void store_section(const ts_server *s, char *out, size_t n)
+{
+    out[0] = '\0';
+    if (strcmp(ts_store_driver(), "postgresql") == 0)
+        snprintf(out, n, "\n[store]\ndriver = postgresql\ndsn = %s\n",
+                 ts_store_dsn(s->store_root[0] ? s->store_root : s->root));
+}
+
+const char *ts_config_arg(const ts_server *s)
+{
+    static __thread char arg[512];
+    arg[0] = '\0';
+    if (strcmp(ts_store_driver(), "sqlite") != 0)
+        snprintf(arg, sizeof(arg), " --config %s/store.ini", s->root);
+    return arg;
+}
+
 static void init_in_root_with(ts_server *s, const char *init_args)
 {
     snprintf(s->data_dir, sizeof(s->data_dir), "%s/var", s->root);
     snprintf(s->key_file, sizeof(s->key_file), "%s/custodia-master.key", s->root);
     snprintf(s->cacert, sizeof(s->cacert), "%s/tls/cert.pem", s->data_dir);
-    char cmd[4096];
-    snprintf(cmd, sizeof(cmd), "%s init --data-dir %s --json %s", bin(), s->data_dir, init_args);
+    char cmd[4096], store[700], path[400];
+    store_section(s, store, sizeof(store));
+    snprintf(path, sizeof(path), "%s/store.ini", s->root);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(store, f);
+    fclose(f);
+    snprintf(cmd, sizeof(cmd), "%s init --data-dir %s --json%s %s", bin(), s->data_dir,
+             ts_config_arg(s), init_args);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     char out[4096] = "";
@@ -112,8 +155,9 @@ static void init_in_root_with(ts_server *s, const char *init_args)
     json_t *j = json_loads(out, 0, NULL);
     assert_non_null(j);
     const char *pw = json_string_value(json_object_get(json_object_get(j, "operator"), "password"));
-    assert_non_null(pw);
-    strcpy(s->op_password, pw);
+    assert_true(pw || s->store_root[0]); /* a joining node makes no operator */
+    if (pw)
+        strcpy(s->op_password, pw);
     json_decref(j);
 }
 
@@ -121,12 +165,14 @@ bool ts_start(ts_server *s)
 {
     int fds[2];
     assert_int_equal(pipe(fds), 0);
-    char ini[400] = "";
-    if (s->extra_config[0]) {
+    char ini[400] = "", store[700];
+    store_section(s, store, sizeof(store));
+    if (s->extra_config[0] || store[0]) {
         snprintf(ini, sizeof(ini), "%s/custodia.ini", s->root);
         FILE *f = fopen(ini, "w");
         assert_non_null(f);
         fputs(s->extra_config, f);
+        fputs(store, f); /* last: its section header ends whatever extra_config left open */
         fclose(f);
     }
     char log[400];
@@ -952,6 +998,12 @@ static void node_open(ts_server *s, cst_node *n, bool with_ini)
         assert_int_equal(cst_config_load(&cfg, ini), CST_OK);
     snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", s->data_dir);
     snprintf(cfg.master_key_file, sizeof(cfg.master_key_file), "%s", s->key_file);
+    if (strcmp(ts_store_driver(), "postgresql") == 0) {
+        assert_int_equal(cst_config_set(&cfg, "store", "driver", "postgresql"), CST_OK);
+        assert_int_equal(cst_config_set(&cfg, "store", "dsn",
+                                        ts_store_dsn(s->store_root[0] ? s->store_root : s->root)),
+                         CST_OK);
+    }
     assert_int_equal(cst_config_finish(&cfg), CST_OK);
     assert_int_equal(cst_node_open(n, &cfg), CST_OK);
 }
@@ -1032,13 +1084,22 @@ void ts_restart_with_space(ts_server *s)
     assert_true(ts_start(s));
 }
 
+int ts_sys_sql(const ts_server *s, const char *sql)
+{
+    if (strcmp(ts_store_driver(), "postgresql") == 0)
+        return ts_sh("%s/psql -X -q -v ON_ERROR_STOP=1 '%s' -c 'SET search_path = custodia_system' "
+                     "-c \"%s\" > /dev/null",
+                     TS_PG_BIN, ts_store_dsn(s->store_root[0] ? s->store_root : s->root), sql);
+    return ts_sh("sqlite3 %s/system.db \"%s\"", s->data_dir, sql);
+}
+
 void ts_expire_lock(ts_server *s, const char *user_id)
 {
     assert_int_equal(ts_stop(s), 0);
-    assert_int_equal(ts_sh("sqlite3 %s/system.db \"UPDATE users SET locked_until = locked_until - "
-                           "1801000000 WHERE id = '%s'\"",
-                           s->data_dir, user_id),
-                     0);
+    char sql[200];
+    snprintf(sql, sizeof(sql),
+             "UPDATE users SET locked_until = locked_until - 1801000000 WHERE id = '%s'", user_id);
+    assert_int_equal(ts_sys_sql(s, sql), 0);
     assert_true(ts_start(s));
 }
 
@@ -1116,7 +1177,10 @@ int ts_count_prefix(const char *dir, const char *prefix)
 void ts_tenant_erased_offline(ts_server *s, const char *tenant_id)
 {
     cst_store *st = NULL;
-    assert_int_equal(cst_store_open(s->data_dir, false, &st), CST_OK);
+    cst_store_conf sc = {.driver = ts_store_driver(),
+                         .data_dir = s->data_dir,
+                         .dsn = ts_store_dsn(s->store_root[0] ? s->store_root : s->root)};
+    assert_int_equal(cst_store_open_conf(&sc, false, &st), CST_OK);
     assert_int_equal(cst_store_tombstone_add(st, NULL, tenant_id, 1, "ce_00000000000000000001"),
                      CST_OK);
     cst_store_close(st);

@@ -35,7 +35,8 @@ typedef struct ts_server {
     char base[64];
     ts_user users[32];
     int nusers;
-    char source_ip[64]; /* when set, requests leave from this local address (127.0.0.2) */
+    char source_ip[64];   /* when set, requests leave from this local address (127.0.0.2) */
+    char store_root[256]; /* PostgreSQL: the root whose database it shares ("": its own) */
 } ts_server;
 
 typedef struct ts_resp {
@@ -54,6 +55,12 @@ void ts_init_with(ts_server *s, const char *init_args);
  * else the server runs under RLIMIT_FSIZE = bytes (writes then fail with EFBIG instead of
  * ENOSPC; set TS_NO_MOUNT to force this). Returns a word saying which. */
 const char *ts_init_small_disk(ts_server *s, unsigned long bytes);
+/* A further node of a's PostgreSQL database (init --join with a's master key; tests run with
+ * CST_TEST_DRIVER=postgresql): its own temp dir and data dir; a's operator is its operator. */
+void ts_init_join(ts_server *b, const ts_server *a);
+/* " --config ROOT/store.ini" when the tests run on PostgreSQL (CST_TEST_DRIVER): the [store]
+ * section an offline command of s's data dir needs; "" on SQLite. */
+const char *ts_config_arg(const ts_server *s);
 /* Starts serve and waits for it to listen; returns false when it exits instead (its stderr is
  * then in root/serve.log). */
 bool ts_start(ts_server *s);
@@ -201,6 +208,9 @@ json_t *ts_report_evidence(json_t *report, const char *id, const char *name);
 /* IAM-2: ages the lock of a locked user past its 1800 s while the server is stopped (asserts
  * the stop, the update and the start). */
 void ts_expire_lock(ts_server *s, const char *user_id);
+/* Runs sql (one statement, no double quotes) on s's system store: sqlite3 on system.db, or psql
+ * on its PostgreSQL database with search_path custodia_system; returns the exit status. */
+int ts_sys_sql(const ts_server *s, const char *sql);
 
 /* BAK-4 set-up on a stopped server: the tenant's tombstone recorded and its database removed,
  * as an erasure leaves them. */

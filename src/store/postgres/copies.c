@@ -3,9 +3,10 @@
  * table's entries forward there too. */
 #include "store/postgres/pg.h"
 
+/* Not a copy's: cst_store_exists_driver asks it whether data_dir is a node (meta.c). */
 bool cst_postgres_store_exists(const char *data_dir)
 {
-    return cst_sqlite_driver.store_exists(data_dir);
+    return cst_pgd_node_exists(data_dir);
 }
 
 cst_err cst_postgres_store_copy_name(const char *tenant_id, char *out, size_t size)

@@ -1,7 +1,8 @@
 /* meta.c: the PostgreSQL driver's meta keys, shared or per node. Nodes that share a database
  * share its meta keys (the region, the master key's id and rotation) but each keeps its own
- * node_id, created_at and last_config: those rows carry the node's key, a random name kept in
- * its data dir (store.node) and listed in custodia_system.nodes; the shared rows carry "". */
+ * node_id, created_at, last_config and root_key_id (its root key is its own): those rows carry the
+ * node's key, a random name kept in its data dir (store.node) and listed in custodia_system.nodes;
+ * the shared rows carry "". */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,7 +16,7 @@
 
 #define NODE_FILE "store.node"
 
-static const char *const per_node[] = {"node_id", "created_at", "last_config"};
+static const char *const per_node[] = {"node_id", "created_at", "last_config", "root_key_id"};
 
 static const char *scope(const pg_store *st, const char *k)
 {
@@ -53,6 +54,13 @@ cst_err cst_postgres_store_meta_set(cst_store *st, cst_work *w, const char *k, c
                        "sss", scope(PG(st), k), k, v);
 }
 
+bool cst_pgd_node_exists(const char *data_dir)
+{
+    char path[PATH_MAX];
+    return cst_fmt(path, sizeof(path), "%s/%s", data_dir, NODE_FILE) == CST_OK &&
+           cst_path_exists(path);
+}
+
 /* This node's key: read from the data dir, or made there (create) and registered. */
 cst_err cst_pgd_node_key(pg_store *st, bool create)
 {
@@ -87,4 +95,26 @@ cst_err cst_pgd_node_key(pg_store *st, bool create)
                        "INSERT INTO custodia_system.nodes(node, joined_at) VALUES($1, $2) "
                        "ON CONFLICT(node) DO NOTHING",
                        "si", st->node_id, cst_now_us());
+}
+
+/* One statement: two nodes claiming at once are ordered by the row lock of the conflict, and
+ * the loser's WHERE sees the winner's row. */
+cst_err cst_postgres_store_lease(cst_store *st, const char *name, const char *holder, int64_t now,
+                                 int64_t ttl_us, bool *held)
+{
+    int64_t changes = 0;
+    *held = false;
+    if (ttl_us <= 0)
+        return cst_pgd_run(PG(st), NULL, NULL, true, NULL, NULL,
+                           "UPDATE custodia_system.leases SET until = 0 WHERE name = $1 AND "
+                           "holder = $2",
+                           "ss", name, holder);
+    TRY(cst_pgd_run(PG(st), NULL, NULL, true, NULL, &changes,
+                    "INSERT INTO custodia_system.leases(name, holder, until) VALUES($1, $2, $3) "
+                    "ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, until = "
+                    "excluded.until WHERE custodia_system.leases.holder = excluded.holder OR "
+                    "custodia_system.leases.until <= $4",
+                    "ssii", name, holder, now + ttl_us, now));
+    *held = changes == 1;
+    return CST_OK;
 }

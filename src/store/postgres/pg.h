@@ -131,6 +131,8 @@ void cst_pgd_res_rollback_to(void *res);
 /* This node's key (meta.c): read from its data dir, or made there when create; registered in
  * custodia_system.nodes. */
 CST_MUST_USE cst_err cst_pgd_node_key(pg_store *st, bool create);
+/* Whether data_dir has a node key (a node of some database). */
+bool cst_pgd_node_exists(const char *data_dir);
 
 /* The schema migrations of the system store (schema.c). */
 extern const cst_pg_migration cst_pgd_migrations[];

@@ -108,6 +108,8 @@ static const char v1[] =
     "principal text COLLATE \"C\" NOT NULL, decision text COLLATE \"C\" NOT NULL, decided_by "
     "text COLLATE \"C\" NOT NULL, at bigint NOT NULL, comment text COLLATE \"C\" NOT NULL, "
     "PRIMARY KEY(review_id, principal));"
+    "CREATE TABLE custodia_system.leases(name text COLLATE \"C\" PRIMARY KEY, holder text "
+    "COLLATE \"C\" NOT NULL, until bigint NOT NULL);"
     "CREATE TABLE custodia_system.review_reminders(scope text COLLATE \"C\" PRIMARY KEY, "
     "reminded_at bigint NOT NULL);"
     "CREATE TABLE custodia_system.access_requests(id text COLLATE \"C\" PRIMARY KEY, "

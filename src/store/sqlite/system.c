@@ -129,6 +129,9 @@ static const char system_schema[] =
     "  review_id TEXT NOT NULL, principal TEXT NOT NULL, decision TEXT NOT NULL,"
     "  decided_by TEXT NOT NULL, at INTEGER NOT NULL, comment TEXT NOT NULL,"
     "  PRIMARY KEY(review_id, principal));"
+    /* issue 20: leases (one node at a time: trivially this one on SQLite, kept for uniformity) */
+    "CREATE TABLE IF NOT EXISTS leases("
+    "  name TEXT PRIMARY KEY, holder TEXT NOT NULL, until INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS review_reminders("
     "  scope TEXT PRIMARY KEY, reminded_at INTEGER NOT NULL);"
     /* IAM-8: operators' access requests (lockbox) and the grants they become */
@@ -1095,4 +1098,22 @@ cst_err cst_sqlite_store_retained_list(cst_store *st, cst_work *w,
 cst_err cst_sqlite_store_checkpoint(cst_store *st)
 {
     return cst_db_checkpoint_strict(SQ(st)->db);
+}
+
+cst_err cst_sqlite_store_lease(cst_store *st, const char *name, const char *holder, int64_t now,
+                               int64_t ttl_us, bool *held)
+{
+    int changes = 0;
+    *held = false;
+    if (ttl_us <= 0)
+        return cst_db_run(SQ(st)->db, NULL, NULL,
+                          "UPDATE leases SET until = 0 WHERE name = ? AND holder = ?", "ss", name,
+                          holder);
+    TRY(cst_db_run(SQ(st)->db, NULL, &changes,
+                   "INSERT INTO leases(name, holder, until) VALUES(?1, ?2, ?3) "
+                   "ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, until = "
+                   "excluded.until WHERE leases.holder = excluded.holder OR leases.until <= ?4",
+                   "ssii", name, holder, now + ttl_us, now));
+    *held = changes == 1;
+    return CST_OK;
 }

@@ -1,0 +1,263 @@
+/* test_api_cluster.c: two nodes on one PostgreSQL database (issue 20, SPEC §8). Node A is made
+ * by init, node B by init --join with A's master key; both serve at once. What one node does,
+ * the other sees: a record, a revoked session (IAM-5, on the next request), failed logins
+ * (IAM-2), a used TOTP code (IAM-3); periodic tasks run on one node at a time (leases); an erase
+ * leaves no schema, no key row and no key bytes in the database's files (RET-4); a node killed
+ * mid-write loses nothing it acknowledged. Always on PostgreSQL (a throw-away cluster). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+#include "pg_cluster.h"
+#include "store_fixture.h"
+
+static ts_server a, b;
+static char *op, *owner, tid[32];
+
+static int setup(void **state)
+{
+    (void)state;
+    owner = ts_start_tenant(&a, &op, "acme", tid);
+    if (!owner)
+        return -1;
+    ts_init_join(&b, &a);
+    return ts_start(&b) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    ts_cleanup(&b);
+    return ts_finish(&a, 2, op, owner);
+}
+
+/* A's database's DSN. */
+static const char *dsn(void)
+{
+    return ts_store_dsn(a.root);
+}
+
+/* The first value psql prints for sql on A's database ("" when none). */
+static void psql_value(const char *sql, char *out, size_t n)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "%s/psql -X -A -t -q '%s' -c \"%s\"", TS_PG_BIN, dsn(), sql);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    out[0] = '\0';
+    if (!fgets(out, (int)n, p))
+        out[0] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+    assert_int_equal(pclose(p), 0);
+}
+
+static void read_back(ts_server *s, const char *token, const char *key, const char *want)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/v1/buckets/b/records/%s", key);
+    ts_resp r;
+    ts_request(s, "GET", path, token, NULL, NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.len, strlen(want));
+    assert_memory_equal(r.body, want, strlen(want));
+    ts_resp_free(&r);
+}
+
+/* A record written through A is read through B, with A's session (sessions are shared). */
+static void test_record_written_on_a_read_on_b(void **state)
+{
+    (void)state;
+    ts_bucket(&a, owner, "b");
+    assert_int_equal(ts_put(&a, owner, "b", "k-1", "text/plain", "from-a", 6), 201);
+    read_back(&b, owner, "k-1", "from-a");
+    assert_int_equal(ts_put(&b, owner, "b", "k-2", "text/plain", "from-b", 6), 201);
+    read_back(&a, owner, "k-2", "from-b");
+}
+
+/* IAM-5: a session ended on A is refused on B at its very next request, though B has just
+ * used it (and cached it). */
+static void test_iam5_revocation_on_a_refused_on_b(void **state)
+{
+    (void)state;
+    char *t = ts_login(&a, "acme", "owner", TS_PASSWORD);
+    assert_non_null(t);
+    json_decref(ts_call(&b, "GET", "/v1/buckets", t, NULL, 200));
+    json_decref(ts_call(&b, "GET", "/v1/buckets", t, NULL, 200));
+    json_decref(ts_call(&a, "POST", "/v1/auth/logout", t, NULL, 204));
+    json_decref(ts_call(&b, "GET", "/v1/buckets", t, NULL, 401));
+    free(t);
+}
+
+static long login(ts_server *s, const char *user, const char *pw, const char *totp, char *code)
+{
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"tenant\":\"acme\",\"username\":\"%s\",\"password\":\"%s\"%s%s%s}", user, pw,
+             totp ? ",\"totp\":\"" : "", totp ? totp : "", totp ? "\"" : "");
+    ts_resp r;
+    ts_json_req(s, "POST", "/v1/auth/login", NULL, body, &r);
+    long st = r.status;
+    if (code)
+        snprintf(code, 64, "%s", ts_err(&r));
+    ts_resp_free(&r);
+    return st;
+}
+
+/* IAM-2: six failed logins, three on each node, lock the account on both. */
+static void test_iam2_failures_on_both_nodes_lock(void **state)
+{
+    (void)state;
+    free(ts_user_create(&a, owner, "acme", "locky", "[\"reader\"]", NULL, false, NULL));
+    char code[64];
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(login(i % 2 ? &b : &a, "locky", "wrong-password-123", NULL, code), 401);
+    assert_int_equal(login(&a, "locky", TS_PASSWORD, NULL, code), 423);
+    assert_string_equal(code, "locked");
+    assert_int_equal(login(&b, "locky", TS_PASSWORD, NULL, code), 423);
+}
+
+/* IAM-3: a TOTP code accepted by A is a replay on B. */
+static void test_iam3_totp_used_on_a_refused_on_b(void **state)
+{
+    (void)state;
+    ts_user *u = ts_user_find(&a, "acme", "owner");
+    assert_non_null(u);
+    assert_true(u->has_totp);
+    char totp[16], code[64];
+    assert_true(ts_next_code(u, totp));
+    assert_int_equal(login(&a, "owner", TS_PASSWORD, totp, code), 200);
+    assert_int_equal(login(&b, "owner", TS_PASSWORD, totp, code), 401);
+}
+
+/* Whether s's log says it holds lease name now (the last line about it). */
+static bool holds(const ts_server *s, const char *name)
+{
+    return ts_sh("grep -F 'lease %s:' %s/serve.log | tail -n 1 | grep -q 'this node runs it'", name,
+                 s->root) == 0;
+}
+
+/* The lifecycle sweep runs on one node at a time: one holds the lease, the other waits; killed,
+ * its lease expires and the other takes over. */
+static void test_sweep_runs_on_one_node_at_a_time(void **state)
+{
+    (void)state;
+    /* both restarted with a 1 s sweep: the lease lasts 3 s */
+    assert_int_equal(ts_stop(&b), 0);
+    assert_int_equal(ts_stop(&a), 0);
+    snprintf(a.extra_config, sizeof(a.extra_config), "[lifecycle]\nsweep_interval = 1\n");
+    snprintf(b.extra_config, sizeof(b.extra_config), "[lifecycle]\nsweep_interval = 1\n");
+    sleep(4); /* the leases of the nodes before the restart expire */
+    assert_true(ts_start(&a));
+    assert_true(ts_start(&b));
+    sleep(3);
+    bool on_a = holds(&a, "lifecycle.sweep"), on_b = holds(&b, "lifecycle.sweep");
+    assert_true(on_a != on_b);
+    ts_server *leader = on_a ? &a : &b, *other = on_a ? &b : &a;
+    ts_kill9(leader);
+    double until = ts_now_s() + 15;
+    while (!holds(other, "lifecycle.sweep")) {
+        assert_true(ts_now_s() < until);
+        usleep(200 * 1000);
+    }
+    assert_true(ts_start(leader));
+    json_decref(ts_call(leader, "GET", "/v1/buckets", owner, NULL, 200));
+}
+
+/* RET-4 on PostgreSQL: the erased tenant's schema, key rows and wrapped key bytes are gone; the
+ * database's files (after CHECKPOINT; its WAL aside, as the certificate says) hold none of the
+ * key bytes. */
+static void test_ret4_erase_on_a_leaves_nothing_in_the_database(void **state)
+{
+    (void)state;
+    char eid[32], sql[256], hex[4096], got[64];
+    char *eo = ts_tenant(&a, op, "gone", eid);
+    assert_non_null(eo);
+    ts_bucket(&b, eo, "b");
+    assert_int_equal(ts_put(&b, eo, "b", "g-1", "text/plain", "soon-gone", 9), 201);
+    snprintf(sql, sizeof(sql),
+             "SELECT string_agg(encode(wrapped, 'hex'), ' ') FROM custodia_system.tenant_keys "
+             "WHERE tenant_id = '%s'",
+             eid);
+    psql_value(sql, hex, sizeof(hex));
+    assert_true(strlen(hex) > 64);
+    char path[128];
+    snprintf(path, sizeof(path), "/v1/sys/tenants/%s/erase", eid);
+    json_t *cert =
+        ts_call(&a, "POST", path, op, "{\"requested_by\":\"ticket 9\",\"confirm\":\"gone\"}", 200);
+    json_decref(cert);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_namespace WHERE nspname = 't_%s'", eid);
+    psql_value(sql, got, sizeof(got));
+    assert_string_equal(got, "0");
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM custodia_system.tenant_keys WHERE tenant_id = '%s'", eid);
+    psql_value(sql, got, sizeof(got));
+    assert_string_equal(got, "0");
+    psql_value("CHECKPOINT", got, sizeof(got));
+    /* every wrapped key's bytes, searched in the cluster's files but its WAL */
+    char *save = NULL;
+    for (char *k = strtok_r(hex, " ", &save); k; k = strtok_r(NULL, " ", &save)) {
+        char pat[64];
+        snprintf(pat, sizeof(pat), "%.32s", k + 18); /* 16 bytes of the wrapped key itself */
+        if (ts_sh("p=$(printf '%s' | sed 's/../\\\\x&/g'); ! grep -rlaP \"$p\" %s/data "
+                  "--exclude-dir=pg_wal",
+                  pat, ts_store_pg_dir()) != 0)
+            fail_msg("bytes of an erased tenant's wrapped key are still in the database files");
+    }
+    free(eo);
+}
+
+/* kill -9 of a node in the middle of writes: every write it acknowledged is read through the
+ * other node. */
+static void test_kill9_mid_write_loses_nothing_acknowledged(void **state)
+{
+    (void)state;
+    char key[32], val[32];
+    int acked = 0;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* the killer: A dies while the loop below writes */
+        usleep(300 * 1000);
+        kill(a.pid, SIGKILL);
+        _exit(0);
+    }
+    for (int i = 0; i < 2000; i++) {
+        snprintf(key, sizeof(key), "kill-%d", i);
+        snprintf(val, sizeof(val), "value-%d", i);
+        if (ts_put(&a, owner, "b", key, "text/plain", val, strlen(val)) != 201)
+            break;
+        acked = i + 1;
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    ts_kill9(&a); /* reaps it */
+    assert_true(acked > 0);
+    for (int i = 0; i < acked; i++) {
+        snprintf(key, sizeof(key), "kill-%d", i);
+        snprintf(val, sizeof(val), "value-%d", i);
+        read_back(&b, owner, key, val);
+    }
+    assert_true(ts_start(&a));
+}
+
+int main(void)
+{
+    setenv("CST_TEST_DRIVER", "postgresql", 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_record_written_on_a_read_on_b),
+        cmocka_unit_test(test_iam5_revocation_on_a_refused_on_b),
+        cmocka_unit_test(test_iam2_failures_on_both_nodes_lock),
+        cmocka_unit_test(test_iam3_totp_used_on_a_refused_on_b),
+        cmocka_unit_test(test_ret4_erase_on_a_leaves_nothing_in_the_database),
+        cmocka_unit_test(test_kill9_mid_write_loses_nothing_acknowledged),
+        cmocka_unit_test(test_sweep_runs_on_one_node_at_a_time),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
