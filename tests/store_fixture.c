@@ -63,3 +63,21 @@ cst_err ts_store_open(const char *dir, bool create, cst_store **out)
         .driver = ts_store_driver(), .data_dir = dir, .dsn = ts_store_dsn(dir), .pool_size = 4};
     return cst_store_open_conf(&c, create, out);
 }
+
+bool ts_store_pg_int(const char *dir, const char *sql, long long *out)
+{
+    if (strcmp(ts_store_driver(), "postgresql") != 0) {
+        fprintf(stderr, "ts_store_pg_int: the test driver is not postgresql\n");
+        return false;
+    }
+    PGconn *c = PQconnectdb(ts_store_dsn(dir));
+    PGresult *r = PQexec(c, sql);
+    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
+    if (ok)
+        *out = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    else
+        fprintf(stderr, "ts_store_pg_int: %s: %s\n", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    return ok;
+}

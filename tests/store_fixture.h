@@ -18,5 +18,9 @@ cst_err ts_store_open(const char *dir, bool create, cst_store **out);
 const char *ts_store_dsn(const char *dir);
 /* The throw-away cluster's dir (its files are in data/; "" before the first ts_store_dsn). */
 const char *ts_store_pg_dir(void);
+/* PostgreSQL only: the integer in the first column of the first row of sql on dir's database,
+ * read on a connection of its own (as another node would read it). false, with the reason on
+ * stderr, when it cannot (or the driver is not postgresql). */
+bool ts_store_pg_int(const char *dir, const char *sql, long long *out);
 
 #endif

@@ -24,10 +24,11 @@ typedef struct cst_tenant_ctx {
     cst_key idx;
     /* RET-4: requests (and export streams) holding the context; an erase waits for them */
     int users;
-    bool closing;       /* an erase has begun: no new holders */
-    bool closed;        /* store closed, keys wiped: the context only stays allocated */
-    uint64_t last_used; /* the node's tick at its last acquire (LRU of open contexts) */
-    cst_combiner group; /* its record writes' group commit (api/dispatch.c) */
+    bool closing;        /* an erase has begun: no new holders */
+    bool closed;         /* store closed, keys wiped: the context only stays allocated */
+    uint64_t last_used;  /* the node's tick at its last acquire (LRU of open contexts) */
+    uint64_t keys_epoch; /* a shared store's epoch when its DEK versions were read (issue 20) */
+    cst_combiner group;  /* its record writes' group commit (api/dispatch.c) */
 } cst_tenant_ctx;
 
 /* A tenant's identity settings, with the node's policy applied. */

@@ -196,6 +196,9 @@ typedef struct config_key {
     const char *const *choices; /* K_STR: the values allowed (NULL-terminated); NULL: any */
     bool empty_is_default;      /* K_STR: an empty value sets the default (one too long for an
                                  * INI line: libinih reads lines of at most 200 bytes) */
+    /* K_STR: rewrites the value as the node.start audit entry and meta last_config record it
+     * (a password in it becomes ***) */
+    void (*redact)(const char *value, char *out, size_t n);
     const char *desc;
 } config_key;
 
@@ -245,6 +248,51 @@ static bool warn_seal(const cst_config *c, char *out, size_t n)
 static const char *const read_durabilities[] = {"durable", "batched", NULL};
 static const char *const log_formats[] = {"json", "text", NULL};
 static const char *const store_drivers[] = {"sqlite", "postgresql", NULL};
+
+/* A libpq connection string with the value of its password keyword (key=value form) or the
+ * password of its URI (postgresql://user:password@host) replaced by ***, for what records the
+ * configuration: a password belongs in a passfile, and never in the audit log. */
+static void redact_dsn(const char *v, char *out, size_t n)
+{
+    size_t o = 0;
+    bool uri = strncmp(v, "postgresql://", 13) == 0 || strncmp(v, "postgres://", 11) == 0;
+    const char *at = uri ? strchr(v, '@') : NULL;
+    const char *colon =
+        at ? memchr(strchr(v, '/') + 2, ':', (size_t)(at - strchr(v, '/') - 2)) : NULL;
+    for (const char *s = v; *s && o + 16 < n;) {
+        if (colon && s == colon + 1) { /* the URI's password: up to the @ */
+            memcpy(out + o, "***", 3), o += 3;
+            s = at;
+            continue;
+        }
+        bool word_start = s == v || s[-1] == ' ' || s[-1] == '\t';
+        if (!uri && word_start && strncmp(s, "password", 8) == 0) {
+            const char *p = s + 8;
+            while (*p == ' ' || *p == '\t')
+                p++;
+            if (*p == '=') {
+                p++;
+                while (*p == ' ' || *p == '\t')
+                    p++;
+                if (*p == '\'') { /* quoted: up to the closing quote, \' escaped */
+                    for (p++; *p && *p != '\''; p++)
+                        if (*p == '\\' && p[1])
+                            p++;
+                    if (*p)
+                        p++;
+                } else {
+                    while (*p && *p != ' ' && *p != '\t')
+                        p++;
+                }
+                memcpy(out + o, "password=***", 12), o += 12;
+                s = p;
+                continue;
+            }
+        }
+        out[o++] = *s++;
+    }
+    out[o] = '\0';
+}
 
 static bool warn_metrics_per_tenant(const cst_config *c, char *out, size_t n)
 {
@@ -674,12 +722,20 @@ static const config_key config_keys[] = {
              "one node) or `postgresql` (a database that several nodes of one region share; "
              "`store.dsn`). Either way the data dir keeps what is the node's own: its audit log, "
              "signing key, TLS certificate (docs/architecture.md)"},
-    KSTR("store.dsn", store_dsn, "empty",
+    {.name = "store.dsn",
+     .type = K_STR,
+     .off = FIELD(store_dsn),
+     .size = FSIZE(store_dsn),
+     .def = "",
+     .doc_default = "empty",
+     .redact = redact_dsn,
+     .desc =
          "`store.driver = postgresql`: a libpq connection string, e.g. `host=db.internal "
          "dbname=custodia user=custodia sslmode=verify-full sslrootcert=/etc/custodia/db-ca.pem "
          "passfile=/etc/custodia/pgpass`. Keep the password out of it: `passfile=` (mode 0600) or "
-         "`PGPASSWORD` in the service's environment. Files it names must be readable by the "
-         "node (`node.sandbox_read_paths`)"),
+         "`PGPASSWORD` in the service's environment (a password in it is recorded as `***` in "
+         "the `node.start` audit entry). Files it names must be readable by the node "
+         "(`node.sandbox_read_paths`). One line of at most 200 bytes"},
     KNUM("store.pool_size", K_INT, store_pool_size, "8", 1, 256,
          "`store.driver = postgresql`: connections this node keeps to the database; a request "
          "waits up to 10 s for a free one, then gets `503`"),
@@ -1164,7 +1220,13 @@ json_t *cst_config_json(const cst_config *c)
         switch (k->type) {
         case K_STR:
         case K_CIDR:
-            v = json_string(p);
+            if (k->redact) {
+                char r[2 * sizeof(((cst_config *)0)->store_dsn)];
+                k->redact(p, r, sizeof(r));
+                v = json_string(r);
+            } else {
+                v = json_string(p);
+            }
             break;
         case K_BOOL:
             v = json_boolean(*(const bool *)p);

@@ -239,12 +239,14 @@ static cst_err dek_load_one(const char *purpose, uint32_t version, const uint8_t
     dek_load *d = p;
     if (strcmp(purpose, "dek") != 0)
         return CST_OK;
+    if (version > d->newest)
+        d->newest = version;
+    if (cst_dek_get(&d->t->deks, version)) /* a refresh: held already */
+        return CST_OK;
     cst_key k = {0};
     TRY(cst_node_key_unwrap(d->n, d->t->id, purpose, version, blob, len, &k));
     cst_err e = cst_dek_add(&d->t->deks, version, &k, false, 0);
     cst_key_free(&k);
-    if (version > d->newest)
-        d->newest = version;
     return e;
 }
 
@@ -259,6 +261,9 @@ static cst_err dek_count_of(const cst_key_row *k, void *p)
 static cst_err deks_load(cst_node *n, cst_work *w, cst_tenant_ctx *t)
 {
     dek_load d = {.n = n, .t = t};
+    uint64_t epoch = 0;
+    if (cst_store_shared_epoch(n->store, &epoch)) /* before the keys: a later change shows */
+        t->keys_epoch = epoch;
     TRY(cst_store_tenant_keys(n->store, w, t->id, dek_load_one, &d));
     ENSURE(d.newest > 0, CST_ERR_INTEGRITY, "tenant %s has no dek key", t->id);
     TRY(cst_store_key_list(n->store, w, t->id, dek_count_of, &d));
@@ -350,6 +355,41 @@ static cst_err tenant_lookup(cst_node *n, const char *tenant_id, bool hold, bool
     return CST_OK;
 }
 
+/* Issue 20: on a store other nodes share, a DEK version another node added (a rotation there)
+ * joins the ring of an open tenant at its next use here, and becomes the version new writes use
+ * (as rotation_end in keys.c does for a rotation on this node, under the same keys_mu): the
+ * shared epoch, which every write of tenant keys moves, is compared with the one its versions
+ * were read at. A failure leaves the ring as it was (a record under a version it lacks is then
+ * refused as such) and is logged. */
+static void deks_refresh(cst_node *n, cst_work *w, cst_tenant_ctx *t)
+{
+    uint64_t epoch = 0;
+    if (!cst_store_shared_epoch(n->store, &epoch) || epoch == t->keys_epoch)
+        return;
+    pthread_mutex_lock(&n->keys_mu);
+    dek_load d = {.n = n, .t = t};
+    uint32_t before = cst_dek_current(&t->deks);
+    cst_err e = cst_store_tenant_keys(n->store, w, t->id, dek_load_one, &d);
+    if (e == CST_OK && d.newest > before)
+        e = cst_store_key_list(n->store, w, t->id, dek_count_of, &d);
+    if (e == CST_OK && d.newest > before) {
+        uint32_t old = 0; /* what this node sealed under the old version is counted there */
+        int64_t k = cst_dek_take_unflushed(&t->deks, &old);
+        if (k > 0 && cst_store_key_count(n->store, NULL, t->id, "dek", old, k) != CST_OK)
+            cst_err_clear();
+        atomic_store(&t->deks.encryptions, d.encryptions);
+        atomic_store_explicit(&t->deks.current, d.newest, memory_order_release);
+    }
+    if (e == CST_OK)
+        t->keys_epoch = epoch;
+    pthread_mutex_unlock(&n->keys_mu);
+    if (e != CST_OK) {
+        cst_warn("tenant %s: reading the DEK versions other nodes added: %s", t->id,
+                 cst_err_message(e));
+        cst_err_clear();
+    }
+}
+
 /* promote: the use counts for the LRU (a sweep over every tenant does not, so that it does not
  * push out the tenants requests are using). */
 static cst_err tenant_get(cst_node *n, cst_work *w, const char *tenant_id, bool hold, bool promote,
@@ -358,6 +398,8 @@ static cst_err tenant_get(cst_node *n, cst_work *w, const char *tenant_id, bool 
     pthread_mutex_lock(&n->tenants_mu);
     cst_err e = tenant_lookup(n, tenant_id, hold, promote, out);
     pthread_mutex_unlock(&n->tenants_mu);
+    if (e == CST_OK && *out)
+        deks_refresh(n, w, *out);
     if (e != CST_OK || *out)
         return e;
     /* Opened without tenants_mu held: opening reads the system store, and a thread holding

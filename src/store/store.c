@@ -100,6 +100,12 @@ void cst_tstore_rollback(cst_tstore *ts, cst_work *w)
  * its connection until it ends, and a reader of another connection sees committed data only),
  * and a transaction that rolls back bumps all the same, which costs a reload and nothing else.
  * The bump is here, not in a driver, so that every driver gets it. */
+bool cst_store_shared_epoch(const cst_store *st, uint64_t *n)
+{
+    *n = 0;
+    return st->drv->principals_epoch && st->drv->principals_epoch((cst_store *)st, n);
+}
+
 uint64_t cst_store_principals_gen(const cst_store *st)
 {
     uint64_t gen = atomic_load(&st->principals_gen), epoch = 0;

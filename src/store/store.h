@@ -209,6 +209,10 @@ CST_MUST_USE cst_err cst_store_tenant_settings_set(cst_store *st, cst_work *w,
  * principals_epoch), read at each call: another node's revocation applies to the next request
  * here too. */
 uint64_t cst_store_principals_gen(const cst_store *st);
+/* A store several nodes share: the shared epoch alone (what other nodes' writes to principals
+ * and tenant keys moved), true; false for a store only this process writes, or when the epoch
+ * cannot be read. */
+bool cst_store_shared_epoch(const cst_store *st, uint64_t *n);
 CST_MUST_USE cst_err cst_store_token_create(cst_store *st, cst_work *w, const cst_token_row *t);
 CST_MUST_USE cst_err cst_store_token_get(cst_store *st, cst_work *w, const char *id,
                                          cst_token_row *out);

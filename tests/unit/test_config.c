@@ -33,6 +33,33 @@ static void test_chg2_defaults_are_secure(void **state)
     assert_string_equal(c.master_key_file, "./custodia-master.key");
 }
 
+/* Issue 20: a password in store.dsn never reaches what records the configuration (the
+ * node.start audit entry and meta last_config, both from cst_config_json): key=value (plain and
+ * quoted with an escaped quote) and URI forms. */
+static void test_store_dsn_password_is_redacted(void **state)
+{
+    (void)state;
+    static const char *const dsns[][2] = {
+        {"host=db password=s3cretPW user=custodia", "host=db password=*** user=custodia"},
+        {"host=db password = 's3cret\\'PW x' dbname=c", "host=db password=*** dbname=c"},
+        {"postgresql://custodia:s3cretPW@db:5432/c?sslmode=verify-full",
+         "postgresql://custodia:***@db:5432/c?sslmode=verify-full"},
+        {"host=db passfile=/etc/custodia/pgpass", "host=db passfile=/etc/custodia/pgpass"},
+    };
+    for (size_t i = 0; i < sizeof(dsns) / sizeof(*dsns); i++) {
+        cst_config c;
+        cst_config_defaults(&c);
+        assert_int_equal(cst_config_set(&c, "store", "driver", "postgresql"), CST_OK);
+        assert_int_equal(cst_config_set(&c, "store", "dsn", dsns[i][0]), CST_OK);
+        json_t *j = cst_config_json(&c);
+        const char *got = json_string_value(json_object_get(j, "store.dsn"));
+        assert_non_null(got);
+        assert_string_equal(got, dsns[i][1]);
+        assert_null(strstr(got, "s3cret"));
+        json_decref(j);
+    }
+}
+
 static void test_default_key_path_is_outside_data_dir(void **state)
 {
     char out[256];
@@ -863,6 +890,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chg2_defaults_are_secure),
+        cmocka_unit_test(test_store_dsn_password_is_redacted),
         cmocka_unit_test(test_default_key_path_is_outside_data_dir),
         cmocka_unit_test(test_values_validated),
         cmocka_unit_test(test_enc4_master_key_source),

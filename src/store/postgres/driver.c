@@ -24,6 +24,7 @@ const cst_store_driver cst_postgres_driver = {.name = "postgresql",
                                               .res_savepoint = cst_pgd_res_savepoint,
                                               .res_release = cst_pgd_res_release,
                                               .res_rollback_to = cst_pgd_res_rollback_to,
+                                              .principals_epoch = cst_pgd_principals_epoch_now,
                                               CST_STORE_OPS(ENTRY)};
 
 /* ---- the thread's transaction ----

@@ -128,6 +128,20 @@ CST_MUST_USE cst_err cst_pgd_res_savepoint(void *res);
 CST_MUST_USE cst_err cst_pgd_res_release(void *res);
 void cst_pgd_res_rollback_to(void *res);
 
+/* IAM-5: the principals epoch (epoch.c), a counter every node shares: each write to users,
+ * tokens, tenants or tenant keys (the P and A operations of driver.h) bumps it in the same
+ * transaction as the write, so that a node sees another node's change of principals. A
+ * statement of one write carries the bump as a CTE ("WITH " CST_PGD_BUMP " UPDATE ..."): one
+ * statement, atomic with or without a unit of work. cst_pgd_principals_bump runs it as a
+ * statement of its own through w, after the writes of an operation of several statements. */
+#define CST_PGD_BUMP_SQL "UPDATE custodia_system.principals_epoch SET n = n + 1"
+#define CST_PGD_BUMP "bump AS (" CST_PGD_BUMP_SQL ")"
+CST_MUST_USE cst_err cst_pgd_principals_bump(pg_store *st, cst_work *w);
+/* The epoch's value now (committed writes only; read on a connection of its own). */
+CST_MUST_USE cst_err cst_pgd_principals_epoch(pg_store *st, uint64_t *n);
+/* The driver table's principals_epoch (driver.h): the epoch, false (logged) when unreadable. */
+bool cst_pgd_principals_epoch_now(cst_store *st, uint64_t *n);
+
 /* This node's key (meta.c): read from its data dir, or made there when create; registered in
  * custodia_system.nodes. */
 CST_MUST_USE cst_err cst_pgd_node_key(pg_store *st, bool create);

@@ -84,8 +84,12 @@ static void disconnect(cst_pg_conn *c)
     forget_statements(c);
 }
 
+/* The SQLSTATEs of CST_ERR_CONFLICT: a unique violation, a restrict violation (raised by the
+ * incident timeline's append-only trigger: schema.c v2), a serialization failure, a deadlock. */
+static const char *const conflict_states[] = {"23505", "23001", "40001", "40P01"};
+
 /* A failed command or connection: CST_ERR_UNAVAILABLE when the connection is gone,
- * CST_ERR_CONFLICT for a unique, serialization or deadlock failure, CST_ERR_INTERNAL else.
+ * CST_ERR_CONFLICT for conflict_states, CST_ERR_INTERNAL else.
  * Only the primary message is kept: PostgreSQL's DETAIL may quote row values. */
 static cst_err pg_fail(cst_pg_conn *c, const PGresult *res, const char *what)
 {
@@ -99,9 +103,9 @@ static cst_err pg_fail(cst_pg_conn *c, const PGresult *res, const char *what)
                         "replaced when released",
                         what, msg);
     cst_err e = CST_ERR_INTERNAL;
-    if (state &&
-        (strcmp(state, "23505") == 0 || strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0))
-        e = CST_ERR_CONFLICT;
+    for (size_t i = 0; state && i < sizeof(conflict_states) / sizeof(*conflict_states); i++)
+        if (strcmp(state, conflict_states[i]) == 0)
+            e = CST_ERR_CONFLICT;
     return cst_fail(e, "postgresql: %s: %s (SQLSTATE %s)", what, msg, state ? state : "none");
 }
 

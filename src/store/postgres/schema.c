@@ -141,5 +141,18 @@ static const char v1[] =
     "CHECK (one), n bigint NOT NULL);"
     "INSERT INTO custodia_system.principals_epoch(one, n) VALUES(true, 0);";
 
-const cst_pg_migration cst_pgd_migrations[] = {{1, v1}};
+/* v2 (pg-ops): alerts and webhook deliveries list in insertion order, as SQLite's rowid (kept by
+ * their upserts): ord, an identity given at insertion. The timeline's trigger raises SQLSTATE
+ * 23001 (restrict_violation, a constraint's class), which the pool maps to CST_ERR_CONFLICT, as
+ * SQLite's RAISE(ABORT) in a trigger is SQLITE_CONSTRAINT (INC-1). */
+static const char v2[] =
+    "ALTER TABLE custodia_system.alerts ADD COLUMN ord bigint GENERATED ALWAYS AS IDENTITY;"
+    "CREATE INDEX alerts_ord ON custodia_system.alerts(ord);"
+    "ALTER TABLE custodia_system.webhook_deliveries ADD COLUMN ord bigint GENERATED ALWAYS AS "
+    "IDENTITY;"
+    "CREATE OR REPLACE FUNCTION custodia_system.append_only() RETURNS trigger LANGUAGE plpgsql "
+    "AS $$ BEGIN RAISE EXCEPTION 'the incident timeline is append-only' USING ERRCODE = "
+    "'restrict_violation'; END $$;";
+
+const cst_pg_migration cst_pgd_migrations[] = {{1, v1}, {2, v2}};
 const size_t cst_pgd_migrations_n = sizeof(cst_pgd_migrations) / sizeof(cst_pgd_migrations[0]);
