@@ -83,10 +83,10 @@ cst_err cst_postgres_tstore_open(cst_store *st, cst_tspace space, const char *te
     if (e == CST_OK)
         e = cst_pg_acquire(PG(st)->pool, CST_PGD_ACQUIRE_MS, &c);
     bool exists = false;
-    if (e == CST_OK && create)
-        e = ns_create(c, ts->schema);
-    else if (e == CST_OK)
+    if (e == CST_OK)
         e = ns_exists(c, ts->schema, &exists);
+    if (e == CST_OK && create && !exists) /* the lock only when it may have to be made */
+        e = ns_create(c, ts->schema);
     cst_pg_release(PG(st)->pool, c); /* rolls back what failed */
     if (e == CST_OK && !create && !exists) {
         /* as the SQLite driver's open of a missing file (SQLITE_CANTOPEN) */
