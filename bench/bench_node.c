@@ -1,6 +1,7 @@
 /* bench/bench_node.c: tenants, owners, buckets and tokens made through the storage layer for
  * the bench helpers (bench_backup_fill, bench_tenants, bench_lifecycle_tool). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bench_node.h"
@@ -10,6 +11,10 @@ cst_err bench_node_open(cst_node *n, const char *data_dir, const char *master_ke
 {
     cst_config cfg;
     cst_config_defaults(&cfg);
+    /* BENCH_CONFIG: a configuration file first (a node on PostgreSQL: its [store] section) */
+    const char *file = getenv("BENCH_CONFIG");
+    if (file && *file)
+        TRY(cst_config_load(&cfg, file));
     snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", data_dir);
     snprintf(cfg.master_key_file, sizeof(cfg.master_key_file), "%s", master_key);
     TRY(cst_config_finish(&cfg));

@@ -4,7 +4,10 @@
 # one run (issue 14): durable encrypted writes (PUT / INSERT) and point reads that decrypt them
 # (GET / SELECT), by 4, 16 and 64 clients on warm keep-alive connections, with 256-byte and
 # 16 KiB values, spread round-robin over 10 and over 10,000 tenants; custodia's reads once with
-# the default (durable) read audit and once with `audit.read_durability = batched`.
+# the default (durable) read audit and once with `audit.read_durability = batched`. Then custodia
+# on PostgreSQL (issue 20: `store.driver = postgresql`, a database of the same PostgreSQL server,
+# over TLS, its pgaudit off: custodia writes its own audit log), one node and two nodes sharing
+# the database with the clients split between them, at the smaller tenant count.
 #
 #   bench/run.sh                  # the whole matrix, about 10-15 minutes on 2 cores
 #   QUICK=1 bench/run.sh          # a smoke run, about 1-3 minutes
@@ -197,6 +200,61 @@ for t in $TENANTS; do
     done < <(cells "$t")
 done
 
+# ---- custodia on PostgreSQL: one node, then two nodes on one database ----
+start_node() { # data-dir config out-prefix -> pid in $node_pid, base URL in $node_base
+    "$bin" serve --config "$2" --data-dir "$1" --listen 127.0.0.1:0 > "$3.out" 2> "$3.log" &
+    node_pid=$!
+    for _ in $(seq 300); do
+        grep -q serving "$3.out" 2>/dev/null && break
+        kill -0 "$node_pid" 2>/dev/null || { echo "custodia on PostgreSQL did not start:" >&2; cat "$3.log" >&2; exit 1; }
+        sleep 0.1
+    done
+    node_base=https://127.0.0.1:$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$3.out" | head -1)
+}
+combine() { # two bench_load JSON lines -> one: ops and rates added, the worse latencies
+    jq -s -c '{value_bytes: .[0].value_bytes, clients: (.[0].clients + .[1].clients),
+               ops: (.[0].ops + .[1].ops), failures: (.[0].failures + .[1].failures),
+               reconnects: (.[0].reconnects + .[1].reconnects),
+               ops_per_s: (.[0].ops_per_s + .[1].ops_per_s), min_done: ([.[0].min_done, .[1].min_done] | min),
+               p50_ms: ([.[0].p50_ms, .[1].p50_ms] | max), p99_ms: ([.[0].p99_ms, .[1].p99_ms] | max)}'
+}
+custodia_pg() { # nodes (1 or 2): PUT and GET at the smaller tenant count
+    local nodes=$1 t=$few dir=$tmp/p$1 v c out half db=cst$1 pids=()
+    mkdir -p "$dir"
+    psql -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db" -c "ALTER DATABASE $db SET pgaudit.log = 'none'"
+    printf '%s\n[store]\ndriver = postgresql\ndsn = host=127.0.0.1 port=%s user=bench dbname=%s sslmode=require\npool_size = 16\n' \
+        "$EXTRA_CONFIG" "$port" "$db" > "$dir/node.ini"
+    "$bin" init --config "$dir/node.ini" --data-dir "$dir/a" --master-key-file "$dir/master.key" --json > "$dir/init.json"
+    BENCH_CONFIG=$dir/node.ini eatmydata "$root/build/bench_tenants" "$dir/a" "$dir/master.key" "$t" b > "$dir/tokens"
+    sync
+    start_node "$dir/a" "$dir/node.ini" "$dir/a"; pids+=("$node_pid"); local base_a=$node_base
+    local base_b=
+    if [ "$nodes" = 2 ]; then
+        "$bin" init --join --config "$dir/node.ini" --data-dir "$dir/b" --master-key-file "$dir/master.key" --json > /dev/null
+        start_node "$dir/b" "$dir/node.ini" "$dir/b"; pids+=("$node_pid"); base_b=$node_base
+    fi
+    while read -r v c; do
+        for work in PUT GET; do
+            keys=0; [ "$work" = GET ] && keys=$(cat "$dir/keys-$v-$c")
+            if [ "$nodes" = 1 ]; then
+                cacert=$dir/a/tls/cert.pem base=$base_a
+                out=$(load "$dir/tokens" "$c" "$v" "$work" "v$v-c$c-" "$keys")
+            else # half the clients on each node, each on its own key prefix, at once
+                half=$(( (c + 1) / 2 ))
+                out=$( { cacert=$dir/a/tls/cert.pem base=$base_a load "$dir/tokens" "$half" "$v" "$work" "a$v-c$c-" "$keys" &
+                         cacert=$dir/b/tls/cert.pem base=$base_b load "$dir/tokens" "$half" "$v" "$work" "b$v-c$c-" "$keys" &
+                         wait; } | combine)
+            fi
+            [ "$work" = PUT ] && jq -r .min_done <<< "$out" > "$dir/keys-$v-$c"
+            record "custodia-pg$nodes" "$work" "$t" <<< "$out"
+        done
+    done < <(cells "$t")
+    for p in "${pids[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
+}
+echo "== custodia on PostgreSQL 15 (TLS to the database): one node, then two nodes on one database"
+custodia_pg 1
+custodia_pg 2
+
 # ---- the table ----
 get() { # sys work tenants value clients field
     jq -r --arg s "$1" --arg w "$2" --argjson t "$3" --argjson v "$4" --argjson c "$5" --arg f "$6" \
@@ -254,6 +312,16 @@ if [ "$many" != "$few" ]; then
             "$(ratio "$(get pg GET "$many" "$v" "$c" ops_per_s)" "$(get pg GET "$few" "$v" "$c" ops_per_s)")"
     done < <(cells "$many")
 fi
+echo
+echo "custodia on PostgreSQL ($few tenants): ops/s, p99 ms"
+row2='%-6s %-4s %-5s | %-16s | %-16s | %-16s | %-16s\n'
+printf "$row2" value cli work "SQLite node" "PG, 1 node" "PG, 2 nodes" "plain PostgreSQL"
+while read -r v c; do
+    for w in PUT GET; do
+        cell() { echo "$(get "$1" "$w" "$few" "$v" "$c" ops_per_s) / $(get "$1" "$w" "$few" "$v" "$c" p99_ms)"; }
+        printf "$row2" "$v" "$c" "$w" "$(cell custodia)" "$(cell custodia-pg1)" "$(cell custodia-pg2)" "$(cell pg)"
+    done
+done < <(cells "$few")
 echo
 echo "*: stopped by PHASE_SECONDS=$PHASE_SECONDS before $OPS ops per connection (the rate is still"
 echo "   measured over the ops done; reads then read back the keys written)."

@@ -265,6 +265,15 @@ static void redact_dsn(const char *v, char *out, size_t n)
             s = at;
             continue;
         }
+        if (uri && (*s == '?' || *s == '&') && strncmp(s + 1, "password=", 9) == 0) {
+            const char *p = s + 10; /* a parameter of the URI's query: up to the next one */
+            while (*p && *p != '&')
+                p++;
+            out[o++] = *s;
+            memcpy(out + o, "password=***", 12), o += 12;
+            s = p;
+            continue;
+        }
         bool word_start = s == v || s[-1] == ' ' || s[-1] == '\t';
         if (!uri && word_start && strncmp(s, "password", 8) == 0) {
             const char *p = s + 8;
@@ -280,9 +289,9 @@ static void redact_dsn(const char *v, char *out, size_t n)
                             p++;
                     if (*p)
                         p++;
-                } else {
+                } else { /* unquoted: up to a blank, \ escaping the next character */
                     while (*p && *p != ' ' && *p != '\t')
-                        p++;
+                        p += p[0] == '\\' && p[1] ? 2 : 1;
                 }
                 memcpy(out + o, "password=***", 12), o += 12;
                 s = p;

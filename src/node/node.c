@@ -375,7 +375,7 @@ static void deks_refresh(cst_node *n, cst_work *w, cst_tenant_ctx *t)
     if (e == CST_OK && d.newest > before) {
         uint32_t old = 0; /* what this node sealed under the old version is counted there */
         int64_t k = cst_dek_take_unflushed(&t->deks, &old);
-        if (k > 0 && cst_store_key_count(n->store, NULL, t->id, "dek", old, k) != CST_OK)
+        if (k > 0 && cst_store_key_count(n->store, w, t->id, "dek", old, k) != CST_OK)
             cst_err_clear();
         atomic_store(&t->deks.encryptions, d.encryptions);
         atomic_store_explicit(&t->deks.current, d.newest, memory_order_release);

@@ -45,6 +45,10 @@ static void test_store_dsn_password_is_redacted(void **state)
         {"postgresql://custodia:s3cretPW@db:5432/c?sslmode=verify-full",
          "postgresql://custodia:***@db:5432/c?sslmode=verify-full"},
         {"host=db passfile=/etc/custodia/pgpass", "host=db passfile=/etc/custodia/pgpass"},
+        {"postgresql://custodia@db/c?sslmode=require&password=s3cretPW&x=1",
+         "postgresql://custodia@db/c?sslmode=require&password=***&x=1"},
+        {"postgresql://custodia@db/c?password=s3cretPW", "postgresql://custodia@db/c?password=***"},
+        {"host=db password=s3cret\\ PW user=u", "host=db password=*** user=u"},
     };
     for (size_t i = 0; i < sizeof(dsns) / sizeof(*dsns); i++) {
         cst_config c;

@@ -52,7 +52,10 @@ cst_err cst_postgres_store_access_put(cst_store *st, cst_work *w, const cst_acce
 {
     return cst_pgd_run(
         PG(st), NULL, w, true, NULL, NULL,
-        "INSERT INTO custodia_system.access_requests(" ACCESS_COLS
+        /* IAM-8: a grant is a principal (its credential is checked against it): the epoch moves
+         * (pg.h CST_PGD_BUMP); the use counts only grow (access_use adds to them atomically; a
+         * decision's row read before an addition must not take it back) */
+        "WITH " CST_PGD_BUMP " INSERT INTO custodia_system.access_requests(" ACCESS_COLS
         ") VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
         "$18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28) ON CONFLICT(id) DO UPDATE SET "
         "tenant_id = excluded.tenant_id, requester = excluded.requester, requester_name = "
@@ -66,7 +69,9 @@ cst_err cst_postgres_store_access_put(cst_store *st, cst_work *w, const cst_acce
         "decided_by = excluded.decided_by, decision_comment = excluded.decision_comment, "
         "decided_at = excluded.decided_at, window_from = excluded.window_from, window_until = "
         "excluded.window_until, token_id = excluded.token_id, use_requests = "
-        "excluded.use_requests, use_records_read = excluded.use_records_read",
+        "GREATEST(custodia_system.access_requests.use_requests, excluded.use_requests), "
+        "use_records_read = GREATEST(custodia_system.access_requests.use_records_read, "
+        "excluded.use_records_read)",
         "sssssssisisississiisssiiisii", a->id, a->tenant_id, a->requester, a->requester_name,
         a->reason, a->justification, a->ticket, (int64_t)a->perms, a->buckets, a->duration_seconds,
         a->state, (int64_t)a->break_glass, a->review_state, a->reviewed_by, a->reviewed_at,
@@ -78,9 +83,24 @@ cst_err cst_postgres_store_access_put(cst_store *st, cst_work *w, const cst_acce
 cst_err cst_postgres_store_access_get(cst_store *st, cst_work *w, const char *id,
                                       cst_access_row *out)
 {
-    return cst_pgd_one(PG(st), NULL, w, access_row, out, "no such access request",
-                       "SELECT " ACCESS_COLS " FROM custodia_system.access_requests WHERE id = $1",
-                       "s", id);
+    if (!w)
+        return cst_pgd_one(
+            PG(st), NULL, w, access_row, out, "no such access request",
+            "SELECT " ACCESS_COLS " FROM custodia_system.access_requests WHERE id = $1", "s", id);
+    /* Read to be decided on (api/lockbox.c: read, apply the state machine, put): in the unit of
+     * work, the row locked until its transaction ends, so that a decision on another node (or
+     * another request here) waits and then sees this one's outcome: a deny and an approve of
+     * one request never both succeed. */
+    PGresult *r = NULL;
+    TRY(cst_pgd_run(PG(st), NULL, w, true, &r, NULL,
+                    "SELECT " ACCESS_COLS
+                    " FROM custodia_system.access_requests WHERE id = $1 FOR UPDATE",
+                    "s", id));
+    cst_err e = PQntuples(r) == 1 ? CST_OK : cst_fail(CST_ERR_NOT_FOUND, "no such access request");
+    if (e == CST_OK)
+        access_row(r, 0, out);
+    PQclear(r);
+    return e;
 }
 
 cst_err cst_postgres_store_access_list(cst_store *st, cst_work *w, const char *tenant_id,

@@ -291,7 +291,9 @@ PGconn *cst_pg_conn_pq(cst_pg_conn *c)
     return c->pq;
 }
 
-/* Forgets statement i of c's cache (DEALLOCATE on the server first when dealloc). */
+/* Forgets statement i of c's cache (DEALLOCATE on the server first when dealloc). A failed
+ * DEALLOCATE (in a transaction that is aborted) keeps the entry: the server still has the
+ * statement, and a later prepare of its name would fail for the connection's life. */
 static cst_err forget_one(cst_pg_conn *c, int i, bool dealloc)
 {
     cst_err e = CST_OK;
@@ -303,6 +305,8 @@ static cst_err forget_one(cst_pg_conn *c, int i, bool dealloc)
         e = q ? check(c, PQexec(c->pq, sql), "deallocate", NULL)
               : cst_fail(CST_ERR_INTERNAL, "postgresql: out of memory");
         PQfreemem(q);
+        if (e != CST_OK)
+            return e;
     }
     free(c->stmt_name[i]);
     free(c->stmt_sql[i]);
@@ -362,6 +366,20 @@ cst_err cst_pg_execv(cst_pg_conn *c, const char *name, const char *sql, int npar
     TRY(prepared(c, name, sql, nparams, types));
     return check(c, PQexecPrepared(c->pq, name, nparams, values, lengths, formats, result_format),
                  name, res);
+}
+
+cst_err cst_pg_commit(cst_pg_conn *c)
+{
+    /* PostgreSQL answers COMMIT of an aborted transaction with ROLLBACK, and no error */
+    ENSURE(PQtransactionStatus(c->pq) != PQTRANS_INERROR, CST_ERR_UNAVAILABLE,
+           "postgresql: a statement of the transaction failed, so it was rolled back");
+    PGresult *r = NULL;
+    TRY(check(c, PQexec(c->pq, "COMMIT"), "commit", &r));
+    bool committed = strcmp(PQcmdStatus(r), "COMMIT") == 0;
+    PQclear(r);
+    ENSURE(committed, CST_ERR_UNAVAILABLE,
+           "postgresql: the transaction was rolled back by the database instead of committed");
+    return CST_OK;
 }
 
 cst_err cst_pg_run(cst_pg_conn *c, const char *sql)
@@ -432,7 +450,7 @@ cst_err cst_pg_migrate(cst_pg_pool *p, const cst_pg_migration *m, size_t n, int 
     for (size_t i = (size_t)version; e == CST_OK && i < n; i++, done++)
         e = apply_one(c, &m[i]);
     if (e == CST_OK)
-        e = cst_pg_run(c, "COMMIT");
+        e = cst_pg_commit(c);
     if (e == CST_OK && applied)
         *applied = done;
     cst_pg_release(p, c); /* rolls back whatever a failure left open */

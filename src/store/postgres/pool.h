@@ -53,6 +53,9 @@ cst_err cst_pg_exec(cst_pg_conn *c, const char *name, const char *sql, int npara
 cst_err cst_pg_execv(cst_pg_conn *c, const char *name, const char *sql, int nparams,
                      const unsigned *types, const char *const *values, const int *lengths,
                      const int *formats, int result_format, PGresult **res) CST_MUST_USE;
+/* Commits c's transaction: CST_ERR_UNAVAILABLE unless PostgreSQL says it committed (a
+ * transaction in which a statement failed is rolled back by COMMIT, without an error). */
+cst_err cst_pg_commit(cst_pg_conn *c) CST_MUST_USE;
 /* Runs constant SQL text without parameters or preparation (transaction control, migrations:
  * several statements in one text are fine). */
 cst_err cst_pg_run(cst_pg_conn *c, const char *sql) CST_MUST_USE;
