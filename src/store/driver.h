@@ -190,6 +190,21 @@ CST_MUST_USE cst_err cst_work_join(cst_work *w, const cst_store_driver *drv, voi
 /* The transaction a unit of work belongs to. */
 const cst_txn *cst_work_txn(const cst_work *w);
 
+/* ENC-4 (cst_tstore_rewrap_batch): one record of a re-encryption batch, as a driver read it. */
+typedef struct cst_rewrap_item {
+    char bucket[CST_NAME_MAX + 1];
+    cst_record_row r;
+} cst_rewrap_item;
+/* The part of a re-encryption batch every driver does alike: each of the n items handed to
+ * reseal, then to the driver's update, which replaces the row only if it is still the one read
+ * (bucket, bidx, version and old dek_version) and says how many rows it changed. *done: rows
+ * replaced. Stops at the first error. */
+CST_MUST_USE cst_err cst_rewrap_items(
+    cst_rewrap_item *items, int n,
+    cst_err (*reseal)(const char *bucket, cst_record_row *r, void *ctx), void *ctx,
+    cst_err (*update)(const cst_rewrap_item *it, uint32_t old, void *res, int64_t *changed),
+    void *res, int64_t *done);
+
 /* The drivers built in. */
 extern const cst_store_driver cst_sqlite_driver;
 extern const cst_store_driver cst_postgres_driver;

@@ -345,3 +345,23 @@ static void principals_written(cst_store *st, cst_work *w)
           * at most TXN_RES; one that could not join wrote nothing */
         principals_bump(st);
 }
+
+/* ---- ENC-4: a re-encryption batch's items (driver.h) ---- */
+cst_err cst_rewrap_items(cst_rewrap_item *items, int n,
+                         cst_err (*reseal)(const char *bucket, cst_record_row *r, void *ctx),
+                         void *ctx,
+                         cst_err (*update)(const cst_rewrap_item *it, uint32_t old, void *res,
+                                           int64_t *changed),
+                         void *res, int64_t *done)
+{
+    cst_err e = CST_OK;
+    for (int i = 0; e == CST_OK && i < n; i++) {
+        uint32_t old = items[i].r.dek_version;
+        int64_t changed = 0;
+        e = reseal(items[i].bucket, &items[i].r, ctx);
+        if (e == CST_OK)
+            e = update(&items[i], old, res, &changed);
+        *done += changed;
+    }
+    return e;
+}

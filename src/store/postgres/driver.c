@@ -29,13 +29,44 @@ const cst_store_driver cst_postgres_driver = {.name = "postgresql",
 
 /* ---- the thread's transaction ----
  * At most one per thread: the connection of a cst_txn that wrote (t set), or of a tenant
- * store's transaction without a unit of work (cst_tstore_begin(ts, NULL): own). */
+ * store's transaction without a unit of work (cst_tstore_begin(ts, NULL): own). held names the
+ * stores it wrote to (the system tables, NULL, or tenant schemas; all of them past
+ * PGD_HELD_MAX), so that, as with SQLite's file per store, only a call without the work on a
+ * store the work holds is refused, and a call on another store runs on a connection of its own. */
+#define PGD_HELD_MAX 8
 static _Thread_local struct {
     pg_store *st;
     const cst_txn *t;
     cst_pg_conn *c;
     bool own;
+    bool sys_held, all_held;
+    int nheld;
+    char held[PGD_HELD_MAX][CST_PGD_SCHEMA_MAX];
 } cur;
+
+/* Whether the thread's transaction holds the store of schema (NULL: the system tables). */
+static bool cur_holds(const char *schema)
+{
+    if (!schema)
+        return cur.sys_held;
+    for (int i = 0; i < cur.nheld; i++)
+        if (strcmp(cur.held[i], schema) == 0)
+            return true;
+    return cur.all_held;
+}
+
+static void cur_hold(const char *schema)
+{
+    if (cur_holds(schema))
+        return;
+    if (!schema)
+        cur.sys_held = true;
+    else if (cur.nheld < PGD_HELD_MAX &&
+             cst_copy(cur.held[cur.nheld], CST_PGD_SCHEMA_MAX, schema) == CST_OK)
+        cur.nheld++;
+    else
+        cur.all_held = true;
+}
 
 static void cur_end(void)
 {
@@ -72,7 +103,7 @@ cst_err cst_pgd_res_begin(void *res, const cst_txn *t)
 cst_err cst_pgd_res_commit(void *res)
 {
     (void)res;
-    cst_err e = cst_pg_run(cur.c, "COMMIT");
+    cst_err e = cst_pg_commit(cur.c);
     cur_end();
     return e;
 }
@@ -108,17 +139,21 @@ void cst_pgd_res_rollback_to(void *res)
 
 /* The connection a call runs on: the thread's transaction's when the call belongs to it (a
  * write through w joins w's transaction first), else one of its own (*temp: release it). */
-static cst_err conn_for(pg_store *st, cst_work *w, bool write, cst_pg_conn **c, bool *temp)
+static cst_err conn_for(pg_store *st, const char *schema, cst_work *w, bool write, cst_pg_conn **c,
+                        bool *temp)
 {
     *temp = false;
     if (w && write)
         TRY(cst_work_join(w, &cst_postgres_driver, st));
     if (cur.c && cur.st == st &&
         ((w && cur.t == cst_work_txn(w)) || (!w && cur.own && cur.t == NULL))) {
+        if (write)
+            cur_hold(schema);
         *c = cur.c;
         return CST_OK;
     }
-    if (cur.c && cur.st == st && !cur.own) { /* store.h: refused, as SQLite's check_holder */
+    /* store.h: refused, as SQLite's check_holder */
+    if (cur.c && cur.st == st && !cur.own && (w || cur_holds(schema))) {
         cst_error("storage: a call %s on a store this thread's unit of work holds",
                   w ? "of another transaction" : "outside the unit of work");
         return cst_fail(CST_ERR_INTERNAL, "storage error");
@@ -126,8 +161,6 @@ static cst_err conn_for(pg_store *st, cst_work *w, bool write, cst_pg_conn **c, 
     *temp = true;
     return cst_pg_acquire(st->pool, CST_PGD_ACQUIRE_MS, c);
 }
-
-static cst_err with_schema(const char *sql, const char *schema, char **out);
 
 cst_err cst_pgd_ddl(pg_store *st, cst_work *w, const char *sql)
 {
@@ -137,16 +170,16 @@ cst_err cst_pgd_ddl(pg_store *st, cst_work *w, const char *sql)
 cst_err cst_pgd_ddl_in(pg_store *st, const char *schema, cst_work *w, const char *sql)
 {
     char *text = NULL;
-    TRY(with_schema(sql, schema, &text));
+    TRY(cst_pgd_with_schema(sql, schema, &text));
     cst_pg_conn *c = NULL;
     bool temp = false;
-    cst_err e = conn_for(st, w, true, &c, &temp);
+    cst_err e = conn_for(st, schema, w, true, &c, &temp);
     if (e == CST_OK && temp)
         e = cst_pg_run(c, "BEGIN");
     if (e == CST_OK)
         e = cst_pg_run(c, text ? text : sql);
     if (e == CST_OK && temp)
-        e = cst_pg_run(c, "COMMIT");
+        e = cst_pg_commit(c);
     if (temp)
         cst_pg_release(st->pool, c);
     free(text);
@@ -172,8 +205,7 @@ static void stmt_name(const char *sql, char out[20])
     snprintf(out, 20, "c%016llx", (unsigned long long)h);
 }
 
-/* sql with each "@." replaced by schema and "." (a tenant store's tables). */
-static cst_err with_schema(const char *sql, const char *schema, char **out)
+cst_err cst_pgd_with_schema(const char *sql, const char *schema, char **out)
 {
     *out = NULL;
     if (!schema)
@@ -249,12 +281,12 @@ static cst_err runv(pg_store *st, const char *schema, cst_work *w, bool write, P
     params p;
     TRY(bind_params(&p, fmt, ap));
     char *text = NULL, name[20];
-    TRY(with_schema(sql, schema, &text));
+    TRY(cst_pgd_with_schema(sql, schema, &text));
     stmt_name(text ? text : sql, name);
     cst_pg_conn *c = NULL;
     bool temp = false;
     PGresult *r = NULL;
-    cst_err e = conn_for(st, w, write, &c, &temp);
+    cst_err e = conn_for(st, schema, w, write, &c, &temp);
     if (e == CST_OK)
         e = cst_pg_execv(c, name, text ? text : sql, p.n, p.types, p.values, p.lengths, p.formats,
                          1, &r);
@@ -433,6 +465,7 @@ cst_err cst_postgres_tstore_begin(cst_tstore *ts, cst_work *w)
     if (!w)
         return cur_begin(PGT(ts)->st, NULL, true);
     TRY(cst_work_join(w, &cst_postgres_driver, PGT(ts)->st));
+    cur_hold(PGT(ts)->schema);
     return cst_pg_run(cur.c, "SAVEPOINT cst");
 }
 
@@ -455,7 +488,7 @@ void cst_postgres_tstore_rollback(cst_tstore *ts, cst_work *w)
 cst_err cst_postgres_tstore_commit(cst_tstore *ts, cst_work *w)
 {
     if (!w) {
-        cst_err e = cst_pg_run(cur.c, "COMMIT");
+        cst_err e = cst_pg_commit(cur.c);
         cur_end();
         return e;
     }

@@ -65,6 +65,9 @@ extern const cst_store_driver cst_postgres_driver;
 CST_MUST_USE cst_err cst_pgd_schema(cst_tspace space, const char *tenant_id, char *out,
                                     size_t size);
 
+/* sql with each "@." replaced by schema and "." (a tenant store's tables): *out is the caller's
+ * to free, NULL when schema is NULL. For SQL run on a connection of its own (tenant.c). */
+CST_MUST_USE cst_err cst_pgd_with_schema(const char *sql, const char *schema, char **out);
 /* Runs sql with parameters described by fmt: 's' const char * (text; NULL binds NULL), 'i'
  * int64_t (bigint), 'b' const void * then size_t (bytea). schema (NULL: none) replaces every
  * "@." of sql (a tenant store's tables). write: the statement changes something, so with w it

@@ -368,13 +368,7 @@ cst_err cst_sqlite_tstore_dek_counts(cst_tstore *ts, cst_work *w,
     return e;
 }
 
-/* One row of a re-encryption batch, as read. */
-typedef struct rewrap_item {
-    char bucket[CST_NAME_MAX + 1];
-    cst_record_row r;
-} rewrap_item;
-
-static cst_err rewrap_read(cst_db *db, uint32_t target, int limit, rewrap_item *items, int *n)
+static cst_err rewrap_read(cst_db *db, uint32_t target, int limit, cst_rewrap_item *items, int *n)
 {
     sqlite3_stmt *q = NULL;
     int row = 1;
@@ -384,7 +378,7 @@ static cst_err rewrap_read(cst_db *db, uint32_t target, int limit, rewrap_item *
                             "meta, value, bucket FROM records WHERE dek_version <> ? LIMIT ?",
                             "ii", (int64_t)target, (int64_t)limit);
     while (e == CST_OK && *n < limit && (e = cst_db_step(db, q, &row)) == CST_OK && row) {
-        rewrap_item *it = &items[*n];
+        cst_rewrap_item *it = &items[*n];
         cst_record_row_init(&it->r);
         (*n)++;
         cst_db_col_text(q, 8, it->bucket, sizeof(it->bucket));
@@ -394,6 +388,20 @@ static cst_err rewrap_read(cst_db *db, uint32_t target, int limit, rewrap_item *
     return e;
 }
 
+/* Only the row as read: a write since (a new version) is never replaced. */
+static cst_err rewrap_update(const cst_rewrap_item *it, uint32_t old, void *db, int64_t *changed)
+{
+    int n = 0;
+    TRY(cst_db_run(db, NULL, &n,
+                   "UPDATE records SET dek_version = ?, meta = ?, value = ? WHERE "
+                   "bucket = ? AND bidx = ? AND version = ? AND dek_version = ?",
+                   "ibbsbii", (int64_t)it->r.dek_version, it->r.meta.data, it->r.meta.len,
+                   it->r.value.data, it->r.value.len, it->bucket, it->r.bidx, (size_t)CST_HASH_LEN,
+                   (int64_t)it->r.version, (int64_t)old));
+    *changed = n;
+    return CST_OK;
+}
+
 cst_err cst_sqlite_tstore_rewrap_batch(cst_tstore *ts, uint32_t target, int limit,
                                        cst_err (*reseal)(const char *bucket, cst_record_row *r,
                                                          void *ctx),
@@ -401,7 +409,7 @@ cst_err cst_sqlite_tstore_rewrap_batch(cst_tstore *ts, uint32_t target, int limi
 {
     *done = *seen = 0;
     ENSURE(limit > 0 && limit <= 100000, CST_ERR_INVALID, "re-encryption batch out of range");
-    rewrap_item *items = calloc((size_t)limit, sizeof(*items));
+    cst_rewrap_item *items = calloc((size_t)limit, sizeof(*items));
     ENSURE(items != NULL, CST_ERR_INTERNAL, "out of memory");
     cst_db *db = SQT(ts)->db;
     int n = 0;
@@ -409,21 +417,8 @@ cst_err cst_sqlite_tstore_rewrap_batch(cst_tstore *ts, uint32_t target, int limi
     bool open = e == CST_OK;
     if (e == CST_OK)
         e = rewrap_read(db, target, limit, items, &n);
-    for (int i = 0; e == CST_OK && i < n; i++) {
-        rewrap_item *it = &items[i];
-        uint32_t old = it->r.dek_version;
-        e = reseal(it->bucket, &it->r, ctx);
-        int changed = 0;
-        /* only the row as read: a write since (a new version) is never replaced */
-        if (e == CST_OK)
-            e = cst_db_run(db, NULL, &changed,
-                           "UPDATE records SET dek_version = ?, meta = ?, value = ? WHERE "
-                           "bucket = ? AND bidx = ? AND version = ? AND dek_version = ?",
-                           "ibbsbii", (int64_t)it->r.dek_version, it->r.meta.data, it->r.meta.len,
-                           it->r.value.data, it->r.value.len, it->bucket, it->r.bidx,
-                           (size_t)CST_HASH_LEN, (int64_t)it->r.version, (int64_t)old);
-        *done += changed;
-    }
+    if (e == CST_OK)
+        e = cst_rewrap_items(items, n, reseal, ctx, rewrap_update, db, done);
     *seen = n;
     if (open && e == CST_OK)
         e = cst_db_commit(db, NULL);
