@@ -25,11 +25,18 @@ static char *op, *owner, tid[32];
 static int setup(void **state)
 {
     (void)state;
+    ts_init(&a);
     owner = ts_start_tenant(&a, &op, "acme", tid);
-    if (!owner)
+    if (!owner) {
+        (void)ts_sh("cat %s/serve.log >&2", a.root);
         return -1;
+    }
     ts_init_join(&b, &a);
-    return ts_start(&b) ? 0 : -1;
+    if (!ts_start(&b)) {
+        (void)ts_sh("cat %s/serve.log >&2", b.root);
+        return -1;
+    }
+    return 0;
 }
 
 static int teardown(void **state)
@@ -188,6 +195,15 @@ static void test_ret4_erase_on_a_leaves_nothing_in_the_database(void **state)
              eid);
     psql_value(sql, hex, sizeof(hex));
     assert_true(strlen(hex) > 64);
+    /* the search finds a live key's bytes in the files (so it can find an erased one's) */
+    char probe[64], got0[16];
+    snprintf(probe, sizeof(probe), "%.32s", hex + 18);
+    psql_value("CHECKPOINT", got0, sizeof(got0));
+    assert_int_equal(
+        ts_sh("p=$(printf '%s' | sed 's/../\\\\x&/g'); LC_ALL=C grep -rlaqP \"$p\" %s/data "
+              "--exclude-dir=pg_wal",
+              probe, ts_store_pg_dir()),
+        0);
     char path[128];
     snprintf(path, sizeof(path), "/v1/sys/tenants/%s/erase", eid);
     json_t *cert =
@@ -206,7 +222,7 @@ static void test_ret4_erase_on_a_leaves_nothing_in_the_database(void **state)
     for (char *k = strtok_r(hex, " ", &save); k; k = strtok_r(NULL, " ", &save)) {
         char pat[64];
         snprintf(pat, sizeof(pat), "%.32s", k + 18); /* 16 bytes of the wrapped key itself */
-        if (ts_sh("p=$(printf '%s' | sed 's/../\\\\x&/g'); ! grep -rlaP \"$p\" %s/data "
+        if (ts_sh("p=$(printf '%s' | sed 's/../\\\\x&/g'); ! LC_ALL=C grep -rlaP \"$p\" %s/data "
                   "--exclude-dir=pg_wal",
                   pat, ts_store_pg_dir()) != 0)
             fail_msg("bytes of an erased tenant's wrapped key are still in the database files");
@@ -239,6 +255,7 @@ static void test_kill9_mid_write_loses_nothing_acknowledged(void **state)
     waitpid(pid, &st, 0);
     ts_kill9(&a); /* reaps it */
     assert_true(acked > 0);
+    fprintf(stderr, "kill -9 after %d acknowledged writes\n", acked);
     for (int i = 0; i < acked; i++) {
         snprintf(key, sizeof(key), "kill-%d", i);
         snprintf(val, sizeof(val), "value-%d", i);

@@ -2,9 +2,11 @@
  *
  * The node cannot read PostgreSQL's files (the server may be on another machine), so the byte
  * search the SQLite driver makes of system.db has no counterpart here. What the database
- * allows is done and each step says what it checked: VACUUM removes the dead row versions of
- * the destroyed keys from the tables, a query checks that no destroyed wrapped key is left in a
- * live row, a CHECKPOINT (when the role may) writes the vacuumed pages to the data files. What
+ * allows is done and each step says what it checked: VACUUM FULL rewrites the key and user
+ * tables into new files without the destroyed keys' row versions (a plain VACUUM only marks
+ * their space free: the bytes stayed in the pages, as api.test_api_cluster found; the old files
+ * are truncated at once and removed at the next checkpoint), a query checks that no destroyed
+ * wrapped key is left in a live row, a CHECKPOINT (when the role may) writes the pages out. What
  * no client can clear (PostgreSQL's WAL, archived WAL, base backups, replicas) is said in a
  * note of its own for the certificate. */
 #include <stdlib.h>
@@ -85,11 +87,14 @@ static cst_err residue(pg_store *st, cst_pg_conn *c, const json_t *hex_blobs,
                        void (*note)(const char *check, void *ctx), void *ctx)
 {
     /* VACUUM runs outside any transaction: c is a pooled connection of its own, autocommit */
-    TRY(cst_pg_run(c, "VACUUM custodia_system.tenant_keys, custodia_system.users"));
+    /* ACCESS EXCLUSIVE on both small tables for the rewrite: logins and key reads on every
+     * node wait that long (docs/operations.md) */
+    TRY(cst_pg_run(c, "VACUUM FULL custodia_system.tenant_keys, custodia_system.users"));
     say(note,
-        "VACUUM of custodia_system.tenant_keys and custodia_system.users: the dead row versions "
-        "of the destroyed keys are removed from the tables' pages (a version that a still-open "
-        "transaction of another session could see stays until it ends)",
+        "VACUUM FULL of custodia_system.tenant_keys and custodia_system.users: both tables "
+        "rewritten into new files holding only live rows; the old files, with the destroyed "
+        "keys' bytes, truncated (a version that a still-open transaction of another session "
+        "could see is kept until it ends)",
         ctx);
     size_t i;
     json_t *b;
