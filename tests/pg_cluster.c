@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -61,6 +62,11 @@ static pid_t spawn(char *const argv[], const char *log, uid_t uid, gid_t gid)
     if (nul < 0 || dup2(nul, 0) < 0)
         _exit(126);
     if (geteuid() == 0 && (setgroups(0, NULL) != 0 || setgid(gid) != 0 || setuid(uid) != 0))
+        _exit(126);
+    /* Should the test process die by a signal (a ctest timeout, SIGKILL), the server dies with
+     * it (set after setuid, which clears it; kept across exec); its backends follow their
+     * postmaster. The temporary dir then stays: it holds no process. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
         _exit(126);
     execv(argv[0], argv);
     _exit(127);

@@ -105,8 +105,11 @@ static cst_err size_connections(const cst_config *cfg, int threads, int *max_con
             (void)getrlimit(RLIMIT_NOFILE, &rl);
     }
     long long nofile = rl.rlim_cur == RLIM_INFINITY ? 1048576 : (long long)rl.rlim_cur;
-    long long room =
-        nofile - (long long)FD_PER_TENANT * cfg->max_open_tenants - FD_RESERVE - 4LL * threads;
+    /* the store's descriptors: SQLite's files of the open tenants, or PostgreSQL's pool */
+    long long store = strcmp(cfg->store_driver, "postgresql") == 0
+                          ? (long long)cfg->store_pool_size
+                          : (long long)FD_PER_TENANT * cfg->max_open_tenants;
+    long long room = nofile - store - FD_RESERVE - 4LL * threads;
     if (cfg->max_connections > 0) {
         *max_connections = cfg->max_connections;
         if (cfg->max_connections > room)

@@ -710,8 +710,9 @@ static const config_key config_keys[] = {
          "`sys.report`"),
     KNUM("http.max_connections", K_INT, max_connections, "0", 0, 1000000,
          "open connections in all; `0` sizes it at start-up as `RLIMIT_NOFILE` (raised to its "
-         "hard limit) minus 3 per `store.max_open_tenants` minus a reserve of 64 plus 4 per "
-         "thread; the figure is logged (`http: at most N connections`). Past it new connections "
+         "hard limit) minus 3 per `store.max_open_tenants` (SQLite) or `store.pool_size` "
+         "(PostgreSQL) minus a reserve of 64 plus 4 per thread; the figure is logged (`http: at "
+         "most N connections`). Past it new connections "
          "wait in the kernel's backlog"),
     KNUMW("http.max_connections_per_ip", K_INT, max_connections_per_ip, "64", 1, 100000, W_GT, "",
           "",

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "store_fixture.h"
 
 #define CANARY "Zq7CanaryXy93LwP"
 
@@ -49,7 +50,7 @@ static int scan_file(const char *path, const struct stat *st, int type, struct F
     if (type != FTW_F)
         return 0;
     files_scanned++;
-    if (strstr(path, "-wal") || strstr(path, "-shm"))
+    if (strstr(path, "-wal") || strstr(path, "-shm") || strstr(path, "/pg_wal/"))
         wal_seen++;
     FILE *f = fopen(path, "rb");
     if (!f)
@@ -109,8 +110,11 @@ static void canary_check(ts_server *srv)
     assert_non_null(strstr(r.body, CANARY));
     ts_resp_free(&r);
 
-    /* while serving: WAL and SHM files present */
+    /* while serving: WAL and SHM files present (SQLite); on PostgreSQL the records are in the
+     * database's files, its WAL included: those are searched too */
     assert_int_equal(scan(srv->data_dir), 0);
+    if (strcmp(ts_store_driver(), "postgresql") == 0)
+        assert_int_equal(scan(ts_store_pg_dir()), 0);
     assert_true(wal_seen > 0);
     assert_true(files_scanned >= 5);
     /* nor in the server's log */
@@ -126,6 +130,8 @@ static void canary_check(ts_server *srv)
     /* after a clean stop */
     assert_int_equal(ts_stop(srv), 0);
     assert_int_equal(scan(srv->data_dir), 0);
+    if (strcmp(ts_store_driver(), "postgresql") == 0)
+        assert_int_equal(scan(ts_store_pg_dir()), 0);
 
     /* control: the scanner does find a canary that is there */
     assert_int_equal(ts_sh("printf 'xx%s' > %s/control.bin", CANARY, srv->root), 0);

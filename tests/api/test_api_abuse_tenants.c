@@ -21,6 +21,7 @@
 #include "node/node.h"
 #include "util/util.h"
 #include "harness.h"
+#include "store_fixture.h"
 
 static ts_server srv;
 
@@ -112,6 +113,12 @@ static void make_tenant(cst_node *n, int i, char *token)
 static void test_por1_ten_thousand_tenants_within_1024_descriptors(void **state)
 {
     (void)state;
+    if (strcmp(ts_store_driver(), "postgresql") == 0) {
+        /* the bound is SQLite's (3 descriptors per open tenant); on PostgreSQL a tenant holds
+         * none, the pool's connections are counted by test_descriptor_limit_sizes_total */
+        fprintf(stderr, "the descriptors of open tenants are SQLite's: skipped on PostgreSQL\n");
+        skip();
+    }
     /* tmpfs, so that 10,000 durable creations are not a test of the disk's fsync */
     const char *how = ts_init_small_disk(&srv, 1536UL * 1024 * 1024);
     fprintf(stderr, "data dir on %s\n", how);
