@@ -39,6 +39,7 @@ static _Thread_local struct {
     const cst_txn *t;
     cst_pg_conn *c;
     bool own;
+    bool bump; /* it wrote principals: the epoch moves just before its COMMIT */
     bool sys_held, all_held;
     int nheld;
     char held[PGD_HELD_MAX][CST_PGD_SCHEMA_MAX];
@@ -100,12 +101,30 @@ cst_err cst_pgd_res_begin(void *res, const cst_txn *t)
     return cur_begin(res, t, false);
 }
 
+/* IAM-5: a transaction that wrote principals moves the shared epoch as its last statement, so
+ * that it takes the epoch's row lock last and holds it only for its COMMIT: it never waits for
+ * another lock while holding it (taken first, two transactions locking a user row and the epoch
+ * in opposite orders deadlocked). */
 cst_err cst_pgd_res_commit(void *res)
 {
     (void)res;
-    cst_err e = cst_pg_commit(cur.c);
+    cst_err e = cur.bump ? cst_pg_run(cur.c, CST_PGD_BUMP_SQL) : CST_OK;
+    if (e == CST_OK)
+        e = cst_pg_commit(cur.c);
     cur_end();
     return e;
+}
+
+cst_err cst_pgd_bump_at_commit(pg_store *st, cst_work *w)
+{
+    TRY(cst_work_join(w, &cst_postgres_driver, st));
+    cur.bump = true;
+    return CST_OK;
+}
+
+cst_pg_conn *cst_pgd_thread_conn(const pg_store *st)
+{
+    return cur.c && cur.st == st ? cur.c : NULL;
 }
 
 void cst_pgd_res_rollback(void *res)
@@ -250,6 +269,11 @@ static cst_err bind_params(params *p, const char *fmt, va_list ap)
             p->types[i] = OID_TEXT;
             p->values[i] = va_arg(ap, const char *);
             p->lengths[i] = p->values[i] ? (int)strlen(p->values[i]) : 0;
+            /* PostgreSQL refuses text that is not UTF-8, and the refusal would abort the
+             * transaction around it: refused here, before any statement runs */
+            ENSURE(!p->values[i] ||
+                       cst_utf8_valid((const uint8_t *)p->values[i], (size_t)p->lengths[i]),
+                   CST_ERR_INVALID, "a text value is not valid UTF-8");
             break;
         case 'i':
             p->types[i] = OID_INT8;
@@ -280,19 +304,40 @@ static cst_err runv(pg_store *st, const char *schema, cst_work *w, bool write, P
         *res = NULL;
     params p;
     TRY(bind_params(&p, fmt, ap));
+    /* a write to principals in a unit of work: its bump CTE left out, the epoch moved at the
+     * transaction's COMMIT (cst_pgd_res_commit); alone, the statement keeps it */
+    static const char bump[] = "WITH " CST_PGD_BUMP;
+    bool deferred = w && write && strncmp(sql, bump, sizeof(bump) - 1) == 0;
+    char *stripped = NULL;
+    if (deferred) {
+        const char *rest = sql + sizeof(bump) - 1;
+        bool more = rest[0] == ',';
+        size_t n = strlen(rest) + 8;
+        stripped = malloc(n);
+        ENSURE(stripped, CST_ERR_INTERNAL, "out of memory");
+        snprintf(stripped, n, "%s%s", more ? "WITH " : "", rest + (more ? 2 : 1));
+        sql = stripped;
+    }
     char *text = NULL, name[20];
-    TRY(cst_pgd_with_schema(sql, schema, &text));
+    cst_err se = cst_pgd_with_schema(sql, schema, &text);
+    if (se != CST_OK) {
+        free(stripped);
+        return se;
+    }
     stmt_name(text ? text : sql, name);
     cst_pg_conn *c = NULL;
     bool temp = false;
     PGresult *r = NULL;
     cst_err e = conn_for(st, schema, w, write, &c, &temp);
+    if (e == CST_OK && deferred)
+        cur.bump = true;
     if (e == CST_OK)
         e = cst_pg_execv(c, name, text ? text : sql, p.n, p.types, p.values, p.lengths, p.formats,
                          1, &r);
     if (temp)
         cst_pg_release(st->pool, c);
     free(text);
+    free(stripped);
     if (e == CST_OK && changes) {
         const char *n = PQcmdTuples(r);
         *changes = n && *n ? strtoll(n, NULL, 10) : 0;

@@ -9,17 +9,24 @@
 
 cst_err cst_pgd_principals_bump(pg_store *st, cst_work *w)
 {
-    /* atomic across nodes: one UPDATE; its row lock orders the bumps of concurrent writers */
+    /* atomic across nodes: one UPDATE; its row lock orders the bumps of concurrent writers; in a
+     * unit of work it is the transaction's last statement (driver.c) */
+    if (w)
+        return cst_pgd_bump_at_commit(st, w);
     return cst_pgd_run(st, NULL, w, true, NULL, NULL, CST_PGD_BUMP_SQL, "");
 }
 
-/* Read on a connection of its own, committed rows only, whatever transaction this thread holds:
- * a credential cache checks the epoch at any time, inside a request's transaction too. */
+/* The committed epoch, whatever transaction this thread holds: a credential cache checks it at
+ * any time, inside a request's transaction too. */
 cst_err cst_pgd_principals_epoch(pg_store *st, uint64_t *n)
 {
-    cst_pg_conn *c = NULL;
     PGresult *r = NULL;
-    TRY(cst_pg_acquire(st->pool, CST_PGD_ACQUIRE_MS, &c));
+    /* the thread's transaction's connection when it has one (a second one from the pool could
+     * be a wait for a pool the thread's own requests hold); it sees what is committed, and its
+     * own bump comes only at its COMMIT */
+    cst_pg_conn *own = cst_pgd_thread_conn(st), *c = own;
+    if (!c)
+        TRY(cst_pg_acquire(st->pool, CST_PGD_ACQUIRE_MS, &c));
     cst_err e = cst_pg_exec(c, "principals_epoch", "SELECT n FROM custodia_system.principals_epoch",
                             0, NULL, &r);
     if (e == CST_OK && PQntuples(r) != 1)
@@ -27,7 +34,8 @@ cst_err cst_pgd_principals_epoch(pg_store *st, uint64_t *n)
     if (e == CST_OK)
         *n = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
-    cst_pg_release(st->pool, c);
+    if (!own)
+        cst_pg_release(st->pool, c);
     return e;
 }
 

@@ -139,6 +139,12 @@ void cst_pgd_res_rollback_to(void *res);
 #define CST_PGD_BUMP_SQL "UPDATE custodia_system.principals_epoch SET n = n + 1"
 #define CST_PGD_BUMP "bump AS (" CST_PGD_BUMP_SQL ")"
 CST_MUST_USE cst_err cst_pgd_principals_bump(pg_store *st, cst_work *w);
+/* In a unit of work, the bump is the transaction's last statement before its COMMIT (driver.c:
+ * a statement given with "WITH " CST_PGD_BUMP through w runs without it and marks this):
+ * cst_pgd_bump_at_commit marks it for w's transaction, joining it. */
+CST_MUST_USE cst_err cst_pgd_bump_at_commit(pg_store *st, cst_work *w);
+/* The connection of this thread's transaction on st, or NULL. */
+cst_pg_conn *cst_pgd_thread_conn(const pg_store *st);
 /* The epoch's value now (committed writes only; read on a connection of its own). */
 CST_MUST_USE cst_err cst_pgd_principals_epoch(pg_store *st, uint64_t *n);
 /* The driver table's principals_epoch (driver.h): the epoch, false (logged) when unreadable. */
