@@ -222,27 +222,28 @@ custodia_pg() { # nodes (1 or 2): PUT and GET at the smaller tenant count
     local nodes=$1 t=$few dir=$tmp/p$1 v c out half db=cst$1 pids=()
     mkdir -p "$dir"
     psql -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db" -c "ALTER DATABASE $db SET pgaudit.log = 'none'"
-    printf '%s\n[store]\ndriver = postgresql\ndsn = host=127.0.0.1 port=%s user=bench dbname=%s sslmode=require\npool_size = 16\n' \
-        "$EXTRA_CONFIG" "$port" "$db" > "$dir/node.ini"
-    "$bin" init --config "$dir/node.ini" --data-dir "$dir/a" --master-key-file "$dir/master.key" --json > "$dir/init.json"
-    BENCH_CONFIG=$dir/node.ini eatmydata "$root/build/bench_tenants" "$dir/a" "$dir/master.key" "$t" b > "$dir/tokens"
+    printf '%s\n[node]\nmaster_key_file = %s\n[store]\ndriver = postgresql\ndsn = host=127.0.0.1 port=%s user=bench dbname=%s sslmode=require\npool_size = 16\n' \
+        "$EXTRA_CONFIG" "$dir/master.key" "$port" "$db" > "$dir/node.ini"
+    mkdir -p "$dir/a" "$dir/b" # each node's data dir, and its K0 beside it
+    "$bin" init --config "$dir/node.ini" --data-dir "$dir/a/var" --master-key-file "$dir/master.key" --json > "$dir/init.json"
+    BENCH_CONFIG=$dir/node.ini eatmydata "$root/build/bench_tenants" "$dir/a/var" "$dir/master.key" "$t" b > "$dir/tokens"
     sync
-    start_node "$dir/a" "$dir/node.ini" "$dir/a"; pids+=("$node_pid"); local base_a=$node_base
+    start_node "$dir/a/var" "$dir/node.ini" "$dir/a/serve"; pids+=("$node_pid"); local base_a=$node_base
     local base_b=
     if [ "$nodes" = 2 ]; then
-        "$bin" init --join --config "$dir/node.ini" --data-dir "$dir/b" --master-key-file "$dir/master.key" --json > /dev/null
-        start_node "$dir/b" "$dir/node.ini" "$dir/b"; pids+=("$node_pid"); base_b=$node_base
+        "$bin" init --join --config "$dir/node.ini" --data-dir "$dir/b/var" --master-key-file "$dir/master.key" --json > /dev/null
+        start_node "$dir/b/var" "$dir/node.ini" "$dir/b/serve"; pids+=("$node_pid"); base_b=$node_base
     fi
     while read -r v c; do
         for work in PUT GET; do
             keys=0; [ "$work" = GET ] && keys=$(cat "$dir/keys-$v-$c")
             if [ "$nodes" = 1 ]; then
-                cacert=$dir/a/tls/cert.pem base=$base_a
+                cacert=$dir/a/var/tls/cert.pem base=$base_a
                 out=$(load "$dir/tokens" "$c" "$v" "$work" "v$v-c$c-" "$keys")
             else # half the clients on each node, each on its own key prefix, at once
                 half=$(( (c + 1) / 2 ))
-                out=$( { cacert=$dir/a/tls/cert.pem base=$base_a load "$dir/tokens" "$half" "$v" "$work" "a$v-c$c-" "$keys" &
-                         cacert=$dir/b/tls/cert.pem base=$base_b load "$dir/tokens" "$half" "$v" "$work" "b$v-c$c-" "$keys" &
+                out=$( { cacert=$dir/a/var/tls/cert.pem base=$base_a load "$dir/tokens" "$half" "$v" "$work" "a$v-c$c-" "$keys" &
+                         cacert=$dir/b/var/tls/cert.pem base=$base_b load "$dir/tokens" "$half" "$v" "$work" "b$v-c$c-" "$keys" &
                          wait; } | combine)
             fi
             [ "$work" = PUT ] && jq -r .min_done <<< "$out" > "$dir/keys-$v-$c"

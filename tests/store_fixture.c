@@ -2,6 +2,7 @@
 #include "store_fixture.h"
 
 #include <libpq-fe.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,4 +188,23 @@ bool ts_store_pg_int(const char *dir, const char *sql, long long *out)
     PQclear(r);
     PQfinish(c);
     return ok;
+}
+
+int ts_store_pair_open(char *dir, cst_store **a, cst_store **b)
+{
+    if (!mkdtemp(dir) || ts_store_open(dir, true, a) != CST_OK ||
+        ts_store_open(dir, false, b) != CST_OK) {
+        fprintf(stderr, "setup: %s\n", cst_err_message(CST_ERR_INTERNAL));
+        return -1;
+    }
+    return 0;
+}
+
+int ts_store_pair_close(const char *dir, cst_store *a, cst_store *b)
+{
+    cst_store_close(b);
+    cst_store_close(a);
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
 }

@@ -13,6 +13,11 @@
 const char *ts_store_driver(void);
 /* Opens (creating when create) the store of dir with the test driver. */
 cst_err ts_store_open(const char *dir, bool create, cst_store **out);
+/* Two nodes on one store (a group set-up): dir (a mkdtemp template) made, the store created
+ * through *a and opened again as *b; 0, or -1 with the reason on stderr. */
+int ts_store_pair_open(char *dir, cst_store **a, cst_store **b);
+/* The group tear-down of ts_store_pair_open: both closed, dir removed; 0, or -1. */
+int ts_store_pair_close(const char *dir, cst_store *a, cst_store *b);
 /* The libpq connection string of dir's database ("" for SQLite; the cluster is started on the
  * first call). */
 const char *ts_store_dsn(const char *dir);

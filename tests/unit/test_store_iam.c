@@ -28,22 +28,13 @@ static cst_store *a, *b; /* two nodes */
 static int setup(void **state)
 {
     (void)state;
-    if (!mkdtemp(dir) || ts_store_open(dir, true, &a) != CST_OK ||
-        ts_store_open(dir, false, &b) != CST_OK) {
-        fprintf(stderr, "setup: %s\n", cst_err_message(CST_ERR_INTERNAL));
-        return -1;
-    }
-    return 0;
+    return ts_store_pair_open(dir, &a, &b);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    cst_store_close(a);
-    cst_store_close(b);
-    char cmd[64];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return ts_store_pair_close(dir, a, b);
 }
 
 /* A new user of the system tenant, created through node a. */

@@ -24,21 +24,14 @@ static cst_store *st, *st2; /* two handles on one database: two nodes */
 
 static int setup(void **state)
 {
-    if (!mkdtemp(dir) || ts_store_open(dir, true, &st) != CST_OK ||
-        ts_store_open(dir, false, &st2) != CST_OK) {
-        fprintf(stderr, "setup: %s\n", cst_err_message(CST_ERR_INTERNAL));
-        return -1;
-    }
-    return 0;
+    (void)state;
+    return ts_store_pair_open(dir, &st, &st2);
 }
 
 static int teardown(void **state)
 {
-    cst_store_close(st2);
-    cst_store_close(st);
-    char cmd[96];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    (void)state;
+    return ts_store_pair_close(dir, st, st2);
 }
 
 /* Collects the ids a listing hands over, joined by spaces. */

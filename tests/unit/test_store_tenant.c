@@ -27,11 +27,9 @@ static cst_store *st, *st2; /* two nodes on one data dir / database */
 
 static int setup(void **state)
 {
-    if (!mkdtemp(dir) || ts_store_open(dir, true, &st) != CST_OK ||
-        ts_store_open(dir, false, &st2) != CST_OK) {
-        fprintf(stderr, "setup: %s\n", cst_err_message(CST_ERR_INTERNAL));
+    (void)state;
+    if (ts_store_pair_open(dir, &st, &st2) != 0)
         return -1;
-    }
     char sub[PATH_MAX];
     snprintf(sub, sizeof(sub), "%s/tenants", dir); /* SQLite's tenant files */
     return mkdir(sub, 0700);
@@ -39,11 +37,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    cst_store_close(st2);
-    cst_store_close(st);
-    char cmd[64];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    (void)state;
+    return ts_store_pair_close(dir, st, st2);
 }
 
 static cst_tstore *open_new(char tid[32])
