@@ -39,6 +39,7 @@ static _Thread_local struct {
     const cst_txn *t;
     cst_pg_conn *c;
     bool own;
+    char own_schema[CST_PGD_SCHEMA_MAX]; /* own: the tenant store it is (SQLite: its file) */
     bool bump; /* it wrote principals: the epoch moves just before its COMMIT */
     bool sys_held, all_held;
     int nheld;
@@ -165,7 +166,8 @@ static cst_err conn_for(pg_store *st, const char *schema, cst_work *w, bool writ
     if (w && write)
         TRY(cst_work_join(w, &cst_postgres_driver, st));
     if (cur.c && cur.st == st &&
-        ((w && cur.t == cst_work_txn(w)) || (!w && cur.own && cur.t == NULL))) {
+        ((w && cur.t == cst_work_txn(w)) ||
+         (!w && cur.own && cur.t == NULL && schema && strcmp(schema, cur.own_schema) == 0))) {
         if (write)
             cur_hold(schema);
         *c = cur.c;
@@ -507,8 +509,12 @@ const char *cst_postgres_store_data_dir(const cst_store *st)
 /* ---- tenant store transactions (store.h: cst_tstore_begin) ---- */
 cst_err cst_postgres_tstore_begin(cst_tstore *ts, cst_work *w)
 {
-    if (!w)
-        return cur_begin(PGT(ts)->st, NULL, true);
+    if (!w) {
+        /* the tenant store's transaction alone: a call without w on another store (the system
+         * tables) runs on a connection of its own, as on SQLite's other file */
+        TRY(cur_begin(PGT(ts)->st, NULL, true));
+        return cst_copy(cur.own_schema, sizeof(cur.own_schema), PGT(ts)->schema);
+    }
     TRY(cst_work_join(w, &cst_postgres_driver, PGT(ts)->st));
     cur_hold(PGT(ts)->schema);
     return cst_pg_run(cur.c, "SAVEPOINT cst");
