@@ -275,8 +275,8 @@ static const char *const erase_deletes[] = {
     "DELETE FROM custodia_system.tokens WHERE tenant_id = $1",
     "DELETE FROM custodia_system.users WHERE tenant_id = $1",
     /* IAM-6: its access reviews name its users: they go with them */
-    "DELETE FROM custodia_system.review_decisions WHERE review_id IN (SELECT id FROM "
-    "custodia_system.reviews WHERE scope = $1)",
+    ("DELETE FROM custodia_system.review_decisions WHERE review_id IN (SELECT id FROM "
+     "custodia_system.reviews WHERE scope = $1)"),
     "DELETE FROM custodia_system.reviews WHERE scope = $1",
     "DELETE FROM custodia_system.review_reminders WHERE scope = $1",
 };
