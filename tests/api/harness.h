@@ -209,8 +209,13 @@ json_t *ts_report_evidence(json_t *report, const char *id, const char *name);
  * the stop, the update and the start). */
 void ts_expire_lock(ts_server *s, const char *user_id);
 /* Runs sql (one statement, no double quotes) on s's system store: sqlite3 on system.db, or psql
- * on its PostgreSQL database with search_path custodia_system; returns the exit status. */
+ * on its PostgreSQL database with search_path custodia_system (where a tenant's store is
+ * reachable as schema t_<tenant id>); returns the exit status. */
 int ts_sys_sql(const ts_server *s, const char *sql);
+/* The first column of the first row of sql (portable SQL) on s's system store, as
+ * ts_db_count (on system.db, or on its PostgreSQL database with search_path custodia_system);
+ * -1 when it cannot be read. */
+int64_t ts_sys_count(const ts_server *s, const char *sql);
 
 /* BAK-4 set-up on a stopped server: the tenant's tombstone recorded and its database removed,
  * as an erasure leaves them. */

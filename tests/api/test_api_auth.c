@@ -217,7 +217,7 @@ static void test_sys_tenants(void **state)
 }
 
 /* IAM-9: a session idle longer than 15 minutes is refused. The test ages the session in
- * system.db while the server is stopped, which is what 16 idle minutes look like. */
+ * the system store while the server is stopped, which is what 16 idle minutes look like. */
 static void test_iam9_idle_session_refused(void **state)
 {
     char *s = ts_login(&srv, "acme", "owner", TS_PASSWORD);
@@ -227,10 +227,12 @@ static void test_iam9_idle_session_refused(void **state)
     char id[32] = "tk_";
     memcpy(id + 3, s + 4, 20);
     id[23] = '\0';
-    assert_int_equal(ts_sh("sqlite3 %s/system.db \"UPDATE tokens SET last_used_at = last_used_at "
-                           "- 960000000, created_at = created_at - 960000000 WHERE id = '%s'\"",
-                           srv.data_dir, id),
-                     0);
+    char sql[200];
+    snprintf(sql, sizeof(sql),
+             "UPDATE tokens SET last_used_at = last_used_at - 960000000, created_at = created_at "
+             "- 960000000 WHERE id = '%s'",
+             id);
+    assert_int_equal(ts_sys_sql(&srv, sql), 0);
     assert_true(ts_start(&srv));
     assert_int_equal(status_of("GET", "/v1/tenant", s, NULL), 401);
     /* API tokens have no idle timeout: still valid */

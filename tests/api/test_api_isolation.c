@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "store_fixture.h"
 
 static ts_server srv;
 static char *op, *a, *b;
@@ -121,14 +122,25 @@ static void test_iso1_writes_and_deletes_stay_in_own_tenant(void **state)
 static void test_iso1_swapped_ciphertext_fails_to_decrypt(void **state)
 {
     assert_int_equal(ts_stop(&srv), 0);
-    assert_int_equal(
-        ts_sh("sqlite3 %s/tenants/%s.db \"ATTACH '%s/tenants/%s.db' AS a; "
-              "UPDATE records SET meta = (SELECT meta FROM a.records WHERE bucket='shared'), "
-              "value = (SELECT value FROM a.records WHERE bucket='shared'), "
-              "version = (SELECT version FROM a.records WHERE bucket='shared') "
-              "WHERE bucket='shared';\"",
-              srv.data_dir, b_id, srv.data_dir, a_id),
-        0);
+    if (strcmp(ts_store_driver(), "postgresql") == 0) {
+        /* each tenant's store is the schema t_<tenant id> of the one database */
+        char sql[600];
+        snprintf(sql, sizeof(sql),
+                 "UPDATE t_%s.records SET meta = (SELECT meta FROM t_%s.records WHERE "
+                 "bucket='shared'), value = (SELECT value FROM t_%s.records WHERE "
+                 "bucket='shared'), version = (SELECT version FROM t_%s.records WHERE "
+                 "bucket='shared') WHERE bucket='shared'",
+                 b_id, a_id, a_id, a_id);
+        assert_int_equal(ts_sys_sql(&srv, sql), 0);
+    } else
+        assert_int_equal(
+            ts_sh("sqlite3 %s/tenants/%s.db \"ATTACH '%s/tenants/%s.db' AS a; "
+                  "UPDATE records SET meta = (SELECT meta FROM a.records WHERE bucket='shared'), "
+                  "value = (SELECT value FROM a.records WHERE bucket='shared'), "
+                  "version = (SELECT version FROM a.records WHERE bucket='shared') "
+                  "WHERE bucket='shared';\"",
+                  srv.data_dir, b_id, srv.data_dir, a_id),
+            0);
     assert_true(ts_start(&srv));
     ts_resp r;
     ts_request(&srv, "GET", "/v1/buckets/shared/records/secret", b, NULL, NULL, 0, NULL, &r);

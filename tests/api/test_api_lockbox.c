@@ -81,13 +81,12 @@ static void ask(const char *token, const char *tenant_id, const char *perms, lon
 /* The deliveries queued to the tenant's webhook about access request id with event. */
 static int64_t told(const char *id, const char *event)
 {
-    char db[400], sql[400];
-    snprintf(db, sizeof(db), "%s/system.db", srv.data_dir);
+    char sql[400];
     snprintf(sql, sizeof(sql),
              "SELECT count(*) FROM webhook_deliveries WHERE tenant = '%s' AND body LIKE "
              "'%%\"%s\"%%' AND body LIKE '%%%s%%'",
              tenant, event, id);
-    return ts_db_count(db, sql);
+    return ts_sys_count(&srv, sql);
 }
 
 /* The grant's credential (asserts 201 and the expires_at). */
@@ -320,13 +319,16 @@ static void test_iam8_refused_after_expiry(void **state)
     assert_int_equal(get_record(g), 200);
     assert_int_equal(ts_stop(&srv), 0);
     const long long age = 13LL * 3600 * 1000000; /* past the window and past 12 h pending */
-    assert_int_equal(
-        ts_sh("sqlite3 %s/system.db \"UPDATE access_requests SET created_at = created_at - %lld, "
-              "expires_at = expires_at - %lld, window_from = window_from - %lld, window_until = "
-              "window_until - %lld WHERE id IN ('%s', '%s'); UPDATE tokens SET expires_at = "
-              "expires_at - %lld WHERE grant_id = '%s'\"",
-              srv.data_dir, age, age, age, age, id, pending, age, id),
-        0);
+    char sql[2][400];
+    snprintf(sql[0], sizeof(sql[0]),
+             "UPDATE access_requests SET created_at = created_at - %lld, expires_at = expires_at "
+             "- %lld, window_from = window_from - %lld, window_until = window_until - %lld WHERE "
+             "id IN ('%s', '%s')",
+             age, age, age, age, id, pending);
+    snprintf(sql[1], sizeof(sql[1]),
+             "UPDATE tokens SET expires_at = expires_at - %lld WHERE grant_id = '%s'", age, id);
+    for (size_t i = 0; i < 2; i++)
+        assert_int_equal(ts_sys_sql(&srv, sql[i]), 0);
     /* IAM-8's report row on the simulated clock: a break-glass left unreviewed warns, and
      * fails once it has waited more than a day */
     cst_node n;
@@ -678,10 +680,11 @@ static void test_iso1_attack_other_tenant_requests_and_reviews(void **state)
 static void snapshot_replace(const char *rv, const char *from, const char *to)
 {
     assert_int_equal(ts_stop(&srv), 0);
-    assert_int_equal(ts_sh("sqlite3 %s/system.db \"UPDATE reviews SET snapshot = "
-                           "replace(snapshot, '%s', '%s') WHERE id = '%s'\"",
-                           srv.data_dir, from, to, rv),
-                     0);
+    char sql[400];
+    snprintf(sql, sizeof(sql),
+             "UPDATE reviews SET snapshot = replace(snapshot, '%s', '%s') WHERE id = '%s'", from,
+             to, rv);
+    assert_int_equal(ts_sys_sql(&srv, sql), 0);
     assert_true(ts_start(&srv));
 }
 

@@ -284,7 +284,7 @@ static void test_bodyless_post_accepts_empty_object(void **state)
 
 /* IAM-9: an API token past its expires_at, and sessions past the node's absolute maximum or a
  * tenant's shorter session_max_seconds, are refused. Their timestamps are moved back in
- * system.db while the server is stopped; each aged credential keeps a recent last use (and a
+ * the system store while the server is stopped; each aged credential keeps a recent last use (and a
  * session its original expires_at), so only the check named fails it. Last: it restarts. */
 static void test_iam9_expired_token_and_session_max_age(void **state)
 {
@@ -311,16 +311,19 @@ static void test_iam9_expired_token_and_session_max_age(void **state)
 
     assert_int_equal(ts_stop(&srv), 0);
     const long long us = 1000000LL;
-    assert_int_equal(
-        ts_sh("sqlite3 %s/system.db \""
-              "UPDATE tokens SET expires_at = CAST(strftime('%%s','now') AS INTEGER) * %lld - %lld "
-              "WHERE id = '%s';"
-              "UPDATE tokens SET created_at = created_at - %lld WHERE id = '%s';"
-              "UPDATE tokens SET created_at = created_at - %lld WHERE id = '%s';"
-              "UPDATE tokens SET created_at = created_at - %lld WHERE id = '%s';\"",
-              srv.data_dir, us, us, expiring_id, 301 * us, tim_sid, 200 * us, tim2_sid,
-              (12 * 3600 + 1) * us, bob_sid),
-        0);
+    char sql[4][200];
+    snprintf(sql[0], sizeof(sql[0]), "UPDATE tokens SET expires_at = %lld WHERE id = '%s'",
+             (long long)time(NULL) * us - us, expiring_id);
+    snprintf(sql[1], sizeof(sql[1]),
+             "UPDATE tokens SET created_at = created_at - %lld WHERE id = '%s'", 301 * us, tim_sid);
+    snprintf(sql[2], sizeof(sql[2]),
+             "UPDATE tokens SET created_at = created_at - %lld WHERE id = '%s'", 200 * us,
+             tim2_sid);
+    snprintf(sql[3], sizeof(sql[3]),
+             "UPDATE tokens SET created_at = created_at - %lld WHERE id = '%s'",
+             (12 * 3600 + 1) * us, bob_sid);
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(ts_sys_sql(&srv, sql[i]), 0);
     assert_true(ts_start(&srv));
 
     /* the expired API token; its sibling without expiry still works */

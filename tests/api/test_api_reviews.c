@@ -308,13 +308,12 @@ static void test_iam6_operators_reviewed_by_sys_security(void **state)
 
 static int64_t reminders(void)
 {
-    char db[400], sql[256];
-    snprintf(db, sizeof(db), "%s/system.db", srv.data_dir);
+    char sql[256];
     snprintf(sql, sizeof(sql),
              "SELECT count(*) FROM webhook_deliveries WHERE tenant = '%s' AND body LIKE "
              "'%%access_review.due%%'",
              tenant);
-    return ts_db_count(db, sql);
+    return ts_sys_count(&srv, sql);
 }
 
 static void test_iam6_stale_at_91_days_reminded_then_overdue_turns_report_red(void **state)
