@@ -1092,6 +1092,19 @@ int ts_sys_sql(const ts_server *s, const char *sql)
     return ts_sh("sqlite3 %s/system.db \"%s\"", s->data_dir, sql);
 }
 
+int64_t ts_sys_value(const ts_server *s, const char *sql)
+{
+    if (strcmp(ts_store_driver(), "postgresql") != 0) {
+        char db[400];
+        snprintf(db, sizeof(db), "%s/system.db", s->data_dir);
+        return ts_db_count(db, sql);
+    }
+    char q[2048];
+    snprintf(q, sizeof(q), "SET search_path = custodia_system; %s", sql);
+    long long v = -1; /* PQexec answers the last statement's rows */
+    return ts_store_pg_int(s->store_root[0] ? s->store_root : s->root, q, &v) ? v : -1;
+}
+
 void ts_expire_lock(ts_server *s, const char *user_id)
 {
     assert_int_equal(ts_stop(s), 0);

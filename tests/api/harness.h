@@ -211,6 +211,10 @@ void ts_expire_lock(ts_server *s, const char *user_id);
 /* Runs sql (one statement, no double quotes) on s's system store: sqlite3 on system.db, or psql
  * on its PostgreSQL database with search_path custodia_system; returns the exit status. */
 int ts_sys_sql(const ts_server *s, const char *sql);
+/* The integer in the first column of the first row of sql (portable SQL) on s's system store:
+ * system.db on SQLite, its PostgreSQL database (search_path custodia_system) on PostgreSQL, read
+ * on a connection of its own; -1 when it cannot be read. */
+int64_t ts_sys_value(const ts_server *s, const char *sql);
 
 /* BAK-4 set-up on a stopped server: the tenant's tombstone recorded and its database removed,
  * as an erasure leaves them. */
