@@ -562,6 +562,10 @@ static cst_err drill_check_node(cst_node *n, const char *dir, const json_t *tena
     cst_config c = n->cfg;
     TRY(cst_fmt(c.data_dir, sizeof(c.data_dir), "%s", dir));
     c.region[0] = '\0';
+    /* the drill restored SQLite copies into dir whichever driver the node uses (its restore is
+     * given no store): open them as such, never the node's own PostgreSQL database */
+    TRY(cst_fmt(c.store_driver, sizeof(c.store_driver), "sqlite"));
+    c.store_dsn[0] = '\0';
     cst_node dn;
     cst_err e = cst_node_open(&dn, &c);
     size_t i;

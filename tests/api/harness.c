@@ -20,6 +20,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -95,6 +96,29 @@ const char *ts_init_small_disk(ts_server *s, unsigned long bytes)
     init_in_root(s);
     s->fsize_limit = bytes;
     return "RLIMIT_FSIZE (EFBIG)";
+}
+
+bool ts_pg_tables_on_small_disk(ts_server *s)
+{
+    if (strcmp(ts_store_driver(), "postgresql") != 0 || !s->mounted)
+        return false;
+    const char *dsn = ts_store_dsn(s->root), *db = NULL;
+    for (const char *p = strstr(dsn, "dbname="); p; p = strstr(p + 1, "dbname="))
+        db = p + strlen("dbname="); /* the last dbname wins (ts_store_dsn) */
+    assert_non_null(db);
+    struct stat pg;
+    assert_int_equal(stat(ts_store_pg_dir(), &pg), 0); /* owned by the server's user */
+    char dir[400];
+    snprintf(dir, sizeof(dir), "%s/pg", s->root);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_int_equal(chown(dir, pg.st_uid, pg.st_gid), 0);
+    assert_int_equal(chmod(s->root, 0711), 0); /* the server's user passes through to it */
+    assert_int_equal(ts_sh("%s/psql -X -q -v ON_ERROR_STOP=1 '%s' "
+                           "-c \"CREATE TABLESPACE small_disk LOCATION '%s'\" "
+                           "-c 'ALTER DATABASE %s SET default_tablespace = small_disk'",
+                           TS_PG_BIN, dsn, dir, db),
+                     0);
+    return true;
 }
 
 static void init_in_root(ts_server *s)

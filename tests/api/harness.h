@@ -55,6 +55,11 @@ void ts_init_with(ts_server *s, const char *init_args);
  * else the server runs under RLIMIT_FSIZE = bytes (writes then fail with EFBIG instead of
  * ENOSPC; set TS_NO_MOUNT to force this). Returns a word saying which. */
 const char *ts_init_small_disk(ts_server *s, unsigned long bytes);
+/* PostgreSQL, after ts_init_small_disk mounted its tmpfs: the tables created from now on in s's
+ * database (its tenants' stores) go to a tablespace on that small disk (one per test process),
+ * beside the audit log, as SQLite's files are; the system tables stay where they are. false
+ * (nothing done) on SQLite or when no tmpfs was mounted. */
+bool ts_pg_tables_on_small_disk(ts_server *s);
 /* A further node of a's PostgreSQL database (init --join with a's master key; tests run with
  * CST_TEST_DRIVER=postgresql): its own temp dir and data dir; a's operator is its operator. */
 void ts_init_join(ts_server *b, const ts_server *a);

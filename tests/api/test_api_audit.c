@@ -416,8 +416,8 @@ static void test_log2_verify_endpoint_and_cli(void **state)
     assert_int_equal(ts_status(&srv, "POST", "/v1/sys/audit/verify", sec,
                                "{\"seal_key\":\"c2hvcnQ=\"}", NULL, 0),
                      400);
-    assert_int_equal(ts_sh("%s audit verify --data-dir %s --seal-key %s >/dev/null",
-                           getenv("CUSTODIA_BIN"), srv.data_dir, k0path),
+    assert_int_equal(ts_sh("%s audit verify --data-dir %s --seal-key %s%s >/dev/null",
+                           getenv("CUSTODIA_BIN"), srv.data_dir, k0path, ts_config_arg(&srv)),
                      0);
 }
 
@@ -471,8 +471,9 @@ static void test_log1_audit_file_removed_fails_closed(void **state)
     assert_int_equal(
         ts_status(&srv, "GET", "/v1/buckets/walk/records/refused", owner_a, NULL, NULL, 0), 404);
     /* and verification reports the loss */
-    assert_int_not_equal(
-        ts_sh("%s audit verify --data-dir %s >/dev/null", getenv("CUSTODIA_BIN"), srv.data_dir), 0);
+    assert_int_not_equal(ts_sh("%s audit verify --data-dir %s%s >/dev/null", getenv("CUSTODIA_BIN"),
+                               srv.data_dir, ts_config_arg(&srv)),
+                         0);
 }
 
 /* LOG-1 fail closed on a full audit disk: a 192 KiB tmpfs for audit.dir alone. */
@@ -590,8 +591,9 @@ static void test_log1_batched_reads_stop_traffic_until_writable(void **state)
     assert_int_equal(status, 200);
     assert_int_equal(ts_put(&s2, w, "b", "k3", "text/plain", "v3", 2), 201);
     assert_int_equal(ts_stop(&s2), 0);
-    assert_int_equal(
-        ts_sh("%s audit verify --data-dir %s >/dev/null", getenv("CUSTODIA_BIN"), s2.data_dir), 0);
+    assert_int_equal(ts_sh("%s audit verify --data-dir %s%s >/dev/null", getenv("CUSTODIA_BIN"),
+                           s2.data_dir, ts_config_arg(&s2)),
+                     0);
     free(o);
     free(w);
     ts_cleanup(&s2);

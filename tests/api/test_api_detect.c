@@ -451,16 +451,14 @@ static void test_det1_alert_table_bounded(void **state)
         assert_int_equal(cst_store_alert_put(n.store, NULL, &all->rows[i]), CST_OK);
     }
     free(all);
-    char db[400];
-    snprintf(db, sizeof(db), "%s/system.db", srv.data_dir);
-    long resolved = ts_db_count(db, "SELECT count(*) FROM alerts WHERE status = 'resolved'");
+    const char *count = "SELECT count(*) FROM alerts WHERE status = 'resolved'";
+    long resolved = ts_sys_count(&srv, count);
     assert_true(resolved >= 20 + 2 + (long)open0);
     const int64_t day = 86400LL * 1000000;
     cst_detect_sweep(&n, now + 300 * day);
-    assert_int_equal(ts_db_count(db, "SELECT count(*) FROM alerts WHERE status = 'resolved'"),
-                     resolved);
+    assert_int_equal(ts_sys_count(&srv, count), resolved);
     cst_detect_sweep(&n, now + 400 * day);
-    assert_int_equal(ts_db_count(db, "SELECT count(*) FROM alerts WHERE status = 'resolved'"), 0);
+    assert_int_equal(ts_sys_count(&srv, count), 0);
     cst_node_close(&n);
     assert_true(ts_start(&srv));
 }

@@ -142,8 +142,7 @@ static int setup(void **state)
                        "command_env_file = %s/backup.env\ncommand_timeout = 60\n"
                        /* the sandbox: the scripts run, the store and the logs are written */
                        "[node]\nsandbox_read_paths = %s\nsandbox_write_paths = %s\n",
-                       srv.root, s, remote, s, remote, s, remote, s, remote, srv.root, s,
-                       srv.root);
+                       srv.root, s, remote, s, remote, s, remote, s, remote, srv.root, s, srv.root);
     if (len >= (int)sizeof(srv.extra_config))
         return -1;
     if (!(owner = ts_start_tenant(&srv, &op, "objstore", tenant)))

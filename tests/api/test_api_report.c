@@ -317,9 +317,10 @@ static void test_bak3_ret2_by_the_injected_clock(void **state)
     int64_t t0 = cst_now_us();
     /* the command beside the serving node only reads: not audited, and it says so */
     const char *bin = getenv("CUSTODIA_BIN");
-    assert_int_equal(ts_sh("%s report --data-dir %s --master-key-file %s --out %s/live.json "
+    assert_int_equal(ts_sh("%s report --data-dir %s --master-key-file %s%s --out %s/live.json "
                            "2> %s/live.err",
-                           bin, srv.data_dir, srv.key_file, srv.root, srv.root),
+                           bin, srv.data_dir, srv.key_file, ts_config_arg(&srv), srv.root,
+                           srv.root),
                      0);
     assert_int_equal(ts_sh("grep -q '\"audited\":false' %s/live.json && "
                            "grep -q 'not recorded in its audit log' %s/live.err",
@@ -327,9 +328,9 @@ static void test_bak3_ret2_by_the_injected_clock(void **state)
                      0);
     assert_int_equal(ts_stop(&srv), 0);
     /* beside the stopped node it takes the lock and records report.generated */
-    assert_int_equal(ts_sh("%s report --data-dir %s --master-key-file %s --format html --out "
+    assert_int_equal(ts_sh("%s report --data-dir %s --master-key-file %s%s --format html --out "
                            "%s/stopped.html",
-                           bin, srv.data_dir, srv.key_file, srv.root),
+                           bin, srv.data_dir, srv.key_file, ts_config_arg(&srv), srv.root),
                      0);
     assert_int_equal(ts_sh("grep -a -q '\"action\":\"report.generated\".*\"format\":\"html\"' "
                            "%s/audit/security/*.log",

@@ -81,6 +81,9 @@ static void test_enc3_plaintext_only_when_enabled_on_loopback(void **state)
     FILE *f = fopen(ini, "w");
     fputs(srv.extra_config, f);
     fclose(f);
+    /* and the node's [store] section (PostgreSQL; empty on SQLite), so that only the listen
+     * address is wrong */
+    assert_int_equal(ts_sh("cat %s/store.ini >> %s", srv.root, ini), 0);
     assert_int_equal(ts_sh("%s serve --config %s --data-dir %s >/dev/null 2>%s/err.txt",
                            getenv("CUSTODIA_BIN"), ini, srv.data_dir, srv.root),
                      1);

@@ -87,9 +87,20 @@ static void disconnect(cst_pg_conn *c)
 /* The SQLSTATEs of CST_ERR_CONFLICT: a unique violation, a restrict violation (raised by the
  * incident timeline's append-only trigger: schema.c v2), a serialization failure, a deadlock. */
 static const char *const conflict_states[] = {"23505", "23001", "40001", "40P01"};
+/* The SQLSTATEs of CST_ERR_UNAVAILABLE (503, nothing changed), as SQLite's SQLITE_FULL and
+ * SQLITE_IOERR are (sqlite/db.c map_rc): the database's disk is full, an I/O error. */
+static const char *const unavailable_states[] = {"53100", "58030"};
 
-/* A failed command or connection: CST_ERR_UNAVAILABLE when the connection is gone,
- * CST_ERR_CONFLICT for conflict_states, CST_ERR_INTERNAL else.
+static bool state_in(const char *state, const char *const *states, size_t n)
+{
+    for (size_t i = 0; state && i < n; i++)
+        if (strcmp(state, states[i]) == 0)
+            return true;
+    return false;
+}
+
+/* A failed command or connection: CST_ERR_UNAVAILABLE when the connection is gone or for
+ * unavailable_states, CST_ERR_CONFLICT for conflict_states, CST_ERR_INTERNAL else.
  * Only the primary message is kept: PostgreSQL's DETAIL may quote row values. */
 static cst_err pg_fail(cst_pg_conn *c, const PGresult *res, const char *what)
 {
@@ -103,9 +114,11 @@ static cst_err pg_fail(cst_pg_conn *c, const PGresult *res, const char *what)
                         "replaced when released",
                         what, msg);
     cst_err e = CST_ERR_INTERNAL;
-    for (size_t i = 0; state && i < sizeof(conflict_states) / sizeof(*conflict_states); i++)
-        if (strcmp(state, conflict_states[i]) == 0)
-            e = CST_ERR_CONFLICT;
+    if (state_in(state, conflict_states, sizeof(conflict_states) / sizeof(*conflict_states)))
+        e = CST_ERR_CONFLICT;
+    else if (state_in(state, unavailable_states,
+                      sizeof(unavailable_states) / sizeof(*unavailable_states)))
+        e = CST_ERR_UNAVAILABLE;
     return cst_fail(e, "postgresql: %s: %s (SQLSTATE %s)", what, msg, state ? state : "none");
 }
 
