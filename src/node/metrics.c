@@ -498,7 +498,7 @@ static cst_err check_audit(cst_node *n)
 static cst_err check_keys(cst_node *n)
 {
     ENSURE(n->kek && n->kek_id[0], CST_ERR_UNAVAILABLE, "the master key is not loaded");
-    return CST_OK;
+    return cst_node_kek_ready(n); /* issue 20: a rotation this node cannot follow */
 }
 
 cst_err cst_node_ready(cst_node *n, json_t **checks)

@@ -13,6 +13,14 @@
 
 struct cst_audit;
 
+/* Issue 20: a lease of a periodic task that one node of those sharing a store runs at a time
+ * (the lifecycle sweep, the backup schedule, the webhook sender, a KEK
+ * rotation's batches): the caller's record of it. */
+typedef struct cst_node_lease_state {
+    bool held;
+    int64_t renewed; /* when this node last claimed or renewed it */
+} cst_node_lease_state;
+
 typedef struct cst_node {
     cst_config cfg;
     struct cst_audit *audit; /* open while serving */
@@ -33,6 +41,14 @@ typedef struct cst_node {
     bool kekrot_drained; /* no key wrapped by the old KEK waits to be stored any more */
     int64_t kekrot_started, kekrot_done, kekrot_total;
     char kekrot_to_source[CST_MASTER_SOURCE_MAX]; /* the new KEK's source, recorded */
+    /* Issue 20: nodes sharing a store follow a rotation any of them started (kekrot.c): the
+     * lease of its batches (one node rewraps at a time), the pass that rewraps what is still
+     * under the old KEK after the end (then closes it), and the rotation this node cannot
+     * follow (its new KEK does not open here: not ready, kek_missing_msg says why). */
+    cst_node_lease_state kek_lease;
+    bool kek_repair;
+    char kek_missing[CST_KEK_ID_LEN + 1], kek_missing_from[CST_KEK_ID_LEN + 1];
+    char kek_missing_msg[1024];
     int64_t kek_since; /* ENC-4: when this KEK began wrapping this data dir; 0 when unknown */
     char node_id[CST_ID_MAX];
     char region[65];
@@ -75,12 +91,6 @@ typedef struct cst_node {
  * match what the data dir was initialised with. */
 CST_MUST_USE cst_err cst_node_open(cst_node *n, const cst_config *cfg);
 void cst_node_close(cst_node *n);
-/* Issue 20: a lease of a periodic task that one node of those sharing a store runs at a time
- * (the lifecycle sweep, the backup schedule, the webhook sender): the caller's record of it. */
-typedef struct cst_node_lease_state {
-    bool held;
-    int64_t renewed; /* when this node last claimed or renewed it */
-} cst_node_lease_state;
 /* Whether this node holds the lease name: claimed, or renewed for ttl_us once a third of it has
  * passed (no write to the store more often). A change is logged. A store that cannot be
  * reached: false (the task waits). */
@@ -197,6 +207,9 @@ CST_MUST_USE cst_err cst_node_kek_rotate(cst_node *n, const char *source, int64_
 void cst_node_kek_step(cst_node *n, int64_t now, bool *busy);
 /* {kek_id, source, since, rotation: {state, ...}} (GET /v1/sys/keys). */
 struct json_t *cst_node_kek_status(cst_node *n);
+/* Issue 20: CST_ERR_UNAVAILABLE naming the KEK this node lacks when it cannot follow a rotation
+ * another node of its store started (readiness). */
+CST_MUST_USE cst_err cst_node_kek_ready(cst_node *n);
 /* At open, once the configured KEK is loaded: checks it against the data dir's kek_id, or, with
  * a rotation unfinished, opens the rotation's other KEK from its recorded source. */
 CST_MUST_USE cst_err cst_node_kek_check(cst_node *n, const char *stored_id);

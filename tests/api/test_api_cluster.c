@@ -3,7 +3,9 @@
  * the other sees: a record, a revoked session (IAM-5, on the next request), failed logins
  * (IAM-2), a used TOTP code (IAM-3); periodic tasks run on one node at a time (leases); an erase
  * leaves no schema, no key row and no key bytes in the database's files (RET-4); a node killed
- * mid-write loses nothing it acknowledged. Always on PostgreSQL (a throw-away cluster). */
+ * mid-write loses nothing it acknowledged; a master key rotation started on one node is followed
+ * by the other (ENC-4), even when its node is killed midway. Always on PostgreSQL (a throw-away
+ * cluster). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,9 +17,11 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "crypto/master.h"
 #include "harness.h"
 #include "pg_cluster.h"
 #include "store_fixture.h"
+#include "util/util.h"
 
 static ts_server a, b;
 static char *op, *owner, tid[32];
@@ -264,6 +268,276 @@ static void test_kill9_mid_write_loses_nothing_acknowledged(void **state)
     assert_true(ts_start(&a));
 }
 
+/* ---- ENC-4: a master key (KEK) rotation followed by every node (issue 20) ---- */
+
+static char keys_dir[400];
+
+static const char *jstr(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+    return v ? v : "";
+}
+
+/* A new 32-byte key file in keys_dir (which both nodes' sandboxes let them read). */
+static void new_key(const char *name, char *path, size_t n)
+{
+    snprintf(path, n, "%s/%s", keys_dir, name);
+    assert_int_equal(ts_sh("head -c 32 /dev/urandom > %s && chmod 600 %s", path, path), 0);
+}
+
+/* Both nodes restarted with a slow rotation (one key a batch, 300 ms apart) and keys_dir
+ * readable; key: keys.master_key for both (NULL: each node's own copy of the first key). */
+static void restart_both(const char *key)
+{
+    char cfg[1024];
+    snprintf(
+        cfg, sizeof(cfg),
+        "[node]\nsandbox_read_paths = %s\n[keys]\nrewrap_batch = 1\nrewrap_pause_ms = 300\n%s%s%s",
+        keys_dir, key ? "master_key = file:" : "", key ? key : "", key ? "\n" : "");
+    ts_stop(&b);
+    ts_stop(&a);
+    snprintf(a.extra_config, sizeof(a.extra_config), "%s", cfg);
+    snprintf(b.extra_config, sizeof(b.extra_config), "%s", cfg);
+    assert_true(ts_start(&a));
+    assert_true(ts_start(&b));
+}
+
+/* s restarted with keys.master_key = key, one key a batch, pause_ms apart. */
+static bool restart_slow(ts_server *s, const char *key, int pause_ms)
+{
+    ts_stop(s);
+    snprintf(s->extra_config, sizeof(s->extra_config),
+             "[node]\nsandbox_read_paths = %s\n[keys]\nrewrap_batch = 1\nrewrap_pause_ms = %d\n"
+             "master_key = file:%s\n",
+             keys_dir, pause_ms, key);
+    return ts_start(s);
+}
+
+static bool restart_with(ts_server *s, const char *key)
+{
+    return restart_slow(s, key, 300);
+}
+
+static json_t *kek_status(ts_server *s)
+{
+    return ts_call(s, "GET", "/v1/sys/keys", op, NULL, 200);
+}
+
+/* Waits (bounded) until s's GET /v1/sys/keys shows state, and (when given) kek_id. */
+static void kek_wait(ts_server *s, const char *state, const char *kek_id)
+{
+    double until = ts_now_s() + 50;
+    for (;;) {
+        json_t *st = kek_status(s);
+        bool there = !strcmp(jstr(json_object_get(st, "rotation"), "state"), state) &&
+                     (!kek_id || !strcmp(jstr(st, "kek_id"), kek_id));
+        json_decref(st);
+        if (there)
+            return;
+        assert_true(ts_now_s() < until);
+        usleep(100 * 1000);
+    }
+}
+
+/* The KEK id root.key of s names. */
+static void root_key_kek(const ts_server *s, char id[2 * CST_MASTER_ID_BYTES + 1])
+{
+    char path[400];
+    snprintf(path, sizeof(path), "%s/root.key", s->data_dir);
+    cst_buf blob;
+    cst_buf_init(&blob, 128);
+    assert_int_equal(cst_file_read(path, 1024, &blob), CST_OK);
+    assert_true(cst_master_blob_id(blob.data, blob.len, id));
+    cst_buf_free(&blob);
+}
+
+/* The wrapped keys (of tenant, or all when NULL) whose blob names another KEK than kek_id. */
+static long keys_not_under(const char *tenant, const char *kek_id)
+{
+    char sql[512], got[64];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM custodia_system.tenant_keys WHERE substr(encode(wrapped, "
+             "'hex'), 3, 16) <> '%s'%s%s%s",
+             kek_id, tenant ? " AND tenant_id = '" : "", tenant ? tenant : "", tenant ? "'" : "");
+    psql_value(sql, got, sizeof(got));
+    return atol(got);
+}
+
+/* A new tenant made on one node, a record written there and read on the other; id: its id. */
+static void tenant_across(ts_server *on, ts_server *other, const char *name, char id[32])
+{
+    char *o = ts_tenant(on, op, name, id);
+    assert_non_null(o);
+    ts_bucket(on, o, "b");
+    assert_int_equal(ts_put(on, o, "b", "x", "text/plain", name, strlen(name)), 201);
+    read_back(other, o, "x", name);
+    read_back(on, o, "x", name);
+    free(o);
+}
+
+/* Rotated on A to a key file both nodes read: B follows at once (GET /v1/sys/keys on B shows the
+ * rotation), records written before are read through B while it runs and after it, tenants made
+ * on each node meanwhile are read on the other (their keys under the new KEK), a second rotation
+ * on B meanwhile is refused; at the end both nodes name the new KEK, B's root.key is under it, B
+ * starts with the new key and is refused with the old one, naming the key id it needs. */
+static void test_enc4_kek_rotation_followed_by_every_node(void **state)
+{
+    (void)state;
+    snprintf(keys_dir, sizeof(keys_dir), "%s/keys", a.root);
+    assert_int_equal(ts_sh("mkdir -p %s && chmod 700 %s", keys_dir, keys_dir), 0);
+    restart_both(NULL);
+    for (int i = 0; i < 4; i++) { /* keys enough for a rotation of a few seconds */
+        char name[32];
+        snprintf(name, sizeof(name), "kr-%d", i);
+        free(ts_tenant(&a, op, name, NULL));
+    }
+    assert_int_equal(ts_put(&a, owner, "b", "before-kek", "text/plain", "old-kek", 7), 201);
+    char k2[512], body[600], old_id[32], new_id[32], rid[2 * CST_MASTER_ID_BYTES + 1], tid_b[32];
+    new_key("k2.key", k2, sizeof(k2));
+    json_t *st = kek_status(&a);
+    snprintf(old_id, sizeof(old_id), "%s", jstr(st, "kek_id"));
+    json_decref(st);
+
+    snprintf(body, sizeof(body), "{\"master_key\":\"file:%s\"}", k2);
+    st = ts_call(&a, "POST", "/v1/sys/keys/rotate", op, body, 202);
+    snprintf(new_id, sizeof(new_id), "%s", jstr(json_object_get(st, "rotation"), "to_kek_id"));
+    json_decref(st);
+    assert_string_not_equal(new_id, old_id);
+    /* B follows: its status shows the shared rotation */
+    double until = ts_now_s() + 20;
+    for (;;) {
+        st = kek_status(&b);
+        json_t *rot = json_object_get(st, "rotation");
+        bool following = !strcmp(jstr(rot, "state"), "running") &&
+                         !strcmp(jstr(rot, "to_kek_id"), new_id) &&
+                         !strcmp(jstr(rot, "from_kek_id"), old_id);
+        json_decref(st);
+        if (following)
+            break;
+        assert_true(ts_now_s() < until);
+        usleep(50 * 1000);
+    }
+    /* meanwhile: no second rotation on the other node */
+    json_decref(ts_call(&b, "POST", "/v1/sys/keys/rotate", op, body, 409));
+    read_back(&b, owner, "before-kek", "old-kek");
+    tenant_across(&b, &a, "made-on-b", tid_b);
+    assert_int_equal(keys_not_under(tid_b, new_id), 0); /* B wraps by the new KEK */
+    tenant_across(&a, &b, "made-on-a", tid_b);
+    st = kek_status(&a);
+    assert_string_equal(jstr(json_object_get(st, "rotation"), "state"), "running");
+    json_decref(st);
+
+    kek_wait(&a, "idle", new_id);
+    kek_wait(&b, "idle", new_id);
+    read_back(&b, owner, "before-kek", "old-kek");
+    tenant_across(&b, &a, "after-on-b", tid_b);
+    tenant_across(&a, &b, "after-on-a", tid_b);
+    assert_int_equal(keys_not_under(NULL, new_id), 0); /* every key, whoever wrapped it */
+    root_key_kek(&b, rid);
+    assert_string_equal(rid, new_id);
+    root_key_kek(&a, rid);
+    assert_string_equal(rid, new_id);
+    assert_int_equal(ts_sh("grep -q 'finished by another node' %s/serve.log", b.root), 0);
+
+    /* B started with the new key: it serves; with the old one: refused, naming the key id */
+    assert_true(restart_with(&b, k2));
+    read_back(&b, owner, "before-kek", "old-kek");
+    char old_file[400];
+    snprintf(old_file, sizeof(old_file), "%s/custodia-master.key", b.root);
+    assert_false(restart_with(&b, old_file));
+    assert_int_equal(ts_sh("tail -n 5 %s/serve.log | grep -q 'need key id %s'", b.root, new_id), 0);
+    assert_true(restart_with(&b, k2));
+    assert_true(restart_with(&a, k2));
+}
+
+/* Starts a rotation on s to a new key file name; *id: its key id. */
+static void rotate_to(ts_server *s, const char *name, char *path, size_t n, char id[32])
+{
+    char body[600];
+    new_key(name, path, n);
+    snprintf(body, sizeof(body), "{\"master_key\":\"file:%s\"}", path);
+    json_t *st = ts_call(s, "POST", "/v1/sys/keys/rotate", op, body, 202);
+    snprintf(id, 32, "%s", jstr(json_object_get(st, "rotation"), "to_kek_id"));
+    json_decref(st);
+}
+
+/* A node that cannot open the new key (its file missing there) starts and serves with the old
+ * one, but is not ready, naming the key id it lacks; once the file is there, it follows the
+ * rotation and is ready again. */
+static void test_enc4_node_without_the_new_kek_is_not_ready(void **state)
+{
+    (void)state;
+    char k2[512], k3[512], id3[32];
+    snprintf(k2, sizeof(k2), "%s/k2.key", keys_dir);
+    ts_stop(&b);
+    assert_true(restart_slow(&a, k2, 1000)); /* a rotation of a dozen seconds */
+    rotate_to(&a, "k3.key", k3, sizeof(k3), id3);
+    assert_int_equal(ts_sh("mv %s %s.away", k3, k3), 0);
+    assert_true(restart_with(&b, k2));
+    ts_resp r;
+    ts_request(&b, "GET", "/v1/sys/ready", NULL, NULL, NULL, 0, NULL, &r);
+    assert_int_equal(r.status, 503);
+    char text[4096];
+    snprintf(text, sizeof(text), "%.*s", (int)r.len, (const char *)r.body);
+    ts_resp_free(&r);
+    assert_non_null(strstr(text, id3));
+    assert_int_equal(ts_sh("grep -c 'needs key id %s' %s/serve.log | grep -qx 1", id3, b.root), 0);
+    json_t *st = kek_status(&b);
+    json_t *rot = json_object_get(st, "rotation");
+    assert_string_equal(jstr(rot, "state"), "running");
+    assert_string_equal(jstr(rot, "to_kek_id"), id3);
+    assert_non_null(strstr(jstr(rot, "error"), "cannot open it"));
+    json_decref(st);
+    json_decref(ts_call(&b, "GET", "/v1/sys/health", NULL, NULL, 200)); /* it serves */
+    /* the key file back: B follows and is ready */
+    assert_int_equal(ts_sh("mv %s.away %s", k3, k3), 0);
+    double until = ts_now_s() + 20;
+    for (;;) {
+        ts_request(&b, "GET", "/v1/sys/ready", NULL, NULL, NULL, 0, NULL, &r);
+        long code = r.status;
+        ts_resp_free(&r);
+        if (code == 200)
+            break;
+        assert_true(ts_now_s() < until);
+        usleep(100 * 1000);
+    }
+    kek_wait(&a, "idle", id3);
+    kek_wait(&b, "idle", id3);
+    read_back(&b, owner, "before-kek", "old-kek");
+    assert_true(restart_with(&a, k3));
+    assert_true(restart_with(&b, k3));
+}
+
+/* kill -9 of the rotating node midway: the other node takes the batches over once its lease
+ * expires and ends the rotation; the killed node, started with the new key, rewraps its own
+ * root.key (the old key from the source the rotation recorded) and serves. */
+static void test_enc4_kek_rotation_survives_kill9_of_its_node(void **state)
+{
+    (void)state;
+    char k4[512], id4[32], rid[2 * CST_MASTER_ID_BYTES + 1];
+    rotate_to(&a, "k4.key", k4, sizeof(k4), id4);
+    json_t *st = kek_status(&a);
+    json_t *rot = json_object_get(st, "rotation");
+    assert_string_equal(jstr(rot, "state"), "running");
+    assert_true(json_integer_value(json_object_get(rot, "done")) <
+                json_integer_value(json_object_get(rot, "total")));
+    json_decref(st);
+    ts_kill9(&a);
+    kek_wait(&b, "idle", id4);
+    assert_int_equal(ts_sh("grep -q 'lease kek.rotation: this node runs it' %s/serve.log", b.root),
+                     0);
+    root_key_kek(&b, rid);
+    assert_string_equal(rid, id4);
+    read_back(&b, owner, "before-kek", "old-kek");
+    assert_true(restart_with(&a, k4));
+    root_key_kek(&a, rid);
+    assert_string_equal(rid, id4);
+    read_back(&a, owner, "before-kek", "old-kek");
+    char tid_k[32];
+    tenant_across(&a, &b, "after-kill", tid_k);
+    assert_int_equal(keys_not_under(NULL, id4), 0);
+}
+
 int main(void)
 {
     setenv("CST_TEST_DRIVER", "postgresql", 1);
@@ -275,6 +549,9 @@ int main(void)
         cmocka_unit_test(test_ret4_erase_on_a_leaves_nothing_in_the_database),
         cmocka_unit_test(test_kill9_mid_write_loses_nothing_acknowledged),
         cmocka_unit_test(test_sweep_runs_on_one_node_at_a_time),
+        cmocka_unit_test(test_enc4_kek_rotation_followed_by_every_node),
+        cmocka_unit_test(test_enc4_node_without_the_new_kek_is_not_ready),
+        cmocka_unit_test(test_enc4_kek_rotation_survives_kill9_of_its_node),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
