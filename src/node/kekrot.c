@@ -21,7 +21,8 @@
  * none is left it ends as the offline rotation does (steps 1 to 3, kek_next cleared in step 2's
  * transaction) and the old KEK is closed. A node that stops midway resumes at its next start,
  * whichever of the two keys keys.master_key names, as long as the other one's source still
- * opens (cst_node_kek_check). */
+ * opens (cst_node_kek_check). Many nodes sharing a store (issue 20) all follow a rotation any of
+ * them started, without a restart: see "many nodes on one store" below. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -726,17 +727,18 @@ static cst_err root_catch_up(cst_node *n)
     const char *src = NULL;
     cst_key rk = {0};
     if (behind) {
-        e = shared_read(n, &s);
-        if (e == CST_OK && (s.running || strcmp(s.r.from_id, id) != 0))
-            e = CST_ERR_NOT_FOUND;
-        if (e == CST_OK)
-            e = open_recorded(n, s.r.from_source, id, &old, &src);
+        const char *recorded = ""; /* else keys.next_master_key alone */
+        if (shared_read(n, &s) == CST_OK && !s.running && strcmp(s.r.from_id, id) == 0)
+            recorded = s.r.from_source;
+        cst_err_clear();
+        e = open_recorded(n, recorded, id, &old, &src);
         if (e != CST_OK)
             e = cst_fail(CST_ERR_INVALID,
                          "%s is wrapped by master key id %s, not by key id %s (keys.master_key), "
                          "and the old key does not open from the source the last rotation "
-                         "recorded: start once with both keys readable (%s)",
-                         root, id, n->kek_id, cst_err_message(e));
+                         "recorded (%s): name key id %s in keys.next_master_key for one start, "
+                         "and this node rewraps its root.key",
+                         root, id, n->kek_id, cst_err_message(e), id);
     }
     if (behind && e == CST_OK)
         e = cst_master_root_unwrap(old, blob.data, blob.len, root, &rk);

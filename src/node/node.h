@@ -33,7 +33,8 @@ typedef struct cst_node {
     /* ENC-4: an online KEK rotation (kekrot.c). kek_mu guards kek, kek_next, kek_retired and
      * the counts of the threads using each (0: kek, 1: kek_next, 2: kek_retired, a finished
      * rotation's old KEK, kept open for a blob read before the end and unwrapped after it, and
-     * closed by the next rotation's start or the node's close). */
+     * closed once a pass finds no key under it, or by the next rotation's start or the
+     * node's close). */
     cst_master *kek_next, *kek_retired;
     pthread_mutex_t kek_mu;
     pthread_mutex_t kekrot_mu; /* one start or finish at a time */
