@@ -436,10 +436,7 @@ cst_err cst_backup_create(cst_node *n, const char *origin, const char *to_dir, c
 {
     ENSURE(pthread_mutex_trylock(&n->backup_mu) == 0, CST_ERR_CONFLICT,
            "a backup or drill is already running on this node");
-    pthread_mutex_lock(&n->kek_mu); /* ENC-4: a backup's keys are under one KEK */
-    bool rotating = n->kek_next != NULL;
-    pthread_mutex_unlock(&n->kek_mu);
-    if (rotating) {
+    if (cst_node_kek_rotating(n)) { /* ENC-4: a backup's keys are under one KEK */
         pthread_mutex_unlock(&n->backup_mu);
         return cst_fail(CST_ERR_CONFLICT, "a master key rotation is running: back up once it "
                                           "has finished (GET /v1/sys/keys)");

@@ -695,6 +695,17 @@ static void kek_repair_step(cst_node *n, int64_t now, bool *busy)
     }
 }
 
+bool cst_node_kek_rotating(cst_node *n)
+{
+    pthread_mutex_lock(&n->kek_mu);
+    bool rotating = n->kek_next || n->kek_missing[0];
+    pthread_mutex_unlock(&n->kek_mu);
+    char text[3 * CST_MASTER_SOURCE_MAX] = "";
+    if (!rotating && meta_text(n->store, NULL, "kek_next", text, sizeof(text)) != CST_OK)
+        cst_err_clear(); /* the backup's own reads meet the store's failure */
+    return rotating || text[0];
+}
+
 cst_err cst_node_kek_ready(cst_node *n)
 {
     char msg[sizeof(n->kek_missing_msg)] = "";

@@ -208,6 +208,9 @@ CST_MUST_USE cst_err cst_node_kek_rotate(cst_node *n, const char *source, int64_
 void cst_node_kek_step(cst_node *n, int64_t now, bool *busy);
 /* {kek_id, source, since, rotation: {state, ...}} (GET /v1/sys/keys). */
 struct json_t *cst_node_kek_status(cst_node *n);
+/* ENC-4: whether a master key rotation runs: one this node holds, or (issue 20) one another
+ * node of its store started (meta kek_next), which this node may not have noticed yet. */
+bool cst_node_kek_rotating(cst_node *n);
 /* Issue 20: CST_ERR_UNAVAILABLE naming the KEK this node lacks when it cannot follow a rotation
  * another node of its store started (readiness). */
 CST_MUST_USE cst_err cst_node_kek_ready(cst_node *n);

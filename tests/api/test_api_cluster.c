@@ -378,8 +378,9 @@ static void tenant_across(ts_server *on, ts_server *other, const char *name, cha
 /* Rotated on A to a key file both nodes read: B follows at once (GET /v1/sys/keys on B shows the
  * rotation), records written before are read through B while it runs and after it, tenants made
  * on each node meanwhile are read on the other (their keys under the new KEK), a second rotation
- * on B meanwhile is refused; at the end both nodes name the new KEK, B's root.key is under it, B
- * starts with the new key and is refused with the old one, naming the key id it needs. */
+ * and a backup on B meanwhile are refused; at the end both nodes name the new KEK, B's root.key is
+ * under it, B starts with the new key and is refused with the old one, naming the key id it needs.
+ */
 static void test_enc4_kek_rotation_followed_by_every_node(void **state)
 {
     (void)state;
@@ -419,6 +420,7 @@ static void test_enc4_kek_rotation_followed_by_every_node(void **state)
     }
     /* meanwhile: no second rotation on the other node */
     json_decref(ts_call(&b, "POST", "/v1/sys/keys/rotate", op, body, 409));
+    json_decref(ts_call(&b, "POST", "/v1/sys/backups", op, NULL, 409)); /* one KEK a backup */
     read_back(&b, owner, "before-kek", "old-kek");
     tenant_across(&b, &a, "made-on-b", tid_b);
     assert_int_equal(keys_not_under(tid_b, new_id), 0); /* B wraps by the new KEK */
