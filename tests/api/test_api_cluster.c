@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -182,6 +183,23 @@ static void test_sweep_runs_on_one_node_at_a_time(void **state)
     json_decref(ts_call(leader, "GET", "/v1/buckets", owner, NULL, 200));
 }
 
+/* 16 bytes (hex) of the wrapped key blob (hex, ended by a space or the end) past its header: the
+ * first such window with no newline byte, which grep (line by line) could never match. */
+static void probe_of(const char *blob, char out[33])
+{
+    size_t len = strcspn(blob, " ");
+    for (size_t at = 18; at + 32 <= len; at += 2) {
+        bool newline = false;
+        for (size_t i = at; i < at + 32 && !newline; i += 2)
+            newline = !strncasecmp(blob + i, "0a", 2);
+        if (!newline) {
+            snprintf(out, 33, "%.32s", blob + at);
+            return;
+        }
+    }
+    fail_msg("no 16 bytes without a newline in a wrapped key");
+}
+
 /* RET-4 on PostgreSQL: the erased tenant's schema, key rows and wrapped key bytes are gone; the
  * database's files (after CHECKPOINT; its WAL aside, as the certificate says) hold none of the
  * key bytes. */
@@ -201,7 +219,7 @@ static void test_ret4_erase_on_a_leaves_nothing_in_the_database(void **state)
     assert_true(strlen(hex) > 64);
     /* the search finds a live key's bytes in the files (so it can find an erased one's) */
     char probe[64], got0[16];
-    snprintf(probe, sizeof(probe), "%.32s", hex + 18);
+    probe_of(hex, probe);
     psql_value("CHECKPOINT", got0, sizeof(got0));
     assert_int_equal(
         ts_sh("p=$(printf '%s' | sed 's/../\\\\x&/g'); LC_ALL=C grep -rlaqP \"$p\" %s/data "
@@ -225,7 +243,7 @@ static void test_ret4_erase_on_a_leaves_nothing_in_the_database(void **state)
     char *save = NULL;
     for (char *k = strtok_r(hex, " ", &save); k; k = strtok_r(NULL, " ", &save)) {
         char pat[64];
-        snprintf(pat, sizeof(pat), "%.32s", k + 18); /* 16 bytes of the wrapped key itself */
+        probe_of(k, pat); /* 16 bytes of the wrapped key itself */
         if (ts_sh("p=$(printf '%s' | sed 's/../\\\\x&/g'); ! LC_ALL=C grep -rlaP \"$p\" %s/data "
                   "--exclude-dir=pg_wal",
                   pat, ts_store_pg_dir()) != 0)
