@@ -706,14 +706,19 @@ bool cst_node_kek_rotating(cst_node *n)
     return rotating || text[0];
 }
 
+/* Readiness is public: the key id and where to look, not the paths (the log and GET /v1/sys/keys,
+ * which needs sys.keys, have them). */
 cst_err cst_node_kek_ready(cst_node *n)
 {
-    char msg[sizeof(n->kek_missing_msg)] = "";
+    char to[sizeof(n->kek_missing)] = "";
     pthread_mutex_lock(&n->kek_mu);
     if (n->kek_missing[0] && !n->kek_next)
-        memcpy(msg, n->kek_missing_msg, sizeof(msg));
+        memcpy(to, n->kek_missing, sizeof(to));
     pthread_mutex_unlock(&n->kek_mu);
-    ENSURE(!msg[0], CST_ERR_UNAVAILABLE, "%s", msg);
+    ENSURE(!to[0], CST_ERR_UNAVAILABLE,
+           "this node cannot open master key id %s, to which another node is rotating the master "
+           "key: make that key readable here (the server log and GET /v1/sys/keys say where)",
+           to);
     return CST_OK;
 }
 
