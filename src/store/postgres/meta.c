@@ -118,3 +118,14 @@ cst_err cst_postgres_store_lease(cst_store *st, const char *name, const char *ho
     *held = changes == 1;
     return CST_OK;
 }
+
+/* A transaction-scoped advisory lock (released at COMMIT or ROLLBACK), keyed by the name's hash
+ * under a prefix of custodia's own; every node of the database waits on the same key. */
+cst_err cst_postgres_store_exclusive(cst_store *st, cst_work *w, const char *name)
+{
+    ENSURE(w, CST_ERR_INTERNAL, "storage: an exclusive section needs a unit of work");
+    return cst_pgd_run(PG(st), NULL, w, true, NULL, NULL,
+                       "SELECT 1 FROM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext("
+                       "'custodia.exclusive.' || $1))",
+                       "s", name);
+}
