@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/json.h"
 #include "core/account.h"
@@ -240,9 +241,10 @@ cst_err cst_node_init(const cst_config *cfg, const char *region, const char *ope
     bool new_key = cfg->master_key_file[0] && !cst_path_exists(cfg->master_key_file);
     cst_master *m = NULL;
     /* ENC-4: file: and pkcs11: make a missing key; a joining node brings the database's */
-    TRY(cst_node_master_open(cfg, !join, &m));
+    cst_err e = cst_node_master_open(cfg, !join, &m);
     cst_key root = {0}; /* seals the node's own secrets (crypto/master.h) */
-    cst_err e = cst_master_root_key(m, data_dir, true, &root);
+    if (e == CST_OK)
+        e = cst_master_root_key(m, data_dir, true, &root);
     char k0_path[PATH_MAX], pk_hex[65], password[32], cert[PATH_MAX], key[PATH_MAX];
     if (e == CST_OK)
         e = cst_config_default_key_path(data_dir, "custodia-audit-k0.key", k0_path,
@@ -254,6 +256,7 @@ cst_err cst_node_init(const cst_config *cfg, const char *region, const char *ope
         e = make_signing_key(data_dir, &root, pk_hex);
     if (e == CST_OK)
         e = cst_node_make_seal_key(data_dir, &root, k0_path);
+    bool k0_made = e == CST_OK; /* made here: the file did not exist (O_EXCL) */
     if (e == CST_OK)
         e = cst_fmt(cert, sizeof(cert), "%s/tls/cert.pem", data_dir);
     if (e == CST_OK)
@@ -262,10 +265,17 @@ cst_err cst_node_init(const cst_config *cfg, const char *region, const char *ope
         e = cst_tls_selfsigned(cert, key, NULL);
     if (e == CST_OK)
         e = init_store(cfg, cst_master_id(m), &root, region, operator_username, join, password);
-    char kid[CST_KEK_ID_LEN + 1];
-    snprintf(kid, sizeof(kid), "%s", cst_master_id(m));
+    char kid[CST_KEK_ID_LEN + 1] = "";
+    if (m)
+        snprintf(kid, sizeof(kid), "%s", cst_master_id(m));
     cst_key_free(&root);
     cst_master_close(m);
+    if (e != CST_OK) { /* a failed init leaves nothing it made but a new master key file (which
+                        * the next init reuses): its store rows rolled back with init_store */
+        cst_rm_rf(data_dir);
+        if (k0_made && unlink(k0_path) != 0)
+            cst_warn("cannot remove %s: %s", k0_path, strerror(errno));
+    }
     TRY(e);
 
     if (json) {

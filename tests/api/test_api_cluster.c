@@ -326,7 +326,7 @@ static void test_det1_one_alert_across_nodes(void **state)
 /* Two first inits of one fresh database at once (different regions, different first
  * operators): one makes the region and its operator, the other waits for it (the "init"
  * exclusion) and is refused, naming init --join; the database holds one region and one
- * operator, the loser's node key no meta row. */
+ * operator; the loser leaves no data dir, no K0 file and no node row. */
 static void test_two_first_inits_at_once_make_one(void **state)
 {
     (void)state;
@@ -368,6 +368,14 @@ static void test_two_first_inits_at_once_make_one(void **state)
              "%s/psql -X -A -t -q '%s' -c \"SELECT string_agg(username, ',') FROM "
              "custodia_system.users\" | grep -qx op%d",
              TS_PG_BIN, d, won);
+    assert_int_equal(ts_sh("%s", cmd), 0);
+    /* the refused init made nothing that stays: no data dir, no K0, no node row */
+    assert_int_not_equal(ts_sh("test -e %s/%d/n", root, lost), 0);
+    assert_int_not_equal(ts_sh("test -e %s/%d/custodia-audit-k0.key", root, lost), 0);
+    snprintf(cmd, sizeof(cmd),
+             "%s/psql -X -A -t -q '%s' -c \"SELECT count(*) FROM custodia_system.nodes\" | "
+             "grep -qx 1",
+             TS_PG_BIN, d);
     assert_int_equal(ts_sh("%s", cmd), 0);
     (void)ts_sh("rm -rf %s", root);
 }
