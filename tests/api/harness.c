@@ -1222,3 +1222,20 @@ void ts_tenant_erased_offline(ts_server *s, const char *tenant_id)
     cst_store_close(st);
     assert_int_equal(ts_sh("rm -f %s/tenants/%s.db*", s->data_dir, tenant_id), 0);
 }
+
+/* ---- pg-port-a: helpers of the port of further API test files to PostgreSQL ---- */
+
+const char *ts_store_ini(const char *dir)
+{
+    ts_server s;
+    memset(&s, 0, sizeof(s));
+    snprintf(s.root, sizeof(s.root), "%s", dir);
+    char store[700], path[300];
+    store_section(&s, store, sizeof(store));
+    snprintf(path, sizeof(path), "%s/store.ini", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(store, f);
+    fclose(f);
+    return ts_config_arg(&s);
+}

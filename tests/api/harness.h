@@ -228,4 +228,11 @@ void ts_tenant_erased_offline(ts_server *s, const char *tenant_id);
 /* The number of files in dir whose name starts with prefix (0 when dir cannot be read). */
 int ts_count_prefix(const char *dir, const char *prefix);
 
+/* ---- pg-port-a: helpers of the port of further API test files to PostgreSQL ---- */
+
+/* For a node the test inits by hand (its data dir under dir, not through ts_init): writes
+ * dir/store.ini with the [store] section of dir's own database on PostgreSQL (empty on SQLite),
+ * and returns ts_config_arg's " --config dir/store.ini" ("" on SQLite) for its commands. */
+const char *ts_store_ini(const char *dir);
+
 #endif
