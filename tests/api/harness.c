@@ -1239,3 +1239,75 @@ const char *ts_store_ini(const char *dir)
     fclose(f);
     return ts_config_arg(&s);
 }
+
+/* The directory whose PostgreSQL database s uses (a joining node shares its first node's). */
+static const char *pg_store_dir(const ts_server *s)
+{
+    return s->store_root[0] ? s->store_root : s->root;
+}
+
+/* PostgreSQL's schema prefix of a tenant store space ("t_" for tenants/, "r_" for retained/). */
+static const char *pg_space_prefix(const char *space)
+{
+    assert_true(!strcmp(space, "tenants") || !strcmp(space, "retained"));
+    return strcmp(space, "tenants") == 0 ? "t_" : "r_";
+}
+
+int64_t ts_tenant_count(const ts_server *s, const char *space, const char *tenant_id,
+                        const char *sql)
+{
+    char q[2048];
+    if (strcmp(ts_store_driver(), "postgresql") == 0) {
+        snprintf(q, sizeof(q), "SET search_path = %s%s; %s", pg_space_prefix(space), tenant_id,
+                 sql);
+        long long n = -1;
+        return ts_store_pg_int(pg_store_dir(s), q, &n) ? n : -1;
+    }
+    snprintf(q, sizeof(q), "%s/%s/%s.db", s->data_dir, space, tenant_id);
+    return ts_db_count(q, sql);
+}
+
+int ts_tenant_stores(const ts_server *s, const char *space)
+{
+    char q[400];
+    if (strcmp(ts_store_driver(), "postgresql") == 0) {
+        snprintf(q, sizeof(q), "SELECT count(*) FROM pg_namespace WHERE left(nspname, 5) = '%stn_'",
+                 pg_space_prefix(space));
+        long long n = -1;
+        return ts_store_pg_int(pg_store_dir(s), q, &n) ? (int)n : -1;
+    }
+    snprintf(q, sizeof(q), "%s/%s", s->data_dir, space);
+    DIR *d = opendir(q);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        n += l > 3 && strcmp(de->d_name + l - 3, ".db") == 0;
+    }
+    closedir(d);
+    return n;
+}
+
+void ts_pg_small_disk_release(ts_server *s)
+{
+    if (strcmp(ts_store_driver(), "postgresql") != 0 || !s->mounted)
+        return;
+    long long n = 0;
+    const char *dsn = ts_store_dsn(pg_store_dir(s));
+    if (!ts_store_pg_int(pg_store_dir(s),
+                         "SELECT count(*) FROM pg_tablespace WHERE spcname = 'small_disk'", &n) ||
+        n == 0)
+        return;
+    const char *last = strstr(dsn, " dbname="), *p = last;
+    while (p && (p = strstr(p + 1, " dbname=")) != NULL)
+        last = p; /* the database is the last dbname (ts_store_dsn) */
+    assert_non_null(last);
+    if (s->pid)
+        ts_stop(s);
+    assert_int_equal(ts_sh("%s/psql -X -q -v ON_ERROR_STOP=1 '%.*s dbname=postgres' "
+                           "-c 'DROP DATABASE %s WITH (FORCE)' -c 'DROP TABLESPACE small_disk'",
+                           TS_PG_BIN, (int)(last - dsn), dsn, last + strlen(" dbname=")),
+                     0);
+}

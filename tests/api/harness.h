@@ -235,4 +235,21 @@ int ts_count_prefix(const char *dir, const char *prefix);
  * and returns ts_config_arg's " --config dir/store.ini" ("" on SQLite) for its commands. */
 const char *ts_store_ini(const char *dir);
 
+/* The first column of the first row of sql (its tables unqualified) on a tenant's store, as
+ * ts_db_count: the SQLite file data_dir/<space>/<tenant_id>.db, space "tenants" or "retained",
+ * or on PostgreSQL its schema (t_<tenant_id> or r_<tenant_id>) as the search_path; -1 when it
+ * cannot be read (no such store). */
+int64_t ts_tenant_count(const ts_server *s, const char *space, const char *tenant_id,
+                        const char *sql);
+/* How many tenant stores s has in space ("tenants" or "retained"): the *.db files of that
+ * directory of its data dir (-1 when it cannot be read), or on PostgreSQL the schemas t_tn_* or
+ * r_tn_* of its database. */
+int ts_tenant_stores(const ts_server *s, const char *space);
+
+/* Undoes ts_pg_tables_on_small_disk before s's small disk goes (a test's teardown, before
+ * ts_finish or ts_cleanup): stops s, drops its database (whose tables are on that disk) and the
+ * tablespace, so that the process's cluster serves the next test (left, its buffers of the
+ * removed files fail every checkpoint). Nothing on SQLite or when there is no such tablespace. */
+void ts_pg_small_disk_release(ts_server *s);
+
 #endif
