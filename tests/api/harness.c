@@ -1311,3 +1311,65 @@ void ts_pg_small_disk_release(ts_server *s)
                            TS_PG_BIN, (int)(last - dsn), dsn, last + strlen(" dbname=")),
                      0);
 }
+
+/* ts_store_blob on PostgreSQL: psql prints the value in hex (tests reach libpq only through
+ * store_fixture.c, which reads integers). */
+static bool pg_blob(const ts_server *s, const char *schema, const char *sql, uint8_t *out,
+                    size_t *n)
+{
+    char cmd[3072];
+    snprintf(cmd, sizeof(cmd),
+             "PGOPTIONS='-c search_path=%s' %s/psql -X -q -A -t -v ON_ERROR_STOP=1 '%s' -c "
+             "\"SELECT encode(v, 'hex') FROM (%s) AS q(v) LIMIT 1\"",
+             schema, TS_PG_BIN, ts_store_dsn(pg_store_dir(s)), sql);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t len = 0;
+    unsigned byte;
+    bool fits = true;
+    int c = fgetc(p);
+    while (c != EOF && c != '\n') {
+        ungetc(c, p);
+        if (fscanf(p, "%2x", &byte) != 1)
+            break;
+        if (len < *n)
+            out[len] = (uint8_t)byte;
+        fits = fits && len < *n;
+        len++;
+        c = fgetc(p);
+    }
+    bool rows = len > 0 || c == '\n'; /* an empty value prints an empty line, no row nothing */
+    bool ok = pclose(p) == 0 && rows && fits;
+    if (ok)
+        *n = len;
+    return ok;
+}
+
+bool ts_store_blob(const ts_server *s, const char *space, const char *tenant_id, const char *sql,
+                   uint8_t *out, size_t *n)
+{
+    char db[400];
+    if (strcmp(ts_store_driver(), "postgresql") == 0) {
+        if (!tenant_id)
+            return pg_blob(s, "custodia_system", sql, out, n);
+        snprintf(db, sizeof(db), "%s%s", pg_space_prefix(space), tenant_id);
+        return pg_blob(s, db, sql, out, n);
+    }
+    if (tenant_id)
+        snprintf(db, sizeof(db), "%s/%s/%s.db", s->data_dir, space, tenant_id);
+    else
+        snprintf(db, sizeof(db), "%s/system.db", s->data_dir);
+    sqlite3 *h = NULL;
+    sqlite3_stmt *q = NULL;
+    bool ok = false;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(h, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW &&
+        (size_t)sqlite3_column_bytes(q, 0) <= *n) {
+        *n = (size_t)sqlite3_column_bytes(q, 0);
+        memcpy(out, sqlite3_column_blob(q, 0), *n);
+        ok = true;
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(h);
+    return ok;
+}

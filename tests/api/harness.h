@@ -252,4 +252,11 @@ int ts_tenant_stores(const ts_server *s, const char *space);
  * removed files fail every checkpoint). Nothing on SQLite or when there is no such tablespace. */
 void ts_pg_small_disk_release(ts_server *s);
 
+/* The bytes of the first column of the first row of sql (its tables unqualified) on s's system
+ * store (tenant_id NULL) or on tenant_id's store in space ("tenants" or "retained"), as
+ * ts_tenant_count finds them, into out: *n its size in, the length out. false when there is no
+ * row, it cannot be read or it does not fit. */
+bool ts_store_blob(const ts_server *s, const char *space, const char *tenant_id, const char *sql,
+                   uint8_t *out, size_t *n);
+
 #endif
