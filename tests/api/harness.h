@@ -252,11 +252,28 @@ int ts_tenant_stores(const ts_server *s, const char *space);
  * removed files fail every checkpoint). Nothing on SQLite or when there is no such tablespace. */
 void ts_pg_small_disk_release(ts_server *s);
 
+/* Gives fn every column of every row of sql (its tables unqualified; bytes or text columns, as
+ * stored) on s's system store (tenant_id NULL) or on tenant_id's store in space ("tenants" or
+ * "retained"), as ts_tenant_count finds them, row by row. Returns how many rows, -1 when it
+ * cannot be read. */
+typedef void (*ts_column_fn)(size_t row, int col, const uint8_t *b, size_t len, void *ctx);
+long ts_store_rows(const ts_server *s, const char *space, const char *tenant_id, const char *sql,
+                   ts_column_fn fn, void *ctx);
 /* The bytes of the first column of the first row of sql (its tables unqualified) on s's system
  * store (tenant_id NULL) or on tenant_id's store in space ("tenants" or "retained"), as
  * ts_tenant_count finds them, into out: *n its size in, the length out. false when there is no
  * row, it cannot be read or it does not fit. */
 bool ts_store_blob(const ts_server *s, const char *space, const char *tenant_id, const char *sql,
                    uint8_t *out, size_t *n);
+
+/* The files that hold tenant_id's live store, one path a line into out (n bytes): its SQLite
+ * file and its -wal; or on PostgreSQL, after a CHECKPOINT, the files of its schema's tables,
+ * indexes and TOAST in the cluster's data dir (not the cluster's WAL, which no client clears:
+ * store/postgres/erase.c). Returns how many (a file may not exist: -wal). */
+int ts_tenant_store_files(const ts_server *s, const char *tenant_id, char *out, size_t n);
+/* For a copy of s's data dir the test makes (s stopped): on PostgreSQL the database of dir
+ * becomes a copy of s's database (CREATE DATABASE ... TEMPLATE), and dir/store.ini its [store]
+ * section; returns ts_config_arg's " --config dir/store.ini" ("" on SQLite, nothing made). */
+const char *ts_store_copy(const ts_server *s, const char *dir);
 
 #endif
