@@ -913,9 +913,10 @@ static void test_enc4_rotate_master_online(void **state)
     kill_midway(&k, kop);
 
     /* started with the new key (the operator switched early): the old one opens from the source
-     * the rotation recorded, and the rotation resumes and finishes */
+     * the rotation recorded, and the rotation resumes and finishes (at full pace: nothing from
+     * here needs it slow) */
     snprintf(k.extra_config, sizeof(k.extra_config),
-             "[keys]\nrewrap_batch = 1\nrewrap_pause_ms = 1000\nmaster_key = file:%s\n", new_key);
+             "[keys]\nrewrap_batch = 1\nrewrap_pause_ms = 100\nmaster_key = file:%s\n", new_key);
     assert_true(ts_start(&k));
     free(kop);
     kop = ts_operator(&k);
@@ -988,7 +989,7 @@ static void test_enc4_rotate_master_online_twice(void **state)
                            keys, k2, k3),
                      0);
     snprintf(k.extra_config, sizeof(k.extra_config),
-             "[keys]\nrewrap_batch = 1\nrewrap_pause_ms = 1000\nnext_master_key = file:%s\n"
+             "[keys]\nrewrap_batch = 1\nrewrap_pause_ms = 500\nnext_master_key = file:%s\n"
              "[node]\nsandbox_read_paths = %s\n",
              k2, keys);
     char *towner = ts_start_tenant(&k, &kop, "twice", NULL);
@@ -996,7 +997,7 @@ static void test_enc4_rotate_master_online_twice(void **state)
     ts_bucket(&k, towner, "b");
     assert_int_equal(ts_put(&k, towner, "b", "t-1", "text/plain", "once", 4), 201);
     free(ts_tenant(&k, kop, "twice-2", NULL));
-    free(ts_tenant(&k, kop, "twice-3", NULL)); /* 6 keys, a second apart: caught midway */
+    free(ts_tenant(&k, kop, "twice-3", NULL)); /* 6 keys, 0.5 s apart: caught midway */
     /* K1 -> K2, to its end, online */
     json_decref(ts_call(&k, "POST", "/v1/sys/keys/rotate", kop, "{}", 202));
     kek_wait_idle(&k, kop);
@@ -1010,9 +1011,9 @@ static void test_enc4_rotate_master_online_twice(void **state)
     assert_int_equal(num(rot, "total"), 6);
     json_decref(st);
     kill_midway(&k, kop);
-    /* started with K3: K2 opens from the rotation's record, and it finishes */
+    /* started with K3: K2 opens from the rotation's record, and it finishes (at full pace) */
     snprintf(k.extra_config, sizeof(k.extra_config),
-             "[keys]\nrewrap_batch = 1\nrewrap_pause_ms = 1000\nmaster_key = file:%s\n"
+             "[keys]\nrewrap_batch = 1\nrewrap_pause_ms = 100\nmaster_key = file:%s\n"
              "[node]\nsandbox_read_paths = %s\n",
              k3, keys);
     assert_true(ts_start(&k));
