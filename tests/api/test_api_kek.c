@@ -155,11 +155,11 @@ static void keep_key_row(size_t row, int col, const uint8_t *b, size_t len, void
     char *text[] = {r->tid, r->purpose, r->version};
     size_t size[] = {sizeof(r->tid), sizeof(r->purpose), sizeof(r->version)};
     if (col < 3) {
-        assert_true(len < size[col]);
+        assert_true(len > 0 && len < size[col]);
         memcpy(text[col], b, len);
         text[col][len] = '\0';
     } else {
-        assert_true(len <= sizeof(r->wrapped));
+        assert_true(len > 0 && len <= sizeof(r->wrapped));
         memcpy(r->wrapped, b, len);
         r->len = len;
     }

@@ -147,7 +147,8 @@ static void keep_blob(size_t row, int col, const uint8_t *b, size_t len, void *c
     if (out->n >= 1024)
         return;
     out->b[out->n] = malloc(len ? len : 1);
-    memcpy(out->b[out->n], b, len);
+    if (len) /* SQLite gives NULL for an empty blob */
+        memcpy(out->b[out->n], b, len);
     out->len[out->n++] = len;
 }
 
