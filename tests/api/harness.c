@@ -1219,8 +1219,53 @@ void ts_tenant_erased_offline(ts_server *s, const char *tenant_id)
     assert_int_equal(cst_store_open_conf(&sc, false, &st), CST_OK);
     assert_int_equal(cst_store_tombstone_add(st, NULL, tenant_id, 1, "ce_00000000000000000001"),
                      CST_OK);
+    /* its file (SQLite) or its schema (PostgreSQL) */
+    assert_int_equal(cst_tstore_purge(st, CST_TSPACE_LIVE, tenant_id, NULL, NULL), CST_OK);
     cst_store_close(st);
-    assert_int_equal(ts_sh("rm -f %s/tenants/%s.db*", s->data_dir, tenant_id), 0);
+}
+
+/* ---- pg-port-b: whole stores of a node on either driver (backups, restores) ---- */
+
+void ts_dir_config_arg(const char *dir, char *arg, size_t n)
+{
+    arg[0] = '\0';
+    if (strcmp(ts_store_driver(), "postgresql") != 0)
+        return;
+    char path[1024];
+    snprintf(path, sizeof(path), "%s.ini", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "[store]\ndriver = postgresql\ndsn = %s\n", ts_store_dsn(dir));
+    assert_int_equal(fclose(f), 0);
+    snprintf(arg, n, " --config %s", path);
+}
+
+bool ts_tenant_store_exists(const char *data_dir, const char *db_dir, const char *tenant_id)
+{
+    cst_store *st = NULL;
+    cst_store_conf sc = {
+        .driver = ts_store_driver(), .data_dir = data_dir, .dsn = ts_store_dsn(db_dir)};
+    assert_int_equal(cst_store_open_conf(&sc, false, &st), CST_OK);
+    bool exists = false;
+    assert_int_equal(cst_tstore_exists(st, CST_TSPACE_LIVE, tenant_id, &exists), CST_OK);
+    cst_store_close(st);
+    return exists;
+}
+
+void ts_store_wipe(const ts_server *s)
+{
+    if (strcmp(ts_store_driver(), "postgresql") != 0) {
+        assert_int_equal(ts_sh("rm -rf %s/tenants %s/system.db*", s->data_dir, s->data_dir), 0);
+        return;
+    }
+    const char *dsn = ts_store_dsn(s->store_root[0] ? s->store_root : s->root), *db = NULL;
+    for (const char *p = strstr(dsn, "dbname="); p; p = strstr(p + 1, "dbname="))
+        db = p + strlen("dbname="); /* the last dbname wins (ts_store_dsn) */
+    assert_non_null(db);
+    assert_int_equal(ts_sh("%s/psql -X -q -v ON_ERROR_STOP=1 '%s dbname=postgres' "
+                           "-c 'DROP DATABASE %s WITH (FORCE)' -c 'CREATE DATABASE %s'",
+                           TS_PG_BIN, dsn, db, db),
+                     0);
 }
 
 /* ---- pg-port-a: helpers of the port of further API test files to PostgreSQL ---- */

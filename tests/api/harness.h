@@ -276,4 +276,17 @@ int ts_tenant_store_files(const ts_server *s, const char *tenant_id, char *out, 
  * section; returns ts_config_arg's " --config dir/store.ini" ("" on SQLite, nothing made). */
 const char *ts_store_copy(const ts_server *s, const char *dir);
 
+/* ---- pg-port-b: whole stores of a node on either driver (backups, restores) ---- */
+
+/* PostgreSQL: the [store] section of the node whose data dir is dir, on a database of its own
+ * (ts_store_dsn(dir)), written to the file dir.ini beside it; arg gets " --config dir.ini" for
+ * that node's offline commands. SQLite: arg gets "" (nothing written). */
+void ts_dir_config_arg(const char *dir, char *arg, size_t n);
+/* Whether the tenant has a live store in the node of data_dir whose PostgreSQL database is
+ * ts_store_dsn(db_dir): its file tenants/<id>.db on SQLite, its schema t_<id> on PostgreSQL. */
+bool ts_tenant_store_exists(const char *data_dir, const char *db_dir, const char *tenant_id);
+/* The stores of the stopped node s emptied, as a lost node's are: system.db and tenants/
+ * removed (SQLite), its database dropped and made again empty (PostgreSQL). */
+void ts_store_wipe(const ts_server *s);
+
 #endif
