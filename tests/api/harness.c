@@ -155,6 +155,20 @@ const char *ts_config_arg(const ts_server *s)
     return arg;
 }
 
+/* Writes the [store] section of the database of db_dir (ts_store_dsn) to path: empty on SQLite. */
+static void store_ini_write(const char *db_dir, const char *path)
+{
+    ts_server s;
+    memset(&s, 0, sizeof(s));
+    snprintf(s.root, sizeof(s.root), "%s", db_dir);
+    char store[700];
+    store_section(&s, store, sizeof(store));
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(store, f);
+    assert_int_equal(fclose(f), 0);
+}
+
 static void init_in_root_with(ts_server *s, const char *init_args)
 {
     snprintf(s->data_dir, sizeof(s->data_dir), "%s/var", s->root);
@@ -1233,10 +1247,7 @@ void ts_dir_config_arg(const char *dir, char *arg, size_t n)
         return;
     char path[1024];
     snprintf(path, sizeof(path), "%s.ini", dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fprintf(f, "[store]\ndriver = postgresql\ndsn = %s\n", ts_store_dsn(dir));
-    assert_int_equal(fclose(f), 0);
+    store_ini_write(dir, path);
     snprintf(arg, n, " --config %s", path);
 }
 
@@ -1272,17 +1283,14 @@ void ts_store_wipe(const ts_server *s)
 
 const char *ts_store_ini(const char *dir)
 {
-    ts_server s;
-    memset(&s, 0, sizeof(s));
-    snprintf(s.root, sizeof(s.root), "%s", dir);
-    char store[700], path[300];
-    store_section(&s, store, sizeof(store));
+    static __thread char arg[512];
+    char path[300];
     snprintf(path, sizeof(path), "%s/store.ini", dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(store, f);
-    fclose(f);
-    return ts_config_arg(&s);
+    store_ini_write(dir, path);
+    arg[0] = '\0';
+    if (strcmp(ts_store_driver(), "sqlite") != 0)
+        snprintf(arg, sizeof(arg), " --config %s", path);
+    return arg;
 }
 
 /* The directory whose PostgreSQL database s uses (a joining node shares its first node's). */
