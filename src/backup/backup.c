@@ -55,39 +55,6 @@ cst_err cst_bk_system_lists(const char *dir, json_t **tenants, json_t **tombston
 
 /* ---- files and directories ---- */
 
-static int rm_one(const char *path, int depth)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return errno == ENOENT ? 0 : -1;
-    if (!S_ISDIR(st.st_mode))
-        return unlink(path);
-    if (depth > 8)
-        return -1;
-    DIR *d = opendir(path);
-    if (!d)
-        return -1;
-    struct dirent *de;
-    int rc = 0;
-    while (rc == 0 && (de = readdir(d)) != NULL) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        char sub[PATH_MAX];
-        if (snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >= (int)sizeof(sub))
-            rc = -1;
-        else
-            rc = rm_one(sub, depth + 1);
-    }
-    closedir(d);
-    return rc == 0 ? rmdir(path) : rc;
-}
-
-void cst_bk_rm_rf(const char *path)
-{
-    if (path && path[0] && rm_one(path, 0) != 0)
-        cst_warn("cannot remove %s: %s", path, strerror(errno));
-}
-
 cst_err cst_bk_mkdirs(const char *path)
 {
     char p[PATH_MAX];
@@ -428,7 +395,7 @@ static cst_err create_locked(cst_node *n, const char *to_dir, cst_backup_row *ro
         if (e != CST_OK)
             (void)unlink(tmp);
     }
-    cst_bk_rm_rf(staging);
+    cst_rm_rf(staging);
     return e;
 }
 

@@ -19,7 +19,6 @@ CST_MUST_USE cst_err cst_bk_sort_newest(json_t *arr);
 /* RES-1: refuses a destination of another region (dir NULL: the command destination). */
 CST_MUST_USE cst_err cst_bk_dest_region_check(const cst_node *n, const char *dir);
 
-void cst_bk_rm_rf(const char *path);
 CST_MUST_USE cst_err cst_bk_mkdirs(const char *path);
 /* A fresh directory <base>/<what>_<random> (base is created when missing). */
 CST_MUST_USE cst_err cst_bk_scratch(const char *base, const char *what, char *out, size_t n);

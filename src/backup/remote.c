@@ -177,7 +177,7 @@ cst_err cst_backup_fetch_scratch(const cst_bk_dest *d, const char *id, const cha
 void cst_backup_fetched_free(const char *fetched_dir)
 {
     if (fetched_dir && fetched_dir[0])
-        cst_bk_rm_rf(fetched_dir);
+        cst_rm_rf(fetched_dir);
 }
 
 static json_t *find_backup(json_t *list, const char *id)

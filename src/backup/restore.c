@@ -183,7 +183,7 @@ cst_err cst_backup_verify_file(const char *path, const cst_key *kek, const uint8
     int64_t tenants = 0, records = 0;
     if (e == CST_OK)
         e = check_staged(scratch, manifest, NULL, NULL, &tenants, &records);
-    cst_bk_rm_rf(scratch);
+    cst_rm_rf(scratch);
     if (e == CST_OK) {
         struct stat st;
         *report = json_pack(
@@ -267,7 +267,7 @@ static cst_err prepare_target(const char *dir)
         ENSURE(S_ISDIR(st.st_mode), CST_ERR_CONFLICT, "%s exists and is not a directory", dir);
         if (cst_path_exists(marker)) {
             cst_warn("%s holds an unfinished restore: removing it and starting again", dir);
-            cst_bk_rm_rf(dir);
+            cst_rm_rf(dir);
         } else {
             DIR *d = opendir(dir);
             ENSURE(d != NULL, CST_ERR_INVALID, "cannot open %s", dir);
@@ -319,7 +319,7 @@ static cst_err import_copies(const cst_restore_opts *o, const char *staging)
     if (e == CST_ERR_CONFLICT) { /* a database in use: nothing of this restore stays behind */
         char saved[512];
         (void)snprintf(saved, sizeof(saved), "%s", cst_err_message(e));
-        cst_bk_rm_rf(o->data_dir);
+        cst_rm_rf(o->data_dir);
         e = cst_fail(e, "%s", saved);
     }
     return e;
@@ -383,7 +383,7 @@ static cst_err restore_node(const cst_restore_opts *o, const json_t *header, jso
     if (e == CST_OK && !files)
         e = import_copies(o, staging);
     if (e == CST_OK) {
-        cst_bk_rm_rf(staging);
+        cst_rm_rf(staging);
         e = cst_fmt(marker, sizeof(marker), "%s/RESTORE-INCOMPLETE", o->data_dir);
     }
     if (e == CST_OK && unlink(marker) != 0)
@@ -416,7 +416,7 @@ static cst_err restore_node(const cst_restore_opts *o, const json_t *header, jso
         /* nothing of a failed restore stays behind (a crash leaves the marker instead) */
         char saved[512];
         (void)snprintf(saved, sizeof(saved), "%s", cst_err_message(e));
-        cst_bk_rm_rf(o->data_dir);
+        cst_rm_rf(o->data_dir);
         e = cst_fail(e, "%s", saved);
     }
     json_decref(x.written);
@@ -497,7 +497,7 @@ static cst_err restore_tenant(const cst_restore_opts *o, const json_t *header, j
     if (e == CST_OK)
         e = cst_store_merge_tenant(live, staging, o->tenant, &created);
     cst_store_close(live);
-    cst_bk_rm_rf(staging);
+    cst_rm_rf(staging);
     if (e == CST_OK)
         *report = json_pack("{s:s,s:s,s:O,s:O,s:I,s:b}", "mode", "tenant", "tenant", o->tenant,
                             "backup_id", json_object_get(h, "backup_id"), "created_at",
@@ -670,7 +670,7 @@ cst_err cst_backup_drill(cst_node *n, cst_drill_row *out)
         e = drill_check_node(n, target, json_object_get(report, "manifest_tenants"), &out->records);
     }
     if (scratch[0])
-        cst_bk_rm_rf(scratch);
+        cst_rm_rf(scratch);
     json_decref(report);
     out->duration_ms = (cst_now_us() - out->started_at) / 1000;
     out->ok = e == CST_OK;

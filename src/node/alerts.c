@@ -65,9 +65,6 @@ json_t *cst_alert_json(const cst_alert_row *a)
                      a->summary, "incident_id", opt(a->incident_id));
 }
 
-/* One raise at a time, so that two occurrences of one attack never open two alerts. */
-static pthread_mutex_t raise_mu = PTHREAD_MUTEX_INITIALIZER;
-
 static cst_err fill_new(cst_alert_row *a, const cst_alert_event *ev, const char *severity,
                         int64_t now)
 {
@@ -103,16 +100,16 @@ static void audit_alert(cst_node *n, const char *action, const cst_alert_row *a)
 /* A new alert would open: when alerts.max_open are already open, the occurrence goes to its
  * type's overflow alert instead (bounded: one per type). a gets that alert when it is open
  * (a->id set: absorb), else a->id stays "" and *flood (type set) says what to open. */
-static cst_err overflow(cst_node *n, const cst_alert_event *ev, int64_t now, cst_alert_row *a,
-                        cst_alert_event *flood)
+static cst_err overflow(cst_node *n, cst_work *w, const cst_alert_event *ev, int64_t now,
+                        cst_alert_row *a, cst_alert_event *flood)
 {
     memset(flood, 0, sizeof(*flood));
     a->id[0] = '\0';
     int64_t open = 0;
-    TRY(cst_store_alert_count_open(n->store, NULL, &open));
+    TRY(cst_store_alert_count_open(n->store, w, &open));
     if (open < n->cfg.alerts_max_open)
         return CST_OK;
-    cst_err e = cst_store_alert_find(n->store, NULL, ev->type, OVERFLOW_KEY, a);
+    cst_err e = cst_store_alert_find(n->store, w, ev->type, OVERFLOW_KEY, a);
     if (e == CST_OK) {
         a->count += ev->count > 0 ? ev->count : 1;
         a->last_seen = now > a->last_seen ? now : a->last_seen;
@@ -130,6 +127,50 @@ static cst_err overflow(cst_node *n, const cst_alert_event *ev, int64_t now, cst
     return CST_OK;
 }
 
+/* One raise: what it found, or opened, and how the alert changed (action NULL: counted only). */
+typedef struct raise_op {
+    cst_node *n;
+    const cst_alert_event *ev;
+    const char *severity;
+    int64_t now, count, quiet;
+    cst_alert_row a;
+    const char *action;
+} raise_op;
+
+/* Find-then-write under the "alerts" exclusion (cst_store_exclusive), so that two occurrences
+ * of one attack never open two alerts, on one node or on several nodes sharing the store. */
+static cst_err raise_in(cst_work *w, void *ctx)
+{
+    raise_op *r = ctx;
+    const cst_alert_event *ev = r->ev;
+    cst_alert_row *a = &r->a;
+    r->action = NULL;
+    TRY(cst_store_exclusive(r->n->store, w, "alerts"));
+    cst_err e =
+        cst_store_alert_find(r->n->store, w, ev->type, ev->dedup_key ? ev->dedup_key : "", a);
+    if (e == CST_OK && r->now - a->last_seen <= r->quiet) {
+        a->count += r->count;
+        a->last_seen = r->now > a->last_seen ? r->now : a->last_seen;
+        if (cst_alert_severity_rank(r->severity) > cst_alert_severity_rank(a->severity)) {
+            r->action = "alert.escalated";
+            (void)snprintf(a->severity, sizeof(a->severity), "%s", r->severity);
+            if (ev->summary)
+                (void)snprintf(a->summary, sizeof(a->summary), "%s", ev->summary);
+        }
+    } else if (e == CST_OK || e == CST_ERR_NOT_FOUND) {
+        cst_err_clear();
+        cst_alert_event flood;
+        e = overflow(r->n, w, ev, r->now, a, &flood);
+        if (e == CST_OK && !a->id[0]) { /* a new alert; or the type's overflow alert opens */
+            r->action = "alert.raised";
+            e = fill_new(a, flood.type ? &flood : ev, r->severity, r->now);
+            a->count = r->count;
+            a->last_seen = r->now;
+        }
+    }
+    return e == CST_OK ? cst_store_alert_put(r->n->store, w, a) : e;
+}
+
 cst_err cst_alert_raise(cst_node *n, const cst_alert_event *ev, int64_t now, cst_alert_row *out)
 {
     const cst_alert_type *t = cst_alert_type_find(ev->type);
@@ -137,37 +178,15 @@ cst_err cst_alert_raise(cst_node *n, const cst_alert_event *ev, int64_t now, cst
     const char *severity = ev->severity ? ev->severity : t->severity;
     ENSURE(cst_alert_severity_rank(severity) >= 0, CST_ERR_INVALID, "unknown severity %s",
            severity);
-    int64_t count = ev->count > 0 ? ev->count : 1;
-    int64_t quiet = (int64_t)n->cfg.detect_quiet_period * 1000000;
-    cst_alert_row a;
-    const char *action = NULL;
-    pthread_mutex_lock(&raise_mu);
-    cst_err e =
-        cst_store_alert_find(n->store, NULL, ev->type, ev->dedup_key ? ev->dedup_key : "", &a);
-    if (e == CST_OK && now - a.last_seen <= quiet) {
-        a.count += count;
-        a.last_seen = now > a.last_seen ? now : a.last_seen;
-        if (cst_alert_severity_rank(severity) > cst_alert_severity_rank(a.severity)) {
-            action = "alert.escalated";
-            (void)snprintf(a.severity, sizeof(a.severity), "%s", severity);
-            if (ev->summary)
-                (void)snprintf(a.summary, sizeof(a.summary), "%s", ev->summary);
-        }
-    } else if (e == CST_OK || e == CST_ERR_NOT_FOUND) {
-        cst_err_clear();
-        cst_alert_event flood;
-        e = overflow(n, ev, now, &a, &flood);
-        if (e == CST_OK && !a.id[0]) { /* a new alert; or the type's overflow alert opens */
-            action = "alert.raised";
-            e = fill_new(&a, flood.type ? &flood : ev, severity, now);
-            a.count = count;
-            a.last_seen = now;
-        }
-    }
-    if (e == CST_OK)
-        e = cst_store_alert_put(n->store, NULL, &a);
-    pthread_mutex_unlock(&raise_mu);
-    TRY(e);
+    raise_op r = {.n = n,
+                  .ev = ev,
+                  .severity = severity,
+                  .now = now,
+                  .count = ev->count > 0 ? ev->count : 1,
+                  .quiet = (int64_t)n->cfg.detect_quiet_period * 1000000};
+    TRY(cst_txn_run(raise_in, &r));
+    const cst_alert_row a = r.a;
+    const char *action = r.action;
     if (action) {
         cst_warn("alert: %s %s %s (%s, count %lld)%s%s", action + 6, a.type, a.id, a.severity,
                  (long long)a.count, a.summary[0] ? ": " : "", a.summary);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/json.h"
 #include "core/account.h"
@@ -97,18 +98,18 @@ cst_err cst_node_make_seal_key(const char *data_dir, const cst_key *kek, const c
     return e;
 }
 
-static cst_err make_operator(cst_store *st, const char *username, char password[32])
+static cst_err make_operator(cst_store *st, cst_work *w, const char *username, char password[32])
 {
     cst_user_row u;
     TRY(cst_account_new(CST_SYS_TENANT, username, CST_ROLE_BIT(CST_ROLE_SYS_ADMIN), cst_now_us(),
                         &u, password));
-    return cst_store_user_create(st, NULL, &u);
+    return cst_store_user_create(st, w, &u);
 }
 
 /* A store that holds a region was initialised by an earlier init (a shared database). */
-static cst_err shared_region(cst_store *st, char *region, size_t n)
+static cst_err shared_region(cst_store *st, cst_work *w, char *region, size_t n)
 {
-    cst_err e = cst_store_meta_get(st, NULL, "region", region, n);
+    cst_err e = cst_store_meta_get(st, w, "region", region, n);
     if (e == CST_ERR_NOT_FOUND) {
         cst_err_clear();
         region[0] = '\0';
@@ -119,17 +120,17 @@ static cst_err shared_region(cst_store *st, char *region, size_t n)
 
 /* The join of a further node (issue 20): the database's region and master key are this
  * node's. */
-static cst_err join_checks(cst_store *st, const char *kek_id, const char *region)
+static cst_err join_checks(cst_store *st, cst_work *w, const char *kek_id, const char *region)
 {
     char have[CST_NAME_MAX + 1], kek[64];
-    TRY(shared_region(st, have, sizeof(have)));
+    TRY(shared_region(st, w, have, sizeof(have)));
     ENSURE(have[0], CST_ERR_INVALID,
            "the database in store.dsn has not been initialised: run custodia init --config FILE "
            "(without --join) for its first node");
     ENSURE(strcmp(have, region) == 0, CST_ERR_INVALID,
            "the database in store.dsn belongs to region %s, not %s (RES-1): give --region %s", have,
            region, have);
-    TRY(cst_store_meta_get(st, NULL, "kek_id", kek, sizeof(kek)));
+    TRY(cst_store_meta_get(st, w, "kek_id", kek, sizeof(kek)));
     ENSURE(strcmp(kek, kek_id) == 0, CST_ERR_INVALID,
            "the master key given (key id %s) is not the database's (key id %s): a node joins "
            "with the master key the other nodes use",
@@ -137,47 +138,63 @@ static cst_err join_checks(cst_store *st, const char *kek_id, const char *region
     return CST_OK;
 }
 
+typedef struct init_op {
+    cst_store *st;
+    const char *kek_id, *region, *operator_username;
+    bool join;
+    char *password;
+    char node_id[CST_ID_MAX], now[32], root_id[CST_KEK_ID_LEN + 1];
+} init_op;
+
+/* What init writes to the store, in one transaction under the "init" exclusion: two first
+ * inits of one shared database at once make one region and one first operator (the second
+ * waits, then finds the region and is refused), and a join waits for the first init to end. */
+static cst_err init_in(cst_work *w, void *ctx)
+{
+    init_op *o = ctx;
+    cst_store *st = o->st;
+    char have[CST_NAME_MAX + 1] = "";
+    TRY(cst_store_exclusive(st, w, "init"));
+    if (o->join)
+        TRY(join_checks(st, w, o->kek_id, o->region));
+    else
+        TRY(shared_region(st, w, have, sizeof(have)));
+    ENSURE(o->join || !have[0], CST_ERR_CONFLICT,
+           "the database in store.dsn is initialised already (region %s): add this node to it "
+           "with custodia init --join",
+           have);
+    /* this node's own keys (meta.c keeps them per node on a shared database) */
+    TRY(cst_store_meta_set(st, w, "node_id", o->node_id));
+    TRY(cst_store_meta_set(st, w, "created_at", o->now));
+    /* what this node's backups are sealed under (restore.c) */
+    TRY(cst_store_meta_set(st, w, "root_key_id", o->root_id));
+    if (o->join)
+        return CST_OK;
+    TRY(cst_store_meta_set(st, w, "region", o->region));
+    TRY(cst_store_meta_set(st, w, "kek_id", o->kek_id));
+    /* ENC-4: the KEK's age counts from here (keys.kek_max_age) */
+    TRY(cst_store_meta_set(st, w, "kek_since", o->now));
+    TRY(cst_store_meta_set(st, w, "schema_version", "1"));
+    return make_operator(st, w, o->operator_username, o->password);
+}
+
 static cst_err init_store(const cst_config *cfg, const char *kek_id, const cst_key *root,
                           const char *region, const char *operator_username, bool join,
                           char password[32])
 {
-    char root_id[CST_KEK_ID_LEN + 1], have[CST_NAME_MAX + 1];
-    cst_kek_id(root, root_id);
-    cst_store *st = NULL;
+    init_op o = {.kek_id = kek_id,
+                 .region = region,
+                 .operator_username = operator_username,
+                 .join = join,
+                 .password = password};
+    cst_kek_id(root, o.root_id);
+    cst_random_id("nd", o.node_id);
+    cst_time_format(cst_now_us(), o.now);
     cst_store_conf sc;
     cst_config_store(cfg, &sc);
-    char node_id[CST_ID_MAX], now[32];
-    TRY(cst_store_open_conf(&sc, true, &st));
-    cst_random_id("nd", node_id);
-    cst_time_format(cst_now_us(), now);
-    cst_err e = join ? join_checks(st, kek_id, region) : shared_region(st, have, sizeof(have));
-    if (e == CST_OK && !join && have[0])
-        e = cst_fail(CST_ERR_CONFLICT,
-                     "the database in store.dsn is initialised already (region %s): add this "
-                     "node to it with custodia init --join",
-                     have);
-    /* this node's own keys (meta.c keeps them per node on a shared database) */
-    if (e == CST_OK)
-        e = cst_store_meta_set(st, NULL, "node_id", node_id);
-    if (e == CST_OK)
-        e = cst_store_meta_set(st, NULL, "created_at", now);
-    if (e == CST_OK) /* what this node's backups are sealed under (restore.c) */
-        e = cst_store_meta_set(st, NULL, "root_key_id", root_id);
-    if (join) {
-        cst_store_close(st);
-        return e;
-    }
-    if (e == CST_OK)
-        e = cst_store_meta_set(st, NULL, "region", region);
-    if (e == CST_OK)
-        e = cst_store_meta_set(st, NULL, "kek_id", kek_id);
-    if (e == CST_OK) /* ENC-4: the KEK's age counts from here (keys.kek_max_age) */
-        e = cst_store_meta_set(st, NULL, "kek_since", now);
-    if (e == CST_OK)
-        e = cst_store_meta_set(st, NULL, "schema_version", "1");
-    if (e == CST_OK)
-        e = make_operator(st, operator_username, password);
-    cst_store_close(st);
+    TRY(cst_store_open_conf(&sc, true, &o.st));
+    cst_err e = cst_txn_run(init_in, &o);
+    cst_store_close(o.st);
     return e;
 }
 
@@ -224,9 +241,10 @@ cst_err cst_node_init(const cst_config *cfg, const char *region, const char *ope
     bool new_key = cfg->master_key_file[0] && !cst_path_exists(cfg->master_key_file);
     cst_master *m = NULL;
     /* ENC-4: file: and pkcs11: make a missing key; a joining node brings the database's */
-    TRY(cst_node_master_open(cfg, !join, &m));
+    cst_err e = cst_node_master_open(cfg, !join, &m);
     cst_key root = {0}; /* seals the node's own secrets (crypto/master.h) */
-    cst_err e = cst_master_root_key(m, data_dir, true, &root);
+    if (e == CST_OK)
+        e = cst_master_root_key(m, data_dir, true, &root);
     char k0_path[PATH_MAX], pk_hex[65], password[32], cert[PATH_MAX], key[PATH_MAX];
     if (e == CST_OK)
         e = cst_config_default_key_path(data_dir, "custodia-audit-k0.key", k0_path,
@@ -238,6 +256,7 @@ cst_err cst_node_init(const cst_config *cfg, const char *region, const char *ope
         e = make_signing_key(data_dir, &root, pk_hex);
     if (e == CST_OK)
         e = cst_node_make_seal_key(data_dir, &root, k0_path);
+    bool k0_made = e == CST_OK; /* made here: the file did not exist (O_EXCL) */
     if (e == CST_OK)
         e = cst_fmt(cert, sizeof(cert), "%s/tls/cert.pem", data_dir);
     if (e == CST_OK)
@@ -246,10 +265,17 @@ cst_err cst_node_init(const cst_config *cfg, const char *region, const char *ope
         e = cst_tls_selfsigned(cert, key, NULL);
     if (e == CST_OK)
         e = init_store(cfg, cst_master_id(m), &root, region, operator_username, join, password);
-    char kid[CST_KEK_ID_LEN + 1];
-    snprintf(kid, sizeof(kid), "%s", cst_master_id(m));
+    char kid[CST_KEK_ID_LEN + 1] = "";
+    if (m)
+        snprintf(kid, sizeof(kid), "%s", cst_master_id(m));
     cst_key_free(&root);
     cst_master_close(m);
+    if (e != CST_OK) { /* a failed init leaves nothing it made but a new master key file (which
+                        * the next init reuses): its store rows rolled back with init_store */
+        cst_rm_rf(data_dir);
+        if (k0_made && unlink(k0_path) != 0)
+            cst_warn("cannot remove %s: %s", k0_path, strerror(errno));
+    }
     TRY(e);
 
     if (json) {

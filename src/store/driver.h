@@ -108,6 +108,7 @@
     X(S, cst_err, store_access_list, (cst_store *st, cst_work *w, const char *tenant_id, cst_err (*fn)(const cst_access_row *, void *), void *ctx), (st, w, tenant_id, fn, ctx)) \
     X(S, cst_err, store_access_use, (cst_store *st, cst_work *w, const char *id, int64_t requests, int64_t records_read), (st, w, id, requests, records_read)) \
     X(S, cst_err, store_lease, (cst_store *st, const char *name, const char *holder, int64_t now, int64_t ttl_us, bool *held), (st, name, holder, now, ttl_us, held)) \
+    X(S, cst_err, store_exclusive, (cst_store *st, cst_work *w, const char *name), (st, w, name)) \
     X(S, cst_err, store_checkpoint, (cst_store *st), (st)) \
     X(S, cst_err, store_residue_check, (cst_store *st, const json_t *hex_blobs, void (*note)(const char *check, void *ctx), void *ctx), (st, hex_blobs, note, ctx)) \
     X(D, bool, store_exists, (const char *data_dir), (data_dir)) \

@@ -329,6 +329,26 @@ cst_err cst_work_on_end(cst_work *w, void (*fn)(void *ctx, bool committed), void
     return CST_OK;
 }
 
+cst_err cst_txn_run(cst_err (*fn)(cst_work *w, void *ctx), void *ctx)
+{
+    cst_txn *t = NULL;
+    cst_work *w = NULL;
+    TRY(cst_txn_begin(&t));
+    cst_err e = cst_work_begin(t, &w);
+    if (e == CST_OK)
+        e = fn(w, ctx);
+    if (w) {
+        cst_err ended = cst_work_end(w, e == CST_OK);
+        if (e == CST_OK)
+            e = ended;
+    }
+    if (e != CST_OK) {
+        cst_txn_rollback(t);
+        return e;
+    }
+    return cst_txn_commit(t);
+}
+
 static void principals_written(cst_store *st, cst_work *w)
 {
     if (!w) {

@@ -118,6 +118,10 @@ bool cst_work_wrote(const cst_work *w);
  * kept or the transaction did not commit. fn owns ctx (it runs, with committed = false, even
  * when it cannot be registered). w == NULL runs it at once (committed). */
 CST_MUST_USE cst_err cst_work_on_end(cst_work *w, void (*fn)(void *ctx, bool committed), void *ctx);
+/* fn(w, ctx) in a unit of work of a new transaction: committed when fn returns CST_OK (the
+ * commit's failure is returned), rolled back otherwise (fn's error is returned). The shape of an
+ * operation atomic on its own that spans several calls. */
+CST_MUST_USE cst_err cst_txn_run(cst_err (*fn)(cst_work *w, void *ctx), void *ctx);
 
 /* ---- system store ----
  * Listings call fn once per row; an error fn returns stops the listing and is returned. */
@@ -577,6 +581,12 @@ CST_MUST_USE cst_err cst_store_review_remind(cst_store *st, const char *scope, i
  * they expire. Committed on its own. */
 CST_MUST_USE cst_err cst_store_lease(cst_store *st, const char *name, const char *holder,
                                      int64_t now, int64_t ttl_us, bool *held);
+/* Holds the lock name for w's transaction: until it ends, no other unit of work that asks for
+ * name, on this node or any other sharing the store, gets past this call (it waits). For a
+ * find-then-write that no single statement or row lock can make atomic (an alert's
+ * de-duplication, the first init of a shared database). SQLite: w holds the system store's
+ * write lock, which serialises every writer of the file. */
+CST_MUST_USE cst_err cst_store_exclusive(cst_store *st, cst_work *w, const char *name);
 
 /* ---- lockbox (IAM-8): operators' access requests and the grants they become ---- */
 #define CST_ACCESS_TEXT 1024 /* a justification, a comment */

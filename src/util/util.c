@@ -2,6 +2,7 @@
 #include "util/util.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -327,6 +328,39 @@ cst_err cst_secret_file_read(const char *what, const char *path, char *out, size
     out[got] = '\0';
     *len = (size_t)got;
     return CST_OK;
+}
+
+static int rm_one(const char *path, int depth)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : -1;
+    if (!S_ISDIR(st.st_mode))
+        return unlink(path);
+    if (depth > 8)
+        return -1;
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    struct dirent *de;
+    int rc = 0;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char sub[PATH_MAX];
+        if (snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >= (int)sizeof(sub))
+            rc = -1;
+        else
+            rc = rm_one(sub, depth + 1);
+    }
+    closedir(d);
+    return rc == 0 ? rmdir(path) : rc;
+}
+
+void cst_rm_rf(const char *path)
+{
+    if (path && path[0] && rm_one(path, 0) != 0)
+        cst_warn("cannot remove %s: %s", path, strerror(errno));
 }
 
 bool cst_path_exists(const char *path)

@@ -71,6 +71,9 @@ CST_MUST_USE cst_err cst_file_write_atomic(const char *path, const void *p, size
 CST_MUST_USE cst_err cst_file_create(const char *path, const void *p, size_t n, int mode);
 CST_MUST_USE cst_err cst_fsync_dir(const char *dir);
 bool cst_path_exists(const char *path);
+/* Removes path and what is under it (8 levels at most, symlinks not followed); a failure is
+ * logged. */
+void cst_rm_rf(const char *path);
 
 /* Logging to stderr with a UTC timestamp. Never pass secrets or customer data. */
 void cst_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -155,6 +155,20 @@ const char *ts_config_arg(const ts_server *s)
     return arg;
 }
 
+/* Writes the [store] section of the database of db_dir (ts_store_dsn) to path: empty on SQLite. */
+static void store_ini_write(const char *db_dir, const char *path)
+{
+    ts_server s;
+    memset(&s, 0, sizeof(s));
+    snprintf(s.root, sizeof(s.root), "%s", db_dir);
+    char store[700];
+    store_section(&s, store, sizeof(store));
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(store, f);
+    assert_int_equal(fclose(f), 0);
+}
+
 static void init_in_root_with(ts_server *s, const char *init_args)
 {
     snprintf(s->data_dir, sizeof(s->data_dir), "%s/var", s->root);
@@ -1219,6 +1233,304 @@ void ts_tenant_erased_offline(ts_server *s, const char *tenant_id)
     assert_int_equal(cst_store_open_conf(&sc, false, &st), CST_OK);
     assert_int_equal(cst_store_tombstone_add(st, NULL, tenant_id, 1, "ce_00000000000000000001"),
                      CST_OK);
+    /* its file (SQLite) or its schema (PostgreSQL) */
+    assert_int_equal(cst_tstore_purge(st, CST_TSPACE_LIVE, tenant_id, NULL, NULL), CST_OK);
     cst_store_close(st);
-    assert_int_equal(ts_sh("rm -f %s/tenants/%s.db*", s->data_dir, tenant_id), 0);
+}
+
+/* ---- pg-port-b: whole stores of a node on either driver (backups, restores) ---- */
+
+void ts_dir_config_arg(const char *dir, char *arg, size_t n)
+{
+    arg[0] = '\0';
+    if (strcmp(ts_store_driver(), "postgresql") != 0)
+        return;
+    char path[1024];
+    snprintf(path, sizeof(path), "%s.ini", dir);
+    store_ini_write(dir, path);
+    snprintf(arg, n, " --config %s", path);
+}
+
+bool ts_tenant_store_exists(const char *data_dir, const char *db_dir, const char *tenant_id)
+{
+    cst_store *st = NULL;
+    cst_store_conf sc = {
+        .driver = ts_store_driver(), .data_dir = data_dir, .dsn = ts_store_dsn(db_dir)};
+    assert_int_equal(cst_store_open_conf(&sc, false, &st), CST_OK);
+    bool exists = false;
+    assert_int_equal(cst_tstore_exists(st, CST_TSPACE_LIVE, tenant_id, &exists), CST_OK);
+    cst_store_close(st);
+    return exists;
+}
+
+void ts_store_wipe(const ts_server *s)
+{
+    if (strcmp(ts_store_driver(), "postgresql") != 0) {
+        assert_int_equal(ts_sh("rm -rf %s/tenants %s/system.db*", s->data_dir, s->data_dir), 0);
+        return;
+    }
+    const char *dsn = ts_store_dsn(s->store_root[0] ? s->store_root : s->root), *db = NULL;
+    for (const char *p = strstr(dsn, "dbname="); p; p = strstr(p + 1, "dbname="))
+        db = p + strlen("dbname="); /* the last dbname wins (ts_store_dsn) */
+    assert_non_null(db);
+    assert_int_equal(ts_sh("%s/psql -X -q -v ON_ERROR_STOP=1 '%s dbname=postgres' "
+                           "-c 'DROP DATABASE %s WITH (FORCE)' -c 'CREATE DATABASE %s'",
+                           TS_PG_BIN, dsn, db, db),
+                     0);
+}
+
+/* ---- pg-port-a: helpers of the port of further API test files to PostgreSQL ---- */
+
+const char *ts_store_ini(const char *dir)
+{
+    static __thread char arg[512];
+    char path[300];
+    snprintf(path, sizeof(path), "%s/store.ini", dir);
+    store_ini_write(dir, path);
+    arg[0] = '\0';
+    if (strcmp(ts_store_driver(), "sqlite") != 0)
+        snprintf(arg, sizeof(arg), " --config %s", path);
+    return arg;
+}
+
+/* The directory whose PostgreSQL database s uses (a joining node shares its first node's). */
+static const char *pg_store_dir(const ts_server *s)
+{
+    return s->store_root[0] ? s->store_root : s->root;
+}
+
+/* PostgreSQL's schema prefix of a tenant store space ("t_" for tenants/, "r_" for retained/). */
+static const char *pg_space_prefix(const char *space)
+{
+    assert_true(!strcmp(space, "tenants") || !strcmp(space, "retained"));
+    return strcmp(space, "tenants") == 0 ? "t_" : "r_";
+}
+
+int64_t ts_tenant_count(const ts_server *s, const char *space, const char *tenant_id,
+                        const char *sql)
+{
+    char q[2048];
+    if (strcmp(ts_store_driver(), "postgresql") == 0) {
+        snprintf(q, sizeof(q), "SET search_path = %s%s; %s", pg_space_prefix(space), tenant_id,
+                 sql);
+        long long n = -1;
+        return ts_store_pg_int(pg_store_dir(s), q, &n) ? n : -1;
+    }
+    snprintf(q, sizeof(q), "%s/%s/%s.db", s->data_dir, space, tenant_id);
+    return ts_db_count(q, sql);
+}
+
+int ts_tenant_stores(const ts_server *s, const char *space)
+{
+    char q[400];
+    if (strcmp(ts_store_driver(), "postgresql") == 0) {
+        snprintf(q, sizeof(q), "SELECT count(*) FROM pg_namespace WHERE left(nspname, 5) = '%stn_'",
+                 pg_space_prefix(space));
+        long long n = -1;
+        return ts_store_pg_int(pg_store_dir(s), q, &n) ? (int)n : -1;
+    }
+    snprintf(q, sizeof(q), "%s/%s", s->data_dir, space);
+    DIR *d = opendir(q);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        n += l > 3 && strcmp(de->d_name + l - 3, ".db") == 0;
+    }
+    closedir(d);
+    return n;
+}
+
+/* The database name of dir's DSN (the last dbname: ts_store_dsn) into db, and the DSN of the
+ * cluster's maintenance database "postgres" into admin (to drop or copy dir's database). */
+static void pg_names(const char *dir, char *db, size_t dn, char *admin, size_t an)
+{
+    const char *dsn = ts_store_dsn(dir), *last = strstr(dsn, " dbname="), *p = last;
+    while (p && (p = strstr(p + 1, " dbname=")) != NULL)
+        last = p;
+    assert_non_null(last);
+    snprintf(db, dn, "%s", last + strlen(" dbname="));
+    snprintf(admin, an, "%.*s dbname=postgres", (int)(last - dsn), dsn);
+}
+
+void ts_pg_small_disk_release(ts_server *s)
+{
+    if (strcmp(ts_store_driver(), "postgresql") != 0 || !s->mounted)
+        return;
+    long long n = 0;
+    if (!ts_store_pg_int(pg_store_dir(s),
+                         "SELECT count(*) FROM pg_tablespace WHERE spcname = 'small_disk'", &n) ||
+        n == 0)
+        return;
+    char db[64], admin[600];
+    pg_names(pg_store_dir(s), db, sizeof(db), admin, sizeof(admin));
+    if (s->pid)
+        ts_stop(s);
+    assert_int_equal(ts_sh("%s/psql -X -q -v ON_ERROR_STOP=1 '%s' -c 'DROP DATABASE %s WITH "
+                           "(FORCE)' -c 'DROP TABLESPACE small_disk'",
+                           TS_PG_BIN, admin, db),
+                     0);
+}
+
+/* Reads n bytes from p; false at its end. */
+static bool read_exact(FILE *p, void *buf, size_t n)
+{
+    return fread(buf, 1, n, p) == n;
+}
+
+static uint32_t be32(const uint8_t *b)
+{
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* ts_store_rows on PostgreSQL: psql copies the rows out in COPY's binary format (tests reach
+ * libpq only through store_fixture.c, which reads integers), parsed here. */
+static long pg_rows(const ts_server *s, const char *schema, const char *sql, ts_column_fn fn,
+                    void *ctx)
+{
+    char cmd[3072];
+    snprintf(cmd, sizeof(cmd),
+             "PGOPTIONS='-c search_path=%s' %s/psql -X -q -v ON_ERROR_STOP=1 '%s' -c "
+             "\"COPY (%s) TO STDOUT WITH (FORMAT binary)\"",
+             schema, TS_PG_BIN, ts_store_dsn(pg_store_dir(s)), sql);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    uint8_t head[19], b[4];
+    long rows = -1;
+    if (read_exact(p, head, sizeof(head)) && memcmp(head, "PGCOPY\n\377\r\n", 11) == 0) {
+        uint32_t ext = be32(head + 15);
+        bool ok = true;
+        while (ok && ext-- > 0)
+            ok = fgetc(p) != EOF;
+        for (rows = 0; ok && read_exact(p, b, 2);) {
+            int16_t cols = (int16_t)(b[0] << 8 | b[1]);
+            if (cols < 0)
+                break; /* the trailer */
+            for (int c = 0; ok && c < cols; c++) {
+                ok = read_exact(p, b, 4);
+                int32_t len = ok ? (int32_t)be32(b) : 0;
+                uint8_t *v = malloc(len > 0 ? (size_t)len : 1);
+                ok = ok && v && (len <= 0 || read_exact(p, v, (size_t)len));
+                if (ok)
+                    fn((size_t)rows, c, v, len > 0 ? (size_t)len : 0, ctx);
+                free(v);
+            }
+            rows += ok;
+        }
+        if (!ok)
+            rows = -1;
+    }
+    if (pclose(p) != 0)
+        rows = -1;
+    return rows;
+}
+
+long ts_store_rows(const ts_server *s, const char *space, const char *tenant_id, const char *sql,
+                   ts_column_fn fn, void *ctx)
+{
+    char db[400];
+    if (strcmp(ts_store_driver(), "postgresql") == 0) {
+        if (!tenant_id)
+            return pg_rows(s, "custodia_system", sql, fn, ctx);
+        snprintf(db, sizeof(db), "%s%s", pg_space_prefix(space), tenant_id);
+        return pg_rows(s, db, sql, fn, ctx);
+    }
+    if (tenant_id)
+        snprintf(db, sizeof(db), "%s/%s/%s.db", s->data_dir, space, tenant_id);
+    else
+        snprintf(db, sizeof(db), "%s/system.db", s->data_dir);
+    sqlite3 *h = NULL;
+    sqlite3_stmt *q = NULL;
+    long rows = -1;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(h, sql, -1, &q, NULL) == SQLITE_OK) {
+        int rc;
+        for (rows = 0; (rc = sqlite3_step(q)) == SQLITE_ROW; rows++)
+            for (int c = 0; c < sqlite3_column_count(q); c++) {
+                const void *v = sqlite3_column_blob(q, c);
+                fn((size_t)rows, c, v, (size_t)sqlite3_column_bytes(q, c), ctx);
+            }
+        if (rc != SQLITE_DONE)
+            rows = -1;
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(h);
+    return rows;
+}
+
+typedef struct first_blob {
+    uint8_t *out;
+    size_t cap, len;
+    bool fits;
+} first_blob;
+
+static void keep_first(size_t row, int col, const uint8_t *b, size_t len, void *ctx)
+{
+    first_blob *f = ctx;
+    if (row != 0 || col != 0)
+        return;
+    f->fits = len <= f->cap;
+    if (f->fits && len)
+        memcpy(f->out, b, len);
+    f->len = len;
+}
+
+bool ts_store_blob(const ts_server *s, const char *space, const char *tenant_id, const char *sql,
+                   uint8_t *out, size_t *n)
+{
+    first_blob f = {out, *n, 0, false};
+    if (ts_store_rows(s, space, tenant_id, sql, keep_first, &f) < 1 || !f.fits)
+        return false;
+    *n = f.len;
+    return true;
+}
+
+int ts_tenant_store_files(const ts_server *s, const char *tenant_id, char *out, size_t n)
+{
+    out[0] = '\0';
+    if (strcmp(ts_store_driver(), "postgresql") != 0) {
+        snprintf(out, n, "%s/tenants/%s.db\n%s/tenants/%s.db-wal\n", s->data_dir, tenant_id,
+                 s->data_dir, tenant_id);
+        return 2;
+    }
+    assert_int_equal(ts_sys_sql(s, "CHECKPOINT"), 0);
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd),
+             "%s/psql -X -q -A -t -v ON_ERROR_STOP=1 '%s' -c \"WITH t AS (SELECT oid, "
+             "reltoastrelid FROM pg_class WHERE relnamespace = 't_%s'::regnamespace), r AS "
+             "(SELECT oid FROM t UNION SELECT reltoastrelid FROM t WHERE reltoastrelid <> 0 UNION "
+             "SELECT indexrelid FROM pg_index WHERE indrelid IN (SELECT reltoastrelid FROM t)) "
+             "SELECT pg_relation_filepath(oid) FROM r WHERE pg_relation_filepath(oid) IS NOT "
+             "NULL\"",
+             TS_PG_BIN, ts_store_dsn(pg_store_dir(s)), tenant_id);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char line[512];
+    int count = 0;
+    size_t off = 0;
+    while (fgets(line, sizeof(line), p)) {
+        line[strcspn(line, "\n")] = '\0';
+        int w = snprintf(out + off, n - off, "%s/data/%s\n", ts_store_pg_dir(), line);
+        assert_true(w > 0 && (size_t)w < n - off);
+        off += (size_t)w;
+        count++;
+    }
+    assert_int_equal(pclose(p), 0);
+    return count;
+}
+
+const char *ts_store_copy(const ts_server *s, const char *dir)
+{
+    if (strcmp(ts_store_driver(), "postgresql") != 0)
+        return "";
+    char from[64], to[64], admin[600];
+    pg_names(pg_store_dir(s), from, sizeof(from), admin, sizeof(admin));
+    pg_names(dir, to, sizeof(to), admin, sizeof(admin));
+    assert_int_equal(ts_sh("%s/psql -X -q -v ON_ERROR_STOP=1 '%s' -c 'DROP DATABASE %s' "
+                           "-c 'CREATE DATABASE %s TEMPLATE %s'",
+                           TS_PG_BIN, admin, to, to, from),
+                     0);
+    return ts_store_ini(dir);
 }

@@ -228,4 +228,65 @@ void ts_tenant_erased_offline(ts_server *s, const char *tenant_id);
 /* The number of files in dir whose name starts with prefix (0 when dir cannot be read). */
 int ts_count_prefix(const char *dir, const char *prefix);
 
+/* ---- pg-port-a: helpers of the port of further API test files to PostgreSQL ---- */
+
+/* For a node the test inits by hand (its data dir under dir, not through ts_init): writes
+ * dir/store.ini with the [store] section of dir's own database on PostgreSQL (empty on SQLite),
+ * and returns ts_config_arg's " --config dir/store.ini" ("" on SQLite) for its commands. */
+const char *ts_store_ini(const char *dir);
+
+/* The first column of the first row of sql (its tables unqualified) on a tenant's store, as
+ * ts_db_count: the SQLite file data_dir/<space>/<tenant_id>.db, space "tenants" or "retained",
+ * or on PostgreSQL its schema (t_<tenant_id> or r_<tenant_id>) as the search_path; -1 when it
+ * cannot be read (no such store). */
+int64_t ts_tenant_count(const ts_server *s, const char *space, const char *tenant_id,
+                        const char *sql);
+/* How many tenant stores s has in space ("tenants" or "retained"): the *.db files of that
+ * directory of its data dir (-1 when it cannot be read), or on PostgreSQL the schemas t_tn_* or
+ * r_tn_* of its database. */
+int ts_tenant_stores(const ts_server *s, const char *space);
+
+/* Undoes ts_pg_tables_on_small_disk before s's small disk goes (a test's teardown, before
+ * ts_finish or ts_cleanup): stops s, drops its database (whose tables are on that disk) and the
+ * tablespace, so that the process's cluster serves the next test (left, its buffers of the
+ * removed files fail every checkpoint). Nothing on SQLite or when there is no such tablespace. */
+void ts_pg_small_disk_release(ts_server *s);
+
+/* Gives fn every column of every row of sql (its tables unqualified; bytes or text columns, as
+ * stored) on s's system store (tenant_id NULL) or on tenant_id's store in space ("tenants" or
+ * "retained"), as ts_tenant_count finds them, row by row. Returns how many rows, -1 when it
+ * cannot be read. */
+typedef void (*ts_column_fn)(size_t row, int col, const uint8_t *b, size_t len, void *ctx);
+long ts_store_rows(const ts_server *s, const char *space, const char *tenant_id, const char *sql,
+                   ts_column_fn fn, void *ctx);
+/* The bytes of the first column of the first row of sql (its tables unqualified) on s's system
+ * store (tenant_id NULL) or on tenant_id's store in space ("tenants" or "retained"), as
+ * ts_tenant_count finds them, into out: *n its size in, the length out. false when there is no
+ * row, it cannot be read or it does not fit. */
+bool ts_store_blob(const ts_server *s, const char *space, const char *tenant_id, const char *sql,
+                   uint8_t *out, size_t *n);
+
+/* The files that hold tenant_id's live store, one path a line into out (n bytes): its SQLite
+ * file and its -wal; or on PostgreSQL, after a CHECKPOINT, the files of its schema's tables,
+ * indexes and TOAST in the cluster's data dir (not the cluster's WAL, which no client clears:
+ * store/postgres/erase.c). Returns how many (a file may not exist: -wal). */
+int ts_tenant_store_files(const ts_server *s, const char *tenant_id, char *out, size_t n);
+/* For a copy of s's data dir the test makes (s stopped): on PostgreSQL the database of dir
+ * becomes a copy of s's database (CREATE DATABASE ... TEMPLATE), and dir/store.ini its [store]
+ * section; returns ts_config_arg's " --config dir/store.ini" ("" on SQLite, nothing made). */
+const char *ts_store_copy(const ts_server *s, const char *dir);
+
+/* ---- pg-port-b: whole stores of a node on either driver (backups, restores) ---- */
+
+/* PostgreSQL: the [store] section of the node whose data dir is dir, on a database of its own
+ * (ts_store_dsn(dir)), written to the file dir.ini beside it; arg gets " --config dir.ini" for
+ * that node's offline commands. SQLite: arg gets "" (nothing written). */
+void ts_dir_config_arg(const char *dir, char *arg, size_t n);
+/* Whether the tenant has a live store in the node of data_dir whose PostgreSQL database is
+ * ts_store_dsn(db_dir): its file tenants/<id>.db on SQLite, its schema t_<id> on PostgreSQL. */
+bool ts_tenant_store_exists(const char *data_dir, const char *db_dir, const char *tenant_id);
+/* The stores of the stopped node s emptied, as a lost node's are: system.db and tenants/
+ * removed (SQLite), its database dropped and made again empty (PostgreSQL). */
+void ts_store_wipe(const ts_server *s);
+
 #endif

@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <cmocka.h>
 
 #include "api/api.h"
 #include "harness.h"
+#include "store_fixture.h"
 
 /* One login attempt; status returned, the error code and message copied out, the response
  * kept in out when given. */
@@ -392,20 +394,20 @@ static void test_iam2_operator_unlock_api_and_cli(void **state)
     const char *bin = getenv("CUSTODIA_BIN") ? getenv("CUSTODIA_BIN") : "./custodia";
     char out[300];
     snprintf(out, sizeof(out), "%s/unlock.out", srv.root);
-    assert_int_not_equal(ts_sh("%s operator unlock sec1 --data-dir %s --master-key-file %s "
+    assert_int_not_equal(ts_sh("%s operator unlock sec1 --data-dir %s --master-key-file %s%s "
                                ">%s 2>&1",
-                               bin, srv.data_dir, srv.key_file, out),
+                               bin, srv.data_dir, srv.key_file, ts_config_arg(&srv), out),
                          0);
     assert_int_equal(ts_sh("grep -q 'a node is serving' %s", out), 0);
     int before = audit_count(&srv, "sys.operator.unlock", "success");
     assert_int_equal(ts_stop(&srv), 0);
-    assert_int_equal(ts_sh("%s operator unlock sec1 --data-dir %s --master-key-file %s >%s 2>&1",
-                           bin, srv.data_dir, srv.key_file, out),
+    assert_int_equal(ts_sh("%s operator unlock sec1 --data-dir %s --master-key-file %s%s >%s 2>&1",
+                           bin, srv.data_dir, srv.key_file, ts_config_arg(&srv), out),
                      0);
     assert_int_equal(ts_sh("grep -q 'unlocked' %s", out), 0);
-    assert_int_not_equal(ts_sh("%s operator unlock nobody --data-dir %s --master-key-file %s "
+    assert_int_not_equal(ts_sh("%s operator unlock nobody --data-dir %s --master-key-file %s%s "
                                ">%s 2>&1",
-                               bin, srv.data_dir, srv.key_file, out),
+                               bin, srv.data_dir, srv.key_file, ts_config_arg(&srv), out),
                          0);
     assert_int_equal(audit_count(&srv, "sys.operator.unlock", "success"), before + 1);
     assert_true(ts_start(&srv));
@@ -418,25 +420,42 @@ static void test_iam2_operator_unlock_api_and_cli(void **state)
 static void test_iam2_init_operator_username(void **state)
 {
     const char *bin = getenv("CUSTODIA_BIN") ? getenv("CUSTODIA_BIN") : "./custodia";
-    char root[] = "/tmp/cst-abuse-XXXXXX";
-    assert_non_null(mkdtemp(root));
-    assert_int_equal(
-        ts_sh("%s init --data-dir %s/var --operator-username ops1 --json >%s/init.json", bin, root,
-              root),
-        0);
-    assert_int_equal(ts_sh("grep -q '\"username\":\"ops1\"' %s/init.json", root), 0);
-    assert_int_equal(ts_sh("%s operator unlock ops1 --data-dir %s/var >/dev/null 2>&1", bin, root),
+    ts_server s; /* inited by hand: only its paths, for the [store] section and ts_sys_count */
+    memset(&s, 0, sizeof(s));
+    strcpy(s.root, "/tmp/cst-abuse-XXXXXX");
+    assert_non_null(mkdtemp(s.root));
+    snprintf(s.data_dir, sizeof(s.data_dir), "%s/var", s.root);
+    char cfg[512];
+    snprintf(cfg, sizeof(cfg), "%s", ts_store_ini(s.root));
+    assert_int_equal(ts_sh("%s init --data-dir %s --operator-username ops1 --json%s >%s/init.json",
+                           bin, s.data_dir, cfg, s.root),
                      0);
+    assert_int_equal(ts_sh("grep -q '\"username\":\"ops1\"' %s/init.json", s.root), 0);
     assert_int_equal(
-        ts_sh("%s operator unlock admin --data-dir %s/var 2>&1 | grep -q 'no operator'", bin, root),
-        0);
-    /* a name that is not a valid username is refused before anything is created */
-    assert_int_not_equal(ts_sh("%s init --data-dir %s/var2 --operator-username 'a b' >/dev/null "
+        ts_sh("%s operator unlock ops1 --data-dir %s%s >/dev/null 2>&1", bin, s.data_dir, cfg), 0);
+    assert_int_equal(ts_sh("%s operator unlock admin --data-dir %s%s 2>&1 | grep -q 'no operator'",
+                           bin, s.data_dir, cfg),
+                     0);
+    const char *ops = "SELECT count(*) FROM users WHERE tenant_id = '_sys'";
+    assert_int_equal(ts_sys_count(&s, ops), 1);
+    /* a name that is not a valid username is refused, for that, before anything is created:
+     * no data dir, and on PostgreSQL no system schema in the database it was given */
+    ts_server fresh;
+    memset(&fresh, 0, sizeof(fresh));
+    snprintf(fresh.root, sizeof(fresh.root), "%s/fresh", s.root);
+    assert_int_equal(mkdir(fresh.root, 0700), 0);
+    snprintf(cfg, sizeof(cfg), "%s", ts_store_ini(fresh.root));
+    assert_int_not_equal(ts_sh("%s init --data-dir %s/var2 --operator-username 'a b'%s >%s/out "
                                "2>&1",
-                               bin, root),
+                               bin, s.root, cfg, s.root),
                          0);
-    assert_int_not_equal(ts_sh("test -e %s/var2", root), 0);
-    assert_int_equal(ts_sh("rm -rf %s", root), 0);
+    assert_int_equal(ts_sh("grep -q 'username must be' %s/out", s.root), 0);
+    assert_int_not_equal(ts_sh("test -e %s/var2", s.root), 0);
+    if (strcmp(ts_store_driver(), "postgresql") == 0)
+        assert_int_equal(ts_sys_count(&fresh, "SELECT count(*) FROM pg_namespace WHERE nspname = "
+                                              "'custodia_system'"),
+                         0);
+    assert_int_equal(ts_sh("rm -rf %s", s.root), 0);
 }
 
 /* IAM-4: "a token holds nothing unless asked" on every self-service route: a token created

@@ -22,30 +22,21 @@
 
 #include "util/util.h"
 #include "harness.h"
+#include "store_fixture.h"
 
 static ts_server srv;
 
 static int teardown(void **state)
 {
+    ts_pg_small_disk_release(&srv);
     return ts_finish(&srv, 0);
 }
 
-/* Files named *.db in the node's tenants/ directory. */
+/* The node's tenant stores: files named *.db in its tenants/ directory, or on PostgreSQL the
+ * tenants' schemas in its database. */
 static int tenant_files(void)
 {
-    char dir[400];
-    snprintf(dir, sizeof(dir), "%s/tenants", srv.data_dir);
-    DIR *d = opendir(dir);
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        size_t l = strlen(de->d_name);
-        n += l > 3 && strcmp(de->d_name + l - 3, ".db") == 0;
-    }
-    closedir(d);
-    return n;
+    return ts_tenant_stores(&srv, "tenants");
 }
 
 /* Whether GET /v1/sys/tenants lists a tenant of this name. */
@@ -75,16 +66,46 @@ static long create_tenant(const char *op, const char *name, ts_resp *r)
 
 static int64_t orphan_users(void)
 {
-    char db[400];
-    snprintf(db, sizeof(db), "%s/system.db", srv.data_dir);
-    return ts_db_count(db, "SELECT count(*) FROM users WHERE tenant_id != '_sys' AND tenant_id NOT "
-                           "IN (SELECT id FROM tenants)");
+    return ts_sys_count(&srv, "SELECT count(*) FROM users WHERE tenant_id != '_sys' AND tenant_id "
+                              "NOT IN (SELECT id FROM tenants)");
 }
 
 /* ---- a request that fails changes nothing ---- */
 
-/* The tenant's row and owner are written, then its store cannot be created (a file stands
- * where the tenants/ directory should be): the 503 leaves no row, no owner, and the name free. */
+/* Tenant stores cannot be created while on is true: on SQLite a file stands where the tenants/
+ * directory should be; on PostgreSQL an event trigger fails every CREATE SCHEMA in the node's
+ * database with an I/O error (SQLSTATE 58030), as a failing disk would. */
+static void store_creation_fails(bool on)
+{
+    if (strcmp(ts_store_driver(), "postgresql") != 0) {
+        if (on)
+            assert_int_equal(ts_sh("mv %s/tenants %s/tenants.away && touch %s/tenants",
+                                   srv.data_dir, srv.data_dir, srv.data_dir),
+                             0);
+        else
+            assert_int_equal(ts_sh("rm %s/tenants && mv %s/tenants.away %s/tenants", srv.data_dir,
+                                   srv.data_dir, srv.data_dir),
+                             0);
+        return;
+    }
+    if (on) {
+        assert_int_equal(ts_sys_sql(&srv, "CREATE FUNCTION public.no_store() RETURNS "
+                                          "event_trigger LANGUAGE plpgsql AS 'BEGIN RAISE "
+                                          "EXCEPTION ''the test fails store creation'' USING "
+                                          "ERRCODE = ''io_error''; END'"),
+                         0);
+        assert_int_equal(ts_sys_sql(&srv, "CREATE EVENT TRIGGER no_store ON ddl_command_start "
+                                          "WHEN TAG IN ('CREATE SCHEMA') EXECUTE FUNCTION "
+                                          "public.no_store()"),
+                         0);
+    } else {
+        assert_int_equal(ts_sys_sql(&srv, "DROP EVENT TRIGGER no_store"), 0);
+        assert_int_equal(ts_sys_sql(&srv, "DROP FUNCTION public.no_store()"), 0);
+    }
+}
+
+/* The tenant's row and owner are written, then its store cannot be created (store_creation_fails):
+ * the 503 leaves no row, no owner, and the name free. */
 static void test_por1_failed_tenant_creation_leaves_no_tenant(void **state)
 {
     (void)state;
@@ -93,9 +114,7 @@ static void test_por1_failed_tenant_creation_leaves_no_tenant(void **state)
     char *op = ts_operator(&srv);
     char *owner = ts_tenant(&srv, op, "present", NULL);
     assert_int_equal(tenant_files(), 1);
-    assert_int_equal(ts_sh("mv %s/tenants %s/tenants.away && touch %s/tenants", srv.data_dir,
-                           srv.data_dir, srv.data_dir),
-                     0);
+    store_creation_fails(true);
     for (int i = 0; i < 3; i++) {
         ts_resp r;
         assert_int_equal(create_tenant(op, "ghost", &r), 503);
@@ -104,9 +123,7 @@ static void test_por1_failed_tenant_creation_leaves_no_tenant(void **state)
         assert_false(tenant_listed(op, "ghost"));
         assert_int_equal(orphan_users(), 0);
     }
-    assert_int_equal(ts_sh("rm %s/tenants && mv %s/tenants.away %s/tenants", srv.data_dir,
-                           srv.data_dir, srv.data_dir),
-                     0);
+    store_creation_fails(false);
     /* the name was never taken; the new tenant's one-time password is shown this time */
     char *ghost = ts_tenant(&srv, op, "ghost", NULL);
     assert_true(tenant_listed(op, "ghost"));
@@ -127,6 +144,8 @@ static void test_por1_tenant_creation_on_full_disk_leaves_no_file(void **state)
         fprintf(stderr, "skipped: needs a tmpfs (has %s)\n", how);
         skip();
     }
+    /* on PostgreSQL the tenants' tables go on the same small disk (a tablespace there) */
+    assert_true(strcmp(ts_store_driver(), "postgresql") != 0 || ts_pg_tables_on_small_disk(&srv));
     assert_true(ts_start(&srv));
     char *op = ts_operator(&srv);
     /* leave about 160 KB: a few tenants fit, then creations fail */
@@ -326,15 +345,15 @@ static void test_ret1_import_validates_like_the_api(void **state)
         "\"updated_at\":\"1971-01-01T00:00:00Z\"}"};
     assert_int_equal(import(owner, ok, 5, 2, 2, &r), 200);
     ts_resp_free(&r);
-    char db[512];
-    snprintf(db, sizeof(db), "%s/tenants/%s.db", srv.data_dir, tid);
+    const char *shorts = "SELECT count(*) FROM records WHERE bucket = 'short'";
     double t0 = ts_now_s();
-    while (ts_db_count(db, "SELECT count(*) FROM records WHERE bucket = 'short'") != 0 &&
-           ts_now_s() - t0 < 15)
+    while (ts_tenant_count(&srv, "tenants", tid, shorts) != 0 && ts_now_s() - t0 < 15)
         usleep(200 * 1000);
-    assert_int_equal(ts_db_count(db, "SELECT count(*) FROM records WHERE bucket = 'short'"), 0);
+    assert_int_equal(ts_tenant_count(&srv, "tenants", tid, shorts), 0);
     sleep(2); /* at least one more sweep */
-    assert_int_equal(ts_db_count(db, "SELECT count(*) FROM records WHERE bucket = 'forever'"), 1);
+    assert_int_equal(ts_tenant_count(&srv, "tenants", tid,
+                                     "SELECT count(*) FROM records WHERE bucket = 'forever'"),
+                     1);
     ts_request(&srv, "GET", "/v1/buckets/forever/records/old", owner, NULL, NULL, 0, NULL, &r);
     assert_int_equal(r.status, 200);
     assert_memory_equal(r.body, "hi", 2);

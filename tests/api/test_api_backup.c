@@ -3,7 +3,9 @@
  * no plaintext in backup files; one tenant restores without touching the others; an erased
  * tenant never comes back; drills are recorded; and every bad backup, wrong key, foreign node
  * or region, full or failing destination and crash ends in a clear error with nothing
- * half-written under a final name and the live data untouched. */
+ * half-written under a final name and the live data untouched. On PostgreSQL (issue 20) the
+ * offline commands get the node's [store] section, a restored node's old stores go with its
+ * emptied database, and a tenant's store is its schema. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -140,11 +142,14 @@ static void *write_loop(void *p)
 static void restore_node(ts_server *s, const char *backup, const char *k0_name)
 {
     char cmd[8192];
+    assert_int_equal(ts_sh("rm -rf %s.old && mv %s %s.old", s->data_dir, s->data_dir, s->data_dir),
+                     0);
+    if (strcmp(ts_store_driver(), "postgresql") == 0)
+        ts_store_wipe(s); /* the old node's stores go with it: its database is emptied */
     snprintf(cmd, sizeof(cmd),
-             "rm -rf %s.old && mv %s %s.old && %s backup restore --from %s --data-dir %s "
-             "--master-key-file %s --seal-key-out %s/%s >%s/restore.out 2>&1",
-             s->data_dir, s->data_dir, s->data_dir, bin(), backup, s->data_dir, s->key_file,
-             s->root, k0_name, s->root);
+             "%s backup restore --from %s --data-dir %s --master-key-file %s --seal-key-out %s/%s"
+             "%s >%s/restore.out 2>&1",
+             bin(), backup, s->data_dir, s->key_file, s->root, k0_name, ts_config_arg(s), s->root);
     int rc = ts_sh("%s", cmd);
     if (rc != 0)
         ts_sh("cat %s/restore.out >&2", s->root);
@@ -218,7 +223,7 @@ static void test_bak1_backup_under_load_restores_what_was_acknowledged(void **st
     }
     char *bk2 = take_backup(&srv, op, 201);
     assert_int_equal(ts_stop(&srv), 0);
-    assert_int_equal(ts_sh("rm -rf %s/tenants %s/system.db*", srv.data_dir, srv.data_dir), 0);
+    ts_store_wipe(&srv);
     restore_node(&srv, bk2, "k0-quiet.key");
     assert_true(ts_start(&srv));
     for (int w = 0; w < WRITERS; w++) {
@@ -231,8 +236,8 @@ static void test_bak1_backup_under_load_restores_what_was_acknowledged(void **st
         }
     }
     /* the restored node's new audit log verifies with its new K0 */
-    assert_int_equal(ts_sh("%s audit verify --data-dir %s --seal-key %s/k0-quiet.key >/dev/null",
-                           bin(), srv.data_dir, srv.root),
+    assert_int_equal(ts_sh("%s audit verify --data-dir %s --seal-key %s/k0-quiet.key%s >/dev/null",
+                           bin(), srv.data_dir, srv.root, ts_config_arg(&srv)),
                      0);
     free(bk);
     free(bk2);
@@ -275,13 +280,15 @@ static void test_bak2_single_tenant_restore_leaves_others_unchanged(void **state
     assert_true(put_ok(&srv, owner_b, "carol", "B-new"));
 
     /* the node must be stopped: the CLI refuses a live data dir */
-    assert_int_not_equal(ts_sh("%s backup restore --from %s --data-dir %s --tenant %s "
-                               "2>/dev/null",
-                               bin(), bk, srv.data_dir, tenant_a),
+    char out[1024];
+    snprintf(out, sizeof(out), "%s/live.out", srv.root);
+    assert_int_not_equal(ts_sh("%s backup restore --from %s --data-dir %s --tenant %s%s 2>%s",
+                               bin(), bk, srv.data_dir, tenant_a, ts_config_arg(&srv), out),
                          0);
+    assert_int_equal(ts_sh("grep -q 'a node is serving' %s", out), 0);
     assert_int_equal(ts_stop(&srv), 0);
-    assert_int_equal(ts_sh("%s backup restore --from %s --data-dir %s --tenant %s >/dev/null",
-                           bin(), bk, srv.data_dir, tenant_a),
+    assert_int_equal(ts_sh("%s backup restore --from %s --data-dir %s --tenant %s%s >/dev/null",
+                           bin(), bk, srv.data_dir, tenant_a, ts_config_arg(&srv)),
                      0);
     assert_true(ts_start(&srv));
     char got[64];
@@ -313,27 +320,29 @@ static void test_bak4_restore_never_resurrects_an_erased_tenant(void **state)
     /* a tenant restore of the older backup is refused */
     char out[1024];
     snprintf(out, sizeof(out), "%s/tomb.out", srv.root);
-    assert_int_not_equal(ts_sh("%s backup restore --from %s --data-dir %s --tenant %s 2>%s", bin(),
-                               before_erase, srv.data_dir, tenant_e, out),
+    assert_int_not_equal(ts_sh("%s backup restore --from %s --data-dir %s --tenant %s%s 2>%s",
+                               bin(), before_erase, srv.data_dir, tenant_e, ts_config_arg(&srv),
+                               out),
                          0);
     assert_int_equal(ts_sh("grep -q erased %s", out), 0);
-    assert_false(ts_sh("test -e %s/tenants/%s.db", srv.data_dir, tenant_e) == 0);
+    assert_false(ts_tenant_store_exists(srv.data_dir, srv.root, tenant_e));
 
     /* a newer backup carries the tombstone; a whole-node restore of the older one skips E */
     assert_true(ts_start(&srv));
     char *after_erase = take_backup(&srv, op, 201);
     assert_int_equal(ts_stop(&srv), 0);
-    char target[1024];
+    char target[1024], target_config[1100];
     snprintf(target, sizeof(target), "%s/restored-elsewhere", srv.root);
+    ts_dir_config_arg(target, target_config, sizeof(target_config));
     assert_int_equal(ts_sh("%s backup restore --from %s --data-dir %s --master-key-file %s "
-                           "--seal-key-out %s/k0-tomb.key --json > %s",
-                           bin(), before_erase, target, srv.key_file, srv.root, out),
+                           "--seal-key-out %s/k0-tomb.key --json%s > %s",
+                           bin(), before_erase, target, srv.key_file, srv.root, target_config, out),
                      0);
     assert_int_equal(ts_sh("grep -q %s %s", tenant_e, out), 0); /* listed as skipped */
-    assert_false(ts_sh("test -e %s/tenants/%s.db", target, tenant_e) == 0);
-    assert_int_equal(ts_sh("test -e %s/tenants/%s.db", target, tenant_a), 0);
+    assert_false(ts_tenant_store_exists(target, target, tenant_e));
+    assert_true(ts_tenant_store_exists(target, target, tenant_a));
     cst_store *rs = NULL;
-    assert_int_equal(cst_store_open(target, false, &rs), CST_OK);
+    assert_int_equal(ts_store_open(target, false, &rs), CST_OK);
     cst_tenant_row t;
     assert_int_equal(cst_store_tenant_get(rs, NULL, tenant_e, &t), CST_ERR_NOT_FOUND);
     cst_err_clear();
@@ -412,8 +421,8 @@ static long frame_offset(const char *path, int index)
 
 static int verify_cli(const char *path, const char *extra, const char *out)
 {
-    return ts_sh("%s backup verify %s --data-dir %s %s >%s 2>&1", bin(), path, srv.data_dir,
-                 extra ? extra : "", out);
+    return ts_sh("%s backup verify %s --data-dir %s%s %s >%s 2>&1", bin(), path, srv.data_dir,
+                 ts_config_arg(&srv), extra ? extra : "", out);
 }
 
 static void test_bak1_bad_backups_are_refused_clearly(void **state)
@@ -475,14 +484,23 @@ static void test_bak1_bad_backups_are_refused_clearly(void **state)
                            "2>/dev/null",
                            bk, bad, bad),
                      0);
-    char target[1024];
+    char target[1024], target_config[1100];
     snprintf(target, sizeof(target), "%s/from-bad", srv.root);
+    ts_dir_config_arg(target, target_config, sizeof(target_config));
     assert_int_not_equal(ts_sh("%s backup restore --from %s --data-dir %s --master-key-file %s "
-                               "--seal-key-out %s/k0-bad.key 2>%s",
-                               bin(), bad, target, srv.key_file, srv.root, out),
+                               "--seal-key-out %s/k0-bad.key%s 2>%s",
+                               bin(), bad, target, srv.key_file, srv.root, target_config, out),
                          0);
     assert_int_equal(ts_sh("grep -q 'failed authentication' %s", out), 0);
     assert_false(ts_sh("test -e %s", target) == 0);
+    if (strcmp(ts_store_driver(), "postgresql") == 0) { /* nor anything in its database */
+        long long schemas = -1;
+        assert_true(ts_store_pg_int(target,
+                                    "SELECT count(*) FROM pg_namespace WHERE nspname = "
+                                    "'custodia_system' OR nspname LIKE 't\\_%'",
+                                    &schemas));
+        assert_int_equal(schemas, 0);
+    }
 
     /* wrong master key */
     assert_int_equal(ts_sh("head -c 32 /dev/urandom > %s/other.key && chmod 600 %s/other.key",
@@ -507,18 +525,18 @@ static void test_bak1_bad_backups_are_refused_clearly(void **state)
     ts_server other;
     ts_init(&other);
     char cmd[8192];
-    snprintf(cmd, sizeof(cmd), "%s backup create --data-dir %s --to %s/foreign >/dev/null", bin(),
-             other.data_dir, srv.root);
+    snprintf(cmd, sizeof(cmd), "%s backup create --data-dir %s --to %s/foreign%s >/dev/null", bin(),
+             other.data_dir, srv.root, ts_config_arg(&other));
     assert_int_equal(ts_sh("%s", cmd), 0);
-    snprintf(cmd, sizeof(cmd), "%s backup verify %s/foreign/bk_* --data-dir %s >%s 2>&1", bin(),
-             srv.root, srv.data_dir, out);
+    snprintf(cmd, sizeof(cmd), "%s backup verify %s/foreign/bk_* --data-dir %s%s >%s 2>&1", bin(),
+             srv.root, srv.data_dir, ts_config_arg(&srv), out);
     assert_int_not_equal(ts_sh("%s", cmd), 0);
     assert_int_equal(ts_sh("grep -q \"another node's key\" %s", out), 0);
     /* with the foreign node's own key file it is still refused here: the master key differs */
     snprintf(cmd, sizeof(cmd),
-             "%s backup verify %s/foreign/bk_* --data-dir %s --public-key %s/node-signing.pub "
+             "%s backup verify %s/foreign/bk_* --data-dir %s --public-key %s/node-signing.pub%s "
              ">%s 2>&1",
-             bin(), srv.root, srv.data_dir, other.data_dir, out);
+             bin(), srv.root, srv.data_dir, other.data_dir, ts_config_arg(&srv), out);
     assert_int_not_equal(ts_sh("%s", cmd), 0);
     assert_int_equal(ts_sh("grep -q 'master key' %s", out), 0);
     ts_cleanup(&other);
@@ -669,8 +687,8 @@ static void test_bak1_command_destination(void **state)
     assert_int_equal(ts_put(&s2, w, "b", "k", "text/plain", "v", 1), 201);
     char *loc = take_backup(&s2, o, 201);
     assert_true(strncmp(loc, "command:bk_", 11) == 0);
-    assert_int_equal(ts_sh("%s backup verify %s/%s --data-dir %s >/dev/null", bin(), store, loc + 8,
-                           s2.data_dir),
+    assert_int_equal(ts_sh("%s backup verify %s/%s --data-dir %s%s >/dev/null", bin(), store,
+                           loc + 8, s2.data_dir, ts_config_arg(&s2)),
                      0);
     ts_resp r;
     ts_request(&s2, "POST", "/v1/sys/backups/drill", o, NULL, NULL, 0, NULL, &r);
@@ -738,9 +756,11 @@ static void test_bak1_crash_mid_backup_and_mid_restore(void **state)
     }
     free(val);
     assert_int_equal(ts_stop(&s2), 0);
-    char dir[1024];
+    char dir[1024], config[1200] = "";
     snprintf(dir, sizeof(dir), "%s/backups", s2.data_dir);
     assert_int_equal(ts_sh("mkdir -p %s", dir), 0);
+    if (strcmp(ts_store_driver(), "postgresql") == 0) /* the node's [store] section */
+        snprintf(config, sizeof(config), "%s/store.ini", s2.root);
     bool caught = false;
     for (int attempt = 0; attempt < 5 && !caught; attempt++) {
         pid_t pid = fork();
@@ -750,7 +770,8 @@ static void test_bak1_crash_mid_backup_and_mid_restore(void **state)
             int dn = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
             dup2(dn, 1);
             dup2(dn, 2);
-            execl(bin(), "custodia", "backup", "create", "--data-dir", s2.data_dir, (char *)NULL);
+            execl(bin(), "custodia", "backup", "create", "--data-dir", s2.data_dir,
+                  config[0] ? "--config" : (char *)NULL, config, (char *)NULL);
             _exit(127);
         }
         for (int i = 0; i < 20000 && !caught; i++) {
@@ -770,8 +791,8 @@ static void test_bak1_crash_mid_backup_and_mid_restore(void **state)
     char cmd[8192];
     snprintf(cmd, sizeof(cmd),
              "for f in %s/bk_*; do [ -e \"$f\" ] || continue; %s backup verify \"$f\" --data-dir "
-             "%s >/dev/null || exit 1; done",
-             dir, bin(), s2.data_dir);
+             "%s%s >/dev/null || exit 1; done",
+             dir, bin(), s2.data_dir, ts_config_arg(&s2));
     assert_int_equal(ts_sh("%s", cmd), 0);
     /* the live node is intact and serves; the next backup sweeps the leftover */
     assert_true(ts_start(&s2));
@@ -785,8 +806,11 @@ static void test_bak1_crash_mid_backup_and_mid_restore(void **state)
     assert_int_equal(ts_stop(&s2), 0);
 
     /* a restore killed half-way: serve refuses the half node, a second restore completes */
-    char target[1024];
+    char target[1024], target_config[1100];
     snprintf(target, sizeof(target), "%s/restored", s2.root);
+    ts_dir_config_arg(target, target_config, sizeof(target_config));
+    if (target_config[0]) /* the target's [store] section: its own database */
+        snprintf(config, sizeof(config), "%s.ini", target);
     caught = false;
     for (int attempt = 0; attempt < 5 && !caught; attempt++) {
         ts_sh("rm -rf %s %s/k0-crash.key", target, s2.root);
@@ -798,7 +822,8 @@ static void test_bak1_crash_mid_backup_and_mid_restore(void **state)
             char k0[1024];
             snprintf(k0, sizeof(k0), "%s/k0-crash.key", s2.root);
             execl(bin(), "custodia", "backup", "restore", "--from", bk, "--data-dir", target,
-                  "--master-key-file", s2.key_file, "--seal-key-out", k0, (char *)NULL);
+                  "--master-key-file", s2.key_file, "--seal-key-out", k0,
+                  config[0] ? "--config" : (char *)NULL, config, (char *)NULL);
             _exit(127);
         }
         char marker[1100], staged[1100];
@@ -816,13 +841,13 @@ static void test_bak1_crash_mid_backup_and_mid_restore(void **state)
     }
     assert_true(caught);
     assert_int_not_equal(ts_sh("%s serve --data-dir %s --master-key-file %s --listen "
-                               "127.0.0.1:0 2>%s/half.out",
-                               bin(), target, s2.key_file, s2.root),
+                               "127.0.0.1:0%s 2>%s/half.out",
+                               bin(), target, s2.key_file, target_config, s2.root),
                          0);
     assert_int_equal(ts_sh("grep -q 'unfinished restore' %s/half.out", s2.root), 0);
     assert_int_equal(ts_sh("rm -f %s/k0-crash.key && %s backup restore --from %s --data-dir %s "
-                           "--master-key-file %s --seal-key-out %s/k0-crash.key >/dev/null",
-                           s2.root, bin(), bk, target, s2.key_file, s2.root),
+                           "--master-key-file %s --seal-key-out %s/k0-crash.key%s >/dev/null",
+                           s2.root, bin(), bk, target, s2.key_file, s2.root, target_config),
                      0);
     assert_int_equal(ts_sh("test ! -e %s/RESTORE-INCOMPLETE", target), 0);
     free(bk);
@@ -861,12 +886,8 @@ static void test_bak4_schedule_and_retention(void **state)
     assert_true(have >= 2);
     assert_int_equal(ts_sh("grep -rqa '\"backup.create\"' %s/audit/security", s2.data_dir), 0);
     /* BAK-4: 109 days on nothing goes; 111 days on every one is removed and audited */
-    cst_config cfg;
-    cst_config_defaults(&cfg);
-    snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", s2.data_dir);
-    assert_int_equal(cst_config_finish(&cfg), CST_OK);
     cst_node n;
-    assert_int_equal(cst_node_open(&n, &cfg), CST_OK);
+    ts_node_open(&s2, &n);
     assert_int_equal(cst_node_audit_attach(&n), CST_OK);
     int removed = -1;
     int64_t day = 86400LL * 1000000;

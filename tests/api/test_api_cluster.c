@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -558,6 +559,121 @@ static void test_enc4_kek_rotation_survives_kill9_of_its_node(void **state)
     assert_int_equal(keys_not_under(NULL, id4), 0);
 }
 
+/* DET-1 across nodes: requests refused by a tenant's IP allowlist, sent to both nodes at once,
+ * are one disallowed_ip alert counting every refusal: each raise's find-then-write runs under
+ * one exclusion for every node (cst_store_exclusive), so no second alert opens and no count is
+ * lost between a read and a write of the other node. */
+typedef struct refuse_job {
+    ts_server s; /* a copy of a node's, whose requests leave from 127.0.0.3 */
+    const char *token;
+    int n, refused;
+} refuse_job;
+
+static void *refuse_thread(void *p)
+{
+    refuse_job *j = p;
+    char code[64];
+    for (int i = 0; i < j->n; i++)
+        j->refused +=
+            ts_status(&j->s, "GET", "/v1/tenant", j->token, NULL, code, sizeof(code)) == 403 &&
+            strcmp(code, "ip_not_allowed") == 0;
+    return NULL;
+}
+
+static void test_det1_one_alert_across_nodes(void **state)
+{
+    (void)state;
+    char t2[32], path[128];
+    char *o2 = ts_tenant(&a, op, "spread", t2);
+    assert_non_null(o2);
+    assert_int_equal(
+        ts_status(&a, "PATCH", "/v1/tenant", o2, "{\"ip_allowlist\":[\"127.0.0.1/32\"]}", NULL, 0),
+        200);
+    enum { JOBS = 4, EACH = 25 };
+    static refuse_job jobs[JOBS];
+    pthread_t th[JOBS];
+    for (int i = 0; i < JOBS; i++) {
+        jobs[i] = (refuse_job){.s = i % 2 ? b : a, .token = o2, .n = EACH};
+        snprintf(jobs[i].s.source_ip, sizeof(jobs[i].s.source_ip), "127.0.0.3");
+        assert_int_equal(pthread_create(&th[i], NULL, refuse_thread, &jobs[i]), 0);
+    }
+    int refused = 0;
+    for (int i = 0; i < JOBS; i++) {
+        pthread_join(th[i], NULL);
+        refused += jobs[i].refused;
+    }
+    assert_int_equal(refused, JOBS * EACH);
+    char *sec = ts_sys_operator(&a, op, "watcher", "sys-security");
+    snprintf(path, sizeof(path), "/v1/sys/alerts?type=disallowed_ip&tenant=%s", t2);
+    for (ts_server *s = &a; s; s = s == &a ? &b : NULL) {
+        json_t *list = ts_call(s, "GET", path, sec, NULL, 200);
+        json_t *items = json_object_get(list, "alerts");
+        assert_int_equal(json_array_size(items), 1);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(items, 0), "count")),
+                         JOBS * EACH);
+        json_decref(list);
+    }
+    free(sec);
+    free(o2);
+}
+
+/* Two first inits of one fresh database at once (different regions, different first
+ * operators): one makes the region and its operator, the other waits for it (the "init"
+ * exclusion) and is refused, naming init --join; the database holds one region and one
+ * operator; the loser leaves no data dir, no K0 file and no node row. */
+static void test_two_first_inits_at_once_make_one(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/cst-init-race-XXXXXX", sql[256], v[64];
+    assert_non_null(mkdtemp(root));
+    const char *d = ts_store_dsn(root);
+    assert_int_equal(ts_sh("printf '[store]\\ndriver = postgresql\\ndsn = %s\\n' > %s/store.ini && "
+                           "head -c 32 /dev/urandom > %s/k && chmod 600 %s/k",
+                           d, root, root, root),
+                     0);
+    const char *bin = getenv("CUSTODIA_BIN");
+    assert_non_null(bin);
+    assert_int_equal(
+        ts_sh("cd %s && for i in 1 2; do mkdir $i; (%s init --data-dir %s/$i/n --config "
+              "store.ini --master-key file:%s/k --region r$i --operator-username "
+              "op$i > out$i 2>&1; echo $? > rc$i) & done; wait",
+              root, bin, root, root),
+        0);
+    int won = ts_sh("grep -qx 0 %s/rc1", root) == 0 ? 1 : 2, lost = 3 - won;
+    assert_int_equal(ts_sh("grep -qx 0 %s/rc%d", root, won), 0);
+    if (ts_sh("grep -qx 0 %s/rc%d", root, lost) == 0 ||
+        ts_sh("grep -q 'initialised already.*init --join' %s/out%d", root, lost) != 0) {
+        (void)ts_sh("cat %s/out1 %s/out2 >&2", root, root);
+        fail_msg("the second first init was not refused");
+    }
+    char cmd[1024];
+    snprintf(sql, sizeof(sql),
+             "SELECT string_agg(v, ',') FROM custodia_system.meta WHERE k = 'region'");
+    snprintf(cmd, sizeof(cmd), "%s/psql -X -A -t -q '%s' -c \"%s\"", TS_PG_BIN, d, sql);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    assert_non_null(fgets(v, sizeof(v), p));
+    assert_int_equal(pclose(p), 0);
+    v[strcspn(v, "\n")] = '\0';
+    char want[8];
+    snprintf(want, sizeof(want), "r%d", won);
+    assert_string_equal(v, want);
+    snprintf(cmd, sizeof(cmd),
+             "%s/psql -X -A -t -q '%s' -c \"SELECT string_agg(username, ',') FROM "
+             "custodia_system.users\" | grep -qx op%d",
+             TS_PG_BIN, d, won);
+    assert_int_equal(ts_sh("%s", cmd), 0);
+    /* the refused init made nothing that stays: no data dir, no K0, no node row */
+    assert_int_not_equal(ts_sh("test -e %s/%d/n", root, lost), 0);
+    assert_int_not_equal(ts_sh("test -e %s/%d/custodia-audit-k0.key", root, lost), 0);
+    snprintf(cmd, sizeof(cmd),
+             "%s/psql -X -A -t -q '%s' -c \"SELECT count(*) FROM custodia_system.nodes\" | "
+             "grep -qx 1",
+             TS_PG_BIN, d);
+    assert_int_equal(ts_sh("%s", cmd), 0);
+    (void)ts_sh("rm -rf %s", root);
+}
+
 int main(void)
 {
     setenv("CST_TEST_DRIVER", "postgresql", 1);
@@ -569,6 +685,8 @@ int main(void)
         cmocka_unit_test(test_ret4_erase_on_a_leaves_nothing_in_the_database),
         cmocka_unit_test(test_kill9_mid_write_loses_nothing_acknowledged),
         cmocka_unit_test(test_sweep_runs_on_one_node_at_a_time),
+        cmocka_unit_test(test_det1_one_alert_across_nodes),
+        cmocka_unit_test(test_two_first_inits_at_once_make_one),
         cmocka_unit_test(test_enc4_kek_rotation_followed_by_every_node),
         cmocka_unit_test(test_enc4_node_without_the_new_kek_is_not_ready),
         cmocka_unit_test(test_enc4_kek_rotation_survives_kill9_of_its_node),

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
-#include <sqlite3.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "../softhsm.h"
@@ -67,19 +67,28 @@ static void test_enc4_pkcs11_node(void **state)
     assert_int_equal(ts_put(&srv, owner, "b", "k", "text/plain", "v", 1), 201);
     assert_int_equal(ts_status(&srv, "GET", "/v1/buckets/b/records/k", owner, NULL, NULL, 0), 200);
     /* a whole-node restore: the backup's header carries the root key the token wraps, so the
-     * token alone opens it, into a data dir the token serves */
+     * token alone opens it, into a data dir the token serves (the node's [keys] section; on
+     * PostgreSQL with a database of its own: ts_store_ini) */
     json_t *bk = ts_call(&srv, "POST", "/v1/sys/backups", op, NULL, 201);
     char from[400];
     snprintf(from, sizeof(from), "%s", json_string_value(json_object_get(bk, "location")));
     json_decref(bk);
     assert_int_equal(ts_stop(&srv), 0);
-    assert_int_equal(ts_sh("%s backup restore --from %s --data-dir %s/restored --config "
-                           "%s/custodia.ini --seal-key-out %s/restored.k0 >%s/restore.out 2>&1",
-                           getenv("CUSTODIA_BIN"), from, srv.root, srv.root, srv.root, srv.root),
+    snprintf(path, sizeof(path), "%s/restored.store", srv.root);
+    assert_int_equal(mkdir(path, 0700), 0);
+    (void)ts_store_ini(path);
+    snprintf(path, sizeof(path), "%s/restored.ini", srv.root);
+    FILE *ini = fopen(path, "w");
+    assert_non_null(ini);
+    fputs(srv.extra_config, ini);
+    fclose(ini);
+    assert_int_equal(ts_sh("cat %s/restored.store/store.ini >> %s", srv.root, path), 0);
+    assert_int_equal(ts_sh("%s backup restore --from %s --data-dir %s/restored --config %s "
+                           "--seal-key-out %s/restored.k0 >%s/restore.out 2>&1",
+                           getenv("CUSTODIA_BIN"), from, srv.root, path, srv.root, srv.root),
                      0);
-    assert_int_equal(ts_sh("%s report --data-dir %s/restored --config %s/custodia.ini "
-                           ">/dev/null 2>&1",
-                           getenv("CUSTODIA_BIN"), srv.root, srv.root),
+    assert_int_equal(ts_sh("%s report --data-dir %s/restored --config %s >/dev/null 2>&1",
+                           getenv("CUSTODIA_BIN"), srv.root, path),
                      0);
     free(op);
     free(owner);
@@ -125,61 +134,84 @@ static void test_enc4_command_node(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
-/* Rewrites every wrapped tenant key in system.db as the code before master.h wrote it: v1,
- * cst_seal under the KEK file's bytes, no KEK id. */
+/* A tenant key row of the system store (make_wraps_v1). */
+typedef struct key_row {
+    char tid[40], purpose[16], version[16];
+    uint8_t wrapped[256];
+    size_t len;
+} key_row;
+
+typedef struct key_rows {
+    key_row r[32];
+    size_t n;
+} key_rows;
+
+static void keep_key_row(size_t row, int col, const uint8_t *b, size_t len, void *ctx)
+{
+    key_rows *k = ctx;
+    assert_true(row < 32);
+    key_row *r = &k->r[row];
+    k->n = row + 1;
+    char *text[] = {r->tid, r->purpose, r->version};
+    size_t size[] = {sizeof(r->tid), sizeof(r->purpose), sizeof(r->version)};
+    if (col < 3) {
+        assert_true(len > 0 && len < size[col]);
+        memcpy(text[col], b, len);
+        text[col][len] = '\0';
+    } else {
+        assert_true(len > 0 && len <= sizeof(r->wrapped));
+        memcpy(r->wrapped, b, len);
+        r->len = len;
+    }
+}
+
+/* Rewrites every wrapped tenant key in the system store as the code before master.h wrote it:
+ * v1, cst_seal under the KEK file's bytes, no KEK id. */
 static void make_wraps_v1(const ts_server *s)
 {
-    char source[400], db[400];
+    char source[400];
     snprintf(source, sizeof(source), "file:%s", s->key_file);
-    snprintf(db, sizeof(db), "%s/system.db", s->data_dir);
     cst_master_opts mo = {.source = source};
     cst_master *m = NULL;
     assert_int_equal(cst_master_open(&mo, &m), CST_OK);
     cst_key bytes = {0};
     assert_int_equal(cst_master_root_key(m, NULL, false, &bytes), CST_OK); /* file: the KEK */
-    sqlite3 *h = NULL;
-    sqlite3_stmt *q = NULL, *u = NULL;
-    assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(h,
-                                        "SELECT tenant_id, purpose, version, wrapped FROM "
-                                        "tenant_keys",
-                                        -1, &q, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(h,
-                                        "UPDATE tenant_keys SET wrapped = ? WHERE tenant_id = ? "
-                                        "AND purpose = ? AND version = ?",
-                                        -1, &u, NULL),
-                     SQLITE_OK);
-    int n = 0;
-    while (sqlite3_step(q) == SQLITE_ROW) {
-        const char *tid = (const char *)sqlite3_column_text(q, 0);
-        const char *purpose = (const char *)sqlite3_column_text(q, 1);
-        uint32_t v = (uint32_t)sqlite3_column_int(q, 2);
-        const uint8_t *w = sqlite3_column_blob(q, 3);
-        assert_int_equal(w[0], 3); /* written by this code */
+    static key_rows rows;
+    memset(&rows, 0, sizeof(rows));
+    assert_true(ts_store_rows(s, NULL, NULL,
+                              "SELECT tenant_id, purpose, CAST(version AS TEXT), wrapped FROM "
+                              "tenant_keys",
+                              keep_key_row, &rows) >= 0);
+    bool pg = strcmp(ts_store_driver(), "postgresql") == 0;
+    for (size_t i = 0; i < rows.n; i++) {
+        key_row *r = &rows.r[i];
+        uint32_t v = (uint32_t)strtoul(r->version, NULL, 10);
+        assert_int_equal(r->wrapped[0], 3); /* written by this code */
         cst_key k = {0};
-        assert_int_equal(
-            cst_unwrap_key(m, tid, purpose, v, w, (size_t)sqlite3_column_bytes(q, 3), &k), CST_OK);
+        assert_int_equal(cst_unwrap_key(m, r->tid, r->purpose, v, r->wrapped, r->len, &k), CST_OK);
         cst_buf aad, blob;
         cst_buf_init(&aad, 128);
         cst_buf_init(&blob, 128);
-        assert_int_equal(cst_aad_wrap(&aad, tid, purpose, v), CST_OK);
+        assert_int_equal(cst_aad_wrap(&aad, r->tid, r->purpose, v), CST_OK);
         assert_int_equal(cst_seal(&bytes, &aad, k.k, CST_KEY_LEN, &blob), CST_OK);
-        sqlite3_bind_blob(u, 1, blob.data, (int)blob.len, SQLITE_TRANSIENT);
-        sqlite3_bind_text(u, 2, tid, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(u, 3, purpose, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(u, 4, (int)v);
-        assert_int_equal(sqlite3_step(u), SQLITE_DONE);
-        sqlite3_reset(u);
+        char hex[600], sql[900];
+        sodium_bin2hex(hex, sizeof(hex), blob.data, blob.len);
+        snprintf(sql, sizeof(sql),
+                 "UPDATE tenant_keys SET wrapped = %s%s%s WHERE tenant_id = '%s' AND purpose = "
+                 "'%s' AND version = %u",
+                 pg ? "decode('" : "X'", hex, pg ? "', 'hex')" : "'", r->tid, r->purpose, v);
+        assert_int_equal(ts_sys_sql(s, sql), 0);
         cst_key_free(&k);
         cst_buf_free(&aad);
         cst_buf_free(&blob);
-        n++;
     }
-    assert_true(n >= 2);
-    sqlite3_finalize(q);
-    sqlite3_finalize(u);
-    sqlite3_close(h);
+    assert_true(rows.n >= 2);
+    /* every row rewritten: none left in this code's format (0x03) */
+    assert_int_equal(ts_sys_count(s, pg ? "SELECT count(*) FROM tenant_keys WHERE "
+                                          "get_byte(wrapped, 0) = 3"
+                                        : "SELECT count(*) FROM tenant_keys WHERE "
+                                          "substr(wrapped, 1, 1) = X'03'"),
+                     0);
     cst_key_free(&bytes);
     cst_master_close(m);
 }

@@ -22,6 +22,7 @@
 #include "crypto/crypto.h"
 #include "util/util.h"
 #include "harness.h"
+#include "store_fixture.h"
 
 #define CANARY "cst-canary-s3-secret-5d81e0"
 
@@ -284,14 +285,22 @@ static void test_bak2_verify_by_id_fetches_and_checks(void **state)
 }
 
 /* A whole-node restore by id into a new data dir beside the node (the fetched copy goes
- * beside it too); its JSON report. */
+ * beside it too), with the node's configuration (on PostgreSQL its [store] section names a
+ * new database of the target's own, ts_store_dsn of the target dir); its JSON report. */
 static json_t *restore_node(const char *id, const char *target)
 {
-    char out[16384], cmd[2048];
+    char out[16384], cmd[4096], dir[512], config[600];
+    snprintf(dir, sizeof(dir), "%s/%s", srv.root, target);
+    snprintf(config, sizeof(config), "%s", ini);
+    if (strcmp(ts_store_driver(), "postgresql") == 0) {
+        snprintf(config, sizeof(config), "%s.ini", dir);
+        assert_int_equal(
+            ts_sh("sed 's|^dsn = .*|dsn = %s|' %s > %s", ts_store_dsn(dir), ini, config), 0);
+    }
     snprintf(cmd, sizeof(cmd),
-             "%s backup restore --from %s --config %s --data-dir %s/%s --master-key-file %s "
-             "--seal-key-out %s/%s.k0 --json 2>>%s/cli.err",
-             bin(), id, ini, srv.root, target, srv.key_file, srv.root, target, srv.root);
+             "%s backup restore --from %s --config %s --data-dir %s --master-key-file %s "
+             "--seal-key-out %s.k0 --json 2>>%s/cli.err",
+             bin(), id, config, dir, srv.key_file, dir, srv.root);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     size_t got = fread(out, 1, sizeof(out) - 1, p);
@@ -334,8 +343,10 @@ static void test_bak2_restore_from_a_remote_backup(void **state)
     assert_int_equal(json_array_size(skipped), 1);
     assert_string_equal(json_string_value(json_array_get(skipped, 0)), tenant_e);
     json_decref(rep);
-    assert_int_equal(ts_sh("test -e %s/restored-tomb/tenants/%s.db", srv.root, tenant_e), 1);
-    assert_int_equal(ts_sh("test -e %s/restored-tomb/tenants/%s.db", srv.root, tenant), 0);
+    char tomb_dir[512];
+    snprintf(tomb_dir, sizeof(tomb_dir), "%s/restored-tomb", srv.root);
+    assert_false(ts_tenant_store_exists(tomb_dir, tomb_dir, tenant_e));
+    assert_true(ts_tenant_store_exists(tomb_dir, tomb_dir, tenant));
     /* the tenant restore brought k1 back */
     assert_true(ts_start(&srv));
     char val[64] = "";

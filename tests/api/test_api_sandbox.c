@@ -1,6 +1,8 @@
 /* test_api_sandbox.c: IAM-4 for the node's own process (issue 19): a serving node runs under a
  * seccomp allow-list with no_new_privs, Landlock keeps its writes (and its programs' writes)
- * inside the data, audit, backup and scratch dirs, and started as root it drops to node.user. */
+ * inside the data, audit, backup and scratch dirs, and started as root it drops to node.user.
+ * It runs on PostgreSQL too (api.test_api_sandbox_pg): there every request the sandboxed node
+ * serves goes through libpq to the database, which the allow-list and the drop must let pass. */
 #include <dirent.h>
 #include <errno.h>
 #include <linux/landlock.h>

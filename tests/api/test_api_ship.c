@@ -231,13 +231,14 @@ static void check_backup_says_where_audit_went(ts_server *s, const char *op)
     assert_int_equal(r.status, 201);
     const char *loc = json_string_value(json_object_get(r.json, "location"));
     assert_non_null(loc);
-    char out[400];
+    char out[400], target[400], config[500];
     snprintf(out, sizeof(out), "%s/restore.json", s->root);
-    assert_int_equal(
-        ts_sh("'%s' backup restore --from '%s' --data-dir '%s/restored' "
-              "--master-key-file '%s' --seal-key-out '%s/k0-restored.key' --json > '%s'",
-              getenv("CUSTODIA_BIN"), loc, s->root, s->key_file, s->root, out),
-        0);
+    snprintf(target, sizeof(target), "%s/restored", s->root);
+    ts_dir_config_arg(target, config, sizeof(config)); /* PostgreSQL: a database of its own */
+    assert_int_equal(ts_sh("'%s' backup restore --from '%s' --data-dir '%s' --master-key-file '%s' "
+                           "--seal-key-out '%s/k0-restored.key' --json%s > '%s'",
+                           getenv("CUSTODIA_BIN"), loc, target, s->key_file, s->root, config, out),
+                     0);
     ts_resp_free(&r);
     json_t *rep = json_load_file(out, 0, NULL);
     assert_non_null(rep);
@@ -436,22 +437,29 @@ static void test_audit_export_verifies_elsewhere(void **state)
     char k0[400];
     snprintf(k0, sizeof(k0), "%s/custodia-audit-k0.key", s.root);
     /* beside the serving node: everything, then a window that starts after the first segment */
-    assert_int_equal(ts_sh("'%s' audit export --data-dir '%s' --to '%s/exp' >/dev/null", bin(),
-                           s.data_dir, s.root),
+    assert_int_equal(ts_sh("'%s' audit export --data-dir '%s' --to '%s/exp'%s >/dev/null", bin(),
+                           s.data_dir, s.root, ts_config_arg(&s)),
                      0);
     assert_int_equal(ts_sh("'%s' audit verify --dir '%s/exp' --seal-key '%s'", bin(), s.root, k0),
                      0);
     char since[32];
     cst_time_format(cst_now_us() - 1500000, since);
-    assert_int_equal(ts_sh("'%s' audit export --data-dir '%s' --since %s --to '%s/win' >/dev/null",
-                           bin(), s.data_dir, since, s.root),
-                     0);
+    assert_int_equal(
+        ts_sh("'%s' audit export --data-dir '%s' --since %s --to '%s/win'%s >/dev/null", bin(),
+              s.data_dir, since, s.root, ts_config_arg(&s)),
+        0);
     assert_int_equal(ts_sh("'%s' audit verify --dir '%s/win' --seal-key '%s'", bin(), s.root, k0),
                      0);
     /* an export into a dir that holds something is refused */
-    assert_int_not_equal(ts_sh("'%s' audit export --data-dir '%s' --to '%s/exp' 2>/dev/null", bin(),
-                               s.data_dir, s.root),
+    char err[400];
+    snprintf(err, sizeof(err), "%s/export.err", s.root);
+    assert_int_not_equal(ts_sh("'%s' audit export --data-dir '%s' --to '%s/exp'%s 2>'%s'", bin(),
+                               s.data_dir, s.root, ts_config_arg(&s), err),
                          0);
+    if (ts_sh("grep -q 'not empty' '%s'", err) != 0) {
+        ts_sh("cat '%s' >&2", err);
+        fail_msg("the export was refused for another reason than its non-empty dir");
+    }
     assert_int_equal(ts_stop(&s), 0);
     /* away from the node: the copy alone; a changed entry fails, naming it */
     assert_int_equal(ts_sh("mv '%s/exp' '%s/moved' && rm -rf '%s/var'", s.root, s.root, s.root), 0);

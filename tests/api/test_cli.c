@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "store_fixture.h"
 
 static ts_server srv;
 
@@ -25,13 +26,15 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Runs serve in the foreground with extra arguments; expects it to exit with status 1 and an
- * error message containing needle. */
+/* Runs serve in the foreground with extra arguments (and the node's [store] section unless
+ * they name a --config, which then carries it: config_file); expects it to exit with status 1
+ * and an error message containing needle. */
 static void serve_refuses(const char *args, const char *needle)
 {
-    int rc = ts_sh("timeout 20 %s serve --data-dir %s --listen 127.0.0.1:0 %s "
+    int rc = ts_sh("timeout 20 %s serve --data-dir %s --listen 127.0.0.1:0 %s%s "
                    ">/dev/null 2>%s/err.txt",
-                   getenv("CUSTODIA_BIN"), srv.data_dir, args, srv.root);
+                   getenv("CUSTODIA_BIN"), srv.data_dir, args,
+                   strstr(args, "--config") ? "" : ts_config_arg(&srv), srv.root);
     assert_int_equal(rc, 1);
     if (ts_sh("grep -q -- '%s' %s/err.txt", needle, srv.root) != 0) {
         ts_sh("cat %s/err.txt >&2", srv.root);
@@ -52,12 +55,28 @@ static void test_init_modes(void **state)
     assert_int_equal(stat(k0, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
     /* init never reuses a data dir */
-    assert_int_equal(
-        ts_sh("%s init --data-dir %s >/dev/null 2>&1", getenv("CUSTODIA_BIN"), srv.data_dir), 1);
-    /* nor takes a bad region */
-    assert_int_equal(ts_sh("%s init --data-dir %s/other --region 'EU WEST' >/dev/null 2>&1",
-                           getenv("CUSTODIA_BIN"), srv.root),
+    char other[400], config[500], err[400];
+    snprintf(err, sizeof(err), "%s/init.err", srv.root);
+    assert_int_equal(ts_sh("%s init --data-dir %s%s >/dev/null 2>%s", getenv("CUSTODIA_BIN"),
+                           srv.data_dir, ts_config_arg(&srv), err),
                      1);
+    assert_int_equal(ts_sh("grep -q 'never reuses one' %s", err), 0);
+    /* nor, on PostgreSQL, a database that a node was initialised in (a new data dir on it) */
+    if (strcmp(ts_store_driver(), "postgresql") == 0) {
+        assert_int_equal(ts_sh("mkdir %s/second && %s init --data-dir %s/second/var%s >/dev/null "
+                               "2>%s",
+                               srv.root, getenv("CUSTODIA_BIN"), srv.root, ts_config_arg(&srv),
+                               err),
+                         1);
+        assert_int_equal(ts_sh("grep -q 'initialised already' %s", err), 0);
+    }
+    /* nor takes a bad region (PostgreSQL: into a new database, so that the region is why) */
+    snprintf(other, sizeof(other), "%s/other", srv.root);
+    ts_dir_config_arg(other, config, sizeof(config));
+    assert_int_equal(ts_sh("%s init --data-dir %s --region 'EU WEST'%s >/dev/null 2>%s",
+                           getenv("CUSTODIA_BIN"), other, config, err),
+                     1);
+    assert_int_equal(ts_sh("grep -q region %s", err), 0);
 }
 
 static void test_enc4_key_file_checks(void **state)
@@ -90,18 +109,28 @@ static void test_enc4_key_file_checks(void **state)
     serve_refuses(args, "No such file");
 }
 
+/* The node's [store] section (ts_init's store.ini: empty on SQLite) appended to a config file
+ * of the test's: serve takes one --config. */
+static void with_store(const char *name)
+{
+    assert_int_equal(ts_sh("cat %s/store.ini >> %s/%s", srv.root, srv.root, name), 0);
+}
+
 static void test_config_errors(void **state)
 {
     char args[1024];
     ts_sh("printf '[http]\\nlisten = 127.0.0.1:0\\nmax_record_bytes = lots\\n' > %s/bad.ini",
           srv.root);
+    with_store("bad.ini");
     snprintf(args, sizeof(args), "--config %s/bad.ini", srv.root);
     serve_refuses(args, "max_record_bytes must be an integer");
     ts_sh("printf '[http]\\nlisten_port = 1\\n' > %s/unknown.ini", srv.root);
+    with_store("unknown.ini");
     snprintf(args, sizeof(args), "--config %s/unknown.ini", srv.root);
     serve_refuses(args, "unknown configuration key http.listen_port");
     /* RES-1: a node of another region refuses to serve this data dir */
     ts_sh("printf '[node]\\nregion = eu-west\\n' > %s/region.ini", srv.root);
+    with_store("region.ini");
     snprintf(args, sizeof(args), "--config %s/region.ini", srv.root);
     serve_refuses(args, "belongs to region local");
     serve_refuses("--data-dir /nonexistent/dir", "not an initialised data dir");

@@ -13,6 +13,19 @@
  * cst_db_begin(db, w) does: w keeps nothing of a failed op and stays usable. */
 typedef cst_err (*in_work_fn)(pg_store *st, cst_work *w, const void *args);
 
+/* op in the unit of work of a transaction of its own (cst_txn_run) */
+struct own_op {
+    pg_store *st;
+    in_work_fn op;
+    const void *args;
+};
+
+static cst_err own_op_run(cst_work *w, void *ctx)
+{
+    const struct own_op *o = ctx;
+    return o->op(o->st, w, o->args);
+}
+
 static cst_err in_work(pg_store *st, cst_work *w, bool whole, in_work_fn op, const void *args)
 {
     if (w && !whole)
@@ -26,22 +39,8 @@ static cst_err in_work(pg_store *st, cst_work *w, bool whole, in_work_fn op, con
                                                   "SAVEPOINT cst_op");
         return e != CST_OK ? e : ended; /* a failed undo leaves w's transaction to fail */
     }
-    cst_txn *t = NULL;
-    cst_work *own = NULL;
-    TRY(cst_txn_begin(&t));
-    cst_err e = cst_work_begin(t, &own);
-    if (e == CST_OK)
-        e = op(st, own, args);
-    if (own) {
-        cst_err ended = cst_work_end(own, e == CST_OK);
-        if (e == CST_OK)
-            e = ended;
-    }
-    if (e != CST_OK) {
-        cst_txn_rollback(t);
-        return e;
-    }
-    return cst_txn_commit(t);
+    struct own_op o = {st, op, args};
+    return cst_txn_run(own_op_run, &o);
 }
 
 /* ---- adding and rewrapping a key version (P: principals epoch) ---- */

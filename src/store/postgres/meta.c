@@ -48,6 +48,12 @@ cst_err cst_postgres_store_meta_get(cst_store *st, cst_work *w, const char *k, c
 
 cst_err cst_postgres_store_meta_set(cst_store *st, cst_work *w, const char *k, const char *v)
 {
+    if (strcmp(k, "node_id") == 0) /* init's transaction registers the node it makes */
+        TRY(cst_pgd_run(PG(st), NULL, w, true, NULL, NULL,
+                        "INSERT INTO custodia_system.nodes(node, node_id, joined_at) "
+                        "VALUES($1, $2, $3) ON CONFLICT(node) DO UPDATE SET node_id = "
+                        "excluded.node_id",
+                        "ssi", PG(st)->node_id, v, cst_now_us()));
     return cst_pgd_run(PG(st), NULL, w, true, NULL, NULL,
                        "INSERT INTO custodia_system.meta(node, k, v) VALUES($1, $2, $3) "
                        "ON CONFLICT(node, k) DO UPDATE SET v = excluded.v",
@@ -61,7 +67,9 @@ bool cst_pgd_node_exists(const char *data_dir)
            cst_path_exists(path);
 }
 
-/* This node's key: read from the data dir, or made there (create) and registered. */
+/* This node's key: read from the data dir and registered (a node restored into a new data dir
+ * registers at its first open), or made there (create) and left for init's transaction to
+ * register with its node_id, so that a failed init leaves no row. */
 cst_err cst_pgd_node_key(pg_store *st, bool create)
 {
     char path[PATH_MAX];
@@ -69,7 +77,8 @@ cst_err cst_pgd_node_key(pg_store *st, bool create)
     cst_buf b;
     cst_buf_init(&b, 128);
     cst_err e = cst_file_read(path, 128, &b);
-    if (e == CST_ERR_NOT_FOUND && create) {
+    bool made = e == CST_ERR_NOT_FOUND && create;
+    if (made) {
         cst_err_clear();
         uint8_t raw[16];
         e = cst_random(raw, sizeof(raw));
@@ -91,6 +100,8 @@ cst_err cst_pgd_node_key(pg_store *st, bool create)
     }
     cst_buf_free(&b);
     TRY(e);
+    if (made) /* registered by the transaction that records its node_id (init) */
+        return CST_OK;
     return cst_pgd_run(st, NULL, NULL, true, NULL, NULL,
                        "INSERT INTO custodia_system.nodes(node, joined_at) VALUES($1, $2) "
                        "ON CONFLICT(node) DO NOTHING",
@@ -117,4 +128,15 @@ cst_err cst_postgres_store_lease(cst_store *st, const char *name, const char *ho
                     "ssii", name, holder, now + ttl_us, now));
     *held = changes == 1;
     return CST_OK;
+}
+
+/* A transaction-scoped advisory lock (released at COMMIT or ROLLBACK), keyed by the name's hash
+ * under a prefix of custodia's own; every node of the database waits on the same key. */
+cst_err cst_postgres_store_exclusive(cst_store *st, cst_work *w, const char *name)
+{
+    ENSURE(w, CST_ERR_INTERNAL, "storage: an exclusive section needs a unit of work");
+    return cst_pgd_run(PG(st), NULL, w, true, NULL, NULL,
+                       "SELECT 1 FROM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext("
+                       "'custodia.exclusive.' || $1))",
+                       "s", name);
 }

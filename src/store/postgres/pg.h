@@ -151,7 +151,7 @@ CST_MUST_USE cst_err cst_pgd_principals_epoch(pg_store *st, uint64_t *n);
 bool cst_pgd_principals_epoch_now(cst_store *st, uint64_t *n);
 
 /* This node's key (meta.c): read from its data dir, or made there when create; registered in
- * custodia_system.nodes. */
+ * custodia_system.nodes (a key made here: by the meta_set of its node_id). */
 CST_MUST_USE cst_err cst_pgd_node_key(pg_store *st, bool create);
 /* Whether data_dir has a node key (a node of some database). */
 bool cst_pgd_node_exists(const char *data_dir);

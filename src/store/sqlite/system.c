@@ -1117,3 +1117,12 @@ cst_err cst_sqlite_store_lease(cst_store *st, const char *name, const char *hold
     *held = changes == 1;
     return CST_OK;
 }
+
+/* One node per file: w joining the system store's transaction (BEGIN IMMEDIATE, the file's
+ * write lock until it ends) is the exclusion, whatever the name. */
+cst_err cst_sqlite_store_exclusive(cst_store *st, cst_work *w, const char *name)
+{
+    (void)name;
+    ENSURE(w, CST_ERR_INTERNAL, "storage: an exclusive section needs a unit of work");
+    return cst_work_join(w, &cst_sqlite_driver, SQ(st)->db);
+}
