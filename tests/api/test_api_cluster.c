@@ -304,14 +304,15 @@ static void new_key(const char *name, char *path, size_t n)
     assert_int_equal(ts_sh("head -c 32 /dev/urandom > %s && chmod 600 %s", path, path), 0);
 }
 
-/* Both nodes restarted with a slow rotation (one key a batch, 300 ms apart) and keys_dir
- * readable; key: keys.master_key for both (NULL: each node's own copy of the first key). */
+/* Both nodes restarted with a slow rotation (one key a batch, a second apart: what the test does
+ * meanwhile happens while it runs) and keys_dir readable; key: keys.master_key for both (NULL: each
+ * node's own copy of the first key). */
 static void restart_both(const char *key)
 {
     char cfg[1024];
     snprintf(
         cfg, sizeof(cfg),
-        "[node]\nsandbox_read_paths = %s\n[keys]\nrewrap_batch = 1\nrewrap_pause_ms = 300\n%s%s%s",
+        "[node]\nsandbox_read_paths = %s\n[keys]\nrewrap_batch = 1\nrewrap_pause_ms = 1000\n%s%s%s",
         keys_dir, key ? "master_key = file:" : "", key ? key : "", key ? "\n" : "");
     ts_stop(&b);
     ts_stop(&a);
