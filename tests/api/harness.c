@@ -319,7 +319,9 @@ void ts_cleanup(ts_server *s)
     }
     if (s->mounted)
         umount2(s->root, MNT_DETACH);
-    if (s->root[0])
+    if (s->root[0] && getenv("TS_KEEP")) /* debugging: the root stays for a look */
+        fprintf(stderr, "ts: kept %s\n", s->root);
+    else if (s->root[0])
         ts_sh("rm -rf '%s'", s->root);
     reg_remove(s);
 }
@@ -399,6 +401,13 @@ void ts_request(ts_server *s, const char *method, const char *path, const char *
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
     else
         r->status = -(long)rc;
+    if ((r->status == 500 || r->status == 503) && !s->told_5xx) {
+        /* why, for a failure in CI (ctest shows it then): the server's last errors */
+        s->told_5xx = true;
+        fprintf(stderr, "ts: %s %s answered %ld; the server's last errors:\n", method, path,
+                r->status);
+        ts_sh("grep -a '\"level\":\"error\"' '%s/serve.log' | tail -n 3 >&2", s->root);
+    }
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);
     if (r->body && r->len && r->body[0] == '{')

@@ -37,6 +37,7 @@ typedef struct ts_server {
     int nusers;
     char source_ip[64];   /* when set, requests leave from this local address (127.0.0.2) */
     char store_root[256]; /* PostgreSQL: the root whose database it shares ("": its own) */
+    bool told_5xx;        /* the server's errors were printed at its first 500 or 503 */
 } ts_server;
 
 typedef struct ts_resp {

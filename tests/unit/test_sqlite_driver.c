@@ -2,8 +2,9 @@
  * connection and reused across failures, a bounded statement cache, transaction control and
  * savepoints through it (LOG-1: a rolled-back unit of work leaves nothing), and WAL checkpoints
  * moved off the commit path with the WAL kept under a documented bound (db.h); a warm close (LRU
- * eviction) that empties the WAL and keeps its files, a schema that runs once per text, and a
- * system store made before ENC-4 counted key encryptions. */
+ * eviction) that empties the WAL and keeps its files, a schema that runs once per text, a
+ * system store made before ENC-4 counted key encryptions, and a file in rollback-journal mode (a
+ * restored tenant's) opened by two connections at once. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 
 #include <limits.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -465,6 +467,67 @@ static void test_schema_runs_once_per_text(void **state)
     assert_true(user_version(path) != mark);
 }
 
+/* A restore leaves a tenant's file in rollback-journal mode (a backup's copy is self-contained),
+ * and the first opens after it switch the file to WAL: a node's first request to the tenant and
+ * its start-up sweep open it at the same moment. SQLite answers the loser of that switch with
+ * SQLITE_BUSY without waiting; the open must wait instead (a 503 to the request, once). */
+typedef struct {
+    pthread_barrier_t *go;
+    cst_err e;
+} opener;
+
+static void *open_at_once(void *p)
+{
+    opener *o = p;
+    cst_db *db = NULL;
+    pthread_barrier_wait(o->go);
+    o->e = cst_db_open(path, 0, schema, &db);
+    if (o->e == CST_OK)
+        cst_db_close(db);
+    else
+        cst_err_clear();
+    return NULL;
+}
+
+static void journal_mode(const char *mode)
+{
+    sqlite3 *h = NULL;
+    char sql[64];
+    snprintf(sql, sizeof(sql), "PRAGMA journal_mode=%s", mode);
+    assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(h);
+}
+
+static void test_a_rollback_journal_file_opened_twice_at_once_switches_to_wal(void **state)
+{
+    cst_db_close(open_db("restored.db"));
+    int refused = 0;
+    for (int round = 0; round < 100; round++) {
+        journal_mode("DELETE");
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, 2);
+        opener o[2] = {{&go, CST_OK}, {&go, CST_OK}};
+        pthread_t th[2];
+        for (int i = 0; i < 2; i++)
+            assert_int_equal(pthread_create(&th[i], NULL, open_at_once, &o[i]), 0);
+        for (int i = 0; i < 2; i++) {
+            pthread_join(th[i], NULL);
+            refused += o[i].e != CST_OK;
+        }
+        pthread_barrier_destroy(&go);
+    }
+    assert_int_equal(refused, 0);
+    /* and the file is in WAL mode after them (header bytes 18 and 19 are 2) */
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    unsigned char hdr[20];
+    assert_int_equal(fread(hdr, 1, sizeof(hdr), f), sizeof(hdr));
+    fclose(f);
+    assert_int_equal(hdr[18], 2);
+    assert_int_equal(hdr[19], 2);
+}
+
 static cst_err enc_of(const cst_key_row *k, void *p)
 {
     *(int64_t *)p = k->encryptions;
@@ -517,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_warm_close_leaves_an_empty_wal_and_a_complete_database),
         cmocka_unit_test(test_warm_close_with_a_reader_is_an_ordinary_close),
         cmocka_unit_test(test_schema_runs_once_per_text),
+        cmocka_unit_test(test_a_rollback_journal_file_opened_twice_at_once_switches_to_wal),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -122,10 +122,33 @@ static cst_err run_schema(cst_db *db, const char *schema)
     return CST_OK;
 }
 
+/* How long an open waits for others to let go of a file, as busy_timeout does for statements. */
+#define OPEN_BUSY_MS 5000
+
+/* Puts the file in WAL mode. A file in rollback-journal mode (a restored tenant's, a snapshot
+ * copy) changes mode only under an exclusive lock, and SQLite answers SQLITE_BUSY at once,
+ * without its busy handler, when another connection opening the same file (a sweep and a
+ * request) holds a lock meanwhile: retried here for as long as busy_timeout would wait. */
+static int use_wal(sqlite3 *h)
+{
+    int rc = SQLITE_BUSY;
+    for (int waited = 0; waited <= OPEN_BUSY_MS; waited += 2) {
+        sqlite3_stmt *st = NULL;
+        rc = sqlite3_prepare_v2(h, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+            rc = strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0 ? SQLITE_OK
+                                                                              : SQLITE_BUSY;
+        sqlite3_finalize(st);
+        if ((rc & 0xff) != SQLITE_BUSY)
+            return rc;
+        sqlite3_sleep(2);
+    }
+    return rc;
+}
+
 cst_err cst_db_open(const char *path, int create, const char *schema, cst_db **out)
 {
-    static const char pragmas[] = "PRAGMA journal_mode=WAL;"
-                                  "PRAGMA synchronous=FULL;"
+    static const char pragmas[] = "PRAGMA synchronous=FULL;"
                                   "PRAGMA foreign_keys=ON;"
                                   "PRAGMA secure_delete=ON;"
                                   "PRAGMA cache_size=-8192;";
@@ -147,7 +170,9 @@ cst_err cst_db_open(const char *path, int create, const char *schema, cst_db **o
     if (rc != SQLITE_OK)
         e = map_rc(db, rc, path);
     if (e == CST_OK)
-        sqlite3_busy_timeout(db->h, 5000);
+        sqlite3_busy_timeout(db->h, OPEN_BUSY_MS);
+    if (e == CST_OK && (rc = use_wal(db->h)) != SQLITE_OK)
+        e = map_rc(db, rc, "journal mode");
     if (e == CST_OK && (rc = sqlite3_exec(db->h, pragmas, NULL, NULL, NULL)) != SQLITE_OK)
         e = map_rc(db, rc, "pragmas");
     if (e == CST_OK && schema)
