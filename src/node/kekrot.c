@@ -163,50 +163,46 @@ static cst_err last_set(cst_store *st, cst_work *w)
 
 /* Step 2: the rewrapped keys and the new KEK's id and start, in one transaction (which ends an
  * online rotation too). */
+typedef struct {
+    cst_store *st;
+    const rewrap_all *a;
+    const char *kek_id;
+    bool last; /* the end of the rotation: root is the root key */
+    char since[32], root_id[CST_KEK_ID_LEN + 1];
+} commit_ctx;
+
+static cst_err commit_keys_in(cst_work *w, void *ctx)
+{
+    const commit_ctx *c = ctx;
+    cst_store *st = c->st;
+    const rewrap_all *a = c->a;
+    for (size_t i = 0; i < a->n; i++) {
+        cst_err e = cst_store_key_rewrapped(st, w, a->rows[i].tenant_id, a->rows[i].purpose,
+                                            a->rows[i].version, &a->rows[i].blob);
+        if (e == CST_ERR_NOT_FOUND && !c->last) /* erased meanwhile: nothing to rewrap */
+            cst_err_clear();
+        else
+            TRY(e);
+    }
+    if (!c->last) /* a batch of an online rotation: its progress, for every node */
+        return progress_set(st, w, a->done + (int64_t)a->n, a->all);
+    /* what a node that did not follow the end finds (kek_follow, root_catch_up) */
+    TRY(last_set(st, w));
+    TRY(cst_store_meta_set(st, w, "kek_id", c->kek_id));
+    TRY(cst_store_meta_set(st, w, "kek_since", c->since));
+    /* what backups name (their frames are under the root key): restore.c */
+    TRY(cst_store_meta_set(st, w, "root_key_id", c->root_id));
+    return cst_store_meta_set(st, w, "kek_next", "");
+}
+
 static cst_err commit_keys(cst_store *st, const rewrap_all *a, const char *kek_id,
                            const cst_key *root, int64_t now)
 {
-    cst_txn *t = NULL;
-    cst_work *w = NULL;
-    char since[32], root_id[CST_KEK_ID_LEN + 1] = "";
-    cst_time_format(now, since);
+    commit_ctx c = {.st = st, .a = a, .kek_id = kek_id, .last = root != NULL};
+    cst_time_format(now, c.since);
     if (root)
-        cst_kek_id(root, root_id);
-    TRY(cst_txn_begin(&t));
-    cst_err e = cst_work_begin(t, &w);
-    for (size_t i = 0; e == CST_OK && i < a->n; i++) {
-        e = cst_store_key_rewrapped(st, w, a->rows[i].tenant_id, a->rows[i].purpose,
-                                    a->rows[i].version, &a->rows[i].blob);
-        if (e == CST_ERR_NOT_FOUND && !root) { /* erased meanwhile: nothing to rewrap */
-            cst_err_clear();
-            e = CST_OK;
-        }
-    }
-    if (e == CST_OK && !root) { /* a batch of an online rotation: its progress, for every node */
-        e = progress_set(st, w, a->done + (int64_t)a->n, a->all);
-        goto end;
-    }
-    if (e == CST_OK) /* what a node that did not follow the end finds (kek_follow, root_catch_up) */
-        e = last_set(st, w);
-    if (e == CST_OK)
-        e = cst_store_meta_set(st, w, "kek_id", kek_id);
-    if (e == CST_OK)
-        e = cst_store_meta_set(st, w, "kek_since", since);
-    if (e == CST_OK) /* what backups name (their frames are under the root key): restore.c */
-        e = cst_store_meta_set(st, w, "root_key_id", root_id);
-    if (e == CST_OK)
-        e = cst_store_meta_set(st, w, "kek_next", "");
-end:
-    if (w) {
-        cst_err e2 = cst_work_end(w, e == CST_OK);
-        if (e == CST_OK)
-            e = e2;
-    }
-    if (e != CST_OK) {
-        cst_txn_rollback(t);
-        return e;
-    }
-    return cst_txn_commit(t);
+        cst_kek_id(root, c.root_id);
+    return cst_txn_run(commit_keys_in, &c);
 }
 
 /* Steps 1 to 3 (a: the rows rewrapped; none online, where the batches stored them). */

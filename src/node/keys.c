@@ -235,39 +235,44 @@ static bool has_totp(const cst_user_row *u)
     return u->totp_sealed_len > 0;
 }
 
-static cst_err totp_reseal(cst_node *n, cst_tenant_ctx *t, int64_t *resealed)
+typedef struct {
+    cst_node *n;
+    cst_tenant_ctx *t;
+    const cst_key *cur;
+    cst_user_rows rows;
+    int64_t resealed;
+} reseal_ctx;
+
+static cst_err totp_reseal_in(cst_work *w, void *ctx)
 {
-    const cst_key *cur = cst_dek_get(&t->deks, cst_dek_current(&t->deks)), *used = NULL;
-    ENSURE(cur != NULL, CST_ERR_INTERNAL, "the tenant's current DEK is not held");
-    cst_user_rows a = {.keep = has_totp};
-    cst_txn *txn = NULL;
-    cst_work *w = NULL;
-    TRY(cst_txn_begin(&txn));
-    cst_err e = cst_work_begin(txn, &w);
-    if (e == CST_OK)
-        e = cst_store_user_list(n->store, w, t->id, cst_user_rows_add, &a);
+    reseal_ctx *c = ctx;
+    TRY(cst_store_user_list(c->n->store, w, c->t->id, cst_user_rows_add, &c->rows));
     uint8_t secret[CST_TOTP_SECRET_LEN];
-    for (size_t i = 0; e == CST_OK && i < a.n; i++) {
-        e = cst_totp_secret_open_ring(&t->deks, cur, &a.rows[i], secret, &used);
-        if (e == CST_OK && used != cur) {
-            e = cst_totp_secret_seal(cur, &a.rows[i], secret);
+    cst_err e = CST_OK;
+    for (size_t i = 0; e == CST_OK && i < c->rows.n; i++) {
+        const cst_key *used = NULL;
+        e = cst_totp_secret_open_ring(&c->t->deks, c->cur, &c->rows.rows[i], secret, &used);
+        if (e == CST_OK && used != c->cur) {
+            e = cst_totp_secret_seal(c->cur, &c->rows.rows[i], secret);
             if (e == CST_OK)
-                e = cst_store_user_update(n->store, w, &a.rows[i]);
+                e = cst_store_user_update(c->n->store, w, &c->rows.rows[i]);
             if (e == CST_OK)
-                (*resealed)++;
+                c->resealed++;
         }
         sodium_memzero(secret, sizeof(secret));
     }
-    if (w) {
-        cst_err e2 = cst_work_end(w, e == CST_OK);
-        if (e == CST_OK)
-            e = e2;
-    }
-    if (e == CST_OK)
-        e = cst_txn_commit(txn);
-    else
-        cst_txn_rollback(txn);
-    cst_user_rows_free(&a);
+    return e;
+}
+
+static cst_err totp_reseal(cst_node *n, cst_tenant_ctx *t, int64_t *resealed)
+{
+    const cst_key *cur = cst_dek_get(&t->deks, cst_dek_current(&t->deks));
+    ENSURE(cur != NULL, CST_ERR_INTERNAL, "the tenant's current DEK is not held");
+    reseal_ctx c = {.n = n, .t = t, .cur = cur, .rows = {.keep = has_totp}};
+    cst_err e = cst_txn_run(totp_reseal_in, &c);
+    if (e == CST_OK) /* counted once they are committed */
+        *resealed += c.resealed;
+    cst_user_rows_free(&c.rows);
     return e;
 }
 
