@@ -467,10 +467,11 @@ static void test_schema_runs_once_per_text(void **state)
     assert_true(user_version(path) != mark);
 }
 
-/* A restore leaves a tenant's file in rollback-journal mode (a backup's copy is self-contained),
- * and the first opens after it switch the file to WAL: a node's first request to the tenant and
- * its start-up sweep open it at the same moment. SQLite answers the loser of that switch with
- * SQLITE_BUSY without waiting; the open must wait instead (a 503 to the request, once). */
+/* BAK-2: a restore leaves a tenant's file in rollback-journal mode (a backup's copy is
+ * self-contained), and the first opens after it switch the file to WAL: a node's first request to
+ * the tenant and its start-up sweep open it at the same moment. SQLite answers the loser of that
+ * switch with SQLITE_BUSY without waiting; the open must wait instead (a 503 to the request, once).
+ */
 typedef struct {
     pthread_barrier_t *go;
     cst_err e;
@@ -499,7 +500,7 @@ static void journal_mode(const char *mode)
     sqlite3_close(h);
 }
 
-static void test_a_rollback_journal_file_opened_twice_at_once_switches_to_wal(void **state)
+static void test_bak2_restored_file_opened_twice_at_once_switches_to_wal(void **state)
 {
     cst_db_close(open_db("restored.db"));
     int refused = 0;
@@ -580,7 +581,7 @@ int main(void)
         cmocka_unit_test(test_warm_close_leaves_an_empty_wal_and_a_complete_database),
         cmocka_unit_test(test_warm_close_with_a_reader_is_an_ordinary_close),
         cmocka_unit_test(test_schema_runs_once_per_text),
-        cmocka_unit_test(test_a_rollback_journal_file_opened_twice_at_once_switches_to_wal),
+        cmocka_unit_test(test_bak2_restored_file_opened_twice_at_once_switches_to_wal),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

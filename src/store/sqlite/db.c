@@ -132,16 +132,10 @@ static cst_err run_schema(cst_db *db, const char *schema)
 static int use_wal(sqlite3 *h)
 {
     int rc = SQLITE_BUSY;
-    for (int waited = 0; waited <= OPEN_BUSY_MS; waited += 2) {
-        sqlite3_stmt *st = NULL;
-        rc = sqlite3_prepare_v2(h, "PRAGMA journal_mode=WAL", -1, &st, NULL);
-        if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
-            rc = strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0 ? SQLITE_OK
-                                                                              : SQLITE_BUSY;
-        sqlite3_finalize(st);
-        if ((rc & 0xff) != SQLITE_BUSY)
-            return rc;
-        sqlite3_sleep(2);
+    for (int waited = 0; (rc & 0xff) == SQLITE_BUSY && waited <= OPEN_BUSY_MS; waited += 2) {
+        if (waited)
+            sqlite3_sleep(2);
+        rc = sqlite3_exec(h, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
     }
     return rc;
 }
